@@ -1,0 +1,43 @@
+# socdesk — `make run` to start, `make test` to test.
+SHELL := bash
+.SHELLFLAGS := -o pipefail -ec
+GO ?= go
+GENERATED := ent graph schema.graphql gqlgen.yml
+
+.PHONY: run build test unit lint generate check-generate migration
+
+## run: start the server on the embedded database, loading demo data on first start
+run:
+	$(GO) run ./cmd/socdesk serve --demo
+
+## build: build bin/socdesk
+build:
+	$(GO) build -o bin/socdesk ./cmd/socdesk
+
+## test: lint, check generated code is fresh, run every test (PostgreSQL and Redis tests skip, saying so, when the servers are not reachable)
+test: lint check-generate unit
+
+unit:
+	$(GO) test -count=1 -json ./... | $(GO) run ./internal/testdb/testreport
+
+## lint: go vet and a gofmt check
+lint:
+	$(GO) vet ./...
+	@out=$$(gofmt -l $$(find . -name '*.go' -not -path './data/*')); \
+	if [ -n "$$out" ]; then echo "gofmt would change:"; echo "$$out"; exit 1; fi
+
+## generate: ent (with entgql), then gqlgen
+generate:
+	$(GO) generate .
+
+## check-generate: fail when `make generate` would change the generated code
+check-generate:
+	@before=$$(find $(GENERATED) -type f | sort | xargs sha256sum | sha256sum); \
+	$(GO) generate . ; \
+	after=$$(find $(GENERATED) -type f | sort | xargs sha256sum | sha256sum); \
+	if [ "$$before" != "$$after" ]; then echo "generated code was stale: run 'make generate' and commit the result"; exit 1; fi
+
+## migration: write a new PostgreSQL migration from the ent schema (NAME=what_changed)
+migration:
+	@test -n "$(NAME)" || { echo "usage: make migration NAME=what_changed"; exit 1; }
+	$(GO) run ./internal/store/migrationgen $(NAME)

@@ -1,0 +1,252 @@
+// Command socdesk is the socdesk server and its administration tool:
+//
+//	socdesk serve                       run the GraphQL API
+//	socdesk migrate                     bring the database schema up to date
+//	socdesk seed [--tickets N]          load demo data, or N synthetic tickets
+//	socdesk token create --user LOGIN   print a new API token for a user
+//
+// It wires dependencies only; what they do lives in internal/ and graph/.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"os"
+	"os/signal"
+	"syscall"
+	"time"
+
+	"socdesk/ent"
+	"socdesk/ent/privacy"
+	"socdesk/graph"
+	"socdesk/graph/limits"
+	"socdesk/internal/auth"
+	"socdesk/internal/config"
+	"socdesk/internal/events"
+	"socdesk/internal/seed"
+	"socdesk/internal/server"
+	"socdesk/internal/store"
+	"socdesk/internal/tickets"
+)
+
+const usage = `socdesk: security-operations ticket and incident management (GraphQL API)
+
+Usage:
+  socdesk serve   [flags]                 run the server (see socdesk serve --help)
+  socdesk migrate [flags]                 bring the database schema up to date
+  socdesk seed    [flags] [--tickets N]   load the demo data set, or N synthetic tickets
+  socdesk token create --user LOGIN       print a new API token for a user
+`
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	if err := run(ctx, os.Args[1:], os.Getenv, os.Stdout, os.Stderr); err != nil {
+		if !errors.Is(err, flag.ErrHelp) {
+			fmt.Fprintln(os.Stderr, "socdesk:", err)
+		}
+		os.Exit(2)
+	}
+}
+
+func run(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
+	if len(args) == 0 {
+		fmt.Fprint(stderr, usage)
+		return flag.ErrHelp
+	}
+	cmd, args := args[0], args[1:]
+	switch cmd {
+	case "serve":
+		return serve(ctx, args, getenv, stderr)
+	case "migrate":
+		return migrate(ctx, args, getenv, stdout, stderr)
+	case "seed":
+		return seedCmd(ctx, args, getenv, stdout, stderr)
+	case "token":
+		return tokenCmd(ctx, args, getenv, stdout, stderr)
+	case "help", "-h", "--help":
+		fmt.Fprint(stdout, usage)
+		return nil
+	}
+	fmt.Fprint(stderr, usage)
+	return fmt.Errorf("unknown command %q", cmd)
+}
+
+// parse reads the settings of a subcommand from the environment and args.
+func parse(name string, args []string, getenv func(string) string, stderr io.Writer, extra func(*flag.FlagSet)) (config.Config, error) {
+	cfg := config.Default()
+	fs := flag.NewFlagSet("socdesk "+name, flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	cfg.Register(fs, getenv)
+	if extra != nil {
+		extra(fs)
+	}
+	if err := fs.Parse(args); err != nil {
+		return cfg, err
+	}
+	if fs.NArg() > 0 {
+		return cfg, fmt.Errorf("unexpected arguments: %v", fs.Args())
+	}
+	return cfg, cfg.Validate()
+}
+
+func open(ctx context.Context, cfg config.Config, log *slog.Logger) (*store.Store, error) {
+	st, err := store.Open(ctx, store.Options{DatabaseURL: cfg.DatabaseURL, SQLitePath: cfg.SQLitePath(), MaxOpenConns: cfg.DBMaxConns})
+	if err != nil {
+		return nil, err
+	}
+	v, err := st.Migrate(ctx)
+	if err != nil {
+		st.Close()
+		return nil, err
+	}
+	if st.Dialect == "postgres" {
+		log.Info("database ready", "dialect", st.Dialect, "schema_version", v)
+	} else {
+		log.Info("database ready", "dialect", "sqlite", "file", cfg.SQLitePath())
+	}
+	return st, nil
+}
+
+func serve(ctx context.Context, args []string, getenv func(string) string, stderr io.Writer) error {
+	cfg, err := parse("serve", args, getenv, stderr, nil)
+	if err != nil {
+		return err
+	}
+	log := cfg.Logger()
+	st, err := open(ctx, cfg, log)
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+
+	tok, err := auth.Bootstrap(ctx, st.Client, cfg.AdminToken)
+	if err != nil {
+		return fmt.Errorf("creating the admin user: %w", err)
+	}
+	if tok != "" {
+		log.Warn("first start: created user admin; this API token is shown only once", "token", tok)
+	}
+	if cfg.Demo {
+		if err := loadDemo(ctx, st.Client, log); err != nil {
+			return err
+		}
+	}
+
+	var broker events.Broker = events.NewLocal()
+	ready := st.Ping
+	if cfg.RedisURL != "" {
+		rb, err := events.NewRedis(ctx, cfg.RedisURL, log)
+		if err != nil {
+			return err
+		}
+		broker = rb
+		ready = func(ctx context.Context) error { return errors.Join(st.Ping(ctx), rb.Ping(ctx)) }
+	}
+	defer broker.Close()
+
+	gql := graph.NewHandler(graph.Options{
+		Resolver: &graph.Resolver{
+			Client:  st.Client,
+			Tickets: &tickets.Service{Client: st.Client, Broker: broker, Dialect: st.Dialect},
+		},
+		Logger:    log,
+		Limits:    limits.Limits{MaxDepth: cfg.MaxDepth, MaxCost: cfg.MaxCost, MaxPageSize: config.MaxPageSize},
+		MaxTokens: cfg.MaxTokens,
+	})
+	h := server.NewHandler(server.Deps{
+		GraphQL:      gql,
+		Auth:         &auth.Authenticator{Client: st.Client, Now: time.Now},
+		Logger:       log,
+		MaxBodyBytes: cfg.MaxBodyBytes,
+		Ready:        ready,
+	})
+	ln, err := net.Listen("tcp", cfg.Addr)
+	if err != nil {
+		return err
+	}
+	log.Info("serving", "addr", "http://"+ln.Addr().String(), "graphql", "http://"+ln.Addr().String()+"/graphql")
+	return server.Serve(ctx, ln, h, cfg.ShutdownTimeout, log)
+}
+
+func loadDemo(ctx context.Context, client *ent.Client, log *slog.Logger) error {
+	n, err := client.Ticket.Query().Count(privacy.DecisionContext(ctx, privacy.Allow))
+	if err != nil || n > 0 {
+		return err
+	}
+	log.Info("empty database: loading the demo data set")
+	return seed.Demo(ctx, client)
+}
+
+func migrate(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
+	cfg, err := parse("migrate", args, getenv, stderr, nil)
+	if err != nil {
+		return err
+	}
+	st, err := open(ctx, cfg, cfg.Logger())
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	fmt.Fprintln(stdout, "schema is up to date")
+	return nil
+}
+
+func seedCmd(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
+	var n int
+	cfg, err := parse("seed", args, getenv, stderr, func(fs *flag.FlagSet) {
+		fs.IntVar(&n, "tickets", 0, "generate this many synthetic tickets of realistic shape (for benchmarks) instead of the demo data set")
+	})
+	if err != nil {
+		return err
+	}
+	if n < 0 {
+		return errors.New("--tickets must not be negative")
+	}
+	st, err := open(ctx, cfg, cfg.Logger())
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	if n > 0 {
+		return seed.Synthetic(ctx, st.Client, st.DB, st.Dialect, n, stdout)
+	}
+	if err := seed.Demo(ctx, st.Client); err != nil {
+		return err
+	}
+	fmt.Fprintln(stdout, "demo data loaded")
+	return nil
+}
+
+func tokenCmd(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
+	if len(args) == 0 || args[0] != "create" {
+		return errors.New("usage: socdesk token create --user LOGIN [--name NAME]")
+	}
+	var login, name string
+	cfg, err := parse("token create", args[1:], getenv, stderr, func(fs *flag.FlagSet) {
+		fs.StringVar(&login, "user", "", "login of the user the token is for (required)")
+		fs.StringVar(&name, "name", "cli", "a name to recognise the token by")
+	})
+	if err != nil {
+		return err
+	}
+	if login == "" {
+		return errors.New("--user is required")
+	}
+	st, err := open(ctx, cfg, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	tok, err := auth.Issue(ctx, st.Client, login, name)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintln(stdout, tok)
+	return nil
+}

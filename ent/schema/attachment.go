@@ -1,0 +1,47 @@
+package schema
+
+import (
+	"time"
+
+	"entgo.io/ent"
+	"entgo.io/ent/dialect/entsql"
+	"entgo.io/ent/schema/edge"
+	"entgo.io/ent/schema/field"
+	"entgo.io/ent/schema/index"
+
+	"socdesk/internal/authz"
+)
+
+// Attachment is a file attached to a ticket or one of its memos. Only its
+// metadata is stored here; the content lives in blob storage.
+type Attachment struct{ ent.Schema }
+
+// Fields of the Attachment.
+func (Attachment) Fields() []ent.Field {
+	return []ent.Field{
+		field.String("filename").NotEmpty().MaxLen(255),
+		field.String("content_type").Default("application/octet-stream").MaxLen(255),
+		field.Int64("size").NonNegative(),
+		field.String("sha256").MaxLen(64),
+		field.Time("created_at").Default(time.Now).Immutable(),
+		field.Int("ticket_id").Immutable(),
+		field.Int("uploaded_by_id").Optional().Nillable().Immutable(),
+	}
+}
+
+// Edges of the Attachment.
+func (Attachment) Edges() []ent.Edge {
+	return []ent.Edge{
+		edge.From("ticket", Ticket.Type).Ref("attachments").Field("ticket_id").Unique().Required().Immutable(),
+		edge.From("memo", Memo.Type).Ref("attachments").Unique().Annotations(entsql.OnDelete(entsql.Cascade)),
+		edge.To("uploaded_by", User.Type).Field("uploaded_by_id").Unique().Immutable(),
+	}
+}
+
+// Indexes of the Attachment.
+func (Attachment) Indexes() []ent.Index {
+	return []ent.Index{index.Fields("ticket_id")}
+}
+
+// Policy of the Attachment: see package authz.
+func (Attachment) Policy() ent.Policy { return authz.TicketChildPolicy() }

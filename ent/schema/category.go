@@ -1,0 +1,44 @@
+package schema
+
+import (
+	"entgo.io/contrib/entgql"
+	"entgo.io/ent"
+	"entgo.io/ent/schema"
+	"entgo.io/ent/schema/edge"
+	"entgo.io/ent/schema/field"
+
+	"socdesk/internal/authz"
+)
+
+// Category is a ticket repository; it decides the workflow its tickets follow.
+type Category struct{ ent.Schema }
+
+// Mixin of the Category.
+func (Category) Mixin() []ent.Mixin { return []ent.Mixin{TimeMixin{}} }
+
+// Fields of the Category.
+func (Category) Fields() []ent.Field {
+	return []ent.Field{
+		field.String("name").Unique().NotEmpty().MaxLen(128).
+			Annotations(entgql.OrderField("NAME")),
+		field.String("description").Default("").MaxLen(2000),
+		field.Enum("workflow").Values("APPROVAL", "INCIDENT_RESPONSE").Default("APPROVAL").Immutable(),
+	}
+}
+
+// Edges of the Category.
+func (Category) Edges() []ent.Edge {
+	return []ent.Edge{
+		edge.To("tickets", Ticket.Type).Annotations(entgql.Skip()),
+	}
+}
+
+// Annotations of the Category.
+func (Category) Annotations() []schema.Annotation {
+	return []schema.Annotation{
+		entgql.Mutations(entgql.MutationCreate(), entgql.MutationUpdate()),
+	}
+}
+
+// Policy of the Category: see package authz.
+func (Category) Policy() ent.Policy { return authz.AdminOnly() }

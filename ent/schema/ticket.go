@@ -1,0 +1,144 @@
+package schema
+
+import (
+	"context"
+
+	"entgo.io/contrib/entgql"
+	"entgo.io/ent"
+	"entgo.io/ent/dialect"
+	"entgo.io/ent/dialect/entsql"
+	"entgo.io/ent/schema"
+	"entgo.io/ent/schema/edge"
+	"entgo.io/ent/schema/field"
+	"entgo.io/ent/schema/index"
+
+	gen "socdesk/ent"
+	"socdesk/ent/hook"
+	"socdesk/ent/schematype"
+
+	"socdesk/internal/authz"
+)
+
+// Ticket is a unit of SOC work: an analysis or a detection to respond to.
+// Its display number (#ID) is the local part of its global id, so it is
+// sequential, unique and never reused.
+type Ticket struct{ ent.Schema }
+
+// Mixin of the Ticket.
+func (Ticket) Mixin() []ent.Mixin { return []ent.Mixin{TimeMixin{}} }
+
+// Fields of the Ticket.
+func (Ticket) Fields() []ent.Field {
+	skipInputs := entgql.Skip(entgql.SkipMutationCreateInput, entgql.SkipMutationUpdateInput)
+	hidden := entgql.Skip(entgql.SkipAll)
+	return []ent.Field{
+		field.Int("id").Annotations(entgql.OrderField("NUMBER")),
+		field.String("title").NotEmpty().MaxLen(255),
+		field.Enum("kind").Values("ANALYSIS", "DETECTION").Immutable(),
+		field.Text("body").Default(""),
+		field.Enum("body_format").Values("TEXT", "MARKDOWN", "JSON").Default("MARKDOWN"),
+		// Detection fields; set only on DETECTION tickets and exposed as Ticket.detection.
+		field.Enum("detection_template").Values("NETWORK", "ENDPOINT", "EMAIL").Optional().Nillable().Annotations(hidden),
+		field.Time("first_detected_at").Optional().Nillable().Annotations(hidden),
+		field.Time("last_detected_at").Optional().Nillable().Annotations(hidden),
+		field.String("src_ip").Optional().MaxLen(45).Annotations(hidden),
+		field.String("dst_ip").Optional().MaxLen(45).Annotations(hidden),
+		field.Int("src_port").Optional().Nillable().Annotations(hidden),
+		field.Int("dst_port").Optional().Nillable().Annotations(hidden),
+		field.String("protocol").Optional().MaxLen(32).Annotations(hidden),
+		field.String("host").Optional().MaxLen(255).Annotations(hidden),
+		field.JSON("custom_fields", []schematype.CustomField{}).Optional().Annotations(hidden),
+
+		field.Int("category_id"),
+		field.Int("site_id"),
+		field.Enum("priority").Values("HIGH", "MEDIUM", "LOW").Default("LOW"),
+		// priority_rank orders by priority (HIGH=0 < MEDIUM=1 < LOW=2); enums sort as strings.
+		field.Int8("priority_rank").Default(2).
+			Annotations(entgql.OrderField("PRIORITY"), entgql.Skip(entgql.SkipType, entgql.SkipMutationCreateInput, entgql.SkipMutationUpdateInput, entgql.SkipWhereInput)),
+		field.Enum("status").Values(
+			"NEW", "ASSIGNED", "IN_PROGRESS", "SUBMITTED", "APPROVED", "REJECTED",
+			"TRIAGE", "ANALYSIS", "REMEDIATION", "RESOLVED", "CLOSED",
+		).Default("NEW").Annotations(skipInputs),
+		field.Enum("attack_verdict").Values("TRUE_POSITIVE", "FALSE_POSITIVE").Optional().Nillable(),
+		field.Bool("incident").Default(false),
+		field.Enum("origin").Values("SYSTEM", "USER").Default("USER").Immutable(),
+		field.Int("registered_by_id").Optional().Nillable().Immutable(),
+		field.Int("duplicate_count").Default(0).NonNegative(),
+		field.Time("closed_at").Optional().Nillable().Annotations(skipInputs),
+		field.Int("version").Default(1).Annotations(skipInputs).
+			Comment("Incremented by every change; used for optimistic locking."),
+	}
+}
+
+// Edges of the Ticket.
+func (Ticket) Edges() []ent.Edge {
+	return []ent.Edge{
+		edge.From("category", Category.Type).Ref("tickets").Field("category_id").Unique().Required(),
+		edge.From("site", Site.Type).Ref("tickets").Field("site_id").Unique().Required(),
+		edge.To("assignees", User.Type).Through("ticket_assignees", TicketAssignee.Type),
+		edge.To("approvers", User.Type).Through("ticket_approvers", TicketApprover.Type),
+		edge.To("tags", Tag.Type).Through("ticket_tags", TicketTag.Type),
+		edge.To("registered_by", User.Type).Field("registered_by_id").Unique().Immutable(),
+		edge.To("memos", Memo.Type).Annotations(entsql.OnDelete(entsql.Cascade), entgql.RelayConnection()),
+		edge.To("attachments", Attachment.Type).Annotations(entsql.OnDelete(entsql.Cascade)),
+		edge.To("events", TicketEvent.Type).Annotations(entsql.OnDelete(entsql.SetNull), entgql.Skip()),
+	}
+}
+
+// Indexes of the Ticket: one per ordering (ties broken by id) and for the
+// list's common filters; trigram indexes serve the keyword search on PostgreSQL.
+func (Ticket) Indexes() []ent.Index {
+	trgm := entsql.IndexTypes(map[string]string{dialect.Postgres: "GIN"})
+	return []ent.Index{
+		index.Fields("created_at", "id"),
+		index.Fields("updated_at", "id"),
+		index.Fields("priority_rank", "id"),
+		index.Fields("site_id", "status", "created_at"),
+		index.Fields("status", "created_at"),
+		index.Fields("category_id", "created_at"),
+		index.Fields("registered_by_id"),
+		index.Fields("title").StorageKey("ticket_title_trgm").
+			Annotations(trgm, entsql.OpClass("gin_trgm_ops")),
+		index.Fields("body").StorageKey("ticket_body_trgm").
+			Annotations(trgm, entsql.OpClass("gin_trgm_ops")),
+	}
+}
+
+// Annotations of the Ticket.
+func (Ticket) Annotations() []schema.Annotation {
+	return []schema.Annotation{
+		entgql.RelayConnection(),
+	}
+}
+
+// Policy of the Ticket: see package authz.
+func (Ticket) Policy() ent.Policy { return authz.TicketPolicy() }
+
+// Hooks of the Ticket keep its derived fields true whatever writes it: the
+// priority's sort rank, and the version every change increments.
+func (Ticket) Hooks() []ent.Hook {
+	return []ent.Hook{
+		hook.On(func(next ent.Mutator) ent.Mutator {
+			return hook.TicketFunc(func(ctx context.Context, m *gen.TicketMutation) (ent.Value, error) {
+				if p, ok := m.Priority(); ok {
+					m.SetPriorityRank(PriorityRank(string(p)))
+				}
+				if !m.Op().Is(ent.OpCreate) {
+					m.AddVersion(1)
+				}
+				return next.Mutate(ctx, m)
+			})
+		}, ent.OpCreate|ent.OpUpdate|ent.OpUpdateOne),
+	}
+}
+
+// PriorityRank is the sort key of a priority: HIGH first.
+func PriorityRank(p string) int8 {
+	switch p {
+	case "HIGH":
+		return 0
+	case "MEDIUM":
+		return 1
+	}
+	return 2
+}

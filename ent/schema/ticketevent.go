@@ -1,0 +1,59 @@
+package schema
+
+import (
+	"time"
+
+	"entgo.io/contrib/entgql"
+	"entgo.io/ent"
+	"entgo.io/ent/schema"
+	"entgo.io/ent/schema/edge"
+	"entgo.io/ent/schema/field"
+	"entgo.io/ent/schema/index"
+
+	"socdesk/ent/schematype"
+
+	"socdesk/internal/authz"
+)
+
+// TicketEvent is one entry of a ticket's append-only history: who did what,
+// when, and which fields changed from what to what. It outlives the ticket
+// (ticket_id becomes NULL on delete; number and site_id keep the record).
+type TicketEvent struct{ ent.Schema }
+
+// Fields of the TicketEvent.
+func (TicketEvent) Fields() []ent.Field {
+	return []ent.Field{
+		field.Enum("kind").Values(
+			"CREATED", "UPDATED", "DELETED", "TRANSITIONED", "ASSIGNED",
+			"TAGGED", "MEMO_ADDED", "MEMO_EDITED", "LINKED", "UNLINKED", "WATCHED", "UNWATCHED",
+		).Immutable(),
+		field.Time("created_at").Default(time.Now).Immutable(),
+		field.Int("ticket_id").Optional().Nillable(),
+		field.Int("ticket_number").Immutable(),
+		field.Int("site_id").Immutable().Annotations(entgql.Skip(entgql.SkipAll)),
+		field.Int("actor_id").Optional().Nillable().Immutable(),
+		field.JSON("changes", []schematype.FieldChange{}).Default([]schematype.FieldChange{}).Immutable().
+			Annotations(entgql.Type("[FieldChange!]")),
+	}
+}
+
+// Edges of the TicketEvent.
+func (TicketEvent) Edges() []ent.Edge {
+	return []ent.Edge{
+		edge.From("ticket", Ticket.Type).Ref("events").Field("ticket_id").Unique(),
+		edge.To("actor", User.Type).Field("actor_id").Unique().Immutable(),
+	}
+}
+
+// Indexes of the TicketEvent.
+func (TicketEvent) Indexes() []ent.Index {
+	return []ent.Index{index.Fields("ticket_id", "id"), index.Fields("site_id", "id")}
+}
+
+// Annotations of the TicketEvent.
+func (TicketEvent) Annotations() []schema.Annotation {
+	return []schema.Annotation{entgql.RelayConnection()}
+}
+
+// Policy of the TicketEvent: see package authz.
+func (TicketEvent) Policy() ent.Policy { return authz.TicketEventPolicy() }

@@ -1,0 +1,58 @@
+package schema
+
+import (
+	"regexp"
+
+	"entgo.io/contrib/entgql"
+	"entgo.io/ent"
+	"entgo.io/ent/dialect/entsql"
+	"entgo.io/ent/schema"
+	"entgo.io/ent/schema/edge"
+	"entgo.io/ent/schema/field"
+
+	"socdesk/ent/schematype"
+
+	"socdesk/internal/authz"
+)
+
+// User is a person or a service account (a detection rule) that uses socdesk.
+type User struct{ ent.Schema }
+
+// Mixin of the User.
+func (User) Mixin() []ent.Mixin { return []ent.Mixin{TimeMixin{}} }
+
+// Fields of the User.
+func (User) Fields() []ent.Field {
+	return []ent.Field{
+		field.String("login").Unique().NotEmpty().MaxLen(64).
+			Match(regexp.MustCompile(`^[a-zA-Z0-9][a-zA-Z0-9._@-]*$`)).
+			Annotations(entgql.OrderField("LOGIN")),
+		field.String("display_name").NotEmpty().MaxLen(128),
+		field.String("email").Optional().MaxLen(254),
+		field.Enum("role").Values("ADMIN", "ANALYST").Default("ANALYST"),
+		field.JSON("permissions", []schematype.Permission{}).Default([]schematype.Permission{}).
+			Annotations(entgql.Type("[Permission!]")),
+	}
+}
+
+// Edges of the User.
+func (User) Edges() []ent.Edge {
+	return []ent.Edge{
+		edge.To("sites", Site.Type).Comment("The sites whose tickets a non-admin may see."),
+		edge.To("tokens", APIToken.Type).Annotations(entgql.Skip(), entsql.OnDelete(entsql.Cascade)),
+		edge.From("assigned_tickets", Ticket.Type).Ref("assignees").Annotations(entgql.Skip()),
+		edge.From("approving_tickets", Ticket.Type).Ref("approvers").Annotations(entgql.Skip()),
+		edge.From("registered_tickets", Ticket.Type).Ref("registered_by").Annotations(entgql.Skip()),
+	}
+}
+
+// Annotations of the User.
+func (User) Annotations() []schema.Annotation {
+	return []schema.Annotation{
+		entgql.RelayConnection(),
+		entgql.Mutations(entgql.MutationCreate(), entgql.MutationUpdate()),
+	}
+}
+
+// Policy of the User: see package authz.
+func (User) Policy() ent.Policy { return authz.AdminOnly() }

@@ -1,0 +1,232 @@
+package graph_test
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"entgo.io/ent/dialect"
+
+	"socdesk/ent"
+	"socdesk/ent/category"
+	"socdesk/ent/privacy"
+	"socdesk/ent/schematype"
+	"socdesk/ent/user"
+	"socdesk/graph"
+	"socdesk/graph/limits"
+	"socdesk/graph/scalar"
+	"socdesk/internal/auth"
+	"socdesk/internal/config"
+	"socdesk/internal/events"
+	"socdesk/internal/server"
+	"socdesk/internal/store"
+	"socdesk/internal/testdb"
+	"socdesk/internal/tickets"
+)
+
+func TestMain(m *testing.M) {
+	code := m.Run()
+	testdb.Cleanup()
+	os.Exit(code)
+}
+
+// env is a running socdesk API on a real database, driven over HTTP.
+type env struct {
+	t       *testing.T
+	backend string
+	st      *store.Store
+	client  *ent.Client
+	srv     *httptest.Server
+	broker  *events.Local
+	admin   string // the admin's token
+	queries atomic.Int64
+}
+
+// forEachBackend runs fn against PostgreSQL and the embedded SQLite default.
+func forEachBackend(t *testing.T, fn func(t *testing.T, e *env)) {
+	for _, b := range testdb.Backends {
+		t.Run(b, func(t *testing.T) { fn(t, newEnv(t, b)) })
+	}
+}
+
+func newEnv(t *testing.T, backend string) *env {
+	e := &env{t: t, backend: backend, broker: events.NewLocal()}
+	e.st = testdb.Open(t, backend, testdb.Options{Driver: func(d dialect.Driver) dialect.Driver {
+		return dialect.DebugWithContext(d, func(context.Context, ...any) { e.queries.Add(1) })
+	}})
+	e.client = e.st.Client
+	log := slog.New(slog.NewTextHandler(io.Discard, nil))
+	if testing.Verbose() {
+		log = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
+	}
+	cfg := config.Default()
+	gql := graph.NewHandler(graph.Options{
+		Resolver: &graph.Resolver{
+			Client:  e.client,
+			Tickets: &tickets.Service{Client: e.client, Broker: e.broker, Dialect: e.st.Dialect},
+		},
+		Logger:    log,
+		Limits:    limits.Limits{MaxDepth: cfg.MaxDepth, MaxCost: cfg.MaxCost, MaxPageSize: config.MaxPageSize},
+		MaxTokens: cfg.MaxTokens,
+	})
+	e.srv = httptest.NewServer(server.NewHandler(server.Deps{
+		GraphQL:      gql,
+		Auth:         &auth.Authenticator{Client: e.client, Now: time.Now},
+		Logger:       log,
+		MaxBodyBytes: cfg.MaxBodyBytes,
+		Ready:        e.st.Ping,
+	}))
+	t.Cleanup(e.srv.Close)
+	tok, err := auth.Bootstrap(context.Background(), e.client, "")
+	if err != nil || tok == "" {
+		t.Fatalf("bootstrap: %q %v", tok, err)
+	}
+	e.admin = tok
+	return e
+}
+
+// sys is a context that bypasses policies, for fixtures and checks.
+func sys() context.Context { return privacy.DecisionContext(context.Background(), privacy.Allow) }
+
+// user creates a user with a token and returns the token.
+func (e *env) user(login string, role user.Role, perms []schematype.Permission, sites ...int) (string, *ent.User) {
+	e.t.Helper()
+	u, err := e.client.User.Create().SetLogin(login).SetDisplayName(login).SetRole(role).
+		SetPermissions(perms).AddSiteIDs(sites...).Save(sys())
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	tok, err := auth.Issue(context.Background(), e.client, login, "test")
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	return tok, u
+}
+
+func (e *env) site(name string) int {
+	e.t.Helper()
+	return e.client.Site.Create().SetName(name).SaveX(sys()).ID
+}
+
+func (e *env) category(name string, w category.Workflow) int {
+	e.t.Helper()
+	return e.client.Category.Create().SetName(name).SetWorkflow(w).SaveX(sys()).ID
+}
+
+func (e *env) tag(name string) int {
+	e.t.Helper()
+	return e.client.Tag.Create().SetName(name).SaveX(sys()).ID
+}
+
+// gqlError is one error of a GraphQL response.
+type gqlError struct {
+	Message    string         `json:"message"`
+	Path       []any          `json:"path"`
+	Extensions map[string]any `json:"extensions"`
+}
+
+// result is a GraphQL response.
+type result struct {
+	t           *testing.T
+	Status      int
+	ContentType string
+	Data        json.RawMessage `json:"data"`
+	Errors      []gqlError      `json:"errors"`
+}
+
+// code returns the first error's extensions.code, or "".
+func (r *result) code() string {
+	if len(r.Errors) == 0 {
+		return ""
+	}
+	c, _ := r.Errors[0].Extensions["code"].(string)
+	return c
+}
+
+// field returns the first error's extensions.field, or "".
+func (r *result) field() string {
+	if len(r.Errors) == 0 {
+		return ""
+	}
+	f, _ := r.Errors[0].Extensions["field"].(string)
+	return f
+}
+
+// ok fails the test unless the response has no errors.
+func (r *result) ok() *result {
+	r.t.Helper()
+	if len(r.Errors) > 0 || r.Status != http.StatusOK {
+		r.t.Fatalf("status %d, errors %+v", r.Status, r.Errors)
+	}
+	return r
+}
+
+// into decodes the data into v.
+func (r *result) into(v any) {
+	r.t.Helper()
+	if err := json.Unmarshal(r.Data, v); err != nil {
+		r.t.Fatalf("decoding %s: %v", r.Data, err)
+	}
+}
+
+// wantCode fails the test unless the first error has code (and field, if given).
+func (r *result) wantCode(code string, field ...string) {
+	r.t.Helper()
+	if r.code() != code {
+		r.t.Fatalf("want %s, got status %d errors %+v data %s", code, r.Status, r.Errors, r.Data)
+	}
+	if len(field) > 0 && r.field() != field[0] {
+		r.t.Fatalf("want field %q, got %q (%+v)", field[0], r.field(), r.Errors)
+	}
+}
+
+// do posts a GraphQL request with token.
+func (e *env) do(token, query string, vars map[string]any) *result {
+	e.t.Helper()
+	body, _ := json.Marshal(map[string]any{"query": query, "variables": vars})
+	req, _ := http.NewRequest(http.MethodPost, e.srv.URL+"/graphql", bytes.NewReader(body))
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("Accept", "application/graphql-response+json")
+	if token != "" {
+		req.Header.Set("Authorization", "Bearer "+token)
+	}
+	return e.send(req)
+}
+
+func (e *env) send(req *http.Request) *result {
+	e.t.Helper()
+	resp, err := e.srv.Client().Do(req)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	raw, _ := io.ReadAll(resp.Body)
+	r := &result{t: e.t, Status: resp.StatusCode, ContentType: resp.Header.Get("Content-Type")}
+	if strings.Contains(r.ContentType, "json") {
+		if err := json.Unmarshal(raw, r); err != nil {
+			e.t.Fatalf("status %d: decoding %q: %v", resp.StatusCode, raw, err)
+		}
+	}
+	return r
+}
+
+// gid is the GraphQL ID of an ent id.
+func gid(id int) string { return scalar.EncodeID(id) }
+
+// gids maps ids to GraphQL IDs.
+func gids(ids ...int) []string {
+	out := make([]string, len(ids))
+	for i, id := range ids {
+		out[i] = gid(id)
+	}
+	return out
+}

@@ -1,0 +1,203 @@
+package graph
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"runtime/debug"
+	"strings"
+	"unicode"
+
+	"github.com/99designs/gqlgen/graphql"
+	"github.com/99designs/gqlgen/graphql/handler"
+	"github.com/99designs/gqlgen/graphql/handler/extension"
+	"github.com/99designs/gqlgen/graphql/handler/lru"
+	"github.com/99designs/gqlgen/graphql/handler/transport"
+	"github.com/lib/pq"
+	"github.com/vektah/gqlparser/v2/ast"
+	"github.com/vektah/gqlparser/v2/gqlerror"
+
+	"socdesk/ent"
+	"socdesk/ent/privacy"
+	"socdesk/graph/generated"
+	"socdesk/graph/limits"
+	"socdesk/internal/errs"
+	"socdesk/internal/reqlog"
+)
+
+// Options configure the GraphQL handler.
+type Options struct {
+	Resolver *Resolver
+	Logger   *slog.Logger
+	// Limits every operation must stay within (see package limits).
+	Limits limits.Limits
+	// MaxTokens bounds the lexical tokens of a query document; 0 disables.
+	MaxTokens int
+}
+
+// NewHandler returns the /graphql handler: GET (queries only) and POST
+// following the GraphQL-over-HTTP spec, with limits checked before execution
+// and errors mapped to socdesk's codes in one presenter.
+func NewHandler(o Options) http.Handler {
+	srv := handler.New(generated.NewExecutableSchema(generated.Config{Resolvers: o.Resolver}))
+	srv.AddTransport(transport.GET{})
+	srv.AddTransport(transport.POST{})
+	srv.SetQueryCache(lru.New[*ast.QueryDocument](1000))
+	srv.SetParserTokenLimit(o.MaxTokens)
+	srv.Use(extension.Introspection{})
+	srv.Use(o.Limits)
+	srv.SetErrorPresenter(Presenter(o.Logger))
+	srv.SetRecoverFunc(func(ctx context.Context, p any) error {
+		reqlog.From(ctx, o.Logger).Error("panic", "panic", p, "stack", string(debug.Stack()))
+		return errs.New(errs.Internal, "internal error")
+	})
+	return getMutationNotAllowed(srv)
+}
+
+// getMutationNotAllowed answers a mutation sent with GET with 405 and an
+// Allow header, as the GraphQL-over-HTTP spec requires (gqlgen says 406).
+func getMutationNotAllowed(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Method == http.MethodGet {
+			w = &statusRewriter{ResponseWriter: w}
+		}
+		next.ServeHTTP(w, r)
+	})
+}
+
+type statusRewriter struct{ http.ResponseWriter }
+
+func (s *statusRewriter) WriteHeader(code int) {
+	if code == http.StatusNotAcceptable {
+		s.Header().Set("Allow", "POST")
+		code = http.StatusMethodNotAllowed
+	}
+	s.ResponseWriter.WriteHeader(code)
+}
+
+// Presenter maps every error to socdesk's vocabulary (extensions.code, and
+// extensions.field for bad input). Internal errors are logged once, with the
+// request id, and shown as "internal error".
+func Presenter(log *slog.Logger) graphql.ErrorPresenterFunc {
+	return func(ctx context.Context, err error) *gqlerror.Error {
+		gqlErr := graphql.DefaultErrorPresenter(ctx, err)
+		var inner *gqlerror.Error
+		if errors.As(err, &inner) && inner.Err == nil {
+			return gqlErr // gqlgen's own (validation, coercion): already client-facing
+		}
+		e := classify(err)
+		if e.Code == errs.Internal {
+			reqlog.From(ctx, log).Error("internal error", "err", err, "path", gqlErr.Path.String())
+			e.Message = "internal error"
+		}
+		gqlErr.Message = e.Error()
+		if gqlErr.Extensions == nil {
+			gqlErr.Extensions = map[string]any{}
+		}
+		gqlErr.Extensions["code"] = string(e.Code)
+		if e.Field != "" {
+			gqlErr.Extensions["field"] = e.Field
+		}
+		return gqlErr
+	}
+}
+
+// classify turns any error into an *errs.Error.
+func classify(err error) *errs.Error {
+	if e, ok := errs.As(err); ok {
+		if e.Code == errs.BadUserInput && e.Field == "" {
+			if p := graphqlPath(err); p != "" {
+				return &errs.Error{Code: e.Code, Field: p, Message: e.Message}
+			}
+		}
+		return e
+	}
+	var (
+		ve *ent.ValidationError
+		ce *ent.ConstraintError
+	)
+	switch {
+	case errors.Is(err, privacy.Deny):
+		return errs.New(errs.Forbidden, "forbidden: %s", denyReason(err))
+	case ent.IsNotFound(err):
+		return errs.New(errs.NotFound, "not found")
+	case errors.As(err, &ve):
+		field := "input." + lowerCamel(ve.Name)
+		return errs.Invalid(field, "is invalid (%s)", validationReason(ve))
+	case errors.As(err, &ce):
+		return constraint(ce)
+	case errors.Is(err, context.Canceled), errors.Is(err, context.DeadlineExceeded):
+		return errs.New(errs.Internal, "request cancelled or timed out")
+	}
+	return &errs.Error{Code: errs.Internal, Message: "internal error", Err: err}
+}
+
+func graphqlPath(err error) string {
+	var g *gqlerror.Error
+	if errors.As(err, &g) && len(g.Path) > 0 {
+		return g.Path.String()
+	}
+	return ""
+}
+
+func denyReason(err error) string {
+	msg := err.Error()
+	if i := strings.LastIndex(msg, "deny rule"); i >= 0 {
+		msg = msg[i:]
+	}
+	msg = strings.TrimPrefix(msg, "deny rule")
+	msg = strings.Trim(msg, " :()")
+	if msg == "" {
+		return "not allowed"
+	}
+	return msg
+}
+
+func validationReason(ve *ent.ValidationError) string {
+	if u := errors.Unwrap(ve); u != nil {
+		return u.Error()
+	}
+	return "value"
+}
+
+// constraint reports a violated database constraint: a duplicate unique
+// value, or a row still referenced (e.g. a category with tickets).
+func constraint(ce *ent.ConstraintError) *errs.Error {
+	var pqErr *pq.Error
+	msg := ce.Error()
+	if errors.As(ce, &pqErr) {
+		switch pqErr.Code {
+		case "23505":
+			return &errs.Error{Code: errs.Conflict, Message: fmt.Sprintf("already exists (%s)", pqErr.Constraint), Err: ce}
+		case "23503":
+			return &errs.Error{Code: errs.Conflict, Message: "still in use by other records (" + pqErr.Constraint + ")", Err: ce}
+		}
+	}
+	switch {
+	case strings.Contains(msg, "UNIQUE constraint failed"):
+		return &errs.Error{Code: errs.Conflict, Message: "already exists", Err: ce}
+	case strings.Contains(msg, "FOREIGN KEY constraint failed"):
+		return &errs.Error{Code: errs.Conflict, Message: "still in use by other records", Err: ce}
+	}
+	return &errs.Error{Code: errs.Conflict, Message: "violates a constraint", Err: ce}
+}
+
+// lowerCamel turns ent's snake_case field names into GraphQL's lowerCamelCase.
+func lowerCamel(s string) string {
+	var b strings.Builder
+	up := false
+	for _, r := range s {
+		switch {
+		case r == '_':
+			up = true
+		case up:
+			b.WriteRune(unicode.ToUpper(r))
+			up = false
+		default:
+			b.WriteRune(r)
+		}
+	}
+	return b.String()
+}

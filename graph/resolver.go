@@ -1,0 +1,15 @@
+// Package graph assembles socdesk's GraphQL API: thin resolvers over the ent
+// client and the domain services, and the HTTP handler with its limits and
+// error presenter.
+package graph
+
+import (
+	"socdesk/ent"
+	"socdesk/internal/tickets"
+)
+
+// Resolver is the root resolver; it holds the dependencies resolvers call.
+type Resolver struct {
+	Client  *ent.Client
+	Tickets *tickets.Service
+}

@@ -1,0 +1,193 @@
+// Package auth authenticates requests by bearer API token and issues tokens.
+// Tokens are random, shown once, and stored only as their SHA-256 hash.
+package auth
+
+import (
+	"context"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"net/http"
+	"strings"
+	"time"
+
+	"socdesk/ent"
+	"socdesk/ent/apitoken"
+	"socdesk/ent/privacy"
+	"socdesk/ent/schematype"
+	"socdesk/ent/site"
+	"socdesk/ent/user"
+	"socdesk/internal/viewer"
+)
+
+// tokenPrefix makes socdesk tokens recognisable (and findable by secret scanners).
+const tokenPrefix = "sdk_"
+
+// MinTokenLength bounds tokens given from outside (SOCDESK_ADMIN_TOKEN).
+const MinTokenLength = 32
+
+// ErrUnauthenticated is returned for a missing, unknown or expired token.
+var ErrUnauthenticated = errors.New("missing or invalid API token")
+
+// NewToken returns a new random token.
+func NewToken() string {
+	b := make([]byte, 32)
+	_, _ = rand.Read(b) // never fails (crypto/rand)
+	return tokenPrefix + base64.RawURLEncoding.EncodeToString(b)
+}
+
+// Hash is what is stored of a token.
+func Hash(token string) []byte {
+	h := sha256.Sum256([]byte(token))
+	return h[:]
+}
+
+// system is the context of socdesk's own work, which policies do not restrict.
+func system(ctx context.Context) context.Context {
+	return privacy.DecisionContext(ctx, privacy.Allow)
+}
+
+// Issue stores a token for the user with login and returns it.
+func Issue(ctx context.Context, client *ent.Client, login, name string) (string, error) {
+	ctx = system(ctx)
+	u, err := client.User.Query().Where(user.Login(login)).Only(ctx)
+	if ent.IsNotFound(err) {
+		return "", fmt.Errorf("no user with login %q", login)
+	} else if err != nil {
+		return "", err
+	}
+	tok := NewToken()
+	if err := client.APIToken.Create().SetUser(u).SetHash(Hash(tok)).SetName(name).Exec(ctx); err != nil {
+		return "", err
+	}
+	return tok, nil
+}
+
+// Bootstrap makes sure an administrator can log in. On an empty database it
+// creates the `admin` user; given adminToken (SOCDESK_ADMIN_TOKEN) it makes
+// sure that token belongs to admin, else on first start it issues one. It
+// returns a newly issued token, to be shown once, or "".
+func Bootstrap(ctx context.Context, client *ent.Client, adminToken string) (string, error) {
+	ctx = system(ctx)
+	if adminToken != "" && len(adminToken) < MinTokenLength {
+		return "", fmt.Errorf("SOCDESK_ADMIN_TOKEN must be at least %d characters", MinTokenLength)
+	}
+	admin, err := client.User.Query().Where(user.Login("admin")).Only(ctx)
+	switch {
+	case ent.IsNotFound(err):
+		n, err := client.User.Query().Count(ctx)
+		if err != nil {
+			return "", err
+		}
+		if n > 0 && adminToken == "" {
+			return "", nil // users exist and someone removed admin on purpose
+		}
+		admin, err = client.User.Create().SetLogin("admin").SetDisplayName("Administrator").
+			SetRole(user.RoleADMIN).Save(ctx)
+		if err != nil {
+			return "", err
+		}
+	case err != nil:
+		return "", err
+	}
+	if adminToken != "" {
+		exists, err := client.APIToken.Query().Where(apitoken.Hash(Hash(adminToken))).Exist(ctx)
+		if err != nil || exists {
+			return "", err
+		}
+		return "", client.APIToken.Create().SetUser(admin).SetHash(Hash(adminToken)).SetName("SOCDESK_ADMIN_TOKEN").Exec(ctx)
+	}
+	n, err := client.APIToken.Query().Where(apitoken.UserID(admin.ID)).Count(ctx)
+	if err != nil || n > 0 {
+		return "", err
+	}
+	tok := NewToken()
+	return tok, client.APIToken.Create().SetUser(admin).SetHash(Hash(tok)).SetName("first start").Exec(ctx)
+}
+
+// Authenticator turns bearer tokens into viewers.
+type Authenticator struct {
+	Client *ent.Client
+	Now    func() time.Time
+}
+
+// lastUsedResolution bounds how often a token's last use is written.
+const lastUsedResolution = time.Minute
+
+// Authenticate returns the viewer a token belongs to.
+func (a *Authenticator) Authenticate(ctx context.Context, token string) (*viewer.Viewer, error) {
+	if !strings.HasPrefix(token, tokenPrefix) && len(token) < MinTokenLength {
+		return nil, ErrUnauthenticated
+	}
+	ctx = system(ctx)
+	t, err := a.Client.APIToken.Query().Where(apitoken.Hash(Hash(token))).
+		WithUser(func(q *ent.UserQuery) { q.WithSites(func(q *ent.SiteQuery) { q.Select(site.FieldID) }) }).
+		Only(ctx)
+	if ent.IsNotFound(err) {
+		return nil, ErrUnauthenticated
+	} else if err != nil {
+		return nil, err
+	}
+	now := a.Now()
+	if t.ExpiresAt != nil && !now.Before(*t.ExpiresAt) {
+		return nil, ErrUnauthenticated
+	}
+	if t.LastUsedAt == nil || now.Sub(*t.LastUsedAt) > lastUsedResolution {
+		if err := a.Client.APIToken.UpdateOne(t).SetLastUsedAt(now).Exec(ctx); err != nil {
+			return nil, err
+		}
+	}
+	u := t.Edges.User
+	v := &viewer.Viewer{
+		UserID:      u.ID,
+		Login:       u.Login,
+		Role:        viewer.Role(u.Role),
+		Permissions: append([]schematype.Permission(nil), u.Permissions...),
+	}
+	for _, s := range u.Edges.Sites {
+		v.SiteIDs = append(v.SiteIDs, s.ID)
+	}
+	return v, nil
+}
+
+// Middleware authenticates every request: without a valid bearer token it
+// answers 401 and the handler never runs.
+func (a *Authenticator) Middleware(onError func(*http.Request, error)) func(http.Handler) http.Handler {
+	return func(next http.Handler) http.Handler {
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			tok, ok := BearerToken(r.Header.Get("Authorization"))
+			var (
+				v   *viewer.Viewer
+				err = ErrUnauthenticated
+			)
+			if ok {
+				v, err = a.Authenticate(r.Context(), tok)
+			}
+			if err != nil {
+				if !errors.Is(err, ErrUnauthenticated) {
+					onError(r, err)
+					http.Error(w, `{"errors":[{"message":"internal error","extensions":{"code":"INTERNAL"}}]}`, http.StatusInternalServerError)
+					return
+				}
+				w.Header().Set("WWW-Authenticate", `Bearer realm="socdesk"`)
+				w.Header().Set("Content-Type", "application/json")
+				w.WriteHeader(http.StatusUnauthorized)
+				_, _ = w.Write([]byte(`{"errors":[{"message":"missing or invalid API token","extensions":{"code":"UNAUTHENTICATED"}}]}`))
+				return
+			}
+			next.ServeHTTP(w, r.WithContext(viewer.NewContext(r.Context(), v)))
+		})
+	}
+}
+
+// BearerToken extracts the token of an "Authorization: Bearer …" header.
+func BearerToken(h string) (string, bool) {
+	scheme, tok, ok := strings.Cut(h, " ")
+	if !ok || !strings.EqualFold(scheme, "Bearer") {
+		return "", false
+	}
+	tok = strings.TrimSpace(tok)
+	return tok, tok != ""
+}

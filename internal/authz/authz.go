@@ -1,0 +1,199 @@
+// Package authz is socdesk's authorization: the privacy rules that every ent
+// schema's policy is built from. This is the one place that decides who may
+// read and change what; resolvers and services never check roles themselves.
+//
+// The product's rules: admins and TICKET_VIEW users may list and read
+// tickets; creating, editing and deleting them needs ADMIN or TICKET_EDIT;
+// a non-admin sees only the tickets of the sites assigned to them, in every
+// query (lists, node lookups, counts, edges). Reference data (sites,
+// categories, tags, users) is administered by admins only.
+package authz
+
+import (
+	"context"
+
+	"socdesk/ent"
+	"socdesk/ent/apitoken"
+	"socdesk/ent/predicate"
+	"socdesk/ent/privacy"
+	"socdesk/ent/site"
+	"socdesk/ent/ticket"
+	"socdesk/ent/schematype"
+	"socdesk/ent/ticketevent"
+	"socdesk/internal/viewer"
+)
+
+// DenyIfNoViewer denies every query and mutation made without a viewer
+// (the system context, privacy.DecisionContext, bypasses policies entirely).
+func DenyIfNoViewer() privacy.QueryMutationRule {
+	return privacy.ContextQueryMutationRule(func(ctx context.Context) error {
+		if viewer.FromContext(ctx) == nil {
+			return privacy.Denyf("no viewer")
+		}
+		return privacy.Skip
+	})
+}
+
+// AllowIfAdmin allows admins everything.
+func AllowIfAdmin() privacy.QueryMutationRule {
+	return privacy.ContextQueryMutationRule(func(ctx context.Context) error {
+		if viewer.FromContext(ctx).IsAdmin() {
+			return privacy.Allow
+		}
+		return privacy.Skip
+	})
+}
+
+// AllowViewers allows any authenticated viewer to read.
+func AllowViewers() privacy.QueryRule {
+	return privacy.QueryRuleFunc(func(ctx context.Context, _ ent.Query) error {
+		if viewer.FromContext(ctx) != nil {
+			return privacy.Allow
+		}
+		return privacy.Skip
+	})
+}
+
+// AdminOnly is the policy of reference data: any viewer reads, admins write.
+func AdminOnly() ent.Policy {
+	return privacy.Policy{
+		Query:    privacy.QueryPolicy{DenyIfNoViewer(), AllowViewers()},
+		Mutation: privacy.MutationPolicy{DenyIfNoViewer(), AllowIfAdmin(), privacy.AlwaysDenyRule()},
+	}
+}
+
+// requireTickets denies a non-admin viewer without permission p on tickets.
+func requireTickets(ctx context.Context, p schematype.Permission) (*viewer.Viewer, error) {
+	v := viewer.FromContext(ctx)
+	if !v.Has(p) {
+		if p == schematype.PermissionTicketEdit {
+			return nil, privacy.Denyf("editing tickets needs the TICKET_EDIT permission")
+		}
+		return nil, privacy.Denyf("viewing tickets needs the TICKET_VIEW permission")
+	}
+	return v, nil
+}
+
+// siteScoped narrows anything that belongs to a site to the viewer's sites.
+// filter is given the site column's predicate.
+func siteScoped(ctx context.Context, p schematype.Permission, filter func(ids []int)) error {
+	v, err := requireTickets(ctx, p)
+	if err != nil {
+		return err
+	}
+	if v.IsAdmin() {
+		return privacy.Allow
+	}
+	filter(v.SiteIDs)
+	return privacy.Allow
+}
+
+// TicketPolicy: reading needs TICKET_VIEW, writing TICKET_EDIT, both only
+// within the viewer's sites. A mutation of a ticket outside them matches no
+// row; creating one in (or moving one to) another site is denied.
+func TicketPolicy() ent.Policy {
+	return privacy.Policy{
+		Query: privacy.QueryPolicy{
+			DenyIfNoViewer(),
+			privacy.TicketQueryRuleFunc(func(ctx context.Context, q *ent.TicketQuery) error {
+				return siteScoped(ctx, schematype.PermissionTicketView, func(ids []int) { q.Where(ticket.SiteIDIn(ids...)) })
+			}),
+		},
+		Mutation: privacy.MutationPolicy{
+			DenyIfNoViewer(),
+			privacy.TicketMutationRuleFunc(func(ctx context.Context, m *ent.TicketMutation) error {
+				v, err := requireTickets(ctx, schematype.PermissionTicketEdit)
+				if err != nil {
+					return err
+				}
+				if v.IsAdmin() {
+					return privacy.Allow
+				}
+				if id, ok := m.SiteID(); ok && !v.SeesSite(id) {
+					return privacy.Denyf("site is not one of the viewer's sites")
+				}
+				if !m.Op().Is(ent.OpCreate) {
+					m.Where(ticket.SiteIDIn(v.SiteIDs...))
+				}
+				return privacy.Allow
+			}),
+		},
+	}
+}
+
+// TicketChildPolicy is the policy of what hangs off a ticket (memos,
+// attachments, join rows): visible with its ticket, written by editors.
+func TicketChildPolicy() ent.Policy {
+	return privacy.Policy{
+		Query: privacy.QueryPolicy{
+			DenyIfNoViewer(),
+			privacy.FilterFunc(func(ctx context.Context, f privacy.Filter) error {
+				tf, ok := f.(interface{ WhereHasTicketWith(...predicate.Ticket) })
+				if !ok {
+					return privacy.Denyf("%T has no ticket", f)
+				}
+				return siteScoped(ctx, schematype.PermissionTicketView, func(ids []int) { tf.WhereHasTicketWith(ticket.SiteIDIn(ids...)) })
+			}),
+		},
+		Mutation: privacy.MutationPolicy{DenyIfNoViewer(), allowEditors()},
+	}
+}
+
+// TicketEventPolicy: history is read like its ticket (through the event's
+// own site, so the record of a deleted ticket stays scoped), appended by the
+// domain services on behalf of any viewer, and never changed or deleted.
+func TicketEventPolicy() ent.Policy {
+	return privacy.Policy{
+		Query: privacy.QueryPolicy{
+			DenyIfNoViewer(),
+			privacy.TicketEventQueryRuleFunc(func(ctx context.Context, q *ent.TicketEventQuery) error {
+				return siteScoped(ctx, schematype.PermissionTicketView, func(ids []int) { q.Where(ticketevent.SiteIDIn(ids...)) })
+			}),
+		},
+		Mutation: privacy.MutationPolicy{
+			privacy.OnMutationOperation(privacy.AlwaysDenyRule(), ent.OpUpdate|ent.OpUpdateOne|ent.OpDelete|ent.OpDeleteOne),
+			DenyIfNoViewer(),
+			privacy.AlwaysAllowRule(),
+		},
+	}
+}
+
+func allowEditors() privacy.MutationRule {
+	return privacy.MutationRuleFunc(func(ctx context.Context, _ ent.Mutation) error {
+		if _, err := requireTickets(ctx, schematype.PermissionTicketEdit); err != nil {
+			return err
+		}
+		return privacy.Allow
+	})
+}
+
+// SitePolicy: a non-admin sees only their own sites; admins write.
+func SitePolicy() ent.Policy {
+	return privacy.Policy{
+		Query: privacy.QueryPolicy{
+			DenyIfNoViewer(),
+			AllowIfAdmin(),
+			privacy.SiteQueryRuleFunc(func(ctx context.Context, q *ent.SiteQuery) error {
+				q.Where(site.IDIn(viewer.FromContext(ctx).SiteIDs...))
+				return privacy.Allow
+			}),
+		},
+		Mutation: privacy.MutationPolicy{DenyIfNoViewer(), AllowIfAdmin(), privacy.AlwaysDenyRule()},
+	}
+}
+
+// APITokenPolicy: users see their own tokens, admins all; only admins (and
+// the system context, e.g. `socdesk token create`) issue and revoke them.
+func APITokenPolicy() ent.Policy {
+	return privacy.Policy{
+		Query: privacy.QueryPolicy{
+			DenyIfNoViewer(),
+			AllowIfAdmin(),
+			privacy.APITokenQueryRuleFunc(func(ctx context.Context, q *ent.APITokenQuery) error {
+				q.Where(apitoken.UserID(viewer.FromContext(ctx).UserID))
+				return privacy.Allow
+			}),
+		},
+		Mutation: privacy.MutationPolicy{DenyIfNoViewer(), AllowIfAdmin(), privacy.AlwaysDenyRule()},
+	}
+}

@@ -1,0 +1,65 @@
+// Package errs is socdesk's error vocabulary: every error a client sees
+// carries one of these codes, and only INTERNAL errors are logged.
+package errs
+
+import (
+	"errors"
+	"fmt"
+)
+
+// Code classifies an error for clients (GraphQL extensions.code).
+type Code string
+
+// The codes clients see.
+const (
+	NotFound          Code = "NOT_FOUND"
+	Unauthenticated   Code = "UNAUTHENTICATED"
+	Forbidden         Code = "FORBIDDEN"
+	BadUserInput      Code = "BAD_USER_INPUT"
+	InvalidTransition Code = "INVALID_TRANSITION"
+	Conflict          Code = "CONFLICT"
+	RateLimited       Code = "RATE_LIMITED"
+	Internal          Code = "INTERNAL"
+)
+
+// Error is an error with a code and, for bad input, the field at fault.
+type Error struct {
+	Code    Code
+	Field   string // the input field at fault, e.g. "input.title"
+	Message string
+	Err     error // the cause, if any; never shown to clients
+}
+
+func (e *Error) Error() string {
+	if e.Field != "" {
+		return fmt.Sprintf("%s: %s", e.Field, e.Message)
+	}
+	return e.Message
+}
+
+func (e *Error) Unwrap() error { return e.Err }
+
+// New returns an error with code and message.
+func New(code Code, format string, args ...any) *Error {
+	return &Error{Code: code, Message: fmt.Sprintf(format, args...)}
+}
+
+// Invalid reports bad input in the named field.
+func Invalid(field, format string, args ...any) *Error {
+	return &Error{Code: BadUserInput, Field: field, Message: fmt.Sprintf(format, args...)}
+}
+
+// As returns the *Error in err's chain, if any.
+func As(err error) (*Error, bool) {
+	var e *Error
+	ok := errors.As(err, &e)
+	return e, ok
+}
+
+// CodeOf returns the code of err: its *Error's code, or INTERNAL.
+func CodeOf(err error) Code {
+	if e, ok := As(err); ok {
+		return e.Code
+	}
+	return Internal
+}

@@ -1,0 +1,99 @@
+// Package store opens socdesk's database — PostgreSQL when a URL is given, an
+// embedded SQLite file otherwise — and brings its schema up to date.
+package store
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"entgo.io/ent/dialect"
+	entsql "entgo.io/ent/dialect/sql"
+	_ "github.com/lib/pq"  // PostgreSQL driver "postgres"
+	_ "modernc.org/sqlite" // pure-Go SQLite driver "sqlite"
+
+	"socdesk/ent"
+	_ "socdesk/ent/runtime" // hooks and privacy policies
+)
+
+// Store is an open database.
+type Store struct {
+	Client  *ent.Client
+	DB      *sql.DB
+	Dialect string // dialect.Postgres or dialect.SQLite
+}
+
+// Options say which database to open.
+type Options struct {
+	// DatabaseURL selects PostgreSQL (postgres://…); empty selects SQLite.
+	DatabaseURL string
+	// SQLitePath is the SQLite file used without a DatabaseURL, or a
+	// "file:…?…" DSN.
+	SQLitePath string
+	// MaxOpenConns bounds the PostgreSQL connection pool.
+	MaxOpenConns int
+	// Driver wraps the ent driver, e.g. to count queries in tests.
+	Driver func(dialect.Driver) dialect.Driver
+}
+
+// Open opens the database; it does not migrate it.
+func Open(ctx context.Context, o Options) (*Store, error) {
+	var (
+		db   *sql.DB
+		name string
+		err  error
+	)
+	if o.DatabaseURL != "" {
+		if !strings.HasPrefix(o.DatabaseURL, "postgres://") && !strings.HasPrefix(o.DatabaseURL, "postgresql://") {
+			return nil, fmt.Errorf("DATABASE_URL must be a postgres:// URL")
+		}
+		name = dialect.Postgres
+		if db, err = sql.Open("postgres", o.DatabaseURL); err != nil {
+			return nil, err
+		}
+		n := o.MaxOpenConns
+		if n <= 0 {
+			n = 20
+		}
+		db.SetMaxOpenConns(n)
+		db.SetMaxIdleConns(n)
+	} else {
+		name = dialect.SQLite
+		dsn := o.SQLitePath
+		if strings.HasPrefix(dsn, "file:") { // a DSN already, e.g. an in-memory database
+			dsn += "&" + SQLitePragmas
+		} else {
+			if err := os.MkdirAll(filepath.Dir(dsn), 0o750); err != nil {
+				return nil, err
+			}
+			dsn = "file:" + dsn + "?" + SQLitePragmas
+		}
+		if db, err = sql.Open("sqlite", dsn); err != nil {
+			return nil, err
+		}
+	}
+	if err := db.PingContext(ctx); err != nil {
+		db.Close()
+		return nil, fmt.Errorf("connecting to the database: %w", err)
+	}
+	var drv dialect.Driver = entsql.OpenDB(name, db)
+	if o.Driver != nil {
+		drv = o.Driver(drv)
+	}
+	return &Store{Client: ent.NewClient(ent.Driver(drv)), DB: db, Dialect: name}, nil
+}
+
+// SQLitePragmas are the connection settings socdesk needs from SQLite:
+// foreign keys (ent's migration requires them), WAL, a busy timeout, and
+// immediate write transactions so that concurrent writers queue instead of
+// failing.
+const SQLitePragmas = "_pragma=foreign_keys(1)&_pragma=journal_mode(WAL)&_pragma=busy_timeout(10000)&_txlock=immediate"
+
+// Close closes the database.
+func (s *Store) Close() error { return s.Client.Close() }
+
+// Ping checks that the database answers.
+func (s *Store) Ping(ctx context.Context) error { return s.DB.PingContext(ctx) }

@@ -1,0 +1,580 @@
+// Package tickets holds the rules of creating, editing and deleting tickets:
+// input validation, the detection templates, and the history every change
+// appends in the same transaction, published to the event broker only once
+// the transaction has committed. Who may do what is decided by the data
+// layer's policies (package authz), not here.
+package tickets
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+	"time"
+	"unicode/utf8"
+
+	"entgo.io/ent/dialect"
+
+	"socdesk/ent"
+	"socdesk/ent/category"
+	"socdesk/ent/privacy"
+	"socdesk/ent/schematype"
+	"socdesk/ent/site"
+	"socdesk/ent/tag"
+	"socdesk/ent/ticket"
+	"socdesk/ent/ticketevent"
+	"socdesk/ent/user"
+	"socdesk/internal/errs"
+	"socdesk/internal/events"
+	"socdesk/internal/viewer"
+	"socdesk/internal/workflow"
+)
+
+// Bounds of ticket input.
+const (
+	MaxTitleLength  = 255
+	MaxBodyBytes    = 512 << 10
+	MaxPeople       = 20 // assignees, approvers
+	MaxTags         = 50
+	MaxCustomFields = 50
+)
+
+// Detection is the structured part of a DETECTION ticket (GraphQL Detection
+// and DetectionInput).
+type Detection struct {
+	Template        ticket.DetectionTemplate
+	FirstDetectedAt *time.Time
+	LastDetectedAt  *time.Time
+	SourceIP        *string
+	DestinationIP   *string
+	SourcePort      *int
+	DestinationPort *int
+	Protocol        *string
+	Host            *string
+	CustomFields    []schematype.CustomField
+}
+
+// CreateInput is a new ticket (GraphQL CreateTicketInput).
+type CreateInput struct {
+	Kind          ticket.Kind
+	Title         string
+	Body          *string
+	BodyFormat    *ticket.BodyFormat
+	Detection     *Detection
+	CategoryID    int
+	SiteID        int
+	Priority      *ticket.Priority
+	AttackVerdict *ticket.AttackVerdict
+	Incident      *bool
+	AssigneeIDs   []int
+	ApproverIDs   []int
+	TagIDs        []int
+	Origin        *ticket.Origin
+}
+
+// UpdateInput changes a ticket; nil fields stay (GraphQL UpdateTicketInput).
+type UpdateInput struct {
+	Title              *string
+	Body               *string
+	BodyFormat         *ticket.BodyFormat
+	Detection          *Detection
+	CategoryID         *int
+	SiteID             *int
+	Priority           *ticket.Priority
+	AttackVerdict      *ticket.AttackVerdict
+	ClearAttackVerdict *bool
+	Incident           *bool
+	TagIDs             []int
+}
+
+// Service changes tickets.
+type Service struct {
+	Client *ent.Client
+	Broker events.Broker
+	// Dialect of the database; row locks are taken on PostgreSQL (SQLite
+	// serializes writers itself).
+	Dialect string
+}
+
+// DetectionOf returns the detection fields of t, or nil for an ANALYSIS ticket.
+func DetectionOf(t *ent.Ticket) *Detection {
+	if t.Kind != ticket.KindDETECTION || t.DetectionTemplate == nil {
+		return nil
+	}
+	d := &Detection{
+		Template: *t.DetectionTemplate, FirstDetectedAt: t.FirstDetectedAt, LastDetectedAt: t.LastDetectedAt,
+		SourceIP: nonEmpty(t.SrcIP), DestinationIP: nonEmpty(t.DstIP), SourcePort: t.SrcPort, DestinationPort: t.DstPort,
+		Protocol: nonEmpty(t.Protocol), Host: nonEmpty(t.Host), CustomFields: t.CustomFields,
+	}
+	if d.CustomFields == nil {
+		d.CustomFields = []schematype.CustomField{}
+	}
+	return d
+}
+
+func nonEmpty(s string) *string {
+	if s == "" {
+		return nil
+	}
+	return &s
+}
+
+// Create opens a ticket.
+func (s *Service) Create(ctx context.Context, in CreateInput) (*ent.Ticket, error) {
+	if err := s.validateCreate(ctx, &in); err != nil {
+		return nil, err
+	}
+	cat, err := s.Client.Category.Get(system(ctx), in.CategoryID)
+	if err != nil {
+		return nil, err
+	}
+	var t *ent.Ticket
+	err = s.inTx(ctx, func(ctx context.Context, tx *ent.Tx) ([]*ent.TicketEvent, error) {
+		c := tx.Ticket.Create().
+			SetKind(in.Kind).SetTitle(strings.TrimSpace(in.Title)).
+			SetCategoryID(in.CategoryID).SetSiteID(in.SiteID).
+			SetNillablePriority(in.Priority).SetNillableAttackVerdict(in.AttackVerdict).
+			SetNillableIncident(in.Incident).SetNillableOrigin(in.Origin).
+			SetStatus(workflow.InitialStatus(cat.Workflow, len(in.AssigneeIDs) > 0)).
+			AddAssigneeIDs(in.AssigneeIDs...).AddApproverIDs(in.ApproverIDs...).AddTagIDs(in.TagIDs...)
+		if in.Body != nil {
+			c.SetBody(*in.Body)
+		}
+		c.SetBodyFormat(defaultFormat(in))
+		if v := viewer.FromContext(ctx); v != nil {
+			c.SetRegisteredByID(v.UserID)
+		}
+		if d := in.Detection; d != nil {
+			setDetection(c.Mutation(), d)
+		}
+		var err error
+		if t, err = c.Save(ctx); err != nil {
+			return nil, err
+		}
+		changes := []schematype.FieldChange{
+			{Field: "status", To: t.Status},
+			{Field: "title", To: t.Title},
+			{Field: "category", To: t.CategoryID},
+			{Field: "site", To: t.SiteID},
+			{Field: "priority", To: t.Priority},
+		}
+		if len(in.AssigneeIDs) > 0 {
+			changes = append(changes, schematype.FieldChange{Field: "assignees", To: in.AssigneeIDs})
+		}
+		if len(in.ApproverIDs) > 0 {
+			changes = append(changes, schematype.FieldChange{Field: "approvers", To: in.ApproverIDs})
+		}
+		if len(in.TagIDs) > 0 {
+			changes = append(changes, schematype.FieldChange{Field: "tags", To: in.TagIDs})
+		}
+		ev, err := record(ctx, tx, t, ticketevent.KindCREATED, changes)
+		return []*ent.TicketEvent{ev}, err
+	})
+	if err != nil {
+		return nil, err
+	}
+	return t.Unwrap(), nil
+}
+
+func defaultFormat(in CreateInput) ticket.BodyFormat {
+	switch {
+	case in.BodyFormat != nil:
+		return *in.BodyFormat
+	case in.Kind == ticket.KindDETECTION:
+		return ticket.BodyFormatJSON
+	}
+	return ticket.BodyFormatMARKDOWN
+}
+
+func (s *Service) validateCreate(ctx context.Context, in *CreateInput) error {
+	if err := validateTitle("input.title", in.Title); err != nil {
+		return err
+	}
+	switch in.Kind {
+	case ticket.KindANALYSIS:
+		if in.Body == nil || strings.TrimSpace(*in.Body) == "" {
+			return errs.Invalid("input.body", "is required for ANALYSIS tickets")
+		}
+		if in.Detection != nil {
+			return errs.Invalid("input.detection", "is only for DETECTION tickets")
+		}
+	case ticket.KindDETECTION:
+		if in.Detection == nil {
+			return errs.Invalid("input.detection", "is required for DETECTION tickets")
+		}
+		if err := validateDetection("input.detection", in.Detection); err != nil {
+			return err
+		}
+	}
+	if in.Body != nil {
+		if err := validateBody("input.body", *in.Body, defaultFormat(*in)); err != nil {
+			return err
+		}
+	}
+	if err := s.checkRefs(ctx, map[string][]int{"input.categoryID": {in.CategoryID}}, category.Table); err != nil {
+		return err
+	}
+	if err := s.checkRefs(ctx, map[string][]int{"input.siteID": {in.SiteID}}, site.Table); err != nil {
+		return err
+	}
+	var err error
+	if in.AssigneeIDs, err = distinct("input.assigneeIDs", in.AssigneeIDs, MaxPeople); err != nil {
+		return err
+	}
+	if in.ApproverIDs, err = distinct("input.approverIDs", in.ApproverIDs, MaxPeople); err != nil {
+		return err
+	}
+	if in.TagIDs, err = distinct("input.tagIDs", in.TagIDs, MaxTags); err != nil {
+		return err
+	}
+	if err := s.checkRefs(ctx, map[string][]int{"input.assigneeIDs": in.AssigneeIDs, "input.approverIDs": in.ApproverIDs}, user.Table); err != nil {
+		return err
+	}
+	return s.checkRefs(ctx, map[string][]int{"input.tagIDs": in.TagIDs}, tag.Table)
+}
+
+// Update edits a ticket. With expectedVersion it fails with CONFLICT when the
+// ticket has changed since the client read it.
+func (s *Service) Update(ctx context.Context, id int, in UpdateInput, expectedVersion *int) (*ent.Ticket, error) {
+	var t *ent.Ticket
+	err := s.inTx(ctx, func(ctx context.Context, tx *ent.Tx) ([]*ent.TicketEvent, error) {
+		old, err := s.lock(ctx, tx, id)
+		if err != nil {
+			return nil, err
+		}
+		if expectedVersion != nil && *expectedVersion != old.Version {
+			return nil, errs.New(errs.Conflict, "ticket #%d is at version %d, not %d: reload it and try again", old.Number(), old.Version, *expectedVersion)
+		}
+		u := tx.Ticket.UpdateOne(old).Where(ticket.Version(old.Version))
+		changes, err := s.applyUpdate(ctx, old, in, u.Mutation())
+		if err != nil || len(changes) == 0 {
+			t = old
+			return nil, err
+		}
+		if t, err = u.Save(ctx); err != nil {
+			if ent.IsNotFound(err) {
+				return nil, errs.New(errs.Conflict, "ticket #%d changed while being updated: try again", old.Number())
+			}
+			return nil, err
+		}
+		ev, err := record(ctx, tx, t, ticketevent.KindUPDATED, changes)
+		return []*ent.TicketEvent{ev}, err
+	})
+	if err != nil {
+		return nil, err
+	}
+	return t.Unwrap(), nil
+}
+
+// applyUpdate validates in against the ticket old, sets the changes on m
+// and returns them as history.
+func (s *Service) applyUpdate(ctx context.Context, old *ent.Ticket, in UpdateInput, m *ent.TicketMutation) ([]schematype.FieldChange, error) {
+	var ch []schematype.FieldChange
+	change := func(field string, from, to any) { ch = append(ch, schematype.FieldChange{Field: field, From: from, To: to}) }
+	locked := old.Origin == ticket.OriginSYSTEM && old.Kind == ticket.KindDETECTION
+	for field, given := range map[string]bool{"input.title": in.Title != nil, "input.body": in.Body != nil, "input.bodyFormat": in.BodyFormat != nil, "input.detection": in.Detection != nil} {
+		if locked && given {
+			return nil, errs.Invalid(field, "the content of a detection ticket created by the system cannot be edited")
+		}
+	}
+	if in.Title != nil {
+		if err := validateTitle("input.title", *in.Title); err != nil {
+			return nil, err
+		}
+		if title := strings.TrimSpace(*in.Title); title != old.Title {
+			m.SetTitle(title)
+			change("title", old.Title, title)
+		}
+	}
+	format := old.BodyFormat
+	if in.BodyFormat != nil && *in.BodyFormat != old.BodyFormat {
+		format = *in.BodyFormat
+		m.SetBodyFormat(format)
+		change("bodyFormat", old.BodyFormat, format)
+	}
+	if in.Body != nil || in.BodyFormat != nil {
+		body := old.Body
+		if in.Body != nil {
+			body = *in.Body
+		}
+		if old.Kind == ticket.KindANALYSIS && strings.TrimSpace(body) == "" {
+			return nil, errs.Invalid("input.body", "is required for ANALYSIS tickets")
+		}
+		if err := validateBody("input.body", body, format); err != nil {
+			return nil, err
+		}
+		if body != old.Body {
+			m.SetBody(body)
+			change("body", old.Body, body)
+		}
+	}
+	if in.Detection != nil {
+		if old.Kind != ticket.KindDETECTION {
+			return nil, errs.Invalid("input.detection", "is only for DETECTION tickets")
+		}
+		if err := validateDetection("input.detection", in.Detection); err != nil {
+			return nil, err
+		}
+		if before := DetectionOf(old); !sameJSON(before, in.Detection) {
+			setDetection(m, in.Detection)
+			change("detection", before, in.Detection)
+		}
+	}
+	if in.CategoryID != nil && *in.CategoryID != old.CategoryID {
+		if err := s.checkRefs(ctx, map[string][]int{"input.categoryID": {*in.CategoryID}}, category.Table); err != nil {
+			return nil, err
+		}
+		cats, err := s.Client.Category.Query().Where(category.IDIn(old.CategoryID, *in.CategoryID)).All(system(ctx))
+		if err != nil {
+			return nil, err
+		}
+		if len(cats) == 2 && cats[0].Workflow != cats[1].Workflow {
+			return nil, errs.Invalid("input.categoryID", "the category follows another workflow (%s, not %s)", otherWorkflow(cats, old.CategoryID), workflowOf(cats, old.CategoryID))
+		}
+		m.SetCategoryID(*in.CategoryID)
+		change("category", old.CategoryID, *in.CategoryID)
+	}
+	if in.SiteID != nil && *in.SiteID != old.SiteID {
+		if err := s.checkRefs(ctx, map[string][]int{"input.siteID": {*in.SiteID}}, site.Table); err != nil {
+			return nil, err
+		}
+		m.SetSiteID(*in.SiteID)
+		change("site", old.SiteID, *in.SiteID)
+	}
+	if in.Priority != nil && *in.Priority != old.Priority {
+		m.SetPriority(*in.Priority)
+		change("priority", old.Priority, *in.Priority)
+	}
+	if in.ClearAttackVerdict != nil && *in.ClearAttackVerdict {
+		if in.AttackVerdict != nil {
+			return nil, errs.Invalid("input.clearAttackVerdict", "cannot be given with attackVerdict")
+		}
+		if old.AttackVerdict != nil {
+			m.ClearAttackVerdict()
+			change("attackVerdict", *old.AttackVerdict, nil)
+		}
+	}
+	if in.AttackVerdict != nil && (old.AttackVerdict == nil || *old.AttackVerdict != *in.AttackVerdict) {
+		m.SetAttackVerdict(*in.AttackVerdict)
+		var from any
+		if old.AttackVerdict != nil {
+			from = *old.AttackVerdict
+		}
+		change("attackVerdict", from, *in.AttackVerdict)
+	}
+	if in.Incident != nil && *in.Incident != old.Incident {
+		m.SetIncident(*in.Incident)
+		change("incident", old.Incident, *in.Incident)
+	}
+	if in.TagIDs != nil {
+		ids, err := distinct("input.tagIDs", in.TagIDs, MaxTags)
+		if err != nil {
+			return nil, err
+		}
+		if err := s.checkRefs(ctx, map[string][]int{"input.tagIDs": ids}, tag.Table); err != nil {
+			return nil, err
+		}
+		before, err := old.QueryTags().IDs(ctx)
+		if err != nil {
+			return nil, err
+		}
+		slices.Sort(before)
+		slices.Sort(ids)
+		if !slices.Equal(before, ids) {
+			m.ClearTags()
+			m.AddTagIDs(ids...)
+			change("tags", before, ids)
+		}
+	}
+	return ch, nil
+}
+
+// Delete deletes a ticket; its history stays, with a DELETED record of who
+// deleted it.
+func (s *Service) Delete(ctx context.Context, id int) error {
+	return s.inTx(ctx, func(ctx context.Context, tx *ent.Tx) ([]*ent.TicketEvent, error) {
+		t, err := s.lock(ctx, tx, id)
+		if err != nil {
+			return nil, err
+		}
+		ev, err := record(ctx, tx, t, ticketevent.KindDELETED, []schematype.FieldChange{
+			{Field: "title", From: t.Title}, {Field: "status", From: t.Status},
+		})
+		if err != nil {
+			return nil, err
+		}
+		if err := tx.Ticket.DeleteOne(t).Exec(ctx); err != nil {
+			return nil, err
+		}
+		return []*ent.TicketEvent{ev}, nil
+	})
+}
+
+// lock reads a ticket for change, holding its row lock on PostgreSQL so that
+// the history records what really was there before.
+func (s *Service) lock(ctx context.Context, tx *ent.Tx, id int) (*ent.Ticket, error) {
+	q := tx.Ticket.Query().Where(ticket.ID(id))
+	if s.Dialect == dialect.Postgres {
+		q.ForUpdate()
+	}
+	t, err := q.Only(ctx)
+	if ent.IsNotFound(err) {
+		return nil, errs.New(errs.NotFound, "no ticket with this id")
+	}
+	return t, err
+}
+
+// record appends one history entry of t in the transaction.
+func record(ctx context.Context, tx *ent.Tx, t *ent.Ticket, kind ticketevent.Kind, changes []schematype.FieldChange) (*ent.TicketEvent, error) {
+	c := tx.TicketEvent.Create().SetKind(kind).SetTicketNumber(t.Number()).SetSiteID(t.SiteID).SetChanges(changes)
+	if kind != ticketevent.KindDELETED {
+		c.SetTicketID(t.ID)
+	}
+	if v := viewer.FromContext(ctx); v != nil {
+		c.SetActorID(v.UserID)
+	}
+	ev, err := c.Save(ctx)
+	if err == nil && kind == ticketevent.KindDELETED {
+		ev.TicketID = &t.ID // for subscribers; the row keeps NULL once the ticket is gone
+	}
+	return ev, err
+}
+
+// inTx runs fn in a transaction and publishes the history it appended once,
+// and only if, the transaction commits.
+func (s *Service) inTx(ctx context.Context, fn func(context.Context, *ent.Tx) ([]*ent.TicketEvent, error)) error {
+	tx, err := s.Client.Tx(ctx)
+	if err != nil {
+		return err
+	}
+	evs, err := fn(ent.NewTxContext(ctx, tx), tx)
+	if err != nil {
+		return errors.Join(err, ignoreDone(tx.Rollback()))
+	}
+	if err := tx.Commit(); err != nil {
+		return err
+	}
+	if s.Broker != nil && len(evs) > 0 {
+		out := make([]events.Event, len(evs))
+		for i, ev := range evs {
+			out[i] = Event(ev)
+		}
+		// A lost publish is recovered from the history by subscribers resuming from their cursor.
+		_ = s.Broker.Publish(context.WithoutCancel(ctx), out...)
+	}
+	return nil
+}
+
+func ignoreDone(err error) error {
+	if err != nil && strings.Contains(err.Error(), "already been committed or rolled back") {
+		return nil
+	}
+	return err
+}
+
+// Event converts a history row to a broker event.
+func Event(ev *ent.TicketEvent) events.Event {
+	out := events.Event{ID: ev.ID, Kind: string(ev.Kind), TicketNumber: ev.TicketNumber, SiteID: ev.SiteID, At: ev.CreatedAt, Changes: ev.Changes}
+	if ev.TicketID != nil {
+		out.TicketID = *ev.TicketID
+	}
+	if ev.ActorID != nil {
+		out.ActorID = *ev.ActorID
+	}
+	return out
+}
+
+// system is the context for checks that must see past the viewer's scope,
+// such as whether a referenced id exists at all.
+func system(ctx context.Context) context.Context { return privacy.DecisionContext(ctx, privacy.Allow) }
+
+// checkRefs reports, per input field, ids that are not rows of table.
+func (s *Service) checkRefs(ctx context.Context, fields map[string][]int, table string) error {
+	for field, ids := range fields {
+		if len(ids) == 0 {
+			continue
+		}
+		var n int
+		var err error
+		ctx := system(ctx)
+		switch table {
+		case category.Table:
+			n, err = s.Client.Category.Query().Where(category.IDIn(ids...)).Count(ctx)
+		case site.Table:
+			n, err = s.Client.Site.Query().Where(site.IDIn(ids...)).Count(ctx)
+		case user.Table:
+			n, err = s.Client.User.Query().Where(user.IDIn(ids...)).Count(ctx)
+		case tag.Table:
+			n, err = s.Client.Tag.Query().Where(tag.IDIn(ids...)).Count(ctx)
+		default:
+			return fmt.Errorf("checkRefs: unknown table %s", table)
+		}
+		if err != nil {
+			return err
+		}
+		if n != len(ids) {
+			return errs.Invalid(field, "refers to a %s that does not exist", strings.TrimSuffix(strings.TrimSuffix(table, "s"), "ie")+map[bool]string{true: "y"}[strings.HasSuffix(table, "ies")])
+		}
+	}
+	return nil
+}
+
+func distinct(field string, ids []int, max int) ([]int, error) {
+	out := slices.Clone(ids)
+	slices.Sort(out)
+	out = slices.Compact(out)
+	if len(out) > max {
+		return nil, errs.Invalid(field, "at most %d", max)
+	}
+	return out, nil
+}
+
+func validateTitle(field, title string) error {
+	t := strings.TrimSpace(title)
+	switch n := utf8.RuneCountInString(t); {
+	case n == 0:
+		return errs.Invalid(field, "is required")
+	case n > MaxTitleLength:
+		return errs.Invalid(field, "must be at most %d characters, not %d", MaxTitleLength, n)
+	}
+	return nil
+}
+
+func validateBody(field, body string, format ticket.BodyFormat) error {
+	if len(body) > MaxBodyBytes {
+		return errs.Invalid(field, "must be at most %d bytes", MaxBodyBytes)
+	}
+	if !utf8.ValidString(body) {
+		return errs.Invalid(field, "must be valid UTF-8")
+	}
+	if format == ticket.BodyFormatJSON && strings.TrimSpace(body) != "" && !json.Valid([]byte(body)) {
+		return errs.Invalid(field, "is not valid JSON (bodyFormat is JSON)")
+	}
+	return nil
+}
+
+func sameJSON(a, b any) bool {
+	x, _ := json.Marshal(a)
+	y, _ := json.Marshal(b)
+	return string(x) == string(y)
+}
+
+func workflowOf(cats []*ent.Category, id int) category.Workflow {
+	for _, c := range cats {
+		if c.ID == id {
+			return c.Workflow
+		}
+	}
+	return ""
+}
+
+func otherWorkflow(cats []*ent.Category, id int) category.Workflow {
+	for _, c := range cats {
+		if c.ID != id {
+			return c.Workflow
+		}
+	}
+	return ""
+}
