@@ -72,19 +72,19 @@ func TestTicketVisibilityByRole(t *testing.T) {
 		}`
 		vars := map[string]any{"a": gid(w.a1.ID), "b": gid(w.b1.ID), "memo": gid(w.memoB), "event": gid(w.eventB), "nb": w.b1.Number()}
 		type data struct {
-			Tickets struct{ TotalCount int }
-			A, B, Memo, Event   *struct{ ID string }
-			Nodes               []*struct{ ID string }
-			ByNumber            *struct{ Title string }
-			Sites               []struct{ Name string }
+			Tickets           struct{ TotalCount int }
+			A, B, Memo, Event *struct{ ID string }
+			Nodes             []*struct{ ID string }
+			ByNumber          *struct{ Title string }
+			Sites             []struct{ Name string }
 		}
 		for _, c := range []struct {
-			name      string
-			token     string
-			total     int
-			seesB     bool
-			seesA     bool
-			sites     int
+			name  string
+			token string
+			total int
+			seesB bool
+			seesA bool
+			sites int
 		}{
 			{"admin", e.admin, 3, true, true, 2},
 			{"editor of A", w.editorA, 2, false, true, 1},

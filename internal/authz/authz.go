@@ -16,9 +16,9 @@ import (
 	"socdesk/ent/apitoken"
 	"socdesk/ent/predicate"
 	"socdesk/ent/privacy"
+	"socdesk/ent/schematype"
 	"socdesk/ent/site"
 	"socdesk/ent/ticket"
-	"socdesk/ent/schematype"
 	"socdesk/ent/ticketevent"
 	"socdesk/internal/viewer"
 )

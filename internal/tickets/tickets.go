@@ -272,7 +272,9 @@ func (s *Service) Update(ctx context.Context, id int, in UpdateInput, expectedVe
 // and returns them as history.
 func (s *Service) applyUpdate(ctx context.Context, old *ent.Ticket, in UpdateInput, m *ent.TicketMutation) ([]schematype.FieldChange, error) {
 	var ch []schematype.FieldChange
-	change := func(field string, from, to any) { ch = append(ch, schematype.FieldChange{Field: field, From: from, To: to}) }
+	change := func(field string, from, to any) {
+		ch = append(ch, schematype.FieldChange{Field: field, From: from, To: to})
+	}
 	locked := old.Origin == ticket.OriginSYSTEM && old.Kind == ticket.KindDETECTION
 	for field, given := range map[string]bool{"input.title": in.Title != nil, "input.body": in.Body != nil, "input.bodyFormat": in.BodyFormat != nil, "input.detection": in.Detection != nil} {
 		if locked && given {
