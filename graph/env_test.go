@@ -4,12 +4,14 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"os"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -31,6 +33,7 @@ import (
 	"socdesk/internal/store"
 	"socdesk/internal/testdb"
 	"socdesk/internal/tickets"
+	"socdesk/internal/viewer"
 )
 
 func TestMain(m *testing.M) {
@@ -49,6 +52,21 @@ type env struct {
 	broker  *events.Local
 	admin   string // the admin's token
 	queries atomic.Int64
+	sqlMu   sync.Mutex
+	sql     []string // every statement run, in order
+}
+
+// statementsSince returns the statements run after the first n.
+func (e *env) statementsSince(n int) []string {
+	e.sqlMu.Lock()
+	defer e.sqlMu.Unlock()
+	return append([]string(nil), e.sql[n:]...)
+}
+
+func (e *env) statementCount() int {
+	e.sqlMu.Lock()
+	defer e.sqlMu.Unlock()
+	return len(e.sql)
 }
 
 // forEachBackend runs fn against PostgreSQL and the embedded SQLite default.
@@ -61,7 +79,15 @@ func forEachBackend(t *testing.T, fn func(t *testing.T, e *env)) {
 func newEnv(t *testing.T, backend string) *env {
 	e := &env{t: t, backend: backend, broker: events.NewLocal()}
 	e.st = testdb.Open(t, backend, testdb.Options{Driver: func(d dialect.Driver) dialect.Driver {
-		return dialect.DebugWithContext(d, func(context.Context, ...any) { e.queries.Add(1) })
+		return dialect.DebugWithContext(d, func(_ context.Context, a ...any) {
+			e.queries.Add(1)
+			e.sqlMu.Lock()
+			e.sql = append(e.sql, fmt.Sprint(a...))
+			e.sqlMu.Unlock()
+			if os.Getenv("SOCDESK_LOG_SQL") != "" {
+				fmt.Fprintln(os.Stderr, a...)
+			}
+		})
 	}})
 	e.client = e.st.Client
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
@@ -229,4 +255,40 @@ func gids(ids ...int) []string {
 		out[i] = gid(id)
 	}
 	return out
+}
+
+// viewerContext is the context of a request by the user with login.
+func (e *env) viewerContext(t *testing.T, login string) context.Context {
+	t.Helper()
+	u := e.client.User.Query().Where(user.Login(login)).WithSites().OnlyX(sys())
+	v := &viewer.Viewer{UserID: u.ID, Login: u.Login, Role: viewer.Role(u.Role), Permissions: u.Permissions}
+	for _, s := range u.Edges.Sites {
+		v.SiteIDs = append(v.SiteIDs, s.ID)
+	}
+	return viewer.NewContext(context.Background(), v)
+}
+
+func encodeJSON(t *testing.T, v any) []byte {
+	t.Helper()
+	b, err := json.Marshal(v)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+func decodeJSON[T any](t *testing.T, b []byte) T {
+	t.Helper()
+	var v T
+	if err := json.Unmarshal(b, &v); err != nil {
+		t.Fatal(err)
+	}
+	return v
+}
+
+// equalJSON compares values as JSON.
+func equalJSON(a, b any) bool {
+	x, _ := json.Marshal(a)
+	y, _ := json.Marshal(b)
+	return string(x) == string(y)
 }

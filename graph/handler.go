@@ -85,9 +85,21 @@ func Presenter(log *slog.Logger) graphql.ErrorPresenterFunc {
 		gqlErr := graphql.DefaultErrorPresenter(ctx, err)
 		var inner *gqlerror.Error
 		if errors.As(err, &inner) && inner.Err == nil {
-			return gqlErr // gqlgen's own (validation, coercion): already client-facing
+			// gqlgen's and entgql's own errors are about the request itself.
+			if gqlErr.Extensions["code"] == nil {
+				if gqlErr.Extensions == nil {
+					gqlErr.Extensions = map[string]any{}
+				}
+				gqlErr.Extensions["code"] = string(errs.BadUserInput)
+			}
+			return gqlErr
 		}
 		e := classify(err)
+		if e.Code == errs.Internal {
+			if field, ok := argumentError(ctx, gqlErr.Path); ok {
+				e = errs.Invalid(field, "%s", strings.TrimPrefix(err.Error(), gqlErr.Path.String()+": "))
+			}
+		}
 		if e.Code == errs.Internal {
 			reqlog.From(ctx, log).Error("internal error", "err", err, "path", gqlErr.Path.String())
 			e.Message = "internal error"
@@ -132,6 +144,24 @@ func classify(err error) *errs.Error {
 		return errs.New(errs.Internal, "request cancelled or timed out")
 	}
 	return &errs.Error{Code: errs.Internal, Message: "internal error", Err: err}
+}
+
+// argumentError reports whether an error arose decoding an argument of the
+// field being resolved (a malformed cursor, say): that is bad input.
+func argumentError(ctx context.Context, path ast.Path) (string, bool) {
+	fc := graphql.GetFieldContext(ctx)
+	if fc == nil || fc.Field.Definition == nil {
+		return "", false
+	}
+	at := len(fc.Path())
+	if len(path) <= at {
+		return "", false
+	}
+	name, ok := path[at].(ast.PathName)
+	if !ok || fc.Field.Definition.Arguments.ForName(string(name)) == nil {
+		return "", false
+	}
+	return path.String(), true
 }
 
 func graphqlPath(err error) string {

@@ -1,6 +1,13 @@
 package graph
 
-import "socdesk/graph/model"
+import (
+	"context"
+
+	"github.com/99designs/gqlgen/graphql"
+	"github.com/vektah/gqlparser/v2/ast"
+
+	"socdesk/graph/model"
+)
 
 // maxNodes bounds nodes(ids:).
 const maxNodes = 100
@@ -10,4 +17,31 @@ func deleted(id int, err error) (*model.DeletePayload, error) {
 		return nil, err
 	}
 	return &model.DeletePayload{DeletedID: id}, nil
+}
+
+// countOnlyIfSelected hides pageInfo from entgql's Paginate unless totalCount
+// is selected too. Paginate counts every matching row whenever pageInfo is
+// selected, but a list page must not pay for a COUNT over millions of rows it
+// did not ask for: pageInfo is built from the page itself (Paginate fetches
+// one row past it). With a page size of 0 the count is what tells whether
+// there is a next page, so it stays.
+func countOnlyIfSelected(ctx context.Context, first, last *int) context.Context {
+	fc := graphql.GetFieldContext(ctx)
+	if fc == nil || (first != nil && *first == 0) || (last != nil && *last == 0) {
+		return ctx
+	}
+	fields := graphql.CollectFieldsCtx(ctx, nil)
+	sel := make(ast.SelectionSet, 0, len(fields))
+	for _, f := range fields {
+		switch f.Name {
+		case "totalCount":
+			return ctx
+		case "pageInfo":
+			continue
+		}
+		sel = append(sel, f.Field)
+	}
+	narrowed := *fc
+	narrowed.Field.Selections = sel
+	return graphql.WithFieldContext(ctx, &narrowed)
 }

@@ -119,7 +119,7 @@ func (r *queryResolver) Tickets(ctx context.Context, after *entgql.Cursor[int], 
 	if err != nil {
 		return nil, err
 	}
-	return r.Client.Ticket.Query().Where(ps...).Paginate(ctx, after, first, before, last, ent.WithTicketOrder(orderBy))
+	return r.Client.Ticket.Query().Where(ps...).Paginate(countOnlyIfSelected(ctx, first, last), after, first, before, last, ent.WithTicketOrder(orderBy))
 }
 
 // Categories is the resolver for the categories field.
@@ -139,7 +139,7 @@ func (r *queryResolver) Tags(ctx context.Context) ([]*ent.Tag, error) {
 
 // Users is the resolver for the users field.
 func (r *queryResolver) Users(ctx context.Context, after *entgql.Cursor[int], first *int, before *entgql.Cursor[int], last *int, orderBy *ent.UserOrder) (*ent.UserConnection, error) {
-	return r.Client.User.Query().Paginate(ctx, after, first, before, last, ent.WithUserOrder(orderBy))
+	return r.Client.User.Query().Paginate(countOnlyIfSelected(ctx, first, last), after, first, before, last, ent.WithUserOrder(orderBy))
 }
 
 // Detection is the resolver for the detection field.

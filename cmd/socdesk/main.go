@@ -118,7 +118,7 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stder
 	if err != nil {
 		return err
 	}
-	log := cfg.Logger()
+	log := cfg.Logger(stderr)
 	st, err := open(ctx, cfg, log)
 	if err != nil {
 		return err
@@ -188,7 +188,7 @@ func migrate(ctx context.Context, args []string, getenv func(string) string, std
 	if err != nil {
 		return err
 	}
-	st, err := open(ctx, cfg, cfg.Logger())
+	st, err := open(ctx, cfg, cfg.Logger(stderr))
 	if err != nil {
 		return err
 	}
@@ -208,7 +208,7 @@ func seedCmd(ctx context.Context, args []string, getenv func(string) string, std
 	if n < 0 {
 		return errors.New("--tickets must not be negative")
 	}
-	st, err := open(ctx, cfg, cfg.Logger())
+	st, err := open(ctx, cfg, cfg.Logger(stderr))
 	if err != nil {
 		return err
 	}

@@ -36,10 +36,10 @@ var (
 	// AttachmentsColumns holds the columns for the "attachments" table.
 	AttachmentsColumns = []*schema.Column{
 		{Name: "id", Type: field.TypeInt, Increment: true},
-		{Name: "filename", Type: field.TypeString, Size: 255},
-		{Name: "content_type", Type: field.TypeString, Size: 255, Default: "application/octet-stream"},
+		{Name: "filename", Type: field.TypeString},
+		{Name: "content_type", Type: field.TypeString, Default: "application/octet-stream"},
 		{Name: "size", Type: field.TypeInt64},
-		{Name: "sha256", Type: field.TypeString, Size: 64},
+		{Name: "sha256", Type: field.TypeString},
 		{Name: "created_at", Type: field.TypeTime},
 		{Name: "uploaded_by_id", Type: field.TypeInt, Nullable: true},
 		{Name: "memo_attachments", Type: field.TypeInt, Nullable: true},
@@ -83,8 +83,8 @@ var (
 		{Name: "id", Type: field.TypeInt, Increment: true},
 		{Name: "created_at", Type: field.TypeTime},
 		{Name: "updated_at", Type: field.TypeTime},
-		{Name: "name", Type: field.TypeString, Unique: true, Size: 128},
-		{Name: "description", Type: field.TypeString, Size: 2000, Default: ""},
+		{Name: "name", Type: field.TypeString, Unique: true},
+		{Name: "description", Type: field.TypeString, Default: ""},
 		{Name: "workflow", Type: field.TypeEnum, Enums: []string{"APPROVAL", "INCIDENT_RESPONSE"}, Default: "APPROVAL"},
 	}
 	// CategoriesTable holds the schema information for the "categories" table.
@@ -135,8 +135,8 @@ var (
 		{Name: "id", Type: field.TypeInt, Increment: true},
 		{Name: "created_at", Type: field.TypeTime},
 		{Name: "updated_at", Type: field.TypeTime},
-		{Name: "name", Type: field.TypeString, Unique: true, Size: 128},
-		{Name: "description", Type: field.TypeString, Size: 2000, Default: ""},
+		{Name: "name", Type: field.TypeString, Unique: true},
+		{Name: "description", Type: field.TypeString, Default: ""},
 	}
 	// SitesTable holds the schema information for the "sites" table.
 	SitesTable = &schema.Table{
@@ -149,7 +149,7 @@ var (
 		{Name: "id", Type: field.TypeInt, Increment: true},
 		{Name: "created_at", Type: field.TypeTime},
 		{Name: "updated_at", Type: field.TypeTime},
-		{Name: "name", Type: field.TypeString, Unique: true, Size: 64},
+		{Name: "name", Type: field.TypeString, Unique: true},
 		{Name: "color", Type: field.TypeString, Default: "#808080"},
 	}
 	// TagsTable holds the schema information for the "tags" table.
@@ -163,19 +163,19 @@ var (
 		{Name: "id", Type: field.TypeInt, Increment: true},
 		{Name: "created_at", Type: field.TypeTime},
 		{Name: "updated_at", Type: field.TypeTime},
-		{Name: "title", Type: field.TypeString, Size: 255},
+		{Name: "title", Type: field.TypeString},
 		{Name: "kind", Type: field.TypeEnum, Enums: []string{"ANALYSIS", "DETECTION"}},
 		{Name: "body", Type: field.TypeString, Size: 2147483647, Default: ""},
 		{Name: "body_format", Type: field.TypeEnum, Enums: []string{"TEXT", "MARKDOWN", "JSON"}, Default: "MARKDOWN"},
 		{Name: "detection_template", Type: field.TypeEnum, Nullable: true, Enums: []string{"NETWORK", "ENDPOINT", "EMAIL"}},
 		{Name: "first_detected_at", Type: field.TypeTime, Nullable: true},
 		{Name: "last_detected_at", Type: field.TypeTime, Nullable: true},
-		{Name: "src_ip", Type: field.TypeString, Nullable: true, Size: 45},
-		{Name: "dst_ip", Type: field.TypeString, Nullable: true, Size: 45},
+		{Name: "src_ip", Type: field.TypeString, Nullable: true},
+		{Name: "dst_ip", Type: field.TypeString, Nullable: true},
 		{Name: "src_port", Type: field.TypeInt, Nullable: true},
 		{Name: "dst_port", Type: field.TypeInt, Nullable: true},
-		{Name: "protocol", Type: field.TypeString, Nullable: true, Size: 32},
-		{Name: "host", Type: field.TypeString, Nullable: true, Size: 255},
+		{Name: "protocol", Type: field.TypeString, Nullable: true},
+		{Name: "host", Type: field.TypeString, Nullable: true},
 		{Name: "custom_fields", Type: field.TypeJSON, Nullable: true},
 		{Name: "priority", Type: field.TypeEnum, Enums: []string{"HIGH", "MEDIUM", "LOW"}, Default: "LOW"},
 		{Name: "priority_rank", Type: field.TypeInt8, Default: 2},
@@ -419,9 +419,9 @@ var (
 		{Name: "id", Type: field.TypeInt, Increment: true},
 		{Name: "created_at", Type: field.TypeTime},
 		{Name: "updated_at", Type: field.TypeTime},
-		{Name: "login", Type: field.TypeString, Unique: true, Size: 64},
-		{Name: "display_name", Type: field.TypeString, Size: 128},
-		{Name: "email", Type: field.TypeString, Nullable: true, Size: 254},
+		{Name: "login", Type: field.TypeString, Unique: true},
+		{Name: "display_name", Type: field.TypeString},
+		{Name: "email", Type: field.TypeString, Nullable: true},
 		{Name: "role", Type: field.TypeEnum, Enums: []string{"ADMIN", "ANALYST"}, Default: "ANALYST"},
 		{Name: "permissions", Type: field.TypeJSON},
 	}

@@ -19,10 +19,10 @@ type Attachment struct{ ent.Schema }
 // Fields of the Attachment.
 func (Attachment) Fields() []ent.Field {
 	return []ent.Field{
-		field.String("filename").NotEmpty().MaxLen(255),
-		field.String("content_type").Default("application/octet-stream").MaxLen(255),
+		field.String("filename").NotEmpty().Validate(maxRunes(255)),
+		field.String("content_type").Default("application/octet-stream").Validate(maxRunes(255)),
 		field.Int64("size").NonNegative(),
-		field.String("sha256").MaxLen(64),
+		field.String("sha256").Validate(maxRunes(64)),
 		field.Time("created_at").Default(time.Now).Immutable(),
 		field.Int("ticket_id").Immutable(),
 		field.Int("uploaded_by_id").Optional().Nillable().Immutable(),

@@ -19,9 +19,9 @@ func (Category) Mixin() []ent.Mixin { return []ent.Mixin{TimeMixin{}} }
 // Fields of the Category.
 func (Category) Fields() []ent.Field {
 	return []ent.Field{
-		field.String("name").Unique().NotEmpty().MaxLen(128).
+		field.String("name").Unique().NotEmpty().Validate(maxRunes(128)).
 			Annotations(entgql.OrderField("NAME")),
-		field.String("description").Default("").MaxLen(2000),
+		field.String("description").Default("").Validate(maxRunes(2000)),
 		field.Enum("workflow").Values("APPROVAL", "INCIDENT_RESPONSE").Default("APPROVAL").Immutable(),
 	}
 }

@@ -1,6 +1,9 @@
 package schema
 
 import (
+	"fmt"
+	"unicode/utf8"
+
 	"time"
 
 	"entgo.io/contrib/entgql"
@@ -19,5 +22,15 @@ func (TimeMixin) Fields() []ent.Field {
 			Annotations(entgql.OrderField("CREATED_AT"), entgql.Skip(entgql.SkipMutationCreateInput, entgql.SkipMutationUpdateInput)),
 		field.Time("updated_at").Default(time.Now).UpdateDefault(time.Now).
 			Annotations(entgql.OrderField("UPDATED_AT"), entgql.Skip(entgql.SkipMutationCreateInput, entgql.SkipMutationUpdateInput)),
+	}
+}
+
+// maxRunes validates a length in characters (ent's MaxLen counts bytes).
+func maxRunes(n int) func(string) error {
+	return func(s string) error {
+		if c := utf8.RuneCountInString(s); c > n {
+			return fmt.Errorf("must be at most %d characters, not %d", n, c)
+		}
+		return nil
 	}
 }

@@ -20,9 +20,9 @@ func (Site) Mixin() []ent.Mixin { return []ent.Mixin{TimeMixin{}} }
 // Fields of the Site.
 func (Site) Fields() []ent.Field {
 	return []ent.Field{
-		field.String("name").Unique().NotEmpty().MaxLen(128).
+		field.String("name").Unique().NotEmpty().Validate(maxRunes(128)).
 			Annotations(entgql.OrderField("NAME")),
-		field.String("description").Default("").MaxLen(2000),
+		field.String("description").Default("").Validate(maxRunes(2000)),
 	}
 }
 

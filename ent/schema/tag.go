@@ -21,7 +21,7 @@ func (Tag) Mixin() []ent.Mixin { return []ent.Mixin{TimeMixin{}} }
 // Fields of the Tag.
 func (Tag) Fields() []ent.Field {
 	return []ent.Field{
-		field.String("name").Unique().NotEmpty().MaxLen(64).
+		field.String("name").Unique().NotEmpty().Validate(maxRunes(64)).
 			Annotations(entgql.OrderField("NAME")),
 		field.String("color").Default("#808080").Match(regexp.MustCompile(`^#[0-9a-fA-F]{6}$`)).
 			Comment("A #RRGGBB colour."),

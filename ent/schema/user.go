@@ -24,11 +24,11 @@ func (User) Mixin() []ent.Mixin { return []ent.Mixin{TimeMixin{}} }
 // Fields of the User.
 func (User) Fields() []ent.Field {
 	return []ent.Field{
-		field.String("login").Unique().NotEmpty().MaxLen(64).
+		field.String("login").Unique().NotEmpty().Validate(maxRunes(64)).
 			Match(regexp.MustCompile(`^[a-zA-Z0-9][a-zA-Z0-9._@-]*$`)).
 			Annotations(entgql.OrderField("LOGIN")),
-		field.String("display_name").NotEmpty().MaxLen(128),
-		field.String("email").Optional().MaxLen(254),
+		field.String("display_name").NotEmpty().Validate(maxRunes(128)),
+		field.String("email").Optional().Validate(maxRunes(254)),
 		field.Enum("role").Values("ADMIN", "ANALYST").Default("ANALYST"),
 		field.JSON("permissions", []schematype.Permission{}).Default([]schematype.Permission{}).
 			Annotations(entgql.Type("[Permission!]")),

@@ -7,8 +7,8 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"io"
 	"log/slog"
-	"os"
 	"path/filepath"
 	"strconv"
 	"time"
@@ -134,13 +134,13 @@ func (c *Config) Validate() error {
 // SQLitePath is the embedded database's file.
 func (c *Config) SQLitePath() string { return filepath.Join(c.DataDir, "socdesk.db") }
 
-// Logger returns the logger the settings describe.
-func (c *Config) Logger() *slog.Logger {
+// Logger returns the logger the settings describe, writing to w.
+func (c *Config) Logger(w io.Writer) *slog.Logger {
 	var lvl slog.Level
 	_ = lvl.UnmarshalText([]byte(c.LogLevel))
 	opts := &slog.HandlerOptions{Level: lvl}
 	if c.LogFormat == "json" {
-		return slog.New(slog.NewJSONHandler(os.Stderr, opts))
+		return slog.New(slog.NewJSONHandler(w, opts))
 	}
-	return slog.New(slog.NewTextHandler(os.Stderr, opts))
+	return slog.New(slog.NewTextHandler(w, opts))
 }

@@ -8,8 +8,6 @@ import (
 	"fmt"
 	"io"
 	"math/rand/v2"
-	"os"
-	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -213,13 +211,10 @@ var (
 	eventColumns = []string{"kind", "created_at", "ticket_number", "site_id", "changes", "ticket_id", "actor_id"}
 )
 
-// pgWorkers is the number of concurrent COPY transactions (temporary knob).
-func pgWorkers() int {
-	if n, _ := strconv.Atoi(os.Getenv("SEED_WORKERS")); n > 0 {
-		return n
-	}
-	return 2
-}
+// pgWorkers is the number of concurrent COPY transactions. The load is bound
+// by the server's CPU (index maintenance and foreign key checks), and
+// generating is much cheaper, so two writers keep two cores busy.
+var pgWorkers = 2
 
 // copyTable is the rows of one table for COPY.
 type copyTable struct {
@@ -249,7 +244,7 @@ func syntheticPostgres(ctx context.Context, db *sql.DB, g *generator, n int, p *
 		return fmt.Errorf("seed: reserving ticket ids: %w", err)
 	}
 
-	err = pipeline(ctx, n, pgBatchSize, pgWorkers(),
+	err = pipeline(ctx, n, pgBatchSize, pgWorkers,
 		func(off, k int) []copyTable { return copyRows(g.batch(off, k, n, first)) },
 		func(tables []copyTable) error { return copyIn(ctx, db, tables) }, p)
 	if err != nil {
@@ -341,13 +336,6 @@ func copyIn(ctx context.Context, db *sql.DB, tables []copyTable) (err error) {
 			_ = tx.Rollback()
 		}
 	}()
-	if gs := os.Getenv("SEED_GUC"); gs != "" {
-		for _, q := range strings.Split(gs, ";") {
-			if _, err := tx.ExecContext(ctx, q); err != nil {
-				return err
-			}
-		}
-	}
 	for _, t := range tables {
 		if len(t.rows) == 0 {
 			continue

@@ -1,0 +1,163 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"net"
+	"net/http"
+	"regexp"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+)
+
+// syncBuffer is a bytes.Buffer safe for a server writing and a test reading.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+func freeAddr(t *testing.T) string {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	return ln.Addr().String()
+}
+
+// TestFirstStart is what a new user does: serve on the embedded database
+// with demo data, take the printed token, list tickets, stop with SIGTERM.
+func TestFirstStart(t *testing.T) {
+	dir, addr := t.TempDir(), freeAddr(t)
+	env := map[string]string{"SOCDESK_DATA_DIR": dir, "SOCDESK_ADDR": addr, "SOCDESK_DEMO": "true"}
+	getenv := func(k string) string { return env[k] }
+
+	start := func() (*syncBuffer, context.CancelFunc, chan error) {
+		var logs syncBuffer
+		ctx, cancel := context.WithCancel(context.Background())
+		done := make(chan error, 1)
+		go func() { done <- run(ctx, []string{"serve"}, getenv, &logs, &logs) }()
+		deadline := time.Now().Add(30 * time.Second)
+		for {
+			resp, err := http.Get("http://" + addr + "/readyz")
+			if err == nil {
+				resp.Body.Close()
+				if resp.StatusCode == http.StatusOK {
+					break
+				}
+			}
+			select {
+			case err := <-done:
+				t.Fatalf("serve stopped: %v\n%s", err, logs.String())
+			default:
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("server not ready:\n%s", logs.String())
+			}
+			time.Sleep(50 * time.Millisecond)
+		}
+		return &logs, cancel, done
+	}
+	stop := func(cancel context.CancelFunc, done chan error) {
+		cancel()
+		select {
+		case err := <-done:
+			if err != nil {
+				t.Fatalf("serve: %v", err)
+			}
+		case <-time.After(10 * time.Second):
+			t.Fatal("serve did not stop")
+		}
+	}
+
+	logs, cancel, done := start()
+	tok := regexp.MustCompile(`token=(sdk_[A-Za-z0-9_-]+)`).FindStringSubmatch(logs.String())
+	if tok == nil {
+		t.Fatalf("no token in the log:\n%s", logs.String())
+	}
+	count := func(token string) int {
+		req, _ := http.NewRequest(http.MethodPost, "http://"+addr+"/graphql", strings.NewReader(`{"query":"{ tickets(first: 1) { totalCount } }"}`))
+		req.Header.Set("Authorization", "Bearer "+token)
+		req.Header.Set("Content-Type", "application/json")
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		var r struct {
+			Data struct{ Tickets struct{ TotalCount int } }
+		}
+		if err := json.NewDecoder(resp.Body).Decode(&r); err != nil || resp.StatusCode != 200 {
+			t.Fatalf("status %d: %v", resp.StatusCode, err)
+		}
+		return r.Data.Tickets.TotalCount
+	}
+	demo := count(tok[1])
+	if demo < 100 {
+		t.Fatalf("demo data: %d tickets", demo)
+	}
+	stop(cancel, done)
+
+	// A second start prints no token and loads nothing twice; a CLI token works.
+	var out syncBuffer
+	if err := run(context.Background(), []string{"token", "create", "--user", "admin"}, getenv, &out, &out); err != nil {
+		t.Fatal(err)
+	}
+	cliToken := strings.TrimSpace(out.String()[strings.LastIndex(strings.TrimSpace(out.String()), "\n")+1:])
+	logs, cancel, done = start()
+	if strings.Contains(logs.String(), "token=") {
+		t.Fatalf("second start printed a token:\n%s", logs.String())
+	}
+	if n := count(cliToken); n != demo {
+		t.Fatalf("second start: %d tickets, want %d", n, demo)
+	}
+	stop(cancel, done)
+
+	if err := run(context.Background(), []string{"token", "create", "--user", "nobody"}, getenv, &out, &out); err == nil {
+		t.Fatal("a token for an unknown user")
+	}
+}
+
+func TestServeHelpDocumentsEverySetting(t *testing.T) {
+	var out bytes.Buffer
+	err := run(context.Background(), []string{"serve", "--help"}, func(string) string { return "" }, &out, &out)
+	if err == nil {
+		t.Fatal("--help did not stop")
+	}
+	for _, v := range []string{"SOCDESK_ADDR", "SOCDESK_DATA_DIR", "DATABASE_URL", "REDIS_URL", "SOCDESK_ADMIN_TOKEN", "SOCDESK_DEMO",
+		"SOCDESK_MAX_DEPTH", "SOCDESK_MAX_COST", "SOCDESK_MAX_TOKENS", "SOCDESK_MAX_BODY_BYTES", "SOCDESK_SHUTDOWN_TIMEOUT"} {
+		if !strings.Contains(out.String(), v) {
+			t.Errorf("serve --help does not mention %s", v)
+		}
+	}
+}
+
+func TestBadSettingsAreRefused(t *testing.T) {
+	for _, env := range []map[string]string{
+		{"SOCDESK_MAX_DEPTH": "deep"},
+		{"SOCDESK_ADMIN_TOKEN": "short"},
+		{"SOCDESK_LOG_FORMAT": "xml"},
+		{"DATABASE_URL": "mysql://root@localhost/x"},
+	} {
+		var out bytes.Buffer
+		env["SOCDESK_DATA_DIR"] = t.TempDir()
+		if err := run(context.Background(), []string{"migrate"}, func(k string) string { return env[k] }, &out, &out); err == nil {
+			t.Errorf("%v accepted", env)
+		}
+	}
+}

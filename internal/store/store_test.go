@@ -1,0 +1,139 @@
+package store_test
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+	"math/rand/v2"
+	"net/url"
+	"os"
+	"path/filepath"
+	"testing"
+
+	"ariga.io/atlas/sql/sqltool"
+	"entgo.io/ent/dialect"
+	"entgo.io/ent/dialect/sql/schema"
+
+	"socdesk/ent/migrate"
+	"socdesk/internal/store"
+	"socdesk/internal/testdb"
+)
+
+func TestMain(m *testing.M) {
+	code := m.Run()
+	testdb.Cleanup()
+	os.Exit(code)
+}
+
+// TestMigrationsMatchSchema fails when the ent schema has changed without a
+// new migration (run `make migration NAME=…`).
+func TestMigrationsMatchSchema(t *testing.T) {
+	dev := scratch(t)
+	dir := t.TempDir()
+	files, err := store.Migrations.ReadDir("migrations")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range files {
+		b, _ := store.Migrations.ReadFile("migrations/" + f.Name())
+		if err := os.WriteFile(filepath.Join(dir, f.Name()), b, 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	d, err := sqltool.NewGolangMigrateDir(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := migrate.NamedDiff(context.Background(), dev, "pending", schema.WithDir(d), schema.WithMigrationMode(schema.ModeReplay),
+		schema.WithDialect(dialect.Postgres), schema.WithFormatter(sqltool.GolangMigrateFormatter),
+		schema.WithDropColumn(true), schema.WithDropIndex(true)); err != nil {
+		t.Fatal(err)
+	}
+	after, _ := os.ReadDir(dir)
+	if len(after) != len(files) {
+		for _, f := range after {
+			if b, err := os.ReadFile(filepath.Join(dir, f.Name())); err == nil && filepath.Ext(f.Name()) == ".sql" {
+				t.Logf("%s:\n%s", f.Name(), b)
+			}
+		}
+		t.Fatal("the ent schema and the migrations differ: run `make migration NAME=…` and commit the result")
+	}
+}
+
+// TestMigrateIsIdempotent: applying the migrations to an up-to-date database
+// changes nothing and reports the same version.
+func TestMigrateIsIdempotent(t *testing.T) {
+	ctx := context.Background()
+	st, err := store.Open(ctx, store.Options{DatabaseURL: scratch(t)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	v1, err := st.Migrate(ctx)
+	if err != nil || v1 == 0 {
+		t.Fatalf("first migration: version %d, %v", v1, err)
+	}
+	v2, err := st.Migrate(ctx)
+	if err != nil || v2 != v1 {
+		t.Fatalf("second migration: version %d, %v (first %d)", v2, err, v1)
+	}
+	var n int
+	if err := st.DB.QueryRowContext(ctx, `SELECT count(*) FROM pg_indexes WHERE indexname = 'ticket_title_trgm'`).Scan(&n); err != nil || n != 1 {
+		t.Fatalf("trigram index: %d %v", n, err)
+	}
+}
+
+func TestSQLiteFile(t *testing.T) {
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), "nested", "socdesk.db")
+	for range 2 { // a second start finds the schema in place
+		st, err := store.Open(ctx, store.Options{SQLitePath: path})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := st.Migrate(ctx); err != nil {
+			t.Fatal(err)
+		}
+		st.Close()
+	}
+	if _, err := os.Stat(path); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestOpenRejectsOtherURLs(t *testing.T) {
+	if _, err := store.Open(context.Background(), store.Options{DatabaseURL: "mysql://x"}); err == nil {
+		t.Fatal("a mysql URL was accepted")
+	}
+}
+
+// scratch creates an empty database that the test drops at its end.
+func scratch(t *testing.T) string {
+	t.Helper()
+	testdb.PostgresURL(t) // skips or fails when PostgreSQL is missing
+	admin, err := sql.Open("postgres", testdb.AdminURL())
+	if err != nil {
+		t.Fatal(err)
+	}
+	name := fmt.Sprintf("socdesk_test_scratch_%d", rand.Uint32())
+	if _, err := admin.Exec("CREATE DATABASE " + name); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		_, _ = admin.Exec("DROP DATABASE IF EXISTS " + name + " WITH (FORCE)")
+		admin.Close()
+	})
+	u, _ := url.Parse(testdb.AdminURL())
+	u.Path = "/" + name
+	db, err := sql.Open("postgres", u.String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	for _, ext := range store.Extensions {
+		if _, err := db.Exec("CREATE EXTENSION IF NOT EXISTS " + ext); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return u.String()
+}
