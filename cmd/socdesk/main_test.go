@@ -6,12 +6,21 @@ import (
 	"encoding/json"
 	"net"
 	"net/http"
+	"os"
 	"regexp"
 	"strings"
 	"sync"
 	"testing"
 	"time"
+
+	"socdesk/internal/testdb"
 )
+
+func TestMain(m *testing.M) {
+	code := m.Run()
+	testdb.Cleanup()
+	os.Exit(code)
+}
 
 // syncBuffer is a bytes.Buffer safe for a server writing and a test reading.
 type syncBuffer struct {
@@ -130,6 +139,55 @@ func TestFirstStart(t *testing.T) {
 
 	if err := run(context.Background(), []string{"token", "create", "--user", "nobody"}, getenv, &out, &out); err == nil {
 		t.Fatal("a token for an unknown user")
+	}
+}
+
+// TestServeOnPostgresAndRedis: the production configuration migrates,
+// bootstraps the admin from SOCDESK_ADMIN_TOKEN and reports ready.
+func TestServeOnPostgresAndRedis(t *testing.T) {
+	token := "sdk_" + strings.Repeat("x", 40)
+	addr := freeAddr(t)
+	env := map[string]string{
+		"DATABASE_URL": testdb.PostgresURL(t), "REDIS_URL": "redis://" + testdb.RedisAddr(),
+		"SOCDESK_ADDR": addr, "SOCDESK_ADMIN_TOKEN": token,
+	}
+	var logs syncBuffer
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- run(ctx, []string{"serve"}, func(k string) string { return env[k] }, &logs, &logs) }()
+	defer func() {
+		cancel()
+		if err := <-done; err != nil {
+			t.Errorf("serve: %v\n%s", err, logs.String())
+		}
+	}()
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		req, _ := http.NewRequest(http.MethodPost, "http://"+addr+"/graphql", strings.NewReader(`{"query":"{ viewer { login } }"}`))
+		req.Header.Set("Authorization", "Bearer "+token)
+		req.Header.Set("Content-Type", "application/json")
+		resp, err := http.DefaultClient.Do(req)
+		if err == nil {
+			var r struct{ Data struct{ Viewer struct{ Login string } } }
+			_ = json.NewDecoder(resp.Body).Decode(&r)
+			resp.Body.Close()
+			if r.Data.Viewer.Login != "admin" {
+				t.Fatalf("viewer %+v (status %d)\n%s", r, resp.StatusCode, logs.String())
+			}
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("server not up:\n%s", logs.String())
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	resp, err := http.Get("http://" + addr + "/readyz")
+	if err != nil || resp.StatusCode != http.StatusOK {
+		t.Fatalf("readyz: %v %v", resp, err)
+	}
+	resp.Body.Close()
+	if !strings.Contains(logs.String(), "dialect=postgres") || strings.Contains(logs.String(), token) {
+		t.Fatalf("logs:\n%s", logs.String())
 	}
 }
 

@@ -9,18 +9,25 @@ import (
 	"github.com/redis/go-redis/v9"
 )
 
-// Channel is the Redis pub/sub channel of ticket events.
-const Channel = "socdesk:ticket-events"
+// DefaultChannel is the Redis pub/sub channel of ticket events.
+const DefaultChannel = "socdesk:ticket-events"
 
 // Redis is the broker of scaled-out deployments: every replica publishes to
 // and subscribes from one Redis channel.
 type Redis struct {
-	client *redis.Client
-	log    *slog.Logger
+	client  *redis.Client
+	channel string
+	log     *slog.Logger
 }
 
-// NewRedis connects to the Redis server at url (redis://…).
+// NewRedis connects to the Redis server at url (redis://…) and uses
+// DefaultChannel.
 func NewRedis(ctx context.Context, url string, log *slog.Logger) (*Redis, error) {
+	return NewRedisChannel(ctx, url, DefaultChannel, log)
+}
+
+// NewRedisChannel is NewRedis on another channel (tests use their own).
+func NewRedisChannel(ctx context.Context, url, channel string, log *slog.Logger) (*Redis, error) {
 	opt, err := redis.ParseURL(url)
 	if err != nil {
 		return nil, fmt.Errorf("REDIS_URL: %w", err)
@@ -30,7 +37,7 @@ func NewRedis(ctx context.Context, url string, log *slog.Logger) (*Redis, error)
 		c.Close()
 		return nil, fmt.Errorf("connecting to Redis: %w", err)
 	}
-	return &Redis{client: c, log: log}, nil
+	return &Redis{client: c, channel: channel, log: log}, nil
 }
 
 // Publish implements Broker.
@@ -41,7 +48,7 @@ func (r *Redis) Publish(ctx context.Context, evs ...Event) error {
 	}
 	pipe := r.client.Pipeline()
 	for _, m := range msgs {
-		pipe.Publish(ctx, Channel, m)
+		pipe.Publish(ctx, r.channel, m)
 	}
 	_, err = pipe.Exec(ctx)
 	return err
@@ -50,7 +57,7 @@ func (r *Redis) Publish(ctx context.Context, evs ...Event) error {
 // Subscribe implements Broker. It returns once Redis has confirmed the
 // subscription, so no event published afterwards is missed.
 func (r *Redis) Subscribe(ctx context.Context) (<-chan Event, error) {
-	ps := r.client.Subscribe(ctx, Channel)
+	ps := r.client.Subscribe(ctx, r.channel)
 	if _, err := ps.Receive(ctx); err != nil {
 		ps.Close()
 		return nil, err

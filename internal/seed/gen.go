@@ -394,7 +394,7 @@ func (g *generator) ticket(sp spec) *genTicket {
 	}
 	d.user = g.personLogin(slices.Concat(t.assignees, editors))
 	if t.kind == ticket.KindDETECTION {
-		g.detection(t, d)
+		g.detection(t, cat, d)
 	} else {
 		g.analysis(t, cat, d)
 	}
@@ -407,8 +407,11 @@ func (g *generator) ticket(sp spec) *genTicket {
 	return t
 }
 
-func (g *generator) detection(t *genTicket, d *details) {
+func (g *generator) detection(t *genTicket, cat catRef, d *details) {
 	sc := pickOf(g, scenarios)
+	for cat.theme == themePhishing && sc.template != tEmail {
+		sc = pickOf(g, scenarios)
+	}
 	d.rule = sc.rule
 	if sc.port != 0 {
 		d.port = sc.port

@@ -1,0 +1,83 @@
+package events_test
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+	"math/rand/v2"
+	"testing"
+	"time"
+
+	"socdesk/ent/schematype"
+	"socdesk/internal/events"
+	"socdesk/internal/testdb"
+)
+
+func brokers(t *testing.T) map[string]func() events.Broker {
+	return map[string]func() events.Broker{
+		"local": func() events.Broker { return events.NewLocal() },
+		"redis": func() events.Broker {
+			url := "redis://" + testdb.RedisAddr()
+			channel := fmt.Sprintf("socdesk:test:%d", rand.Uint64())
+			b, err := events.NewRedisChannel(context.Background(), url, channel, slog.New(slog.NewTextHandler(io.Discard, nil)))
+			if err != nil {
+				testdb.SkipOrFail(t, "Redis is not reachable at %s: %v", testdb.RedisAddr(), err)
+			}
+			return b
+		},
+	}
+}
+
+// TestFanOut: every subscriber receives every event, in order, with its
+// content intact; a subscription ends with its context.
+func TestFanOut(t *testing.T) {
+	for name, newBroker := range brokers(t) {
+		t.Run(name, func(t *testing.T) {
+			b := newBroker()
+			defer b.Close()
+			ctx, cancel := context.WithCancel(context.Background())
+			defer cancel()
+			var subs []<-chan events.Event
+			for range 3 {
+				ch, err := b.Subscribe(ctx)
+				if err != nil {
+					t.Fatal(err)
+				}
+				subs = append(subs, ch)
+			}
+			at := time.Date(2026, 11, 21, 10, 0, 0, 0, time.UTC)
+			var sent []events.Event
+			for i := range 10 {
+				sent = append(sent, events.Event{ID: i + 1, Kind: "UPDATED", TicketID: 100 + i, TicketNumber: i + 1, SiteID: 7, ActorID: 3, At: at,
+					Changes: []schematype.FieldChange{{Field: "title", From: "a", To: "b"}}})
+			}
+			if err := b.Publish(context.Background(), sent...); err != nil {
+				t.Fatal(err)
+			}
+			for s, ch := range subs {
+				for i, want := range sent {
+					select {
+					case got := <-ch:
+						if got.ID != want.ID || got.TicketID != want.TicketID || !got.At.Equal(want.At) || got.Changes[0].To != "b" {
+							t.Fatalf("subscriber %d event %d: %+v, want %+v", s, i, got, want)
+						}
+					case <-time.After(5 * time.Second):
+						t.Fatalf("subscriber %d: event %d not received", s, i)
+					}
+				}
+			}
+			cancel()
+			for _, ch := range subs {
+				select {
+				case _, open := <-ch:
+					if open {
+						t.Fatal("an event after the subscription ended")
+					}
+				case <-time.After(5 * time.Second):
+					t.Fatal("subscription channel not closed")
+				}
+			}
+		})
+	}
+}
