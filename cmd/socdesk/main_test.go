@@ -168,7 +168,9 @@ func TestServeOnPostgresAndRedis(t *testing.T) {
 		req.Header.Set("Content-Type", "application/json")
 		resp, err := http.DefaultClient.Do(req)
 		if err == nil {
-			var r struct{ Data struct{ Viewer struct{ Login string } } }
+			var r struct {
+				Data struct{ Viewer struct{ Login string } }
+			}
 			_ = json.NewDecoder(resp.Body).Decode(&r)
 			resp.Body.Close()
 			if r.Data.Viewer.Login != "admin" {
