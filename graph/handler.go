@@ -95,9 +95,12 @@ func Presenter(log *slog.Logger) graphql.ErrorPresenterFunc {
 			return gqlErr
 		}
 		e := classify(err)
-		if e.Code == errs.Internal {
-			if field, ok := argumentError(ctx, gqlErr.Path); ok {
+		if field, ok := argumentError(ctx, gqlErr.Path); ok {
+			switch {
+			case e.Code == errs.Internal: // a scalar's own decoding error, a cursor's say
 				e = errs.Invalid(field, "%s", strings.TrimPrefix(err.Error(), gqlErr.Path.String()+": "))
+			case e.Code == errs.BadUserInput && e.Field == "":
+				e = &errs.Error{Code: e.Code, Field: field, Message: e.Message}
 			}
 		}
 		if e.Code == errs.Internal {
@@ -119,11 +122,6 @@ func Presenter(log *slog.Logger) graphql.ErrorPresenterFunc {
 // classify turns any error into an *errs.Error.
 func classify(err error) *errs.Error {
 	if e, ok := errs.As(err); ok {
-		if e.Code == errs.BadUserInput && e.Field == "" {
-			if p := graphqlPath(err); p != "" {
-				return &errs.Error{Code: e.Code, Field: p, Message: e.Message}
-			}
-		}
 		return e
 	}
 	var (
@@ -161,15 +159,7 @@ func argumentError(ctx context.Context, path ast.Path) (string, bool) {
 	if !ok || fc.Field.Definition.Arguments.ForName(string(name)) == nil {
 		return "", false
 	}
-	return path.String(), true
-}
-
-func graphqlPath(err error) string {
-	var g *gqlerror.Error
-	if errors.As(err, &g) && len(g.Path) > 0 {
-		return g.Path.String()
-	}
-	return ""
+	return path[at:].String(), true // relative to the field, like input.title
 }
 
 func denyReason(err error) string {

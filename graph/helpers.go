@@ -24,7 +24,7 @@ func deleted(id int, err error) (*model.DeletePayload, error) {
 // selected, but a list page must not pay for a COUNT over millions of rows it
 // did not ask for: pageInfo is built from the page itself (Paginate fetches
 // one row past it). With a page size of 0 the count is what tells whether
-// there is a next page, so it stays.
+// there is a next page, so it stays; so it does when no edges are selected.
 func countOnlyIfSelected(ctx context.Context, first, last *int) context.Context {
 	fc := graphql.GetFieldContext(ctx)
 	if fc == nil || (first != nil && *first == 0) || (last != nil && *last == 0) {
@@ -32,14 +32,20 @@ func countOnlyIfSelected(ctx context.Context, first, last *int) context.Context 
 	}
 	fields := graphql.CollectFieldsCtx(ctx, nil)
 	sel := make(ast.SelectionSet, 0, len(fields))
+	edges := false
 	for _, f := range fields {
 		switch f.Name {
 		case "totalCount":
 			return ctx
 		case "pageInfo":
 			continue
+		case "edges":
+			edges = true
 		}
 		sel = append(sel, f.Field)
+	}
+	if !edges {
+		return ctx
 	}
 	narrowed := *fc
 	narrowed.Field.Selections = sel

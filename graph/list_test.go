@@ -427,6 +427,22 @@ func (e *env) listBackward(t *testing.T, query string, vars map[string]any, size
 	}
 }
 
+// listBothWays checks, in subtests, that paging forwards and paging
+// backwards by size both yield want.
+func (e *env) listBothWays(t *testing.T, query string, vars map[string]any, size int, want []int) {
+	t.Helper()
+	suffix := ""
+	if query == listQueryUncounted {
+		suffix = "_uncounted"
+	}
+	t.Run("forward"+suffix, func(t *testing.T) {
+		listEqual(t, fmt.Sprintf("forwards by %d", size), e.listForward(t, query, vars, size, len(want)), want)
+	})
+	t.Run("backward"+suffix, func(t *testing.T) {
+		listEqual(t, fmt.Sprintf("backwards by %d", size), e.listBackward(t, query, vars, size, len(want)), want)
+	})
+}
+
 // listCheckPage checks what holds for every page: its size, totalCount (the
 // whole filtered list, not the page), and start/end cursors matching the
 // first and last edges.
@@ -765,9 +781,7 @@ func TestOrderTickets(t *testing.T) {
 					// One page of everything.
 					c := e.listGet(t, listWith(vars, "first", 100))
 					listEqual(t, "first: 100", c.numbers(), want)
-
-					listEqual(t, "forwards by 7", e.listForward(t, listQuery, vars, 7, total), want)
-					listEqual(t, "backwards by 7", e.listBackward(t, listQuery, vars, 7, total), want)
+					e.listBothWays(t, listQuery, vars, 7, want)
 				})
 			}
 		}
@@ -780,8 +794,7 @@ func TestOrderDefault(t *testing.T) {
 		fx := newListFixtures(t, e)
 		want := fx.order("CREATED_AT", "DESC", listAll)
 		listEqual(t, "first: 100", e.listGet(t, map[string]any{"first": 100}).numbers(), want)
-		listEqual(t, "forwards by 6", e.listForward(t, listQuery, map[string]any{}, 6, len(want)), want)
-		listEqual(t, "backwards by 6", e.listBackward(t, listQuery, map[string]any{}, 6, len(want)), want)
+		e.listBothWays(t, listQuery, map[string]any{}, 6, want)
 	})
 }
 
@@ -799,8 +812,7 @@ func TestPaginationPageSizes(t *testing.T) {
 			for _, size := range []int{1, 8, total, 100} {
 				for qname, q := range queries {
 					t.Run(fmt.Sprintf("%s_%s_by_%d_%s", o.field, o.dir, size, qname), func(t *testing.T) {
-						listEqual(t, "forwards", e.listForward(t, q, vars, size, total), want)
-						listEqual(t, "backwards", e.listBackward(t, q, vars, size, total), want)
+						e.listBothWays(t, q, vars, size, want)
 					})
 				}
 			}
@@ -863,9 +875,8 @@ func TestPaginationFiltered(t *testing.T) {
 						t.Fatalf("fixture problem: the filter keeps %d tickets", len(want))
 					}
 					vars := map[string]any{"filter": c.filter, "orderBy": map[string]any{"field": o.field, "direction": o.dir}}
-					listEqual(t, "forwards by 3", e.listForward(t, listQuery, vars, 3, len(want)), want)
-					listEqual(t, "backwards by 3", e.listBackward(t, listQuery, vars, 3, len(want)), want)
-					listEqual(t, "forwards by 3, uncounted", e.listForward(t, listQueryUncounted, vars, 3, len(want)), want)
+					e.listBothWays(t, listQuery, vars, 3, want)
+					e.listBothWays(t, listQueryUncounted, vars, 3, want)
 				})
 			}
 		}

@@ -119,6 +119,9 @@ func (r *queryResolver) Tickets(ctx context.Context, after *entgql.Cursor[int], 
 	if err != nil {
 		return nil, err
 	}
+	if orderBy == nil { // an explicit null: the default order
+		orderBy = tickets.DefaultOrder
+	}
 	return r.Client.Ticket.Query().Where(ps...).Paginate(countOnlyIfSelected(ctx, first, last), after, first, before, last, ent.WithTicketOrder(orderBy))
 }
 

@@ -59,7 +59,7 @@ func TestCreateTicket(t *testing.T) {
 		if b.CreateTicket.Status != "ASSIGNED" || b.CreateTicket.Number != c.Number+1 || len(b.CreateTicket.Assignees) != 1 || b.CreateTicket.Tags[0].Name != "phishing" || b.CreateTicket.Priority != "HIGH" {
 			t.Fatalf("with assignee: %+v (first was #%d)", b.CreateTicket, c.Number)
 		}
-		if got := e.client.Ticket.GetX(sys(), ent.TicketIDFromNumber(b.CreateTicket.Number)).PriorityRank; got != 0 {
+		if got := e.client.Ticket.GetX(sys(), ent.TicketIDFromNumber(b.CreateTicket.Number)).PriorityRank; got != 1 {
 			t.Fatalf("priority rank of HIGH = %d", got)
 		}
 
@@ -135,7 +135,7 @@ func TestCreateTicketRejectsBadInput(t *testing.T) {
 			{"detection times reversed", det(map[string]any{"template": "ENDPOINT", "host": "h", "firstDetectedAt": "2026-01-02T00:00:00Z", "lastDetectedAt": "2026-01-01T00:00:00Z"}), "input.detection.lastDetectedAt"},
 			{"category id of a site", with(map[string]any{"categoryID": gid(site)}), "input.categoryID"},
 			{"unknown tag", with(map[string]any{"tagIDs": gids(site)}), "input.tagIDs"},
-			{"malformed id", with(map[string]any{"siteID": "not-an-id"}), "createTicket.input.siteID"},
+			{"malformed id", with(map[string]any{"siteID": "not-an-id"}), "input.siteID"},
 		} {
 			t.Run(c.name, func(t *testing.T) {
 				r := e.do(e.admin, createMut, c.vars)

@@ -1,8 +1,6 @@
 package schema
 
 import (
-	"time"
-
 	"entgo.io/contrib/entgql"
 	"entgo.io/ent"
 	"entgo.io/ent/schema"
@@ -21,7 +19,7 @@ func (APIToken) Fields() []ent.Field {
 		field.Int("user_id").Immutable(),
 		field.Bytes("hash").Unique().Sensitive().Immutable().NotEmpty(),
 		field.String("name").Default(""),
-		field.Time("created_at").Default(time.Now).Immutable(),
+		field.Time("created_at").Default(Now).Immutable(),
 		field.Time("expires_at").Optional().Nillable(),
 		field.Time("last_used_at").Optional().Nillable(),
 	}

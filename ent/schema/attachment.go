@@ -1,8 +1,6 @@
 package schema
 
 import (
-	"time"
-
 	"entgo.io/ent"
 	"entgo.io/ent/dialect/entsql"
 	"entgo.io/ent/schema/edge"
@@ -23,7 +21,7 @@ func (Attachment) Fields() []ent.Field {
 		field.String("content_type").Default("application/octet-stream").Validate(maxRunes(255)),
 		field.Int64("size").NonNegative(),
 		field.String("sha256").Validate(maxRunes(64)),
-		field.Time("created_at").Default(time.Now).Immutable(),
+		field.Time("created_at").Default(Now).Immutable(),
 		field.Int("ticket_id").Immutable(),
 		field.Int("uploaded_by_id").Optional().Nillable().Immutable(),
 	}

@@ -52,8 +52,9 @@ func (Ticket) Fields() []ent.Field {
 		field.Int("category_id"),
 		field.Int("site_id"),
 		field.Enum("priority").Values("HIGH", "MEDIUM", "LOW").Default("LOW"),
-		// priority_rank orders by priority (HIGH=0 < MEDIUM=1 < LOW=2); enums sort as strings.
-		field.Int8("priority_rank").Default(2).
+		// priority_rank orders by priority (HIGH=1 < MEDIUM=2 < LOW=3); enums sort as strings.
+		// No rank is 0: entgql's cursors omit zero values and would lose their place.
+		field.Int8("priority_rank").Default(3).
 			Annotations(entgql.OrderField("PRIORITY"), entgql.Skip(entgql.SkipType, entgql.SkipMutationCreateInput, entgql.SkipMutationUpdateInput, entgql.SkipWhereInput)),
 		field.Enum("status").Values(
 			"NEW", "ASSIGNED", "IN_PROGRESS", "SUBMITTED", "APPROVED", "REJECTED",
@@ -136,9 +137,9 @@ func (Ticket) Hooks() []ent.Hook {
 func PriorityRank(p string) int8 {
 	switch p {
 	case "HIGH":
-		return 0
-	case "MEDIUM":
 		return 1
+	case "MEDIUM":
+		return 2
 	}
-	return 2
+	return 3
 }

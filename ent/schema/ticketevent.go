@@ -1,8 +1,6 @@
 package schema
 
 import (
-	"time"
-
 	"entgo.io/contrib/entgql"
 	"entgo.io/ent"
 	"entgo.io/ent/schema"
@@ -27,7 +25,7 @@ func (TicketEvent) Fields() []ent.Field {
 			"CREATED", "UPDATED", "DELETED", "TRANSITIONED", "ASSIGNED",
 			"TAGGED", "MEMO_ADDED", "MEMO_EDITED", "LINKED", "UNLINKED", "WATCHED", "UNWATCHED",
 		).Immutable(),
-		field.Time("created_at").Default(time.Now).Immutable(),
+		field.Time("created_at").Default(Now).Immutable(),
 		field.Int("ticket_id").Optional().Nillable(),
 		field.Int("ticket_number").Immutable(),
 		field.Int("site_id").Immutable().Annotations(entgql.Skip(entgql.SkipAll)),

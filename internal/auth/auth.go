@@ -130,7 +130,7 @@ func (a *Authenticator) Authenticate(ctx context.Context, token string) (*viewer
 	} else if err != nil {
 		return nil, err
 	}
-	now := a.Now()
+	now := a.Now().UTC()
 	if t.ExpiresAt != nil && !now.Before(*t.ExpiresAt) {
 		return nil, ErrUnauthenticated
 	}

@@ -36,12 +36,15 @@ const (
 // ones are reused by name (login). Every ticket has 1-3 assignees, 0-3 tags
 // and 0-2 approvers, was created within the year before now (numbers follow
 // creation times), is in any status of its category's workflow and has its
-// status history as TicketEvent rows.
+// status history as TicketEvent rows. (Unlike Demo's, NEW and TRIAGE tickets
+// have assignees too; their CREATED event still records NEW or TRIAGE.)
 //
 // With dialect "postgres", db must be the database of client opened with
 // github.com/lib/pq: tickets get ids after the current maximum (the range is
-// reserved up front by moving the tickets' identity sequence) and are written
-// with COPY, one transaction per 10,000 tickets. With any other dialect the
+// reserved up front by moving the tickets' identity sequence, so tickets
+// created meanwhile get later numbers) and are written with COPY, one
+// transaction per 10,000 tickets, two transactions at a time. If it fails
+// midway, the batches committed so far stay. With any other dialect the
 // tickets are written through the ent client (db is unused), which is slow and
 // meant for small n.
 func Synthetic(ctx context.Context, client *ent.Client, db *sql.DB, dialect string, n int, w io.Writer) error {
@@ -160,6 +163,9 @@ func pipeline[T any](ctx context.Context, n, size, workers int, gen func(off, k 
 		go func() {
 			defer wg.Done()
 			for it := range ch {
+				if ctx.Err() != nil {
+					return // another worker failed
+				}
 				if err := write(it.v); err != nil {
 					mu.Lock()
 					if first == nil {

@@ -9,6 +9,8 @@ import (
 	"github.com/golang-migrate/migrate/v4"
 	"github.com/golang-migrate/migrate/v4/database/postgres"
 	"github.com/golang-migrate/migrate/v4/source/iofs"
+
+	"socdesk/ent"
 )
 
 // Migrations are the versioned PostgreSQL migrations, generated from the ent
@@ -26,7 +28,10 @@ var Extensions = []string{"pg_trgm"}
 // It returns the schema version after migrating (0 on SQLite).
 func (s *Store) Migrate(ctx context.Context) (uint, error) {
 	if s.Dialect != "postgres" {
-		return 0, s.Client.Schema.Create(ctx)
+		if err := s.Client.Schema.Create(ctx); err != nil {
+			return 0, err
+		}
+		return 0, s.alignSQLiteTicketNumbers(ctx)
 	}
 	for _, ext := range Extensions {
 		if _, err := s.DB.ExecContext(ctx, "CREATE EXTENSION IF NOT EXISTS "+ext); err != nil {
@@ -56,4 +61,16 @@ func (s *Store) Migrate(ctx context.Context) (uint, error) {
 		return v, fmt.Errorf("schema version %d is dirty: a migration failed half-way; fix it by hand", v)
 	}
 	return v, nil
+}
+
+// alignSQLiteTicketNumbers makes the first ticket #1 on SQLite too. Ticket
+// numbers count from the start of the tickets' id range; PostgreSQL's
+// identity starts at it, but SQLite's AUTOINCREMENT starts one past the
+// sequence value ent sets, which is the range start.
+func (s *Store) alignSQLiteTicketNumbers(ctx context.Context) error {
+	first := ent.TicketIDFromNumber(1)
+	_, err := s.DB.ExecContext(ctx,
+		`UPDATE sqlite_sequence SET seq = ? WHERE name = 'tickets' AND seq = ? AND NOT EXISTS (SELECT 1 FROM tickets)`,
+		first-1, first)
+	return err
 }

@@ -3,8 +3,10 @@
 package store
 
 import (
+	"bytes"
 	"context"
 	"database/sql"
+	"database/sql/driver"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -12,8 +14,8 @@ import (
 
 	"entgo.io/ent/dialect"
 	entsql "entgo.io/ent/dialect/sql"
-	_ "github.com/lib/pq"  // PostgreSQL driver "postgres"
-	_ "modernc.org/sqlite" // pure-Go SQLite driver "sqlite"
+	_ "github.com/lib/pq" // PostgreSQL driver "postgres"
+	"modernc.org/sqlite"  // pure-Go SQLite driver "sqlite"
 
 	"socdesk/ent"
 	_ "socdesk/ent/runtime" // hooks and privacy policies
@@ -84,6 +86,22 @@ func Open(ctx context.Context, o Options) (*Store, error) {
 		drv = o.Driver(drv)
 	}
 	return &Store{Client: ent.NewClient(ent.Driver(drv)), DB: db, Dialect: name}, nil
+}
+
+func init() {
+	// SQLite's own lower() folds ASCII only; ent's case-insensitive matching
+	// (LOWER(column) LIKE lower(keyword)) needs Unicode folding, as on PostgreSQL.
+	if err := sqlite.RegisterDeterministicScalarFunction("lower", 1, func(_ *sqlite.FunctionContext, args []driver.Value) (driver.Value, error) {
+		switch v := args[0].(type) {
+		case string:
+			return strings.ToLower(v), nil
+		case []byte:
+			return bytes.ToLower(v), nil
+		}
+		return args[0], nil
+	}); err != nil {
+		panic(err)
+	}
 }
 
 // SQLitePragmas are the connection settings socdesk needs from SQLite:

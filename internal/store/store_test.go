@@ -15,6 +15,8 @@ import (
 	"entgo.io/ent/dialect/sql/schema"
 
 	"socdesk/ent/migrate"
+	"socdesk/ent/privacy"
+	"socdesk/ent/ticket"
 	"socdesk/internal/store"
 	"socdesk/internal/testdb"
 )
@@ -98,6 +100,31 @@ func TestSQLiteFile(t *testing.T) {
 	}
 	if _, err := os.Stat(path); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// TestTicketNumbersStartAtOne on both databases, and survive restarts.
+func TestTicketNumbersStartAtOne(t *testing.T) {
+	ctx := privacy.DecisionContext(context.Background(), privacy.Allow)
+	for _, backend := range testdb.Backends {
+		t.Run(backend, func(t *testing.T) {
+			st := testdb.Open(t, backend, testdb.Options{})
+			if _, err := st.Migrate(ctx); err != nil { // a restart migrates again
+				t.Fatal(err)
+			}
+			c := st.Client
+			site := c.Site.Create().SetName("s").SaveX(ctx)
+			cat := c.Category.Create().SetName("c").SaveX(ctx)
+			for want := 1; want <= 2; want++ {
+				tk := c.Ticket.Create().SetTitle("t").SetKind(ticket.KindANALYSIS).SetSite(site).SetCategory(cat).SaveX(ctx)
+				if tk.Number() != want {
+					t.Fatalf("ticket number %d, want %d", tk.Number(), want)
+				}
+				if _, err := st.Migrate(ctx); err != nil {
+					t.Fatal(err)
+				}
+			}
+		})
 	}
 }
 

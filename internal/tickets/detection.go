@@ -3,6 +3,7 @@ package tickets
 import (
 	"net/netip"
 	"strings"
+	"time"
 	"unicode/utf8"
 
 	"socdesk/ent"
@@ -81,8 +82,8 @@ func validateDetection(field string, d *Detection) error {
 // setDetection writes d to the ticket's detection columns, clearing those d leaves out.
 func setDetection(m *ent.TicketMutation, d *Detection) {
 	m.SetDetectionTemplate(d.Template)
-	setOrClear(d.FirstDetectedAt, m.SetFirstDetectedAt, m.ClearFirstDetectedAt)
-	setOrClear(d.LastDetectedAt, m.SetLastDetectedAt, m.ClearLastDetectedAt)
+	setOrClear(utc(d.FirstDetectedAt), m.SetFirstDetectedAt, m.ClearFirstDetectedAt)
+	setOrClear(utc(d.LastDetectedAt), m.SetLastDetectedAt, m.ClearLastDetectedAt)
 	setOrClear(d.SourceIP, m.SetSrcIP, m.ClearSrcIP)
 	setOrClear(d.DestinationIP, m.SetDstIP, m.ClearDstIP)
 	setOrClear(d.SourcePort, m.SetSrcPort, m.ClearSrcPort)
@@ -102,4 +103,13 @@ func setOrClear[T any](v *T, set func(T), clear func()) {
 	} else {
 		clear()
 	}
+}
+
+// utc stores times in one offset (SQLite compares them as text).
+func utc(t *time.Time) *time.Time {
+	if t == nil {
+		return nil
+	}
+	u := t.UTC()
+	return &u
 }

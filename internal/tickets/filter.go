@@ -4,8 +4,10 @@ import (
 	"time"
 	"unicode/utf8"
 
+	"entgo.io/contrib/entgql"
 	"entgo.io/ent/dialect/sql"
 
+	"socdesk/ent"
 	"socdesk/ent/predicate"
 	"socdesk/ent/ticket"
 	"socdesk/ent/ticketapprover"
@@ -13,6 +15,9 @@ import (
 	"socdesk/ent/tickettag"
 	"socdesk/internal/errs"
 )
+
+// DefaultOrder is the ticket list's order when none is given: newest first.
+var DefaultOrder = &ent.TicketOrder{Field: ent.TicketOrderFieldCreatedAt, Direction: entgql.OrderDirectionDesc}
 
 // AttackVerdictFilter selects tickets by attack verdict; UNSET selects those
 // without one.
@@ -64,14 +69,16 @@ func (f *Filter) Predicates() ([]predicate.Ticket, error) {
 			return nil, errs.Invalid("filter."+name, "at most %d values", MaxFilterValues)
 		}
 	}
+	// Times are compared in UTC, the offset they are stored in (SQLite
+	// compares them as text).
 	if f.CreatedFrom != nil {
-		ps = append(ps, ticket.CreatedAtGTE(*f.CreatedFrom))
+		ps = append(ps, ticket.CreatedAtGTE(f.CreatedFrom.UTC()))
 	}
 	if f.CreatedTo != nil {
 		if f.CreatedFrom != nil && f.CreatedTo.Before(*f.CreatedFrom) {
 			return nil, errs.Invalid("filter.createdTo", "must not be before createdFrom")
 		}
-		ps = append(ps, ticket.CreatedAtLT(*f.CreatedTo))
+		ps = append(ps, ticket.CreatedAtLT(f.CreatedTo.UTC()))
 	}
 	if f.Sites != nil {
 		ps = append(ps, ticket.SiteIDIn(f.Sites...))
@@ -100,7 +107,7 @@ func (f *Filter) Predicates() ([]predicate.Ticket, error) {
 		ps = append(ps, inJoin(tickettag.Table, tickettag.TicketColumn, tickettag.TagColumn, f.Tags))
 	}
 	if f.AttackVerdicts != nil {
-		var or []predicate.Ticket
+		or := []predicate.Ticket{nothing} // an empty list matches nothing
 		for _, v := range f.AttackVerdicts {
 			if v == VerdictUnset {
 				or = append(or, ticket.AttackVerdictIsNil())
@@ -123,12 +130,15 @@ func (f *Filter) Predicates() ([]predicate.Ticket, error) {
 	return ps, nil
 }
 
+// nothing is a predicate no ticket satisfies.
+func nothing(s *sql.Selector) { s.Where(sql.False()) }
+
 // inJoin matches tickets with a row in a join table whose other column is
 // one of ids. An empty ids matches nothing.
 func inJoin(table, ticketCol, otherCol string, ids []int) predicate.Ticket {
 	return func(s *sql.Selector) {
 		if len(ids) == 0 {
-			s.Where(sql.False())
+			nothing(s)
 			return
 		}
 		j := sql.Table(table)
