@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"socdesk/ent/category"
+	"socdesk/ent/schema"
 	"socdesk/ent/schematype"
 	"socdesk/ent/ticket"
 	"socdesk/ent/ticketevent"
@@ -679,13 +680,6 @@ func (g *generator) memos(t *genTicket, d *details, editors []int) {
 	slices.SortFunc(t.memos, func(a, b genMemo) int { return a.at.Compare(b.at) })
 }
 
-// priorityRank is the sort key of a priority: HIGH=0, MEDIUM=1, LOW=2.
-func priorityRank(p ticket.Priority) int8 {
-	switch p {
-	case ticket.PriorityHIGH:
-		return 0
-	case ticket.PriorityMEDIUM:
-		return 1
-	}
-	return 2
-}
+// priorityRank is the sort key of a priority, as the Ticket hook computes it
+// (HIGH first); COPY bypasses the hook, so it is set here.
+func priorityRank(p ticket.Priority) int8 { return schema.PriorityRank(string(p)) }

@@ -3,8 +3,7 @@ package seed
 import (
 	"context"
 	"database/sql"
-	"fmt"
-	"math/rand/v2"
+	"io"
 	"os"
 	"slices"
 	"strconv"
@@ -25,9 +24,8 @@ import (
 	"socdesk/ent/user"
 
 	_ "socdesk/ent/runtime"
+	"socdesk/internal/testdb"
 )
-
-const pgAdminDSN = "postgres://postgres@127.0.0.1:5432/postgres?sslmode=disable"
 
 func openSQLite(t *testing.T, name string) *ent.Client {
 	t.Helper()
@@ -289,53 +287,18 @@ func checkSyntheticCounts(t *testing.T, client *ent.Client, n int) {
 	}
 }
 
-// pgAdmin connects to the PostgreSQL server of the tests, or skips.
-func pgAdmin(t *testing.T) *sql.DB {
+// scratchPostgres returns this package's PostgreSQL database (migrated like
+// production, emptied, identities restarted), or skips without a server.
+func scratchPostgres(t testing.TB, _ string) (*sql.DB, *ent.Client) {
 	t.Helper()
-	db, err := sql.Open("postgres", pgAdminDSN)
-	if err == nil {
-		ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
-		err = db.PingContext(ctx)
-		cancel()
-	}
-	if err != nil {
-		if os.Getenv("SOCDESK_REQUIRE_SERVICES") == "1" {
-			t.Fatalf("PostgreSQL not reachable at %s: %v", pgAdminDSN, err)
-		}
-		t.Skipf("PostgreSQL not reachable at %s (%v); set SOCDESK_REQUIRE_SERVICES=1 to fail instead", pgAdminDSN, err)
-	}
-	t.Cleanup(func() { db.Close() })
-	return db
+	st := testdb.Postgres(t, testdb.Options{})
+	return st.DB, st.Client
 }
 
-// scratchPostgres creates a fresh database with the schema and returns its
-// connection and client; the database is dropped when the test ends.
-func scratchPostgres(t *testing.T, prefix string) (*sql.DB, *ent.Client) {
-	t.Helper()
-	admin := pgAdmin(t)
-	ctx := context.Background()
-	name := fmt.Sprintf("%s_%d", prefix, rand.Uint32())
-	if _, err := admin.ExecContext(ctx, "CREATE DATABASE "+name); err != nil {
-		t.Fatalf("creating database: %v", err)
-	}
-	t.Cleanup(func() {
-		if _, err := admin.ExecContext(ctx, "DROP DATABASE IF EXISTS "+name+" WITH (FORCE)"); err != nil {
-			t.Errorf("dropping database %s: %v", name, err)
-		}
-	})
-	db, err := sql.Open("postgres", strings.Replace(pgAdminDSN, "/postgres?", "/"+name+"?", 1))
-	if err != nil {
-		t.Fatal(err)
-	}
-	client := ent.NewClient(ent.Driver(entsql.OpenDB(dialect.Postgres, db)))
-	t.Cleanup(func() { client.Close() }) // runs before the drop
-	if _, err := db.ExecContext(ctx, "CREATE EXTENSION IF NOT EXISTS pg_trgm"); err != nil {
-		t.Fatalf("creating pg_trgm: %v", err)
-	}
-	if err := client.Schema.Create(ctx); err != nil {
-		t.Fatalf("creating schema: %v", err)
-	}
-	return db, client
+func TestMain(m *testing.M) {
+	code := m.Run()
+	testdb.Cleanup()
+	os.Exit(code)
 }
 
 func TestSyntheticPostgres(t *testing.T) {
@@ -386,35 +349,49 @@ func TestSyntheticPostgres(t *testing.T) {
 		t.Errorf("after the second run: %d tickets", c)
 	}
 	tk = client.Ticket.Create().SetTitle("Created through ent again").SetKind(ticket.KindANALYSIS).
-		SetSiteID(site.ID).SetCategoryID(cat.ID).SaveX(ctx)
+		SetPriority(ticket.PriorityHIGH).SetSiteID(site.ID).SetCategoryID(cat.ID).SaveX(ctx)
 	if tk.Number() != n+102 {
 		t.Errorf("ent-created ticket got number %d, want %d", tk.Number(), n+102)
 	}
-}
 
-// TestSyntheticPostgresRate times Synthetic on a scratch database; it runs only
-// when SOCDESK_SEED_BENCH_N is set, e.g. SOCDESK_SEED_BENCH_N=100000.
-func TestSyntheticPostgresRate(t *testing.T) {
-	n, _ := strconv.Atoi(os.Getenv("SOCDESK_SEED_BENCH_N"))
-	if n <= 0 {
-		t.Skip("set SOCDESK_SEED_BENCH_N to the number of tickets to time Synthetic on PostgreSQL")
-	}
-	db, client := scratchPostgres(t, "socdesk_seed_bench")
-	start := time.Now()
-	if err := Synthetic(context.Background(), client, db, dialect.Postgres, n, testWriter{t}); err != nil {
-		t.Fatalf("Synthetic: %v", err)
-	}
-	el := time.Since(start)
-	var events int
-	if err := db.QueryRow("SELECT count(*) FROM ticket_events").Scan(&events); err != nil {
+	// COPY wrote the ranks the ent hook writes: one rank per priority, HIGH first.
+	rows, err := db.Query("SELECT DISTINCT priority, priority_rank FROM tickets")
+	if err != nil {
 		t.Fatal(err)
 	}
-	t.Logf("%d tickets (%d events) in %s: %.0f tickets/s", n, events, el.Round(time.Millisecond), float64(n)/el.Seconds())
+	defer rows.Close()
+	ranks := map[string][]int{}
+	for rows.Next() {
+		var p string
+		var r int
+		if err := rows.Scan(&p, &r); err != nil {
+			t.Fatal(err)
+		}
+		ranks[p] = append(ranks[p], r)
+	}
+	if len(ranks) != 3 || len(ranks["HIGH"]) != 1 || len(ranks["MEDIUM"]) != 1 || len(ranks["LOW"]) != 1 ||
+		ranks["HIGH"][0] >= ranks["MEDIUM"][0] || ranks["MEDIUM"][0] >= ranks["LOW"][0] {
+		t.Errorf("priority ranks of copied and ent-created tickets: %v", ranks)
+	}
 }
 
-type testWriter struct{ t *testing.T }
-
-func (w testWriter) Write(p []byte) (int, error) {
-	w.t.Log(strings.TrimRight(string(p), "\n"))
-	return len(p), nil
+// BenchmarkSyntheticPostgres times Synthetic loading SOCDESK_SEED_BENCH_N
+// tickets (default 20,000) into a scratch database, reporting tickets/s:
+//
+//	SOCDESK_SEED_BENCH_N=100000 go test ./internal/seed/ -run - -bench Synthetic -benchtime 1x
+func BenchmarkSyntheticPostgres(b *testing.B) {
+	n, _ := strconv.Atoi(os.Getenv("SOCDESK_SEED_BENCH_N"))
+	if n <= 0 {
+		n = 20000
+	}
+	var total time.Duration
+	for range b.N {
+		db, client := scratchPostgres(b, "socdesk_seed_bench")
+		start := time.Now()
+		if err := Synthetic(context.Background(), client, db, dialect.Postgres, n, io.Discard); err != nil {
+			b.Fatalf("Synthetic: %v", err)
+		}
+		total += time.Since(start)
+	}
+	b.ReportMetric(float64(n*b.N)/total.Seconds(), "tickets/s")
 }

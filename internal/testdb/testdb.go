@@ -142,7 +142,8 @@ func Postgres(t testing.TB, o Options) *store.Store {
 	return st
 }
 
-// Truncate empties every table of socdesk's schema.
+// Truncate empties every table of socdesk's schema and restarts identities,
+// so every test sees ticket #1 first.
 func Truncate(ctx context.Context, db *sql.DB) error {
 	rows, err := db.QueryContext(ctx, `SELECT tablename FROM pg_tables WHERE schemaname = 'public' AND tablename <> 'schema_migrations'`)
 	if err != nil {
@@ -159,7 +160,7 @@ func Truncate(ctx context.Context, db *sql.DB) error {
 	if err := rows.Err(); err != nil {
 		return err
 	}
-	_, err = db.ExecContext(ctx, "TRUNCATE "+strings.Join(tables, ", ")+" CASCADE")
+	_, err = db.ExecContext(ctx, "TRUNCATE "+strings.Join(tables, ", ")+" RESTART IDENTITY CASCADE")
 	return err
 }
 
