@@ -14,27 +14,25 @@ import (
 	"socdesk/internal/testdb"
 )
 
-func brokers(t *testing.T) map[string]func() events.Broker {
-	return map[string]func() events.Broker{
-		"local": func() events.Broker { return events.NewLocal() },
-		"redis": func() events.Broker {
-			url := "redis://" + testdb.RedisAddr()
-			channel := fmt.Sprintf("socdesk:test:%d", rand.Uint64())
-			b, err := events.NewRedisChannel(context.Background(), url, channel, slog.New(slog.NewTextHandler(io.Discard, nil)))
-			if err != nil {
-				testdb.SkipOrFail(t, "Redis is not reachable at %s: %v", testdb.RedisAddr(), err)
-			}
-			return b
-		},
-	}
+var brokers = map[string]func(*testing.T) events.Broker{
+	"local": func(*testing.T) events.Broker { return events.NewLocal() },
+	"redis": func(t *testing.T) events.Broker {
+		url := "redis://" + testdb.RedisAddr()
+		channel := fmt.Sprintf("socdesk:test:%d", rand.Uint64())
+		b, err := events.NewRedisChannel(context.Background(), url, channel, slog.New(slog.NewTextHandler(io.Discard, nil)))
+		if err != nil {
+			testdb.SkipOrFail(t, "Redis is not reachable at %s: %v", testdb.RedisAddr(), err)
+		}
+		return b
+	},
 }
 
 // TestFanOut: every subscriber receives every event, in order, with its
 // content intact; a subscription ends with its context.
 func TestFanOut(t *testing.T) {
-	for name, newBroker := range brokers(t) {
+	for name, newBroker := range brokers {
 		t.Run(name, func(t *testing.T) {
-			b := newBroker()
+			b := newBroker(t)
 			defer b.Close()
 			ctx, cancel := context.WithCancel(context.Background())
 			defer cancel()
