@@ -36,11 +36,7 @@ import (
 	"socdesk/internal/viewer"
 )
 
-func TestMain(m *testing.M) {
-	code := m.Run()
-	testdb.Cleanup()
-	os.Exit(code)
-}
+func TestMain(m *testing.M) { testdb.Main(m) }
 
 // env is a running socdesk API on a real database, driven over HTTP.
 type env struct {

@@ -295,11 +295,7 @@ func scratchPostgres(t testing.TB, _ string) (*sql.DB, *ent.Client) {
 	return st.DB, st.Client
 }
 
-func TestMain(m *testing.M) {
-	code := m.Run()
-	testdb.Cleanup()
-	os.Exit(code)
-}
+func TestMain(m *testing.M) { testdb.Main(m) }
 
 func TestSyntheticPostgres(t *testing.T) {
 	db, client := scratchPostgres(t, "socdesk_seed_test")

@@ -2,10 +2,8 @@ package store_test
 
 import (
 	"context"
-	"database/sql"
 	"fmt"
 	"math/rand/v2"
-	"net/url"
 	"os"
 	"path/filepath"
 	"testing"
@@ -21,11 +19,7 @@ import (
 	"socdesk/internal/testdb"
 )
 
-func TestMain(m *testing.M) {
-	code := m.Run()
-	testdb.Cleanup()
-	os.Exit(code)
-}
+func TestMain(m *testing.M) { testdb.Main(m) }
 
 // TestMigrationsMatchSchema fails when the ent schema has changed without a
 // new migration (run `make migration NAME=…`).
@@ -138,29 +132,10 @@ func TestOpenRejectsOtherURLs(t *testing.T) {
 func scratch(t *testing.T) string {
 	t.Helper()
 	testdb.PostgresURL(t) // skips or fails when PostgreSQL is missing
-	admin, err := sql.Open("postgres", testdb.AdminURL())
+	u, drop, err := store.CreateDatabase(context.Background(), testdb.AdminURL(), fmt.Sprintf("socdesk_test_scratch_%d", rand.Uint32()))
 	if err != nil {
 		t.Fatal(err)
 	}
-	name := fmt.Sprintf("socdesk_test_scratch_%d", rand.Uint32())
-	if _, err := admin.Exec("CREATE DATABASE " + name); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		_, _ = admin.Exec("DROP DATABASE IF EXISTS " + name + " WITH (FORCE)")
-		admin.Close()
-	})
-	u, _ := url.Parse(testdb.AdminURL())
-	u.Path = "/" + name
-	db, err := sql.Open("postgres", u.String())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer db.Close()
-	for _, ext := range store.Extensions {
-		if _, err := db.Exec("CREATE EXTENSION IF NOT EXISTS " + ext); err != nil {
-			t.Fatal(err)
-		}
-	}
-	return u.String()
+	t.Cleanup(drop)
+	return u
 }

@@ -12,7 +12,6 @@ import (
 	"database/sql"
 	"fmt"
 	"math/rand/v2"
-	"net/url"
 	"os"
 	"path/filepath"
 	"strings"
@@ -82,27 +81,12 @@ func Cleanup() {
 
 func create() (string, func(), error) {
 	ctx := context.Background()
-	admin, err := sql.Open("postgres", AdminURL())
+	wd, _ := os.Getwd()
+	u, drop, err := store.CreateDatabase(ctx, AdminURL(), fmt.Sprintf("socdesk_test_%s_%d", sanitize(filepath.Base(wd)), rand.Uint32()))
 	if err != nil {
 		return "", nil, err
 	}
-	if err := admin.PingContext(ctx); err != nil {
-		admin.Close()
-		return "", nil, err
-	}
-	wd, _ := os.Getwd()
-	name := fmt.Sprintf("socdesk_test_%s_%d", sanitize(filepath.Base(wd)), rand.Uint32())
-	if _, err := admin.ExecContext(ctx, "CREATE DATABASE "+name); err != nil {
-		admin.Close()
-		return "", nil, err
-	}
-	drop := func() {
-		_, _ = admin.ExecContext(ctx, "DROP DATABASE IF EXISTS "+name+" WITH (FORCE)")
-		admin.Close()
-	}
-	u, _ := url.Parse(AdminURL())
-	u.Path = "/" + name
-	st, err := store.Open(ctx, store.Options{DatabaseURL: u.String()})
+	st, err := store.Open(ctx, store.Options{DatabaseURL: u})
 	if err == nil {
 		_, err = st.Migrate(ctx)
 		st.Close()
@@ -111,7 +95,16 @@ func create() (string, func(), error) {
 		drop()
 		return "", nil, fmt.Errorf("migrating the test database: %w", err)
 	}
-	return u.String(), drop, nil
+	return u, drop, nil
+}
+
+// Main runs a test package's tests and drops its database afterwards:
+//
+//	func TestMain(m *testing.M) { testdb.Main(m) }
+func Main(m *testing.M) {
+	code := m.Run()
+	Cleanup()
+	os.Exit(code)
 }
 
 func sanitize(s string) string {
