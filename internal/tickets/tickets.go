@@ -451,6 +451,12 @@ func (s *Service) inTx(ctx context.Context, fn func(context.Context, *ent.Tx) ([
 	if err != nil {
 		return err
 	}
+	defer func() {
+		if p := recover(); p != nil {
+			_ = tx.Rollback()
+			panic(p)
+		}
+	}()
 	evs, err := fn(ent.NewTxContext(ctx, tx), tx)
 	if err != nil {
 		return errors.Join(err, ignoreDone(tx.Rollback()))
