@@ -21,7 +21,9 @@ import (
 	"socdesk/ent/ticketapprover"
 	"socdesk/ent/ticketassignee"
 	"socdesk/ent/ticketevent"
+	"socdesk/ent/ticketlink"
 	"socdesk/ent/tickettag"
+	"socdesk/ent/ticketwatcher"
 	"socdesk/ent/user"
 
 	"entgo.io/ent"
@@ -57,8 +59,12 @@ type Client struct {
 	TicketAssignee *TicketAssigneeClient
 	// TicketEvent is the client for interacting with the TicketEvent builders.
 	TicketEvent *TicketEventClient
+	// TicketLink is the client for interacting with the TicketLink builders.
+	TicketLink *TicketLinkClient
 	// TicketTag is the client for interacting with the TicketTag builders.
 	TicketTag *TicketTagClient
+	// TicketWatcher is the client for interacting with the TicketWatcher builders.
+	TicketWatcher *TicketWatcherClient
 	// User is the client for interacting with the User builders.
 	User *UserClient
 }
@@ -82,7 +88,9 @@ func (c *Client) init() {
 	c.TicketApprover = NewTicketApproverClient(c.config)
 	c.TicketAssignee = NewTicketAssigneeClient(c.config)
 	c.TicketEvent = NewTicketEventClient(c.config)
+	c.TicketLink = NewTicketLinkClient(c.config)
 	c.TicketTag = NewTicketTagClient(c.config)
+	c.TicketWatcher = NewTicketWatcherClient(c.config)
 	c.User = NewUserClient(c.config)
 }
 
@@ -186,7 +194,9 @@ func (c *Client) Tx(ctx context.Context) (*Tx, error) {
 		TicketApprover: NewTicketApproverClient(cfg),
 		TicketAssignee: NewTicketAssigneeClient(cfg),
 		TicketEvent:    NewTicketEventClient(cfg),
+		TicketLink:     NewTicketLinkClient(cfg),
 		TicketTag:      NewTicketTagClient(cfg),
+		TicketWatcher:  NewTicketWatcherClient(cfg),
 		User:           NewUserClient(cfg),
 	}, nil
 }
@@ -217,7 +227,9 @@ func (c *Client) BeginTx(ctx context.Context, opts *sql.TxOptions) (*Tx, error) 
 		TicketApprover: NewTicketApproverClient(cfg),
 		TicketAssignee: NewTicketAssigneeClient(cfg),
 		TicketEvent:    NewTicketEventClient(cfg),
+		TicketLink:     NewTicketLinkClient(cfg),
 		TicketTag:      NewTicketTagClient(cfg),
+		TicketWatcher:  NewTicketWatcherClient(cfg),
 		User:           NewUserClient(cfg),
 	}, nil
 }
@@ -249,7 +261,8 @@ func (c *Client) Close() error {
 func (c *Client) Use(hooks ...Hook) {
 	for _, n := range []interface{ Use(...Hook) }{
 		c.APIToken, c.Attachment, c.Category, c.Memo, c.Site, c.Tag, c.Ticket,
-		c.TicketApprover, c.TicketAssignee, c.TicketEvent, c.TicketTag, c.User,
+		c.TicketApprover, c.TicketAssignee, c.TicketEvent, c.TicketLink, c.TicketTag,
+		c.TicketWatcher, c.User,
 	} {
 		n.Use(hooks...)
 	}
@@ -260,7 +273,8 @@ func (c *Client) Use(hooks ...Hook) {
 func (c *Client) Intercept(interceptors ...Interceptor) {
 	for _, n := range []interface{ Intercept(...Interceptor) }{
 		c.APIToken, c.Attachment, c.Category, c.Memo, c.Site, c.Tag, c.Ticket,
-		c.TicketApprover, c.TicketAssignee, c.TicketEvent, c.TicketTag, c.User,
+		c.TicketApprover, c.TicketAssignee, c.TicketEvent, c.TicketLink, c.TicketTag,
+		c.TicketWatcher, c.User,
 	} {
 		n.Intercept(interceptors...)
 	}
@@ -289,8 +303,12 @@ func (c *Client) Mutate(ctx context.Context, m Mutation) (Value, error) {
 		return c.TicketAssignee.mutate(ctx, m)
 	case *TicketEventMutation:
 		return c.TicketEvent.mutate(ctx, m)
+	case *TicketLinkMutation:
+		return c.TicketLink.mutate(ctx, m)
 	case *TicketTagMutation:
 		return c.TicketTag.mutate(ctx, m)
+	case *TicketWatcherMutation:
+		return c.TicketWatcher.mutate(ctx, m)
 	case *UserMutation:
 		return c.User.mutate(ctx, m)
 	default:
@@ -1546,6 +1564,54 @@ func (c *TicketClient) QueryEvents(_m *Ticket) *TicketEventQuery {
 	return query
 }
 
+// QueryLinksOut queries the links_out edge of a Ticket.
+func (c *TicketClient) QueryLinksOut(_m *Ticket) *TicketLinkQuery {
+	query := (&TicketLinkClient{config: c.config}).Query()
+	query.path = func(context.Context) (fromV *sql.Selector, _ error) {
+		id := _m.ID
+		step := sqlgraph.NewStep(
+			sqlgraph.From(ticket.Table, ticket.FieldID, id),
+			sqlgraph.To(ticketlink.Table, ticketlink.FieldID),
+			sqlgraph.Edge(sqlgraph.O2M, false, ticket.LinksOutTable, ticket.LinksOutColumn),
+		)
+		fromV = sqlgraph.Neighbors(_m.driver.Dialect(), step)
+		return fromV, nil
+	}
+	return query
+}
+
+// QueryLinksIn queries the links_in edge of a Ticket.
+func (c *TicketClient) QueryLinksIn(_m *Ticket) *TicketLinkQuery {
+	query := (&TicketLinkClient{config: c.config}).Query()
+	query.path = func(context.Context) (fromV *sql.Selector, _ error) {
+		id := _m.ID
+		step := sqlgraph.NewStep(
+			sqlgraph.From(ticket.Table, ticket.FieldID, id),
+			sqlgraph.To(ticketlink.Table, ticketlink.FieldID),
+			sqlgraph.Edge(sqlgraph.O2M, false, ticket.LinksInTable, ticket.LinksInColumn),
+		)
+		fromV = sqlgraph.Neighbors(_m.driver.Dialect(), step)
+		return fromV, nil
+	}
+	return query
+}
+
+// QueryWatchers queries the watchers edge of a Ticket.
+func (c *TicketClient) QueryWatchers(_m *Ticket) *TicketWatcherQuery {
+	query := (&TicketWatcherClient{config: c.config}).Query()
+	query.path = func(context.Context) (fromV *sql.Selector, _ error) {
+		id := _m.ID
+		step := sqlgraph.NewStep(
+			sqlgraph.From(ticket.Table, ticket.FieldID, id),
+			sqlgraph.To(ticketwatcher.Table, ticketwatcher.FieldID),
+			sqlgraph.Edge(sqlgraph.O2M, false, ticket.WatchersTable, ticket.WatchersColumn),
+		)
+		fromV = sqlgraph.Neighbors(_m.driver.Dialect(), step)
+		return fromV, nil
+	}
+	return query
+}
+
 // QueryTicketAssignees queries the ticket_assignees edge of a Ticket.
 func (c *TicketClient) QueryTicketAssignees(_m *Ticket) *TicketAssigneeQuery {
 	query := (&TicketAssigneeClient{config: c.config}).Query()
@@ -2020,6 +2086,188 @@ func (c *TicketEventClient) mutate(ctx context.Context, m *TicketEventMutation) 
 	}
 }
 
+// TicketLinkClient is a client for the TicketLink schema.
+type TicketLinkClient struct {
+	config
+}
+
+// NewTicketLinkClient returns a client for the TicketLink from the given config.
+func NewTicketLinkClient(c config) *TicketLinkClient {
+	return &TicketLinkClient{config: c}
+}
+
+// Use adds a list of mutation hooks to the hooks stack.
+// A call to `Use(f, g, h)` equals to `ticketlink.Hooks(f(g(h())))`.
+func (c *TicketLinkClient) Use(hooks ...Hook) {
+	c.hooks.TicketLink = append(c.hooks.TicketLink, hooks...)
+}
+
+// Intercept adds a list of query interceptors to the interceptors stack.
+// A call to `Intercept(f, g, h)` equals to `ticketlink.Intercept(f(g(h())))`.
+func (c *TicketLinkClient) Intercept(interceptors ...Interceptor) {
+	c.inters.TicketLink = append(c.inters.TicketLink, interceptors...)
+}
+
+// Create returns a builder for creating a TicketLink entity.
+func (c *TicketLinkClient) Create() *TicketLinkCreate {
+	mutation := newTicketLinkMutation(c.config, OpCreate)
+	return &TicketLinkCreate{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// CreateBulk returns a builder for creating a bulk of TicketLink entities.
+func (c *TicketLinkClient) CreateBulk(builders ...*TicketLinkCreate) *TicketLinkCreateBulk {
+	return &TicketLinkCreateBulk{config: c.config, builders: builders}
+}
+
+// MapCreateBulk creates a bulk creation builder from the given slice. For each item in the slice, the function creates
+// a builder and applies setFunc on it.
+func (c *TicketLinkClient) MapCreateBulk(slice any, setFunc func(*TicketLinkCreate, int)) *TicketLinkCreateBulk {
+	rv := reflect.ValueOf(slice)
+	if rv.Kind() != reflect.Slice {
+		return &TicketLinkCreateBulk{err: fmt.Errorf("calling to TicketLinkClient.MapCreateBulk with wrong type %T, need slice", slice)}
+	}
+	builders := make([]*TicketLinkCreate, rv.Len())
+	for i := 0; i < rv.Len(); i++ {
+		builders[i] = c.Create()
+		setFunc(builders[i], i)
+	}
+	return &TicketLinkCreateBulk{config: c.config, builders: builders}
+}
+
+// Update returns an update builder for TicketLink.
+func (c *TicketLinkClient) Update() *TicketLinkUpdate {
+	mutation := newTicketLinkMutation(c.config, OpUpdate)
+	return &TicketLinkUpdate{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// UpdateOne returns an update builder for the given entity.
+func (c *TicketLinkClient) UpdateOne(_m *TicketLink) *TicketLinkUpdateOne {
+	mutation := newTicketLinkMutation(c.config, OpUpdateOne, withTicketLink(_m))
+	return &TicketLinkUpdateOne{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// UpdateOneID returns an update builder for the given id.
+func (c *TicketLinkClient) UpdateOneID(id int) *TicketLinkUpdateOne {
+	mutation := newTicketLinkMutation(c.config, OpUpdateOne, withTicketLinkID(id))
+	return &TicketLinkUpdateOne{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// Delete returns a delete builder for TicketLink.
+func (c *TicketLinkClient) Delete() *TicketLinkDelete {
+	mutation := newTicketLinkMutation(c.config, OpDelete)
+	return &TicketLinkDelete{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// DeleteOne returns a builder for deleting the given entity.
+func (c *TicketLinkClient) DeleteOne(_m *TicketLink) *TicketLinkDeleteOne {
+	return c.DeleteOneID(_m.ID)
+}
+
+// DeleteOneID returns a builder for deleting the given entity by its id.
+func (c *TicketLinkClient) DeleteOneID(id int) *TicketLinkDeleteOne {
+	builder := c.Delete().Where(ticketlink.ID(id))
+	builder.mutation.id = &id
+	builder.mutation.op = OpDeleteOne
+	return &TicketLinkDeleteOne{builder}
+}
+
+// Query returns a query builder for TicketLink.
+func (c *TicketLinkClient) Query() *TicketLinkQuery {
+	return &TicketLinkQuery{
+		config: c.config,
+		ctx:    &QueryContext{Type: TypeTicketLink},
+		inters: c.Interceptors(),
+	}
+}
+
+// Get returns a TicketLink entity by its id.
+func (c *TicketLinkClient) Get(ctx context.Context, id int) (*TicketLink, error) {
+	return c.Query().Where(ticketlink.ID(id)).Only(ctx)
+}
+
+// GetX is like Get, but panics if an error occurs.
+func (c *TicketLinkClient) GetX(ctx context.Context, id int) *TicketLink {
+	obj, err := c.Get(ctx, id)
+	if err != nil {
+		panic(err)
+	}
+	return obj
+}
+
+// QueryFrom queries the from edge of a TicketLink.
+func (c *TicketLinkClient) QueryFrom(_m *TicketLink) *TicketQuery {
+	query := (&TicketClient{config: c.config}).Query()
+	query.path = func(context.Context) (fromV *sql.Selector, _ error) {
+		id := _m.ID
+		step := sqlgraph.NewStep(
+			sqlgraph.From(ticketlink.Table, ticketlink.FieldID, id),
+			sqlgraph.To(ticket.Table, ticket.FieldID),
+			sqlgraph.Edge(sqlgraph.M2O, true, ticketlink.FromTable, ticketlink.FromColumn),
+		)
+		fromV = sqlgraph.Neighbors(_m.driver.Dialect(), step)
+		return fromV, nil
+	}
+	return query
+}
+
+// QueryTo queries the to edge of a TicketLink.
+func (c *TicketLinkClient) QueryTo(_m *TicketLink) *TicketQuery {
+	query := (&TicketClient{config: c.config}).Query()
+	query.path = func(context.Context) (fromV *sql.Selector, _ error) {
+		id := _m.ID
+		step := sqlgraph.NewStep(
+			sqlgraph.From(ticketlink.Table, ticketlink.FieldID, id),
+			sqlgraph.To(ticket.Table, ticket.FieldID),
+			sqlgraph.Edge(sqlgraph.M2O, true, ticketlink.ToTable, ticketlink.ToColumn),
+		)
+		fromV = sqlgraph.Neighbors(_m.driver.Dialect(), step)
+		return fromV, nil
+	}
+	return query
+}
+
+// QueryCreatedBy queries the created_by edge of a TicketLink.
+func (c *TicketLinkClient) QueryCreatedBy(_m *TicketLink) *UserQuery {
+	query := (&UserClient{config: c.config}).Query()
+	query.path = func(context.Context) (fromV *sql.Selector, _ error) {
+		id := _m.ID
+		step := sqlgraph.NewStep(
+			sqlgraph.From(ticketlink.Table, ticketlink.FieldID, id),
+			sqlgraph.To(user.Table, user.FieldID),
+			sqlgraph.Edge(sqlgraph.M2O, false, ticketlink.CreatedByTable, ticketlink.CreatedByColumn),
+		)
+		fromV = sqlgraph.Neighbors(_m.driver.Dialect(), step)
+		return fromV, nil
+	}
+	return query
+}
+
+// Hooks returns the client hooks.
+func (c *TicketLinkClient) Hooks() []Hook {
+	hooks := c.hooks.TicketLink
+	return append(hooks[:len(hooks):len(hooks)], ticketlink.Hooks[:]...)
+}
+
+// Interceptors returns the client interceptors.
+func (c *TicketLinkClient) Interceptors() []Interceptor {
+	return c.inters.TicketLink
+}
+
+func (c *TicketLinkClient) mutate(ctx context.Context, m *TicketLinkMutation) (Value, error) {
+	switch m.Op() {
+	case OpCreate:
+		return (&TicketLinkCreate{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpUpdate:
+		return (&TicketLinkUpdate{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpUpdateOne:
+		return (&TicketLinkUpdateOne{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpDelete, OpDeleteOne:
+		return (&TicketLinkDelete{config: c.config, hooks: c.Hooks(), mutation: m}).Exec(ctx)
+	default:
+		return nil, fmt.Errorf("ent: unknown TicketLink mutation op: %q", m.Op())
+	}
+}
+
 // TicketTagClient is a client for the TicketTag schema.
 type TicketTagClient struct {
 	config
@@ -2134,6 +2382,172 @@ func (c *TicketTagClient) mutate(ctx context.Context, m *TicketTagMutation) (Val
 		return (&TicketTagDelete{config: c.config, hooks: c.Hooks(), mutation: m}).Exec(ctx)
 	default:
 		return nil, fmt.Errorf("ent: unknown TicketTag mutation op: %q", m.Op())
+	}
+}
+
+// TicketWatcherClient is a client for the TicketWatcher schema.
+type TicketWatcherClient struct {
+	config
+}
+
+// NewTicketWatcherClient returns a client for the TicketWatcher from the given config.
+func NewTicketWatcherClient(c config) *TicketWatcherClient {
+	return &TicketWatcherClient{config: c}
+}
+
+// Use adds a list of mutation hooks to the hooks stack.
+// A call to `Use(f, g, h)` equals to `ticketwatcher.Hooks(f(g(h())))`.
+func (c *TicketWatcherClient) Use(hooks ...Hook) {
+	c.hooks.TicketWatcher = append(c.hooks.TicketWatcher, hooks...)
+}
+
+// Intercept adds a list of query interceptors to the interceptors stack.
+// A call to `Intercept(f, g, h)` equals to `ticketwatcher.Intercept(f(g(h())))`.
+func (c *TicketWatcherClient) Intercept(interceptors ...Interceptor) {
+	c.inters.TicketWatcher = append(c.inters.TicketWatcher, interceptors...)
+}
+
+// Create returns a builder for creating a TicketWatcher entity.
+func (c *TicketWatcherClient) Create() *TicketWatcherCreate {
+	mutation := newTicketWatcherMutation(c.config, OpCreate)
+	return &TicketWatcherCreate{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// CreateBulk returns a builder for creating a bulk of TicketWatcher entities.
+func (c *TicketWatcherClient) CreateBulk(builders ...*TicketWatcherCreate) *TicketWatcherCreateBulk {
+	return &TicketWatcherCreateBulk{config: c.config, builders: builders}
+}
+
+// MapCreateBulk creates a bulk creation builder from the given slice. For each item in the slice, the function creates
+// a builder and applies setFunc on it.
+func (c *TicketWatcherClient) MapCreateBulk(slice any, setFunc func(*TicketWatcherCreate, int)) *TicketWatcherCreateBulk {
+	rv := reflect.ValueOf(slice)
+	if rv.Kind() != reflect.Slice {
+		return &TicketWatcherCreateBulk{err: fmt.Errorf("calling to TicketWatcherClient.MapCreateBulk with wrong type %T, need slice", slice)}
+	}
+	builders := make([]*TicketWatcherCreate, rv.Len())
+	for i := 0; i < rv.Len(); i++ {
+		builders[i] = c.Create()
+		setFunc(builders[i], i)
+	}
+	return &TicketWatcherCreateBulk{config: c.config, builders: builders}
+}
+
+// Update returns an update builder for TicketWatcher.
+func (c *TicketWatcherClient) Update() *TicketWatcherUpdate {
+	mutation := newTicketWatcherMutation(c.config, OpUpdate)
+	return &TicketWatcherUpdate{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// UpdateOne returns an update builder for the given entity.
+func (c *TicketWatcherClient) UpdateOne(_m *TicketWatcher) *TicketWatcherUpdateOne {
+	mutation := newTicketWatcherMutation(c.config, OpUpdateOne, withTicketWatcher(_m))
+	return &TicketWatcherUpdateOne{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// UpdateOneID returns an update builder for the given id.
+func (c *TicketWatcherClient) UpdateOneID(id int) *TicketWatcherUpdateOne {
+	mutation := newTicketWatcherMutation(c.config, OpUpdateOne, withTicketWatcherID(id))
+	return &TicketWatcherUpdateOne{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// Delete returns a delete builder for TicketWatcher.
+func (c *TicketWatcherClient) Delete() *TicketWatcherDelete {
+	mutation := newTicketWatcherMutation(c.config, OpDelete)
+	return &TicketWatcherDelete{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// DeleteOne returns a builder for deleting the given entity.
+func (c *TicketWatcherClient) DeleteOne(_m *TicketWatcher) *TicketWatcherDeleteOne {
+	return c.DeleteOneID(_m.ID)
+}
+
+// DeleteOneID returns a builder for deleting the given entity by its id.
+func (c *TicketWatcherClient) DeleteOneID(id int) *TicketWatcherDeleteOne {
+	builder := c.Delete().Where(ticketwatcher.ID(id))
+	builder.mutation.id = &id
+	builder.mutation.op = OpDeleteOne
+	return &TicketWatcherDeleteOne{builder}
+}
+
+// Query returns a query builder for TicketWatcher.
+func (c *TicketWatcherClient) Query() *TicketWatcherQuery {
+	return &TicketWatcherQuery{
+		config: c.config,
+		ctx:    &QueryContext{Type: TypeTicketWatcher},
+		inters: c.Interceptors(),
+	}
+}
+
+// Get returns a TicketWatcher entity by its id.
+func (c *TicketWatcherClient) Get(ctx context.Context, id int) (*TicketWatcher, error) {
+	return c.Query().Where(ticketwatcher.ID(id)).Only(ctx)
+}
+
+// GetX is like Get, but panics if an error occurs.
+func (c *TicketWatcherClient) GetX(ctx context.Context, id int) *TicketWatcher {
+	obj, err := c.Get(ctx, id)
+	if err != nil {
+		panic(err)
+	}
+	return obj
+}
+
+// QueryTicket queries the ticket edge of a TicketWatcher.
+func (c *TicketWatcherClient) QueryTicket(_m *TicketWatcher) *TicketQuery {
+	query := (&TicketClient{config: c.config}).Query()
+	query.path = func(context.Context) (fromV *sql.Selector, _ error) {
+		id := _m.ID
+		step := sqlgraph.NewStep(
+			sqlgraph.From(ticketwatcher.Table, ticketwatcher.FieldID, id),
+			sqlgraph.To(ticket.Table, ticket.FieldID),
+			sqlgraph.Edge(sqlgraph.M2O, true, ticketwatcher.TicketTable, ticketwatcher.TicketColumn),
+		)
+		fromV = sqlgraph.Neighbors(_m.driver.Dialect(), step)
+		return fromV, nil
+	}
+	return query
+}
+
+// QueryUser queries the user edge of a TicketWatcher.
+func (c *TicketWatcherClient) QueryUser(_m *TicketWatcher) *UserQuery {
+	query := (&UserClient{config: c.config}).Query()
+	query.path = func(context.Context) (fromV *sql.Selector, _ error) {
+		id := _m.ID
+		step := sqlgraph.NewStep(
+			sqlgraph.From(ticketwatcher.Table, ticketwatcher.FieldID, id),
+			sqlgraph.To(user.Table, user.FieldID),
+			sqlgraph.Edge(sqlgraph.M2O, false, ticketwatcher.UserTable, ticketwatcher.UserColumn),
+		)
+		fromV = sqlgraph.Neighbors(_m.driver.Dialect(), step)
+		return fromV, nil
+	}
+	return query
+}
+
+// Hooks returns the client hooks.
+func (c *TicketWatcherClient) Hooks() []Hook {
+	hooks := c.hooks.TicketWatcher
+	return append(hooks[:len(hooks):len(hooks)], ticketwatcher.Hooks[:]...)
+}
+
+// Interceptors returns the client interceptors.
+func (c *TicketWatcherClient) Interceptors() []Interceptor {
+	return c.inters.TicketWatcher
+}
+
+func (c *TicketWatcherClient) mutate(ctx context.Context, m *TicketWatcherMutation) (Value, error) {
+	switch m.Op() {
+	case OpCreate:
+		return (&TicketWatcherCreate{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpUpdate:
+		return (&TicketWatcherUpdate{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpUpdateOne:
+		return (&TicketWatcherUpdateOne{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpDelete, OpDeleteOne:
+		return (&TicketWatcherDelete{config: c.config, hooks: c.Hooks(), mutation: m}).Exec(ctx)
+	default:
+		return nil, fmt.Errorf("ent: unknown TicketWatcher mutation op: %q", m.Op())
 	}
 }
 
@@ -2355,11 +2769,13 @@ func (c *UserClient) mutate(ctx context.Context, m *UserMutation) (Value, error)
 type (
 	hooks struct {
 		APIToken, Attachment, Category, Memo, Site, Tag, Ticket, TicketApprover,
-		TicketAssignee, TicketEvent, TicketTag, User []ent.Hook
+		TicketAssignee, TicketEvent, TicketLink, TicketTag, TicketWatcher,
+		User []ent.Hook
 	}
 	inters struct {
 		APIToken, Attachment, Category, Memo, Site, Tag, Ticket, TicketApprover,
-		TicketAssignee, TicketEvent, TicketTag, User []ent.Interceptor
+		TicketAssignee, TicketEvent, TicketLink, TicketTag, TicketWatcher,
+		User []ent.Interceptor
 	}
 )
 

@@ -17,7 +17,9 @@ import (
 	"socdesk/ent/ticketapprover"
 	"socdesk/ent/ticketassignee"
 	"socdesk/ent/ticketevent"
+	"socdesk/ent/ticketlink"
 	"socdesk/ent/tickettag"
+	"socdesk/ent/ticketwatcher"
 	"socdesk/ent/user"
 	"sync"
 
@@ -94,7 +96,9 @@ func checkColumn(t, c string) error {
 			ticketapprover.Table: ticketapprover.ValidColumn,
 			ticketassignee.Table: ticketassignee.ValidColumn,
 			ticketevent.Table:    ticketevent.ValidColumn,
+			ticketlink.Table:     ticketlink.ValidColumn,
 			tickettag.Table:      tickettag.ValidColumn,
+			ticketwatcher.Table:  ticketwatcher.ValidColumn,
 			user.Table:           user.ValidColumn,
 		})
 	})

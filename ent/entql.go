@@ -14,7 +14,9 @@ import (
 	"socdesk/ent/ticketapprover"
 	"socdesk/ent/ticketassignee"
 	"socdesk/ent/ticketevent"
+	"socdesk/ent/ticketlink"
 	"socdesk/ent/tickettag"
+	"socdesk/ent/ticketwatcher"
 	"socdesk/ent/user"
 
 	"entgo.io/ent/dialect/sql"
@@ -25,7 +27,7 @@ import (
 
 // schemaGraph holds a representation of ent/schema at runtime.
 var schemaGraph = func() *sqlgraph.Schema {
-	graph := &sqlgraph.Schema{Nodes: make([]*sqlgraph.Node, 12)}
+	graph := &sqlgraph.Schema{Nodes: make([]*sqlgraph.Node, 14)}
 	graph.Nodes[0] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   apitoken.Table,
@@ -174,6 +176,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			ticket.FieldRegisteredByID:    {Type: field.TypeInt, Column: ticket.FieldRegisteredByID},
 			ticket.FieldDuplicateCount:    {Type: field.TypeInt, Column: ticket.FieldDuplicateCount},
 			ticket.FieldClosedAt:          {Type: field.TypeTime, Column: ticket.FieldClosedAt},
+			ticket.FieldDueAt:             {Type: field.TypeTime, Column: ticket.FieldDueAt},
 			ticket.FieldVersion:           {Type: field.TypeInt, Column: ticket.FieldVersion},
 		},
 	}
@@ -236,10 +239,29 @@ var schemaGraph = func() *sqlgraph.Schema {
 			ticketevent.FieldTicketNumber: {Type: field.TypeInt, Column: ticketevent.FieldTicketNumber},
 			ticketevent.FieldSiteID:       {Type: field.TypeInt, Column: ticketevent.FieldSiteID},
 			ticketevent.FieldActorID:      {Type: field.TypeInt, Column: ticketevent.FieldActorID},
+			ticketevent.FieldReason:       {Type: field.TypeString, Column: ticketevent.FieldReason},
 			ticketevent.FieldChanges:      {Type: field.TypeJSON, Column: ticketevent.FieldChanges},
 		},
 	}
 	graph.Nodes[10] = &sqlgraph.Node{
+		NodeSpec: sqlgraph.NodeSpec{
+			Table:   ticketlink.Table,
+			Columns: ticketlink.Columns,
+			ID: &sqlgraph.FieldSpec{
+				Type:   field.TypeInt,
+				Column: ticketlink.FieldID,
+			},
+		},
+		Type: "TicketLink",
+		Fields: map[string]*sqlgraph.FieldSpec{
+			ticketlink.FieldKind:        {Type: field.TypeEnum, Column: ticketlink.FieldKind},
+			ticketlink.FieldFromID:      {Type: field.TypeInt, Column: ticketlink.FieldFromID},
+			ticketlink.FieldToID:        {Type: field.TypeInt, Column: ticketlink.FieldToID},
+			ticketlink.FieldCreatedByID: {Type: field.TypeInt, Column: ticketlink.FieldCreatedByID},
+			ticketlink.FieldCreatedAt:   {Type: field.TypeTime, Column: ticketlink.FieldCreatedAt},
+		},
+	}
+	graph.Nodes[11] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   tickettag.Table,
 			Columns: tickettag.Columns,
@@ -260,7 +282,24 @@ var schemaGraph = func() *sqlgraph.Schema {
 			tickettag.FieldTagID:    {Type: field.TypeInt, Column: tickettag.FieldTagID},
 		},
 	}
-	graph.Nodes[11] = &sqlgraph.Node{
+	graph.Nodes[12] = &sqlgraph.Node{
+		NodeSpec: sqlgraph.NodeSpec{
+			Table:   ticketwatcher.Table,
+			Columns: ticketwatcher.Columns,
+			ID: &sqlgraph.FieldSpec{
+				Type:   field.TypeInt,
+				Column: ticketwatcher.FieldID,
+			},
+		},
+		Type: "TicketWatcher",
+		Fields: map[string]*sqlgraph.FieldSpec{
+			ticketwatcher.FieldNotify:    {Type: field.TypeEnum, Column: ticketwatcher.FieldNotify},
+			ticketwatcher.FieldTicketID:  {Type: field.TypeInt, Column: ticketwatcher.FieldTicketID},
+			ticketwatcher.FieldUserID:    {Type: field.TypeInt, Column: ticketwatcher.FieldUserID},
+			ticketwatcher.FieldCreatedAt: {Type: field.TypeTime, Column: ticketwatcher.FieldCreatedAt},
+		},
+	}
+	graph.Nodes[13] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   user.Table,
 			Columns: user.Columns,
@@ -533,6 +572,42 @@ var schemaGraph = func() *sqlgraph.Schema {
 		"TicketEvent",
 	)
 	graph.MustAddE(
+		"links_out",
+		&sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.O2M,
+			Inverse: false,
+			Table:   ticket.LinksOutTable,
+			Columns: []string{ticket.LinksOutColumn},
+			Bidi:    false,
+		},
+		"Ticket",
+		"TicketLink",
+	)
+	graph.MustAddE(
+		"links_in",
+		&sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.O2M,
+			Inverse: false,
+			Table:   ticket.LinksInTable,
+			Columns: []string{ticket.LinksInColumn},
+			Bidi:    false,
+		},
+		"Ticket",
+		"TicketLink",
+	)
+	graph.MustAddE(
+		"watchers",
+		&sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.O2M,
+			Inverse: false,
+			Table:   ticket.WatchersTable,
+			Columns: []string{ticket.WatchersColumn},
+			Bidi:    false,
+		},
+		"Ticket",
+		"TicketWatcher",
+	)
+	graph.MustAddE(
 		"ticket_assignees",
 		&sqlgraph.EdgeSpec{
 			Rel:     sqlgraph.O2M,
@@ -641,6 +716,42 @@ var schemaGraph = func() *sqlgraph.Schema {
 		"User",
 	)
 	graph.MustAddE(
+		"from",
+		&sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.M2O,
+			Inverse: true,
+			Table:   ticketlink.FromTable,
+			Columns: []string{ticketlink.FromColumn},
+			Bidi:    false,
+		},
+		"TicketLink",
+		"Ticket",
+	)
+	graph.MustAddE(
+		"to",
+		&sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.M2O,
+			Inverse: true,
+			Table:   ticketlink.ToTable,
+			Columns: []string{ticketlink.ToColumn},
+			Bidi:    false,
+		},
+		"TicketLink",
+		"Ticket",
+	)
+	graph.MustAddE(
+		"created_by",
+		&sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.M2O,
+			Inverse: false,
+			Table:   ticketlink.CreatedByTable,
+			Columns: []string{ticketlink.CreatedByColumn},
+			Bidi:    false,
+		},
+		"TicketLink",
+		"User",
+	)
+	graph.MustAddE(
 		"ticket",
 		&sqlgraph.EdgeSpec{
 			Rel:     sqlgraph.M2O,
@@ -663,6 +774,30 @@ var schemaGraph = func() *sqlgraph.Schema {
 		},
 		"TicketTag",
 		"Tag",
+	)
+	graph.MustAddE(
+		"ticket",
+		&sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.M2O,
+			Inverse: true,
+			Table:   ticketwatcher.TicketTable,
+			Columns: []string{ticketwatcher.TicketColumn},
+			Bidi:    false,
+		},
+		"TicketWatcher",
+		"Ticket",
+	)
+	graph.MustAddE(
+		"user",
+		&sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.M2O,
+			Inverse: false,
+			Table:   ticketwatcher.UserTable,
+			Columns: []string{ticketwatcher.UserColumn},
+			Bidi:    false,
+		},
+		"TicketWatcher",
+		"User",
 	)
 	graph.MustAddE(
 		"sites",
@@ -1476,6 +1611,11 @@ func (f *TicketFilter) WhereClosedAt(p entql.TimeP) {
 	f.Where(p.Field(ticket.FieldClosedAt))
 }
 
+// WhereDueAt applies the entql time.Time predicate on the due_at field.
+func (f *TicketFilter) WhereDueAt(p entql.TimeP) {
+	f.Where(p.Field(ticket.FieldDueAt))
+}
+
 // WhereVersion applies the entql int predicate on the version field.
 func (f *TicketFilter) WhereVersion(p entql.IntP) {
 	f.Where(p.Field(ticket.FieldVersion))
@@ -1601,6 +1741,48 @@ func (f *TicketFilter) WhereHasEvents() {
 // WhereHasEventsWith applies a predicate to check if query has an edge events with a given conditions (other predicates).
 func (f *TicketFilter) WhereHasEventsWith(preds ...predicate.TicketEvent) {
 	f.Where(entql.HasEdgeWith("events", sqlgraph.WrapFunc(func(s *sql.Selector) {
+		for _, p := range preds {
+			p(s)
+		}
+	})))
+}
+
+// WhereHasLinksOut applies a predicate to check if query has an edge links_out.
+func (f *TicketFilter) WhereHasLinksOut() {
+	f.Where(entql.HasEdge("links_out"))
+}
+
+// WhereHasLinksOutWith applies a predicate to check if query has an edge links_out with a given conditions (other predicates).
+func (f *TicketFilter) WhereHasLinksOutWith(preds ...predicate.TicketLink) {
+	f.Where(entql.HasEdgeWith("links_out", sqlgraph.WrapFunc(func(s *sql.Selector) {
+		for _, p := range preds {
+			p(s)
+		}
+	})))
+}
+
+// WhereHasLinksIn applies a predicate to check if query has an edge links_in.
+func (f *TicketFilter) WhereHasLinksIn() {
+	f.Where(entql.HasEdge("links_in"))
+}
+
+// WhereHasLinksInWith applies a predicate to check if query has an edge links_in with a given conditions (other predicates).
+func (f *TicketFilter) WhereHasLinksInWith(preds ...predicate.TicketLink) {
+	f.Where(entql.HasEdgeWith("links_in", sqlgraph.WrapFunc(func(s *sql.Selector) {
+		for _, p := range preds {
+			p(s)
+		}
+	})))
+}
+
+// WhereHasWatchers applies a predicate to check if query has an edge watchers.
+func (f *TicketFilter) WhereHasWatchers() {
+	f.Where(entql.HasEdge("watchers"))
+}
+
+// WhereHasWatchersWith applies a predicate to check if query has an edge watchers with a given conditions (other predicates).
+func (f *TicketFilter) WhereHasWatchersWith(preds ...predicate.TicketWatcher) {
+	f.Where(entql.HasEdgeWith("watchers", sqlgraph.WrapFunc(func(s *sql.Selector) {
 		for _, p := range preds {
 			p(s)
 		}
@@ -1865,6 +2047,11 @@ func (f *TicketEventFilter) WhereActorID(p entql.IntP) {
 	f.Where(p.Field(ticketevent.FieldActorID))
 }
 
+// WhereReason applies the entql string predicate on the reason field.
+func (f *TicketEventFilter) WhereReason(p entql.StringP) {
+	f.Where(p.Field(ticketevent.FieldReason))
+}
+
 // WhereChanges applies the entql json.RawMessage predicate on the changes field.
 func (f *TicketEventFilter) WhereChanges(p entql.BytesP) {
 	f.Where(p.Field(ticketevent.FieldChanges))
@@ -1892,6 +2079,113 @@ func (f *TicketEventFilter) WhereHasActor() {
 // WhereHasActorWith applies a predicate to check if query has an edge actor with a given conditions (other predicates).
 func (f *TicketEventFilter) WhereHasActorWith(preds ...predicate.User) {
 	f.Where(entql.HasEdgeWith("actor", sqlgraph.WrapFunc(func(s *sql.Selector) {
+		for _, p := range preds {
+			p(s)
+		}
+	})))
+}
+
+// addPredicate implements the predicateAdder interface.
+func (_q *TicketLinkQuery) addPredicate(pred func(s *sql.Selector)) {
+	_q.predicates = append(_q.predicates, pred)
+}
+
+// Filter returns a Filter implementation to apply filters on the TicketLinkQuery builder.
+func (_q *TicketLinkQuery) Filter() *TicketLinkFilter {
+	return &TicketLinkFilter{config: _q.config, predicateAdder: _q}
+}
+
+// addPredicate implements the predicateAdder interface.
+func (m *TicketLinkMutation) addPredicate(pred func(s *sql.Selector)) {
+	m.predicates = append(m.predicates, pred)
+}
+
+// Filter returns an entql.Where implementation to apply filters on the TicketLinkMutation builder.
+func (m *TicketLinkMutation) Filter() *TicketLinkFilter {
+	return &TicketLinkFilter{config: m.config, predicateAdder: m}
+}
+
+// TicketLinkFilter provides a generic filtering capability at runtime for TicketLinkQuery.
+type TicketLinkFilter struct {
+	predicateAdder
+	config
+}
+
+// Where applies the entql predicate on the query filter.
+func (f *TicketLinkFilter) Where(p entql.P) {
+	f.addPredicate(func(s *sql.Selector) {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[10].Type, p, s); err != nil {
+			s.AddError(err)
+		}
+	})
+}
+
+// WhereID applies the entql int predicate on the id field.
+func (f *TicketLinkFilter) WhereID(p entql.IntP) {
+	f.Where(p.Field(ticketlink.FieldID))
+}
+
+// WhereKind applies the entql string predicate on the kind field.
+func (f *TicketLinkFilter) WhereKind(p entql.StringP) {
+	f.Where(p.Field(ticketlink.FieldKind))
+}
+
+// WhereFromID applies the entql int predicate on the from_id field.
+func (f *TicketLinkFilter) WhereFromID(p entql.IntP) {
+	f.Where(p.Field(ticketlink.FieldFromID))
+}
+
+// WhereToID applies the entql int predicate on the to_id field.
+func (f *TicketLinkFilter) WhereToID(p entql.IntP) {
+	f.Where(p.Field(ticketlink.FieldToID))
+}
+
+// WhereCreatedByID applies the entql int predicate on the created_by_id field.
+func (f *TicketLinkFilter) WhereCreatedByID(p entql.IntP) {
+	f.Where(p.Field(ticketlink.FieldCreatedByID))
+}
+
+// WhereCreatedAt applies the entql time.Time predicate on the created_at field.
+func (f *TicketLinkFilter) WhereCreatedAt(p entql.TimeP) {
+	f.Where(p.Field(ticketlink.FieldCreatedAt))
+}
+
+// WhereHasFrom applies a predicate to check if query has an edge from.
+func (f *TicketLinkFilter) WhereHasFrom() {
+	f.Where(entql.HasEdge("from"))
+}
+
+// WhereHasFromWith applies a predicate to check if query has an edge from with a given conditions (other predicates).
+func (f *TicketLinkFilter) WhereHasFromWith(preds ...predicate.Ticket) {
+	f.Where(entql.HasEdgeWith("from", sqlgraph.WrapFunc(func(s *sql.Selector) {
+		for _, p := range preds {
+			p(s)
+		}
+	})))
+}
+
+// WhereHasTo applies a predicate to check if query has an edge to.
+func (f *TicketLinkFilter) WhereHasTo() {
+	f.Where(entql.HasEdge("to"))
+}
+
+// WhereHasToWith applies a predicate to check if query has an edge to with a given conditions (other predicates).
+func (f *TicketLinkFilter) WhereHasToWith(preds ...predicate.Ticket) {
+	f.Where(entql.HasEdgeWith("to", sqlgraph.WrapFunc(func(s *sql.Selector) {
+		for _, p := range preds {
+			p(s)
+		}
+	})))
+}
+
+// WhereHasCreatedBy applies a predicate to check if query has an edge created_by.
+func (f *TicketLinkFilter) WhereHasCreatedBy() {
+	f.Where(entql.HasEdge("created_by"))
+}
+
+// WhereHasCreatedByWith applies a predicate to check if query has an edge created_by with a given conditions (other predicates).
+func (f *TicketLinkFilter) WhereHasCreatedByWith(preds ...predicate.User) {
+	f.Where(entql.HasEdgeWith("created_by", sqlgraph.WrapFunc(func(s *sql.Selector) {
 		for _, p := range preds {
 			p(s)
 		}
@@ -1927,7 +2221,7 @@ type TicketTagFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *TicketTagFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[10].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[11].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -1972,6 +2266,94 @@ func (f *TicketTagFilter) WhereHasTagWith(preds ...predicate.Tag) {
 }
 
 // addPredicate implements the predicateAdder interface.
+func (_q *TicketWatcherQuery) addPredicate(pred func(s *sql.Selector)) {
+	_q.predicates = append(_q.predicates, pred)
+}
+
+// Filter returns a Filter implementation to apply filters on the TicketWatcherQuery builder.
+func (_q *TicketWatcherQuery) Filter() *TicketWatcherFilter {
+	return &TicketWatcherFilter{config: _q.config, predicateAdder: _q}
+}
+
+// addPredicate implements the predicateAdder interface.
+func (m *TicketWatcherMutation) addPredicate(pred func(s *sql.Selector)) {
+	m.predicates = append(m.predicates, pred)
+}
+
+// Filter returns an entql.Where implementation to apply filters on the TicketWatcherMutation builder.
+func (m *TicketWatcherMutation) Filter() *TicketWatcherFilter {
+	return &TicketWatcherFilter{config: m.config, predicateAdder: m}
+}
+
+// TicketWatcherFilter provides a generic filtering capability at runtime for TicketWatcherQuery.
+type TicketWatcherFilter struct {
+	predicateAdder
+	config
+}
+
+// Where applies the entql predicate on the query filter.
+func (f *TicketWatcherFilter) Where(p entql.P) {
+	f.addPredicate(func(s *sql.Selector) {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[12].Type, p, s); err != nil {
+			s.AddError(err)
+		}
+	})
+}
+
+// WhereID applies the entql int predicate on the id field.
+func (f *TicketWatcherFilter) WhereID(p entql.IntP) {
+	f.Where(p.Field(ticketwatcher.FieldID))
+}
+
+// WhereNotify applies the entql string predicate on the notify field.
+func (f *TicketWatcherFilter) WhereNotify(p entql.StringP) {
+	f.Where(p.Field(ticketwatcher.FieldNotify))
+}
+
+// WhereTicketID applies the entql int predicate on the ticket_id field.
+func (f *TicketWatcherFilter) WhereTicketID(p entql.IntP) {
+	f.Where(p.Field(ticketwatcher.FieldTicketID))
+}
+
+// WhereUserID applies the entql int predicate on the user_id field.
+func (f *TicketWatcherFilter) WhereUserID(p entql.IntP) {
+	f.Where(p.Field(ticketwatcher.FieldUserID))
+}
+
+// WhereCreatedAt applies the entql time.Time predicate on the created_at field.
+func (f *TicketWatcherFilter) WhereCreatedAt(p entql.TimeP) {
+	f.Where(p.Field(ticketwatcher.FieldCreatedAt))
+}
+
+// WhereHasTicket applies a predicate to check if query has an edge ticket.
+func (f *TicketWatcherFilter) WhereHasTicket() {
+	f.Where(entql.HasEdge("ticket"))
+}
+
+// WhereHasTicketWith applies a predicate to check if query has an edge ticket with a given conditions (other predicates).
+func (f *TicketWatcherFilter) WhereHasTicketWith(preds ...predicate.Ticket) {
+	f.Where(entql.HasEdgeWith("ticket", sqlgraph.WrapFunc(func(s *sql.Selector) {
+		for _, p := range preds {
+			p(s)
+		}
+	})))
+}
+
+// WhereHasUser applies a predicate to check if query has an edge user.
+func (f *TicketWatcherFilter) WhereHasUser() {
+	f.Where(entql.HasEdge("user"))
+}
+
+// WhereHasUserWith applies a predicate to check if query has an edge user with a given conditions (other predicates).
+func (f *TicketWatcherFilter) WhereHasUserWith(preds ...predicate.User) {
+	f.Where(entql.HasEdgeWith("user", sqlgraph.WrapFunc(func(s *sql.Selector) {
+		for _, p := range preds {
+			p(s)
+		}
+	})))
+}
+
+// addPredicate implements the predicateAdder interface.
 func (_q *UserQuery) addPredicate(pred func(s *sql.Selector)) {
 	_q.predicates = append(_q.predicates, pred)
 }
@@ -2000,7 +2382,7 @@ type UserFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *UserFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[11].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[13].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})

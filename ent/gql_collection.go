@@ -13,6 +13,7 @@ import (
 	"socdesk/ent/tag"
 	"socdesk/ent/ticket"
 	"socdesk/ent/ticketevent"
+	"socdesk/ent/ticketwatcher"
 	"socdesk/ent/user"
 
 	"entgo.io/contrib/entgql"
@@ -824,6 +825,19 @@ func (_q *TicketQuery) collectField(ctx context.Context, oneNode bool, opCtx *gr
 			_q.WithNamedAttachments(alias, func(wq *AttachmentQuery) {
 				*wq = *query
 			})
+
+		case "watchers":
+			var (
+				alias = field.Alias
+				path  = append(path, alias)
+				query = (&TicketWatcherClient{config: _q.config}).Query()
+			)
+			if err := query.collectField(ctx, false, opCtx, field, path, mayAddCondition(satisfies, ticketwatcherImplementors)...); err != nil {
+				return err
+			}
+			_q.WithNamedWatchers(alias, func(wq *TicketWatcherQuery) {
+				*wq = *query
+			})
 		case "createdAt":
 			if _, ok := fieldSeen[ticket.FieldCreatedAt]; !ok {
 				selectedFields = append(selectedFields, ticket.FieldCreatedAt)
@@ -903,6 +917,11 @@ func (_q *TicketQuery) collectField(ctx context.Context, oneNode bool, opCtx *gr
 			if _, ok := fieldSeen[ticket.FieldClosedAt]; !ok {
 				selectedFields = append(selectedFields, ticket.FieldClosedAt)
 				fieldSeen[ticket.FieldClosedAt] = struct{}{}
+			}
+		case "dueAt":
+			if _, ok := fieldSeen[ticket.FieldDueAt]; !ok {
+				selectedFields = append(selectedFields, ticket.FieldDueAt)
+				fieldSeen[ticket.FieldDueAt] = struct{}{}
 			}
 		case "version":
 			if _, ok := fieldSeen[ticket.FieldVersion]; !ok {
@@ -1045,6 +1064,11 @@ func (_q *TicketEventQuery) collectField(ctx context.Context, oneNode bool, opCt
 				selectedFields = append(selectedFields, ticketevent.FieldActorID)
 				fieldSeen[ticketevent.FieldActorID] = struct{}{}
 			}
+		case "reason":
+			if _, ok := fieldSeen[ticketevent.FieldReason]; !ok {
+				selectedFields = append(selectedFields, ticketevent.FieldReason)
+				fieldSeen[ticketevent.FieldReason] = struct{}{}
+			}
 		case "changes":
 			if _, ok := fieldSeen[ticketevent.FieldChanges]; !ok {
 				selectedFields = append(selectedFields, ticketevent.FieldChanges)
@@ -1070,6 +1094,115 @@ type ticketeventPaginateArgs struct {
 
 func newTicketEventPaginateArgs(rv map[string]any) *ticketeventPaginateArgs {
 	args := &ticketeventPaginateArgs{}
+	if rv == nil {
+		return args
+	}
+	if v := rv[firstField]; v != nil {
+		args.first = v.(*int)
+	}
+	if v := rv[lastField]; v != nil {
+		args.last = v.(*int)
+	}
+	if v := rv[afterField]; v != nil {
+		args.after = v.(*Cursor)
+	}
+	if v := rv[beforeField]; v != nil {
+		args.before = v.(*Cursor)
+	}
+	return args
+}
+
+// CollectFields tells the query-builder to eagerly load connected nodes by resolver context.
+func (_q *TicketWatcherQuery) CollectFields(ctx context.Context, satisfies ...string) (*TicketWatcherQuery, error) {
+	fc := graphql.GetFieldContext(ctx)
+	if fc == nil {
+		return _q, nil
+	}
+	if err := _q.collectField(ctx, false, graphql.GetOperationContext(ctx), fc.Field, nil, satisfies...); err != nil {
+		return nil, err
+	}
+	return _q, nil
+}
+
+func (_q *TicketWatcherQuery) collectField(ctx context.Context, oneNode bool, opCtx *graphql.OperationContext, collected graphql.CollectedField, path []string, satisfies ...string) error {
+	path = append([]string(nil), path...)
+	var (
+		unknownSeen    bool
+		fieldSeen      = make(map[string]struct{}, len(ticketwatcher.Columns))
+		selectedFields = []string{ticketwatcher.FieldID}
+	)
+	for _, field := range graphql.CollectFields(opCtx, collected.Selections, satisfies) {
+		switch field.Name {
+
+		case "ticket":
+			var (
+				alias = field.Alias
+				path  = append(path, alias)
+				query = (&TicketClient{config: _q.config}).Query()
+			)
+			if err := query.collectField(ctx, oneNode, opCtx, field, path, mayAddCondition(satisfies, ticketImplementors)...); err != nil {
+				return err
+			}
+			_q.withTicket = query
+			if _, ok := fieldSeen[ticketwatcher.FieldTicketID]; !ok {
+				selectedFields = append(selectedFields, ticketwatcher.FieldTicketID)
+				fieldSeen[ticketwatcher.FieldTicketID] = struct{}{}
+			}
+
+		case "user":
+			var (
+				alias = field.Alias
+				path  = append(path, alias)
+				query = (&UserClient{config: _q.config}).Query()
+			)
+			if err := query.collectField(ctx, oneNode, opCtx, field, path, mayAddCondition(satisfies, userImplementors)...); err != nil {
+				return err
+			}
+			_q.withUser = query
+			if _, ok := fieldSeen[ticketwatcher.FieldUserID]; !ok {
+				selectedFields = append(selectedFields, ticketwatcher.FieldUserID)
+				fieldSeen[ticketwatcher.FieldUserID] = struct{}{}
+			}
+		case "notify":
+			if _, ok := fieldSeen[ticketwatcher.FieldNotify]; !ok {
+				selectedFields = append(selectedFields, ticketwatcher.FieldNotify)
+				fieldSeen[ticketwatcher.FieldNotify] = struct{}{}
+			}
+		case "ticketID":
+			if _, ok := fieldSeen[ticketwatcher.FieldTicketID]; !ok {
+				selectedFields = append(selectedFields, ticketwatcher.FieldTicketID)
+				fieldSeen[ticketwatcher.FieldTicketID] = struct{}{}
+			}
+		case "userID":
+			if _, ok := fieldSeen[ticketwatcher.FieldUserID]; !ok {
+				selectedFields = append(selectedFields, ticketwatcher.FieldUserID)
+				fieldSeen[ticketwatcher.FieldUserID] = struct{}{}
+			}
+		case "createdAt":
+			if _, ok := fieldSeen[ticketwatcher.FieldCreatedAt]; !ok {
+				selectedFields = append(selectedFields, ticketwatcher.FieldCreatedAt)
+				fieldSeen[ticketwatcher.FieldCreatedAt] = struct{}{}
+			}
+		case "id":
+		case "__typename":
+		default:
+			unknownSeen = true
+		}
+	}
+	if !unknownSeen {
+		_q.Select(selectedFields...)
+	}
+	return nil
+}
+
+type ticketwatcherPaginateArgs struct {
+	first, last   *int
+	after, before *Cursor
+	opts          []TicketWatcherPaginateOption
+}
+
+func newTicketWatcherPaginateArgs(rv map[string]any) *ticketwatcherPaginateArgs {
+	args := &ticketwatcherPaginateArgs{}
 	if rv == nil {
 		return args
 	}

@@ -152,6 +152,18 @@ func (_m *Ticket) Attachments(ctx context.Context) (result []*Attachment, err er
 	return result, err
 }
 
+func (_m *Ticket) Watchers(ctx context.Context) (result []*TicketWatcher, err error) {
+	if fc := graphql.GetFieldContext(ctx); fc != nil && fc.Field.Alias != "" {
+		result, err = _m.NamedWatchers(graphql.GetFieldContext(ctx).Field.Alias)
+	} else {
+		result, err = _m.Edges.WatchersOrErr()
+	}
+	if IsNotLoaded(err) {
+		result, err = _m.QueryWatchers().All(ctx)
+	}
+	return result, err
+}
+
 func (_m *TicketEvent) Ticket(ctx context.Context) (*Ticket, error) {
 	result, err := _m.Edges.TicketOrErr()
 	if IsNotLoaded(err) {
@@ -166,6 +178,22 @@ func (_m *TicketEvent) Actor(ctx context.Context) (*User, error) {
 		result, err = _m.QueryActor().Only(ctx)
 	}
 	return result, MaskNotFound(err)
+}
+
+func (_m *TicketWatcher) Ticket(ctx context.Context) (*Ticket, error) {
+	result, err := _m.Edges.TicketOrErr()
+	if IsNotLoaded(err) {
+		result, err = _m.QueryTicket().Only(ctx)
+	}
+	return result, err
+}
+
+func (_m *TicketWatcher) User(ctx context.Context) (*User, error) {
+	result, err := _m.Edges.UserOrErr()
+	if IsNotLoaded(err) {
+		result, err = _m.QueryUser().Only(ctx)
+	}
+	return result, err
 }
 
 func (_m *User) Sites(ctx context.Context) (result []*Site, err error) {

@@ -14,6 +14,7 @@ import (
 	"socdesk/ent/tag"
 	"socdesk/ent/ticket"
 	"socdesk/ent/ticketevent"
+	"socdesk/ent/ticketwatcher"
 	"socdesk/ent/user"
 
 	"entgo.io/contrib/entgql"
@@ -60,6 +61,11 @@ var ticketeventImplementors = []string{"TicketEvent", "Node"}
 
 // IsNode implements the Node interface check for GQLGen.
 func (*TicketEvent) IsNode() {}
+
+var ticketwatcherImplementors = []string{"TicketWatcher", "Node"}
+
+// IsNode implements the Node interface check for GQLGen.
+func (*TicketWatcher) IsNode() {}
 
 var userImplementors = []string{"User", "Node"}
 
@@ -202,6 +208,15 @@ func (c *Client) noder(ctx context.Context, table string, id int) (Noder, error)
 			Where(ticketevent.ID(id))
 		if fc := graphql.GetFieldContext(ctx); fc != nil {
 			if err := query.collectField(ctx, true, graphql.GetOperationContext(ctx), fc.Field, nil, ticketeventImplementors...); err != nil {
+				return nil, err
+			}
+		}
+		return query.Only(ctx)
+	case ticketwatcher.Table:
+		query := c.TicketWatcher.Query().
+			Where(ticketwatcher.ID(id))
+		if fc := graphql.GetFieldContext(ctx); fc != nil {
+			if err := query.collectField(ctx, true, graphql.GetOperationContext(ctx), fc.Field, nil, ticketwatcherImplementors...); err != nil {
 				return nil, err
 			}
 		}
@@ -388,6 +403,22 @@ func (c *Client) noders(ctx context.Context, table string, ids []int) ([]Noder, 
 		query := c.TicketEvent.Query().
 			Where(ticketevent.IDIn(ids...))
 		query, err := query.CollectFields(ctx, ticketeventImplementors...)
+		if err != nil {
+			return nil, err
+		}
+		nodes, err := query.All(ctx)
+		if err != nil {
+			return nil, err
+		}
+		for _, node := range nodes {
+			for _, noder := range idmap[node.ID] {
+				*noder = node
+			}
+		}
+	case ticketwatcher.Table:
+		query := c.TicketWatcher.Query().
+			Where(ticketwatcher.IDIn(ids...))
+		query, err := query.CollectFields(ctx, ticketwatcherImplementors...)
 		if err != nil {
 			return nil, err
 		}

@@ -14,6 +14,7 @@ import (
 	"socdesk/ent/tag"
 	"socdesk/ent/ticket"
 	"socdesk/ent/ticketevent"
+	"socdesk/ent/ticketwatcher"
 	"socdesk/ent/user"
 	"strconv"
 
@@ -2258,6 +2259,255 @@ func (_m *TicketEvent) ToEdge(order *TicketEventOrder) *TicketEventEdge {
 		order = DefaultTicketEventOrder
 	}
 	return &TicketEventEdge{
+		Node:   _m,
+		Cursor: order.Field.toCursor(_m),
+	}
+}
+
+// TicketWatcherEdge is the edge representation of TicketWatcher.
+type TicketWatcherEdge struct {
+	Node   *TicketWatcher `json:"node"`
+	Cursor Cursor         `json:"cursor"`
+}
+
+// TicketWatcherConnection is the connection containing edges to TicketWatcher.
+type TicketWatcherConnection struct {
+	Edges      []*TicketWatcherEdge `json:"edges"`
+	PageInfo   PageInfo             `json:"pageInfo"`
+	TotalCount int                  `json:"totalCount"`
+}
+
+func (c *TicketWatcherConnection) build(nodes []*TicketWatcher, pager *ticketwatcherPager, after *Cursor, first *int, before *Cursor, last *int) {
+	c.PageInfo.HasNextPage = before != nil
+	c.PageInfo.HasPreviousPage = after != nil
+	if first != nil && *first+1 == len(nodes) {
+		c.PageInfo.HasNextPage = true
+		nodes = nodes[:len(nodes)-1]
+	} else if last != nil && *last+1 == len(nodes) {
+		c.PageInfo.HasPreviousPage = true
+		nodes = nodes[:len(nodes)-1]
+	}
+	var nodeAt func(int) *TicketWatcher
+	if last != nil {
+		n := len(nodes) - 1
+		nodeAt = func(i int) *TicketWatcher {
+			return nodes[n-i]
+		}
+	} else {
+		nodeAt = func(i int) *TicketWatcher {
+			return nodes[i]
+		}
+	}
+	c.Edges = make([]*TicketWatcherEdge, len(nodes))
+	for i := range nodes {
+		node := nodeAt(i)
+		c.Edges[i] = &TicketWatcherEdge{
+			Node:   node,
+			Cursor: pager.toCursor(node),
+		}
+	}
+	if l := len(c.Edges); l > 0 {
+		c.PageInfo.StartCursor = &c.Edges[0].Cursor
+		c.PageInfo.EndCursor = &c.Edges[l-1].Cursor
+	}
+	if c.TotalCount == 0 {
+		c.TotalCount = len(nodes)
+	}
+}
+
+// TicketWatcherPaginateOption enables pagination customization.
+type TicketWatcherPaginateOption func(*ticketwatcherPager) error
+
+// WithTicketWatcherOrder configures pagination ordering.
+func WithTicketWatcherOrder(order *TicketWatcherOrder) TicketWatcherPaginateOption {
+	if order == nil {
+		order = DefaultTicketWatcherOrder
+	}
+	o := *order
+	return func(pager *ticketwatcherPager) error {
+		if err := o.Direction.Validate(); err != nil {
+			return err
+		}
+		if o.Field == nil {
+			o.Field = DefaultTicketWatcherOrder.Field
+		}
+		pager.order = &o
+		return nil
+	}
+}
+
+// WithTicketWatcherFilter configures pagination filter.
+func WithTicketWatcherFilter(filter func(*TicketWatcherQuery) (*TicketWatcherQuery, error)) TicketWatcherPaginateOption {
+	return func(pager *ticketwatcherPager) error {
+		if filter == nil {
+			return errors.New("TicketWatcherQuery filter cannot be nil")
+		}
+		pager.filter = filter
+		return nil
+	}
+}
+
+type ticketwatcherPager struct {
+	reverse bool
+	order   *TicketWatcherOrder
+	filter  func(*TicketWatcherQuery) (*TicketWatcherQuery, error)
+}
+
+func newTicketWatcherPager(opts []TicketWatcherPaginateOption, reverse bool) (*ticketwatcherPager, error) {
+	pager := &ticketwatcherPager{reverse: reverse}
+	for _, opt := range opts {
+		if err := opt(pager); err != nil {
+			return nil, err
+		}
+	}
+	if pager.order == nil {
+		pager.order = DefaultTicketWatcherOrder
+	}
+	return pager, nil
+}
+
+func (p *ticketwatcherPager) applyFilter(query *TicketWatcherQuery) (*TicketWatcherQuery, error) {
+	if p.filter != nil {
+		return p.filter(query)
+	}
+	return query, nil
+}
+
+func (p *ticketwatcherPager) toCursor(_m *TicketWatcher) Cursor {
+	return p.order.Field.toCursor(_m)
+}
+
+func (p *ticketwatcherPager) applyCursors(query *TicketWatcherQuery, after, before *Cursor) (*TicketWatcherQuery, error) {
+	direction := p.order.Direction
+	if p.reverse {
+		direction = direction.Reverse()
+	}
+	for _, predicate := range entgql.CursorsPredicate(after, before, DefaultTicketWatcherOrder.Field.column, p.order.Field.column, direction) {
+		query = query.Where(predicate)
+	}
+	return query, nil
+}
+
+func (p *ticketwatcherPager) applyOrder(query *TicketWatcherQuery) *TicketWatcherQuery {
+	direction := p.order.Direction
+	if p.reverse {
+		direction = direction.Reverse()
+	}
+	query = query.Order(p.order.Field.toTerm(direction.OrderTermOption()))
+	if p.order.Field != DefaultTicketWatcherOrder.Field {
+		query = query.Order(DefaultTicketWatcherOrder.Field.toTerm(direction.OrderTermOption()))
+	}
+	if len(query.ctx.Fields) > 0 {
+		query.ctx.AppendFieldOnce(p.order.Field.column)
+	}
+	return query
+}
+
+func (p *ticketwatcherPager) orderExpr(query *TicketWatcherQuery) sql.Querier {
+	direction := p.order.Direction
+	if p.reverse {
+		direction = direction.Reverse()
+	}
+	if len(query.ctx.Fields) > 0 {
+		query.ctx.AppendFieldOnce(p.order.Field.column)
+	}
+	return sql.ExprFunc(func(b *sql.Builder) {
+		b.Ident(p.order.Field.column).Pad().WriteString(string(direction))
+		if p.order.Field != DefaultTicketWatcherOrder.Field {
+			b.Comma().Ident(DefaultTicketWatcherOrder.Field.column).Pad().WriteString(string(direction))
+		}
+	})
+}
+
+// Paginate executes the query and returns a relay based cursor connection to TicketWatcher.
+func (_m *TicketWatcherQuery) Paginate(
+	ctx context.Context, after *Cursor, first *int,
+	before *Cursor, last *int, opts ...TicketWatcherPaginateOption,
+) (*TicketWatcherConnection, error) {
+	if err := validateFirstLast(first, last); err != nil {
+		return nil, err
+	}
+	pager, err := newTicketWatcherPager(opts, last != nil)
+	if err != nil {
+		return nil, err
+	}
+	if _m, err = pager.applyFilter(_m); err != nil {
+		return nil, err
+	}
+	conn := &TicketWatcherConnection{Edges: []*TicketWatcherEdge{}}
+	ignoredEdges := !hasCollectedField(ctx, edgesField)
+	if hasCollectedField(ctx, totalCountField) || hasCollectedField(ctx, pageInfoField) {
+		hasPagination := after != nil || first != nil || before != nil || last != nil
+		if hasPagination || ignoredEdges {
+			c := _m.Clone()
+			c.ctx.Fields = nil
+			if conn.TotalCount, err = c.Count(ctx); err != nil {
+				return nil, err
+			}
+			conn.PageInfo.HasNextPage = first != nil && conn.TotalCount > 0
+			conn.PageInfo.HasPreviousPage = last != nil && conn.TotalCount > 0
+		}
+	}
+	if ignoredEdges || (first != nil && *first == 0) || (last != nil && *last == 0) {
+		return conn, nil
+	}
+	if _m, err = pager.applyCursors(_m, after, before); err != nil {
+		return nil, err
+	}
+	limit := paginateLimit(first, last)
+	if limit != 0 {
+		_m.Limit(limit)
+	}
+	if field := collectedField(ctx, edgesField, nodeField); field != nil {
+		if err := _m.collectField(ctx, limit == 1, graphql.GetOperationContext(ctx), *field, []string{edgesField, nodeField}); err != nil {
+			return nil, err
+		}
+	}
+	_m = pager.applyOrder(_m)
+	nodes, err := _m.All(ctx)
+	if err != nil {
+		return nil, err
+	}
+	conn.build(nodes, pager, after, first, before, last)
+	return conn, nil
+}
+
+// TicketWatcherOrderField defines the ordering field of TicketWatcher.
+type TicketWatcherOrderField struct {
+	// Value extracts the ordering value from the given TicketWatcher.
+	Value    func(*TicketWatcher) (ent.Value, error)
+	column   string // field or computed.
+	toTerm   func(...sql.OrderTermOption) ticketwatcher.OrderOption
+	toCursor func(*TicketWatcher) Cursor
+}
+
+// TicketWatcherOrder defines the ordering of TicketWatcher.
+type TicketWatcherOrder struct {
+	Direction OrderDirection           `json:"direction"`
+	Field     *TicketWatcherOrderField `json:"field"`
+}
+
+// DefaultTicketWatcherOrder is the default ordering of TicketWatcher.
+var DefaultTicketWatcherOrder = &TicketWatcherOrder{
+	Direction: entgql.OrderDirectionAsc,
+	Field: &TicketWatcherOrderField{
+		Value: func(_m *TicketWatcher) (ent.Value, error) {
+			return _m.ID, nil
+		},
+		column: ticketwatcher.FieldID,
+		toTerm: ticketwatcher.ByID,
+		toCursor: func(_m *TicketWatcher) Cursor {
+			return Cursor{ID: _m.ID}
+		},
+	},
+}
+
+// ToEdge converts TicketWatcher into TicketWatcherEdge.
+func (_m *TicketWatcher) ToEdge(order *TicketWatcherOrder) *TicketWatcherEdge {
+	if order == nil {
+		order = DefaultTicketWatcherOrder
+	}
+	return &TicketWatcherEdge{
 		Node:   _m,
 		Cursor: order.Field.toCursor(_m),
 	}

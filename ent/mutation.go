@@ -18,7 +18,9 @@ import (
 	"socdesk/ent/ticketapprover"
 	"socdesk/ent/ticketassignee"
 	"socdesk/ent/ticketevent"
+	"socdesk/ent/ticketlink"
 	"socdesk/ent/tickettag"
+	"socdesk/ent/ticketwatcher"
 	"socdesk/ent/user"
 	"sync"
 	"time"
@@ -46,7 +48,9 @@ const (
 	TypeTicketApprover = "TicketApprover"
 	TypeTicketAssignee = "TicketAssignee"
 	TypeTicketEvent    = "TicketEvent"
+	TypeTicketLink     = "TicketLink"
 	TypeTicketTag      = "TicketTag"
+	TypeTicketWatcher  = "TicketWatcher"
 	TypeUser           = "User"
 )
 
@@ -4332,6 +4336,7 @@ type TicketMutation struct {
 	duplicate_count      *int
 	addduplicate_count   *int
 	closed_at            *time.Time
+	due_at               *time.Time
 	version              *int
 	addversion           *int
 	clearedFields        map[string]struct{}
@@ -4359,6 +4364,15 @@ type TicketMutation struct {
 	events               map[int]struct{}
 	removedevents        map[int]struct{}
 	clearedevents        bool
+	links_out            map[int]struct{}
+	removedlinks_out     map[int]struct{}
+	clearedlinks_out     bool
+	links_in             map[int]struct{}
+	removedlinks_in      map[int]struct{}
+	clearedlinks_in      bool
+	watchers             map[int]struct{}
+	removedwatchers      map[int]struct{}
+	clearedwatchers      bool
 	done                 bool
 	oldValue             func(context.Context) (*Ticket, error)
 	predicates           []predicate.Ticket
@@ -5707,6 +5721,55 @@ func (m *TicketMutation) ResetClosedAt() {
 	delete(m.clearedFields, ticket.FieldClosedAt)
 }
 
+// SetDueAt sets the "due_at" field.
+func (m *TicketMutation) SetDueAt(t time.Time) {
+	m.due_at = &t
+}
+
+// DueAt returns the value of the "due_at" field in the mutation.
+func (m *TicketMutation) DueAt() (r time.Time, exists bool) {
+	v := m.due_at
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldDueAt returns the old "due_at" field's value of the Ticket entity.
+// If the Ticket object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *TicketMutation) OldDueAt(ctx context.Context) (v *time.Time, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldDueAt is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldDueAt requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldDueAt: %w", err)
+	}
+	return oldValue.DueAt, nil
+}
+
+// ClearDueAt clears the value of the "due_at" field.
+func (m *TicketMutation) ClearDueAt() {
+	m.due_at = nil
+	m.clearedFields[ticket.FieldDueAt] = struct{}{}
+}
+
+// DueAtCleared returns if the "due_at" field was cleared in this mutation.
+func (m *TicketMutation) DueAtCleared() bool {
+	_, ok := m.clearedFields[ticket.FieldDueAt]
+	return ok
+}
+
+// ResetDueAt resets all changes to the "due_at" field.
+func (m *TicketMutation) ResetDueAt() {
+	m.due_at = nil
+	delete(m.clearedFields, ticket.FieldDueAt)
+}
+
 // SetVersion sets the "version" field.
 func (m *TicketMutation) SetVersion(i int) {
 	m.version = &i
@@ -6168,6 +6231,168 @@ func (m *TicketMutation) ResetEvents() {
 	m.removedevents = nil
 }
 
+// AddLinksOutIDs adds the "links_out" edge to the TicketLink entity by ids.
+func (m *TicketMutation) AddLinksOutIDs(ids ...int) {
+	if m.links_out == nil {
+		m.links_out = make(map[int]struct{})
+	}
+	for i := range ids {
+		m.links_out[ids[i]] = struct{}{}
+	}
+}
+
+// ClearLinksOut clears the "links_out" edge to the TicketLink entity.
+func (m *TicketMutation) ClearLinksOut() {
+	m.clearedlinks_out = true
+}
+
+// LinksOutCleared reports if the "links_out" edge to the TicketLink entity was cleared.
+func (m *TicketMutation) LinksOutCleared() bool {
+	return m.clearedlinks_out
+}
+
+// RemoveLinksOutIDs removes the "links_out" edge to the TicketLink entity by IDs.
+func (m *TicketMutation) RemoveLinksOutIDs(ids ...int) {
+	if m.removedlinks_out == nil {
+		m.removedlinks_out = make(map[int]struct{})
+	}
+	for i := range ids {
+		delete(m.links_out, ids[i])
+		m.removedlinks_out[ids[i]] = struct{}{}
+	}
+}
+
+// RemovedLinksOut returns the removed IDs of the "links_out" edge to the TicketLink entity.
+func (m *TicketMutation) RemovedLinksOutIDs() (ids []int) {
+	for id := range m.removedlinks_out {
+		ids = append(ids, id)
+	}
+	return
+}
+
+// LinksOutIDs returns the "links_out" edge IDs in the mutation.
+func (m *TicketMutation) LinksOutIDs() (ids []int) {
+	for id := range m.links_out {
+		ids = append(ids, id)
+	}
+	return
+}
+
+// ResetLinksOut resets all changes to the "links_out" edge.
+func (m *TicketMutation) ResetLinksOut() {
+	m.links_out = nil
+	m.clearedlinks_out = false
+	m.removedlinks_out = nil
+}
+
+// AddLinksInIDs adds the "links_in" edge to the TicketLink entity by ids.
+func (m *TicketMutation) AddLinksInIDs(ids ...int) {
+	if m.links_in == nil {
+		m.links_in = make(map[int]struct{})
+	}
+	for i := range ids {
+		m.links_in[ids[i]] = struct{}{}
+	}
+}
+
+// ClearLinksIn clears the "links_in" edge to the TicketLink entity.
+func (m *TicketMutation) ClearLinksIn() {
+	m.clearedlinks_in = true
+}
+
+// LinksInCleared reports if the "links_in" edge to the TicketLink entity was cleared.
+func (m *TicketMutation) LinksInCleared() bool {
+	return m.clearedlinks_in
+}
+
+// RemoveLinksInIDs removes the "links_in" edge to the TicketLink entity by IDs.
+func (m *TicketMutation) RemoveLinksInIDs(ids ...int) {
+	if m.removedlinks_in == nil {
+		m.removedlinks_in = make(map[int]struct{})
+	}
+	for i := range ids {
+		delete(m.links_in, ids[i])
+		m.removedlinks_in[ids[i]] = struct{}{}
+	}
+}
+
+// RemovedLinksIn returns the removed IDs of the "links_in" edge to the TicketLink entity.
+func (m *TicketMutation) RemovedLinksInIDs() (ids []int) {
+	for id := range m.removedlinks_in {
+		ids = append(ids, id)
+	}
+	return
+}
+
+// LinksInIDs returns the "links_in" edge IDs in the mutation.
+func (m *TicketMutation) LinksInIDs() (ids []int) {
+	for id := range m.links_in {
+		ids = append(ids, id)
+	}
+	return
+}
+
+// ResetLinksIn resets all changes to the "links_in" edge.
+func (m *TicketMutation) ResetLinksIn() {
+	m.links_in = nil
+	m.clearedlinks_in = false
+	m.removedlinks_in = nil
+}
+
+// AddWatcherIDs adds the "watchers" edge to the TicketWatcher entity by ids.
+func (m *TicketMutation) AddWatcherIDs(ids ...int) {
+	if m.watchers == nil {
+		m.watchers = make(map[int]struct{})
+	}
+	for i := range ids {
+		m.watchers[ids[i]] = struct{}{}
+	}
+}
+
+// ClearWatchers clears the "watchers" edge to the TicketWatcher entity.
+func (m *TicketMutation) ClearWatchers() {
+	m.clearedwatchers = true
+}
+
+// WatchersCleared reports if the "watchers" edge to the TicketWatcher entity was cleared.
+func (m *TicketMutation) WatchersCleared() bool {
+	return m.clearedwatchers
+}
+
+// RemoveWatcherIDs removes the "watchers" edge to the TicketWatcher entity by IDs.
+func (m *TicketMutation) RemoveWatcherIDs(ids ...int) {
+	if m.removedwatchers == nil {
+		m.removedwatchers = make(map[int]struct{})
+	}
+	for i := range ids {
+		delete(m.watchers, ids[i])
+		m.removedwatchers[ids[i]] = struct{}{}
+	}
+}
+
+// RemovedWatchers returns the removed IDs of the "watchers" edge to the TicketWatcher entity.
+func (m *TicketMutation) RemovedWatchersIDs() (ids []int) {
+	for id := range m.removedwatchers {
+		ids = append(ids, id)
+	}
+	return
+}
+
+// WatchersIDs returns the "watchers" edge IDs in the mutation.
+func (m *TicketMutation) WatchersIDs() (ids []int) {
+	for id := range m.watchers {
+		ids = append(ids, id)
+	}
+	return
+}
+
+// ResetWatchers resets all changes to the "watchers" edge.
+func (m *TicketMutation) ResetWatchers() {
+	m.watchers = nil
+	m.clearedwatchers = false
+	m.removedwatchers = nil
+}
+
 // Where appends a list predicates to the TicketMutation builder.
 func (m *TicketMutation) Where(ps ...predicate.Ticket) {
 	m.predicates = append(m.predicates, ps...)
@@ -6202,7 +6427,7 @@ func (m *TicketMutation) Type() string {
 // order to get all numeric fields that were incremented/decremented, call
 // AddedFields().
 func (m *TicketMutation) Fields() []string {
-	fields := make([]string, 0, 28)
+	fields := make([]string, 0, 29)
 	if m.created_at != nil {
 		fields = append(fields, ticket.FieldCreatedAt)
 	}
@@ -6284,6 +6509,9 @@ func (m *TicketMutation) Fields() []string {
 	if m.closed_at != nil {
 		fields = append(fields, ticket.FieldClosedAt)
 	}
+	if m.due_at != nil {
+		fields = append(fields, ticket.FieldDueAt)
+	}
 	if m.version != nil {
 		fields = append(fields, ticket.FieldVersion)
 	}
@@ -6349,6 +6577,8 @@ func (m *TicketMutation) Field(name string) (ent.Value, bool) {
 		return m.DuplicateCount()
 	case ticket.FieldClosedAt:
 		return m.ClosedAt()
+	case ticket.FieldDueAt:
+		return m.DueAt()
 	case ticket.FieldVersion:
 		return m.Version()
 	}
@@ -6414,6 +6644,8 @@ func (m *TicketMutation) OldField(ctx context.Context, name string) (ent.Value, 
 		return m.OldDuplicateCount(ctx)
 	case ticket.FieldClosedAt:
 		return m.OldClosedAt(ctx)
+	case ticket.FieldDueAt:
+		return m.OldDueAt(ctx)
 	case ticket.FieldVersion:
 		return m.OldVersion(ctx)
 	}
@@ -6614,6 +6846,13 @@ func (m *TicketMutation) SetField(name string, value ent.Value) error {
 		}
 		m.SetClosedAt(v)
 		return nil
+	case ticket.FieldDueAt:
+		v, ok := value.(time.Time)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetDueAt(v)
+		return nil
 	case ticket.FieldVersion:
 		v, ok := value.(int)
 		if !ok {
@@ -6753,6 +6992,9 @@ func (m *TicketMutation) ClearedFields() []string {
 	if m.FieldCleared(ticket.FieldClosedAt) {
 		fields = append(fields, ticket.FieldClosedAt)
 	}
+	if m.FieldCleared(ticket.FieldDueAt) {
+		fields = append(fields, ticket.FieldDueAt)
+	}
 	return fields
 }
 
@@ -6805,6 +7047,9 @@ func (m *TicketMutation) ClearField(name string) error {
 		return nil
 	case ticket.FieldClosedAt:
 		m.ClearClosedAt()
+		return nil
+	case ticket.FieldDueAt:
+		m.ClearDueAt()
 		return nil
 	}
 	return fmt.Errorf("unknown Ticket nullable field %s", name)
@@ -6895,6 +7140,9 @@ func (m *TicketMutation) ResetField(name string) error {
 	case ticket.FieldClosedAt:
 		m.ResetClosedAt()
 		return nil
+	case ticket.FieldDueAt:
+		m.ResetDueAt()
+		return nil
 	case ticket.FieldVersion:
 		m.ResetVersion()
 		return nil
@@ -6904,7 +7152,7 @@ func (m *TicketMutation) ResetField(name string) error {
 
 // AddedEdges returns all edge names that were set/added in this mutation.
 func (m *TicketMutation) AddedEdges() []string {
-	edges := make([]string, 0, 9)
+	edges := make([]string, 0, 12)
 	if m.category != nil {
 		edges = append(edges, ticket.EdgeCategory)
 	}
@@ -6931,6 +7179,15 @@ func (m *TicketMutation) AddedEdges() []string {
 	}
 	if m.events != nil {
 		edges = append(edges, ticket.EdgeEvents)
+	}
+	if m.links_out != nil {
+		edges = append(edges, ticket.EdgeLinksOut)
+	}
+	if m.links_in != nil {
+		edges = append(edges, ticket.EdgeLinksIn)
+	}
+	if m.watchers != nil {
+		edges = append(edges, ticket.EdgeWatchers)
 	}
 	return edges
 }
@@ -6987,13 +7244,31 @@ func (m *TicketMutation) AddedIDs(name string) []ent.Value {
 			ids = append(ids, id)
 		}
 		return ids
+	case ticket.EdgeLinksOut:
+		ids := make([]ent.Value, 0, len(m.links_out))
+		for id := range m.links_out {
+			ids = append(ids, id)
+		}
+		return ids
+	case ticket.EdgeLinksIn:
+		ids := make([]ent.Value, 0, len(m.links_in))
+		for id := range m.links_in {
+			ids = append(ids, id)
+		}
+		return ids
+	case ticket.EdgeWatchers:
+		ids := make([]ent.Value, 0, len(m.watchers))
+		for id := range m.watchers {
+			ids = append(ids, id)
+		}
+		return ids
 	}
 	return nil
 }
 
 // RemovedEdges returns all edge names that were removed in this mutation.
 func (m *TicketMutation) RemovedEdges() []string {
-	edges := make([]string, 0, 9)
+	edges := make([]string, 0, 12)
 	if m.removedassignees != nil {
 		edges = append(edges, ticket.EdgeAssignees)
 	}
@@ -7011,6 +7286,15 @@ func (m *TicketMutation) RemovedEdges() []string {
 	}
 	if m.removedevents != nil {
 		edges = append(edges, ticket.EdgeEvents)
+	}
+	if m.removedlinks_out != nil {
+		edges = append(edges, ticket.EdgeLinksOut)
+	}
+	if m.removedlinks_in != nil {
+		edges = append(edges, ticket.EdgeLinksIn)
+	}
+	if m.removedwatchers != nil {
+		edges = append(edges, ticket.EdgeWatchers)
 	}
 	return edges
 }
@@ -7055,13 +7339,31 @@ func (m *TicketMutation) RemovedIDs(name string) []ent.Value {
 			ids = append(ids, id)
 		}
 		return ids
+	case ticket.EdgeLinksOut:
+		ids := make([]ent.Value, 0, len(m.removedlinks_out))
+		for id := range m.removedlinks_out {
+			ids = append(ids, id)
+		}
+		return ids
+	case ticket.EdgeLinksIn:
+		ids := make([]ent.Value, 0, len(m.removedlinks_in))
+		for id := range m.removedlinks_in {
+			ids = append(ids, id)
+		}
+		return ids
+	case ticket.EdgeWatchers:
+		ids := make([]ent.Value, 0, len(m.removedwatchers))
+		for id := range m.removedwatchers {
+			ids = append(ids, id)
+		}
+		return ids
 	}
 	return nil
 }
 
 // ClearedEdges returns all edge names that were cleared in this mutation.
 func (m *TicketMutation) ClearedEdges() []string {
-	edges := make([]string, 0, 9)
+	edges := make([]string, 0, 12)
 	if m.clearedcategory {
 		edges = append(edges, ticket.EdgeCategory)
 	}
@@ -7089,6 +7391,15 @@ func (m *TicketMutation) ClearedEdges() []string {
 	if m.clearedevents {
 		edges = append(edges, ticket.EdgeEvents)
 	}
+	if m.clearedlinks_out {
+		edges = append(edges, ticket.EdgeLinksOut)
+	}
+	if m.clearedlinks_in {
+		edges = append(edges, ticket.EdgeLinksIn)
+	}
+	if m.clearedwatchers {
+		edges = append(edges, ticket.EdgeWatchers)
+	}
 	return edges
 }
 
@@ -7114,6 +7425,12 @@ func (m *TicketMutation) EdgeCleared(name string) bool {
 		return m.clearedattachments
 	case ticket.EdgeEvents:
 		return m.clearedevents
+	case ticket.EdgeLinksOut:
+		return m.clearedlinks_out
+	case ticket.EdgeLinksIn:
+		return m.clearedlinks_in
+	case ticket.EdgeWatchers:
+		return m.clearedwatchers
 	}
 	return false
 }
@@ -7165,6 +7482,15 @@ func (m *TicketMutation) ResetEdge(name string) error {
 		return nil
 	case ticket.EdgeEvents:
 		m.ResetEvents()
+		return nil
+	case ticket.EdgeLinksOut:
+		m.ResetLinksOut()
+		return nil
+	case ticket.EdgeLinksIn:
+		m.ResetLinksIn()
+		return nil
+	case ticket.EdgeWatchers:
+		m.ResetWatchers()
 		return nil
 	}
 	return fmt.Errorf("unknown Ticket edge %s", name)
@@ -7946,6 +8272,7 @@ type TicketEventMutation struct {
 	addticket_number *int
 	site_id          *int
 	addsite_id       *int
+	reason           *string
 	changes          *[]schematype.FieldChange
 	appendchanges    []schematype.FieldChange
 	clearedFields    map[string]struct{}
@@ -8338,6 +8665,55 @@ func (m *TicketEventMutation) ResetActorID() {
 	delete(m.clearedFields, ticketevent.FieldActorID)
 }
 
+// SetReason sets the "reason" field.
+func (m *TicketEventMutation) SetReason(s string) {
+	m.reason = &s
+}
+
+// Reason returns the value of the "reason" field in the mutation.
+func (m *TicketEventMutation) Reason() (r string, exists bool) {
+	v := m.reason
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldReason returns the old "reason" field's value of the TicketEvent entity.
+// If the TicketEvent object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *TicketEventMutation) OldReason(ctx context.Context) (v string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldReason is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldReason requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldReason: %w", err)
+	}
+	return oldValue.Reason, nil
+}
+
+// ClearReason clears the value of the "reason" field.
+func (m *TicketEventMutation) ClearReason() {
+	m.reason = nil
+	m.clearedFields[ticketevent.FieldReason] = struct{}{}
+}
+
+// ReasonCleared returns if the "reason" field was cleared in this mutation.
+func (m *TicketEventMutation) ReasonCleared() bool {
+	_, ok := m.clearedFields[ticketevent.FieldReason]
+	return ok
+}
+
+// ResetReason resets all changes to the "reason" field.
+func (m *TicketEventMutation) ResetReason() {
+	m.reason = nil
+	delete(m.clearedFields, ticketevent.FieldReason)
+}
+
 // SetChanges sets the "changes" field.
 func (m *TicketEventMutation) SetChanges(sc []schematype.FieldChange) {
 	m.changes = &sc
@@ -8477,7 +8853,7 @@ func (m *TicketEventMutation) Type() string {
 // order to get all numeric fields that were incremented/decremented, call
 // AddedFields().
 func (m *TicketEventMutation) Fields() []string {
-	fields := make([]string, 0, 7)
+	fields := make([]string, 0, 8)
 	if m.kind != nil {
 		fields = append(fields, ticketevent.FieldKind)
 	}
@@ -8495,6 +8871,9 @@ func (m *TicketEventMutation) Fields() []string {
 	}
 	if m.actor != nil {
 		fields = append(fields, ticketevent.FieldActorID)
+	}
+	if m.reason != nil {
+		fields = append(fields, ticketevent.FieldReason)
 	}
 	if m.changes != nil {
 		fields = append(fields, ticketevent.FieldChanges)
@@ -8519,6 +8898,8 @@ func (m *TicketEventMutation) Field(name string) (ent.Value, bool) {
 		return m.SiteID()
 	case ticketevent.FieldActorID:
 		return m.ActorID()
+	case ticketevent.FieldReason:
+		return m.Reason()
 	case ticketevent.FieldChanges:
 		return m.Changes()
 	}
@@ -8542,6 +8923,8 @@ func (m *TicketEventMutation) OldField(ctx context.Context, name string) (ent.Va
 		return m.OldSiteID(ctx)
 	case ticketevent.FieldActorID:
 		return m.OldActorID(ctx)
+	case ticketevent.FieldReason:
+		return m.OldReason(ctx)
 	case ticketevent.FieldChanges:
 		return m.OldChanges(ctx)
 	}
@@ -8594,6 +8977,13 @@ func (m *TicketEventMutation) SetField(name string, value ent.Value) error {
 			return fmt.Errorf("unexpected type %T for field %s", value, name)
 		}
 		m.SetActorID(v)
+		return nil
+	case ticketevent.FieldReason:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetReason(v)
 		return nil
 	case ticketevent.FieldChanges:
 		v, ok := value.([]schematype.FieldChange)
@@ -8665,6 +9055,9 @@ func (m *TicketEventMutation) ClearedFields() []string {
 	if m.FieldCleared(ticketevent.FieldActorID) {
 		fields = append(fields, ticketevent.FieldActorID)
 	}
+	if m.FieldCleared(ticketevent.FieldReason) {
+		fields = append(fields, ticketevent.FieldReason)
+	}
 	return fields
 }
 
@@ -8684,6 +9077,9 @@ func (m *TicketEventMutation) ClearField(name string) error {
 		return nil
 	case ticketevent.FieldActorID:
 		m.ClearActorID()
+		return nil
+	case ticketevent.FieldReason:
+		m.ClearReason()
 		return nil
 	}
 	return fmt.Errorf("unknown TicketEvent nullable field %s", name)
@@ -8710,6 +9106,9 @@ func (m *TicketEventMutation) ResetField(name string) error {
 		return nil
 	case ticketevent.FieldActorID:
 		m.ResetActorID()
+		return nil
+	case ticketevent.FieldReason:
+		m.ResetReason()
 		return nil
 	case ticketevent.FieldChanges:
 		m.ResetChanges()
@@ -8808,6 +9207,719 @@ func (m *TicketEventMutation) ResetEdge(name string) error {
 		return nil
 	}
 	return fmt.Errorf("unknown TicketEvent edge %s", name)
+}
+
+// TicketLinkMutation represents an operation that mutates the TicketLink nodes in the graph.
+type TicketLinkMutation struct {
+	config
+	op                Op
+	typ               string
+	id                *int
+	kind              *ticketlink.Kind
+	created_at        *time.Time
+	clearedFields     map[string]struct{}
+	from              *int
+	clearedfrom       bool
+	to                *int
+	clearedto         bool
+	created_by        *int
+	clearedcreated_by bool
+	done              bool
+	oldValue          func(context.Context) (*TicketLink, error)
+	predicates        []predicate.TicketLink
+}
+
+var _ ent.Mutation = (*TicketLinkMutation)(nil)
+
+// ticketlinkOption allows management of the mutation configuration using functional options.
+type ticketlinkOption func(*TicketLinkMutation)
+
+// newTicketLinkMutation creates new mutation for the TicketLink entity.
+func newTicketLinkMutation(c config, op Op, opts ...ticketlinkOption) *TicketLinkMutation {
+	m := &TicketLinkMutation{
+		config:        c,
+		op:            op,
+		typ:           TypeTicketLink,
+		clearedFields: make(map[string]struct{}),
+	}
+	for _, opt := range opts {
+		opt(m)
+	}
+	return m
+}
+
+// withTicketLinkID sets the ID field of the mutation.
+func withTicketLinkID(id int) ticketlinkOption {
+	return func(m *TicketLinkMutation) {
+		var (
+			err   error
+			once  sync.Once
+			value *TicketLink
+		)
+		m.oldValue = func(ctx context.Context) (*TicketLink, error) {
+			once.Do(func() {
+				if m.done {
+					err = errors.New("querying old values post mutation is not allowed")
+				} else {
+					value, err = m.Client().TicketLink.Get(ctx, id)
+				}
+			})
+			return value, err
+		}
+		m.id = &id
+	}
+}
+
+// withTicketLink sets the old TicketLink of the mutation.
+func withTicketLink(node *TicketLink) ticketlinkOption {
+	return func(m *TicketLinkMutation) {
+		m.oldValue = func(context.Context) (*TicketLink, error) {
+			return node, nil
+		}
+		m.id = &node.ID
+	}
+}
+
+// Client returns a new `ent.Client` from the mutation. If the mutation was
+// executed in a transaction (ent.Tx), a transactional client is returned.
+func (m TicketLinkMutation) Client() *Client {
+	client := &Client{config: m.config}
+	client.init()
+	return client
+}
+
+// Tx returns an `ent.Tx` for mutations that were executed in transactions;
+// it returns an error otherwise.
+func (m TicketLinkMutation) Tx() (*Tx, error) {
+	if _, ok := m.driver.(*txDriver); !ok {
+		return nil, errors.New("ent: mutation is not running in a transaction")
+	}
+	tx := &Tx{config: m.config}
+	tx.init()
+	return tx, nil
+}
+
+// ID returns the ID value in the mutation. Note that the ID is only available
+// if it was provided to the builder or after it was returned from the database.
+func (m *TicketLinkMutation) ID() (id int, exists bool) {
+	if m.id == nil {
+		return
+	}
+	return *m.id, true
+}
+
+// IDs queries the database and returns the entity ids that match the mutation's predicate.
+// That means, if the mutation is applied within a transaction with an isolation level such
+// as sql.LevelSerializable, the returned ids match the ids of the rows that will be updated
+// or updated by the mutation.
+func (m *TicketLinkMutation) IDs(ctx context.Context) ([]int, error) {
+	switch {
+	case m.op.Is(OpUpdateOne | OpDeleteOne):
+		id, exists := m.ID()
+		if exists {
+			return []int{id}, nil
+		}
+		fallthrough
+	case m.op.Is(OpUpdate | OpDelete):
+		return m.Client().TicketLink.Query().Where(m.predicates...).IDs(ctx)
+	default:
+		return nil, fmt.Errorf("IDs is not allowed on %s operations", m.op)
+	}
+}
+
+// SetKind sets the "kind" field.
+func (m *TicketLinkMutation) SetKind(t ticketlink.Kind) {
+	m.kind = &t
+}
+
+// Kind returns the value of the "kind" field in the mutation.
+func (m *TicketLinkMutation) Kind() (r ticketlink.Kind, exists bool) {
+	v := m.kind
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldKind returns the old "kind" field's value of the TicketLink entity.
+// If the TicketLink object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *TicketLinkMutation) OldKind(ctx context.Context) (v ticketlink.Kind, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldKind is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldKind requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldKind: %w", err)
+	}
+	return oldValue.Kind, nil
+}
+
+// ResetKind resets all changes to the "kind" field.
+func (m *TicketLinkMutation) ResetKind() {
+	m.kind = nil
+}
+
+// SetFromID sets the "from_id" field.
+func (m *TicketLinkMutation) SetFromID(i int) {
+	m.from = &i
+}
+
+// FromID returns the value of the "from_id" field in the mutation.
+func (m *TicketLinkMutation) FromID() (r int, exists bool) {
+	v := m.from
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldFromID returns the old "from_id" field's value of the TicketLink entity.
+// If the TicketLink object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *TicketLinkMutation) OldFromID(ctx context.Context) (v int, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldFromID is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldFromID requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldFromID: %w", err)
+	}
+	return oldValue.FromID, nil
+}
+
+// ResetFromID resets all changes to the "from_id" field.
+func (m *TicketLinkMutation) ResetFromID() {
+	m.from = nil
+}
+
+// SetToID sets the "to_id" field.
+func (m *TicketLinkMutation) SetToID(i int) {
+	m.to = &i
+}
+
+// ToID returns the value of the "to_id" field in the mutation.
+func (m *TicketLinkMutation) ToID() (r int, exists bool) {
+	v := m.to
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldToID returns the old "to_id" field's value of the TicketLink entity.
+// If the TicketLink object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *TicketLinkMutation) OldToID(ctx context.Context) (v int, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldToID is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldToID requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldToID: %w", err)
+	}
+	return oldValue.ToID, nil
+}
+
+// ResetToID resets all changes to the "to_id" field.
+func (m *TicketLinkMutation) ResetToID() {
+	m.to = nil
+}
+
+// SetCreatedByID sets the "created_by_id" field.
+func (m *TicketLinkMutation) SetCreatedByID(i int) {
+	m.created_by = &i
+}
+
+// CreatedByID returns the value of the "created_by_id" field in the mutation.
+func (m *TicketLinkMutation) CreatedByID() (r int, exists bool) {
+	v := m.created_by
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldCreatedByID returns the old "created_by_id" field's value of the TicketLink entity.
+// If the TicketLink object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *TicketLinkMutation) OldCreatedByID(ctx context.Context) (v *int, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldCreatedByID is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldCreatedByID requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldCreatedByID: %w", err)
+	}
+	return oldValue.CreatedByID, nil
+}
+
+// ClearCreatedByID clears the value of the "created_by_id" field.
+func (m *TicketLinkMutation) ClearCreatedByID() {
+	m.created_by = nil
+	m.clearedFields[ticketlink.FieldCreatedByID] = struct{}{}
+}
+
+// CreatedByIDCleared returns if the "created_by_id" field was cleared in this mutation.
+func (m *TicketLinkMutation) CreatedByIDCleared() bool {
+	_, ok := m.clearedFields[ticketlink.FieldCreatedByID]
+	return ok
+}
+
+// ResetCreatedByID resets all changes to the "created_by_id" field.
+func (m *TicketLinkMutation) ResetCreatedByID() {
+	m.created_by = nil
+	delete(m.clearedFields, ticketlink.FieldCreatedByID)
+}
+
+// SetCreatedAt sets the "created_at" field.
+func (m *TicketLinkMutation) SetCreatedAt(t time.Time) {
+	m.created_at = &t
+}
+
+// CreatedAt returns the value of the "created_at" field in the mutation.
+func (m *TicketLinkMutation) CreatedAt() (r time.Time, exists bool) {
+	v := m.created_at
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldCreatedAt returns the old "created_at" field's value of the TicketLink entity.
+// If the TicketLink object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *TicketLinkMutation) OldCreatedAt(ctx context.Context) (v time.Time, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldCreatedAt is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldCreatedAt requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldCreatedAt: %w", err)
+	}
+	return oldValue.CreatedAt, nil
+}
+
+// ResetCreatedAt resets all changes to the "created_at" field.
+func (m *TicketLinkMutation) ResetCreatedAt() {
+	m.created_at = nil
+}
+
+// ClearFrom clears the "from" edge to the Ticket entity.
+func (m *TicketLinkMutation) ClearFrom() {
+	m.clearedfrom = true
+	m.clearedFields[ticketlink.FieldFromID] = struct{}{}
+}
+
+// FromCleared reports if the "from" edge to the Ticket entity was cleared.
+func (m *TicketLinkMutation) FromCleared() bool {
+	return m.clearedfrom
+}
+
+// FromIDs returns the "from" edge IDs in the mutation.
+// Note that IDs always returns len(IDs) <= 1 for unique edges, and you should use
+// FromID instead. It exists only for internal usage by the builders.
+func (m *TicketLinkMutation) FromIDs() (ids []int) {
+	if id := m.from; id != nil {
+		ids = append(ids, *id)
+	}
+	return
+}
+
+// ResetFrom resets all changes to the "from" edge.
+func (m *TicketLinkMutation) ResetFrom() {
+	m.from = nil
+	m.clearedfrom = false
+}
+
+// ClearTo clears the "to" edge to the Ticket entity.
+func (m *TicketLinkMutation) ClearTo() {
+	m.clearedto = true
+	m.clearedFields[ticketlink.FieldToID] = struct{}{}
+}
+
+// ToCleared reports if the "to" edge to the Ticket entity was cleared.
+func (m *TicketLinkMutation) ToCleared() bool {
+	return m.clearedto
+}
+
+// ToIDs returns the "to" edge IDs in the mutation.
+// Note that IDs always returns len(IDs) <= 1 for unique edges, and you should use
+// ToID instead. It exists only for internal usage by the builders.
+func (m *TicketLinkMutation) ToIDs() (ids []int) {
+	if id := m.to; id != nil {
+		ids = append(ids, *id)
+	}
+	return
+}
+
+// ResetTo resets all changes to the "to" edge.
+func (m *TicketLinkMutation) ResetTo() {
+	m.to = nil
+	m.clearedto = false
+}
+
+// ClearCreatedBy clears the "created_by" edge to the User entity.
+func (m *TicketLinkMutation) ClearCreatedBy() {
+	m.clearedcreated_by = true
+	m.clearedFields[ticketlink.FieldCreatedByID] = struct{}{}
+}
+
+// CreatedByCleared reports if the "created_by" edge to the User entity was cleared.
+func (m *TicketLinkMutation) CreatedByCleared() bool {
+	return m.CreatedByIDCleared() || m.clearedcreated_by
+}
+
+// CreatedByIDs returns the "created_by" edge IDs in the mutation.
+// Note that IDs always returns len(IDs) <= 1 for unique edges, and you should use
+// CreatedByID instead. It exists only for internal usage by the builders.
+func (m *TicketLinkMutation) CreatedByIDs() (ids []int) {
+	if id := m.created_by; id != nil {
+		ids = append(ids, *id)
+	}
+	return
+}
+
+// ResetCreatedBy resets all changes to the "created_by" edge.
+func (m *TicketLinkMutation) ResetCreatedBy() {
+	m.created_by = nil
+	m.clearedcreated_by = false
+}
+
+// Where appends a list predicates to the TicketLinkMutation builder.
+func (m *TicketLinkMutation) Where(ps ...predicate.TicketLink) {
+	m.predicates = append(m.predicates, ps...)
+}
+
+// WhereP appends storage-level predicates to the TicketLinkMutation builder. Using this method,
+// users can use type-assertion to append predicates that do not depend on any generated package.
+func (m *TicketLinkMutation) WhereP(ps ...func(*sql.Selector)) {
+	p := make([]predicate.TicketLink, len(ps))
+	for i := range ps {
+		p[i] = ps[i]
+	}
+	m.Where(p...)
+}
+
+// Op returns the operation name.
+func (m *TicketLinkMutation) Op() Op {
+	return m.op
+}
+
+// SetOp allows setting the mutation operation.
+func (m *TicketLinkMutation) SetOp(op Op) {
+	m.op = op
+}
+
+// Type returns the node type of this mutation (TicketLink).
+func (m *TicketLinkMutation) Type() string {
+	return m.typ
+}
+
+// Fields returns all fields that were changed during this mutation. Note that in
+// order to get all numeric fields that were incremented/decremented, call
+// AddedFields().
+func (m *TicketLinkMutation) Fields() []string {
+	fields := make([]string, 0, 5)
+	if m.kind != nil {
+		fields = append(fields, ticketlink.FieldKind)
+	}
+	if m.from != nil {
+		fields = append(fields, ticketlink.FieldFromID)
+	}
+	if m.to != nil {
+		fields = append(fields, ticketlink.FieldToID)
+	}
+	if m.created_by != nil {
+		fields = append(fields, ticketlink.FieldCreatedByID)
+	}
+	if m.created_at != nil {
+		fields = append(fields, ticketlink.FieldCreatedAt)
+	}
+	return fields
+}
+
+// Field returns the value of a field with the given name. The second boolean
+// return value indicates that this field was not set, or was not defined in the
+// schema.
+func (m *TicketLinkMutation) Field(name string) (ent.Value, bool) {
+	switch name {
+	case ticketlink.FieldKind:
+		return m.Kind()
+	case ticketlink.FieldFromID:
+		return m.FromID()
+	case ticketlink.FieldToID:
+		return m.ToID()
+	case ticketlink.FieldCreatedByID:
+		return m.CreatedByID()
+	case ticketlink.FieldCreatedAt:
+		return m.CreatedAt()
+	}
+	return nil, false
+}
+
+// OldField returns the old value of the field from the database. An error is
+// returned if the mutation operation is not UpdateOne, or the query to the
+// database failed.
+func (m *TicketLinkMutation) OldField(ctx context.Context, name string) (ent.Value, error) {
+	switch name {
+	case ticketlink.FieldKind:
+		return m.OldKind(ctx)
+	case ticketlink.FieldFromID:
+		return m.OldFromID(ctx)
+	case ticketlink.FieldToID:
+		return m.OldToID(ctx)
+	case ticketlink.FieldCreatedByID:
+		return m.OldCreatedByID(ctx)
+	case ticketlink.FieldCreatedAt:
+		return m.OldCreatedAt(ctx)
+	}
+	return nil, fmt.Errorf("unknown TicketLink field %s", name)
+}
+
+// SetField sets the value of a field with the given name. It returns an error if
+// the field is not defined in the schema, or if the type mismatched the field
+// type.
+func (m *TicketLinkMutation) SetField(name string, value ent.Value) error {
+	switch name {
+	case ticketlink.FieldKind:
+		v, ok := value.(ticketlink.Kind)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetKind(v)
+		return nil
+	case ticketlink.FieldFromID:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetFromID(v)
+		return nil
+	case ticketlink.FieldToID:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetToID(v)
+		return nil
+	case ticketlink.FieldCreatedByID:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetCreatedByID(v)
+		return nil
+	case ticketlink.FieldCreatedAt:
+		v, ok := value.(time.Time)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetCreatedAt(v)
+		return nil
+	}
+	return fmt.Errorf("unknown TicketLink field %s", name)
+}
+
+// AddedFields returns all numeric fields that were incremented/decremented during
+// this mutation.
+func (m *TicketLinkMutation) AddedFields() []string {
+	var fields []string
+	return fields
+}
+
+// AddedField returns the numeric value that was incremented/decremented on a field
+// with the given name. The second boolean return value indicates that this field
+// was not set, or was not defined in the schema.
+func (m *TicketLinkMutation) AddedField(name string) (ent.Value, bool) {
+	switch name {
+	}
+	return nil, false
+}
+
+// AddField adds the value to the field with the given name. It returns an error if
+// the field is not defined in the schema, or if the type mismatched the field
+// type.
+func (m *TicketLinkMutation) AddField(name string, value ent.Value) error {
+	switch name {
+	}
+	return fmt.Errorf("unknown TicketLink numeric field %s", name)
+}
+
+// ClearedFields returns all nullable fields that were cleared during this
+// mutation.
+func (m *TicketLinkMutation) ClearedFields() []string {
+	var fields []string
+	if m.FieldCleared(ticketlink.FieldCreatedByID) {
+		fields = append(fields, ticketlink.FieldCreatedByID)
+	}
+	return fields
+}
+
+// FieldCleared returns a boolean indicating if a field with the given name was
+// cleared in this mutation.
+func (m *TicketLinkMutation) FieldCleared(name string) bool {
+	_, ok := m.clearedFields[name]
+	return ok
+}
+
+// ClearField clears the value of the field with the given name. It returns an
+// error if the field is not defined in the schema.
+func (m *TicketLinkMutation) ClearField(name string) error {
+	switch name {
+	case ticketlink.FieldCreatedByID:
+		m.ClearCreatedByID()
+		return nil
+	}
+	return fmt.Errorf("unknown TicketLink nullable field %s", name)
+}
+
+// ResetField resets all changes in the mutation for the field with the given name.
+// It returns an error if the field is not defined in the schema.
+func (m *TicketLinkMutation) ResetField(name string) error {
+	switch name {
+	case ticketlink.FieldKind:
+		m.ResetKind()
+		return nil
+	case ticketlink.FieldFromID:
+		m.ResetFromID()
+		return nil
+	case ticketlink.FieldToID:
+		m.ResetToID()
+		return nil
+	case ticketlink.FieldCreatedByID:
+		m.ResetCreatedByID()
+		return nil
+	case ticketlink.FieldCreatedAt:
+		m.ResetCreatedAt()
+		return nil
+	}
+	return fmt.Errorf("unknown TicketLink field %s", name)
+}
+
+// AddedEdges returns all edge names that were set/added in this mutation.
+func (m *TicketLinkMutation) AddedEdges() []string {
+	edges := make([]string, 0, 3)
+	if m.from != nil {
+		edges = append(edges, ticketlink.EdgeFrom)
+	}
+	if m.to != nil {
+		edges = append(edges, ticketlink.EdgeTo)
+	}
+	if m.created_by != nil {
+		edges = append(edges, ticketlink.EdgeCreatedBy)
+	}
+	return edges
+}
+
+// AddedIDs returns all IDs (to other nodes) that were added for the given edge
+// name in this mutation.
+func (m *TicketLinkMutation) AddedIDs(name string) []ent.Value {
+	switch name {
+	case ticketlink.EdgeFrom:
+		if id := m.from; id != nil {
+			return []ent.Value{*id}
+		}
+	case ticketlink.EdgeTo:
+		if id := m.to; id != nil {
+			return []ent.Value{*id}
+		}
+	case ticketlink.EdgeCreatedBy:
+		if id := m.created_by; id != nil {
+			return []ent.Value{*id}
+		}
+	}
+	return nil
+}
+
+// RemovedEdges returns all edge names that were removed in this mutation.
+func (m *TicketLinkMutation) RemovedEdges() []string {
+	edges := make([]string, 0, 3)
+	return edges
+}
+
+// RemovedIDs returns all IDs (to other nodes) that were removed for the edge with
+// the given name in this mutation.
+func (m *TicketLinkMutation) RemovedIDs(name string) []ent.Value {
+	return nil
+}
+
+// ClearedEdges returns all edge names that were cleared in this mutation.
+func (m *TicketLinkMutation) ClearedEdges() []string {
+	edges := make([]string, 0, 3)
+	if m.clearedfrom {
+		edges = append(edges, ticketlink.EdgeFrom)
+	}
+	if m.clearedto {
+		edges = append(edges, ticketlink.EdgeTo)
+	}
+	if m.clearedcreated_by {
+		edges = append(edges, ticketlink.EdgeCreatedBy)
+	}
+	return edges
+}
+
+// EdgeCleared returns a boolean which indicates if the edge with the given name
+// was cleared in this mutation.
+func (m *TicketLinkMutation) EdgeCleared(name string) bool {
+	switch name {
+	case ticketlink.EdgeFrom:
+		return m.clearedfrom
+	case ticketlink.EdgeTo:
+		return m.clearedto
+	case ticketlink.EdgeCreatedBy:
+		return m.clearedcreated_by
+	}
+	return false
+}
+
+// ClearEdge clears the value of the edge with the given name. It returns an error
+// if that edge is not defined in the schema.
+func (m *TicketLinkMutation) ClearEdge(name string) error {
+	switch name {
+	case ticketlink.EdgeFrom:
+		m.ClearFrom()
+		return nil
+	case ticketlink.EdgeTo:
+		m.ClearTo()
+		return nil
+	case ticketlink.EdgeCreatedBy:
+		m.ClearCreatedBy()
+		return nil
+	}
+	return fmt.Errorf("unknown TicketLink unique edge %s", name)
+}
+
+// ResetEdge resets all changes to the edge with the given name in this mutation.
+// It returns an error if the edge is not defined in the schema.
+func (m *TicketLinkMutation) ResetEdge(name string) error {
+	switch name {
+	case ticketlink.EdgeFrom:
+		m.ResetFrom()
+		return nil
+	case ticketlink.EdgeTo:
+		m.ResetTo()
+		return nil
+	case ticketlink.EdgeCreatedBy:
+		m.ResetCreatedBy()
+		return nil
+	}
+	return fmt.Errorf("unknown TicketLink edge %s", name)
 }
 
 // TicketTagMutation represents an operation that mutates the TicketTag nodes in the graph.
@@ -9190,6 +10302,597 @@ func (m *TicketTagMutation) ResetEdge(name string) error {
 		return nil
 	}
 	return fmt.Errorf("unknown TicketTag edge %s", name)
+}
+
+// TicketWatcherMutation represents an operation that mutates the TicketWatcher nodes in the graph.
+type TicketWatcherMutation struct {
+	config
+	op            Op
+	typ           string
+	id            *int
+	notify        *ticketwatcher.Notify
+	created_at    *time.Time
+	clearedFields map[string]struct{}
+	ticket        *int
+	clearedticket bool
+	user          *int
+	cleareduser   bool
+	done          bool
+	oldValue      func(context.Context) (*TicketWatcher, error)
+	predicates    []predicate.TicketWatcher
+}
+
+var _ ent.Mutation = (*TicketWatcherMutation)(nil)
+
+// ticketwatcherOption allows management of the mutation configuration using functional options.
+type ticketwatcherOption func(*TicketWatcherMutation)
+
+// newTicketWatcherMutation creates new mutation for the TicketWatcher entity.
+func newTicketWatcherMutation(c config, op Op, opts ...ticketwatcherOption) *TicketWatcherMutation {
+	m := &TicketWatcherMutation{
+		config:        c,
+		op:            op,
+		typ:           TypeTicketWatcher,
+		clearedFields: make(map[string]struct{}),
+	}
+	for _, opt := range opts {
+		opt(m)
+	}
+	return m
+}
+
+// withTicketWatcherID sets the ID field of the mutation.
+func withTicketWatcherID(id int) ticketwatcherOption {
+	return func(m *TicketWatcherMutation) {
+		var (
+			err   error
+			once  sync.Once
+			value *TicketWatcher
+		)
+		m.oldValue = func(ctx context.Context) (*TicketWatcher, error) {
+			once.Do(func() {
+				if m.done {
+					err = errors.New("querying old values post mutation is not allowed")
+				} else {
+					value, err = m.Client().TicketWatcher.Get(ctx, id)
+				}
+			})
+			return value, err
+		}
+		m.id = &id
+	}
+}
+
+// withTicketWatcher sets the old TicketWatcher of the mutation.
+func withTicketWatcher(node *TicketWatcher) ticketwatcherOption {
+	return func(m *TicketWatcherMutation) {
+		m.oldValue = func(context.Context) (*TicketWatcher, error) {
+			return node, nil
+		}
+		m.id = &node.ID
+	}
+}
+
+// Client returns a new `ent.Client` from the mutation. If the mutation was
+// executed in a transaction (ent.Tx), a transactional client is returned.
+func (m TicketWatcherMutation) Client() *Client {
+	client := &Client{config: m.config}
+	client.init()
+	return client
+}
+
+// Tx returns an `ent.Tx` for mutations that were executed in transactions;
+// it returns an error otherwise.
+func (m TicketWatcherMutation) Tx() (*Tx, error) {
+	if _, ok := m.driver.(*txDriver); !ok {
+		return nil, errors.New("ent: mutation is not running in a transaction")
+	}
+	tx := &Tx{config: m.config}
+	tx.init()
+	return tx, nil
+}
+
+// ID returns the ID value in the mutation. Note that the ID is only available
+// if it was provided to the builder or after it was returned from the database.
+func (m *TicketWatcherMutation) ID() (id int, exists bool) {
+	if m.id == nil {
+		return
+	}
+	return *m.id, true
+}
+
+// IDs queries the database and returns the entity ids that match the mutation's predicate.
+// That means, if the mutation is applied within a transaction with an isolation level such
+// as sql.LevelSerializable, the returned ids match the ids of the rows that will be updated
+// or updated by the mutation.
+func (m *TicketWatcherMutation) IDs(ctx context.Context) ([]int, error) {
+	switch {
+	case m.op.Is(OpUpdateOne | OpDeleteOne):
+		id, exists := m.ID()
+		if exists {
+			return []int{id}, nil
+		}
+		fallthrough
+	case m.op.Is(OpUpdate | OpDelete):
+		return m.Client().TicketWatcher.Query().Where(m.predicates...).IDs(ctx)
+	default:
+		return nil, fmt.Errorf("IDs is not allowed on %s operations", m.op)
+	}
+}
+
+// SetNotify sets the "notify" field.
+func (m *TicketWatcherMutation) SetNotify(t ticketwatcher.Notify) {
+	m.notify = &t
+}
+
+// Notify returns the value of the "notify" field in the mutation.
+func (m *TicketWatcherMutation) Notify() (r ticketwatcher.Notify, exists bool) {
+	v := m.notify
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldNotify returns the old "notify" field's value of the TicketWatcher entity.
+// If the TicketWatcher object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *TicketWatcherMutation) OldNotify(ctx context.Context) (v ticketwatcher.Notify, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldNotify is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldNotify requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldNotify: %w", err)
+	}
+	return oldValue.Notify, nil
+}
+
+// ResetNotify resets all changes to the "notify" field.
+func (m *TicketWatcherMutation) ResetNotify() {
+	m.notify = nil
+}
+
+// SetTicketID sets the "ticket_id" field.
+func (m *TicketWatcherMutation) SetTicketID(i int) {
+	m.ticket = &i
+}
+
+// TicketID returns the value of the "ticket_id" field in the mutation.
+func (m *TicketWatcherMutation) TicketID() (r int, exists bool) {
+	v := m.ticket
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldTicketID returns the old "ticket_id" field's value of the TicketWatcher entity.
+// If the TicketWatcher object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *TicketWatcherMutation) OldTicketID(ctx context.Context) (v int, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldTicketID is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldTicketID requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldTicketID: %w", err)
+	}
+	return oldValue.TicketID, nil
+}
+
+// ResetTicketID resets all changes to the "ticket_id" field.
+func (m *TicketWatcherMutation) ResetTicketID() {
+	m.ticket = nil
+}
+
+// SetUserID sets the "user_id" field.
+func (m *TicketWatcherMutation) SetUserID(i int) {
+	m.user = &i
+}
+
+// UserID returns the value of the "user_id" field in the mutation.
+func (m *TicketWatcherMutation) UserID() (r int, exists bool) {
+	v := m.user
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldUserID returns the old "user_id" field's value of the TicketWatcher entity.
+// If the TicketWatcher object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *TicketWatcherMutation) OldUserID(ctx context.Context) (v int, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldUserID is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldUserID requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldUserID: %w", err)
+	}
+	return oldValue.UserID, nil
+}
+
+// ResetUserID resets all changes to the "user_id" field.
+func (m *TicketWatcherMutation) ResetUserID() {
+	m.user = nil
+}
+
+// SetCreatedAt sets the "created_at" field.
+func (m *TicketWatcherMutation) SetCreatedAt(t time.Time) {
+	m.created_at = &t
+}
+
+// CreatedAt returns the value of the "created_at" field in the mutation.
+func (m *TicketWatcherMutation) CreatedAt() (r time.Time, exists bool) {
+	v := m.created_at
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldCreatedAt returns the old "created_at" field's value of the TicketWatcher entity.
+// If the TicketWatcher object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *TicketWatcherMutation) OldCreatedAt(ctx context.Context) (v time.Time, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldCreatedAt is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldCreatedAt requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldCreatedAt: %w", err)
+	}
+	return oldValue.CreatedAt, nil
+}
+
+// ResetCreatedAt resets all changes to the "created_at" field.
+func (m *TicketWatcherMutation) ResetCreatedAt() {
+	m.created_at = nil
+}
+
+// ClearTicket clears the "ticket" edge to the Ticket entity.
+func (m *TicketWatcherMutation) ClearTicket() {
+	m.clearedticket = true
+	m.clearedFields[ticketwatcher.FieldTicketID] = struct{}{}
+}
+
+// TicketCleared reports if the "ticket" edge to the Ticket entity was cleared.
+func (m *TicketWatcherMutation) TicketCleared() bool {
+	return m.clearedticket
+}
+
+// TicketIDs returns the "ticket" edge IDs in the mutation.
+// Note that IDs always returns len(IDs) <= 1 for unique edges, and you should use
+// TicketID instead. It exists only for internal usage by the builders.
+func (m *TicketWatcherMutation) TicketIDs() (ids []int) {
+	if id := m.ticket; id != nil {
+		ids = append(ids, *id)
+	}
+	return
+}
+
+// ResetTicket resets all changes to the "ticket" edge.
+func (m *TicketWatcherMutation) ResetTicket() {
+	m.ticket = nil
+	m.clearedticket = false
+}
+
+// ClearUser clears the "user" edge to the User entity.
+func (m *TicketWatcherMutation) ClearUser() {
+	m.cleareduser = true
+	m.clearedFields[ticketwatcher.FieldUserID] = struct{}{}
+}
+
+// UserCleared reports if the "user" edge to the User entity was cleared.
+func (m *TicketWatcherMutation) UserCleared() bool {
+	return m.cleareduser
+}
+
+// UserIDs returns the "user" edge IDs in the mutation.
+// Note that IDs always returns len(IDs) <= 1 for unique edges, and you should use
+// UserID instead. It exists only for internal usage by the builders.
+func (m *TicketWatcherMutation) UserIDs() (ids []int) {
+	if id := m.user; id != nil {
+		ids = append(ids, *id)
+	}
+	return
+}
+
+// ResetUser resets all changes to the "user" edge.
+func (m *TicketWatcherMutation) ResetUser() {
+	m.user = nil
+	m.cleareduser = false
+}
+
+// Where appends a list predicates to the TicketWatcherMutation builder.
+func (m *TicketWatcherMutation) Where(ps ...predicate.TicketWatcher) {
+	m.predicates = append(m.predicates, ps...)
+}
+
+// WhereP appends storage-level predicates to the TicketWatcherMutation builder. Using this method,
+// users can use type-assertion to append predicates that do not depend on any generated package.
+func (m *TicketWatcherMutation) WhereP(ps ...func(*sql.Selector)) {
+	p := make([]predicate.TicketWatcher, len(ps))
+	for i := range ps {
+		p[i] = ps[i]
+	}
+	m.Where(p...)
+}
+
+// Op returns the operation name.
+func (m *TicketWatcherMutation) Op() Op {
+	return m.op
+}
+
+// SetOp allows setting the mutation operation.
+func (m *TicketWatcherMutation) SetOp(op Op) {
+	m.op = op
+}
+
+// Type returns the node type of this mutation (TicketWatcher).
+func (m *TicketWatcherMutation) Type() string {
+	return m.typ
+}
+
+// Fields returns all fields that were changed during this mutation. Note that in
+// order to get all numeric fields that were incremented/decremented, call
+// AddedFields().
+func (m *TicketWatcherMutation) Fields() []string {
+	fields := make([]string, 0, 4)
+	if m.notify != nil {
+		fields = append(fields, ticketwatcher.FieldNotify)
+	}
+	if m.ticket != nil {
+		fields = append(fields, ticketwatcher.FieldTicketID)
+	}
+	if m.user != nil {
+		fields = append(fields, ticketwatcher.FieldUserID)
+	}
+	if m.created_at != nil {
+		fields = append(fields, ticketwatcher.FieldCreatedAt)
+	}
+	return fields
+}
+
+// Field returns the value of a field with the given name. The second boolean
+// return value indicates that this field was not set, or was not defined in the
+// schema.
+func (m *TicketWatcherMutation) Field(name string) (ent.Value, bool) {
+	switch name {
+	case ticketwatcher.FieldNotify:
+		return m.Notify()
+	case ticketwatcher.FieldTicketID:
+		return m.TicketID()
+	case ticketwatcher.FieldUserID:
+		return m.UserID()
+	case ticketwatcher.FieldCreatedAt:
+		return m.CreatedAt()
+	}
+	return nil, false
+}
+
+// OldField returns the old value of the field from the database. An error is
+// returned if the mutation operation is not UpdateOne, or the query to the
+// database failed.
+func (m *TicketWatcherMutation) OldField(ctx context.Context, name string) (ent.Value, error) {
+	switch name {
+	case ticketwatcher.FieldNotify:
+		return m.OldNotify(ctx)
+	case ticketwatcher.FieldTicketID:
+		return m.OldTicketID(ctx)
+	case ticketwatcher.FieldUserID:
+		return m.OldUserID(ctx)
+	case ticketwatcher.FieldCreatedAt:
+		return m.OldCreatedAt(ctx)
+	}
+	return nil, fmt.Errorf("unknown TicketWatcher field %s", name)
+}
+
+// SetField sets the value of a field with the given name. It returns an error if
+// the field is not defined in the schema, or if the type mismatched the field
+// type.
+func (m *TicketWatcherMutation) SetField(name string, value ent.Value) error {
+	switch name {
+	case ticketwatcher.FieldNotify:
+		v, ok := value.(ticketwatcher.Notify)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetNotify(v)
+		return nil
+	case ticketwatcher.FieldTicketID:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetTicketID(v)
+		return nil
+	case ticketwatcher.FieldUserID:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetUserID(v)
+		return nil
+	case ticketwatcher.FieldCreatedAt:
+		v, ok := value.(time.Time)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetCreatedAt(v)
+		return nil
+	}
+	return fmt.Errorf("unknown TicketWatcher field %s", name)
+}
+
+// AddedFields returns all numeric fields that were incremented/decremented during
+// this mutation.
+func (m *TicketWatcherMutation) AddedFields() []string {
+	var fields []string
+	return fields
+}
+
+// AddedField returns the numeric value that was incremented/decremented on a field
+// with the given name. The second boolean return value indicates that this field
+// was not set, or was not defined in the schema.
+func (m *TicketWatcherMutation) AddedField(name string) (ent.Value, bool) {
+	switch name {
+	}
+	return nil, false
+}
+
+// AddField adds the value to the field with the given name. It returns an error if
+// the field is not defined in the schema, or if the type mismatched the field
+// type.
+func (m *TicketWatcherMutation) AddField(name string, value ent.Value) error {
+	switch name {
+	}
+	return fmt.Errorf("unknown TicketWatcher numeric field %s", name)
+}
+
+// ClearedFields returns all nullable fields that were cleared during this
+// mutation.
+func (m *TicketWatcherMutation) ClearedFields() []string {
+	return nil
+}
+
+// FieldCleared returns a boolean indicating if a field with the given name was
+// cleared in this mutation.
+func (m *TicketWatcherMutation) FieldCleared(name string) bool {
+	_, ok := m.clearedFields[name]
+	return ok
+}
+
+// ClearField clears the value of the field with the given name. It returns an
+// error if the field is not defined in the schema.
+func (m *TicketWatcherMutation) ClearField(name string) error {
+	return fmt.Errorf("unknown TicketWatcher nullable field %s", name)
+}
+
+// ResetField resets all changes in the mutation for the field with the given name.
+// It returns an error if the field is not defined in the schema.
+func (m *TicketWatcherMutation) ResetField(name string) error {
+	switch name {
+	case ticketwatcher.FieldNotify:
+		m.ResetNotify()
+		return nil
+	case ticketwatcher.FieldTicketID:
+		m.ResetTicketID()
+		return nil
+	case ticketwatcher.FieldUserID:
+		m.ResetUserID()
+		return nil
+	case ticketwatcher.FieldCreatedAt:
+		m.ResetCreatedAt()
+		return nil
+	}
+	return fmt.Errorf("unknown TicketWatcher field %s", name)
+}
+
+// AddedEdges returns all edge names that were set/added in this mutation.
+func (m *TicketWatcherMutation) AddedEdges() []string {
+	edges := make([]string, 0, 2)
+	if m.ticket != nil {
+		edges = append(edges, ticketwatcher.EdgeTicket)
+	}
+	if m.user != nil {
+		edges = append(edges, ticketwatcher.EdgeUser)
+	}
+	return edges
+}
+
+// AddedIDs returns all IDs (to other nodes) that were added for the given edge
+// name in this mutation.
+func (m *TicketWatcherMutation) AddedIDs(name string) []ent.Value {
+	switch name {
+	case ticketwatcher.EdgeTicket:
+		if id := m.ticket; id != nil {
+			return []ent.Value{*id}
+		}
+	case ticketwatcher.EdgeUser:
+		if id := m.user; id != nil {
+			return []ent.Value{*id}
+		}
+	}
+	return nil
+}
+
+// RemovedEdges returns all edge names that were removed in this mutation.
+func (m *TicketWatcherMutation) RemovedEdges() []string {
+	edges := make([]string, 0, 2)
+	return edges
+}
+
+// RemovedIDs returns all IDs (to other nodes) that were removed for the edge with
+// the given name in this mutation.
+func (m *TicketWatcherMutation) RemovedIDs(name string) []ent.Value {
+	return nil
+}
+
+// ClearedEdges returns all edge names that were cleared in this mutation.
+func (m *TicketWatcherMutation) ClearedEdges() []string {
+	edges := make([]string, 0, 2)
+	if m.clearedticket {
+		edges = append(edges, ticketwatcher.EdgeTicket)
+	}
+	if m.cleareduser {
+		edges = append(edges, ticketwatcher.EdgeUser)
+	}
+	return edges
+}
+
+// EdgeCleared returns a boolean which indicates if the edge with the given name
+// was cleared in this mutation.
+func (m *TicketWatcherMutation) EdgeCleared(name string) bool {
+	switch name {
+	case ticketwatcher.EdgeTicket:
+		return m.clearedticket
+	case ticketwatcher.EdgeUser:
+		return m.cleareduser
+	}
+	return false
+}
+
+// ClearEdge clears the value of the edge with the given name. It returns an error
+// if that edge is not defined in the schema.
+func (m *TicketWatcherMutation) ClearEdge(name string) error {
+	switch name {
+	case ticketwatcher.EdgeTicket:
+		m.ClearTicket()
+		return nil
+	case ticketwatcher.EdgeUser:
+		m.ClearUser()
+		return nil
+	}
+	return fmt.Errorf("unknown TicketWatcher unique edge %s", name)
+}
+
+// ResetEdge resets all changes to the edge with the given name in this mutation.
+// It returns an error if the edge is not defined in the schema.
+func (m *TicketWatcherMutation) ResetEdge(name string) error {
+	switch name {
+	case ticketwatcher.EdgeTicket:
+		m.ResetTicket()
+		return nil
+	case ticketwatcher.EdgeUser:
+		m.ResetUser()
+		return nil
+	}
+	return fmt.Errorf("unknown TicketWatcher edge %s", name)
 }
 
 // UserMutation represents an operation that mutates the User nodes in the graph.

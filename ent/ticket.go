@@ -76,6 +76,8 @@ type Ticket struct {
 	DuplicateCount int `json:"duplicate_count,omitempty"`
 	// ClosedAt holds the value of the "closed_at" field.
 	ClosedAt *time.Time `json:"closed_at,omitempty"`
+	// When the work is due.
+	DueAt *time.Time `json:"due_at,omitempty"`
 	// Incremented by every change; used for optimistic locking.
 	Version int `json:"version,omitempty"`
 	// Edges holds the relations/edges for other nodes in the graph.
@@ -104,6 +106,12 @@ type TicketEdges struct {
 	Attachments []*Attachment `json:"attachments,omitempty"`
 	// Events holds the value of the events edge.
 	Events []*TicketEvent `json:"events,omitempty"`
+	// LinksOut holds the value of the links_out edge.
+	LinksOut []*TicketLink `json:"links_out,omitempty"`
+	// LinksIn holds the value of the links_in edge.
+	LinksIn []*TicketLink `json:"links_in,omitempty"`
+	// Watchers holds the value of the watchers edge.
+	Watchers []*TicketWatcher `json:"watchers,omitempty"`
 	// TicketAssignees holds the value of the ticket_assignees edge.
 	TicketAssignees []*TicketAssignee `json:"ticket_assignees,omitempty"`
 	// TicketApprovers holds the value of the ticket_approvers edge.
@@ -112,9 +120,9 @@ type TicketEdges struct {
 	TicketTags []*TicketTag `json:"ticket_tags,omitempty"`
 	// loadedTypes holds the information for reporting if a
 	// type was loaded (or requested) in eager-loading or not.
-	loadedTypes [12]bool
+	loadedTypes [15]bool
 	// totalCount holds the count of the edges above.
-	totalCount [8]map[string]int
+	totalCount [9]map[string]int
 
 	namedAssignees       map[string][]*User
 	namedApprovers       map[string][]*User
@@ -122,6 +130,9 @@ type TicketEdges struct {
 	namedMemos           map[string][]*Memo
 	namedAttachments     map[string][]*Attachment
 	namedEvents          map[string][]*TicketEvent
+	namedLinksOut        map[string][]*TicketLink
+	namedLinksIn         map[string][]*TicketLink
+	namedWatchers        map[string][]*TicketWatcher
 	namedTicketAssignees map[string][]*TicketAssignee
 	namedTicketApprovers map[string][]*TicketApprover
 	namedTicketTags      map[string][]*TicketTag
@@ -214,10 +225,37 @@ func (e TicketEdges) EventsOrErr() ([]*TicketEvent, error) {
 	return nil, &NotLoadedError{edge: "events"}
 }
 
+// LinksOutOrErr returns the LinksOut value or an error if the edge
+// was not loaded in eager-loading.
+func (e TicketEdges) LinksOutOrErr() ([]*TicketLink, error) {
+	if e.loadedTypes[9] {
+		return e.LinksOut, nil
+	}
+	return nil, &NotLoadedError{edge: "links_out"}
+}
+
+// LinksInOrErr returns the LinksIn value or an error if the edge
+// was not loaded in eager-loading.
+func (e TicketEdges) LinksInOrErr() ([]*TicketLink, error) {
+	if e.loadedTypes[10] {
+		return e.LinksIn, nil
+	}
+	return nil, &NotLoadedError{edge: "links_in"}
+}
+
+// WatchersOrErr returns the Watchers value or an error if the edge
+// was not loaded in eager-loading.
+func (e TicketEdges) WatchersOrErr() ([]*TicketWatcher, error) {
+	if e.loadedTypes[11] {
+		return e.Watchers, nil
+	}
+	return nil, &NotLoadedError{edge: "watchers"}
+}
+
 // TicketAssigneesOrErr returns the TicketAssignees value or an error if the edge
 // was not loaded in eager-loading.
 func (e TicketEdges) TicketAssigneesOrErr() ([]*TicketAssignee, error) {
-	if e.loadedTypes[9] {
+	if e.loadedTypes[12] {
 		return e.TicketAssignees, nil
 	}
 	return nil, &NotLoadedError{edge: "ticket_assignees"}
@@ -226,7 +264,7 @@ func (e TicketEdges) TicketAssigneesOrErr() ([]*TicketAssignee, error) {
 // TicketApproversOrErr returns the TicketApprovers value or an error if the edge
 // was not loaded in eager-loading.
 func (e TicketEdges) TicketApproversOrErr() ([]*TicketApprover, error) {
-	if e.loadedTypes[10] {
+	if e.loadedTypes[13] {
 		return e.TicketApprovers, nil
 	}
 	return nil, &NotLoadedError{edge: "ticket_approvers"}
@@ -235,7 +273,7 @@ func (e TicketEdges) TicketApproversOrErr() ([]*TicketApprover, error) {
 // TicketTagsOrErr returns the TicketTags value or an error if the edge
 // was not loaded in eager-loading.
 func (e TicketEdges) TicketTagsOrErr() ([]*TicketTag, error) {
-	if e.loadedTypes[11] {
+	if e.loadedTypes[14] {
 		return e.TicketTags, nil
 	}
 	return nil, &NotLoadedError{edge: "ticket_tags"}
@@ -254,7 +292,7 @@ func (*Ticket) scanValues(columns []string) ([]any, error) {
 			values[i] = new(sql.NullInt64)
 		case ticket.FieldTitle, ticket.FieldKind, ticket.FieldBody, ticket.FieldBodyFormat, ticket.FieldDetectionTemplate, ticket.FieldSrcIP, ticket.FieldDstIP, ticket.FieldProtocol, ticket.FieldHost, ticket.FieldPriority, ticket.FieldStatus, ticket.FieldAttackVerdict, ticket.FieldOrigin:
 			values[i] = new(sql.NullString)
-		case ticket.FieldCreatedAt, ticket.FieldUpdatedAt, ticket.FieldFirstDetectedAt, ticket.FieldLastDetectedAt, ticket.FieldClosedAt:
+		case ticket.FieldCreatedAt, ticket.FieldUpdatedAt, ticket.FieldFirstDetectedAt, ticket.FieldLastDetectedAt, ticket.FieldClosedAt, ticket.FieldDueAt:
 			values[i] = new(sql.NullTime)
 		default:
 			values[i] = new(sql.UnknownType)
@@ -449,6 +487,13 @@ func (_m *Ticket) assignValues(columns []string, values []any) error {
 				_m.ClosedAt = new(time.Time)
 				*_m.ClosedAt = value.Time
 			}
+		case ticket.FieldDueAt:
+			if value, ok := values[i].(*sql.NullTime); !ok {
+				return fmt.Errorf("unexpected type %T for field due_at", values[i])
+			} else if value.Valid {
+				_m.DueAt = new(time.Time)
+				*_m.DueAt = value.Time
+			}
 		case ticket.FieldVersion:
 			if value, ok := values[i].(*sql.NullInt64); !ok {
 				return fmt.Errorf("unexpected type %T for field version", values[i])
@@ -511,6 +556,21 @@ func (_m *Ticket) QueryAttachments() *AttachmentQuery {
 // QueryEvents queries the "events" edge of the Ticket entity.
 func (_m *Ticket) QueryEvents() *TicketEventQuery {
 	return NewTicketClient(_m.config).QueryEvents(_m)
+}
+
+// QueryLinksOut queries the "links_out" edge of the Ticket entity.
+func (_m *Ticket) QueryLinksOut() *TicketLinkQuery {
+	return NewTicketClient(_m.config).QueryLinksOut(_m)
+}
+
+// QueryLinksIn queries the "links_in" edge of the Ticket entity.
+func (_m *Ticket) QueryLinksIn() *TicketLinkQuery {
+	return NewTicketClient(_m.config).QueryLinksIn(_m)
+}
+
+// QueryWatchers queries the "watchers" edge of the Ticket entity.
+func (_m *Ticket) QueryWatchers() *TicketWatcherQuery {
+	return NewTicketClient(_m.config).QueryWatchers(_m)
 }
 
 // QueryTicketAssignees queries the "ticket_assignees" edge of the Ticket entity.
@@ -645,6 +705,11 @@ func (_m *Ticket) String() string {
 	builder.WriteString(", ")
 	if v := _m.ClosedAt; v != nil {
 		builder.WriteString("closed_at=")
+		builder.WriteString(v.Format(time.ANSIC))
+	}
+	builder.WriteString(", ")
+	if v := _m.DueAt; v != nil {
+		builder.WriteString("due_at=")
 		builder.WriteString(v.Format(time.ANSIC))
 	}
 	builder.WriteString(", ")
@@ -795,6 +860,78 @@ func (_m *Ticket) appendNamedEvents(name string, edges ...*TicketEvent) {
 		_m.Edges.namedEvents[name] = []*TicketEvent{}
 	} else {
 		_m.Edges.namedEvents[name] = append(_m.Edges.namedEvents[name], edges...)
+	}
+}
+
+// NamedLinksOut returns the LinksOut named value or an error if the edge was not
+// loaded in eager-loading with this name.
+func (_m *Ticket) NamedLinksOut(name string) ([]*TicketLink, error) {
+	if _m.Edges.namedLinksOut == nil {
+		return nil, &NotLoadedError{edge: name}
+	}
+	nodes, ok := _m.Edges.namedLinksOut[name]
+	if !ok {
+		return nil, &NotLoadedError{edge: name}
+	}
+	return nodes, nil
+}
+
+func (_m *Ticket) appendNamedLinksOut(name string, edges ...*TicketLink) {
+	if _m.Edges.namedLinksOut == nil {
+		_m.Edges.namedLinksOut = make(map[string][]*TicketLink)
+	}
+	if len(edges) == 0 {
+		_m.Edges.namedLinksOut[name] = []*TicketLink{}
+	} else {
+		_m.Edges.namedLinksOut[name] = append(_m.Edges.namedLinksOut[name], edges...)
+	}
+}
+
+// NamedLinksIn returns the LinksIn named value or an error if the edge was not
+// loaded in eager-loading with this name.
+func (_m *Ticket) NamedLinksIn(name string) ([]*TicketLink, error) {
+	if _m.Edges.namedLinksIn == nil {
+		return nil, &NotLoadedError{edge: name}
+	}
+	nodes, ok := _m.Edges.namedLinksIn[name]
+	if !ok {
+		return nil, &NotLoadedError{edge: name}
+	}
+	return nodes, nil
+}
+
+func (_m *Ticket) appendNamedLinksIn(name string, edges ...*TicketLink) {
+	if _m.Edges.namedLinksIn == nil {
+		_m.Edges.namedLinksIn = make(map[string][]*TicketLink)
+	}
+	if len(edges) == 0 {
+		_m.Edges.namedLinksIn[name] = []*TicketLink{}
+	} else {
+		_m.Edges.namedLinksIn[name] = append(_m.Edges.namedLinksIn[name], edges...)
+	}
+}
+
+// NamedWatchers returns the Watchers named value or an error if the edge was not
+// loaded in eager-loading with this name.
+func (_m *Ticket) NamedWatchers(name string) ([]*TicketWatcher, error) {
+	if _m.Edges.namedWatchers == nil {
+		return nil, &NotLoadedError{edge: name}
+	}
+	nodes, ok := _m.Edges.namedWatchers[name]
+	if !ok {
+		return nil, &NotLoadedError{edge: name}
+	}
+	return nodes, nil
+}
+
+func (_m *Ticket) appendNamedWatchers(name string, edges ...*TicketWatcher) {
+	if _m.Edges.namedWatchers == nil {
+		_m.Edges.namedWatchers = make(map[string][]*TicketWatcher)
+	}
+	if len(edges) == 0 {
+		_m.Edges.namedWatchers[name] = []*TicketWatcher{}
+	} else {
+		_m.Edges.namedWatchers[name] = append(_m.Edges.namedWatchers[name], edges...)
 	}
 }
 

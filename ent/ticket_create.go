@@ -14,6 +14,8 @@ import (
 	"socdesk/ent/tag"
 	"socdesk/ent/ticket"
 	"socdesk/ent/ticketevent"
+	"socdesk/ent/ticketlink"
+	"socdesk/ent/ticketwatcher"
 	"socdesk/ent/user"
 	"time"
 
@@ -368,6 +370,20 @@ func (_c *TicketCreate) SetNillableClosedAt(v *time.Time) *TicketCreate {
 	return _c
 }
 
+// SetDueAt sets the "due_at" field.
+func (_c *TicketCreate) SetDueAt(v time.Time) *TicketCreate {
+	_c.mutation.SetDueAt(v)
+	return _c
+}
+
+// SetNillableDueAt sets the "due_at" field if the given value is not nil.
+func (_c *TicketCreate) SetNillableDueAt(v *time.Time) *TicketCreate {
+	if v != nil {
+		_c.SetDueAt(*v)
+	}
+	return _c
+}
+
 // SetVersion sets the "version" field.
 func (_c *TicketCreate) SetVersion(v int) *TicketCreate {
 	_c.mutation.SetVersion(v)
@@ -491,6 +507,51 @@ func (_c *TicketCreate) AddEvents(v ...*TicketEvent) *TicketCreate {
 		ids[i] = v[i].ID
 	}
 	return _c.AddEventIDs(ids...)
+}
+
+// AddLinksOutIDs adds the "links_out" edge to the TicketLink entity by IDs.
+func (_c *TicketCreate) AddLinksOutIDs(ids ...int) *TicketCreate {
+	_c.mutation.AddLinksOutIDs(ids...)
+	return _c
+}
+
+// AddLinksOut adds the "links_out" edges to the TicketLink entity.
+func (_c *TicketCreate) AddLinksOut(v ...*TicketLink) *TicketCreate {
+	ids := make([]int, len(v))
+	for i := range v {
+		ids[i] = v[i].ID
+	}
+	return _c.AddLinksOutIDs(ids...)
+}
+
+// AddLinksInIDs adds the "links_in" edge to the TicketLink entity by IDs.
+func (_c *TicketCreate) AddLinksInIDs(ids ...int) *TicketCreate {
+	_c.mutation.AddLinksInIDs(ids...)
+	return _c
+}
+
+// AddLinksIn adds the "links_in" edges to the TicketLink entity.
+func (_c *TicketCreate) AddLinksIn(v ...*TicketLink) *TicketCreate {
+	ids := make([]int, len(v))
+	for i := range v {
+		ids[i] = v[i].ID
+	}
+	return _c.AddLinksInIDs(ids...)
+}
+
+// AddWatcherIDs adds the "watchers" edge to the TicketWatcher entity by IDs.
+func (_c *TicketCreate) AddWatcherIDs(ids ...int) *TicketCreate {
+	_c.mutation.AddWatcherIDs(ids...)
+	return _c
+}
+
+// AddWatchers adds the "watchers" edges to the TicketWatcher entity.
+func (_c *TicketCreate) AddWatchers(v ...*TicketWatcher) *TicketCreate {
+	ids := make([]int, len(v))
+	for i := range v {
+		ids[i] = v[i].ID
+	}
+	return _c.AddWatcherIDs(ids...)
 }
 
 // Mutation returns the TicketMutation object of the builder.
@@ -830,6 +891,10 @@ func (_c *TicketCreate) createSpec() (*Ticket, *sqlgraph.CreateSpec) {
 		_spec.SetField(ticket.FieldClosedAt, field.TypeTime, value)
 		_node.ClosedAt = &value
 	}
+	if value, ok := _c.mutation.DueAt(); ok {
+		_spec.SetField(ticket.FieldDueAt, field.TypeTime, value)
+		_node.DueAt = &value
+	}
 	if value, ok := _c.mutation.Version(); ok {
 		_spec.SetField(ticket.FieldVersion, field.TypeInt, value)
 		_node.Version = value
@@ -974,6 +1039,54 @@ func (_c *TicketCreate) createSpec() (*Ticket, *sqlgraph.CreateSpec) {
 			Bidi:    false,
 			Target: &sqlgraph.EdgeTarget{
 				IDSpec: sqlgraph.NewFieldSpec(ticketevent.FieldID, field.TypeInt),
+			},
+		}
+		for _, k := range nodes {
+			edge.Target.Nodes = append(edge.Target.Nodes, k)
+		}
+		_spec.Edges = append(_spec.Edges, edge)
+	}
+	if nodes := _c.mutation.LinksOutIDs(); len(nodes) > 0 {
+		edge := &sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.O2M,
+			Inverse: false,
+			Table:   ticket.LinksOutTable,
+			Columns: []string{ticket.LinksOutColumn},
+			Bidi:    false,
+			Target: &sqlgraph.EdgeTarget{
+				IDSpec: sqlgraph.NewFieldSpec(ticketlink.FieldID, field.TypeInt),
+			},
+		}
+		for _, k := range nodes {
+			edge.Target.Nodes = append(edge.Target.Nodes, k)
+		}
+		_spec.Edges = append(_spec.Edges, edge)
+	}
+	if nodes := _c.mutation.LinksInIDs(); len(nodes) > 0 {
+		edge := &sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.O2M,
+			Inverse: false,
+			Table:   ticket.LinksInTable,
+			Columns: []string{ticket.LinksInColumn},
+			Bidi:    false,
+			Target: &sqlgraph.EdgeTarget{
+				IDSpec: sqlgraph.NewFieldSpec(ticketlink.FieldID, field.TypeInt),
+			},
+		}
+		for _, k := range nodes {
+			edge.Target.Nodes = append(edge.Target.Nodes, k)
+		}
+		_spec.Edges = append(_spec.Edges, edge)
+	}
+	if nodes := _c.mutation.WatchersIDs(); len(nodes) > 0 {
+		edge := &sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.O2M,
+			Inverse: false,
+			Table:   ticket.WatchersTable,
+			Columns: []string{ticket.WatchersColumn},
+			Bidi:    false,
+			Target: &sqlgraph.EdgeTarget{
+				IDSpec: sqlgraph.NewFieldSpec(ticketwatcher.FieldID, field.TypeInt),
 			},
 		}
 		for _, k := range nodes {
@@ -1402,6 +1515,24 @@ func (u *TicketUpsert) UpdateClosedAt() *TicketUpsert {
 // ClearClosedAt clears the value of the "closed_at" field.
 func (u *TicketUpsert) ClearClosedAt() *TicketUpsert {
 	u.SetNull(ticket.FieldClosedAt)
+	return u
+}
+
+// SetDueAt sets the "due_at" field.
+func (u *TicketUpsert) SetDueAt(v time.Time) *TicketUpsert {
+	u.Set(ticket.FieldDueAt, v)
+	return u
+}
+
+// UpdateDueAt sets the "due_at" field to the value that was provided on create.
+func (u *TicketUpsert) UpdateDueAt() *TicketUpsert {
+	u.SetExcluded(ticket.FieldDueAt)
+	return u
+}
+
+// ClearDueAt clears the value of the "due_at" field.
+func (u *TicketUpsert) ClearDueAt() *TicketUpsert {
+	u.SetNull(ticket.FieldDueAt)
 	return u
 }
 
@@ -1914,6 +2045,27 @@ func (u *TicketUpsertOne) UpdateClosedAt() *TicketUpsertOne {
 func (u *TicketUpsertOne) ClearClosedAt() *TicketUpsertOne {
 	return u.Update(func(s *TicketUpsert) {
 		s.ClearClosedAt()
+	})
+}
+
+// SetDueAt sets the "due_at" field.
+func (u *TicketUpsertOne) SetDueAt(v time.Time) *TicketUpsertOne {
+	return u.Update(func(s *TicketUpsert) {
+		s.SetDueAt(v)
+	})
+}
+
+// UpdateDueAt sets the "due_at" field to the value that was provided on create.
+func (u *TicketUpsertOne) UpdateDueAt() *TicketUpsertOne {
+	return u.Update(func(s *TicketUpsert) {
+		s.UpdateDueAt()
+	})
+}
+
+// ClearDueAt clears the value of the "due_at" field.
+func (u *TicketUpsertOne) ClearDueAt() *TicketUpsertOne {
+	return u.Update(func(s *TicketUpsert) {
+		s.ClearDueAt()
 	})
 }
 
@@ -2595,6 +2747,27 @@ func (u *TicketUpsertBulk) UpdateClosedAt() *TicketUpsertBulk {
 func (u *TicketUpsertBulk) ClearClosedAt() *TicketUpsertBulk {
 	return u.Update(func(s *TicketUpsert) {
 		s.ClearClosedAt()
+	})
+}
+
+// SetDueAt sets the "due_at" field.
+func (u *TicketUpsertBulk) SetDueAt(v time.Time) *TicketUpsertBulk {
+	return u.Update(func(s *TicketUpsert) {
+		s.SetDueAt(v)
+	})
+}
+
+// UpdateDueAt sets the "due_at" field to the value that was provided on create.
+func (u *TicketUpsertBulk) UpdateDueAt() *TicketUpsertBulk {
+	return u.Update(func(s *TicketUpsert) {
+		s.UpdateDueAt()
+	})
+}
+
+// ClearDueAt clears the value of the "due_at" field.
+func (u *TicketUpsertBulk) ClearDueAt() *TicketUpsertBulk {
+	return u.Update(func(s *TicketUpsert) {
+		s.ClearDueAt()
 	})
 }
 

@@ -18,7 +18,9 @@ import (
 	"socdesk/ent/ticketapprover"
 	"socdesk/ent/ticketassignee"
 	"socdesk/ent/ticketevent"
+	"socdesk/ent/ticketlink"
 	"socdesk/ent/tickettag"
+	"socdesk/ent/ticketwatcher"
 	"socdesk/ent/user"
 
 	"entgo.io/ent"
@@ -44,6 +46,9 @@ type TicketQuery struct {
 	withMemos                *MemoQuery
 	withAttachments          *AttachmentQuery
 	withEvents               *TicketEventQuery
+	withLinksOut             *TicketLinkQuery
+	withLinksIn              *TicketLinkQuery
+	withWatchers             *TicketWatcherQuery
 	withTicketAssignees      *TicketAssigneeQuery
 	withTicketApprovers      *TicketApproverQuery
 	withTicketTags           *TicketTagQuery
@@ -55,6 +60,9 @@ type TicketQuery struct {
 	withNamedMemos           map[string]*MemoQuery
 	withNamedAttachments     map[string]*AttachmentQuery
 	withNamedEvents          map[string]*TicketEventQuery
+	withNamedLinksOut        map[string]*TicketLinkQuery
+	withNamedLinksIn         map[string]*TicketLinkQuery
+	withNamedWatchers        map[string]*TicketWatcherQuery
 	withNamedTicketAssignees map[string]*TicketAssigneeQuery
 	withNamedTicketApprovers map[string]*TicketApproverQuery
 	withNamedTicketTags      map[string]*TicketTagQuery
@@ -285,6 +293,72 @@ func (_q *TicketQuery) QueryEvents() *TicketEventQuery {
 			sqlgraph.From(ticket.Table, ticket.FieldID, selector),
 			sqlgraph.To(ticketevent.Table, ticketevent.FieldID),
 			sqlgraph.Edge(sqlgraph.O2M, false, ticket.EventsTable, ticket.EventsColumn),
+		)
+		fromU = sqlgraph.SetNeighbors(_q.driver.Dialect(), step)
+		return fromU, nil
+	}
+	return query
+}
+
+// QueryLinksOut chains the current query on the "links_out" edge.
+func (_q *TicketQuery) QueryLinksOut() *TicketLinkQuery {
+	query := (&TicketLinkClient{config: _q.config}).Query()
+	query.path = func(ctx context.Context) (fromU *sql.Selector, err error) {
+		if err := _q.prepareQuery(ctx); err != nil {
+			return nil, err
+		}
+		selector := _q.sqlQuery(ctx)
+		if err := selector.Err(); err != nil {
+			return nil, err
+		}
+		step := sqlgraph.NewStep(
+			sqlgraph.From(ticket.Table, ticket.FieldID, selector),
+			sqlgraph.To(ticketlink.Table, ticketlink.FieldID),
+			sqlgraph.Edge(sqlgraph.O2M, false, ticket.LinksOutTable, ticket.LinksOutColumn),
+		)
+		fromU = sqlgraph.SetNeighbors(_q.driver.Dialect(), step)
+		return fromU, nil
+	}
+	return query
+}
+
+// QueryLinksIn chains the current query on the "links_in" edge.
+func (_q *TicketQuery) QueryLinksIn() *TicketLinkQuery {
+	query := (&TicketLinkClient{config: _q.config}).Query()
+	query.path = func(ctx context.Context) (fromU *sql.Selector, err error) {
+		if err := _q.prepareQuery(ctx); err != nil {
+			return nil, err
+		}
+		selector := _q.sqlQuery(ctx)
+		if err := selector.Err(); err != nil {
+			return nil, err
+		}
+		step := sqlgraph.NewStep(
+			sqlgraph.From(ticket.Table, ticket.FieldID, selector),
+			sqlgraph.To(ticketlink.Table, ticketlink.FieldID),
+			sqlgraph.Edge(sqlgraph.O2M, false, ticket.LinksInTable, ticket.LinksInColumn),
+		)
+		fromU = sqlgraph.SetNeighbors(_q.driver.Dialect(), step)
+		return fromU, nil
+	}
+	return query
+}
+
+// QueryWatchers chains the current query on the "watchers" edge.
+func (_q *TicketQuery) QueryWatchers() *TicketWatcherQuery {
+	query := (&TicketWatcherClient{config: _q.config}).Query()
+	query.path = func(ctx context.Context) (fromU *sql.Selector, err error) {
+		if err := _q.prepareQuery(ctx); err != nil {
+			return nil, err
+		}
+		selector := _q.sqlQuery(ctx)
+		if err := selector.Err(); err != nil {
+			return nil, err
+		}
+		step := sqlgraph.NewStep(
+			sqlgraph.From(ticket.Table, ticket.FieldID, selector),
+			sqlgraph.To(ticketwatcher.Table, ticketwatcher.FieldID),
+			sqlgraph.Edge(sqlgraph.O2M, false, ticket.WatchersTable, ticket.WatchersColumn),
 		)
 		fromU = sqlgraph.SetNeighbors(_q.driver.Dialect(), step)
 		return fromU, nil
@@ -559,6 +633,9 @@ func (_q *TicketQuery) Clone() *TicketQuery {
 		withMemos:           _q.withMemos.Clone(),
 		withAttachments:     _q.withAttachments.Clone(),
 		withEvents:          _q.withEvents.Clone(),
+		withLinksOut:        _q.withLinksOut.Clone(),
+		withLinksIn:         _q.withLinksIn.Clone(),
+		withWatchers:        _q.withWatchers.Clone(),
 		withTicketAssignees: _q.withTicketAssignees.Clone(),
 		withTicketApprovers: _q.withTicketApprovers.Clone(),
 		withTicketTags:      _q.withTicketTags.Clone(),
@@ -665,6 +742,39 @@ func (_q *TicketQuery) WithEvents(opts ...func(*TicketEventQuery)) *TicketQuery 
 		opt(query)
 	}
 	_q.withEvents = query
+	return _q
+}
+
+// WithLinksOut tells the query-builder to eager-load the nodes that are connected to
+// the "links_out" edge. The optional arguments are used to configure the query builder of the edge.
+func (_q *TicketQuery) WithLinksOut(opts ...func(*TicketLinkQuery)) *TicketQuery {
+	query := (&TicketLinkClient{config: _q.config}).Query()
+	for _, opt := range opts {
+		opt(query)
+	}
+	_q.withLinksOut = query
+	return _q
+}
+
+// WithLinksIn tells the query-builder to eager-load the nodes that are connected to
+// the "links_in" edge. The optional arguments are used to configure the query builder of the edge.
+func (_q *TicketQuery) WithLinksIn(opts ...func(*TicketLinkQuery)) *TicketQuery {
+	query := (&TicketLinkClient{config: _q.config}).Query()
+	for _, opt := range opts {
+		opt(query)
+	}
+	_q.withLinksIn = query
+	return _q
+}
+
+// WithWatchers tells the query-builder to eager-load the nodes that are connected to
+// the "watchers" edge. The optional arguments are used to configure the query builder of the edge.
+func (_q *TicketQuery) WithWatchers(opts ...func(*TicketWatcherQuery)) *TicketQuery {
+	query := (&TicketWatcherClient{config: _q.config}).Query()
+	for _, opt := range opts {
+		opt(query)
+	}
+	_q.withWatchers = query
 	return _q
 }
 
@@ -785,7 +895,7 @@ func (_q *TicketQuery) sqlAll(ctx context.Context, hooks ...queryHook) ([]*Ticke
 	var (
 		nodes       = []*Ticket{}
 		_spec       = _q.querySpec()
-		loadedTypes = [12]bool{
+		loadedTypes = [15]bool{
 			_q.withCategory != nil,
 			_q.withSite != nil,
 			_q.withAssignees != nil,
@@ -795,6 +905,9 @@ func (_q *TicketQuery) sqlAll(ctx context.Context, hooks ...queryHook) ([]*Ticke
 			_q.withMemos != nil,
 			_q.withAttachments != nil,
 			_q.withEvents != nil,
+			_q.withLinksOut != nil,
+			_q.withLinksIn != nil,
+			_q.withWatchers != nil,
 			_q.withTicketAssignees != nil,
 			_q.withTicketApprovers != nil,
 			_q.withTicketTags != nil,
@@ -881,6 +994,27 @@ func (_q *TicketQuery) sqlAll(ctx context.Context, hooks ...queryHook) ([]*Ticke
 			return nil, err
 		}
 	}
+	if query := _q.withLinksOut; query != nil {
+		if err := _q.loadLinksOut(ctx, query, nodes,
+			func(n *Ticket) { n.Edges.LinksOut = []*TicketLink{} },
+			func(n *Ticket, e *TicketLink) { n.Edges.LinksOut = append(n.Edges.LinksOut, e) }); err != nil {
+			return nil, err
+		}
+	}
+	if query := _q.withLinksIn; query != nil {
+		if err := _q.loadLinksIn(ctx, query, nodes,
+			func(n *Ticket) { n.Edges.LinksIn = []*TicketLink{} },
+			func(n *Ticket, e *TicketLink) { n.Edges.LinksIn = append(n.Edges.LinksIn, e) }); err != nil {
+			return nil, err
+		}
+	}
+	if query := _q.withWatchers; query != nil {
+		if err := _q.loadWatchers(ctx, query, nodes,
+			func(n *Ticket) { n.Edges.Watchers = []*TicketWatcher{} },
+			func(n *Ticket, e *TicketWatcher) { n.Edges.Watchers = append(n.Edges.Watchers, e) }); err != nil {
+			return nil, err
+		}
+	}
 	if query := _q.withTicketAssignees; query != nil {
 		if err := _q.loadTicketAssignees(ctx, query, nodes,
 			func(n *Ticket) { n.Edges.TicketAssignees = []*TicketAssignee{} },
@@ -941,6 +1075,27 @@ func (_q *TicketQuery) sqlAll(ctx context.Context, hooks ...queryHook) ([]*Ticke
 		if err := _q.loadEvents(ctx, query, nodes,
 			func(n *Ticket) { n.appendNamedEvents(name) },
 			func(n *Ticket, e *TicketEvent) { n.appendNamedEvents(name, e) }); err != nil {
+			return nil, err
+		}
+	}
+	for name, query := range _q.withNamedLinksOut {
+		if err := _q.loadLinksOut(ctx, query, nodes,
+			func(n *Ticket) { n.appendNamedLinksOut(name) },
+			func(n *Ticket, e *TicketLink) { n.appendNamedLinksOut(name, e) }); err != nil {
+			return nil, err
+		}
+	}
+	for name, query := range _q.withNamedLinksIn {
+		if err := _q.loadLinksIn(ctx, query, nodes,
+			func(n *Ticket) { n.appendNamedLinksIn(name) },
+			func(n *Ticket, e *TicketLink) { n.appendNamedLinksIn(name, e) }); err != nil {
+			return nil, err
+		}
+	}
+	for name, query := range _q.withNamedWatchers {
+		if err := _q.loadWatchers(ctx, query, nodes,
+			func(n *Ticket) { n.appendNamedWatchers(name) },
+			func(n *Ticket, e *TicketWatcher) { n.appendNamedWatchers(name, e) }); err != nil {
 			return nil, err
 		}
 	}
@@ -1340,6 +1495,96 @@ func (_q *TicketQuery) loadEvents(ctx context.Context, query *TicketEventQuery, 
 	}
 	return nil
 }
+func (_q *TicketQuery) loadLinksOut(ctx context.Context, query *TicketLinkQuery, nodes []*Ticket, init func(*Ticket), assign func(*Ticket, *TicketLink)) error {
+	fks := make([]driver.Value, 0, len(nodes))
+	nodeids := make(map[int]*Ticket)
+	for i := range nodes {
+		fks = append(fks, nodes[i].ID)
+		nodeids[nodes[i].ID] = nodes[i]
+		if init != nil {
+			init(nodes[i])
+		}
+	}
+	if len(query.ctx.Fields) > 0 {
+		query.ctx.AppendFieldOnce(ticketlink.FieldFromID)
+	}
+	query.Where(predicate.TicketLink(func(s *sql.Selector) {
+		s.Where(sql.InValues(s.C(ticket.LinksOutColumn), fks...))
+	}))
+	neighbors, err := query.All(ctx)
+	if err != nil {
+		return err
+	}
+	for _, n := range neighbors {
+		fk := n.FromID
+		node, ok := nodeids[fk]
+		if !ok {
+			return fmt.Errorf(`unexpected referenced foreign-key "from_id" returned %v for node %v`, fk, n.ID)
+		}
+		assign(node, n)
+	}
+	return nil
+}
+func (_q *TicketQuery) loadLinksIn(ctx context.Context, query *TicketLinkQuery, nodes []*Ticket, init func(*Ticket), assign func(*Ticket, *TicketLink)) error {
+	fks := make([]driver.Value, 0, len(nodes))
+	nodeids := make(map[int]*Ticket)
+	for i := range nodes {
+		fks = append(fks, nodes[i].ID)
+		nodeids[nodes[i].ID] = nodes[i]
+		if init != nil {
+			init(nodes[i])
+		}
+	}
+	if len(query.ctx.Fields) > 0 {
+		query.ctx.AppendFieldOnce(ticketlink.FieldToID)
+	}
+	query.Where(predicate.TicketLink(func(s *sql.Selector) {
+		s.Where(sql.InValues(s.C(ticket.LinksInColumn), fks...))
+	}))
+	neighbors, err := query.All(ctx)
+	if err != nil {
+		return err
+	}
+	for _, n := range neighbors {
+		fk := n.ToID
+		node, ok := nodeids[fk]
+		if !ok {
+			return fmt.Errorf(`unexpected referenced foreign-key "to_id" returned %v for node %v`, fk, n.ID)
+		}
+		assign(node, n)
+	}
+	return nil
+}
+func (_q *TicketQuery) loadWatchers(ctx context.Context, query *TicketWatcherQuery, nodes []*Ticket, init func(*Ticket), assign func(*Ticket, *TicketWatcher)) error {
+	fks := make([]driver.Value, 0, len(nodes))
+	nodeids := make(map[int]*Ticket)
+	for i := range nodes {
+		fks = append(fks, nodes[i].ID)
+		nodeids[nodes[i].ID] = nodes[i]
+		if init != nil {
+			init(nodes[i])
+		}
+	}
+	if len(query.ctx.Fields) > 0 {
+		query.ctx.AppendFieldOnce(ticketwatcher.FieldTicketID)
+	}
+	query.Where(predicate.TicketWatcher(func(s *sql.Selector) {
+		s.Where(sql.InValues(s.C(ticket.WatchersColumn), fks...))
+	}))
+	neighbors, err := query.All(ctx)
+	if err != nil {
+		return err
+	}
+	for _, n := range neighbors {
+		fk := n.TicketID
+		node, ok := nodeids[fk]
+		if !ok {
+			return fmt.Errorf(`unexpected referenced foreign-key "ticket_id" returned %v for node %v`, fk, n.ID)
+		}
+		assign(node, n)
+	}
+	return nil
+}
 func (_q *TicketQuery) loadTicketAssignees(ctx context.Context, query *TicketAssigneeQuery, nodes []*Ticket, init func(*Ticket), assign func(*Ticket, *TicketAssignee)) error {
 	fks := make([]driver.Value, 0, len(nodes))
 	nodeids := make(map[int]*Ticket)
@@ -1640,6 +1885,48 @@ func (_q *TicketQuery) WithNamedEvents(name string, opts ...func(*TicketEventQue
 		_q.withNamedEvents = make(map[string]*TicketEventQuery)
 	}
 	_q.withNamedEvents[name] = query
+	return _q
+}
+
+// WithNamedLinksOut tells the query-builder to eager-load the nodes that are connected to the "links_out"
+// edge with the given name. The optional arguments are used to configure the query builder of the edge.
+func (_q *TicketQuery) WithNamedLinksOut(name string, opts ...func(*TicketLinkQuery)) *TicketQuery {
+	query := (&TicketLinkClient{config: _q.config}).Query()
+	for _, opt := range opts {
+		opt(query)
+	}
+	if _q.withNamedLinksOut == nil {
+		_q.withNamedLinksOut = make(map[string]*TicketLinkQuery)
+	}
+	_q.withNamedLinksOut[name] = query
+	return _q
+}
+
+// WithNamedLinksIn tells the query-builder to eager-load the nodes that are connected to the "links_in"
+// edge with the given name. The optional arguments are used to configure the query builder of the edge.
+func (_q *TicketQuery) WithNamedLinksIn(name string, opts ...func(*TicketLinkQuery)) *TicketQuery {
+	query := (&TicketLinkClient{config: _q.config}).Query()
+	for _, opt := range opts {
+		opt(query)
+	}
+	if _q.withNamedLinksIn == nil {
+		_q.withNamedLinksIn = make(map[string]*TicketLinkQuery)
+	}
+	_q.withNamedLinksIn[name] = query
+	return _q
+}
+
+// WithNamedWatchers tells the query-builder to eager-load the nodes that are connected to the "watchers"
+// edge with the given name. The optional arguments are used to configure the query builder of the edge.
+func (_q *TicketQuery) WithNamedWatchers(name string, opts ...func(*TicketWatcherQuery)) *TicketQuery {
+	query := (&TicketWatcherClient{config: _q.config}).Query()
+	for _, opt := range opts {
+		opt(query)
+	}
+	if _q.withNamedWatchers == nil {
+		_q.withNamedWatchers = make(map[string]*TicketWatcherQuery)
+	}
+	_q.withNamedWatchers[name] = query
 	return _q
 }
 

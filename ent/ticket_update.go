@@ -15,6 +15,8 @@ import (
 	"socdesk/ent/tag"
 	"socdesk/ent/ticket"
 	"socdesk/ent/ticketevent"
+	"socdesk/ent/ticketlink"
+	"socdesk/ent/ticketwatcher"
 	"socdesk/ent/user"
 	"time"
 
@@ -450,6 +452,26 @@ func (_u *TicketUpdate) ClearClosedAt() *TicketUpdate {
 	return _u
 }
 
+// SetDueAt sets the "due_at" field.
+func (_u *TicketUpdate) SetDueAt(v time.Time) *TicketUpdate {
+	_u.mutation.SetDueAt(v)
+	return _u
+}
+
+// SetNillableDueAt sets the "due_at" field if the given value is not nil.
+func (_u *TicketUpdate) SetNillableDueAt(v *time.Time) *TicketUpdate {
+	if v != nil {
+		_u.SetDueAt(*v)
+	}
+	return _u
+}
+
+// ClearDueAt clears the value of the "due_at" field.
+func (_u *TicketUpdate) ClearDueAt() *TicketUpdate {
+	_u.mutation.ClearDueAt()
+	return _u
+}
+
 // SetVersion sets the "version" field.
 func (_u *TicketUpdate) SetVersion(v int) *TicketUpdate {
 	_u.mutation.ResetVersion()
@@ -569,6 +591,51 @@ func (_u *TicketUpdate) AddEvents(v ...*TicketEvent) *TicketUpdate {
 		ids[i] = v[i].ID
 	}
 	return _u.AddEventIDs(ids...)
+}
+
+// AddLinksOutIDs adds the "links_out" edge to the TicketLink entity by IDs.
+func (_u *TicketUpdate) AddLinksOutIDs(ids ...int) *TicketUpdate {
+	_u.mutation.AddLinksOutIDs(ids...)
+	return _u
+}
+
+// AddLinksOut adds the "links_out" edges to the TicketLink entity.
+func (_u *TicketUpdate) AddLinksOut(v ...*TicketLink) *TicketUpdate {
+	ids := make([]int, len(v))
+	for i := range v {
+		ids[i] = v[i].ID
+	}
+	return _u.AddLinksOutIDs(ids...)
+}
+
+// AddLinksInIDs adds the "links_in" edge to the TicketLink entity by IDs.
+func (_u *TicketUpdate) AddLinksInIDs(ids ...int) *TicketUpdate {
+	_u.mutation.AddLinksInIDs(ids...)
+	return _u
+}
+
+// AddLinksIn adds the "links_in" edges to the TicketLink entity.
+func (_u *TicketUpdate) AddLinksIn(v ...*TicketLink) *TicketUpdate {
+	ids := make([]int, len(v))
+	for i := range v {
+		ids[i] = v[i].ID
+	}
+	return _u.AddLinksInIDs(ids...)
+}
+
+// AddWatcherIDs adds the "watchers" edge to the TicketWatcher entity by IDs.
+func (_u *TicketUpdate) AddWatcherIDs(ids ...int) *TicketUpdate {
+	_u.mutation.AddWatcherIDs(ids...)
+	return _u
+}
+
+// AddWatchers adds the "watchers" edges to the TicketWatcher entity.
+func (_u *TicketUpdate) AddWatchers(v ...*TicketWatcher) *TicketUpdate {
+	ids := make([]int, len(v))
+	for i := range v {
+		ids[i] = v[i].ID
+	}
+	return _u.AddWatcherIDs(ids...)
 }
 
 // Mutation returns the TicketMutation object of the builder.
@@ -712,6 +779,69 @@ func (_u *TicketUpdate) RemoveEvents(v ...*TicketEvent) *TicketUpdate {
 		ids[i] = v[i].ID
 	}
 	return _u.RemoveEventIDs(ids...)
+}
+
+// ClearLinksOut clears all "links_out" edges to the TicketLink entity.
+func (_u *TicketUpdate) ClearLinksOut() *TicketUpdate {
+	_u.mutation.ClearLinksOut()
+	return _u
+}
+
+// RemoveLinksOutIDs removes the "links_out" edge to TicketLink entities by IDs.
+func (_u *TicketUpdate) RemoveLinksOutIDs(ids ...int) *TicketUpdate {
+	_u.mutation.RemoveLinksOutIDs(ids...)
+	return _u
+}
+
+// RemoveLinksOut removes "links_out" edges to TicketLink entities.
+func (_u *TicketUpdate) RemoveLinksOut(v ...*TicketLink) *TicketUpdate {
+	ids := make([]int, len(v))
+	for i := range v {
+		ids[i] = v[i].ID
+	}
+	return _u.RemoveLinksOutIDs(ids...)
+}
+
+// ClearLinksIn clears all "links_in" edges to the TicketLink entity.
+func (_u *TicketUpdate) ClearLinksIn() *TicketUpdate {
+	_u.mutation.ClearLinksIn()
+	return _u
+}
+
+// RemoveLinksInIDs removes the "links_in" edge to TicketLink entities by IDs.
+func (_u *TicketUpdate) RemoveLinksInIDs(ids ...int) *TicketUpdate {
+	_u.mutation.RemoveLinksInIDs(ids...)
+	return _u
+}
+
+// RemoveLinksIn removes "links_in" edges to TicketLink entities.
+func (_u *TicketUpdate) RemoveLinksIn(v ...*TicketLink) *TicketUpdate {
+	ids := make([]int, len(v))
+	for i := range v {
+		ids[i] = v[i].ID
+	}
+	return _u.RemoveLinksInIDs(ids...)
+}
+
+// ClearWatchers clears all "watchers" edges to the TicketWatcher entity.
+func (_u *TicketUpdate) ClearWatchers() *TicketUpdate {
+	_u.mutation.ClearWatchers()
+	return _u
+}
+
+// RemoveWatcherIDs removes the "watchers" edge to TicketWatcher entities by IDs.
+func (_u *TicketUpdate) RemoveWatcherIDs(ids ...int) *TicketUpdate {
+	_u.mutation.RemoveWatcherIDs(ids...)
+	return _u
+}
+
+// RemoveWatchers removes "watchers" edges to TicketWatcher entities.
+func (_u *TicketUpdate) RemoveWatchers(v ...*TicketWatcher) *TicketUpdate {
+	ids := make([]int, len(v))
+	for i := range v {
+		ids[i] = v[i].ID
+	}
+	return _u.RemoveWatcherIDs(ids...)
 }
 
 // Save executes the query and returns the number of nodes affected by the update operation.
@@ -955,6 +1085,12 @@ func (_u *TicketUpdate) sqlSave(ctx context.Context) (_node int, err error) {
 	}
 	if _u.mutation.ClosedAtCleared() {
 		_spec.ClearField(ticket.FieldClosedAt, field.TypeTime)
+	}
+	if value, ok := _u.mutation.DueAt(); ok {
+		_spec.SetField(ticket.FieldDueAt, field.TypeTime, value)
+	}
+	if _u.mutation.DueAtCleared() {
+		_spec.ClearField(ticket.FieldDueAt, field.TypeTime)
 	}
 	if value, ok := _u.mutation.Version(); ok {
 		_spec.SetField(ticket.FieldVersion, field.TypeInt, value)
@@ -1283,6 +1419,141 @@ func (_u *TicketUpdate) sqlSave(ctx context.Context) (_node int, err error) {
 			Bidi:    false,
 			Target: &sqlgraph.EdgeTarget{
 				IDSpec: sqlgraph.NewFieldSpec(ticketevent.FieldID, field.TypeInt),
+			},
+		}
+		for _, k := range nodes {
+			edge.Target.Nodes = append(edge.Target.Nodes, k)
+		}
+		_spec.Edges.Add = append(_spec.Edges.Add, edge)
+	}
+	if _u.mutation.LinksOutCleared() {
+		edge := &sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.O2M,
+			Inverse: false,
+			Table:   ticket.LinksOutTable,
+			Columns: []string{ticket.LinksOutColumn},
+			Bidi:    false,
+			Target: &sqlgraph.EdgeTarget{
+				IDSpec: sqlgraph.NewFieldSpec(ticketlink.FieldID, field.TypeInt),
+			},
+		}
+		_spec.Edges.Clear = append(_spec.Edges.Clear, edge)
+	}
+	if nodes := _u.mutation.RemovedLinksOutIDs(); len(nodes) > 0 && !_u.mutation.LinksOutCleared() {
+		edge := &sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.O2M,
+			Inverse: false,
+			Table:   ticket.LinksOutTable,
+			Columns: []string{ticket.LinksOutColumn},
+			Bidi:    false,
+			Target: &sqlgraph.EdgeTarget{
+				IDSpec: sqlgraph.NewFieldSpec(ticketlink.FieldID, field.TypeInt),
+			},
+		}
+		for _, k := range nodes {
+			edge.Target.Nodes = append(edge.Target.Nodes, k)
+		}
+		_spec.Edges.Clear = append(_spec.Edges.Clear, edge)
+	}
+	if nodes := _u.mutation.LinksOutIDs(); len(nodes) > 0 {
+		edge := &sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.O2M,
+			Inverse: false,
+			Table:   ticket.LinksOutTable,
+			Columns: []string{ticket.LinksOutColumn},
+			Bidi:    false,
+			Target: &sqlgraph.EdgeTarget{
+				IDSpec: sqlgraph.NewFieldSpec(ticketlink.FieldID, field.TypeInt),
+			},
+		}
+		for _, k := range nodes {
+			edge.Target.Nodes = append(edge.Target.Nodes, k)
+		}
+		_spec.Edges.Add = append(_spec.Edges.Add, edge)
+	}
+	if _u.mutation.LinksInCleared() {
+		edge := &sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.O2M,
+			Inverse: false,
+			Table:   ticket.LinksInTable,
+			Columns: []string{ticket.LinksInColumn},
+			Bidi:    false,
+			Target: &sqlgraph.EdgeTarget{
+				IDSpec: sqlgraph.NewFieldSpec(ticketlink.FieldID, field.TypeInt),
+			},
+		}
+		_spec.Edges.Clear = append(_spec.Edges.Clear, edge)
+	}
+	if nodes := _u.mutation.RemovedLinksInIDs(); len(nodes) > 0 && !_u.mutation.LinksInCleared() {
+		edge := &sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.O2M,
+			Inverse: false,
+			Table:   ticket.LinksInTable,
+			Columns: []string{ticket.LinksInColumn},
+			Bidi:    false,
+			Target: &sqlgraph.EdgeTarget{
+				IDSpec: sqlgraph.NewFieldSpec(ticketlink.FieldID, field.TypeInt),
+			},
+		}
+		for _, k := range nodes {
+			edge.Target.Nodes = append(edge.Target.Nodes, k)
+		}
+		_spec.Edges.Clear = append(_spec.Edges.Clear, edge)
+	}
+	if nodes := _u.mutation.LinksInIDs(); len(nodes) > 0 {
+		edge := &sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.O2M,
+			Inverse: false,
+			Table:   ticket.LinksInTable,
+			Columns: []string{ticket.LinksInColumn},
+			Bidi:    false,
+			Target: &sqlgraph.EdgeTarget{
+				IDSpec: sqlgraph.NewFieldSpec(ticketlink.FieldID, field.TypeInt),
+			},
+		}
+		for _, k := range nodes {
+			edge.Target.Nodes = append(edge.Target.Nodes, k)
+		}
+		_spec.Edges.Add = append(_spec.Edges.Add, edge)
+	}
+	if _u.mutation.WatchersCleared() {
+		edge := &sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.O2M,
+			Inverse: false,
+			Table:   ticket.WatchersTable,
+			Columns: []string{ticket.WatchersColumn},
+			Bidi:    false,
+			Target: &sqlgraph.EdgeTarget{
+				IDSpec: sqlgraph.NewFieldSpec(ticketwatcher.FieldID, field.TypeInt),
+			},
+		}
+		_spec.Edges.Clear = append(_spec.Edges.Clear, edge)
+	}
+	if nodes := _u.mutation.RemovedWatchersIDs(); len(nodes) > 0 && !_u.mutation.WatchersCleared() {
+		edge := &sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.O2M,
+			Inverse: false,
+			Table:   ticket.WatchersTable,
+			Columns: []string{ticket.WatchersColumn},
+			Bidi:    false,
+			Target: &sqlgraph.EdgeTarget{
+				IDSpec: sqlgraph.NewFieldSpec(ticketwatcher.FieldID, field.TypeInt),
+			},
+		}
+		for _, k := range nodes {
+			edge.Target.Nodes = append(edge.Target.Nodes, k)
+		}
+		_spec.Edges.Clear = append(_spec.Edges.Clear, edge)
+	}
+	if nodes := _u.mutation.WatchersIDs(); len(nodes) > 0 {
+		edge := &sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.O2M,
+			Inverse: false,
+			Table:   ticket.WatchersTable,
+			Columns: []string{ticket.WatchersColumn},
+			Bidi:    false,
+			Target: &sqlgraph.EdgeTarget{
+				IDSpec: sqlgraph.NewFieldSpec(ticketwatcher.FieldID, field.TypeInt),
 			},
 		}
 		for _, k := range nodes {
@@ -1724,6 +1995,26 @@ func (_u *TicketUpdateOne) ClearClosedAt() *TicketUpdateOne {
 	return _u
 }
 
+// SetDueAt sets the "due_at" field.
+func (_u *TicketUpdateOne) SetDueAt(v time.Time) *TicketUpdateOne {
+	_u.mutation.SetDueAt(v)
+	return _u
+}
+
+// SetNillableDueAt sets the "due_at" field if the given value is not nil.
+func (_u *TicketUpdateOne) SetNillableDueAt(v *time.Time) *TicketUpdateOne {
+	if v != nil {
+		_u.SetDueAt(*v)
+	}
+	return _u
+}
+
+// ClearDueAt clears the value of the "due_at" field.
+func (_u *TicketUpdateOne) ClearDueAt() *TicketUpdateOne {
+	_u.mutation.ClearDueAt()
+	return _u
+}
+
 // SetVersion sets the "version" field.
 func (_u *TicketUpdateOne) SetVersion(v int) *TicketUpdateOne {
 	_u.mutation.ResetVersion()
@@ -1843,6 +2134,51 @@ func (_u *TicketUpdateOne) AddEvents(v ...*TicketEvent) *TicketUpdateOne {
 		ids[i] = v[i].ID
 	}
 	return _u.AddEventIDs(ids...)
+}
+
+// AddLinksOutIDs adds the "links_out" edge to the TicketLink entity by IDs.
+func (_u *TicketUpdateOne) AddLinksOutIDs(ids ...int) *TicketUpdateOne {
+	_u.mutation.AddLinksOutIDs(ids...)
+	return _u
+}
+
+// AddLinksOut adds the "links_out" edges to the TicketLink entity.
+func (_u *TicketUpdateOne) AddLinksOut(v ...*TicketLink) *TicketUpdateOne {
+	ids := make([]int, len(v))
+	for i := range v {
+		ids[i] = v[i].ID
+	}
+	return _u.AddLinksOutIDs(ids...)
+}
+
+// AddLinksInIDs adds the "links_in" edge to the TicketLink entity by IDs.
+func (_u *TicketUpdateOne) AddLinksInIDs(ids ...int) *TicketUpdateOne {
+	_u.mutation.AddLinksInIDs(ids...)
+	return _u
+}
+
+// AddLinksIn adds the "links_in" edges to the TicketLink entity.
+func (_u *TicketUpdateOne) AddLinksIn(v ...*TicketLink) *TicketUpdateOne {
+	ids := make([]int, len(v))
+	for i := range v {
+		ids[i] = v[i].ID
+	}
+	return _u.AddLinksInIDs(ids...)
+}
+
+// AddWatcherIDs adds the "watchers" edge to the TicketWatcher entity by IDs.
+func (_u *TicketUpdateOne) AddWatcherIDs(ids ...int) *TicketUpdateOne {
+	_u.mutation.AddWatcherIDs(ids...)
+	return _u
+}
+
+// AddWatchers adds the "watchers" edges to the TicketWatcher entity.
+func (_u *TicketUpdateOne) AddWatchers(v ...*TicketWatcher) *TicketUpdateOne {
+	ids := make([]int, len(v))
+	for i := range v {
+		ids[i] = v[i].ID
+	}
+	return _u.AddWatcherIDs(ids...)
 }
 
 // Mutation returns the TicketMutation object of the builder.
@@ -1986,6 +2322,69 @@ func (_u *TicketUpdateOne) RemoveEvents(v ...*TicketEvent) *TicketUpdateOne {
 		ids[i] = v[i].ID
 	}
 	return _u.RemoveEventIDs(ids...)
+}
+
+// ClearLinksOut clears all "links_out" edges to the TicketLink entity.
+func (_u *TicketUpdateOne) ClearLinksOut() *TicketUpdateOne {
+	_u.mutation.ClearLinksOut()
+	return _u
+}
+
+// RemoveLinksOutIDs removes the "links_out" edge to TicketLink entities by IDs.
+func (_u *TicketUpdateOne) RemoveLinksOutIDs(ids ...int) *TicketUpdateOne {
+	_u.mutation.RemoveLinksOutIDs(ids...)
+	return _u
+}
+
+// RemoveLinksOut removes "links_out" edges to TicketLink entities.
+func (_u *TicketUpdateOne) RemoveLinksOut(v ...*TicketLink) *TicketUpdateOne {
+	ids := make([]int, len(v))
+	for i := range v {
+		ids[i] = v[i].ID
+	}
+	return _u.RemoveLinksOutIDs(ids...)
+}
+
+// ClearLinksIn clears all "links_in" edges to the TicketLink entity.
+func (_u *TicketUpdateOne) ClearLinksIn() *TicketUpdateOne {
+	_u.mutation.ClearLinksIn()
+	return _u
+}
+
+// RemoveLinksInIDs removes the "links_in" edge to TicketLink entities by IDs.
+func (_u *TicketUpdateOne) RemoveLinksInIDs(ids ...int) *TicketUpdateOne {
+	_u.mutation.RemoveLinksInIDs(ids...)
+	return _u
+}
+
+// RemoveLinksIn removes "links_in" edges to TicketLink entities.
+func (_u *TicketUpdateOne) RemoveLinksIn(v ...*TicketLink) *TicketUpdateOne {
+	ids := make([]int, len(v))
+	for i := range v {
+		ids[i] = v[i].ID
+	}
+	return _u.RemoveLinksInIDs(ids...)
+}
+
+// ClearWatchers clears all "watchers" edges to the TicketWatcher entity.
+func (_u *TicketUpdateOne) ClearWatchers() *TicketUpdateOne {
+	_u.mutation.ClearWatchers()
+	return _u
+}
+
+// RemoveWatcherIDs removes the "watchers" edge to TicketWatcher entities by IDs.
+func (_u *TicketUpdateOne) RemoveWatcherIDs(ids ...int) *TicketUpdateOne {
+	_u.mutation.RemoveWatcherIDs(ids...)
+	return _u
+}
+
+// RemoveWatchers removes "watchers" edges to TicketWatcher entities.
+func (_u *TicketUpdateOne) RemoveWatchers(v ...*TicketWatcher) *TicketUpdateOne {
+	ids := make([]int, len(v))
+	for i := range v {
+		ids[i] = v[i].ID
+	}
+	return _u.RemoveWatcherIDs(ids...)
 }
 
 // Where appends a list predicates to the TicketUpdate builder.
@@ -2259,6 +2658,12 @@ func (_u *TicketUpdateOne) sqlSave(ctx context.Context) (_node *Ticket, err erro
 	}
 	if _u.mutation.ClosedAtCleared() {
 		_spec.ClearField(ticket.FieldClosedAt, field.TypeTime)
+	}
+	if value, ok := _u.mutation.DueAt(); ok {
+		_spec.SetField(ticket.FieldDueAt, field.TypeTime, value)
+	}
+	if _u.mutation.DueAtCleared() {
+		_spec.ClearField(ticket.FieldDueAt, field.TypeTime)
 	}
 	if value, ok := _u.mutation.Version(); ok {
 		_spec.SetField(ticket.FieldVersion, field.TypeInt, value)
@@ -2587,6 +2992,141 @@ func (_u *TicketUpdateOne) sqlSave(ctx context.Context) (_node *Ticket, err erro
 			Bidi:    false,
 			Target: &sqlgraph.EdgeTarget{
 				IDSpec: sqlgraph.NewFieldSpec(ticketevent.FieldID, field.TypeInt),
+			},
+		}
+		for _, k := range nodes {
+			edge.Target.Nodes = append(edge.Target.Nodes, k)
+		}
+		_spec.Edges.Add = append(_spec.Edges.Add, edge)
+	}
+	if _u.mutation.LinksOutCleared() {
+		edge := &sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.O2M,
+			Inverse: false,
+			Table:   ticket.LinksOutTable,
+			Columns: []string{ticket.LinksOutColumn},
+			Bidi:    false,
+			Target: &sqlgraph.EdgeTarget{
+				IDSpec: sqlgraph.NewFieldSpec(ticketlink.FieldID, field.TypeInt),
+			},
+		}
+		_spec.Edges.Clear = append(_spec.Edges.Clear, edge)
+	}
+	if nodes := _u.mutation.RemovedLinksOutIDs(); len(nodes) > 0 && !_u.mutation.LinksOutCleared() {
+		edge := &sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.O2M,
+			Inverse: false,
+			Table:   ticket.LinksOutTable,
+			Columns: []string{ticket.LinksOutColumn},
+			Bidi:    false,
+			Target: &sqlgraph.EdgeTarget{
+				IDSpec: sqlgraph.NewFieldSpec(ticketlink.FieldID, field.TypeInt),
+			},
+		}
+		for _, k := range nodes {
+			edge.Target.Nodes = append(edge.Target.Nodes, k)
+		}
+		_spec.Edges.Clear = append(_spec.Edges.Clear, edge)
+	}
+	if nodes := _u.mutation.LinksOutIDs(); len(nodes) > 0 {
+		edge := &sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.O2M,
+			Inverse: false,
+			Table:   ticket.LinksOutTable,
+			Columns: []string{ticket.LinksOutColumn},
+			Bidi:    false,
+			Target: &sqlgraph.EdgeTarget{
+				IDSpec: sqlgraph.NewFieldSpec(ticketlink.FieldID, field.TypeInt),
+			},
+		}
+		for _, k := range nodes {
+			edge.Target.Nodes = append(edge.Target.Nodes, k)
+		}
+		_spec.Edges.Add = append(_spec.Edges.Add, edge)
+	}
+	if _u.mutation.LinksInCleared() {
+		edge := &sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.O2M,
+			Inverse: false,
+			Table:   ticket.LinksInTable,
+			Columns: []string{ticket.LinksInColumn},
+			Bidi:    false,
+			Target: &sqlgraph.EdgeTarget{
+				IDSpec: sqlgraph.NewFieldSpec(ticketlink.FieldID, field.TypeInt),
+			},
+		}
+		_spec.Edges.Clear = append(_spec.Edges.Clear, edge)
+	}
+	if nodes := _u.mutation.RemovedLinksInIDs(); len(nodes) > 0 && !_u.mutation.LinksInCleared() {
+		edge := &sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.O2M,
+			Inverse: false,
+			Table:   ticket.LinksInTable,
+			Columns: []string{ticket.LinksInColumn},
+			Bidi:    false,
+			Target: &sqlgraph.EdgeTarget{
+				IDSpec: sqlgraph.NewFieldSpec(ticketlink.FieldID, field.TypeInt),
+			},
+		}
+		for _, k := range nodes {
+			edge.Target.Nodes = append(edge.Target.Nodes, k)
+		}
+		_spec.Edges.Clear = append(_spec.Edges.Clear, edge)
+	}
+	if nodes := _u.mutation.LinksInIDs(); len(nodes) > 0 {
+		edge := &sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.O2M,
+			Inverse: false,
+			Table:   ticket.LinksInTable,
+			Columns: []string{ticket.LinksInColumn},
+			Bidi:    false,
+			Target: &sqlgraph.EdgeTarget{
+				IDSpec: sqlgraph.NewFieldSpec(ticketlink.FieldID, field.TypeInt),
+			},
+		}
+		for _, k := range nodes {
+			edge.Target.Nodes = append(edge.Target.Nodes, k)
+		}
+		_spec.Edges.Add = append(_spec.Edges.Add, edge)
+	}
+	if _u.mutation.WatchersCleared() {
+		edge := &sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.O2M,
+			Inverse: false,
+			Table:   ticket.WatchersTable,
+			Columns: []string{ticket.WatchersColumn},
+			Bidi:    false,
+			Target: &sqlgraph.EdgeTarget{
+				IDSpec: sqlgraph.NewFieldSpec(ticketwatcher.FieldID, field.TypeInt),
+			},
+		}
+		_spec.Edges.Clear = append(_spec.Edges.Clear, edge)
+	}
+	if nodes := _u.mutation.RemovedWatchersIDs(); len(nodes) > 0 && !_u.mutation.WatchersCleared() {
+		edge := &sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.O2M,
+			Inverse: false,
+			Table:   ticket.WatchersTable,
+			Columns: []string{ticket.WatchersColumn},
+			Bidi:    false,
+			Target: &sqlgraph.EdgeTarget{
+				IDSpec: sqlgraph.NewFieldSpec(ticketwatcher.FieldID, field.TypeInt),
+			},
+		}
+		for _, k := range nodes {
+			edge.Target.Nodes = append(edge.Target.Nodes, k)
+		}
+		_spec.Edges.Clear = append(_spec.Edges.Clear, edge)
+	}
+	if nodes := _u.mutation.WatchersIDs(); len(nodes) > 0 {
+		edge := &sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.O2M,
+			Inverse: false,
+			Table:   ticket.WatchersTable,
+			Columns: []string{ticket.WatchersColumn},
+			Bidi:    false,
+			Target: &sqlgraph.EdgeTarget{
+				IDSpec: sqlgraph.NewFieldSpec(ticketwatcher.FieldID, field.TypeInt),
 			},
 		}
 		for _, k := range nodes {

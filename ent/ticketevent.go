@@ -33,6 +33,8 @@ type TicketEvent struct {
 	SiteID int `json:"site_id,omitempty"`
 	// ActorID holds the value of the "actor_id" field.
 	ActorID *int `json:"actor_id,omitempty"`
+	// Why, when the change needed a reason (a rejection).
+	Reason string `json:"reason,omitempty"`
 	// Changes holds the value of the "changes" field.
 	Changes []schematype.FieldChange `json:"changes,omitempty"`
 	// Edges holds the relations/edges for other nodes in the graph.
@@ -85,7 +87,7 @@ func (*TicketEvent) scanValues(columns []string) ([]any, error) {
 			values[i] = new([]byte)
 		case ticketevent.FieldID, ticketevent.FieldTicketID, ticketevent.FieldTicketNumber, ticketevent.FieldSiteID, ticketevent.FieldActorID:
 			values[i] = new(sql.NullInt64)
-		case ticketevent.FieldKind:
+		case ticketevent.FieldKind, ticketevent.FieldReason:
 			values[i] = new(sql.NullString)
 		case ticketevent.FieldCreatedAt:
 			values[i] = new(sql.NullTime)
@@ -147,6 +149,12 @@ func (_m *TicketEvent) assignValues(columns []string, values []any) error {
 			} else if value.Valid {
 				_m.ActorID = new(int)
 				*_m.ActorID = int(value.Int64)
+			}
+		case ticketevent.FieldReason:
+			if value, ok := values[i].(*sql.NullString); !ok {
+				return fmt.Errorf("unexpected type %T for field reason", values[i])
+			} else if value.Valid {
+				_m.Reason = value.String
 			}
 		case ticketevent.FieldChanges:
 			if value, ok := values[i].(*[]byte); !ok {
@@ -223,6 +231,9 @@ func (_m *TicketEvent) String() string {
 		builder.WriteString("actor_id=")
 		builder.WriteString(fmt.Sprintf("%v", *v))
 	}
+	builder.WriteString(", ")
+	builder.WriteString("reason=")
+	builder.WriteString(_m.Reason)
 	builder.WriteString(", ")
 	builder.WriteString("changes=")
 	builder.WriteString(fmt.Sprintf("%v", _m.Changes))

@@ -85,6 +85,20 @@ func (_c *TicketEventCreate) SetNillableActorID(v *int) *TicketEventCreate {
 	return _c
 }
 
+// SetReason sets the "reason" field.
+func (_c *TicketEventCreate) SetReason(v string) *TicketEventCreate {
+	_c.mutation.SetReason(v)
+	return _c
+}
+
+// SetNillableReason sets the "reason" field if the given value is not nil.
+func (_c *TicketEventCreate) SetNillableReason(v *string) *TicketEventCreate {
+	if v != nil {
+		_c.SetReason(*v)
+	}
+	return _c
+}
+
 // SetChanges sets the "changes" field.
 func (_c *TicketEventCreate) SetChanges(v []schematype.FieldChange) *TicketEventCreate {
 	_c.mutation.SetChanges(v)
@@ -171,6 +185,11 @@ func (_c *TicketEventCreate) check() error {
 	if _, ok := _c.mutation.SiteID(); !ok {
 		return &ValidationError{Name: "site_id", err: errors.New(`ent: missing required field "TicketEvent.site_id"`)}
 	}
+	if v, ok := _c.mutation.Reason(); ok {
+		if err := ticketevent.ReasonValidator(v); err != nil {
+			return &ValidationError{Name: "reason", err: fmt.Errorf(`ent: validator failed for field "TicketEvent.reason": %w`, err)}
+		}
+	}
 	if _, ok := _c.mutation.Changes(); !ok {
 		return &ValidationError{Name: "changes", err: errors.New(`ent: missing required field "TicketEvent.changes"`)}
 	}
@@ -216,6 +235,10 @@ func (_c *TicketEventCreate) createSpec() (*TicketEvent, *sqlgraph.CreateSpec) {
 	if value, ok := _c.mutation.SiteID(); ok {
 		_spec.SetField(ticketevent.FieldSiteID, field.TypeInt, value)
 		_node.SiteID = value
+	}
+	if value, ok := _c.mutation.Reason(); ok {
+		_spec.SetField(ticketevent.FieldReason, field.TypeString, value)
+		_node.Reason = value
 	}
 	if value, ok := _c.mutation.Changes(); ok {
 		_spec.SetField(ticketevent.FieldChanges, field.TypeJSON, value)
@@ -350,6 +373,9 @@ func (u *TicketEventUpsertOne) UpdateNewValues() *TicketEventUpsertOne {
 		}
 		if _, exists := u.create.mutation.ActorID(); exists {
 			s.SetIgnore(ticketevent.FieldActorID)
+		}
+		if _, exists := u.create.mutation.Reason(); exists {
+			s.SetIgnore(ticketevent.FieldReason)
 		}
 		if _, exists := u.create.mutation.Changes(); exists {
 			s.SetIgnore(ticketevent.FieldChanges)
@@ -596,6 +622,9 @@ func (u *TicketEventUpsertBulk) UpdateNewValues() *TicketEventUpsertBulk {
 			}
 			if _, exists := b.mutation.ActorID(); exists {
 				s.SetIgnore(ticketevent.FieldActorID)
+			}
+			if _, exists := b.mutation.Reason(); exists {
+				s.SetIgnore(ticketevent.FieldReason)
 			}
 			if _, exists := b.mutation.Changes(); exists {
 				s.SetIgnore(ticketevent.FieldChanges)

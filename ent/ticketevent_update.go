@@ -107,6 +107,9 @@ func (_u *TicketEventUpdate) sqlSave(ctx context.Context) (_node int, err error)
 			}
 		}
 	}
+	if _u.mutation.ReasonCleared() {
+		_spec.ClearField(ticketevent.FieldReason, field.TypeString)
+	}
 	if _u.mutation.TicketCleared() {
 		edge := &sqlgraph.EdgeSpec{
 			Rel:     sqlgraph.M2O,
@@ -265,6 +268,9 @@ func (_u *TicketEventUpdateOne) sqlSave(ctx context.Context) (_node *TicketEvent
 				ps[i](selector)
 			}
 		}
+	}
+	if _u.mutation.ReasonCleared() {
+		_spec.ClearField(ticketevent.FieldReason, field.TypeString)
 	}
 	if _u.mutation.TicketCleared() {
 		edge := &sqlgraph.EdgeSpec{

@@ -34,8 +34,12 @@ type Tx struct {
 	TicketAssignee *TicketAssigneeClient
 	// TicketEvent is the client for interacting with the TicketEvent builders.
 	TicketEvent *TicketEventClient
+	// TicketLink is the client for interacting with the TicketLink builders.
+	TicketLink *TicketLinkClient
 	// TicketTag is the client for interacting with the TicketTag builders.
 	TicketTag *TicketTagClient
+	// TicketWatcher is the client for interacting with the TicketWatcher builders.
+	TicketWatcher *TicketWatcherClient
 	// User is the client for interacting with the User builders.
 	User *UserClient
 
@@ -179,7 +183,9 @@ func (tx *Tx) init() {
 	tx.TicketApprover = NewTicketApproverClient(tx.config)
 	tx.TicketAssignee = NewTicketAssigneeClient(tx.config)
 	tx.TicketEvent = NewTicketEventClient(tx.config)
+	tx.TicketLink = NewTicketLinkClient(tx.config)
 	tx.TicketTag = NewTicketTagClient(tx.config)
+	tx.TicketWatcher = NewTicketWatcherClient(tx.config)
 	tx.User = NewUserClient(tx.config)
 }
 

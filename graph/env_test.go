@@ -95,6 +95,7 @@ func newEnv(t *testing.T, backend string) *env {
 		Resolver: &graph.Resolver{
 			Client:  e.client,
 			Tickets: &tickets.Service{Client: e.client, Broker: e.broker, Dialect: e.st.Dialect},
+			Logger:  log,
 		},
 		Logger:    log,
 		Limits:    limits.Limits{MaxDepth: cfg.MaxDepth, MaxCost: cfg.MaxCost, MaxPageSize: config.MaxPageSize},

@@ -119,6 +119,17 @@ func Presenter(log *slog.Logger) graphql.ErrorPresenterFunc {
 	}
 }
 
+// errorFor is what a client is told of err, in the vocabulary of the
+// presenter (bulk results carry errors as data). Internal errors are logged.
+func (r *Resolver) errorFor(ctx context.Context, err error) *errs.Error {
+	e := classify(err)
+	if e.Code == errs.Internal {
+		reqlog.From(ctx, r.Logger).Error("internal error", "err", err)
+		return errs.New(errs.Internal, "internal error")
+	}
+	return e
+}
+
 // classify turns any error into an *errs.Error.
 func classify(err error) *errs.Error {
 	if e, ok := errs.As(err); ok {

@@ -6,6 +6,7 @@ import (
 	"github.com/99designs/gqlgen/graphql"
 	"github.com/vektah/gqlparser/v2/ast"
 
+	"socdesk/ent"
 	"socdesk/graph/model"
 )
 
@@ -50,4 +51,32 @@ func countOnlyIfSelected(ctx context.Context, first, last *int) context.Context 
 	narrowed := *fc
 	narrowed.Field.Selections = sel
 	return graphql.WithFieldContext(ctx, &narrowed)
+}
+
+// linkView is a link as seen from the ticket id: its direction and the
+// ticket at the other end (l's tickets and creator loaded or loadable).
+func linkView(ctx context.Context, l *ent.TicketLink, from int) (*model.TicketLink, error) {
+	v := &model.TicketLink{ID: l.ID, Kind: l.Kind, CreatedAt: l.CreatedAt, Direction: model.LinkDirectionOutgoing}
+	var err error
+	if l.FromID != from {
+		v.Direction = model.LinkDirectionIncoming
+		v.Ticket = l.Edges.From
+		if v.Ticket == nil {
+			v.Ticket, err = l.QueryFrom().Only(ctx)
+		}
+	} else {
+		v.Ticket = l.Edges.To
+		if v.Ticket == nil {
+			v.Ticket, err = l.QueryTo().Only(ctx)
+		}
+	}
+	if err != nil {
+		return nil, err
+	}
+	if v.CreatedBy = l.Edges.CreatedBy; v.CreatedBy == nil && l.CreatedByID != nil {
+		if v.CreatedBy, err = l.QueryCreatedBy().Only(ctx); err != nil && !ent.IsNotFound(err) {
+			return nil, err
+		}
+	}
+	return v, nil
 }

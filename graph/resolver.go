@@ -4,6 +4,8 @@
 package graph
 
 import (
+	"log/slog"
+
 	"socdesk/ent"
 	"socdesk/internal/tickets"
 )
@@ -12,4 +14,5 @@ import (
 type Resolver struct {
 	Client  *ent.Client
 	Tickets *tickets.Service
+	Logger  *slog.Logger
 }

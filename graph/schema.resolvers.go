@@ -9,16 +9,33 @@ import (
 	"context"
 	"socdesk/ent"
 	"socdesk/ent/category"
+	"socdesk/ent/memo"
 	"socdesk/ent/site"
 	"socdesk/ent/tag"
 	"socdesk/ent/ticket"
+	"socdesk/ent/ticketlink"
+	"socdesk/ent/ticketwatcher"
 	"socdesk/graph/generated"
 	"socdesk/graph/model"
 	"socdesk/internal/tickets"
 	"socdesk/internal/viewer"
+	"socdesk/internal/workflow"
 
 	"entgo.io/contrib/entgql"
 )
+
+// Error is the resolver for the error field.
+func (r *bulkTicketOutcomeResolver) Error(ctx context.Context, obj *tickets.BulkResult) (*model.BulkError, error) {
+	if obj.Err == nil {
+		return nil, nil
+	}
+	e := r.errorFor(ctx, obj.Err)
+	out := &model.BulkError{Code: string(e.Code), Message: e.Error()}
+	if e.Field != "" {
+		out.Field = &e.Field
+	}
+	return out, nil
+}
 
 // CreateTicket is the resolver for the createTicket field.
 func (r *mutationResolver) CreateTicket(ctx context.Context, input tickets.CreateInput) (*ent.Ticket, error) {
@@ -33,6 +50,76 @@ func (r *mutationResolver) UpdateTicket(ctx context.Context, id int, input ticke
 // DeleteTicket is the resolver for the deleteTicket field.
 func (r *mutationResolver) DeleteTicket(ctx context.Context, id int) (*model.DeletePayload, error) {
 	return deleted(id, r.Tickets.Delete(ctx, id))
+}
+
+// TransitionTicket is the resolver for the transitionTicket field.
+func (r *mutationResolver) TransitionTicket(ctx context.Context, id int, action workflow.Action, toStatus *ticket.Status, reason *string, expectedVersion *int) (*ent.Ticket, error) {
+	return r.Tickets.Transition(ctx, id, tickets.TransitionInput{Action: action, ToStatus: toStatus, Reason: reason, ExpectedVersion: expectedVersion})
+}
+
+// AssignTicket is the resolver for the assignTicket field.
+func (r *mutationResolver) AssignTicket(ctx context.Context, id int, assigneeIDs []int, approverIDs []int, expectedVersion *int) (*ent.Ticket, error) {
+	return r.Tickets.Assign(ctx, id, tickets.AssignInput{AssigneeIDs: assigneeIDs, ApproverIDs: approverIDs, ExpectedVersion: expectedVersion})
+}
+
+// BulkUpdateTickets is the resolver for the bulkUpdateTickets field.
+func (r *mutationResolver) BulkUpdateTickets(ctx context.Context, ids []int, change tickets.BulkChange) (*model.BulkTicketResult, error) {
+	results, err := r.Tickets.Bulk(ctx, ids, change)
+	if err != nil {
+		return nil, err
+	}
+	out := &model.BulkTicketResult{Results: make([]*tickets.BulkResult, len(results))}
+	for i := range results {
+		out.Results[i] = &results[i]
+		if results[i].Err != nil {
+			out.Failed++
+		} else {
+			out.Succeeded++
+		}
+	}
+	return out, nil
+}
+
+// AddMemo is the resolver for the addMemo field.
+func (r *mutationResolver) AddMemo(ctx context.Context, ticketID int, body string, format *memo.Format) (*ent.Memo, error) {
+	f := memo.FormatMARKDOWN
+	if format != nil {
+		f = *format
+	}
+	return r.Tickets.AddMemo(ctx, ticketID, body, f)
+}
+
+// UpdateMemo is the resolver for the updateMemo field.
+func (r *mutationResolver) UpdateMemo(ctx context.Context, id int, body string, format *memo.Format) (*ent.Memo, error) {
+	return r.Tickets.EditMemo(ctx, id, body, format)
+}
+
+// LinkTickets is the resolver for the linkTickets field.
+func (r *mutationResolver) LinkTickets(ctx context.Context, fromID int, toID int, kind ticketlink.Kind) (*model.TicketLink, error) {
+	l, err := r.Tickets.Link(ctx, fromID, toID, kind)
+	if err != nil {
+		return nil, err
+	}
+	return linkView(ctx, l, fromID)
+}
+
+// UnlinkTickets is the resolver for the unlinkTickets field.
+func (r *mutationResolver) UnlinkTickets(ctx context.Context, id int) (*model.DeletePayload, error) {
+	return deleted(id, r.Tickets.Unlink(ctx, id))
+}
+
+// WatchTicket is the resolver for the watchTicket field.
+func (r *mutationResolver) WatchTicket(ctx context.Context, id int, userID *int, notify *ticketwatcher.Notify) (*ent.TicketWatcher, error) {
+	n := ticketwatcher.NotifyALL
+	if notify != nil {
+		n = *notify
+	}
+	return r.Tickets.Watch(ctx, id, userID, n)
+}
+
+// UnwatchTicket is the resolver for the unwatchTicket field.
+func (r *mutationResolver) UnwatchTicket(ctx context.Context, id int, userID *int) (*model.DeletePayload, error) {
+	return deleted(id, r.Tickets.Unwatch(ctx, id, userID))
 }
 
 // CreateCategory is the resolver for the createCategory field.
@@ -150,7 +237,50 @@ func (r *ticketResolver) Detection(ctx context.Context, obj *ent.Ticket) (*ticke
 	return tickets.DetectionOf(obj), nil
 }
 
+// AvailableActions is the resolver for the availableActions field.
+func (r *ticketResolver) AvailableActions(ctx context.Context, obj *ent.Ticket) ([]*workflow.Option, error) {
+	opts, err := r.Tickets.AvailableActions(ctx, obj)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]*workflow.Option, len(opts))
+	for i := range opts {
+		out[i] = &opts[i]
+	}
+	return out, nil
+}
+
+// History is the resolver for the history field.
+func (r *ticketResolver) History(ctx context.Context, obj *ent.Ticket, after *entgql.Cursor[int], first *int, before *entgql.Cursor[int], last *int) (*ent.TicketEventConnection, error) {
+	return obj.QueryEvents().Paginate(countOnlyIfSelected(ctx, first, last), after, first, before, last)
+}
+
+// Links is the resolver for the links field.
+func (r *ticketResolver) Links(ctx context.Context, obj *ent.Ticket) ([]*model.TicketLink, error) {
+	links, err := r.Tickets.Links(ctx, obj)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]*model.TicketLink, 0, len(links))
+	for _, l := range links {
+		v, err := linkView(ctx, l, obj.ID)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, v)
+	}
+	return out, nil
+}
+
+// BulkTicketOutcome returns generated.BulkTicketOutcomeResolver implementation.
+func (r *Resolver) BulkTicketOutcome() generated.BulkTicketOutcomeResolver {
+	return &bulkTicketOutcomeResolver{r}
+}
+
 // Mutation returns generated.MutationResolver implementation.
 func (r *Resolver) Mutation() generated.MutationResolver { return &mutationResolver{r} }
 
-type mutationResolver struct{ *Resolver }
+type (
+	bulkTicketOutcomeResolver struct{ *Resolver }
+	mutationResolver          struct{ *Resolver }
+)

@@ -154,6 +154,7 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stder
 		Resolver: &graph.Resolver{
 			Client:  st.Client,
 			Tickets: &tickets.Service{Client: st.Client, Broker: broker, Dialect: st.Dialect},
+			Logger:  log,
 		},
 		Logger:    log,
 		Limits:    limits.Limits{MaxDepth: cfg.MaxDepth, MaxCost: cfg.MaxCost, MaxPageSize: config.MaxPageSize},

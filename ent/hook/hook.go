@@ -128,6 +128,18 @@ func (f TicketEventFunc) Mutate(ctx context.Context, m ent.Mutation) (ent.Value,
 	return nil, fmt.Errorf("unexpected mutation type %T. expect *ent.TicketEventMutation", m)
 }
 
+// The TicketLinkFunc type is an adapter to allow the use of ordinary
+// function as TicketLink mutator.
+type TicketLinkFunc func(context.Context, *ent.TicketLinkMutation) (ent.Value, error)
+
+// Mutate calls f(ctx, m).
+func (f TicketLinkFunc) Mutate(ctx context.Context, m ent.Mutation) (ent.Value, error) {
+	if mv, ok := m.(*ent.TicketLinkMutation); ok {
+		return f(ctx, mv)
+	}
+	return nil, fmt.Errorf("unexpected mutation type %T. expect *ent.TicketLinkMutation", m)
+}
+
 // The TicketTagFunc type is an adapter to allow the use of ordinary
 // function as TicketTag mutator.
 type TicketTagFunc func(context.Context, *ent.TicketTagMutation) (ent.Value, error)
@@ -138,6 +150,18 @@ func (f TicketTagFunc) Mutate(ctx context.Context, m ent.Mutation) (ent.Value, e
 		return f(ctx, mv)
 	}
 	return nil, fmt.Errorf("unexpected mutation type %T. expect *ent.TicketTagMutation", m)
+}
+
+// The TicketWatcherFunc type is an adapter to allow the use of ordinary
+// function as TicketWatcher mutator.
+type TicketWatcherFunc func(context.Context, *ent.TicketWatcherMutation) (ent.Value, error)
+
+// Mutate calls f(ctx, m).
+func (f TicketWatcherFunc) Mutate(ctx context.Context, m ent.Mutation) (ent.Value, error) {
+	if mv, ok := m.(*ent.TicketWatcherMutation); ok {
+		return f(ctx, mv)
+	}
+	return nil, fmt.Errorf("unexpected mutation type %T. expect *ent.TicketWatcherMutation", m)
 }
 
 // The UserFunc type is an adapter to allow the use of ordinary

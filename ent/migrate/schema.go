@@ -185,6 +185,7 @@ var (
 		{Name: "origin", Type: field.TypeEnum, Enums: []string{"SYSTEM", "USER"}, Default: "USER"},
 		{Name: "duplicate_count", Type: field.TypeInt, Default: 0},
 		{Name: "closed_at", Type: field.TypeTime, Nullable: true},
+		{Name: "due_at", Type: field.TypeTime, Nullable: true},
 		{Name: "version", Type: field.TypeInt, Default: 1},
 		{Name: "category_id", Type: field.TypeInt},
 		{Name: "site_id", Type: field.TypeInt},
@@ -198,19 +199,19 @@ var (
 		ForeignKeys: []*schema.ForeignKey{
 			{
 				Symbol:     "tickets_categories_tickets",
-				Columns:    []*schema.Column{TicketsColumns[26]},
+				Columns:    []*schema.Column{TicketsColumns[27]},
 				RefColumns: []*schema.Column{CategoriesColumns[0]},
 				OnDelete:   schema.NoAction,
 			},
 			{
 				Symbol:     "tickets_sites_tickets",
-				Columns:    []*schema.Column{TicketsColumns[27]},
+				Columns:    []*schema.Column{TicketsColumns[28]},
 				RefColumns: []*schema.Column{SitesColumns[0]},
 				OnDelete:   schema.NoAction,
 			},
 			{
 				Symbol:     "tickets_users_registered_by",
-				Columns:    []*schema.Column{TicketsColumns[28]},
+				Columns:    []*schema.Column{TicketsColumns[29]},
 				RefColumns: []*schema.Column{UsersColumns[0]},
 				OnDelete:   schema.SetNull,
 			},
@@ -234,7 +235,7 @@ var (
 			{
 				Name:    "ticket_site_id_status_created_at",
 				Unique:  false,
-				Columns: []*schema.Column{TicketsColumns[27], TicketsColumns[19], TicketsColumns[1]},
+				Columns: []*schema.Column{TicketsColumns[28], TicketsColumns[19], TicketsColumns[1]},
 			},
 			{
 				Name:    "ticket_status_created_at",
@@ -244,12 +245,17 @@ var (
 			{
 				Name:    "ticket_category_id_created_at",
 				Unique:  false,
-				Columns: []*schema.Column{TicketsColumns[26], TicketsColumns[1]},
+				Columns: []*schema.Column{TicketsColumns[27], TicketsColumns[1]},
 			},
 			{
 				Name:    "ticket_registered_by_id",
 				Unique:  false,
-				Columns: []*schema.Column{TicketsColumns[28]},
+				Columns: []*schema.Column{TicketsColumns[29]},
+			},
+			{
+				Name:    "ticket_due_at",
+				Unique:  false,
+				Columns: []*schema.Column{TicketsColumns[25]},
 			},
 			{
 				Name:    "ticket_title_trgm",
@@ -346,6 +352,7 @@ var (
 		{Name: "created_at", Type: field.TypeTime},
 		{Name: "ticket_number", Type: field.TypeInt},
 		{Name: "site_id", Type: field.TypeInt},
+		{Name: "reason", Type: field.TypeString, Nullable: true},
 		{Name: "changes", Type: field.TypeJSON},
 		{Name: "ticket_id", Type: field.TypeInt, Nullable: true},
 		{Name: "actor_id", Type: field.TypeInt, Nullable: true},
@@ -358,13 +365,13 @@ var (
 		ForeignKeys: []*schema.ForeignKey{
 			{
 				Symbol:     "ticket_events_tickets_events",
-				Columns:    []*schema.Column{TicketEventsColumns[6]},
+				Columns:    []*schema.Column{TicketEventsColumns[7]},
 				RefColumns: []*schema.Column{TicketsColumns[0]},
 				OnDelete:   schema.SetNull,
 			},
 			{
 				Symbol:     "ticket_events_users_actor",
-				Columns:    []*schema.Column{TicketEventsColumns[7]},
+				Columns:    []*schema.Column{TicketEventsColumns[8]},
 				RefColumns: []*schema.Column{UsersColumns[0]},
 				OnDelete:   schema.SetNull,
 			},
@@ -373,12 +380,59 @@ var (
 			{
 				Name:    "ticketevent_ticket_id_id",
 				Unique:  false,
-				Columns: []*schema.Column{TicketEventsColumns[6], TicketEventsColumns[0]},
+				Columns: []*schema.Column{TicketEventsColumns[7], TicketEventsColumns[0]},
 			},
 			{
 				Name:    "ticketevent_site_id_id",
 				Unique:  false,
 				Columns: []*schema.Column{TicketEventsColumns[4], TicketEventsColumns[0]},
+			},
+		},
+	}
+	// TicketLinksColumns holds the columns for the "ticket_links" table.
+	TicketLinksColumns = []*schema.Column{
+		{Name: "id", Type: field.TypeInt, Increment: true},
+		{Name: "kind", Type: field.TypeEnum, Enums: []string{"RELATED", "DUPLICATE_OF"}},
+		{Name: "created_at", Type: field.TypeTime},
+		{Name: "from_id", Type: field.TypeInt},
+		{Name: "to_id", Type: field.TypeInt},
+		{Name: "created_by_id", Type: field.TypeInt, Nullable: true},
+	}
+	// TicketLinksTable holds the schema information for the "ticket_links" table.
+	TicketLinksTable = &schema.Table{
+		Name:       "ticket_links",
+		Columns:    TicketLinksColumns,
+		PrimaryKey: []*schema.Column{TicketLinksColumns[0]},
+		ForeignKeys: []*schema.ForeignKey{
+			{
+				Symbol:     "ticket_links_tickets_links_out",
+				Columns:    []*schema.Column{TicketLinksColumns[3]},
+				RefColumns: []*schema.Column{TicketsColumns[0]},
+				OnDelete:   schema.Cascade,
+			},
+			{
+				Symbol:     "ticket_links_tickets_links_in",
+				Columns:    []*schema.Column{TicketLinksColumns[4]},
+				RefColumns: []*schema.Column{TicketsColumns[0]},
+				OnDelete:   schema.Cascade,
+			},
+			{
+				Symbol:     "ticket_links_users_created_by",
+				Columns:    []*schema.Column{TicketLinksColumns[5]},
+				RefColumns: []*schema.Column{UsersColumns[0]},
+				OnDelete:   schema.SetNull,
+			},
+		},
+		Indexes: []*schema.Index{
+			{
+				Name:    "ticketlink_from_id_to_id_kind",
+				Unique:  true,
+				Columns: []*schema.Column{TicketLinksColumns[3], TicketLinksColumns[4], TicketLinksColumns[1]},
+			},
+			{
+				Name:    "ticketlink_to_id",
+				Unique:  false,
+				Columns: []*schema.Column{TicketLinksColumns[4]},
 			},
 		},
 	}
@@ -411,6 +465,46 @@ var (
 				Name:    "tickettag_tag_id",
 				Unique:  false,
 				Columns: []*schema.Column{TicketTagsColumns[1]},
+			},
+		},
+	}
+	// TicketWatchersColumns holds the columns for the "ticket_watchers" table.
+	TicketWatchersColumns = []*schema.Column{
+		{Name: "id", Type: field.TypeInt, Increment: true},
+		{Name: "notify", Type: field.TypeEnum, Enums: []string{"ALL", "OPEN_CLOSE"}, Default: "ALL"},
+		{Name: "created_at", Type: field.TypeTime},
+		{Name: "ticket_id", Type: field.TypeInt},
+		{Name: "user_id", Type: field.TypeInt},
+	}
+	// TicketWatchersTable holds the schema information for the "ticket_watchers" table.
+	TicketWatchersTable = &schema.Table{
+		Name:       "ticket_watchers",
+		Columns:    TicketWatchersColumns,
+		PrimaryKey: []*schema.Column{TicketWatchersColumns[0]},
+		ForeignKeys: []*schema.ForeignKey{
+			{
+				Symbol:     "ticket_watchers_tickets_watchers",
+				Columns:    []*schema.Column{TicketWatchersColumns[3]},
+				RefColumns: []*schema.Column{TicketsColumns[0]},
+				OnDelete:   schema.Cascade,
+			},
+			{
+				Symbol:     "ticket_watchers_users_user",
+				Columns:    []*schema.Column{TicketWatchersColumns[4]},
+				RefColumns: []*schema.Column{UsersColumns[0]},
+				OnDelete:   schema.Cascade,
+			},
+		},
+		Indexes: []*schema.Index{
+			{
+				Name:    "ticketwatcher_ticket_id_user_id",
+				Unique:  true,
+				Columns: []*schema.Column{TicketWatchersColumns[3], TicketWatchersColumns[4]},
+			},
+			{
+				Name:    "ticketwatcher_user_id",
+				Unique:  false,
+				Columns: []*schema.Column{TicketWatchersColumns[4]},
 			},
 		},
 	}
@@ -468,7 +562,9 @@ var (
 		TicketApproversTable,
 		TicketAssigneesTable,
 		TicketEventsTable,
+		TicketLinksTable,
 		TicketTagsTable,
+		TicketWatchersTable,
 		UsersTable,
 		UserSitesTable,
 	}
@@ -520,10 +616,21 @@ func init() {
 	TicketEventsTable.Annotation = &entsql.Annotation{
 		IncrementStart: func(i int) *int { return &i }(38654705664),
 	}
+	TicketLinksTable.ForeignKeys[0].RefTable = TicketsTable
+	TicketLinksTable.ForeignKeys[1].RefTable = TicketsTable
+	TicketLinksTable.ForeignKeys[2].RefTable = UsersTable
+	TicketLinksTable.Annotation = &entsql.Annotation{
+		IncrementStart: func(i int) *int { return &i }(51539607552),
+	}
 	TicketTagsTable.ForeignKeys[0].RefTable = TicketsTable
 	TicketTagsTable.ForeignKeys[1].RefTable = TagsTable
 	TicketTagsTable.Annotation = &entsql.Annotation{
 		IncrementStart: func(i int) *int { return &i }(42949672960),
+	}
+	TicketWatchersTable.ForeignKeys[0].RefTable = TicketsTable
+	TicketWatchersTable.ForeignKeys[1].RefTable = UsersTable
+	TicketWatchersTable.Annotation = &entsql.Annotation{
+		IncrementStart: func(i int) *int { return &i }(55834574848),
 	}
 	UsersTable.Annotation = &entsql.Annotation{
 		IncrementStart: func(i int) *int { return &i }(47244640256),

@@ -36,8 +36,14 @@ type TicketAssignee func(*sql.Selector)
 // TicketEvent is the predicate function for ticketevent builders.
 type TicketEvent func(*sql.Selector)
 
+// TicketLink is the predicate function for ticketlink builders.
+type TicketLink func(*sql.Selector)
+
 // TicketTag is the predicate function for tickettag builders.
 type TicketTag func(*sql.Selector)
+
+// TicketWatcher is the predicate function for ticketwatcher builders.
+type TicketWatcher func(*sql.Selector)
 
 // User is the predicate function for user builders.
 type User func(*sql.Selector)

@@ -351,6 +351,30 @@ func (f TicketEventMutationRuleFunc) EvalMutation(ctx context.Context, m ent.Mut
 	return Denyf("ent/privacy: unexpected mutation type %T, expect *ent.TicketEventMutation", m)
 }
 
+// The TicketLinkQueryRuleFunc type is an adapter to allow the use of ordinary
+// functions as a query rule.
+type TicketLinkQueryRuleFunc func(context.Context, *ent.TicketLinkQuery) error
+
+// EvalQuery return f(ctx, q).
+func (f TicketLinkQueryRuleFunc) EvalQuery(ctx context.Context, q ent.Query) error {
+	if q, ok := q.(*ent.TicketLinkQuery); ok {
+		return f(ctx, q)
+	}
+	return Denyf("ent/privacy: unexpected query type %T, expect *ent.TicketLinkQuery", q)
+}
+
+// The TicketLinkMutationRuleFunc type is an adapter to allow the use of ordinary
+// functions as a mutation rule.
+type TicketLinkMutationRuleFunc func(context.Context, *ent.TicketLinkMutation) error
+
+// EvalMutation calls f(ctx, m).
+func (f TicketLinkMutationRuleFunc) EvalMutation(ctx context.Context, m ent.Mutation) error {
+	if m, ok := m.(*ent.TicketLinkMutation); ok {
+		return f(ctx, m)
+	}
+	return Denyf("ent/privacy: unexpected mutation type %T, expect *ent.TicketLinkMutation", m)
+}
+
 // The TicketTagQueryRuleFunc type is an adapter to allow the use of ordinary
 // functions as a query rule.
 type TicketTagQueryRuleFunc func(context.Context, *ent.TicketTagQuery) error
@@ -373,6 +397,30 @@ func (f TicketTagMutationRuleFunc) EvalMutation(ctx context.Context, m ent.Mutat
 		return f(ctx, m)
 	}
 	return Denyf("ent/privacy: unexpected mutation type %T, expect *ent.TicketTagMutation", m)
+}
+
+// The TicketWatcherQueryRuleFunc type is an adapter to allow the use of ordinary
+// functions as a query rule.
+type TicketWatcherQueryRuleFunc func(context.Context, *ent.TicketWatcherQuery) error
+
+// EvalQuery return f(ctx, q).
+func (f TicketWatcherQueryRuleFunc) EvalQuery(ctx context.Context, q ent.Query) error {
+	if q, ok := q.(*ent.TicketWatcherQuery); ok {
+		return f(ctx, q)
+	}
+	return Denyf("ent/privacy: unexpected query type %T, expect *ent.TicketWatcherQuery", q)
+}
+
+// The TicketWatcherMutationRuleFunc type is an adapter to allow the use of ordinary
+// functions as a mutation rule.
+type TicketWatcherMutationRuleFunc func(context.Context, *ent.TicketWatcherMutation) error
+
+// EvalMutation calls f(ctx, m).
+func (f TicketWatcherMutationRuleFunc) EvalMutation(ctx context.Context, m ent.Mutation) error {
+	if m, ok := m.(*ent.TicketWatcherMutation); ok {
+		return f(ctx, m)
+	}
+	return Denyf("ent/privacy: unexpected mutation type %T, expect *ent.TicketWatcherMutation", m)
 }
 
 // The UserQueryRuleFunc type is an adapter to allow the use of ordinary
@@ -454,7 +502,11 @@ func queryFilter(q ent.Query) (Filter, error) {
 		return q.Filter(), nil
 	case *ent.TicketEventQuery:
 		return q.Filter(), nil
+	case *ent.TicketLinkQuery:
+		return q.Filter(), nil
 	case *ent.TicketTagQuery:
+		return q.Filter(), nil
+	case *ent.TicketWatcherQuery:
 		return q.Filter(), nil
 	case *ent.UserQuery:
 		return q.Filter(), nil
@@ -485,7 +537,11 @@ func mutationFilter(m ent.Mutation) (Filter, error) {
 		return m.Filter(), nil
 	case *ent.TicketEventMutation:
 		return m.Filter(), nil
+	case *ent.TicketLinkMutation:
+		return m.Filter(), nil
 	case *ent.TicketTagMutation:
+		return m.Filter(), nil
+	case *ent.TicketWatcherMutation:
 		return m.Filter(), nil
 	case *ent.UserMutation:
 		return m.Filter(), nil

@@ -16,7 +16,9 @@ import (
 	"socdesk/ent/ticketapprover"
 	"socdesk/ent/ticketassignee"
 	"socdesk/ent/ticketevent"
+	"socdesk/ent/ticketlink"
 	"socdesk/ent/tickettag"
+	"socdesk/ent/ticketwatcher"
 	"socdesk/ent/user"
 	"time"
 
@@ -350,7 +352,7 @@ func init() {
 	// ticket.DuplicateCountValidator is a validator for the "duplicate_count" field. It is called by the builders before save.
 	ticket.DuplicateCountValidator = ticketDescDuplicateCount.Validators[0].(func(int) error)
 	// ticketDescVersion is the schema descriptor for version field.
-	ticketDescVersion := ticketFields[26].Descriptor()
+	ticketDescVersion := ticketFields[27].Descriptor()
 	// ticket.DefaultVersion holds the default value on creation for the version field.
 	ticket.DefaultVersion = ticketDescVersion.Default.(int)
 	ticketapprover.Policy = privacy.NewPolicies(schema.TicketApprover{})
@@ -386,10 +388,29 @@ func init() {
 	ticketeventDescCreatedAt := ticketeventFields[1].Descriptor()
 	// ticketevent.DefaultCreatedAt holds the default value on creation for the created_at field.
 	ticketevent.DefaultCreatedAt = ticketeventDescCreatedAt.Default.(func() time.Time)
+	// ticketeventDescReason is the schema descriptor for reason field.
+	ticketeventDescReason := ticketeventFields[6].Descriptor()
+	// ticketevent.ReasonValidator is a validator for the "reason" field. It is called by the builders before save.
+	ticketevent.ReasonValidator = ticketeventDescReason.Validators[0].(func(string) error)
 	// ticketeventDescChanges is the schema descriptor for changes field.
-	ticketeventDescChanges := ticketeventFields[6].Descriptor()
+	ticketeventDescChanges := ticketeventFields[7].Descriptor()
 	// ticketevent.DefaultChanges holds the default value on creation for the changes field.
 	ticketevent.DefaultChanges = ticketeventDescChanges.Default.([]schematype.FieldChange)
+	ticketlink.Policy = privacy.NewPolicies(schema.TicketLink{})
+	ticketlink.Hooks[0] = func(next ent.Mutator) ent.Mutator {
+		return ent.MutateFunc(func(ctx context.Context, m ent.Mutation) (ent.Value, error) {
+			if err := ticketlink.Policy.EvalMutation(ctx, m); err != nil {
+				return nil, err
+			}
+			return next.Mutate(ctx, m)
+		})
+	}
+	ticketlinkFields := schema.TicketLink{}.Fields()
+	_ = ticketlinkFields
+	// ticketlinkDescCreatedAt is the schema descriptor for created_at field.
+	ticketlinkDescCreatedAt := ticketlinkFields[4].Descriptor()
+	// ticketlink.DefaultCreatedAt holds the default value on creation for the created_at field.
+	ticketlink.DefaultCreatedAt = ticketlinkDescCreatedAt.Default.(func() time.Time)
 	tickettag.Policy = privacy.NewPolicies(schema.TicketTag{})
 	tickettag.Hooks[0] = func(next ent.Mutator) ent.Mutator {
 		return ent.MutateFunc(func(ctx context.Context, m ent.Mutation) (ent.Value, error) {
@@ -399,6 +420,21 @@ func init() {
 			return next.Mutate(ctx, m)
 		})
 	}
+	ticketwatcher.Policy = privacy.NewPolicies(schema.TicketWatcher{})
+	ticketwatcher.Hooks[0] = func(next ent.Mutator) ent.Mutator {
+		return ent.MutateFunc(func(ctx context.Context, m ent.Mutation) (ent.Value, error) {
+			if err := ticketwatcher.Policy.EvalMutation(ctx, m); err != nil {
+				return nil, err
+			}
+			return next.Mutate(ctx, m)
+		})
+	}
+	ticketwatcherFields := schema.TicketWatcher{}.Fields()
+	_ = ticketwatcherFields
+	// ticketwatcherDescCreatedAt is the schema descriptor for created_at field.
+	ticketwatcherDescCreatedAt := ticketwatcherFields[3].Descriptor()
+	// ticketwatcher.DefaultCreatedAt holds the default value on creation for the created_at field.
+	ticketwatcher.DefaultCreatedAt = ticketwatcherDescCreatedAt.Default.(func() time.Time)
 	userMixin := schema.User{}.Mixin()
 	user.Policy = privacy.NewPolicies(schema.User{})
 	user.Hooks[0] = func(next ent.Mutator) ent.Mutator {

@@ -47,4 +47,4 @@ func (Memo) Annotations() []schema.Annotation {
 }
 
 // Policy of the Memo: see package authz.
-func (Memo) Policy() ent.Policy { return authz.TicketChildPolicy() }
+func (Memo) Policy() ent.Policy { return authz.MemoPolicy() }

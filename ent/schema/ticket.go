@@ -66,6 +66,8 @@ func (Ticket) Fields() []ent.Field {
 		field.Int("registered_by_id").Optional().Nillable().Immutable(),
 		field.Int("duplicate_count").Default(0).NonNegative(),
 		field.Time("closed_at").Optional().Nillable().Annotations(skipInputs),
+		field.Time("due_at").Optional().Nillable().Annotations(skipInputs).
+			Comment("When the work is due."),
 		field.Int("version").Default(1).Annotations(skipInputs).
 			Comment("Incremented by every change; used for optimistic locking."),
 	}
@@ -83,6 +85,9 @@ func (Ticket) Edges() []ent.Edge {
 		edge.To("memos", Memo.Type).Annotations(entsql.OnDelete(entsql.Cascade), entgql.RelayConnection()),
 		edge.To("attachments", Attachment.Type).Annotations(entsql.OnDelete(entsql.Cascade)),
 		edge.To("events", TicketEvent.Type).Annotations(entsql.OnDelete(entsql.SetNull), entgql.Skip()),
+		edge.To("links_out", TicketLink.Type).Annotations(entsql.OnDelete(entsql.Cascade), entgql.Skip()),
+		edge.To("links_in", TicketLink.Type).Annotations(entsql.OnDelete(entsql.Cascade), entgql.Skip()),
+		edge.To("watchers", TicketWatcher.Type).Annotations(entsql.OnDelete(entsql.Cascade)),
 	}
 }
 
@@ -98,6 +103,7 @@ func (Ticket) Indexes() []ent.Index {
 		index.Fields("status", "created_at"),
 		index.Fields("category_id", "created_at"),
 		index.Fields("registered_by_id"),
+		index.Fields("due_at"),
 		index.Fields("title").StorageKey("ticket_title_trgm").
 			Annotations(trgm, entsql.OpClass("gin_trgm_ops")),
 		index.Fields("body").StorageKey("ticket_body_trgm").

@@ -72,6 +72,8 @@ const (
 	FieldDuplicateCount = "duplicate_count"
 	// FieldClosedAt holds the string denoting the closed_at field in the database.
 	FieldClosedAt = "closed_at"
+	// FieldDueAt holds the string denoting the due_at field in the database.
+	FieldDueAt = "due_at"
 	// FieldVersion holds the string denoting the version field in the database.
 	FieldVersion = "version"
 	// EdgeCategory holds the string denoting the category edge name in mutations.
@@ -92,6 +94,12 @@ const (
 	EdgeAttachments = "attachments"
 	// EdgeEvents holds the string denoting the events edge name in mutations.
 	EdgeEvents = "events"
+	// EdgeLinksOut holds the string denoting the links_out edge name in mutations.
+	EdgeLinksOut = "links_out"
+	// EdgeLinksIn holds the string denoting the links_in edge name in mutations.
+	EdgeLinksIn = "links_in"
+	// EdgeWatchers holds the string denoting the watchers edge name in mutations.
+	EdgeWatchers = "watchers"
 	// EdgeTicketAssignees holds the string denoting the ticket_assignees edge name in mutations.
 	EdgeTicketAssignees = "ticket_assignees"
 	// EdgeTicketApprovers holds the string denoting the ticket_approvers edge name in mutations.
@@ -157,6 +165,27 @@ const (
 	EventsInverseTable = "ticket_events"
 	// EventsColumn is the table column denoting the events relation/edge.
 	EventsColumn = "ticket_id"
+	// LinksOutTable is the table that holds the links_out relation/edge.
+	LinksOutTable = "ticket_links"
+	// LinksOutInverseTable is the table name for the TicketLink entity.
+	// It exists in this package in order to avoid circular dependency with the "ticketlink" package.
+	LinksOutInverseTable = "ticket_links"
+	// LinksOutColumn is the table column denoting the links_out relation/edge.
+	LinksOutColumn = "from_id"
+	// LinksInTable is the table that holds the links_in relation/edge.
+	LinksInTable = "ticket_links"
+	// LinksInInverseTable is the table name for the TicketLink entity.
+	// It exists in this package in order to avoid circular dependency with the "ticketlink" package.
+	LinksInInverseTable = "ticket_links"
+	// LinksInColumn is the table column denoting the links_in relation/edge.
+	LinksInColumn = "to_id"
+	// WatchersTable is the table that holds the watchers relation/edge.
+	WatchersTable = "ticket_watchers"
+	// WatchersInverseTable is the table name for the TicketWatcher entity.
+	// It exists in this package in order to avoid circular dependency with the "ticketwatcher" package.
+	WatchersInverseTable = "ticket_watchers"
+	// WatchersColumn is the table column denoting the watchers relation/edge.
+	WatchersColumn = "ticket_id"
 	// TicketAssigneesTable is the table that holds the ticket_assignees relation/edge.
 	TicketAssigneesTable = "ticket_assignees"
 	// TicketAssigneesInverseTable is the table name for the TicketAssignee entity.
@@ -210,6 +239,7 @@ var Columns = []string{
 	FieldRegisteredByID,
 	FieldDuplicateCount,
 	FieldClosedAt,
+	FieldDueAt,
 	FieldVersion,
 }
 
@@ -596,6 +626,11 @@ func ByClosedAt(opts ...sql.OrderTermOption) OrderOption {
 	return sql.OrderByField(FieldClosedAt, opts...).ToFunc()
 }
 
+// ByDueAt orders the results by the due_at field.
+func ByDueAt(opts ...sql.OrderTermOption) OrderOption {
+	return sql.OrderByField(FieldDueAt, opts...).ToFunc()
+}
+
 // ByVersion orders the results by the version field.
 func ByVersion(opts ...sql.OrderTermOption) OrderOption {
 	return sql.OrderByField(FieldVersion, opts...).ToFunc()
@@ -706,6 +741,48 @@ func ByEvents(term sql.OrderTerm, terms ...sql.OrderTerm) OrderOption {
 	}
 }
 
+// ByLinksOutCount orders the results by links_out count.
+func ByLinksOutCount(opts ...sql.OrderTermOption) OrderOption {
+	return func(s *sql.Selector) {
+		sqlgraph.OrderByNeighborsCount(s, newLinksOutStep(), opts...)
+	}
+}
+
+// ByLinksOut orders the results by links_out terms.
+func ByLinksOut(term sql.OrderTerm, terms ...sql.OrderTerm) OrderOption {
+	return func(s *sql.Selector) {
+		sqlgraph.OrderByNeighborTerms(s, newLinksOutStep(), append([]sql.OrderTerm{term}, terms...)...)
+	}
+}
+
+// ByLinksInCount orders the results by links_in count.
+func ByLinksInCount(opts ...sql.OrderTermOption) OrderOption {
+	return func(s *sql.Selector) {
+		sqlgraph.OrderByNeighborsCount(s, newLinksInStep(), opts...)
+	}
+}
+
+// ByLinksIn orders the results by links_in terms.
+func ByLinksIn(term sql.OrderTerm, terms ...sql.OrderTerm) OrderOption {
+	return func(s *sql.Selector) {
+		sqlgraph.OrderByNeighborTerms(s, newLinksInStep(), append([]sql.OrderTerm{term}, terms...)...)
+	}
+}
+
+// ByWatchersCount orders the results by watchers count.
+func ByWatchersCount(opts ...sql.OrderTermOption) OrderOption {
+	return func(s *sql.Selector) {
+		sqlgraph.OrderByNeighborsCount(s, newWatchersStep(), opts...)
+	}
+}
+
+// ByWatchers orders the results by watchers terms.
+func ByWatchers(term sql.OrderTerm, terms ...sql.OrderTerm) OrderOption {
+	return func(s *sql.Selector) {
+		sqlgraph.OrderByNeighborTerms(s, newWatchersStep(), append([]sql.OrderTerm{term}, terms...)...)
+	}
+}
+
 // ByTicketAssigneesCount orders the results by ticket_assignees count.
 func ByTicketAssigneesCount(opts ...sql.OrderTermOption) OrderOption {
 	return func(s *sql.Selector) {
@@ -808,6 +885,27 @@ func newEventsStep() *sqlgraph.Step {
 		sqlgraph.From(Table, FieldID),
 		sqlgraph.To(EventsInverseTable, FieldID),
 		sqlgraph.Edge(sqlgraph.O2M, false, EventsTable, EventsColumn),
+	)
+}
+func newLinksOutStep() *sqlgraph.Step {
+	return sqlgraph.NewStep(
+		sqlgraph.From(Table, FieldID),
+		sqlgraph.To(LinksOutInverseTable, FieldID),
+		sqlgraph.Edge(sqlgraph.O2M, false, LinksOutTable, LinksOutColumn),
+	)
+}
+func newLinksInStep() *sqlgraph.Step {
+	return sqlgraph.NewStep(
+		sqlgraph.From(Table, FieldID),
+		sqlgraph.To(LinksInInverseTable, FieldID),
+		sqlgraph.Edge(sqlgraph.O2M, false, LinksInTable, LinksInColumn),
+	)
+}
+func newWatchersStep() *sqlgraph.Step {
+	return sqlgraph.NewStep(
+		sqlgraph.From(Table, FieldID),
+		sqlgraph.To(WatchersInverseTable, FieldID),
+		sqlgraph.Edge(sqlgraph.O2M, false, WatchersTable, WatchersColumn),
 	)
 }
 func newTicketAssigneesStep() *sqlgraph.Step {

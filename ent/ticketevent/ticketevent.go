@@ -31,6 +31,8 @@ const (
 	FieldSiteID = "site_id"
 	// FieldActorID holds the string denoting the actor_id field in the database.
 	FieldActorID = "actor_id"
+	// FieldReason holds the string denoting the reason field in the database.
+	FieldReason = "reason"
 	// FieldChanges holds the string denoting the changes field in the database.
 	FieldChanges = "changes"
 	// EdgeTicket holds the string denoting the ticket edge name in mutations.
@@ -64,6 +66,7 @@ var Columns = []string{
 	FieldTicketNumber,
 	FieldSiteID,
 	FieldActorID,
+	FieldReason,
 	FieldChanges,
 }
 
@@ -87,6 +90,8 @@ var (
 	Policy ent.Policy
 	// DefaultCreatedAt holds the default value on creation for the "created_at" field.
 	DefaultCreatedAt func() time.Time
+	// ReasonValidator is a validator for the "reason" field. It is called by the builders before save.
+	ReasonValidator func(string) error
 	// DefaultChanges holds the default value on creation for the "changes" field.
 	DefaultChanges []schematype.FieldChange
 )
@@ -160,6 +165,11 @@ func BySiteID(opts ...sql.OrderTermOption) OrderOption {
 // ByActorID orders the results by the actor_id field.
 func ByActorID(opts ...sql.OrderTermOption) OrderOption {
 	return sql.OrderByField(FieldActorID, opts...).ToFunc()
+}
+
+// ByReason orders the results by the reason field.
+func ByReason(opts ...sql.OrderTermOption) OrderOption {
+	return sql.OrderByField(FieldReason, opts...).ToFunc()
 }
 
 // ByTicketField orders the results by ticket field.

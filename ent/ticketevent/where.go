@@ -80,6 +80,11 @@ func ActorID(v int) predicate.TicketEvent {
 	return predicate.TicketEvent(sql.FieldEQ(FieldActorID, v))
 }
 
+// Reason applies equality check predicate on the "reason" field. It's identical to ReasonEQ.
+func Reason(v string) predicate.TicketEvent {
+	return predicate.TicketEvent(sql.FieldEQ(FieldReason, v))
+}
+
 // KindEQ applies the EQ predicate on the "kind" field.
 func KindEQ(v Kind) predicate.TicketEvent {
 	return predicate.TicketEvent(sql.FieldEQ(FieldKind, v))
@@ -278,6 +283,81 @@ func ActorIDIsNil() predicate.TicketEvent {
 // ActorIDNotNil applies the NotNil predicate on the "actor_id" field.
 func ActorIDNotNil() predicate.TicketEvent {
 	return predicate.TicketEvent(sql.FieldNotNull(FieldActorID))
+}
+
+// ReasonEQ applies the EQ predicate on the "reason" field.
+func ReasonEQ(v string) predicate.TicketEvent {
+	return predicate.TicketEvent(sql.FieldEQ(FieldReason, v))
+}
+
+// ReasonNEQ applies the NEQ predicate on the "reason" field.
+func ReasonNEQ(v string) predicate.TicketEvent {
+	return predicate.TicketEvent(sql.FieldNEQ(FieldReason, v))
+}
+
+// ReasonIn applies the In predicate on the "reason" field.
+func ReasonIn(vs ...string) predicate.TicketEvent {
+	return predicate.TicketEvent(sql.FieldIn(FieldReason, vs...))
+}
+
+// ReasonNotIn applies the NotIn predicate on the "reason" field.
+func ReasonNotIn(vs ...string) predicate.TicketEvent {
+	return predicate.TicketEvent(sql.FieldNotIn(FieldReason, vs...))
+}
+
+// ReasonGT applies the GT predicate on the "reason" field.
+func ReasonGT(v string) predicate.TicketEvent {
+	return predicate.TicketEvent(sql.FieldGT(FieldReason, v))
+}
+
+// ReasonGTE applies the GTE predicate on the "reason" field.
+func ReasonGTE(v string) predicate.TicketEvent {
+	return predicate.TicketEvent(sql.FieldGTE(FieldReason, v))
+}
+
+// ReasonLT applies the LT predicate on the "reason" field.
+func ReasonLT(v string) predicate.TicketEvent {
+	return predicate.TicketEvent(sql.FieldLT(FieldReason, v))
+}
+
+// ReasonLTE applies the LTE predicate on the "reason" field.
+func ReasonLTE(v string) predicate.TicketEvent {
+	return predicate.TicketEvent(sql.FieldLTE(FieldReason, v))
+}
+
+// ReasonContains applies the Contains predicate on the "reason" field.
+func ReasonContains(v string) predicate.TicketEvent {
+	return predicate.TicketEvent(sql.FieldContains(FieldReason, v))
+}
+
+// ReasonHasPrefix applies the HasPrefix predicate on the "reason" field.
+func ReasonHasPrefix(v string) predicate.TicketEvent {
+	return predicate.TicketEvent(sql.FieldHasPrefix(FieldReason, v))
+}
+
+// ReasonHasSuffix applies the HasSuffix predicate on the "reason" field.
+func ReasonHasSuffix(v string) predicate.TicketEvent {
+	return predicate.TicketEvent(sql.FieldHasSuffix(FieldReason, v))
+}
+
+// ReasonIsNil applies the IsNil predicate on the "reason" field.
+func ReasonIsNil() predicate.TicketEvent {
+	return predicate.TicketEvent(sql.FieldIsNull(FieldReason))
+}
+
+// ReasonNotNil applies the NotNil predicate on the "reason" field.
+func ReasonNotNil() predicate.TicketEvent {
+	return predicate.TicketEvent(sql.FieldNotNull(FieldReason))
+}
+
+// ReasonEqualFold applies the EqualFold predicate on the "reason" field.
+func ReasonEqualFold(v string) predicate.TicketEvent {
+	return predicate.TicketEvent(sql.FieldEqualFold(FieldReason, v))
+}
+
+// ReasonContainsFold applies the ContainsFold predicate on the "reason" field.
+func ReasonContainsFold(v string) predicate.TicketEvent {
+	return predicate.TicketEvent(sql.FieldContainsFold(FieldReason, v))
 }
 
 // HasTicket applies the HasEdge predicate on the "ticket" edge.

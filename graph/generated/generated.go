@@ -14,10 +14,13 @@ import (
 	"socdesk/ent/schematype"
 	"socdesk/ent/ticket"
 	"socdesk/ent/ticketevent"
+	"socdesk/ent/ticketlink"
+	"socdesk/ent/ticketwatcher"
 	"socdesk/ent/user"
 	"socdesk/graph/model"
 	"socdesk/graph/scalar"
 	"socdesk/internal/tickets"
+	"socdesk/internal/workflow"
 	"strconv"
 	"sync/atomic"
 	"time"
@@ -39,6 +42,7 @@ func NewExecutableSchema(cfg Config) graphql.ExecutableSchema {
 type Config = graphql.Config[ResolverRoot, DirectiveRoot, ComplexityRoot]
 
 type ResolverRoot interface {
+	BulkTicketOutcome() BulkTicketOutcomeResolver
 	Mutation() MutationResolver
 	Query() QueryResolver
 	Ticket() TicketResolver
@@ -60,6 +64,24 @@ type ComplexityRoot struct {
 		TicketID     func(childComplexity int) int
 		UploadedBy   func(childComplexity int) int
 		UploadedByID func(childComplexity int) int
+	}
+
+	BulkError struct {
+		Code    func(childComplexity int) int
+		Field   func(childComplexity int) int
+		Message func(childComplexity int) int
+	}
+
+	BulkTicketOutcome struct {
+		Error  func(childComplexity int) int
+		ID     func(childComplexity int) int
+		Ticket func(childComplexity int) int
+	}
+
+	BulkTicketResult struct {
+		Failed    func(childComplexity int) int
+		Results   func(childComplexity int) int
+		Succeeded func(childComplexity int) int
 	}
 
 	Category struct {
@@ -124,21 +146,30 @@ type ComplexityRoot struct {
 	}
 
 	Mutation struct {
-		CreateCategory func(childComplexity int, input ent.CreateCategoryInput) int
-		CreateSite     func(childComplexity int, input ent.CreateSiteInput) int
-		CreateTag      func(childComplexity int, input ent.CreateTagInput) int
-		CreateTicket   func(childComplexity int, input tickets.CreateInput) int
-		CreateUser     func(childComplexity int, input ent.CreateUserInput) int
-		DeleteCategory func(childComplexity int, id int) int
-		DeleteSite     func(childComplexity int, id int) int
-		DeleteTag      func(childComplexity int, id int) int
-		DeleteTicket   func(childComplexity int, id int) int
-		DeleteUser     func(childComplexity int, id int) int
-		UpdateCategory func(childComplexity int, id int, input ent.UpdateCategoryInput) int
-		UpdateSite     func(childComplexity int, id int, input ent.UpdateSiteInput) int
-		UpdateTag      func(childComplexity int, id int, input ent.UpdateTagInput) int
-		UpdateTicket   func(childComplexity int, id int, input tickets.UpdateInput, expectedVersion *int) int
-		UpdateUser     func(childComplexity int, id int, input ent.UpdateUserInput) int
+		AddMemo           func(childComplexity int, ticketID int, body string, format *memo.Format) int
+		AssignTicket      func(childComplexity int, id int, assigneeIDs []int, approverIDs []int, expectedVersion *int) int
+		BulkUpdateTickets func(childComplexity int, ids []int, change tickets.BulkChange) int
+		CreateCategory    func(childComplexity int, input ent.CreateCategoryInput) int
+		CreateSite        func(childComplexity int, input ent.CreateSiteInput) int
+		CreateTag         func(childComplexity int, input ent.CreateTagInput) int
+		CreateTicket      func(childComplexity int, input tickets.CreateInput) int
+		CreateUser        func(childComplexity int, input ent.CreateUserInput) int
+		DeleteCategory    func(childComplexity int, id int) int
+		DeleteSite        func(childComplexity int, id int) int
+		DeleteTag         func(childComplexity int, id int) int
+		DeleteTicket      func(childComplexity int, id int) int
+		DeleteUser        func(childComplexity int, id int) int
+		LinkTickets       func(childComplexity int, fromID int, toID int, kind ticketlink.Kind) int
+		TransitionTicket  func(childComplexity int, id int, action workflow.Action, toStatus *ticket.Status, reason *string, expectedVersion *int) int
+		UnlinkTickets     func(childComplexity int, id int) int
+		UnwatchTicket     func(childComplexity int, id int, userID *int) int
+		UpdateCategory    func(childComplexity int, id int, input ent.UpdateCategoryInput) int
+		UpdateMemo        func(childComplexity int, id int, body string, format *memo.Format) int
+		UpdateSite        func(childComplexity int, id int, input ent.UpdateSiteInput) int
+		UpdateTag         func(childComplexity int, id int, input ent.UpdateTagInput) int
+		UpdateTicket      func(childComplexity int, id int, input tickets.UpdateInput, expectedVersion *int) int
+		UpdateUser        func(childComplexity int, id int, input ent.UpdateUserInput) int
+		WatchTicket       func(childComplexity int, id int, userID *int, notify *ticketwatcher.Notify) int
 	}
 
 	PageInfo struct {
@@ -177,34 +208,44 @@ type ComplexityRoot struct {
 	}
 
 	Ticket struct {
-		Approvers      func(childComplexity int) int
-		Assignees      func(childComplexity int) int
-		Attachments    func(childComplexity int) int
-		AttackVerdict  func(childComplexity int) int
-		Body           func(childComplexity int) int
-		BodyFormat     func(childComplexity int) int
-		Category       func(childComplexity int) int
-		CategoryID     func(childComplexity int) int
-		ClosedAt       func(childComplexity int) int
-		CreatedAt      func(childComplexity int) int
-		Detection      func(childComplexity int) int
-		DuplicateCount func(childComplexity int) int
-		ID             func(childComplexity int) int
-		Incident       func(childComplexity int) int
-		Kind           func(childComplexity int) int
-		Memos          func(childComplexity int, after *entgql.Cursor[int], first *int, before *entgql.Cursor[int], last *int, orderBy *ent.MemoOrder) int
-		Number         func(childComplexity int) int
-		Origin         func(childComplexity int) int
-		Priority       func(childComplexity int) int
-		RegisteredBy   func(childComplexity int) int
-		RegisteredByID func(childComplexity int) int
-		Site           func(childComplexity int) int
-		SiteID         func(childComplexity int) int
-		Status         func(childComplexity int) int
-		Tags           func(childComplexity int) int
-		Title          func(childComplexity int) int
-		UpdatedAt      func(childComplexity int) int
-		Version        func(childComplexity int) int
+		Approvers        func(childComplexity int) int
+		Assignees        func(childComplexity int) int
+		Attachments      func(childComplexity int) int
+		AttackVerdict    func(childComplexity int) int
+		AvailableActions func(childComplexity int) int
+		Body             func(childComplexity int) int
+		BodyFormat       func(childComplexity int) int
+		Category         func(childComplexity int) int
+		CategoryID       func(childComplexity int) int
+		ClosedAt         func(childComplexity int) int
+		CreatedAt        func(childComplexity int) int
+		Detection        func(childComplexity int) int
+		DueAt            func(childComplexity int) int
+		DuplicateCount   func(childComplexity int) int
+		History          func(childComplexity int, after *entgql.Cursor[int], first *int, before *entgql.Cursor[int], last *int) int
+		ID               func(childComplexity int) int
+		Incident         func(childComplexity int) int
+		Kind             func(childComplexity int) int
+		Links            func(childComplexity int) int
+		Memos            func(childComplexity int, after *entgql.Cursor[int], first *int, before *entgql.Cursor[int], last *int, orderBy *ent.MemoOrder) int
+		Number           func(childComplexity int) int
+		Origin           func(childComplexity int) int
+		Priority         func(childComplexity int) int
+		RegisteredBy     func(childComplexity int) int
+		RegisteredByID   func(childComplexity int) int
+		Site             func(childComplexity int) int
+		SiteID           func(childComplexity int) int
+		Status           func(childComplexity int) int
+		Tags             func(childComplexity int) int
+		Title            func(childComplexity int) int
+		UpdatedAt        func(childComplexity int) int
+		Version          func(childComplexity int) int
+		Watchers         func(childComplexity int) int
+	}
+
+	TicketActionOption struct {
+		Action   func(childComplexity int) int
+		ToStatus func(childComplexity int) int
 	}
 
 	TicketConnection struct {
@@ -225,6 +266,7 @@ type ComplexityRoot struct {
 		CreatedAt    func(childComplexity int) int
 		ID           func(childComplexity int) int
 		Kind         func(childComplexity int) int
+		Reason       func(childComplexity int) int
 		Ticket       func(childComplexity int) int
 		TicketID     func(childComplexity int) int
 		TicketNumber func(childComplexity int) int
@@ -239,6 +281,25 @@ type ComplexityRoot struct {
 	TicketEventEdge struct {
 		Cursor func(childComplexity int) int
 		Node   func(childComplexity int) int
+	}
+
+	TicketLink struct {
+		CreatedAt func(childComplexity int) int
+		CreatedBy func(childComplexity int) int
+		Direction func(childComplexity int) int
+		ID        func(childComplexity int) int
+		Kind      func(childComplexity int) int
+		Ticket    func(childComplexity int) int
+	}
+
+	TicketWatcher struct {
+		CreatedAt func(childComplexity int) int
+		ID        func(childComplexity int) int
+		Notify    func(childComplexity int) int
+		Ticket    func(childComplexity int) int
+		TicketID  func(childComplexity int) int
+		User      func(childComplexity int) int
+		UserID    func(childComplexity int) int
 	}
 
 	User struct {
@@ -269,10 +330,22 @@ type ComplexityRoot struct {
 
 // region    ************************** generated!.gotpl **************************
 
+type BulkTicketOutcomeResolver interface {
+	Error(ctx context.Context, obj *tickets.BulkResult) (*model.BulkError, error)
+}
 type MutationResolver interface {
 	CreateTicket(ctx context.Context, input tickets.CreateInput) (*ent.Ticket, error)
 	UpdateTicket(ctx context.Context, id int, input tickets.UpdateInput, expectedVersion *int) (*ent.Ticket, error)
 	DeleteTicket(ctx context.Context, id int) (*model.DeletePayload, error)
+	TransitionTicket(ctx context.Context, id int, action workflow.Action, toStatus *ticket.Status, reason *string, expectedVersion *int) (*ent.Ticket, error)
+	AssignTicket(ctx context.Context, id int, assigneeIDs []int, approverIDs []int, expectedVersion *int) (*ent.Ticket, error)
+	BulkUpdateTickets(ctx context.Context, ids []int, change tickets.BulkChange) (*model.BulkTicketResult, error)
+	AddMemo(ctx context.Context, ticketID int, body string, format *memo.Format) (*ent.Memo, error)
+	UpdateMemo(ctx context.Context, id int, body string, format *memo.Format) (*ent.Memo, error)
+	LinkTickets(ctx context.Context, fromID int, toID int, kind ticketlink.Kind) (*model.TicketLink, error)
+	UnlinkTickets(ctx context.Context, id int) (*model.DeletePayload, error)
+	WatchTicket(ctx context.Context, id int, userID *int, notify *ticketwatcher.Notify) (*ent.TicketWatcher, error)
+	UnwatchTicket(ctx context.Context, id int, userID *int) (*model.DeletePayload, error)
 	CreateCategory(ctx context.Context, input ent.CreateCategoryInput) (*ent.Category, error)
 	UpdateCategory(ctx context.Context, id int, input ent.UpdateCategoryInput) (*ent.Category, error)
 	DeleteCategory(ctx context.Context, id int) (*model.DeletePayload, error)
@@ -299,6 +372,9 @@ type QueryResolver interface {
 }
 type TicketResolver interface {
 	Detection(ctx context.Context, obj *ent.Ticket) (*tickets.Detection, error)
+	AvailableActions(ctx context.Context, obj *ent.Ticket) ([]*workflow.Option, error)
+	History(ctx context.Context, obj *ent.Ticket, after *entgql.Cursor[int], first *int, before *entgql.Cursor[int], last *int) (*ent.TicketEventConnection, error)
+	Links(ctx context.Context, obj *ent.Ticket) ([]*model.TicketLink, error)
 }
 
 // endregion ************************** generated!.gotpl **************************
@@ -385,6 +461,63 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Attachment.UploadedByID(childComplexity), true
+
+	case "BulkError.code":
+		if e.ComplexityRoot.BulkError.Code == nil {
+			break
+		}
+
+		return e.ComplexityRoot.BulkError.Code(childComplexity), true
+	case "BulkError.field":
+		if e.ComplexityRoot.BulkError.Field == nil {
+			break
+		}
+
+		return e.ComplexityRoot.BulkError.Field(childComplexity), true
+	case "BulkError.message":
+		if e.ComplexityRoot.BulkError.Message == nil {
+			break
+		}
+
+		return e.ComplexityRoot.BulkError.Message(childComplexity), true
+
+	case "BulkTicketOutcome.error":
+		if e.ComplexityRoot.BulkTicketOutcome.Error == nil {
+			break
+		}
+
+		return e.ComplexityRoot.BulkTicketOutcome.Error(childComplexity), true
+	case "BulkTicketOutcome.id":
+		if e.ComplexityRoot.BulkTicketOutcome.ID == nil {
+			break
+		}
+
+		return e.ComplexityRoot.BulkTicketOutcome.ID(childComplexity), true
+	case "BulkTicketOutcome.ticket":
+		if e.ComplexityRoot.BulkTicketOutcome.Ticket == nil {
+			break
+		}
+
+		return e.ComplexityRoot.BulkTicketOutcome.Ticket(childComplexity), true
+
+	case "BulkTicketResult.failed":
+		if e.ComplexityRoot.BulkTicketResult.Failed == nil {
+			break
+		}
+
+		return e.ComplexityRoot.BulkTicketResult.Failed(childComplexity), true
+	case "BulkTicketResult.results":
+		if e.ComplexityRoot.BulkTicketResult.Results == nil {
+			break
+		}
+
+		return e.ComplexityRoot.BulkTicketResult.Results(childComplexity), true
+	case "BulkTicketResult.succeeded":
+		if e.ComplexityRoot.BulkTicketResult.Succeeded == nil {
+			break
+		}
+
+		return e.ComplexityRoot.BulkTicketResult.Succeeded(childComplexity), true
 
 	case "Category.createdAt":
 		if e.ComplexityRoot.Category.CreatedAt == nil {
@@ -616,6 +749,39 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.MemoEdge.Node(childComplexity), true
 
+	case "Mutation.addMemo":
+		if e.ComplexityRoot.Mutation.AddMemo == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_addMemo_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.AddMemo(childComplexity, args["ticketID"].(int), args["body"].(string), args["format"].(*memo.Format)), true
+	case "Mutation.assignTicket":
+		if e.ComplexityRoot.Mutation.AssignTicket == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_assignTicket_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.AssignTicket(childComplexity, args["id"].(int), args["assigneeIDs"].([]int), args["approverIDs"].([]int), args["expectedVersion"].(*int)), true
+	case "Mutation.bulkUpdateTickets":
+		if e.ComplexityRoot.Mutation.BulkUpdateTickets == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_bulkUpdateTickets_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.BulkUpdateTickets(childComplexity, args["ids"].([]int), args["change"].(tickets.BulkChange)), true
 	case "Mutation.createCategory":
 		if e.ComplexityRoot.Mutation.CreateCategory == nil {
 			break
@@ -726,6 +892,50 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Mutation.DeleteUser(childComplexity, args["id"].(int)), true
+	case "Mutation.linkTickets":
+		if e.ComplexityRoot.Mutation.LinkTickets == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_linkTickets_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.LinkTickets(childComplexity, args["fromID"].(int), args["toID"].(int), args["kind"].(ticketlink.Kind)), true
+	case "Mutation.transitionTicket":
+		if e.ComplexityRoot.Mutation.TransitionTicket == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_transitionTicket_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.TransitionTicket(childComplexity, args["id"].(int), args["action"].(workflow.Action), args["toStatus"].(*ticket.Status), args["reason"].(*string), args["expectedVersion"].(*int)), true
+	case "Mutation.unlinkTickets":
+		if e.ComplexityRoot.Mutation.UnlinkTickets == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_unlinkTickets_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.UnlinkTickets(childComplexity, args["id"].(int)), true
+	case "Mutation.unwatchTicket":
+		if e.ComplexityRoot.Mutation.UnwatchTicket == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_unwatchTicket_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.UnwatchTicket(childComplexity, args["id"].(int), args["userID"].(*int)), true
 	case "Mutation.updateCategory":
 		if e.ComplexityRoot.Mutation.UpdateCategory == nil {
 			break
@@ -737,6 +947,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Mutation.UpdateCategory(childComplexity, args["id"].(int), args["input"].(ent.UpdateCategoryInput)), true
+	case "Mutation.updateMemo":
+		if e.ComplexityRoot.Mutation.UpdateMemo == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_updateMemo_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.UpdateMemo(childComplexity, args["id"].(int), args["body"].(string), args["format"].(*memo.Format)), true
 	case "Mutation.updateSite":
 		if e.ComplexityRoot.Mutation.UpdateSite == nil {
 			break
@@ -781,6 +1002,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Mutation.UpdateUser(childComplexity, args["id"].(int), args["input"].(ent.UpdateUserInput)), true
+	case "Mutation.watchTicket":
+		if e.ComplexityRoot.Mutation.WatchTicket == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_watchTicket_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.WatchTicket(childComplexity, args["id"].(int), args["userID"].(*int), args["notify"].(*ticketwatcher.Notify)), true
 
 	case "PageInfo.endCursor":
 		if e.ComplexityRoot.PageInfo.EndCursor == nil {
@@ -974,6 +1206,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Ticket.AttackVerdict(childComplexity), true
+	case "Ticket.availableActions":
+		if e.ComplexityRoot.Ticket.AvailableActions == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Ticket.AvailableActions(childComplexity), true
 	case "Ticket.body":
 		if e.ComplexityRoot.Ticket.Body == nil {
 			break
@@ -1016,12 +1254,29 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Ticket.Detection(childComplexity), true
+	case "Ticket.dueAt":
+		if e.ComplexityRoot.Ticket.DueAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Ticket.DueAt(childComplexity), true
 	case "Ticket.duplicateCount":
 		if e.ComplexityRoot.Ticket.DuplicateCount == nil {
 			break
 		}
 
 		return e.ComplexityRoot.Ticket.DuplicateCount(childComplexity), true
+	case "Ticket.history":
+		if e.ComplexityRoot.Ticket.History == nil {
+			break
+		}
+
+		args, err := ec.field_Ticket_history_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Ticket.History(childComplexity, args["after"].(*entgql.Cursor[int]), args["first"].(*int), args["before"].(*entgql.Cursor[int]), args["last"].(*int)), true
 	case "Ticket.id":
 		if e.ComplexityRoot.Ticket.ID == nil {
 			break
@@ -1040,6 +1295,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Ticket.Kind(childComplexity), true
+	case "Ticket.links":
+		if e.ComplexityRoot.Ticket.Links == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Ticket.Links(childComplexity), true
 	case "Ticket.memos":
 		if e.ComplexityRoot.Ticket.Memos == nil {
 			break
@@ -1123,6 +1384,25 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Ticket.Version(childComplexity), true
+	case "Ticket.watchers":
+		if e.ComplexityRoot.Ticket.Watchers == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Ticket.Watchers(childComplexity), true
+
+	case "TicketActionOption.action":
+		if e.ComplexityRoot.TicketActionOption.Action == nil {
+			break
+		}
+
+		return e.ComplexityRoot.TicketActionOption.Action(childComplexity), true
+	case "TicketActionOption.toStatus":
+		if e.ComplexityRoot.TicketActionOption.ToStatus == nil {
+			break
+		}
+
+		return e.ComplexityRoot.TicketActionOption.ToStatus(childComplexity), true
 
 	case "TicketConnection.edges":
 		if e.ComplexityRoot.TicketConnection.Edges == nil {
@@ -1192,6 +1472,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.TicketEvent.Kind(childComplexity), true
+	case "TicketEvent.reason":
+		if e.ComplexityRoot.TicketEvent.Reason == nil {
+			break
+		}
+
+		return e.ComplexityRoot.TicketEvent.Reason(childComplexity), true
 	case "TicketEvent.ticket":
 		if e.ComplexityRoot.TicketEvent.Ticket == nil {
 			break
@@ -1242,6 +1528,86 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.TicketEventEdge.Node(childComplexity), true
+
+	case "TicketLink.createdAt":
+		if e.ComplexityRoot.TicketLink.CreatedAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.TicketLink.CreatedAt(childComplexity), true
+	case "TicketLink.createdBy":
+		if e.ComplexityRoot.TicketLink.CreatedBy == nil {
+			break
+		}
+
+		return e.ComplexityRoot.TicketLink.CreatedBy(childComplexity), true
+	case "TicketLink.direction":
+		if e.ComplexityRoot.TicketLink.Direction == nil {
+			break
+		}
+
+		return e.ComplexityRoot.TicketLink.Direction(childComplexity), true
+	case "TicketLink.id":
+		if e.ComplexityRoot.TicketLink.ID == nil {
+			break
+		}
+
+		return e.ComplexityRoot.TicketLink.ID(childComplexity), true
+	case "TicketLink.kind":
+		if e.ComplexityRoot.TicketLink.Kind == nil {
+			break
+		}
+
+		return e.ComplexityRoot.TicketLink.Kind(childComplexity), true
+	case "TicketLink.ticket":
+		if e.ComplexityRoot.TicketLink.Ticket == nil {
+			break
+		}
+
+		return e.ComplexityRoot.TicketLink.Ticket(childComplexity), true
+
+	case "TicketWatcher.createdAt":
+		if e.ComplexityRoot.TicketWatcher.CreatedAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.TicketWatcher.CreatedAt(childComplexity), true
+	case "TicketWatcher.id":
+		if e.ComplexityRoot.TicketWatcher.ID == nil {
+			break
+		}
+
+		return e.ComplexityRoot.TicketWatcher.ID(childComplexity), true
+	case "TicketWatcher.notify":
+		if e.ComplexityRoot.TicketWatcher.Notify == nil {
+			break
+		}
+
+		return e.ComplexityRoot.TicketWatcher.Notify(childComplexity), true
+	case "TicketWatcher.ticket":
+		if e.ComplexityRoot.TicketWatcher.Ticket == nil {
+			break
+		}
+
+		return e.ComplexityRoot.TicketWatcher.Ticket(childComplexity), true
+	case "TicketWatcher.ticketID":
+		if e.ComplexityRoot.TicketWatcher.TicketID == nil {
+			break
+		}
+
+		return e.ComplexityRoot.TicketWatcher.TicketID(childComplexity), true
+	case "TicketWatcher.user":
+		if e.ComplexityRoot.TicketWatcher.User == nil {
+			break
+		}
+
+		return e.ComplexityRoot.TicketWatcher.User(childComplexity), true
+	case "TicketWatcher.userID":
+		if e.ComplexityRoot.TicketWatcher.UserID == nil {
+			break
+		}
+
+		return e.ComplexityRoot.TicketWatcher.UserID(childComplexity), true
 
 	case "User.createdAt":
 		if e.ComplexityRoot.User.CreatedAt == nil {
@@ -1338,6 +1704,7 @@ func (e *executableSchema) Exec(ctx context.Context) graphql.ResponseHandler {
 	opCtx := graphql.GetOperationContext(ctx)
 	ec := newExecutionContext(opCtx, e, make(chan graphql.DeferredResult))
 	inputUnmarshalMap := graphql.BuildUnmarshalerMap(
+		ec.unmarshalInputBulkTicketChange,
 		ec.unmarshalInputCategoryOrder,
 		ec.unmarshalInputCreateCategoryInput,
 		ec.unmarshalInputCreateSiteInput,
@@ -1506,6 +1873,95 @@ extend type Ticket {
   number: Int!
   "The structured fields of a DETECTION ticket; null for ANALYSIS tickets."
   detection: Detection
+  "What the viewer may do to the ticket now: the buttons to show."
+  availableActions: [TicketActionOption!]!
+  "Every change of the ticket, oldest first. ` + "`" + `first` + "`" + ` or ` + "`" + `last` + "`" + ` (at most 100) is required."
+  history(after: Cursor, first: Int, before: Cursor, last: Int): TicketEventConnection!
+  "Links to other tickets, seen from this ticket: both those it made and those made to it."
+  links: [TicketLink!]!
+}
+
+"""
+A workflow action. APPROVAL tickets: START (assignee; from ASSIGNED, or REJECTED
+to resume), SUBMIT (assignee; needs an approver), APPROVE and REJECT (approver;
+REJECT needs a reason), CLOSE (editors; from any status), REOPEN (editors; to
+ASSIGNED with an assignee, else NEW), RESTART (editors; to NEW). INCIDENT_RESPONSE
+tickets: MOVE to TRIAGE, ANALYSIS, REMEDIATION or RESOLVED (owner or editors),
+CLOSE and REOPEN (to TRIAGE; owner or editors), RESTART (editors; to TRIAGE).
+"""
+enum TicketAction {
+  START
+  SUBMIT
+  APPROVE
+  REJECT
+  CLOSE
+  REOPEN
+  RESTART
+  MOVE
+}
+
+"An action the viewer may take, and the status it leads to."
+type TicketActionOption {
+  action: TicketAction!
+  toStatus: TicketStatus!
+}
+
+enum TicketLinkKind {
+  RELATED
+  DUPLICATE_OF
+}
+
+enum LinkDirection {
+  "This ticket made the link (for DUPLICATE_OF: this ticket is the duplicate)."
+  OUTGOING
+  "The other ticket made it."
+  INCOMING
+}
+
+"A link between two tickets, seen from one of them."
+type TicketLink @goModel(forceGenerate: true) {
+  id: ID!
+  kind: TicketLinkKind!
+  direction: LinkDirection!
+  "The ticket at the other end."
+  ticket: Ticket!
+  createdAt: Time!
+  createdBy: User
+}
+
+"What a bulk action changes on each ticket; fields left out change nothing."
+input BulkTicketChange {
+  "Replaces the assignees."
+  assigneeIDs: [ID!]
+  "Replaces the approvers."
+  approverIDs: [ID!]
+  "RESTART or CLOSE."
+  action: TicketAction
+  "Replaces the tags; an empty list removes them all."
+  tagIDs: [ID!]
+  attackVerdict: TicketAttackVerdict
+  incident: Boolean
+}
+
+"The outcome of a bulk action: one result per ticket, in the order given."
+type BulkTicketResult {
+  succeeded: Int!
+  failed: Int!
+  results: [BulkTicketOutcome!]!
+}
+
+type BulkTicketOutcome {
+  id: ID!
+  "The ticket after the change; null when it failed."
+  ticket: Ticket
+  "Why it failed; null when it succeeded."
+  error: BulkError
+}
+
+type BulkError {
+  code: String!
+  message: String!
+  field: String
 }
 
 "The template a detection ticket's structured fields follow."
@@ -1579,6 +2035,7 @@ input CreateTicketInput {
   tagIDs: [ID!]
   "SYSTEM for tickets opened by detection rules; defaults to USER."
   origin: TicketOrigin = USER
+  dueAt: Time
 }
 
 """
@@ -1599,6 +2056,8 @@ input UpdateTicketInput {
   incident: Boolean
   "Replaces the ticket's tags; an empty list removes them all."
   tagIDs: [ID!]
+  dueAt: Time
+  clearDueAt: Boolean
 }
 
 type DeletePayload {
@@ -1611,6 +2070,31 @@ type Mutation {
   "Updates a ticket. With expectedVersion, fails with CONFLICT when the ticket changed since."
   updateTicket(id: ID!, input: UpdateTicketInput!, expectedVersion: Int): Ticket!
   deleteTicket(id: ID!): DeletePayload!
+
+  """
+  Takes a workflow action (toStatus names the target of a MOVE). Errors:
+  INVALID_TRANSITION when the workflow has no such move from the ticket's
+  status, FORBIDDEN when it is not the viewer's to take, CONFLICT when
+  expectedVersion is stale.
+  """
+  transitionTicket(id: ID!, action: TicketAction!, toStatus: TicketStatus, reason: String, expectedVersion: Int): Ticket!
+  "Replaces the assignees and/or the approvers (editors). A NEW approval ticket that gets an assignee becomes ASSIGNED."
+  assignTicket(id: ID!, assigneeIDs: [ID!], approverIDs: [ID!], expectedVersion: Int): Ticket!
+  "Applies one change to up to 1000 tickets, each by the single-ticket rules; failures are reported per ticket."
+  bulkUpdateTickets(ids: [ID!]!, change: BulkTicketChange!): BulkTicketResult!
+
+  "Adds a memo to a ticket, by its assignees, approvers and editors."
+  addMemo(ticketID: ID!, body: String!, format: MemoFormat = MARKDOWN): Memo!
+  "Edits a memo; only its author may."
+  updateMemo(id: ID!, body: String!, format: MemoFormat): Memo!
+
+  "Links two tickets (editors); the link shows on both."
+  linkTickets(fromID: ID!, toID: ID!, kind: TicketLinkKind!): TicketLink!
+  unlinkTickets(id: ID!): DeletePayload!
+
+  "Makes the viewer (or, for editors, userID) watch a ticket, or changes how often they hear of it."
+  watchTicket(id: ID!, userID: ID, notify: TicketWatcherNotify = ALL): TicketWatcher!
+  unwatchTicket(id: ID!, userID: ID): DeletePayload!
 
   createCategory(input: CreateCategoryInput!): Category!
   updateCategory(id: ID!, input: UpdateCategoryInput!): Category!
@@ -1945,6 +2429,10 @@ type Ticket implements Node {
   duplicateCount: Int!
   closedAt: Time
   """
+  When the work is due.
+  """
+  dueAt: Time
+  """
   Incremented by every change; used for optimistic locking.
   """
   version: Int!
@@ -1981,6 +2469,7 @@ type Ticket implements Node {
     orderBy: MemoOrder
   ): MemoConnection!
   attachments: [Attachment!]
+  watchers: [TicketWatcher!]
 }
 """
 TicketAttackVerdict is enum for the field attack_verdict
@@ -2034,6 +2523,10 @@ type TicketEvent implements Node {
   ticketID: ID
   ticketNumber: Int!
   actorID: ID
+  """
+  Why, when the change needed a reason (a rejection).
+  """
+  reason: String
   changes: [FieldChange!]!
   ticket: Ticket
   actor: User
@@ -2144,6 +2637,22 @@ enum TicketStatus @goModel(model: "socdesk/ent/ticket.Status") {
   REMEDIATION
   RESOLVED
   CLOSED
+}
+type TicketWatcher implements Node {
+  id: ID!
+  notify: TicketWatcherNotify!
+  ticketID: ID!
+  userID: ID!
+  createdAt: Time!
+  ticket: Ticket!
+  user: User!
+}
+"""
+TicketWatcherNotify is enum for the field notify
+"""
+enum TicketWatcherNotify @goModel(model: "socdesk/ent/ticketwatcher.Notify") {
+  ALL
+  OPEN_CLOSE
 }
 """
 The builtin Time type
@@ -2298,6 +2807,42 @@ func (ec *executionContext) childFields_Attachment(ctx context.Context, field gr
 		return ec.fieldContext_Attachment_uploadedBy(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type Attachment", field.Name)
+}
+
+func (ec *executionContext) childFields_BulkError(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "code":
+		return ec.fieldContext_BulkError_code(ctx, field)
+	case "message":
+		return ec.fieldContext_BulkError_message(ctx, field)
+	case "field":
+		return ec.fieldContext_BulkError_field(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type BulkError", field.Name)
+}
+
+func (ec *executionContext) childFields_BulkTicketOutcome(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "id":
+		return ec.fieldContext_BulkTicketOutcome_id(ctx, field)
+	case "ticket":
+		return ec.fieldContext_BulkTicketOutcome_ticket(ctx, field)
+	case "error":
+		return ec.fieldContext_BulkTicketOutcome_error(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type BulkTicketOutcome", field.Name)
+}
+
+func (ec *executionContext) childFields_BulkTicketResult(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "succeeded":
+		return ec.fieldContext_BulkTicketResult_succeeded(ctx, field)
+	case "failed":
+		return ec.fieldContext_BulkTicketResult_failed(ctx, field)
+	case "results":
+		return ec.fieldContext_BulkTicketResult_results(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type BulkTicketResult", field.Name)
 }
 
 func (ec *executionContext) childFields_Category(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
@@ -2504,6 +3049,8 @@ func (ec *executionContext) childFields_Ticket(ctx context.Context, field graphq
 		return ec.fieldContext_Ticket_duplicateCount(ctx, field)
 	case "closedAt":
 		return ec.fieldContext_Ticket_closedAt(ctx, field)
+	case "dueAt":
+		return ec.fieldContext_Ticket_dueAt(ctx, field)
 	case "version":
 		return ec.fieldContext_Ticket_version(ctx, field)
 	case "category":
@@ -2522,12 +3069,30 @@ func (ec *executionContext) childFields_Ticket(ctx context.Context, field graphq
 		return ec.fieldContext_Ticket_memos(ctx, field)
 	case "attachments":
 		return ec.fieldContext_Ticket_attachments(ctx, field)
+	case "watchers":
+		return ec.fieldContext_Ticket_watchers(ctx, field)
 	case "number":
 		return ec.fieldContext_Ticket_number(ctx, field)
 	case "detection":
 		return ec.fieldContext_Ticket_detection(ctx, field)
+	case "availableActions":
+		return ec.fieldContext_Ticket_availableActions(ctx, field)
+	case "history":
+		return ec.fieldContext_Ticket_history(ctx, field)
+	case "links":
+		return ec.fieldContext_Ticket_links(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type Ticket", field.Name)
+}
+
+func (ec *executionContext) childFields_TicketActionOption(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "action":
+		return ec.fieldContext_TicketActionOption_action(ctx, field)
+	case "toStatus":
+		return ec.fieldContext_TicketActionOption_toStatus(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type TicketActionOption", field.Name)
 }
 
 func (ec *executionContext) childFields_TicketConnection(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
@@ -2566,6 +3131,8 @@ func (ec *executionContext) childFields_TicketEvent(ctx context.Context, field g
 		return ec.fieldContext_TicketEvent_ticketNumber(ctx, field)
 	case "actorID":
 		return ec.fieldContext_TicketEvent_actorID(ctx, field)
+	case "reason":
+		return ec.fieldContext_TicketEvent_reason(ctx, field)
 	case "changes":
 		return ec.fieldContext_TicketEvent_changes(ctx, field)
 	case "ticket":
@@ -2576,6 +3143,18 @@ func (ec *executionContext) childFields_TicketEvent(ctx context.Context, field g
 	return nil, fmt.Errorf("no field named %q was found under type TicketEvent", field.Name)
 }
 
+func (ec *executionContext) childFields_TicketEventConnection(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "edges":
+		return ec.fieldContext_TicketEventConnection_edges(ctx, field)
+	case "pageInfo":
+		return ec.fieldContext_TicketEventConnection_pageInfo(ctx, field)
+	case "totalCount":
+		return ec.fieldContext_TicketEventConnection_totalCount(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type TicketEventConnection", field.Name)
+}
+
 func (ec *executionContext) childFields_TicketEventEdge(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 	switch field.Name {
 	case "node":
@@ -2584,6 +3163,44 @@ func (ec *executionContext) childFields_TicketEventEdge(ctx context.Context, fie
 		return ec.fieldContext_TicketEventEdge_cursor(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type TicketEventEdge", field.Name)
+}
+
+func (ec *executionContext) childFields_TicketLink(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "id":
+		return ec.fieldContext_TicketLink_id(ctx, field)
+	case "kind":
+		return ec.fieldContext_TicketLink_kind(ctx, field)
+	case "direction":
+		return ec.fieldContext_TicketLink_direction(ctx, field)
+	case "ticket":
+		return ec.fieldContext_TicketLink_ticket(ctx, field)
+	case "createdAt":
+		return ec.fieldContext_TicketLink_createdAt(ctx, field)
+	case "createdBy":
+		return ec.fieldContext_TicketLink_createdBy(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type TicketLink", field.Name)
+}
+
+func (ec *executionContext) childFields_TicketWatcher(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "id":
+		return ec.fieldContext_TicketWatcher_id(ctx, field)
+	case "notify":
+		return ec.fieldContext_TicketWatcher_notify(ctx, field)
+	case "ticketID":
+		return ec.fieldContext_TicketWatcher_ticketID(ctx, field)
+	case "userID":
+		return ec.fieldContext_TicketWatcher_userID(ctx, field)
+	case "createdAt":
+		return ec.fieldContext_TicketWatcher_createdAt(ctx, field)
+	case "ticket":
+		return ec.fieldContext_TicketWatcher_ticket(ctx, field)
+	case "user":
+		return ec.fieldContext_TicketWatcher_user(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type TicketWatcher", field.Name)
 }
 
 func (ec *executionContext) childFields_User(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
@@ -2748,6 +3365,96 @@ func (ec *executionContext) childFields___Type(ctx context.Context, field graphq
 
 // region    ***************************** args.gotpl *****************************
 
+func (ec *executionContext) field_Mutation_addMemo_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "ticketID",
+		func(ctx context.Context, v any) (int, error) {
+			return ec.unmarshalNID2int(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["ticketID"] = arg0
+	arg1, err := graphql.ProcessArgField(ctx, rawArgs, "body",
+		func(ctx context.Context, v any) (string, error) {
+			return ec.unmarshalNString2string(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["body"] = arg1
+	arg2, err := graphql.ProcessArgField(ctx, rawArgs, "format",
+		func(ctx context.Context, v any) (*memo.Format, error) {
+			return ec.unmarshalOMemoFormat2ᚖsocdeskᚋentᚋmemoᚐFormat(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["format"] = arg2
+	return args, nil
+}
+
+func (ec *executionContext) field_Mutation_assignTicket_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "id",
+		func(ctx context.Context, v any) (int, error) {
+			return ec.unmarshalNID2int(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["id"] = arg0
+	arg1, err := graphql.ProcessArgField(ctx, rawArgs, "assigneeIDs",
+		func(ctx context.Context, v any) ([]int, error) {
+			return ec.unmarshalOID2ᚕintᚄ(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["assigneeIDs"] = arg1
+	arg2, err := graphql.ProcessArgField(ctx, rawArgs, "approverIDs",
+		func(ctx context.Context, v any) ([]int, error) {
+			return ec.unmarshalOID2ᚕintᚄ(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["approverIDs"] = arg2
+	arg3, err := graphql.ProcessArgField(ctx, rawArgs, "expectedVersion",
+		func(ctx context.Context, v any) (*int, error) {
+			return ec.unmarshalOInt2ᚖint(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["expectedVersion"] = arg3
+	return args, nil
+}
+
+func (ec *executionContext) field_Mutation_bulkUpdateTickets_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "ids",
+		func(ctx context.Context, v any) ([]int, error) {
+			return ec.unmarshalNID2ᚕintᚄ(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["ids"] = arg0
+	arg1, err := graphql.ProcessArgField(ctx, rawArgs, "change",
+		func(ctx context.Context, v any) (tickets.BulkChange, error) {
+			return ec.unmarshalNBulkTicketChange2socdeskᚋinternalᚋticketsᚐBulkChange(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["change"] = arg1
+	return args, nil
+}
+
 func (ec *executionContext) field_Mutation_createCategory_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
 	var err error
 	args := map[string]any{}
@@ -2888,6 +3595,118 @@ func (ec *executionContext) field_Mutation_deleteUser_args(ctx context.Context, 
 	return args, nil
 }
 
+func (ec *executionContext) field_Mutation_linkTickets_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "fromID",
+		func(ctx context.Context, v any) (int, error) {
+			return ec.unmarshalNID2int(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["fromID"] = arg0
+	arg1, err := graphql.ProcessArgField(ctx, rawArgs, "toID",
+		func(ctx context.Context, v any) (int, error) {
+			return ec.unmarshalNID2int(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["toID"] = arg1
+	arg2, err := graphql.ProcessArgField(ctx, rawArgs, "kind",
+		func(ctx context.Context, v any) (ticketlink.Kind, error) {
+			return ec.unmarshalNTicketLinkKind2socdeskᚋentᚋticketlinkᚐKind(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["kind"] = arg2
+	return args, nil
+}
+
+func (ec *executionContext) field_Mutation_transitionTicket_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "id",
+		func(ctx context.Context, v any) (int, error) {
+			return ec.unmarshalNID2int(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["id"] = arg0
+	arg1, err := graphql.ProcessArgField(ctx, rawArgs, "action",
+		func(ctx context.Context, v any) (workflow.Action, error) {
+			return ec.unmarshalNTicketAction2socdeskᚋinternalᚋworkflowᚐAction(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["action"] = arg1
+	arg2, err := graphql.ProcessArgField(ctx, rawArgs, "toStatus",
+		func(ctx context.Context, v any) (*ticket.Status, error) {
+			return ec.unmarshalOTicketStatus2ᚖsocdeskᚋentᚋticketᚐStatus(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["toStatus"] = arg2
+	arg3, err := graphql.ProcessArgField(ctx, rawArgs, "reason",
+		func(ctx context.Context, v any) (*string, error) {
+			return ec.unmarshalOString2ᚖstring(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["reason"] = arg3
+	arg4, err := graphql.ProcessArgField(ctx, rawArgs, "expectedVersion",
+		func(ctx context.Context, v any) (*int, error) {
+			return ec.unmarshalOInt2ᚖint(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["expectedVersion"] = arg4
+	return args, nil
+}
+
+func (ec *executionContext) field_Mutation_unlinkTickets_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "id",
+		func(ctx context.Context, v any) (int, error) {
+			return ec.unmarshalNID2int(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["id"] = arg0
+	return args, nil
+}
+
+func (ec *executionContext) field_Mutation_unwatchTicket_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "id",
+		func(ctx context.Context, v any) (int, error) {
+			return ec.unmarshalNID2int(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["id"] = arg0
+	arg1, err := graphql.ProcessArgField(ctx, rawArgs, "userID",
+		func(ctx context.Context, v any) (*int, error) {
+			return ec.unmarshalOID2ᚖint(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["userID"] = arg1
+	return args, nil
+}
+
 func (ec *executionContext) field_Mutation_updateCategory_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
 	var err error
 	args := map[string]any{}
@@ -2907,6 +3726,36 @@ func (ec *executionContext) field_Mutation_updateCategory_args(ctx context.Conte
 		return nil, err
 	}
 	args["input"] = arg1
+	return args, nil
+}
+
+func (ec *executionContext) field_Mutation_updateMemo_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "id",
+		func(ctx context.Context, v any) (int, error) {
+			return ec.unmarshalNID2int(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["id"] = arg0
+	arg1, err := graphql.ProcessArgField(ctx, rawArgs, "body",
+		func(ctx context.Context, v any) (string, error) {
+			return ec.unmarshalNString2string(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["body"] = arg1
+	arg2, err := graphql.ProcessArgField(ctx, rawArgs, "format",
+		func(ctx context.Context, v any) (*memo.Format, error) {
+			return ec.unmarshalOMemoFormat2ᚖsocdeskᚋentᚋmemoᚐFormat(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["format"] = arg2
 	return args, nil
 }
 
@@ -3003,6 +3852,36 @@ func (ec *executionContext) field_Mutation_updateUser_args(ctx context.Context, 
 		return nil, err
 	}
 	args["input"] = arg1
+	return args, nil
+}
+
+func (ec *executionContext) field_Mutation_watchTicket_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "id",
+		func(ctx context.Context, v any) (int, error) {
+			return ec.unmarshalNID2int(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["id"] = arg0
+	arg1, err := graphql.ProcessArgField(ctx, rawArgs, "userID",
+		func(ctx context.Context, v any) (*int, error) {
+			return ec.unmarshalOID2ᚖint(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["userID"] = arg1
+	arg2, err := graphql.ProcessArgField(ctx, rawArgs, "notify",
+		func(ctx context.Context, v any) (*ticketwatcher.Notify, error) {
+			return ec.unmarshalOTicketWatcherNotify2ᚖsocdeskᚋentᚋticketwatcherᚐNotify(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["notify"] = arg2
 	return args, nil
 }
 
@@ -3159,6 +4038,44 @@ func (ec *executionContext) field_Query_users_args(ctx context.Context, rawArgs 
 		return nil, err
 	}
 	args["orderBy"] = arg4
+	return args, nil
+}
+
+func (ec *executionContext) field_Ticket_history_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "after",
+		func(ctx context.Context, v any) (*entgql.Cursor[int], error) {
+			return ec.unmarshalOCursor2ᚖentgoᚗioᚋcontribᚋentgqlᚐCursor(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["after"] = arg0
+	arg1, err := graphql.ProcessArgField(ctx, rawArgs, "first",
+		func(ctx context.Context, v any) (*int, error) {
+			return ec.unmarshalOInt2ᚖint(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["first"] = arg1
+	arg2, err := graphql.ProcessArgField(ctx, rawArgs, "before",
+		func(ctx context.Context, v any) (*entgql.Cursor[int], error) {
+			return ec.unmarshalOCursor2ᚖentgoᚗioᚋcontribᚋentgqlᚐCursor(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["before"] = arg2
+	arg3, err := graphql.ProcessArgField(ctx, rawArgs, "last",
+		func(ctx context.Context, v any) (*int, error) {
+			return ec.unmarshalOInt2ᚖint(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["last"] = arg3
 	return args, nil
 }
 
@@ -3543,6 +4460,240 @@ func (ec *executionContext) fieldContext_Attachment_uploadedBy(_ context.Context
 		IsResolver: false,
 		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 			return ec.childFields_User(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _BulkError_code(ctx context.Context, field graphql.CollectedField, obj *model.BulkError) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_BulkError_code(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Code, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_BulkError_code(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("BulkError", field, false, false, errors.New("field of type String does not have child fields"))
+}
+
+func (ec *executionContext) _BulkError_message(ctx context.Context, field graphql.CollectedField, obj *model.BulkError) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_BulkError_message(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Message, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_BulkError_message(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("BulkError", field, false, false, errors.New("field of type String does not have child fields"))
+}
+
+func (ec *executionContext) _BulkError_field(ctx context.Context, field graphql.CollectedField, obj *model.BulkError) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_BulkError_field(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Field, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
+			return ec.marshalOString2ᚖstring(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_BulkError_field(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("BulkError", field, false, false, errors.New("field of type String does not have child fields"))
+}
+
+func (ec *executionContext) _BulkTicketOutcome_id(ctx context.Context, field graphql.CollectedField, obj *tickets.BulkResult) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_BulkTicketOutcome_id(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.ID, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNID2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_BulkTicketOutcome_id(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("BulkTicketOutcome", field, false, false, errors.New("field of type ID does not have child fields"))
+}
+
+func (ec *executionContext) _BulkTicketOutcome_ticket(ctx context.Context, field graphql.CollectedField, obj *tickets.BulkResult) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_BulkTicketOutcome_ticket(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Ticket, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *ent.Ticket) graphql.Marshaler {
+			return ec.marshalOTicket2ᚖsocdeskᚋentᚐTicket(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_BulkTicketOutcome_ticket(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "BulkTicketOutcome",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Ticket(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _BulkTicketOutcome_error(ctx context.Context, field graphql.CollectedField, obj *tickets.BulkResult) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_BulkTicketOutcome_error(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.BulkTicketOutcome().Error(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.BulkError) graphql.Marshaler {
+			return ec.marshalOBulkError2ᚖsocdeskᚋgraphᚋmodelᚐBulkError(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_BulkTicketOutcome_error(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "BulkTicketOutcome",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_BulkError(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _BulkTicketResult_succeeded(ctx context.Context, field graphql.CollectedField, obj *model.BulkTicketResult) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_BulkTicketResult_succeeded(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Succeeded, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_BulkTicketResult_succeeded(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("BulkTicketResult", field, false, false, errors.New("field of type Int does not have child fields"))
+}
+
+func (ec *executionContext) _BulkTicketResult_failed(ctx context.Context, field graphql.CollectedField, obj *model.BulkTicketResult) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_BulkTicketResult_failed(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Failed, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_BulkTicketResult_failed(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("BulkTicketResult", field, false, false, errors.New("field of type Int does not have child fields"))
+}
+
+func (ec *executionContext) _BulkTicketResult_results(ctx context.Context, field graphql.CollectedField, obj *model.BulkTicketResult) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_BulkTicketResult_results(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Results, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []*tickets.BulkResult) graphql.Marshaler {
+			return ec.marshalNBulkTicketOutcome2ᚕᚖsocdeskᚋinternalᚋticketsᚐBulkResultᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_BulkTicketResult_results(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "BulkTicketResult",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_BulkTicketOutcome(ctx, field)
 		},
 	}
 	return fc, nil
@@ -4588,6 +5739,402 @@ func (ec *executionContext) fieldContext_Mutation_deleteTicket(ctx context.Conte
 	}()
 	ctx = graphql.WithFieldContext(ctx, fc)
 	if fc.Args, err = ec.field_Mutation_deleteTicket_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Mutation_transitionTicket(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_transitionTicket(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().TransitionTicket(ctx, fc.Args["id"].(int), fc.Args["action"].(workflow.Action), fc.Args["toStatus"].(*ticket.Status), fc.Args["reason"].(*string), fc.Args["expectedVersion"].(*int))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *ent.Ticket) graphql.Marshaler {
+			return ec.marshalNTicket2ᚖsocdeskᚋentᚐTicket(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_transitionTicket(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Ticket(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_transitionTicket_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Mutation_assignTicket(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_assignTicket(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().AssignTicket(ctx, fc.Args["id"].(int), fc.Args["assigneeIDs"].([]int), fc.Args["approverIDs"].([]int), fc.Args["expectedVersion"].(*int))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *ent.Ticket) graphql.Marshaler {
+			return ec.marshalNTicket2ᚖsocdeskᚋentᚐTicket(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_assignTicket(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Ticket(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_assignTicket_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Mutation_bulkUpdateTickets(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_bulkUpdateTickets(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().BulkUpdateTickets(ctx, fc.Args["ids"].([]int), fc.Args["change"].(tickets.BulkChange))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.BulkTicketResult) graphql.Marshaler {
+			return ec.marshalNBulkTicketResult2ᚖsocdeskᚋgraphᚋmodelᚐBulkTicketResult(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_bulkUpdateTickets(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_BulkTicketResult(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_bulkUpdateTickets_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Mutation_addMemo(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_addMemo(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().AddMemo(ctx, fc.Args["ticketID"].(int), fc.Args["body"].(string), fc.Args["format"].(*memo.Format))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *ent.Memo) graphql.Marshaler {
+			return ec.marshalNMemo2ᚖsocdeskᚋentᚐMemo(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_addMemo(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Memo(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_addMemo_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Mutation_updateMemo(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_updateMemo(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().UpdateMemo(ctx, fc.Args["id"].(int), fc.Args["body"].(string), fc.Args["format"].(*memo.Format))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *ent.Memo) graphql.Marshaler {
+			return ec.marshalNMemo2ᚖsocdeskᚋentᚐMemo(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_updateMemo(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Memo(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_updateMemo_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Mutation_linkTickets(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_linkTickets(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().LinkTickets(ctx, fc.Args["fromID"].(int), fc.Args["toID"].(int), fc.Args["kind"].(ticketlink.Kind))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.TicketLink) graphql.Marshaler {
+			return ec.marshalNTicketLink2ᚖsocdeskᚋgraphᚋmodelᚐTicketLink(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_linkTickets(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_TicketLink(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_linkTickets_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Mutation_unlinkTickets(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_unlinkTickets(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().UnlinkTickets(ctx, fc.Args["id"].(int))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.DeletePayload) graphql.Marshaler {
+			return ec.marshalNDeletePayload2ᚖsocdeskᚋgraphᚋmodelᚐDeletePayload(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_unlinkTickets(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_DeletePayload(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_unlinkTickets_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Mutation_watchTicket(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_watchTicket(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().WatchTicket(ctx, fc.Args["id"].(int), fc.Args["userID"].(*int), fc.Args["notify"].(*ticketwatcher.Notify))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *ent.TicketWatcher) graphql.Marshaler {
+			return ec.marshalNTicketWatcher2ᚖsocdeskᚋentᚐTicketWatcher(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_watchTicket(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_TicketWatcher(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_watchTicket_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Mutation_unwatchTicket(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_unwatchTicket(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().UnwatchTicket(ctx, fc.Args["id"].(int), fc.Args["userID"].(*int))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.DeletePayload) graphql.Marshaler {
+			return ec.marshalNDeletePayload2ᚖsocdeskᚋgraphᚋmodelᚐDeletePayload(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_unwatchTicket(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_DeletePayload(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_unwatchTicket_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
 		ec.Error(ctx, err)
 		return fc, err
 	}
@@ -6259,6 +7806,29 @@ func (ec *executionContext) fieldContext_Ticket_closedAt(_ context.Context, fiel
 	return graphql.NewScalarFieldContext("Ticket", field, false, false, errors.New("field of type Time does not have child fields"))
 }
 
+func (ec *executionContext) _Ticket_dueAt(ctx context.Context, field graphql.CollectedField, obj *ent.Ticket) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Ticket_dueAt(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.DueAt, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *time.Time) graphql.Marshaler {
+			return ec.marshalOTime2ᚖtimeᚐTime(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_Ticket_dueAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Ticket", field, false, false, errors.New("field of type Time does not have child fields"))
+}
+
 func (ec *executionContext) _Ticket_version(ctx context.Context, field graphql.CollectedField, obj *ent.Ticket) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -6550,6 +8120,38 @@ func (ec *executionContext) fieldContext_Ticket_attachments(_ context.Context, f
 	return fc, nil
 }
 
+func (ec *executionContext) _Ticket_watchers(ctx context.Context, field graphql.CollectedField, obj *ent.Ticket) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Ticket_watchers(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Watchers(ctx)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []*ent.TicketWatcher) graphql.Marshaler {
+			return ec.marshalOTicketWatcher2ᚕᚖsocdeskᚋentᚐTicketWatcherᚄ(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_Ticket_watchers(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Ticket",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_TicketWatcher(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
 func (ec *executionContext) _Ticket_number(ctx context.Context, field graphql.CollectedField, obj *ent.Ticket) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -6603,6 +8205,160 @@ func (ec *executionContext) fieldContext_Ticket_detection(_ context.Context, fie
 		},
 	}
 	return fc, nil
+}
+
+func (ec *executionContext) _Ticket_availableActions(ctx context.Context, field graphql.CollectedField, obj *ent.Ticket) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Ticket_availableActions(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.Ticket().AvailableActions(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []*workflow.Option) graphql.Marshaler {
+			return ec.marshalNTicketActionOption2ᚕᚖsocdeskᚋinternalᚋworkflowᚐOptionᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Ticket_availableActions(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Ticket",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_TicketActionOption(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Ticket_history(ctx context.Context, field graphql.CollectedField, obj *ent.Ticket) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Ticket_history(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Ticket().History(ctx, obj, fc.Args["after"].(*entgql.Cursor[int]), fc.Args["first"].(*int), fc.Args["before"].(*entgql.Cursor[int]), fc.Args["last"].(*int))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *ent.TicketEventConnection) graphql.Marshaler {
+			return ec.marshalNTicketEventConnection2ᚖsocdeskᚋentᚐTicketEventConnection(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Ticket_history(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Ticket",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_TicketEventConnection(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Ticket_history_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Ticket_links(ctx context.Context, field graphql.CollectedField, obj *ent.Ticket) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Ticket_links(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.Ticket().Links(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []*model.TicketLink) graphql.Marshaler {
+			return ec.marshalNTicketLink2ᚕᚖsocdeskᚋgraphᚋmodelᚐTicketLinkᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Ticket_links(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Ticket",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_TicketLink(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _TicketActionOption_action(ctx context.Context, field graphql.CollectedField, obj *workflow.Option) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_TicketActionOption_action(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Action, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v workflow.Action) graphql.Marshaler {
+			return ec.marshalNTicketAction2socdeskᚋinternalᚋworkflowᚐAction(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_TicketActionOption_action(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("TicketActionOption", field, false, false, errors.New("field of type TicketAction does not have child fields"))
+}
+
+func (ec *executionContext) _TicketActionOption_toStatus(ctx context.Context, field graphql.CollectedField, obj *workflow.Option) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_TicketActionOption_toStatus(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.ToStatus, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v ticket.Status) graphql.Marshaler {
+			return ec.marshalNTicketStatus2socdeskᚋentᚋticketᚐStatus(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_TicketActionOption_toStatus(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("TicketActionOption", field, false, false, errors.New("field of type TicketStatus does not have child fields"))
 }
 
 func (ec *executionContext) _TicketConnection_edges(ctx context.Context, field graphql.CollectedField, obj *ent.TicketConnection) (ret graphql.Marshaler) {
@@ -6885,6 +8641,29 @@ func (ec *executionContext) fieldContext_TicketEvent_actorID(_ context.Context, 
 	return graphql.NewScalarFieldContext("TicketEvent", field, false, false, errors.New("field of type ID does not have child fields"))
 }
 
+func (ec *executionContext) _TicketEvent_reason(ctx context.Context, field graphql.CollectedField, obj *ent.TicketEvent) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_TicketEvent_reason(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Reason, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalOString2string(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_TicketEvent_reason(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("TicketEvent", field, false, false, errors.New("field of type String does not have child fields"))
+}
+
 func (ec *executionContext) _TicketEvent_changes(ctx context.Context, field graphql.CollectedField, obj *ent.TicketEvent) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -7121,6 +8900,341 @@ func (ec *executionContext) _TicketEventEdge_cursor(ctx context.Context, field g
 }
 func (ec *executionContext) fieldContext_TicketEventEdge_cursor(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("TicketEventEdge", field, false, false, errors.New("field of type Cursor does not have child fields"))
+}
+
+func (ec *executionContext) _TicketLink_id(ctx context.Context, field graphql.CollectedField, obj *model.TicketLink) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_TicketLink_id(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.ID, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNID2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_TicketLink_id(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("TicketLink", field, false, false, errors.New("field of type ID does not have child fields"))
+}
+
+func (ec *executionContext) _TicketLink_kind(ctx context.Context, field graphql.CollectedField, obj *model.TicketLink) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_TicketLink_kind(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Kind, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v ticketlink.Kind) graphql.Marshaler {
+			return ec.marshalNTicketLinkKind2socdeskᚋentᚋticketlinkᚐKind(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_TicketLink_kind(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("TicketLink", field, false, false, errors.New("field of type TicketLinkKind does not have child fields"))
+}
+
+func (ec *executionContext) _TicketLink_direction(ctx context.Context, field graphql.CollectedField, obj *model.TicketLink) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_TicketLink_direction(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Direction, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v model.LinkDirection) graphql.Marshaler {
+			return ec.marshalNLinkDirection2socdeskᚋgraphᚋmodelᚐLinkDirection(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_TicketLink_direction(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("TicketLink", field, false, false, errors.New("field of type LinkDirection does not have child fields"))
+}
+
+func (ec *executionContext) _TicketLink_ticket(ctx context.Context, field graphql.CollectedField, obj *model.TicketLink) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_TicketLink_ticket(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Ticket, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *ent.Ticket) graphql.Marshaler {
+			return ec.marshalNTicket2ᚖsocdeskᚋentᚐTicket(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_TicketLink_ticket(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "TicketLink",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Ticket(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _TicketLink_createdAt(ctx context.Context, field graphql.CollectedField, obj *model.TicketLink) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_TicketLink_createdAt(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.CreatedAt, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v time.Time) graphql.Marshaler {
+			return ec.marshalNTime2timeᚐTime(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_TicketLink_createdAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("TicketLink", field, false, false, errors.New("field of type Time does not have child fields"))
+}
+
+func (ec *executionContext) _TicketLink_createdBy(ctx context.Context, field graphql.CollectedField, obj *model.TicketLink) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_TicketLink_createdBy(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.CreatedBy, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *ent.User) graphql.Marshaler {
+			return ec.marshalOUser2ᚖsocdeskᚋentᚐUser(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_TicketLink_createdBy(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "TicketLink",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_User(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _TicketWatcher_id(ctx context.Context, field graphql.CollectedField, obj *ent.TicketWatcher) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_TicketWatcher_id(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.ID, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNID2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_TicketWatcher_id(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("TicketWatcher", field, false, false, errors.New("field of type ID does not have child fields"))
+}
+
+func (ec *executionContext) _TicketWatcher_notify(ctx context.Context, field graphql.CollectedField, obj *ent.TicketWatcher) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_TicketWatcher_notify(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Notify, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v ticketwatcher.Notify) graphql.Marshaler {
+			return ec.marshalNTicketWatcherNotify2socdeskᚋentᚋticketwatcherᚐNotify(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_TicketWatcher_notify(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("TicketWatcher", field, false, false, errors.New("field of type TicketWatcherNotify does not have child fields"))
+}
+
+func (ec *executionContext) _TicketWatcher_ticketID(ctx context.Context, field graphql.CollectedField, obj *ent.TicketWatcher) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_TicketWatcher_ticketID(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.TicketID, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNID2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_TicketWatcher_ticketID(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("TicketWatcher", field, false, false, errors.New("field of type ID does not have child fields"))
+}
+
+func (ec *executionContext) _TicketWatcher_userID(ctx context.Context, field graphql.CollectedField, obj *ent.TicketWatcher) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_TicketWatcher_userID(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.UserID, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNID2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_TicketWatcher_userID(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("TicketWatcher", field, false, false, errors.New("field of type ID does not have child fields"))
+}
+
+func (ec *executionContext) _TicketWatcher_createdAt(ctx context.Context, field graphql.CollectedField, obj *ent.TicketWatcher) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_TicketWatcher_createdAt(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.CreatedAt, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v time.Time) graphql.Marshaler {
+			return ec.marshalNTime2timeᚐTime(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_TicketWatcher_createdAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("TicketWatcher", field, false, false, errors.New("field of type Time does not have child fields"))
+}
+
+func (ec *executionContext) _TicketWatcher_ticket(ctx context.Context, field graphql.CollectedField, obj *ent.TicketWatcher) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_TicketWatcher_ticket(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Ticket(ctx)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *ent.Ticket) graphql.Marshaler {
+			return ec.marshalNTicket2ᚖsocdeskᚋentᚐTicket(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_TicketWatcher_ticket(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "TicketWatcher",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Ticket(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _TicketWatcher_user(ctx context.Context, field graphql.CollectedField, obj *ent.TicketWatcher) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_TicketWatcher_user(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.User(ctx)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *ent.User) graphql.Marshaler {
+			return ec.marshalNUser2ᚖsocdeskᚋentᚐUser(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_TicketWatcher_user(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "TicketWatcher",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_User(ctx, field)
+		},
+	}
+	return fc, nil
 }
 
 func (ec *executionContext) _User_id(ctx context.Context, field graphql.CollectedField, obj *ent.User) (ret graphql.Marshaler) {
@@ -8540,6 +10654,71 @@ func (ec *executionContext) fieldContext___Type_isOneOf(_ context.Context, field
 
 // region    **************************** input.gotpl *****************************
 
+func (ec *executionContext) unmarshalInputBulkTicketChange(ctx context.Context, obj any) (tickets.BulkChange, error) {
+	var it tickets.BulkChange
+	if obj == nil {
+		return it, nil
+	}
+
+	asMap := map[string]any{}
+	for k, v := range obj.(map[string]any) {
+		asMap[k] = v
+	}
+
+	fieldsInOrder := [...]string{"assigneeIDs", "approverIDs", "action", "tagIDs", "attackVerdict", "incident"}
+	for _, k := range fieldsInOrder {
+		v, ok := asMap[k]
+		if !ok {
+			continue
+		}
+		switch k {
+		case "assigneeIDs":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("assigneeIDs"))
+			data, err := ec.unmarshalOID2ᚕintᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.AssigneeIDs = data
+		case "approverIDs":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("approverIDs"))
+			data, err := ec.unmarshalOID2ᚕintᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.ApproverIDs = data
+		case "action":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("action"))
+			data, err := ec.unmarshalOTicketAction2ᚖsocdeskᚋinternalᚋworkflowᚐAction(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Action = data
+		case "tagIDs":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("tagIDs"))
+			data, err := ec.unmarshalOID2ᚕintᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.TagIDs = data
+		case "attackVerdict":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("attackVerdict"))
+			data, err := ec.unmarshalOTicketAttackVerdict2ᚖsocdeskᚋentᚋticketᚐAttackVerdict(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.AttackVerdict = data
+		case "incident":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("incident"))
+			data, err := ec.unmarshalOBoolean2ᚖbool(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Incident = data
+		}
+	}
+	return it, nil
+}
+
 func (ec *executionContext) unmarshalInputCategoryOrder(ctx context.Context, obj any) (ent.CategoryOrder, error) {
 	var it ent.CategoryOrder
 	if obj == nil {
@@ -8720,7 +10899,7 @@ func (ec *executionContext) unmarshalInputCreateTicketInput(ctx context.Context,
 		asMap["origin"] = "USER"
 	}
 
-	fieldsInOrder := [...]string{"kind", "title", "body", "bodyFormat", "detection", "categoryID", "siteID", "priority", "attackVerdict", "incident", "assigneeIDs", "approverIDs", "tagIDs", "origin"}
+	fieldsInOrder := [...]string{"kind", "title", "body", "bodyFormat", "detection", "categoryID", "siteID", "priority", "attackVerdict", "incident", "assigneeIDs", "approverIDs", "tagIDs", "origin", "dueAt"}
 	for _, k := range fieldsInOrder {
 		v, ok := asMap[k]
 		if !ok {
@@ -8825,6 +11004,13 @@ func (ec *executionContext) unmarshalInputCreateTicketInput(ctx context.Context,
 				return it, err
 			}
 			it.Origin = data
+		case "dueAt":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("dueAt"))
+			data, err := ec.unmarshalOTime2ᚖtimeᚐTime(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.DueAt = data
 		}
 	}
 	return it, nil
@@ -9425,7 +11611,7 @@ func (ec *executionContext) unmarshalInputUpdateTicketInput(ctx context.Context,
 		asMap[k] = v
 	}
 
-	fieldsInOrder := [...]string{"title", "body", "bodyFormat", "detection", "categoryID", "siteID", "priority", "attackVerdict", "clearAttackVerdict", "incident", "tagIDs"}
+	fieldsInOrder := [...]string{"title", "body", "bodyFormat", "detection", "categoryID", "siteID", "priority", "attackVerdict", "clearAttackVerdict", "incident", "tagIDs", "dueAt", "clearDueAt"}
 	for _, k := range fieldsInOrder {
 		v, ok := asMap[k]
 		if !ok {
@@ -9509,6 +11695,20 @@ func (ec *executionContext) unmarshalInputUpdateTicketInput(ctx context.Context,
 				return it, err
 			}
 			it.TagIDs = data
+		case "dueAt":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("dueAt"))
+			data, err := ec.unmarshalOTime2ᚖtimeᚐTime(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.DueAt = data
+		case "clearDueAt":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("clearDueAt"))
+			data, err := ec.unmarshalOBoolean2ᚖbool(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.ClearDueAt = data
 		}
 	}
 	return it, nil
@@ -9661,6 +11861,11 @@ func (ec *executionContext) _Node(ctx context.Context, sel ast.SelectionSet, obj
 			return graphql.Null
 		}
 		return ec._User(ctx, sel, obj)
+	case *ent.TicketWatcher:
+		if obj == nil {
+			return graphql.Null
+		}
+		return ec._TicketWatcher(ctx, sel, obj)
 	case *ent.TicketEvent:
 		if obj == nil {
 			return graphql.Null
@@ -9875,6 +12080,183 @@ func (ec *executionContext) _Attachment(ctx context.Context, sel ast.SelectionSe
 			}
 
 			out.Concurrently(i, func(ctx context.Context) graphql.Marshaler { return innerFunc(ctx, out) })
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	atomic.AddInt32(&ec.Deferred, int32(min(len(deferLabelToView), math.MaxInt32)))
+
+	ec.ProcessDeferredGroup(graphql.DeferredGroup{
+		Defers:   deferLabelToView,
+		Path:     graphql.GetPath(ctx),
+		FieldSet: deferredFieldSet,
+		Context:  ctx,
+	})
+
+	return out
+}
+
+var bulkErrorImplementors = []string{"BulkError"}
+
+func (ec *executionContext) _BulkError(ctx context.Context, sel ast.SelectionSet, obj *model.BulkError) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, bulkErrorImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferredFieldSet := graphql.NewFieldSet(nil)
+	deferLabelToView := make(map[string]*graphql.FieldSetView)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("BulkError")
+		case "code":
+			out.Values[i] = ec._BulkError_code(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "message":
+			out.Values[i] = ec._BulkError_message(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "field":
+			out.Values[i] = ec._BulkError_field(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	atomic.AddInt32(&ec.Deferred, int32(min(len(deferLabelToView), math.MaxInt32)))
+
+	ec.ProcessDeferredGroup(graphql.DeferredGroup{
+		Defers:   deferLabelToView,
+		Path:     graphql.GetPath(ctx),
+		FieldSet: deferredFieldSet,
+		Context:  ctx,
+	})
+
+	return out
+}
+
+var bulkTicketOutcomeImplementors = []string{"BulkTicketOutcome"}
+
+func (ec *executionContext) _BulkTicketOutcome(ctx context.Context, sel ast.SelectionSet, obj *tickets.BulkResult) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, bulkTicketOutcomeImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferredFieldSet := graphql.NewFieldSet(nil)
+	deferLabelToView := make(map[string]*graphql.FieldSetView)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("BulkTicketOutcome")
+		case "id":
+			out.Values[i] = ec._BulkTicketOutcome_id(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "ticket":
+			out.Values[i] = ec._BulkTicketOutcome_ticket(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "error":
+			field := field
+
+			innerFunc := func(ctx context.Context, fs *graphql.FieldSet) (res graphql.Marshaler) {
+				defer func() {
+					if r := recover(); r != nil {
+						ec.Error(ctx, ec.Recover(ctx, r))
+					}
+				}()
+				res = ec._BulkTicketOutcome_error(ctx, field, obj)
+				if res == graphql.RequiredNull {
+					atomic.AddUint32(&fs.Invalids, 1)
+				}
+				return res
+			}
+
+			if field.IsDeferred() {
+				deferredFieldSet.AddField(field)
+				fieldIndex := len(deferredFieldSet.Values) - 1
+				deferredFieldSet.Concurrently(fieldIndex, func(ctx context.Context) graphql.Marshaler {
+					return innerFunc(ctx, deferredFieldSet)
+				})
+
+				for _, deferrable := range field.Deferrables {
+					view, ok := deferLabelToView[deferrable.Label]
+					if !ok {
+						view = deferredFieldSet.NewView()
+						deferLabelToView[deferrable.Label] = view
+					}
+					view.AddIndices(fieldIndex)
+				}
+
+				// don't run the out.Concurrently() call below
+				out.Values[i] = graphql.Null
+				continue
+			}
+
+			out.Concurrently(i, func(ctx context.Context) graphql.Marshaler { return innerFunc(ctx, out) })
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	atomic.AddInt32(&ec.Deferred, int32(min(len(deferLabelToView), math.MaxInt32)))
+
+	ec.ProcessDeferredGroup(graphql.DeferredGroup{
+		Defers:   deferLabelToView,
+		Path:     graphql.GetPath(ctx),
+		FieldSet: deferredFieldSet,
+		Context:  ctx,
+	})
+
+	return out
+}
+
+var bulkTicketResultImplementors = []string{"BulkTicketResult"}
+
+func (ec *executionContext) _BulkTicketResult(ctx context.Context, sel ast.SelectionSet, obj *model.BulkTicketResult) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, bulkTicketResultImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferredFieldSet := graphql.NewFieldSet(nil)
+	deferLabelToView := make(map[string]*graphql.FieldSetView)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("BulkTicketResult")
+		case "succeeded":
+			out.Values[i] = ec._BulkTicketResult_succeeded(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "failed":
+			out.Values[i] = ec._BulkTicketResult_failed(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "results":
+			out.Values[i] = ec._BulkTicketResult_results(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
 		default:
 			panic("unknown field " + strconv.Quote(field.Name))
 		}
@@ -10481,6 +12863,69 @@ func (ec *executionContext) _Mutation(ctx context.Context, sel ast.SelectionSet)
 		case "deleteTicket":
 			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
 				return ec._Mutation_deleteTicket(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "transitionTicket":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_transitionTicket(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "assignTicket":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_assignTicket(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "bulkUpdateTickets":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_bulkUpdateTickets(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "addMemo":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_addMemo(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "updateMemo":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_updateMemo(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "linkTickets":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_linkTickets(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "unlinkTickets":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_unlinkTickets(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "watchTicket":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_watchTicket(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "unwatchTicket":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_unwatchTicket(ctx, field)
 			})
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
@@ -11109,6 +13554,11 @@ func (ec *executionContext) _Ticket(ctx context.Context, sel ast.SelectionSet, o
 			if out.Values[i] == graphql.RequiredNull {
 				atomic.AddUint32(&out.Invalids, 1)
 			}
+		case "dueAt":
+			out.Values[i] = ec._Ticket_dueAt(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
 		case "version":
 			out.Values[i] = ec._Ticket_version(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
@@ -11418,6 +13868,44 @@ func (ec *executionContext) _Ticket(ctx context.Context, sel ast.SelectionSet, o
 			}
 
 			out.Concurrently(i, func(ctx context.Context) graphql.Marshaler { return innerFunc(ctx, out) })
+		case "watchers":
+			field := field
+
+			innerFunc := func(ctx context.Context, fs *graphql.FieldSet) (res graphql.Marshaler) {
+				defer func() {
+					if r := recover(); r != nil {
+						ec.Error(ctx, ec.Recover(ctx, r))
+					}
+				}()
+				res = ec._Ticket_watchers(ctx, field, obj)
+				if res == graphql.RequiredNull {
+					atomic.AddUint32(&fs.Invalids, 1)
+				}
+				return res
+			}
+
+			if field.IsDeferred() {
+				deferredFieldSet.AddField(field)
+				fieldIndex := len(deferredFieldSet.Values) - 1
+				deferredFieldSet.Concurrently(fieldIndex, func(ctx context.Context) graphql.Marshaler {
+					return innerFunc(ctx, deferredFieldSet)
+				})
+
+				for _, deferrable := range field.Deferrables {
+					view, ok := deferLabelToView[deferrable.Label]
+					if !ok {
+						view = deferredFieldSet.NewView()
+						deferLabelToView[deferrable.Label] = view
+					}
+					view.AddIndices(fieldIndex)
+				}
+
+				// don't run the out.Concurrently() call below
+				out.Values[i] = graphql.Null
+				continue
+			}
+
+			out.Concurrently(i, func(ctx context.Context) graphql.Marshaler { return innerFunc(ctx, out) })
 		case "number":
 			out.Values[i] = ec._Ticket_number(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
@@ -11461,6 +13949,163 @@ func (ec *executionContext) _Ticket(ctx context.Context, sel ast.SelectionSet, o
 			}
 
 			out.Concurrently(i, func(ctx context.Context) graphql.Marshaler { return innerFunc(ctx, out) })
+		case "availableActions":
+			field := field
+
+			innerFunc := func(ctx context.Context, fs *graphql.FieldSet) (res graphql.Marshaler) {
+				defer func() {
+					if r := recover(); r != nil {
+						ec.Error(ctx, ec.Recover(ctx, r))
+					}
+				}()
+				res = ec._Ticket_availableActions(ctx, field, obj)
+				if res == graphql.Null {
+					atomic.AddUint32(&fs.Invalids, 1)
+				}
+				return res
+			}
+
+			if field.IsDeferred() {
+				deferredFieldSet.AddField(field)
+				fieldIndex := len(deferredFieldSet.Values) - 1
+				deferredFieldSet.Concurrently(fieldIndex, func(ctx context.Context) graphql.Marshaler {
+					return innerFunc(ctx, deferredFieldSet)
+				})
+
+				for _, deferrable := range field.Deferrables {
+					view, ok := deferLabelToView[deferrable.Label]
+					if !ok {
+						view = deferredFieldSet.NewView()
+						deferLabelToView[deferrable.Label] = view
+					}
+					view.AddIndices(fieldIndex)
+				}
+
+				// don't run the out.Concurrently() call below
+				out.Values[i] = graphql.Null
+				continue
+			}
+
+			out.Concurrently(i, func(ctx context.Context) graphql.Marshaler { return innerFunc(ctx, out) })
+		case "history":
+			field := field
+
+			innerFunc := func(ctx context.Context, fs *graphql.FieldSet) (res graphql.Marshaler) {
+				defer func() {
+					if r := recover(); r != nil {
+						ec.Error(ctx, ec.Recover(ctx, r))
+					}
+				}()
+				res = ec._Ticket_history(ctx, field, obj)
+				if res == graphql.Null {
+					atomic.AddUint32(&fs.Invalids, 1)
+				}
+				return res
+			}
+
+			if field.IsDeferred() {
+				deferredFieldSet.AddField(field)
+				fieldIndex := len(deferredFieldSet.Values) - 1
+				deferredFieldSet.Concurrently(fieldIndex, func(ctx context.Context) graphql.Marshaler {
+					return innerFunc(ctx, deferredFieldSet)
+				})
+
+				for _, deferrable := range field.Deferrables {
+					view, ok := deferLabelToView[deferrable.Label]
+					if !ok {
+						view = deferredFieldSet.NewView()
+						deferLabelToView[deferrable.Label] = view
+					}
+					view.AddIndices(fieldIndex)
+				}
+
+				// don't run the out.Concurrently() call below
+				out.Values[i] = graphql.Null
+				continue
+			}
+
+			out.Concurrently(i, func(ctx context.Context) graphql.Marshaler { return innerFunc(ctx, out) })
+		case "links":
+			field := field
+
+			innerFunc := func(ctx context.Context, fs *graphql.FieldSet) (res graphql.Marshaler) {
+				defer func() {
+					if r := recover(); r != nil {
+						ec.Error(ctx, ec.Recover(ctx, r))
+					}
+				}()
+				res = ec._Ticket_links(ctx, field, obj)
+				if res == graphql.Null {
+					atomic.AddUint32(&fs.Invalids, 1)
+				}
+				return res
+			}
+
+			if field.IsDeferred() {
+				deferredFieldSet.AddField(field)
+				fieldIndex := len(deferredFieldSet.Values) - 1
+				deferredFieldSet.Concurrently(fieldIndex, func(ctx context.Context) graphql.Marshaler {
+					return innerFunc(ctx, deferredFieldSet)
+				})
+
+				for _, deferrable := range field.Deferrables {
+					view, ok := deferLabelToView[deferrable.Label]
+					if !ok {
+						view = deferredFieldSet.NewView()
+						deferLabelToView[deferrable.Label] = view
+					}
+					view.AddIndices(fieldIndex)
+				}
+
+				// don't run the out.Concurrently() call below
+				out.Values[i] = graphql.Null
+				continue
+			}
+
+			out.Concurrently(i, func(ctx context.Context) graphql.Marshaler { return innerFunc(ctx, out) })
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	atomic.AddInt32(&ec.Deferred, int32(min(len(deferLabelToView), math.MaxInt32)))
+
+	ec.ProcessDeferredGroup(graphql.DeferredGroup{
+		Defers:   deferLabelToView,
+		Path:     graphql.GetPath(ctx),
+		FieldSet: deferredFieldSet,
+		Context:  ctx,
+	})
+
+	return out
+}
+
+var ticketActionOptionImplementors = []string{"TicketActionOption"}
+
+func (ec *executionContext) _TicketActionOption(ctx context.Context, sel ast.SelectionSet, obj *workflow.Option) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, ticketActionOptionImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferredFieldSet := graphql.NewFieldSet(nil)
+	deferLabelToView := make(map[string]*graphql.FieldSetView)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("TicketActionOption")
+		case "action":
+			out.Values[i] = ec._TicketActionOption_action(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "toStatus":
+			out.Values[i] = ec._TicketActionOption_toStatus(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
 		default:
 			panic("unknown field " + strconv.Quote(field.Name))
 		}
@@ -11612,6 +14257,11 @@ func (ec *executionContext) _TicketEvent(ctx context.Context, sel ast.SelectionS
 			}
 		case "actorID":
 			out.Values[i] = ec._TicketEvent_actorID(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "reason":
+			out.Values[i] = ec._TicketEvent_reason(ctx, field, obj)
 			if out.Values[i] == graphql.RequiredNull {
 				atomic.AddUint32(&out.Invalids, 1)
 			}
@@ -11787,6 +14437,203 @@ func (ec *executionContext) _TicketEventEdge(ctx context.Context, sel ast.Select
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	atomic.AddInt32(&ec.Deferred, int32(min(len(deferLabelToView), math.MaxInt32)))
+
+	ec.ProcessDeferredGroup(graphql.DeferredGroup{
+		Defers:   deferLabelToView,
+		Path:     graphql.GetPath(ctx),
+		FieldSet: deferredFieldSet,
+		Context:  ctx,
+	})
+
+	return out
+}
+
+var ticketLinkImplementors = []string{"TicketLink"}
+
+func (ec *executionContext) _TicketLink(ctx context.Context, sel ast.SelectionSet, obj *model.TicketLink) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, ticketLinkImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferredFieldSet := graphql.NewFieldSet(nil)
+	deferLabelToView := make(map[string]*graphql.FieldSetView)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("TicketLink")
+		case "id":
+			out.Values[i] = ec._TicketLink_id(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "kind":
+			out.Values[i] = ec._TicketLink_kind(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "direction":
+			out.Values[i] = ec._TicketLink_direction(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "ticket":
+			out.Values[i] = ec._TicketLink_ticket(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "createdAt":
+			out.Values[i] = ec._TicketLink_createdAt(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "createdBy":
+			out.Values[i] = ec._TicketLink_createdBy(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	atomic.AddInt32(&ec.Deferred, int32(min(len(deferLabelToView), math.MaxInt32)))
+
+	ec.ProcessDeferredGroup(graphql.DeferredGroup{
+		Defers:   deferLabelToView,
+		Path:     graphql.GetPath(ctx),
+		FieldSet: deferredFieldSet,
+		Context:  ctx,
+	})
+
+	return out
+}
+
+var ticketWatcherImplementors = []string{"TicketWatcher", "Node"}
+
+func (ec *executionContext) _TicketWatcher(ctx context.Context, sel ast.SelectionSet, obj *ent.TicketWatcher) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, ticketWatcherImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferredFieldSet := graphql.NewFieldSet(nil)
+	deferLabelToView := make(map[string]*graphql.FieldSetView)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("TicketWatcher")
+		case "id":
+			out.Values[i] = ec._TicketWatcher_id(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "notify":
+			out.Values[i] = ec._TicketWatcher_notify(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "ticketID":
+			out.Values[i] = ec._TicketWatcher_ticketID(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "userID":
+			out.Values[i] = ec._TicketWatcher_userID(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "createdAt":
+			out.Values[i] = ec._TicketWatcher_createdAt(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "ticket":
+			field := field
+
+			innerFunc := func(ctx context.Context, fs *graphql.FieldSet) (res graphql.Marshaler) {
+				defer func() {
+					if r := recover(); r != nil {
+						ec.Error(ctx, ec.Recover(ctx, r))
+					}
+				}()
+				res = ec._TicketWatcher_ticket(ctx, field, obj)
+				if res == graphql.Null {
+					atomic.AddUint32(&fs.Invalids, 1)
+				}
+				return res
+			}
+
+			if field.IsDeferred() {
+				deferredFieldSet.AddField(field)
+				fieldIndex := len(deferredFieldSet.Values) - 1
+				deferredFieldSet.Concurrently(fieldIndex, func(ctx context.Context) graphql.Marshaler {
+					return innerFunc(ctx, deferredFieldSet)
+				})
+
+				for _, deferrable := range field.Deferrables {
+					view, ok := deferLabelToView[deferrable.Label]
+					if !ok {
+						view = deferredFieldSet.NewView()
+						deferLabelToView[deferrable.Label] = view
+					}
+					view.AddIndices(fieldIndex)
+				}
+
+				// don't run the out.Concurrently() call below
+				out.Values[i] = graphql.Null
+				continue
+			}
+
+			out.Concurrently(i, func(ctx context.Context) graphql.Marshaler { return innerFunc(ctx, out) })
+		case "user":
+			field := field
+
+			innerFunc := func(ctx context.Context, fs *graphql.FieldSet) (res graphql.Marshaler) {
+				defer func() {
+					if r := recover(); r != nil {
+						ec.Error(ctx, ec.Recover(ctx, r))
+					}
+				}()
+				res = ec._TicketWatcher_user(ctx, field, obj)
+				if res == graphql.Null {
+					atomic.AddUint32(&fs.Invalids, 1)
+				}
+				return res
+			}
+
+			if field.IsDeferred() {
+				deferredFieldSet.AddField(field)
+				fieldIndex := len(deferredFieldSet.Values) - 1
+				deferredFieldSet.Concurrently(fieldIndex, func(ctx context.Context) graphql.Marshaler {
+					return innerFunc(ctx, deferredFieldSet)
+				})
+
+				for _, deferrable := range field.Deferrables {
+					view, ok := deferLabelToView[deferrable.Label]
+					if !ok {
+						view = deferredFieldSet.NewView()
+						deferLabelToView[deferrable.Label] = view
+					}
+					view.AddIndices(fieldIndex)
+				}
+
+				// don't run the out.Concurrently() call below
+				out.Values[i] = graphql.Null
+				continue
+			}
+
+			out.Concurrently(i, func(ctx context.Context) graphql.Marshaler { return innerFunc(ctx, out) })
 		default:
 			panic("unknown field " + strconv.Quote(field.Name))
 		}
@@ -12445,6 +15292,47 @@ func (ec *executionContext) marshalNBoolean2bool(ctx context.Context, sel ast.Se
 	return res
 }
 
+func (ec *executionContext) unmarshalNBulkTicketChange2socdeskᚋinternalᚋticketsᚐBulkChange(ctx context.Context, v any) (tickets.BulkChange, error) {
+	res, err := ec.unmarshalInputBulkTicketChange(ctx, v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalNBulkTicketOutcome2ᚕᚖsocdeskᚋinternalᚋticketsᚐBulkResultᚄ(ctx context.Context, sel ast.SelectionSet, v []*tickets.BulkResult) graphql.Marshaler {
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalNBulkTicketOutcome2ᚖsocdeskᚋinternalᚋticketsᚐBulkResult(ctx, sel, v[i])
+	})
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
+}
+
+func (ec *executionContext) marshalNBulkTicketOutcome2ᚖsocdeskᚋinternalᚋticketsᚐBulkResult(ctx context.Context, sel ast.SelectionSet, v *tickets.BulkResult) graphql.Marshaler {
+	if v == nil {
+		if !graphql.HasFieldError(ctx, graphql.GetFieldContext(ctx)) {
+			graphql.AddErrorf(ctx, "the requested element is null which the schema does not allow")
+		}
+		return graphql.Null
+	}
+	return ec._BulkTicketOutcome(ctx, sel, v)
+}
+
+func (ec *executionContext) marshalNBulkTicketResult2ᚖsocdeskᚋgraphᚋmodelᚐBulkTicketResult(ctx context.Context, sel ast.SelectionSet, v *model.BulkTicketResult) graphql.Marshaler {
+	if v == nil {
+		if !graphql.HasFieldError(ctx, graphql.GetFieldContext(ctx)) {
+			graphql.AddErrorf(ctx, "the requested element is null which the schema does not allow")
+		}
+		return graphql.Null
+	}
+	return ec._BulkTicketResult(ctx, sel, v)
+}
+
 func (ec *executionContext) marshalNCategory2ᚕᚖsocdeskᚋentᚐCategoryᚄ(ctx context.Context, sel ast.SelectionSet, v []*ent.Category) graphql.Marshaler {
 	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
 		fc := graphql.GetFieldContext(ctx)
@@ -12674,6 +15562,26 @@ func (ec *executionContext) marshalNInt2int64(ctx context.Context, sel ast.Selec
 	return res
 }
 
+func (ec *executionContext) unmarshalNLinkDirection2socdeskᚋgraphᚋmodelᚐLinkDirection(ctx context.Context, v any) (model.LinkDirection, error) {
+	var res model.LinkDirection
+	err := res.UnmarshalGQL(v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalNLinkDirection2socdeskᚋgraphᚋmodelᚐLinkDirection(ctx context.Context, sel ast.SelectionSet, v model.LinkDirection) graphql.Marshaler {
+	return v
+}
+
+func (ec *executionContext) marshalNMemo2ᚖsocdeskᚋentᚐMemo(ctx context.Context, sel ast.SelectionSet, v *ent.Memo) graphql.Marshaler {
+	if v == nil {
+		if !graphql.HasFieldError(ctx, graphql.GetFieldContext(ctx)) {
+			graphql.AddErrorf(ctx, "the requested element is null which the schema does not allow")
+		}
+		return graphql.Null
+	}
+	return ec._Memo(ctx, sel, v)
+}
+
 func (ec *executionContext) marshalNMemoConnection2ᚖsocdeskᚋentᚐMemoConnection(ctx context.Context, sel ast.SelectionSet, v *ent.MemoConnection) graphql.Marshaler {
 	if v == nil {
 		if !graphql.HasFieldError(ctx, graphql.GetFieldContext(ctx)) {
@@ -12884,6 +15792,42 @@ func (ec *executionContext) marshalNTicket2ᚖsocdeskᚋentᚐTicket(ctx context
 	return ec._Ticket(ctx, sel, v)
 }
 
+func (ec *executionContext) unmarshalNTicketAction2socdeskᚋinternalᚋworkflowᚐAction(ctx context.Context, v any) (workflow.Action, error) {
+	var res workflow.Action
+	err := res.UnmarshalGQL(v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalNTicketAction2socdeskᚋinternalᚋworkflowᚐAction(ctx context.Context, sel ast.SelectionSet, v workflow.Action) graphql.Marshaler {
+	return v
+}
+
+func (ec *executionContext) marshalNTicketActionOption2ᚕᚖsocdeskᚋinternalᚋworkflowᚐOptionᚄ(ctx context.Context, sel ast.SelectionSet, v []*workflow.Option) graphql.Marshaler {
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalNTicketActionOption2ᚖsocdeskᚋinternalᚋworkflowᚐOption(ctx, sel, v[i])
+	})
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
+}
+
+func (ec *executionContext) marshalNTicketActionOption2ᚖsocdeskᚋinternalᚋworkflowᚐOption(ctx context.Context, sel ast.SelectionSet, v *workflow.Option) graphql.Marshaler {
+	if v == nil {
+		if !graphql.HasFieldError(ctx, graphql.GetFieldContext(ctx)) {
+			graphql.AddErrorf(ctx, "the requested element is null which the schema does not allow")
+		}
+		return graphql.Null
+	}
+	return ec._TicketActionOption(ctx, sel, v)
+}
+
 func (ec *executionContext) unmarshalNTicketBodyFormat2socdeskᚋentᚋticketᚐBodyFormat(ctx context.Context, v any) (ticket.BodyFormat, error) {
 	var res ticket.BodyFormat
 	err := res.UnmarshalGQL(v)
@@ -12904,6 +15848,16 @@ func (ec *executionContext) marshalNTicketConnection2ᚖsocdeskᚋentᚐTicketCo
 	return ec._TicketConnection(ctx, sel, v)
 }
 
+func (ec *executionContext) marshalNTicketEventConnection2ᚖsocdeskᚋentᚐTicketEventConnection(ctx context.Context, sel ast.SelectionSet, v *ent.TicketEventConnection) graphql.Marshaler {
+	if v == nil {
+		if !graphql.HasFieldError(ctx, graphql.GetFieldContext(ctx)) {
+			graphql.AddErrorf(ctx, "the requested element is null which the schema does not allow")
+		}
+		return graphql.Null
+	}
+	return ec._TicketEventConnection(ctx, sel, v)
+}
+
 func (ec *executionContext) unmarshalNTicketEventKind2socdeskᚋentᚋticketeventᚐKind(ctx context.Context, v any) (ticketevent.Kind, error) {
 	var res ticketevent.Kind
 	err := res.UnmarshalGQL(v)
@@ -12921,6 +15875,42 @@ func (ec *executionContext) unmarshalNTicketKind2socdeskᚋentᚋticketᚐKind(c
 }
 
 func (ec *executionContext) marshalNTicketKind2socdeskᚋentᚋticketᚐKind(ctx context.Context, sel ast.SelectionSet, v ticket.Kind) graphql.Marshaler {
+	return v
+}
+
+func (ec *executionContext) marshalNTicketLink2ᚕᚖsocdeskᚋgraphᚋmodelᚐTicketLinkᚄ(ctx context.Context, sel ast.SelectionSet, v []*model.TicketLink) graphql.Marshaler {
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalNTicketLink2ᚖsocdeskᚋgraphᚋmodelᚐTicketLink(ctx, sel, v[i])
+	})
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
+}
+
+func (ec *executionContext) marshalNTicketLink2ᚖsocdeskᚋgraphᚋmodelᚐTicketLink(ctx context.Context, sel ast.SelectionSet, v *model.TicketLink) graphql.Marshaler {
+	if v == nil {
+		if !graphql.HasFieldError(ctx, graphql.GetFieldContext(ctx)) {
+			graphql.AddErrorf(ctx, "the requested element is null which the schema does not allow")
+		}
+		return graphql.Null
+	}
+	return ec._TicketLink(ctx, sel, v)
+}
+
+func (ec *executionContext) unmarshalNTicketLinkKind2socdeskᚋentᚋticketlinkᚐKind(ctx context.Context, v any) (ticketlink.Kind, error) {
+	var res ticketlink.Kind
+	err := res.UnmarshalGQL(v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalNTicketLinkKind2socdeskᚋentᚋticketlinkᚐKind(ctx context.Context, sel ast.SelectionSet, v ticketlink.Kind) graphql.Marshaler {
 	return v
 }
 
@@ -12967,6 +15957,26 @@ func (ec *executionContext) unmarshalNTicketStatus2socdeskᚋentᚋticketᚐStat
 }
 
 func (ec *executionContext) marshalNTicketStatus2socdeskᚋentᚋticketᚐStatus(ctx context.Context, sel ast.SelectionSet, v ticket.Status) graphql.Marshaler {
+	return v
+}
+
+func (ec *executionContext) marshalNTicketWatcher2ᚖsocdeskᚋentᚐTicketWatcher(ctx context.Context, sel ast.SelectionSet, v *ent.TicketWatcher) graphql.Marshaler {
+	if v == nil {
+		if !graphql.HasFieldError(ctx, graphql.GetFieldContext(ctx)) {
+			graphql.AddErrorf(ctx, "the requested element is null which the schema does not allow")
+		}
+		return graphql.Null
+	}
+	return ec._TicketWatcher(ctx, sel, v)
+}
+
+func (ec *executionContext) unmarshalNTicketWatcherNotify2socdeskᚋentᚋticketwatcherᚐNotify(ctx context.Context, v any) (ticketwatcher.Notify, error) {
+	var res ticketwatcher.Notify
+	err := res.UnmarshalGQL(v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalNTicketWatcherNotify2socdeskᚋentᚋticketwatcherᚐNotify(ctx context.Context, sel ast.SelectionSet, v ticketwatcher.Notify) graphql.Marshaler {
 	return v
 }
 
@@ -13282,6 +16292,13 @@ func (ec *executionContext) marshalOBoolean2ᚖbool(ctx context.Context, sel ast
 	return res
 }
 
+func (ec *executionContext) marshalOBulkError2ᚖsocdeskᚋgraphᚋmodelᚐBulkError(ctx context.Context, sel ast.SelectionSet, v *model.BulkError) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	return ec._BulkError(ctx, sel, v)
+}
+
 func (ec *executionContext) unmarshalOCategoryWorkflow2ᚖsocdeskᚋentᚋcategoryᚐWorkflow(ctx context.Context, v any) (*category.Workflow, error) {
 	if v == nil {
 		return nil, nil
@@ -13462,6 +16479,22 @@ func (ec *executionContext) marshalOMemoEdge2ᚖsocdeskᚋentᚐMemoEdge(ctx con
 	return ec._MemoEdge(ctx, sel, v)
 }
 
+func (ec *executionContext) unmarshalOMemoFormat2ᚖsocdeskᚋentᚋmemoᚐFormat(ctx context.Context, v any) (*memo.Format, error) {
+	if v == nil {
+		return nil, nil
+	}
+	var res = new(memo.Format)
+	err := res.UnmarshalGQL(v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalOMemoFormat2ᚖsocdeskᚋentᚋmemoᚐFormat(ctx context.Context, sel ast.SelectionSet, v *memo.Format) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	return v
+}
+
 func (ec *executionContext) unmarshalOMemoOrder2ᚖsocdeskᚋentᚐMemoOrder(ctx context.Context, v any) (*ent.MemoOrder, error) {
 	if v == nil {
 		return nil, nil
@@ -13621,6 +16654,22 @@ func (ec *executionContext) marshalOTicket2ᚖsocdeskᚋentᚐTicket(ctx context
 		return graphql.Null
 	}
 	return ec._Ticket(ctx, sel, v)
+}
+
+func (ec *executionContext) unmarshalOTicketAction2ᚖsocdeskᚋinternalᚋworkflowᚐAction(ctx context.Context, v any) (*workflow.Action, error) {
+	if v == nil {
+		return nil, nil
+	}
+	var res = new(workflow.Action)
+	err := res.UnmarshalGQL(v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalOTicketAction2ᚖsocdeskᚋinternalᚋworkflowᚐAction(ctx context.Context, sel ast.SelectionSet, v *workflow.Action) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	return v
 }
 
 func (ec *executionContext) unmarshalOTicketAttackVerdict2ᚖsocdeskᚋentᚋticketᚐAttackVerdict(ctx context.Context, v any) (*ticket.AttackVerdict, error) {
@@ -13856,6 +16905,57 @@ func (ec *executionContext) marshalOTicketStatus2ᚕsocdeskᚋentᚋticketᚐSta
 	}
 
 	return ret
+}
+
+func (ec *executionContext) unmarshalOTicketStatus2ᚖsocdeskᚋentᚋticketᚐStatus(ctx context.Context, v any) (*ticket.Status, error) {
+	if v == nil {
+		return nil, nil
+	}
+	var res = new(ticket.Status)
+	err := res.UnmarshalGQL(v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalOTicketStatus2ᚖsocdeskᚋentᚋticketᚐStatus(ctx context.Context, sel ast.SelectionSet, v *ticket.Status) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	return v
+}
+
+func (ec *executionContext) marshalOTicketWatcher2ᚕᚖsocdeskᚋentᚐTicketWatcherᚄ(ctx context.Context, sel ast.SelectionSet, v []*ent.TicketWatcher) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalNTicketWatcher2ᚖsocdeskᚋentᚐTicketWatcher(ctx, sel, v[i])
+	})
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
+}
+
+func (ec *executionContext) unmarshalOTicketWatcherNotify2ᚖsocdeskᚋentᚋticketwatcherᚐNotify(ctx context.Context, v any) (*ticketwatcher.Notify, error) {
+	if v == nil {
+		return nil, nil
+	}
+	var res = new(ticketwatcher.Notify)
+	err := res.UnmarshalGQL(v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalOTicketWatcherNotify2ᚖsocdeskᚋentᚋticketwatcherᚐNotify(ctx context.Context, sel ast.SelectionSet, v *ticketwatcher.Notify) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	return v
 }
 
 func (ec *executionContext) unmarshalOTime2ᚖtimeᚐTime(ctx context.Context, v any) (*time.Time, error) {

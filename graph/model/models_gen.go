@@ -2,7 +2,99 @@
 
 package model
 
+import (
+	"bytes"
+	"fmt"
+	"io"
+	"socdesk/ent"
+	"socdesk/ent/ticketlink"
+	"socdesk/internal/tickets"
+	"strconv"
+	"time"
+)
+
+type BulkError struct {
+	Code    string  `json:"code"`
+	Message string  `json:"message"`
+	Field   *string `json:"field,omitempty"`
+}
+
+// The outcome of a bulk action: one result per ticket, in the order given.
+type BulkTicketResult struct {
+	Succeeded int                   `json:"succeeded"`
+	Failed    int                   `json:"failed"`
+	Results   []*tickets.BulkResult `json:"results"`
+}
+
 type DeletePayload struct {
 	// The id of the deleted object.
 	DeletedID int `json:"deletedID"`
+}
+
+// A link between two tickets, seen from one of them.
+type TicketLink struct {
+	ID        int             `json:"id"`
+	Kind      ticketlink.Kind `json:"kind"`
+	Direction LinkDirection   `json:"direction"`
+	// The ticket at the other end.
+	Ticket    *ent.Ticket `json:"ticket"`
+	CreatedAt time.Time   `json:"createdAt"`
+	CreatedBy *ent.User   `json:"createdBy,omitempty"`
+}
+
+type LinkDirection string
+
+const (
+	// This ticket made the link (for DUPLICATE_OF: this ticket is the duplicate).
+	LinkDirectionOutgoing LinkDirection = "OUTGOING"
+	// The other ticket made it.
+	LinkDirectionIncoming LinkDirection = "INCOMING"
+)
+
+var AllLinkDirection = []LinkDirection{
+	LinkDirectionOutgoing,
+	LinkDirectionIncoming,
+}
+
+func (e LinkDirection) IsValid() bool {
+	switch e {
+	case LinkDirectionOutgoing, LinkDirectionIncoming:
+		return true
+	}
+	return false
+}
+
+func (e LinkDirection) String() string {
+	return string(e)
+}
+
+func (e *LinkDirection) UnmarshalGQL(v any) error {
+	str, ok := v.(string)
+	if !ok {
+		return fmt.Errorf("enums must be strings")
+	}
+
+	*e = LinkDirection(str)
+	if !e.IsValid() {
+		return fmt.Errorf("%s is not a valid LinkDirection", str)
+	}
+	return nil
+}
+
+func (e LinkDirection) MarshalGQL(w io.Writer) {
+	_, _ = fmt.Fprint(w, strconv.Quote(e.String()))
+}
+
+func (e *LinkDirection) UnmarshalJSON(b []byte) error {
+	s, err := strconv.Unquote(string(b))
+	if err != nil {
+		return err
+	}
+	return e.UnmarshalGQL(s)
+}
+
+func (e LinkDirection) MarshalJSON() ([]byte, error) {
+	var buf bytes.Buffer
+	e.MarshalGQL(&buf)
+	return buf.Bytes(), nil
 }

@@ -11,6 +11,7 @@ package authz
 
 import (
 	"context"
+	"slices"
 
 	"socdesk/ent"
 	"socdesk/ent/apitoken"
@@ -20,7 +21,9 @@ import (
 	"socdesk/ent/site"
 	"socdesk/ent/ticket"
 	"socdesk/ent/ticketevent"
+	"socdesk/ent/user"
 	"socdesk/internal/viewer"
+	"socdesk/internal/workflow"
 )
 
 // DenyIfNoViewer denies every query and mutation made without a viewer
@@ -104,7 +107,7 @@ func TicketPolicy() ent.Policy {
 			privacy.TicketMutationRuleFunc(func(ctx context.Context, m *ent.TicketMutation) error {
 				v, err := requireTickets(ctx, schematype.PermissionTicketEdit)
 				if err != nil {
-					return err
+					return allowTransition(ctx, viewer.FromContext(ctx), m)
 				}
 				if v.IsAdmin() {
 					return privacy.Allow
@@ -195,5 +198,123 @@ func APITokenPolicy() ent.Policy {
 			}),
 		},
 		Mutation: privacy.MutationPolicy{DenyIfNoViewer(), AllowIfAdmin(), privacy.AlwaysDenyRule()},
+	}
+}
+
+// RolesOf says how the viewer stands to a ticket of siteID with the given
+// assignees and approvers, in the workflow table's terms.
+func RolesOf(v *viewer.Viewer, siteID int, assigneeIDs, approverIDs []int) workflow.Role {
+	var r workflow.Role
+	if v == nil {
+		return r
+	}
+	if v.Has(schematype.PermissionTicketEdit) && v.SeesSite(siteID) {
+		r |= workflow.Editor
+	}
+	if slices.Contains(assigneeIDs, v.UserID) {
+		r |= workflow.Assignee
+	}
+	if slices.Contains(approverIDs, v.UserID) {
+		r |= workflow.Approver
+	}
+	return r
+}
+
+// workflowFields are what a transition writes: the status and its timestamps
+// (the version and updated_at follow every change).
+var workflowFields = []string{ticket.FieldStatus, ticket.FieldClosedAt, ticket.FieldVersion, ticket.FieldUpdatedAt}
+
+// allowTransition lets a non-editor — an assignee, an approver — change a
+// ticket's status when, and only when, the workflow table gives their role
+// that transition from the ticket's current status.
+func allowTransition(ctx context.Context, v *viewer.Viewer, m *ent.TicketMutation) error {
+	deny := privacy.Denyf("editing tickets needs the TICKET_EDIT permission")
+	if !m.Op().Is(ent.OpUpdateOne) || len(m.AddedEdges())+len(m.RemovedEdges())+len(m.ClearedEdges()) > 0 {
+		return deny
+	}
+	for _, f := range append(m.Fields(), append(m.AddedFields(), m.ClearedFields()...)...) {
+		if !slices.Contains(workflowFields, f) {
+			return deny
+		}
+	}
+	id, idOK := m.ID()
+	to, statusOK := m.Status()
+	if !idOK || !statusOK {
+		return deny
+	}
+	t, err := m.Client().Ticket.Query().Where(ticket.ID(id)).
+		WithCategory().
+		WithAssignees(func(q *ent.UserQuery) { q.Select(user.FieldID) }).
+		WithApprovers(func(q *ent.UserQuery) { q.Select(user.FieldID) }).
+		Only(ctx)
+	if err != nil {
+		return privacy.Denyf("ticket not visible: %v", err)
+	}
+	wt := WorkflowTicket(t)
+	if !workflow.Permits(wt, to, RolesOf(v, t.SiteID, ids(t.Edges.Assignees), ids(t.Edges.Approvers))) {
+		return privacy.Denyf("the workflow does not let the viewer move this ticket from %s to %s", t.Status, to)
+	}
+	return privacy.Allow
+}
+
+// WorkflowTicket is what the workflow table needs of t (its category,
+// assignees and approvers loaded).
+func WorkflowTicket(t *ent.Ticket) workflow.Ticket {
+	wt := workflow.Ticket{Status: t.Status, HasAssignee: len(t.Edges.Assignees) > 0, HasApprover: len(t.Edges.Approvers) > 0}
+	if t.Edges.Category != nil {
+		wt.Workflow = t.Edges.Category.Workflow
+	}
+	return wt
+}
+
+func ids(us []*ent.User) []int {
+	out := make([]int, len(us))
+	for i, u := range us {
+		out[i] = u.ID
+	}
+	return out
+}
+
+// MemoPolicy: memos are read with their ticket; editors, assignees and
+// approvers of the ticket write them; only its author edits a memo; none is
+// deleted (they are part of the record).
+func MemoPolicy() ent.Policy {
+	child := TicketChildPolicy()
+	return privacy.Policy{
+		Query: privacy.QueryPolicy{child},
+		Mutation: privacy.MutationPolicy{
+			DenyIfNoViewer(),
+			privacy.MemoMutationRuleFunc(func(ctx context.Context, m *ent.MemoMutation) error {
+				v := viewer.FromContext(ctx)
+				switch {
+				case m.Op().Is(ent.OpCreate):
+					tid, _ := m.TicketID()
+					t, err := m.Client().Ticket.Query().Where(ticket.ID(tid)).
+						WithAssignees(func(q *ent.UserQuery) { q.Select(user.FieldID) }).
+						WithApprovers(func(q *ent.UserQuery) { q.Select(user.FieldID) }).Only(ctx)
+					if err != nil {
+						return privacy.Denyf("ticket not visible")
+					}
+					if RolesOf(v, t.SiteID, ids(t.Edges.Assignees), ids(t.Edges.Approvers)) == 0 {
+						return privacy.Denyf("memos are written by the ticket's assignees, approvers and editors")
+					}
+					if a, ok := m.AuthorID(); !ok || a != v.UserID {
+						return privacy.Denyf("a memo's author is the viewer")
+					}
+					return privacy.Allow
+				case m.Op().Is(ent.OpUpdateOne):
+					id, _ := m.ID()
+					mm, err := m.Client().Memo.Get(ctx, id)
+					if err != nil {
+						return privacy.Denyf("memo not visible")
+					}
+					if mm.AuthorID == nil || *mm.AuthorID != v.UserID {
+						return privacy.Denyf("only its author edits a memo")
+					}
+					return privacy.Allow
+				}
+				return privacy.Denyf("memos are not deleted or changed in bulk")
+			}),
+		},
 	}
 }

@@ -72,6 +72,7 @@ type CreateInput struct {
 	ApproverIDs   []int
 	TagIDs        []int
 	Origin        *ticket.Origin
+	DueAt         *time.Time
 }
 
 // UpdateInput changes a ticket; nil fields stay (GraphQL UpdateTicketInput).
@@ -87,6 +88,8 @@ type UpdateInput struct {
 	ClearAttackVerdict *bool
 	Incident           *bool
 	TagIDs             []int
+	DueAt              *time.Time
+	ClearDueAt         *bool
 }
 
 // Service changes tickets.
@@ -142,6 +145,7 @@ func (s *Service) Create(ctx context.Context, in CreateInput) (*ent.Ticket, erro
 		if in.Body != nil {
 			c.SetBody(*in.Body)
 		}
+		c.SetNillableDueAt(utc(in.DueAt))
 		c.SetBodyFormat(defaultFormat(in))
 		if v := viewer.FromContext(ctx); v != nil {
 			c.SetRegisteredByID(v.UserID)
@@ -169,7 +173,10 @@ func (s *Service) Create(ctx context.Context, in CreateInput) (*ent.Ticket, erro
 		if len(in.TagIDs) > 0 {
 			changes = append(changes, schematype.FieldChange{Field: "tags", To: in.TagIDs})
 		}
-		ev, err := record(ctx, tx, t, ticketevent.KindCREATED, changes)
+		if t.DueAt != nil {
+			changes = append(changes, schematype.FieldChange{Field: "dueAt", To: t.DueAt})
+		}
+		ev, err := record(ctx, tx, t, ticketevent.KindCREATED, changes, "")
 		return []*ent.TicketEvent{ev}, err
 	})
 	if err != nil {
@@ -238,34 +245,62 @@ func (s *Service) validateCreate(ctx context.Context, in *CreateInput) error {
 // Update edits a ticket. With expectedVersion it fails with CONFLICT when the
 // ticket has changed since the client read it.
 func (s *Service) Update(ctx context.Context, id int, in UpdateInput, expectedVersion *int) (*ent.Ticket, error) {
+	return s.one(ctx, func(ctx context.Context, tx *ent.Tx) (*ent.Ticket, []*ent.TicketEvent, error) {
+		return s.update(ctx, tx, id, in, expectedVersion)
+	})
+}
+
+func (s *Service) update(ctx context.Context, tx *ent.Tx, id int, in UpdateInput, expectedVersion *int) (*ent.Ticket, []*ent.TicketEvent, error) {
+	return s.change(ctx, tx, id, expectedVersion, ticketevent.KindUPDATED, "", func(old *ent.Ticket, m *ent.TicketMutation) ([]schematype.FieldChange, error) {
+		return s.applyUpdate(ctx, old, in, m)
+	})
+}
+
+// one runs fn, a change of one ticket, in a transaction and returns the
+// ticket as it is after the commit.
+func (s *Service) one(ctx context.Context, fn func(context.Context, *ent.Tx) (*ent.Ticket, []*ent.TicketEvent, error)) (*ent.Ticket, error) {
 	var t *ent.Ticket
 	err := s.inTx(ctx, func(ctx context.Context, tx *ent.Tx) ([]*ent.TicketEvent, error) {
-		old, err := s.lock(ctx, tx, id)
-		if err != nil {
-			return nil, err
-		}
-		if expectedVersion != nil && *expectedVersion != old.Version {
-			return nil, errs.New(errs.Conflict, "ticket #%d is at version %d, not %d: reload it and try again", old.Number(), old.Version, *expectedVersion)
-		}
-		u := tx.Ticket.UpdateOne(old).Where(ticket.Version(old.Version))
-		changes, err := s.applyUpdate(ctx, old, in, u.Mutation())
-		if err != nil || len(changes) == 0 {
-			t = old
-			return nil, err
-		}
-		if t, err = u.Save(ctx); err != nil {
-			if ent.IsNotFound(err) {
-				return nil, errs.New(errs.Conflict, "ticket #%d changed while being updated: try again", old.Number())
-			}
-			return nil, err
-		}
-		ev, err := record(ctx, tx, t, ticketevent.KindUPDATED, changes)
-		return []*ent.TicketEvent{ev}, err
+		var (
+			evs []*ent.TicketEvent
+			err error
+		)
+		t, evs, err = fn(ctx, tx)
+		return evs, err
 	})
 	if err != nil {
 		return nil, err
 	}
 	return t.Unwrap(), nil
+}
+
+// change applies one change to the ticket id in tx: it locks the ticket
+// (with its category, assignees and approvers), checks expectedVersion, lets
+// fn set the change on the mutation and describe it, saves it and appends
+// one history entry of kind. A change to nothing saves nothing.
+func (s *Service) change(ctx context.Context, tx *ent.Tx, id int, expectedVersion *int, kind ticketevent.Kind, reason string,
+	fn func(old *ent.Ticket, m *ent.TicketMutation) ([]schematype.FieldChange, error),
+) (*ent.Ticket, []*ent.TicketEvent, error) {
+	old, err := s.lock(ctx, tx, id)
+	if err != nil {
+		return nil, nil, err
+	}
+	if expectedVersion != nil && *expectedVersion != old.Version {
+		return nil, nil, errs.New(errs.Conflict, "ticket #%d is at version %d, not %d: reload it and try again", old.Number(), old.Version, *expectedVersion)
+	}
+	u := tx.Ticket.UpdateOne(old).Where(ticket.Version(old.Version))
+	changes, err := fn(old, u.Mutation())
+	if err != nil || len(changes) == 0 {
+		return old, nil, err
+	}
+	t, err := u.Save(ctx)
+	if ent.IsNotFound(err) {
+		return nil, nil, errs.New(errs.Conflict, "ticket #%d changed while being updated: try again", old.Number())
+	} else if err != nil {
+		return nil, nil, err
+	}
+	ev, err := record(ctx, tx, t, kind, changes, reason)
+	return t, []*ent.TicketEvent{ev}, err
 }
 
 // applyUpdate validates in against the ticket old, sets the changes on m
@@ -366,6 +401,19 @@ func (s *Service) applyUpdate(ctx context.Context, old *ent.Ticket, in UpdateInp
 		}
 		change("attackVerdict", from, *in.AttackVerdict)
 	}
+	if in.ClearDueAt != nil && *in.ClearDueAt {
+		if in.DueAt != nil {
+			return nil, errs.Invalid("input.clearDueAt", "cannot be given with dueAt")
+		}
+		if old.DueAt != nil {
+			m.ClearDueAt()
+			change("dueAt", *old.DueAt, nil)
+		}
+	}
+	if in.DueAt != nil && (old.DueAt == nil || !old.DueAt.Equal(*in.DueAt)) {
+		m.SetDueAt(in.DueAt.UTC())
+		change("dueAt", old.DueAt, in.DueAt.UTC())
+	}
 	if in.Incident != nil && *in.Incident != old.Incident {
 		m.SetIncident(*in.Incident)
 		change("incident", old.Incident, *in.Incident)
@@ -403,7 +451,7 @@ func (s *Service) Delete(ctx context.Context, id int) error {
 		}
 		ev, err := record(ctx, tx, t, ticketevent.KindDELETED, []schematype.FieldChange{
 			{Field: "title", From: t.Title}, {Field: "status", From: t.Status},
-		})
+		}, "")
 		if err != nil {
 			return nil, err
 		}
@@ -414,10 +462,13 @@ func (s *Service) Delete(ctx context.Context, id int) error {
 	})
 }
 
-// lock reads a ticket for change, holding its row lock on PostgreSQL so that
-// the history records what really was there before.
+// lock reads a ticket for change, with its category, assignees and
+// approvers, holding its row lock on PostgreSQL so that the history records
+// what really was there before and concurrent changes queue.
 func (s *Service) lock(ctx context.Context, tx *ent.Tx, id int) (*ent.Ticket, error) {
-	q := tx.Ticket.Query().Where(ticket.ID(id))
+	q := tx.Ticket.Query().Where(ticket.ID(id)).WithCategory().
+		WithAssignees(func(q *ent.UserQuery) { q.Select(user.FieldID) }).
+		WithApprovers(func(q *ent.UserQuery) { q.Select(user.FieldID) })
 	if s.Dialect == dialect.Postgres {
 		q.ForUpdate()
 	}
@@ -429,8 +480,11 @@ func (s *Service) lock(ctx context.Context, tx *ent.Tx, id int) (*ent.Ticket, er
 }
 
 // record appends one history entry of t in the transaction.
-func record(ctx context.Context, tx *ent.Tx, t *ent.Ticket, kind ticketevent.Kind, changes []schematype.FieldChange) (*ent.TicketEvent, error) {
+func record(ctx context.Context, tx *ent.Tx, t *ent.Ticket, kind ticketevent.Kind, changes []schematype.FieldChange, reason string) (*ent.TicketEvent, error) {
 	c := tx.TicketEvent.Create().SetKind(kind).SetTicketNumber(t.Number()).SetSiteID(t.SiteID).SetChanges(changes)
+	if reason != "" {
+		c.SetReason(reason)
+	}
 	if kind != ticketevent.KindDELETED {
 		c.SetTicketID(t.ID)
 	}

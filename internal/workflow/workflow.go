@@ -1,21 +1,114 @@
 // Package workflow defines the ticket workflows a category can follow: their
-// statuses and where a ticket starts.
+// statuses, the transitions between them, and who may take each. The table
+// below is the one definition; the ticket service, the data layer's policy
+// and Ticket.availableActions all read it.
 package workflow
 
 import (
+	"fmt"
+	"io"
+	"slices"
+	"strconv"
+
 	"socdesk/ent/category"
 	"socdesk/ent/ticket"
 )
 
-// Statuses lists each workflow's statuses in the order of their lifecycle.
-var Statuses = map[category.Workflow][]ticket.Status{
-	category.WorkflowAPPROVAL: {
+// Action is a transition a user asks for.
+type Action string
+
+// The actions of both workflows.
+const (
+	Start   Action = "START"   // assignee: ASSIGNED or REJECTED → IN_PROGRESS
+	Submit  Action = "SUBMIT"  // assignee: IN_PROGRESS → SUBMITTED, needs an approver
+	Approve Action = "APPROVE" // approver: SUBMITTED → APPROVED
+	Reject  Action = "REJECT"  // approver: SUBMITTED → REJECTED, with a reason
+	Close   Action = "CLOSE"   // from any status → CLOSED
+	Reopen  Action = "REOPEN"  // CLOSED → ASSIGNED or NEW (approval), TRIAGE (incident)
+	Restart Action = "RESTART" // any status → the workflow's first status (bulk actions)
+	Move    Action = "MOVE"    // incidents: to a named working status
+)
+
+// Actions lists every action.
+var Actions = []Action{Start, Submit, Approve, Reject, Close, Reopen, Restart, Move}
+
+// MarshalGQL implements graphql.Marshaler.
+func (a Action) MarshalGQL(w io.Writer) { _, _ = io.WriteString(w, strconv.Quote(string(a))) }
+
+// UnmarshalGQL implements graphql.Unmarshaler.
+func (a *Action) UnmarshalGQL(v any) error {
+	s, ok := v.(string)
+	if !ok || !slices.Contains(Actions, Action(s)) {
+		return fmt.Errorf("%v is not a valid TicketAction", v)
+	}
+	*a = Action(s)
+	return nil
+}
+
+// Role is how a user stands to a ticket; a user can hold several.
+type Role uint8
+
+// The roles.
+const (
+	Assignee Role = 1 << iota // one of the ticket's assignees (an incident's owner)
+	Approver                  // one of the ticket's approvers
+	Editor                    // ADMIN or TICKET_EDIT within the ticket's site
+)
+
+// Ticket is what the table needs to know of a ticket.
+type Ticket struct {
+	Workflow    category.Workflow
+	Status      ticket.Status
+	HasAssignee bool
+	HasApprover bool
+}
+
+// Transition is one row of the table.
+type Transition struct {
+	Action Action
+	From   []ticket.Status // nil: any status but the target
+	// To is the target; for MOVE, any of Targets.
+	To      ticket.Status
+	Targets []ticket.Status
+	By      Role
+	// NeedsApprover: only when the ticket has an approver (submitting).
+	NeedsApprover bool
+	// NeedsReason: a reason must be given (rejecting).
+	NeedsReason bool
+}
+
+var (
+	approvalStatuses = []ticket.Status{
 		ticket.StatusNEW, ticket.StatusASSIGNED, ticket.StatusIN_PROGRESS, ticket.StatusSUBMITTED,
 		ticket.StatusAPPROVED, ticket.StatusREJECTED, ticket.StatusCLOSED,
+	}
+	incidentWorking  = []ticket.Status{ticket.StatusTRIAGE, ticket.StatusANALYSIS, ticket.StatusREMEDIATION, ticket.StatusRESOLVED}
+	incidentStatuses = append(slices.Clone(incidentWorking), ticket.StatusCLOSED)
+)
+
+// table is every workflow's transitions.
+var table = map[category.Workflow][]Transition{
+	category.WorkflowAPPROVAL: {
+		{Action: Start, From: []ticket.Status{ticket.StatusASSIGNED, ticket.StatusREJECTED}, To: ticket.StatusIN_PROGRESS, By: Assignee},
+		{Action: Submit, From: []ticket.Status{ticket.StatusIN_PROGRESS}, To: ticket.StatusSUBMITTED, By: Assignee, NeedsApprover: true},
+		{Action: Approve, From: []ticket.Status{ticket.StatusSUBMITTED}, To: ticket.StatusAPPROVED, By: Approver},
+		{Action: Reject, From: []ticket.Status{ticket.StatusSUBMITTED}, To: ticket.StatusREJECTED, By: Approver, NeedsReason: true},
+		{Action: Close, To: ticket.StatusCLOSED, By: Editor},
+		{Action: Reopen, From: []ticket.Status{ticket.StatusCLOSED}, By: Editor}, // To: see reopenTarget
+		{Action: Restart, To: ticket.StatusNEW, By: Editor},
 	},
 	category.WorkflowINCIDENT_RESPONSE: {
-		ticket.StatusTRIAGE, ticket.StatusANALYSIS, ticket.StatusREMEDIATION, ticket.StatusRESOLVED, ticket.StatusCLOSED,
+		{Action: Move, From: incidentWorking, Targets: incidentWorking, By: Assignee | Editor},
+		{Action: Close, To: ticket.StatusCLOSED, By: Assignee | Editor},
+		{Action: Reopen, From: []ticket.Status{ticket.StatusCLOSED}, To: ticket.StatusTRIAGE, By: Assignee | Editor},
+		{Action: Restart, To: ticket.StatusTRIAGE, By: Editor},
 	},
+}
+
+// Statuses lists each workflow's statuses in the order of their lifecycle.
+var Statuses = map[category.Workflow][]ticket.Status{
+	category.WorkflowAPPROVAL:          approvalStatuses,
+	category.WorkflowINCIDENT_RESPONSE: incidentStatuses,
 }
 
 // InitialStatus is the status a new ticket of the workflow starts in: an
@@ -29,4 +122,148 @@ func InitialStatus(w category.Workflow, hasAssignee bool) ticket.Status {
 		return ticket.StatusASSIGNED
 	}
 	return ticket.StatusNEW
+}
+
+// AfterAssignment is the status of a ticket once its assignees change: a NEW
+// approval ticket that gets an assignee becomes ASSIGNED, an ASSIGNED one
+// that loses all its assignees is NEW again. Other statuses stay.
+func AfterAssignment(t Ticket) ticket.Status {
+	if t.Workflow != category.WorkflowAPPROVAL {
+		return t.Status
+	}
+	switch {
+	case t.Status == ticket.StatusNEW && t.HasAssignee:
+		return ticket.StatusASSIGNED
+	case t.Status == ticket.StatusASSIGNED && !t.HasAssignee:
+		return ticket.StatusNEW
+	}
+	return t.Status
+}
+
+// Outcome is what the table says of a requested transition.
+type Outcome int
+
+// The outcomes.
+const (
+	Allowed   Outcome = iota
+	Invalid           // the workflow has no such transition from this status
+	Forbidden         // it has, but not for the user's roles
+	Unmet             // allowed, but a condition fails (no approver, no reason)
+)
+
+// Decision is the table's answer for one request.
+type Decision struct {
+	Outcome Outcome
+	To      ticket.Status
+	// Why explains an outcome other than Allowed.
+	Why string
+}
+
+// Decide looks up action (to target, for MOVE) on t for a user with roles.
+func Decide(t Ticket, action Action, target *ticket.Status, roles Role, reason string) Decision {
+	for _, tr := range table[t.Workflow] {
+		if tr.Action != action {
+			continue
+		}
+		to, ok := tr.target(t, target)
+		if !ok || !tr.from(t.Status, to) {
+			continue
+		}
+		switch {
+		case tr.By&roles == 0:
+			return Decision{Outcome: Forbidden, To: to, Why: string(action) + " is for the ticket's " + tr.By.String()}
+		case tr.NeedsApprover && !t.HasApprover:
+			return Decision{Outcome: Unmet, To: to, Why: "the ticket has no approver to submit to"}
+		case tr.NeedsReason && reason == "":
+			return Decision{Outcome: Unmet, To: to, Why: "a reason is required"}
+		}
+		return Decision{Outcome: Allowed, To: to}
+	}
+	return Decision{Outcome: Invalid, Why: string(action) + " is not possible from " + string(t.Status) + " in the " + string(t.Workflow) + " workflow"}
+}
+
+// Option is an action a user can take now.
+type Option struct {
+	Action   Action
+	ToStatus ticket.Status
+}
+
+// Available lists what a user with roles may do to t now, in table order —
+// what a dashboard shows as buttons. Actions whose conditions are unmet (a
+// submit without an approver, say) are left out.
+func Available(t Ticket, roles Role) []Option {
+	var out []Option
+	for _, tr := range table[t.Workflow] {
+		targets := []ticket.Status{tr.To}
+		if tr.Action == Move {
+			targets = tr.Targets
+		}
+		for _, to := range targets {
+			to := to
+			if d := Decide(t, tr.Action, &to, roles, "a reason the user will give"); d.Outcome == Allowed {
+				out = append(out, Option{Action: tr.Action, ToStatus: d.To})
+			}
+		}
+	}
+	return out
+}
+
+// Permits reports whether a user with roles may move t to status to by some
+// transition of the table: the data layer's check on a status change.
+func Permits(t Ticket, to ticket.Status, roles Role) bool {
+	for _, tr := range table[t.Workflow] {
+		target := to
+		if got, ok := tr.target(t, &target); ok && got == to && tr.from(t.Status, to) && tr.By&roles != 0 {
+			return true
+		}
+	}
+	return false
+}
+
+// Valid reports whether status belongs to workflow w.
+func Valid(w category.Workflow, status ticket.Status) bool {
+	return slices.Contains(Statuses[w], status)
+}
+
+func (tr Transition) target(t Ticket, want *ticket.Status) (ticket.Status, bool) {
+	switch {
+	case tr.Action == Move:
+		if want == nil || !slices.Contains(tr.Targets, *want) {
+			return "", false
+		}
+		return *want, true
+	case tr.Action == Reopen && tr.To == "":
+		if t.HasAssignee {
+			return ticket.StatusASSIGNED, true
+		}
+		return ticket.StatusNEW, true
+	}
+	return tr.To, true
+}
+
+func (tr Transition) from(status, to ticket.Status) bool {
+	if tr.From == nil {
+		return status != to
+	}
+	return slices.Contains(tr.From, status) && status != to
+}
+
+func (r Role) String() string {
+	var s []string
+	for _, x := range []struct {
+		r    Role
+		name string
+	}{{Assignee, "assignee"}, {Approver, "approver"}, {Editor, "editors"}} {
+		if r&x.r != 0 {
+			s = append(s, x.name)
+		}
+	}
+	if len(s) == 0 {
+		return "nobody"
+	}
+	out := s[0]
+	for _, x := range s[1:] {
+		out += " or " + x
+	}
+	return out
 }

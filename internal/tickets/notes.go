@@ -1,0 +1,259 @@
+package tickets
+
+import (
+	"context"
+	"strings"
+	"unicode/utf8"
+
+	"entgo.io/ent/dialect/sql"
+
+	"socdesk/ent"
+	"socdesk/ent/memo"
+	"socdesk/ent/schematype"
+	"socdesk/ent/ticketevent"
+	"socdesk/ent/ticketlink"
+	"socdesk/ent/ticketwatcher"
+	"socdesk/internal/errs"
+	"socdesk/internal/viewer"
+)
+
+// MaxMemoBytes bounds a memo.
+const MaxMemoBytes = 256 << 10
+
+// history appends one entry to the ticket t's history in tx; memos, links
+// and watchers record their changes this way without changing the ticket.
+func history(ctx context.Context, tx *ent.Tx, t *ent.Ticket, kind ticketevent.Kind, changes ...schematype.FieldChange) ([]*ent.TicketEvent, error) {
+	ev, err := record(ctx, tx, t, kind, changes, "")
+	return []*ent.TicketEvent{ev}, err
+}
+
+// visible reads a ticket the viewer may see, or NOT_FOUND naming field.
+func visible(ctx context.Context, tx *ent.Tx, field string, id int) (*ent.Ticket, error) {
+	t, err := tx.Ticket.Get(ctx, id)
+	if ent.IsNotFound(err) {
+		return nil, &errs.Error{Code: errs.NotFound, Field: field, Message: "no ticket with this id"}
+	}
+	return t, err
+}
+
+func validateMemo(body string) error {
+	switch {
+	case strings.TrimSpace(body) == "":
+		return errs.Invalid("body", "is required")
+	case len(body) > MaxMemoBytes:
+		return errs.Invalid("body", "must be at most %d bytes", MaxMemoBytes)
+	case !utf8.ValidString(body):
+		return errs.Invalid("body", "must be valid UTF-8")
+	}
+	return nil
+}
+
+// AddMemo records a response action or finding on a ticket, authored by the
+// viewer. Its assignees, approvers and editors write memos (the policy).
+func (s *Service) AddMemo(ctx context.Context, ticketID int, body string, format memo.Format) (*ent.Memo, error) {
+	if err := validateMemo(body); err != nil {
+		return nil, err
+	}
+	var m *ent.Memo
+	err := s.inTx(ctx, func(ctx context.Context, tx *ent.Tx) ([]*ent.TicketEvent, error) {
+		t, err := visible(ctx, tx, "ticketID", ticketID)
+		if err != nil {
+			return nil, err
+		}
+		if m, err = tx.Memo.Create().SetTicketID(t.ID).SetAuthorID(viewer.FromContext(ctx).UserID).
+			SetBody(body).SetFormat(format).Save(ctx); err != nil {
+			return nil, err
+		}
+		return history(ctx, tx, t, ticketevent.KindMEMO_ADDED, schematype.FieldChange{Field: "memo", To: m.ID})
+	})
+	if err != nil {
+		return nil, err
+	}
+	return m.Unwrap(), nil
+}
+
+// EditMemo changes a memo; only its author may (the policy).
+func (s *Service) EditMemo(ctx context.Context, id int, body string, format *memo.Format) (*ent.Memo, error) {
+	if err := validateMemo(body); err != nil {
+		return nil, err
+	}
+	var m *ent.Memo
+	err := s.inTx(ctx, func(ctx context.Context, tx *ent.Tx) ([]*ent.TicketEvent, error) {
+		old, err := tx.Memo.Query().Where(memo.ID(id)).WithTicket().Only(ctx)
+		if ent.IsNotFound(err) {
+			return nil, errs.New(errs.NotFound, "no memo with this id")
+		} else if err != nil {
+			return nil, err
+		}
+		if old.Body == body && (format == nil || *format == old.Format) {
+			m = old
+			return nil, nil
+		}
+		u := tx.Memo.UpdateOne(old).SetBody(body)
+		if format != nil {
+			u.SetFormat(*format)
+		}
+		if m, err = u.Save(ctx); err != nil {
+			return nil, err
+		}
+		return history(ctx, tx, old.Edges.Ticket, ticketevent.KindMEMO_EDITED,
+			schematype.FieldChange{Field: "memo", From: old.ID, To: old.ID},
+			schematype.FieldChange{Field: "body", From: old.Body, To: body})
+	})
+	if err != nil {
+		return nil, err
+	}
+	return m.Unwrap(), nil
+}
+
+// Link relates two tickets; the link shows on both, and both histories
+// record it.
+func (s *Service) Link(ctx context.Context, fromID, toID int, kind ticketlink.Kind) (*ent.TicketLink, error) {
+	if fromID == toID {
+		return nil, errs.Invalid("toID", "a ticket cannot be linked to itself")
+	}
+	var l *ent.TicketLink
+	err := s.inTx(ctx, func(ctx context.Context, tx *ent.Tx) ([]*ent.TicketEvent, error) {
+		from, err := visible(ctx, tx, "fromID", fromID)
+		if err != nil {
+			return nil, err
+		}
+		to, err := visible(ctx, tx, "toID", toID)
+		if err != nil {
+			return nil, err
+		}
+		same := ticketlink.And(ticketlink.FromID(fromID), ticketlink.ToID(toID), ticketlink.KindEQ(kind))
+		if kind == ticketlink.KindRELATED { // related is symmetric
+			same = ticketlink.Or(same, ticketlink.And(ticketlink.FromID(toID), ticketlink.ToID(fromID), ticketlink.KindEQ(kind)))
+		}
+		exists, err := tx.TicketLink.Query().Where(same).Exist(ctx)
+		if err != nil {
+			return nil, err
+		}
+		if exists {
+			return nil, errs.New(errs.Conflict, "the tickets are already linked so")
+		}
+		if l, err = tx.TicketLink.Create().SetFromID(fromID).SetToID(toID).SetKind(kind).
+			SetCreatedByID(viewer.FromContext(ctx).UserID).Save(ctx); err != nil {
+			return nil, err
+		}
+		return linkHistory(ctx, tx, ticketevent.KindLINKED, l, from, to)
+	})
+	if err != nil {
+		return nil, err
+	}
+	return l.Unwrap(), nil
+}
+
+// Unlink removes a link, recording it on both tickets.
+func (s *Service) Unlink(ctx context.Context, id int) error {
+	return s.inTx(ctx, func(ctx context.Context, tx *ent.Tx) ([]*ent.TicketEvent, error) {
+		l, err := tx.TicketLink.Query().Where(ticketlink.ID(id)).WithFrom().WithTo().Only(ctx)
+		if ent.IsNotFound(err) {
+			return nil, errs.New(errs.NotFound, "no link with this id")
+		} else if err != nil {
+			return nil, err
+		}
+		if err := tx.TicketLink.DeleteOne(l).Exec(ctx); err != nil {
+			return nil, err
+		}
+		return linkHistory(ctx, tx, ticketevent.KindUNLINKED, l, l.Edges.From, l.Edges.To)
+	})
+}
+
+func linkHistory(ctx context.Context, tx *ent.Tx, kind ticketevent.Kind, l *ent.TicketLink, from, to *ent.Ticket) ([]*ent.TicketEvent, error) {
+	var out []*ent.TicketEvent
+	for _, side := range []struct {
+		t         *ent.Ticket
+		other     *ent.Ticket
+		direction string
+	}{{from, to, "OUTGOING"}, {to, from, "INCOMING"}} {
+		link := map[string]any{"kind": l.Kind, "ticket": side.other.Number(), "direction": side.direction}
+		var ch schematype.FieldChange
+		if kind == ticketevent.KindLINKED {
+			ch = schematype.FieldChange{Field: "link", To: link}
+		} else {
+			ch = schematype.FieldChange{Field: "link", From: link}
+		}
+		evs, err := history(ctx, tx, side.t, kind, ch)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, evs...)
+	}
+	return out, nil
+}
+
+// Links lists the links of a ticket from both ends, oldest first.
+func (s *Service) Links(ctx context.Context, t *ent.Ticket) ([]*ent.TicketLink, error) {
+	return s.Client.TicketLink.Query().
+		Where(ticketlink.Or(ticketlink.FromID(t.ID), ticketlink.ToID(t.ID))).
+		WithFrom().WithTo().
+		Order(ticketlink.ByID(sql.OrderAsc())).
+		All(ctx)
+}
+
+// Watch makes userID (the viewer, when nil) watch a ticket with the given
+// notification preference, or changes the preference of a watcher.
+func (s *Service) Watch(ctx context.Context, ticketID int, userID *int, notify ticketwatcher.Notify) (*ent.TicketWatcher, error) {
+	uid := viewer.FromContext(ctx).UserID
+	if userID != nil {
+		uid = *userID
+		if err := s.checkRefs(ctx, map[string][]int{"userID": {uid}}, "users"); err != nil {
+			return nil, err
+		}
+	}
+	var w *ent.TicketWatcher
+	err := s.inTx(ctx, func(ctx context.Context, tx *ent.Tx) ([]*ent.TicketEvent, error) {
+		t, err := visible(ctx, tx, "id", ticketID)
+		if err != nil {
+			return nil, err
+		}
+		old, err := tx.TicketWatcher.Query().Where(ticketwatcher.TicketID(t.ID), ticketwatcher.UserID(uid)).Only(ctx)
+		switch {
+		case err == nil:
+			if old.Notify == notify {
+				w = old
+				return nil, nil
+			}
+			if w, err = tx.TicketWatcher.UpdateOne(old).SetNotify(notify).Save(ctx); err != nil {
+				return nil, err
+			}
+			return history(ctx, tx, t, ticketevent.KindWATCHED,
+				schematype.FieldChange{Field: "watcher", From: map[string]any{"user": uid, "notify": old.Notify}, To: map[string]any{"user": uid, "notify": notify}})
+		case !ent.IsNotFound(err):
+			return nil, err
+		}
+		if w, err = tx.TicketWatcher.Create().SetTicketID(t.ID).SetUserID(uid).SetNotify(notify).Save(ctx); err != nil {
+			return nil, err
+		}
+		return history(ctx, tx, t, ticketevent.KindWATCHED,
+			schematype.FieldChange{Field: "watcher", To: map[string]any{"user": uid, "notify": notify}})
+	})
+	if err != nil {
+		return nil, err
+	}
+	return w.Unwrap(), nil
+}
+
+// Unwatch stops userID (the viewer, when nil) watching a ticket.
+func (s *Service) Unwatch(ctx context.Context, ticketID int, userID *int) error {
+	uid := viewer.FromContext(ctx).UserID
+	if userID != nil {
+		uid = *userID
+	}
+	return s.inTx(ctx, func(ctx context.Context, tx *ent.Tx) ([]*ent.TicketEvent, error) {
+		t, err := visible(ctx, tx, "id", ticketID)
+		if err != nil {
+			return nil, err
+		}
+		n, err := tx.TicketWatcher.Delete().Where(ticketwatcher.TicketID(t.ID), ticketwatcher.UserID(uid)).Exec(ctx)
+		if err != nil {
+			return nil, err
+		}
+		if n == 0 {
+			return nil, errs.New(errs.NotFound, "the user does not watch this ticket")
+		}
+		return history(ctx, tx, t, ticketevent.KindUNWATCHED, schematype.FieldChange{Field: "watcher", From: map[string]any{"user": uid}})
+	})
+}

@@ -1,0 +1,180 @@
+package tickets
+
+import (
+	"context"
+	"slices"
+	"strings"
+	"time"
+
+	"socdesk/ent"
+	"socdesk/ent/schematype"
+	"socdesk/ent/ticket"
+	"socdesk/ent/ticketevent"
+	"socdesk/ent/user"
+	"socdesk/internal/authz"
+	"socdesk/internal/errs"
+	"socdesk/internal/viewer"
+	"socdesk/internal/workflow"
+)
+
+// MaxReasonLength bounds a transition's reason.
+const MaxReasonLength = 2000
+
+// TransitionInput asks for a workflow transition (GraphQL transitionTicket).
+type TransitionInput struct {
+	Action workflow.Action
+	// ToStatus names the target of a MOVE (incidents).
+	ToStatus        *ticket.Status
+	Reason          *string
+	ExpectedVersion *int
+}
+
+// Transition takes a workflow action on a ticket, as the workflow table
+// allows the viewer: INVALID_TRANSITION when the table has no such move from
+// the ticket's status, FORBIDDEN when it is not the viewer's to take,
+// CONFLICT when expectedVersion is stale. Concurrent transitions of one
+// ticket queue on its row lock, so two can never both win.
+func (s *Service) Transition(ctx context.Context, id int, in TransitionInput) (*ent.Ticket, error) {
+	return s.one(ctx, func(ctx context.Context, tx *ent.Tx) (*ent.Ticket, []*ent.TicketEvent, error) {
+		return s.transition(ctx, tx, id, in)
+	})
+}
+
+func (s *Service) transition(ctx context.Context, tx *ent.Tx, id int, in TransitionInput) (*ent.Ticket, []*ent.TicketEvent, error) {
+	reason := ""
+	if in.Reason != nil {
+		reason = strings.TrimSpace(*in.Reason)
+		if n := len([]rune(reason)); n > MaxReasonLength {
+			return nil, nil, errs.Invalid("reason", "must be at most %d characters", MaxReasonLength)
+		}
+	}
+	if in.Action == workflow.Move && in.ToStatus == nil {
+		return nil, nil, errs.Invalid("toStatus", "is required to MOVE a ticket")
+	}
+	if in.Action != workflow.Move && in.ToStatus != nil {
+		return nil, nil, errs.Invalid("toStatus", "is only for MOVE")
+	}
+	return s.change(ctx, tx, id, in.ExpectedVersion, ticketevent.KindTRANSITIONED, reason, func(old *ent.Ticket, m *ent.TicketMutation) ([]schematype.FieldChange, error) {
+		d := workflow.Decide(authz.WorkflowTicket(old), in.Action, in.ToStatus, Roles(ctx, old), reason)
+		switch d.Outcome {
+		case workflow.Invalid:
+			return nil, errs.New(errs.InvalidTransition, "%s", d.Why)
+		case workflow.Forbidden:
+			return nil, errs.New(errs.Forbidden, "forbidden: %s", d.Why)
+		case workflow.Unmet:
+			if strings.Contains(d.Why, "reason") {
+				return nil, errs.Invalid("reason", "%s", d.Why)
+			}
+			return nil, errs.New(errs.InvalidTransition, "%s", d.Why)
+		}
+		changes := []schematype.FieldChange{{Field: "status", From: old.Status, To: d.To}}
+		m.SetStatus(d.To)
+		switch {
+		case d.To == ticket.StatusCLOSED:
+			now := time.Now().UTC()
+			m.SetClosedAt(now)
+			changes = append(changes, schematype.FieldChange{Field: "closedAt", From: old.ClosedAt, To: now})
+		case old.ClosedAt != nil:
+			m.ClearClosedAt()
+			changes = append(changes, schematype.FieldChange{Field: "closedAt", From: old.ClosedAt, To: nil})
+		}
+		return changes, nil
+	})
+}
+
+// Roles is how the viewer stands to t (loaded by lock, with its people).
+func Roles(ctx context.Context, t *ent.Ticket) workflow.Role {
+	return authz.RolesOf(viewer.FromContext(ctx), t.SiteID, userIDs(t.Edges.Assignees), userIDs(t.Edges.Approvers))
+}
+
+// AvailableActions is what the viewer may do to t now, loading what the
+// table needs when t was read without it.
+func (s *Service) AvailableActions(ctx context.Context, t *ent.Ticket) ([]workflow.Option, error) {
+	if t.Edges.Category == nil || t.Edges.Assignees == nil || t.Edges.Approvers == nil {
+		var err error
+		t, err = s.Client.Ticket.Query().Where(ticket.ID(t.ID)).WithCategory().
+			WithAssignees(func(q *ent.UserQuery) { q.Select(user.FieldID) }).
+			WithApprovers(func(q *ent.UserQuery) { q.Select(user.FieldID) }).Only(ctx)
+		if err != nil {
+			return nil, err
+		}
+	}
+	return workflow.Available(authz.WorkflowTicket(t), Roles(ctx, t)), nil
+}
+
+// AssignInput replaces a ticket's assignees and/or approvers (GraphQL
+// assignTicket); nil leaves them as they are.
+type AssignInput struct {
+	AssigneeIDs     []int
+	ApproverIDs     []int
+	ExpectedVersion *int
+}
+
+// Assign sets who works on a ticket and who approves it. An approval ticket
+// that is NEW becomes ASSIGNED with an assignee, and an ASSIGNED one with no
+// assignee left is NEW again. Only editors assign (the data layer's policy).
+func (s *Service) Assign(ctx context.Context, id int, in AssignInput) (*ent.Ticket, error) {
+	return s.one(ctx, func(ctx context.Context, tx *ent.Tx) (*ent.Ticket, []*ent.TicketEvent, error) {
+		return s.assign(ctx, tx, id, in)
+	})
+}
+
+func (s *Service) assign(ctx context.Context, tx *ent.Tx, id int, in AssignInput) (*ent.Ticket, []*ent.TicketEvent, error) {
+	if in.AssigneeIDs == nil && in.ApproverIDs == nil {
+		return nil, nil, errs.Invalid("assigneeIDs", "give assigneeIDs, approverIDs or both")
+	}
+	var err error
+	for _, f := range []struct {
+		field string
+		ids   *[]int
+	}{{"assigneeIDs", &in.AssigneeIDs}, {"approverIDs", &in.ApproverIDs}} {
+		if *f.ids == nil {
+			continue
+		}
+		if *f.ids, err = distinct(f.field, *f.ids, MaxPeople); err != nil {
+			return nil, nil, err
+		}
+		if err := s.checkRefs(ctx, map[string][]int{f.field: *f.ids}, user.Table); err != nil {
+			return nil, nil, err
+		}
+	}
+	return s.change(ctx, tx, id, in.ExpectedVersion, ticketevent.KindASSIGNED, "", func(old *ent.Ticket, m *ent.TicketMutation) ([]schematype.FieldChange, error) {
+		var changes []schematype.FieldChange
+		wt := authz.WorkflowTicket(old)
+		if in.AssigneeIDs != nil {
+			before := sorted(userIDs(old.Edges.Assignees))
+			if !slices.Equal(before, in.AssigneeIDs) {
+				m.ClearAssignees()
+				m.AddAssigneeIDs(in.AssigneeIDs...)
+				changes = append(changes, schematype.FieldChange{Field: "assignees", From: before, To: in.AssigneeIDs})
+			}
+			wt.HasAssignee = len(in.AssigneeIDs) > 0
+		}
+		if in.ApproverIDs != nil {
+			before := sorted(userIDs(old.Edges.Approvers))
+			if !slices.Equal(before, in.ApproverIDs) {
+				m.ClearApprovers()
+				m.AddApproverIDs(in.ApproverIDs...)
+				changes = append(changes, schematype.FieldChange{Field: "approvers", From: before, To: in.ApproverIDs})
+			}
+		}
+		if to := workflow.AfterAssignment(wt); to != old.Status && len(changes) > 0 {
+			m.SetStatus(to)
+			changes = append(changes, schematype.FieldChange{Field: "status", From: old.Status, To: to})
+		}
+		return changes, nil
+	})
+}
+
+func userIDs(us []*ent.User) []int {
+	out := make([]int, len(us))
+	for i, u := range us {
+		out[i] = u.ID
+	}
+	return out
+}
+
+func sorted(ids []int) []int {
+	slices.Sort(ids)
+	return ids
+}
