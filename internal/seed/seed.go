@@ -19,6 +19,7 @@ import (
 	"socdesk/ent/schematype"
 	"socdesk/ent/site"
 	"socdesk/ent/tag"
+	"socdesk/ent/ticketevent"
 	"socdesk/ent/user"
 )
 
@@ -387,28 +388,44 @@ func writeEnt(ctx context.Context, c *ent.Client, tickets []*genTicket) error {
 		}
 	}
 
-	var events []*ent.TicketEventCreate
+	// Memos first, for their ids; then each ticket's history, its status
+	// changes and its memos in the order they happened.
 	var memos []*ent.MemoCreate
 	for _, t := range tickets {
-		number := ent.TicketNumber(t.id)
-		for _, e := range t.events {
-			events = append(events, c.TicketEvent.Create().
-				SetKind(e.kind).SetCreatedAt(e.at).SetTicketID(t.id).SetTicketNumber(number).
-				SetSiteID(t.siteID).SetNillableActorID(e.actor).SetChanges(e.changes))
-		}
 		for _, m := range t.memos {
 			memos = append(memos, c.Memo.Create().SetTicketID(t.id).SetBody(m.body).
 				SetNillableAuthorID(m.author).SetCreatedAt(m.at).SetUpdatedAt(m.at))
 		}
 	}
+	var memoIDs []int
+	for _, b := range chunks(memos, bulkSize) {
+		saved, err := c.Memo.CreateBulk(b...).Save(ctx)
+		if err != nil {
+			return fmt.Errorf("seed: creating memos: %w", err)
+		}
+		for _, m := range saved {
+			memoIDs = append(memoIDs, m.ID)
+		}
+	}
+	var events []*ent.TicketEventCreate
+	for _, t := range tickets {
+		number := ent.TicketNumber(t.id)
+		history := slices.Clone(t.events)
+		for _, m := range t.memos {
+			history = append(history, genEvent{kind: ticketevent.KindMEMO_ADDED, at: m.at, actor: m.author,
+				changes: []schematype.FieldChange{{Field: "memo", To: memoIDs[0]}}})
+			memoIDs = memoIDs[1:]
+		}
+		slices.SortStableFunc(history, func(a, b genEvent) int { return a.at.Compare(b.at) })
+		for _, e := range history {
+			events = append(events, c.TicketEvent.Create().
+				SetKind(e.kind).SetCreatedAt(e.at).SetTicketID(t.id).SetTicketNumber(number).
+				SetSiteID(t.siteID).SetNillableActorID(e.actor).SetChanges(e.changes))
+		}
+	}
 	for _, b := range chunks(events, 4*bulkSize) {
 		if err := c.TicketEvent.CreateBulk(b...).Exec(ctx); err != nil {
 			return fmt.Errorf("seed: creating ticket events: %w", err)
-		}
-	}
-	for _, b := range chunks(memos, bulkSize) {
-		if err := c.Memo.CreateBulk(b...).Exec(ctx); err != nil {
-			return fmt.Errorf("seed: creating memos: %w", err)
 		}
 	}
 	return nil

@@ -190,7 +190,18 @@ func checkTickets(t *testing.T, client *ent.Client, tickets []*ent.Ticket) {
 		if tk.PriorityRank != priorityRank(tk.Priority) {
 			fail("#%d: priority %s with rank %d", tk.Number(), tk.Priority, tk.PriorityRank)
 		}
-		evs := byTicket[tk.ID]
+		// Memo events sit among the status changes in time order; the
+		// ticket's own fields follow the status changes alone.
+		var evs []*ent.TicketEvent
+		for i, e := range byTicket[tk.ID] {
+			if e.Kind != ticketevent.KindMEMO_ADDED {
+				evs = append(evs, e)
+				continue
+			}
+			if i == 0 || e.CreatedAt.Before(byTicket[tk.ID][i-1].CreatedAt) || e.ActorID == nil || len(e.Changes) != 1 || e.Changes[0].Field != "memo" {
+				fail("#%d: memo event %+v out of place", tk.Number(), e)
+			}
+		}
 		if len(evs) == 0 || evs[0].Kind != ticketevent.KindCREATED {
 			fail("#%d: history does not start with CREATED", tk.Number())
 			continue
