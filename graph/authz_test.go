@@ -2,6 +2,7 @@ package graph_test
 
 import (
 	"net/http"
+	"strings"
 	"testing"
 
 	"socdesk/ent"
@@ -153,6 +154,11 @@ func TestTicketMutationsByRole(t *testing.T) {
 		const upd = `mutation($id: ID!, $in: UpdateTicketInput!) { updateTicket(id: $id, input: $in) { title site { name } } }`
 		e.do(w.editorA, upd, map[string]any{"id": gid(w.a1.ID), "in": map[string]any{"title": "edited"}}).ok()
 		e.do(w.viewerA, upd, map[string]any{"id": gid(w.a1.ID), "in": map[string]any{"title": "by viewer"}}).wantCode("FORBIDDEN")
+		// Even a change to nothing is refused to a viewer, and says why.
+		r := e.do(w.viewerA, upd, map[string]any{"id": gid(w.a1.ID), "in": map[string]any{"title": "a1"}})
+		if r.wantCode("FORBIDDEN"); !strings.Contains(r.Errors[0].Message, "TICKET_EDIT") {
+			t.Fatalf("forbidden message %q", r.Errors[0].Message)
+		}
 		e.do(w.editorA, upd, map[string]any{"id": gid(w.b1.ID), "in": map[string]any{"title": "other site"}}).wantCode("NOT_FOUND")
 		e.do(w.editorA, upd, map[string]any{"id": gid(w.a1.ID), "in": map[string]any{"siteID": gid(w.siteB)}}).wantCode("FORBIDDEN")
 		e.do(e.admin, upd, map[string]any{"id": gid(w.b1.ID), "in": map[string]any{"title": "by admin"}}).ok()

@@ -24,7 +24,6 @@ import (
 	"socdesk/ent/schematype"
 	"socdesk/ent/user"
 	"socdesk/graph"
-	"socdesk/graph/limits"
 	"socdesk/graph/scalar"
 	"socdesk/internal/auth"
 	"socdesk/internal/config"
@@ -98,7 +97,7 @@ func newEnv(t *testing.T, backend string) *env {
 			Logger:  log,
 		},
 		Logger:    log,
-		Limits:    limits.Limits{MaxDepth: cfg.MaxDepth, MaxCost: cfg.MaxCost, MaxPageSize: config.MaxPageSize},
+		Limits:    cfg.Limits(),
 		MaxTokens: cfg.MaxTokens,
 	})
 	e.srv = httptest.NewServer(server.NewHandler(server.Deps{

@@ -2,6 +2,8 @@ package graph
 
 import (
 	"context"
+	"encoding/json"
+	"mime"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -11,6 +13,7 @@ import (
 	"unicode"
 
 	"github.com/99designs/gqlgen/graphql"
+	"github.com/99designs/gqlgen/graphql/errcode"
 	"github.com/99designs/gqlgen/graphql/handler"
 	"github.com/99designs/gqlgen/graphql/handler/extension"
 	"github.com/99designs/gqlgen/graphql/handler/lru"
@@ -53,26 +56,53 @@ func NewHandler(o Options) http.Handler {
 		reqlog.From(ctx, o.Logger).Error("panic", "panic", p, "stack", string(debug.Stack()))
 		return errs.New(errs.Internal, "internal error")
 	})
-	return getMutationNotAllowed(srv)
+	return overHTTP(srv)
 }
 
-// getMutationNotAllowed answers a mutation sent with GET with 405 and an
-// Allow header, as the GraphQL-over-HTTP spec requires (gqlgen says 406).
-func getMutationNotAllowed(next http.Handler) http.Handler {
+// overHTTP holds gqlgen's transports to the GraphQL-over-HTTP spec where they
+// stray: only GET and POST (405 with Allow otherwise), POST bodies of JSON
+// or GraphQL media types only (415), a mutation over GET answered 405 with
+// Allow: POST (gqlgen says 406), and request errors under application/json
+// answered 200 (gqlgen says 422; 4xx is for graphql-response+json).
+func overHTTP(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if r.Method == http.MethodGet {
-			w = &statusRewriter{ResponseWriter: w}
+		switch r.Method {
+		case http.MethodGet:
+		case http.MethodPost:
+			mt, _, _ := mime.ParseMediaType(r.Header.Get("Content-Type"))
+			if mt != "application/json" && mt != "application/graphql" && mt != "application/graphql-response+json" {
+				writeError(w, http.StatusUnsupportedMediaType, "a POST body must be application/json")
+				return
+			}
+		default:
+			w.Header().Set("Allow", "GET, POST")
+			writeError(w, http.StatusMethodNotAllowed, "use GET for queries and POST for anything")
+			return
 		}
-		next.ServeHTTP(w, r)
+		next.ServeHTTP(&statusRewriter{ResponseWriter: w, get: r.Method == http.MethodGet}, r)
 	})
 }
 
-type statusRewriter struct{ http.ResponseWriter }
+func writeError(w http.ResponseWriter, status int, msg string) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	_ = json.NewEncoder(w).Encode(map[string]any{"errors": []any{map[string]any{
+		"message": msg, "extensions": map[string]any{"code": string(errs.BadUserInput)},
+	}}})
+}
+
+type statusRewriter struct {
+	http.ResponseWriter
+	get bool
+}
 
 func (s *statusRewriter) WriteHeader(code int) {
-	if code == http.StatusNotAcceptable {
+	switch {
+	case s.get && code == http.StatusNotAcceptable:
 		s.Header().Set("Allow", "POST")
 		code = http.StatusMethodNotAllowed
+	case code == http.StatusUnprocessableEntity && strings.HasPrefix(s.Header().Get("Content-Type"), "application/json"):
+		code = http.StatusOK
 	}
 	s.ResponseWriter.WriteHeader(code)
 }
@@ -85,16 +115,25 @@ func Presenter(log *slog.Logger) graphql.ErrorPresenterFunc {
 		gqlErr := graphql.DefaultErrorPresenter(ctx, err)
 		var inner *gqlerror.Error
 		if errors.As(err, &inner) && inner.Err == nil {
-			// gqlgen's and entgql's own errors are about the request itself.
-			if gqlErr.Extensions["code"] == nil {
-				if gqlErr.Extensions == nil {
-					gqlErr.Extensions = map[string]any{}
-				}
+			// gqlgen's and entgql's own errors are about the request itself:
+			// parse and validation failures are bad input in our vocabulary.
+			if gqlErr.Extensions == nil {
+				gqlErr.Extensions = map[string]any{}
+			}
+			switch gqlErr.Extensions["code"] {
+			case nil, errcode.ParseFailed, errcode.ValidationFailed:
 				gqlErr.Extensions["code"] = string(errs.BadUserInput)
+			case string(errs.NotFound):
+				gqlErr.Message = "no node with this id" // entgql's names the raw id
 			}
 			return gqlErr
 		}
 		e := classify(err)
+		if ce := (*ent.ConstraintError)(nil); errors.As(err, &ce) && isForeignKey(ce) && !deleting(ctx) {
+			// Writing a reference to a row that does not exist is bad input;
+			// deleting a row still referenced is the CONFLICT classify says.
+			e = errs.Invalid(foreignKeyField(ce), "refers to a record that does not exist")
+		}
 		if field, ok := argumentError(ctx, gqlErr.Path); ok {
 			switch {
 			case e.Code == errs.Internal: // a scalar's own decoding error, a cursor's say
@@ -141,6 +180,10 @@ func classify(err error) *errs.Error {
 	)
 	switch {
 	case errors.Is(err, privacy.Deny):
+		var g *gqlerror.Error
+		if errors.As(err, &g) && g.Err != nil {
+			err = g.Err // the reason, without the GraphQL position
+		}
 		return errs.New(errs.Forbidden, "forbidden: %s", denyReason(err))
 	case ent.IsNotFound(err):
 		return errs.New(errs.NotFound, "not found")
@@ -174,13 +217,8 @@ func argumentError(ctx context.Context, path ast.Path) (string, bool) {
 }
 
 func denyReason(err error) string {
-	msg := err.Error()
-	if i := strings.LastIndex(msg, "deny rule"); i >= 0 {
-		msg = msg[i:]
-	}
-	msg = strings.TrimPrefix(msg, "deny rule")
-	msg = strings.Trim(msg, " :()")
-	if msg == "" {
+	msg, _, _ := strings.Cut(err.Error(), ": "+privacy.Deny.Error())
+	if msg == err.Error() || msg == "" {
 		return "not allowed"
 	}
 	return msg
@@ -213,6 +251,39 @@ func constraint(ce *ent.ConstraintError) *errs.Error {
 		return &errs.Error{Code: errs.Conflict, Message: "still in use by other records", Err: ce}
 	}
 	return &errs.Error{Code: errs.Conflict, Message: "violates a constraint", Err: ce}
+}
+
+func isForeignKey(ce *ent.ConstraintError) bool {
+	var pqErr *pq.Error
+	if errors.As(ce, &pqErr) {
+		return pqErr.Code == "23503"
+	}
+	return strings.Contains(ce.Error(), "FOREIGN KEY constraint failed")
+}
+
+// foreignKeyField names the input field of a dangling reference, where the
+// database says which column it was (PostgreSQL: Key (site_id)=(…)).
+func foreignKeyField(ce *ent.ConstraintError) string {
+	var pqErr *pq.Error
+	if errors.As(ce, &pqErr) {
+		if _, rest, ok := strings.Cut(pqErr.Detail, "Key ("); ok {
+			if col, _, ok := strings.Cut(rest, ")"); ok {
+				return "input." + lowerCamel(col)
+			}
+		}
+	}
+	return "input"
+}
+
+// deleting reports whether the error arose in a delete mutation.
+func deleting(ctx context.Context) bool {
+	name := ""
+	for fc := graphql.GetFieldContext(ctx); fc != nil; fc = fc.Parent { // up to the root field
+		if fc.Field.Field != nil {
+			name = fc.Field.Name
+		}
+	}
+	return strings.HasPrefix(name, "delete") || strings.HasPrefix(name, "unlink") || strings.HasPrefix(name, "unwatch")
 }
 
 // lowerCamel turns ent's snake_case field names into GraphQL's lowerCamelCase.

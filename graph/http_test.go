@@ -3,6 +3,7 @@ package graph_test
 import (
 	"bytes"
 	"fmt"
+	"io"
 	"net/http"
 	"net/url"
 	"strings"
@@ -47,8 +48,34 @@ func TestGraphQLOverHTTP(t *testing.T) {
 		if r := e.do(e.admin, `{ viewer { login `, nil); r.Status != http.StatusBadRequest || len(r.Errors) == 0 {
 			t.Fatalf("syntax error: %d %+v", r.Status, r.Errors)
 		}
-		if r := e.do(e.admin, `{ nope }`, nil); r.Status != http.StatusBadRequest {
-			t.Fatalf("validation error: %d", r.Status)
+		if r := e.do(e.admin, `{ nope }`, nil); r.Status != http.StatusBadRequest || r.code() != "BAD_USER_INPUT" {
+			t.Fatalf("validation error: %d %+v", r.Status, r.Errors)
+		}
+		// ... and 200 under application/json, which has no other way to say it.
+		req, _ = http.NewRequest(http.MethodPost, e.srv.URL+"/graphql", strings.NewReader(`{"query":"{ nope }"}`))
+		req.Header.Set("Authorization", "Bearer "+e.admin)
+		req.Header.Set("Content-Type", "application/json")
+		req.Header.Set("Accept", "application/json")
+		if r := e.send(req); r.Status != http.StatusOK || r.code() != "BAD_USER_INPUT" {
+			t.Fatalf("validation error under application/json: %d %+v", r.Status, r.Errors)
+		}
+		// Other methods and media types.
+		req, _ = http.NewRequest(http.MethodPut, e.srv.URL+"/graphql", strings.NewReader(`{"query":"{ viewer { login } }"}`))
+		req.Header.Set("Authorization", "Bearer "+e.admin)
+		req.Header.Set("Content-Type", "application/json")
+		resp, err = e.srv.Client().Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusMethodNotAllowed || resp.Header.Get("Allow") != "GET, POST" {
+			t.Fatalf("PUT: %d Allow=%q", resp.StatusCode, resp.Header.Get("Allow"))
+		}
+		req, _ = http.NewRequest(http.MethodPost, e.srv.URL+"/graphql", strings.NewReader(`{"query":"{ viewer { login } }"}`))
+		req.Header.Set("Authorization", "Bearer "+e.admin)
+		req.Header.Set("Content-Type", "text/plain")
+		if r := e.send(req); r.Status != http.StatusUnsupportedMediaType {
+			t.Fatalf("text/plain: %d", r.Status)
 		}
 	})
 }
@@ -89,6 +116,26 @@ func TestLimits(t *testing.T) {
 	req.Header.Set("Authorization", "Bearer "+e.admin)
 	if r := e.send(req); r.Status != http.StatusRequestEntityTooLarge {
 		t.Errorf("large body: %d", r.Status)
+	}
+	// The same without a declared length (chunked).
+	req, _ = http.NewRequest(http.MethodPost, e.srv.URL+"/graphql", io.MultiReader(strings.NewReader(`{"query":"`), bytes.NewReader(bytes.Repeat([]byte("a"), 2<<20))))
+	req.Header.Set("Authorization", "Bearer "+e.admin)
+	req.Header.Set("Content-Type", "application/json")
+	req.ContentLength = -1
+	if r := e.send(req); r.Status != http.StatusRequestEntityTooLarge {
+		t.Errorf("large chunked body: %d", r.Status)
+	}
+	// Many top-level fields, and counts, are bounded too.
+	many := "{" + strings.Repeat(" categories { name }", 21) + " }"
+	if r := e.do(e.admin, many, nil); r.Status != http.StatusBadRequest || r.code() != "BAD_USER_INPUT" {
+		t.Errorf("21 top-level fields: %d %+v", r.Status, r.Errors)
+	}
+	counts := "{"
+	for i := range 21 {
+		counts += fmt.Sprintf(" c%d: tickets(first: 0) { totalCount }", i)
+	}
+	if r := e.do(e.admin, counts+" }", nil); r.Status != http.StatusBadRequest {
+		t.Errorf("21 totalCounts: %d %+v", r.Status, r.Errors)
 	}
 }
 

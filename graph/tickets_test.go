@@ -63,8 +63,13 @@ func TestCreateTicket(t *testing.T) {
 			t.Fatalf("priority rank of HIGH = %d", got)
 		}
 
-		var d created
+		// Only administrators (detection integrations) open SYSTEM tickets.
 		e.do(tok, mut, map[string]any{"in": map[string]any{
+			"kind": "DETECTION", "title": "Forged", "siteID": gid(site), "categoryID": gid(inc), "origin": "SYSTEM",
+			"detection": map[string]any{"template": "ENDPOINT", "host": "pc"},
+		}}).wantCode("FORBIDDEN")
+		var d created
+		e.do(e.admin, mut, map[string]any{"in": map[string]any{
 			"kind": "DETECTION", "title": "Port scan", "siteID": gid(site), "categoryID": gid(inc), "origin": "SYSTEM",
 			"detection": map[string]any{"template": "NETWORK", "sourceIP": "10.0.0.5", "destinationIP": "2001:db8::1",
 				"destinationPort": 443, "protocol": "tcp", "customFields": []map[string]any{{"key": "rule", "value": "scan-1"}}},
@@ -76,7 +81,7 @@ func TestCreateTicket(t *testing.T) {
 
 		// Each creation appended a CREATED event, published after commit.
 		evs := e.client.TicketEvent.Query().Order(ent.Asc(ticketevent.FieldID)).AllX(sys())
-		if len(evs) != 3 {
+		if len(evs) != 3 || *evs[2].ActorID == analyst.ID {
 			t.Fatalf("events = %d", len(evs))
 		}
 		first := evs[0]
@@ -277,6 +282,11 @@ func TestReferenceDataErrors(t *testing.T) {
 		e.do(e.admin, `mutation($id: ID!) { deleteCategory(id: $id) { deletedID } }`, map[string]any{"id": gid(cat)}).wantCode("CONFLICT")
 		e.do(e.admin, `mutation { createTag(input: {name: "x", color: "red"}) { id } }`, nil).wantCode("BAD_USER_INPUT", "input.color")
 		e.do(e.admin, `mutation { createUser(input: {login: "has space", displayName: "x"}) { id } }`, nil).wantCode("BAD_USER_INPUT", "input.login")
+		// A site id that is a category's: bad input, and no user is created.
+		r := e.do(e.admin, `mutation($s: ID!) { createUser(input: {login: "dangling", displayName: "x", siteIDs: [$s]}) { id } }`, map[string]any{"s": gid(cat)})
+		if r.wantCode("BAD_USER_INPUT"); e.client.User.Query().Where(user.Login("dangling")).ExistX(sys()) {
+			t.Fatal("a user with a dangling site was created")
+		}
 		if e.client.Category.Query().CountX(sys()) != 1 || e.client.Site.Query().CountX(sys()) != 1 || e.client.Tag.Query().CountX(sys()) != 0 {
 			t.Fatal("a refused mutation changed reference data")
 		}

@@ -24,7 +24,6 @@ import (
 	"socdesk/ent"
 	"socdesk/ent/privacy"
 	"socdesk/graph"
-	"socdesk/graph/limits"
 	"socdesk/internal/auth"
 	"socdesk/internal/config"
 	"socdesk/internal/events"
@@ -46,10 +45,12 @@ Usage:
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	if err := run(ctx, os.Args[1:], os.Getenv, os.Stdout, os.Stderr); err != nil {
-		if !errors.Is(err, flag.ErrHelp) {
-			fmt.Fprintln(os.Stderr, "socdesk:", err)
-		}
+	err := run(ctx, os.Args[1:], os.Getenv, os.Stdout, os.Stderr)
+	switch {
+	case errors.Is(err, flag.ErrHelp):
+		return // help was asked for and printed
+	case err != nil:
+		fmt.Fprintln(os.Stderr, "socdesk:", err)
 		os.Exit(2)
 	}
 }
@@ -57,7 +58,7 @@ func main() {
 func run(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
 	if len(args) == 0 {
 		fmt.Fprint(stderr, usage)
-		return flag.ErrHelp
+		return errors.New("no command given")
 	}
 	cmd, args := args[0], args[1:]
 	switch cmd {
@@ -82,21 +83,22 @@ func parse(name string, args []string, getenv func(string) string, stderr io.Wri
 	cfg := config.Default()
 	fs := flag.NewFlagSet("socdesk "+name, flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	cfg.Register(fs, getenv)
+	cfg.Register(fs)
 	if extra != nil {
 		extra(fs)
 	}
-	if err := fs.Parse(args); err != nil {
+	if err := cfg.Load(fs, args, getenv); err != nil {
 		return cfg, err
 	}
 	if fs.NArg() > 0 {
 		return cfg, fmt.Errorf("unexpected arguments: %v", fs.Args())
 	}
-	return cfg, cfg.Validate()
+	return cfg, nil
 }
 
 func open(ctx context.Context, cfg config.Config, log *slog.Logger) (*store.Store, error) {
-	st, err := store.Open(ctx, store.Options{DatabaseURL: cfg.DatabaseURL, SQLitePath: cfg.SQLitePath(), MaxOpenConns: cfg.DBMaxConns})
+	st, err := store.Open(ctx, store.Options{DatabaseURL: cfg.DatabaseURL, SQLitePath: cfg.SQLitePath(),
+		MaxOpenConns: cfg.DBMaxConns, StatementTimeout: cfg.StatementTimeout})
 	if err != nil {
 		return nil, err
 	}
@@ -157,7 +159,7 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stder
 			Logger:  log,
 		},
 		Logger:    log,
-		Limits:    limits.Limits{MaxDepth: cfg.MaxDepth, MaxCost: cfg.MaxCost, MaxPageSize: config.MaxPageSize},
+		Limits:    cfg.Limits(),
 		MaxTokens: cfg.MaxTokens,
 	})
 	h := server.NewHandler(server.Deps{
@@ -216,6 +218,14 @@ func seedCmd(ctx context.Context, args []string, getenv func(string) string, std
 	defer st.Close()
 	if n > 0 {
 		return seed.Synthetic(ctx, st.Client, st.DB, st.Dialect, n, stdout)
+	}
+	n, err = st.Client.Ticket.Query().Count(privacy.DecisionContext(ctx, privacy.Allow))
+	if err != nil {
+		return err
+	}
+	if n > 0 {
+		fmt.Fprintf(stdout, "the database has %d tickets already: the demo data set is loaded only into an empty one\n", n)
+		return nil
 	}
 	if err := seed.Demo(ctx, st.Client); err != nil {
 		return err

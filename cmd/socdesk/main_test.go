@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
+	"flag"
 	"net"
 	"net/http"
 	"regexp"
@@ -190,9 +192,13 @@ func TestServeOnPostgresAndRedis(t *testing.T) {
 
 func TestServeHelpDocumentsEverySetting(t *testing.T) {
 	var out bytes.Buffer
-	err := run(context.Background(), []string{"serve", "--help"}, func(string) string { return "" }, &out, &out)
-	if err == nil {
-		t.Fatal("--help did not stop")
+	secrets := map[string]string{"SOCDESK_ADMIN_TOKEN": "sdk_supersecret_supersecret_supersecret", "DATABASE_URL": "postgres://u:hunter2@h/db"}
+	err := run(context.Background(), []string{"serve", "--help"}, func(k string) string { return secrets[k] }, &out, &out)
+	if !errors.Is(err, flag.ErrHelp) {
+		t.Fatalf("--help: %v", err)
+	}
+	if strings.Contains(out.String(), "supersecret") || strings.Contains(out.String(), "hunter2") {
+		t.Fatalf("--help shows secrets from the environment:\n%s", out.String())
 	}
 	for _, v := range []string{"SOCDESK_ADDR", "SOCDESK_DATA_DIR", "DATABASE_URL", "REDIS_URL", "SOCDESK_ADMIN_TOKEN", "SOCDESK_DEMO",
 		"SOCDESK_MAX_DEPTH", "SOCDESK_MAX_COST", "SOCDESK_MAX_TOKENS", "SOCDESK_MAX_BODY_BYTES", "SOCDESK_SHUTDOWN_TIMEOUT"} {
@@ -208,6 +214,8 @@ func TestBadSettingsAreRefused(t *testing.T) {
 		{"SOCDESK_ADMIN_TOKEN": "short"},
 		{"SOCDESK_LOG_FORMAT": "xml"},
 		{"DATABASE_URL": "mysql://root@localhost/x"},
+		{"SOCDESK_DEMO": "maybe"},
+		{"SOCDESK_SHUTDOWN_TIMEOUT": "soon"},
 	} {
 		var out bytes.Buffer
 		env["SOCDESK_DATA_DIR"] = t.TempDir()

@@ -40,6 +40,16 @@ type Limits struct {
 	MaxDepth    int // deepest field nesting allowed; the top-level field is depth 1
 	MaxCost     int // largest computed cost allowed
 	MaxPageSize int // largest `first`/`last` on a connection (e.g. 100, GitHub's rule)
+	// CountCost is the cost of a connection's totalCount, which counts every
+	// matching row whatever the page size (0: 1, like any field).
+	CountCost int
+	// ListSize is what a plain list of objects (Ticket.assignees,
+	// categories) multiplies its selection by, for want of a page size
+	// (0: 1). nodes(ids:) multiplies by the number of ids instead.
+	ListSize int
+	// MaxRootFields bounds the top-level fields (aliases included) of an
+	// operation; each costs at least one database round trip (0: no bound).
+	MaxRootFields int
 }
 
 var _ interface {
@@ -86,12 +96,18 @@ func (l Limits) Validate(es graphql.ExecutableSchema) error {
 // MutateOperationContext implements graphql.OperationContextMutator: it walks
 // the operation once and returns the first rule it breaks.
 func (l Limits) MutateOperationContext(_ context.Context, rc *graphql.OperationContext) *gqlerror.Error {
-	if rc == nil || rc.Operation == nil || (l.MaxDepth <= 0 && l.MaxCost <= 0 && l.MaxPageSize <= 0) {
+	if rc == nil || rc.Operation == nil || (l.MaxDepth <= 0 && l.MaxCost <= 0 && l.MaxPageSize <= 0 && l.MaxRootFields <= 0) {
 		return nil
+	}
+	if l.MaxRootFields > 0 {
+		if n := countRoot(rc.Operation.SelectionSet, rc.Doc, rc.Variables, 0); n > l.MaxRootFields {
+			return limitError(rc.Operation.Position, n, l.MaxRootFields,
+				"%d top-level fields exceed the limit of %d", n, l.MaxRootFields)
+		}
 	}
 	w := walker{l: l, doc: rc.Doc, vars: rc.Variables}
 	w.path = w.pathBuf[:0]
-	cost, depth, err := w.selectionSet(rc.Operation.SelectionSet)
+	cost, depth, err := w.selectionSet(rc.Operation.SelectionSet, 1)
 	if err != nil {
 		return err
 	}
@@ -120,7 +136,14 @@ type walker struct {
 	// however often it is spread: the walk stays linear in the document's
 	// size, where naive expansion is exponential. An entry with done unset
 	// is a fragment being walked, so meeting it again is a cycle.
-	frags map[*ast.FragmentDefinition]fragResult
+	frags map[fragKey]fragResult
+}
+
+// fragKey is a fragment walked under a page size: inside a connection its
+// edges cost differ.
+type fragKey struct {
+	def  *ast.FragmentDefinition
+	page int
 }
 
 type fragResult struct {
@@ -129,8 +152,10 @@ type fragResult struct {
 }
 
 // selectionSet returns the cost of set and the depth of its deepest field,
-// counting set's own fields as depth 1.
-func (w *walker) selectionSet(set ast.SelectionSet) (cost, depth int, err *gqlerror.Error) {
+// counting set's own fields as depth 1. In a connection's selection, page is
+// its page size: what its edges (or nodes) are multiplied by, while its
+// totalCount and pageInfo are computed once.
+func (w *walker) selectionSet(set ast.SelectionSet, page int) (cost, depth int, err *gqlerror.Error) {
 	for _, sel := range set {
 		var c, d int
 		switch sel := sel.(type) {
@@ -139,16 +164,19 @@ func (w *walker) selectionSet(set ast.SelectionSet) (cost, depth int, err *gqler
 				continue
 			}
 			c, d, err = w.field(sel)
+			if sel.Name == "edges" || sel.Name == "nodes" {
+				c = mulSat(page, c)
+			}
 		case *ast.InlineFragment:
 			if skipped(sel.Directives, w.vars) {
 				continue
 			}
-			c, d, err = w.selectionSet(sel.SelectionSet)
+			c, d, err = w.selectionSet(sel.SelectionSet, page)
 		case *ast.FragmentSpread:
 			if skipped(sel.Directives, w.vars) {
 				continue
 			}
-			c, d, err = w.spread(sel)
+			c, d, err = w.spread(sel, page)
 		}
 		if err != nil {
 			return 0, 0, err
@@ -161,18 +189,71 @@ func (w *walker) selectionSet(set ast.SelectionSet) (cost, depth int, err *gqler
 
 func (w *walker) field(f *ast.Field) (cost, depth int, err *gqlerror.Error) {
 	w.path = append(w.path, f.Alias)
-	mult := 1
-	if (w.l.MaxPageSize > 0 || w.l.MaxCost > 0) && f.Definition != nil && isConnection(f.Definition) {
-		if mult, err = w.pageSize(f); err != nil {
-			return 0, 0, err
+	mult, own := 1, 1
+	switch {
+	case f.Definition == nil:
+	case isConnection(f.Definition):
+		if w.l.MaxPageSize > 0 || w.l.MaxCost > 0 {
+			if mult, err = w.pageSize(f); err != nil {
+				return 0, 0, err
+			}
+			mult = max(mult, 1) // an empty page still costs its query
+		}
+	case f.Name == "totalCount" && inConnection(f):
+		own = max(w.l.CountCost, 1)
+	case f.Definition.Type.Elem != nil && len(f.SelectionSet) > 0 && !inConnection(f): // a list of objects
+		mult = max(w.l.ListSize, 1)
+		if args, ok := argumentMap(f, w.vars); ok {
+			if ids, isList := args["ids"].([]any); isList {
+				mult = max(len(ids), 1)
+			}
 		}
 	}
-	cost, depth, err = w.selectionSet(f.SelectionSet)
+	page := 1
+	if f.Definition != nil && isConnection(f.Definition) {
+		page, mult = mult, 1 // applied to the edges alone
+	}
+	cost, depth, err = w.selectionSet(f.SelectionSet, page)
 	if err != nil {
 		return 0, 0, err
 	}
 	w.path = w.path[:len(w.path)-1]
-	return addSat(1, mulSat(mult, cost)), depth + 1, nil
+	return addSat(own, mulSat(mult, cost)), depth + 1, nil
+}
+
+// inConnection reports whether f is a field of a connection type (its edges
+// list is already multiplied by the page size).
+func inConnection(f *ast.Field) bool {
+	return f.ObjectDefinition != nil && strings.HasSuffix(f.ObjectDefinition.Name, "Connection")
+}
+
+// countRoot counts the top-level fields of set, through fragments.
+func countRoot(set ast.SelectionSet, doc *ast.QueryDocument, vars map[string]any, depth int) int {
+	if depth > 10 { // fragment cycles are validation's to report
+		return 0
+	}
+	n := 0
+	for _, sel := range set {
+		switch sel := sel.(type) {
+		case *ast.Field:
+			if !strings.HasPrefix(sel.Name, "__") && !skipped(sel.Directives, vars) {
+				n++
+			}
+		case *ast.InlineFragment:
+			if !skipped(sel.Directives, vars) {
+				n += countRoot(sel.SelectionSet, doc, vars, depth+1)
+			}
+		case *ast.FragmentSpread:
+			def := sel.Definition
+			if def == nil && doc != nil {
+				def = doc.Fragments.ForName(sel.Name)
+			}
+			if def != nil && !skipped(sel.Directives, vars) {
+				n += countRoot(def.SelectionSet, doc, vars, depth+1)
+			}
+		}
+	}
+	return n
 }
 
 // pageSize checks the first/last of connection field f and returns the page
@@ -220,7 +301,7 @@ func (w *walker) pageSize(f *ast.Field) (int, *gqlerror.Error) {
 	return 1, nil
 }
 
-func (w *walker) spread(s *ast.FragmentSpread) (cost, depth int, err *gqlerror.Error) {
+func (w *walker) spread(s *ast.FragmentSpread, page int) (cost, depth int, err *gqlerror.Error) {
 	def := s.Definition
 	if def == nil && w.doc != nil { // not validated: look it up by name
 		def = w.doc.Fragments.ForName(s.Name)
@@ -228,7 +309,8 @@ func (w *walker) spread(s *ast.FragmentSpread) (cost, depth int, err *gqlerror.E
 	if def == nil {
 		return 0, 0, nil // unknown fragment: validation reports it, nothing runs
 	}
-	if r, seen := w.frags[def]; seen {
+	key := fragKey{def, page}
+	if r, seen := w.frags[key]; seen {
 		if !r.done {
 			return 0, 0, &gqlerror.Error{
 				Message:    fmt.Sprintf("fragment %q spreads itself", def.Name),
@@ -239,13 +321,13 @@ func (w *walker) spread(s *ast.FragmentSpread) (cost, depth int, err *gqlerror.E
 		return r.cost, r.depth, nil
 	}
 	if w.frags == nil {
-		w.frags = make(map[*ast.FragmentDefinition]fragResult)
+		w.frags = make(map[fragKey]fragResult)
 	}
-	w.frags[def] = fragResult{}
-	if cost, depth, err = w.selectionSet(def.SelectionSet); err != nil {
+	w.frags[key] = fragResult{}
+	if cost, depth, err = w.selectionSet(def.SelectionSet, page); err != nil {
 		return 0, 0, err
 	}
-	w.frags[def] = fragResult{cost: cost, depth: depth, done: true}
+	w.frags[key] = fragResult{cost: cost, depth: depth, done: true}
 	return cost, depth, nil
 }
 

@@ -25,7 +25,10 @@ type Query {
   tickets(first: Int, last: Int, after: String): TicketConnection!
   users(first: Int, last: Int): UserConnection!
   node(id: ID!): Node
+  nodes(ids: [ID!]!): [Node]!
+  categories: [Category!]!
 }
+type Category { name: String! }
 interface Node { id: ID! }
 type PageInfo { hasNextPage: Boolean! endCursor: String }
 type TicketConnection { edges: [TicketEdge] pageInfo: PageInfo! totalCount: Int! }
@@ -164,29 +167,30 @@ func TestMutateOperationContext(t *testing.T) {
 			`{ ... @include(if: false) { tickets { totalCount } } }`, "", nil},
 
 		// Rule 2: cost.
-		// tickets = 1 + 10*(totalCount 1 + edges(1 + node(1 + id 1 + title 1))) = 1 + 10*5 = 51.
-		{"cost at the limit", Limits{MaxCost: 51}, `{ tickets(first: 10) { totalCount edges { node { id title } } } }`, "", nil},
-		{"cost over the limit", Limits{MaxCost: 50},
-			`{ tickets(first: 10) { totalCount edges { node { id title } } } }`, "", costErr(51, 50)},
+		// totalCount is computed once, the edges once per page row:
+		// tickets = 1 + totalCount 1 + 10*edges(1 + node(1 + id 1 + title 1)) = 1 + 1 + 10*4 = 42.
+		{"cost at the limit", Limits{MaxCost: 42}, `{ tickets(first: 10) { totalCount edges { node { id title } } } }`, "", nil},
+		{"cost over the limit", Limits{MaxCost: 41},
+			`{ tickets(first: 10) { totalCount edges { node { id title } } } }`, "", costErr(42, 41)},
 		// memos = 1 + 100*(edges 1 + node 1 + id 1) = 301;
 		// tickets = 1 + 100*(edges 1 + node 1 + memos 301) = 1 + 100*303 = 30301.
 		{"nested connections multiply", all,
 			`{ tickets(first: 100) { edges { node { memos(first: 100) { edges { node { id } } } } } } }`, "",
 			costErr(30301, 10000)},
-		// node = 1 + (N: id 1 + title 1) + (memos 1 + 100*totalCount 1 = 101) = 104;
-		// tickets = 1 + 100*(edges 1 + node 104) = 10501.
-		{"fragments and inline fragments are counted", all, `
+		// node = 1 + (N: id 1 + title 1) + (memos 1 + totalCount 1 = 2) = 5;
+		// tickets = 1 + 100*(edges 1 + node 5) = 601.
+		{"fragments and inline fragments are counted", Limits{MaxCost: 600}, `
 			{ tickets(first: 100) { ...T } }
 			fragment T on TicketConnection { edges { node { ...N ... on Ticket { memos(first: 100) { totalCount } } } } }
-			fragment N on Ticket { id title }`, "", costErr(10501, 10000)},
-		{"same, at the limit", Limits{MaxCost: 10501}, `
+			fragment N on Ticket { id title }`, "", costErr(601, 600)},
+		{"same, at the limit", Limits{MaxCost: 601}, `
 			{ tickets(first: 100) { ...T } }
 			fragment T on TicketConnection { edges { node { ...N ... on Ticket { memos(first: 100) { totalCount } } } } }
 			fragment N on Ticket { id title }`, "", nil},
-		// T = totalCount 1 + edges(1 + node(1 + id 1)) = 4; a = 1 + 2*4 = 9; b = 1 + 3*4 = 13; 22 in all.
-		{"a fragment spread twice counts twice", Limits{MaxCost: 21}, `
+		// T = totalCount 1 + page*edges(1 + node(1 + id 1)); a = 1 + 1 + 2*3 = 8; b = 1 + 1 + 3*3 = 11; 19 in all.
+		{"a fragment spread twice counts twice", Limits{MaxCost: 18}, `
 			{ a: tickets(first: 2) { ...T } b: tickets(first: 3) { ...T } }
-			fragment T on TicketConnection { totalCount edges { node { id } } }`, "", costErr(22, 21)},
+			fragment T on TicketConnection { totalCount edges { node { id } } }`, "", costErr(19, 18)},
 		// node = 1 + id 1 + (memos 1 + 100*(edges 1 + node 1 + id 1) = 301) + login 1 = 304.
 		{"inline fragments on an interface", Limits{MaxCost: 300}, `
 			{ node(id: "1") { id ... on Ticket { memos(first: 100) { edges { node { id } } } } ... on User { login } } }`, "",
@@ -194,15 +198,32 @@ func TestMutateOperationContext(t *testing.T) {
 		// tickets = 1 + 50*(edges 1 + node 1 + id 1) = 151.
 		{"page size from a variable", Limits{MaxCost: 100},
 			`query($n: Int!) { tickets(first: $n) { edges { node { id } } } }`, `{"n": 50}`, costErr(151, 100)},
-		// User.memos defaults to first: 10: memos = 1 + 10*1 = 11; users = 1 + 2*(edges 1 + node 1 + 11) = 27.
-		{"page size from the schema default", Limits{MaxCost: 26},
-			`{ users(first: 2) { edges { node { memos { totalCount } } } } }`, "", costErr(27, 26)},
-		// Both given (ent refuses that at run time): the larger counts, 1 + 20*1 = 21.
-		{"first and last: the larger counts", Limits{MaxCost: 20},
-			`{ tickets(first: 10, last: 20) { totalCount } }`, "", costErr(21, 20)},
-		// first: 0 fetches nothing below: 1 + 0*(...) = 1.
-		{"first: 0", Limits{MaxCost: 1, MaxPageSize: 100},
+		// User.memos defaults to first: 10: memos = 1 + 10*(edges 1 + node(1 + id 1)) = 31;
+		// users = 1 + 2*(edges 1 + node(1 + 31)) = 67.
+		{"page size from the schema default", Limits{MaxCost: 66},
+			`{ users(first: 2) { edges { node { memos { edges { node { id } } } } } } }`, "", costErr(67, 66)},
+		// Both given (ent refuses that at run time): the larger counts, 1 + 20*(1 + (1 + 1)) = 61.
+		{"first and last: the larger counts", Limits{MaxCost: 60},
+			`{ tickets(first: 10, last: 20) { edges { node { id } } } }`, "", costErr(61, 60)},
+		// first: 0 still runs its query (and its count): it costs a page of
+		// one, 1 + 1*(edges 1 + node (1 + memos (1 + totalCount 1))) = 5.
+		{"first: 0 costs a page of one", Limits{MaxCost: 5, MaxPageSize: 100},
 			`{ tickets(first: 0) { edges { node { memos(first: 100) { totalCount } } } } }`, "", nil},
+		{"first: 0 over the limit", Limits{MaxCost: 4, MaxPageSize: 100},
+			`{ tickets(first: 0) { edges { node { memos(first: 100) { totalCount } } } } }`, "", costErr(5, 4)},
+		// A plain list of objects multiplies by ListSize: 1 + 10×1 = 11.
+		{"object lists multiply by ListSize", Limits{MaxCost: 10, ListSize: 10},
+			`{ categories { name } }`, "", costErr(11, 10)},
+		// nodes(ids:) multiplies by the number of ids: 1 + 3×1 = 4.
+		{"nodes multiply by their ids", Limits{MaxCost: 3, ListSize: 10},
+			`{ nodes(ids: ["a", "b", "c"]) { id } }`, "", costErr(4, 3)},
+		// The edges of a connection are multiplied by the page size alone:
+		// 1 + 5×(edges 1 + node (1 + title 1)) = 16.
+		{"edges are not lists twice", Limits{MaxCost: 16, MaxPageSize: 100, ListSize: 10},
+			`{ tickets(first: 5) { edges { node { title } } } }`, "", nil},
+		// totalCount counts every row: CountCost each. 2 aliases × (1 + 1×500) = 1002.
+		{"totalCount has its own cost", Limits{MaxCost: 1001, MaxPageSize: 100, CountCost: 500},
+			`{ a: tickets(first: 0) { totalCount } b: tickets(first: 0) { totalCount } }`, "", costErr(1002, 1001)},
 		// (2^31-1)^4 does not fit an int: the cost saturates rather than wrapping round.
 		{"cost saturates", Limits{MaxCost: 10000}, `{ tickets(first: 2147483647) { edges { node {
 			memos(first: 2147483647) { edges { node { author { memos(first: 2147483647) { edges { node { author {
@@ -385,6 +406,19 @@ func BenchmarkMutateOperationContext(b *testing.B) {
 	for b.Loop() {
 		if err := l.MutateOperationContext(context.Background(), rc); err != nil {
 			b.Fatal(err)
+		}
+	}
+}
+
+func TestMaxRootFields(t *testing.T) {
+	q := `query { a: categories { name } b: categories { name } ...F } fragment F on Query { c: categories { name } }`
+	for _, c := range []struct {
+		max  int
+		fail bool
+	}{{3, false}, {2, true}} {
+		err := (Limits{MaxRootFields: c.max}).MutateOperationContext(context.Background(), opContext(t, testSchema(t), q, ""))
+		if (err != nil) != c.fail {
+			t.Errorf("MaxRootFields %d: %v", c.max, err)
 		}
 	}
 }

@@ -65,25 +65,25 @@ func Issue(ctx context.Context, client *ent.Client, login, name string) (string,
 	return tok, nil
 }
 
-// Bootstrap makes sure an administrator can log in. On an empty database it
-// creates the `admin` user; given adminToken (SOCDESK_ADMIN_TOKEN) it makes
-// sure that token belongs to admin, else on first start it issues one. It
-// returns a newly issued token, to be shown once, or "".
+// Bootstrap makes sure an administrator can log in. Given adminToken
+// (SOCDESK_ADMIN_TOKEN), the user `admin` exists and holds that token. Else,
+// when no administrator exists at all (a first start, or a database seeded
+// without one), it creates `admin` with a new token and returns the token, to
+// be shown once; otherwise it returns "".
 func Bootstrap(ctx context.Context, client *ent.Client, adminToken string) (string, error) {
 	ctx = system(ctx)
 	if adminToken != "" && len(adminToken) < MinTokenLength {
 		return "", fmt.Errorf("SOCDESK_ADMIN_TOKEN must be at least %d characters", MinTokenLength)
 	}
+	if adminToken == "" {
+		n, err := client.User.Query().Where(user.RoleEQ(user.RoleADMIN)).Count(ctx)
+		if err != nil || n > 0 {
+			return "", err
+		}
+	}
 	admin, err := client.User.Query().Where(user.Login("admin")).Only(ctx)
 	switch {
 	case ent.IsNotFound(err):
-		n, err := client.User.Query().Count(ctx)
-		if err != nil {
-			return "", err
-		}
-		if n > 0 && adminToken == "" {
-			return "", nil // users exist and someone removed admin on purpose
-		}
 		admin, err = client.User.Create().SetLogin("admin").SetDisplayName("Administrator").
 			SetRole(user.RoleADMIN).Save(ctx)
 		if err != nil {
@@ -91,6 +91,8 @@ func Bootstrap(ctx context.Context, client *ent.Client, adminToken string) (stri
 		}
 	case err != nil:
 		return "", err
+	case admin.Role != user.RoleADMIN:
+		return "", fmt.Errorf("the user %q exists but is not an administrator: make it one, or remove it", "admin")
 	}
 	if adminToken != "" {
 		exists, err := client.APIToken.Query().Where(apitoken.Hash(Hash(adminToken))).Exist(ctx)
@@ -98,10 +100,6 @@ func Bootstrap(ctx context.Context, client *ent.Client, adminToken string) (stri
 			return "", err
 		}
 		return "", client.APIToken.Create().SetUser(admin).SetHash(Hash(adminToken)).SetName("SOCDESK_ADMIN_TOKEN").Exec(ctx)
-	}
-	n, err := client.APIToken.Query().Where(apitoken.UserID(admin.ID)).Count(ctx)
-	if err != nil || n > 0 {
-		return "", err
 	}
 	tok := NewToken()
 	return tok, client.APIToken.Create().SetUser(admin).SetHash(Hash(tok)).SetName("first start").Exec(ctx)
@@ -168,7 +166,9 @@ func (a *Authenticator) Middleware(onError func(*http.Request, error)) func(http
 			if err != nil {
 				if !errors.Is(err, ErrUnauthenticated) {
 					onError(r, err)
-					http.Error(w, `{"errors":[{"message":"internal error","extensions":{"code":"INTERNAL"}}]}`, http.StatusInternalServerError)
+					w.Header().Set("Content-Type", "application/json")
+					w.WriteHeader(http.StatusInternalServerError)
+					_, _ = w.Write([]byte(`{"errors":[{"message":"internal error","extensions":{"code":"INTERNAL"}}]}`))
 					return
 				}
 				w.Header().Set("WWW-Authenticate", `Bearer realm="socdesk"`)

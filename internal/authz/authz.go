@@ -112,6 +112,9 @@ func TicketPolicy() ent.Policy {
 				if v.IsAdmin() {
 					return privacy.Allow
 				}
+				if o, ok := m.Origin(); ok && o == ticket.OriginSYSTEM {
+					return privacy.Denyf("only administrators (detection integrations) open SYSTEM tickets")
+				}
 				if id, ok := m.SiteID(); ok && !v.SeesSite(id) {
 					return privacy.Denyf("site is not one of the viewer's sites")
 				}
@@ -138,37 +141,92 @@ func TicketChildPolicy() ent.Policy {
 				return siteScoped(ctx, schematype.PermissionTicketView, func(ids []int) { tf.WhereHasTicketWith(ticket.SiteIDIn(ids...)) })
 			}),
 		},
-		Mutation: privacy.MutationPolicy{DenyIfNoViewer(), allowEditors()},
+		Mutation: privacy.MutationPolicy{
+			DenyIfNoViewer(),
+			privacy.MutationRuleFunc(func(ctx context.Context, m ent.Mutation) error {
+				v, err := requireTickets(ctx, schematype.PermissionTicketEdit)
+				if err != nil || v.IsAdmin() {
+					return orAllow(err)
+				}
+				return withinSites(ctx, v, m)
+			}),
+		},
 	}
 }
 
-// TicketEventPolicy: history is read like its ticket (through the event's
-// own site, so the record of a deleted ticket stays scoped), appended by the
-// domain services on behalf of any viewer, and never changed or deleted.
+// orAllow is err, or Allow when there is none.
+func orAllow(err error) error {
+	if err != nil {
+		return err
+	}
+	return privacy.Allow
+}
+
+// withinSites allows a mutation of something that hangs off a ticket only
+// inside the viewer's sites: a new one's ticket must be visible to them, and
+// changes and deletions match only rows of their sites' tickets.
+func withinSites(ctx context.Context, v *viewer.Viewer, m ent.Mutation) error {
+	if m.Op().Is(ent.OpCreate) {
+		child, ok := m.(interface {
+			TicketID() (int, bool)
+			Client() *ent.Client
+		})
+		if !ok {
+			return privacy.Denyf("%T has no ticket", m)
+		}
+		id, _ := child.TicketID()
+		n, err := child.Client().Ticket.Query().Where(ticket.ID(id), ticket.SiteIDIn(v.SiteIDs...)).Count(ctx)
+		if err != nil || n != 1 {
+			return privacy.Denyf("the ticket is not in the viewer's sites")
+		}
+		return privacy.Allow
+	}
+	f, ok := m.(interface{ Filter() privacy.Filter })
+	if !ok {
+		return privacy.Denyf("%T cannot be scoped", m)
+	}
+	tf, ok := f.Filter().(interface{ WhereHasTicketWith(...predicate.Ticket) })
+	if !ok {
+		return privacy.Denyf("%T has no ticket", m)
+	}
+	tf.WhereHasTicketWith(ticket.SiteIDIn(v.SiteIDs...))
+	return privacy.Allow
+}
+
+// TicketEventPolicy: history is read like its ticket — through the ticket
+// while it exists, through the site it was deleted from afterwards — and
+// appended by the domain services for viewers of the ticket's site (an
+// assignee's transition, a viewer's watch); it is never changed or deleted.
 func TicketEventPolicy() ent.Policy {
 	return privacy.Policy{
 		Query: privacy.QueryPolicy{
 			DenyIfNoViewer(),
 			privacy.TicketEventQueryRuleFunc(func(ctx context.Context, q *ent.TicketEventQuery) error {
-				return siteScoped(ctx, schematype.PermissionTicketView, func(ids []int) { q.Where(ticketevent.SiteIDIn(ids...)) })
+				return siteScoped(ctx, schematype.PermissionTicketView, func(ids []int) {
+					q.Where(ticketevent.Or(
+						ticketevent.HasTicketWith(ticket.SiteIDIn(ids...)),
+						ticketevent.And(ticketevent.TicketIDIsNil(), ticketevent.SiteIDIn(ids...)),
+					))
+				})
 			}),
 		},
 		Mutation: privacy.MutationPolicy{
 			privacy.OnMutationOperation(privacy.AlwaysDenyRule(), ent.OpUpdate|ent.OpUpdateOne|ent.OpDelete|ent.OpDeleteOne),
 			DenyIfNoViewer(),
-			privacy.AlwaysAllowRule(),
+			privacy.TicketEventMutationRuleFunc(func(ctx context.Context, m *ent.TicketEventMutation) error {
+				v, err := requireTickets(ctx, schematype.PermissionTicketView)
+				if err != nil {
+					return err
+				}
+				if site, _ := m.SiteID(); !v.SeesSite(site) {
+					return privacy.Denyf("history is written only for tickets of the viewer's sites")
+				}
+				return privacy.Allow
+			}),
 		},
 	}
 }
 
-func allowEditors() privacy.MutationRule {
-	return privacy.MutationRuleFunc(func(ctx context.Context, _ ent.Mutation) error {
-		if _, err := requireTickets(ctx, schematype.PermissionTicketEdit); err != nil {
-			return err
-		}
-		return privacy.Allow
-	})
-}
 
 // SitePolicy: a non-admin sees only their own sites; admins write.
 func SitePolicy() ent.Policy {
@@ -249,6 +307,10 @@ func allowTransition(ctx context.Context, v *viewer.Viewer, m *ent.TicketMutatio
 		Only(ctx)
 	if err != nil {
 		return privacy.Denyf("ticket not visible: %v", err)
+	}
+	// closedAt follows the status: set on closing, cleared on leaving CLOSED.
+	if _, set := m.ClosedAt(); (set && to != ticket.StatusCLOSED) || (m.ClosedAtCleared() && t.Status != ticket.StatusCLOSED) {
+		return privacy.Denyf("closedAt follows the status")
 	}
 	wt := WorkflowTicket(t)
 	if !workflow.Permits(wt, to, RolesOf(v, t.SiteID, ids(t.Edges.Assignees), ids(t.Edges.Approvers))) {

@@ -10,103 +10,112 @@ import (
 	"io"
 	"log/slog"
 	"path/filepath"
-	"strconv"
 	"time"
+
+	"socdesk/graph/limits"
 )
 
 // Config is everything socdesk can be told.
 type Config struct {
-	Addr            string
-	DataDir         string
-	DatabaseURL     string
-	RedisURL        string
-	AdminToken      string
-	Demo            bool
-	LogFormat       string
-	LogLevel        string
-	DBMaxConns      int
-	MaxBodyBytes    int64
-	MaxDepth        int
-	MaxCost         int
-	MaxTokens       int
-	ShutdownTimeout time.Duration
+	Addr             string
+	DataDir          string
+	DatabaseURL      string
+	RedisURL         string
+	AdminToken       string
+	Demo             bool
+	LogFormat        string
+	LogLevel         string
+	DBMaxConns       int
+	StatementTimeout time.Duration
+	MaxBodyBytes     int64
+	MaxDepth         int
+	MaxCost          int
+	CountCost        int
+	MaxRootFields    int
+	MaxTokens        int
+	ShutdownTimeout  time.Duration
 
-	maxBody *int
-	envErrs []error
+	env map[string]string // flag name → environment variable
 }
 
 // MaxPageSize is the largest `first`/`last` of a connection (GitHub's rule).
 const MaxPageSize = 100
 
+// ListSize is what the cost of a plain list of objects is multiplied by.
+const ListSize = 10
+
 // Default returns the defaults.
 func Default() Config {
 	return Config{
-		Addr:            "127.0.0.1:8080",
-		DataDir:         "./data",
-		LogFormat:       "text",
-		LogLevel:        "info",
-		DBMaxConns:      20,
-		MaxBodyBytes:    1 << 20,
-		MaxDepth:        12,
-		MaxCost:         20000,
-		MaxTokens:       10000,
-		ShutdownTimeout: 30 * time.Second,
+		Addr:             "127.0.0.1:8080",
+		DataDir:          "./data",
+		LogFormat:        "text",
+		LogLevel:         "info",
+		DBMaxConns:       20,
+		StatementTimeout: 30 * time.Second,
+		MaxBodyBytes:     1 << 20,
+		MaxDepth:         12,
+		MaxCost:          20000,
+		CountCost:        1000,
+		MaxRootFields:    20,
+		MaxTokens:        10000,
+		ShutdownTimeout:  30 * time.Second,
 	}
 }
 
-// Register declares the settings on fs, taking defaults from the
-// environment (looked up with getenv). Each flag's help names its variable.
-func (c *Config) Register(fs *flag.FlagSet, getenv func(string) string) {
-	str := func(p *string, name, env, usage string) {
-		if v := getenv(env); v != "" {
-			*p = v
-		}
-		fs.StringVar(p, name, *p, usage+" ("+env+")")
+// Register declares the settings on fs with their defaults; each flag's help
+// names its environment variable. Defaults shown by --help are never taken
+// from the environment, so secrets there stay out of it.
+func (c *Config) Register(fs *flag.FlagSet) {
+	c.env = map[string]string{}
+	bind := func(name, env string) string {
+		c.env[name] = env
+		return " (" + env + ")"
 	}
-	num := func(p *int, name, env, usage string) {
-		if v := getenv(env); v != "" {
-			if n, err := strconv.Atoi(v); err == nil {
-				*p = n
-			} else {
-				c.envErrs = append(c.envErrs, fmt.Errorf("%s: %q is not a number", env, v))
+	fs.StringVar(&c.Addr, "addr", c.Addr, "address to listen on"+bind("addr", "SOCDESK_ADDR"))
+	fs.StringVar(&c.DataDir, "data-dir", c.DataDir, "directory of the embedded database, used when no database URL is given"+bind("data-dir", "SOCDESK_DATA_DIR"))
+	fs.StringVar(&c.DatabaseURL, "database-url", c.DatabaseURL, "PostgreSQL URL, postgres://…; empty runs on the embedded SQLite database"+bind("database-url", "DATABASE_URL"))
+	fs.StringVar(&c.RedisURL, "redis-url", c.RedisURL, "Redis URL, redis://…, for events across replicas; empty uses an in-process broker"+bind("redis-url", "REDIS_URL"))
+	fs.StringVar(&c.AdminToken, "admin-token", c.AdminToken, "API token of the admin user, at least 32 characters; empty prints a one-time token on first start"+bind("admin-token", "SOCDESK_ADMIN_TOKEN"))
+	fs.BoolVar(&c.Demo, "demo", c.Demo, "load the demo data set when the database has no tickets"+bind("demo", "SOCDESK_DEMO"))
+	fs.StringVar(&c.LogFormat, "log-format", c.LogFormat, "log format: text or json"+bind("log-format", "SOCDESK_LOG_FORMAT"))
+	fs.StringVar(&c.LogLevel, "log-level", c.LogLevel, "log level: debug, info, warn or error"+bind("log-level", "SOCDESK_LOG_LEVEL"))
+	fs.IntVar(&c.DBMaxConns, "db-max-conns", c.DBMaxConns, "PostgreSQL connection pool size"+bind("db-max-conns", "SOCDESK_DB_MAX_CONNS"))
+	fs.DurationVar(&c.StatementTimeout, "statement-timeout", c.StatementTimeout, "longest a PostgreSQL statement may run"+bind("statement-timeout", "SOCDESK_STATEMENT_TIMEOUT"))
+	fs.Int64Var(&c.MaxBodyBytes, "max-body-bytes", c.MaxBodyBytes, "largest request body accepted"+bind("max-body-bytes", "SOCDESK_MAX_BODY_BYTES"))
+	fs.IntVar(&c.MaxDepth, "max-depth", c.MaxDepth, "deepest field nesting of a query"+bind("max-depth", "SOCDESK_MAX_DEPTH"))
+	fs.IntVar(&c.MaxCost, "max-cost", c.MaxCost, "largest query cost (fields, multiplied by page and list sizes)"+bind("max-cost", "SOCDESK_MAX_COST"))
+	fs.IntVar(&c.CountCost, "count-cost", c.CountCost, "cost of a totalCount, which counts every matching row"+bind("count-cost", "SOCDESK_COUNT_COST"))
+	fs.IntVar(&c.MaxRootFields, "max-root-fields", c.MaxRootFields, "most top-level fields (aliases included) of a query"+bind("max-root-fields", "SOCDESK_MAX_ROOT_FIELDS"))
+	fs.IntVar(&c.MaxTokens, "max-tokens", c.MaxTokens, "largest number of tokens in a query document"+bind("max-tokens", "SOCDESK_MAX_TOKENS"))
+	fs.DurationVar(&c.ShutdownTimeout, "shutdown-timeout", c.ShutdownTimeout, "how long in-flight requests may take to finish on SIGTERM"+bind("shutdown-timeout", "SOCDESK_SHUTDOWN_TIMEOUT"))
+}
+
+// Load parses args, then takes each setting not given as a flag from its
+// environment variable (looked up with getenv), then validates the result.
+func (c *Config) Load(fs *flag.FlagSet, args []string, getenv func(string) string) error {
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	given := map[string]bool{}
+	fs.Visit(func(f *flag.Flag) { given[f.Name] = true })
+	var errs []error
+	for name, env := range c.env {
+		if v := getenv(env); v != "" && !given[name] {
+			if err := fs.Set(name, v); err != nil {
+				errs = append(errs, fmt.Errorf("%s: %w", env, err))
 			}
 		}
-		fs.IntVar(p, name, *p, usage+" ("+env+")")
 	}
-	str(&c.Addr, "addr", "SOCDESK_ADDR", "address to listen on")
-	str(&c.DataDir, "data-dir", "SOCDESK_DATA_DIR", "directory of the embedded database, used when no database URL is given")
-	str(&c.DatabaseURL, "database-url", "DATABASE_URL", "PostgreSQL URL, postgres://…; empty runs on the embedded SQLite database")
-	str(&c.RedisURL, "redis-url", "REDIS_URL", "Redis URL, redis://…, for events across replicas; empty uses an in-process broker")
-	str(&c.AdminToken, "admin-token", "SOCDESK_ADMIN_TOKEN", "API token of the admin user, at least 32 characters; empty prints a one-time token on first start")
-	if v := getenv("SOCDESK_DEMO"); v != "" {
-		c.Demo, _ = strconv.ParseBool(v)
+	if err := errors.Join(errs...); err != nil {
+		return err
 	}
-	fs.BoolVar(&c.Demo, "demo", c.Demo, "load the demo data set when the database has no tickets (SOCDESK_DEMO)")
-	str(&c.LogFormat, "log-format", "SOCDESK_LOG_FORMAT", "log format: text or json")
-	str(&c.LogLevel, "log-level", "SOCDESK_LOG_LEVEL", "log level: debug, info, warn or error")
-	num(&c.DBMaxConns, "db-max-conns", "SOCDESK_DB_MAX_CONNS", "PostgreSQL connection pool size")
-	maxBody := int(c.MaxBodyBytes)
-	num(&maxBody, "max-body-bytes", "SOCDESK_MAX_BODY_BYTES", "largest request body accepted")
-	c.maxBody = &maxBody
-	num(&c.MaxDepth, "max-depth", "SOCDESK_MAX_DEPTH", "deepest field nesting of a query")
-	num(&c.MaxCost, "max-cost", "SOCDESK_MAX_COST", "largest query cost (fields, multiplied by page sizes)")
-	num(&c.MaxTokens, "max-tokens", "SOCDESK_MAX_TOKENS", "largest number of tokens in a query document")
-	if v := getenv("SOCDESK_SHUTDOWN_TIMEOUT"); v != "" {
-		if d, err := time.ParseDuration(v); err == nil {
-			c.ShutdownTimeout = d
-		} else {
-			c.envErrs = append(c.envErrs, fmt.Errorf("SOCDESK_SHUTDOWN_TIMEOUT: %q is not a duration", v))
-		}
-	}
-	fs.DurationVar(&c.ShutdownTimeout, "shutdown-timeout", c.ShutdownTimeout, "how long in-flight requests may take to finish on SIGTERM (SOCDESK_SHUTDOWN_TIMEOUT)")
+	return c.Validate()
 }
 
-// Validate checks the settings once flags are parsed.
+// Validate checks the settings.
 func (c *Config) Validate() error {
-	if c.maxBody != nil {
-		c.MaxBodyBytes = int64(*c.maxBody)
-	}
-	errs := append([]error(nil), c.envErrs...)
+	var errs []error
 	if c.LogFormat != "text" && c.LogFormat != "json" {
 		errs = append(errs, fmt.Errorf("log format must be text or json, not %q", c.LogFormat))
 	}
@@ -117,7 +126,8 @@ func (c *Config) Validate() error {
 	if c.AdminToken != "" && len(c.AdminToken) < 32 {
 		errs = append(errs, errors.New("the admin token must be at least 32 characters"))
 	}
-	for name, v := range map[string]int{"db max conns": c.DBMaxConns, "max depth": c.MaxDepth, "max cost": c.MaxCost, "max tokens": c.MaxTokens} {
+	for name, v := range map[string]int{"db max conns": c.DBMaxConns, "max depth": c.MaxDepth, "max cost": c.MaxCost,
+		"count cost": c.CountCost, "max root fields": c.MaxRootFields, "max tokens": c.MaxTokens} {
 		if v <= 0 {
 			errs = append(errs, fmt.Errorf("%s must be positive", name))
 		}
@@ -125,8 +135,8 @@ func (c *Config) Validate() error {
 	if c.MaxBodyBytes < 1024 {
 		errs = append(errs, errors.New("max body bytes must be at least 1024"))
 	}
-	if c.ShutdownTimeout <= 0 {
-		errs = append(errs, errors.New("shutdown timeout must be positive"))
+	if c.ShutdownTimeout <= 0 || c.StatementTimeout <= 0 {
+		errs = append(errs, errors.New("timeouts must be positive"))
 	}
 	return errors.Join(errs...)
 }
@@ -143,4 +153,10 @@ func (c *Config) Logger(w io.Writer) *slog.Logger {
 		return slog.New(slog.NewJSONHandler(w, opts))
 	}
 	return slog.New(slog.NewTextHandler(w, opts))
+}
+
+// Limits are the bounds every GraphQL operation must stay within.
+func (c *Config) Limits() limits.Limits {
+	return limits.Limits{MaxDepth: c.MaxDepth, MaxCost: c.MaxCost, MaxPageSize: MaxPageSize,
+		CountCost: c.CountCost, ListSize: ListSize, MaxRootFields: c.MaxRootFields}
 }

@@ -4,7 +4,9 @@
 package server
 
 import (
+	"bytes"
 	"context"
+	"io"
 	"errors"
 	"log/slog"
 	"net"
@@ -54,15 +56,31 @@ func NewHandler(d Deps) http.Handler {
 	return reqlog.Middleware(d.Logger)(mux)
 }
 
-// limitBody refuses bodies over max: at once with 413 when the length is
-// declared, and by failing the read otherwise.
+// limitBody refuses bodies over max with 413: at once when the length is
+// declared, after reading at most max+1 bytes when it is not (chunked).
 func limitBody(max int64, next http.Handler) http.Handler {
+	tooLarge := func(w http.ResponseWriter) {
+		w.Header().Set("Content-Type", "application/json")
+		w.WriteHeader(http.StatusRequestEntityTooLarge)
+		_, _ = w.Write([]byte(`{"errors":[{"message":"request body too large","extensions":{"code":"BAD_USER_INPUT"}}]}`))
+	}
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.ContentLength > max {
-			w.Header().Set("Content-Type", "application/json")
-			w.WriteHeader(http.StatusRequestEntityTooLarge)
-			_, _ = w.Write([]byte(`{"errors":[{"message":"request body too large","extensions":{"code":"BAD_USER_INPUT"}}]}`))
+			tooLarge(w)
 			return
+		}
+		if r.ContentLength < 0 && r.Body != nil {
+			body, err := io.ReadAll(io.LimitReader(r.Body, max+1))
+			if err != nil {
+				http.Error(w, "reading the request body", http.StatusBadRequest)
+				return
+			}
+			if int64(len(body)) > max {
+				tooLarge(w)
+				return
+			}
+			r.Body = io.NopCloser(bytes.NewReader(body))
+			r.ContentLength = int64(len(body))
 		}
 		r.Body = http.MaxBytesReader(w, r.Body, max)
 		next.ServeHTTP(w, r)

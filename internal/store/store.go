@@ -11,6 +11,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"time"
 
 	"entgo.io/ent/dialect"
 	entsql "entgo.io/ent/dialect/sql"
@@ -37,6 +38,8 @@ type Options struct {
 	SQLitePath string
 	// MaxOpenConns bounds the PostgreSQL connection pool.
 	MaxOpenConns int
+	// StatementTimeout bounds every PostgreSQL statement (0: the server's).
+	StatementTimeout time.Duration
 	// Driver wraps the ent driver, e.g. to count queries in tests.
 	Driver func(dialect.Driver) dialect.Driver
 }
@@ -53,7 +56,16 @@ func Open(ctx context.Context, o Options) (*Store, error) {
 			return nil, fmt.Errorf("DATABASE_URL must be a postgres:// URL")
 		}
 		name = dialect.Postgres
-		if db, err = sql.Open("postgres", o.DatabaseURL); err != nil {
+		dsn := o.DatabaseURL
+		if o.StatementTimeout > 0 && !strings.Contains(dsn, "statement_timeout") {
+			// lib/pq passes unknown URL parameters to the server as settings.
+			sep := "?"
+			if strings.Contains(dsn, "?") {
+				sep = "&"
+			}
+			dsn += fmt.Sprintf("%sstatement_timeout=%d", sep, o.StatementTimeout.Milliseconds())
+		}
+		if db, err = sql.Open("postgres", dsn); err != nil {
 			return nil, err
 		}
 		n := o.MaxOpenConns

@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"testing"
+	"time"
 
 	"ariga.io/atlas/sql/sqltool"
 	"entgo.io/ent/dialect"
@@ -138,4 +139,17 @@ func scratch(t *testing.T) string {
 	}
 	t.Cleanup(drop)
 	return u
+}
+
+func TestStatementTimeout(t *testing.T) {
+	ctx := context.Background()
+	st, err := store.Open(ctx, store.Options{DatabaseURL: testdb.PostgresURL(t), StatementTimeout: 1234 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	var got string
+	if err := st.DB.QueryRowContext(ctx, "SHOW statement_timeout").Scan(&got); err != nil || got != "1234ms" {
+		t.Fatalf("statement_timeout = %q, %v", got, err)
+	}
 }

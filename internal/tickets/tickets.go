@@ -290,8 +290,16 @@ func (s *Service) change(ctx context.Context, tx *ent.Tx, id int, expectedVersio
 	}
 	u := tx.Ticket.UpdateOne(old).Where(ticket.Version(old.Version))
 	changes, err := fn(old, u.Mutation())
-	if err != nil || len(changes) == 0 {
-		return old, nil, err
+	if err != nil {
+		return nil, nil, err
+	}
+	if len(changes) == 0 {
+		// Nothing to save, so no hook runs: ask the data layer's policy
+		// whether the viewer may make such a change at all.
+		if err := ticket.Policy.EvalMutation(ctx, u.Mutation()); err != nil {
+			return nil, nil, err
+		}
+		return old, nil, nil
 	}
 	t, err := u.Save(ctx)
 	if ent.IsNotFound(err) {
@@ -583,10 +591,16 @@ func (s *Service) checkRefs(ctx context.Context, fields map[string][]int, table 
 	return nil
 }
 
+// distinct returns ids without repeats, in their first order.
 func distinct(field string, ids []int, max int) ([]int, error) {
-	out := slices.Clone(ids)
-	slices.Sort(out)
-	out = slices.Compact(out)
+	seen := make(map[int]bool, len(ids))
+	out := make([]int, 0, len(ids))
+	for _, id := range ids {
+		if !seen[id] {
+			seen[id] = true
+			out = append(out, id)
+		}
+	}
 	if len(out) > max {
 		return nil, errs.Invalid(field, "at most %d", max)
 	}

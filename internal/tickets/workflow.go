@@ -134,6 +134,7 @@ func (s *Service) assign(ctx context.Context, tx *ent.Tx, id int, in AssignInput
 		if *f.ids, err = distinct(f.field, *f.ids, MaxPeople); err != nil {
 			return nil, nil, err
 		}
+		slices.Sort(*f.ids) // compared with, and recorded like, the sorted ids before
 		if err := s.checkRefs(ctx, map[string][]int{f.field: *f.ids}, user.Table); err != nil {
 			return nil, nil, err
 		}

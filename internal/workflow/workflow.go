@@ -209,11 +209,14 @@ func Available(t Ticket, roles Role) []Option {
 }
 
 // Permits reports whether a user with roles may move t to status to by some
-// transition of the table: the data layer's check on a status change.
+// transition of the table whose conditions t meets (a reason, which is not
+// part of the ticket, is the service's to check): the data layer's check on a
+// status change.
 func Permits(t Ticket, to ticket.Status, roles Role) bool {
 	for _, tr := range table[t.Workflow] {
 		target := to
-		if got, ok := tr.target(t, &target); ok && got == to && tr.from(t.Status, to) && tr.By&roles != 0 {
+		if got, ok := tr.target(t, &target); ok && got == to && tr.from(t.Status, to) && tr.By&roles != 0 &&
+			!(tr.NeedsApprover && !t.HasApprover) {
 			return true
 		}
 	}
