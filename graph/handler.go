@@ -3,10 +3,10 @@ package graph
 import (
 	"context"
 	"encoding/json"
-	"mime"
 	"errors"
 	"fmt"
 	"log/slog"
+	"mime"
 	"net/http"
 	"runtime/debug"
 	"strings"

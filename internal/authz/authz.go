@@ -227,7 +227,6 @@ func TicketEventPolicy() ent.Policy {
 	}
 }
 
-
 // SitePolicy: a non-admin sees only their own sites; admins write.
 func SitePolicy() ent.Policy {
 	return privacy.Policy{

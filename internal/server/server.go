@@ -6,8 +6,8 @@ package server
 import (
 	"bytes"
 	"context"
-	"io"
 	"errors"
+	"io"
 	"log/slog"
 	"net"
 	"net/http"
