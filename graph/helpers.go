@@ -2,12 +2,14 @@ package graph
 
 import (
 	"context"
+	"encoding/json"
 
 	"github.com/99designs/gqlgen/graphql"
 	"github.com/vektah/gqlparser/v2/ast"
 
 	"socdesk/ent"
 	"socdesk/graph/model"
+	"socdesk/graph/scalar"
 )
 
 // maxNodes bounds nodes(ids:).
@@ -79,4 +81,45 @@ func linkView(ctx context.Context, l *ent.TicketLink, from int) (*model.TicketLi
 		}
 	}
 	return v, nil
+}
+
+// presentChange shows a history value as clients know it: references to
+// other records (stored as their ids) as the API's opaque IDs.
+func presentChange(field string, v any) any {
+	switch field {
+	case "category", "site", "memo":
+		return presentID(v)
+	case "assignees", "approvers", "tags":
+		if list, ok := v.([]any); ok {
+			out := make([]any, len(list))
+			for i, x := range list {
+				out[i] = presentID(x)
+			}
+			return out
+		}
+	case "watcher":
+		if m, ok := v.(map[string]any); ok {
+			out := make(map[string]any, len(m))
+			for k, x := range m {
+				out[k] = x
+			}
+			out["user"] = presentID(m["user"])
+			return out
+		}
+	}
+	return v
+}
+
+func presentID(v any) any {
+	switch n := v.(type) {
+	case float64:
+		return scalar.EncodeID(int(n))
+	case int:
+		return scalar.EncodeID(n)
+	case json.Number:
+		if i, err := n.Int64(); err == nil {
+			return scalar.EncodeID(int(i))
+		}
+	}
+	return v
 }

@@ -10,6 +10,7 @@ import (
 	"socdesk/ent"
 	"socdesk/ent/category"
 	"socdesk/ent/memo"
+	"socdesk/ent/schematype"
 	"socdesk/ent/site"
 	"socdesk/ent/tag"
 	"socdesk/ent/ticket"
@@ -35,6 +36,16 @@ func (r *bulkTicketOutcomeResolver) Error(ctx context.Context, obj *tickets.Bulk
 		out.Field = &e.Field
 	}
 	return out, nil
+}
+
+// From is the resolver for the from field.
+func (r *fieldChangeResolver) From(ctx context.Context, obj *schematype.FieldChange) (any, error) {
+	return presentChange(obj.Field, obj.From), nil
+}
+
+// To is the resolver for the to field.
+func (r *fieldChangeResolver) To(ctx context.Context, obj *schematype.FieldChange) (any, error) {
+	return presentChange(obj.Field, obj.To), nil
 }
 
 // CreateTicket is the resolver for the createTicket field.
@@ -277,10 +288,14 @@ func (r *Resolver) BulkTicketOutcome() generated.BulkTicketOutcomeResolver {
 	return &bulkTicketOutcomeResolver{r}
 }
 
+// FieldChange returns generated.FieldChangeResolver implementation.
+func (r *Resolver) FieldChange() generated.FieldChangeResolver { return &fieldChangeResolver{r} }
+
 // Mutation returns generated.MutationResolver implementation.
 func (r *Resolver) Mutation() generated.MutationResolver { return &mutationResolver{r} }
 
 type (
 	bulkTicketOutcomeResolver struct{ *Resolver }
+	fieldChangeResolver       struct{ *Resolver }
 	mutationResolver          struct{ *Resolver }
 )

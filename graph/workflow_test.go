@@ -982,10 +982,11 @@ func TestHistoryOfApprovalLifecycle(t *testing.T) {
 			reason      string
 		}
 		st := func(from, to ticket.Status) wfChange { return wfChange{"status", from, to} }
+		// References read back as the API's opaque IDs.
 		want := []event{
-			{"CREATED", f.editor.login, []wfChange{{"status", nil, "NEW"}, {"title", nil, "Suspicious login"}, {"category", nil, f.approval},
-				{"site", nil, f.siteA}, {"priority", nil, "LOW"}, {"approvers", nil, []int{f.approver.id}}}, ""},
-			{"ASSIGNED", f.admin.login, []wfChange{{"assignees", []int{}, []int{f.assignee.id}}, st("NEW", "ASSIGNED")}, ""},
+			{"CREATED", f.editor.login, []wfChange{{"status", nil, "NEW"}, {"title", nil, "Suspicious login"}, {"category", nil, gid(f.approval)},
+				{"site", nil, gid(f.siteA)}, {"priority", nil, "LOW"}, {"approvers", nil, gids(f.approver.id)}}, ""},
+			{"ASSIGNED", f.admin.login, []wfChange{{"assignees", []string{}, gids(f.assignee.id)}, st("NEW", "ASSIGNED")}, ""},
 			{"TRANSITIONED", f.assignee.login, []wfChange{st("ASSIGNED", "IN_PROGRESS")}, ""},
 			{"TRANSITIONED", f.assignee.login, []wfChange{st("IN_PROGRESS", "SUBMITTED")}, ""},
 			{"TRANSITIONED", f.approver.login, []wfChange{st("SUBMITTED", "REJECTED")}, "attach the firewall logs"},

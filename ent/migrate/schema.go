@@ -238,6 +238,21 @@ var (
 				Columns: []*schema.Column{TicketsColumns[28], TicketsColumns[19], TicketsColumns[1]},
 			},
 			{
+				Name:    "ticket_site_id_created_at_id",
+				Unique:  false,
+				Columns: []*schema.Column{TicketsColumns[28], TicketsColumns[1], TicketsColumns[0]},
+			},
+			{
+				Name:    "ticket_site_id_updated_at_id",
+				Unique:  false,
+				Columns: []*schema.Column{TicketsColumns[28], TicketsColumns[2], TicketsColumns[0]},
+			},
+			{
+				Name:    "ticket_site_id_priority_rank_id",
+				Unique:  false,
+				Columns: []*schema.Column{TicketsColumns[28], TicketsColumns[18], TicketsColumns[0]},
+			},
+			{
 				Name:    "ticket_status_created_at",
 				Unique:  false,
 				Columns: []*schema.Column{TicketsColumns[19], TicketsColumns[1]},

@@ -100,6 +100,10 @@ func (Ticket) Indexes() []ent.Index {
 		index.Fields("updated_at", "id"),
 		index.Fields("priority_rank", "id"),
 		index.Fields("site_id", "status", "created_at"),
+		// A non-admin's lists are scoped to their sites, in every ordering.
+		index.Fields("site_id", "created_at", "id"),
+		index.Fields("site_id", "updated_at", "id"),
+		index.Fields("site_id", "priority_rank", "id"),
 		index.Fields("status", "created_at"),
 		index.Fields("category_id", "created_at"),
 		index.Fields("registered_by_id"),

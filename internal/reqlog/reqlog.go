@@ -39,21 +39,31 @@ func Middleware(base *slog.Logger) func(http.Handler) http.Handler {
 			log := base.With("request_id", id)
 			rw := &statusWriter{ResponseWriter: w, status: http.StatusOK}
 			start := time.Now()
-			ctx := context.WithValue(r.Context(), ctxKey{}, log)
+			who := &requester{}
+			ctx := context.WithValue(context.WithValue(r.Context(), ctxKey{}, log), requesterKey{}, who)
 			next.ServeHTTP(rw, r.WithContext(ctx))
 			log.Info("request", "method", r.Method, "path", r.URL.Path, "status", rw.status,
-				"duration_ms", time.Since(start).Milliseconds())
+				"viewer", who.login, "duration_ms", time.Since(start).Milliseconds())
 		})
 	}
 }
 
-// WithViewer adds the authenticated viewer to the request's logger.
+// requester is who made the request, once authenticated, for the access log.
+type requester struct{ login string }
+
+type requesterKey struct{}
+
+// WithViewer adds the authenticated viewer to the request's logger and to
+// its access log line.
 func WithViewer(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		ctx := r.Context()
 		if v := viewer.FromContext(ctx); v != nil {
 			if l, ok := ctx.Value(ctxKey{}).(*slog.Logger); ok {
 				ctx = context.WithValue(ctx, ctxKey{}, l.With("viewer", v.Login))
+			}
+			if who, ok := ctx.Value(requesterKey{}).(*requester); ok {
+				who.login = v.Login
 			}
 		}
 		next.ServeHTTP(w, r.WithContext(ctx))
