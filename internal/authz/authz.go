@@ -312,7 +312,7 @@ func allowTransition(ctx context.Context, v *viewer.Viewer, m *ent.TicketMutatio
 		return privacy.Denyf("closedAt follows the status")
 	}
 	wt := WorkflowTicket(t)
-	if !workflow.Permits(wt, to, RolesOf(v, t.SiteID, ids(t.Edges.Assignees), ids(t.Edges.Approvers))) {
+	if !workflow.Permits(wt, to, RolesOf(v, t.SiteID, UserIDs(t.Edges.Assignees), UserIDs(t.Edges.Approvers))) {
 		return privacy.Denyf("the workflow does not let the viewer move this ticket from %s to %s", t.Status, to)
 	}
 	return privacy.Allow
@@ -328,7 +328,8 @@ func WorkflowTicket(t *ent.Ticket) workflow.Ticket {
 	return wt
 }
 
-func ids(us []*ent.User) []int {
+// UserIDs are the ids of us.
+func UserIDs(us []*ent.User) []int {
 	out := make([]int, len(us))
 	for i, u := range us {
 		out[i] = u.ID
@@ -356,7 +357,7 @@ func MemoPolicy() ent.Policy {
 					if err != nil {
 						return privacy.Denyf("ticket not visible")
 					}
-					if RolesOf(v, t.SiteID, ids(t.Edges.Assignees), ids(t.Edges.Approvers)) == 0 {
+					if RolesOf(v, t.SiteID, UserIDs(t.Edges.Assignees), UserIDs(t.Edges.Approvers)) == 0 {
 						return privacy.Denyf("memos are written by the ticket's assignees, approvers and editors")
 					}
 					if a, ok := m.AuthorID(); !ok || a != v.UserID {

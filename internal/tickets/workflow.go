@@ -84,7 +84,7 @@ func (s *Service) transition(ctx context.Context, tx *ent.Tx, id int, in Transit
 
 // Roles is how the viewer stands to t (loaded by lock, with its people).
 func Roles(ctx context.Context, t *ent.Ticket) workflow.Role {
-	return authz.RolesOf(viewer.FromContext(ctx), t.SiteID, userIDs(t.Edges.Assignees), userIDs(t.Edges.Approvers))
+	return authz.RolesOf(viewer.FromContext(ctx), t.SiteID, authz.UserIDs(t.Edges.Assignees), authz.UserIDs(t.Edges.Approvers))
 }
 
 // AvailableActions is what the viewer may do to t now, loading what the
@@ -143,7 +143,7 @@ func (s *Service) assign(ctx context.Context, tx *ent.Tx, id int, in AssignInput
 		var changes []schematype.FieldChange
 		wt := authz.WorkflowTicket(old)
 		if in.AssigneeIDs != nil {
-			before := sorted(userIDs(old.Edges.Assignees))
+			before := sorted(authz.UserIDs(old.Edges.Assignees))
 			if !slices.Equal(before, in.AssigneeIDs) {
 				m.ClearAssignees()
 				m.AddAssigneeIDs(in.AssigneeIDs...)
@@ -152,7 +152,7 @@ func (s *Service) assign(ctx context.Context, tx *ent.Tx, id int, in AssignInput
 			wt.HasAssignee = len(in.AssigneeIDs) > 0
 		}
 		if in.ApproverIDs != nil {
-			before := sorted(userIDs(old.Edges.Approvers))
+			before := sorted(authz.UserIDs(old.Edges.Approvers))
 			if !slices.Equal(before, in.ApproverIDs) {
 				m.ClearApprovers()
 				m.AddApproverIDs(in.ApproverIDs...)
@@ -165,14 +165,6 @@ func (s *Service) assign(ctx context.Context, tx *ent.Tx, id int, in AssignInput
 		}
 		return changes, nil
 	})
-}
-
-func userIDs(us []*ent.User) []int {
-	out := make([]int, len(us))
-	for i, u := range us {
-		out[i] = u.ID
-	}
-	return out
 }
 
 func sorted(ids []int) []int {
