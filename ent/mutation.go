@@ -8682,7 +8682,7 @@ func (m *TicketEventMutation) Reason() (r string, exists bool) {
 // OldReason returns the old "reason" field's value of the TicketEvent entity.
 // If the TicketEvent object wasn't provided to the builder, the object is fetched from the database.
 // An error is returned if the mutation operation is not UpdateOne, or the database query fails.
-func (m *TicketEventMutation) OldReason(ctx context.Context) (v string, err error) {
+func (m *TicketEventMutation) OldReason(ctx context.Context) (v *string, err error) {
 	if !m.op.Is(OpUpdateOne) {
 		return v, errors.New("OldReason is only allowed on UpdateOne operations")
 	}

@@ -34,7 +34,7 @@ type TicketEvent struct {
 	// ActorID holds the value of the "actor_id" field.
 	ActorID *int `json:"actor_id,omitempty"`
 	// Why, when the change needed a reason (a rejection).
-	Reason string `json:"reason,omitempty"`
+	Reason *string `json:"reason,omitempty"`
 	// Changes holds the value of the "changes" field.
 	Changes []schematype.FieldChange `json:"changes,omitempty"`
 	// Edges holds the relations/edges for other nodes in the graph.
@@ -154,7 +154,8 @@ func (_m *TicketEvent) assignValues(columns []string, values []any) error {
 			if value, ok := values[i].(*sql.NullString); !ok {
 				return fmt.Errorf("unexpected type %T for field reason", values[i])
 			} else if value.Valid {
-				_m.Reason = value.String
+				_m.Reason = new(string)
+				*_m.Reason = value.String
 			}
 		case ticketevent.FieldChanges:
 			if value, ok := values[i].(*[]byte); !ok {
@@ -232,8 +233,10 @@ func (_m *TicketEvent) String() string {
 		builder.WriteString(fmt.Sprintf("%v", *v))
 	}
 	builder.WriteString(", ")
-	builder.WriteString("reason=")
-	builder.WriteString(_m.Reason)
+	if v := _m.Reason; v != nil {
+		builder.WriteString("reason=")
+		builder.WriteString(*v)
+	}
 	builder.WriteString(", ")
 	builder.WriteString("changes=")
 	builder.WriteString(fmt.Sprintf("%v", _m.Changes))

@@ -238,7 +238,7 @@ func (_c *TicketEventCreate) createSpec() (*TicketEvent, *sqlgraph.CreateSpec) {
 	}
 	if value, ok := _c.mutation.Reason(); ok {
 		_spec.SetField(ticketevent.FieldReason, field.TypeString, value)
-		_node.Reason = value
+		_node.Reason = &value
 	}
 	if value, ok := _c.mutation.Changes(); ok {
 		_spec.SetField(ticketevent.FieldChanges, field.TypeJSON, value)

@@ -8,6 +8,7 @@ import (
 	"github.com/vektah/gqlparser/v2/ast"
 
 	"socdesk/ent"
+	"socdesk/ent/user"
 	"socdesk/graph/model"
 	"socdesk/graph/scalar"
 )
@@ -122,4 +123,38 @@ func presentID(v any) any {
 		}
 	}
 	return v
+}
+
+// selected reports whether the operation selects the field at path below
+// the field being resolved (through fragments).
+func selected(ctx context.Context, path ...string) bool {
+	fc, oc := graphql.GetFieldContext(ctx), graphql.GetOperationContext(ctx)
+	if fc == nil || oc == nil {
+		return false
+	}
+	sel := fc.Field.Selections
+	for _, name := range path {
+		found := false
+		for _, f := range graphql.CollectFields(oc, sel, nil) {
+			if f.Name == name {
+				sel, found = f.Selections, true
+				break
+			}
+		}
+		if !found {
+			return false
+		}
+	}
+	return true
+}
+
+// withWorkflow loads with each ticket what its availableActions need (its
+// category and people), in one query per edge for the whole page, when the
+// operation selects them at path.
+func withWorkflow(ctx context.Context, q *ent.TicketQuery, path ...string) *ent.TicketQuery {
+	if !selected(ctx, append(path, "availableActions")...) {
+		return q
+	}
+	ids := func(q *ent.UserQuery) { q.Select(user.FieldID) }
+	return q.WithCategory().WithAssignees(ids).WithApprovers(ids)
 }

@@ -190,7 +190,7 @@ func (r *mutationResolver) UpdateUser(ctx context.Context, id int, input ent.Upd
 
 // DeleteUser is the resolver for the deleteUser field.
 func (r *mutationResolver) DeleteUser(ctx context.Context, id int) (*model.DeletePayload, error) {
-	return deleted(id, r.Client.User.DeleteOneID(id).Exec(ctx))
+	return deleted(id, r.Tickets.DeleteUser(ctx, id))
 }
 
 // Viewer is the resolver for the viewer field.
@@ -200,7 +200,7 @@ func (r *queryResolver) Viewer(ctx context.Context) (*ent.User, error) {
 
 // Ticket is the resolver for the ticket field.
 func (r *queryResolver) Ticket(ctx context.Context, number int) (*ent.Ticket, error) {
-	t, err := r.Client.Ticket.Query().Where(ticket.ID(ent.TicketIDFromNumber(number))).CollectFields(ctx)
+	t, err := withWorkflow(ctx, r.Client.Ticket.Query().Where(ticket.ID(ent.TicketIDFromNumber(number)))).CollectFields(ctx)
 	if err != nil {
 		return nil, err
 	}
@@ -220,7 +220,8 @@ func (r *queryResolver) Tickets(ctx context.Context, after *entgql.Cursor[int], 
 	if orderBy == nil { // an explicit null: the default order
 		orderBy = tickets.DefaultOrder
 	}
-	return r.Client.Ticket.Query().Where(ps...).Paginate(countOnlyIfSelected(ctx, first, last), after, first, before, last, ent.WithTicketOrder(orderBy))
+	q := withWorkflow(ctx, r.Client.Ticket.Query().Where(ps...), "edges", "node")
+	return q.Paginate(countOnlyIfSelected(ctx, first, last), after, first, before, last, ent.WithTicketOrder(orderBy))
 }
 
 // Categories is the resolver for the categories field.

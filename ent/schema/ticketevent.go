@@ -30,7 +30,7 @@ func (TicketEvent) Fields() []ent.Field {
 		field.Int("ticket_number").Immutable(),
 		field.Int("site_id").Immutable().Annotations(entgql.Skip(entgql.SkipAll)),
 		field.Int("actor_id").Optional().Nillable().Immutable(),
-		field.String("reason").Optional().Immutable().Validate(maxRunes(2000)).
+		field.String("reason").Optional().Nillable().Immutable().Validate(maxRunes(2000)).
 			Comment("Why, when the change needed a reason (a rejection)."),
 		field.JSON("changes", []schematype.FieldChange{}).Default([]schematype.FieldChange{}).Immutable().
 			Annotations(entgql.Type("[FieldChange!]")),

@@ -105,11 +105,16 @@ func setOrClear[T any](v *T, set func(T), clear func()) {
 	}
 }
 
-// utc stores times in one offset (SQLite compares them as text).
+// utc stores times in one offset (SQLite compares them as text) and at the
+// precision PostgreSQL keeps (microseconds), so that what is compared, stored
+// and recorded in history is the same value on both databases.
 func utc(t *time.Time) *time.Time {
 	if t == nil {
 		return nil
 	}
-	u := t.UTC()
+	u := t.UTC().Truncate(time.Microsecond)
 	return &u
 }
+
+// now is the current time as utc stores it.
+func now() time.Time { return time.Now().UTC().Truncate(time.Microsecond) }

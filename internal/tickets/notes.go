@@ -5,6 +5,7 @@ import (
 	"strings"
 	"unicode/utf8"
 
+	"entgo.io/ent/dialect"
 	"entgo.io/ent/dialect/sql"
 
 	"socdesk/ent"
@@ -27,10 +28,12 @@ func history(ctx context.Context, tx *ent.Tx, t *ent.Ticket, kind ticketevent.Ki
 	return []*ent.TicketEvent{ev}, err
 }
 
-// visible reads a ticket the viewer may see, or NOT_FOUND naming field.
-func visible(ctx context.Context, tx *ent.Tx, field string, id int) (*ent.Ticket, error) {
-	t, err := tx.Ticket.Get(ctx, id)
-	if ent.IsNotFound(err) {
+// visible reads and locks a ticket the viewer may see, or NOT_FOUND naming
+// field. Holding the ticket's row lock serializes memos, links and watchers
+// of one ticket as it does its other changes, so check-then-write is safe.
+func (s *Service) visible(ctx context.Context, tx *ent.Tx, field string, id int) (*ent.Ticket, error) {
+	t, err := s.lock(ctx, tx, id)
+	if e, ok := errs.As(err); ok && e.Code == errs.NotFound {
 		return nil, &errs.Error{Code: errs.NotFound, Field: field, Message: "no ticket with this id"}
 	}
 	return t, err
@@ -56,7 +59,7 @@ func (s *Service) AddMemo(ctx context.Context, ticketID int, body string, format
 	}
 	var m *ent.Memo
 	err := s.inTx(ctx, func(ctx context.Context, tx *ent.Tx) ([]*ent.TicketEvent, error) {
-		t, err := visible(ctx, tx, "ticketID", ticketID)
+		t, err := s.visible(ctx, tx, "ticketID", ticketID)
 		if err != nil {
 			return nil, err
 		}
@@ -79,17 +82,25 @@ func (s *Service) EditMemo(ctx context.Context, id int, body string, format *mem
 	}
 	var m *ent.Memo
 	err := s.inTx(ctx, func(ctx context.Context, tx *ent.Tx) ([]*ent.TicketEvent, error) {
-		old, err := tx.Memo.Query().Where(memo.ID(id)).WithTicket().Only(ctx)
+		q := tx.Memo.Query().Where(memo.ID(id)).WithTicket()
+		if s.Dialect == dialect.Postgres {
+			q.ForUpdate() // concurrent edits queue, and each records what it replaced
+		}
+		old, err := q.Only(ctx)
 		if ent.IsNotFound(err) {
 			return nil, errs.New(errs.NotFound, "no memo with this id")
 		} else if err != nil {
 			return nil, err
 		}
+		u := tx.Memo.UpdateOne(old).SetBody(body)
 		if old.Body == body && (format == nil || *format == old.Format) {
+			// Nothing to save, so no hook runs: the policy still decides.
+			if err := memo.Policy.EvalMutation(ctx, u.Mutation()); err != nil {
+				return nil, err
+			}
 			m = old
 			return nil, nil
 		}
-		u := tx.Memo.UpdateOne(old).SetBody(body)
 		if format != nil {
 			u.SetFormat(*format)
 		}
@@ -114,11 +125,7 @@ func (s *Service) Link(ctx context.Context, fromID, toID int, kind ticketlink.Ki
 	}
 	var l *ent.TicketLink
 	err := s.inTx(ctx, func(ctx context.Context, tx *ent.Tx) ([]*ent.TicketEvent, error) {
-		from, err := visible(ctx, tx, "fromID", fromID)
-		if err != nil {
-			return nil, err
-		}
-		to, err := visible(ctx, tx, "toID", toID)
+		from, to, err := s.lockPair(ctx, tx, fromID, toID)
 		if err != nil {
 			return nil, err
 		}
@@ -143,6 +150,28 @@ func (s *Service) Link(ctx context.Context, fromID, toID int, kind ticketlink.Ki
 		return nil, err
 	}
 	return l.Unwrap(), nil
+}
+
+// lockPair locks two tickets in id order, so that two links made at once
+// between the same tickets, either way round, queue instead of deadlocking.
+func (s *Service) lockPair(ctx context.Context, tx *ent.Tx, fromID, toID int) (from, to *ent.Ticket, err error) {
+	first, second := fromID, toID
+	firstField, secondField := "fromID", "toID"
+	if second < first {
+		first, second, firstField, secondField = second, first, secondField, firstField
+	}
+	a, err := s.visible(ctx, tx, firstField, first)
+	if err != nil {
+		return nil, nil, err
+	}
+	b, err := s.visible(ctx, tx, secondField, second)
+	if err != nil {
+		return nil, nil, err
+	}
+	if a.ID == fromID {
+		return a, b, nil
+	}
+	return b, a, nil
 }
 
 // Unlink removes a link, recording it on both tickets.
@@ -188,7 +217,7 @@ func linkHistory(ctx context.Context, tx *ent.Tx, kind ticketevent.Kind, l *ent.
 func (s *Service) Links(ctx context.Context, t *ent.Ticket) ([]*ent.TicketLink, error) {
 	return s.Client.TicketLink.Query().
 		Where(ticketlink.Or(ticketlink.FromID(t.ID), ticketlink.ToID(t.ID))).
-		WithFrom().WithTo().
+		WithFrom().WithTo().WithCreatedBy().
 		Order(ticketlink.ByID(sql.OrderAsc())).
 		All(ctx)
 }
@@ -205,8 +234,14 @@ func (s *Service) Watch(ctx context.Context, ticketID int, userID *int, notify t
 	}
 	var w *ent.TicketWatcher
 	err := s.inTx(ctx, func(ctx context.Context, tx *ent.Tx) ([]*ent.TicketEvent, error) {
-		t, err := visible(ctx, tx, "id", ticketID)
+		t, err := s.visible(ctx, tx, "id", ticketID)
 		if err != nil {
+			return nil, err
+		}
+		if err := s.mayWatch(ctx, tx, t.ID, uid); err != nil {
+			return nil, err
+		}
+		if err := s.checkCanSee(ctx, "userID", []int{uid}, t.SiteID); err != nil {
 			return nil, err
 		}
 		old, err := tx.TicketWatcher.Query().Where(ticketwatcher.TicketID(t.ID), ticketwatcher.UserID(uid)).Only(ctx)
@@ -236,6 +271,13 @@ func (s *Service) Watch(ctx context.Context, ticketID int, userID *int, notify t
 	return w.Unwrap(), nil
 }
 
+// mayWatch asks the data layer's policy whether the viewer may make (or
+// unmake, or change) userID's watch of the ticket, before anything is read or
+// left unchanged: FORBIDDEN, not a quiet success or NOT_FOUND.
+func (s *Service) mayWatch(ctx context.Context, tx *ent.Tx, ticketID, userID int) error {
+	return ticketwatcher.Policy.EvalMutation(ctx, tx.TicketWatcher.Create().SetTicketID(ticketID).SetUserID(userID).Mutation())
+}
+
 // Unwatch stops userID (the viewer, when nil) watching a ticket.
 func (s *Service) Unwatch(ctx context.Context, ticketID int, userID *int) error {
 	uid := viewer.FromContext(ctx).UserID
@@ -243,8 +285,11 @@ func (s *Service) Unwatch(ctx context.Context, ticketID int, userID *int) error 
 		uid = *userID
 	}
 	return s.inTx(ctx, func(ctx context.Context, tx *ent.Tx) ([]*ent.TicketEvent, error) {
-		t, err := visible(ctx, tx, "id", ticketID)
+		t, err := s.visible(ctx, tx, "id", ticketID)
 		if err != nil {
+			return nil, err
+		}
+		if err := s.mayWatch(ctx, tx, t.ID, uid); err != nil {
 			return nil, err
 		}
 		n, err := tx.TicketWatcher.Delete().Where(ticketwatcher.TicketID(t.ID), ticketwatcher.UserID(uid)).Exec(ctx)

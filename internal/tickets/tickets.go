@@ -25,6 +25,7 @@ import (
 	"socdesk/ent/tag"
 	"socdesk/ent/ticket"
 	"socdesk/ent/ticketevent"
+	"socdesk/ent/ticketlink"
 	"socdesk/ent/user"
 	"socdesk/internal/errs"
 	"socdesk/internal/events"
@@ -239,6 +240,12 @@ func (s *Service) validateCreate(ctx context.Context, in *CreateInput) error {
 	if err := s.checkRefs(ctx, map[string][]int{"input.assigneeIDs": in.AssigneeIDs, "input.approverIDs": in.ApproverIDs}, user.Table); err != nil {
 		return err
 	}
+	if err := s.checkCanSee(ctx, "input.assigneeIDs", in.AssigneeIDs, in.SiteID); err != nil {
+		return err
+	}
+	if err := s.checkCanSee(ctx, "input.approverIDs", in.ApproverIDs, in.SiteID); err != nil {
+		return err
+	}
 	return s.checkRefs(ctx, map[string][]int{"input.tagIDs": in.TagIDs}, tag.Table)
 }
 
@@ -418,9 +425,9 @@ func (s *Service) applyUpdate(ctx context.Context, old *ent.Ticket, in UpdateInp
 			change("dueAt", *old.DueAt, nil)
 		}
 	}
-	if in.DueAt != nil && (old.DueAt == nil || !old.DueAt.Equal(*in.DueAt)) {
-		m.SetDueAt(in.DueAt.UTC())
-		change("dueAt", old.DueAt, in.DueAt.UTC())
+	if due := utc(in.DueAt); due != nil && (old.DueAt == nil || !old.DueAt.Equal(*due)) {
+		m.SetDueAt(*due)
+		change("dueAt", old.DueAt, *due)
 	}
 	if in.Incident != nil && *in.Incident != old.Incident {
 		m.SetIncident(*in.Incident)
@@ -463,10 +470,30 @@ func (s *Service) Delete(ctx context.Context, id int) error {
 		if err != nil {
 			return nil, err
 		}
+		evs := []*ent.TicketEvent{ev}
+		// Its links go with it: the tickets at their other ends record that,
+		// whoever may see them (the deletion itself was the viewer's to make).
+		links, err := tx.TicketLink.Query().Where(ticketlink.Or(ticketlink.FromID(t.ID), ticketlink.ToID(t.ID))).
+			WithFrom().WithTo().All(system(ctx))
+		if err != nil {
+			return nil, err
+		}
+		for _, l := range links {
+			other, direction := l.Edges.To, "INCOMING"
+			if other.ID == t.ID {
+				other, direction = l.Edges.From, "OUTGOING"
+			}
+			link := map[string]any{"kind": l.Kind, "ticket": t.Number(), "direction": direction, "deleted": true}
+			e, err := record(system(ctx), tx, other, ticketevent.KindUNLINKED, []schematype.FieldChange{{Field: "link", From: link}}, "")
+			if err != nil {
+				return nil, err
+			}
+			evs = append(evs, e)
+		}
 		if err := tx.Ticket.DeleteOne(t).Exec(ctx); err != nil {
 			return nil, err
 		}
-		return []*ent.TicketEvent{ev}, nil
+		return evs, nil
 	})
 }
 

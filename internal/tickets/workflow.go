@@ -4,7 +4,6 @@ import (
 	"context"
 	"slices"
 	"strings"
-	"time"
 
 	"socdesk/ent"
 	"socdesk/ent/schematype"
@@ -55,6 +54,11 @@ func (s *Service) transition(ctx context.Context, tx *ent.Tx, id int, in Transit
 		return nil, nil, errs.Invalid("toStatus", "is only for MOVE")
 	}
 	return s.change(ctx, tx, id, in.ExpectedVersion, ticketevent.KindTRANSITIONED, reason, func(old *ent.Ticket, m *ent.TicketMutation) ([]schematype.FieldChange, error) {
+		// A target outside the workflow is bad input (an action the workflow
+		// lacks altogether is an invalid transition, below).
+		if w := authz.WorkflowTicket(old).Workflow; in.ToStatus != nil && workflow.HasAction(w, in.Action) && !workflow.Valid(w, *in.ToStatus) {
+			return nil, errs.Invalid("toStatus", "%s is not a status of the %s workflow", *in.ToStatus, w)
+		}
 		d := workflow.Decide(authz.WorkflowTicket(old), in.Action, in.ToStatus, Roles(ctx, old), reason)
 		switch d.Outcome {
 		case workflow.Invalid:
@@ -71,9 +75,9 @@ func (s *Service) transition(ctx context.Context, tx *ent.Tx, id int, in Transit
 		m.SetStatus(d.To)
 		switch {
 		case d.To == ticket.StatusCLOSED:
-			now := time.Now().UTC()
-			m.SetClosedAt(now)
-			changes = append(changes, schematype.FieldChange{Field: "closedAt", From: old.ClosedAt, To: now})
+			at := now()
+			m.SetClosedAt(at)
+			changes = append(changes, schematype.FieldChange{Field: "closedAt", From: old.ClosedAt, To: at})
 		case old.ClosedAt != nil:
 			m.ClearClosedAt()
 			changes = append(changes, schematype.FieldChange{Field: "closedAt", From: old.ClosedAt, To: nil})
@@ -140,6 +144,12 @@ func (s *Service) assign(ctx context.Context, tx *ent.Tx, id int, in AssignInput
 		}
 	}
 	return s.change(ctx, tx, id, in.ExpectedVersion, ticketevent.KindASSIGNED, "", func(old *ent.Ticket, m *ent.TicketMutation) ([]schematype.FieldChange, error) {
+		if err := s.checkCanSee(ctx, "assigneeIDs", in.AssigneeIDs, old.SiteID); err != nil {
+			return nil, err
+		}
+		if err := s.checkCanSee(ctx, "approverIDs", in.ApproverIDs, old.SiteID); err != nil {
+			return nil, err
+		}
 		var changes []schematype.FieldChange
 		wt := authz.WorkflowTicket(old)
 		if in.AssigneeIDs != nil {
@@ -159,7 +169,10 @@ func (s *Service) assign(ctx context.Context, tx *ent.Tx, id int, in AssignInput
 				changes = append(changes, schematype.FieldChange{Field: "approvers", From: before, To: in.ApproverIDs})
 			}
 		}
-		if to := workflow.AfterAssignment(wt); to != old.Status && len(changes) > 0 {
+		// Given assignees settle the status even when they are the same ones
+		// (a RESTARTed ticket that keeps its assignee becomes ASSIGNED again);
+		// approvers alone never move it.
+		if to := workflow.AfterAssignment(wt); to != old.Status && in.AssigneeIDs != nil {
 			m.SetStatus(to)
 			changes = append(changes, schematype.FieldChange{Field: "status", From: old.Status, To: to})
 		}

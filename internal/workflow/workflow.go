@@ -223,6 +223,11 @@ func Permits(t Ticket, to ticket.Status, roles Role) bool {
 	return false
 }
 
+// HasAction reports whether workflow w has action at all.
+func HasAction(w category.Workflow, action Action) bool {
+	return slices.ContainsFunc(table[w], func(tr Transition) bool { return tr.Action == action })
+}
+
 // Valid reports whether status belongs to workflow w.
 func Valid(w category.Workflow, status ticket.Status) bool {
 	return slices.Contains(Statuses[w], status)
