@@ -4,10 +4,9 @@ import (
 	"context"
 
 	"socdesk/ent"
+	"socdesk/ent/memo"
 	"socdesk/ent/schematype"
 	"socdesk/ent/site"
-	"socdesk/internal/viewer"
-	"socdesk/ent/memo"
 	"socdesk/ent/ticket"
 	"socdesk/ent/ticketapprover"
 	"socdesk/ent/ticketassignee"
@@ -15,6 +14,7 @@ import (
 	"socdesk/ent/ticketwatcher"
 	"socdesk/ent/user"
 	"socdesk/internal/errs"
+	"socdesk/internal/viewer"
 )
 
 // DeleteUser deletes a user who has no part in any ticket's record. One who
