@@ -109,6 +109,27 @@ func TestDeletionsKeepTheRecord(t *testing.T) {
 		if k := e.kinds(other); len(k) != 2 || k[1] != ticketevent.KindUNLINKED {
 			t.Fatalf("the other end's history after the delete: %v", k)
 		}
+		// The deleted ticket's record stays readable by its number, for those
+		// who could see it: it ends with who deleted it.
+		var h struct {
+			TicketHistory struct {
+				Edges []struct {
+					Node struct {
+						Kind  string
+						Actor struct{ Login string }
+					}
+				}
+			}
+		}
+		const hq = `query($n: Int!) { ticketHistory(number: $n, last: 1) { edges { node { kind actor { login } } } } }`
+		e.do(c.bystander, hq, map[string]any{"n": c.tk.Number()}).ok().into(&h)
+		if len(h.TicketHistory.Edges) != 1 || h.TicketHistory.Edges[0].Node.Kind != "DELETED" || h.TicketHistory.Edges[0].Node.Actor.Login != "admin" {
+			t.Fatalf("history of the deleted ticket: %+v", h)
+		}
+		e.do(c.outsider, hq, map[string]any{"n": c.tk.Number()}).ok().into(&h)
+		if len(h.TicketHistory.Edges) != 0 {
+			t.Fatalf("another site's user reads the deleted ticket's history: %+v", h)
+		}
 	})
 }
 

@@ -14,6 +14,7 @@ import (
 	"socdesk/ent/site"
 	"socdesk/ent/tag"
 	"socdesk/ent/ticket"
+	"socdesk/ent/ticketevent"
 	"socdesk/ent/ticketlink"
 	"socdesk/ent/ticketwatcher"
 	"socdesk/graph/generated"
@@ -222,6 +223,12 @@ func (r *queryResolver) Tickets(ctx context.Context, after *entgql.Cursor[int], 
 	}
 	q := withWorkflow(ctx, r.Client.Ticket.Query().Where(ps...), "edges", "node")
 	return q.Paginate(countOnlyIfSelected(ctx, first, last), after, first, before, last, ent.WithTicketOrder(orderBy))
+}
+
+// TicketHistory is the resolver for the ticketHistory field.
+func (r *queryResolver) TicketHistory(ctx context.Context, number int, after *entgql.Cursor[int], first *int, before *entgql.Cursor[int], last *int) (*ent.TicketEventConnection, error) {
+	return r.Client.TicketEvent.Query().Where(ticketevent.TicketNumber(number)).
+		Paginate(countOnlyIfSelected(ctx, first, last), after, first, before, last)
 }
 
 // Categories is the resolver for the categories field.

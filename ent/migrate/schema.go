@@ -402,6 +402,11 @@ var (
 				Unique:  false,
 				Columns: []*schema.Column{TicketEventsColumns[4], TicketEventsColumns[0]},
 			},
+			{
+				Name:    "ticketevent_ticket_number_id",
+				Unique:  false,
+				Columns: []*schema.Column{TicketEventsColumns[3], TicketEventsColumns[0]},
+			},
 		},
 	}
 	// TicketLinksColumns holds the columns for the "ticket_links" table.

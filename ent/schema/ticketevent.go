@@ -47,7 +47,7 @@ func (TicketEvent) Edges() []ent.Edge {
 
 // Indexes of the TicketEvent.
 func (TicketEvent) Indexes() []ent.Index {
-	return []ent.Index{index.Fields("ticket_id", "id"), index.Fields("site_id", "id")}
+	return []ent.Index{index.Fields("ticket_id", "id"), index.Fields("site_id", "id"), index.Fields("ticket_number", "id")}
 }
 
 // Annotations of the TicketEvent.
