@@ -105,6 +105,7 @@ func TestLinks(t *testing.T) {
 			t.Fatalf("link %+v", l.LinkTickets)
 		}
 		e.do(c.editor, link, map[string]any{"f": gid(dup.ID), "t": gid(c.tk.ID), "k": "DUPLICATE_OF"}).wantCode("CONFLICT")
+		e.do(c.editor, link, map[string]any{"f": gid(c.tk.ID), "t": gid(dup.ID), "k": "DUPLICATE_OF"}).wantCode("BAD_USER_INPUT", "toID") // no cycle
 		e.do(c.editor, link, map[string]any{"f": gid(dup.ID), "t": gid(dup.ID), "k": "RELATED"}).wantCode("BAD_USER_INPUT", "toID")
 		e.do(c.editor, link, map[string]any{"f": gid(dup.ID), "t": gid(c.otherTk.ID), "k": "RELATED"}).wantCode("NOT_FOUND", "toID")
 		e.do(c.assignee, link, map[string]any{"f": gid(c.tk.ID), "t": gid(dup.ID), "k": "RELATED"}).wantCode("FORBIDDEN")

@@ -143,6 +143,16 @@ func TestPeopleMustSeeTheTicket(t *testing.T) {
 			e.do(e.admin, `mutation($id: ID!, $u: ID!) { assignTicket(id: $id, approverIDs: [$u]) { id } }`, map[string]any{"id": gid(c.tk.ID), "u": gid(u)}).wantCode("BAD_USER_INPUT", "approverIDs")
 			e.do(c.editor, `mutation($id: ID!, $u: ID!) { watchTicket(id: $id, userID: $u) { notify } }`, map[string]any{"id": gid(c.tk.ID), "u": gid(u)}).wantCode("BAD_USER_INPUT", "userID")
 		}
+		var b struct {
+			BulkUpdateTickets struct {
+				Results []struct{ Error *struct{ Code, Field string } }
+			}
+		}
+		e.do(e.admin, `mutation($id: ID!, $u: ID!) { bulkUpdateTickets(ids: [$id], change: {assigneeIDs: [$u]}) { results { error { code field } } } }`,
+			map[string]any{"id": gid(c.tk.ID), "u": gid(far.ID)}).ok().into(&b)
+		if r := b.BulkUpdateTickets.Results; len(r) != 1 || r[0].Error == nil || r[0].Error.Code != "BAD_USER_INPUT" || r[0].Error.Field != "change.assigneeIDs" {
+			t.Fatalf("bulk result %+v", r)
+		}
 		in := analysis(c.site, c.cat)
 		in["assigneeIDs"] = gids(far.ID)
 		e.do(e.admin, createMut, map[string]any{"in": in}).wantCode("BAD_USER_INPUT", "input.assigneeIDs")

@@ -994,7 +994,8 @@ func TestHistoryOfApprovalLifecycle(t *testing.T) {
 		st := func(from, to ticket.Status) wfChange { return wfChange{"status", from, to} }
 		// References read back as the API's opaque IDs.
 		want := []event{
-			{"CREATED", f.editor.login, []wfChange{{"status", nil, "NEW"}, {"title", nil, "Suspicious login"}, {"category", nil, gid(f.approval)},
+			{"CREATED", f.editor.login, []wfChange{{"status", nil, "NEW"}, {"title", nil, "Suspicious login"},
+				{"kind", nil, "ANALYSIS"}, {"origin", nil, "USER"}, {"category", nil, gid(f.approval)},
 				{"site", nil, gid(f.siteA)}, {"priority", nil, "LOW"}, {"approvers", nil, gids(f.approver.id)}}, ""},
 			{"ASSIGNED", f.admin.login, []wfChange{{"assignees", []string{}, gids(f.assignee.id)}, st("NEW", "ASSIGNED")}, ""},
 			{"TRANSITIONED", f.assignee.login, []wfChange{st("ASSIGNED", "IN_PROGRESS")}, ""},

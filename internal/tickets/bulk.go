@@ -2,6 +2,7 @@ package tickets
 
 import (
 	"context"
+	"strings"
 
 	"socdesk/ent"
 	"socdesk/ent/ticket"
@@ -55,6 +56,10 @@ func (s *Service) Bulk(ctx context.Context, ids []int, change BulkChange) ([]Bul
 		out[i].Ticket, out[i].Err = s.one(ctx, func(ctx context.Context, tx *ent.Tx) (*ent.Ticket, []*ent.TicketEvent, error) {
 			return s.bulkOne(ctx, tx, id, change)
 		})
+		if e, ok := errs.As(out[i].Err); ok && e.Field != "" {
+			// The single-ticket rules name their own arguments; here they sit in change.
+			out[i].Err = &errs.Error{Code: e.Code, Field: "change." + strings.TrimPrefix(e.Field, "input."), Message: e.Message, Err: e.Err}
+		}
 		if ctx.Err() != nil {
 			return nil, ctx.Err()
 		}

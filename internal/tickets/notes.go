@@ -140,6 +140,15 @@ func (s *Service) Link(ctx context.Context, fromID, toID int, kind ticketlink.Ki
 		if exists {
 			return nil, errs.New(errs.Conflict, "the tickets are already linked so")
 		}
+		if kind == ticketlink.KindDUPLICATE_OF { // no ticket is a duplicate of its own duplicate
+			back, err := tx.TicketLink.Query().Where(ticketlink.FromID(toID), ticketlink.ToID(fromID), ticketlink.KindEQ(kind)).Exist(ctx)
+			if err != nil {
+				return nil, err
+			}
+			if back {
+				return nil, errs.Invalid("toID", "#%d is already a duplicate of #%d", to.Number(), from.Number())
+			}
+		}
 		if l, err = tx.TicketLink.Create().SetFromID(fromID).SetToID(toID).SetKind(kind).
 			SetCreatedByID(viewer.FromContext(ctx).UserID).Save(ctx); err != nil {
 			return nil, err

@@ -161,9 +161,17 @@ func (s *Service) Create(ctx context.Context, in CreateInput) (*ent.Ticket, erro
 		changes := []schematype.FieldChange{
 			{Field: "status", To: t.Status},
 			{Field: "title", To: t.Title},
+			{Field: "kind", To: t.Kind},
+			{Field: "origin", To: t.Origin},
 			{Field: "category", To: t.CategoryID},
 			{Field: "site", To: t.SiteID},
 			{Field: "priority", To: t.Priority},
+		}
+		if t.AttackVerdict != nil {
+			changes = append(changes, schematype.FieldChange{Field: "attackVerdict", To: *t.AttackVerdict})
+		}
+		if t.Incident {
+			changes = append(changes, schematype.FieldChange{Field: "incident", To: true})
 		}
 		if len(in.AssigneeIDs) > 0 {
 			changes = append(changes, schematype.FieldChange{Field: "assignees", To: in.AssigneeIDs})
