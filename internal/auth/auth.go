@@ -15,10 +15,10 @@ import (
 
 	"socdesk/ent"
 	"socdesk/ent/apitoken"
-	"socdesk/ent/privacy"
 	"socdesk/ent/schematype"
 	"socdesk/ent/site"
 	"socdesk/ent/user"
+	"socdesk/internal/authz"
 	"socdesk/internal/viewer"
 )
 
@@ -44,14 +44,9 @@ func Hash(token string) []byte {
 	return h[:]
 }
 
-// system is the context of socdesk's own work, which policies do not restrict.
-func system(ctx context.Context) context.Context {
-	return privacy.DecisionContext(ctx, privacy.Allow)
-}
-
 // Issue stores a token for the user with login and returns it.
 func Issue(ctx context.Context, client *ent.Client, login, name string) (string, error) {
-	ctx = system(ctx)
+	ctx = authz.System(ctx)
 	u, err := client.User.Query().Where(user.Login(login)).Only(ctx)
 	if ent.IsNotFound(err) {
 		return "", fmt.Errorf("no user with login %q", login)
@@ -71,7 +66,7 @@ func Issue(ctx context.Context, client *ent.Client, login, name string) (string,
 // without one), it creates `admin` with a new token and returns the token, to
 // be shown once; otherwise it returns "".
 func Bootstrap(ctx context.Context, client *ent.Client, adminToken string) (string, error) {
-	ctx = system(ctx)
+	ctx = authz.System(ctx)
 	if adminToken != "" && len(adminToken) < MinTokenLength {
 		return "", fmt.Errorf("SOCDESK_ADMIN_TOKEN must be at least %d characters", MinTokenLength)
 	}
@@ -119,7 +114,7 @@ func (a *Authenticator) Authenticate(ctx context.Context, token string) (*viewer
 	if !strings.HasPrefix(token, tokenPrefix) && len(token) < MinTokenLength {
 		return nil, ErrUnauthenticated
 	}
-	ctx = system(ctx)
+	ctx = authz.System(ctx)
 	t, err := a.Client.APIToken.Query().Where(apitoken.Hash(Hash(token))).
 		WithUser(func(q *ent.UserQuery) { q.WithSites(func(q *ent.SiteQuery) { q.Select(site.FieldID) }) }).
 		Only(ctx)

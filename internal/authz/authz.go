@@ -26,6 +26,12 @@ import (
 	"socdesk/internal/workflow"
 )
 
+// System is the context of socdesk's own work (bootstrapping, seeding,
+// checks that must see past the viewer's scope): policies do not restrict it.
+func System(ctx context.Context) context.Context {
+	return privacy.DecisionContext(ctx, privacy.Allow)
+}
+
 // DenyIfNoViewer denies every query and mutation made without a viewer
 // (the system context, privacy.DecisionContext, bypasses policies entirely).
 func DenyIfNoViewer() privacy.QueryMutationRule {

@@ -14,6 +14,7 @@ import (
 	"socdesk/ent/ticketevent"
 	"socdesk/ent/ticketlink"
 	"socdesk/ent/ticketwatcher"
+	"socdesk/ent/user"
 	"socdesk/internal/errs"
 	"socdesk/internal/viewer"
 )
@@ -237,7 +238,7 @@ func (s *Service) Watch(ctx context.Context, ticketID int, userID *int, notify t
 	uid := viewer.FromContext(ctx).UserID
 	if userID != nil {
 		uid = *userID
-		if err := s.checkRefs(ctx, map[string][]int{"userID": {uid}}, "users"); err != nil {
+		if err := s.checkRefs(ctx, map[string][]int{"userID": {uid}}, user.Table); err != nil {
 			return nil, err
 		}
 	}

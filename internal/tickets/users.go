@@ -13,6 +13,7 @@ import (
 	"socdesk/ent/ticketevent"
 	"socdesk/ent/ticketwatcher"
 	"socdesk/ent/user"
+	"socdesk/internal/authz"
 	"socdesk/internal/errs"
 	"socdesk/internal/viewer"
 )
@@ -26,7 +27,7 @@ func (s *Service) DeleteUser(ctx context.Context, id int) error {
 	if err := user.Policy.EvalMutation(ctx, s.Client.User.UpdateOneID(id).Mutation()); err != nil {
 		return err
 	}
-	sys := system(ctx) // references the viewer may not see still count
+	sys := authz.System(ctx) // references the viewer may not see still count
 	for what, exists := range map[string]func(context.Context) (bool, error){
 		"is assigned to tickets":    s.Client.TicketAssignee.Query().Where(ticketassignee.UserID(id)).Exist,
 		"approves tickets":          s.Client.TicketApprover.Query().Where(ticketapprover.UserID(id)).Exist,
@@ -53,7 +54,7 @@ func (s *Service) checkCanSee(ctx context.Context, field string, ids []int, site
 		return nil
 	}
 	users, err := s.Client.User.Query().Where(user.IDIn(ids...)).
-		WithSites(func(q *ent.SiteQuery) { q.Select(site.FieldID) }).All(system(ctx))
+		WithSites(func(q *ent.SiteQuery) { q.Select(site.FieldID) }).All(authz.System(ctx))
 	if err != nil {
 		return err
 	}
