@@ -4,7 +4,7 @@ SHELL := bash
 GO ?= go
 GENERATED := ent graph schema.graphql gqlgen.yml
 
-.PHONY: run build test unit lint generate check-generate migration
+.PHONY: run build test unit lint generate check-generate migration node-deps
 
 ## run: start the server on the embedded database, loading demo data on first start
 run:
@@ -41,3 +41,7 @@ check-generate:
 migration:
 	@test -n "$(NAME)" || { echo "usage: make migration NAME=what_changed"; exit 1; }
 	$(GO) run ./internal/store/migrationgen $(NAME)
+
+## node-deps: install the npm packages of the websocket test clients (tests also do it when needed)
+node-deps:
+	cd internal/wstest/js && npm ci --no-audit --no-fund

@@ -240,6 +240,8 @@ var schemaGraph = func() *sqlgraph.Schema {
 			ticketevent.FieldSiteID:       {Type: field.TypeInt, Column: ticketevent.FieldSiteID},
 			ticketevent.FieldActorID:      {Type: field.TypeInt, Column: ticketevent.FieldActorID},
 			ticketevent.FieldReason:       {Type: field.TypeString, Column: ticketevent.FieldReason},
+			ticketevent.FieldTx:           {Type: field.TypeInt64, Column: ticketevent.FieldTx},
+			ticketevent.FieldStatus:       {Type: field.TypeString, Column: ticketevent.FieldStatus},
 			ticketevent.FieldChanges:      {Type: field.TypeJSON, Column: ticketevent.FieldChanges},
 		},
 	}
@@ -2050,6 +2052,16 @@ func (f *TicketEventFilter) WhereActorID(p entql.IntP) {
 // WhereReason applies the entql string predicate on the reason field.
 func (f *TicketEventFilter) WhereReason(p entql.StringP) {
 	f.Where(p.Field(ticketevent.FieldReason))
+}
+
+// WhereTx applies the entql int64 predicate on the tx field.
+func (f *TicketEventFilter) WhereTx(p entql.Int64P) {
+	f.Where(p.Field(ticketevent.FieldTx))
+}
+
+// WhereStatus applies the entql string predicate on the status field.
+func (f *TicketEventFilter) WhereStatus(p entql.StringP) {
+	f.Where(p.Field(ticketevent.FieldStatus))
 }
 
 // WhereChanges applies the entql json.RawMessage predicate on the changes field.

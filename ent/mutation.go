@@ -8273,6 +8273,9 @@ type TicketEventMutation struct {
 	site_id          *int
 	addsite_id       *int
 	reason           *string
+	tx               *int64
+	addtx            *int64
+	status           *string
 	changes          *[]schematype.FieldChange
 	appendchanges    []schematype.FieldChange
 	clearedFields    map[string]struct{}
@@ -8714,6 +8717,125 @@ func (m *TicketEventMutation) ResetReason() {
 	delete(m.clearedFields, ticketevent.FieldReason)
 }
 
+// SetTx sets the "tx" field.
+func (m *TicketEventMutation) SetTx(i int64) {
+	m.tx = &i
+	m.addtx = nil
+}
+
+// GetTx returns the value of the "tx" field in the mutation.
+func (m *TicketEventMutation) GetTx() (r int64, exists bool) {
+	v := m.tx
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldTx returns the old "tx" field's value of the TicketEvent entity.
+// If the TicketEvent object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *TicketEventMutation) OldTx(ctx context.Context) (v int64, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldTx is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldTx requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldTx: %w", err)
+	}
+	return oldValue.Tx, nil
+}
+
+// AddTx adds i to the "tx" field.
+func (m *TicketEventMutation) AddTx(i int64) {
+	if m.addtx != nil {
+		*m.addtx += i
+	} else {
+		m.addtx = &i
+	}
+}
+
+// AddedTx returns the value that was added to the "tx" field in this mutation.
+func (m *TicketEventMutation) AddedTx() (r int64, exists bool) {
+	v := m.addtx
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// ClearTx clears the value of the "tx" field.
+func (m *TicketEventMutation) ClearTx() {
+	m.tx = nil
+	m.addtx = nil
+	m.clearedFields[ticketevent.FieldTx] = struct{}{}
+}
+
+// TxCleared returns if the "tx" field was cleared in this mutation.
+func (m *TicketEventMutation) TxCleared() bool {
+	_, ok := m.clearedFields[ticketevent.FieldTx]
+	return ok
+}
+
+// ResetTx resets all changes to the "tx" field.
+func (m *TicketEventMutation) ResetTx() {
+	m.tx = nil
+	m.addtx = nil
+	delete(m.clearedFields, ticketevent.FieldTx)
+}
+
+// SetStatus sets the "status" field.
+func (m *TicketEventMutation) SetStatus(s string) {
+	m.status = &s
+}
+
+// Status returns the value of the "status" field in the mutation.
+func (m *TicketEventMutation) Status() (r string, exists bool) {
+	v := m.status
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldStatus returns the old "status" field's value of the TicketEvent entity.
+// If the TicketEvent object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *TicketEventMutation) OldStatus(ctx context.Context) (v *string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldStatus is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldStatus requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldStatus: %w", err)
+	}
+	return oldValue.Status, nil
+}
+
+// ClearStatus clears the value of the "status" field.
+func (m *TicketEventMutation) ClearStatus() {
+	m.status = nil
+	m.clearedFields[ticketevent.FieldStatus] = struct{}{}
+}
+
+// StatusCleared returns if the "status" field was cleared in this mutation.
+func (m *TicketEventMutation) StatusCleared() bool {
+	_, ok := m.clearedFields[ticketevent.FieldStatus]
+	return ok
+}
+
+// ResetStatus resets all changes to the "status" field.
+func (m *TicketEventMutation) ResetStatus() {
+	m.status = nil
+	delete(m.clearedFields, ticketevent.FieldStatus)
+}
+
 // SetChanges sets the "changes" field.
 func (m *TicketEventMutation) SetChanges(sc []schematype.FieldChange) {
 	m.changes = &sc
@@ -8853,7 +8975,7 @@ func (m *TicketEventMutation) Type() string {
 // order to get all numeric fields that were incremented/decremented, call
 // AddedFields().
 func (m *TicketEventMutation) Fields() []string {
-	fields := make([]string, 0, 8)
+	fields := make([]string, 0, 10)
 	if m.kind != nil {
 		fields = append(fields, ticketevent.FieldKind)
 	}
@@ -8874,6 +8996,12 @@ func (m *TicketEventMutation) Fields() []string {
 	}
 	if m.reason != nil {
 		fields = append(fields, ticketevent.FieldReason)
+	}
+	if m.tx != nil {
+		fields = append(fields, ticketevent.FieldTx)
+	}
+	if m.status != nil {
+		fields = append(fields, ticketevent.FieldStatus)
 	}
 	if m.changes != nil {
 		fields = append(fields, ticketevent.FieldChanges)
@@ -8900,6 +9028,10 @@ func (m *TicketEventMutation) Field(name string) (ent.Value, bool) {
 		return m.ActorID()
 	case ticketevent.FieldReason:
 		return m.Reason()
+	case ticketevent.FieldTx:
+		return m.GetTx()
+	case ticketevent.FieldStatus:
+		return m.Status()
 	case ticketevent.FieldChanges:
 		return m.Changes()
 	}
@@ -8925,6 +9057,10 @@ func (m *TicketEventMutation) OldField(ctx context.Context, name string) (ent.Va
 		return m.OldActorID(ctx)
 	case ticketevent.FieldReason:
 		return m.OldReason(ctx)
+	case ticketevent.FieldTx:
+		return m.OldTx(ctx)
+	case ticketevent.FieldStatus:
+		return m.OldStatus(ctx)
 	case ticketevent.FieldChanges:
 		return m.OldChanges(ctx)
 	}
@@ -8985,6 +9121,20 @@ func (m *TicketEventMutation) SetField(name string, value ent.Value) error {
 		}
 		m.SetReason(v)
 		return nil
+	case ticketevent.FieldTx:
+		v, ok := value.(int64)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetTx(v)
+		return nil
+	case ticketevent.FieldStatus:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetStatus(v)
+		return nil
 	case ticketevent.FieldChanges:
 		v, ok := value.([]schematype.FieldChange)
 		if !ok {
@@ -9006,6 +9156,9 @@ func (m *TicketEventMutation) AddedFields() []string {
 	if m.addsite_id != nil {
 		fields = append(fields, ticketevent.FieldSiteID)
 	}
+	if m.addtx != nil {
+		fields = append(fields, ticketevent.FieldTx)
+	}
 	return fields
 }
 
@@ -9018,6 +9171,8 @@ func (m *TicketEventMutation) AddedField(name string) (ent.Value, bool) {
 		return m.AddedTicketNumber()
 	case ticketevent.FieldSiteID:
 		return m.AddedSiteID()
+	case ticketevent.FieldTx:
+		return m.AddedTx()
 	}
 	return nil, false
 }
@@ -9041,6 +9196,13 @@ func (m *TicketEventMutation) AddField(name string, value ent.Value) error {
 		}
 		m.AddSiteID(v)
 		return nil
+	case ticketevent.FieldTx:
+		v, ok := value.(int64)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.AddTx(v)
+		return nil
 	}
 	return fmt.Errorf("unknown TicketEvent numeric field %s", name)
 }
@@ -9057,6 +9219,12 @@ func (m *TicketEventMutation) ClearedFields() []string {
 	}
 	if m.FieldCleared(ticketevent.FieldReason) {
 		fields = append(fields, ticketevent.FieldReason)
+	}
+	if m.FieldCleared(ticketevent.FieldTx) {
+		fields = append(fields, ticketevent.FieldTx)
+	}
+	if m.FieldCleared(ticketevent.FieldStatus) {
+		fields = append(fields, ticketevent.FieldStatus)
 	}
 	return fields
 }
@@ -9080,6 +9248,12 @@ func (m *TicketEventMutation) ClearField(name string) error {
 		return nil
 	case ticketevent.FieldReason:
 		m.ClearReason()
+		return nil
+	case ticketevent.FieldTx:
+		m.ClearTx()
+		return nil
+	case ticketevent.FieldStatus:
+		m.ClearStatus()
 		return nil
 	}
 	return fmt.Errorf("unknown TicketEvent nullable field %s", name)
@@ -9109,6 +9283,12 @@ func (m *TicketEventMutation) ResetField(name string) error {
 		return nil
 	case ticketevent.FieldReason:
 		m.ResetReason()
+		return nil
+	case ticketevent.FieldTx:
+		m.ResetTx()
+		return nil
+	case ticketevent.FieldStatus:
+		m.ResetStatus()
 		return nil
 	case ticketevent.FieldChanges:
 		m.ResetChanges()

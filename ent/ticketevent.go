@@ -35,6 +35,10 @@ type TicketEvent struct {
 	ActorID *int `json:"actor_id,omitempty"`
 	// Why, when the change needed a reason (a rejection).
 	Reason *string `json:"reason,omitempty"`
+	// Tx holds the value of the "tx" field.
+	Tx int64 `json:"tx,omitempty"`
+	// Status holds the value of the "status" field.
+	Status *string `json:"status,omitempty"`
 	// Changes holds the value of the "changes" field.
 	Changes []schematype.FieldChange `json:"changes,omitempty"`
 	// Edges holds the relations/edges for other nodes in the graph.
@@ -85,9 +89,9 @@ func (*TicketEvent) scanValues(columns []string) ([]any, error) {
 		switch columns[i] {
 		case ticketevent.FieldChanges:
 			values[i] = new([]byte)
-		case ticketevent.FieldID, ticketevent.FieldTicketID, ticketevent.FieldTicketNumber, ticketevent.FieldSiteID, ticketevent.FieldActorID:
+		case ticketevent.FieldID, ticketevent.FieldTicketID, ticketevent.FieldTicketNumber, ticketevent.FieldSiteID, ticketevent.FieldActorID, ticketevent.FieldTx:
 			values[i] = new(sql.NullInt64)
-		case ticketevent.FieldKind, ticketevent.FieldReason:
+		case ticketevent.FieldKind, ticketevent.FieldReason, ticketevent.FieldStatus:
 			values[i] = new(sql.NullString)
 		case ticketevent.FieldCreatedAt:
 			values[i] = new(sql.NullTime)
@@ -156,6 +160,19 @@ func (_m *TicketEvent) assignValues(columns []string, values []any) error {
 			} else if value.Valid {
 				_m.Reason = new(string)
 				*_m.Reason = value.String
+			}
+		case ticketevent.FieldTx:
+			if value, ok := values[i].(*sql.NullInt64); !ok {
+				return fmt.Errorf("unexpected type %T for field tx", values[i])
+			} else if value.Valid {
+				_m.Tx = value.Int64
+			}
+		case ticketevent.FieldStatus:
+			if value, ok := values[i].(*sql.NullString); !ok {
+				return fmt.Errorf("unexpected type %T for field status", values[i])
+			} else if value.Valid {
+				_m.Status = new(string)
+				*_m.Status = value.String
 			}
 		case ticketevent.FieldChanges:
 			if value, ok := values[i].(*[]byte); !ok {
@@ -235,6 +252,14 @@ func (_m *TicketEvent) String() string {
 	builder.WriteString(", ")
 	if v := _m.Reason; v != nil {
 		builder.WriteString("reason=")
+		builder.WriteString(*v)
+	}
+	builder.WriteString(", ")
+	builder.WriteString("tx=")
+	builder.WriteString(fmt.Sprintf("%v", _m.Tx))
+	builder.WriteString(", ")
+	if v := _m.Status; v != nil {
+		builder.WriteString("status=")
 		builder.WriteString(*v)
 	}
 	builder.WriteString(", ")

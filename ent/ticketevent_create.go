@@ -99,6 +99,34 @@ func (_c *TicketEventCreate) SetNillableReason(v *string) *TicketEventCreate {
 	return _c
 }
 
+// SetTx sets the "tx" field.
+func (_c *TicketEventCreate) SetTx(v int64) *TicketEventCreate {
+	_c.mutation.SetTx(v)
+	return _c
+}
+
+// SetNillableTx sets the "tx" field if the given value is not nil.
+func (_c *TicketEventCreate) SetNillableTx(v *int64) *TicketEventCreate {
+	if v != nil {
+		_c.SetTx(*v)
+	}
+	return _c
+}
+
+// SetStatus sets the "status" field.
+func (_c *TicketEventCreate) SetStatus(v string) *TicketEventCreate {
+	_c.mutation.SetStatus(v)
+	return _c
+}
+
+// SetNillableStatus sets the "status" field if the given value is not nil.
+func (_c *TicketEventCreate) SetNillableStatus(v *string) *TicketEventCreate {
+	if v != nil {
+		_c.SetStatus(*v)
+	}
+	return _c
+}
+
 // SetChanges sets the "changes" field.
 func (_c *TicketEventCreate) SetChanges(v []schematype.FieldChange) *TicketEventCreate {
 	_c.mutation.SetChanges(v)
@@ -240,6 +268,14 @@ func (_c *TicketEventCreate) createSpec() (*TicketEvent, *sqlgraph.CreateSpec) {
 		_spec.SetField(ticketevent.FieldReason, field.TypeString, value)
 		_node.Reason = &value
 	}
+	if value, ok := _c.mutation.GetTx(); ok {
+		_spec.SetField(ticketevent.FieldTx, field.TypeInt64, value)
+		_node.Tx = value
+	}
+	if value, ok := _c.mutation.Status(); ok {
+		_spec.SetField(ticketevent.FieldStatus, field.TypeString, value)
+		_node.Status = &value
+	}
 	if value, ok := _c.mutation.Changes(); ok {
 		_spec.SetField(ticketevent.FieldChanges, field.TypeJSON, value)
 		_node.Changes = value
@@ -376,6 +412,12 @@ func (u *TicketEventUpsertOne) UpdateNewValues() *TicketEventUpsertOne {
 		}
 		if _, exists := u.create.mutation.Reason(); exists {
 			s.SetIgnore(ticketevent.FieldReason)
+		}
+		if _, exists := u.create.mutation.GetTx(); exists {
+			s.SetIgnore(ticketevent.FieldTx)
+		}
+		if _, exists := u.create.mutation.Status(); exists {
+			s.SetIgnore(ticketevent.FieldStatus)
 		}
 		if _, exists := u.create.mutation.Changes(); exists {
 			s.SetIgnore(ticketevent.FieldChanges)
@@ -625,6 +667,12 @@ func (u *TicketEventUpsertBulk) UpdateNewValues() *TicketEventUpsertBulk {
 			}
 			if _, exists := b.mutation.Reason(); exists {
 				s.SetIgnore(ticketevent.FieldReason)
+			}
+			if _, exists := b.mutation.GetTx(); exists {
+				s.SetIgnore(ticketevent.FieldTx)
+			}
+			if _, exists := b.mutation.Status(); exists {
+				s.SetIgnore(ticketevent.FieldStatus)
 			}
 			if _, exists := b.mutation.Changes(); exists {
 				s.SetIgnore(ticketevent.FieldChanges)

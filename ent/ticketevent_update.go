@@ -110,6 +110,12 @@ func (_u *TicketEventUpdate) sqlSave(ctx context.Context) (_node int, err error)
 	if _u.mutation.ReasonCleared() {
 		_spec.ClearField(ticketevent.FieldReason, field.TypeString)
 	}
+	if _u.mutation.TxCleared() {
+		_spec.ClearField(ticketevent.FieldTx, field.TypeInt64)
+	}
+	if _u.mutation.StatusCleared() {
+		_spec.ClearField(ticketevent.FieldStatus, field.TypeString)
+	}
 	if _u.mutation.TicketCleared() {
 		edge := &sqlgraph.EdgeSpec{
 			Rel:     sqlgraph.M2O,
@@ -271,6 +277,12 @@ func (_u *TicketEventUpdateOne) sqlSave(ctx context.Context) (_node *TicketEvent
 	}
 	if _u.mutation.ReasonCleared() {
 		_spec.ClearField(ticketevent.FieldReason, field.TypeString)
+	}
+	if _u.mutation.TxCleared() {
+		_spec.ClearField(ticketevent.FieldTx, field.TypeInt64)
+	}
+	if _u.mutation.StatusCleared() {
+		_spec.ClearField(ticketevent.FieldStatus, field.TypeString)
 	}
 	if _u.mutation.TicketCleared() {
 		edge := &sqlgraph.EdgeSpec{

@@ -14,7 +14,6 @@ import (
 	"sync"
 	"sync/atomic"
 	"testing"
-	"time"
 
 	"entgo.io/ent/dialect"
 
@@ -23,15 +22,14 @@ import (
 	"socdesk/ent/privacy"
 	"socdesk/ent/schematype"
 	"socdesk/ent/user"
-	"socdesk/graph"
 	"socdesk/graph/scalar"
+	"socdesk/internal/app"
 	"socdesk/internal/auth"
 	"socdesk/internal/config"
 	"socdesk/internal/events"
-	"socdesk/internal/server"
+	"socdesk/internal/live"
 	"socdesk/internal/store"
 	"socdesk/internal/testdb"
-	"socdesk/internal/tickets"
 	"socdesk/internal/viewer"
 )
 
@@ -45,6 +43,7 @@ type env struct {
 	client  *ent.Client
 	srv     *httptest.Server
 	broker  *events.Local
+	hub     *live.Hub
 	admin   string // the admin's token
 	queries atomic.Int64
 	sqlMu   sync.Mutex
@@ -71,7 +70,10 @@ func forEachBackend(t *testing.T, fn func(t *testing.T, e *env)) {
 	}
 }
 
-func newEnv(t *testing.T, backend string) *env {
+func newEnv(t *testing.T, backend string) *env { return newEnvWith(t, backend, config.Default()) }
+
+// newEnvWith is newEnv with other settings.
+func newEnvWith(t *testing.T, backend string, cfg config.Config) *env {
 	e := &env{t: t, backend: backend, broker: events.NewLocal()}
 	e.st = testdb.Open(t, backend, testdb.Options{Driver: func(d dialect.Driver) dialect.Driver {
 		return dialect.DebugWithContext(d, func(_ context.Context, a ...any) {
@@ -89,24 +91,13 @@ func newEnv(t *testing.T, backend string) *env {
 	if testing.Verbose() {
 		log = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
 	}
-	cfg := config.Default()
-	gql := graph.NewHandler(graph.Options{
-		Resolver: &graph.Resolver{
-			Client:  e.client,
-			Tickets: &tickets.Service{Client: e.client, Broker: e.broker, Dialect: e.st.Dialect},
-			Logger:  log,
-		},
-		Logger:    log,
-		Limits:    cfg.Limits(),
-		MaxTokens: cfg.MaxTokens,
-	})
-	e.srv = httptest.NewServer(server.NewHandler(server.Deps{
-		GraphQL:      gql,
-		Auth:         &auth.Authenticator{Client: e.client, Now: time.Now},
-		Logger:       log,
-		MaxBodyBytes: cfg.MaxBodyBytes,
-		Ready:        e.st.Ping,
-	}))
+	a := app.New(e.st, e.broker, cfg, log, e.st.Ping)
+	e.hub = a.Hub
+	hubCtx, stopHub := context.WithCancel(context.Background())
+	hubDone := make(chan struct{})
+	go func() { _ = a.Hub.Run(hubCtx); close(hubDone) }()
+	t.Cleanup(func() { stopHub(); <-hubDone })
+	e.srv = httptest.NewServer(a.Handler)
 	t.Cleanup(e.srv.Close)
 	tok, err := auth.Bootstrap(context.Background(), e.client, "")
 	if err != nil || tok == "" {

@@ -8,8 +8,10 @@ import (
 	"log/slog"
 	"mime"
 	"net/http"
+	"net/url"
 	"runtime/debug"
 	"strings"
+	"time"
 	"unicode"
 
 	"github.com/99designs/gqlgen/graphql"
@@ -26,8 +28,11 @@ import (
 	"socdesk/ent/privacy"
 	"socdesk/graph/generated"
 	"socdesk/graph/limits"
+	"socdesk/internal/auth"
 	"socdesk/internal/errs"
+	"socdesk/internal/live"
 	"socdesk/internal/reqlog"
+	"socdesk/internal/viewer"
 )
 
 // Options configure the GraphQL handler.
@@ -38,6 +43,26 @@ type Options struct {
 	Limits limits.Limits
 	// MaxTokens bounds the lexical tokens of a query document; 0 disables.
 	MaxTokens int
+	// Live serves subscriptions over WebSocket; nil serves none.
+	Live *LiveOptions
+}
+
+// LiveOptions configure subscriptions over WebSocket.
+type LiveOptions struct {
+	// Authenticate turns the token of connection_init's payload into a
+	// viewer; auth.ErrUnauthenticated closes the connection with 4403.
+	Authenticate func(ctx context.Context, token string) (*viewer.Viewer, error)
+	// Origins are the Origin values allowed besides the server's own; "*"
+	// allows any. Requests without an Origin (not browsers) are allowed.
+	Origins []string
+	// InitTimeout is how long a client has to send connection_init (4408).
+	InitTimeout time.Duration
+	// KeepAlive is the interval of the server's pings.
+	KeepAlive time.Duration
+	// WriteTimeout disconnects a client that does not read for that long.
+	WriteTimeout time.Duration
+	// MaxOperations bounds the subscriptions of one connection.
+	MaxOperations int
 }
 
 // NewHandler returns the /graphql handler: GET (queries only) and POST
@@ -45,6 +70,10 @@ type Options struct {
 // and errors mapped to socdesk's codes in one presenter.
 func NewHandler(o Options) http.Handler {
 	srv := handler.New(generated.NewExecutableSchema(generated.Config{Resolvers: o.Resolver}))
+	if o.Live != nil {
+		srv.AddTransport(websocketTransport(*o.Live, o.Logger)) // before GET: an upgrade is a GET
+		srv.Use(live.Ends{})
+	}
 	srv.AddTransport(transport.GET{})
 	srv.AddTransport(transport.POST{})
 	srv.SetQueryCache(lru.New[*ast.QueryDocument](1000))
@@ -59,6 +88,60 @@ func NewHandler(o Options) http.Handler {
 	return overHTTP(srv)
 }
 
+// websocketTransport serves subscriptions over graphql-transport-ws and
+// subscriptions-transport-ws, authenticated in connection_init.
+func websocketTransport(o LiveOptions, log *slog.Logger) transport.Websocket {
+	return transport.Websocket{
+		Implementation: live.Gorilla{
+			CheckOrigin:   checkOrigin(o.Origins),
+			InitTimeout:   o.InitTimeout,
+			MaxOperations: o.MaxOperations,
+			ReadLimit:     64 << 10,
+			WriteTimeout:  o.WriteTimeout,
+		},
+		InitTimeout:           o.InitTimeout + time.Second, // the guard's 4408 comes first
+		KeepAlivePingInterval: o.KeepAlive,                 // "ka" of subscriptions-transport-ws
+		PingPongInterval:      o.KeepAlive,                 // ping of graphql-transport-ws; no pong in twice that closes
+		InitFunc: func(ctx context.Context, p transport.InitPayload) (context.Context, *transport.InitPayload, error) {
+			tok, _ := p["token"].(string)
+			if tok == "" {
+				tok, _ = auth.BearerToken(p.Authorization())
+			}
+			if tok == "" && viewer.FromContext(ctx) != nil {
+				return ctx, nil, nil // authenticated by the upgrade request's header
+			}
+			v, err := o.Authenticate(ctx, tok)
+			if err != nil {
+				if !errors.Is(err, auth.ErrUnauthenticated) {
+					reqlog.From(ctx, log).Error("authenticating a websocket", "err", err)
+				}
+				return transport.WithWebsocketCloseCode(ctx, live.CloseForbidden), nil, errors.New("Forbidden: missing or invalid API token")
+			}
+			return viewer.NewContext(ctx, v), nil, nil
+		},
+	}
+}
+
+// checkOrigin allows same-origin upgrades, those without an Origin header
+// (not from a browser), and the configured origins.
+func checkOrigin(allowed []string) func(*http.Request) bool {
+	return func(r *http.Request) bool {
+		origin := r.Header.Get("Origin")
+		if origin == "" {
+			return true
+		}
+		if u, err := url.Parse(origin); err == nil && strings.EqualFold(u.Host, r.Host) {
+			return true
+		}
+		for _, a := range allowed {
+			if a == "*" || strings.EqualFold(strings.TrimRight(a, "/"), origin) {
+				return true
+			}
+		}
+		return false
+	}
+}
+
 // overHTTP holds gqlgen's transports to the GraphQL-over-HTTP spec where they
 // stray: only GET and POST (405 with Allow otherwise), POST bodies of JSON
 // or GraphQL media types only (415), a mutation over GET answered 405 with
@@ -66,6 +149,10 @@ func NewHandler(o Options) http.Handler {
 // answered 200 (gqlgen says 422; 4xx is for graphql-response+json).
 func overHTTP(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if isUpgrade(r) {
+			next.ServeHTTP(w, r)
+			return
+		}
 		switch r.Method {
 		case http.MethodGet:
 		case http.MethodPost:
@@ -81,6 +168,11 @@ func overHTTP(next http.Handler) http.Handler {
 		}
 		next.ServeHTTP(&statusRewriter{ResponseWriter: w, get: r.Method == http.MethodGet}, r)
 	})
+}
+
+// isUpgrade reports whether r asks for a WebSocket.
+func isUpgrade(r *http.Request) bool {
+	return r.Method == http.MethodGet && strings.EqualFold(r.Header.Get("Upgrade"), "websocket")
 }
 
 func writeError(w http.ResponseWriter, status int, msg string) {

@@ -158,3 +158,11 @@ func withWorkflow(ctx context.Context, q *ent.TicketQuery, path ...string) *ent.
 	ids := func(q *ent.UserQuery) { q.Select(user.FieldID) }
 	return q.WithCategory().WithAssignees(ids).WithApprovers(ids)
 }
+
+// zoneOrUTC is the time zone argument, UTC when not given.
+func zoneOrUTC(tz *string) string {
+	if tz == nil {
+		return "UTC"
+	}
+	return *tz
+}

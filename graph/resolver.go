@@ -7,6 +7,7 @@ import (
 	"log/slog"
 
 	"socdesk/ent"
+	"socdesk/internal/live"
 	"socdesk/internal/tickets"
 )
 
@@ -15,4 +16,6 @@ type Resolver struct {
 	Client  *ent.Client
 	Tickets *tickets.Service
 	Logger  *slog.Logger
+	// Hub serves the subscriptions.
+	Hub *live.Hub
 }

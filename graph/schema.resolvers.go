@@ -19,9 +19,12 @@ import (
 	"socdesk/ent/ticketwatcher"
 	"socdesk/graph/generated"
 	"socdesk/graph/model"
+	"socdesk/internal/live"
 	"socdesk/internal/tickets"
+	"socdesk/internal/trend"
 	"socdesk/internal/viewer"
 	"socdesk/internal/workflow"
+	"time"
 
 	"entgo.io/contrib/entgql"
 )
@@ -251,6 +254,23 @@ func (r *queryResolver) Users(ctx context.Context, after *entgql.Cursor[int], fi
 	return r.Client.User.Query().Paginate(countOnlyIfSelected(ctx, first, last), after, first, before, last, ent.WithUserOrder(orderBy))
 }
 
+// TicketTrend is the resolver for the ticketTrend field.
+func (r *queryResolver) TicketTrend(ctx context.Context, filter *tickets.Filter, from time.Time, to time.Time, timeZone *string) (*trend.Series, error) {
+	return trend.Compute(ctx, r.Client, filter, from, to, zoneOrUTC(timeZone))
+}
+
+// TicketEvents is the resolver for the ticketEvents field.
+func (r *subscriptionResolver) TicketEvents(ctx context.Context, filter *tickets.Filter, after *string) (<-chan *live.Change, error) {
+	return r.Hub.Subscribe(ctx, viewer.FromContext(ctx), filter, after, func(err error) { live.EndWith(ctx, err) })
+}
+
+// TicketTrend is the resolver for the ticketTrend field.
+func (r *subscriptionResolver) TicketTrend(ctx context.Context, filter *tickets.Filter, from time.Time, to time.Time, timeZone *string) (<-chan *trend.Series, error) {
+	return live.Follow(ctx, r.Hub, viewer.FromContext(ctx), filter, func(ctx context.Context) (*trend.Series, error) {
+		return trend.Compute(ctx, r.Client, filter, from, to, zoneOrUTC(timeZone))
+	})
+}
+
 // Detection is the resolver for the detection field.
 func (r *ticketResolver) Detection(ctx context.Context, obj *ent.Ticket) (*tickets.Detection, error) {
 	return tickets.DetectionOf(obj), nil
@@ -291,6 +311,18 @@ func (r *ticketResolver) Links(ctx context.Context, obj *ent.Ticket) ([]*model.T
 	return out, nil
 }
 
+// Actor is the resolver for the actor field.
+func (r *ticketChangeResolver) Actor(ctx context.Context, obj *live.Change) (*ent.User, error) {
+	if obj.Event.ActorID == nil {
+		return nil, nil
+	}
+	u, err := r.Client.User.Get(ctx, *obj.Event.ActorID)
+	if ent.IsNotFound(err) {
+		return nil, nil // deleted since
+	}
+	return u, err
+}
+
 // BulkTicketOutcome returns generated.BulkTicketOutcomeResolver implementation.
 func (r *Resolver) BulkTicketOutcome() generated.BulkTicketOutcomeResolver {
 	return &bulkTicketOutcomeResolver{r}
@@ -302,8 +334,16 @@ func (r *Resolver) FieldChange() generated.FieldChangeResolver { return &fieldCh
 // Mutation returns generated.MutationResolver implementation.
 func (r *Resolver) Mutation() generated.MutationResolver { return &mutationResolver{r} }
 
+// Subscription returns generated.SubscriptionResolver implementation.
+func (r *Resolver) Subscription() generated.SubscriptionResolver { return &subscriptionResolver{r} }
+
+// TicketChange returns generated.TicketChangeResolver implementation.
+func (r *Resolver) TicketChange() generated.TicketChangeResolver { return &ticketChangeResolver{r} }
+
 type (
 	bulkTicketOutcomeResolver struct{ *Resolver }
 	fieldChangeResolver       struct{ *Resolver }
 	mutationResolver          struct{ *Resolver }
+	subscriptionResolver      struct{ *Resolver }
+	ticketChangeResolver      struct{ *Resolver }
 )

@@ -19,10 +19,9 @@ import (
 	"os"
 	"os/signal"
 	"syscall"
-	"time"
 
 	"socdesk/ent"
-	"socdesk/graph"
+	"socdesk/internal/app"
 	"socdesk/internal/auth"
 	"socdesk/internal/authz"
 	"socdesk/internal/config"
@@ -30,7 +29,6 @@ import (
 	"socdesk/internal/seed"
 	"socdesk/internal/server"
 	"socdesk/internal/store"
-	"socdesk/internal/tickets"
 )
 
 const usage = `socdesk: security-operations ticket and incident management (GraphQL API)
@@ -143,7 +141,7 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stder
 	var broker events.Broker = events.NewLocal()
 	ready := st.Ping
 	if cfg.RedisURL != "" {
-		rb, err := events.NewRedis(ctx, cfg.RedisURL, log)
+		rb, err := events.NewRedisChannel(ctx, cfg.RedisURL, cfg.RedisChannel, log)
 		if err != nil {
 			return err
 		}
@@ -152,29 +150,19 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stder
 	}
 	defer broker.Close()
 
-	gql := graph.NewHandler(graph.Options{
-		Resolver: &graph.Resolver{
-			Client:  st.Client,
-			Tickets: &tickets.Service{Client: st.Client, Broker: broker, Dialect: st.Dialect},
-			Logger:  log,
-		},
-		Logger:    log,
-		Limits:    cfg.Limits(),
-		MaxTokens: cfg.MaxTokens,
-	})
-	h := server.NewHandler(server.Deps{
-		GraphQL:      gql,
-		Auth:         &auth.Authenticator{Client: st.Client, Now: time.Now},
-		Logger:       log,
-		MaxBodyBytes: cfg.MaxBodyBytes,
-		Ready:        ready,
-	})
+	a := app.New(st, broker, cfg, log, ready)
+	hubCtx, stopHub := context.WithCancel(ctx)
+	defer stopHub()
+	hubDone := make(chan error, 1)
+	go func() { hubDone <- a.Hub.Run(hubCtx) }()
 	ln, err := net.Listen("tcp", cfg.Addr)
 	if err != nil {
 		return err
 	}
 	log.Info("serving", "addr", "http://"+ln.Addr().String(), "graphql", "http://"+ln.Addr().String()+"/graphql")
-	return server.Serve(ctx, ln, h, cfg.ShutdownTimeout, log)
+	err = server.Serve(ctx, ln, a.Handler, cfg.ShutdownTimeout, log)
+	stopHub()
+	return errors.Join(err, <-hubDone)
 }
 
 func loadDemo(ctx context.Context, client *ent.Client, log *slog.Logger) error {

@@ -368,6 +368,8 @@ var (
 		{Name: "ticket_number", Type: field.TypeInt},
 		{Name: "site_id", Type: field.TypeInt},
 		{Name: "reason", Type: field.TypeString, Nullable: true},
+		{Name: "tx", Type: field.TypeInt64, Nullable: true, Default: map[string]schema.Expr{"postgres": "(pg_current_xact_id()::text)::bigint", "sqlite3": "0"}},
+		{Name: "status", Type: field.TypeString, Nullable: true},
 		{Name: "changes", Type: field.TypeJSON},
 		{Name: "ticket_id", Type: field.TypeInt, Nullable: true},
 		{Name: "actor_id", Type: field.TypeInt, Nullable: true},
@@ -380,13 +382,13 @@ var (
 		ForeignKeys: []*schema.ForeignKey{
 			{
 				Symbol:     "ticket_events_tickets_events",
-				Columns:    []*schema.Column{TicketEventsColumns[7]},
+				Columns:    []*schema.Column{TicketEventsColumns[9]},
 				RefColumns: []*schema.Column{TicketsColumns[0]},
 				OnDelete:   schema.SetNull,
 			},
 			{
 				Symbol:     "ticket_events_users_actor",
-				Columns:    []*schema.Column{TicketEventsColumns[8]},
+				Columns:    []*schema.Column{TicketEventsColumns[10]},
 				RefColumns: []*schema.Column{UsersColumns[0]},
 				OnDelete:   schema.SetNull,
 			},
@@ -395,7 +397,7 @@ var (
 			{
 				Name:    "ticketevent_ticket_id_id",
 				Unique:  false,
-				Columns: []*schema.Column{TicketEventsColumns[7], TicketEventsColumns[0]},
+				Columns: []*schema.Column{TicketEventsColumns[9], TicketEventsColumns[0]},
 			},
 			{
 				Name:    "ticketevent_site_id_id",
@@ -406,6 +408,11 @@ var (
 				Name:    "ticketevent_ticket_number_id",
 				Unique:  false,
 				Columns: []*schema.Column{TicketEventsColumns[3], TicketEventsColumns[0]},
+			},
+			{
+				Name:    "ticketevent_tx_id",
+				Unique:  false,
+				Columns: []*schema.Column{TicketEventsColumns[6], TicketEventsColumns[0]},
 			},
 		},
 	}

@@ -393,7 +393,7 @@ func init() {
 	// ticketevent.ReasonValidator is a validator for the "reason" field. It is called by the builders before save.
 	ticketevent.ReasonValidator = ticketeventDescReason.Validators[0].(func(string) error)
 	// ticketeventDescChanges is the schema descriptor for changes field.
-	ticketeventDescChanges := ticketeventFields[7].Descriptor()
+	ticketeventDescChanges := ticketeventFields[9].Descriptor()
 	// ticketevent.DefaultChanges holds the default value on creation for the changes field.
 	ticketevent.DefaultChanges = ticketeventDescChanges.Default.([]schematype.FieldChange)
 	ticketlink.Policy = privacy.NewPolicies(schema.TicketLink{})

@@ -3,6 +3,8 @@ package schema
 import (
 	"entgo.io/contrib/entgql"
 	"entgo.io/ent"
+	"entgo.io/ent/dialect"
+	"entgo.io/ent/dialect/entsql"
 	"entgo.io/ent/schema"
 	"entgo.io/ent/schema/edge"
 	"entgo.io/ent/schema/field"
@@ -32,6 +34,21 @@ func (TicketEvent) Fields() []ent.Field {
 		field.Int("actor_id").Optional().Nillable().Immutable(),
 		field.String("reason").Optional().Nillable().Immutable().Validate(maxRunes(2000)).
 			Comment("Why, when the change needed a reason (a rejection)."),
+		// tx is the PostgreSQL transaction id (xid8) that wrote the entry:
+		// the live stream reads the history in (tx, id) order and only up to
+		// the oldest transaction still running, so that an entry that commits
+		// late is never skipped (ids alone follow insert order, not commit
+		// order). SQLite serializes writers: 0 there, and id order suffices.
+		field.Int64("tx").Optional().Immutable().
+			Annotations(entgql.Skip(entgql.SkipAll), entsql.DefaultExprs(map[string]string{
+				dialect.Postgres: "(pg_current_xact_id()::text)::bigint",
+				dialect.SQLite:   "0",
+			})),
+		// status is the ticket's status after the change, when the change
+		// set it (CREATED, TRANSITIONED, some ASSIGNED): the status history
+		// the daily trend is computed from.
+		field.String("status").Optional().Nillable().Immutable().
+			Annotations(entgql.Skip(entgql.SkipAll)),
 		field.JSON("changes", []schematype.FieldChange{}).Default([]schematype.FieldChange{}).Immutable().
 			Annotations(entgql.Type("[FieldChange!]")),
 	}
@@ -47,7 +64,7 @@ func (TicketEvent) Edges() []ent.Edge {
 
 // Indexes of the TicketEvent.
 func (TicketEvent) Indexes() []ent.Index {
-	return []ent.Index{index.Fields("ticket_id", "id"), index.Fields("site_id", "id"), index.Fields("ticket_number", "id")}
+	return []ent.Index{index.Fields("ticket_id", "id"), index.Fields("site_id", "id"), index.Fields("ticket_number", "id"), index.Fields("tx", "id")}
 }
 
 // Annotations of the TicketEvent.

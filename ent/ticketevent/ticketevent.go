@@ -33,6 +33,10 @@ const (
 	FieldActorID = "actor_id"
 	// FieldReason holds the string denoting the reason field in the database.
 	FieldReason = "reason"
+	// FieldTx holds the string denoting the tx field in the database.
+	FieldTx = "tx"
+	// FieldStatus holds the string denoting the status field in the database.
+	FieldStatus = "status"
 	// FieldChanges holds the string denoting the changes field in the database.
 	FieldChanges = "changes"
 	// EdgeTicket holds the string denoting the ticket edge name in mutations.
@@ -67,6 +71,8 @@ var Columns = []string{
 	FieldSiteID,
 	FieldActorID,
 	FieldReason,
+	FieldTx,
+	FieldStatus,
 	FieldChanges,
 }
 
@@ -170,6 +176,16 @@ func ByActorID(opts ...sql.OrderTermOption) OrderOption {
 // ByReason orders the results by the reason field.
 func ByReason(opts ...sql.OrderTermOption) OrderOption {
 	return sql.OrderByField(FieldReason, opts...).ToFunc()
+}
+
+// ByTx orders the results by the tx field.
+func ByTx(opts ...sql.OrderTermOption) OrderOption {
+	return sql.OrderByField(FieldTx, opts...).ToFunc()
+}
+
+// ByStatus orders the results by the status field.
+func ByStatus(opts ...sql.OrderTermOption) OrderOption {
+	return sql.OrderByField(FieldStatus, opts...).ToFunc()
 }
 
 // ByTicketField orders the results by ticket field.

@@ -85,6 +85,16 @@ func Reason(v string) predicate.TicketEvent {
 	return predicate.TicketEvent(sql.FieldEQ(FieldReason, v))
 }
 
+// Tx applies equality check predicate on the "tx" field. It's identical to TxEQ.
+func Tx(v int64) predicate.TicketEvent {
+	return predicate.TicketEvent(sql.FieldEQ(FieldTx, v))
+}
+
+// Status applies equality check predicate on the "status" field. It's identical to StatusEQ.
+func Status(v string) predicate.TicketEvent {
+	return predicate.TicketEvent(sql.FieldEQ(FieldStatus, v))
+}
+
 // KindEQ applies the EQ predicate on the "kind" field.
 func KindEQ(v Kind) predicate.TicketEvent {
 	return predicate.TicketEvent(sql.FieldEQ(FieldKind, v))
@@ -358,6 +368,131 @@ func ReasonEqualFold(v string) predicate.TicketEvent {
 // ReasonContainsFold applies the ContainsFold predicate on the "reason" field.
 func ReasonContainsFold(v string) predicate.TicketEvent {
 	return predicate.TicketEvent(sql.FieldContainsFold(FieldReason, v))
+}
+
+// TxEQ applies the EQ predicate on the "tx" field.
+func TxEQ(v int64) predicate.TicketEvent {
+	return predicate.TicketEvent(sql.FieldEQ(FieldTx, v))
+}
+
+// TxNEQ applies the NEQ predicate on the "tx" field.
+func TxNEQ(v int64) predicate.TicketEvent {
+	return predicate.TicketEvent(sql.FieldNEQ(FieldTx, v))
+}
+
+// TxIn applies the In predicate on the "tx" field.
+func TxIn(vs ...int64) predicate.TicketEvent {
+	return predicate.TicketEvent(sql.FieldIn(FieldTx, vs...))
+}
+
+// TxNotIn applies the NotIn predicate on the "tx" field.
+func TxNotIn(vs ...int64) predicate.TicketEvent {
+	return predicate.TicketEvent(sql.FieldNotIn(FieldTx, vs...))
+}
+
+// TxGT applies the GT predicate on the "tx" field.
+func TxGT(v int64) predicate.TicketEvent {
+	return predicate.TicketEvent(sql.FieldGT(FieldTx, v))
+}
+
+// TxGTE applies the GTE predicate on the "tx" field.
+func TxGTE(v int64) predicate.TicketEvent {
+	return predicate.TicketEvent(sql.FieldGTE(FieldTx, v))
+}
+
+// TxLT applies the LT predicate on the "tx" field.
+func TxLT(v int64) predicate.TicketEvent {
+	return predicate.TicketEvent(sql.FieldLT(FieldTx, v))
+}
+
+// TxLTE applies the LTE predicate on the "tx" field.
+func TxLTE(v int64) predicate.TicketEvent {
+	return predicate.TicketEvent(sql.FieldLTE(FieldTx, v))
+}
+
+// TxIsNil applies the IsNil predicate on the "tx" field.
+func TxIsNil() predicate.TicketEvent {
+	return predicate.TicketEvent(sql.FieldIsNull(FieldTx))
+}
+
+// TxNotNil applies the NotNil predicate on the "tx" field.
+func TxNotNil() predicate.TicketEvent {
+	return predicate.TicketEvent(sql.FieldNotNull(FieldTx))
+}
+
+// StatusEQ applies the EQ predicate on the "status" field.
+func StatusEQ(v string) predicate.TicketEvent {
+	return predicate.TicketEvent(sql.FieldEQ(FieldStatus, v))
+}
+
+// StatusNEQ applies the NEQ predicate on the "status" field.
+func StatusNEQ(v string) predicate.TicketEvent {
+	return predicate.TicketEvent(sql.FieldNEQ(FieldStatus, v))
+}
+
+// StatusIn applies the In predicate on the "status" field.
+func StatusIn(vs ...string) predicate.TicketEvent {
+	return predicate.TicketEvent(sql.FieldIn(FieldStatus, vs...))
+}
+
+// StatusNotIn applies the NotIn predicate on the "status" field.
+func StatusNotIn(vs ...string) predicate.TicketEvent {
+	return predicate.TicketEvent(sql.FieldNotIn(FieldStatus, vs...))
+}
+
+// StatusGT applies the GT predicate on the "status" field.
+func StatusGT(v string) predicate.TicketEvent {
+	return predicate.TicketEvent(sql.FieldGT(FieldStatus, v))
+}
+
+// StatusGTE applies the GTE predicate on the "status" field.
+func StatusGTE(v string) predicate.TicketEvent {
+	return predicate.TicketEvent(sql.FieldGTE(FieldStatus, v))
+}
+
+// StatusLT applies the LT predicate on the "status" field.
+func StatusLT(v string) predicate.TicketEvent {
+	return predicate.TicketEvent(sql.FieldLT(FieldStatus, v))
+}
+
+// StatusLTE applies the LTE predicate on the "status" field.
+func StatusLTE(v string) predicate.TicketEvent {
+	return predicate.TicketEvent(sql.FieldLTE(FieldStatus, v))
+}
+
+// StatusContains applies the Contains predicate on the "status" field.
+func StatusContains(v string) predicate.TicketEvent {
+	return predicate.TicketEvent(sql.FieldContains(FieldStatus, v))
+}
+
+// StatusHasPrefix applies the HasPrefix predicate on the "status" field.
+func StatusHasPrefix(v string) predicate.TicketEvent {
+	return predicate.TicketEvent(sql.FieldHasPrefix(FieldStatus, v))
+}
+
+// StatusHasSuffix applies the HasSuffix predicate on the "status" field.
+func StatusHasSuffix(v string) predicate.TicketEvent {
+	return predicate.TicketEvent(sql.FieldHasSuffix(FieldStatus, v))
+}
+
+// StatusIsNil applies the IsNil predicate on the "status" field.
+func StatusIsNil() predicate.TicketEvent {
+	return predicate.TicketEvent(sql.FieldIsNull(FieldStatus))
+}
+
+// StatusNotNil applies the NotNil predicate on the "status" field.
+func StatusNotNil() predicate.TicketEvent {
+	return predicate.TicketEvent(sql.FieldNotNull(FieldStatus))
+}
+
+// StatusEqualFold applies the EqualFold predicate on the "status" field.
+func StatusEqualFold(v string) predicate.TicketEvent {
+	return predicate.TicketEvent(sql.FieldEqualFold(FieldStatus, v))
+}
+
+// StatusContainsFold applies the ContainsFold predicate on the "status" field.
+func StatusContainsFold(v string) predicate.TicketEvent {
+	return predicate.TicketEvent(sql.FieldContainsFold(FieldStatus, v))
 }
 
 // HasTicket applies the HasEdge predicate on the "ticket" edge.

@@ -19,7 +19,9 @@ import (
 	"socdesk/ent/user"
 	"socdesk/graph/model"
 	"socdesk/graph/scalar"
+	"socdesk/internal/live"
 	"socdesk/internal/tickets"
+	"socdesk/internal/trend"
 	"socdesk/internal/workflow"
 	"strconv"
 	"sync/atomic"
@@ -46,7 +48,9 @@ type ResolverRoot interface {
 	FieldChange() FieldChangeResolver
 	Mutation() MutationResolver
 	Query() QueryResolver
+	Subscription() SubscriptionResolver
 	Ticket() TicketResolver
+	TicketChange() TicketChangeResolver
 }
 
 type DirectiveRoot struct {
@@ -188,6 +192,7 @@ type ComplexityRoot struct {
 		Tags          func(childComplexity int) int
 		Ticket        func(childComplexity int, number int) int
 		TicketHistory func(childComplexity int, number int, after *entgql.Cursor[int], first *int, before *entgql.Cursor[int], last *int) int
+		TicketTrend   func(childComplexity int, filter *tickets.Filter, from time.Time, to time.Time, timeZone *string) int
 		Tickets       func(childComplexity int, after *entgql.Cursor[int], first *int, before *entgql.Cursor[int], last *int, filter *tickets.Filter, orderBy *ent.TicketOrder) int
 		Users         func(childComplexity int, after *entgql.Cursor[int], first *int, before *entgql.Cursor[int], last *int, orderBy *ent.UserOrder) int
 		Viewer        func(childComplexity int) int
@@ -199,6 +204,11 @@ type ComplexityRoot struct {
 		ID          func(childComplexity int) int
 		Name        func(childComplexity int) int
 		UpdatedAt   func(childComplexity int) int
+	}
+
+	Subscription struct {
+		TicketEvents func(childComplexity int, filter *tickets.Filter, after *string) int
+		TicketTrend  func(childComplexity int, filter *tickets.Filter, from time.Time, to time.Time, timeZone *string) int
 	}
 
 	Tag struct {
@@ -250,6 +260,19 @@ type ComplexityRoot struct {
 		ToStatus func(childComplexity int) int
 	}
 
+	TicketChange struct {
+		Actor          func(childComplexity int) int
+		At             func(childComplexity int) int
+		Changes        func(childComplexity int) int
+		Cursor         func(childComplexity int) int
+		Event          func(childComplexity int) int
+		Kind           func(childComplexity int) int
+		PreviousStatus func(childComplexity int) int
+		Ticket         func(childComplexity int) int
+		TicketID       func(childComplexity int) int
+		TicketNumber   func(childComplexity int) int
+	}
+
 	TicketConnection struct {
 		Edges      func(childComplexity int) int
 		PageInfo   func(childComplexity int) int
@@ -292,6 +315,22 @@ type ComplexityRoot struct {
 		ID        func(childComplexity int) int
 		Kind      func(childComplexity int) int
 		Ticket    func(childComplexity int) int
+	}
+
+	TicketStatusCount struct {
+		Count  func(childComplexity int) int
+		Status func(childComplexity int) int
+	}
+
+	TicketTrend struct {
+		Days     func(childComplexity int) int
+		TimeZone func(childComplexity int) int
+	}
+
+	TicketTrendDay struct {
+		Counts func(childComplexity int) int
+		Date   func(childComplexity int) int
+		Total  func(childComplexity int) int
 	}
 
 	TicketWatcher struct {
@@ -376,12 +415,20 @@ type QueryResolver interface {
 	Sites(ctx context.Context) ([]*ent.Site, error)
 	Tags(ctx context.Context) ([]*ent.Tag, error)
 	Users(ctx context.Context, after *entgql.Cursor[int], first *int, before *entgql.Cursor[int], last *int, orderBy *ent.UserOrder) (*ent.UserConnection, error)
+	TicketTrend(ctx context.Context, filter *tickets.Filter, from time.Time, to time.Time, timeZone *string) (*trend.Series, error)
+}
+type SubscriptionResolver interface {
+	TicketEvents(ctx context.Context, filter *tickets.Filter, after *string) (<-chan *live.Change, error)
+	TicketTrend(ctx context.Context, filter *tickets.Filter, from time.Time, to time.Time, timeZone *string) (<-chan *trend.Series, error)
 }
 type TicketResolver interface {
 	Detection(ctx context.Context, obj *ent.Ticket) (*tickets.Detection, error)
 	AvailableActions(ctx context.Context, obj *ent.Ticket) ([]*workflow.Option, error)
 	History(ctx context.Context, obj *ent.Ticket, after *entgql.Cursor[int], first *int, before *entgql.Cursor[int], last *int) (*ent.TicketEventConnection, error)
 	Links(ctx context.Context, obj *ent.Ticket) ([]*model.TicketLink, error)
+}
+type TicketChangeResolver interface {
+	Actor(ctx context.Context, obj *live.Change) (*ent.User, error)
 }
 
 // endregion ************************** generated!.gotpl **************************
@@ -1109,6 +1156,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Query.TicketHistory(childComplexity, args["number"].(int), args["after"].(*entgql.Cursor[int]), args["first"].(*int), args["before"].(*entgql.Cursor[int]), args["last"].(*int)), true
+	case "Query.ticketTrend":
+		if e.ComplexityRoot.Query.TicketTrend == nil {
+			break
+		}
+
+		args, err := ec.field_Query_ticketTrend_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Query.TicketTrend(childComplexity, args["filter"].(*tickets.Filter), args["from"].(time.Time), args["to"].(time.Time), args["timeZone"].(*string)), true
 	case "Query.tickets":
 		if e.ComplexityRoot.Query.Tickets == nil {
 			break
@@ -1168,6 +1226,29 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Site.UpdatedAt(childComplexity), true
+
+	case "Subscription.ticketEvents":
+		if e.ComplexityRoot.Subscription.TicketEvents == nil {
+			break
+		}
+
+		args, err := ec.field_Subscription_ticketEvents_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Subscription.TicketEvents(childComplexity, args["filter"].(*tickets.Filter), args["after"].(*string)), true
+	case "Subscription.ticketTrend":
+		if e.ComplexityRoot.Subscription.TicketTrend == nil {
+			break
+		}
+
+		args, err := ec.field_Subscription_ticketTrend_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Subscription.TicketTrend(childComplexity, args["filter"].(*tickets.Filter), args["from"].(time.Time), args["to"].(time.Time), args["timeZone"].(*string)), true
 
 	case "Tag.color":
 		if e.ComplexityRoot.Tag.Color == nil {
@@ -1422,6 +1503,67 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.TicketActionOption.ToStatus(childComplexity), true
 
+	case "TicketChange.actor":
+		if e.ComplexityRoot.TicketChange.Actor == nil {
+			break
+		}
+
+		return e.ComplexityRoot.TicketChange.Actor(childComplexity), true
+	case "TicketChange.at":
+		if e.ComplexityRoot.TicketChange.At == nil {
+			break
+		}
+
+		return e.ComplexityRoot.TicketChange.At(childComplexity), true
+	case "TicketChange.changes":
+		if e.ComplexityRoot.TicketChange.Changes == nil {
+			break
+		}
+
+		return e.ComplexityRoot.TicketChange.Changes(childComplexity), true
+	case "TicketChange.cursor":
+		if e.ComplexityRoot.TicketChange.Cursor == nil {
+			break
+		}
+
+		return e.ComplexityRoot.TicketChange.Cursor(childComplexity), true
+	case "TicketChange.event":
+		if e.ComplexityRoot.TicketChange.Event == nil {
+			break
+		}
+
+		return e.ComplexityRoot.TicketChange.Event(childComplexity), true
+	case "TicketChange.kind":
+		if e.ComplexityRoot.TicketChange.Kind == nil {
+			break
+		}
+
+		return e.ComplexityRoot.TicketChange.Kind(childComplexity), true
+	case "TicketChange.previousStatus":
+		if e.ComplexityRoot.TicketChange.PreviousStatus == nil {
+			break
+		}
+
+		return e.ComplexityRoot.TicketChange.PreviousStatus(childComplexity), true
+	case "TicketChange.ticket":
+		if e.ComplexityRoot.TicketChange.Ticket == nil {
+			break
+		}
+
+		return e.ComplexityRoot.TicketChange.Ticket(childComplexity), true
+	case "TicketChange.ticketId":
+		if e.ComplexityRoot.TicketChange.TicketID == nil {
+			break
+		}
+
+		return e.ComplexityRoot.TicketChange.TicketID(childComplexity), true
+	case "TicketChange.ticketNumber":
+		if e.ComplexityRoot.TicketChange.TicketNumber == nil {
+			break
+		}
+
+		return e.ComplexityRoot.TicketChange.TicketNumber(childComplexity), true
+
 	case "TicketConnection.edges":
 		if e.ComplexityRoot.TicketConnection.Edges == nil {
 			break
@@ -1583,6 +1725,51 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.TicketLink.Ticket(childComplexity), true
+
+	case "TicketStatusCount.count":
+		if e.ComplexityRoot.TicketStatusCount.Count == nil {
+			break
+		}
+
+		return e.ComplexityRoot.TicketStatusCount.Count(childComplexity), true
+	case "TicketStatusCount.status":
+		if e.ComplexityRoot.TicketStatusCount.Status == nil {
+			break
+		}
+
+		return e.ComplexityRoot.TicketStatusCount.Status(childComplexity), true
+
+	case "TicketTrend.days":
+		if e.ComplexityRoot.TicketTrend.Days == nil {
+			break
+		}
+
+		return e.ComplexityRoot.TicketTrend.Days(childComplexity), true
+	case "TicketTrend.timeZone":
+		if e.ComplexityRoot.TicketTrend.TimeZone == nil {
+			break
+		}
+
+		return e.ComplexityRoot.TicketTrend.TimeZone(childComplexity), true
+
+	case "TicketTrendDay.counts":
+		if e.ComplexityRoot.TicketTrendDay.Counts == nil {
+			break
+		}
+
+		return e.ComplexityRoot.TicketTrendDay.Counts(childComplexity), true
+	case "TicketTrendDay.date":
+		if e.ComplexityRoot.TicketTrendDay.Date == nil {
+			break
+		}
+
+		return e.ComplexityRoot.TicketTrendDay.Date(childComplexity), true
+	case "TicketTrendDay.total":
+		if e.ComplexityRoot.TicketTrendDay.Total == nil {
+			break
+		}
+
+		return e.ComplexityRoot.TicketTrendDay.Total(childComplexity), true
 
 	case "TicketWatcher.createdAt":
 		if e.ComplexityRoot.TicketWatcher.CreatedAt == nil {
@@ -1785,6 +1972,23 @@ func (e *executableSchema) Exec(ctx context.Context) graphql.ResponseHandler {
 			ctx = graphql.WithUnmarshalerMap(ctx, inputUnmarshalMap)
 			data := ec._Mutation(ctx, opCtx.Operation.SelectionSet)
 			var buf bytes.Buffer
+			data.MarshalGQL(&buf)
+
+			return &graphql.Response{
+				Data: buf.Bytes(),
+			}
+		}
+	case ast.Subscription:
+		next := ec._Subscription(ctx, opCtx.Operation.SelectionSet)
+
+		var buf bytes.Buffer
+		return func(ctx context.Context) *graphql.Response {
+			buf.Reset()
+			data := next(ctx)
+
+			if data == nil {
+				return nil
+			}
 			data.MarshalGQL(&buf)
 
 			return &graphql.Response{
@@ -2142,6 +2346,83 @@ enum Permission {
   TICKET_VIEW
   "Create, edit and delete tickets of the user's sites (implies TICKET_VIEW)."
   TICKET_EDIT
+}
+
+"A calendar day, YYYY-MM-DD."
+scalar Date
+
+"""
+Live updates over WebSocket (graphql-transport-ws or subscriptions-transport-ws
+on /graphql), authenticated by ` + "`" + `{"token": "sdk_…"}` + "`" + ` in connection_init's payload.
+"""
+type Subscription {
+  """
+  Every committed change (created, updated, transitioned, assigned, deleted, …)
+  of a ticket the viewer may see that matches the filter before or after the
+  change, in commit order. With ` + "`" + `after` + "`" + ` (the cursor of an event received
+  earlier), first every such event since that one is replayed from the history,
+  then the stream goes on live, with no gap and no duplicate. A subscriber that
+  falls too far behind gets an error with code RESUME_REQUIRED and its last
+  cursor in ` + "`" + `extensions.cursor` + "`" + `, and the stream ends: resubscribe with it.
+  """
+  ticketEvents(filter: TicketFilter, after: String): TicketChange!
+  """
+  The ticketTrend query's series, pushed first at once and then whenever a
+  change affects it, at most once a second.
+  """
+  ticketTrend(filter: TicketFilter, from: Date!, to: Date!, timeZone: String = "UTC"): TicketTrend!
+}
+
+"One committed change of a ticket, as pushed to subscribers."
+type TicketChange {
+  "Pass as ` + "`" + `after` + "`" + ` to resume the stream after this event."
+  cursor: String!
+  kind: TicketEventKind!
+  "The ticket as it is now; null once it is deleted."
+  ticket: Ticket
+  ticketId: ID!
+  ticketNumber: Int!
+  "For a change of status, the status before it."
+  previousStatus: TicketStatus
+  "Who made the change; null for the system or a deleted user."
+  actor: User
+  at: Time!
+  changes: [FieldChange!]!
+  "The history entry this change is."
+  event: TicketEvent
+}
+
+"""
+Per day, how many of the tickets matching a filter were in each status at the
+end of the day, computed from the status history.
+"""
+type TicketTrend {
+  timeZone: String!
+  days: [TicketTrendDay!]!
+}
+
+type TicketTrendDay {
+  date: Date!
+  "Every status of the series (those of filter.statuses, or all), zeros included, in workflow order."
+  counts: [TicketStatusCount!]!
+  "The tickets that existed at the end of the day, in any reported status."
+  total: Int!
+}
+
+type TicketStatusCount {
+  status: TicketStatus!
+  count: Int!
+}
+
+extend type Query {
+  """
+  The daily stacked-bar series of the ticket list: for each day from ` + "`" + `from` + "`" + `
+  to ` + "`" + `to` + "`" + ` (inclusive, at most 731 days) in the IANA time zone ` + "`" + `timeZone` + "`" + `, how
+  many tickets matching the filter were in each status at the end of that day.
+  Computed from the status history, so a past day's bar never changes when a
+  ticket moves today. filter.statuses selects which statuses are reported.
+  """
+  ticketTrend(filter: TicketFilter, from: Date!, to: Date!, timeZone: String = "UTC"): TicketTrend!
 }
 `, BuiltIn: false},
 	{Name: "../ent.graphql", Input: `directive @goField(forceResolver: Boolean, name: String, omittable: Boolean) on FIELD_DEFINITION | INPUT_FIELD_DEFINITION
@@ -3118,6 +3399,32 @@ func (ec *executionContext) childFields_TicketActionOption(ctx context.Context, 
 	return nil, fmt.Errorf("no field named %q was found under type TicketActionOption", field.Name)
 }
 
+func (ec *executionContext) childFields_TicketChange(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "cursor":
+		return ec.fieldContext_TicketChange_cursor(ctx, field)
+	case "kind":
+		return ec.fieldContext_TicketChange_kind(ctx, field)
+	case "ticket":
+		return ec.fieldContext_TicketChange_ticket(ctx, field)
+	case "ticketId":
+		return ec.fieldContext_TicketChange_ticketId(ctx, field)
+	case "ticketNumber":
+		return ec.fieldContext_TicketChange_ticketNumber(ctx, field)
+	case "previousStatus":
+		return ec.fieldContext_TicketChange_previousStatus(ctx, field)
+	case "actor":
+		return ec.fieldContext_TicketChange_actor(ctx, field)
+	case "at":
+		return ec.fieldContext_TicketChange_at(ctx, field)
+	case "changes":
+		return ec.fieldContext_TicketChange_changes(ctx, field)
+	case "event":
+		return ec.fieldContext_TicketChange_event(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type TicketChange", field.Name)
+}
+
 func (ec *executionContext) childFields_TicketConnection(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 	switch field.Name {
 	case "edges":
@@ -3204,6 +3511,38 @@ func (ec *executionContext) childFields_TicketLink(ctx context.Context, field gr
 		return ec.fieldContext_TicketLink_createdBy(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type TicketLink", field.Name)
+}
+
+func (ec *executionContext) childFields_TicketStatusCount(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "status":
+		return ec.fieldContext_TicketStatusCount_status(ctx, field)
+	case "count":
+		return ec.fieldContext_TicketStatusCount_count(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type TicketStatusCount", field.Name)
+}
+
+func (ec *executionContext) childFields_TicketTrend(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "timeZone":
+		return ec.fieldContext_TicketTrend_timeZone(ctx, field)
+	case "days":
+		return ec.fieldContext_TicketTrend_days(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type TicketTrend", field.Name)
+}
+
+func (ec *executionContext) childFields_TicketTrendDay(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "date":
+		return ec.fieldContext_TicketTrendDay_date(ctx, field)
+	case "counts":
+		return ec.fieldContext_TicketTrendDay_counts(ctx, field)
+	case "total":
+		return ec.fieldContext_TicketTrendDay_total(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type TicketTrendDay", field.Name)
 }
 
 func (ec *executionContext) childFields_TicketWatcher(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
@@ -3996,6 +4335,44 @@ func (ec *executionContext) field_Query_ticketHistory_args(ctx context.Context, 
 	return args, nil
 }
 
+func (ec *executionContext) field_Query_ticketTrend_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "filter",
+		func(ctx context.Context, v any) (*tickets.Filter, error) {
+			return ec.unmarshalOTicketFilter2ᚖsocdeskᚋinternalᚋticketsᚐFilter(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["filter"] = arg0
+	arg1, err := graphql.ProcessArgField(ctx, rawArgs, "from",
+		func(ctx context.Context, v any) (time.Time, error) {
+			return ec.unmarshalNDate2timeᚐTime(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["from"] = arg1
+	arg2, err := graphql.ProcessArgField(ctx, rawArgs, "to",
+		func(ctx context.Context, v any) (time.Time, error) {
+			return ec.unmarshalNDate2timeᚐTime(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["to"] = arg2
+	arg3, err := graphql.ProcessArgField(ctx, rawArgs, "timeZone",
+		func(ctx context.Context, v any) (*string, error) {
+			return ec.unmarshalOString2ᚖstring(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["timeZone"] = arg3
+	return args, nil
+}
+
 func (ec *executionContext) field_Query_ticket_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
 	var err error
 	args := map[string]any{}
@@ -4107,6 +4484,66 @@ func (ec *executionContext) field_Query_users_args(ctx context.Context, rawArgs 
 		return nil, err
 	}
 	args["orderBy"] = arg4
+	return args, nil
+}
+
+func (ec *executionContext) field_Subscription_ticketEvents_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "filter",
+		func(ctx context.Context, v any) (*tickets.Filter, error) {
+			return ec.unmarshalOTicketFilter2ᚖsocdeskᚋinternalᚋticketsᚐFilter(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["filter"] = arg0
+	arg1, err := graphql.ProcessArgField(ctx, rawArgs, "after",
+		func(ctx context.Context, v any) (*string, error) {
+			return ec.unmarshalOString2ᚖstring(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["after"] = arg1
+	return args, nil
+}
+
+func (ec *executionContext) field_Subscription_ticketTrend_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "filter",
+		func(ctx context.Context, v any) (*tickets.Filter, error) {
+			return ec.unmarshalOTicketFilter2ᚖsocdeskᚋinternalᚋticketsᚐFilter(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["filter"] = arg0
+	arg1, err := graphql.ProcessArgField(ctx, rawArgs, "from",
+		func(ctx context.Context, v any) (time.Time, error) {
+			return ec.unmarshalNDate2timeᚐTime(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["from"] = arg1
+	arg2, err := graphql.ProcessArgField(ctx, rawArgs, "to",
+		func(ctx context.Context, v any) (time.Time, error) {
+			return ec.unmarshalNDate2timeᚐTime(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["to"] = arg2
+	arg3, err := graphql.ProcessArgField(ctx, rawArgs, "timeZone",
+		func(ctx context.Context, v any) (*string, error) {
+			return ec.unmarshalOString2ᚖstring(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["timeZone"] = arg3
 	return args, nil
 }
 
@@ -7222,6 +7659,50 @@ func (ec *executionContext) fieldContext_Query_users(ctx context.Context, field 
 	return fc, nil
 }
 
+func (ec *executionContext) _Query_ticketTrend(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Query_ticketTrend(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Query().TicketTrend(ctx, fc.Args["filter"].(*tickets.Filter), fc.Args["from"].(time.Time), fc.Args["to"].(time.Time), fc.Args["timeZone"].(*string))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *trend.Series) graphql.Marshaler {
+			return ec.marshalNTicketTrend2ᚖsocdeskᚋinternalᚋtrendᚐSeries(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Query_ticketTrend(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Query",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_TicketTrend(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Query_ticketTrend_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
 func (ec *executionContext) _Query___type(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -7411,6 +7892,94 @@ func (ec *executionContext) _Site_description(ctx context.Context, field graphql
 }
 func (ec *executionContext) fieldContext_Site_description(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("Site", field, false, false, errors.New("field of type String does not have child fields"))
+}
+
+func (ec *executionContext) _Subscription_ticketEvents(ctx context.Context, field graphql.CollectedField) (ret func(ctx context.Context) graphql.Marshaler) {
+	return graphql.ResolveFieldStream(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Subscription_ticketEvents(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Subscription().TicketEvents(ctx, fc.Args["filter"].(*tickets.Filter), fc.Args["after"].(*string))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *live.Change) graphql.Marshaler {
+			return ec.marshalNTicketChange2ᚖsocdeskᚋinternalᚋliveᚐChange(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Subscription_ticketEvents(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Subscription",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_TicketChange(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Subscription_ticketEvents_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Subscription_ticketTrend(ctx context.Context, field graphql.CollectedField) (ret func(ctx context.Context) graphql.Marshaler) {
+	return graphql.ResolveFieldStream(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Subscription_ticketTrend(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Subscription().TicketTrend(ctx, fc.Args["filter"].(*tickets.Filter), fc.Args["from"].(time.Time), fc.Args["to"].(time.Time), fc.Args["timeZone"].(*string))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *trend.Series) graphql.Marshaler {
+			return ec.marshalNTicketTrend2ᚖsocdeskᚋinternalᚋtrendᚐSeries(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Subscription_ticketTrend(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Subscription",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_TicketTrend(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Subscription_ticketTrend_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
 }
 
 func (ec *executionContext) _Tag_id(ctx context.Context, field graphql.CollectedField, obj *ent.Tag) (ret graphql.Marshaler) {
@@ -8474,6 +9043,272 @@ func (ec *executionContext) fieldContext_TicketActionOption_toStatus(_ context.C
 	return graphql.NewScalarFieldContext("TicketActionOption", field, false, false, errors.New("field of type TicketStatus does not have child fields"))
 }
 
+func (ec *executionContext) _TicketChange_cursor(ctx context.Context, field graphql.CollectedField, obj *live.Change) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_TicketChange_cursor(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Cursor(), nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_TicketChange_cursor(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("TicketChange", field, true, false, errors.New("field of type String does not have child fields"))
+}
+
+func (ec *executionContext) _TicketChange_kind(ctx context.Context, field graphql.CollectedField, obj *live.Change) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_TicketChange_kind(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Kind(), nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v ticketevent.Kind) graphql.Marshaler {
+			return ec.marshalNTicketEventKind2socdeskᚋentᚋticketeventᚐKind(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_TicketChange_kind(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("TicketChange", field, true, false, errors.New("field of type TicketEventKind does not have child fields"))
+}
+
+func (ec *executionContext) _TicketChange_ticket(ctx context.Context, field graphql.CollectedField, obj *live.Change) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_TicketChange_ticket(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Ticket, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *ent.Ticket) graphql.Marshaler {
+			return ec.marshalOTicket2ᚖsocdeskᚋentᚐTicket(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_TicketChange_ticket(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "TicketChange",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Ticket(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _TicketChange_ticketId(ctx context.Context, field graphql.CollectedField, obj *live.Change) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_TicketChange_ticketId(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.TicketID(), nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNID2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_TicketChange_ticketId(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("TicketChange", field, true, false, errors.New("field of type ID does not have child fields"))
+}
+
+func (ec *executionContext) _TicketChange_ticketNumber(ctx context.Context, field graphql.CollectedField, obj *live.Change) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_TicketChange_ticketNumber(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.TicketNumber(), nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_TicketChange_ticketNumber(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("TicketChange", field, true, false, errors.New("field of type Int does not have child fields"))
+}
+
+func (ec *executionContext) _TicketChange_previousStatus(ctx context.Context, field graphql.CollectedField, obj *live.Change) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_TicketChange_previousStatus(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.PreviousStatus(), nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *ticket.Status) graphql.Marshaler {
+			return ec.marshalOTicketStatus2ᚖsocdeskᚋentᚋticketᚐStatus(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_TicketChange_previousStatus(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("TicketChange", field, true, false, errors.New("field of type TicketStatus does not have child fields"))
+}
+
+func (ec *executionContext) _TicketChange_actor(ctx context.Context, field graphql.CollectedField, obj *live.Change) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_TicketChange_actor(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.TicketChange().Actor(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *ent.User) graphql.Marshaler {
+			return ec.marshalOUser2ᚖsocdeskᚋentᚐUser(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_TicketChange_actor(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "TicketChange",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_User(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _TicketChange_at(ctx context.Context, field graphql.CollectedField, obj *live.Change) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_TicketChange_at(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.At(), nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v time.Time) graphql.Marshaler {
+			return ec.marshalNTime2timeᚐTime(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_TicketChange_at(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("TicketChange", field, true, false, errors.New("field of type Time does not have child fields"))
+}
+
+func (ec *executionContext) _TicketChange_changes(ctx context.Context, field graphql.CollectedField, obj *live.Change) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_TicketChange_changes(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Changes(), nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []schematype.FieldChange) graphql.Marshaler {
+			return ec.marshalNFieldChange2ᚕsocdeskᚋentᚋschematypeᚐFieldChangeᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_TicketChange_changes(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "TicketChange",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_FieldChange(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _TicketChange_event(ctx context.Context, field graphql.CollectedField, obj *live.Change) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_TicketChange_event(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Event, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *ent.TicketEvent) graphql.Marshaler {
+			return ec.marshalOTicketEvent2ᚖsocdeskᚋentᚐTicketEvent(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_TicketChange_event(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "TicketChange",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_TicketEvent(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
 func (ec *executionContext) _TicketConnection_edges(ctx context.Context, field graphql.CollectedField, obj *ent.TicketConnection) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -9169,6 +10004,185 @@ func (ec *executionContext) fieldContext_TicketLink_createdBy(_ context.Context,
 		},
 	}
 	return fc, nil
+}
+
+func (ec *executionContext) _TicketStatusCount_status(ctx context.Context, field graphql.CollectedField, obj *trend.StatusCount) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_TicketStatusCount_status(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Status, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v ticket.Status) graphql.Marshaler {
+			return ec.marshalNTicketStatus2socdeskᚋentᚋticketᚐStatus(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_TicketStatusCount_status(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("TicketStatusCount", field, false, false, errors.New("field of type TicketStatus does not have child fields"))
+}
+
+func (ec *executionContext) _TicketStatusCount_count(ctx context.Context, field graphql.CollectedField, obj *trend.StatusCount) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_TicketStatusCount_count(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Count, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_TicketStatusCount_count(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("TicketStatusCount", field, false, false, errors.New("field of type Int does not have child fields"))
+}
+
+func (ec *executionContext) _TicketTrend_timeZone(ctx context.Context, field graphql.CollectedField, obj *trend.Series) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_TicketTrend_timeZone(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.TimeZone, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_TicketTrend_timeZone(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("TicketTrend", field, false, false, errors.New("field of type String does not have child fields"))
+}
+
+func (ec *executionContext) _TicketTrend_days(ctx context.Context, field graphql.CollectedField, obj *trend.Series) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_TicketTrend_days(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Days, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []trend.Day) graphql.Marshaler {
+			return ec.marshalNTicketTrendDay2ᚕsocdeskᚋinternalᚋtrendᚐDayᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_TicketTrend_days(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "TicketTrend",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_TicketTrendDay(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _TicketTrendDay_date(ctx context.Context, field graphql.CollectedField, obj *trend.Day) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_TicketTrendDay_date(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Date, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v time.Time) graphql.Marshaler {
+			return ec.marshalNDate2timeᚐTime(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_TicketTrendDay_date(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("TicketTrendDay", field, false, false, errors.New("field of type Date does not have child fields"))
+}
+
+func (ec *executionContext) _TicketTrendDay_counts(ctx context.Context, field graphql.CollectedField, obj *trend.Day) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_TicketTrendDay_counts(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Counts, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []trend.StatusCount) graphql.Marshaler {
+			return ec.marshalNTicketStatusCount2ᚕsocdeskᚋinternalᚋtrendᚐStatusCountᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_TicketTrendDay_counts(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "TicketTrendDay",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_TicketStatusCount(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _TicketTrendDay_total(ctx context.Context, field graphql.CollectedField, obj *trend.Day) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_TicketTrendDay_total(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Total, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_TicketTrendDay_total(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("TicketTrendDay", field, false, false, errors.New("field of type Int does not have child fields"))
 }
 
 func (ec *executionContext) _TicketWatcher_id(ctx context.Context, field graphql.CollectedField, obj *ent.TicketWatcher) (ret graphql.Marshaler) {
@@ -13507,6 +14521,28 @@ func (ec *executionContext) _Query(ctx context.Context, sel ast.SelectionSet) gr
 			}
 
 			out.Concurrently(i, func(ctx context.Context) graphql.Marshaler { return rrm(innerCtx) })
+		case "ticketTrend":
+			field := field
+
+			innerFunc := func(ctx context.Context, fs *graphql.FieldSet) (res graphql.Marshaler) {
+				defer func() {
+					if r := recover(); r != nil {
+						ec.Error(ctx, ec.Recover(ctx, r))
+					}
+				}()
+				res = ec._Query_ticketTrend(ctx, field)
+				if res == graphql.Null {
+					atomic.AddUint32(&fs.Invalids, 1)
+				}
+				return res
+			}
+
+			rrm := func(ctx context.Context) graphql.Marshaler {
+				return ec.OperationContext.RootResolverMiddleware(ctx,
+					func(ctx context.Context) graphql.Marshaler { return innerFunc(ctx, out) })
+			}
+
+			out.Concurrently(i, func(ctx context.Context) graphql.Marshaler { return rrm(innerCtx) })
 		case "__type":
 			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
 				return ec._Query___type(ctx, field)
@@ -13598,6 +14634,28 @@ func (ec *executionContext) _Site(ctx context.Context, sel ast.SelectionSet, obj
 	})
 
 	return out
+}
+
+var subscriptionImplementors = []string{"Subscription"}
+
+func (ec *executionContext) _Subscription(ctx context.Context, sel ast.SelectionSet) func(ctx context.Context) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, subscriptionImplementors)
+	ctx = graphql.WithFieldContext(ctx, &graphql.FieldContext{
+		Object: "Subscription",
+	})
+	if len(fields) != 1 {
+		graphql.AddErrorf(ctx, "must subscribe to exactly one stream")
+		return nil
+	}
+
+	switch fields[0].Name {
+	case "ticketEvents":
+		return ec._Subscription_ticketEvents(ctx, fields[0])
+	case "ticketTrend":
+		return ec._Subscription_ticketTrend(ctx, fields[0])
+	default:
+		panic("unknown field " + strconv.Quote(fields[0].Name))
+	}
 }
 
 var tagImplementors = []string{"Tag", "Node"}
@@ -14328,6 +15386,122 @@ func (ec *executionContext) _TicketActionOption(ctx context.Context, sel ast.Sel
 	return out
 }
 
+var ticketChangeImplementors = []string{"TicketChange"}
+
+func (ec *executionContext) _TicketChange(ctx context.Context, sel ast.SelectionSet, obj *live.Change) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, ticketChangeImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferredFieldSet := graphql.NewFieldSet(nil)
+	deferLabelToView := make(map[string]*graphql.FieldSetView)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("TicketChange")
+		case "cursor":
+			out.Values[i] = ec._TicketChange_cursor(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "kind":
+			out.Values[i] = ec._TicketChange_kind(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "ticket":
+			out.Values[i] = ec._TicketChange_ticket(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "ticketId":
+			out.Values[i] = ec._TicketChange_ticketId(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "ticketNumber":
+			out.Values[i] = ec._TicketChange_ticketNumber(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "previousStatus":
+			out.Values[i] = ec._TicketChange_previousStatus(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "actor":
+			field := field
+
+			innerFunc := func(ctx context.Context, fs *graphql.FieldSet) (res graphql.Marshaler) {
+				defer func() {
+					if r := recover(); r != nil {
+						ec.Error(ctx, ec.Recover(ctx, r))
+					}
+				}()
+				res = ec._TicketChange_actor(ctx, field, obj)
+				if res == graphql.RequiredNull {
+					atomic.AddUint32(&fs.Invalids, 1)
+				}
+				return res
+			}
+
+			if field.IsDeferred() {
+				deferredFieldSet.AddField(field)
+				fieldIndex := len(deferredFieldSet.Values) - 1
+				deferredFieldSet.Concurrently(fieldIndex, func(ctx context.Context) graphql.Marshaler {
+					return innerFunc(ctx, deferredFieldSet)
+				})
+
+				for _, deferrable := range field.Deferrables {
+					view, ok := deferLabelToView[deferrable.Label]
+					if !ok {
+						view = deferredFieldSet.NewView()
+						deferLabelToView[deferrable.Label] = view
+					}
+					view.AddIndices(fieldIndex)
+				}
+
+				// don't run the out.Concurrently() call below
+				out.Values[i] = graphql.Null
+				continue
+			}
+
+			out.Concurrently(i, func(ctx context.Context) graphql.Marshaler { return innerFunc(ctx, out) })
+		case "at":
+			out.Values[i] = ec._TicketChange_at(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "changes":
+			out.Values[i] = ec._TicketChange_changes(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "event":
+			out.Values[i] = ec._TicketChange_event(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	atomic.AddInt32(&ec.Deferred, int32(min(len(deferLabelToView), math.MaxInt32)))
+
+	ec.ProcessDeferredGroup(graphql.DeferredGroup{
+		Defers:   deferLabelToView,
+		Path:     graphql.GetPath(ctx),
+		FieldSet: deferredFieldSet,
+		Context:  ctx,
+	})
+
+	return out
+}
+
 var ticketConnectionImplementors = []string{"TicketConnection"}
 
 func (ec *executionContext) _TicketConnection(ctx context.Context, sel ast.SelectionSet, obj *ent.TicketConnection) graphql.Marshaler {
@@ -14699,6 +15873,140 @@ func (ec *executionContext) _TicketLink(ctx context.Context, sel ast.SelectionSe
 		case "createdBy":
 			out.Values[i] = ec._TicketLink_createdBy(ctx, field, obj)
 			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	atomic.AddInt32(&ec.Deferred, int32(min(len(deferLabelToView), math.MaxInt32)))
+
+	ec.ProcessDeferredGroup(graphql.DeferredGroup{
+		Defers:   deferLabelToView,
+		Path:     graphql.GetPath(ctx),
+		FieldSet: deferredFieldSet,
+		Context:  ctx,
+	})
+
+	return out
+}
+
+var ticketStatusCountImplementors = []string{"TicketStatusCount"}
+
+func (ec *executionContext) _TicketStatusCount(ctx context.Context, sel ast.SelectionSet, obj *trend.StatusCount) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, ticketStatusCountImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferredFieldSet := graphql.NewFieldSet(nil)
+	deferLabelToView := make(map[string]*graphql.FieldSetView)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("TicketStatusCount")
+		case "status":
+			out.Values[i] = ec._TicketStatusCount_status(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "count":
+			out.Values[i] = ec._TicketStatusCount_count(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	atomic.AddInt32(&ec.Deferred, int32(min(len(deferLabelToView), math.MaxInt32)))
+
+	ec.ProcessDeferredGroup(graphql.DeferredGroup{
+		Defers:   deferLabelToView,
+		Path:     graphql.GetPath(ctx),
+		FieldSet: deferredFieldSet,
+		Context:  ctx,
+	})
+
+	return out
+}
+
+var ticketTrendImplementors = []string{"TicketTrend"}
+
+func (ec *executionContext) _TicketTrend(ctx context.Context, sel ast.SelectionSet, obj *trend.Series) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, ticketTrendImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferredFieldSet := graphql.NewFieldSet(nil)
+	deferLabelToView := make(map[string]*graphql.FieldSetView)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("TicketTrend")
+		case "timeZone":
+			out.Values[i] = ec._TicketTrend_timeZone(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "days":
+			out.Values[i] = ec._TicketTrend_days(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	atomic.AddInt32(&ec.Deferred, int32(min(len(deferLabelToView), math.MaxInt32)))
+
+	ec.ProcessDeferredGroup(graphql.DeferredGroup{
+		Defers:   deferLabelToView,
+		Path:     graphql.GetPath(ctx),
+		FieldSet: deferredFieldSet,
+		Context:  ctx,
+	})
+
+	return out
+}
+
+var ticketTrendDayImplementors = []string{"TicketTrendDay"}
+
+func (ec *executionContext) _TicketTrendDay(ctx context.Context, sel ast.SelectionSet, obj *trend.Day) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, ticketTrendDayImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferredFieldSet := graphql.NewFieldSet(nil)
+	deferLabelToView := make(map[string]*graphql.FieldSetView)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("TicketTrendDay")
+		case "date":
+			out.Values[i] = ec._TicketTrendDay_date(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "counts":
+			out.Values[i] = ec._TicketTrendDay_counts(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "total":
+			out.Values[i] = ec._TicketTrendDay_total(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
 		default:
@@ -15646,6 +16954,22 @@ func (ec *executionContext) unmarshalNCustomFieldInput2socdeskᚋentᚋschematyp
 	return res, graphql.ErrorOnPath(ctx, err)
 }
 
+func (ec *executionContext) unmarshalNDate2timeᚐTime(ctx context.Context, v any) (time.Time, error) {
+	res, err := scalar.UnmarshalDate(v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalNDate2timeᚐTime(ctx context.Context, sel ast.SelectionSet, v time.Time) graphql.Marshaler {
+	_ = sel
+	res := scalar.MarshalDate(v)
+	if res == graphql.Null {
+		if !graphql.HasFieldError(ctx, graphql.GetFieldContext(ctx)) {
+			graphql.AddErrorf(ctx, "the requested element is null which the schema does not allow")
+		}
+	}
+	return res
+}
+
 func (ec *executionContext) marshalNDeletePayload2ᚖsocdeskᚋgraphᚋmodelᚐDeletePayload(ctx context.Context, sel ast.SelectionSet, v *model.DeletePayload) graphql.Marshaler {
 	if v == nil {
 		if !graphql.HasFieldError(ctx, graphql.GetFieldContext(ctx)) {
@@ -16039,6 +17363,16 @@ func (ec *executionContext) marshalNTicketBodyFormat2socdeskᚋentᚋticketᚐBo
 	return v
 }
 
+func (ec *executionContext) marshalNTicketChange2ᚖsocdeskᚋinternalᚋliveᚐChange(ctx context.Context, sel ast.SelectionSet, v *live.Change) graphql.Marshaler {
+	if v == nil {
+		if !graphql.HasFieldError(ctx, graphql.GetFieldContext(ctx)) {
+			graphql.AddErrorf(ctx, "the requested element is null which the schema does not allow")
+		}
+		return graphql.Null
+	}
+	return ec._TicketChange(ctx, sel, v)
+}
+
 func (ec *executionContext) marshalNTicketConnection2ᚖsocdeskᚋentᚐTicketConnection(ctx context.Context, sel ast.SelectionSet, v *ent.TicketConnection) graphql.Marshaler {
 	if v == nil {
 		if !graphql.HasFieldError(ctx, graphql.GetFieldContext(ctx)) {
@@ -16159,6 +17493,56 @@ func (ec *executionContext) unmarshalNTicketStatus2socdeskᚋentᚋticketᚐStat
 
 func (ec *executionContext) marshalNTicketStatus2socdeskᚋentᚋticketᚐStatus(ctx context.Context, sel ast.SelectionSet, v ticket.Status) graphql.Marshaler {
 	return v
+}
+
+func (ec *executionContext) marshalNTicketStatusCount2socdeskᚋinternalᚋtrendᚐStatusCount(ctx context.Context, sel ast.SelectionSet, v trend.StatusCount) graphql.Marshaler {
+	return ec._TicketStatusCount(ctx, sel, &v)
+}
+
+func (ec *executionContext) marshalNTicketStatusCount2ᚕsocdeskᚋinternalᚋtrendᚐStatusCountᚄ(ctx context.Context, sel ast.SelectionSet, v []trend.StatusCount) graphql.Marshaler {
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalNTicketStatusCount2socdeskᚋinternalᚋtrendᚐStatusCount(ctx, sel, v[i])
+	})
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
+}
+
+func (ec *executionContext) marshalNTicketTrend2ᚖsocdeskᚋinternalᚋtrendᚐSeries(ctx context.Context, sel ast.SelectionSet, v *trend.Series) graphql.Marshaler {
+	if v == nil {
+		if !graphql.HasFieldError(ctx, graphql.GetFieldContext(ctx)) {
+			graphql.AddErrorf(ctx, "the requested element is null which the schema does not allow")
+		}
+		return graphql.Null
+	}
+	return ec._TicketTrend(ctx, sel, v)
+}
+
+func (ec *executionContext) marshalNTicketTrendDay2socdeskᚋinternalᚋtrendᚐDay(ctx context.Context, sel ast.SelectionSet, v trend.Day) graphql.Marshaler {
+	return ec._TicketTrendDay(ctx, sel, &v)
+}
+
+func (ec *executionContext) marshalNTicketTrendDay2ᚕsocdeskᚋinternalᚋtrendᚐDayᚄ(ctx context.Context, sel ast.SelectionSet, v []trend.Day) graphql.Marshaler {
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalNTicketTrendDay2socdeskᚋinternalᚋtrendᚐDay(ctx, sel, v[i])
+	})
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
 }
 
 func (ec *executionContext) marshalNTicketWatcher2ᚖsocdeskᚋentᚐTicketWatcher(ctx context.Context, sel ast.SelectionSet, v *ent.TicketWatcher) graphql.Marshaler {

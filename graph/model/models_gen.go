@@ -31,6 +31,11 @@ type DeletePayload struct {
 	DeletedID int `json:"deletedID"`
 }
 
+// Live updates over WebSocket (graphql-transport-ws or subscriptions-transport-ws
+// on /graphql), authenticated by `{"token": "sdk_…"}` in connection_init's payload.
+type Subscription struct {
+}
+
 // A link between two tickets, seen from one of them.
 type TicketLink struct {
 	ID        int             `json:"id"`

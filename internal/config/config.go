@@ -10,9 +10,11 @@ import (
 	"io"
 	"log/slog"
 	"path/filepath"
+	"strings"
 	"time"
 
 	"socdesk/graph/limits"
+	"socdesk/internal/events"
 )
 
 // Config is everything socdesk can be told.
@@ -21,6 +23,7 @@ type Config struct {
 	DataDir          string
 	DatabaseURL      string
 	RedisURL         string
+	RedisChannel     string
 	AdminToken       string
 	Demo             bool
 	LogFormat        string
@@ -34,6 +37,15 @@ type Config struct {
 	MaxRootFields    int
 	MaxTokens        int
 	ShutdownTimeout  time.Duration
+	// Live updates (subscriptions over WebSocket).
+	WSOrigins       string
+	WSInitTimeout   time.Duration
+	WSKeepAlive     time.Duration
+	WSWriteTimeout  time.Duration
+	WSMaxOperations int
+	LiveMaxPerUser  int
+	LiveQueue       int
+	LivePoll        time.Duration
 
 	env map[string]string // flag name → environment variable
 }
@@ -49,6 +61,7 @@ func Default() Config {
 	return Config{
 		Addr:             "127.0.0.1:8080",
 		DataDir:          "./data",
+		RedisChannel:     events.DefaultChannel,
 		LogFormat:        "text",
 		LogLevel:         "info",
 		DBMaxConns:       20,
@@ -60,6 +73,13 @@ func Default() Config {
 		MaxRootFields:    20,
 		MaxTokens:        10000,
 		ShutdownTimeout:  30 * time.Second,
+		WSInitTimeout:    10 * time.Second,
+		WSKeepAlive:      25 * time.Second,
+		WSWriteTimeout:   10 * time.Second,
+		WSMaxOperations:  20,
+		LiveMaxPerUser:   50,
+		LiveQueue:        256,
+		LivePoll:         time.Second,
 	}
 }
 
@@ -76,6 +96,7 @@ func (c *Config) Register(fs *flag.FlagSet) {
 	fs.StringVar(&c.DataDir, "data-dir", c.DataDir, "directory of the embedded database, used when no database URL is given"+bind("data-dir", "SOCDESK_DATA_DIR"))
 	fs.StringVar(&c.DatabaseURL, "database-url", c.DatabaseURL, "PostgreSQL URL, postgres://…; empty runs on the embedded SQLite database"+bind("database-url", "DATABASE_URL"))
 	fs.StringVar(&c.RedisURL, "redis-url", c.RedisURL, "Redis URL, redis://…, for events across replicas; empty uses an in-process broker"+bind("redis-url", "REDIS_URL"))
+	fs.StringVar(&c.RedisChannel, "redis-channel", c.RedisChannel, "Redis pub/sub channel of ticket events, the same for every replica"+bind("redis-channel", "SOCDESK_REDIS_CHANNEL"))
 	fs.StringVar(&c.AdminToken, "admin-token", c.AdminToken, "API token of the admin user, at least 32 characters; empty prints a one-time token on first start"+bind("admin-token", "SOCDESK_ADMIN_TOKEN"))
 	fs.BoolVar(&c.Demo, "demo", c.Demo, "load the demo data set when the database has no tickets"+bind("demo", "SOCDESK_DEMO"))
 	fs.StringVar(&c.LogFormat, "log-format", c.LogFormat, "log format: text or json"+bind("log-format", "SOCDESK_LOG_FORMAT"))
@@ -88,6 +109,14 @@ func (c *Config) Register(fs *flag.FlagSet) {
 	fs.IntVar(&c.CountCost, "count-cost", c.CountCost, "cost of a totalCount, which counts every matching row"+bind("count-cost", "SOCDESK_COUNT_COST"))
 	fs.IntVar(&c.MaxRootFields, "max-root-fields", c.MaxRootFields, "most top-level fields (aliases included) of a query"+bind("max-root-fields", "SOCDESK_MAX_ROOT_FIELDS"))
 	fs.IntVar(&c.MaxTokens, "max-tokens", c.MaxTokens, "largest number of tokens in a query document"+bind("max-tokens", "SOCDESK_MAX_TOKENS"))
+	fs.StringVar(&c.WSOrigins, "ws-origins", c.WSOrigins, "comma-separated origins (https://app.example.com) allowed to open subscriptions besides the server's own; * allows any"+bind("ws-origins", "SOCDESK_WS_ORIGINS"))
+	fs.DurationVar(&c.WSInitTimeout, "ws-init-timeout", c.WSInitTimeout, "how long a websocket client has to send connection_init"+bind("ws-init-timeout", "SOCDESK_WS_INIT_TIMEOUT"))
+	fs.DurationVar(&c.WSKeepAlive, "ws-keepalive", c.WSKeepAlive, "interval of the server's keep-alive pings on websockets"+bind("ws-keepalive", "SOCDESK_WS_KEEPALIVE"))
+	fs.DurationVar(&c.WSWriteTimeout, "ws-write-timeout", c.WSWriteTimeout, "a websocket client that reads nothing for this long is disconnected"+bind("ws-write-timeout", "SOCDESK_WS_WRITE_TIMEOUT"))
+	fs.IntVar(&c.WSMaxOperations, "ws-max-operations", c.WSMaxOperations, "most subscriptions on one websocket connection"+bind("ws-max-operations", "SOCDESK_WS_MAX_OPERATIONS"))
+	fs.IntVar(&c.LiveMaxPerUser, "live-max-per-user", c.LiveMaxPerUser, "most live subscriptions of one user, over all connections of this server"+bind("live-max-per-user", "SOCDESK_LIVE_MAX_PER_USER"))
+	fs.IntVar(&c.LiveQueue, "live-queue", c.LiveQueue, "changes a subscriber may fall behind by before it is dropped (it resumes from its cursor)"+bind("live-queue", "SOCDESK_LIVE_QUEUE"))
+	fs.DurationVar(&c.LivePoll, "live-poll", c.LivePoll, "how often the history is read for changes whose publication was lost"+bind("live-poll", "SOCDESK_LIVE_POLL"))
 	fs.DurationVar(&c.ShutdownTimeout, "shutdown-timeout", c.ShutdownTimeout, "how long in-flight requests may take to finish on SIGTERM"+bind("shutdown-timeout", "SOCDESK_SHUTDOWN_TIMEOUT"))
 }
 
@@ -127,7 +156,8 @@ func (c *Config) Validate() error {
 		errs = append(errs, errors.New("the admin token must be at least 32 characters"))
 	}
 	for name, v := range map[string]int{"db max conns": c.DBMaxConns, "max depth": c.MaxDepth, "max cost": c.MaxCost,
-		"count cost": c.CountCost, "max root fields": c.MaxRootFields, "max tokens": c.MaxTokens} {
+		"count cost": c.CountCost, "max root fields": c.MaxRootFields, "max tokens": c.MaxTokens,
+		"ws max operations": c.WSMaxOperations, "live max per user": c.LiveMaxPerUser, "live queue": c.LiveQueue} {
 		if v <= 0 {
 			errs = append(errs, fmt.Errorf("%s must be positive", name))
 		}
@@ -135,7 +165,7 @@ func (c *Config) Validate() error {
 	if c.MaxBodyBytes < 1024 {
 		errs = append(errs, errors.New("max body bytes must be at least 1024"))
 	}
-	if c.ShutdownTimeout <= 0 || c.StatementTimeout <= 0 {
+	if c.ShutdownTimeout <= 0 || c.StatementTimeout <= 0 || c.WSInitTimeout <= 0 || c.WSKeepAlive <= 0 || c.WSWriteTimeout <= 0 || c.LivePoll <= 0 {
 		errs = append(errs, errors.New("timeouts must be positive"))
 	}
 	return errors.Join(errs...)
@@ -159,4 +189,15 @@ func (c *Config) Logger(w io.Writer) *slog.Logger {
 func (c *Config) Limits() limits.Limits {
 	return limits.Limits{MaxDepth: c.MaxDepth, MaxCost: c.MaxCost, MaxPageSize: MaxPageSize,
 		CountCost: c.CountCost, ListSize: ListSize, MaxRootFields: c.MaxRootFields}
+}
+
+// Origins are the extra origins allowed to open websockets.
+func (c *Config) Origins() []string {
+	var out []string
+	for _, o := range strings.Split(c.WSOrigins, ",") {
+		if o = strings.TrimSpace(o); o != "" {
+			out = append(out, o)
+		}
+	}
+	return out
 }

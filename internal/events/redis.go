@@ -20,13 +20,8 @@ type Redis struct {
 	log     *slog.Logger
 }
 
-// NewRedis connects to the Redis server at url (redis://…) and uses
-// DefaultChannel.
-func NewRedis(ctx context.Context, url string, log *slog.Logger) (*Redis, error) {
-	return NewRedisChannel(ctx, url, DefaultChannel, log)
-}
-
-// NewRedisChannel is NewRedis on another channel (tests use their own).
+// NewRedisChannel connects to the Redis server at url (redis://…) and
+// publishes and subscribes on channel (DefaultChannel unless configured).
 func NewRedisChannel(ctx context.Context, url, channel string, log *slog.Logger) (*Redis, error) {
 	opt, err := redis.ParseURL(url)
 	if err != nil {

@@ -21,6 +21,7 @@ import (
 	"socdesk/ent/tag"
 	"socdesk/ent/ticketevent"
 	"socdesk/ent/user"
+	ticketsvc "socdesk/internal/tickets"
 )
 
 const (
@@ -418,9 +419,13 @@ func writeEnt(ctx context.Context, c *ent.Client, tickets []*genTicket) error {
 		}
 		slices.SortStableFunc(history, func(a, b genEvent) int { return a.at.Compare(b.at) })
 		for _, e := range history {
-			events = append(events, c.TicketEvent.Create().
+			ev := c.TicketEvent.Create().
 				SetKind(e.kind).SetCreatedAt(e.at).SetTicketID(t.id).SetTicketNumber(number).
-				SetSiteID(t.siteID).SetNillableActorID(e.actor).SetChanges(e.changes))
+				SetSiteID(t.siteID).SetNillableActorID(e.actor).SetChanges(e.changes)
+			if st, ok := ticketsvc.StatusSet(e.changes); ok {
+				ev.SetStatus(string(st))
+			}
+			events = append(events, ev)
 		}
 	}
 	for _, b := range chunks(events, 4*bulkSize) {

@@ -16,6 +16,8 @@ import (
 	"socdesk/ent"
 	"socdesk/ent/privacy"
 	"socdesk/ent/schematype"
+	"socdesk/internal/events"
+	"socdesk/internal/tickets"
 )
 
 const (
@@ -214,7 +216,7 @@ var (
 		"priority", "priority_rank", "status", "attack_verdict", "incident", "origin",
 		"duplicate_count", "closed_at", "version", "category_id", "site_id", "registered_by_id",
 	}
-	eventColumns = []string{"kind", "created_at", "ticket_number", "site_id", "changes", "ticket_id", "actor_id"}
+	eventColumns = []string{"kind", "created_at", "ticket_number", "site_id", "changes", "ticket_id", "actor_id", "status"}
 )
 
 // pgWorkers is the number of concurrent COPY transactions. The load is bound
@@ -310,11 +312,19 @@ func copyRows(ts []*genTicket) []copyTable {
 		for _, e := range t.events {
 			buf = appendChanges(buf[:0], e.changes)
 			events.rows = append(events.rows, []any{
-				string(e.kind), e.at, number, int64(t.siteID), string(buf), id, nullInt(e.actor),
+				string(e.kind), e.at, number, int64(t.siteID), string(buf), id, nullInt(e.actor), eventStatus(e.changes),
 			})
 		}
 	}
 	return []copyTable{tickets, assignees, approvers, tags, events}
+}
+
+// eventStatus is the status column of an event: the status it set, or NULL.
+func eventStatus(changes []schematype.FieldChange) any {
+	if st, ok := tickets.StatusSet(changes); ok {
+		return string(st)
+	}
+	return nil
 }
 
 func nullString(s string) any {
@@ -342,6 +352,9 @@ func copyIn(ctx context.Context, db *sql.DB, tables []copyTable) (err error) {
 			_ = tx.Rollback()
 		}
 	}()
+	if _, err := tx.ExecContext(ctx, events.RegisterWriterSQL); err != nil {
+		return fmt.Errorf("seed: registering as a history writer: %w", err)
+	}
 	for _, t := range tables {
 		if len(t.rows) == 0 {
 			continue

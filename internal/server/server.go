@@ -11,6 +11,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"strings"
 	"time"
 
 	"github.com/99designs/gqlgen/graphql/playground"
@@ -35,7 +36,16 @@ func NewHandler(d Deps) http.Handler {
 	api := d.Auth.Middleware(func(r *http.Request, err error) {
 		reqlog.From(r.Context(), d.Logger).Error("authenticating", "err", err)
 	})(reqlog.WithViewer(d.GraphQL))
-	mux.Handle("/graphql", limitBody(d.MaxBodyBytes, api))
+	// A WebSocket upgrade from a browser cannot carry the header: it
+	// authenticates in connection_init instead (see graph.LiveOptions).
+	ws := reqlog.WithViewer(d.GraphQL)
+	mux.Handle("/graphql", limitBody(d.MaxBodyBytes, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Method == http.MethodGet && strings.EqualFold(r.Header.Get("Upgrade"), "websocket") && r.Header.Get("Authorization") == "" {
+			ws.ServeHTTP(w, r)
+			return
+		}
+		api.ServeHTTP(w, r)
+	})))
 	mux.Handle("GET /{$}", playground.Handler("socdesk", "/graphql"))
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
 		w.Header().Set("Content-Type", "text/plain")

@@ -534,11 +534,32 @@ func record(ctx context.Context, tx *ent.Tx, t *ent.Ticket, kind ticketevent.Kin
 	if v := viewer.FromContext(ctx); v != nil {
 		c.SetActorID(v.UserID)
 	}
+	if kind != ticketevent.KindDELETED {
+		if st, ok := StatusSet(changes); ok {
+			c.SetStatus(string(st))
+		}
+	}
 	ev, err := c.Save(ctx)
 	if err == nil && kind == ticketevent.KindDELETED {
 		ev.TicketID = &t.ID // for subscribers; the row keeps NULL once the ticket is gone
 	}
 	return ev, err
+}
+
+// StatusSet returns the status a change set the ticket to, if it did.
+func StatusSet(changes []schematype.FieldChange) (ticket.Status, bool) {
+	for _, ch := range changes {
+		if ch.Field != "status" {
+			continue
+		}
+		switch to := ch.To.(type) {
+		case ticket.Status:
+			return to, to != ""
+		case string:
+			return ticket.Status(to), to != ""
+		}
+	}
+	return "", false
 }
 
 // inTx runs fn in a transaction and publishes the history it appended once,
@@ -554,6 +575,13 @@ func (s *Service) inTx(ctx context.Context, fn func(context.Context, *ent.Tx) ([
 			panic(p)
 		}
 	}()
+	if s.Dialect == dialect.Postgres {
+		// Registered as a history writer before writing anything (see
+		// events.RegisterWriterSQL), so that live streams never read past it.
+		if _, err := tx.ExecContext(ctx, events.RegisterWriterSQL); err != nil {
+			return errors.Join(err, tx.Rollback())
+		}
+	}
 	evs, err := fn(ent.NewTxContext(ctx, tx), tx)
 	if err != nil {
 		return errors.Join(err, ignoreDone(tx.Rollback()))
@@ -566,11 +594,18 @@ func (s *Service) inTx(ctx context.Context, fn func(context.Context, *ent.Tx) ([
 		for i, ev := range evs {
 			out[i] = Event(ev)
 		}
-		// A lost publish is recovered from the history by subscribers resuming from their cursor.
-		_ = s.Broker.Publish(context.WithoutCancel(ctx), out...)
+		// The publication only wakes the live hubs up: a lost one is made up
+		// for by their relay reading the history. So it must not hold the
+		// request up for long when the broker is away.
+		pctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), publishTimeout)
+		_ = s.Broker.Publish(pctx, out...)
+		cancel()
 	}
 	return nil
 }
+
+// publishTimeout bounds the publication of a change's events.
+const publishTimeout = time.Second
 
 func ignoreDone(err error) error {
 	if err != nil && strings.Contains(err.Error(), "already been committed or rolled back") {

@@ -1,0 +1,58 @@
+// Package app assembles socdesk's server from its parts: the GraphQL API
+// with its live updates, behind the HTTP routes. The binary and the tests
+// build the same thing through it.
+package app
+
+import (
+	"context"
+	"log/slog"
+	"net/http"
+	"time"
+
+	"socdesk/graph"
+	"socdesk/internal/auth"
+	"socdesk/internal/config"
+	"socdesk/internal/events"
+	"socdesk/internal/live"
+	"socdesk/internal/server"
+	"socdesk/internal/store"
+	"socdesk/internal/tickets"
+)
+
+// App is one socdesk replica.
+type App struct {
+	Handler http.Handler
+	Hub     *live.Hub
+	Tickets *tickets.Service
+}
+
+// New assembles a replica on st, publishing through broker. ready checks the
+// backing services for /readyz.
+func New(st *store.Store, broker events.Broker, cfg config.Config, log *slog.Logger, ready func(context.Context) error) *App {
+	hub := &live.Hub{Client: st.Client, DB: st.DB, Dialect: st.Dialect, Broker: broker, Log: log,
+		Poll: cfg.LivePoll, QueueSize: cfg.LiveQueue, MaxPerUser: cfg.LiveMaxPerUser}
+	svc := &tickets.Service{Client: st.Client, Broker: broker, Dialect: st.Dialect}
+	authn := &auth.Authenticator{Client: st.Client, Now: time.Now}
+	gql := graph.NewHandler(graph.Options{
+		Resolver:  &graph.Resolver{Client: st.Client, Tickets: svc, Logger: log, Hub: hub},
+		Logger:    log,
+		Limits:    cfg.Limits(),
+		MaxTokens: cfg.MaxTokens,
+		Live: &graph.LiveOptions{
+			Authenticate:  authn.Authenticate,
+			Origins:       cfg.Origins(),
+			InitTimeout:   cfg.WSInitTimeout,
+			KeepAlive:     cfg.WSKeepAlive,
+			WriteTimeout:  cfg.WSWriteTimeout,
+			MaxOperations: cfg.WSMaxOperations,
+		},
+	})
+	h := server.NewHandler(server.Deps{
+		GraphQL:      gql,
+		Auth:         authn,
+		Logger:       log,
+		MaxBodyBytes: cfg.MaxBodyBytes,
+		Ready:        ready,
+	})
+	return &App{Handler: h, Hub: hub, Tickets: svc}
+}

@@ -1,0 +1,84 @@
+package live
+
+import (
+	"encoding/base64"
+	"strconv"
+	"strings"
+	"time"
+
+	"socdesk/ent"
+	"socdesk/ent/schematype"
+	"socdesk/ent/ticket"
+	"socdesk/ent/ticketevent"
+	"socdesk/internal/errs"
+)
+
+// Change is one committed change of a ticket, as pushed to a subscriber of
+// ticketEvents (GraphQL TicketChange).
+type Change struct {
+	// Event is the history row of the change.
+	Event *ent.TicketEvent
+	// Ticket is the ticket as it is now (without edges loaded, so that each
+	// subscriber's selection loads them under its own viewer), or nil once
+	// it is deleted.
+	Ticket *ent.Ticket
+	// ticketID is the ticket's id, also of a deleted one.
+	ticketID int
+}
+
+// Cursor is the opaque position of the change in the stream.
+func (c *Change) Cursor() string { return EncodeCursor(Position{Tx: c.Event.Tx, ID: c.Event.ID}) }
+
+// Kind is the kind of history entry.
+func (c *Change) Kind() ticketevent.Kind { return c.Event.Kind }
+
+// TicketID is the ticket's id, also once it is deleted.
+func (c *Change) TicketID() int { return c.ticketID }
+
+// TicketNumber is the ticket's display number.
+func (c *Change) TicketNumber() int { return c.Event.TicketNumber }
+
+// At is when the change committed.
+func (c *Change) At() time.Time { return c.Event.CreatedAt }
+
+// Changes are the fields changed, from → to.
+func (c *Change) Changes() []schematype.FieldChange { return c.Event.Changes }
+
+// PreviousStatus is the status before a change of status.
+func (c *Change) PreviousStatus() *ticket.Status {
+	for _, ch := range c.Event.Changes {
+		if ch.Field == "status" {
+			if s, ok := ch.From.(string); ok && s != "" {
+				st := ticket.Status(s)
+				return &st
+			}
+			if s, ok := ch.From.(ticket.Status); ok && s != "" {
+				return &s
+			}
+		}
+	}
+	return nil
+}
+
+const cursorPrefix = "ev:"
+
+// EncodeCursor returns the cursor of a position in the stream.
+func EncodeCursor(p Position) string {
+	return base64.RawURLEncoding.EncodeToString([]byte(cursorPrefix + strconv.FormatInt(p.Tx, 10) + "." + strconv.Itoa(p.ID)))
+}
+
+// DecodeCursor reads a cursor of EncodeCursor.
+func DecodeCursor(s string) (Position, error) {
+	b, err := base64.RawURLEncoding.DecodeString(s)
+	if err == nil {
+		if rest, ok := strings.CutPrefix(string(b), cursorPrefix); ok {
+			tx, id, _ := strings.Cut(rest, ".")
+			t, err1 := strconv.ParseInt(tx, 10, 64)
+			n, err2 := strconv.Atoi(id)
+			if err1 == nil && err2 == nil && t >= 0 && n >= 0 {
+				return Position{Tx: t, ID: n}, nil
+			}
+		}
+	}
+	return Position{}, errs.Invalid("after", "not a cursor of ticketEvents")
+}

@@ -1,0 +1,617 @@
+package live
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"log/slog"
+	"slices"
+	"sync"
+	"time"
+
+	"entgo.io/ent/dialect"
+
+	"socdesk/ent"
+	"socdesk/ent/schematype"
+	"socdesk/ent/ticket"
+	"socdesk/ent/ticketevent"
+	"socdesk/ent/user"
+	"socdesk/internal/authz"
+	"socdesk/internal/errs"
+	"socdesk/internal/events"
+	"socdesk/internal/tickets"
+	"socdesk/internal/viewer"
+)
+
+// Position is a place in the stream of history entries: entries are read in
+// (transaction id, entry id) order. On PostgreSQL an entry is read only once
+// no history writer older than its transaction is still running (see
+// horizonSQL), so an entry that commits late never lands behind a position
+// already handed out. SQLite serializes its writers: Tx is 0 there and ids
+// follow commit order.
+type Position struct {
+	Tx int64
+	ID int
+}
+
+func (p Position) after(q Position) bool {
+	return p.Tx > q.Tx || (p.Tx == q.Tx && p.ID > q.ID)
+}
+
+// Hub streams the ticket history to this replica's subscribers. The broker
+// only wakes it up ("there is news"); it reads what is new from the history
+// once, loads the changed tickets once, and hands each subscriber the
+// changes that match its filter and that it may see, evaluated in memory:
+// no query per subscriber. It also reads on a timer (the relay), so changes
+// whose publication was lost (a process died between commit and publish,
+// Redis was down) still reach everyone, in order.
+type Hub struct {
+	Client  *ent.Client
+	DB      *sql.DB
+	Dialect string
+	Broker  events.Broker
+	Log     *slog.Logger
+	// Poll is how often the history is read without a wake-up.
+	Poll time.Duration
+	// QueueSize bounds the changes waiting for one subscriber; past it the
+	// subscriber is dropped with RESUME_REQUIRED.
+	QueueSize int
+	// MaxPerUser bounds one user's live subscriptions, over all connections.
+	MaxPerUser int
+
+	mu      sync.Mutex
+	pos     Position
+	running chan struct{} // closed once Run has read the end of the history
+	subs    map[*sub]struct{}
+	watches map[*watch]struct{}
+	perUser map[int]int
+	wake    chan struct{}
+}
+
+// Defaults of the hub's settings.
+const (
+	DefaultPoll       = time.Second
+	DefaultQueueSize  = 256
+	DefaultMaxPerUser = 50
+	batchSize         = 500
+	// retryUnsettled is how soon the hub reads again when entries exist
+	// behind a transaction still running.
+	retryUnsettled = 20 * time.Millisecond
+)
+
+const schemaTicketView = schematype.PermissionTicketView
+
+// CodeResumeRequired is the error code of a subscriber dropped for falling
+// behind; extensions.cursor holds the cursor to resume from.
+const CodeResumeRequired errs.Code = "RESUME_REQUIRED"
+
+// sub is one ticketEvents subscription.
+type sub struct {
+	v    *viewer.Viewer
+	f    *tickets.Filter
+	out  chan *Change
+	pos  Position // the last entry considered for it
+	last string   // the cursor of the last change queued
+	done bool     // its stream is over (out is closed, or about to be by catchUp)
+	// catching: it is replaying the history (catchUp owns out meanwhile).
+	catching bool
+	failed   func(error)
+}
+
+// watch is one subscriber to "something matching my filter changed" (the
+// trend subscription).
+type watch struct {
+	v     *viewer.Viewer
+	f     *tickets.Filter
+	dirty chan struct{}
+}
+
+func (h *Hub) init() {
+	if h.subs == nil {
+		h.subs = map[*sub]struct{}{}
+		h.watches = map[*watch]struct{}{}
+		h.perUser = map[int]int{}
+		h.wake = make(chan struct{}, 1)
+		h.running = make(chan struct{})
+	}
+	if h.Poll <= 0 {
+		h.Poll = DefaultPoll
+	}
+	if h.QueueSize <= 0 {
+		h.QueueSize = DefaultQueueSize
+	}
+	if h.MaxPerUser <= 0 {
+		h.MaxPerUser = DefaultMaxPerUser
+	}
+	if h.Log == nil {
+		h.Log = slog.Default()
+	}
+}
+
+// Run reads the history until ctx ends. It starts at the end of the
+// history as it is now.
+func (h *Hub) Run(ctx context.Context) error {
+	h.mu.Lock()
+	h.init()
+	h.mu.Unlock()
+	head, err := h.head(ctx)
+	for err != nil {
+		h.Log.Warn("live: reading the end of the history; retrying", "err", err)
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-time.After(h.Poll):
+		}
+		head, err = h.head(ctx)
+	}
+	h.mu.Lock()
+	h.pos = head
+	close(h.running)
+	h.mu.Unlock()
+	if h.Broker != nil {
+		go h.listen(ctx)
+	}
+	tick := time.NewTicker(h.Poll)
+	defer tick.Stop()
+	retry := time.NewTimer(0)
+	<-retry.C
+	for {
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-h.wake:
+		case <-tick.C:
+		case <-retry.C:
+		}
+		unsettled, err := h.pump(ctx)
+		if err != nil && ctx.Err() == nil {
+			h.Log.Warn("live: reading the history", "err", err)
+		}
+		if unsettled {
+			retry.Reset(retryUnsettled)
+		}
+	}
+}
+
+// listen turns broker messages into wake-ups, resubscribing when the broker
+// subscription ends (the timer covers what is missed meanwhile).
+func (h *Hub) listen(ctx context.Context) {
+	for ctx.Err() == nil {
+		ch, err := h.Broker.Subscribe(ctx)
+		if err != nil {
+			h.Log.Warn("live: subscribing to the broker; relying on the timer", "err", err)
+			select {
+			case <-ctx.Done():
+				return
+			case <-time.After(h.Poll):
+			}
+			continue
+		}
+		for range ch {
+			h.Wake()
+		}
+	}
+}
+
+// Wake makes the hub read the history now.
+func (h *Hub) Wake() {
+	select {
+	case h.wake <- struct{}{}:
+	default:
+	}
+}
+
+// head returns the position of the last settled entry.
+func (h *Hub) head(ctx context.Context) (Position, error) {
+	var p Position
+	q, args := `SELECT tx, id FROM ticket_events ORDER BY tx DESC, id DESC LIMIT 1`, []any(nil)
+	if h.Dialect == dialect.Postgres {
+		hz, err := h.horizon(ctx)
+		if err != nil {
+			return p, err
+		}
+		q, args = `SELECT tx, id FROM ticket_events WHERE tx < $1 ORDER BY tx DESC, id DESC LIMIT 1`, []any{hz}
+	}
+	err := h.DB.QueryRowContext(ctx, q, args...).Scan(&p.Tx, &p.ID)
+	if errors.Is(err, sql.ErrNoRows) {
+		return Position{}, nil
+	}
+	return p, err
+}
+
+// horizonSQL is the transaction id below which the history is settled on
+// PostgreSQL: the oldest transaction id of the history writers still
+// running in this database (see events.RegisterWriterSQL), or, when none is,
+// the next transaction id to be assigned. pg_stat_activity gives 32-bit ids;
+// they are widened against the current 64-bit one (ids in use are within
+// 2^31 of it).
+const horizonSQL = `
+WITH cur AS (SELECT (pg_snapshot_xmax(pg_current_snapshot())::text)::bigint AS x)
+SELECT least(cur.x, min(cur.x - (((cur.x & 4294967295) - (a.backend_xid::text)::bigint) & 4294967295)))
+FROM cur
+LEFT JOIN pg_locks l ON l.locktype = 'advisory' AND l.classid = 0 AND l.objid = $1 AND l.objsubid = 1
+  AND l.granted AND l.database = (SELECT oid FROM pg_database WHERE datname = current_database())
+LEFT JOIN pg_stat_activity a ON a.pid = l.pid AND a.backend_xid IS NOT NULL
+GROUP BY cur.x`
+
+// horizon runs horizonSQL. It must run before, not with, the read it
+// bounds: a writer that commits between the two is then either below the
+// horizon and visible to the read, or at or above it and left for later.
+func (h *Hub) horizon(ctx context.Context) (int64, error) {
+	var hz int64
+	err := h.DB.QueryRowContext(ctx, horizonSQL, events.WriterLockKey).Scan(&hz)
+	return hz, err
+}
+
+// read returns up to batchSize settled entries after p, in stream order,
+// and whether entries exist after them that are not settled yet.
+func (h *Hub) read(ctx context.Context, p Position) ([]*ent.TicketEvent, bool, error) {
+	q, args := `SELECT tx, id, true FROM ticket_events WHERE (tx, id) > ($1, $2) ORDER BY tx, id LIMIT $3`, []any{p.Tx, p.ID, batchSize}
+	if h.Dialect == dialect.Postgres {
+		hz, err := h.horizon(ctx)
+		if err != nil {
+			return nil, false, err
+		}
+		q = `SELECT tx, id, tx < $4 FROM ticket_events WHERE (tx, id) > ($1, $2) ORDER BY tx, id LIMIT $3`
+		args = append(args, hz)
+	}
+	rows, err := h.DB.QueryContext(ctx, q, args...)
+	if err != nil {
+		return nil, false, err
+	}
+	defer rows.Close()
+	var (
+		ids       []int
+		tx        = map[int]int64{}
+		unsettled bool
+	)
+	for rows.Next() {
+		var (
+			t       int64
+			id      int
+			settled bool
+		)
+		if err := rows.Scan(&t, &id, &settled); err != nil {
+			return nil, false, err
+		}
+		if !settled {
+			unsettled = true
+			break
+		}
+		ids = append(ids, id)
+		tx[id] = t
+	}
+	if err := rows.Err(); err != nil {
+		return nil, false, err
+	}
+	rows.Close()
+	if len(ids) == 0 {
+		return nil, unsettled, nil
+	}
+	evs, err := h.Client.TicketEvent.Query().Where(ticketevent.IDIn(ids...)).All(authz.System(ctx))
+	if err != nil {
+		return nil, false, err
+	}
+	for _, ev := range evs {
+		ev.Tx = tx[ev.ID]
+	}
+	slices.SortFunc(evs, func(a, b *ent.TicketEvent) int {
+		if a.Tx != b.Tx {
+			return int(a.Tx - b.Tx)
+		}
+		return a.ID - b.ID
+	})
+	return evs, unsettled, nil
+}
+
+// item is an entry with what subscribers are matched against.
+type item struct {
+	ev     *ent.TicketEvent
+	pos    Position
+	ticket *ent.Ticket      // now, edges stripped; nil when gone
+	before tickets.Snapshot // the ticket before the change
+	after  tickets.Snapshot // and after it
+	gone   bool             // the ticket no longer exists
+	c      *Change          // what subscribers are sent
+}
+
+// prepare loads the tickets of evs once and works out each change's
+// before and after, walking back from the tickets as they are now.
+func (h *Hub) prepare(ctx context.Context, evs []*ent.TicketEvent) ([]item, error) {
+	var ids []int
+	for _, ev := range evs {
+		if ev.TicketID != nil {
+			ids = append(ids, *ev.TicketID)
+		}
+	}
+	now := map[int]*ent.Ticket{}
+	if len(ids) > 0 {
+		only := func(q *ent.UserQuery) { q.Select(user.FieldID) }
+		ts, err := h.Client.Ticket.Query().Where(ticket.IDIn(ids...)).
+			WithAssignees(only).WithApprovers(only).WithTags(func(q *ent.TagQuery) { q.Select("id") }).
+			All(authz.System(ctx))
+		if err != nil {
+			return nil, err
+		}
+		for _, t := range ts {
+			now[t.ID] = t
+		}
+	}
+	items := make([]item, len(evs))
+	state := map[int]tickets.Snapshot{}
+	for i := len(evs) - 1; i >= 0; i-- {
+		ev := evs[i]
+		it := item{ev: ev, pos: Position{ev.Tx, ev.ID}}
+		var t *ent.Ticket
+		if ev.TicketID != nil {
+			t = now[*ev.TicketID]
+		}
+		if t == nil {
+			it.gone = true
+		} else {
+			s, ok := state[t.ID]
+			if !ok {
+				s = tickets.SnapshotOf(t)
+			}
+			it.after, it.before = s, s.Undo(ev.Changes)
+			state[t.ID] = it.before
+			stripped := *t
+			stripped.Edges = ent.TicketEdges{}
+			it.ticket = &stripped
+		}
+		// The number gives the id also of a ticket deleted since.
+		it.c = &Change{Event: ev, Ticket: it.ticket, ticketID: ent.TicketIDFromNumber(ev.TicketNumber)}
+		items[i] = it
+	}
+	return items, nil
+}
+
+// matches reports whether v may see the change and f matches the ticket
+// before or after it.
+func (it *item) matches(v *viewer.Viewer, f *tickets.Filter) bool {
+	if !v.Has(schemaTicketView) {
+		return false
+	}
+	if it.gone {
+		return v.SeesSite(it.ev.SiteID) && f.MatchesGone(it.ev.SiteID, it.ev.Changes)
+	}
+	if !v.SeesSite(it.after.SiteID) {
+		return false
+	}
+	return f.Matches(it.after) || f.Matches(it.before)
+}
+
+// pump reads everything settled since the hub's position and hands it out.
+func (h *Hub) pump(ctx context.Context) (unsettled bool, err error) {
+	for {
+		h.mu.Lock()
+		from := h.pos
+		h.mu.Unlock()
+		evs, more, err := h.read(ctx, from)
+		if err != nil {
+			return false, err
+		}
+		if len(evs) > 0 {
+			items, err := h.prepare(ctx, evs)
+			if err != nil {
+				return false, err
+			}
+			h.deliver(items)
+		}
+		if len(evs) < batchSize {
+			return more, nil
+		}
+	}
+}
+
+// deliver hands items to the subscribers in step with the hub and moves the
+// hub's position past them.
+func (h *Hub) deliver(items []item) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	for s := range h.subs {
+		for i := range items {
+			it := &items[i]
+			if !it.pos.after(s.pos) {
+				continue // it had this one already (it caught up past the hub)
+			}
+			s.pos = it.pos
+			if it.matches(s.v, s.f) {
+				h.send(s, it.c)
+			}
+		}
+	}
+	for w := range h.watches {
+		if slices.ContainsFunc(items, func(it item) bool { return it.matches(w.v, w.f) }) {
+			select {
+			case w.dirty <- struct{}{}:
+			default:
+			}
+		}
+	}
+	h.pos = items[len(items)-1].pos
+}
+
+// send queues c for s without blocking; a full queue drops s. Called with
+// h.mu held.
+func (h *Hub) send(s *sub, c *Change) {
+	if s.done {
+		return
+	}
+	select {
+	case s.out <- c:
+		s.last = c.Cursor()
+	default:
+		s.done = true
+		delete(h.subs, s)
+		err := errs.New(CodeResumeRequired, "this subscriber fell %d changes behind and was dropped: subscribe again with after set to the cursor of the last change received", h.QueueSize)
+		s.failed(&ResumeError{Err: err, Cursor: s.last})
+		close(s.out)
+	}
+}
+
+// ResumeError is the error of a subscriber dropped for falling behind.
+type ResumeError struct {
+	Err    *errs.Error
+	Cursor string
+}
+
+func (e *ResumeError) Error() string { return e.Err.Error() }
+func (e *ResumeError) Unwrap() error { return e.Err }
+
+// Subscribe starts a ticketEvents stream for v: with after, first every
+// matching change after that cursor, read from the history, then live.
+// failed is told why the stream ends early (it is closed after).
+func (h *Hub) Subscribe(ctx context.Context, v *viewer.Viewer, f *tickets.Filter, after *string, failed func(error)) (<-chan *Change, error) {
+	if _, err := f.Predicates(); err != nil {
+		return nil, err
+	}
+	if !v.Has(schemaTicketView) {
+		return nil, errs.New(errs.Forbidden, "viewing tickets needs the TICKET_VIEW permission")
+	}
+	var from *Position
+	if after != nil {
+		p, err := DecodeCursor(*after)
+		if err != nil {
+			return nil, err
+		}
+		from = &p
+	}
+	h.mu.Lock()
+	h.init()
+	running := h.running
+	h.mu.Unlock()
+	select { // a subscription started with the server waits for the hub
+	case <-running:
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
+	h.mu.Lock()
+	if h.perUser[v.UserID] >= h.MaxPerUser {
+		h.mu.Unlock()
+		return nil, errs.New(errs.RateLimited, "at most %d live subscriptions per user", h.MaxPerUser)
+	}
+	h.perUser[v.UserID]++
+	s := &sub{v: v, f: f, out: make(chan *Change, h.QueueSize), pos: h.pos, failed: failed}
+	if from != nil {
+		s.pos, s.last, s.catching = *from, *after, true
+	} else {
+		h.subs[s] = struct{}{}
+	}
+	h.mu.Unlock()
+	context.AfterFunc(ctx, func() { h.unsubscribe(s) })
+	if from != nil {
+		go h.catchUp(ctx, s)
+	}
+	return s.out, nil
+}
+
+// unsubscribe forgets s once its stream ends.
+func (h *Hub) unsubscribe(s *sub) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if n := h.perUser[s.v.UserID]; n <= 1 {
+		delete(h.perUser, s.v.UserID)
+	} else {
+		h.perUser[s.v.UserID] = n - 1
+	}
+	delete(h.subs, s)
+	if !s.done {
+		s.done = true
+		if !s.catching {
+			close(s.out)
+		}
+	}
+}
+
+// catchUp replays the history after s's position to s, waiting for the
+// client as it goes, then joins s to the live subscribers once it has
+// reached the hub (or gone past it: the hub then skips what s already had).
+func (h *Hub) catchUp(ctx context.Context, s *sub) {
+	defer func() {
+		h.mu.Lock()
+		defer h.mu.Unlock()
+		if s.catching { // it did not join: the stream is over
+			s.catching, s.done = false, true
+			close(s.out)
+		}
+	}()
+	for {
+		evs, _, err := h.read(ctx, s.pos)
+		var items []item
+		if err == nil {
+			items, err = h.prepare(ctx, evs)
+		}
+		if err != nil {
+			if ctx.Err() == nil {
+				h.Log.Warn("live: replaying the history", "err", err)
+				s.failed(errs.New(errs.Internal, "replaying the history failed; subscribe again with after"))
+			}
+			return
+		}
+		for i := range items {
+			it := &items[i]
+			if it.matches(s.v, s.f) {
+				select {
+				case s.out <- it.c:
+					s.last = it.c.Cursor()
+				case <-ctx.Done():
+					return
+				}
+			}
+			s.pos = it.pos
+		}
+		if len(evs) < batchSize {
+			h.mu.Lock()
+			if s.done {
+				h.mu.Unlock()
+				return
+			}
+			if !h.pos.after(s.pos) {
+				s.catching = false
+				h.subs[s] = struct{}{}
+				h.mu.Unlock()
+				return
+			}
+			h.mu.Unlock()
+		}
+	}
+}
+
+// Watch reports on the returned channel, coalesced, whenever a change v may
+// see that matches f before or after it passes; it ends with ctx.
+func (h *Hub) Watch(ctx context.Context, v *viewer.Viewer, f *tickets.Filter) (<-chan struct{}, error) {
+	if !v.Has(schemaTicketView) {
+		return nil, errs.New(errs.Forbidden, "viewing tickets needs the TICKET_VIEW permission")
+	}
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	h.init()
+	if h.perUser[v.UserID] >= h.MaxPerUser {
+		return nil, errs.New(errs.RateLimited, "at most %d live subscriptions per user", h.MaxPerUser)
+	}
+	h.perUser[v.UserID]++
+	w := &watch{v: v, f: f, dirty: make(chan struct{}, 1)}
+	h.watches[w] = struct{}{}
+	context.AfterFunc(ctx, func() {
+		h.mu.Lock()
+		defer h.mu.Unlock()
+		delete(h.watches, w)
+		if n := h.perUser[v.UserID]; n <= 1 {
+			delete(h.perUser, v.UserID)
+		} else {
+			h.perUser[v.UserID] = n - 1
+		}
+	})
+	return w.dirty, nil
+}
+
+// Stats are the hub's current load.
+type Stats struct{ Subscribers, Watchers int }
+
+// Stats returns the hub's current load.
+func (h *Hub) Stats() Stats {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return Stats{Subscribers: len(h.subs), Watchers: len(h.watches)}
+}

@@ -1,0 +1,187 @@
+package tickets
+
+import (
+	"slices"
+	"strings"
+	"time"
+
+	"socdesk/ent"
+	"socdesk/ent/schematype"
+	"socdesk/ent/ticket"
+)
+
+// Snapshot is what the ticket filter looks at of a ticket, at one moment.
+// Live subscriptions match changes against it in memory (one read of the
+// changed tickets serves every subscriber), before and after each change.
+type Snapshot struct {
+	CreatedAt     time.Time
+	SiteID        int
+	CategoryID    int
+	Priority      ticket.Priority
+	Status        ticket.Status
+	Origin        ticket.Origin
+	AttackVerdict *ticket.AttackVerdict
+	Incident      bool
+	Title, Body   string
+	Assignees     []int
+	Approvers     []int
+	Tags          []int
+}
+
+// SnapshotOf is the snapshot of t, which must have its assignees, approvers
+// and tags loaded (their ids suffice).
+func SnapshotOf(t *ent.Ticket) Snapshot {
+	ids := func(n int, id func(int) int) []int {
+		out := make([]int, n)
+		for i := range out {
+			out[i] = id(i)
+		}
+		return out
+	}
+	return Snapshot{
+		CreatedAt: t.CreatedAt, SiteID: t.SiteID, CategoryID: t.CategoryID, Priority: t.Priority,
+		Status: t.Status, Origin: t.Origin, AttackVerdict: t.AttackVerdict, Incident: t.Incident,
+		Title: t.Title, Body: t.Body,
+		Assignees: ids(len(t.Edges.Assignees), func(i int) int { return t.Edges.Assignees[i].ID }),
+		Approvers: ids(len(t.Edges.Approvers), func(i int) int { return t.Edges.Approvers[i].ID }),
+		Tags:      ids(len(t.Edges.Tags), func(i int) int { return t.Edges.Tags[i].ID }),
+	}
+}
+
+// Undo returns the snapshot as it was before changes (a history entry's
+// field changes) were made to s. Values come as the history stores them
+// (JSON: numbers as float64, lists as []any).
+func (s Snapshot) Undo(changes []schematype.FieldChange) Snapshot {
+	for _, ch := range changes {
+		switch ch.Field {
+		case "status":
+			s.Status = ticket.Status(str(ch.From))
+		case "site":
+			s.SiteID = num(ch.From)
+		case "category":
+			s.CategoryID = num(ch.From)
+		case "priority":
+			s.Priority = ticket.Priority(str(ch.From))
+		case "attackVerdict":
+			if v := str(ch.From); v != "" {
+				av := ticket.AttackVerdict(v)
+				s.AttackVerdict = &av
+			} else {
+				s.AttackVerdict = nil
+			}
+		case "incident":
+			b, _ := ch.From.(bool)
+			s.Incident = b
+		case "title":
+			s.Title = str(ch.From)
+		case "body":
+			s.Body = str(ch.From)
+		case "assignees":
+			s.Assignees = nums(ch.From)
+		case "approvers":
+			s.Approvers = nums(ch.From)
+		case "tags":
+			s.Tags = nums(ch.From)
+		}
+	}
+	return s
+}
+
+func str(v any) string {
+	switch v := v.(type) {
+	case string:
+		return v
+	case interface{ String() string }:
+		return v.String()
+	}
+	return ""
+}
+
+func num(v any) int {
+	switch v := v.(type) {
+	case float64:
+		return int(v)
+	case int:
+		return v
+	case int64:
+		return int(v)
+	}
+	return 0
+}
+
+func nums(v any) []int {
+	switch v := v.(type) {
+	case []int:
+		return v
+	case []any:
+		out := make([]int, 0, len(v))
+		for _, x := range v {
+			out = append(out, num(x))
+		}
+		return out
+	}
+	return nil
+}
+
+// Matches reports whether a ticket in state s passes the filter: the same
+// rules as Predicates, evaluated in memory. f must have been validated.
+func (f *Filter) Matches(s Snapshot) bool {
+	if f == nil {
+		return true
+	}
+	anyOf := func(have []int, want []int) bool {
+		return slices.ContainsFunc(have, func(id int) bool { return slices.Contains(want, id) })
+	}
+	switch {
+	case f.CreatedFrom != nil && s.CreatedAt.Before(*f.CreatedFrom),
+		f.CreatedTo != nil && !s.CreatedAt.Before(*f.CreatedTo),
+		f.Sites != nil && !slices.Contains(f.Sites, s.SiteID),
+		f.Categories != nil && !slices.Contains(f.Categories, s.CategoryID),
+		f.Priorities != nil && !slices.Contains(f.Priorities, s.Priority),
+		f.Statuses != nil && !slices.Contains(f.Statuses, s.Status),
+		f.Origins != nil && !slices.Contains(f.Origins, s.Origin),
+		f.Assignees != nil && !anyOf(s.Assignees, f.Assignees),
+		f.Approvers != nil && !anyOf(s.Approvers, f.Approvers),
+		f.Tags != nil && !anyOf(s.Tags, f.Tags),
+		f.Incident != nil && s.Incident != *f.Incident:
+		return false
+	}
+	if f.AttackVerdicts != nil && !slices.ContainsFunc(f.AttackVerdicts, func(v AttackVerdictFilter) bool {
+		if v == VerdictUnset {
+			return s.AttackVerdict == nil
+		}
+		return s.AttackVerdict != nil && string(*s.AttackVerdict) == string(v)
+	}) {
+		return false
+	}
+	if f.Keyword != nil {
+		k := strings.ToLower(*f.Keyword)
+		if !strings.Contains(strings.ToLower(s.Title), k) && !strings.Contains(strings.ToLower(s.Body), k) {
+			return false
+		}
+	}
+	return true
+}
+
+// MatchesGone reports whether a change of a ticket that no longer exists
+// (deleted since) may concern a subscriber of the filter: what the history
+// keeps of it (its site, and its status and title when it was deleted) must
+// pass; the filters it cannot tell are given the benefit of the doubt.
+func (f *Filter) MatchesGone(siteID int, changes []schematype.FieldChange) bool {
+	if f == nil {
+		return true
+	}
+	if f.Sites != nil && !slices.Contains(f.Sites, siteID) {
+		return false
+	}
+	for _, ch := range changes {
+		switch ch.Field {
+		case "status":
+			from, to := ticket.Status(str(ch.From)), ticket.Status(str(ch.To))
+			if f.Statuses != nil && !slices.Contains(f.Statuses, from) && !slices.Contains(f.Statuses, to) {
+				return false
+			}
+		}
+	}
+	return true
+}
