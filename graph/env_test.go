@@ -95,7 +95,7 @@ func newEnvWith(t *testing.T, backend string, cfg config.Config) *env {
 	e.hub = a.Hub
 	hubCtx, stopHub := context.WithCancel(context.Background())
 	hubDone := make(chan struct{})
-	go func() { _ = a.Hub.Run(hubCtx); close(hubDone) }()
+	go func() { _ = a.Run(hubCtx); close(hubDone) }()
 	t.Cleanup(func() { stopHub(); <-hubDone })
 	e.srv = httptest.NewServer(a.Handler)
 	t.Cleanup(e.srv.Close)

@@ -63,6 +63,8 @@ type LiveOptions struct {
 	WriteTimeout time.Duration
 	// MaxOperations bounds the subscriptions of one connection.
 	MaxOperations int
+	// Sessions, if set, checks connections' tokens again over time.
+	Sessions *live.Sessions
 }
 
 // NewHandler returns the /graphql handler: GET (queries only) and POST
@@ -116,6 +118,9 @@ func websocketTransport(o LiveOptions, log *slog.Logger) transport.Websocket {
 					reqlog.From(ctx, log).Error("authenticating a websocket", "err", err)
 				}
 				return transport.WithWebsocketCloseCode(ctx, live.CloseForbidden), nil, errors.New("Forbidden: missing or invalid API token")
+			}
+			if o.Sessions != nil {
+				ctx = o.Sessions.Track(ctx, tok, v)
 			}
 			return viewer.NewContext(ctx, v), nil, nil
 		},

@@ -8,6 +8,9 @@ import (
 
 	"github.com/gorilla/websocket"
 
+	"socdesk/ent"
+	"socdesk/ent/apitoken"
+	"socdesk/ent/user"
 	"socdesk/internal/config"
 	"socdesk/internal/testdb"
 	"socdesk/internal/wstest"
@@ -215,4 +218,42 @@ func waitWatched(t *testing.T, e *env, n int) {
 		}
 	}
 	t.Fatalf("never %d trend subscribers: %+v", n, e.hub.Stats())
+}
+
+// TestRevokedTokenEndsStream: a connection authenticates once, but its
+// token is checked again: revoked, or its user's sites changed, the
+// connection ends (the client reconnects and is refused, or gets its new
+// scope).
+func TestRevokedTokenEndsStream(t *testing.T) {
+	cfg := config.Default()
+	cfg.WSRecheck = 100 * time.Millisecond
+	e := newEnvWith(t, testdb.Backends[0], cfg)
+	hq := e.site("HQ")
+	for _, c := range []struct {
+		name   string
+		change func(u *ent.User)
+	}{
+		{"token revoked", func(u *ent.User) {
+			e.client.APIToken.Delete().Where(apitoken.HasUserWith(user.ID(u.ID))).ExecX(sys())
+		}},
+		{"site taken away", func(u *ent.User) { e.client.User.UpdateOne(u).ClearSites().ExecX(sys()) }},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			tok, u := e.user("u."+strings.ReplaceAll(c.name, " ", "."), user.RoleANALYST, view, hq)
+			ws := e.dialWS(t, tok, nil)
+			ws.subscribe(changeQuery, nil)
+			time.Sleep(300 * time.Millisecond) // checked again, still good
+			c.change(u)
+			if code := ws.closeCode(); code != websocket.CloseNormalClosure {
+				t.Fatalf("closed with %d", code)
+			}
+			if c.name == "token revoked" {
+				ws := e.dialWS(t, "", nil)
+				ws.send(map[string]any{"type": "connection_init", "payload": map[string]any{"token": tok}})
+				if code := ws.closeCode(); code != 4403 {
+					t.Fatalf("reconnecting: closed with %d, want 4403", code)
+				}
+			}
+		})
+	}
 }

@@ -154,7 +154,7 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stder
 	hubCtx, stopHub := context.WithCancel(ctx)
 	defer stopHub()
 	hubDone := make(chan error, 1)
-	go func() { hubDone <- a.Hub.Run(hubCtx) }()
+	go func() { hubDone <- a.Run(hubCtx) }()
 	ln, err := net.Listen("tcp", cfg.Addr)
 	if err != nil {
 		return err

@@ -21,9 +21,10 @@ import (
 
 // App is one socdesk replica.
 type App struct {
-	Handler http.Handler
-	Hub     *live.Hub
-	Tickets *tickets.Service
+	Handler  http.Handler
+	Hub      *live.Hub
+	Sessions *live.Sessions
+	Tickets  *tickets.Service
 }
 
 // New assembles a replica on st, publishing through broker. ready checks the
@@ -33,6 +34,7 @@ func New(st *store.Store, broker events.Broker, cfg config.Config, log *slog.Log
 		Poll: cfg.LivePoll, QueueSize: cfg.LiveQueue, MaxPerUser: cfg.LiveMaxPerUser}
 	svc := &tickets.Service{Client: st.Client, Broker: broker, Dialect: st.Dialect}
 	authn := &auth.Authenticator{Client: st.Client, Now: time.Now}
+	sessions := &live.Sessions{Authenticate: authn.Authenticate, Every: cfg.WSRecheck, Log: log}
 	gql := graph.NewHandler(graph.Options{
 		Resolver:  &graph.Resolver{Client: st.Client, Tickets: svc, Logger: log, Hub: hub},
 		Logger:    log,
@@ -45,6 +47,7 @@ func New(st *store.Store, broker events.Broker, cfg config.Config, log *slog.Log
 			KeepAlive:     cfg.WSKeepAlive,
 			WriteTimeout:  cfg.WSWriteTimeout,
 			MaxOperations: cfg.WSMaxOperations,
+			Sessions:      sessions,
 		},
 	})
 	h := server.NewHandler(server.Deps{
@@ -54,5 +57,12 @@ func New(st *store.Store, broker events.Broker, cfg config.Config, log *slog.Log
 		MaxBodyBytes: cfg.MaxBodyBytes,
 		Ready:        ready,
 	})
-	return &App{Handler: h, Hub: hub, Tickets: svc}
+	return &App{Handler: h, Hub: hub, Sessions: sessions, Tickets: svc}
+}
+
+// Run runs the replica's background work (the live hub, the websocket
+// session checks) until ctx ends.
+func (a *App) Run(ctx context.Context) error {
+	go a.Sessions.Run(ctx)
+	return a.Hub.Run(ctx)
 }

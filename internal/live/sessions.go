@@ -1,0 +1,122 @@
+package live
+
+import (
+	"cmp"
+	"context"
+	"errors"
+	"log/slog"
+	"slices"
+	"sync"
+	"time"
+
+	"socdesk/internal/auth"
+	"socdesk/internal/viewer"
+)
+
+// ErrRightsChanged ends a websocket session whose token no longer holds, or
+// whose user's role, permissions or sites changed since it connected: the
+// client reconnects and is authenticated (or refused with 4403) anew.
+var ErrRightsChanged = errors.New("the token was revoked or the user's rights changed")
+
+// Sessions re-authenticates the tokens of open websocket connections
+// periodically: a connection authenticates once, in connection_init, and
+// would otherwise keep streaming after its token is revoked or its user
+// loses a site.
+type Sessions struct {
+	// Authenticate turns a token into its viewer, as at connection_init.
+	Authenticate func(ctx context.Context, token string) (*viewer.Viewer, error)
+	// Every is how often tokens are checked again.
+	Every time.Duration
+	Log   *slog.Logger
+
+	mu      sync.Mutex
+	byToken map[string]map[*session]struct{}
+}
+
+type session struct {
+	v      *viewer.Viewer
+	cancel context.CancelCauseFunc
+}
+
+// Track returns the context of a connection authenticated by token as v: it
+// is cancelled when a later check finds the token or v's rights gone.
+func (s *Sessions) Track(ctx context.Context, token string, v *viewer.Viewer) context.Context {
+	ctx, cancel := context.WithCancelCause(ctx)
+	ss := &session{v: v, cancel: cancel}
+	s.mu.Lock()
+	if s.byToken == nil {
+		s.byToken = map[string]map[*session]struct{}{}
+	}
+	if s.byToken[token] == nil {
+		s.byToken[token] = map[*session]struct{}{}
+	}
+	s.byToken[token][ss] = struct{}{}
+	s.mu.Unlock()
+	context.AfterFunc(ctx, func() {
+		s.mu.Lock()
+		defer s.mu.Unlock()
+		delete(s.byToken[token], ss)
+		if len(s.byToken[token]) == 0 {
+			delete(s.byToken, token)
+		}
+	})
+	return ctx
+}
+
+// Open returns the number of tracked connections.
+func (s *Sessions) Open() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	n := 0
+	for _, ss := range s.byToken {
+		n += len(ss)
+	}
+	return n
+}
+
+// Run checks every tracked token each s.Every until ctx ends: one
+// authentication per distinct token, however many connections share it.
+func (s *Sessions) Run(ctx context.Context) {
+	t := time.NewTicker(s.Every)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		s.mu.Lock()
+		tokens := make([]string, 0, len(s.byToken))
+		for tok := range s.byToken {
+			tokens = append(tokens, tok)
+		}
+		s.mu.Unlock()
+		for _, tok := range tokens {
+			now, err := s.Authenticate(ctx, tok)
+			if err != nil && !errors.Is(err, auth.ErrUnauthenticated) {
+				if ctx.Err() == nil && s.Log != nil {
+					s.Log.Warn("live: checking a websocket token again", "err", err)
+				}
+				continue // keep the sessions until the check can be made
+			}
+			s.mu.Lock()
+			for ss := range s.byToken[tok] {
+				if err != nil || !sameRights(ss.v, now) {
+					ss.cancel(ErrRightsChanged)
+				}
+			}
+			s.mu.Unlock()
+		}
+	}
+}
+
+func sameRights(a, b *viewer.Viewer) bool {
+	return a.UserID == b.UserID && a.Role == b.Role &&
+		slices.Equal(sorted(a.Permissions), sorted(b.Permissions)) && slices.Equal(sorted(a.SiteIDs), sorted(b.SiteIDs))
+}
+
+func sorted[T cmp.Ordered](s []T) []T {
+	s = slices.Clone(s)
+	slices.Sort(s)
+	return s
+}
