@@ -209,17 +209,6 @@ func TestTicketTrendSubscription(t *testing.T) {
 	})
 }
 
-// waitWatched waits until the hub has n trend subscribers.
-func waitWatched(t *testing.T, e *env, n int) {
-	t.Helper()
-	for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(5 * time.Millisecond) {
-		if e.hub.Stats().Watchers >= n {
-			return
-		}
-	}
-	t.Fatalf("never %d trend subscribers: %+v", n, e.hub.Stats())
-}
-
 // TestRevokedTokenEndsStream: a connection authenticates once, but its
 // token is checked again: revoked, or its user's sites changed, the
 // connection ends (the client reconnects and is refused, or gets its new

@@ -15,9 +15,12 @@ import (
 	"socdesk/ent/category"
 	"socdesk/ent/schematype"
 	"socdesk/ent/user"
+	"socdesk/graph/scalar"
 	"socdesk/internal/config"
 	"socdesk/internal/live"
 	"socdesk/internal/testdb"
+	"socdesk/internal/tickets"
+	"socdesk/internal/wstest"
 )
 
 // wsConn is a graphql-transport-ws client connection to the test server.
@@ -125,39 +128,9 @@ func (w *wsConn) closeCode() int {
 }
 
 // change is what the tests select of a TicketChange.
-type change struct {
-	Cursor         string  `json:"cursor"`
-	Kind           string  `json:"kind"`
-	TicketID       string  `json:"ticketId"`
-	TicketNumber   int     `json:"ticketNumber"`
-	PreviousStatus *string `json:"previousStatus"`
-	At             string  `json:"at"`
-	Actor          *struct {
-		Login string `json:"login"`
-	} `json:"actor"`
-	Changes []struct {
-		Field string `json:"field"`
-		From  any    `json:"from"`
-		To    any    `json:"to"`
-	} `json:"changes"`
-	Ticket *struct {
-		ID       string `json:"id"`
-		Title    string `json:"title"`
-		Status   string `json:"status"`
-		Category struct {
-			Name string `json:"name"`
-		} `json:"category"`
-	} `json:"ticket"`
-}
+type change = wstest.Change
 
-const changeQuery = `subscription($f: TicketFilter, $after: String) {
-  ticketEvents(filter: $f, after: $after) {
-    cursor kind ticketId ticketNumber previousStatus at
-    actor { login }
-    changes { field from to }
-    ticket { id title status category { name } }
-  }
-}`
+const changeQuery = wstest.ChangeQuery
 
 // nextOf returns the next message of operation id, keeping the others'.
 func (w *wsConn) nextOf(id string) wsMsg {
@@ -270,12 +243,23 @@ func TestTicketEventsStream(t *testing.T) {
 // nothing when a subscription starts).
 func waitSubscribed(t *testing.T, e *env, n int) {
 	t.Helper()
+	waitHub(t, e, fmt.Sprintf("%d subscribers", n), func(s live.Stats) bool { return s.Subscribers >= n })
+}
+
+// waitWatched waits until the hub has n trend subscribers.
+func waitWatched(t *testing.T, e *env, n int) {
+	t.Helper()
+	waitHub(t, e, fmt.Sprintf("%d trend subscribers", n), func(s live.Stats) bool { return s.Watchers >= n })
+}
+
+func waitHub(t *testing.T, e *env, what string, ok func(live.Stats) bool) {
+	t.Helper()
 	for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(5 * time.Millisecond) {
-		if e.hub.Stats().Subscribers >= n {
+		if ok(e.hub.Stats()) {
 			return
 		}
 	}
-	t.Fatalf("never %d subscribers: %+v", n, e.hub.Stats())
+	t.Fatalf("never %s: %+v", what, e.hub.Stats())
 }
 
 // TestTicketEventsFilterAndSites: a subscriber gets the changes of tickets
@@ -589,4 +573,36 @@ func TestNoGoroutinesLeftBehind(t *testing.T) {
 			t.Fatalf("goroutines: %d before, %d after the clients left; hub %+v\n%s", before, after, e.hub.Stats(), buf[:runtime.Stack(buf, true)])
 		}
 	}
+}
+
+// TestUnpublishedChangesAreRelayed: a change committed but never published
+// (its process died between commit and publish, or the broker was down)
+// still reaches subscribers, in order, through the relay reading the
+// history.
+func TestUnpublishedChangesAreRelayed(t *testing.T) {
+	cfg := config.Default()
+	cfg.LivePoll = 200 * time.Millisecond
+	forEachBackend(t, func(t *testing.T, e *env) {
+		e = newEnvWith(t, e.backend, cfg)
+		f := liveSetup(e)
+		ws := e.dialWS(t, e.admin, nil)
+		op := ws.subscribe(changeQuery, nil)
+		waitSubscribed(t, e, 1)
+		id := e.liveCreate(e.admin, f.site, f.cat, "t0")
+		ws.change(op)
+		silent := &tickets.Service{Client: e.client, Dialect: e.st.Dialect} // publishes nothing
+		num, _ := scalar.DecodeID(id)
+		for i := 1; i <= 3; i++ {
+			title := fmt.Sprintf("t%d", i)
+			if _, err := silent.Update(e.viewerContext(t, "admin"), num, tickets.UpdateInput{Title: &title}, nil); err != nil {
+				t.Fatal(err)
+			}
+		}
+		for i := 1; i <= 3; i++ {
+			if c := ws.change(op); c.Changes[0].To != fmt.Sprintf("t%d", i) {
+				t.Fatalf("relayed change %d: %+v", i, c.Changes)
+			}
+		}
+		ws.quiet(300 * time.Millisecond)
+	})
 }

@@ -138,6 +138,9 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stder
 		}
 	}
 
+	// Readiness is the database's: without Redis a replica still serves
+	// everything, live updates included (the hub's timer reads the history),
+	// so a Redis outage must not take every replica out of the balancer.
 	var broker events.Broker = events.NewLocal()
 	ready := st.Ping
 	if cfg.RedisURL != "" {
@@ -145,8 +148,7 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stder
 		if err != nil {
 			return err
 		}
-		broker = rb
-		ready = func(ctx context.Context) error { return errors.Join(st.Ping(ctx), rb.Ping(ctx)) }
+		broker = events.NewBackground(rb, 1024, log)
 	}
 	defer broker.Close()
 

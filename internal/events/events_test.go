@@ -79,3 +79,42 @@ func TestFanOut(t *testing.T) {
 		})
 	}
 }
+
+// stuckBroker blocks every publication until its context ends.
+type stuckBroker struct{ events.Broker }
+
+func (stuckBroker) Publish(ctx context.Context, _ ...events.Event) error {
+	<-ctx.Done()
+	return ctx.Err()
+}
+
+// TestBackgroundPublish: publishing never waits for the broker, however
+// stuck it is, and what it can deliver it delivers.
+func TestBackgroundPublish(t *testing.T) {
+	log := slog.New(slog.NewTextHandler(io.Discard, nil))
+	stuck := events.NewBackground(stuckBroker{events.NewLocal()}, 4, log)
+	start := time.Now()
+	for range 100 {
+		if err := stuck.Publish(context.Background(), events.Event{ID: 1}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if d := time.Since(start); d > 100*time.Millisecond {
+		t.Fatalf("100 publications to a stuck broker took %v", d)
+	}
+	local := events.NewLocal()
+	bg := events.NewBackground(local, 16, log)
+	defer bg.Close()
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	ch, _ := bg.Subscribe(ctx)
+	_ = bg.Publish(context.Background(), events.Event{ID: 7})
+	select {
+	case ev := <-ch:
+		if ev.ID != 7 {
+			t.Fatalf("got %+v", ev)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("not delivered")
+	}
+}

@@ -5,6 +5,8 @@ import (
 	"encoding/json"
 	"fmt"
 	"log/slog"
+	"sync"
+	"time"
 
 	"github.com/redis/go-redis/v9"
 )
@@ -27,6 +29,7 @@ func NewRedisChannel(ctx context.Context, url, channel string, log *slog.Logger)
 	if err != nil {
 		return nil, fmt.Errorf("REDIS_URL: %w", err)
 	}
+	setLogger.Do(func() { redis.SetLogger(&redisLog{log: log}) })
 	c := redis.NewClient(opt)
 	if err := c.Ping(ctx).Err(); err != nil {
 		c.Close()
@@ -90,3 +93,24 @@ func (r *Redis) Ping(ctx context.Context) error { return r.client.Ping(ctx).Err(
 
 // Close implements Broker.
 func (r *Redis) Close() error { return r.client.Close() }
+
+var setLogger sync.Once
+
+// redisLog sends go-redis's own messages (reconnection attempts, many a
+// second while Redis is away) to the server's log, at most one in ten
+// seconds.
+type redisLog struct {
+	log  *slog.Logger
+	mu   sync.Mutex
+	last time.Time
+}
+
+func (l *redisLog) Printf(_ context.Context, format string, v ...any) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if time.Since(l.last) < 10*time.Second {
+		return
+	}
+	l.last = time.Now()
+	l.log.Warn("redis: "+fmt.Sprintf(format, v...), "note", "repeats of redis messages are muted for 10s")
+}
