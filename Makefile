@@ -4,7 +4,7 @@ SHELL := bash
 GO ?= go
 GENERATED := ent graph schema.graphql gqlgen.yml
 
-.PHONY: run build test unit lint generate check-generate migration node-deps
+.PHONY: run build test unit lint generate check-generate migration node-deps bench-subscriptions
 
 ## run: start the server on the embedded database, loading demo data on first start
 run:
@@ -45,3 +45,14 @@ migration:
 ## node-deps: install the npm packages of the websocket test clients (tests also do it when needed)
 node-deps:
 	cd internal/wstest/js && npm ci --no-audit --no-fund
+
+SUBSCRIBERS ?= 10000
+MUTATIONS ?= 60
+BENCH_FLAGS ?=
+
+## bench-subscriptions: SUBSCRIBERS websocket subscribers of ticketEvents on one server (fresh PostgreSQL database, Redis), MUTATIONS mutations at 1/s; reports commit-to-receipt p50/p99 and server memory per connection (also bin/bench-subscriptions.json)
+bench-subscriptions:
+	$(GO) build -o bin/socdesk ./cmd/socdesk
+	$(GO) build -o bin/socdesk-bench ./cmd/socdesk-bench
+	./bin/socdesk-bench run-subscriptions -socdesk bin/socdesk -subscribers $(SUBSCRIBERS) -mutations $(MUTATIONS) \
+		-server-log bin/bench-subscriptions-server.log -json bin/bench-subscriptions.json $(BENCH_FLAGS)
