@@ -20,6 +20,7 @@ import (
 	"github.com/99designs/gqlgen/graphql/handler/extension"
 	"github.com/99designs/gqlgen/graphql/handler/lru"
 	"github.com/99designs/gqlgen/graphql/handler/transport"
+	"github.com/gorilla/websocket"
 	"github.com/lib/pq"
 	"github.com/vektah/gqlparser/v2/ast"
 	"github.com/vektah/gqlparser/v2/gqlerror"
@@ -109,13 +110,14 @@ func websocketTransport(o LiveOptions, log *slog.Logger) transport.Websocket {
 			if tok == "" {
 				tok, _ = auth.BearerToken(p.Authorization())
 			}
-			if tok == "" && viewer.FromContext(ctx) != nil {
-				return ctx, nil, nil // authenticated by the upgrade request's header
+			if tok == "" { // a non-browser client may have sent it with the upgrade
+				tok, _ = auth.BearerToken(live.UpgradeAuthorization(ctx))
 			}
 			v, err := o.Authenticate(ctx, tok)
 			if err != nil {
 				if !errors.Is(err, auth.ErrUnauthenticated) {
 					reqlog.From(ctx, log).Error("authenticating a websocket", "err", err)
+					return transport.WithWebsocketCloseCode(ctx, websocket.CloseInternalServerErr), nil, errors.New("internal error")
 				}
 				return transport.WithWebsocketCloseCode(ctx, live.CloseForbidden), nil, errors.New("Forbidden: missing or invalid API token")
 			}

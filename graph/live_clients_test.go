@@ -2,6 +2,7 @@ package graph_test
 
 import (
 	"encoding/json"
+	"net/http"
 	"strings"
 	"testing"
 	"time"
@@ -220,16 +221,29 @@ func TestRevokedTokenEndsStream(t *testing.T) {
 	hq := e.site("HQ")
 	for _, c := range []struct {
 		name   string
+		header bool // the token came with the upgrade request
 		change func(u *ent.User)
 	}{
-		{"token revoked", func(u *ent.User) {
+		{"token of the upgrade header revoked", true, func(u *ent.User) {
 			e.client.APIToken.Delete().Where(apitoken.HasUserWith(user.ID(u.ID))).ExecX(sys())
 		}},
-		{"site taken away", func(u *ent.User) { e.client.User.UpdateOne(u).ClearSites().ExecX(sys()) }},
+		{"token revoked", false, func(u *ent.User) {
+			e.client.APIToken.Delete().Where(apitoken.HasUserWith(user.ID(u.ID))).ExecX(sys())
+		}},
+		{"site taken away", false, func(u *ent.User) { e.client.User.UpdateOne(u).ClearSites().ExecX(sys()) }},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			tok, u := e.user("u."+strings.ReplaceAll(c.name, " ", "."), user.RoleANALYST, view, hq)
-			ws := e.dialWS(t, tok, nil)
+			var ws *wsConn
+			if c.header {
+				ws = e.dialWS(t, "", http.Header{"Authorization": {"Bearer " + tok}})
+				ws.send(map[string]any{"type": "connection_init"})
+				if m := ws.next(); m.Type != "connection_ack" {
+					t.Fatalf("header token: %s", m.Type)
+				}
+			} else {
+				ws = e.dialWS(t, tok, nil)
+			}
 			ws.subscribe(changeQuery, nil)
 			time.Sleep(300 * time.Millisecond) // checked again, still good
 			c.change(u)

@@ -606,3 +606,70 @@ func TestUnpublishedChangesAreRelayed(t *testing.T) {
 		ws.quiet(300 * time.Millisecond)
 	})
 }
+
+// TestMovedTicketIsNotShown: a subscriber learns that a ticket left its
+// sites, but never sees the ticket as it is in a site it may not see, live
+// or in a replay.
+func TestMovedTicketIsNotShown(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, e *env) {
+		f := liveSetup(e)
+		tok, _ := e.user("hq.only", user.RoleANALYST, view, f.site)
+		id := e.liveCreate(e.admin, f.site, f.cat, "t0")
+		ws := e.dialWS(t, tok, nil)
+		op := ws.subscribe(changeQuery, nil)
+		waitSubscribed(t, e, 1)
+		e.liveRename(e.admin, id, "t1")
+		start := ws.change(op).Cursor
+		e.do(e.admin, `mutation($id: ID!, $s: ID!) { updateTicket(id: $id, input: {siteID: $s}) { id } }`, map[string]any{"id": id, "s": gid(f.other)}).ok()
+		e.liveRename(e.admin, id, "SECRET of the branch")
+		check := func(ws *wsConn, op string) {
+			t.Helper()
+			c := ws.change(op)
+			if c.Kind != "UPDATED" || c.Changes[0].Field != "site" || c.Ticket != nil {
+				t.Fatalf("the move: %+v", c)
+			}
+			ws.quiet(300 * time.Millisecond)
+		}
+		check(ws, op)
+		ws = e.dialWS(t, tok, nil)
+		op = ws.subscribe(changeQuery, map[string]any{"after": start})
+		check(ws, op)
+	})
+}
+
+// TestReplayMatchesEachChangeAsItWas: a filtered replay judges each change
+// by the ticket as that change left it, however much happened since (here
+// more than one read's worth).
+func TestReplayMatchesEachChangeAsItWas(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, e *env) {
+		f := liveSetup(e)
+		other := e.liveCreate(e.admin, f.site, f.cat, "other")
+		e.liveMove(e.admin, other, "REMEDIATION") // out of the filter below
+		ws := e.dialWS(t, e.admin, nil)
+		op := ws.subscribe(changeQuery, nil)
+		waitSubscribed(t, e, 1)
+		e.liveRename(e.admin, other, "other, renamed")
+		start := ws.change(op).Cursor
+		ws.c.Close()
+		id := e.liveCreate(e.admin, f.site, f.cat, "watched")
+		svc := &tickets.Service{Client: e.client, Dialect: e.st.Dialect}
+		otherID, _ := scalar.DecodeID(other)
+		ctx := e.viewerContext(t, "admin")
+		for i := range 520 {
+			title := fmt.Sprintf("other %d", i)
+			if _, err := svc.Update(ctx, otherID, tickets.UpdateInput{Title: &title}, nil); err != nil {
+				t.Fatal(err)
+			}
+		}
+		e.liveMove(e.admin, id, "ANALYSIS")
+		ws = e.dialWS(t, e.admin, nil)
+		op = ws.subscribe(changeQuery, map[string]any{"after": start, "f": map[string]any{"statuses": []string{"TRIAGE"}}})
+		if c := ws.change(op); c.Kind != "CREATED" || c.TicketID != id {
+			t.Fatalf("first: %+v", c)
+		}
+		if c := ws.change(op); c.Kind != "TRANSITIONED" || c.TicketID != id {
+			t.Fatalf("second: %+v", c)
+		}
+		ws.quiet(300 * time.Millisecond)
+	})
+}

@@ -2359,7 +2359,8 @@ type Subscription {
   """
   Every committed change (created, updated, transitioned, assigned, deleted, …)
   of a ticket the viewer may see that matches the filter before or after the
-  change, in commit order. With ` + "`" + `after` + "`" + ` (the cursor of an event received
+  change: each ticket's changes in the order they were made, all in one order
+  every subscriber and every replay shares. With ` + "`" + `after` + "`" + ` (the cursor of an event received
   earlier), first every such event since that one is replayed from the history,
   then the stream goes on live, with no gap and no duplicate. A subscriber that
   falls too far behind gets an error with code RESUME_REQUIRED and its last
@@ -2378,7 +2379,7 @@ type TicketChange {
   "Pass as ` + "`" + `after` + "`" + ` to resume the stream after this event."
   cursor: String!
   kind: TicketEventKind!
-  "The ticket as it is now; null once it is deleted."
+  "The ticket as it is now; null once it is deleted, or moved to a site the viewer does not see."
   ticket: Ticket
   ticketId: ID!
   ticketNumber: Int!

@@ -144,12 +144,15 @@ func Coalesce[T any](ctx context.Context, dirty <-chan struct{}, interval time.D
 // change v may see matching f passes: the value at once, then at most one
 // fresh value a second.
 func Follow[T any](ctx context.Context, h *Hub, v *viewer.Viewer, f *tickets.Filter, compute func(context.Context) (T, error)) (<-chan T, error) {
-	first, err := compute(ctx)
+	// Watch first: a change that lands while the first value is computed
+	// then makes a second computation, rather than being missed.
+	dirty, stop, err := h.Watch(ctx, v, f)
 	if err != nil {
 		return nil, err
 	}
-	dirty, err := h.Watch(ctx, v, f)
+	first, err := compute(ctx)
 	if err != nil {
+		stop()
 		return nil, err
 	}
 	return Coalesce(ctx, dirty, time.Second, first, compute, func(err error) { EndWith(ctx, err) }), nil

@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"errors"
 	"log/slog"
+	"maps"
 	"slices"
 	"sync"
 	"time"
@@ -13,6 +14,7 @@ import (
 
 	"socdesk/ent"
 	"socdesk/ent/schematype"
+	"socdesk/ent/tag"
 	"socdesk/ent/ticket"
 	"socdesk/ent/ticketevent"
 	"socdesk/ent/user"
@@ -222,12 +224,13 @@ func (h *Hub) head(ctx context.Context) (Position, error) {
 // horizonSQL is the transaction id below which the history is settled on
 // PostgreSQL: the oldest transaction id of the history writers still
 // running in this database (see events.RegisterWriterSQL), or, when none is,
-// the next transaction id to be assigned. pg_stat_activity gives 32-bit ids;
-// they are widened against the current 64-bit one (ids in use are within
-// 2^31 of it).
+// the snapshot's xmax (no transaction id at or above it has committed).
+// pg_stat_activity gives 32-bit ids; they are widened against xmax by their
+// signed 32-bit distance to it (a writer's id may be above it: the snapshot
+// is taken before pg_stat_activity is read).
 const horizonSQL = `
 WITH cur AS (SELECT (pg_snapshot_xmax(pg_current_snapshot())::text)::bigint AS x)
-SELECT least(cur.x, min(cur.x - (((cur.x & 4294967295) - (a.backend_xid::text)::bigint) & 4294967295)))
+SELECT least(cur.x, min(cur.x + ((((a.backend_xid::text)::bigint - (cur.x & 4294967295) + 2147483648) & 4294967295) - 2147483648)))
 FROM cur
 LEFT JOIN pg_locks l ON l.locktype = 'advisory' AND l.classid = 0 AND l.objid = $1 AND l.objsubid = 1
   AND l.granted AND l.database = (SELECT oid FROM pg_database WHERE datname = current_database())
@@ -308,66 +311,123 @@ func (h *Hub) read(ctx context.Context, p Position) ([]*ent.TicketEvent, bool, e
 type item struct {
 	ev     *ent.TicketEvent
 	pos    Position
-	ticket *ent.Ticket      // now, edges stripped; nil when gone
-	before tickets.Snapshot // the ticket before the change
-	after  tickets.Snapshot // and after it
+	before tickets.Snapshot // the ticket just before the change
+	after  tickets.Snapshot // and just after it
 	gone   bool             // the ticket no longer exists
+	nowOn  int              // the site the ticket is on now
 	c      *Change          // what subscribers are sent
+	hidden *Change          // the same without the ticket, for those who may not see it now
 }
 
-// prepare loads the tickets of evs once and works out each change's
-// before and after, walking back from the tickets as they are now.
+// prepare works out, for each entry, the ticket just before and just after
+// its change: it reads the tickets as they are now and every entry of
+// theirs since the first in evs, in one snapshot, and walks each ticket's
+// history back from now (a ticket's entries are in commit order by id: its
+// row lock serializes them).
 func (h *Hub) prepare(ctx context.Context, evs []*ent.TicketEvent) ([]item, error) {
-	var ids []int
+	first := map[int]int{} // ticket id → its first entry in evs
 	for _, ev := range evs {
-		if ev.TicketID != nil {
-			ids = append(ids, *ev.TicketID)
+		if ev.TicketID == nil {
+			continue
+		}
+		if f, ok := first[*ev.TicketID]; !ok || ev.ID < f {
+			first[*ev.TicketID] = ev.ID
 		}
 	}
 	now := map[int]*ent.Ticket{}
-	if len(ids) > 0 {
-		only := func(q *ent.UserQuery) { q.Select(user.FieldID) }
-		ts, err := h.Client.Ticket.Query().Where(ticket.IDIn(ids...)).
-			WithAssignees(only).WithApprovers(only).WithTags(func(q *ent.TagQuery) { q.Select("id") }).
-			All(authz.System(ctx))
+	var since []*ent.TicketEvent
+	if len(first) > 0 {
+		ids := slices.Collect(maps.Keys(first))
+		oldest := slices.Min(slices.Collect(maps.Values(first)))
+		err := h.snapshot(ctx, func(ctx context.Context, c *ent.Client) error {
+			only := func(q *ent.UserQuery) { q.Select(user.FieldID) }
+			ts, err := c.Ticket.Query().Where(ticket.IDIn(ids...)).
+				WithAssignees(only).WithApprovers(only).WithTags(func(q *ent.TagQuery) { q.Select(tag.FieldID) }).
+				All(ctx)
+			if err != nil {
+				return err
+			}
+			for _, t := range ts {
+				now[t.ID] = t
+			}
+			since, err = c.TicketEvent.Query().Where(ticketevent.TicketIDIn(ids...), ticketevent.IDGTE(oldest)).
+				Order(ent.Desc(ticketevent.FieldID)).All(ctx)
+			return err
+		})
 		if err != nil {
 			return nil, err
 		}
-		for _, t := range ts {
-			now[t.ID] = t
+		for _, t := range now {
+			// Read in the snapshot's transaction: bound again to the
+			// client, for the edges each subscriber's selection loads.
+			t.Unwrap()
 		}
 	}
+	type around struct{ before, after tickets.Snapshot }
+	states := map[int]around{} // entry id → the ticket around it
+	walked := map[int]tickets.Snapshot{}
+	for _, ev := range since {
+		t := now[*ev.TicketID]
+		if t == nil || ev.ID < first[t.ID] {
+			continue
+		}
+		s, ok := walked[t.ID]
+		if !ok {
+			s = tickets.SnapshotOf(t)
+		}
+		b := s.Undo(ev.Changes)
+		states[ev.ID] = around{before: b, after: s}
+		walked[t.ID] = b
+	}
 	items := make([]item, len(evs))
-	state := map[int]tickets.Snapshot{}
-	for i := len(evs) - 1; i >= 0; i-- {
-		ev := evs[i]
+	for i, ev := range evs {
 		it := item{ev: ev, pos: Position{ev.Tx, ev.ID}}
 		var t *ent.Ticket
 		if ev.TicketID != nil {
 			t = now[*ev.TicketID]
 		}
-		if t == nil {
+		st, ok := states[ev.ID]
+		if t == nil || !ok {
 			it.gone = true
 		} else {
-			s, ok := state[t.ID]
-			if !ok {
-				s = tickets.SnapshotOf(t)
-			}
-			it.after, it.before = s, s.Undo(ev.Changes)
-			state[t.ID] = it.before
+			it.before, it.after, it.nowOn = st.before, st.after, t.SiteID
 			stripped := *t
 			stripped.Edges = ent.TicketEdges{}
-			it.ticket = &stripped
+			t = &stripped
 		}
 		// The number gives the id also of a ticket deleted since.
-		it.c = &Change{Event: ev, Ticket: it.ticket, ticketID: ent.TicketIDFromNumber(ev.TicketNumber)}
+		id := ent.TicketIDFromNumber(ev.TicketNumber)
+		it.c = &Change{Event: ev, Ticket: t, ticketID: id}
+		it.hidden = &Change{Event: ev, ticketID: id}
 		items[i] = it
 	}
 	return items, nil
 }
 
-// matches reports whether v may see the change and f matches the ticket
-// before or after it.
+// snapshot runs fn on one consistent view of the database.
+func (h *Hub) snapshot(ctx context.Context, fn func(context.Context, *ent.Client) error) error {
+	ctx = authz.System(ctx)
+	var (
+		tx  *ent.Tx
+		err error
+	)
+	if h.Dialect == dialect.Postgres {
+		tx, err = h.Client.BeginTx(ctx, &sql.TxOptions{Isolation: sql.LevelRepeatableRead, ReadOnly: true})
+	} else {
+		tx, err = h.Client.Tx(ctx) // SQLite: one writer at a time, and this briefly is it
+	}
+	if err != nil {
+		return err
+	}
+	if err := fn(ctx, tx.Client()); err != nil {
+		return errors.Join(err, tx.Rollback())
+	}
+	return tx.Commit()
+}
+
+// matches reports whether v may see the ticket before or after the change
+// and f matches it there: a ticket entering or leaving the subscriber's
+// filter, or sites, is news to it.
 func (it *item) matches(v *viewer.Viewer, f *tickets.Filter) bool {
 	if !v.Has(schemaTicketView) {
 		return false
@@ -375,10 +435,16 @@ func (it *item) matches(v *viewer.Viewer, f *tickets.Filter) bool {
 	if it.gone {
 		return v.SeesSite(it.ev.SiteID) && f.MatchesGone(it.ev.SiteID, it.ev.Changes)
 	}
-	if !v.SeesSite(it.after.SiteID) {
-		return false
+	return (v.SeesSite(it.after.SiteID) && f.Matches(it.after)) || (v.SeesSite(it.before.SiteID) && f.Matches(it.before))
+}
+
+// changeFor is what v is sent: with the ticket only if v may see it as it
+// is now (it may have moved to a site v does not see since).
+func (it *item) changeFor(v *viewer.Viewer) *Change {
+	if it.c.Ticket != nil && v.SeesSite(it.nowOn) {
+		return it.c
 	}
-	return f.Matches(it.after) || f.Matches(it.before)
+	return it.hidden
 }
 
 // pump reads everything settled since the hub's position and hands it out.
@@ -417,7 +483,7 @@ func (h *Hub) deliver(items []item) {
 			}
 			s.pos = it.pos
 			if it.matches(s.v, s.f) {
-				h.send(s, it.c)
+				h.send(s, it.changeFor(s.v))
 			}
 		}
 	}
@@ -486,13 +552,22 @@ func (h *Hub) Subscribe(ctx context.Context, v *viewer.Viewer, f *tickets.Filter
 	case <-ctx.Done():
 		return nil, ctx.Err()
 	}
+	// A new stream starts after what the history holds now (the hub may not
+	// have read all of it yet: it skips what the subscriber is past).
+	head, err := h.head(ctx)
+	if err != nil {
+		return nil, err
+	}
 	h.mu.Lock()
+	if h.pos.after(head) {
+		head = h.pos
+	}
 	if h.perUser[v.UserID] >= h.MaxPerUser {
 		h.mu.Unlock()
 		return nil, errs.New(errs.RateLimited, "at most %d live subscriptions per user", h.MaxPerUser)
 	}
 	h.perUser[v.UserID]++
-	s := &sub{v: v, f: f, out: make(chan *Change, h.QueueSize), pos: h.pos, failed: failed}
+	s := &sub{v: v, f: f, out: make(chan *Change, h.QueueSize), pos: head, failed: failed}
 	if from != nil {
 		s.pos, s.last, s.catching = *from, *after, true
 	} else {
@@ -553,7 +628,7 @@ func (h *Hub) catchUp(ctx context.Context, s *sub) {
 			it := &items[i]
 			if it.matches(s.v, s.f) {
 				select {
-				case s.out <- it.c:
+				case s.out <- it.changeFor(s.v):
 					s.last = it.c.Cursor()
 				case <-ctx.Done():
 					return
@@ -574,36 +649,57 @@ func (h *Hub) catchUp(ctx context.Context, s *sub) {
 				return
 			}
 			h.mu.Unlock()
+			if len(evs) == 0 {
+				// The hub is ahead on entries not yet settled for this
+				// read: wait for them rather than spin.
+				select {
+				case <-ctx.Done():
+					return
+				case <-time.After(retryUnsettled):
+				}
+			}
 		}
 	}
 }
 
 // Watch reports on the returned channel, coalesced, whenever a change v may
-// see that matches f before or after it passes; it ends with ctx.
-func (h *Hub) Watch(ctx context.Context, v *viewer.Viewer, f *tickets.Filter) (<-chan struct{}, error) {
+// see that matches f before or after it passes; it ends with ctx, or stop.
+func (h *Hub) Watch(ctx context.Context, v *viewer.Viewer, f *tickets.Filter) (dirty <-chan struct{}, stop func(), err error) {
+	if _, err := f.Predicates(); err != nil {
+		return nil, nil, err
+	}
 	if !v.Has(schemaTicketView) {
-		return nil, errs.New(errs.Forbidden, "viewing tickets needs the TICKET_VIEW permission")
+		return nil, nil, errs.New(errs.Forbidden, "viewing tickets needs the TICKET_VIEW permission")
 	}
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	h.init()
 	if h.perUser[v.UserID] >= h.MaxPerUser {
-		return nil, errs.New(errs.RateLimited, "at most %d live subscriptions per user", h.MaxPerUser)
+		return nil, nil, errs.New(errs.RateLimited, "at most %d live subscriptions per user", h.MaxPerUser)
 	}
 	h.perUser[v.UserID]++
 	w := &watch{v: v, f: f, dirty: make(chan struct{}, 1)}
 	h.watches[w] = struct{}{}
-	context.AfterFunc(ctx, func() {
-		h.mu.Lock()
-		defer h.mu.Unlock()
-		delete(h.watches, w)
-		if n := h.perUser[v.UserID]; n <= 1 {
-			delete(h.perUser, v.UserID)
-		} else {
-			h.perUser[v.UserID] = n - 1
+	unwatch := context.AfterFunc(ctx, func() { h.unwatch(w) })
+	return w.dirty, func() {
+		if unwatch() {
+			h.unwatch(w)
 		}
-	})
-	return w.dirty, nil
+	}, nil
+}
+
+func (h *Hub) unwatch(w *watch) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if _, ok := h.watches[w]; !ok {
+		return
+	}
+	delete(h.watches, w)
+	if n := h.perUser[w.v.UserID]; n <= 1 {
+		delete(h.perUser, w.v.UserID)
+	} else {
+		h.perUser[w.v.UserID] = n - 1
+	}
 }
 
 // Stats are the hub's current load.

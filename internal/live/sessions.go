@@ -120,3 +120,17 @@ func sorted[T cmp.Ordered](s []T) []T {
 	slices.Sort(s)
 	return s
 }
+
+type upgradeAuthKey struct{}
+
+// WithUpgradeAuthorization carries the Authorization header of a websocket
+// upgrade request to connection_init, where every connection authenticates.
+func WithUpgradeAuthorization(ctx context.Context, header string) context.Context {
+	return context.WithValue(ctx, upgradeAuthKey{}, header)
+}
+
+// UpgradeAuthorization is the header WithUpgradeAuthorization carried.
+func UpgradeAuthorization(ctx context.Context) string {
+	h, _ := ctx.Value(upgradeAuthKey{}).(string)
+	return h
+}

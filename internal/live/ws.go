@@ -27,6 +27,7 @@ const (
 	CloseInitTimeout  = 4408 // connection_init never came
 	CloseDuplicateID  = 4409 // a subscription id already in use
 	CloseTooManyInits = 4429 // a second connection_init
+	closeBadMessage   = 4400 // a message that is not one JSON object
 )
 
 // refuseOperation is check's answer to an operation over the connection's
@@ -149,8 +150,16 @@ func (g *guarded) nextReader() (int, io.Reader, error) {
 	if err != nil {
 		return 0, nil, err
 	}
+	// Exactly one JSON object, as gqlgen will read it: a message the guard
+	// cannot read must not get past it.
 	var env envelope
-	if json.Unmarshal(b, &env) == nil {
+	dec := json.NewDecoder(bytes.NewReader(b))
+	if err := dec.Decode(&env); err != nil || dec.Decode(&struct{}{}) != io.EOF {
+		_ = g.WriteClose(closeBadMessage, "Invalid message received")
+		_ = g.conn.Close()
+		return 0, nil, transport.ErrWebsocketClosed
+	}
+	{
 		code, reason := g.check(env)
 		if code == refuseOperation {
 			// The client hears of it as of any failed operation.
@@ -195,9 +204,9 @@ func (g *guarded) check(env envelope) (int, string) {
 			return refuseOperation, fmt.Sprintf("at most %d subscriptions on one connection", g.max)
 		}
 		g.ids[env.ID] = true
-	case "complete", "stop":
-		delete(g.ids, env.ID)
 	}
+	// A client's complete or stop frees the id only when the server answers
+	// with its own complete: until then the operation still runs.
 	return 0, ""
 }
 

@@ -141,14 +141,15 @@ func TestTooManyOperations(t *testing.T) {
 		t.Fatalf("want an error for operation 3, got %s", msg)
 	}
 	send(t, ws, `{"type":"complete","id":"1"}`)
+	// The slot is free once the server has completed the operation.
+	if msg := readRaw(t, ws); !strings.Contains(msg, `"type":"complete"`) || !strings.Contains(msg, `"id":"1"`) {
+		t.Fatalf("want operation 1 completed, got %s", msg)
+	}
 	subscribe("4")
 	time.Sleep(100 * time.Millisecond) // gqlgen says nothing when a subscription starts
 	for range 20 {
 		ts.SendNextSubscriptionMessage()
 		msg := readRaw(t, ws)
-		if strings.Contains(msg, `"type":"complete"`) && strings.Contains(msg, `"id":"1"`) {
-			msg = readRaw(t, ws) // the answer to the client's complete
-		}
 		switch {
 		case !strings.Contains(msg, `"type":"next"`):
 			t.Fatalf("want next messages, got %s", msg)
@@ -213,5 +214,27 @@ func TestCrossOriginRefused(t *testing.T) {
 	if c, _, err := d.Dial("ws"+strings.TrimPrefix(s.URL, "http"), h); err == nil {
 		c.Close()
 		t.Fatal("a cross-origin upgrade was accepted")
+	}
+}
+
+// TestMessagesMustBeOneJSONObject: what the guard cannot read (trailing
+// data, not JSON) closes the connection instead of slipping past its checks.
+func TestMessagesMustBeOneJSONObject(t *testing.T) {
+	s, _ := server(t, Gorilla{InitTimeout: time.Second, MaxOperations: 1})
+	for name, msg := range map[string]string{
+		"trailing object": `{"type":"subscribe","id":"1","payload":{"query":"subscription { name }"}}{}`,
+		"not JSON":        `subscribe please`,
+	} {
+		t.Run(name, func(t *testing.T) {
+			ws := dial(t, s, transportWS)
+			send(t, ws, initGood)
+			if typ, _ := read(t, ws); typ != "connection_ack" {
+				t.Fatalf("ack: %q", typ)
+			}
+			send(t, ws, msg)
+			if got := closedWith(t, ws); got != closeBadMessage {
+				t.Fatalf("closed with %d, want %d", got, closeBadMessage)
+			}
+		})
 	}
 }

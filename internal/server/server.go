@@ -17,6 +17,7 @@ import (
 	"github.com/99designs/gqlgen/graphql/playground"
 
 	"socdesk/internal/auth"
+	"socdesk/internal/live"
 	"socdesk/internal/reqlog"
 )
 
@@ -36,12 +37,13 @@ func NewHandler(d Deps) http.Handler {
 	api := d.Auth.Middleware(func(r *http.Request, err error) {
 		reqlog.From(r.Context(), d.Logger).Error("authenticating", "err", err)
 	})(reqlog.WithViewer(d.GraphQL))
-	// A WebSocket upgrade from a browser cannot carry the header: it
-	// authenticates in connection_init instead (see graph.LiveOptions).
-	ws := reqlog.WithViewer(d.GraphQL)
+	// A WebSocket authenticates in connection_init (a browser's upgrade
+	// cannot carry the header); a header the upgrade does carry is handed on
+	// for the same check (see graph.LiveOptions).
 	mux.Handle("/graphql", limitBody(d.MaxBodyBytes, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if r.Method == http.MethodGet && strings.EqualFold(r.Header.Get("Upgrade"), "websocket") && r.Header.Get("Authorization") == "" {
-			ws.ServeHTTP(w, r)
+		if r.Method == http.MethodGet && strings.EqualFold(r.Header.Get("Upgrade"), "websocket") {
+			ctx := live.WithUpgradeAuthorization(r.Context(), r.Header.Get("Authorization"))
+			d.GraphQL.ServeHTTP(w, r.WithContext(ctx))
 			return
 		}
 		api.ServeHTTP(w, r)
