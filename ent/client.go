@@ -16,6 +16,8 @@ import (
 	"socdesk/ent/category"
 	"socdesk/ent/memo"
 	"socdesk/ent/site"
+	"socdesk/ent/statusday"
+	"socdesk/ent/statushour"
 	"socdesk/ent/tag"
 	"socdesk/ent/ticket"
 	"socdesk/ent/ticketapprover"
@@ -49,6 +51,10 @@ type Client struct {
 	Memo *MemoClient
 	// Site is the client for interacting with the Site builders.
 	Site *SiteClient
+	// StatusDay is the client for interacting with the StatusDay builders.
+	StatusDay *StatusDayClient
+	// StatusHour is the client for interacting with the StatusHour builders.
+	StatusHour *StatusHourClient
 	// Tag is the client for interacting with the Tag builders.
 	Tag *TagClient
 	// Ticket is the client for interacting with the Ticket builders.
@@ -83,6 +89,8 @@ func (c *Client) init() {
 	c.Category = NewCategoryClient(c.config)
 	c.Memo = NewMemoClient(c.config)
 	c.Site = NewSiteClient(c.config)
+	c.StatusDay = NewStatusDayClient(c.config)
+	c.StatusHour = NewStatusHourClient(c.config)
 	c.Tag = NewTagClient(c.config)
 	c.Ticket = NewTicketClient(c.config)
 	c.TicketApprover = NewTicketApproverClient(c.config)
@@ -189,6 +197,8 @@ func (c *Client) Tx(ctx context.Context) (*Tx, error) {
 		Category:       NewCategoryClient(cfg),
 		Memo:           NewMemoClient(cfg),
 		Site:           NewSiteClient(cfg),
+		StatusDay:      NewStatusDayClient(cfg),
+		StatusHour:     NewStatusHourClient(cfg),
 		Tag:            NewTagClient(cfg),
 		Ticket:         NewTicketClient(cfg),
 		TicketApprover: NewTicketApproverClient(cfg),
@@ -222,6 +232,8 @@ func (c *Client) BeginTx(ctx context.Context, opts *sql.TxOptions) (*Tx, error) 
 		Category:       NewCategoryClient(cfg),
 		Memo:           NewMemoClient(cfg),
 		Site:           NewSiteClient(cfg),
+		StatusDay:      NewStatusDayClient(cfg),
+		StatusHour:     NewStatusHourClient(cfg),
 		Tag:            NewTagClient(cfg),
 		Ticket:         NewTicketClient(cfg),
 		TicketApprover: NewTicketApproverClient(cfg),
@@ -260,9 +272,9 @@ func (c *Client) Close() error {
 // In order to add hooks to a specific client, call: `client.Node.Use(...)`.
 func (c *Client) Use(hooks ...Hook) {
 	for _, n := range []interface{ Use(...Hook) }{
-		c.APIToken, c.Attachment, c.Category, c.Memo, c.Site, c.Tag, c.Ticket,
-		c.TicketApprover, c.TicketAssignee, c.TicketEvent, c.TicketLink, c.TicketTag,
-		c.TicketWatcher, c.User,
+		c.APIToken, c.Attachment, c.Category, c.Memo, c.Site, c.StatusDay, c.StatusHour,
+		c.Tag, c.Ticket, c.TicketApprover, c.TicketAssignee, c.TicketEvent,
+		c.TicketLink, c.TicketTag, c.TicketWatcher, c.User,
 	} {
 		n.Use(hooks...)
 	}
@@ -272,9 +284,9 @@ func (c *Client) Use(hooks ...Hook) {
 // In order to add interceptors to a specific client, call: `client.Node.Intercept(...)`.
 func (c *Client) Intercept(interceptors ...Interceptor) {
 	for _, n := range []interface{ Intercept(...Interceptor) }{
-		c.APIToken, c.Attachment, c.Category, c.Memo, c.Site, c.Tag, c.Ticket,
-		c.TicketApprover, c.TicketAssignee, c.TicketEvent, c.TicketLink, c.TicketTag,
-		c.TicketWatcher, c.User,
+		c.APIToken, c.Attachment, c.Category, c.Memo, c.Site, c.StatusDay, c.StatusHour,
+		c.Tag, c.Ticket, c.TicketApprover, c.TicketAssignee, c.TicketEvent,
+		c.TicketLink, c.TicketTag, c.TicketWatcher, c.User,
 	} {
 		n.Intercept(interceptors...)
 	}
@@ -293,6 +305,10 @@ func (c *Client) Mutate(ctx context.Context, m Mutation) (Value, error) {
 		return c.Memo.mutate(ctx, m)
 	case *SiteMutation:
 		return c.Site.mutate(ctx, m)
+	case *StatusDayMutation:
+		return c.StatusDay.mutate(ctx, m)
+	case *StatusHourMutation:
+		return c.StatusHour.mutate(ctx, m)
 	case *TagMutation:
 		return c.Tag.mutate(ctx, m)
 	case *TicketMutation:
@@ -1143,6 +1159,274 @@ func (c *SiteClient) mutate(ctx context.Context, m *SiteMutation) (Value, error)
 		return (&SiteDelete{config: c.config, hooks: c.Hooks(), mutation: m}).Exec(ctx)
 	default:
 		return nil, fmt.Errorf("ent: unknown Site mutation op: %q", m.Op())
+	}
+}
+
+// StatusDayClient is a client for the StatusDay schema.
+type StatusDayClient struct {
+	config
+}
+
+// NewStatusDayClient returns a client for the StatusDay from the given config.
+func NewStatusDayClient(c config) *StatusDayClient {
+	return &StatusDayClient{config: c}
+}
+
+// Use adds a list of mutation hooks to the hooks stack.
+// A call to `Use(f, g, h)` equals to `statusday.Hooks(f(g(h())))`.
+func (c *StatusDayClient) Use(hooks ...Hook) {
+	c.hooks.StatusDay = append(c.hooks.StatusDay, hooks...)
+}
+
+// Intercept adds a list of query interceptors to the interceptors stack.
+// A call to `Intercept(f, g, h)` equals to `statusday.Intercept(f(g(h())))`.
+func (c *StatusDayClient) Intercept(interceptors ...Interceptor) {
+	c.inters.StatusDay = append(c.inters.StatusDay, interceptors...)
+}
+
+// Create returns a builder for creating a StatusDay entity.
+func (c *StatusDayClient) Create() *StatusDayCreate {
+	mutation := newStatusDayMutation(c.config, OpCreate)
+	return &StatusDayCreate{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// CreateBulk returns a builder for creating a bulk of StatusDay entities.
+func (c *StatusDayClient) CreateBulk(builders ...*StatusDayCreate) *StatusDayCreateBulk {
+	return &StatusDayCreateBulk{config: c.config, builders: builders}
+}
+
+// MapCreateBulk creates a bulk creation builder from the given slice. For each item in the slice, the function creates
+// a builder and applies setFunc on it.
+func (c *StatusDayClient) MapCreateBulk(slice any, setFunc func(*StatusDayCreate, int)) *StatusDayCreateBulk {
+	rv := reflect.ValueOf(slice)
+	if rv.Kind() != reflect.Slice {
+		return &StatusDayCreateBulk{err: fmt.Errorf("calling to StatusDayClient.MapCreateBulk with wrong type %T, need slice", slice)}
+	}
+	builders := make([]*StatusDayCreate, rv.Len())
+	for i := 0; i < rv.Len(); i++ {
+		builders[i] = c.Create()
+		setFunc(builders[i], i)
+	}
+	return &StatusDayCreateBulk{config: c.config, builders: builders}
+}
+
+// Update returns an update builder for StatusDay.
+func (c *StatusDayClient) Update() *StatusDayUpdate {
+	mutation := newStatusDayMutation(c.config, OpUpdate)
+	return &StatusDayUpdate{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// UpdateOne returns an update builder for the given entity.
+func (c *StatusDayClient) UpdateOne(_m *StatusDay) *StatusDayUpdateOne {
+	mutation := newStatusDayMutation(c.config, OpUpdateOne, withStatusDay(_m))
+	return &StatusDayUpdateOne{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// UpdateOneID returns an update builder for the given id.
+func (c *StatusDayClient) UpdateOneID(id int) *StatusDayUpdateOne {
+	mutation := newStatusDayMutation(c.config, OpUpdateOne, withStatusDayID(id))
+	return &StatusDayUpdateOne{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// Delete returns a delete builder for StatusDay.
+func (c *StatusDayClient) Delete() *StatusDayDelete {
+	mutation := newStatusDayMutation(c.config, OpDelete)
+	return &StatusDayDelete{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// DeleteOne returns a builder for deleting the given entity.
+func (c *StatusDayClient) DeleteOne(_m *StatusDay) *StatusDayDeleteOne {
+	return c.DeleteOneID(_m.ID)
+}
+
+// DeleteOneID returns a builder for deleting the given entity by its id.
+func (c *StatusDayClient) DeleteOneID(id int) *StatusDayDeleteOne {
+	builder := c.Delete().Where(statusday.ID(id))
+	builder.mutation.id = &id
+	builder.mutation.op = OpDeleteOne
+	return &StatusDayDeleteOne{builder}
+}
+
+// Query returns a query builder for StatusDay.
+func (c *StatusDayClient) Query() *StatusDayQuery {
+	return &StatusDayQuery{
+		config: c.config,
+		ctx:    &QueryContext{Type: TypeStatusDay},
+		inters: c.Interceptors(),
+	}
+}
+
+// Get returns a StatusDay entity by its id.
+func (c *StatusDayClient) Get(ctx context.Context, id int) (*StatusDay, error) {
+	return c.Query().Where(statusday.ID(id)).Only(ctx)
+}
+
+// GetX is like Get, but panics if an error occurs.
+func (c *StatusDayClient) GetX(ctx context.Context, id int) *StatusDay {
+	obj, err := c.Get(ctx, id)
+	if err != nil {
+		panic(err)
+	}
+	return obj
+}
+
+// Hooks returns the client hooks.
+func (c *StatusDayClient) Hooks() []Hook {
+	hooks := c.hooks.StatusDay
+	return append(hooks[:len(hooks):len(hooks)], statusday.Hooks[:]...)
+}
+
+// Interceptors returns the client interceptors.
+func (c *StatusDayClient) Interceptors() []Interceptor {
+	return c.inters.StatusDay
+}
+
+func (c *StatusDayClient) mutate(ctx context.Context, m *StatusDayMutation) (Value, error) {
+	switch m.Op() {
+	case OpCreate:
+		return (&StatusDayCreate{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpUpdate:
+		return (&StatusDayUpdate{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpUpdateOne:
+		return (&StatusDayUpdateOne{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpDelete, OpDeleteOne:
+		return (&StatusDayDelete{config: c.config, hooks: c.Hooks(), mutation: m}).Exec(ctx)
+	default:
+		return nil, fmt.Errorf("ent: unknown StatusDay mutation op: %q", m.Op())
+	}
+}
+
+// StatusHourClient is a client for the StatusHour schema.
+type StatusHourClient struct {
+	config
+}
+
+// NewStatusHourClient returns a client for the StatusHour from the given config.
+func NewStatusHourClient(c config) *StatusHourClient {
+	return &StatusHourClient{config: c}
+}
+
+// Use adds a list of mutation hooks to the hooks stack.
+// A call to `Use(f, g, h)` equals to `statushour.Hooks(f(g(h())))`.
+func (c *StatusHourClient) Use(hooks ...Hook) {
+	c.hooks.StatusHour = append(c.hooks.StatusHour, hooks...)
+}
+
+// Intercept adds a list of query interceptors to the interceptors stack.
+// A call to `Intercept(f, g, h)` equals to `statushour.Intercept(f(g(h())))`.
+func (c *StatusHourClient) Intercept(interceptors ...Interceptor) {
+	c.inters.StatusHour = append(c.inters.StatusHour, interceptors...)
+}
+
+// Create returns a builder for creating a StatusHour entity.
+func (c *StatusHourClient) Create() *StatusHourCreate {
+	mutation := newStatusHourMutation(c.config, OpCreate)
+	return &StatusHourCreate{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// CreateBulk returns a builder for creating a bulk of StatusHour entities.
+func (c *StatusHourClient) CreateBulk(builders ...*StatusHourCreate) *StatusHourCreateBulk {
+	return &StatusHourCreateBulk{config: c.config, builders: builders}
+}
+
+// MapCreateBulk creates a bulk creation builder from the given slice. For each item in the slice, the function creates
+// a builder and applies setFunc on it.
+func (c *StatusHourClient) MapCreateBulk(slice any, setFunc func(*StatusHourCreate, int)) *StatusHourCreateBulk {
+	rv := reflect.ValueOf(slice)
+	if rv.Kind() != reflect.Slice {
+		return &StatusHourCreateBulk{err: fmt.Errorf("calling to StatusHourClient.MapCreateBulk with wrong type %T, need slice", slice)}
+	}
+	builders := make([]*StatusHourCreate, rv.Len())
+	for i := 0; i < rv.Len(); i++ {
+		builders[i] = c.Create()
+		setFunc(builders[i], i)
+	}
+	return &StatusHourCreateBulk{config: c.config, builders: builders}
+}
+
+// Update returns an update builder for StatusHour.
+func (c *StatusHourClient) Update() *StatusHourUpdate {
+	mutation := newStatusHourMutation(c.config, OpUpdate)
+	return &StatusHourUpdate{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// UpdateOne returns an update builder for the given entity.
+func (c *StatusHourClient) UpdateOne(_m *StatusHour) *StatusHourUpdateOne {
+	mutation := newStatusHourMutation(c.config, OpUpdateOne, withStatusHour(_m))
+	return &StatusHourUpdateOne{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// UpdateOneID returns an update builder for the given id.
+func (c *StatusHourClient) UpdateOneID(id int) *StatusHourUpdateOne {
+	mutation := newStatusHourMutation(c.config, OpUpdateOne, withStatusHourID(id))
+	return &StatusHourUpdateOne{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// Delete returns a delete builder for StatusHour.
+func (c *StatusHourClient) Delete() *StatusHourDelete {
+	mutation := newStatusHourMutation(c.config, OpDelete)
+	return &StatusHourDelete{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// DeleteOne returns a builder for deleting the given entity.
+func (c *StatusHourClient) DeleteOne(_m *StatusHour) *StatusHourDeleteOne {
+	return c.DeleteOneID(_m.ID)
+}
+
+// DeleteOneID returns a builder for deleting the given entity by its id.
+func (c *StatusHourClient) DeleteOneID(id int) *StatusHourDeleteOne {
+	builder := c.Delete().Where(statushour.ID(id))
+	builder.mutation.id = &id
+	builder.mutation.op = OpDeleteOne
+	return &StatusHourDeleteOne{builder}
+}
+
+// Query returns a query builder for StatusHour.
+func (c *StatusHourClient) Query() *StatusHourQuery {
+	return &StatusHourQuery{
+		config: c.config,
+		ctx:    &QueryContext{Type: TypeStatusHour},
+		inters: c.Interceptors(),
+	}
+}
+
+// Get returns a StatusHour entity by its id.
+func (c *StatusHourClient) Get(ctx context.Context, id int) (*StatusHour, error) {
+	return c.Query().Where(statushour.ID(id)).Only(ctx)
+}
+
+// GetX is like Get, but panics if an error occurs.
+func (c *StatusHourClient) GetX(ctx context.Context, id int) *StatusHour {
+	obj, err := c.Get(ctx, id)
+	if err != nil {
+		panic(err)
+	}
+	return obj
+}
+
+// Hooks returns the client hooks.
+func (c *StatusHourClient) Hooks() []Hook {
+	hooks := c.hooks.StatusHour
+	return append(hooks[:len(hooks):len(hooks)], statushour.Hooks[:]...)
+}
+
+// Interceptors returns the client interceptors.
+func (c *StatusHourClient) Interceptors() []Interceptor {
+	return c.inters.StatusHour
+}
+
+func (c *StatusHourClient) mutate(ctx context.Context, m *StatusHourMutation) (Value, error) {
+	switch m.Op() {
+	case OpCreate:
+		return (&StatusHourCreate{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpUpdate:
+		return (&StatusHourUpdate{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpUpdateOne:
+		return (&StatusHourUpdateOne{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpDelete, OpDeleteOne:
+		return (&StatusHourDelete{config: c.config, hooks: c.Hooks(), mutation: m}).Exec(ctx)
+	default:
+		return nil, fmt.Errorf("ent: unknown StatusHour mutation op: %q", m.Op())
 	}
 }
 
@@ -2768,14 +3052,14 @@ func (c *UserClient) mutate(ctx context.Context, m *UserMutation) (Value, error)
 // hooks and interceptors per client, for fast access.
 type (
 	hooks struct {
-		APIToken, Attachment, Category, Memo, Site, Tag, Ticket, TicketApprover,
-		TicketAssignee, TicketEvent, TicketLink, TicketTag, TicketWatcher,
-		User []ent.Hook
+		APIToken, Attachment, Category, Memo, Site, StatusDay, StatusHour, Tag, Ticket,
+		TicketApprover, TicketAssignee, TicketEvent, TicketLink, TicketTag,
+		TicketWatcher, User []ent.Hook
 	}
 	inters struct {
-		APIToken, Attachment, Category, Memo, Site, Tag, Ticket, TicketApprover,
-		TicketAssignee, TicketEvent, TicketLink, TicketTag, TicketWatcher,
-		User []ent.Interceptor
+		APIToken, Attachment, Category, Memo, Site, StatusDay, StatusHour, Tag, Ticket,
+		TicketApprover, TicketAssignee, TicketEvent, TicketLink, TicketTag,
+		TicketWatcher, User []ent.Interceptor
 	}
 )
 

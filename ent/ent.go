@@ -12,6 +12,8 @@ import (
 	"socdesk/ent/category"
 	"socdesk/ent/memo"
 	"socdesk/ent/site"
+	"socdesk/ent/statusday"
+	"socdesk/ent/statushour"
 	"socdesk/ent/tag"
 	"socdesk/ent/ticket"
 	"socdesk/ent/ticketapprover"
@@ -91,6 +93,8 @@ func checkColumn(t, c string) error {
 			category.Table:       category.ValidColumn,
 			memo.Table:           memo.ValidColumn,
 			site.Table:           site.ValidColumn,
+			statusday.Table:      statusday.ValidColumn,
+			statushour.Table:     statushour.ValidColumn,
 			tag.Table:            tag.ValidColumn,
 			ticket.Table:         ticket.ValidColumn,
 			ticketapprover.Table: ticketapprover.ValidColumn,

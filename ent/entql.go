@@ -9,6 +9,8 @@ import (
 	"socdesk/ent/memo"
 	"socdesk/ent/predicate"
 	"socdesk/ent/site"
+	"socdesk/ent/statusday"
+	"socdesk/ent/statushour"
 	"socdesk/ent/tag"
 	"socdesk/ent/ticket"
 	"socdesk/ent/ticketapprover"
@@ -27,7 +29,7 @@ import (
 
 // schemaGraph holds a representation of ent/schema at runtime.
 var schemaGraph = func() *sqlgraph.Schema {
-	graph := &sqlgraph.Schema{Nodes: make([]*sqlgraph.Node, 14)}
+	graph := &sqlgraph.Schema{Nodes: make([]*sqlgraph.Node, 16)}
 	graph.Nodes[0] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   apitoken.Table,
@@ -123,6 +125,40 @@ var schemaGraph = func() *sqlgraph.Schema {
 	}
 	graph.Nodes[5] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
+			Table:   statusday.Table,
+			Columns: statusday.Columns,
+			ID: &sqlgraph.FieldSpec{
+				Type:   field.TypeInt,
+				Column: statusday.FieldID,
+			},
+		},
+		Type: "StatusDay",
+		Fields: map[string]*sqlgraph.FieldSpec{
+			statusday.FieldSiteID: {Type: field.TypeInt, Column: statusday.FieldSiteID},
+			statusday.FieldBucket: {Type: field.TypeTime, Column: statusday.FieldBucket},
+			statusday.FieldStatus: {Type: field.TypeString, Column: statusday.FieldStatus},
+			statusday.FieldDelta:  {Type: field.TypeInt, Column: statusday.FieldDelta},
+		},
+	}
+	graph.Nodes[6] = &sqlgraph.Node{
+		NodeSpec: sqlgraph.NodeSpec{
+			Table:   statushour.Table,
+			Columns: statushour.Columns,
+			ID: &sqlgraph.FieldSpec{
+				Type:   field.TypeInt,
+				Column: statushour.FieldID,
+			},
+		},
+		Type: "StatusHour",
+		Fields: map[string]*sqlgraph.FieldSpec{
+			statushour.FieldSiteID: {Type: field.TypeInt, Column: statushour.FieldSiteID},
+			statushour.FieldBucket: {Type: field.TypeTime, Column: statushour.FieldBucket},
+			statushour.FieldStatus: {Type: field.TypeString, Column: statushour.FieldStatus},
+			statushour.FieldDelta:  {Type: field.TypeInt, Column: statushour.FieldDelta},
+		},
+	}
+	graph.Nodes[7] = &sqlgraph.Node{
+		NodeSpec: sqlgraph.NodeSpec{
 			Table:   tag.Table,
 			Columns: tag.Columns,
 			ID: &sqlgraph.FieldSpec{
@@ -138,7 +174,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			tag.FieldColor:     {Type: field.TypeString, Column: tag.FieldColor},
 		},
 	}
-	graph.Nodes[6] = &sqlgraph.Node{
+	graph.Nodes[8] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   ticket.Table,
 			Columns: ticket.Columns,
@@ -180,7 +216,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			ticket.FieldVersion:           {Type: field.TypeInt, Column: ticket.FieldVersion},
 		},
 	}
-	graph.Nodes[7] = &sqlgraph.Node{
+	graph.Nodes[9] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   ticketapprover.Table,
 			Columns: ticketapprover.Columns,
@@ -201,7 +237,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			ticketapprover.FieldUserID:   {Type: field.TypeInt, Column: ticketapprover.FieldUserID},
 		},
 	}
-	graph.Nodes[8] = &sqlgraph.Node{
+	graph.Nodes[10] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   ticketassignee.Table,
 			Columns: ticketassignee.Columns,
@@ -222,7 +258,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			ticketassignee.FieldUserID:   {Type: field.TypeInt, Column: ticketassignee.FieldUserID},
 		},
 	}
-	graph.Nodes[9] = &sqlgraph.Node{
+	graph.Nodes[11] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   ticketevent.Table,
 			Columns: ticketevent.Columns,
@@ -245,7 +281,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			ticketevent.FieldChanges:      {Type: field.TypeJSON, Column: ticketevent.FieldChanges},
 		},
 	}
-	graph.Nodes[10] = &sqlgraph.Node{
+	graph.Nodes[12] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   ticketlink.Table,
 			Columns: ticketlink.Columns,
@@ -263,7 +299,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			ticketlink.FieldCreatedAt:   {Type: field.TypeTime, Column: ticketlink.FieldCreatedAt},
 		},
 	}
-	graph.Nodes[11] = &sqlgraph.Node{
+	graph.Nodes[13] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   tickettag.Table,
 			Columns: tickettag.Columns,
@@ -284,7 +320,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			tickettag.FieldTagID:    {Type: field.TypeInt, Column: tickettag.FieldTagID},
 		},
 	}
-	graph.Nodes[12] = &sqlgraph.Node{
+	graph.Nodes[14] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   ticketwatcher.Table,
 			Columns: ticketwatcher.Columns,
@@ -301,7 +337,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			ticketwatcher.FieldCreatedAt: {Type: field.TypeTime, Column: ticketwatcher.FieldCreatedAt},
 		},
 	}
-	graph.Nodes[13] = &sqlgraph.Node{
+	graph.Nodes[15] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   user.Table,
 			Columns: user.Columns,
@@ -1351,6 +1387,126 @@ func (f *SiteFilter) WhereHasTicketsWith(preds ...predicate.Ticket) {
 }
 
 // addPredicate implements the predicateAdder interface.
+func (_q *StatusDayQuery) addPredicate(pred func(s *sql.Selector)) {
+	_q.predicates = append(_q.predicates, pred)
+}
+
+// Filter returns a Filter implementation to apply filters on the StatusDayQuery builder.
+func (_q *StatusDayQuery) Filter() *StatusDayFilter {
+	return &StatusDayFilter{config: _q.config, predicateAdder: _q}
+}
+
+// addPredicate implements the predicateAdder interface.
+func (m *StatusDayMutation) addPredicate(pred func(s *sql.Selector)) {
+	m.predicates = append(m.predicates, pred)
+}
+
+// Filter returns an entql.Where implementation to apply filters on the StatusDayMutation builder.
+func (m *StatusDayMutation) Filter() *StatusDayFilter {
+	return &StatusDayFilter{config: m.config, predicateAdder: m}
+}
+
+// StatusDayFilter provides a generic filtering capability at runtime for StatusDayQuery.
+type StatusDayFilter struct {
+	predicateAdder
+	config
+}
+
+// Where applies the entql predicate on the query filter.
+func (f *StatusDayFilter) Where(p entql.P) {
+	f.addPredicate(func(s *sql.Selector) {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[5].Type, p, s); err != nil {
+			s.AddError(err)
+		}
+	})
+}
+
+// WhereID applies the entql int predicate on the id field.
+func (f *StatusDayFilter) WhereID(p entql.IntP) {
+	f.Where(p.Field(statusday.FieldID))
+}
+
+// WhereSiteID applies the entql int predicate on the site_id field.
+func (f *StatusDayFilter) WhereSiteID(p entql.IntP) {
+	f.Where(p.Field(statusday.FieldSiteID))
+}
+
+// WhereBucket applies the entql time.Time predicate on the bucket field.
+func (f *StatusDayFilter) WhereBucket(p entql.TimeP) {
+	f.Where(p.Field(statusday.FieldBucket))
+}
+
+// WhereStatus applies the entql string predicate on the status field.
+func (f *StatusDayFilter) WhereStatus(p entql.StringP) {
+	f.Where(p.Field(statusday.FieldStatus))
+}
+
+// WhereDelta applies the entql int predicate on the delta field.
+func (f *StatusDayFilter) WhereDelta(p entql.IntP) {
+	f.Where(p.Field(statusday.FieldDelta))
+}
+
+// addPredicate implements the predicateAdder interface.
+func (_q *StatusHourQuery) addPredicate(pred func(s *sql.Selector)) {
+	_q.predicates = append(_q.predicates, pred)
+}
+
+// Filter returns a Filter implementation to apply filters on the StatusHourQuery builder.
+func (_q *StatusHourQuery) Filter() *StatusHourFilter {
+	return &StatusHourFilter{config: _q.config, predicateAdder: _q}
+}
+
+// addPredicate implements the predicateAdder interface.
+func (m *StatusHourMutation) addPredicate(pred func(s *sql.Selector)) {
+	m.predicates = append(m.predicates, pred)
+}
+
+// Filter returns an entql.Where implementation to apply filters on the StatusHourMutation builder.
+func (m *StatusHourMutation) Filter() *StatusHourFilter {
+	return &StatusHourFilter{config: m.config, predicateAdder: m}
+}
+
+// StatusHourFilter provides a generic filtering capability at runtime for StatusHourQuery.
+type StatusHourFilter struct {
+	predicateAdder
+	config
+}
+
+// Where applies the entql predicate on the query filter.
+func (f *StatusHourFilter) Where(p entql.P) {
+	f.addPredicate(func(s *sql.Selector) {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[6].Type, p, s); err != nil {
+			s.AddError(err)
+		}
+	})
+}
+
+// WhereID applies the entql int predicate on the id field.
+func (f *StatusHourFilter) WhereID(p entql.IntP) {
+	f.Where(p.Field(statushour.FieldID))
+}
+
+// WhereSiteID applies the entql int predicate on the site_id field.
+func (f *StatusHourFilter) WhereSiteID(p entql.IntP) {
+	f.Where(p.Field(statushour.FieldSiteID))
+}
+
+// WhereBucket applies the entql time.Time predicate on the bucket field.
+func (f *StatusHourFilter) WhereBucket(p entql.TimeP) {
+	f.Where(p.Field(statushour.FieldBucket))
+}
+
+// WhereStatus applies the entql string predicate on the status field.
+func (f *StatusHourFilter) WhereStatus(p entql.StringP) {
+	f.Where(p.Field(statushour.FieldStatus))
+}
+
+// WhereDelta applies the entql int predicate on the delta field.
+func (f *StatusHourFilter) WhereDelta(p entql.IntP) {
+	f.Where(p.Field(statushour.FieldDelta))
+}
+
+// addPredicate implements the predicateAdder interface.
 func (_q *TagQuery) addPredicate(pred func(s *sql.Selector)) {
 	_q.predicates = append(_q.predicates, pred)
 }
@@ -1379,7 +1535,7 @@ type TagFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *TagFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[5].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[7].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -1467,7 +1623,7 @@ type TicketFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *TicketFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[6].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[8].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -1862,7 +2018,7 @@ type TicketApproverFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *TicketApproverFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[7].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[9].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -1935,7 +2091,7 @@ type TicketAssigneeFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *TicketAssigneeFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[8].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[10].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -2008,7 +2164,7 @@ type TicketEventFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *TicketEventFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[9].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[11].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -2126,7 +2282,7 @@ type TicketLinkFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *TicketLinkFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[10].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[12].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -2233,7 +2389,7 @@ type TicketTagFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *TicketTagFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[11].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[13].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -2306,7 +2462,7 @@ type TicketWatcherFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *TicketWatcherFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[12].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[14].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -2394,7 +2550,7 @@ type UserFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *UserFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[13].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[15].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})

@@ -24,6 +24,10 @@ type Tx struct {
 	Memo *MemoClient
 	// Site is the client for interacting with the Site builders.
 	Site *SiteClient
+	// StatusDay is the client for interacting with the StatusDay builders.
+	StatusDay *StatusDayClient
+	// StatusHour is the client for interacting with the StatusHour builders.
+	StatusHour *StatusHourClient
 	// Tag is the client for interacting with the Tag builders.
 	Tag *TagClient
 	// Ticket is the client for interacting with the Ticket builders.
@@ -178,6 +182,8 @@ func (tx *Tx) init() {
 	tx.Category = NewCategoryClient(tx.config)
 	tx.Memo = NewMemoClient(tx.config)
 	tx.Site = NewSiteClient(tx.config)
+	tx.StatusDay = NewStatusDayClient(tx.config)
+	tx.StatusHour = NewStatusHourClient(tx.config)
 	tx.Tag = NewTagClient(tx.config)
 	tx.Ticket = NewTicketClient(tx.config)
 	tx.TicketApprover = NewTicketApproverClient(tx.config)

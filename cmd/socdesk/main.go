@@ -16,9 +16,12 @@ import (
 	"io"
 	"log/slog"
 	"net"
+	"net/http"
+	"net/http/pprof"
 	"os"
 	"os/signal"
 	"syscall"
+	"time"
 
 	"socdesk/ent"
 	"socdesk/internal/app"
@@ -157,6 +160,9 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stder
 	defer stopHub()
 	hubDone := make(chan error, 1)
 	go func() { hubDone <- a.Run(hubCtx) }()
+	if cfg.PprofAddr != "" {
+		go servePprof(cfg.PprofAddr, log)
+	}
 	ln, err := net.Listen("tcp", cfg.Addr)
 	if err != nil {
 		return err
@@ -250,4 +256,17 @@ func tokenCmd(ctx context.Context, args []string, getenv func(string) string, st
 	}
 	fmt.Fprintln(stdout, tok)
 	return nil
+}
+
+// servePprof serves Go's profiles on their own listener, apart from the API.
+func servePprof(addr string, log *slog.Logger) {
+	mux := http.NewServeMux()
+	mux.HandleFunc("/debug/pprof/", pprof.Index)
+	mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
+	mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
+	log.Info("serving pprof profiles", "addr", "http://"+addr+"/debug/pprof/")
+	srv := &http.Server{Addr: addr, Handler: mux, ReadHeaderTimeout: 10 * time.Second}
+	if err := srv.ListenAndServe(); err != nil {
+		log.Error("pprof listener", "err", err)
+	}
 }

@@ -68,6 +68,30 @@ func (f SiteFunc) Mutate(ctx context.Context, m ent.Mutation) (ent.Value, error)
 	return nil, fmt.Errorf("unexpected mutation type %T. expect *ent.SiteMutation", m)
 }
 
+// The StatusDayFunc type is an adapter to allow the use of ordinary
+// function as StatusDay mutator.
+type StatusDayFunc func(context.Context, *ent.StatusDayMutation) (ent.Value, error)
+
+// Mutate calls f(ctx, m).
+func (f StatusDayFunc) Mutate(ctx context.Context, m ent.Mutation) (ent.Value, error) {
+	if mv, ok := m.(*ent.StatusDayMutation); ok {
+		return f(ctx, mv)
+	}
+	return nil, fmt.Errorf("unexpected mutation type %T. expect *ent.StatusDayMutation", m)
+}
+
+// The StatusHourFunc type is an adapter to allow the use of ordinary
+// function as StatusHour mutator.
+type StatusHourFunc func(context.Context, *ent.StatusHourMutation) (ent.Value, error)
+
+// Mutate calls f(ctx, m).
+func (f StatusHourFunc) Mutate(ctx context.Context, m ent.Mutation) (ent.Value, error) {
+	if mv, ok := m.(*ent.StatusHourMutation); ok {
+		return f(ctx, mv)
+	}
+	return nil, fmt.Errorf("unexpected mutation type %T. expect *ent.StatusHourMutation", m)
+}
+
 // The TagFunc type is an adapter to allow the use of ordinary
 // function as Tag mutator.
 type TagFunc func(context.Context, *ent.TagMutation) (ent.Value, error)

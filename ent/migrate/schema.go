@@ -144,6 +144,58 @@ var (
 		Columns:    SitesColumns,
 		PrimaryKey: []*schema.Column{SitesColumns[0]},
 	}
+	// StatusDaysColumns holds the columns for the "status_days" table.
+	StatusDaysColumns = []*schema.Column{
+		{Name: "id", Type: field.TypeInt, Increment: true},
+		{Name: "site_id", Type: field.TypeInt},
+		{Name: "bucket", Type: field.TypeTime},
+		{Name: "status", Type: field.TypeString},
+		{Name: "delta", Type: field.TypeInt},
+	}
+	// StatusDaysTable holds the schema information for the "status_days" table.
+	StatusDaysTable = &schema.Table{
+		Name:       "status_days",
+		Columns:    StatusDaysColumns,
+		PrimaryKey: []*schema.Column{StatusDaysColumns[0]},
+		Indexes: []*schema.Index{
+			{
+				Name:    "statusday_site_id_bucket_status",
+				Unique:  true,
+				Columns: []*schema.Column{StatusDaysColumns[1], StatusDaysColumns[2], StatusDaysColumns[3]},
+			},
+			{
+				Name:    "statusday_bucket",
+				Unique:  false,
+				Columns: []*schema.Column{StatusDaysColumns[2]},
+			},
+		},
+	}
+	// StatusHoursColumns holds the columns for the "status_hours" table.
+	StatusHoursColumns = []*schema.Column{
+		{Name: "id", Type: field.TypeInt, Increment: true},
+		{Name: "site_id", Type: field.TypeInt},
+		{Name: "bucket", Type: field.TypeTime},
+		{Name: "status", Type: field.TypeString},
+		{Name: "delta", Type: field.TypeInt},
+	}
+	// StatusHoursTable holds the schema information for the "status_hours" table.
+	StatusHoursTable = &schema.Table{
+		Name:       "status_hours",
+		Columns:    StatusHoursColumns,
+		PrimaryKey: []*schema.Column{StatusHoursColumns[0]},
+		Indexes: []*schema.Index{
+			{
+				Name:    "statushour_site_id_bucket_status",
+				Unique:  true,
+				Columns: []*schema.Column{StatusHoursColumns[1], StatusHoursColumns[2], StatusHoursColumns[3]},
+			},
+			{
+				Name:    "statushour_bucket",
+				Unique:  false,
+				Columns: []*schema.Column{StatusHoursColumns[2]},
+			},
+		},
+	}
 	// TagsColumns holds the columns for the "tags" table.
 	TagsColumns = []*schema.Column{
 		{Name: "id", Type: field.TypeInt, Increment: true},
@@ -584,6 +636,8 @@ var (
 		CategoriesTable,
 		MemosTable,
 		SitesTable,
+		StatusDaysTable,
+		StatusHoursTable,
 		TagsTable,
 		TicketsTable,
 		TicketApproversTable,
@@ -618,6 +672,12 @@ func init() {
 	}
 	SitesTable.Annotation = &entsql.Annotation{
 		IncrementStart: func(i int) *int { return &i }(17179869184),
+	}
+	StatusDaysTable.Annotation = &entsql.Annotation{
+		IncrementStart: func(i int) *int { return &i }(60129542144),
+	}
+	StatusHoursTable.Annotation = &entsql.Annotation{
+		IncrementStart: func(i int) *int { return &i }(64424509440),
 	}
 	TagsTable.Annotation = &entsql.Annotation{
 		IncrementStart: func(i int) *int { return &i }(21474836480),

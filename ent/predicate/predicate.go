@@ -21,6 +21,12 @@ type Memo func(*sql.Selector)
 // Site is the predicate function for site builders.
 type Site func(*sql.Selector)
 
+// StatusDay is the predicate function for statusday builders.
+type StatusDay func(*sql.Selector)
+
+// StatusHour is the predicate function for statushour builders.
+type StatusHour func(*sql.Selector)
+
 // Tag is the predicate function for tag builders.
 type Tag func(*sql.Selector)
 

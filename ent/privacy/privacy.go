@@ -231,6 +231,54 @@ func (f SiteMutationRuleFunc) EvalMutation(ctx context.Context, m ent.Mutation) 
 	return Denyf("ent/privacy: unexpected mutation type %T, expect *ent.SiteMutation", m)
 }
 
+// The StatusDayQueryRuleFunc type is an adapter to allow the use of ordinary
+// functions as a query rule.
+type StatusDayQueryRuleFunc func(context.Context, *ent.StatusDayQuery) error
+
+// EvalQuery return f(ctx, q).
+func (f StatusDayQueryRuleFunc) EvalQuery(ctx context.Context, q ent.Query) error {
+	if q, ok := q.(*ent.StatusDayQuery); ok {
+		return f(ctx, q)
+	}
+	return Denyf("ent/privacy: unexpected query type %T, expect *ent.StatusDayQuery", q)
+}
+
+// The StatusDayMutationRuleFunc type is an adapter to allow the use of ordinary
+// functions as a mutation rule.
+type StatusDayMutationRuleFunc func(context.Context, *ent.StatusDayMutation) error
+
+// EvalMutation calls f(ctx, m).
+func (f StatusDayMutationRuleFunc) EvalMutation(ctx context.Context, m ent.Mutation) error {
+	if m, ok := m.(*ent.StatusDayMutation); ok {
+		return f(ctx, m)
+	}
+	return Denyf("ent/privacy: unexpected mutation type %T, expect *ent.StatusDayMutation", m)
+}
+
+// The StatusHourQueryRuleFunc type is an adapter to allow the use of ordinary
+// functions as a query rule.
+type StatusHourQueryRuleFunc func(context.Context, *ent.StatusHourQuery) error
+
+// EvalQuery return f(ctx, q).
+func (f StatusHourQueryRuleFunc) EvalQuery(ctx context.Context, q ent.Query) error {
+	if q, ok := q.(*ent.StatusHourQuery); ok {
+		return f(ctx, q)
+	}
+	return Denyf("ent/privacy: unexpected query type %T, expect *ent.StatusHourQuery", q)
+}
+
+// The StatusHourMutationRuleFunc type is an adapter to allow the use of ordinary
+// functions as a mutation rule.
+type StatusHourMutationRuleFunc func(context.Context, *ent.StatusHourMutation) error
+
+// EvalMutation calls f(ctx, m).
+func (f StatusHourMutationRuleFunc) EvalMutation(ctx context.Context, m ent.Mutation) error {
+	if m, ok := m.(*ent.StatusHourMutation); ok {
+		return f(ctx, m)
+	}
+	return Denyf("ent/privacy: unexpected mutation type %T, expect *ent.StatusHourMutation", m)
+}
+
 // The TagQueryRuleFunc type is an adapter to allow the use of ordinary
 // functions as a query rule.
 type TagQueryRuleFunc func(context.Context, *ent.TagQuery) error
@@ -492,6 +540,10 @@ func queryFilter(q ent.Query) (Filter, error) {
 		return q.Filter(), nil
 	case *ent.SiteQuery:
 		return q.Filter(), nil
+	case *ent.StatusDayQuery:
+		return q.Filter(), nil
+	case *ent.StatusHourQuery:
+		return q.Filter(), nil
 	case *ent.TagQuery:
 		return q.Filter(), nil
 	case *ent.TicketQuery:
@@ -526,6 +578,10 @@ func mutationFilter(m ent.Mutation) (Filter, error) {
 	case *ent.MemoMutation:
 		return m.Filter(), nil
 	case *ent.SiteMutation:
+		return m.Filter(), nil
+	case *ent.StatusDayMutation:
+		return m.Filter(), nil
+	case *ent.StatusHourMutation:
 		return m.Filter(), nil
 	case *ent.TagMutation:
 		return m.Filter(), nil

@@ -11,6 +11,8 @@ import (
 	"socdesk/ent/schema"
 	"socdesk/ent/schematype"
 	"socdesk/ent/site"
+	"socdesk/ent/statusday"
+	"socdesk/ent/statushour"
 	"socdesk/ent/tag"
 	"socdesk/ent/ticket"
 	"socdesk/ent/ticketapprover"
@@ -224,6 +226,24 @@ func init() {
 	site.DefaultDescription = siteDescDescription.Default.(string)
 	// site.DescriptionValidator is a validator for the "description" field. It is called by the builders before save.
 	site.DescriptionValidator = siteDescDescription.Validators[0].(func(string) error)
+	statusday.Policy = privacy.NewPolicies(schema.StatusDay{})
+	statusday.Hooks[0] = func(next ent.Mutator) ent.Mutator {
+		return ent.MutateFunc(func(ctx context.Context, m ent.Mutation) (ent.Value, error) {
+			if err := statusday.Policy.EvalMutation(ctx, m); err != nil {
+				return nil, err
+			}
+			return next.Mutate(ctx, m)
+		})
+	}
+	statushour.Policy = privacy.NewPolicies(schema.StatusHour{})
+	statushour.Hooks[0] = func(next ent.Mutator) ent.Mutator {
+		return ent.MutateFunc(func(ctx context.Context, m ent.Mutation) (ent.Value, error) {
+			if err := statushour.Policy.EvalMutation(ctx, m); err != nil {
+				return nil, err
+			}
+			return next.Mutate(ctx, m)
+		})
+	}
 	tagMixin := schema.Tag{}.Mixin()
 	tag.Policy = privacy.NewPolicies(schema.Tag{})
 	tag.Hooks[0] = func(next ent.Mutator) ent.Mutator {

@@ -33,7 +33,7 @@ func New(st *store.Store, broker events.Broker, cfg config.Config, log *slog.Log
 	hub := &live.Hub{Client: st.Client, DB: st.DB, Dialect: st.Dialect, Broker: broker, Log: log,
 		Poll: cfg.LivePoll, QueueSize: cfg.LiveQueue, MaxPerUser: cfg.LiveMaxPerUser}
 	svc := &tickets.Service{Client: st.Client, Broker: broker, Dialect: st.Dialect}
-	authn := &auth.Authenticator{Client: st.Client, Now: time.Now}
+	authn := &auth.Authenticator{Client: st.Client, Now: time.Now, CacheFor: cfg.AuthCache}
 	sessions := &live.Sessions{Authenticate: authn.Authenticate, Every: cfg.WSRecheck, Log: log}
 	gql := graph.NewHandler(graph.Options{
 		Resolver:  &graph.Resolver{Client: st.Client, Tickets: svc, Logger: log, Hub: hub},
@@ -41,7 +41,7 @@ func New(st *store.Store, broker events.Broker, cfg config.Config, log *slog.Log
 		Limits:    cfg.Limits(),
 		MaxTokens: cfg.MaxTokens,
 		Live: &graph.LiveOptions{
-			Authenticate:  authn.Authenticate,
+			Authenticate:  authn.Authenticate, // connections are few: always read afresh
 			Origins:       cfg.Origins(),
 			InitTimeout:   cfg.WSInitTimeout,
 			KeepAlive:     cfg.WSKeepAlive,

@@ -2,6 +2,7 @@ package auth_test
 
 import (
 	"context"
+	"errors"
 	"strings"
 	"testing"
 	"time"
@@ -59,5 +60,38 @@ func TestBootstrap(t *testing.T) {
 	}
 	if c.User.Query().Where(user.RoleEQ(user.RoleADMIN)).CountX(sys()) != 1 {
 		t.Fatal("more than one admin created")
+	}
+}
+
+// TestCachedAuthentication: within CacheFor a token's viewer is not read
+// again; after it, a revoked token is refused.
+func TestCachedAuthentication(t *testing.T) {
+	for _, b := range testdb.Backends {
+		t.Run(b, func(t *testing.T) {
+			client := testdb.Open(t, b, testdb.Options{}).Client
+			ctx := sys()
+			client.User.Create().SetLogin("ana").SetDisplayName("Ana").SetRole(user.RoleANALYST).SaveX(ctx)
+			tok, err := auth.Issue(ctx, client, "ana", "test")
+			if err != nil {
+				t.Fatal(err)
+			}
+			now := time.Now()
+			a := &auth.Authenticator{Client: client, Now: func() time.Time { return now }, CacheFor: 10 * time.Second}
+			v1, err := a.Cached(context.Background(), tok)
+			if err != nil || v1.Login != "ana" {
+				t.Fatalf("first: %v %v", v1, err)
+			}
+			client.APIToken.Delete().ExecX(ctx)
+			if v2, err := a.Cached(context.Background(), tok); err != nil || v2 != v1 {
+				t.Fatalf("within the cache time: %v %v, want the cached viewer", v2, err)
+			}
+			if _, err := a.Authenticate(context.Background(), tok); !errors.Is(err, auth.ErrUnauthenticated) {
+				t.Fatalf("uncached: %v, want auth.ErrUnauthenticated", err)
+			}
+			now = now.Add(11 * time.Second)
+			if _, err := a.Cached(context.Background(), tok); !errors.Is(err, auth.ErrUnauthenticated) {
+				t.Fatalf("after the cache time: %v, want auth.ErrUnauthenticated", err)
+			}
+		})
 	}
 }

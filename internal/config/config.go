@@ -47,6 +47,8 @@ type Config struct {
 	LiveMaxPerUser  int
 	LiveQueue       int
 	LivePoll        time.Duration
+	PprofAddr       string
+	AuthCache       time.Duration
 
 	env map[string]string // flag name → environment variable
 }
@@ -82,6 +84,7 @@ func Default() Config {
 		LiveMaxPerUser:   50,
 		LiveQueue:        256,
 		LivePoll:         time.Second,
+		AuthCache:        10 * time.Second,
 	}
 }
 
@@ -120,6 +123,8 @@ func (c *Config) Register(fs *flag.FlagSet) {
 	fs.IntVar(&c.LiveMaxPerUser, "live-max-per-user", c.LiveMaxPerUser, "most live subscriptions of one user, over all connections of this server"+bind("live-max-per-user", "SOCDESK_LIVE_MAX_PER_USER"))
 	fs.IntVar(&c.LiveQueue, "live-queue", c.LiveQueue, "changes a subscriber may fall behind by before it is dropped (it resumes from its cursor)"+bind("live-queue", "SOCDESK_LIVE_QUEUE"))
 	fs.DurationVar(&c.LivePoll, "live-poll", c.LivePoll, "how often the history is read for changes whose publication was lost"+bind("live-poll", "SOCDESK_LIVE_POLL"))
+	fs.DurationVar(&c.AuthCache, "auth-cache", c.AuthCache, "how long a token's user and rights are trusted before they are read again (a revoked token stops working within it); 0: every request"+bind("auth-cache", "SOCDESK_AUTH_CACHE"))
+	fs.StringVar(&c.PprofAddr, "pprof-addr", c.PprofAddr, "address of a separate listener for Go's pprof profiles (e.g. 127.0.0.1:6060); empty: none"+bind("pprof-addr", "SOCDESK_PPROF_ADDR"))
 	fs.DurationVar(&c.ShutdownTimeout, "shutdown-timeout", c.ShutdownTimeout, "how long in-flight requests may take to finish on SIGTERM"+bind("shutdown-timeout", "SOCDESK_SHUTDOWN_TIMEOUT"))
 }
 
@@ -164,6 +169,9 @@ func (c *Config) Validate() error {
 		if v <= 0 {
 			errs = append(errs, fmt.Errorf("%s must be positive", name))
 		}
+	}
+	if c.AuthCache < 0 {
+		errs = append(errs, errors.New("auth cache must not be negative"))
 	}
 	if c.MaxBodyBytes < 1024 {
 		errs = append(errs, errors.New("max body bytes must be at least 1024"))

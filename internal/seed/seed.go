@@ -22,6 +22,7 @@ import (
 	"socdesk/ent/ticketevent"
 	"socdesk/ent/user"
 	ticketsvc "socdesk/internal/tickets"
+	"socdesk/internal/trend"
 )
 
 const (
@@ -62,6 +63,9 @@ func Demo(ctx context.Context, client *ent.Client) error {
 	}
 	if err := tx.Commit(); err != nil {
 		return fmt.Errorf("seed: committing demo data: %w", err)
+	}
+	if err := trend.Rebuild(ctx, client, ""); err != nil { // small: row by row on either database
+		return fmt.Errorf("seed: rolling up the trend: %w", err)
 	}
 	return nil
 }

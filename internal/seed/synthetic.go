@@ -18,6 +18,7 @@ import (
 	"socdesk/ent/schematype"
 	"socdesk/internal/events"
 	"socdesk/internal/tickets"
+	"socdesk/internal/trend"
 )
 
 const (
@@ -69,9 +70,19 @@ func Synthetic(ctx context.Context, client *ent.Client, db *sql.DB, dialect stri
 		if db == nil {
 			return errors.New("seed: Synthetic on postgres needs the *sql.DB")
 		}
-		return syntheticPostgres(ctx, db, g, n, p)
+		err = syntheticPostgres(ctx, db, g, n, p)
+	} else {
+		err = syntheticEnt(ctx, client, g, n, p)
 	}
-	return syntheticEnt(ctx, client, g, n, p)
+	if err != nil {
+		return err
+	}
+	start := time.Now()
+	if err := trend.Rebuild(ctx, client, dialect); err != nil {
+		return fmt.Errorf("seed: rolling up the trend: %w", err)
+	}
+	fmt.Fprintf(w, "trend rollups rebuilt in %s\n", time.Since(start).Round(time.Millisecond))
+	return nil
 }
 
 // syntheticUsers are the 2,000 users of the benchmark data set.

@@ -540,7 +540,13 @@ func record(ctx context.Context, tx *ent.Tx, t *ent.Ticket, kind ticketevent.Kin
 		}
 	}
 	ev, err := c.Save(ctx)
-	if err == nil && kind == ticketevent.KindDELETED {
+	if err != nil {
+		return nil, err
+	}
+	if err := RollUp(ctx, tx, ev.CreatedAt, Moves(t, kind, changes)); err != nil {
+		return nil, err
+	}
+	if kind == ticketevent.KindDELETED {
 		ev.TicketID = &t.ID // for subscribers; the row keeps NULL once the ticket is gone
 	}
 	return ev, err

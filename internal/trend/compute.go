@@ -31,19 +31,23 @@ var Statuses = []ticket.Status{
 
 // Compute returns the series of the tickets matching f for each day from
 // `from` to `to` (calendar days, inclusive) in the IANA time zone timeZone.
+// filter.statuses does not select tickets: it selects the statuses
+// reported. A day is [midnight, next midnight) in the zone (DST included);
+// a day that has not ended yet is counted as of now.
 //
-// The tickets counted are those the viewer in ctx could list with the same
-// filter now (the Ticket privacy policy applies): a ticket is matched on its
-// current fields, and counted on every day it existed in, in the status it
-// had at the end of that day. filter.statuses does not select tickets: it
-// selects the statuses reported. A ticket's status at an instant is that of
-// its latest history entry with a status at or before it; a ticket counts
-// from its CREATED entry on. Deleted tickets are not counted on any day:
-// their history survives (ticket_id NULL) but their fields, which the filter
-// and the site scope are decided on, do not.
+// With no filter but sites (and statuses), in a zone whose days end on
+// whole UTC hours, the series comes from the rollups the ticket service
+// keeps in every change's transaction (see rollup.go): it follows the
+// history exactly, so a ticket counts on the site it was on at the end of
+// each day, and a deleted one until its deletion.
 //
-// A day ends at the midnight that starts the next day in the zone (DST
-// included); a day that has not ended yet is counted as of now.
+// Any other filter selects tickets on their current fields, so the history
+// is scanned for the tickets the viewer could list with it now (the Ticket
+// privacy policy applies): a ticket counts on every day it existed in, in the
+// status of its latest history entry with a status before the day's end.
+// Deleted tickets are not counted on any day then: their history survives
+// (ticket_id NULL) but their fields, which the filter and the site scope are
+// decided on, do not.
 func Compute(ctx context.Context, client *ent.Client, f *tickets.Filter, from, to time.Time, timeZone string) (*Series, error) {
 	loc, err := location(timeZone)
 	if err != nil {
@@ -77,6 +81,14 @@ func Compute(ctx context.Context, client *ent.Client, f *tickets.Filter, from, t
 		ends[d] = end.UTC()
 	}
 
+	if rollupEligible(f, pastEnds(ends, now)) {
+		counts, err := fromRollups(ctx, client, f, reported, ends, now)
+		if err != nil {
+			return nil, err
+		}
+		return series(timeZone, days, reported, counts), nil
+	}
+
 	var rows []changeRow
 	err = client.Ticket.Query().Where(preds...).Modify(changes(ends)).Scan(ctx, &rows)
 	if err != nil {
@@ -101,18 +113,40 @@ func Compute(ctx context.Context, client *ent.Client, f *tickets.Filter, from, t
 			delta[i][r.Day] -= r.N
 		}
 	}
-	s := &Series{TimeZone: timeZone, Days: make([]Day, n)}
+	counts := make([][]int, n)
 	running := make([]int, len(reported))
 	for d := range n {
+		for i := range reported {
+			running[i] += delta[i][d]
+		}
+		counts[d] = slices.Clone(running)
+	}
+	return series(timeZone, days, reported, counts), nil
+}
+
+// series puts counts[day][status] into the API's shape.
+func series(timeZone string, days []time.Time, reported []ticket.Status, counts [][]int) *Series {
+	s := &Series{TimeZone: timeZone, Days: make([]Day, len(days))}
+	for d := range days {
 		day := Day{Date: days[d], Counts: make([]StatusCount, len(reported))}
 		for i, st := range reported {
-			running[i] += delta[i][d]
-			day.Counts[i] = StatusCount{Status: st, Count: running[i]}
-			day.Total += running[i]
+			day.Counts[i] = StatusCount{Status: st, Count: counts[d][i]}
+			day.Total += counts[d][i]
 		}
 		s.Days[d] = day
 	}
-	return s, nil
+	return s
+}
+
+// pastEnds are the ends before now (the others are counted as of now).
+func pastEnds(ends []time.Time, now time.Time) []time.Time {
+	var out []time.Time
+	for _, e := range ends {
+		if e.Before(now) {
+			out = append(out, e)
+		}
+	}
+	return out
 }
 
 // location loads an IANA zone; "Local" (the server's) is not one.
@@ -201,7 +235,7 @@ func changes(ends []time.Time) func(*entsql.Selector) {
 			Where(entsql.And(
 				entsql.NotNull(e.C(ticketevent.FieldTicketID)),
 				entsql.NotNull(e.C(ticketevent.FieldStatus)),
-				entsql.LTE(at, ends[len(ends)-1]),
+				entsql.LT(at, ends[len(ends)-1]),
 			)).
 			As("h")
 		s.Select().
@@ -214,8 +248,9 @@ func changes(ends []time.Time) func(*entsql.Selector) {
 	}
 }
 
-// dayOf is the index of the first of ends (ascending) at or after the
-// instant in column col, for instants up to the last end: a balanced tree of
+// dayOf is the index of the first of ends (ascending) after the instant in
+// column col (a day is [start, end): a change at midnight is the new day's),
+// for instants before the last end: a balanced tree of
 // CASE expressions, so each row costs log2(len(ends)) comparisons and every
 // instant is a parameter.
 func dayOf(col string, ends []time.Time) entsql.Querier {
@@ -226,7 +261,7 @@ func dayOf(col string, ends []time.Time) entsql.Querier {
 			return
 		}
 		mid := (lo + hi) / 2
-		b.WriteString("CASE WHEN ").Ident(col).WriteString(" <= ").Arg(ends[mid]).WriteString(" THEN ")
+		b.WriteString("CASE WHEN ").Ident(col).WriteString(" < ").Arg(ends[mid]).WriteString(" THEN ")
 		tree(b, lo, mid)
 		b.WriteString(" ELSE ")
 		tree(b, mid+1, hi)

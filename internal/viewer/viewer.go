@@ -5,6 +5,7 @@ package viewer
 import (
 	"context"
 	"slices"
+	"time"
 
 	"socdesk/ent/schematype"
 )
@@ -26,6 +27,8 @@ type Viewer struct {
 	Permissions []schematype.Permission
 	// SiteIDs are the sites a non-admin may see; admins see every site.
 	SiteIDs []int
+	// TokenExpiresAt is when the token the viewer came with expires, if it does.
+	TokenExpiresAt *time.Time
 }
 
 // IsAdmin reports whether the viewer is an administrator.
