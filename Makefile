@@ -4,7 +4,7 @@ SHELL := bash
 GO ?= go
 GENERATED := ent graph schema.graphql gqlgen.yml
 
-.PHONY: run build test unit lint generate check-generate migration node-deps bench-subscriptions
+.PHONY: run build test unit lint generate check-generate migration node-deps bench-subscriptions bench bench-smoke
 
 ## run: start the server on the embedded database, loading demo data on first start
 run:
@@ -56,3 +56,19 @@ bench-subscriptions:
 	$(GO) build -o bin/socdesk-bench ./cmd/socdesk-bench
 	./bin/socdesk-bench run-subscriptions -socdesk bin/socdesk -subscribers $(SUBSCRIBERS) -mutations $(MUTATIONS) \
 		-server-log bin/bench-subscriptions-server.log -json bin/bench-subscriptions.json $(BENCH_FLAGS)
+
+BENCH_TICKETS ?= 1000000
+BENCH_DURATION ?= 10s
+
+## bench: the performance suite: a fresh PostgreSQL database with BENCH_TICKETS synthetic tickets, the server with Redis, every scenario through the API and as its raw-SQL floor, 3 interleaved rounds (medians); results in bench/results/
+bench:
+	$(GO) build -o bin/socdesk ./cmd/socdesk
+	$(GO) build -o bin/socdesk-bench ./cmd/socdesk-bench
+	./bin/socdesk-bench run -socdesk bin/socdesk -tickets $(BENCH_TICKETS) -duration $(BENCH_DURATION) $(BENCH_FLAGS)
+
+## bench-smoke: the suite at 2,000 tickets with short runs, so that the harness cannot rot (its figures mean nothing)
+bench-smoke:
+	$(GO) build -o bin/socdesk ./cmd/socdesk
+	$(GO) build -o bin/socdesk-bench ./cmd/socdesk-bench
+	./bin/socdesk-bench run -socdesk bin/socdesk -tickets 2000 -duration 500ms -subscribers 200 -mutations 5 \
+		-db socdesk_bench_smoke -out bin/bench-smoke -server-log bin/bench-smoke-server.log

@@ -20,6 +20,7 @@ import (
 	"net/http/pprof"
 	"os"
 	"os/signal"
+	"runtime/debug"
 	"syscall"
 	"time"
 
@@ -122,6 +123,12 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stder
 		return err
 	}
 	log := cfg.Logger(stderr)
+	if getenv("GOGC") == "" {
+		// The live heap of a request-serving replica is small and its garbage
+		// plenty: collecting at 5× instead of 2× the live heap gave the ticket
+		// list 25% more throughput (see the performance note). GOGC overrides.
+		debug.SetGCPercent(400)
+	}
 	st, err := open(ctx, cfg, log)
 	if err != nil {
 		return err

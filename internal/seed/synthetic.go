@@ -272,7 +272,7 @@ func syntheticPostgres(ctx context.Context, db *sql.DB, g *generator, n int, p *
 	if _, err := db.ExecContext(ctx, `SELECT setval(pg_get_serial_sequence('tickets', 'id'), (SELECT max(id) FROM tickets))`); err != nil {
 		return fmt.Errorf("seed: moving the tickets' id sequence: %w", err)
 	}
-	if _, err := db.ExecContext(ctx, `ANALYZE tickets, ticket_assignees, ticket_approvers, ticket_tags, ticket_events`); err != nil {
+	if _, err := db.ExecContext(ctx, `VACUUM (ANALYZE) tickets, ticket_assignees, ticket_approvers, ticket_tags, ticket_events`); err != nil {
 		return fmt.Errorf("seed: analyzing tables: %w", err)
 	}
 	return nil

@@ -65,36 +65,59 @@ func fromRollups(ctx context.Context, client *ent.Client, f *tickets.Filter, rep
 		Status string    `json:"status"`
 		Sum    int       `json:"sum"`
 	}
-	var daily []sum
-	err := client.StatusDay.Query().Where(dayPreds...).
-		GroupBy(statusday.FieldBucket, statusday.FieldStatus).Aggregate(ent.As(ent.Sum(statusday.FieldDelta), "sum")).
-		Scan(ctx, &daily)
-	if err != nil {
-		return nil, err
-	}
 	index := make(map[string]int, len(reported))
 	for i, st := range reported {
 		index[string(st)] = i
 	}
-	// before(t) is the sum of the daily deltas of the days before t's UTC day.
-	slices.SortFunc(daily, func(a, b sum) int { return a.Bucket.Compare(b.Bucket) })
-	total := make([]int, len(reported))
-	for _, d := range daily {
-		if i, ok := index[d.Status]; ok {
-			total[i] += d.Sum
+	// prefix[d] is the sum of the daily deltas before midnight first+d; the
+	// midnights run from the first end's to the day after the last end's.
+	first := ends[0].UTC().Truncate(24 * time.Hour)
+	last := ends[len(ends)-1].UTC().Truncate(24 * time.Hour).Add(24 * time.Hour)
+	nMidnights := int(last.Sub(first)/(24*time.Hour)) + 1
+	var base []struct {
+		Status string `json:"status"`
+		Sum    int    `json:"sum"`
+	}
+	err := client.StatusDay.Query().Where(append(slices.Clone(dayPreds), statusday.BucketLT(first))...).
+		GroupBy(statusday.FieldStatus).Aggregate(ent.As(ent.Sum(statusday.FieldDelta), "sum")).
+		Scan(ctx, &base)
+	if err != nil {
+		return nil, err
+	}
+	var window []sum
+	err = client.StatusDay.Query().Where(append(slices.Clone(dayPreds), statusday.BucketGTE(first), statusday.BucketLT(last))...).
+		GroupBy(statusday.FieldBucket, statusday.FieldStatus).Aggregate(ent.As(ent.Sum(statusday.FieldDelta), "sum")).
+		Scan(ctx, &window)
+	if err != nil {
+		return nil, err
+	}
+	perDay := make([][]int, nMidnights)
+	for d := range perDay {
+		perDay[d] = make([]int, len(reported))
+	}
+	for _, w := range window {
+		d := int(w.Bucket.UTC().Sub(first) / (24 * time.Hour))
+		if i, ok := index[w.Status]; ok && d >= 0 && d < nMidnights {
+			perDay[d][i] += w.Sum
 		}
 	}
-	before := func(day time.Time) []int {
-		out := make([]int, len(reported))
-		for _, d := range daily {
-			if !d.Bucket.Before(day) {
-				break
-			}
-			if i, ok := index[d.Status]; ok {
-				out[i] += d.Sum
-			}
+	prefix := make([][]int, nMidnights)
+	running := make([]int, len(reported))
+	for _, b := range base {
+		if i, ok := index[b.Status]; ok {
+			running[i] += b.Sum
 		}
-		return out
+	}
+	for d := range nMidnights {
+		prefix[d] = slices.Clone(running)
+		for i, v := range perDay[d] {
+			running[i] += v
+		}
+	}
+	// total is everything up to now (the last midnight's day included).
+	total := running
+	before := func(midnight time.Time) []int {
+		return slices.Clone(prefix[int(midnight.Sub(first)/(24*time.Hour))])
 	}
 
 	// The hours each end needs: from its UTC midnight up to it, or from it
