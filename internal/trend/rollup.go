@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"reflect"
 	"slices"
+	"sync"
 	"time"
 
 	entdialect "entgo.io/ent/dialect"
@@ -20,6 +21,7 @@ import (
 	"socdesk/ent/ticketevent"
 	"socdesk/internal/authz"
 	"socdesk/internal/tickets"
+	"socdesk/internal/viewer"
 )
 
 // The rollups (ent StatusDay and StatusHour) hold, per site, UTC day or
@@ -29,6 +31,13 @@ import (
 // days from the daily rollup, and the hours between E and the nearest UTC
 // midnight from the hourly one (at most twelve a day). A series of 90 days
 // sums a few thousand rows instead of scanning the history.
+
+// sum is a row of a rollup's GROUP BY bucket, status.
+type sum struct {
+	Bucket time.Time `json:"bucket"`
+	Status string    `json:"status"`
+	Sum    int       `json:"sum"`
+}
 
 // rollupEligible reports whether the series can come from the rollups: the
 // filter selects tickets by site alone (statuses only pick segments), and
@@ -60,65 +69,23 @@ func fromRollups(ctx context.Context, client *ent.Client, f *tickets.Filter, rep
 		dayPreds = append(dayPreds, statusday.SiteIDIn(f.Sites...))
 		hourPreds = append(hourPreds, statushour.SiteIDIn(f.Sites...))
 	}
-	type sum struct {
-		Bucket time.Time `json:"bucket"`
-		Status string    `json:"status"`
-		Sum    int       `json:"sum"`
-	}
 	index := make(map[string]int, len(reported))
 	for i, st := range reported {
 		index[string(st)] = i
 	}
-	// prefix[d] is the sum of the daily deltas before midnight first+d; the
-	// midnights run from the first end's to the day after the last end's.
-	first := ends[0].UTC().Truncate(24 * time.Hour)
-	last := ends[len(ends)-1].UTC().Truncate(24 * time.Hour).Add(24 * time.Hour)
-	nMidnights := int(last.Sub(first)/(24*time.Hour)) + 1
-	var base []struct {
-		Status string `json:"status"`
-		Sum    int    `json:"sum"`
-	}
-	err := client.StatusDay.Query().Where(append(slices.Clone(dayPreds), statusday.BucketLT(first))...).
-		GroupBy(statusday.FieldStatus).Aggregate(ent.As(ent.Sum(statusday.FieldDelta), "sum")).
-		Scan(ctx, &base)
+	days, err := dailyPrefix(ctx, client, f, dayPreds, now)
 	if err != nil {
 		return nil, err
 	}
-	var window []sum
-	err = client.StatusDay.Query().Where(append(slices.Clone(dayPreds), statusday.BucketGTE(first), statusday.BucketLT(last))...).
-		GroupBy(statusday.FieldBucket, statusday.FieldStatus).Aggregate(ent.As(ent.Sum(statusday.FieldDelta), "sum")).
-		Scan(ctx, &window)
-	if err != nil {
-		return nil, err
-	}
-	perDay := make([][]int, nMidnights)
-	for d := range perDay {
-		perDay[d] = make([]int, len(reported))
-	}
-	for _, w := range window {
-		d := int(w.Bucket.UTC().Sub(first) / (24 * time.Hour))
-		if i, ok := index[w.Status]; ok && d >= 0 && d < nMidnights {
-			perDay[d][i] += w.Sum
+	pick := func(all []int) []int {
+		out := make([]int, len(reported))
+		for i, st := range reported {
+			out[i] = all[statusIndex[st]]
 		}
+		return out
 	}
-	prefix := make([][]int, nMidnights)
-	running := make([]int, len(reported))
-	for _, b := range base {
-		if i, ok := index[b.Status]; ok {
-			running[i] += b.Sum
-		}
-	}
-	for d := range nMidnights {
-		prefix[d] = slices.Clone(running)
-		for i, v := range perDay[d] {
-			running[i] += v
-		}
-	}
-	// total is everything up to now (the last midnight's day included).
-	total := running
-	before := func(midnight time.Time) []int {
-		return slices.Clone(prefix[int(midnight.Sub(first)/(24*time.Hour))])
-	}
+	total := pick(days.total)
+	before := func(midnight time.Time) []int { return pick(days.before(midnight)) }
 
 	// The hours each end needs: from its UTC midnight up to it, or from it
 	// up to the next midnight, whichever is shorter.
@@ -371,4 +338,168 @@ func rebuildPostgres(ctx context.Context, client *ent.Client) error {
 func rollback(tx *ent.Tx, err error) error {
 	_ = tx.Rollback()
 	return err
+}
+
+// statusIndex is the position of each status in Statuses.
+var statusIndex = func() map[ticket.Status]int {
+	m := make(map[ticket.Status]int, len(Statuses))
+	for i, st := range Statuses {
+		m[st] = i
+	}
+	return m
+}()
+
+// prefixes are the sums of the daily deltas before each midnight, for every
+// status (in Statuses' order): the days before cutoff once, from a cache,
+// and the days since read afresh.
+type prefixes struct {
+	past   *pastDays
+	recent []sum // the daily rows from the cutoff on
+	total  []int // everything up to now
+}
+
+// before returns the sums of the deltas before midnight.
+func (p *prefixes) before(midnight time.Time) []int {
+	out := p.past.before(midnight)
+	for _, r := range p.recent {
+		if r.Bucket.Before(midnight) {
+			if i, ok := statusIndex[ticket.Status(r.Status)]; ok {
+				out[i] += r.Sum
+			}
+		}
+	}
+	return out
+}
+
+// pastDays are the prefix sums of the daily rollup over the days before
+// cutoff. Those days never change again: every change adds to the bucket of
+// the moment it is made (the hour of grace covers clocks a little apart).
+// Only a rebuild of the rollups rewrites them, and it renumbers their rows,
+// which token (the smallest row id) notices.
+type pastDays struct {
+	token  sql.NullInt64
+	cutoff time.Time
+	origin time.Time // the first day with rows
+	sums   [][]int   // sums[d]: the deltas before origin+d days, d up to cutoff
+}
+
+func (p *pastDays) before(midnight time.Time) []int {
+	if !midnight.After(p.origin) {
+		return make([]int, len(Statuses))
+	}
+	if midnight.After(p.cutoff) {
+		midnight = p.cutoff
+	}
+	return slices.Clone(p.sums[int(midnight.Sub(p.origin)/(24*time.Hour))])
+}
+
+// pastCache holds pastDays per client and site scope.
+var pastCache = struct {
+	sync.Mutex
+	m map[pastKey]*pastDays
+}{m: map[pastKey]*pastDays{}}
+
+type pastKey struct {
+	client *ent.Client
+	scope  string
+}
+
+// scopeKey names the sites a series covers: the filter's, within the
+// viewer's (what the rollups' privacy policy will let it read).
+func scopeKey(ctx context.Context, f *tickets.Filter) string {
+	v := viewer.FromContext(ctx)
+	var sites []int
+	switch {
+	case v.IsAdmin() && (f == nil || f.Sites == nil):
+		return "all"
+	case v.IsAdmin():
+		sites = slices.Clone(f.Sites)
+	case f == nil || f.Sites == nil:
+		sites = slices.Clone(v.SiteIDs)
+	default:
+		sites = slices.DeleteFunc(slices.Clone(f.Sites), func(id int) bool { return !v.SeesSite(id) })
+	}
+	slices.Sort(sites)
+	return fmt.Sprint(slices.Compact(sites))
+}
+
+// dailyPrefix returns the prefix sums of the daily rollup within the
+// filter's sites, reading afresh only the days since the cutoff.
+func dailyPrefix(ctx context.Context, client *ent.Client, f *tickets.Filter, preds []predicate.StatusDay, now time.Time) (*prefixes, error) {
+	cutoff := now.UTC().Add(-time.Hour).Truncate(24 * time.Hour)
+	var recent []sum
+	err := client.StatusDay.Query().Where(append(slices.Clone(preds), statusday.BucketGTE(cutoff))...).
+		GroupBy(statusday.FieldBucket, statusday.FieldStatus).Aggregate(ent.As(ent.Sum(statusday.FieldDelta), "sum")).
+		Scan(ctx, &recent)
+	if err != nil {
+		return nil, err // also a viewer who may not read tickets: the policy refuses
+	}
+	var tokens []struct {
+		Min sql.NullInt64 `json:"min"`
+	}
+	err = client.StatusDay.Query().Where(preds...).Aggregate(ent.As(ent.Min(statusday.FieldID), "min")).Scan(ctx, &tokens)
+	if err != nil {
+		return nil, err
+	}
+	var token sql.NullInt64
+	if len(tokens) == 1 {
+		token = tokens[0].Min
+	}
+	key := pastKey{client, scopeKey(ctx, f)}
+	pastCache.Lock()
+	past := pastCache.m[key]
+	pastCache.Unlock()
+	if past == nil || past.token != token || !past.cutoff.Equal(cutoff) {
+		if past, err = readPast(ctx, client, preds, cutoff, token); err != nil {
+			return nil, err
+		}
+		pastCache.Lock()
+		if len(pastCache.m) >= 256 {
+			clear(pastCache.m)
+		}
+		pastCache.m[key] = past
+		pastCache.Unlock()
+	}
+	p := &prefixes{past: past, recent: recent}
+	p.total = p.before(now.UTC().Truncate(24 * time.Hour).Add(48 * time.Hour))
+	return p, nil
+}
+
+// readPast sums the daily rollup over the days before cutoff.
+func readPast(ctx context.Context, client *ent.Client, preds []predicate.StatusDay, cutoff time.Time, token sql.NullInt64) (*pastDays, error) {
+	var rows []sum
+	err := client.StatusDay.Query().Where(append(slices.Clone(preds), statusday.BucketLT(cutoff))...).
+		GroupBy(statusday.FieldBucket, statusday.FieldStatus).Aggregate(ent.As(ent.Sum(statusday.FieldDelta), "sum")).
+		Scan(ctx, &rows)
+	if err != nil {
+		return nil, err
+	}
+	p := &pastDays{token: token, cutoff: cutoff, origin: cutoff}
+	for _, r := range rows {
+		if b := r.Bucket.UTC(); b.Before(p.origin) {
+			p.origin = b
+		}
+	}
+	n := int(cutoff.Sub(p.origin) / (24 * time.Hour))
+	perDay := make([][]int, n)
+	for d := range perDay {
+		perDay[d] = make([]int, len(Statuses))
+	}
+	for _, r := range rows {
+		d := int(r.Bucket.UTC().Sub(p.origin) / (24 * time.Hour))
+		if i, ok := statusIndex[ticket.Status(r.Status)]; ok && d >= 0 && d < n {
+			perDay[d][i] += r.Sum
+		}
+	}
+	p.sums = make([][]int, n+1)
+	running := make([]int, len(Statuses))
+	for d := range n + 1 {
+		p.sums[d] = slices.Clone(running)
+		if d < n {
+			for i, v := range perDay[d] {
+				running[i] += v
+			}
+		}
+	}
+	return p, nil
 }

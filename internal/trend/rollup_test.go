@@ -115,3 +115,21 @@ func TestRollupsFollowTheService(t *testing.T) {
 		})
 	}
 }
+
+// TestPastDaysCache: the sums of past days are kept between requests, and a
+// rebuild of the rollups (a seed rewriting history) is noticed.
+func TestPastDaysCache(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, client *ent.Client) {
+		w := newWorld(t, client)
+		s, err := Compute(admin(), client, nil, march9, march9, "UTC")
+		check(t, s, err, "UTC", march9, Statuses, bars{{ticket.StatusNEW: 4, ticket.StatusASSIGNED: 1}})
+		f := &fixture{t: t, client: client, cat: client.Category.Query().FirstIDX(authz.System(context.Background()))}
+		f.ticket(w.site2, step{utc(3, 2, 0, 0, 0, 0), ticket.StatusNEW})
+		f.rebuild()
+		s, err = Compute(admin(), client, nil, march9, march9, "UTC")
+		check(t, s, err, "UTC", march9, Statuses, bars{{ticket.StatusNEW: 5, ticket.StatusASSIGNED: 1}})
+		// The same series for a site-scoped viewer is cached apart.
+		s, err = Compute(analyst(w.site2), client, nil, march9, march9, "UTC")
+		check(t, s, err, "UTC", march9, Statuses, bars{{ticket.StatusNEW: 3}})
+	})
+}
