@@ -16,15 +16,17 @@ import (
 
 const trendQuery = `query($filter: TicketFilter, $from: Date!, $to: Date!, $tz: String) {
 	ticketTrend(filter: $filter, from: $from, to: $to, timeZone: $tz) {
-		timeZone days { date total counts { status count } } } }`
+		timeZone statuses days { date total values counts { status count } } } }`
 
 // trendSeries is the ticketTrend response.
 type trendSeries struct {
 	TicketTrend struct {
 		TimeZone string
+		Statuses []string
 		Days     []struct {
 			Date   string
 			Total  int
+			Values []int
 			Counts []struct {
 				Status string
 				Count  int
@@ -63,6 +65,14 @@ func TestTicketTrendQuery(t *testing.T) {
 				bars[d.Date] = map[string]int{}
 				var statuses []string
 				sum := 0
+				if len(d.Values) != len(d.Counts) || len(r.TicketTrend.Statuses) != len(d.Counts) {
+					t.Fatalf("%s: %d values and %d statuses for %d counts", d.Date, len(d.Values), len(r.TicketTrend.Statuses), len(d.Counts))
+				}
+				for i, c := range d.Counts { // the compact form says the same
+					if d.Values[i] != c.Count || r.TicketTrend.Statuses[i] != c.Status {
+						t.Fatalf("%s: values %v, statuses %v, counts %+v", d.Date, d.Values, r.TicketTrend.Statuses, d.Counts)
+					}
+				}
 				for _, c := range d.Counts {
 					statuses = append(statuses, c.Status)
 					sum += c.Count

@@ -549,9 +549,9 @@ var KnownCauses = map[string]string{
 		"and each costs the server about 4× the floor's single statement (gqlgen executing 50 nodes × 11 fields, ent's 6 statements and row scans, " +
 		"JSON; the GC took a third before GOGC=400); 0.6× needs a single-statement page path beside gqlgen/entgql",
 	"search": "concurrency 32 on 2 cores: even the floor queues (its index scan alone takes about 7 ms at 1M), and the server adds its per-request overhead (see list)",
-	"trend-90": "the SQL is cheap (past days' sums are cached, only today's rows are read); the response is 90 days × 11 statuses, " +
-		"and gqlgen's marshalling of those 990 objects, with 32 requests at once on 2 cores, is most of the time",
-	"trend-90-site": "as trend-90: the marshalling of 990 objects per response, with 32 requests at once on 2 cores",
+	"trend-90": "the SQL is cheap (past days' sums are cached, only today's rows are read); what is left is the server's per-request CPU " +
+		"(GraphQL, the response of 90 days, JSON) with 32 requests at once on 2 shared cores",
+	"trend-90-site": "as trend-90: the server's per-request CPU with 32 requests at once on 2 shared cores",
 	"transition": "server CPU per request (GraphQL, the row lock read with its edges, the workflow check, history, rollups, auth): " +
 		"about 4× the floor's UPDATE + INSERT + PUBLISH on 2 shared cores",
 	"fan-out": "gqlgen executes each subscriber's selection and writes it separately (about 60 µs of CPU per delivery: 10,000 take about 0.6 s of one core), " +

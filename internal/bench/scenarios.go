@@ -107,7 +107,7 @@ var trendStatuses = []string{"NEW", "ASSIGNED", "IN_PROGRESS", "SUBMITTED", "APP
 	"TRIAGE", "ANALYSIS", "REMEDIATION", "RESOLVED", "CLOSED"}
 
 const trendQuery = `query($f: TicketFilter, $from: Date!, $to: Date!) { ticketTrend(filter: $f, from: $from, to: $to, timeZone: "UTC") {
-	days { date total counts { status count } } } }`
+	statuses days { date total values } } }`
 
 const transitionMutation = `mutation($id: ID!, $to: TicketStatus!) { transitionTicket(id: $id, action: MOVE, toStatus: $to) { id status version } }`
 

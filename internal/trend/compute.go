@@ -126,9 +126,9 @@ func Compute(ctx context.Context, client *ent.Client, f *tickets.Filter, from, t
 
 // series puts counts[day][status] into the API's shape.
 func series(timeZone string, days []time.Time, reported []ticket.Status, counts [][]int) *Series {
-	s := &Series{TimeZone: timeZone, Days: make([]Day, len(days))}
+	s := &Series{TimeZone: timeZone, Statuses: reported, Days: make([]Day, len(days))}
 	for d := range days {
-		day := Day{Date: days[d], Counts: make([]StatusCount, len(reported))}
+		day := Day{Date: days[d], Counts: make([]StatusCount, len(reported)), Values: counts[d]}
 		for i, st := range reported {
 			day.Counts[i] = StatusCount{Status: st, Count: counts[d][i]}
 			day.Total += counts[d][i]

@@ -12,6 +12,8 @@ import (
 // Series is the trend of a filter over a range of days.
 type Series struct {
 	TimeZone string
+	// Statuses are the series' statuses, the order of each day's Values.
+	Statuses []ticket.Status
 	Days     []Day
 }
 
@@ -20,6 +22,7 @@ type Series struct {
 type Day struct {
 	Date   time.Time
 	Counts []StatusCount
+	Values []int
 	Total  int
 }
 
