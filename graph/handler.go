@@ -156,7 +156,7 @@ func checkOrigin(allowed []string) func(*http.Request) bool {
 // answered 200 (gqlgen says 422; 4xx is for graphql-response+json).
 func overHTTP(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if isUpgrade(r) {
+		if live.IsUpgrade(r) {
 			next.ServeHTTP(w, r)
 			return
 		}
@@ -175,11 +175,6 @@ func overHTTP(next http.Handler) http.Handler {
 		}
 		next.ServeHTTP(&statusRewriter{ResponseWriter: w, get: r.Method == http.MethodGet}, r)
 	})
-}
-
-// isUpgrade reports whether r asks for a WebSocket.
-func isUpgrade(r *http.Request) bool {
-	return r.Method == http.MethodGet && strings.EqualFold(r.Header.Get("Upgrade"), "websocket")
 }
 
 func writeError(w http.ResponseWriter, status int, msg string) {

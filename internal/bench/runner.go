@@ -17,7 +17,6 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
-	"syscall"
 	"time"
 
 	_ "github.com/lib/pq" // PostgreSQL driver "postgres"
@@ -104,48 +103,17 @@ func RunSubscriptionsEndToEnd(ctx context.Context, rc RunnerConfig) (*SubsResult
 	logf("database %s migrated and seeded with %d tickets in %s", rc.DBName, rc.Tickets, time.Since(t).Round(time.Millisecond))
 
 	// The server, on a free port. It creates the user admin on its first start.
-	port, err := freePort()
+	if err := os.Truncate(rc.ServerLog, 0); err != nil && !os.IsNotExist(err) {
+		return nil, err
+	}
+	srv, err := startServer(ctx, rc.Socdesk, env, rc.ServerLog, logf)
 	if err != nil {
 		return nil, err
 	}
-	addr := "127.0.0.1:" + strconv.Itoa(port)
-	logFile, err := os.Create(rc.ServerLog)
-	if err != nil {
-		return nil, err
-	}
-	defer logFile.Close()
-	srv := exec.Command(rc.Socdesk, "serve", "--addr", addr)
-	srv.Env = env
-	srv.Stdout, srv.Stderr = logFile, logFile
-	srv.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
-	if err := srv.Start(); err != nil {
-		return nil, err
-	}
-	exited := make(chan error, 1)
-	go func() { exited <- srv.Wait() }()
-	stopped := false
-	stop := func() {
-		if stopped {
-			return
-		}
-		stopped = true
-		_ = srv.Process.Signal(syscall.SIGTERM)
-		select {
-		case err := <-exited:
-			logf("server stopped (%v)", exitStatus(err))
-		case <-time.After(40 * time.Second):
-			_ = srv.Process.Kill()
-			<-exited
-			logf("server killed: it did not stop within 40s of SIGTERM")
-		}
-	}
-	defer stop()
-	base := "http://" + addr
-	if err := waitReady(ctx, base, exited, 60*time.Second); err != nil {
-		return nil, fmt.Errorf("%w (server log: %s)", err, rc.ServerLog)
-	}
-	if lim, err := FileLimit(srv.Process.Pid); err == nil {
-		logf("server pid %d on %s, its open-file limit %d", srv.Process.Pid, base, lim)
+	defer srv.Stop()
+	base := srv.Base
+	if lim, err := FileLimit(srv.PID); err == nil {
+		logf("server pid %d on %s, its open-file limit %d", srv.PID, base, lim)
 		if lim >= 0 && lim < int64(rc.Subs.Subscribers+100) {
 			return nil, fmt.Errorf("the server's open-file limit is %d, too low for %d subscribers", lim, rc.Subs.Subscribers)
 		}
@@ -161,7 +129,7 @@ func RunSubscriptionsEndToEnd(ctx context.Context, rc RunnerConfig) (*SubsResult
 	}
 
 	sc := rc.Subs
-	sc.URL, sc.Token, sc.ServerPID = base, token, srv.Process.Pid
+	sc.URL, sc.Token, sc.ServerPID = base, token, srv.PID
 	if rc.PerUser > 0 {
 		t := time.Now()
 		n := (rc.Subs.Subscribers + rc.PerUser - 1) / rc.PerUser
@@ -172,13 +140,10 @@ func RunSubscriptionsEndToEnd(ctx context.Context, rc RunnerConfig) (*SubsResult
 		logf("%d users with a token each created in %s (%d subscriptions per user)", n, time.Since(t).Round(time.Millisecond), rc.PerUser)
 	}
 	res, err := RunSubscriptions(ctx, sc)
-	select {
-	case err := <-exited:
-		stopped = true
+	if exited, err := srv.Exited(); exited {
 		return res, fmt.Errorf("the server exited during the run (%v); see %s", exitStatus(err), rc.ServerLog)
-	default:
 	}
-	stop()
+	srv.Stop()
 	return res, err
 }
 

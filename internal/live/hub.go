@@ -529,11 +529,8 @@ func (e *ResumeError) Unwrap() error { return e.Err }
 // matching change after that cursor, read from the history, then live.
 // failed is told why the stream ends early (it is closed after).
 func (h *Hub) Subscribe(ctx context.Context, v *viewer.Viewer, f *tickets.Filter, after *string, failed func(error)) (<-chan *Change, error) {
-	if _, err := f.Predicates(); err != nil {
+	if err := admit(v, f); err != nil {
 		return nil, err
-	}
-	if !v.Has(schemaTicketView) {
-		return nil, errs.New(errs.Forbidden, "viewing tickets needs the TICKET_VIEW permission")
 	}
 	var from *Position
 	if after != nil {
@@ -562,11 +559,10 @@ func (h *Hub) Subscribe(ctx context.Context, v *viewer.Viewer, f *tickets.Filter
 	if h.pos.after(head) {
 		head = h.pos
 	}
-	if h.perUser[v.UserID] >= h.MaxPerUser {
+	if err := h.reserve(v.UserID); err != nil {
 		h.mu.Unlock()
-		return nil, errs.New(errs.RateLimited, "at most %d live subscriptions per user", h.MaxPerUser)
+		return nil, err
 	}
-	h.perUser[v.UserID]++
 	s := &sub{v: v, f: f, out: make(chan *Change, h.QueueSize), pos: head, failed: failed}
 	if from != nil {
 		s.pos, s.last, s.catching = *from, *after, true
@@ -585,11 +581,7 @@ func (h *Hub) Subscribe(ctx context.Context, v *viewer.Viewer, f *tickets.Filter
 func (h *Hub) unsubscribe(s *sub) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
-	if n := h.perUser[s.v.UserID]; n <= 1 {
-		delete(h.perUser, s.v.UserID)
-	} else {
-		h.perUser[s.v.UserID] = n - 1
-	}
+	h.release(s.v.UserID)
 	delete(h.subs, s)
 	if !s.done {
 		s.done = true
@@ -665,19 +657,15 @@ func (h *Hub) catchUp(ctx context.Context, s *sub) {
 // Watch reports on the returned channel, coalesced, whenever a change v may
 // see that matches f before or after it passes; it ends with ctx, or stop.
 func (h *Hub) Watch(ctx context.Context, v *viewer.Viewer, f *tickets.Filter) (dirty <-chan struct{}, stop func(), err error) {
-	if _, err := f.Predicates(); err != nil {
+	if err := admit(v, f); err != nil {
 		return nil, nil, err
-	}
-	if !v.Has(schemaTicketView) {
-		return nil, nil, errs.New(errs.Forbidden, "viewing tickets needs the TICKET_VIEW permission")
 	}
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	h.init()
-	if h.perUser[v.UserID] >= h.MaxPerUser {
-		return nil, nil, errs.New(errs.RateLimited, "at most %d live subscriptions per user", h.MaxPerUser)
+	if err := h.reserve(v.UserID); err != nil {
+		return nil, nil, err
 	}
-	h.perUser[v.UserID]++
 	w := &watch{v: v, f: f, dirty: make(chan struct{}, 1)}
 	h.watches[w] = struct{}{}
 	unwatch := context.AfterFunc(ctx, func() { h.unwatch(w) })
@@ -695,11 +683,38 @@ func (h *Hub) unwatch(w *watch) {
 		return
 	}
 	delete(h.watches, w)
-	if n := h.perUser[w.v.UserID]; n <= 1 {
-		delete(h.perUser, w.v.UserID)
-	} else {
-		h.perUser[w.v.UserID] = n - 1
+	h.release(w.v.UserID)
+}
+
+// reserve counts one more live subscription of the user, refusing one past
+// MaxPerUser. Called with h.mu held.
+func (h *Hub) reserve(userID int) error {
+	if h.perUser[userID] >= h.MaxPerUser {
+		return errs.New(errs.RateLimited, "at most %d live subscriptions per user", h.MaxPerUser)
 	}
+	h.perUser[userID]++
+	return nil
+}
+
+// release counts one live subscription of the user less. Called with h.mu
+// held.
+func (h *Hub) release(userID int) {
+	if n := h.perUser[userID]; n <= 1 {
+		delete(h.perUser, userID)
+	} else {
+		h.perUser[userID] = n - 1
+	}
+}
+
+// admit checks that v may follow changes through f.
+func admit(v *viewer.Viewer, f *tickets.Filter) error {
+	if _, err := f.Predicates(); err != nil {
+		return err
+	}
+	if !v.Has(schemaTicketView) {
+		return errs.New(errs.Forbidden, "viewing tickets needs the TICKET_VIEW permission")
+	}
+	return nil
 }
 
 // Stats are the hub's current load.

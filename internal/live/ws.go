@@ -13,6 +13,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"strings"
 	"sync"
 	"time"
 
@@ -61,6 +62,12 @@ type Gorilla struct {
 // bufferPool shares write buffers between connections: an idle connection
 // holds none.
 var bufferPool = &sync.Pool{}
+
+// IsUpgrade reports whether r asks for a WebSocket (the routes send it to
+// the websocket transport, which authenticates in connection_init).
+func IsUpgrade(r *http.Request) bool {
+	return r.Method == http.MethodGet && strings.EqualFold(r.Header.Get("Upgrade"), "websocket")
+}
 
 // Accept implements transport.WebsocketImplementation.
 func (g Gorilla) Accept(w http.ResponseWriter, r *http.Request, o transport.WebsocketAcceptOptions) (transport.WebsocketConn, error) {

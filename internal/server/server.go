@@ -11,7 +11,6 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
-	"strings"
 	"time"
 
 	"github.com/99designs/gqlgen/graphql/playground"
@@ -41,7 +40,7 @@ func NewHandler(d Deps) http.Handler {
 	// cannot carry the header); a header the upgrade does carry is handed on
 	// for the same check (see graph.LiveOptions).
 	mux.Handle("/graphql", limitBody(d.MaxBodyBytes, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if r.Method == http.MethodGet && strings.EqualFold(r.Header.Get("Upgrade"), "websocket") {
+		if live.IsUpgrade(r) {
 			ctx := live.WithUpgradeAuthorization(r.Context(), r.Header.Get("Authorization"))
 			d.GraphQL.ServeHTTP(w, r.WithContext(ctx))
 			return

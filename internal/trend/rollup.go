@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"encoding/json"
 	"fmt"
+	"maps"
 	"reflect"
 	"slices"
 	"sync"
@@ -173,12 +174,7 @@ func Rebuild(ctx context.Context, client *ent.Client, dialect string) error {
 		return err
 	}
 	defer rows.Close()
-	type key struct {
-		site   int
-		bucket time.Time
-		status string
-	}
-	days, hours := map[key]int{}, map[key]int{}
+	hours := map[time.Time][]tickets.Move{} // the moves of each UTC hour
 	var (
 		cur     = -1
 		current *ent.Ticket
@@ -212,10 +208,10 @@ func Rebuild(ctx context.Context, client *ent.Client, dialect string) error {
 		} else if status.Valid {
 			changes = append(changes, schematype.FieldChange{Field: "status", From: string(current.Status), To: status.String})
 		}
-		for _, m := range tickets.Moves(current, k, changes) {
-			at := at.UTC()
-			days[key{m.Site, at.Truncate(24 * time.Hour), m.Status}] += m.Delta
-			hours[key{m.Site, at.Truncate(time.Hour), m.Status}] += m.Delta
+		moves := tickets.Moves(current, k, changes)
+		hour := at.UTC().Truncate(time.Hour)
+		hours[hour] = append(hours[hour], moves...)
+		for _, m := range moves {
 			if m.Delta > 0 {
 				current.SiteID, current.Status = m.Site, ticket.Status(m.Status)
 			}
@@ -234,26 +230,10 @@ func Rebuild(ctx context.Context, client *ent.Client, dialect string) error {
 	if _, err := tx.StatusHour.Delete().Exec(ctx); err != nil {
 		return rollback(tx, err)
 	}
-	const chunk = 2000
-	var dayRows []*ent.StatusDayCreate
-	for k, d := range days {
-		if d != 0 {
-			dayRows = append(dayRows, tx.StatusDay.Create().SetSiteID(k.site).SetBucket(k.bucket).SetStatus(k.status).SetDelta(d))
-		}
-	}
-	for part := range slices.Chunk(dayRows, chunk) {
-		if err := tx.StatusDay.CreateBulk(part...).Exec(ctx); err != nil {
-			return rollback(tx, err)
-		}
-	}
-	var hourRows []*ent.StatusHourCreate
-	for k, d := range hours {
-		if d != 0 {
-			hourRows = append(hourRows, tx.StatusHour.Create().SetSiteID(k.site).SetBucket(k.bucket).SetStatus(k.status).SetDelta(d))
-		}
-	}
-	for part := range slices.Chunk(hourRows, chunk) {
-		if err := tx.StatusHour.CreateBulk(part...).Exec(ctx); err != nil {
+	// Each hour's moves are written as the ticket service writes a change's
+	// (to both rollups), merged: an hour at a time.
+	for _, hour := range slices.SortedFunc(maps.Keys(hours), time.Time.Compare) {
+		if err := tickets.RollUp(ctx, tx, hour, hours[hour]); err != nil {
 			return rollback(tx, err)
 		}
 	}
