@@ -18,7 +18,7 @@ build:
 test: lint check-generate unit
 
 unit:
-	$(GO) test -count=1 -json ./... | $(GO) run ./internal/testdb/testreport
+	$(GO) test -count=1 -json ./... | $(GO) run ./internal/devtools/testdb/testreport
 
 ## lint: go vet and a gofmt check
 lint:
@@ -44,7 +44,7 @@ migration:
 
 ## node-deps: install the npm packages of the websocket test clients (tests also do it when needed)
 node-deps:
-	cd internal/wstest/js && npm ci --no-audit --no-fund
+	cd internal/devtools/wstest/js && npm ci --no-audit --no-fund
 
 SUBSCRIBERS ?= 10000
 MUTATIONS ?= 60

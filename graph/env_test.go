@@ -26,10 +26,10 @@ import (
 	"socdesk/internal/app"
 	"socdesk/internal/auth"
 	"socdesk/internal/config"
+	"socdesk/internal/devtools/testdb"
 	"socdesk/internal/events"
 	"socdesk/internal/live"
 	"socdesk/internal/store"
-	"socdesk/internal/testdb"
 	"socdesk/internal/viewer"
 )
 

@@ -13,8 +13,8 @@ import (
 	"socdesk/ent/apitoken"
 	"socdesk/ent/user"
 	"socdesk/internal/config"
-	"socdesk/internal/testdb"
-	"socdesk/internal/wstest"
+	"socdesk/internal/devtools/testdb"
+	"socdesk/internal/devtools/wstest"
 )
 
 // TestRealClients: the graphql-ws library (graphql-transport-ws) and

@@ -17,10 +17,10 @@ import (
 	"socdesk/ent/user"
 	"socdesk/graph/scalar"
 	"socdesk/internal/config"
+	"socdesk/internal/devtools/testdb"
+	"socdesk/internal/devtools/wstest"
 	"socdesk/internal/live"
-	"socdesk/internal/testdb"
 	"socdesk/internal/tickets"
-	"socdesk/internal/wstest"
 )
 
 // wsConn is a graphql-transport-ws client connection to the test server.

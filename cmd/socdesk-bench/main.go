@@ -22,7 +22,7 @@ import (
 	"syscall"
 	"time"
 
-	"socdesk/internal/bench"
+	"socdesk/internal/devtools/bench"
 )
 
 const usage = `socdesk-bench: load generators for socdesk

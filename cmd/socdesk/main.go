@@ -29,8 +29,8 @@ import (
 	"socdesk/internal/auth"
 	"socdesk/internal/authz"
 	"socdesk/internal/config"
+	"socdesk/internal/devtools/seed"
 	"socdesk/internal/events"
-	"socdesk/internal/seed"
 	"socdesk/internal/server"
 	"socdesk/internal/store"
 )

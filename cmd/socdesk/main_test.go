@@ -14,7 +14,7 @@ import (
 	"testing"
 	"time"
 
-	"socdesk/internal/testdb"
+	"socdesk/internal/devtools/testdb"
 )
 
 func TestMain(m *testing.M) { testdb.Main(m) }

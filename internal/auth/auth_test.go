@@ -10,7 +10,7 @@ import (
 	"socdesk/ent/privacy"
 	"socdesk/ent/user"
 	"socdesk/internal/auth"
-	"socdesk/internal/testdb"
+	"socdesk/internal/devtools/testdb"
 )
 
 func sys() context.Context { return privacy.DecisionContext(context.Background(), privacy.Allow) }

@@ -10,8 +10,8 @@ import (
 	"time"
 
 	"socdesk/ent/schematype"
+	"socdesk/internal/devtools/testdb"
 	"socdesk/internal/events"
-	"socdesk/internal/testdb"
 )
 
 var brokers = map[string]func(*testing.T) events.Broker{

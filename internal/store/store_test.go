@@ -16,8 +16,8 @@ import (
 	"socdesk/ent/migrate"
 	"socdesk/ent/privacy"
 	"socdesk/ent/ticket"
+	"socdesk/internal/devtools/testdb"
 	"socdesk/internal/store"
-	"socdesk/internal/testdb"
 )
 
 func TestMain(m *testing.M) { testdb.Main(m) }

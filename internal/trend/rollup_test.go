@@ -11,7 +11,7 @@ import (
 	"socdesk/ent/ticket"
 	"socdesk/ent/user"
 	"socdesk/internal/authz"
-	"socdesk/internal/testdb"
+	"socdesk/internal/devtools/testdb"
 	"socdesk/internal/tickets"
 	"socdesk/internal/viewer"
 	"socdesk/internal/workflow"

@@ -17,8 +17,8 @@ import (
 	"socdesk/ent/ticket"
 	"socdesk/ent/ticketevent"
 	"socdesk/internal/authz"
+	"socdesk/internal/devtools/testdb"
 	"socdesk/internal/errs"
-	"socdesk/internal/testdb"
 	"socdesk/internal/tickets"
 	"socdesk/internal/viewer"
 )

@@ -10,7 +10,7 @@ import (
 
 	"github.com/gorilla/websocket"
 
-	"socdesk/internal/wstest"
+	"socdesk/internal/devtools/wstest"
 )
 
 // change is what the tests select of a TicketChange.

@@ -36,7 +36,7 @@ import (
 	"testing"
 	"time"
 
-	"socdesk/internal/testdb"
+	"socdesk/internal/devtools/testdb"
 )
 
 // The two subprotocols, and the library that speaks each.

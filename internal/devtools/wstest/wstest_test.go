@@ -12,8 +12,8 @@ import (
 	"github.com/99designs/gqlgen/graphql/handler/testserver"
 	"github.com/99designs/gqlgen/graphql/handler/transport"
 
+	"socdesk/internal/devtools/wstest"
 	"socdesk/internal/live"
-	"socdesk/internal/wstest"
 )
 
 // server is gqlgen's test server (Subscription.name, Query.find(id)) on

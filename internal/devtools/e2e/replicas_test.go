@@ -7,7 +7,7 @@ import (
 	"testing"
 	"time"
 
-	"socdesk/internal/wstest"
+	"socdesk/internal/devtools/wstest"
 )
 
 // TestTwoReplicas: two server processes share PostgreSQL and Redis, with

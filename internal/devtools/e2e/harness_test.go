@@ -36,8 +36,8 @@ import (
 
 	"github.com/redis/go-redis/v9"
 
+	"socdesk/internal/devtools/testdb"
 	"socdesk/internal/store"
-	"socdesk/internal/testdb"
 )
 
 func TestMain(m *testing.M) {
@@ -65,7 +65,7 @@ func moduleRoot() string {
 	if !ok {
 		panic("e2e: cannot locate the package source")
 	}
-	return filepath.Join(filepath.Dir(file), "..", "..")
+	return filepath.Join(filepath.Dir(file), "..", "..", "..")
 }
 
 // binary returns the path of the socdesk binary, building it on first use.

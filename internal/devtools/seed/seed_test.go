@@ -24,7 +24,7 @@ import (
 	"socdesk/ent/user"
 
 	_ "socdesk/ent/runtime"
-	"socdesk/internal/testdb"
+	"socdesk/internal/devtools/testdb"
 )
 
 func openSQLite(t *testing.T, name string) *ent.Client {
