@@ -9,31 +9,31 @@ import (
 
 // Background publishes through a broker off the caller's path: a change's
 // request does not wait for Redis, nor slow down when Redis is away. A
-// publication is only a wake-up for the live hubs, which also read the
-// history on a timer, so one that is dropped (queue full, broker down) is
-// late, not lost.
+// publication is only a wake-up: the live hubs also read the history on a
+// timer and the sessions check their tokens on one, so a wake-up that is
+// dropped (queue full, broker down) makes them late, not wrong.
 type Background struct {
 	Broker
-	q       chan []Event
+	q       chan Wake
 	log     *slog.Logger
 	timeout time.Duration
 	done    chan struct{}
 	once    sync.Once
 }
 
-// NewBackground starts publishing through b, with up to size publications
+// NewBackground starts publishing through b, with up to size wake-ups
 // waiting.
 func NewBackground(b Broker, size int, log *slog.Logger) *Background {
-	bg := &Background{Broker: b, q: make(chan []Event, size), log: log, timeout: time.Second, done: make(chan struct{})}
+	bg := &Background{Broker: b, q: make(chan Wake, size), log: log, timeout: time.Second, done: make(chan struct{})}
 	go bg.run()
 	return bg
 }
 
-// Publish queues evs and returns at once.
-func (b *Background) Publish(_ context.Context, evs ...Event) error {
+// Publish queues w and returns at once.
+func (b *Background) Publish(_ context.Context, w Wake) error {
 	select {
-	case b.q <- evs:
-	default: // the broker is not keeping up: the hubs' timer covers it
+	case b.q <- w:
+	default: // the broker is not keeping up: the timers cover it
 	}
 	return nil
 }
@@ -41,13 +41,13 @@ func (b *Background) Publish(_ context.Context, evs ...Event) error {
 func (b *Background) run() {
 	defer close(b.done)
 	var lastWarn time.Time
-	for evs := range b.q {
+	for w := range b.q {
 		ctx, cancel := context.WithTimeout(context.Background(), b.timeout)
-		err := b.Broker.Publish(ctx, evs...)
+		err := b.Broker.Publish(ctx, w)
 		cancel()
 		if err != nil && time.Since(lastWarn) > 10*time.Second {
 			lastWarn = time.Now()
-			b.log.Warn("publishing ticket events failed; subscribers get them from the history on the next tick", "err", err)
+			b.log.Warn("publishing a wake-up failed; the hubs and sessions catch up on their timers", "err", err)
 		}
 	}
 }

@@ -11,15 +11,22 @@ import (
 	"github.com/redis/go-redis/v9"
 )
 
-// DefaultChannel is the Redis pub/sub channel of ticket events.
+// DefaultChannel is the Redis pub/sub channel of wake-ups.
 const DefaultChannel = "socdesk:ticket-events"
 
 // Redis is the broker of scaled-out deployments: every replica publishes to
-// and subscribes from one Redis channel.
+// and subscribes from one Redis channel. A replica holds one Redis
+// subscription however many listen on it (the hub, the sessions), and fans
+// its messages out in process.
 type Redis struct {
 	client  *redis.Client
 	channel string
 	log     *slog.Logger
+
+	mu    sync.Mutex
+	local *Local
+	ps    *redis.PubSub // open while any subscriber is
+	subs  int
 }
 
 // NewRedisChannel connects to the Redis server at url (redis://…) and
@@ -35,57 +42,56 @@ func NewRedisChannel(ctx context.Context, url, channel string, log *slog.Logger)
 		c.Close()
 		return nil, fmt.Errorf("connecting to Redis: %w", err)
 	}
-	return &Redis{client: c, channel: channel, log: log}, nil
+	return &Redis{client: c, channel: channel, log: log, local: NewLocal()}, nil
 }
 
 // Publish implements Broker.
-func (r *Redis) Publish(ctx context.Context, evs ...Event) error {
-	msgs, err := encode(evs)
+func (r *Redis) Publish(ctx context.Context, w Wake) error {
+	b, err := json.Marshal(w)
 	if err != nil {
 		return err
 	}
-	pipe := r.client.Pipeline()
-	for _, m := range msgs {
-		pipe.Publish(ctx, r.channel, m)
-	}
-	_, err = pipe.Exec(ctx)
-	return err
+	return r.client.Publish(ctx, r.channel, b).Err()
 }
 
 // Subscribe implements Broker. It returns once Redis has confirmed the
-// subscription, so no event published afterwards is missed.
-func (r *Redis) Subscribe(ctx context.Context) (<-chan Event, error) {
-	ps := r.client.Subscribe(ctx, r.channel)
-	if _, err := ps.Receive(ctx); err != nil {
-		ps.Close()
-		return nil, err
-	}
-	out := make(chan Event, subscriberBuffer)
-	go func() {
-		defer close(out)
-		defer ps.Close()
-		in := ps.Channel()
-		for {
-			select {
-			case <-ctx.Done():
-				return
-			case m, ok := <-in:
-				if !ok {
-					return
-				}
-				var ev Event
-				if err := json.Unmarshal([]byte(m.Payload), &ev); err != nil {
-					r.log.Warn("dropping malformed event", "err", err)
-					continue
-				}
-				select {
-				case out <- ev:
-				default: // a slow subscriber loses live events, not the server's memory
-				}
-			}
+// replica's subscription, so no wake-up published afterwards is missed.
+func (r *Redis) Subscribe(ctx context.Context) (<-chan Wake, error) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.ps == nil {
+		ps := r.client.Subscribe(ctx, r.channel)
+		if _, err := ps.Receive(ctx); err != nil {
+			ps.Close()
+			return nil, err
 		}
-	}()
-	return out, nil
+		r.ps = ps
+		go r.relay(ps)
+	}
+	r.subs++
+	ch, _ := r.local.Subscribe(ctx)
+	context.AfterFunc(ctx, func() {
+		r.mu.Lock()
+		defer r.mu.Unlock()
+		if r.subs--; r.subs == 0 && r.ps != nil {
+			r.ps.Close()
+			r.ps = nil
+		}
+	})
+	return ch, nil
+}
+
+// relay hands the messages of ps to this process's subscribers until ps is
+// closed (go-redis resubscribes by itself after a lost connection).
+func (r *Redis) relay(ps *redis.PubSub) {
+	for m := range ps.Channel() {
+		w, err := decode([]byte(m.Payload))
+		if err != nil {
+			r.log.Warn("dropping a malformed wake-up", "err", err)
+			continue
+		}
+		_ = r.local.Publish(context.Background(), w)
+	}
 }
 
 // Ping checks that Redis answers.

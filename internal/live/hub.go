@@ -175,7 +175,7 @@ func (h *Hub) Run(ctx context.Context) error {
 	}
 }
 
-// listen turns broker messages into wake-ups, resubscribing when the broker
+// listen turns the broker's history wake-ups into reads, resubscribing when the broker
 // subscription ends (the timer covers what is missed meanwhile).
 func (h *Hub) listen(ctx context.Context) {
 	for ctx.Err() == nil {
@@ -189,8 +189,10 @@ func (h *Hub) listen(ctx context.Context) {
 			}
 			continue
 		}
-		for range ch {
-			h.Wake()
+		for w := range ch {
+			if w.Topic == events.TopicHistory {
+				h.Wake()
+			}
 		}
 	}
 }

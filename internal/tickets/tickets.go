@@ -8,7 +8,6 @@ package tickets
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"slices"
 	"strings"
@@ -29,6 +28,7 @@ import (
 	"socdesk/internal/authz"
 	"socdesk/internal/errs"
 	"socdesk/internal/events"
+	"socdesk/internal/txn"
 	"socdesk/internal/viewer"
 	"socdesk/internal/workflow"
 )
@@ -568,68 +568,28 @@ func StatusSet(changes []schematype.FieldChange) (ticket.Status, bool) {
 	return "", false
 }
 
-// inTx runs fn in a transaction and publishes the history it appended once,
-// and only if, the transaction commits.
+// inTx runs fn in a transaction (see package txn) registered as a history
+// writer, and wakes the live hubs up once, and only if, it has committed
+// with history appended.
 func (s *Service) inTx(ctx context.Context, fn func(context.Context, *ent.Tx) ([]*ent.TicketEvent, error)) error {
-	tx, err := s.Client.Tx(ctx)
-	if err != nil {
+	return txn.Run(ctx, s.Client, func(ctx context.Context, tx *ent.Tx) error {
+		evs, err := fn(ctx, tx)
+		if err == nil && len(evs) > 0 {
+			txn.AfterCommit(ctx, func(ctx context.Context) { events.Notify(ctx, s.Broker, events.History()) })
+		}
 		return err
-	}
-	defer func() {
-		if p := recover(); p != nil {
-			_ = tx.Rollback()
-			panic(p)
-		}
-	}()
-	if s.Dialect == dialect.Postgres {
-		// Registered as a history writer before writing anything (see
-		// events.RegisterWriterSQL), so that live streams never read past it.
-		if _, err := tx.ExecContext(ctx, events.RegisterWriterSQL); err != nil {
-			return errors.Join(err, tx.Rollback())
-		}
-	}
-	evs, err := fn(ent.NewTxContext(ctx, tx), tx)
-	if err != nil {
-		return errors.Join(err, ignoreDone(tx.Rollback()))
-	}
-	if err := tx.Commit(); err != nil {
-		return err
-	}
-	if s.Broker != nil && len(evs) > 0 {
-		out := make([]events.Event, len(evs))
-		for i, ev := range evs {
-			out[i] = Event(ev)
-		}
-		// The publication only wakes the live hubs up: a lost one is made up
-		// for by their relay reading the history. So it must not hold the
-		// request up for long when the broker is away.
-		pctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), publishTimeout)
-		_ = s.Broker.Publish(pctx, out...)
-		cancel()
-	}
-	return nil
+	}, s.registerWriter)
 }
 
-// publishTimeout bounds the publication of a change's events.
-const publishTimeout = time.Second
-
-func ignoreDone(err error) error {
-	if err != nil && strings.Contains(err.Error(), "already been committed or rolled back") {
+// registerWriter registers the transaction as a history writer before it
+// writes anything (see events.RegisterWriterSQL), so that live streams never
+// read past it.
+func (s *Service) registerWriter(ctx context.Context, tx *ent.Tx) error {
+	if s.Dialect != dialect.Postgres {
 		return nil
 	}
+	_, err := tx.ExecContext(ctx, events.RegisterWriterSQL)
 	return err
-}
-
-// Event converts a history row to a broker event.
-func Event(ev *ent.TicketEvent) events.Event {
-	out := events.Event{ID: ev.ID, Kind: string(ev.Kind), TicketNumber: ev.TicketNumber, SiteID: ev.SiteID, At: ev.CreatedAt, Changes: ev.Changes}
-	if ev.TicketID != nil {
-		out.TicketID = *ev.TicketID
-	}
-	if ev.ActorID != nil {
-		out.ActorID = *ev.ActorID
-	}
-	return out
 }
 
 // refNouns name the rows of each table checkRefs knows.
