@@ -42,7 +42,7 @@ type env struct {
 	st      *store.Store
 	client  *ent.Client
 	srv     *httptest.Server
-	broker  *events.Local
+	broker  events.Broker
 	hub     *live.Hub
 	admin   string // the admin's token
 	queries atomic.Int64
@@ -74,7 +74,12 @@ func newEnv(t *testing.T, backend string) *env { return newEnvWith(t, backend, c
 
 // newEnvWith is newEnv with other settings.
 func newEnvWith(t *testing.T, backend string, cfg config.Config) *env {
-	e := &env{t: t, backend: backend, broker: events.NewLocal()}
+	return newEnvOn(t, backend, cfg, events.NewLocal())
+}
+
+// newEnvOn is newEnvWith publishing through broker.
+func newEnvOn(t *testing.T, backend string, cfg config.Config, broker events.Broker) *env {
+	e := &env{t: t, backend: backend, broker: broker}
 	e.st = testdb.Open(t, backend, testdb.Options{Driver: func(d dialect.Driver) dialect.Driver {
 		return dialect.DebugWithContext(d, func(_ context.Context, a ...any) {
 			e.queries.Add(1)

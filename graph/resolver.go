@@ -7,6 +7,7 @@ import (
 	"log/slog"
 
 	"socdesk/ent"
+	"socdesk/internal/admin"
 	"socdesk/internal/live"
 	"socdesk/internal/tickets"
 )
@@ -15,6 +16,7 @@ import (
 type Resolver struct {
 	Client  *ent.Client
 	Tickets *tickets.Service
+	Admin   *admin.Service
 	Logger  *slog.Logger
 	// Hub serves the subscriptions.
 	Hub *live.Hub

@@ -139,62 +139,62 @@ func (r *mutationResolver) UnwatchTicket(ctx context.Context, id int, userID *in
 
 // CreateCategory is the resolver for the createCategory field.
 func (r *mutationResolver) CreateCategory(ctx context.Context, input ent.CreateCategoryInput) (*ent.Category, error) {
-	return r.Client.Category.Create().SetInput(input).Save(ctx)
+	return r.Admin.CreateCategory(ctx, input)
 }
 
 // UpdateCategory is the resolver for the updateCategory field.
 func (r *mutationResolver) UpdateCategory(ctx context.Context, id int, input ent.UpdateCategoryInput) (*ent.Category, error) {
-	return r.Client.Category.UpdateOneID(id).SetInput(input).Save(ctx)
+	return r.Admin.UpdateCategory(ctx, id, input)
 }
 
 // DeleteCategory is the resolver for the deleteCategory field.
 func (r *mutationResolver) DeleteCategory(ctx context.Context, id int) (*model.DeletePayload, error) {
-	return deleted(id, r.Client.Category.DeleteOneID(id).Exec(ctx))
+	return deleted(id, r.Admin.DeleteCategory(ctx, id))
 }
 
 // CreateSite is the resolver for the createSite field.
 func (r *mutationResolver) CreateSite(ctx context.Context, input ent.CreateSiteInput) (*ent.Site, error) {
-	return r.Client.Site.Create().SetInput(input).Save(ctx)
+	return r.Admin.CreateSite(ctx, input)
 }
 
 // UpdateSite is the resolver for the updateSite field.
 func (r *mutationResolver) UpdateSite(ctx context.Context, id int, input ent.UpdateSiteInput) (*ent.Site, error) {
-	return r.Client.Site.UpdateOneID(id).SetInput(input).Save(ctx)
+	return r.Admin.UpdateSite(ctx, id, input)
 }
 
 // DeleteSite is the resolver for the deleteSite field.
 func (r *mutationResolver) DeleteSite(ctx context.Context, id int) (*model.DeletePayload, error) {
-	return deleted(id, r.Client.Site.DeleteOneID(id).Exec(ctx))
+	return deleted(id, r.Admin.DeleteSite(ctx, id))
 }
 
 // CreateTag is the resolver for the createTag field.
 func (r *mutationResolver) CreateTag(ctx context.Context, input ent.CreateTagInput) (*ent.Tag, error) {
-	return r.Client.Tag.Create().SetInput(input).Save(ctx)
+	return r.Admin.CreateTag(ctx, input)
 }
 
 // UpdateTag is the resolver for the updateTag field.
 func (r *mutationResolver) UpdateTag(ctx context.Context, id int, input ent.UpdateTagInput) (*ent.Tag, error) {
-	return r.Client.Tag.UpdateOneID(id).SetInput(input).Save(ctx)
+	return r.Admin.UpdateTag(ctx, id, input)
 }
 
 // DeleteTag is the resolver for the deleteTag field.
 func (r *mutationResolver) DeleteTag(ctx context.Context, id int) (*model.DeletePayload, error) {
-	return deleted(id, r.Client.Tag.DeleteOneID(id).Exec(ctx))
+	return deleted(id, r.Admin.DeleteTag(ctx, id))
 }
 
 // CreateUser is the resolver for the createUser field.
 func (r *mutationResolver) CreateUser(ctx context.Context, input ent.CreateUserInput) (*ent.User, error) {
-	return r.Client.User.Create().SetInput(input).Save(ctx)
+	return r.Admin.CreateUser(ctx, input)
 }
 
 // UpdateUser is the resolver for the updateUser field.
 func (r *mutationResolver) UpdateUser(ctx context.Context, id int, input ent.UpdateUserInput) (*ent.User, error) {
-	return r.Client.User.UpdateOneID(id).SetInput(input).Save(ctx)
+	return r.Admin.UpdateUser(ctx, id, input)
 }
 
 // DeleteUser is the resolver for the deleteUser field.
 func (r *mutationResolver) DeleteUser(ctx context.Context, id int) (*model.DeletePayload, error) {
-	return deleted(id, r.Tickets.DeleteUser(ctx, id))
+	return deleted(id, r.Admin.DeleteUser(ctx, id))
 }
 
 // Viewer is the resolver for the viewer field.

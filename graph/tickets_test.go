@@ -311,4 +311,3 @@ func roundTrip(t *testing.T, chs []schematype.FieldChange) []schematype.FieldCha
 	t.Helper()
 	return decodeJSON[[]schematype.FieldChange](t, encodeJSON(t, chs))
 }
-

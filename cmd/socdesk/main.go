@@ -4,6 +4,7 @@
 //	socdesk migrate                     bring the database schema up to date
 //	socdesk seed [--tickets N]          load demo data, or N synthetic tickets
 //	socdesk token create --user LOGIN   print a new API token for a user
+//	socdesk user grant-admin --user LOGIN  make a user an administrator
 //
 // It wires dependencies only; what they do lives in internal/ and graph/.
 package main
@@ -25,6 +26,7 @@ import (
 	"time"
 
 	"socdesk/ent"
+	"socdesk/internal/admin"
 	"socdesk/internal/app"
 	"socdesk/internal/auth"
 	"socdesk/internal/authz"
@@ -42,6 +44,7 @@ Usage:
   socdesk migrate [flags]                 bring the database schema up to date
   socdesk seed    [flags] [--tickets N]   load the demo data set, or N synthetic tickets
   socdesk token create --user LOGIN       print a new API token for a user
+  socdesk user grant-admin --user LOGIN   make a user an administrator (recovery)
 `
 
 func main() {
@@ -72,6 +75,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		return seedCmd(ctx, args, getenv, stdout, stderr)
 	case "token":
 		return tokenCmd(ctx, args, getenv, stdout, stderr)
+	case "user":
+		return userCmd(ctx, args, getenv, stdout, stderr)
 	case "help", "-h", "--help":
 		fmt.Fprint(stdout, usage)
 		return nil
@@ -262,6 +267,37 @@ func tokenCmd(ctx context.Context, args []string, getenv func(string) string, st
 		return err
 	}
 	fmt.Fprintln(stdout, tok)
+	return nil
+}
+
+func userCmd(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
+	if len(args) == 0 || args[0] != "grant-admin" {
+		return errors.New("usage: socdesk user grant-admin --user LOGIN")
+	}
+	var login string
+	cfg, err := parse("user grant-admin", args[1:], getenv, stderr, func(fs *flag.FlagSet) {
+		fs.StringVar(&login, "user", "", "login of the user to make an administrator (required)")
+	})
+	if err != nil {
+		return err
+	}
+	if login == "" {
+		return errors.New("--user is required")
+	}
+	st, err := open(ctx, cfg, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	already, err := admin.GrantAdmin(ctx, st.Client, login)
+	if err != nil {
+		return err
+	}
+	if already {
+		fmt.Fprintf(stdout, "%s is an administrator already\n", login)
+	} else {
+		fmt.Fprintf(stdout, "%s is now an administrator\n", login)
+	}
 	return nil
 }
 

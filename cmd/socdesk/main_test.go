@@ -8,13 +8,17 @@ import (
 	"flag"
 	"net"
 	"net/http"
+	"path/filepath"
 	"regexp"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
+	"socdesk/ent/user"
+	"socdesk/internal/authz"
 	"socdesk/internal/devtools/testdb"
+	"socdesk/internal/store"
 )
 
 func TestMain(m *testing.M) { testdb.Main(m) }
@@ -223,4 +227,137 @@ func TestBadSettingsAreRefused(t *testing.T) {
 			t.Errorf("%v accepted", env)
 		}
 	}
+}
+
+// TestGrantAdmin: a deployment left without an administrator (the database
+// edited by hand) does not start; `socdesk user grant-admin` brings it back
+// while it is stopped, and makes a user an administrator while it runs.
+func TestGrantAdmin(t *testing.T) {
+	t.Run("stopped", func(t *testing.T) {
+		dir := t.TempDir()
+		env := map[string]string{"SOCDESK_DATA_DIR": dir, "SOCDESK_ADDR": freeAddr(t), "SOCDESK_ADMIN_TOKEN": "sdk_" + strings.Repeat("g", 40)}
+		getenv := func(k string) string { return env[k] }
+		var out syncBuffer
+		if err := run(context.Background(), []string{"migrate"}, getenv, &out, &out); err != nil {
+			t.Fatal(err)
+		}
+		st, err := store.Open(context.Background(), store.Options{SQLitePath: filepath.Join(dir, "socdesk.db")})
+		if err != nil {
+			t.Fatal(err)
+		}
+		st.Client.User.Create().SetLogin("admin").SetDisplayName("Administrator").SetRole(user.RoleANALYST).ExecX(authz.System(context.Background()))
+		st.Close()
+		err = run(context.Background(), []string{"serve"}, getenv, &out, &out)
+		if err == nil || !strings.Contains(err.Error(), "socdesk user grant-admin --user admin") {
+			t.Fatalf("serve without an administrator: %v, want the way back named", err)
+		}
+
+		out = syncBuffer{}
+		if err := run(context.Background(), []string{"user", "grant-admin", "--user", "admin"}, getenv, &out, &out); err != nil {
+			t.Fatal(err)
+		}
+		if !strings.Contains(out.String(), "admin is now an administrator") {
+			t.Fatalf("output %q", out.String())
+		}
+		out = syncBuffer{}
+		if err := run(context.Background(), []string{"user", "grant-admin", "--user", "admin"}, getenv, &out, &out); err != nil ||
+			!strings.Contains(out.String(), "admin is an administrator already") {
+			t.Fatalf("again: %v %q", err, out.String())
+		}
+		ctx, cancel := context.WithCancel(context.Background())
+		done := make(chan error, 1)
+		go func() { done <- run(ctx, []string{"serve"}, getenv, &out, &out) }()
+		for deadline := time.Now().Add(30 * time.Second); ; time.Sleep(50 * time.Millisecond) {
+			resp, err := http.Get("http://" + env["SOCDESK_ADDR"] + "/readyz")
+			if err == nil {
+				resp.Body.Close()
+				if resp.StatusCode == http.StatusOK {
+					break
+				}
+			}
+			select {
+			case err := <-done:
+				t.Fatalf("serve after grant-admin: %v\n%s", err, out.String())
+			default:
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("not ready:\n%s", out.String())
+			}
+		}
+		cancel()
+		if err := <-done; err != nil {
+			t.Fatal(err)
+		}
+
+		for _, args := range [][]string{{"user", "grant-admin", "--user", "nobody"}, {"user", "grant-admin"}, {"user"}} {
+			if err := run(context.Background(), args, getenv, &out, &out); err == nil {
+				t.Errorf("%v: no error", args)
+			}
+		}
+	})
+
+	t.Run("running", func(t *testing.T) {
+		addr := freeAddr(t)
+		env := map[string]string{"DATABASE_URL": testdb.PostgresURL(t), "SOCDESK_ADDR": addr, "SOCDESK_ADMIN_TOKEN": "sdk_" + strings.Repeat("r", 40), "SOCDESK_AUTH_CACHE": "1s"}
+		getenv := func(k string) string { return env[k] }
+		var logs, out syncBuffer
+		ctx, cancel := context.WithCancel(context.Background())
+		done := make(chan error, 1)
+		go func() { done <- run(ctx, []string{"serve"}, getenv, &logs, &logs) }()
+		defer func() {
+			cancel()
+			if err := <-done; err != nil {
+				t.Errorf("serve: %v\n%s", err, logs.String())
+			}
+		}()
+		createTag := func(token, name string) string {
+			for deadline := time.Now().Add(30 * time.Second); ; time.Sleep(50 * time.Millisecond) {
+				body := `{"query":"mutation { createTag(input: {name: \"` + name + `\"}) { name } }"}`
+				req, _ := http.NewRequest(http.MethodPost, "http://"+addr+"/graphql", strings.NewReader(body))
+				req.Header.Set("Authorization", "Bearer "+token)
+				req.Header.Set("Content-Type", "application/json")
+				resp, err := http.DefaultClient.Do(req)
+				if err != nil {
+					if time.Now().After(deadline) {
+						t.Fatalf("server not up:\n%s", logs.String())
+					}
+					continue
+				}
+				var r struct {
+					Errors []struct{ Extensions struct{ Code string } }
+				}
+				_ = json.NewDecoder(resp.Body).Decode(&r)
+				resp.Body.Close()
+				if len(r.Errors) > 0 {
+					return r.Errors[0].Extensions.Code
+				}
+				return ""
+			}
+		}
+		if code := createTag(env["SOCDESK_ADMIN_TOKEN"], "ready"); code != "" {
+			t.Fatalf("admin: %s", code)
+		}
+		st, err := store.Open(context.Background(), store.Options{DatabaseURL: env["DATABASE_URL"]})
+		if err != nil {
+			t.Fatal(err)
+		}
+		st.Client.User.Create().SetLogin("bob").SetDisplayName("Bob").ExecX(authz.System(context.Background()))
+		st.Close()
+		if err := run(context.Background(), []string{"token", "create", "--user", "bob"}, getenv, &out, &out); err != nil {
+			t.Fatal(err)
+		}
+		bob := strings.TrimSpace(out.String())
+		if code := createTag(bob, "by an analyst"); code != "FORBIDDEN" {
+			t.Fatalf("bob before: %q, want FORBIDDEN", code)
+		}
+		if err := run(context.Background(), []string{"user", "grant-admin", "--user", "bob"}, getenv, &out, &out); err != nil {
+			t.Fatal(err)
+		}
+		// The running server reads bob's rights again within its auth cache.
+		for deadline := time.Now().Add(15 * time.Second); createTag(bob, "by bob") != ""; time.Sleep(200 * time.Millisecond) {
+			if time.Now().After(deadline) {
+				t.Fatal("bob is no administrator for the running server")
+			}
+		}
+	})
 }

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"socdesk/graph"
+	"socdesk/internal/admin"
 	"socdesk/internal/auth"
 	"socdesk/internal/config"
 	"socdesk/internal/events"
@@ -33,10 +34,12 @@ func New(st *store.Store, broker events.Broker, cfg config.Config, log *slog.Log
 	hub := &live.Hub{Client: st.Client, DB: st.DB, Dialect: st.Dialect, Broker: broker, Log: log,
 		Poll: cfg.LivePoll, QueueSize: cfg.LiveQueue, MaxPerUser: cfg.LiveMaxPerUser}
 	svc := &tickets.Service{Client: st.Client, Broker: broker, Dialect: st.Dialect}
+	admin.WatchRights(st.Client, broker)
+	adm := &admin.Service{Client: st.Client, Dialect: st.Dialect}
 	authn := &auth.Authenticator{Client: st.Client, Now: time.Now, CacheFor: cfg.AuthCache}
-	sessions := &live.Sessions{Authenticate: authn.Authenticate, Every: cfg.WSRecheck, Log: log}
+	sessions := &live.Sessions{Authenticate: authn.Authenticate, Every: cfg.WSRecheck, Broker: broker, OnRights: authn.Forget, Log: log}
 	gql := graph.NewHandler(graph.Options{
-		Resolver:  &graph.Resolver{Client: st.Client, Tickets: svc, Logger: log, Hub: hub},
+		Resolver:  &graph.Resolver{Client: st.Client, Tickets: svc, Admin: adm, Logger: log, Hub: hub},
 		Logger:    log,
 		Limits:    cfg.Limits(),
 		MaxTokens: cfg.MaxTokens,

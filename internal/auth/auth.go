@@ -10,6 +10,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -88,7 +89,7 @@ func Bootstrap(ctx context.Context, client *ent.Client, adminToken string) (stri
 	case err != nil:
 		return "", err
 	case admin.Role != user.RoleADMIN:
-		return "", fmt.Errorf("the user %q exists but is not an administrator: make it one, or remove it", "admin")
+		return "", fmt.Errorf("the user %q exists but is not an administrator: make it one (socdesk user grant-admin --user %[1]s), or remove it", "admin")
 	}
 	if adminToken != "" {
 		exists, err := client.APIToken.Query().Where(apitoken.Hash(Hash(adminToken))).Exist(ctx)
@@ -151,6 +152,18 @@ func (a *Authenticator) Cached(ctx context.Context, token string) (*viewer.Viewe
 	a.cache[key] = cachedViewer{v: v, until: until}
 	a.mu.Unlock()
 	return v, nil
+}
+
+// Forget drops the cached authentications of the users userIDs (all when
+// empty): their rights changed, and their next request reads them afresh.
+func (a *Authenticator) Forget(userIDs []int) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	for k, c := range a.cache {
+		if len(userIDs) == 0 || slices.Contains(userIDs, c.v.UserID) {
+			delete(a.cache, k)
+		}
+	}
 }
 
 // lastUsedResolution bounds how often a token's last use is written.

@@ -80,7 +80,7 @@ func Default() Config {
 		WSKeepAlive:      25 * time.Second,
 		WSWriteTimeout:   10 * time.Second,
 		WSMaxOperations:  20,
-		WSRecheck:        time.Minute,
+		WSRecheck:        10 * time.Second, // no longer than AuthCache: websockets stop no later than HTTP
 		LiveMaxPerUser:   50,
 		LiveQueue:        256,
 		LivePoll:         time.Second,
@@ -119,7 +119,7 @@ func (c *Config) Register(fs *flag.FlagSet) {
 	fs.DurationVar(&c.WSKeepAlive, "ws-keepalive", c.WSKeepAlive, "interval of the server's keep-alive pings on websockets"+bind("ws-keepalive", "SOCDESK_WS_KEEPALIVE"))
 	fs.DurationVar(&c.WSWriteTimeout, "ws-write-timeout", c.WSWriteTimeout, "a websocket client that reads nothing for this long is disconnected"+bind("ws-write-timeout", "SOCDESK_WS_WRITE_TIMEOUT"))
 	fs.IntVar(&c.WSMaxOperations, "ws-max-operations", c.WSMaxOperations, "most subscriptions on one websocket connection"+bind("ws-max-operations", "SOCDESK_WS_MAX_OPERATIONS"))
-	fs.DurationVar(&c.WSRecheck, "ws-recheck", c.WSRecheck, "how often the tokens of open websockets are checked again (a revoked token or changed rights end the connection)"+bind("ws-recheck", "SOCDESK_WS_RECHECK"))
+	fs.DurationVar(&c.WSRecheck, "ws-recheck", c.WSRecheck, "how often every open websocket's token is checked again, besides at once when an administrator changes its user's rights (a revoked token or changed rights end the connection)"+bind("ws-recheck", "SOCDESK_WS_RECHECK"))
 	fs.IntVar(&c.LiveMaxPerUser, "live-max-per-user", c.LiveMaxPerUser, "most live subscriptions of one user, over all connections of this server"+bind("live-max-per-user", "SOCDESK_LIVE_MAX_PER_USER"))
 	fs.IntVar(&c.LiveQueue, "live-queue", c.LiveQueue, "changes a subscriber may fall behind by before it is dropped (it resumes from its cursor)"+bind("live-queue", "SOCDESK_LIVE_QUEUE"))
 	fs.DurationVar(&c.LivePoll, "live-poll", c.LivePoll, "how often the history is read for changes whose publication was lost"+bind("live-poll", "SOCDESK_LIVE_POLL"))

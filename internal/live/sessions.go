@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"socdesk/internal/auth"
+	"socdesk/internal/events"
 	"socdesk/internal/viewer"
 )
 
@@ -18,16 +19,23 @@ import (
 // client reconnects and is authenticated (or refused with 4403) anew.
 var ErrRightsChanged = errors.New("the token was revoked or the user's rights changed")
 
-// Sessions re-authenticates the tokens of open websocket connections
-// periodically: a connection authenticates once, in connection_init, and
-// would otherwise keep streaming after its token is revoked or its user
-// loses a site.
+// Sessions re-authenticates the tokens of open websocket connections: a
+// connection authenticates once, in connection_init, and would otherwise
+// keep streaming after its token is revoked or its user loses a site. It
+// checks the connections of the users a rights wake-up names at once (see
+// admin.WatchRights), and every connection each Every, for the wake-ups
+// lost while the broker was away.
 type Sessions struct {
 	// Authenticate turns a token into its viewer, as at connection_init.
 	Authenticate func(ctx context.Context, token string) (*viewer.Viewer, error)
-	// Every is how often tokens are checked again.
+	// Every is how often every token is checked again.
 	Every time.Duration
-	Log   *slog.Logger
+	// Broker brings the rights wake-ups of every replica (nil: none).
+	Broker events.Broker
+	// OnRights, if set, is told of each rights wake-up before the sessions
+	// are checked (the HTTP authentication cache forgets those users).
+	OnRights func(userIDs []int)
+	Log      *slog.Logger
 
 	mu      sync.Mutex
 	byToken map[string]map[*session]struct{}
@@ -39,7 +47,8 @@ type session struct {
 }
 
 // Track returns the context of a connection authenticated by token as v: it
-// is cancelled when a later check finds the token or v's rights gone.
+// is cancelled when a later check finds the token or v's rights gone, or
+// when the token expires.
 func (s *Sessions) Track(ctx context.Context, token string, v *viewer.Viewer) context.Context {
 	ctx, cancel := context.WithCancelCause(ctx)
 	ss := &session{v: v, cancel: cancel}
@@ -52,7 +61,15 @@ func (s *Sessions) Track(ctx context.Context, token string, v *viewer.Viewer) co
 	}
 	s.byToken[token][ss] = struct{}{}
 	s.mu.Unlock()
+	var expiry *time.Timer
+	if v.TokenExpiresAt != nil {
+		// Over HTTP an expired token is refused at once; so here.
+		expiry = time.AfterFunc(time.Until(*v.TokenExpiresAt), func() { cancel(ErrRightsChanged) })
+	}
 	context.AfterFunc(ctx, func() {
+		if expiry != nil {
+			expiry.Stop()
+		}
 		s.mu.Lock()
 		defer s.mu.Unlock()
 		delete(s.byToken[token], ss)
@@ -74,9 +91,12 @@ func (s *Sessions) Open() int {
 	return n
 }
 
-// Run checks every tracked token each s.Every until ctx ends: one
-// authentication per distinct token, however many connections share it.
+// Run checks the tracked connections, on rights wake-ups and each s.Every,
+// until ctx ends.
 func (s *Sessions) Run(ctx context.Context) {
+	if s.Broker != nil {
+		go s.listen(ctx)
+	}
 	t := time.NewTicker(s.Every)
 	defer t.Stop()
 	for {
@@ -85,28 +105,70 @@ func (s *Sessions) Run(ctx context.Context) {
 			return
 		case <-t.C:
 		}
+		s.Check(ctx, nil)
+	}
+}
+
+// listen checks the connections of the users each rights wake-up names,
+// resubscribing when the broker subscription ends (the timer covers what is
+// missed meanwhile).
+func (s *Sessions) listen(ctx context.Context) {
+	for ctx.Err() == nil {
+		ch, err := s.Broker.Subscribe(ctx)
+		if err != nil {
+			if s.Log != nil {
+				s.Log.Warn("live: subscribing to rights wake-ups; relying on the timer", "err", err)
+			}
+			select {
+			case <-ctx.Done():
+				return
+			case <-time.After(s.Every):
+			}
+			continue
+		}
+		for w := range ch {
+			if w.Topic != events.TopicRights {
+				continue
+			}
+			if s.OnRights != nil {
+				s.OnRights(w.UserIDs)
+			}
+			// An empty list names nobody in particular: check everyone.
+			s.Check(ctx, w.UserIDs)
+		}
+	}
+}
+
+// Check authenticates again the tokens of the connections of userIDs (all
+// connections when empty), one authentication per distinct token, and ends
+// the connections whose token no longer holds or whose rights changed.
+func (s *Sessions) Check(ctx context.Context, userIDs []int) {
+	s.mu.Lock()
+	tokens := make([]string, 0, len(s.byToken))
+	for tok, ss := range s.byToken {
+		for sess := range ss {
+			if len(userIDs) == 0 || slices.Contains(userIDs, sess.v.UserID) {
+				tokens = append(tokens, tok)
+				break
+			}
+		}
+	}
+	s.mu.Unlock()
+	for _, tok := range tokens {
+		now, err := s.Authenticate(ctx, tok)
+		if err != nil && !errors.Is(err, auth.ErrUnauthenticated) {
+			if ctx.Err() == nil && s.Log != nil {
+				s.Log.Warn("live: checking a websocket token again", "err", err)
+			}
+			continue // keep the sessions until the check can be made
+		}
 		s.mu.Lock()
-		tokens := make([]string, 0, len(s.byToken))
-		for tok := range s.byToken {
-			tokens = append(tokens, tok)
+		for ss := range s.byToken[tok] {
+			if err != nil || !sameRights(ss.v, now) {
+				ss.cancel(ErrRightsChanged)
+			}
 		}
 		s.mu.Unlock()
-		for _, tok := range tokens {
-			now, err := s.Authenticate(ctx, tok)
-			if err != nil && !errors.Is(err, auth.ErrUnauthenticated) {
-				if ctx.Err() == nil && s.Log != nil {
-					s.Log.Warn("live: checking a websocket token again", "err", err)
-				}
-				continue // keep the sessions until the check can be made
-			}
-			s.mu.Lock()
-			for ss := range s.byToken[tok] {
-				if err != nil || !sameRights(ss.v, now) {
-					ss.cancel(ErrRightsChanged)
-				}
-			}
-			s.mu.Unlock()
-		}
 	}
 }
 
