@@ -34,8 +34,10 @@ type Service struct {
 	Dialect string
 }
 
-// write runs fn in a transaction and returns what it made.
-func write[T any](ctx context.Context, s *Service, fn func(ctx context.Context, tx *ent.Tx) (T, error)) (T, error) {
+// write runs fn in a transaction and returns what it made, unwrapped from
+// the transaction (its edges are then loaded by the client, as GraphQL asks
+// for them after the commit).
+func write[T interface{ Unwrap() T }](ctx context.Context, s *Service, fn func(ctx context.Context, tx *ent.Tx) (T, error)) (T, error) {
 	var out T
 	err := txn.Run(ctx, s.Client, func(ctx context.Context, tx *ent.Tx) error {
 		var err error
@@ -46,7 +48,7 @@ func write[T any](ctx context.Context, s *Service, fn func(ctx context.Context, 
 		var zero T
 		return zero, err
 	}
-	return out, nil
+	return out.Unwrap(), nil
 }
 
 // CreateCategory adds a category.
