@@ -101,7 +101,7 @@ func (c *Config) Register(fs *flag.FlagSet) {
 	fs.StringVar(&c.DataDir, "data-dir", c.DataDir, "directory of the embedded database, used when no database URL is given"+bind("data-dir", "SOCDESK_DATA_DIR"))
 	fs.StringVar(&c.DatabaseURL, "database-url", c.DatabaseURL, "PostgreSQL URL, postgres://…; empty runs on the embedded SQLite database"+bind("database-url", "DATABASE_URL"))
 	fs.StringVar(&c.RedisURL, "redis-url", c.RedisURL, "Redis URL, redis://…, for events across replicas; empty uses an in-process broker"+bind("redis-url", "REDIS_URL"))
-	fs.StringVar(&c.RedisChannel, "redis-channel", c.RedisChannel, "Redis pub/sub channel of ticket events, the same for every replica"+bind("redis-channel", "SOCDESK_REDIS_CHANNEL"))
+	fs.StringVar(&c.RedisChannel, "redis-channel", c.RedisChannel, "Redis pub/sub channel of wake-ups (new history, changed rights), the same for every replica"+bind("redis-channel", "SOCDESK_REDIS_CHANNEL"))
 	fs.StringVar(&c.AdminToken, "admin-token", c.AdminToken, "API token of the admin user, at least 32 characters; empty prints a one-time token on first start"+bind("admin-token", "SOCDESK_ADMIN_TOKEN"))
 	fs.BoolVar(&c.Demo, "demo", c.Demo, "load the demo data set when the database has no tickets"+bind("demo", "SOCDESK_DEMO"))
 	fs.StringVar(&c.LogFormat, "log-format", c.LogFormat, "log format: text or json"+bind("log-format", "SOCDESK_LOG_FORMAT"))
