@@ -10,6 +10,7 @@ package txn
 import (
 	"context"
 	"errors"
+	"slices"
 	"strings"
 	"sync"
 
@@ -35,7 +36,7 @@ func Run(ctx context.Context, client *ent.Client, fn Step, first ...Step) (err e
 			panic(p)
 		}
 	}()
-	for _, step := range append(first, fn) {
+	for _, step := range slices.Concat(first, []Step{fn}) {
 		if err := step(ctx, tx); err != nil {
 			return errors.Join(err, ignoreDone(tx.Rollback()))
 		}
