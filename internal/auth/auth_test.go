@@ -95,3 +95,38 @@ func TestCachedAuthentication(t *testing.T) {
 		})
 	}
 }
+
+// TestForget: a user whose rights changed is forgotten by the cache, and
+// only that user: their next request reads their rights afresh.
+func TestForget(t *testing.T) {
+	client := testdb.SQLite(t, testdb.Options{}).Client
+	ctx := sys()
+	var toks []string
+	var ids []int
+	for _, login := range []string{"ana", "bo"} {
+		u := client.User.Create().SetLogin(login).SetDisplayName(login).SetRole(user.RoleANALYST).SaveX(ctx)
+		tok, err := auth.Issue(ctx, client, login, "test")
+		if err != nil {
+			t.Fatal(err)
+		}
+		toks, ids = append(toks, tok), append(ids, u.ID)
+	}
+	a := &auth.Authenticator{Client: client, Now: time.Now, CacheFor: time.Hour}
+	for _, tok := range toks {
+		if _, err := a.Cached(context.Background(), tok); err != nil {
+			t.Fatal(err)
+		}
+	}
+	client.User.Update().SetRole(user.RoleADMIN).ExecX(ctx)
+	a.Forget([]int{ids[0]})
+	if v, err := a.Cached(context.Background(), toks[0]); err != nil || !v.IsAdmin() {
+		t.Fatalf("forgotten user: %+v %v, want read afresh", v, err)
+	}
+	if v, err := a.Cached(context.Background(), toks[1]); err != nil || v.IsAdmin() {
+		t.Fatalf("another user: %+v %v, want still cached", v, err)
+	}
+	a.Forget(nil) // everyone
+	if v, err := a.Cached(context.Background(), toks[1]); err != nil || !v.IsAdmin() {
+		t.Fatalf("after forgetting everyone: %+v %v", v, err)
+	}
+}
