@@ -1,7 +1,7 @@
 // Package tickets holds the rules of creating, editing and deleting tickets:
 // input validation, the detection templates, and the history every change
-// appends in the same transaction, published to the event broker only once
-// the transaction has committed. Who may do what is decided by the data
+// appends in the same transaction, announced to the event broker (a
+// wake-up) only once the transaction has committed. Who may do what is decided by the data
 // layer's policies (package authz), not here.
 package tickets
 
