@@ -199,6 +199,9 @@ func GrantAdmin(ctx context.Context, client *ent.Client, login string) (already 
 	ctx = authz.System(ctx)
 	err = txn.Run(ctx, client, func(ctx context.Context, tx *ent.Tx) error {
 		u, err := tx.User.Query().Where(user.Login(login)).Only(ctx)
+		if ent.IsNotFound(err) { // logins are told apart regardless of case
+			u, err = tx.User.Query().Where(user.LoginEqualFold(login)).Only(ctx)
+		}
 		if ent.IsNotFound(err) {
 			return fmt.Errorf("no user with login %q", login)
 		} else if err != nil {
