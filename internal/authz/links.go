@@ -16,8 +16,8 @@ import (
 // removed by editors of both.
 func TicketLinkPolicy() ent.Policy {
 	scope := func(ctx context.Context, where func(...predicate.TicketLink)) error {
-		return siteScoped(ctx, schematype.PermissionTicketView, func(ids []int) {
-			where(ticketlink.HasFromWith(ticket.SiteIDIn(ids...)), ticketlink.HasToWith(ticket.SiteIDIn(ids...)))
+		return siteScoped(ctx, schematype.PermissionTicketView, func(s Scope) {
+			where(ticketlink.HasFromWith(s.TicketWhere()), ticketlink.HasToWith(s.TicketWhere()))
 		})
 	}
 	return privacy.Policy{
@@ -40,7 +40,7 @@ func TicketLinkPolicy() ent.Policy {
 				if m.Op().Is(ent.OpCreate) {
 					from, _ := m.FromID()
 					to, _ := m.ToID()
-					n, err := m.Client().Ticket.Query().Where(ticket.IDIn(from, to), ticket.SiteIDIn(v.SiteIDs...)).Count(ctx)
+					n, err := m.Client().Ticket.Query().Where(ticket.IDIn(from, to), ScopeOf(v).TicketWhere()).Count(ctx)
 					if err != nil || n != 2 {
 						return privacy.Denyf("both tickets must be in the viewer's sites")
 					}
@@ -81,7 +81,7 @@ func TicketWatcherPolicy() ent.Policy {
 					m.Where(ticketwatcher.UserID(v.UserID))
 				}
 				if !v.IsAdmin() {
-					m.Where(ticketwatcher.HasTicketWith(ticket.SiteIDIn(v.SiteIDs...)))
+					m.Where(ticketwatcher.HasTicketWith(ScopeOf(v).TicketWhere()))
 				}
 				return privacy.Allow
 			}),
