@@ -352,6 +352,7 @@ func WithPeople(q *ent.TicketQuery) *ent.TicketQuery {
 // WithPeople loads, or else from the users loaded with t.
 func People(t *ent.Ticket) (assignees, approvers []int) {
 	if t.Edges.TicketAssignees != nil || t.Edges.TicketApprovers != nil {
+		assignees, approvers = []int{}, []int{}
 		for _, a := range t.Edges.TicketAssignees {
 			assignees = append(assignees, a.UserID)
 		}

@@ -138,11 +138,13 @@ func (s *Service) assign(ctx context.Context, tx *ent.Tx, id int, in AssignInput
 			return nil, nil, err
 		}
 		slices.Sort(*f.ids) // compared with, and recorded like, the sorted ids before
-		if err := s.checkRefs(ctx, map[string][]int{f.field: *f.ids}, user.Table); err != nil {
-			return nil, nil, err
-		}
 	}
 	return s.change(ctx, tx, id, in.ExpectedVersion, ticketevent.KindASSIGNED, "", func(old *ent.Ticket, m *ent.TicketMutation) ([]schematype.FieldChange, error) {
+		// People are checked once the ticket is found: one who cannot see it
+		// hears NOT_FOUND, whoever they name.
+		if err := s.checkRefs(ctx, map[string][]int{"assigneeIDs": in.AssigneeIDs, "approverIDs": in.ApproverIDs}, user.Table); err != nil {
+			return nil, err
+		}
 		if err := s.checkCanSee(ctx, "assigneeIDs", in.AssigneeIDs, old.SiteID); err != nil {
 			return nil, err
 		}
