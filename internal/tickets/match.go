@@ -2,7 +2,6 @@ package tickets
 
 import (
 	"slices"
-	"strings"
 	"time"
 
 	"socdesk/ent"
@@ -121,46 +120,6 @@ func nums(v any) []int {
 		return out
 	}
 	return nil
-}
-
-// Matches reports whether a ticket in state s passes the filter: the same
-// rules as Predicates, evaluated in memory. f must have been validated.
-func (f *Filter) Matches(s Snapshot) bool {
-	if f == nil {
-		return true
-	}
-	anyOf := func(have []int, want []int) bool {
-		return slices.ContainsFunc(have, func(id int) bool { return slices.Contains(want, id) })
-	}
-	switch {
-	case f.CreatedFrom != nil && s.CreatedAt.Before(*f.CreatedFrom),
-		f.CreatedTo != nil && !s.CreatedAt.Before(*f.CreatedTo),
-		f.Sites != nil && !slices.Contains(f.Sites, s.SiteID),
-		f.Categories != nil && !slices.Contains(f.Categories, s.CategoryID),
-		f.Priorities != nil && !slices.Contains(f.Priorities, s.Priority),
-		f.Statuses != nil && !slices.Contains(f.Statuses, s.Status),
-		f.Origins != nil && !slices.Contains(f.Origins, s.Origin),
-		f.Assignees != nil && !anyOf(s.Assignees, f.Assignees),
-		f.Approvers != nil && !anyOf(s.Approvers, f.Approvers),
-		f.Tags != nil && !anyOf(s.Tags, f.Tags),
-		f.Incident != nil && s.Incident != *f.Incident:
-		return false
-	}
-	if f.AttackVerdicts != nil && !slices.ContainsFunc(f.AttackVerdicts, func(v AttackVerdictFilter) bool {
-		if v == VerdictUnset {
-			return s.AttackVerdict == nil
-		}
-		return s.AttackVerdict != nil && string(*s.AttackVerdict) == string(v)
-	}) {
-		return false
-	}
-	if f.Keyword != nil {
-		k := strings.ToLower(*f.Keyword)
-		if !strings.Contains(strings.ToLower(s.Title), k) && !strings.Contains(strings.ToLower(s.Body), k) {
-			return false
-		}
-	}
-	return true
 }
 
 // MatchesGone reports whether a change of a ticket that no longer exists
