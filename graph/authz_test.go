@@ -395,30 +395,48 @@ func TestCrossSiteMetadata(t *testing.T) {
 			e.do(e.admin, `mutation($id: ID!, $a: [ID!]) { assignTicket(id: $id, assigneeIDs: $a) { id } }`,
 				map[string]any{"id": gid(w.a2.ID), "a": gids(both.ID)}).ok()
 			e.do(bothTok, `mutation($id: ID!) { updateTicket(id: $id, input: {title: "by editor.ab"}) { id } }`, map[string]any{"id": gid(w.a2.ID)}).ok()
-			const people = `query($id: ID!) { node(id: $id) { ... on Ticket { assignees { login } history(last: 1) { edges { node { kind actor { login } } } } } } }`
-			type peopleData struct {
-				Node struct {
-					Assignees []struct{ Login string }
-					History   struct {
-						Edges []struct {
-							Node struct {
-								Kind  string
-								Actor *struct{ Login string }
+			e.do(e.admin, `mutation($id: ID!, $u: ID) { watchTicket(id: $id, userID: $u) { id } }`, map[string]any{"id": gid(w.a2.ID), "u": gid(both.ID)}).ok()
+			e.do(w.viewerA, `mutation($id: ID!) { watchTicket(id: $id) { id } }`, map[string]any{"id": gid(w.a2.ID)}).ok()
+			const people = `query($id: ID!) { node(id: $id) { ... on Ticket {
+				assignees { login } watchers { user { login } } history(first: 50) { edges { node { kind actor { login } } } } } } }`
+			// shown returns the assignees, the watchers and the actor of the
+			// update editor.ab made, as viewer.a sees them.
+			shown := func() (assignees, watchers []string, updater string) {
+				var d struct {
+					Node struct {
+						Assignees []struct{ Login string }
+						Watchers  []struct{ User struct{ Login string } }
+						History   struct {
+							Edges []struct {
+								Node struct {
+									Kind  string
+									Actor *struct{ Login string }
+								}
 							}
 						}
 					}
 				}
+				e.do(w.viewerA, people, map[string]any{"id": gid(w.a2.ID)}).ok().into(&d)
+				for _, a := range d.Node.Assignees {
+					assignees = append(assignees, a.Login)
+				}
+				for _, w := range d.Node.Watchers {
+					watchers = append(watchers, w.User.Login)
+				}
+				slices.Sort(watchers)
+				for _, ed := range d.Node.History.Edges {
+					if ed.Node.Kind == "UPDATED" && ed.Node.Actor != nil {
+						updater = ed.Node.Actor.Login
+					}
+				}
+				return
 			}
-			var d peopleData
-			e.do(w.viewerA, people, map[string]any{"id": gid(w.a2.ID)}).ok().into(&d)
-			if len(d.Node.Assignees) != 1 || d.Node.Assignees[0].Login != "editor.ab" || d.Node.History.Edges[0].Node.Actor == nil || d.Node.History.Edges[0].Node.Actor.Login != "editor.ab" {
-				t.Fatalf("a shared-site assignee and actor: %+v", d)
+			if a, ws, u := shown(); !slices.Equal(a, []string{"editor.ab"}) || !slices.Equal(ws, []string{"editor.ab", "viewer.a"}) || u != "editor.ab" {
+				t.Fatalf("a shared-site assignee, watcher and actor: %v %v %q", a, ws, u)
 			}
 			e.client.User.UpdateOneID(both.ID).RemoveSiteIDs(w.siteA).ExecX(sys())
-			d = peopleData{}
-			e.do(w.viewerA, people, map[string]any{"id": gid(w.a2.ID)}).ok().into(&d)
-			if len(d.Node.Assignees) != 0 || d.Node.History.Edges[0].Node.Actor != nil {
-				t.Fatalf("a user who shares no site shown: %+v", d)
+			if a, ws, u := shown(); len(a) != 0 || !slices.Equal(ws, []string{"viewer.a"}) || u != "" {
+				t.Fatalf("a user who shares no site shown: %v %v %q", a, ws, u)
 			}
 			// editor.a replaces the assignee: the history still records who was.
 			var a struct {

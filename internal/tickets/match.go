@@ -7,6 +7,7 @@ import (
 	"socdesk/ent"
 	"socdesk/ent/schematype"
 	"socdesk/ent/ticket"
+	"socdesk/internal/authz"
 )
 
 // Snapshot is what the ticket filter looks at of a ticket, at one moment.
@@ -27,23 +28,19 @@ type Snapshot struct {
 	Tags          []int
 }
 
-// SnapshotOf is the snapshot of t, which must have its assignees, approvers
-// and tags loaded (their ids suffice).
+// SnapshotOf is the snapshot of t, which must have its tags and people
+// loaded (their ids suffice; the people as users or by authz.WithPeople).
 func SnapshotOf(t *ent.Ticket) Snapshot {
-	ids := func(n int, id func(int) int) []int {
-		out := make([]int, n)
-		for i := range out {
-			out[i] = id(i)
-		}
-		return out
+	assignees, approvers := authz.People(t)
+	tags := make([]int, len(t.Edges.Tags))
+	for i, tg := range t.Edges.Tags {
+		tags[i] = tg.ID
 	}
 	return Snapshot{
 		CreatedAt: t.CreatedAt, SiteID: t.SiteID, CategoryID: t.CategoryID, Priority: t.Priority,
 		Status: t.Status, Origin: t.Origin, AttackVerdict: t.AttackVerdict, Incident: t.Incident,
 		Title: t.Title, Body: t.Body,
-		Assignees: ids(len(t.Edges.Assignees), func(i int) int { return t.Edges.Assignees[i].ID }),
-		Approvers: ids(len(t.Edges.Approvers), func(i int) int { return t.Edges.Approvers[i].ID }),
-		Tags:      ids(len(t.Edges.Tags), func(i int) int { return t.Edges.Tags[i].ID }),
+		Assignees: assignees, Approvers: approvers, Tags: tags,
 	}
 }
 
