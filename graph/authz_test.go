@@ -1,6 +1,7 @@
 package graph_test
 
 import (
+	"encoding/json"
 	"net/http"
 	"slices"
 	"strings"
@@ -459,6 +460,44 @@ func TestCrossSiteMetadata(t *testing.T) {
 			chs := a.AssignTicket.History.Edges[0].Node.Changes
 			if len(chs) == 0 || chs[0].Field != "assignees" || !equalJSON(chs[0].From, gids(both.ID)) || !equalJSON(chs[0].To, gids(ea.ID)) {
 				t.Fatalf("reassigning a ticket whose assignee the editor cannot see: %+v", chs)
+			}
+		}
+	})
+}
+
+// TestLiveLinkHidesOtherSite: the live stream shows a link's history entry
+// as ticketHistory does: a viewer of site A hears that a1 was linked, not to
+// which ticket of site B (issue 9, 1i).
+func TestLiveLinkHidesOtherSite(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, e *env) {
+		w := newWorld(e)
+		ws := e.dialWS(t, w.viewerA, nil)
+		op := ws.subscribe(`subscription { ticketEvents { kind ticketId changes { field from to } event { changes { field from to } } } }`, nil)
+		waitSubscribed(t, e, 1)
+		e.do(e.admin, `mutation($f: ID!, $t: ID!) { linkTickets(fromID: $f, toID: $t, kind: RELATED) { id } }`,
+			map[string]any{"f": gid(w.a1.ID), "t": gid(w.b1.ID)}).ok()
+		m := ws.nextOf(op)
+		var p struct {
+			Data struct {
+				TicketEvents struct {
+					Kind, TicketID string
+					Changes        []struct{ Field, From, To any }
+					Event          struct{ Changes []struct{ Field, From, To any } }
+				}
+			}
+			Errors []gqlError
+		}
+		if err := json.Unmarshal(m.Payload, &p); err != nil || len(p.Errors) > 0 {
+			t.Fatalf("event: %v %s", err, m.Payload)
+		}
+		c := p.Data.TicketEvents
+		if c.Kind != "LINKED" || c.TicketID != gid(w.a1.ID) || len(c.Changes) != 1 || len(c.Event.Changes) != 1 {
+			t.Fatalf("the link of a1: %s", m.Payload)
+		}
+		for _, ch := range []any{c.Changes[0].To, c.Event.Changes[0].To} {
+			link, _ := ch.(map[string]any)
+			if link == nil || link["kind"] != "RELATED" || link["ticket"] != nil {
+				t.Fatalf("the live stream names the other site's ticket: %s", m.Payload)
 			}
 		}
 	})
