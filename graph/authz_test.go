@@ -482,7 +482,9 @@ func TestLiveLinkHidesOtherSite(t *testing.T) {
 				TicketEvents struct {
 					Kind, TicketID string
 					Changes        []struct{ Field, From, To any }
-					Event          struct{ Changes []struct{ Field, From, To any } }
+					Event          struct {
+						Changes []struct{ Field, From, To any }
+					}
 				}
 			}
 			Errors []gqlError
