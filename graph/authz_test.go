@@ -1,7 +1,9 @@
 package graph_test
 
 import (
+	"encoding/json"
 	"net/http"
+	"slices"
 	"strings"
 	"testing"
 
@@ -144,7 +146,8 @@ func TestTicketMutationsByRole(t *testing.T) {
 		// Creating: admins and editors, in their own sites only.
 		e.do(e.admin, createMut, map[string]any{"in": analysis(w.siteB, w.cat)}).ok()
 		e.do(w.editorA, createMut, map[string]any{"in": analysis(w.siteA, w.cat)}).ok()
-		e.do(w.editorA, createMut, map[string]any{"in": analysis(w.siteB, w.cat)}).wantCode("FORBIDDEN")
+		// Another site is answered as a missing one (TestCrossSiteMetadata).
+		e.do(w.editorA, createMut, map[string]any{"in": analysis(w.siteB, w.cat)}).wantCode("BAD_USER_INPUT", "input.siteID")
 		e.do(w.viewerA, createMut, map[string]any{"in": analysis(w.siteA, w.cat)}).wantCode("FORBIDDEN")
 		e.do(w.noPerm, createMut, map[string]any{"in": analysis(w.siteA, w.cat)}).wantCode("FORBIDDEN")
 		if got := count(); got != before+2 {
@@ -160,7 +163,7 @@ func TestTicketMutationsByRole(t *testing.T) {
 			t.Fatalf("forbidden message %q", r.Errors[0].Message)
 		}
 		e.do(w.editorA, upd, map[string]any{"id": gid(w.b1.ID), "in": map[string]any{"title": "other site"}}).wantCode("NOT_FOUND")
-		e.do(w.editorA, upd, map[string]any{"id": gid(w.a1.ID), "in": map[string]any{"siteID": gid(w.siteB)}}).wantCode("FORBIDDEN")
+		e.do(w.editorA, upd, map[string]any{"id": gid(w.a1.ID), "in": map[string]any{"siteID": gid(w.siteB)}}).wantCode("BAD_USER_INPUT", "input.siteID")
 		e.do(e.admin, upd, map[string]any{"id": gid(w.b1.ID), "in": map[string]any{"title": "by admin"}}).ok()
 		if a1 := e.client.Ticket.GetX(sys(), w.a1.ID); a1.Title != "edited" || a1.SiteID != w.siteA {
 			t.Fatalf("a1 = %q in site %d", a1.Title, a1.SiteID)
@@ -209,12 +212,295 @@ func TestReferenceDataIsAdminOnly(t *testing.T) {
 			Users      struct{ TotalCount int }
 		}
 		e.do(w.viewerA, `{ categories { name } tags { name } users(first: 10) { totalCount } }`, nil).ok().into(&d)
-		if len(d.Categories) != 1 || d.Users.TotalCount != 5 {
+		// Users: those who share a site with the viewer, and the admins
+		// (viewer.none shares none): TestCrossSiteMetadata.
+		if len(d.Categories) != 1 || d.Users.TotalCount != 4 {
 			t.Fatalf("reference data = %+v", d)
 		}
 		// Admins write it.
 		for _, m := range muts[:5] {
 			e.do(e.admin, m.query, m.vars).ok()
+		}
+	})
+}
+
+// TestCrossSiteMetadata: what a viewer learns of other sites through
+// references (issue 9, 1i). A link's other ticket is withheld from history
+// when the viewer cannot see it; a hidden site or user is answered as a
+// missing one; users are listed to those who share a site with them.
+func TestCrossSiteMetadata(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, e *env) {
+		w := newWorld(e)
+		editorB, uB := e.user("editor.b", user.RoleANALYST, edit, w.siteB)
+		bothTok, both := e.user("editor.ab", user.RoleANALYST, edit, w.siteA, w.siteB)
+		missingSite := w.siteB + 1000
+		missingUser := both.ID + 1000
+
+		{ // link history
+			const link = `mutation($f: ID!, $t: ID!) { linkTickets(fromID: $f, toID: $t, kind: RELATED) { id } }`
+			e.do(e.admin, link, map[string]any{"f": gid(w.a1.ID), "t": gid(w.b1.ID)}).ok()
+			b1 := float64(w.b1.Number())
+			type change struct {
+				Field    string
+				From, To map[string]any
+			}
+			type entries struct {
+				Edges []struct {
+					Node struct {
+						Kind    string
+						Changes []change
+					}
+				}
+			}
+			// linked returns the link values of a1's LINKED/UNLINKED entries,
+			// from Ticket.history and from ticketHistory(number:).
+			linked := func(tok string) (fromNode, byNumber []map[string]any) {
+				var d struct {
+					Node          struct{ History entries }
+					TicketHistory entries
+				}
+				e.do(tok, `query($id: ID!, $n: Int!) {
+					node(id: $id) { ... on Ticket { history(first: 50) { edges { node { kind changes { field from to } } } } } }
+					ticketHistory(number: $n, first: 50) { edges { node { kind changes { field from to } } } }
+				}`, map[string]any{"id": gid(w.a1.ID), "n": w.a1.Number()}).ok().into(&d)
+				pick := func(h entries) []map[string]any {
+					var out []map[string]any
+					for _, ed := range h.Edges {
+						for _, ch := range ed.Node.Changes {
+							if ch.Field == "link" {
+								out = append(out, ch.To, ch.From)
+							}
+						}
+					}
+					return slices.DeleteFunc(out, func(m map[string]any) bool { return m == nil })
+				}
+				return pick(d.Node.History), pick(d.TicketHistory)
+			}
+			check := func(who, tok string, n int, sees bool) {
+				t.Helper()
+				h, byNumber := linked(tok)
+				for name, vals := range map[string][]map[string]any{"history": h, "ticketHistory": byNumber} {
+					if len(vals) != n {
+						t.Fatalf("%s: %s has %d link entries, want %d: %v", who, name, len(vals), n, vals)
+					}
+					for _, v := range vals {
+						if v["kind"] != "RELATED" || v["direction"] != "OUTGOING" {
+							t.Errorf("%s: %s: the entry lost what may be shown: %v", who, name, v)
+						}
+						if got, want := v["ticket"], any(nil); sees {
+							if got != b1 {
+								t.Errorf("%s: %s: link to %v, want #%v", who, name, got, b1)
+							}
+						} else if got != want || v["deleted"] != nil {
+							t.Errorf("%s: %s names the other site's ticket: %v", who, name, v)
+						}
+					}
+				}
+			}
+			check("admin", e.admin, 1, true)
+			check("editor of A and B", bothTok, 1, true)
+			check("viewer of A", w.viewerA, 1, false)
+
+			// Deleting b1 unlinks it: a1's UNLINKED entry names it as well.
+			e.do(e.admin, `mutation($id: ID!) { deleteTicket(id: $id) { deletedID } }`, map[string]any{"id": gid(w.b1.ID)}).ok()
+			check("admin", e.admin, 2, true)
+			check("editor of A and B", bothTok, 2, true)
+			check("viewer of A", w.viewerA, 2, false)
+		}
+
+		{ // hidden is missing
+			// Each pair: a reference to something the viewer may not see, and
+			// to something that does not exist. Both get the same answer.
+			const upd = `mutation($id: ID!, $in: UpdateTicketInput!) { updateTicket(id: $id, input: $in) { id } }`
+			const assign = `mutation($id: ID!, $a: [ID!], $p: [ID!]) { assignTicket(id: $id, assigneeIDs: $a, approverIDs: $p) { id } }`
+			const watch = `mutation($id: ID!, $u: ID) { watchTicket(id: $id, userID: $u) { id } }`
+			withIn := func(k string, v any) map[string]any {
+				in := analysis(w.siteA, w.cat)
+				in[k] = v
+				return map[string]any{"in": in}
+			}
+			for _, c := range []struct {
+				name, query, field string
+				vars               func(id int) map[string]any
+				hidden, missing    int
+			}{
+				{"createTicket site", createMut, "input.siteID", func(id int) map[string]any { return withIn("siteID", gid(id)) }, w.siteB, missingSite},
+				{"createTicket assignee", createMut, "input.assigneeIDs", func(id int) map[string]any { return withIn("assigneeIDs", gids(id)) }, uB.ID, missingUser},
+				{"createTicket approver", createMut, "input.approverIDs", func(id int) map[string]any { return withIn("approverIDs", gids(id)) }, uB.ID, missingUser},
+				{"updateTicket site", upd, "input.siteID", func(id int) map[string]any {
+					return map[string]any{"id": gid(w.a1.ID), "in": map[string]any{"siteID": gid(id)}}
+				}, w.siteB, missingSite},
+				{"assignTicket assignee", assign, "assigneeIDs", func(id int) map[string]any { return map[string]any{"id": gid(w.a1.ID), "a": gids(id)} }, uB.ID, missingUser},
+				{"assignTicket approver", assign, "approverIDs", func(id int) map[string]any { return map[string]any{"id": gid(w.a1.ID), "p": gids(id)} }, uB.ID, missingUser},
+				{"watchTicket user", watch, "userID", func(id int) map[string]any { return map[string]any{"id": gid(w.a1.ID), "u": gid(id)} }, uB.ID, missingUser},
+			} {
+				hidden := e.do(w.editorA, c.query, c.vars(c.hidden))
+				missing := e.do(w.editorA, c.query, c.vars(c.missing))
+				missing.wantCode("BAD_USER_INPUT", c.field)
+				hidden.wantCode("BAD_USER_INPUT", c.field)
+				if hidden.Errors[0].Message != missing.Errors[0].Message {
+					t.Errorf("%s: hidden %q, missing %q", c.name, hidden.Errors[0].Message, missing.Errors[0].Message)
+				}
+			}
+			if a1 := e.client.Ticket.Query().Where(ticket.ID(w.a1.ID)).WithAssignees().OnlyX(sys()); a1.SiteID != w.siteA || len(a1.Edges.Assignees) != 0 {
+				t.Fatalf("a refused reference changed a1: site %d, assignees %v", a1.SiteID, a1.Edges.Assignees)
+			}
+		}
+
+		{ // users
+			const q = `query($b: ID!) { users(first: 50) { totalCount edges { node { login email permissions } } } b: node(id: $b) { id } }`
+			logins := func(tok string) (out []string, seesB bool) {
+				var d struct {
+					Users struct {
+						TotalCount int
+						Edges      []struct{ Node struct{ Login string } }
+					}
+					B *struct{ ID string }
+				}
+				r := e.do(tok, q, map[string]any{"b": gid(uB.ID)})
+				for _, err := range r.Errors { // an invisible node is null with NOT_FOUND
+					if err.Extensions["code"] != "NOT_FOUND" {
+						t.Fatalf("error %+v", err)
+					}
+				}
+				r.into(&d)
+				for _, ed := range d.Users.Edges {
+					out = append(out, ed.Node.Login)
+				}
+				if d.Users.TotalCount != len(out) {
+					t.Errorf("totalCount %d for %v", d.Users.TotalCount, out)
+				}
+				slices.Sort(out)
+				return out, d.B != nil
+			}
+			for _, c := range []struct {
+				name, tok string
+				want      []string
+				seesB     bool
+			}{
+				{"admin", e.admin, []string{"admin", "editor.a", "editor.ab", "editor.b", "noperm.a", "viewer.a", "viewer.none"}, true},
+				{"viewer of A", w.viewerA, []string{"admin", "editor.a", "editor.ab", "noperm.a", "viewer.a"}, false},
+				{"without permission", w.noPerm, []string{"admin", "editor.a", "editor.ab", "noperm.a", "viewer.a"}, false},
+				{"without sites", w.viewerNoSite, []string{"admin", "viewer.none"}, false},
+				{"editor of B", editorB, []string{"admin", "editor.ab", "editor.b"}, true},
+			} {
+				got, seesB := logins(c.tok)
+				if !slices.Equal(got, c.want) || seesB != c.seesB {
+					t.Errorf("%s: users %v (node of editor.b: %v), want %v (%v)", c.name, got, seesB, c.want, c.seesB)
+				}
+			}
+
+			// The people of a ticket the viewer sees are shown while the
+			// viewer may see them; one who no longer shares a site is
+			// hidden, yet still counts for the ticket's rules and history.
+			e.do(e.admin, `mutation($id: ID!, $a: [ID!]) { assignTicket(id: $id, assigneeIDs: $a) { id } }`,
+				map[string]any{"id": gid(w.a2.ID), "a": gids(both.ID)}).ok()
+			e.do(bothTok, `mutation($id: ID!) { updateTicket(id: $id, input: {title: "by editor.ab"}) { id } }`, map[string]any{"id": gid(w.a2.ID)}).ok()
+			e.do(e.admin, `mutation($id: ID!, $u: ID) { watchTicket(id: $id, userID: $u) { id } }`, map[string]any{"id": gid(w.a2.ID), "u": gid(both.ID)}).ok()
+			e.do(w.viewerA, `mutation($id: ID!) { watchTicket(id: $id) { id } }`, map[string]any{"id": gid(w.a2.ID)}).ok()
+			const people = `query($id: ID!) { node(id: $id) { ... on Ticket {
+				assignees { login } watchers { user { login } } history(first: 50) { edges { node { kind actor { login } } } } } } }`
+			// shown returns the assignees, the watchers and the actor of the
+			// update editor.ab made, as viewer.a sees them.
+			shown := func() (assignees, watchers []string, updater string) {
+				var d struct {
+					Node struct {
+						Assignees []struct{ Login string }
+						Watchers  []struct{ User struct{ Login string } }
+						History   struct {
+							Edges []struct {
+								Node struct {
+									Kind  string
+									Actor *struct{ Login string }
+								}
+							}
+						}
+					}
+				}
+				e.do(w.viewerA, people, map[string]any{"id": gid(w.a2.ID)}).ok().into(&d)
+				for _, a := range d.Node.Assignees {
+					assignees = append(assignees, a.Login)
+				}
+				for _, w := range d.Node.Watchers {
+					watchers = append(watchers, w.User.Login)
+				}
+				slices.Sort(watchers)
+				for _, ed := range d.Node.History.Edges {
+					if ed.Node.Kind == "UPDATED" && ed.Node.Actor != nil {
+						updater = ed.Node.Actor.Login
+					}
+				}
+				return
+			}
+			if a, ws, u := shown(); !slices.Equal(a, []string{"editor.ab"}) || !slices.Equal(ws, []string{"editor.ab", "viewer.a"}) || u != "editor.ab" {
+				t.Fatalf("a shared-site assignee, watcher and actor: %v %v %q", a, ws, u)
+			}
+			e.client.User.UpdateOneID(both.ID).RemoveSiteIDs(w.siteA).ExecX(sys())
+			if a, ws, u := shown(); len(a) != 0 || !slices.Equal(ws, []string{"viewer.a"}) || u != "" {
+				t.Fatalf("a user who shares no site shown: %v %v %q", a, ws, u)
+			}
+			// editor.a replaces the assignee: the history still records who was.
+			var a struct {
+				AssignTicket struct {
+					History struct {
+						Edges []struct {
+							Node struct {
+								Changes []struct {
+									Field    string
+									From, To any
+								}
+							}
+						}
+					}
+				}
+			}
+			ea := e.client.User.Query().Where(user.Login("editor.a")).OnlyX(sys())
+			e.do(w.editorA, `mutation($id: ID!, $a: [ID!]) { assignTicket(id: $id, assigneeIDs: $a) { history(last: 1) { edges { node { changes { field from to } } } } } }`,
+				map[string]any{"id": gid(w.a2.ID), "a": gids(ea.ID)}).ok().into(&a)
+			chs := a.AssignTicket.History.Edges[0].Node.Changes
+			if len(chs) == 0 || chs[0].Field != "assignees" || !equalJSON(chs[0].From, gids(both.ID)) || !equalJSON(chs[0].To, gids(ea.ID)) {
+				t.Fatalf("reassigning a ticket whose assignee the editor cannot see: %+v", chs)
+			}
+		}
+	})
+}
+
+// TestLiveLinkHidesOtherSite: the live stream shows a link's history entry
+// as ticketHistory does: a viewer of site A hears that a1 was linked, not to
+// which ticket of site B (issue 9, 1i).
+func TestLiveLinkHidesOtherSite(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, e *env) {
+		w := newWorld(e)
+		ws := e.dialWS(t, w.viewerA, nil)
+		op := ws.subscribe(`subscription { ticketEvents { kind ticketId changes { field from to } event { changes { field from to } } } }`, nil)
+		waitSubscribed(t, e, 1)
+		e.do(e.admin, `mutation($f: ID!, $t: ID!) { linkTickets(fromID: $f, toID: $t, kind: RELATED) { id } }`,
+			map[string]any{"f": gid(w.a1.ID), "t": gid(w.b1.ID)}).ok()
+		m := ws.nextOf(op)
+		var p struct {
+			Data struct {
+				TicketEvents struct {
+					Kind, TicketID string
+					Changes        []struct{ Field, From, To any }
+					Event          struct {
+						Changes []struct{ Field, From, To any }
+					}
+				}
+			}
+			Errors []gqlError
+		}
+		if err := json.Unmarshal(m.Payload, &p); err != nil || len(p.Errors) > 0 {
+			t.Fatalf("event: %v %s", err, m.Payload)
+		}
+		c := p.Data.TicketEvents
+		if c.Kind != "LINKED" || c.TicketID != gid(w.a1.ID) || len(c.Changes) != 1 || len(c.Event.Changes) != 1 {
+			t.Fatalf("the link of a1: %s", m.Payload)
+		}
+		for _, ch := range []any{c.Changes[0].To, c.Event.Changes[0].To} {
+			link, _ := ch.(map[string]any)
+			if link == nil || link["kind"] != "RELATED" || link["ticket"] != nil {
+				t.Fatalf("the live stream names the other site's ticket: %s", m.Payload)
+			}
 		}
 	})
 }

@@ -8,9 +8,10 @@ import (
 	"github.com/vektah/gqlparser/v2/ast"
 
 	"socdesk/ent"
-	"socdesk/ent/user"
+	"socdesk/ent/schematype"
 	"socdesk/graph/model"
 	"socdesk/graph/scalar"
+	"socdesk/internal/authz"
 )
 
 // maxNodes bounds nodes(ids:).
@@ -84,6 +85,17 @@ func linkView(ctx context.Context, l *ent.TicketLink, from int) (*model.TicketLi
 	return v, nil
 }
 
+// redacted is a history change as the viewer may see it (authz.Redact): a
+// link's other ticket is withheld from a viewer who cannot see it. History,
+// ticketHistory and the live stream all show changes through here.
+func (r *fieldChangeResolver) redacted(ctx context.Context, field string, v any) (any, error) {
+	out, err := authz.RedactChanges(ctx, r.Client, authz.ScopeFrom(ctx), []schematype.FieldChange{{Field: field, To: v}})
+	if err != nil {
+		return nil, err
+	}
+	return out[0].To, nil
+}
+
 // presentChange shows a history value as clients know it: references to
 // other records (stored as their ids) as the API's opaque IDs.
 func presentChange(field string, v any) any {
@@ -155,8 +167,7 @@ func withWorkflow(ctx context.Context, q *ent.TicketQuery, path ...string) *ent.
 	if !selected(ctx, append(path, "availableActions")...) {
 		return q
 	}
-	ids := func(q *ent.UserQuery) { q.Select(user.FieldID) }
-	return q.WithCategory().WithAssignees(ids).WithApprovers(ids)
+	return authz.WithPeople(q.WithCategory())
 }
 
 // zoneOrUTC is the time zone argument, UTC when not given.

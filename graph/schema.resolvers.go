@@ -44,12 +44,20 @@ func (r *bulkTicketOutcomeResolver) Error(ctx context.Context, obj *tickets.Bulk
 
 // From is the resolver for the from field.
 func (r *fieldChangeResolver) From(ctx context.Context, obj *schematype.FieldChange) (any, error) {
-	return presentChange(obj.Field, obj.From), nil
+	v, err := r.redacted(ctx, obj.Field, obj.From)
+	if err != nil {
+		return nil, err
+	}
+	return presentChange(obj.Field, v), nil
 }
 
 // To is the resolver for the to field.
 func (r *fieldChangeResolver) To(ctx context.Context, obj *schematype.FieldChange) (any, error) {
-	return presentChange(obj.Field, obj.To), nil
+	v, err := r.redacted(ctx, obj.Field, obj.To)
+	if err != nil {
+		return nil, err
+	}
+	return presentChange(obj.Field, v), nil
 }
 
 // CreateTicket is the resolver for the createTicket field.

@@ -55,4 +55,4 @@ func (User) Annotations() []schema.Annotation {
 }
 
 // Policy of the User: see package authz.
-func (User) Policy() ent.Policy { return authz.AdminOnly() }
+func (User) Policy() ent.Policy { return authz.UserPolicy() }

@@ -18,10 +18,7 @@ import (
 	"socdesk/ent/predicate"
 	"socdesk/ent/privacy"
 	"socdesk/ent/schematype"
-	"socdesk/ent/site"
 	"socdesk/ent/ticket"
-	"socdesk/ent/ticketevent"
-	"socdesk/ent/user"
 	"socdesk/internal/viewer"
 	"socdesk/internal/workflow"
 )
@@ -83,17 +80,16 @@ func requireTickets(ctx context.Context, p schematype.Permission) (*viewer.Viewe
 	return v, nil
 }
 
-// siteScoped narrows anything that belongs to a site to the viewer's sites.
-// filter is given the site column's predicate.
-func siteScoped(ctx context.Context, p schematype.Permission, filter func(ids []int)) error {
+// siteScoped narrows a query of anything read like a ticket to the viewer's
+// scope (see Scope): where is given the scope.
+func siteScoped(ctx context.Context, p schematype.Permission, where func(Scope)) error {
 	v, err := requireTickets(ctx, p)
 	if err != nil {
 		return err
 	}
-	if v.IsAdmin() {
-		return privacy.Allow
+	if s := ScopeOf(v); !s.All() {
+		where(s)
 	}
-	filter(v.SiteIDs)
 	return privacy.Allow
 }
 
@@ -105,7 +101,7 @@ func TicketPolicy() ent.Policy {
 		Query: privacy.QueryPolicy{
 			DenyIfNoViewer(),
 			privacy.TicketQueryRuleFunc(func(ctx context.Context, q *ent.TicketQuery) error {
-				return siteScoped(ctx, schematype.PermissionTicketView, func(ids []int) { q.Where(ticket.SiteIDIn(ids...)) })
+				return siteScoped(ctx, schematype.PermissionTicketView, func(s Scope) { q.Where(s.TicketWhere()) })
 			}),
 		},
 		Mutation: privacy.MutationPolicy{
@@ -121,11 +117,12 @@ func TicketPolicy() ent.Policy {
 				if o, ok := m.Origin(); ok && o == ticket.OriginSYSTEM {
 					return privacy.Denyf("only administrators (detection integrations) open SYSTEM tickets")
 				}
-				if id, ok := m.SiteID(); ok && !v.SeesSite(id) {
+				s := ScopeOf(v)
+				if id, ok := m.SiteID(); ok && !s.SeesTicket(id) {
 					return privacy.Denyf("site is not one of the viewer's sites")
 				}
 				if !m.Op().Is(ent.OpCreate) {
-					m.Where(ticket.SiteIDIn(v.SiteIDs...))
+					m.Where(s.TicketWhere())
 				}
 				return privacy.Allow
 			}),
@@ -144,7 +141,7 @@ func TicketChildPolicy() ent.Policy {
 				if !ok {
 					return privacy.Denyf("%T has no ticket", f)
 				}
-				return siteScoped(ctx, schematype.PermissionTicketView, func(ids []int) { tf.WhereHasTicketWith(ticket.SiteIDIn(ids...)) })
+				return siteScoped(ctx, schematype.PermissionTicketView, func(s Scope) { tf.WhereHasTicketWith(s.TicketWhere()) })
 			}),
 		},
 		Mutation: privacy.MutationPolicy{
@@ -181,7 +178,7 @@ func withinSites(ctx context.Context, v *viewer.Viewer, m ent.Mutation) error {
 			return privacy.Denyf("%T has no ticket", m)
 		}
 		id, _ := child.TicketID()
-		n, err := child.Client().Ticket.Query().Where(ticket.ID(id), ticket.SiteIDIn(v.SiteIDs...)).Count(ctx)
+		n, err := child.Client().Ticket.Query().Where(ticket.ID(id), ScopeOf(v).TicketWhere()).Count(ctx)
 		if err != nil || n != 1 {
 			return privacy.Denyf("the ticket is not in the viewer's sites")
 		}
@@ -195,7 +192,7 @@ func withinSites(ctx context.Context, v *viewer.Viewer, m ent.Mutation) error {
 	if !ok {
 		return privacy.Denyf("%T has no ticket", m)
 	}
-	tf.WhereHasTicketWith(ticket.SiteIDIn(v.SiteIDs...))
+	tf.WhereHasTicketWith(ScopeOf(v).TicketWhere())
 	return privacy.Allow
 }
 
@@ -208,12 +205,7 @@ func TicketEventPolicy() ent.Policy {
 		Query: privacy.QueryPolicy{
 			DenyIfNoViewer(),
 			privacy.TicketEventQueryRuleFunc(func(ctx context.Context, q *ent.TicketEventQuery) error {
-				return siteScoped(ctx, schematype.PermissionTicketView, func(ids []int) {
-					q.Where(ticketevent.Or(
-						ticketevent.HasTicketWith(ticket.SiteIDIn(ids...)),
-						ticketevent.And(ticketevent.TicketIDIsNil(), ticketevent.SiteIDIn(ids...)),
-					))
-				})
+				return siteScoped(ctx, schematype.PermissionTicketView, func(s Scope) { q.Where(s.EntryWhere()) })
 			}),
 		},
 		Mutation: privacy.MutationPolicy{
@@ -224,7 +216,7 @@ func TicketEventPolicy() ent.Policy {
 				if err != nil {
 					return err
 				}
-				if site, _ := m.SiteID(); !v.SeesSite(site) {
+				if site, _ := m.SiteID(); !ScopeOf(v).SeesTicket(site) {
 					return privacy.Denyf("history is written only for tickets of the viewer's sites")
 				}
 				return privacy.Allow
@@ -240,7 +232,23 @@ func SitePolicy() ent.Policy {
 			DenyIfNoViewer(),
 			AllowIfAdmin(),
 			privacy.SiteQueryRuleFunc(func(ctx context.Context, q *ent.SiteQuery) error {
-				q.Where(site.IDIn(viewer.FromContext(ctx).SiteIDs...))
+				q.Where(ScopeFrom(ctx).SiteWhere())
+				return privacy.Allow
+			}),
+		},
+		Mutation: privacy.MutationPolicy{DenyIfNoViewer(), AllowIfAdmin(), privacy.AlwaysDenyRule()},
+	}
+}
+
+// UserPolicy: a non-admin sees the users who share a site with them, the
+// admins and themselves (Scope); admins write.
+func UserPolicy() ent.Policy {
+	return privacy.Policy{
+		Query: privacy.QueryPolicy{
+			DenyIfNoViewer(),
+			AllowIfAdmin(),
+			privacy.UserQueryRuleFunc(func(ctx context.Context, q *ent.UserQuery) error {
+				q.Where(ScopeFrom(ctx).UserWhere())
 				return privacy.Allow
 			}),
 		},
@@ -271,7 +279,7 @@ func RolesOf(v *viewer.Viewer, siteID int, assigneeIDs, approverIDs []int) workf
 	if v == nil {
 		return r
 	}
-	if v.Has(schematype.PermissionTicketEdit) && v.SeesSite(siteID) {
+	if v.Has(schematype.PermissionTicketEdit) && ScopeOf(v).SeesTicket(siteID) {
 		r |= workflow.Editor
 	}
 	if slices.Contains(assigneeIDs, v.UserID) {
@@ -305,11 +313,7 @@ func allowTransition(ctx context.Context, v *viewer.Viewer, m *ent.TicketMutatio
 	if !idOK || !statusOK {
 		return deny
 	}
-	t, err := m.Client().Ticket.Query().Where(ticket.ID(id)).
-		WithCategory().
-		WithAssignees(func(q *ent.UserQuery) { q.Select(user.FieldID) }).
-		WithApprovers(func(q *ent.UserQuery) { q.Select(user.FieldID) }).
-		Only(ctx)
+	t, err := WithPeople(m.Client().Ticket.Query().Where(ticket.ID(id)).WithCategory()).Only(ctx)
 	if err != nil {
 		return privacy.Denyf("ticket not visible: %v", err)
 	}
@@ -318,20 +322,51 @@ func allowTransition(ctx context.Context, v *viewer.Viewer, m *ent.TicketMutatio
 		return privacy.Denyf("closedAt follows the status")
 	}
 	wt := WorkflowTicket(t)
-	if !workflow.Permits(wt, to, RolesOf(v, t.SiteID, UserIDs(t.Edges.Assignees), UserIDs(t.Edges.Approvers))) {
+	assignees, approvers := People(t)
+	if !workflow.Permits(wt, to, RolesOf(v, t.SiteID, assignees, approvers)) {
 		return privacy.Denyf("the workflow does not let the viewer move this ticket from %s to %s", t.Status, to)
 	}
 	return privacy.Allow
 }
 
-// WorkflowTicket is what the workflow table needs of t (its category,
-// assignees and approvers loaded).
+// WorkflowTicket is what the workflow table needs of t (its category and
+// people loaded).
 func WorkflowTicket(t *ent.Ticket) workflow.Ticket {
-	wt := workflow.Ticket{Status: t.Status, HasAssignee: len(t.Edges.Assignees) > 0, HasApprover: len(t.Edges.Approvers) > 0}
+	assignees, approvers := People(t)
+	wt := workflow.Ticket{Status: t.Status, HasAssignee: len(assignees) > 0, HasApprover: len(approvers) > 0}
 	if t.Edges.Category != nil {
 		wt.Workflow = t.Edges.Category.Workflow
 	}
 	return wt
+}
+
+// WithPeople loads with q's tickets the ids of their assignees and approvers
+// for the rules (roles, workflow, history). They come from the join rows,
+// seen with the ticket, not from the users: a person the viewer may not see
+// (UserPolicy) is still on the ticket.
+func WithPeople(q *ent.TicketQuery) *ent.TicketQuery {
+	return q.WithTicketAssignees().WithTicketApprovers()
+}
+
+// People are the ids of t's assignees and approvers: from the rows
+// WithPeople loads, or else from the users loaded with t.
+func People(t *ent.Ticket) (assignees, approvers []int) {
+	if t.Edges.TicketAssignees != nil || t.Edges.TicketApprovers != nil {
+		assignees, approvers = []int{}, []int{}
+		for _, a := range t.Edges.TicketAssignees {
+			assignees = append(assignees, a.UserID)
+		}
+		for _, a := range t.Edges.TicketApprovers {
+			approvers = append(approvers, a.UserID)
+		}
+		return assignees, approvers
+	}
+	return UserIDs(t.Edges.Assignees), UserIDs(t.Edges.Approvers)
+}
+
+// HasPeople reports whether t was read with its people.
+func HasPeople(t *ent.Ticket) bool {
+	return (t.Edges.TicketAssignees != nil && t.Edges.TicketApprovers != nil) || (t.Edges.Assignees != nil && t.Edges.Approvers != nil)
 }
 
 // UserIDs are the ids of us.
@@ -357,13 +392,11 @@ func MemoPolicy() ent.Policy {
 				switch {
 				case m.Op().Is(ent.OpCreate):
 					tid, _ := m.TicketID()
-					t, err := m.Client().Ticket.Query().Where(ticket.ID(tid)).
-						WithAssignees(func(q *ent.UserQuery) { q.Select(user.FieldID) }).
-						WithApprovers(func(q *ent.UserQuery) { q.Select(user.FieldID) }).Only(ctx)
+					t, err := WithPeople(m.Client().Ticket.Query().Where(ticket.ID(tid))).Only(ctx)
 					if err != nil {
 						return privacy.Denyf("ticket not visible")
 					}
-					if RolesOf(v, t.SiteID, UserIDs(t.Edges.Assignees), UserIDs(t.Edges.Approvers)) == 0 {
+					if assignees, approvers := People(t); RolesOf(v, t.SiteID, assignees, approvers) == 0 {
 						return privacy.Denyf("memos are written by the ticket's assignees, approvers and editors")
 					}
 					if a, ok := m.AuthorID(); !ok || a != v.UserID {

@@ -16,8 +16,8 @@ import (
 // removed by editors of both.
 func TicketLinkPolicy() ent.Policy {
 	scope := func(ctx context.Context, where func(...predicate.TicketLink)) error {
-		return siteScoped(ctx, schematype.PermissionTicketView, func(ids []int) {
-			where(ticketlink.HasFromWith(ticket.SiteIDIn(ids...)), ticketlink.HasToWith(ticket.SiteIDIn(ids...)))
+		return siteScoped(ctx, schematype.PermissionTicketView, func(s Scope) {
+			where(ticketlink.HasFromWith(s.TicketWhere()), ticketlink.HasToWith(s.TicketWhere()))
 		})
 	}
 	return privacy.Policy{
@@ -40,7 +40,7 @@ func TicketLinkPolicy() ent.Policy {
 				if m.Op().Is(ent.OpCreate) {
 					from, _ := m.FromID()
 					to, _ := m.ToID()
-					n, err := m.Client().Ticket.Query().Where(ticket.IDIn(from, to), ticket.SiteIDIn(v.SiteIDs...)).Count(ctx)
+					n, err := m.Client().Ticket.Query().Where(ticket.IDIn(from, to), ScopeOf(v).TicketWhere()).Count(ctx)
 					if err != nil || n != 2 {
 						return privacy.Denyf("both tickets must be in the viewer's sites")
 					}
@@ -52,12 +52,20 @@ func TicketLinkPolicy() ent.Policy {
 	}
 }
 
-// TicketWatcherPolicy: watchers are seen with their ticket; anyone who sees
-// a ticket may watch it (or stop, or change how often they hear), editors may
-// do so for others too.
+// TicketWatcherPolicy: watchers are seen with their ticket, those the viewer
+// may see (UserPolicy); anyone who sees a ticket may watch it (or stop, or
+// change how often they hear), editors may do so for others too.
 func TicketWatcherPolicy() ent.Policy {
 	return privacy.Policy{
-		Query: privacy.QueryPolicy{TicketChildPolicy()},
+		Query: privacy.QueryPolicy{
+			privacy.TicketWatcherQueryRuleFunc(func(ctx context.Context, q *ent.TicketWatcherQuery) error {
+				if s := ScopeFrom(ctx); !s.All() {
+					q.Where(ticketwatcher.HasUserWith(s.UserWhere()))
+				}
+				return privacy.Skip
+			}),
+			TicketChildPolicy(),
+		},
 		Mutation: privacy.MutationPolicy{
 			DenyIfNoViewer(),
 			privacy.TicketWatcherMutationRuleFunc(func(ctx context.Context, m *ent.TicketWatcherMutation) error {
@@ -81,7 +89,7 @@ func TicketWatcherPolicy() ent.Policy {
 					m.Where(ticketwatcher.UserID(v.UserID))
 				}
 				if !v.IsAdmin() {
-					m.Where(ticketwatcher.HasTicketWith(ticket.SiteIDIn(v.SiteIDs...)))
+					m.Where(ticketwatcher.HasTicketWith(ScopeOf(v).TicketWhere()))
 				}
 				return privacy.Allow
 			}),

@@ -15,7 +15,7 @@ import (
 func StatusDayPolicy() ent.Policy {
 	return privacy.Policy{
 		Query: privacy.QueryPolicy{DenyIfNoViewer(), privacy.StatusDayQueryRuleFunc(func(ctx context.Context, q *ent.StatusDayQuery) error {
-			return siteScoped(ctx, schematype.PermissionTicketView, func(ids []int) { q.Where(statusday.SiteIDIn(ids...)) })
+			return siteScoped(ctx, schematype.PermissionTicketView, func(s Scope) { q.Where(OnSites(s, statusday.SiteIDIn)) })
 		})},
 		Mutation: privacy.MutationPolicy{privacy.AlwaysDenyRule()},
 	}
@@ -25,7 +25,7 @@ func StatusDayPolicy() ent.Policy {
 func StatusHourPolicy() ent.Policy {
 	return privacy.Policy{
 		Query: privacy.QueryPolicy{DenyIfNoViewer(), privacy.StatusHourQueryRuleFunc(func(ctx context.Context, q *ent.StatusHourQuery) error {
-			return siteScoped(ctx, schematype.PermissionTicketView, func(ids []int) { q.Where(statushour.SiteIDIn(ids...)) })
+			return siteScoped(ctx, schematype.PermissionTicketView, func(s Scope) { q.Where(OnSites(s, statushour.SiteIDIn)) })
 		})},
 		Mutation: privacy.MutationPolicy{privacy.AlwaysDenyRule()},
 	}

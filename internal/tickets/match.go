@@ -2,12 +2,12 @@ package tickets
 
 import (
 	"slices"
-	"strings"
 	"time"
 
 	"socdesk/ent"
 	"socdesk/ent/schematype"
 	"socdesk/ent/ticket"
+	"socdesk/internal/authz"
 )
 
 // Snapshot is what the ticket filter looks at of a ticket, at one moment.
@@ -28,23 +28,19 @@ type Snapshot struct {
 	Tags          []int
 }
 
-// SnapshotOf is the snapshot of t, which must have its assignees, approvers
-// and tags loaded (their ids suffice).
+// SnapshotOf is the snapshot of t, which must have its tags and people
+// loaded (their ids suffice; the people as users or by authz.WithPeople).
 func SnapshotOf(t *ent.Ticket) Snapshot {
-	ids := func(n int, id func(int) int) []int {
-		out := make([]int, n)
-		for i := range out {
-			out[i] = id(i)
-		}
-		return out
+	assignees, approvers := authz.People(t)
+	tags := make([]int, len(t.Edges.Tags))
+	for i, tg := range t.Edges.Tags {
+		tags[i] = tg.ID
 	}
 	return Snapshot{
 		CreatedAt: t.CreatedAt, SiteID: t.SiteID, CategoryID: t.CategoryID, Priority: t.Priority,
 		Status: t.Status, Origin: t.Origin, AttackVerdict: t.AttackVerdict, Incident: t.Incident,
 		Title: t.Title, Body: t.Body,
-		Assignees: ids(len(t.Edges.Assignees), func(i int) int { return t.Edges.Assignees[i].ID }),
-		Approvers: ids(len(t.Edges.Approvers), func(i int) int { return t.Edges.Approvers[i].ID }),
-		Tags:      ids(len(t.Edges.Tags), func(i int) int { return t.Edges.Tags[i].ID }),
+		Assignees: assignees, Approvers: approvers, Tags: tags,
 	}
 }
 
@@ -121,46 +117,6 @@ func nums(v any) []int {
 		return out
 	}
 	return nil
-}
-
-// Matches reports whether a ticket in state s passes the filter: the same
-// rules as Predicates, evaluated in memory. f must have been validated.
-func (f *Filter) Matches(s Snapshot) bool {
-	if f == nil {
-		return true
-	}
-	anyOf := func(have []int, want []int) bool {
-		return slices.ContainsFunc(have, func(id int) bool { return slices.Contains(want, id) })
-	}
-	switch {
-	case f.CreatedFrom != nil && s.CreatedAt.Before(*f.CreatedFrom),
-		f.CreatedTo != nil && !s.CreatedAt.Before(*f.CreatedTo),
-		f.Sites != nil && !slices.Contains(f.Sites, s.SiteID),
-		f.Categories != nil && !slices.Contains(f.Categories, s.CategoryID),
-		f.Priorities != nil && !slices.Contains(f.Priorities, s.Priority),
-		f.Statuses != nil && !slices.Contains(f.Statuses, s.Status),
-		f.Origins != nil && !slices.Contains(f.Origins, s.Origin),
-		f.Assignees != nil && !anyOf(s.Assignees, f.Assignees),
-		f.Approvers != nil && !anyOf(s.Approvers, f.Approvers),
-		f.Tags != nil && !anyOf(s.Tags, f.Tags),
-		f.Incident != nil && s.Incident != *f.Incident:
-		return false
-	}
-	if f.AttackVerdicts != nil && !slices.ContainsFunc(f.AttackVerdicts, func(v AttackVerdictFilter) bool {
-		if v == VerdictUnset {
-			return s.AttackVerdict == nil
-		}
-		return s.AttackVerdict != nil && string(*s.AttackVerdict) == string(v)
-	}) {
-		return false
-	}
-	if f.Keyword != nil {
-		k := strings.ToLower(*f.Keyword)
-		if !strings.Contains(strings.ToLower(s.Title), k) && !strings.Contains(strings.ToLower(s.Body), k) {
-			return false
-		}
-	}
-	return true
 }
 
 // MatchesGone reports whether a change of a ticket that no longer exists

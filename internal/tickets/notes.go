@@ -238,15 +238,17 @@ func (s *Service) Watch(ctx context.Context, ticketID int, userID *int, notify t
 	uid := viewer.FromContext(ctx).UserID
 	if userID != nil {
 		uid = *userID
-		if err := s.checkRefs(ctx, map[string][]int{"userID": {uid}}, user.Table); err != nil {
-			return nil, err
-		}
 	}
 	var w *ent.TicketWatcher
 	err := s.inTx(ctx, func(ctx context.Context, tx *ent.Tx) ([]*ent.TicketEvent, error) {
 		t, err := s.visible(ctx, tx, "id", ticketID)
 		if err != nil {
 			return nil, err
+		}
+		if userID != nil { // once the ticket is found (see assign)
+			if err := s.checkRefs(ctx, map[string][]int{"userID": {uid}}, user.Table); err != nil {
+				return nil, err
+			}
 		}
 		if err := s.mayWatch(ctx, tx, t.ID, uid); err != nil {
 			return nil, err

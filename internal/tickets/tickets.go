@@ -509,9 +509,7 @@ func (s *Service) Delete(ctx context.Context, id int) error {
 // approvers, holding its row lock on PostgreSQL so that the history records
 // what really was there before and concurrent changes queue.
 func (s *Service) lock(ctx context.Context, tx *ent.Tx, id int) (*ent.Ticket, error) {
-	q := tx.Ticket.Query().Where(ticket.ID(id)).WithCategory().
-		WithAssignees(func(q *ent.UserQuery) { q.Select(user.FieldID) }).
-		WithApprovers(func(q *ent.UserQuery) { q.Select(user.FieldID) })
+	q := authz.WithPeople(tx.Ticket.Query().Where(ticket.ID(id)).WithCategory())
 	if s.Dialect == dialect.Postgres {
 		q.ForUpdate()
 	}
@@ -595,7 +593,9 @@ func (s *Service) registerWriter(ctx context.Context, tx *ent.Tx) error {
 // refNouns name the rows of each table checkRefs knows.
 var refNouns = map[string]string{category.Table: "category", site.Table: "site", user.Table: "user", tag.Table: "tag"}
 
-// checkRefs reports, per input field, ids that are not rows of table.
+// checkRefs reports, per input field, ids that are not rows of table the
+// viewer may see. A site or user outside the viewer's scope gets the answer
+// a missing one gets, so that the answer does not tell it exists.
 func (s *Service) checkRefs(ctx context.Context, fields map[string][]int, table string) error {
 	for field, ids := range fields {
 		if len(ids) == 0 {
@@ -603,16 +603,15 @@ func (s *Service) checkRefs(ctx context.Context, fields map[string][]int, table 
 		}
 		var n int
 		var err error
-		ctx := authz.System(ctx)
 		switch table {
 		case category.Table:
-			n, err = s.Client.Category.Query().Where(category.IDIn(ids...)).Count(ctx)
+			n, err = s.Client.Category.Query().Where(category.IDIn(ids...)).Count(authz.System(ctx))
 		case site.Table:
-			n, err = s.Client.Site.Query().Where(site.IDIn(ids...)).Count(ctx)
+			n, err = s.Client.Site.Query().Where(site.IDIn(ids...)).Count(ctx) // the policy: the viewer's
 		case user.Table:
-			n, err = s.Client.User.Query().Where(user.IDIn(ids...)).Count(ctx)
+			n, err = s.Client.User.Query().Where(user.IDIn(ids...)).Count(ctx) // the policy: the viewer's
 		case tag.Table:
-			n, err = s.Client.Tag.Query().Where(tag.IDIn(ids...)).Count(ctx)
+			n, err = s.Client.Tag.Query().Where(tag.IDIn(ids...)).Count(authz.System(ctx))
 		default:
 			return fmt.Errorf("checkRefs: unknown table %s", table)
 		}
@@ -620,7 +619,7 @@ func (s *Service) checkRefs(ctx context.Context, fields map[string][]int, table 
 			return err
 		}
 		if n != len(ids) {
-			return errs.Invalid(field, "refers to a %s that does not exist", refNouns[table])
+			return errs.Invalid(field, "refers to no %s the viewer can see", refNouns[table])
 		}
 	}
 	return nil

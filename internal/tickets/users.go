@@ -4,12 +4,10 @@ import (
 	"context"
 
 	"socdesk/ent"
-	"socdesk/ent/schematype"
 	"socdesk/ent/site"
 	"socdesk/ent/user"
 	"socdesk/internal/authz"
 	"socdesk/internal/errs"
-	"socdesk/internal/viewer"
 )
 
 // checkCanSee refuses, as bad input in field, people who could not see a
@@ -24,11 +22,7 @@ func (s *Service) checkCanSee(ctx context.Context, field string, ids []int, site
 		return err
 	}
 	for _, u := range users {
-		v := viewer.Viewer{UserID: u.ID, Role: viewer.Role(u.Role), Permissions: u.Permissions}
-		for _, st := range u.Edges.Sites {
-			v.SiteIDs = append(v.SiteIDs, st.ID)
-		}
-		if !v.Has(schematype.PermissionTicketView) || !v.SeesSite(siteID) {
+		if !authz.ScopeOf(authz.AsViewer(u)).SeesTicket(siteID) {
 			return errs.Invalid(field, "%s cannot see tickets of this site (needs TICKET_VIEW and the site)", u.Login)
 		}
 	}

@@ -88,17 +88,16 @@ func (s *Service) transition(ctx context.Context, tx *ent.Tx, id int, in Transit
 
 // Roles is how the viewer stands to t (loaded by lock, with its people).
 func Roles(ctx context.Context, t *ent.Ticket) workflow.Role {
-	return authz.RolesOf(viewer.FromContext(ctx), t.SiteID, authz.UserIDs(t.Edges.Assignees), authz.UserIDs(t.Edges.Approvers))
+	assignees, approvers := authz.People(t)
+	return authz.RolesOf(viewer.FromContext(ctx), t.SiteID, assignees, approvers)
 }
 
 // AvailableActions is what the viewer may do to t now, loading what the
 // table needs when t was read without it.
 func (s *Service) AvailableActions(ctx context.Context, t *ent.Ticket) ([]workflow.Option, error) {
-	if t.Edges.Category == nil || t.Edges.Assignees == nil || t.Edges.Approvers == nil {
+	if t.Edges.Category == nil || !authz.HasPeople(t) {
 		var err error
-		t, err = s.Client.Ticket.Query().Where(ticket.ID(t.ID)).WithCategory().
-			WithAssignees(func(q *ent.UserQuery) { q.Select(user.FieldID) }).
-			WithApprovers(func(q *ent.UserQuery) { q.Select(user.FieldID) }).Only(ctx)
+		t, err = authz.WithPeople(s.Client.Ticket.Query().Where(ticket.ID(t.ID)).WithCategory()).Only(ctx)
 		if err != nil {
 			return nil, err
 		}
@@ -139,11 +138,13 @@ func (s *Service) assign(ctx context.Context, tx *ent.Tx, id int, in AssignInput
 			return nil, nil, err
 		}
 		slices.Sort(*f.ids) // compared with, and recorded like, the sorted ids before
-		if err := s.checkRefs(ctx, map[string][]int{f.field: *f.ids}, user.Table); err != nil {
-			return nil, nil, err
-		}
 	}
 	return s.change(ctx, tx, id, in.ExpectedVersion, ticketevent.KindASSIGNED, "", func(old *ent.Ticket, m *ent.TicketMutation) ([]schematype.FieldChange, error) {
+		// People are checked once the ticket is found: one who cannot see it
+		// hears NOT_FOUND, whoever they name.
+		if err := s.checkRefs(ctx, map[string][]int{"assigneeIDs": in.AssigneeIDs, "approverIDs": in.ApproverIDs}, user.Table); err != nil {
+			return nil, err
+		}
 		if err := s.checkCanSee(ctx, "assigneeIDs", in.AssigneeIDs, old.SiteID); err != nil {
 			return nil, err
 		}
@@ -153,7 +154,8 @@ func (s *Service) assign(ctx context.Context, tx *ent.Tx, id int, in AssignInput
 		var changes []schematype.FieldChange
 		wt := authz.WorkflowTicket(old)
 		if in.AssigneeIDs != nil {
-			before := sorted(authz.UserIDs(old.Edges.Assignees))
+			before, _ := authz.People(old)
+			before = sorted(before)
 			if !slices.Equal(before, in.AssigneeIDs) {
 				m.ClearAssignees()
 				m.AddAssigneeIDs(in.AssigneeIDs...)
@@ -162,7 +164,8 @@ func (s *Service) assign(ctx context.Context, tx *ent.Tx, id int, in AssignInput
 			wt.HasAssignee = len(in.AssigneeIDs) > 0
 		}
 		if in.ApproverIDs != nil {
-			before := sorted(authz.UserIDs(old.Edges.Approvers))
+			_, before := authz.People(old)
+			before = sorted(before)
 			if !slices.Equal(before, in.ApproverIDs) {
 				m.ClearApprovers()
 				m.AddApproverIDs(in.ApproverIDs...)

@@ -22,7 +22,6 @@ import (
 	"socdesk/ent/ticketevent"
 	"socdesk/internal/authz"
 	"socdesk/internal/tickets"
-	"socdesk/internal/viewer"
 )
 
 // The rollups (ent StatusDay and StatusHour) hold, per site, UTC day or
@@ -387,20 +386,15 @@ type pastKey struct {
 // scopeKey names the sites a series covers: the filter's, within the
 // viewer's (what the rollups' privacy policy will let it read).
 func scopeKey(ctx context.Context, f *tickets.Filter) string {
-	v := viewer.FromContext(ctx)
-	var sites []int
-	switch {
-	case v.IsAdmin() && (f == nil || f.Sites == nil):
-		return "all"
-	case v.IsAdmin():
-		sites = slices.Clone(f.Sites)
-	case f == nil || f.Sites == nil:
-		sites = slices.Clone(v.SiteIDs)
-	default:
-		sites = slices.DeleteFunc(slices.Clone(f.Sites), func(id int) bool { return !v.SeesSite(id) })
+	var want []int
+	if f != nil {
+		want = f.Sites
 	}
-	slices.Sort(sites)
-	return fmt.Sprint(slices.Compact(sites))
+	sites, all := authz.ScopeFrom(ctx).Within(want)
+	if all {
+		return "all"
+	}
+	return fmt.Sprint(sites)
 }
 
 // dailyPrefix returns the prefix sums of the daily rollup within the

@@ -48,7 +48,9 @@ func (v *Viewer) Has(p schematype.Permission) bool {
 	return slices.Contains(v.Permissions, p)
 }
 
-// SeesSite reports whether the viewer may see tickets of the site.
+// SeesSite reports whether the site is one of the viewer's: the memory half
+// of the site rule's site test (authz.Scope, which also holds the SQL half and
+// the rules for tickets, history and users; ask it, not this).
 func (v *Viewer) SeesSite(siteID int) bool {
 	return v.IsAdmin() || (v != nil && slices.Contains(v.SiteIDs, siteID))
 }

@@ -1,0 +1,174 @@
+package authz
+
+import (
+	"context"
+	"slices"
+
+	"entgo.io/ent/dialect/sql"
+
+	"socdesk/ent"
+	"socdesk/ent/predicate"
+	"socdesk/ent/schematype"
+	"socdesk/ent/site"
+	"socdesk/ent/ticket"
+	"socdesk/ent/ticketevent"
+	"socdesk/ent/user"
+	"socdesk/internal/viewer"
+)
+
+// Scope is the site rule: which sites, tickets, history entries and users a
+// viewer may see. Each kind of row gets its SQL half (a predicate the
+// policies add to every query) and its memory half (for rows already read,
+// as the live hub, the trend and the ticket service hold them) side by side,
+// so that the two cannot say different things. scope_test checks they agree.
+//
+// The rule: admins see everything. Anyone else sees the sites assigned to
+// them; with TICKET_VIEW, the tickets of those sites and their history (a
+// deleted ticket's history through the site each entry was written on); and
+// the users who share a site with them, the admins, and themselves.
+type Scope struct{ v *viewer.Viewer }
+
+// ScopeOf is the scope of v; a nil viewer sees nothing.
+func ScopeOf(v *viewer.Viewer) Scope { return Scope{v} }
+
+// ScopeFrom is the scope of the viewer of ctx.
+func ScopeFrom(ctx context.Context) Scope { return ScopeOf(viewer.FromContext(ctx)) }
+
+// All reports whether the scope is everything (an admin's).
+func (s Scope) All() bool { return s.v.IsAdmin() }
+
+// readsTickets reports whether the viewer may read tickets at all.
+func (s Scope) readsTickets() bool { return s.v.Has(schematype.PermissionTicketView) }
+
+func everything(*sql.Selector)    {}
+func nothingAt(sel *sql.Selector) { sel.Where(sql.False()) }
+
+// Sites: a site is seen when it is one of the viewer's. viewer.SeesSite is
+// this half in memory (kept there for code that holds only a viewer).
+
+// SeesSite reports whether the viewer sees the site.
+func (s Scope) SeesSite(id int) bool { return s.v.SeesSite(id) }
+
+// SiteWhere is SeesSite in SQL.
+func (s Scope) SiteWhere() predicate.Site {
+	if s.All() {
+		return everything
+	}
+	return site.IDIn(s.siteIDs()...)
+}
+
+func (s Scope) siteIDs() []int {
+	if s.v == nil {
+		return nil
+	}
+	return s.v.SiteIDs
+}
+
+// Within is the part of sites (nil: every site) the viewer sees: all is true
+// for every site, else ids lists them, sorted and without repeats.
+func (s Scope) Within(sites []int) (ids []int, all bool) {
+	switch {
+	case s.All() && sites == nil:
+		return nil, true
+	case sites == nil:
+		ids = slices.Clone(s.siteIDs())
+	default:
+		ids = slices.DeleteFunc(slices.Clone(sites), func(id int) bool { return !s.SeesSite(id) })
+	}
+	slices.Sort(ids)
+	return slices.Compact(ids), false
+}
+
+// Tickets: a ticket is seen, with TICKET_VIEW, when its site is.
+
+// SeesTicket reports whether the viewer sees a ticket of the site.
+func (s Scope) SeesTicket(siteID int) bool { return s.readsTickets() && s.SeesSite(siteID) }
+
+// TicketWhere is SeesTicket in SQL.
+func (s Scope) TicketWhere() predicate.Ticket { return OnSites(s, ticket.SiteIDIn) }
+
+// OnSites is SeesTicket in SQL for any row read like a ticket of its site
+// (the trend's rollups): in is the In predicate of its site column.
+func OnSites[P ~func(*sql.Selector)](s Scope, in func(...int) P) P {
+	switch {
+	case !s.readsTickets():
+		return nothingAt
+	case s.All():
+		return everything
+	}
+	return in(s.siteIDs()...)
+}
+
+// History: an entry is seen with its ticket while the ticket exists, and
+// through the site it was written on once the ticket is gone.
+
+// SeesEntry reports whether the viewer sees a history entry written on
+// entrySite of a ticket now on ticketSite (nil once it is deleted).
+func (s Scope) SeesEntry(ticketSite *int, entrySite int) bool {
+	if ticketSite != nil {
+		return s.SeesTicket(*ticketSite)
+	}
+	return s.SeesTicket(entrySite)
+}
+
+// EntryWhere is SeesEntry in SQL.
+func (s Scope) EntryWhere() predicate.TicketEvent {
+	if s.All() || !s.readsTickets() {
+		return OnSites(s, ticketevent.SiteIDIn)
+	}
+	return ticketevent.Or(
+		ticketevent.HasTicketWith(s.TicketWhere()),
+		ticketevent.And(ticketevent.TicketIDIsNil(), OnSites(s, ticketevent.SiteIDIn)),
+	)
+}
+
+// Users: a user is seen when they share a site with the viewer, are an
+// admin, or are the viewer.
+
+// UserRef is what the rule needs of a user.
+type UserRef struct {
+	ID    int
+	Admin bool
+	Sites []int
+}
+
+// UserRefOf is the UserRef of u, whose sites must be loaded.
+func UserRefOf(u *ent.User) UserRef {
+	r := UserRef{ID: u.ID, Admin: u.Role == user.RoleADMIN}
+	for _, st := range u.Edges.Sites {
+		r.Sites = append(r.Sites, st.ID)
+	}
+	return r
+}
+
+// SeesUser reports whether the viewer sees the user u.
+func (s Scope) SeesUser(u UserRef) bool {
+	switch {
+	case s.v == nil:
+		return false
+	case s.All(), u.Admin, u.ID == s.v.UserID:
+		return true
+	}
+	return slices.ContainsFunc(u.Sites, func(id int) bool { return slices.Contains(s.v.SiteIDs, id) })
+}
+
+// UserWhere is SeesUser in SQL.
+func (s Scope) UserWhere() predicate.User {
+	switch {
+	case s.v == nil:
+		return nothingAt
+	case s.All():
+		return everything
+	}
+	return user.Or(user.ID(s.v.UserID), user.RoleEQ(user.RoleADMIN), user.HasSitesWith(site.IDIn(s.v.SiteIDs...)))
+}
+
+// AsViewer is the viewer u would be (to ask what u may see: an assignee
+// must be able to open their ticket); u's sites must be loaded.
+func AsViewer(u *ent.User) *viewer.Viewer {
+	v := &viewer.Viewer{UserID: u.ID, Login: u.Login, Role: viewer.Role(u.Role), Permissions: u.Permissions}
+	for _, st := range u.Edges.Sites {
+		v.SiteIDs = append(v.SiteIDs, st.ID)
+	}
+	return v
+}
