@@ -193,6 +193,11 @@ func (a *Authenticator) Authenticate(ctx context.Context, token string) (*viewer
 		}
 	}
 	u := t.Edges.User
+	if u == nil {
+		// The user was deleted between reading the token and its user
+		// (their tokens go with them).
+		return nil, ErrUnauthenticated
+	}
 	v := &viewer.Viewer{
 		UserID:         u.ID,
 		Login:          u.Login,
