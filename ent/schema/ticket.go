@@ -59,8 +59,9 @@ func (Ticket) Fields() []ent.Field {
 		// No rank is 0: entgql's cursors omit zero values and would lose their place.
 		field.Int8("priority_rank").Default(3).
 			Annotations(entgql.OrderField("PRIORITY"), entgql.Skip(entgql.SkipType, entgql.SkipMutationCreateInput, entgql.SkipMutationUpdateInput, entgql.SkipWhereInput)),
+		// In the product's order, workflow.Order (a test keeps them alike).
 		field.Enum("status").Values(
-			"NEW", "ASSIGNED", "IN_PROGRESS", "SUBMITTED", "APPROVED", "REJECTED",
+			"NEW", "ASSIGNED", "IN_PROGRESS", "SUBMITTED", "REJECTED", "APPROVED",
 			"TRIAGE", "ANALYSIS", "REMEDIATION", "RESOLVED", "CLOSED",
 		).Default("NEW").Annotations(skipInputs),
 		field.Enum("attack_verdict").Values("TRUE_POSITIVE", "FALSE_POSITIVE").Optional().Nillable(),
