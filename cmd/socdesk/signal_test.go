@@ -109,4 +109,3 @@ func runUntilReady(t *testing.T, cmd *exec.Cmd, addr string, out *syncBuffer, st
 	}
 	return -1, 0
 }
-
