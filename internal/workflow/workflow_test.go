@@ -17,13 +17,15 @@ type rule struct {
 	from   ticket.Status
 	to     ticket.Status
 	by     Role
+	clears bool // removes the assignees
 }
 
 func expected() []rule {
 	var rs []rule
 	A, I := category.WorkflowAPPROVAL, category.WorkflowINCIDENT_RESPONSE
 	add := func(w category.Workflow, a Action, from, to ticket.Status, by Role) {
-		rs = append(rs, rule{w, a, from, to, by})
+		// An approval RESTART starts the ticket over: NEW is assigned to no one.
+		rs = append(rs, rule{w, a, from, to, by, w == category.WorkflowAPPROVAL && a == Restart})
 	}
 	add(A, Start, ticket.StatusASSIGNED, ticket.StatusIN_PROGRESS, Assignee)
 	add(A, Start, ticket.StatusREJECTED, ticket.StatusIN_PROGRESS, Assignee)
@@ -88,8 +90,8 @@ func TestTable(t *testing.T) {
 						switch {
 						case want == nil && got.Outcome != Invalid:
 							t.Errorf("%s: %+v, want invalid", name, got)
-						case want != nil && want.by&r != 0 && (got.Outcome != Allowed || got.To != want.to):
-							t.Errorf("%s: %+v, want allowed to %s", name, got, want.to)
+						case want != nil && want.by&r != 0 && (got.Outcome != Allowed || got.To != want.to || got.ClearsAssignees != want.clears):
+							t.Errorf("%s: %+v, want allowed to %s (clearing the assignees: %v)", name, got, want.to, want.clears)
 						case want != nil && want.by&r == 0 && got.Outcome != Forbidden:
 							t.Errorf("%s: %+v, want forbidden", name, got)
 						}
