@@ -6,9 +6,11 @@ GENERATED := ent graph schema.graphql gqlgen.yml
 
 .PHONY: run build test unit lint generate check-generate migration node-deps bench-subscriptions bench bench-smoke
 
-## run: start the server on the embedded database, loading demo data on first start
-run:
-	$(GO) run ./cmd/socdesk serve --demo
+## run: start the server on the embedded database, loading demo data on first start (Ctrl-C stops it)
+# The built binary, not `go run`: go run exits 1 whenever it is interrupted,
+# however cleanly the server stopped, and make reports that as an error.
+run: build
+	./bin/socdesk serve --demo
 
 ## build: build bin/socdesk
 build:

@@ -646,7 +646,8 @@ func (c *AttachmentClient) Hooks() []Hook {
 
 // Interceptors returns the client interceptors.
 func (c *AttachmentClient) Interceptors() []Interceptor {
-	return c.inters.Attachment
+	inters := c.inters.Attachment
+	return append(inters[:len(inters):len(inters)], attachment.Interceptors[:]...)
 }
 
 func (c *AttachmentClient) mutate(ctx context.Context, m *AttachmentMutation) (Value, error) {
@@ -796,7 +797,8 @@ func (c *CategoryClient) Hooks() []Hook {
 
 // Interceptors returns the client interceptors.
 func (c *CategoryClient) Interceptors() []Interceptor {
-	return c.inters.Category
+	inters := c.inters.Category
+	return append(inters[:len(inters):len(inters)], category.Interceptors[:]...)
 }
 
 func (c *CategoryClient) mutate(ctx context.Context, m *CategoryMutation) (Value, error) {
@@ -1144,7 +1146,8 @@ func (c *SiteClient) Hooks() []Hook {
 
 // Interceptors returns the client interceptors.
 func (c *SiteClient) Interceptors() []Interceptor {
-	return c.inters.Site
+	inters := c.inters.Site
+	return append(inters[:len(inters):len(inters)], site.Interceptors[:]...)
 }
 
 func (c *SiteClient) mutate(ctx context.Context, m *SiteMutation) (Value, error) {
@@ -1578,7 +1581,8 @@ func (c *TagClient) Hooks() []Hook {
 
 // Interceptors returns the client interceptors.
 func (c *TagClient) Interceptors() []Interceptor {
-	return c.inters.Tag
+	inters := c.inters.Tag
+	return append(inters[:len(inters):len(inters)], tag.Interceptors[:]...)
 }
 
 func (c *TagClient) mutate(ctx context.Context, m *TagMutation) (Value, error) {
@@ -2817,7 +2821,8 @@ func (c *TicketWatcherClient) Hooks() []Hook {
 
 // Interceptors returns the client interceptors.
 func (c *TicketWatcherClient) Interceptors() []Interceptor {
-	return c.inters.TicketWatcher
+	inters := c.inters.TicketWatcher
+	return append(inters[:len(inters):len(inters)], ticketwatcher.Interceptors[:]...)
 }
 
 func (c *TicketWatcherClient) mutate(ctx context.Context, m *TicketWatcherMutation) (Value, error) {
@@ -3031,7 +3036,8 @@ func (c *UserClient) Hooks() []Hook {
 
 // Interceptors returns the client interceptors.
 func (c *UserClient) Interceptors() []Interceptor {
-	return c.inters.User
+	inters := c.inters.User
+	return append(inters[:len(inters):len(inters)], user.Interceptors[:]...)
 }
 
 func (c *UserClient) mutate(ctx context.Context, m *UserMutation) (Value, error) {

@@ -176,8 +176,18 @@ func TestWorkflowEdges(t *testing.T) {
 		const tr = `mutation($id: ID!, $to: TicketStatus) { transitionTicket(id: $id, action: MOVE, toStatus: $to) { status } }`
 		e.do(e.admin, tr, map[string]any{"id": gid(it.ID), "to": "NEW"}).wantCode("BAD_USER_INPUT", "toStatus")
 
-		// RESTART keeps the assignee; assigning them again makes it ASSIGNED.
-		e.do(e.admin, `mutation($id: ID!) { transitionTicket(id: $id, action: RESTART) { status } }`, map[string]any{"id": gid(c.tk.ID)}).ok()
+		// RESTART removes the assignee (issue 9, 1j: NEW means assigned to no
+		// one); assigning them again makes it ASSIGNED.
+		var r struct {
+			TransitionTicket struct {
+				Status    string
+				Assignees []struct{ ID string }
+			}
+		}
+		e.do(e.admin, `mutation($id: ID!) { transitionTicket(id: $id, action: RESTART) { status assignees { id } } }`, map[string]any{"id": gid(c.tk.ID)}).ok().into(&r)
+		if r.TransitionTicket.Status != "NEW" || len(r.TransitionTicket.Assignees) != 0 {
+			t.Fatalf("after RESTART: %+v", r.TransitionTicket)
+		}
 		var d struct{ AssignTicket struct{ Status string } }
 		e.do(e.admin, `mutation($id: ID!, $u: ID!) { assignTicket(id: $id, assigneeIDs: [$u]) { status } }`, map[string]any{"id": gid(c.tk.ID), "u": gid(c.assigneeU.ID)}).ok().into(&d)
 		if d.AssignTicket.Status != "ASSIGNED" {

@@ -94,10 +94,16 @@ func TestTicketTrendQuery(t *testing.T) {
 		if zone != "UTC" || !equalJSON(bars, want) {
 			t.Fatalf("admin: %s %v, want UTC %v", zone, bars, want)
 		}
-		all := []string{"NEW", "ASSIGNED", "IN_PROGRESS", "SUBMITTED", "APPROVED", "REJECTED",
+		// The product's chart order (issue 9, 1k): the approval statuses with
+		// REJECTED before APPROVED, the incident ones, CLOSED last.
+		all := []string{"NEW", "ASSIGNED", "IN_PROGRESS", "SUBMITTED", "REJECTED", "APPROVED",
 			"TRIAGE", "ANALYSIS", "REMEDIATION", "RESOLVED", "CLOSED"}
 		if !equalJSON(order, [][]string{all, all}) {
 			t.Fatalf("statuses %v", order)
+		}
+		_, _, order = get(e.admin, vars(map[string]any{"statuses": []string{"CLOSED", "APPROVED", "TRIAGE", "REJECTED"}}))
+		if want := []string{"REJECTED", "APPROVED", "TRIAGE", "CLOSED"}; !equalJSON(order, [][]string{want, want}) {
+			t.Fatalf("statuses of a selection: %v, want %v", order, want)
 		}
 
 		// statuses selects the segments, in workflow order; sites selects tickets.

@@ -187,14 +187,15 @@ func (f *wfFix) makeIn(t *testing.T, s wfShape, cat, site int) *ent.Ticket {
 
 // wfState is what a refused change must leave as it was.
 type wfState struct {
-	Status   ticket.Status
-	Version  int
-	ClosedAt *time.Time
-	Events   int
+	Status    ticket.Status
+	Version   int
+	ClosedAt  *time.Time
+	Events    int
+	Assignees []int // sorted
 }
 
 func (a wfState) same(b wfState) bool {
-	return a.Status == b.Status && a.Version == b.Version && a.Events == b.Events &&
+	return a.Status == b.Status && a.Version == b.Version && a.Events == b.Events && slices.Equal(a.Assignees, b.Assignees) &&
 		(a.ClosedAt == nil) == (b.ClosedAt == nil) && (a.ClosedAt == nil || a.ClosedAt.Equal(*b.ClosedAt))
 }
 
@@ -203,7 +204,7 @@ func (a wfState) String() string {
 	if a.ClosedAt != nil {
 		c = a.ClosedAt.Format(time.RFC3339Nano)
 	}
-	return fmt.Sprintf("{%s v%d closedAt=%s events=%d}", a.Status, a.Version, c, a.Events)
+	return fmt.Sprintf("{%s v%d closedAt=%s events=%d assignees=%v}", a.Status, a.Version, c, a.Events, a.Assignees)
 }
 
 func (f *wfFix) state(t *testing.T, id int) wfState {
@@ -216,7 +217,9 @@ func (f *wfFix) state(t *testing.T, id int) wfState {
 	if err != nil {
 		t.Fatal(err)
 	}
-	return wfState{tk.Status, tk.Version, tk.ClosedAt, n}
+	as := tk.QueryAssignees().IDsX(sys())
+	slices.Sort(as)
+	return wfState{tk.Status, tk.Version, tk.ClosedAt, n, as}
 }
 
 func (f *wfFix) events(t *testing.T, id int) []*ent.TicketEvent {
@@ -289,7 +292,7 @@ func wfExpect(s wfShape, roles wfRole, a wfAttempt) (code, field string, to tick
 			if s.assignee {
 				to = ticket.StatusASSIGNED
 			}
-		case "RESTART": // sets NEW
+		case "RESTART": // sets NEW, and removes the assignees (issue 9, 1j): NEW means assigned to no one
 			to, by = ticket.StatusNEW, wfEditor
 		default: // MOVE is for incidents
 			return "INVALID_TRANSITION", "", ""
@@ -309,7 +312,7 @@ func wfExpect(s wfShape, roles wfRole, a wfAttempt) (code, field string, to tick
 			to, by = ticket.StatusCLOSED, wfAssignee|wfEditor
 		case "REOPEN": // returns to TRIAGE
 			from, to, by = []ticket.Status{ticket.StatusCLOSED}, ticket.StatusTRIAGE, wfAssignee|wfEditor
-		case "RESTART": // bulk actions' restart: the first status
+		case "RESTART": // bulk actions' restart: the first status; the owner stays
 			to, by = ticket.StatusTRIAGE, wfEditor
 		default: // the approval actions
 			return "INVALID_TRANSITION", "", ""
@@ -529,6 +532,14 @@ func (f *wfFix) wfCheckTransitioned(t *testing.T, what string, r *result, id int
 		fail("event kind %s actor %v reason %v; want TRANSITIONED by %s (%d) reason %q", ev.Kind, ev.ActorID, ev.Reason, u.login, u.id, reason)
 	}
 	want := []wfChange{{"status", before.Status, to}}
+	// An approval ticket in NEW is assigned to no one: one that gets there
+	// (RESTART) loses its assignees in the same entry (issue 9, 1j).
+	if to == ticket.StatusNEW && len(before.Assignees) > 0 {
+		want = append(want, wfChange{"assignees", before.Assignees, []int{}})
+	}
+	if to == ticket.StatusNEW && len(after.Assignees) != 0 || to != ticket.StatusNEW && !slices.Equal(after.Assignees, before.Assignees) {
+		fail("assignees %v, before %v", after.Assignees, before.Assignees)
+	}
 	switch {
 	case to == ticket.StatusCLOSED:
 		want = append(want, wfChange{"closedAt", nil, wfTime(after.ClosedAt)})
@@ -1225,18 +1236,40 @@ func TestBulkUpdateTicketsChanges(t *testing.T) {
 			return d
 		}
 
-		// RESTART from several statuses: NEW, closedAt cleared; a NEW ticket
-		// has nowhere to restart to.
+		// RESTART from several statuses: NEW, closedAt cleared, no assignee
+		// left (issue 9, 1j), all in the one TRANSITIONED entry; the approver
+		// stays. A NEW ticket has nowhere to restart to.
 		var ids []int
 		for _, st := range []ticket.Status{ticket.StatusIN_PROGRESS, ticket.StatusSUBMITTED, ticket.StatusREJECTED, ticket.StatusCLOSED} {
 			ids = append(ids, f.make(t, wfApproval(st, true, true)).ID)
 		}
-		bulk(ids, map[string]any{"action": "RESTART"})
+		for _, res := range bulk(ids, map[string]any{"action": "RESTART"}).BulkUpdateTickets.Results {
+			if tk := res.Ticket; tk == nil || tk.Status != ticket.StatusNEW || len(tk.Assignees) != 0 || len(tk.Approvers) != 1 {
+				t.Errorf("RESTART answered %+v", tk)
+			}
+		}
 		for _, id := range ids {
 			st := f.state(t, id)
 			evs := f.events(t, id)
 			if st.Status != ticket.StatusNEW || st.ClosedAt != nil || len(evs) != 1 || evs[0].Kind != ticketevent.KindTRANSITIONED || *evs[0].ActorID != f.admin.id {
 				t.Errorf("RESTART: ticket %d is %s", id, st)
+				continue
+			}
+			if len(st.Assignees) != 0 || !slices.ContainsFunc(wfChanges(t, evs[0]), func(c wfChange) bool {
+				return c.Field == "assignees" && wfSameValue(c.From, []int{f.assignee.id}) && wfSameValue(c.To, []int{})
+			}) {
+				t.Errorf("RESTART kept the assignees of %d: %s, changes %v", id, st, wfChanges(t, evs[0]))
+			}
+			if n := e.client.Ticket.Query().Where(ticket.ID(id)).QueryApprovers().CountX(sys()); n != 1 {
+				t.Errorf("RESTART of %d removed the approver", id)
+			}
+		}
+		// RESTART with assignees in one bulk call: the ticket starts over
+		// first, then gets the given assignees, and is ASSIGNED.
+		again := f.make(t, wfApproval(ticket.StatusSUBMITTED, true, true))
+		for _, res := range bulk([]int{again.ID}, map[string]any{"action": "RESTART", "assigneeIDs": gids(f.viewer.id)}).BulkUpdateTickets.Results {
+			if tk := res.Ticket; tk == nil || tk.Status != ticket.StatusASSIGNED || len(tk.Assignees) != 1 || tk.Assignees[0].Login != f.viewer.login {
+				t.Errorf("RESTART and assign: %+v", tk)
 			}
 		}
 		var d wfBulk

@@ -99,8 +99,9 @@ func ValidColumn(column string) bool {
 //
 //	import _ "socdesk/ent/runtime"
 var (
-	Hooks  [1]ent.Hook
-	Policy ent.Policy
+	Hooks        [1]ent.Hook
+	Interceptors [1]ent.Interceptor
+	Policy       ent.Policy
 	// FilenameValidator is a validator for the "filename" field. It is called by the builders before save.
 	FilenameValidator func(string) error
 	// DefaultContentType holds the default value on creation for the "content_type" field.

@@ -231,7 +231,7 @@ var (
 		{Name: "custom_fields", Type: field.TypeJSON, Nullable: true},
 		{Name: "priority", Type: field.TypeEnum, Enums: []string{"HIGH", "MEDIUM", "LOW"}, Default: "LOW"},
 		{Name: "priority_rank", Type: field.TypeInt8, Default: 3},
-		{Name: "status", Type: field.TypeEnum, Enums: []string{"NEW", "ASSIGNED", "IN_PROGRESS", "SUBMITTED", "APPROVED", "REJECTED", "TRIAGE", "ANALYSIS", "REMEDIATION", "RESOLVED", "CLOSED"}, Default: "NEW"},
+		{Name: "status", Type: field.TypeEnum, Enums: []string{"NEW", "ASSIGNED", "IN_PROGRESS", "SUBMITTED", "REJECTED", "APPROVED", "TRIAGE", "ANALYSIS", "REMEDIATION", "RESOLVED", "CLOSED"}, Default: "NEW"},
 		{Name: "attack_verdict", Type: field.TypeEnum, Nullable: true, Enums: []string{"TRUE_POSITIVE", "FALSE_POSITIVE"}},
 		{Name: "incident", Type: field.TypeBool, Default: false},
 		{Name: "origin", Type: field.TypeEnum, Enums: []string{"SYSTEM", "USER"}, Default: "USER"},

@@ -64,6 +64,8 @@ func init() {
 			return next.Mutate(ctx, m)
 		})
 	}
+	attachmentInters := schema.Attachment{}.Interceptors()
+	attachment.Interceptors[0] = attachmentInters[0]
 	attachmentFields := schema.Attachment{}.Fields()
 	_ = attachmentFields
 	// attachmentDescFilename is the schema descriptor for filename field.
@@ -112,6 +114,8 @@ func init() {
 			return next.Mutate(ctx, m)
 		})
 	}
+	categoryInters := schema.Category{}.Interceptors()
+	category.Interceptors[0] = categoryInters[0]
 	categoryMixinFields0 := categoryMixin[0].Fields()
 	_ = categoryMixinFields0
 	categoryFields := schema.Category{}.Fields()
@@ -188,6 +192,8 @@ func init() {
 			return next.Mutate(ctx, m)
 		})
 	}
+	siteInters := schema.Site{}.Interceptors()
+	site.Interceptors[0] = siteInters[0]
 	siteMixinFields0 := siteMixin[0].Fields()
 	_ = siteMixinFields0
 	siteFields := schema.Site{}.Fields()
@@ -254,6 +260,8 @@ func init() {
 			return next.Mutate(ctx, m)
 		})
 	}
+	tagInters := schema.Tag{}.Interceptors()
+	tag.Interceptors[0] = tagInters[0]
 	tagMixinFields0 := tagMixin[0].Fields()
 	_ = tagMixinFields0
 	tagFields := schema.Tag{}.Fields()
@@ -305,6 +313,8 @@ func init() {
 	ticketHooks := schema.Ticket{}.Hooks()
 
 	ticket.Hooks[1] = ticketHooks[0]
+
+	ticket.Hooks[2] = ticketHooks[1]
 	ticketMixinFields0 := ticketMixin[0].Fields()
 	_ = ticketMixinFields0
 	ticketFields := schema.Ticket{}.Fields()
@@ -449,6 +459,8 @@ func init() {
 			return next.Mutate(ctx, m)
 		})
 	}
+	ticketwatcherInters := schema.TicketWatcher{}.Interceptors()
+	ticketwatcher.Interceptors[0] = ticketwatcherInters[0]
 	ticketwatcherFields := schema.TicketWatcher{}.Fields()
 	_ = ticketwatcherFields
 	// ticketwatcherDescCreatedAt is the schema descriptor for created_at field.
@@ -465,6 +477,11 @@ func init() {
 			return next.Mutate(ctx, m)
 		})
 	}
+	userHooks := schema.User{}.Hooks()
+
+	user.Hooks[1] = userHooks[0]
+	userInters := schema.User{}.Interceptors()
+	user.Interceptors[0] = userInters[0]
 	userMixinFields0 := userMixin[0].Fields()
 	_ = userMixinFields0
 	userFields := schema.User{}.Fields()

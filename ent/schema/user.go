@@ -28,7 +28,7 @@ func (User) Fields() []ent.Field {
 			Match(regexp.MustCompile(`^[a-zA-Z0-9][a-zA-Z0-9._@-]*$`)).
 			Annotations(entgql.OrderField("LOGIN")),
 		field.String("display_name").NotEmpty().Validate(maxRunes(128)),
-		field.String("email").Optional().Validate(maxRunes(254)),
+		field.String("email").Optional().Validate(emailAddress),
 		field.Enum("role").Values("ADMIN", "ANALYST").Default("ANALYST"),
 		field.JSON("permissions", []schematype.Permission{}).Default([]schematype.Permission{}).
 			Annotations(entgql.Type("[Permission!]")),
@@ -56,3 +56,6 @@ func (User) Annotations() []schema.Annotation {
 
 // Policy of the User: see package authz.
 func (User) Policy() ent.Policy { return authz.UserPolicy() }
+
+// Hooks of the User.
+func (User) Hooks() []ent.Hook { return []ent.Hook{FoldLoginHook()} }

@@ -271,7 +271,7 @@ func ValidColumn(column string) bool {
 //
 //	import _ "socdesk/ent/runtime"
 var (
-	Hooks  [2]ent.Hook
+	Hooks  [3]ent.Hook
 	Policy ent.Policy
 	// DefaultCreatedAt holds the default value on creation for the "created_at" field.
 	DefaultCreatedAt func() time.Time
@@ -416,8 +416,8 @@ const (
 	StatusASSIGNED    Status = "ASSIGNED"
 	StatusIN_PROGRESS Status = "IN_PROGRESS"
 	StatusSUBMITTED   Status = "SUBMITTED"
-	StatusAPPROVED    Status = "APPROVED"
 	StatusREJECTED    Status = "REJECTED"
+	StatusAPPROVED    Status = "APPROVED"
 	StatusTRIAGE      Status = "TRIAGE"
 	StatusANALYSIS    Status = "ANALYSIS"
 	StatusREMEDIATION Status = "REMEDIATION"
@@ -432,7 +432,7 @@ func (s Status) String() string {
 // StatusValidator is a validator for the "status" field enum values. It is called by the builders before save.
 func StatusValidator(s Status) error {
 	switch s {
-	case StatusNEW, StatusASSIGNED, StatusIN_PROGRESS, StatusSUBMITTED, StatusAPPROVED, StatusREJECTED, StatusTRIAGE, StatusANALYSIS, StatusREMEDIATION, StatusRESOLVED, StatusCLOSED:
+	case StatusNEW, StatusASSIGNED, StatusIN_PROGRESS, StatusSUBMITTED, StatusREJECTED, StatusAPPROVED, StatusTRIAGE, StatusANALYSIS, StatusREMEDIATION, StatusRESOLVED, StatusCLOSED:
 		return nil
 	default:
 		return fmt.Errorf("ticket: invalid enum value for status field: %q", s)

@@ -2126,9 +2126,14 @@ extend type Ticket {
 A workflow action. APPROVAL tickets: START (assignee; from ASSIGNED, or REJECTED
 to resume), SUBMIT (assignee; needs an approver), APPROVE and REJECT (approver;
 REJECT needs a reason), CLOSE (editors; from any status), REOPEN (editors; to
-ASSIGNED with an assignee, else NEW), RESTART (editors; to NEW). INCIDENT_RESPONSE
-tickets: MOVE to TRIAGE, ANALYSIS, REMEDIATION or RESOLVED (owner or editors),
-CLOSE and REOPEN (to TRIAGE; owner or editors), RESTART (editors; to TRIAGE).
+ASSIGNED with an assignee, else NEW), RESTART (editors; to NEW, removing the
+assignees, as NEW means assigned to no one, so that the ticket starts over; the
+approvers stay). INCIDENT_RESPONSE tickets: MOVE to TRIAGE, ANALYSIS, REMEDIATION
+or RESOLVED (owner or editors), CLOSE and REOPEN (to TRIAGE; owner or editors),
+RESTART (editors; to TRIAGE, keeping the owner: TRIAGE is worked by its owner,
+and an incident being re-triaged still needs someone answerable for it).
+Every change is recorded in the ticket's history, the removed assignees in the
+same entry as the status.
 """
 enum TicketAction {
   START
@@ -2176,7 +2181,11 @@ input BulkTicketChange {
   assigneeIDs: [ID!]
   "Replaces the approvers."
   approverIDs: [ID!]
-  "RESTART or CLOSE."
+  """
+  RESTART or CLOSE. RESTART takes an approval ticket back to NEW and removes its
+  assignees (an incident back to TRIAGE, owner kept); given with assigneeIDs, the
+  ticket is restarted first and then gets those assignees.
+  """
   action: TicketAction
   "Replaces the tags; an empty list removes them all."
   tagIDs: [ID!]
@@ -2953,8 +2962,8 @@ enum TicketStatus @goModel(model: "socdesk/ent/ticket.Status") {
   ASSIGNED
   IN_PROGRESS
   SUBMITTED
-  APPROVED
   REJECTED
+  APPROVED
   TRIAGE
   ANALYSIS
   REMEDIATION

@@ -17,6 +17,7 @@ import (
 
 	"socdesk/ent"
 	"socdesk/ent/apitoken"
+	"socdesk/ent/schema"
 	"socdesk/ent/schematype"
 	"socdesk/ent/site"
 	"socdesk/ent/user"
@@ -46,10 +47,10 @@ func Hash(token string) []byte {
 	return h[:]
 }
 
-// Issue stores a token for the user with login and returns it.
+// Issue stores a token for the user with login (in any case) and returns it.
 func Issue(ctx context.Context, client *ent.Client, login, name string) (string, error) {
 	ctx = authz.System(ctx)
-	u, err := client.User.Query().Where(user.Login(login)).Only(ctx)
+	u, err := client.User.Query().Where(user.Login(schema.FoldLogin(login))).Only(ctx)
 	if ent.IsNotFound(err) {
 		return "", fmt.Errorf("no user with login %q", login)
 	} else if err != nil {

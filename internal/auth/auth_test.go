@@ -13,6 +13,9 @@ import (
 	"socdesk/internal/devtools/testdb"
 )
 
+// TestMain drops the package's PostgreSQL database after its tests.
+func TestMain(m *testing.M) { testdb.Main(m) }
+
 func sys() context.Context { return privacy.DecisionContext(context.Background(), privacy.Allow) }
 
 // TestBootstrap: an administrator can always get in — on a first start, on a
@@ -74,6 +77,10 @@ func TestCachedAuthentication(t *testing.T) {
 			tok, err := auth.Issue(ctx, client, "ana", "test")
 			if err != nil {
 				t.Fatal(err)
+			}
+			// Logins ignore case: `socdesk token create --user Ana` is for ana.
+			if _, err := auth.Issue(ctx, client, "Ana", "test"); err != nil {
+				t.Fatalf("token for Ana: %v", err)
 			}
 			now := time.Now()
 			a := &auth.Authenticator{Client: client, Now: func() time.Time { return now }, CacheFor: 10 * time.Second}

@@ -291,9 +291,10 @@ func RolesOf(v *viewer.Viewer, siteID int, assigneeIDs, approverIDs []int) workf
 	return r
 }
 
-// workflowFields are what a transition writes: the status and its timestamps
-// (the version and updated_at follow every change).
-var workflowFields = []string{ticket.FieldStatus, ticket.FieldClosedAt, ticket.FieldVersion, ticket.FieldUpdatedAt}
+// workflowFields are what a transition writes: the status (the version and
+// updated_at follow every change, closed_at the status: the Ticket's hooks
+// write them after this policy has looked).
+var workflowFields = []string{ticket.FieldStatus, ticket.FieldVersion, ticket.FieldUpdatedAt}
 
 // allowTransition lets a non-editor — an assignee, an approver — change a
 // ticket's status when, and only when, the workflow table gives their role
@@ -316,10 +317,6 @@ func allowTransition(ctx context.Context, v *viewer.Viewer, m *ent.TicketMutatio
 	t, err := WithPeople(m.Client().Ticket.Query().Where(ticket.ID(id)).WithCategory()).Only(ctx)
 	if err != nil {
 		return privacy.Denyf("ticket not visible: %v", err)
-	}
-	// closedAt follows the status: set on closing, cleared on leaving CLOSED.
-	if _, set := m.ClosedAt(); (set && to != ticket.StatusCLOSED) || (m.ClosedAtCleared() && t.Status != ticket.StatusCLOSED) {
-		return privacy.Denyf("closedAt follows the status")
 	}
 	wt := WorkflowTicket(t)
 	assignees, approvers := People(t)

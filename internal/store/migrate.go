@@ -31,6 +31,9 @@ func (s *Store) Migrate(ctx context.Context) (uint, error) {
 		if err := s.Client.Schema.Create(ctx); err != nil {
 			return 0, err
 		}
+		if err := s.sqliteDataMigrations(ctx); err != nil {
+			return 0, err
+		}
 		return 0, s.alignSQLiteTicketNumbers(ctx)
 	}
 	for _, ext := range Extensions {
@@ -73,4 +76,22 @@ func (s *Store) alignSQLiteTicketNumbers(ctx context.Context) error {
 		`UPDATE sqlite_sequence SET seq = ? WHERE name = 'tickets' AND seq = ? AND NOT EXISTS (SELECT 1 FROM tickets)`,
 		first-1, first)
 	return err
+}
+
+// sqliteDataMigrations are the versioned migrations that change data, not
+// the schema (which ent's automatic migration keeps on SQLite), written
+// portably and run on SQLite at every start: each is idempotent.
+var dataMigrations = []string{"migrations/20261201210000_fold_logins.up.sql"}
+
+func (s *Store) sqliteDataMigrations(ctx context.Context) error {
+	for _, name := range dataMigrations {
+		b, err := Migrations.ReadFile(name)
+		if err != nil {
+			return err
+		}
+		if _, err := s.DB.ExecContext(ctx, string(b)); err != nil {
+			return fmt.Errorf("%s: %w", name, err)
+		}
+	}
+	return nil
 }

@@ -81,6 +81,16 @@ func (s *Service) bulkOne(ctx context.Context, tx *ent.Tx, id int, c BulkChange)
 		all = append(all, evs...)
 		return nil
 	}
+	// A RESTART starts the ticket over first, so that assignees given with it
+	// are the new ones, not the ones it removes.
+	restart := c.Action != nil && *c.Action == workflow.Restart
+	if restart {
+		if err := step(func() (*ent.Ticket, []*ent.TicketEvent, error) {
+			return s.transition(ctx, tx, id, TransitionInput{Action: *c.Action})
+		}); err != nil {
+			return nil, nil, err
+		}
+	}
 	if c.AssigneeIDs != nil || c.ApproverIDs != nil {
 		if err := step(func() (*ent.Ticket, []*ent.TicketEvent, error) {
 			return s.assign(ctx, tx, id, AssignInput{AssigneeIDs: c.AssigneeIDs, ApproverIDs: c.ApproverIDs})
@@ -95,7 +105,7 @@ func (s *Service) bulkOne(ctx context.Context, tx *ent.Tx, id int, c BulkChange)
 			return nil, nil, err
 		}
 	}
-	if c.Action != nil {
+	if c.Action != nil && !restart {
 		if err := step(func() (*ent.Ticket, []*ent.TicketEvent, error) {
 			return s.transition(ctx, tx, id, TransitionInput{Action: *c.Action})
 		}); err != nil {

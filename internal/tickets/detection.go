@@ -115,6 +115,3 @@ func utc(t *time.Time) *time.Time {
 	u := t.UTC().Truncate(time.Microsecond)
 	return &u
 }
-
-// now is the current time as utc stores it.
-func now() time.Time { return time.Now().UTC().Truncate(time.Microsecond) }

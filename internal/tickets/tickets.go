@@ -322,8 +322,15 @@ func (s *Service) change(ctx context.Context, tx *ent.Tx, id int, expectedVersio
 	} else if err != nil {
 		return nil, nil, err
 	}
+	if !sameTime(old.ClosedAt, t.ClosedAt) { // the Ticket's hook moved it with the status
+		changes = append(changes, schematype.FieldChange{Field: "closedAt", From: old.ClosedAt, To: t.ClosedAt})
+	}
 	ev, err := record(ctx, tx, t, kind, changes, reason)
 	return t, []*ent.TicketEvent{ev}, err
+}
+
+func sameTime(a, b *time.Time) bool {
+	return (a == nil) == (b == nil) && (a == nil || a.Equal(*b))
 }
 
 // applyUpdate validates in against the ticket old, sets the changes on m

@@ -71,16 +71,11 @@ func (s *Service) transition(ctx context.Context, tx *ent.Tx, id int, in Transit
 			}
 			return nil, errs.New(errs.InvalidTransition, "%s", d.Why)
 		}
+		m.SetStatus(d.To) // closedAt follows, by the Ticket's hook; change records it
 		changes := []schematype.FieldChange{{Field: "status", From: old.Status, To: d.To}}
-		m.SetStatus(d.To)
-		switch {
-		case d.To == ticket.StatusCLOSED:
-			at := now()
-			m.SetClosedAt(at)
-			changes = append(changes, schematype.FieldChange{Field: "closedAt", From: old.ClosedAt, To: at})
-		case old.ClosedAt != nil:
-			m.ClearClosedAt()
-			changes = append(changes, schematype.FieldChange{Field: "closedAt", From: old.ClosedAt, To: nil})
+		if before := sorted(authz.UserIDs(old.Edges.Assignees)); d.ClearsAssignees && len(before) > 0 {
+			m.ClearAssignees()
+			changes = append(changes, schematype.FieldChange{Field: "assignees", From: before, To: []int{}})
 		}
 		return changes, nil
 	})

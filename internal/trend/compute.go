@@ -16,18 +16,15 @@ import (
 	"socdesk/ent/ticketevent"
 	"socdesk/internal/errs"
 	"socdesk/internal/tickets"
+	"socdesk/internal/workflow"
 )
 
 // MaxDays bounds a series: two years, leap day included.
 const MaxDays = 731
 
-// Statuses are every ticket status in the enum's (workflow) order: the
-// segments of a bar when the filter does not select statuses.
-var Statuses = []ticket.Status{
-	ticket.StatusNEW, ticket.StatusASSIGNED, ticket.StatusIN_PROGRESS, ticket.StatusSUBMITTED,
-	ticket.StatusAPPROVED, ticket.StatusREJECTED, ticket.StatusTRIAGE, ticket.StatusANALYSIS,
-	ticket.StatusREMEDIATION, ticket.StatusRESOLVED, ticket.StatusCLOSED,
-}
+// Statuses are every ticket status in the workflows' order (workflow.Order):
+// the segments of a bar when the filter does not select statuses.
+var Statuses = workflow.Order
 
 // Compute returns the series of the tickets matching f for each day from
 // `from` to `to` (calendar days, inclusive) in the IANA time zone timeZone.
@@ -165,7 +162,7 @@ func civil(t time.Time) time.Time {
 }
 
 // selection returns the predicates selecting the tickets of f, and the
-// statuses reported: those of filter.statuses in enum order, or all.
+// statuses reported: those of filter.statuses in workflow order, or all.
 func selection(f *tickets.Filter) ([]predicate.Ticket, []ticket.Status, error) {
 	if f == nil {
 		return nil, Statuses, nil

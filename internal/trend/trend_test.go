@@ -345,7 +345,8 @@ func TestTrendValidation(t *testing.T) {
 	})
 }
 
-// Statuses is the enum of the ticket schema, in its order.
+// Statuses is the enum of the ticket schema, in its order: the product's
+// (workflow.Order), which the schema's enum is written in.
 func TestTrendStatusesAreTheEnum(t *testing.T) {
 	for _, c := range migrate.TicketsColumns {
 		if c.Name == ticket.FieldStatus {

@@ -25,7 +25,7 @@ const (
 	Reject  Action = "REJECT"  // approver: SUBMITTED → REJECTED, with a reason
 	Close   Action = "CLOSE"   // from any status → CLOSED
 	Reopen  Action = "REOPEN"  // CLOSED → ASSIGNED or NEW (approval), TRIAGE (incident)
-	Restart Action = "RESTART" // any status → the workflow's first status (bulk actions)
+	Restart Action = "RESTART" // any status → the workflow's first status; approval tickets lose their assignees
 	Move    Action = "MOVE"    // incidents: to a named working status
 )
 
@@ -75,12 +75,17 @@ type Transition struct {
 	NeedsApprover bool
 	// NeedsReason: a reason must be given (rejecting).
 	NeedsReason bool
+	// ClearsAssignees: the transition removes the assignees (an approval
+	// RESTART: NEW means assigned to no one, so the ticket starts over).
+	ClearsAssignees bool
 }
 
 var (
+	// A rejected ticket goes back to work, an approved one on to be closed:
+	// REJECTED comes before APPROVED.
 	approvalStatuses = []ticket.Status{
 		ticket.StatusNEW, ticket.StatusASSIGNED, ticket.StatusIN_PROGRESS, ticket.StatusSUBMITTED,
-		ticket.StatusAPPROVED, ticket.StatusREJECTED, ticket.StatusCLOSED,
+		ticket.StatusREJECTED, ticket.StatusAPPROVED, ticket.StatusCLOSED,
 	}
 	incidentWorking  = []ticket.Status{ticket.StatusTRIAGE, ticket.StatusANALYSIS, ticket.StatusREMEDIATION, ticket.StatusRESOLVED}
 	incidentStatuses = append(slices.Clone(incidentWorking), ticket.StatusCLOSED)
@@ -95,12 +100,16 @@ var table = map[category.Workflow][]Transition{
 		{Action: Reject, From: []ticket.Status{ticket.StatusSUBMITTED}, To: ticket.StatusREJECTED, By: Approver, NeedsReason: true},
 		{Action: Close, To: ticket.StatusCLOSED, By: Editor},
 		{Action: Reopen, From: []ticket.Status{ticket.StatusCLOSED}, By: Editor}, // To: see reopenTarget
-		{Action: Restart, To: ticket.StatusNEW, By: Editor},
+		{Action: Restart, To: ticket.StatusNEW, By: Editor, ClearsAssignees: true},
 	},
 	category.WorkflowINCIDENT_RESPONSE: {
 		{Action: Move, From: incidentWorking, Targets: incidentWorking, By: Assignee | Editor},
 		{Action: Close, To: ticket.StatusCLOSED, By: Assignee | Editor},
 		{Action: Reopen, From: []ticket.Status{ticket.StatusCLOSED}, To: ticket.StatusTRIAGE, By: Assignee | Editor},
+		// An incident's owner stays on RESTART: TRIAGE is not "unassigned"
+		// (an incident is created in TRIAGE with or without an owner), the
+		// owner can take every incident action from it, and an incident being
+		// re-triaged still needs someone answerable for it.
 		{Action: Restart, To: ticket.StatusTRIAGE, By: Editor},
 	},
 }
@@ -110,6 +119,11 @@ var Statuses = map[category.Workflow][]ticket.Status{
 	category.WorkflowAPPROVAL:          approvalStatuses,
 	category.WorkflowINCIDENT_RESPONSE: incidentStatuses,
 }
+
+// Order is every status in the order the product shows them (the trend's
+// segments): the approval statuses, then the incident ones, CLOSED, which
+// both workflows end in, last; each workflow's Statuses in their order.
+var Order = slices.Concat(approvalStatuses[:len(approvalStatuses)-1], incidentStatuses)
 
 // InitialStatus is the status a new ticket of the workflow starts in: an
 // approval ticket is NEW, or ASSIGNED when created with an assignee; an
@@ -155,6 +169,8 @@ const (
 type Decision struct {
 	Outcome Outcome
 	To      ticket.Status
+	// ClearsAssignees: taking it removes the ticket's assignees.
+	ClearsAssignees bool
 	// Why explains an outcome other than Allowed.
 	Why string
 }
@@ -177,7 +193,7 @@ func Decide(t Ticket, action Action, target *ticket.Status, roles Role, reason s
 		case tr.NeedsReason && reason == "":
 			return Decision{Outcome: Unmet, To: to, Why: "a reason is required"}
 		}
-		return Decision{Outcome: Allowed, To: to}
+		return Decision{Outcome: Allowed, To: to, ClearsAssignees: tr.ClearsAssignees}
 	}
 	return Decision{Outcome: Invalid, Why: string(action) + " is not possible from " + string(t.Status) + " in the " + string(t.Workflow) + " workflow"}
 }

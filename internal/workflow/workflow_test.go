@@ -17,13 +17,15 @@ type rule struct {
 	from   ticket.Status
 	to     ticket.Status
 	by     Role
+	clears bool // removes the assignees
 }
 
 func expected() []rule {
 	var rs []rule
 	A, I := category.WorkflowAPPROVAL, category.WorkflowINCIDENT_RESPONSE
 	add := func(w category.Workflow, a Action, from, to ticket.Status, by Role) {
-		rs = append(rs, rule{w, a, from, to, by})
+		// An approval RESTART starts the ticket over: NEW is assigned to no one.
+		rs = append(rs, rule{w, a, from, to, by, w == category.WorkflowAPPROVAL && a == Restart})
 	}
 	add(A, Start, ticket.StatusASSIGNED, ticket.StatusIN_PROGRESS, Assignee)
 	add(A, Start, ticket.StatusREJECTED, ticket.StatusIN_PROGRESS, Assignee)
@@ -88,8 +90,8 @@ func TestTable(t *testing.T) {
 						switch {
 						case want == nil && got.Outcome != Invalid:
 							t.Errorf("%s: %+v, want invalid", name, got)
-						case want != nil && want.by&r != 0 && (got.Outcome != Allowed || got.To != want.to):
-							t.Errorf("%s: %+v, want allowed to %s", name, got, want.to)
+						case want != nil && want.by&r != 0 && (got.Outcome != Allowed || got.To != want.to || got.ClearsAssignees != want.clears):
+							t.Errorf("%s: %+v, want allowed to %s (clearing the assignees: %v)", name, got, want.to, want.clears)
 						case want != nil && want.by&r == 0 && got.Outcome != Forbidden:
 							t.Errorf("%s: %+v, want forbidden", name, got)
 						}
@@ -167,6 +169,64 @@ func TestAvailableMatchesDecide(t *testing.T) {
 					}
 				}
 			}
+		}
+	}
+}
+
+// TestRestartClearsAssignees: an approval RESTART leaves the ticket NEW and
+// assigned to no one (issue 9, 1j); an incident's owner stays on RESTART.
+func TestRestartClearsAssignees(t *testing.T) {
+	for _, c := range []struct {
+		w     category.Workflow
+		from  ticket.Status
+		clear bool
+	}{
+		{category.WorkflowAPPROVAL, ticket.StatusSUBMITTED, true},
+		{category.WorkflowAPPROVAL, ticket.StatusCLOSED, true},
+		{category.WorkflowINCIDENT_RESPONSE, ticket.StatusREMEDIATION, false},
+	} {
+		d := Decide(Ticket{Workflow: c.w, Status: c.from, HasAssignee: true, HasApprover: true}, Restart, nil, Editor, "")
+		if d.Outcome != Allowed || d.ClearsAssignees != c.clear {
+			t.Errorf("%s RESTART from %s: %+v, want clearing assignees %v", c.w, c.from, d, c.clear)
+		}
+	}
+	for w, statuses := range Statuses {
+		for _, s := range statuses {
+			for _, a := range Actions {
+				if a == Restart {
+					continue
+				}
+				if d := Decide(Ticket{Workflow: w, Status: s, HasAssignee: true, HasApprover: true}, a, nil, Assignee|Approver|Editor, "x"); d.ClearsAssignees {
+					t.Errorf("%s %s from %s clears the assignees", w, a, s)
+				}
+			}
+		}
+	}
+}
+
+// TestOrder: the product's order of statuses (issue 9, 1k) is New, Assigned,
+// In Progress, Submitted, Rejected, Approved, the incident statuses, Closed:
+// every status once, each workflow's own in their order.
+func TestOrder(t *testing.T) {
+	want := []ticket.Status{ticket.StatusNEW, ticket.StatusASSIGNED, ticket.StatusIN_PROGRESS, ticket.StatusSUBMITTED,
+		ticket.StatusREJECTED, ticket.StatusAPPROVED, ticket.StatusTRIAGE, ticket.StatusANALYSIS, ticket.StatusREMEDIATION,
+		ticket.StatusRESOLVED, ticket.StatusCLOSED}
+	if !slices.Equal(Order, want) {
+		t.Fatalf("Order %v, want %v", Order, want)
+	}
+	for _, s := range Order {
+		if err := ticket.StatusValidator(s); err != nil {
+			t.Error(err)
+		}
+	}
+	for w, statuses := range Statuses {
+		at := -1
+		for _, s := range statuses {
+			i := slices.Index(Order, s)
+			if i <= at {
+				t.Errorf("%s: %s out of the workflow's order in %v", w, s, Order)
+			}
+			at = i
 		}
 	}
 }

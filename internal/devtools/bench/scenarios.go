@@ -103,7 +103,7 @@ FROM status_days WHERE ($2::bigint IS NULL OR site_id = $2::bigint)
 GROUP BY 1, 2`
 
 // trendStatuses are the statuses of a series in the server's order.
-var trendStatuses = []string{"NEW", "ASSIGNED", "IN_PROGRESS", "SUBMITTED", "APPROVED", "REJECTED",
+var trendStatuses = []string{"NEW", "ASSIGNED", "IN_PROGRESS", "SUBMITTED", "REJECTED", "APPROVED",
 	"TRIAGE", "ANALYSIS", "REMEDIATION", "RESOLVED", "CLOSED"}
 
 const trendQuery = `query($f: TicketFilter, $from: Date!, $to: Date!) { ticketTrend(filter: $f, from: $from, to: $to, timeZone: "UTC") {

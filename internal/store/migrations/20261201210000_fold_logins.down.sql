@@ -1,0 +1,2 @@
+-- Folded logins stay folded: the original case is not kept.
+SELECT 1;
