@@ -73,7 +73,8 @@ func (s *Service) transition(ctx context.Context, tx *ent.Tx, id int, in Transit
 		}
 		m.SetStatus(d.To) // closedAt follows, by the Ticket's hook; change records it
 		changes := []schematype.FieldChange{{Field: "status", From: old.Status, To: d.To}}
-		if before := sorted(authz.UserIDs(old.Edges.Assignees)); d.ClearsAssignees && len(before) > 0 {
+		assignees, _ := authz.People(old)
+		if before := sorted(assignees); d.ClearsAssignees && len(before) > 0 {
 			m.ClearAssignees()
 			changes = append(changes, schematype.FieldChange{Field: "assignees", From: before, To: []int{}})
 		}
