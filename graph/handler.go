@@ -81,6 +81,7 @@ func NewHandler(o Options) http.Handler {
 	srv.AddTransport(transport.POST{})
 	srv.SetQueryCache(lru.New[*ast.QueryDocument](1000))
 	srv.SetParserTokenLimit(o.MaxTokens)
+	srv.SetValidationRulesFn(validationRules)
 	srv.Use(extension.Introspection{})
 	srv.Use(o.Limits)
 	srv.SetErrorPresenter(Presenter(o.Logger))
@@ -296,7 +297,8 @@ func classify(err error) *errs.Error {
 // field being resolved (a malformed cursor, say): that is bad input.
 func argumentError(ctx context.Context, path ast.Path) (string, bool) {
 	fc := graphql.GetFieldContext(ctx)
-	if fc == nil || fc.Field.Definition == nil {
+	// A root object's context (Subscription, say) has no field at all.
+	if fc == nil || fc.Field.Field == nil || fc.Field.Definition == nil {
 		return "", false
 	}
 	at := len(fc.Path())
