@@ -11,6 +11,7 @@ package authz
 
 import (
 	"context"
+	"fmt"
 	"slices"
 
 	"socdesk/ent"
@@ -182,7 +183,10 @@ func withinSites(ctx context.Context, v *viewer.Viewer, m ent.Mutation) error {
 		}
 		id, _ := child.TicketID()
 		n, err := child.Client().Ticket.Query().Where(ticket.ID(id), ticket.SiteIDIn(v.SiteIDs...)).Count(ctx)
-		if err != nil || n != 1 {
+		if err != nil {
+			return lookupFailed(err)
+		}
+		if n != 1 {
 			return privacy.Denyf("the ticket is not in the viewer's sites")
 		}
 		return privacy.Allow
@@ -311,7 +315,7 @@ func allowTransition(ctx context.Context, v *viewer.Viewer, m *ent.TicketMutatio
 		WithApprovers(func(q *ent.UserQuery) { q.Select(user.FieldID) }).
 		Only(ctx)
 	if err != nil {
-		return privacy.Denyf("ticket not visible: %v", err)
+		return notFoundOr(err, privacy.Denyf("ticket not visible"))
 	}
 	// closedAt follows the status: set on closing, cleared on leaving CLOSED.
 	if _, set := m.ClosedAt(); (set && to != ticket.StatusCLOSED) || (m.ClosedAtCleared() && t.Status != ticket.StatusCLOSED) {
@@ -361,7 +365,7 @@ func MemoPolicy() ent.Policy {
 						WithAssignees(func(q *ent.UserQuery) { q.Select(user.FieldID) }).
 						WithApprovers(func(q *ent.UserQuery) { q.Select(user.FieldID) }).Only(ctx)
 					if err != nil {
-						return privacy.Denyf("ticket not visible")
+						return notFoundOr(err, privacy.Denyf("ticket not visible"))
 					}
 					if RolesOf(v, t.SiteID, UserIDs(t.Edges.Assignees), UserIDs(t.Edges.Approvers)) == 0 {
 						return privacy.Denyf("memos are written by the ticket's assignees, approvers and editors")
@@ -374,7 +378,7 @@ func MemoPolicy() ent.Policy {
 					id, _ := m.ID()
 					mm, err := m.Client().Memo.Get(ctx, id)
 					if err != nil {
-						return privacy.Denyf("memo not visible")
+						return notFoundOr(err, privacy.Denyf("memo not visible"))
 					}
 					if mm.AuthorID == nil || *mm.AuthorID != v.UserID {
 						return privacy.Denyf("only its author edits a memo")
@@ -385,4 +389,19 @@ func MemoPolicy() ent.Policy {
 			}),
 		},
 	}
+}
+
+// notFoundOr is deny when err says the row a rule loads is not there (not
+// visible is not there), and otherwise the database's failure itself: a rule
+// that could not look refuses nothing, and the client gets INTERNAL (logged).
+func notFoundOr(err, deny error) error {
+	if ent.IsNotFound(err) {
+		return deny
+	}
+	return lookupFailed(err)
+}
+
+// lookupFailed is a rule's database failure, passed on as internal.
+func lookupFailed(err error) error {
+	return fmt.Errorf("authorization: loading the row to decide on: %w", err)
 }
