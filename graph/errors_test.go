@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"socdesk/ent/category"
 	"socdesk/ent/privacy"
 	"socdesk/ent/ticket"
 )
@@ -101,5 +102,55 @@ func TestPolicyDatabaseErrorsAreInternal(t *testing.T) {
 		// Without the failure the same requests pass their policies.
 		e.do(e.admin, `mutation($t: ID!) { addMemo(ticketID: $t, body: "x") { id } }`, map[string]any{"t": gid(c.tk.ID)}).ok()
 		e.do(c.bystander, `mutation($id: ID!) { watchTicket(id: $id) { notify } }`, map[string]any{"id": gid(c.tk.ID)}).ok()
+	})
+}
+
+// TestNULCharactersAreRefused: a string argument holding U+0000, literal or
+// in a variable, is BAD_USER_INPUT naming the argument on both databases
+// (PostgreSQL cannot store it, SQLite stored and matched it), and nothing is
+// written (issue 9, 1g).
+func TestNULCharactersAreRefused(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, e *env) {
+		site, cat := e.site("HQ"), e.category("Alerts", category.WorkflowINCIDENT_RESPONSE)
+		const create = `mutation($in: CreateTicketInput!) { createTicket(input: $in) { id } }`
+		in := func(title string) map[string]any {
+			return map[string]any{"kind": "ANALYSIS", "title": title, "body": "b", "siteID": gid(site), "categoryID": gid(cat)}
+		}
+		var tk struct{ CreateTicket struct{ ID string } }
+		e.do(e.admin, create, map[string]any{"in": in("a")}).ok().into(&tk)
+		e.do(e.admin, create, map[string]any{"in": in("a\x00b")}).wantCode("BAD_USER_INPUT", "input.title")
+		e.do(e.admin, `mutation($id: ID!, $b: String) { updateTicket(id: $id, input: {body: $b}) { id } }`,
+			map[string]any{"id": tk.CreateTicket.ID, "b": "x\x00"}).wantCode("BAD_USER_INPUT", "input.body")
+		e.do(e.admin, `mutation($id: ID!) { addMemo(ticketID: $id, body: "memo \u0000") { id } }`,
+			map[string]any{"id": tk.CreateTicket.ID}).wantCode("BAD_USER_INPUT", "body")
+		det := in("Detection")
+		det["kind"], det["body"] = "DETECTION", nil
+		det["detection"] = map[string]any{"template": "ENDPOINT", "host": "pc\x00"}
+		e.do(e.admin, create, map[string]any{"in": det}).wantCode("BAD_USER_INPUT", "input.detection.host")
+		det["detection"] = map[string]any{"template": "ENDPOINT", "host": "pc", "customFields": []map[string]any{{"key": "k", "value": "\x00"}}}
+		e.do(e.admin, create, map[string]any{"in": det}).wantCode("BAD_USER_INPUT", "input.detection.customFields.value")
+		e.do(e.admin, `mutation { createTag(input: {name: "t\u0000"}) { id } }`, nil).wantCode("BAD_USER_INPUT", "input.name")
+		e.do(e.admin, `mutation($n: String!) { createSite(input: {name: $n}) { id } }`, map[string]any{"n": "\x00"}).wantCode("BAD_USER_INPUT", "input.name")
+		e.do(e.admin, `query($k: String) { tickets(first: 5, filter: {keyword: $k}) { totalCount } }`,
+			map[string]any{"k": "a\x00b"}).wantCode("BAD_USER_INPUT", "filter.keyword")
+		e.do(e.admin, `query F($k: String) { viewer { login } ...Q } fragment Q on Query { ... on Query { ticketTrend(filter: {statuses: [NEW], keyword: $k}, from: "2026-01-01", to: "2026-01-02") { statuses } } }`,
+			map[string]any{"k": "\x00"}).wantCode("BAD_USER_INPUT", "filter.keyword")
+		if n := e.client.Ticket.Query().CountX(sys()); n != 1 {
+			t.Fatalf("%d tickets, want 1", n)
+		}
+		if n := e.client.Memo.Query().CountX(sys()) + e.client.Tag.Query().CountX(sys()); n != 0 {
+			t.Fatalf("%d memos and tags written", n)
+		}
+		// Over websocket, the ticketEvents argument.
+		ws := e.dialWS(t, e.admin, nil)
+		op := ws.subscribe(`subscription($f: TicketFilter) { ticketEvents(filter: $f) { cursor } }`, map[string]any{"f": map[string]any{"keyword": "\x00"}})
+		m := ws.next()
+		var errs []gqlError
+		_ = json.Unmarshal(m.Payload, &errs)
+		if m.Type != "error" || m.ID != op || len(errs) != 1 || errs[0].Extensions["code"] != "BAD_USER_INPUT" || errs[0].Extensions["field"] != "filter.keyword" {
+			t.Fatalf("ticketEvents: %s %s", m.Type, m.Payload)
+		}
+		// A NUL-free keyword still works.
+		e.do(e.admin, `{ tickets(first: 5, filter: {keyword: "a"}) { totalCount } }`, nil).ok()
 	})
 }

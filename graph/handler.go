@@ -84,6 +84,7 @@ func NewHandler(o Options) http.Handler {
 	srv.SetValidationRulesFn(validationRules)
 	srv.Use(extension.Introspection{})
 	srv.Use(o.Limits)
+	srv.Use(NoNUL{})
 	srv.SetErrorPresenter(Presenter(o.Logger))
 	srv.SetRecoverFunc(func(ctx context.Context, p any) error {
 		reqlog.From(ctx, o.Logger).Error("panic", "panic", p, "stack", string(debug.Stack()))
