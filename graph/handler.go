@@ -85,6 +85,7 @@ func NewHandler(o Options) http.Handler {
 	srv.Use(extension.Introspection{})
 	srv.Use(o.Limits)
 	srv.Use(NoNUL{})
+	srv.Use(CheckCursors{})
 	srv.SetErrorPresenter(Presenter(o.Logger))
 	srv.SetRecoverFunc(func(ctx context.Context, p any) error {
 		reqlog.From(ctx, o.Logger).Error("panic", "panic", p, "stack", string(debug.Stack()))
