@@ -67,7 +67,8 @@ func TestCraftedCursors(t *testing.T) {
 		r := rand.New(rand.NewPCG(9, 1))
 		fields := []string{"NUMBER", "CREATED_AT", "UPDATED_AT", "PRIORITY"}
 		refused := 0
-		for i, c := range craftedCursors(r, 300) {
+		// g6F27aF270 repeats the key v: msgpack panicked decoding it (found by FuzzTicketCursors).
+		for i, c := range append([]string{"g6F27aF270", "g6F27aF270"}, craftedCursors(r, 298)...) {
 			arg, size := "after", "first"
 			if i%2 == 1 {
 				arg, size = "before", "last"

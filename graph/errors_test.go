@@ -1,6 +1,7 @@
 package graph_test
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"net/http"
@@ -47,6 +48,17 @@ func TestSubscriptionOfTwoRootFields(t *testing.T) {
 			// The connection stays usable.
 			ws.subscribe(`subscription{ticketEvents{cursor}}`, nil)
 			ws.quiet(100 * time.Millisecond)
+		}
+		// A single-field subscription over plain HTTP is refused at once
+		// (it used to hold the request until the first event).
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		req, _ := http.NewRequestWithContext(ctx, http.MethodPost, e.srv.URL+"/graphql",
+			strings.NewReader(`{"query":"subscription{ticketEvents{cursor}}"}`))
+		req.Header.Set("Content-Type", "application/json")
+		req.Header.Set("Authorization", "Bearer "+e.admin)
+		if r := e.send(req); r.code() != "BAD_USER_INPUT" {
+			t.Fatalf("a subscription over POST: %d %+v", r.Status, r.Errors)
 		}
 	})
 }

@@ -86,6 +86,7 @@ func NewHandler(o Options) http.Handler {
 	srv.Use(o.Limits)
 	srv.Use(NoNUL{})
 	srv.Use(CheckCursors{})
+	srv.Use(noHTTPSubscriptions{})
 	srv.SetErrorPresenter(Presenter(o.Logger))
 	srv.SetRecoverFunc(func(ctx context.Context, p any) error {
 		reqlog.From(ctx, o.Logger).Error("panic", "panic", p, "stack", string(debug.Stack()))
@@ -176,6 +177,7 @@ func overHTTP(next http.Handler) http.Handler {
 			writeError(w, http.StatusMethodNotAllowed, "use GET for queries and POST for anything")
 			return
 		}
+		r = r.WithContext(context.WithValue(r.Context(), plainHTTPKey{}, true))
 		next.ServeHTTP(&statusRewriter{ResponseWriter: w, get: r.Method == http.MethodGet}, r)
 	})
 }

@@ -75,11 +75,22 @@ func UnmarshalCursor(_ context.Context, v any) (entgql.Cursor[int], error) {
 	return entgql.Cursor[int]{ID: c.ID, Value: c.Value}, nil
 }
 
-func decodeCursor(s string) (cursor, error) {
-	var c cursor
+// decodeCursor accepts only what EncodeCursor writes, byte for byte: no
+// duplicate keys, trailing bytes or other encodings of the same value
+// (msgpack panics on some, entgql's decoder of nested cursors too).
+func decodeCursor(s string) (c cursor, err error) {
+	invalid := errs.New(errs.BadUserInput, invalidCursor)
+	defer func() {
+		if recover() != nil {
+			c, err = cursor{}, invalid
+		}
+	}()
 	b, err := base64.RawStdEncoding.DecodeString(s)
 	if err != nil || msgpack.Unmarshal(b, &c) != nil {
-		return c, errs.New(errs.BadUserInput, invalidCursor)
+		return cursor{}, invalid
+	}
+	if again, err := EncodeCursor(c.ID, c.Value, c.Order); err != nil || again != s {
+		return cursor{}, invalid
 	}
 	return c, nil
 }
