@@ -12,6 +12,7 @@ import (
 	"socdesk/ent/category"
 	"socdesk/ent/privacy"
 	"socdesk/ent/ticket"
+	"socdesk/internal/reqlog"
 )
 
 // twoRootSubscriptions select two root fields of a subscription, which no
@@ -164,5 +165,92 @@ func TestNULCharactersAreRefused(t *testing.T) {
 		}
 		// A NUL-free keyword still works.
 		e.do(e.admin, `{ tickets(first: 5, filter: {keyword: "a"}) { totalCount } }`, nil).ok()
+	})
+}
+
+// TestClientGoneIsNotAnInternalError: a client that goes away mid-request
+// is no error of the server's: nothing is logged at ERROR, nor as an
+// "internal error" (issue 9, 1l).
+func TestClientGoneIsNotAnInternalError(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, e *env) {
+		e.do(e.admin, `{ viewer { login } }`, nil).ok() // the viewer is cached
+		e.logs.reset()
+		started := e.faults.armHang("socdesk/graph.(*queryResolver).Tickets")
+		defer e.faults.disarm()
+		ctx, cancel := context.WithCancel(context.Background())
+		req, _ := http.NewRequestWithContext(ctx, http.MethodPost, e.srv.URL+"/graphql",
+			strings.NewReader(`{"query":"{ tickets(first: 5) { edges { node { number } } } }"}`))
+		req.Header.Set("Content-Type", "application/json")
+		req.Header.Set("Authorization", "Bearer "+e.admin)
+		done := make(chan error, 1)
+		go func() {
+			resp, err := e.srv.Client().Do(req)
+			if err == nil {
+				resp.Body.Close()
+			}
+			done <- err
+		}()
+		select {
+		case <-started:
+		case <-time.After(10 * time.Second):
+			t.Fatal("the list query never ran")
+		}
+		cancel()
+		if err := <-done; !errors.Is(err, context.Canceled) {
+			t.Fatalf("the client's request ended with %v", err)
+		}
+		deadline := time.Now().Add(10 * time.Second)
+		for !strings.Contains(e.logs.String(), `msg=request `) { // the access log line: the handler is done
+			if time.Now().After(deadline) {
+				t.Fatalf("the request never ended:\n%s", e.logs.String())
+			}
+			time.Sleep(10 * time.Millisecond)
+		}
+		logged := e.logs.String()
+		if strings.Contains(logged, "level=ERROR") || strings.Contains(logged, "internal error") ||
+			!strings.Contains(logged, "client went away") {
+			t.Fatalf("logged:\n%s", logged)
+		}
+	})
+}
+
+// TestLogLinesCapClientValues: what a client sends (its user agent, its
+// operation's name and text, input an error quotes) is logged at most
+// reqlog.MaxValue bytes a value (issue 9, 1h).
+func TestLogLinesCapClientValues(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, e *env) {
+		e.do(e.admin, `{ viewer { login } }`, nil).ok()
+		long := strings.Repeat("x", 50_000)
+		tk := e.client.Ticket.Create().SetTitle("t").SetKind(ticket.KindANALYSIS).SetBody("b").
+			SetCategoryID(e.category("c", category.WorkflowAPPROVAL)).SetSiteID(e.site("s")).SaveX(sys())
+		memo := `{ addMemo(ticketID: "` + gid(tk.ID) + `", body: "` + long + `") { id } }`
+		// A database error quoting the client's input, as PostgreSQL's do.
+		e.faults.arm("socdesk/internal/authz.")
+		defer e.faults.disarm()
+		e.logs.reset()
+		body, _ := json.Marshal(map[string]any{"operationName": "Op" + long,
+			"query": "query Op" + long + ` { viewer { login } } mutation M` + long + memo})
+		req, _ := http.NewRequest(http.MethodPost, e.srv.URL+"/graphql", strings.NewReader(string(body)))
+		req.Header.Set("Content-Type", "application/json")
+		req.Header.Set("Authorization", "Bearer "+e.admin)
+		req.Header.Set("User-Agent", "agent"+long)
+		e.send(req).ok()
+		body, _ = json.Marshal(map[string]any{"query": "mutation M" + long + memo})
+		req, _ = http.NewRequest(http.MethodPost, e.srv.URL+"/graphql", strings.NewReader(string(body)))
+		req.Header.Set("Content-Type", "application/json")
+		req.Header.Set("Authorization", "Bearer "+e.admin)
+		e.send(req)
+		logged := e.logs.String()
+		for _, want := range []string{`user_agent="agentxxx`, "(50005 bytes)", `operation="Opxxx`, "(50002 bytes)",
+			`msg="internal error"`, `operation="Mxxx`, `query="mutation Mxxx`} {
+			if !strings.Contains(logged, want) {
+				t.Errorf("the log has no %q", want)
+			}
+		}
+		for _, line := range strings.Split(logged, "\n") {
+			if len(line) > 4*reqlog.MaxValue+500 {
+				t.Fatalf("a log line of %d bytes: %.300s…", len(line), line)
+			}
+		}
 	})
 }

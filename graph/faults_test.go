@@ -20,30 +20,51 @@ import (
 // terminated by pg_terminate_backend.
 type faults struct {
 	prefixes atomic.Pointer[[]string]
+	// hang, when set, makes a matching statement wait for its context to
+	// end (a client going away) instead, and is closed when one does.
+	hang atomic.Pointer[chan struct{}]
 }
 
 // errTerminated is what lib/pq reports when a backend is terminated.
 var errTerminated = &pq.Error{Severity: "FATAL", Code: "57P01", Message: "terminating connection due to administrator command"}
 
 func (f *faults) arm(prefixes ...string) { f.prefixes.Store(&prefixes) }
-func (f *faults) disarm()                { f.prefixes.Store(nil) }
+func (f *faults) disarm()                { f.prefixes.Store(nil); f.hang.Store(nil) }
 
-func (f *faults) check() error {
+// armHang makes the statements of prefixes wait for their context to end;
+// the channel is closed when the first one starts waiting.
+func (f *faults) armHang(prefixes ...string) <-chan struct{} {
+	ch := make(chan struct{})
+	f.hang.Store(&ch)
+	f.arm(prefixes...)
+	return ch
+}
+
+func (f *faults) check(ctx context.Context) error {
 	p := f.prefixes.Load()
-	if p == nil {
+	if p == nil || !f.matches(*p) {
 		return nil
 	}
+	if h := f.hang.Swap(nil); h != nil {
+		close(*h)
+		<-ctx.Done()
+		return ctx.Err()
+	}
+	return errTerminated
+}
+
+func (f *faults) matches(prefixes []string) bool {
 	pcs := make([]uintptr, 64)
 	frames := runtime.CallersFrames(pcs[:runtime.Callers(3, pcs)])
 	for {
 		fr, more := frames.Next()
-		for _, prefix := range *p {
+		for _, prefix := range prefixes {
 			if strings.HasPrefix(fr.Function, prefix) {
-				return errTerminated
+				return true
 			}
 		}
 		if !more {
-			return nil
+			return false
 		}
 	}
 }
@@ -57,14 +78,14 @@ type faultyDriver struct {
 }
 
 func (d *faultyDriver) Exec(ctx context.Context, q string, args, v any) error {
-	if err := d.f.check(); err != nil {
+	if err := d.f.check(ctx); err != nil {
 		return err
 	}
 	return d.Driver.Exec(ctx, q, args, v)
 }
 
 func (d *faultyDriver) Query(ctx context.Context, q string, args, v any) error {
-	if err := d.f.check(); err != nil {
+	if err := d.f.check(ctx); err != nil {
 		return err
 	}
 	return d.Driver.Query(ctx, q, args, v)
@@ -84,14 +105,14 @@ type faultyTx struct {
 }
 
 func (t *faultyTx) Exec(ctx context.Context, q string, args, v any) error {
-	if err := t.f.check(); err != nil {
+	if err := t.f.check(ctx); err != nil {
 		return err
 	}
 	return t.Tx.Exec(ctx, q, args, v)
 }
 
 func (t *faultyTx) Query(ctx context.Context, q string, args, v any) error {
-	if err := t.f.check(); err != nil {
+	if err := t.f.check(ctx); err != nil {
 		return err
 	}
 	return t.Tx.Query(ctx, q, args, v)
@@ -172,7 +193,7 @@ type rawSQL interface {
 }
 
 func rawExec(f *faults, d any, ctx context.Context, q string, args ...any) (sql.Result, error) {
-	if err := f.check(); err != nil {
+	if err := f.check(ctx); err != nil {
 		return nil, err
 	}
 	r, ok := d.(rawSQL)
@@ -183,7 +204,7 @@ func rawExec(f *faults, d any, ctx context.Context, q string, args ...any) (sql.
 }
 
 func rawQuery(f *faults, d any, ctx context.Context, q string, args ...any) (*sql.Rows, error) {
-	if err := f.check(); err != nil {
+	if err := f.check(ctx); err != nil {
 		return nil, err
 	}
 	r, ok := d.(rawSQL)

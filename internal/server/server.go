@@ -34,6 +34,10 @@ type Deps struct {
 func NewHandler(d Deps) http.Handler {
 	mux := http.NewServeMux()
 	api := d.Auth.Middleware(func(r *http.Request, err error) {
+		if reqlog.ClientGone(r.Context()) {
+			reqlog.From(r.Context(), d.Logger).Debug("client went away while authenticating", "err", err)
+			return
+		}
 		reqlog.From(r.Context(), d.Logger).Error("authenticating", "err", err)
 	})(reqlog.WithViewer(d.GraphQL))
 	// A WebSocket authenticates in connection_init (a browser's upgrade
