@@ -2,7 +2,6 @@ package graph
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -187,11 +186,7 @@ func overHTTP(next http.Handler) http.Handler {
 }
 
 func writeError(w http.ResponseWriter, status int, msg string) {
-	w.Header().Set("Content-Type", "application/json")
-	w.WriteHeader(status)
-	_ = json.NewEncoder(w).Encode(map[string]any{"errors": []any{map[string]any{
-		"message": msg, "extensions": map[string]any{"code": string(errs.BadUserInput)},
-	}}})
+	errs.WriteHTTP(w, status, errs.New(errs.BadUserInput, "%s", msg))
 }
 
 type statusRewriter struct {
