@@ -20,7 +20,8 @@ test: lint check-generate unit
 unit:
 	$(GO) test -count=1 -json ./... | $(GO) run ./internal/devtools/testdb/testreport
 
-# Every fuzz target, as package:FuzzName; adding a target is one line here.
+# Every fuzz target, as package:FuzzName; adding a target is one line here
+# (the websocket guard's and the ticketEvents cursor's go here too).
 FUZZ_TARGETS := \
 	./graph:FuzzHandler \
 	./graph:FuzzTicketCursors \
