@@ -4,7 +4,7 @@ SHELL := bash
 GO ?= go
 GENERATED := ent graph schema.graphql gqlgen.yml
 
-.PHONY: run build test unit lint generate check-generate migration node-deps bench-subscriptions bench bench-smoke
+.PHONY: run build test unit lint generate check-generate migration node-deps bench-subscriptions bench bench-smoke fuzz-smoke
 
 ## run: start the server on the embedded database, loading demo data on first start (Ctrl-C stops it)
 # The built binary, not `go run`: go run exits 1 whenever it is interrupted,
@@ -21,6 +21,23 @@ test: lint check-generate unit
 
 unit:
 	$(GO) test -count=1 -json ./... | $(GO) run ./internal/devtools/testdb/testreport
+
+# Every fuzz target, as package:FuzzName; adding a target is one line here
+# (the websocket guard's and the ticketEvents cursor's go here too).
+FUZZ_TARGETS := \
+	./graph:FuzzHandler \
+	./graph:FuzzTicketCursors \
+	./graph:FuzzTicketFilter \
+	./graph/scalar:FuzzCursor
+FUZZTIME ?= 5s
+
+## fuzz-smoke: run each fuzz target of FUZZ_TARGETS for FUZZTIME (CI), one worker each
+fuzz-smoke:
+	@for t in $(FUZZ_TARGETS); do \
+		pkg=$${t%%:*}; name=$${t##*:}; \
+		echo "fuzz $$pkg $$name ($(FUZZTIME))"; \
+		$(GO) test -run '^$$' -fuzz "^$$name\$$" -fuzztime $(FUZZTIME) -parallel 1 $$pkg || exit 1; \
+	done
 
 ## lint: go vet and a gofmt check
 lint:

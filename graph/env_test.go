@@ -47,7 +47,9 @@ type env struct {
 	admin   string // the admin's token
 	queries atomic.Int64
 	sqlMu   sync.Mutex
-	sql     []string // every statement run, in order
+	sql     []string   // every statement run, in order
+	faults  faults     // database failures on demand
+	logs    logCapture // everything the server logged
 }
 
 // statementsSince returns the statements run after the first n.
@@ -81,7 +83,7 @@ func newEnvWith(t *testing.T, backend string, cfg config.Config) *env {
 func newEnvOn(t *testing.T, backend string, cfg config.Config, broker events.Broker) *env {
 	e := &env{t: t, backend: backend, broker: broker}
 	e.st = testdb.Open(t, backend, testdb.Options{Driver: func(d dialect.Driver) dialect.Driver {
-		return dialect.DebugWithContext(d, func(_ context.Context, a ...any) {
+		return e.faults.wrap(dialect.DebugWithContext(d, func(_ context.Context, a ...any) {
 			e.queries.Add(1)
 			e.sqlMu.Lock()
 			e.sql = append(e.sql, fmt.Sprint(a...))
@@ -89,13 +91,14 @@ func newEnvOn(t *testing.T, backend string, cfg config.Config, broker events.Bro
 			if os.Getenv("SOCDESK_LOG_SQL") != "" {
 				fmt.Fprintln(os.Stderr, a...)
 			}
-		})
+		}))
 	}})
 	e.client = e.st.Client
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
 	if testing.Verbose() {
 		log = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
 	}
+	log = slog.New(e.logs.handler(log.Handler()))
 	a := app.New(e.st, e.broker, cfg, log, e.st.Ping)
 	e.hub = a.Hub
 	hubCtx, stopHub := context.WithCancel(context.Background())

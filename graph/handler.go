@@ -2,7 +2,6 @@ package graph
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -81,8 +80,16 @@ func NewHandler(o Options) http.Handler {
 	srv.AddTransport(transport.POST{})
 	srv.SetQueryCache(lru.New[*ast.QueryDocument](1000))
 	srv.SetParserTokenLimit(o.MaxTokens)
+	srv.SetValidationRulesFn(validationRules)
 	srv.Use(extension.Introspection{})
 	srv.Use(o.Limits)
+	srv.Use(NoNUL{})
+	srv.Use(CheckCursors{})
+	srv.Use(noHTTPSubscriptions{})
+	srv.AroundOperations(func(ctx context.Context, next graphql.OperationHandler) graphql.ResponseHandler {
+		reqlog.SetOperation(ctx, operationName(ctx))
+		return next(ctx)
+	})
 	srv.SetErrorPresenter(Presenter(o.Logger))
 	srv.SetRecoverFunc(func(ctx context.Context, p any) error {
 		reqlog.From(ctx, o.Logger).Error("panic", "panic", p, "stack", string(debug.Stack()))
@@ -173,16 +180,13 @@ func overHTTP(next http.Handler) http.Handler {
 			writeError(w, http.StatusMethodNotAllowed, "use GET for queries and POST for anything")
 			return
 		}
+		r = r.WithContext(context.WithValue(r.Context(), plainHTTPKey{}, true))
 		next.ServeHTTP(&statusRewriter{ResponseWriter: w, get: r.Method == http.MethodGet}, r)
 	})
 }
 
 func writeError(w http.ResponseWriter, status int, msg string) {
-	w.Header().Set("Content-Type", "application/json")
-	w.WriteHeader(status)
-	_ = json.NewEncoder(w).Encode(map[string]any{"errors": []any{map[string]any{
-		"message": msg, "extensions": map[string]any{"code": string(errs.BadUserInput)},
-	}}})
+	errs.WriteHTTP(w, status, errs.New(errs.BadUserInput, "%s", msg))
 }
 
 type statusRewriter struct {
@@ -236,8 +240,15 @@ func Presenter(log *slog.Logger) graphql.ErrorPresenterFunc {
 				e = &errs.Error{Code: e.Code, Field: field, Message: e.Message}
 			}
 		}
+		if e.Code == errs.Internal && reqlog.ClientGone(ctx) {
+			e = &errs.Error{Code: errs.Cancelled, Message: "request cancelled", Err: err}
+			reqlog.From(ctx, log).Debug("client went away", "err", reqlog.Cap(err.Error()), "path", gqlErr.Path.String())
+		}
 		if e.Code == errs.Internal {
-			reqlog.From(ctx, log).Error("internal error", "err", err, "path", gqlErr.Path.String())
+			// The cause may quote the client's input, and so may the query:
+			// both are capped.
+			reqlog.From(ctx, log).Error("internal error", "err", reqlog.Cap(err.Error()), "path", gqlErr.Path.String(),
+				"operation", reqlog.Cap(operationName(ctx)), "query", reqlog.Cap(rawQuery(ctx)))
 			e.Message = "internal error"
 		}
 		gqlErr.Message = e.Error()
@@ -256,8 +267,12 @@ func Presenter(log *slog.Logger) graphql.ErrorPresenterFunc {
 // presenter (bulk results carry errors as data). Internal errors are logged.
 func (r *Resolver) errorFor(ctx context.Context, err error) *errs.Error {
 	e := classify(err)
-	if e.Code == errs.Internal {
-		reqlog.From(ctx, r.Logger).Error("internal error", "err", err)
+	switch {
+	case e.Code == errs.Internal && reqlog.ClientGone(ctx):
+		reqlog.From(ctx, r.Logger).Debug("client went away", "err", reqlog.Cap(err.Error()))
+		return errs.New(errs.Cancelled, "request cancelled")
+	case e.Code == errs.Internal:
+		reqlog.From(ctx, r.Logger).Error("internal error", "err", reqlog.Cap(err.Error()))
 		return errs.New(errs.Internal, "internal error")
 	}
 	return e
@@ -296,7 +311,8 @@ func classify(err error) *errs.Error {
 // field being resolved (a malformed cursor, say): that is bad input.
 func argumentError(ctx context.Context, path ast.Path) (string, bool) {
 	fc := graphql.GetFieldContext(ctx)
-	if fc == nil || fc.Field.Definition == nil {
+	// A root object's context (Subscription, say) has no field at all.
+	if fc == nil || fc.Field.Field == nil || fc.Field.Definition == nil {
 		return "", false
 	}
 	at := len(fc.Path())
@@ -396,4 +412,29 @@ func lowerCamel(s string) string {
 		}
 	}
 	return b.String()
+}
+
+// operationName is the name of the request's operation, or its type when
+// it has none.
+func operationName(ctx context.Context) string {
+	if !graphql.HasOperationContext(ctx) {
+		return ""
+	}
+	oc := graphql.GetOperationContext(ctx)
+	switch {
+	case oc.OperationName != "":
+		return oc.OperationName
+	case oc.Operation != nil && oc.Operation.Name != "":
+		return oc.Operation.Name
+	case oc.Operation != nil:
+		return string(oc.Operation.Operation)
+	}
+	return ""
+}
+
+func rawQuery(ctx context.Context) string {
+	if !graphql.HasOperationContext(ctx) {
+		return ""
+	}
+	return graphql.GetOperationContext(ctx).RawQuery
 }

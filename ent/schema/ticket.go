@@ -36,7 +36,7 @@ func (Ticket) Fields() []ent.Field {
 	hidden := entgql.Skip(entgql.SkipAll)
 	return []ent.Field{
 		field.Int("id").Annotations(entgql.OrderField("NUMBER")),
-		field.String("title").NotEmpty().Validate(maxRunes(255)),
+		field.String("title").NotEmpty().Validate(maxRunes(schematype.MaxTitleLength)),
 		field.Enum("kind").Values("ANALYSIS", "DETECTION").Immutable(),
 		field.Text("body").Default(""),
 		field.Enum("body_format").Values("TEXT", "MARKDOWN", "JSON").Default("MARKDOWN"),
@@ -48,8 +48,8 @@ func (Ticket) Fields() []ent.Field {
 		field.String("dst_ip").Optional().Validate(maxRunes(45)).Annotations(hidden),
 		field.Int("src_port").Optional().Nillable().Annotations(hidden),
 		field.Int("dst_port").Optional().Nillable().Annotations(hidden),
-		field.String("protocol").Optional().Validate(maxRunes(32)).Annotations(hidden),
-		field.String("host").Optional().Validate(maxRunes(255)).Annotations(hidden),
+		field.String("protocol").Optional().Validate(maxRunes(schematype.MaxProtocolLength)).Annotations(hidden),
+		field.String("host").Optional().Validate(maxRunes(schematype.MaxHostLength)).Annotations(hidden),
 		field.JSON("custom_fields", []schematype.CustomField{}).Optional().Annotations(hidden),
 
 		field.Int("category_id"),

@@ -18,15 +18,17 @@ import (
 	"github.com/99designs/gqlgen/graphql/errcode"
 	"github.com/vektah/gqlparser/v2/ast"
 	"github.com/vektah/gqlparser/v2/gqlerror"
+
+	"socdesk/internal/errs"
 )
 
-// CodeBadUserInput is the extensions.code of every error this package returns.
-const CodeBadUserInput = "BAD_USER_INPUT"
+// codeBadUserInput is the extensions.code of every error this package returns.
+var codeBadUserInput = string(errs.BadUserInput)
 
 // Registered as a protocol error so that gqlgen's transports answer a
 // rejected operation with a 4xx status instead of 200 (see the package test).
 func init() {
-	errcode.RegisterErrorType(CodeBadUserInput, errcode.KindProtocol)
+	errcode.RegisterErrorType(codeBadUserInput, errcode.KindProtocol)
 }
 
 // Limits bounds every operation before it executes.
@@ -315,7 +317,7 @@ func (w *walker) spread(s *ast.FragmentSpread, page int) (cost, depth int, err *
 			return 0, 0, &gqlerror.Error{
 				Message:    fmt.Sprintf("fragment %q spreads itself", def.Name),
 				Locations:  locations(s.Position),
-				Extensions: map[string]any{"code": CodeBadUserInput},
+				Extensions: map[string]any{"code": codeBadUserInput},
 			}
 		}
 		return r.cost, r.depth, nil
@@ -337,7 +339,7 @@ func (w *walker) pageError(f *ast.Field, arg, msg string) *gqlerror.Error {
 		Message:   path + ": " + msg,
 		Locations: locations(f.Position),
 		Extensions: map[string]any{
-			"code":     CodeBadUserInput,
+			"code":     codeBadUserInput,
 			"field":    path,
 			"argument": arg,
 		},
@@ -349,7 +351,7 @@ func limitError(pos *ast.Position, actual, limit int, format string, args ...any
 		Message:   fmt.Sprintf(format, args...),
 		Locations: locations(pos),
 		Extensions: map[string]any{
-			"code":   CodeBadUserInput,
+			"code":   codeBadUserInput,
 			"limit":  limit,
 			"actual": actual,
 		},

@@ -22,6 +22,7 @@ import (
 	"socdesk/ent/site"
 	"socdesk/ent/user"
 	"socdesk/internal/authz"
+	"socdesk/internal/errs"
 	"socdesk/internal/viewer"
 )
 
@@ -228,15 +229,11 @@ func (a *Authenticator) Middleware(onError func(*http.Request, error)) func(http
 			if err != nil {
 				if !errors.Is(err, ErrUnauthenticated) {
 					onError(r, err)
-					w.Header().Set("Content-Type", "application/json")
-					w.WriteHeader(http.StatusInternalServerError)
-					_, _ = w.Write([]byte(`{"errors":[{"message":"internal error","extensions":{"code":"INTERNAL"}}]}`))
+					errs.WriteHTTP(w, http.StatusInternalServerError, errs.New(errs.Internal, "internal error"))
 					return
 				}
 				w.Header().Set("WWW-Authenticate", `Bearer realm="socdesk"`)
-				w.Header().Set("Content-Type", "application/json")
-				w.WriteHeader(http.StatusUnauthorized)
-				_, _ = w.Write([]byte(`{"errors":[{"message":"missing or invalid API token","extensions":{"code":"UNAUTHENTICATED"}}]}`))
+				errs.WriteHTTP(w, http.StatusUnauthorized, errs.New(errs.Unauthenticated, "missing or invalid API token"))
 				return
 			}
 			next.ServeHTTP(w, r.WithContext(viewer.NewContext(r.Context(), v)))

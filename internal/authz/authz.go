@@ -11,6 +11,7 @@ package authz
 
 import (
 	"context"
+	"fmt"
 	"slices"
 
 	"socdesk/ent"
@@ -179,7 +180,10 @@ func withinSites(ctx context.Context, v *viewer.Viewer, m ent.Mutation) error {
 		}
 		id, _ := child.TicketID()
 		n, err := child.Client().Ticket.Query().Where(ticket.ID(id), ScopeOf(v).TicketWhere()).Count(ctx)
-		if err != nil || n != 1 {
+		if err != nil {
+			return lookupFailed(err)
+		}
+		if n != 1 {
 			return privacy.Denyf("the ticket is not in the viewer's sites")
 		}
 		return privacy.Allow
@@ -316,7 +320,7 @@ func allowTransition(ctx context.Context, v *viewer.Viewer, m *ent.TicketMutatio
 	}
 	t, err := WithPeople(m.Client().Ticket.Query().Where(ticket.ID(id)).WithCategory()).Only(ctx)
 	if err != nil {
-		return privacy.Denyf("ticket not visible: %v", err)
+		return notFoundOr(err, privacy.Denyf("ticket not visible"))
 	}
 	wt := WorkflowTicket(t)
 	assignees, approvers := People(t)
@@ -391,7 +395,7 @@ func MemoPolicy() ent.Policy {
 					tid, _ := m.TicketID()
 					t, err := WithPeople(m.Client().Ticket.Query().Where(ticket.ID(tid))).Only(ctx)
 					if err != nil {
-						return privacy.Denyf("ticket not visible")
+						return notFoundOr(err, privacy.Denyf("ticket not visible"))
 					}
 					if assignees, approvers := People(t); RolesOf(v, t.SiteID, assignees, approvers) == 0 {
 						return privacy.Denyf("memos are written by the ticket's assignees, approvers and editors")
@@ -404,7 +408,7 @@ func MemoPolicy() ent.Policy {
 					id, _ := m.ID()
 					mm, err := m.Client().Memo.Get(ctx, id)
 					if err != nil {
-						return privacy.Denyf("memo not visible")
+						return notFoundOr(err, privacy.Denyf("memo not visible"))
 					}
 					if mm.AuthorID == nil || *mm.AuthorID != v.UserID {
 						return privacy.Denyf("only its author edits a memo")
@@ -415,4 +419,19 @@ func MemoPolicy() ent.Policy {
 			}),
 		},
 	}
+}
+
+// notFoundOr is deny when err says the row a rule loads is not there (not
+// visible is not there), and otherwise the database's failure itself: a rule
+// that could not look refuses nothing, and the client gets INTERNAL (logged).
+func notFoundOr(err, deny error) error {
+	if ent.IsNotFound(err) {
+		return deny
+	}
+	return lookupFailed(err)
+}
+
+// lookupFailed is a rule's database failure, passed on as internal.
+func lookupFailed(err error) error {
+	return fmt.Errorf("authorization: loading the row to decide on: %w", err)
 }

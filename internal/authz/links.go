@@ -41,7 +41,10 @@ func TicketLinkPolicy() ent.Policy {
 					from, _ := m.FromID()
 					to, _ := m.ToID()
 					n, err := m.Client().Ticket.Query().Where(ticket.IDIn(from, to), ScopeOf(v).TicketWhere()).Count(ctx)
-					if err != nil || n != 2 {
+					if err != nil {
+						return lookupFailed(err)
+					}
+					if n != 2 {
 						return privacy.Denyf("both tickets must be in the viewer's sites")
 					}
 					return privacy.Allow
@@ -80,7 +83,9 @@ func TicketWatcherPolicy() ent.Policy {
 					if uid != v.UserID && !editor {
 						return privacy.Denyf("only editors make others watch a ticket")
 					}
-					if ok, err := m.Client().Ticket.Query().Where(ticket.ID(tid)).Exist(ctx); err != nil || !ok {
+					if ok, err := m.Client().Ticket.Query().Where(ticket.ID(tid)).Exist(ctx); err != nil {
+						return lookupFailed(err)
+					} else if !ok {
 						return privacy.Denyf("ticket not visible")
 					}
 					return privacy.Allow

@@ -20,6 +20,10 @@ const (
 	Conflict          Code = "CONFLICT"
 	RateLimited       Code = "RATE_LIMITED"
 	Internal          Code = "INTERNAL"
+	// Cancelled: the client went away before the answer (a cancelled
+	// request, a dropped connection). No error of the server's: never
+	// logged as one.
+	Cancelled Code = "CANCELLED"
 )
 
 // Error is an error with a code and, for bad input, the field at fault.

@@ -1,5 +1,7 @@
 package events
 
+import "fmt"
+
 // On PostgreSQL the live hubs read the history in (transaction id, entry id)
 // order, and must know how far that order is settled: an entry written by a
 // transaction still running may commit after entries of later transactions
@@ -16,4 +18,4 @@ const WriterLockKey = 0x50CDE5C
 
 // RegisterWriterSQL is the statement a history-writing transaction runs
 // first on PostgreSQL.
-const RegisterWriterSQL = `SELECT pg_advisory_xact_lock_shared(84729436)`
+var RegisterWriterSQL = fmt.Sprintf(`SELECT pg_advisory_xact_lock_shared(%d)`, WriterLockKey)

@@ -1,14 +1,19 @@
 // Package reqlog gives each HTTP request an id and a logger that carries it
-// (and the viewer, once known), and logs one line per request.
+// (and the viewer, once known), and logs one line per request. Every value
+// a request's logger writes is capped (MaxValue): much of it comes from the
+// client (the user agent, the operation, errors quoting input).
 package reqlog
 
 import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
+	"errors"
+	"fmt"
 	"log/slog"
 	"net/http"
 	"time"
+	"unicode/utf8"
 
 	"socdesk/internal/viewer"
 )
@@ -36,20 +41,29 @@ func Middleware(base *slog.Logger) func(http.Handler) http.Handler {
 				id = hex.EncodeToString(b)
 			}
 			w.Header().Set("X-Request-Id", id)
-			log := base.With("request_id", id)
+			log := slog.New(capped{base.Handler()}).With("request_id", id)
 			rw := &statusWriter{ResponseWriter: w, status: http.StatusOK}
 			start := time.Now()
 			who := &requester{}
 			ctx := context.WithValue(context.WithValue(r.Context(), ctxKey{}, log), requesterKey{}, who)
 			next.ServeHTTP(rw, r.WithContext(ctx))
 			log.Info("request", "method", r.Method, "path", r.URL.Path, "status", rw.status,
-				"viewer", who.login, "duration_ms", time.Since(start).Milliseconds())
+				"viewer", who.login, "operation", who.operation, "user_agent", r.UserAgent(),
+				"duration_ms", time.Since(start).Milliseconds())
 		})
 	}
 }
 
-// requester is who made the request, once authenticated, for the access log.
-type requester struct{ login string }
+// requester is who made the request, once authenticated, and what it asked
+// for, for the access log.
+type requester struct{ login, operation string }
+
+// SetOperation names the request's GraphQL operation in its access log line.
+func SetOperation(ctx context.Context, name string) {
+	if who, ok := ctx.Value(requesterKey{}).(*requester); ok {
+		who.operation = name
+	}
+}
 
 type requesterKey struct{}
 
@@ -82,3 +96,70 @@ func (s *statusWriter) WriteHeader(code int) {
 
 // Unwrap lets http.ResponseController reach the real writer (flush, hijack).
 func (s *statusWriter) Unwrap() http.ResponseWriter { return s.ResponseWriter }
+
+// ClientGone reports whether the request of ctx was abandoned by its
+// client (net/http cancels its context when the connection drops): what
+// fails then is no error of the server's.
+func ClientGone(ctx context.Context) bool { return errors.Is(ctx.Err(), context.Canceled) }
+
+// MaxValue is the most bytes of one value a request's log line carries.
+const MaxValue = 512
+
+// Cap shortens s to MaxValue bytes (on a character boundary), saying how
+// long it was.
+func Cap(s string) string {
+	if len(s) <= MaxValue {
+		return s
+	}
+	cut := MaxValue
+	for cut > 0 && !utf8.RuneStart(s[cut]) {
+		cut--
+	}
+	return fmt.Sprintf("%s…(%d bytes)", s[:cut], len(s))
+}
+
+// capped caps every value of the records it passes on, except a stack
+// trace (the server's own, and useless cut).
+type capped struct{ next slog.Handler }
+
+func (c capped) Enabled(ctx context.Context, l slog.Level) bool { return c.next.Enabled(ctx, l) }
+
+func (c capped) Handle(ctx context.Context, r slog.Record) error {
+	out := slog.NewRecord(r.Time, r.Level, Cap(r.Message), r.PC)
+	r.Attrs(func(a slog.Attr) bool {
+		out.AddAttrs(capAttr(a))
+		return true
+	})
+	return c.next.Handle(ctx, out)
+}
+
+func (c capped) WithAttrs(as []slog.Attr) slog.Handler {
+	out := make([]slog.Attr, len(as))
+	for i := range as {
+		out[i] = capAttr(as[i])
+	}
+	return capped{c.next.WithAttrs(out)}
+}
+
+func (c capped) WithGroup(name string) slog.Handler { return capped{c.next.WithGroup(name)} }
+
+func capAttr(a slog.Attr) slog.Attr {
+	if a.Key == "stack" {
+		return a
+	}
+	v := a.Value.Resolve()
+	switch v.Kind() {
+	case slog.KindString:
+		return slog.String(a.Key, Cap(v.String()))
+	case slog.KindGroup:
+		as := v.Group()
+		out := make([]any, len(as))
+		for i := range as {
+			out[i] = capAttr(as[i])
+		}
+		return slog.Group(a.Key, out...)
+	case slog.KindAny: // errors, panics, anything printed with %v
+		return slog.String(a.Key, Cap(fmt.Sprint(v.Any())))
+	}
+	return slog.Attr{Key: a.Key, Value: v}
+}

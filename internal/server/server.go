@@ -16,6 +16,7 @@ import (
 	"github.com/99designs/gqlgen/graphql/playground"
 
 	"socdesk/internal/auth"
+	"socdesk/internal/errs"
 	"socdesk/internal/live"
 	"socdesk/internal/reqlog"
 )
@@ -34,6 +35,10 @@ type Deps struct {
 func NewHandler(d Deps) http.Handler {
 	mux := http.NewServeMux()
 	api := d.Auth.Middleware(func(r *http.Request, err error) {
+		if reqlog.ClientGone(r.Context()) {
+			reqlog.From(r.Context(), d.Logger).Debug("client went away while authenticating", "err", err)
+			return
+		}
 		reqlog.From(r.Context(), d.Logger).Error("authenticating", "err", err)
 	})(reqlog.WithViewer(d.GraphQL))
 	// A WebSocket authenticates in connection_init (a browser's upgrade
@@ -71,9 +76,7 @@ func NewHandler(d Deps) http.Handler {
 // declared, after reading at most max+1 bytes when it is not (chunked).
 func limitBody(max int64, next http.Handler) http.Handler {
 	tooLarge := func(w http.ResponseWriter) {
-		w.Header().Set("Content-Type", "application/json")
-		w.WriteHeader(http.StatusRequestEntityTooLarge)
-		_, _ = w.Write([]byte(`{"errors":[{"message":"request body too large","extensions":{"code":"BAD_USER_INPUT"}}]}`))
+		errs.WriteHTTP(w, http.StatusRequestEntityTooLarge, errs.New(errs.BadUserInput, "request body too large"))
 	}
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.ContentLength > max {

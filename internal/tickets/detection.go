@@ -7,6 +7,7 @@ import (
 	"unicode/utf8"
 
 	"socdesk/ent"
+	"socdesk/ent/schematype"
 	"socdesk/ent/ticket"
 	"socdesk/internal/errs"
 )
@@ -46,14 +47,14 @@ func validateDetection(field string, d *Detection) error {
 			return errs.Invalid(field+"."+name, "must be between 0 and 65535")
 		}
 	}
-	if d.Protocol != nil && (len(*d.Protocol) == 0 || len(*d.Protocol) > 32) {
-		return errs.Invalid(field+".protocol", "must be 1 to 32 characters")
+	if d.Protocol != nil && (len(*d.Protocol) == 0 || len(*d.Protocol) > schematype.MaxProtocolLength) {
+		return errs.Invalid(field+".protocol", "must be 1 to %d characters", schematype.MaxProtocolLength)
 	}
 	if tpl.host && (d.Host == nil || strings.TrimSpace(*d.Host) == "") {
 		return errs.Invalid(field+".host", "is required by the %s template", d.Template)
 	}
-	if d.Host != nil && utf8.RuneCountInString(*d.Host) > 255 {
-		return errs.Invalid(field+".host", "must be at most 255 characters")
+	if d.Host != nil && utf8.RuneCountInString(*d.Host) > schematype.MaxHostLength {
+		return errs.Invalid(field+".host", "must be at most %d characters", schematype.MaxHostLength)
 	}
 	if len(d.CustomFields) > MaxCustomFields {
 		return errs.Invalid(field+".customFields", "at most %d", MaxCustomFields)

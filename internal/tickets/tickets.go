@@ -35,7 +35,7 @@ import (
 
 // Bounds of ticket input.
 const (
-	MaxTitleLength  = 255
+	MaxTitleLength  = schematype.MaxTitleLength
 	MaxBodyBytes    = 512 << 10
 	MaxPeople       = 20 // assignees, approvers
 	MaxTags         = 50

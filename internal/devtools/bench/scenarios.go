@@ -12,8 +12,9 @@ import (
 	"sync"
 	"time"
 
-	"entgo.io/contrib/entgql"
 	"github.com/redis/go-redis/v9"
+
+	"socdesk/graph/scalar"
 )
 
 // A Scenario is one thing a client does, in two variants: through the
@@ -129,12 +130,10 @@ func idOf(g string) (int, error) {
 	return strconv.Atoi(strings.TrimPrefix(string(b), "sd:"))
 }
 
-// Cursor returns the entgql cursor of the row (id, value) of a connection,
-// as the server writes it: base64 of the msgpack of {ID, Value}.
+// Cursor returns the cursor of the row (id, value) of the ticket list in its
+// default order (CREATED_AT), as the server writes it.
 func Cursor(id int, value any) (string, error) {
-	var b strings.Builder
-	entgql.Cursor[int]{ID: id, Value: value}.MarshalGQL(&b)
-	return strconv.Unquote(b.String())
+	return scalar.EncodeCursor(id, value, "CREATED_AT")
 }
 
 // ListScenarios are the scenarios of the list page at one size: filtered
