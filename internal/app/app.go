@@ -17,6 +17,7 @@ import (
 	"socdesk/internal/server"
 	"socdesk/internal/store"
 	"socdesk/internal/tickets"
+	"socdesk/internal/wsguard"
 )
 
 // App is one socdesk replica.
@@ -25,6 +26,9 @@ type App struct {
 	Hub      *live.Hub
 	Sessions *live.Sessions
 	Tickets  *tickets.Service
+	// Websockets are the open websocket connections: server.Serve closes
+	// them with 1001 (GoAway) once HTTP requests are drained.
+	Websockets *wsguard.Conns
 }
 
 // New assembles a replica on st, publishing through broker. ready checks the
@@ -35,6 +39,7 @@ func New(st *store.Store, broker events.Broker, cfg config.Config, log *slog.Log
 	svc := &tickets.Service{Client: st.Client, Broker: broker, Dialect: st.Dialect}
 	authn := &auth.Authenticator{Client: st.Client, Now: time.Now, CacheFor: cfg.AuthCache}
 	sessions := &live.Sessions{Authenticate: authn.Authenticate, Every: cfg.WSRecheck, Log: log}
+	open := &wsguard.Conns{}
 	gql := graph.NewHandler(graph.Options{
 		Resolver:  &graph.Resolver{Client: st.Client, Tickets: svc, Logger: log, Hub: hub},
 		Logger:    log,
@@ -48,6 +53,7 @@ func New(st *store.Store, broker events.Broker, cfg config.Config, log *slog.Log
 			WriteTimeout:  cfg.WSWriteTimeout,
 			MaxOperations: cfg.WSMaxOperations,
 			Sessions:      sessions,
+			Open:          open,
 		},
 	})
 	h := server.NewHandler(server.Deps{
@@ -57,7 +63,7 @@ func New(st *store.Store, broker events.Broker, cfg config.Config, log *slog.Log
 		MaxBodyBytes: cfg.MaxBodyBytes,
 		Ready:        ready,
 	})
-	return &App{Handler: h, Hub: hub, Sessions: sessions, Tickets: svc}
+	return &App{Handler: h, Hub: hub, Sessions: sessions, Tickets: svc, Websockets: open}
 }
 
 // Run runs the replica's background work (the live hub, the websocket
