@@ -20,6 +20,9 @@ const (
 	Conflict          Code = "CONFLICT"
 	RateLimited       Code = "RATE_LIMITED"
 	Internal          Code = "INTERNAL"
+	// ResumeRequired ends a live stream whose subscriber fell behind;
+	// extensions.cursor holds the cursor to resume from.
+	ResumeRequired Code = "RESUME_REQUIRED"
 )
 
 // Error is an error with a code and, for bad input, the field at fault.

@@ -19,6 +19,7 @@ import (
 	"socdesk/ent/ticketevent"
 	"socdesk/ent/user"
 	"socdesk/internal/authz"
+	"socdesk/internal/config"
 	"socdesk/internal/errs"
 	"socdesk/internal/events"
 	"socdesk/internal/tickets"
@@ -70,22 +71,14 @@ type Hub struct {
 	wake    chan struct{}
 }
 
-// Defaults of the hub's settings.
 const (
-	DefaultPoll       = time.Second
-	DefaultQueueSize  = 256
-	DefaultMaxPerUser = 50
-	batchSize         = 500
+	batchSize = 500
 	// retryUnsettled is how soon the hub reads again when entries exist
 	// behind a transaction still running.
 	retryUnsettled = 20 * time.Millisecond
 )
 
 const schemaTicketView = schematype.PermissionTicketView
-
-// CodeResumeRequired is the error code of a subscriber dropped for falling
-// behind; extensions.cursor holds the cursor to resume from.
-const CodeResumeRequired errs.Code = "RESUME_REQUIRED"
 
 // sub is one ticketEvents subscription.
 type sub struct {
@@ -116,14 +109,15 @@ func (h *Hub) init() {
 		h.wake = make(chan struct{}, 1)
 		h.running = make(chan struct{})
 	}
+	// Settings left unset take the configuration's defaults.
 	if h.Poll <= 0 {
-		h.Poll = DefaultPoll
+		h.Poll = config.Default().LivePoll
 	}
 	if h.QueueSize <= 0 {
-		h.QueueSize = DefaultQueueSize
+		h.QueueSize = config.Default().LiveQueue
 	}
 	if h.MaxPerUser <= 0 {
-		h.MaxPerUser = DefaultMaxPerUser
+		h.MaxPerUser = config.Default().LiveMaxPerUser
 	}
 	if h.Log == nil {
 		h.Log = slog.Default()
@@ -510,7 +504,7 @@ func (h *Hub) send(s *sub, c *Change) {
 	default:
 		s.done = true
 		delete(h.subs, s)
-		err := errs.New(CodeResumeRequired, "this subscriber fell %d changes behind and was dropped: subscribe again with after set to the cursor of the last change received", h.QueueSize)
+		err := errs.New(errs.ResumeRequired, "this subscriber fell %d changes behind and was dropped: subscribe again with after set to the cursor of the last change received", h.QueueSize)
 		s.failed(&ResumeError{Err: err, Cursor: s.last})
 		close(s.out)
 	}
@@ -558,6 +552,12 @@ func (h *Hub) Subscribe(ctx context.Context, v *viewer.Viewer, f *tickets.Filter
 	h.mu.Lock()
 	if h.pos.after(head) {
 		head = h.pos
+	}
+	if from != nil && from.after(head) {
+		// Not a cursor the stream handed out: following it would deliver
+		// nothing until the history caught up with it.
+		h.mu.Unlock()
+		return nil, invalidCursor()
 	}
 	if err := h.reserve(v.UserID); err != nil {
 		h.mu.Unlock()
