@@ -618,7 +618,8 @@ func TestUnpublishedChangesAreRelayed(t *testing.T) {
 
 // TestMovedTicketIsNotShown: a subscriber learns that a ticket left its
 // sites, but never sees the ticket as it is in a site it may not see, live
-// or in a replay.
+// or in a replay: the move comes closed (id, number, kind), without the
+// changes or the history entry, whose title and body are the new site's.
 func TestMovedTicketIsNotShown(t *testing.T) {
 	forEachBackend(t, func(t *testing.T, e *env) {
 		f := liveSetup(e)
@@ -629,12 +630,19 @@ func TestMovedTicketIsNotShown(t *testing.T) {
 		waitSubscribed(t, e, 1)
 		e.liveRename(e.admin, id, "t1")
 		start := ws.change(op).Cursor
-		e.do(e.admin, `mutation($id: ID!, $s: ID!) { updateTicket(id: $id, input: {siteID: $s}) { id } }`, map[string]any{"id": id, "s": gid(f.other)}).ok()
+		e.do(e.admin, `mutation($id: ID!, $s: ID!, $t: String!, $b: String!) { updateTicket(id: $id, input: {siteID: $s, title: $t, body: $b}) { id } }`,
+			map[string]any{"id": id, "s": gid(f.other), "t": "SECRET title", "b": "SECRET body"}).ok()
 		e.liveRename(e.admin, id, "SECRET of the branch")
 		check := func(ws *wsConn, op string) {
 			t.Helper()
+			m := ws.nextOf(op)
+			if strings.Contains(string(m.Payload), "SECRET") {
+				t.Fatalf("the move shows what it wrote: %s", m.Payload)
+			}
+			ws.pending = append([]wsMsg{m}, ws.pending...)
 			c := ws.change(op)
-			if c.Kind != "UPDATED" || c.Changes[0].Field != "site" || c.Ticket != nil {
+			if c.Kind != "UPDATED" || len(c.Changes) != 0 || c.Ticket != nil || c.Event != nil || c.Actor != nil || c.InView ||
+				c.TicketID != id || c.Cursor == "" {
 				t.Fatalf("the move: %+v", c)
 			}
 			ws.quiet(300 * time.Millisecond)
