@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"net/http"
+	"reflect"
 	"slices"
 	"strings"
 	"sync"
@@ -13,9 +14,12 @@ import (
 	"time"
 
 	"socdesk/ent"
+	"socdesk/ent/ticket"
+	"socdesk/ent/ticketevent"
 	"socdesk/ent/user"
 	"socdesk/graph/scalar"
 	"socdesk/internal/live"
+	"socdesk/internal/tickets"
 )
 
 // streamQuery selects what the live/replay comparisons look at.
@@ -419,4 +423,49 @@ func sorted(s map[int]bool) []int {
 	}
 	slices.Sort(out)
 	return out
+}
+
+// TestDeletedEntryRecordsTheFinalState: a DELETED history entry records
+// every field the ticket filter looks at, so that the live stream can
+// judge a deleted ticket's changes from the history alone.
+func TestDeletedEntryRecordsTheFinalState(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, e *env) {
+		f := liveSetup(e)
+		_, a := e.user("assignee", user.RoleANALYST, view, f.other)
+		_, b := e.user("approver", user.RoleANALYST, view, f.other)
+		var out struct {
+			CreateTicket struct{ ID string } `json:"createTicket"`
+		}
+		e.do(e.admin, `mutation($in: CreateTicketInput!) { createTicket(input: $in) { id } }`, map[string]any{"in": map[string]any{
+			"kind": "ANALYSIS", "title": "Final title", "body": "Final body", "categoryID": gid(f.cat), "siteID": gid(f.other),
+			"priority": "HIGH", "attackVerdict": "TRUE_POSITIVE", "incident": true, "origin": "SYSTEM",
+			"assigneeIDs": gids(a.ID), "approverIDs": gids(b.ID), "tagIDs": gids(e.tag("t1"), e.tag("t2")),
+		}}).ok().into(&out)
+		id, _ := scalar.DecodeID(out.CreateTicket.ID)
+		e.liveMove(e.admin, out.CreateTicket.ID, "ANALYSIS")
+		row := e.client.Ticket.Query().Where(ticket.ID(id)).WithAssignees().WithApprovers().WithTags().OnlyX(sys())
+		want := tickets.SnapshotOf(row)
+		v := reflect.ValueOf(want)
+		for i := range v.NumField() {
+			if v.Field(i).IsZero() || (v.Field(i).Kind() == reflect.Slice && v.Field(i).Len() == 0) {
+				t.Fatalf("the fixture leaves Snapshot.%s empty: set it, so that its recording is checked", v.Type().Field(i).Name)
+			}
+		}
+		e.do(e.admin, `mutation($id: ID!) { deleteTicket(id: $id) { deletedID } }`, map[string]any{"id": out.CreateTicket.ID}).ok()
+		ev := e.client.TicketEvent.Query().Where(ticketevent.TicketNumber(row.Number()), ticketevent.KindEQ(ticketevent.KindDELETED)).OnlyX(sys())
+		got, ok := tickets.SnapshotAtDeletion(ev.Changes)
+		if !ok {
+			t.Fatalf("no final state in %+v", ev.Changes)
+		}
+		norm := func(s tickets.Snapshot) tickets.Snapshot {
+			s.CreatedAt = s.CreatedAt.UTC().Truncate(time.Microsecond)
+			for _, l := range []*[]int{&s.Assignees, &s.Approvers, &s.Tags} {
+				*l = slices.Sorted(slices.Values(*l))
+			}
+			return s
+		}
+		if g, w := norm(got), norm(want); !reflect.DeepEqual(g, w) {
+			t.Fatalf("recorded %+v\nwant     %+v", g, w)
+		}
+	})
 }
