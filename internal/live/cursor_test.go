@@ -18,9 +18,9 @@ func FuzzDecodeCursor(f *testing.F) {
 		EncodeCursor(Position{}) + "AA", // trailing bytes
 		EncodeCursor(Position{}) + "=",
 		"nonsense", "", "ev:1.2", "ZXY6LTEuMg", // ev:-1.2
-		"ZXY6KzEuMg",                // ev:+1.2
-		"ZXY6MDEuMg",                // ev:01.2
-		"ZXY6MS4y\n",                // a newline
+		"ZXY6KzEuMg",                          // ev:+1.2
+		"ZXY6MDEuMg",                          // ev:01.2
+		"ZXY6MS4y\n",                          // a newline
 		"ZXY6OTk5OTk5OTk5OTk5OTk5OTk5OTk5LjE", // past int64
 		strings.Repeat("A", 10000),
 	} {

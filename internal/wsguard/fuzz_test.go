@@ -25,7 +25,7 @@ func FuzzAdmit(f *testing.F) {
 	}{
 		{false, join(init, twoFields)},
 		{true, join(init, `{"type":"start","id":"1","payload":{"query":"subscription{a:ticketEvents{cursor} b:ticketEvents{cursor}}"}}`)},
-		{false, join(init, twoFields+`{}`)},      // trailing object
+		{false, join(init, twoFields+`{}`)},       // trailing object
 		{false, join(init, twoFields+` garbage`)}, // trailing bytes
 		{false, join(init, `{"type":"bogus"}`)},
 		{true, join(init, `{"type":"bogus"}`)},

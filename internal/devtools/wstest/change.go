@@ -12,7 +12,7 @@ type Change struct {
 	Event          *struct {
 		ID string `json:"id"`
 	} `json:"event"`
-	Actor          *struct {
+	Actor *struct {
 		Login string `json:"login"`
 	} `json:"actor"`
 	Changes []struct {
