@@ -2385,7 +2385,11 @@ type Subscription {
   earlier), first every such event since that one is replayed from the history,
   then the stream goes on live, with no gap and no duplicate. A subscriber that
   falls too far behind gets an error with code RESUME_REQUIRED and its last
-  cursor in ` + "`" + `extensions.cursor` + "`" + `, and the stream ends: resubscribe with it.
+  cursor in ` + "`" + `extensions.cursor` + "`" + `, and the stream ends: resubscribe with it. A
+  cursor that is malformed or beyond the stream's head is refused:
+  BAD_USER_INPUT "invalid cursor" on ` + "`" + `after` + "`" + `. Whether a change concerns the
+  subscriber is judged by the ticket just before and just after it, as the
+  history records it, so live and replayed streams are the same.
   """
   ticketEvents(filter: TicketFilter, after: String): TicketChange!
   """
