@@ -28,7 +28,9 @@ FUZZ_TARGETS := \
 	./graph:FuzzHandler \
 	./graph:FuzzTicketCursors \
 	./graph:FuzzTicketFilter \
-	./graph/scalar:FuzzCursor
+	./graph/scalar:FuzzCursor \
+	./internal/live:FuzzDecodeCursor \
+	./internal/wsguard:FuzzAdmit
 FUZZTIME ?= 5s
 
 ## fuzz-smoke: run each fuzz target of FUZZ_TARGETS for FUZZTIME (CI), one worker each

@@ -33,6 +33,7 @@ import (
 	"socdesk/internal/live"
 	"socdesk/internal/reqlog"
 	"socdesk/internal/viewer"
+	"socdesk/internal/wsguard"
 )
 
 // Options configure the GraphQL handler.
@@ -65,6 +66,8 @@ type LiveOptions struct {
 	MaxOperations int
 	// Sessions, if set, checks connections' tokens again over time.
 	Sessions *live.Sessions
+	// Open, if set, holds the open connections (closed with 1001 on shutdown).
+	Open *wsguard.Conns
 }
 
 // NewHandler returns the /graphql handler: GET (queries only) and POST
@@ -74,7 +77,7 @@ func NewHandler(o Options) http.Handler {
 	srv := handler.New(generated.NewExecutableSchema(generated.Config{Resolvers: o.Resolver}))
 	if o.Live != nil {
 		srv.AddTransport(websocketTransport(*o.Live, o.Logger)) // before GET: an upgrade is a GET
-		srv.Use(live.Ends{})
+		srv.Use(live.EndError{})
 	}
 	srv.AddTransport(transport.GET{})
 	srv.AddTransport(transport.POST{})
@@ -102,12 +105,13 @@ func NewHandler(o Options) http.Handler {
 // subscriptions-transport-ws, authenticated in connection_init.
 func websocketTransport(o LiveOptions, log *slog.Logger) transport.Websocket {
 	return transport.Websocket{
-		Implementation: live.Gorilla{
+		Implementation: wsguard.Guard{
 			CheckOrigin:   checkOrigin(o.Origins),
 			InitTimeout:   o.InitTimeout,
 			MaxOperations: o.MaxOperations,
 			ReadLimit:     64 << 10,
 			WriteTimeout:  o.WriteTimeout,
+			Open:          o.Open,
 		},
 		InitTimeout:           o.InitTimeout + time.Second, // the guard's 4408 comes first
 		KeepAlivePingInterval: o.KeepAlive,                 // "ka" of subscriptions-transport-ws
@@ -126,7 +130,7 @@ func websocketTransport(o LiveOptions, log *slog.Logger) transport.Websocket {
 					reqlog.From(ctx, log).Error("authenticating a websocket", "err", err)
 					return transport.WithWebsocketCloseCode(ctx, websocket.CloseInternalServerErr), nil, errors.New("internal error")
 				}
-				return transport.WithWebsocketCloseCode(ctx, live.CloseForbidden), nil, errors.New("Forbidden: missing or invalid API token")
+				return transport.WithWebsocketCloseCode(ctx, wsguard.CloseForbidden), nil, errors.New("Forbidden: missing or invalid API token")
 			}
 			if o.Sessions != nil {
 				ctx = o.Sessions.Track(ctx, tok, v)
@@ -163,7 +167,7 @@ func checkOrigin(allowed []string) func(*http.Request) bool {
 // answered 200 (gqlgen says 422; 4xx is for graphql-response+json).
 func overHTTP(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if live.IsUpgrade(r) {
+		if wsguard.IsUpgrade(r) {
 			next.ServeHTTP(w, r)
 			return
 		}

@@ -307,13 +307,19 @@ func TestTicketEventsFilterAndSites(t *testing.T) {
 func TestTicketEventsRefusals(t *testing.T) {
 	forEachBackend(t, func(t *testing.T, e *env) {
 		noView, _ := e.user("no.view", user.RoleANALYST, []schematype.Permission{}, e.site("S"))
+		f := liveSetup(e)
+		e.liveCreate(e.admin, f.site, f.cat, "t0") // the head is past the start
+		ahead := live.EncodeCursor(live.Position{Tx: 1 << 40, ID: 1 << 30})
 		for _, c := range []struct {
 			name, token, code, field string
 			vars                     map[string]any
+			message                  string
 		}{
-			{"bad cursor", e.admin, "BAD_USER_INPUT", "after", map[string]any{"after": "nonsense"}},
-			{"bad filter", e.admin, "BAD_USER_INPUT", "filter.keyword", map[string]any{"f": map[string]any{"keyword": ""}}},
-			{"no permission", noView, "FORBIDDEN", "", nil},
+			{"bad cursor", e.admin, "BAD_USER_INPUT", "after", map[string]any{"after": "nonsense"}, "after: invalid cursor"},
+			{"cursor with trailing bytes", e.admin, "BAD_USER_INPUT", "after", map[string]any{"after": live.EncodeCursor(live.Position{}) + "AA"}, "after: invalid cursor"},
+			{"cursor beyond the head", e.admin, "BAD_USER_INPUT", "after", map[string]any{"after": ahead}, "after: invalid cursor"},
+			{"bad filter", e.admin, "BAD_USER_INPUT", "filter.keyword", map[string]any{"f": map[string]any{"keyword": ""}}, ""},
+			{"no permission", noView, "FORBIDDEN", "", nil, ""},
 		} {
 			t.Run(c.name, func(t *testing.T) {
 				ws := e.dialWS(t, c.token, nil)
@@ -326,6 +332,9 @@ func TestTicketEventsRefusals(t *testing.T) {
 				if m.Type != "next" || m.ID != op || len(p.Errors) == 0 || p.Errors[0].Extensions["code"] != c.code ||
 					(c.field != "" && p.Errors[0].Extensions["field"] != c.field) {
 					t.Fatalf("got %s %s, want an error %s %s", m.Type, m.Payload, c.code, c.field)
+				}
+				if c.message != "" && p.Errors[0].Message != c.message {
+					t.Fatalf("message %q, want %q", p.Errors[0].Message, c.message)
 				}
 				if m := ws.next(); m.Type != "complete" || m.ID != op {
 					t.Fatalf("after the error: %s %s", m.Type, m.Payload)
@@ -609,7 +618,8 @@ func TestUnpublishedChangesAreRelayed(t *testing.T) {
 
 // TestMovedTicketIsNotShown: a subscriber learns that a ticket left its
 // sites, but never sees the ticket as it is in a site it may not see, live
-// or in a replay.
+// or in a replay: the move comes closed (id, number, kind), without the
+// changes or the history entry, whose title and body are the new site's.
 func TestMovedTicketIsNotShown(t *testing.T) {
 	forEachBackend(t, func(t *testing.T, e *env) {
 		f := liveSetup(e)
@@ -620,12 +630,19 @@ func TestMovedTicketIsNotShown(t *testing.T) {
 		waitSubscribed(t, e, 1)
 		e.liveRename(e.admin, id, "t1")
 		start := ws.change(op).Cursor
-		e.do(e.admin, `mutation($id: ID!, $s: ID!) { updateTicket(id: $id, input: {siteID: $s}) { id } }`, map[string]any{"id": id, "s": gid(f.other)}).ok()
+		e.do(e.admin, `mutation($id: ID!, $s: ID!, $t: String!, $b: String!) { updateTicket(id: $id, input: {siteID: $s, title: $t, body: $b}) { id } }`,
+			map[string]any{"id": id, "s": gid(f.other), "t": "SECRET title", "b": "SECRET body"}).ok()
 		e.liveRename(e.admin, id, "SECRET of the branch")
 		check := func(ws *wsConn, op string) {
 			t.Helper()
+			m := ws.nextOf(op)
+			if strings.Contains(string(m.Payload), "SECRET") {
+				t.Fatalf("the move shows what it wrote: %s", m.Payload)
+			}
+			ws.pending = append([]wsMsg{m}, ws.pending...)
 			c := ws.change(op)
-			if c.Kind != "UPDATED" || c.Changes[0].Field != "site" || c.Ticket != nil {
+			if c.Kind != "UPDATED" || len(c.Changes) != 0 || c.Ticket != nil || c.Event != nil || c.Actor != nil || c.InView ||
+				c.TicketID != id || c.Cursor == "" {
 				t.Fatalf("the move: %+v", c)
 			}
 			ws.quiet(300 * time.Millisecond)

@@ -321,10 +321,10 @@ func (r *ticketResolver) Links(ctx context.Context, obj *ent.Ticket) ([]*model.T
 
 // Actor is the resolver for the actor field.
 func (r *ticketChangeResolver) Actor(ctx context.Context, obj *live.Change) (*ent.User, error) {
-	if obj.Event.ActorID == nil {
+	if obj.ActorID() == nil {
 		return nil, nil
 	}
-	u, err := r.Client.User.Get(ctx, *obj.Event.ActorID)
+	u, err := r.Client.User.Get(ctx, *obj.ActorID())
 	if ent.IsNotFound(err) {
 		return nil, nil // deleted since
 	}

@@ -180,7 +180,7 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stder
 		return err
 	}
 	log.Info("serving", "addr", "http://"+ln.Addr().String(), "graphql", "http://"+ln.Addr().String()+"/graphql")
-	err = server.Serve(ctx, ln, a.Handler, cfg.ShutdownTimeout, log)
+	err = server.Serve(ctx, ln, a.Handler, cfg.ShutdownTimeout, log, a.Websockets.GoAway)
 	stopHub()
 	return errors.Join(err, <-hubDone)
 }

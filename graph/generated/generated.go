@@ -266,6 +266,7 @@ type ComplexityRoot struct {
 		Changes        func(childComplexity int) int
 		Cursor         func(childComplexity int) int
 		Event          func(childComplexity int) int
+		InView         func(childComplexity int) int
 		Kind           func(childComplexity int) int
 		PreviousStatus func(childComplexity int) int
 		Ticket         func(childComplexity int) int
@@ -1535,6 +1536,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.TicketChange.Event(childComplexity), true
+	case "TicketChange.inView":
+		if e.ComplexityRoot.TicketChange.InView == nil {
+			break
+		}
+
+		return e.ComplexityRoot.TicketChange.InView(childComplexity), true
 	case "TicketChange.kind":
 		if e.ComplexityRoot.TicketChange.Kind == nil {
 			break
@@ -2387,7 +2394,11 @@ type Subscription {
   earlier), first every such event since that one is replayed from the history,
   then the stream goes on live, with no gap and no duplicate. A subscriber that
   falls too far behind gets an error with code RESUME_REQUIRED and its last
-  cursor in ` + "`" + `extensions.cursor` + "`" + `, and the stream ends: resubscribe with it.
+  cursor in ` + "`" + `extensions.cursor` + "`" + `, and the stream ends: resubscribe with it. A
+  cursor that is malformed or beyond the stream's head is refused:
+  BAD_USER_INPUT "invalid cursor" on ` + "`" + `after` + "`" + `. Whether a change concerns the
+  subscriber is judged by the ticket just before and just after it, as the
+  history records it, so live and replayed streams are the same.
   """
   ticketEvents(filter: TicketFilter, after: String): TicketChange!
   """
@@ -2397,13 +2408,26 @@ type Subscription {
   ticketTrend(filter: TicketFilter, from: Date!, to: Date!, timeZone: String = "UTC"): TicketTrend!
 }
 
-"One committed change of a ticket, as pushed to subscribers."
+"""
+One committed change of a ticket, as pushed to subscribers. A change that moved
+the ticket to a site the viewer does not see tells only that it left: its
+cursor, kind, ticketId, ticketNumber, at and inView (false); ticket, actor,
+previousStatus and event are null and changes is empty.
+"""
 type TicketChange {
   "Pass as ` + "`" + `after` + "`" + ` to resume the stream after this event."
   cursor: String!
   kind: TicketEventKind!
   "The ticket as it is now; null once it is deleted, or moved to a site the viewer does not see."
   ticket: Ticket
+  """
+  Whether the ticket, as this change left it, is in the subscriber's view: on a
+  site it sees and matching its filter. A list kept live adds (or updates) the
+  ticket when true and removes it when false; of the changes of one ticket, the
+  one that takes it out of the view (moved away, deleted, out of the filter) is
+  the only one with false.
+  """
+  inView: Boolean!
   ticketId: ID!
   ticketNumber: Int!
   "For a change of status, the status before it."
@@ -3435,6 +3459,8 @@ func (ec *executionContext) childFields_TicketChange(ctx context.Context, field 
 		return ec.fieldContext_TicketChange_kind(ctx, field)
 	case "ticket":
 		return ec.fieldContext_TicketChange_ticket(ctx, field)
+	case "inView":
+		return ec.fieldContext_TicketChange_inView(ctx, field)
 	case "ticketId":
 		return ec.fieldContext_TicketChange_ticketId(ctx, field)
 	case "ticketNumber":
@@ -9153,6 +9179,29 @@ func (ec *executionContext) fieldContext_TicketChange_ticket(_ context.Context, 
 	return fc, nil
 }
 
+func (ec *executionContext) _TicketChange_inView(ctx context.Context, field graphql.CollectedField, obj *live.Change) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_TicketChange_inView(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.InView, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v bool) graphql.Marshaler {
+			return ec.marshalNBoolean2bool(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_TicketChange_inView(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("TicketChange", field, false, false, errors.New("field of type Boolean does not have child fields"))
+}
+
 func (ec *executionContext) _TicketChange_ticketId(ctx context.Context, field graphql.CollectedField, obj *live.Change) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -9318,7 +9367,7 @@ func (ec *executionContext) _TicketChange_event(ctx context.Context, field graph
 			return ec.fieldContext_TicketChange_event(ctx, field)
 		},
 		func(ctx context.Context) (any, error) {
-			return obj.Event, nil
+			return obj.Event(), nil
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v *ent.TicketEvent) graphql.Marshaler {
@@ -9332,7 +9381,7 @@ func (ec *executionContext) fieldContext_TicketChange_event(_ context.Context, f
 	fc = &graphql.FieldContext{
 		Object:     "TicketChange",
 		Field:      field,
-		IsMethod:   false,
+		IsMethod:   true,
 		IsResolver: false,
 		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 			return ec.childFields_TicketEvent(ctx, field)
@@ -15489,6 +15538,11 @@ func (ec *executionContext) _TicketChange(ctx context.Context, sel ast.Selection
 		case "ticket":
 			out.Values[i] = ec._TicketChange_ticket(ctx, field, obj)
 			if out.Values[i] == graphql.RequiredNull {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "inView":
+			out.Values[i] = ec._TicketChange_inView(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
 				atomic.AddUint32(&out.Invalids, 1)
 			}
 		case "ticketId":

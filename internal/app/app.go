@@ -18,6 +18,7 @@ import (
 	"socdesk/internal/server"
 	"socdesk/internal/store"
 	"socdesk/internal/tickets"
+	"socdesk/internal/wsguard"
 )
 
 // App is one socdesk replica.
@@ -26,6 +27,9 @@ type App struct {
 	Hub      *live.Hub
 	Sessions *live.Sessions
 	Tickets  *tickets.Service
+	// Websockets are the open websocket connections: server.Serve closes
+	// them with 1001 (GoAway) once HTTP requests are drained.
+	Websockets *wsguard.Conns
 }
 
 // New assembles a replica on st, publishing through broker. ready checks the
@@ -38,6 +42,7 @@ func New(st *store.Store, broker events.Broker, cfg config.Config, log *slog.Log
 	adm := &admin.Service{Client: st.Client, Dialect: st.Dialect}
 	authn := &auth.Authenticator{Client: st.Client, Now: time.Now, CacheFor: cfg.AuthCache}
 	sessions := &live.Sessions{Authenticate: authn.Authenticate, Every: cfg.WSRecheck, Broker: broker, OnRights: authn.Forget, Log: log}
+	open := &wsguard.Conns{}
 	gql := graph.NewHandler(graph.Options{
 		Resolver:  &graph.Resolver{Client: st.Client, Tickets: svc, Admin: adm, Logger: log, Hub: hub},
 		Logger:    log,
@@ -51,6 +56,7 @@ func New(st *store.Store, broker events.Broker, cfg config.Config, log *slog.Log
 			WriteTimeout:  cfg.WSWriteTimeout,
 			MaxOperations: cfg.WSMaxOperations,
 			Sessions:      sessions,
+			Open:          open,
 		},
 	})
 	h := server.NewHandler(server.Deps{
@@ -60,7 +66,7 @@ func New(st *store.Store, broker events.Broker, cfg config.Config, log *slog.Log
 		MaxBodyBytes: cfg.MaxBodyBytes,
 		Ready:        ready,
 	})
-	return &App{Handler: h, Hub: hub, Sessions: sessions, Tickets: svc}
+	return &App{Handler: h, Hub: hub, Sessions: sessions, Tickets: svc, Websockets: open}
 }
 
 // Run runs the replica's background work (the live hub, the websocket

@@ -20,6 +20,9 @@ const (
 	Conflict          Code = "CONFLICT"
 	RateLimited       Code = "RATE_LIMITED"
 	Internal          Code = "INTERNAL"
+	// ResumeRequired ends a live stream whose subscriber fell behind;
+	// extensions.cursor holds the cursor to resume from.
+	ResumeRequired Code = "RESUME_REQUIRED"
 	// Cancelled: the client went away before the answer (a cancelled
 	// request, a dropped connection). No error of the server's: never
 	// logged as one.

@@ -66,16 +66,11 @@ func TestOneVocabulary(t *testing.T) {
 		ast.Inspect(f, func(n ast.Node) bool {
 			switch n := n.(type) {
 			case *ast.BasicLit:
-				// TODO(merge): the hub branch moves internal/live/ws.go; its RATE_LIMITED becomes string(errs.RateLimited) then.
-				if s, err := strconv.Unquote(n.Value); err == nil && n.Kind == token.STRING && codes[s] && rel != filepath.Join("internal", "live", "ws.go") {
+				if s, err := strconv.Unquote(n.Value); err == nil && n.Kind == token.STRING && codes[s] {
 					t.Errorf("%s: the code %s is written out; use the constant of package errs", fset.Position(n.Pos()), s)
 				}
 			case *ast.ValueSpec:
 				if sel, ok := n.Type.(*ast.SelectorExpr); ok && sel.Sel.Name == "Code" && isErrs(sel.X) {
-					// TODO(merge): the hub branch moves RESUME_REQUIRED into errs.go; drop this exception then.
-					if len(n.Names) == 1 && n.Names[0].Name == "CodeResumeRequired" {
-						return true
-					}
 					t.Errorf("%s: an error code declared outside internal/errs", fset.Position(n.Pos()))
 				}
 			case *ast.CallExpr: // errs.Code("…")

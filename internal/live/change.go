@@ -1,52 +1,75 @@
 package live
 
 import (
-	"encoding/base64"
-	"strconv"
-	"strings"
 	"time"
 
 	"socdesk/ent"
 	"socdesk/ent/schematype"
 	"socdesk/ent/ticket"
 	"socdesk/ent/ticketevent"
-	"socdesk/internal/errs"
 )
 
 // Change is one committed change of a ticket, as pushed to a subscriber of
-// ticketEvents (GraphQL TicketChange).
+// ticketEvents (GraphQL TicketChange). A change that took the ticket out
+// of what its subscriber may see is sent closed: the ticket's id and
+// number, the kind of change and its place in the stream, nothing of what
+// the change wrote.
 type Change struct {
-	// Event is the history row of the change.
-	Event *ent.TicketEvent
+	// ev is the history row of the change.
+	ev *ent.TicketEvent
 	// Ticket is the ticket as it is now (without edges loaded, so that each
 	// subscriber's selection loads them under its own viewer), or nil once
-	// it is deleted.
+	// it is deleted, or out of the subscriber's sites.
 	Ticket *ent.Ticket
-	// ticketID is the ticket's id, also of a deleted one.
-	ticketID int
+	// InView tells whether the ticket, as the change left it, is in the
+	// subscriber's view: on a site it sees and matching its filter.
+	InView bool
+	// closed: the subscriber may not see the ticket as the change left it.
+	closed bool
 }
 
 // Cursor is the opaque position of the change in the stream.
-func (c *Change) Cursor() string { return EncodeCursor(Position{Tx: c.Event.Tx, ID: c.Event.ID}) }
+func (c *Change) Cursor() string { return EncodeCursor(Position{Tx: c.ev.Tx, ID: c.ev.ID}) }
 
 // Kind is the kind of history entry.
-func (c *Change) Kind() ticketevent.Kind { return c.Event.Kind }
+func (c *Change) Kind() ticketevent.Kind { return c.ev.Kind }
 
-// TicketID is the ticket's id, also once it is deleted.
-func (c *Change) TicketID() int { return c.ticketID }
+// TicketID is the ticket's id, also once it is deleted (the number gives it).
+func (c *Change) TicketID() int { return ent.TicketIDFromNumber(c.ev.TicketNumber) }
 
 // TicketNumber is the ticket's display number.
-func (c *Change) TicketNumber() int { return c.Event.TicketNumber }
+func (c *Change) TicketNumber() int { return c.ev.TicketNumber }
 
 // At is when the change committed.
-func (c *Change) At() time.Time { return c.Event.CreatedAt }
+func (c *Change) At() time.Time { return c.ev.CreatedAt }
 
-// Changes are the fields changed, from → to.
-func (c *Change) Changes() []schematype.FieldChange { return c.Event.Changes }
+// Event is the history entry of the change; nil when closed.
+func (c *Change) Event() *ent.TicketEvent {
+	if c.closed {
+		return nil
+	}
+	return c.ev
+}
+
+// ActorID is who made the change; nil for the system, and when closed.
+func (c *Change) ActorID() *int {
+	if c.closed {
+		return nil
+	}
+	return c.ev.ActorID
+}
+
+// Changes are the fields changed, from → to; none when closed.
+func (c *Change) Changes() []schematype.FieldChange {
+	if c.closed {
+		return []schematype.FieldChange{}
+	}
+	return c.ev.Changes
+}
 
 // PreviousStatus is the status before a change of status.
 func (c *Change) PreviousStatus() *ticket.Status {
-	for _, ch := range c.Event.Changes {
+	for _, ch := range c.Changes() {
 		if ch.Field == "status" {
 			if s, ok := ch.From.(string); ok && s != "" {
 				st := ticket.Status(s)
@@ -58,27 +81,4 @@ func (c *Change) PreviousStatus() *ticket.Status {
 		}
 	}
 	return nil
-}
-
-const cursorPrefix = "ev:"
-
-// EncodeCursor returns the cursor of a position in the stream.
-func EncodeCursor(p Position) string {
-	return base64.RawURLEncoding.EncodeToString([]byte(cursorPrefix + strconv.FormatInt(p.Tx, 10) + "." + strconv.Itoa(p.ID)))
-}
-
-// DecodeCursor reads a cursor of EncodeCursor.
-func DecodeCursor(s string) (Position, error) {
-	b, err := base64.RawURLEncoding.DecodeString(s)
-	if err == nil {
-		if rest, ok := strings.CutPrefix(string(b), cursorPrefix); ok {
-			tx, id, _ := strings.Cut(rest, ".")
-			t, err1 := strconv.ParseInt(tx, 10, 64)
-			n, err2 := strconv.Atoi(id)
-			if err1 == nil && err2 == nil && t >= 0 && n >= 0 {
-				return Position{Tx: t, ID: n}, nil
-			}
-		}
-	}
-	return Position{}, errs.Invalid("after", "not a cursor of ticketEvents")
 }

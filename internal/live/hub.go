@@ -19,6 +19,7 @@ import (
 	"socdesk/ent/ticketevent"
 	"socdesk/ent/user"
 	"socdesk/internal/authz"
+	"socdesk/internal/config"
 	"socdesk/internal/errs"
 	"socdesk/internal/events"
 	"socdesk/internal/tickets"
@@ -70,22 +71,14 @@ type Hub struct {
 	wake    chan struct{}
 }
 
-// Defaults of the hub's settings.
 const (
-	DefaultPoll       = time.Second
-	DefaultQueueSize  = 256
-	DefaultMaxPerUser = 50
-	batchSize         = 500
+	batchSize = 500
 	// retryUnsettled is how soon the hub reads again when entries exist
 	// behind a transaction still running.
 	retryUnsettled = 20 * time.Millisecond
 )
 
 const schemaTicketView = schematype.PermissionTicketView
-
-// CodeResumeRequired is the error code of a subscriber dropped for falling
-// behind; extensions.cursor holds the cursor to resume from.
-const CodeResumeRequired errs.Code = "RESUME_REQUIRED"
 
 // sub is one ticketEvents subscription.
 type sub struct {
@@ -116,14 +109,15 @@ func (h *Hub) init() {
 		h.wake = make(chan struct{}, 1)
 		h.running = make(chan struct{})
 	}
+	// Settings left unset take the configuration's defaults.
 	if h.Poll <= 0 {
-		h.Poll = DefaultPoll
+		h.Poll = config.Default().LivePoll
 	}
 	if h.QueueSize <= 0 {
-		h.QueueSize = DefaultQueueSize
+		h.QueueSize = config.Default().LiveQueue
 	}
 	if h.MaxPerUser <= 0 {
-		h.MaxPerUser = DefaultMaxPerUser
+		h.MaxPerUser = config.Default().LiveMaxPerUser
 	}
 	if h.Log == nil {
 		h.Log = slog.Default()
@@ -309,37 +303,42 @@ func (h *Hub) read(ctx context.Context, p Position) ([]*ent.TicketEvent, bool, e
 	return evs, unsettled, nil
 }
 
-// item is an entry with what subscribers are matched against.
+// item is an entry with what subscribers are matched against: the ticket
+// just before and just after the change, as the history says, so that
+// whether a change concerns a subscriber is the same live and in any
+// replay, however the ticket changed since (moved, deleted).
 type item struct {
 	ev     *ent.TicketEvent
 	pos    Position
-	before tickets.Snapshot // the ticket just before the change
-	after  tickets.Snapshot // and just after it
-	gone   bool             // the ticket no longer exists
-	nowOn  int              // the site the ticket is on now
-	c      *Change          // what subscribers are sent
-	hidden *Change          // the same without the ticket, for those who may not see it now
+	before *tickets.Snapshot // the ticket just before the change; nil before its creation
+	after  *tickets.Snapshot // just after it; nil once deleted
+	known  bool              // before and after are known
+	now    *ent.Ticket       // the ticket as it is now, without edges; nil once deleted
 }
 
 // prepare works out, for each entry, the ticket just before and just after
-// its change: it reads the tickets as they are now and every entry of
-// theirs since the first in evs, in one snapshot, and walks each ticket's
-// history back from now (a ticket's entries are in commit order by id: its
-// row lock serializes them).
+// its change: it reads, in one snapshot, the changed tickets as they are
+// now and every entry of theirs since the first in evs, and walks each
+// ticket's history back, from its row or, for a ticket deleted since, from
+// the state its DELETED entry records. A ticket's entries are in the order
+// of its changes by id (its row lock serializes them). Entries are matched
+// by ticket number: those of a deleted ticket have no ticket id.
 func (h *Hub) prepare(ctx context.Context, evs []*ent.TicketEvent) ([]item, error) {
-	first := map[int]int{} // ticket id → its first entry in evs
+	first := map[int]int{} // ticket number → its first entry in evs
 	for _, ev := range evs {
-		if ev.TicketID == nil {
-			continue
-		}
-		if f, ok := first[*ev.TicketID]; !ok || ev.ID < f {
-			first[*ev.TicketID] = ev.ID
+		if f, ok := first[ev.TicketNumber]; !ok || ev.ID < f {
+			first[ev.TicketNumber] = ev.ID
 		}
 	}
-	now := map[int]*ent.Ticket{}
+	now := map[int]*ent.Ticket{}          // by number
+	current := map[int]tickets.Snapshot{} // the same, as the filter sees it
 	var since []*ent.TicketEvent
 	if len(first) > 0 {
-		ids := slices.Collect(maps.Keys(first))
+		numbers := slices.Collect(maps.Keys(first))
+		ids := make([]int, len(numbers))
+		for i, n := range numbers {
+			ids[i] = ent.TicketIDFromNumber(n)
+		}
 		oldest := slices.Min(slices.Collect(maps.Values(first)))
 		err := h.snapshot(ctx, func(ctx context.Context, c *ent.Client) error {
 			only := func(q *ent.UserQuery) { q.Select(user.FieldID) }
@@ -350,57 +349,69 @@ func (h *Hub) prepare(ctx context.Context, evs []*ent.TicketEvent) ([]item, erro
 				return err
 			}
 			for _, t := range ts {
-				now[t.ID] = t
+				now[t.Number()] = t
 			}
-			since, err = c.TicketEvent.Query().Where(ticketevent.TicketIDIn(ids...), ticketevent.IDGTE(oldest)).
+			since, err = c.TicketEvent.Query().Where(ticketevent.TicketNumberIn(numbers...), ticketevent.IDGTE(oldest)).
 				Order(ent.Desc(ticketevent.FieldID)).All(ctx)
 			return err
 		})
 		if err != nil {
 			return nil, err
 		}
-		for _, t := range now {
+		for n, t := range now {
+			current[n] = tickets.SnapshotOf(t)
 			// Read in the snapshot's transaction: bound again to the
-			// client, for the edges each subscriber's selection loads.
-			t.Unwrap()
+			// client, for the edges each subscriber's selection loads
+			// under its own viewer.
+			stripped := *t.Unwrap()
+			stripped.Edges = ent.TicketEdges{}
+			now[n] = &stripped
 		}
 	}
-	type around struct{ before, after tickets.Snapshot }
+	type around struct{ before, after *tickets.Snapshot }
 	states := map[int]around{} // entry id → the ticket around it
-	walked := map[int]tickets.Snapshot{}
+	walked := map[int]*tickets.Snapshot{}
+	started := map[int]bool{}
 	for _, ev := range since {
-		t := now[*ev.TicketID]
-		if t == nil || ev.ID < first[t.ID] {
+		n := ev.TicketNumber
+		if ev.ID < first[n] {
 			continue
 		}
-		s, ok := walked[t.ID]
-		if !ok {
-			s = tickets.SnapshotOf(t)
+		s := walked[n]
+		if !started[n] {
+			started[n] = true
+			if snap, ok := current[n]; ok {
+				s = &snap
+			}
 		}
-		b := s.Undo(ev.Changes)
-		states[ev.ID] = around{before: b, after: s}
-		walked[t.ID] = b
+		var a around
+		switch ev.Kind {
+		case ticketevent.KindDELETED:
+			// Walking back from the state it recorded: also right when the
+			// number was used again after it.
+			if b, ok := tickets.SnapshotAtDeletion(ev.Changes); ok {
+				a.before = &b
+			}
+		case ticketevent.KindCREATED:
+			a.after = s
+		default:
+			if s != nil {
+				b := s.Undo(ev.Changes)
+				a.before, a.after = &b, s
+			}
+		}
+		if a.before != nil || a.after != nil {
+			states[ev.ID] = a
+		}
+		walked[n] = a.before
 	}
 	items := make([]item, len(evs))
 	for i, ev := range evs {
 		it := item{ev: ev, pos: Position{ev.Tx, ev.ID}}
-		var t *ent.Ticket
-		if ev.TicketID != nil {
-			t = now[*ev.TicketID]
+		if st, ok := states[ev.ID]; ok {
+			it.before, it.after, it.known = st.before, st.after, true
 		}
-		st, ok := states[ev.ID]
-		if t == nil || !ok {
-			it.gone = true
-		} else {
-			it.before, it.after, it.nowOn = st.before, st.after, t.SiteID
-			stripped := *t
-			stripped.Edges = ent.TicketEdges{}
-			t = &stripped
-		}
-		// The number gives the id also of a ticket deleted since.
-		id := ent.TicketIDFromNumber(ev.TicketNumber)
-		it.c = &Change{Event: ev, Ticket: t, ticketID: id}
-		it.hidden = &Change{Event: ev, ticketID: id}
+		it.now = now[ev.TicketNumber]
 		items[i] = it
 	}
 	return items, nil
@@ -427,26 +438,43 @@ func (h *Hub) snapshot(ctx context.Context, fn func(context.Context, *ent.Client
 	return tx.Commit()
 }
 
-// matches reports whether v may see the ticket before or after the change
-// and f matches it there: a ticket entering or leaving the subscriber's
-// filter, or sites, is news to it.
-func (it *item) matches(v *viewer.Viewer, f *tickets.Filter) bool {
+// inView reports whether the ticket in state t is in the view of v with f:
+// on a site v sees, and matching f.
+func inView(v *viewer.Viewer, f *tickets.Filter, t *tickets.Snapshot) bool {
+	return t != nil && authz.ScopeOf(v).SeesTicket(t.SiteID) && f.Matches(*t)
+}
+
+// concerns reports whether the change is news to v following f: the ticket
+// is in its view before or after the change (entering or leaving the view
+// is news too).
+func (it *item) concerns(v *viewer.Viewer, f *tickets.Filter) bool {
 	if !v.Has(schemaTicketView) {
 		return false
 	}
-	if it.gone {
-		return v.SeesSite(it.ev.SiteID) && f.MatchesGone(it.ev.SiteID, it.ev.Changes)
+	if !it.known { // not in the history walked (not expected): by its site
+		return authz.ScopeOf(v).SeesTicket(it.ev.SiteID)
 	}
-	return (v.SeesSite(it.after.SiteID) && f.Matches(it.after)) || (v.SeesSite(it.before.SiteID) && f.Matches(it.before))
+	return inView(v, f, it.before) || inView(v, f, it.after)
 }
 
-// changeFor is what v is sent: with the ticket only if v may see it as it
-// is now (it may have moved to a site v does not see since).
-func (it *item) changeFor(v *viewer.Viewer) *Change {
-	if it.c.Ticket != nil && v.SeesSite(it.nowOn) {
-		return it.c
+// changeFor is what v, following f, is sent of a change that concerns it:
+// closed when v may not see the ticket as the change left it (moved to a
+// site v does not see); with the ticket as it is now only if v sees it
+// there.
+func (it *item) changeFor(v *viewer.Viewer, f *tickets.Filter) *Change {
+	c := &Change{ev: it.ev, InView: inView(v, f, it.after)}
+	last := it.after
+	if last == nil { // deleted: as it was
+		last = it.before
 	}
-	return it.hidden
+	if last == nil || !authz.ScopeOf(v).SeesTicket(last.SiteID) {
+		c.closed = true
+		return c
+	}
+	if it.now != nil && authz.ScopeOf(v).SeesTicket(it.now.SiteID) {
+		c.Ticket = it.now
+	}
+	return c
 }
 
 // pump reads everything settled since the hub's position and hands it out.
@@ -484,13 +512,13 @@ func (h *Hub) deliver(items []item) {
 				continue // it had this one already (it caught up past the hub)
 			}
 			s.pos = it.pos
-			if it.matches(s.v, s.f) {
-				h.send(s, it.changeFor(s.v))
+			if it.concerns(s.v, s.f) {
+				h.send(s, it.changeFor(s.v, s.f))
 			}
 		}
 	}
 	for w := range h.watches {
-		if slices.ContainsFunc(items, func(it item) bool { return it.matches(w.v, w.f) }) {
+		if slices.ContainsFunc(items, func(it item) bool { return it.concerns(w.v, w.f) }) {
 			select {
 			case w.dirty <- struct{}{}:
 			default:
@@ -512,7 +540,7 @@ func (h *Hub) send(s *sub, c *Change) {
 	default:
 		s.done = true
 		delete(h.subs, s)
-		err := errs.New(CodeResumeRequired, "this subscriber fell %d changes behind and was dropped: subscribe again with after set to the cursor of the last change received", h.QueueSize)
+		err := errs.New(errs.ResumeRequired, "this subscriber fell %d changes behind and was dropped: subscribe again with after set to the cursor of the last change received", h.QueueSize)
 		s.failed(&ResumeError{Err: err, Cursor: s.last})
 		close(s.out)
 	}
@@ -560,6 +588,12 @@ func (h *Hub) Subscribe(ctx context.Context, v *viewer.Viewer, f *tickets.Filter
 	h.mu.Lock()
 	if h.pos.after(head) {
 		head = h.pos
+	}
+	if from != nil && from.after(head) {
+		// Not a cursor the stream handed out: following it would deliver
+		// nothing until the history caught up with it.
+		h.mu.Unlock()
+		return nil, invalidCursor()
 	}
 	if err := h.reserve(v.UserID); err != nil {
 		h.mu.Unlock()
@@ -620,10 +654,11 @@ func (h *Hub) catchUp(ctx context.Context, s *sub) {
 		}
 		for i := range items {
 			it := &items[i]
-			if it.matches(s.v, s.f) {
+			if it.concerns(s.v, s.f) {
+				c := it.changeFor(s.v, s.f)
 				select {
-				case s.out <- it.changeFor(s.v):
-					s.last = it.c.Cursor()
+				case s.out <- c:
+					s.last = c.Cursor()
 				case <-ctx.Done():
 					return
 				}

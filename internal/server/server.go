@@ -1,6 +1,7 @@
 // Package server is socdesk's HTTP surface: /graphql behind token
 // authentication and a body limit, the GraphiQL page, liveness and readiness
-// probes, and a graceful shutdown that lets in-flight requests finish.
+// probes, and a graceful shutdown that lets in-flight requests finish before
+// closing the websockets.
 package server
 
 import (
@@ -19,6 +20,7 @@ import (
 	"socdesk/internal/errs"
 	"socdesk/internal/live"
 	"socdesk/internal/reqlog"
+	"socdesk/internal/wsguard"
 )
 
 // Deps are what the HTTP surface needs.
@@ -45,7 +47,7 @@ func NewHandler(d Deps) http.Handler {
 	// cannot carry the header); a header the upgrade does carry is handed on
 	// for the same check (see graph.LiveOptions).
 	mux.Handle("/graphql", limitBody(d.MaxBodyBytes, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if live.IsUpgrade(r) {
+		if wsguard.IsUpgrade(r) {
 			ctx := live.WithUpgradeAuthorization(r.Context(), r.Header.Get("Authorization"))
 			d.GraphQL.ServeHTTP(w, r.WithContext(ctx))
 			return
@@ -102,8 +104,10 @@ func limitBody(max int64, next http.Handler) http.Handler {
 }
 
 // Serve serves h on ln until ctx ends, then stops accepting connections and
-// waits up to shutdownTimeout for in-flight requests to finish.
-func Serve(ctx context.Context, ln net.Listener, h http.Handler, shutdownTimeout time.Duration, log *slog.Logger) error {
+// waits up to shutdownTimeout for in-flight requests to finish. Then
+// drained, if set, ends what the HTTP server does not track (hijacked
+// connections: the websockets) within what is left of shutdownTimeout.
+func Serve(ctx context.Context, ln net.Listener, h http.Handler, shutdownTimeout time.Duration, log *slog.Logger, drained func(context.Context)) error {
 	srv := &http.Server{
 		Handler:           h,
 		ReadHeaderTimeout: 10 * time.Second,
@@ -122,7 +126,11 @@ func Serve(ctx context.Context, ln net.Listener, h http.Handler, shutdownTimeout
 	log.Info("shutting down: finishing in-flight requests", "timeout", shutdownTimeout)
 	sctx, cancel := context.WithTimeout(context.Background(), shutdownTimeout)
 	defer cancel()
-	if err := srv.Shutdown(sctx); err != nil {
+	err := srv.Shutdown(sctx)
+	if drained != nil {
+		drained(sctx)
+	}
+	if err != nil {
 		return err
 	}
 	if err := <-errc; !errors.Is(err, http.ErrServerClosed) {

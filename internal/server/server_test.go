@@ -25,7 +25,9 @@ func TestShutdownFinishesInFlightRequests(t *testing.T) {
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	served := make(chan error, 1)
-	go func() { served <- Serve(ctx, ln, h, 5*time.Second, slog.New(slog.NewTextHandler(io.Discard, nil))) }()
+	go func() {
+		served <- Serve(ctx, ln, h, 5*time.Second, slog.New(slog.NewTextHandler(io.Discard, nil)), nil)
+	}()
 
 	type reply struct {
 		body string

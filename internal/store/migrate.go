@@ -69,11 +69,14 @@ func (s *Store) Migrate(ctx context.Context) (uint, error) {
 // alignSQLiteTicketNumbers makes the first ticket #1 on SQLite too. Ticket
 // numbers count from the start of the tickets' id range; PostgreSQL's
 // identity starts at it, but SQLite's AUTOINCREMENT starts one past the
-// sequence value ent sets, which is the range start.
+// sequence value ent sets, which is the range start. Only on a database
+// that never had a ticket: once the only ticket is deleted the sequence
+// looks the same, but its number lives on in the history.
 func (s *Store) alignSQLiteTicketNumbers(ctx context.Context) error {
 	first := ent.TicketIDFromNumber(1)
 	_, err := s.DB.ExecContext(ctx,
-		`UPDATE sqlite_sequence SET seq = ? WHERE name = 'tickets' AND seq = ? AND NOT EXISTS (SELECT 1 FROM tickets)`,
+		`UPDATE sqlite_sequence SET seq = ? WHERE name = 'tickets' AND seq = ? AND NOT EXISTS (SELECT 1 FROM tickets)
+		   AND NOT EXISTS (SELECT 1 FROM ticket_events)`, // a deleted ticket's number is never handed out again
 		first-1, first)
 	return err
 }

@@ -16,6 +16,7 @@ import (
 	"socdesk/ent/migrate"
 	"socdesk/ent/privacy"
 	"socdesk/ent/ticket"
+	"socdesk/ent/ticketevent"
 	"socdesk/internal/devtools/testdb"
 	"socdesk/internal/store"
 )
@@ -151,5 +152,29 @@ func TestStatementTimeout(t *testing.T) {
 	var got string
 	if err := st.DB.QueryRowContext(ctx, "SHOW statement_timeout").Scan(&got); err != nil || got != "1234ms" {
 		t.Fatalf("statement_timeout = %q, %v", got, err)
+	}
+}
+
+// TestTicketNumbersNeverRepeat: on SQLite, a restart after the only ticket
+// was deleted must not hand its number out again (the history keeps it).
+func TestTicketNumbersNeverRepeat(t *testing.T) {
+	ctx := privacy.DecisionContext(context.Background(), privacy.Allow)
+	for _, backend := range testdb.Backends {
+		t.Run(backend, func(t *testing.T) {
+			st := testdb.Open(t, backend, testdb.Options{})
+			c := st.Client
+			site := c.Site.Create().SetName("s").SaveX(ctx)
+			cat := c.Category.Create().SetName("c").SaveX(ctx)
+			tk := c.Ticket.Create().SetTitle("t").SetKind(ticket.KindANALYSIS).SetSite(site).SetCategory(cat).SaveX(ctx)
+			c.TicketEvent.Create().SetKind(ticketevent.KindDELETED).SetTicketNumber(tk.Number()).SetSiteID(site.ID).ExecX(ctx)
+			c.Ticket.DeleteOne(tk).ExecX(ctx)
+			if _, err := st.Migrate(ctx); err != nil { // a restart
+				t.Fatal(err)
+			}
+			next := c.Ticket.Create().SetTitle("t").SetKind(ticket.KindANALYSIS).SetSite(site).SetCategory(cat).SaveX(ctx)
+			if next.Number() != tk.Number()+1 {
+				t.Fatalf("after deleting #%d and restarting, the next ticket is #%d", tk.Number(), next.Number())
+			}
+		})
 	}
 }

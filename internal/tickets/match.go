@@ -1,7 +1,6 @@
 package tickets
 
 import (
-	"slices"
 	"time"
 
 	"socdesk/ent"
@@ -117,27 +116,4 @@ func nums(v any) []int {
 		return out
 	}
 	return nil
-}
-
-// MatchesGone reports whether a change of a ticket that no longer exists
-// (deleted since) may concern a subscriber of the filter: what the history
-// keeps of it (its site, and its status and title when it was deleted) must
-// pass; the filters it cannot tell are given the benefit of the doubt.
-func (f *Filter) MatchesGone(siteID int, changes []schematype.FieldChange) bool {
-	if f == nil {
-		return true
-	}
-	if f.Sites != nil && !slices.Contains(f.Sites, siteID) {
-		return false
-	}
-	for _, ch := range changes {
-		switch ch.Field {
-		case "status":
-			from, to := ticket.Status(str(ch.From)), ticket.Status(str(ch.To))
-			if f.Statuses != nil && !slices.Contains(f.Statuses, from) && !slices.Contains(f.Statuses, to) {
-				return false
-			}
-		}
-	}
-	return true
 }

@@ -472,16 +472,18 @@ func (s *Service) applyUpdate(ctx context.Context, old *ent.Ticket, in UpdateInp
 }
 
 // Delete deletes a ticket; its history stays, with a DELETED record of who
-// deleted it.
+// deleted it and of the ticket as it was (see deletedChanges).
 func (s *Service) Delete(ctx context.Context, id int) error {
 	return s.inTx(ctx, func(ctx context.Context, tx *ent.Tx) ([]*ent.TicketEvent, error) {
 		t, err := s.lock(ctx, tx, id)
 		if err != nil {
 			return nil, err
 		}
-		ev, err := record(ctx, tx, t, ticketevent.KindDELETED, []schematype.FieldChange{
-			{Field: "title", From: t.Title}, {Field: "status", From: t.Status},
-		}, "")
+		tags, err := t.QueryTags().IDs(ctx)
+		if err != nil {
+			return nil, err
+		}
+		ev, err := record(ctx, tx, t, ticketevent.KindDELETED, deletedChanges(t, tags), "")
 		if err != nil {
 			return nil, err
 		}

@@ -8,7 +8,11 @@ type Change struct {
 	TicketNumber   int     `json:"ticketNumber"`
 	PreviousStatus *string `json:"previousStatus"`
 	At             string  `json:"at"`
-	Actor          *struct {
+	InView         bool    `json:"inView"`
+	Event          *struct {
+		ID string `json:"id"`
+	} `json:"event"`
+	Actor *struct {
 		Login string `json:"login"`
 	} `json:"actor"`
 	Changes []struct {
@@ -31,7 +35,7 @@ type Change struct {
 // Change.
 const ChangeQuery = `subscription($f: TicketFilter, $after: String) {
   ticketEvents(filter: $f, after: $after) {
-    cursor kind ticketId ticketNumber previousStatus at
+    cursor kind ticketId ticketNumber previousStatus at inView event { id }
     actor { login }
     changes { field from to }
     ticket { id number title status category { name } }

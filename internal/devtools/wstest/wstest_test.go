@@ -13,7 +13,7 @@ import (
 	"github.com/99designs/gqlgen/graphql/handler/transport"
 
 	"socdesk/internal/devtools/wstest"
-	"socdesk/internal/live"
+	"socdesk/internal/wsguard"
 )
 
 // server is gqlgen's test server (Subscription.name, Query.find(id)) on
@@ -34,12 +34,12 @@ func newServer(t *testing.T) *server {
 		ops:   make(chan string, 64),
 	}
 	s.ts.AddTransport(transport.Websocket{
-		Implementation: live.Gorilla{InitTimeout: 5 * time.Second, MaxOperations: 4},
+		Implementation: wsguard.Guard{InitTimeout: 5 * time.Second, MaxOperations: 4},
 		InitFunc: func(ctx context.Context, p transport.InitPayload) (context.Context, *transport.InitPayload, error) {
 			s.inits <- p
 			if p["token"] != "good" {
 				ctx = transport.AppendCloseReason(ctx, "Forbidden")
-				return transport.WithWebsocketCloseCode(ctx, live.CloseForbidden), nil, errors.New("Forbidden")
+				return transport.WithWebsocketCloseCode(ctx, wsguard.CloseForbidden), nil, errors.New("Forbidden")
 			}
 			return ctx, &transport.InitPayload{"hello": "client"}, nil
 		},
@@ -186,8 +186,8 @@ func TestRefusedInit(t *testing.T) {
 			t.Fatalf("InitFunc got %v", p)
 		}
 		code, reason := c.WaitClosed(5 * time.Second)
-		if code != live.CloseForbidden || reason != "Forbidden" {
-			t.Fatalf("closed with %d %q, want %d Forbidden", code, reason, live.CloseForbidden)
+		if code != wsguard.CloseForbidden || reason != "Forbidden" {
+			t.Fatalf("closed with %d %q, want %d Forbidden", code, reason, wsguard.CloseForbidden)
 		}
 		var types []string
 		for _, m := range c.Pending() {
@@ -249,8 +249,8 @@ func TestServerCloseWhileSubscribed(t *testing.T) {
 		s.next(t, c, "a")
 		c.SubscribeWireID("b", "x", "subscription { name }", nil)
 		code, reason := c.WaitClosed(5 * time.Second)
-		if code != live.CloseDuplicateID {
-			t.Fatalf("closed with %d %q, want %d", code, reason, live.CloseDuplicateID)
+		if code != wsguard.CloseDuplicateID {
+			t.Fatalf("closed with %d %q, want %d", code, reason, wsguard.CloseDuplicateID)
 		}
 		errs := 0
 		for _, m := range c.Pending() {

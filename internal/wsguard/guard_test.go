@@ -1,4 +1,4 @@
-package live
+package wsguard
 
 import (
 	"context"
@@ -15,7 +15,7 @@ import (
 
 const goodToken = "good"
 
-func server(t *testing.T, g Gorilla) (*httptest.Server, *testserver.TestServer) {
+func server(t *testing.T, g Guard) (*httptest.Server, *testserver.TestServer) {
 	t.Helper()
 	ts := testserver.New()
 	ts.AddTransport(transport.Websocket{
@@ -91,7 +91,7 @@ func closedWith(t *testing.T, c *websocket.Conn) int {
 const initGood = `{"type":"connection_init","payload":{"Authorization":"Bearer good"}}`
 
 func TestCloseCodes(t *testing.T) {
-	s, _ := server(t, Gorilla{InitTimeout: 200 * time.Millisecond, MaxOperations: 2})
+	s, _ := server(t, Guard{InitTimeout: 200 * time.Millisecond, MaxOperations: 2})
 	for _, c := range []struct {
 		name string
 		msgs []string
@@ -125,7 +125,7 @@ func TestCloseCodes(t *testing.T) {
 // error of its own; the connection and its other operations stay, and a
 // freed slot can be used again.
 func TestTooManyOperations(t *testing.T) {
-	s, ts := server(t, Gorilla{InitTimeout: time.Second, MaxOperations: 2})
+	s, ts := server(t, Guard{InitTimeout: time.Second, MaxOperations: 2})
 	ws := dial(t, s, transportWS)
 	send(t, ws, initGood)
 	if typ, _ := read(t, ws); typ != "connection_ack" {
@@ -176,7 +176,7 @@ func readRaw(t *testing.T, c *websocket.Conn) string {
 // graphql-transport-ws and over the older subscriptions-transport-ws; an id
 // may be reused once its operation is complete.
 func TestBothProtocols(t *testing.T) {
-	s, ts := server(t, Gorilla{InitTimeout: time.Second, MaxOperations: 1})
+	s, ts := server(t, Guard{InitTimeout: time.Second, MaxOperations: 1})
 	for _, p := range []struct{ proto, start, data, stop string }{
 		{transportWS, "subscribe", "next", "complete"},
 		{legacyWS, "start", "data", "stop"},
@@ -208,7 +208,7 @@ func TestBothProtocols(t *testing.T) {
 }
 
 func TestCrossOriginRefused(t *testing.T) {
-	s, _ := server(t, Gorilla{})
+	s, _ := server(t, Guard{})
 	d := websocket.Dialer{Subprotocols: []string{transportWS}}
 	h := map[string][]string{"Origin": {"https://evil.example"}}
 	if c, _, err := d.Dial("ws"+strings.TrimPrefix(s.URL, "http"), h); err == nil {
@@ -220,7 +220,7 @@ func TestCrossOriginRefused(t *testing.T) {
 // TestMessagesMustBeOneJSONObject: what the guard cannot read (trailing
 // data, not JSON) closes the connection instead of slipping past its checks.
 func TestMessagesMustBeOneJSONObject(t *testing.T) {
-	s, _ := server(t, Gorilla{InitTimeout: time.Second, MaxOperations: 1})
+	s, _ := server(t, Guard{InitTimeout: time.Second, MaxOperations: 1})
 	for name, msg := range map[string]string{
 		"trailing object": `{"type":"subscribe","id":"1","payload":{"query":"subscription { name }"}}{}`,
 		"not JSON":        `subscribe please`,
@@ -232,8 +232,43 @@ func TestMessagesMustBeOneJSONObject(t *testing.T) {
 				t.Fatalf("ack: %q", typ)
 			}
 			send(t, ws, msg)
-			if got := closedWith(t, ws); got != closeBadMessage {
-				t.Fatalf("closed with %d, want %d", got, closeBadMessage)
+			if got := closedWith(t, ws); got != CloseBadMessage {
+				t.Fatalf("closed with %d, want %d", got, CloseBadMessage)
+			}
+		})
+	}
+}
+
+// TestUnknownMessageTypes: a message type the connection's protocol does
+// not have closes it with 4400, before or after connection_init and on
+// both protocols (gqlgen alone closes with 1000 or 1002).
+func TestUnknownMessageTypes(t *testing.T) {
+	s, _ := server(t, Guard{InitTimeout: time.Second, MaxOperations: 2})
+	for _, c := range []struct {
+		proto, msg string
+		init       bool
+	}{
+		{transportWS, `{"type":"bogus"}`, true},
+		{transportWS, `{"type":"bogus"}`, false},
+		{transportWS, `{"id":"1"}`, true},
+		{transportWS, `{"type":"start","id":"1","payload":{"query":"subscription { name }"}}`, true}, // the other protocol's
+		{transportWS, `{"type":"next","id":"1"}`, true},                                              // the server's
+		{legacyWS, `{"type":"bogus"}`, true},
+		{legacyWS, `{"type":"bogus"}`, false},
+		{legacyWS, `{"type":"subscribe","id":"1","payload":{"query":"subscription { name }"}}`, true},
+		{legacyWS, `{"type":"ka"}`, true},
+	} {
+		t.Run(c.proto+" "+c.msg, func(t *testing.T) {
+			ws := dial(t, s, c.proto)
+			if c.init {
+				send(t, ws, initGood)
+				if typ, _ := read(t, ws); typ != "connection_ack" {
+					t.Fatalf("ack: %q", typ)
+				}
+			}
+			send(t, ws, c.msg)
+			if got := closedWith(t, ws); got != CloseBadMessage {
+				t.Fatalf("closed with %d, want %d", got, CloseBadMessage)
 			}
 		})
 	}

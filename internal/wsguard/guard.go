@@ -1,24 +1,27 @@
-// Package live serves GraphQL subscriptions over WebSocket: gqlgen's
-// websocket transport on github.com/gorilla/websocket, held to the
-// graphql-transport-ws protocol's close codes, with per-connection bounds.
-//
-// The Hub streams the ticket history to subscribers (ticketEvents) and
-// tells trend subscriptions when to recompute.
-package live
+// Package wsguard carries GraphQL subscriptions over WebSocket: gqlgen's
+// websocket transport on github.com/gorilla/websocket, with every client
+// message checked against the protocol before gqlgen reads it (the
+// graphql-transport-ws close codes, per-connection bounds), and open
+// connections closed with 1001 when the server goes away.
+package wsguard
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"net/http"
+	"slices"
 	"strings"
 	"sync"
 	"time"
 
 	"github.com/99designs/gqlgen/graphql/handler/transport"
 	"github.com/gorilla/websocket"
+
+	"socdesk/internal/errs"
 )
 
 // The graphql-transport-ws close codes socdesk uses.
@@ -28,8 +31,11 @@ const (
 	CloseInitTimeout  = 4408 // connection_init never came
 	CloseDuplicateID  = 4409 // a subscription id already in use
 	CloseTooManyInits = 4429 // a second connection_init
-	closeBadMessage   = 4400 // a message that is not one JSON object
+	CloseBadMessage   = 4400 // not one JSON object, or a type the protocol does not have
 )
+
+// CloseCodes are every code the guard closes a connection with.
+var CloseCodes = []int{CloseBadMessage, CloseUnauthorized, CloseForbidden, CloseInitTimeout, CloseDuplicateID, CloseTooManyInits}
 
 // refuseOperation is check's answer to an operation over the connection's
 // bound: an error for that operation alone, the connection stays.
@@ -41,11 +47,20 @@ const (
 	legacyWS    = "graphql-ws"           // subscriptions-transport-ws
 )
 
-// Gorilla is a transport.WebsocketImplementation on gorilla/websocket that
+// clientTypes are the message types a client may send, per subprotocol
+// (gqlgen serves a connection without one as graphql-ws).
+var clientTypes = map[string][]string{
+	transportWS: {"connection_init", "ping", "pong", "subscribe", "complete"},
+	legacyWS:    {"connection_init", "start", "stop", "connection_terminate"},
+	"":          {"connection_init", "start", "stop", "connection_terminate"},
+}
+
+// Guard is a transport.WebsocketImplementation on gorilla/websocket that
 // enforces what gqlgen's transport leaves out: the protocol's close codes
-// for a missing, repeated or late connection_init and for reused operation
-// ids, and a bound on the operations of one connection.
-type Gorilla struct {
+// for a missing, repeated or late connection_init, for reused operation
+// ids and unknown message types, and a bound on the operations of one
+// connection.
+type Guard struct {
 	// CheckOrigin decides cross-origin upgrades; nil allows same-origin only.
 	CheckOrigin func(*http.Request) bool
 	// InitTimeout is how long a client has to send connection_init.
@@ -57,6 +72,9 @@ type Gorilla struct {
 	// WriteTimeout bounds one write to the client: a client that stops
 	// reading is disconnected instead of holding the server's buffers.
 	WriteTimeout time.Duration
+	// Open, if set, holds the open connections, to close them when the
+	// server goes away.
+	Open *Conns
 }
 
 // bufferPool shares write buffers between connections: an idle connection
@@ -70,7 +88,7 @@ func IsUpgrade(r *http.Request) bool {
 }
 
 // Accept implements transport.WebsocketImplementation.
-func (g Gorilla) Accept(w http.ResponseWriter, r *http.Request, o transport.WebsocketAcceptOptions) (transport.WebsocketConn, error) {
+func (g Guard) Accept(w http.ResponseWriter, r *http.Request, o transport.WebsocketAcceptOptions) (transport.WebsocketConn, error) {
 	up := websocket.Upgrader{
 		Subprotocols:    o.Subprotocols,
 		CheckOrigin:     g.CheckOrigin,
@@ -96,11 +114,16 @@ func (g Gorilla) Accept(w http.ResponseWriter, r *http.Request, o transport.Webs
 	if g.ReadLimit > 0 {
 		c.SetReadLimit(g.ReadLimit)
 	}
-	gc := &guarded{conn: c, max: g.MaxOperations, ids: map[string]bool{}, writeTimeout: g.WriteTimeout}
+	gc := &guarded{conn: c, protocol: protocol{subprotocol: c.Subprotocol(), max: g.MaxOperations, ids: map[string]bool{}}, writeTimeout: g.WriteTimeout, open: g.Open}
+	if g.Open != nil && !g.Open.add(gc) {
+		_ = gc.WriteClose(websocket.CloseGoingAway, "server shutting down")
+		_ = c.Close()
+		return nil, errors.New("the server is shutting down")
+	}
 	if g.InitTimeout > 0 {
 		gc.initTimer = time.AfterFunc(g.InitTimeout, func() {
 			gc.mu.Lock()
-			late := !gc.initSeen
+			late := !gc.protocol.initSeen
 			gc.mu.Unlock()
 			if late {
 				_ = gc.WriteClose(CloseInitTimeout, "Connection initialisation timeout")
@@ -115,14 +138,21 @@ func (g Gorilla) Accept(w http.ResponseWriter, r *http.Request, o transport.Webs
 type guarded struct {
 	conn      *websocket.Conn
 	writeMu   sync.Mutex // gorilla allows one writer at a time
-	mu        sync.Mutex
-	initSeen  bool
-	acked     bool
-	ids       map[string]bool // operations running
-	max       int
+	mu        sync.Mutex // guards protocol
+	protocol  protocol
 	initTimer *time.Timer
 	// writeTimeout bounds each write; 0 means none.
 	writeTimeout time.Duration
+	open         *Conns
+}
+
+// protocol is what the guard knows of one connection's protocol state.
+type protocol struct {
+	subprotocol string
+	initSeen    bool
+	acked       bool
+	ids         map[string]bool // operations running
+	max         int
 }
 
 // envelope is what the guard reads of a protocol message.
@@ -157,64 +187,89 @@ func (g *guarded) nextReader() (int, io.Reader, error) {
 	if err != nil {
 		return 0, nil, err
 	}
-	// Exactly one JSON object, as gqlgen will read it: a message the guard
-	// cannot read must not get past it.
-	var env envelope
-	dec := json.NewDecoder(bytes.NewReader(b))
-	if err := dec.Decode(&env); err != nil || dec.Decode(&struct{}{}) != io.EOF {
-		_ = g.WriteClose(closeBadMessage, "Invalid message received")
+	g.mu.Lock()
+	code, reason := g.protocol.admit(b)
+	initSeen := g.protocol.initSeen
+	g.mu.Unlock()
+	if initSeen && g.initTimer != nil {
+		g.initTimer.Stop()
+	}
+	switch code {
+	case 0:
+	case refuseOperation:
+		// The client hears of it as of any failed operation.
+		var env envelope
+		_ = json.Unmarshal(b, &env)
+		err := g.WriteJSON(map[string]any{"type": "error", "id": env.ID, "payload": []map[string]any{{
+			"message": reason, "extensions": map[string]any{"code": string(errs.RateLimited)},
+		}}})
+		if err != nil {
+			return 0, nil, err
+		}
+		return 0, nil, errRefused
+	default:
+		_ = g.WriteClose(code, reason)
 		_ = g.conn.Close()
 		return 0, nil, transport.ErrWebsocketClosed
-	}
-	{
-		code, reason := g.check(env)
-		if code == refuseOperation {
-			// The client hears of it as of any failed operation.
-			err := g.WriteJSON(map[string]any{"type": "error", "id": env.ID, "payload": []map[string]any{{
-				"message": reason, "extensions": map[string]any{"code": "RATE_LIMITED"},
-			}}})
-			if err != nil {
-				return 0, nil, err
-			}
-			return 0, nil, errRefused
-		}
-		if code != 0 {
-			_ = g.WriteClose(code, reason)
-			_ = g.conn.Close()
-			return 0, nil, transport.ErrWebsocketClosed
-		}
 	}
 	return mt, bytes.NewReader(b), nil
 }
 
-// check returns the close code a message calls for, or 0.
-func (g *guarded) check(env envelope) (int, string) {
-	g.mu.Lock()
-	defer g.mu.Unlock()
+// admit checks one client message against the protocol and records its
+// effect: it returns 0 to pass it on to gqlgen, refuseOperation to refuse
+// that operation alone, or the code to close the connection with.
+func (p *protocol) admit(msg []byte) (int, string) {
+	// Exactly one JSON object, as gqlgen will read it: a message the guard
+	// cannot read must not get past it.
+	var env envelope
+	dec := json.NewDecoder(bytes.NewReader(msg))
+	if err := dec.Decode(&env); err != nil || dec.Decode(&struct{}{}) != io.EOF {
+		return CloseBadMessage, "Invalid message received"
+	}
+	if !slices.Contains(clientTypes[p.subprotocol], env.Type) {
+		return CloseBadMessage, "Invalid message received"
+	}
 	switch env.Type {
 	case "connection_init":
-		if g.initSeen {
+		if p.initSeen {
 			return CloseTooManyInits, "Too many initialisation requests"
 		}
-		g.initSeen = true
-		if g.initTimer != nil {
-			g.initTimer.Stop()
-		}
+		p.initSeen = true
 	case "subscribe", "start":
-		if !g.acked && g.conn.Subprotocol() == transportWS {
+		if !p.acked && p.subprotocol == transportWS {
 			return CloseUnauthorized, "Unauthorized"
 		}
-		if g.ids[env.ID] {
-			return CloseDuplicateID, "Subscriber for " + env.ID + " already exists"
+		if p.ids[env.ID] {
+			return CloseDuplicateID, "Subscriber for " + limit(env.ID) + " already exists"
 		}
-		if g.max > 0 && len(g.ids) >= g.max {
-			return refuseOperation, fmt.Sprintf("at most %d subscriptions on one connection", g.max)
+		if p.max > 0 && len(p.ids) >= p.max {
+			return refuseOperation, fmt.Sprintf("at most %d subscriptions on one connection", p.max)
 		}
-		g.ids[env.ID] = true
+		p.ids[env.ID] = true
 	}
 	// A client's complete or stop frees the id only when the server answers
 	// with its own complete: until then the operation still runs.
 	return 0, ""
+}
+
+// limit caps what a close reason quotes of the client (a close frame holds
+// at most 123 bytes of reason).
+func limit(s string) string {
+	if len(s) <= 40 {
+		return s
+	}
+	return strings.ToValidUTF8(s[:40], "") + "…"
+}
+
+// sent records what the server says of the protocol: the acknowledgement,
+// and operations it completes.
+func (p *protocol) sent(env envelope) {
+	switch env.Type {
+	case "connection_ack":
+		p.acked = true
+	case "complete", "error":
+		delete(p.ids, env.ID)
+	}
 }
 
 // WriteJSON implements transport.WebsocketConn, noting what the server says
@@ -227,12 +282,7 @@ func (g *guarded) WriteJSON(v any) error {
 	var env envelope
 	if json.Unmarshal(b, &env) == nil {
 		g.mu.Lock()
-		switch env.Type {
-		case "connection_ack":
-			g.acked = true
-		case "complete", "error":
-			delete(g.ids, env.ID)
-		}
+		g.protocol.sent(env)
 		g.mu.Unlock()
 	}
 	g.writeMu.Lock()
@@ -245,15 +295,27 @@ func (g *guarded) WriteJSON(v any) error {
 
 // WriteClose implements transport.WebsocketConn.
 func (g *guarded) WriteClose(code int, reason string) error {
-	g.writeMu.Lock()
-	defer g.writeMu.Unlock()
-	return g.conn.WriteControl(websocket.CloseMessage, websocket.FormatCloseMessage(code, reason), time.Now().Add(time.Second))
+	return g.writeClose(context.Background(), code, reason)
+}
+
+// writeClose writes a close frame within ctx's deadline or a second. A
+// control frame may be written alongside another write (gorilla allows it):
+// a client that stops reading does not hold the close up.
+func (g *guarded) writeClose(ctx context.Context, code int, reason string) error {
+	deadline := time.Now().Add(time.Second)
+	if d, ok := ctx.Deadline(); ok && d.Before(deadline) {
+		deadline = d
+	}
+	return g.conn.WriteControl(websocket.CloseMessage, websocket.FormatCloseMessage(code, reason), deadline)
 }
 
 // Close implements io.Closer.
 func (g *guarded) Close() error {
 	if g.initTimer != nil {
 		g.initTimer.Stop()
+	}
+	if g.open != nil {
+		g.open.remove(g)
 	}
 	return g.conn.Close()
 }

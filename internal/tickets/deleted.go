@@ -1,0 +1,89 @@
+package tickets
+
+import (
+	"slices"
+	"time"
+
+	"socdesk/ent"
+	"socdesk/ent/schematype"
+	"socdesk/ent/ticket"
+)
+
+// A DELETED history entry records, as the "from" of its changes, the
+// ticket's final state: every field a Snapshot holds. The live stream
+// judges a deleted ticket's changes by walking back from that state, as it
+// walks back from the row of a ticket that still exists, so that whether a
+// change concerns a subscriber depends on the history alone, not on when
+// it is read.
+
+// deletedChanges is the DELETED entry of t, whose tags are tags.
+func deletedChanges(t *ent.Ticket, tags []int) []schematype.FieldChange {
+	ids := func(us []*ent.User) []int {
+		out := make([]int, len(us))
+		for i, u := range us {
+			out[i] = u.ID
+		}
+		slices.Sort(out)
+		return out
+	}
+	var verdict any
+	if t.AttackVerdict != nil {
+		verdict = *t.AttackVerdict
+	}
+	tags = slices.Clone(tags)
+	slices.Sort(tags)
+	return []schematype.FieldChange{
+		{Field: "title", From: t.Title},
+		{Field: "status", From: t.Status},
+		{Field: "site", From: t.SiteID},
+		{Field: "category", From: t.CategoryID},
+		{Field: "priority", From: t.Priority},
+		{Field: "origin", From: t.Origin},
+		{Field: "attackVerdict", From: verdict},
+		{Field: "incident", From: t.Incident},
+		{Field: "assignees", From: ids(t.Edges.Assignees)},
+		{Field: "approvers", From: ids(t.Edges.Approvers)},
+		{Field: "tags", From: tags},
+		{Field: "createdAt", From: t.CreatedAt.UTC()},
+		{Field: "body", From: t.Body},
+	}
+}
+
+// SnapshotAtDeletion returns the ticket as it was when it was deleted,
+// from the changes of its DELETED history entry; false when the entry
+// does not record it (written before entries did).
+func SnapshotAtDeletion(changes []schematype.FieldChange) (Snapshot, bool) {
+	var (
+		s       Snapshot
+		created bool
+	)
+	for _, ch := range changes {
+		switch ch.Field {
+		case "origin":
+			s.Origin = ticket.Origin(str(ch.From))
+		case "createdAt":
+			switch at := ch.From.(type) {
+			case time.Time:
+				s.CreatedAt, created = at, true
+			case string:
+				t, err := time.Parse(time.RFC3339Nano, at)
+				s.CreatedAt, created = t, err == nil
+			}
+		}
+	}
+	if !created {
+		return Snapshot{}, false
+	}
+	// The other fields are restored as undoing any change restores them.
+	s = s.Undo(changes)
+	if s.Assignees == nil {
+		s.Assignees = []int{}
+	}
+	if s.Approvers == nil {
+		s.Approvers = []int{}
+	}
+	if s.Tags == nil {
+		s.Tags = []int{}
+	}
+	return s, true
+}
