@@ -88,7 +88,7 @@ func linkView(ctx context.Context, l *ent.TicketLink, from int) (*model.TicketLi
 // redacted is a history change as the viewer may see it (authz.Redact): a
 // link's other ticket is withheld from a viewer who cannot see it. History,
 // ticketHistory and the live stream all show changes through here.
-func (r *fieldChangeResolver) redacted(ctx context.Context, field string, v any) (any, error) {
+func (r *fieldChangeResolver) redacted(ctx context.Context, field schematype.ChangedField, v any) (any, error) {
 	out, err := authz.RedactChanges(ctx, r.Client, authz.ScopeFrom(ctx), []schematype.FieldChange{{Field: field, To: v}})
 	if err != nil {
 		return nil, err
@@ -98,11 +98,11 @@ func (r *fieldChangeResolver) redacted(ctx context.Context, field string, v any)
 
 // presentChange shows a history value as clients know it: references to
 // other records (stored as their ids) as the API's opaque IDs.
-func presentChange(field string, v any) any {
+func presentChange(field schematype.ChangedField, v any) any {
 	switch field {
-	case "category", "site", "memo":
+	case schematype.ChangeCategory, schematype.ChangeSite, schematype.ChangeMemo:
 		return presentID(v)
-	case "assignees", "approvers", "tags":
+	case schematype.ChangeAssignees, schematype.ChangeApprovers, schematype.ChangeTags:
 		if list, ok := v.([]any); ok {
 			out := make([]any, len(list))
 			for i, x := range list {
@@ -110,7 +110,7 @@ func presentChange(field string, v any) any {
 			}
 			return out
 		}
-	case "watcher":
+	case schematype.ChangeWatcher:
 		if m, ok := v.(map[string]any); ok {
 			out := make(map[string]any, len(m))
 			for k, x := range m {

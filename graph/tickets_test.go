@@ -197,7 +197,7 @@ func TestUpdateTicket(t *testing.T) {
 			t.Fatalf("changes %+v", ev.Changes)
 		}
 		for _, ch := range roundTrip(t, ev.Changes) {
-			w, ok := want[ch.Field]
+			w, ok := want[string(ch.Field)]
 			if !ok || !equalJSON(ch.From, w[0]) || !equalJSON(ch.To, w[1]) {
 				t.Errorf("change %s: %v → %v, want %v", ch.Field, ch.From, ch.To, w)
 			}

@@ -573,7 +573,7 @@ func wfChanges(t *testing.T, ev *ent.TicketEvent) []wfChange {
 	t.Helper()
 	var out []wfChange
 	for _, ch := range roundTrip(t, ev.Changes) {
-		out = append(out, wfChange{ch.Field, ch.From, ch.To})
+		out = append(out, wfChange{string(ch.Field), ch.From, ch.To})
 	}
 	return out
 }

@@ -52,7 +52,10 @@ type CustomField struct {
 // FieldChange is one changed field of a ticket event; From and To are the
 // values before and after, as JSON values (nil when unset).
 type FieldChange struct {
-	Field string `json:"field"`
-	From  any    `json:"from"`
-	To    any    `json:"to"`
+	Field ChangedField `json:"field"`
+	From  any          `json:"from"`
+	To    any          `json:"to"`
 }
+
+// Name is the changed field's name, as GraphQL shows it.
+func (c *FieldChange) Name() string { return string(c.Field) }

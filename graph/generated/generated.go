@@ -121,9 +121,9 @@ type ComplexityRoot struct {
 	}
 
 	FieldChange struct {
-		Field func(childComplexity int) int
-		From  func(childComplexity int) int
-		To    func(childComplexity int) int
+		From func(childComplexity int) int
+		Name func(childComplexity int) int
+		To   func(childComplexity int) int
 	}
 
 	Memo struct {
@@ -694,18 +694,18 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.Detection.Template(childComplexity), true
 
-	case "FieldChange.field":
-		if e.ComplexityRoot.FieldChange.Field == nil {
-			break
-		}
-
-		return e.ComplexityRoot.FieldChange.Field(childComplexity), true
 	case "FieldChange.from":
 		if e.ComplexityRoot.FieldChange.From == nil {
 			break
 		}
 
 		return e.ComplexityRoot.FieldChange.From(childComplexity), true
+	case "FieldChange.field":
+		if e.ComplexityRoot.FieldChange.Name == nil {
+			break
+		}
+
+		return e.ComplexityRoot.FieldChange.Name(childComplexity), true
 	case "FieldChange.to":
 		if e.ComplexityRoot.FieldChange.To == nil {
 			break
@@ -5718,7 +5718,7 @@ func (ec *executionContext) _FieldChange_field(ctx context.Context, field graphq
 			return ec.fieldContext_FieldChange_field(ctx, field)
 		},
 		func(ctx context.Context) (any, error) {
-			return obj.Field, nil
+			return obj.Name(), nil
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
@@ -5729,7 +5729,7 @@ func (ec *executionContext) _FieldChange_field(ctx context.Context, field graphq
 	)
 }
 func (ec *executionContext) fieldContext_FieldChange_field(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("FieldChange", field, false, false, errors.New("field of type String does not have child fields"))
+	return graphql.NewScalarFieldContext("FieldChange", field, true, false, errors.New("field of type String does not have child fields"))
 }
 
 func (ec *executionContext) _FieldChange_from(ctx context.Context, field graphql.CollectedField, obj *schematype.FieldChange) (ret graphql.Marshaler) {

@@ -19,7 +19,7 @@ import (
 func LinkedNumbers(changes []schematype.FieldChange) []int {
 	var out []int
 	for _, ch := range changes {
-		if ch.Field != "link" {
+		if ch.Field != schematype.ChangeLink {
 			continue
 		}
 		for _, v := range []any{ch.From, ch.To} {
@@ -108,7 +108,7 @@ func (s Scope) Redact(changes []schematype.FieldChange, sites map[int]int) []sch
 	}
 	var out []schematype.FieldChange
 	for i, ch := range changes {
-		if ch.Field != "link" {
+		if ch.Field != schematype.ChangeLink {
 			continue
 		}
 		if out == nil {

@@ -70,7 +70,7 @@ func (c *Change) Changes() []schematype.FieldChange {
 // PreviousStatus is the status before a change of status.
 func (c *Change) PreviousStatus() *ticket.Status {
 	for _, ch := range c.Changes() {
-		if ch.Field == "status" {
+		if ch.Field == schematype.ChangeStatus {
 			if s, ok := ch.From.(string); ok && s != "" {
 				st := ticket.Status(s)
 				return &st

@@ -33,19 +33,19 @@ func deletedChanges(t *ent.Ticket, tags []int) []schematype.FieldChange {
 	tags = slices.Clone(tags)
 	slices.Sort(tags)
 	return []schematype.FieldChange{
-		{Field: "title", From: t.Title},
-		{Field: "status", From: t.Status},
-		{Field: "site", From: t.SiteID},
-		{Field: "category", From: t.CategoryID},
-		{Field: "priority", From: t.Priority},
-		{Field: "origin", From: t.Origin},
-		{Field: "attackVerdict", From: verdict},
-		{Field: "incident", From: t.Incident},
-		{Field: "assignees", From: ids(t.Edges.Assignees)},
-		{Field: "approvers", From: ids(t.Edges.Approvers)},
-		{Field: "tags", From: tags},
-		{Field: "createdAt", From: t.CreatedAt.UTC()},
-		{Field: "body", From: t.Body},
+		{Field: schematype.ChangeTitle, From: t.Title},
+		{Field: schematype.ChangeStatus, From: t.Status},
+		{Field: schematype.ChangeSite, From: t.SiteID},
+		{Field: schematype.ChangeCategory, From: t.CategoryID},
+		{Field: schematype.ChangePriority, From: t.Priority},
+		{Field: schematype.ChangeOrigin, From: t.Origin},
+		{Field: schematype.ChangeAttackVerdict, From: verdict},
+		{Field: schematype.ChangeIncident, From: t.Incident},
+		{Field: schematype.ChangeAssignees, From: ids(t.Edges.Assignees)},
+		{Field: schematype.ChangeApprovers, From: ids(t.Edges.Approvers)},
+		{Field: schematype.ChangeTags, From: tags},
+		{Field: schematype.ChangeCreatedAt, From: t.CreatedAt.UTC()},
+		{Field: schematype.ChangeBody, From: t.Body},
 	}
 }
 
@@ -59,9 +59,9 @@ func SnapshotAtDeletion(changes []schematype.FieldChange) (Snapshot, bool) {
 	)
 	for _, ch := range changes {
 		switch ch.Field {
-		case "origin":
+		case schematype.ChangeOrigin:
 			s.Origin = ticket.Origin(str(ch.From))
-		case "createdAt":
+		case schematype.ChangeCreatedAt:
 			switch at := ch.From.(type) {
 			case time.Time:
 				s.CreatedAt, created = at, true

@@ -49,33 +49,33 @@ func SnapshotOf(t *ent.Ticket) Snapshot {
 func (s Snapshot) Undo(changes []schematype.FieldChange) Snapshot {
 	for _, ch := range changes {
 		switch ch.Field {
-		case "status":
+		case schematype.ChangeStatus:
 			s.Status = ticket.Status(str(ch.From))
-		case "site":
+		case schematype.ChangeSite:
 			s.SiteID = num(ch.From)
-		case "category":
+		case schematype.ChangeCategory:
 			s.CategoryID = num(ch.From)
-		case "priority":
+		case schematype.ChangePriority:
 			s.Priority = ticket.Priority(str(ch.From))
-		case "attackVerdict":
+		case schematype.ChangeAttackVerdict:
 			if v := str(ch.From); v != "" {
 				av := ticket.AttackVerdict(v)
 				s.AttackVerdict = &av
 			} else {
 				s.AttackVerdict = nil
 			}
-		case "incident":
+		case schematype.ChangeIncident:
 			b, _ := ch.From.(bool)
 			s.Incident = b
-		case "title":
+		case schematype.ChangeTitle:
 			s.Title = str(ch.From)
-		case "body":
+		case schematype.ChangeBody:
 			s.Body = str(ch.From)
-		case "assignees":
+		case schematype.ChangeAssignees:
 			s.Assignees = nums(ch.From)
-		case "approvers":
+		case schematype.ChangeApprovers:
 			s.Approvers = nums(ch.From)
-		case "tags":
+		case schematype.ChangeTags:
 			s.Tags = nums(ch.From)
 		}
 	}

@@ -68,7 +68,7 @@ func (s *Service) AddMemo(ctx context.Context, ticketID int, body string, format
 			SetBody(body).SetFormat(format).Save(ctx); err != nil {
 			return nil, err
 		}
-		return history(ctx, tx, t, ticketevent.KindMEMO_ADDED, schematype.FieldChange{Field: "memo", To: m.ID})
+		return history(ctx, tx, t, ticketevent.KindMEMO_ADDED, schematype.FieldChange{Field: schematype.ChangeMemo, To: m.ID})
 	})
 	if err != nil {
 		return nil, err
@@ -109,8 +109,8 @@ func (s *Service) EditMemo(ctx context.Context, id int, body string, format *mem
 			return nil, err
 		}
 		return history(ctx, tx, old.Edges.Ticket, ticketevent.KindMEMO_EDITED,
-			schematype.FieldChange{Field: "memo", From: old.ID, To: old.ID},
-			schematype.FieldChange{Field: "body", From: old.Body, To: body})
+			schematype.FieldChange{Field: schematype.ChangeMemo, From: old.ID, To: old.ID},
+			schematype.FieldChange{Field: schematype.ChangeBody, From: old.Body, To: body})
 	})
 	if err != nil {
 		return nil, err
@@ -210,9 +210,9 @@ func linkHistory(ctx context.Context, tx *ent.Tx, kind ticketevent.Kind, l *ent.
 		link := map[string]any{"kind": l.Kind, "ticket": side.other.Number(), "direction": side.direction}
 		var ch schematype.FieldChange
 		if kind == ticketevent.KindLINKED {
-			ch = schematype.FieldChange{Field: "link", To: link}
+			ch = schematype.FieldChange{Field: schematype.ChangeLink, To: link}
 		} else {
-			ch = schematype.FieldChange{Field: "link", From: link}
+			ch = schematype.FieldChange{Field: schematype.ChangeLink, From: link}
 		}
 		evs, err := history(ctx, tx, side.t, kind, ch)
 		if err != nil {
@@ -267,7 +267,7 @@ func (s *Service) Watch(ctx context.Context, ticketID int, userID *int, notify t
 				return nil, err
 			}
 			return history(ctx, tx, t, ticketevent.KindWATCHED,
-				schematype.FieldChange{Field: "watcher", From: map[string]any{"user": uid, "notify": old.Notify}, To: map[string]any{"user": uid, "notify": notify}})
+				schematype.FieldChange{Field: schematype.ChangeWatcher, From: map[string]any{"user": uid, "notify": old.Notify}, To: map[string]any{"user": uid, "notify": notify}})
 		case !ent.IsNotFound(err):
 			return nil, err
 		}
@@ -275,7 +275,7 @@ func (s *Service) Watch(ctx context.Context, ticketID int, userID *int, notify t
 			return nil, err
 		}
 		return history(ctx, tx, t, ticketevent.KindWATCHED,
-			schematype.FieldChange{Field: "watcher", To: map[string]any{"user": uid, "notify": notify}})
+			schematype.FieldChange{Field: schematype.ChangeWatcher, To: map[string]any{"user": uid, "notify": notify}})
 	})
 	if err != nil {
 		return nil, err
@@ -311,6 +311,6 @@ func (s *Service) Unwatch(ctx context.Context, ticketID int, userID *int) error 
 		if n == 0 {
 			return nil, errs.New(errs.NotFound, "the user does not watch this ticket")
 		}
-		return history(ctx, tx, t, ticketevent.KindUNWATCHED, schematype.FieldChange{Field: "watcher", From: map[string]any{"user": uid}})
+		return history(ctx, tx, t, ticketevent.KindUNWATCHED, schematype.FieldChange{Field: schematype.ChangeWatcher, From: map[string]any{"user": uid}})
 	})
 }

@@ -33,9 +33,9 @@ func Moves(t *ent.Ticket, kind ticketevent.Kind, changes []schematype.FieldChang
 	fromStatus, toStatus := string(t.Status), string(t.Status)
 	for _, ch := range changes {
 		switch ch.Field {
-		case "site":
+		case schematype.ChangeSite:
 			fromSite, toSite = num(ch.From), num(ch.To)
-		case "status":
+		case schematype.ChangeStatus:
 			fromStatus, toStatus = str(ch.From), str(ch.To)
 		}
 	}

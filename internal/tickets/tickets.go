@@ -159,31 +159,31 @@ func (s *Service) Create(ctx context.Context, in CreateInput) (*ent.Ticket, erro
 			return nil, err
 		}
 		changes := []schematype.FieldChange{
-			{Field: "status", To: t.Status},
-			{Field: "title", To: t.Title},
-			{Field: "kind", To: t.Kind},
-			{Field: "origin", To: t.Origin},
-			{Field: "category", To: t.CategoryID},
-			{Field: "site", To: t.SiteID},
-			{Field: "priority", To: t.Priority},
+			{Field: schematype.ChangeStatus, To: t.Status},
+			{Field: schematype.ChangeTitle, To: t.Title},
+			{Field: schematype.ChangeKind, To: t.Kind},
+			{Field: schematype.ChangeOrigin, To: t.Origin},
+			{Field: schematype.ChangeCategory, To: t.CategoryID},
+			{Field: schematype.ChangeSite, To: t.SiteID},
+			{Field: schematype.ChangePriority, To: t.Priority},
 		}
 		if t.AttackVerdict != nil {
-			changes = append(changes, schematype.FieldChange{Field: "attackVerdict", To: *t.AttackVerdict})
+			changes = append(changes, schematype.FieldChange{Field: schematype.ChangeAttackVerdict, To: *t.AttackVerdict})
 		}
 		if t.Incident {
-			changes = append(changes, schematype.FieldChange{Field: "incident", To: true})
+			changes = append(changes, schematype.FieldChange{Field: schematype.ChangeIncident, To: true})
 		}
 		if len(in.AssigneeIDs) > 0 {
-			changes = append(changes, schematype.FieldChange{Field: "assignees", To: in.AssigneeIDs})
+			changes = append(changes, schematype.FieldChange{Field: schematype.ChangeAssignees, To: in.AssigneeIDs})
 		}
 		if len(in.ApproverIDs) > 0 {
-			changes = append(changes, schematype.FieldChange{Field: "approvers", To: in.ApproverIDs})
+			changes = append(changes, schematype.FieldChange{Field: schematype.ChangeApprovers, To: in.ApproverIDs})
 		}
 		if len(in.TagIDs) > 0 {
-			changes = append(changes, schematype.FieldChange{Field: "tags", To: in.TagIDs})
+			changes = append(changes, schematype.FieldChange{Field: schematype.ChangeTags, To: in.TagIDs})
 		}
 		if t.DueAt != nil {
-			changes = append(changes, schematype.FieldChange{Field: "dueAt", To: t.DueAt})
+			changes = append(changes, schematype.FieldChange{Field: schematype.ChangeDueAt, To: t.DueAt})
 		}
 		ev, err := record(ctx, tx, t, ticketevent.KindCREATED, changes, "")
 		return []*ent.TicketEvent{ev}, err
@@ -323,7 +323,7 @@ func (s *Service) change(ctx context.Context, tx *ent.Tx, id int, expectedVersio
 		return nil, nil, err
 	}
 	if !sameTime(old.ClosedAt, t.ClosedAt) { // the Ticket's hook moved it with the status
-		changes = append(changes, schematype.FieldChange{Field: "closedAt", From: old.ClosedAt, To: t.ClosedAt})
+		changes = append(changes, schematype.FieldChange{Field: schematype.ChangeClosedAt, From: old.ClosedAt, To: t.ClosedAt})
 	}
 	ev, err := record(ctx, tx, t, kind, changes, reason)
 	return t, []*ent.TicketEvent{ev}, err
@@ -337,7 +337,7 @@ func sameTime(a, b *time.Time) bool {
 // and returns them as history.
 func (s *Service) applyUpdate(ctx context.Context, old *ent.Ticket, in UpdateInput, m *ent.TicketMutation) ([]schematype.FieldChange, error) {
 	var ch []schematype.FieldChange
-	change := func(field string, from, to any) {
+	change := func(field schematype.ChangedField, from, to any) {
 		ch = append(ch, schematype.FieldChange{Field: field, From: from, To: to})
 	}
 	locked := old.Origin == ticket.OriginSYSTEM && old.Kind == ticket.KindDETECTION
@@ -352,14 +352,14 @@ func (s *Service) applyUpdate(ctx context.Context, old *ent.Ticket, in UpdateInp
 		}
 		if title := strings.TrimSpace(*in.Title); title != old.Title {
 			m.SetTitle(title)
-			change("title", old.Title, title)
+			change(schematype.ChangeTitle, old.Title, title)
 		}
 	}
 	format := old.BodyFormat
 	if in.BodyFormat != nil && *in.BodyFormat != old.BodyFormat {
 		format = *in.BodyFormat
 		m.SetBodyFormat(format)
-		change("bodyFormat", old.BodyFormat, format)
+		change(schematype.ChangeBodyFormat, old.BodyFormat, format)
 	}
 	if in.Body != nil || in.BodyFormat != nil {
 		body := old.Body
@@ -374,7 +374,7 @@ func (s *Service) applyUpdate(ctx context.Context, old *ent.Ticket, in UpdateInp
 		}
 		if body != old.Body {
 			m.SetBody(body)
-			change("body", old.Body, body)
+			change(schematype.ChangeBody, old.Body, body)
 		}
 	}
 	if in.Detection != nil {
@@ -386,7 +386,7 @@ func (s *Service) applyUpdate(ctx context.Context, old *ent.Ticket, in UpdateInp
 		}
 		if before := DetectionOf(old); !sameJSON(before, in.Detection) {
 			setDetection(m, in.Detection)
-			change("detection", before, in.Detection)
+			change(schematype.ChangeDetection, before, in.Detection)
 		}
 	}
 	if in.CategoryID != nil && *in.CategoryID != old.CategoryID {
@@ -401,18 +401,18 @@ func (s *Service) applyUpdate(ctx context.Context, old *ent.Ticket, in UpdateInp
 			return nil, errs.Invalid("input.categoryID", "the category follows another workflow (%s, not %s)", otherWorkflow(cats, old.CategoryID), workflowOf(cats, old.CategoryID))
 		}
 		m.SetCategoryID(*in.CategoryID)
-		change("category", old.CategoryID, *in.CategoryID)
+		change(schematype.ChangeCategory, old.CategoryID, *in.CategoryID)
 	}
 	if in.SiteID != nil && *in.SiteID != old.SiteID {
 		if err := s.checkRefs(ctx, map[string][]int{"input.siteID": {*in.SiteID}}, site.Table); err != nil {
 			return nil, err
 		}
 		m.SetSiteID(*in.SiteID)
-		change("site", old.SiteID, *in.SiteID)
+		change(schematype.ChangeSite, old.SiteID, *in.SiteID)
 	}
 	if in.Priority != nil && *in.Priority != old.Priority {
 		m.SetPriority(*in.Priority)
-		change("priority", old.Priority, *in.Priority)
+		change(schematype.ChangePriority, old.Priority, *in.Priority)
 	}
 	if in.ClearAttackVerdict != nil && *in.ClearAttackVerdict {
 		if in.AttackVerdict != nil {
@@ -420,7 +420,7 @@ func (s *Service) applyUpdate(ctx context.Context, old *ent.Ticket, in UpdateInp
 		}
 		if old.AttackVerdict != nil {
 			m.ClearAttackVerdict()
-			change("attackVerdict", *old.AttackVerdict, nil)
+			change(schematype.ChangeAttackVerdict, *old.AttackVerdict, nil)
 		}
 	}
 	if in.AttackVerdict != nil && (old.AttackVerdict == nil || *old.AttackVerdict != *in.AttackVerdict) {
@@ -429,7 +429,7 @@ func (s *Service) applyUpdate(ctx context.Context, old *ent.Ticket, in UpdateInp
 		if old.AttackVerdict != nil {
 			from = *old.AttackVerdict
 		}
-		change("attackVerdict", from, *in.AttackVerdict)
+		change(schematype.ChangeAttackVerdict, from, *in.AttackVerdict)
 	}
 	if in.ClearDueAt != nil && *in.ClearDueAt {
 		if in.DueAt != nil {
@@ -437,16 +437,16 @@ func (s *Service) applyUpdate(ctx context.Context, old *ent.Ticket, in UpdateInp
 		}
 		if old.DueAt != nil {
 			m.ClearDueAt()
-			change("dueAt", *old.DueAt, nil)
+			change(schematype.ChangeDueAt, *old.DueAt, nil)
 		}
 	}
 	if due := utc(in.DueAt); due != nil && (old.DueAt == nil || !old.DueAt.Equal(*due)) {
 		m.SetDueAt(*due)
-		change("dueAt", old.DueAt, *due)
+		change(schematype.ChangeDueAt, old.DueAt, *due)
 	}
 	if in.Incident != nil && *in.Incident != old.Incident {
 		m.SetIncident(*in.Incident)
-		change("incident", old.Incident, *in.Incident)
+		change(schematype.ChangeIncident, old.Incident, *in.Incident)
 	}
 	if in.TagIDs != nil {
 		ids, err := distinct("input.tagIDs", in.TagIDs, MaxTags)
@@ -465,7 +465,7 @@ func (s *Service) applyUpdate(ctx context.Context, old *ent.Ticket, in UpdateInp
 		if !slices.Equal(before, ids) {
 			m.ClearTags()
 			m.AddTagIDs(ids...)
-			change("tags", before, ids)
+			change(schematype.ChangeTags, before, ids)
 		}
 	}
 	return ch, nil
@@ -501,7 +501,7 @@ func (s *Service) Delete(ctx context.Context, id int) error {
 				other, direction = l.Edges.From, "OUTGOING"
 			}
 			link := map[string]any{"kind": l.Kind, "ticket": t.Number(), "direction": direction, "deleted": true}
-			e, err := record(authz.System(ctx), tx, other, ticketevent.KindUNLINKED, []schematype.FieldChange{{Field: "link", From: link}}, "")
+			e, err := record(authz.System(ctx), tx, other, ticketevent.KindUNLINKED, []schematype.FieldChange{{Field: schematype.ChangeLink, From: link}}, "")
 			if err != nil {
 				return nil, err
 			}
@@ -562,7 +562,7 @@ func record(ctx context.Context, tx *ent.Tx, t *ent.Ticket, kind ticketevent.Kin
 // StatusSet returns the status a change set the ticket to, if it did.
 func StatusSet(changes []schematype.FieldChange) (ticket.Status, bool) {
 	for _, ch := range changes {
-		if ch.Field != "status" {
+		if ch.Field != schematype.ChangeStatus {
 			continue
 		}
 		switch to := ch.To.(type) {

@@ -72,11 +72,11 @@ func (s *Service) transition(ctx context.Context, tx *ent.Tx, id int, in Transit
 			return nil, errs.New(errs.InvalidTransition, "%s", d.Why)
 		}
 		m.SetStatus(d.To) // closedAt follows, by the Ticket's hook; change records it
-		changes := []schematype.FieldChange{{Field: "status", From: old.Status, To: d.To}}
+		changes := []schematype.FieldChange{{Field: schematype.ChangeStatus, From: old.Status, To: d.To}}
 		assignees, _ := authz.People(old)
 		if before := sorted(assignees); d.ClearsAssignees && len(before) > 0 {
 			m.ClearAssignees()
-			changes = append(changes, schematype.FieldChange{Field: "assignees", From: before, To: []int{}})
+			changes = append(changes, schematype.FieldChange{Field: schematype.ChangeAssignees, From: before, To: []int{}})
 		}
 		return changes, nil
 	})
@@ -155,7 +155,7 @@ func (s *Service) assign(ctx context.Context, tx *ent.Tx, id int, in AssignInput
 			if !slices.Equal(before, in.AssigneeIDs) {
 				m.ClearAssignees()
 				m.AddAssigneeIDs(in.AssigneeIDs...)
-				changes = append(changes, schematype.FieldChange{Field: "assignees", From: before, To: in.AssigneeIDs})
+				changes = append(changes, schematype.FieldChange{Field: schematype.ChangeAssignees, From: before, To: in.AssigneeIDs})
 			}
 			wt.HasAssignee = len(in.AssigneeIDs) > 0
 		}
@@ -165,7 +165,7 @@ func (s *Service) assign(ctx context.Context, tx *ent.Tx, id int, in AssignInput
 			if !slices.Equal(before, in.ApproverIDs) {
 				m.ClearApprovers()
 				m.AddApproverIDs(in.ApproverIDs...)
-				changes = append(changes, schematype.FieldChange{Field: "approvers", From: before, To: in.ApproverIDs})
+				changes = append(changes, schematype.FieldChange{Field: schematype.ChangeApprovers, From: before, To: in.ApproverIDs})
 			}
 		}
 		// Given assignees settle the status even when they are the same ones
@@ -173,7 +173,7 @@ func (s *Service) assign(ctx context.Context, tx *ent.Tx, id int, in AssignInput
 		// approvers alone never move it.
 		if to := workflow.AfterAssignment(wt); to != old.Status && in.AssigneeIDs != nil {
 			m.SetStatus(to)
-			changes = append(changes, schematype.FieldChange{Field: "status", From: old.Status, To: to})
+			changes = append(changes, schematype.FieldChange{Field: schematype.ChangeStatus, From: old.Status, To: to})
 		}
 		return changes, nil
 	})

@@ -205,7 +205,7 @@ func Rebuild(ctx context.Context, client *ent.Client, dialect string) error {
 			}
 			current = &ent.Ticket{SiteID: site, Status: ticket.Status(status.String)}
 		} else if status.Valid {
-			changes = append(changes, schematype.FieldChange{Field: "status", From: string(current.Status), To: status.String})
+			changes = append(changes, schematype.FieldChange{Field: schematype.ChangeStatus, From: string(current.Status), To: status.String})
 		}
 		moves := tickets.Moves(current, k, changes)
 		hour := at.UTC().Truncate(time.Hour)

@@ -411,7 +411,7 @@ func appendChanges(b []byte, cs []schematype.FieldChange) []byte {
 			b = append(b, ',')
 		}
 		b = append(b, `{"field":`...)
-		b = appendJSONString(b, c.Field)
+		b = appendJSONString(b, string(c.Field))
 		b = append(b, `,"from":`...)
 		b = appendJSONValue(b, c.From)
 		b = append(b, `,"to":`...)

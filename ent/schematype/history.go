@@ -1,0 +1,32 @@
+package schematype
+
+// ChangedField names a field in a history entry's changes (FieldChange.Field).
+// Every name the history writes is declared here, once: the writers (the
+// ticket service), the readers (the live stream's undo, the trend, the
+// presenters) and the stored JSON all go by these.
+type ChangedField string
+
+// The fields a history entry may record as changed.
+const (
+	ChangeStatus        ChangedField = "status"
+	ChangeTitle         ChangedField = "title"
+	ChangeBody          ChangedField = "body"
+	ChangeBodyFormat    ChangedField = "bodyFormat"
+	ChangeKind          ChangedField = "kind"
+	ChangeOrigin        ChangedField = "origin"
+	ChangeCategory      ChangedField = "category"
+	ChangeSite          ChangedField = "site"
+	ChangePriority      ChangedField = "priority"
+	ChangeAttackVerdict ChangedField = "attackVerdict"
+	ChangeIncident      ChangedField = "incident"
+	ChangeAssignees     ChangedField = "assignees"
+	ChangeApprovers     ChangedField = "approvers"
+	ChangeTags          ChangedField = "tags"
+	ChangeDueAt         ChangedField = "dueAt"
+	ChangeClosedAt      ChangedField = "closedAt"
+	ChangeCreatedAt     ChangedField = "createdAt"
+	ChangeDetection     ChangedField = "detection"
+	ChangeLink          ChangedField = "link"
+	ChangeWatcher       ChangedField = "watcher"
+	ChangeMemo          ChangedField = "memo"
+)
