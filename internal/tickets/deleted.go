@@ -7,6 +7,7 @@ import (
 	"socdesk/ent"
 	"socdesk/ent/schematype"
 	"socdesk/ent/ticket"
+	"socdesk/internal/authz"
 )
 
 // A DELETED history entry records, as the "from" of its changes, the
@@ -16,22 +17,15 @@ import (
 // change concerns a subscriber depends on the history alone, not on when
 // it is read.
 
-// deletedChanges is the DELETED entry of t, whose tags are tags.
+// deletedChanges is the DELETED entry of t (read by lock, with its
+// people), whose tags are tags.
 func deletedChanges(t *ent.Ticket, tags []int) []schematype.FieldChange {
-	ids := func(us []*ent.User) []int {
-		out := make([]int, len(us))
-		for i, u := range us {
-			out[i] = u.ID
-		}
-		slices.Sort(out)
-		return out
-	}
+	assignees, approvers := authz.People(t)
+	sorted := func(ids []int) []int { return slices.Sorted(slices.Values(ids)) }
 	var verdict any
 	if t.AttackVerdict != nil {
 		verdict = *t.AttackVerdict
 	}
-	tags = slices.Clone(tags)
-	slices.Sort(tags)
 	return []schematype.FieldChange{
 		{Field: schematype.ChangeTitle, From: t.Title},
 		{Field: schematype.ChangeStatus, From: t.Status},
@@ -41,9 +35,9 @@ func deletedChanges(t *ent.Ticket, tags []int) []schematype.FieldChange {
 		{Field: schematype.ChangeOrigin, From: t.Origin},
 		{Field: schematype.ChangeAttackVerdict, From: verdict},
 		{Field: schematype.ChangeIncident, From: t.Incident},
-		{Field: schematype.ChangeAssignees, From: ids(t.Edges.Assignees)},
-		{Field: schematype.ChangeApprovers, From: ids(t.Edges.Approvers)},
-		{Field: schematype.ChangeTags, From: tags},
+		{Field: schematype.ChangeAssignees, From: sorted(assignees)},
+		{Field: schematype.ChangeApprovers, From: sorted(approvers)},
+		{Field: schematype.ChangeTags, From: sorted(tags)},
 		{Field: schematype.ChangeCreatedAt, From: t.CreatedAt.UTC()},
 		{Field: schematype.ChangeBody, From: t.Body},
 	}
