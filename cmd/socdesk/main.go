@@ -246,18 +246,10 @@ func tokenCmd(ctx context.Context, args []string, getenv func(string) string, st
 	if len(args) == 0 || args[0] != "create" {
 		return errors.New("usage: socdesk token create --user LOGIN [--name NAME]")
 	}
-	var login, name string
-	cfg, err := parse("token create", args[1:], getenv, stderr, func(fs *flag.FlagSet) {
-		fs.StringVar(&login, "user", "", "login of the user the token is for (required)")
+	var name string
+	st, login, err := openForUser(ctx, "token create", args[1:], getenv, stderr, "login of the user the token is for (required)", func(fs *flag.FlagSet) {
 		fs.StringVar(&name, "name", "cli", "a name to recognise the token by")
 	})
-	if err != nil {
-		return err
-	}
-	if login == "" {
-		return errors.New("--user is required")
-	}
-	st, err := open(ctx, cfg, slog.New(slog.NewTextHandler(io.Discard, nil)))
 	if err != nil {
 		return err
 	}
@@ -274,17 +266,7 @@ func userCmd(ctx context.Context, args []string, getenv func(string) string, std
 	if len(args) == 0 || args[0] != "grant-admin" {
 		return errors.New("usage: socdesk user grant-admin --user LOGIN")
 	}
-	var login string
-	cfg, err := parse("user grant-admin", args[1:], getenv, stderr, func(fs *flag.FlagSet) {
-		fs.StringVar(&login, "user", "", "login of the user to make an administrator (required)")
-	})
-	if err != nil {
-		return err
-	}
-	if login == "" {
-		return errors.New("--user is required")
-	}
-	st, err := open(ctx, cfg, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	st, login, err := openForUser(ctx, "user grant-admin", args[1:], getenv, stderr, "login of the user to make an administrator (required)", nil)
 	if err != nil {
 		return err
 	}
@@ -299,6 +281,26 @@ func userCmd(ctx context.Context, args []string, getenv func(string) string, std
 		fmt.Fprintf(stdout, "%s is now an administrator\n", login)
 	}
 	return nil
+}
+
+// openForUser parses the flags of a command about one user (--user LOGIN,
+// required, and extra's) and opens the database quietly for it.
+func openForUser(ctx context.Context, name string, args []string, getenv func(string) string, stderr io.Writer, userHelp string, extra func(*flag.FlagSet)) (*store.Store, string, error) {
+	var login string
+	cfg, err := parse(name, args, getenv, stderr, func(fs *flag.FlagSet) {
+		fs.StringVar(&login, "user", "", userHelp)
+		if extra != nil {
+			extra(fs)
+		}
+	})
+	if err != nil {
+		return nil, "", err
+	}
+	if login == "" {
+		return nil, "", errors.New("--user is required")
+	}
+	st, err := open(ctx, cfg, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	return st, login, err
 }
 
 // servePprof serves Go's profiles on their own listener, apart from the API.
