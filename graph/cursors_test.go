@@ -87,6 +87,23 @@ func TestCraftedCursors(t *testing.T) {
 		if refused < 250 {
 			t.Fatalf("only %d of 300 crafted cursors refused", refused)
 		}
+		// Well-formed cursors of each ordering whose value its column cannot
+		// hold (priority_rank is a smallint on PostgreSQL).
+		for _, field := range fields {
+			for _, v := range []any{int64(math.MaxInt64), int64(math.MinInt64), int64(1) << 40, int64(math.MaxInt16) + 1, int64(math.MinInt8) - 1} {
+				cur, err := scalar.EncodeCursor(1, v, field)
+				if err != nil {
+					t.Fatal(err)
+				}
+				for _, dir := range []string{"ASC", "DESC"} {
+					res := e.listDo(t, listQuery, map[string]any{"first": 2, "after": cur,
+						"orderBy": map[string]any{"field": field, "direction": dir}})
+					if c := res.code(); c != "" && c != "BAD_USER_INPUT" {
+						t.Fatalf("%s cursor with value %v, %s: %+v", field, v, dir, res.Errors)
+					}
+				}
+			}
+		}
 		// A real cursor is refused with another ordering, accepted with its own.
 		for _, made := range fields {
 			var d struct{ Tickets listConn }

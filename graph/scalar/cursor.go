@@ -120,7 +120,7 @@ func CheckCursor(v any, ordering string) error {
 var orderingKinds = map[string]func(any) bool{
 	"":           func(v any) bool { return v == nil || isInt(v) }, // entgql's id cursors carry no value
 	"NUMBER":     isInt,
-	"PRIORITY":   isInt,
+	"PRIORITY":   isRank,
 	"CREATED_AT": isTime,
 	"UPDATED_AT": isTime,
 	"NAME":       isText,
@@ -131,15 +131,40 @@ var orderingKinds = map[string]func(any) bool{
 func HasCursorKind(ordering string) bool { return orderingKinds[ordering] != nil }
 
 func isInt(v any) bool {
+	_, ok := asInt64(v)
+	return ok
+}
+
+// isRank: priority_rank is a smallint (int8 in the ent schema).
+func isRank(v any) bool {
+	n, ok := asInt64(v)
+	return ok && n >= math.MinInt8 && n <= math.MaxInt8
+}
+
+func asInt64(v any) (int64, bool) {
 	switch n := v.(type) {
-	case int8, int16, int32, int64, int, uint8, uint16, uint32:
-		return true
+	case int8:
+		return int64(n), true
+	case int16:
+		return int64(n), true
+	case int32:
+		return int64(n), true
+	case int64:
+		return n, true
+	case int:
+		return int64(n), true
+	case uint8:
+		return int64(n), true
+	case uint16:
+		return int64(n), true
+	case uint32:
+		return int64(n), true
 	case uint64:
-		return n <= math.MaxInt64
+		return int64(n), n <= math.MaxInt64
 	case uint:
-		return uint64(n) <= math.MaxInt64
+		return int64(n), uint64(n) <= math.MaxInt64
 	}
-	return false
+	return 0, false
 }
 
 func isTime(v any) bool {
