@@ -153,6 +153,9 @@ type protocol struct {
 	acked       bool
 	ids         map[string]bool // operations running
 	max         int
+	// errored are operations ended by an error: on graphql-transport-ws
+	// nothing may follow it, but gqlgen sends a complete after it.
+	errored map[string]bool
 }
 
 // envelope is what the guard reads of a protocol message.
@@ -263,13 +266,28 @@ func limit(s string) string {
 
 // sent records what the server says of the protocol: the acknowledgement,
 // and operations it completes.
-func (p *protocol) sent(env envelope) {
+// sent notes a server message; it reports false for one that must not be
+// written (the complete gqlgen sends after an error on graphql-transport-ws).
+func (p *protocol) sent(env envelope) bool {
 	switch env.Type {
 	case "connection_ack":
 		p.acked = true
-	case "complete", "error":
+	case "error":
+		delete(p.ids, env.ID)
+		if p.subprotocol == transportWS && env.ID != "" {
+			if p.errored == nil {
+				p.errored = map[string]bool{}
+			}
+			p.errored[env.ID] = true
+		}
+	case "complete":
+		if p.errored[env.ID] {
+			delete(p.errored, env.ID) // the id may be running again: leave ids alone
+			return false
+		}
 		delete(p.ids, env.ID)
 	}
+	return true
 }
 
 // WriteJSON implements transport.WebsocketConn, noting what the server says
@@ -282,8 +300,11 @@ func (g *guarded) WriteJSON(v any) error {
 	var env envelope
 	if json.Unmarshal(b, &env) == nil {
 		g.mu.Lock()
-		g.protocol.sent(env)
+		write := g.protocol.sent(env)
 		g.mu.Unlock()
+		if !write {
+			return nil
+		}
 	}
 	g.writeMu.Lock()
 	defer g.writeMu.Unlock()
