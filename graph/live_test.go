@@ -12,8 +12,10 @@ import (
 
 	"github.com/gorilla/websocket"
 
+	"socdesk/ent"
 	"socdesk/ent/category"
 	"socdesk/ent/schematype"
+	"socdesk/ent/ticketevent"
 	"socdesk/ent/user"
 	"socdesk/graph/scalar"
 	"socdesk/internal/config"
@@ -309,12 +311,19 @@ func TestTicketEventsRefusals(t *testing.T) {
 		noView, _ := e.user("no.view", user.RoleANALYST, []schematype.Permission{}, e.site("S"))
 		f := liveSetup(e)
 		e.liveCreate(e.admin, f.site, f.cat, "t0") // the head is past the start
+		e.liveCreate(e.admin, f.site, f.cat, "t1")
 		ahead := live.EncodeCursor(live.Position{Tx: 1 << 40, ID: 1 << 30})
+		// A made-up position below the head that no entry has: the first
+		// entry's transaction with an id it never had (on SQLite, where every
+		// transaction id is 0 and ids are dense, the next free id: beyond the head).
+		first := e.client.TicketEvent.Query().Order(ent.Asc(ticketevent.FieldID)).FirstX(sys())
+		between := live.EncodeCursor(live.Position{Tx: first.Tx, ID: first.ID + 1<<30})
 		for _, c := range []struct {
 			name, token, code, field string
 			vars                     map[string]any
 			message                  string
 		}{
+			{"cursor of no entry", e.admin, "BAD_USER_INPUT", "after", map[string]any{"after": between}, "after: invalid cursor"},
 			{"bad cursor", e.admin, "BAD_USER_INPUT", "after", map[string]any{"after": "nonsense"}, "after: invalid cursor"},
 			{"cursor with trailing bytes", e.admin, "BAD_USER_INPUT", "after", map[string]any{"after": live.EncodeCursor(live.Position{}) + "AA"}, "after: invalid cursor"},
 			{"cursor beyond the head", e.admin, "BAD_USER_INPUT", "after", map[string]any{"after": ahead}, "after: invalid cursor"},

@@ -417,6 +417,13 @@ func (h *Hub) prepare(ctx context.Context, evs []*ent.TicketEvent) ([]item, erro
 	return items, nil
 }
 
+// exists reports whether p is the position of an entry of the history.
+func (h *Hub) exists(ctx context.Context, p Position) (bool, error) {
+	var n int
+	err := h.DB.QueryRowContext(ctx, `SELECT count(*) FROM ticket_events WHERE id = $1 AND tx = $2`, p.ID, p.Tx).Scan(&n)
+	return n > 0, err
+}
+
 // snapshot runs fn on one consistent view of the database.
 func (h *Hub) snapshot(ctx context.Context, fn func(context.Context, *ent.Client) error) error {
 	ctx = authz.System(ctx)
@@ -578,6 +585,15 @@ func (h *Hub) Subscribe(ctx context.Context, v *viewer.Viewer, f *tickets.Filter
 	case <-running:
 	case <-ctx.Done():
 		return nil, ctx.Err()
+	}
+	if from != nil && *from != (Position{}) {
+		// A cursor names an entry of the history (the zero position is its
+		// start); one made up between entries is not a place in the stream.
+		if ok, err := h.exists(ctx, *from); err != nil {
+			return nil, err
+		} else if !ok {
+			return nil, invalidCursor()
+		}
 	}
 	// A new stream starts after what the history holds now (the hub may not
 	// have read all of it yet: it skips what the subscriber is past).
