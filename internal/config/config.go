@@ -80,7 +80,7 @@ func Default() Config {
 		WSKeepAlive:      25 * time.Second,
 		WSWriteTimeout:   10 * time.Second,
 		WSMaxOperations:  20,
-		WSRecheck:        10 * time.Second, // no longer than AuthCache: websockets stop no later than HTTP
+		WSRecheck:        5 * time.Second, // half of AuthCache: a check (one tick, then the reads) ends before HTTP would notice
 		LiveMaxPerUser:   50,
 		LiveQueue:        256,
 		LivePoll:         time.Second,
