@@ -11,6 +11,7 @@ import (
 	"socdesk/ent/category"
 	"socdesk/ent/schematype"
 	"socdesk/ent/ticket"
+	"socdesk/ent/ticketevent"
 	"socdesk/ent/ticketlink"
 	"socdesk/ent/user"
 )
@@ -218,6 +219,37 @@ func TestListsAreOrdered(t *testing.T) {
 		}
 		if !equalJSON(us.Sites, []map[string]string{{"Name": "alpha"}, {"Name": "zulu"}}) || len(us.Tags) != 3 || us.Tags[0].Name != "alpha" {
 			t.Errorf("sites %v, tags %v", us.Sites, us.Tags)
+		}
+	})
+}
+
+// TestHistoryListsPeopleAndTagsById: every history entry lists ids in one
+// order (by id), whatever order the request named them in, so that a
+// ticket's CREATED entry and a later change's "from" read alike (review).
+func TestHistoryListsPeopleAndTagsById(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, e *env) {
+		s := e.site("S")
+		cat := e.category("C", category.WorkflowAPPROVAL)
+		_, a := e.user("a.first", user.RoleANALYST, []schematype.Permission{schematype.PermissionTicketView}, s)
+		_, b := e.user("b.second", user.RoleANALYST, []schematype.Permission{schematype.PermissionTicketView}, s)
+		t1, t2 := e.tag("t1"), e.tag("t2")
+		e.do(e.admin, `mutation($in: CreateTicketInput!) { createTicket(input: $in) { id } }`, map[string]any{"in": map[string]any{
+			"kind": "ANALYSIS", "title": "T", "body": "b", "categoryID": gid(cat), "siteID": gid(s),
+			"assigneeIDs": gids(b.ID, a.ID), "approverIDs": gids(b.ID, a.ID), "tagIDs": gids(t2, t1),
+		}}).ok()
+		ev := e.client.TicketEvent.Query().Where(ticketevent.KindEQ(ticketevent.KindCREATED)).OnlyX(sys())
+		want := map[schematype.ChangedField][]int{
+			schematype.ChangeAssignees: {a.ID, b.ID}, schematype.ChangeApprovers: {a.ID, b.ID}, schematype.ChangeTags: {t1, t2}}
+		for _, ch := range roundTrip(t, ev.Changes) {
+			if w, ok := want[ch.Field]; ok {
+				delete(want, ch.Field)
+				if !equalJSON(ch.To, w) {
+					t.Errorf("CREATED %s: %v, want %v", ch.Field, ch.To, w)
+				}
+			}
+		}
+		if len(want) > 0 {
+			t.Errorf("CREATED lacks %v", want)
 		}
 	})
 }

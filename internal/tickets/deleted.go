@@ -1,7 +1,6 @@
 package tickets
 
 import (
-	"slices"
 	"time"
 
 	"socdesk/ent"
@@ -21,7 +20,6 @@ import (
 // people), whose tags are tags.
 func deletedChanges(t *ent.Ticket, tags []int) []schematype.FieldChange {
 	assignees, approvers := authz.People(t)
-	sorted := func(ids []int) []int { return slices.Sorted(slices.Values(ids)) }
 	var verdict any
 	if t.AttackVerdict != nil {
 		verdict = *t.AttackVerdict

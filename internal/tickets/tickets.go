@@ -174,13 +174,13 @@ func (s *Service) Create(ctx context.Context, in CreateInput) (*ent.Ticket, erro
 			changes = append(changes, schematype.FieldChange{Field: schematype.ChangeIncident, To: true})
 		}
 		if len(in.AssigneeIDs) > 0 {
-			changes = append(changes, schematype.FieldChange{Field: schematype.ChangeAssignees, To: in.AssigneeIDs})
+			changes = append(changes, schematype.FieldChange{Field: schematype.ChangeAssignees, To: sorted(in.AssigneeIDs)})
 		}
 		if len(in.ApproverIDs) > 0 {
-			changes = append(changes, schematype.FieldChange{Field: schematype.ChangeApprovers, To: in.ApproverIDs})
+			changes = append(changes, schematype.FieldChange{Field: schematype.ChangeApprovers, To: sorted(in.ApproverIDs)})
 		}
 		if len(in.TagIDs) > 0 {
-			changes = append(changes, schematype.FieldChange{Field: schematype.ChangeTags, To: in.TagIDs})
+			changes = append(changes, schematype.FieldChange{Field: schematype.ChangeTags, To: sorted(in.TagIDs)})
 		}
 		if t.DueAt != nil {
 			changes = append(changes, schematype.FieldChange{Field: schematype.ChangeDueAt, To: t.DueAt})

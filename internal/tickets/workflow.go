@@ -179,7 +179,5 @@ func (s *Service) assign(ctx context.Context, tx *ent.Tx, id int, in AssignInput
 	})
 }
 
-func sorted(ids []int) []int {
-	slices.Sort(ids)
-	return ids
-}
+// sorted is a sorted copy of ids: the history lists people and tags by id.
+func sorted(ids []int) []int { return slices.Sorted(slices.Values(ids)) }
