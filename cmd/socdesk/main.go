@@ -271,7 +271,7 @@ func userCmd(ctx context.Context, args []string, getenv func(string) string, std
 		return err
 	}
 	defer st.Close()
-	already, err := admin.GrantAdmin(ctx, st.Client, login)
+	login, already, err := admin.GrantAdmin(ctx, st.Client, login)
 	if err != nil {
 		return err
 	}

@@ -261,7 +261,7 @@ func TestGrantAdmin(t *testing.T) {
 		}
 		out = syncBuffer{}
 		if err := run(context.Background(), []string{"user", "grant-admin", "--user", "Admin"}, getenv, &out, &out); err != nil ||
-			!strings.Contains(out.String(), "Admin is an administrator already") {
+			!strings.Contains(out.String(), "admin is an administrator already") {
 			t.Fatalf("again: %v %q", err, out.String())
 		}
 		ctx, cancel := context.WithCancel(context.Background())

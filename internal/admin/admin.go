@@ -194,8 +194,8 @@ func (s *Service) keepAnAdmin(ctx context.Context, tx *ent.Tx, m ent.Mutation, i
 // GrantAdmin makes the user with login an administrator, writing the
 // database directly (the system context): the way back for a deployment
 // left without one (`socdesk user grant-admin`). It reports whether the
-// user was one already.
-func GrantAdmin(ctx context.Context, client *ent.Client, login string) (already bool, err error) {
+// user was one already, and the login as stored (logins are folded to lower case).
+func GrantAdmin(ctx context.Context, client *ent.Client, login string) (stored string, already bool, err error) {
 	ctx = authz.System(ctx)
 	err = txn.Run(ctx, client, func(ctx context.Context, tx *ent.Tx) error {
 		u, err := tx.User.Query().Where(user.Login(login)).Only(ctx)
@@ -207,10 +207,11 @@ func GrantAdmin(ctx context.Context, client *ent.Client, login string) (already 
 		} else if err != nil {
 			return err
 		}
+		stored = u.Login
 		if already = u.Role == user.RoleADMIN; already {
 			return nil
 		}
 		return tx.User.UpdateOne(u).SetRole(user.RoleADMIN).Exec(ctx)
 	})
-	return already, err
+	return stored, already, err
 }
