@@ -302,7 +302,7 @@ func classify(err error) *errs.Error {
 		return errs.New(errs.NotFound, "not found")
 	case errors.As(err, &ve):
 		field := "input." + lowerCamel(ve.Name)
-		return errs.Invalid(field, "is invalid (%s)", validationReason(ve))
+		return errs.Invalid(field, "%s", validationReason(ve))
 	case errors.As(err, &ce):
 		return constraint(ce)
 	case errors.Is(err, context.Canceled), errors.Is(err, context.DeadlineExceeded):
@@ -338,11 +338,17 @@ func denyReason(err error) string {
 	return msg
 }
 
+// validationReason is what a schema validator said, without ent's wrapping
+// (which names Go types and fields, not the API's).
 func validationReason(ve *ent.ValidationError) string {
-	if u := errors.Unwrap(ve); u != nil {
-		return u.Error()
+	var inner error = ve
+	for u := errors.Unwrap(inner); u != nil; u = errors.Unwrap(inner) {
+		inner = u
 	}
-	return "value"
+	if inner == error(ve) {
+		return "is invalid"
+	}
+	return inner.Error()
 }
 
 // constraint reports a violated database constraint: a duplicate unique
