@@ -55,20 +55,12 @@ func TicketLinkPolicy() ent.Policy {
 	}
 }
 
-// TicketWatcherPolicy: watchers are seen with their ticket, those the viewer
-// may see (UserPolicy); anyone who sees a ticket may watch it (or stop, or
+// TicketWatcherPolicy: watchers are seen with their ticket (and so is the
+// watching user: Scope); anyone who sees a ticket may watch it (or stop, or
 // change how often they hear), editors may do so for others too.
 func TicketWatcherPolicy() ent.Policy {
 	return privacy.Policy{
-		Query: privacy.QueryPolicy{
-			privacy.TicketWatcherQueryRuleFunc(func(ctx context.Context, q *ent.TicketWatcherQuery) error {
-				if s := ScopeFrom(ctx); !s.All() {
-					q.Where(ticketwatcher.HasUserWith(s.UserWhere()))
-				}
-				return privacy.Skip
-			}),
-			TicketChildPolicy(),
-		},
+		Query: privacy.QueryPolicy{TicketChildPolicy()},
 		Mutation: privacy.MutationPolicy{
 			DenyIfNoViewer(),
 			privacy.TicketWatcherMutationRuleFunc(func(ctx context.Context, m *ent.TicketWatcherMutation) error {

@@ -7,11 +7,17 @@ import (
 	"entgo.io/ent/dialect/sql"
 
 	"socdesk/ent"
+	"socdesk/ent/attachment"
+	"socdesk/ent/memo"
 	"socdesk/ent/predicate"
 	"socdesk/ent/schematype"
 	"socdesk/ent/site"
 	"socdesk/ent/ticket"
+	"socdesk/ent/ticketapprover"
+	"socdesk/ent/ticketassignee"
 	"socdesk/ent/ticketevent"
+	"socdesk/ent/ticketlink"
+	"socdesk/ent/ticketwatcher"
 	"socdesk/ent/user"
 	"socdesk/internal/viewer"
 )
@@ -25,7 +31,8 @@ import (
 // The rule: admins see everything. Anyone else sees the sites assigned to
 // them; with TICKET_VIEW, the tickets of those sites and their history (a
 // deleted ticket's history through the site each entry was written on); and
-// the users who share a site with them, the admins, and themselves.
+// the users who share a site with them, the admins, themselves, and the
+// people of what they see (a ticket's assignees, its history's actors...).
 type Scope struct{ v *viewer.Viewer }
 
 // ScopeOf is the scope of v; a nil viewer sees nothing.
@@ -123,16 +130,30 @@ func (s Scope) EntryWhere() predicate.TicketEvent {
 }
 
 // Users: a user is seen when they share a site with the viewer, are an
-// admin, or are the viewer.
+// admin, are the viewer, or take part in something the viewer sees: as an
+// assignee, approver, watcher or registrant of a ticket, the author of one of
+// its memos, the uploader of one of its attachments, the maker of a link
+// between two tickets, or the actor of a history entry. Without the last
+// clause the people of a ticket the viewer reads would vanish from it when
+// they lose the site (issue 9, 1i).
 
-// UserRef is what the rule needs of a user.
+// UserRef is what the rule needs of a user. The memory half cannot look up
+// where a user takes part, so its caller brings that in Parts.
 type UserRef struct {
 	ID    int
 	Admin bool
 	Sites []int
+	Parts []Part
 }
 
-// UserRefOf is the UserRef of u, whose sites must be loaded.
+// Part is one thing a user takes part in, by the sites of the tickets it is
+// seen with (SeesTicket of each): a link's two tickets; a history entry's
+// ticket, or, once the ticket is deleted, the site it was written on (as
+// SeesEntry reads it); else its one ticket.
+type Part []int
+
+// UserRefOf is the UserRef of u, whose sites must be loaded; the caller adds
+// the Parts.
 func UserRefOf(u *ent.User) UserRef {
 	r := UserRef{ID: u.ID, Admin: u.Role == user.RoleADMIN}
 	for _, st := range u.Edges.Sites {
@@ -148,11 +169,17 @@ func (s Scope) SeesUser(u UserRef) bool {
 		return false
 	case s.All(), u.Admin, u.ID == s.v.UserID:
 		return true
+	case slices.ContainsFunc(u.Sites, func(id int) bool { return slices.Contains(s.v.SiteIDs, id) }):
+		return true
 	}
-	return slices.ContainsFunc(u.Sites, func(id int) bool { return slices.Contains(s.v.SiteIDs, id) })
+	return slices.ContainsFunc(u.Parts, func(p Part) bool {
+		return len(p) > 0 && !slices.ContainsFunc(p, func(site int) bool { return !s.SeesTicket(site) })
+	})
 }
 
-// UserWhere is SeesUser in SQL.
+// UserWhere is SeesUser in SQL. Each part is an EXISTS on the table that
+// holds it, found through an index on its user column (the ticket lists load
+// the people of up to 100 tickets with it), the cheap clauses first.
 func (s Scope) UserWhere() predicate.User {
 	switch {
 	case s.v == nil:
@@ -160,7 +187,37 @@ func (s Scope) UserWhere() predicate.User {
 	case s.All():
 		return everything
 	}
-	return user.Or(user.ID(s.v.UserID), user.RoleEQ(user.RoleADMIN), user.HasSitesWith(site.IDIn(s.v.SiteIDs...)))
+	or := []predicate.User{user.ID(s.v.UserID), user.RoleEQ(user.RoleADMIN), user.HasSitesWith(site.IDIn(s.v.SiteIDs...))}
+	if s.readsTickets() {
+		seen := s.TicketWhere()
+		or = append(or,
+			takesPart(ticketassignee.Table, ticketassignee.FieldUserID, ticketassignee.HasTicketWith(seen)),
+			takesPart(ticketapprover.Table, ticketapprover.FieldUserID, ticketapprover.HasTicketWith(seen)),
+			takesPart(ticketwatcher.Table, ticketwatcher.FieldUserID, ticketwatcher.HasTicketWith(seen)),
+			takesPart(ticket.Table, ticket.FieldRegisteredByID, seen),
+			takesPart(memo.Table, memo.FieldAuthorID, memo.HasTicketWith(seen)),
+			takesPart(attachment.Table, attachment.FieldUploadedByID, attachment.HasTicketWith(seen)),
+			takesPart(ticketlink.Table, ticketlink.FieldCreatedByID, ticketlink.HasFromWith(seen), ticketlink.HasToWith(seen)),
+			takesPart(ticketevent.Table, ticketevent.FieldActorID, s.EntryWhere()),
+		)
+	}
+	return user.Or(or...)
+}
+
+// takesPart is EXISTS (SELECT FROM table WHERE table.column = users.id AND
+// seen...): the user takes part in a row of table that the viewer sees.
+// ent's Has…With on a many-to-many edge is an uncorrelated IN over every
+// visible ticket's people instead, which is why these are written here.
+func takesPart[P ~func(*sql.Selector)](table, column string, seen ...P) predicate.User {
+	return func(sel *sql.Selector) {
+		b := sql.Dialect(sel.Dialect())
+		t := b.Table(table)
+		part := b.Select(t.C(column)).From(t).Where(sql.ColumnsEQ(t.C(column), sel.C(user.FieldID)))
+		for _, p := range seen {
+			p(part)
+		}
+		sel.Where(sql.Exists(part))
+	}
 }
 
 // AsViewer is the viewer u would be (to ask what u may see: an assignee
