@@ -390,9 +390,9 @@ func TestCrossSiteMetadata(t *testing.T) {
 				}
 			}
 
-			// The people of a ticket the viewer sees are shown while the
-			// viewer may see them; one who no longer shares a site is
-			// hidden, yet still counts for the ticket's rules and history.
+			// The people of a ticket the viewer sees are shown with it, also
+			// one who no longer shares a site (TestPeopleOfVisibleTickets);
+			// the rules and history count them either way.
 			e.do(e.admin, `mutation($id: ID!, $a: [ID!]) { assignTicket(id: $id, assigneeIDs: $a) { id } }`,
 				map[string]any{"id": gid(w.a2.ID), "a": gids(both.ID)}).ok()
 			e.do(bothTok, `mutation($id: ID!) { updateTicket(id: $id, input: {title: "by editor.ab"}) { id } }`, map[string]any{"id": gid(w.a2.ID)}).ok()
@@ -436,8 +436,16 @@ func TestCrossSiteMetadata(t *testing.T) {
 				t.Fatalf("a shared-site assignee, watcher and actor: %v %v %q", a, ws, u)
 			}
 			e.client.User.UpdateOneID(both.ID).RemoveSiteIDs(w.siteA).ExecX(sys())
-			if a, ws, u := shown(); len(a) != 0 || !slices.Equal(ws, []string{"viewer.a"}) || u != "" {
-				t.Fatalf("a user who shares no site shown: %v %v %q", a, ws, u)
+			if a, ws, u := shown(); !slices.Equal(a, []string{"editor.ab"}) || !slices.Equal(ws, []string{"editor.ab", "viewer.a"}) || u != "editor.ab" {
+				t.Fatalf("the people of a2 after editor.ab left site A: %v %v %q", a, ws, u)
+			}
+			// ... and so listed: they take part in a ticket viewer.a sees.
+			if got, _ := logins(w.viewerA); !slices.Equal(got, []string{"admin", "editor.a", "editor.ab", "noperm.a", "viewer.a"}) {
+				t.Errorf("viewer of A after editor.ab left site A: users %v", got)
+			}
+			// Without TICKET_VIEW no ticket is seen, so neither are its people.
+			if got, _ := logins(w.noPerm); !slices.Equal(got, []string{"admin", "editor.a", "noperm.a", "viewer.a"}) {
+				t.Errorf("without permission after editor.ab left site A: users %v", got)
 			}
 			// editor.a replaces the assignee: the history still records who was.
 			var a struct {
@@ -501,6 +509,145 @@ func TestLiveLinkHidesOtherSite(t *testing.T) {
 			if link == nil || link["kind"] != "RELATED" || link["ticket"] != nil {
 				t.Fatalf("the live stream names the other site's ticket: %s", m.Payload)
 			}
+		}
+	})
+}
+
+// TestPeopleOfVisibleTickets: the people of a ticket the viewer sees stay on
+// it when they lose the viewer's site (issue 9, 1i: the user rule hid them,
+// though the ticket and its filters still counted them). Each takes part in
+// one way only, so that each clause of the rule is tried; a user who shares
+// nothing with the viewer and takes part in nothing they see stays hidden.
+func TestPeopleOfVisibleTickets(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, e *env) {
+		aws, sg := e.site("AWS"), e.site("Singapore")
+		cat := e.category("Alerts", category.WorkflowAPPROVAL)
+		chenTok, _ := e.user("l.chen", user.RoleANALYST, view, sg)
+		roles := []string{"assignee", "approver", "watcher", "registrant", "author", "uploader", "linker", "actor"}
+		people, tokens := map[string]*ent.User{}, map[string]string{}
+		for _, r := range roles {
+			tokens[r], people[r] = e.user("p."+r, user.RoleANALYST, edit, aws, sg)
+		}
+		_, awsOnly := e.user("aws.only", user.RoleANALYST, edit, aws)
+		mk := func(title string, site int) *ent.Ticket {
+			return e.client.Ticket.Create().SetTitle(title).SetKind(ticket.KindANALYSIS).SetBody("b").
+				SetCategoryID(cat).SetSiteID(site).SaveX(sys())
+		}
+		// What the API cannot do without also making the person an actor
+		// (registering, writing a memo, linking) is written directly.
+		tk := e.client.Ticket.Create().SetTitle("t").SetKind(ticket.KindANALYSIS).SetBody("b").
+			SetCategoryID(cat).SetSiteID(sg).SetRegisteredByID(people["registrant"].ID).SaveX(sys())
+		other := mk("other", sg)
+		e.client.Memo.Create().SetTicketID(tk.ID).SetBody("m").SetAuthorID(people["author"].ID).ExecX(sys())
+		e.client.Attachment.Create().SetTicketID(tk.ID).SetFilename("f").SetSize(1).SetSha256("x").
+			SetUploadedByID(people["uploader"].ID).ExecX(sys())
+		e.client.TicketLink.Create().SetFromID(tk.ID).SetToID(other.ID).SetKind("RELATED").
+			SetCreatedByID(people["linker"].ID).ExecX(sys())
+		e.do(e.admin, `mutation($id: ID!, $a: [ID!], $p: [ID!]) { assignTicket(id: $id, assigneeIDs: $a, approverIDs: $p) { status } }`,
+			map[string]any{"id": gid(tk.ID), "a": gids(people["assignee"].ID), "p": gids(people["approver"].ID)}).ok()
+		e.do(e.admin, `mutation($id: ID!, $u: ID) { watchTicket(id: $id, userID: $u) { id } }`,
+			map[string]any{"id": gid(tk.ID), "u": gid(people["watcher"].ID)}).ok()
+		e.do(tokens["actor"], `mutation($id: ID!) { updateTicket(id: $id, input: {title: "by p.actor"}) { id } }`, map[string]any{"id": gid(tk.ID)}).ok()
+		// aws.only takes part in an AWS ticket only.
+		e.do(e.admin, `mutation($id: ID!, $a: [ID!]) { assignTicket(id: $id, assigneeIDs: $a) { id } }`,
+			map[string]any{"id": gid(mk("aws", aws).ID), "a": gids(awsOnly.ID)}).ok()
+		for _, p := range people {
+			e.do(e.admin, `mutation($id: ID!, $s: [ID!]) { updateUser(id: $id, input: {removeSiteIDs: $s}) { id } }`,
+				map[string]any{"id": gid(p.ID), "s": gids(sg)}).ok()
+		}
+
+		var d struct {
+			Ticket struct {
+				Status               string
+				RegisteredBy         *struct{ Login string }
+				Assignees, Approvers []struct{ Login string }
+				Watchers             []struct{ User *struct{ Login string } }
+				Attachments          []struct{ UploadedBy *struct{ Login string } }
+				Links                []struct{ CreatedBy *struct{ Login string } }
+				Memos, History       struct {
+					Edges []struct {
+						Node struct {
+							Kind          string
+							Author, Actor *struct{ Login string }
+						}
+					}
+				}
+			}
+			Tickets struct{ TotalCount int }
+		}
+		e.do(chenTok, `query($n: Int!, $a: ID!) {
+			ticket(number: $n) { status registeredBy { login } assignees { login } approvers { login }
+				watchers { user { login } } attachments { uploadedBy { login } } links { createdBy { login } }
+				memos(first: 10) { edges { node { author { login } } } }
+				history(first: 50) { edges { node { kind actor { login } } } } }
+			tickets(first: 1, filter: {assignees: [$a]}) { totalCount } }`,
+			map[string]any{"n": tk.Number(), "a": gid(people["assignee"].ID)}).ok().into(&d)
+		login := func(u *struct{ Login string }) string {
+			if u == nil {
+				return ""
+			}
+			return u.Login
+		}
+		got := map[string][]string{}
+		tkd := d.Ticket
+		got["registrant"] = []string{login(tkd.RegisteredBy)}
+		for _, u := range tkd.Assignees {
+			got["assignee"] = append(got["assignee"], u.Login)
+		}
+		for _, u := range tkd.Approvers {
+			got["approver"] = append(got["approver"], u.Login)
+		}
+		for _, w := range tkd.Watchers {
+			got["watcher"] = append(got["watcher"], login(w.User))
+		}
+		for _, a := range tkd.Attachments {
+			got["uploader"] = append(got["uploader"], login(a.UploadedBy))
+		}
+		for _, l := range tkd.Links {
+			got["linker"] = append(got["linker"], login(l.CreatedBy))
+		}
+		for _, m := range tkd.Memos.Edges {
+			got["author"] = append(got["author"], login(m.Node.Author))
+		}
+		for _, h := range tkd.History.Edges {
+			if h.Node.Kind == "UPDATED" {
+				got["actor"] = append(got["actor"], login(h.Node.Actor))
+			}
+		}
+		if tkd.Status != "ASSIGNED" || d.Tickets.TotalCount != 1 {
+			t.Errorf("the ticket is %q, counted %d times for its assignee", tkd.Status, d.Tickets.TotalCount)
+		}
+		for _, r := range roles {
+			if !slices.Equal(got[r], []string{"p." + r}) {
+				t.Errorf("l.chen sees the ticket's %s as %q, want p.%s", r, got[r], r)
+			}
+		}
+
+		// The users list and node agree: the people are seen, aws.only not.
+		var u struct {
+			Users struct {
+				TotalCount int
+				Edges      []struct{ Node struct{ Login string } }
+			}
+			Hidden, Shown *struct{ ID string }
+		}
+		r := e.do(chenTok, `query($h: ID!, $s: ID!) { users(first: 50) { totalCount edges { node { login } } } hidden: node(id: $h) { id } shown: node(id: $s) { id } }`,
+			map[string]any{"h": gid(awsOnly.ID), "s": gid(people["actor"].ID)})
+		if len(r.Errors) != 1 || r.Errors[0].Extensions["code"] != "NOT_FOUND" {
+			t.Fatalf("aws.only by node: %+v", r.Errors)
+		}
+		r.into(&u)
+		var logins []string
+		for _, ed := range u.Users.Edges {
+			logins = append(logins, ed.Node.Login)
+		}
+		want := []string{"admin", "l.chen"}
+		for _, r := range roles {
+			want = append(want, "p."+r)
+		}
+		slices.Sort(want)
+		if !slices.Equal(logins, want) || u.Users.TotalCount != len(want) || u.Hidden != nil || u.Shown == nil {
+			t.Errorf("l.chen's users %v (%d), aws.only %v, p.actor %v; want %v", logins, u.Users.TotalCount, u.Hidden, u.Shown, want)
 		}
 	})
 }

@@ -76,6 +76,11 @@ var (
 				Unique:  false,
 				Columns: []*schema.Column{AttachmentsColumns[8]},
 			},
+			{
+				Name:    "attachment_uploaded_by_id",
+				Unique:  false,
+				Columns: []*schema.Column{AttachmentsColumns[6]},
+			},
 		},
 	}
 	// CategoriesColumns holds the columns for the "categories" table.
@@ -127,6 +132,11 @@ var (
 				Name:    "memo_ticket_id_created_at",
 				Unique:  false,
 				Columns: []*schema.Column{MemosColumns[6], MemosColumns[1]},
+			},
+			{
+				Name:    "memo_author_id",
+				Unique:  false,
+				Columns: []*schema.Column{MemosColumns[5]},
 			},
 		},
 	}
@@ -466,6 +476,11 @@ var (
 				Unique:  false,
 				Columns: []*schema.Column{TicketEventsColumns[6], TicketEventsColumns[0]},
 			},
+			{
+				Name:    "ticketevent_actor_id",
+				Unique:  false,
+				Columns: []*schema.Column{TicketEventsColumns[10]},
+			},
 		},
 	}
 	// TicketLinksColumns holds the columns for the "ticket_links" table.
@@ -512,6 +527,11 @@ var (
 				Name:    "ticketlink_to_id",
 				Unique:  false,
 				Columns: []*schema.Column{TicketLinksColumns[4]},
+			},
+			{
+				Name:    "ticketlink_created_by_id",
+				Unique:  false,
+				Columns: []*schema.Column{TicketLinksColumns[5]},
 			},
 		},
 	}

@@ -36,9 +36,10 @@ func (Attachment) Edges() []ent.Edge {
 	}
 }
 
-// Indexes of the Attachment.
+// Indexes of the Attachment; uploaded_by_id: the users a non-admin sees
+// include the uploaders of what they see (authz.Scope).
 func (Attachment) Indexes() []ent.Index {
-	return []ent.Index{index.Fields("ticket_id")}
+	return []ent.Index{index.Fields("ticket_id"), index.Fields("uploaded_by_id")}
 }
 
 // Policy of the Attachment: see package authz.

@@ -36,9 +36,10 @@ func (Memo) Edges() []ent.Edge {
 	}
 }
 
-// Indexes of the Memo.
+// Indexes of the Memo; author_id: the users a non-admin sees include the
+// authors of the memos they see (authz.Scope).
 func (Memo) Indexes() []ent.Index {
-	return []ent.Index{index.Fields("ticket_id", "created_at")}
+	return []ent.Index{index.Fields("ticket_id", "created_at"), index.Fields("author_id")}
 }
 
 // Annotations of the Memo.

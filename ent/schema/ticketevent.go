@@ -62,9 +62,10 @@ func (TicketEvent) Edges() []ent.Edge {
 	}
 }
 
-// Indexes of the TicketEvent.
+// Indexes of the TicketEvent; actor_id: the users a non-admin sees include
+// the actors of the history they see (authz.Scope).
 func (TicketEvent) Indexes() []ent.Index {
-	return []ent.Index{index.Fields("ticket_id", "id"), index.Fields("site_id", "id"), index.Fields("ticket_number", "id"), index.Fields("tx", "id")}
+	return []ent.Index{index.Fields("ticket_id", "id"), index.Fields("site_id", "id"), index.Fields("ticket_number", "id"), index.Fields("tx", "id"), index.Fields("actor_id")}
 }
 
 // Annotations of the TicketEvent.

@@ -35,11 +35,14 @@ func (TicketLink) Edges() []ent.Edge {
 	}
 }
 
-// Indexes of the TicketLink: one link of a kind per pair, found from either end.
+// Indexes of the TicketLink: one link of a kind per pair, found from either
+// end; created_by_id: the users a non-admin sees include the makers of the
+// links they see (authz.Scope).
 func (TicketLink) Indexes() []ent.Index {
 	return []ent.Index{
 		index.Fields("from_id", "to_id", "kind").Unique(),
 		index.Fields("to_id"),
+		index.Fields("created_by_id"),
 	}
 }
 

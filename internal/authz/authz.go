@@ -245,7 +245,8 @@ func SitePolicy() ent.Policy {
 }
 
 // UserPolicy: a non-admin sees the users who share a site with them, the
-// admins and themselves (Scope); admins write.
+// admins, themselves and the people of the tickets they see (Scope); admins
+// write.
 func UserPolicy() ent.Policy {
 	return privacy.Policy{
 		Query: privacy.QueryPolicy{

@@ -133,9 +133,9 @@ func (s Scope) EntryWhere() predicate.TicketEvent {
 // admin, are the viewer, or take part in something the viewer sees: as an
 // assignee, approver, watcher or registrant of a ticket, the author of one of
 // its memos, the uploader of one of its attachments, the maker of a link
-// between two tickets, or the actor of a history entry. Without the last
-// clause the people of a ticket the viewer reads would vanish from it when
-// they lose the site (issue 9, 1i).
+// between two tickets, or the actor of a history entry. Without these parts
+// the people of a ticket the viewer reads would vanish from it when they
+// lose the site (issue 9, 1i).
 
 // UserRef is what the rule needs of a user. The memory half cannot look up
 // where a user takes part, so its caller brings that in Parts.

@@ -11,6 +11,7 @@ import (
 	"socdesk/ent/privacy"
 	"socdesk/ent/schematype"
 	"socdesk/ent/ticket"
+	"socdesk/ent/ticketevent"
 	"socdesk/ent/user"
 	"socdesk/internal/authz"
 	"socdesk/internal/devtools/testdb"
@@ -56,15 +57,54 @@ func TestScopeHalvesAgree(t *testing.T) {
 				users = append(users, client.User.Create().SetLogin("u"+string(rune('a'+i%26))+string(rune('0'+i/26))).
 					SetDisplayName("u").SetRole(role).AddSiteIDs(some()...).SaveX(ctx))
 			}
+			someone := func() int { return users[rng.IntN(len(users))].ID }
 			var tickets []*ent.Ticket
 			for range 40 {
-				tickets = append(tickets, client.Ticket.Create().SetTitle("t").SetKind(ticket.KindANALYSIS).SetBody("b").
-					SetCategoryID(cat).SetSiteID(sites[rng.IntN(len(sites))]).SaveX(ctx))
+				c := client.Ticket.Create().SetTitle("t").SetKind(ticket.KindANALYSIS).SetBody("b").
+					SetCategoryID(cat).SetSiteID(sites[rng.IntN(len(sites))])
+				if rng.IntN(4) == 0 {
+					c.SetRegisteredByID(someone())
+				}
+				tickets = append(tickets, c.SaveX(ctx))
+			}
+			// The people of tickets, each in one way: the user rule's parts.
+			someTicket := func() *ent.Ticket { return tickets[rng.IntN(len(tickets))] }
+			type pair struct{ a, b int }
+			seen := map[string]map[pair]bool{}
+			fresh := func(kind string, a, b int) bool {
+				if seen[kind] == nil {
+					seen[kind] = map[pair]bool{}
+				}
+				if seen[kind][pair{a, b}] {
+					return false
+				}
+				seen[kind][pair{a, b}] = true
+				return true
+			}
+			for range 12 {
+				if tk, u := someTicket().ID, someone(); fresh("assignee", tk, u) {
+					client.TicketAssignee.Create().SetTicketID(tk).SetUserID(u).ExecX(ctx)
+				}
+				if tk, u := someTicket().ID, someone(); fresh("approver", tk, u) {
+					client.TicketApprover.Create().SetTicketID(tk).SetUserID(u).ExecX(ctx)
+				}
+				if tk, u := someTicket().ID, someone(); fresh("watcher", tk, u) {
+					client.TicketWatcher.Create().SetTicketID(tk).SetUserID(u).ExecX(ctx)
+				}
+				if from, to := someTicket().ID, someTicket().ID; from != to && fresh("link", from, to) {
+					client.TicketLink.Create().SetFromID(from).SetToID(to).SetKind("RELATED").SetCreatedByID(someone()).ExecX(ctx)
+				}
+				client.Memo.Create().SetTicketID(someTicket().ID).SetBody("m").SetAuthorID(someone()).ExecX(ctx)
+				client.Attachment.Create().SetTicketID(someTicket().ID).SetFilename("f").SetSize(1).SetSha256("x").
+					SetUploadedByID(someone()).ExecX(ctx)
 			}
 			// History: of live tickets, written on their site or an earlier
 			// one (a move), and of deleted tickets (no ticket any more).
 			for range 80 {
 				c := client.TicketEvent.Create().SetKind("UPDATED").SetSiteID(sites[rng.IntN(len(sites))])
+				if rng.IntN(2) == 0 {
+					c.SetActorID(someone())
+				}
 				if rng.IntN(3) > 0 {
 					tk := tickets[rng.IntN(len(tickets))]
 					c.SetTicketID(tk.ID).SetTicketNumber(tk.Number())
@@ -81,6 +121,46 @@ func TestScopeHalvesAgree(t *testing.T) {
 			for _, tk := range allTickets {
 				siteOf[tk.ID] = tk.SiteID
 			}
+			// parts: where each user takes part, by the sites of the
+			// tickets each part is seen with (authz.Part), read row by row.
+			parts := map[int][]authz.Part{}
+			on := func(u int, tickets ...int) {
+				var p authz.Part
+				for _, tk := range tickets {
+					p = append(p, siteOf[tk])
+				}
+				parts[u] = append(parts[u], p)
+			}
+			for _, tk := range allTickets {
+				if tk.RegisteredByID != nil {
+					on(*tk.RegisteredByID, tk.ID)
+				}
+			}
+			for _, a := range client.TicketAssignee.Query().AllX(ctx) {
+				on(a.UserID, a.TicketID)
+			}
+			for _, a := range client.TicketApprover.Query().AllX(ctx) {
+				on(a.UserID, a.TicketID)
+			}
+			for _, w := range client.TicketWatcher.Query().AllX(ctx) {
+				on(w.UserID, w.TicketID)
+			}
+			for _, l := range client.TicketLink.Query().AllX(ctx) {
+				on(*l.CreatedByID, l.FromID, l.ToID)
+			}
+			for _, m := range client.Memo.Query().AllX(ctx) {
+				on(*m.AuthorID, m.TicketID)
+			}
+			for _, a := range client.Attachment.Query().AllX(ctx) {
+				on(*a.UploadedByID, a.TicketID)
+			}
+			for _, ev := range client.TicketEvent.Query().Where(ticketevent.ActorIDNotNil()).AllX(ctx) {
+				if ev.TicketID != nil { // SeesEntry: through the ticket while it exists
+					on(*ev.ActorID, *ev.TicketID)
+				} else {
+					parts[*ev.ActorID] = append(parts[*ev.ActorID], authz.Part{ev.SiteID})
+				}
+			}
 
 			perms := [][]schematype.Permission{nil, {schematype.PermissionTicketView}, {schematype.PermissionTicketEdit}}
 			viewers := []*viewer.Viewer{nil, {UserID: users[0].ID, Role: viewer.RoleAdmin}}
@@ -95,6 +175,7 @@ func TestScopeHalvesAgree(t *testing.T) {
 				viewers = append(viewers, v)
 			}
 
+			throughParts := 0 // users seen only for what they take part in
 			for _, v := range viewers {
 				s := authz.ScopeOf(v)
 				vctx := viewer.NewContext(context.Background(), v)
@@ -161,12 +242,21 @@ func TestScopeHalvesAgree(t *testing.T) {
 
 				mem = nil
 				for _, u := range allUsers {
-					if s.SeesUser(authz.UserRefOf(u)) {
+					r := authz.UserRefOf(u)
+					alone := s.SeesUser(r)
+					r.Parts = parts[u.ID]
+					if s.SeesUser(r) {
+						if !alone {
+							throughParts++
+						}
 						mem = append(mem, u.ID)
 					}
 				}
 				agree("users", client.User.Query().Where(s.UserWhere()).IDsX(ctx), mem,
 					func() ([]int, error) { return client.User.Query().IDs(vctx) }, false)
+			}
+			if throughParts == 0 {
+				t.Fatal("no user was seen only for what they take part in: the data does not try that half of the rule")
 			}
 		})
 	}

@@ -3,12 +3,15 @@ package store_test
 import (
 	"context"
 	"fmt"
+	"io/fs"
+	"path"
 	"slices"
 	"testing"
 
 	"entgo.io/ent/dialect"
 
 	"socdesk/internal/devtools/testdb"
+	"socdesk/internal/store"
 )
 
 // TestFoldLoginsMigration: logins written before logins ignored case are
@@ -31,7 +34,26 @@ func TestFoldLoginsMigration(t *testing.T) {
 				ids = append(ids, id)
 			}
 			if b == dialect.Postgres {
-				// As a database migrated before the fold.
+				// As a database migrated before the fold: the migrations
+				// after it undone (newest first), the version set back.
+				downs, err := fs.Glob(store.Migrations, "migrations/*.down.sql")
+				if err != nil {
+					t.Fatal(err)
+				}
+				slices.Sort(downs)
+				slices.Reverse(downs)
+				for _, f := range downs {
+					if path.Base(f) <= "20261201210000_fold_logins.down.sql" {
+						break
+					}
+					sql, err := fs.ReadFile(store.Migrations, f)
+					if err != nil {
+						t.Fatal(err)
+					}
+					if _, err := st.DB.ExecContext(ctx, string(sql)); err != nil {
+						t.Fatalf("%s: %v", f, err)
+					}
+				}
 				if _, err := st.DB.ExecContext(ctx, `UPDATE schema_migrations SET version = 20261122013204`); err != nil {
 					t.Fatal(err)
 				}

@@ -57,13 +57,23 @@ func Open(ctx context.Context, o Options) (*Store, error) {
 		}
 		name = dialect.Postgres
 		dsn := o.DatabaseURL
-		if o.StatementTimeout > 0 && !strings.Contains(dsn, "statement_timeout") {
-			// lib/pq passes unknown URL parameters to the server as settings.
+		// lib/pq passes unknown URL parameters to the server as settings.
+		set := func(setting string) {
 			sep := "?"
 			if strings.Contains(dsn, "?") {
 				sep = "&"
 			}
-			dsn += fmt.Sprintf("%sstatement_timeout=%d", sep, o.StatementTimeout.Milliseconds())
+			dsn += sep + setting
+		}
+		if o.StatementTimeout > 0 && !strings.Contains(dsn, "statement_timeout") {
+			set(fmt.Sprintf("statement_timeout=%d", o.StatementTimeout.Milliseconds()))
+		}
+		// No JIT: it pays off for long analytic queries only, and its cost
+		// thresholds take the user rule's EXISTS clauses (authz.Scope) at
+		// their per-row worst, so a non-admin's users count spent a second
+		// compiling a query that runs in milliseconds.
+		if !strings.Contains(dsn, "jit=") {
+			set("jit=off")
 		}
 		if db, err = sql.Open("postgres", dsn); err != nil {
 			return nil, err
