@@ -179,5 +179,13 @@ func (s *Service) assign(ctx context.Context, tx *ent.Tx, id int, in AssignInput
 	})
 }
 
-// sorted is a sorted copy of ids: the history lists people and tags by id.
-func sorted(ids []int) []int { return slices.Sorted(slices.Values(ids)) }
+// sorted is a sorted copy of ids (empty, not nil, for an empty list: the
+// history records [] there): the history lists people and tags by id.
+func sorted(ids []int) []int {
+	if ids == nil {
+		return nil
+	}
+	out := append(make([]int, 0, len(ids)), ids...)
+	slices.Sort(out)
+	return out
+}
