@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"flag"
+	"fmt"
 	"net"
 	"net/http"
 	"path/filepath"
@@ -22,6 +23,29 @@ import (
 )
 
 func TestMain(m *testing.M) { testdb.Main(m) }
+
+// waitReady waits until the server at addr answers /readyz, failing t if
+// it stops first (done) or is not ready within the time given.
+func waitReady(t *testing.T, addr string, done <-chan error, within time.Duration, logs fmt.Stringer) {
+	t.Helper()
+	for deadline := time.Now().Add(within); ; {
+		resp, err := http.Get("http://" + addr + "/readyz")
+		if err == nil {
+			resp.Body.Close()
+			if resp.StatusCode == http.StatusOK {
+				return
+			}
+		}
+		select {
+		case err := <-done:
+			t.Fatalf("the server stopped before it was ready: %v\n%s", err, logs.String())
+		case <-time.After(50 * time.Millisecond):
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the server was not ready within %v:\n%s", within, logs.String())
+		}
+	}
+}
 
 // syncBuffer is a bytes.Buffer safe for a server writing and a test reading.
 type syncBuffer struct {
@@ -62,25 +86,7 @@ func TestFirstStart(t *testing.T) {
 		ctx, cancel := context.WithCancel(context.Background())
 		done := make(chan error, 1)
 		go func() { done <- run(ctx, []string{"serve"}, getenv, &logs, &logs) }()
-		deadline := time.Now().Add(30 * time.Second)
-		for {
-			resp, err := http.Get("http://" + addr + "/readyz")
-			if err == nil {
-				resp.Body.Close()
-				if resp.StatusCode == http.StatusOK {
-					break
-				}
-			}
-			select {
-			case err := <-done:
-				t.Fatalf("serve stopped: %v\n%s", err, logs.String())
-			default:
-			}
-			if time.Now().After(deadline) {
-				t.Fatalf("server not ready:\n%s", logs.String())
-			}
-			time.Sleep(50 * time.Millisecond)
-		}
+		waitReady(t, addr, done, 30*time.Second, &logs)
 		return &logs, cancel, done
 	}
 	stop := func(cancel context.CancelFunc, done chan error) {
@@ -267,23 +273,7 @@ func TestGrantAdmin(t *testing.T) {
 		ctx, cancel := context.WithCancel(context.Background())
 		done := make(chan error, 1)
 		go func() { done <- run(ctx, []string{"serve"}, getenv, &out, &out) }()
-		for deadline := time.Now().Add(30 * time.Second); ; time.Sleep(50 * time.Millisecond) {
-			resp, err := http.Get("http://" + env["SOCDESK_ADDR"] + "/readyz")
-			if err == nil {
-				resp.Body.Close()
-				if resp.StatusCode == http.StatusOK {
-					break
-				}
-			}
-			select {
-			case err := <-done:
-				t.Fatalf("serve after grant-admin: %v\n%s", err, out.String())
-			default:
-			}
-			if time.Now().After(deadline) {
-				t.Fatalf("not ready:\n%s", out.String())
-			}
-		}
+		waitReady(t, env["SOCDESK_ADDR"], done, 30*time.Second, &out)
 		cancel()
 		if err := <-done; err != nil {
 			t.Fatal(err)

@@ -4,7 +4,6 @@ package main
 
 import (
 	"errors"
-	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -69,25 +68,8 @@ func runUntilReady(t *testing.T, cmd *exec.Cmd, addr string, out *syncBuffer, st
 	}
 	done := make(chan error, 1)
 	go func() { done <- cmd.Wait() }()
-	deadline := time.Now().Add(3 * time.Minute) // make run may build first
-	for {
-		resp, err := http.Get("http://" + addr + "/readyz")
-		if err == nil {
-			resp.Body.Close()
-			if resp.StatusCode == http.StatusOK {
-				break
-			}
-		}
-		select {
-		case err := <-done:
-			t.Fatalf("stopped before it was ready: %v\n%s", err, out.String())
-		case <-time.After(100 * time.Millisecond):
-		}
-		if time.Now().After(deadline) {
-			_ = cmd.Process.Kill()
-			t.Fatalf("not ready:\n%s", out.String())
-		}
-	}
+	t.Cleanup(func() { _ = cmd.Process.Kill() }) // if it never gets ready
+	waitReady(t, addr, done, 3*time.Minute, out) // make run may build first
 	if err := stop(); err != nil {
 		t.Fatal(err)
 	}
