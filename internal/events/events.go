@@ -8,6 +8,7 @@ package events
 import (
 	"context"
 	"encoding/json"
+	"log/slog"
 	"sync"
 	"time"
 )
@@ -59,6 +60,31 @@ func Notify(ctx context.Context, b Broker, w Wake) {
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), notifyTimeout)
 	defer cancel()
 	_ = b.Publish(ctx, w)
+}
+
+// Listen calls fn with each wake-up of topic that b carries until ctx ends,
+// subscribing again, retry later, whenever the subscription fails or ends:
+// a listener's own timer covers what is missed meanwhile.
+func Listen(ctx context.Context, b Broker, topic Topic, retry time.Duration, log *slog.Logger, fn func(Wake)) {
+	for ctx.Err() == nil {
+		ch, err := b.Subscribe(ctx)
+		if err != nil {
+			if log != nil {
+				log.Warn("events: subscribing to wake-ups; relying on the timer", "topic", topic, "err", err)
+			}
+			select {
+			case <-ctx.Done():
+				return
+			case <-time.After(retry):
+			}
+			continue
+		}
+		for w := range ch {
+			if w.Topic == topic {
+				fn(w)
+			}
+		}
+	}
 }
 
 // subscriberBuffer bounds what a slow subscriber may fall behind by; past it

@@ -144,8 +144,8 @@ func (h *Hub) Run(ctx context.Context) error {
 	h.pos = head
 	close(h.running)
 	h.mu.Unlock()
-	if h.Broker != nil {
-		go h.listen(ctx)
+	if h.Broker != nil { // history wake-ups hurry the next read
+		go events.Listen(ctx, h.Broker, events.TopicHistory, h.Poll, h.Log, func(events.Wake) { h.Wake() })
 	}
 	tick := time.NewTicker(h.Poll)
 	defer tick.Stop()
@@ -165,28 +165,6 @@ func (h *Hub) Run(ctx context.Context) error {
 		}
 		if unsettled {
 			retry.Reset(retryUnsettled)
-		}
-	}
-}
-
-// listen turns the broker's history wake-ups into reads, resubscribing when the broker
-// subscription ends (the timer covers what is missed meanwhile).
-func (h *Hub) listen(ctx context.Context) {
-	for ctx.Err() == nil {
-		ch, err := h.Broker.Subscribe(ctx)
-		if err != nil {
-			h.Log.Warn("live: subscribing to the broker; relying on the timer", "err", err)
-			select {
-			case <-ctx.Done():
-				return
-			case <-time.After(h.Poll):
-			}
-			continue
-		}
-		for w := range ch {
-			if w.Topic == events.TopicHistory {
-				h.Wake()
-			}
 		}
 	}
 }

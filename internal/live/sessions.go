@@ -95,7 +95,7 @@ func (s *Sessions) Open() int {
 // until ctx ends.
 func (s *Sessions) Run(ctx context.Context) {
 	if s.Broker != nil {
-		go s.listen(ctx)
+		go events.Listen(ctx, s.Broker, events.TopicRights, s.Every, s.Log, func(w events.Wake) { s.rights(ctx, w) })
 	}
 	t := time.NewTicker(s.Every)
 	defer t.Stop()
@@ -109,34 +109,13 @@ func (s *Sessions) Run(ctx context.Context) {
 	}
 }
 
-// listen checks the connections of the users each rights wake-up names,
-// resubscribing when the broker subscription ends (the timer covers what is
-// missed meanwhile).
-func (s *Sessions) listen(ctx context.Context) {
-	for ctx.Err() == nil {
-		ch, err := s.Broker.Subscribe(ctx)
-		if err != nil {
-			if s.Log != nil {
-				s.Log.Warn("live: subscribing to rights wake-ups; relying on the timer", "err", err)
-			}
-			select {
-			case <-ctx.Done():
-				return
-			case <-time.After(s.Every):
-			}
-			continue
-		}
-		for w := range ch {
-			if w.Topic != events.TopicRights {
-				continue
-			}
-			if s.OnRights != nil {
-				s.OnRights(w.UserIDs)
-			}
-			// An empty list names nobody in particular: check everyone.
-			s.Check(ctx, w.UserIDs)
-		}
+// rights checks the connections of the users a rights wake-up names.
+func (s *Sessions) rights(ctx context.Context, w events.Wake) {
+	if s.OnRights != nil {
+		s.OnRights(w.UserIDs)
 	}
+	// An empty list names nobody in particular: check everyone.
+	s.Check(ctx, w.UserIDs)
 }
 
 // Check authenticates again the tokens of the connections of userIDs (all
