@@ -19,12 +19,12 @@ import (
 
 	"socdesk/ent"
 	"socdesk/ent/category"
-	"socdesk/ent/privacy"
 	"socdesk/ent/schematype"
 	"socdesk/ent/user"
 	"socdesk/graph/scalar"
 	"socdesk/internal/app"
 	"socdesk/internal/auth"
+	"socdesk/internal/authz"
 	"socdesk/internal/config"
 	"socdesk/internal/devtools/testdb"
 	"socdesk/internal/events"
@@ -116,7 +116,7 @@ func newEnvOn(t *testing.T, backend string, cfg config.Config, broker events.Bro
 }
 
 // sys is a context that bypasses policies, for fixtures and checks.
-func sys() context.Context { return privacy.DecisionContext(context.Background(), privacy.Allow) }
+func sys() context.Context { return authz.System(context.Background()) }
 
 // user creates a user with a token and returns the token.
 func (e *env) user(login string, role user.Role, perms []schematype.Permission, sites ...int) (string, *ent.User) {

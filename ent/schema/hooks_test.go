@@ -11,15 +11,15 @@ import (
 
 	"socdesk/ent"
 	"socdesk/ent/category"
-	"socdesk/ent/privacy"
 	"socdesk/ent/ticket"
+	"socdesk/internal/authz"
 	"socdesk/internal/devtools/testdb"
 	"socdesk/internal/errs"
 )
 
 func TestMain(m *testing.M) { testdb.Main(m) }
 
-func sys() context.Context { return privacy.DecisionContext(context.Background(), privacy.Allow) }
+func sys() context.Context { return authz.System(context.Background()) }
 
 func forEachBackend(t *testing.T, fn func(t *testing.T, c *ent.Client)) {
 	for _, b := range testdb.Backends {

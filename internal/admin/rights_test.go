@@ -9,11 +9,11 @@ import (
 
 	"socdesk/ent"
 	"socdesk/ent/apitoken"
-	"socdesk/ent/privacy"
 	"socdesk/ent/schematype"
 	"socdesk/ent/site"
 	"socdesk/internal/admin"
 	"socdesk/internal/auth"
+	"socdesk/internal/authz"
 	"socdesk/internal/devtools/testdb"
 	"socdesk/internal/events"
 	"socdesk/internal/txn"
@@ -21,7 +21,7 @@ import (
 
 func TestMain(m *testing.M) { testdb.Main(m) }
 
-func sys() context.Context { return privacy.DecisionContext(context.Background(), privacy.Allow) }
+func sys() context.Context { return authz.System(context.Background()) }
 
 // TestWatchRights: the writes that change who may see what wake up the
 // users they affect, once committed; other writes, and rolled-back ones,

@@ -7,16 +7,16 @@ import (
 	"testing"
 	"time"
 
-	"socdesk/ent/privacy"
 	"socdesk/ent/user"
 	"socdesk/internal/auth"
+	"socdesk/internal/authz"
 	"socdesk/internal/devtools/testdb"
 )
 
 // TestMain drops the package's PostgreSQL database after its tests.
 func TestMain(m *testing.M) { testdb.Main(m) }
 
-func sys() context.Context { return privacy.DecisionContext(context.Background(), privacy.Allow) }
+func sys() context.Context { return authz.System(context.Background()) }
 
 // TestBootstrap: an administrator can always get in — on a first start, on a
 // database seeded without one, and with SOCDESK_ADMIN_TOKEN — and no second

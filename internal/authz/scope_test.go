@@ -8,7 +8,6 @@ import (
 
 	"socdesk/ent"
 	"socdesk/ent/category"
-	"socdesk/ent/privacy"
 	"socdesk/ent/schematype"
 	"socdesk/ent/ticket"
 	"socdesk/ent/ticketevent"
@@ -20,7 +19,7 @@ import (
 
 func TestMain(m *testing.M) { testdb.Main(m) }
 
-func sys() context.Context { return privacy.DecisionContext(context.Background(), privacy.Allow) }
+func sys() context.Context { return authz.System(context.Background()) }
 
 // TestScopeHalvesAgree: for random viewers and rows, the site rule's SQL
 // half (what the policies add to queries) selects exactly the rows its

@@ -7,15 +7,15 @@ import (
 	"testing"
 
 	"socdesk/ent"
-	"socdesk/ent/privacy"
 	"socdesk/ent/tag"
+	"socdesk/internal/authz"
 	"socdesk/internal/devtools/testdb"
 	"socdesk/internal/txn"
 )
 
 func TestMain(m *testing.M) { testdb.Main(m) }
 
-func sys() context.Context { return privacy.DecisionContext(context.Background(), privacy.Allow) }
+func sys() context.Context { return authz.System(context.Background()) }
 
 // TestRun: a write commits and what follows it runs after, in order, with a
 // context its request's end does not cancel; an error or a panic rolls the
