@@ -34,31 +34,7 @@ func (CheckCursors) MutateOperationContext(_ context.Context, rc *graphql.Operat
 	if rc == nil || rc.Operation == nil {
 		return nil
 	}
-	seen := map[string]bool{}
-	var walk func(set ast.SelectionSet) *gqlerror.Error
-	walk = func(set ast.SelectionSet) *gqlerror.Error {
-		for _, sel := range set {
-			var err *gqlerror.Error
-			switch sel := sel.(type) {
-			case *ast.Field:
-				if err = checkFieldCursors(sel, rc.Variables); err == nil {
-					err = walk(sel.SelectionSet)
-				}
-			case *ast.InlineFragment:
-				err = walk(sel.SelectionSet)
-			case *ast.FragmentSpread:
-				if sel.Definition != nil && !seen[sel.Name] {
-					seen[sel.Name] = true
-					err = walk(sel.Definition.SelectionSet)
-				}
-			}
-			if err != nil {
-				return err
-			}
-		}
-		return nil
-	}
-	return walk(rc.Operation.SelectionSet)
+	return eachField(rc.Operation.SelectionSet, func(f *ast.Field) *gqlerror.Error { return checkFieldCursors(f, rc.Variables) })
 }
 
 func checkFieldCursors(f *ast.Field, vars map[string]any) *gqlerror.Error {

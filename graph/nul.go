@@ -35,49 +35,23 @@ func (NoNUL) MutateOperationContext(_ context.Context, rc *graphql.OperationCont
 	if rc == nil || rc.Operation == nil {
 		return nil
 	}
-	w := nulWalker{vars: rc.Variables, seen: map[string]bool{}}
-	if field, pos := w.selectionSet(rc.Operation.SelectionSet); field != "" {
-		err := gqlerror.ErrorPosf(pos, "%s: must not contain the NUL character (U+0000)", field)
-		err.Extensions = map[string]any{"code": string(errs.BadUserInput), "field": field}
-		return err
-	}
-	return nil
-}
-
-type nulWalker struct {
-	vars map[string]any
-	seen map[string]bool // fragments walked: their arguments are the same at every spread
-}
-
-// selectionSet returns the argument path of the first string with a NUL,
-// relative to its field (input.title, filter.keyword, body), and where.
-func (w *nulWalker) selectionSet(set ast.SelectionSet) (string, *ast.Position) {
-	for _, sel := range set {
-		switch sel := sel.(type) {
-		case *ast.Field:
-			for _, a := range sel.Arguments {
-				if p := w.value(a.Value); p != "" {
-					return joinPath(a.Name, p), a.Position
-				}
-			}
-			if f, pos := w.selectionSet(sel.SelectionSet); f != "" {
-				return f, pos
-			}
-		case *ast.InlineFragment:
-			if f, pos := w.selectionSet(sel.SelectionSet); f != "" {
-				return f, pos
-			}
-		case *ast.FragmentSpread:
-			if sel.Definition != nil && !w.seen[sel.Name] {
-				w.seen[sel.Name] = true
-				if f, pos := w.selectionSet(sel.Definition.SelectionSet); f != "" {
-					return f, pos
-				}
+	w := nulWalker{vars: rc.Variables}
+	return eachField(rc.Operation.SelectionSet, func(f *ast.Field) *gqlerror.Error {
+		for _, a := range f.Arguments {
+			if p := w.value(a.Value); p != "" {
+				field := joinPath(a.Name, p)
+				err := gqlerror.ErrorPosf(a.Position, "%s: must not contain the NUL character (U+0000)", field)
+				err.Extensions = map[string]any{"code": string(errs.BadUserInput), "field": field}
+				return err
 			}
 		}
-	}
-	return "", nil
+		return nil
+	})
 }
+
+// nulWalker finds strings with a NUL in argument values, literal or from
+// the operation's variables.
+type nulWalker struct{ vars map[string]any }
 
 // value returns "." for a string with a NUL itself, the path below v to one,
 // or "" when there is none.
