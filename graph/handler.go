@@ -31,6 +31,7 @@ import (
 	"socdesk/internal/auth"
 	"socdesk/internal/errs"
 	"socdesk/internal/live"
+	"socdesk/internal/ratelimit"
 	"socdesk/internal/reqlog"
 	"socdesk/internal/viewer"
 	"socdesk/internal/wsguard"
@@ -46,6 +47,9 @@ type Options struct {
 	MaxTokens int
 	// Live serves subscriptions over WebSocket; nil serves none.
 	Live *LiveOptions
+	// Budgets, if set, charge every operation (its Limits cost) to its
+	// viewer's rate budget (see package ratelimit).
+	Budgets *ratelimit.Budgets
 }
 
 // LiveOptions configure subscriptions over WebSocket.
@@ -89,6 +93,9 @@ func NewHandler(o Options) http.Handler {
 	srv.Use(NoNUL{})
 	srv.Use(CheckCursors{})
 	srv.Use(noHTTPSubscriptions{})
+	if o.Budgets != nil {
+		srv.Use(ratelimit.Extension{Budgets: o.Budgets}) // last: only what will run is charged
+	}
 	srv.AroundOperations(func(ctx context.Context, next graphql.OperationHandler) graphql.ResponseHandler {
 		reqlog.SetOperation(ctx, operationName(ctx))
 		return next(ctx)
@@ -185,6 +192,7 @@ func overHTTP(next http.Handler) http.Handler {
 			return
 		}
 		r = r.WithContext(context.WithValue(r.Context(), plainHTTPKey{}, true))
+		w, r = ratelimit.Headers(w, r)
 		next.ServeHTTP(&statusRewriter{ResponseWriter: w, get: r.Method == http.MethodGet}, r)
 	})
 }

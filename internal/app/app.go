@@ -9,12 +9,16 @@ import (
 	"net/http"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/redis/go-redis/v9"
+
 	"socdesk/graph"
 	"socdesk/internal/admin"
 	"socdesk/internal/auth"
 	"socdesk/internal/config"
 	"socdesk/internal/events"
 	"socdesk/internal/live"
+	"socdesk/internal/ratelimit"
 	"socdesk/internal/server"
 	"socdesk/internal/store"
 	"socdesk/internal/tickets"
@@ -30,6 +34,11 @@ type App struct {
 	// Websockets are the open websocket connections: server.Serve closes
 	// them with 1001 (GoAway) once HTTP requests are drained.
 	Websockets *wsguard.Conns
+	// Metrics is the replica's Prometheus registry: its parts register
+	// their series on it.
+	Metrics *prometheus.Registry
+	// Budgets are the users' rate budgets.
+	Budgets *ratelimit.Budgets
 }
 
 // New assembles a replica on st, publishing through broker. ready checks the
@@ -43,6 +52,8 @@ func New(st *store.Store, broker events.Broker, cfg config.Config, log *slog.Log
 	authn := &auth.Authenticator{Client: st.Client, Now: time.Now, CacheFor: cfg.AuthCache}
 	sessions := &live.Sessions{Authenticate: authn.Authenticate, Every: cfg.WSRecheck, Broker: broker, OnRights: authn.Forget, Log: log}
 	open := &wsguard.Conns{}
+	metrics := prometheus.NewRegistry()
+	budgets := newBudgets(cfg, metrics, log)
 	gql := graph.NewHandler(graph.Options{
 		Resolver:  &graph.Resolver{Client: st.Client, Tickets: svc, Admin: adm, Logger: log, Hub: hub},
 		Logger:    log,
@@ -58,6 +69,7 @@ func New(st *store.Store, broker events.Broker, cfg config.Config, log *slog.Log
 			Sessions:      sessions,
 			Open:          open,
 		},
+		Budgets: budgets,
 	})
 	h := server.NewHandler(server.Deps{
 		GraphQL:      gql,
@@ -66,7 +78,26 @@ func New(st *store.Store, broker events.Broker, cfg config.Config, log *slog.Log
 		MaxBodyBytes: cfg.MaxBodyBytes,
 		Ready:        ready,
 	})
-	return &App{Handler: h, Hub: hub, Sessions: sessions, Tickets: svc, Websockets: open}
+	return &App{Handler: h, Hub: hub, Sessions: sessions, Tickets: svc, Websockets: open, Metrics: metrics, Budgets: budgets}
+}
+
+// newBudgets returns the rate budgets of cfg: in Redis when REDIS_URL is
+// set (its keys under the events channel's name, which names the
+// deployment there), in memory otherwise.
+func newBudgets(cfg config.Config, reg prometheus.Registerer, log *slog.Logger) *ratelimit.Budgets {
+	var rdb redis.UniversalClient
+	if cfg.RedisURL != "" && cfg.Rate().Enabled() {
+		opt, err := redis.ParseURL(cfg.RedisURL)
+		if err != nil { // the events broker connected to it before this runs
+			panic("app: REDIS_URL: " + err.Error())
+		}
+		rdb = redis.NewClient(opt)
+	}
+	b, err := ratelimit.New(cfg.Rate(), rdb, cfg.RedisChannel+":budget:", reg, log)
+	if err != nil { // config.Validate checked the settings; the registry is new
+		panic(err)
+	}
+	return b
 }
 
 // Run runs the replica's background work (the live hub, the websocket

@@ -15,6 +15,7 @@ import (
 
 	"socdesk/graph/limits"
 	"socdesk/internal/events"
+	"socdesk/internal/ratelimit"
 )
 
 // Config is everything socdesk can be told.
@@ -49,6 +50,11 @@ type Config struct {
 	LivePoll        time.Duration
 	PprofAddr       string
 	AuthCache       time.Duration
+	// Rate budgets (see package ratelimit); RatePoints 0 disables them.
+	RatePoints       int
+	RateWindow       time.Duration
+	RateMutationCost int
+	RateLocalUsers   int
 
 	env map[string]string // flag name → environment variable
 }
@@ -85,6 +91,9 @@ func Default() Config {
 		LiveQueue:        256,
 		LivePoll:         time.Second,
 		AuthCache:        10 * time.Second,
+		RateWindow:       time.Minute,
+		RateMutationCost: 10,
+		RateLocalUsers:   10000,
 	}
 }
 
@@ -124,6 +133,10 @@ func (c *Config) Register(fs *flag.FlagSet) {
 	fs.IntVar(&c.LiveQueue, "live-queue", c.LiveQueue, "changes a subscriber may fall behind by before it is dropped (it resumes from its cursor)"+bind("live-queue", "SOCDESK_LIVE_QUEUE"))
 	fs.DurationVar(&c.LivePoll, "live-poll", c.LivePoll, "how often the history is read for changes whose publication was lost"+bind("live-poll", "SOCDESK_LIVE_POLL"))
 	fs.DurationVar(&c.AuthCache, "auth-cache", c.AuthCache, "how long a token's user and rights are trusted before they are read again (a revoked token stops working within it); 0: every request"+bind("auth-cache", "SOCDESK_AUTH_CACHE"))
+	fs.IntVar(&c.RatePoints, "rate-points", c.RatePoints, "points each user may spend per rate window (an operation costs its query cost, a mutation rate-mutation-cost more per top-level field); shared through Redis when REDIS_URL is set; 0: no budgets"+bind("rate-points", "SOCDESK_RATE_POINTS"))
+	fs.DurationVar(&c.RateWindow, "rate-window", c.RateWindow, "time in which a spent budget is earned back in full"+bind("rate-window", "SOCDESK_RATE_WINDOW"))
+	fs.IntVar(&c.RateMutationCost, "rate-mutation-cost", c.RateMutationCost, "points a mutation costs per top-level field on top of its query cost; 0: none"+bind("rate-mutation-cost", "SOCDESK_RATE_MUTATION_COST"))
+	fs.IntVar(&c.RateLocalUsers, "rate-local-users", c.RateLocalUsers, "users whose budgets a replica keeps in memory when there is no Redis (the least recently seen are forgotten)"+bind("rate-local-users", "SOCDESK_RATE_LOCAL_USERS"))
 	fs.StringVar(&c.PprofAddr, "pprof-addr", c.PprofAddr, "address of a separate listener for Go's pprof profiles (e.g. 127.0.0.1:6060); empty: none"+bind("pprof-addr", "SOCDESK_PPROF_ADDR"))
 	fs.DurationVar(&c.ShutdownTimeout, "shutdown-timeout", c.ShutdownTimeout, "how long in-flight requests may take to finish on SIGTERM"+bind("shutdown-timeout", "SOCDESK_SHUTDOWN_TIMEOUT"))
 }
@@ -170,6 +183,12 @@ func (c *Config) Validate() error {
 			errs = append(errs, fmt.Errorf("%s must be positive", name))
 		}
 	}
+	if c.RatePoints < 0 || c.RateMutationCost < 0 {
+		errs = append(errs, errors.New("rate points and rate mutation cost must not be negative"))
+	}
+	if c.RatePoints > 0 && (c.RateWindow <= 0 || c.RateLocalUsers <= 0) {
+		errs = append(errs, errors.New("with rate points, the rate window and rate local users must be positive"))
+	}
 	if c.AuthCache < 0 {
 		errs = append(errs, errors.New("auth cache must not be negative"))
 	}
@@ -200,6 +219,11 @@ func (c *Config) Logger(w io.Writer) *slog.Logger {
 func (c *Config) Limits() limits.Limits {
 	return limits.Limits{MaxDepth: c.MaxDepth, MaxCost: c.MaxCost, MaxPageSize: MaxPageSize,
 		CountCost: c.CountCost, ListSize: ListSize, MaxRootFields: c.MaxRootFields}
+}
+
+// Rate are the per-user rate budgets' settings.
+func (c *Config) Rate() ratelimit.Settings {
+	return ratelimit.Settings{Points: c.RatePoints, Window: c.RateWindow, MutationCost: c.RateMutationCost, LocalUsers: c.RateLocalUsers}
 }
 
 // Origins are the extra origins allowed to open websockets.
