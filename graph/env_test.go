@@ -44,6 +44,7 @@ type env struct {
 	srv     *httptest.Server
 	broker  events.Broker
 	hub     *live.Hub
+	app     *app.App
 	admin   string // the admin's token
 	queries atomic.Int64
 	sqlMu   sync.Mutex
@@ -100,7 +101,7 @@ func newEnvOn(t *testing.T, backend string, cfg config.Config, broker events.Bro
 	}
 	log = slog.New(e.logs.handler(log.Handler()))
 	a := app.New(e.st, e.broker, cfg, log, e.st.Ping)
-	e.hub = a.Hub
+	e.hub, e.app = a.Hub, a
 	hubCtx, stopHub := context.WithCancel(context.Background())
 	hubDone := make(chan struct{})
 	go func() { _ = a.Run(hubCtx); close(hubDone) }()
