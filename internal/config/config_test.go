@@ -1,6 +1,11 @@
 package config
 
-import "testing"
+import (
+	"flag"
+	"io"
+	"testing"
+	"time"
+)
 
 // TestWebsocketsStopNoLaterThanHTTP: with the defaults, a token revoked in
 // the database by hand (no rights wake-up) ends an open websocket within one
@@ -9,5 +14,38 @@ func TestWebsocketsStopNoLaterThanHTTP(t *testing.T) {
 	c := Default()
 	if c.WSRecheck*2 > c.AuthCache {
 		t.Fatalf("ws re-check %v against an auth cache of %v: a websocket could outlive HTTP", c.WSRecheck, c.AuthCache)
+	}
+}
+
+// TestRateSettings: SOCDESK_RATE_* set the budgets, 0 points disables them,
+// and a negative or windowless budget is refused at start.
+func TestRateSettings(t *testing.T) {
+	load := func(env map[string]string) (Config, error) {
+		c := Default()
+		fs := flag.NewFlagSet("socdesk", flag.ContinueOnError)
+		fs.SetOutput(io.Discard)
+		c.Register(fs)
+		return c, c.Load(fs, nil, func(k string) string { return env[k] })
+	}
+	c, err := load(nil)
+	if err != nil || c.Rate().Enabled() {
+		t.Fatalf("default: %+v %v (budgets must be off)", c.Rate(), err)
+	}
+	c, err = load(map[string]string{"SOCDESK_RATE_POINTS": "5000", "SOCDESK_RATE_WINDOW": "1h", "SOCDESK_RATE_MUTATION_COST": "0"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r := c.Rate(); !r.Enabled() || r.Points != 5000 || r.Window != time.Hour || r.MutationCost != 0 || r.LocalUsers != 10000 {
+		t.Fatalf("%+v", r)
+	}
+	for _, env := range []map[string]string{
+		{"SOCDESK_RATE_POINTS": "-1"},
+		{"SOCDESK_RATE_POINTS": "10", "SOCDESK_RATE_WINDOW": "0s"},
+		{"SOCDESK_RATE_POINTS": "10", "SOCDESK_RATE_MUTATION_COST": "-2"},
+		{"SOCDESK_RATE_POINTS": "10", "SOCDESK_RATE_LOCAL_USERS": "0"},
+	} {
+		if _, err := load(env); err == nil {
+			t.Errorf("%v accepted", env)
+		}
 	}
 }

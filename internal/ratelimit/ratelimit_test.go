@@ -199,3 +199,28 @@ func TestNewValidates(t *testing.T) {
 		t.Fatalf("refusals counted %v, want 2", n)
 	}
 }
+
+// BenchmarkSpend is the budget check alone: in memory, and a round trip
+// to the test Redis (its Lua script).
+func BenchmarkSpend(b *testing.B) {
+	s := Settings{Points: 1 << 40, Window: time.Hour, LocalUsers: 10000}
+	local, err := New(s, nil, "", nil, nil)
+	if err != nil {
+		b.Fatal(err)
+	}
+	shared, err := New(s, redisClient(b), prefix(b), nil, nil)
+	if err != nil {
+		b.Fatal(err)
+	}
+	for name, bud := range map[string]*Budgets{"local": local, "redis": shared} {
+		b.Run(name, func(b *testing.B) {
+			ctx := context.Background()
+			b.ReportAllocs()
+			for i := 0; b.Loop(); i++ {
+				if r := bud.Spend(ctx, i%100, 5); !r.Allowed {
+					b.Fatal(r)
+				}
+			}
+		})
+	}
+}
