@@ -86,13 +86,13 @@ func (e Extension) MutateOperationContext(ctx context.Context, rc *graphql.Opera
 	e.Budgets.refusedOne(string(rc.Operation.Operation))
 	err := &gqlerror.Error{Extensions: map[string]any{"code": string(errs.RateLimited), "cost": res.Cost, "limit": res.Limit}}
 	if res.RetryAfter < 0 {
-		err.Message = fmt.Sprintf("rate limited: this operation costs %d points, more than the whole budget of %d per %s",
-			res.Cost, res.Limit, res.Window)
+		err.Message = fmt.Sprintf("rate limited: this operation costs %d points, more than the whole budget of %d per %ds",
+			res.Cost, res.Limit, seconds(res.Window))
 		return err
 	}
 	retry := seconds(res.RetryAfter)
-	err.Message = fmt.Sprintf("rate limited: this operation costs %d points and %d of %d per %s are left; retry in %ds",
-		res.Cost, res.Remaining, res.Limit, res.Window, retry)
+	err.Message = fmt.Sprintf("rate limited: this operation costs %d points and %d of %d per %ds are left; retry in %ds",
+		res.Cost, res.Remaining, res.Limit, seconds(res.Window), retry)
 	err.Extensions["remaining"] = res.Remaining
 	err.Extensions["retryAfter"] = retry
 	return err

@@ -13,6 +13,7 @@ import (
 	"fmt"
 	"log/slog"
 	"strconv"
+	"sync/atomic"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -55,6 +56,7 @@ type Budgets struct {
 	store   store
 	log     *slog.Logger
 	refused *prometheus.CounterVec
+	warned  atomic.Int64 // unix nanoseconds of the last "budget unavailable" warning
 }
 
 // New returns the budgets of s: shared through rdb when it is not nil,
@@ -108,13 +110,14 @@ func (b *Budgets) Spend(ctx context.Context, user int, cost int) Result {
 	}
 	r, err := b.store.spend(ctx, strconv.Itoa(user), cost)
 	if err != nil {
-		if b.log != nil && ctx.Err() == nil {
-			b.log.Warn("rate budget unavailable: operation allowed", "err", err)
+		if now := time.Now().UnixNano(); b.log != nil && ctx.Err() == nil && now-b.warned.Load() > int64(10*time.Second) {
+			b.warned.Store(now) // once in 10s: an outage would log every request
+			b.log.Warn("rate budget unavailable: operations allowed", "err", err, "note", "repeats muted for 10s")
 		}
 		return Result{Cost: cost, Allowed: true, Limit: b.s.Points, Window: b.s.Window, Remaining: -1}
 	}
 	return r
 }
 
-// Refused counts a refusal of an operation of type op.
+// refusedOne counts a refusal of an operation of type op.
 func (b *Budgets) refusedOne(op string) { b.refused.WithLabelValues(op).Inc() }
