@@ -176,12 +176,12 @@ func overHTTP(next http.Handler) http.Handler {
 		case http.MethodPost:
 			mt, _, _ := mime.ParseMediaType(r.Header.Get("Content-Type"))
 			if mt != "application/json" && mt != "application/graphql" && mt != "application/graphql-response+json" {
-				writeError(w, http.StatusUnsupportedMediaType, "a POST body must be application/json")
+				writeError(w, r, http.StatusUnsupportedMediaType, "a POST body must be application/json")
 				return
 			}
 		default:
 			w.Header().Set("Allow", "GET, POST")
-			writeError(w, http.StatusMethodNotAllowed, "use GET for queries and POST for anything")
+			writeError(w, r, http.StatusMethodNotAllowed, "use GET for queries and POST for anything")
 			return
 		}
 		r = r.WithContext(context.WithValue(r.Context(), plainHTTPKey{}, true))
@@ -189,8 +189,8 @@ func overHTTP(next http.Handler) http.Handler {
 	})
 }
 
-func writeError(w http.ResponseWriter, status int, msg string) {
-	errs.WriteHTTP(w, status, errs.New(errs.BadUserInput, "%s", msg))
+func writeError(w http.ResponseWriter, r *http.Request, status int, msg string) {
+	errs.WriteHTTP(w, r, status, errs.New(errs.BadUserInput, "%s", msg))
 }
 
 type statusRewriter struct {
