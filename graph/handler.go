@@ -46,6 +46,8 @@ type Options struct {
 	MaxTokens int
 	// Live serves subscriptions over WebSocket; nil serves none.
 	Live *LiveOptions
+	// Persisted serves persisted queries (see package persisted); nil: none.
+	Persisted graphql.HandlerExtension
 }
 
 // LiveOptions configure subscriptions over WebSocket.
@@ -89,6 +91,9 @@ func NewHandler(o Options) http.Handler {
 	srv.Use(NoNUL{})
 	srv.Use(CheckCursors{})
 	srv.Use(noHTTPSubscriptions{})
+	if o.Persisted != nil {
+		srv.Use(o.Persisted) // after the limits: a document is registered once it passed them
+	}
 	srv.AroundOperations(func(ctx context.Context, next graphql.OperationHandler) graphql.ResponseHandler {
 		reqlog.SetOperation(ctx, operationName(ctx))
 		return next(ctx)
