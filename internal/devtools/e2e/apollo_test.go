@@ -135,12 +135,12 @@ func TestApolloUnauthenticated(t *testing.T) {
 		o.URL = s.URL + "/graphql"
 		o.Ops = []wstest.ApolloOp{{Query: `query Me { viewer { login } }`}}
 		f, r := fetches(wstest.Apollo(t, o))
-		if len(f) != 1 || f[0].Status != 401 || !strings.HasPrefix(f[0].ContentType, errs.MediaGraphQLResponse) {
-			t.Fatalf("token %q persisted %v: want one 401 answered as %s, got %+v", o.Token, o.Persisted, errs.MediaGraphQLResponse, f)
-		}
 		if len(r) != 1 || r[0].Name != "CombinedGraphQLErrors" || len(r[0].Errors) != 1 ||
 			r[0].Errors[0].Extensions["code"] != string(errs.Unauthenticated) {
 			t.Fatalf("token %q persisted %v: want a GraphQL error UNAUTHENTICATED, got %+v", o.Token, o.Persisted, r)
+		}
+		if len(f) != 1 || f[0].Status != 401 || !strings.HasPrefix(f[0].ContentType, errs.MediaGraphQLResponse) {
+			t.Fatalf("token %q persisted %v: want one 401 answered as %s, got %+v", o.Token, o.Persisted, errs.MediaGraphQLResponse, f)
 		}
 	}
 }
