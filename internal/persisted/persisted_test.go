@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/99designs/gqlgen/graphql"
 	"github.com/redis/go-redis/v9"
 
 	"socdesk/internal/devtools/testdb"
@@ -118,5 +119,40 @@ func TestManifest(t *testing.T) {
 	_ = os.WriteFile(path, []byte(`{"format":"apollo-persisted-query-manifest","version":1,"operations":[]}`), 0o644)
 	if ext, err := persisted.New(persisted.Options{Only: true, ManifestPath: path}, nil, slog.New(slog.DiscardHandler)); err != nil || ext.ExtensionName() != "PersistedQueriesOnly" {
 		t.Errorf("a manifest: %v %v", ext, err)
+	}
+}
+
+// BenchmarkStoreGet is what finding a document costs a hash-only request:
+// the in-memory LRU, and a GETEX on the Redis the replicas share (local
+// here, so mostly the round trip).
+func BenchmarkStoreGet(b *testing.B) {
+	ctx := context.Background()
+	doc := "query Tickets { tickets(first: 20) { edges { node { id number title status priority } } } }"
+	stores := map[string]func(b *testing.B) graphql.Cache[string]{
+		"memory": func(*testing.B) graphql.Cache[string] { return persisted.NewMemory(1000) },
+		"redis": func(b *testing.B) graphql.Cache[string] {
+			c := redis.NewClient(&redis.Options{Addr: testdb.RedisAddr()})
+			if err := c.Ping(ctx).Err(); err != nil {
+				testdb.SkipOrFail(b, "Redis is not reachable at %s: %v", testdb.RedisAddr(), err)
+			}
+			b.Cleanup(func() { c.Close() })
+			return &persisted.Redis{Client: c, TTL: time.Hour, Log: slog.New(slog.DiscardHandler)}
+		},
+	}
+	for _, name := range []string{"memory", "redis"} {
+		b.Run(name, func(b *testing.B) {
+			s := stores[name](b)
+			h := randomHash()
+			s.Add(ctx, h, doc)
+			if r, ok := s.(*persisted.Redis); ok {
+				b.Cleanup(func() { r.Client.Del(ctx, persisted.KeyPrefix+h) })
+			}
+			b.ReportAllocs()
+			for b.Loop() {
+				if _, ok := s.Get(ctx, h); !ok {
+					b.Fatal("not found")
+				}
+			}
+		})
 	}
 }
