@@ -152,3 +152,33 @@ func TestPersistedOnly(t *testing.T) {
 		}
 	}
 }
+
+// TestPersistedOnlyWebsocket: the allow-list holds over websockets too: a
+// listed subscription, named by its id, streams; any other is refused.
+func TestPersistedOnlyWebsocket(t *testing.T) {
+	create := `mutation($in: CreateTicketInput!) { createTicket(input: $in) { id } }`
+	manifest, _ := json.Marshal(map[string]any{"format": "apollo-persisted-query-manifest", "version": 1,
+		"operations": []any{
+			map[string]any{"id": "changes", "type": "subscription", "body": changeQuery},
+			map[string]any{"id": "create", "type": "mutation", "body": create},
+		}})
+	m, err := persisted.ParseManifest(manifest)
+	if err != nil {
+		t.Fatal(err)
+	}
+	e := newEnvOn(t, dialect.Postgres, config.Default(), events.NewLocal(), app.WithPersisted(persisted.Listed{Manifest: m}))
+	f := liveSetup(e)
+	ws := e.dialWS(t, e.admin, nil)
+
+	ws.send(map[string]any{"type": "subscribe", "id": "other", "payload": map[string]any{"query": `subscription { ticketEvents { kind } }`}})
+	if m := ws.nextOf("other"); (m.Type != "error" && m.Type != "next") || m.ID != "other" || !strings.Contains(string(m.Payload), string(errs.Forbidden)) {
+		t.Fatalf("unlisted subscription: %s %s", m.Type, m.Payload)
+	}
+	ws.send(map[string]any{"type": "subscribe", "id": "listed", "payload": map[string]any{
+		"extensions": map[string]any{"persistedQuery": map[string]any{"version": 1, "sha256Hash": "changes"}}}})
+	waitSubscribed(t, e, 1)
+	id := e.liveCreate(e.admin, f.site, f.cat, "Beacon to rare domain")
+	if c := ws.change("listed"); c.Kind != "CREATED" || c.Ticket == nil || c.Ticket.ID != id {
+		t.Fatalf("listed subscription: %+v", c)
+	}
+}
