@@ -80,8 +80,8 @@ func newEnvWith(t *testing.T, backend string, cfg config.Config) *env {
 	return newEnvOn(t, backend, cfg, events.NewLocal())
 }
 
-// newEnvOn is newEnvWith publishing through broker.
-func newEnvOn(t *testing.T, backend string, cfg config.Config, broker events.Broker) *env {
+// newEnvOn is newEnvWith publishing through broker, the app assembled with opts.
+func newEnvOn(t *testing.T, backend string, cfg config.Config, broker events.Broker, opts ...app.Option) *env {
 	e := &env{t: t, backend: backend, broker: broker}
 	e.st = testdb.Open(t, backend, testdb.Options{Driver: func(d dialect.Driver) dialect.Driver {
 		return e.faults.wrap(dialect.DebugWithContext(d, func(_ context.Context, a ...any) {
@@ -100,7 +100,7 @@ func newEnvOn(t *testing.T, backend string, cfg config.Config, broker events.Bro
 		log = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
 	}
 	log = slog.New(e.logs.handler(log.Handler()))
-	a := app.New(e.st, e.broker, cfg, log, e.st.Ping)
+	a := app.New(e.st, e.broker, cfg, log, e.st.Ping, opts...)
 	e.hub, e.app = a.Hub, a
 	hubCtx, stopHub := context.WithCancel(context.Background())
 	hubDone := make(chan struct{})

@@ -47,6 +47,8 @@ type Options struct {
 	MaxTokens int
 	// Live serves subscriptions over WebSocket; nil serves none.
 	Live *LiveOptions
+	// Persisted serves persisted queries (see package persisted); nil: none.
+	Persisted graphql.HandlerExtension
 	// Budgets, if set, charge every operation (its Limits cost) to its
 	// viewer's rate budget (see package ratelimit).
 	Budgets *ratelimit.Budgets
@@ -93,6 +95,9 @@ func NewHandler(o Options) http.Handler {
 	srv.Use(NoNUL{})
 	srv.Use(CheckCursors{})
 	srv.Use(noHTTPSubscriptions{})
+	if o.Persisted != nil {
+		srv.Use(o.Persisted) // after the limits: a document is registered once it passed them
+	}
 	if o.Budgets != nil {
 		srv.Use(ratelimit.Extension{Budgets: o.Budgets}) // last: only what will run is charged
 	}
@@ -183,12 +188,12 @@ func overHTTP(next http.Handler) http.Handler {
 		case http.MethodPost:
 			mt, _, _ := mime.ParseMediaType(r.Header.Get("Content-Type"))
 			if mt != "application/json" && mt != "application/graphql" && mt != "application/graphql-response+json" {
-				writeError(w, http.StatusUnsupportedMediaType, "a POST body must be application/json")
+				writeError(w, r, http.StatusUnsupportedMediaType, "a POST body must be application/json")
 				return
 			}
 		default:
 			w.Header().Set("Allow", "GET, POST")
-			writeError(w, http.StatusMethodNotAllowed, "use GET for queries and POST for anything")
+			writeError(w, r, http.StatusMethodNotAllowed, "use GET for queries and POST for anything")
 			return
 		}
 		r = r.WithContext(context.WithValue(r.Context(), plainHTTPKey{}, true))
@@ -197,8 +202,8 @@ func overHTTP(next http.Handler) http.Handler {
 	})
 }
 
-func writeError(w http.ResponseWriter, status int, msg string) {
-	errs.WriteHTTP(w, status, errs.New(errs.BadUserInput, "%s", msg))
+func writeError(w http.ResponseWriter, r *http.Request, status int, msg string) {
+	errs.WriteHTTP(w, r, status, errs.New(errs.BadUserInput, "%s", msg))
 }
 
 type statusRewriter struct {

@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"time"
 
+	"github.com/99designs/gqlgen/graphql"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/redis/go-redis/v9"
 
@@ -18,6 +19,7 @@ import (
 	"socdesk/internal/config"
 	"socdesk/internal/events"
 	"socdesk/internal/live"
+	"socdesk/internal/persisted"
 	"socdesk/internal/ratelimit"
 	"socdesk/internal/server"
 	"socdesk/internal/store"
@@ -41,9 +43,25 @@ type App struct {
 	Budgets *ratelimit.Budgets
 }
 
+// Option gives a replica a part that New would otherwise make itself.
+type Option func(*parts)
+
+type parts struct{ persisted graphql.HandlerExtension }
+
+// WithPersisted serves persisted queries through ext (persisted.New, shared
+// through Redis or from a manifest); without it a replica registers
+// automatic persisted queries in its own memory.
+func WithPersisted(ext graphql.HandlerExtension) Option {
+	return func(p *parts) { p.persisted = ext }
+}
+
 // New assembles a replica on st, publishing through broker. ready checks the
 // backing services for /readyz.
-func New(st *store.Store, broker events.Broker, cfg config.Config, log *slog.Logger, ready func(context.Context) error) *App {
+func New(st *store.Store, broker events.Broker, cfg config.Config, log *slog.Logger, ready func(context.Context) error, opts ...Option) *App {
+	p := parts{persisted: persisted.APQ{Store: persisted.NewMemory(cfg.APQEntries), MaxBytes: cfg.APQMaxBytes}}
+	for _, o := range opts {
+		o(&p)
+	}
 	hub := &live.Hub{Client: st.Client, DB: st.DB, Dialect: st.Dialect, Broker: broker, Log: log,
 		Poll: cfg.LivePoll, QueueSize: cfg.LiveQueue, MaxPerUser: cfg.LiveMaxPerUser}
 	svc := &tickets.Service{Client: st.Client, Broker: broker, Dialect: st.Dialect}
@@ -59,6 +77,7 @@ func New(st *store.Store, broker events.Broker, cfg config.Config, log *slog.Log
 		Logger:    log,
 		Limits:    cfg.Limits(),
 		MaxTokens: cfg.MaxTokens,
+		Persisted: p.persisted,
 		Live: &graph.LiveOptions{
 			Authenticate:  authn.Authenticate, // connections are few: always read afresh
 			Origins:       cfg.Origins(),
