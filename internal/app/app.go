@@ -48,6 +48,8 @@ func New(st *store.Store, broker events.Broker, cfg config.Config, log *slog.Log
 		Logger:    log,
 		Limits:    cfg.Limits(),
 		MaxTokens: cfg.MaxTokens,
+		// Off, the SDL is not served either: it tells the same.
+		NoIntrospection: !cfg.Introspection,
 		Live: &graph.LiveOptions{
 			Authenticate:  authn.Authenticate, // connections are few: always read afresh
 			Origins:       cfg.Origins(),
@@ -59,12 +61,18 @@ func New(st *store.Store, broker events.Broker, cfg config.Config, log *slog.Log
 			Open:          open,
 		},
 	})
+	var sdl []byte
+	if cfg.Introspection {
+		sdl = graph.SDL()
+	}
 	h := server.NewHandler(server.Deps{
 		GraphQL:      gql,
 		Auth:         authn,
 		Logger:       log,
 		MaxBodyBytes: cfg.MaxBodyBytes,
 		Ready:        ready,
+		CORSOrigins:  cfg.CORSAllowed(),
+		Schema:       sdl,
 	})
 	return &App{Handler: h, Hub: hub, Sessions: sessions, Tickets: svc, Websockets: open}
 }

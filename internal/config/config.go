@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net/url"
 	"path/filepath"
 	"strings"
 	"time"
@@ -49,6 +50,9 @@ type Config struct {
 	LivePoll        time.Duration
 	PprofAddr       string
 	AuthCache       time.Duration
+	// Browsers and operators.
+	CORSOrigins   string
+	Introspection bool
 
 	env map[string]string // flag name → environment variable
 }
@@ -85,6 +89,7 @@ func Default() Config {
 		LiveQueue:        256,
 		LivePoll:         time.Second,
 		AuthCache:        10 * time.Second,
+		Introspection:    true,
 	}
 }
 
@@ -124,6 +129,8 @@ func (c *Config) Register(fs *flag.FlagSet) {
 	fs.IntVar(&c.LiveQueue, "live-queue", c.LiveQueue, "changes a subscriber may fall behind by before it is dropped (it resumes from its cursor)"+bind("live-queue", "SOCDESK_LIVE_QUEUE"))
 	fs.DurationVar(&c.LivePoll, "live-poll", c.LivePoll, "how often the history is read for changes whose publication was lost"+bind("live-poll", "SOCDESK_LIVE_POLL"))
 	fs.DurationVar(&c.AuthCache, "auth-cache", c.AuthCache, "how long a token's user and rights are trusted before they are read again (a revoked token stops working within it); 0: every request"+bind("auth-cache", "SOCDESK_AUTH_CACHE"))
+	fs.StringVar(&c.CORSOrigins, "cors-origins", c.CORSOrigins, "comma-separated origins (https://app.example.com) whose pages may call the API from a browser (CORS), and open subscriptions; * allows any; credentials (cookies) are never allowed"+bind("cors-origins", "SOCDESK_CORS_ORIGINS"))
+	fs.BoolVar(&c.Introspection, "introspection", c.Introspection, "answer introspection queries and serve the schema at /schema.graphql; false turns both off"+bind("introspection", "SOCDESK_INTROSPECTION"))
 	fs.StringVar(&c.PprofAddr, "pprof-addr", c.PprofAddr, "address of a separate listener for Go's pprof profiles (e.g. 127.0.0.1:6060); empty: none"+bind("pprof-addr", "SOCDESK_PPROF_ADDR"))
 	fs.DurationVar(&c.ShutdownTimeout, "shutdown-timeout", c.ShutdownTimeout, "how long in-flight requests may take to finish on SIGTERM"+bind("shutdown-timeout", "SOCDESK_SHUTDOWN_TIMEOUT"))
 }
@@ -176,6 +183,11 @@ func (c *Config) Validate() error {
 	if c.MaxBodyBytes < 1024 {
 		errs = append(errs, errors.New("max body bytes must be at least 1024"))
 	}
+	for _, o := range c.CORSAllowed() {
+		if err := checkOrigin(o); err != nil {
+			errs = append(errs, fmt.Errorf("cors origins: %w", err))
+		}
+	}
 	if c.ShutdownTimeout <= 0 || c.StatementTimeout <= 0 || c.WSInitTimeout <= 0 || c.WSKeepAlive <= 0 || c.WSWriteTimeout <= 0 || c.LivePoll <= 0 || c.WSRecheck <= 0 {
 		errs = append(errs, errors.New("timeouts must be positive"))
 	}
@@ -202,10 +214,40 @@ func (c *Config) Limits() limits.Limits {
 		CountCost: c.CountCost, ListSize: ListSize, MaxRootFields: c.MaxRootFields}
 }
 
-// Origins are the extra origins allowed to open websockets.
+// Origins are the extra origins allowed to open websockets: those of
+// SOCDESK_WS_ORIGINS and SOCDESK_CORS_ORIGINS (a page allowed to query the
+// API may subscribe too).
 func (c *Config) Origins() []string {
+	return append(splitList(c.WSOrigins), c.CORSAllowed()...)
+}
+
+// CORSAllowed are the origins whose pages may call the API (CORS), without
+// a trailing slash.
+func (c *Config) CORSAllowed() []string {
+	out := splitList(c.CORSOrigins)
+	for i, o := range out {
+		out[i] = strings.TrimRight(o, "/")
+	}
+	return out
+}
+
+// checkOrigin accepts "*" and origins as browsers send them:
+// scheme://host[:port], nothing more.
+func checkOrigin(o string) error {
+	if o == "*" {
+		return nil
+	}
+	u, err := url.Parse(o)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || u.User != nil ||
+		u.Path != "" || u.RawQuery != "" || u.Fragment != "" || strings.Contains(u.Host, "*") {
+		return fmt.Errorf("%q is not an origin (scheme://host[:port], or * for any)", o)
+	}
+	return nil
+}
+
+func splitList(s string) []string {
 	var out []string
-	for _, o := range strings.Split(c.WSOrigins, ",") {
+	for _, o := range strings.Split(s, ",") {
 		if o = strings.TrimSpace(o); o != "" {
 			out = append(out, o)
 		}
