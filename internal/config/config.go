@@ -119,7 +119,7 @@ func (c *Config) Register(fs *flag.FlagSet) {
 	fs.IntVar(&c.CountCost, "count-cost", c.CountCost, "cost of a totalCount, which counts every matching row"+bind("count-cost", "SOCDESK_COUNT_COST"))
 	fs.IntVar(&c.MaxRootFields, "max-root-fields", c.MaxRootFields, "most top-level fields (aliases included) of a query"+bind("max-root-fields", "SOCDESK_MAX_ROOT_FIELDS"))
 	fs.IntVar(&c.MaxTokens, "max-tokens", c.MaxTokens, "largest number of tokens in a query document"+bind("max-tokens", "SOCDESK_MAX_TOKENS"))
-	fs.StringVar(&c.WSOrigins, "ws-origins", c.WSOrigins, "comma-separated origins (https://app.example.com) allowed to open subscriptions besides the server's own; * allows any"+bind("ws-origins", "SOCDESK_WS_ORIGINS"))
+	fs.StringVar(&c.WSOrigins, "ws-origins", c.WSOrigins, "comma-separated origins (https://app.example.com) allowed to open subscriptions besides the server's own and those of --cors-origins; * allows any"+bind("ws-origins", "SOCDESK_WS_ORIGINS"))
 	fs.DurationVar(&c.WSInitTimeout, "ws-init-timeout", c.WSInitTimeout, "how long a websocket client has to send connection_init"+bind("ws-init-timeout", "SOCDESK_WS_INIT_TIMEOUT"))
 	fs.DurationVar(&c.WSKeepAlive, "ws-keepalive", c.WSKeepAlive, "interval of the server's keep-alive pings on websockets"+bind("ws-keepalive", "SOCDESK_WS_KEEPALIVE"))
 	fs.DurationVar(&c.WSWriteTimeout, "ws-write-timeout", c.WSWriteTimeout, "a websocket client that reads nothing for this long is disconnected"+bind("ws-write-timeout", "SOCDESK_WS_WRITE_TIMEOUT"))
