@@ -12,9 +12,18 @@ GENERATED := ent graph schema.graphql gqlgen.yml
 run: build
 	./bin/socdesk serve --demo
 
-## build: build bin/socdesk
+# The build's version, commit and date, for `socdesk version`, /healthz and
+# the startup log (package internal/version). Without git they fall back to
+# what Go stamps into the binary.
+VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
+COMMIT ?= $(shell git rev-parse HEAD 2>/dev/null)
+BUILD_DATE ?= $(shell date -u +%Y-%m-%dT%H:%M:%SZ)
+LDFLAGS := -X socdesk/internal/version.version=$(VERSION) -X socdesk/internal/version.commit=$(COMMIT) -X socdesk/internal/version.date=$(BUILD_DATE)
+BIN ?= bin/socdesk
+
+## build: build bin/socdesk (BIN=path elsewhere), stamped with VERSION, COMMIT and BUILD_DATE
 build:
-	$(GO) build -o bin/socdesk ./cmd/socdesk
+	$(GO) build -ldflags '$(LDFLAGS)' -o $(BIN) ./cmd/socdesk
 
 ## test: lint, check generated code is fresh, run every test (PostgreSQL and Redis tests skip, saying so, when the servers are not reachable)
 test: lint check-generate unit

@@ -52,6 +52,8 @@ type Options struct {
 	// Budgets, if set, charge every operation (its Limits cost) to its
 	// viewer's rate budget (see package ratelimit).
 	Budgets *ratelimit.Budgets
+	// NoIntrospection refuses introspection queries (__schema, __type).
+	NoIntrospection bool
 }
 
 // LiveOptions configure subscriptions over WebSocket.
@@ -85,12 +87,14 @@ func NewHandler(o Options) http.Handler {
 		srv.AddTransport(websocketTransport(*o.Live, o.Logger)) // before GET: an upgrade is a GET
 		srv.Use(live.EndError{})
 	}
-	srv.AddTransport(transport.GET{})
-	srv.AddTransport(transport.POST{})
+	srv.AddTransport(httpGet{})
+	srv.AddTransport(httpPost{})
 	srv.SetQueryCache(lru.New[*ast.QueryDocument](1000))
 	srv.SetParserTokenLimit(o.MaxTokens)
 	srv.SetValidationRulesFn(validationRules)
-	srv.Use(extension.Introspection{})
+	if !o.NoIntrospection {
+		srv.Use(extension.Introspection{})
+	}
 	srv.Use(o.Limits)
 	srv.Use(NoNUL{})
 	srv.Use(CheckCursors{})
@@ -172,11 +176,10 @@ func checkOrigin(allowed []string) func(*http.Request) bool {
 	}
 }
 
-// overHTTP holds gqlgen's transports to the GraphQL-over-HTTP spec where they
-// stray: only GET and POST (405 with Allow otherwise), POST bodies of JSON
-// or GraphQL media types only (415), a mutation over GET answered 405 with
-// Allow: POST (gqlgen says 406), and request errors under application/json
-// answered 200 (gqlgen says 422; 4xx is for graphql-response+json).
+// overHTTP holds requests to the GraphQL-over-HTTP spec before a transport
+// reads them: only GET and POST (405 with Allow otherwise), POST bodies of
+// JSON or GraphQL media types only (415). The transports (transport.go) do
+// the rest.
 func overHTTP(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if wsguard.IsUpgrade(r) {
@@ -198,28 +201,12 @@ func overHTTP(next http.Handler) http.Handler {
 		}
 		r = r.WithContext(context.WithValue(r.Context(), plainHTTPKey{}, true))
 		w, r = ratelimit.Headers(w, r)
-		next.ServeHTTP(&statusRewriter{ResponseWriter: w, get: r.Method == http.MethodGet}, r)
+		next.ServeHTTP(w, r)
 	})
 }
 
 func writeError(w http.ResponseWriter, r *http.Request, status int, msg string) {
 	errs.WriteHTTP(w, r, status, errs.New(errs.BadUserInput, "%s", msg))
-}
-
-type statusRewriter struct {
-	http.ResponseWriter
-	get bool
-}
-
-func (s *statusRewriter) WriteHeader(code int) {
-	switch {
-	case s.get && code == http.StatusNotAcceptable:
-		s.Header().Set("Allow", "POST")
-		code = http.StatusMethodNotAllowed
-	case code == http.StatusUnprocessableEntity && strings.HasPrefix(s.Header().Get("Content-Type"), "application/json"):
-		code = http.StatusOK
-	}
-	s.ResponseWriter.WriteHeader(code)
 }
 
 // Presenter maps every error to socdesk's vocabulary (extensions.code, and

@@ -2,10 +2,12 @@ package graph_test
 
 import (
 	"bytes"
+	"encoding/json"
 	"fmt"
 	"io"
 	"net/http"
 	"net/url"
+	"runtime"
 	"strings"
 	"testing"
 
@@ -13,6 +15,8 @@ import (
 	"socdesk/ent/category"
 	"socdesk/ent/ticket"
 	"socdesk/ent/user"
+	"socdesk/internal/devtools/testdb"
+	"socdesk/internal/version"
 )
 
 func TestGraphQLOverHTTP(t *testing.T) {
@@ -240,4 +244,26 @@ func TestTicketPageQueryCount(t *testing.T) {
 			t.Error("totalCount did not count")
 		}
 	})
+}
+
+// TestHealthzReportsTheBuild: /healthz answers 200 with the running build's
+// version, commit, build date and Go version, for an operator to see which
+// build a replica runs.
+func TestHealthzReportsTheBuild(t *testing.T) {
+	e := newEnv(t, testdb.Backends[0])
+	resp, err := e.srv.Client().Get(e.srv.URL + "/healthz")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var h struct {
+		Status string
+		Build  version.Info
+	}
+	if err := json.NewDecoder(resp.Body).Decode(&h); err != nil || resp.StatusCode != http.StatusOK {
+		t.Fatalf("/healthz: %d %v", resp.StatusCode, err)
+	}
+	if h.Status != "ok" || h.Build != version.Get() || h.Build.GoVersion != runtime.Version() || h.Build.Commit == "" || h.Build.Version == "" {
+		t.Fatalf("/healthz: %+v, want the build %+v", h, version.Get())
+	}
 }

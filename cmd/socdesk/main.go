@@ -5,6 +5,7 @@
 //	socdesk seed [--tickets N]          load demo data, or N synthetic tickets
 //	socdesk token create --user LOGIN   print a new API token for a user
 //	socdesk user grant-admin --user LOGIN  make a user an administrator
+//	socdesk version                     print the version, commit, build date and Go version
 //
 // It wires dependencies only; what they do lives in internal/ and graph/.
 package main
@@ -38,6 +39,7 @@ import (
 	"socdesk/internal/persisted"
 	"socdesk/internal/server"
 	"socdesk/internal/store"
+	"socdesk/internal/version"
 )
 
 const usage = `socdesk: security-operations ticket and incident management (GraphQL API)
@@ -48,6 +50,7 @@ Usage:
   socdesk seed    [flags] [--tickets N]   load the demo data set, or N synthetic tickets
   socdesk token create --user LOGIN       print a new API token for a user
   socdesk user grant-admin --user LOGIN   make a user an administrator (recovery)
+  socdesk version                         print the version, commit, build date and Go version (also --version)
 `
 
 func main() {
@@ -80,6 +83,9 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		return tokenCmd(ctx, args, getenv, stdout, stderr)
 	case "user":
 		return userCmd(ctx, args, getenv, stdout, stderr)
+	case "version", "--version", "-version":
+		fmt.Fprintln(stdout, version.Get())
+		return nil
 	case "help", "-h", "--help":
 		fmt.Fprint(stdout, usage)
 		return nil
@@ -188,7 +194,9 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stder
 	if err != nil {
 		return err
 	}
-	log.Info("serving", "addr", "http://"+ln.Addr().String(), "graphql", "http://"+ln.Addr().String()+"/graphql")
+	v := version.Get()
+	log.Info("serving", "addr", "http://"+ln.Addr().String(), "graphql", "http://"+ln.Addr().String()+"/graphql",
+		"version", v.Version, "commit", v.Commit, "built", v.BuildDate, "go", v.GoVersion)
 	err = server.Serve(ctx, ln, a.Handler, cfg.ShutdownTimeout, log, a.Websockets.GoAway)
 	stopHub()
 	return errors.Join(err, <-hubDone)

@@ -102,6 +102,10 @@ func TestFirstStart(t *testing.T) {
 	}
 
 	logs, cancel, done := start()
+	// The startup line says which build is serving.
+	if !regexp.MustCompile(`msg=serving .*version=\S+ commit=\S+ built=\S+ go=go1\.`).MatchString(logs.String()) {
+		t.Fatalf("the startup line does not name the build:\n%s", logs.String())
+	}
 	tok := regexp.MustCompile(`token=(sdk_[A-Za-z0-9_-]+)`).FindStringSubmatch(logs.String())
 	if tok == nil {
 		t.Fatalf("no token in the log:\n%s", logs.String())

@@ -78,6 +78,8 @@ func New(st *store.Store, broker events.Broker, cfg config.Config, log *slog.Log
 		Limits:    cfg.Limits(),
 		MaxTokens: cfg.MaxTokens,
 		Persisted: p.persisted,
+		// Off, the SDL is not served either: it tells the same.
+		NoIntrospection: !cfg.Introspection,
 		Live: &graph.LiveOptions{
 			Authenticate:  authn.Authenticate, // connections are few: always read afresh
 			Origins:       cfg.Origins(),
@@ -90,12 +92,18 @@ func New(st *store.Store, broker events.Broker, cfg config.Config, log *slog.Log
 		},
 		Budgets: budgets,
 	})
+	var sdl []byte
+	if cfg.Introspection {
+		sdl = graph.SDL()
+	}
 	h := server.NewHandler(server.Deps{
 		GraphQL:      gql,
 		Auth:         authn,
 		Logger:       log,
 		MaxBodyBytes: cfg.MaxBodyBytes,
 		Ready:        ready,
+		CORSOrigins:  cfg.CORSAllowed(),
+		Schema:       sdl,
 	})
 	return &App{Handler: h, Hub: hub, Sessions: sessions, Tickets: svc, Websockets: open, Metrics: metrics, Budgets: budgets}
 }

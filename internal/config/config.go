@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net/url"
 	"path/filepath"
 	"strings"
 	"time"
@@ -62,6 +63,9 @@ type Config struct {
 	APQEntries       int
 	PersistedOnly    bool
 	PersistedQueries string
+	// Browsers and operators.
+	CORSOrigins   string
+	Introspection bool
 
 	env map[string]string // flag name → environment variable
 }
@@ -104,6 +108,7 @@ func Default() Config {
 		APQTTL:           7 * 24 * time.Hour,
 		APQMaxBytes:      32 << 10,
 		APQEntries:       1000,
+		Introspection:    true,
 	}
 }
 
@@ -133,7 +138,7 @@ func (c *Config) Register(fs *flag.FlagSet) {
 	fs.IntVar(&c.CountCost, "count-cost", c.CountCost, "cost of a totalCount, which counts every matching row"+bind("count-cost", "SOCDESK_COUNT_COST"))
 	fs.IntVar(&c.MaxRootFields, "max-root-fields", c.MaxRootFields, "most top-level fields (aliases included) of a query"+bind("max-root-fields", "SOCDESK_MAX_ROOT_FIELDS"))
 	fs.IntVar(&c.MaxTokens, "max-tokens", c.MaxTokens, "largest number of tokens in a query document"+bind("max-tokens", "SOCDESK_MAX_TOKENS"))
-	fs.StringVar(&c.WSOrigins, "ws-origins", c.WSOrigins, "comma-separated origins (https://app.example.com) allowed to open subscriptions besides the server's own; * allows any"+bind("ws-origins", "SOCDESK_WS_ORIGINS"))
+	fs.StringVar(&c.WSOrigins, "ws-origins", c.WSOrigins, "comma-separated origins (https://app.example.com) allowed to open subscriptions besides the server's own and those of --cors-origins; * allows any"+bind("ws-origins", "SOCDESK_WS_ORIGINS"))
 	fs.DurationVar(&c.WSInitTimeout, "ws-init-timeout", c.WSInitTimeout, "how long a websocket client has to send connection_init"+bind("ws-init-timeout", "SOCDESK_WS_INIT_TIMEOUT"))
 	fs.DurationVar(&c.WSKeepAlive, "ws-keepalive", c.WSKeepAlive, "interval of the server's keep-alive pings on websockets"+bind("ws-keepalive", "SOCDESK_WS_KEEPALIVE"))
 	fs.DurationVar(&c.WSWriteTimeout, "ws-write-timeout", c.WSWriteTimeout, "a websocket client that reads nothing for this long is disconnected"+bind("ws-write-timeout", "SOCDESK_WS_WRITE_TIMEOUT"))
@@ -152,6 +157,8 @@ func (c *Config) Register(fs *flag.FlagSet) {
 	fs.IntVar(&c.APQEntries, "apq-entries", c.APQEntries, "most automatically persisted queries kept in memory when there is no Redis"+bind("apq-entries", "SOCDESK_APQ_ENTRIES"))
 	fs.BoolVar(&c.PersistedOnly, "persisted-only", c.PersistedOnly, "run only the documents of the persisted-query manifest (allow-list mode)"+bind("persisted-only", "SOCDESK_PERSISTED_ONLY"))
 	fs.StringVar(&c.PersistedQueries, "persisted-queries", c.PersistedQueries, "path of a persisted-query manifest in Apollo's format, for allow-list mode"+bind("persisted-queries", "SOCDESK_PERSISTED_QUERIES"))
+	fs.StringVar(&c.CORSOrigins, "cors-origins", c.CORSOrigins, "comma-separated origins (https://app.example.com) whose pages may call the API from a browser (CORS), and open subscriptions; * allows any; credentials (cookies) are never allowed"+bind("cors-origins", "SOCDESK_CORS_ORIGINS"))
+	fs.BoolVar(&c.Introspection, "introspection", c.Introspection, "answer introspection queries and serve the schema at /schema.graphql; false turns both off"+bind("introspection", "SOCDESK_INTROSPECTION"))
 	fs.StringVar(&c.PprofAddr, "pprof-addr", c.PprofAddr, "address of a separate listener for Go's pprof profiles (e.g. 127.0.0.1:6060); empty: none"+bind("pprof-addr", "SOCDESK_PPROF_ADDR"))
 	fs.DurationVar(&c.ShutdownTimeout, "shutdown-timeout", c.ShutdownTimeout, "how long in-flight requests may take to finish on SIGTERM"+bind("shutdown-timeout", "SOCDESK_SHUTDOWN_TIMEOUT"))
 }
@@ -213,6 +220,11 @@ func (c *Config) Validate() error {
 	if c.MaxBodyBytes < 1024 {
 		errs = append(errs, errors.New("max body bytes must be at least 1024"))
 	}
+	for _, o := range c.CORSAllowed() {
+		if err := checkOrigin(o); err != nil {
+			errs = append(errs, fmt.Errorf("cors origins: %w", err))
+		}
+	}
 	if c.ShutdownTimeout <= 0 || c.StatementTimeout <= 0 || c.WSInitTimeout <= 0 || c.WSKeepAlive <= 0 || c.WSWriteTimeout <= 0 || c.LivePoll <= 0 || c.WSRecheck <= 0 || c.APQTTL <= 0 {
 		errs = append(errs, errors.New("timeouts must be positive"))
 	}
@@ -250,10 +262,40 @@ func (c *Config) Persisted() persisted.Options {
 		Only: c.PersistedOnly, ManifestPath: c.PersistedQueries}
 }
 
-// Origins are the extra origins allowed to open websockets.
+// Origins are the extra origins allowed to open websockets: those of
+// SOCDESK_WS_ORIGINS and SOCDESK_CORS_ORIGINS (a page allowed to query the
+// API may subscribe too).
 func (c *Config) Origins() []string {
+	return append(splitList(c.WSOrigins), c.CORSAllowed()...)
+}
+
+// CORSAllowed are the origins whose pages may call the API (CORS), without
+// a trailing slash.
+func (c *Config) CORSAllowed() []string {
+	out := splitList(c.CORSOrigins)
+	for i, o := range out {
+		out[i] = strings.TrimRight(o, "/")
+	}
+	return out
+}
+
+// checkOrigin accepts "*" and origins as browsers send them:
+// scheme://host[:port], nothing more.
+func checkOrigin(o string) error {
+	if o == "*" {
+		return nil
+	}
+	u, err := url.Parse(o)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || u.User != nil ||
+		u.Path != "" || u.RawQuery != "" || u.Fragment != "" || strings.Contains(u.Host, "*") {
+		return fmt.Errorf("%q is not an origin (scheme://host[:port], or * for any)", o)
+	}
+	return nil
+}
+
+func splitList(s string) []string {
 	var out []string
-	for _, o := range strings.Split(c.WSOrigins, ",") {
+	for _, o := range strings.Split(s, ",") {
 		if o = strings.TrimSpace(o); o != "" {
 			out = append(out, o)
 		}

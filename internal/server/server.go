@@ -1,12 +1,14 @@
 // Package server is socdesk's HTTP surface: /graphql behind token
-// authentication and a body limit, the GraphiQL page, liveness and readiness
-// probes, and a graceful shutdown that lets in-flight requests finish before
-// closing the websockets.
+// authentication and a body limit, the schema's SDL, the GraphiQL page,
+// liveness (with the build's version) and readiness probes, CORS for pages
+// of other origins, response compression, and a graceful shutdown that lets
+// in-flight requests finish before closing the websockets.
 package server
 
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"io"
 	"log/slog"
@@ -20,6 +22,7 @@ import (
 	"socdesk/internal/errs"
 	"socdesk/internal/live"
 	"socdesk/internal/reqlog"
+	"socdesk/internal/version"
 	"socdesk/internal/wsguard"
 )
 
@@ -31,18 +34,23 @@ type Deps struct {
 	MaxBodyBytes int64
 	// Ready checks the backing services (database, Redis) for /readyz.
 	Ready func(context.Context) error
+	// CORSOrigins may call the API from a browser page ("*": any).
+	CORSOrigins []string
+	// Schema is the SDL served at /schema.graphql; nil serves none (404).
+	Schema []byte
 }
 
 // NewHandler returns the routes.
 func NewHandler(d Deps) http.Handler {
 	mux := http.NewServeMux()
-	api := d.Auth.Middleware(func(r *http.Request, err error) {
+	authenticated := d.Auth.Middleware(func(r *http.Request, err error) {
 		if reqlog.ClientGone(r.Context()) {
 			reqlog.From(r.Context(), d.Logger).Debug("client went away while authenticating", "err", err)
 			return
 		}
 		reqlog.From(r.Context(), d.Logger).Error("authenticating", "err", err)
-	})(reqlog.WithViewer(d.GraphQL))
+	})
+	api := authenticated(reqlog.WithViewer(d.GraphQL))
 	// A WebSocket authenticates in connection_init (a browser's upgrade
 	// cannot carry the header); a header the upgrade does carry is handed on
 	// for the same check (see graph.LiveOptions).
@@ -55,9 +63,16 @@ func NewHandler(d Deps) http.Handler {
 		api.ServeHTTP(w, r)
 	})))
 	mux.Handle("GET /{$}", playground.Handler("socdesk", "/graphql"))
+	if d.Schema != nil {
+		mux.Handle("GET /schema.graphql", authenticated(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+			w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+			_, _ = w.Write(d.Schema)
+		})))
+	}
+	health, _ := json.Marshal(map[string]any{"status": "ok", "build": version.Get()})
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
-		w.Header().Set("Content-Type", "text/plain")
-		_, _ = w.Write([]byte("ok\n"))
+		w.Header().Set("Content-Type", "application/json")
+		_, _ = w.Write(append(health, '\n'))
 	})
 	mux.HandleFunc("GET /readyz", func(w http.ResponseWriter, r *http.Request) {
 		ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
@@ -71,7 +86,7 @@ func NewHandler(d Deps) http.Handler {
 		}
 		_, _ = w.Write([]byte("ready\n"))
 	})
-	return reqlog.Middleware(d.Logger)(mux)
+	return reqlog.Middleware(d.Logger)(withCORS(d.CORSOrigins, withCompression(mux)))
 }
 
 // limitBody refuses bodies over max with 413: at once when the length is
