@@ -46,6 +46,9 @@ type Options struct {
 	MaxTokens int
 	// Live serves subscriptions over WebSocket; nil serves none.
 	Live *LiveOptions
+	// Extensions observe every operation (metrics, tracing); they run
+	// outside the others, so they see what those refuse.
+	Extensions []graphql.HandlerExtension
 }
 
 // LiveOptions configure subscriptions over WebSocket.
@@ -81,6 +84,9 @@ func NewHandler(o Options) http.Handler {
 	}
 	srv.AddTransport(transport.GET{})
 	srv.AddTransport(transport.POST{})
+	for _, x := range o.Extensions {
+		srv.Use(x)
+	}
 	srv.SetQueryCache(lru.New[*ast.QueryDocument](1000))
 	srv.SetParserTokenLimit(o.MaxTokens)
 	srv.SetValidationRulesFn(validationRules)

@@ -9,15 +9,19 @@ import (
 	"net/http"
 	"time"
 
+	"github.com/99designs/gqlgen/graphql"
+
 	"socdesk/graph"
 	"socdesk/internal/admin"
 	"socdesk/internal/auth"
 	"socdesk/internal/config"
 	"socdesk/internal/events"
 	"socdesk/internal/live"
+	"socdesk/internal/metrics"
 	"socdesk/internal/server"
 	"socdesk/internal/store"
 	"socdesk/internal/tickets"
+	"socdesk/internal/tracing"
 	"socdesk/internal/wsguard"
 )
 
@@ -30,11 +34,19 @@ type App struct {
 	// Websockets are the open websocket connections: server.Serve closes
 	// them with 1001 (GoAway) once HTTP requests are drained.
 	Websockets *wsguard.Conns
+	// Metrics is the replica's Prometheus registry: its Registerer takes
+	// other parts' series, its Handler serves /metrics (see New for where).
+	Metrics *metrics.Metrics
 }
 
 // New assembles a replica on st, publishing through broker. ready checks the
-// backing services for /readyz.
+// backing services for /readyz. /metrics is served on the main listener
+// when cfg has a metrics token and no metrics address (the binary serves
+// that address itself); traces are made when tracing.Setup has started them.
 func New(st *store.Store, broker events.Broker, cfg config.Config, log *slog.Logger, ready func(context.Context) error) *App {
+	m := metrics.New()
+	publisher, _ := broker.(*events.Background)
+	broker = m.Broker(broker)
 	hub := &live.Hub{Client: st.Client, DB: st.DB, Dialect: st.Dialect, Broker: broker, Log: log,
 		Poll: cfg.LivePoll, QueueSize: cfg.LiveQueue, MaxPerUser: cfg.LiveMaxPerUser}
 	svc := &tickets.Service{Client: st.Client, Broker: broker, Dialect: st.Dialect}
@@ -43,11 +55,18 @@ func New(st *store.Store, broker events.Broker, cfg config.Config, log *slog.Log
 	authn := &auth.Authenticator{Client: st.Client, Now: time.Now, CacheFor: cfg.AuthCache}
 	sessions := &live.Sessions{Authenticate: authn.Authenticate, Every: cfg.WSRecheck, Broker: broker, OnRights: authn.Forget, Log: log}
 	open := &wsguard.Conns{}
+	m.Watch(metrics.Sources{DB: st.DB, Hub: hub, Websockets: open.Len, Publisher: publisher})
+	extensions := []graphql.HandlerExtension{m.GraphQL()}
+	tp := tracing.Provider()
+	if tp != nil {
+		extensions = append(extensions, tracing.NewGraphQL(tp))
+	}
 	gql := graph.NewHandler(graph.Options{
-		Resolver:  &graph.Resolver{Client: st.Client, Tickets: svc, Admin: adm, Logger: log, Hub: hub},
-		Logger:    log,
-		Limits:    cfg.Limits(),
-		MaxTokens: cfg.MaxTokens,
+		Resolver:   &graph.Resolver{Client: st.Client, Tickets: svc, Admin: adm, Logger: log, Hub: hub},
+		Logger:     log,
+		Limits:     cfg.Limits(),
+		MaxTokens:  cfg.MaxTokens,
+		Extensions: extensions,
 		Live: &graph.LiveOptions{
 			Authenticate:  authn.Authenticate, // connections are few: always read afresh
 			Origins:       cfg.Origins(),
@@ -59,14 +78,22 @@ func New(st *store.Store, broker events.Broker, cfg config.Config, log *slog.Log
 			Open:          open,
 		},
 	})
+	var metricsHandler http.Handler
+	if cfg.MetricsToken != "" && cfg.MetricsAddr == "" {
+		metricsHandler = m.Handler(cfg.MetricsToken)
+	}
 	h := server.NewHandler(server.Deps{
 		GraphQL:      gql,
 		Auth:         authn,
 		Logger:       log,
 		MaxBodyBytes: cfg.MaxBodyBytes,
 		Ready:        ready,
+		Metrics:      metricsHandler,
 	})
-	return &App{Handler: h, Hub: hub, Sessions: sessions, Tickets: svc, Websockets: open}
+	if tp != nil {
+		h = tracing.HTTP(tp, h)
+	}
+	return &App{Handler: h, Hub: hub, Sessions: sessions, Tickets: svc, Websockets: open, Metrics: m}
 }
 
 // Run runs the replica's background work (the live hub, the websocket

@@ -31,6 +31,8 @@ type Deps struct {
 	MaxBodyBytes int64
 	// Ready checks the backing services (database, Redis) for /readyz.
 	Ready func(context.Context) error
+	// Metrics, if set, is served at GET /metrics (it checks its own token).
+	Metrics http.Handler
 }
 
 // NewHandler returns the routes.
@@ -59,6 +61,9 @@ func NewHandler(d Deps) http.Handler {
 		w.Header().Set("Content-Type", "text/plain")
 		_, _ = w.Write([]byte("ok\n"))
 	})
+	if d.Metrics != nil {
+		mux.Handle("GET /metrics", d.Metrics)
+	}
 	mux.HandleFunc("GET /readyz", func(w http.ResponseWriter, r *http.Request) {
 		ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
 		defer cancel()
