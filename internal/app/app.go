@@ -90,6 +90,7 @@ func New(st *store.Store, broker events.Broker, cfg config.Config, log *slog.Log
 		Ready:        ready,
 		Metrics:      metricsHandler,
 	})
+	h = m.HTTP(h)
 	if tp != nil {
 		h = tracing.HTTP(tp, h)
 	}

@@ -200,6 +200,11 @@ func TestScrapeAfterTraffic(t *testing.T) {
 	r.gql(`query { viewer { login } }`, nil)
 	r.gql(`query Broken { tickets(first: 5) {`, nil)                 // parse error
 	r.gql(`query Huge { tickets(first: 1000) { totalCount } }`, nil) // refused before execution
+	if resp, err := http.Post(r.srv.URL+"/graphql", "application/json", strings.NewReader(`{"query":"{ viewer { login } }"}`)); err != nil {
+		t.Fatal(err)
+	} else if resp.Body.Close(); resp.StatusCode != http.StatusUnauthorized {
+		t.Fatalf("without a token: %d", resp.StatusCode)
+	}
 	r.gql(`query Missing($id: ID!) { node(id: $id) { id } }`, map[string]any{"id": scalar.EncodeID(1 << 40)})
 
 	code, fams := r.scrape(metricsToken)
@@ -230,6 +235,8 @@ func TestScrapeAfterTraffic(t *testing.T) {
 		{"socdesk_live_lag_seconds", nil, 0},
 		{"socdesk_live_lag_errors", nil, 0},
 		{"go_sql_max_open_connections", []string{"db_name", "socdesk"}, 20},
+		{"socdesk_http_requests_total", []string{"route", "metrics", "code", "401"}, 2},
+		{"socdesk_http_requests_total", []string{"route", "graphql", "code", "401"}, 1},
 	} {
 		if got := must(t, fams, c.name, c.labels...); got != c.want {
 			t.Errorf("%s%v = %v, want %v", c.name, c.labels, got, c.want)
@@ -295,4 +302,65 @@ func waitFor(t *testing.T, what string, ok func() bool) {
 		}
 	}
 	t.Fatalf("timed out waiting for %s", what)
+}
+
+// deafBroker carries no wake-ups: the hub learns of new history only on
+// its timer.
+type deafBroker struct{}
+
+func (deafBroker) Publish(context.Context, events.Wake) error { return nil }
+func (deafBroker) Close() error                               { return nil }
+func (deafBroker) Subscribe(ctx context.Context) (<-chan events.Wake, error) {
+	ch := make(chan events.Wake)
+	context.AfterFunc(ctx, func() { close(ch) })
+	return ch, nil
+}
+
+// TestHubLag: history the hub has not read shows as lag, in entries and
+// seconds, and the lag is gone once the hub has read it.
+func TestHubLag(t *testing.T) {
+	st := testdb.Open(t, dialect.Postgres, testdb.Options{})
+	cfg := config.Default()
+	cfg.MetricsToken = metricsToken
+	cfg.LivePoll = time.Hour // no reading but when woken by the test
+	a := app.New(st, deafBroker{}, cfg, slog.New(slog.NewTextHandler(io.Discard, nil)), st.Ping)
+	ctx, stop := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { _ = a.Run(ctx); close(done) }()
+	t.Cleanup(func() { stop(); <-done })
+	srv := httptest.NewServer(a.Handler)
+	t.Cleanup(srv.Close)
+	tok, err := auth.Bootstrap(context.Background(), st.Client, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := &replica{t: t, srv: srv, app: a, admin: tok}
+	waitFor(t, "the hub to start", func() bool { _, _, ok, _ := a.Hub.Lag(context.Background()); return ok })
+	sys := authz.System(context.Background())
+	site := st.Client.Site.Create().SetName("HQ").SaveX(sys).ID
+	cat := st.Client.Category.Create().SetName("Incidents").SetWorkflow(category.WorkflowINCIDENT_RESPONSE).SaveX(sys).ID
+	for _, title := range []string{"One", "Two", "Three"} {
+		out := r.gql(`mutation($in: CreateTicketInput!) { createTicket(input: $in) { id } }`, map[string]any{"in": map[string]any{
+			"kind": "ANALYSIS", "title": title, "body": "x", "categoryID": scalar.EncodeID(cat), "siteID": scalar.EncodeID(site), "priority": "LOW"}})
+		if out["errors"] != nil {
+			t.Fatal(out["errors"])
+		}
+	}
+	time.Sleep(50 * time.Millisecond)
+	_, fams := r.scrape(metricsToken)
+	if v := must(t, fams, "socdesk_live_lag_entries"); v != 3 {
+		t.Errorf("lag: %v entries, want 3", v)
+	}
+	if v := must(t, fams, "socdesk_live_lag_seconds"); v < 0.05 || v > 60 {
+		t.Errorf("lag: %v seconds, want the age of the first unread entry", v)
+	}
+	a.Hub.Wake()
+	waitFor(t, "the hub to read", func() bool { return a.Hub.Counts().Read == 3 })
+	_, fams = r.scrape(metricsToken)
+	if v := must(t, fams, "socdesk_live_lag_entries"); v != 0 {
+		t.Errorf("lag after reading: %v entries, want 0", v)
+	}
+	if v := must(t, fams, "socdesk_live_lag_seconds"); v != 0 {
+		t.Errorf("lag after reading: %v seconds, want 0", v)
+	}
 }
