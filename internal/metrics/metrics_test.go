@@ -292,6 +292,9 @@ func TestOperationNamesBounded(t *testing.T) {
 	if v := must(t, fams, "socdesk_graphql_requests_total", "operation", "Invented0", "type", "query"); v != 2 {
 		t.Errorf("Invented0: %v, want 2", v)
 	}
+	if v := must(t, fams, "socdesk_live_lag_errors"); v != 0 { // the lag's SQL on SQLite too
+		t.Errorf("the hub's lag could not be read on SQLite")
+	}
 }
 
 func waitFor(t *testing.T, what string, ok func() bool) {
