@@ -8,6 +8,7 @@ import (
 	"github.com/99designs/gqlgen/graphql"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/vektah/gqlparser/v2/ast"
+	"go.opentelemetry.io/otel/trace"
 )
 
 // MaxOperationNames bounds the operation names the GraphQL series carry:
@@ -106,7 +107,14 @@ func (g *GraphQL) InterceptResponse(ctx context.Context, next graphql.ResponseHa
 	name := g.operation(oc)
 	g.requests.WithLabelValues(name, typ).Inc()
 	if start := oc.Stats.OperationStart; !start.IsZero() {
-		g.latency.WithLabelValues(name, typ).Observe(time.Since(start).Seconds())
+		obs, took := g.latency.WithLabelValues(name, typ), time.Since(start).Seconds()
+		if sc := trace.SpanContextFromContext(ctx); sc.IsSampled() {
+			// A traced request's latency links to its trace (an exemplar,
+			// shown by Prometheus in the OpenMetrics format).
+			obs.(prometheus.ExemplarObserver).ObserveWithExemplar(took, prometheus.Labels{"trace_id": sc.TraceID().String()})
+		} else {
+			obs.Observe(took)
+		}
 	}
 	return resp
 }

@@ -51,6 +51,7 @@ func (m *Metrics) Handler(token string) http.Handler {
 	h := promhttp.HandlerFor(m.reg, promhttp.HandlerOpts{
 		Registry:            m.reg, // counts its own scrape errors
 		MaxRequestsInFlight: 4,
+		EnableOpenMetrics:   true, // when asked: the latency's exemplars (trace ids)
 	})
 	if token == "" {
 		return h

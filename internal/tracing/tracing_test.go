@@ -289,6 +289,34 @@ func TestTracesReachACollector(t *testing.T) {
 		t.Fatalf("the mutation resolver's span is not under its operation")
 	}
 
+	// The operation's latency links to its trace.
+	fams, err := a.Metrics.Gatherer().Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var exemplar string
+	for _, f := range fams {
+		if f.GetName() != "socdesk_graphql_request_duration_seconds" {
+			continue
+		}
+		for _, m := range f.Metric {
+			named := false
+			for _, l := range m.Label {
+				named = named || (l.GetName() == "operation" && l.GetValue() == "ListTickets")
+			}
+			for _, b := range m.GetHistogram().GetBucket() {
+				for _, l := range b.GetExemplar().GetLabel() {
+					if named && l.GetName() == "trace_id" {
+						exemplar = l.GetValue()
+					}
+				}
+			}
+		}
+	}
+	if exemplar != clientTrace {
+		t.Errorf("the ListTickets latency's exemplar names trace %q, want %s", exemplar, clientTrace)
+	}
+
 	var logged bool
 	for _, l := range logs.lines() {
 		if l["msg"] == "request" && l["operation"] == "ListTickets" {
