@@ -130,3 +130,19 @@ func TestServeExportsTraces(t *testing.T) {
 		t.Fatalf("no trace id in the request log:\n%s", logs.String())
 	}
 }
+
+// TestHelpNamesOperationsSettings: --help names the metrics and tracing
+// settings and never shows the metrics token from the environment.
+func TestHelpNamesOperationsSettings(t *testing.T) {
+	var out syncBuffer
+	env := map[string]string{"SOCDESK_METRICS_TOKEN": "hush-hush-hush-hush-hush"}
+	_ = run(context.Background(), []string{"serve", "--help"}, func(k string) string { return env[k] }, &out, &out)
+	for _, v := range []string{"SOCDESK_METRICS_ADDR", "SOCDESK_METRICS_TOKEN", "SOCDESK_OTLP_ENDPOINT"} {
+		if !strings.Contains(out.String(), v) {
+			t.Errorf("serve --help does not mention %s", v)
+		}
+	}
+	if strings.Contains(out.String(), "hush-hush") {
+		t.Fatal("serve --help shows the metrics token")
+	}
+}
