@@ -29,6 +29,7 @@ import (
 	"socdesk/internal/devtools/testdb"
 	"socdesk/internal/events"
 	"socdesk/internal/live"
+	"socdesk/internal/metrics"
 	"socdesk/internal/store"
 	"socdesk/internal/viewer"
 )
@@ -44,6 +45,7 @@ type env struct {
 	srv     *httptest.Server
 	broker  events.Broker
 	hub     *live.Hub
+	metrics *metrics.Metrics
 	admin   string // the admin's token
 	queries atomic.Int64
 	sqlMu   sync.Mutex
@@ -100,7 +102,7 @@ func newEnvOn(t *testing.T, backend string, cfg config.Config, broker events.Bro
 	}
 	log = slog.New(e.logs.handler(log.Handler()))
 	a := app.New(e.st, e.broker, cfg, log, e.st.Ping)
-	e.hub = a.Hub
+	e.hub, e.metrics = a.Hub, a.Metrics
 	hubCtx, stopHub := context.WithCancel(context.Background())
 	hubDone := make(chan struct{})
 	go func() { _ = a.Run(hubCtx); close(hubDone) }()

@@ -47,7 +47,8 @@ type Options struct {
 	// Live serves subscriptions over WebSocket; nil serves none.
 	Live *LiveOptions
 	// Extensions observe every operation (metrics, tracing); they run
-	// outside the others, so they see what those refuse.
+	// outside the others, so they see what those refuse or add (the error
+	// ending a live stream early).
 	Extensions []graphql.HandlerExtension
 }
 
@@ -78,15 +79,15 @@ type LiveOptions struct {
 // and errors mapped to socdesk's codes in one presenter.
 func NewHandler(o Options) http.Handler {
 	srv := handler.New(generated.NewExecutableSchema(generated.Config{Resolvers: o.Resolver}))
+	for _, x := range o.Extensions { // the outermost: they see what the others add or refuse
+		srv.Use(x)
+	}
 	if o.Live != nil {
 		srv.AddTransport(websocketTransport(*o.Live, o.Logger)) // before GET: an upgrade is a GET
 		srv.Use(live.EndError{})
 	}
 	srv.AddTransport(transport.GET{})
 	srv.AddTransport(transport.POST{})
-	for _, x := range o.Extensions {
-		srv.Use(x)
-	}
 	srv.SetQueryCache(lru.New[*ast.QueryDocument](1000))
 	srv.SetParserTokenLimit(o.MaxTokens)
 	srv.SetValidationRulesFn(validationRules)
