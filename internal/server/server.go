@@ -38,6 +38,8 @@ type Deps struct {
 	CORSOrigins []string
 	// Schema is the SDL served at /schema.graphql; nil serves none (404).
 	Schema []byte
+	// Metrics, if set, is served at GET /metrics (it checks its own token).
+	Metrics http.Handler
 }
 
 // NewHandler returns the routes.
@@ -74,6 +76,9 @@ func NewHandler(d Deps) http.Handler {
 		w.Header().Set("Content-Type", "application/json")
 		_, _ = w.Write(append(health, '\n'))
 	})
+	if d.Metrics != nil {
+		mux.Handle("GET /metrics", d.Metrics)
+	}
 	mux.HandleFunc("GET /readyz", func(w http.ResponseWriter, r *http.Request) {
 		ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
 		defer cancel()
