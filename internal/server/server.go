@@ -1,5 +1,5 @@
 // Package server is socdesk's HTTP surface: /graphql behind token
-// authentication and a body limit, the GraphiQL page, liveness and readiness
+// authentication and a body limit, the browser pages (package web), liveness and readiness
 // probes, and a graceful shutdown that lets in-flight requests finish before
 // closing the websockets.
 package server
@@ -14,12 +14,11 @@ import (
 	"net/http"
 	"time"
 
-	"github.com/99designs/gqlgen/graphql/playground"
-
 	"socdesk/internal/auth"
 	"socdesk/internal/errs"
 	"socdesk/internal/live"
 	"socdesk/internal/reqlog"
+	"socdesk/internal/web"
 	"socdesk/internal/wsguard"
 )
 
@@ -54,7 +53,7 @@ func NewHandler(d Deps) http.Handler {
 		}
 		api.ServeHTTP(w, r)
 	})))
-	mux.Handle("GET /{$}", playground.Handler("socdesk", "/graphql"))
+	web.Register(mux) // GraphiQL at /, the wallboard at /wallboard, their assets
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
 		w.Header().Set("Content-Type", "text/plain")
 		_, _ = w.Write([]byte("ok\n"))

@@ -280,9 +280,15 @@ func (s *server) WS() string { return "ws" + strings.TrimPrefix(s.URL, "http") +
 // start runs `socdesk serve` on a free port with the cluster's database and
 // admin token, redisURL and env, and waits until /readyz says it is ready.
 func (c *cluster) start(name, redisURL string, env map[string]string) *server {
+	c.t.Helper()
+	return c.startAt(name, freePort(c.t), redisURL, env)
+}
+
+// startAt is start on a given port: a server restarted there is found
+// again by the clients of the one before.
+func (c *cluster) startAt(name string, port int, redisURL string, env map[string]string) *server {
 	t := c.t
 	t.Helper()
-	port := freePort(t)
 	all := map[string]string{
 		"DATABASE_URL":             c.databaseURL,
 		"REDIS_URL":                redisURL,
