@@ -143,7 +143,9 @@ func (b *browser) waitJS(what, js string, timeout time.Duration) {
 	ctx, cancel := context.WithTimeout(b.ctx, timeout+5*time.Second)
 	defer cancel()
 	if err := chromedp.Do(ctx, chromedp.Poll[chromedp.Void](js, chromedp.WithPollingTimeout(timeout), chromedp.WithPollingInterval(20*time.Millisecond))); err != nil {
-		b.screenshot(b.t.Name() + "-failed")
+		if err := b.tryScreenshot(b.t.Name() + "-failed"); err != nil {
+			b.t.Logf("no screenshot of the failure: %v", err)
+		}
 		b.t.Fatalf("waiting %v for %s: %v\n%s", timeout, what, err, b.report())
 	}
 }
@@ -165,24 +167,31 @@ func (b *browser) report() string {
 // ($SOCDESK_ARTIFACTS, or socdesk-artifacts in the temporary directory).
 func (b *browser) screenshot(name string) {
 	b.t.Helper()
+	if err := b.tryScreenshot(name); err != nil {
+		b.t.Fatalf("screenshot: %v", err)
+	}
+}
+
+func (b *browser) tryScreenshot(name string) error {
 	ctx, cancel := context.WithTimeout(b.ctx, 30*time.Second)
 	defer cancel()
 	png, err := chromedp.Run(ctx, chromedp.FullScreenshot(100)) // quality 100: PNG
 	if err != nil {
-		b.t.Fatalf("screenshot: %v", err)
+		return err
 	}
 	dir := os.Getenv("SOCDESK_ARTIFACTS")
 	if dir == "" {
 		dir = filepath.Join(os.TempDir(), "socdesk-artifacts")
 	}
 	if err := os.MkdirAll(dir, 0o755); err != nil {
-		b.t.Fatal(err)
+		return err
 	}
 	path := filepath.Join(dir, name+".png")
 	if err := os.WriteFile(path, png, 0o644); err != nil {
-		b.t.Fatal(err)
+		return err
 	}
 	b.t.Logf("screenshot: %s", path)
+	return nil
 }
 
 // checkLocal fails the test when a page asked for anything but origins,
@@ -347,7 +356,7 @@ func TestBrowserWallboard(t *testing.T) {
 	board := s.URL + "/wallboard?sites=" + url.QueryEscape(f.site)
 	b.run(chromedp.Navigate(board), chromedp.WaitVisible(chromedp.ID("login")),
 		chromedp.SendKeys(chromedp.CSS(`#login input[name=token]`), c.token),
-		chromedp.Submit(chromedp.ID("login")))
+		chromedp.Click(chromedp.CSS(`#login button[type=submit]`)))
 	const live = `document.getElementById('connection').dataset.state === 'live'`
 	rows := func() []int {
 		return eval[[]int](b, `[...document.querySelectorAll('#tickets tbody tr')].map(tr => +tr.dataset.number)`)
@@ -378,11 +387,20 @@ func TestBrowserWallboard(t *testing.T) {
 	b.waitJS("the new ticket in the list and the chart", fmt.Sprintf(`+document.querySelector('#tickets tbody tr')?.dataset.number === %d && %s === 4`, made.Number, todayTotal), 2*time.Second)
 	t.Logf("HTTP mutation shown in list and chart after %v", time.Since(start).Round(time.Millisecond))
 
-	// The legend toggles a series: click the first legend entry.
+	// The legend lists the statuses the days have (here TRIAGE alone); a
+	// click on an entry hides its series, a second click shows it again.
+	legend := eval[[]string](b, `Chart.getChart('trend').legend.legendItems.map(i => i.text)`)
+	if len(legend) != 1 || legend[0] != "Triage" {
+		t.Errorf("legend = %q, want [Triage]", legend)
+	}
 	box := eval[struct{ X, Y float64 }](b, `(() => { const c = Chart.getChart('trend'); const h = c.legend.legendHitBoxes[0]; const r = c.canvas.getBoundingClientRect();
 		return {x: r.left + h.left + h.width / 2, y: r.top + h.top + h.height / 2} })()`)
+	const triageShown = `Chart.getChart('trend').isDatasetVisible(Chart.getChart('trend').legend.legendItems[0].datasetIndex)`
 	b.run(chromedp.MouseClickXY(box.X, box.Y))
-	b.waitJS("the first series hidden by its legend entry", `!Chart.getChart('trend').isDatasetVisible(0)`, 2*time.Second)
+	b.waitJS("the series hidden by its legend entry", `!`+triageShown, 2*time.Second)
+	b.screenshot("wallboard-triage-hidden")
+	b.run(chromedp.MouseClickXY(box.X, box.Y))
+	b.waitJS("the series shown again", triageShown, 2*time.Second)
 	b.screenshot("wallboard")
 
 	// Restart: the page's server goes away, changes are made elsewhere,

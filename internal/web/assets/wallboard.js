@@ -282,7 +282,13 @@
           x: { stacked: true, ticks: { color: '#94a3b8' }, grid: { color: '#1e293b' } },
           y: { stacked: true, beginAtZero: true, ticks: { precision: 0, color: '#94a3b8' }, grid: { color: '#1e293b' } }
         },
-        plugins: { legend: { position: 'bottom', labels: { color: '#e2e8f0' } } }
+        plugins: {
+          legend: {
+            position: 'bottom',
+            // Only the statuses the days have (a click hides or shows one).
+            labels: { color: '#e2e8f0', filter: function (item, data) { return data.datasets[item.datasetIndex].data.some(function (v) { return v > 0; }); } }
+          }
+        }
       }
     });
   }
