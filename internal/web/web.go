@@ -34,11 +34,15 @@ var files embed.FS
 // AssetPrefix is where the hashed assets are served.
 const AssetPrefix = "/assets/"
 
-// csp is the pages' Content-Security-Policy. GraphiQL's components insert
-// <style> elements at run time (its popovers and dialogs), hence
-// 'unsafe-inline' for styles only; scripts are 'self' alone.
-const csp = "default-src 'none'; script-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; font-src 'self' data:; " +
-	"connect-src 'self'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'"
+// The pages' Content-Security-Policy: scripts, styles and connections
+// from the server only. GraphiQL's dialogs insert <style> elements when
+// they open (react-remove-scroll), hence 'unsafe-inline' for its styles;
+// scripts are 'self' alone on both pages.
+const (
+	cspBase      = "default-src 'none'; script-src 'self'; img-src 'self' data:; font-src 'self' data:; connect-src 'self'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'; "
+	cspWallboard = cspBase + "style-src 'self'"
+	cspGraphiQL  = cspBase + "style-src 'self' 'unsafe-inline'"
+)
 
 type asset struct {
 	body        []byte
@@ -128,12 +132,12 @@ func Register(mux *http.ServeMux) {
 		// package's tests catch.
 		panic("web: reading the embedded pages: " + err.Error())
 	}
-	mux.Handle("GET /{$}", s.page("graphiql.html"))
-	mux.Handle("GET /wallboard", s.page("wallboard.html"))
+	mux.Handle("GET /{$}", s.page("graphiql.html", cspGraphiQL))
+	mux.Handle("GET /wallboard", s.page("wallboard.html", cspWallboard))
 	mux.Handle("GET "+AssetPrefix, http.HandlerFunc(s.serveAsset))
 }
 
-func (s *site) page(name string) http.Handler {
+func (s *site) page(name, csp string) http.Handler {
 	body, ok := s.pages[name]
 	if !ok {
 		panic("web: no page " + name)
