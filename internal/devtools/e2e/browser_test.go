@@ -354,9 +354,17 @@ func TestBrowserWallboard(t *testing.T) {
 	}
 
 	board := s.URL + "/wallboard?sites=" + url.QueryEscape(f.site)
-	b.run(chromedp.Navigate(board), chromedp.WaitVisible(chromedp.ID("login")),
-		chromedp.SendKeys(chromedp.CSS(`#login input[name=token]`), c.token),
-		chromedp.Click(chromedp.CSS(`#login button[type=submit]`)))
+	login := func(token string) {
+		t.Helper()
+		b.run(chromedp.WaitVisible(chromedp.ID("login")),
+			chromedp.SendKeys(chromedp.CSS(`#login input[name=token]`), token),
+			chromedp.Click(chromedp.CSS(`#login button[type=submit]`)))
+	}
+	// A wrong token is refused and asked again, and not kept.
+	b.run(chromedp.Navigate(board))
+	login("sdk_not_a_token_of_this_server_0123456789")
+	b.waitJS("the refusal", `!document.getElementById('login').hidden && document.getElementById('login-error').textContent.includes('refused') && !sessionStorage.getItem('socdesk.wallboard.token')`, 10*time.Second)
+	login(c.token)
 	const live = `document.getElementById('connection').dataset.state === 'live'`
 	rows := func() []int {
 		return eval[[]int](b, `[...document.querySelectorAll('#tickets tbody tr')].map(tr => +tr.dataset.number)`)
@@ -384,8 +392,11 @@ func TestBrowserWallboard(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	b.waitJS("the new ticket in the list and the chart", fmt.Sprintf(`+document.querySelector('#tickets tbody tr')?.dataset.number === %d && %s === 4`, made.Number, todayTotal), 2*time.Second)
-	t.Logf("HTTP mutation shown in list and chart after %v", time.Since(start).Round(time.Millisecond))
+	b.waitJS("the new ticket in the list", fmt.Sprintf(`+document.querySelector('#tickets tbody tr')?.dataset.number === %d`, made.Number), 2*time.Second)
+	inList := time.Since(start)
+	b.waitJS("the new ticket in the chart", todayTotal+` === 4`, 2*time.Second-inList)
+	t.Logf("HTTP mutation (createTicket) to the wallboard: in the list after %v, in the chart after %v",
+		inList.Round(time.Millisecond), time.Since(start).Round(time.Millisecond))
 
 	// The legend lists the statuses the days have (here TRIAGE alone); a
 	// click on an entry hides its series, a second click shows it again.
@@ -402,6 +413,18 @@ func TestBrowserWallboard(t *testing.T) {
 	b.run(chromedp.MouseClickXY(box.X, box.Y))
 	b.waitJS("the series shown again", triageShown, 2*time.Second)
 	b.screenshot("wallboard")
+
+	// The filter is chosen on the page too, and kept in the URL: no ticket
+	// of the site is in ANALYSIS; "All" brings them back.
+	eval[bool](b, `(() => { const s = document.querySelector('#filter select[name=statuses]');
+		[...s.options].forEach(o => o.selected = o.value === 'ANALYSIS'); s.dispatchEvent(new Event('change', {bubbles: true})); return true })()`)
+	b.waitJS("the ANALYSIS filter", live+` && location.search.includes('statuses=ANALYSIS') && location.search.includes('sites=') &&
+		document.querySelectorAll('#tickets tbody tr').length === 0 && !document.getElementById('empty').hidden && `+todayTotal+` === 0`, 10*time.Second)
+	b.run(chromedp.Click(chromedp.CSS(`#filter button[type=reset]`)))
+	b.waitJS("the filter reset", live+` && location.search === '' && document.querySelectorAll('#tickets tbody tr').length === 5`, 10*time.Second)
+	// Back to the bookmarked board.
+	b.run(chromedp.Navigate(board))
+	b.waitJS("the bookmarked board", live+` && document.querySelectorAll('#tickets tbody tr').length === 4 && `+todayTotal+` === 4`, 15*time.Second)
 
 	// Restart: the page's server goes away, changes are made elsewhere,
 	// the server comes back on its port and the page catches up.

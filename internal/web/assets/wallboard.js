@@ -38,6 +38,7 @@
     gen: 0, // bumped by every (re)connection; late callbacks of older ones are ignored
     retry: 0,
     timer: null,
+    trendTo: null, // the last day of the chart
     chart: null
   };
 
@@ -113,7 +114,6 @@
       on: {
         connected: function () {
           if (gen !== state.gen) return;
-          state.retry = 0;
           setConnection('live', 'live');
           if (buffered) loadList(gen, buffered, fail);
         }
@@ -138,7 +138,12 @@
       };
     }
 
-    client.subscribe({ query: TREND, variables: trendVariables() }, sink(function (d) { drawTrend(d.ticketTrend); }));
+    var trend = trendVariables();
+    state.trendTo = trend.to;
+    client.subscribe({ query: TREND, variables: trend }, sink(function (d) {
+      state.retry = 0; // the server answers: the next drop starts the backoff afresh
+      drawTrend(d.ticketTrend);
+    }));
     // Without a cursor (first start, new filter) the stream is followed
     // from now and the list read once the socket is up; what arrives
     // meanwhile is applied on top of the list.
@@ -357,6 +362,11 @@
   $('filter').addEventListener('change', filterChanged);
   $('filter').addEventListener('reset', function () { setTimeout(filterChanged); });
   $('signout').addEventListener('click', function () { signOut(''); });
+  // At midnight the chart's days move on: resubscribe (the ticket stream
+  // resumes from its cursor).
+  setInterval(function () {
+    if (state.client && state.trendTo && trendVariables().to !== state.trendTo) connect();
+  }, 60000);
 
   if (state.token) start();
   else signOut('');
