@@ -9,6 +9,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -18,6 +19,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -445,6 +447,113 @@ func TestBrowserWallboard(t *testing.T) {
 		[...document.querySelectorAll('#tickets tbody tr')].some(tr => tr.textContent.includes('Renamed while down'))`, live, whileDown.Number, todayTotal), 20*time.Second)
 	b.screenshot("wallboard-after-restart")
 	b.checkLocal(s.URL)
+}
+
+// TestBrowserWallboardNetworkDrop: the network between the board and its
+// server goes silent (no close, no reset: a pulled cable); the board
+// notices by its unanswered pings, reconnects and resumes after its last
+// cursor, with the change made meanwhile.
+func TestBrowserWallboardNetworkDrop(t *testing.T) {
+	b := newBrowser(t)
+	c := newCluster(t)
+	s := c.start("a", "", nil)
+	f := c.fixture(s)
+	seedTickets(t, c, s, f, "Seeded", 2)
+	p := startSilencer(t, strings.TrimPrefix(s.URL, "http://"))
+
+	b.run(chromedp.Navigate(p.URL+"/wallboard"), chromedp.WaitVisible(chromedp.ID("login")),
+		chromedp.SendKeys(chromedp.CSS(`#login input[name=token]`), c.token),
+		chromedp.Click(chromedp.CSS(`#login button[type=submit]`)))
+	const live = `document.getElementById('connection').dataset.state === 'live'`
+	const first = `+document.querySelector('#tickets tbody tr')?.dataset.number`
+	b.waitJS("the seeded tickets", live+` && document.querySelectorAll('#tickets tbody tr').length === 2`, 15*time.Second)
+	// One live change, so that the board holds a cursor.
+	before, err := c.createTicket(s, f, "Before the drop")
+	if err != nil {
+		t.Fatal(err)
+	}
+	b.waitJS("the change before the drop", fmt.Sprintf(`%s === %d`, first, before.Number), 5*time.Second)
+	eval[bool](b, `window.__sameDocument = true`)
+
+	p.silence()
+	cut := time.Now()
+	during, err := c.createTicket(s, f, "Made during the drop")
+	if err != nil {
+		t.Fatal(err)
+	}
+	b.waitJS("the board noticing the silence", `!(`+live+`)`, 20*time.Second)
+	noticed := time.Since(cut)
+	b.waitJS("the board catching up", fmt.Sprintf(`%s && window.__sameDocument && %s === %d && document.querySelectorAll('#tickets tbody tr').length === 4`, live, first, during.Number), 15*time.Second)
+	t.Logf("silent network drop: noticed after %v, caught up after %v", noticed.Round(time.Millisecond), time.Since(cut).Round(time.Millisecond))
+	b.screenshot("wallboard-after-network-drop")
+	b.checkLocal(p.URL)
+}
+
+// silencer is a TCP proxy to a server whose open connections can be made
+// silent: bytes are read and dropped both ways, nothing is closed. New
+// connections pass.
+type silencer struct {
+	URL string
+	mu  sync.Mutex
+	old []*atomic.Bool // one per open connection: silenced
+}
+
+func startSilencer(t *testing.T, target string) *silencer {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { ln.Close() })
+	p := &silencer{URL: "http://" + ln.Addr().String()}
+	go func() {
+		for {
+			in, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			out, err := net.Dial("tcp", target)
+			if err != nil {
+				in.Close()
+				continue
+			}
+			quiet := &atomic.Bool{}
+			p.mu.Lock()
+			p.old = append(p.old, quiet)
+			p.mu.Unlock()
+			pipe := func(dst, src net.Conn) {
+				defer dst.Close()
+				buf := make([]byte, 32<<10)
+				for {
+					n, err := src.Read(buf)
+					if n > 0 && !quiet.Load() {
+						if _, werr := dst.Write(buf[:n]); werr != nil {
+							return
+						}
+					}
+					if err != nil {
+						if quiet.Load() {
+							select {} // silent to the end: never close
+						}
+						return
+					}
+				}
+			}
+			go pipe(out, in)
+			go pipe(in, out)
+		}
+	}()
+	return p
+}
+
+// silence makes every connection open now silent.
+func (p *silencer) silence() {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	for _, q := range p.old {
+		q.Store(true)
+	}
+	p.old = nil
 }
 
 // TestBrowserCORS: a page of another origin lists socdesk's tickets (a

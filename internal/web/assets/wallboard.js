@@ -106,17 +106,29 @@
     var gen = ++state.gen;
     setConnection(state.retry ? 'reconnecting' : 'connecting', state.retry ? 'reconnecting…' : 'connecting…');
     var buffered = null; // changes received while the list loads; null once it is loaded
+    var pongTimer = null;
     var client = graphqlWs.createClient({
       url: new URL('/graphql', location.href).href.replace(/^http/, 'ws'),
       connectionParams: { token: state.token },
       retryAttempts: 0, // reconnecting is ours: it resumes from the cursor
+      // A network that drops silently closes nothing: a ping every 10 s
+      // unanswered for 5 s closes the socket, and the board reconnects.
       keepAlive: 10000,
       on: {
         connected: function () {
           if (gen !== state.gen) return;
           setConnection('live', 'live');
           if (buffered) loadList(gen, buffered, fail);
-        }
+        },
+        ping: function (received) {
+          if (received) return;
+          clearTimeout(pongTimer);
+          // Not socket.close(): its closing handshake would wait on the
+          // same silent network.
+          pongTimer = setTimeout(function () { fail(new Error('no answer to a ping')); }, 5000);
+        },
+        pong: function (received) { if (received) clearTimeout(pongTimer); },
+        closed: function () { clearTimeout(pongTimer); }
       }
     });
     state.client = client;
