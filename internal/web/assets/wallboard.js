@@ -112,13 +112,13 @@
       connectionParams: { token: state.token },
       retryAttempts: 0, // reconnecting is ours: it resumes from the cursor
       // A network that drops silently closes nothing: a ping every 10 s
-      // unanswered for 5 s closes the socket, and the board reconnects.
+      // unanswered for 5 s ends the connection, and the board reconnects.
       keepAlive: 10000,
       on: {
         connected: function () {
           if (gen !== state.gen) return;
           setConnection('live', 'live');
-          if (buffered) loadList(gen, buffered, fail);
+          if (buffered) loadList(buffered);
         },
         ping: function (received) {
           if (received) return;
@@ -161,17 +161,18 @@
     // meanwhile is applied on top of the list.
     if (!state.cursor) buffered = [];
     client.subscribe({ query: EVENTS, variables: { filter: gqlFilter(), after: state.cursor } }, sink(function (d) {
-      if (buffered) buffered.push(d.ticketEvents);
-      else applyChange(d.ticketEvents, true);
+      if (buffered) return buffered.push(d.ticketEvents);
+      applyChange(d.ticketEvents);
+      render();
     }));
 
-    function loadList(g, pending) {
+    function loadList(pending) {
       gql(LIST, { filter: gqlFilter() }).then(function (d) {
-        if (g !== state.gen) return;
+        if (gen !== state.gen) return;
         state.tickets = new Map();
         d.tickets.edges.forEach(function (e) { state.tickets.set(e.node.id, e.node); });
         buffered = null;
-        pending.forEach(function (ch) { applyChange(ch, true); });
+        pending.forEach(applyChange);
         render();
       }, fail);
     }
@@ -205,17 +206,16 @@
   // applyChange adds, updates or removes a ticket as one change says; an
   // older version than the one shown (a change already in the list) is
   // ignored.
-  function applyChange(ch, live) {
+  function applyChange(ch) {
     state.cursor = ch.cursor;
     if (ch.inView && ch.ticket) {
       var old = state.tickets.get(ch.ticketId);
       if (old && old.version > ch.ticket.version) return;
       state.tickets.set(ch.ticketId, ch.ticket);
-      if (live) state.fresh.add(ch.ticketId);
+      state.fresh.add(ch.ticketId);
     } else {
       state.tickets.delete(ch.ticketId);
     }
-    if (live) render();
   }
 
   function render() {
@@ -225,7 +225,8 @@
     if (state.tickets.size > MAX_TICKETS) {
       state.tickets = new Map(list.map(function (t) { return [t.id, t]; }));
     }
-    $('tickets').tBodies[0].replaceChildren.apply($('tickets').tBodies[0], list.map(row));
+    var body = $('tickets').tBodies[0];
+    body.replaceChildren.apply(body, list.map(row));
     $('empty').hidden = list.length > 0;
     state.fresh.clear();
   }
