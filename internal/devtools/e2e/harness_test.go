@@ -9,8 +9,10 @@
 // (SIGTERM, then SIGKILL); their logs are shown only when the test fails or
 // with -v.
 //
-// Without PostgreSQL, Redis, redis-server or node the tests are skipped, or
-// failed under SOCDESK_REQUIRE_SERVICES=1.
+// The browser tests (browser_test.go) drive Debian's headless chromium.
+//
+// Without PostgreSQL, Redis, redis-server, node or chromium the tests are
+// skipped, or failed under SOCDESK_REQUIRE_SERVICES=1.
 package e2e_test
 
 import (
