@@ -443,8 +443,10 @@ func TestBrowserWallboard(t *testing.T) {
 		t.Fatal(err)
 	}
 	c.startAt("wallboard again", port, redisURL, nil)
+	back := time.Now()
 	b.waitJS("the board catching up", fmt.Sprintf(`%s && window.__sameDocument && +document.querySelector('#tickets tbody tr')?.dataset.number === %d && %s === 5 &&
 		[...document.querySelectorAll('#tickets tbody tr')].some(tr => tr.textContent.includes('Renamed while down'))`, live, whileDown.Number, todayTotal), 20*time.Second)
+	t.Logf("server restart: the board caught up %v after the server was ready again", time.Since(back).Round(time.Millisecond))
 	b.screenshot("wallboard-after-restart")
 	b.checkLocal(s.URL)
 }
