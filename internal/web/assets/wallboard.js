@@ -105,6 +105,7 @@
     if (state.client) state.client.dispose();
     var gen = ++state.gen;
     setConnection(state.retry ? 'reconnecting' : 'connecting', state.retry ? 'reconnecting…' : 'connecting…');
+    var needList = !state.cursor; // first start, new filter, or a cursor the server refused
     var buffered = null; // changes received while the list loads; null once it is loaded
     var pongTimer = null;
     var client = graphqlWs.createClient({
@@ -118,7 +119,12 @@
         connected: function () {
           if (gen !== state.gen) return;
           setConnection('live', 'live');
-          if (buffered) loadList(buffered);
+          if (!needList) return;
+          // The server starts a subscription asynchronously, so a change
+          // committed just after the first read may come before the stream
+          // is followed: a second read, once it surely is, closes that gap.
+          loadList();
+          setTimeout(function () { if (gen === state.gen) loadList(); }, 2000);
         },
         ping: function (received) {
           if (received) return;
@@ -156,22 +162,22 @@
       state.retry = 0; // the server answers: the next drop starts the backoff afresh
       drawTrend(d.ticketTrend);
     }));
-    // Without a cursor (first start, new filter) the stream is followed
-    // from now and the list read once the socket is up; what arrives
-    // meanwhile is applied on top of the list.
-    if (!state.cursor) buffered = [];
+    // Without a cursor the stream is followed from now and the list read
+    // once the socket is up; what arrives while it loads is applied on top
+    // of it (changes older than the list are ignored by their version).
     client.subscribe({ query: EVENTS, variables: { filter: gqlFilter(), after: state.cursor } }, sink(function (d) {
       if (buffered) return buffered.push(d.ticketEvents);
       applyChange(d.ticketEvents);
       render();
     }));
 
-    function loadList(pending) {
+    function loadList() {
+      var pending = buffered = [];
       gql(LIST, { filter: gqlFilter() }).then(function (d) {
         if (gen !== state.gen) return;
         state.tickets = new Map();
         d.tickets.edges.forEach(function (e) { state.tickets.set(e.node.id, e.node); });
-        buffered = null;
+        if (buffered === pending) buffered = null; // else a newer read is under way
         pending.forEach(applyChange);
         render();
       }, fail);
