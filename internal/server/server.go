@@ -1,8 +1,9 @@
 // Package server is socdesk's HTTP surface: /graphql behind token
-// authentication and a body limit, the schema's SDL, the GraphiQL page,
-// liveness (with the build's version) and readiness probes, CORS for pages
-// of other origins, response compression, and a graceful shutdown that lets
-// in-flight requests finish before closing the websockets.
+// authentication and a body limit, the schema's SDL, the browser pages
+// (package web: GraphiQL and the wallboard), liveness (with the build's
+// version) and readiness probes, CORS for pages of other origins, response
+// compression, and a graceful shutdown that lets in-flight requests finish
+// before closing the websockets.
 package server
 
 import (
@@ -16,13 +17,12 @@ import (
 	"net/http"
 	"time"
 
-	"github.com/99designs/gqlgen/graphql/playground"
-
 	"socdesk/internal/auth"
 	"socdesk/internal/errs"
 	"socdesk/internal/live"
 	"socdesk/internal/reqlog"
 	"socdesk/internal/version"
+	"socdesk/internal/web"
 	"socdesk/internal/wsguard"
 )
 
@@ -64,7 +64,7 @@ func NewHandler(d Deps) http.Handler {
 		}
 		api.ServeHTTP(w, r)
 	})))
-	mux.Handle("GET /{$}", playground.Handler("socdesk", "/graphql"))
+	web.Register(mux) // GraphiQL at /, the wallboard at /wallboard, their assets
 	if d.Schema != nil {
 		mux.Handle("GET /schema.graphql", authenticated(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
 			w.Header().Set("Content-Type", "text/plain; charset=utf-8")
