@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/99designs/gqlgen/graphql"
+	"github.com/redis/go-redis/v9"
 
 	"socdesk/graph"
 	"socdesk/internal/admin"
@@ -67,7 +68,11 @@ func New(st *store.Store, broker events.Broker, cfg config.Config, log *slog.Log
 		o(&p)
 	}
 	m := metrics.New()
-	budgets, err := ratelimit.New(cfg.Rate(), events.RedisClient(broker), cfg.RedisChannel+":budget:", m.Registerer(), log)
+	var rdb redis.UniversalClient // an interface: a nil *redis.Client in it would not be nil
+	if c := events.RedisClient(broker); c != nil {
+		rdb = c
+	}
+	budgets, err := ratelimit.New(cfg.Rate(), rdb, cfg.RedisChannel+":budget:", m.Registerer(), log)
 	if err != nil { // config.Validate checked the settings; the registry is new
 		panic(err)
 	}
