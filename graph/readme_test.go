@@ -8,11 +8,11 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"socdesk/ent/category"
+	"socdesk/internal/devtools/syncbuf"
 	"socdesk/internal/devtools/testdb"
 	"socdesk/internal/devtools/wstest"
 )
@@ -118,20 +118,5 @@ func TestReadmeWebsocketExample(t *testing.T) {
 	}
 }
 
-// syncWriter collects a process's output for a failure message.
-type syncWriter struct {
-	mu sync.Mutex
-	b  strings.Builder
-}
-
-func (w *syncWriter) Write(p []byte) (int, error) {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	return w.b.Write(p)
-}
-
-func (w *syncWriter) String() string {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	return w.b.String()
-}
+// syncWriter collects a process's output while the test reads it.
+type syncWriter = syncbuf.Buffer

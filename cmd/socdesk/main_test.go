@@ -12,12 +12,12 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"socdesk/ent/user"
 	"socdesk/internal/authz"
+	"socdesk/internal/devtools/syncbuf"
 	"socdesk/internal/devtools/testdb"
 	"socdesk/internal/store"
 )
@@ -47,23 +47,8 @@ func waitReady(t *testing.T, addr string, done <-chan error, within time.Duratio
 	}
 }
 
-// syncBuffer is a bytes.Buffer safe for a server writing and a test reading.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
+// syncBuffer collects a process's output while the test reads it.
+type syncBuffer = syncbuf.Buffer
 
 func freeAddr(t *testing.T) string {
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
