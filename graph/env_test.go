@@ -44,6 +44,7 @@ type env struct {
 	srv     *httptest.Server
 	broker  events.Broker
 	hub     *live.Hub
+	app     *app.App
 	admin   string // the admin's token
 	queries atomic.Int64
 	sqlMu   sync.Mutex
@@ -79,8 +80,8 @@ func newEnvWith(t *testing.T, backend string, cfg config.Config) *env {
 	return newEnvOn(t, backend, cfg, events.NewLocal())
 }
 
-// newEnvOn is newEnvWith publishing through broker.
-func newEnvOn(t *testing.T, backend string, cfg config.Config, broker events.Broker) *env {
+// newEnvOn is newEnvWith publishing through broker, the app assembled with opts.
+func newEnvOn(t *testing.T, backend string, cfg config.Config, broker events.Broker, opts ...app.Option) *env {
 	e := &env{t: t, backend: backend, broker: broker}
 	e.st = testdb.Open(t, backend, testdb.Options{Driver: func(d dialect.Driver) dialect.Driver {
 		return e.faults.wrap(dialect.DebugWithContext(d, func(_ context.Context, a ...any) {
@@ -99,8 +100,8 @@ func newEnvOn(t *testing.T, backend string, cfg config.Config, broker events.Bro
 		log = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
 	}
 	log = slog.New(e.logs.handler(log.Handler()))
-	a := app.New(e.st, e.broker, cfg, log, e.st.Ping)
-	e.hub = a.Hub
+	a := app.New(e.st, e.broker, cfg, log, e.st.Ping, opts...)
+	e.hub, e.app = a.Hub, a
 	hubCtx, stopHub := context.WithCancel(context.Background())
 	hubDone := make(chan struct{})
 	go func() { _ = a.Run(hubCtx); close(hubDone) }()

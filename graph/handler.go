@@ -31,6 +31,7 @@ import (
 	"socdesk/internal/auth"
 	"socdesk/internal/errs"
 	"socdesk/internal/live"
+	"socdesk/internal/ratelimit"
 	"socdesk/internal/reqlog"
 	"socdesk/internal/viewer"
 	"socdesk/internal/wsguard"
@@ -46,6 +47,11 @@ type Options struct {
 	MaxTokens int
 	// Live serves subscriptions over WebSocket; nil serves none.
 	Live *LiveOptions
+	// Persisted serves persisted queries (see package persisted); nil: none.
+	Persisted graphql.HandlerExtension
+	// Budgets, if set, charge every operation (its Limits cost) to its
+	// viewer's rate budget (see package ratelimit).
+	Budgets *ratelimit.Budgets
 	// NoIntrospection refuses introspection queries (__schema, __type).
 	NoIntrospection bool
 }
@@ -93,6 +99,12 @@ func NewHandler(o Options) http.Handler {
 	srv.Use(NoNUL{})
 	srv.Use(CheckCursors{})
 	srv.Use(noHTTPSubscriptions{})
+	if o.Persisted != nil {
+		srv.Use(o.Persisted) // after the limits: a document is registered once it passed them
+	}
+	if o.Budgets != nil {
+		srv.Use(ratelimit.Extension{Budgets: o.Budgets}) // last: only what will run is charged
+	}
 	srv.AroundOperations(func(ctx context.Context, next graphql.OperationHandler) graphql.ResponseHandler {
 		reqlog.SetOperation(ctx, operationName(ctx))
 		return next(ctx)
@@ -179,21 +191,22 @@ func overHTTP(next http.Handler) http.Handler {
 		case http.MethodPost:
 			mt, _, _ := mime.ParseMediaType(r.Header.Get("Content-Type"))
 			if mt != "application/json" && mt != "application/graphql" && mt != "application/graphql-response+json" {
-				writeError(w, http.StatusUnsupportedMediaType, "a POST body must be application/json")
+				writeError(w, r, http.StatusUnsupportedMediaType, "a POST body must be application/json")
 				return
 			}
 		default:
 			w.Header().Set("Allow", "GET, POST")
-			writeError(w, http.StatusMethodNotAllowed, "use GET for queries and POST for anything")
+			writeError(w, r, http.StatusMethodNotAllowed, "use GET for queries and POST for anything")
 			return
 		}
 		r = r.WithContext(context.WithValue(r.Context(), plainHTTPKey{}, true))
+		w, r = ratelimit.Headers(w, r)
 		next.ServeHTTP(w, r)
 	})
 }
 
-func writeError(w http.ResponseWriter, status int, msg string) {
-	errs.WriteHTTP(w, status, errs.New(errs.BadUserInput, "%s", msg))
+func writeError(w http.ResponseWriter, r *http.Request, status int, msg string) {
+	errs.WriteHTTP(w, r, status, errs.New(errs.BadUserInput, "%s", msg))
 }
 
 // Presenter maps every error to socdesk's vocabulary (extensions.code, and

@@ -142,7 +142,7 @@ func replica(t *testing.T, e *env, cfg config.Config, broker events.Broker) *env
 	done := make(chan struct{})
 	go func() { _ = a.Run(ctx); close(done) }()
 	t.Cleanup(func() { stop(); <-done })
-	r.hub = a.Hub
+	r.hub, r.app = a.Hub, a
 	r.srv = httptest.NewServer(a.Handler)
 	t.Cleanup(r.srv.Close)
 	return r

@@ -26,6 +26,8 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/redis/go-redis/v9"
+
 	"socdesk/ent"
 	"socdesk/internal/admin"
 	"socdesk/internal/app"
@@ -34,6 +36,7 @@ import (
 	"socdesk/internal/config"
 	"socdesk/internal/devtools/seed"
 	"socdesk/internal/events"
+	"socdesk/internal/persisted"
 	"socdesk/internal/server"
 	"socdesk/internal/store"
 	"socdesk/internal/version"
@@ -164,16 +167,22 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stder
 	// so a Redis outage must not take every replica out of the balancer.
 	var broker events.Broker = events.NewLocal()
 	ready := st.Ping
+	var rdb *redis.Client
 	if cfg.RedisURL != "" {
 		rb, err := events.NewRedisChannel(ctx, cfg.RedisURL, cfg.RedisChannel, log)
 		if err != nil {
 			return err
 		}
+		rdb = rb.Client()
 		broker = events.NewBackground(rb, 1024, log)
 	}
 	defer broker.Close()
+	pq, err := persisted.New(cfg.Persisted(), rdb, log)
+	if err != nil {
+		return err
+	}
 
-	a := app.New(st, broker, cfg, log, ready)
+	a := app.New(st, broker, cfg, log, ready, app.WithPersisted(pq))
 	hubCtx, stopHub := context.WithCancel(ctx)
 	defer stopHub()
 	hubDone := make(chan error, 1)

@@ -95,17 +95,38 @@ func (l Limits) Validate(es graphql.ExecutableSchema) error {
 	return nil
 }
 
+// Measure is what the walk found of an operation: its cost as defined on
+// Limits, its depth and its top-level fields. It is computed once, here,
+// and read by whatever else charges for an operation (rate budgets).
+type Measure struct {
+	Cost, Depth, RootFields int
+}
+
+// statsKey is where MutateOperationContext leaves the Measure.
+const statsKey = "Limits"
+
+// MeasureOf returns the Measure of an operation that passed Limits; false
+// when none was taken (Limits is not installed, or the operation failed).
+func MeasureOf(rc *graphql.OperationContext) (Measure, bool) {
+	if rc == nil {
+		return Measure{}, false
+	}
+	m, ok := rc.Stats.GetExtension(statsKey).(Measure)
+	return m, ok
+}
+
 // MutateOperationContext implements graphql.OperationContextMutator: it walks
-// the operation once and returns the first rule it breaks.
+// the operation once, returns the first rule it breaks, and otherwise leaves
+// the operation's Measure for MeasureOf. The walk runs even with every rule
+// disabled, because rate budgets charge the cost.
 func (l Limits) MutateOperationContext(_ context.Context, rc *graphql.OperationContext) *gqlerror.Error {
-	if rc == nil || rc.Operation == nil || (l.MaxDepth <= 0 && l.MaxCost <= 0 && l.MaxPageSize <= 0 && l.MaxRootFields <= 0) {
+	if rc == nil || rc.Operation == nil {
 		return nil
 	}
-	if l.MaxRootFields > 0 {
-		if n := countRoot(rc.Operation.SelectionSet, rc.Doc, rc.Variables, 0); n > l.MaxRootFields {
-			return limitError(rc.Operation.Position, n, l.MaxRootFields,
-				"%d top-level fields exceed the limit of %d", n, l.MaxRootFields)
-		}
+	roots := countRoot(rc.Operation.SelectionSet, rc.Doc, rc.Variables, 0)
+	if l.MaxRootFields > 0 && roots > l.MaxRootFields {
+		return limitError(rc.Operation.Position, roots, l.MaxRootFields,
+			"%d top-level fields exceed the limit of %d", roots, l.MaxRootFields)
 	}
 	w := walker{l: l, doc: rc.Doc, vars: rc.Variables}
 	w.path = w.pathBuf[:0]
@@ -121,6 +142,7 @@ func (l Limits) MutateOperationContext(_ context.Context, rc *graphql.OperationC
 		return limitError(rc.Operation.Position, cost, l.MaxCost,
 			"operation cost %d exceeds the limit of %d", cost, l.MaxCost)
 	}
+	rc.Stats.SetExtension(statsKey, Measure{Cost: cost, Depth: depth, RootFields: roots})
 	return nil
 }
 
@@ -195,12 +217,10 @@ func (w *walker) field(f *ast.Field) (cost, depth int, err *gqlerror.Error) {
 	switch {
 	case f.Definition == nil:
 	case isConnection(f.Definition):
-		if w.l.MaxPageSize > 0 || w.l.MaxCost > 0 {
-			if mult, err = w.pageSize(f); err != nil {
-				return 0, 0, err
-			}
-			mult = max(mult, 1) // an empty page still costs its query
+		if mult, err = w.pageSize(f); err != nil {
+			return 0, 0, err
 		}
+		mult = max(mult, 1) // an empty page still costs its query
 	case f.Name == "totalCount" && inConnection(f):
 		own = max(w.l.CountCost, 1)
 	case f.Definition.Type.Elem != nil && len(f.SelectionSet) > 0 && !inConnection(f): // a list of objects

@@ -422,3 +422,36 @@ func TestMaxRootFields(t *testing.T) {
 		}
 	}
 }
+
+// TestMeasureOf: an accepted operation leaves the cost the limit was checked
+// against for the rate budgets to charge, even with every rule disabled; a
+// rejected one leaves none.
+func TestMeasureOf(t *testing.T) {
+	schema := testSchema(t)
+	tests := []struct {
+		name   string
+		limits Limits
+		query  string
+		want   Measure
+		ok     bool
+	}{
+		// tickets 1, then 50 × (edges 1 + node 1 + title 1).
+		{"page multiplies", Limits{MaxCost: 10000, MaxPageSize: 100},
+			`{ tickets(first: 50) { edges { node { title } } } }`, Measure{Cost: 1 + 50*3, Depth: 4, RootFields: 1}, true},
+		{"rules disabled, still measured", Limits{},
+			`{ a: tickets(first: 50) { edges { node { title } } } b: users(first: 2) { totalCount } }`,
+			Measure{Cost: 1 + 50*3 + 1 + 1, Depth: 4, RootFields: 2}, true},
+		{"rejected: none", Limits{MaxCost: 10},
+			`{ tickets(first: 50) { edges { node { title } } } }`, Measure{}, false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			rc := opContext(t, schema, tt.query, "")
+			_ = tt.limits.MutateOperationContext(context.Background(), rc)
+			got, ok := MeasureOf(rc)
+			if ok != tt.ok || got != tt.want {
+				t.Fatalf("MeasureOf = %+v, %v; want %+v, %v", got, ok, tt.want, tt.ok)
+			}
+		})
+	}
+}

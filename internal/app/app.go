@@ -9,12 +9,18 @@ import (
 	"net/http"
 	"time"
 
+	"github.com/99designs/gqlgen/graphql"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/redis/go-redis/v9"
+
 	"socdesk/graph"
 	"socdesk/internal/admin"
 	"socdesk/internal/auth"
 	"socdesk/internal/config"
 	"socdesk/internal/events"
 	"socdesk/internal/live"
+	"socdesk/internal/persisted"
+	"socdesk/internal/ratelimit"
 	"socdesk/internal/server"
 	"socdesk/internal/store"
 	"socdesk/internal/tickets"
@@ -30,11 +36,32 @@ type App struct {
 	// Websockets are the open websocket connections: server.Serve closes
 	// them with 1001 (GoAway) once HTTP requests are drained.
 	Websockets *wsguard.Conns
+	// Metrics is the replica's Prometheus registry: its parts register
+	// their series on it.
+	Metrics *prometheus.Registry
+	// Budgets are the users' rate budgets.
+	Budgets *ratelimit.Budgets
+}
+
+// Option gives a replica a part that New would otherwise make itself.
+type Option func(*parts)
+
+type parts struct{ persisted graphql.HandlerExtension }
+
+// WithPersisted serves persisted queries through ext (persisted.New, shared
+// through Redis or from a manifest); without it a replica registers
+// automatic persisted queries in its own memory.
+func WithPersisted(ext graphql.HandlerExtension) Option {
+	return func(p *parts) { p.persisted = ext }
 }
 
 // New assembles a replica on st, publishing through broker. ready checks the
 // backing services for /readyz.
-func New(st *store.Store, broker events.Broker, cfg config.Config, log *slog.Logger, ready func(context.Context) error) *App {
+func New(st *store.Store, broker events.Broker, cfg config.Config, log *slog.Logger, ready func(context.Context) error, opts ...Option) *App {
+	p := parts{persisted: persisted.APQ{Store: persisted.NewMemory(cfg.APQEntries), MaxBytes: cfg.APQMaxBytes}}
+	for _, o := range opts {
+		o(&p)
+	}
 	hub := &live.Hub{Client: st.Client, DB: st.DB, Dialect: st.Dialect, Broker: broker, Log: log,
 		Poll: cfg.LivePoll, QueueSize: cfg.LiveQueue, MaxPerUser: cfg.LiveMaxPerUser}
 	svc := &tickets.Service{Client: st.Client, Broker: broker, Dialect: st.Dialect}
@@ -43,11 +70,14 @@ func New(st *store.Store, broker events.Broker, cfg config.Config, log *slog.Log
 	authn := &auth.Authenticator{Client: st.Client, Now: time.Now, CacheFor: cfg.AuthCache}
 	sessions := &live.Sessions{Authenticate: authn.Authenticate, Every: cfg.WSRecheck, Broker: broker, OnRights: authn.Forget, Log: log}
 	open := &wsguard.Conns{}
+	metrics := prometheus.NewRegistry()
+	budgets := newBudgets(cfg, metrics, log)
 	gql := graph.NewHandler(graph.Options{
 		Resolver:  &graph.Resolver{Client: st.Client, Tickets: svc, Admin: adm, Logger: log, Hub: hub},
 		Logger:    log,
 		Limits:    cfg.Limits(),
 		MaxTokens: cfg.MaxTokens,
+		Persisted: p.persisted,
 		// Off, the SDL is not served either: it tells the same.
 		NoIntrospection: !cfg.Introspection,
 		Live: &graph.LiveOptions{
@@ -60,6 +90,7 @@ func New(st *store.Store, broker events.Broker, cfg config.Config, log *slog.Log
 			Sessions:      sessions,
 			Open:          open,
 		},
+		Budgets: budgets,
 	})
 	var sdl []byte
 	if cfg.Introspection {
@@ -74,7 +105,26 @@ func New(st *store.Store, broker events.Broker, cfg config.Config, log *slog.Log
 		CORSOrigins:  cfg.CORSAllowed(),
 		Schema:       sdl,
 	})
-	return &App{Handler: h, Hub: hub, Sessions: sessions, Tickets: svc, Websockets: open}
+	return &App{Handler: h, Hub: hub, Sessions: sessions, Tickets: svc, Websockets: open, Metrics: metrics, Budgets: budgets}
+}
+
+// newBudgets returns the rate budgets of cfg: in Redis when REDIS_URL is
+// set (its keys under the events channel's name, which names the
+// deployment there), in memory otherwise.
+func newBudgets(cfg config.Config, reg prometheus.Registerer, log *slog.Logger) *ratelimit.Budgets {
+	var rdb redis.UniversalClient
+	if cfg.RedisURL != "" && cfg.Rate().Enabled() {
+		opt, err := redis.ParseURL(cfg.RedisURL)
+		if err != nil { // the events broker connected to it before this runs
+			panic("app: REDIS_URL: " + err.Error())
+		}
+		rdb = redis.NewClient(opt)
+	}
+	b, err := ratelimit.New(cfg.Rate(), rdb, cfg.RedisChannel+":budget:", reg, log)
+	if err != nil { // config.Validate checked the settings; the registry is new
+		panic(err)
+	}
+	return b
 }
 
 // Run runs the replica's background work (the live hub, the websocket

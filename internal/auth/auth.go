@@ -229,11 +229,11 @@ func (a *Authenticator) Middleware(onError func(*http.Request, error)) func(http
 			if err != nil {
 				if !errors.Is(err, ErrUnauthenticated) {
 					onError(r, err)
-					errs.WriteHTTP(w, http.StatusInternalServerError, errs.New(errs.Internal, "internal error"))
+					errs.WriteHTTP(w, r, http.StatusInternalServerError, errs.New(errs.Internal, "internal error"))
 					return
 				}
 				w.Header().Set("WWW-Authenticate", `Bearer realm="socdesk"`)
-				errs.WriteHTTP(w, http.StatusUnauthorized, errs.New(errs.Unauthenticated, "missing or invalid API token"))
+				errs.WriteHTTP(w, r, http.StatusUnauthorized, errs.New(errs.Unauthenticated, "missing or invalid API token"))
 				return
 			}
 			next.ServeHTTP(w, r.WithContext(viewer.NewContext(r.Context(), v)))

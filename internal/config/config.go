@@ -16,6 +16,8 @@ import (
 
 	"socdesk/graph/limits"
 	"socdesk/internal/events"
+	"socdesk/internal/persisted"
+	"socdesk/internal/ratelimit"
 )
 
 // Config is everything socdesk can be told.
@@ -50,6 +52,17 @@ type Config struct {
 	LivePoll        time.Duration
 	PprofAddr       string
 	AuthCache       time.Duration
+	// Rate budgets (see package ratelimit); RatePoints 0 disables them.
+	RatePoints       int
+	RateWindow       time.Duration
+	RateMutationCost int
+	RateLocalUsers   int
+	// Persisted queries (see package persisted).
+	APQTTL           time.Duration
+	APQMaxBytes      int
+	APQEntries       int
+	PersistedOnly    bool
+	PersistedQueries string
 	// Browsers and operators.
 	CORSOrigins   string
 	Introspection bool
@@ -89,6 +102,12 @@ func Default() Config {
 		LiveQueue:        256,
 		LivePoll:         time.Second,
 		AuthCache:        10 * time.Second,
+		RateWindow:       time.Minute,
+		RateMutationCost: 10,
+		RateLocalUsers:   10000,
+		APQTTL:           7 * 24 * time.Hour,
+		APQMaxBytes:      32 << 10,
+		APQEntries:       1000,
 		Introspection:    true,
 	}
 }
@@ -129,6 +148,15 @@ func (c *Config) Register(fs *flag.FlagSet) {
 	fs.IntVar(&c.LiveQueue, "live-queue", c.LiveQueue, "changes a subscriber may fall behind by before it is dropped (it resumes from its cursor)"+bind("live-queue", "SOCDESK_LIVE_QUEUE"))
 	fs.DurationVar(&c.LivePoll, "live-poll", c.LivePoll, "how often the history is read for changes whose publication was lost"+bind("live-poll", "SOCDESK_LIVE_POLL"))
 	fs.DurationVar(&c.AuthCache, "auth-cache", c.AuthCache, "how long a token's user and rights are trusted before they are read again (a revoked token stops working within it); 0: every request"+bind("auth-cache", "SOCDESK_AUTH_CACHE"))
+	fs.IntVar(&c.RatePoints, "rate-points", c.RatePoints, "points each user may spend per rate window (an operation costs its query cost, a mutation rate-mutation-cost more per top-level field); shared through Redis when REDIS_URL is set; 0: no budgets"+bind("rate-points", "SOCDESK_RATE_POINTS"))
+	fs.DurationVar(&c.RateWindow, "rate-window", c.RateWindow, "time in which a spent budget is earned back in full"+bind("rate-window", "SOCDESK_RATE_WINDOW"))
+	fs.IntVar(&c.RateMutationCost, "rate-mutation-cost", c.RateMutationCost, "points a mutation costs per top-level field on top of its query cost; 0: none"+bind("rate-mutation-cost", "SOCDESK_RATE_MUTATION_COST"))
+	fs.IntVar(&c.RateLocalUsers, "rate-local-users", c.RateLocalUsers, "users whose budgets a replica keeps in memory when there is no Redis (the least recently seen are forgotten)"+bind("rate-local-users", "SOCDESK_RATE_LOCAL_USERS"))
+	fs.DurationVar(&c.APQTTL, "apq-ttl", c.APQTTL, "how long an automatically persisted query stays in Redis after its last use"+bind("apq-ttl", "SOCDESK_APQ_TTL"))
+	fs.IntVar(&c.APQMaxBytes, "apq-max-bytes", c.APQMaxBytes, "largest query document registered as an automatically persisted query (larger ones run, sent in full)"+bind("apq-max-bytes", "SOCDESK_APQ_MAX_BYTES"))
+	fs.IntVar(&c.APQEntries, "apq-entries", c.APQEntries, "most automatically persisted queries kept in memory when there is no Redis"+bind("apq-entries", "SOCDESK_APQ_ENTRIES"))
+	fs.BoolVar(&c.PersistedOnly, "persisted-only", c.PersistedOnly, "run only the documents of the persisted-query manifest (allow-list mode)"+bind("persisted-only", "SOCDESK_PERSISTED_ONLY"))
+	fs.StringVar(&c.PersistedQueries, "persisted-queries", c.PersistedQueries, "path of a persisted-query manifest in Apollo's format, for allow-list mode"+bind("persisted-queries", "SOCDESK_PERSISTED_QUERIES"))
 	fs.StringVar(&c.CORSOrigins, "cors-origins", c.CORSOrigins, "comma-separated origins (https://app.example.com) whose pages may call the API from a browser (CORS), and open subscriptions; * allows any; credentials (cookies) are never allowed"+bind("cors-origins", "SOCDESK_CORS_ORIGINS"))
 	fs.BoolVar(&c.Introspection, "introspection", c.Introspection, "answer introspection queries and serve the schema at /schema.graphql; false turns both off"+bind("introspection", "SOCDESK_INTROSPECTION"))
 	fs.StringVar(&c.PprofAddr, "pprof-addr", c.PprofAddr, "address of a separate listener for Go's pprof profiles (e.g. 127.0.0.1:6060); empty: none"+bind("pprof-addr", "SOCDESK_PPROF_ADDR"))
@@ -172,10 +200,19 @@ func (c *Config) Validate() error {
 	}
 	for name, v := range map[string]int{"db max conns": c.DBMaxConns, "max depth": c.MaxDepth, "max cost": c.MaxCost,
 		"count cost": c.CountCost, "max root fields": c.MaxRootFields, "max tokens": c.MaxTokens,
-		"ws max operations": c.WSMaxOperations, "live max per user": c.LiveMaxPerUser, "live queue": c.LiveQueue} {
+		"ws max operations": c.WSMaxOperations, "apq max bytes": c.APQMaxBytes, "apq entries": c.APQEntries, "live max per user": c.LiveMaxPerUser, "live queue": c.LiveQueue} {
 		if v <= 0 {
 			errs = append(errs, fmt.Errorf("%s must be positive", name))
 		}
+	}
+	if c.RatePoints < 0 || c.RateMutationCost < 0 {
+		errs = append(errs, errors.New("rate points and rate mutation cost must not be negative"))
+	}
+	if c.RatePoints > 0 && (c.RateWindow <= 0 || c.RateLocalUsers <= 0) {
+		errs = append(errs, errors.New("with rate points, the rate window and rate local users must be positive"))
+	}
+	if c.PersistedOnly && c.PersistedQueries == "" {
+		errs = append(errs, errors.New("persisted-only mode needs a manifest: set SOCDESK_PERSISTED_QUERIES"))
 	}
 	if c.AuthCache < 0 {
 		errs = append(errs, errors.New("auth cache must not be negative"))
@@ -188,7 +225,7 @@ func (c *Config) Validate() error {
 			errs = append(errs, fmt.Errorf("cors origins: %w", err))
 		}
 	}
-	if c.ShutdownTimeout <= 0 || c.StatementTimeout <= 0 || c.WSInitTimeout <= 0 || c.WSKeepAlive <= 0 || c.WSWriteTimeout <= 0 || c.LivePoll <= 0 || c.WSRecheck <= 0 {
+	if c.ShutdownTimeout <= 0 || c.StatementTimeout <= 0 || c.WSInitTimeout <= 0 || c.WSKeepAlive <= 0 || c.WSWriteTimeout <= 0 || c.LivePoll <= 0 || c.WSRecheck <= 0 || c.APQTTL <= 0 {
 		errs = append(errs, errors.New("timeouts must be positive"))
 	}
 	return errors.Join(errs...)
@@ -212,6 +249,17 @@ func (c *Config) Logger(w io.Writer) *slog.Logger {
 func (c *Config) Limits() limits.Limits {
 	return limits.Limits{MaxDepth: c.MaxDepth, MaxCost: c.MaxCost, MaxPageSize: MaxPageSize,
 		CountCost: c.CountCost, ListSize: ListSize, MaxRootFields: c.MaxRootFields}
+}
+
+// Rate are the per-user rate budgets' settings.
+func (c *Config) Rate() ratelimit.Settings {
+	return ratelimit.Settings{Points: c.RatePoints, Window: c.RateWindow, MutationCost: c.RateMutationCost, LocalUsers: c.RateLocalUsers}
+}
+
+// Persisted are the settings of persisted queries.
+func (c *Config) Persisted() persisted.Options {
+	return persisted.Options{TTL: c.APQTTL, MaxBytes: c.APQMaxBytes, Entries: c.APQEntries,
+		Only: c.PersistedOnly, ManifestPath: c.PersistedQueries}
 }
 
 // Origins are the extra origins allowed to open websockets: those of

@@ -27,6 +27,11 @@ const (
 	// request, a dropped connection). No error of the server's: never
 	// logged as one.
 	Cancelled Code = "CANCELLED"
+	// PersistedQueryNotFound: a request named its document only by hash
+	// (automatic persisted queries) and the server does not know it; the
+	// client sends it again with the document. The code of Apollo's
+	// protocol, which gqlgen's extension answers and clients look for.
+	PersistedQueryNotFound Code = "PERSISTED_QUERY_NOT_FOUND"
 )
 
 // Error is an error with a code and, for bad input, the field at fault.

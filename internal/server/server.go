@@ -92,12 +92,12 @@ func NewHandler(d Deps) http.Handler {
 // limitBody refuses bodies over max with 413: at once when the length is
 // declared, after reading at most max+1 bytes when it is not (chunked).
 func limitBody(max int64, next http.Handler) http.Handler {
-	tooLarge := func(w http.ResponseWriter) {
-		errs.WriteHTTP(w, http.StatusRequestEntityTooLarge, errs.New(errs.BadUserInput, "request body too large"))
+	tooLarge := func(w http.ResponseWriter, r *http.Request) {
+		errs.WriteHTTP(w, r, http.StatusRequestEntityTooLarge, errs.New(errs.BadUserInput, "request body too large"))
 	}
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.ContentLength > max {
-			tooLarge(w)
+			tooLarge(w, r)
 			return
 		}
 		if r.ContentLength < 0 && r.Body != nil {
@@ -107,7 +107,7 @@ func limitBody(max int64, next http.Handler) http.Handler {
 				return
 			}
 			if int64(len(body)) > max {
-				tooLarge(w)
+				tooLarge(w, r)
 				return
 			}
 			r.Body = io.NopCloser(bytes.NewReader(body))

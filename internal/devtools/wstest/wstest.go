@@ -10,6 +10,9 @@
 // close code. Neither library retries or reconnects, so close codes reach
 // the test.
 //
+// Apollo runs operations through Apollo Client 4 over HTTP (js/apollo.mjs),
+// with its persisted-query link if asked, one node process per call.
+//
 // Node 20+ and npm are needed; the node dependencies are installed once per
 // test process with `npm ci` from js/package-lock.json (EnsureDeps). Without
 // node or npm the test is skipped, or failed when SOCDESK_REQUIRE_SERVICES=1.

@@ -1,0 +1,158 @@
+package persisted_test
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/99designs/gqlgen/graphql"
+	"github.com/redis/go-redis/v9"
+
+	"socdesk/internal/devtools/testdb"
+	"socdesk/internal/persisted"
+)
+
+func redisClient(t *testing.T) *redis.Client {
+	t.Helper()
+	c := redis.NewClient(&redis.Options{Addr: testdb.RedisAddr()})
+	if err := c.Ping(context.Background()).Err(); err != nil {
+		c.Close()
+		testdb.SkipOrFail(t, "Redis is not reachable at %s: %v", testdb.RedisAddr(), err)
+	}
+	t.Cleanup(func() { c.Close() })
+	return c
+}
+
+func randomHash() string {
+	b := make([]byte, 32)
+	_, _ = rand.Read(b)
+	return hex.EncodeToString(b)
+}
+
+// TestRedisStore: documents live in Redis under their hash for TTL after
+// their last use: every read renews them. A Redis that fails costs only a
+// miss.
+func TestRedisStore(t *testing.T) {
+	ctx := context.Background()
+	rdb := redisClient(t)
+	s := &persisted.Redis{Client: rdb, TTL: time.Hour, Log: slog.New(slog.DiscardHandler)}
+	h := randomHash()
+	t.Cleanup(func() { rdb.Del(ctx, persisted.KeyPrefix+h) })
+	if _, ok := s.Get(ctx, h); ok {
+		t.Fatal("found a document never added")
+	}
+	s.Add(ctx, h, "{ viewer { login } }")
+	if q, ok := s.Get(ctx, h); !ok || q != "{ viewer { login } }" {
+		t.Fatalf("Get: %q %v", q, ok)
+	}
+	if ttl := rdb.TTL(ctx, persisted.KeyPrefix+h).Val(); ttl <= 59*time.Minute || ttl > time.Hour {
+		t.Fatalf("TTL %v, want about an hour", ttl)
+	}
+	rdb.Expire(ctx, persisted.KeyPrefix+h, time.Minute)
+	s.Get(ctx, h)
+	if ttl := rdb.TTL(ctx, persisted.KeyPrefix+h).Val(); ttl <= 59*time.Minute {
+		t.Fatalf("TTL %v after a read, want it renewed to about an hour", ttl)
+	}
+
+	down := redis.NewClient(&redis.Options{Addr: "127.0.0.1:1", MaxRetries: -1})
+	defer down.Close()
+	s = &persisted.Redis{Client: down, TTL: time.Hour, Log: slog.New(slog.DiscardHandler)}
+	s.Add(ctx, h, "{ viewer { login } }")
+	if _, ok := s.Get(ctx, h); ok {
+		t.Fatal("a Redis that is down found a document")
+	}
+}
+
+// TestMemoryStoreBounded: without Redis the documents most recently used
+// are kept, no more than asked for.
+func TestMemoryStoreBounded(t *testing.T) {
+	ctx := context.Background()
+	s := persisted.NewMemory(2)
+	s.Add(ctx, "a", "A")
+	s.Add(ctx, "b", "B")
+	s.Get(ctx, "a")
+	s.Add(ctx, "c", "C")
+	if _, ok := s.Get(ctx, "b"); ok {
+		t.Fatal("kept three documents in a store of two")
+	}
+	for _, k := range []string{"a", "c"} {
+		if _, ok := s.Get(ctx, k); !ok {
+			t.Fatalf("lost %s", k)
+		}
+	}
+}
+
+// TestManifest: a manifest must be Apollo's format, version 1, each
+// operation with an id and a body, no id given to two documents; and the
+// allow-list mode refuses to start without one.
+func TestManifest(t *testing.T) {
+	for _, tc := range []struct{ name, json, err string }{
+		{"not JSON", `{`, "not JSON"},
+		{"another format", `{"format":"relay","version":1,"operations":[]}`, "want apollo-persisted-query-manifest"},
+		{"another version", `{"format":"apollo-persisted-query-manifest","version":2,"operations":[]}`, "version 2"},
+		{"no body", `{"format":"apollo-persisted-query-manifest","version":1,"operations":[{"id":"a"}]}`, "operations[0]: id and body are required"},
+		{"one id, two bodies", `{"format":"apollo-persisted-query-manifest","version":1,"operations":[{"id":"a","body":"{a}"},{"id":"a","body":"{b}"}]}`, "operations[1]: id a is given to two documents"},
+	} {
+		if _, err := persisted.ParseManifest([]byte(tc.json)); err == nil || !strings.Contains(err.Error(), tc.err) {
+			t.Errorf("%s: %v, want %q", tc.name, err, tc.err)
+		}
+	}
+	m, err := persisted.ParseManifest([]byte(`{"format":"apollo-persisted-query-manifest","version":1,"operations":[{"id":"a","name":"A","type":"query","body":"query A { viewer { id } }"}]}`))
+	if err != nil || m.Len() != 1 {
+		t.Fatalf("%v %v", m, err)
+	}
+
+	if _, err := persisted.New(persisted.Options{Only: true}, nil, slog.New(slog.DiscardHandler)); err == nil {
+		t.Error("allow-list mode started without a manifest")
+	}
+	missing := filepath.Join(t.TempDir(), "none.json")
+	if _, err := persisted.New(persisted.Options{Only: true, ManifestPath: missing}, nil, slog.New(slog.DiscardHandler)); err == nil || !strings.Contains(err.Error(), "none.json") {
+		t.Errorf("a missing manifest: %v", err)
+	}
+	path := filepath.Join(t.TempDir(), "m.json")
+	_ = os.WriteFile(path, []byte(`{"format":"apollo-persisted-query-manifest","version":1,"operations":[]}`), 0o644)
+	if ext, err := persisted.New(persisted.Options{Only: true, ManifestPath: path}, nil, slog.New(slog.DiscardHandler)); err != nil || ext.ExtensionName() != "PersistedQueriesOnly" {
+		t.Errorf("a manifest: %v %v", ext, err)
+	}
+}
+
+// BenchmarkStoreGet is what finding a document costs a hash-only request:
+// the in-memory LRU, and a GETEX on the Redis the replicas share (local
+// here, so mostly the round trip).
+func BenchmarkStoreGet(b *testing.B) {
+	ctx := context.Background()
+	doc := "query Tickets { tickets(first: 20) { edges { node { id number title status priority } } } }"
+	stores := map[string]func(b *testing.B) graphql.Cache[string]{
+		"memory": func(*testing.B) graphql.Cache[string] { return persisted.NewMemory(1000) },
+		"redis": func(b *testing.B) graphql.Cache[string] {
+			c := redis.NewClient(&redis.Options{Addr: testdb.RedisAddr()})
+			if err := c.Ping(ctx).Err(); err != nil {
+				testdb.SkipOrFail(b, "Redis is not reachable at %s: %v", testdb.RedisAddr(), err)
+			}
+			b.Cleanup(func() { c.Close() })
+			return &persisted.Redis{Client: c, TTL: time.Hour, Log: slog.New(slog.DiscardHandler)}
+		},
+	}
+	for _, name := range []string{"memory", "redis"} {
+		b.Run(name, func(b *testing.B) {
+			s := stores[name](b)
+			h := randomHash()
+			s.Add(ctx, h, doc)
+			if r, ok := s.(*persisted.Redis); ok {
+				b.Cleanup(func() { r.Client.Del(ctx, persisted.KeyPrefix+h) })
+			}
+			b.ReportAllocs()
+			for b.Loop() {
+				if _, ok := s.Get(ctx, h); !ok {
+					b.Fatal("not found")
+				}
+			}
+		})
+	}
+}
