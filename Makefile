@@ -4,7 +4,7 @@ SHELL := bash
 GO ?= go
 GENERATED := ent graph schema.graphql gqlgen.yml
 
-.PHONY: run build test unit lint generate check-generate migration node-deps bench-subscriptions bench bench-smoke fuzz-smoke
+.PHONY: run build test unit lint generate check-generate migration node-deps web-vendor bench-subscriptions bench bench-smoke fuzz-smoke
 
 ## run: start the server on the embedded database, loading demo data on first start (Ctrl-C stops it)
 # The built binary, not `go run`: go run exits 1 whenever it is interrupted,
@@ -75,6 +75,11 @@ migration:
 ## node-deps: install the npm packages of the websocket test clients (tests also do it when needed)
 node-deps:
 	cd internal/devtools/wstest/js && npm ci --no-audit --no-fund
+
+## web-vendor: refresh the browser builds embedded in internal/web/assets/vendor from the npm packages pinned in internal/web/npm (edit its package.json, then run this and commit)
+web-vendor:
+	cd internal/web/npm && npm install --ignore-scripts --no-audit --no-fund --save-exact
+	$(GO) run ./internal/devtools/webvendor
 
 SUBSCRIBERS ?= 10000
 MUTATIONS ?= 60

@@ -29,6 +29,7 @@ import (
 	"socdesk/internal/devtools/testdb"
 	"socdesk/internal/events"
 	"socdesk/internal/live"
+	"socdesk/internal/metrics"
 	"socdesk/internal/store"
 	"socdesk/internal/viewer"
 )
@@ -45,6 +46,7 @@ type env struct {
 	broker  events.Broker
 	hub     *live.Hub
 	app     *app.App
+	metrics *metrics.Metrics
 	admin   string // the admin's token
 	queries atomic.Int64
 	sqlMu   sync.Mutex
@@ -101,7 +103,7 @@ func newEnvOn(t *testing.T, backend string, cfg config.Config, broker events.Bro
 	}
 	log = slog.New(e.logs.handler(log.Handler()))
 	a := app.New(e.st, e.broker, cfg, log, e.st.Ping, opts...)
-	e.hub, e.app = a.Hub, a
+	e.hub, e.app, e.metrics = a.Hub, a, a.Metrics
 	hubCtx, stopHub := context.WithCancel(context.Background())
 	hubDone := make(chan struct{})
 	go func() { _ = a.Run(hubCtx); close(hubDone) }()

@@ -54,6 +54,10 @@ type Options struct {
 	Budgets *ratelimit.Budgets
 	// NoIntrospection refuses introspection queries (__schema, __type).
 	NoIntrospection bool
+	// Extensions observe every operation (metrics, tracing); they run
+	// outside the others, so they see what those refuse or add (the error
+	// ending a live stream early).
+	Extensions []graphql.HandlerExtension
 }
 
 // LiveOptions configure subscriptions over WebSocket.
@@ -83,6 +87,9 @@ type LiveOptions struct {
 // and errors mapped to socdesk's codes in one presenter.
 func NewHandler(o Options) http.Handler {
 	srv := handler.New(generated.NewExecutableSchema(generated.Config{Resolvers: o.Resolver}))
+	for _, x := range o.Extensions { // the outermost: they see what the others add or refuse
+		srv.Use(x)
+	}
 	if o.Live != nil {
 		srv.AddTransport(websocketTransport(*o.Live, o.Logger)) // before GET: an upgrade is a GET
 		srv.Use(live.EndError{})

@@ -22,6 +22,7 @@ import (
 	"socdesk/internal/devtools/testdb"
 	"socdesk/internal/devtools/wstest"
 	"socdesk/internal/live"
+	"socdesk/internal/metrics"
 	"socdesk/internal/tickets"
 )
 
@@ -444,6 +445,10 @@ func TestTicketEventsSlowSubscriber(t *testing.T) {
 			if cursor == "" || len(got) >= n {
 				t.Fatalf("received %d of %d changes and cursor %q: the subscriber was not dropped", len(got), n, cursor)
 			}
+			// Operators see it: the drop, and the error it was told.
+			if d, c := counterValue(t, e.metrics, "socdesk_live_subscribers_dropped_total", "", ""), counterValue(t, e.metrics, "socdesk_graphql_errors_total", "code", "RESUME_REQUIRED"); d != 1 || c != 1 {
+				t.Fatalf("metrics: %v subscribers dropped and %v RESUME_REQUIRED errors, want 1 and 1", d, c)
+			}
 			ws = e.dialWS(t, e.admin, nil)
 			resumedAt := len(got)
 			op = ws.subscribe(`subscription($a: String) { ticketEvents(after: $a) { changes { to } } }`, map[string]any{"a": cursor})
@@ -698,4 +703,30 @@ func TestReplayMatchesEachChangeAsItWas(t *testing.T) {
 		}
 		ws.quiet(300 * time.Millisecond)
 	})
+}
+
+// counterValue reads a counter of the replica's registry: the series of
+// name with label=value (label "": the only series).
+func counterValue(t *testing.T, m *metrics.Metrics, name, label, value string) float64 {
+	t.Helper()
+	fams, err := m.Gatherer().Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range fams {
+		if f.GetName() != name {
+			continue
+		}
+		for _, s := range f.Metric {
+			for _, l := range s.Label {
+				if label == "" || (l.GetName() == label && l.GetValue() == value) {
+					return s.GetCounter().GetValue()
+				}
+			}
+			if label == "" {
+				return s.GetCounter().GetValue()
+			}
+		}
+	}
+	return 0
 }

@@ -48,11 +48,13 @@ func BenchmarkRateBudget(b *testing.B) {
 		if mode != "off" {
 			cfg.RatePoints, cfg.RateWindow = 1<<40, time.Hour
 		}
-		if mode == "redis" {
+		var broker events.Broker = events.NewLocal()
+		if mode == "redis" { // the budgets are kept in the Redis the events go through
 			cfg.RedisURL = "redis://" + testdb.RedisAddr()
 			cfg.RedisChannel = fmt.Sprintf("socdesk:bench:%d", rand.Uint64())
+			broker = redisBroker(b, cfg.RedisChannel)
 		}
-		handlers[mode] = app.New(st, events.NewLocal(), cfg, slog.New(slog.NewTextHandler(io.Discard, nil)), st.Ping).Handler
+		handlers[mode] = app.New(st, broker, cfg, slog.New(slog.NewTextHandler(io.Discard, nil)), st.Ping).Handler
 	}
 	for _, q := range []struct{ name, query string }{
 		{"typename", `{ __typename }`},

@@ -164,7 +164,7 @@ func TestRateBudgetsOverHTTP(t *testing.T) {
 // counter finds the refusal counter of operation type op on e's registry.
 func counter(t *testing.T, e *env, op string) float64 {
 	t.Helper()
-	mfs, err := e.app.Metrics.Gather()
+	mfs, err := e.app.Metrics.Gatherer().Gather()
 	if err != nil {
 		t.Fatal(err)
 	}

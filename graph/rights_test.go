@@ -32,7 +32,7 @@ import (
 
 // redisBroker is a replica's broker on a Redis channel of the test's own,
 // as `socdesk serve` builds it.
-func redisBroker(t *testing.T, channel string) events.Broker {
+func redisBroker(t testing.TB, channel string) events.Broker {
 	t.Helper()
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
 	rb, err := events.NewRedisChannel(context.Background(), "redis://"+testdb.RedisAddr(), channel, log)

@@ -39,6 +39,7 @@ import (
 	"socdesk/internal/persisted"
 	"socdesk/internal/server"
 	"socdesk/internal/store"
+	"socdesk/internal/tracing"
 	"socdesk/internal/version"
 )
 
@@ -114,7 +115,7 @@ func parse(name string, args []string, getenv func(string) string, stderr io.Wri
 
 func open(ctx context.Context, cfg config.Config, log *slog.Logger) (*store.Store, error) {
 	st, err := store.Open(ctx, store.Options{DatabaseURL: cfg.DatabaseURL, SQLitePath: cfg.SQLitePath(),
-		MaxOpenConns: cfg.DBMaxConns, StatementTimeout: cfg.StatementTimeout})
+		MaxOpenConns: cfg.DBMaxConns, StatementTimeout: cfg.StatementTimeout, Tracer: tracing.Provider()})
 	if err != nil {
 		return nil, err
 	}
@@ -142,6 +143,20 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stder
 		// plenty: collecting at 5× instead of 2× the live heap gave the ticket
 		// list 25% more throughput (see the performance note). GOGC overrides.
 		debug.SetGCPercent(400)
+	}
+	stopTracing, err := tracing.Setup(ctx, cfg.OTLPEndpoint, getenv)
+	if err != nil {
+		return err
+	}
+	defer func() {
+		sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		if err := stopTracing(sctx); err != nil {
+			log.Warn("flushing traces", "err", err)
+		}
+	}()
+	if tracing.Provider() != nil {
+		log.Info("exporting traces over OTLP/HTTP")
 	}
 	st, err := open(ctx, cfg, log)
 	if err != nil {
@@ -189,6 +204,13 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stder
 	go func() { hubDone <- a.Run(hubCtx) }()
 	if cfg.PprofAddr != "" {
 		go servePprof(cfg.PprofAddr, log)
+	}
+	if cfg.MetricsAddr != "" {
+		mln, err := net.Listen("tcp", cfg.MetricsAddr)
+		if err != nil {
+			return fmt.Errorf("the metrics listener: %w", err)
+		}
+		go serveMetrics(hubCtx, mln, a.Metrics.Handler(cfg.MetricsToken), log)
 	}
 	ln, err := net.Listen("tcp", cfg.Addr)
 	if err != nil {
@@ -318,6 +340,18 @@ func openForUser(ctx context.Context, name string, args []string, getenv func(st
 	}
 	st, err := open(ctx, cfg, slog.New(slog.NewTextHandler(io.Discard, nil)))
 	return st, login, err
+}
+
+// serveMetrics serves /metrics on its own listener until ctx ends.
+func serveMetrics(ctx context.Context, ln net.Listener, h http.Handler, log *slog.Logger) {
+	mux := http.NewServeMux()
+	mux.Handle("GET /metrics", h)
+	log.Info("serving metrics", "addr", "http://"+ln.Addr().String()+"/metrics")
+	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
+	context.AfterFunc(ctx, func() { _ = srv.Close() })
+	if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+		log.Error("metrics listener", "err", err)
+	}
 }
 
 // servePprof serves Go's profiles on their own listener, apart from the API.

@@ -10,8 +10,6 @@ import (
 	"time"
 
 	"github.com/99designs/gqlgen/graphql"
-	"github.com/prometheus/client_golang/prometheus"
-	"github.com/redis/go-redis/v9"
 
 	"socdesk/graph"
 	"socdesk/internal/admin"
@@ -19,11 +17,13 @@ import (
 	"socdesk/internal/config"
 	"socdesk/internal/events"
 	"socdesk/internal/live"
+	"socdesk/internal/metrics"
 	"socdesk/internal/persisted"
 	"socdesk/internal/ratelimit"
 	"socdesk/internal/server"
 	"socdesk/internal/store"
 	"socdesk/internal/tickets"
+	"socdesk/internal/tracing"
 	"socdesk/internal/wsguard"
 )
 
@@ -36,9 +36,9 @@ type App struct {
 	// Websockets are the open websocket connections: server.Serve closes
 	// them with 1001 (GoAway) once HTTP requests are drained.
 	Websockets *wsguard.Conns
-	// Metrics is the replica's Prometheus registry: its parts register
-	// their series on it.
-	Metrics *prometheus.Registry
+	// Metrics is the replica's Prometheus registry: its Registerer takes
+	// other parts' series, its Handler serves /metrics (see New for where).
+	Metrics *metrics.Metrics
 	// Budgets are the users' rate budgets.
 	Budgets *ratelimit.Budgets
 }
@@ -56,12 +56,23 @@ func WithPersisted(ext graphql.HandlerExtension) Option {
 }
 
 // New assembles a replica on st, publishing through broker. ready checks the
-// backing services for /readyz.
+// backing services for /readyz. /metrics is served on the main listener
+// when cfg has a metrics token and no metrics address (the binary serves
+// that address itself); traces are made when tracing.Setup has started them.
+// Rate budgets are kept in the Redis that broker publishes through, if it
+// does, and in memory otherwise.
 func New(st *store.Store, broker events.Broker, cfg config.Config, log *slog.Logger, ready func(context.Context) error, opts ...Option) *App {
 	p := parts{persisted: persisted.APQ{Store: persisted.NewMemory(cfg.APQEntries), MaxBytes: cfg.APQMaxBytes}}
 	for _, o := range opts {
 		o(&p)
 	}
+	m := metrics.New()
+	budgets, err := ratelimit.New(cfg.Rate(), events.RedisClient(broker), cfg.RedisChannel+":budget:", m.Registerer(), log)
+	if err != nil { // config.Validate checked the settings; the registry is new
+		panic(err)
+	}
+	publisher, _ := broker.(*events.Background)
+	broker = m.Broker(broker)
 	hub := &live.Hub{Client: st.Client, DB: st.DB, Dialect: st.Dialect, Broker: broker, Log: log,
 		Poll: cfg.LivePoll, QueueSize: cfg.LiveQueue, MaxPerUser: cfg.LiveMaxPerUser}
 	svc := &tickets.Service{Client: st.Client, Broker: broker, Dialect: st.Dialect}
@@ -70,14 +81,20 @@ func New(st *store.Store, broker events.Broker, cfg config.Config, log *slog.Log
 	authn := &auth.Authenticator{Client: st.Client, Now: time.Now, CacheFor: cfg.AuthCache}
 	sessions := &live.Sessions{Authenticate: authn.Authenticate, Every: cfg.WSRecheck, Broker: broker, OnRights: authn.Forget, Log: log}
 	open := &wsguard.Conns{}
-	metrics := prometheus.NewRegistry()
-	budgets := newBudgets(cfg, metrics, log)
+	m.Watch(metrics.Sources{DB: st.DB, Hub: hub, Websockets: open.Len, Publisher: publisher})
+	extensions := []graphql.HandlerExtension{m.GraphQL()}
+	tp := tracing.Provider()
+	if tp != nil {
+		extensions = append(extensions, tracing.NewGraphQL(tp))
+	}
 	gql := graph.NewHandler(graph.Options{
-		Resolver:  &graph.Resolver{Client: st.Client, Tickets: svc, Admin: adm, Logger: log, Hub: hub},
-		Logger:    log,
-		Limits:    cfg.Limits(),
-		MaxTokens: cfg.MaxTokens,
-		Persisted: p.persisted,
+		Resolver:   &graph.Resolver{Client: st.Client, Tickets: svc, Admin: adm, Logger: log, Hub: hub},
+		Logger:     log,
+		Limits:     cfg.Limits(),
+		MaxTokens:  cfg.MaxTokens,
+		Extensions: extensions,
+		Persisted:  p.persisted,
+		Budgets:    budgets,
 		// Off, the SDL is not served either: it tells the same.
 		NoIntrospection: !cfg.Introspection,
 		Live: &graph.LiveOptions{
@@ -90,11 +107,14 @@ func New(st *store.Store, broker events.Broker, cfg config.Config, log *slog.Log
 			Sessions:      sessions,
 			Open:          open,
 		},
-		Budgets: budgets,
 	})
 	var sdl []byte
 	if cfg.Introspection {
 		sdl = graph.SDL()
+	}
+	var metricsHandler http.Handler
+	if cfg.MetricsToken != "" && cfg.MetricsAddr == "" {
+		metricsHandler = m.Handler(cfg.MetricsToken)
 	}
 	h := server.NewHandler(server.Deps{
 		GraphQL:      gql,
@@ -104,27 +124,13 @@ func New(st *store.Store, broker events.Broker, cfg config.Config, log *slog.Log
 		Ready:        ready,
 		CORSOrigins:  cfg.CORSAllowed(),
 		Schema:       sdl,
+		Metrics:      metricsHandler,
 	})
-	return &App{Handler: h, Hub: hub, Sessions: sessions, Tickets: svc, Websockets: open, Metrics: metrics, Budgets: budgets}
-}
-
-// newBudgets returns the rate budgets of cfg: in Redis when REDIS_URL is
-// set (its keys under the events channel's name, which names the
-// deployment there), in memory otherwise.
-func newBudgets(cfg config.Config, reg prometheus.Registerer, log *slog.Logger) *ratelimit.Budgets {
-	var rdb redis.UniversalClient
-	if cfg.RedisURL != "" && cfg.Rate().Enabled() {
-		opt, err := redis.ParseURL(cfg.RedisURL)
-		if err != nil { // the events broker connected to it before this runs
-			panic("app: REDIS_URL: " + err.Error())
-		}
-		rdb = redis.NewClient(opt)
+	h = m.HTTP(h)
+	if tp != nil {
+		h = tracing.HTTP(tp, h)
 	}
-	b, err := ratelimit.New(cfg.Rate(), rdb, cfg.RedisChannel+":budget:", reg, log)
-	if err != nil { // config.Validate checked the settings; the registry is new
-		panic(err)
-	}
-	return b
+	return &App{Handler: h, Hub: hub, Sessions: sessions, Tickets: svc, Websockets: open, Metrics: m, Budgets: budgets}
 }
 
 // Run runs the replica's background work (the live hub, the websocket

@@ -66,6 +66,11 @@ type Config struct {
 	// Browsers and operators.
 	CORSOrigins   string
 	Introspection bool
+	// Operations: /metrics on its own listener, or on the main one behind
+	// a token; OTLP traces.
+	MetricsAddr  string
+	MetricsToken string
+	OTLPEndpoint string
 
 	env map[string]string // flag name → environment variable
 }
@@ -160,6 +165,9 @@ func (c *Config) Register(fs *flag.FlagSet) {
 	fs.StringVar(&c.CORSOrigins, "cors-origins", c.CORSOrigins, "comma-separated origins (https://app.example.com) whose pages may call the API from a browser (CORS), and open subscriptions; * allows any; credentials (cookies) are never allowed"+bind("cors-origins", "SOCDESK_CORS_ORIGINS"))
 	fs.BoolVar(&c.Introspection, "introspection", c.Introspection, "answer introspection queries and serve the schema at /schema.graphql; false turns both off"+bind("introspection", "SOCDESK_INTROSPECTION"))
 	fs.StringVar(&c.PprofAddr, "pprof-addr", c.PprofAddr, "address of a separate listener for Go's pprof profiles (e.g. 127.0.0.1:6060); empty: none"+bind("pprof-addr", "SOCDESK_PPROF_ADDR"))
+	fs.StringVar(&c.MetricsAddr, "metrics-addr", c.MetricsAddr, "address of a separate listener for Prometheus metrics at /metrics (e.g. 127.0.0.1:9090); empty: see --metrics-token"+bind("metrics-addr", "SOCDESK_METRICS_ADDR"))
+	fs.StringVar(&c.MetricsToken, "metrics-token", c.MetricsToken, "bearer token a scrape must present, at least 16 characters; without --metrics-addr it serves /metrics on the main listener; neither set: no metrics served"+bind("metrics-token", "SOCDESK_METRICS_TOKEN"))
+	fs.StringVar(&c.OTLPEndpoint, "otlp-endpoint", c.OTLPEndpoint, "OpenTelemetry collector's OTLP/HTTP base URL (http://collector:4318) to export traces to; empty: none unless OTEL_EXPORTER_OTLP_ENDPOINT is set"+bind("otlp-endpoint", "SOCDESK_OTLP_ENDPOINT"))
 	fs.DurationVar(&c.ShutdownTimeout, "shutdown-timeout", c.ShutdownTimeout, "how long in-flight requests may take to finish on SIGTERM"+bind("shutdown-timeout", "SOCDESK_SHUTDOWN_TIMEOUT"))
 }
 
@@ -197,6 +205,9 @@ func (c *Config) Validate() error {
 	}
 	if c.AdminToken != "" && len(c.AdminToken) < 32 {
 		errs = append(errs, errors.New("the admin token must be at least 32 characters"))
+	}
+	if c.MetricsToken != "" && len(c.MetricsToken) < 16 {
+		errs = append(errs, errors.New("the metrics token must be at least 16 characters"))
 	}
 	for name, v := range map[string]int{"db max conns": c.DBMaxConns, "max depth": c.MaxDepth, "max cost": c.MaxCost,
 		"count cost": c.CountCost, "max root fields": c.MaxRootFields, "max tokens": c.MaxTokens,

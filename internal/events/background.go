@@ -4,6 +4,7 @@ import (
 	"context"
 	"log/slog"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -19,6 +20,21 @@ type Background struct {
 	timeout time.Duration
 	done    chan struct{}
 	once    sync.Once
+
+	dropped, failed atomic.Uint64 // see BackgroundStats
+}
+
+// BackgroundStats are the wake-ups waiting to be published, and those
+// dropped (the queue was full) or failed (the broker refused them) since
+// the start.
+type BackgroundStats struct {
+	Queued          int
+	Dropped, Failed uint64
+}
+
+// Stats returns the queue's depth and what was lost.
+func (b *Background) Stats() BackgroundStats {
+	return BackgroundStats{Queued: len(b.q), Dropped: b.dropped.Load(), Failed: b.failed.Load()}
 }
 
 // NewBackground starts publishing through b, with up to size wake-ups
@@ -34,6 +50,7 @@ func (b *Background) Publish(_ context.Context, w Wake) error {
 	select {
 	case b.q <- w:
 	default: // the broker is not keeping up: the timers cover it
+		b.dropped.Add(1)
 	}
 	return nil
 }
@@ -45,6 +62,9 @@ func (b *Background) run() {
 		ctx, cancel := context.WithTimeout(context.Background(), b.timeout)
 		err := b.Broker.Publish(ctx, w)
 		cancel()
+		if err != nil {
+			b.failed.Add(1)
+		}
 		if err != nil && time.Since(lastWarn) > 10*time.Second {
 			lastWarn = time.Now()
 			b.log.Warn("publishing a wake-up failed; the hubs and sessions catch up on their timers", "err", err)

@@ -124,3 +124,20 @@ func (l *redisLog) Printf(_ context.Context, format string, v ...any) {
 	l.last = time.Now()
 	l.log.Warn("redis: "+fmt.Sprintf(format, v...), "note", "repeats of redis messages are muted for 10s")
 }
+
+// RedisClient is the Redis client under b (itself, or what a Background
+// publishes through), for other state a replica shares through Redis (rate
+// budgets, persisted queries) over the same connections; nil when b does
+// not go through Redis.
+func RedisClient(b Broker) *redis.Client {
+	for {
+		switch x := b.(type) {
+		case *Redis:
+			return x.client
+		case *Background:
+			b = x.Broker
+		default:
+			return nil
+		}
+	}
+}

@@ -8,6 +8,7 @@ import (
 	"maps"
 	"slices"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"entgo.io/ent/dialect"
@@ -69,6 +70,12 @@ type Hub struct {
 	watches map[*watch]struct{}
 	perUser map[int]int
 	wake    chan struct{}
+
+	// What the hub has done since it started (see Counts).
+	entries  atomic.Uint64 // history entries read live
+	relayed  atomic.Uint64 // changes queued to live subscribers
+	replayed atomic.Uint64 // changes replayed from the history to resuming subscribers
+	dropped  atomic.Uint64 // subscribers dropped for falling behind
 }
 
 const (
@@ -511,6 +518,7 @@ func (h *Hub) deliver(items []item) {
 		}
 	}
 	h.pos = items[len(items)-1].pos
+	h.entries.Add(uint64(len(items)))
 }
 
 // send queues c for s without blocking; a full queue drops s. Called with
@@ -522,7 +530,9 @@ func (h *Hub) send(s *sub, c *Change) {
 	select {
 	case s.out <- c:
 		s.last = c.Cursor()
+		h.relayed.Add(1)
 	default:
+		h.dropped.Add(1)
 		s.done = true
 		delete(h.subs, s)
 		err := errs.New(errs.ResumeRequired, "this subscriber fell %d changes behind and was dropped: subscribe again with after set to the cursor of the last change received", h.QueueSize)
@@ -653,6 +663,7 @@ func (h *Hub) catchUp(ctx context.Context, s *sub) {
 				select {
 				case s.out <- c:
 					s.last = c.Cursor()
+					h.replayed.Add(1)
 				case <-ctx.Done():
 					return
 				}
@@ -749,11 +760,68 @@ func admit(v *viewer.Viewer, f *tickets.Filter) error {
 }
 
 // Stats are the hub's current load.
-type Stats struct{ Subscribers, Watchers int }
+type Stats struct {
+	Subscribers, Watchers int
+	// Queued are the changes waiting in subscribers' queues; MaxQueued is
+	// the longest queue (one of QueueSize drops its subscriber).
+	Queued, MaxQueued int
+}
 
 // Stats returns the hub's current load.
 func (h *Hub) Stats() Stats {
 	h.mu.Lock()
 	defer h.mu.Unlock()
-	return Stats{Subscribers: len(h.subs), Watchers: len(h.watches)}
+	st := Stats{Subscribers: len(h.subs), Watchers: len(h.watches)}
+	for s := range h.subs {
+		n := len(s.out)
+		st.Queued += n
+		st.MaxQueued = max(st.MaxQueued, n)
+	}
+	return st
+}
+
+// Counts are what the hub has done since it started: the history entries
+// it read live, the changes it queued to live subscribers (Relayed) and
+// replayed from the history to subscribers resuming after a cursor, and
+// the subscribers it dropped with RESUME_REQUIRED for falling behind.
+type Counts struct{ Read, Relayed, Replayed, Dropped uint64 }
+
+// Counts returns what the hub has done since it started.
+func (h *Hub) Counts() Counts {
+	return Counts{Read: h.entries.Load(), Relayed: h.relayed.Load(), Replayed: h.replayed.Load(), Dropped: h.dropped.Load()}
+}
+
+// lagLimit bounds the entries Lag counts: past it the hub is far behind,
+// however far.
+const lagLimit = 10000
+
+// Lag is how far the hub is behind the end of the history: the entries it
+// has not read yet (at most lagLimit; those of transactions still running
+// included) and the age of the oldest of them. ok is false until Run has
+// found where the history ends.
+func (h *Hub) Lag(ctx context.Context) (entries int, age time.Duration, ok bool, err error) {
+	h.mu.Lock()
+	h.init()
+	running, pos := h.running, h.pos
+	h.mu.Unlock()
+	select {
+	case <-running:
+	default:
+		return 0, 0, false, nil
+	}
+	err = h.DB.QueryRowContext(ctx, `SELECT count(*) FROM (SELECT 1 FROM ticket_events WHERE (tx, id) > ($1, $2) LIMIT $3) behind`,
+		pos.Tx, pos.ID, lagLimit).Scan(&entries)
+	if err != nil || entries == 0 {
+		return entries, 0, err == nil, err
+	}
+	var oldest time.Time
+	err = h.DB.QueryRowContext(ctx, `SELECT created_at FROM ticket_events WHERE (tx, id) > ($1, $2) ORDER BY tx, id LIMIT 1`,
+		pos.Tx, pos.ID).Scan(&oldest)
+	if errors.Is(err, sql.ErrNoRows) { // read meanwhile
+		return 0, 0, true, nil
+	}
+	if err != nil {
+		return 0, 0, false, err
+	}
+	return entries, max(time.Since(oldest), 0), true, nil
 }

@@ -15,6 +15,8 @@ import (
 	"time"
 	"unicode/utf8"
 
+	"go.opentelemetry.io/otel/trace"
+
 	"socdesk/internal/viewer"
 )
 
@@ -29,7 +31,8 @@ func From(ctx context.Context, base *slog.Logger) *slog.Logger {
 }
 
 // Middleware assigns a request id (or takes a sane X-Request-Id), attaches a
-// logger to the context and logs the request when it ends. It never logs
+// logger to the context (with the trace id when the request is traced) and
+// logs the request when it ends. It never logs
 // headers, so tokens stay out of the logs.
 func Middleware(base *slog.Logger) func(http.Handler) http.Handler {
 	return func(next http.Handler) http.Handler {
@@ -42,6 +45,11 @@ func Middleware(base *slog.Logger) func(http.Handler) http.Handler {
 			}
 			w.Header().Set("X-Request-Id", id)
 			log := slog.New(capped{base.Handler()}).With("request_id", id)
+			if sc := trace.SpanContextFromContext(r.Context()); sc.IsValid() {
+				// Traced (see package tracing): every line of the request
+				// names its trace.
+				log = log.With("trace_id", sc.TraceID().String())
+			}
 			rw := &statusWriter{ResponseWriter: w, status: http.StatusOK}
 			start := time.Now()
 			who := &requester{}

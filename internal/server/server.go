@@ -1,8 +1,9 @@
 // Package server is socdesk's HTTP surface: /graphql behind token
-// authentication and a body limit, the schema's SDL, the GraphiQL page,
-// liveness (with the build's version) and readiness probes, CORS for pages
-// of other origins, response compression, and a graceful shutdown that lets
-// in-flight requests finish before closing the websockets.
+// authentication and a body limit, the schema's SDL, the browser pages
+// (package web: GraphiQL and the wallboard), liveness (with the build's
+// version) and readiness probes, CORS for pages of other origins, response
+// compression, and a graceful shutdown that lets in-flight requests finish
+// before closing the websockets.
 package server
 
 import (
@@ -16,13 +17,12 @@ import (
 	"net/http"
 	"time"
 
-	"github.com/99designs/gqlgen/graphql/playground"
-
 	"socdesk/internal/auth"
 	"socdesk/internal/errs"
 	"socdesk/internal/live"
 	"socdesk/internal/reqlog"
 	"socdesk/internal/version"
+	"socdesk/internal/web"
 	"socdesk/internal/wsguard"
 )
 
@@ -38,6 +38,8 @@ type Deps struct {
 	CORSOrigins []string
 	// Schema is the SDL served at /schema.graphql; nil serves none (404).
 	Schema []byte
+	// Metrics, if set, is served at GET /metrics (it checks its own token).
+	Metrics http.Handler
 }
 
 // NewHandler returns the routes.
@@ -62,7 +64,7 @@ func NewHandler(d Deps) http.Handler {
 		}
 		api.ServeHTTP(w, r)
 	})))
-	mux.Handle("GET /{$}", playground.Handler("socdesk", "/graphql"))
+	web.Register(mux) // GraphiQL at /, the wallboard at /wallboard, their assets
 	if d.Schema != nil {
 		mux.Handle("GET /schema.graphql", authenticated(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
 			w.Header().Set("Content-Type", "text/plain; charset=utf-8")
@@ -74,6 +76,9 @@ func NewHandler(d Deps) http.Handler {
 		w.Header().Set("Content-Type", "application/json")
 		_, _ = w.Write(append(health, '\n'))
 	})
+	if d.Metrics != nil {
+		mux.Handle("GET /metrics", d.Metrics)
+	}
 	mux.HandleFunc("GET /readyz", func(w http.ResponseWriter, r *http.Request) {
 		ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
 		defer cancel()

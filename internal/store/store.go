@@ -16,10 +16,12 @@ import (
 	"entgo.io/ent/dialect"
 	entsql "entgo.io/ent/dialect/sql"
 	_ "github.com/lib/pq" // PostgreSQL driver "postgres"
-	"modernc.org/sqlite"  // pure-Go SQLite driver "sqlite"
+	"go.opentelemetry.io/otel/trace"
+	"modernc.org/sqlite" // pure-Go SQLite driver "sqlite"
 
 	"socdesk/ent"
 	_ "socdesk/ent/runtime" // hooks and privacy policies
+	"socdesk/internal/tracing"
 )
 
 // Store is an open database.
@@ -42,6 +44,16 @@ type Options struct {
 	StatementTimeout time.Duration
 	// Driver wraps the ent driver, e.g. to count queries in tests.
 	Driver func(dialect.Driver) dialect.Driver
+	// Tracer, if set, gives SQL statements spans (see tracing.OpenDB).
+	Tracer trace.TracerProvider
+}
+
+// sqlOpen opens the database/sql handle, traced when o says so.
+func (o Options) sqlOpen(driverName, dsn string) (*sql.DB, error) {
+	if o.Tracer != nil {
+		return tracing.OpenDB(o.Tracer, driverName, dsn)
+	}
+	return sql.Open(driverName, dsn)
 }
 
 // Open opens the database; it does not migrate it.
@@ -75,7 +87,7 @@ func Open(ctx context.Context, o Options) (*Store, error) {
 		if !strings.Contains(dsn, "jit=") {
 			set("jit=off")
 		}
-		if db, err = sql.Open("postgres", dsn); err != nil {
+		if db, err = o.sqlOpen("postgres", dsn); err != nil {
 			return nil, err
 		}
 		n := o.MaxOpenConns
@@ -95,7 +107,7 @@ func Open(ctx context.Context, o Options) (*Store, error) {
 			}
 			dsn = "file:" + dsn + "?" + SQLitePragmas
 		}
-		if db, err = sql.Open("sqlite", dsn); err != nil {
+		if db, err = o.sqlOpen("sqlite", dsn); err != nil {
 			return nil, err
 		}
 	}

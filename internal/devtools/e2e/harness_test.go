@@ -9,8 +9,10 @@
 // (SIGTERM, then SIGKILL); their logs are shown only when the test fails or
 // with -v.
 //
-// Without PostgreSQL, Redis, redis-server or node the tests are skipped, or
-// failed under SOCDESK_REQUIRE_SERVICES=1.
+// The browser tests (browser_test.go) drive Debian's headless chromium.
+//
+// Without PostgreSQL, Redis, redis-server, node or chromium the tests are
+// skipped, or failed under SOCDESK_REQUIRE_SERVICES=1.
 package e2e_test
 
 import (
@@ -280,9 +282,15 @@ func (s *server) WS() string { return "ws" + strings.TrimPrefix(s.URL, "http") +
 // start runs `socdesk serve` on a free port with the cluster's database and
 // admin token, redisURL and env, and waits until /readyz says it is ready.
 func (c *cluster) start(name, redisURL string, env map[string]string) *server {
+	c.t.Helper()
+	return c.startAt(name, freePort(c.t), redisURL, env)
+}
+
+// startAt is start on a given port: a server restarted there is found
+// again by the clients of the one before.
+func (c *cluster) startAt(name string, port int, redisURL string, env map[string]string) *server {
 	t := c.t
 	t.Helper()
-	port := freePort(t)
 	all := map[string]string{
 		"DATABASE_URL":             c.databaseURL,
 		"REDIS_URL":                redisURL,

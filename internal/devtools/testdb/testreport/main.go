@@ -1,7 +1,8 @@
 // Command testreport reads `go test -json` on stdin, prints what go test
 // would (failures in full), then says plainly which tests were skipped and
-// why, and ends with a "N passed, N failed, N skipped" line. It exits 1 when
-// anything failed.
+// why, lists the files tests saved for people to look at (the lines they
+// log as "screenshot: <path>"), and ends with a "N passed, N failed, N
+// skipped" line. It exits 1 when anything failed.
 package main
 
 import (
@@ -26,6 +27,7 @@ func main() {
 		passed, failed, skipped int
 		output                  = map[string][]string{} // package/test → output lines
 		skips                   []string
+		artifacts               []string
 		pkgFailed               bool
 	)
 	sc := bufio.NewScanner(os.Stdin)
@@ -40,6 +42,9 @@ func main() {
 		switch ev.Action {
 		case "output":
 			output[key] = append(output[key], ev.Output)
+			if _, path, ok := strings.Cut(ev.Output, "screenshot: "); ok && ev.Test != "" {
+				artifacts = append(artifacts, fmt.Sprintf("%s %s: %s", ev.Package, ev.Test, strings.TrimSpace(path)))
+			}
 		case "pass":
 			if ev.Test == "" {
 				fmt.Printf("ok  \t%s\t%.2fs\n", ev.Package, ev.Elapsed)
@@ -71,6 +76,12 @@ func main() {
 		fmt.Printf("\nSKIPPED (%d):\n", len(skips))
 		for _, s := range skips {
 			fmt.Println("  " + s)
+		}
+	}
+	if len(artifacts) > 0 {
+		fmt.Printf("\nSCREENSHOTS (%d):\n", len(artifacts))
+		for _, a := range artifacts {
+			fmt.Println("  " + a)
 		}
 	}
 	fmt.Printf("\n%d passed, %d failed, %d skipped\n", passed, failed, skipped)
