@@ -11,6 +11,8 @@ import (
 
 	"github.com/99designs/gqlgen/graphql"
 
+	"github.com/redis/go-redis/v9"
+
 	"socdesk/graph"
 	"socdesk/internal/admin"
 	"socdesk/internal/auth"
@@ -67,7 +69,12 @@ func New(st *store.Store, broker events.Broker, cfg config.Config, log *slog.Log
 		o(&p)
 	}
 	m := metrics.New()
-	budgets, err := ratelimit.New(cfg.Rate(), events.RedisClient(broker), cfg.RedisChannel+":budget:", m.Registerer(), log)
+	// A nil *redis.Client would make a non-nil interface: keep rdb nil then.
+	var rdb redis.UniversalClient
+	if c := events.RedisClient(broker); c != nil {
+		rdb = c
+	}
+	budgets, err := ratelimit.New(cfg.Rate(), rdb, cfg.RedisChannel+":budget:", m.Registerer(), log)
 	if err != nil { // config.Validate checked the settings; the registry is new
 		panic(err)
 	}
