@@ -29,11 +29,6 @@ import (
 // "data": null). Under application/json such a request is answered 200, the
 // only way that media type has to say it.
 
-const (
-	mediaJSON          = "application/json"
-	mediaGraphQLResult = "application/graphql-response+json"
-)
-
 // httpPost serves POST requests with a JSON body.
 type httpPost struct{}
 
@@ -42,12 +37,11 @@ func (httpPost) Supports(r *http.Request) bool {
 		return false
 	}
 	mt, _, err := mime.ParseMediaType(r.Header.Get("Content-Type"))
-	return err == nil && mt == mediaJSON
+	return err == nil && mt == errs.MediaJSON
 }
 
 func (httpPost) Do(w http.ResponseWriter, r *http.Request, exec graphql.GraphExecutor) {
-	media := responseMedia(r)
-	w.Header().Set("Content-Type", media)
+	media := responseMedia(w, r)
 	start := graphql.Now()
 	body, err := io.ReadAll(r.Body)
 	if err != nil {
@@ -75,8 +69,7 @@ func (httpGet) Supports(r *http.Request) bool {
 }
 
 func (httpGet) Do(w http.ResponseWriter, r *http.Request, exec graphql.GraphExecutor) {
-	media := responseMedia(r)
-	w.Header().Set("Content-Type", media)
+	media := responseMedia(w, r)
 	start := graphql.Now()
 	q, err := url.ParseQuery(r.URL.RawQuery)
 	if err != nil {
@@ -104,7 +97,7 @@ func run(w http.ResponseWriter, ctx context.Context, exec graphql.GraphExecutor,
 	rc, opErr := exec.CreateOperationContext(ctx, params)
 	if opErr != nil {
 		status := http.StatusOK
-		if media == mediaGraphQLResult && errcode.GetErrorKind(opErr) == errcode.KindProtocol {
+		if media == errs.MediaGraphQLResponse && errcode.GetErrorKind(opErr) == errcode.KindProtocol {
 			status = http.StatusBadRequest
 		}
 		writeResponse(w, media, status, exec.DispatchError(graphql.WithOperationContext(ctx, rc), opErr))
@@ -130,7 +123,7 @@ func refuse(w http.ResponseWriter, ctx context.Context, exec graphql.GraphExecut
 // 4xx) has no data entry under application/graphql-response+json.
 func writeResponse(w http.ResponseWriter, media string, status int, resp *graphql.Response) {
 	var v any = resp
-	if media == mediaGraphQLResult && status >= 400 && resp.Data == nil {
+	if media == errs.MediaGraphQLResponse && status >= 400 && resp.Data == nil {
 		v = struct {
 			Errors     gqlerror.List  `json:"errors"`
 			Extensions map[string]any `json:"extensions,omitempty"`
@@ -146,27 +139,13 @@ func writeResponse(w http.ResponseWriter, media string, status int, resp *graphq
 	_, _ = w.Write(b)
 }
 
-// responseMedia is the media type of the answer, as gqlgen negotiates it:
-// application/json when the client accepts it first or accepts anything
-// (or sends no Accept), application/graphql-response+json otherwise.
-func responseMedia(r *http.Request) string {
-	accept := r.Header.Get("Accept")
-	if accept == "" {
-		return mediaJSON
-	}
-	for part := range strings.SplitSeq(accept, ",") {
-		mt, _, err := mime.ParseMediaType(strings.TrimSpace(part))
-		if err != nil {
-			continue
-		}
-		switch mt {
-		case "*/*", "application/*", mediaJSON:
-			return mediaJSON
-		case mediaGraphQLResult:
-			return mediaGraphQLResult
-		}
-	}
-	return mediaGraphQLResult
+// responseMedia sets the answer's media type, negotiated as every answer
+// of socdesk's is (errs.ResponseMediaType), and returns it.
+func responseMedia(w http.ResponseWriter, r *http.Request) string {
+	media := errs.ResponseMediaType(r)
+	w.Header().Set("Content-Type", media)
+	w.Header().Add("Vary", "Accept")
+	return media
 }
 
 // bodyFields are the members of a request body, with the JSON type each
