@@ -9,10 +9,13 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net"
 	"net/url"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"time"
+	"unicode"
 
 	"socdesk/graph/limits"
 	"socdesk/internal/events"
@@ -154,7 +157,7 @@ func (c *Config) Register(fs *flag.FlagSet) {
 	fs.DurationVar(&c.LivePoll, "live-poll", c.LivePoll, "how often the history is read for changes whose publication was lost"+bind("live-poll", "SOCDESK_LIVE_POLL"))
 	fs.DurationVar(&c.AuthCache, "auth-cache", c.AuthCache, "how long a token's user and rights are trusted before they are read again (a revoked token stops working within it); 0: every request"+bind("auth-cache", "SOCDESK_AUTH_CACHE"))
 	fs.IntVar(&c.RatePoints, "rate-points", c.RatePoints, "points each user may spend per rate window (an operation costs its query cost, a mutation rate-mutation-cost more per top-level field); shared through Redis when REDIS_URL is set; 0: no budgets"+bind("rate-points", "SOCDESK_RATE_POINTS"))
-	fs.DurationVar(&c.RateWindow, "rate-window", c.RateWindow, "time in which a spent budget is earned back in full"+bind("rate-window", "SOCDESK_RATE_WINDOW"))
+	fs.DurationVar(&c.RateWindow, "rate-window", c.RateWindow, "time in which a spent budget is earned back in full, at least 1s"+bind("rate-window", "SOCDESK_RATE_WINDOW"))
 	fs.IntVar(&c.RateMutationCost, "rate-mutation-cost", c.RateMutationCost, "points a mutation costs per top-level field on top of its query cost; 0: none"+bind("rate-mutation-cost", "SOCDESK_RATE_MUTATION_COST"))
 	fs.IntVar(&c.RateLocalUsers, "rate-local-users", c.RateLocalUsers, "users whose budgets a replica keeps in memory when there is no Redis (the least recently seen are forgotten)"+bind("rate-local-users", "SOCDESK_RATE_LOCAL_USERS"))
 	fs.DurationVar(&c.APQTTL, "apq-ttl", c.APQTTL, "how long an automatically persisted query stays in Redis after its last use"+bind("apq-ttl", "SOCDESK_APQ_TTL"))
@@ -183,7 +186,7 @@ func (c *Config) Load(fs *flag.FlagSet, args []string, getenv func(string) strin
 	for name, env := range c.env {
 		if v := getenv(env); v != "" && !given[name] {
 			if err := fs.Set(name, v); err != nil {
-				errs = append(errs, fmt.Errorf("%s: %w", env, err))
+				errs = append(errs, fmt.Errorf("%s: %q %s", env, v, expected(fs.Lookup(name))))
 			}
 		}
 	}
@@ -192,6 +195,38 @@ func (c *Config) Load(fs *flag.FlagSet, args []string, getenv func(string) strin
 	}
 	return c.Validate()
 }
+
+// expected says what a setting of f's type takes, for a value that did not
+// parse (the flag package's own errors say only "parse error").
+func expected(f *flag.Flag) string {
+	g, _ := f.Value.(flag.Getter)
+	if g == nil {
+		return "is not valid"
+	}
+	switch g.Get().(type) {
+	case bool:
+		return "must be true or false"
+	case int, int64:
+		return "must be a whole number"
+	case time.Duration:
+		return "must be a duration with its unit, such as 500ms, 30s, 5m or 1h"
+	}
+	return "is not valid"
+}
+
+// name is the environment variable of the flag called flagName, by which
+// messages name a setting.
+func (c *Config) name(flagName string) string {
+	if env := c.env[flagName]; env != "" {
+		return env
+	}
+	return "--" + flagName
+}
+
+// MinRateWindow is the shortest rate window: budgets are counted and
+// reported in whole seconds (RateLimit-Reset, Retry-After), so a shorter
+// window would refill before a client could be told when.
+const MinRateWindow = time.Second
 
 // Validate checks the settings.
 func (c *Config) Validate() error {
@@ -209,18 +244,35 @@ func (c *Config) Validate() error {
 	if c.MetricsToken != "" && len(c.MetricsToken) < 16 {
 		errs = append(errs, errors.New("the metrics token must be at least 16 characters"))
 	}
-	for name, v := range map[string]int{"db max conns": c.DBMaxConns, "max depth": c.MaxDepth, "max cost": c.MaxCost,
-		"count cost": c.CountCost, "max root fields": c.MaxRootFields, "max tokens": c.MaxTokens,
-		"ws max operations": c.WSMaxOperations, "apq max bytes": c.APQMaxBytes, "apq entries": c.APQEntries, "live max per user": c.LiveMaxPerUser, "live queue": c.LiveQueue} {
-		if v <= 0 {
-			errs = append(errs, fmt.Errorf("%s must be positive", name))
+	if strings.IndexFunc(c.MetricsToken, func(r rune) bool { return unicode.IsSpace(r) || unicode.IsControl(r) }) >= 0 {
+		errs = append(errs, fmt.Errorf("%s must not contain spaces or control characters: a scraper sends it in an Authorization header, which cannot carry them intact", c.name("metrics-token")))
+	}
+	positive := []struct {
+		flag string
+		v    int
+	}{{"db-max-conns", c.DBMaxConns}, {"max-depth", c.MaxDepth}, {"max-cost", c.MaxCost}, {"count-cost", c.CountCost},
+		{"max-root-fields", c.MaxRootFields}, {"max-tokens", c.MaxTokens}, {"ws-max-operations", c.WSMaxOperations},
+		{"apq-max-bytes", c.APQMaxBytes}, {"apq-entries", c.APQEntries}, {"live-max-per-user", c.LiveMaxPerUser}, {"live-queue", c.LiveQueue}}
+	for _, s := range positive {
+		if s.v <= 0 {
+			errs = append(errs, fmt.Errorf("%s must be positive, not %d", c.name(s.flag), s.v))
 		}
 	}
-	if c.RatePoints < 0 || c.RateMutationCost < 0 {
-		errs = append(errs, errors.New("rate points and rate mutation cost must not be negative"))
+	for _, s := range []struct {
+		flag string
+		v    int
+	}{{"rate-points", c.RatePoints}, {"rate-mutation-cost", c.RateMutationCost}} {
+		if s.v < 0 {
+			errs = append(errs, fmt.Errorf("%s must not be negative, not %d", c.name(s.flag), s.v))
+		}
 	}
-	if c.RatePoints > 0 && (c.RateWindow <= 0 || c.RateLocalUsers <= 0) {
-		errs = append(errs, errors.New("with rate points, the rate window and rate local users must be positive"))
+	if c.RatePoints > 0 {
+		if c.RateWindow < MinRateWindow {
+			errs = append(errs, fmt.Errorf("%s must be at least %v (budgets are counted in whole seconds), not %v", c.name("rate-window"), MinRateWindow, c.RateWindow))
+		}
+		if c.RateLocalUsers <= 0 {
+			errs = append(errs, fmt.Errorf("%s must be positive with rate points, not %d", c.name("rate-local-users"), c.RateLocalUsers))
+		}
 	}
 	if c.PersistedOnly && c.PersistedQueries == "" {
 		errs = append(errs, errors.New("persisted-only mode needs a manifest: set SOCDESK_PERSISTED_QUERIES"))
@@ -231,13 +283,29 @@ func (c *Config) Validate() error {
 	if c.MaxBodyBytes < 1024 {
 		errs = append(errs, errors.New("max body bytes must be at least 1024"))
 	}
-	for _, o := range c.CORSAllowed() {
-		if err := checkOrigin(o); err != nil {
-			errs = append(errs, fmt.Errorf("cors origins: %w", err))
+	for _, s := range []struct{ flag, v string }{{"cors-origins", c.CORSOrigins}, {"ws-origins", c.WSOrigins}} {
+		for _, o := range splitOrigins(s.v) {
+			if err := checkOrigin(o); err != nil {
+				errs = append(errs, fmt.Errorf("%s: %w", c.name(s.flag), err))
+			}
 		}
 	}
-	if c.ShutdownTimeout <= 0 || c.StatementTimeout <= 0 || c.WSInitTimeout <= 0 || c.WSKeepAlive <= 0 || c.WSWriteTimeout <= 0 || c.LivePoll <= 0 || c.WSRecheck <= 0 || c.APQTTL <= 0 {
-		errs = append(errs, errors.New("timeouts must be positive"))
+	for _, s := range []struct {
+		flag string
+		v    time.Duration
+	}{{"shutdown-timeout", c.ShutdownTimeout}, {"statement-timeout", c.StatementTimeout}, {"ws-init-timeout", c.WSInitTimeout},
+		{"ws-keepalive", c.WSKeepAlive}, {"ws-write-timeout", c.WSWriteTimeout}, {"live-poll", c.LivePoll},
+		{"ws-recheck", c.WSRecheck}, {"apq-ttl", c.APQTTL}} {
+		if s.v <= 0 {
+			errs = append(errs, fmt.Errorf("%s must be positive, not %v", c.name(s.flag), s.v))
+		}
+	}
+	for _, s := range []struct{ flag, v string }{{"addr", c.Addr}, {"pprof-addr", c.PprofAddr}, {"metrics-addr", c.MetricsAddr}} {
+		if s.v != "" || s.flag == "addr" {
+			if err := checkAddr(s.v); err != nil {
+				errs = append(errs, fmt.Errorf("%s: %w", c.name(s.flag), err))
+			}
+		}
 	}
 	return errors.Join(errs...)
 }
@@ -277,17 +345,36 @@ func (c *Config) Persisted() persisted.Options {
 // SOCDESK_WS_ORIGINS and SOCDESK_CORS_ORIGINS (a page allowed to query the
 // API may subscribe too).
 func (c *Config) Origins() []string {
-	return append(splitList(c.WSOrigins), c.CORSAllowed()...)
+	return append(splitOrigins(c.WSOrigins), c.CORSAllowed()...)
 }
 
 // CORSAllowed are the origins whose pages may call the API (CORS), without
 // a trailing slash.
-func (c *Config) CORSAllowed() []string {
-	out := splitList(c.CORSOrigins)
+func (c *Config) CORSAllowed() []string { return splitOrigins(c.CORSOrigins) }
+
+// splitOrigins reads a comma-separated list of origins (SOCDESK_CORS_ORIGINS,
+// SOCDESK_WS_ORIGINS), without trailing slashes.
+func splitOrigins(s string) []string {
+	out := splitList(s)
 	for i, o := range out {
 		out[i] = strings.TrimRight(o, "/")
 	}
 	return out
+}
+
+// checkAddr accepts a listening address as net.Listen takes it:
+// [host]:port, the port a number up to 65535.
+func checkAddr(a string) error {
+	_, port, err := net.SplitHostPort(a)
+	if err == nil {
+		if n, perr := strconv.Atoi(port); perr != nil || n < 0 || n > 65535 {
+			err = fmt.Errorf("port %q is not a number from 0 to 65535", port)
+		}
+	}
+	if err != nil {
+		return fmt.Errorf("%q is not an address to listen on (host:port, e.g. 127.0.0.1:9090 or :9090): %w", a, err)
+	}
+	return nil
 }
 
 // checkOrigin accepts "*" and origins as browsers send them:

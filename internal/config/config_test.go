@@ -97,9 +97,98 @@ func TestBrowserSettings(t *testing.T) {
 	if _, err := load(t, map[string]string{"SOCDESK_CORS_ORIGINS": "*"}); err != nil {
 		t.Errorf("*: %v", err)
 	}
-	for _, bad := range []string{"dash.example.com", "https://dash.example.com/app", "https://*.example.com", "ftp://x.example.com", "https://u@x.example.com", "https://x.example.com?a=1"} {
-		if _, err := load(t, map[string]string{"SOCDESK_CORS_ORIGINS": bad}); err == nil || !strings.Contains(err.Error(), "not an origin") {
-			t.Errorf("%q: %v", bad, err)
+	for _, env := range []string{"SOCDESK_CORS_ORIGINS", "SOCDESK_WS_ORIGINS"} {
+		if _, err := load(t, map[string]string{env: "*, https://a.example.com/"}); err != nil {
+			t.Errorf("%s: %v", env, err)
+		}
+		for _, bad := range []string{"bad", "dash.example.com", "https://dash.example.com/app", "https://*.example.com", "ftp://x.example.com", "https://u@x.example.com", "https://x.example.com?a=1"} {
+			if _, err := load(t, map[string]string{env: bad}); err == nil || !strings.Contains(err.Error(), env+": ") || !strings.Contains(err.Error(), "not an origin") {
+				t.Errorf("%s=%q: %v", env, bad, err)
+			}
+		}
+	}
+}
+
+// TestBadValuesSayWhatIsExpected: a value that does not parse is named by
+// its environment variable with what its setting takes, not the flag
+// package's "parse error".
+func TestBadValuesSayWhatIsExpected(t *testing.T) {
+	for env, want := range map[string]string{
+		"SOCDESK_PERSISTED_ONLY":   `SOCDESK_PERSISTED_ONLY: "yes" must be true or false`,
+		"SOCDESK_MAX_DEPTH":        `SOCDESK_MAX_DEPTH: "yes" must be a whole number`,
+		"SOCDESK_MAX_BODY_BYTES":   `SOCDESK_MAX_BODY_BYTES: "yes" must be a whole number`,
+		"SOCDESK_SHUTDOWN_TIMEOUT": `SOCDESK_SHUTDOWN_TIMEOUT: "yes" must be a duration with its unit, such as 500ms, 30s, 5m or 1h`,
+	} {
+		_, err := load(t, map[string]string{env: "yes"})
+		if err == nil || err.Error() != want || strings.Contains(err.Error(), "parse error") {
+			t.Errorf("%s=yes: %v, want %q", env, err, want)
+		}
+	}
+}
+
+// TestRefusalsNameTheSetting: every duration, count and address refused is
+// named by its environment variable, with the value given.
+func TestRefusalsNameTheSetting(t *testing.T) {
+	for env, v := range map[string]string{
+		"SOCDESK_APQ_TTL": "-1s", "SOCDESK_SHUTDOWN_TIMEOUT": "0s", "SOCDESK_STATEMENT_TIMEOUT": "-5s",
+		"SOCDESK_WS_INIT_TIMEOUT": "0s", "SOCDESK_WS_KEEPALIVE": "0s", "SOCDESK_WS_WRITE_TIMEOUT": "0s",
+		"SOCDESK_LIVE_POLL": "0s", "SOCDESK_WS_RECHECK": "-1m", "SOCDESK_MAX_DEPTH": "0", "SOCDESK_LIVE_QUEUE": "-3",
+	} {
+		_, err := load(t, map[string]string{env: v})
+		if err == nil || !strings.Contains(err.Error(), env+" must be positive, not ") {
+			t.Errorf("%s=%s: %v", env, v, err)
+		}
+	}
+	_, err := load(t, map[string]string{"SOCDESK_APQ_TTL": "-1s", "SOCDESK_LIVE_POLL": "0s"})
+	if err == nil || !strings.Contains(err.Error(), "SOCDESK_APQ_TTL") || !strings.Contains(err.Error(), "SOCDESK_LIVE_POLL") {
+		t.Errorf("two bad durations: %v (both must be named)", err)
+	}
+}
+
+// TestRateWindowAtLeastASecond: budgets are told in whole seconds, so a
+// window under 1s is refused, saying so.
+func TestRateWindowAtLeastASecond(t *testing.T) {
+	for _, w := range []string{"1ns", "999ms"} {
+		_, err := load(t, map[string]string{"SOCDESK_RATE_POINTS": "100", "SOCDESK_RATE_WINDOW": w})
+		if err == nil || !strings.Contains(err.Error(), "SOCDESK_RATE_WINDOW must be at least 1s") {
+			t.Errorf("window %s: %v", w, err)
+		}
+	}
+	if _, err := load(t, map[string]string{"SOCDESK_RATE_POINTS": "100", "SOCDESK_RATE_WINDOW": "1s"}); err != nil {
+		t.Errorf("window 1s: %v", err)
+	}
+}
+
+// TestMetricsToken: a token with whitespace or control characters cannot
+// travel intact in an Authorization header and is refused, saying why.
+func TestMetricsToken(t *testing.T) {
+	for _, tok := range []string{strings.Repeat(" ", 16), "abcdefgh ijklmnopq", "abcdefghijklmnop\t", "abcdefgh\x00ijklmnop", "abcdefgh\u00a0ijklmnop"} {
+		_, err := load(t, map[string]string{"SOCDESK_METRICS_TOKEN": tok})
+		if err == nil || !strings.Contains(err.Error(), "SOCDESK_METRICS_TOKEN must not contain spaces or control characters") {
+			t.Errorf("token %q: %v", tok, err)
+		} else if strings.Contains(err.Error(), tok) {
+			t.Errorf("the message shows the token: %v", err)
+		}
+	}
+	if _, err := load(t, map[string]string{"SOCDESK_METRICS_TOKEN": "scrape-token-0123456789"}); err != nil {
+		t.Errorf("a good token: %v", err)
+	}
+}
+
+// TestListenAddresses: SOCDESK_ADDR, SOCDESK_PPROF_ADDR and
+// SOCDESK_METRICS_ADDR must be host:port, checked before anything starts.
+func TestListenAddresses(t *testing.T) {
+	for _, env := range []string{"SOCDESK_ADDR", "SOCDESK_PPROF_ADDR", "SOCDESK_METRICS_ADDR"} {
+		for _, bad := range []string{"notanaddr", "127.0.0.1", "127.0.0.1:http", "127.0.0.1:99999", "::1:80"} {
+			_, err := load(t, map[string]string{env: bad})
+			if err == nil || !strings.Contains(err.Error(), env+`: "`+bad+`" is not an address to listen on`) {
+				t.Errorf("%s=%s: %v", env, bad, err)
+			}
+		}
+		for _, good := range []string{"127.0.0.1:9090", ":0", "[::1]:9090", "localhost:8080"} {
+			if _, err := load(t, map[string]string{env: good}); err != nil {
+				t.Errorf("%s=%s: %v", env, good, err)
+			}
 		}
 	}
 }
