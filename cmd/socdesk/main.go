@@ -85,14 +85,28 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	case "user":
 		return userCmd(ctx, args, getenv, stdout, stderr)
 	case "version", "--version", "-version":
-		fmt.Fprintln(stdout, version.Get())
-		return nil
+		return versionCmd(args, stdout, stderr)
 	case "help", "-h", "--help":
 		fmt.Fprint(stdout, usage)
 		return nil
 	}
 	fmt.Fprint(stderr, usage)
 	return fmt.Errorf("unknown command %q", cmd)
+}
+
+// versionCmd prints the build; it takes no flags nor arguments.
+func versionCmd(args []string, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("socdesk version", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.Usage = func() { fmt.Fprintln(stderr, "Usage: socdesk version (no flags nor arguments)") }
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if fs.NArg() > 0 {
+		return fmt.Errorf("version takes no arguments, not %q", fs.Args())
+	}
+	fmt.Fprintln(stdout, version.Get())
+	return nil
 }
 
 // parse reads the settings of a subcommand from the environment and args.

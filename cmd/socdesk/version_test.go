@@ -60,3 +60,20 @@ func TestMakeBuildStampsTheCommit(t *testing.T) {
 		t.Fatalf("build date %q: %v", m[2], err)
 	}
 }
+
+// TestVersionRefusesArguments: `socdesk version` takes nothing; a flag or
+// an argument is an error (exit status 2) saying what was not understood.
+func TestVersionRefusesArguments(t *testing.T) {
+	for args, want := range map[string]string{
+		"version --bogus":   "flag provided but not defined: -bogus",
+		"--version -x":      "flag provided but not defined: -x",
+		"version extra":     `version takes no arguments, not ["extra"]`,
+		"version -- --json": `version takes no arguments, not ["--json"]`,
+	} {
+		var out, errOut bytes.Buffer
+		err := run(context.Background(), strings.Fields(args), func(string) string { return "" }, &out, &errOut)
+		if err == nil || !strings.Contains(err.Error(), want) || out.Len() > 0 {
+			t.Errorf("socdesk %s: %v, printed %q; want an error with %q and nothing on stdout", args, err, out.String(), want)
+		}
+	}
+}
