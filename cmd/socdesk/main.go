@@ -29,6 +29,7 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"socdesk/ent"
+	"socdesk/graph/generated"
 	"socdesk/internal/admin"
 	"socdesk/internal/app"
 	"socdesk/internal/auth"
@@ -152,6 +153,10 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stder
 		return err
 	}
 	log := cfg.Logger(stderr)
+	pqOpts, err := persistedOptions(cfg, log)
+	if err != nil {
+		return err
+	}
 	if getenv("GOGC") == "" {
 		// The live heap of a request-serving replica is small and its garbage
 		// plenty: collecting at 5× instead of 2× the live heap gave the ticket
@@ -206,7 +211,7 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stder
 		broker = events.NewBackground(rb, 1024, log)
 	}
 	defer broker.Close()
-	pq, err := persisted.New(cfg.Persisted(), rdb, log)
+	pq, err := persisted.New(pqOpts, rdb, log)
 	if err != nil {
 		return err
 	}
@@ -236,6 +241,23 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stder
 	err = server.Serve(ctx, ln, a.Handler, cfg.ShutdownTimeout, log, a.Websockets.GoAway)
 	stopHub()
 	return errors.Join(err, <-hubDone)
+}
+
+// persistedOptions are the persisted-query settings with the manifest, when
+// one is given, read and every document checked against the schema, before
+// anything starts.
+func persistedOptions(cfg config.Config, log *slog.Logger) (persisted.Options, error) {
+	o := cfg.Persisted()
+	if o.ManifestPath == "" {
+		return o, nil
+	}
+	m, err := persisted.LoadManifest(o.ManifestPath, generated.NewExecutableSchema(generated.Config{}).Schema())
+	if err != nil {
+		return o, err
+	}
+	o.Manifest = m
+	log.Info("persisted-query manifest loaded", "file", o.ManifestPath, "operations", m.Len(), "only", o.Only)
+	return o, nil
 }
 
 func loadDemo(ctx context.Context, client *ent.Client, log *slog.Logger) error {

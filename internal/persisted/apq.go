@@ -14,10 +14,13 @@ import (
 // APQ is gqlgen's automatic persisted queries (extension.AutomaticPersistedQuery)
 // with two bounds of socdesk's: a document is stored only once it has
 // parsed and validated (a request cannot fill the store with junk that
-// never runs), and only up to MaxBytes.
+// never runs), and only up to MaxBytes. The documents of Manifest, when
+// one is given, are served by their id as if registered (pre-registered:
+// nothing expires them, and a client never has to send them).
 type APQ struct {
 	Store    graphql.Cache[string]
 	MaxBytes int
+	Manifest *Manifest
 }
 
 var _ interface {
@@ -43,6 +46,11 @@ type pending struct{ hash, query string }
 func (a APQ) MutateOperationParameters(ctx context.Context, p *graphql.RawParams) *gqlerror.Error {
 	if p.Extensions["persistedQuery"] == nil {
 		return nil
+	}
+	if a.Manifest != nil {
+		if found, err := a.Manifest.serve(idOf(p.Extensions["persistedQuery"]), p); found {
+			return err
+		}
 	}
 	if err := checkHash(p.Extensions["persistedQuery"]); err != nil {
 		return err

@@ -3,7 +3,8 @@
 // the document once when the server does not know it), kept in Redis when
 // replicas share one and in a bounded in-memory LRU otherwise; or, in
 // allow-list mode, only the documents of a persisted-query manifest
-// (Apollo's format), which no request can add to.
+// (Apollo's format), which no request can add to. A manifest given without
+// allow-list mode is served by id besides the automatic registrations.
 package persisted
 
 import (
@@ -26,31 +27,35 @@ type Options struct {
 	MaxBytes int
 	// Entries bound the in-memory cache (used without Redis).
 	Entries int
-	// Only, if set, runs only the documents of the manifest at ManifestPath;
-	// automatic registration is off.
-	Only         bool
+	// Only, if set, runs only the documents of Manifest; automatic
+	// registration is off.
+	Only bool
+	// ManifestPath is where Manifest was read from (LoadManifest). Without
+	// Only, the manifest's documents are served by id besides those
+	// registered automatically.
 	ManifestPath string
+	Manifest     *Manifest
 }
 
 // New returns the GraphQL extension serving persisted queries as o says:
 // registered in rdb when it is not nil (every replica sharing it sees what
-// one registered), in memory otherwise; from a manifest in allow-list mode.
+// one registered), in memory otherwise, with the documents of o.Manifest
+// served by id too; only those of o.Manifest in allow-list mode.
 func New(o Options, rdb *redis.Client, log *slog.Logger) (graphql.HandlerExtension, error) {
+	if o.ManifestPath != "" && o.Manifest == nil {
+		return nil, fmt.Errorf("persisted-query manifest %s: not loaded (LoadManifest)", o.ManifestPath)
+	}
 	if o.Only {
-		if o.ManifestPath == "" {
+		if o.Manifest == nil {
 			return nil, errors.New("persisted-only mode needs a manifest (SOCDESK_PERSISTED_QUERIES)")
 		}
-		m, err := LoadManifest(o.ManifestPath)
-		if err != nil {
-			return nil, err
-		}
-		return Listed{Manifest: m}, nil
+		return Listed{Manifest: o.Manifest}, nil
 	}
 	if o.MaxBytes <= 0 || o.Entries <= 0 || o.TTL <= 0 {
 		return nil, fmt.Errorf("persisted queries: size, entries and TTL must be positive")
 	}
 	if rdb != nil {
-		return APQ{Store: &Redis{Client: rdb, TTL: o.TTL, Log: log}, MaxBytes: o.MaxBytes}, nil
+		return APQ{Store: &Redis{Client: rdb, TTL: o.TTL, Log: log}, MaxBytes: o.MaxBytes, Manifest: o.Manifest}, nil
 	}
-	return APQ{Store: NewMemory(o.Entries), MaxBytes: o.MaxBytes}, nil
+	return APQ{Store: NewMemory(o.Entries), MaxBytes: o.MaxBytes, Manifest: o.Manifest}, nil
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
+	"encoding/json"
 	"log/slog"
 	"os"
 	"path/filepath"
@@ -14,6 +15,7 @@ import (
 	"github.com/99designs/gqlgen/graphql"
 	"github.com/redis/go-redis/v9"
 
+	"socdesk/graph/generated"
 	"socdesk/internal/devtools/testdb"
 	"socdesk/internal/persisted"
 )
@@ -111,14 +113,76 @@ func TestManifest(t *testing.T) {
 	if _, err := persisted.New(persisted.Options{Only: true}, nil, slog.New(slog.DiscardHandler)); err == nil {
 		t.Error("allow-list mode started without a manifest")
 	}
+	schema := generated.NewExecutableSchema(generated.Config{}).Schema()
 	missing := filepath.Join(t.TempDir(), "none.json")
-	if _, err := persisted.New(persisted.Options{Only: true, ManifestPath: missing}, nil, slog.New(slog.DiscardHandler)); err == nil || !strings.Contains(err.Error(), "none.json") {
+	if _, err := persisted.LoadManifest(missing, schema); err == nil || !strings.Contains(err.Error(), "none.json") {
 		t.Errorf("a missing manifest: %v", err)
 	}
+	if _, err := persisted.New(persisted.Options{ManifestPath: missing, TTL: time.Hour, MaxBytes: 100, Entries: 10}, nil, slog.New(slog.DiscardHandler)); err == nil {
+		t.Error("a manifest path without its manifest was accepted")
+	}
 	path := filepath.Join(t.TempDir(), "m.json")
-	_ = os.WriteFile(path, []byte(`{"format":"apollo-persisted-query-manifest","version":1,"operations":[]}`), 0o644)
-	if ext, err := persisted.New(persisted.Options{Only: true, ManifestPath: path}, nil, slog.New(slog.DiscardHandler)); err != nil || ext.ExtensionName() != "PersistedQueriesOnly" {
+	_ = os.WriteFile(path, []byte(`{"format":"apollo-persisted-query-manifest","version":1,"operations":[{"id":"me","body":"query Me { viewer { id } }"}]}`), 0o644)
+	good, err := persisted.LoadManifest(path, schema)
+	if err != nil || good.Len() != 1 {
+		t.Fatalf("a good manifest: %v", err)
+	}
+	if ext, err := persisted.New(persisted.Options{Only: true, ManifestPath: path, Manifest: good}, nil, slog.New(slog.DiscardHandler)); err != nil || ext.ExtensionName() != "PersistedQueriesOnly" {
 		t.Errorf("a manifest: %v %v", ext, err)
+	}
+	if ext, err := persisted.New(persisted.Options{ManifestPath: path, Manifest: good, TTL: time.Hour, MaxBytes: 100, Entries: 10}, nil, slog.New(slog.DiscardHandler)); err != nil || ext.(persisted.APQ).Manifest != good {
+		t.Errorf("a manifest without allow-list mode: %v %v", ext, err)
+	}
+}
+
+// TestManifestValidatesAgainstTheSchema: every document of a manifest is
+// checked against the schema when it is loaded; the first that fails is
+// named by its id, with the schema's complaint.
+func TestManifestValidatesAgainstTheSchema(t *testing.T) {
+	schema := generated.NewExecutableSchema(generated.Config{}).Schema()
+	for _, tc := range []struct{ body, err string }{
+		{"query X { nosuchfield }", `operation bad-1 does not validate against the schema: line 1, column 11: Cannot query field "nosuchfield" on type "Query".`},
+		{"query X { viewer { id }", "operation bad-1 does not validate against the schema: line 1, column 24: Expected Name, found <EOF>"},
+		{"query X($n: Int) { viewer { id } }", `operation bad-1 does not validate against the schema: line 1, column 9: Variable "$n" is never used in operation "X".`},
+	} {
+		path := filepath.Join(t.TempDir(), "m.json")
+		b, _ := json.Marshal(map[string]any{"format": "apollo-persisted-query-manifest", "version": 1, "operations": []any{
+			map[string]any{"id": "good-1", "body": "query Me { viewer { id } }"}, map[string]any{"id": "bad-1", "body": tc.body}}})
+		_ = os.WriteFile(path, b, 0o644)
+		if _, err := persisted.LoadManifest(path, schema); err == nil || !strings.Contains(err.Error(), tc.err) {
+			t.Errorf("%s: %v, want %q", tc.body, err, tc.err)
+		}
+	}
+}
+
+// TestManifestServedBesideAPQ: without allow-list mode a manifest's
+// documents are served by their id (any id, not only a SHA-256), the
+// document sent with an id must be its own, and other hashes go on to the
+// automatic persisted queries.
+func TestManifestServedBesideAPQ(t *testing.T) {
+	m, err := persisted.ParseManifest([]byte(`{"format":"apollo-persisted-query-manifest","version":1,"operations":[{"id":"me-v1","body":"query Me { viewer { id } }"}]}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	a := persisted.APQ{Store: persisted.NewMemory(10), MaxBytes: 1 << 10, Manifest: m}
+	byID := func(id, query string) (*graphql.RawParams, error) {
+		p := &graphql.RawParams{Query: query, Extensions: map[string]any{"persistedQuery": map[string]any{"version": 1.0, "sha256Hash": id}}}
+		if err := a.MutateOperationParameters(context.Background(), p); err != nil {
+			return p, err
+		}
+		return p, nil
+	}
+	if p, err := byID("me-v1", ""); err != nil || p.Query != "query Me { viewer { id } }" {
+		t.Errorf("by id: %q %v", p.Query, err)
+	}
+	if p, err := byID("me-v1", "query Me { viewer { id } }"); err != nil || p.Query != "query Me { viewer { id } }" {
+		t.Errorf("by id with its document: %q %v", p.Query, err)
+	}
+	if _, err := byID("me-v1", "query Other { viewer { login } }"); err == nil || !strings.Contains(err.Error(), "extensions.persistedQuery: the document sent is not the one of this id") {
+		t.Errorf("by id with another document: %v", err)
+	}
+	if _, err := byID("not-listed", ""); err == nil || !strings.Contains(err.Error(), "64 lowercase hex digits") {
+		t.Errorf("an unlisted id goes on to the automatic persisted queries' check: %v", err)
 	}
 }
 
