@@ -37,9 +37,18 @@ func (r rated) rateLimit() map[string]any {
 // when ask is set; accept is the Accept header.
 func (e *env) doRated(token, query string, ask bool, accept string) rated {
 	e.t.Helper()
-	req := map[string]any{"query": query}
 	if ask {
-		req["extensions"] = map[string]any{"rateLimit": true}
+		return e.doRatedWith(token, query, map[string]any{"rateLimit": true}, accept)
+	}
+	return e.doRatedWith(token, query, nil, accept)
+}
+
+// doRatedWith posts query with token and the request extensions ext.
+func (e *env) doRatedWith(token, query string, ext map[string]any, accept string) rated {
+	e.t.Helper()
+	req := map[string]any{"query": query}
+	if ext != nil {
+		req["extensions"] = ext
 	}
 	body, _ := json.Marshal(req)
 	hr, _ := http.NewRequest(http.MethodPost, e.srv.URL+"/graphql", bytes.NewReader(body))
@@ -213,6 +222,35 @@ func TestRateBudgetsOff(t *testing.T) {
 		if r.header.Get("RateLimit-Limit") != "" || num(r.rateLimit()["cost"]) != 41 || r.rateLimit()["remaining"] != nil {
 			t.Fatalf("headers %v, extensions %v", r.header, r.rateLimit())
 		}
+	}
+}
+
+// TestRateLimitExtensionMustBeABoolean: a request extension rateLimit
+// that is not true, false or null is BAD_USER_INPUT on
+// extensions.rateLimit, and the request is not charged; false and null ask
+// for no report.
+func TestRateLimitExtensionMustBeABoolean(t *testing.T) {
+	e := newEnvWith(t, dialect.Postgres, rateCfg(1000))
+	for _, v := range []any{"yes", "true", 1, map[string]any{"on": true}, []any{true}} {
+		r := e.doRatedWith(e.admin, tenTickets, map[string]any{"rateLimit": v}, "application/json")
+		r.wantCode("BAD_USER_INPUT", "extensions.rateLimit")
+		if len(r.Data) > 0 && string(r.Data) != "null" {
+			t.Errorf("rateLimit %v: data %s", v, r.Data)
+		}
+		if !strings.Contains(r.Errors[0].Message, "extensions.rateLimit: must be true or false") {
+			t.Errorf("rateLimit %v: %q", v, r.Errors[0].Message)
+		}
+	}
+	for _, v := range []any{false, nil} {
+		r := e.doRatedWith(e.admin, tenTickets, map[string]any{"rateLimit": v}, "application/json")
+		r.ok()
+		if r.rateLimit() != nil {
+			t.Errorf("rateLimit %v: reported %v", v, r.rateLimit())
+		}
+	}
+	// Only the two requests above were charged: 1000 − 2 × 41, − 41 now.
+	if r := e.doRated(e.admin, tenTickets, true, "application/json"); num(r.rateLimit()["remaining"]) != 1000-3*41 {
+		t.Fatalf("the refused requests were charged: %v", r.rateLimit())
 	}
 }
 

@@ -120,3 +120,31 @@ func TestReadmeWebsocketExample(t *testing.T) {
 
 // syncWriter collects a process's output while the test reads it.
 type syncWriter = syncbuf.Buffer
+
+// TestReadmeRateLimitExample: the README's request asking for its charge,
+// run as written against the server in SOCDESK_ADDR, is told the cost.
+func TestReadmeRateLimitExample(t *testing.T) {
+	e := newEnv(t, testdb.Backends[0])
+	if _, err := exec.LookPath("curl"); err != nil {
+		testdb.SkipOrFail(t, "curl is not installed")
+	}
+	script := readmeBlock(t, "sh", `"extensions":{"rateLimit":true}`)
+	if strings.Contains(script, "localhost") || strings.Contains(script, "127.0.0.1:8080/") {
+		t.Fatalf("the example hard-codes an address:\n%s", script)
+	}
+	cmd := exec.Command("bash", "-euo", "pipefail", "-c", script)
+	cmd.Env = append(os.Environ(), "TOKEN="+e.admin, "SOCDESK_ADDR="+strings.TrimPrefix(e.srv.URL, "http://"), "ADDR=")
+	out, err := cmd.Output()
+	if err != nil {
+		t.Fatalf("the README's rateLimit example: %v\n%s", err, out)
+	}
+	var r struct {
+		Extensions struct {
+			RateLimit *struct{ Cost int }
+		}
+		Errors []gqlError
+	}
+	if err := json.Unmarshal(out, &r); err != nil || r.Extensions.RateLimit == nil || r.Extensions.RateLimit.Cost != 41 || len(r.Errors) > 0 {
+		t.Fatalf("the README's rateLimit example printed %q (%v)", out, err)
+	}
+}

@@ -20,6 +20,7 @@ import (
 // RequestExtension is the request extension a client sets to true
 // ({"extensions": {"rateLimit": true}}) to be told, in the response's
 // extensions under the same name, what the operation cost and what is left.
+// Any value but true, false or null is refused as BAD_USER_INPUT.
 const RequestExtension = "rateLimit"
 
 // A refusal is a protocol error: gqlgen answers it with a 4xx status, and
@@ -32,6 +33,7 @@ type Extension struct{ Budgets *Budgets }
 
 var _ interface {
 	graphql.HandlerExtension
+	graphql.OperationParameterMutator
 	graphql.OperationContextMutator
 	graphql.ResponseInterceptor
 } = Extension{}
@@ -45,6 +47,20 @@ func (e Extension) Validate(graphql.ExecutableSchema) error {
 		return fmt.Errorf("ratelimit: Extension without Budgets")
 	}
 	return nil
+}
+
+// MutateOperationParameters implements graphql.OperationParameterMutator:
+// a request extension rateLimit that is not a boolean is refused before
+// anything is parsed or charged (a client misspelling true would otherwise
+// never be told why no report comes).
+func (Extension) MutateOperationParameters(_ context.Context, p *graphql.RawParams) *gqlerror.Error {
+	switch p.Extensions[RequestExtension].(type) {
+	case nil, bool:
+		return nil
+	}
+	const field = "extensions." + RequestExtension
+	return &gqlerror.Error{Message: field + ": must be true or false",
+		Extensions: map[string]any{"code": string(errs.BadUserInput), "field": field}}
 }
 
 // charged is what an operation was charged, kept in its Stats.
