@@ -26,7 +26,6 @@ import (
 
 	"socdesk/ent"
 	"socdesk/ent/privacy"
-	"socdesk/graph/generated"
 	"socdesk/graph/limits"
 	"socdesk/internal/auth"
 	"socdesk/internal/errs"
@@ -86,7 +85,7 @@ type LiveOptions struct {
 // following the GraphQL-over-HTTP spec, with limits checked before execution
 // and errors mapped to socdesk's codes in one presenter.
 func NewHandler(o Options) http.Handler {
-	srv := handler.New(generated.NewExecutableSchema(generated.Config{Resolvers: o.Resolver}))
+	srv := handler.New(executableSchema(o.Resolver))
 	for _, x := range o.Extensions { // the outermost: they see what the others add or refuse
 		srv.Use(x)
 	}
@@ -99,7 +98,9 @@ func NewHandler(o Options) http.Handler {
 	srv.SetQueryCache(lru.New[*ast.QueryDocument](1000))
 	srv.SetParserTokenLimit(o.MaxTokens)
 	srv.SetValidationRulesFn(validationRules)
-	if !o.NoIntrospection {
+	if o.NoIntrospection {
+		srv.Use(noIntrospection{})
+	} else {
 		srv.Use(extension.Introspection{})
 	}
 	srv.Use(o.Limits)
