@@ -29,12 +29,24 @@ type Redis struct {
 	subs  int
 }
 
-// NewRedisChannel connects to the Redis server at url (redis://…) and
-// publishes and subscribes on channel (DefaultChannel unless configured).
-func NewRedisChannel(ctx context.Context, url, channel string, log *slog.Logger) (*Redis, error) {
+// ClientOptions are the settings of a replica's Redis client at url
+// (redis://…): the URL's, with the deadlines of a request's context obeyed
+// (go-redis ignores them unless told), so that StateTimeout holds.
+func ClientOptions(url string) (*redis.Options, error) {
 	opt, err := redis.ParseURL(url)
 	if err != nil {
 		return nil, fmt.Errorf("REDIS_URL: %w", err)
+	}
+	opt.ContextTimeoutEnabled = true
+	return opt, nil
+}
+
+// NewRedisChannel connects to the Redis server at url (redis://…) and
+// publishes and subscribes on channel (DefaultChannel unless configured).
+func NewRedisChannel(ctx context.Context, url, channel string, log *slog.Logger) (*Redis, error) {
+	opt, err := ClientOptions(url)
+	if err != nil {
+		return nil, err
 	}
 	setLogger.Do(func() { redis.SetLogger(&redisLog{log: log}) })
 	c := redis.NewClient(opt)
@@ -141,3 +153,10 @@ func RedisClient(b Broker) *redis.Client {
 		}
 	}
 }
+
+// StateTimeout bounds how long a request waits on Redis for the state the
+// replicas share through it (rate budgets, persisted queries). Past it the
+// request goes on without: its budget is not charged, a persisted query is
+// asked for in full. Without it, a request would wait out the client's
+// dial retries (seconds) while Redis is away.
+const StateTimeout = 250 * time.Millisecond

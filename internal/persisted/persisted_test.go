@@ -15,6 +15,7 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"socdesk/internal/devtools/testdb"
+	"socdesk/internal/events"
 	"socdesk/internal/persisted"
 )
 
@@ -154,5 +155,25 @@ func BenchmarkStoreGet(b *testing.B) {
 				}
 			}
 		})
+	}
+}
+
+// TestRedisHungIsPrompt: a Redis that accepts connections and never
+// answers costs a lookup and a registration events.StateTimeout each, not
+// the client's read timeouts and retries: the document is then asked for in
+// full.
+func TestRedisHungIsPrompt(t *testing.T) {
+	opt, err := events.ClientOptions("redis://" + testdb.SilentRedis(t)) // serve's client
+	if err != nil {
+		t.Fatal(err)
+	}
+	rdb := redis.NewClient(opt)
+	defer rdb.Close()
+	s := &persisted.Redis{Client: rdb, TTL: time.Hour, Log: slog.New(slog.DiscardHandler)}
+	start := time.Now()
+	s.Add(context.Background(), strings.Repeat("a", 64), "{ __typename }")
+	_, ok := s.Get(context.Background(), strings.Repeat("a", 64))
+	if took := time.Since(start); ok || took > 20*events.StateTimeout {
+		t.Fatalf("found %v after %v (the bound is %v each)", ok, took, events.StateTimeout)
 	}
 }

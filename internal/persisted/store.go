@@ -9,6 +9,7 @@ import (
 	"github.com/99designs/gqlgen/graphql/handler/lru"
 	"github.com/redis/go-redis/v9"
 
+	"socdesk/internal/events"
 	"socdesk/internal/reqlog"
 )
 
@@ -29,7 +30,9 @@ type Redis struct {
 const KeyPrefix = "socdesk:apq:"
 
 func (r *Redis) Get(ctx context.Context, hash string) (string, bool) {
-	q, err := r.Client.GetEx(ctx, KeyPrefix+hash, r.TTL).Result()
+	rctx, cancel := context.WithTimeout(ctx, events.StateTimeout)
+	defer cancel()
+	q, err := r.Client.GetEx(rctx, KeyPrefix+hash, r.TTL).Result()
 	if err != nil {
 		if err != redis.Nil {
 			reqlog.From(ctx, r.Log).Warn("reading a persisted query from Redis", "err", err)
@@ -40,7 +43,9 @@ func (r *Redis) Get(ctx context.Context, hash string) (string, bool) {
 }
 
 func (r *Redis) Add(ctx context.Context, hash, query string) {
-	if err := r.Client.Set(ctx, KeyPrefix+hash, query, r.TTL).Err(); err != nil {
+	rctx, cancel := context.WithTimeout(ctx, events.StateTimeout)
+	defer cancel()
+	if err := r.Client.Set(rctx, KeyPrefix+hash, query, r.TTL).Err(); err != nil {
 		reqlog.From(ctx, r.Log).Warn("storing a persisted query in Redis", "err", err)
 	}
 }
