@@ -107,11 +107,15 @@ func NewHandler(o Options) http.Handler {
 	srv.Use(NoNUL{})
 	srv.Use(CheckCursors{})
 	srv.Use(noHTTPSubscriptions{})
-	if o.Persisted != nil {
-		srv.Use(o.Persisted) // after the limits: a document is registered once it passed them
-	}
 	if o.Budgets != nil {
-		srv.Use(ratelimit.Extension{Budgets: o.Budgets}) // last: only what will run is charged
+		// After every check that refuses a document: only what will run is
+		// charged.
+		srv.Use(ratelimit.Extension{Budgets: o.Budgets})
+	}
+	if o.Persisted != nil {
+		// Last: a document is registered once it passed the limits and its
+		// budget (the allow-list refuses earlier, from the parameters).
+		srv.Use(o.Persisted)
 	}
 	srv.AroundOperations(func(ctx context.Context, next graphql.OperationHandler) graphql.ResponseHandler {
 		reqlog.SetOperation(ctx, operationName(ctx))
