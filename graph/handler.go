@@ -98,6 +98,7 @@ func NewHandler(o Options) http.Handler {
 	srv.SetQueryCache(lru.New[*ast.QueryDocument](1000))
 	srv.SetParserTokenLimit(o.MaxTokens)
 	srv.SetValidationRulesFn(validationRules)
+	srv.Use(logOperation{}) // before the checks: a refused operation's log line names it too
 	if o.NoIntrospection {
 		srv.Use(noIntrospection{})
 	} else {
@@ -117,10 +118,6 @@ func NewHandler(o Options) http.Handler {
 		// budget (the allow-list refuses earlier, from the parameters).
 		srv.Use(o.Persisted)
 	}
-	srv.AroundOperations(func(ctx context.Context, next graphql.OperationHandler) graphql.ResponseHandler {
-		reqlog.SetOperation(ctx, operationName(ctx))
-		return next(ctx)
-	})
 	srv.SetErrorPresenter(Presenter(o.Logger))
 	srv.SetRecoverFunc(func(ctx context.Context, p any) error {
 		reqlog.From(ctx, o.Logger).Error("panic", "panic", p, "stack", string(debug.Stack()))
@@ -442,7 +439,11 @@ func operationName(ctx context.Context) string {
 	if !graphql.HasOperationContext(ctx) {
 		return ""
 	}
-	oc := graphql.GetOperationContext(ctx)
+	return nameOf(graphql.GetOperationContext(ctx))
+}
+
+// nameOf is the name of oc's operation, or its type when it has none.
+func nameOf(oc *graphql.OperationContext) string {
 	switch {
 	case oc.OperationName != "":
 		return oc.OperationName
@@ -459,4 +460,16 @@ func rawQuery(ctx context.Context) string {
 		return ""
 	}
 	return graphql.GetOperationContext(ctx).RawQuery
+}
+
+// logOperation names the operation in the request's log line as soon as it
+// is parsed, so that one refused by a later check (its cost, its budget) is
+// named too.
+type logOperation struct{}
+
+func (logOperation) ExtensionName() string                   { return "LogOperation" }
+func (logOperation) Validate(graphql.ExecutableSchema) error { return nil }
+func (logOperation) MutateOperationContext(ctx context.Context, oc *graphql.OperationContext) *gqlerror.Error {
+	reqlog.SetOperation(ctx, nameOf(oc))
+	return nil
 }
