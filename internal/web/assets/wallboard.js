@@ -241,7 +241,7 @@
       var left = until - Date.now();
       if (left <= 0) return again();
       setConnection('limited', 'rate limited: retrying in ' + Math.ceil(left / 1000) + 's');
-      state.timer = setTimeout(tick, left % 1000 || 1000); // when the number changes
+      state.timer = setTimeout(tick, left % 1000 + 1); // just after the number changes
     })();
   }
 
