@@ -9,6 +9,8 @@ import (
 	"time"
 
 	"github.com/redis/go-redis/v9"
+
+	"socdesk/internal/reqlog"
 )
 
 // DefaultChannel is the Redis pub/sub channel of wake-ups.
@@ -48,7 +50,7 @@ func NewRedisChannel(ctx context.Context, url, channel string, log *slog.Logger)
 	if err != nil {
 		return nil, err
 	}
-	setLogger.Do(func() { redis.SetLogger(&redisLog{log: log}) })
+	setLogger.Do(func() { redis.SetLogger(&redisLog{log: log, mute: reqlog.Mute{Period: 10 * time.Second}}) })
 	c := redis.NewClient(opt)
 	if err := c.Ping(ctx).Err(); err != nil {
 		c.Close()
@@ -123,18 +125,13 @@ var setLogger sync.Once
 // seconds.
 type redisLog struct {
 	log  *slog.Logger
-	mu   sync.Mutex
-	last time.Time
+	mute reqlog.Mute
 }
 
 func (l *redisLog) Printf(_ context.Context, format string, v ...any) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	if time.Since(l.last) < 10*time.Second {
-		return
+	if l.mute.Allow() {
+		l.log.Warn("redis: "+fmt.Sprintf(format, v...), "note", l.mute.Note())
 	}
-	l.last = time.Now()
-	l.log.Warn("redis: "+fmt.Sprintf(format, v...), "note", "repeats of redis messages are muted for 10s")
 }
 
 // RedisClient is the Redis client under b (itself, or what a Background

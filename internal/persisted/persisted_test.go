@@ -14,9 +14,11 @@ import (
 	"github.com/99designs/gqlgen/graphql"
 	"github.com/redis/go-redis/v9"
 
+	"socdesk/internal/devtools/syncbuf"
 	"socdesk/internal/devtools/testdb"
 	"socdesk/internal/events"
 	"socdesk/internal/persisted"
+	"socdesk/internal/reqlog"
 )
 
 func redisClient(t *testing.T) *redis.Client {
@@ -169,11 +171,16 @@ func TestRedisHungIsPrompt(t *testing.T) {
 	}
 	rdb := redis.NewClient(opt)
 	defer rdb.Close()
-	s := &persisted.Redis{Client: rdb, TTL: time.Hour, Log: slog.New(slog.DiscardHandler)}
+	var logs syncbuf.Buffer
+	s := &persisted.Redis{Client: rdb, TTL: time.Hour, Log: slog.New(slog.NewTextHandler(&logs, nil)), Mute: reqlog.Mute{Period: time.Hour}}
 	start := time.Now()
 	s.Add(context.Background(), strings.Repeat("a", 64), "{ __typename }")
 	_, ok := s.Get(context.Background(), strings.Repeat("a", 64))
 	if took := time.Since(start); ok || took > 20*events.StateTimeout {
 		t.Fatalf("found %v after %v (the bound is %v each)", ok, took, events.StateTimeout)
+	}
+	// Both failed; an outage is told once, not at every request.
+	if n := strings.Count(logs.String(), "level=WARN"); n != 1 {
+		t.Errorf("%d warnings for two failures, want 1:\n%s", n, logs.String())
 	}
 }

@@ -24,6 +24,9 @@ type Redis struct {
 	Client *redis.Client
 	TTL    time.Duration
 	Log    *slog.Logger
+	// Mute, if its Period is set, lets one warning through per period (an
+	// outage fails every request).
+	Mute reqlog.Mute
 }
 
 // KeyPrefix is where the documents live in Redis, under their SHA-256.
@@ -34,8 +37,8 @@ func (r *Redis) Get(ctx context.Context, hash string) (string, bool) {
 	defer cancel()
 	q, err := r.Client.GetEx(rctx, KeyPrefix+hash, r.TTL).Result()
 	if err != nil {
-		if err != redis.Nil {
-			reqlog.From(ctx, r.Log).Warn("reading a persisted query from Redis", "err", err)
+		if err != redis.Nil && r.Mute.Allow() {
+			reqlog.From(ctx, r.Log).Warn("reading a persisted query from Redis", "err", err, "note", r.Mute.Note())
 		}
 		return "", false
 	}
@@ -45,7 +48,7 @@ func (r *Redis) Get(ctx context.Context, hash string) (string, bool) {
 func (r *Redis) Add(ctx context.Context, hash, query string) {
 	rctx, cancel := context.WithTimeout(ctx, events.StateTimeout)
 	defer cancel()
-	if err := r.Client.Set(rctx, KeyPrefix+hash, query, r.TTL).Err(); err != nil {
-		reqlog.From(ctx, r.Log).Warn("storing a persisted query in Redis", "err", err)
+	if err := r.Client.Set(rctx, KeyPrefix+hash, query, r.TTL).Err(); err != nil && r.Mute.Allow() {
+		reqlog.From(ctx, r.Log).Warn("storing a persisted query in Redis", "err", err, "note", r.Mute.Note())
 	}
 }

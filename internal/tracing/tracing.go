@@ -16,7 +16,6 @@ import (
 	"net/url"
 	"strings"
 	"sync"
-	"sync/atomic"
 	"time"
 
 	"github.com/XSAM/otelsql"
@@ -29,6 +28,8 @@ import (
 	sdktrace "go.opentelemetry.io/otel/sdk/trace"
 	semconv "go.opentelemetry.io/otel/semconv/v1.40.0"
 	"go.opentelemetry.io/otel/trace"
+
+	"socdesk/internal/reqlog"
 )
 
 // ServiceName is the service.name of socdesk's spans unless OTEL_SERVICE_NAME
@@ -177,12 +178,10 @@ var (
 // warning, repeats muted for a minute (an unreachable collector fails at
 // every export).
 func errorLog(log *slog.Logger) otel.ErrorHandler {
-	var last atomic.Int64
+	mute := &reqlog.Mute{Period: time.Minute}
 	return otel.ErrorHandlerFunc(func(err error) {
-		now := time.Now().UnixNano()
-		if prev := last.Load(); now-prev < int64(time.Minute) || !last.CompareAndSwap(prev, now) {
-			return
+		if mute.Allow() {
+			log.Warn("tracing: OpenTelemetry failed", "err", err, "note", mute.Note())
 		}
-		log.Warn("tracing: OpenTelemetry failed", "err", err, "note", "repeats muted for a minute")
 	})
 }
