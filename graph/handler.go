@@ -26,7 +26,6 @@ import (
 
 	"socdesk/ent"
 	"socdesk/ent/privacy"
-	"socdesk/graph/generated"
 	"socdesk/graph/limits"
 	"socdesk/internal/auth"
 	"socdesk/internal/errs"
@@ -86,7 +85,7 @@ type LiveOptions struct {
 // following the GraphQL-over-HTTP spec, with limits checked before execution
 // and errors mapped to socdesk's codes in one presenter.
 func NewHandler(o Options) http.Handler {
-	srv := handler.New(generated.NewExecutableSchema(generated.Config{Resolvers: o.Resolver}))
+	srv := handler.New(executableSchema(o.Resolver))
 	for _, x := range o.Extensions { // the outermost: they see what the others add or refuse
 		srv.Use(x)
 	}
@@ -99,23 +98,26 @@ func NewHandler(o Options) http.Handler {
 	srv.SetQueryCache(lru.New[*ast.QueryDocument](1000))
 	srv.SetParserTokenLimit(o.MaxTokens)
 	srv.SetValidationRulesFn(validationRules)
-	if !o.NoIntrospection {
+	srv.Use(logOperation{}) // before the checks: a refused operation's log line names it too
+	if o.NoIntrospection {
+		srv.Use(noIntrospection{})
+	} else {
 		srv.Use(extension.Introspection{})
 	}
 	srv.Use(o.Limits)
 	srv.Use(NoNUL{})
 	srv.Use(CheckCursors{})
 	srv.Use(noHTTPSubscriptions{})
-	if o.Persisted != nil {
-		srv.Use(o.Persisted) // after the limits: a document is registered once it passed them
-	}
 	if o.Budgets != nil {
-		srv.Use(ratelimit.Extension{Budgets: o.Budgets}) // last: only what will run is charged
+		// After every check that refuses a document: only what will run is
+		// charged.
+		srv.Use(ratelimit.Extension{Budgets: o.Budgets})
 	}
-	srv.AroundOperations(func(ctx context.Context, next graphql.OperationHandler) graphql.ResponseHandler {
-		reqlog.SetOperation(ctx, operationName(ctx))
-		return next(ctx)
-	})
+	if o.Persisted != nil {
+		// Last: a document is registered once it passed the limits and its
+		// budget (the allow-list refuses earlier, from the parameters).
+		srv.Use(o.Persisted)
+	}
 	srv.SetErrorPresenter(Presenter(o.Logger))
 	srv.SetRecoverFunc(func(ctx context.Context, p any) error {
 		reqlog.From(ctx, o.Logger).Error("panic", "panic", p, "stack", string(debug.Stack()))
@@ -437,7 +439,11 @@ func operationName(ctx context.Context) string {
 	if !graphql.HasOperationContext(ctx) {
 		return ""
 	}
-	oc := graphql.GetOperationContext(ctx)
+	return nameOf(graphql.GetOperationContext(ctx))
+}
+
+// nameOf is the name of oc's operation, or its type when it has none.
+func nameOf(oc *graphql.OperationContext) string {
 	switch {
 	case oc.OperationName != "":
 		return oc.OperationName
@@ -454,4 +460,16 @@ func rawQuery(ctx context.Context) string {
 		return ""
 	}
 	return graphql.GetOperationContext(ctx).RawQuery
+}
+
+// logOperation names the operation in the request's log line as soon as it
+// is parsed, so that one refused by a later check (its cost, its budget) is
+// named too.
+type logOperation struct{}
+
+func (logOperation) ExtensionName() string                   { return "LogOperation" }
+func (logOperation) Validate(graphql.ExecutableSchema) error { return nil }
+func (logOperation) MutateOperationContext(ctx context.Context, oc *graphql.OperationContext) *gqlerror.Error {
+	reqlog.SetOperation(ctx, nameOf(oc))
+	return nil
 }

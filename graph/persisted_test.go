@@ -182,3 +182,16 @@ func TestPersistedOnlyWebsocket(t *testing.T) {
 		t.Fatalf("listed subscription: %+v", c)
 	}
 }
+
+// TestPersistedQueryNotRegisteredWhenRateLimited: a document refused by the
+// sender's rate budget did not run, so it is not registered either: its
+// hash alone is still unknown.
+func TestPersistedQueryNotRegisteredWhenRateLimited(t *testing.T) {
+	e := newEnvWith(t, dialect.Postgres, rateCfg(5))
+	q := `{ a: viewer { login } b: viewer { login } c: viewer { login } }` // 7 points
+	r := e.persistedReq(q, sha(q), 1)
+	if r.Status != http.StatusTooManyRequests || r.code() != string(errs.RateLimited) {
+		t.Fatalf("over the budget: %d %+v", r.Status, r.Errors)
+	}
+	e.persistedReq("", sha(q), 1).wantCode(string(errs.PersistedQueryNotFound))
+}

@@ -160,13 +160,21 @@ func TestRateBudgetsOverHTTP(t *testing.T) {
 			t.Errorf("%s: message %q does not say the cost", accept, r.Errors[0].Message)
 		}
 	}
+	// The request log names a refused operation, as it names one that ran.
+	e.logs.reset()
+	if r := e.doRated(tok, `query TenTickets `+tenTickets, false, "application/json"); r.Status != http.StatusTooManyRequests {
+		t.Fatalf("named: status %d", r.Status)
+	}
+	if logs := e.logs.String(); !strings.Contains(logs, "status=429") || !strings.Contains(logs, "operation=TenTickets") {
+		t.Errorf("the refused request's log line does not name its operation:\n%s", logs)
+	}
 	// What is left is still spendable, and another user's budget is whole.
 	e.doRated(tok, oneTicket, false, "application/json").ok()
 	if r := e.doRated(e.admin, tenTickets, true, "application/json"); r.ok() != nil && num(r.rateLimit()["remaining"]) != 59 {
 		t.Errorf("the admin's budget: %v", r.rateLimit())
 	}
-	if n := counter(t, e, "query"); n != 2 {
-		t.Errorf("socdesk_rate_limited_total{operation=query} = %v, want 2", n)
+	if n := counter(t, e, "query"); n != 3 {
+		t.Errorf("socdesk_rate_limited_total{operation=query} = %v, want 3", n)
 	}
 }
 

@@ -105,6 +105,17 @@ func TestSchemaDownload(t *testing.T) {
 		if !strings.Contains(sdl, `"""`) {
 			t.Error("the SDL lost the schema's descriptions")
 		}
+		// Introspection lists the same directives: none of the code
+		// generator's, nor @defer, which nothing here delivers.
+		var dirs struct {
+			Schema struct{ Directives []struct{ Name string } } `json:"__schema"`
+		}
+		e.do(e.admin, `{ __schema { directives { name } } }`, nil).ok().into(&dirs)
+		for _, d := range dirs.Schema.Directives {
+			if strings.HasPrefix(d.Name, "go") || d.Name == "defer" || !strings.Contains(sdl, "@"+d.Name) && !builtinDirectives[d.Name] {
+				t.Errorf("introspection lists @%s, the SDL does not", d.Name)
+			}
+		}
 
 		wstest.EnsureDeps(t)
 		cmd := exec.Command("node", "--input-type=module", "-e", builtByGraphQLJS)
@@ -148,11 +159,17 @@ func TestIntrospectionOff(t *testing.T) {
 	cfg := config.Default()
 	cfg.Introspection = false
 	e := newEnvWith(t, testdb.Backends[0], cfg)
-	for _, q := range []string{`{ __schema { types { name } } }`, `{ __type(name: "Ticket") { name } }`} {
+	for _, q := range []string{`{ __schema { types { name } } }`, `{ __type(name: "Ticket") { name } }`,
+		`query { viewer { login } ...F } fragment F on Query { __schema { queryType { name } } }`} {
+		// A request error: refused before anything runs, no data at all,
+		// FORBIDDEN (not an INTERNAL error per field, logged as a fault).
 		r := e.do(e.admin, q, nil)
-		if len(r.Errors) == 0 || strings.Contains(string(r.Data), "Ticket") {
+		if r.Status != http.StatusForbidden && r.Status != http.StatusBadRequest || r.Data != nil || r.code() != "FORBIDDEN" {
 			t.Errorf("%s: %d %s %+v", q, r.Status, r.Data, r.Errors)
 		}
+	}
+	if logs := e.logs.String(); strings.Contains(logs, "internal error") {
+		t.Errorf("introspection refused as an internal error:\n%s", logs)
 	}
 	var d struct {
 		Typename string `json:"__typename"`
@@ -173,3 +190,6 @@ func TestIntrospectionOff(t *testing.T) {
 		t.Fatalf("introspection by default: %s", r.Data)
 	}
 }
+
+// builtinDirectives are the spec's own, which an SDL need not declare.
+var builtinDirectives = map[string]bool{"include": true, "skip": true, "deprecated": true, "specifiedBy": true, "oneOf": true}

@@ -163,7 +163,7 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stder
 		// list 25% more throughput (see the performance note). GOGC overrides.
 		debug.SetGCPercent(400)
 	}
-	stopTracing, err := tracing.Setup(ctx, cfg.OTLPEndpoint, getenv)
+	stopTracing, err := tracing.Setup(ctx, cfg.OTLPEndpoint, getenv, log)
 	if err != nil {
 		return err
 	}

@@ -9,6 +9,8 @@ import (
 	"time"
 
 	"github.com/redis/go-redis/v9"
+
+	"socdesk/internal/reqlog"
 )
 
 // DefaultChannel is the Redis pub/sub channel of wake-ups.
@@ -29,14 +31,26 @@ type Redis struct {
 	subs  int
 }
 
-// NewRedisChannel connects to the Redis server at url (redis://…) and
-// publishes and subscribes on channel (DefaultChannel unless configured).
-func NewRedisChannel(ctx context.Context, url, channel string, log *slog.Logger) (*Redis, error) {
+// ClientOptions are the settings of a replica's Redis client at url
+// (redis://…): the URL's, with the deadlines of a request's context obeyed
+// (go-redis ignores them unless told), so that StateTimeout holds.
+func ClientOptions(url string) (*redis.Options, error) {
 	opt, err := redis.ParseURL(url)
 	if err != nil {
 		return nil, fmt.Errorf("REDIS_URL: %w", err)
 	}
-	setLogger.Do(func() { redis.SetLogger(&redisLog{log: log}) })
+	opt.ContextTimeoutEnabled = true
+	return opt, nil
+}
+
+// NewRedisChannel connects to the Redis server at url (redis://…) and
+// publishes and subscribes on channel (DefaultChannel unless configured).
+func NewRedisChannel(ctx context.Context, url, channel string, log *slog.Logger) (*Redis, error) {
+	opt, err := ClientOptions(url)
+	if err != nil {
+		return nil, err
+	}
+	setLogger.Do(func() { redis.SetLogger(&redisLog{log: log, mute: reqlog.Mute{Period: 10 * time.Second}}) })
 	c := redis.NewClient(opt)
 	if err := c.Ping(ctx).Err(); err != nil {
 		c.Close()
@@ -111,18 +125,13 @@ var setLogger sync.Once
 // seconds.
 type redisLog struct {
 	log  *slog.Logger
-	mu   sync.Mutex
-	last time.Time
+	mute reqlog.Mute
 }
 
 func (l *redisLog) Printf(_ context.Context, format string, v ...any) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	if time.Since(l.last) < 10*time.Second {
-		return
+	if l.mute.Allow() {
+		l.log.Warn("redis: "+fmt.Sprintf(format, v...), "note", l.mute.Note())
 	}
-	l.last = time.Now()
-	l.log.Warn("redis: "+fmt.Sprintf(format, v...), "note", "repeats of redis messages are muted for 10s")
 }
 
 // RedisClient is the Redis client under b (itself, or what a Background
@@ -141,3 +150,10 @@ func RedisClient(b Broker) *redis.Client {
 		}
 	}
 }
+
+// StateTimeout bounds how long a request waits on Redis for the state the
+// replicas share through it (rate budgets, persisted queries). Past it the
+// request goes on without: its budget is not charged, a persisted query is
+// asked for in full. Without it, a request would wait out the client's
+// dial retries (seconds) while Redis is away.
+const StateTimeout = 250 * time.Millisecond

@@ -15,6 +15,8 @@ import (
 
 	"github.com/99designs/gqlgen/graphql"
 	"github.com/redis/go-redis/v9"
+
+	"socdesk/internal/reqlog"
 )
 
 // Options configure persisted queries.
@@ -55,7 +57,7 @@ func New(o Options, rdb *redis.Client, log *slog.Logger) (graphql.HandlerExtensi
 		return nil, fmt.Errorf("persisted queries: size, entries and TTL must be positive")
 	}
 	if rdb != nil {
-		return APQ{Store: &Redis{Client: rdb, TTL: o.TTL, Log: log}, MaxBytes: o.MaxBytes, Manifest: o.Manifest}, nil
+		return APQ{Store: &Redis{Client: rdb, TTL: o.TTL, Log: log, Mute: reqlog.Mute{Period: 10 * time.Second}}, MaxBytes: o.MaxBytes, Manifest: o.Manifest}, nil
 	}
 	return APQ{Store: NewMemory(o.Entries), MaxBytes: o.MaxBytes, Manifest: o.Manifest}, nil
 }

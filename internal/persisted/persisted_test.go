@@ -16,8 +16,11 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"socdesk/graph/generated"
+	"socdesk/internal/devtools/syncbuf"
 	"socdesk/internal/devtools/testdb"
+	"socdesk/internal/events"
 	"socdesk/internal/persisted"
+	"socdesk/internal/reqlog"
 )
 
 func redisClient(t *testing.T) *redis.Client {
@@ -218,5 +221,30 @@ func BenchmarkStoreGet(b *testing.B) {
 				}
 			}
 		})
+	}
+}
+
+// TestRedisHungIsPrompt: a Redis that accepts connections and never
+// answers costs a lookup and a registration events.StateTimeout each, not
+// the client's read timeouts and retries: the document is then asked for in
+// full.
+func TestRedisHungIsPrompt(t *testing.T) {
+	opt, err := events.ClientOptions("redis://" + testdb.SilentRedis(t)) // serve's client
+	if err != nil {
+		t.Fatal(err)
+	}
+	rdb := redis.NewClient(opt)
+	defer rdb.Close()
+	var logs syncbuf.Buffer
+	s := &persisted.Redis{Client: rdb, TTL: time.Hour, Log: slog.New(slog.NewTextHandler(&logs, nil)), Mute: reqlog.Mute{Period: time.Hour}}
+	start := time.Now()
+	s.Add(context.Background(), strings.Repeat("a", 64), "{ __typename }")
+	_, ok := s.Get(context.Background(), strings.Repeat("a", 64))
+	if took := time.Since(start); ok || took > 20*events.StateTimeout {
+		t.Fatalf("found %v after %v (the bound is %v each)", ok, took, events.StateTimeout)
+	}
+	// Both failed; an outage is told once, not at every request.
+	if n := strings.Count(logs.String(), "level=WARN"); n != 1 {
+		t.Errorf("%d warnings for two failures, want 1:\n%s", n, logs.String())
 	}
 }

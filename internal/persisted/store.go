@@ -9,6 +9,7 @@ import (
 	"github.com/99designs/gqlgen/graphql/handler/lru"
 	"github.com/redis/go-redis/v9"
 
+	"socdesk/internal/events"
 	"socdesk/internal/reqlog"
 )
 
@@ -23,16 +24,21 @@ type Redis struct {
 	Client *redis.Client
 	TTL    time.Duration
 	Log    *slog.Logger
+	// Mute, if its Period is set, lets one warning through per period (an
+	// outage fails every request).
+	Mute reqlog.Mute
 }
 
 // KeyPrefix is where the documents live in Redis, under their SHA-256.
 const KeyPrefix = "socdesk:apq:"
 
 func (r *Redis) Get(ctx context.Context, hash string) (string, bool) {
-	q, err := r.Client.GetEx(ctx, KeyPrefix+hash, r.TTL).Result()
+	rctx, cancel := context.WithTimeout(ctx, events.StateTimeout)
+	defer cancel()
+	q, err := r.Client.GetEx(rctx, KeyPrefix+hash, r.TTL).Result()
 	if err != nil {
-		if err != redis.Nil {
-			reqlog.From(ctx, r.Log).Warn("reading a persisted query from Redis", "err", err)
+		if err != redis.Nil && r.Mute.Allow() {
+			reqlog.From(ctx, r.Log).Warn("reading a persisted query from Redis", "err", err, "note", r.Mute.Note())
 		}
 		return "", false
 	}
@@ -40,7 +46,9 @@ func (r *Redis) Get(ctx context.Context, hash string) (string, bool) {
 }
 
 func (r *Redis) Add(ctx context.Context, hash, query string) {
-	if err := r.Client.Set(ctx, KeyPrefix+hash, query, r.TTL).Err(); err != nil {
-		reqlog.From(ctx, r.Log).Warn("storing a persisted query in Redis", "err", err)
+	rctx, cancel := context.WithTimeout(ctx, events.StateTimeout)
+	defer cancel()
+	if err := r.Client.Set(rctx, KeyPrefix+hash, query, r.TTL).Err(); err != nil && r.Mute.Allow() {
+		reqlog.From(ctx, r.Log).Warn("storing a persisted query in Redis", "err", err, "note", r.Mute.Note())
 	}
 }

@@ -13,11 +13,12 @@ import (
 	"fmt"
 	"log/slog"
 	"strconv"
-	"sync/atomic"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/redis/go-redis/v9"
+
+	"socdesk/internal/reqlog"
 )
 
 // Settings describe the budgets; Points 0 disables them.
@@ -56,7 +57,7 @@ type Budgets struct {
 	store   store
 	log     *slog.Logger
 	refused *prometheus.CounterVec
-	warned  atomic.Int64 // unix nanoseconds of the last "budget unavailable" warning
+	warned  reqlog.Mute // of "budget unavailable" (an outage would log every request)
 }
 
 // New returns the budgets of s: shared through rdb when it is not nil,
@@ -70,6 +71,7 @@ func New(s Settings, rdb redis.UniversalClient, prefix string, reg prometheus.Re
 		return nil, errors.New("ratelimit: the window must be positive")
 	}
 	b := &Budgets{s: s, log: log}
+	b.warned.Period = 10 * time.Second
 	if rdb != nil {
 		b.store = newRedisStore(rdb, prefix, s)
 	} else {
@@ -110,9 +112,8 @@ func (b *Budgets) Spend(ctx context.Context, user int, cost int) Result {
 	}
 	r, err := b.store.spend(ctx, strconv.Itoa(user), cost)
 	if err != nil {
-		if now := time.Now().UnixNano(); b.log != nil && ctx.Err() == nil && now-b.warned.Load() > int64(10*time.Second) {
-			b.warned.Store(now) // once in 10s: an outage would log every request
-			b.log.Warn("rate budget unavailable: operations allowed", "err", err, "note", "repeats muted for 10s")
+		if b.log != nil && ctx.Err() == nil && b.warned.Allow() {
+			b.log.Warn("rate budget unavailable: operations allowed", "err", err, "note", b.warned.Note())
 		}
 		return Result{Cost: cost, Allowed: true, Limit: b.s.Points, Window: b.s.Window, Remaining: -1}
 	}

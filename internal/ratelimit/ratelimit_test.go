@@ -11,6 +11,7 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"socdesk/internal/devtools/testdb"
+	"socdesk/internal/events"
 )
 
 // redisClient is a client of the test Redis, or a skip (a failure under
@@ -222,5 +223,27 @@ func BenchmarkSpend(b *testing.B) {
 				}
 			}
 		})
+	}
+}
+
+// TestRedisHungAllowsPromptly: a Redis that accepts connections and never
+// answers holds an operation up for events.StateTimeout, not for the
+// client's read timeouts and retries (seconds each): the operation is then
+// allowed.
+func TestRedisHungAllowsPromptly(t *testing.T) {
+	opt, err := events.ClientOptions("redis://" + testdb.SilentRedis(t)) // serve's client
+	if err != nil {
+		t.Fatal(err)
+	}
+	rdb := redis.NewClient(opt)
+	defer rdb.Close()
+	b, err := New(Settings{Points: 10, Window: time.Minute}, rdb, "x:", nil, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	start := time.Now()
+	r := b.Spend(context.Background(), 1, 1)
+	if took := time.Since(start); !r.Allowed || took > 10*events.StateTimeout {
+		t.Fatalf("allowed %v after %v (the bound is %v)", r.Allowed, took, events.StateTimeout)
 	}
 }

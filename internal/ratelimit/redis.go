@@ -6,6 +6,8 @@ import (
 
 	"github.com/go-redis/redis_rate/v10"
 	"github.com/redis/go-redis/v9"
+
+	"socdesk/internal/events"
 )
 
 // redisStore keeps the budgets in Redis, one key per user, so that every
@@ -22,6 +24,8 @@ func newRedisStore(rdb redis.UniversalClient, prefix string, s Settings) *redisS
 }
 
 func (r *redisStore) spend(ctx context.Context, key string, cost int) (Result, error) {
+	ctx, cancel := context.WithTimeout(ctx, events.StateTimeout)
+	defer cancel()
 	res, err := r.lim.AllowN(ctx, r.prefix+key, r.limit, cost)
 	if err != nil {
 		return Result{}, err

@@ -11,10 +11,12 @@ import (
 	"database/sql/driver"
 	"errors"
 	"fmt"
+	"log/slog"
 	"net/http"
 	"net/url"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/XSAM/otelsql"
 	"go.opentelemetry.io/contrib/instrumentation/net/http/otelhttp"
@@ -26,6 +28,8 @@ import (
 	sdktrace "go.opentelemetry.io/otel/sdk/trace"
 	semconv "go.opentelemetry.io/otel/semconv/v1.40.0"
 	"go.opentelemetry.io/otel/trace"
+
+	"socdesk/internal/reqlog"
 )
 
 // ServiceName is the service.name of socdesk's spans unless OTEL_SERVICE_NAME
@@ -55,7 +59,11 @@ func Enabled(endpoint string, getenv func(string) string) bool {
 // OTEL_EXPORTER_OTLP_* variables, which also give headers, timeout and TLS
 // settings in either case. The provider is installed as OpenTelemetry's
 // global one and returned by Provider.
-func Setup(ctx context.Context, endpoint string, getenv func(string) string) (shutdown func(context.Context) error, err error) {
+//
+// What OpenTelemetry reports of its own failures (a collector that cannot
+// be reached, spans dropped) goes to log, at most once a minute, instead of
+// the standard logger's plain lines in the middle of a JSON log.
+func Setup(ctx context.Context, endpoint string, getenv func(string) string, log *slog.Logger) (shutdown func(context.Context) error, err error) {
 	if !Enabled(endpoint, getenv) {
 		return func(context.Context) error { return nil }, nil
 	}
@@ -82,6 +90,7 @@ func Setup(ctx context.Context, endpoint string, getenv func(string) string) (sh
 	// OTEL_TRACES_SAMPLER sets another.
 	tp := sdktrace.NewTracerProvider(sdktrace.WithBatcher(exp), sdktrace.WithResource(res))
 	otel.SetTracerProvider(tp)
+	otel.SetErrorHandler(errorLog(log))
 	otel.SetTextMapPropagator(propagation.NewCompositeTextMapPropagator(propagation.TraceContext{}, propagation.Baggage{}))
 	mu.Lock()
 	provider = tp
@@ -164,3 +173,15 @@ var (
 	graphqlOperationName = attribute.Key("graphql.operation.name")
 	graphqlField         = attribute.Key("graphql.field")
 )
+
+// errorLog is OpenTelemetry's error handler: each failure logged as a
+// warning, repeats muted for a minute (an unreachable collector fails at
+// every export).
+func errorLog(log *slog.Logger) otel.ErrorHandler {
+	mute := &reqlog.Mute{Period: time.Minute}
+	return otel.ErrorHandlerFunc(func(err error) {
+		if mute.Allow() {
+			log.Warn("tracing: OpenTelemetry failed", "err", err, "note", mute.Note())
+		}
+	})
+}

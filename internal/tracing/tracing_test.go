@@ -6,10 +6,13 @@ import (
 	"context"
 	"encoding/hex"
 	"encoding/json"
+	"fmt"
 	"io"
+	stdlog "log"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"os"
 	"strings"
 	"sync"
 	"testing"
@@ -26,6 +29,7 @@ import (
 	"socdesk/internal/auth"
 	"socdesk/internal/authz"
 	"socdesk/internal/config"
+	"socdesk/internal/devtools/syncbuf"
 	"socdesk/internal/devtools/testdb"
 	"socdesk/internal/events"
 	"socdesk/internal/tracing"
@@ -158,7 +162,7 @@ func noEnv(string) string { return "" }
 func TestTracesReachACollector(t *testing.T) {
 	rcv := newReceiver(t)
 	ctx := context.Background()
-	stop, err := tracing.Setup(ctx, rcv.srv.URL, noEnv)
+	stop, err := tracing.Setup(ctx, rcv.srv.URL, noEnv, slog.New(slog.DiscardHandler))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -361,7 +365,7 @@ func TestOffUnlessConfigured(t *testing.T) {
 			t.Errorf("Enabled(%q) = %v, want %v", c.endpoint, got, c.want)
 		}
 	}
-	stop, err := tracing.Setup(context.Background(), "", noEnv)
+	stop, err := tracing.Setup(context.Background(), "", noEnv, slog.New(slog.DiscardHandler))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -369,7 +373,43 @@ func TestOffUnlessConfigured(t *testing.T) {
 	if tracing.Provider() != nil {
 		t.Fatal("tracing is on without an endpoint")
 	}
-	if _, err := tracing.Setup(context.Background(), "collector:4318", noEnv); err == nil {
+	if _, err := tracing.Setup(context.Background(), "collector:4318", noEnv, slog.New(slog.DiscardHandler)); err == nil {
 		t.Fatal("an endpoint without a scheme was accepted")
+	}
+}
+
+// TestExportFailuresLogged: a collector that cannot be reached is reported
+// in the server's own (JSON) log, once, and nothing is written through the
+// standard logger in the middle of it.
+func TestExportFailuresLogged(t *testing.T) {
+	t.Setenv("OTEL_BSP_SCHEDULE_DELAY", "20")     // export at once
+	t.Setenv("OTEL_EXPORTER_OTLP_TIMEOUT", "200") // and give up soon
+	var std bytes.Buffer
+	stdlog.SetOutput(&std)
+	defer stdlog.SetOutput(os.Stderr)
+	var logs syncbuf.Buffer
+	stop, err := tracing.Setup(context.Background(), "http://127.0.0.1:1", noEnv, slog.New(slog.NewJSONHandler(&logs, nil)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer stop(context.Background())
+	for i := range 3 {
+		_, span := tracing.Provider().Tracer("test").Start(context.Background(), fmt.Sprint("op", i))
+		span.End()
+		time.Sleep(300 * time.Millisecond)
+	}
+	for deadline := time.Now().Add(5 * time.Second); !strings.Contains(logs.String(), "OpenTelemetry failed") && time.Now().Before(deadline); {
+		time.Sleep(20 * time.Millisecond)
+	}
+	lines := strings.Split(strings.TrimSpace(logs.String()), "\n")
+	var first map[string]any
+	if err := json.Unmarshal([]byte(lines[0]), &first); err != nil || first["level"] != "WARN" || !strings.Contains(fmt.Sprint(first["msg"]), "OpenTelemetry failed") {
+		t.Fatalf("server log: %q", logs.String())
+	}
+	if len(lines) != 1 {
+		t.Errorf("repeats not muted: %d lines", len(lines))
+	}
+	if std.Len() > 0 {
+		t.Errorf("written through the standard logger: %q", std.String())
 	}
 }

@@ -39,9 +39,30 @@ type browser struct {
 	ctx context.Context
 
 	mu       sync.Mutex
-	requests []string // every URL a page asked for, websockets included
-	wsFrames []string // the payloads the pages sent over websockets
-	problems []string // uncaught exceptions and console errors
+	requests []string  // every URL a page asked for, websockets included
+	attempts []attempt // when each websocket and POST /graphql was started
+	refusals []string  // the Retry-After of each 429 answer
+	wsFrames []string  // the payloads the pages sent over websockets
+	problems []string  // uncaught exceptions and console errors
+}
+
+// attempt is a websocket opened or a POST /graphql sent by a page.
+type attempt struct {
+	at   time.Time
+	what string
+}
+
+// attemptsSince are the attempts made at or after t.
+func (b *browser) attemptsSince(t time.Time) []attempt {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	var out []attempt
+	for _, a := range b.attempts {
+		if !a.at.Before(t) {
+			out = append(out, a)
+		}
+	}
+	return out
 }
 
 // chromiumPath is Debian's chromium, or one on PATH.
@@ -98,8 +119,17 @@ func (b *browser) record(ev any) {
 	switch ev := ev.(type) {
 	case *network.EventRequestWillBeSent:
 		b.requests = append(b.requests, ev.Request.Method+" "+ev.Request.URL)
+		if ev.Request.Method == http.MethodPost && strings.HasSuffix(ev.Request.URL, "/graphql") {
+			b.attempts = append(b.attempts, attempt{time.Now(), "POST " + ev.Request.URL})
+		}
+	case *network.EventResponseReceived:
+		if ev.Response.Status == http.StatusTooManyRequests {
+			ra, _ := ev.Response.Headers["Retry-After"].(string)
+			b.refusals = append(b.refusals, ra)
+		}
 	case *network.EventWebSocketCreated:
 		b.requests = append(b.requests, "WS "+ev.URL)
+		b.attempts = append(b.attempts, attempt{time.Now(), "WS " + ev.URL})
 	case *network.EventWebSocketFrameSent:
 		b.wsFrames = append(b.wsFrames, string(ev.Response.PayloadData))
 	case *runtime.EventExceptionThrown:
@@ -489,6 +519,135 @@ func TestBrowserWallboardNetworkDrop(t *testing.T) {
 	t.Logf("silent network drop: noticed after %v, caught up after %v", noticed.Round(time.Millisecond), time.Since(cut).Round(time.Millisecond))
 	b.screenshot("wallboard-after-network-drop")
 	b.checkLocal(p.URL)
+}
+
+// recordStatuses makes the page keep every text its connection status
+// shows, from now on, in window.__statuses.
+func recordStatuses(b *browser) {
+	b.t.Helper()
+	eval[bool](b, `(() => { const el = document.getElementById('connection'); window.__statuses = [el.textContent];
+		new MutationObserver(() => window.__statuses.push(el.textContent)).observe(el, {childList: true, characterData: true, subtree: true});
+		return true })()`)
+}
+
+// loginWallboard opens the wallboard of s and gives it the token.
+func loginWallboard(b *browser, url, token string) {
+	b.t.Helper()
+	b.run(chromedp.Navigate(url+"/wallboard"), chromedp.WaitVisible(chromedp.ID("login")),
+		chromedp.SendKeys(chromedp.CSS(`#login input[name=token]`), token),
+		chromedp.Click(chromedp.CSS(`#login button[type=submit]`)))
+}
+
+// TestBrowserWallboardServerKilled: when its server is killed, the board
+// says what happened to its connection (the close and its code, then that
+// it cannot connect), never a JavaScript object's name.
+func TestBrowserWallboardServerKilled(t *testing.T) {
+	b := newBrowser(t)
+	c := newCluster(t)
+	s := c.start("a", "", nil)
+	loginWallboard(b, s.URL, c.token)
+	b.waitJS("the live board", `document.getElementById('connection').dataset.state === 'live'`, 15*time.Second)
+	recordStatuses(b)
+	s.kill()
+	// The first text is of the close, the next of a reconnect refused.
+	const shown = `window.__statuses.filter(s => s.startsWith('reconnecting… ('))`
+	b.waitJS("two failed reconnects", shown+`.length >= 2`, 10*time.Second)
+	statuses := eval[[]string](b, shown)
+	t.Logf("statuses after the kill: %q", statuses)
+	for _, st := range statuses {
+		if strings.Contains(st, "[object") {
+			t.Errorf("status %q names a JavaScript object, not what happened", st)
+		}
+	}
+	if !strings.Contains(statuses[0], "connection closed (code 1006)") {
+		t.Errorf("status after the kill = %q, want the close and its code (1006)", statuses[0])
+	}
+	b.screenshot("wallboard-server-killed")
+	b.checkLocal(s.URL)
+}
+
+// TestBrowserWallboardOverBudget: under a rate budget smaller than the
+// board's list query costs (300 points; the list costs some 650), the
+// board shows the server's message and stops: it does not reconnect, nor
+// ask again, while the message stands (5 s watched).
+func TestBrowserWallboardOverBudget(t *testing.T) {
+	b := newBrowser(t)
+	c := newCluster(t)
+	s := c.start("a", "", map[string]string{"SOCDESK_RATE_POINTS": "300"})
+	start := time.Now()
+	loginWallboard(b, s.URL, c.token)
+	const status = `document.getElementById('connection')`
+	b.waitJS("the server's refusal", status+`.textContent.includes('more than the whole budget')`, 15*time.Second)
+	shown := time.Now()
+	time.Sleep(5 * time.Second)
+	all := b.attemptsSince(start)
+	var later []string
+	for _, a := range b.attemptsSince(shown) {
+		later = append(later, a.what)
+	}
+	ws := 0
+	for _, a := range all {
+		if strings.HasPrefix(a.what, "WS ") {
+			ws++
+		}
+	}
+	t.Logf("attempts: %d (%d websockets) in all, %d in the 5 s after the message", len(all), ws, len(later))
+	if len(later) > 0 || ws > 2 {
+		t.Errorf("the board kept trying an operation that can never run: %d websockets in all, %d attempts in the 5 s after the message: %q", ws, len(later), later)
+	}
+	text := eval[string](b, status+`.textContent`)
+	if st := eval[string](b, status+`.dataset.state`); st != "failed" || !strings.HasPrefix(text, "rate limited: this operation costs") {
+		t.Errorf("status = %s %q, want failed with the server's message alone", st, text)
+	}
+	b.screenshot("wallboard-over-budget")
+	b.checkLocal(s.URL)
+}
+
+// TestBrowserWallboardRateLimited: under a budget that the board's list
+// fits in once but not twice in a row (1000 points per 10 s; the board
+// reads its list twice when it connects), the board says "rate limited:
+// retrying in Ns" and waits at least the server's retryAfter before it
+// tries again, then comes back live.
+func TestBrowserWallboardRateLimited(t *testing.T) {
+	b := newBrowser(t)
+	c := newCluster(t)
+	s := c.start("a", "", map[string]string{"SOCDESK_RATE_POINTS": "1000", "SOCDESK_RATE_WINDOW": "10s"})
+	loginWallboard(b, s.URL, c.token)
+	const status = `document.getElementById('connection')`
+	b.waitJS("the board live", status+`.dataset.state === 'live'`, 15*time.Second)
+	recordStatuses(b)
+	b.waitJS("the countdown", status+`.dataset.state === 'limited'`, 10*time.Second)
+	limited := time.Now()
+	text := eval[string](b, status+`.textContent`)
+	var n int
+	if _, err := fmt.Sscanf(text, "rate limited: retrying in %ds", &n); err != nil || n < 1 {
+		t.Fatalf("status = %q, want \"rate limited: retrying in Ns\"", text)
+	}
+	b.mu.Lock()
+	refusals := append([]string(nil), b.refusals...)
+	b.mu.Unlock()
+	if len(refusals) != 1 {
+		t.Fatalf("429 answers: Retry-After %q, want one (the second read of the list)", refusals)
+	}
+	retryAfter, err := strconv.Atoi(refusals[0])
+	if err != nil || retryAfter < 1 {
+		t.Fatalf("Retry-After %q", refusals[0])
+	}
+	if n < retryAfter || n > retryAfter*6/5+1 {
+		t.Errorf("status %q, want a countdown from the server's Retry-After %d (+ up to a fifth)", text, retryAfter)
+	}
+	b.waitJS("the board live again", status+`.dataset.state === 'live'`, time.Duration(n+10)*time.Second)
+	next := b.attemptsSince(limited)
+	if len(next) == 0 {
+		t.Fatal("no attempt was recorded after the countdown")
+	}
+	waited := next[0].at.Sub(limited)
+	t.Logf("Retry-After %ds, countdown from %ds; the next attempt (%s) after %v; statuses %q", retryAfter, n, next[0].what, waited.Round(time.Millisecond), eval[[]string](b, `window.__statuses`))
+	// Measured from the countdown's first sight, a poll after the answer.
+	if waited < time.Duration(retryAfter)*time.Second-200*time.Millisecond {
+		t.Errorf("the board tried again %v after the refusal, before the server's Retry-After of %ds", waited, retryAfter)
+	}
+	b.checkLocal(s.URL)
 }
 
 // silencer is a TCP proxy to a server whose open connections can be made

@@ -9,6 +9,10 @@
 //   reconnects with backoff and resumes the ticket stream after the last
 //   cursor it received, so it misses nothing and needs no reload; the trend
 //   subscription sends the whole series again on every start.
+// - When the user's rate budget refuses an operation (RATE_LIMITED), the
+//   board waits the retryAfter the server gives before it tries again; an
+//   operation that costs more than the whole budget is not tried again
+//   (the server's message says so) until the filter changes or a reload.
 (function () {
   'use strict';
 
@@ -88,8 +92,11 @@
 
   function errorMessage(err) {
     if (Array.isArray(err)) err = err[0];
-    if (err && typeof err.code === 'number') return 'connection closed (' + err.code + (err.reason ? ': ' + err.reason : '') + ')';
-    return (err && err.message) || String(err);
+    if (err && typeof err.code === 'number') return 'connection closed (code ' + err.code + (err.reason ? ': ' + err.reason : '') + ')';
+    if (err && err.message) return err.message;
+    // A websocket's error event: the browser tells no more than that.
+    if (err instanceof Event) return 'cannot connect to the server';
+    return String(err);
   }
 
   // --- live connection --------------------------------------------------
@@ -198,13 +205,44 @@
       if (!state.cursor || field.indexOf('after') < 0) {
         // A filter the server refuses (say a bookmarked site that is gone):
         // retrying would not help.
-        return setConnection('failed', errorMessage(err));
+        return halt(err);
       }
       state.cursor = null; // a cursor this server does not know: start afresh
+    }
+    if (code === 'RATE_LIMITED') {
+      var after = retryAfter(err);
+      return after === undefined ? halt(err) : waitBudget(after, connect);
     }
     var delay = Math.min(5000, 250 * Math.pow(2, state.retry++)) * (0.75 + Math.random() / 2);
     setConnection('reconnecting', 'reconnecting… (' + errorMessage(err) + ')');
     state.timer = setTimeout(connect, delay);
+  }
+
+  // halt stops the board on an error that retrying would not cure, and
+  // shows it; a new filter (or a reload) starts again.
+  function halt(err) {
+    state.client = null;
+    setConnection('failed', errorMessage(err));
+  }
+
+  // retryAfter is the seconds a RATE_LIMITED error says to wait, undefined
+  // when the operation can never run (it costs more than the whole budget).
+  function retryAfter(err) {
+    var s = Array.isArray(err) && err[0].extensions && err[0].extensions.retryAfter;
+    return typeof s === 'number' ? s : undefined;
+  }
+
+  // waitBudget calls again once the budget has the points again (seconds,
+  // as the server says, plus up to a fifth more so that boards sharing a
+  // budget do not all come back at once), counting down meanwhile.
+  function waitBudget(seconds, again) {
+    var until = Date.now() + seconds * 1000 * (1 + Math.random() / 5);
+    (function tick() {
+      var left = until - Date.now();
+      if (left <= 0) return again();
+      setConnection('limited', 'rate limited: retrying in ' + Math.ceil(left / 1000) + 's');
+      state.timer = setTimeout(tick, left % 1000 + 1); // just after the number changes
+    })();
   }
 
   // --- ticket list ------------------------------------------------------
@@ -367,6 +405,7 @@
       connect();
     }, function (err) {
       if (err && err.unauthenticated) return signOut('The server refused the token.');
+      if (errorCode(err) === 'RATE_LIMITED' && retryAfter(err) !== undefined) return waitBudget(retryAfter(err), start);
       setConnection('failed', errorMessage(err));
     });
   }
