@@ -232,17 +232,17 @@ const MinRateWindow = time.Second
 func (c *Config) Validate() error {
 	var errs []error
 	if c.LogFormat != "text" && c.LogFormat != "json" {
-		errs = append(errs, fmt.Errorf("log format must be text or json, not %q", c.LogFormat))
+		errs = append(errs, fmt.Errorf("%s: the log format must be text or json, not %q", c.name("log-format"), c.LogFormat))
 	}
 	var lvl slog.Level
 	if err := lvl.UnmarshalText([]byte(c.LogLevel)); err != nil {
-		errs = append(errs, fmt.Errorf("log level: %w", err))
+		errs = append(errs, fmt.Errorf("%s: the log level must be debug, info, warn or error, not %q", c.name("log-level"), c.LogLevel))
 	}
 	if c.AdminToken != "" && len(c.AdminToken) < 32 {
-		errs = append(errs, errors.New("the admin token must be at least 32 characters"))
+		errs = append(errs, fmt.Errorf("%s: the admin token must be at least 32 characters", c.name("admin-token")))
 	}
 	if c.MetricsToken != "" && len(c.MetricsToken) < 16 {
-		errs = append(errs, errors.New("the metrics token must be at least 16 characters"))
+		errs = append(errs, fmt.Errorf("%s: the metrics token must be at least 16 characters", c.name("metrics-token")))
 	}
 	if strings.IndexFunc(c.MetricsToken, func(r rune) bool { return unicode.IsSpace(r) || unicode.IsControl(r) }) >= 0 {
 		errs = append(errs, fmt.Errorf("%s must not contain spaces or control characters: a scraper sends it in an Authorization header, which cannot carry them intact", c.name("metrics-token")))
@@ -278,10 +278,10 @@ func (c *Config) Validate() error {
 		errs = append(errs, errors.New("persisted-only mode needs a manifest: set SOCDESK_PERSISTED_QUERIES"))
 	}
 	if c.AuthCache < 0 {
-		errs = append(errs, errors.New("auth cache must not be negative"))
+		errs = append(errs, fmt.Errorf("%s must not be negative, not %v", c.name("auth-cache"), c.AuthCache))
 	}
 	if c.MaxBodyBytes < 1024 {
-		errs = append(errs, errors.New("max body bytes must be at least 1024"))
+		errs = append(errs, fmt.Errorf("%s must be at least 1024, not %d", c.name("max-body-bytes"), c.MaxBodyBytes))
 	}
 	for _, s := range []struct{ flag, v string }{{"cors-origins", c.CORSOrigins}, {"ws-origins", c.WSOrigins}} {
 		for _, o := range splitOrigins(s.v) {

@@ -139,6 +139,20 @@ func TestRefusalsNameTheSetting(t *testing.T) {
 			t.Errorf("%s=%s: %v", env, v, err)
 		}
 	}
+	// The other checks name their setting too, and say what it takes.
+	for env, c := range map[string]struct{ v, says string }{
+		"SOCDESK_LOG_FORMAT":     {"xml", "must be text or json"},
+		"SOCDESK_LOG_LEVEL":      {"loud", "must be debug, info, warn or error"},
+		"SOCDESK_ADMIN_TOKEN":    {"short", "at least 32 characters"},
+		"SOCDESK_METRICS_TOKEN":  {"short", "at least 16 characters"},
+		"SOCDESK_AUTH_CACHE":     {"-1s", "must not be negative"},
+		"SOCDESK_MAX_BODY_BYTES": {"10", "must be at least 1024"},
+	} {
+		_, err := load(t, map[string]string{env: c.v})
+		if err == nil || !strings.HasPrefix(err.Error(), env) || !strings.Contains(err.Error(), c.says) {
+			t.Errorf("%s=%s: %v", env, c.v, err)
+		}
+	}
 	_, err := load(t, map[string]string{"SOCDESK_APQ_TTL": "-1s", "SOCDESK_LIVE_POLL": "0s"})
 	if err == nil || !strings.Contains(err.Error(), "SOCDESK_APQ_TTL") || !strings.Contains(err.Error(), "SOCDESK_LIVE_POLL") {
 		t.Errorf("two bad durations: %v (both must be named)", err)
