@@ -265,6 +265,15 @@ func TestLastAdministratorRace(t *testing.T) {
 			mu    sync.Mutex
 			codes []string
 		)
+		// The two meet in the database for sure: the test holds the
+		// administrators' rows until both requests wait for them.
+		hold, err := e.st.DB.BeginTx(context.Background(), nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := hold.Exec(`SELECT id FROM users WHERE role = 'ADMIN' FOR UPDATE`); err != nil {
+			t.Fatal(err)
+		}
 		for k, by := range ids {
 			target := ids[1-k]
 			wg.Add(1)
@@ -275,6 +284,10 @@ func TestLastAdministratorRace(t *testing.T) {
 				codes = append(codes, res.code())
 				mu.Unlock()
 			}()
+		}
+		waitLockWaiters(t, e, 2)
+		if err := hold.Rollback(); err != nil {
+			t.Fatal(err)
 		}
 		wg.Wait()
 		if n := e.client.User.Query().Where(user.RoleEQ(user.RoleADMIN)).CountX(sys()); n != 1 {
@@ -303,4 +316,20 @@ func TestLastAdministratorRace(t *testing.T) {
 		t.Fatal("the two requests never met in the database")
 	}
 	t.Logf("%d of 20 rounds raced", raced)
+}
+
+// waitLockWaiters waits until n sessions of e's database wait for a lock.
+func waitLockWaiters(t *testing.T, e *env, n int) {
+	t.Helper()
+	for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(2 * time.Millisecond) {
+		var waiting int
+		err := e.st.DB.QueryRow(`SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock'`).Scan(&waiting)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if waiting >= n {
+			return
+		}
+	}
+	t.Fatalf("never %d requests waiting for the administrators' rows", n)
 }
