@@ -143,7 +143,7 @@ func Serve(ctx context.Context, ln net.Listener, h http.Handler, shutdownTimeout
 		return err
 	case <-ctx.Done():
 	}
-	log.Info("shutting down: finishing in-flight requests", "timeout", shutdownTimeout)
+	log.Info("shutting down: finishing in-flight requests", "timeout", shutdownTimeout.String())
 	sctx, cancel := context.WithTimeout(context.Background(), shutdownTimeout)
 	defer cancel()
 	err := srv.Shutdown(sctx)

@@ -1,11 +1,13 @@
 package server
 
 import (
+	"bytes"
 	"context"
 	"io"
 	"log/slog"
 	"net"
 	"net/http"
+	"strings"
 	"testing"
 	"time"
 )
@@ -55,5 +57,23 @@ func TestShutdownFinishesInFlightRequests(t *testing.T) {
 	}
 	if _, err := net.DialTimeout("tcp", ln.Addr().String(), time.Second); err == nil {
 		t.Fatal("still accepting connections after shutdown")
+	}
+}
+
+// TestShutdownLogReadable: the shutdown line gives its timeout as a
+// duration in either log format, not as nanoseconds in JSON.
+func TestShutdownLogReadable(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var logs bytes.Buffer
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	if err := Serve(ctx, ln, http.NotFoundHandler(), 30*time.Second, slog.New(slog.NewJSONHandler(&logs, nil)), nil); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(logs.String(), `"timeout":"30s"`) {
+		t.Fatalf("shutdown line: %s", logs.String())
 	}
 }
