@@ -28,6 +28,7 @@ import (
 	"socdesk/internal/devtools/wstest"
 	"socdesk/internal/events"
 	"socdesk/internal/metrics"
+	"socdesk/internal/store"
 )
 
 func TestMain(m *testing.M) { testdb.Main(m) }
@@ -42,10 +43,14 @@ type replica struct {
 }
 
 func start(t *testing.T, backend string) *replica {
-	st := testdb.Open(t, backend, testdb.Options{})
 	cfg := config.Default()
 	cfg.MetricsToken = metricsToken
-	a := app.New(st, events.NewLocal(), cfg, slog.New(slog.NewTextHandler(io.Discard, nil)), st.Ping)
+	return startOn(t, testdb.Open(t, backend, testdb.Options{}), cfg, events.NewLocal())
+}
+
+// startOn is start on st, with cfg, publishing through broker.
+func startOn(t *testing.T, st *store.Store, cfg config.Config, broker events.Broker) *replica {
+	a := app.New(st, broker, cfg, slog.New(slog.NewTextHandler(io.Discard, nil)), st.Ping)
 	ctx, stop := context.WithCancel(context.Background())
 	done := make(chan struct{})
 	go func() { _ = a.Run(ctx); close(done) }()
@@ -326,18 +331,8 @@ func TestHubLag(t *testing.T) {
 	cfg := config.Default()
 	cfg.MetricsToken = metricsToken
 	cfg.LivePoll = time.Hour // no reading but when woken by the test
-	a := app.New(st, deafBroker{}, cfg, slog.New(slog.NewTextHandler(io.Discard, nil)), st.Ping)
-	ctx, stop := context.WithCancel(context.Background())
-	done := make(chan struct{})
-	go func() { _ = a.Run(ctx); close(done) }()
-	t.Cleanup(func() { stop(); <-done })
-	srv := httptest.NewServer(a.Handler)
-	t.Cleanup(srv.Close)
-	tok, err := auth.Bootstrap(context.Background(), st.Client, "")
-	if err != nil {
-		t.Fatal(err)
-	}
-	r := &replica{t: t, srv: srv, app: a, admin: tok}
+	r := startOn(t, st, cfg, deafBroker{})
+	a := r.app
 	waitFor(t, "the hub to start", func() bool { _, _, ok, _ := a.Hub.Lag(context.Background()); return ok })
 	sys := authz.System(context.Background())
 	site := st.Client.Site.Create().SetName("HQ").SaveX(sys).ID
