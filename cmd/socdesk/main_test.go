@@ -26,6 +26,27 @@ func TestMain(m *testing.M) { testdb.Main(m) }
 
 // waitReady waits until the server at addr answers /readyz, failing t if
 // it stops first (done) or is not ready within the time given.
+// serveReady runs `socdesk serve` with env (a data directory of its own
+// unless env gives one) until it is ready, and returns its log and the stop
+// that ends it, failing the test if serve did not end cleanly.
+func serveReady(t *testing.T, env map[string]string) (*syncBuffer, func()) {
+	t.Helper()
+	if env["SOCDESK_DATA_DIR"] == "" && env["DATABASE_URL"] == "" {
+		env["SOCDESK_DATA_DIR"] = t.TempDir()
+	}
+	logs := &syncBuffer{}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- run(ctx, []string{"serve"}, func(k string) string { return env[k] }, logs, logs) }()
+	waitReady(t, env["SOCDESK_ADDR"], done, 30*time.Second, logs)
+	return logs, func() {
+		cancel()
+		if err := <-done; err != nil {
+			t.Errorf("serve: %v\n%s", err, logs.String())
+		}
+	}
+}
+
 func waitReady(t *testing.T, addr string, done <-chan error, within time.Duration, logs fmt.Stringer) {
 	t.Helper()
 	for deadline := time.Now().Add(within); ; {

@@ -8,7 +8,6 @@ import (
 	"strings"
 	"sync/atomic"
 	"testing"
-	"time"
 )
 
 // TestMetricsListeners: /metrics is served on its own listener when
@@ -33,18 +32,8 @@ func TestMetricsListeners(t *testing.T) {
 	}
 	serve := func(env map[string]string) func() {
 		t.Helper()
-		env["SOCDESK_DATA_DIR"] = t.TempDir()
-		var logs syncBuffer
-		ctx, cancel := context.WithCancel(context.Background())
-		done := make(chan error, 1)
-		go func() { done <- run(ctx, []string{"serve"}, func(k string) string { return env[k] }, &logs, &logs) }()
-		waitReady(t, env["SOCDESK_ADDR"], done, 30*time.Second, &logs)
-		return func() {
-			cancel()
-			if err := <-done; err != nil {
-				t.Errorf("serve: %v\n%s", err, logs.String())
-			}
-		}
+		_, stop := serveReady(t, env)
+		return stop
 	}
 	const series = "socdesk_graphql_requests_total"
 
@@ -106,12 +95,7 @@ func TestServeExportsTraces(t *testing.T) {
 	}))
 	defer collector.Close()
 	addr := freeAddr(t)
-	env := map[string]string{"SOCDESK_DATA_DIR": t.TempDir(), "SOCDESK_ADDR": addr, "SOCDESK_OTLP_ENDPOINT": collector.URL}
-	var logs syncBuffer
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- run(ctx, []string{"serve"}, func(k string) string { return env[k] }, &logs, &logs) }()
-	waitReady(t, addr, done, 30*time.Second, &logs)
+	logs, stop := serveReady(t, map[string]string{"SOCDESK_ADDR": addr, "SOCDESK_OTLP_ENDPOINT": collector.URL})
 	req, _ := http.NewRequest(http.MethodPost, "http://"+addr+"/graphql", strings.NewReader(`{"query":"{ viewer { login } }"}`))
 	req.Header.Set("Content-Type", "application/json")
 	resp, err := http.DefaultClient.Do(req)
@@ -119,10 +103,7 @@ func TestServeExportsTraces(t *testing.T) {
 		t.Fatal(err)
 	}
 	resp.Body.Close()
-	cancel()
-	if err := <-done; err != nil {
-		t.Fatalf("serve: %v\n%s", err, logs.String())
-	}
+	stop() // flushes the spans
 	if posts.Load() == 0 {
 		t.Fatalf("no spans exported to the OTLP endpoint\n%s", logs.String())
 	}

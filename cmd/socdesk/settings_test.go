@@ -64,19 +64,9 @@ func TestServeRefusesBadSettingsBeforeTheDatabase(t *testing.T) {
 func TestServeManifestWithoutPersistedOnly(t *testing.T) {
 	const token = "sdk_manifest_test_token_0123456789abcdef"
 	addr := freeAddr(t)
-	env := map[string]string{"SOCDESK_DATA_DIR": t.TempDir(), "SOCDESK_ADDR": addr, "SOCDESK_ADMIN_TOKEN": token,
-		"SOCDESK_PERSISTED_QUERIES": writeManifest(t, map[string]string{"me-v1": "query Me { viewer { login } }"})}
-	var logs syncBuffer
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- run(ctx, []string{"serve"}, func(k string) string { return env[k] }, &logs, &logs) }()
-	defer func() {
-		cancel()
-		if err := <-done; err != nil {
-			t.Errorf("serve: %v", err)
-		}
-	}()
-	waitReady(t, addr, done, 30*time.Second, &logs)
+	logs, stop := serveReady(t, map[string]string{"SOCDESK_ADDR": addr, "SOCDESK_ADMIN_TOKEN": token,
+		"SOCDESK_PERSISTED_QUERIES": writeManifest(t, map[string]string{"me-v1": "query Me { viewer { login } }"})})
+	defer stop()
 	post := func(body string) string {
 		req, _ := http.NewRequest(http.MethodPost, "http://"+addr+"/graphql", strings.NewReader(body))
 		req.Header.Set("Authorization", "Bearer "+token)
