@@ -113,23 +113,10 @@ func (r *receiver) received() ([]*tracepb.Span, []string, []string) {
 	return append([]*tracepb.Span(nil), r.spans...), append([]string(nil), r.services...), append([]string(nil), r.bad...)
 }
 
-// lockedBuffer is a log sink read while the server writes.
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) lines() []map[string]any {
-	l.mu.Lock()
-	defer l.mu.Unlock()
+// jsonLines decodes a JSON log, a record a line.
+func jsonLines(log string) []map[string]any {
 	var out []map[string]any
-	for _, line := range strings.Split(strings.TrimSpace(l.b.String()), "\n") {
+	for _, line := range strings.Split(strings.TrimSpace(log), "\n") {
 		var m map[string]any
 		if json.Unmarshal([]byte(line), &m) == nil {
 			out = append(out, m)
@@ -177,7 +164,7 @@ func TestTracesReachACollector(t *testing.T) {
 		t.Fatal("tracing.Setup with an endpoint left tracing off")
 	}
 	st := testdb.Open(t, dialect.Postgres, testdb.Options{Tracer: tp})
-	logs := &lockedBuffer{}
+	logs := &syncbuf.Buffer{}
 	a := app.New(st, events.NewLocal(), config.Default(), slog.New(slog.NewJSONHandler(logs, nil)), st.Ping)
 	runCtx, stopHub := context.WithCancel(ctx)
 	hubDone := make(chan struct{})
@@ -322,7 +309,7 @@ func TestTracesReachACollector(t *testing.T) {
 	}
 
 	var logged bool
-	for _, l := range logs.lines() {
+	for _, l := range jsonLines(logs.String()) {
 		if l["msg"] == "request" && l["operation"] == "ListTickets" {
 			logged = true
 			if l["trace_id"] != clientTrace {
