@@ -36,19 +36,28 @@ func readmeBlock(t *testing.T, lang, marker string) string {
 
 // TestReadmeCurlExample: the README's first request, run as written with
 // the server's address in SOCDESK_ADDR and a real token for the "sdk_…"
-// placeholder, lists tickets.
-func TestReadmeCurlExample(t *testing.T) {
-	e := newEnv(t, testdb.Backends[0])
+// runShellExample runs a README shell example (name tells which) with bash
+// and curl against e's server, given as SOCDESK_ADDR with env besides, and
+// returns what it printed.
+func runShellExample(t *testing.T, e *env, name, script string, env ...string) []byte {
+	t.Helper()
 	if _, err := exec.LookPath("curl"); err != nil {
 		testdb.SkipOrFail(t, "curl is not installed")
 	}
-	script := strings.Replace(readmeBlock(t, "sh", "curl -s --compressed"), "TOKEN=sdk_…", "TOKEN="+e.admin, 1)
 	cmd := exec.Command("bash", "-euo", "pipefail", "-c", script)
-	cmd.Env = append(os.Environ(), "SOCDESK_ADDR="+strings.TrimPrefix(e.srv.URL, "http://"))
+	cmd.Env = append(append(os.Environ(), "SOCDESK_ADDR="+strings.TrimPrefix(e.srv.URL, "http://")), env...)
 	out, err := cmd.Output()
 	if err != nil {
-		t.Fatalf("the README's curl example: %v\n%s", err, out)
+		t.Fatalf("the README's %s example: %v\n%s", name, err, out)
 	}
+	return out
+}
+
+// placeholder, lists tickets.
+func TestReadmeCurlExample(t *testing.T) {
+	e := newEnv(t, testdb.Backends[0])
+	script := strings.Replace(readmeBlock(t, "sh", "curl -s --compressed"), "TOKEN=sdk_…", "TOKEN="+e.admin, 1)
+	out := runShellExample(t, e, "curl", script)
 	var r struct {
 		Data struct {
 			Tickets *struct{ TotalCount int }
@@ -125,19 +134,11 @@ type syncWriter = syncbuf.Buffer
 // run as written against the server in SOCDESK_ADDR, is told the cost.
 func TestReadmeRateLimitExample(t *testing.T) {
 	e := newEnv(t, testdb.Backends[0])
-	if _, err := exec.LookPath("curl"); err != nil {
-		testdb.SkipOrFail(t, "curl is not installed")
-	}
 	script := readmeBlock(t, "sh", `"extensions":{"rateLimit":true}`)
 	if strings.Contains(script, "localhost") || strings.Contains(script, "127.0.0.1:8080/") {
 		t.Fatalf("the example hard-codes an address:\n%s", script)
 	}
-	cmd := exec.Command("bash", "-euo", "pipefail", "-c", script)
-	cmd.Env = append(os.Environ(), "TOKEN="+e.admin, "SOCDESK_ADDR="+strings.TrimPrefix(e.srv.URL, "http://"), "ADDR=")
-	out, err := cmd.Output()
-	if err != nil {
-		t.Fatalf("the README's rateLimit example: %v\n%s", err, out)
-	}
+	out := runShellExample(t, e, "rateLimit", script, "TOKEN="+e.admin, "ADDR=")
 	var r struct {
 		Extensions struct {
 			RateLimit *struct{ Cost int }
