@@ -2,6 +2,7 @@ package graph
 
 import (
 	"bytes"
+	"sync"
 
 	"github.com/vektah/gqlparser/v2/ast"
 	"github.com/vektah/gqlparser/v2/formatter"
@@ -18,8 +19,13 @@ var codegenDirectives = map[string]bool{
 
 // SDL is the public schema in the GraphQL schema definition language, as
 // GET /schema.graphql serves it: every type with its descriptions, without
-// the code generator's directives.
-func SDL() []byte {
+// the code generator's directives. It is built once (the schema is fixed
+// at build time) and shared: callers must not modify it.
+func SDL() []byte { return sdl() }
+
+var sdl = sync.OnceValue(buildSDL)
+
+func buildSDL() []byte {
 	var full bytes.Buffer
 	formatter.NewFormatter(&full).FormatSchema(generated.NewExecutableSchema(generated.Config{}).Schema())
 	// Strip a copy, parsed again, so the executable schema stays untouched.
