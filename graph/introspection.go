@@ -5,7 +5,6 @@ import (
 	"sync"
 
 	"github.com/99designs/gqlgen/graphql"
-	"github.com/99designs/gqlgen/graphql/errcode"
 	"github.com/vektah/gqlparser/v2/ast"
 	"github.com/vektah/gqlparser/v2/gqlerror"
 
@@ -19,12 +18,6 @@ import (
 // INTERNAL a missing introspection extension would give each such field.
 // __typename stays: clients need it to read unions and interfaces.
 type noIntrospection struct{}
-
-// A request refused before it runs as FORBIDDEN (introspection off, a
-// document not on the persisted-query list) is a request error: 4xx with no
-// data under application/graphql-response+json, as BAD_USER_INPUT is
-// (graph/limits registers that one).
-func init() { errcode.RegisterErrorType(string(errs.Forbidden), errcode.KindProtocol) }
 
 var _ interface {
 	graphql.HandlerExtension

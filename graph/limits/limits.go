@@ -15,7 +15,6 @@ import (
 	"strings"
 
 	"github.com/99designs/gqlgen/graphql"
-	"github.com/99designs/gqlgen/graphql/errcode"
 	"github.com/vektah/gqlparser/v2/ast"
 	"github.com/vektah/gqlparser/v2/gqlerror"
 
@@ -25,11 +24,8 @@ import (
 // codeBadUserInput is the extensions.code of every error this package returns.
 var codeBadUserInput = string(errs.BadUserInput)
 
-// Registered as a protocol error so that gqlgen's transports answer a
+// It is a request error (errs.RequestErrors): gqlgen's transports answer a
 // rejected operation with a 4xx status instead of 200 (see the package test).
-func init() {
-	errcode.RegisterErrorType(codeBadUserInput, errcode.KindProtocol)
-}
 
 // Limits bounds every operation before it executes.
 //

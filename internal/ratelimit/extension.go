@@ -8,7 +8,6 @@ import (
 	"time"
 
 	"github.com/99designs/gqlgen/graphql"
-	"github.com/99designs/gqlgen/graphql/errcode"
 	"github.com/vektah/gqlparser/v2/ast"
 	"github.com/vektah/gqlparser/v2/gqlerror"
 
@@ -22,10 +21,6 @@ import (
 // extensions under the same name, what the operation cost and what is left.
 // Any value but true, false or null is refused as BAD_USER_INPUT.
 const RequestExtension = "rateLimit"
-
-// A refusal is a protocol error: gqlgen answers it with a 4xx status, and
-// the HTTP layer makes that 429.
-func init() { errcode.RegisterErrorType(string(errs.RateLimited), errcode.KindProtocol) }
 
 // Extension charges every operation to its viewer's budget before it runs.
 // Install it after limits.Limits, whose Measure it charges.
