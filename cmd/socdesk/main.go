@@ -26,8 +26,6 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/redis/go-redis/v9"
-
 	"socdesk/ent"
 	"socdesk/graph/generated"
 	"socdesk/internal/admin"
@@ -201,17 +199,15 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stder
 	// so a Redis outage must not take every replica out of the balancer.
 	var broker events.Broker = events.NewLocal()
 	ready := st.Ping
-	var rdb *redis.Client
 	if cfg.RedisURL != "" {
 		rb, err := events.NewRedisChannel(ctx, cfg.RedisURL, cfg.RedisChannel, log)
 		if err != nil {
 			return err
 		}
-		rdb = rb.Client()
 		broker = events.NewBackground(rb, 1024, log)
 	}
 	defer broker.Close()
-	pq, err := persisted.New(pqOpts, rdb, log)
+	pq, err := persisted.New(pqOpts, events.RedisClient(broker), log)
 	if err != nil {
 		return err
 	}

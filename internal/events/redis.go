@@ -111,10 +111,6 @@ func (r *Redis) relay(ps *redis.PubSub) {
 // Ping checks that Redis answers.
 func (r *Redis) Ping(ctx context.Context) error { return r.client.Ping(ctx).Err() }
 
-// Client is the replica's Redis client, for other shared state (persisted
-// queries) over the same connections.
-func (r *Redis) Client() *redis.Client { return r.client }
-
 // Close implements Broker.
 func (r *Redis) Close() error { return r.client.Close() }
 
