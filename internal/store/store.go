@@ -115,7 +115,7 @@ func Open(ctx context.Context, o Options) (*Store, error) {
 		db.Close()
 		return nil, fmt.Errorf("connecting to the database: %w", err)
 	}
-	var drv dialect.Driver = entsql.OpenDB(name, db)
+	var drv dialect.Driver = sqlTxDriver{entsql.OpenDB(name, db)}
 	if o.Driver != nil {
 		drv = o.Driver(drv)
 	}

@@ -4,7 +4,8 @@
 //
 // fn's context carries the transaction (ent.TxFromContext, and
 // ent.FromContext gives its client), so the policies and hooks that run
-// inside see it, as entgql.Transactioner arranges for a GraphQL mutation.
+// inside see it, as entgql.Transactioner arranges for a GraphQL mutation;
+// SQLTx gives its *sql.Tx, for writes in it that do not go through ent.
 package txn
 
 import (
@@ -24,6 +25,7 @@ type Step func(ctx context.Context, tx *ent.Tx) error
 // an error or a panic it rolls back. Once committed it runs, in order, what
 // AfterCommit registered meanwhile.
 func Run(ctx context.Context, client *ent.Client, fn Step, first ...Step) (err error) {
+	ctx = context.WithValue(ctx, sqlSlotKey{}, &sqlSlot{}) // filled by the store's driver: SQLTx
 	tx, err := client.Tx(ctx)
 	if err != nil {
 		return err
