@@ -11,6 +11,7 @@ import (
 	"github.com/golang-migrate/migrate/v4/source/iofs"
 
 	"socdesk/ent"
+	"socdesk/internal/jobs"
 )
 
 // Migrations are the versioned PostgreSQL migrations, generated from the ent
@@ -24,9 +25,18 @@ var Migrations embed.FS
 var Extensions = []string{"pg_trgm"}
 
 // Migrate brings the schema up to date: the versioned migrations on
-// PostgreSQL, ent's automatic migration on the embedded SQLite database.
+// PostgreSQL, ent's automatic migration on the embedded SQLite database;
+// then the job queue's tables, with River's own migrations (jobs.Migrate).
 // It returns the schema version after migrating (0 on SQLite).
 func (s *Store) Migrate(ctx context.Context) (uint, error) {
+	v, err := s.migrate(ctx)
+	if err != nil {
+		return v, err
+	}
+	return v, jobs.Migrate(ctx, s.Dialect, s.DB)
+}
+
+func (s *Store) migrate(ctx context.Context) (uint, error) {
 	if s.Dialect != "postgres" {
 		if err := s.Client.Schema.Create(ctx); err != nil {
 			return 0, err

@@ -137,9 +137,10 @@ func Postgres(t testing.TB, o Options) *store.Store {
 }
 
 // Truncate empties every table of socdesk's schema and restarts identities,
-// so every test sees ticket #1 first.
+// so every test sees ticket #1 first. The migrations' own records (socdesk's
+// schema_migrations, River's river_migration) stay.
 func Truncate(ctx context.Context, db *sql.DB) error {
-	rows, err := db.QueryContext(ctx, `SELECT tablename FROM pg_tables WHERE schemaname = 'public' AND tablename <> 'schema_migrations'`)
+	rows, err := db.QueryContext(ctx, `SELECT tablename FROM pg_tables WHERE schemaname = 'public' AND tablename NOT IN ('schema_migrations', 'river_migration')`)
 	if err != nil {
 		return err
 	}
