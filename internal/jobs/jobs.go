@@ -271,20 +271,29 @@ func (e *Engine) Stop(ctx context.Context) error {
 	return e.client.Stop(ctx)
 }
 
-// Retry makes a job available at once again: an operator's retry of a
-// discarded (failed) job, which gets one more attempt.
+// Retry makes a failed job available at once again: an operator's retry of
+// a discarded or cancelled job (which gets one more attempt), or of one
+// waiting for its next attempt. A job that completed or is still to run is
+// left alone (Conflict): retrying it would do its work twice.
 func (e *Engine) Retry(ctx context.Context, jobID int64) error {
 	c, err := e.riverClient()
 	if err != nil {
 		return err
 	}
-	if _, err := c.JobRetry(ctx, jobID); err != nil {
-		if errors.Is(err, rivertype.ErrNotFound) {
-			return errs.New(errs.NotFound, "no job %d", jobID)
-		}
+	j, err := c.JobGet(ctx, jobID)
+	if errors.Is(err, rivertype.ErrNotFound) {
+		return errs.New(errs.NotFound, "no job %d", jobID)
+	}
+	if err != nil {
 		return err
 	}
-	return nil
+	switch j.State {
+	case rivertype.JobStateDiscarded, rivertype.JobStateCancelled, rivertype.JobStateRetryable:
+	default:
+		return errs.New(errs.Conflict, "job %d is %s, not failed", jobID, j.State)
+	}
+	_, err = c.JobRetry(ctx, jobID)
+	return err
 }
 
 // backoff is River's retry policy with a configurable base: the n-th

@@ -18,6 +18,7 @@ import (
 	"socdesk/ent"
 	"socdesk/internal/authz"
 	"socdesk/internal/devtools/testdb"
+	"socdesk/internal/errs"
 	"socdesk/internal/jobs"
 	"socdesk/internal/store"
 	"socdesk/internal/txn"
@@ -186,6 +187,9 @@ func TestInsertFollowsTheTransaction(t *testing.T) {
 			if n := len(w.attempts("rolled-back")); n != 0 {
 				t.Errorf("the rolled-back job was worked %d times", n)
 			}
+			if err := e.Retry(context.Background(), committed); errs.CodeOf(err) != errs.Conflict {
+				t.Errorf("retrying a completed job: %v, want CONFLICT", err)
+			}
 			if n := len(w.attempts("committed")); n != 1 {
 				t.Errorf("the committed job was worked %d times, want 1", n)
 			}
@@ -258,8 +262,8 @@ func TestDiscardedAfterMaxAttempts(t *testing.T) {
 				t.Fatal(err)
 			}
 			waitFor(t, "the retried job to be worked", func() bool { return len(w.attempts("broken")) == 4 })
-			if err := e.Retry(context.Background(), 1<<40); err == nil {
-				t.Error("retrying a job that does not exist succeeded")
+			if err := e.Retry(context.Background(), 1<<40); errs.CodeOf(err) != errs.NotFound {
+				t.Errorf("retrying a job that does not exist: %v", err)
 			}
 		})
 	}
