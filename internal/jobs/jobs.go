@@ -8,8 +8,9 @@
 // with Workers > 0 works jobs, each by one worker at a time (River locks the
 // row it fetches); a failed job is retried with backoff up to MaxAttempts,
 // then kept as "discarded" with every attempt's error. A job whose worker
-// was killed mid-work is made available again after RescueAfter: work is at
-// least once, so a worker makes its effect idempotent with a key of its
+// was killed mid-work is made available again after RescueAfter (River's
+// rescuer runs every 30 s on the leading replica; a killed leader's lease
+// lapses after 15 s): work is at least once, so a worker makes its effect idempotent with a key of its
 // job's own (its args, or the job id).
 //
 // Registration: River takes its workers when its client is made, so the
