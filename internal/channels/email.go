@@ -30,7 +30,7 @@ func (s *Sender) sendEmail(ctx context.Context, set *EmailSettings, secret strin
 	if err := msg.From(set.From); err != nil {
 		return errs.Invalid("email.from", "is not a valid address")
 	}
-	if err := msg.To(to.Email); err != nil {
+	if err := msg.AddToFormat(oneLine(to.Name), to.Email); err != nil {
 		return permanent(errs.Invalid("recipient.email", "is not a valid address"))
 	}
 	msg.Subject(oneLine(m.Subject))

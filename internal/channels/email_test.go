@@ -69,6 +69,9 @@ func TestEmailStartTLSWithAuth(t *testing.T) {
 	if !strings.Contains(m.Header.Get("Content-Type"), "multipart/alternative") {
 		t.Errorf("Content-Type = %q", m.Header.Get("Content-Type"))
 	}
+	if got := m.Header.Get("To"); got != `"Alice" <alice@example.com>` {
+		t.Errorf("To header = %q", got)
+	}
 	if got := m.Header.Get("From"); !strings.Contains(got, "SOC Desk") || !strings.Contains(got, "<soc@example.com>") {
 		t.Errorf("From header = %q", got)
 	}

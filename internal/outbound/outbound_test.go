@@ -251,3 +251,13 @@ func TestCheckURL(t *testing.T) {
 		}
 	}
 }
+
+// TestErrorHidesPathAndQuery: errors name method and host only; a
+// webhook URL's path or query may be its token.
+func TestErrorHidesPathAndQuery(t *testing.T) {
+	s, _ := serverOn(t, "127.0.0.1", ok)
+	_, err := get(t, &Guard{}, s.URL+"/services/T0/SECRETPATH?token=SECRETQ")
+	if err == nil || strings.Contains(err.Error(), "SECRET") || !strings.Contains(err.Error(), s.Listener.Addr().String()) {
+		t.Fatalf("err = %v", err)
+	}
+}
