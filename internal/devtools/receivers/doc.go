@@ -1,0 +1,8 @@
+// Package receivers is test tooling: real receivers that socdesk's
+// delivery channels send to in tests — an SMTP server (go-smtp) with
+// optional STARTTLS or implicit TLS and AUTH, and an HTTP server with
+// settable failures and delays. Both record what arrived, count
+// idempotency keys (so crash and replica tests can tell "delivered once"
+// from "delivered twice"), listen on 127.0.0.1 only, are safe for
+// concurrent use and stop when the test ends. Never used by the product.
+package receivers
