@@ -14,7 +14,11 @@ import (
 	"socdesk/ent/apitoken"
 	"socdesk/ent/attachment"
 	"socdesk/ent/category"
+	"socdesk/ent/channel"
+	"socdesk/ent/delivery"
 	"socdesk/ent/memo"
+	"socdesk/ent/playbook"
+	"socdesk/ent/playbookrun"
 	"socdesk/ent/site"
 	"socdesk/ent/statusday"
 	"socdesk/ent/statushour"
@@ -47,8 +51,16 @@ type Client struct {
 	Attachment *AttachmentClient
 	// Category is the client for interacting with the Category builders.
 	Category *CategoryClient
+	// Channel is the client for interacting with the Channel builders.
+	Channel *ChannelClient
+	// Delivery is the client for interacting with the Delivery builders.
+	Delivery *DeliveryClient
 	// Memo is the client for interacting with the Memo builders.
 	Memo *MemoClient
+	// Playbook is the client for interacting with the Playbook builders.
+	Playbook *PlaybookClient
+	// PlaybookRun is the client for interacting with the PlaybookRun builders.
+	PlaybookRun *PlaybookRunClient
 	// Site is the client for interacting with the Site builders.
 	Site *SiteClient
 	// StatusDay is the client for interacting with the StatusDay builders.
@@ -87,7 +99,11 @@ func (c *Client) init() {
 	c.APIToken = NewAPITokenClient(c.config)
 	c.Attachment = NewAttachmentClient(c.config)
 	c.Category = NewCategoryClient(c.config)
+	c.Channel = NewChannelClient(c.config)
+	c.Delivery = NewDeliveryClient(c.config)
 	c.Memo = NewMemoClient(c.config)
+	c.Playbook = NewPlaybookClient(c.config)
+	c.PlaybookRun = NewPlaybookRunClient(c.config)
 	c.Site = NewSiteClient(c.config)
 	c.StatusDay = NewStatusDayClient(c.config)
 	c.StatusHour = NewStatusHourClient(c.config)
@@ -195,7 +211,11 @@ func (c *Client) Tx(ctx context.Context) (*Tx, error) {
 		APIToken:       NewAPITokenClient(cfg),
 		Attachment:     NewAttachmentClient(cfg),
 		Category:       NewCategoryClient(cfg),
+		Channel:        NewChannelClient(cfg),
+		Delivery:       NewDeliveryClient(cfg),
 		Memo:           NewMemoClient(cfg),
+		Playbook:       NewPlaybookClient(cfg),
+		PlaybookRun:    NewPlaybookRunClient(cfg),
 		Site:           NewSiteClient(cfg),
 		StatusDay:      NewStatusDayClient(cfg),
 		StatusHour:     NewStatusHourClient(cfg),
@@ -230,7 +250,11 @@ func (c *Client) BeginTx(ctx context.Context, opts *sql.TxOptions) (*Tx, error) 
 		APIToken:       NewAPITokenClient(cfg),
 		Attachment:     NewAttachmentClient(cfg),
 		Category:       NewCategoryClient(cfg),
+		Channel:        NewChannelClient(cfg),
+		Delivery:       NewDeliveryClient(cfg),
 		Memo:           NewMemoClient(cfg),
+		Playbook:       NewPlaybookClient(cfg),
+		PlaybookRun:    NewPlaybookRunClient(cfg),
 		Site:           NewSiteClient(cfg),
 		StatusDay:      NewStatusDayClient(cfg),
 		StatusHour:     NewStatusHourClient(cfg),
@@ -272,9 +296,10 @@ func (c *Client) Close() error {
 // In order to add hooks to a specific client, call: `client.Node.Use(...)`.
 func (c *Client) Use(hooks ...Hook) {
 	for _, n := range []interface{ Use(...Hook) }{
-		c.APIToken, c.Attachment, c.Category, c.Memo, c.Site, c.StatusDay, c.StatusHour,
-		c.Tag, c.Ticket, c.TicketApprover, c.TicketAssignee, c.TicketEvent,
-		c.TicketLink, c.TicketTag, c.TicketWatcher, c.User,
+		c.APIToken, c.Attachment, c.Category, c.Channel, c.Delivery, c.Memo, c.Playbook,
+		c.PlaybookRun, c.Site, c.StatusDay, c.StatusHour, c.Tag, c.Ticket,
+		c.TicketApprover, c.TicketAssignee, c.TicketEvent, c.TicketLink, c.TicketTag,
+		c.TicketWatcher, c.User,
 	} {
 		n.Use(hooks...)
 	}
@@ -284,9 +309,10 @@ func (c *Client) Use(hooks ...Hook) {
 // In order to add interceptors to a specific client, call: `client.Node.Intercept(...)`.
 func (c *Client) Intercept(interceptors ...Interceptor) {
 	for _, n := range []interface{ Intercept(...Interceptor) }{
-		c.APIToken, c.Attachment, c.Category, c.Memo, c.Site, c.StatusDay, c.StatusHour,
-		c.Tag, c.Ticket, c.TicketApprover, c.TicketAssignee, c.TicketEvent,
-		c.TicketLink, c.TicketTag, c.TicketWatcher, c.User,
+		c.APIToken, c.Attachment, c.Category, c.Channel, c.Delivery, c.Memo, c.Playbook,
+		c.PlaybookRun, c.Site, c.StatusDay, c.StatusHour, c.Tag, c.Ticket,
+		c.TicketApprover, c.TicketAssignee, c.TicketEvent, c.TicketLink, c.TicketTag,
+		c.TicketWatcher, c.User,
 	} {
 		n.Intercept(interceptors...)
 	}
@@ -301,8 +327,16 @@ func (c *Client) Mutate(ctx context.Context, m Mutation) (Value, error) {
 		return c.Attachment.mutate(ctx, m)
 	case *CategoryMutation:
 		return c.Category.mutate(ctx, m)
+	case *ChannelMutation:
+		return c.Channel.mutate(ctx, m)
+	case *DeliveryMutation:
+		return c.Delivery.mutate(ctx, m)
 	case *MemoMutation:
 		return c.Memo.mutate(ctx, m)
+	case *PlaybookMutation:
+		return c.Playbook.mutate(ctx, m)
+	case *PlaybookRunMutation:
+		return c.PlaybookRun.mutate(ctx, m)
 	case *SiteMutation:
 		return c.Site.mutate(ctx, m)
 	case *StatusDayMutation:
@@ -816,6 +850,354 @@ func (c *CategoryClient) mutate(ctx context.Context, m *CategoryMutation) (Value
 	}
 }
 
+// ChannelClient is a client for the Channel schema.
+type ChannelClient struct {
+	config
+}
+
+// NewChannelClient returns a client for the Channel from the given config.
+func NewChannelClient(c config) *ChannelClient {
+	return &ChannelClient{config: c}
+}
+
+// Use adds a list of mutation hooks to the hooks stack.
+// A call to `Use(f, g, h)` equals to `channel.Hooks(f(g(h())))`.
+func (c *ChannelClient) Use(hooks ...Hook) {
+	c.hooks.Channel = append(c.hooks.Channel, hooks...)
+}
+
+// Intercept adds a list of query interceptors to the interceptors stack.
+// A call to `Intercept(f, g, h)` equals to `channel.Intercept(f(g(h())))`.
+func (c *ChannelClient) Intercept(interceptors ...Interceptor) {
+	c.inters.Channel = append(c.inters.Channel, interceptors...)
+}
+
+// Create returns a builder for creating a Channel entity.
+func (c *ChannelClient) Create() *ChannelCreate {
+	mutation := newChannelMutation(c.config, OpCreate)
+	return &ChannelCreate{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// CreateBulk returns a builder for creating a bulk of Channel entities.
+func (c *ChannelClient) CreateBulk(builders ...*ChannelCreate) *ChannelCreateBulk {
+	return &ChannelCreateBulk{config: c.config, builders: builders}
+}
+
+// MapCreateBulk creates a bulk creation builder from the given slice. For each item in the slice, the function creates
+// a builder and applies setFunc on it.
+func (c *ChannelClient) MapCreateBulk(slice any, setFunc func(*ChannelCreate, int)) *ChannelCreateBulk {
+	rv := reflect.ValueOf(slice)
+	if rv.Kind() != reflect.Slice {
+		return &ChannelCreateBulk{err: fmt.Errorf("calling to ChannelClient.MapCreateBulk with wrong type %T, need slice", slice)}
+	}
+	builders := make([]*ChannelCreate, rv.Len())
+	for i := 0; i < rv.Len(); i++ {
+		builders[i] = c.Create()
+		setFunc(builders[i], i)
+	}
+	return &ChannelCreateBulk{config: c.config, builders: builders}
+}
+
+// Update returns an update builder for Channel.
+func (c *ChannelClient) Update() *ChannelUpdate {
+	mutation := newChannelMutation(c.config, OpUpdate)
+	return &ChannelUpdate{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// UpdateOne returns an update builder for the given entity.
+func (c *ChannelClient) UpdateOne(_m *Channel) *ChannelUpdateOne {
+	mutation := newChannelMutation(c.config, OpUpdateOne, withChannel(_m))
+	return &ChannelUpdateOne{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// UpdateOneID returns an update builder for the given id.
+func (c *ChannelClient) UpdateOneID(id int) *ChannelUpdateOne {
+	mutation := newChannelMutation(c.config, OpUpdateOne, withChannelID(id))
+	return &ChannelUpdateOne{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// Delete returns a delete builder for Channel.
+func (c *ChannelClient) Delete() *ChannelDelete {
+	mutation := newChannelMutation(c.config, OpDelete)
+	return &ChannelDelete{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// DeleteOne returns a builder for deleting the given entity.
+func (c *ChannelClient) DeleteOne(_m *Channel) *ChannelDeleteOne {
+	return c.DeleteOneID(_m.ID)
+}
+
+// DeleteOneID returns a builder for deleting the given entity by its id.
+func (c *ChannelClient) DeleteOneID(id int) *ChannelDeleteOne {
+	builder := c.Delete().Where(channel.ID(id))
+	builder.mutation.id = &id
+	builder.mutation.op = OpDeleteOne
+	return &ChannelDeleteOne{builder}
+}
+
+// Query returns a query builder for Channel.
+func (c *ChannelClient) Query() *ChannelQuery {
+	return &ChannelQuery{
+		config: c.config,
+		ctx:    &QueryContext{Type: TypeChannel},
+		inters: c.Interceptors(),
+	}
+}
+
+// Get returns a Channel entity by its id.
+func (c *ChannelClient) Get(ctx context.Context, id int) (*Channel, error) {
+	return c.Query().Where(channel.ID(id)).Only(ctx)
+}
+
+// GetX is like Get, but panics if an error occurs.
+func (c *ChannelClient) GetX(ctx context.Context, id int) *Channel {
+	obj, err := c.Get(ctx, id)
+	if err != nil {
+		panic(err)
+	}
+	return obj
+}
+
+// QueryDeliveries queries the deliveries edge of a Channel.
+func (c *ChannelClient) QueryDeliveries(_m *Channel) *DeliveryQuery {
+	query := (&DeliveryClient{config: c.config}).Query()
+	query.path = func(context.Context) (fromV *sql.Selector, _ error) {
+		id := _m.ID
+		step := sqlgraph.NewStep(
+			sqlgraph.From(channel.Table, channel.FieldID, id),
+			sqlgraph.To(delivery.Table, delivery.FieldID),
+			sqlgraph.Edge(sqlgraph.O2M, false, channel.DeliveriesTable, channel.DeliveriesColumn),
+		)
+		fromV = sqlgraph.Neighbors(_m.driver.Dialect(), step)
+		return fromV, nil
+	}
+	return query
+}
+
+// Hooks returns the client hooks.
+func (c *ChannelClient) Hooks() []Hook {
+	hooks := c.hooks.Channel
+	return append(hooks[:len(hooks):len(hooks)], channel.Hooks[:]...)
+}
+
+// Interceptors returns the client interceptors.
+func (c *ChannelClient) Interceptors() []Interceptor {
+	return c.inters.Channel
+}
+
+func (c *ChannelClient) mutate(ctx context.Context, m *ChannelMutation) (Value, error) {
+	switch m.Op() {
+	case OpCreate:
+		return (&ChannelCreate{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpUpdate:
+		return (&ChannelUpdate{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpUpdateOne:
+		return (&ChannelUpdateOne{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpDelete, OpDeleteOne:
+		return (&ChannelDelete{config: c.config, hooks: c.Hooks(), mutation: m}).Exec(ctx)
+	default:
+		return nil, fmt.Errorf("ent: unknown Channel mutation op: %q", m.Op())
+	}
+}
+
+// DeliveryClient is a client for the Delivery schema.
+type DeliveryClient struct {
+	config
+}
+
+// NewDeliveryClient returns a client for the Delivery from the given config.
+func NewDeliveryClient(c config) *DeliveryClient {
+	return &DeliveryClient{config: c}
+}
+
+// Use adds a list of mutation hooks to the hooks stack.
+// A call to `Use(f, g, h)` equals to `delivery.Hooks(f(g(h())))`.
+func (c *DeliveryClient) Use(hooks ...Hook) {
+	c.hooks.Delivery = append(c.hooks.Delivery, hooks...)
+}
+
+// Intercept adds a list of query interceptors to the interceptors stack.
+// A call to `Intercept(f, g, h)` equals to `delivery.Intercept(f(g(h())))`.
+func (c *DeliveryClient) Intercept(interceptors ...Interceptor) {
+	c.inters.Delivery = append(c.inters.Delivery, interceptors...)
+}
+
+// Create returns a builder for creating a Delivery entity.
+func (c *DeliveryClient) Create() *DeliveryCreate {
+	mutation := newDeliveryMutation(c.config, OpCreate)
+	return &DeliveryCreate{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// CreateBulk returns a builder for creating a bulk of Delivery entities.
+func (c *DeliveryClient) CreateBulk(builders ...*DeliveryCreate) *DeliveryCreateBulk {
+	return &DeliveryCreateBulk{config: c.config, builders: builders}
+}
+
+// MapCreateBulk creates a bulk creation builder from the given slice. For each item in the slice, the function creates
+// a builder and applies setFunc on it.
+func (c *DeliveryClient) MapCreateBulk(slice any, setFunc func(*DeliveryCreate, int)) *DeliveryCreateBulk {
+	rv := reflect.ValueOf(slice)
+	if rv.Kind() != reflect.Slice {
+		return &DeliveryCreateBulk{err: fmt.Errorf("calling to DeliveryClient.MapCreateBulk with wrong type %T, need slice", slice)}
+	}
+	builders := make([]*DeliveryCreate, rv.Len())
+	for i := 0; i < rv.Len(); i++ {
+		builders[i] = c.Create()
+		setFunc(builders[i], i)
+	}
+	return &DeliveryCreateBulk{config: c.config, builders: builders}
+}
+
+// Update returns an update builder for Delivery.
+func (c *DeliveryClient) Update() *DeliveryUpdate {
+	mutation := newDeliveryMutation(c.config, OpUpdate)
+	return &DeliveryUpdate{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// UpdateOne returns an update builder for the given entity.
+func (c *DeliveryClient) UpdateOne(_m *Delivery) *DeliveryUpdateOne {
+	mutation := newDeliveryMutation(c.config, OpUpdateOne, withDelivery(_m))
+	return &DeliveryUpdateOne{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// UpdateOneID returns an update builder for the given id.
+func (c *DeliveryClient) UpdateOneID(id int) *DeliveryUpdateOne {
+	mutation := newDeliveryMutation(c.config, OpUpdateOne, withDeliveryID(id))
+	return &DeliveryUpdateOne{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// Delete returns a delete builder for Delivery.
+func (c *DeliveryClient) Delete() *DeliveryDelete {
+	mutation := newDeliveryMutation(c.config, OpDelete)
+	return &DeliveryDelete{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// DeleteOne returns a builder for deleting the given entity.
+func (c *DeliveryClient) DeleteOne(_m *Delivery) *DeliveryDeleteOne {
+	return c.DeleteOneID(_m.ID)
+}
+
+// DeleteOneID returns a builder for deleting the given entity by its id.
+func (c *DeliveryClient) DeleteOneID(id int) *DeliveryDeleteOne {
+	builder := c.Delete().Where(delivery.ID(id))
+	builder.mutation.id = &id
+	builder.mutation.op = OpDeleteOne
+	return &DeliveryDeleteOne{builder}
+}
+
+// Query returns a query builder for Delivery.
+func (c *DeliveryClient) Query() *DeliveryQuery {
+	return &DeliveryQuery{
+		config: c.config,
+		ctx:    &QueryContext{Type: TypeDelivery},
+		inters: c.Interceptors(),
+	}
+}
+
+// Get returns a Delivery entity by its id.
+func (c *DeliveryClient) Get(ctx context.Context, id int) (*Delivery, error) {
+	return c.Query().Where(delivery.ID(id)).Only(ctx)
+}
+
+// GetX is like Get, but panics if an error occurs.
+func (c *DeliveryClient) GetX(ctx context.Context, id int) *Delivery {
+	obj, err := c.Get(ctx, id)
+	if err != nil {
+		panic(err)
+	}
+	return obj
+}
+
+// QueryChannel queries the channel edge of a Delivery.
+func (c *DeliveryClient) QueryChannel(_m *Delivery) *ChannelQuery {
+	query := (&ChannelClient{config: c.config}).Query()
+	query.path = func(context.Context) (fromV *sql.Selector, _ error) {
+		id := _m.ID
+		step := sqlgraph.NewStep(
+			sqlgraph.From(delivery.Table, delivery.FieldID, id),
+			sqlgraph.To(channel.Table, channel.FieldID),
+			sqlgraph.Edge(sqlgraph.M2O, true, delivery.ChannelTable, delivery.ChannelColumn),
+		)
+		fromV = sqlgraph.Neighbors(_m.driver.Dialect(), step)
+		return fromV, nil
+	}
+	return query
+}
+
+// QueryRecipient queries the recipient edge of a Delivery.
+func (c *DeliveryClient) QueryRecipient(_m *Delivery) *UserQuery {
+	query := (&UserClient{config: c.config}).Query()
+	query.path = func(context.Context) (fromV *sql.Selector, _ error) {
+		id := _m.ID
+		step := sqlgraph.NewStep(
+			sqlgraph.From(delivery.Table, delivery.FieldID, id),
+			sqlgraph.To(user.Table, user.FieldID),
+			sqlgraph.Edge(sqlgraph.M2O, false, delivery.RecipientTable, delivery.RecipientColumn),
+		)
+		fromV = sqlgraph.Neighbors(_m.driver.Dialect(), step)
+		return fromV, nil
+	}
+	return query
+}
+
+// QueryTicket queries the ticket edge of a Delivery.
+func (c *DeliveryClient) QueryTicket(_m *Delivery) *TicketQuery {
+	query := (&TicketClient{config: c.config}).Query()
+	query.path = func(context.Context) (fromV *sql.Selector, _ error) {
+		id := _m.ID
+		step := sqlgraph.NewStep(
+			sqlgraph.From(delivery.Table, delivery.FieldID, id),
+			sqlgraph.To(ticket.Table, ticket.FieldID),
+			sqlgraph.Edge(sqlgraph.M2O, true, delivery.TicketTable, delivery.TicketColumn),
+		)
+		fromV = sqlgraph.Neighbors(_m.driver.Dialect(), step)
+		return fromV, nil
+	}
+	return query
+}
+
+// QueryRequestedBy queries the requested_by edge of a Delivery.
+func (c *DeliveryClient) QueryRequestedBy(_m *Delivery) *UserQuery {
+	query := (&UserClient{config: c.config}).Query()
+	query.path = func(context.Context) (fromV *sql.Selector, _ error) {
+		id := _m.ID
+		step := sqlgraph.NewStep(
+			sqlgraph.From(delivery.Table, delivery.FieldID, id),
+			sqlgraph.To(user.Table, user.FieldID),
+			sqlgraph.Edge(sqlgraph.M2O, false, delivery.RequestedByTable, delivery.RequestedByColumn),
+		)
+		fromV = sqlgraph.Neighbors(_m.driver.Dialect(), step)
+		return fromV, nil
+	}
+	return query
+}
+
+// Hooks returns the client hooks.
+func (c *DeliveryClient) Hooks() []Hook {
+	hooks := c.hooks.Delivery
+	return append(hooks[:len(hooks):len(hooks)], delivery.Hooks[:]...)
+}
+
+// Interceptors returns the client interceptors.
+func (c *DeliveryClient) Interceptors() []Interceptor {
+	return c.inters.Delivery
+}
+
+func (c *DeliveryClient) mutate(ctx context.Context, m *DeliveryMutation) (Value, error) {
+	switch m.Op() {
+	case OpCreate:
+		return (&DeliveryCreate{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpUpdate:
+		return (&DeliveryUpdate{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpUpdateOne:
+		return (&DeliveryUpdateOne{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpDelete, OpDeleteOne:
+		return (&DeliveryDelete{config: c.config, hooks: c.Hooks(), mutation: m}).Exec(ctx)
+	default:
+		return nil, fmt.Errorf("ent: unknown Delivery mutation op: %q", m.Op())
+	}
+}
+
 // MemoClient is a client for the Memo schema.
 type MemoClient struct {
 	config
@@ -995,6 +1377,338 @@ func (c *MemoClient) mutate(ctx context.Context, m *MemoMutation) (Value, error)
 		return (&MemoDelete{config: c.config, hooks: c.Hooks(), mutation: m}).Exec(ctx)
 	default:
 		return nil, fmt.Errorf("ent: unknown Memo mutation op: %q", m.Op())
+	}
+}
+
+// PlaybookClient is a client for the Playbook schema.
+type PlaybookClient struct {
+	config
+}
+
+// NewPlaybookClient returns a client for the Playbook from the given config.
+func NewPlaybookClient(c config) *PlaybookClient {
+	return &PlaybookClient{config: c}
+}
+
+// Use adds a list of mutation hooks to the hooks stack.
+// A call to `Use(f, g, h)` equals to `playbook.Hooks(f(g(h())))`.
+func (c *PlaybookClient) Use(hooks ...Hook) {
+	c.hooks.Playbook = append(c.hooks.Playbook, hooks...)
+}
+
+// Intercept adds a list of query interceptors to the interceptors stack.
+// A call to `Intercept(f, g, h)` equals to `playbook.Intercept(f(g(h())))`.
+func (c *PlaybookClient) Intercept(interceptors ...Interceptor) {
+	c.inters.Playbook = append(c.inters.Playbook, interceptors...)
+}
+
+// Create returns a builder for creating a Playbook entity.
+func (c *PlaybookClient) Create() *PlaybookCreate {
+	mutation := newPlaybookMutation(c.config, OpCreate)
+	return &PlaybookCreate{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// CreateBulk returns a builder for creating a bulk of Playbook entities.
+func (c *PlaybookClient) CreateBulk(builders ...*PlaybookCreate) *PlaybookCreateBulk {
+	return &PlaybookCreateBulk{config: c.config, builders: builders}
+}
+
+// MapCreateBulk creates a bulk creation builder from the given slice. For each item in the slice, the function creates
+// a builder and applies setFunc on it.
+func (c *PlaybookClient) MapCreateBulk(slice any, setFunc func(*PlaybookCreate, int)) *PlaybookCreateBulk {
+	rv := reflect.ValueOf(slice)
+	if rv.Kind() != reflect.Slice {
+		return &PlaybookCreateBulk{err: fmt.Errorf("calling to PlaybookClient.MapCreateBulk with wrong type %T, need slice", slice)}
+	}
+	builders := make([]*PlaybookCreate, rv.Len())
+	for i := 0; i < rv.Len(); i++ {
+		builders[i] = c.Create()
+		setFunc(builders[i], i)
+	}
+	return &PlaybookCreateBulk{config: c.config, builders: builders}
+}
+
+// Update returns an update builder for Playbook.
+func (c *PlaybookClient) Update() *PlaybookUpdate {
+	mutation := newPlaybookMutation(c.config, OpUpdate)
+	return &PlaybookUpdate{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// UpdateOne returns an update builder for the given entity.
+func (c *PlaybookClient) UpdateOne(_m *Playbook) *PlaybookUpdateOne {
+	mutation := newPlaybookMutation(c.config, OpUpdateOne, withPlaybook(_m))
+	return &PlaybookUpdateOne{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// UpdateOneID returns an update builder for the given id.
+func (c *PlaybookClient) UpdateOneID(id int) *PlaybookUpdateOne {
+	mutation := newPlaybookMutation(c.config, OpUpdateOne, withPlaybookID(id))
+	return &PlaybookUpdateOne{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// Delete returns a delete builder for Playbook.
+func (c *PlaybookClient) Delete() *PlaybookDelete {
+	mutation := newPlaybookMutation(c.config, OpDelete)
+	return &PlaybookDelete{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// DeleteOne returns a builder for deleting the given entity.
+func (c *PlaybookClient) DeleteOne(_m *Playbook) *PlaybookDeleteOne {
+	return c.DeleteOneID(_m.ID)
+}
+
+// DeleteOneID returns a builder for deleting the given entity by its id.
+func (c *PlaybookClient) DeleteOneID(id int) *PlaybookDeleteOne {
+	builder := c.Delete().Where(playbook.ID(id))
+	builder.mutation.id = &id
+	builder.mutation.op = OpDeleteOne
+	return &PlaybookDeleteOne{builder}
+}
+
+// Query returns a query builder for Playbook.
+func (c *PlaybookClient) Query() *PlaybookQuery {
+	return &PlaybookQuery{
+		config: c.config,
+		ctx:    &QueryContext{Type: TypePlaybook},
+		inters: c.Interceptors(),
+	}
+}
+
+// Get returns a Playbook entity by its id.
+func (c *PlaybookClient) Get(ctx context.Context, id int) (*Playbook, error) {
+	return c.Query().Where(playbook.ID(id)).Only(ctx)
+}
+
+// GetX is like Get, but panics if an error occurs.
+func (c *PlaybookClient) GetX(ctx context.Context, id int) *Playbook {
+	obj, err := c.Get(ctx, id)
+	if err != nil {
+		panic(err)
+	}
+	return obj
+}
+
+// QueryRuns queries the runs edge of a Playbook.
+func (c *PlaybookClient) QueryRuns(_m *Playbook) *PlaybookRunQuery {
+	query := (&PlaybookRunClient{config: c.config}).Query()
+	query.path = func(context.Context) (fromV *sql.Selector, _ error) {
+		id := _m.ID
+		step := sqlgraph.NewStep(
+			sqlgraph.From(playbook.Table, playbook.FieldID, id),
+			sqlgraph.To(playbookrun.Table, playbookrun.FieldID),
+			sqlgraph.Edge(sqlgraph.O2M, false, playbook.RunsTable, playbook.RunsColumn),
+		)
+		fromV = sqlgraph.Neighbors(_m.driver.Dialect(), step)
+		return fromV, nil
+	}
+	return query
+}
+
+// Hooks returns the client hooks.
+func (c *PlaybookClient) Hooks() []Hook {
+	hooks := c.hooks.Playbook
+	return append(hooks[:len(hooks):len(hooks)], playbook.Hooks[:]...)
+}
+
+// Interceptors returns the client interceptors.
+func (c *PlaybookClient) Interceptors() []Interceptor {
+	return c.inters.Playbook
+}
+
+func (c *PlaybookClient) mutate(ctx context.Context, m *PlaybookMutation) (Value, error) {
+	switch m.Op() {
+	case OpCreate:
+		return (&PlaybookCreate{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpUpdate:
+		return (&PlaybookUpdate{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpUpdateOne:
+		return (&PlaybookUpdateOne{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpDelete, OpDeleteOne:
+		return (&PlaybookDelete{config: c.config, hooks: c.Hooks(), mutation: m}).Exec(ctx)
+	default:
+		return nil, fmt.Errorf("ent: unknown Playbook mutation op: %q", m.Op())
+	}
+}
+
+// PlaybookRunClient is a client for the PlaybookRun schema.
+type PlaybookRunClient struct {
+	config
+}
+
+// NewPlaybookRunClient returns a client for the PlaybookRun from the given config.
+func NewPlaybookRunClient(c config) *PlaybookRunClient {
+	return &PlaybookRunClient{config: c}
+}
+
+// Use adds a list of mutation hooks to the hooks stack.
+// A call to `Use(f, g, h)` equals to `playbookrun.Hooks(f(g(h())))`.
+func (c *PlaybookRunClient) Use(hooks ...Hook) {
+	c.hooks.PlaybookRun = append(c.hooks.PlaybookRun, hooks...)
+}
+
+// Intercept adds a list of query interceptors to the interceptors stack.
+// A call to `Intercept(f, g, h)` equals to `playbookrun.Intercept(f(g(h())))`.
+func (c *PlaybookRunClient) Intercept(interceptors ...Interceptor) {
+	c.inters.PlaybookRun = append(c.inters.PlaybookRun, interceptors...)
+}
+
+// Create returns a builder for creating a PlaybookRun entity.
+func (c *PlaybookRunClient) Create() *PlaybookRunCreate {
+	mutation := newPlaybookRunMutation(c.config, OpCreate)
+	return &PlaybookRunCreate{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// CreateBulk returns a builder for creating a bulk of PlaybookRun entities.
+func (c *PlaybookRunClient) CreateBulk(builders ...*PlaybookRunCreate) *PlaybookRunCreateBulk {
+	return &PlaybookRunCreateBulk{config: c.config, builders: builders}
+}
+
+// MapCreateBulk creates a bulk creation builder from the given slice. For each item in the slice, the function creates
+// a builder and applies setFunc on it.
+func (c *PlaybookRunClient) MapCreateBulk(slice any, setFunc func(*PlaybookRunCreate, int)) *PlaybookRunCreateBulk {
+	rv := reflect.ValueOf(slice)
+	if rv.Kind() != reflect.Slice {
+		return &PlaybookRunCreateBulk{err: fmt.Errorf("calling to PlaybookRunClient.MapCreateBulk with wrong type %T, need slice", slice)}
+	}
+	builders := make([]*PlaybookRunCreate, rv.Len())
+	for i := 0; i < rv.Len(); i++ {
+		builders[i] = c.Create()
+		setFunc(builders[i], i)
+	}
+	return &PlaybookRunCreateBulk{config: c.config, builders: builders}
+}
+
+// Update returns an update builder for PlaybookRun.
+func (c *PlaybookRunClient) Update() *PlaybookRunUpdate {
+	mutation := newPlaybookRunMutation(c.config, OpUpdate)
+	return &PlaybookRunUpdate{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// UpdateOne returns an update builder for the given entity.
+func (c *PlaybookRunClient) UpdateOne(_m *PlaybookRun) *PlaybookRunUpdateOne {
+	mutation := newPlaybookRunMutation(c.config, OpUpdateOne, withPlaybookRun(_m))
+	return &PlaybookRunUpdateOne{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// UpdateOneID returns an update builder for the given id.
+func (c *PlaybookRunClient) UpdateOneID(id int) *PlaybookRunUpdateOne {
+	mutation := newPlaybookRunMutation(c.config, OpUpdateOne, withPlaybookRunID(id))
+	return &PlaybookRunUpdateOne{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// Delete returns a delete builder for PlaybookRun.
+func (c *PlaybookRunClient) Delete() *PlaybookRunDelete {
+	mutation := newPlaybookRunMutation(c.config, OpDelete)
+	return &PlaybookRunDelete{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// DeleteOne returns a builder for deleting the given entity.
+func (c *PlaybookRunClient) DeleteOne(_m *PlaybookRun) *PlaybookRunDeleteOne {
+	return c.DeleteOneID(_m.ID)
+}
+
+// DeleteOneID returns a builder for deleting the given entity by its id.
+func (c *PlaybookRunClient) DeleteOneID(id int) *PlaybookRunDeleteOne {
+	builder := c.Delete().Where(playbookrun.ID(id))
+	builder.mutation.id = &id
+	builder.mutation.op = OpDeleteOne
+	return &PlaybookRunDeleteOne{builder}
+}
+
+// Query returns a query builder for PlaybookRun.
+func (c *PlaybookRunClient) Query() *PlaybookRunQuery {
+	return &PlaybookRunQuery{
+		config: c.config,
+		ctx:    &QueryContext{Type: TypePlaybookRun},
+		inters: c.Interceptors(),
+	}
+}
+
+// Get returns a PlaybookRun entity by its id.
+func (c *PlaybookRunClient) Get(ctx context.Context, id int) (*PlaybookRun, error) {
+	return c.Query().Where(playbookrun.ID(id)).Only(ctx)
+}
+
+// GetX is like Get, but panics if an error occurs.
+func (c *PlaybookRunClient) GetX(ctx context.Context, id int) *PlaybookRun {
+	obj, err := c.Get(ctx, id)
+	if err != nil {
+		panic(err)
+	}
+	return obj
+}
+
+// QueryPlaybook queries the playbook edge of a PlaybookRun.
+func (c *PlaybookRunClient) QueryPlaybook(_m *PlaybookRun) *PlaybookQuery {
+	query := (&PlaybookClient{config: c.config}).Query()
+	query.path = func(context.Context) (fromV *sql.Selector, _ error) {
+		id := _m.ID
+		step := sqlgraph.NewStep(
+			sqlgraph.From(playbookrun.Table, playbookrun.FieldID, id),
+			sqlgraph.To(playbook.Table, playbook.FieldID),
+			sqlgraph.Edge(sqlgraph.M2O, true, playbookrun.PlaybookTable, playbookrun.PlaybookColumn),
+		)
+		fromV = sqlgraph.Neighbors(_m.driver.Dialect(), step)
+		return fromV, nil
+	}
+	return query
+}
+
+// QueryTicket queries the ticket edge of a PlaybookRun.
+func (c *PlaybookRunClient) QueryTicket(_m *PlaybookRun) *TicketQuery {
+	query := (&TicketClient{config: c.config}).Query()
+	query.path = func(context.Context) (fromV *sql.Selector, _ error) {
+		id := _m.ID
+		step := sqlgraph.NewStep(
+			sqlgraph.From(playbookrun.Table, playbookrun.FieldID, id),
+			sqlgraph.To(ticket.Table, ticket.FieldID),
+			sqlgraph.Edge(sqlgraph.M2O, true, playbookrun.TicketTable, playbookrun.TicketColumn),
+		)
+		fromV = sqlgraph.Neighbors(_m.driver.Dialect(), step)
+		return fromV, nil
+	}
+	return query
+}
+
+// QueryRequestedBy queries the requested_by edge of a PlaybookRun.
+func (c *PlaybookRunClient) QueryRequestedBy(_m *PlaybookRun) *UserQuery {
+	query := (&UserClient{config: c.config}).Query()
+	query.path = func(context.Context) (fromV *sql.Selector, _ error) {
+		id := _m.ID
+		step := sqlgraph.NewStep(
+			sqlgraph.From(playbookrun.Table, playbookrun.FieldID, id),
+			sqlgraph.To(user.Table, user.FieldID),
+			sqlgraph.Edge(sqlgraph.M2O, false, playbookrun.RequestedByTable, playbookrun.RequestedByColumn),
+		)
+		fromV = sqlgraph.Neighbors(_m.driver.Dialect(), step)
+		return fromV, nil
+	}
+	return query
+}
+
+// Hooks returns the client hooks.
+func (c *PlaybookRunClient) Hooks() []Hook {
+	hooks := c.hooks.PlaybookRun
+	return append(hooks[:len(hooks):len(hooks)], playbookrun.Hooks[:]...)
+}
+
+// Interceptors returns the client interceptors.
+func (c *PlaybookRunClient) Interceptors() []Interceptor {
+	return c.inters.PlaybookRun
+}
+
+func (c *PlaybookRunClient) mutate(ctx context.Context, m *PlaybookRunMutation) (Value, error) {
+	switch m.Op() {
+	case OpCreate:
+		return (&PlaybookRunCreate{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpUpdate:
+		return (&PlaybookRunUpdate{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpUpdateOne:
+		return (&PlaybookRunUpdateOne{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpDelete, OpDeleteOne:
+		return (&PlaybookRunDelete{config: c.config, hooks: c.Hooks(), mutation: m}).Exec(ctx)
+	default:
+		return nil, fmt.Errorf("ent: unknown PlaybookRun mutation op: %q", m.Op())
 	}
 }
 
@@ -1893,6 +2607,38 @@ func (c *TicketClient) QueryWatchers(_m *Ticket) *TicketWatcherQuery {
 			sqlgraph.From(ticket.Table, ticket.FieldID, id),
 			sqlgraph.To(ticketwatcher.Table, ticketwatcher.FieldID),
 			sqlgraph.Edge(sqlgraph.O2M, false, ticket.WatchersTable, ticket.WatchersColumn),
+		)
+		fromV = sqlgraph.Neighbors(_m.driver.Dialect(), step)
+		return fromV, nil
+	}
+	return query
+}
+
+// QueryDeliveries queries the deliveries edge of a Ticket.
+func (c *TicketClient) QueryDeliveries(_m *Ticket) *DeliveryQuery {
+	query := (&DeliveryClient{config: c.config}).Query()
+	query.path = func(context.Context) (fromV *sql.Selector, _ error) {
+		id := _m.ID
+		step := sqlgraph.NewStep(
+			sqlgraph.From(ticket.Table, ticket.FieldID, id),
+			sqlgraph.To(delivery.Table, delivery.FieldID),
+			sqlgraph.Edge(sqlgraph.O2M, false, ticket.DeliveriesTable, ticket.DeliveriesColumn),
+		)
+		fromV = sqlgraph.Neighbors(_m.driver.Dialect(), step)
+		return fromV, nil
+	}
+	return query
+}
+
+// QueryPlaybookRuns queries the playbook_runs edge of a Ticket.
+func (c *TicketClient) QueryPlaybookRuns(_m *Ticket) *PlaybookRunQuery {
+	query := (&PlaybookRunClient{config: c.config}).Query()
+	query.path = func(context.Context) (fromV *sql.Selector, _ error) {
+		id := _m.ID
+		step := sqlgraph.NewStep(
+			sqlgraph.From(ticket.Table, ticket.FieldID, id),
+			sqlgraph.To(playbookrun.Table, playbookrun.FieldID),
+			sqlgraph.Edge(sqlgraph.O2M, false, ticket.PlaybookRunsTable, ticket.PlaybookRunsColumn),
 		)
 		fromV = sqlgraph.Neighbors(_m.driver.Dialect(), step)
 		return fromV, nil
@@ -3058,14 +3804,14 @@ func (c *UserClient) mutate(ctx context.Context, m *UserMutation) (Value, error)
 // hooks and interceptors per client, for fast access.
 type (
 	hooks struct {
-		APIToken, Attachment, Category, Memo, Site, StatusDay, StatusHour, Tag, Ticket,
-		TicketApprover, TicketAssignee, TicketEvent, TicketLink, TicketTag,
-		TicketWatcher, User []ent.Hook
+		APIToken, Attachment, Category, Channel, Delivery, Memo, Playbook, PlaybookRun,
+		Site, StatusDay, StatusHour, Tag, Ticket, TicketApprover, TicketAssignee,
+		TicketEvent, TicketLink, TicketTag, TicketWatcher, User []ent.Hook
 	}
 	inters struct {
-		APIToken, Attachment, Category, Memo, Site, StatusDay, StatusHour, Tag, Ticket,
-		TicketApprover, TicketAssignee, TicketEvent, TicketLink, TicketTag,
-		TicketWatcher, User []ent.Interceptor
+		APIToken, Attachment, Category, Channel, Delivery, Memo, Playbook, PlaybookRun,
+		Site, StatusDay, StatusHour, Tag, Ticket, TicketApprover, TicketAssignee,
+		TicketEvent, TicketLink, TicketTag, TicketWatcher, User []ent.Interceptor
 	}
 )
 

@@ -10,7 +10,11 @@ import (
 	"socdesk/ent/apitoken"
 	"socdesk/ent/attachment"
 	"socdesk/ent/category"
+	"socdesk/ent/channel"
+	"socdesk/ent/delivery"
 	"socdesk/ent/memo"
+	"socdesk/ent/playbook"
+	"socdesk/ent/playbookrun"
 	"socdesk/ent/site"
 	"socdesk/ent/statusday"
 	"socdesk/ent/statushour"
@@ -91,7 +95,11 @@ func checkColumn(t, c string) error {
 			apitoken.Table:       apitoken.ValidColumn,
 			attachment.Table:     attachment.ValidColumn,
 			category.Table:       category.ValidColumn,
+			channel.Table:        channel.ValidColumn,
+			delivery.Table:       delivery.ValidColumn,
 			memo.Table:           memo.ValidColumn,
+			playbook.Table:       playbook.ValidColumn,
+			playbookrun.Table:    playbookrun.ValidColumn,
 			site.Table:           site.ValidColumn,
 			statusday.Table:      statusday.ValidColumn,
 			statushour.Table:     statushour.ValidColumn,

@@ -6,7 +6,11 @@ import (
 	"socdesk/ent/apitoken"
 	"socdesk/ent/attachment"
 	"socdesk/ent/category"
+	"socdesk/ent/channel"
+	"socdesk/ent/delivery"
 	"socdesk/ent/memo"
+	"socdesk/ent/playbook"
+	"socdesk/ent/playbookrun"
 	"socdesk/ent/predicate"
 	"socdesk/ent/site"
 	"socdesk/ent/statusday"
@@ -29,7 +33,7 @@ import (
 
 // schemaGraph holds a representation of ent/schema at runtime.
 var schemaGraph = func() *sqlgraph.Schema {
-	graph := &sqlgraph.Schema{Nodes: make([]*sqlgraph.Node, 16)}
+	graph := &sqlgraph.Schema{Nodes: make([]*sqlgraph.Node, 20)}
 	graph.Nodes[0] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   apitoken.Table,
@@ -89,6 +93,64 @@ var schemaGraph = func() *sqlgraph.Schema {
 	}
 	graph.Nodes[3] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
+			Table:   channel.Table,
+			Columns: channel.Columns,
+			ID: &sqlgraph.FieldSpec{
+				Type:   field.TypeInt,
+				Column: channel.FieldID,
+			},
+		},
+		Type: "Channel",
+		Fields: map[string]*sqlgraph.FieldSpec{
+			channel.FieldCreatedAt:     {Type: field.TypeTime, Column: channel.FieldCreatedAt},
+			channel.FieldUpdatedAt:     {Type: field.TypeTime, Column: channel.FieldUpdatedAt},
+			channel.FieldName:          {Type: field.TypeString, Column: channel.FieldName},
+			channel.FieldType:          {Type: field.TypeEnum, Column: channel.FieldType},
+			channel.FieldEnabled:       {Type: field.TypeBool, Column: channel.FieldEnabled},
+			channel.FieldNotifications: {Type: field.TypeBool, Column: channel.FieldNotifications},
+			channel.FieldSettings:      {Type: field.TypeJSON, Column: channel.FieldSettings},
+			channel.FieldSecret:        {Type: field.TypeString, Column: channel.FieldSecret},
+		},
+	}
+	graph.Nodes[4] = &sqlgraph.Node{
+		NodeSpec: sqlgraph.NodeSpec{
+			Table:   delivery.Table,
+			Columns: delivery.Columns,
+			ID: &sqlgraph.FieldSpec{
+				Type:   field.TypeInt,
+				Column: delivery.FieldID,
+			},
+		},
+		Type: "Delivery",
+		Fields: map[string]*sqlgraph.FieldSpec{
+			delivery.FieldCreatedAt:     {Type: field.TypeTime, Column: delivery.FieldCreatedAt},
+			delivery.FieldUpdatedAt:     {Type: field.TypeTime, Column: delivery.FieldUpdatedAt},
+			delivery.FieldKind:          {Type: field.TypeEnum, Column: delivery.FieldKind},
+			delivery.FieldStatus:        {Type: field.TypeEnum, Column: delivery.FieldStatus},
+			delivery.FieldChannelID:     {Type: field.TypeInt, Column: delivery.FieldChannelID},
+			delivery.FieldChannelType:   {Type: field.TypeEnum, Column: delivery.FieldChannelType},
+			delivery.FieldRecipientID:   {Type: field.TypeInt, Column: delivery.FieldRecipientID},
+			delivery.FieldTicketID:      {Type: field.TypeInt, Column: delivery.FieldTicketID},
+			delivery.FieldTicketNumber:  {Type: field.TypeInt, Column: delivery.FieldTicketNumber},
+			delivery.FieldSiteID:        {Type: field.TypeInt, Column: delivery.FieldSiteID},
+			delivery.FieldEventID:       {Type: field.TypeInt, Column: delivery.FieldEventID},
+			delivery.FieldRequestedByID: {Type: field.TypeInt, Column: delivery.FieldRequestedByID},
+			delivery.FieldDigestID:      {Type: field.TypeInt, Column: delivery.FieldDigestID},
+			delivery.FieldDueAt:         {Type: field.TypeTime, Column: delivery.FieldDueAt},
+			delivery.FieldSubject:       {Type: field.TypeString, Column: delivery.FieldSubject},
+			delivery.FieldText:          {Type: field.TypeString, Column: delivery.FieldText},
+			delivery.FieldHTML:          {Type: field.TypeString, Column: delivery.FieldHTML},
+			delivery.FieldLink:          {Type: field.TypeString, Column: delivery.FieldLink},
+			delivery.FieldPayload:       {Type: field.TypeJSON, Column: delivery.FieldPayload},
+			delivery.FieldAttempts:      {Type: field.TypeInt, Column: delivery.FieldAttempts},
+			delivery.FieldLastError:     {Type: field.TypeString, Column: delivery.FieldLastError},
+			delivery.FieldLastAttemptAt: {Type: field.TypeTime, Column: delivery.FieldLastAttemptAt},
+			delivery.FieldSentAt:        {Type: field.TypeTime, Column: delivery.FieldSentAt},
+			delivery.FieldJobID:         {Type: field.TypeInt64, Column: delivery.FieldJobID},
+		},
+	}
+	graph.Nodes[5] = &sqlgraph.Node{
+		NodeSpec: sqlgraph.NodeSpec{
 			Table:   memo.Table,
 			Columns: memo.Columns,
 			ID: &sqlgraph.FieldSpec{
@@ -106,7 +168,60 @@ var schemaGraph = func() *sqlgraph.Schema {
 			memo.FieldAuthorID:  {Type: field.TypeInt, Column: memo.FieldAuthorID},
 		},
 	}
-	graph.Nodes[4] = &sqlgraph.Node{
+	graph.Nodes[6] = &sqlgraph.Node{
+		NodeSpec: sqlgraph.NodeSpec{
+			Table:   playbook.Table,
+			Columns: playbook.Columns,
+			ID: &sqlgraph.FieldSpec{
+				Type:   field.TypeInt,
+				Column: playbook.FieldID,
+			},
+		},
+		Type: "Playbook",
+		Fields: map[string]*sqlgraph.FieldSpec{
+			playbook.FieldCreatedAt:       {Type: field.TypeTime, Column: playbook.FieldCreatedAt},
+			playbook.FieldUpdatedAt:       {Type: field.TypeTime, Column: playbook.FieldUpdatedAt},
+			playbook.FieldName:            {Type: field.TypeString, Column: playbook.FieldName},
+			playbook.FieldDescription:     {Type: field.TypeString, Column: playbook.FieldDescription},
+			playbook.FieldEnabled:         {Type: field.TypeBool, Column: playbook.FieldEnabled},
+			playbook.FieldURL:             {Type: field.TypeString, Column: playbook.FieldURL},
+			playbook.FieldMethod:          {Type: field.TypeString, Column: playbook.FieldMethod},
+			playbook.FieldHeaders:         {Type: field.TypeJSON, Column: playbook.FieldHeaders},
+			playbook.FieldSecretHeaders:   {Type: field.TypeJSON, Column: playbook.FieldSecretHeaders},
+			playbook.FieldPayloadTemplate: {Type: field.TypeString, Column: playbook.FieldPayloadTemplate},
+			playbook.FieldTimeoutMs:       {Type: field.TypeInt, Column: playbook.FieldTimeoutMs},
+		},
+	}
+	graph.Nodes[7] = &sqlgraph.Node{
+		NodeSpec: sqlgraph.NodeSpec{
+			Table:   playbookrun.Table,
+			Columns: playbookrun.Columns,
+			ID: &sqlgraph.FieldSpec{
+				Type:   field.TypeInt,
+				Column: playbookrun.FieldID,
+			},
+		},
+		Type: "PlaybookRun",
+		Fields: map[string]*sqlgraph.FieldSpec{
+			playbookrun.FieldCreatedAt:     {Type: field.TypeTime, Column: playbookrun.FieldCreatedAt},
+			playbookrun.FieldUpdatedAt:     {Type: field.TypeTime, Column: playbookrun.FieldUpdatedAt},
+			playbookrun.FieldPlaybookID:    {Type: field.TypeInt, Column: playbookrun.FieldPlaybookID},
+			playbookrun.FieldTicketID:      {Type: field.TypeInt, Column: playbookrun.FieldTicketID},
+			playbookrun.FieldTicketNumber:  {Type: field.TypeInt, Column: playbookrun.FieldTicketNumber},
+			playbookrun.FieldSiteID:        {Type: field.TypeInt, Column: playbookrun.FieldSiteID},
+			playbookrun.FieldRequestedByID: {Type: field.TypeInt, Column: playbookrun.FieldRequestedByID},
+			playbookrun.FieldStatus:        {Type: field.TypeEnum, Column: playbookrun.FieldStatus},
+			playbookrun.FieldAttempts:      {Type: field.TypeInt, Column: playbookrun.FieldAttempts},
+			playbookrun.FieldHTTPStatus:    {Type: field.TypeInt, Column: playbookrun.FieldHTTPStatus},
+			playbookrun.FieldDurationMs:    {Type: field.TypeInt, Column: playbookrun.FieldDurationMs},
+			playbookrun.FieldResponse:      {Type: field.TypeString, Column: playbookrun.FieldResponse},
+			playbookrun.FieldError:         {Type: field.TypeString, Column: playbookrun.FieldError},
+			playbookrun.FieldStartedAt:     {Type: field.TypeTime, Column: playbookrun.FieldStartedAt},
+			playbookrun.FieldFinishedAt:    {Type: field.TypeTime, Column: playbookrun.FieldFinishedAt},
+			playbookrun.FieldJobID:         {Type: field.TypeInt64, Column: playbookrun.FieldJobID},
+		},
+	}
+	graph.Nodes[8] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   site.Table,
 			Columns: site.Columns,
@@ -123,7 +238,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			site.FieldDescription: {Type: field.TypeString, Column: site.FieldDescription},
 		},
 	}
-	graph.Nodes[5] = &sqlgraph.Node{
+	graph.Nodes[9] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   statusday.Table,
 			Columns: statusday.Columns,
@@ -140,7 +255,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			statusday.FieldDelta:  {Type: field.TypeInt, Column: statusday.FieldDelta},
 		},
 	}
-	graph.Nodes[6] = &sqlgraph.Node{
+	graph.Nodes[10] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   statushour.Table,
 			Columns: statushour.Columns,
@@ -157,7 +272,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			statushour.FieldDelta:  {Type: field.TypeInt, Column: statushour.FieldDelta},
 		},
 	}
-	graph.Nodes[7] = &sqlgraph.Node{
+	graph.Nodes[11] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   tag.Table,
 			Columns: tag.Columns,
@@ -174,7 +289,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			tag.FieldColor:     {Type: field.TypeString, Column: tag.FieldColor},
 		},
 	}
-	graph.Nodes[8] = &sqlgraph.Node{
+	graph.Nodes[12] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   ticket.Table,
 			Columns: ticket.Columns,
@@ -216,7 +331,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			ticket.FieldVersion:           {Type: field.TypeInt, Column: ticket.FieldVersion},
 		},
 	}
-	graph.Nodes[9] = &sqlgraph.Node{
+	graph.Nodes[13] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   ticketapprover.Table,
 			Columns: ticketapprover.Columns,
@@ -237,7 +352,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			ticketapprover.FieldUserID:   {Type: field.TypeInt, Column: ticketapprover.FieldUserID},
 		},
 	}
-	graph.Nodes[10] = &sqlgraph.Node{
+	graph.Nodes[14] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   ticketassignee.Table,
 			Columns: ticketassignee.Columns,
@@ -258,7 +373,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			ticketassignee.FieldUserID:   {Type: field.TypeInt, Column: ticketassignee.FieldUserID},
 		},
 	}
-	graph.Nodes[11] = &sqlgraph.Node{
+	graph.Nodes[15] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   ticketevent.Table,
 			Columns: ticketevent.Columns,
@@ -281,7 +396,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			ticketevent.FieldChanges:      {Type: field.TypeJSON, Column: ticketevent.FieldChanges},
 		},
 	}
-	graph.Nodes[12] = &sqlgraph.Node{
+	graph.Nodes[16] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   ticketlink.Table,
 			Columns: ticketlink.Columns,
@@ -299,7 +414,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			ticketlink.FieldCreatedAt:   {Type: field.TypeTime, Column: ticketlink.FieldCreatedAt},
 		},
 	}
-	graph.Nodes[13] = &sqlgraph.Node{
+	graph.Nodes[17] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   tickettag.Table,
 			Columns: tickettag.Columns,
@@ -320,7 +435,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			tickettag.FieldTagID:    {Type: field.TypeInt, Column: tickettag.FieldTagID},
 		},
 	}
-	graph.Nodes[14] = &sqlgraph.Node{
+	graph.Nodes[18] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   ticketwatcher.Table,
 			Columns: ticketwatcher.Columns,
@@ -337,7 +452,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			ticketwatcher.FieldCreatedAt: {Type: field.TypeTime, Column: ticketwatcher.FieldCreatedAt},
 		},
 	}
-	graph.Nodes[15] = &sqlgraph.Node{
+	graph.Nodes[19] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   user.Table,
 			Columns: user.Columns,
@@ -348,13 +463,16 @@ var schemaGraph = func() *sqlgraph.Schema {
 		},
 		Type: "User",
 		Fields: map[string]*sqlgraph.FieldSpec{
-			user.FieldCreatedAt:   {Type: field.TypeTime, Column: user.FieldCreatedAt},
-			user.FieldUpdatedAt:   {Type: field.TypeTime, Column: user.FieldUpdatedAt},
-			user.FieldLogin:       {Type: field.TypeString, Column: user.FieldLogin},
-			user.FieldDisplayName: {Type: field.TypeString, Column: user.FieldDisplayName},
-			user.FieldEmail:       {Type: field.TypeString, Column: user.FieldEmail},
-			user.FieldRole:        {Type: field.TypeEnum, Column: user.FieldRole},
-			user.FieldPermissions: {Type: field.TypeJSON, Column: user.FieldPermissions},
+			user.FieldCreatedAt:               {Type: field.TypeTime, Column: user.FieldCreatedAt},
+			user.FieldUpdatedAt:               {Type: field.TypeTime, Column: user.FieldUpdatedAt},
+			user.FieldLogin:                   {Type: field.TypeString, Column: user.FieldLogin},
+			user.FieldDisplayName:             {Type: field.TypeString, Column: user.FieldDisplayName},
+			user.FieldEmail:                   {Type: field.TypeString, Column: user.FieldEmail},
+			user.FieldRole:                    {Type: field.TypeEnum, Column: user.FieldRole},
+			user.FieldPhone:                   {Type: field.TypeString, Column: user.FieldPhone},
+			user.FieldMessenger:               {Type: field.TypeString, Column: user.FieldMessenger},
+			user.FieldNotificationPreferences: {Type: field.TypeJSON, Column: user.FieldNotificationPreferences},
+			user.FieldPermissions:             {Type: field.TypeJSON, Column: user.FieldPermissions},
 		},
 	}
 	graph.MustAddE(
@@ -418,6 +536,66 @@ var schemaGraph = func() *sqlgraph.Schema {
 		"Ticket",
 	)
 	graph.MustAddE(
+		"deliveries",
+		&sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.O2M,
+			Inverse: false,
+			Table:   channel.DeliveriesTable,
+			Columns: []string{channel.DeliveriesColumn},
+			Bidi:    false,
+		},
+		"Channel",
+		"Delivery",
+	)
+	graph.MustAddE(
+		"channel",
+		&sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.M2O,
+			Inverse: true,
+			Table:   delivery.ChannelTable,
+			Columns: []string{delivery.ChannelColumn},
+			Bidi:    false,
+		},
+		"Delivery",
+		"Channel",
+	)
+	graph.MustAddE(
+		"recipient",
+		&sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.M2O,
+			Inverse: false,
+			Table:   delivery.RecipientTable,
+			Columns: []string{delivery.RecipientColumn},
+			Bidi:    false,
+		},
+		"Delivery",
+		"User",
+	)
+	graph.MustAddE(
+		"ticket",
+		&sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.M2O,
+			Inverse: true,
+			Table:   delivery.TicketTable,
+			Columns: []string{delivery.TicketColumn},
+			Bidi:    false,
+		},
+		"Delivery",
+		"Ticket",
+	)
+	graph.MustAddE(
+		"requested_by",
+		&sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.M2O,
+			Inverse: false,
+			Table:   delivery.RequestedByTable,
+			Columns: []string{delivery.RequestedByColumn},
+			Bidi:    false,
+		},
+		"Delivery",
+		"User",
+	)
+	graph.MustAddE(
 		"ticket",
 		&sqlgraph.EdgeSpec{
 			Rel:     sqlgraph.M2O,
@@ -452,6 +630,54 @@ var schemaGraph = func() *sqlgraph.Schema {
 		},
 		"Memo",
 		"Attachment",
+	)
+	graph.MustAddE(
+		"runs",
+		&sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.O2M,
+			Inverse: false,
+			Table:   playbook.RunsTable,
+			Columns: []string{playbook.RunsColumn},
+			Bidi:    false,
+		},
+		"Playbook",
+		"PlaybookRun",
+	)
+	graph.MustAddE(
+		"playbook",
+		&sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.M2O,
+			Inverse: true,
+			Table:   playbookrun.PlaybookTable,
+			Columns: []string{playbookrun.PlaybookColumn},
+			Bidi:    false,
+		},
+		"PlaybookRun",
+		"Playbook",
+	)
+	graph.MustAddE(
+		"ticket",
+		&sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.M2O,
+			Inverse: true,
+			Table:   playbookrun.TicketTable,
+			Columns: []string{playbookrun.TicketColumn},
+			Bidi:    false,
+		},
+		"PlaybookRun",
+		"Ticket",
+	)
+	graph.MustAddE(
+		"requested_by",
+		&sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.M2O,
+			Inverse: false,
+			Table:   playbookrun.RequestedByTable,
+			Columns: []string{playbookrun.RequestedByColumn},
+			Bidi:    false,
+		},
+		"PlaybookRun",
+		"User",
 	)
 	graph.MustAddE(
 		"users",
@@ -644,6 +870,30 @@ var schemaGraph = func() *sqlgraph.Schema {
 		},
 		"Ticket",
 		"TicketWatcher",
+	)
+	graph.MustAddE(
+		"deliveries",
+		&sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.O2M,
+			Inverse: false,
+			Table:   ticket.DeliveriesTable,
+			Columns: []string{ticket.DeliveriesColumn},
+			Bidi:    false,
+		},
+		"Ticket",
+		"Delivery",
+	)
+	graph.MustAddE(
+		"playbook_runs",
+		&sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.O2M,
+			Inverse: false,
+			Table:   ticket.PlaybookRunsTable,
+			Columns: []string{ticket.PlaybookRunsColumn},
+			Bidi:    false,
+		},
+		"Ticket",
+		"PlaybookRun",
 	)
 	graph.MustAddE(
 		"ticket_assignees",
@@ -1187,6 +1437,316 @@ func (f *CategoryFilter) WhereHasTicketsWith(preds ...predicate.Ticket) {
 }
 
 // addPredicate implements the predicateAdder interface.
+func (_q *ChannelQuery) addPredicate(pred func(s *sql.Selector)) {
+	_q.predicates = append(_q.predicates, pred)
+}
+
+// Filter returns a Filter implementation to apply filters on the ChannelQuery builder.
+func (_q *ChannelQuery) Filter() *ChannelFilter {
+	return &ChannelFilter{config: _q.config, predicateAdder: _q}
+}
+
+// addPredicate implements the predicateAdder interface.
+func (m *ChannelMutation) addPredicate(pred func(s *sql.Selector)) {
+	m.predicates = append(m.predicates, pred)
+}
+
+// Filter returns an entql.Where implementation to apply filters on the ChannelMutation builder.
+func (m *ChannelMutation) Filter() *ChannelFilter {
+	return &ChannelFilter{config: m.config, predicateAdder: m}
+}
+
+// ChannelFilter provides a generic filtering capability at runtime for ChannelQuery.
+type ChannelFilter struct {
+	predicateAdder
+	config
+}
+
+// Where applies the entql predicate on the query filter.
+func (f *ChannelFilter) Where(p entql.P) {
+	f.addPredicate(func(s *sql.Selector) {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[3].Type, p, s); err != nil {
+			s.AddError(err)
+		}
+	})
+}
+
+// WhereID applies the entql int predicate on the id field.
+func (f *ChannelFilter) WhereID(p entql.IntP) {
+	f.Where(p.Field(channel.FieldID))
+}
+
+// WhereCreatedAt applies the entql time.Time predicate on the created_at field.
+func (f *ChannelFilter) WhereCreatedAt(p entql.TimeP) {
+	f.Where(p.Field(channel.FieldCreatedAt))
+}
+
+// WhereUpdatedAt applies the entql time.Time predicate on the updated_at field.
+func (f *ChannelFilter) WhereUpdatedAt(p entql.TimeP) {
+	f.Where(p.Field(channel.FieldUpdatedAt))
+}
+
+// WhereName applies the entql string predicate on the name field.
+func (f *ChannelFilter) WhereName(p entql.StringP) {
+	f.Where(p.Field(channel.FieldName))
+}
+
+// WhereType applies the entql string predicate on the type field.
+func (f *ChannelFilter) WhereType(p entql.StringP) {
+	f.Where(p.Field(channel.FieldType))
+}
+
+// WhereEnabled applies the entql bool predicate on the enabled field.
+func (f *ChannelFilter) WhereEnabled(p entql.BoolP) {
+	f.Where(p.Field(channel.FieldEnabled))
+}
+
+// WhereNotifications applies the entql bool predicate on the notifications field.
+func (f *ChannelFilter) WhereNotifications(p entql.BoolP) {
+	f.Where(p.Field(channel.FieldNotifications))
+}
+
+// WhereSettings applies the entql json.RawMessage predicate on the settings field.
+func (f *ChannelFilter) WhereSettings(p entql.BytesP) {
+	f.Where(p.Field(channel.FieldSettings))
+}
+
+// WhereSecret applies the entql string predicate on the secret field.
+func (f *ChannelFilter) WhereSecret(p entql.StringP) {
+	f.Where(p.Field(channel.FieldSecret))
+}
+
+// WhereHasDeliveries applies a predicate to check if query has an edge deliveries.
+func (f *ChannelFilter) WhereHasDeliveries() {
+	f.Where(entql.HasEdge("deliveries"))
+}
+
+// WhereHasDeliveriesWith applies a predicate to check if query has an edge deliveries with a given conditions (other predicates).
+func (f *ChannelFilter) WhereHasDeliveriesWith(preds ...predicate.Delivery) {
+	f.Where(entql.HasEdgeWith("deliveries", sqlgraph.WrapFunc(func(s *sql.Selector) {
+		for _, p := range preds {
+			p(s)
+		}
+	})))
+}
+
+// addPredicate implements the predicateAdder interface.
+func (_q *DeliveryQuery) addPredicate(pred func(s *sql.Selector)) {
+	_q.predicates = append(_q.predicates, pred)
+}
+
+// Filter returns a Filter implementation to apply filters on the DeliveryQuery builder.
+func (_q *DeliveryQuery) Filter() *DeliveryFilter {
+	return &DeliveryFilter{config: _q.config, predicateAdder: _q}
+}
+
+// addPredicate implements the predicateAdder interface.
+func (m *DeliveryMutation) addPredicate(pred func(s *sql.Selector)) {
+	m.predicates = append(m.predicates, pred)
+}
+
+// Filter returns an entql.Where implementation to apply filters on the DeliveryMutation builder.
+func (m *DeliveryMutation) Filter() *DeliveryFilter {
+	return &DeliveryFilter{config: m.config, predicateAdder: m}
+}
+
+// DeliveryFilter provides a generic filtering capability at runtime for DeliveryQuery.
+type DeliveryFilter struct {
+	predicateAdder
+	config
+}
+
+// Where applies the entql predicate on the query filter.
+func (f *DeliveryFilter) Where(p entql.P) {
+	f.addPredicate(func(s *sql.Selector) {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[4].Type, p, s); err != nil {
+			s.AddError(err)
+		}
+	})
+}
+
+// WhereID applies the entql int predicate on the id field.
+func (f *DeliveryFilter) WhereID(p entql.IntP) {
+	f.Where(p.Field(delivery.FieldID))
+}
+
+// WhereCreatedAt applies the entql time.Time predicate on the created_at field.
+func (f *DeliveryFilter) WhereCreatedAt(p entql.TimeP) {
+	f.Where(p.Field(delivery.FieldCreatedAt))
+}
+
+// WhereUpdatedAt applies the entql time.Time predicate on the updated_at field.
+func (f *DeliveryFilter) WhereUpdatedAt(p entql.TimeP) {
+	f.Where(p.Field(delivery.FieldUpdatedAt))
+}
+
+// WhereKind applies the entql string predicate on the kind field.
+func (f *DeliveryFilter) WhereKind(p entql.StringP) {
+	f.Where(p.Field(delivery.FieldKind))
+}
+
+// WhereStatus applies the entql string predicate on the status field.
+func (f *DeliveryFilter) WhereStatus(p entql.StringP) {
+	f.Where(p.Field(delivery.FieldStatus))
+}
+
+// WhereChannelID applies the entql int predicate on the channel_id field.
+func (f *DeliveryFilter) WhereChannelID(p entql.IntP) {
+	f.Where(p.Field(delivery.FieldChannelID))
+}
+
+// WhereChannelType applies the entql string predicate on the channel_type field.
+func (f *DeliveryFilter) WhereChannelType(p entql.StringP) {
+	f.Where(p.Field(delivery.FieldChannelType))
+}
+
+// WhereRecipientID applies the entql int predicate on the recipient_id field.
+func (f *DeliveryFilter) WhereRecipientID(p entql.IntP) {
+	f.Where(p.Field(delivery.FieldRecipientID))
+}
+
+// WhereTicketID applies the entql int predicate on the ticket_id field.
+func (f *DeliveryFilter) WhereTicketID(p entql.IntP) {
+	f.Where(p.Field(delivery.FieldTicketID))
+}
+
+// WhereTicketNumber applies the entql int predicate on the ticket_number field.
+func (f *DeliveryFilter) WhereTicketNumber(p entql.IntP) {
+	f.Where(p.Field(delivery.FieldTicketNumber))
+}
+
+// WhereSiteID applies the entql int predicate on the site_id field.
+func (f *DeliveryFilter) WhereSiteID(p entql.IntP) {
+	f.Where(p.Field(delivery.FieldSiteID))
+}
+
+// WhereEventID applies the entql int predicate on the event_id field.
+func (f *DeliveryFilter) WhereEventID(p entql.IntP) {
+	f.Where(p.Field(delivery.FieldEventID))
+}
+
+// WhereRequestedByID applies the entql int predicate on the requested_by_id field.
+func (f *DeliveryFilter) WhereRequestedByID(p entql.IntP) {
+	f.Where(p.Field(delivery.FieldRequestedByID))
+}
+
+// WhereDigestID applies the entql int predicate on the digest_id field.
+func (f *DeliveryFilter) WhereDigestID(p entql.IntP) {
+	f.Where(p.Field(delivery.FieldDigestID))
+}
+
+// WhereDueAt applies the entql time.Time predicate on the due_at field.
+func (f *DeliveryFilter) WhereDueAt(p entql.TimeP) {
+	f.Where(p.Field(delivery.FieldDueAt))
+}
+
+// WhereSubject applies the entql string predicate on the subject field.
+func (f *DeliveryFilter) WhereSubject(p entql.StringP) {
+	f.Where(p.Field(delivery.FieldSubject))
+}
+
+// WhereText applies the entql string predicate on the text field.
+func (f *DeliveryFilter) WhereText(p entql.StringP) {
+	f.Where(p.Field(delivery.FieldText))
+}
+
+// WhereHTML applies the entql string predicate on the html field.
+func (f *DeliveryFilter) WhereHTML(p entql.StringP) {
+	f.Where(p.Field(delivery.FieldHTML))
+}
+
+// WhereLink applies the entql string predicate on the link field.
+func (f *DeliveryFilter) WhereLink(p entql.StringP) {
+	f.Where(p.Field(delivery.FieldLink))
+}
+
+// WherePayload applies the entql json.RawMessage predicate on the payload field.
+func (f *DeliveryFilter) WherePayload(p entql.BytesP) {
+	f.Where(p.Field(delivery.FieldPayload))
+}
+
+// WhereAttempts applies the entql int predicate on the attempts field.
+func (f *DeliveryFilter) WhereAttempts(p entql.IntP) {
+	f.Where(p.Field(delivery.FieldAttempts))
+}
+
+// WhereLastError applies the entql string predicate on the last_error field.
+func (f *DeliveryFilter) WhereLastError(p entql.StringP) {
+	f.Where(p.Field(delivery.FieldLastError))
+}
+
+// WhereLastAttemptAt applies the entql time.Time predicate on the last_attempt_at field.
+func (f *DeliveryFilter) WhereLastAttemptAt(p entql.TimeP) {
+	f.Where(p.Field(delivery.FieldLastAttemptAt))
+}
+
+// WhereSentAt applies the entql time.Time predicate on the sent_at field.
+func (f *DeliveryFilter) WhereSentAt(p entql.TimeP) {
+	f.Where(p.Field(delivery.FieldSentAt))
+}
+
+// WhereJobID applies the entql int64 predicate on the job_id field.
+func (f *DeliveryFilter) WhereJobID(p entql.Int64P) {
+	f.Where(p.Field(delivery.FieldJobID))
+}
+
+// WhereHasChannel applies a predicate to check if query has an edge channel.
+func (f *DeliveryFilter) WhereHasChannel() {
+	f.Where(entql.HasEdge("channel"))
+}
+
+// WhereHasChannelWith applies a predicate to check if query has an edge channel with a given conditions (other predicates).
+func (f *DeliveryFilter) WhereHasChannelWith(preds ...predicate.Channel) {
+	f.Where(entql.HasEdgeWith("channel", sqlgraph.WrapFunc(func(s *sql.Selector) {
+		for _, p := range preds {
+			p(s)
+		}
+	})))
+}
+
+// WhereHasRecipient applies a predicate to check if query has an edge recipient.
+func (f *DeliveryFilter) WhereHasRecipient() {
+	f.Where(entql.HasEdge("recipient"))
+}
+
+// WhereHasRecipientWith applies a predicate to check if query has an edge recipient with a given conditions (other predicates).
+func (f *DeliveryFilter) WhereHasRecipientWith(preds ...predicate.User) {
+	f.Where(entql.HasEdgeWith("recipient", sqlgraph.WrapFunc(func(s *sql.Selector) {
+		for _, p := range preds {
+			p(s)
+		}
+	})))
+}
+
+// WhereHasTicket applies a predicate to check if query has an edge ticket.
+func (f *DeliveryFilter) WhereHasTicket() {
+	f.Where(entql.HasEdge("ticket"))
+}
+
+// WhereHasTicketWith applies a predicate to check if query has an edge ticket with a given conditions (other predicates).
+func (f *DeliveryFilter) WhereHasTicketWith(preds ...predicate.Ticket) {
+	f.Where(entql.HasEdgeWith("ticket", sqlgraph.WrapFunc(func(s *sql.Selector) {
+		for _, p := range preds {
+			p(s)
+		}
+	})))
+}
+
+// WhereHasRequestedBy applies a predicate to check if query has an edge requested_by.
+func (f *DeliveryFilter) WhereHasRequestedBy() {
+	f.Where(entql.HasEdge("requested_by"))
+}
+
+// WhereHasRequestedByWith applies a predicate to check if query has an edge requested_by with a given conditions (other predicates).
+func (f *DeliveryFilter) WhereHasRequestedByWith(preds ...predicate.User) {
+	f.Where(entql.HasEdgeWith("requested_by", sqlgraph.WrapFunc(func(s *sql.Selector) {
+		for _, p := range preds {
+			p(s)
+		}
+	})))
+}
+
+// addPredicate implements the predicateAdder interface.
 func (_q *MemoQuery) addPredicate(pred func(s *sql.Selector)) {
 	_q.predicates = append(_q.predicates, pred)
 }
@@ -1215,7 +1775,7 @@ type MemoFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *MemoFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[3].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[5].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -1299,6 +1859,277 @@ func (f *MemoFilter) WhereHasAttachmentsWith(preds ...predicate.Attachment) {
 }
 
 // addPredicate implements the predicateAdder interface.
+func (_q *PlaybookQuery) addPredicate(pred func(s *sql.Selector)) {
+	_q.predicates = append(_q.predicates, pred)
+}
+
+// Filter returns a Filter implementation to apply filters on the PlaybookQuery builder.
+func (_q *PlaybookQuery) Filter() *PlaybookFilter {
+	return &PlaybookFilter{config: _q.config, predicateAdder: _q}
+}
+
+// addPredicate implements the predicateAdder interface.
+func (m *PlaybookMutation) addPredicate(pred func(s *sql.Selector)) {
+	m.predicates = append(m.predicates, pred)
+}
+
+// Filter returns an entql.Where implementation to apply filters on the PlaybookMutation builder.
+func (m *PlaybookMutation) Filter() *PlaybookFilter {
+	return &PlaybookFilter{config: m.config, predicateAdder: m}
+}
+
+// PlaybookFilter provides a generic filtering capability at runtime for PlaybookQuery.
+type PlaybookFilter struct {
+	predicateAdder
+	config
+}
+
+// Where applies the entql predicate on the query filter.
+func (f *PlaybookFilter) Where(p entql.P) {
+	f.addPredicate(func(s *sql.Selector) {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[6].Type, p, s); err != nil {
+			s.AddError(err)
+		}
+	})
+}
+
+// WhereID applies the entql int predicate on the id field.
+func (f *PlaybookFilter) WhereID(p entql.IntP) {
+	f.Where(p.Field(playbook.FieldID))
+}
+
+// WhereCreatedAt applies the entql time.Time predicate on the created_at field.
+func (f *PlaybookFilter) WhereCreatedAt(p entql.TimeP) {
+	f.Where(p.Field(playbook.FieldCreatedAt))
+}
+
+// WhereUpdatedAt applies the entql time.Time predicate on the updated_at field.
+func (f *PlaybookFilter) WhereUpdatedAt(p entql.TimeP) {
+	f.Where(p.Field(playbook.FieldUpdatedAt))
+}
+
+// WhereName applies the entql string predicate on the name field.
+func (f *PlaybookFilter) WhereName(p entql.StringP) {
+	f.Where(p.Field(playbook.FieldName))
+}
+
+// WhereDescription applies the entql string predicate on the description field.
+func (f *PlaybookFilter) WhereDescription(p entql.StringP) {
+	f.Where(p.Field(playbook.FieldDescription))
+}
+
+// WhereEnabled applies the entql bool predicate on the enabled field.
+func (f *PlaybookFilter) WhereEnabled(p entql.BoolP) {
+	f.Where(p.Field(playbook.FieldEnabled))
+}
+
+// WhereURL applies the entql string predicate on the url field.
+func (f *PlaybookFilter) WhereURL(p entql.StringP) {
+	f.Where(p.Field(playbook.FieldURL))
+}
+
+// WhereMethod applies the entql string predicate on the method field.
+func (f *PlaybookFilter) WhereMethod(p entql.StringP) {
+	f.Where(p.Field(playbook.FieldMethod))
+}
+
+// WhereHeaders applies the entql json.RawMessage predicate on the headers field.
+func (f *PlaybookFilter) WhereHeaders(p entql.BytesP) {
+	f.Where(p.Field(playbook.FieldHeaders))
+}
+
+// WhereSecretHeaders applies the entql json.RawMessage predicate on the secret_headers field.
+func (f *PlaybookFilter) WhereSecretHeaders(p entql.BytesP) {
+	f.Where(p.Field(playbook.FieldSecretHeaders))
+}
+
+// WherePayloadTemplate applies the entql string predicate on the payload_template field.
+func (f *PlaybookFilter) WherePayloadTemplate(p entql.StringP) {
+	f.Where(p.Field(playbook.FieldPayloadTemplate))
+}
+
+// WhereTimeoutMs applies the entql int predicate on the timeout_ms field.
+func (f *PlaybookFilter) WhereTimeoutMs(p entql.IntP) {
+	f.Where(p.Field(playbook.FieldTimeoutMs))
+}
+
+// WhereHasRuns applies a predicate to check if query has an edge runs.
+func (f *PlaybookFilter) WhereHasRuns() {
+	f.Where(entql.HasEdge("runs"))
+}
+
+// WhereHasRunsWith applies a predicate to check if query has an edge runs with a given conditions (other predicates).
+func (f *PlaybookFilter) WhereHasRunsWith(preds ...predicate.PlaybookRun) {
+	f.Where(entql.HasEdgeWith("runs", sqlgraph.WrapFunc(func(s *sql.Selector) {
+		for _, p := range preds {
+			p(s)
+		}
+	})))
+}
+
+// addPredicate implements the predicateAdder interface.
+func (_q *PlaybookRunQuery) addPredicate(pred func(s *sql.Selector)) {
+	_q.predicates = append(_q.predicates, pred)
+}
+
+// Filter returns a Filter implementation to apply filters on the PlaybookRunQuery builder.
+func (_q *PlaybookRunQuery) Filter() *PlaybookRunFilter {
+	return &PlaybookRunFilter{config: _q.config, predicateAdder: _q}
+}
+
+// addPredicate implements the predicateAdder interface.
+func (m *PlaybookRunMutation) addPredicate(pred func(s *sql.Selector)) {
+	m.predicates = append(m.predicates, pred)
+}
+
+// Filter returns an entql.Where implementation to apply filters on the PlaybookRunMutation builder.
+func (m *PlaybookRunMutation) Filter() *PlaybookRunFilter {
+	return &PlaybookRunFilter{config: m.config, predicateAdder: m}
+}
+
+// PlaybookRunFilter provides a generic filtering capability at runtime for PlaybookRunQuery.
+type PlaybookRunFilter struct {
+	predicateAdder
+	config
+}
+
+// Where applies the entql predicate on the query filter.
+func (f *PlaybookRunFilter) Where(p entql.P) {
+	f.addPredicate(func(s *sql.Selector) {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[7].Type, p, s); err != nil {
+			s.AddError(err)
+		}
+	})
+}
+
+// WhereID applies the entql int predicate on the id field.
+func (f *PlaybookRunFilter) WhereID(p entql.IntP) {
+	f.Where(p.Field(playbookrun.FieldID))
+}
+
+// WhereCreatedAt applies the entql time.Time predicate on the created_at field.
+func (f *PlaybookRunFilter) WhereCreatedAt(p entql.TimeP) {
+	f.Where(p.Field(playbookrun.FieldCreatedAt))
+}
+
+// WhereUpdatedAt applies the entql time.Time predicate on the updated_at field.
+func (f *PlaybookRunFilter) WhereUpdatedAt(p entql.TimeP) {
+	f.Where(p.Field(playbookrun.FieldUpdatedAt))
+}
+
+// WherePlaybookID applies the entql int predicate on the playbook_id field.
+func (f *PlaybookRunFilter) WherePlaybookID(p entql.IntP) {
+	f.Where(p.Field(playbookrun.FieldPlaybookID))
+}
+
+// WhereTicketID applies the entql int predicate on the ticket_id field.
+func (f *PlaybookRunFilter) WhereTicketID(p entql.IntP) {
+	f.Where(p.Field(playbookrun.FieldTicketID))
+}
+
+// WhereTicketNumber applies the entql int predicate on the ticket_number field.
+func (f *PlaybookRunFilter) WhereTicketNumber(p entql.IntP) {
+	f.Where(p.Field(playbookrun.FieldTicketNumber))
+}
+
+// WhereSiteID applies the entql int predicate on the site_id field.
+func (f *PlaybookRunFilter) WhereSiteID(p entql.IntP) {
+	f.Where(p.Field(playbookrun.FieldSiteID))
+}
+
+// WhereRequestedByID applies the entql int predicate on the requested_by_id field.
+func (f *PlaybookRunFilter) WhereRequestedByID(p entql.IntP) {
+	f.Where(p.Field(playbookrun.FieldRequestedByID))
+}
+
+// WhereStatus applies the entql string predicate on the status field.
+func (f *PlaybookRunFilter) WhereStatus(p entql.StringP) {
+	f.Where(p.Field(playbookrun.FieldStatus))
+}
+
+// WhereAttempts applies the entql int predicate on the attempts field.
+func (f *PlaybookRunFilter) WhereAttempts(p entql.IntP) {
+	f.Where(p.Field(playbookrun.FieldAttempts))
+}
+
+// WhereHTTPStatus applies the entql int predicate on the http_status field.
+func (f *PlaybookRunFilter) WhereHTTPStatus(p entql.IntP) {
+	f.Where(p.Field(playbookrun.FieldHTTPStatus))
+}
+
+// WhereDurationMs applies the entql int predicate on the duration_ms field.
+func (f *PlaybookRunFilter) WhereDurationMs(p entql.IntP) {
+	f.Where(p.Field(playbookrun.FieldDurationMs))
+}
+
+// WhereResponse applies the entql string predicate on the response field.
+func (f *PlaybookRunFilter) WhereResponse(p entql.StringP) {
+	f.Where(p.Field(playbookrun.FieldResponse))
+}
+
+// WhereError applies the entql string predicate on the error field.
+func (f *PlaybookRunFilter) WhereError(p entql.StringP) {
+	f.Where(p.Field(playbookrun.FieldError))
+}
+
+// WhereStartedAt applies the entql time.Time predicate on the started_at field.
+func (f *PlaybookRunFilter) WhereStartedAt(p entql.TimeP) {
+	f.Where(p.Field(playbookrun.FieldStartedAt))
+}
+
+// WhereFinishedAt applies the entql time.Time predicate on the finished_at field.
+func (f *PlaybookRunFilter) WhereFinishedAt(p entql.TimeP) {
+	f.Where(p.Field(playbookrun.FieldFinishedAt))
+}
+
+// WhereJobID applies the entql int64 predicate on the job_id field.
+func (f *PlaybookRunFilter) WhereJobID(p entql.Int64P) {
+	f.Where(p.Field(playbookrun.FieldJobID))
+}
+
+// WhereHasPlaybook applies a predicate to check if query has an edge playbook.
+func (f *PlaybookRunFilter) WhereHasPlaybook() {
+	f.Where(entql.HasEdge("playbook"))
+}
+
+// WhereHasPlaybookWith applies a predicate to check if query has an edge playbook with a given conditions (other predicates).
+func (f *PlaybookRunFilter) WhereHasPlaybookWith(preds ...predicate.Playbook) {
+	f.Where(entql.HasEdgeWith("playbook", sqlgraph.WrapFunc(func(s *sql.Selector) {
+		for _, p := range preds {
+			p(s)
+		}
+	})))
+}
+
+// WhereHasTicket applies a predicate to check if query has an edge ticket.
+func (f *PlaybookRunFilter) WhereHasTicket() {
+	f.Where(entql.HasEdge("ticket"))
+}
+
+// WhereHasTicketWith applies a predicate to check if query has an edge ticket with a given conditions (other predicates).
+func (f *PlaybookRunFilter) WhereHasTicketWith(preds ...predicate.Ticket) {
+	f.Where(entql.HasEdgeWith("ticket", sqlgraph.WrapFunc(func(s *sql.Selector) {
+		for _, p := range preds {
+			p(s)
+		}
+	})))
+}
+
+// WhereHasRequestedBy applies a predicate to check if query has an edge requested_by.
+func (f *PlaybookRunFilter) WhereHasRequestedBy() {
+	f.Where(entql.HasEdge("requested_by"))
+}
+
+// WhereHasRequestedByWith applies a predicate to check if query has an edge requested_by with a given conditions (other predicates).
+func (f *PlaybookRunFilter) WhereHasRequestedByWith(preds ...predicate.User) {
+	f.Where(entql.HasEdgeWith("requested_by", sqlgraph.WrapFunc(func(s *sql.Selector) {
+		for _, p := range preds {
+			p(s)
+		}
+	})))
+}
+
+// addPredicate implements the predicateAdder interface.
 func (_q *SiteQuery) addPredicate(pred func(s *sql.Selector)) {
 	_q.predicates = append(_q.predicates, pred)
 }
@@ -1327,7 +2158,7 @@ type SiteFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *SiteFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[4].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[8].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -1415,7 +2246,7 @@ type StatusDayFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *StatusDayFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[5].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[9].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -1475,7 +2306,7 @@ type StatusHourFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *StatusHourFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[6].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[10].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -1535,7 +2366,7 @@ type TagFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *TagFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[7].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[11].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -1623,7 +2454,7 @@ type TicketFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *TicketFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[8].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[12].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -1947,6 +2778,34 @@ func (f *TicketFilter) WhereHasWatchersWith(preds ...predicate.TicketWatcher) {
 	})))
 }
 
+// WhereHasDeliveries applies a predicate to check if query has an edge deliveries.
+func (f *TicketFilter) WhereHasDeliveries() {
+	f.Where(entql.HasEdge("deliveries"))
+}
+
+// WhereHasDeliveriesWith applies a predicate to check if query has an edge deliveries with a given conditions (other predicates).
+func (f *TicketFilter) WhereHasDeliveriesWith(preds ...predicate.Delivery) {
+	f.Where(entql.HasEdgeWith("deliveries", sqlgraph.WrapFunc(func(s *sql.Selector) {
+		for _, p := range preds {
+			p(s)
+		}
+	})))
+}
+
+// WhereHasPlaybookRuns applies a predicate to check if query has an edge playbook_runs.
+func (f *TicketFilter) WhereHasPlaybookRuns() {
+	f.Where(entql.HasEdge("playbook_runs"))
+}
+
+// WhereHasPlaybookRunsWith applies a predicate to check if query has an edge playbook_runs with a given conditions (other predicates).
+func (f *TicketFilter) WhereHasPlaybookRunsWith(preds ...predicate.PlaybookRun) {
+	f.Where(entql.HasEdgeWith("playbook_runs", sqlgraph.WrapFunc(func(s *sql.Selector) {
+		for _, p := range preds {
+			p(s)
+		}
+	})))
+}
+
 // WhereHasTicketAssignees applies a predicate to check if query has an edge ticket_assignees.
 func (f *TicketFilter) WhereHasTicketAssignees() {
 	f.Where(entql.HasEdge("ticket_assignees"))
@@ -2018,7 +2877,7 @@ type TicketApproverFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *TicketApproverFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[9].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[13].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -2091,7 +2950,7 @@ type TicketAssigneeFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *TicketAssigneeFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[10].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[14].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -2164,7 +3023,7 @@ type TicketEventFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *TicketEventFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[11].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[15].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -2282,7 +3141,7 @@ type TicketLinkFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *TicketLinkFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[12].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[16].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -2389,7 +3248,7 @@ type TicketTagFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *TicketTagFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[13].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[17].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -2462,7 +3321,7 @@ type TicketWatcherFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *TicketWatcherFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[14].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[18].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -2550,7 +3409,7 @@ type UserFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *UserFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[15].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[19].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -2589,6 +3448,21 @@ func (f *UserFilter) WhereEmail(p entql.StringP) {
 // WhereRole applies the entql string predicate on the role field.
 func (f *UserFilter) WhereRole(p entql.StringP) {
 	f.Where(p.Field(user.FieldRole))
+}
+
+// WherePhone applies the entql string predicate on the phone field.
+func (f *UserFilter) WherePhone(p entql.StringP) {
+	f.Where(p.Field(user.FieldPhone))
+}
+
+// WhereMessenger applies the entql string predicate on the messenger field.
+func (f *UserFilter) WhereMessenger(p entql.StringP) {
+	f.Where(p.Field(user.FieldMessenger))
+}
+
+// WhereNotificationPreferences applies the entql json.RawMessage predicate on the notification_preferences field.
+func (f *UserFilter) WhereNotificationPreferences(p entql.BytesP) {
+	f.Where(p.Field(user.FieldNotificationPreferences))
 }
 
 // WherePermissions applies the entql json.RawMessage predicate on the permissions field.

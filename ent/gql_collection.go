@@ -8,7 +8,11 @@ import (
 	"fmt"
 	"socdesk/ent/attachment"
 	"socdesk/ent/category"
+	"socdesk/ent/channel"
+	"socdesk/ent/delivery"
 	"socdesk/ent/memo"
+	"socdesk/ent/playbook"
+	"socdesk/ent/playbookrun"
 	"socdesk/ent/site"
 	"socdesk/ent/tag"
 	"socdesk/ent/ticket"
@@ -263,6 +267,343 @@ func newCategoryPaginateArgs(rv map[string]any) *categoryPaginateArgs {
 }
 
 // CollectFields tells the query-builder to eagerly load connected nodes by resolver context.
+func (_q *ChannelQuery) CollectFields(ctx context.Context, satisfies ...string) (*ChannelQuery, error) {
+	fc := graphql.GetFieldContext(ctx)
+	if fc == nil {
+		return _q, nil
+	}
+	if err := _q.collectField(ctx, false, graphql.GetOperationContext(ctx), fc.Field, nil, satisfies...); err != nil {
+		return nil, err
+	}
+	return _q, nil
+}
+
+func (_q *ChannelQuery) collectField(ctx context.Context, oneNode bool, opCtx *graphql.OperationContext, collected graphql.CollectedField, path []string, satisfies ...string) error {
+	path = append([]string(nil), path...)
+	var (
+		unknownSeen    bool
+		fieldSeen      = make(map[string]struct{}, len(channel.Columns))
+		selectedFields = []string{channel.FieldID}
+	)
+	for _, field := range graphql.CollectFields(opCtx, collected.Selections, satisfies) {
+		switch field.Name {
+		case "createdAt":
+			if _, ok := fieldSeen[channel.FieldCreatedAt]; !ok {
+				selectedFields = append(selectedFields, channel.FieldCreatedAt)
+				fieldSeen[channel.FieldCreatedAt] = struct{}{}
+			}
+		case "updatedAt":
+			if _, ok := fieldSeen[channel.FieldUpdatedAt]; !ok {
+				selectedFields = append(selectedFields, channel.FieldUpdatedAt)
+				fieldSeen[channel.FieldUpdatedAt] = struct{}{}
+			}
+		case "name":
+			if _, ok := fieldSeen[channel.FieldName]; !ok {
+				selectedFields = append(selectedFields, channel.FieldName)
+				fieldSeen[channel.FieldName] = struct{}{}
+			}
+		case "type":
+			if _, ok := fieldSeen[channel.FieldType]; !ok {
+				selectedFields = append(selectedFields, channel.FieldType)
+				fieldSeen[channel.FieldType] = struct{}{}
+			}
+		case "enabled":
+			if _, ok := fieldSeen[channel.FieldEnabled]; !ok {
+				selectedFields = append(selectedFields, channel.FieldEnabled)
+				fieldSeen[channel.FieldEnabled] = struct{}{}
+			}
+		case "notifications":
+			if _, ok := fieldSeen[channel.FieldNotifications]; !ok {
+				selectedFields = append(selectedFields, channel.FieldNotifications)
+				fieldSeen[channel.FieldNotifications] = struct{}{}
+			}
+		case "id":
+		case "__typename":
+		default:
+			unknownSeen = true
+		}
+	}
+	if !unknownSeen {
+		_q.Select(selectedFields...)
+	}
+	return nil
+}
+
+type channelPaginateArgs struct {
+	first, last   *int
+	after, before *Cursor
+	opts          []ChannelPaginateOption
+}
+
+func newChannelPaginateArgs(rv map[string]any) *channelPaginateArgs {
+	args := &channelPaginateArgs{}
+	if rv == nil {
+		return args
+	}
+	if v := rv[firstField]; v != nil {
+		args.first = v.(*int)
+	}
+	if v := rv[lastField]; v != nil {
+		args.last = v.(*int)
+	}
+	if v := rv[afterField]; v != nil {
+		args.after = v.(*Cursor)
+	}
+	if v := rv[beforeField]; v != nil {
+		args.before = v.(*Cursor)
+	}
+	if v, ok := rv[orderByField]; ok {
+		switch v := v.(type) {
+		case map[string]any:
+			var (
+				err1, err2 error
+				order      = &ChannelOrder{Field: &ChannelOrderField{}, Direction: entgql.OrderDirectionAsc}
+			)
+			if d, ok := v[directionField]; ok {
+				err1 = order.Direction.UnmarshalGQL(d)
+			}
+			if f, ok := v[fieldField]; ok {
+				err2 = order.Field.UnmarshalGQL(f)
+			}
+			if err1 == nil && err2 == nil {
+				args.opts = append(args.opts, WithChannelOrder(order))
+			}
+		case *ChannelOrder:
+			if v != nil {
+				args.opts = append(args.opts, WithChannelOrder(v))
+			}
+		}
+	}
+	return args
+}
+
+// CollectFields tells the query-builder to eagerly load connected nodes by resolver context.
+func (_q *DeliveryQuery) CollectFields(ctx context.Context, satisfies ...string) (*DeliveryQuery, error) {
+	fc := graphql.GetFieldContext(ctx)
+	if fc == nil {
+		return _q, nil
+	}
+	if err := _q.collectField(ctx, false, graphql.GetOperationContext(ctx), fc.Field, nil, satisfies...); err != nil {
+		return nil, err
+	}
+	return _q, nil
+}
+
+func (_q *DeliveryQuery) collectField(ctx context.Context, oneNode bool, opCtx *graphql.OperationContext, collected graphql.CollectedField, path []string, satisfies ...string) error {
+	path = append([]string(nil), path...)
+	var (
+		unknownSeen    bool
+		fieldSeen      = make(map[string]struct{}, len(delivery.Columns))
+		selectedFields = []string{delivery.FieldID}
+	)
+	for _, field := range graphql.CollectFields(opCtx, collected.Selections, satisfies) {
+		switch field.Name {
+
+		case "channel":
+			var (
+				alias = field.Alias
+				path  = append(path, alias)
+				query = (&ChannelClient{config: _q.config}).Query()
+			)
+			if err := query.collectField(ctx, oneNode, opCtx, field, path, mayAddCondition(satisfies, channelImplementors)...); err != nil {
+				return err
+			}
+			_q.withChannel = query
+			if _, ok := fieldSeen[delivery.FieldChannelID]; !ok {
+				selectedFields = append(selectedFields, delivery.FieldChannelID)
+				fieldSeen[delivery.FieldChannelID] = struct{}{}
+			}
+
+		case "recipient":
+			var (
+				alias = field.Alias
+				path  = append(path, alias)
+				query = (&UserClient{config: _q.config}).Query()
+			)
+			if err := query.collectField(ctx, oneNode, opCtx, field, path, mayAddCondition(satisfies, userImplementors)...); err != nil {
+				return err
+			}
+			_q.withRecipient = query
+			if _, ok := fieldSeen[delivery.FieldRecipientID]; !ok {
+				selectedFields = append(selectedFields, delivery.FieldRecipientID)
+				fieldSeen[delivery.FieldRecipientID] = struct{}{}
+			}
+
+		case "ticket":
+			var (
+				alias = field.Alias
+				path  = append(path, alias)
+				query = (&TicketClient{config: _q.config}).Query()
+			)
+			if err := query.collectField(ctx, oneNode, opCtx, field, path, mayAddCondition(satisfies, ticketImplementors)...); err != nil {
+				return err
+			}
+			_q.withTicket = query
+			if _, ok := fieldSeen[delivery.FieldTicketID]; !ok {
+				selectedFields = append(selectedFields, delivery.FieldTicketID)
+				fieldSeen[delivery.FieldTicketID] = struct{}{}
+			}
+
+		case "requestedBy":
+			var (
+				alias = field.Alias
+				path  = append(path, alias)
+				query = (&UserClient{config: _q.config}).Query()
+			)
+			if err := query.collectField(ctx, oneNode, opCtx, field, path, mayAddCondition(satisfies, userImplementors)...); err != nil {
+				return err
+			}
+			_q.withRequestedBy = query
+			if _, ok := fieldSeen[delivery.FieldRequestedByID]; !ok {
+				selectedFields = append(selectedFields, delivery.FieldRequestedByID)
+				fieldSeen[delivery.FieldRequestedByID] = struct{}{}
+			}
+		case "createdAt":
+			if _, ok := fieldSeen[delivery.FieldCreatedAt]; !ok {
+				selectedFields = append(selectedFields, delivery.FieldCreatedAt)
+				fieldSeen[delivery.FieldCreatedAt] = struct{}{}
+			}
+		case "updatedAt":
+			if _, ok := fieldSeen[delivery.FieldUpdatedAt]; !ok {
+				selectedFields = append(selectedFields, delivery.FieldUpdatedAt)
+				fieldSeen[delivery.FieldUpdatedAt] = struct{}{}
+			}
+		case "kind":
+			if _, ok := fieldSeen[delivery.FieldKind]; !ok {
+				selectedFields = append(selectedFields, delivery.FieldKind)
+				fieldSeen[delivery.FieldKind] = struct{}{}
+			}
+		case "status":
+			if _, ok := fieldSeen[delivery.FieldStatus]; !ok {
+				selectedFields = append(selectedFields, delivery.FieldStatus)
+				fieldSeen[delivery.FieldStatus] = struct{}{}
+			}
+		case "channelID":
+			if _, ok := fieldSeen[delivery.FieldChannelID]; !ok {
+				selectedFields = append(selectedFields, delivery.FieldChannelID)
+				fieldSeen[delivery.FieldChannelID] = struct{}{}
+			}
+		case "channelType":
+			if _, ok := fieldSeen[delivery.FieldChannelType]; !ok {
+				selectedFields = append(selectedFields, delivery.FieldChannelType)
+				fieldSeen[delivery.FieldChannelType] = struct{}{}
+			}
+		case "recipientID":
+			if _, ok := fieldSeen[delivery.FieldRecipientID]; !ok {
+				selectedFields = append(selectedFields, delivery.FieldRecipientID)
+				fieldSeen[delivery.FieldRecipientID] = struct{}{}
+			}
+		case "ticketID":
+			if _, ok := fieldSeen[delivery.FieldTicketID]; !ok {
+				selectedFields = append(selectedFields, delivery.FieldTicketID)
+				fieldSeen[delivery.FieldTicketID] = struct{}{}
+			}
+		case "ticketNumber":
+			if _, ok := fieldSeen[delivery.FieldTicketNumber]; !ok {
+				selectedFields = append(selectedFields, delivery.FieldTicketNumber)
+				fieldSeen[delivery.FieldTicketNumber] = struct{}{}
+			}
+		case "requestedByID":
+			if _, ok := fieldSeen[delivery.FieldRequestedByID]; !ok {
+				selectedFields = append(selectedFields, delivery.FieldRequestedByID)
+				fieldSeen[delivery.FieldRequestedByID] = struct{}{}
+			}
+		case "dueAt":
+			if _, ok := fieldSeen[delivery.FieldDueAt]; !ok {
+				selectedFields = append(selectedFields, delivery.FieldDueAt)
+				fieldSeen[delivery.FieldDueAt] = struct{}{}
+			}
+		case "subject":
+			if _, ok := fieldSeen[delivery.FieldSubject]; !ok {
+				selectedFields = append(selectedFields, delivery.FieldSubject)
+				fieldSeen[delivery.FieldSubject] = struct{}{}
+			}
+		case "link":
+			if _, ok := fieldSeen[delivery.FieldLink]; !ok {
+				selectedFields = append(selectedFields, delivery.FieldLink)
+				fieldSeen[delivery.FieldLink] = struct{}{}
+			}
+		case "attempts":
+			if _, ok := fieldSeen[delivery.FieldAttempts]; !ok {
+				selectedFields = append(selectedFields, delivery.FieldAttempts)
+				fieldSeen[delivery.FieldAttempts] = struct{}{}
+			}
+		case "lastError":
+			if _, ok := fieldSeen[delivery.FieldLastError]; !ok {
+				selectedFields = append(selectedFields, delivery.FieldLastError)
+				fieldSeen[delivery.FieldLastError] = struct{}{}
+			}
+		case "lastAttemptAt":
+			if _, ok := fieldSeen[delivery.FieldLastAttemptAt]; !ok {
+				selectedFields = append(selectedFields, delivery.FieldLastAttemptAt)
+				fieldSeen[delivery.FieldLastAttemptAt] = struct{}{}
+			}
+		case "sentAt":
+			if _, ok := fieldSeen[delivery.FieldSentAt]; !ok {
+				selectedFields = append(selectedFields, delivery.FieldSentAt)
+				fieldSeen[delivery.FieldSentAt] = struct{}{}
+			}
+		case "id":
+		case "__typename":
+		default:
+			unknownSeen = true
+		}
+	}
+	if !unknownSeen {
+		_q.Select(selectedFields...)
+	}
+	return nil
+}
+
+type deliveryPaginateArgs struct {
+	first, last   *int
+	after, before *Cursor
+	opts          []DeliveryPaginateOption
+}
+
+func newDeliveryPaginateArgs(rv map[string]any) *deliveryPaginateArgs {
+	args := &deliveryPaginateArgs{}
+	if rv == nil {
+		return args
+	}
+	if v := rv[firstField]; v != nil {
+		args.first = v.(*int)
+	}
+	if v := rv[lastField]; v != nil {
+		args.last = v.(*int)
+	}
+	if v := rv[afterField]; v != nil {
+		args.after = v.(*Cursor)
+	}
+	if v := rv[beforeField]; v != nil {
+		args.before = v.(*Cursor)
+	}
+	if v, ok := rv[orderByField]; ok {
+		switch v := v.(type) {
+		case map[string]any:
+			var (
+				err1, err2 error
+				order      = &DeliveryOrder{Field: &DeliveryOrderField{}, Direction: entgql.OrderDirectionAsc}
+			)
+			if d, ok := v[directionField]; ok {
+				err1 = order.Direction.UnmarshalGQL(d)
+			}
+			if f, ok := v[fieldField]; ok {
+				err2 = order.Field.UnmarshalGQL(f)
+			}
+			if err1 == nil && err2 == nil {
+				args.opts = append(args.opts, WithDeliveryOrder(order))
+			}
+		case *DeliveryOrder:
+			if v != nil {
+				args.opts = append(args.opts, WithDeliveryOrder(v))
+			}
+		}
+	}
+	return args
+}
+
+// CollectFields tells the query-builder to eagerly load connected nodes by resolver context.
 func (_q *MemoQuery) CollectFields(ctx context.Context, satisfies ...string) (*MemoQuery, error) {
 	fc := graphql.GetFieldContext(ctx)
 	if fc == nil {
@@ -410,6 +751,308 @@ func newMemoPaginateArgs(rv map[string]any) *memoPaginateArgs {
 		case *MemoOrder:
 			if v != nil {
 				args.opts = append(args.opts, WithMemoOrder(v))
+			}
+		}
+	}
+	return args
+}
+
+// CollectFields tells the query-builder to eagerly load connected nodes by resolver context.
+func (_q *PlaybookQuery) CollectFields(ctx context.Context, satisfies ...string) (*PlaybookQuery, error) {
+	fc := graphql.GetFieldContext(ctx)
+	if fc == nil {
+		return _q, nil
+	}
+	if err := _q.collectField(ctx, false, graphql.GetOperationContext(ctx), fc.Field, nil, satisfies...); err != nil {
+		return nil, err
+	}
+	return _q, nil
+}
+
+func (_q *PlaybookQuery) collectField(ctx context.Context, oneNode bool, opCtx *graphql.OperationContext, collected graphql.CollectedField, path []string, satisfies ...string) error {
+	path = append([]string(nil), path...)
+	var (
+		unknownSeen    bool
+		fieldSeen      = make(map[string]struct{}, len(playbook.Columns))
+		selectedFields = []string{playbook.FieldID}
+	)
+	for _, field := range graphql.CollectFields(opCtx, collected.Selections, satisfies) {
+		switch field.Name {
+		case "createdAt":
+			if _, ok := fieldSeen[playbook.FieldCreatedAt]; !ok {
+				selectedFields = append(selectedFields, playbook.FieldCreatedAt)
+				fieldSeen[playbook.FieldCreatedAt] = struct{}{}
+			}
+		case "updatedAt":
+			if _, ok := fieldSeen[playbook.FieldUpdatedAt]; !ok {
+				selectedFields = append(selectedFields, playbook.FieldUpdatedAt)
+				fieldSeen[playbook.FieldUpdatedAt] = struct{}{}
+			}
+		case "name":
+			if _, ok := fieldSeen[playbook.FieldName]; !ok {
+				selectedFields = append(selectedFields, playbook.FieldName)
+				fieldSeen[playbook.FieldName] = struct{}{}
+			}
+		case "description":
+			if _, ok := fieldSeen[playbook.FieldDescription]; !ok {
+				selectedFields = append(selectedFields, playbook.FieldDescription)
+				fieldSeen[playbook.FieldDescription] = struct{}{}
+			}
+		case "enabled":
+			if _, ok := fieldSeen[playbook.FieldEnabled]; !ok {
+				selectedFields = append(selectedFields, playbook.FieldEnabled)
+				fieldSeen[playbook.FieldEnabled] = struct{}{}
+			}
+		case "id":
+		case "__typename":
+		default:
+			unknownSeen = true
+		}
+	}
+	if !unknownSeen {
+		_q.Select(selectedFields...)
+	}
+	return nil
+}
+
+type playbookPaginateArgs struct {
+	first, last   *int
+	after, before *Cursor
+	opts          []PlaybookPaginateOption
+}
+
+func newPlaybookPaginateArgs(rv map[string]any) *playbookPaginateArgs {
+	args := &playbookPaginateArgs{}
+	if rv == nil {
+		return args
+	}
+	if v := rv[firstField]; v != nil {
+		args.first = v.(*int)
+	}
+	if v := rv[lastField]; v != nil {
+		args.last = v.(*int)
+	}
+	if v := rv[afterField]; v != nil {
+		args.after = v.(*Cursor)
+	}
+	if v := rv[beforeField]; v != nil {
+		args.before = v.(*Cursor)
+	}
+	if v, ok := rv[orderByField]; ok {
+		switch v := v.(type) {
+		case map[string]any:
+			var (
+				err1, err2 error
+				order      = &PlaybookOrder{Field: &PlaybookOrderField{}, Direction: entgql.OrderDirectionAsc}
+			)
+			if d, ok := v[directionField]; ok {
+				err1 = order.Direction.UnmarshalGQL(d)
+			}
+			if f, ok := v[fieldField]; ok {
+				err2 = order.Field.UnmarshalGQL(f)
+			}
+			if err1 == nil && err2 == nil {
+				args.opts = append(args.opts, WithPlaybookOrder(order))
+			}
+		case *PlaybookOrder:
+			if v != nil {
+				args.opts = append(args.opts, WithPlaybookOrder(v))
+			}
+		}
+	}
+	return args
+}
+
+// CollectFields tells the query-builder to eagerly load connected nodes by resolver context.
+func (_q *PlaybookRunQuery) CollectFields(ctx context.Context, satisfies ...string) (*PlaybookRunQuery, error) {
+	fc := graphql.GetFieldContext(ctx)
+	if fc == nil {
+		return _q, nil
+	}
+	if err := _q.collectField(ctx, false, graphql.GetOperationContext(ctx), fc.Field, nil, satisfies...); err != nil {
+		return nil, err
+	}
+	return _q, nil
+}
+
+func (_q *PlaybookRunQuery) collectField(ctx context.Context, oneNode bool, opCtx *graphql.OperationContext, collected graphql.CollectedField, path []string, satisfies ...string) error {
+	path = append([]string(nil), path...)
+	var (
+		unknownSeen    bool
+		fieldSeen      = make(map[string]struct{}, len(playbookrun.Columns))
+		selectedFields = []string{playbookrun.FieldID}
+	)
+	for _, field := range graphql.CollectFields(opCtx, collected.Selections, satisfies) {
+		switch field.Name {
+
+		case "playbook":
+			var (
+				alias = field.Alias
+				path  = append(path, alias)
+				query = (&PlaybookClient{config: _q.config}).Query()
+			)
+			if err := query.collectField(ctx, oneNode, opCtx, field, path, mayAddCondition(satisfies, playbookImplementors)...); err != nil {
+				return err
+			}
+			_q.withPlaybook = query
+			if _, ok := fieldSeen[playbookrun.FieldPlaybookID]; !ok {
+				selectedFields = append(selectedFields, playbookrun.FieldPlaybookID)
+				fieldSeen[playbookrun.FieldPlaybookID] = struct{}{}
+			}
+
+		case "ticket":
+			var (
+				alias = field.Alias
+				path  = append(path, alias)
+				query = (&TicketClient{config: _q.config}).Query()
+			)
+			if err := query.collectField(ctx, oneNode, opCtx, field, path, mayAddCondition(satisfies, ticketImplementors)...); err != nil {
+				return err
+			}
+			_q.withTicket = query
+			if _, ok := fieldSeen[playbookrun.FieldTicketID]; !ok {
+				selectedFields = append(selectedFields, playbookrun.FieldTicketID)
+				fieldSeen[playbookrun.FieldTicketID] = struct{}{}
+			}
+
+		case "requestedBy":
+			var (
+				alias = field.Alias
+				path  = append(path, alias)
+				query = (&UserClient{config: _q.config}).Query()
+			)
+			if err := query.collectField(ctx, oneNode, opCtx, field, path, mayAddCondition(satisfies, userImplementors)...); err != nil {
+				return err
+			}
+			_q.withRequestedBy = query
+			if _, ok := fieldSeen[playbookrun.FieldRequestedByID]; !ok {
+				selectedFields = append(selectedFields, playbookrun.FieldRequestedByID)
+				fieldSeen[playbookrun.FieldRequestedByID] = struct{}{}
+			}
+		case "createdAt":
+			if _, ok := fieldSeen[playbookrun.FieldCreatedAt]; !ok {
+				selectedFields = append(selectedFields, playbookrun.FieldCreatedAt)
+				fieldSeen[playbookrun.FieldCreatedAt] = struct{}{}
+			}
+		case "updatedAt":
+			if _, ok := fieldSeen[playbookrun.FieldUpdatedAt]; !ok {
+				selectedFields = append(selectedFields, playbookrun.FieldUpdatedAt)
+				fieldSeen[playbookrun.FieldUpdatedAt] = struct{}{}
+			}
+		case "playbookID":
+			if _, ok := fieldSeen[playbookrun.FieldPlaybookID]; !ok {
+				selectedFields = append(selectedFields, playbookrun.FieldPlaybookID)
+				fieldSeen[playbookrun.FieldPlaybookID] = struct{}{}
+			}
+		case "ticketID":
+			if _, ok := fieldSeen[playbookrun.FieldTicketID]; !ok {
+				selectedFields = append(selectedFields, playbookrun.FieldTicketID)
+				fieldSeen[playbookrun.FieldTicketID] = struct{}{}
+			}
+		case "ticketNumber":
+			if _, ok := fieldSeen[playbookrun.FieldTicketNumber]; !ok {
+				selectedFields = append(selectedFields, playbookrun.FieldTicketNumber)
+				fieldSeen[playbookrun.FieldTicketNumber] = struct{}{}
+			}
+		case "requestedByID":
+			if _, ok := fieldSeen[playbookrun.FieldRequestedByID]; !ok {
+				selectedFields = append(selectedFields, playbookrun.FieldRequestedByID)
+				fieldSeen[playbookrun.FieldRequestedByID] = struct{}{}
+			}
+		case "status":
+			if _, ok := fieldSeen[playbookrun.FieldStatus]; !ok {
+				selectedFields = append(selectedFields, playbookrun.FieldStatus)
+				fieldSeen[playbookrun.FieldStatus] = struct{}{}
+			}
+		case "attempts":
+			if _, ok := fieldSeen[playbookrun.FieldAttempts]; !ok {
+				selectedFields = append(selectedFields, playbookrun.FieldAttempts)
+				fieldSeen[playbookrun.FieldAttempts] = struct{}{}
+			}
+		case "httpStatus":
+			if _, ok := fieldSeen[playbookrun.FieldHTTPStatus]; !ok {
+				selectedFields = append(selectedFields, playbookrun.FieldHTTPStatus)
+				fieldSeen[playbookrun.FieldHTTPStatus] = struct{}{}
+			}
+		case "durationMs":
+			if _, ok := fieldSeen[playbookrun.FieldDurationMs]; !ok {
+				selectedFields = append(selectedFields, playbookrun.FieldDurationMs)
+				fieldSeen[playbookrun.FieldDurationMs] = struct{}{}
+			}
+		case "response":
+			if _, ok := fieldSeen[playbookrun.FieldResponse]; !ok {
+				selectedFields = append(selectedFields, playbookrun.FieldResponse)
+				fieldSeen[playbookrun.FieldResponse] = struct{}{}
+			}
+		case "error":
+			if _, ok := fieldSeen[playbookrun.FieldError]; !ok {
+				selectedFields = append(selectedFields, playbookrun.FieldError)
+				fieldSeen[playbookrun.FieldError] = struct{}{}
+			}
+		case "startedAt":
+			if _, ok := fieldSeen[playbookrun.FieldStartedAt]; !ok {
+				selectedFields = append(selectedFields, playbookrun.FieldStartedAt)
+				fieldSeen[playbookrun.FieldStartedAt] = struct{}{}
+			}
+		case "finishedAt":
+			if _, ok := fieldSeen[playbookrun.FieldFinishedAt]; !ok {
+				selectedFields = append(selectedFields, playbookrun.FieldFinishedAt)
+				fieldSeen[playbookrun.FieldFinishedAt] = struct{}{}
+			}
+		case "id":
+		case "__typename":
+		default:
+			unknownSeen = true
+		}
+	}
+	if !unknownSeen {
+		_q.Select(selectedFields...)
+	}
+	return nil
+}
+
+type playbookrunPaginateArgs struct {
+	first, last   *int
+	after, before *Cursor
+	opts          []PlaybookRunPaginateOption
+}
+
+func newPlaybookRunPaginateArgs(rv map[string]any) *playbookrunPaginateArgs {
+	args := &playbookrunPaginateArgs{}
+	if rv == nil {
+		return args
+	}
+	if v := rv[firstField]; v != nil {
+		args.first = v.(*int)
+	}
+	if v := rv[lastField]; v != nil {
+		args.last = v.(*int)
+	}
+	if v := rv[afterField]; v != nil {
+		args.after = v.(*Cursor)
+	}
+	if v := rv[beforeField]; v != nil {
+		args.before = v.(*Cursor)
+	}
+	if v, ok := rv[orderByField]; ok {
+		switch v := v.(type) {
+		case map[string]any:
+			var (
+				err1, err2 error
+				order      = &PlaybookRunOrder{Field: &PlaybookRunOrderField{}, Direction: entgql.OrderDirectionAsc}
+			)
+			if d, ok := v[directionField]; ok {
+				err1 = order.Direction.UnmarshalGQL(d)
+			}
+			if f, ok := v[fieldField]; ok {
+				err2 = order.Field.UnmarshalGQL(f)
+			}
+			if err1 == nil && err2 == nil {
+				args.opts = append(args.opts, WithPlaybookRunOrder(order))
+			}
+		case *PlaybookRunOrder:
+			if v != nil {
+				args.opts = append(args.opts, WithPlaybookRunOrder(v))
 			}
 		}
 	}
@@ -1284,6 +1927,16 @@ func (_q *UserQuery) collectField(ctx context.Context, oneNode bool, opCtx *grap
 			if _, ok := fieldSeen[user.FieldRole]; !ok {
 				selectedFields = append(selectedFields, user.FieldRole)
 				fieldSeen[user.FieldRole] = struct{}{}
+			}
+		case "phone":
+			if _, ok := fieldSeen[user.FieldPhone]; !ok {
+				selectedFields = append(selectedFields, user.FieldPhone)
+				fieldSeen[user.FieldPhone] = struct{}{}
+			}
+		case "messenger":
+			if _, ok := fieldSeen[user.FieldMessenger]; !ok {
+				selectedFields = append(selectedFields, user.FieldMessenger)
+				fieldSeen[user.FieldMessenger] = struct{}{}
 			}
 		case "permissions":
 			if _, ok := fieldSeen[user.FieldPermissions]; !ok {

@@ -32,6 +32,38 @@ func (_m *Attachment) UploadedBy(ctx context.Context) (*User, error) {
 	return result, MaskNotFound(err)
 }
 
+func (_m *Delivery) Channel(ctx context.Context) (*Channel, error) {
+	result, err := _m.Edges.ChannelOrErr()
+	if IsNotLoaded(err) {
+		result, err = _m.QueryChannel().Only(ctx)
+	}
+	return result, err
+}
+
+func (_m *Delivery) Recipient(ctx context.Context) (*User, error) {
+	result, err := _m.Edges.RecipientOrErr()
+	if IsNotLoaded(err) {
+		result, err = _m.QueryRecipient().Only(ctx)
+	}
+	return result, MaskNotFound(err)
+}
+
+func (_m *Delivery) Ticket(ctx context.Context) (*Ticket, error) {
+	result, err := _m.Edges.TicketOrErr()
+	if IsNotLoaded(err) {
+		result, err = _m.QueryTicket().Only(ctx)
+	}
+	return result, MaskNotFound(err)
+}
+
+func (_m *Delivery) RequestedBy(ctx context.Context) (*User, error) {
+	result, err := _m.Edges.RequestedByOrErr()
+	if IsNotLoaded(err) {
+		result, err = _m.QueryRequestedBy().Only(ctx)
+	}
+	return result, MaskNotFound(err)
+}
+
 func (_m *Memo) Ticket(ctx context.Context) (*Ticket, error) {
 	result, err := _m.Edges.TicketOrErr()
 	if IsNotLoaded(err) {
@@ -58,6 +90,30 @@ func (_m *Memo) Attachments(ctx context.Context) (result []*Attachment, err erro
 		result, err = _m.QueryAttachments().All(ctx)
 	}
 	return result, err
+}
+
+func (_m *PlaybookRun) Playbook(ctx context.Context) (*Playbook, error) {
+	result, err := _m.Edges.PlaybookOrErr()
+	if IsNotLoaded(err) {
+		result, err = _m.QueryPlaybook().Only(ctx)
+	}
+	return result, err
+}
+
+func (_m *PlaybookRun) Ticket(ctx context.Context) (*Ticket, error) {
+	result, err := _m.Edges.TicketOrErr()
+	if IsNotLoaded(err) {
+		result, err = _m.QueryTicket().Only(ctx)
+	}
+	return result, MaskNotFound(err)
+}
+
+func (_m *PlaybookRun) RequestedBy(ctx context.Context) (*User, error) {
+	result, err := _m.Edges.RequestedByOrErr()
+	if IsNotLoaded(err) {
+		result, err = _m.QueryRequestedBy().Only(ctx)
+	}
+	return result, MaskNotFound(err)
 }
 
 func (_m *Ticket) Category(ctx context.Context) (*Category, error) {

@@ -162,6 +162,8 @@ type CreateUserInput struct {
 	DisplayName string
 	Email       *string
 	Role        *user.Role
+	Phone       *string
+	Messenger   *string
 	Permissions []schematype.Permission
 	SiteIDs     []int
 }
@@ -175,6 +177,12 @@ func (i *CreateUserInput) Mutate(m *UserMutation) {
 	}
 	if v := i.Role; v != nil {
 		m.SetRole(*v)
+	}
+	if v := i.Phone; v != nil {
+		m.SetPhone(*v)
+	}
+	if v := i.Messenger; v != nil {
+		m.SetMessenger(*v)
 	}
 	if v := i.Permissions; v != nil {
 		m.SetPermissions(v)
@@ -197,6 +205,10 @@ type UpdateUserInput struct {
 	ClearEmail        bool
 	Email             *string
 	Role              *user.Role
+	ClearPhone        bool
+	Phone             *string
+	ClearMessenger    bool
+	Messenger         *string
 	Permissions       []schematype.Permission
 	AppendPermissions []schematype.Permission
 	ClearSites        bool
@@ -220,6 +232,18 @@ func (i *UpdateUserInput) Mutate(m *UserMutation) {
 	}
 	if v := i.Role; v != nil {
 		m.SetRole(*v)
+	}
+	if i.ClearPhone {
+		m.ClearPhone()
+	}
+	if v := i.Phone; v != nil {
+		m.SetPhone(*v)
+	}
+	if i.ClearMessenger {
+		m.ClearMessenger()
+	}
+	if v := i.Messenger; v != nil {
+		m.SetMessenger(*v)
 	}
 	if v := i.Permissions; v != nil {
 		m.SetPermissions(v)

@@ -8,8 +8,12 @@ import (
 	"fmt"
 	"socdesk/ent/attachment"
 	"socdesk/ent/category"
+	"socdesk/ent/channel"
+	"socdesk/ent/delivery"
 	"socdesk/ent/internal"
 	"socdesk/ent/memo"
+	"socdesk/ent/playbook"
+	"socdesk/ent/playbookrun"
 	"socdesk/ent/site"
 	"socdesk/ent/tag"
 	"socdesk/ent/ticket"
@@ -37,10 +41,30 @@ var categoryImplementors = []string{"Category", "Node"}
 // IsNode implements the Node interface check for GQLGen.
 func (*Category) IsNode() {}
 
+var channelImplementors = []string{"Channel", "Node"}
+
+// IsNode implements the Node interface check for GQLGen.
+func (*Channel) IsNode() {}
+
+var deliveryImplementors = []string{"Delivery", "Node"}
+
+// IsNode implements the Node interface check for GQLGen.
+func (*Delivery) IsNode() {}
+
 var memoImplementors = []string{"Memo", "Node"}
 
 // IsNode implements the Node interface check for GQLGen.
 func (*Memo) IsNode() {}
+
+var playbookImplementors = []string{"Playbook", "Node"}
+
+// IsNode implements the Node interface check for GQLGen.
+func (*Playbook) IsNode() {}
+
+var playbookrunImplementors = []string{"PlaybookRun", "Node"}
+
+// IsNode implements the Node interface check for GQLGen.
+func (*PlaybookRun) IsNode() {}
 
 var siteImplementors = []string{"Site", "Node"}
 
@@ -167,11 +191,47 @@ func (c *Client) noder(ctx context.Context, table string, id int) (Noder, error)
 			}
 		}
 		return query.Only(ctx)
+	case channel.Table:
+		query := c.Channel.Query().
+			Where(channel.ID(id))
+		if fc := graphql.GetFieldContext(ctx); fc != nil {
+			if err := query.collectField(ctx, true, graphql.GetOperationContext(ctx), fc.Field, nil, channelImplementors...); err != nil {
+				return nil, err
+			}
+		}
+		return query.Only(ctx)
+	case delivery.Table:
+		query := c.Delivery.Query().
+			Where(delivery.ID(id))
+		if fc := graphql.GetFieldContext(ctx); fc != nil {
+			if err := query.collectField(ctx, true, graphql.GetOperationContext(ctx), fc.Field, nil, deliveryImplementors...); err != nil {
+				return nil, err
+			}
+		}
+		return query.Only(ctx)
 	case memo.Table:
 		query := c.Memo.Query().
 			Where(memo.ID(id))
 		if fc := graphql.GetFieldContext(ctx); fc != nil {
 			if err := query.collectField(ctx, true, graphql.GetOperationContext(ctx), fc.Field, nil, memoImplementors...); err != nil {
+				return nil, err
+			}
+		}
+		return query.Only(ctx)
+	case playbook.Table:
+		query := c.Playbook.Query().
+			Where(playbook.ID(id))
+		if fc := graphql.GetFieldContext(ctx); fc != nil {
+			if err := query.collectField(ctx, true, graphql.GetOperationContext(ctx), fc.Field, nil, playbookImplementors...); err != nil {
+				return nil, err
+			}
+		}
+		return query.Only(ctx)
+	case playbookrun.Table:
+		query := c.PlaybookRun.Query().
+			Where(playbookrun.ID(id))
+		if fc := graphql.GetFieldContext(ctx); fc != nil {
+			if err := query.collectField(ctx, true, graphql.GetOperationContext(ctx), fc.Field, nil, playbookrunImplementors...); err != nil {
 				return nil, err
 			}
 		}
@@ -335,10 +395,74 @@ func (c *Client) noders(ctx context.Context, table string, ids []int) ([]Noder, 
 				*noder = node
 			}
 		}
+	case channel.Table:
+		query := c.Channel.Query().
+			Where(channel.IDIn(ids...))
+		query, err := query.CollectFields(ctx, channelImplementors...)
+		if err != nil {
+			return nil, err
+		}
+		nodes, err := query.All(ctx)
+		if err != nil {
+			return nil, err
+		}
+		for _, node := range nodes {
+			for _, noder := range idmap[node.ID] {
+				*noder = node
+			}
+		}
+	case delivery.Table:
+		query := c.Delivery.Query().
+			Where(delivery.IDIn(ids...))
+		query, err := query.CollectFields(ctx, deliveryImplementors...)
+		if err != nil {
+			return nil, err
+		}
+		nodes, err := query.All(ctx)
+		if err != nil {
+			return nil, err
+		}
+		for _, node := range nodes {
+			for _, noder := range idmap[node.ID] {
+				*noder = node
+			}
+		}
 	case memo.Table:
 		query := c.Memo.Query().
 			Where(memo.IDIn(ids...))
 		query, err := query.CollectFields(ctx, memoImplementors...)
+		if err != nil {
+			return nil, err
+		}
+		nodes, err := query.All(ctx)
+		if err != nil {
+			return nil, err
+		}
+		for _, node := range nodes {
+			for _, noder := range idmap[node.ID] {
+				*noder = node
+			}
+		}
+	case playbook.Table:
+		query := c.Playbook.Query().
+			Where(playbook.IDIn(ids...))
+		query, err := query.CollectFields(ctx, playbookImplementors...)
+		if err != nil {
+			return nil, err
+		}
+		nodes, err := query.All(ctx)
+		if err != nil {
+			return nil, err
+		}
+		for _, node := range nodes {
+			for _, noder := range idmap[node.ID] {
+				*noder = node
+			}
+		}
+	case playbookrun.Table:
+		query := c.PlaybookRun.Query().
+			Where(playbookrun.IDIn(ids...))
+		query, err := query.CollectFields(ctx, playbookrunImplementors...)
 		if err != nil {
 			return nil, err
 		}

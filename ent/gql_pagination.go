@@ -9,7 +9,11 @@ import (
 	"io"
 	"socdesk/ent/attachment"
 	"socdesk/ent/category"
+	"socdesk/ent/channel"
+	"socdesk/ent/delivery"
 	"socdesk/ent/memo"
+	"socdesk/ent/playbook"
+	"socdesk/ent/playbookrun"
 	"socdesk/ent/site"
 	"socdesk/ent/tag"
 	"socdesk/ent/ticket"
@@ -687,6 +691,634 @@ func (_m *Category) ToEdge(order *CategoryOrder) *CategoryEdge {
 	}
 }
 
+// ChannelEdge is the edge representation of Channel.
+type ChannelEdge struct {
+	Node   *Channel `json:"node"`
+	Cursor Cursor   `json:"cursor"`
+}
+
+// ChannelConnection is the connection containing edges to Channel.
+type ChannelConnection struct {
+	Edges      []*ChannelEdge `json:"edges"`
+	PageInfo   PageInfo       `json:"pageInfo"`
+	TotalCount int            `json:"totalCount"`
+}
+
+func (c *ChannelConnection) build(nodes []*Channel, pager *channelPager, after *Cursor, first *int, before *Cursor, last *int) {
+	c.PageInfo.HasNextPage = before != nil
+	c.PageInfo.HasPreviousPage = after != nil
+	if first != nil && *first+1 == len(nodes) {
+		c.PageInfo.HasNextPage = true
+		nodes = nodes[:len(nodes)-1]
+	} else if last != nil && *last+1 == len(nodes) {
+		c.PageInfo.HasPreviousPage = true
+		nodes = nodes[:len(nodes)-1]
+	}
+	var nodeAt func(int) *Channel
+	if last != nil {
+		n := len(nodes) - 1
+		nodeAt = func(i int) *Channel {
+			return nodes[n-i]
+		}
+	} else {
+		nodeAt = func(i int) *Channel {
+			return nodes[i]
+		}
+	}
+	c.Edges = make([]*ChannelEdge, len(nodes))
+	for i := range nodes {
+		node := nodeAt(i)
+		c.Edges[i] = &ChannelEdge{
+			Node:   node,
+			Cursor: pager.toCursor(node),
+		}
+	}
+	if l := len(c.Edges); l > 0 {
+		c.PageInfo.StartCursor = &c.Edges[0].Cursor
+		c.PageInfo.EndCursor = &c.Edges[l-1].Cursor
+	}
+	if c.TotalCount == 0 {
+		c.TotalCount = len(nodes)
+	}
+}
+
+// ChannelPaginateOption enables pagination customization.
+type ChannelPaginateOption func(*channelPager) error
+
+// WithChannelOrder configures pagination ordering.
+func WithChannelOrder(order *ChannelOrder) ChannelPaginateOption {
+	if order == nil {
+		order = DefaultChannelOrder
+	}
+	o := *order
+	return func(pager *channelPager) error {
+		if err := o.Direction.Validate(); err != nil {
+			return err
+		}
+		if o.Field == nil {
+			o.Field = DefaultChannelOrder.Field
+		}
+		pager.order = &o
+		return nil
+	}
+}
+
+// WithChannelFilter configures pagination filter.
+func WithChannelFilter(filter func(*ChannelQuery) (*ChannelQuery, error)) ChannelPaginateOption {
+	return func(pager *channelPager) error {
+		if filter == nil {
+			return errors.New("ChannelQuery filter cannot be nil")
+		}
+		pager.filter = filter
+		return nil
+	}
+}
+
+type channelPager struct {
+	reverse bool
+	order   *ChannelOrder
+	filter  func(*ChannelQuery) (*ChannelQuery, error)
+}
+
+func newChannelPager(opts []ChannelPaginateOption, reverse bool) (*channelPager, error) {
+	pager := &channelPager{reverse: reverse}
+	for _, opt := range opts {
+		if err := opt(pager); err != nil {
+			return nil, err
+		}
+	}
+	if pager.order == nil {
+		pager.order = DefaultChannelOrder
+	}
+	return pager, nil
+}
+
+func (p *channelPager) applyFilter(query *ChannelQuery) (*ChannelQuery, error) {
+	if p.filter != nil {
+		return p.filter(query)
+	}
+	return query, nil
+}
+
+func (p *channelPager) toCursor(_m *Channel) Cursor {
+	return p.order.Field.toCursor(_m)
+}
+
+func (p *channelPager) applyCursors(query *ChannelQuery, after, before *Cursor) (*ChannelQuery, error) {
+	direction := p.order.Direction
+	if p.reverse {
+		direction = direction.Reverse()
+	}
+	for _, predicate := range entgql.CursorsPredicate(after, before, DefaultChannelOrder.Field.column, p.order.Field.column, direction) {
+		query = query.Where(predicate)
+	}
+	return query, nil
+}
+
+func (p *channelPager) applyOrder(query *ChannelQuery) *ChannelQuery {
+	direction := p.order.Direction
+	if p.reverse {
+		direction = direction.Reverse()
+	}
+	query = query.Order(p.order.Field.toTerm(direction.OrderTermOption()))
+	if p.order.Field != DefaultChannelOrder.Field {
+		query = query.Order(DefaultChannelOrder.Field.toTerm(direction.OrderTermOption()))
+	}
+	if len(query.ctx.Fields) > 0 {
+		query.ctx.AppendFieldOnce(p.order.Field.column)
+	}
+	return query
+}
+
+func (p *channelPager) orderExpr(query *ChannelQuery) sql.Querier {
+	direction := p.order.Direction
+	if p.reverse {
+		direction = direction.Reverse()
+	}
+	if len(query.ctx.Fields) > 0 {
+		query.ctx.AppendFieldOnce(p.order.Field.column)
+	}
+	return sql.ExprFunc(func(b *sql.Builder) {
+		b.Ident(p.order.Field.column).Pad().WriteString(string(direction))
+		if p.order.Field != DefaultChannelOrder.Field {
+			b.Comma().Ident(DefaultChannelOrder.Field.column).Pad().WriteString(string(direction))
+		}
+	})
+}
+
+// Paginate executes the query and returns a relay based cursor connection to Channel.
+func (_m *ChannelQuery) Paginate(
+	ctx context.Context, after *Cursor, first *int,
+	before *Cursor, last *int, opts ...ChannelPaginateOption,
+) (*ChannelConnection, error) {
+	if err := validateFirstLast(first, last); err != nil {
+		return nil, err
+	}
+	pager, err := newChannelPager(opts, last != nil)
+	if err != nil {
+		return nil, err
+	}
+	if _m, err = pager.applyFilter(_m); err != nil {
+		return nil, err
+	}
+	conn := &ChannelConnection{Edges: []*ChannelEdge{}}
+	ignoredEdges := !hasCollectedField(ctx, edgesField)
+	if hasCollectedField(ctx, totalCountField) || hasCollectedField(ctx, pageInfoField) {
+		hasPagination := after != nil || first != nil || before != nil || last != nil
+		if hasPagination || ignoredEdges {
+			c := _m.Clone()
+			c.ctx.Fields = nil
+			if conn.TotalCount, err = c.Count(ctx); err != nil {
+				return nil, err
+			}
+			conn.PageInfo.HasNextPage = first != nil && conn.TotalCount > 0
+			conn.PageInfo.HasPreviousPage = last != nil && conn.TotalCount > 0
+		}
+	}
+	if ignoredEdges || (first != nil && *first == 0) || (last != nil && *last == 0) {
+		return conn, nil
+	}
+	if _m, err = pager.applyCursors(_m, after, before); err != nil {
+		return nil, err
+	}
+	limit := paginateLimit(first, last)
+	if limit != 0 {
+		_m.Limit(limit)
+	}
+	if field := collectedField(ctx, edgesField, nodeField); field != nil {
+		if err := _m.collectField(ctx, limit == 1, graphql.GetOperationContext(ctx), *field, []string{edgesField, nodeField}); err != nil {
+			return nil, err
+		}
+	}
+	_m = pager.applyOrder(_m)
+	nodes, err := _m.All(ctx)
+	if err != nil {
+		return nil, err
+	}
+	conn.build(nodes, pager, after, first, before, last)
+	return conn, nil
+}
+
+var (
+	// ChannelOrderFieldCreatedAt orders Channel by created_at.
+	ChannelOrderFieldCreatedAt = &ChannelOrderField{
+		Value: func(_m *Channel) (ent.Value, error) {
+			return _m.CreatedAt, nil
+		},
+		column: channel.FieldCreatedAt,
+		toTerm: channel.ByCreatedAt,
+		toCursor: func(_m *Channel) Cursor {
+			return Cursor{
+				ID:    _m.ID,
+				Value: _m.CreatedAt,
+			}
+		},
+	}
+	// ChannelOrderFieldUpdatedAt orders Channel by updated_at.
+	ChannelOrderFieldUpdatedAt = &ChannelOrderField{
+		Value: func(_m *Channel) (ent.Value, error) {
+			return _m.UpdatedAt, nil
+		},
+		column: channel.FieldUpdatedAt,
+		toTerm: channel.ByUpdatedAt,
+		toCursor: func(_m *Channel) Cursor {
+			return Cursor{
+				ID:    _m.ID,
+				Value: _m.UpdatedAt,
+			}
+		},
+	}
+)
+
+// String implement fmt.Stringer interface.
+func (f ChannelOrderField) String() string {
+	var str string
+	switch f.column {
+	case ChannelOrderFieldCreatedAt.column:
+		str = "CREATED_AT"
+	case ChannelOrderFieldUpdatedAt.column:
+		str = "UPDATED_AT"
+	}
+	return str
+}
+
+// MarshalGQL implements graphql.Marshaler interface.
+func (f ChannelOrderField) MarshalGQL(w io.Writer) {
+	io.WriteString(w, strconv.Quote(f.String()))
+}
+
+// UnmarshalGQL implements graphql.Unmarshaler interface.
+func (f *ChannelOrderField) UnmarshalGQL(v interface{}) error {
+	str, ok := v.(string)
+	if !ok {
+		return fmt.Errorf("ChannelOrderField %T must be a string", v)
+	}
+	switch str {
+	case "CREATED_AT":
+		*f = *ChannelOrderFieldCreatedAt
+	case "UPDATED_AT":
+		*f = *ChannelOrderFieldUpdatedAt
+	default:
+		return fmt.Errorf("%s is not a valid ChannelOrderField", str)
+	}
+	return nil
+}
+
+// ChannelOrderField defines the ordering field of Channel.
+type ChannelOrderField struct {
+	// Value extracts the ordering value from the given Channel.
+	Value    func(*Channel) (ent.Value, error)
+	column   string // field or computed.
+	toTerm   func(...sql.OrderTermOption) channel.OrderOption
+	toCursor func(*Channel) Cursor
+}
+
+// ChannelOrder defines the ordering of Channel.
+type ChannelOrder struct {
+	Direction OrderDirection     `json:"direction"`
+	Field     *ChannelOrderField `json:"field"`
+}
+
+// DefaultChannelOrder is the default ordering of Channel.
+var DefaultChannelOrder = &ChannelOrder{
+	Direction: entgql.OrderDirectionAsc,
+	Field: &ChannelOrderField{
+		Value: func(_m *Channel) (ent.Value, error) {
+			return _m.ID, nil
+		},
+		column: channel.FieldID,
+		toTerm: channel.ByID,
+		toCursor: func(_m *Channel) Cursor {
+			return Cursor{ID: _m.ID}
+		},
+	},
+}
+
+// ToEdge converts Channel into ChannelEdge.
+func (_m *Channel) ToEdge(order *ChannelOrder) *ChannelEdge {
+	if order == nil {
+		order = DefaultChannelOrder
+	}
+	return &ChannelEdge{
+		Node:   _m,
+		Cursor: order.Field.toCursor(_m),
+	}
+}
+
+// DeliveryEdge is the edge representation of Delivery.
+type DeliveryEdge struct {
+	Node   *Delivery `json:"node"`
+	Cursor Cursor    `json:"cursor"`
+}
+
+// DeliveryConnection is the connection containing edges to Delivery.
+type DeliveryConnection struct {
+	Edges      []*DeliveryEdge `json:"edges"`
+	PageInfo   PageInfo        `json:"pageInfo"`
+	TotalCount int             `json:"totalCount"`
+}
+
+func (c *DeliveryConnection) build(nodes []*Delivery, pager *deliveryPager, after *Cursor, first *int, before *Cursor, last *int) {
+	c.PageInfo.HasNextPage = before != nil
+	c.PageInfo.HasPreviousPage = after != nil
+	if first != nil && *first+1 == len(nodes) {
+		c.PageInfo.HasNextPage = true
+		nodes = nodes[:len(nodes)-1]
+	} else if last != nil && *last+1 == len(nodes) {
+		c.PageInfo.HasPreviousPage = true
+		nodes = nodes[:len(nodes)-1]
+	}
+	var nodeAt func(int) *Delivery
+	if last != nil {
+		n := len(nodes) - 1
+		nodeAt = func(i int) *Delivery {
+			return nodes[n-i]
+		}
+	} else {
+		nodeAt = func(i int) *Delivery {
+			return nodes[i]
+		}
+	}
+	c.Edges = make([]*DeliveryEdge, len(nodes))
+	for i := range nodes {
+		node := nodeAt(i)
+		c.Edges[i] = &DeliveryEdge{
+			Node:   node,
+			Cursor: pager.toCursor(node),
+		}
+	}
+	if l := len(c.Edges); l > 0 {
+		c.PageInfo.StartCursor = &c.Edges[0].Cursor
+		c.PageInfo.EndCursor = &c.Edges[l-1].Cursor
+	}
+	if c.TotalCount == 0 {
+		c.TotalCount = len(nodes)
+	}
+}
+
+// DeliveryPaginateOption enables pagination customization.
+type DeliveryPaginateOption func(*deliveryPager) error
+
+// WithDeliveryOrder configures pagination ordering.
+func WithDeliveryOrder(order *DeliveryOrder) DeliveryPaginateOption {
+	if order == nil {
+		order = DefaultDeliveryOrder
+	}
+	o := *order
+	return func(pager *deliveryPager) error {
+		if err := o.Direction.Validate(); err != nil {
+			return err
+		}
+		if o.Field == nil {
+			o.Field = DefaultDeliveryOrder.Field
+		}
+		pager.order = &o
+		return nil
+	}
+}
+
+// WithDeliveryFilter configures pagination filter.
+func WithDeliveryFilter(filter func(*DeliveryQuery) (*DeliveryQuery, error)) DeliveryPaginateOption {
+	return func(pager *deliveryPager) error {
+		if filter == nil {
+			return errors.New("DeliveryQuery filter cannot be nil")
+		}
+		pager.filter = filter
+		return nil
+	}
+}
+
+type deliveryPager struct {
+	reverse bool
+	order   *DeliveryOrder
+	filter  func(*DeliveryQuery) (*DeliveryQuery, error)
+}
+
+func newDeliveryPager(opts []DeliveryPaginateOption, reverse bool) (*deliveryPager, error) {
+	pager := &deliveryPager{reverse: reverse}
+	for _, opt := range opts {
+		if err := opt(pager); err != nil {
+			return nil, err
+		}
+	}
+	if pager.order == nil {
+		pager.order = DefaultDeliveryOrder
+	}
+	return pager, nil
+}
+
+func (p *deliveryPager) applyFilter(query *DeliveryQuery) (*DeliveryQuery, error) {
+	if p.filter != nil {
+		return p.filter(query)
+	}
+	return query, nil
+}
+
+func (p *deliveryPager) toCursor(_m *Delivery) Cursor {
+	return p.order.Field.toCursor(_m)
+}
+
+func (p *deliveryPager) applyCursors(query *DeliveryQuery, after, before *Cursor) (*DeliveryQuery, error) {
+	direction := p.order.Direction
+	if p.reverse {
+		direction = direction.Reverse()
+	}
+	for _, predicate := range entgql.CursorsPredicate(after, before, DefaultDeliveryOrder.Field.column, p.order.Field.column, direction) {
+		query = query.Where(predicate)
+	}
+	return query, nil
+}
+
+func (p *deliveryPager) applyOrder(query *DeliveryQuery) *DeliveryQuery {
+	direction := p.order.Direction
+	if p.reverse {
+		direction = direction.Reverse()
+	}
+	query = query.Order(p.order.Field.toTerm(direction.OrderTermOption()))
+	if p.order.Field != DefaultDeliveryOrder.Field {
+		query = query.Order(DefaultDeliveryOrder.Field.toTerm(direction.OrderTermOption()))
+	}
+	if len(query.ctx.Fields) > 0 {
+		query.ctx.AppendFieldOnce(p.order.Field.column)
+	}
+	return query
+}
+
+func (p *deliveryPager) orderExpr(query *DeliveryQuery) sql.Querier {
+	direction := p.order.Direction
+	if p.reverse {
+		direction = direction.Reverse()
+	}
+	if len(query.ctx.Fields) > 0 {
+		query.ctx.AppendFieldOnce(p.order.Field.column)
+	}
+	return sql.ExprFunc(func(b *sql.Builder) {
+		b.Ident(p.order.Field.column).Pad().WriteString(string(direction))
+		if p.order.Field != DefaultDeliveryOrder.Field {
+			b.Comma().Ident(DefaultDeliveryOrder.Field.column).Pad().WriteString(string(direction))
+		}
+	})
+}
+
+// Paginate executes the query and returns a relay based cursor connection to Delivery.
+func (_m *DeliveryQuery) Paginate(
+	ctx context.Context, after *Cursor, first *int,
+	before *Cursor, last *int, opts ...DeliveryPaginateOption,
+) (*DeliveryConnection, error) {
+	if err := validateFirstLast(first, last); err != nil {
+		return nil, err
+	}
+	pager, err := newDeliveryPager(opts, last != nil)
+	if err != nil {
+		return nil, err
+	}
+	if _m, err = pager.applyFilter(_m); err != nil {
+		return nil, err
+	}
+	conn := &DeliveryConnection{Edges: []*DeliveryEdge{}}
+	ignoredEdges := !hasCollectedField(ctx, edgesField)
+	if hasCollectedField(ctx, totalCountField) || hasCollectedField(ctx, pageInfoField) {
+		hasPagination := after != nil || first != nil || before != nil || last != nil
+		if hasPagination || ignoredEdges {
+			c := _m.Clone()
+			c.ctx.Fields = nil
+			if conn.TotalCount, err = c.Count(ctx); err != nil {
+				return nil, err
+			}
+			conn.PageInfo.HasNextPage = first != nil && conn.TotalCount > 0
+			conn.PageInfo.HasPreviousPage = last != nil && conn.TotalCount > 0
+		}
+	}
+	if ignoredEdges || (first != nil && *first == 0) || (last != nil && *last == 0) {
+		return conn, nil
+	}
+	if _m, err = pager.applyCursors(_m, after, before); err != nil {
+		return nil, err
+	}
+	limit := paginateLimit(first, last)
+	if limit != 0 {
+		_m.Limit(limit)
+	}
+	if field := collectedField(ctx, edgesField, nodeField); field != nil {
+		if err := _m.collectField(ctx, limit == 1, graphql.GetOperationContext(ctx), *field, []string{edgesField, nodeField}); err != nil {
+			return nil, err
+		}
+	}
+	_m = pager.applyOrder(_m)
+	nodes, err := _m.All(ctx)
+	if err != nil {
+		return nil, err
+	}
+	conn.build(nodes, pager, after, first, before, last)
+	return conn, nil
+}
+
+var (
+	// DeliveryOrderFieldCreatedAt orders Delivery by created_at.
+	DeliveryOrderFieldCreatedAt = &DeliveryOrderField{
+		Value: func(_m *Delivery) (ent.Value, error) {
+			return _m.CreatedAt, nil
+		},
+		column: delivery.FieldCreatedAt,
+		toTerm: delivery.ByCreatedAt,
+		toCursor: func(_m *Delivery) Cursor {
+			return Cursor{
+				ID:    _m.ID,
+				Value: _m.CreatedAt,
+			}
+		},
+	}
+	// DeliveryOrderFieldUpdatedAt orders Delivery by updated_at.
+	DeliveryOrderFieldUpdatedAt = &DeliveryOrderField{
+		Value: func(_m *Delivery) (ent.Value, error) {
+			return _m.UpdatedAt, nil
+		},
+		column: delivery.FieldUpdatedAt,
+		toTerm: delivery.ByUpdatedAt,
+		toCursor: func(_m *Delivery) Cursor {
+			return Cursor{
+				ID:    _m.ID,
+				Value: _m.UpdatedAt,
+			}
+		},
+	}
+)
+
+// String implement fmt.Stringer interface.
+func (f DeliveryOrderField) String() string {
+	var str string
+	switch f.column {
+	case DeliveryOrderFieldCreatedAt.column:
+		str = "CREATED_AT"
+	case DeliveryOrderFieldUpdatedAt.column:
+		str = "UPDATED_AT"
+	}
+	return str
+}
+
+// MarshalGQL implements graphql.Marshaler interface.
+func (f DeliveryOrderField) MarshalGQL(w io.Writer) {
+	io.WriteString(w, strconv.Quote(f.String()))
+}
+
+// UnmarshalGQL implements graphql.Unmarshaler interface.
+func (f *DeliveryOrderField) UnmarshalGQL(v interface{}) error {
+	str, ok := v.(string)
+	if !ok {
+		return fmt.Errorf("DeliveryOrderField %T must be a string", v)
+	}
+	switch str {
+	case "CREATED_AT":
+		*f = *DeliveryOrderFieldCreatedAt
+	case "UPDATED_AT":
+		*f = *DeliveryOrderFieldUpdatedAt
+	default:
+		return fmt.Errorf("%s is not a valid DeliveryOrderField", str)
+	}
+	return nil
+}
+
+// DeliveryOrderField defines the ordering field of Delivery.
+type DeliveryOrderField struct {
+	// Value extracts the ordering value from the given Delivery.
+	Value    func(*Delivery) (ent.Value, error)
+	column   string // field or computed.
+	toTerm   func(...sql.OrderTermOption) delivery.OrderOption
+	toCursor func(*Delivery) Cursor
+}
+
+// DeliveryOrder defines the ordering of Delivery.
+type DeliveryOrder struct {
+	Direction OrderDirection      `json:"direction"`
+	Field     *DeliveryOrderField `json:"field"`
+}
+
+// DefaultDeliveryOrder is the default ordering of Delivery.
+var DefaultDeliveryOrder = &DeliveryOrder{
+	Direction: entgql.OrderDirectionAsc,
+	Field: &DeliveryOrderField{
+		Value: func(_m *Delivery) (ent.Value, error) {
+			return _m.ID, nil
+		},
+		column: delivery.FieldID,
+		toTerm: delivery.ByID,
+		toCursor: func(_m *Delivery) Cursor {
+			return Cursor{ID: _m.ID}
+		},
+	},
+}
+
+// ToEdge converts Delivery into DeliveryEdge.
+func (_m *Delivery) ToEdge(order *DeliveryOrder) *DeliveryEdge {
+	if order == nil {
+		order = DefaultDeliveryOrder
+	}
+	return &DeliveryEdge{
+		Node:   _m,
+		Cursor: order.Field.toCursor(_m),
+	}
+}
+
 // MemoEdge is the edge representation of Memo.
 type MemoEdge struct {
 	Node   *Memo  `json:"node"`
@@ -996,6 +1628,634 @@ func (_m *Memo) ToEdge(order *MemoOrder) *MemoEdge {
 		order = DefaultMemoOrder
 	}
 	return &MemoEdge{
+		Node:   _m,
+		Cursor: order.Field.toCursor(_m),
+	}
+}
+
+// PlaybookEdge is the edge representation of Playbook.
+type PlaybookEdge struct {
+	Node   *Playbook `json:"node"`
+	Cursor Cursor    `json:"cursor"`
+}
+
+// PlaybookConnection is the connection containing edges to Playbook.
+type PlaybookConnection struct {
+	Edges      []*PlaybookEdge `json:"edges"`
+	PageInfo   PageInfo        `json:"pageInfo"`
+	TotalCount int             `json:"totalCount"`
+}
+
+func (c *PlaybookConnection) build(nodes []*Playbook, pager *playbookPager, after *Cursor, first *int, before *Cursor, last *int) {
+	c.PageInfo.HasNextPage = before != nil
+	c.PageInfo.HasPreviousPage = after != nil
+	if first != nil && *first+1 == len(nodes) {
+		c.PageInfo.HasNextPage = true
+		nodes = nodes[:len(nodes)-1]
+	} else if last != nil && *last+1 == len(nodes) {
+		c.PageInfo.HasPreviousPage = true
+		nodes = nodes[:len(nodes)-1]
+	}
+	var nodeAt func(int) *Playbook
+	if last != nil {
+		n := len(nodes) - 1
+		nodeAt = func(i int) *Playbook {
+			return nodes[n-i]
+		}
+	} else {
+		nodeAt = func(i int) *Playbook {
+			return nodes[i]
+		}
+	}
+	c.Edges = make([]*PlaybookEdge, len(nodes))
+	for i := range nodes {
+		node := nodeAt(i)
+		c.Edges[i] = &PlaybookEdge{
+			Node:   node,
+			Cursor: pager.toCursor(node),
+		}
+	}
+	if l := len(c.Edges); l > 0 {
+		c.PageInfo.StartCursor = &c.Edges[0].Cursor
+		c.PageInfo.EndCursor = &c.Edges[l-1].Cursor
+	}
+	if c.TotalCount == 0 {
+		c.TotalCount = len(nodes)
+	}
+}
+
+// PlaybookPaginateOption enables pagination customization.
+type PlaybookPaginateOption func(*playbookPager) error
+
+// WithPlaybookOrder configures pagination ordering.
+func WithPlaybookOrder(order *PlaybookOrder) PlaybookPaginateOption {
+	if order == nil {
+		order = DefaultPlaybookOrder
+	}
+	o := *order
+	return func(pager *playbookPager) error {
+		if err := o.Direction.Validate(); err != nil {
+			return err
+		}
+		if o.Field == nil {
+			o.Field = DefaultPlaybookOrder.Field
+		}
+		pager.order = &o
+		return nil
+	}
+}
+
+// WithPlaybookFilter configures pagination filter.
+func WithPlaybookFilter(filter func(*PlaybookQuery) (*PlaybookQuery, error)) PlaybookPaginateOption {
+	return func(pager *playbookPager) error {
+		if filter == nil {
+			return errors.New("PlaybookQuery filter cannot be nil")
+		}
+		pager.filter = filter
+		return nil
+	}
+}
+
+type playbookPager struct {
+	reverse bool
+	order   *PlaybookOrder
+	filter  func(*PlaybookQuery) (*PlaybookQuery, error)
+}
+
+func newPlaybookPager(opts []PlaybookPaginateOption, reverse bool) (*playbookPager, error) {
+	pager := &playbookPager{reverse: reverse}
+	for _, opt := range opts {
+		if err := opt(pager); err != nil {
+			return nil, err
+		}
+	}
+	if pager.order == nil {
+		pager.order = DefaultPlaybookOrder
+	}
+	return pager, nil
+}
+
+func (p *playbookPager) applyFilter(query *PlaybookQuery) (*PlaybookQuery, error) {
+	if p.filter != nil {
+		return p.filter(query)
+	}
+	return query, nil
+}
+
+func (p *playbookPager) toCursor(_m *Playbook) Cursor {
+	return p.order.Field.toCursor(_m)
+}
+
+func (p *playbookPager) applyCursors(query *PlaybookQuery, after, before *Cursor) (*PlaybookQuery, error) {
+	direction := p.order.Direction
+	if p.reverse {
+		direction = direction.Reverse()
+	}
+	for _, predicate := range entgql.CursorsPredicate(after, before, DefaultPlaybookOrder.Field.column, p.order.Field.column, direction) {
+		query = query.Where(predicate)
+	}
+	return query, nil
+}
+
+func (p *playbookPager) applyOrder(query *PlaybookQuery) *PlaybookQuery {
+	direction := p.order.Direction
+	if p.reverse {
+		direction = direction.Reverse()
+	}
+	query = query.Order(p.order.Field.toTerm(direction.OrderTermOption()))
+	if p.order.Field != DefaultPlaybookOrder.Field {
+		query = query.Order(DefaultPlaybookOrder.Field.toTerm(direction.OrderTermOption()))
+	}
+	if len(query.ctx.Fields) > 0 {
+		query.ctx.AppendFieldOnce(p.order.Field.column)
+	}
+	return query
+}
+
+func (p *playbookPager) orderExpr(query *PlaybookQuery) sql.Querier {
+	direction := p.order.Direction
+	if p.reverse {
+		direction = direction.Reverse()
+	}
+	if len(query.ctx.Fields) > 0 {
+		query.ctx.AppendFieldOnce(p.order.Field.column)
+	}
+	return sql.ExprFunc(func(b *sql.Builder) {
+		b.Ident(p.order.Field.column).Pad().WriteString(string(direction))
+		if p.order.Field != DefaultPlaybookOrder.Field {
+			b.Comma().Ident(DefaultPlaybookOrder.Field.column).Pad().WriteString(string(direction))
+		}
+	})
+}
+
+// Paginate executes the query and returns a relay based cursor connection to Playbook.
+func (_m *PlaybookQuery) Paginate(
+	ctx context.Context, after *Cursor, first *int,
+	before *Cursor, last *int, opts ...PlaybookPaginateOption,
+) (*PlaybookConnection, error) {
+	if err := validateFirstLast(first, last); err != nil {
+		return nil, err
+	}
+	pager, err := newPlaybookPager(opts, last != nil)
+	if err != nil {
+		return nil, err
+	}
+	if _m, err = pager.applyFilter(_m); err != nil {
+		return nil, err
+	}
+	conn := &PlaybookConnection{Edges: []*PlaybookEdge{}}
+	ignoredEdges := !hasCollectedField(ctx, edgesField)
+	if hasCollectedField(ctx, totalCountField) || hasCollectedField(ctx, pageInfoField) {
+		hasPagination := after != nil || first != nil || before != nil || last != nil
+		if hasPagination || ignoredEdges {
+			c := _m.Clone()
+			c.ctx.Fields = nil
+			if conn.TotalCount, err = c.Count(ctx); err != nil {
+				return nil, err
+			}
+			conn.PageInfo.HasNextPage = first != nil && conn.TotalCount > 0
+			conn.PageInfo.HasPreviousPage = last != nil && conn.TotalCount > 0
+		}
+	}
+	if ignoredEdges || (first != nil && *first == 0) || (last != nil && *last == 0) {
+		return conn, nil
+	}
+	if _m, err = pager.applyCursors(_m, after, before); err != nil {
+		return nil, err
+	}
+	limit := paginateLimit(first, last)
+	if limit != 0 {
+		_m.Limit(limit)
+	}
+	if field := collectedField(ctx, edgesField, nodeField); field != nil {
+		if err := _m.collectField(ctx, limit == 1, graphql.GetOperationContext(ctx), *field, []string{edgesField, nodeField}); err != nil {
+			return nil, err
+		}
+	}
+	_m = pager.applyOrder(_m)
+	nodes, err := _m.All(ctx)
+	if err != nil {
+		return nil, err
+	}
+	conn.build(nodes, pager, after, first, before, last)
+	return conn, nil
+}
+
+var (
+	// PlaybookOrderFieldCreatedAt orders Playbook by created_at.
+	PlaybookOrderFieldCreatedAt = &PlaybookOrderField{
+		Value: func(_m *Playbook) (ent.Value, error) {
+			return _m.CreatedAt, nil
+		},
+		column: playbook.FieldCreatedAt,
+		toTerm: playbook.ByCreatedAt,
+		toCursor: func(_m *Playbook) Cursor {
+			return Cursor{
+				ID:    _m.ID,
+				Value: _m.CreatedAt,
+			}
+		},
+	}
+	// PlaybookOrderFieldUpdatedAt orders Playbook by updated_at.
+	PlaybookOrderFieldUpdatedAt = &PlaybookOrderField{
+		Value: func(_m *Playbook) (ent.Value, error) {
+			return _m.UpdatedAt, nil
+		},
+		column: playbook.FieldUpdatedAt,
+		toTerm: playbook.ByUpdatedAt,
+		toCursor: func(_m *Playbook) Cursor {
+			return Cursor{
+				ID:    _m.ID,
+				Value: _m.UpdatedAt,
+			}
+		},
+	}
+)
+
+// String implement fmt.Stringer interface.
+func (f PlaybookOrderField) String() string {
+	var str string
+	switch f.column {
+	case PlaybookOrderFieldCreatedAt.column:
+		str = "CREATED_AT"
+	case PlaybookOrderFieldUpdatedAt.column:
+		str = "UPDATED_AT"
+	}
+	return str
+}
+
+// MarshalGQL implements graphql.Marshaler interface.
+func (f PlaybookOrderField) MarshalGQL(w io.Writer) {
+	io.WriteString(w, strconv.Quote(f.String()))
+}
+
+// UnmarshalGQL implements graphql.Unmarshaler interface.
+func (f *PlaybookOrderField) UnmarshalGQL(v interface{}) error {
+	str, ok := v.(string)
+	if !ok {
+		return fmt.Errorf("PlaybookOrderField %T must be a string", v)
+	}
+	switch str {
+	case "CREATED_AT":
+		*f = *PlaybookOrderFieldCreatedAt
+	case "UPDATED_AT":
+		*f = *PlaybookOrderFieldUpdatedAt
+	default:
+		return fmt.Errorf("%s is not a valid PlaybookOrderField", str)
+	}
+	return nil
+}
+
+// PlaybookOrderField defines the ordering field of Playbook.
+type PlaybookOrderField struct {
+	// Value extracts the ordering value from the given Playbook.
+	Value    func(*Playbook) (ent.Value, error)
+	column   string // field or computed.
+	toTerm   func(...sql.OrderTermOption) playbook.OrderOption
+	toCursor func(*Playbook) Cursor
+}
+
+// PlaybookOrder defines the ordering of Playbook.
+type PlaybookOrder struct {
+	Direction OrderDirection      `json:"direction"`
+	Field     *PlaybookOrderField `json:"field"`
+}
+
+// DefaultPlaybookOrder is the default ordering of Playbook.
+var DefaultPlaybookOrder = &PlaybookOrder{
+	Direction: entgql.OrderDirectionAsc,
+	Field: &PlaybookOrderField{
+		Value: func(_m *Playbook) (ent.Value, error) {
+			return _m.ID, nil
+		},
+		column: playbook.FieldID,
+		toTerm: playbook.ByID,
+		toCursor: func(_m *Playbook) Cursor {
+			return Cursor{ID: _m.ID}
+		},
+	},
+}
+
+// ToEdge converts Playbook into PlaybookEdge.
+func (_m *Playbook) ToEdge(order *PlaybookOrder) *PlaybookEdge {
+	if order == nil {
+		order = DefaultPlaybookOrder
+	}
+	return &PlaybookEdge{
+		Node:   _m,
+		Cursor: order.Field.toCursor(_m),
+	}
+}
+
+// PlaybookRunEdge is the edge representation of PlaybookRun.
+type PlaybookRunEdge struct {
+	Node   *PlaybookRun `json:"node"`
+	Cursor Cursor       `json:"cursor"`
+}
+
+// PlaybookRunConnection is the connection containing edges to PlaybookRun.
+type PlaybookRunConnection struct {
+	Edges      []*PlaybookRunEdge `json:"edges"`
+	PageInfo   PageInfo           `json:"pageInfo"`
+	TotalCount int                `json:"totalCount"`
+}
+
+func (c *PlaybookRunConnection) build(nodes []*PlaybookRun, pager *playbookrunPager, after *Cursor, first *int, before *Cursor, last *int) {
+	c.PageInfo.HasNextPage = before != nil
+	c.PageInfo.HasPreviousPage = after != nil
+	if first != nil && *first+1 == len(nodes) {
+		c.PageInfo.HasNextPage = true
+		nodes = nodes[:len(nodes)-1]
+	} else if last != nil && *last+1 == len(nodes) {
+		c.PageInfo.HasPreviousPage = true
+		nodes = nodes[:len(nodes)-1]
+	}
+	var nodeAt func(int) *PlaybookRun
+	if last != nil {
+		n := len(nodes) - 1
+		nodeAt = func(i int) *PlaybookRun {
+			return nodes[n-i]
+		}
+	} else {
+		nodeAt = func(i int) *PlaybookRun {
+			return nodes[i]
+		}
+	}
+	c.Edges = make([]*PlaybookRunEdge, len(nodes))
+	for i := range nodes {
+		node := nodeAt(i)
+		c.Edges[i] = &PlaybookRunEdge{
+			Node:   node,
+			Cursor: pager.toCursor(node),
+		}
+	}
+	if l := len(c.Edges); l > 0 {
+		c.PageInfo.StartCursor = &c.Edges[0].Cursor
+		c.PageInfo.EndCursor = &c.Edges[l-1].Cursor
+	}
+	if c.TotalCount == 0 {
+		c.TotalCount = len(nodes)
+	}
+}
+
+// PlaybookRunPaginateOption enables pagination customization.
+type PlaybookRunPaginateOption func(*playbookrunPager) error
+
+// WithPlaybookRunOrder configures pagination ordering.
+func WithPlaybookRunOrder(order *PlaybookRunOrder) PlaybookRunPaginateOption {
+	if order == nil {
+		order = DefaultPlaybookRunOrder
+	}
+	o := *order
+	return func(pager *playbookrunPager) error {
+		if err := o.Direction.Validate(); err != nil {
+			return err
+		}
+		if o.Field == nil {
+			o.Field = DefaultPlaybookRunOrder.Field
+		}
+		pager.order = &o
+		return nil
+	}
+}
+
+// WithPlaybookRunFilter configures pagination filter.
+func WithPlaybookRunFilter(filter func(*PlaybookRunQuery) (*PlaybookRunQuery, error)) PlaybookRunPaginateOption {
+	return func(pager *playbookrunPager) error {
+		if filter == nil {
+			return errors.New("PlaybookRunQuery filter cannot be nil")
+		}
+		pager.filter = filter
+		return nil
+	}
+}
+
+type playbookrunPager struct {
+	reverse bool
+	order   *PlaybookRunOrder
+	filter  func(*PlaybookRunQuery) (*PlaybookRunQuery, error)
+}
+
+func newPlaybookRunPager(opts []PlaybookRunPaginateOption, reverse bool) (*playbookrunPager, error) {
+	pager := &playbookrunPager{reverse: reverse}
+	for _, opt := range opts {
+		if err := opt(pager); err != nil {
+			return nil, err
+		}
+	}
+	if pager.order == nil {
+		pager.order = DefaultPlaybookRunOrder
+	}
+	return pager, nil
+}
+
+func (p *playbookrunPager) applyFilter(query *PlaybookRunQuery) (*PlaybookRunQuery, error) {
+	if p.filter != nil {
+		return p.filter(query)
+	}
+	return query, nil
+}
+
+func (p *playbookrunPager) toCursor(_m *PlaybookRun) Cursor {
+	return p.order.Field.toCursor(_m)
+}
+
+func (p *playbookrunPager) applyCursors(query *PlaybookRunQuery, after, before *Cursor) (*PlaybookRunQuery, error) {
+	direction := p.order.Direction
+	if p.reverse {
+		direction = direction.Reverse()
+	}
+	for _, predicate := range entgql.CursorsPredicate(after, before, DefaultPlaybookRunOrder.Field.column, p.order.Field.column, direction) {
+		query = query.Where(predicate)
+	}
+	return query, nil
+}
+
+func (p *playbookrunPager) applyOrder(query *PlaybookRunQuery) *PlaybookRunQuery {
+	direction := p.order.Direction
+	if p.reverse {
+		direction = direction.Reverse()
+	}
+	query = query.Order(p.order.Field.toTerm(direction.OrderTermOption()))
+	if p.order.Field != DefaultPlaybookRunOrder.Field {
+		query = query.Order(DefaultPlaybookRunOrder.Field.toTerm(direction.OrderTermOption()))
+	}
+	if len(query.ctx.Fields) > 0 {
+		query.ctx.AppendFieldOnce(p.order.Field.column)
+	}
+	return query
+}
+
+func (p *playbookrunPager) orderExpr(query *PlaybookRunQuery) sql.Querier {
+	direction := p.order.Direction
+	if p.reverse {
+		direction = direction.Reverse()
+	}
+	if len(query.ctx.Fields) > 0 {
+		query.ctx.AppendFieldOnce(p.order.Field.column)
+	}
+	return sql.ExprFunc(func(b *sql.Builder) {
+		b.Ident(p.order.Field.column).Pad().WriteString(string(direction))
+		if p.order.Field != DefaultPlaybookRunOrder.Field {
+			b.Comma().Ident(DefaultPlaybookRunOrder.Field.column).Pad().WriteString(string(direction))
+		}
+	})
+}
+
+// Paginate executes the query and returns a relay based cursor connection to PlaybookRun.
+func (_m *PlaybookRunQuery) Paginate(
+	ctx context.Context, after *Cursor, first *int,
+	before *Cursor, last *int, opts ...PlaybookRunPaginateOption,
+) (*PlaybookRunConnection, error) {
+	if err := validateFirstLast(first, last); err != nil {
+		return nil, err
+	}
+	pager, err := newPlaybookRunPager(opts, last != nil)
+	if err != nil {
+		return nil, err
+	}
+	if _m, err = pager.applyFilter(_m); err != nil {
+		return nil, err
+	}
+	conn := &PlaybookRunConnection{Edges: []*PlaybookRunEdge{}}
+	ignoredEdges := !hasCollectedField(ctx, edgesField)
+	if hasCollectedField(ctx, totalCountField) || hasCollectedField(ctx, pageInfoField) {
+		hasPagination := after != nil || first != nil || before != nil || last != nil
+		if hasPagination || ignoredEdges {
+			c := _m.Clone()
+			c.ctx.Fields = nil
+			if conn.TotalCount, err = c.Count(ctx); err != nil {
+				return nil, err
+			}
+			conn.PageInfo.HasNextPage = first != nil && conn.TotalCount > 0
+			conn.PageInfo.HasPreviousPage = last != nil && conn.TotalCount > 0
+		}
+	}
+	if ignoredEdges || (first != nil && *first == 0) || (last != nil && *last == 0) {
+		return conn, nil
+	}
+	if _m, err = pager.applyCursors(_m, after, before); err != nil {
+		return nil, err
+	}
+	limit := paginateLimit(first, last)
+	if limit != 0 {
+		_m.Limit(limit)
+	}
+	if field := collectedField(ctx, edgesField, nodeField); field != nil {
+		if err := _m.collectField(ctx, limit == 1, graphql.GetOperationContext(ctx), *field, []string{edgesField, nodeField}); err != nil {
+			return nil, err
+		}
+	}
+	_m = pager.applyOrder(_m)
+	nodes, err := _m.All(ctx)
+	if err != nil {
+		return nil, err
+	}
+	conn.build(nodes, pager, after, first, before, last)
+	return conn, nil
+}
+
+var (
+	// PlaybookRunOrderFieldCreatedAt orders PlaybookRun by created_at.
+	PlaybookRunOrderFieldCreatedAt = &PlaybookRunOrderField{
+		Value: func(_m *PlaybookRun) (ent.Value, error) {
+			return _m.CreatedAt, nil
+		},
+		column: playbookrun.FieldCreatedAt,
+		toTerm: playbookrun.ByCreatedAt,
+		toCursor: func(_m *PlaybookRun) Cursor {
+			return Cursor{
+				ID:    _m.ID,
+				Value: _m.CreatedAt,
+			}
+		},
+	}
+	// PlaybookRunOrderFieldUpdatedAt orders PlaybookRun by updated_at.
+	PlaybookRunOrderFieldUpdatedAt = &PlaybookRunOrderField{
+		Value: func(_m *PlaybookRun) (ent.Value, error) {
+			return _m.UpdatedAt, nil
+		},
+		column: playbookrun.FieldUpdatedAt,
+		toTerm: playbookrun.ByUpdatedAt,
+		toCursor: func(_m *PlaybookRun) Cursor {
+			return Cursor{
+				ID:    _m.ID,
+				Value: _m.UpdatedAt,
+			}
+		},
+	}
+)
+
+// String implement fmt.Stringer interface.
+func (f PlaybookRunOrderField) String() string {
+	var str string
+	switch f.column {
+	case PlaybookRunOrderFieldCreatedAt.column:
+		str = "CREATED_AT"
+	case PlaybookRunOrderFieldUpdatedAt.column:
+		str = "UPDATED_AT"
+	}
+	return str
+}
+
+// MarshalGQL implements graphql.Marshaler interface.
+func (f PlaybookRunOrderField) MarshalGQL(w io.Writer) {
+	io.WriteString(w, strconv.Quote(f.String()))
+}
+
+// UnmarshalGQL implements graphql.Unmarshaler interface.
+func (f *PlaybookRunOrderField) UnmarshalGQL(v interface{}) error {
+	str, ok := v.(string)
+	if !ok {
+		return fmt.Errorf("PlaybookRunOrderField %T must be a string", v)
+	}
+	switch str {
+	case "CREATED_AT":
+		*f = *PlaybookRunOrderFieldCreatedAt
+	case "UPDATED_AT":
+		*f = *PlaybookRunOrderFieldUpdatedAt
+	default:
+		return fmt.Errorf("%s is not a valid PlaybookRunOrderField", str)
+	}
+	return nil
+}
+
+// PlaybookRunOrderField defines the ordering field of PlaybookRun.
+type PlaybookRunOrderField struct {
+	// Value extracts the ordering value from the given PlaybookRun.
+	Value    func(*PlaybookRun) (ent.Value, error)
+	column   string // field or computed.
+	toTerm   func(...sql.OrderTermOption) playbookrun.OrderOption
+	toCursor func(*PlaybookRun) Cursor
+}
+
+// PlaybookRunOrder defines the ordering of PlaybookRun.
+type PlaybookRunOrder struct {
+	Direction OrderDirection         `json:"direction"`
+	Field     *PlaybookRunOrderField `json:"field"`
+}
+
+// DefaultPlaybookRunOrder is the default ordering of PlaybookRun.
+var DefaultPlaybookRunOrder = &PlaybookRunOrder{
+	Direction: entgql.OrderDirectionAsc,
+	Field: &PlaybookRunOrderField{
+		Value: func(_m *PlaybookRun) (ent.Value, error) {
+			return _m.ID, nil
+		},
+		column: playbookrun.FieldID,
+		toTerm: playbookrun.ByID,
+		toCursor: func(_m *PlaybookRun) Cursor {
+			return Cursor{ID: _m.ID}
+		},
+	},
+}
+
+// ToEdge converts PlaybookRun into PlaybookRunEdge.
+func (_m *PlaybookRun) ToEdge(order *PlaybookRunOrder) *PlaybookRunEdge {
+	if order == nil {
+		order = DefaultPlaybookRunOrder
+	}
+	return &PlaybookRunEdge{
 		Node:   _m,
 		Cursor: order.Field.toCursor(_m),
 	}

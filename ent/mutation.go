@@ -9,7 +9,11 @@ import (
 	"socdesk/ent/apitoken"
 	"socdesk/ent/attachment"
 	"socdesk/ent/category"
+	"socdesk/ent/channel"
+	"socdesk/ent/delivery"
 	"socdesk/ent/memo"
+	"socdesk/ent/playbook"
+	"socdesk/ent/playbookrun"
 	"socdesk/ent/predicate"
 	"socdesk/ent/schematype"
 	"socdesk/ent/site"
@@ -24,6 +28,7 @@ import (
 	"socdesk/ent/tickettag"
 	"socdesk/ent/ticketwatcher"
 	"socdesk/ent/user"
+	"socdesk/internal/channels"
 	"sync"
 	"time"
 
@@ -43,7 +48,11 @@ const (
 	TypeAPIToken       = "APIToken"
 	TypeAttachment     = "Attachment"
 	TypeCategory       = "Category"
+	TypeChannel        = "Channel"
+	TypeDelivery       = "Delivery"
 	TypeMemo           = "Memo"
+	TypePlaybook       = "Playbook"
+	TypePlaybookRun    = "PlaybookRun"
 	TypeSite           = "Site"
 	TypeStatusDay      = "StatusDay"
 	TypeStatusHour     = "StatusHour"
@@ -2254,6 +2263,3079 @@ func (m *CategoryMutation) ResetEdge(name string) error {
 	return fmt.Errorf("unknown Category edge %s", name)
 }
 
+// ChannelMutation represents an operation that mutates the Channel nodes in the graph.
+type ChannelMutation struct {
+	config
+	op                Op
+	typ               string
+	id                *int
+	created_at        *time.Time
+	updated_at        *time.Time
+	name              *string
+	_type             *schematype.ChannelType
+	enabled           *bool
+	notifications     *bool
+	settings          *channels.Settings
+	secret            *string
+	clearedFields     map[string]struct{}
+	deliveries        map[int]struct{}
+	removeddeliveries map[int]struct{}
+	cleareddeliveries bool
+	done              bool
+	oldValue          func(context.Context) (*Channel, error)
+	predicates        []predicate.Channel
+}
+
+var _ ent.Mutation = (*ChannelMutation)(nil)
+
+// channelOption allows management of the mutation configuration using functional options.
+type channelOption func(*ChannelMutation)
+
+// newChannelMutation creates new mutation for the Channel entity.
+func newChannelMutation(c config, op Op, opts ...channelOption) *ChannelMutation {
+	m := &ChannelMutation{
+		config:        c,
+		op:            op,
+		typ:           TypeChannel,
+		clearedFields: make(map[string]struct{}),
+	}
+	for _, opt := range opts {
+		opt(m)
+	}
+	return m
+}
+
+// withChannelID sets the ID field of the mutation.
+func withChannelID(id int) channelOption {
+	return func(m *ChannelMutation) {
+		var (
+			err   error
+			once  sync.Once
+			value *Channel
+		)
+		m.oldValue = func(ctx context.Context) (*Channel, error) {
+			once.Do(func() {
+				if m.done {
+					err = errors.New("querying old values post mutation is not allowed")
+				} else {
+					value, err = m.Client().Channel.Get(ctx, id)
+				}
+			})
+			return value, err
+		}
+		m.id = &id
+	}
+}
+
+// withChannel sets the old Channel of the mutation.
+func withChannel(node *Channel) channelOption {
+	return func(m *ChannelMutation) {
+		m.oldValue = func(context.Context) (*Channel, error) {
+			return node, nil
+		}
+		m.id = &node.ID
+	}
+}
+
+// Client returns a new `ent.Client` from the mutation. If the mutation was
+// executed in a transaction (ent.Tx), a transactional client is returned.
+func (m ChannelMutation) Client() *Client {
+	client := &Client{config: m.config}
+	client.init()
+	return client
+}
+
+// Tx returns an `ent.Tx` for mutations that were executed in transactions;
+// it returns an error otherwise.
+func (m ChannelMutation) Tx() (*Tx, error) {
+	if _, ok := m.driver.(*txDriver); !ok {
+		return nil, errors.New("ent: mutation is not running in a transaction")
+	}
+	tx := &Tx{config: m.config}
+	tx.init()
+	return tx, nil
+}
+
+// ID returns the ID value in the mutation. Note that the ID is only available
+// if it was provided to the builder or after it was returned from the database.
+func (m *ChannelMutation) ID() (id int, exists bool) {
+	if m.id == nil {
+		return
+	}
+	return *m.id, true
+}
+
+// IDs queries the database and returns the entity ids that match the mutation's predicate.
+// That means, if the mutation is applied within a transaction with an isolation level such
+// as sql.LevelSerializable, the returned ids match the ids of the rows that will be updated
+// or updated by the mutation.
+func (m *ChannelMutation) IDs(ctx context.Context) ([]int, error) {
+	switch {
+	case m.op.Is(OpUpdateOne | OpDeleteOne):
+		id, exists := m.ID()
+		if exists {
+			return []int{id}, nil
+		}
+		fallthrough
+	case m.op.Is(OpUpdate | OpDelete):
+		return m.Client().Channel.Query().Where(m.predicates...).IDs(ctx)
+	default:
+		return nil, fmt.Errorf("IDs is not allowed on %s operations", m.op)
+	}
+}
+
+// SetCreatedAt sets the "created_at" field.
+func (m *ChannelMutation) SetCreatedAt(t time.Time) {
+	m.created_at = &t
+}
+
+// CreatedAt returns the value of the "created_at" field in the mutation.
+func (m *ChannelMutation) CreatedAt() (r time.Time, exists bool) {
+	v := m.created_at
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldCreatedAt returns the old "created_at" field's value of the Channel entity.
+// If the Channel object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *ChannelMutation) OldCreatedAt(ctx context.Context) (v time.Time, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldCreatedAt is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldCreatedAt requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldCreatedAt: %w", err)
+	}
+	return oldValue.CreatedAt, nil
+}
+
+// ResetCreatedAt resets all changes to the "created_at" field.
+func (m *ChannelMutation) ResetCreatedAt() {
+	m.created_at = nil
+}
+
+// SetUpdatedAt sets the "updated_at" field.
+func (m *ChannelMutation) SetUpdatedAt(t time.Time) {
+	m.updated_at = &t
+}
+
+// UpdatedAt returns the value of the "updated_at" field in the mutation.
+func (m *ChannelMutation) UpdatedAt() (r time.Time, exists bool) {
+	v := m.updated_at
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldUpdatedAt returns the old "updated_at" field's value of the Channel entity.
+// If the Channel object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *ChannelMutation) OldUpdatedAt(ctx context.Context) (v time.Time, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldUpdatedAt is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldUpdatedAt requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldUpdatedAt: %w", err)
+	}
+	return oldValue.UpdatedAt, nil
+}
+
+// ResetUpdatedAt resets all changes to the "updated_at" field.
+func (m *ChannelMutation) ResetUpdatedAt() {
+	m.updated_at = nil
+}
+
+// SetName sets the "name" field.
+func (m *ChannelMutation) SetName(s string) {
+	m.name = &s
+}
+
+// Name returns the value of the "name" field in the mutation.
+func (m *ChannelMutation) Name() (r string, exists bool) {
+	v := m.name
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldName returns the old "name" field's value of the Channel entity.
+// If the Channel object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *ChannelMutation) OldName(ctx context.Context) (v string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldName is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldName requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldName: %w", err)
+	}
+	return oldValue.Name, nil
+}
+
+// ResetName resets all changes to the "name" field.
+func (m *ChannelMutation) ResetName() {
+	m.name = nil
+}
+
+// SetType sets the "type" field.
+func (m *ChannelMutation) SetType(st schematype.ChannelType) {
+	m._type = &st
+}
+
+// GetType returns the value of the "type" field in the mutation.
+func (m *ChannelMutation) GetType() (r schematype.ChannelType, exists bool) {
+	v := m._type
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldType returns the old "type" field's value of the Channel entity.
+// If the Channel object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *ChannelMutation) OldType(ctx context.Context) (v schematype.ChannelType, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldType is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldType requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldType: %w", err)
+	}
+	return oldValue.Type, nil
+}
+
+// ResetType resets all changes to the "type" field.
+func (m *ChannelMutation) ResetType() {
+	m._type = nil
+}
+
+// SetEnabled sets the "enabled" field.
+func (m *ChannelMutation) SetEnabled(b bool) {
+	m.enabled = &b
+}
+
+// Enabled returns the value of the "enabled" field in the mutation.
+func (m *ChannelMutation) Enabled() (r bool, exists bool) {
+	v := m.enabled
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldEnabled returns the old "enabled" field's value of the Channel entity.
+// If the Channel object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *ChannelMutation) OldEnabled(ctx context.Context) (v bool, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldEnabled is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldEnabled requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldEnabled: %w", err)
+	}
+	return oldValue.Enabled, nil
+}
+
+// ResetEnabled resets all changes to the "enabled" field.
+func (m *ChannelMutation) ResetEnabled() {
+	m.enabled = nil
+}
+
+// SetNotifications sets the "notifications" field.
+func (m *ChannelMutation) SetNotifications(b bool) {
+	m.notifications = &b
+}
+
+// Notifications returns the value of the "notifications" field in the mutation.
+func (m *ChannelMutation) Notifications() (r bool, exists bool) {
+	v := m.notifications
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldNotifications returns the old "notifications" field's value of the Channel entity.
+// If the Channel object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *ChannelMutation) OldNotifications(ctx context.Context) (v bool, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldNotifications is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldNotifications requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldNotifications: %w", err)
+	}
+	return oldValue.Notifications, nil
+}
+
+// ResetNotifications resets all changes to the "notifications" field.
+func (m *ChannelMutation) ResetNotifications() {
+	m.notifications = nil
+}
+
+// SetSettings sets the "settings" field.
+func (m *ChannelMutation) SetSettings(c channels.Settings) {
+	m.settings = &c
+}
+
+// Settings returns the value of the "settings" field in the mutation.
+func (m *ChannelMutation) Settings() (r channels.Settings, exists bool) {
+	v := m.settings
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldSettings returns the old "settings" field's value of the Channel entity.
+// If the Channel object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *ChannelMutation) OldSettings(ctx context.Context) (v channels.Settings, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldSettings is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldSettings requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldSettings: %w", err)
+	}
+	return oldValue.Settings, nil
+}
+
+// ResetSettings resets all changes to the "settings" field.
+func (m *ChannelMutation) ResetSettings() {
+	m.settings = nil
+}
+
+// SetSecret sets the "secret" field.
+func (m *ChannelMutation) SetSecret(s string) {
+	m.secret = &s
+}
+
+// Secret returns the value of the "secret" field in the mutation.
+func (m *ChannelMutation) Secret() (r string, exists bool) {
+	v := m.secret
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldSecret returns the old "secret" field's value of the Channel entity.
+// If the Channel object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *ChannelMutation) OldSecret(ctx context.Context) (v string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldSecret is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldSecret requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldSecret: %w", err)
+	}
+	return oldValue.Secret, nil
+}
+
+// ClearSecret clears the value of the "secret" field.
+func (m *ChannelMutation) ClearSecret() {
+	m.secret = nil
+	m.clearedFields[channel.FieldSecret] = struct{}{}
+}
+
+// SecretCleared returns if the "secret" field was cleared in this mutation.
+func (m *ChannelMutation) SecretCleared() bool {
+	_, ok := m.clearedFields[channel.FieldSecret]
+	return ok
+}
+
+// ResetSecret resets all changes to the "secret" field.
+func (m *ChannelMutation) ResetSecret() {
+	m.secret = nil
+	delete(m.clearedFields, channel.FieldSecret)
+}
+
+// AddDeliveryIDs adds the "deliveries" edge to the Delivery entity by ids.
+func (m *ChannelMutation) AddDeliveryIDs(ids ...int) {
+	if m.deliveries == nil {
+		m.deliveries = make(map[int]struct{})
+	}
+	for i := range ids {
+		m.deliveries[ids[i]] = struct{}{}
+	}
+}
+
+// ClearDeliveries clears the "deliveries" edge to the Delivery entity.
+func (m *ChannelMutation) ClearDeliveries() {
+	m.cleareddeliveries = true
+}
+
+// DeliveriesCleared reports if the "deliveries" edge to the Delivery entity was cleared.
+func (m *ChannelMutation) DeliveriesCleared() bool {
+	return m.cleareddeliveries
+}
+
+// RemoveDeliveryIDs removes the "deliveries" edge to the Delivery entity by IDs.
+func (m *ChannelMutation) RemoveDeliveryIDs(ids ...int) {
+	if m.removeddeliveries == nil {
+		m.removeddeliveries = make(map[int]struct{})
+	}
+	for i := range ids {
+		delete(m.deliveries, ids[i])
+		m.removeddeliveries[ids[i]] = struct{}{}
+	}
+}
+
+// RemovedDeliveries returns the removed IDs of the "deliveries" edge to the Delivery entity.
+func (m *ChannelMutation) RemovedDeliveriesIDs() (ids []int) {
+	for id := range m.removeddeliveries {
+		ids = append(ids, id)
+	}
+	return
+}
+
+// DeliveriesIDs returns the "deliveries" edge IDs in the mutation.
+func (m *ChannelMutation) DeliveriesIDs() (ids []int) {
+	for id := range m.deliveries {
+		ids = append(ids, id)
+	}
+	return
+}
+
+// ResetDeliveries resets all changes to the "deliveries" edge.
+func (m *ChannelMutation) ResetDeliveries() {
+	m.deliveries = nil
+	m.cleareddeliveries = false
+	m.removeddeliveries = nil
+}
+
+// Where appends a list predicates to the ChannelMutation builder.
+func (m *ChannelMutation) Where(ps ...predicate.Channel) {
+	m.predicates = append(m.predicates, ps...)
+}
+
+// WhereP appends storage-level predicates to the ChannelMutation builder. Using this method,
+// users can use type-assertion to append predicates that do not depend on any generated package.
+func (m *ChannelMutation) WhereP(ps ...func(*sql.Selector)) {
+	p := make([]predicate.Channel, len(ps))
+	for i := range ps {
+		p[i] = ps[i]
+	}
+	m.Where(p...)
+}
+
+// Op returns the operation name.
+func (m *ChannelMutation) Op() Op {
+	return m.op
+}
+
+// SetOp allows setting the mutation operation.
+func (m *ChannelMutation) SetOp(op Op) {
+	m.op = op
+}
+
+// Type returns the node type of this mutation (Channel).
+func (m *ChannelMutation) Type() string {
+	return m.typ
+}
+
+// Fields returns all fields that were changed during this mutation. Note that in
+// order to get all numeric fields that were incremented/decremented, call
+// AddedFields().
+func (m *ChannelMutation) Fields() []string {
+	fields := make([]string, 0, 8)
+	if m.created_at != nil {
+		fields = append(fields, channel.FieldCreatedAt)
+	}
+	if m.updated_at != nil {
+		fields = append(fields, channel.FieldUpdatedAt)
+	}
+	if m.name != nil {
+		fields = append(fields, channel.FieldName)
+	}
+	if m._type != nil {
+		fields = append(fields, channel.FieldType)
+	}
+	if m.enabled != nil {
+		fields = append(fields, channel.FieldEnabled)
+	}
+	if m.notifications != nil {
+		fields = append(fields, channel.FieldNotifications)
+	}
+	if m.settings != nil {
+		fields = append(fields, channel.FieldSettings)
+	}
+	if m.secret != nil {
+		fields = append(fields, channel.FieldSecret)
+	}
+	return fields
+}
+
+// Field returns the value of a field with the given name. The second boolean
+// return value indicates that this field was not set, or was not defined in the
+// schema.
+func (m *ChannelMutation) Field(name string) (ent.Value, bool) {
+	switch name {
+	case channel.FieldCreatedAt:
+		return m.CreatedAt()
+	case channel.FieldUpdatedAt:
+		return m.UpdatedAt()
+	case channel.FieldName:
+		return m.Name()
+	case channel.FieldType:
+		return m.GetType()
+	case channel.FieldEnabled:
+		return m.Enabled()
+	case channel.FieldNotifications:
+		return m.Notifications()
+	case channel.FieldSettings:
+		return m.Settings()
+	case channel.FieldSecret:
+		return m.Secret()
+	}
+	return nil, false
+}
+
+// OldField returns the old value of the field from the database. An error is
+// returned if the mutation operation is not UpdateOne, or the query to the
+// database failed.
+func (m *ChannelMutation) OldField(ctx context.Context, name string) (ent.Value, error) {
+	switch name {
+	case channel.FieldCreatedAt:
+		return m.OldCreatedAt(ctx)
+	case channel.FieldUpdatedAt:
+		return m.OldUpdatedAt(ctx)
+	case channel.FieldName:
+		return m.OldName(ctx)
+	case channel.FieldType:
+		return m.OldType(ctx)
+	case channel.FieldEnabled:
+		return m.OldEnabled(ctx)
+	case channel.FieldNotifications:
+		return m.OldNotifications(ctx)
+	case channel.FieldSettings:
+		return m.OldSettings(ctx)
+	case channel.FieldSecret:
+		return m.OldSecret(ctx)
+	}
+	return nil, fmt.Errorf("unknown Channel field %s", name)
+}
+
+// SetField sets the value of a field with the given name. It returns an error if
+// the field is not defined in the schema, or if the type mismatched the field
+// type.
+func (m *ChannelMutation) SetField(name string, value ent.Value) error {
+	switch name {
+	case channel.FieldCreatedAt:
+		v, ok := value.(time.Time)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetCreatedAt(v)
+		return nil
+	case channel.FieldUpdatedAt:
+		v, ok := value.(time.Time)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetUpdatedAt(v)
+		return nil
+	case channel.FieldName:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetName(v)
+		return nil
+	case channel.FieldType:
+		v, ok := value.(schematype.ChannelType)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetType(v)
+		return nil
+	case channel.FieldEnabled:
+		v, ok := value.(bool)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetEnabled(v)
+		return nil
+	case channel.FieldNotifications:
+		v, ok := value.(bool)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetNotifications(v)
+		return nil
+	case channel.FieldSettings:
+		v, ok := value.(channels.Settings)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetSettings(v)
+		return nil
+	case channel.FieldSecret:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetSecret(v)
+		return nil
+	}
+	return fmt.Errorf("unknown Channel field %s", name)
+}
+
+// AddedFields returns all numeric fields that were incremented/decremented during
+// this mutation.
+func (m *ChannelMutation) AddedFields() []string {
+	return nil
+}
+
+// AddedField returns the numeric value that was incremented/decremented on a field
+// with the given name. The second boolean return value indicates that this field
+// was not set, or was not defined in the schema.
+func (m *ChannelMutation) AddedField(name string) (ent.Value, bool) {
+	return nil, false
+}
+
+// AddField adds the value to the field with the given name. It returns an error if
+// the field is not defined in the schema, or if the type mismatched the field
+// type.
+func (m *ChannelMutation) AddField(name string, value ent.Value) error {
+	switch name {
+	}
+	return fmt.Errorf("unknown Channel numeric field %s", name)
+}
+
+// ClearedFields returns all nullable fields that were cleared during this
+// mutation.
+func (m *ChannelMutation) ClearedFields() []string {
+	var fields []string
+	if m.FieldCleared(channel.FieldSecret) {
+		fields = append(fields, channel.FieldSecret)
+	}
+	return fields
+}
+
+// FieldCleared returns a boolean indicating if a field with the given name was
+// cleared in this mutation.
+func (m *ChannelMutation) FieldCleared(name string) bool {
+	_, ok := m.clearedFields[name]
+	return ok
+}
+
+// ClearField clears the value of the field with the given name. It returns an
+// error if the field is not defined in the schema.
+func (m *ChannelMutation) ClearField(name string) error {
+	switch name {
+	case channel.FieldSecret:
+		m.ClearSecret()
+		return nil
+	}
+	return fmt.Errorf("unknown Channel nullable field %s", name)
+}
+
+// ResetField resets all changes in the mutation for the field with the given name.
+// It returns an error if the field is not defined in the schema.
+func (m *ChannelMutation) ResetField(name string) error {
+	switch name {
+	case channel.FieldCreatedAt:
+		m.ResetCreatedAt()
+		return nil
+	case channel.FieldUpdatedAt:
+		m.ResetUpdatedAt()
+		return nil
+	case channel.FieldName:
+		m.ResetName()
+		return nil
+	case channel.FieldType:
+		m.ResetType()
+		return nil
+	case channel.FieldEnabled:
+		m.ResetEnabled()
+		return nil
+	case channel.FieldNotifications:
+		m.ResetNotifications()
+		return nil
+	case channel.FieldSettings:
+		m.ResetSettings()
+		return nil
+	case channel.FieldSecret:
+		m.ResetSecret()
+		return nil
+	}
+	return fmt.Errorf("unknown Channel field %s", name)
+}
+
+// AddedEdges returns all edge names that were set/added in this mutation.
+func (m *ChannelMutation) AddedEdges() []string {
+	edges := make([]string, 0, 1)
+	if m.deliveries != nil {
+		edges = append(edges, channel.EdgeDeliveries)
+	}
+	return edges
+}
+
+// AddedIDs returns all IDs (to other nodes) that were added for the given edge
+// name in this mutation.
+func (m *ChannelMutation) AddedIDs(name string) []ent.Value {
+	switch name {
+	case channel.EdgeDeliveries:
+		ids := make([]ent.Value, 0, len(m.deliveries))
+		for id := range m.deliveries {
+			ids = append(ids, id)
+		}
+		return ids
+	}
+	return nil
+}
+
+// RemovedEdges returns all edge names that were removed in this mutation.
+func (m *ChannelMutation) RemovedEdges() []string {
+	edges := make([]string, 0, 1)
+	if m.removeddeliveries != nil {
+		edges = append(edges, channel.EdgeDeliveries)
+	}
+	return edges
+}
+
+// RemovedIDs returns all IDs (to other nodes) that were removed for the edge with
+// the given name in this mutation.
+func (m *ChannelMutation) RemovedIDs(name string) []ent.Value {
+	switch name {
+	case channel.EdgeDeliveries:
+		ids := make([]ent.Value, 0, len(m.removeddeliveries))
+		for id := range m.removeddeliveries {
+			ids = append(ids, id)
+		}
+		return ids
+	}
+	return nil
+}
+
+// ClearedEdges returns all edge names that were cleared in this mutation.
+func (m *ChannelMutation) ClearedEdges() []string {
+	edges := make([]string, 0, 1)
+	if m.cleareddeliveries {
+		edges = append(edges, channel.EdgeDeliveries)
+	}
+	return edges
+}
+
+// EdgeCleared returns a boolean which indicates if the edge with the given name
+// was cleared in this mutation.
+func (m *ChannelMutation) EdgeCleared(name string) bool {
+	switch name {
+	case channel.EdgeDeliveries:
+		return m.cleareddeliveries
+	}
+	return false
+}
+
+// ClearEdge clears the value of the edge with the given name. It returns an error
+// if that edge is not defined in the schema.
+func (m *ChannelMutation) ClearEdge(name string) error {
+	switch name {
+	}
+	return fmt.Errorf("unknown Channel unique edge %s", name)
+}
+
+// ResetEdge resets all changes to the edge with the given name in this mutation.
+// It returns an error if the edge is not defined in the schema.
+func (m *ChannelMutation) ResetEdge(name string) error {
+	switch name {
+	case channel.EdgeDeliveries:
+		m.ResetDeliveries()
+		return nil
+	}
+	return fmt.Errorf("unknown Channel edge %s", name)
+}
+
+// DeliveryMutation represents an operation that mutates the Delivery nodes in the graph.
+type DeliveryMutation struct {
+	config
+	op                  Op
+	typ                 string
+	id                  *int
+	created_at          *time.Time
+	updated_at          *time.Time
+	kind                *delivery.Kind
+	status              *delivery.Status
+	channel_type        *schematype.ChannelType
+	ticket_number       *int
+	addticket_number    *int
+	site_id             *int
+	addsite_id          *int
+	event_id            *int
+	addevent_id         *int
+	digest_id           *int
+	adddigest_id        *int
+	due_at              *time.Time
+	subject             *string
+	text                *string
+	html                *string
+	link                *string
+	payload             *map[string]interface{}
+	attempts            *int
+	addattempts         *int
+	last_error          *string
+	last_attempt_at     *time.Time
+	sent_at             *time.Time
+	job_id              *int64
+	addjob_id           *int64
+	clearedFields       map[string]struct{}
+	channel             *int
+	clearedchannel      bool
+	recipient           *int
+	clearedrecipient    bool
+	ticket              *int
+	clearedticket       bool
+	requested_by        *int
+	clearedrequested_by bool
+	done                bool
+	oldValue            func(context.Context) (*Delivery, error)
+	predicates          []predicate.Delivery
+}
+
+var _ ent.Mutation = (*DeliveryMutation)(nil)
+
+// deliveryOption allows management of the mutation configuration using functional options.
+type deliveryOption func(*DeliveryMutation)
+
+// newDeliveryMutation creates new mutation for the Delivery entity.
+func newDeliveryMutation(c config, op Op, opts ...deliveryOption) *DeliveryMutation {
+	m := &DeliveryMutation{
+		config:        c,
+		op:            op,
+		typ:           TypeDelivery,
+		clearedFields: make(map[string]struct{}),
+	}
+	for _, opt := range opts {
+		opt(m)
+	}
+	return m
+}
+
+// withDeliveryID sets the ID field of the mutation.
+func withDeliveryID(id int) deliveryOption {
+	return func(m *DeliveryMutation) {
+		var (
+			err   error
+			once  sync.Once
+			value *Delivery
+		)
+		m.oldValue = func(ctx context.Context) (*Delivery, error) {
+			once.Do(func() {
+				if m.done {
+					err = errors.New("querying old values post mutation is not allowed")
+				} else {
+					value, err = m.Client().Delivery.Get(ctx, id)
+				}
+			})
+			return value, err
+		}
+		m.id = &id
+	}
+}
+
+// withDelivery sets the old Delivery of the mutation.
+func withDelivery(node *Delivery) deliveryOption {
+	return func(m *DeliveryMutation) {
+		m.oldValue = func(context.Context) (*Delivery, error) {
+			return node, nil
+		}
+		m.id = &node.ID
+	}
+}
+
+// Client returns a new `ent.Client` from the mutation. If the mutation was
+// executed in a transaction (ent.Tx), a transactional client is returned.
+func (m DeliveryMutation) Client() *Client {
+	client := &Client{config: m.config}
+	client.init()
+	return client
+}
+
+// Tx returns an `ent.Tx` for mutations that were executed in transactions;
+// it returns an error otherwise.
+func (m DeliveryMutation) Tx() (*Tx, error) {
+	if _, ok := m.driver.(*txDriver); !ok {
+		return nil, errors.New("ent: mutation is not running in a transaction")
+	}
+	tx := &Tx{config: m.config}
+	tx.init()
+	return tx, nil
+}
+
+// ID returns the ID value in the mutation. Note that the ID is only available
+// if it was provided to the builder or after it was returned from the database.
+func (m *DeliveryMutation) ID() (id int, exists bool) {
+	if m.id == nil {
+		return
+	}
+	return *m.id, true
+}
+
+// IDs queries the database and returns the entity ids that match the mutation's predicate.
+// That means, if the mutation is applied within a transaction with an isolation level such
+// as sql.LevelSerializable, the returned ids match the ids of the rows that will be updated
+// or updated by the mutation.
+func (m *DeliveryMutation) IDs(ctx context.Context) ([]int, error) {
+	switch {
+	case m.op.Is(OpUpdateOne | OpDeleteOne):
+		id, exists := m.ID()
+		if exists {
+			return []int{id}, nil
+		}
+		fallthrough
+	case m.op.Is(OpUpdate | OpDelete):
+		return m.Client().Delivery.Query().Where(m.predicates...).IDs(ctx)
+	default:
+		return nil, fmt.Errorf("IDs is not allowed on %s operations", m.op)
+	}
+}
+
+// SetCreatedAt sets the "created_at" field.
+func (m *DeliveryMutation) SetCreatedAt(t time.Time) {
+	m.created_at = &t
+}
+
+// CreatedAt returns the value of the "created_at" field in the mutation.
+func (m *DeliveryMutation) CreatedAt() (r time.Time, exists bool) {
+	v := m.created_at
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldCreatedAt returns the old "created_at" field's value of the Delivery entity.
+// If the Delivery object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *DeliveryMutation) OldCreatedAt(ctx context.Context) (v time.Time, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldCreatedAt is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldCreatedAt requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldCreatedAt: %w", err)
+	}
+	return oldValue.CreatedAt, nil
+}
+
+// ResetCreatedAt resets all changes to the "created_at" field.
+func (m *DeliveryMutation) ResetCreatedAt() {
+	m.created_at = nil
+}
+
+// SetUpdatedAt sets the "updated_at" field.
+func (m *DeliveryMutation) SetUpdatedAt(t time.Time) {
+	m.updated_at = &t
+}
+
+// UpdatedAt returns the value of the "updated_at" field in the mutation.
+func (m *DeliveryMutation) UpdatedAt() (r time.Time, exists bool) {
+	v := m.updated_at
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldUpdatedAt returns the old "updated_at" field's value of the Delivery entity.
+// If the Delivery object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *DeliveryMutation) OldUpdatedAt(ctx context.Context) (v time.Time, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldUpdatedAt is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldUpdatedAt requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldUpdatedAt: %w", err)
+	}
+	return oldValue.UpdatedAt, nil
+}
+
+// ResetUpdatedAt resets all changes to the "updated_at" field.
+func (m *DeliveryMutation) ResetUpdatedAt() {
+	m.updated_at = nil
+}
+
+// SetKind sets the "kind" field.
+func (m *DeliveryMutation) SetKind(d delivery.Kind) {
+	m.kind = &d
+}
+
+// Kind returns the value of the "kind" field in the mutation.
+func (m *DeliveryMutation) Kind() (r delivery.Kind, exists bool) {
+	v := m.kind
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldKind returns the old "kind" field's value of the Delivery entity.
+// If the Delivery object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *DeliveryMutation) OldKind(ctx context.Context) (v delivery.Kind, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldKind is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldKind requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldKind: %w", err)
+	}
+	return oldValue.Kind, nil
+}
+
+// ResetKind resets all changes to the "kind" field.
+func (m *DeliveryMutation) ResetKind() {
+	m.kind = nil
+}
+
+// SetStatus sets the "status" field.
+func (m *DeliveryMutation) SetStatus(d delivery.Status) {
+	m.status = &d
+}
+
+// Status returns the value of the "status" field in the mutation.
+func (m *DeliveryMutation) Status() (r delivery.Status, exists bool) {
+	v := m.status
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldStatus returns the old "status" field's value of the Delivery entity.
+// If the Delivery object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *DeliveryMutation) OldStatus(ctx context.Context) (v delivery.Status, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldStatus is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldStatus requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldStatus: %w", err)
+	}
+	return oldValue.Status, nil
+}
+
+// ResetStatus resets all changes to the "status" field.
+func (m *DeliveryMutation) ResetStatus() {
+	m.status = nil
+}
+
+// SetChannelID sets the "channel_id" field.
+func (m *DeliveryMutation) SetChannelID(i int) {
+	m.channel = &i
+}
+
+// ChannelID returns the value of the "channel_id" field in the mutation.
+func (m *DeliveryMutation) ChannelID() (r int, exists bool) {
+	v := m.channel
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldChannelID returns the old "channel_id" field's value of the Delivery entity.
+// If the Delivery object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *DeliveryMutation) OldChannelID(ctx context.Context) (v int, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldChannelID is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldChannelID requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldChannelID: %w", err)
+	}
+	return oldValue.ChannelID, nil
+}
+
+// ResetChannelID resets all changes to the "channel_id" field.
+func (m *DeliveryMutation) ResetChannelID() {
+	m.channel = nil
+}
+
+// SetChannelType sets the "channel_type" field.
+func (m *DeliveryMutation) SetChannelType(st schematype.ChannelType) {
+	m.channel_type = &st
+}
+
+// ChannelType returns the value of the "channel_type" field in the mutation.
+func (m *DeliveryMutation) ChannelType() (r schematype.ChannelType, exists bool) {
+	v := m.channel_type
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldChannelType returns the old "channel_type" field's value of the Delivery entity.
+// If the Delivery object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *DeliveryMutation) OldChannelType(ctx context.Context) (v schematype.ChannelType, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldChannelType is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldChannelType requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldChannelType: %w", err)
+	}
+	return oldValue.ChannelType, nil
+}
+
+// ResetChannelType resets all changes to the "channel_type" field.
+func (m *DeliveryMutation) ResetChannelType() {
+	m.channel_type = nil
+}
+
+// SetRecipientID sets the "recipient_id" field.
+func (m *DeliveryMutation) SetRecipientID(i int) {
+	m.recipient = &i
+}
+
+// RecipientID returns the value of the "recipient_id" field in the mutation.
+func (m *DeliveryMutation) RecipientID() (r int, exists bool) {
+	v := m.recipient
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldRecipientID returns the old "recipient_id" field's value of the Delivery entity.
+// If the Delivery object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *DeliveryMutation) OldRecipientID(ctx context.Context) (v *int, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldRecipientID is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldRecipientID requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldRecipientID: %w", err)
+	}
+	return oldValue.RecipientID, nil
+}
+
+// ClearRecipientID clears the value of the "recipient_id" field.
+func (m *DeliveryMutation) ClearRecipientID() {
+	m.recipient = nil
+	m.clearedFields[delivery.FieldRecipientID] = struct{}{}
+}
+
+// RecipientIDCleared returns if the "recipient_id" field was cleared in this mutation.
+func (m *DeliveryMutation) RecipientIDCleared() bool {
+	_, ok := m.clearedFields[delivery.FieldRecipientID]
+	return ok
+}
+
+// ResetRecipientID resets all changes to the "recipient_id" field.
+func (m *DeliveryMutation) ResetRecipientID() {
+	m.recipient = nil
+	delete(m.clearedFields, delivery.FieldRecipientID)
+}
+
+// SetTicketID sets the "ticket_id" field.
+func (m *DeliveryMutation) SetTicketID(i int) {
+	m.ticket = &i
+}
+
+// TicketID returns the value of the "ticket_id" field in the mutation.
+func (m *DeliveryMutation) TicketID() (r int, exists bool) {
+	v := m.ticket
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldTicketID returns the old "ticket_id" field's value of the Delivery entity.
+// If the Delivery object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *DeliveryMutation) OldTicketID(ctx context.Context) (v *int, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldTicketID is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldTicketID requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldTicketID: %w", err)
+	}
+	return oldValue.TicketID, nil
+}
+
+// ClearTicketID clears the value of the "ticket_id" field.
+func (m *DeliveryMutation) ClearTicketID() {
+	m.ticket = nil
+	m.clearedFields[delivery.FieldTicketID] = struct{}{}
+}
+
+// TicketIDCleared returns if the "ticket_id" field was cleared in this mutation.
+func (m *DeliveryMutation) TicketIDCleared() bool {
+	_, ok := m.clearedFields[delivery.FieldTicketID]
+	return ok
+}
+
+// ResetTicketID resets all changes to the "ticket_id" field.
+func (m *DeliveryMutation) ResetTicketID() {
+	m.ticket = nil
+	delete(m.clearedFields, delivery.FieldTicketID)
+}
+
+// SetTicketNumber sets the "ticket_number" field.
+func (m *DeliveryMutation) SetTicketNumber(i int) {
+	m.ticket_number = &i
+	m.addticket_number = nil
+}
+
+// TicketNumber returns the value of the "ticket_number" field in the mutation.
+func (m *DeliveryMutation) TicketNumber() (r int, exists bool) {
+	v := m.ticket_number
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldTicketNumber returns the old "ticket_number" field's value of the Delivery entity.
+// If the Delivery object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *DeliveryMutation) OldTicketNumber(ctx context.Context) (v *int, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldTicketNumber is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldTicketNumber requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldTicketNumber: %w", err)
+	}
+	return oldValue.TicketNumber, nil
+}
+
+// AddTicketNumber adds i to the "ticket_number" field.
+func (m *DeliveryMutation) AddTicketNumber(i int) {
+	if m.addticket_number != nil {
+		*m.addticket_number += i
+	} else {
+		m.addticket_number = &i
+	}
+}
+
+// AddedTicketNumber returns the value that was added to the "ticket_number" field in this mutation.
+func (m *DeliveryMutation) AddedTicketNumber() (r int, exists bool) {
+	v := m.addticket_number
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// ClearTicketNumber clears the value of the "ticket_number" field.
+func (m *DeliveryMutation) ClearTicketNumber() {
+	m.ticket_number = nil
+	m.addticket_number = nil
+	m.clearedFields[delivery.FieldTicketNumber] = struct{}{}
+}
+
+// TicketNumberCleared returns if the "ticket_number" field was cleared in this mutation.
+func (m *DeliveryMutation) TicketNumberCleared() bool {
+	_, ok := m.clearedFields[delivery.FieldTicketNumber]
+	return ok
+}
+
+// ResetTicketNumber resets all changes to the "ticket_number" field.
+func (m *DeliveryMutation) ResetTicketNumber() {
+	m.ticket_number = nil
+	m.addticket_number = nil
+	delete(m.clearedFields, delivery.FieldTicketNumber)
+}
+
+// SetSiteID sets the "site_id" field.
+func (m *DeliveryMutation) SetSiteID(i int) {
+	m.site_id = &i
+	m.addsite_id = nil
+}
+
+// SiteID returns the value of the "site_id" field in the mutation.
+func (m *DeliveryMutation) SiteID() (r int, exists bool) {
+	v := m.site_id
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldSiteID returns the old "site_id" field's value of the Delivery entity.
+// If the Delivery object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *DeliveryMutation) OldSiteID(ctx context.Context) (v *int, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldSiteID is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldSiteID requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldSiteID: %w", err)
+	}
+	return oldValue.SiteID, nil
+}
+
+// AddSiteID adds i to the "site_id" field.
+func (m *DeliveryMutation) AddSiteID(i int) {
+	if m.addsite_id != nil {
+		*m.addsite_id += i
+	} else {
+		m.addsite_id = &i
+	}
+}
+
+// AddedSiteID returns the value that was added to the "site_id" field in this mutation.
+func (m *DeliveryMutation) AddedSiteID() (r int, exists bool) {
+	v := m.addsite_id
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// ClearSiteID clears the value of the "site_id" field.
+func (m *DeliveryMutation) ClearSiteID() {
+	m.site_id = nil
+	m.addsite_id = nil
+	m.clearedFields[delivery.FieldSiteID] = struct{}{}
+}
+
+// SiteIDCleared returns if the "site_id" field was cleared in this mutation.
+func (m *DeliveryMutation) SiteIDCleared() bool {
+	_, ok := m.clearedFields[delivery.FieldSiteID]
+	return ok
+}
+
+// ResetSiteID resets all changes to the "site_id" field.
+func (m *DeliveryMutation) ResetSiteID() {
+	m.site_id = nil
+	m.addsite_id = nil
+	delete(m.clearedFields, delivery.FieldSiteID)
+}
+
+// SetEventID sets the "event_id" field.
+func (m *DeliveryMutation) SetEventID(i int) {
+	m.event_id = &i
+	m.addevent_id = nil
+}
+
+// EventID returns the value of the "event_id" field in the mutation.
+func (m *DeliveryMutation) EventID() (r int, exists bool) {
+	v := m.event_id
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldEventID returns the old "event_id" field's value of the Delivery entity.
+// If the Delivery object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *DeliveryMutation) OldEventID(ctx context.Context) (v *int, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldEventID is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldEventID requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldEventID: %w", err)
+	}
+	return oldValue.EventID, nil
+}
+
+// AddEventID adds i to the "event_id" field.
+func (m *DeliveryMutation) AddEventID(i int) {
+	if m.addevent_id != nil {
+		*m.addevent_id += i
+	} else {
+		m.addevent_id = &i
+	}
+}
+
+// AddedEventID returns the value that was added to the "event_id" field in this mutation.
+func (m *DeliveryMutation) AddedEventID() (r int, exists bool) {
+	v := m.addevent_id
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// ClearEventID clears the value of the "event_id" field.
+func (m *DeliveryMutation) ClearEventID() {
+	m.event_id = nil
+	m.addevent_id = nil
+	m.clearedFields[delivery.FieldEventID] = struct{}{}
+}
+
+// EventIDCleared returns if the "event_id" field was cleared in this mutation.
+func (m *DeliveryMutation) EventIDCleared() bool {
+	_, ok := m.clearedFields[delivery.FieldEventID]
+	return ok
+}
+
+// ResetEventID resets all changes to the "event_id" field.
+func (m *DeliveryMutation) ResetEventID() {
+	m.event_id = nil
+	m.addevent_id = nil
+	delete(m.clearedFields, delivery.FieldEventID)
+}
+
+// SetRequestedByID sets the "requested_by_id" field.
+func (m *DeliveryMutation) SetRequestedByID(i int) {
+	m.requested_by = &i
+}
+
+// RequestedByID returns the value of the "requested_by_id" field in the mutation.
+func (m *DeliveryMutation) RequestedByID() (r int, exists bool) {
+	v := m.requested_by
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldRequestedByID returns the old "requested_by_id" field's value of the Delivery entity.
+// If the Delivery object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *DeliveryMutation) OldRequestedByID(ctx context.Context) (v *int, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldRequestedByID is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldRequestedByID requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldRequestedByID: %w", err)
+	}
+	return oldValue.RequestedByID, nil
+}
+
+// ClearRequestedByID clears the value of the "requested_by_id" field.
+func (m *DeliveryMutation) ClearRequestedByID() {
+	m.requested_by = nil
+	m.clearedFields[delivery.FieldRequestedByID] = struct{}{}
+}
+
+// RequestedByIDCleared returns if the "requested_by_id" field was cleared in this mutation.
+func (m *DeliveryMutation) RequestedByIDCleared() bool {
+	_, ok := m.clearedFields[delivery.FieldRequestedByID]
+	return ok
+}
+
+// ResetRequestedByID resets all changes to the "requested_by_id" field.
+func (m *DeliveryMutation) ResetRequestedByID() {
+	m.requested_by = nil
+	delete(m.clearedFields, delivery.FieldRequestedByID)
+}
+
+// SetDigestID sets the "digest_id" field.
+func (m *DeliveryMutation) SetDigestID(i int) {
+	m.digest_id = &i
+	m.adddigest_id = nil
+}
+
+// DigestID returns the value of the "digest_id" field in the mutation.
+func (m *DeliveryMutation) DigestID() (r int, exists bool) {
+	v := m.digest_id
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldDigestID returns the old "digest_id" field's value of the Delivery entity.
+// If the Delivery object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *DeliveryMutation) OldDigestID(ctx context.Context) (v *int, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldDigestID is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldDigestID requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldDigestID: %w", err)
+	}
+	return oldValue.DigestID, nil
+}
+
+// AddDigestID adds i to the "digest_id" field.
+func (m *DeliveryMutation) AddDigestID(i int) {
+	if m.adddigest_id != nil {
+		*m.adddigest_id += i
+	} else {
+		m.adddigest_id = &i
+	}
+}
+
+// AddedDigestID returns the value that was added to the "digest_id" field in this mutation.
+func (m *DeliveryMutation) AddedDigestID() (r int, exists bool) {
+	v := m.adddigest_id
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// ClearDigestID clears the value of the "digest_id" field.
+func (m *DeliveryMutation) ClearDigestID() {
+	m.digest_id = nil
+	m.adddigest_id = nil
+	m.clearedFields[delivery.FieldDigestID] = struct{}{}
+}
+
+// DigestIDCleared returns if the "digest_id" field was cleared in this mutation.
+func (m *DeliveryMutation) DigestIDCleared() bool {
+	_, ok := m.clearedFields[delivery.FieldDigestID]
+	return ok
+}
+
+// ResetDigestID resets all changes to the "digest_id" field.
+func (m *DeliveryMutation) ResetDigestID() {
+	m.digest_id = nil
+	m.adddigest_id = nil
+	delete(m.clearedFields, delivery.FieldDigestID)
+}
+
+// SetDueAt sets the "due_at" field.
+func (m *DeliveryMutation) SetDueAt(t time.Time) {
+	m.due_at = &t
+}
+
+// DueAt returns the value of the "due_at" field in the mutation.
+func (m *DeliveryMutation) DueAt() (r time.Time, exists bool) {
+	v := m.due_at
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldDueAt returns the old "due_at" field's value of the Delivery entity.
+// If the Delivery object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *DeliveryMutation) OldDueAt(ctx context.Context) (v *time.Time, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldDueAt is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldDueAt requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldDueAt: %w", err)
+	}
+	return oldValue.DueAt, nil
+}
+
+// ClearDueAt clears the value of the "due_at" field.
+func (m *DeliveryMutation) ClearDueAt() {
+	m.due_at = nil
+	m.clearedFields[delivery.FieldDueAt] = struct{}{}
+}
+
+// DueAtCleared returns if the "due_at" field was cleared in this mutation.
+func (m *DeliveryMutation) DueAtCleared() bool {
+	_, ok := m.clearedFields[delivery.FieldDueAt]
+	return ok
+}
+
+// ResetDueAt resets all changes to the "due_at" field.
+func (m *DeliveryMutation) ResetDueAt() {
+	m.due_at = nil
+	delete(m.clearedFields, delivery.FieldDueAt)
+}
+
+// SetSubject sets the "subject" field.
+func (m *DeliveryMutation) SetSubject(s string) {
+	m.subject = &s
+}
+
+// Subject returns the value of the "subject" field in the mutation.
+func (m *DeliveryMutation) Subject() (r string, exists bool) {
+	v := m.subject
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldSubject returns the old "subject" field's value of the Delivery entity.
+// If the Delivery object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *DeliveryMutation) OldSubject(ctx context.Context) (v string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldSubject is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldSubject requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldSubject: %w", err)
+	}
+	return oldValue.Subject, nil
+}
+
+// ResetSubject resets all changes to the "subject" field.
+func (m *DeliveryMutation) ResetSubject() {
+	m.subject = nil
+}
+
+// SetText sets the "text" field.
+func (m *DeliveryMutation) SetText(s string) {
+	m.text = &s
+}
+
+// Text returns the value of the "text" field in the mutation.
+func (m *DeliveryMutation) Text() (r string, exists bool) {
+	v := m.text
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldText returns the old "text" field's value of the Delivery entity.
+// If the Delivery object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *DeliveryMutation) OldText(ctx context.Context) (v string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldText is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldText requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldText: %w", err)
+	}
+	return oldValue.Text, nil
+}
+
+// ResetText resets all changes to the "text" field.
+func (m *DeliveryMutation) ResetText() {
+	m.text = nil
+}
+
+// SetHTML sets the "html" field.
+func (m *DeliveryMutation) SetHTML(s string) {
+	m.html = &s
+}
+
+// HTML returns the value of the "html" field in the mutation.
+func (m *DeliveryMutation) HTML() (r string, exists bool) {
+	v := m.html
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldHTML returns the old "html" field's value of the Delivery entity.
+// If the Delivery object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *DeliveryMutation) OldHTML(ctx context.Context) (v string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldHTML is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldHTML requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldHTML: %w", err)
+	}
+	return oldValue.HTML, nil
+}
+
+// ClearHTML clears the value of the "html" field.
+func (m *DeliveryMutation) ClearHTML() {
+	m.html = nil
+	m.clearedFields[delivery.FieldHTML] = struct{}{}
+}
+
+// HTMLCleared returns if the "html" field was cleared in this mutation.
+func (m *DeliveryMutation) HTMLCleared() bool {
+	_, ok := m.clearedFields[delivery.FieldHTML]
+	return ok
+}
+
+// ResetHTML resets all changes to the "html" field.
+func (m *DeliveryMutation) ResetHTML() {
+	m.html = nil
+	delete(m.clearedFields, delivery.FieldHTML)
+}
+
+// SetLink sets the "link" field.
+func (m *DeliveryMutation) SetLink(s string) {
+	m.link = &s
+}
+
+// Link returns the value of the "link" field in the mutation.
+func (m *DeliveryMutation) Link() (r string, exists bool) {
+	v := m.link
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldLink returns the old "link" field's value of the Delivery entity.
+// If the Delivery object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *DeliveryMutation) OldLink(ctx context.Context) (v string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldLink is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldLink requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldLink: %w", err)
+	}
+	return oldValue.Link, nil
+}
+
+// ClearLink clears the value of the "link" field.
+func (m *DeliveryMutation) ClearLink() {
+	m.link = nil
+	m.clearedFields[delivery.FieldLink] = struct{}{}
+}
+
+// LinkCleared returns if the "link" field was cleared in this mutation.
+func (m *DeliveryMutation) LinkCleared() bool {
+	_, ok := m.clearedFields[delivery.FieldLink]
+	return ok
+}
+
+// ResetLink resets all changes to the "link" field.
+func (m *DeliveryMutation) ResetLink() {
+	m.link = nil
+	delete(m.clearedFields, delivery.FieldLink)
+}
+
+// SetPayload sets the "payload" field.
+func (m *DeliveryMutation) SetPayload(value map[string]interface{}) {
+	m.payload = &value
+}
+
+// Payload returns the value of the "payload" field in the mutation.
+func (m *DeliveryMutation) Payload() (r map[string]interface{}, exists bool) {
+	v := m.payload
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldPayload returns the old "payload" field's value of the Delivery entity.
+// If the Delivery object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *DeliveryMutation) OldPayload(ctx context.Context) (v map[string]interface{}, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldPayload is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldPayload requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldPayload: %w", err)
+	}
+	return oldValue.Payload, nil
+}
+
+// ClearPayload clears the value of the "payload" field.
+func (m *DeliveryMutation) ClearPayload() {
+	m.payload = nil
+	m.clearedFields[delivery.FieldPayload] = struct{}{}
+}
+
+// PayloadCleared returns if the "payload" field was cleared in this mutation.
+func (m *DeliveryMutation) PayloadCleared() bool {
+	_, ok := m.clearedFields[delivery.FieldPayload]
+	return ok
+}
+
+// ResetPayload resets all changes to the "payload" field.
+func (m *DeliveryMutation) ResetPayload() {
+	m.payload = nil
+	delete(m.clearedFields, delivery.FieldPayload)
+}
+
+// SetAttempts sets the "attempts" field.
+func (m *DeliveryMutation) SetAttempts(i int) {
+	m.attempts = &i
+	m.addattempts = nil
+}
+
+// Attempts returns the value of the "attempts" field in the mutation.
+func (m *DeliveryMutation) Attempts() (r int, exists bool) {
+	v := m.attempts
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldAttempts returns the old "attempts" field's value of the Delivery entity.
+// If the Delivery object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *DeliveryMutation) OldAttempts(ctx context.Context) (v int, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldAttempts is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldAttempts requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldAttempts: %w", err)
+	}
+	return oldValue.Attempts, nil
+}
+
+// AddAttempts adds i to the "attempts" field.
+func (m *DeliveryMutation) AddAttempts(i int) {
+	if m.addattempts != nil {
+		*m.addattempts += i
+	} else {
+		m.addattempts = &i
+	}
+}
+
+// AddedAttempts returns the value that was added to the "attempts" field in this mutation.
+func (m *DeliveryMutation) AddedAttempts() (r int, exists bool) {
+	v := m.addattempts
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// ResetAttempts resets all changes to the "attempts" field.
+func (m *DeliveryMutation) ResetAttempts() {
+	m.attempts = nil
+	m.addattempts = nil
+}
+
+// SetLastError sets the "last_error" field.
+func (m *DeliveryMutation) SetLastError(s string) {
+	m.last_error = &s
+}
+
+// LastError returns the value of the "last_error" field in the mutation.
+func (m *DeliveryMutation) LastError() (r string, exists bool) {
+	v := m.last_error
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldLastError returns the old "last_error" field's value of the Delivery entity.
+// If the Delivery object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *DeliveryMutation) OldLastError(ctx context.Context) (v *string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldLastError is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldLastError requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldLastError: %w", err)
+	}
+	return oldValue.LastError, nil
+}
+
+// ClearLastError clears the value of the "last_error" field.
+func (m *DeliveryMutation) ClearLastError() {
+	m.last_error = nil
+	m.clearedFields[delivery.FieldLastError] = struct{}{}
+}
+
+// LastErrorCleared returns if the "last_error" field was cleared in this mutation.
+func (m *DeliveryMutation) LastErrorCleared() bool {
+	_, ok := m.clearedFields[delivery.FieldLastError]
+	return ok
+}
+
+// ResetLastError resets all changes to the "last_error" field.
+func (m *DeliveryMutation) ResetLastError() {
+	m.last_error = nil
+	delete(m.clearedFields, delivery.FieldLastError)
+}
+
+// SetLastAttemptAt sets the "last_attempt_at" field.
+func (m *DeliveryMutation) SetLastAttemptAt(t time.Time) {
+	m.last_attempt_at = &t
+}
+
+// LastAttemptAt returns the value of the "last_attempt_at" field in the mutation.
+func (m *DeliveryMutation) LastAttemptAt() (r time.Time, exists bool) {
+	v := m.last_attempt_at
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldLastAttemptAt returns the old "last_attempt_at" field's value of the Delivery entity.
+// If the Delivery object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *DeliveryMutation) OldLastAttemptAt(ctx context.Context) (v *time.Time, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldLastAttemptAt is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldLastAttemptAt requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldLastAttemptAt: %w", err)
+	}
+	return oldValue.LastAttemptAt, nil
+}
+
+// ClearLastAttemptAt clears the value of the "last_attempt_at" field.
+func (m *DeliveryMutation) ClearLastAttemptAt() {
+	m.last_attempt_at = nil
+	m.clearedFields[delivery.FieldLastAttemptAt] = struct{}{}
+}
+
+// LastAttemptAtCleared returns if the "last_attempt_at" field was cleared in this mutation.
+func (m *DeliveryMutation) LastAttemptAtCleared() bool {
+	_, ok := m.clearedFields[delivery.FieldLastAttemptAt]
+	return ok
+}
+
+// ResetLastAttemptAt resets all changes to the "last_attempt_at" field.
+func (m *DeliveryMutation) ResetLastAttemptAt() {
+	m.last_attempt_at = nil
+	delete(m.clearedFields, delivery.FieldLastAttemptAt)
+}
+
+// SetSentAt sets the "sent_at" field.
+func (m *DeliveryMutation) SetSentAt(t time.Time) {
+	m.sent_at = &t
+}
+
+// SentAt returns the value of the "sent_at" field in the mutation.
+func (m *DeliveryMutation) SentAt() (r time.Time, exists bool) {
+	v := m.sent_at
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldSentAt returns the old "sent_at" field's value of the Delivery entity.
+// If the Delivery object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *DeliveryMutation) OldSentAt(ctx context.Context) (v *time.Time, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldSentAt is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldSentAt requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldSentAt: %w", err)
+	}
+	return oldValue.SentAt, nil
+}
+
+// ClearSentAt clears the value of the "sent_at" field.
+func (m *DeliveryMutation) ClearSentAt() {
+	m.sent_at = nil
+	m.clearedFields[delivery.FieldSentAt] = struct{}{}
+}
+
+// SentAtCleared returns if the "sent_at" field was cleared in this mutation.
+func (m *DeliveryMutation) SentAtCleared() bool {
+	_, ok := m.clearedFields[delivery.FieldSentAt]
+	return ok
+}
+
+// ResetSentAt resets all changes to the "sent_at" field.
+func (m *DeliveryMutation) ResetSentAt() {
+	m.sent_at = nil
+	delete(m.clearedFields, delivery.FieldSentAt)
+}
+
+// SetJobID sets the "job_id" field.
+func (m *DeliveryMutation) SetJobID(i int64) {
+	m.job_id = &i
+	m.addjob_id = nil
+}
+
+// JobID returns the value of the "job_id" field in the mutation.
+func (m *DeliveryMutation) JobID() (r int64, exists bool) {
+	v := m.job_id
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldJobID returns the old "job_id" field's value of the Delivery entity.
+// If the Delivery object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *DeliveryMutation) OldJobID(ctx context.Context) (v *int64, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldJobID is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldJobID requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldJobID: %w", err)
+	}
+	return oldValue.JobID, nil
+}
+
+// AddJobID adds i to the "job_id" field.
+func (m *DeliveryMutation) AddJobID(i int64) {
+	if m.addjob_id != nil {
+		*m.addjob_id += i
+	} else {
+		m.addjob_id = &i
+	}
+}
+
+// AddedJobID returns the value that was added to the "job_id" field in this mutation.
+func (m *DeliveryMutation) AddedJobID() (r int64, exists bool) {
+	v := m.addjob_id
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// ClearJobID clears the value of the "job_id" field.
+func (m *DeliveryMutation) ClearJobID() {
+	m.job_id = nil
+	m.addjob_id = nil
+	m.clearedFields[delivery.FieldJobID] = struct{}{}
+}
+
+// JobIDCleared returns if the "job_id" field was cleared in this mutation.
+func (m *DeliveryMutation) JobIDCleared() bool {
+	_, ok := m.clearedFields[delivery.FieldJobID]
+	return ok
+}
+
+// ResetJobID resets all changes to the "job_id" field.
+func (m *DeliveryMutation) ResetJobID() {
+	m.job_id = nil
+	m.addjob_id = nil
+	delete(m.clearedFields, delivery.FieldJobID)
+}
+
+// ClearChannel clears the "channel" edge to the Channel entity.
+func (m *DeliveryMutation) ClearChannel() {
+	m.clearedchannel = true
+	m.clearedFields[delivery.FieldChannelID] = struct{}{}
+}
+
+// ChannelCleared reports if the "channel" edge to the Channel entity was cleared.
+func (m *DeliveryMutation) ChannelCleared() bool {
+	return m.clearedchannel
+}
+
+// ChannelIDs returns the "channel" edge IDs in the mutation.
+// Note that IDs always returns len(IDs) <= 1 for unique edges, and you should use
+// ChannelID instead. It exists only for internal usage by the builders.
+func (m *DeliveryMutation) ChannelIDs() (ids []int) {
+	if id := m.channel; id != nil {
+		ids = append(ids, *id)
+	}
+	return
+}
+
+// ResetChannel resets all changes to the "channel" edge.
+func (m *DeliveryMutation) ResetChannel() {
+	m.channel = nil
+	m.clearedchannel = false
+}
+
+// ClearRecipient clears the "recipient" edge to the User entity.
+func (m *DeliveryMutation) ClearRecipient() {
+	m.clearedrecipient = true
+	m.clearedFields[delivery.FieldRecipientID] = struct{}{}
+}
+
+// RecipientCleared reports if the "recipient" edge to the User entity was cleared.
+func (m *DeliveryMutation) RecipientCleared() bool {
+	return m.RecipientIDCleared() || m.clearedrecipient
+}
+
+// RecipientIDs returns the "recipient" edge IDs in the mutation.
+// Note that IDs always returns len(IDs) <= 1 for unique edges, and you should use
+// RecipientID instead. It exists only for internal usage by the builders.
+func (m *DeliveryMutation) RecipientIDs() (ids []int) {
+	if id := m.recipient; id != nil {
+		ids = append(ids, *id)
+	}
+	return
+}
+
+// ResetRecipient resets all changes to the "recipient" edge.
+func (m *DeliveryMutation) ResetRecipient() {
+	m.recipient = nil
+	m.clearedrecipient = false
+}
+
+// ClearTicket clears the "ticket" edge to the Ticket entity.
+func (m *DeliveryMutation) ClearTicket() {
+	m.clearedticket = true
+	m.clearedFields[delivery.FieldTicketID] = struct{}{}
+}
+
+// TicketCleared reports if the "ticket" edge to the Ticket entity was cleared.
+func (m *DeliveryMutation) TicketCleared() bool {
+	return m.TicketIDCleared() || m.clearedticket
+}
+
+// TicketIDs returns the "ticket" edge IDs in the mutation.
+// Note that IDs always returns len(IDs) <= 1 for unique edges, and you should use
+// TicketID instead. It exists only for internal usage by the builders.
+func (m *DeliveryMutation) TicketIDs() (ids []int) {
+	if id := m.ticket; id != nil {
+		ids = append(ids, *id)
+	}
+	return
+}
+
+// ResetTicket resets all changes to the "ticket" edge.
+func (m *DeliveryMutation) ResetTicket() {
+	m.ticket = nil
+	m.clearedticket = false
+}
+
+// ClearRequestedBy clears the "requested_by" edge to the User entity.
+func (m *DeliveryMutation) ClearRequestedBy() {
+	m.clearedrequested_by = true
+	m.clearedFields[delivery.FieldRequestedByID] = struct{}{}
+}
+
+// RequestedByCleared reports if the "requested_by" edge to the User entity was cleared.
+func (m *DeliveryMutation) RequestedByCleared() bool {
+	return m.RequestedByIDCleared() || m.clearedrequested_by
+}
+
+// RequestedByIDs returns the "requested_by" edge IDs in the mutation.
+// Note that IDs always returns len(IDs) <= 1 for unique edges, and you should use
+// RequestedByID instead. It exists only for internal usage by the builders.
+func (m *DeliveryMutation) RequestedByIDs() (ids []int) {
+	if id := m.requested_by; id != nil {
+		ids = append(ids, *id)
+	}
+	return
+}
+
+// ResetRequestedBy resets all changes to the "requested_by" edge.
+func (m *DeliveryMutation) ResetRequestedBy() {
+	m.requested_by = nil
+	m.clearedrequested_by = false
+}
+
+// Where appends a list predicates to the DeliveryMutation builder.
+func (m *DeliveryMutation) Where(ps ...predicate.Delivery) {
+	m.predicates = append(m.predicates, ps...)
+}
+
+// WhereP appends storage-level predicates to the DeliveryMutation builder. Using this method,
+// users can use type-assertion to append predicates that do not depend on any generated package.
+func (m *DeliveryMutation) WhereP(ps ...func(*sql.Selector)) {
+	p := make([]predicate.Delivery, len(ps))
+	for i := range ps {
+		p[i] = ps[i]
+	}
+	m.Where(p...)
+}
+
+// Op returns the operation name.
+func (m *DeliveryMutation) Op() Op {
+	return m.op
+}
+
+// SetOp allows setting the mutation operation.
+func (m *DeliveryMutation) SetOp(op Op) {
+	m.op = op
+}
+
+// Type returns the node type of this mutation (Delivery).
+func (m *DeliveryMutation) Type() string {
+	return m.typ
+}
+
+// Fields returns all fields that were changed during this mutation. Note that in
+// order to get all numeric fields that were incremented/decremented, call
+// AddedFields().
+func (m *DeliveryMutation) Fields() []string {
+	fields := make([]string, 0, 24)
+	if m.created_at != nil {
+		fields = append(fields, delivery.FieldCreatedAt)
+	}
+	if m.updated_at != nil {
+		fields = append(fields, delivery.FieldUpdatedAt)
+	}
+	if m.kind != nil {
+		fields = append(fields, delivery.FieldKind)
+	}
+	if m.status != nil {
+		fields = append(fields, delivery.FieldStatus)
+	}
+	if m.channel != nil {
+		fields = append(fields, delivery.FieldChannelID)
+	}
+	if m.channel_type != nil {
+		fields = append(fields, delivery.FieldChannelType)
+	}
+	if m.recipient != nil {
+		fields = append(fields, delivery.FieldRecipientID)
+	}
+	if m.ticket != nil {
+		fields = append(fields, delivery.FieldTicketID)
+	}
+	if m.ticket_number != nil {
+		fields = append(fields, delivery.FieldTicketNumber)
+	}
+	if m.site_id != nil {
+		fields = append(fields, delivery.FieldSiteID)
+	}
+	if m.event_id != nil {
+		fields = append(fields, delivery.FieldEventID)
+	}
+	if m.requested_by != nil {
+		fields = append(fields, delivery.FieldRequestedByID)
+	}
+	if m.digest_id != nil {
+		fields = append(fields, delivery.FieldDigestID)
+	}
+	if m.due_at != nil {
+		fields = append(fields, delivery.FieldDueAt)
+	}
+	if m.subject != nil {
+		fields = append(fields, delivery.FieldSubject)
+	}
+	if m.text != nil {
+		fields = append(fields, delivery.FieldText)
+	}
+	if m.html != nil {
+		fields = append(fields, delivery.FieldHTML)
+	}
+	if m.link != nil {
+		fields = append(fields, delivery.FieldLink)
+	}
+	if m.payload != nil {
+		fields = append(fields, delivery.FieldPayload)
+	}
+	if m.attempts != nil {
+		fields = append(fields, delivery.FieldAttempts)
+	}
+	if m.last_error != nil {
+		fields = append(fields, delivery.FieldLastError)
+	}
+	if m.last_attempt_at != nil {
+		fields = append(fields, delivery.FieldLastAttemptAt)
+	}
+	if m.sent_at != nil {
+		fields = append(fields, delivery.FieldSentAt)
+	}
+	if m.job_id != nil {
+		fields = append(fields, delivery.FieldJobID)
+	}
+	return fields
+}
+
+// Field returns the value of a field with the given name. The second boolean
+// return value indicates that this field was not set, or was not defined in the
+// schema.
+func (m *DeliveryMutation) Field(name string) (ent.Value, bool) {
+	switch name {
+	case delivery.FieldCreatedAt:
+		return m.CreatedAt()
+	case delivery.FieldUpdatedAt:
+		return m.UpdatedAt()
+	case delivery.FieldKind:
+		return m.Kind()
+	case delivery.FieldStatus:
+		return m.Status()
+	case delivery.FieldChannelID:
+		return m.ChannelID()
+	case delivery.FieldChannelType:
+		return m.ChannelType()
+	case delivery.FieldRecipientID:
+		return m.RecipientID()
+	case delivery.FieldTicketID:
+		return m.TicketID()
+	case delivery.FieldTicketNumber:
+		return m.TicketNumber()
+	case delivery.FieldSiteID:
+		return m.SiteID()
+	case delivery.FieldEventID:
+		return m.EventID()
+	case delivery.FieldRequestedByID:
+		return m.RequestedByID()
+	case delivery.FieldDigestID:
+		return m.DigestID()
+	case delivery.FieldDueAt:
+		return m.DueAt()
+	case delivery.FieldSubject:
+		return m.Subject()
+	case delivery.FieldText:
+		return m.Text()
+	case delivery.FieldHTML:
+		return m.HTML()
+	case delivery.FieldLink:
+		return m.Link()
+	case delivery.FieldPayload:
+		return m.Payload()
+	case delivery.FieldAttempts:
+		return m.Attempts()
+	case delivery.FieldLastError:
+		return m.LastError()
+	case delivery.FieldLastAttemptAt:
+		return m.LastAttemptAt()
+	case delivery.FieldSentAt:
+		return m.SentAt()
+	case delivery.FieldJobID:
+		return m.JobID()
+	}
+	return nil, false
+}
+
+// OldField returns the old value of the field from the database. An error is
+// returned if the mutation operation is not UpdateOne, or the query to the
+// database failed.
+func (m *DeliveryMutation) OldField(ctx context.Context, name string) (ent.Value, error) {
+	switch name {
+	case delivery.FieldCreatedAt:
+		return m.OldCreatedAt(ctx)
+	case delivery.FieldUpdatedAt:
+		return m.OldUpdatedAt(ctx)
+	case delivery.FieldKind:
+		return m.OldKind(ctx)
+	case delivery.FieldStatus:
+		return m.OldStatus(ctx)
+	case delivery.FieldChannelID:
+		return m.OldChannelID(ctx)
+	case delivery.FieldChannelType:
+		return m.OldChannelType(ctx)
+	case delivery.FieldRecipientID:
+		return m.OldRecipientID(ctx)
+	case delivery.FieldTicketID:
+		return m.OldTicketID(ctx)
+	case delivery.FieldTicketNumber:
+		return m.OldTicketNumber(ctx)
+	case delivery.FieldSiteID:
+		return m.OldSiteID(ctx)
+	case delivery.FieldEventID:
+		return m.OldEventID(ctx)
+	case delivery.FieldRequestedByID:
+		return m.OldRequestedByID(ctx)
+	case delivery.FieldDigestID:
+		return m.OldDigestID(ctx)
+	case delivery.FieldDueAt:
+		return m.OldDueAt(ctx)
+	case delivery.FieldSubject:
+		return m.OldSubject(ctx)
+	case delivery.FieldText:
+		return m.OldText(ctx)
+	case delivery.FieldHTML:
+		return m.OldHTML(ctx)
+	case delivery.FieldLink:
+		return m.OldLink(ctx)
+	case delivery.FieldPayload:
+		return m.OldPayload(ctx)
+	case delivery.FieldAttempts:
+		return m.OldAttempts(ctx)
+	case delivery.FieldLastError:
+		return m.OldLastError(ctx)
+	case delivery.FieldLastAttemptAt:
+		return m.OldLastAttemptAt(ctx)
+	case delivery.FieldSentAt:
+		return m.OldSentAt(ctx)
+	case delivery.FieldJobID:
+		return m.OldJobID(ctx)
+	}
+	return nil, fmt.Errorf("unknown Delivery field %s", name)
+}
+
+// SetField sets the value of a field with the given name. It returns an error if
+// the field is not defined in the schema, or if the type mismatched the field
+// type.
+func (m *DeliveryMutation) SetField(name string, value ent.Value) error {
+	switch name {
+	case delivery.FieldCreatedAt:
+		v, ok := value.(time.Time)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetCreatedAt(v)
+		return nil
+	case delivery.FieldUpdatedAt:
+		v, ok := value.(time.Time)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetUpdatedAt(v)
+		return nil
+	case delivery.FieldKind:
+		v, ok := value.(delivery.Kind)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetKind(v)
+		return nil
+	case delivery.FieldStatus:
+		v, ok := value.(delivery.Status)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetStatus(v)
+		return nil
+	case delivery.FieldChannelID:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetChannelID(v)
+		return nil
+	case delivery.FieldChannelType:
+		v, ok := value.(schematype.ChannelType)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetChannelType(v)
+		return nil
+	case delivery.FieldRecipientID:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetRecipientID(v)
+		return nil
+	case delivery.FieldTicketID:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetTicketID(v)
+		return nil
+	case delivery.FieldTicketNumber:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetTicketNumber(v)
+		return nil
+	case delivery.FieldSiteID:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetSiteID(v)
+		return nil
+	case delivery.FieldEventID:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetEventID(v)
+		return nil
+	case delivery.FieldRequestedByID:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetRequestedByID(v)
+		return nil
+	case delivery.FieldDigestID:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetDigestID(v)
+		return nil
+	case delivery.FieldDueAt:
+		v, ok := value.(time.Time)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetDueAt(v)
+		return nil
+	case delivery.FieldSubject:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetSubject(v)
+		return nil
+	case delivery.FieldText:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetText(v)
+		return nil
+	case delivery.FieldHTML:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetHTML(v)
+		return nil
+	case delivery.FieldLink:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetLink(v)
+		return nil
+	case delivery.FieldPayload:
+		v, ok := value.(map[string]interface{})
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetPayload(v)
+		return nil
+	case delivery.FieldAttempts:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetAttempts(v)
+		return nil
+	case delivery.FieldLastError:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetLastError(v)
+		return nil
+	case delivery.FieldLastAttemptAt:
+		v, ok := value.(time.Time)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetLastAttemptAt(v)
+		return nil
+	case delivery.FieldSentAt:
+		v, ok := value.(time.Time)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetSentAt(v)
+		return nil
+	case delivery.FieldJobID:
+		v, ok := value.(int64)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetJobID(v)
+		return nil
+	}
+	return fmt.Errorf("unknown Delivery field %s", name)
+}
+
+// AddedFields returns all numeric fields that were incremented/decremented during
+// this mutation.
+func (m *DeliveryMutation) AddedFields() []string {
+	var fields []string
+	if m.addticket_number != nil {
+		fields = append(fields, delivery.FieldTicketNumber)
+	}
+	if m.addsite_id != nil {
+		fields = append(fields, delivery.FieldSiteID)
+	}
+	if m.addevent_id != nil {
+		fields = append(fields, delivery.FieldEventID)
+	}
+	if m.adddigest_id != nil {
+		fields = append(fields, delivery.FieldDigestID)
+	}
+	if m.addattempts != nil {
+		fields = append(fields, delivery.FieldAttempts)
+	}
+	if m.addjob_id != nil {
+		fields = append(fields, delivery.FieldJobID)
+	}
+	return fields
+}
+
+// AddedField returns the numeric value that was incremented/decremented on a field
+// with the given name. The second boolean return value indicates that this field
+// was not set, or was not defined in the schema.
+func (m *DeliveryMutation) AddedField(name string) (ent.Value, bool) {
+	switch name {
+	case delivery.FieldTicketNumber:
+		return m.AddedTicketNumber()
+	case delivery.FieldSiteID:
+		return m.AddedSiteID()
+	case delivery.FieldEventID:
+		return m.AddedEventID()
+	case delivery.FieldDigestID:
+		return m.AddedDigestID()
+	case delivery.FieldAttempts:
+		return m.AddedAttempts()
+	case delivery.FieldJobID:
+		return m.AddedJobID()
+	}
+	return nil, false
+}
+
+// AddField adds the value to the field with the given name. It returns an error if
+// the field is not defined in the schema, or if the type mismatched the field
+// type.
+func (m *DeliveryMutation) AddField(name string, value ent.Value) error {
+	switch name {
+	case delivery.FieldTicketNumber:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.AddTicketNumber(v)
+		return nil
+	case delivery.FieldSiteID:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.AddSiteID(v)
+		return nil
+	case delivery.FieldEventID:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.AddEventID(v)
+		return nil
+	case delivery.FieldDigestID:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.AddDigestID(v)
+		return nil
+	case delivery.FieldAttempts:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.AddAttempts(v)
+		return nil
+	case delivery.FieldJobID:
+		v, ok := value.(int64)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.AddJobID(v)
+		return nil
+	}
+	return fmt.Errorf("unknown Delivery numeric field %s", name)
+}
+
+// ClearedFields returns all nullable fields that were cleared during this
+// mutation.
+func (m *DeliveryMutation) ClearedFields() []string {
+	var fields []string
+	if m.FieldCleared(delivery.FieldRecipientID) {
+		fields = append(fields, delivery.FieldRecipientID)
+	}
+	if m.FieldCleared(delivery.FieldTicketID) {
+		fields = append(fields, delivery.FieldTicketID)
+	}
+	if m.FieldCleared(delivery.FieldTicketNumber) {
+		fields = append(fields, delivery.FieldTicketNumber)
+	}
+	if m.FieldCleared(delivery.FieldSiteID) {
+		fields = append(fields, delivery.FieldSiteID)
+	}
+	if m.FieldCleared(delivery.FieldEventID) {
+		fields = append(fields, delivery.FieldEventID)
+	}
+	if m.FieldCleared(delivery.FieldRequestedByID) {
+		fields = append(fields, delivery.FieldRequestedByID)
+	}
+	if m.FieldCleared(delivery.FieldDigestID) {
+		fields = append(fields, delivery.FieldDigestID)
+	}
+	if m.FieldCleared(delivery.FieldDueAt) {
+		fields = append(fields, delivery.FieldDueAt)
+	}
+	if m.FieldCleared(delivery.FieldHTML) {
+		fields = append(fields, delivery.FieldHTML)
+	}
+	if m.FieldCleared(delivery.FieldLink) {
+		fields = append(fields, delivery.FieldLink)
+	}
+	if m.FieldCleared(delivery.FieldPayload) {
+		fields = append(fields, delivery.FieldPayload)
+	}
+	if m.FieldCleared(delivery.FieldLastError) {
+		fields = append(fields, delivery.FieldLastError)
+	}
+	if m.FieldCleared(delivery.FieldLastAttemptAt) {
+		fields = append(fields, delivery.FieldLastAttemptAt)
+	}
+	if m.FieldCleared(delivery.FieldSentAt) {
+		fields = append(fields, delivery.FieldSentAt)
+	}
+	if m.FieldCleared(delivery.FieldJobID) {
+		fields = append(fields, delivery.FieldJobID)
+	}
+	return fields
+}
+
+// FieldCleared returns a boolean indicating if a field with the given name was
+// cleared in this mutation.
+func (m *DeliveryMutation) FieldCleared(name string) bool {
+	_, ok := m.clearedFields[name]
+	return ok
+}
+
+// ClearField clears the value of the field with the given name. It returns an
+// error if the field is not defined in the schema.
+func (m *DeliveryMutation) ClearField(name string) error {
+	switch name {
+	case delivery.FieldRecipientID:
+		m.ClearRecipientID()
+		return nil
+	case delivery.FieldTicketID:
+		m.ClearTicketID()
+		return nil
+	case delivery.FieldTicketNumber:
+		m.ClearTicketNumber()
+		return nil
+	case delivery.FieldSiteID:
+		m.ClearSiteID()
+		return nil
+	case delivery.FieldEventID:
+		m.ClearEventID()
+		return nil
+	case delivery.FieldRequestedByID:
+		m.ClearRequestedByID()
+		return nil
+	case delivery.FieldDigestID:
+		m.ClearDigestID()
+		return nil
+	case delivery.FieldDueAt:
+		m.ClearDueAt()
+		return nil
+	case delivery.FieldHTML:
+		m.ClearHTML()
+		return nil
+	case delivery.FieldLink:
+		m.ClearLink()
+		return nil
+	case delivery.FieldPayload:
+		m.ClearPayload()
+		return nil
+	case delivery.FieldLastError:
+		m.ClearLastError()
+		return nil
+	case delivery.FieldLastAttemptAt:
+		m.ClearLastAttemptAt()
+		return nil
+	case delivery.FieldSentAt:
+		m.ClearSentAt()
+		return nil
+	case delivery.FieldJobID:
+		m.ClearJobID()
+		return nil
+	}
+	return fmt.Errorf("unknown Delivery nullable field %s", name)
+}
+
+// ResetField resets all changes in the mutation for the field with the given name.
+// It returns an error if the field is not defined in the schema.
+func (m *DeliveryMutation) ResetField(name string) error {
+	switch name {
+	case delivery.FieldCreatedAt:
+		m.ResetCreatedAt()
+		return nil
+	case delivery.FieldUpdatedAt:
+		m.ResetUpdatedAt()
+		return nil
+	case delivery.FieldKind:
+		m.ResetKind()
+		return nil
+	case delivery.FieldStatus:
+		m.ResetStatus()
+		return nil
+	case delivery.FieldChannelID:
+		m.ResetChannelID()
+		return nil
+	case delivery.FieldChannelType:
+		m.ResetChannelType()
+		return nil
+	case delivery.FieldRecipientID:
+		m.ResetRecipientID()
+		return nil
+	case delivery.FieldTicketID:
+		m.ResetTicketID()
+		return nil
+	case delivery.FieldTicketNumber:
+		m.ResetTicketNumber()
+		return nil
+	case delivery.FieldSiteID:
+		m.ResetSiteID()
+		return nil
+	case delivery.FieldEventID:
+		m.ResetEventID()
+		return nil
+	case delivery.FieldRequestedByID:
+		m.ResetRequestedByID()
+		return nil
+	case delivery.FieldDigestID:
+		m.ResetDigestID()
+		return nil
+	case delivery.FieldDueAt:
+		m.ResetDueAt()
+		return nil
+	case delivery.FieldSubject:
+		m.ResetSubject()
+		return nil
+	case delivery.FieldText:
+		m.ResetText()
+		return nil
+	case delivery.FieldHTML:
+		m.ResetHTML()
+		return nil
+	case delivery.FieldLink:
+		m.ResetLink()
+		return nil
+	case delivery.FieldPayload:
+		m.ResetPayload()
+		return nil
+	case delivery.FieldAttempts:
+		m.ResetAttempts()
+		return nil
+	case delivery.FieldLastError:
+		m.ResetLastError()
+		return nil
+	case delivery.FieldLastAttemptAt:
+		m.ResetLastAttemptAt()
+		return nil
+	case delivery.FieldSentAt:
+		m.ResetSentAt()
+		return nil
+	case delivery.FieldJobID:
+		m.ResetJobID()
+		return nil
+	}
+	return fmt.Errorf("unknown Delivery field %s", name)
+}
+
+// AddedEdges returns all edge names that were set/added in this mutation.
+func (m *DeliveryMutation) AddedEdges() []string {
+	edges := make([]string, 0, 4)
+	if m.channel != nil {
+		edges = append(edges, delivery.EdgeChannel)
+	}
+	if m.recipient != nil {
+		edges = append(edges, delivery.EdgeRecipient)
+	}
+	if m.ticket != nil {
+		edges = append(edges, delivery.EdgeTicket)
+	}
+	if m.requested_by != nil {
+		edges = append(edges, delivery.EdgeRequestedBy)
+	}
+	return edges
+}
+
+// AddedIDs returns all IDs (to other nodes) that were added for the given edge
+// name in this mutation.
+func (m *DeliveryMutation) AddedIDs(name string) []ent.Value {
+	switch name {
+	case delivery.EdgeChannel:
+		if id := m.channel; id != nil {
+			return []ent.Value{*id}
+		}
+	case delivery.EdgeRecipient:
+		if id := m.recipient; id != nil {
+			return []ent.Value{*id}
+		}
+	case delivery.EdgeTicket:
+		if id := m.ticket; id != nil {
+			return []ent.Value{*id}
+		}
+	case delivery.EdgeRequestedBy:
+		if id := m.requested_by; id != nil {
+			return []ent.Value{*id}
+		}
+	}
+	return nil
+}
+
+// RemovedEdges returns all edge names that were removed in this mutation.
+func (m *DeliveryMutation) RemovedEdges() []string {
+	edges := make([]string, 0, 4)
+	return edges
+}
+
+// RemovedIDs returns all IDs (to other nodes) that were removed for the edge with
+// the given name in this mutation.
+func (m *DeliveryMutation) RemovedIDs(name string) []ent.Value {
+	return nil
+}
+
+// ClearedEdges returns all edge names that were cleared in this mutation.
+func (m *DeliveryMutation) ClearedEdges() []string {
+	edges := make([]string, 0, 4)
+	if m.clearedchannel {
+		edges = append(edges, delivery.EdgeChannel)
+	}
+	if m.clearedrecipient {
+		edges = append(edges, delivery.EdgeRecipient)
+	}
+	if m.clearedticket {
+		edges = append(edges, delivery.EdgeTicket)
+	}
+	if m.clearedrequested_by {
+		edges = append(edges, delivery.EdgeRequestedBy)
+	}
+	return edges
+}
+
+// EdgeCleared returns a boolean which indicates if the edge with the given name
+// was cleared in this mutation.
+func (m *DeliveryMutation) EdgeCleared(name string) bool {
+	switch name {
+	case delivery.EdgeChannel:
+		return m.clearedchannel
+	case delivery.EdgeRecipient:
+		return m.clearedrecipient
+	case delivery.EdgeTicket:
+		return m.clearedticket
+	case delivery.EdgeRequestedBy:
+		return m.clearedrequested_by
+	}
+	return false
+}
+
+// ClearEdge clears the value of the edge with the given name. It returns an error
+// if that edge is not defined in the schema.
+func (m *DeliveryMutation) ClearEdge(name string) error {
+	switch name {
+	case delivery.EdgeChannel:
+		m.ClearChannel()
+		return nil
+	case delivery.EdgeRecipient:
+		m.ClearRecipient()
+		return nil
+	case delivery.EdgeTicket:
+		m.ClearTicket()
+		return nil
+	case delivery.EdgeRequestedBy:
+		m.ClearRequestedBy()
+		return nil
+	}
+	return fmt.Errorf("unknown Delivery unique edge %s", name)
+}
+
+// ResetEdge resets all changes to the edge with the given name in this mutation.
+// It returns an error if the edge is not defined in the schema.
+func (m *DeliveryMutation) ResetEdge(name string) error {
+	switch name {
+	case delivery.EdgeChannel:
+		m.ResetChannel()
+		return nil
+	case delivery.EdgeRecipient:
+		m.ResetRecipient()
+		return nil
+	case delivery.EdgeTicket:
+		m.ResetTicket()
+		return nil
+	case delivery.EdgeRequestedBy:
+		m.ResetRequestedBy()
+		return nil
+	}
+	return fmt.Errorf("unknown Delivery edge %s", name)
+}
+
 // MemoMutation represents an operation that mutates the Memo nodes in the graph.
 type MemoMutation struct {
 	config
@@ -3058,6 +6140,2702 @@ func (m *MemoMutation) ResetEdge(name string) error {
 		return nil
 	}
 	return fmt.Errorf("unknown Memo edge %s", name)
+}
+
+// PlaybookMutation represents an operation that mutates the Playbook nodes in the graph.
+type PlaybookMutation struct {
+	config
+	op               Op
+	typ              string
+	id               *int
+	created_at       *time.Time
+	updated_at       *time.Time
+	name             *string
+	description      *string
+	enabled          *bool
+	url              *string
+	method           *string
+	headers          *map[string]string
+	secret_headers   *map[string]string
+	payload_template *string
+	timeout_ms       *int
+	addtimeout_ms    *int
+	clearedFields    map[string]struct{}
+	runs             map[int]struct{}
+	removedruns      map[int]struct{}
+	clearedruns      bool
+	done             bool
+	oldValue         func(context.Context) (*Playbook, error)
+	predicates       []predicate.Playbook
+}
+
+var _ ent.Mutation = (*PlaybookMutation)(nil)
+
+// playbookOption allows management of the mutation configuration using functional options.
+type playbookOption func(*PlaybookMutation)
+
+// newPlaybookMutation creates new mutation for the Playbook entity.
+func newPlaybookMutation(c config, op Op, opts ...playbookOption) *PlaybookMutation {
+	m := &PlaybookMutation{
+		config:        c,
+		op:            op,
+		typ:           TypePlaybook,
+		clearedFields: make(map[string]struct{}),
+	}
+	for _, opt := range opts {
+		opt(m)
+	}
+	return m
+}
+
+// withPlaybookID sets the ID field of the mutation.
+func withPlaybookID(id int) playbookOption {
+	return func(m *PlaybookMutation) {
+		var (
+			err   error
+			once  sync.Once
+			value *Playbook
+		)
+		m.oldValue = func(ctx context.Context) (*Playbook, error) {
+			once.Do(func() {
+				if m.done {
+					err = errors.New("querying old values post mutation is not allowed")
+				} else {
+					value, err = m.Client().Playbook.Get(ctx, id)
+				}
+			})
+			return value, err
+		}
+		m.id = &id
+	}
+}
+
+// withPlaybook sets the old Playbook of the mutation.
+func withPlaybook(node *Playbook) playbookOption {
+	return func(m *PlaybookMutation) {
+		m.oldValue = func(context.Context) (*Playbook, error) {
+			return node, nil
+		}
+		m.id = &node.ID
+	}
+}
+
+// Client returns a new `ent.Client` from the mutation. If the mutation was
+// executed in a transaction (ent.Tx), a transactional client is returned.
+func (m PlaybookMutation) Client() *Client {
+	client := &Client{config: m.config}
+	client.init()
+	return client
+}
+
+// Tx returns an `ent.Tx` for mutations that were executed in transactions;
+// it returns an error otherwise.
+func (m PlaybookMutation) Tx() (*Tx, error) {
+	if _, ok := m.driver.(*txDriver); !ok {
+		return nil, errors.New("ent: mutation is not running in a transaction")
+	}
+	tx := &Tx{config: m.config}
+	tx.init()
+	return tx, nil
+}
+
+// ID returns the ID value in the mutation. Note that the ID is only available
+// if it was provided to the builder or after it was returned from the database.
+func (m *PlaybookMutation) ID() (id int, exists bool) {
+	if m.id == nil {
+		return
+	}
+	return *m.id, true
+}
+
+// IDs queries the database and returns the entity ids that match the mutation's predicate.
+// That means, if the mutation is applied within a transaction with an isolation level such
+// as sql.LevelSerializable, the returned ids match the ids of the rows that will be updated
+// or updated by the mutation.
+func (m *PlaybookMutation) IDs(ctx context.Context) ([]int, error) {
+	switch {
+	case m.op.Is(OpUpdateOne | OpDeleteOne):
+		id, exists := m.ID()
+		if exists {
+			return []int{id}, nil
+		}
+		fallthrough
+	case m.op.Is(OpUpdate | OpDelete):
+		return m.Client().Playbook.Query().Where(m.predicates...).IDs(ctx)
+	default:
+		return nil, fmt.Errorf("IDs is not allowed on %s operations", m.op)
+	}
+}
+
+// SetCreatedAt sets the "created_at" field.
+func (m *PlaybookMutation) SetCreatedAt(t time.Time) {
+	m.created_at = &t
+}
+
+// CreatedAt returns the value of the "created_at" field in the mutation.
+func (m *PlaybookMutation) CreatedAt() (r time.Time, exists bool) {
+	v := m.created_at
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldCreatedAt returns the old "created_at" field's value of the Playbook entity.
+// If the Playbook object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *PlaybookMutation) OldCreatedAt(ctx context.Context) (v time.Time, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldCreatedAt is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldCreatedAt requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldCreatedAt: %w", err)
+	}
+	return oldValue.CreatedAt, nil
+}
+
+// ResetCreatedAt resets all changes to the "created_at" field.
+func (m *PlaybookMutation) ResetCreatedAt() {
+	m.created_at = nil
+}
+
+// SetUpdatedAt sets the "updated_at" field.
+func (m *PlaybookMutation) SetUpdatedAt(t time.Time) {
+	m.updated_at = &t
+}
+
+// UpdatedAt returns the value of the "updated_at" field in the mutation.
+func (m *PlaybookMutation) UpdatedAt() (r time.Time, exists bool) {
+	v := m.updated_at
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldUpdatedAt returns the old "updated_at" field's value of the Playbook entity.
+// If the Playbook object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *PlaybookMutation) OldUpdatedAt(ctx context.Context) (v time.Time, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldUpdatedAt is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldUpdatedAt requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldUpdatedAt: %w", err)
+	}
+	return oldValue.UpdatedAt, nil
+}
+
+// ResetUpdatedAt resets all changes to the "updated_at" field.
+func (m *PlaybookMutation) ResetUpdatedAt() {
+	m.updated_at = nil
+}
+
+// SetName sets the "name" field.
+func (m *PlaybookMutation) SetName(s string) {
+	m.name = &s
+}
+
+// Name returns the value of the "name" field in the mutation.
+func (m *PlaybookMutation) Name() (r string, exists bool) {
+	v := m.name
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldName returns the old "name" field's value of the Playbook entity.
+// If the Playbook object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *PlaybookMutation) OldName(ctx context.Context) (v string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldName is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldName requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldName: %w", err)
+	}
+	return oldValue.Name, nil
+}
+
+// ResetName resets all changes to the "name" field.
+func (m *PlaybookMutation) ResetName() {
+	m.name = nil
+}
+
+// SetDescription sets the "description" field.
+func (m *PlaybookMutation) SetDescription(s string) {
+	m.description = &s
+}
+
+// Description returns the value of the "description" field in the mutation.
+func (m *PlaybookMutation) Description() (r string, exists bool) {
+	v := m.description
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldDescription returns the old "description" field's value of the Playbook entity.
+// If the Playbook object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *PlaybookMutation) OldDescription(ctx context.Context) (v string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldDescription is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldDescription requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldDescription: %w", err)
+	}
+	return oldValue.Description, nil
+}
+
+// ClearDescription clears the value of the "description" field.
+func (m *PlaybookMutation) ClearDescription() {
+	m.description = nil
+	m.clearedFields[playbook.FieldDescription] = struct{}{}
+}
+
+// DescriptionCleared returns if the "description" field was cleared in this mutation.
+func (m *PlaybookMutation) DescriptionCleared() bool {
+	_, ok := m.clearedFields[playbook.FieldDescription]
+	return ok
+}
+
+// ResetDescription resets all changes to the "description" field.
+func (m *PlaybookMutation) ResetDescription() {
+	m.description = nil
+	delete(m.clearedFields, playbook.FieldDescription)
+}
+
+// SetEnabled sets the "enabled" field.
+func (m *PlaybookMutation) SetEnabled(b bool) {
+	m.enabled = &b
+}
+
+// Enabled returns the value of the "enabled" field in the mutation.
+func (m *PlaybookMutation) Enabled() (r bool, exists bool) {
+	v := m.enabled
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldEnabled returns the old "enabled" field's value of the Playbook entity.
+// If the Playbook object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *PlaybookMutation) OldEnabled(ctx context.Context) (v bool, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldEnabled is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldEnabled requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldEnabled: %w", err)
+	}
+	return oldValue.Enabled, nil
+}
+
+// ResetEnabled resets all changes to the "enabled" field.
+func (m *PlaybookMutation) ResetEnabled() {
+	m.enabled = nil
+}
+
+// SetURL sets the "url" field.
+func (m *PlaybookMutation) SetURL(s string) {
+	m.url = &s
+}
+
+// URL returns the value of the "url" field in the mutation.
+func (m *PlaybookMutation) URL() (r string, exists bool) {
+	v := m.url
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldURL returns the old "url" field's value of the Playbook entity.
+// If the Playbook object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *PlaybookMutation) OldURL(ctx context.Context) (v string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldURL is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldURL requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldURL: %w", err)
+	}
+	return oldValue.URL, nil
+}
+
+// ResetURL resets all changes to the "url" field.
+func (m *PlaybookMutation) ResetURL() {
+	m.url = nil
+}
+
+// SetMethod sets the "method" field.
+func (m *PlaybookMutation) SetMethod(s string) {
+	m.method = &s
+}
+
+// Method returns the value of the "method" field in the mutation.
+func (m *PlaybookMutation) Method() (r string, exists bool) {
+	v := m.method
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldMethod returns the old "method" field's value of the Playbook entity.
+// If the Playbook object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *PlaybookMutation) OldMethod(ctx context.Context) (v string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldMethod is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldMethod requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldMethod: %w", err)
+	}
+	return oldValue.Method, nil
+}
+
+// ResetMethod resets all changes to the "method" field.
+func (m *PlaybookMutation) ResetMethod() {
+	m.method = nil
+}
+
+// SetHeaders sets the "headers" field.
+func (m *PlaybookMutation) SetHeaders(value map[string]string) {
+	m.headers = &value
+}
+
+// Headers returns the value of the "headers" field in the mutation.
+func (m *PlaybookMutation) Headers() (r map[string]string, exists bool) {
+	v := m.headers
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldHeaders returns the old "headers" field's value of the Playbook entity.
+// If the Playbook object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *PlaybookMutation) OldHeaders(ctx context.Context) (v map[string]string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldHeaders is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldHeaders requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldHeaders: %w", err)
+	}
+	return oldValue.Headers, nil
+}
+
+// ResetHeaders resets all changes to the "headers" field.
+func (m *PlaybookMutation) ResetHeaders() {
+	m.headers = nil
+}
+
+// SetSecretHeaders sets the "secret_headers" field.
+func (m *PlaybookMutation) SetSecretHeaders(value map[string]string) {
+	m.secret_headers = &value
+}
+
+// SecretHeaders returns the value of the "secret_headers" field in the mutation.
+func (m *PlaybookMutation) SecretHeaders() (r map[string]string, exists bool) {
+	v := m.secret_headers
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldSecretHeaders returns the old "secret_headers" field's value of the Playbook entity.
+// If the Playbook object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *PlaybookMutation) OldSecretHeaders(ctx context.Context) (v map[string]string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldSecretHeaders is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldSecretHeaders requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldSecretHeaders: %w", err)
+	}
+	return oldValue.SecretHeaders, nil
+}
+
+// ResetSecretHeaders resets all changes to the "secret_headers" field.
+func (m *PlaybookMutation) ResetSecretHeaders() {
+	m.secret_headers = nil
+}
+
+// SetPayloadTemplate sets the "payload_template" field.
+func (m *PlaybookMutation) SetPayloadTemplate(s string) {
+	m.payload_template = &s
+}
+
+// PayloadTemplate returns the value of the "payload_template" field in the mutation.
+func (m *PlaybookMutation) PayloadTemplate() (r string, exists bool) {
+	v := m.payload_template
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldPayloadTemplate returns the old "payload_template" field's value of the Playbook entity.
+// If the Playbook object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *PlaybookMutation) OldPayloadTemplate(ctx context.Context) (v string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldPayloadTemplate is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldPayloadTemplate requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldPayloadTemplate: %w", err)
+	}
+	return oldValue.PayloadTemplate, nil
+}
+
+// ClearPayloadTemplate clears the value of the "payload_template" field.
+func (m *PlaybookMutation) ClearPayloadTemplate() {
+	m.payload_template = nil
+	m.clearedFields[playbook.FieldPayloadTemplate] = struct{}{}
+}
+
+// PayloadTemplateCleared returns if the "payload_template" field was cleared in this mutation.
+func (m *PlaybookMutation) PayloadTemplateCleared() bool {
+	_, ok := m.clearedFields[playbook.FieldPayloadTemplate]
+	return ok
+}
+
+// ResetPayloadTemplate resets all changes to the "payload_template" field.
+func (m *PlaybookMutation) ResetPayloadTemplate() {
+	m.payload_template = nil
+	delete(m.clearedFields, playbook.FieldPayloadTemplate)
+}
+
+// SetTimeoutMs sets the "timeout_ms" field.
+func (m *PlaybookMutation) SetTimeoutMs(i int) {
+	m.timeout_ms = &i
+	m.addtimeout_ms = nil
+}
+
+// TimeoutMs returns the value of the "timeout_ms" field in the mutation.
+func (m *PlaybookMutation) TimeoutMs() (r int, exists bool) {
+	v := m.timeout_ms
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldTimeoutMs returns the old "timeout_ms" field's value of the Playbook entity.
+// If the Playbook object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *PlaybookMutation) OldTimeoutMs(ctx context.Context) (v int, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldTimeoutMs is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldTimeoutMs requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldTimeoutMs: %w", err)
+	}
+	return oldValue.TimeoutMs, nil
+}
+
+// AddTimeoutMs adds i to the "timeout_ms" field.
+func (m *PlaybookMutation) AddTimeoutMs(i int) {
+	if m.addtimeout_ms != nil {
+		*m.addtimeout_ms += i
+	} else {
+		m.addtimeout_ms = &i
+	}
+}
+
+// AddedTimeoutMs returns the value that was added to the "timeout_ms" field in this mutation.
+func (m *PlaybookMutation) AddedTimeoutMs() (r int, exists bool) {
+	v := m.addtimeout_ms
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// ResetTimeoutMs resets all changes to the "timeout_ms" field.
+func (m *PlaybookMutation) ResetTimeoutMs() {
+	m.timeout_ms = nil
+	m.addtimeout_ms = nil
+}
+
+// AddRunIDs adds the "runs" edge to the PlaybookRun entity by ids.
+func (m *PlaybookMutation) AddRunIDs(ids ...int) {
+	if m.runs == nil {
+		m.runs = make(map[int]struct{})
+	}
+	for i := range ids {
+		m.runs[ids[i]] = struct{}{}
+	}
+}
+
+// ClearRuns clears the "runs" edge to the PlaybookRun entity.
+func (m *PlaybookMutation) ClearRuns() {
+	m.clearedruns = true
+}
+
+// RunsCleared reports if the "runs" edge to the PlaybookRun entity was cleared.
+func (m *PlaybookMutation) RunsCleared() bool {
+	return m.clearedruns
+}
+
+// RemoveRunIDs removes the "runs" edge to the PlaybookRun entity by IDs.
+func (m *PlaybookMutation) RemoveRunIDs(ids ...int) {
+	if m.removedruns == nil {
+		m.removedruns = make(map[int]struct{})
+	}
+	for i := range ids {
+		delete(m.runs, ids[i])
+		m.removedruns[ids[i]] = struct{}{}
+	}
+}
+
+// RemovedRuns returns the removed IDs of the "runs" edge to the PlaybookRun entity.
+func (m *PlaybookMutation) RemovedRunsIDs() (ids []int) {
+	for id := range m.removedruns {
+		ids = append(ids, id)
+	}
+	return
+}
+
+// RunsIDs returns the "runs" edge IDs in the mutation.
+func (m *PlaybookMutation) RunsIDs() (ids []int) {
+	for id := range m.runs {
+		ids = append(ids, id)
+	}
+	return
+}
+
+// ResetRuns resets all changes to the "runs" edge.
+func (m *PlaybookMutation) ResetRuns() {
+	m.runs = nil
+	m.clearedruns = false
+	m.removedruns = nil
+}
+
+// Where appends a list predicates to the PlaybookMutation builder.
+func (m *PlaybookMutation) Where(ps ...predicate.Playbook) {
+	m.predicates = append(m.predicates, ps...)
+}
+
+// WhereP appends storage-level predicates to the PlaybookMutation builder. Using this method,
+// users can use type-assertion to append predicates that do not depend on any generated package.
+func (m *PlaybookMutation) WhereP(ps ...func(*sql.Selector)) {
+	p := make([]predicate.Playbook, len(ps))
+	for i := range ps {
+		p[i] = ps[i]
+	}
+	m.Where(p...)
+}
+
+// Op returns the operation name.
+func (m *PlaybookMutation) Op() Op {
+	return m.op
+}
+
+// SetOp allows setting the mutation operation.
+func (m *PlaybookMutation) SetOp(op Op) {
+	m.op = op
+}
+
+// Type returns the node type of this mutation (Playbook).
+func (m *PlaybookMutation) Type() string {
+	return m.typ
+}
+
+// Fields returns all fields that were changed during this mutation. Note that in
+// order to get all numeric fields that were incremented/decremented, call
+// AddedFields().
+func (m *PlaybookMutation) Fields() []string {
+	fields := make([]string, 0, 11)
+	if m.created_at != nil {
+		fields = append(fields, playbook.FieldCreatedAt)
+	}
+	if m.updated_at != nil {
+		fields = append(fields, playbook.FieldUpdatedAt)
+	}
+	if m.name != nil {
+		fields = append(fields, playbook.FieldName)
+	}
+	if m.description != nil {
+		fields = append(fields, playbook.FieldDescription)
+	}
+	if m.enabled != nil {
+		fields = append(fields, playbook.FieldEnabled)
+	}
+	if m.url != nil {
+		fields = append(fields, playbook.FieldURL)
+	}
+	if m.method != nil {
+		fields = append(fields, playbook.FieldMethod)
+	}
+	if m.headers != nil {
+		fields = append(fields, playbook.FieldHeaders)
+	}
+	if m.secret_headers != nil {
+		fields = append(fields, playbook.FieldSecretHeaders)
+	}
+	if m.payload_template != nil {
+		fields = append(fields, playbook.FieldPayloadTemplate)
+	}
+	if m.timeout_ms != nil {
+		fields = append(fields, playbook.FieldTimeoutMs)
+	}
+	return fields
+}
+
+// Field returns the value of a field with the given name. The second boolean
+// return value indicates that this field was not set, or was not defined in the
+// schema.
+func (m *PlaybookMutation) Field(name string) (ent.Value, bool) {
+	switch name {
+	case playbook.FieldCreatedAt:
+		return m.CreatedAt()
+	case playbook.FieldUpdatedAt:
+		return m.UpdatedAt()
+	case playbook.FieldName:
+		return m.Name()
+	case playbook.FieldDescription:
+		return m.Description()
+	case playbook.FieldEnabled:
+		return m.Enabled()
+	case playbook.FieldURL:
+		return m.URL()
+	case playbook.FieldMethod:
+		return m.Method()
+	case playbook.FieldHeaders:
+		return m.Headers()
+	case playbook.FieldSecretHeaders:
+		return m.SecretHeaders()
+	case playbook.FieldPayloadTemplate:
+		return m.PayloadTemplate()
+	case playbook.FieldTimeoutMs:
+		return m.TimeoutMs()
+	}
+	return nil, false
+}
+
+// OldField returns the old value of the field from the database. An error is
+// returned if the mutation operation is not UpdateOne, or the query to the
+// database failed.
+func (m *PlaybookMutation) OldField(ctx context.Context, name string) (ent.Value, error) {
+	switch name {
+	case playbook.FieldCreatedAt:
+		return m.OldCreatedAt(ctx)
+	case playbook.FieldUpdatedAt:
+		return m.OldUpdatedAt(ctx)
+	case playbook.FieldName:
+		return m.OldName(ctx)
+	case playbook.FieldDescription:
+		return m.OldDescription(ctx)
+	case playbook.FieldEnabled:
+		return m.OldEnabled(ctx)
+	case playbook.FieldURL:
+		return m.OldURL(ctx)
+	case playbook.FieldMethod:
+		return m.OldMethod(ctx)
+	case playbook.FieldHeaders:
+		return m.OldHeaders(ctx)
+	case playbook.FieldSecretHeaders:
+		return m.OldSecretHeaders(ctx)
+	case playbook.FieldPayloadTemplate:
+		return m.OldPayloadTemplate(ctx)
+	case playbook.FieldTimeoutMs:
+		return m.OldTimeoutMs(ctx)
+	}
+	return nil, fmt.Errorf("unknown Playbook field %s", name)
+}
+
+// SetField sets the value of a field with the given name. It returns an error if
+// the field is not defined in the schema, or if the type mismatched the field
+// type.
+func (m *PlaybookMutation) SetField(name string, value ent.Value) error {
+	switch name {
+	case playbook.FieldCreatedAt:
+		v, ok := value.(time.Time)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetCreatedAt(v)
+		return nil
+	case playbook.FieldUpdatedAt:
+		v, ok := value.(time.Time)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetUpdatedAt(v)
+		return nil
+	case playbook.FieldName:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetName(v)
+		return nil
+	case playbook.FieldDescription:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetDescription(v)
+		return nil
+	case playbook.FieldEnabled:
+		v, ok := value.(bool)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetEnabled(v)
+		return nil
+	case playbook.FieldURL:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetURL(v)
+		return nil
+	case playbook.FieldMethod:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetMethod(v)
+		return nil
+	case playbook.FieldHeaders:
+		v, ok := value.(map[string]string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetHeaders(v)
+		return nil
+	case playbook.FieldSecretHeaders:
+		v, ok := value.(map[string]string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetSecretHeaders(v)
+		return nil
+	case playbook.FieldPayloadTemplate:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetPayloadTemplate(v)
+		return nil
+	case playbook.FieldTimeoutMs:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetTimeoutMs(v)
+		return nil
+	}
+	return fmt.Errorf("unknown Playbook field %s", name)
+}
+
+// AddedFields returns all numeric fields that were incremented/decremented during
+// this mutation.
+func (m *PlaybookMutation) AddedFields() []string {
+	var fields []string
+	if m.addtimeout_ms != nil {
+		fields = append(fields, playbook.FieldTimeoutMs)
+	}
+	return fields
+}
+
+// AddedField returns the numeric value that was incremented/decremented on a field
+// with the given name. The second boolean return value indicates that this field
+// was not set, or was not defined in the schema.
+func (m *PlaybookMutation) AddedField(name string) (ent.Value, bool) {
+	switch name {
+	case playbook.FieldTimeoutMs:
+		return m.AddedTimeoutMs()
+	}
+	return nil, false
+}
+
+// AddField adds the value to the field with the given name. It returns an error if
+// the field is not defined in the schema, or if the type mismatched the field
+// type.
+func (m *PlaybookMutation) AddField(name string, value ent.Value) error {
+	switch name {
+	case playbook.FieldTimeoutMs:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.AddTimeoutMs(v)
+		return nil
+	}
+	return fmt.Errorf("unknown Playbook numeric field %s", name)
+}
+
+// ClearedFields returns all nullable fields that were cleared during this
+// mutation.
+func (m *PlaybookMutation) ClearedFields() []string {
+	var fields []string
+	if m.FieldCleared(playbook.FieldDescription) {
+		fields = append(fields, playbook.FieldDescription)
+	}
+	if m.FieldCleared(playbook.FieldPayloadTemplate) {
+		fields = append(fields, playbook.FieldPayloadTemplate)
+	}
+	return fields
+}
+
+// FieldCleared returns a boolean indicating if a field with the given name was
+// cleared in this mutation.
+func (m *PlaybookMutation) FieldCleared(name string) bool {
+	_, ok := m.clearedFields[name]
+	return ok
+}
+
+// ClearField clears the value of the field with the given name. It returns an
+// error if the field is not defined in the schema.
+func (m *PlaybookMutation) ClearField(name string) error {
+	switch name {
+	case playbook.FieldDescription:
+		m.ClearDescription()
+		return nil
+	case playbook.FieldPayloadTemplate:
+		m.ClearPayloadTemplate()
+		return nil
+	}
+	return fmt.Errorf("unknown Playbook nullable field %s", name)
+}
+
+// ResetField resets all changes in the mutation for the field with the given name.
+// It returns an error if the field is not defined in the schema.
+func (m *PlaybookMutation) ResetField(name string) error {
+	switch name {
+	case playbook.FieldCreatedAt:
+		m.ResetCreatedAt()
+		return nil
+	case playbook.FieldUpdatedAt:
+		m.ResetUpdatedAt()
+		return nil
+	case playbook.FieldName:
+		m.ResetName()
+		return nil
+	case playbook.FieldDescription:
+		m.ResetDescription()
+		return nil
+	case playbook.FieldEnabled:
+		m.ResetEnabled()
+		return nil
+	case playbook.FieldURL:
+		m.ResetURL()
+		return nil
+	case playbook.FieldMethod:
+		m.ResetMethod()
+		return nil
+	case playbook.FieldHeaders:
+		m.ResetHeaders()
+		return nil
+	case playbook.FieldSecretHeaders:
+		m.ResetSecretHeaders()
+		return nil
+	case playbook.FieldPayloadTemplate:
+		m.ResetPayloadTemplate()
+		return nil
+	case playbook.FieldTimeoutMs:
+		m.ResetTimeoutMs()
+		return nil
+	}
+	return fmt.Errorf("unknown Playbook field %s", name)
+}
+
+// AddedEdges returns all edge names that were set/added in this mutation.
+func (m *PlaybookMutation) AddedEdges() []string {
+	edges := make([]string, 0, 1)
+	if m.runs != nil {
+		edges = append(edges, playbook.EdgeRuns)
+	}
+	return edges
+}
+
+// AddedIDs returns all IDs (to other nodes) that were added for the given edge
+// name in this mutation.
+func (m *PlaybookMutation) AddedIDs(name string) []ent.Value {
+	switch name {
+	case playbook.EdgeRuns:
+		ids := make([]ent.Value, 0, len(m.runs))
+		for id := range m.runs {
+			ids = append(ids, id)
+		}
+		return ids
+	}
+	return nil
+}
+
+// RemovedEdges returns all edge names that were removed in this mutation.
+func (m *PlaybookMutation) RemovedEdges() []string {
+	edges := make([]string, 0, 1)
+	if m.removedruns != nil {
+		edges = append(edges, playbook.EdgeRuns)
+	}
+	return edges
+}
+
+// RemovedIDs returns all IDs (to other nodes) that were removed for the edge with
+// the given name in this mutation.
+func (m *PlaybookMutation) RemovedIDs(name string) []ent.Value {
+	switch name {
+	case playbook.EdgeRuns:
+		ids := make([]ent.Value, 0, len(m.removedruns))
+		for id := range m.removedruns {
+			ids = append(ids, id)
+		}
+		return ids
+	}
+	return nil
+}
+
+// ClearedEdges returns all edge names that were cleared in this mutation.
+func (m *PlaybookMutation) ClearedEdges() []string {
+	edges := make([]string, 0, 1)
+	if m.clearedruns {
+		edges = append(edges, playbook.EdgeRuns)
+	}
+	return edges
+}
+
+// EdgeCleared returns a boolean which indicates if the edge with the given name
+// was cleared in this mutation.
+func (m *PlaybookMutation) EdgeCleared(name string) bool {
+	switch name {
+	case playbook.EdgeRuns:
+		return m.clearedruns
+	}
+	return false
+}
+
+// ClearEdge clears the value of the edge with the given name. It returns an error
+// if that edge is not defined in the schema.
+func (m *PlaybookMutation) ClearEdge(name string) error {
+	switch name {
+	}
+	return fmt.Errorf("unknown Playbook unique edge %s", name)
+}
+
+// ResetEdge resets all changes to the edge with the given name in this mutation.
+// It returns an error if the edge is not defined in the schema.
+func (m *PlaybookMutation) ResetEdge(name string) error {
+	switch name {
+	case playbook.EdgeRuns:
+		m.ResetRuns()
+		return nil
+	}
+	return fmt.Errorf("unknown Playbook edge %s", name)
+}
+
+// PlaybookRunMutation represents an operation that mutates the PlaybookRun nodes in the graph.
+type PlaybookRunMutation struct {
+	config
+	op                  Op
+	typ                 string
+	id                  *int
+	created_at          *time.Time
+	updated_at          *time.Time
+	ticket_number       *int
+	addticket_number    *int
+	site_id             *int
+	addsite_id          *int
+	status              *playbookrun.Status
+	attempts            *int
+	addattempts         *int
+	http_status         *int
+	addhttp_status      *int
+	duration_ms         *int
+	addduration_ms      *int
+	response            *string
+	error               *string
+	started_at          *time.Time
+	finished_at         *time.Time
+	job_id              *int64
+	addjob_id           *int64
+	clearedFields       map[string]struct{}
+	playbook            *int
+	clearedplaybook     bool
+	ticket              *int
+	clearedticket       bool
+	requested_by        *int
+	clearedrequested_by bool
+	done                bool
+	oldValue            func(context.Context) (*PlaybookRun, error)
+	predicates          []predicate.PlaybookRun
+}
+
+var _ ent.Mutation = (*PlaybookRunMutation)(nil)
+
+// playbookrunOption allows management of the mutation configuration using functional options.
+type playbookrunOption func(*PlaybookRunMutation)
+
+// newPlaybookRunMutation creates new mutation for the PlaybookRun entity.
+func newPlaybookRunMutation(c config, op Op, opts ...playbookrunOption) *PlaybookRunMutation {
+	m := &PlaybookRunMutation{
+		config:        c,
+		op:            op,
+		typ:           TypePlaybookRun,
+		clearedFields: make(map[string]struct{}),
+	}
+	for _, opt := range opts {
+		opt(m)
+	}
+	return m
+}
+
+// withPlaybookRunID sets the ID field of the mutation.
+func withPlaybookRunID(id int) playbookrunOption {
+	return func(m *PlaybookRunMutation) {
+		var (
+			err   error
+			once  sync.Once
+			value *PlaybookRun
+		)
+		m.oldValue = func(ctx context.Context) (*PlaybookRun, error) {
+			once.Do(func() {
+				if m.done {
+					err = errors.New("querying old values post mutation is not allowed")
+				} else {
+					value, err = m.Client().PlaybookRun.Get(ctx, id)
+				}
+			})
+			return value, err
+		}
+		m.id = &id
+	}
+}
+
+// withPlaybookRun sets the old PlaybookRun of the mutation.
+func withPlaybookRun(node *PlaybookRun) playbookrunOption {
+	return func(m *PlaybookRunMutation) {
+		m.oldValue = func(context.Context) (*PlaybookRun, error) {
+			return node, nil
+		}
+		m.id = &node.ID
+	}
+}
+
+// Client returns a new `ent.Client` from the mutation. If the mutation was
+// executed in a transaction (ent.Tx), a transactional client is returned.
+func (m PlaybookRunMutation) Client() *Client {
+	client := &Client{config: m.config}
+	client.init()
+	return client
+}
+
+// Tx returns an `ent.Tx` for mutations that were executed in transactions;
+// it returns an error otherwise.
+func (m PlaybookRunMutation) Tx() (*Tx, error) {
+	if _, ok := m.driver.(*txDriver); !ok {
+		return nil, errors.New("ent: mutation is not running in a transaction")
+	}
+	tx := &Tx{config: m.config}
+	tx.init()
+	return tx, nil
+}
+
+// ID returns the ID value in the mutation. Note that the ID is only available
+// if it was provided to the builder or after it was returned from the database.
+func (m *PlaybookRunMutation) ID() (id int, exists bool) {
+	if m.id == nil {
+		return
+	}
+	return *m.id, true
+}
+
+// IDs queries the database and returns the entity ids that match the mutation's predicate.
+// That means, if the mutation is applied within a transaction with an isolation level such
+// as sql.LevelSerializable, the returned ids match the ids of the rows that will be updated
+// or updated by the mutation.
+func (m *PlaybookRunMutation) IDs(ctx context.Context) ([]int, error) {
+	switch {
+	case m.op.Is(OpUpdateOne | OpDeleteOne):
+		id, exists := m.ID()
+		if exists {
+			return []int{id}, nil
+		}
+		fallthrough
+	case m.op.Is(OpUpdate | OpDelete):
+		return m.Client().PlaybookRun.Query().Where(m.predicates...).IDs(ctx)
+	default:
+		return nil, fmt.Errorf("IDs is not allowed on %s operations", m.op)
+	}
+}
+
+// SetCreatedAt sets the "created_at" field.
+func (m *PlaybookRunMutation) SetCreatedAt(t time.Time) {
+	m.created_at = &t
+}
+
+// CreatedAt returns the value of the "created_at" field in the mutation.
+func (m *PlaybookRunMutation) CreatedAt() (r time.Time, exists bool) {
+	v := m.created_at
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldCreatedAt returns the old "created_at" field's value of the PlaybookRun entity.
+// If the PlaybookRun object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *PlaybookRunMutation) OldCreatedAt(ctx context.Context) (v time.Time, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldCreatedAt is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldCreatedAt requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldCreatedAt: %w", err)
+	}
+	return oldValue.CreatedAt, nil
+}
+
+// ResetCreatedAt resets all changes to the "created_at" field.
+func (m *PlaybookRunMutation) ResetCreatedAt() {
+	m.created_at = nil
+}
+
+// SetUpdatedAt sets the "updated_at" field.
+func (m *PlaybookRunMutation) SetUpdatedAt(t time.Time) {
+	m.updated_at = &t
+}
+
+// UpdatedAt returns the value of the "updated_at" field in the mutation.
+func (m *PlaybookRunMutation) UpdatedAt() (r time.Time, exists bool) {
+	v := m.updated_at
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldUpdatedAt returns the old "updated_at" field's value of the PlaybookRun entity.
+// If the PlaybookRun object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *PlaybookRunMutation) OldUpdatedAt(ctx context.Context) (v time.Time, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldUpdatedAt is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldUpdatedAt requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldUpdatedAt: %w", err)
+	}
+	return oldValue.UpdatedAt, nil
+}
+
+// ResetUpdatedAt resets all changes to the "updated_at" field.
+func (m *PlaybookRunMutation) ResetUpdatedAt() {
+	m.updated_at = nil
+}
+
+// SetPlaybookID sets the "playbook_id" field.
+func (m *PlaybookRunMutation) SetPlaybookID(i int) {
+	m.playbook = &i
+}
+
+// PlaybookID returns the value of the "playbook_id" field in the mutation.
+func (m *PlaybookRunMutation) PlaybookID() (r int, exists bool) {
+	v := m.playbook
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldPlaybookID returns the old "playbook_id" field's value of the PlaybookRun entity.
+// If the PlaybookRun object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *PlaybookRunMutation) OldPlaybookID(ctx context.Context) (v int, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldPlaybookID is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldPlaybookID requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldPlaybookID: %w", err)
+	}
+	return oldValue.PlaybookID, nil
+}
+
+// ResetPlaybookID resets all changes to the "playbook_id" field.
+func (m *PlaybookRunMutation) ResetPlaybookID() {
+	m.playbook = nil
+}
+
+// SetTicketID sets the "ticket_id" field.
+func (m *PlaybookRunMutation) SetTicketID(i int) {
+	m.ticket = &i
+}
+
+// TicketID returns the value of the "ticket_id" field in the mutation.
+func (m *PlaybookRunMutation) TicketID() (r int, exists bool) {
+	v := m.ticket
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldTicketID returns the old "ticket_id" field's value of the PlaybookRun entity.
+// If the PlaybookRun object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *PlaybookRunMutation) OldTicketID(ctx context.Context) (v *int, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldTicketID is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldTicketID requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldTicketID: %w", err)
+	}
+	return oldValue.TicketID, nil
+}
+
+// ClearTicketID clears the value of the "ticket_id" field.
+func (m *PlaybookRunMutation) ClearTicketID() {
+	m.ticket = nil
+	m.clearedFields[playbookrun.FieldTicketID] = struct{}{}
+}
+
+// TicketIDCleared returns if the "ticket_id" field was cleared in this mutation.
+func (m *PlaybookRunMutation) TicketIDCleared() bool {
+	_, ok := m.clearedFields[playbookrun.FieldTicketID]
+	return ok
+}
+
+// ResetTicketID resets all changes to the "ticket_id" field.
+func (m *PlaybookRunMutation) ResetTicketID() {
+	m.ticket = nil
+	delete(m.clearedFields, playbookrun.FieldTicketID)
+}
+
+// SetTicketNumber sets the "ticket_number" field.
+func (m *PlaybookRunMutation) SetTicketNumber(i int) {
+	m.ticket_number = &i
+	m.addticket_number = nil
+}
+
+// TicketNumber returns the value of the "ticket_number" field in the mutation.
+func (m *PlaybookRunMutation) TicketNumber() (r int, exists bool) {
+	v := m.ticket_number
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldTicketNumber returns the old "ticket_number" field's value of the PlaybookRun entity.
+// If the PlaybookRun object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *PlaybookRunMutation) OldTicketNumber(ctx context.Context) (v int, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldTicketNumber is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldTicketNumber requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldTicketNumber: %w", err)
+	}
+	return oldValue.TicketNumber, nil
+}
+
+// AddTicketNumber adds i to the "ticket_number" field.
+func (m *PlaybookRunMutation) AddTicketNumber(i int) {
+	if m.addticket_number != nil {
+		*m.addticket_number += i
+	} else {
+		m.addticket_number = &i
+	}
+}
+
+// AddedTicketNumber returns the value that was added to the "ticket_number" field in this mutation.
+func (m *PlaybookRunMutation) AddedTicketNumber() (r int, exists bool) {
+	v := m.addticket_number
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// ResetTicketNumber resets all changes to the "ticket_number" field.
+func (m *PlaybookRunMutation) ResetTicketNumber() {
+	m.ticket_number = nil
+	m.addticket_number = nil
+}
+
+// SetSiteID sets the "site_id" field.
+func (m *PlaybookRunMutation) SetSiteID(i int) {
+	m.site_id = &i
+	m.addsite_id = nil
+}
+
+// SiteID returns the value of the "site_id" field in the mutation.
+func (m *PlaybookRunMutation) SiteID() (r int, exists bool) {
+	v := m.site_id
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldSiteID returns the old "site_id" field's value of the PlaybookRun entity.
+// If the PlaybookRun object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *PlaybookRunMutation) OldSiteID(ctx context.Context) (v int, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldSiteID is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldSiteID requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldSiteID: %w", err)
+	}
+	return oldValue.SiteID, nil
+}
+
+// AddSiteID adds i to the "site_id" field.
+func (m *PlaybookRunMutation) AddSiteID(i int) {
+	if m.addsite_id != nil {
+		*m.addsite_id += i
+	} else {
+		m.addsite_id = &i
+	}
+}
+
+// AddedSiteID returns the value that was added to the "site_id" field in this mutation.
+func (m *PlaybookRunMutation) AddedSiteID() (r int, exists bool) {
+	v := m.addsite_id
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// ResetSiteID resets all changes to the "site_id" field.
+func (m *PlaybookRunMutation) ResetSiteID() {
+	m.site_id = nil
+	m.addsite_id = nil
+}
+
+// SetRequestedByID sets the "requested_by_id" field.
+func (m *PlaybookRunMutation) SetRequestedByID(i int) {
+	m.requested_by = &i
+}
+
+// RequestedByID returns the value of the "requested_by_id" field in the mutation.
+func (m *PlaybookRunMutation) RequestedByID() (r int, exists bool) {
+	v := m.requested_by
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldRequestedByID returns the old "requested_by_id" field's value of the PlaybookRun entity.
+// If the PlaybookRun object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *PlaybookRunMutation) OldRequestedByID(ctx context.Context) (v *int, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldRequestedByID is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldRequestedByID requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldRequestedByID: %w", err)
+	}
+	return oldValue.RequestedByID, nil
+}
+
+// ClearRequestedByID clears the value of the "requested_by_id" field.
+func (m *PlaybookRunMutation) ClearRequestedByID() {
+	m.requested_by = nil
+	m.clearedFields[playbookrun.FieldRequestedByID] = struct{}{}
+}
+
+// RequestedByIDCleared returns if the "requested_by_id" field was cleared in this mutation.
+func (m *PlaybookRunMutation) RequestedByIDCleared() bool {
+	_, ok := m.clearedFields[playbookrun.FieldRequestedByID]
+	return ok
+}
+
+// ResetRequestedByID resets all changes to the "requested_by_id" field.
+func (m *PlaybookRunMutation) ResetRequestedByID() {
+	m.requested_by = nil
+	delete(m.clearedFields, playbookrun.FieldRequestedByID)
+}
+
+// SetStatus sets the "status" field.
+func (m *PlaybookRunMutation) SetStatus(pl playbookrun.Status) {
+	m.status = &pl
+}
+
+// Status returns the value of the "status" field in the mutation.
+func (m *PlaybookRunMutation) Status() (r playbookrun.Status, exists bool) {
+	v := m.status
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldStatus returns the old "status" field's value of the PlaybookRun entity.
+// If the PlaybookRun object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *PlaybookRunMutation) OldStatus(ctx context.Context) (v playbookrun.Status, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldStatus is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldStatus requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldStatus: %w", err)
+	}
+	return oldValue.Status, nil
+}
+
+// ResetStatus resets all changes to the "status" field.
+func (m *PlaybookRunMutation) ResetStatus() {
+	m.status = nil
+}
+
+// SetAttempts sets the "attempts" field.
+func (m *PlaybookRunMutation) SetAttempts(i int) {
+	m.attempts = &i
+	m.addattempts = nil
+}
+
+// Attempts returns the value of the "attempts" field in the mutation.
+func (m *PlaybookRunMutation) Attempts() (r int, exists bool) {
+	v := m.attempts
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldAttempts returns the old "attempts" field's value of the PlaybookRun entity.
+// If the PlaybookRun object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *PlaybookRunMutation) OldAttempts(ctx context.Context) (v int, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldAttempts is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldAttempts requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldAttempts: %w", err)
+	}
+	return oldValue.Attempts, nil
+}
+
+// AddAttempts adds i to the "attempts" field.
+func (m *PlaybookRunMutation) AddAttempts(i int) {
+	if m.addattempts != nil {
+		*m.addattempts += i
+	} else {
+		m.addattempts = &i
+	}
+}
+
+// AddedAttempts returns the value that was added to the "attempts" field in this mutation.
+func (m *PlaybookRunMutation) AddedAttempts() (r int, exists bool) {
+	v := m.addattempts
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// ResetAttempts resets all changes to the "attempts" field.
+func (m *PlaybookRunMutation) ResetAttempts() {
+	m.attempts = nil
+	m.addattempts = nil
+}
+
+// SetHTTPStatus sets the "http_status" field.
+func (m *PlaybookRunMutation) SetHTTPStatus(i int) {
+	m.http_status = &i
+	m.addhttp_status = nil
+}
+
+// HTTPStatus returns the value of the "http_status" field in the mutation.
+func (m *PlaybookRunMutation) HTTPStatus() (r int, exists bool) {
+	v := m.http_status
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldHTTPStatus returns the old "http_status" field's value of the PlaybookRun entity.
+// If the PlaybookRun object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *PlaybookRunMutation) OldHTTPStatus(ctx context.Context) (v *int, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldHTTPStatus is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldHTTPStatus requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldHTTPStatus: %w", err)
+	}
+	return oldValue.HTTPStatus, nil
+}
+
+// AddHTTPStatus adds i to the "http_status" field.
+func (m *PlaybookRunMutation) AddHTTPStatus(i int) {
+	if m.addhttp_status != nil {
+		*m.addhttp_status += i
+	} else {
+		m.addhttp_status = &i
+	}
+}
+
+// AddedHTTPStatus returns the value that was added to the "http_status" field in this mutation.
+func (m *PlaybookRunMutation) AddedHTTPStatus() (r int, exists bool) {
+	v := m.addhttp_status
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// ClearHTTPStatus clears the value of the "http_status" field.
+func (m *PlaybookRunMutation) ClearHTTPStatus() {
+	m.http_status = nil
+	m.addhttp_status = nil
+	m.clearedFields[playbookrun.FieldHTTPStatus] = struct{}{}
+}
+
+// HTTPStatusCleared returns if the "http_status" field was cleared in this mutation.
+func (m *PlaybookRunMutation) HTTPStatusCleared() bool {
+	_, ok := m.clearedFields[playbookrun.FieldHTTPStatus]
+	return ok
+}
+
+// ResetHTTPStatus resets all changes to the "http_status" field.
+func (m *PlaybookRunMutation) ResetHTTPStatus() {
+	m.http_status = nil
+	m.addhttp_status = nil
+	delete(m.clearedFields, playbookrun.FieldHTTPStatus)
+}
+
+// SetDurationMs sets the "duration_ms" field.
+func (m *PlaybookRunMutation) SetDurationMs(i int) {
+	m.duration_ms = &i
+	m.addduration_ms = nil
+}
+
+// DurationMs returns the value of the "duration_ms" field in the mutation.
+func (m *PlaybookRunMutation) DurationMs() (r int, exists bool) {
+	v := m.duration_ms
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldDurationMs returns the old "duration_ms" field's value of the PlaybookRun entity.
+// If the PlaybookRun object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *PlaybookRunMutation) OldDurationMs(ctx context.Context) (v *int, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldDurationMs is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldDurationMs requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldDurationMs: %w", err)
+	}
+	return oldValue.DurationMs, nil
+}
+
+// AddDurationMs adds i to the "duration_ms" field.
+func (m *PlaybookRunMutation) AddDurationMs(i int) {
+	if m.addduration_ms != nil {
+		*m.addduration_ms += i
+	} else {
+		m.addduration_ms = &i
+	}
+}
+
+// AddedDurationMs returns the value that was added to the "duration_ms" field in this mutation.
+func (m *PlaybookRunMutation) AddedDurationMs() (r int, exists bool) {
+	v := m.addduration_ms
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// ClearDurationMs clears the value of the "duration_ms" field.
+func (m *PlaybookRunMutation) ClearDurationMs() {
+	m.duration_ms = nil
+	m.addduration_ms = nil
+	m.clearedFields[playbookrun.FieldDurationMs] = struct{}{}
+}
+
+// DurationMsCleared returns if the "duration_ms" field was cleared in this mutation.
+func (m *PlaybookRunMutation) DurationMsCleared() bool {
+	_, ok := m.clearedFields[playbookrun.FieldDurationMs]
+	return ok
+}
+
+// ResetDurationMs resets all changes to the "duration_ms" field.
+func (m *PlaybookRunMutation) ResetDurationMs() {
+	m.duration_ms = nil
+	m.addduration_ms = nil
+	delete(m.clearedFields, playbookrun.FieldDurationMs)
+}
+
+// SetResponse sets the "response" field.
+func (m *PlaybookRunMutation) SetResponse(s string) {
+	m.response = &s
+}
+
+// Response returns the value of the "response" field in the mutation.
+func (m *PlaybookRunMutation) Response() (r string, exists bool) {
+	v := m.response
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldResponse returns the old "response" field's value of the PlaybookRun entity.
+// If the PlaybookRun object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *PlaybookRunMutation) OldResponse(ctx context.Context) (v *string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldResponse is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldResponse requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldResponse: %w", err)
+	}
+	return oldValue.Response, nil
+}
+
+// ClearResponse clears the value of the "response" field.
+func (m *PlaybookRunMutation) ClearResponse() {
+	m.response = nil
+	m.clearedFields[playbookrun.FieldResponse] = struct{}{}
+}
+
+// ResponseCleared returns if the "response" field was cleared in this mutation.
+func (m *PlaybookRunMutation) ResponseCleared() bool {
+	_, ok := m.clearedFields[playbookrun.FieldResponse]
+	return ok
+}
+
+// ResetResponse resets all changes to the "response" field.
+func (m *PlaybookRunMutation) ResetResponse() {
+	m.response = nil
+	delete(m.clearedFields, playbookrun.FieldResponse)
+}
+
+// SetError sets the "error" field.
+func (m *PlaybookRunMutation) SetError(s string) {
+	m.error = &s
+}
+
+// Error returns the value of the "error" field in the mutation.
+func (m *PlaybookRunMutation) Error() (r string, exists bool) {
+	v := m.error
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldError returns the old "error" field's value of the PlaybookRun entity.
+// If the PlaybookRun object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *PlaybookRunMutation) OldError(ctx context.Context) (v *string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldError is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldError requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldError: %w", err)
+	}
+	return oldValue.Error, nil
+}
+
+// ClearError clears the value of the "error" field.
+func (m *PlaybookRunMutation) ClearError() {
+	m.error = nil
+	m.clearedFields[playbookrun.FieldError] = struct{}{}
+}
+
+// ErrorCleared returns if the "error" field was cleared in this mutation.
+func (m *PlaybookRunMutation) ErrorCleared() bool {
+	_, ok := m.clearedFields[playbookrun.FieldError]
+	return ok
+}
+
+// ResetError resets all changes to the "error" field.
+func (m *PlaybookRunMutation) ResetError() {
+	m.error = nil
+	delete(m.clearedFields, playbookrun.FieldError)
+}
+
+// SetStartedAt sets the "started_at" field.
+func (m *PlaybookRunMutation) SetStartedAt(t time.Time) {
+	m.started_at = &t
+}
+
+// StartedAt returns the value of the "started_at" field in the mutation.
+func (m *PlaybookRunMutation) StartedAt() (r time.Time, exists bool) {
+	v := m.started_at
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldStartedAt returns the old "started_at" field's value of the PlaybookRun entity.
+// If the PlaybookRun object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *PlaybookRunMutation) OldStartedAt(ctx context.Context) (v *time.Time, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldStartedAt is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldStartedAt requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldStartedAt: %w", err)
+	}
+	return oldValue.StartedAt, nil
+}
+
+// ClearStartedAt clears the value of the "started_at" field.
+func (m *PlaybookRunMutation) ClearStartedAt() {
+	m.started_at = nil
+	m.clearedFields[playbookrun.FieldStartedAt] = struct{}{}
+}
+
+// StartedAtCleared returns if the "started_at" field was cleared in this mutation.
+func (m *PlaybookRunMutation) StartedAtCleared() bool {
+	_, ok := m.clearedFields[playbookrun.FieldStartedAt]
+	return ok
+}
+
+// ResetStartedAt resets all changes to the "started_at" field.
+func (m *PlaybookRunMutation) ResetStartedAt() {
+	m.started_at = nil
+	delete(m.clearedFields, playbookrun.FieldStartedAt)
+}
+
+// SetFinishedAt sets the "finished_at" field.
+func (m *PlaybookRunMutation) SetFinishedAt(t time.Time) {
+	m.finished_at = &t
+}
+
+// FinishedAt returns the value of the "finished_at" field in the mutation.
+func (m *PlaybookRunMutation) FinishedAt() (r time.Time, exists bool) {
+	v := m.finished_at
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldFinishedAt returns the old "finished_at" field's value of the PlaybookRun entity.
+// If the PlaybookRun object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *PlaybookRunMutation) OldFinishedAt(ctx context.Context) (v *time.Time, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldFinishedAt is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldFinishedAt requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldFinishedAt: %w", err)
+	}
+	return oldValue.FinishedAt, nil
+}
+
+// ClearFinishedAt clears the value of the "finished_at" field.
+func (m *PlaybookRunMutation) ClearFinishedAt() {
+	m.finished_at = nil
+	m.clearedFields[playbookrun.FieldFinishedAt] = struct{}{}
+}
+
+// FinishedAtCleared returns if the "finished_at" field was cleared in this mutation.
+func (m *PlaybookRunMutation) FinishedAtCleared() bool {
+	_, ok := m.clearedFields[playbookrun.FieldFinishedAt]
+	return ok
+}
+
+// ResetFinishedAt resets all changes to the "finished_at" field.
+func (m *PlaybookRunMutation) ResetFinishedAt() {
+	m.finished_at = nil
+	delete(m.clearedFields, playbookrun.FieldFinishedAt)
+}
+
+// SetJobID sets the "job_id" field.
+func (m *PlaybookRunMutation) SetJobID(i int64) {
+	m.job_id = &i
+	m.addjob_id = nil
+}
+
+// JobID returns the value of the "job_id" field in the mutation.
+func (m *PlaybookRunMutation) JobID() (r int64, exists bool) {
+	v := m.job_id
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldJobID returns the old "job_id" field's value of the PlaybookRun entity.
+// If the PlaybookRun object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *PlaybookRunMutation) OldJobID(ctx context.Context) (v *int64, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldJobID is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldJobID requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldJobID: %w", err)
+	}
+	return oldValue.JobID, nil
+}
+
+// AddJobID adds i to the "job_id" field.
+func (m *PlaybookRunMutation) AddJobID(i int64) {
+	if m.addjob_id != nil {
+		*m.addjob_id += i
+	} else {
+		m.addjob_id = &i
+	}
+}
+
+// AddedJobID returns the value that was added to the "job_id" field in this mutation.
+func (m *PlaybookRunMutation) AddedJobID() (r int64, exists bool) {
+	v := m.addjob_id
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// ClearJobID clears the value of the "job_id" field.
+func (m *PlaybookRunMutation) ClearJobID() {
+	m.job_id = nil
+	m.addjob_id = nil
+	m.clearedFields[playbookrun.FieldJobID] = struct{}{}
+}
+
+// JobIDCleared returns if the "job_id" field was cleared in this mutation.
+func (m *PlaybookRunMutation) JobIDCleared() bool {
+	_, ok := m.clearedFields[playbookrun.FieldJobID]
+	return ok
+}
+
+// ResetJobID resets all changes to the "job_id" field.
+func (m *PlaybookRunMutation) ResetJobID() {
+	m.job_id = nil
+	m.addjob_id = nil
+	delete(m.clearedFields, playbookrun.FieldJobID)
+}
+
+// ClearPlaybook clears the "playbook" edge to the Playbook entity.
+func (m *PlaybookRunMutation) ClearPlaybook() {
+	m.clearedplaybook = true
+	m.clearedFields[playbookrun.FieldPlaybookID] = struct{}{}
+}
+
+// PlaybookCleared reports if the "playbook" edge to the Playbook entity was cleared.
+func (m *PlaybookRunMutation) PlaybookCleared() bool {
+	return m.clearedplaybook
+}
+
+// PlaybookIDs returns the "playbook" edge IDs in the mutation.
+// Note that IDs always returns len(IDs) <= 1 for unique edges, and you should use
+// PlaybookID instead. It exists only for internal usage by the builders.
+func (m *PlaybookRunMutation) PlaybookIDs() (ids []int) {
+	if id := m.playbook; id != nil {
+		ids = append(ids, *id)
+	}
+	return
+}
+
+// ResetPlaybook resets all changes to the "playbook" edge.
+func (m *PlaybookRunMutation) ResetPlaybook() {
+	m.playbook = nil
+	m.clearedplaybook = false
+}
+
+// ClearTicket clears the "ticket" edge to the Ticket entity.
+func (m *PlaybookRunMutation) ClearTicket() {
+	m.clearedticket = true
+	m.clearedFields[playbookrun.FieldTicketID] = struct{}{}
+}
+
+// TicketCleared reports if the "ticket" edge to the Ticket entity was cleared.
+func (m *PlaybookRunMutation) TicketCleared() bool {
+	return m.TicketIDCleared() || m.clearedticket
+}
+
+// TicketIDs returns the "ticket" edge IDs in the mutation.
+// Note that IDs always returns len(IDs) <= 1 for unique edges, and you should use
+// TicketID instead. It exists only for internal usage by the builders.
+func (m *PlaybookRunMutation) TicketIDs() (ids []int) {
+	if id := m.ticket; id != nil {
+		ids = append(ids, *id)
+	}
+	return
+}
+
+// ResetTicket resets all changes to the "ticket" edge.
+func (m *PlaybookRunMutation) ResetTicket() {
+	m.ticket = nil
+	m.clearedticket = false
+}
+
+// ClearRequestedBy clears the "requested_by" edge to the User entity.
+func (m *PlaybookRunMutation) ClearRequestedBy() {
+	m.clearedrequested_by = true
+	m.clearedFields[playbookrun.FieldRequestedByID] = struct{}{}
+}
+
+// RequestedByCleared reports if the "requested_by" edge to the User entity was cleared.
+func (m *PlaybookRunMutation) RequestedByCleared() bool {
+	return m.RequestedByIDCleared() || m.clearedrequested_by
+}
+
+// RequestedByIDs returns the "requested_by" edge IDs in the mutation.
+// Note that IDs always returns len(IDs) <= 1 for unique edges, and you should use
+// RequestedByID instead. It exists only for internal usage by the builders.
+func (m *PlaybookRunMutation) RequestedByIDs() (ids []int) {
+	if id := m.requested_by; id != nil {
+		ids = append(ids, *id)
+	}
+	return
+}
+
+// ResetRequestedBy resets all changes to the "requested_by" edge.
+func (m *PlaybookRunMutation) ResetRequestedBy() {
+	m.requested_by = nil
+	m.clearedrequested_by = false
+}
+
+// Where appends a list predicates to the PlaybookRunMutation builder.
+func (m *PlaybookRunMutation) Where(ps ...predicate.PlaybookRun) {
+	m.predicates = append(m.predicates, ps...)
+}
+
+// WhereP appends storage-level predicates to the PlaybookRunMutation builder. Using this method,
+// users can use type-assertion to append predicates that do not depend on any generated package.
+func (m *PlaybookRunMutation) WhereP(ps ...func(*sql.Selector)) {
+	p := make([]predicate.PlaybookRun, len(ps))
+	for i := range ps {
+		p[i] = ps[i]
+	}
+	m.Where(p...)
+}
+
+// Op returns the operation name.
+func (m *PlaybookRunMutation) Op() Op {
+	return m.op
+}
+
+// SetOp allows setting the mutation operation.
+func (m *PlaybookRunMutation) SetOp(op Op) {
+	m.op = op
+}
+
+// Type returns the node type of this mutation (PlaybookRun).
+func (m *PlaybookRunMutation) Type() string {
+	return m.typ
+}
+
+// Fields returns all fields that were changed during this mutation. Note that in
+// order to get all numeric fields that were incremented/decremented, call
+// AddedFields().
+func (m *PlaybookRunMutation) Fields() []string {
+	fields := make([]string, 0, 16)
+	if m.created_at != nil {
+		fields = append(fields, playbookrun.FieldCreatedAt)
+	}
+	if m.updated_at != nil {
+		fields = append(fields, playbookrun.FieldUpdatedAt)
+	}
+	if m.playbook != nil {
+		fields = append(fields, playbookrun.FieldPlaybookID)
+	}
+	if m.ticket != nil {
+		fields = append(fields, playbookrun.FieldTicketID)
+	}
+	if m.ticket_number != nil {
+		fields = append(fields, playbookrun.FieldTicketNumber)
+	}
+	if m.site_id != nil {
+		fields = append(fields, playbookrun.FieldSiteID)
+	}
+	if m.requested_by != nil {
+		fields = append(fields, playbookrun.FieldRequestedByID)
+	}
+	if m.status != nil {
+		fields = append(fields, playbookrun.FieldStatus)
+	}
+	if m.attempts != nil {
+		fields = append(fields, playbookrun.FieldAttempts)
+	}
+	if m.http_status != nil {
+		fields = append(fields, playbookrun.FieldHTTPStatus)
+	}
+	if m.duration_ms != nil {
+		fields = append(fields, playbookrun.FieldDurationMs)
+	}
+	if m.response != nil {
+		fields = append(fields, playbookrun.FieldResponse)
+	}
+	if m.error != nil {
+		fields = append(fields, playbookrun.FieldError)
+	}
+	if m.started_at != nil {
+		fields = append(fields, playbookrun.FieldStartedAt)
+	}
+	if m.finished_at != nil {
+		fields = append(fields, playbookrun.FieldFinishedAt)
+	}
+	if m.job_id != nil {
+		fields = append(fields, playbookrun.FieldJobID)
+	}
+	return fields
+}
+
+// Field returns the value of a field with the given name. The second boolean
+// return value indicates that this field was not set, or was not defined in the
+// schema.
+func (m *PlaybookRunMutation) Field(name string) (ent.Value, bool) {
+	switch name {
+	case playbookrun.FieldCreatedAt:
+		return m.CreatedAt()
+	case playbookrun.FieldUpdatedAt:
+		return m.UpdatedAt()
+	case playbookrun.FieldPlaybookID:
+		return m.PlaybookID()
+	case playbookrun.FieldTicketID:
+		return m.TicketID()
+	case playbookrun.FieldTicketNumber:
+		return m.TicketNumber()
+	case playbookrun.FieldSiteID:
+		return m.SiteID()
+	case playbookrun.FieldRequestedByID:
+		return m.RequestedByID()
+	case playbookrun.FieldStatus:
+		return m.Status()
+	case playbookrun.FieldAttempts:
+		return m.Attempts()
+	case playbookrun.FieldHTTPStatus:
+		return m.HTTPStatus()
+	case playbookrun.FieldDurationMs:
+		return m.DurationMs()
+	case playbookrun.FieldResponse:
+		return m.Response()
+	case playbookrun.FieldError:
+		return m.Error()
+	case playbookrun.FieldStartedAt:
+		return m.StartedAt()
+	case playbookrun.FieldFinishedAt:
+		return m.FinishedAt()
+	case playbookrun.FieldJobID:
+		return m.JobID()
+	}
+	return nil, false
+}
+
+// OldField returns the old value of the field from the database. An error is
+// returned if the mutation operation is not UpdateOne, or the query to the
+// database failed.
+func (m *PlaybookRunMutation) OldField(ctx context.Context, name string) (ent.Value, error) {
+	switch name {
+	case playbookrun.FieldCreatedAt:
+		return m.OldCreatedAt(ctx)
+	case playbookrun.FieldUpdatedAt:
+		return m.OldUpdatedAt(ctx)
+	case playbookrun.FieldPlaybookID:
+		return m.OldPlaybookID(ctx)
+	case playbookrun.FieldTicketID:
+		return m.OldTicketID(ctx)
+	case playbookrun.FieldTicketNumber:
+		return m.OldTicketNumber(ctx)
+	case playbookrun.FieldSiteID:
+		return m.OldSiteID(ctx)
+	case playbookrun.FieldRequestedByID:
+		return m.OldRequestedByID(ctx)
+	case playbookrun.FieldStatus:
+		return m.OldStatus(ctx)
+	case playbookrun.FieldAttempts:
+		return m.OldAttempts(ctx)
+	case playbookrun.FieldHTTPStatus:
+		return m.OldHTTPStatus(ctx)
+	case playbookrun.FieldDurationMs:
+		return m.OldDurationMs(ctx)
+	case playbookrun.FieldResponse:
+		return m.OldResponse(ctx)
+	case playbookrun.FieldError:
+		return m.OldError(ctx)
+	case playbookrun.FieldStartedAt:
+		return m.OldStartedAt(ctx)
+	case playbookrun.FieldFinishedAt:
+		return m.OldFinishedAt(ctx)
+	case playbookrun.FieldJobID:
+		return m.OldJobID(ctx)
+	}
+	return nil, fmt.Errorf("unknown PlaybookRun field %s", name)
+}
+
+// SetField sets the value of a field with the given name. It returns an error if
+// the field is not defined in the schema, or if the type mismatched the field
+// type.
+func (m *PlaybookRunMutation) SetField(name string, value ent.Value) error {
+	switch name {
+	case playbookrun.FieldCreatedAt:
+		v, ok := value.(time.Time)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetCreatedAt(v)
+		return nil
+	case playbookrun.FieldUpdatedAt:
+		v, ok := value.(time.Time)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetUpdatedAt(v)
+		return nil
+	case playbookrun.FieldPlaybookID:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetPlaybookID(v)
+		return nil
+	case playbookrun.FieldTicketID:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetTicketID(v)
+		return nil
+	case playbookrun.FieldTicketNumber:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetTicketNumber(v)
+		return nil
+	case playbookrun.FieldSiteID:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetSiteID(v)
+		return nil
+	case playbookrun.FieldRequestedByID:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetRequestedByID(v)
+		return nil
+	case playbookrun.FieldStatus:
+		v, ok := value.(playbookrun.Status)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetStatus(v)
+		return nil
+	case playbookrun.FieldAttempts:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetAttempts(v)
+		return nil
+	case playbookrun.FieldHTTPStatus:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetHTTPStatus(v)
+		return nil
+	case playbookrun.FieldDurationMs:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetDurationMs(v)
+		return nil
+	case playbookrun.FieldResponse:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetResponse(v)
+		return nil
+	case playbookrun.FieldError:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetError(v)
+		return nil
+	case playbookrun.FieldStartedAt:
+		v, ok := value.(time.Time)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetStartedAt(v)
+		return nil
+	case playbookrun.FieldFinishedAt:
+		v, ok := value.(time.Time)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetFinishedAt(v)
+		return nil
+	case playbookrun.FieldJobID:
+		v, ok := value.(int64)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetJobID(v)
+		return nil
+	}
+	return fmt.Errorf("unknown PlaybookRun field %s", name)
+}
+
+// AddedFields returns all numeric fields that were incremented/decremented during
+// this mutation.
+func (m *PlaybookRunMutation) AddedFields() []string {
+	var fields []string
+	if m.addticket_number != nil {
+		fields = append(fields, playbookrun.FieldTicketNumber)
+	}
+	if m.addsite_id != nil {
+		fields = append(fields, playbookrun.FieldSiteID)
+	}
+	if m.addattempts != nil {
+		fields = append(fields, playbookrun.FieldAttempts)
+	}
+	if m.addhttp_status != nil {
+		fields = append(fields, playbookrun.FieldHTTPStatus)
+	}
+	if m.addduration_ms != nil {
+		fields = append(fields, playbookrun.FieldDurationMs)
+	}
+	if m.addjob_id != nil {
+		fields = append(fields, playbookrun.FieldJobID)
+	}
+	return fields
+}
+
+// AddedField returns the numeric value that was incremented/decremented on a field
+// with the given name. The second boolean return value indicates that this field
+// was not set, or was not defined in the schema.
+func (m *PlaybookRunMutation) AddedField(name string) (ent.Value, bool) {
+	switch name {
+	case playbookrun.FieldTicketNumber:
+		return m.AddedTicketNumber()
+	case playbookrun.FieldSiteID:
+		return m.AddedSiteID()
+	case playbookrun.FieldAttempts:
+		return m.AddedAttempts()
+	case playbookrun.FieldHTTPStatus:
+		return m.AddedHTTPStatus()
+	case playbookrun.FieldDurationMs:
+		return m.AddedDurationMs()
+	case playbookrun.FieldJobID:
+		return m.AddedJobID()
+	}
+	return nil, false
+}
+
+// AddField adds the value to the field with the given name. It returns an error if
+// the field is not defined in the schema, or if the type mismatched the field
+// type.
+func (m *PlaybookRunMutation) AddField(name string, value ent.Value) error {
+	switch name {
+	case playbookrun.FieldTicketNumber:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.AddTicketNumber(v)
+		return nil
+	case playbookrun.FieldSiteID:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.AddSiteID(v)
+		return nil
+	case playbookrun.FieldAttempts:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.AddAttempts(v)
+		return nil
+	case playbookrun.FieldHTTPStatus:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.AddHTTPStatus(v)
+		return nil
+	case playbookrun.FieldDurationMs:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.AddDurationMs(v)
+		return nil
+	case playbookrun.FieldJobID:
+		v, ok := value.(int64)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.AddJobID(v)
+		return nil
+	}
+	return fmt.Errorf("unknown PlaybookRun numeric field %s", name)
+}
+
+// ClearedFields returns all nullable fields that were cleared during this
+// mutation.
+func (m *PlaybookRunMutation) ClearedFields() []string {
+	var fields []string
+	if m.FieldCleared(playbookrun.FieldTicketID) {
+		fields = append(fields, playbookrun.FieldTicketID)
+	}
+	if m.FieldCleared(playbookrun.FieldRequestedByID) {
+		fields = append(fields, playbookrun.FieldRequestedByID)
+	}
+	if m.FieldCleared(playbookrun.FieldHTTPStatus) {
+		fields = append(fields, playbookrun.FieldHTTPStatus)
+	}
+	if m.FieldCleared(playbookrun.FieldDurationMs) {
+		fields = append(fields, playbookrun.FieldDurationMs)
+	}
+	if m.FieldCleared(playbookrun.FieldResponse) {
+		fields = append(fields, playbookrun.FieldResponse)
+	}
+	if m.FieldCleared(playbookrun.FieldError) {
+		fields = append(fields, playbookrun.FieldError)
+	}
+	if m.FieldCleared(playbookrun.FieldStartedAt) {
+		fields = append(fields, playbookrun.FieldStartedAt)
+	}
+	if m.FieldCleared(playbookrun.FieldFinishedAt) {
+		fields = append(fields, playbookrun.FieldFinishedAt)
+	}
+	if m.FieldCleared(playbookrun.FieldJobID) {
+		fields = append(fields, playbookrun.FieldJobID)
+	}
+	return fields
+}
+
+// FieldCleared returns a boolean indicating if a field with the given name was
+// cleared in this mutation.
+func (m *PlaybookRunMutation) FieldCleared(name string) bool {
+	_, ok := m.clearedFields[name]
+	return ok
+}
+
+// ClearField clears the value of the field with the given name. It returns an
+// error if the field is not defined in the schema.
+func (m *PlaybookRunMutation) ClearField(name string) error {
+	switch name {
+	case playbookrun.FieldTicketID:
+		m.ClearTicketID()
+		return nil
+	case playbookrun.FieldRequestedByID:
+		m.ClearRequestedByID()
+		return nil
+	case playbookrun.FieldHTTPStatus:
+		m.ClearHTTPStatus()
+		return nil
+	case playbookrun.FieldDurationMs:
+		m.ClearDurationMs()
+		return nil
+	case playbookrun.FieldResponse:
+		m.ClearResponse()
+		return nil
+	case playbookrun.FieldError:
+		m.ClearError()
+		return nil
+	case playbookrun.FieldStartedAt:
+		m.ClearStartedAt()
+		return nil
+	case playbookrun.FieldFinishedAt:
+		m.ClearFinishedAt()
+		return nil
+	case playbookrun.FieldJobID:
+		m.ClearJobID()
+		return nil
+	}
+	return fmt.Errorf("unknown PlaybookRun nullable field %s", name)
+}
+
+// ResetField resets all changes in the mutation for the field with the given name.
+// It returns an error if the field is not defined in the schema.
+func (m *PlaybookRunMutation) ResetField(name string) error {
+	switch name {
+	case playbookrun.FieldCreatedAt:
+		m.ResetCreatedAt()
+		return nil
+	case playbookrun.FieldUpdatedAt:
+		m.ResetUpdatedAt()
+		return nil
+	case playbookrun.FieldPlaybookID:
+		m.ResetPlaybookID()
+		return nil
+	case playbookrun.FieldTicketID:
+		m.ResetTicketID()
+		return nil
+	case playbookrun.FieldTicketNumber:
+		m.ResetTicketNumber()
+		return nil
+	case playbookrun.FieldSiteID:
+		m.ResetSiteID()
+		return nil
+	case playbookrun.FieldRequestedByID:
+		m.ResetRequestedByID()
+		return nil
+	case playbookrun.FieldStatus:
+		m.ResetStatus()
+		return nil
+	case playbookrun.FieldAttempts:
+		m.ResetAttempts()
+		return nil
+	case playbookrun.FieldHTTPStatus:
+		m.ResetHTTPStatus()
+		return nil
+	case playbookrun.FieldDurationMs:
+		m.ResetDurationMs()
+		return nil
+	case playbookrun.FieldResponse:
+		m.ResetResponse()
+		return nil
+	case playbookrun.FieldError:
+		m.ResetError()
+		return nil
+	case playbookrun.FieldStartedAt:
+		m.ResetStartedAt()
+		return nil
+	case playbookrun.FieldFinishedAt:
+		m.ResetFinishedAt()
+		return nil
+	case playbookrun.FieldJobID:
+		m.ResetJobID()
+		return nil
+	}
+	return fmt.Errorf("unknown PlaybookRun field %s", name)
+}
+
+// AddedEdges returns all edge names that were set/added in this mutation.
+func (m *PlaybookRunMutation) AddedEdges() []string {
+	edges := make([]string, 0, 3)
+	if m.playbook != nil {
+		edges = append(edges, playbookrun.EdgePlaybook)
+	}
+	if m.ticket != nil {
+		edges = append(edges, playbookrun.EdgeTicket)
+	}
+	if m.requested_by != nil {
+		edges = append(edges, playbookrun.EdgeRequestedBy)
+	}
+	return edges
+}
+
+// AddedIDs returns all IDs (to other nodes) that were added for the given edge
+// name in this mutation.
+func (m *PlaybookRunMutation) AddedIDs(name string) []ent.Value {
+	switch name {
+	case playbookrun.EdgePlaybook:
+		if id := m.playbook; id != nil {
+			return []ent.Value{*id}
+		}
+	case playbookrun.EdgeTicket:
+		if id := m.ticket; id != nil {
+			return []ent.Value{*id}
+		}
+	case playbookrun.EdgeRequestedBy:
+		if id := m.requested_by; id != nil {
+			return []ent.Value{*id}
+		}
+	}
+	return nil
+}
+
+// RemovedEdges returns all edge names that were removed in this mutation.
+func (m *PlaybookRunMutation) RemovedEdges() []string {
+	edges := make([]string, 0, 3)
+	return edges
+}
+
+// RemovedIDs returns all IDs (to other nodes) that were removed for the edge with
+// the given name in this mutation.
+func (m *PlaybookRunMutation) RemovedIDs(name string) []ent.Value {
+	return nil
+}
+
+// ClearedEdges returns all edge names that were cleared in this mutation.
+func (m *PlaybookRunMutation) ClearedEdges() []string {
+	edges := make([]string, 0, 3)
+	if m.clearedplaybook {
+		edges = append(edges, playbookrun.EdgePlaybook)
+	}
+	if m.clearedticket {
+		edges = append(edges, playbookrun.EdgeTicket)
+	}
+	if m.clearedrequested_by {
+		edges = append(edges, playbookrun.EdgeRequestedBy)
+	}
+	return edges
+}
+
+// EdgeCleared returns a boolean which indicates if the edge with the given name
+// was cleared in this mutation.
+func (m *PlaybookRunMutation) EdgeCleared(name string) bool {
+	switch name {
+	case playbookrun.EdgePlaybook:
+		return m.clearedplaybook
+	case playbookrun.EdgeTicket:
+		return m.clearedticket
+	case playbookrun.EdgeRequestedBy:
+		return m.clearedrequested_by
+	}
+	return false
+}
+
+// ClearEdge clears the value of the edge with the given name. It returns an error
+// if that edge is not defined in the schema.
+func (m *PlaybookRunMutation) ClearEdge(name string) error {
+	switch name {
+	case playbookrun.EdgePlaybook:
+		m.ClearPlaybook()
+		return nil
+	case playbookrun.EdgeTicket:
+		m.ClearTicket()
+		return nil
+	case playbookrun.EdgeRequestedBy:
+		m.ClearRequestedBy()
+		return nil
+	}
+	return fmt.Errorf("unknown PlaybookRun unique edge %s", name)
+}
+
+// ResetEdge resets all changes to the edge with the given name in this mutation.
+// It returns an error if the edge is not defined in the schema.
+func (m *PlaybookRunMutation) ResetEdge(name string) error {
+	switch name {
+	case playbookrun.EdgePlaybook:
+		m.ResetPlaybook()
+		return nil
+	case playbookrun.EdgeTicket:
+		m.ResetTicket()
+		return nil
+	case playbookrun.EdgeRequestedBy:
+		m.ResetRequestedBy()
+		return nil
+	}
+	return fmt.Errorf("unknown PlaybookRun edge %s", name)
 }
 
 // SiteMutation represents an operation that mutates the Site nodes in the graph.
@@ -5491,6 +11269,12 @@ type TicketMutation struct {
 	watchers             map[int]struct{}
 	removedwatchers      map[int]struct{}
 	clearedwatchers      bool
+	deliveries           map[int]struct{}
+	removeddeliveries    map[int]struct{}
+	cleareddeliveries    bool
+	playbook_runs        map[int]struct{}
+	removedplaybook_runs map[int]struct{}
+	clearedplaybook_runs bool
 	done                 bool
 	oldValue             func(context.Context) (*Ticket, error)
 	predicates           []predicate.Ticket
@@ -7511,6 +13295,114 @@ func (m *TicketMutation) ResetWatchers() {
 	m.removedwatchers = nil
 }
 
+// AddDeliveryIDs adds the "deliveries" edge to the Delivery entity by ids.
+func (m *TicketMutation) AddDeliveryIDs(ids ...int) {
+	if m.deliveries == nil {
+		m.deliveries = make(map[int]struct{})
+	}
+	for i := range ids {
+		m.deliveries[ids[i]] = struct{}{}
+	}
+}
+
+// ClearDeliveries clears the "deliveries" edge to the Delivery entity.
+func (m *TicketMutation) ClearDeliveries() {
+	m.cleareddeliveries = true
+}
+
+// DeliveriesCleared reports if the "deliveries" edge to the Delivery entity was cleared.
+func (m *TicketMutation) DeliveriesCleared() bool {
+	return m.cleareddeliveries
+}
+
+// RemoveDeliveryIDs removes the "deliveries" edge to the Delivery entity by IDs.
+func (m *TicketMutation) RemoveDeliveryIDs(ids ...int) {
+	if m.removeddeliveries == nil {
+		m.removeddeliveries = make(map[int]struct{})
+	}
+	for i := range ids {
+		delete(m.deliveries, ids[i])
+		m.removeddeliveries[ids[i]] = struct{}{}
+	}
+}
+
+// RemovedDeliveries returns the removed IDs of the "deliveries" edge to the Delivery entity.
+func (m *TicketMutation) RemovedDeliveriesIDs() (ids []int) {
+	for id := range m.removeddeliveries {
+		ids = append(ids, id)
+	}
+	return
+}
+
+// DeliveriesIDs returns the "deliveries" edge IDs in the mutation.
+func (m *TicketMutation) DeliveriesIDs() (ids []int) {
+	for id := range m.deliveries {
+		ids = append(ids, id)
+	}
+	return
+}
+
+// ResetDeliveries resets all changes to the "deliveries" edge.
+func (m *TicketMutation) ResetDeliveries() {
+	m.deliveries = nil
+	m.cleareddeliveries = false
+	m.removeddeliveries = nil
+}
+
+// AddPlaybookRunIDs adds the "playbook_runs" edge to the PlaybookRun entity by ids.
+func (m *TicketMutation) AddPlaybookRunIDs(ids ...int) {
+	if m.playbook_runs == nil {
+		m.playbook_runs = make(map[int]struct{})
+	}
+	for i := range ids {
+		m.playbook_runs[ids[i]] = struct{}{}
+	}
+}
+
+// ClearPlaybookRuns clears the "playbook_runs" edge to the PlaybookRun entity.
+func (m *TicketMutation) ClearPlaybookRuns() {
+	m.clearedplaybook_runs = true
+}
+
+// PlaybookRunsCleared reports if the "playbook_runs" edge to the PlaybookRun entity was cleared.
+func (m *TicketMutation) PlaybookRunsCleared() bool {
+	return m.clearedplaybook_runs
+}
+
+// RemovePlaybookRunIDs removes the "playbook_runs" edge to the PlaybookRun entity by IDs.
+func (m *TicketMutation) RemovePlaybookRunIDs(ids ...int) {
+	if m.removedplaybook_runs == nil {
+		m.removedplaybook_runs = make(map[int]struct{})
+	}
+	for i := range ids {
+		delete(m.playbook_runs, ids[i])
+		m.removedplaybook_runs[ids[i]] = struct{}{}
+	}
+}
+
+// RemovedPlaybookRuns returns the removed IDs of the "playbook_runs" edge to the PlaybookRun entity.
+func (m *TicketMutation) RemovedPlaybookRunsIDs() (ids []int) {
+	for id := range m.removedplaybook_runs {
+		ids = append(ids, id)
+	}
+	return
+}
+
+// PlaybookRunsIDs returns the "playbook_runs" edge IDs in the mutation.
+func (m *TicketMutation) PlaybookRunsIDs() (ids []int) {
+	for id := range m.playbook_runs {
+		ids = append(ids, id)
+	}
+	return
+}
+
+// ResetPlaybookRuns resets all changes to the "playbook_runs" edge.
+func (m *TicketMutation) ResetPlaybookRuns() {
+	m.playbook_runs = nil
+	m.clearedplaybook_runs = false
+	m.removedplaybook_runs = nil
+}
+
 // Where appends a list predicates to the TicketMutation builder.
 func (m *TicketMutation) Where(ps ...predicate.Ticket) {
 	m.predicates = append(m.predicates, ps...)
@@ -8270,7 +14162,7 @@ func (m *TicketMutation) ResetField(name string) error {
 
 // AddedEdges returns all edge names that were set/added in this mutation.
 func (m *TicketMutation) AddedEdges() []string {
-	edges := make([]string, 0, 12)
+	edges := make([]string, 0, 14)
 	if m.category != nil {
 		edges = append(edges, ticket.EdgeCategory)
 	}
@@ -8306,6 +14198,12 @@ func (m *TicketMutation) AddedEdges() []string {
 	}
 	if m.watchers != nil {
 		edges = append(edges, ticket.EdgeWatchers)
+	}
+	if m.deliveries != nil {
+		edges = append(edges, ticket.EdgeDeliveries)
+	}
+	if m.playbook_runs != nil {
+		edges = append(edges, ticket.EdgePlaybookRuns)
 	}
 	return edges
 }
@@ -8380,13 +14278,25 @@ func (m *TicketMutation) AddedIDs(name string) []ent.Value {
 			ids = append(ids, id)
 		}
 		return ids
+	case ticket.EdgeDeliveries:
+		ids := make([]ent.Value, 0, len(m.deliveries))
+		for id := range m.deliveries {
+			ids = append(ids, id)
+		}
+		return ids
+	case ticket.EdgePlaybookRuns:
+		ids := make([]ent.Value, 0, len(m.playbook_runs))
+		for id := range m.playbook_runs {
+			ids = append(ids, id)
+		}
+		return ids
 	}
 	return nil
 }
 
 // RemovedEdges returns all edge names that were removed in this mutation.
 func (m *TicketMutation) RemovedEdges() []string {
-	edges := make([]string, 0, 12)
+	edges := make([]string, 0, 14)
 	if m.removedassignees != nil {
 		edges = append(edges, ticket.EdgeAssignees)
 	}
@@ -8413,6 +14323,12 @@ func (m *TicketMutation) RemovedEdges() []string {
 	}
 	if m.removedwatchers != nil {
 		edges = append(edges, ticket.EdgeWatchers)
+	}
+	if m.removeddeliveries != nil {
+		edges = append(edges, ticket.EdgeDeliveries)
+	}
+	if m.removedplaybook_runs != nil {
+		edges = append(edges, ticket.EdgePlaybookRuns)
 	}
 	return edges
 }
@@ -8475,13 +14391,25 @@ func (m *TicketMutation) RemovedIDs(name string) []ent.Value {
 			ids = append(ids, id)
 		}
 		return ids
+	case ticket.EdgeDeliveries:
+		ids := make([]ent.Value, 0, len(m.removeddeliveries))
+		for id := range m.removeddeliveries {
+			ids = append(ids, id)
+		}
+		return ids
+	case ticket.EdgePlaybookRuns:
+		ids := make([]ent.Value, 0, len(m.removedplaybook_runs))
+		for id := range m.removedplaybook_runs {
+			ids = append(ids, id)
+		}
+		return ids
 	}
 	return nil
 }
 
 // ClearedEdges returns all edge names that were cleared in this mutation.
 func (m *TicketMutation) ClearedEdges() []string {
-	edges := make([]string, 0, 12)
+	edges := make([]string, 0, 14)
 	if m.clearedcategory {
 		edges = append(edges, ticket.EdgeCategory)
 	}
@@ -8518,6 +14446,12 @@ func (m *TicketMutation) ClearedEdges() []string {
 	if m.clearedwatchers {
 		edges = append(edges, ticket.EdgeWatchers)
 	}
+	if m.cleareddeliveries {
+		edges = append(edges, ticket.EdgeDeliveries)
+	}
+	if m.clearedplaybook_runs {
+		edges = append(edges, ticket.EdgePlaybookRuns)
+	}
 	return edges
 }
 
@@ -8549,6 +14483,10 @@ func (m *TicketMutation) EdgeCleared(name string) bool {
 		return m.clearedlinks_in
 	case ticket.EdgeWatchers:
 		return m.clearedwatchers
+	case ticket.EdgeDeliveries:
+		return m.cleareddeliveries
+	case ticket.EdgePlaybookRuns:
+		return m.clearedplaybook_runs
 	}
 	return false
 }
@@ -8609,6 +14547,12 @@ func (m *TicketMutation) ResetEdge(name string) error {
 		return nil
 	case ticket.EdgeWatchers:
 		m.ResetWatchers()
+		return nil
+	case ticket.EdgeDeliveries:
+		m.ResetDeliveries()
+		return nil
+	case ticket.EdgePlaybookRuns:
+		m.ResetPlaybookRuns()
 		return nil
 	}
 	return fmt.Errorf("unknown Ticket edge %s", name)
@@ -12196,36 +18140,40 @@ func (m *TicketWatcherMutation) ResetEdge(name string) error {
 // UserMutation represents an operation that mutates the User nodes in the graph.
 type UserMutation struct {
 	config
-	op                        Op
-	typ                       string
-	id                        *int
-	created_at                *time.Time
-	updated_at                *time.Time
-	login                     *string
-	display_name              *string
-	email                     *string
-	role                      *user.Role
-	permissions               *[]schematype.Permission
-	appendpermissions         []schematype.Permission
-	clearedFields             map[string]struct{}
-	sites                     map[int]struct{}
-	removedsites              map[int]struct{}
-	clearedsites              bool
-	tokens                    map[int]struct{}
-	removedtokens             map[int]struct{}
-	clearedtokens             bool
-	assigned_tickets          map[int]struct{}
-	removedassigned_tickets   map[int]struct{}
-	clearedassigned_tickets   bool
-	approving_tickets         map[int]struct{}
-	removedapproving_tickets  map[int]struct{}
-	clearedapproving_tickets  bool
-	registered_tickets        map[int]struct{}
-	removedregistered_tickets map[int]struct{}
-	clearedregistered_tickets bool
-	done                      bool
-	oldValue                  func(context.Context) (*User, error)
-	predicates                []predicate.User
+	op                             Op
+	typ                            string
+	id                             *int
+	created_at                     *time.Time
+	updated_at                     *time.Time
+	login                          *string
+	display_name                   *string
+	email                          *string
+	role                           *user.Role
+	phone                          *string
+	messenger                      *string
+	notification_preferences       *[]schematype.NotificationPreference
+	appendnotification_preferences []schematype.NotificationPreference
+	permissions                    *[]schematype.Permission
+	appendpermissions              []schematype.Permission
+	clearedFields                  map[string]struct{}
+	sites                          map[int]struct{}
+	removedsites                   map[int]struct{}
+	clearedsites                   bool
+	tokens                         map[int]struct{}
+	removedtokens                  map[int]struct{}
+	clearedtokens                  bool
+	assigned_tickets               map[int]struct{}
+	removedassigned_tickets        map[int]struct{}
+	clearedassigned_tickets        bool
+	approving_tickets              map[int]struct{}
+	removedapproving_tickets       map[int]struct{}
+	clearedapproving_tickets       bool
+	registered_tickets             map[int]struct{}
+	removedregistered_tickets      map[int]struct{}
+	clearedregistered_tickets      bool
+	done                           bool
+	oldValue                       func(context.Context) (*User, error)
+	predicates                     []predicate.User
 }
 
 var _ ent.Mutation = (*UserMutation)(nil)
@@ -12553,6 +18501,155 @@ func (m *UserMutation) OldRole(ctx context.Context) (v user.Role, err error) {
 // ResetRole resets all changes to the "role" field.
 func (m *UserMutation) ResetRole() {
 	m.role = nil
+}
+
+// SetPhone sets the "phone" field.
+func (m *UserMutation) SetPhone(s string) {
+	m.phone = &s
+}
+
+// Phone returns the value of the "phone" field in the mutation.
+func (m *UserMutation) Phone() (r string, exists bool) {
+	v := m.phone
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldPhone returns the old "phone" field's value of the User entity.
+// If the User object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *UserMutation) OldPhone(ctx context.Context) (v string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldPhone is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldPhone requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldPhone: %w", err)
+	}
+	return oldValue.Phone, nil
+}
+
+// ClearPhone clears the value of the "phone" field.
+func (m *UserMutation) ClearPhone() {
+	m.phone = nil
+	m.clearedFields[user.FieldPhone] = struct{}{}
+}
+
+// PhoneCleared returns if the "phone" field was cleared in this mutation.
+func (m *UserMutation) PhoneCleared() bool {
+	_, ok := m.clearedFields[user.FieldPhone]
+	return ok
+}
+
+// ResetPhone resets all changes to the "phone" field.
+func (m *UserMutation) ResetPhone() {
+	m.phone = nil
+	delete(m.clearedFields, user.FieldPhone)
+}
+
+// SetMessenger sets the "messenger" field.
+func (m *UserMutation) SetMessenger(s string) {
+	m.messenger = &s
+}
+
+// Messenger returns the value of the "messenger" field in the mutation.
+func (m *UserMutation) Messenger() (r string, exists bool) {
+	v := m.messenger
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldMessenger returns the old "messenger" field's value of the User entity.
+// If the User object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *UserMutation) OldMessenger(ctx context.Context) (v string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldMessenger is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldMessenger requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldMessenger: %w", err)
+	}
+	return oldValue.Messenger, nil
+}
+
+// ClearMessenger clears the value of the "messenger" field.
+func (m *UserMutation) ClearMessenger() {
+	m.messenger = nil
+	m.clearedFields[user.FieldMessenger] = struct{}{}
+}
+
+// MessengerCleared returns if the "messenger" field was cleared in this mutation.
+func (m *UserMutation) MessengerCleared() bool {
+	_, ok := m.clearedFields[user.FieldMessenger]
+	return ok
+}
+
+// ResetMessenger resets all changes to the "messenger" field.
+func (m *UserMutation) ResetMessenger() {
+	m.messenger = nil
+	delete(m.clearedFields, user.FieldMessenger)
+}
+
+// SetNotificationPreferences sets the "notification_preferences" field.
+func (m *UserMutation) SetNotificationPreferences(sp []schematype.NotificationPreference) {
+	m.notification_preferences = &sp
+	m.appendnotification_preferences = nil
+}
+
+// NotificationPreferences returns the value of the "notification_preferences" field in the mutation.
+func (m *UserMutation) NotificationPreferences() (r []schematype.NotificationPreference, exists bool) {
+	v := m.notification_preferences
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldNotificationPreferences returns the old "notification_preferences" field's value of the User entity.
+// If the User object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *UserMutation) OldNotificationPreferences(ctx context.Context) (v []schematype.NotificationPreference, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldNotificationPreferences is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldNotificationPreferences requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldNotificationPreferences: %w", err)
+	}
+	return oldValue.NotificationPreferences, nil
+}
+
+// AppendNotificationPreferences adds sp to the "notification_preferences" field.
+func (m *UserMutation) AppendNotificationPreferences(sp []schematype.NotificationPreference) {
+	m.appendnotification_preferences = append(m.appendnotification_preferences, sp...)
+}
+
+// AppendedNotificationPreferences returns the list of values that were appended to the "notification_preferences" field in this mutation.
+func (m *UserMutation) AppendedNotificationPreferences() ([]schematype.NotificationPreference, bool) {
+	if len(m.appendnotification_preferences) == 0 {
+		return nil, false
+	}
+	return m.appendnotification_preferences, true
+}
+
+// ResetNotificationPreferences resets all changes to the "notification_preferences" field.
+func (m *UserMutation) ResetNotificationPreferences() {
+	m.notification_preferences = nil
+	m.appendnotification_preferences = nil
 }
 
 // SetPermissions sets the "permissions" field.
@@ -12910,7 +19007,7 @@ func (m *UserMutation) Type() string {
 // order to get all numeric fields that were incremented/decremented, call
 // AddedFields().
 func (m *UserMutation) Fields() []string {
-	fields := make([]string, 0, 7)
+	fields := make([]string, 0, 10)
 	if m.created_at != nil {
 		fields = append(fields, user.FieldCreatedAt)
 	}
@@ -12928,6 +19025,15 @@ func (m *UserMutation) Fields() []string {
 	}
 	if m.role != nil {
 		fields = append(fields, user.FieldRole)
+	}
+	if m.phone != nil {
+		fields = append(fields, user.FieldPhone)
+	}
+	if m.messenger != nil {
+		fields = append(fields, user.FieldMessenger)
+	}
+	if m.notification_preferences != nil {
+		fields = append(fields, user.FieldNotificationPreferences)
 	}
 	if m.permissions != nil {
 		fields = append(fields, user.FieldPermissions)
@@ -12952,6 +19058,12 @@ func (m *UserMutation) Field(name string) (ent.Value, bool) {
 		return m.Email()
 	case user.FieldRole:
 		return m.Role()
+	case user.FieldPhone:
+		return m.Phone()
+	case user.FieldMessenger:
+		return m.Messenger()
+	case user.FieldNotificationPreferences:
+		return m.NotificationPreferences()
 	case user.FieldPermissions:
 		return m.Permissions()
 	}
@@ -12975,6 +19087,12 @@ func (m *UserMutation) OldField(ctx context.Context, name string) (ent.Value, er
 		return m.OldEmail(ctx)
 	case user.FieldRole:
 		return m.OldRole(ctx)
+	case user.FieldPhone:
+		return m.OldPhone(ctx)
+	case user.FieldMessenger:
+		return m.OldMessenger(ctx)
+	case user.FieldNotificationPreferences:
+		return m.OldNotificationPreferences(ctx)
 	case user.FieldPermissions:
 		return m.OldPermissions(ctx)
 	}
@@ -13028,6 +19146,27 @@ func (m *UserMutation) SetField(name string, value ent.Value) error {
 		}
 		m.SetRole(v)
 		return nil
+	case user.FieldPhone:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetPhone(v)
+		return nil
+	case user.FieldMessenger:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetMessenger(v)
+		return nil
+	case user.FieldNotificationPreferences:
+		v, ok := value.([]schematype.NotificationPreference)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetNotificationPreferences(v)
+		return nil
 	case user.FieldPermissions:
 		v, ok := value.([]schematype.Permission)
 		if !ok {
@@ -13068,6 +19207,12 @@ func (m *UserMutation) ClearedFields() []string {
 	if m.FieldCleared(user.FieldEmail) {
 		fields = append(fields, user.FieldEmail)
 	}
+	if m.FieldCleared(user.FieldPhone) {
+		fields = append(fields, user.FieldPhone)
+	}
+	if m.FieldCleared(user.FieldMessenger) {
+		fields = append(fields, user.FieldMessenger)
+	}
 	return fields
 }
 
@@ -13084,6 +19229,12 @@ func (m *UserMutation) ClearField(name string) error {
 	switch name {
 	case user.FieldEmail:
 		m.ClearEmail()
+		return nil
+	case user.FieldPhone:
+		m.ClearPhone()
+		return nil
+	case user.FieldMessenger:
+		m.ClearMessenger()
 		return nil
 	}
 	return fmt.Errorf("unknown User nullable field %s", name)
@@ -13110,6 +19261,15 @@ func (m *UserMutation) ResetField(name string) error {
 		return nil
 	case user.FieldRole:
 		m.ResetRole()
+		return nil
+	case user.FieldPhone:
+		m.ResetPhone()
+		return nil
+	case user.FieldMessenger:
+		m.ResetMessenger()
+		return nil
+	case user.FieldNotificationPreferences:
+		m.ResetNotificationPreferences()
 		return nil
 	case user.FieldPermissions:
 		m.ResetPermissions()

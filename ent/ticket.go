@@ -112,6 +112,10 @@ type TicketEdges struct {
 	LinksIn []*TicketLink `json:"links_in,omitempty"`
 	// Watchers holds the value of the watchers edge.
 	Watchers []*TicketWatcher `json:"watchers,omitempty"`
+	// Deliveries holds the value of the deliveries edge.
+	Deliveries []*Delivery `json:"deliveries,omitempty"`
+	// PlaybookRuns holds the value of the playbook_runs edge.
+	PlaybookRuns []*PlaybookRun `json:"playbook_runs,omitempty"`
 	// TicketAssignees holds the value of the ticket_assignees edge.
 	TicketAssignees []*TicketAssignee `json:"ticket_assignees,omitempty"`
 	// TicketApprovers holds the value of the ticket_approvers edge.
@@ -120,7 +124,7 @@ type TicketEdges struct {
 	TicketTags []*TicketTag `json:"ticket_tags,omitempty"`
 	// loadedTypes holds the information for reporting if a
 	// type was loaded (or requested) in eager-loading or not.
-	loadedTypes [15]bool
+	loadedTypes [17]bool
 	// totalCount holds the count of the edges above.
 	totalCount [9]map[string]int
 
@@ -133,6 +137,8 @@ type TicketEdges struct {
 	namedLinksOut        map[string][]*TicketLink
 	namedLinksIn         map[string][]*TicketLink
 	namedWatchers        map[string][]*TicketWatcher
+	namedDeliveries      map[string][]*Delivery
+	namedPlaybookRuns    map[string][]*PlaybookRun
 	namedTicketAssignees map[string][]*TicketAssignee
 	namedTicketApprovers map[string][]*TicketApprover
 	namedTicketTags      map[string][]*TicketTag
@@ -252,10 +258,28 @@ func (e TicketEdges) WatchersOrErr() ([]*TicketWatcher, error) {
 	return nil, &NotLoadedError{edge: "watchers"}
 }
 
+// DeliveriesOrErr returns the Deliveries value or an error if the edge
+// was not loaded in eager-loading.
+func (e TicketEdges) DeliveriesOrErr() ([]*Delivery, error) {
+	if e.loadedTypes[12] {
+		return e.Deliveries, nil
+	}
+	return nil, &NotLoadedError{edge: "deliveries"}
+}
+
+// PlaybookRunsOrErr returns the PlaybookRuns value or an error if the edge
+// was not loaded in eager-loading.
+func (e TicketEdges) PlaybookRunsOrErr() ([]*PlaybookRun, error) {
+	if e.loadedTypes[13] {
+		return e.PlaybookRuns, nil
+	}
+	return nil, &NotLoadedError{edge: "playbook_runs"}
+}
+
 // TicketAssigneesOrErr returns the TicketAssignees value or an error if the edge
 // was not loaded in eager-loading.
 func (e TicketEdges) TicketAssigneesOrErr() ([]*TicketAssignee, error) {
-	if e.loadedTypes[12] {
+	if e.loadedTypes[14] {
 		return e.TicketAssignees, nil
 	}
 	return nil, &NotLoadedError{edge: "ticket_assignees"}
@@ -264,7 +288,7 @@ func (e TicketEdges) TicketAssigneesOrErr() ([]*TicketAssignee, error) {
 // TicketApproversOrErr returns the TicketApprovers value or an error if the edge
 // was not loaded in eager-loading.
 func (e TicketEdges) TicketApproversOrErr() ([]*TicketApprover, error) {
-	if e.loadedTypes[13] {
+	if e.loadedTypes[15] {
 		return e.TicketApprovers, nil
 	}
 	return nil, &NotLoadedError{edge: "ticket_approvers"}
@@ -273,7 +297,7 @@ func (e TicketEdges) TicketApproversOrErr() ([]*TicketApprover, error) {
 // TicketTagsOrErr returns the TicketTags value or an error if the edge
 // was not loaded in eager-loading.
 func (e TicketEdges) TicketTagsOrErr() ([]*TicketTag, error) {
-	if e.loadedTypes[14] {
+	if e.loadedTypes[16] {
 		return e.TicketTags, nil
 	}
 	return nil, &NotLoadedError{edge: "ticket_tags"}
@@ -571,6 +595,16 @@ func (_m *Ticket) QueryLinksIn() *TicketLinkQuery {
 // QueryWatchers queries the "watchers" edge of the Ticket entity.
 func (_m *Ticket) QueryWatchers() *TicketWatcherQuery {
 	return NewTicketClient(_m.config).QueryWatchers(_m)
+}
+
+// QueryDeliveries queries the "deliveries" edge of the Ticket entity.
+func (_m *Ticket) QueryDeliveries() *DeliveryQuery {
+	return NewTicketClient(_m.config).QueryDeliveries(_m)
+}
+
+// QueryPlaybookRuns queries the "playbook_runs" edge of the Ticket entity.
+func (_m *Ticket) QueryPlaybookRuns() *PlaybookRunQuery {
+	return NewTicketClient(_m.config).QueryPlaybookRuns(_m)
 }
 
 // QueryTicketAssignees queries the "ticket_assignees" edge of the Ticket entity.
@@ -932,6 +966,54 @@ func (_m *Ticket) appendNamedWatchers(name string, edges ...*TicketWatcher) {
 		_m.Edges.namedWatchers[name] = []*TicketWatcher{}
 	} else {
 		_m.Edges.namedWatchers[name] = append(_m.Edges.namedWatchers[name], edges...)
+	}
+}
+
+// NamedDeliveries returns the Deliveries named value or an error if the edge was not
+// loaded in eager-loading with this name.
+func (_m *Ticket) NamedDeliveries(name string) ([]*Delivery, error) {
+	if _m.Edges.namedDeliveries == nil {
+		return nil, &NotLoadedError{edge: name}
+	}
+	nodes, ok := _m.Edges.namedDeliveries[name]
+	if !ok {
+		return nil, &NotLoadedError{edge: name}
+	}
+	return nodes, nil
+}
+
+func (_m *Ticket) appendNamedDeliveries(name string, edges ...*Delivery) {
+	if _m.Edges.namedDeliveries == nil {
+		_m.Edges.namedDeliveries = make(map[string][]*Delivery)
+	}
+	if len(edges) == 0 {
+		_m.Edges.namedDeliveries[name] = []*Delivery{}
+	} else {
+		_m.Edges.namedDeliveries[name] = append(_m.Edges.namedDeliveries[name], edges...)
+	}
+}
+
+// NamedPlaybookRuns returns the PlaybookRuns named value or an error if the edge was not
+// loaded in eager-loading with this name.
+func (_m *Ticket) NamedPlaybookRuns(name string) ([]*PlaybookRun, error) {
+	if _m.Edges.namedPlaybookRuns == nil {
+		return nil, &NotLoadedError{edge: name}
+	}
+	nodes, ok := _m.Edges.namedPlaybookRuns[name]
+	if !ok {
+		return nil, &NotLoadedError{edge: name}
+	}
+	return nodes, nil
+}
+
+func (_m *Ticket) appendNamedPlaybookRuns(name string, edges ...*PlaybookRun) {
+	if _m.Edges.namedPlaybookRuns == nil {
+		_m.Edges.namedPlaybookRuns = make(map[string][]*PlaybookRun)
+	}
+	if len(edges) == 0 {
+		_m.Edges.namedPlaybookRuns[name] = []*PlaybookRun{}
+	} else {
+		_m.Edges.namedPlaybookRuns[name] = append(_m.Edges.namedPlaybookRuns[name], edges...)
 	}
 }
 

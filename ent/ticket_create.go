@@ -8,7 +8,9 @@ import (
 	"fmt"
 	"socdesk/ent/attachment"
 	"socdesk/ent/category"
+	"socdesk/ent/delivery"
 	"socdesk/ent/memo"
+	"socdesk/ent/playbookrun"
 	"socdesk/ent/schematype"
 	"socdesk/ent/site"
 	"socdesk/ent/tag"
@@ -554,6 +556,36 @@ func (_c *TicketCreate) AddWatchers(v ...*TicketWatcher) *TicketCreate {
 	return _c.AddWatcherIDs(ids...)
 }
 
+// AddDeliveryIDs adds the "deliveries" edge to the Delivery entity by IDs.
+func (_c *TicketCreate) AddDeliveryIDs(ids ...int) *TicketCreate {
+	_c.mutation.AddDeliveryIDs(ids...)
+	return _c
+}
+
+// AddDeliveries adds the "deliveries" edges to the Delivery entity.
+func (_c *TicketCreate) AddDeliveries(v ...*Delivery) *TicketCreate {
+	ids := make([]int, len(v))
+	for i := range v {
+		ids[i] = v[i].ID
+	}
+	return _c.AddDeliveryIDs(ids...)
+}
+
+// AddPlaybookRunIDs adds the "playbook_runs" edge to the PlaybookRun entity by IDs.
+func (_c *TicketCreate) AddPlaybookRunIDs(ids ...int) *TicketCreate {
+	_c.mutation.AddPlaybookRunIDs(ids...)
+	return _c
+}
+
+// AddPlaybookRuns adds the "playbook_runs" edges to the PlaybookRun entity.
+func (_c *TicketCreate) AddPlaybookRuns(v ...*PlaybookRun) *TicketCreate {
+	ids := make([]int, len(v))
+	for i := range v {
+		ids[i] = v[i].ID
+	}
+	return _c.AddPlaybookRunIDs(ids...)
+}
+
 // Mutation returns the TicketMutation object of the builder.
 func (_c *TicketCreate) Mutation() *TicketMutation {
 	return _c.mutation
@@ -1087,6 +1119,38 @@ func (_c *TicketCreate) createSpec() (*Ticket, *sqlgraph.CreateSpec) {
 			Bidi:    false,
 			Target: &sqlgraph.EdgeTarget{
 				IDSpec: sqlgraph.NewFieldSpec(ticketwatcher.FieldID, field.TypeInt),
+			},
+		}
+		for _, k := range nodes {
+			edge.Target.Nodes = append(edge.Target.Nodes, k)
+		}
+		_spec.Edges = append(_spec.Edges, edge)
+	}
+	if nodes := _c.mutation.DeliveriesIDs(); len(nodes) > 0 {
+		edge := &sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.O2M,
+			Inverse: false,
+			Table:   ticket.DeliveriesTable,
+			Columns: []string{ticket.DeliveriesColumn},
+			Bidi:    false,
+			Target: &sqlgraph.EdgeTarget{
+				IDSpec: sqlgraph.NewFieldSpec(delivery.FieldID, field.TypeInt),
+			},
+		}
+		for _, k := range nodes {
+			edge.Target.Nodes = append(edge.Target.Nodes, k)
+		}
+		_spec.Edges = append(_spec.Edges, edge)
+	}
+	if nodes := _c.mutation.PlaybookRunsIDs(); len(nodes) > 0 {
+		edge := &sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.O2M,
+			Inverse: false,
+			Table:   ticket.PlaybookRunsTable,
+			Columns: []string{ticket.PlaybookRunsColumn},
+			Bidi:    false,
+			Target: &sqlgraph.EdgeTarget{
+				IDSpec: sqlgraph.NewFieldSpec(playbookrun.FieldID, field.TypeInt),
 			},
 		}
 		for _, k := range nodes {

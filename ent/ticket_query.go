@@ -10,7 +10,9 @@ import (
 	"math"
 	"socdesk/ent/attachment"
 	"socdesk/ent/category"
+	"socdesk/ent/delivery"
 	"socdesk/ent/memo"
+	"socdesk/ent/playbookrun"
 	"socdesk/ent/predicate"
 	"socdesk/ent/site"
 	"socdesk/ent/tag"
@@ -49,6 +51,8 @@ type TicketQuery struct {
 	withLinksOut             *TicketLinkQuery
 	withLinksIn              *TicketLinkQuery
 	withWatchers             *TicketWatcherQuery
+	withDeliveries           *DeliveryQuery
+	withPlaybookRuns         *PlaybookRunQuery
 	withTicketAssignees      *TicketAssigneeQuery
 	withTicketApprovers      *TicketApproverQuery
 	withTicketTags           *TicketTagQuery
@@ -63,6 +67,8 @@ type TicketQuery struct {
 	withNamedLinksOut        map[string]*TicketLinkQuery
 	withNamedLinksIn         map[string]*TicketLinkQuery
 	withNamedWatchers        map[string]*TicketWatcherQuery
+	withNamedDeliveries      map[string]*DeliveryQuery
+	withNamedPlaybookRuns    map[string]*PlaybookRunQuery
 	withNamedTicketAssignees map[string]*TicketAssigneeQuery
 	withNamedTicketApprovers map[string]*TicketApproverQuery
 	withNamedTicketTags      map[string]*TicketTagQuery
@@ -366,6 +372,50 @@ func (_q *TicketQuery) QueryWatchers() *TicketWatcherQuery {
 	return query
 }
 
+// QueryDeliveries chains the current query on the "deliveries" edge.
+func (_q *TicketQuery) QueryDeliveries() *DeliveryQuery {
+	query := (&DeliveryClient{config: _q.config}).Query()
+	query.path = func(ctx context.Context) (fromU *sql.Selector, err error) {
+		if err := _q.prepareQuery(ctx); err != nil {
+			return nil, err
+		}
+		selector := _q.sqlQuery(ctx)
+		if err := selector.Err(); err != nil {
+			return nil, err
+		}
+		step := sqlgraph.NewStep(
+			sqlgraph.From(ticket.Table, ticket.FieldID, selector),
+			sqlgraph.To(delivery.Table, delivery.FieldID),
+			sqlgraph.Edge(sqlgraph.O2M, false, ticket.DeliveriesTable, ticket.DeliveriesColumn),
+		)
+		fromU = sqlgraph.SetNeighbors(_q.driver.Dialect(), step)
+		return fromU, nil
+	}
+	return query
+}
+
+// QueryPlaybookRuns chains the current query on the "playbook_runs" edge.
+func (_q *TicketQuery) QueryPlaybookRuns() *PlaybookRunQuery {
+	query := (&PlaybookRunClient{config: _q.config}).Query()
+	query.path = func(ctx context.Context) (fromU *sql.Selector, err error) {
+		if err := _q.prepareQuery(ctx); err != nil {
+			return nil, err
+		}
+		selector := _q.sqlQuery(ctx)
+		if err := selector.Err(); err != nil {
+			return nil, err
+		}
+		step := sqlgraph.NewStep(
+			sqlgraph.From(ticket.Table, ticket.FieldID, selector),
+			sqlgraph.To(playbookrun.Table, playbookrun.FieldID),
+			sqlgraph.Edge(sqlgraph.O2M, false, ticket.PlaybookRunsTable, ticket.PlaybookRunsColumn),
+		)
+		fromU = sqlgraph.SetNeighbors(_q.driver.Dialect(), step)
+		return fromU, nil
+	}
+	return query
+}
+
 // QueryTicketAssignees chains the current query on the "ticket_assignees" edge.
 func (_q *TicketQuery) QueryTicketAssignees() *TicketAssigneeQuery {
 	query := (&TicketAssigneeClient{config: _q.config}).Query()
@@ -636,6 +686,8 @@ func (_q *TicketQuery) Clone() *TicketQuery {
 		withLinksOut:        _q.withLinksOut.Clone(),
 		withLinksIn:         _q.withLinksIn.Clone(),
 		withWatchers:        _q.withWatchers.Clone(),
+		withDeliveries:      _q.withDeliveries.Clone(),
+		withPlaybookRuns:    _q.withPlaybookRuns.Clone(),
 		withTicketAssignees: _q.withTicketAssignees.Clone(),
 		withTicketApprovers: _q.withTicketApprovers.Clone(),
 		withTicketTags:      _q.withTicketTags.Clone(),
@@ -778,6 +830,28 @@ func (_q *TicketQuery) WithWatchers(opts ...func(*TicketWatcherQuery)) *TicketQu
 	return _q
 }
 
+// WithDeliveries tells the query-builder to eager-load the nodes that are connected to
+// the "deliveries" edge. The optional arguments are used to configure the query builder of the edge.
+func (_q *TicketQuery) WithDeliveries(opts ...func(*DeliveryQuery)) *TicketQuery {
+	query := (&DeliveryClient{config: _q.config}).Query()
+	for _, opt := range opts {
+		opt(query)
+	}
+	_q.withDeliveries = query
+	return _q
+}
+
+// WithPlaybookRuns tells the query-builder to eager-load the nodes that are connected to
+// the "playbook_runs" edge. The optional arguments are used to configure the query builder of the edge.
+func (_q *TicketQuery) WithPlaybookRuns(opts ...func(*PlaybookRunQuery)) *TicketQuery {
+	query := (&PlaybookRunClient{config: _q.config}).Query()
+	for _, opt := range opts {
+		opt(query)
+	}
+	_q.withPlaybookRuns = query
+	return _q
+}
+
 // WithTicketAssignees tells the query-builder to eager-load the nodes that are connected to
 // the "ticket_assignees" edge. The optional arguments are used to configure the query builder of the edge.
 func (_q *TicketQuery) WithTicketAssignees(opts ...func(*TicketAssigneeQuery)) *TicketQuery {
@@ -895,7 +969,7 @@ func (_q *TicketQuery) sqlAll(ctx context.Context, hooks ...queryHook) ([]*Ticke
 	var (
 		nodes       = []*Ticket{}
 		_spec       = _q.querySpec()
-		loadedTypes = [15]bool{
+		loadedTypes = [17]bool{
 			_q.withCategory != nil,
 			_q.withSite != nil,
 			_q.withAssignees != nil,
@@ -908,6 +982,8 @@ func (_q *TicketQuery) sqlAll(ctx context.Context, hooks ...queryHook) ([]*Ticke
 			_q.withLinksOut != nil,
 			_q.withLinksIn != nil,
 			_q.withWatchers != nil,
+			_q.withDeliveries != nil,
+			_q.withPlaybookRuns != nil,
 			_q.withTicketAssignees != nil,
 			_q.withTicketApprovers != nil,
 			_q.withTicketTags != nil,
@@ -1015,6 +1091,20 @@ func (_q *TicketQuery) sqlAll(ctx context.Context, hooks ...queryHook) ([]*Ticke
 			return nil, err
 		}
 	}
+	if query := _q.withDeliveries; query != nil {
+		if err := _q.loadDeliveries(ctx, query, nodes,
+			func(n *Ticket) { n.Edges.Deliveries = []*Delivery{} },
+			func(n *Ticket, e *Delivery) { n.Edges.Deliveries = append(n.Edges.Deliveries, e) }); err != nil {
+			return nil, err
+		}
+	}
+	if query := _q.withPlaybookRuns; query != nil {
+		if err := _q.loadPlaybookRuns(ctx, query, nodes,
+			func(n *Ticket) { n.Edges.PlaybookRuns = []*PlaybookRun{} },
+			func(n *Ticket, e *PlaybookRun) { n.Edges.PlaybookRuns = append(n.Edges.PlaybookRuns, e) }); err != nil {
+			return nil, err
+		}
+	}
 	if query := _q.withTicketAssignees; query != nil {
 		if err := _q.loadTicketAssignees(ctx, query, nodes,
 			func(n *Ticket) { n.Edges.TicketAssignees = []*TicketAssignee{} },
@@ -1096,6 +1186,20 @@ func (_q *TicketQuery) sqlAll(ctx context.Context, hooks ...queryHook) ([]*Ticke
 		if err := _q.loadWatchers(ctx, query, nodes,
 			func(n *Ticket) { n.appendNamedWatchers(name) },
 			func(n *Ticket, e *TicketWatcher) { n.appendNamedWatchers(name, e) }); err != nil {
+			return nil, err
+		}
+	}
+	for name, query := range _q.withNamedDeliveries {
+		if err := _q.loadDeliveries(ctx, query, nodes,
+			func(n *Ticket) { n.appendNamedDeliveries(name) },
+			func(n *Ticket, e *Delivery) { n.appendNamedDeliveries(name, e) }); err != nil {
+			return nil, err
+		}
+	}
+	for name, query := range _q.withNamedPlaybookRuns {
+		if err := _q.loadPlaybookRuns(ctx, query, nodes,
+			func(n *Ticket) { n.appendNamedPlaybookRuns(name) },
+			func(n *Ticket, e *PlaybookRun) { n.appendNamedPlaybookRuns(name, e) }); err != nil {
 			return nil, err
 		}
 	}
@@ -1585,6 +1689,72 @@ func (_q *TicketQuery) loadWatchers(ctx context.Context, query *TicketWatcherQue
 	}
 	return nil
 }
+func (_q *TicketQuery) loadDeliveries(ctx context.Context, query *DeliveryQuery, nodes []*Ticket, init func(*Ticket), assign func(*Ticket, *Delivery)) error {
+	fks := make([]driver.Value, 0, len(nodes))
+	nodeids := make(map[int]*Ticket)
+	for i := range nodes {
+		fks = append(fks, nodes[i].ID)
+		nodeids[nodes[i].ID] = nodes[i]
+		if init != nil {
+			init(nodes[i])
+		}
+	}
+	if len(query.ctx.Fields) > 0 {
+		query.ctx.AppendFieldOnce(delivery.FieldTicketID)
+	}
+	query.Where(predicate.Delivery(func(s *sql.Selector) {
+		s.Where(sql.InValues(s.C(ticket.DeliveriesColumn), fks...))
+	}))
+	neighbors, err := query.All(ctx)
+	if err != nil {
+		return err
+	}
+	for _, n := range neighbors {
+		fk := n.TicketID
+		if fk == nil {
+			return fmt.Errorf(`foreign-key "ticket_id" is nil for node %v`, n.ID)
+		}
+		node, ok := nodeids[*fk]
+		if !ok {
+			return fmt.Errorf(`unexpected referenced foreign-key "ticket_id" returned %v for node %v`, *fk, n.ID)
+		}
+		assign(node, n)
+	}
+	return nil
+}
+func (_q *TicketQuery) loadPlaybookRuns(ctx context.Context, query *PlaybookRunQuery, nodes []*Ticket, init func(*Ticket), assign func(*Ticket, *PlaybookRun)) error {
+	fks := make([]driver.Value, 0, len(nodes))
+	nodeids := make(map[int]*Ticket)
+	for i := range nodes {
+		fks = append(fks, nodes[i].ID)
+		nodeids[nodes[i].ID] = nodes[i]
+		if init != nil {
+			init(nodes[i])
+		}
+	}
+	if len(query.ctx.Fields) > 0 {
+		query.ctx.AppendFieldOnce(playbookrun.FieldTicketID)
+	}
+	query.Where(predicate.PlaybookRun(func(s *sql.Selector) {
+		s.Where(sql.InValues(s.C(ticket.PlaybookRunsColumn), fks...))
+	}))
+	neighbors, err := query.All(ctx)
+	if err != nil {
+		return err
+	}
+	for _, n := range neighbors {
+		fk := n.TicketID
+		if fk == nil {
+			return fmt.Errorf(`foreign-key "ticket_id" is nil for node %v`, n.ID)
+		}
+		node, ok := nodeids[*fk]
+		if !ok {
+			return fmt.Errorf(`unexpected referenced foreign-key "ticket_id" returned %v for node %v`, *fk, n.ID)
+		}
+		assign(node, n)
+	}
+	return nil
+}
 func (_q *TicketQuery) loadTicketAssignees(ctx context.Context, query *TicketAssigneeQuery, nodes []*Ticket, init func(*Ticket), assign func(*Ticket, *TicketAssignee)) error {
 	fks := make([]driver.Value, 0, len(nodes))
 	nodeids := make(map[int]*Ticket)
@@ -1927,6 +2097,34 @@ func (_q *TicketQuery) WithNamedWatchers(name string, opts ...func(*TicketWatche
 		_q.withNamedWatchers = make(map[string]*TicketWatcherQuery)
 	}
 	_q.withNamedWatchers[name] = query
+	return _q
+}
+
+// WithNamedDeliveries tells the query-builder to eager-load the nodes that are connected to the "deliveries"
+// edge with the given name. The optional arguments are used to configure the query builder of the edge.
+func (_q *TicketQuery) WithNamedDeliveries(name string, opts ...func(*DeliveryQuery)) *TicketQuery {
+	query := (&DeliveryClient{config: _q.config}).Query()
+	for _, opt := range opts {
+		opt(query)
+	}
+	if _q.withNamedDeliveries == nil {
+		_q.withNamedDeliveries = make(map[string]*DeliveryQuery)
+	}
+	_q.withNamedDeliveries[name] = query
+	return _q
+}
+
+// WithNamedPlaybookRuns tells the query-builder to eager-load the nodes that are connected to the "playbook_runs"
+// edge with the given name. The optional arguments are used to configure the query builder of the edge.
+func (_q *TicketQuery) WithNamedPlaybookRuns(name string, opts ...func(*PlaybookRunQuery)) *TicketQuery {
+	query := (&PlaybookRunClient{config: _q.config}).Query()
+	for _, opt := range opts {
+		opt(query)
+	}
+	if _q.withNamedPlaybookRuns == nil {
+		_q.withNamedPlaybookRuns = make(map[string]*PlaybookRunQuery)
+	}
+	_q.withNamedPlaybookRuns[name] = query
 	return _q
 }
 

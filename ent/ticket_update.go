@@ -8,7 +8,9 @@ import (
 	"fmt"
 	"socdesk/ent/attachment"
 	"socdesk/ent/category"
+	"socdesk/ent/delivery"
 	"socdesk/ent/memo"
+	"socdesk/ent/playbookrun"
 	"socdesk/ent/predicate"
 	"socdesk/ent/schematype"
 	"socdesk/ent/site"
@@ -638,6 +640,36 @@ func (_u *TicketUpdate) AddWatchers(v ...*TicketWatcher) *TicketUpdate {
 	return _u.AddWatcherIDs(ids...)
 }
 
+// AddDeliveryIDs adds the "deliveries" edge to the Delivery entity by IDs.
+func (_u *TicketUpdate) AddDeliveryIDs(ids ...int) *TicketUpdate {
+	_u.mutation.AddDeliveryIDs(ids...)
+	return _u
+}
+
+// AddDeliveries adds the "deliveries" edges to the Delivery entity.
+func (_u *TicketUpdate) AddDeliveries(v ...*Delivery) *TicketUpdate {
+	ids := make([]int, len(v))
+	for i := range v {
+		ids[i] = v[i].ID
+	}
+	return _u.AddDeliveryIDs(ids...)
+}
+
+// AddPlaybookRunIDs adds the "playbook_runs" edge to the PlaybookRun entity by IDs.
+func (_u *TicketUpdate) AddPlaybookRunIDs(ids ...int) *TicketUpdate {
+	_u.mutation.AddPlaybookRunIDs(ids...)
+	return _u
+}
+
+// AddPlaybookRuns adds the "playbook_runs" edges to the PlaybookRun entity.
+func (_u *TicketUpdate) AddPlaybookRuns(v ...*PlaybookRun) *TicketUpdate {
+	ids := make([]int, len(v))
+	for i := range v {
+		ids[i] = v[i].ID
+	}
+	return _u.AddPlaybookRunIDs(ids...)
+}
+
 // Mutation returns the TicketMutation object of the builder.
 func (_u *TicketUpdate) Mutation() *TicketMutation {
 	return _u.mutation
@@ -842,6 +874,48 @@ func (_u *TicketUpdate) RemoveWatchers(v ...*TicketWatcher) *TicketUpdate {
 		ids[i] = v[i].ID
 	}
 	return _u.RemoveWatcherIDs(ids...)
+}
+
+// ClearDeliveries clears all "deliveries" edges to the Delivery entity.
+func (_u *TicketUpdate) ClearDeliveries() *TicketUpdate {
+	_u.mutation.ClearDeliveries()
+	return _u
+}
+
+// RemoveDeliveryIDs removes the "deliveries" edge to Delivery entities by IDs.
+func (_u *TicketUpdate) RemoveDeliveryIDs(ids ...int) *TicketUpdate {
+	_u.mutation.RemoveDeliveryIDs(ids...)
+	return _u
+}
+
+// RemoveDeliveries removes "deliveries" edges to Delivery entities.
+func (_u *TicketUpdate) RemoveDeliveries(v ...*Delivery) *TicketUpdate {
+	ids := make([]int, len(v))
+	for i := range v {
+		ids[i] = v[i].ID
+	}
+	return _u.RemoveDeliveryIDs(ids...)
+}
+
+// ClearPlaybookRuns clears all "playbook_runs" edges to the PlaybookRun entity.
+func (_u *TicketUpdate) ClearPlaybookRuns() *TicketUpdate {
+	_u.mutation.ClearPlaybookRuns()
+	return _u
+}
+
+// RemovePlaybookRunIDs removes the "playbook_runs" edge to PlaybookRun entities by IDs.
+func (_u *TicketUpdate) RemovePlaybookRunIDs(ids ...int) *TicketUpdate {
+	_u.mutation.RemovePlaybookRunIDs(ids...)
+	return _u
+}
+
+// RemovePlaybookRuns removes "playbook_runs" edges to PlaybookRun entities.
+func (_u *TicketUpdate) RemovePlaybookRuns(v ...*PlaybookRun) *TicketUpdate {
+	ids := make([]int, len(v))
+	for i := range v {
+		ids[i] = v[i].ID
+	}
+	return _u.RemovePlaybookRunIDs(ids...)
 }
 
 // Save executes the query and returns the number of nodes affected by the update operation.
@@ -1561,6 +1635,96 @@ func (_u *TicketUpdate) sqlSave(ctx context.Context) (_node int, err error) {
 		}
 		_spec.Edges.Add = append(_spec.Edges.Add, edge)
 	}
+	if _u.mutation.DeliveriesCleared() {
+		edge := &sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.O2M,
+			Inverse: false,
+			Table:   ticket.DeliveriesTable,
+			Columns: []string{ticket.DeliveriesColumn},
+			Bidi:    false,
+			Target: &sqlgraph.EdgeTarget{
+				IDSpec: sqlgraph.NewFieldSpec(delivery.FieldID, field.TypeInt),
+			},
+		}
+		_spec.Edges.Clear = append(_spec.Edges.Clear, edge)
+	}
+	if nodes := _u.mutation.RemovedDeliveriesIDs(); len(nodes) > 0 && !_u.mutation.DeliveriesCleared() {
+		edge := &sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.O2M,
+			Inverse: false,
+			Table:   ticket.DeliveriesTable,
+			Columns: []string{ticket.DeliveriesColumn},
+			Bidi:    false,
+			Target: &sqlgraph.EdgeTarget{
+				IDSpec: sqlgraph.NewFieldSpec(delivery.FieldID, field.TypeInt),
+			},
+		}
+		for _, k := range nodes {
+			edge.Target.Nodes = append(edge.Target.Nodes, k)
+		}
+		_spec.Edges.Clear = append(_spec.Edges.Clear, edge)
+	}
+	if nodes := _u.mutation.DeliveriesIDs(); len(nodes) > 0 {
+		edge := &sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.O2M,
+			Inverse: false,
+			Table:   ticket.DeliveriesTable,
+			Columns: []string{ticket.DeliveriesColumn},
+			Bidi:    false,
+			Target: &sqlgraph.EdgeTarget{
+				IDSpec: sqlgraph.NewFieldSpec(delivery.FieldID, field.TypeInt),
+			},
+		}
+		for _, k := range nodes {
+			edge.Target.Nodes = append(edge.Target.Nodes, k)
+		}
+		_spec.Edges.Add = append(_spec.Edges.Add, edge)
+	}
+	if _u.mutation.PlaybookRunsCleared() {
+		edge := &sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.O2M,
+			Inverse: false,
+			Table:   ticket.PlaybookRunsTable,
+			Columns: []string{ticket.PlaybookRunsColumn},
+			Bidi:    false,
+			Target: &sqlgraph.EdgeTarget{
+				IDSpec: sqlgraph.NewFieldSpec(playbookrun.FieldID, field.TypeInt),
+			},
+		}
+		_spec.Edges.Clear = append(_spec.Edges.Clear, edge)
+	}
+	if nodes := _u.mutation.RemovedPlaybookRunsIDs(); len(nodes) > 0 && !_u.mutation.PlaybookRunsCleared() {
+		edge := &sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.O2M,
+			Inverse: false,
+			Table:   ticket.PlaybookRunsTable,
+			Columns: []string{ticket.PlaybookRunsColumn},
+			Bidi:    false,
+			Target: &sqlgraph.EdgeTarget{
+				IDSpec: sqlgraph.NewFieldSpec(playbookrun.FieldID, field.TypeInt),
+			},
+		}
+		for _, k := range nodes {
+			edge.Target.Nodes = append(edge.Target.Nodes, k)
+		}
+		_spec.Edges.Clear = append(_spec.Edges.Clear, edge)
+	}
+	if nodes := _u.mutation.PlaybookRunsIDs(); len(nodes) > 0 {
+		edge := &sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.O2M,
+			Inverse: false,
+			Table:   ticket.PlaybookRunsTable,
+			Columns: []string{ticket.PlaybookRunsColumn},
+			Bidi:    false,
+			Target: &sqlgraph.EdgeTarget{
+				IDSpec: sqlgraph.NewFieldSpec(playbookrun.FieldID, field.TypeInt),
+			},
+		}
+		for _, k := range nodes {
+			edge.Target.Nodes = append(edge.Target.Nodes, k)
+		}
+		_spec.Edges.Add = append(_spec.Edges.Add, edge)
+	}
 	_spec.AddModifiers(_u.modifiers...)
 	if _node, err = sqlgraph.UpdateNodes(ctx, _u.driver, _spec); err != nil {
 		if _, ok := err.(*sqlgraph.NotFoundError); ok {
@@ -2181,6 +2345,36 @@ func (_u *TicketUpdateOne) AddWatchers(v ...*TicketWatcher) *TicketUpdateOne {
 	return _u.AddWatcherIDs(ids...)
 }
 
+// AddDeliveryIDs adds the "deliveries" edge to the Delivery entity by IDs.
+func (_u *TicketUpdateOne) AddDeliveryIDs(ids ...int) *TicketUpdateOne {
+	_u.mutation.AddDeliveryIDs(ids...)
+	return _u
+}
+
+// AddDeliveries adds the "deliveries" edges to the Delivery entity.
+func (_u *TicketUpdateOne) AddDeliveries(v ...*Delivery) *TicketUpdateOne {
+	ids := make([]int, len(v))
+	for i := range v {
+		ids[i] = v[i].ID
+	}
+	return _u.AddDeliveryIDs(ids...)
+}
+
+// AddPlaybookRunIDs adds the "playbook_runs" edge to the PlaybookRun entity by IDs.
+func (_u *TicketUpdateOne) AddPlaybookRunIDs(ids ...int) *TicketUpdateOne {
+	_u.mutation.AddPlaybookRunIDs(ids...)
+	return _u
+}
+
+// AddPlaybookRuns adds the "playbook_runs" edges to the PlaybookRun entity.
+func (_u *TicketUpdateOne) AddPlaybookRuns(v ...*PlaybookRun) *TicketUpdateOne {
+	ids := make([]int, len(v))
+	for i := range v {
+		ids[i] = v[i].ID
+	}
+	return _u.AddPlaybookRunIDs(ids...)
+}
+
 // Mutation returns the TicketMutation object of the builder.
 func (_u *TicketUpdateOne) Mutation() *TicketMutation {
 	return _u.mutation
@@ -2385,6 +2579,48 @@ func (_u *TicketUpdateOne) RemoveWatchers(v ...*TicketWatcher) *TicketUpdateOne 
 		ids[i] = v[i].ID
 	}
 	return _u.RemoveWatcherIDs(ids...)
+}
+
+// ClearDeliveries clears all "deliveries" edges to the Delivery entity.
+func (_u *TicketUpdateOne) ClearDeliveries() *TicketUpdateOne {
+	_u.mutation.ClearDeliveries()
+	return _u
+}
+
+// RemoveDeliveryIDs removes the "deliveries" edge to Delivery entities by IDs.
+func (_u *TicketUpdateOne) RemoveDeliveryIDs(ids ...int) *TicketUpdateOne {
+	_u.mutation.RemoveDeliveryIDs(ids...)
+	return _u
+}
+
+// RemoveDeliveries removes "deliveries" edges to Delivery entities.
+func (_u *TicketUpdateOne) RemoveDeliveries(v ...*Delivery) *TicketUpdateOne {
+	ids := make([]int, len(v))
+	for i := range v {
+		ids[i] = v[i].ID
+	}
+	return _u.RemoveDeliveryIDs(ids...)
+}
+
+// ClearPlaybookRuns clears all "playbook_runs" edges to the PlaybookRun entity.
+func (_u *TicketUpdateOne) ClearPlaybookRuns() *TicketUpdateOne {
+	_u.mutation.ClearPlaybookRuns()
+	return _u
+}
+
+// RemovePlaybookRunIDs removes the "playbook_runs" edge to PlaybookRun entities by IDs.
+func (_u *TicketUpdateOne) RemovePlaybookRunIDs(ids ...int) *TicketUpdateOne {
+	_u.mutation.RemovePlaybookRunIDs(ids...)
+	return _u
+}
+
+// RemovePlaybookRuns removes "playbook_runs" edges to PlaybookRun entities.
+func (_u *TicketUpdateOne) RemovePlaybookRuns(v ...*PlaybookRun) *TicketUpdateOne {
+	ids := make([]int, len(v))
+	for i := range v {
+		ids[i] = v[i].ID
+	}
+	return _u.RemovePlaybookRunIDs(ids...)
 }
 
 // Where appends a list predicates to the TicketUpdate builder.
@@ -3127,6 +3363,96 @@ func (_u *TicketUpdateOne) sqlSave(ctx context.Context) (_node *Ticket, err erro
 			Bidi:    false,
 			Target: &sqlgraph.EdgeTarget{
 				IDSpec: sqlgraph.NewFieldSpec(ticketwatcher.FieldID, field.TypeInt),
+			},
+		}
+		for _, k := range nodes {
+			edge.Target.Nodes = append(edge.Target.Nodes, k)
+		}
+		_spec.Edges.Add = append(_spec.Edges.Add, edge)
+	}
+	if _u.mutation.DeliveriesCleared() {
+		edge := &sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.O2M,
+			Inverse: false,
+			Table:   ticket.DeliveriesTable,
+			Columns: []string{ticket.DeliveriesColumn},
+			Bidi:    false,
+			Target: &sqlgraph.EdgeTarget{
+				IDSpec: sqlgraph.NewFieldSpec(delivery.FieldID, field.TypeInt),
+			},
+		}
+		_spec.Edges.Clear = append(_spec.Edges.Clear, edge)
+	}
+	if nodes := _u.mutation.RemovedDeliveriesIDs(); len(nodes) > 0 && !_u.mutation.DeliveriesCleared() {
+		edge := &sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.O2M,
+			Inverse: false,
+			Table:   ticket.DeliveriesTable,
+			Columns: []string{ticket.DeliveriesColumn},
+			Bidi:    false,
+			Target: &sqlgraph.EdgeTarget{
+				IDSpec: sqlgraph.NewFieldSpec(delivery.FieldID, field.TypeInt),
+			},
+		}
+		for _, k := range nodes {
+			edge.Target.Nodes = append(edge.Target.Nodes, k)
+		}
+		_spec.Edges.Clear = append(_spec.Edges.Clear, edge)
+	}
+	if nodes := _u.mutation.DeliveriesIDs(); len(nodes) > 0 {
+		edge := &sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.O2M,
+			Inverse: false,
+			Table:   ticket.DeliveriesTable,
+			Columns: []string{ticket.DeliveriesColumn},
+			Bidi:    false,
+			Target: &sqlgraph.EdgeTarget{
+				IDSpec: sqlgraph.NewFieldSpec(delivery.FieldID, field.TypeInt),
+			},
+		}
+		for _, k := range nodes {
+			edge.Target.Nodes = append(edge.Target.Nodes, k)
+		}
+		_spec.Edges.Add = append(_spec.Edges.Add, edge)
+	}
+	if _u.mutation.PlaybookRunsCleared() {
+		edge := &sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.O2M,
+			Inverse: false,
+			Table:   ticket.PlaybookRunsTable,
+			Columns: []string{ticket.PlaybookRunsColumn},
+			Bidi:    false,
+			Target: &sqlgraph.EdgeTarget{
+				IDSpec: sqlgraph.NewFieldSpec(playbookrun.FieldID, field.TypeInt),
+			},
+		}
+		_spec.Edges.Clear = append(_spec.Edges.Clear, edge)
+	}
+	if nodes := _u.mutation.RemovedPlaybookRunsIDs(); len(nodes) > 0 && !_u.mutation.PlaybookRunsCleared() {
+		edge := &sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.O2M,
+			Inverse: false,
+			Table:   ticket.PlaybookRunsTable,
+			Columns: []string{ticket.PlaybookRunsColumn},
+			Bidi:    false,
+			Target: &sqlgraph.EdgeTarget{
+				IDSpec: sqlgraph.NewFieldSpec(playbookrun.FieldID, field.TypeInt),
+			},
+		}
+		for _, k := range nodes {
+			edge.Target.Nodes = append(edge.Target.Nodes, k)
+		}
+		_spec.Edges.Clear = append(_spec.Edges.Clear, edge)
+	}
+	if nodes := _u.mutation.PlaybookRunsIDs(); len(nodes) > 0 {
+		edge := &sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.O2M,
+			Inverse: false,
+			Table:   ticket.PlaybookRunsTable,
+			Columns: []string{ticket.PlaybookRunsColumn},
+			Bidi:    false,
+			Target: &sqlgraph.EdgeTarget{
+				IDSpec: sqlgraph.NewFieldSpec(playbookrun.FieldID, field.TypeInt),
 			},
 		}
 		for _, k := range nodes {

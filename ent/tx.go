@@ -20,8 +20,16 @@ type Tx struct {
 	Attachment *AttachmentClient
 	// Category is the client for interacting with the Category builders.
 	Category *CategoryClient
+	// Channel is the client for interacting with the Channel builders.
+	Channel *ChannelClient
+	// Delivery is the client for interacting with the Delivery builders.
+	Delivery *DeliveryClient
 	// Memo is the client for interacting with the Memo builders.
 	Memo *MemoClient
+	// Playbook is the client for interacting with the Playbook builders.
+	Playbook *PlaybookClient
+	// PlaybookRun is the client for interacting with the PlaybookRun builders.
+	PlaybookRun *PlaybookRunClient
 	// Site is the client for interacting with the Site builders.
 	Site *SiteClient
 	// StatusDay is the client for interacting with the StatusDay builders.
@@ -180,7 +188,11 @@ func (tx *Tx) init() {
 	tx.APIToken = NewAPITokenClient(tx.config)
 	tx.Attachment = NewAttachmentClient(tx.config)
 	tx.Category = NewCategoryClient(tx.config)
+	tx.Channel = NewChannelClient(tx.config)
+	tx.Delivery = NewDeliveryClient(tx.config)
 	tx.Memo = NewMemoClient(tx.config)
+	tx.Playbook = NewPlaybookClient(tx.config)
+	tx.PlaybookRun = NewPlaybookRunClient(tx.config)
 	tx.Site = NewSiteClient(tx.config)
 	tx.StatusDay = NewStatusDayClient(tx.config)
 	tx.StatusHour = NewStatusHourClient(tx.config)

@@ -31,6 +31,12 @@ type User struct {
 	Email string `json:"email,omitempty"`
 	// Role holds the value of the "role" field.
 	Role user.Role `json:"role,omitempty"`
+	// For SMS, as digits with an optional leading +.
+	Phone string `json:"phone,omitempty"`
+	// The user's messenger handle.
+	Messenger string `json:"messenger,omitempty"`
+	// NotificationPreferences holds the value of the "notification_preferences" field.
+	NotificationPreferences []schematype.NotificationPreference `json:"notification_preferences,omitempty"`
 	// Permissions holds the value of the "permissions" field.
 	Permissions []schematype.Permission `json:"permissions,omitempty"`
 	// Edges holds the relations/edges for other nodes in the graph.
@@ -114,11 +120,11 @@ func (*User) scanValues(columns []string) ([]any, error) {
 	values := make([]any, len(columns))
 	for i := range columns {
 		switch columns[i] {
-		case user.FieldPermissions:
+		case user.FieldNotificationPreferences, user.FieldPermissions:
 			values[i] = new([]byte)
 		case user.FieldID:
 			values[i] = new(sql.NullInt64)
-		case user.FieldLogin, user.FieldDisplayName, user.FieldEmail, user.FieldRole:
+		case user.FieldLogin, user.FieldDisplayName, user.FieldEmail, user.FieldRole, user.FieldPhone, user.FieldMessenger:
 			values[i] = new(sql.NullString)
 		case user.FieldCreatedAt, user.FieldUpdatedAt:
 			values[i] = new(sql.NullTime)
@@ -178,6 +184,26 @@ func (_m *User) assignValues(columns []string, values []any) error {
 				return fmt.Errorf("unexpected type %T for field role", values[i])
 			} else if value.Valid {
 				_m.Role = user.Role(value.String)
+			}
+		case user.FieldPhone:
+			if value, ok := values[i].(*sql.NullString); !ok {
+				return fmt.Errorf("unexpected type %T for field phone", values[i])
+			} else if value.Valid {
+				_m.Phone = value.String
+			}
+		case user.FieldMessenger:
+			if value, ok := values[i].(*sql.NullString); !ok {
+				return fmt.Errorf("unexpected type %T for field messenger", values[i])
+			} else if value.Valid {
+				_m.Messenger = value.String
+			}
+		case user.FieldNotificationPreferences:
+			if value, ok := values[i].(*[]byte); !ok {
+				return fmt.Errorf("unexpected type %T for field notification_preferences", values[i])
+			} else if value != nil && len(*value) > 0 {
+				if err := json.Unmarshal(*value, &_m.NotificationPreferences); err != nil {
+					return fmt.Errorf("unmarshal field notification_preferences: %w", err)
+				}
 			}
 		case user.FieldPermissions:
 			if value, ok := values[i].(*[]byte); !ok {
@@ -265,6 +291,15 @@ func (_m *User) String() string {
 	builder.WriteString(", ")
 	builder.WriteString("role=")
 	builder.WriteString(fmt.Sprintf("%v", _m.Role))
+	builder.WriteString(", ")
+	builder.WriteString("phone=")
+	builder.WriteString(_m.Phone)
+	builder.WriteString(", ")
+	builder.WriteString("messenger=")
+	builder.WriteString(_m.Messenger)
+	builder.WriteString(", ")
+	builder.WriteString("notification_preferences=")
+	builder.WriteString(fmt.Sprintf("%v", _m.NotificationPreferences))
 	builder.WriteString(", ")
 	builder.WriteString("permissions=")
 	builder.WriteString(fmt.Sprintf("%v", _m.Permissions))

@@ -13,6 +13,7 @@ import (
 	"socdesk/ent/user"
 	"time"
 
+	"entgo.io/ent/dialect"
 	"entgo.io/ent/dialect/sql"
 	"entgo.io/ent/dialect/sql/sqlgraph"
 	"entgo.io/ent/schema/field"
@@ -91,6 +92,40 @@ func (_c *UserCreate) SetNillableRole(v *user.Role) *UserCreate {
 	if v != nil {
 		_c.SetRole(*v)
 	}
+	return _c
+}
+
+// SetPhone sets the "phone" field.
+func (_c *UserCreate) SetPhone(v string) *UserCreate {
+	_c.mutation.SetPhone(v)
+	return _c
+}
+
+// SetNillablePhone sets the "phone" field if the given value is not nil.
+func (_c *UserCreate) SetNillablePhone(v *string) *UserCreate {
+	if v != nil {
+		_c.SetPhone(*v)
+	}
+	return _c
+}
+
+// SetMessenger sets the "messenger" field.
+func (_c *UserCreate) SetMessenger(v string) *UserCreate {
+	_c.mutation.SetMessenger(v)
+	return _c
+}
+
+// SetNillableMessenger sets the "messenger" field if the given value is not nil.
+func (_c *UserCreate) SetNillableMessenger(v *string) *UserCreate {
+	if v != nil {
+		_c.SetMessenger(*v)
+	}
+	return _c
+}
+
+// SetNotificationPreferences sets the "notification_preferences" field.
+func (_c *UserCreate) SetNotificationPreferences(v []schematype.NotificationPreference) *UserCreate {
+	_c.mutation.SetNotificationPreferences(v)
 	return _c
 }
 
@@ -230,6 +265,10 @@ func (_c *UserCreate) defaults() error {
 		v := user.DefaultRole
 		_c.mutation.SetRole(v)
 	}
+	if _, ok := _c.mutation.NotificationPreferences(); !ok {
+		v := user.DefaultNotificationPreferences
+		_c.mutation.SetNotificationPreferences(v)
+	}
 	if _, ok := _c.mutation.Permissions(); !ok {
 		v := user.DefaultPermissions
 		_c.mutation.SetPermissions(v)
@@ -272,6 +311,22 @@ func (_c *UserCreate) check() error {
 	if v, ok := _c.mutation.Role(); ok {
 		if err := user.RoleValidator(v); err != nil {
 			return &ValidationError{Name: "role", err: fmt.Errorf(`ent: validator failed for field "User.role": %w`, err)}
+		}
+	}
+	if v, ok := _c.mutation.Phone(); ok {
+		if err := user.PhoneValidator(v); err != nil {
+			return &ValidationError{Name: "phone", err: fmt.Errorf(`ent: validator failed for field "User.phone": %w`, err)}
+		}
+	}
+	if v, ok := _c.mutation.Messenger(); ok {
+		if err := user.MessengerValidator(v); err != nil {
+			return &ValidationError{Name: "messenger", err: fmt.Errorf(`ent: validator failed for field "User.messenger": %w`, err)}
+		}
+	}
+	switch _c.driver.Dialect() {
+	case dialect.MySQL, dialect.SQLite:
+		if _, ok := _c.mutation.NotificationPreferences(); !ok {
+			return &ValidationError{Name: "notification_preferences", err: errors.New(`ent: missing required field "User.notification_preferences"`)}
 		}
 	}
 	if _, ok := _c.mutation.Permissions(); !ok {
@@ -327,6 +382,18 @@ func (_c *UserCreate) createSpec() (*User, *sqlgraph.CreateSpec) {
 	if value, ok := _c.mutation.Role(); ok {
 		_spec.SetField(user.FieldRole, field.TypeEnum, value)
 		_node.Role = value
+	}
+	if value, ok := _c.mutation.Phone(); ok {
+		_spec.SetField(user.FieldPhone, field.TypeString, value)
+		_node.Phone = value
+	}
+	if value, ok := _c.mutation.Messenger(); ok {
+		_spec.SetField(user.FieldMessenger, field.TypeString, value)
+		_node.Messenger = value
+	}
+	if value, ok := _c.mutation.NotificationPreferences(); ok {
+		_spec.SetField(user.FieldNotificationPreferences, field.TypeJSON, value)
+		_node.NotificationPreferences = value
 	}
 	if value, ok := _c.mutation.Permissions(); ok {
 		_spec.SetField(user.FieldPermissions, field.TypeJSON, value)
@@ -530,6 +597,54 @@ func (u *UserUpsert) UpdateRole() *UserUpsert {
 	return u
 }
 
+// SetPhone sets the "phone" field.
+func (u *UserUpsert) SetPhone(v string) *UserUpsert {
+	u.Set(user.FieldPhone, v)
+	return u
+}
+
+// UpdatePhone sets the "phone" field to the value that was provided on create.
+func (u *UserUpsert) UpdatePhone() *UserUpsert {
+	u.SetExcluded(user.FieldPhone)
+	return u
+}
+
+// ClearPhone clears the value of the "phone" field.
+func (u *UserUpsert) ClearPhone() *UserUpsert {
+	u.SetNull(user.FieldPhone)
+	return u
+}
+
+// SetMessenger sets the "messenger" field.
+func (u *UserUpsert) SetMessenger(v string) *UserUpsert {
+	u.Set(user.FieldMessenger, v)
+	return u
+}
+
+// UpdateMessenger sets the "messenger" field to the value that was provided on create.
+func (u *UserUpsert) UpdateMessenger() *UserUpsert {
+	u.SetExcluded(user.FieldMessenger)
+	return u
+}
+
+// ClearMessenger clears the value of the "messenger" field.
+func (u *UserUpsert) ClearMessenger() *UserUpsert {
+	u.SetNull(user.FieldMessenger)
+	return u
+}
+
+// SetNotificationPreferences sets the "notification_preferences" field.
+func (u *UserUpsert) SetNotificationPreferences(v []schematype.NotificationPreference) *UserUpsert {
+	u.Set(user.FieldNotificationPreferences, v)
+	return u
+}
+
+// UpdateNotificationPreferences sets the "notification_preferences" field to the value that was provided on create.
+func (u *UserUpsert) UpdateNotificationPreferences() *UserUpsert {
+	u.SetExcluded(user.FieldNotificationPreferences)
+	return u
+}
+
 // SetPermissions sets the "permissions" field.
 func (u *UserUpsert) SetPermissions(v []schematype.Permission) *UserUpsert {
 	u.Set(user.FieldPermissions, v)
@@ -661,6 +776,62 @@ func (u *UserUpsertOne) SetRole(v user.Role) *UserUpsertOne {
 func (u *UserUpsertOne) UpdateRole() *UserUpsertOne {
 	return u.Update(func(s *UserUpsert) {
 		s.UpdateRole()
+	})
+}
+
+// SetPhone sets the "phone" field.
+func (u *UserUpsertOne) SetPhone(v string) *UserUpsertOne {
+	return u.Update(func(s *UserUpsert) {
+		s.SetPhone(v)
+	})
+}
+
+// UpdatePhone sets the "phone" field to the value that was provided on create.
+func (u *UserUpsertOne) UpdatePhone() *UserUpsertOne {
+	return u.Update(func(s *UserUpsert) {
+		s.UpdatePhone()
+	})
+}
+
+// ClearPhone clears the value of the "phone" field.
+func (u *UserUpsertOne) ClearPhone() *UserUpsertOne {
+	return u.Update(func(s *UserUpsert) {
+		s.ClearPhone()
+	})
+}
+
+// SetMessenger sets the "messenger" field.
+func (u *UserUpsertOne) SetMessenger(v string) *UserUpsertOne {
+	return u.Update(func(s *UserUpsert) {
+		s.SetMessenger(v)
+	})
+}
+
+// UpdateMessenger sets the "messenger" field to the value that was provided on create.
+func (u *UserUpsertOne) UpdateMessenger() *UserUpsertOne {
+	return u.Update(func(s *UserUpsert) {
+		s.UpdateMessenger()
+	})
+}
+
+// ClearMessenger clears the value of the "messenger" field.
+func (u *UserUpsertOne) ClearMessenger() *UserUpsertOne {
+	return u.Update(func(s *UserUpsert) {
+		s.ClearMessenger()
+	})
+}
+
+// SetNotificationPreferences sets the "notification_preferences" field.
+func (u *UserUpsertOne) SetNotificationPreferences(v []schematype.NotificationPreference) *UserUpsertOne {
+	return u.Update(func(s *UserUpsert) {
+		s.SetNotificationPreferences(v)
+	})
+}
+
+// UpdateNotificationPreferences sets the "notification_preferences" field to the value that was provided on create.
+func (u *UserUpsertOne) UpdateNotificationPreferences() *UserUpsertOne {
+	return u.Update(func(s *UserUpsert) {
+		s.UpdateNotificationPreferences()
 	})
 }
 
@@ -963,6 +1134,62 @@ func (u *UserUpsertBulk) SetRole(v user.Role) *UserUpsertBulk {
 func (u *UserUpsertBulk) UpdateRole() *UserUpsertBulk {
 	return u.Update(func(s *UserUpsert) {
 		s.UpdateRole()
+	})
+}
+
+// SetPhone sets the "phone" field.
+func (u *UserUpsertBulk) SetPhone(v string) *UserUpsertBulk {
+	return u.Update(func(s *UserUpsert) {
+		s.SetPhone(v)
+	})
+}
+
+// UpdatePhone sets the "phone" field to the value that was provided on create.
+func (u *UserUpsertBulk) UpdatePhone() *UserUpsertBulk {
+	return u.Update(func(s *UserUpsert) {
+		s.UpdatePhone()
+	})
+}
+
+// ClearPhone clears the value of the "phone" field.
+func (u *UserUpsertBulk) ClearPhone() *UserUpsertBulk {
+	return u.Update(func(s *UserUpsert) {
+		s.ClearPhone()
+	})
+}
+
+// SetMessenger sets the "messenger" field.
+func (u *UserUpsertBulk) SetMessenger(v string) *UserUpsertBulk {
+	return u.Update(func(s *UserUpsert) {
+		s.SetMessenger(v)
+	})
+}
+
+// UpdateMessenger sets the "messenger" field to the value that was provided on create.
+func (u *UserUpsertBulk) UpdateMessenger() *UserUpsertBulk {
+	return u.Update(func(s *UserUpsert) {
+		s.UpdateMessenger()
+	})
+}
+
+// ClearMessenger clears the value of the "messenger" field.
+func (u *UserUpsertBulk) ClearMessenger() *UserUpsertBulk {
+	return u.Update(func(s *UserUpsert) {
+		s.ClearMessenger()
+	})
+}
+
+// SetNotificationPreferences sets the "notification_preferences" field.
+func (u *UserUpsertBulk) SetNotificationPreferences(v []schematype.NotificationPreference) *UserUpsertBulk {
+	return u.Update(func(s *UserUpsert) {
+		s.SetNotificationPreferences(v)
+	})
+}
+
+// UpdateNotificationPreferences sets the "notification_preferences" field to the value that was provided on create.
+func (u *UserUpsertBulk) UpdateNotificationPreferences() *UserUpsertBulk {
+	return u.Update(func(s *UserUpsert) {
+		s.UpdateNotificationPreferences()
 	})
 }
 

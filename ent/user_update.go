@@ -102,6 +102,58 @@ func (_u *UserUpdate) SetNillableRole(v *user.Role) *UserUpdate {
 	return _u
 }
 
+// SetPhone sets the "phone" field.
+func (_u *UserUpdate) SetPhone(v string) *UserUpdate {
+	_u.mutation.SetPhone(v)
+	return _u
+}
+
+// SetNillablePhone sets the "phone" field if the given value is not nil.
+func (_u *UserUpdate) SetNillablePhone(v *string) *UserUpdate {
+	if v != nil {
+		_u.SetPhone(*v)
+	}
+	return _u
+}
+
+// ClearPhone clears the value of the "phone" field.
+func (_u *UserUpdate) ClearPhone() *UserUpdate {
+	_u.mutation.ClearPhone()
+	return _u
+}
+
+// SetMessenger sets the "messenger" field.
+func (_u *UserUpdate) SetMessenger(v string) *UserUpdate {
+	_u.mutation.SetMessenger(v)
+	return _u
+}
+
+// SetNillableMessenger sets the "messenger" field if the given value is not nil.
+func (_u *UserUpdate) SetNillableMessenger(v *string) *UserUpdate {
+	if v != nil {
+		_u.SetMessenger(*v)
+	}
+	return _u
+}
+
+// ClearMessenger clears the value of the "messenger" field.
+func (_u *UserUpdate) ClearMessenger() *UserUpdate {
+	_u.mutation.ClearMessenger()
+	return _u
+}
+
+// SetNotificationPreferences sets the "notification_preferences" field.
+func (_u *UserUpdate) SetNotificationPreferences(v []schematype.NotificationPreference) *UserUpdate {
+	_u.mutation.SetNotificationPreferences(v)
+	return _u
+}
+
+// AppendNotificationPreferences appends value to the "notification_preferences" field.
+func (_u *UserUpdate) AppendNotificationPreferences(v []schematype.NotificationPreference) *UserUpdate {
+	_u.mutation.AppendNotificationPreferences(v)
+	return _u
+}
+
 // SetPermissions sets the "permissions" field.
 func (_u *UserUpdate) SetPermissions(v []schematype.Permission) *UserUpdate {
 	_u.mutation.SetPermissions(v)
@@ -363,6 +415,16 @@ func (_u *UserUpdate) check() error {
 			return &ValidationError{Name: "role", err: fmt.Errorf(`ent: validator failed for field "User.role": %w`, err)}
 		}
 	}
+	if v, ok := _u.mutation.Phone(); ok {
+		if err := user.PhoneValidator(v); err != nil {
+			return &ValidationError{Name: "phone", err: fmt.Errorf(`ent: validator failed for field "User.phone": %w`, err)}
+		}
+	}
+	if v, ok := _u.mutation.Messenger(); ok {
+		if err := user.MessengerValidator(v); err != nil {
+			return &ValidationError{Name: "messenger", err: fmt.Errorf(`ent: validator failed for field "User.messenger": %w`, err)}
+		}
+	}
 	return nil
 }
 
@@ -401,6 +463,26 @@ func (_u *UserUpdate) sqlSave(ctx context.Context) (_node int, err error) {
 	}
 	if value, ok := _u.mutation.Role(); ok {
 		_spec.SetField(user.FieldRole, field.TypeEnum, value)
+	}
+	if value, ok := _u.mutation.Phone(); ok {
+		_spec.SetField(user.FieldPhone, field.TypeString, value)
+	}
+	if _u.mutation.PhoneCleared() {
+		_spec.ClearField(user.FieldPhone, field.TypeString)
+	}
+	if value, ok := _u.mutation.Messenger(); ok {
+		_spec.SetField(user.FieldMessenger, field.TypeString, value)
+	}
+	if _u.mutation.MessengerCleared() {
+		_spec.ClearField(user.FieldMessenger, field.TypeString)
+	}
+	if value, ok := _u.mutation.NotificationPreferences(); ok {
+		_spec.SetField(user.FieldNotificationPreferences, field.TypeJSON, value)
+	}
+	if value, ok := _u.mutation.AppendedNotificationPreferences(); ok {
+		_spec.AddModifier(func(u *sql.UpdateBuilder) {
+			sqljson.Append(u, user.FieldNotificationPreferences, value)
+		})
 	}
 	if value, ok := _u.mutation.Permissions(); ok {
 		_spec.SetField(user.FieldPermissions, field.TypeJSON, value)
@@ -725,6 +807,58 @@ func (_u *UserUpdateOne) SetNillableRole(v *user.Role) *UserUpdateOne {
 	return _u
 }
 
+// SetPhone sets the "phone" field.
+func (_u *UserUpdateOne) SetPhone(v string) *UserUpdateOne {
+	_u.mutation.SetPhone(v)
+	return _u
+}
+
+// SetNillablePhone sets the "phone" field if the given value is not nil.
+func (_u *UserUpdateOne) SetNillablePhone(v *string) *UserUpdateOne {
+	if v != nil {
+		_u.SetPhone(*v)
+	}
+	return _u
+}
+
+// ClearPhone clears the value of the "phone" field.
+func (_u *UserUpdateOne) ClearPhone() *UserUpdateOne {
+	_u.mutation.ClearPhone()
+	return _u
+}
+
+// SetMessenger sets the "messenger" field.
+func (_u *UserUpdateOne) SetMessenger(v string) *UserUpdateOne {
+	_u.mutation.SetMessenger(v)
+	return _u
+}
+
+// SetNillableMessenger sets the "messenger" field if the given value is not nil.
+func (_u *UserUpdateOne) SetNillableMessenger(v *string) *UserUpdateOne {
+	if v != nil {
+		_u.SetMessenger(*v)
+	}
+	return _u
+}
+
+// ClearMessenger clears the value of the "messenger" field.
+func (_u *UserUpdateOne) ClearMessenger() *UserUpdateOne {
+	_u.mutation.ClearMessenger()
+	return _u
+}
+
+// SetNotificationPreferences sets the "notification_preferences" field.
+func (_u *UserUpdateOne) SetNotificationPreferences(v []schematype.NotificationPreference) *UserUpdateOne {
+	_u.mutation.SetNotificationPreferences(v)
+	return _u
+}
+
+// AppendNotificationPreferences appends value to the "notification_preferences" field.
+func (_u *UserUpdateOne) AppendNotificationPreferences(v []schematype.NotificationPreference) *UserUpdateOne {
+	_u.mutation.AppendNotificationPreferences(v)
+	return _u
+}
+
 // SetPermissions sets the "permissions" field.
 func (_u *UserUpdateOne) SetPermissions(v []schematype.Permission) *UserUpdateOne {
 	_u.mutation.SetPermissions(v)
@@ -999,6 +1133,16 @@ func (_u *UserUpdateOne) check() error {
 			return &ValidationError{Name: "role", err: fmt.Errorf(`ent: validator failed for field "User.role": %w`, err)}
 		}
 	}
+	if v, ok := _u.mutation.Phone(); ok {
+		if err := user.PhoneValidator(v); err != nil {
+			return &ValidationError{Name: "phone", err: fmt.Errorf(`ent: validator failed for field "User.phone": %w`, err)}
+		}
+	}
+	if v, ok := _u.mutation.Messenger(); ok {
+		if err := user.MessengerValidator(v); err != nil {
+			return &ValidationError{Name: "messenger", err: fmt.Errorf(`ent: validator failed for field "User.messenger": %w`, err)}
+		}
+	}
 	return nil
 }
 
@@ -1054,6 +1198,26 @@ func (_u *UserUpdateOne) sqlSave(ctx context.Context) (_node *User, err error) {
 	}
 	if value, ok := _u.mutation.Role(); ok {
 		_spec.SetField(user.FieldRole, field.TypeEnum, value)
+	}
+	if value, ok := _u.mutation.Phone(); ok {
+		_spec.SetField(user.FieldPhone, field.TypeString, value)
+	}
+	if _u.mutation.PhoneCleared() {
+		_spec.ClearField(user.FieldPhone, field.TypeString)
+	}
+	if value, ok := _u.mutation.Messenger(); ok {
+		_spec.SetField(user.FieldMessenger, field.TypeString, value)
+	}
+	if _u.mutation.MessengerCleared() {
+		_spec.ClearField(user.FieldMessenger, field.TypeString)
+	}
+	if value, ok := _u.mutation.NotificationPreferences(); ok {
+		_spec.SetField(user.FieldNotificationPreferences, field.TypeJSON, value)
+	}
+	if value, ok := _u.mutation.AppendedNotificationPreferences(); ok {
+		_spec.AddModifier(func(u *sql.UpdateBuilder) {
+			sqljson.Append(u, user.FieldNotificationPreferences, value)
+		})
 	}
 	if value, ok := _u.mutation.Permissions(); ok {
 		_spec.SetField(user.FieldPermissions, field.TypeJSON, value)

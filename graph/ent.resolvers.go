@@ -27,6 +27,15 @@ func (r *queryResolver) Nodes(ctx context.Context, ids []int) ([]ent.Noder, erro
 	return r.Client.Noders(ctx, ids)
 }
 
+// Channel returns generated.ChannelResolver implementation.
+func (r *Resolver) Channel() generated.ChannelResolver { return &channelResolver{r} }
+
+// Delivery returns generated.DeliveryResolver implementation.
+func (r *Resolver) Delivery() generated.DeliveryResolver { return &deliveryResolver{r} }
+
+// Playbook returns generated.PlaybookResolver implementation.
+func (r *Resolver) Playbook() generated.PlaybookResolver { return &playbookResolver{r} }
+
 // Query returns generated.QueryResolver implementation.
 func (r *Resolver) Query() generated.QueryResolver { return &queryResolver{r} }
 
@@ -34,6 +43,9 @@ func (r *Resolver) Query() generated.QueryResolver { return &queryResolver{r} }
 func (r *Resolver) Ticket() generated.TicketResolver { return &ticketResolver{r} }
 
 type (
-	queryResolver  struct{ *Resolver }
-	ticketResolver struct{ *Resolver }
+	channelResolver  struct{ *Resolver }
+	deliveryResolver struct{ *Resolver }
+	playbookResolver struct{ *Resolver }
+	queryResolver    struct{ *Resolver }
+	ticketResolver   struct{ *Resolver }
 )

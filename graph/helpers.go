@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 
+	"entgo.io/contrib/entgql"
 	"github.com/99designs/gqlgen/graphql"
 	"github.com/vektah/gqlparser/v2/ast"
 
@@ -12,6 +13,7 @@ import (
 	"socdesk/graph/model"
 	"socdesk/graph/scalar"
 	"socdesk/internal/authz"
+	"socdesk/internal/playbooks"
 )
 
 // maxNodes bounds nodes(ids:).
@@ -176,4 +178,40 @@ func zoneOrUTC(tz *string) string {
 		return "UTC"
 	}
 	return *tz
+}
+
+// bulkError is how a per-item failure of a bulk call shows (nil for none).
+func (r *Resolver) bulkError(ctx context.Context, err error) *model.BulkError {
+	if err == nil {
+		return nil
+	}
+	e := r.errorFor(ctx, err)
+	out := &model.BulkError{Code: string(e.Code), Message: e.Error()}
+	if e.Field != "" {
+		out.Field = &e.Field
+	}
+	return out
+}
+
+// Deliveries and playbook runs are listed newest first.
+var (
+	newestDeliveries = ent.WithDeliveryOrder(&ent.DeliveryOrder{Direction: entgql.OrderDirectionDesc, Field: ent.DeliveryOrderFieldCreatedAt})
+	newestRuns       = ent.WithPlaybookRunOrder(&ent.PlaybookRunOrder{Direction: entgql.OrderDirectionDesc, Field: ent.PlaybookRunOrderFieldCreatedAt})
+)
+
+// playbookRequest is the request a playbook sends, as admins see it.
+func playbookRequest(p *ent.Playbook) *model.PlaybookRequest {
+	names := make([]string, 0, len(p.SecretHeaders))
+	for _, h := range playbooks.Headers(p.SecretHeaders) {
+		names = append(names, h.Name)
+	}
+	headers := []*playbooks.Header{}
+	for _, h := range playbooks.Headers(p.Headers) {
+		headers = append(headers, &h)
+	}
+	req := &model.PlaybookRequest{URL: p.URL, Method: p.Method, Headers: headers, SecretHeaderNames: names, TimeoutMs: p.TimeoutMs}
+	if p.PayloadTemplate != "" {
+		req.PayloadTemplate = &p.PayloadTemplate
+	}
+	return req
 }

@@ -9,6 +9,8 @@ import (
 	"socdesk/ent"
 	"socdesk/internal/admin"
 	"socdesk/internal/live"
+	"socdesk/internal/notify"
+	"socdesk/internal/playbooks"
 	"socdesk/internal/tickets"
 )
 
@@ -20,4 +22,8 @@ type Resolver struct {
 	Logger  *slog.Logger
 	// Hub serves the subscriptions.
 	Hub *live.Hub
+	// Notify and Playbooks serve the delivery side (channels, preferences,
+	// propagation, deliveries, playbooks).
+	Notify    *notify.Service
+	Playbooks *playbooks.Service
 }

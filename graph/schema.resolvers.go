@@ -31,15 +31,7 @@ import (
 
 // Error is the resolver for the error field.
 func (r *bulkTicketOutcomeResolver) Error(ctx context.Context, obj *tickets.BulkResult) (*model.BulkError, error) {
-	if obj.Err == nil {
-		return nil, nil
-	}
-	e := r.errorFor(ctx, obj.Err)
-	out := &model.BulkError{Code: string(e.Code), Message: e.Error()}
-	if e.Field != "" {
-		out.Field = &e.Field
-	}
-	return out, nil
+	return r.bulkError(ctx, obj.Err), nil
 }
 
 // From is the resolver for the from field.

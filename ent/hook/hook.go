@@ -44,6 +44,30 @@ func (f CategoryFunc) Mutate(ctx context.Context, m ent.Mutation) (ent.Value, er
 	return nil, fmt.Errorf("unexpected mutation type %T. expect *ent.CategoryMutation", m)
 }
 
+// The ChannelFunc type is an adapter to allow the use of ordinary
+// function as Channel mutator.
+type ChannelFunc func(context.Context, *ent.ChannelMutation) (ent.Value, error)
+
+// Mutate calls f(ctx, m).
+func (f ChannelFunc) Mutate(ctx context.Context, m ent.Mutation) (ent.Value, error) {
+	if mv, ok := m.(*ent.ChannelMutation); ok {
+		return f(ctx, mv)
+	}
+	return nil, fmt.Errorf("unexpected mutation type %T. expect *ent.ChannelMutation", m)
+}
+
+// The DeliveryFunc type is an adapter to allow the use of ordinary
+// function as Delivery mutator.
+type DeliveryFunc func(context.Context, *ent.DeliveryMutation) (ent.Value, error)
+
+// Mutate calls f(ctx, m).
+func (f DeliveryFunc) Mutate(ctx context.Context, m ent.Mutation) (ent.Value, error) {
+	if mv, ok := m.(*ent.DeliveryMutation); ok {
+		return f(ctx, mv)
+	}
+	return nil, fmt.Errorf("unexpected mutation type %T. expect *ent.DeliveryMutation", m)
+}
+
 // The MemoFunc type is an adapter to allow the use of ordinary
 // function as Memo mutator.
 type MemoFunc func(context.Context, *ent.MemoMutation) (ent.Value, error)
@@ -54,6 +78,30 @@ func (f MemoFunc) Mutate(ctx context.Context, m ent.Mutation) (ent.Value, error)
 		return f(ctx, mv)
 	}
 	return nil, fmt.Errorf("unexpected mutation type %T. expect *ent.MemoMutation", m)
+}
+
+// The PlaybookFunc type is an adapter to allow the use of ordinary
+// function as Playbook mutator.
+type PlaybookFunc func(context.Context, *ent.PlaybookMutation) (ent.Value, error)
+
+// Mutate calls f(ctx, m).
+func (f PlaybookFunc) Mutate(ctx context.Context, m ent.Mutation) (ent.Value, error) {
+	if mv, ok := m.(*ent.PlaybookMutation); ok {
+		return f(ctx, mv)
+	}
+	return nil, fmt.Errorf("unexpected mutation type %T. expect *ent.PlaybookMutation", m)
+}
+
+// The PlaybookRunFunc type is an adapter to allow the use of ordinary
+// function as PlaybookRun mutator.
+type PlaybookRunFunc func(context.Context, *ent.PlaybookRunMutation) (ent.Value, error)
+
+// Mutate calls f(ctx, m).
+func (f PlaybookRunFunc) Mutate(ctx context.Context, m ent.Mutation) (ent.Value, error) {
+	if mv, ok := m.(*ent.PlaybookRunMutation); ok {
+		return f(ctx, mv)
+	}
+	return nil, fmt.Errorf("unexpected mutation type %T. expect *ent.PlaybookRunMutation", m)
 }
 
 // The SiteFunc type is an adapter to allow the use of ordinary

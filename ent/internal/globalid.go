@@ -2,4 +2,4 @@
 
 package internal
 
-const IncrementStarts = "{\"api_tokens\":0,\"attachments\":4294967296,\"categories\":8589934592,\"memos\":12884901888,\"sites\":17179869184,\"status_days\":60129542144,\"status_hours\":64424509440,\"tags\":21474836480,\"ticket_approvers\":30064771072,\"ticket_assignees\":34359738368,\"ticket_events\":38654705664,\"ticket_links\":51539607552,\"ticket_tags\":42949672960,\"ticket_watchers\":55834574848,\"tickets\":25769803776,\"users\":47244640256}"
+const IncrementStarts = "{\"api_tokens\":0,\"attachments\":4294967296,\"categories\":8589934592,\"channels\":68719476736,\"deliveries\":73014444032,\"memos\":12884901888,\"playbook_runs\":81604378624,\"playbooks\":77309411328,\"sites\":17179869184,\"status_days\":60129542144,\"status_hours\":64424509440,\"tags\":21474836480,\"ticket_approvers\":30064771072,\"ticket_assignees\":34359738368,\"ticket_events\":38654705664,\"ticket_links\":51539607552,\"ticket_tags\":42949672960,\"ticket_watchers\":55834574848,\"tickets\":25769803776,\"users\":47244640256}"

@@ -98,6 +98,121 @@ var (
 		Columns:    CategoriesColumns,
 		PrimaryKey: []*schema.Column{CategoriesColumns[0]},
 	}
+	// ChannelsColumns holds the columns for the "channels" table.
+	ChannelsColumns = []*schema.Column{
+		{Name: "id", Type: field.TypeInt, Increment: true},
+		{Name: "created_at", Type: field.TypeTime},
+		{Name: "updated_at", Type: field.TypeTime},
+		{Name: "name", Type: field.TypeString, Unique: true},
+		{Name: "type", Type: field.TypeEnum, Enums: []string{"EMAIL", "WEBHOOK", "SMS", "MESSENGER"}},
+		{Name: "enabled", Type: field.TypeBool, Default: true},
+		{Name: "notifications", Type: field.TypeBool, Default: true},
+		{Name: "settings", Type: field.TypeJSON},
+		{Name: "secret", Type: field.TypeString, Nullable: true},
+	}
+	// ChannelsTable holds the schema information for the "channels" table.
+	ChannelsTable = &schema.Table{
+		Name:       "channels",
+		Columns:    ChannelsColumns,
+		PrimaryKey: []*schema.Column{ChannelsColumns[0]},
+	}
+	// DeliveriesColumns holds the columns for the "deliveries" table.
+	DeliveriesColumns = []*schema.Column{
+		{Name: "id", Type: field.TypeInt, Increment: true},
+		{Name: "created_at", Type: field.TypeTime},
+		{Name: "updated_at", Type: field.TypeTime},
+		{Name: "kind", Type: field.TypeEnum, Enums: []string{"NOTIFICATION", "PROPAGATION", "DIGEST"}},
+		{Name: "status", Type: field.TypeEnum, Enums: []string{"PENDING", "SENT", "FAILED", "HELD", "DIGESTED"}, Default: "PENDING"},
+		{Name: "channel_type", Type: field.TypeEnum, Enums: []string{"EMAIL", "WEBHOOK", "SMS", "MESSENGER"}},
+		{Name: "ticket_number", Type: field.TypeInt, Nullable: true},
+		{Name: "site_id", Type: field.TypeInt, Nullable: true},
+		{Name: "event_id", Type: field.TypeInt, Nullable: true},
+		{Name: "digest_id", Type: field.TypeInt, Nullable: true},
+		{Name: "due_at", Type: field.TypeTime, Nullable: true},
+		{Name: "subject", Type: field.TypeString},
+		{Name: "text", Type: field.TypeString, Size: 2147483647},
+		{Name: "html", Type: field.TypeString, Nullable: true, Size: 2147483647},
+		{Name: "link", Type: field.TypeString, Nullable: true},
+		{Name: "payload", Type: field.TypeJSON, Nullable: true},
+		{Name: "attempts", Type: field.TypeInt, Default: 0},
+		{Name: "last_error", Type: field.TypeString, Nullable: true},
+		{Name: "last_attempt_at", Type: field.TypeTime, Nullable: true},
+		{Name: "sent_at", Type: field.TypeTime, Nullable: true},
+		{Name: "job_id", Type: field.TypeInt64, Nullable: true},
+		{Name: "channel_id", Type: field.TypeInt},
+		{Name: "recipient_id", Type: field.TypeInt, Nullable: true},
+		{Name: "requested_by_id", Type: field.TypeInt, Nullable: true},
+		{Name: "ticket_id", Type: field.TypeInt, Nullable: true},
+	}
+	// DeliveriesTable holds the schema information for the "deliveries" table.
+	DeliveriesTable = &schema.Table{
+		Name:       "deliveries",
+		Columns:    DeliveriesColumns,
+		PrimaryKey: []*schema.Column{DeliveriesColumns[0]},
+		ForeignKeys: []*schema.ForeignKey{
+			{
+				Symbol:     "deliveries_channels_deliveries",
+				Columns:    []*schema.Column{DeliveriesColumns[21]},
+				RefColumns: []*schema.Column{ChannelsColumns[0]},
+				OnDelete:   schema.NoAction,
+			},
+			{
+				Symbol:     "deliveries_users_recipient",
+				Columns:    []*schema.Column{DeliveriesColumns[22]},
+				RefColumns: []*schema.Column{UsersColumns[0]},
+				OnDelete:   schema.SetNull,
+			},
+			{
+				Symbol:     "deliveries_users_requested_by",
+				Columns:    []*schema.Column{DeliveriesColumns[23]},
+				RefColumns: []*schema.Column{UsersColumns[0]},
+				OnDelete:   schema.SetNull,
+			},
+			{
+				Symbol:     "deliveries_tickets_deliveries",
+				Columns:    []*schema.Column{DeliveriesColumns[24]},
+				RefColumns: []*schema.Column{TicketsColumns[0]},
+				OnDelete:   schema.SetNull,
+			},
+		},
+		Indexes: []*schema.Index{
+			{
+				Name:    "delivery_ticket_id_id",
+				Unique:  false,
+				Columns: []*schema.Column{DeliveriesColumns[24], DeliveriesColumns[0]},
+			},
+			{
+				Name:    "delivery_status_id",
+				Unique:  false,
+				Columns: []*schema.Column{DeliveriesColumns[4], DeliveriesColumns[0]},
+			},
+			{
+				Name:    "delivery_recipient_id_channel_id_status",
+				Unique:  false,
+				Columns: []*schema.Column{DeliveriesColumns[22], DeliveriesColumns[21], DeliveriesColumns[4]},
+			},
+			{
+				Name:    "delivery_event_id_recipient_id_channel_id",
+				Unique:  true,
+				Columns: []*schema.Column{DeliveriesColumns[8], DeliveriesColumns[22], DeliveriesColumns[21]},
+			},
+			{
+				Name:    "delivery_site_id_id",
+				Unique:  false,
+				Columns: []*schema.Column{DeliveriesColumns[7], DeliveriesColumns[0]},
+			},
+			{
+				Name:    "delivery_requested_by_id",
+				Unique:  false,
+				Columns: []*schema.Column{DeliveriesColumns[23]},
+			},
+			{
+				Name:    "delivery_digest_id",
+				Unique:  false,
+				Columns: []*schema.Column{DeliveriesColumns[9]},
+			},
+		},
+	}
 	// MemosColumns holds the columns for the "memos" table.
 	MemosColumns = []*schema.Column{
 		{Name: "id", Type: field.TypeInt, Increment: true},
@@ -137,6 +252,100 @@ var (
 				Name:    "memo_author_id",
 				Unique:  false,
 				Columns: []*schema.Column{MemosColumns[5]},
+			},
+		},
+	}
+	// PlaybooksColumns holds the columns for the "playbooks" table.
+	PlaybooksColumns = []*schema.Column{
+		{Name: "id", Type: field.TypeInt, Increment: true},
+		{Name: "created_at", Type: field.TypeTime},
+		{Name: "updated_at", Type: field.TypeTime},
+		{Name: "name", Type: field.TypeString, Unique: true},
+		{Name: "description", Type: field.TypeString, Nullable: true},
+		{Name: "enabled", Type: field.TypeBool, Default: true},
+		{Name: "url", Type: field.TypeString},
+		{Name: "method", Type: field.TypeString, Default: "POST"},
+		{Name: "headers", Type: field.TypeJSON},
+		{Name: "secret_headers", Type: field.TypeJSON},
+		{Name: "payload_template", Type: field.TypeString, Nullable: true, Size: 2147483647},
+		{Name: "timeout_ms", Type: field.TypeInt, Default: 10000},
+	}
+	// PlaybooksTable holds the schema information for the "playbooks" table.
+	PlaybooksTable = &schema.Table{
+		Name:       "playbooks",
+		Columns:    PlaybooksColumns,
+		PrimaryKey: []*schema.Column{PlaybooksColumns[0]},
+	}
+	// PlaybookRunsColumns holds the columns for the "playbook_runs" table.
+	PlaybookRunsColumns = []*schema.Column{
+		{Name: "id", Type: field.TypeInt, Increment: true},
+		{Name: "created_at", Type: field.TypeTime},
+		{Name: "updated_at", Type: field.TypeTime},
+		{Name: "ticket_number", Type: field.TypeInt},
+		{Name: "site_id", Type: field.TypeInt},
+		{Name: "status", Type: field.TypeEnum, Enums: []string{"QUEUED", "RUNNING", "SUCCEEDED", "FAILED"}, Default: "QUEUED"},
+		{Name: "attempts", Type: field.TypeInt, Default: 0},
+		{Name: "http_status", Type: field.TypeInt, Nullable: true},
+		{Name: "duration_ms", Type: field.TypeInt, Nullable: true},
+		{Name: "response", Type: field.TypeString, Nullable: true, Size: 2147483647},
+		{Name: "error", Type: field.TypeString, Nullable: true},
+		{Name: "started_at", Type: field.TypeTime, Nullable: true},
+		{Name: "finished_at", Type: field.TypeTime, Nullable: true},
+		{Name: "job_id", Type: field.TypeInt64, Nullable: true},
+		{Name: "playbook_id", Type: field.TypeInt},
+		{Name: "requested_by_id", Type: field.TypeInt, Nullable: true},
+		{Name: "ticket_id", Type: field.TypeInt, Nullable: true},
+	}
+	// PlaybookRunsTable holds the schema information for the "playbook_runs" table.
+	PlaybookRunsTable = &schema.Table{
+		Name:       "playbook_runs",
+		Columns:    PlaybookRunsColumns,
+		PrimaryKey: []*schema.Column{PlaybookRunsColumns[0]},
+		ForeignKeys: []*schema.ForeignKey{
+			{
+				Symbol:     "playbook_runs_playbooks_runs",
+				Columns:    []*schema.Column{PlaybookRunsColumns[14]},
+				RefColumns: []*schema.Column{PlaybooksColumns[0]},
+				OnDelete:   schema.NoAction,
+			},
+			{
+				Symbol:     "playbook_runs_users_requested_by",
+				Columns:    []*schema.Column{PlaybookRunsColumns[15]},
+				RefColumns: []*schema.Column{UsersColumns[0]},
+				OnDelete:   schema.SetNull,
+			},
+			{
+				Symbol:     "playbook_runs_tickets_playbook_runs",
+				Columns:    []*schema.Column{PlaybookRunsColumns[16]},
+				RefColumns: []*schema.Column{TicketsColumns[0]},
+				OnDelete:   schema.SetNull,
+			},
+		},
+		Indexes: []*schema.Index{
+			{
+				Name:    "playbookrun_ticket_id_id",
+				Unique:  false,
+				Columns: []*schema.Column{PlaybookRunsColumns[16], PlaybookRunsColumns[0]},
+			},
+			{
+				Name:    "playbookrun_status_id",
+				Unique:  false,
+				Columns: []*schema.Column{PlaybookRunsColumns[5], PlaybookRunsColumns[0]},
+			},
+			{
+				Name:    "playbookrun_site_id_id",
+				Unique:  false,
+				Columns: []*schema.Column{PlaybookRunsColumns[4], PlaybookRunsColumns[0]},
+			},
+			{
+				Name:    "playbookrun_playbook_id_id",
+				Unique:  false,
+				Columns: []*schema.Column{PlaybookRunsColumns[14], PlaybookRunsColumns[0]},
+			},
+			{
+				Name:    "playbookrun_requested_by_id",
+				Unique:  false,
+				Columns: []*schema.Column{PlaybookRunsColumns[15]},
 			},
 		},
 	}
@@ -425,7 +634,7 @@ var (
 	// TicketEventsColumns holds the columns for the "ticket_events" table.
 	TicketEventsColumns = []*schema.Column{
 		{Name: "id", Type: field.TypeInt, Increment: true},
-		{Name: "kind", Type: field.TypeEnum, Enums: []string{"CREATED", "UPDATED", "DELETED", "TRANSITIONED", "ASSIGNED", "TAGGED", "MEMO_ADDED", "MEMO_EDITED", "LINKED", "UNLINKED", "WATCHED", "UNWATCHED"}},
+		{Name: "kind", Type: field.TypeEnum, Enums: []string{"CREATED", "UPDATED", "DELETED", "TRANSITIONED", "ASSIGNED", "TAGGED", "MEMO_ADDED", "MEMO_EDITED", "LINKED", "UNLINKED", "WATCHED", "UNWATCHED", "PROPAGATED", "DELIVERY_UPDATED", "PLAYBOOK_RUN", "PLAYBOOK_RUN_UPDATED"}},
 		{Name: "created_at", Type: field.TypeTime},
 		{Name: "ticket_number", Type: field.TypeInt},
 		{Name: "site_id", Type: field.TypeInt},
@@ -616,6 +825,9 @@ var (
 		{Name: "display_name", Type: field.TypeString},
 		{Name: "email", Type: field.TypeString, Nullable: true},
 		{Name: "role", Type: field.TypeEnum, Enums: []string{"ADMIN", "ANALYST"}, Default: "ANALYST"},
+		{Name: "phone", Type: field.TypeString, Nullable: true},
+		{Name: "messenger", Type: field.TypeString, Nullable: true},
+		{Name: "notification_preferences", Type: field.TypeJSON, Default: map[string]schema.Expr{"postgres": "'[]'::jsonb", "sqlite3": "'[]'"}},
 		{Name: "permissions", Type: field.TypeJSON},
 	}
 	// UsersTable holds the schema information for the "users" table.
@@ -654,7 +866,11 @@ var (
 		APITokensTable,
 		AttachmentsTable,
 		CategoriesTable,
+		ChannelsTable,
+		DeliveriesTable,
 		MemosTable,
+		PlaybooksTable,
+		PlaybookRunsTable,
 		SitesTable,
 		StatusDaysTable,
 		StatusHoursTable,
@@ -685,10 +901,29 @@ func init() {
 	CategoriesTable.Annotation = &entsql.Annotation{
 		IncrementStart: func(i int) *int { return &i }(8589934592),
 	}
+	ChannelsTable.Annotation = &entsql.Annotation{
+		IncrementStart: func(i int) *int { return &i }(68719476736),
+	}
+	DeliveriesTable.ForeignKeys[0].RefTable = ChannelsTable
+	DeliveriesTable.ForeignKeys[1].RefTable = UsersTable
+	DeliveriesTable.ForeignKeys[2].RefTable = UsersTable
+	DeliveriesTable.ForeignKeys[3].RefTable = TicketsTable
+	DeliveriesTable.Annotation = &entsql.Annotation{
+		IncrementStart: func(i int) *int { return &i }(73014444032),
+	}
 	MemosTable.ForeignKeys[0].RefTable = UsersTable
 	MemosTable.ForeignKeys[1].RefTable = TicketsTable
 	MemosTable.Annotation = &entsql.Annotation{
 		IncrementStart: func(i int) *int { return &i }(12884901888),
+	}
+	PlaybooksTable.Annotation = &entsql.Annotation{
+		IncrementStart: func(i int) *int { return &i }(77309411328),
+	}
+	PlaybookRunsTable.ForeignKeys[0].RefTable = PlaybooksTable
+	PlaybookRunsTable.ForeignKeys[1].RefTable = UsersTable
+	PlaybookRunsTable.ForeignKeys[2].RefTable = TicketsTable
+	PlaybookRunsTable.Annotation = &entsql.Annotation{
+		IncrementStart: func(i int) *int { return &i }(81604378624),
 	}
 	SitesTable.Annotation = &entsql.Annotation{
 		IncrementStart: func(i int) *int { return &i }(17179869184),

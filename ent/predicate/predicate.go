@@ -15,8 +15,20 @@ type Attachment func(*sql.Selector)
 // Category is the predicate function for category builders.
 type Category func(*sql.Selector)
 
+// Channel is the predicate function for channel builders.
+type Channel func(*sql.Selector)
+
+// Delivery is the predicate function for delivery builders.
+type Delivery func(*sql.Selector)
+
 // Memo is the predicate function for memo builders.
 type Memo func(*sql.Selector)
+
+// Playbook is the predicate function for playbook builders.
+type Playbook func(*sql.Selector)
+
+// PlaybookRun is the predicate function for playbookrun builders.
+type PlaybookRun func(*sql.Selector)
 
 // Site is the predicate function for site builders.
 type Site func(*sql.Selector)

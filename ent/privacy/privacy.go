@@ -183,6 +183,54 @@ func (f CategoryMutationRuleFunc) EvalMutation(ctx context.Context, m ent.Mutati
 	return Denyf("ent/privacy: unexpected mutation type %T, expect *ent.CategoryMutation", m)
 }
 
+// The ChannelQueryRuleFunc type is an adapter to allow the use of ordinary
+// functions as a query rule.
+type ChannelQueryRuleFunc func(context.Context, *ent.ChannelQuery) error
+
+// EvalQuery return f(ctx, q).
+func (f ChannelQueryRuleFunc) EvalQuery(ctx context.Context, q ent.Query) error {
+	if q, ok := q.(*ent.ChannelQuery); ok {
+		return f(ctx, q)
+	}
+	return Denyf("ent/privacy: unexpected query type %T, expect *ent.ChannelQuery", q)
+}
+
+// The ChannelMutationRuleFunc type is an adapter to allow the use of ordinary
+// functions as a mutation rule.
+type ChannelMutationRuleFunc func(context.Context, *ent.ChannelMutation) error
+
+// EvalMutation calls f(ctx, m).
+func (f ChannelMutationRuleFunc) EvalMutation(ctx context.Context, m ent.Mutation) error {
+	if m, ok := m.(*ent.ChannelMutation); ok {
+		return f(ctx, m)
+	}
+	return Denyf("ent/privacy: unexpected mutation type %T, expect *ent.ChannelMutation", m)
+}
+
+// The DeliveryQueryRuleFunc type is an adapter to allow the use of ordinary
+// functions as a query rule.
+type DeliveryQueryRuleFunc func(context.Context, *ent.DeliveryQuery) error
+
+// EvalQuery return f(ctx, q).
+func (f DeliveryQueryRuleFunc) EvalQuery(ctx context.Context, q ent.Query) error {
+	if q, ok := q.(*ent.DeliveryQuery); ok {
+		return f(ctx, q)
+	}
+	return Denyf("ent/privacy: unexpected query type %T, expect *ent.DeliveryQuery", q)
+}
+
+// The DeliveryMutationRuleFunc type is an adapter to allow the use of ordinary
+// functions as a mutation rule.
+type DeliveryMutationRuleFunc func(context.Context, *ent.DeliveryMutation) error
+
+// EvalMutation calls f(ctx, m).
+func (f DeliveryMutationRuleFunc) EvalMutation(ctx context.Context, m ent.Mutation) error {
+	if m, ok := m.(*ent.DeliveryMutation); ok {
+		return f(ctx, m)
+	}
+	return Denyf("ent/privacy: unexpected mutation type %T, expect *ent.DeliveryMutation", m)
+}
+
 // The MemoQueryRuleFunc type is an adapter to allow the use of ordinary
 // functions as a query rule.
 type MemoQueryRuleFunc func(context.Context, *ent.MemoQuery) error
@@ -205,6 +253,54 @@ func (f MemoMutationRuleFunc) EvalMutation(ctx context.Context, m ent.Mutation) 
 		return f(ctx, m)
 	}
 	return Denyf("ent/privacy: unexpected mutation type %T, expect *ent.MemoMutation", m)
+}
+
+// The PlaybookQueryRuleFunc type is an adapter to allow the use of ordinary
+// functions as a query rule.
+type PlaybookQueryRuleFunc func(context.Context, *ent.PlaybookQuery) error
+
+// EvalQuery return f(ctx, q).
+func (f PlaybookQueryRuleFunc) EvalQuery(ctx context.Context, q ent.Query) error {
+	if q, ok := q.(*ent.PlaybookQuery); ok {
+		return f(ctx, q)
+	}
+	return Denyf("ent/privacy: unexpected query type %T, expect *ent.PlaybookQuery", q)
+}
+
+// The PlaybookMutationRuleFunc type is an adapter to allow the use of ordinary
+// functions as a mutation rule.
+type PlaybookMutationRuleFunc func(context.Context, *ent.PlaybookMutation) error
+
+// EvalMutation calls f(ctx, m).
+func (f PlaybookMutationRuleFunc) EvalMutation(ctx context.Context, m ent.Mutation) error {
+	if m, ok := m.(*ent.PlaybookMutation); ok {
+		return f(ctx, m)
+	}
+	return Denyf("ent/privacy: unexpected mutation type %T, expect *ent.PlaybookMutation", m)
+}
+
+// The PlaybookRunQueryRuleFunc type is an adapter to allow the use of ordinary
+// functions as a query rule.
+type PlaybookRunQueryRuleFunc func(context.Context, *ent.PlaybookRunQuery) error
+
+// EvalQuery return f(ctx, q).
+func (f PlaybookRunQueryRuleFunc) EvalQuery(ctx context.Context, q ent.Query) error {
+	if q, ok := q.(*ent.PlaybookRunQuery); ok {
+		return f(ctx, q)
+	}
+	return Denyf("ent/privacy: unexpected query type %T, expect *ent.PlaybookRunQuery", q)
+}
+
+// The PlaybookRunMutationRuleFunc type is an adapter to allow the use of ordinary
+// functions as a mutation rule.
+type PlaybookRunMutationRuleFunc func(context.Context, *ent.PlaybookRunMutation) error
+
+// EvalMutation calls f(ctx, m).
+func (f PlaybookRunMutationRuleFunc) EvalMutation(ctx context.Context, m ent.Mutation) error {
+	if m, ok := m.(*ent.PlaybookRunMutation); ok {
+		return f(ctx, m)
+	}
+	return Denyf("ent/privacy: unexpected mutation type %T, expect *ent.PlaybookRunMutation", m)
 }
 
 // The SiteQueryRuleFunc type is an adapter to allow the use of ordinary
@@ -536,7 +632,15 @@ func queryFilter(q ent.Query) (Filter, error) {
 		return q.Filter(), nil
 	case *ent.CategoryQuery:
 		return q.Filter(), nil
+	case *ent.ChannelQuery:
+		return q.Filter(), nil
+	case *ent.DeliveryQuery:
+		return q.Filter(), nil
 	case *ent.MemoQuery:
+		return q.Filter(), nil
+	case *ent.PlaybookQuery:
+		return q.Filter(), nil
+	case *ent.PlaybookRunQuery:
 		return q.Filter(), nil
 	case *ent.SiteQuery:
 		return q.Filter(), nil
@@ -575,7 +679,15 @@ func mutationFilter(m ent.Mutation) (Filter, error) {
 		return m.Filter(), nil
 	case *ent.CategoryMutation:
 		return m.Filter(), nil
+	case *ent.ChannelMutation:
+		return m.Filter(), nil
+	case *ent.DeliveryMutation:
+		return m.Filter(), nil
 	case *ent.MemoMutation:
+		return m.Filter(), nil
+	case *ent.PlaybookMutation:
+		return m.Filter(), nil
+	case *ent.PlaybookRunMutation:
 		return m.Filter(), nil
 	case *ent.SiteMutation:
 		return m.Filter(), nil

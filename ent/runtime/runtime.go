@@ -7,7 +7,11 @@ import (
 	"socdesk/ent/apitoken"
 	"socdesk/ent/attachment"
 	"socdesk/ent/category"
+	"socdesk/ent/channel"
+	"socdesk/ent/delivery"
 	"socdesk/ent/memo"
+	"socdesk/ent/playbook"
+	"socdesk/ent/playbookrun"
 	"socdesk/ent/schema"
 	"socdesk/ent/schematype"
 	"socdesk/ent/site"
@@ -22,6 +26,7 @@ import (
 	"socdesk/ent/tickettag"
 	"socdesk/ent/ticketwatcher"
 	"socdesk/ent/user"
+	"socdesk/internal/channels"
 	"time"
 
 	"entgo.io/ent"
@@ -154,6 +159,98 @@ func init() {
 	category.DefaultDescription = categoryDescDescription.Default.(string)
 	// category.DescriptionValidator is a validator for the "description" field. It is called by the builders before save.
 	category.DescriptionValidator = categoryDescDescription.Validators[0].(func(string) error)
+	channelMixin := schema.Channel{}.Mixin()
+	channel.Policy = privacy.NewPolicies(schema.Channel{})
+	channel.Hooks[0] = func(next ent.Mutator) ent.Mutator {
+		return ent.MutateFunc(func(ctx context.Context, m ent.Mutation) (ent.Value, error) {
+			if err := channel.Policy.EvalMutation(ctx, m); err != nil {
+				return nil, err
+			}
+			return next.Mutate(ctx, m)
+		})
+	}
+	channelMixinFields0 := channelMixin[0].Fields()
+	_ = channelMixinFields0
+	channelFields := schema.Channel{}.Fields()
+	_ = channelFields
+	// channelDescCreatedAt is the schema descriptor for created_at field.
+	channelDescCreatedAt := channelMixinFields0[0].Descriptor()
+	// channel.DefaultCreatedAt holds the default value on creation for the created_at field.
+	channel.DefaultCreatedAt = channelDescCreatedAt.Default.(func() time.Time)
+	// channelDescUpdatedAt is the schema descriptor for updated_at field.
+	channelDescUpdatedAt := channelMixinFields0[1].Descriptor()
+	// channel.DefaultUpdatedAt holds the default value on creation for the updated_at field.
+	channel.DefaultUpdatedAt = channelDescUpdatedAt.Default.(func() time.Time)
+	// channel.UpdateDefaultUpdatedAt holds the default value on update for the updated_at field.
+	channel.UpdateDefaultUpdatedAt = channelDescUpdatedAt.UpdateDefault.(func() time.Time)
+	// channelDescName is the schema descriptor for name field.
+	channelDescName := channelFields[0].Descriptor()
+	// channel.NameValidator is a validator for the "name" field. It is called by the builders before save.
+	channel.NameValidator = func() func(string) error {
+		validators := channelDescName.Validators
+		fns := [...]func(string) error{
+			validators[0].(func(string) error),
+			validators[1].(func(string) error),
+		}
+		return func(name string) error {
+			for _, fn := range fns {
+				if err := fn(name); err != nil {
+					return err
+				}
+			}
+			return nil
+		}
+	}()
+	// channelDescEnabled is the schema descriptor for enabled field.
+	channelDescEnabled := channelFields[2].Descriptor()
+	// channel.DefaultEnabled holds the default value on creation for the enabled field.
+	channel.DefaultEnabled = channelDescEnabled.Default.(bool)
+	// channelDescNotifications is the schema descriptor for notifications field.
+	channelDescNotifications := channelFields[3].Descriptor()
+	// channel.DefaultNotifications holds the default value on creation for the notifications field.
+	channel.DefaultNotifications = channelDescNotifications.Default.(bool)
+	// channelDescSettings is the schema descriptor for settings field.
+	channelDescSettings := channelFields[4].Descriptor()
+	// channel.DefaultSettings holds the default value on creation for the settings field.
+	channel.DefaultSettings = channelDescSettings.Default.(channels.Settings)
+	deliveryMixin := schema.Delivery{}.Mixin()
+	delivery.Policy = privacy.NewPolicies(schema.Delivery{})
+	delivery.Hooks[0] = func(next ent.Mutator) ent.Mutator {
+		return ent.MutateFunc(func(ctx context.Context, m ent.Mutation) (ent.Value, error) {
+			if err := delivery.Policy.EvalMutation(ctx, m); err != nil {
+				return nil, err
+			}
+			return next.Mutate(ctx, m)
+		})
+	}
+	deliveryMixinFields0 := deliveryMixin[0].Fields()
+	_ = deliveryMixinFields0
+	deliveryFields := schema.Delivery{}.Fields()
+	_ = deliveryFields
+	// deliveryDescCreatedAt is the schema descriptor for created_at field.
+	deliveryDescCreatedAt := deliveryMixinFields0[0].Descriptor()
+	// delivery.DefaultCreatedAt holds the default value on creation for the created_at field.
+	delivery.DefaultCreatedAt = deliveryDescCreatedAt.Default.(func() time.Time)
+	// deliveryDescUpdatedAt is the schema descriptor for updated_at field.
+	deliveryDescUpdatedAt := deliveryMixinFields0[1].Descriptor()
+	// delivery.DefaultUpdatedAt holds the default value on creation for the updated_at field.
+	delivery.DefaultUpdatedAt = deliveryDescUpdatedAt.Default.(func() time.Time)
+	// delivery.UpdateDefaultUpdatedAt holds the default value on update for the updated_at field.
+	delivery.UpdateDefaultUpdatedAt = deliveryDescUpdatedAt.UpdateDefault.(func() time.Time)
+	// deliveryDescSubject is the schema descriptor for subject field.
+	deliveryDescSubject := deliveryFields[12].Descriptor()
+	// delivery.SubjectValidator is a validator for the "subject" field. It is called by the builders before save.
+	delivery.SubjectValidator = deliveryDescSubject.Validators[0].(func(string) error)
+	// deliveryDescAttempts is the schema descriptor for attempts field.
+	deliveryDescAttempts := deliveryFields[17].Descriptor()
+	// delivery.DefaultAttempts holds the default value on creation for the attempts field.
+	delivery.DefaultAttempts = deliveryDescAttempts.Default.(int)
+	// delivery.AttemptsValidator is a validator for the "attempts" field. It is called by the builders before save.
+	delivery.AttemptsValidator = deliveryDescAttempts.Validators[0].(func(int) error)
+	// deliveryDescLastError is the schema descriptor for last_error field.
+	deliveryDescLastError := deliveryFields[18].Descriptor()
+	// delivery.LastErrorValidator is a validator for the "last_error" field. It is called by the builders before save.
+	delivery.LastErrorValidator = deliveryDescLastError.Validators[0].(func(string) error)
 	memoMixin := schema.Memo{}.Mixin()
 	memo.Policy = privacy.NewPolicies(schema.Memo{})
 	memo.Hooks[0] = func(next ent.Mutator) ent.Mutator {
@@ -182,6 +279,126 @@ func init() {
 	memoDescBody := memoFields[0].Descriptor()
 	// memo.BodyValidator is a validator for the "body" field. It is called by the builders before save.
 	memo.BodyValidator = memoDescBody.Validators[0].(func(string) error)
+	playbookMixin := schema.Playbook{}.Mixin()
+	playbook.Policy = privacy.NewPolicies(schema.Playbook{})
+	playbook.Hooks[0] = func(next ent.Mutator) ent.Mutator {
+		return ent.MutateFunc(func(ctx context.Context, m ent.Mutation) (ent.Value, error) {
+			if err := playbook.Policy.EvalMutation(ctx, m); err != nil {
+				return nil, err
+			}
+			return next.Mutate(ctx, m)
+		})
+	}
+	playbookMixinFields0 := playbookMixin[0].Fields()
+	_ = playbookMixinFields0
+	playbookFields := schema.Playbook{}.Fields()
+	_ = playbookFields
+	// playbookDescCreatedAt is the schema descriptor for created_at field.
+	playbookDescCreatedAt := playbookMixinFields0[0].Descriptor()
+	// playbook.DefaultCreatedAt holds the default value on creation for the created_at field.
+	playbook.DefaultCreatedAt = playbookDescCreatedAt.Default.(func() time.Time)
+	// playbookDescUpdatedAt is the schema descriptor for updated_at field.
+	playbookDescUpdatedAt := playbookMixinFields0[1].Descriptor()
+	// playbook.DefaultUpdatedAt holds the default value on creation for the updated_at field.
+	playbook.DefaultUpdatedAt = playbookDescUpdatedAt.Default.(func() time.Time)
+	// playbook.UpdateDefaultUpdatedAt holds the default value on update for the updated_at field.
+	playbook.UpdateDefaultUpdatedAt = playbookDescUpdatedAt.UpdateDefault.(func() time.Time)
+	// playbookDescName is the schema descriptor for name field.
+	playbookDescName := playbookFields[0].Descriptor()
+	// playbook.NameValidator is a validator for the "name" field. It is called by the builders before save.
+	playbook.NameValidator = func() func(string) error {
+		validators := playbookDescName.Validators
+		fns := [...]func(string) error{
+			validators[0].(func(string) error),
+			validators[1].(func(string) error),
+		}
+		return func(name string) error {
+			for _, fn := range fns {
+				if err := fn(name); err != nil {
+					return err
+				}
+			}
+			return nil
+		}
+	}()
+	// playbookDescDescription is the schema descriptor for description field.
+	playbookDescDescription := playbookFields[1].Descriptor()
+	// playbook.DescriptionValidator is a validator for the "description" field. It is called by the builders before save.
+	playbook.DescriptionValidator = playbookDescDescription.Validators[0].(func(string) error)
+	// playbookDescEnabled is the schema descriptor for enabled field.
+	playbookDescEnabled := playbookFields[2].Descriptor()
+	// playbook.DefaultEnabled holds the default value on creation for the enabled field.
+	playbook.DefaultEnabled = playbookDescEnabled.Default.(bool)
+	// playbookDescURL is the schema descriptor for url field.
+	playbookDescURL := playbookFields[3].Descriptor()
+	// playbook.URLValidator is a validator for the "url" field. It is called by the builders before save.
+	playbook.URLValidator = func() func(string) error {
+		validators := playbookDescURL.Validators
+		fns := [...]func(string) error{
+			validators[0].(func(string) error),
+			validators[1].(func(string) error),
+		}
+		return func(url string) error {
+			for _, fn := range fns {
+				if err := fn(url); err != nil {
+					return err
+				}
+			}
+			return nil
+		}
+	}()
+	// playbookDescMethod is the schema descriptor for method field.
+	playbookDescMethod := playbookFields[4].Descriptor()
+	// playbook.DefaultMethod holds the default value on creation for the method field.
+	playbook.DefaultMethod = playbookDescMethod.Default.(string)
+	// playbookDescHeaders is the schema descriptor for headers field.
+	playbookDescHeaders := playbookFields[5].Descriptor()
+	// playbook.DefaultHeaders holds the default value on creation for the headers field.
+	playbook.DefaultHeaders = playbookDescHeaders.Default.(map[string]string)
+	// playbookDescSecretHeaders is the schema descriptor for secret_headers field.
+	playbookDescSecretHeaders := playbookFields[6].Descriptor()
+	// playbook.DefaultSecretHeaders holds the default value on creation for the secret_headers field.
+	playbook.DefaultSecretHeaders = playbookDescSecretHeaders.Default.(map[string]string)
+	// playbookDescTimeoutMs is the schema descriptor for timeout_ms field.
+	playbookDescTimeoutMs := playbookFields[8].Descriptor()
+	// playbook.DefaultTimeoutMs holds the default value on creation for the timeout_ms field.
+	playbook.DefaultTimeoutMs = playbookDescTimeoutMs.Default.(int)
+	// playbook.TimeoutMsValidator is a validator for the "timeout_ms" field. It is called by the builders before save.
+	playbook.TimeoutMsValidator = playbookDescTimeoutMs.Validators[0].(func(int) error)
+	playbookrunMixin := schema.PlaybookRun{}.Mixin()
+	playbookrun.Policy = privacy.NewPolicies(schema.PlaybookRun{})
+	playbookrun.Hooks[0] = func(next ent.Mutator) ent.Mutator {
+		return ent.MutateFunc(func(ctx context.Context, m ent.Mutation) (ent.Value, error) {
+			if err := playbookrun.Policy.EvalMutation(ctx, m); err != nil {
+				return nil, err
+			}
+			return next.Mutate(ctx, m)
+		})
+	}
+	playbookrunMixinFields0 := playbookrunMixin[0].Fields()
+	_ = playbookrunMixinFields0
+	playbookrunFields := schema.PlaybookRun{}.Fields()
+	_ = playbookrunFields
+	// playbookrunDescCreatedAt is the schema descriptor for created_at field.
+	playbookrunDescCreatedAt := playbookrunMixinFields0[0].Descriptor()
+	// playbookrun.DefaultCreatedAt holds the default value on creation for the created_at field.
+	playbookrun.DefaultCreatedAt = playbookrunDescCreatedAt.Default.(func() time.Time)
+	// playbookrunDescUpdatedAt is the schema descriptor for updated_at field.
+	playbookrunDescUpdatedAt := playbookrunMixinFields0[1].Descriptor()
+	// playbookrun.DefaultUpdatedAt holds the default value on creation for the updated_at field.
+	playbookrun.DefaultUpdatedAt = playbookrunDescUpdatedAt.Default.(func() time.Time)
+	// playbookrun.UpdateDefaultUpdatedAt holds the default value on update for the updated_at field.
+	playbookrun.UpdateDefaultUpdatedAt = playbookrunDescUpdatedAt.UpdateDefault.(func() time.Time)
+	// playbookrunDescAttempts is the schema descriptor for attempts field.
+	playbookrunDescAttempts := playbookrunFields[6].Descriptor()
+	// playbookrun.DefaultAttempts holds the default value on creation for the attempts field.
+	playbookrun.DefaultAttempts = playbookrunDescAttempts.Default.(int)
+	// playbookrun.AttemptsValidator is a validator for the "attempts" field. It is called by the builders before save.
+	playbookrun.AttemptsValidator = playbookrunDescAttempts.Validators[0].(func(int) error)
+	// playbookrunDescError is the schema descriptor for error field.
+	playbookrunDescError := playbookrunFields[10].Descriptor()
+	// playbookrun.ErrorValidator is a validator for the "error" field. It is called by the builders before save.
+	playbookrun.ErrorValidator = playbookrunDescError.Validators[0].(func(string) error)
 	siteMixin := schema.Site{}.Mixin()
 	site.Policy = privacy.NewPolicies(schema.Site{})
 	site.Hooks[0] = func(next ent.Mutator) ent.Mutator {
@@ -537,8 +754,34 @@ func init() {
 	userDescEmail := userFields[2].Descriptor()
 	// user.EmailValidator is a validator for the "email" field. It is called by the builders before save.
 	user.EmailValidator = userDescEmail.Validators[0].(func(string) error)
+	// userDescPhone is the schema descriptor for phone field.
+	userDescPhone := userFields[4].Descriptor()
+	// user.PhoneValidator is a validator for the "phone" field. It is called by the builders before save.
+	user.PhoneValidator = userDescPhone.Validators[0].(func(string) error)
+	// userDescMessenger is the schema descriptor for messenger field.
+	userDescMessenger := userFields[5].Descriptor()
+	// user.MessengerValidator is a validator for the "messenger" field. It is called by the builders before save.
+	user.MessengerValidator = func() func(string) error {
+		validators := userDescMessenger.Validators
+		fns := [...]func(string) error{
+			validators[0].(func(string) error),
+			validators[1].(func(string) error),
+		}
+		return func(messenger string) error {
+			for _, fn := range fns {
+				if err := fn(messenger); err != nil {
+					return err
+				}
+			}
+			return nil
+		}
+	}()
+	// userDescNotificationPreferences is the schema descriptor for notification_preferences field.
+	userDescNotificationPreferences := userFields[6].Descriptor()
+	// user.DefaultNotificationPreferences holds the default value on creation for the notification_preferences field.
+	user.DefaultNotificationPreferences = userDescNotificationPreferences.Default.([]schematype.NotificationPreference)
 	// userDescPermissions is the schema descriptor for permissions field.
-	userDescPermissions := userFields[4].Descriptor()
+	userDescPermissions := userFields[7].Descriptor()
 	// user.DefaultPermissions holds the default value on creation for the permissions field.
 	user.DefaultPermissions = userDescPermissions.Default.([]schematype.Permission)
 }

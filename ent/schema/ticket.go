@@ -92,6 +92,8 @@ func (Ticket) Edges() []ent.Edge {
 		edge.To("links_out", TicketLink.Type).Annotations(entsql.OnDelete(entsql.Cascade), entgql.Skip()),
 		edge.To("links_in", TicketLink.Type).Annotations(entsql.OnDelete(entsql.Cascade), entgql.Skip()),
 		edge.To("watchers", TicketWatcher.Type).Annotations(entsql.OnDelete(entsql.Cascade)),
+		edge.To("deliveries", Delivery.Type).Annotations(entsql.OnDelete(entsql.SetNull), entgql.Skip()),
+		edge.To("playbook_runs", PlaybookRun.Type).Annotations(entsql.OnDelete(entsql.SetNull), entgql.Skip()),
 	}
 }
 

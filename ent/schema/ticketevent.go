@@ -26,6 +26,7 @@ func (TicketEvent) Fields() []ent.Field {
 		field.Enum("kind").Values(
 			"CREATED", "UPDATED", "DELETED", "TRANSITIONED", "ASSIGNED",
 			"TAGGED", "MEMO_ADDED", "MEMO_EDITED", "LINKED", "UNLINKED", "WATCHED", "UNWATCHED",
+			"PROPAGATED", "DELIVERY_UPDATED", "PLAYBOOK_RUN", "PLAYBOOK_RUN_UPDATED",
 		).Immutable(),
 		field.Time("created_at").Default(Now).Immutable(),
 		field.Int("ticket_id").Optional().Nillable(),

@@ -5,6 +5,7 @@ import (
 
 	"entgo.io/contrib/entgql"
 	"entgo.io/ent"
+	"entgo.io/ent/dialect"
 	"entgo.io/ent/dialect/entsql"
 	"entgo.io/ent/schema"
 	"entgo.io/ent/schema/edge"
@@ -30,6 +31,15 @@ func (User) Fields() []ent.Field {
 		field.String("display_name").NotEmpty().Validate(maxRunes(128)),
 		field.String("email").Optional().Validate(emailAddress),
 		field.Enum("role").Values("ADMIN", "ANALYST").Default("ANALYST"),
+		field.String("phone").Optional().Match(regexp.MustCompile(`^\+?[0-9]{6,15}$`)).
+			Comment("For SMS, as digits with an optional leading +."),
+		field.String("messenger").Optional().Validate(maxRunes(64)).Match(regexp.MustCompile(`^\S*$`)).
+			Comment("The user's messenger handle."),
+		field.JSON("notification_preferences", []schematype.NotificationPreference{}).Default([]schematype.NotificationPreference{}).
+			Annotations(entgql.Skip(entgql.SkipAll), entsql.DefaultExprs(map[string]string{ // for the users who were there before
+				dialect.Postgres: "'[]'::jsonb",
+				dialect.SQLite:   "'[]'",
+			})),
 		field.JSON("permissions", []schematype.Permission{}).Default([]schematype.Permission{}).
 			Annotations(entgql.Type("[Permission!]")),
 	}

@@ -29,4 +29,8 @@ const (
 	ChangeLink          ChangedField = "link"
 	ChangeWatcher       ChangedField = "watcher"
 	ChangeMemo          ChangedField = "memo"
+	// ChangeDelivery: a propagation's delivery, {id, recipient, channel, status, error}.
+	ChangeDelivery ChangedField = "delivery"
+	// ChangePlaybookRun: {id, playbook, status, httpStatus, error}.
+	ChangePlaybookRun ChangedField = "playbookRun"
 )

@@ -100,6 +100,10 @@ const (
 	EdgeLinksIn = "links_in"
 	// EdgeWatchers holds the string denoting the watchers edge name in mutations.
 	EdgeWatchers = "watchers"
+	// EdgeDeliveries holds the string denoting the deliveries edge name in mutations.
+	EdgeDeliveries = "deliveries"
+	// EdgePlaybookRuns holds the string denoting the playbook_runs edge name in mutations.
+	EdgePlaybookRuns = "playbook_runs"
 	// EdgeTicketAssignees holds the string denoting the ticket_assignees edge name in mutations.
 	EdgeTicketAssignees = "ticket_assignees"
 	// EdgeTicketApprovers holds the string denoting the ticket_approvers edge name in mutations.
@@ -186,6 +190,20 @@ const (
 	WatchersInverseTable = "ticket_watchers"
 	// WatchersColumn is the table column denoting the watchers relation/edge.
 	WatchersColumn = "ticket_id"
+	// DeliveriesTable is the table that holds the deliveries relation/edge.
+	DeliveriesTable = "deliveries"
+	// DeliveriesInverseTable is the table name for the Delivery entity.
+	// It exists in this package in order to avoid circular dependency with the "delivery" package.
+	DeliveriesInverseTable = "deliveries"
+	// DeliveriesColumn is the table column denoting the deliveries relation/edge.
+	DeliveriesColumn = "ticket_id"
+	// PlaybookRunsTable is the table that holds the playbook_runs relation/edge.
+	PlaybookRunsTable = "playbook_runs"
+	// PlaybookRunsInverseTable is the table name for the PlaybookRun entity.
+	// It exists in this package in order to avoid circular dependency with the "playbookrun" package.
+	PlaybookRunsInverseTable = "playbook_runs"
+	// PlaybookRunsColumn is the table column denoting the playbook_runs relation/edge.
+	PlaybookRunsColumn = "ticket_id"
 	// TicketAssigneesTable is the table that holds the ticket_assignees relation/edge.
 	TicketAssigneesTable = "ticket_assignees"
 	// TicketAssigneesInverseTable is the table name for the TicketAssignee entity.
@@ -783,6 +801,34 @@ func ByWatchers(term sql.OrderTerm, terms ...sql.OrderTerm) OrderOption {
 	}
 }
 
+// ByDeliveriesCount orders the results by deliveries count.
+func ByDeliveriesCount(opts ...sql.OrderTermOption) OrderOption {
+	return func(s *sql.Selector) {
+		sqlgraph.OrderByNeighborsCount(s, newDeliveriesStep(), opts...)
+	}
+}
+
+// ByDeliveries orders the results by deliveries terms.
+func ByDeliveries(term sql.OrderTerm, terms ...sql.OrderTerm) OrderOption {
+	return func(s *sql.Selector) {
+		sqlgraph.OrderByNeighborTerms(s, newDeliveriesStep(), append([]sql.OrderTerm{term}, terms...)...)
+	}
+}
+
+// ByPlaybookRunsCount orders the results by playbook_runs count.
+func ByPlaybookRunsCount(opts ...sql.OrderTermOption) OrderOption {
+	return func(s *sql.Selector) {
+		sqlgraph.OrderByNeighborsCount(s, newPlaybookRunsStep(), opts...)
+	}
+}
+
+// ByPlaybookRuns orders the results by playbook_runs terms.
+func ByPlaybookRuns(term sql.OrderTerm, terms ...sql.OrderTerm) OrderOption {
+	return func(s *sql.Selector) {
+		sqlgraph.OrderByNeighborTerms(s, newPlaybookRunsStep(), append([]sql.OrderTerm{term}, terms...)...)
+	}
+}
+
 // ByTicketAssigneesCount orders the results by ticket_assignees count.
 func ByTicketAssigneesCount(opts ...sql.OrderTermOption) OrderOption {
 	return func(s *sql.Selector) {
@@ -906,6 +952,20 @@ func newWatchersStep() *sqlgraph.Step {
 		sqlgraph.From(Table, FieldID),
 		sqlgraph.To(WatchersInverseTable, FieldID),
 		sqlgraph.Edge(sqlgraph.O2M, false, WatchersTable, WatchersColumn),
+	)
+}
+func newDeliveriesStep() *sqlgraph.Step {
+	return sqlgraph.NewStep(
+		sqlgraph.From(Table, FieldID),
+		sqlgraph.To(DeliveriesInverseTable, FieldID),
+		sqlgraph.Edge(sqlgraph.O2M, false, DeliveriesTable, DeliveriesColumn),
+	)
+}
+func newPlaybookRunsStep() *sqlgraph.Step {
+	return sqlgraph.NewStep(
+		sqlgraph.From(Table, FieldID),
+		sqlgraph.To(PlaybookRunsInverseTable, FieldID),
+		sqlgraph.Edge(sqlgraph.O2M, false, PlaybookRunsTable, PlaybookRunsColumn),
 	)
 }
 func newTicketAssigneesStep() *sqlgraph.Step {

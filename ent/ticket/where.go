@@ -1616,6 +1616,52 @@ func HasWatchersWith(preds ...predicate.TicketWatcher) predicate.Ticket {
 	})
 }
 
+// HasDeliveries applies the HasEdge predicate on the "deliveries" edge.
+func HasDeliveries() predicate.Ticket {
+	return predicate.Ticket(func(s *sql.Selector) {
+		step := sqlgraph.NewStep(
+			sqlgraph.From(Table, FieldID),
+			sqlgraph.Edge(sqlgraph.O2M, false, DeliveriesTable, DeliveriesColumn),
+		)
+		sqlgraph.HasNeighbors(s, step)
+	})
+}
+
+// HasDeliveriesWith applies the HasEdge predicate on the "deliveries" edge with a given conditions (other predicates).
+func HasDeliveriesWith(preds ...predicate.Delivery) predicate.Ticket {
+	return predicate.Ticket(func(s *sql.Selector) {
+		step := newDeliveriesStep()
+		sqlgraph.HasNeighborsWith(s, step, func(s *sql.Selector) {
+			for _, p := range preds {
+				p(s)
+			}
+		})
+	})
+}
+
+// HasPlaybookRuns applies the HasEdge predicate on the "playbook_runs" edge.
+func HasPlaybookRuns() predicate.Ticket {
+	return predicate.Ticket(func(s *sql.Selector) {
+		step := sqlgraph.NewStep(
+			sqlgraph.From(Table, FieldID),
+			sqlgraph.Edge(sqlgraph.O2M, false, PlaybookRunsTable, PlaybookRunsColumn),
+		)
+		sqlgraph.HasNeighbors(s, step)
+	})
+}
+
+// HasPlaybookRunsWith applies the HasEdge predicate on the "playbook_runs" edge with a given conditions (other predicates).
+func HasPlaybookRunsWith(preds ...predicate.PlaybookRun) predicate.Ticket {
+	return predicate.Ticket(func(s *sql.Selector) {
+		step := newPlaybookRunsStep()
+		sqlgraph.HasNeighborsWith(s, step, func(s *sql.Selector) {
+			for _, p := range preds {
+				p(s)
+			}
+		})
+	})
+}
+
 // HasTicketAssignees applies the HasEdge predicate on the "ticket_assignees" edge.
 func HasTicketAssignees() predicate.Ticket {
 	return predicate.Ticket(func(s *sql.Selector) {

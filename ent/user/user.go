@@ -31,6 +31,12 @@ const (
 	FieldEmail = "email"
 	// FieldRole holds the string denoting the role field in the database.
 	FieldRole = "role"
+	// FieldPhone holds the string denoting the phone field in the database.
+	FieldPhone = "phone"
+	// FieldMessenger holds the string denoting the messenger field in the database.
+	FieldMessenger = "messenger"
+	// FieldNotificationPreferences holds the string denoting the notification_preferences field in the database.
+	FieldNotificationPreferences = "notification_preferences"
 	// FieldPermissions holds the string denoting the permissions field in the database.
 	FieldPermissions = "permissions"
 	// EdgeSites holds the string denoting the sites edge name in mutations.
@@ -85,6 +91,9 @@ var Columns = []string{
 	FieldDisplayName,
 	FieldEmail,
 	FieldRole,
+	FieldPhone,
+	FieldMessenger,
+	FieldNotificationPreferences,
 	FieldPermissions,
 }
 
@@ -131,6 +140,12 @@ var (
 	DisplayNameValidator func(string) error
 	// EmailValidator is a validator for the "email" field. It is called by the builders before save.
 	EmailValidator func(string) error
+	// PhoneValidator is a validator for the "phone" field. It is called by the builders before save.
+	PhoneValidator func(string) error
+	// MessengerValidator is a validator for the "messenger" field. It is called by the builders before save.
+	MessengerValidator func(string) error
+	// DefaultNotificationPreferences holds the default value on creation for the "notification_preferences" field.
+	DefaultNotificationPreferences []schematype.NotificationPreference
 	// DefaultPermissions holds the default value on creation for the "permissions" field.
 	DefaultPermissions []schematype.Permission
 )
@@ -197,6 +212,16 @@ func ByEmail(opts ...sql.OrderTermOption) OrderOption {
 // ByRole orders the results by the role field.
 func ByRole(opts ...sql.OrderTermOption) OrderOption {
 	return sql.OrderByField(FieldRole, opts...).ToFunc()
+}
+
+// ByPhone orders the results by the phone field.
+func ByPhone(opts ...sql.OrderTermOption) OrderOption {
+	return sql.OrderByField(FieldPhone, opts...).ToFunc()
+}
+
+// ByMessenger orders the results by the messenger field.
+func ByMessenger(opts ...sql.OrderTermOption) OrderOption {
+	return sql.OrderByField(FieldMessenger, opts...).ToFunc()
 }
 
 // BySitesCount orders the results by sites count.

@@ -80,6 +80,16 @@ func Email(v string) predicate.User {
 	return predicate.User(sql.FieldEQ(FieldEmail, v))
 }
 
+// Phone applies equality check predicate on the "phone" field. It's identical to PhoneEQ.
+func Phone(v string) predicate.User {
+	return predicate.User(sql.FieldEQ(FieldPhone, v))
+}
+
+// Messenger applies equality check predicate on the "messenger" field. It's identical to MessengerEQ.
+func Messenger(v string) predicate.User {
+	return predicate.User(sql.FieldEQ(FieldMessenger, v))
+}
+
 // CreatedAtEQ applies the EQ predicate on the "created_at" field.
 func CreatedAtEQ(v time.Time) predicate.User {
 	return predicate.User(sql.FieldEQ(FieldCreatedAt, v))
@@ -383,6 +393,156 @@ func RoleIn(vs ...Role) predicate.User {
 // RoleNotIn applies the NotIn predicate on the "role" field.
 func RoleNotIn(vs ...Role) predicate.User {
 	return predicate.User(sql.FieldNotIn(FieldRole, vs...))
+}
+
+// PhoneEQ applies the EQ predicate on the "phone" field.
+func PhoneEQ(v string) predicate.User {
+	return predicate.User(sql.FieldEQ(FieldPhone, v))
+}
+
+// PhoneNEQ applies the NEQ predicate on the "phone" field.
+func PhoneNEQ(v string) predicate.User {
+	return predicate.User(sql.FieldNEQ(FieldPhone, v))
+}
+
+// PhoneIn applies the In predicate on the "phone" field.
+func PhoneIn(vs ...string) predicate.User {
+	return predicate.User(sql.FieldIn(FieldPhone, vs...))
+}
+
+// PhoneNotIn applies the NotIn predicate on the "phone" field.
+func PhoneNotIn(vs ...string) predicate.User {
+	return predicate.User(sql.FieldNotIn(FieldPhone, vs...))
+}
+
+// PhoneGT applies the GT predicate on the "phone" field.
+func PhoneGT(v string) predicate.User {
+	return predicate.User(sql.FieldGT(FieldPhone, v))
+}
+
+// PhoneGTE applies the GTE predicate on the "phone" field.
+func PhoneGTE(v string) predicate.User {
+	return predicate.User(sql.FieldGTE(FieldPhone, v))
+}
+
+// PhoneLT applies the LT predicate on the "phone" field.
+func PhoneLT(v string) predicate.User {
+	return predicate.User(sql.FieldLT(FieldPhone, v))
+}
+
+// PhoneLTE applies the LTE predicate on the "phone" field.
+func PhoneLTE(v string) predicate.User {
+	return predicate.User(sql.FieldLTE(FieldPhone, v))
+}
+
+// PhoneContains applies the Contains predicate on the "phone" field.
+func PhoneContains(v string) predicate.User {
+	return predicate.User(sql.FieldContains(FieldPhone, v))
+}
+
+// PhoneHasPrefix applies the HasPrefix predicate on the "phone" field.
+func PhoneHasPrefix(v string) predicate.User {
+	return predicate.User(sql.FieldHasPrefix(FieldPhone, v))
+}
+
+// PhoneHasSuffix applies the HasSuffix predicate on the "phone" field.
+func PhoneHasSuffix(v string) predicate.User {
+	return predicate.User(sql.FieldHasSuffix(FieldPhone, v))
+}
+
+// PhoneIsNil applies the IsNil predicate on the "phone" field.
+func PhoneIsNil() predicate.User {
+	return predicate.User(sql.FieldIsNull(FieldPhone))
+}
+
+// PhoneNotNil applies the NotNil predicate on the "phone" field.
+func PhoneNotNil() predicate.User {
+	return predicate.User(sql.FieldNotNull(FieldPhone))
+}
+
+// PhoneEqualFold applies the EqualFold predicate on the "phone" field.
+func PhoneEqualFold(v string) predicate.User {
+	return predicate.User(sql.FieldEqualFold(FieldPhone, v))
+}
+
+// PhoneContainsFold applies the ContainsFold predicate on the "phone" field.
+func PhoneContainsFold(v string) predicate.User {
+	return predicate.User(sql.FieldContainsFold(FieldPhone, v))
+}
+
+// MessengerEQ applies the EQ predicate on the "messenger" field.
+func MessengerEQ(v string) predicate.User {
+	return predicate.User(sql.FieldEQ(FieldMessenger, v))
+}
+
+// MessengerNEQ applies the NEQ predicate on the "messenger" field.
+func MessengerNEQ(v string) predicate.User {
+	return predicate.User(sql.FieldNEQ(FieldMessenger, v))
+}
+
+// MessengerIn applies the In predicate on the "messenger" field.
+func MessengerIn(vs ...string) predicate.User {
+	return predicate.User(sql.FieldIn(FieldMessenger, vs...))
+}
+
+// MessengerNotIn applies the NotIn predicate on the "messenger" field.
+func MessengerNotIn(vs ...string) predicate.User {
+	return predicate.User(sql.FieldNotIn(FieldMessenger, vs...))
+}
+
+// MessengerGT applies the GT predicate on the "messenger" field.
+func MessengerGT(v string) predicate.User {
+	return predicate.User(sql.FieldGT(FieldMessenger, v))
+}
+
+// MessengerGTE applies the GTE predicate on the "messenger" field.
+func MessengerGTE(v string) predicate.User {
+	return predicate.User(sql.FieldGTE(FieldMessenger, v))
+}
+
+// MessengerLT applies the LT predicate on the "messenger" field.
+func MessengerLT(v string) predicate.User {
+	return predicate.User(sql.FieldLT(FieldMessenger, v))
+}
+
+// MessengerLTE applies the LTE predicate on the "messenger" field.
+func MessengerLTE(v string) predicate.User {
+	return predicate.User(sql.FieldLTE(FieldMessenger, v))
+}
+
+// MessengerContains applies the Contains predicate on the "messenger" field.
+func MessengerContains(v string) predicate.User {
+	return predicate.User(sql.FieldContains(FieldMessenger, v))
+}
+
+// MessengerHasPrefix applies the HasPrefix predicate on the "messenger" field.
+func MessengerHasPrefix(v string) predicate.User {
+	return predicate.User(sql.FieldHasPrefix(FieldMessenger, v))
+}
+
+// MessengerHasSuffix applies the HasSuffix predicate on the "messenger" field.
+func MessengerHasSuffix(v string) predicate.User {
+	return predicate.User(sql.FieldHasSuffix(FieldMessenger, v))
+}
+
+// MessengerIsNil applies the IsNil predicate on the "messenger" field.
+func MessengerIsNil() predicate.User {
+	return predicate.User(sql.FieldIsNull(FieldMessenger))
+}
+
+// MessengerNotNil applies the NotNil predicate on the "messenger" field.
+func MessengerNotNil() predicate.User {
+	return predicate.User(sql.FieldNotNull(FieldMessenger))
+}
+
+// MessengerEqualFold applies the EqualFold predicate on the "messenger" field.
+func MessengerEqualFold(v string) predicate.User {
+	return predicate.User(sql.FieldEqualFold(FieldMessenger, v))
+}
+
+// MessengerContainsFold applies the ContainsFold predicate on the "messenger" field.
+func MessengerContainsFold(v string) predicate.User {
+	return predicate.User(sql.FieldContainsFold(FieldMessenger, v))
 }
 
 // HasSites applies the HasEdge predicate on the "sites" edge.

@@ -8,6 +8,7 @@ import (
 	"io"
 	"socdesk/ent"
 	"socdesk/ent/ticketlink"
+	"socdesk/internal/playbooks"
 	"socdesk/internal/tickets"
 	"strconv"
 	"time"
@@ -29,6 +30,18 @@ type BulkTicketResult struct {
 type DeletePayload struct {
 	// The id of the deleted object.
 	DeletedID int `json:"deletedID"`
+}
+
+type PlaybookRequest struct {
+	URL    string `json:"url"`
+	Method string `json:"method"`
+	// Headers sent as given.
+	Headers []*playbooks.Header `json:"headers"`
+	// The names of the write-only secret headers.
+	SecretHeaderNames []string `json:"secretHeaderNames"`
+	// A Go text/template over the ticket (see the README).
+	PayloadTemplate *string `json:"payloadTemplate,omitempty"`
+	TimeoutMs       int     `json:"timeoutMs"`
 }
 
 // Live updates over WebSocket (graphql-transport-ws or subscriptions-transport-ws

@@ -5,6 +5,7 @@ package app
 
 import (
 	"context"
+	"errors"
 	"log/slog"
 	"net/http"
 	"time"
@@ -15,11 +16,16 @@ import (
 	"socdesk/graph"
 	"socdesk/internal/admin"
 	"socdesk/internal/auth"
+	"socdesk/internal/channels"
 	"socdesk/internal/config"
 	"socdesk/internal/events"
+	"socdesk/internal/jobs"
 	"socdesk/internal/live"
 	"socdesk/internal/metrics"
+	"socdesk/internal/notify"
+	"socdesk/internal/outbound"
 	"socdesk/internal/persisted"
+	"socdesk/internal/playbooks"
 	"socdesk/internal/ratelimit"
 	"socdesk/internal/server"
 	"socdesk/internal/store"
@@ -42,6 +48,13 @@ type App struct {
 	Metrics *metrics.Metrics
 	// Budgets are the users' rate budgets.
 	Budgets *ratelimit.Budgets
+	// Jobs is the replica's job engine (deliveries, playbook runs); Run
+	// works them when the replica has workers.
+	Jobs *jobs.Engine
+	// Notify delivers notifications and propagations.
+	Notify *notify.Service
+	// Playbooks runs playbooks.
+	Playbooks *playbooks.Service
 }
 
 // Option gives a replica a part that New would otherwise make itself.
@@ -81,6 +94,7 @@ func New(st *store.Store, broker events.Broker, cfg config.Config, log *slog.Log
 	hub := &live.Hub{Client: st.Client, DB: st.DB, Dialect: st.Dialect, Broker: broker, Log: log,
 		Poll: cfg.LivePoll, QueueSize: cfg.LiveQueue, MaxPerUser: cfg.LiveMaxPerUser}
 	svc := &tickets.Service{Client: st.Client, Broker: broker, Dialect: st.Dialect}
+	eng, nt, pb := deliveries(st, svc, cfg, log, m)
 	admin.WatchRights(st.Client, broker)
 	adm := &admin.Service{Client: st.Client, Dialect: st.Dialect}
 	authn := &auth.Authenticator{Client: st.Client, Now: time.Now, CacheFor: cfg.AuthCache}
@@ -93,7 +107,7 @@ func New(st *store.Store, broker events.Broker, cfg config.Config, log *slog.Log
 		extensions = append(extensions, tracing.NewGraphQL(tp))
 	}
 	gql := graph.NewHandler(graph.Options{
-		Resolver:   &graph.Resolver{Client: st.Client, Tickets: svc, Admin: adm, Logger: log, Hub: hub},
+		Resolver:   &graph.Resolver{Client: st.Client, Tickets: svc, Admin: adm, Logger: log, Hub: hub, Notify: nt, Playbooks: pb},
 		Logger:     log,
 		Limits:     cfg.Limits(),
 		MaxTokens:  cfg.MaxTokens,
@@ -135,12 +149,48 @@ func New(st *store.Store, broker events.Broker, cfg config.Config, log *slog.Log
 	if tp != nil {
 		h = tracing.HTTP(tp, h)
 	}
-	return &App{Handler: h, Hub: hub, Sessions: sessions, Tickets: svc, Websockets: open, Metrics: m, Budgets: budgets}
+	return &App{Handler: h, Hub: hub, Sessions: sessions, Tickets: svc, Websockets: open, Metrics: m, Budgets: budgets,
+		Jobs: eng, Notify: nt, Playbooks: pb}
+}
+
+// deliveries assembles the job engine and what works through it: the
+// notifications, whose jobs every ticket change enqueues, and playbooks.
+func deliveries(st *store.Store, svc *tickets.Service, cfg config.Config, log *slog.Logger, m *metrics.Metrics) (*jobs.Engine, *notify.Service, *playbooks.Service) {
+	eng, err := jobs.New(jobs.Options{
+		Dialect: st.Dialect, DB: st.DB, Workers: cfg.JobWorkers, PollInterval: cfg.JobPoll,
+		MaxAttempts: cfg.JobMaxAttempts, RescueAfter: cfg.JobRescueAfter, JobTimeout: cfg.JobTimeout,
+		RetryBase: cfg.JobRetryBase, Log: log, Registerer: m.Registerer(),
+	})
+	if err != nil { // config.Validate checked the settings
+		panic(err)
+	}
+	allow, _ := cfg.Allowed() // validated too
+	guard := &outbound.Guard{Allow: allow, Timeout: cfg.OutboundTimeout, MaxResponseBytes: cfg.OutboundMaxBytes}
+	nt := &notify.Service{Client: st.Client, Tickets: svc, Jobs: eng, PublicURL: cfg.Public(), Log: log,
+		Sender: &channels.Sender{HTTP: guard, SMTPTimeout: cfg.OutboundTimeout}}
+	svc.Followers = nt.Followers
+	// A playbook's own timeout bounds its run; the guard's is the longest.
+	pb := &playbooks.Service{Client: st.Client, Tickets: svc, Jobs: eng, PublicURL: cfg.Public(),
+		HTTP: &outbound.Guard{Allow: allow, Timeout: playbooks.MaxTimeout, MaxResponseBytes: cfg.OutboundMaxBytes}}
+	nt.Register()
+	pb.Register()
+	return eng, nt, pb
 }
 
 // Run runs the replica's background work (the live hub, the websocket
-// session checks) until ctx ends.
+// session checks, the job workers) until ctx ends; then it lets running
+// jobs finish for up to StopJobsTimeout.
 func (a *App) Run(ctx context.Context) error {
 	go a.Sessions.Run(ctx)
-	return a.Hub.Run(ctx)
+	if err := a.Jobs.Start(ctx); err != nil {
+		return err
+	}
+	err := a.Hub.Run(ctx)
+	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), StopJobsTimeout)
+	defer cancel()
+	return errors.Join(err, a.Jobs.Stop(sctx))
 }
+
+// StopJobsTimeout is how long a stopping replica lets running jobs finish;
+// those still running then are worked again elsewhere (at least once).
+const StopJobsTimeout = 10 * time.Second

@@ -120,13 +120,30 @@ func (s Scope) SeesEntry(ticketSite *int, entrySite int) bool {
 
 // EntryWhere is SeesEntry in SQL.
 func (s Scope) EntryWhere() predicate.TicketEvent {
+	return OfTicket(s, TicketColumns[predicate.TicketEvent]{
+		HasTicketWith: ticketevent.HasTicketWith, TicketIDIsNil: ticketevent.TicketIDIsNil,
+		SiteIDIn: ticketevent.SiteIDIn, Or: ticketevent.Or, And: ticketevent.And,
+	})
+}
+
+// TicketColumns are the predicates of a table whose rows belong to a ticket
+// (ticket_id, NULL once it is deleted) and record the site they were
+// written on (site_id): history entries, deliveries, playbook runs.
+type TicketColumns[P ~func(*sql.Selector)] struct {
+	HasTicketWith func(...predicate.Ticket) P
+	TicketIDIsNil func() P
+	SiteIDIn      func(...int) P
+	Or, And       func(...P) P
+}
+
+// OfTicket is SeesEntry in SQL for any such table: a row is seen with its
+// ticket while the ticket exists, wherever it has moved, and through the
+// site it was written on once the ticket is gone.
+func OfTicket[P ~func(*sql.Selector)](s Scope, c TicketColumns[P]) P {
 	if s.All() || !s.readsTickets() {
-		return OnSites(s, ticketevent.SiteIDIn)
+		return OnSites(s, c.SiteIDIn)
 	}
-	return ticketevent.Or(
-		ticketevent.HasTicketWith(s.TicketWhere()),
-		ticketevent.And(ticketevent.TicketIDIsNil(), OnSites(s, ticketevent.SiteIDIn)),
-	)
+	return c.Or(c.HasTicketWith(s.TicketWhere()), c.And(c.TicketIDIsNil(), OnSites(s, c.SiteIDIn)))
 }
 
 // Users: a user is seen when they share a site with the viewer, are an

@@ -169,6 +169,10 @@ func (p *permanentError) Unwrap() error { return p.err }
 
 func permanent(err error) error { return &permanentError{err} }
 
+// PermanentError marks err as one retrying cannot help (Permanent reports
+// true), for callers' own refusals: a disabled channel, a deleted recipient.
+func PermanentError(err error) error { return permanent(err) }
+
 // Permanent reports whether retrying cannot help: an HTTP 4xx other than
 // 408, 425 and 429, or a 3xx (not followed); an SMTP 5xx reply; a
 // recipient without an address; invalid settings or message; a refused

@@ -7,23 +7,24 @@ import (
 	"regexp"
 	"strings"
 
+	"socdesk/ent/schematype"
 	"socdesk/internal/errs"
 	"socdesk/internal/outbound"
 )
 
-// Type is a channel type.
-type Type string
+// Type is a channel type (ent's and GraphQL's enum).
+type Type = schematype.ChannelType
 
 // The channel types.
 const (
-	Email     Type = "EMAIL"
-	Webhook   Type = "WEBHOOK"
-	SMS       Type = "SMS"
-	Messenger Type = "MESSENGER"
+	Email     = schematype.ChannelEmail
+	Webhook   = schematype.ChannelWebhook
+	SMS       = schematype.ChannelSMS
+	Messenger = schematype.ChannelMessenger
 )
 
 // Types lists every channel type.
-var Types = []Type{Email, Webhook, SMS, Messenger}
+var Types = schematype.ChannelTypes
 
 // Email TLS modes.
 const (

@@ -10,6 +10,7 @@ import (
 	"io"
 	"log/slog"
 	"net"
+	"net/netip"
 	"net/url"
 	"path/filepath"
 	"strconv"
@@ -19,6 +20,7 @@ import (
 
 	"socdesk/graph/limits"
 	"socdesk/internal/events"
+	"socdesk/internal/outbound"
 	"socdesk/internal/persisted"
 	"socdesk/internal/ratelimit"
 )
@@ -74,6 +76,18 @@ type Config struct {
 	MetricsAddr  string
 	MetricsToken string
 	OTLPEndpoint string
+	// Deliveries: the public URL messages link to, the outbound requests'
+	// bounds and allow-list, the job engine.
+	PublicURL        string
+	OutboundAllow    string
+	OutboundTimeout  time.Duration
+	OutboundMaxBytes int64
+	JobWorkers       int
+	JobPoll          time.Duration
+	JobMaxAttempts   int
+	JobTimeout       time.Duration
+	JobRescueAfter   time.Duration
+	JobRetryBase     time.Duration
 
 	env map[string]string // flag name → environment variable
 }
@@ -117,6 +131,13 @@ func Default() Config {
 		APQMaxBytes:      32 << 10,
 		APQEntries:       1000,
 		Introspection:    true,
+		OutboundTimeout:  10 * time.Second,
+		OutboundMaxBytes: 64 << 10,
+		JobWorkers:       10,
+		JobPoll:          time.Second,
+		JobMaxAttempts:   8,
+		JobTimeout:       time.Minute,
+		JobRescueAfter:   5 * time.Minute,
 	}
 }
 
@@ -171,6 +192,16 @@ func (c *Config) Register(fs *flag.FlagSet) {
 	fs.StringVar(&c.MetricsAddr, "metrics-addr", c.MetricsAddr, "address of a separate listener for Prometheus metrics at /metrics (e.g. 127.0.0.1:9090); empty: see --metrics-token"+bind("metrics-addr", "SOCDESK_METRICS_ADDR"))
 	fs.StringVar(&c.MetricsToken, "metrics-token", c.MetricsToken, "bearer token a scrape must present, at least 16 characters; without --metrics-addr it serves /metrics on the main listener; neither set: no metrics served"+bind("metrics-token", "SOCDESK_METRICS_TOKEN"))
 	fs.StringVar(&c.OTLPEndpoint, "otlp-endpoint", c.OTLPEndpoint, "OpenTelemetry collector's OTLP/HTTP base URL (http://collector:4318) to export traces to; empty: none unless OTEL_EXPORTER_OTLP_ENDPOINT is set"+bind("otlp-endpoint", "SOCDESK_OTLP_ENDPOINT"))
+	fs.StringVar(&c.PublicURL, "public-url", c.PublicURL, "socdesk's public base URL (https://soc.example.com), which notifications link tickets to as <url>/tickets/<number>; empty: http://<addr>"+bind("public-url", "SOCDESK_PUBLIC_URL"))
+	fs.StringVar(&c.OutboundAllow, "outbound-allow", c.OutboundAllow, "comma-separated IPs or CIDR ranges (10.0.0.0/8, 127.0.0.1) that webhooks, SMS gateways and playbooks may reach although loopback or private; empty: public addresses only"+bind("outbound-allow", "SOCDESK_OUTBOUND_ALLOW"))
+	fs.DurationVar(&c.OutboundTimeout, "outbound-timeout", c.OutboundTimeout, "longest an outbound webhook or SMS request may take (playbooks have their own timeout)"+bind("outbound-timeout", "SOCDESK_OUTBOUND_TIMEOUT"))
+	fs.Int64Var(&c.OutboundMaxBytes, "outbound-max-bytes", c.OutboundMaxBytes, "most bytes of an outbound request's answer read (the rest is dropped)"+bind("outbound-max-bytes", "SOCDESK_OUTBOUND_MAX_BYTES"))
+	fs.IntVar(&c.JobWorkers, "job-workers", c.JobWorkers, "jobs (deliveries, playbook runs) this replica works at once; 0: it inserts jobs but works none"+bind("job-workers", "SOCDESK_JOB_WORKERS"))
+	fs.DurationVar(&c.JobPoll, "job-poll", c.JobPoll, "how often idle job workers look for new jobs"+bind("job-poll", "SOCDESK_JOB_POLL"))
+	fs.IntVar(&c.JobMaxAttempts, "job-max-attempts", c.JobMaxAttempts, "attempts of a delivery before it is kept as FAILED (retried with exponential backoff)"+bind("job-max-attempts", "SOCDESK_JOB_MAX_ATTEMPTS"))
+	fs.DurationVar(&c.JobTimeout, "job-timeout", c.JobTimeout, "longest one job may run"+bind("job-timeout", "SOCDESK_JOB_TIMEOUT"))
+	fs.DurationVar(&c.JobRescueAfter, "job-rescue-after", c.JobRescueAfter, "a job running this long without ending (its replica died) is worked again; longer than --job-timeout"+bind("job-rescue-after", "SOCDESK_JOB_RESCUE_AFTER"))
+	fs.DurationVar(&c.JobRetryBase, "job-retry-base", c.JobRetryBase, "base of the retry backoff (attempt⁴ × base); 0: River's default of one second"+bind("job-retry-base", "SOCDESK_JOB_RETRY_BASE"))
 	fs.DurationVar(&c.ShutdownTimeout, "shutdown-timeout", c.ShutdownTimeout, "how long in-flight requests may take to finish on SIGTERM"+bind("shutdown-timeout", "SOCDESK_SHUTDOWN_TIMEOUT"))
 }
 
@@ -307,7 +338,50 @@ func (c *Config) Validate() error {
 			}
 		}
 	}
+	if c.PublicURL != "" {
+		if u, err := url.Parse(c.PublicURL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+			errs = append(errs, fmt.Errorf("%s must be an http:// or https:// URL such as https://soc.example.com, not %q", c.name("public-url"), c.PublicURL))
+		}
+	}
+	if _, err := c.Allowed(); err != nil {
+		errs = append(errs, fmt.Errorf("%s: %w", c.name("outbound-allow"), err))
+	}
+	if c.OutboundMaxBytes <= 0 {
+		errs = append(errs, fmt.Errorf("%s must be positive, not %d", c.name("outbound-max-bytes"), c.OutboundMaxBytes))
+	}
+	if c.JobWorkers < 0 {
+		errs = append(errs, fmt.Errorf("%s must not be negative, not %d", c.name("job-workers"), c.JobWorkers))
+	}
+	if c.JobMaxAttempts < 1 {
+		errs = append(errs, fmt.Errorf("%s must be at least 1, not %d", c.name("job-max-attempts"), c.JobMaxAttempts))
+	}
+	for _, s := range []struct {
+		flag string
+		v    time.Duration
+	}{{"outbound-timeout", c.OutboundTimeout}, {"job-poll", c.JobPoll}, {"job-timeout", c.JobTimeout}, {"job-rescue-after", c.JobRescueAfter}} {
+		if s.v <= 0 {
+			errs = append(errs, fmt.Errorf("%s must be positive, not %v", c.name(s.flag), s.v))
+		}
+	}
+	if c.JobRetryBase < 0 {
+		errs = append(errs, fmt.Errorf("%s must not be negative, not %v", c.name("job-retry-base"), c.JobRetryBase))
+	}
+	if c.JobRescueAfter <= c.JobTimeout {
+		errs = append(errs, fmt.Errorf("%s (%v) must be longer than %s (%v): a job still running would be worked twice", c.name("job-rescue-after"), c.JobRescueAfter, c.name("job-timeout"), c.JobTimeout))
+	}
 	return errors.Join(errs...)
+}
+
+// Allowed are the loopback and private destinations outbound requests may
+// reach (SOCDESK_OUTBOUND_ALLOW).
+func (c *Config) Allowed() ([]netip.Prefix, error) { return outbound.ParseAllow(c.OutboundAllow) }
+
+// Public is the public base URL messages link to.
+func (c *Config) Public() string {
+	if c.PublicURL != "" {
+		return strings.TrimRight(c.PublicURL, "/")
+	}
+	return "http://" + c.Addr
 }
 
 // SQLitePath is the embedded database's file.

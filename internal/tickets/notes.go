@@ -29,6 +29,37 @@ func history(ctx context.Context, tx *ent.Tx, t *ent.Ticket, kind ticketevent.Ki
 	return []*ent.TicketEvent{ev}, err
 }
 
+// Annotate appends to the history of ticket id an entry that fn describes,
+// without changing the ticket: what happens beside it (a propagation, a
+// playbook run and their progress). fn runs in the entry's transaction, the
+// ticket read and locked, and may write there too; the viewer must see the
+// ticket (NOT_FOUND naming field otherwise), and the system context always
+// does. A nil kind appends nothing.
+func (s *Service) Annotate(ctx context.Context, field string, id int, fn func(ctx context.Context, tx *ent.Tx, t *ent.Ticket) (ticketevent.Kind, []schematype.FieldChange, error)) error {
+	return s.inTx(ctx, func(ctx context.Context, tx *ent.Tx) ([]*ent.TicketEvent, error) {
+		t, err := s.visible(ctx, tx, field, id)
+		if err != nil {
+			return nil, err
+		}
+		kind, changes, err := fn(ctx, tx, t)
+		if err != nil || kind == "" {
+			return nil, err
+		}
+		return history(ctx, tx, t, kind, changes...)
+	})
+}
+
+// CheckCanSee fails, naming field, unless every user of ids may see tickets
+// of siteID: nobody is sent, assigned or shown a ticket they may not see.
+func (s *Service) CheckCanSee(ctx context.Context, field string, ids []int, siteID int) error {
+	return s.checkCanSee(ctx, field, ids, siteID)
+}
+
+// CheckUsers fails, naming field, unless every id is a user's.
+func (s *Service) CheckUsers(ctx context.Context, field string, ids []int) error {
+	return s.checkRefs(ctx, map[string][]int{field: ids}, user.Table)
+}
+
 // visible reads and locks a ticket the viewer may see, or NOT_FOUND naming
 // field. Holding the ticket's row lock serializes memos, links and watchers
 // of one ticket as it does its other changes, so check-then-write is safe.

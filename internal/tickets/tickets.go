@@ -100,6 +100,11 @@ type Service struct {
 	// Dialect of the database; row locks are taken on PostgreSQL (SQLite
 	// serializes writers itself).
 	Dialect string
+	// Followers, when set, run in the transaction of every change that
+	// appends history, with its entries: the notifications enqueue their
+	// jobs there, so a change rolled back sends nothing and a committed one
+	// is never forgotten.
+	Followers func(ctx context.Context, tx *ent.Tx, evs []*ent.TicketEvent) error
 }
 
 // DetectionOf returns the detection fields of t, or nil for an ANALYSIS ticket.
@@ -581,10 +586,16 @@ func StatusSet(changes []schematype.FieldChange) (ticket.Status, bool) {
 func (s *Service) inTx(ctx context.Context, fn func(context.Context, *ent.Tx) ([]*ent.TicketEvent, error)) error {
 	return txn.Run(ctx, s.Client, func(ctx context.Context, tx *ent.Tx) error {
 		evs, err := fn(ctx, tx)
-		if err == nil && len(evs) > 0 {
-			txn.AfterCommit(ctx, func(ctx context.Context) { events.Notify(ctx, s.Broker, events.History()) })
+		if err != nil || len(evs) == 0 {
+			return err
 		}
-		return err
+		if s.Followers != nil {
+			if err := s.Followers(ctx, tx, evs); err != nil {
+				return err
+			}
+		}
+		txn.AfterCommit(ctx, func(ctx context.Context) { events.Notify(ctx, s.Broker, events.History()) })
+		return nil
 	}, s.registerWriter)
 }
 

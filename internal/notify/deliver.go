@@ -1,0 +1,140 @@
+package notify
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/riverqueue/river"
+
+	"socdesk/ent"
+	"socdesk/ent/delivery"
+	"socdesk/ent/schematype"
+	"socdesk/ent/ticketevent"
+	"socdesk/internal/authz"
+	"socdesk/internal/channels"
+	"socdesk/internal/errs"
+	"socdesk/internal/txn"
+)
+
+// DeliverArgs is the job that sends one delivery.
+type DeliverArgs struct {
+	DeliveryID int `json:"delivery_id"`
+}
+
+// Kind implements river.JobArgs.
+func (DeliverArgs) Kind() string { return "notify.deliver" }
+
+type deliverWorker struct {
+	river.WorkerDefaults[DeliverArgs]
+	s *Service
+}
+
+func (w *deliverWorker) Work(ctx context.Context, job *river.Job[DeliverArgs]) error {
+	return w.s.deliver(authz.System(ctx), job.Args.DeliveryID, job.Attempt, job.MaxAttempts)
+}
+
+func (s *Service) registerWorkers() {
+	river.AddWorker(s.Jobs.Workers(), &fanoutWorker{s: s})
+	river.AddWorker(s.Jobs.Workers(), &deliverWorker{s: s})
+	river.AddWorker(s.Jobs.Workers(), &digestWorker{s: s})
+}
+
+// maxErrorRunes bounds the reason a delivery keeps.
+const maxErrorRunes = 1000
+
+// deliver sends delivery id; attempt counts from 1 to max. It returns nil
+// once the delivery is sent (or was already), an error River retries with
+// backoff, or a cancellation when retrying cannot help. Sending happens
+// outside any transaction; the outcome is recorded after it.
+func (s *Service) deliver(ctx context.Context, id, attempt, max int) error {
+	d, err := s.Client.Delivery.Query().Where(delivery.ID(id)).WithChannel().WithRecipient().Only(ctx)
+	if ent.IsNotFound(err) {
+		return nil
+	} else if err != nil {
+		return err
+	}
+	if d.Status != delivery.StatusPENDING { // sent, or gathered into a digest, already
+		return nil
+	}
+	c := d.Edges.Channel
+	var sendErr error
+	switch {
+	case !c.Enabled:
+		sendErr = permanent("the channel %s is disabled", c.Name)
+	case d.RecipientID != nil && d.Edges.Recipient == nil:
+		sendErr = permanent("the recipient was deleted")
+	default:
+		var to channels.Recipient
+		if u := d.Edges.Recipient; u != nil {
+			to = channels.Recipient{UserID: u.ID, Name: u.DisplayName, Login: u.Login, Email: u.Email, Phone: u.Phone, Messenger: u.Messenger}
+		}
+		event := "ticket.notification"
+		switch d.Kind {
+		case delivery.KindPROPAGATION:
+			event = "ticket.propagated"
+		case delivery.KindDIGEST:
+			event = "digest"
+		}
+		sendErr = s.Sender.Send(ctx, c.Type, c.Settings, c.Secret, to, channels.Message{
+			IdempotencyKey: IdempotencyKey(d.ID), Event: event,
+			Subject: d.Subject, Text: d.Text, HTML: d.HTML, Link: d.Link, Data: d.Payload,
+		})
+	}
+	status := delivery.StatusSENT
+	switch {
+	case sendErr == nil:
+	case channels.Permanent(sendErr) || attempt >= max:
+		status = delivery.StatusFAILED
+	default:
+		status = delivery.StatusPENDING
+	}
+	if err := s.record(ctx, d, status, attempt, sendErr); err != nil {
+		return err // River retries; the receiver dedups by the key
+	}
+	switch {
+	case sendErr == nil:
+		return nil
+	case status == delivery.StatusFAILED && attempt < max:
+		return river.JobCancel(sendErr) // permanent: no retry
+	}
+	return sendErr // retried with backoff; the last attempt's error discards the job
+}
+
+// record keeps a delivery's attempt; a propagation's final outcome is also
+// appended to its ticket's history, where dashboards see it arrive.
+func (s *Service) record(ctx context.Context, d *ent.Delivery, status delivery.Status, attempt int, sendErr error) error {
+	now := time.Now().UTC()
+	update := func(ctx context.Context, tx *ent.Tx) error {
+		u := tx.Delivery.UpdateOneID(d.ID).SetStatus(status).SetAttempts(attempt).SetLastAttemptAt(now)
+		if sendErr != nil {
+			u.SetLastError(truncate(sendErr.Error(), maxErrorRunes))
+		} else {
+			u.SetSentAt(now)
+		}
+		return u.Exec(ctx)
+	}
+	if d.Kind != delivery.KindPROPAGATION || status == delivery.StatusPENDING || d.TicketID == nil {
+		return txn.Run(ctx, s.Client, func(ctx context.Context, tx *ent.Tx) error { return update(ctx, tx) })
+	}
+	err := s.Tickets.Annotate(ctx, "id", *d.TicketID, func(ctx context.Context, tx *ent.Tx, _ *ent.Ticket) (ticketevent.Kind, []schematype.FieldChange, error) {
+		if err := update(ctx, tx); err != nil {
+			return "", nil, err
+		}
+		to := map[string]any{"id": d.ID, "recipient": d.RecipientID, "channel": d.ChannelType, "status": status}
+		if sendErr != nil {
+			to["error"] = truncate(sendErr.Error(), maxErrorRunes)
+		}
+		return ticketevent.KindDELIVERY_UPDATED, []schematype.FieldChange{{Field: schematype.ChangeDelivery,
+			From: map[string]any{"id": d.ID, "status": d.Status}, To: to}}, nil
+	})
+	if e, ok := errs.As(err); ok && e.Code == errs.NotFound { // the ticket was deleted meanwhile
+		return txn.Run(ctx, s.Client, func(ctx context.Context, tx *ent.Tx) error { return update(ctx, tx) })
+	}
+	return err
+}
+
+// permanent is a failure retrying cannot mend.
+func permanent(format string, args ...any) error {
+	return channels.PermanentError(fmt.Errorf(format, args...))
+}

@@ -1,0 +1,90 @@
+package notify
+
+import (
+	"context"
+	"time"
+
+	"github.com/riverqueue/river"
+
+	"socdesk/ent"
+	"socdesk/ent/delivery"
+	"socdesk/ent/schematype"
+	"socdesk/internal/authz"
+	"socdesk/internal/txn"
+)
+
+// MaxDigestItems bounds the notifications one digest lists; more wait for
+// the next one.
+const MaxDigestItems = 200
+
+// DigestDue is when a notification held for a digest in mode goes (the
+// end of the hour, or of the day, in UTC), and whether mode holds at all.
+func DigestDue(mode schematype.NotificationMode, now time.Time) (time.Time, bool) {
+	now = now.UTC()
+	switch mode {
+	case schematype.ModeHourly:
+		return now.Truncate(time.Hour).Add(time.Hour), true
+	case schematype.ModeDaily:
+		y, m, d := now.Date()
+		return time.Date(y, m, d+1, 0, 0, 0, 0, time.UTC), true
+	}
+	return time.Time{}, false
+}
+
+// DigestArgs is the job that sends a recipient's notifications held on a
+// channel until Due as one message. One job per window (unique by args).
+type DigestArgs struct {
+	RecipientID int       `json:"recipient_id"`
+	ChannelID   int       `json:"channel_id"`
+	Due         time.Time `json:"due"`
+}
+
+// Kind implements river.JobArgs.
+func (DigestArgs) Kind() string { return "notify.digest" }
+
+type digestWorker struct {
+	river.WorkerDefaults[DigestArgs]
+	s *Service
+}
+
+func (w *digestWorker) Work(ctx context.Context, job *river.Job[DigestArgs]) error {
+	return w.s.digest(authz.System(ctx), job.Args)
+}
+
+// digest gathers the held notifications into one DIGEST delivery, in one
+// transaction, so that a redelivered job finds nothing left to gather.
+func (s *Service) digest(ctx context.Context, a DigestArgs) error {
+	return txn.Run(ctx, s.Client, func(ctx context.Context, tx *ent.Tx) error {
+		held, err := tx.Delivery.Query().
+			Where(delivery.RecipientID(a.RecipientID), delivery.ChannelID(a.ChannelID), delivery.StatusEQ(delivery.StatusHELD),
+				delivery.DueAtLTE(a.Due)).
+			Order(delivery.ByID()).Limit(MaxDigestItems).All(ctx)
+		if err != nil || len(held) == 0 {
+			return err
+		}
+		items := make([]DigestItem, len(held))
+		for i, d := range held {
+			items[i] = DigestItem{Subject: d.Subject, Link: d.Link}
+		}
+		msg := ComposeDigest(items, held[0].CreatedAt)
+		dg, err := tx.Delivery.Create().SetKind(delivery.KindDIGEST).SetChannelID(a.ChannelID).SetChannelType(held[0].ChannelType).
+			SetRecipientID(a.RecipientID).SetSubject(msg.Subject).SetText(msg.Text).SetHTML(msg.HTML).
+			SetLink(s.PublicURL).SetPayload(map[string]any{"count": len(items)}).Save(ctx)
+		if err != nil {
+			return err
+		}
+		ids := make([]int, len(held))
+		for i, d := range held {
+			ids[i] = d.ID
+		}
+		if err := tx.Delivery.Update().Where(delivery.IDIn(ids...)).SetStatus(delivery.StatusDIGESTED).SetDigestID(dg.ID).Exec(ctx); err != nil {
+			return err
+		}
+		if len(held) == MaxDigestItems { // more are waiting: another digest right after
+			if _, err := s.Jobs.Insert(ctx, a, &river.InsertOpts{ScheduledAt: time.Now().Add(time.Second)}); err != nil {
+				return err
+			}
+		}
+		return s.enqueue(ctx, []*ent.Delivery{dg})
+	})
+}

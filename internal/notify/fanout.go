@@ -1,0 +1,216 @@
+package notify
+
+import (
+	"context"
+	"slices"
+	"time"
+
+	"github.com/riverqueue/river"
+
+	"socdesk/ent"
+	"socdesk/ent/channel"
+	"socdesk/ent/delivery"
+	"socdesk/ent/schematype"
+	"socdesk/ent/site"
+	"socdesk/ent/ticket"
+	"socdesk/ent/ticketevent"
+	"socdesk/ent/ticketwatcher"
+	"socdesk/ent/user"
+	"socdesk/internal/authz"
+	"socdesk/internal/txn"
+)
+
+// FanoutArgs is the job that turns one history entry into deliveries.
+type FanoutArgs struct {
+	EventID int `json:"event_id"`
+}
+
+// Kind implements river.JobArgs.
+func (FanoutArgs) Kind() string { return "notify.fanout" }
+
+// Followers enqueues, in the change's transaction, a fan-out job for each
+// history entry that someone may hear of (see OccasionOf): tickets.Service
+// calls it for every change.
+func (s *Service) Followers(ctx context.Context, _ *ent.Tx, evs []*ent.TicketEvent) error {
+	var params []river.InsertManyParams
+	for _, ev := range evs {
+		if _, ok := OccasionOf(ev.Kind, ev.Changes); ok {
+			params = append(params, river.InsertManyParams{Args: FanoutArgs{EventID: ev.ID}})
+		}
+	}
+	if len(params) == 0 {
+		return nil
+	}
+	return s.Jobs.InsertMany(ctx, params)
+}
+
+type fanoutWorker struct {
+	river.WorkerDefaults[FanoutArgs]
+	s *Service
+}
+
+func (w *fanoutWorker) Work(ctx context.Context, job *river.Job[FanoutArgs]) error {
+	return w.s.fanout(authz.System(ctx), job.Args.EventID)
+}
+
+// fanout makes the deliveries of history entry id in one transaction: all
+// of them or none, and none again when a redelivered job finds them made.
+func (s *Service) fanout(ctx context.Context, id int) error {
+	return txn.Run(ctx, s.Client, func(ctx context.Context, tx *ent.Tx) error {
+		ev, err := tx.TicketEvent.Query().Where(ticketevent.ID(id)).WithActor().Only(ctx)
+		if ent.IsNotFound(err) {
+			return nil
+		} else if err != nil {
+			return err
+		}
+		o, ok := OccasionOf(ev.Kind, ev.Changes)
+		if !ok || ev.TicketID == nil {
+			return nil
+		}
+		if done, err := tx.Delivery.Query().Where(delivery.EventID(id)).Exist(ctx); err != nil || done {
+			return err
+		}
+		t, err := authz.WithPeople(tx.Ticket.Query().Where(ticket.ID(*ev.TicketID))).
+			WithSite(func(q *ent.SiteQuery) { q.Select(site.FieldName) }).
+			WithWatchers().Only(ctx)
+		if ent.IsNotFound(err) {
+			return nil // deleted since
+		} else if err != nil {
+			return err
+		}
+		assignees, approvers := authz.People(t)
+		p := People{Assignees: assignees, Approvers: approvers, Registrant: t.RegisteredByID, Watchers: map[int]ticketwatcher.Notify{}}
+		for _, w := range t.Edges.Watchers {
+			p.Watchers[w.UserID] = w.Notify
+		}
+		if o == Assigned {
+			p.AddedAssignees = added(ev.Changes, schematype.ChangeAssignees)
+			p.AddedApprovers = added(ev.Changes, schematype.ChangeApprovers)
+		}
+		recipients, err := s.audience(ctx, tx, Recipients(o, p, ev.ActorID), t.SiteID)
+		if err != nil {
+			return err
+		}
+		chans, err := tx.Channel.Query().Where(channel.Enabled(true), channel.Notifications(true)).Order(channel.ByID()).All(ctx)
+		if err != nil || len(chans) == 0 {
+			return err
+		}
+		sum := s.summary(t, string(ev.Kind), o)
+		if ev.Edges.Actor != nil {
+			sum.Actor = ev.Edges.Actor.DisplayName
+		}
+		if ev.Reason != nil {
+			sum.Reason = *ev.Reason
+		}
+		msg := Compose(sum)
+		now := time.Now().UTC()
+		var creates []*ent.DeliveryCreate
+		for _, c := range chans {
+			base := func() *ent.DeliveryCreate {
+				return tx.Delivery.Create().SetKind(delivery.KindNOTIFICATION).SetChannelID(c.ID).SetChannelType(c.Type).
+					SetTicketID(t.ID).SetTicketNumber(t.Number()).SetSiteID(t.SiteID).SetEventID(ev.ID).
+					SetSubject(msg.Subject).SetText(msg.Text).SetHTML(msg.HTML).SetLink(sum.Link)
+			}
+			if c.Type == schematype.ChannelWebhook { // a system endpoint: once per change
+				logins := make([]string, len(recipients))
+				for i, u := range recipients {
+					logins[i] = u.Login
+				}
+				creates = append(creates, base().SetPayload(map[string]any{"ticket": sum, "recipients": logins}))
+				continue
+			}
+			for _, u := range recipients {
+				mode := ModeOf(u, c.ID)
+				if mode == schematype.ModeMuted || !Addressable(c.Type, u) {
+					continue
+				}
+				d := base().SetRecipientID(u.ID).SetPayload(map[string]any{"ticket": sum})
+				if due, held := DigestDue(mode, now); held {
+					d.SetStatus(delivery.StatusHELD).SetDueAt(due)
+				}
+				creates = append(creates, d)
+			}
+		}
+		if len(creates) == 0 {
+			return nil
+		}
+		ds, err := tx.Delivery.CreateBulk(creates...).Save(ctx)
+		if err != nil {
+			return err
+		}
+		return s.enqueue(ctx, ds)
+	})
+}
+
+// audience reads the users of ids who may still see tickets of siteID
+// (a watcher who lost the site hears nothing of it).
+func (s *Service) audience(ctx context.Context, tx *ent.Tx, ids []int, siteID int) ([]*ent.User, error) {
+	if len(ids) == 0 {
+		return nil, nil
+	}
+	us, err := tx.User.Query().Where(user.IDIn(ids...)).WithSites(func(q *ent.SiteQuery) { q.Select(site.FieldID) }).
+		Order(user.ByID()).All(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return slices.DeleteFunc(us, func(u *ent.User) bool { return !authz.ScopeOf(authz.AsViewer(u)).SeesTicket(siteID) }), nil
+}
+
+// summary is what messages say of t.
+func (s *Service) summary(t *ent.Ticket, event string, o Occasion) Summary {
+	sum := Summary{Number: t.Number(), Title: t.Title, Status: string(t.Status), Priority: string(t.Priority),
+		Link: s.TicketLink(t.Number()), Event: event, Occasion: string(o)}
+	if t.Edges.Site != nil {
+		sum.Site = t.Edges.Site.Name
+	}
+	return sum
+}
+
+// enqueue inserts, in ctx's transaction, a delivery job for each pending
+// delivery of ds and a digest job for each digest window ds holds for.
+func (s *Service) enqueue(ctx context.Context, ds []*ent.Delivery) error {
+	var params []river.InsertManyParams
+	digests := map[DigestArgs]bool{}
+	for _, d := range ds {
+		switch d.Status {
+		case delivery.StatusPENDING:
+			params = append(params, river.InsertManyParams{Args: DeliverArgs{DeliveryID: d.ID}})
+		case delivery.StatusHELD:
+			a := DigestArgs{RecipientID: *d.RecipientID, ChannelID: d.ChannelID, Due: d.DueAt.UTC()}
+			if !digests[a] {
+				digests[a] = true
+				params = append(params, river.InsertManyParams{Args: a, InsertOpts: &river.InsertOpts{
+					ScheduledAt: a.Due, UniqueOpts: river.UniqueOpts{ByArgs: true},
+				}})
+			}
+		}
+	}
+	if len(params) == 0 {
+		return nil
+	}
+	return s.Jobs.InsertMany(ctx, params)
+}
+
+// ModeOf is how u hears through channel id.
+func ModeOf(u *ent.User, id int) schematype.NotificationMode {
+	for _, p := range u.NotificationPreferences {
+		if p.ChannelID == id {
+			return p.Mode
+		}
+	}
+	return schematype.ModeImmediate
+}
+
+// Addressable reports whether u can be reached through a channel of type t:
+// an email address, a phone number, a messenger handle.
+func Addressable(t schematype.ChannelType, u *ent.User) bool {
+	switch t {
+	case schematype.ChannelEmail:
+		return u.Email != ""
+	case schematype.ChannelSMS:
+		return u.Phone != ""
+	case schematype.ChannelMessenger:
+		return u.Messenger != ""
+	}
+	return false
+}
