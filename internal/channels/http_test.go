@@ -308,11 +308,15 @@ func TestErrorExcerptWithoutSecret(t *testing.T) {
 	const secret = "Bearer tok-98765"
 	r.Fail(401)
 	r.FailBody("invalid credentials: " + secret + " " + strings.Repeat("x", 500))
-	sets := map[channels.Type]channels.Settings{
-		channels.SMS:     {SMS: &channels.SMSSettings{URL: r.URL, AuthHeader: "Authorization", BodyTemplate: `{"m":"{{.Text}}"}`}},
-		channels.Webhook: webhook(r, ""),
+	sets := []struct {
+		typ channels.Type
+		set channels.Settings
+	}{ // the SMS first: its request is checked below
+		{channels.SMS, channels.Settings{SMS: &channels.SMSSettings{URL: r.URL, AuthHeader: "Authorization", BodyTemplate: `{"m":"{{.Text}}"}`}}},
+		{channels.Webhook, webhook(r, "")},
 	}
-	for typ, set := range sets {
+	for _, s := range sets {
+		typ, set := s.typ, s.set
 		err := httpSender().Send(context.Background(), typ, set, secret, alice, message("e"))
 		if err == nil {
 			t.Fatalf("%s: no error", typ)
