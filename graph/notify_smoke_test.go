@@ -7,21 +7,8 @@ import (
 	"socdesk/ent/category"
 	"socdesk/ent/schematype"
 	"socdesk/ent/user"
-	"socdesk/internal/config"
 	"socdesk/internal/devtools/receivers"
 )
-
-// deliveryConfig is the settings of tests that deliver: jobs polled and
-// retried fast, the receivers on 127.0.0.1 admitted.
-func deliveryConfig() config.Config {
-	cfg := config.Default()
-	cfg.JobPoll = 50 * time.Millisecond
-	cfg.JobRetryBase = 20 * time.Millisecond
-	cfg.JobMaxAttempts = 3
-	cfg.OutboundAllow = "127.0.0.0/8"
-	cfg.PublicURL = "https://soc.example.com"
-	return cfg
-}
 
 func TestNotifySmoke(t *testing.T) {
 	for _, b := range []string{"postgres", "sqlite"} {
