@@ -206,3 +206,40 @@ func TestListenAddresses(t *testing.T) {
 		}
 	}
 }
+
+// TestDeliverySettings: the public URL, the outbound allow-list and the job
+// engine's settings are read, and refusals name them.
+func TestDeliverySettings(t *testing.T) {
+	c, err := load(t, map[string]string{"SOCDESK_PUBLIC_URL": "https://soc.example.com/", "SOCDESK_OUTBOUND_ALLOW": "10.1.0.0/16, 127.0.0.1",
+		"SOCDESK_JOB_WORKERS": "0", "SOCDESK_JOB_POLL": "200ms", "SOCDESK_JOB_RETRY_BASE": "50ms"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.Public() != "https://soc.example.com" {
+		t.Errorf("public URL %q", c.Public())
+	}
+	if allow, _ := c.Allowed(); len(allow) != 2 || allow[0].String() != "10.1.0.0/16" || allow[1].String() != "127.0.0.1/32" {
+		t.Errorf("allow-list %v", allow)
+	}
+	if c.JobWorkers != 0 || c.JobPoll != 200*time.Millisecond || c.JobRetryBase != 50*time.Millisecond {
+		t.Errorf("job settings %d %v %v", c.JobWorkers, c.JobPoll, c.JobRetryBase)
+	}
+	if c, _ := load(t, nil); c.Public() != "http://127.0.0.1:8080" || c.JobWorkers != 10 {
+		t.Errorf("defaults: public URL %q, %d workers", c.Public(), c.JobWorkers)
+	}
+	for env, bad := range map[string]struct{ v, says string }{
+		"SOCDESK_PUBLIC_URL":         {"soc.example.com", "must be an http:// or https:// URL"},
+		"SOCDESK_OUTBOUND_ALLOW":     {"10.1.0.0/33", "SOCDESK_OUTBOUND_ALLOW: "},
+		"SOCDESK_OUTBOUND_MAX_BYTES": {"0", "must be positive"},
+		"SOCDESK_JOB_WORKERS":        {"-1", "must not be negative"},
+		"SOCDESK_JOB_MAX_ATTEMPTS":   {"0", "must be at least 1"},
+		"SOCDESK_JOB_POLL":           {"0s", "must be positive"},
+		"SOCDESK_JOB_RETRY_BASE":     {"-1s", "must not be negative"},
+		"SOCDESK_JOB_RESCUE_AFTER":   {"30s", "must be longer than SOCDESK_JOB_TIMEOUT"},
+	} {
+		_, err := load(t, map[string]string{env: bad.v})
+		if err == nil || !strings.HasPrefix(err.Error(), env) || !strings.Contains(err.Error(), bad.says) {
+			t.Errorf("%s=%s: %v", env, bad.v, err)
+		}
+	}
+}
