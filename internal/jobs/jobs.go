@@ -122,8 +122,9 @@ func (o *Options) defaults() error {
 // Engine is one replica's handle on the job queue.
 type Engine struct {
 	o       Options
-	workers *river.Workers
-	metrics *series // nil without a Registerer
+	workers  *river.Workers
+	periodic []*river.PeriodicJob
+	metrics  *series // nil without a Registerer
 
 	once    sync.Once
 	client  *river.Client[*sql.Tx]
@@ -151,6 +152,11 @@ func New(o Options) (*Engine, error) {
 // Workers is the registry workers are added to (river.AddWorker) before the
 // engine's first use.
 func (e *Engine) Workers() *river.Workers { return e.workers }
+
+// AddPeriodic has j enqueued on its schedule (by the replicas' elected
+// leader, worked by any), like Workers before the engine's first use.
+// Insert-only replicas enqueue none.
+func (e *Engine) AddPeriodic(j *river.PeriodicJob) { e.periodic = append(e.periodic, j) }
 
 // Client is River's client, for what the engine does not wrap.
 func (e *Engine) Client() *river.Client[*sql.Tx] {
@@ -187,6 +193,7 @@ func (e *Engine) riverClient() (*river.Client[*sql.Tx], error) {
 		if o.Workers > 0 {
 			cfg.Workers = e.workers
 			cfg.Queues = map[string]river.QueueConfig{river.QueueDefault: {MaxWorkers: o.Workers}}
+			cfg.PeriodicJobs = e.periodic
 		}
 		e.client, e.err = river.NewClient(driver(o.Dialect, o.DB), cfg)
 	})

@@ -38,6 +38,9 @@ func (s *Service) registerWorkers() {
 	river.AddWorker(s.Jobs.Workers(), &fanoutWorker{s: s})
 	river.AddWorker(s.Jobs.Workers(), &deliverWorker{s: s})
 	river.AddWorker(s.Jobs.Workers(), &digestWorker{s: s})
+	river.AddWorker(s.Jobs.Workers(), &sweepWorker{s: s})
+	s.Jobs.AddPeriodic(river.NewPeriodicJob(river.PeriodicInterval(SweepEvery),
+		func() (river.JobArgs, *river.InsertOpts) { return SweepArgs{}, nil }, nil))
 }
 
 // maxErrorRunes bounds the reason a delivery keeps.

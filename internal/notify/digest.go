@@ -51,6 +51,46 @@ func (w *digestWorker) Work(ctx context.Context, job *river.Job[DigestArgs]) err
 	return w.s.digest(authz.System(ctx), job.Args)
 }
 
+// SweepArgs is the periodic job that sends the digests whose window has
+// passed but whose own job missed them: a notification held by a change
+// that committed while its window's digest was being sent.
+type SweepArgs struct{}
+
+// Kind implements river.JobArgs.
+func (SweepArgs) Kind() string { return "notify.digest_sweep" }
+
+// SweepEvery is how often the sweep runs.
+const SweepEvery = 5 * time.Minute
+
+// maxSweep bounds the digests one sweep sends.
+const maxSweep = 1000
+
+type sweepWorker struct {
+	river.WorkerDefaults[SweepArgs]
+	s *Service
+}
+
+func (w *sweepWorker) Work(ctx context.Context, _ *river.Job[SweepArgs]) error {
+	ctx = authz.System(ctx)
+	var due []struct {
+		RecipientID int `json:"recipient_id"`
+		ChannelID   int `json:"channel_id"`
+	}
+	now := w.s.now()
+	err := w.s.Client.Delivery.Query().
+		Where(delivery.StatusEQ(delivery.StatusHELD), delivery.DueAtLTE(now), delivery.RecipientIDNotNil()).
+		Limit(maxSweep).GroupBy(delivery.FieldRecipientID, delivery.FieldChannelID).Scan(ctx, &due)
+	if err != nil {
+		return err
+	}
+	for _, d := range due {
+		if err := w.s.digest(ctx, DigestArgs{RecipientID: d.RecipientID, ChannelID: d.ChannelID, Due: now}); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
 // digest gathers the held notifications into one DIGEST delivery, in one
 // transaction, so that a redelivered job finds nothing left to gather.
 func (s *Service) digest(ctx context.Context, a DigestArgs) error {

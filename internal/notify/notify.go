@@ -16,6 +16,7 @@ import (
 	"fmt"
 	"log/slog"
 	"strings"
+	"time"
 
 	"socdesk/ent"
 	"socdesk/internal/channels"
@@ -32,6 +33,15 @@ type Service struct {
 	// PublicURL is socdesk's public base URL, which messages link to.
 	PublicURL string
 	Log       *slog.Logger
+	// Now is the clock digests are timed by (nil: time.Now).
+	Now func() time.Time
+}
+
+func (s *Service) now() time.Time {
+	if s.Now != nil {
+		return s.Now().UTC()
+	}
+	return time.Now().UTC()
 }
 
 // Register adds the service's workers to the job engine.
