@@ -13,7 +13,6 @@ import (
 	"socdesk/ent/ticketevent"
 	"socdesk/internal/authz"
 	"socdesk/internal/channels"
-	"socdesk/internal/errs"
 	"socdesk/internal/txn"
 )
 
@@ -117,24 +116,15 @@ func (s *Service) record(ctx context.Context, d *ent.Delivery, status delivery.S
 		}
 		return u.Exec(ctx)
 	}
-	if d.Kind != delivery.KindPROPAGATION || status == delivery.StatusPENDING || d.TicketID == nil {
-		return txn.Run(ctx, s.Client, func(ctx context.Context, tx *ent.Tx) error { return update(ctx, tx) })
+	if d.Kind != delivery.KindPROPAGATION || status == delivery.StatusPENDING {
+		return txn.Run(ctx, s.Client, update)
 	}
-	err := s.Tickets.Annotate(ctx, "id", *d.TicketID, func(ctx context.Context, tx *ent.Tx, _ *ent.Ticket) (ticketevent.Kind, []schematype.FieldChange, error) {
-		if err := update(ctx, tx); err != nil {
-			return "", nil, err
-		}
-		to := map[string]any{"id": d.ID, "recipient": d.RecipientID, "channel": d.ChannelType, "status": status}
-		if sendErr != nil {
-			to["error"] = truncate(sendErr.Error(), maxErrorRunes)
-		}
-		return ticketevent.KindDELIVERY_UPDATED, []schematype.FieldChange{{Field: schematype.ChangeDelivery,
-			From: map[string]any{"id": d.ID, "status": d.Status}, To: to}}, nil
-	})
-	if e, ok := errs.As(err); ok && e.Code == errs.NotFound { // the ticket was deleted meanwhile
-		return txn.Run(ctx, s.Client, func(ctx context.Context, tx *ent.Tx) error { return update(ctx, tx) })
+	to := map[string]any{"id": d.ID, "recipient": d.RecipientID, "channel": d.ChannelType, "status": status}
+	if sendErr != nil {
+		to["error"] = truncate(sendErr.Error(), maxErrorRunes)
 	}
-	return err
+	return s.Tickets.Progress(ctx, d.TicketID, update, ticketevent.KindDELIVERY_UPDATED,
+		schematype.FieldChange{Field: schematype.ChangeDelivery, From: map[string]any{"id": d.ID, "status": d.Status}, To: to})
 }
 
 // permanent is a failure retrying cannot mend.

@@ -253,6 +253,14 @@ func (s *Service) finish(ctx context.Context, run *ent.PlaybookRun, status playb
 	if run.Edges.Playbook != nil {
 		to["playbook"] = run.Edges.Playbook.Name
 	}
+	var msg string
+	if res != nil {
+		to["httpStatus"] = res.Status
+	}
+	if runErr != nil {
+		msg = truncate(runErr.Error(), maxErrorRunes)
+		to["error"] = msg
+	}
 	return s.progress(ctx, run, func(u *ent.PlaybookRunUpdateOne) {
 		u.SetStatus(status).SetAttempts(attempt)
 		if status != playbookrun.StatusQUEUED {
@@ -260,12 +268,9 @@ func (s *Service) finish(ctx context.Context, run *ent.PlaybookRun, status playb
 		}
 		if res != nil {
 			u.SetHTTPStatus(res.Status).SetDurationMs(int(res.Duration.Milliseconds())).SetResponse(kept(res.Body))
-			to["httpStatus"] = res.Status
 		}
 		if runErr != nil {
-			msg := truncate(runErr.Error(), maxErrorRunes)
 			u.SetError(msg)
-			to["error"] = msg
 		} else {
 			u.ClearError()
 		}
@@ -275,24 +280,11 @@ func (s *Service) finish(ctx context.Context, run *ent.PlaybookRun, status playb
 // progress updates a run and appends PLAYBOOK_RUN_UPDATED to its ticket's
 // history in one transaction (the update alone once the ticket is gone).
 func (s *Service) progress(ctx context.Context, run *ent.PlaybookRun, set func(*ent.PlaybookRunUpdateOne), to map[string]any) error {
-	update := func(ctx context.Context, tx *ent.Tx) error {
+	return s.Tickets.Progress(ctx, run.TicketID, func(ctx context.Context, tx *ent.Tx) error {
 		u := tx.PlaybookRun.UpdateOneID(run.ID)
 		set(u)
 		return u.Exec(ctx)
-	}
-	if run.TicketID == nil {
-		return txn.Run(ctx, s.Client, func(ctx context.Context, tx *ent.Tx) error { return update(ctx, tx) })
-	}
-	err := s.Tickets.Annotate(ctx, "id", *run.TicketID, func(ctx context.Context, tx *ent.Tx, _ *ent.Ticket) (ticketevent.Kind, []schematype.FieldChange, error) {
-		if err := update(ctx, tx); err != nil {
-			return "", nil, err
-		}
-		return ticketevent.KindPLAYBOOK_RUN_UPDATED, []schematype.FieldChange{{Field: schematype.ChangePlaybookRun, To: to}}, nil
-	})
-	if e, ok := errs.As(err); ok && e.Code == errs.NotFound {
-		return txn.Run(ctx, s.Client, func(ctx context.Context, tx *ent.Tx) error { return update(ctx, tx) })
-	}
-	return err
+	}, ticketevent.KindPLAYBOOK_RUN_UPDATED, schematype.FieldChange{Field: schematype.ChangePlaybookRun, To: to})
 }
 
 // fields are the template's view of t.

@@ -16,6 +16,7 @@ import (
 	"socdesk/ent/ticketwatcher"
 	"socdesk/ent/user"
 	"socdesk/internal/errs"
+	"socdesk/internal/txn"
 	"socdesk/internal/viewer"
 )
 
@@ -47,6 +48,24 @@ func (s *Service) Annotate(ctx context.Context, field string, id int, fn func(ct
 		}
 		return history(ctx, tx, t, kind, changes...)
 	})
+}
+
+// Progress runs write (what happens beside ticket id: a delivery's or a
+// playbook run's progress, in the system context) in a transaction that
+// appends the entry of kind and changes to the ticket's history; once the
+// ticket is deleted (id nil, or gone), write runs alone.
+func (s *Service) Progress(ctx context.Context, id *int, write func(ctx context.Context, tx *ent.Tx) error, kind ticketevent.Kind, changes ...schematype.FieldChange) error {
+	alone := func() error { return txn.Run(ctx, s.Client, write) }
+	if id == nil {
+		return alone()
+	}
+	err := s.Annotate(ctx, "id", *id, func(ctx context.Context, tx *ent.Tx, _ *ent.Ticket) (ticketevent.Kind, []schematype.FieldChange, error) {
+		return kind, changes, write(ctx, tx)
+	})
+	if e, ok := errs.As(err); ok && e.Code == errs.NotFound {
+		return alone()
+	}
+	return err
 }
 
 // CheckCanSee fails, naming field, unless every user of ids may see tickets
