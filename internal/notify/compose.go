@@ -80,7 +80,14 @@ func Compose(s Summary) Message {
 		Summary
 		Headline string
 	}{s, head}
-	subject := truncate("#"+strconv.Itoa(s.Number)+" "+s.Title+" ["+s.Status+", "+s.Priority+"] — "+strings.ToLower(head), maxSubjectRunes)
+	// The subject alone names the ticket in full: an SMS carries only it
+	// and the link.
+	tags := " [" + s.Status + ", " + s.Priority
+	if s.Site != "" {
+		tags += ", " + s.Site
+	}
+	tags += "] — " + strings.ToLower(head)
+	subject := truncate("#"+strconv.Itoa(s.Number)+" "+s.Title, maxSubjectRunes-utf8.RuneCountInString(tags)) + tags
 	return Message{Subject: subject, Text: render(textTemplates, "message.txt", data), HTML: renderHTML("message.html", data)}
 }
 
