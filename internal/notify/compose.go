@@ -125,6 +125,7 @@ func renderHTML(name string, data any) string {
 
 // truncate cuts s to n characters, marking the cut.
 func truncate(s string, n int) string {
+	n = max(n, 20) // a title always shows, whatever its tags
 	if utf8.RuneCountInString(s) <= n {
 		return s
 	}
