@@ -101,7 +101,10 @@ func (s *Service) queue(ctx context.Context, pb *ent.Playbook, ticketID int) (*e
 		return ticketevent.KindPLAYBOOK_RUN, []schematype.FieldChange{{Field: schematype.ChangePlaybookRun,
 			To: map[string]any{"id": run.ID, "playbook": pb.Name, "status": run.Status}}}, nil
 	})
-	return run, err
+	if err != nil {
+		return nil, err
+	}
+	return run.Unwrap(), nil // out of the committed tx, so its edges resolve
 }
 
 // Retry queues a FAILED run again (admins, by the runs' policy).
@@ -121,7 +124,10 @@ func (s *Service) Retry(ctx context.Context, id int) (*ent.PlaybookRun, error) {
 		_, err = s.Jobs.Insert(ctx, RunArgs{RunID: id}, &river.InsertOpts{MaxAttempts: MaxAttempts})
 		return err
 	})
-	return run, err
+	if err != nil {
+		return nil, err
+	}
+	return run.Unwrap(), nil
 }
 
 // RunArgs is the job of one playbook run.
