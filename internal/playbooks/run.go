@@ -233,6 +233,9 @@ func (s *Service) send(ctx context.Context, pb *ent.Playbook, payload []byte, ke
 	}
 	req.Header.Set("Idempotency-Key", key)
 	res, err := s.HTTP.Do(ctx, req)
+	if err != nil && errors.Is(ctx.Err(), context.DeadlineExceeded) {
+		err = fmt.Errorf("timed out: no answer within %d ms (%w)", pb.TimeoutMs, err)
+	}
 	if err != nil {
 		return nil, scrub(err, pb.SecretHeaders)
 	}
