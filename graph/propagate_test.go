@@ -385,3 +385,87 @@ func loginOf(e *env, id string) string {
 	}
 	return u.Login
 }
+
+// TestPropagateRetries: a gateway that fails once is retried and the
+// delivery ends SENT after two attempts; one that keeps failing ends FAILED
+// with its reason after the configured attempts, each outcome announced
+// once in the history; an admin's retryDelivery sends it again (same key)
+// and its new outcome is appended too.
+func TestPropagateRetries(t *testing.T) {
+	for _, b := range testdb.Backends {
+		t.Run(b, func(t *testing.T) {
+			cfg := deliveryConfig()
+			e := newEnvWith(t, b, cfg)
+			f := propSetup(t, e)
+			f.sms.FailNext(1, 503)
+			f.msgr.Fail(500)
+			f.msgr.FailBody("chat bridge down")
+			var out struct{ PropagateTicket []struct{ ID, ChannelType string } }
+			e.do(f.editor, propagateMut, map[string]any{"id": f.ticketID, "r": gids(f.alice.ID), "c": []string{"SMS", "MESSENGER"}}).ok().into(&out)
+			if len(out.PropagateTicket) != 2 {
+				t.Fatalf("%+v", out)
+			}
+			final := func(d propNode) bool { return d.Status == "SENT" || d.Status == "FAILED" }
+			var v propView
+			eventually(t, 10*time.Second, "both deliveries to finish", func() bool {
+				v = e.propagations(e.admin, f.number)
+				return len(v.Ticket.Propagations.Edges) == 2 && final(v.Ticket.Propagations.Edges[0].Node) && final(v.Ticket.Propagations.Edges[1].Node)
+			})
+			var msgr propNode
+			for _, edge := range v.Ticket.Propagations.Edges {
+				d := edge.Node
+				switch d.ChannelType {
+				case "SMS":
+					if d.Status != "SENT" || d.Attempts != 2 || d.LastError != nil {
+						t.Fatalf("SMS after one 503: %+v, want SENT after 2 attempts", d)
+					}
+				case "MESSENGER":
+					if d.Status != "FAILED" || d.Attempts != cfg.JobMaxAttempts || d.LastError == nil || !strings.Contains(*d.LastError, "500") {
+						t.Fatalf("messenger answering 500: %+v, want FAILED after %d attempts with the status", d, cfg.JobMaxAttempts)
+					}
+					msgr = d
+				}
+			}
+			if keys := f.msgr.Keys(); len(keys) != 1 || keys[msgr.IdempotencyKey] != cfg.JobMaxAttempts {
+				t.Fatalf("messenger keys %v, want %d attempts with %s", keys, cfg.JobMaxAttempts, msgr.IdempotencyKey)
+			}
+			updates := func() int {
+				n := 0
+				for _, h := range e.propagations(e.admin, f.number).Ticket.History.Edges {
+					if h.Node.Kind == "DELIVERY_UPDATED" {
+						n++
+					}
+				}
+				return n
+			}
+			if n := updates(); n != 2 {
+				t.Fatalf("%d DELIVERY_UPDATED entries, want one per final outcome", n)
+			}
+
+			e.do(f.editor, `mutation($id: ID!) { retryDelivery(id: $id) { id } }`, map[string]any{"id": msgr.ID}).wantCode("FORBIDDEN")
+			f.msgr.Reset()
+			var rd struct {
+				RetryDelivery struct {
+					ID, Status, IdempotencyKey string
+					Channel                    struct{ Name string }
+					Recipient                  struct{ Login string }
+				}
+			}
+			e.do(e.admin, `mutation($id: ID!) { retryDelivery(id: $id) { id status idempotencyKey channel { name } recipient { login } } }`,
+				map[string]any{"id": msgr.ID}).ok().into(&rd)
+			if rd.RetryDelivery.Status != "PENDING" || rd.RetryDelivery.Channel.Name != "chat" || rd.RetryDelivery.Recipient.Login != "alice" {
+				t.Fatalf("retryDelivery: %+v", rd)
+			}
+			got := f.msgr.WaitFor(t, 1, 5*time.Second)
+			if got[0].Key != msgr.IdempotencyKey {
+				t.Fatalf("the retry sent key %q, want the delivery's %q", got[0].Key, msgr.IdempotencyKey)
+			}
+			eventually(t, 5*time.Second, "the retried delivery's outcome in the history", func() bool { return updates() == 3 })
+			for _, edge := range e.propagations(e.admin, f.number).Ticket.Propagations.Edges {
+				if d := edge.Node; d.ID == msgr.ID && (d.Status != "SENT" || d.SentAt == nil) {
+					t.Fatalf("the retried delivery: %+v", d)
+				}
+			}
+		})
+	}
+}
