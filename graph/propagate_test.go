@@ -115,13 +115,14 @@ func (e *env) propagations(token string, number int) propView {
 // text and the secret in its auth header; the messenger the handle; SMTP
 // the mail); the ticket lists them newest first, its history records
 // PROPAGATED then a DELIVERY_UPDATED per delivery, and a live subscriber
-// sees each outcome arrive, with IDs it can match to the deliveries.
+// (an editor of the site) sees each outcome arrive, with IDs it can match
+// to the deliveries.
 func TestPropagateDeliversPerRecipient(t *testing.T) {
 	for _, b := range testdb.Backends {
 		t.Run(b, func(t *testing.T) {
 			e := newEnvWith(t, b, deliveryConfig())
 			f := propSetup(t, e)
-			ws := e.dialWS(t, e.admin, nil)
+			ws := e.dialWS(t, f.editor, nil) // a dashboard of the site's editor, not only admins
 			op := ws.subscribe(changeQuery, nil)
 			waitSubscribed(t, e, 1)
 
@@ -400,7 +401,9 @@ func TestPropagateRetries(t *testing.T) {
 			f.sms.FailNext(1, 503)
 			f.msgr.Fail(500)
 			f.msgr.FailBody("chat bridge down")
-			var out struct{ PropagateTicket []struct{ ID, ChannelType string } }
+			var out struct {
+				PropagateTicket []struct{ ID, ChannelType string }
+			}
 			e.do(f.editor, propagateMut, map[string]any{"id": f.ticketID, "r": gids(f.alice.ID), "c": []string{"SMS", "MESSENGER"}}).ok().into(&out)
 			if len(out.PropagateTicket) != 2 {
 				t.Fatalf("%+v", out)
