@@ -163,6 +163,9 @@ func (s *Service) work(ctx context.Context, id, attempt, max int) error {
 		return nil
 	}
 	pb := run.Edges.Playbook
+	if !pb.Enabled { // disabled after the run was queued: an admin stopped it
+		return s.finish(ctx, run, playbookrun.StatusFAILED, attempt, nil, fmt.Errorf("the playbook %s is disabled", pb.Name))
+	}
 	if run.TicketID == nil {
 		return s.finish(ctx, run, playbookrun.StatusFAILED, attempt, nil, errors.New("the ticket was deleted"))
 	}
