@@ -1,8 +1,11 @@
 package graph_test
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
+	"io"
+	"log/slog"
 	"strings"
 	"testing"
 	"time"
@@ -12,8 +15,10 @@ import (
 	"socdesk/ent/playbookrun"
 	"socdesk/ent/schematype"
 	"socdesk/ent/user"
+	"socdesk/internal/app"
 	"socdesk/internal/devtools/receivers"
 	"socdesk/internal/devtools/testdb"
+	"socdesk/internal/events"
 	"socdesk/internal/playbooks"
 )
 
@@ -560,6 +565,40 @@ func TestPlaybookRefusedDestination(t *testing.T) {
 			}
 			if n := len(r.Requests()); n != 0 {
 				t.Fatalf("the refused endpoint got %d requests", n)
+			}
+		})
+	}
+}
+
+// TestPlaybookDisabledBeforeItRuns: runs queued before an admin disables
+// their playbook fail with that reason instead of calling the endpoint.
+// The env works no jobs; a second app on its database works them once
+// the playbook is disabled.
+func TestPlaybookDisabledBeforeItRuns(t *testing.T) {
+	for _, b := range testdb.Backends {
+		t.Run(b, func(t *testing.T) {
+			cfg := deliveryConfig()
+			cfg.JobWorkers = 0
+			e := newEnvWith(t, b, cfg)
+			f := pbSetup(e)
+			r := receivers.StartHTTP(t)
+			pb := e.playbook("stopped", r.URL, nil)
+			tid, _ := f.ticket(e, "Queued then stopped")
+			res := e.runPlaybook(f.editor, pb, tid)
+			e.do(e.admin, updatePlaybookMut, map[string]any{"id": pb, "in": map[string]any{"enabled": false}}).ok()
+
+			w := app.New(e.st, events.NewLocal(), deliveryConfig(), slog.New(slog.NewTextHandler(io.Discard, nil)), e.st.Ping)
+			ctx, stop := context.WithCancel(context.Background())
+			done := make(chan struct{})
+			go func() { _ = w.Run(ctx); close(done) }()
+			t.Cleanup(func() { stop(); <-done })
+
+			run := e.waitRun(res.Results[0].Run.ID)
+			if run.Status != "FAILED" || run.Error == nil || !strings.Contains(*run.Error, "disabled") || run.Attempts != 1 {
+				t.Fatalf("a run of a playbook disabled before it ran: %+v", run)
+			}
+			if n := len(r.Requests()); n != 0 {
+				t.Fatalf("the endpoint of a disabled playbook got %d requests", n)
 			}
 		})
 	}
