@@ -113,16 +113,31 @@ func presentChange(field schematype.ChangedField, v any) any {
 			return out
 		}
 	case schematype.ChangeWatcher:
-		if m, ok := v.(map[string]any); ok {
-			out := make(map[string]any, len(m))
-			for k, x := range m {
-				out[k] = x
-			}
-			out["user"] = presentID(m["user"])
-			return out
-		}
+		return presentKeys(v, "user")
+	case schematype.ChangeDelivery:
+		return presentKeys(v, "id", "recipient")
+	case schematype.ChangePlaybookRun:
+		return presentKeys(v, "id")
 	}
 	return v
+}
+
+// presentKeys is the object v with the ids under keys as opaque IDs.
+func presentKeys(v any, keys ...string) any {
+	m, ok := v.(map[string]any)
+	if !ok {
+		return v
+	}
+	out := make(map[string]any, len(m))
+	for k, x := range m {
+		out[k] = x
+	}
+	for _, k := range keys {
+		if x, ok := m[k]; ok && x != nil {
+			out[k] = presentID(x)
+		}
+	}
+	return out
 }
 
 func presentID(v any) any {

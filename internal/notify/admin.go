@@ -159,7 +159,10 @@ func (s *Service) Retry(ctx context.Context, id int) (*ent.Delivery, error) {
 		_, err = s.Jobs.Insert(ctx, DeliverArgs{DeliveryID: d.ID}, nil)
 		return err
 	})
-	return d, err
+	if err != nil {
+		return nil, err
+	}
+	return d.Unwrap(), nil // out of the committed tx, so its edges resolve
 }
 
 // SettingsInput is a user's contact and preferences (GraphQL

@@ -112,7 +112,7 @@ func (s *Service) record(ctx context.Context, d *ent.Delivery, status delivery.S
 		if sendErr != nil {
 			u.SetLastError(truncate(sendErr.Error(), maxErrorRunes))
 		} else {
-			u.SetSentAt(now)
+			u.SetSentAt(now).ClearLastError() // a sent delivery shows no error of an earlier attempt
 		}
 		return u.Exec(ctx)
 	}

@@ -101,6 +101,9 @@ func (s *Service) Propagate(ctx context.Context, id int, recipientIDs []int, typ
 	if err != nil {
 		return nil, err
 	}
+	for i, d := range out { // made in the committed tx: unbind them so their edges resolve
+		out[i] = d.Unwrap()
+	}
 	return out, nil
 }
 

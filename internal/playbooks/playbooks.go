@@ -265,12 +265,23 @@ func (l *limitedWriter) Write(p []byte) (int, error) {
 	return l.w.Write(p)
 }
 
-// kept is the start of an answer that a run keeps, as valid UTF-8.
+// kept is the start of an answer that a run keeps: at most MaxResponseKept
+// bytes of valid UTF-8 without NUL (PostgreSQL's text refuses it), cut at a
+// character's boundary; invalid bytes and NULs become U+FFFD.
 func kept(body []byte) string {
-	if len(body) > MaxResponseKept {
-		body = body[:MaxResponseKept]
+	var b strings.Builder
+	for len(body) > 0 {
+		r, n := utf8.DecodeRune(body)
+		if r == 0 {
+			r = utf8.RuneError
+		}
+		if b.Len()+utf8.RuneLen(r) > MaxResponseKept {
+			break
+		}
+		b.WriteRune(r)
+		body = body[n:]
 	}
-	return strings.ToValidUTF8(string(body), "\uFFFD")
+	return b.String()
 }
 
 func truncate(s string, n int) string {

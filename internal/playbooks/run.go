@@ -101,7 +101,10 @@ func (s *Service) queue(ctx context.Context, pb *ent.Playbook, ticketID int) (*e
 		return ticketevent.KindPLAYBOOK_RUN, []schematype.FieldChange{{Field: schematype.ChangePlaybookRun,
 			To: map[string]any{"id": run.ID, "playbook": pb.Name, "status": run.Status}}}, nil
 	})
-	return run, err
+	if err != nil {
+		return nil, err
+	}
+	return run.Unwrap(), nil // out of the committed tx, so its edges resolve
 }
 
 // Retry queues a FAILED run again (admins, by the runs' policy).
@@ -121,7 +124,10 @@ func (s *Service) Retry(ctx context.Context, id int) (*ent.PlaybookRun, error) {
 		_, err = s.Jobs.Insert(ctx, RunArgs{RunID: id}, &river.InsertOpts{MaxAttempts: MaxAttempts})
 		return err
 	})
-	return run, err
+	if err != nil {
+		return nil, err
+	}
+	return run.Unwrap(), nil
 }
 
 // RunArgs is the job of one playbook run.
@@ -157,6 +163,9 @@ func (s *Service) work(ctx context.Context, id, attempt, max int) error {
 		return nil
 	}
 	pb := run.Edges.Playbook
+	if !pb.Enabled { // disabled after the run was queued: an admin stopped it
+		return s.finish(ctx, run, playbookrun.StatusFAILED, attempt, nil, fmt.Errorf("the playbook %s is disabled", pb.Name))
+	}
 	if run.TicketID == nil {
 		return s.finish(ctx, run, playbookrun.StatusFAILED, attempt, nil, errors.New("the ticket was deleted"))
 	}
@@ -227,6 +236,9 @@ func (s *Service) send(ctx context.Context, pb *ent.Playbook, payload []byte, ke
 	}
 	req.Header.Set("Idempotency-Key", key)
 	res, err := s.HTTP.Do(ctx, req)
+	if err != nil && errors.Is(ctx.Err(), context.DeadlineExceeded) {
+		err = fmt.Errorf("timed out: no answer within %d ms (%w)", pb.TimeoutMs, err)
+	}
 	if err != nil {
 		return nil, scrub(err, pb.SecretHeaders)
 	}
