@@ -159,7 +159,7 @@ func seenKeys(r *receivers.HTTP) int {
 // the keys r got more than once.
 func checkAllSent(t *testing.T, db *sql.DB, r *receivers.HTTP, n int) (dups map[string]int) {
 	t.Helper()
-	waitUntil(t, 30*time.Second, fmt.Sprintf("%d SENT deliveries", n), func() bool {
+	waitUntil(t, 60*time.Second, fmt.Sprintf("%d SENT deliveries", n), func() bool {
 		return counts(t, db, `SELECT status, count(*) FROM deliveries GROUP BY status`)["SENT"] == n
 	})
 	if st := counts(t, db, `SELECT status, count(*) FROM deliveries GROUP BY status`); len(st) != 1 {
