@@ -43,7 +43,7 @@ func jobEnv(extra map[string]string) map[string]string {
 // webhookChannel makes a WEBHOOK channel to url through s.
 func (c *cluster) webhookChannel(s *server, url string) {
 	c.t.Helper()
-	in := map[string]any{"name": "SOC webhook", "type": "WEBHOOK", "secret": "hmac-" + randomHex(8),
+	in := map[string]any{"name": "SOC webhook " + randomHex(4), "type": "WEBHOOK", "secret": "hmac-" + randomHex(8),
 		"settings": map[string]any{"webhook": map[string]any{"url": url}}}
 	if err := s.gql(c.token, `mutation($in: CreateChannelInput!) { createChannel(input: $in) { id } }`, map[string]any{"in": in}, nil); err != nil {
 		c.t.Fatalf("createChannel: %v", err)
@@ -299,11 +299,14 @@ func TestJobMetrics(t *testing.T) {
 	c := newCluster(t)
 	db := c.db()
 	rcv := receivers.StartHTTP(t)
-	rcv.Fail(http.StatusServiceUnavailable)
+	rcv.Fail(http.StatusServiceUnavailable) // retried, then discarded
+	gone := receivers.StartHTTP(t)
+	gone.Fail(http.StatusNotFound) // permanent: cancelled at once
 	token := "metrics-" + randomHex(12)
 	s := c.start("A", "", jobEnv(map[string]string{"SOCDESK_METRICS_TOKEN": token, "SOCDESK_JOB_MAX_ATTEMPTS": "2", "SOCDESK_JOB_RETRY_BASE": "50ms"}))
 	f := c.fixture(s)
 	c.webhookChannel(s, rcv.URL)
+	c.webhookChannel(s, gone.URL)
 
 	scrape := func(tok string) (int, string) {
 		req, _ := http.NewRequest(http.MethodGet, s.URL+"/metrics", nil)
@@ -328,12 +331,14 @@ func TestJobMetrics(t *testing.T) {
 	took := waitUntil(t, 60*time.Second, "socdesk_jobs_failed_total and the discarded job", func() bool {
 		code, body := scrape(token)
 		metrics = body
-		return code == http.StatusOK && hasSample(body, `socdesk_jobs_failed_total{kind="notify.deliver"}`, "1") &&
-			hasSample(body, `socdesk_jobs{queue="default",state="discarded"}`, "1")
+		return code == http.StatusOK && hasSample(body, `socdesk_jobs_failed_total{kind="notify.deliver"}`, "2") &&
+			hasSample(body, `socdesk_jobs{queue="default",state="discarded"}`, "1") &&
+			hasSample(body, `socdesk_jobs{queue="default",state="cancelled"}`, "1")
 	})
-	t.Logf("the delivery's job discarded after %v", took.Round(time.Millisecond))
+	t.Logf("one delivery's job discarded, the other's cancelled, after %v", took.Round(time.Millisecond))
 	for _, want := range []struct{ series, value string }{
 		{`socdesk_jobs{queue="default",state="discarded"}`, "1"},
+		{`socdesk_jobs{queue="default",state="cancelled"}`, "1"},
 		{`socdesk_jobs{queue="default",state="completed"}`, "1"}, // the fan-out
 		{`socdesk_jobs{queue="default",state="available"}`, "0"},
 		{`socdesk_jobs{queue="default",state="running"}`, "0"},
@@ -343,14 +348,27 @@ func TestJobMetrics(t *testing.T) {
 		}
 	}
 	if got := len(rcv.Requests()); got != 2 {
-		t.Errorf("the receiver got %d requests, want 2 (SOCDESK_JOB_MAX_ATTEMPTS)", got)
+		t.Errorf("the failing receiver got %d requests, want 2 (SOCDESK_JOB_MAX_ATTEMPTS)", got)
 	}
-	var status, lastErr string
-	if err := db.QueryRow(`SELECT status, coalesce(last_error, '') FROM deliveries`).Scan(&status, &lastErr); err != nil {
+	if got := len(gone.Requests()); got != 1 {
+		t.Errorf("the 404 receiver got %d requests, want 1 (a permanent failure is not retried)", got)
+	}
+	rows, err := db.Query(`SELECT status, coalesce(last_error, '') FROM deliveries ORDER BY id`)
+	if err != nil {
 		t.Fatal(err)
 	}
-	if status != "FAILED" || !strings.Contains(lastErr, "503") {
-		t.Errorf("delivery %s (%q), want FAILED with the 503", status, lastErr)
+	defer rows.Close()
+	for _, want := range []string{"503", "404"} {
+		var status, lastErr string
+		if !rows.Next() {
+			t.Fatalf("no delivery failing with %s", want)
+		}
+		if err := rows.Scan(&status, &lastErr); err != nil {
+			t.Fatal(err)
+		}
+		if status != "FAILED" || !strings.Contains(lastErr, want) {
+			t.Errorf("delivery %s (%q), want FAILED with the %s", status, lastErr, want)
+		}
 	}
 }
 
