@@ -4,7 +4,7 @@ SHELL := bash
 GO ?= go
 GENERATED := ent graph schema.graphql gqlgen.yml
 
-.PHONY: run build test unit lint generate check-generate migration node-deps web-vendor bench-subscriptions bench bench-smoke fuzz-smoke
+.PHONY: run build test unit lint generate check-generate migration node-deps web-vendor bench-subscriptions bench bench-smoke bench-deliveries fuzz-smoke
 
 ## run: start the server on the embedded database, loading demo data on first start (Ctrl-C stops it)
 # The built binary, not `go run`: go run exits 1 whenever it is interrupted,
@@ -100,6 +100,10 @@ bench:
 	$(GO) build -o bin/socdesk ./cmd/socdesk
 	$(GO) build -o bin/socdesk-bench ./cmd/socdesk-bench
 	./bin/socdesk-bench run -socdesk bin/socdesk -tickets $(BENCH_TICKETS) -duration $(BENCH_DURATION) $(BENCH_FLAGS)
+
+## bench-deliveries: webhook deliveries per second through one replica and through two (500 each, 10 job workers, fresh PostgreSQL databases), beside the receiver's own rate and the servers' CPU per 1,000
+bench-deliveries:
+	$(GO) test -run '^$$' -bench BenchmarkDeliveries -benchtime 1x ./internal/devtools/e2e/
 
 ## bench-smoke: the suite at 2,000 tickets with short runs, so that the harness cannot rot (its figures mean nothing)
 bench-smoke:

@@ -37,7 +37,7 @@ func newMetrics(reg prometheus.Registerer, _ string, db *sql.DB) (*series, error
 		db: db,
 		failed: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Namespace: namespace, Name: "jobs_failed_total",
-			Help: "Jobs this replica discarded after their last attempt failed, by kind.",
+			Help: "Jobs this replica gave up on, by kind: discarded after their last attempt failed, or cancelled by their worker because retrying cannot help.",
 		}, []string{"kind"}),
 		duration: prometheus.NewHistogramVec(prometheus.HistogramOpts{
 			Namespace: namespace, Name: "job_duration_seconds",
@@ -104,7 +104,9 @@ func (e *Engine) observe(ctx context.Context, job *rivertype.JobRow, doInner fun
 			defer panic(p)
 		}
 		e.metrics.duration.WithLabelValues(job.Kind, out).Observe(time.Since(start).Seconds())
-		if out == "discarded" || out == "panic" && job.Attempt >= job.MaxAttempts {
+		// A worker cancels its job only on a failure retrying cannot mend
+		// (a delivery's 4xx, a disabled channel): a failure for operators.
+		if out == "discarded" || out == "cancelled" || out == "panic" && job.Attempt >= job.MaxAttempts {
 			e.metrics.failed.WithLabelValues(job.Kind).Inc()
 		}
 	}()

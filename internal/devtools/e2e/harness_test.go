@@ -214,7 +214,7 @@ func (p *proc) kill() {
 
 // cluster is one test's database and settings, shared by its servers.
 type cluster struct {
-	t           *testing.T
+	t           testing.TB
 	bin         string
 	databaseURL string
 	token       string // the admin's API token
@@ -223,7 +223,7 @@ type cluster struct {
 
 // newCluster builds the binary, creates a database of the test's own and
 // migrates it with `socdesk migrate`.
-func newCluster(t *testing.T) *cluster {
+func newCluster(t testing.TB) *cluster {
 	t.Helper()
 	bin := binary(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
@@ -275,6 +275,17 @@ func (c *cluster) start(name, redisURL string, env map[string]string) *server {
 // startAt is start on a given port: a server restarted there is found
 // again by the clients of the one before.
 func (c *cluster) startAt(name string, port int, redisURL string, env map[string]string) *server {
+	c.t.Helper()
+	s := c.launch(name, port, redisURL, env)
+	if err := s.waitReady(30 * time.Second); err != nil {
+		c.t.Fatalf("%s: %v", s.name, err)
+	}
+	return s
+}
+
+// launch starts `socdesk serve` as startAt does without waiting for it to
+// be ready: replicas launched together start working jobs together.
+func (c *cluster) launch(name string, port int, redisURL string, env map[string]string) *server {
 	t := c.t
 	t.Helper()
 	all := map[string]string{
@@ -292,11 +303,7 @@ func (c *cluster) startAt(name string, port int, redisURL string, env map[string
 	}
 	cmd := exec.Command(c.bin, "serve")
 	cmd.Env = childEnv(all)
-	s := &server{proc: startProc(t, "socdesk serve "+name, cmd, 5*time.Second), URL: fmt.Sprintf("http://127.0.0.1:%d", port)}
-	if err := s.waitReady(30 * time.Second); err != nil {
-		t.Fatalf("%s: %v", s.name, err)
-	}
-	return s
+	return &server{proc: startProc(t, "socdesk serve "+name, cmd, 5*time.Second), URL: fmt.Sprintf("http://127.0.0.1:%d", port)}
 }
 
 // waitReady polls /readyz until it answers 200.

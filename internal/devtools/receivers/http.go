@@ -21,6 +21,7 @@ type Request struct {
 	Body     []byte
 	Key      string // the Idempotency-Key header
 	Status   int    // what the receiver answered
+	At       time.Time
 }
 
 // HTTP is a running HTTP receiver on 127.0.0.1. By default it answers
@@ -37,6 +38,8 @@ type HTTP struct {
 	failCode int    // when non-zero, answer it to every request (after failNext)
 	failBody string // body of failing answers
 	delay    time.Duration
+	inFlight map[string]int // requests being answered, by key
+	overlaps []string       // keys that arrived while one of theirs was being answered
 }
 
 // StartHTTP starts an HTTP receiver stopped when t ends.
@@ -60,13 +63,28 @@ func (h *HTTP) serve(w http.ResponseWriter, r *http.Request) {
 	case h.failCode != 0:
 		status, text = h.failCode, h.failBody
 	}
+	key := r.Header.Get("Idempotency-Key")
+	if key != "" {
+		if h.inFlight == nil {
+			h.inFlight = map[string]int{}
+		}
+		if h.inFlight[key] > 0 {
+			h.overlaps = append(h.overlaps, key)
+		}
+		h.inFlight[key]++
+		defer func() {
+			h.mu.Lock()
+			h.inFlight[key]--
+			h.mu.Unlock()
+		}()
+	}
 	h.mu.Unlock()
 	if text == "" {
 		text = http.StatusText(status)
 	}
 	h.log.add(Request{
 		Method: r.Method, Path: r.URL.Path, RawQuery: r.URL.RawQuery,
-		Header: r.Header.Clone(), Body: body, Key: r.Header.Get("Idempotency-Key"), Status: status,
+		Header: r.Header.Clone(), Body: body, Key: key, Status: status, At: time.Now(),
 	})
 	if delay > 0 {
 		timer := time.NewTimer(delay)
@@ -114,6 +132,7 @@ func (h *HTTP) Delay(d time.Duration) {
 func (h *HTTP) Reset() {
 	h.mu.Lock()
 	h.failNext, h.nextCode, h.failCode, h.failBody, h.delay = 0, 0, 0, "", 0
+	h.overlaps = nil
 	h.mu.Unlock()
 	h.log.reset()
 }
@@ -125,6 +144,15 @@ func (h *HTTP) Requests() []Request { return h.log.all() }
 func (h *HTTP) WaitFor(t testing.TB, n int, timeout time.Duration) []Request {
 	t.Helper()
 	return h.log.wait(t, n, timeout, "requests")
+}
+
+// Overlaps returns the keys that arrived while another request with the
+// same key was still being answered (two senders of one delivery at once),
+// once per such arrival.
+func (h *HTTP) Overlaps() []string {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return append([]string(nil), h.overlaps...)
 }
 
 // Keys counts the requests per Idempotency-Key ("" for requests without one).

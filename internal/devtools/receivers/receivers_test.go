@@ -124,3 +124,25 @@ func TestSMTPStartTLSCert(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// TestHTTPOverlaps: a request arriving while another with its key is still
+// being answered is an overlap; one after it is not.
+func TestHTTPOverlaps(t *testing.T) {
+	h := StartHTTP(t)
+	h.Delay(300 * time.Millisecond)
+	var wg sync.WaitGroup
+	for range 2 {
+		wg.Add(1)
+		go func() { defer wg.Done(); post(t, h.URL, "k") }()
+	}
+	wg.Wait()
+	h.Delay(0)
+	post(t, h.URL, "k")
+	post(t, h.URL, "other")
+	if got := h.Overlaps(); len(got) != 1 || got[0] != "k" {
+		t.Fatalf("overlaps %v, want [k]", got)
+	}
+	if r := h.Requests(); r[0].At.IsZero() || r[3].At.Before(r[0].At) {
+		t.Fatalf("arrival times %v, %v", r[0].At, r[3].At)
+	}
+}
