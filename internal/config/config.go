@@ -133,7 +133,7 @@ func Default() Config {
 		Introspection:    true,
 		OutboundTimeout:  10 * time.Second,
 		OutboundMaxBytes: 64 << 10,
-		JobWorkers:       10,
+		JobWorkers:       25, // deliveries wait on SMTP and HTTP, not on the CPU
 		JobPoll:          time.Second,
 		JobMaxAttempts:   8,
 		JobTimeout:       time.Minute,

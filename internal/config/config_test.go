@@ -224,7 +224,7 @@ func TestDeliverySettings(t *testing.T) {
 	if c.JobWorkers != 0 || c.JobPoll != 200*time.Millisecond || c.JobRetryBase != 50*time.Millisecond {
 		t.Errorf("job settings %d %v %v", c.JobWorkers, c.JobPoll, c.JobRetryBase)
 	}
-	if c, _ := load(t, nil); c.Public() != "http://127.0.0.1:8080" || c.JobWorkers != 10 {
+	if c, _ := load(t, nil); c.Public() != "http://127.0.0.1:8080" || c.JobWorkers != 25 {
 		t.Errorf("defaults: public URL %q, %d workers", c.Public(), c.JobWorkers)
 	}
 	for env, bad := range map[string]struct{ v, says string }{

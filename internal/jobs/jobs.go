@@ -181,7 +181,10 @@ func (e *Engine) riverClient() (*river.Client[*sql.Tx], error) {
 		o := e.o
 		cfg := &river.Config{
 			FetchPollInterval:    o.PollInterval,
-			FetchCooldown:        min(o.PollInterval, 100*time.Millisecond),
+			// A busy replica fetches again as soon as a worker frees up, at
+			// most every 10ms: River's 100ms default held 10 workers to 100
+			// jobs a second whatever they waited on.
+			FetchCooldown: min(o.PollInterval, 10*time.Millisecond),
 			JobTimeout:           o.JobTimeout,
 			RescueStuckJobsAfter: o.RescueAfter,
 			MaxAttempts:          o.MaxAttempts,

@@ -27,6 +27,11 @@ type FanoutArgs struct {
 // Kind implements river.JobArgs.
 func (FanoutArgs) Kind() string { return "notify.fanout" }
 
+// LaterPriority is River's priority of fan-out and digest jobs: behind the
+// deliveries (the default, 1), so that a burst of changes does not hold back
+// the messages of those already fanned out.
+const LaterPriority = 2
+
 // Followers enqueues, in the change's transaction, a fan-out job for each
 // history entry that someone may hear of (see OccasionOf): tickets.Service
 // calls it for every change.
@@ -34,7 +39,7 @@ func (s *Service) Followers(ctx context.Context, _ *ent.Tx, evs []*ent.TicketEve
 	var params []river.InsertManyParams
 	for _, ev := range evs {
 		if _, ok := OccasionOf(ev.Kind, ev.Changes); ok {
-			params = append(params, river.InsertManyParams{Args: FanoutArgs{EventID: ev.ID}})
+			params = append(params, river.InsertManyParams{Args: FanoutArgs{EventID: ev.ID}, InsertOpts: &river.InsertOpts{Priority: LaterPriority}})
 		}
 	}
 	if len(params) == 0 {
@@ -179,7 +184,7 @@ func (s *Service) enqueue(ctx context.Context, ds []*ent.Delivery) error {
 			if !digests[a] {
 				digests[a] = true
 				params = append(params, river.InsertManyParams{Args: a, InsertOpts: &river.InsertOpts{
-					ScheduledAt: a.Due, UniqueOpts: river.UniqueOpts{ByArgs: true},
+					ScheduledAt: a.Due, UniqueOpts: river.UniqueOpts{ByArgs: true}, Priority: LaterPriority,
 				}})
 			}
 		}
