@@ -68,8 +68,6 @@ type Delivery struct {
 	LastAttemptAt *time.Time `json:"last_attempt_at,omitempty"`
 	// SentAt holds the value of the "sent_at" field.
 	SentAt *time.Time `json:"sent_at,omitempty"`
-	// JobID holds the value of the "job_id" field.
-	JobID *int64 `json:"job_id,omitempty"`
 	// Edges holds the relations/edges for other nodes in the graph.
 	// The values are being populated by the DeliveryQuery when eager-loading is set.
 	Edges        DeliveryEdges `json:"edges"`
@@ -144,7 +142,7 @@ func (*Delivery) scanValues(columns []string) ([]any, error) {
 		switch columns[i] {
 		case delivery.FieldPayload:
 			values[i] = new([]byte)
-		case delivery.FieldID, delivery.FieldChannelID, delivery.FieldRecipientID, delivery.FieldTicketID, delivery.FieldTicketNumber, delivery.FieldSiteID, delivery.FieldEventID, delivery.FieldRequestedByID, delivery.FieldDigestID, delivery.FieldAttempts, delivery.FieldJobID:
+		case delivery.FieldID, delivery.FieldChannelID, delivery.FieldRecipientID, delivery.FieldTicketID, delivery.FieldTicketNumber, delivery.FieldSiteID, delivery.FieldEventID, delivery.FieldRequestedByID, delivery.FieldDigestID, delivery.FieldAttempts:
 			values[i] = new(sql.NullInt64)
 		case delivery.FieldKind, delivery.FieldStatus, delivery.FieldChannelType, delivery.FieldSubject, delivery.FieldText, delivery.FieldHTML, delivery.FieldLink, delivery.FieldLastError:
 			values[i] = new(sql.NullString)
@@ -322,13 +320,6 @@ func (_m *Delivery) assignValues(columns []string, values []any) error {
 				_m.SentAt = new(time.Time)
 				*_m.SentAt = value.Time
 			}
-		case delivery.FieldJobID:
-			if value, ok := values[i].(*sql.NullInt64); !ok {
-				return fmt.Errorf("unexpected type %T for field job_id", values[i])
-			} else if value.Valid {
-				_m.JobID = new(int64)
-				*_m.JobID = value.Int64
-			}
 		default:
 			_m.selectValues.Set(columns[i], values[i])
 		}
@@ -474,11 +465,6 @@ func (_m *Delivery) String() string {
 	if v := _m.SentAt; v != nil {
 		builder.WriteString("sent_at=")
 		builder.WriteString(v.Format(time.ANSIC))
-	}
-	builder.WriteString(", ")
-	if v := _m.JobID; v != nil {
-		builder.WriteString("job_id=")
-		builder.WriteString(fmt.Sprintf("%v", *v))
 	}
 	builder.WriteByte(')')
 	return builder.String()

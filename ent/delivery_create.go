@@ -300,20 +300,6 @@ func (_c *DeliveryCreate) SetNillableSentAt(v *time.Time) *DeliveryCreate {
 	return _c
 }
 
-// SetJobID sets the "job_id" field.
-func (_c *DeliveryCreate) SetJobID(v int64) *DeliveryCreate {
-	_c.mutation.SetJobID(v)
-	return _c
-}
-
-// SetNillableJobID sets the "job_id" field if the given value is not nil.
-func (_c *DeliveryCreate) SetNillableJobID(v *int64) *DeliveryCreate {
-	if v != nil {
-		_c.SetJobID(*v)
-	}
-	return _c
-}
-
 // SetChannel sets the "channel" edge to the Channel entity.
 func (_c *DeliveryCreate) SetChannel(v *Channel) *DeliveryCreate {
 	return _c.SetChannelID(v.ID)
@@ -560,10 +546,6 @@ func (_c *DeliveryCreate) createSpec() (*Delivery, *sqlgraph.CreateSpec) {
 	if value, ok := _c.mutation.SentAt(); ok {
 		_spec.SetField(delivery.FieldSentAt, field.TypeTime, value)
 		_node.SentAt = &value
-	}
-	if value, ok := _c.mutation.JobID(); ok {
-		_spec.SetField(delivery.FieldJobID, field.TypeInt64, value)
-		_node.JobID = &value
 	}
 	if nodes := _c.mutation.ChannelIDs(); len(nodes) > 0 {
 		edge := &sqlgraph.EdgeSpec{
@@ -823,30 +805,6 @@ func (u *DeliveryUpsert) ClearSentAt() *DeliveryUpsert {
 	return u
 }
 
-// SetJobID sets the "job_id" field.
-func (u *DeliveryUpsert) SetJobID(v int64) *DeliveryUpsert {
-	u.Set(delivery.FieldJobID, v)
-	return u
-}
-
-// UpdateJobID sets the "job_id" field to the value that was provided on create.
-func (u *DeliveryUpsert) UpdateJobID() *DeliveryUpsert {
-	u.SetExcluded(delivery.FieldJobID)
-	return u
-}
-
-// AddJobID adds v to the "job_id" field.
-func (u *DeliveryUpsert) AddJobID(v int64) *DeliveryUpsert {
-	u.Add(delivery.FieldJobID, v)
-	return u
-}
-
-// ClearJobID clears the value of the "job_id" field.
-func (u *DeliveryUpsert) ClearJobID() *DeliveryUpsert {
-	u.SetNull(delivery.FieldJobID)
-	return u
-}
-
 // UpdateNewValues updates the mutable fields using the new values that were set on create.
 // Using this option is equivalent to using:
 //
@@ -1092,34 +1050,6 @@ func (u *DeliveryUpsertOne) UpdateSentAt() *DeliveryUpsertOne {
 func (u *DeliveryUpsertOne) ClearSentAt() *DeliveryUpsertOne {
 	return u.Update(func(s *DeliveryUpsert) {
 		s.ClearSentAt()
-	})
-}
-
-// SetJobID sets the "job_id" field.
-func (u *DeliveryUpsertOne) SetJobID(v int64) *DeliveryUpsertOne {
-	return u.Update(func(s *DeliveryUpsert) {
-		s.SetJobID(v)
-	})
-}
-
-// AddJobID adds v to the "job_id" field.
-func (u *DeliveryUpsertOne) AddJobID(v int64) *DeliveryUpsertOne {
-	return u.Update(func(s *DeliveryUpsert) {
-		s.AddJobID(v)
-	})
-}
-
-// UpdateJobID sets the "job_id" field to the value that was provided on create.
-func (u *DeliveryUpsertOne) UpdateJobID() *DeliveryUpsertOne {
-	return u.Update(func(s *DeliveryUpsert) {
-		s.UpdateJobID()
-	})
-}
-
-// ClearJobID clears the value of the "job_id" field.
-func (u *DeliveryUpsertOne) ClearJobID() *DeliveryUpsertOne {
-	return u.Update(func(s *DeliveryUpsert) {
-		s.ClearJobID()
 	})
 }
 
@@ -1534,34 +1464,6 @@ func (u *DeliveryUpsertBulk) UpdateSentAt() *DeliveryUpsertBulk {
 func (u *DeliveryUpsertBulk) ClearSentAt() *DeliveryUpsertBulk {
 	return u.Update(func(s *DeliveryUpsert) {
 		s.ClearSentAt()
-	})
-}
-
-// SetJobID sets the "job_id" field.
-func (u *DeliveryUpsertBulk) SetJobID(v int64) *DeliveryUpsertBulk {
-	return u.Update(func(s *DeliveryUpsert) {
-		s.SetJobID(v)
-	})
-}
-
-// AddJobID adds v to the "job_id" field.
-func (u *DeliveryUpsertBulk) AddJobID(v int64) *DeliveryUpsertBulk {
-	return u.Update(func(s *DeliveryUpsert) {
-		s.AddJobID(v)
-	})
-}
-
-// UpdateJobID sets the "job_id" field to the value that was provided on create.
-func (u *DeliveryUpsertBulk) UpdateJobID() *DeliveryUpsertBulk {
-	return u.Update(func(s *DeliveryUpsert) {
-		s.UpdateJobID()
-	})
-}
-
-// ClearJobID clears the value of the "job_id" field.
-func (u *DeliveryUpsertBulk) ClearJobID() *DeliveryUpsertBulk {
-	return u.Update(func(s *DeliveryUpsert) {
-		s.ClearJobID()
 	})
 }
 

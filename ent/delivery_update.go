@@ -178,33 +178,6 @@ func (_u *DeliveryUpdate) ClearSentAt() *DeliveryUpdate {
 	return _u
 }
 
-// SetJobID sets the "job_id" field.
-func (_u *DeliveryUpdate) SetJobID(v int64) *DeliveryUpdate {
-	_u.mutation.ResetJobID()
-	_u.mutation.SetJobID(v)
-	return _u
-}
-
-// SetNillableJobID sets the "job_id" field if the given value is not nil.
-func (_u *DeliveryUpdate) SetNillableJobID(v *int64) *DeliveryUpdate {
-	if v != nil {
-		_u.SetJobID(*v)
-	}
-	return _u
-}
-
-// AddJobID adds value to the "job_id" field.
-func (_u *DeliveryUpdate) AddJobID(v int64) *DeliveryUpdate {
-	_u.mutation.AddJobID(v)
-	return _u
-}
-
-// ClearJobID clears the value of the "job_id" field.
-func (_u *DeliveryUpdate) ClearJobID() *DeliveryUpdate {
-	_u.mutation.ClearJobID()
-	return _u
-}
-
 // SetTicket sets the "ticket" edge to the Ticket entity.
 func (_u *DeliveryUpdate) SetTicket(v *Ticket) *DeliveryUpdate {
 	return _u.SetTicketID(v.ID)
@@ -363,15 +336,6 @@ func (_u *DeliveryUpdate) sqlSave(ctx context.Context) (_node int, err error) {
 	}
 	if _u.mutation.SentAtCleared() {
 		_spec.ClearField(delivery.FieldSentAt, field.TypeTime)
-	}
-	if value, ok := _u.mutation.JobID(); ok {
-		_spec.SetField(delivery.FieldJobID, field.TypeInt64, value)
-	}
-	if value, ok := _u.mutation.AddedJobID(); ok {
-		_spec.AddField(delivery.FieldJobID, field.TypeInt64, value)
-	}
-	if _u.mutation.JobIDCleared() {
-		_spec.ClearField(delivery.FieldJobID, field.TypeInt64)
 	}
 	if _u.mutation.TicketCleared() {
 		edge := &sqlgraph.EdgeSpec{
@@ -572,33 +536,6 @@ func (_u *DeliveryUpdateOne) ClearSentAt() *DeliveryUpdateOne {
 	return _u
 }
 
-// SetJobID sets the "job_id" field.
-func (_u *DeliveryUpdateOne) SetJobID(v int64) *DeliveryUpdateOne {
-	_u.mutation.ResetJobID()
-	_u.mutation.SetJobID(v)
-	return _u
-}
-
-// SetNillableJobID sets the "job_id" field if the given value is not nil.
-func (_u *DeliveryUpdateOne) SetNillableJobID(v *int64) *DeliveryUpdateOne {
-	if v != nil {
-		_u.SetJobID(*v)
-	}
-	return _u
-}
-
-// AddJobID adds value to the "job_id" field.
-func (_u *DeliveryUpdateOne) AddJobID(v int64) *DeliveryUpdateOne {
-	_u.mutation.AddJobID(v)
-	return _u
-}
-
-// ClearJobID clears the value of the "job_id" field.
-func (_u *DeliveryUpdateOne) ClearJobID() *DeliveryUpdateOne {
-	_u.mutation.ClearJobID()
-	return _u
-}
-
 // SetTicket sets the "ticket" edge to the Ticket entity.
 func (_u *DeliveryUpdateOne) SetTicket(v *Ticket) *DeliveryUpdateOne {
 	return _u.SetTicketID(v.ID)
@@ -787,15 +724,6 @@ func (_u *DeliveryUpdateOne) sqlSave(ctx context.Context) (_node *Delivery, err 
 	}
 	if _u.mutation.SentAtCleared() {
 		_spec.ClearField(delivery.FieldSentAt, field.TypeTime)
-	}
-	if value, ok := _u.mutation.JobID(); ok {
-		_spec.SetField(delivery.FieldJobID, field.TypeInt64, value)
-	}
-	if value, ok := _u.mutation.AddedJobID(); ok {
-		_spec.AddField(delivery.FieldJobID, field.TypeInt64, value)
-	}
-	if _u.mutation.JobIDCleared() {
-		_spec.ClearField(delivery.FieldJobID, field.TypeInt64)
 	}
 	if _u.mutation.TicketCleared() {
 		edge := &sqlgraph.EdgeSpec{

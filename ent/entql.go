@@ -146,7 +146,6 @@ var schemaGraph = func() *sqlgraph.Schema {
 			delivery.FieldLastError:     {Type: field.TypeString, Column: delivery.FieldLastError},
 			delivery.FieldLastAttemptAt: {Type: field.TypeTime, Column: delivery.FieldLastAttemptAt},
 			delivery.FieldSentAt:        {Type: field.TypeTime, Column: delivery.FieldSentAt},
-			delivery.FieldJobID:         {Type: field.TypeInt64, Column: delivery.FieldJobID},
 		},
 	}
 	graph.Nodes[5] = &sqlgraph.Node{
@@ -218,7 +217,6 @@ var schemaGraph = func() *sqlgraph.Schema {
 			playbookrun.FieldError:         {Type: field.TypeString, Column: playbookrun.FieldError},
 			playbookrun.FieldStartedAt:     {Type: field.TypeTime, Column: playbookrun.FieldStartedAt},
 			playbookrun.FieldFinishedAt:    {Type: field.TypeTime, Column: playbookrun.FieldFinishedAt},
-			playbookrun.FieldJobID:         {Type: field.TypeInt64, Column: playbookrun.FieldJobID},
 		},
 	}
 	graph.Nodes[8] = &sqlgraph.Node{
@@ -1685,11 +1683,6 @@ func (f *DeliveryFilter) WhereSentAt(p entql.TimeP) {
 	f.Where(p.Field(delivery.FieldSentAt))
 }
 
-// WhereJobID applies the entql int64 predicate on the job_id field.
-func (f *DeliveryFilter) WhereJobID(p entql.Int64P) {
-	f.Where(p.Field(delivery.FieldJobID))
-}
-
 // WhereHasChannel applies a predicate to check if query has an edge channel.
 func (f *DeliveryFilter) WhereHasChannel() {
 	f.Where(entql.HasEdge("channel"))
@@ -2080,11 +2073,6 @@ func (f *PlaybookRunFilter) WhereStartedAt(p entql.TimeP) {
 // WhereFinishedAt applies the entql time.Time predicate on the finished_at field.
 func (f *PlaybookRunFilter) WhereFinishedAt(p entql.TimeP) {
 	f.Where(p.Field(playbookrun.FieldFinishedAt))
-}
-
-// WhereJobID applies the entql int64 predicate on the job_id field.
-func (f *PlaybookRunFilter) WhereJobID(p entql.Int64P) {
-	f.Where(p.Field(playbookrun.FieldJobID))
 }
 
 // WhereHasPlaybook applies a predicate to check if query has an edge playbook.

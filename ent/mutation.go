@@ -3112,8 +3112,6 @@ type DeliveryMutation struct {
 	last_error          *string
 	last_attempt_at     *time.Time
 	sent_at             *time.Time
-	job_id              *int64
-	addjob_id           *int64
 	clearedFields       map[string]struct{}
 	channel             *int
 	clearedchannel      bool
@@ -4340,76 +4338,6 @@ func (m *DeliveryMutation) ResetSentAt() {
 	delete(m.clearedFields, delivery.FieldSentAt)
 }
 
-// SetJobID sets the "job_id" field.
-func (m *DeliveryMutation) SetJobID(i int64) {
-	m.job_id = &i
-	m.addjob_id = nil
-}
-
-// JobID returns the value of the "job_id" field in the mutation.
-func (m *DeliveryMutation) JobID() (r int64, exists bool) {
-	v := m.job_id
-	if v == nil {
-		return
-	}
-	return *v, true
-}
-
-// OldJobID returns the old "job_id" field's value of the Delivery entity.
-// If the Delivery object wasn't provided to the builder, the object is fetched from the database.
-// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
-func (m *DeliveryMutation) OldJobID(ctx context.Context) (v *int64, err error) {
-	if !m.op.Is(OpUpdateOne) {
-		return v, errors.New("OldJobID is only allowed on UpdateOne operations")
-	}
-	if m.id == nil || m.oldValue == nil {
-		return v, errors.New("OldJobID requires an ID field in the mutation")
-	}
-	oldValue, err := m.oldValue(ctx)
-	if err != nil {
-		return v, fmt.Errorf("querying old value for OldJobID: %w", err)
-	}
-	return oldValue.JobID, nil
-}
-
-// AddJobID adds i to the "job_id" field.
-func (m *DeliveryMutation) AddJobID(i int64) {
-	if m.addjob_id != nil {
-		*m.addjob_id += i
-	} else {
-		m.addjob_id = &i
-	}
-}
-
-// AddedJobID returns the value that was added to the "job_id" field in this mutation.
-func (m *DeliveryMutation) AddedJobID() (r int64, exists bool) {
-	v := m.addjob_id
-	if v == nil {
-		return
-	}
-	return *v, true
-}
-
-// ClearJobID clears the value of the "job_id" field.
-func (m *DeliveryMutation) ClearJobID() {
-	m.job_id = nil
-	m.addjob_id = nil
-	m.clearedFields[delivery.FieldJobID] = struct{}{}
-}
-
-// JobIDCleared returns if the "job_id" field was cleared in this mutation.
-func (m *DeliveryMutation) JobIDCleared() bool {
-	_, ok := m.clearedFields[delivery.FieldJobID]
-	return ok
-}
-
-// ResetJobID resets all changes to the "job_id" field.
-func (m *DeliveryMutation) ResetJobID() {
-	m.job_id = nil
-	m.addjob_id = nil
-	delete(m.clearedFields, delivery.FieldJobID)
-}
-
 // ClearChannel clears the "channel" edge to the Channel entity.
 func (m *DeliveryMutation) ClearChannel() {
 	m.clearedchannel = true
@@ -4552,7 +4480,7 @@ func (m *DeliveryMutation) Type() string {
 // order to get all numeric fields that were incremented/decremented, call
 // AddedFields().
 func (m *DeliveryMutation) Fields() []string {
-	fields := make([]string, 0, 24)
+	fields := make([]string, 0, 23)
 	if m.created_at != nil {
 		fields = append(fields, delivery.FieldCreatedAt)
 	}
@@ -4622,9 +4550,6 @@ func (m *DeliveryMutation) Fields() []string {
 	if m.sent_at != nil {
 		fields = append(fields, delivery.FieldSentAt)
 	}
-	if m.job_id != nil {
-		fields = append(fields, delivery.FieldJobID)
-	}
 	return fields
 }
 
@@ -4679,8 +4604,6 @@ func (m *DeliveryMutation) Field(name string) (ent.Value, bool) {
 		return m.LastAttemptAt()
 	case delivery.FieldSentAt:
 		return m.SentAt()
-	case delivery.FieldJobID:
-		return m.JobID()
 	}
 	return nil, false
 }
@@ -4736,8 +4659,6 @@ func (m *DeliveryMutation) OldField(ctx context.Context, name string) (ent.Value
 		return m.OldLastAttemptAt(ctx)
 	case delivery.FieldSentAt:
 		return m.OldSentAt(ctx)
-	case delivery.FieldJobID:
-		return m.OldJobID(ctx)
 	}
 	return nil, fmt.Errorf("unknown Delivery field %s", name)
 }
@@ -4908,13 +4829,6 @@ func (m *DeliveryMutation) SetField(name string, value ent.Value) error {
 		}
 		m.SetSentAt(v)
 		return nil
-	case delivery.FieldJobID:
-		v, ok := value.(int64)
-		if !ok {
-			return fmt.Errorf("unexpected type %T for field %s", value, name)
-		}
-		m.SetJobID(v)
-		return nil
 	}
 	return fmt.Errorf("unknown Delivery field %s", name)
 }
@@ -4938,9 +4852,6 @@ func (m *DeliveryMutation) AddedFields() []string {
 	if m.addattempts != nil {
 		fields = append(fields, delivery.FieldAttempts)
 	}
-	if m.addjob_id != nil {
-		fields = append(fields, delivery.FieldJobID)
-	}
 	return fields
 }
 
@@ -4959,8 +4870,6 @@ func (m *DeliveryMutation) AddedField(name string) (ent.Value, bool) {
 		return m.AddedDigestID()
 	case delivery.FieldAttempts:
 		return m.AddedAttempts()
-	case delivery.FieldJobID:
-		return m.AddedJobID()
 	}
 	return nil, false
 }
@@ -5004,13 +4913,6 @@ func (m *DeliveryMutation) AddField(name string, value ent.Value) error {
 			return fmt.Errorf("unexpected type %T for field %s", value, name)
 		}
 		m.AddAttempts(v)
-		return nil
-	case delivery.FieldJobID:
-		v, ok := value.(int64)
-		if !ok {
-			return fmt.Errorf("unexpected type %T for field %s", value, name)
-		}
-		m.AddJobID(v)
 		return nil
 	}
 	return fmt.Errorf("unknown Delivery numeric field %s", name)
@@ -5061,9 +4963,6 @@ func (m *DeliveryMutation) ClearedFields() []string {
 	}
 	if m.FieldCleared(delivery.FieldSentAt) {
 		fields = append(fields, delivery.FieldSentAt)
-	}
-	if m.FieldCleared(delivery.FieldJobID) {
-		fields = append(fields, delivery.FieldJobID)
 	}
 	return fields
 }
@@ -5120,9 +5019,6 @@ func (m *DeliveryMutation) ClearField(name string) error {
 		return nil
 	case delivery.FieldSentAt:
 		m.ClearSentAt()
-		return nil
-	case delivery.FieldJobID:
-		m.ClearJobID()
 		return nil
 	}
 	return fmt.Errorf("unknown Delivery nullable field %s", name)
@@ -5200,9 +5096,6 @@ func (m *DeliveryMutation) ResetField(name string) error {
 		return nil
 	case delivery.FieldSentAt:
 		m.ResetSentAt()
-		return nil
-	case delivery.FieldJobID:
-		m.ResetJobID()
 		return nil
 	}
 	return fmt.Errorf("unknown Delivery field %s", name)
@@ -7201,8 +7094,6 @@ type PlaybookRunMutation struct {
 	error               *string
 	started_at          *time.Time
 	finished_at         *time.Time
-	job_id              *int64
-	addjob_id           *int64
 	clearedFields       map[string]struct{}
 	playbook            *int
 	clearedplaybook     bool
@@ -8059,76 +7950,6 @@ func (m *PlaybookRunMutation) ResetFinishedAt() {
 	delete(m.clearedFields, playbookrun.FieldFinishedAt)
 }
 
-// SetJobID sets the "job_id" field.
-func (m *PlaybookRunMutation) SetJobID(i int64) {
-	m.job_id = &i
-	m.addjob_id = nil
-}
-
-// JobID returns the value of the "job_id" field in the mutation.
-func (m *PlaybookRunMutation) JobID() (r int64, exists bool) {
-	v := m.job_id
-	if v == nil {
-		return
-	}
-	return *v, true
-}
-
-// OldJobID returns the old "job_id" field's value of the PlaybookRun entity.
-// If the PlaybookRun object wasn't provided to the builder, the object is fetched from the database.
-// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
-func (m *PlaybookRunMutation) OldJobID(ctx context.Context) (v *int64, err error) {
-	if !m.op.Is(OpUpdateOne) {
-		return v, errors.New("OldJobID is only allowed on UpdateOne operations")
-	}
-	if m.id == nil || m.oldValue == nil {
-		return v, errors.New("OldJobID requires an ID field in the mutation")
-	}
-	oldValue, err := m.oldValue(ctx)
-	if err != nil {
-		return v, fmt.Errorf("querying old value for OldJobID: %w", err)
-	}
-	return oldValue.JobID, nil
-}
-
-// AddJobID adds i to the "job_id" field.
-func (m *PlaybookRunMutation) AddJobID(i int64) {
-	if m.addjob_id != nil {
-		*m.addjob_id += i
-	} else {
-		m.addjob_id = &i
-	}
-}
-
-// AddedJobID returns the value that was added to the "job_id" field in this mutation.
-func (m *PlaybookRunMutation) AddedJobID() (r int64, exists bool) {
-	v := m.addjob_id
-	if v == nil {
-		return
-	}
-	return *v, true
-}
-
-// ClearJobID clears the value of the "job_id" field.
-func (m *PlaybookRunMutation) ClearJobID() {
-	m.job_id = nil
-	m.addjob_id = nil
-	m.clearedFields[playbookrun.FieldJobID] = struct{}{}
-}
-
-// JobIDCleared returns if the "job_id" field was cleared in this mutation.
-func (m *PlaybookRunMutation) JobIDCleared() bool {
-	_, ok := m.clearedFields[playbookrun.FieldJobID]
-	return ok
-}
-
-// ResetJobID resets all changes to the "job_id" field.
-func (m *PlaybookRunMutation) ResetJobID() {
-	m.job_id = nil
-	m.addjob_id = nil
-	delete(m.clearedFields, playbookrun.FieldJobID)
-}
-
 // ClearPlaybook clears the "playbook" edge to the Playbook entity.
 func (m *PlaybookRunMutation) ClearPlaybook() {
 	m.clearedplaybook = true
@@ -8244,7 +8065,7 @@ func (m *PlaybookRunMutation) Type() string {
 // order to get all numeric fields that were incremented/decremented, call
 // AddedFields().
 func (m *PlaybookRunMutation) Fields() []string {
-	fields := make([]string, 0, 16)
+	fields := make([]string, 0, 15)
 	if m.created_at != nil {
 		fields = append(fields, playbookrun.FieldCreatedAt)
 	}
@@ -8290,9 +8111,6 @@ func (m *PlaybookRunMutation) Fields() []string {
 	if m.finished_at != nil {
 		fields = append(fields, playbookrun.FieldFinishedAt)
 	}
-	if m.job_id != nil {
-		fields = append(fields, playbookrun.FieldJobID)
-	}
 	return fields
 }
 
@@ -8331,8 +8149,6 @@ func (m *PlaybookRunMutation) Field(name string) (ent.Value, bool) {
 		return m.StartedAt()
 	case playbookrun.FieldFinishedAt:
 		return m.FinishedAt()
-	case playbookrun.FieldJobID:
-		return m.JobID()
 	}
 	return nil, false
 }
@@ -8372,8 +8188,6 @@ func (m *PlaybookRunMutation) OldField(ctx context.Context, name string) (ent.Va
 		return m.OldStartedAt(ctx)
 	case playbookrun.FieldFinishedAt:
 		return m.OldFinishedAt(ctx)
-	case playbookrun.FieldJobID:
-		return m.OldJobID(ctx)
 	}
 	return nil, fmt.Errorf("unknown PlaybookRun field %s", name)
 }
@@ -8488,13 +8302,6 @@ func (m *PlaybookRunMutation) SetField(name string, value ent.Value) error {
 		}
 		m.SetFinishedAt(v)
 		return nil
-	case playbookrun.FieldJobID:
-		v, ok := value.(int64)
-		if !ok {
-			return fmt.Errorf("unexpected type %T for field %s", value, name)
-		}
-		m.SetJobID(v)
-		return nil
 	}
 	return fmt.Errorf("unknown PlaybookRun field %s", name)
 }
@@ -8518,9 +8325,6 @@ func (m *PlaybookRunMutation) AddedFields() []string {
 	if m.addduration_ms != nil {
 		fields = append(fields, playbookrun.FieldDurationMs)
 	}
-	if m.addjob_id != nil {
-		fields = append(fields, playbookrun.FieldJobID)
-	}
 	return fields
 }
 
@@ -8539,8 +8343,6 @@ func (m *PlaybookRunMutation) AddedField(name string) (ent.Value, bool) {
 		return m.AddedHTTPStatus()
 	case playbookrun.FieldDurationMs:
 		return m.AddedDurationMs()
-	case playbookrun.FieldJobID:
-		return m.AddedJobID()
 	}
 	return nil, false
 }
@@ -8585,13 +8387,6 @@ func (m *PlaybookRunMutation) AddField(name string, value ent.Value) error {
 		}
 		m.AddDurationMs(v)
 		return nil
-	case playbookrun.FieldJobID:
-		v, ok := value.(int64)
-		if !ok {
-			return fmt.Errorf("unexpected type %T for field %s", value, name)
-		}
-		m.AddJobID(v)
-		return nil
 	}
 	return fmt.Errorf("unknown PlaybookRun numeric field %s", name)
 }
@@ -8623,9 +8418,6 @@ func (m *PlaybookRunMutation) ClearedFields() []string {
 	}
 	if m.FieldCleared(playbookrun.FieldFinishedAt) {
 		fields = append(fields, playbookrun.FieldFinishedAt)
-	}
-	if m.FieldCleared(playbookrun.FieldJobID) {
-		fields = append(fields, playbookrun.FieldJobID)
 	}
 	return fields
 }
@@ -8664,9 +8456,6 @@ func (m *PlaybookRunMutation) ClearField(name string) error {
 		return nil
 	case playbookrun.FieldFinishedAt:
 		m.ClearFinishedAt()
-		return nil
-	case playbookrun.FieldJobID:
-		m.ClearJobID()
 		return nil
 	}
 	return fmt.Errorf("unknown PlaybookRun nullable field %s", name)
@@ -8720,9 +8509,6 @@ func (m *PlaybookRunMutation) ResetField(name string) error {
 		return nil
 	case playbookrun.FieldFinishedAt:
 		m.ResetFinishedAt()
-		return nil
-	case playbookrun.FieldJobID:
-		m.ResetJobID()
 		return nil
 	}
 	return fmt.Errorf("unknown PlaybookRun field %s", name)

@@ -50,8 +50,6 @@ type PlaybookRun struct {
 	StartedAt *time.Time `json:"started_at,omitempty"`
 	// FinishedAt holds the value of the "finished_at" field.
 	FinishedAt *time.Time `json:"finished_at,omitempty"`
-	// JobID holds the value of the "job_id" field.
-	JobID *int64 `json:"job_id,omitempty"`
 	// Edges holds the relations/edges for other nodes in the graph.
 	// The values are being populated by the PlaybookRunQuery when eager-loading is set.
 	Edges        PlaybookRunEdges `json:"edges"`
@@ -111,7 +109,7 @@ func (*PlaybookRun) scanValues(columns []string) ([]any, error) {
 	values := make([]any, len(columns))
 	for i := range columns {
 		switch columns[i] {
-		case playbookrun.FieldID, playbookrun.FieldPlaybookID, playbookrun.FieldTicketID, playbookrun.FieldTicketNumber, playbookrun.FieldSiteID, playbookrun.FieldRequestedByID, playbookrun.FieldAttempts, playbookrun.FieldHTTPStatus, playbookrun.FieldDurationMs, playbookrun.FieldJobID:
+		case playbookrun.FieldID, playbookrun.FieldPlaybookID, playbookrun.FieldTicketID, playbookrun.FieldTicketNumber, playbookrun.FieldSiteID, playbookrun.FieldRequestedByID, playbookrun.FieldAttempts, playbookrun.FieldHTTPStatus, playbookrun.FieldDurationMs:
 			values[i] = new(sql.NullInt64)
 		case playbookrun.FieldStatus, playbookrun.FieldResponse, playbookrun.FieldError:
 			values[i] = new(sql.NullString)
@@ -236,13 +234,6 @@ func (_m *PlaybookRun) assignValues(columns []string, values []any) error {
 				_m.FinishedAt = new(time.Time)
 				*_m.FinishedAt = value.Time
 			}
-		case playbookrun.FieldJobID:
-			if value, ok := values[i].(*sql.NullInt64); !ok {
-				return fmt.Errorf("unexpected type %T for field job_id", values[i])
-			} else if value.Valid {
-				_m.JobID = new(int64)
-				*_m.JobID = value.Int64
-			}
 		default:
 			_m.selectValues.Set(columns[i], values[i])
 		}
@@ -353,11 +344,6 @@ func (_m *PlaybookRun) String() string {
 	if v := _m.FinishedAt; v != nil {
 		builder.WriteString("finished_at=")
 		builder.WriteString(v.Format(time.ANSIC))
-	}
-	builder.WriteString(", ")
-	if v := _m.JobID; v != nil {
-		builder.WriteString("job_id=")
-		builder.WriteString(fmt.Sprintf("%v", *v))
 	}
 	builder.WriteByte(')')
 	return builder.String()

@@ -211,20 +211,6 @@ func (_c *PlaybookRunCreate) SetNillableFinishedAt(v *time.Time) *PlaybookRunCre
 	return _c
 }
 
-// SetJobID sets the "job_id" field.
-func (_c *PlaybookRunCreate) SetJobID(v int64) *PlaybookRunCreate {
-	_c.mutation.SetJobID(v)
-	return _c
-}
-
-// SetNillableJobID sets the "job_id" field if the given value is not nil.
-func (_c *PlaybookRunCreate) SetNillableJobID(v *int64) *PlaybookRunCreate {
-	if v != nil {
-		_c.SetJobID(*v)
-	}
-	return _c
-}
-
 // SetPlaybook sets the "playbook" edge to the Playbook entity.
 func (_c *PlaybookRunCreate) SetPlaybook(v *Playbook) *PlaybookRunCreate {
 	return _c.SetPlaybookID(v.ID)
@@ -417,10 +403,6 @@ func (_c *PlaybookRunCreate) createSpec() (*PlaybookRun, *sqlgraph.CreateSpec) {
 	if value, ok := _c.mutation.FinishedAt(); ok {
 		_spec.SetField(playbookrun.FieldFinishedAt, field.TypeTime, value)
 		_node.FinishedAt = &value
-	}
-	if value, ok := _c.mutation.JobID(); ok {
-		_spec.SetField(playbookrun.FieldJobID, field.TypeInt64, value)
-		_node.JobID = &value
 	}
 	if nodes := _c.mutation.PlaybookIDs(); len(nodes) > 0 {
 		edge := &sqlgraph.EdgeSpec{
@@ -705,30 +687,6 @@ func (u *PlaybookRunUpsert) ClearFinishedAt() *PlaybookRunUpsert {
 	return u
 }
 
-// SetJobID sets the "job_id" field.
-func (u *PlaybookRunUpsert) SetJobID(v int64) *PlaybookRunUpsert {
-	u.Set(playbookrun.FieldJobID, v)
-	return u
-}
-
-// UpdateJobID sets the "job_id" field to the value that was provided on create.
-func (u *PlaybookRunUpsert) UpdateJobID() *PlaybookRunUpsert {
-	u.SetExcluded(playbookrun.FieldJobID)
-	return u
-}
-
-// AddJobID adds v to the "job_id" field.
-func (u *PlaybookRunUpsert) AddJobID(v int64) *PlaybookRunUpsert {
-	u.Add(playbookrun.FieldJobID, v)
-	return u
-}
-
-// ClearJobID clears the value of the "job_id" field.
-func (u *PlaybookRunUpsert) ClearJobID() *PlaybookRunUpsert {
-	u.SetNull(playbookrun.FieldJobID)
-	return u
-}
-
 // UpdateNewValues updates the mutable fields using the new values that were set on create.
 // Using this option is equivalent to using:
 //
@@ -993,34 +951,6 @@ func (u *PlaybookRunUpsertOne) UpdateFinishedAt() *PlaybookRunUpsertOne {
 func (u *PlaybookRunUpsertOne) ClearFinishedAt() *PlaybookRunUpsertOne {
 	return u.Update(func(s *PlaybookRunUpsert) {
 		s.ClearFinishedAt()
-	})
-}
-
-// SetJobID sets the "job_id" field.
-func (u *PlaybookRunUpsertOne) SetJobID(v int64) *PlaybookRunUpsertOne {
-	return u.Update(func(s *PlaybookRunUpsert) {
-		s.SetJobID(v)
-	})
-}
-
-// AddJobID adds v to the "job_id" field.
-func (u *PlaybookRunUpsertOne) AddJobID(v int64) *PlaybookRunUpsertOne {
-	return u.Update(func(s *PlaybookRunUpsert) {
-		s.AddJobID(v)
-	})
-}
-
-// UpdateJobID sets the "job_id" field to the value that was provided on create.
-func (u *PlaybookRunUpsertOne) UpdateJobID() *PlaybookRunUpsertOne {
-	return u.Update(func(s *PlaybookRunUpsert) {
-		s.UpdateJobID()
-	})
-}
-
-// ClearJobID clears the value of the "job_id" field.
-func (u *PlaybookRunUpsertOne) ClearJobID() *PlaybookRunUpsertOne {
-	return u.Update(func(s *PlaybookRunUpsert) {
-		s.ClearJobID()
 	})
 }
 
@@ -1454,34 +1384,6 @@ func (u *PlaybookRunUpsertBulk) UpdateFinishedAt() *PlaybookRunUpsertBulk {
 func (u *PlaybookRunUpsertBulk) ClearFinishedAt() *PlaybookRunUpsertBulk {
 	return u.Update(func(s *PlaybookRunUpsert) {
 		s.ClearFinishedAt()
-	})
-}
-
-// SetJobID sets the "job_id" field.
-func (u *PlaybookRunUpsertBulk) SetJobID(v int64) *PlaybookRunUpsertBulk {
-	return u.Update(func(s *PlaybookRunUpsert) {
-		s.SetJobID(v)
-	})
-}
-
-// AddJobID adds v to the "job_id" field.
-func (u *PlaybookRunUpsertBulk) AddJobID(v int64) *PlaybookRunUpsertBulk {
-	return u.Update(func(s *PlaybookRunUpsert) {
-		s.AddJobID(v)
-	})
-}
-
-// UpdateJobID sets the "job_id" field to the value that was provided on create.
-func (u *PlaybookRunUpsertBulk) UpdateJobID() *PlaybookRunUpsertBulk {
-	return u.Update(func(s *PlaybookRunUpsert) {
-		s.UpdateJobID()
-	})
-}
-
-// ClearJobID clears the value of the "job_id" field.
-func (u *PlaybookRunUpsertBulk) ClearJobID() *PlaybookRunUpsertBulk {
-	return u.Update(func(s *PlaybookRunUpsert) {
-		s.ClearJobID()
 	})
 }
 

@@ -225,33 +225,6 @@ func (_u *PlaybookRunUpdate) ClearFinishedAt() *PlaybookRunUpdate {
 	return _u
 }
 
-// SetJobID sets the "job_id" field.
-func (_u *PlaybookRunUpdate) SetJobID(v int64) *PlaybookRunUpdate {
-	_u.mutation.ResetJobID()
-	_u.mutation.SetJobID(v)
-	return _u
-}
-
-// SetNillableJobID sets the "job_id" field if the given value is not nil.
-func (_u *PlaybookRunUpdate) SetNillableJobID(v *int64) *PlaybookRunUpdate {
-	if v != nil {
-		_u.SetJobID(*v)
-	}
-	return _u
-}
-
-// AddJobID adds value to the "job_id" field.
-func (_u *PlaybookRunUpdate) AddJobID(v int64) *PlaybookRunUpdate {
-	_u.mutation.AddJobID(v)
-	return _u
-}
-
-// ClearJobID clears the value of the "job_id" field.
-func (_u *PlaybookRunUpdate) ClearJobID() *PlaybookRunUpdate {
-	_u.mutation.ClearJobID()
-	return _u
-}
-
 // SetTicket sets the "ticket" edge to the Ticket entity.
 func (_u *PlaybookRunUpdate) SetTicket(v *Ticket) *PlaybookRunUpdate {
 	return _u.SetTicketID(v.ID)
@@ -404,15 +377,6 @@ func (_u *PlaybookRunUpdate) sqlSave(ctx context.Context) (_node int, err error)
 	}
 	if _u.mutation.FinishedAtCleared() {
 		_spec.ClearField(playbookrun.FieldFinishedAt, field.TypeTime)
-	}
-	if value, ok := _u.mutation.JobID(); ok {
-		_spec.SetField(playbookrun.FieldJobID, field.TypeInt64, value)
-	}
-	if value, ok := _u.mutation.AddedJobID(); ok {
-		_spec.AddField(playbookrun.FieldJobID, field.TypeInt64, value)
-	}
-	if _u.mutation.JobIDCleared() {
-		_spec.ClearField(playbookrun.FieldJobID, field.TypeInt64)
 	}
 	if _u.mutation.TicketCleared() {
 		edge := &sqlgraph.EdgeSpec{
@@ -660,33 +624,6 @@ func (_u *PlaybookRunUpdateOne) ClearFinishedAt() *PlaybookRunUpdateOne {
 	return _u
 }
 
-// SetJobID sets the "job_id" field.
-func (_u *PlaybookRunUpdateOne) SetJobID(v int64) *PlaybookRunUpdateOne {
-	_u.mutation.ResetJobID()
-	_u.mutation.SetJobID(v)
-	return _u
-}
-
-// SetNillableJobID sets the "job_id" field if the given value is not nil.
-func (_u *PlaybookRunUpdateOne) SetNillableJobID(v *int64) *PlaybookRunUpdateOne {
-	if v != nil {
-		_u.SetJobID(*v)
-	}
-	return _u
-}
-
-// AddJobID adds value to the "job_id" field.
-func (_u *PlaybookRunUpdateOne) AddJobID(v int64) *PlaybookRunUpdateOne {
-	_u.mutation.AddJobID(v)
-	return _u
-}
-
-// ClearJobID clears the value of the "job_id" field.
-func (_u *PlaybookRunUpdateOne) ClearJobID() *PlaybookRunUpdateOne {
-	_u.mutation.ClearJobID()
-	return _u
-}
-
 // SetTicket sets the "ticket" edge to the Ticket entity.
 func (_u *PlaybookRunUpdateOne) SetTicket(v *Ticket) *PlaybookRunUpdateOne {
 	return _u.SetTicketID(v.ID)
@@ -869,15 +806,6 @@ func (_u *PlaybookRunUpdateOne) sqlSave(ctx context.Context) (_node *PlaybookRun
 	}
 	if _u.mutation.FinishedAtCleared() {
 		_spec.ClearField(playbookrun.FieldFinishedAt, field.TypeTime)
-	}
-	if value, ok := _u.mutation.JobID(); ok {
-		_spec.SetField(playbookrun.FieldJobID, field.TypeInt64, value)
-	}
-	if value, ok := _u.mutation.AddedJobID(); ok {
-		_spec.AddField(playbookrun.FieldJobID, field.TypeInt64, value)
-	}
-	if _u.mutation.JobIDCleared() {
-		_spec.ClearField(playbookrun.FieldJobID, field.TypeInt64)
 	}
 	if _u.mutation.TicketCleared() {
 		edge := &sqlgraph.EdgeSpec{

@@ -66,8 +66,6 @@ const (
 	FieldLastAttemptAt = "last_attempt_at"
 	// FieldSentAt holds the string denoting the sent_at field in the database.
 	FieldSentAt = "sent_at"
-	// FieldJobID holds the string denoting the job_id field in the database.
-	FieldJobID = "job_id"
 	// EdgeChannel holds the string denoting the channel edge name in mutations.
 	EdgeChannel = "channel"
 	// EdgeRecipient holds the string denoting the recipient edge name in mutations.
@@ -134,7 +132,6 @@ var Columns = []string{
 	FieldLastError,
 	FieldLastAttemptAt,
 	FieldSentAt,
-	FieldJobID,
 }
 
 // ValidColumn reports if the column name is valid (part of the table columns).
@@ -350,11 +347,6 @@ func ByLastAttemptAt(opts ...sql.OrderTermOption) OrderOption {
 // BySentAt orders the results by the sent_at field.
 func BySentAt(opts ...sql.OrderTermOption) OrderOption {
 	return sql.OrderByField(FieldSentAt, opts...).ToFunc()
-}
-
-// ByJobID orders the results by the job_id field.
-func ByJobID(opts ...sql.OrderTermOption) OrderOption {
-	return sql.OrderByField(FieldJobID, opts...).ToFunc()
 }
 
 // ByChannelField orders the results by channel field.

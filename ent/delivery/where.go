@@ -151,11 +151,6 @@ func SentAt(v time.Time) predicate.Delivery {
 	return predicate.Delivery(sql.FieldEQ(FieldSentAt, v))
 }
 
-// JobID applies equality check predicate on the "job_id" field. It's identical to JobIDEQ.
-func JobID(v int64) predicate.Delivery {
-	return predicate.Delivery(sql.FieldEQ(FieldJobID, v))
-}
-
 // CreatedAtEQ applies the EQ predicate on the "created_at" field.
 func CreatedAtEQ(v time.Time) predicate.Delivery {
 	return predicate.Delivery(sql.FieldEQ(FieldCreatedAt, v))
@@ -1169,56 +1164,6 @@ func SentAtIsNil() predicate.Delivery {
 // SentAtNotNil applies the NotNil predicate on the "sent_at" field.
 func SentAtNotNil() predicate.Delivery {
 	return predicate.Delivery(sql.FieldNotNull(FieldSentAt))
-}
-
-// JobIDEQ applies the EQ predicate on the "job_id" field.
-func JobIDEQ(v int64) predicate.Delivery {
-	return predicate.Delivery(sql.FieldEQ(FieldJobID, v))
-}
-
-// JobIDNEQ applies the NEQ predicate on the "job_id" field.
-func JobIDNEQ(v int64) predicate.Delivery {
-	return predicate.Delivery(sql.FieldNEQ(FieldJobID, v))
-}
-
-// JobIDIn applies the In predicate on the "job_id" field.
-func JobIDIn(vs ...int64) predicate.Delivery {
-	return predicate.Delivery(sql.FieldIn(FieldJobID, vs...))
-}
-
-// JobIDNotIn applies the NotIn predicate on the "job_id" field.
-func JobIDNotIn(vs ...int64) predicate.Delivery {
-	return predicate.Delivery(sql.FieldNotIn(FieldJobID, vs...))
-}
-
-// JobIDGT applies the GT predicate on the "job_id" field.
-func JobIDGT(v int64) predicate.Delivery {
-	return predicate.Delivery(sql.FieldGT(FieldJobID, v))
-}
-
-// JobIDGTE applies the GTE predicate on the "job_id" field.
-func JobIDGTE(v int64) predicate.Delivery {
-	return predicate.Delivery(sql.FieldGTE(FieldJobID, v))
-}
-
-// JobIDLT applies the LT predicate on the "job_id" field.
-func JobIDLT(v int64) predicate.Delivery {
-	return predicate.Delivery(sql.FieldLT(FieldJobID, v))
-}
-
-// JobIDLTE applies the LTE predicate on the "job_id" field.
-func JobIDLTE(v int64) predicate.Delivery {
-	return predicate.Delivery(sql.FieldLTE(FieldJobID, v))
-}
-
-// JobIDIsNil applies the IsNil predicate on the "job_id" field.
-func JobIDIsNil() predicate.Delivery {
-	return predicate.Delivery(sql.FieldIsNull(FieldJobID))
-}
-
-// JobIDNotNil applies the NotNil predicate on the "job_id" field.
-func JobIDNotNil() predicate.Delivery {
-	return predicate.Delivery(sql.FieldNotNull(FieldJobID))
 }
 
 // HasChannel applies the HasEdge predicate on the "channel" edge.

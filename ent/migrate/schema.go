@@ -138,7 +138,6 @@ var (
 		{Name: "last_error", Type: field.TypeString, Nullable: true},
 		{Name: "last_attempt_at", Type: field.TypeTime, Nullable: true},
 		{Name: "sent_at", Type: field.TypeTime, Nullable: true},
-		{Name: "job_id", Type: field.TypeInt64, Nullable: true},
 		{Name: "channel_id", Type: field.TypeInt},
 		{Name: "recipient_id", Type: field.TypeInt, Nullable: true},
 		{Name: "requested_by_id", Type: field.TypeInt, Nullable: true},
@@ -152,25 +151,25 @@ var (
 		ForeignKeys: []*schema.ForeignKey{
 			{
 				Symbol:     "deliveries_channels_deliveries",
-				Columns:    []*schema.Column{DeliveriesColumns[21]},
+				Columns:    []*schema.Column{DeliveriesColumns[20]},
 				RefColumns: []*schema.Column{ChannelsColumns[0]},
 				OnDelete:   schema.NoAction,
 			},
 			{
 				Symbol:     "deliveries_users_recipient",
-				Columns:    []*schema.Column{DeliveriesColumns[22]},
+				Columns:    []*schema.Column{DeliveriesColumns[21]},
 				RefColumns: []*schema.Column{UsersColumns[0]},
 				OnDelete:   schema.SetNull,
 			},
 			{
 				Symbol:     "deliveries_users_requested_by",
-				Columns:    []*schema.Column{DeliveriesColumns[23]},
+				Columns:    []*schema.Column{DeliveriesColumns[22]},
 				RefColumns: []*schema.Column{UsersColumns[0]},
 				OnDelete:   schema.SetNull,
 			},
 			{
 				Symbol:     "deliveries_tickets_deliveries",
-				Columns:    []*schema.Column{DeliveriesColumns[24]},
+				Columns:    []*schema.Column{DeliveriesColumns[23]},
 				RefColumns: []*schema.Column{TicketsColumns[0]},
 				OnDelete:   schema.SetNull,
 			},
@@ -179,7 +178,7 @@ var (
 			{
 				Name:    "delivery_ticket_id_id",
 				Unique:  false,
-				Columns: []*schema.Column{DeliveriesColumns[24], DeliveriesColumns[0]},
+				Columns: []*schema.Column{DeliveriesColumns[23], DeliveriesColumns[0]},
 			},
 			{
 				Name:    "delivery_status_id",
@@ -189,12 +188,12 @@ var (
 			{
 				Name:    "delivery_recipient_id_channel_id_status",
 				Unique:  false,
-				Columns: []*schema.Column{DeliveriesColumns[22], DeliveriesColumns[21], DeliveriesColumns[4]},
+				Columns: []*schema.Column{DeliveriesColumns[21], DeliveriesColumns[20], DeliveriesColumns[4]},
 			},
 			{
 				Name:    "delivery_event_id_recipient_id_channel_id",
 				Unique:  true,
-				Columns: []*schema.Column{DeliveriesColumns[8], DeliveriesColumns[22], DeliveriesColumns[21]},
+				Columns: []*schema.Column{DeliveriesColumns[8], DeliveriesColumns[21], DeliveriesColumns[20]},
 			},
 			{
 				Name:    "delivery_site_id_id",
@@ -204,7 +203,7 @@ var (
 			{
 				Name:    "delivery_requested_by_id",
 				Unique:  false,
-				Columns: []*schema.Column{DeliveriesColumns[23]},
+				Columns: []*schema.Column{DeliveriesColumns[22]},
 			},
 			{
 				Name:    "delivery_digest_id",
@@ -291,7 +290,6 @@ var (
 		{Name: "error", Type: field.TypeString, Nullable: true},
 		{Name: "started_at", Type: field.TypeTime, Nullable: true},
 		{Name: "finished_at", Type: field.TypeTime, Nullable: true},
-		{Name: "job_id", Type: field.TypeInt64, Nullable: true},
 		{Name: "playbook_id", Type: field.TypeInt},
 		{Name: "requested_by_id", Type: field.TypeInt, Nullable: true},
 		{Name: "ticket_id", Type: field.TypeInt, Nullable: true},
@@ -304,19 +302,19 @@ var (
 		ForeignKeys: []*schema.ForeignKey{
 			{
 				Symbol:     "playbook_runs_playbooks_runs",
-				Columns:    []*schema.Column{PlaybookRunsColumns[14]},
+				Columns:    []*schema.Column{PlaybookRunsColumns[13]},
 				RefColumns: []*schema.Column{PlaybooksColumns[0]},
 				OnDelete:   schema.NoAction,
 			},
 			{
 				Symbol:     "playbook_runs_users_requested_by",
-				Columns:    []*schema.Column{PlaybookRunsColumns[15]},
+				Columns:    []*schema.Column{PlaybookRunsColumns[14]},
 				RefColumns: []*schema.Column{UsersColumns[0]},
 				OnDelete:   schema.SetNull,
 			},
 			{
 				Symbol:     "playbook_runs_tickets_playbook_runs",
-				Columns:    []*schema.Column{PlaybookRunsColumns[16]},
+				Columns:    []*schema.Column{PlaybookRunsColumns[15]},
 				RefColumns: []*schema.Column{TicketsColumns[0]},
 				OnDelete:   schema.SetNull,
 			},
@@ -325,7 +323,7 @@ var (
 			{
 				Name:    "playbookrun_ticket_id_id",
 				Unique:  false,
-				Columns: []*schema.Column{PlaybookRunsColumns[16], PlaybookRunsColumns[0]},
+				Columns: []*schema.Column{PlaybookRunsColumns[15], PlaybookRunsColumns[0]},
 			},
 			{
 				Name:    "playbookrun_status_id",
@@ -340,12 +338,12 @@ var (
 			{
 				Name:    "playbookrun_playbook_id_id",
 				Unique:  false,
-				Columns: []*schema.Column{PlaybookRunsColumns[14], PlaybookRunsColumns[0]},
+				Columns: []*schema.Column{PlaybookRunsColumns[13], PlaybookRunsColumns[0]},
 			},
 			{
 				Name:    "playbookrun_requested_by_id",
 				Unique:  false,
-				Columns: []*schema.Column{PlaybookRunsColumns[15]},
+				Columns: []*schema.Column{PlaybookRunsColumns[14]},
 			},
 		},
 	}

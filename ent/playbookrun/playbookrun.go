@@ -48,8 +48,6 @@ const (
 	FieldStartedAt = "started_at"
 	// FieldFinishedAt holds the string denoting the finished_at field in the database.
 	FieldFinishedAt = "finished_at"
-	// FieldJobID holds the string denoting the job_id field in the database.
-	FieldJobID = "job_id"
 	// EdgePlaybook holds the string denoting the playbook edge name in mutations.
 	EdgePlaybook = "playbook"
 	// EdgeTicket holds the string denoting the ticket edge name in mutations.
@@ -99,7 +97,6 @@ var Columns = []string{
 	FieldError,
 	FieldStartedAt,
 	FieldFinishedAt,
-	FieldJobID,
 }
 
 // ValidColumn reports if the column name is valid (part of the table columns).
@@ -243,11 +240,6 @@ func ByStartedAt(opts ...sql.OrderTermOption) OrderOption {
 // ByFinishedAt orders the results by the finished_at field.
 func ByFinishedAt(opts ...sql.OrderTermOption) OrderOption {
 	return sql.OrderByField(FieldFinishedAt, opts...).ToFunc()
-}
-
-// ByJobID orders the results by the job_id field.
-func ByJobID(opts ...sql.OrderTermOption) OrderOption {
-	return sql.OrderByField(FieldJobID, opts...).ToFunc()
 }
 
 // ByPlaybookField orders the results by playbook field.

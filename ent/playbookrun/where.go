@@ -125,11 +125,6 @@ func FinishedAt(v time.Time) predicate.PlaybookRun {
 	return predicate.PlaybookRun(sql.FieldEQ(FieldFinishedAt, v))
 }
 
-// JobID applies equality check predicate on the "job_id" field. It's identical to JobIDEQ.
-func JobID(v int64) predicate.PlaybookRun {
-	return predicate.PlaybookRun(sql.FieldEQ(FieldJobID, v))
-}
-
 // CreatedAtEQ applies the EQ predicate on the "created_at" field.
 func CreatedAtEQ(v time.Time) predicate.PlaybookRun {
 	return predicate.PlaybookRun(sql.FieldEQ(FieldCreatedAt, v))
@@ -778,56 +773,6 @@ func FinishedAtIsNil() predicate.PlaybookRun {
 // FinishedAtNotNil applies the NotNil predicate on the "finished_at" field.
 func FinishedAtNotNil() predicate.PlaybookRun {
 	return predicate.PlaybookRun(sql.FieldNotNull(FieldFinishedAt))
-}
-
-// JobIDEQ applies the EQ predicate on the "job_id" field.
-func JobIDEQ(v int64) predicate.PlaybookRun {
-	return predicate.PlaybookRun(sql.FieldEQ(FieldJobID, v))
-}
-
-// JobIDNEQ applies the NEQ predicate on the "job_id" field.
-func JobIDNEQ(v int64) predicate.PlaybookRun {
-	return predicate.PlaybookRun(sql.FieldNEQ(FieldJobID, v))
-}
-
-// JobIDIn applies the In predicate on the "job_id" field.
-func JobIDIn(vs ...int64) predicate.PlaybookRun {
-	return predicate.PlaybookRun(sql.FieldIn(FieldJobID, vs...))
-}
-
-// JobIDNotIn applies the NotIn predicate on the "job_id" field.
-func JobIDNotIn(vs ...int64) predicate.PlaybookRun {
-	return predicate.PlaybookRun(sql.FieldNotIn(FieldJobID, vs...))
-}
-
-// JobIDGT applies the GT predicate on the "job_id" field.
-func JobIDGT(v int64) predicate.PlaybookRun {
-	return predicate.PlaybookRun(sql.FieldGT(FieldJobID, v))
-}
-
-// JobIDGTE applies the GTE predicate on the "job_id" field.
-func JobIDGTE(v int64) predicate.PlaybookRun {
-	return predicate.PlaybookRun(sql.FieldGTE(FieldJobID, v))
-}
-
-// JobIDLT applies the LT predicate on the "job_id" field.
-func JobIDLT(v int64) predicate.PlaybookRun {
-	return predicate.PlaybookRun(sql.FieldLT(FieldJobID, v))
-}
-
-// JobIDLTE applies the LTE predicate on the "job_id" field.
-func JobIDLTE(v int64) predicate.PlaybookRun {
-	return predicate.PlaybookRun(sql.FieldLTE(FieldJobID, v))
-}
-
-// JobIDIsNil applies the IsNil predicate on the "job_id" field.
-func JobIDIsNil() predicate.PlaybookRun {
-	return predicate.PlaybookRun(sql.FieldIsNull(FieldJobID))
-}
-
-// JobIDNotNil applies the NotNil predicate on the "job_id" field.
-func JobIDNotNil() predicate.PlaybookRun {
-	return predicate.PlaybookRun(sql.FieldNotNull(FieldJobID))
 }
 
 // HasPlaybook applies the HasEdge predicate on the "playbook" edge.

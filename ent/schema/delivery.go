@@ -48,7 +48,6 @@ func (Delivery) Fields() []ent.Field {
 		field.String("last_error").Optional().Nillable().Validate(maxRunes(1000)),
 		field.Time("last_attempt_at").Optional().Nillable(),
 		field.Time("sent_at").Optional().Nillable(),
-		field.Int64("job_id").Optional().Nillable().Annotations(entgql.Skip(entgql.SkipAll)),
 	}
 }
 

@@ -69,7 +69,6 @@ func (PlaybookRun) Fields() []ent.Field {
 		field.String("error").Optional().Nillable().Validate(maxRunes(1000)),
 		field.Time("started_at").Optional().Nillable(),
 		field.Time("finished_at").Optional().Nillable(),
-		field.Int64("job_id").Optional().Nillable().Annotations(entgql.Skip(entgql.SkipAll)),
 	}
 }
 
