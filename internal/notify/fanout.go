@@ -3,7 +3,6 @@ package notify
 import (
 	"context"
 	"slices"
-	"time"
 
 	"github.com/riverqueue/river"
 
@@ -103,7 +102,7 @@ func (s *Service) fanout(ctx context.Context, id int) error {
 			sum.Reason = *ev.Reason
 		}
 		msg := Compose(sum)
-		now := time.Now().UTC()
+		now := s.now().UTC()
 		var creates []*ent.DeliveryCreate
 		for _, c := range chans {
 			base := func() *ent.DeliveryCreate {

@@ -16,6 +16,7 @@ import (
 	"fmt"
 	"log/slog"
 	"strings"
+	"time"
 
 	"socdesk/ent"
 	"socdesk/internal/channels"
@@ -32,6 +33,16 @@ type Service struct {
 	// PublicURL is socdesk's public base URL, which messages link to.
 	PublicURL string
 	Log       *slog.Logger
+	// Now is the clock digest windows are reckoned by (time.Now when nil):
+	// tests set it to reach a window's end without waiting for it.
+	Now func() time.Time
+}
+
+func (s *Service) now() time.Time {
+	if s.Now != nil {
+		return s.Now()
+	}
+	return time.Now()
 }
 
 // Register adds the service's workers to the job engine.
