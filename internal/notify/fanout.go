@@ -22,6 +22,10 @@ import (
 // FanoutArgs is the job that turns one history entry into deliveries.
 type FanoutArgs struct {
 	EventID int `json:"event_id"`
+	// Ticket is the ticket as the change left it (title, status, priority,
+	// site), read in the change's transaction: the fan-out may run after
+	// later changes, and the message tells of this one.
+	Ticket *Summary `json:"ticket,omitempty"`
 }
 
 // Kind implements river.JobArgs.
@@ -30,12 +34,27 @@ func (FanoutArgs) Kind() string { return "notify.fanout" }
 // Followers enqueues, in the change's transaction, a fan-out job for each
 // history entry that someone may hear of (see OccasionOf): tickets.Service
 // calls it for every change.
-func (s *Service) Followers(ctx context.Context, _ *ent.Tx, evs []*ent.TicketEvent) error {
+func (s *Service) Followers(ctx context.Context, tx *ent.Tx, evs []*ent.TicketEvent) error {
 	var params []river.InsertManyParams
+	seen := map[int]*Summary{}
 	for _, ev := range evs {
-		if _, ok := OccasionOf(ev.Kind, ev.Changes); ok {
-			params = append(params, river.InsertManyParams{Args: FanoutArgs{EventID: ev.ID}})
+		if _, ok := OccasionOf(ev.Kind, ev.Changes); !ok || ev.TicketID == nil {
+			continue
 		}
+		sum, ok := seen[*ev.TicketID]
+		if !ok {
+			t, err := tx.Ticket.Query().Where(ticket.ID(*ev.TicketID)).
+				WithSite(func(q *ent.SiteQuery) { q.Select(site.FieldName) }).Only(authz.System(ctx))
+			if err != nil && !ent.IsNotFound(err) {
+				return err
+			}
+			if t != nil {
+				v := s.summary(t, "", "")
+				sum = &v
+			}
+			seen[*ev.TicketID] = sum
+		}
+		params = append(params, river.InsertManyParams{Args: FanoutArgs{EventID: ev.ID, Ticket: sum}})
 	}
 	if len(params) == 0 {
 		return nil
@@ -49,12 +68,12 @@ type fanoutWorker struct {
 }
 
 func (w *fanoutWorker) Work(ctx context.Context, job *river.Job[FanoutArgs]) error {
-	return w.s.fanout(authz.System(ctx), job.Args.EventID)
+	return w.s.fanout(authz.System(ctx), job.Args.EventID, job.Args.Ticket)
 }
 
 // fanout makes the deliveries of history entry id in one transaction: all
 // of them or none, and none again when a redelivered job finds them made.
-func (s *Service) fanout(ctx context.Context, id int) error {
+func (s *Service) fanout(ctx context.Context, id int, then *Summary) error {
 	return txn.Run(ctx, s.Client, func(ctx context.Context, tx *ent.Tx) error {
 		ev, err := tx.TicketEvent.Query().Where(ticketevent.ID(id)).WithActor().Only(ctx)
 		if ent.IsNotFound(err) {
@@ -95,6 +114,9 @@ func (s *Service) fanout(ctx context.Context, id int) error {
 			return err
 		}
 		sum := s.summary(t, string(ev.Kind), o)
+		if then != nil { // as the change left it
+			sum.Title, sum.Status, sum.Priority, sum.Site = then.Title, then.Status, then.Priority, then.Site
+		}
 		if ev.Edges.Actor != nil {
 			sum.Actor = ev.Edges.Actor.DisplayName
 		}
