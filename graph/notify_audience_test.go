@@ -67,7 +67,21 @@ func (e *env) jobsOf(kind string) int {
 // whatever a change sends has been sent.
 func (e *env) settle(except ...string) {
 	e.t.Helper()
-	eventually(e.t, 5*time.Second, "the jobs to finish", func() bool { return e.jobsLeft(except...) == 0 })
+	deadline := time.Now().Add(5 * time.Second)
+	for e.jobsLeft(except...) > 0 {
+		if time.Now().After(deadline) {
+			rows, _ := e.st.DB.QueryContext(context.Background(), `SELECT kind, state, attempt, errors FROM river_job WHERE state NOT IN ('completed', 'discarded', 'cancelled')`)
+			for rows != nil && rows.Next() {
+				var kind, state string
+				var attempt int
+				var errors any
+				_ = rows.Scan(&kind, &state, &attempt, &errors)
+				e.t.Logf("left: %s %s attempt %d errors %s", kind, state, attempt, errors)
+			}
+			e.t.Fatal("timed out waiting for the jobs to finish")
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
 }
 
 // logins names the users by their login, sorted.
