@@ -226,10 +226,17 @@ func (s *Service) UpdateSettings(ctx context.Context, userID *int, in SettingsIn
 			}
 		}
 		up := tx.User.UpdateOne(old).SetNotificationPreferences(prefs)
-		if in.Phone != nil {
+		// Empty removes (the schema's pattern refuses an empty phone).
+		switch {
+		case in.Phone != nil && phone == "":
+			up.ClearPhone()
+		case in.Phone != nil:
 			up.SetPhone(phone)
 		}
-		if in.Messenger != nil {
+		switch {
+		case in.Messenger != nil && handle == "":
+			up.ClearMessenger()
+		case in.Messenger != nil:
 			up.SetMessenger(handle)
 		}
 		u, err = up.Save(ctx)
