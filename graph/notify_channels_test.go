@@ -136,6 +136,9 @@ func TestNotifyChannelsAsAPIObjects(t *testing.T) {
 				do(e.admin, createChannelMut, map[string]any{"in": map[string]any{"name": "bad", "type": c.typ, "settings": c.settings}}).wantCode("BAD_USER_INPUT", c.field)
 				do(e.admin, updateChannelMut, map[string]any{"id": ids[c.typ], "in": map[string]any{"name": "renamed", "settings": c.settings}}).wantCode("BAD_USER_INPUT", c.field)
 			}
+			// An SMS gateway's auth header needs the secret it carries.
+			do(e.admin, createChannelMut, map[string]any{"in": map[string]any{"name": "bad", "type": "SMS", "settings": inputs["SMS"]}}).wantCode("BAD_USER_INPUT", "secret")
+			do(e.admin, updateChannelMut, map[string]any{"id": ids["SMS"], "in": map[string]any{"name": "renamed", "secret": ""}}).wantCode("BAD_USER_INPUT", "secret")
 			var after struct {
 				Channels []struct{ Name string }
 			}
