@@ -5,6 +5,7 @@ import (
 	"slices"
 
 	"github.com/riverqueue/river"
+	"github.com/riverqueue/river/rivertype"
 
 	"socdesk/ent"
 	"socdesk/ent/channel"
@@ -201,7 +202,7 @@ func (s *Service) enqueue(ctx context.Context, ds []*ent.Delivery) error {
 			if !digests[a] {
 				digests[a] = true
 				params = append(params, river.InsertManyParams{Args: a, InsertOpts: &river.InsertOpts{
-					ScheduledAt: a.Due, UniqueOpts: river.UniqueOpts{ByArgs: true},
+					ScheduledAt: a.Due, UniqueOpts: river.UniqueOpts{ByArgs: true, ByState: digestUniqueStates},
 				}})
 			}
 		}
@@ -210,6 +211,15 @@ func (s *Service) enqueue(ctx context.Context, ds []*ent.Delivery) error {
 		return nil
 	}
 	return s.Jobs.InsertMany(ctx, params)
+}
+
+// digestUniqueStates are the states in which a digest job stands for its
+// window. Not completed: a notification held after its window's digest
+// went (a fan-out committed just after the window's end, a replica's clock
+// behind) needs another digest, or it stays HELD for ever.
+var digestUniqueStates = []rivertype.JobState{
+	rivertype.JobStateAvailable, rivertype.JobStatePending, rivertype.JobStateRunning,
+	rivertype.JobStateRetryable, rivertype.JobStateScheduled,
 }
 
 // ModeOf is how u hears through channel id.
