@@ -3,6 +3,7 @@ package notify
 import (
 	"context"
 	"slices"
+	"time"
 
 	"github.com/riverqueue/river"
 	"github.com/riverqueue/river/rivertype"
@@ -201,9 +202,13 @@ func (s *Service) enqueue(ctx context.Context, ds []*ent.Delivery) error {
 			a := DigestArgs{RecipientID: *d.RecipientID, ChannelID: d.ChannelID, Due: d.DueAt.UTC()}
 			if !digests[a] {
 				digests[a] = true
-				params = append(params, river.InsertManyParams{Args: a, InsertOpts: &river.InsertOpts{
-					ScheduledAt: a.Due, UniqueOpts: river.UniqueOpts{ByArgs: true, ByState: digestUniqueStates},
-				}})
+				opts := &river.InsertOpts{UniqueOpts: river.UniqueOpts{ByArgs: true, ByState: digestUniqueStates}}
+				// A window already over goes now: a job given a ScheduledAt
+				// waits for River's scheduler (every 5 s) even when it is past.
+				if a.Due.After(time.Now()) {
+					opts.ScheduledAt = a.Due
+				}
+				params = append(params, river.InsertManyParams{Args: a, InsertOpts: opts})
 			}
 		}
 	}
