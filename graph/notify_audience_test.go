@@ -70,13 +70,14 @@ func (e *env) settle(except ...string) {
 	deadline := time.Now().Add(5 * time.Second)
 	for e.jobsLeft(except...) > 0 {
 		if time.Now().After(deadline) {
-			rows, _ := e.st.DB.QueryContext(context.Background(), `SELECT kind, state, attempt, errors FROM river_job WHERE state NOT IN ('completed', 'discarded', 'cancelled')`)
+			rows, _ := e.st.DB.QueryContext(context.Background(), `SELECT id, kind, state, attempt, args, attempted_at, scheduled_at FROM river_job WHERE state NOT IN ('completed', 'discarded', 'cancelled')`)
 			for rows != nil && rows.Next() {
+				var id int64
 				var kind, state string
 				var attempt int
-				var errors any
-				_ = rows.Scan(&kind, &state, &attempt, &errors)
-				e.t.Logf("left: %s %s attempt %d errors %s", kind, state, attempt, errors)
+				var args, at, sc any
+				_ = rows.Scan(&id, &kind, &state, &attempt, &args, &at, &sc)
+				e.t.Logf("left: job %d %s %s attempt %d attempted %v scheduled %v", id, kind, state, attempt, at, sc)
 			}
 			e.t.Fatal("timed out waiting for the jobs to finish")
 		}
