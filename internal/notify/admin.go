@@ -51,12 +51,24 @@ func validateChannel(t schematype.ChannelType, in ChannelInput) error {
 	return nil
 }
 
+// needsSecret refuses an SMS gateway whose auth header would carry no
+// secret: every message through it would fail.
+func needsSecret(set channels.Settings, hasSecret bool) error {
+	if set.SMS != nil && set.SMS.AuthHeader != "" && !hasSecret {
+		return errs.Invalid("secret", "is required when sms.authHeader is set (it is the header's value)")
+	}
+	return nil
+}
+
 // CreateChannel adds a channel (admins, by the channels' policy).
 func (s *Service) CreateChannel(ctx context.Context, in ChannelInput) (*ent.Channel, error) {
 	if in.Name == nil || in.Settings == nil {
 		return nil, errs.Invalid("input", "name and settings are required")
 	}
 	if err := validateChannel(in.Type, in); err != nil {
+		return nil, err
+	}
+	if err := needsSecret(*in.Settings, in.Secret != nil && *in.Secret != ""); err != nil {
 		return nil, err
 	}
 	c := s.Client.Channel.Create().SetName(strings.TrimSpace(*in.Name)).SetType(in.Type).SetSettings(*in.Settings).
@@ -75,6 +87,16 @@ func (s *Service) UpdateChannel(ctx context.Context, id int, in ChannelInput) (*
 		return nil, err
 	}
 	if err := validateChannel(old.Type, in); err != nil {
+		return nil, err
+	}
+	settings, hasSecret := old.Settings, old.Secret != ""
+	if in.Settings != nil {
+		settings = *in.Settings
+	}
+	if in.Secret != nil {
+		hasSecret = *in.Secret != ""
+	}
+	if err := needsSecret(settings, hasSecret); err != nil {
 		return nil, err
 	}
 	u := s.Client.Channel.UpdateOne(old).SetNillableEnabled(in.Enabled).SetNillableNotifications(in.Notifications)
@@ -229,10 +251,17 @@ func (s *Service) UpdateSettings(ctx context.Context, userID *int, in SettingsIn
 			}
 		}
 		up := tx.User.UpdateOne(old).SetNotificationPreferences(prefs)
-		if in.Phone != nil {
+		// Empty removes (the schema's pattern refuses an empty phone).
+		switch {
+		case in.Phone != nil && phone == "":
+			up.ClearPhone()
+		case in.Phone != nil:
 			up.SetPhone(phone)
 		}
-		if in.Messenger != nil {
+		switch {
+		case in.Messenger != nil && handle == "":
+			up.ClearMessenger()
+		case in.Messenger != nil:
 			up.SetMessenger(handle)
 		}
 		u, err = up.Save(ctx)

@@ -3,8 +3,10 @@ package notify
 import (
 	"context"
 	"slices"
+	"time"
 
 	"github.com/riverqueue/river"
+	"github.com/riverqueue/river/rivertype"
 
 	"socdesk/ent"
 	"socdesk/ent/channel"
@@ -22,6 +24,10 @@ import (
 // FanoutArgs is the job that turns one history entry into deliveries.
 type FanoutArgs struct {
 	EventID int `json:"event_id"`
+	// Ticket is the ticket as the change left it (title, status, priority,
+	// site), read in the change's transaction: the fan-out may run after
+	// later changes, and the message tells of this one.
+	Ticket *Summary `json:"ticket,omitempty"`
 }
 
 // Kind implements river.JobArgs.
@@ -35,12 +41,27 @@ const LaterPriority = 2
 // Followers enqueues, in the change's transaction, a fan-out job for each
 // history entry that someone may hear of (see OccasionOf): tickets.Service
 // calls it for every change.
-func (s *Service) Followers(ctx context.Context, _ *ent.Tx, evs []*ent.TicketEvent) error {
+func (s *Service) Followers(ctx context.Context, tx *ent.Tx, evs []*ent.TicketEvent) error {
 	var params []river.InsertManyParams
+	seen := map[int]*Summary{}
 	for _, ev := range evs {
-		if _, ok := OccasionOf(ev.Kind, ev.Changes); ok {
-			params = append(params, river.InsertManyParams{Args: FanoutArgs{EventID: ev.ID}, InsertOpts: &river.InsertOpts{Priority: LaterPriority}})
+		if _, ok := OccasionOf(ev.Kind, ev.Changes); !ok || ev.TicketID == nil {
+			continue
 		}
+		sum, ok := seen[*ev.TicketID]
+		if !ok {
+			t, err := tx.Ticket.Query().Where(ticket.ID(*ev.TicketID)).
+				WithSite(func(q *ent.SiteQuery) { q.Select(site.FieldName) }).Only(authz.System(ctx))
+			if err != nil && !ent.IsNotFound(err) {
+				return err
+			}
+			if t != nil {
+				v := s.summary(t, "", "")
+				sum = &v
+			}
+			seen[*ev.TicketID] = sum
+		}
+		params = append(params, river.InsertManyParams{Args: FanoutArgs{EventID: ev.ID, Ticket: sum}, InsertOpts: &river.InsertOpts{Priority: LaterPriority}})
 	}
 	if len(params) == 0 {
 		return nil
@@ -54,12 +75,12 @@ type fanoutWorker struct {
 }
 
 func (w *fanoutWorker) Work(ctx context.Context, job *river.Job[FanoutArgs]) error {
-	return w.s.fanout(authz.System(ctx), job.Args.EventID)
+	return w.s.fanout(authz.System(ctx), job.Args.EventID, job.Args.Ticket)
 }
 
 // fanout makes the deliveries of history entry id in one transaction: all
 // of them or none, and none again when a redelivered job finds them made.
-func (s *Service) fanout(ctx context.Context, id int) error {
+func (s *Service) fanout(ctx context.Context, id int, then *Summary) error {
 	return txn.Run(ctx, s.Client, func(ctx context.Context, tx *ent.Tx) error {
 		ev, err := tx.TicketEvent.Query().Where(ticketevent.ID(id)).WithActor().Only(ctx)
 		if ent.IsNotFound(err) {
@@ -100,6 +121,9 @@ func (s *Service) fanout(ctx context.Context, id int) error {
 			return err
 		}
 		sum := s.summary(t, string(ev.Kind), o)
+		if then != nil { // as the change left it
+			sum.Title, sum.Status, sum.Priority, sum.Site = then.Title, then.Status, then.Priority, then.Site
+		}
 		if ev.Edges.Actor != nil {
 			sum.Actor = ev.Edges.Actor.DisplayName
 		}
@@ -183,9 +207,13 @@ func (s *Service) enqueue(ctx context.Context, ds []*ent.Delivery) error {
 			a := DigestArgs{RecipientID: *d.RecipientID, ChannelID: d.ChannelID, Due: d.DueAt.UTC()}
 			if !digests[a] {
 				digests[a] = true
-				params = append(params, river.InsertManyParams{Args: a, InsertOpts: &river.InsertOpts{
-					ScheduledAt: a.Due, UniqueOpts: river.UniqueOpts{ByArgs: true}, Priority: LaterPriority,
-				}})
+				opts := &river.InsertOpts{UniqueOpts: river.UniqueOpts{ByArgs: true, ByState: digestUniqueStates}, Priority: LaterPriority}
+				// A window already over goes now: a job given a ScheduledAt
+				// waits for River's scheduler (every 5 s) even when it is past.
+				if a.Due.After(time.Now()) {
+					opts.ScheduledAt = a.Due
+				}
+				params = append(params, river.InsertManyParams{Args: a, InsertOpts: opts})
 			}
 		}
 	}
@@ -193,6 +221,15 @@ func (s *Service) enqueue(ctx context.Context, ds []*ent.Delivery) error {
 		return nil
 	}
 	return s.Jobs.InsertMany(ctx, params)
+}
+
+// digestUniqueStates are the states in which a digest job stands for its
+// window. Not completed: a notification held after its window's digest
+// went (a fan-out committed just after the window's end, a replica's clock
+// behind) needs another digest, or it stays HELD for ever.
+var digestUniqueStates = []rivertype.JobState{
+	rivertype.JobStateAvailable, rivertype.JobStatePending, rivertype.JobStateRunning,
+	rivertype.JobStateRetryable, rivertype.JobStateScheduled,
 }
 
 // ModeOf is how u hears through channel id.
