@@ -80,4 +80,3 @@ func (t *ChannelType) UnmarshalGQL(v any) error {
 	}
 	return fmt.Errorf("%v is not a valid ChannelType", v)
 }
-

@@ -121,7 +121,7 @@ func (o *Options) defaults() error {
 
 // Engine is one replica's handle on the job queue.
 type Engine struct {
-	o       Options
+	o        Options
 	workers  *river.Workers
 	periodic []*river.PeriodicJob
 	metrics  *series // nil without a Registerer
@@ -180,11 +180,11 @@ func (e *Engine) riverClient() (*river.Client[*sql.Tx], error) {
 	e.once.Do(func() {
 		o := e.o
 		cfg := &river.Config{
-			FetchPollInterval:    o.PollInterval,
+			FetchPollInterval: o.PollInterval,
 			// A busy replica fetches again as soon as a worker frees up, at
 			// most every 10ms: River's 100ms default held 10 workers to 100
 			// jobs a second whatever they waited on.
-			FetchCooldown: min(o.PollInterval, 10*time.Millisecond),
+			FetchCooldown:        min(o.PollInterval, 10*time.Millisecond),
 			JobTimeout:           o.JobTimeout,
 			RescueStuckJobsAfter: o.RescueAfter,
 			MaxAttempts:          o.MaxAttempts,
