@@ -24,7 +24,12 @@ import (
 	"socdesk/internal/txn"
 )
 
-func TestMain(m *testing.M) { testdb.Main(m) }
+func TestMain(m *testing.M) {
+	if url := os.Getenv(childEnv); url != "" { // TestKilledWorker's child replica
+		killedWorkerChild(url)
+	}
+	testdb.Main(m)
+}
 
 func sys() context.Context { return authz.System(context.Background()) }
 
