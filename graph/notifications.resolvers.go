@@ -114,8 +114,8 @@ func (r *queryResolver) Channels(ctx context.Context) ([]*ent.Channel, error) {
 }
 
 // Deliveries is the resolver for the deliveries field.
-func (r *queryResolver) Deliveries(ctx context.Context, first *int, after *entgql.Cursor[int], last *int, before *entgql.Cursor[int], status *delivery.Status, kind *delivery.Kind, channelType *schematype.ChannelType, recipientID *int) (*ent.DeliveryConnection, error) {
-	return notify.Deliveries(r.Client.Delivery.Query(), status, kind, channelType, recipientID).
+func (r *queryResolver) Deliveries(ctx context.Context, first *int, after *entgql.Cursor[int], last *int, before *entgql.Cursor[int], status *delivery.Status, kind *delivery.Kind, channelType *schematype.ChannelType, recipientID *int, ticketID *int) (*ent.DeliveryConnection, error) {
+	return notify.Deliveries(r.Client.Delivery.Query(), status, kind, channelType, recipientID, ticketID).
 		Paginate(countOnlyIfSelected(ctx, first, last), after, first, before, last, newestDeliveries)
 }
 

@@ -350,7 +350,7 @@ type ComplexityRoot struct {
 	Query struct {
 		Categories    func(childComplexity int) int
 		Channels      func(childComplexity int) int
-		Deliveries    func(childComplexity int, first *int, after *entgql.Cursor[int], last *int, before *entgql.Cursor[int], status *delivery.Status, kind *delivery.Kind, channelType *schematype.ChannelType, recipientID *int) int
+		Deliveries    func(childComplexity int, first *int, after *entgql.Cursor[int], last *int, before *entgql.Cursor[int], status *delivery.Status, kind *delivery.Kind, channelType *schematype.ChannelType, recipientID *int, ticketID *int) int
 		Node          func(childComplexity int, id int) int
 		Nodes         func(childComplexity int, ids []int) int
 		PlaybookRuns  func(childComplexity int, first *int, after *entgql.Cursor[int], last *int, before *entgql.Cursor[int], status *playbookrun.Status, playbookID *int) int
@@ -631,7 +631,7 @@ type QueryResolver interface {
 	Users(ctx context.Context, after *entgql.Cursor[int], first *int, before *entgql.Cursor[int], last *int, orderBy *ent.UserOrder) (*ent.UserConnection, error)
 	TicketTrend(ctx context.Context, filter *tickets.Filter, from time.Time, to time.Time, timeZone *string) (*trend.Series, error)
 	Channels(ctx context.Context) ([]*ent.Channel, error)
-	Deliveries(ctx context.Context, first *int, after *entgql.Cursor[int], last *int, before *entgql.Cursor[int], status *delivery.Status, kind *delivery.Kind, channelType *schematype.ChannelType, recipientID *int) (*ent.DeliveryConnection, error)
+	Deliveries(ctx context.Context, first *int, after *entgql.Cursor[int], last *int, before *entgql.Cursor[int], status *delivery.Status, kind *delivery.Kind, channelType *schematype.ChannelType, recipientID *int, ticketID *int) (*ent.DeliveryConnection, error)
 	Playbooks(ctx context.Context) ([]*ent.Playbook, error)
 	PlaybookRuns(ctx context.Context, first *int, after *entgql.Cursor[int], last *int, before *entgql.Cursor[int], status *playbookrun.Status, playbookID *int) (*ent.PlaybookRunConnection, error)
 }
@@ -2031,7 +2031,7 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 			return 0, false
 		}
 
-		return e.ComplexityRoot.Query.Deliveries(childComplexity, args["first"].(*int), args["after"].(*entgql.Cursor[int]), args["last"].(*int), args["before"].(*entgql.Cursor[int]), args["status"].(*delivery.Status), args["kind"].(*delivery.Kind), args["channelType"].(*schematype.ChannelType), args["recipientID"].(*int)), true
+		return e.ComplexityRoot.Query.Deliveries(childComplexity, args["first"].(*int), args["after"].(*entgql.Cursor[int]), args["last"].(*int), args["before"].(*entgql.Cursor[int]), args["status"].(*delivery.Status), args["kind"].(*delivery.Kind), args["channelType"].(*schematype.ChannelType), args["recipientID"].(*int), args["ticketID"].(*int)), true
 
 	case "Query.node":
 		if e.ComplexityRoot.Query.Node == nil {
@@ -4459,10 +4459,11 @@ extend type Query {
   channels: [Channel!]!
   """
   Deliveries the viewer may see, newest first: admins all of them; others
-  those of tickets they see and their own. status/kind/channelType narrow the
-  list (admins list failures across the system with status: FAILED).
+  those of tickets they see and their digests. status, kind, channelType,
+  recipientID and ticketID narrow the list (admins list failures across the
+  system with status: FAILED; a ticket's notifications with ticketID).
   """
-  deliveries(first: Int, after: Cursor, last: Int, before: Cursor, status: DeliveryStatus, kind: DeliveryKind, channelType: ChannelType, recipientID: ID): DeliveryConnection!
+  deliveries(first: Int, after: Cursor, last: Int, before: Cursor, status: DeliveryStatus, kind: DeliveryKind, channelType: ChannelType, recipientID: ID, ticketID: ID): DeliveryConnection!
   "The playbooks (any viewer sees names; their requests only admins)."
   playbooks: [Playbook!]!
   """
@@ -6488,6 +6489,14 @@ func (ec *executionContext) field_Query_deliveries_args(ctx context.Context, raw
 		return nil, err
 	}
 	args["recipientID"] = arg7
+	arg8, err := graphql.ProcessArgField(ctx, rawArgs, "ticketID",
+		func(ctx context.Context, v any) (*int, error) {
+			return ec.unmarshalOID2ᚖint(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["ticketID"] = arg8
 	return args, nil
 }
 
@@ -12946,7 +12955,7 @@ func (ec *executionContext) _Query_deliveries(ctx context.Context, field graphql
 		},
 		func(ctx context.Context) (any, error) {
 			fc := graphql.GetFieldContext(ctx)
-			return ec.Resolvers.Query().Deliveries(ctx, fc.Args["first"].(*int), fc.Args["after"].(*entgql.Cursor[int]), fc.Args["last"].(*int), fc.Args["before"].(*entgql.Cursor[int]), fc.Args["status"].(*delivery.Status), fc.Args["kind"].(*delivery.Kind), fc.Args["channelType"].(*schematype.ChannelType), fc.Args["recipientID"].(*int))
+			return ec.Resolvers.Query().Deliveries(ctx, fc.Args["first"].(*int), fc.Args["after"].(*entgql.Cursor[int]), fc.Args["last"].(*int), fc.Args["before"].(*entgql.Cursor[int]), fc.Args["status"].(*delivery.Status), fc.Args["kind"].(*delivery.Kind), fc.Args["channelType"].(*schematype.ChannelType), fc.Args["recipientID"].(*int), fc.Args["ticketID"].(*int))
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v *ent.DeliveryConnection) graphql.Marshaler {

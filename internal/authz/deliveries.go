@@ -13,8 +13,8 @@ import (
 )
 
 // DeliveryPolicy: a delivery is read like the history of its ticket (see
-// OfTicket), and by its recipient; a digest, which spans tickets, by its
-// recipient and admins only. Editors of the ticket's site make
+// OfTicket), by its recipient too only while they see the ticket; a
+// digest, which spans tickets, by its recipient and admins only. Editors of the ticket's site make
 // propagations; the delivery workers (the system context) and admins
 // (retrying) change them.
 func DeliveryPolicy() ent.Policy {
@@ -24,7 +24,10 @@ func DeliveryPolicy() ent.Policy {
 			AllowIfAdmin(),
 			privacy.DeliveryQueryRuleFunc(func(ctx context.Context, q *ent.DeliveryQuery) error {
 				v := viewer.FromContext(ctx)
-				q.Where(delivery.Or(delivery.RecipientID(v.UserID), delivery.And(delivery.SiteIDNotNil(), DeliveryWhere(ScopeOf(v)))))
+				q.Where(delivery.Or(
+					delivery.And(delivery.RecipientID(v.UserID), delivery.SiteIDIsNil()), // their digests
+					delivery.And(delivery.SiteIDNotNil(), DeliveryWhere(ScopeOf(v))),
+				))
 				return privacy.Allow
 			}),
 		},

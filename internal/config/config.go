@@ -136,7 +136,7 @@ func Default() Config {
 		JobWorkers:       25, // deliveries wait on SMTP and HTTP, not on the CPU
 		JobPoll:          time.Second,
 		JobMaxAttempts:   8,
-		JobTimeout:       time.Minute,
+		JobTimeout:       2 * time.Minute, // above a playbook's longest timeout (60s), with room to record the outcome
 		JobRescueAfter:   5 * time.Minute,
 	}
 }
@@ -365,6 +365,9 @@ func (c *Config) Validate() error {
 	}
 	if c.JobRetryBase < 0 {
 		errs = append(errs, fmt.Errorf("%s must not be negative, not %v", c.name("job-retry-base"), c.JobRetryBase))
+	}
+	if c.JobTimeout <= c.OutboundTimeout {
+		errs = append(errs, fmt.Errorf("%s (%v) must be longer than %s (%v): a delivery's job would end before its request", c.name("job-timeout"), c.JobTimeout, c.name("outbound-timeout"), c.OutboundTimeout))
 	}
 	if c.JobRescueAfter <= c.JobTimeout {
 		errs = append(errs, fmt.Errorf("%s (%v) must be longer than %s (%v): a job still running would be worked twice", c.name("job-rescue-after"), c.JobRescueAfter, c.name("job-timeout"), c.JobTimeout))

@@ -236,6 +236,7 @@ func TestDeliverySettings(t *testing.T) {
 		"SOCDESK_JOB_POLL":           {"0s", "must be positive"},
 		"SOCDESK_JOB_RETRY_BASE":     {"-1s", "must not be negative"},
 		"SOCDESK_JOB_RESCUE_AFTER":   {"30s", "must be longer than SOCDESK_JOB_TIMEOUT"},
+		"SOCDESK_JOB_TIMEOUT":        {"5s", "must be longer than SOCDESK_OUTBOUND_TIMEOUT"},
 	} {
 		_, err := load(t, map[string]string{env: bad.v})
 		if err == nil || !strings.HasPrefix(err.Error(), env) || !strings.Contains(err.Error(), bad.says) {

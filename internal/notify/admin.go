@@ -280,8 +280,11 @@ func (s *Service) Administers(ctx context.Context, id int) bool {
 }
 
 // Deliveries narrows q (read under the deliveries' policy) to the given
-// status, kind, channel type and recipient, each when given.
-func Deliveries(q *ent.DeliveryQuery, status *delivery.Status, kind *delivery.Kind, t *schematype.ChannelType, recipient *int) *ent.DeliveryQuery {
+// status, kind, channel type, recipient and ticket, each when given.
+func Deliveries(q *ent.DeliveryQuery, status *delivery.Status, kind *delivery.Kind, t *schematype.ChannelType, recipient, ticketID *int) *ent.DeliveryQuery {
+	if ticketID != nil {
+		q.Where(delivery.TicketID(*ticketID))
+	}
 	if status != nil {
 		q.Where(delivery.StatusEQ(*status))
 	}

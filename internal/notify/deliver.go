@@ -10,6 +10,8 @@ import (
 	"socdesk/ent"
 	"socdesk/ent/delivery"
 	"socdesk/ent/schematype"
+	"socdesk/ent/site"
+	"socdesk/ent/ticket"
 	"socdesk/ent/ticketevent"
 	"socdesk/internal/authz"
 	"socdesk/internal/channels"
@@ -38,8 +40,33 @@ func (s *Service) registerWorkers() {
 	river.AddWorker(s.Jobs.Workers(), &deliverWorker{s: s})
 	river.AddWorker(s.Jobs.Workers(), &digestWorker{s: s})
 	river.AddWorker(s.Jobs.Workers(), &sweepWorker{s: s})
+	river.AddWorker(s.Jobs.Workers(), &orphansWorker{s: s})
+	s.Jobs.AddPeriodic(river.NewPeriodicJob(river.PeriodicInterval(OrphansEvery),
+		func() (river.JobArgs, *river.InsertOpts) { return OrphansArgs{}, nil }, nil))
 	s.Jobs.AddPeriodic(river.NewPeriodicJob(river.PeriodicInterval(SweepEvery),
 		func() (river.JobArgs, *river.InsertOpts) { return SweepArgs{}, nil }, nil))
+}
+
+// recordTimeout bounds the recording of an attempt's outcome.
+const recordTimeout = 15 * time.Second
+
+// stillSees reports whether d's recipient may still see its ticket (they
+// may have lost its site since the delivery was made, or it moved): the
+// site rule holds when sending too. Digests and webhooks have no one ticket
+// or no recipient.
+func (s *Service) stillSees(ctx context.Context, d *ent.Delivery) bool {
+	u := d.Edges.Recipient
+	if u == nil || d.SiteID == nil {
+		return true
+	}
+	siteID := *d.SiteID
+	if d.TicketID != nil {
+		t, err := s.Client.Ticket.Query().Where(ticket.ID(*d.TicketID)).Select(ticket.FieldSiteID).Only(ctx)
+		if err == nil {
+			siteID = t.SiteID
+		}
+	}
+	return authz.ScopeOf(authz.AsViewer(u)).SeesTicket(siteID)
 }
 
 // maxErrorRunes bounds the reason a delivery keeps.
@@ -50,7 +77,8 @@ const maxErrorRunes = 1000
 // backoff, or a cancellation when retrying cannot help. Sending happens
 // outside any transaction; the outcome is recorded after it.
 func (s *Service) deliver(ctx context.Context, id, attempt, max int) error {
-	d, err := s.Client.Delivery.Query().Where(delivery.ID(id)).WithChannel().WithRecipient().Only(ctx)
+	d, err := s.Client.Delivery.Query().Where(delivery.ID(id)).WithChannel().
+		WithRecipient(func(q *ent.UserQuery) { q.WithSites(func(q *ent.SiteQuery) { q.Select(site.FieldID) }) }).Only(ctx)
 	if ent.IsNotFound(err) {
 		return nil
 	} else if err != nil {
@@ -66,6 +94,8 @@ func (s *Service) deliver(ctx context.Context, id, attempt, max int) error {
 		sendErr = permanent("the channel %s is disabled", c.Name)
 	case d.RecipientID != nil && d.Edges.Recipient == nil:
 		sendErr = permanent("the recipient was deleted")
+	case !s.stillSees(ctx, d):
+		sendErr = permanent("the recipient can no longer see the ticket")
 	default:
 		var to channels.Recipient
 		if u := d.Edges.Recipient; u != nil {
@@ -91,7 +121,11 @@ func (s *Service) deliver(ctx context.Context, id, attempt, max int) error {
 	default:
 		status = delivery.StatusPENDING
 	}
-	if err := s.record(ctx, d, status, attempt, sendErr); err != nil {
+	// The outcome is kept even when the job's own time is up (a send that
+	// took it all): else the delivery would stay PENDING with its job gone.
+	rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), recordTimeout)
+	defer cancel()
+	if err := s.record(rctx, d, status, attempt, sendErr); err != nil {
 		return err // River retries; the receiver dedups by the key
 	}
 	switch {

@@ -2,6 +2,7 @@ package notify
 
 import (
 	"context"
+	"fmt"
 	"time"
 
 	"github.com/riverqueue/river"
@@ -9,6 +10,9 @@ import (
 	"socdesk/ent"
 	"socdesk/ent/delivery"
 	"socdesk/ent/schematype"
+	"socdesk/ent/site"
+	"socdesk/ent/ticket"
+	"socdesk/ent/user"
 	"socdesk/internal/authz"
 	"socdesk/internal/txn"
 )
@@ -102,29 +106,100 @@ func (s *Service) digest(ctx context.Context, a DigestArgs) error {
 		if err != nil || len(held) == 0 {
 			return err
 		}
-		items := make([]DigestItem, len(held))
-		for i, d := range held {
-			items[i] = DigestItem{Subject: d.Subject, Link: d.Link}
-		}
-		msg := ComposeDigest(items, held[0].CreatedAt)
-		dg, err := tx.Delivery.Create().SetKind(delivery.KindDIGEST).SetChannelID(a.ChannelID).SetChannelType(held[0].ChannelType).
-			SetRecipientID(a.RecipientID).SetSubject(msg.Subject).SetText(msg.Text).SetHTML(msg.HTML).
-			SetLink(s.PublicURL).SetPayload(map[string]any{"count": len(items)}).Save(ctx)
-		if err != nil {
-			return err
-		}
+		// Claim them first: a digest job and the sweep gathering the same
+		// window at once must not both send it. The loser finds fewer rows
+		// HELD than it read and rolls back (its job tries again, finding
+		// none).
 		ids := make([]int, len(held))
 		for i, d := range held {
 			ids[i] = d.ID
 		}
-		if err := tx.Delivery.Update().Where(delivery.IDIn(ids...)).SetStatus(delivery.StatusDIGESTED).SetDigestID(dg.ID).Exec(ctx); err != nil {
+		n, err := tx.Delivery.Update().Where(delivery.IDIn(ids...), delivery.StatusEQ(delivery.StatusHELD)).
+			SetStatus(delivery.StatusDIGESTED).Save(ctx)
+		if err != nil {
 			return err
+		}
+		if n != len(held) {
+			return fmt.Errorf("notify: %d of %d held notifications were gathered meanwhile by another digest", len(held)-n, len(held))
+		}
+		// Only what the recipient may still see: they may have lost a
+		// ticket's site since it was held.
+		keep, lost, err := s.stillSeen(ctx, tx, a.RecipientID, held)
+		if err != nil {
+			return err
+		}
+		if len(lost) > 0 {
+			if err := tx.Delivery.Update().Where(delivery.IDIn(lost...)).SetStatus(delivery.StatusFAILED).
+				SetLastError("the recipient can no longer see the ticket").Exec(ctx); err != nil {
+				return err
+			}
 		}
 		if len(held) == MaxDigestItems { // more are waiting: another digest right after
 			if _, err := s.Jobs.Insert(ctx, a, &river.InsertOpts{ScheduledAt: time.Now().Add(time.Second)}); err != nil {
 				return err
 			}
 		}
+		if len(keep) == 0 {
+			return nil
+		}
+		items := make([]DigestItem, len(keep))
+		for i, d := range keep {
+			items[i] = DigestItem{Subject: d.Subject, Link: d.Link}
+		}
+		msg := ComposeDigest(items, keep[0].CreatedAt)
+		dg, err := tx.Delivery.Create().SetKind(delivery.KindDIGEST).SetChannelID(a.ChannelID).SetChannelType(keep[0].ChannelType).
+			SetRecipientID(a.RecipientID).SetSubject(msg.Subject).SetText(msg.Text).SetHTML(msg.HTML).
+			SetLink(s.PublicURL).SetPayload(map[string]any{"count": len(items)}).Save(ctx)
+		if err != nil {
+			return err
+		}
+		keepIDs := make([]int, len(keep))
+		for i, d := range keep {
+			keepIDs[i] = d.ID
+		}
+		if err := tx.Delivery.Update().Where(delivery.IDIn(keepIDs...)).SetDigestID(dg.ID).Exec(ctx); err != nil {
+			return err
+		}
 		return s.enqueue(ctx, []*ent.Delivery{dg})
 	})
+}
+
+// stillSeen splits held notifications into those whose ticket the
+// recipient still sees (where it is now, or where it was if deleted) and
+// the ids of the others.
+func (s *Service) stillSeen(ctx context.Context, tx *ent.Tx, recipientID int, held []*ent.Delivery) (keep []*ent.Delivery, lost []int, err error) {
+	u, err := tx.User.Query().Where(user.ID(recipientID)).WithSites(func(q *ent.SiteQuery) { q.Select(site.FieldID) }).Only(ctx)
+	if err != nil {
+		return nil, nil, err
+	}
+	var tids []int
+	for _, d := range held {
+		if d.TicketID != nil {
+			tids = append(tids, *d.TicketID)
+		}
+	}
+	now := map[int]int{}
+	ts, err := tx.Ticket.Query().Where(ticket.IDIn(tids...)).Select(ticket.FieldID, ticket.FieldSiteID).All(ctx)
+	if err != nil {
+		return nil, nil, err
+	}
+	for _, t := range ts {
+		now[t.ID] = t.SiteID
+	}
+	scope := authz.ScopeOf(authz.AsViewer(u))
+	for _, d := range held {
+		siteID, ok := 0, false
+		if d.TicketID != nil {
+			siteID, ok = now[*d.TicketID]
+		}
+		if !ok && d.SiteID != nil {
+			siteID, ok = *d.SiteID, true
+		}
+		if !ok || scope.SeesTicket(siteID) {
+			keep = append(keep, d)
+		} else {
+			lost = append(lost, d.ID)
+		}
+	}
+	return keep, lost, nil
 }

@@ -144,11 +144,18 @@ type runWorker struct {
 }
 
 // Register adds the playbook worker to the job engine.
-func (s *Service) Register() { river.AddWorker(s.Jobs.Workers(), &runWorker{s: s}) }
+func (s *Service) Register() {
+	river.AddWorker(s.Jobs.Workers(), &runWorker{s: s})
+	s.registerOrphans()
+}
 
 func (w *runWorker) Work(ctx context.Context, job *river.Job[RunArgs]) error {
 	return w.s.work(authz.System(ctx), job.Args.RunID, job.Attempt, job.MaxAttempts)
 }
+
+// recordTimeout bounds the recording of a run's step once the job's own
+// time is up: the outcome is kept whatever the request took.
+const recordTimeout = 15 * time.Second
 
 // work runs one run: RUNNING, the request, then SUCCEEDED or FAILED (or
 // QUEUED again for a retry), each step recorded in the ticket's history.
@@ -261,6 +268,8 @@ func scrub(err error, secrets map[string]string) error {
 
 // finish records a run's outcome (or its failed attempt, QUEUED again).
 func (s *Service) finish(ctx context.Context, run *ent.PlaybookRun, status playbookrun.Status, attempt int, res *outbound.Response, runErr error) error {
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), recordTimeout)
+	defer cancel()
 	to := map[string]any{"id": run.ID, "status": status}
 	if run.Edges.Playbook != nil {
 		to["playbook"] = run.Edges.Playbook.Name

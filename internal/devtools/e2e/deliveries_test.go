@@ -31,6 +31,7 @@ func jobEnv(extra map[string]string) map[string]string {
 		"SOCDESK_JOB_WORKERS":      "10",
 		"SOCDESK_JOB_POLL":         "50ms",
 		"SOCDESK_JOB_TIMEOUT":      "2s",
+		"SOCDESK_OUTBOUND_TIMEOUT": "1500ms", // below the job timeout; the receivers hold answers at most 1s
 		"SOCDESK_JOB_RESCUE_AFTER": "3s",
 		"SOCDESK_JOB_RETRY_BASE":   "100ms",
 	}
