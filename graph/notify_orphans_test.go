@@ -76,7 +76,9 @@ func TestOrphansKeptAsFailed(t *testing.T) {
 			}
 			// An admin finds it among the failures and sends it again.
 			var f struct {
-				Deliveries struct{ Edges []struct{ Node struct{ ID, Subject string } } }
+				Deliveries struct {
+					Edges []struct{ Node struct{ ID, Subject string } }
+				}
 			}
 			e.do(e.admin, `{ deliveries(first: 10, status: FAILED) { edges { node { id subject } } } }`, nil).ok().into(&f)
 			if len(f.Deliveries.Edges) != 1 || f.Deliveries.Edges[0].Node.Subject != "orphan" {

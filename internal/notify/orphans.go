@@ -63,4 +63,3 @@ func (s *Service) FailOrphans(ctx context.Context, before time.Time) error {
 	}
 	return nil
 }
-
