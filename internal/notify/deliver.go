@@ -125,7 +125,7 @@ func (s *Service) deliver(ctx context.Context, id, attempt, max int) error {
 	// took it all): else the delivery would stay PENDING with its job gone.
 	rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), recordTimeout)
 	defer cancel()
-	if err := s.record(rctx, d, status, attempt, sendErr); err != nil {
+	if err := s.record(rctx, d, status, d.Attempts+1, sendErr); err != nil { // attempts count on across a retry
 		return err // River retries; the receiver dedups by the key
 	}
 	switch {
@@ -139,10 +139,10 @@ func (s *Service) deliver(ctx context.Context, id, attempt, max int) error {
 
 // record keeps a delivery's attempt; a propagation's final outcome is also
 // appended to its ticket's history, where dashboards see it arrive.
-func (s *Service) record(ctx context.Context, d *ent.Delivery, status delivery.Status, attempt int, sendErr error) error {
+func (s *Service) record(ctx context.Context, d *ent.Delivery, status delivery.Status, attempts int, sendErr error) error {
 	now := time.Now().UTC()
 	update := func(ctx context.Context, tx *ent.Tx) error {
-		u := tx.Delivery.UpdateOneID(d.ID).SetStatus(status).SetAttempts(attempt).SetLastAttemptAt(now)
+		u := tx.Delivery.UpdateOneID(d.ID).SetStatus(status).SetAttempts(attempts).SetLastAttemptAt(now)
 		if sendErr != nil {
 			u.SetLastError(truncate(sendErr.Error(), maxErrorRunes))
 		} else {
