@@ -79,10 +79,7 @@ type Response struct {
 // (Slack's webhook URLs do).
 func (g *Guard) Do(ctx context.Context, req *http.Request) (*Response, error) {
 	g.once.Do(g.init)
-	timeout := g.Timeout
-	if timeout <= 0 {
-		timeout = DefaultTimeout
-	}
+	timeout := g.timeout()
 	limit := g.MaxResponseBytes
 	if limit <= 0 {
 		limit = DefaultMaxResponseBytes
@@ -115,6 +112,14 @@ func requestError(req *http.Request, err error) error {
 	return fmt.Errorf("%s %s://%s: %w", req.Method, req.URL.Scheme, req.URL.Host, err)
 }
 
+// timeout is the bound of a whole request.
+func (g *Guard) timeout() time.Duration {
+	if g.Timeout > 0 {
+		return g.Timeout
+	}
+	return DefaultTimeout
+}
+
 func (g *Guard) init() {
 	allow := append([]netip.Prefix(nil), g.Allow...)
 	dialer := &net.Dialer{
@@ -132,7 +137,7 @@ func (g *Guard) init() {
 			MaxIdleConns:          16,
 			MaxIdleConnsPerHost:   2,
 			IdleConnTimeout:       30 * time.Second,
-			ResponseHeaderTimeout: DefaultTimeout,
+			ResponseHeaderTimeout: g.timeout(), // the guard's, not DefaultTimeout: a 30 s playbook waits 30 s
 		},
 		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
 	}

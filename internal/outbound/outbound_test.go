@@ -287,3 +287,21 @@ func TestRedact(t *testing.T) {
 		t.Errorf("a short secret is hidden whole: %q", got)
 	}
 }
+
+// TestHeaderTimeoutIsTheGuards: the wait for the response headers is
+// bounded by the guard's Timeout, not DefaultTimeout, so a guard allowing
+// 30 s (a slow playbook endpoint) does not give up after 10. Read from the
+// transport: proving it by waiting would take over 10 s.
+func TestHeaderTimeoutIsTheGuards(t *testing.T) {
+	for _, d := range []time.Duration{0, time.Second, 3 * DefaultTimeout} {
+		g := &Guard{Timeout: d}
+		g.once.Do(g.init)
+		want := d
+		if d == 0 {
+			want = DefaultTimeout
+		}
+		if got := g.client.Transport.(*http.Transport).ResponseHeaderTimeout; got != want {
+			t.Errorf("Timeout %v: the response headers are awaited %v, want %v", d, got, want)
+		}
+	}
+}
