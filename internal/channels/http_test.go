@@ -66,9 +66,15 @@ func TestWebhookJSONSigned(t *testing.T) {
 	if _, ok := body["to"]; ok {
 		t.Error(`a webhook body has no "to"`)
 	}
+	// Only who it is: a third party's webhook gets no email or phone.
 	rcpt, _ := body["recipient"].(map[string]any)
-	if rcpt["userId"] != 7.0 || rcpt["login"] != "alice" || rcpt["email"] != "alice@example.com" {
-		t.Errorf("recipient = %v", rcpt)
+	if len(rcpt) != 3 || rcpt["userId"] != 7.0 || rcpt["login"] != "alice" || rcpt["name"] != "Alice" {
+		t.Errorf("recipient = %v, want only userId, login and name", rcpt)
+	}
+	for _, addr := range []string{alice.Email, alice.Phone, alice.Messenger} {
+		if strings.Contains(string(req.Body), addr) {
+			t.Errorf("the body carries the recipient's %q: %s", addr, req.Body)
+		}
 	}
 	if data, _ := body["data"].(map[string]any); data["ticketId"] != 12.0 || data["priority"] != "HIGH" {
 		t.Errorf("data = %v", body["data"])
@@ -156,8 +162,13 @@ func TestMessenger(t *testing.T) {
 	var j, c map[string]any
 	_ = json.Unmarshal(reqs[0].Body, &j)
 	_ = json.Unmarshal(reqs[1].Body, &c)
-	if j["to"] != "alice.s" || j["event"] != "ticket.created" {
-		t.Errorf("JSON body = %s", reqs[0].Body)
+	if rcpt, _ := j["recipient"].(map[string]any); j["to"] != "alice.s" || j["event"] != "ticket.created" || len(rcpt) != 3 || rcpt["login"] != "alice" {
+		t.Errorf("JSON body = %s, want the handle in \"to\" and the recipient's userId, login and name", reqs[0].Body)
+	}
+	for _, addr := range []string{alice.Email, alice.Phone} {
+		if strings.Contains(string(reqs[0].Body), addr) {
+			t.Errorf("the messenger body carries the recipient's %q: %s", addr, reqs[0].Body)
+		}
 	}
 	if text, _ := c["text"].(string); !strings.HasPrefix(text, "@alice.s Ticket #12") {
 		t.Errorf("CHAT body = %s", reqs[1].Body)
