@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net/http"
+	"net/http/httptest"
 	"strings"
 	"testing"
 	"time"
@@ -544,6 +546,51 @@ func TestPlaybookRunFailures(t *testing.T) {
 			e.do(f.editor, runPlaybookMut, map[string]any{"id": pb, "t": []string{tid}}).wantCode("BAD_USER_INPUT", "id")
 			if n := e.client.PlaybookRun.Query().CountX(sys()); n != 4 {
 				t.Fatalf("%d runs recorded, want 4 (refused runs record none)", n)
+			}
+		})
+	}
+}
+
+// TestPlaybookAnswerHidesSecrets: an endpoint that echoes the request (a
+// 401 quoting the Authorization header, then just its token) does not hand
+// the write-only secret header to the site's viewers, who read the kept
+// answer through Ticket.playbookRuns.
+func TestPlaybookAnswerHidesSecrets(t *testing.T) {
+	for _, b := range testdb.Backends {
+		t.Run(b, func(t *testing.T) {
+			e := newEnvWith(t, b, deliveryConfig())
+			f := pbSetup(e)
+			echo := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				auth := r.Header.Get("Authorization")
+				token := strings.TrimPrefix(auth, "Bearer ")
+				w.WriteHeader(http.StatusUnauthorized)
+				fmt.Fprintf(w, "rejected Authorization: %s (token %q unknown)", auth, token)
+			}))
+			t.Cleanup(echo.Close)
+			pb := e.playbook("echo", echo.URL, nil)
+			tid, number := f.ticket(e, "Echoed")
+			run := e.waitRun(e.runPlaybook(f.editor, pb, tid).Results[0].Run.ID)
+			if run.Status != "FAILED" || run.HTTPStatus == nil || *run.HTTPStatus != 401 || run.Response == nil {
+				t.Fatalf("the echoing endpoint's run: %+v", run)
+			}
+			token := strings.TrimPrefix(pbSecret, "Bearer ")
+			var v struct {
+				Ticket struct {
+					PlaybookRuns struct{ Edges []struct{ Node runNode } }
+					History      struct{ Edges []struct{ Node historyNode } }
+				}
+			}
+			e.do(f.analyst, runsQuery, map[string]any{"n": number}).ok().into(&v)
+			if len(v.Ticket.PlaybookRuns.Edges) != 1 {
+				t.Fatalf("the viewer sees %d runs, want 1", len(v.Ticket.PlaybookRuns.Edges))
+			}
+			seen := v.Ticket.PlaybookRuns.Edges[0].Node
+			raw, _ := json.Marshal(v)
+			if strings.Contains(string(raw), token) {
+				t.Fatalf("a site viewer reads the secret header's token: %s", raw)
+			}
+			if seen.Response == nil || !strings.Contains(*seen.Response, "rejected Authorization: [secret] (token \"[secret]\" unknown)") {
+				t.Fatalf("the kept answer %v, want the answer with the secret hidden", seen.Response)
 			}
 		})
 	}

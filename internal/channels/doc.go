@@ -20,10 +20,12 @@
 //
 //	{"event": "ticket.created", "idempotencyKey": "…", "to": "<handle, messenger only>",
 //	 "subject": "…", "text": "…", "link": "https://…",
-//	 "recipient": {"userId": 7, "name": "…", "login": "…", "email": "…", "phone": "…", "messenger": "…"},
+//	 "recipient": {"userId": 7, "name": "…", "login": "…"},
 //	 "data": {…the event's payload…}, "sentAt": "2026-12-02T03:04:05Z"}
 //
-// (empty strings in recipient are left out). The CHAT format's body is
+// (empty strings in recipient are left out). The receiver is a third
+// party, so the body says who the recipient is, not how to reach them: no
+// email or phone, and the messenger handle only in a MESSENGER's "to". The CHAT format's body is
 // {"text": "<subject>\n<text>\n<link>"} (empty lines left out), which Slack,
 // Mattermost and Microsoft Teams incoming webhooks accept; for MESSENGER it
 // starts with "@<handle> " so Mattermost and Rocket.Chat mention the user.

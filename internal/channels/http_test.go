@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"net/http"
 	"net/netip"
 	"net/url"
@@ -65,9 +66,15 @@ func TestWebhookJSONSigned(t *testing.T) {
 	if _, ok := body["to"]; ok {
 		t.Error(`a webhook body has no "to"`)
 	}
+	// Only who it is: a third party's webhook gets no email or phone.
 	rcpt, _ := body["recipient"].(map[string]any)
-	if rcpt["userId"] != 7.0 || rcpt["login"] != "alice" || rcpt["email"] != "alice@example.com" {
-		t.Errorf("recipient = %v", rcpt)
+	if len(rcpt) != 3 || rcpt["userId"] != 7.0 || rcpt["login"] != "alice" || rcpt["name"] != "Alice" {
+		t.Errorf("recipient = %v, want only userId, login and name", rcpt)
+	}
+	for _, addr := range []string{alice.Email, alice.Phone, alice.Messenger} {
+		if strings.Contains(string(req.Body), addr) {
+			t.Errorf("the body carries the recipient's %q: %s", addr, req.Body)
+		}
 	}
 	if data, _ := body["data"].(map[string]any); data["ticketId"] != 12.0 || data["priority"] != "HIGH" {
 		t.Errorf("data = %v", body["data"])
@@ -155,8 +162,13 @@ func TestMessenger(t *testing.T) {
 	var j, c map[string]any
 	_ = json.Unmarshal(reqs[0].Body, &j)
 	_ = json.Unmarshal(reqs[1].Body, &c)
-	if j["to"] != "alice.s" || j["event"] != "ticket.created" {
-		t.Errorf("JSON body = %s", reqs[0].Body)
+	if rcpt, _ := j["recipient"].(map[string]any); j["to"] != "alice.s" || j["event"] != "ticket.created" || len(rcpt) != 3 || rcpt["login"] != "alice" {
+		t.Errorf("JSON body = %s, want the handle in \"to\" and the recipient's userId, login and name", reqs[0].Body)
+	}
+	for _, addr := range []string{alice.Email, alice.Phone} {
+		if strings.Contains(string(reqs[0].Body), addr) {
+			t.Errorf("the messenger body carries the recipient's %q: %s", addr, reqs[0].Body)
+		}
 	}
 	if text, _ := c["text"].(string); !strings.HasPrefix(text, "@alice.s Ticket #12") {
 		t.Errorf("CHAT body = %s", reqs[1].Body)
@@ -302,12 +314,11 @@ func TestPermanent(t *testing.T) {
 
 // TestErrorExcerptWithoutSecret: a failing receiver's answer is quoted
 // (status and up to 200 bytes) but never the secret, even when the
-// receiver echoes it.
+// receiver echoes it; a 401 or 403, an answer about our credentials, is
+// quoted by its status alone.
 func TestErrorExcerptWithoutSecret(t *testing.T) {
 	r := receivers.StartHTTP(t)
 	const secret = "Bearer tok-98765"
-	r.Fail(401)
-	r.FailBody("invalid credentials: " + secret + " " + strings.Repeat("x", 500))
 	sets := []struct {
 		typ channels.Type
 		set channels.Settings
@@ -315,22 +326,47 @@ func TestErrorExcerptWithoutSecret(t *testing.T) {
 		{channels.SMS, channels.Settings{SMS: &channels.SMSSettings{URL: r.URL, AuthHeader: "Authorization", BodyTemplate: `{"m":"{{.Text}}"}`}}},
 		{channels.Webhook, webhook(r, "")},
 	}
-	for _, s := range sets {
-		typ, set := s.typ, s.set
+	send := func(typ channels.Type, set channels.Settings) string {
+		t.Helper()
 		err := httpSender().Send(context.Background(), typ, set, secret, alice, message("e"))
 		if err == nil {
 			t.Fatalf("%s: no error", typ)
 		}
-		msg := err.Error()
-		if strings.Contains(msg, secret) || strings.Contains(msg, "tok-98765") {
-			t.Errorf("%s: error quotes the secret: %s", typ, msg)
+		return err.Error()
+	}
+	for _, c := range []struct {
+		name, body, quoted string
+	}{
+		{"the whole secret echoed", "invalid credentials: " + secret + " " + strings.Repeat("x", 500), "invalid credentials: [secret] xxx"},
+		{"only its token echoed", `{"error": "unknown token tok-98765"}`, `unknown token [secret]"}`},
+		// The 200-byte cut falls inside the secret: "Bearer tok-9876" would be left.
+		{"the cut inside the secret", strings.Repeat("x", 184) + " " + secret + " more", "xx [secret]"},
+	} {
+		r.Reset()
+		r.Fail(400)
+		r.FailBody(c.body)
+		for _, s := range sets {
+			msg := send(s.typ, s.set)
+			if strings.Contains(msg, "tok-98") {
+				t.Errorf("%s, %s: error quotes the secret: %s", c.name, s.typ, msg)
+			}
+			if !strings.HasPrefix(msg, "HTTP 400 Bad Request: ") || !strings.Contains(msg, c.quoted) || len(msg) > 300 {
+				t.Errorf("%s, %s: error %q should carry the status and a short excerpt with %q", c.name, s.typ, msg, c.quoted)
+			}
 		}
-		if !strings.Contains(msg, "401") || !strings.Contains(msg, "invalid credentials") || len(msg) > 300 {
-			t.Errorf("%s: error %q should carry the status and a short excerpt", typ, msg)
+		if got := r.Requests()[0].Header.Get("Authorization"); got != secret {
+			t.Errorf("SMS auth header = %q", got)
 		}
 	}
-	if got := r.Requests()[0].Header.Get("Authorization"); got != secret {
-		t.Errorf("SMS auth header = %q", got)
+	for _, status := range []int{401, 403} {
+		r.Reset()
+		r.Fail(status)
+		r.FailBody("credentials rejected: tok-98")
+		for _, s := range sets {
+			if msg, want := send(s.typ, s.set), fmt.Sprintf("HTTP %d %s", status, http.StatusText(status)); msg != want {
+				t.Errorf("%d, %s: error %q, want %q alone", status, s.typ, msg, want)
+			}
+		}
 	}
 }
 

@@ -60,7 +60,7 @@ var keyRE = regexp.MustCompile("^[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+(\\.[A-Za-z0-9!#
 
 // Send delivers m to one recipient over a channel of type t. Use
 // Permanent on its error to decide whether to retry. The error's text
-// never contains secret.
+// never contains secret nor its token (see outbound.Redact).
 func (s *Sender) Send(ctx context.Context, t Type, set Settings, secret string, to Recipient, m Message) error {
 	if err := s.send(ctx, t, set, secret, to, m); err != nil {
 		return redact(err, secret)
@@ -115,18 +115,28 @@ func (s *Sender) do(ctx context.Context, req *http.Request, secret string) error
 	if resp.Status >= 200 && resp.Status < 300 {
 		return nil
 	}
-	ex := excerpt(resp.Body)
-	if secret != "" {
-		ex = strings.ReplaceAll(ex, secret, "[secret]") // a receiver echoing our headers
+	if resp.Status == http.StatusUnauthorized || resp.Status == http.StatusForbidden {
+		// An answer about our credentials: the likeliest to quote them,
+		// and its status says enough.
+		return &HTTPError{Status: resp.Status}
 	}
-	return &HTTPError{Status: resp.Status, Excerpt: ex}
+	// Redacted before the cut, which could leave the start of the secret.
+	body := string(resp.Body)
+	if resp.Truncated {
+		body = outbound.RedactStart(body, secret)
+	} else {
+		body = outbound.Redact(body, secret)
+	}
+	return &HTTPError{Status: resp.Status, Excerpt: excerpt(body)}
 }
 
 // HTTPError is a non-2xx answer. Redirects are not followed (see
 // outbound), so a 3xx is one too.
 type HTTPError struct {
-	Status  int
-	Excerpt string // the start of the body, at most 200 bytes, printable
+	Status int
+	// Excerpt is the start of the body, at most 200 bytes, printable,
+	// the secret hidden; none for a 401 or 403.
+	Excerpt string
 }
 
 func (e *HTTPError) Error() string {
@@ -139,10 +149,10 @@ func (e *HTTPError) Error() string {
 
 // excerpt is the start of a body, cut on a rune, control characters
 // turned to spaces.
-func excerpt(b []byte) string {
+func excerpt(b string) string {
 	if len(b) > maxExcerpt {
 		b = b[:maxExcerpt]
-		for len(b) > 0 && !utf8.Valid(b) {
+		for len(b) > 0 && !utf8.ValidString(b) {
 			b = b[:len(b)-1]
 		}
 	}
@@ -151,7 +161,7 @@ func excerpt(b []byte) string {
 			return ' '
 		}
 		return r
-	}, string(b))
+	}, b)
 	return strings.TrimSpace(s)
 }
 
@@ -209,21 +219,19 @@ func Permanent(err error) bool {
 	return false
 }
 
-// redacted hides the secret in an error's text; errors.Is and As still
-// see the cause.
+// redacted hides the secret (outbound.Redact: its parts too) in an
+// error's text; errors.Is and As still see the cause.
 type redacted struct {
-	err    error
-	secret string
+	err error
+	msg string
 }
 
-func (r *redacted) Error() string {
-	return strings.ReplaceAll(r.err.Error(), r.secret, "[secret]")
-}
+func (r *redacted) Error() string { return r.msg }
 func (r *redacted) Unwrap() error { return r.err }
 
 func redact(err error, secret string) error {
-	if secret == "" || !strings.Contains(err.Error(), secret) {
-		return err
+	if msg := outbound.Redact(err.Error(), secret); msg != err.Error() {
+		return &redacted{err, msg}
 	}
-	return &redacted{err, secret}
+	return err
 }

@@ -73,15 +73,24 @@ func Verify(secret string, header http.Header, body []byte, tolerance time.Durat
 
 // webhookBody is the JSON format's body.
 type webhookBody struct {
-	Event          string    `json:"event"`
-	IdempotencyKey string    `json:"idempotencyKey"`
-	To             string    `json:"to,omitempty"`
-	Subject        string    `json:"subject"`
-	Text           string    `json:"text"`
-	Link           string    `json:"link,omitempty"`
-	Recipient      Recipient `json:"recipient"`
-	Data           any       `json:"data,omitempty"`
-	SentAt         string    `json:"sentAt"`
+	Event          string `json:"event"`
+	IdempotencyKey string `json:"idempotencyKey"`
+	To             string `json:"to,omitempty"`
+	Subject        string `json:"subject"`
+	Text           string `json:"text"`
+	Link           string `json:"link,omitempty"`
+	Recipient      who    `json:"recipient"`
+	Data           any    `json:"data,omitempty"`
+	SentAt         string `json:"sentAt"`
+}
+
+// who is the recipient as a webhook sees it: who, not how to reach them.
+// The receiver is a third party (a SOAR, a messenger bridge): the email and
+// phone stay with us, a messenger's handle goes in "to".
+type who struct {
+	UserID int    `json:"userId"`
+	Name   string `json:"name,omitempty"`
+	Login  string `json:"login,omitempty"`
 }
 
 // chatText is the CHAT format's text: subject, text and link on lines of
@@ -109,7 +118,7 @@ func (s *Sender) sendWebhook(ctx context.Context, set *WebhookSettings, handle, 
 		payload = webhookBody{
 			Event: m.Event, IdempotencyKey: m.IdempotencyKey, To: handle,
 			Subject: m.Subject, Text: m.Text, Link: m.Link,
-			Recipient: to, Data: m.Data, SentAt: now.UTC().Format(time.RFC3339),
+			Recipient: who{UserID: to.UserID, Name: to.Name, Login: to.Login}, Data: m.Data, SentAt: now.UTC().Format(time.RFC3339),
 		}
 	}
 	body, err := json.Marshal(payload)

@@ -25,10 +25,12 @@ import (
 	"net/http"
 	"net/netip"
 	"net/url"
+	"slices"
 	"strings"
 	"sync"
 	"syscall"
 	"time"
+	"unicode/utf8"
 )
 
 // Limits.
@@ -77,10 +79,7 @@ type Response struct {
 // (Slack's webhook URLs do).
 func (g *Guard) Do(ctx context.Context, req *http.Request) (*Response, error) {
 	g.once.Do(g.init)
-	timeout := g.Timeout
-	if timeout <= 0 {
-		timeout = DefaultTimeout
-	}
+	timeout := g.timeout()
 	limit := g.MaxResponseBytes
 	if limit <= 0 {
 		limit = DefaultMaxResponseBytes
@@ -113,6 +112,14 @@ func requestError(req *http.Request, err error) error {
 	return fmt.Errorf("%s %s://%s: %w", req.Method, req.URL.Scheme, req.URL.Host, err)
 }
 
+// timeout is the bound of a whole request.
+func (g *Guard) timeout() time.Duration {
+	if g.Timeout > 0 {
+		return g.Timeout
+	}
+	return DefaultTimeout
+}
+
 func (g *Guard) init() {
 	allow := append([]netip.Prefix(nil), g.Allow...)
 	dialer := &net.Dialer{
@@ -130,7 +137,7 @@ func (g *Guard) init() {
 			MaxIdleConns:          16,
 			MaxIdleConnsPerHost:   2,
 			IdleConnTimeout:       30 * time.Second,
-			ResponseHeaderTimeout: DefaultTimeout,
+			ResponseHeaderTimeout: g.timeout(), // the guard's, not DefaultTimeout: a 30 s playbook waits 30 s
 		},
 		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
 	}
@@ -205,6 +212,63 @@ func special(ip netip.Addr) string {
 		}
 	}
 	return ""
+}
+
+// MinSecretPart is the shortest whitespace-separated part of a secret that
+// Redact hides on its own: the token of "Bearer <token>" is a secret,
+// "Basic" is a word.
+const MinSecretPart = 6
+
+// hidden stands in for a secret.
+const hidden = "[secret]"
+
+// Redact hides in s, a receiver's answer or an error's text, each secret
+// (an auth header value, a key) and each whitespace-separated part of one
+// of MinSecretPart or more characters: a receiver may quote the token of
+// "Bearer <token>" without its scheme. Redact before cutting a text, or
+// the cut may leave the start of a secret behind; when s is itself the
+// start of a longer text (Response.Truncated), use RedactStart.
+func Redact(s string, secrets ...string) string {
+	for _, p := range secretParts(secrets) {
+		s = strings.ReplaceAll(s, p, hidden)
+	}
+	return s
+}
+
+// RedactStart is Redact for the start of a longer text: it also hides a
+// start of a secret or part, MinSecretPart characters or more, that ends s.
+func RedactStart(s string, secrets ...string) string {
+	parts := secretParts(secrets)
+	for _, p := range parts {
+		for n := len(p) - 1; n > 0 && utf8.RuneCountInString(p[:n]) >= MinSecretPart; n-- {
+			if strings.HasSuffix(s, p[:n]) {
+				s = s[:len(s)-n] + hidden
+				break
+			}
+		}
+	}
+	return Redact(s, secrets...)
+}
+
+// secretParts are the secrets and their parts to hide, longest first (a
+// whole secret before its parts).
+func secretParts(secrets []string) []string {
+	var out []string
+	for _, sec := range secrets {
+		if sec == "" {
+			continue
+		}
+		out = append(out, sec)
+		if f := strings.Fields(sec); len(f) > 1 {
+			for _, p := range f {
+				if utf8.RuneCountInString(p) >= MinSecretPart {
+					out = append(out, p)
+				}
+			}
+		}
+	}
+	slices.SortFunc(out, func(a, b string) int { return len(b) - len(a) })
+	return out
 }
 
 // ParseAllow reads an allow-list: comma-separated CIDR prefixes or bare

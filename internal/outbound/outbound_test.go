@@ -261,3 +261,47 @@ func TestErrorHidesPathAndQuery(t *testing.T) {
 		t.Fatalf("err = %v", err)
 	}
 }
+
+// TestRedact: the secret, each part of it of MinSecretPart characters or
+// more, and (RedactStart) a start of one cut off at the end are hidden;
+// short words of a secret are not.
+func TestRedact(t *testing.T) {
+	const secret = "Bearer tok-98765"
+	cases := []struct{ in, want, wantStart string }{
+		{"auth " + secret + " bad", "auth [secret] bad", "auth [secret] bad"},
+		{`token "tok-98765" unknown`, `token "[secret]" unknown`, `token "[secret]" unknown`},
+		{"scheme Basic ok", "scheme Basic ok", "scheme Basic ok"},
+		{"cut: Bearer tok-9", "cut: [secret] tok-9", "cut: [secret]"},
+		{"cut: tok-98", "cut: tok-98", "cut: [secret]"},
+		{"cut: tok-9", "cut: tok-9", "cut: tok-9"}, // 5 characters: too short to say
+	}
+	for _, c := range cases {
+		if got := Redact(c.in, secret, ""); got != c.want {
+			t.Errorf("Redact(%q) = %q, want %q", c.in, got, c.want)
+		}
+		if got := RedactStart(c.in, secret); got != c.wantStart {
+			t.Errorf("RedactStart(%q) = %q, want %q", c.in, got, c.wantStart)
+		}
+	}
+	if got := Redact("x k y", "k"); got != "x [secret] y" {
+		t.Errorf("a short secret is hidden whole: %q", got)
+	}
+}
+
+// TestHeaderTimeoutIsTheGuards: the wait for the response headers is
+// bounded by the guard's Timeout, not DefaultTimeout, so a guard allowing
+// 30 s (a slow playbook endpoint) does not give up after 10. Read from the
+// transport: proving it by waiting would take over 10 s.
+func TestHeaderTimeoutIsTheGuards(t *testing.T) {
+	for _, d := range []time.Duration{0, time.Second, 3 * DefaultTimeout} {
+		g := &Guard{Timeout: d}
+		g.once.Do(g.init)
+		want := d
+		if d == 0 {
+			want = DefaultTimeout
+		}
+		if got := g.client.Transport.(*http.Transport).ResponseHeaderTimeout; got != want {
+			t.Errorf("Timeout %v: the response headers are awaited %v, want %v", d, got, want)
+		}
+	}
+}

@@ -2,12 +2,16 @@ package playbooks
 
 import (
 	"encoding/json"
+	"errors"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
 	"unicode/utf8"
 
+	"socdesk/ent"
 	"socdesk/internal/errs"
+	"socdesk/internal/outbound"
 )
 
 func ptr[T any](v T) *T { return &v }
@@ -138,5 +142,22 @@ func TestKept(t *testing.T) {
 	}
 	if k := kept([]byte("a\x00b")); k != "a\uFFFDb" {
 		t.Errorf("NUL kept as %q", k)
+	}
+}
+
+// TestRedactSecrets: the one rule for what a run keeps, its answer and its
+// error: secret header values and their tokens hidden, even at the end of
+// a cut answer; a scrubbed error still wraps its cause.
+func TestRedactSecrets(t *testing.T) {
+	pb := &ent.Playbook{SecretHeaders: map[string]string{"Authorization": "Bearer tok-98765", "X-Key": "k3y-abcdef"}}
+	if got := redact(`401: "Bearer tok-98765" / tok-98765 / k3y-abcdef`, pb, false); got != `401: "[secret]" / [secret] / [secret]` {
+		t.Errorf("answer kept as %q", got)
+	}
+	if got := redact("the start ends in Bearer tok-98", pb, true); got != "the start ends in [secret]" {
+		t.Errorf("cut answer kept as %q", got)
+	}
+	err := scrub(fmt.Errorf("POST http://x: %w (sent tok-98765)", outbound.ErrRefused), pb)
+	if strings.Contains(err.Error(), "tok-98765") || !errors.Is(err, outbound.ErrRefused) {
+		t.Errorf("scrubbed error %q (wraps ErrRefused: %v)", err, errors.Is(err, outbound.ErrRefused))
 	}
 }

@@ -247,24 +247,45 @@ func (s *Service) send(ctx context.Context, pb *ent.Playbook, payload []byte, ke
 		err = fmt.Errorf("timed out: no answer within %d ms (%w)", pb.TimeoutMs, err)
 	}
 	if err != nil {
-		return nil, scrub(err, pb.SecretHeaders)
+		return nil, scrub(err, pb)
 	}
 	return res, nil
 }
 
-// scrub removes secret header values from an error's text.
-func scrub(err error, secrets map[string]string) error {
-	msg := err.Error()
-	for _, v := range secrets {
-		if v != "" {
-			msg = strings.ReplaceAll(msg, v, "[secret]")
-		}
+// redact hides pb's secret header values in s, an endpoint's answer or an
+// error's text, both kept where site viewers read them (Ticket.playbookRuns)
+// and an endpoint may echo the request (a 401 quoting Authorization).
+// start: s is the start of a longer answer (outbound's cut).
+func redact(s string, pb *ent.Playbook, start bool) string {
+	if pb == nil || len(pb.SecretHeaders) == 0 {
+		return s
 	}
-	if msg == err.Error() {
-		return err
+	secrets := make([]string, 0, len(pb.SecretHeaders))
+	for _, v := range pb.SecretHeaders {
+		secrets = append(secrets, v)
 	}
-	return errors.New(msg)
+	if start {
+		return outbound.RedactStart(s, secrets...)
+	}
+	return outbound.Redact(s, secrets...)
 }
+
+// scrub hides pb's secret header values in err's text (it goes to the job
+// engine's records too); errors.Is and As still see the cause.
+func scrub(err error, pb *ent.Playbook) error {
+	if msg := redact(err.Error(), pb, false); msg != err.Error() {
+		return &scrubbed{err, msg}
+	}
+	return err
+}
+
+type scrubbed struct {
+	err error
+	msg string
+}
+
+func (s *scrubbed) Error() string { return s.msg }
+func (s *scrubbed) Unwrap() error { return s.err }
 
 // finish records a run's outcome (or its failed attempt, QUEUED again).
 func (s *Service) finish(ctx context.Context, run *ent.PlaybookRun, status playbookrun.Status, attempt int, res *outbound.Response, runErr error) error {
@@ -279,7 +300,7 @@ func (s *Service) finish(ctx context.Context, run *ent.PlaybookRun, status playb
 		to["httpStatus"] = res.Status
 	}
 	if runErr != nil {
-		msg = truncate(runErr.Error(), maxErrorRunes)
+		msg = truncate(redact(runErr.Error(), run.Edges.Playbook, false), maxErrorRunes) // before the cut, which could split a secret
 		to["error"] = msg
 	}
 	return s.progress(ctx, run, func(u *ent.PlaybookRunUpdateOne) {
@@ -288,7 +309,7 @@ func (s *Service) finish(ctx context.Context, run *ent.PlaybookRun, status playb
 			u.SetFinishedAt(time.Now().UTC())
 		}
 		if res != nil {
-			u.SetHTTPStatus(res.Status).SetDurationMs(int(res.Duration.Milliseconds())).SetResponse(kept(res.Body))
+			u.SetHTTPStatus(res.Status).SetDurationMs(int(res.Duration.Milliseconds())).SetResponse(kept([]byte(redact(string(res.Body), run.Edges.Playbook, res.Truncated))))
 		}
 		if runErr != nil {
 			u.SetError(msg)
