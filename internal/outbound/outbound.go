@@ -252,6 +252,11 @@ func RedactStart(s string, secrets ...string) string {
 
 // secretParts are the secrets and their parts to hide, longest first (a
 // whole secret before its parts).
+// authSchemes are the words before a credential ("Bearer <token>"): no
+// secret themselves, and an answer saying "missing Bearer token" should
+// stay readable.
+var authSchemes = []string{"bearer", "basic", "digest", "token", "apikey"}
+
 func secretParts(secrets []string) []string {
 	var out []string
 	for _, sec := range secrets {
@@ -261,7 +266,7 @@ func secretParts(secrets []string) []string {
 		out = append(out, sec)
 		if f := strings.Fields(sec); len(f) > 1 {
 			for _, p := range f {
-				if utf8.RuneCountInString(p) >= MinSecretPart {
+				if utf8.RuneCountInString(p) >= MinSecretPart && !slices.Contains(authSchemes, strings.ToLower(p)) {
 					out = append(out, p)
 				}
 			}
