@@ -271,7 +271,8 @@ func TestRedact(t *testing.T) {
 		{"auth " + secret + " bad", "auth [secret] bad", "auth [secret] bad"},
 		{`token "tok-98765" unknown`, `token "[secret]" unknown`, `token "[secret]" unknown`},
 		{"scheme Basic ok", "scheme Basic ok", "scheme Basic ok"},
-		{"cut: Bearer tok-9", "cut: [secret] tok-9", "cut: [secret]"},
+		{"cut: Bearer tok-9", "cut: Bearer tok-9", "cut: [secret]"}, // the scheme word alone is no secret; a cut start of the secret is
+		{"missing Bearer token", "missing Bearer token", "missing Bearer token"},
 		{"cut: tok-98", "cut: tok-98", "cut: [secret]"},
 		{"cut: tok-9", "cut: tok-9", "cut: tok-9"}, // 5 characters: too short to say
 	}
