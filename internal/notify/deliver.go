@@ -2,6 +2,7 @@ package notify
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"time"
 
@@ -125,7 +126,9 @@ func (s *Service) deliver(ctx context.Context, id, attempt, max int) error {
 	// took it all): else the delivery would stay PENDING with its job gone.
 	rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), recordTimeout)
 	defer cancel()
-	if err := s.record(rctx, d, status, d.Attempts+1, sendErr); err != nil { // attempts count on across a retry
+	if err := s.record(rctx, d, status, d.Attempts+1, sendErr); errors.Is(err, errSettled) {
+		return nil
+	} else if err != nil { // attempts count on across a retry
 		return err // River retries; the receiver dedups by the key
 	}
 	switch {
@@ -137,18 +140,31 @@ func (s *Service) deliver(ctx context.Context, id, attempt, max int) error {
 	return sendErr // retried with backoff; the last attempt's error discards the job
 }
 
-// record keeps a delivery's attempt; a propagation's final outcome is also
+// errSettled: the delivery was no longer PENDING when its outcome was to
+// be recorded (another settled it first); nothing is recorded.
+var errSettled = errors.New("notify: the delivery was settled meanwhile")
+
+// record keeps a delivery's attempt (errSettled when it is no longer
+// PENDING); a propagation's final outcome is also
 // appended to its ticket's history, where dashboards see it arrive.
 func (s *Service) record(ctx context.Context, d *ent.Delivery, status delivery.Status, attempts int, sendErr error) error {
 	now := time.Now().UTC()
 	update := func(ctx context.Context, tx *ent.Tx) error {
-		u := tx.Delivery.UpdateOneID(d.ID).SetStatus(status).SetAttempts(attempts).SetLastAttemptAt(now)
+		// Only from PENDING: the orphan sweep must not undo a send that
+		// settled the delivery while it looked at the jobs.
+		u := tx.Delivery.UpdateOneID(d.ID).Where(delivery.StatusEQ(delivery.StatusPENDING)).
+			SetStatus(status).SetAttempts(attempts).SetLastAttemptAt(now)
 		if sendErr != nil {
 			u.SetLastError(truncate(sendErr.Error(), maxErrorRunes))
 		} else {
 			u.SetSentAt(now).ClearLastError() // a sent delivery shows no error of an earlier attempt
 		}
-		return u.Exec(ctx)
+		if err := u.Exec(ctx); ent.IsNotFound(err) {
+			return errSettled
+		} else if err != nil {
+			return err
+		}
+		return nil
 	}
 	if d.Kind != delivery.KindPROPAGATION || status == delivery.StatusPENDING {
 		return txn.Run(ctx, s.Client, update)

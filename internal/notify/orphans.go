@@ -2,6 +2,7 @@ package notify
 
 import (
 	"context"
+	"errors"
 	"time"
 
 	"github.com/riverqueue/river"
@@ -57,7 +58,7 @@ func (s *Service) FailOrphans(ctx context.Context, before time.Time) error {
 			continue
 		}
 		if err := s.record(ctx, d, delivery.StatusFAILED, d.Attempts,
-			permanent("its job ended without an outcome (the replica sending it stopped during its last attempt); retry it")); err != nil {
+			permanent("its job ended without an outcome (the replica sending it stopped during its last attempt); retry it")); err != nil && !errors.Is(err, errSettled) {
 			return err
 		}
 	}

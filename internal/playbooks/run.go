@@ -322,12 +322,26 @@ func (s *Service) finish(ctx context.Context, run *ent.PlaybookRun, status playb
 // progress updates a run and appends PLAYBOOK_RUN_UPDATED to its ticket's
 // history in one transaction (the update alone once the ticket is gone).
 func (s *Service) progress(ctx context.Context, run *ent.PlaybookRun, set func(*ent.PlaybookRunUpdateOne), to map[string]any) error {
-	return s.Tickets.Progress(ctx, run.TicketID, func(ctx context.Context, tx *ent.Tx) error {
-		u := tx.PlaybookRun.UpdateOneID(run.ID)
+	err := s.Tickets.Progress(ctx, run.TicketID, func(ctx context.Context, tx *ent.Tx) error {
+		// Never past an end: the orphan sweep must not undo a run that
+		// finished while it looked at the jobs.
+		u := tx.PlaybookRun.UpdateOneID(run.ID).Where(playbookrun.StatusIn(playbookrun.StatusQUEUED, playbookrun.StatusRUNNING))
 		set(u)
-		return u.Exec(ctx)
+		if err := u.Exec(ctx); ent.IsNotFound(err) {
+			return errFinished
+		} else if err != nil {
+			return err
+		}
+		return nil
 	}, ticketevent.KindPLAYBOOK_RUN_UPDATED, schematype.FieldChange{Field: schematype.ChangePlaybookRun, To: to})
+	if errors.Is(err, errFinished) {
+		return nil // finished meanwhile: nothing to record
+	}
+	return err
 }
+
+// errFinished: the run had ended when a step was to be recorded.
+var errFinished = errors.New("playbooks: the run finished meanwhile")
 
 // fields are the template's view of t.
 func (s *Service) fields(t *ent.Ticket, run *ent.PlaybookRun, pb *ent.Playbook) Fields {
