@@ -153,10 +153,15 @@ func New(o Options) (*Engine, error) {
 // engine's first use.
 func (e *Engine) Workers() *river.Workers { return e.workers }
 
-// AddPeriodic has j enqueued on its schedule (by the replicas' elected
-// leader, worked by any), like Workers before the engine's first use.
-// Insert-only replicas enqueue none.
-func (e *Engine) AddPeriodic(j *river.PeriodicJob) { e.periodic = append(e.periodic, j) }
+// Every registers w and has a job of its (argument-less) kind enqueued
+// every interval (by the replicas' elected leader, worked by any), like
+// Workers before the engine's first use. Insert-only replicas enqueue none.
+func Every[T river.JobArgs](e *Engine, interval time.Duration, w river.Worker[T]) {
+	river.AddWorker(e.workers, w)
+	var args T
+	e.periodic = append(e.periodic, river.NewPeriodicJob(river.PeriodicInterval(interval),
+		func() (river.JobArgs, *river.InsertOpts) { return args, nil }, nil))
+}
 
 // Client is River's client, for what the engine does not wrap.
 func (e *Engine) Client() *river.Client[*sql.Tx] {

@@ -16,6 +16,7 @@ import (
 	"socdesk/ent/ticketevent"
 	"socdesk/internal/authz"
 	"socdesk/internal/channels"
+	"socdesk/internal/jobs"
 	"socdesk/internal/txn"
 )
 
@@ -40,12 +41,8 @@ func (s *Service) registerWorkers() {
 	river.AddWorker(s.Jobs.Workers(), &fanoutWorker{s: s})
 	river.AddWorker(s.Jobs.Workers(), &deliverWorker{s: s})
 	river.AddWorker(s.Jobs.Workers(), &digestWorker{s: s})
-	river.AddWorker(s.Jobs.Workers(), &sweepWorker{s: s})
-	river.AddWorker(s.Jobs.Workers(), &orphansWorker{s: s})
-	s.Jobs.AddPeriodic(river.NewPeriodicJob(river.PeriodicInterval(OrphansEvery),
-		func() (river.JobArgs, *river.InsertOpts) { return OrphansArgs{}, nil }, nil))
-	s.Jobs.AddPeriodic(river.NewPeriodicJob(river.PeriodicInterval(SweepEvery),
-		func() (river.JobArgs, *river.InsertOpts) { return SweepArgs{}, nil }, nil))
+	jobs.Every(s.Jobs, SweepEvery, river.Worker[SweepArgs](&sweepWorker{s: s}))
+	jobs.Every(s.Jobs, OrphansEvery, river.Worker[OrphansArgs](&orphansWorker{s: s}))
 }
 
 // recordTimeout bounds the recording of an attempt's outcome.

@@ -9,6 +9,7 @@ import (
 
 	"socdesk/ent/playbookrun"
 	"socdesk/internal/authz"
+	"socdesk/internal/jobs"
 )
 
 // OrphansArgs is the periodic job that keeps as FAILED the runs left
@@ -38,9 +39,7 @@ func (w *orphansWorker) Work(ctx context.Context, _ *river.Job[OrphansArgs]) err
 }
 
 func (s *Service) registerOrphans() {
-	river.AddWorker(s.Jobs.Workers(), &orphansWorker{s: s})
-	s.Jobs.AddPeriodic(river.NewPeriodicJob(river.PeriodicInterval(OrphansEvery),
-		func() (river.JobArgs, *river.InsertOpts) { return OrphansArgs{}, nil }, nil))
+	jobs.Every(s.Jobs, OrphansEvery, river.Worker[OrphansArgs](&orphansWorker{s: s}))
 }
 
 // FailOrphans keeps as FAILED, with the reason, the unfinished runs last
