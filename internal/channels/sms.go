@@ -16,6 +16,7 @@ import (
 	"unicode/utf8"
 
 	"socdesk/internal/errs"
+	"socdesk/internal/runes"
 )
 
 // Limits of SMS.
@@ -56,24 +57,16 @@ func smsText(m Message) string {
 	}
 	subject = strings.TrimSpace(subject)
 	if m.Link == "" {
-		return truncateRunes(subject, MaxSMSRunes)
+		return runes.Cut(subject, MaxSMSRunes)
 	}
 	room := MaxSMSRunes - utf8.RuneCountInString(m.Link) - 1
 	if room <= 0 {
-		return truncateRunes(m.Link, MaxSMSRunes)
+		return runes.Cut(m.Link, MaxSMSRunes)
 	}
 	if subject == "" {
 		return m.Link
 	}
-	return truncateRunes(subject, room) + " " + m.Link
-}
-
-func truncateRunes(s string, n int) string {
-	if utf8.RuneCountInString(s) <= n {
-		return s
-	}
-	r := []rune(s)
-	return string(r[:n-1]) + "…"
+	return runes.Cut(subject, room) + " " + m.Link
 }
 
 // escaper escapes a template value for the body's content type.

@@ -15,6 +15,7 @@ import (
 	"socdesk/internal/authz"
 	"socdesk/internal/channels"
 	"socdesk/internal/errs"
+	"socdesk/internal/runes"
 	"socdesk/internal/txn"
 	"socdesk/internal/viewer"
 )
@@ -157,7 +158,7 @@ func (s *Service) TestChannel(ctx context.Context, id int, userID *int) (*TestRe
 		})
 	r := &TestResult{OK: err == nil, DurationMs: int(time.Since(start).Milliseconds())}
 	if err != nil {
-		msg := truncate(err.Error(), maxErrorRunes)
+		msg := runes.Cut(err.Error(), maxErrorRunes)
 		r.Error = &msg
 	}
 	return r, nil

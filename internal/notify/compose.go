@@ -9,6 +9,8 @@ import (
 	texttemplate "text/template"
 	"time"
 	"unicode/utf8"
+
+	"socdesk/internal/runes"
 )
 
 // The templates messages are rendered from: a plain-text and an HTML part
@@ -87,7 +89,8 @@ func Compose(s Summary) Message {
 		tags += ", " + s.Site
 	}
 	tags += "] — " + strings.ToLower(head)
-	subject := truncate("#"+strconv.Itoa(s.Number)+" "+s.Title, maxSubjectRunes-utf8.RuneCountInString(tags)) + tags
+	// A title always shows, whatever its tags: at least 20 characters.
+	subject := runes.Cut("#"+strconv.Itoa(s.Number)+" "+s.Title, max(maxSubjectRunes-utf8.RuneCountInString(tags), 20)) + tags
 	return Message{Subject: subject, Text: render(textTemplates, "message.txt", data), HTML: renderHTML("message.html", data)}
 }
 
@@ -121,14 +124,4 @@ func renderHTML(name string, data any) string {
 		panic(err)
 	}
 	return b.String()
-}
-
-// truncate cuts s to n characters, marking the cut.
-func truncate(s string, n int) string {
-	n = max(n, 20) // a title always shows, whatever its tags
-	if utf8.RuneCountInString(s) <= n {
-		return s
-	}
-	r := []rune(s)
-	return string(r[:n-1]) + "…"
 }

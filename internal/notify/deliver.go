@@ -17,6 +17,7 @@ import (
 	"socdesk/internal/authz"
 	"socdesk/internal/channels"
 	"socdesk/internal/jobs"
+	"socdesk/internal/runes"
 	"socdesk/internal/txn"
 )
 
@@ -152,7 +153,7 @@ func (s *Service) record(ctx context.Context, d *ent.Delivery, status delivery.S
 		u := tx.Delivery.UpdateOneID(d.ID).Where(delivery.StatusEQ(delivery.StatusPENDING)).
 			SetStatus(status).SetAttempts(attempts).SetLastAttemptAt(now)
 		if sendErr != nil {
-			u.SetLastError(truncate(sendErr.Error(), maxErrorRunes))
+			u.SetLastError(runes.Cut(sendErr.Error(), maxErrorRunes))
 		} else {
 			u.SetSentAt(now).ClearLastError() // a sent delivery shows no error of an earlier attempt
 		}
@@ -168,7 +169,7 @@ func (s *Service) record(ctx context.Context, d *ent.Delivery, status delivery.S
 	}
 	to := map[string]any{"id": d.ID, "recipient": d.RecipientID, "channel": d.ChannelType, "status": status}
 	if sendErr != nil {
-		to["error"] = truncate(sendErr.Error(), maxErrorRunes)
+		to["error"] = runes.Cut(sendErr.Error(), maxErrorRunes)
 	}
 	return s.Tickets.Progress(ctx, d.TicketID, update, ticketevent.KindDELIVERY_UPDATED,
 		schematype.FieldChange{Field: schematype.ChangeDelivery, From: map[string]any{"id": d.ID, "status": d.Status}, To: to})

@@ -13,6 +13,7 @@ import (
 	"socdesk/ent/ticketevent"
 	"socdesk/ent/user"
 	"socdesk/internal/errs"
+	"socdesk/internal/runes"
 	"socdesk/internal/viewer"
 )
 
@@ -112,7 +113,7 @@ func excerpt(body string) string {
 	if utf8.RuneCountInString(body) <= maxExcerptRunes {
 		return body
 	}
-	return truncate(body, maxExcerptRunes)
+	return runes.Cut(body, maxExcerptRunes)
 }
 
 func sortedUnique(ids []int) []int {

@@ -284,13 +284,6 @@ func kept(body []byte) string {
 	return b.String()
 }
 
-func truncate(s string, n int) string {
-	if utf8.RuneCountInString(s) <= n {
-		return s
-	}
-	return string([]rune(s)[:n-1]) + "…"
-}
-
 // Administers reports whether the viewer may change playbook id, and so see
 // its request (the playbooks' policy: admins).
 func (s *Service) Administers(ctx context.Context, id int) bool {

@@ -20,6 +20,7 @@ import (
 	"socdesk/internal/authz"
 	"socdesk/internal/errs"
 	"socdesk/internal/outbound"
+	"socdesk/internal/runes"
 	"socdesk/internal/txn"
 	"socdesk/internal/viewer"
 )
@@ -300,7 +301,7 @@ func (s *Service) finish(ctx context.Context, run *ent.PlaybookRun, status playb
 		to["httpStatus"] = res.Status
 	}
 	if runErr != nil {
-		msg = truncate(redact(runErr.Error(), run.Edges.Playbook, false), maxErrorRunes) // before the cut, which could split a secret
+		msg = runes.Cut(redact(runErr.Error(), run.Edges.Playbook, false), maxErrorRunes) // before the cut, which could split a secret
 		to["error"] = msg
 	}
 	return s.progress(ctx, run, func(u *ent.PlaybookRunUpdateOne) {
