@@ -49,16 +49,18 @@ func (s *Service) Followers(ctx context.Context, tx *ent.Tx, evs []*ent.TicketEv
 			continue
 		}
 		sum, ok := seen[*ev.TicketID]
-		if !ok {
-			t, err := tx.Ticket.Query().Where(ticket.ID(*ev.TicketID)).
-				WithSite(func(q *ent.SiteQuery) { q.Select(site.FieldName) }).Only(authz.System(ctx))
-			if err != nil && !ent.IsNotFound(err) {
-				return err
+		if t := ev.Edges.Ticket; !ok && t != nil { // as the change left it (tickets' record)
+			if t.Edges.Site == nil { // read its name, on a copy: the caller's ticket keeps its edges
+				st, err := tx.Site.Query().Where(site.ID(t.SiteID)).Select(site.FieldName).Only(authz.System(ctx))
+				if err != nil {
+					return err
+				}
+				c := *t
+				c.Edges.Site = st
+				t = &c
 			}
-			if t != nil {
-				v := s.summary(t, "", "")
-				sum = &v
-			}
+			v := s.summary(t, "", "")
+			sum = &v
 			seen[*ev.TicketID] = sum
 		}
 		params = append(params, river.InsertManyParams{Args: FanoutArgs{EventID: ev.ID, Ticket: sum}, InsertOpts: &river.InsertOpts{Priority: LaterPriority}})

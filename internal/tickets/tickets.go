@@ -561,6 +561,7 @@ func record(ctx context.Context, tx *ent.Tx, t *ent.Ticket, kind ticketevent.Kin
 	if kind == ticketevent.KindDELETED {
 		ev.TicketID = &t.ID // for subscribers; the row keeps NULL once the ticket is gone
 	}
+	ev.Edges.Ticket = t // the ticket as the change left it, for Followers
 	return ev, err
 }
 
