@@ -12,6 +12,20 @@ import (
 	"socdesk/internal/errs"
 )
 
+// Record is the resolver for the record field.
+func (r *evidenceResolver) Record(ctx context.Context, obj *ent.Evidence) (any, error) {
+	return obj.Record, nil
+}
+
+// Evidence is the resolver for the evidence field.
+func (r *explanationRequestResolver) Evidence(ctx context.Context, obj *ent.ExplanationRequest) ([]any, error) {
+	out := make([]any, len(obj.Evidence))
+	for i, rec := range obj.Evidence {
+		out[i] = rec
+	}
+	return out, nil
+}
+
 // Node is the resolver for the node field. An id that does not exist and
 // one the viewer may not see both answer null with a NOT_FOUND error.
 func (r *queryResolver) Node(ctx context.Context, id int) (ent.Noder, error) {
@@ -33,6 +47,14 @@ func (r *Resolver) Channel() generated.ChannelResolver { return &channelResolver
 // Delivery returns generated.DeliveryResolver implementation.
 func (r *Resolver) Delivery() generated.DeliveryResolver { return &deliveryResolver{r} }
 
+// Evidence returns generated.EvidenceResolver implementation.
+func (r *Resolver) Evidence() generated.EvidenceResolver { return &evidenceResolver{r} }
+
+// ExplanationRequest returns generated.ExplanationRequestResolver implementation.
+func (r *Resolver) ExplanationRequest() generated.ExplanationRequestResolver {
+	return &explanationRequestResolver{r}
+}
+
 // Playbook returns generated.PlaybookResolver implementation.
 func (r *Resolver) Playbook() generated.PlaybookResolver { return &playbookResolver{r} }
 
@@ -43,9 +65,11 @@ func (r *Resolver) Query() generated.QueryResolver { return &queryResolver{r} }
 func (r *Resolver) Ticket() generated.TicketResolver { return &ticketResolver{r} }
 
 type (
-	channelResolver  struct{ *Resolver }
-	deliveryResolver struct{ *Resolver }
-	playbookResolver struct{ *Resolver }
-	queryResolver    struct{ *Resolver }
-	ticketResolver   struct{ *Resolver }
+	channelResolver            struct{ *Resolver }
+	deliveryResolver           struct{ *Resolver }
+	evidenceResolver           struct{ *Resolver }
+	explanationRequestResolver struct{ *Resolver }
+	playbookResolver           struct{ *Resolver }
+	queryResolver              struct{ *Resolver }
+	ticketResolver             struct{ *Resolver }
 )

@@ -51,6 +51,13 @@ func (Ticket) Fields() []ent.Field {
 		field.String("protocol").Optional().Validate(maxRunes(schematype.MaxProtocolLength)).Annotations(hidden),
 		field.String("host").Optional().Validate(maxRunes(schematype.MaxHostLength)).Annotations(hidden),
 		field.JSON("custom_fields", []schematype.CustomField{}).Optional().Annotations(hidden),
+		// The pivots' keys, kept by the tickets package from src_ip, dst_ip
+		// and host (package pivots): an IP as 16 bytes (IPv4 mapped into
+		// IPv6) in hex, so that equality and a CIDR range are one index
+		// range on both databases; a host lower-cased.
+		field.String("src_ip_key").Optional().Nillable().Annotations(hidden),
+		field.String("dst_ip_key").Optional().Nillable().Annotations(hidden),
+		field.String("host_key").Optional().Nillable().Annotations(hidden),
 
 		field.Int("category_id"),
 		field.Int("site_id"),
@@ -72,6 +79,9 @@ func (Ticket) Fields() []ent.Field {
 		field.Time("closed_at").Optional().Nillable().Annotations(skipInputs),
 		field.Time("due_at").Optional().Nillable().Annotations(skipInputs).
 			Comment("When the work is due."),
+		field.Enum("explanation_status").GoType(schematype.ExplanationStatus("")).Optional().Nillable().
+			Annotations(skipInputs, entgql.Type("ExplanationStatus")).
+			Comment("The status of the ticket's latest explanation request: the list column."),
 		field.Int("version").Default(1).Annotations(skipInputs).
 			Comment("Incremented by every change; used for optimistic locking."),
 	}
@@ -94,6 +104,8 @@ func (Ticket) Edges() []ent.Edge {
 		edge.To("watchers", TicketWatcher.Type).Annotations(entsql.OnDelete(entsql.Cascade)),
 		edge.To("deliveries", Delivery.Type).Annotations(entsql.OnDelete(entsql.SetNull), entgql.Skip()),
 		edge.To("playbook_runs", PlaybookRun.Type).Annotations(entsql.OnDelete(entsql.SetNull), entgql.Skip()),
+		edge.To("evidence", Evidence.Type).Annotations(entsql.OnDelete(entsql.Cascade), entgql.Skip()),
+		edge.To("explanations", ExplanationRequest.Type).Annotations(entsql.OnDelete(entsql.Cascade), entgql.Skip()),
 	}
 }
 
@@ -114,6 +126,11 @@ func (Ticket) Indexes() []ent.Index {
 		index.Fields("category_id", "created_at"),
 		index.Fields("registered_by_id"),
 		index.Fields("due_at"),
+		// Related tickets and the IP and host filters (newest first).
+		index.Fields("src_ip_key", "id"),
+		index.Fields("dst_ip_key", "id"),
+		index.Fields("host_key", "id"),
+		index.Fields("explanation_status", "id"),
 		index.Fields("title").StorageKey("ticket_title_trgm").
 			Annotations(trgm, entsql.OpClass("gin_trgm_ops")),
 		index.Fields("body").StorageKey("ticket_body_trgm").
