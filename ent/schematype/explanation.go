@@ -38,7 +38,9 @@ func (ExplanationStatus) Values() []string {
 }
 
 // MarshalGQL implements graphql.Marshaler.
-func (s ExplanationStatus) MarshalGQL(w io.Writer) { _, _ = io.WriteString(w, strconv.Quote(string(s))) }
+func (s ExplanationStatus) MarshalGQL(w io.Writer) {
+	_, _ = io.WriteString(w, strconv.Quote(string(s)))
+}
 
 // UnmarshalGQL implements graphql.Unmarshaler.
 func (s *ExplanationStatus) UnmarshalGQL(v any) error {
