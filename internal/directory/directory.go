@@ -120,8 +120,8 @@ func (in EmployeeInput) validate() error {
 
 // mayWriteDirectory refuses a viewer who may not change the directory
 // before any of their input is looked at (or looked up).
-func mayWriteDirectory(ctx context.Context, tx *ent.Tx) error {
-	return employee.Policy.EvalMutation(ctx, tx.Employee.Create().Mutation())
+func mayWriteDirectory(ctx context.Context, c *ent.EmployeeClient) error {
+	return employee.Policy.EvalMutation(ctx, c.Create().Mutation())
 }
 
 // write runs fn in one transaction and returns what it made, unwrapped
@@ -144,7 +144,7 @@ func write[T interface{ Unwrap() T }](ctx context.Context, s *Service, fn func(c
 func (s *Service) CreateEmployee(ctx context.Context, in EmployeeInput) (*ent.Employee, error) {
 	in.normalize()
 	return write(ctx, s, func(ctx context.Context, tx *ent.Tx) (*ent.Employee, error) {
-		if err := mayWriteDirectory(ctx, tx); err != nil {
+		if err := mayWriteDirectory(ctx, tx.Employee); err != nil {
 			return nil, err
 		}
 		if in.Number == nil || in.Name == nil {
@@ -169,7 +169,7 @@ func (s *Service) CreateEmployee(ctx context.Context, in EmployeeInput) (*ent.Em
 func (s *Service) UpdateEmployee(ctx context.Context, id int, in EmployeeInput) (*ent.Employee, error) {
 	in.normalize()
 	return write(ctx, s, func(ctx context.Context, tx *ent.Tx) (*ent.Employee, error) {
-		if err := mayWriteDirectory(ctx, tx); err != nil {
+		if err := mayWriteDirectory(ctx, tx.Employee); err != nil {
 			return nil, err
 		}
 		if _, err := tx.Employee.Get(ctx, id); err != nil {
@@ -251,7 +251,7 @@ func userFree(ctx context.Context, tx *ent.Tx, id, uid int, field string) error 
 // be deactivated instead.
 func (s *Service) DeleteEmployee(ctx context.Context, id int) error {
 	return txn.Run(ctx, s.Client, func(ctx context.Context, tx *ent.Tx) error {
-		if err := mayWriteDirectory(ctx, tx); err != nil {
+		if err := mayWriteDirectory(ctx, tx.Employee); err != nil {
 			return err
 		}
 		e, err := tx.Employee.Get(ctx, id)
@@ -350,7 +350,7 @@ func (s *Service) Departments(query *string) (*ent.DepartmentQuery, error) {
 func (s *Service) CreateDepartment(ctx context.Context, in DepartmentInput) (*ent.Department, error) {
 	in.Name = trimmed(in.Name)
 	return write(ctx, s, func(ctx context.Context, tx *ent.Tx) (*ent.Department, error) {
-		if err := mayWriteDirectory(ctx, tx); err != nil {
+		if err := mayWriteDirectory(ctx, tx.Employee); err != nil {
 			return nil, err
 		}
 		if in.Name == nil {
@@ -367,7 +367,7 @@ func (s *Service) CreateDepartment(ctx context.Context, in DepartmentInput) (*en
 func (s *Service) UpdateDepartment(ctx context.Context, id int, in DepartmentInput) (*ent.Department, error) {
 	in.Name = trimmed(in.Name)
 	return write(ctx, s, func(ctx context.Context, tx *ent.Tx) (*ent.Department, error) {
-		if err := mayWriteDirectory(ctx, tx); err != nil {
+		if err := mayWriteDirectory(ctx, tx.Employee); err != nil {
 			return nil, err
 		}
 		if _, err := tx.Department.Get(ctx, id); err != nil {
@@ -416,7 +416,7 @@ func checkDepartment(ctx context.Context, tx *ent.Tx, id int, in DepartmentInput
 // that named it keep no department).
 func (s *Service) DeleteDepartment(ctx context.Context, id int) error {
 	return txn.Run(ctx, s.Client, func(ctx context.Context, tx *ent.Tx) error {
-		if err := mayWriteDirectory(ctx, tx); err != nil {
+		if err := mayWriteDirectory(ctx, tx.Employee); err != nil {
 			return err
 		}
 		d, err := tx.Department.Get(ctx, id)

@@ -128,15 +128,17 @@ func (r row) has(f Field) bool { _, ok := r.values[f]; return ok }
 // reported (up to MaxImportErrors). The file is bounded while it is read
 // (MaxImportBytes, MaxImportRows): past a bound the import fails at once.
 func (s *Service) Import(ctx context.Context, r io.Reader, opts ImportOptions) (*ImportResult, error) {
+	if err := mayWriteDirectory(ctx, s.Client.Employee); err != nil {
+		return nil, err
+	}
+	// The file is read before the transaction begins: a slow upload holds
+	// no database lock.
 	res := &ImportResult{}
-	err := txn.Run(ctx, s.Client, func(ctx context.Context, tx *ent.Tx) error {
-		if err := mayWriteDirectory(ctx, tx); err != nil {
-			return err
-		}
-		rows, columns, err := readCSV(r, opts.Mapping, res)
-		if err != nil {
-			return err
-		}
+	rows, columns, err := readCSV(r, opts.Mapping, res)
+	if err != nil {
+		return nil, err
+	}
+	err = txn.Run(ctx, s.Client, func(ctx context.Context, tx *ent.Tx) error {
 		p := &plan{tx: tx, res: res, columns: columns}
 		if err := p.resolve(ctx, rows); err != nil {
 			return err

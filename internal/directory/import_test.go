@@ -386,3 +386,26 @@ func TestImportForbidden(t *testing.T) {
 		}
 	})
 }
+
+// TestImportMalformedLinesAndErrorCap: a line CSV cannot parse (a bare
+// quote) is reported at its line and the lines after it are still
+// checked; past MaxImportErrors the errors stop, the last saying so.
+func TestImportMalformedLinesAndErrorCap(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, f *fixture) {
+		res := f.importCSV("number,name\n1,Ana \"the\" Lima\n2,\n3,Carl\n", directory.ImportOptions{})
+		wantErrors(t, res, lineErr{2, "", `bare "`}, lineErr{3, "name", "is required"})
+		var b strings.Builder
+		b.WriteString("number,name\n")
+		for i := range directory.MaxImportErrors + 50 {
+			fmt.Fprintf(&b, "%d,\n", i)
+		}
+		res = f.importCSV(b.String(), directory.ImportOptions{})
+		if len(res.Errors) != directory.MaxImportErrors || res.Errors[0].Line != 2 ||
+			!strings.Contains(res.Errors[len(res.Errors)-1].Message, "only the first 100 errors") || res.Imported {
+			t.Fatalf("%d errors, the last %+v", len(res.Errors), res.Errors[len(res.Errors)-1])
+		}
+		if n := f.client.Employee.Query().CountX(sys()); n != 0 {
+			t.Fatalf("%d written", n)
+		}
+	})
+}
