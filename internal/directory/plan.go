@@ -332,7 +332,7 @@ func (p *plan) apply(ctx context.Context) error {
 		if !p.changes(r, e) && !slices.Contains(unlink, e.ID) {
 			continue
 		}
-		u := p.tx.Employee.UpdateOne(e)
+		u := p.tx.Employee.Update().Where(employee.ID(e.ID)) // not UpdateOne: no read back of each row
 		p.set(r, u.Mutation())
 		if err := u.Exec(ctx); err != nil {
 			return err
