@@ -1562,6 +1562,20 @@ var (
 			}
 		},
 	}
+	// DepartmentOrderFieldName orders Department by name.
+	DepartmentOrderFieldName = &DepartmentOrderField{
+		Value: func(_m *Department) (ent.Value, error) {
+			return _m.Name, nil
+		},
+		column: department.FieldName,
+		toTerm: department.ByName,
+		toCursor: func(_m *Department) Cursor {
+			return Cursor{
+				ID:    _m.ID,
+				Value: _m.Name,
+			}
+		},
+	}
 )
 
 // String implement fmt.Stringer interface.
@@ -1572,6 +1586,8 @@ func (f DepartmentOrderField) String() string {
 		str = "CREATED_AT"
 	case DepartmentOrderFieldUpdatedAt.column:
 		str = "UPDATED_AT"
+	case DepartmentOrderFieldName.column:
+		str = "NAME"
 	}
 	return str
 }
@@ -1592,6 +1608,8 @@ func (f *DepartmentOrderField) UnmarshalGQL(v interface{}) error {
 		*f = *DepartmentOrderFieldCreatedAt
 	case "UPDATED_AT":
 		*f = *DepartmentOrderFieldUpdatedAt
+	case "NAME":
+		*f = *DepartmentOrderFieldName
 	default:
 		return fmt.Errorf("%s is not a valid DepartmentOrderField", str)
 	}
@@ -1876,6 +1894,20 @@ var (
 			}
 		},
 	}
+	// EmployeeOrderFieldName orders Employee by name.
+	EmployeeOrderFieldName = &EmployeeOrderField{
+		Value: func(_m *Employee) (ent.Value, error) {
+			return _m.Name, nil
+		},
+		column: employee.FieldName,
+		toTerm: employee.ByName,
+		toCursor: func(_m *Employee) Cursor {
+			return Cursor{
+				ID:    _m.ID,
+				Value: _m.Name,
+			}
+		},
+	}
 )
 
 // String implement fmt.Stringer interface.
@@ -1886,6 +1918,8 @@ func (f EmployeeOrderField) String() string {
 		str = "CREATED_AT"
 	case EmployeeOrderFieldUpdatedAt.column:
 		str = "UPDATED_AT"
+	case EmployeeOrderFieldName.column:
+		str = "NAME"
 	}
 	return str
 }
@@ -1906,6 +1940,8 @@ func (f *EmployeeOrderField) UnmarshalGQL(v interface{}) error {
 		*f = *EmployeeOrderFieldCreatedAt
 	case "UPDATED_AT":
 		*f = *EmployeeOrderFieldUpdatedAt
+	case "NAME":
+		*f = *EmployeeOrderFieldName
 	default:
 		return fmt.Errorf("%s is not a valid EmployeeOrderField", str)
 	}

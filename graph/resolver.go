@@ -8,6 +8,7 @@ import (
 
 	"socdesk/ent"
 	"socdesk/internal/admin"
+	"socdesk/internal/directory"
 	"socdesk/internal/live"
 	"socdesk/internal/notify"
 	"socdesk/internal/playbooks"
@@ -26,4 +27,6 @@ type Resolver struct {
 	// propagation, deliveries, playbooks).
 	Notify    *notify.Service
 	Playbooks *playbooks.Service
+	// Directory keeps the employee directory and explanation categories.
+	Directory *directory.Service
 }

@@ -25,7 +25,7 @@ func (Employee) Fields() []ent.Field {
 	return []ent.Field{
 		field.String("number").Unique().NotEmpty().Validate(maxRunes(64)).
 			Comment("The employee number HR gives; the key a CSV import matches on."),
-		field.String("name").NotEmpty().Validate(maxRunes(128)),
+		field.String("name").NotEmpty().Validate(maxRunes(128)).Annotations(entgql.OrderField("NAME")),
 		field.String("email").Optional().Validate(emailAddress),
 		field.String("phone").Optional().Validate(maxRunes(32)),
 		field.Int("department_id").Optional().Nillable(),
@@ -68,7 +68,7 @@ func (Department) Mixin() []ent.Mixin { return []ent.Mixin{TimeMixin{}} }
 // Fields of the Department.
 func (Department) Fields() []ent.Field {
 	return []ent.Field{
-		field.String("name").Unique().NotEmpty().Validate(maxRunes(128)),
+		field.String("name").Unique().NotEmpty().Validate(maxRunes(128)).Annotations(entgql.OrderField("NAME")),
 		field.Int("manager_id").Optional().Nillable(),
 	}
 }
@@ -84,6 +84,7 @@ func (Department) Edges() []ent.Edge {
 // Annotations of the Department.
 func (Department) Annotations() []schema.Annotation {
 	return []schema.Annotation{
+		entgql.RelayConnection(),
 		entgql.Skip(entgql.SkipMutationCreateInput, entgql.SkipMutationUpdateInput, entgql.SkipWhereInput),
 	}
 }

@@ -18,6 +18,7 @@ import (
 	"socdesk/internal/auth"
 	"socdesk/internal/channels"
 	"socdesk/internal/config"
+	"socdesk/internal/directory"
 	"socdesk/internal/events"
 	"socdesk/internal/jobs"
 	"socdesk/internal/live"
@@ -107,7 +108,8 @@ func New(st *store.Store, broker events.Broker, cfg config.Config, log *slog.Log
 		extensions = append(extensions, tracing.NewGraphQL(tp))
 	}
 	gql := graph.NewHandler(graph.Options{
-		Resolver:   &graph.Resolver{Client: st.Client, Tickets: svc, Admin: adm, Logger: log, Hub: hub, Notify: nt, Playbooks: pb},
+		Resolver: &graph.Resolver{Client: st.Client, Tickets: svc, Admin: adm, Logger: log, Hub: hub, Notify: nt, Playbooks: pb,
+			Directory: &directory.Service{Client: st.Client}},
 		Logger:     log,
 		Limits:     cfg.Limits(),
 		MaxTokens:  cfg.MaxTokens,
