@@ -367,6 +367,7 @@ type ComplexityRoot struct {
 	}
 
 	Mutation struct {
+		AddEvidence                func(childComplexity int, ticketID int, records []any) int
 		AddMemo                    func(childComplexity int, ticketID int, body string, format *memo.Format) int
 		AssignTicket               func(childComplexity int, id int, assigneeIDs []int, approverIDs []int, expectedVersion *int) int
 		BulkUpdateTickets          func(childComplexity int, ids []int, change tickets.BulkChange) int
@@ -501,6 +502,18 @@ type ComplexityRoot struct {
 		Viewer        func(childComplexity int) int
 	}
 
+	RelatedCount struct {
+		By    func(childComplexity int) int
+		Count func(childComplexity int) int
+	}
+
+	RelatedTicketConnection struct {
+		Counts     func(childComplexity int) int
+		Edges      func(childComplexity int) int
+		PageInfo   func(childComplexity int) int
+		TotalCount func(childComplexity int) int
+	}
+
 	SMSSettings struct {
 		AuthHeader   func(childComplexity int) int
 		BodyTemplate func(childComplexity int) int
@@ -545,6 +558,7 @@ type ComplexityRoot struct {
 		Detection         func(childComplexity int) int
 		DueAt             func(childComplexity int) int
 		DuplicateCount    func(childComplexity int) int
+		Evidence          func(childComplexity int, after *entgql.Cursor[int], first *int, before *entgql.Cursor[int], last *int) int
 		ExplanationStatus func(childComplexity int) int
 		History           func(childComplexity int, after *entgql.Cursor[int], first *int, before *entgql.Cursor[int], last *int) int
 		ID                func(childComplexity int) int
@@ -559,6 +573,7 @@ type ComplexityRoot struct {
 		Propagations      func(childComplexity int, first *int, after *entgql.Cursor[int], last *int, before *entgql.Cursor[int]) int
 		RegisteredBy      func(childComplexity int) int
 		RegisteredByID    func(childComplexity int) int
+		RelatedTickets    func(childComplexity int, by []tickets.RelatedBy, first *int, after *entgql.Cursor[int]) int
 		Site              func(childComplexity int) int
 		SiteID            func(childComplexity int) int
 		Status            func(childComplexity int) int
@@ -751,6 +766,7 @@ type MutationResolver interface {
 	UpdatePlaybook(ctx context.Context, id int, input playbooks.Input) (*ent.Playbook, error)
 	RunPlaybook(ctx context.Context, id int, ticketIDs []int) (*playbooks.Result, error)
 	RetryPlaybookRun(ctx context.Context, id int) (*ent.PlaybookRun, error)
+	AddEvidence(ctx context.Context, ticketID int, records []any) (*ent.Ticket, error)
 }
 type NotificationPreferenceResolver interface {
 	Channel(ctx context.Context, obj *schematype.NotificationPreference) (*ent.Channel, error)
@@ -789,6 +805,8 @@ type TicketResolver interface {
 	Links(ctx context.Context, obj *ent.Ticket) ([]*model.TicketLink, error)
 	Propagations(ctx context.Context, obj *ent.Ticket, first *int, after *entgql.Cursor[int], last *int, before *entgql.Cursor[int]) (*ent.DeliveryConnection, error)
 	PlaybookRuns(ctx context.Context, obj *ent.Ticket, first *int, after *entgql.Cursor[int], last *int, before *entgql.Cursor[int]) (*ent.PlaybookRunConnection, error)
+	Evidence(ctx context.Context, obj *ent.Ticket, after *entgql.Cursor[int], first *int, before *entgql.Cursor[int], last *int) (*ent.EvidenceConnection, error)
+	RelatedTickets(ctx context.Context, obj *ent.Ticket, by []tickets.RelatedBy, first *int, after *entgql.Cursor[int]) (*tickets.RelatedPage, error)
 }
 type TicketChangeResolver interface {
 	Actor(ctx context.Context, obj *live.Change) (*ent.User, error)
@@ -2055,6 +2073,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.MemoEdge.Node(childComplexity), true
 
+	case "Mutation.addEvidence":
+		if e.ComplexityRoot.Mutation.AddEvidence == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_addEvidence_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.AddEvidence(childComplexity, args["ticketID"].(int), args["records"].([]any)), true
 	case "Mutation.addMemo":
 		if e.ComplexityRoot.Mutation.AddMemo == nil {
 			break
@@ -2877,6 +2906,44 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.Query.Viewer(childComplexity), true
 
+	case "RelatedCount.by":
+		if e.ComplexityRoot.RelatedCount.By == nil {
+			break
+		}
+
+		return e.ComplexityRoot.RelatedCount.By(childComplexity), true
+	case "RelatedCount.count":
+		if e.ComplexityRoot.RelatedCount.Count == nil {
+			break
+		}
+
+		return e.ComplexityRoot.RelatedCount.Count(childComplexity), true
+
+	case "RelatedTicketConnection.counts":
+		if e.ComplexityRoot.RelatedTicketConnection.Counts == nil {
+			break
+		}
+
+		return e.ComplexityRoot.RelatedTicketConnection.Counts(childComplexity), true
+	case "RelatedTicketConnection.edges":
+		if e.ComplexityRoot.RelatedTicketConnection.Edges == nil {
+			break
+		}
+
+		return e.ComplexityRoot.RelatedTicketConnection.Edges(childComplexity), true
+	case "RelatedTicketConnection.pageInfo":
+		if e.ComplexityRoot.RelatedTicketConnection.PageInfo == nil {
+			break
+		}
+
+		return e.ComplexityRoot.RelatedTicketConnection.PageInfo(childComplexity), true
+	case "RelatedTicketConnection.totalCount":
+		if e.ComplexityRoot.RelatedTicketConnection.TotalCount == nil {
+			break
+		}
+
+		return e.ComplexityRoot.RelatedTicketConnection.TotalCount(childComplexity), true
+
 	case "SMSSettings.authHeader":
 		if e.ComplexityRoot.SMSSettings.AuthHeader == nil {
 			break
@@ -3077,6 +3144,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Ticket.DuplicateCount(childComplexity), true
+	case "Ticket.evidence":
+		if e.ComplexityRoot.Ticket.Evidence == nil {
+			break
+		}
+
+		args, err := ec.field_Ticket_evidence_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Ticket.Evidence(childComplexity, args["after"].(*entgql.Cursor[int]), args["first"].(*int), args["before"].(*entgql.Cursor[int]), args["last"].(*int)), true
 	case "Ticket.explanationStatus":
 		if e.ComplexityRoot.Ticket.ExplanationStatus == nil {
 			break
@@ -3181,6 +3259,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Ticket.RegisteredByID(childComplexity), true
+	case "Ticket.relatedTickets":
+		if e.ComplexityRoot.Ticket.RelatedTickets == nil {
+			break
+		}
+
+		args, err := ec.field_Ticket_relatedTickets_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Ticket.RelatedTickets(childComplexity, args["by"].([]tickets.RelatedBy), args["first"].(*int), args["after"].(*entgql.Cursor[int])), true
 	case "Ticket.site":
 		if e.ComplexityRoot.Ticket.Site == nil {
 			break
@@ -3896,6 +3985,19 @@ input TicketFilter {
   incident: Boolean
   "Matched case-insensitively against the title and the body (1 to 200 characters)."
   keyword: String
+  """
+  Detection tickets whose source IP is one of these IPs or in one of these
+  CIDR prefixes (10.1.0.0/16, 2001:db8::/32; the bits past the prefix are
+  ignored). An IPv4 address matches its IPv4-mapped IPv6 form (::ffff:10.1.2.3)
+  and the other way round; an IPv4 prefix covers IPv4 addresses only.
+  """
+  sourceIPs: [String!]
+  "Like sourceIPs, on the destination IP."
+  destinationIPs: [String!]
+  "Detection tickets whose host is one of these, whatever the case (and surrounding spaces)."
+  hosts: [String!]
+  "Tickets whose latest explanation request is in one of these statuses; a ticket without a request matches none."
+  explanationStatuses: [ExplanationStatus!]
 }
 
 enum AttackVerdictFilter {
@@ -4081,6 +4183,11 @@ input CreateTicketInput {
   "SYSTEM for tickets opened by detection rules; defaults to USER."
   origin: TicketOrigin = USER
   dueAt: Time
+  """
+  DETECTION tickets only: the raw records (JSON objects) that triggered the
+  detection, kept in this order as Ticket.evidence (bounds: see addEvidence).
+  """
+  evidence: [JSON!]
 }
 
 """
@@ -5824,6 +5931,64 @@ extend type Mutation {
   retryPlaybookRun(id: ID!): PlaybookRun!
 }
 `, BuiltIn: false},
+	{Name: "../evidence.graphql", Input: `# The evidence records of detection tickets: the raw records (JSON objects)
+# that triggered the detection, the product's "details".
+
+extend type Ticket {
+  "The ticket's evidence records, oldest first. ` + "`" + `first` + "`" + ` or ` + "`" + `last` + "`" + ` (at most 100) is required."
+  evidence(after: Cursor, first: Int, before: Cursor, last: Int): EvidenceConnection!
+}
+
+extend type Mutation {
+  """
+  Appends evidence records (JSON objects) to a DETECTION ticket, recorded in
+  its history as EVIDENCE_ADDED. The ticket's editors may append; to a
+  ticket the system created (origin SYSTEM), only admins and integrations
+  may, as a detection's records come from the detection, not from people.
+  At most 100 records of at most 64 KiB (as JSON) each per call, and at most
+  1,000 records per ticket. BAD_USER_INPUT on ` + "`" + `records` + "`" + ` when a record is no
+  object, too large or too many, or the ticket is no DETECTION ticket.
+  """
+  addEvidence(ticketID: ID!, records: [JSON!]!): Ticket!
+}
+`, BuiltIn: false},
+	{Name: "../pivots.graphql", Input: `# Related tickets: the pivot from a detection to earlier tickets about the
+# same source IP, destination IP or host.
+
+"What a related ticket shares with the ticket."
+enum RelatedBy @goModel(model: "socdesk/internal/tickets.RelatedBy") {
+  "The same source IP."
+  SOURCE_IP
+  "The same destination IP."
+  DESTINATION_IP
+  "The same host (whatever its case)."
+  HOST
+}
+
+extend type Ticket {
+  """
+  Earlier tickets (smaller numbers) sharing this ticket's source IP,
+  destination IP or host (` + "`" + `by` + "`" + `, all three by default), newest first, among
+  those the viewer may see. ` + "`" + `first` + "`" + ` (at most 100) is required. A ticket with
+  none of these fields has no related tickets.
+  """
+  relatedTickets(by: [RelatedBy!], first: Int, after: Cursor): RelatedTicketConnection!
+}
+
+type RelatedTicketConnection @goModel(model: "socdesk/internal/tickets.RelatedPage") {
+  edges: [TicketEdge]
+  pageInfo: PageInfo!
+  "The related tickets in all (each once, whatever it shares)."
+  totalCount: Int!
+  "How many related tickets share each pivot of ` + "`" + `by` + "`" + `, in the order of ` + "`" + `by` + "`" + `."
+  counts: [RelatedCount!]!
+}
+
+type RelatedCount @goModel(model: "socdesk/internal/tickets.RelatedCount") {
+  by: RelatedBy!
+  count: Int!
+}
+`, BuiltIn: false},
 }
 var parsedSchema = gqlparser.MustLoadSchema(sources...)
 
@@ -6191,6 +6356,18 @@ func (ec *executionContext) childFields_Evidence(ctx context.Context, field grap
 	return nil, fmt.Errorf("no field named %q was found under type Evidence", field.Name)
 }
 
+func (ec *executionContext) childFields_EvidenceConnection(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "edges":
+		return ec.fieldContext_EvidenceConnection_edges(ctx, field)
+	case "pageInfo":
+		return ec.fieldContext_EvidenceConnection_pageInfo(ctx, field)
+	case "totalCount":
+		return ec.fieldContext_EvidenceConnection_totalCount(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type EvidenceConnection", field.Name)
+}
+
 func (ec *executionContext) childFields_EvidenceEdge(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 	switch field.Name {
 	case "node":
@@ -6545,6 +6722,30 @@ func (ec *executionContext) childFields_PlaybookRunResult(ctx context.Context, f
 	return nil, fmt.Errorf("no field named %q was found under type PlaybookRunResult", field.Name)
 }
 
+func (ec *executionContext) childFields_RelatedCount(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "by":
+		return ec.fieldContext_RelatedCount_by(ctx, field)
+	case "count":
+		return ec.fieldContext_RelatedCount_count(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type RelatedCount", field.Name)
+}
+
+func (ec *executionContext) childFields_RelatedTicketConnection(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "edges":
+		return ec.fieldContext_RelatedTicketConnection_edges(ctx, field)
+	case "pageInfo":
+		return ec.fieldContext_RelatedTicketConnection_pageInfo(ctx, field)
+	case "totalCount":
+		return ec.fieldContext_RelatedTicketConnection_totalCount(ctx, field)
+	case "counts":
+		return ec.fieldContext_RelatedTicketConnection_counts(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type RelatedTicketConnection", field.Name)
+}
+
 func (ec *executionContext) childFields_SMSSettings(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 	switch field.Name {
 	case "url":
@@ -6667,6 +6868,10 @@ func (ec *executionContext) childFields_Ticket(ctx context.Context, field graphq
 		return ec.fieldContext_Ticket_propagations(ctx, field)
 	case "playbookRuns":
 		return ec.fieldContext_Ticket_playbookRuns(ctx, field)
+	case "evidence":
+		return ec.fieldContext_Ticket_evidence(ctx, field)
+	case "relatedTickets":
+		return ec.fieldContext_Ticket_relatedTickets(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type Ticket", field.Name)
 }
@@ -7030,6 +7235,28 @@ func (ec *executionContext) childFields___Type(ctx context.Context, field graphq
 // endregion ************************** internal!.gotpl ***************************
 
 // region    ***************************** args.gotpl *****************************
+
+func (ec *executionContext) field_Mutation_addEvidence_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "ticketID",
+		func(ctx context.Context, v any) (int, error) {
+			return ec.unmarshalNID2int(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["ticketID"] = arg0
+	arg1, err := graphql.ProcessArgField(ctx, rawArgs, "records",
+		func(ctx context.Context, v any) ([]any, error) {
+			return ec.unmarshalNJSON2ᚕinterfaceᚄ(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["records"] = arg1
+	return args, nil
+}
 
 func (ec *executionContext) field_Mutation_addMemo_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
 	var err error
@@ -8179,6 +8406,44 @@ func (ec *executionContext) field_Subscription_ticketTrend_args(ctx context.Cont
 	return args, nil
 }
 
+func (ec *executionContext) field_Ticket_evidence_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "after",
+		func(ctx context.Context, v any) (*entgql.Cursor[int], error) {
+			return ec.unmarshalOCursor2ᚖentgoᚗioᚋcontribᚋentgqlᚐCursor(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["after"] = arg0
+	arg1, err := graphql.ProcessArgField(ctx, rawArgs, "first",
+		func(ctx context.Context, v any) (*int, error) {
+			return ec.unmarshalOInt2ᚖint(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["first"] = arg1
+	arg2, err := graphql.ProcessArgField(ctx, rawArgs, "before",
+		func(ctx context.Context, v any) (*entgql.Cursor[int], error) {
+			return ec.unmarshalOCursor2ᚖentgoᚗioᚋcontribᚋentgqlᚐCursor(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["before"] = arg2
+	arg3, err := graphql.ProcessArgField(ctx, rawArgs, "last",
+		func(ctx context.Context, v any) (*int, error) {
+			return ec.unmarshalOInt2ᚖint(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["last"] = arg3
+	return args, nil
+}
+
 func (ec *executionContext) field_Ticket_history_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
 	var err error
 	args := map[string]any{}
@@ -8336,6 +8601,36 @@ func (ec *executionContext) field_Ticket_propagations_args(ctx context.Context, 
 		return nil, err
 	}
 	args["before"] = arg3
+	return args, nil
+}
+
+func (ec *executionContext) field_Ticket_relatedTickets_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "by",
+		func(ctx context.Context, v any) ([]tickets.RelatedBy, error) {
+			return ec.unmarshalORelatedBy2ᚕsocdeskᚋinternalᚋticketsᚐRelatedByᚄ(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["by"] = arg0
+	arg1, err := graphql.ProcessArgField(ctx, rawArgs, "first",
+		func(ctx context.Context, v any) (*int, error) {
+			return ec.unmarshalOInt2ᚖint(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["first"] = arg1
+	arg2, err := graphql.ProcessArgField(ctx, rawArgs, "after",
+		func(ctx context.Context, v any) (*entgql.Cursor[int], error) {
+			return ec.unmarshalOCursor2ᚖentgoᚗioᚋcontribᚋentgqlᚐCursor(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["after"] = arg2
 	return args, nil
 }
 
@@ -15027,6 +15322,50 @@ func (ec *executionContext) fieldContext_Mutation_retryPlaybookRun(ctx context.C
 	return fc, nil
 }
 
+func (ec *executionContext) _Mutation_addEvidence(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_addEvidence(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().AddEvidence(ctx, fc.Args["ticketID"].(int), fc.Args["records"].([]any))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *ent.Ticket) graphql.Marshaler {
+			return ec.marshalNTicket2ᚖsocdeskᚋentᚐTicket(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_addEvidence(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Ticket(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_addEvidence_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
 func (ec *executionContext) _NotificationPreference_channel(ctx context.Context, field graphql.CollectedField, obj *schematype.NotificationPreference) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -16949,6 +17288,171 @@ func (ec *executionContext) fieldContext_Query___schema(_ context.Context, field
 	return fc, nil
 }
 
+func (ec *executionContext) _RelatedCount_by(ctx context.Context, field graphql.CollectedField, obj *tickets.RelatedCount) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_RelatedCount_by(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.By, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v tickets.RelatedBy) graphql.Marshaler {
+			return ec.marshalNRelatedBy2socdeskᚋinternalᚋticketsᚐRelatedBy(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_RelatedCount_by(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("RelatedCount", field, false, false, errors.New("field of type RelatedBy does not have child fields"))
+}
+
+func (ec *executionContext) _RelatedCount_count(ctx context.Context, field graphql.CollectedField, obj *tickets.RelatedCount) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_RelatedCount_count(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Count, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_RelatedCount_count(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("RelatedCount", field, false, false, errors.New("field of type Int does not have child fields"))
+}
+
+func (ec *executionContext) _RelatedTicketConnection_edges(ctx context.Context, field graphql.CollectedField, obj *tickets.RelatedPage) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_RelatedTicketConnection_edges(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Edges, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []*ent.TicketEdge) graphql.Marshaler {
+			return ec.marshalOTicketEdge2ᚕᚖsocdeskᚋentᚐTicketEdge(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_RelatedTicketConnection_edges(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "RelatedTicketConnection",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_TicketEdge(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _RelatedTicketConnection_pageInfo(ctx context.Context, field graphql.CollectedField, obj *tickets.RelatedPage) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_RelatedTicketConnection_pageInfo(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.PageInfo, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v entgql.PageInfo[int]) graphql.Marshaler {
+			return ec.marshalNPageInfo2entgoᚗioᚋcontribᚋentgqlᚐPageInfo(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_RelatedTicketConnection_pageInfo(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "RelatedTicketConnection",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_PageInfo(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _RelatedTicketConnection_totalCount(ctx context.Context, field graphql.CollectedField, obj *tickets.RelatedPage) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_RelatedTicketConnection_totalCount(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.TotalCount(ctx)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_RelatedTicketConnection_totalCount(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("RelatedTicketConnection", field, true, false, errors.New("field of type Int does not have child fields"))
+}
+
+func (ec *executionContext) _RelatedTicketConnection_counts(ctx context.Context, field graphql.CollectedField, obj *tickets.RelatedPage) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_RelatedTicketConnection_counts(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Counts(ctx)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []*tickets.RelatedCount) graphql.Marshaler {
+			return ec.marshalNRelatedCount2ᚕᚖsocdeskᚋinternalᚋticketsᚐRelatedCountᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_RelatedTicketConnection_counts(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "RelatedTicketConnection",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_RelatedCount(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
 func (ec *executionContext) _SMSSettings_url(ctx context.Context, field graphql.CollectedField, obj *channels.SMSSettings) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -18387,6 +18891,94 @@ func (ec *executionContext) fieldContext_Ticket_playbookRuns(ctx context.Context
 	}()
 	ctx = graphql.WithFieldContext(ctx, fc)
 	if fc.Args, err = ec.field_Ticket_playbookRuns_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Ticket_evidence(ctx context.Context, field graphql.CollectedField, obj *ent.Ticket) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Ticket_evidence(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Ticket().Evidence(ctx, obj, fc.Args["after"].(*entgql.Cursor[int]), fc.Args["first"].(*int), fc.Args["before"].(*entgql.Cursor[int]), fc.Args["last"].(*int))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *ent.EvidenceConnection) graphql.Marshaler {
+			return ec.marshalNEvidenceConnection2ᚖsocdeskᚋentᚐEvidenceConnection(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Ticket_evidence(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Ticket",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_EvidenceConnection(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Ticket_evidence_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Ticket_relatedTickets(ctx context.Context, field graphql.CollectedField, obj *ent.Ticket) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Ticket_relatedTickets(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Ticket().RelatedTickets(ctx, obj, fc.Args["by"].([]tickets.RelatedBy), fc.Args["first"].(*int), fc.Args["after"].(*entgql.Cursor[int]))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *tickets.RelatedPage) graphql.Marshaler {
+			return ec.marshalNRelatedTicketConnection2ᚖsocdeskᚋinternalᚋticketsᚐRelatedPage(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Ticket_relatedTickets(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Ticket",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_RelatedTicketConnection(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Ticket_relatedTickets_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
 		ec.Error(ctx, err)
 		return fc, err
 	}
@@ -21875,7 +22467,7 @@ func (ec *executionContext) unmarshalInputCreateTicketInput(ctx context.Context,
 		asMap["origin"] = "USER"
 	}
 
-	fieldsInOrder := [...]string{"kind", "title", "body", "bodyFormat", "detection", "categoryID", "siteID", "priority", "attackVerdict", "incident", "assigneeIDs", "approverIDs", "tagIDs", "origin", "dueAt"}
+	fieldsInOrder := [...]string{"kind", "title", "body", "bodyFormat", "detection", "categoryID", "siteID", "priority", "attackVerdict", "incident", "assigneeIDs", "approverIDs", "tagIDs", "origin", "dueAt", "evidence"}
 	for _, k := range fieldsInOrder {
 		v, ok := asMap[k]
 		if !ok {
@@ -21987,6 +22579,13 @@ func (ec *executionContext) unmarshalInputCreateTicketInput(ctx context.Context,
 				return it, err
 			}
 			it.DueAt = data
+		case "evidence":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("evidence"))
+			data, err := ec.unmarshalOJSON2ᚕinterfaceᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Evidence = data
 		}
 	}
 	return it, nil
@@ -22905,7 +23504,7 @@ func (ec *executionContext) unmarshalInputTicketFilter(ctx context.Context, obj 
 		asMap[k] = v
 	}
 
-	fieldsInOrder := [...]string{"createdFrom", "createdTo", "sites", "categories", "priorities", "statuses", "assignees", "approvers", "origins", "tags", "attackVerdicts", "incident", "keyword"}
+	fieldsInOrder := [...]string{"createdFrom", "createdTo", "sites", "categories", "priorities", "statuses", "assignees", "approvers", "origins", "tags", "attackVerdicts", "incident", "keyword", "sourceIPs", "destinationIPs", "hosts", "explanationStatuses"}
 	for _, k := range fieldsInOrder {
 		v, ok := asMap[k]
 		if !ok {
@@ -23003,6 +23602,34 @@ func (ec *executionContext) unmarshalInputTicketFilter(ctx context.Context, obj 
 				return it, err
 			}
 			it.Keyword = data
+		case "sourceIPs":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("sourceIPs"))
+			data, err := ec.unmarshalOString2ᚕstringᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.SourceIPs = data
+		case "destinationIPs":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("destinationIPs"))
+			data, err := ec.unmarshalOString2ᚕstringᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.DestinationIPs = data
+		case "hosts":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("hosts"))
+			data, err := ec.unmarshalOString2ᚕstringᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Hosts = data
+		case "explanationStatuses":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("explanationStatuses"))
+			data, err := ec.unmarshalOExplanationStatus2ᚕsocdeskᚋentᚋschematypeᚐExplanationStatusᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.ExplanationStatuses = data
 		}
 	}
 	return it, nil
@@ -27282,6 +27909,13 @@ func (ec *executionContext) _Mutation(ctx context.Context, sel ast.SelectionSet)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
+		case "addEvidence":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_addEvidence(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
 		default:
 			panic("unknown field " + strconv.Quote(field.Name))
 		}
@@ -28466,6 +29100,168 @@ func (ec *executionContext) _Query(ctx context.Context, sel ast.SelectionSet) gr
 	return out
 }
 
+var relatedCountImplementors = []string{"RelatedCount"}
+
+func (ec *executionContext) _RelatedCount(ctx context.Context, sel ast.SelectionSet, obj *tickets.RelatedCount) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, relatedCountImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferredFieldSet := graphql.NewFieldSet(nil)
+	deferLabelToView := make(map[string]*graphql.FieldSetView)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("RelatedCount")
+		case "by":
+			out.Values[i] = ec._RelatedCount_by(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "count":
+			out.Values[i] = ec._RelatedCount_count(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	atomic.AddInt32(&ec.Deferred, int32(min(len(deferLabelToView), math.MaxInt32)))
+
+	ec.ProcessDeferredGroup(graphql.DeferredGroup{
+		Defers:   deferLabelToView,
+		Path:     graphql.GetPath(ctx),
+		FieldSet: deferredFieldSet,
+		Context:  ctx,
+	})
+
+	return out
+}
+
+var relatedTicketConnectionImplementors = []string{"RelatedTicketConnection"}
+
+func (ec *executionContext) _RelatedTicketConnection(ctx context.Context, sel ast.SelectionSet, obj *tickets.RelatedPage) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, relatedTicketConnectionImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferredFieldSet := graphql.NewFieldSet(nil)
+	deferLabelToView := make(map[string]*graphql.FieldSetView)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("RelatedTicketConnection")
+		case "edges":
+			out.Values[i] = ec._RelatedTicketConnection_edges(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "pageInfo":
+			out.Values[i] = ec._RelatedTicketConnection_pageInfo(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "totalCount":
+			field := field
+
+			innerFunc := func(ctx context.Context, fs *graphql.FieldSet) (res graphql.Marshaler) {
+				defer func() {
+					if r := recover(); r != nil {
+						ec.Error(ctx, ec.Recover(ctx, r))
+					}
+				}()
+				res = ec._RelatedTicketConnection_totalCount(ctx, field, obj)
+				if res == graphql.Null {
+					atomic.AddUint32(&fs.Invalids, 1)
+				}
+				return res
+			}
+
+			if field.IsDeferred() {
+				deferredFieldSet.AddField(field)
+				fieldIndex := len(deferredFieldSet.Values) - 1
+				deferredFieldSet.Concurrently(fieldIndex, func(ctx context.Context) graphql.Marshaler {
+					return innerFunc(ctx, deferredFieldSet)
+				})
+
+				for _, deferrable := range field.Deferrables {
+					view, ok := deferLabelToView[deferrable.Label]
+					if !ok {
+						view = deferredFieldSet.NewView()
+						deferLabelToView[deferrable.Label] = view
+					}
+					view.AddIndices(fieldIndex)
+				}
+
+				// don't run the out.Concurrently() call below
+				out.Values[i] = graphql.Null
+				continue
+			}
+
+			out.Concurrently(i, func(ctx context.Context) graphql.Marshaler { return innerFunc(ctx, out) })
+		case "counts":
+			field := field
+
+			innerFunc := func(ctx context.Context, fs *graphql.FieldSet) (res graphql.Marshaler) {
+				defer func() {
+					if r := recover(); r != nil {
+						ec.Error(ctx, ec.Recover(ctx, r))
+					}
+				}()
+				res = ec._RelatedTicketConnection_counts(ctx, field, obj)
+				if res == graphql.Null {
+					atomic.AddUint32(&fs.Invalids, 1)
+				}
+				return res
+			}
+
+			if field.IsDeferred() {
+				deferredFieldSet.AddField(field)
+				fieldIndex := len(deferredFieldSet.Values) - 1
+				deferredFieldSet.Concurrently(fieldIndex, func(ctx context.Context) graphql.Marshaler {
+					return innerFunc(ctx, deferredFieldSet)
+				})
+
+				for _, deferrable := range field.Deferrables {
+					view, ok := deferLabelToView[deferrable.Label]
+					if !ok {
+						view = deferredFieldSet.NewView()
+						deferLabelToView[deferrable.Label] = view
+					}
+					view.AddIndices(fieldIndex)
+				}
+
+				// don't run the out.Concurrently() call below
+				out.Values[i] = graphql.Null
+				continue
+			}
+
+			out.Concurrently(i, func(ctx context.Context) graphql.Marshaler { return innerFunc(ctx, out) })
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	atomic.AddInt32(&ec.Deferred, int32(min(len(deferLabelToView), math.MaxInt32)))
+
+	ec.ProcessDeferredGroup(graphql.DeferredGroup{
+		Defers:   deferLabelToView,
+		Path:     graphql.GetPath(ctx),
+		FieldSet: deferredFieldSet,
+		Context:  ctx,
+	})
+
+	return out
+}
+
 var sMSSettingsImplementors = []string{"SMSSettings"}
 
 func (ec *executionContext) _SMSSettings(ctx context.Context, sel ast.SelectionSet, obj *channels.SMSSettings) graphql.Marshaler {
@@ -29321,6 +30117,82 @@ func (ec *executionContext) _Ticket(ctx context.Context, sel ast.SelectionSet, o
 					}
 				}()
 				res = ec._Ticket_playbookRuns(ctx, field, obj)
+				if res == graphql.Null {
+					atomic.AddUint32(&fs.Invalids, 1)
+				}
+				return res
+			}
+
+			if field.IsDeferred() {
+				deferredFieldSet.AddField(field)
+				fieldIndex := len(deferredFieldSet.Values) - 1
+				deferredFieldSet.Concurrently(fieldIndex, func(ctx context.Context) graphql.Marshaler {
+					return innerFunc(ctx, deferredFieldSet)
+				})
+
+				for _, deferrable := range field.Deferrables {
+					view, ok := deferLabelToView[deferrable.Label]
+					if !ok {
+						view = deferredFieldSet.NewView()
+						deferLabelToView[deferrable.Label] = view
+					}
+					view.AddIndices(fieldIndex)
+				}
+
+				// don't run the out.Concurrently() call below
+				out.Values[i] = graphql.Null
+				continue
+			}
+
+			out.Concurrently(i, func(ctx context.Context) graphql.Marshaler { return innerFunc(ctx, out) })
+		case "evidence":
+			field := field
+
+			innerFunc := func(ctx context.Context, fs *graphql.FieldSet) (res graphql.Marshaler) {
+				defer func() {
+					if r := recover(); r != nil {
+						ec.Error(ctx, ec.Recover(ctx, r))
+					}
+				}()
+				res = ec._Ticket_evidence(ctx, field, obj)
+				if res == graphql.Null {
+					atomic.AddUint32(&fs.Invalids, 1)
+				}
+				return res
+			}
+
+			if field.IsDeferred() {
+				deferredFieldSet.AddField(field)
+				fieldIndex := len(deferredFieldSet.Values) - 1
+				deferredFieldSet.Concurrently(fieldIndex, func(ctx context.Context) graphql.Marshaler {
+					return innerFunc(ctx, deferredFieldSet)
+				})
+
+				for _, deferrable := range field.Deferrables {
+					view, ok := deferLabelToView[deferrable.Label]
+					if !ok {
+						view = deferredFieldSet.NewView()
+						deferLabelToView[deferrable.Label] = view
+					}
+					view.AddIndices(fieldIndex)
+				}
+
+				// don't run the out.Concurrently() call below
+				out.Values[i] = graphql.Null
+				continue
+			}
+
+			out.Concurrently(i, func(ctx context.Context) graphql.Marshaler { return innerFunc(ctx, out) })
+		case "relatedTickets":
+			field := field
+
+			innerFunc := func(ctx context.Context, fs *graphql.FieldSet) (res graphql.Marshaler) {
+				defer func() {
+					if r := recover(); r != nil {
+						ec.Error(ctx, ec.Recover(ctx, r))
+					}
+				}()
+				res = ec._Ticket_relatedTickets(ctx, field, obj)
 				if res == graphql.Null {
 					atomic.AddUint32(&fs.Invalids, 1)
 				}
@@ -31317,6 +32189,16 @@ func (ec *executionContext) marshalNEmployeeOrderField2ᚖsocdeskᚋentᚐEmploy
 	return v
 }
 
+func (ec *executionContext) marshalNEvidenceConnection2ᚖsocdeskᚋentᚐEvidenceConnection(ctx context.Context, sel ast.SelectionSet, v *ent.EvidenceConnection) graphql.Marshaler {
+	if v == nil {
+		if !graphql.HasFieldError(ctx, graphql.GetFieldContext(ctx)) {
+			graphql.AddErrorf(ctx, "the requested element is null which the schema does not allow")
+		}
+		return graphql.Null
+	}
+	return ec._EvidenceConnection(ctx, sel, v)
+}
+
 func (ec *executionContext) unmarshalNEvidenceOrderField2ᚖsocdeskᚋentᚐEvidenceOrderField(ctx context.Context, v any) (*ent.EvidenceOrderField, error) {
 	var res = new(ent.EvidenceOrderField)
 	err := res.UnmarshalGQL(v)
@@ -31919,6 +32801,59 @@ func (ec *executionContext) unmarshalNPlaybookRunStatus2socdeskᚋentᚋplaybook
 
 func (ec *executionContext) marshalNPlaybookRunStatus2socdeskᚋentᚋplaybookrunᚐStatus(ctx context.Context, sel ast.SelectionSet, v playbookrun.Status) graphql.Marshaler {
 	return v
+}
+
+func (ec *executionContext) unmarshalNRelatedBy2socdeskᚋinternalᚋticketsᚐRelatedBy(ctx context.Context, v any) (tickets.RelatedBy, error) {
+	tmp, err := graphql.UnmarshalString(v)
+	res := tickets.RelatedBy(tmp)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalNRelatedBy2socdeskᚋinternalᚋticketsᚐRelatedBy(ctx context.Context, sel ast.SelectionSet, v tickets.RelatedBy) graphql.Marshaler {
+	_ = sel
+	res := graphql.MarshalString(string(v))
+	if res == graphql.Null {
+		if !graphql.HasFieldError(ctx, graphql.GetFieldContext(ctx)) {
+			graphql.AddErrorf(ctx, "the requested element is null which the schema does not allow")
+		}
+	}
+	return res
+}
+
+func (ec *executionContext) marshalNRelatedCount2ᚕᚖsocdeskᚋinternalᚋticketsᚐRelatedCountᚄ(ctx context.Context, sel ast.SelectionSet, v []*tickets.RelatedCount) graphql.Marshaler {
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalNRelatedCount2ᚖsocdeskᚋinternalᚋticketsᚐRelatedCount(ctx, sel, v[i])
+	})
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
+}
+
+func (ec *executionContext) marshalNRelatedCount2ᚖsocdeskᚋinternalᚋticketsᚐRelatedCount(ctx context.Context, sel ast.SelectionSet, v *tickets.RelatedCount) graphql.Marshaler {
+	if v == nil {
+		if !graphql.HasFieldError(ctx, graphql.GetFieldContext(ctx)) {
+			graphql.AddErrorf(ctx, "the requested element is null which the schema does not allow")
+		}
+		return graphql.Null
+	}
+	return ec._RelatedCount(ctx, sel, v)
+}
+
+func (ec *executionContext) marshalNRelatedTicketConnection2ᚖsocdeskᚋinternalᚋticketsᚐRelatedPage(ctx context.Context, sel ast.SelectionSet, v *tickets.RelatedPage) graphql.Marshaler {
+	if v == nil {
+		if !graphql.HasFieldError(ctx, graphql.GetFieldContext(ctx)) {
+			graphql.AddErrorf(ctx, "the requested element is null which the schema does not allow")
+		}
+		return graphql.Null
+	}
+	return ec._RelatedTicketConnection(ctx, sel, v)
 }
 
 func (ec *executionContext) marshalNSite2ᚕᚖsocdeskᚋentᚐSiteᚄ(ctx context.Context, sel ast.SelectionSet, v []*ent.Site) graphql.Marshaler {
@@ -32963,6 +33898,42 @@ func (ec *executionContext) marshalOExplanationRequestEdge2ᚖsocdeskᚋentᚐEx
 	return ec._ExplanationRequestEdge(ctx, sel, v)
 }
 
+func (ec *executionContext) unmarshalOExplanationStatus2ᚕsocdeskᚋentᚋschematypeᚐExplanationStatusᚄ(ctx context.Context, v any) ([]schematype.ExplanationStatus, error) {
+	if v == nil {
+		return nil, nil
+	}
+	vSlice := graphql.CoerceList(v)
+	var err error
+	res := make([]schematype.ExplanationStatus, len(vSlice))
+	for i := range vSlice {
+		ctx := graphql.WithPathContext(ctx, graphql.NewPathWithIndex(i))
+		res[i], err = ec.unmarshalNExplanationStatus2socdeskᚋentᚋschematypeᚐExplanationStatus(ctx, vSlice[i])
+		if err != nil {
+			return nil, err
+		}
+	}
+	return res, nil
+}
+
+func (ec *executionContext) marshalOExplanationStatus2ᚕsocdeskᚋentᚋschematypeᚐExplanationStatusᚄ(ctx context.Context, sel ast.SelectionSet, v []schematype.ExplanationStatus) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalNExplanationStatus2socdeskᚋentᚋschematypeᚐExplanationStatus(ctx, sel, v[i])
+	})
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
+}
+
 func (ec *executionContext) unmarshalOExplanationStatus2ᚖsocdeskᚋentᚋschematypeᚐExplanationStatus(ctx context.Context, v any) (*schematype.ExplanationStatus, error) {
 	if v == nil {
 		return nil, nil
@@ -33092,6 +34063,41 @@ func (ec *executionContext) marshalOJSON2interface(ctx context.Context, sel ast.
 	_ = ctx
 	res := graphql.MarshalAny(v)
 	return res
+}
+
+func (ec *executionContext) unmarshalOJSON2ᚕinterfaceᚄ(ctx context.Context, v any) ([]any, error) {
+	if v == nil {
+		return nil, nil
+	}
+	vSlice := graphql.CoerceList(v)
+	var err error
+	res := make([]any, len(vSlice))
+	for i := range vSlice {
+		ctx := graphql.WithPathContext(ctx, graphql.NewPathWithIndex(i))
+		res[i], err = ec.unmarshalNJSON2interface(ctx, vSlice[i])
+		if err != nil {
+			return nil, err
+		}
+	}
+	return res, nil
+}
+
+func (ec *executionContext) marshalOJSON2ᚕinterfaceᚄ(ctx context.Context, sel ast.SelectionSet, v []any) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	ret := make(graphql.Array, len(v))
+	for i := range v {
+		ret[i] = ec.marshalNJSON2interface(ctx, sel, v[i])
+	}
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
 }
 
 func (ec *executionContext) marshalOMemo2ᚖsocdeskᚋentᚐMemo(ctx context.Context, sel ast.SelectionSet, v *ent.Memo) graphql.Marshaler {
@@ -33270,6 +34276,42 @@ func (ec *executionContext) marshalOPlaybookRunStatus2ᚖsocdeskᚋentᚋplayboo
 		return graphql.Null
 	}
 	return v
+}
+
+func (ec *executionContext) unmarshalORelatedBy2ᚕsocdeskᚋinternalᚋticketsᚐRelatedByᚄ(ctx context.Context, v any) ([]tickets.RelatedBy, error) {
+	if v == nil {
+		return nil, nil
+	}
+	vSlice := graphql.CoerceList(v)
+	var err error
+	res := make([]tickets.RelatedBy, len(vSlice))
+	for i := range vSlice {
+		ctx := graphql.WithPathContext(ctx, graphql.NewPathWithIndex(i))
+		res[i], err = ec.unmarshalNRelatedBy2socdeskᚋinternalᚋticketsᚐRelatedBy(ctx, vSlice[i])
+		if err != nil {
+			return nil, err
+		}
+	}
+	return res, nil
+}
+
+func (ec *executionContext) marshalORelatedBy2ᚕsocdeskᚋinternalᚋticketsᚐRelatedByᚄ(ctx context.Context, sel ast.SelectionSet, v []tickets.RelatedBy) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalNRelatedBy2socdeskᚋinternalᚋticketsᚐRelatedBy(ctx, sel, v[i])
+	})
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
 }
 
 func (ec *executionContext) marshalOSMSSettings2ᚖsocdeskᚋinternalᚋchannelsᚐSMSSettings(ctx context.Context, sel ast.SelectionSet, v *channels.SMSSettings) graphql.Marshaler {
