@@ -26,11 +26,15 @@ var Extensions = []string{"pg_trgm"}
 
 // Migrate brings the schema up to date: the versioned migrations on
 // PostgreSQL, ent's automatic migration on the embedded SQLite database;
-// then the job queue's tables, with River's own migrations (jobs.Migrate).
+// then the data backfills written in Go (backfillPivotKeys), and the job
+// queue's tables, with River's own migrations (jobs.Migrate).
 // It returns the schema version after migrating (0 on SQLite).
 func (s *Store) Migrate(ctx context.Context) (uint, error) {
 	v, err := s.migrate(ctx)
 	if err != nil {
+		return v, err
+	}
+	if err := s.backfillPivotKeys(ctx); err != nil {
 		return v, err
 	}
 	return v, jobs.Migrate(ctx, s.Dialect, s.DB)
