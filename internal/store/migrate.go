@@ -48,7 +48,16 @@ func (s *Store) migrate(ctx context.Context) (uint, error) {
 		if err := s.sqliteDataMigrations(ctx); err != nil {
 			return 0, err
 		}
-		return 0, s.alignSQLiteTicketNumbers(ctx)
+		if err := s.alignSQLiteTicketNumbers(ctx); err != nil {
+			return 0, err
+		}
+		// Statistics for the planner (SQLite keeps none by itself): without
+		// them it serves a site-scoped list filtered by an IP from the
+		// site's index, scanning the site's tickets, instead of the IP's.
+		// optimize with 0x10002 analyzes what changed much since (bounded
+		// by analysis_limit), cheap at every start.
+		_, err := s.DB.ExecContext(ctx, `PRAGMA analysis_limit = 1000; PRAGMA optimize = 0x10002`)
+		return 0, err
 	}
 	for _, ext := range Extensions {
 		if _, err := s.DB.ExecContext(ctx, "CREATE EXTENSION IF NOT EXISTS "+ext); err != nil {

@@ -293,13 +293,19 @@ func inRanges(field string, list func(*Filter) []string, col string, val func(Sn
 		},
 		sql: func(f *Filter) predicate.Ticket {
 			return func(s *sql.Selector) {
-				or := []*sql.Predicate{sql.False()}
+				// No constant FALSE beside the ranges: SQLite's planner
+				// would not serve such an OR from the index.
+				var or []*sql.Predicate
 				for _, r := range ipRanges(list(f)) {
 					if r.First == r.Last {
 						or = append(or, sql.EQ(s.C(col), r.First))
 					} else {
 						or = append(or, sql.And(sql.GTE(s.C(col), r.First), sql.LTE(s.C(col), r.Last)))
 					}
+				}
+				if len(or) == 0 {
+					nothing(s)
+					return
 				}
 				s.Where(sql.Or(or...))
 			}
