@@ -15,5 +15,5 @@ import (
 
 // RelatedTickets is the resolver for the relatedTickets field.
 func (r *ticketResolver) RelatedTickets(ctx context.Context, obj *ent.Ticket, by []tickets.RelatedBy, first *int, after *entgql.Cursor[int]) (*tickets.RelatedPage, error) {
-	return tickets.Related(ctx, r.Client, obj, by, first, after)
+	return tickets.Related(edgesOnly(ctx), r.Client, obj, by, first, after)
 }
