@@ -59,6 +59,26 @@ func countOnlyIfSelected(ctx context.Context, first, last *int) context.Context 
 	return graphql.WithFieldContext(ctx, &narrowed)
 }
 
+// edgesOnly hides from entgql's Paginate every selection of the
+// connection but its edges, for a connection whose page and counts are
+// built elsewhere (relatedTickets): Paginate then only loads the nodes with
+// what they select, and counts nothing.
+func edgesOnly(ctx context.Context) context.Context {
+	fc := graphql.GetFieldContext(ctx)
+	if fc == nil {
+		return ctx
+	}
+	var sel ast.SelectionSet
+	for _, f := range graphql.CollectFieldsCtx(ctx, nil) {
+		if f.Name == "edges" {
+			sel = append(sel, f.Field)
+		}
+	}
+	narrowed := *fc
+	narrowed.Field.Selections = sel
+	return graphql.WithFieldContext(ctx, &narrowed)
+}
+
 // linkView is a link as seen from the ticket id: its direction and the
 // ticket at the other end (l's tickets and creator loaded or loadable).
 func linkView(ctx context.Context, l *ent.TicketLink, from int) (*model.TicketLink, error) {

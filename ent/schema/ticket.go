@@ -20,6 +20,7 @@ import (
 	"socdesk/ent/ticket"
 
 	"socdesk/internal/authz"
+	"socdesk/internal/netkey"
 )
 
 // Ticket is a unit of SOC work: an analysis or a detection to respond to.
@@ -51,8 +52,8 @@ func (Ticket) Fields() []ent.Field {
 		field.String("protocol").Optional().Validate(maxRunes(schematype.MaxProtocolLength)).Annotations(hidden),
 		field.String("host").Optional().Validate(maxRunes(schematype.MaxHostLength)).Annotations(hidden),
 		field.JSON("custom_fields", []schematype.CustomField{}).Optional().Annotations(hidden),
-		// The pivots' keys, kept by the tickets package from src_ip, dst_ip
-		// and host (package pivots): an IP as 16 bytes (IPv4 mapped into
+		// The pivots' keys, kept by the Ticket's hook from src_ip, dst_ip
+		// and host (package netkey): an IP as 16 bytes (IPv4 mapped into
 		// IPv6) in hex, so that equality and a CIDR range are one index
 		// range on both databases; a host lower-cased.
 		field.String("src_ip_key").Optional().Nillable().Annotations(hidden),
@@ -149,7 +150,8 @@ func (Ticket) Annotations() []schema.Annotation {
 func (Ticket) Policy() ent.Policy { return authz.TicketPolicy() }
 
 // Hooks of the Ticket keep its derived fields true whatever writes it: the
-// priority's sort rank, the version every change increments, and closedAt.
+// priority's sort rank, the pivots' keys, the version every change
+// increments, and closedAt.
 func (Ticket) Hooks() []ent.Hook {
 	return []ent.Hook{
 		ClosedAtFollowsStatus(),
@@ -158,6 +160,7 @@ func (Ticket) Hooks() []ent.Hook {
 				if p, ok := m.Priority(); ok {
 					m.SetPriorityRank(PriorityRank(string(p)))
 				}
+				pivotKeysFollow(m)
 				if !m.Op().Is(ent.OpCreate) {
 					m.AddVersion(1)
 				}
@@ -165,6 +168,28 @@ func (Ticket) Hooks() []ent.Hook {
 			})
 		}, ent.OpCreate|ent.OpUpdate|ent.OpUpdateOne),
 	}
+}
+
+// pivotKeysFollow sets or clears the pivots' keys of the fields m sets or
+// clears: a value that is no IP (or a blank host) has no key.
+func pivotKeysFollow(m *gen.TicketMutation) {
+	follow := func(v string, set bool, cleared bool, key func(string) (string, bool), setKey func(string), clearKey func()) {
+		if set {
+			if k, ok := key(v); ok {
+				setKey(k)
+				return
+			}
+		}
+		if set || cleared {
+			clearKey()
+		}
+	}
+	src, set := m.SrcIP()
+	follow(src, set, m.SrcIPCleared(), netkey.IPKey, m.SetSrcIPKey, m.ClearSrcIPKey)
+	dst, set := m.DstIP()
+	follow(dst, set, m.DstIPCleared(), netkey.IPKey, m.SetDstIPKey, m.ClearDstIPKey)
+	host, set := m.Host()
+	follow(host, set, m.HostCleared(), netkey.HostKey, m.SetHostKey, m.ClearHostKey)
 }
 
 // PriorityRank is the sort key of a priority: HIGH first.
