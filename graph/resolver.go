@@ -8,6 +8,7 @@ import (
 
 	"socdesk/ent"
 	"socdesk/internal/admin"
+	"socdesk/internal/attachments"
 	"socdesk/internal/live"
 	"socdesk/internal/notify"
 	"socdesk/internal/playbooks"
@@ -26,4 +27,8 @@ type Resolver struct {
 	// propagation, deliveries, playbooks).
 	Notify    *notify.Service
 	Playbooks *playbooks.Service
+	// Attachments stores and signs attachments; PublicURL is the base of
+	// their signed download URLs.
+	Attachments *attachments.Service
+	PublicURL   string
 }

@@ -51,6 +51,7 @@ func NewExecutableSchema(cfg Config) graphql.ExecutableSchema {
 type Config = graphql.Config[ResolverRoot, DirectiveRoot, ComplexityRoot]
 
 type ResolverRoot interface {
+	Attachment() AttachmentResolver
 	BulkTicketOutcome() BulkTicketOutcomeResolver
 	Channel() ChannelResolver
 	Delivery() DeliveryResolver
@@ -74,6 +75,7 @@ type ComplexityRoot struct {
 	Attachment struct {
 		ContentType          func(childComplexity int) int
 		CreatedAt            func(childComplexity int) int
+		DownloadURL          func(childComplexity int) int
 		ExplanationStep      func(childComplexity int) int
 		ExplanationStepID    func(childComplexity int) int
 		Filename             func(childComplexity int) int
@@ -377,6 +379,7 @@ type ComplexityRoot struct {
 		CreateTag                  func(childComplexity int, input ent.CreateTagInput) int
 		CreateTicket               func(childComplexity int, input tickets.CreateInput) int
 		CreateUser                 func(childComplexity int, input ent.CreateUserInput) int
+		DeleteAttachment           func(childComplexity int, id int) int
 		DeleteCategory             func(childComplexity int, id int) int
 		DeleteSite                 func(childComplexity int, id int) int
 		DeleteTag                  func(childComplexity int, id int) int
@@ -400,6 +403,7 @@ type ComplexityRoot struct {
 		UpdateTag                  func(childComplexity int, id int, input ent.UpdateTagInput) int
 		UpdateTicket               func(childComplexity int, id int, input tickets.UpdateInput, expectedVersion *int) int
 		UpdateUser                 func(childComplexity int, id int, input ent.UpdateUserInput) int
+		UploadAttachment           func(childComplexity int, ticketID int, memoID *int, file graphql.Upload) int
 		WatchTicket                func(childComplexity int, id int, userID *int, notify *ticketwatcher.Notify) int
 	}
 
@@ -696,6 +700,9 @@ type ComplexityRoot struct {
 
 // region    ************************** generated!.gotpl **************************
 
+type AttachmentResolver interface {
+	DownloadURL(ctx context.Context, obj *ent.Attachment) (string, error)
+}
 type BulkTicketOutcomeResolver interface {
 	Error(ctx context.Context, obj *tickets.BulkResult) (*model.BulkError, error)
 }
@@ -751,6 +758,8 @@ type MutationResolver interface {
 	UpdatePlaybook(ctx context.Context, id int, input playbooks.Input) (*ent.Playbook, error)
 	RunPlaybook(ctx context.Context, id int, ticketIDs []int) (*playbooks.Result, error)
 	RetryPlaybookRun(ctx context.Context, id int) (*ent.PlaybookRun, error)
+	UploadAttachment(ctx context.Context, ticketID int, memoID *int, file graphql.Upload) (*ent.Attachment, error)
+	DeleteAttachment(ctx context.Context, id int) (int, error)
 }
 type NotificationPreferenceResolver interface {
 	Channel(ctx context.Context, obj *schematype.NotificationPreference) (*ent.Channel, error)
@@ -824,6 +833,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Attachment.CreatedAt(childComplexity), true
+	case "Attachment.downloadURL":
+		if e.ComplexityRoot.Attachment.DownloadURL == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Attachment.DownloadURL(childComplexity), true
 	case "Attachment.explanationStep":
 		if e.ComplexityRoot.Attachment.ExplanationStep == nil {
 			break
@@ -2165,6 +2180,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Mutation.CreateUser(childComplexity, args["input"].(ent.CreateUserInput)), true
+	case "Mutation.deleteAttachment":
+		if e.ComplexityRoot.Mutation.DeleteAttachment == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_deleteAttachment_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.DeleteAttachment(childComplexity, args["id"].(int)), true
 	case "Mutation.deleteCategory":
 		if e.ComplexityRoot.Mutation.DeleteCategory == nil {
 			break
@@ -2418,6 +2444,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Mutation.UpdateUser(childComplexity, args["id"].(int), args["input"].(ent.UpdateUserInput)), true
+	case "Mutation.uploadAttachment":
+		if e.ComplexityRoot.Mutation.UploadAttachment == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_uploadAttachment_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.UploadAttachment(childComplexity, args["ticketID"].(int), args["memoID"].(*int), args["file"].(graphql.Upload)), true
 	case "Mutation.watchTicket":
 		if e.ComplexityRoot.Mutation.WatchTicket == nil {
 			break
@@ -5824,6 +5861,40 @@ extend type Mutation {
   retryPlaybookRun(id: ID!): PlaybookRun!
 }
 `, BuiltIn: false},
+	{Name: "../attachments.graphql", Input: `# Attachments: files on tickets, memos and explanation answers.
+
+"""
+A file of a multipart request (the GraphQL multipart request spec): send
+the request as multipart/form-data with an operations part, a map part and
+the files, and a GraphQL-Require-Preflight (or Apollo-Require-Preflight)
+header, which a cross-site form cannot send.
+"""
+scalar Upload
+
+extend type Mutation {
+  """
+  Attaches a file to a ticket (its editors), or to one of its memos. The
+  content type is sniffed from the bytes; the same content attached twice
+  is stored once. Recorded in the ticket's history (ATTACHMENT_ADDED).
+  """
+  uploadAttachment(ticketID: ID!, memoID: ID, file: Upload!): Attachment!
+  """
+  Deletes an attachment (its uploader, or an editor of the ticket), recorded
+  in the ticket's history (ATTACHMENT_DELETED); its content goes once
+  nothing refers to it any more. Returns the attachment's id.
+  """
+  deleteAttachment(id: ID!): ID!
+}
+
+extend type Attachment {
+  """
+  A short-lived URL downloading the file as the viewer without an
+  Authorization header (for browsers' links); GET /attachments/{id} with
+  the header works too.
+  """
+  downloadURL: String!
+}
+`, BuiltIn: false},
 }
 var parsedSchema = gqlparser.MustLoadSchema(sources...)
 
@@ -5863,6 +5934,8 @@ func (ec *executionContext) childFields_Attachment(ctx context.Context, field gr
 		return ec.fieldContext_Attachment_explanationStep(ctx, field)
 	case "uploadedByEmployee":
 		return ec.fieldContext_Attachment_uploadedByEmployee(ctx, field)
+	case "downloadURL":
+		return ec.fieldContext_Attachment_downloadURL(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type Attachment", field.Name)
 }
@@ -7219,6 +7292,20 @@ func (ec *executionContext) field_Mutation_createUser_args(ctx context.Context, 
 	return args, nil
 }
 
+func (ec *executionContext) field_Mutation_deleteAttachment_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "id",
+		func(ctx context.Context, v any) (int, error) {
+			return ec.unmarshalNID2int(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["id"] = arg0
+	return args, nil
+}
+
 func (ec *executionContext) field_Mutation_deleteCategory_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
 	var err error
 	args := map[string]any{}
@@ -7714,6 +7801,36 @@ func (ec *executionContext) field_Mutation_updateUser_args(ctx context.Context, 
 		return nil, err
 	}
 	args["input"] = arg1
+	return args, nil
+}
+
+func (ec *executionContext) field_Mutation_uploadAttachment_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "ticketID",
+		func(ctx context.Context, v any) (int, error) {
+			return ec.unmarshalNID2int(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["ticketID"] = arg0
+	arg1, err := graphql.ProcessArgField(ctx, rawArgs, "memoID",
+		func(ctx context.Context, v any) (*int, error) {
+			return ec.unmarshalOID2ᚖint(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["memoID"] = arg1
+	arg2, err := graphql.ProcessArgField(ctx, rawArgs, "file",
+		func(ctx context.Context, v any) (graphql.Upload, error) {
+			return ec.unmarshalNUpload2githubᚗcomᚋ99designsᚋgqlgenᚋgraphqlᚐUpload(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["file"] = arg2
 	return args, nil
 }
 
@@ -8787,6 +8904,29 @@ func (ec *executionContext) fieldContext_Attachment_uploadedByEmployee(_ context
 		},
 	}
 	return fc, nil
+}
+
+func (ec *executionContext) _Attachment_downloadURL(ctx context.Context, field graphql.CollectedField, obj *ent.Attachment) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Attachment_downloadURL(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.Attachment().DownloadURL(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Attachment_downloadURL(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Attachment", field, true, true, errors.New("field of type String does not have child fields"))
 }
 
 func (ec *executionContext) _BulkError_code(ctx context.Context, field graphql.CollectedField, obj *model.BulkError) (ret graphql.Marshaler) {
@@ -15021,6 +15161,94 @@ func (ec *executionContext) fieldContext_Mutation_retryPlaybookRun(ctx context.C
 	}()
 	ctx = graphql.WithFieldContext(ctx, fc)
 	if fc.Args, err = ec.field_Mutation_retryPlaybookRun_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Mutation_uploadAttachment(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_uploadAttachment(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().UploadAttachment(ctx, fc.Args["ticketID"].(int), fc.Args["memoID"].(*int), fc.Args["file"].(graphql.Upload))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *ent.Attachment) graphql.Marshaler {
+			return ec.marshalNAttachment2ᚖsocdeskᚋentᚐAttachment(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_uploadAttachment(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Attachment(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_uploadAttachment_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Mutation_deleteAttachment(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_deleteAttachment(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().DeleteAttachment(ctx, fc.Args["id"].(int))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNID2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_deleteAttachment(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return nil, errors.New("field of type ID does not have child fields")
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_deleteAttachment_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
 		ec.Error(ctx, err)
 		return fc, err
 	}
@@ -23989,6 +24217,44 @@ func (ec *executionContext) _Attachment(ctx context.Context, sel ast.SelectionSe
 			}
 
 			out.Concurrently(i, func(ctx context.Context) graphql.Marshaler { return innerFunc(ctx, out) })
+		case "downloadURL":
+			field := field
+
+			innerFunc := func(ctx context.Context, fs *graphql.FieldSet) (res graphql.Marshaler) {
+				defer func() {
+					if r := recover(); r != nil {
+						ec.Error(ctx, ec.Recover(ctx, r))
+					}
+				}()
+				res = ec._Attachment_downloadURL(ctx, field, obj)
+				if res == graphql.Null {
+					atomic.AddUint32(&fs.Invalids, 1)
+				}
+				return res
+			}
+
+			if field.IsDeferred() {
+				deferredFieldSet.AddField(field)
+				fieldIndex := len(deferredFieldSet.Values) - 1
+				deferredFieldSet.Concurrently(fieldIndex, func(ctx context.Context) graphql.Marshaler {
+					return innerFunc(ctx, deferredFieldSet)
+				})
+
+				for _, deferrable := range field.Deferrables {
+					view, ok := deferLabelToView[deferrable.Label]
+					if !ok {
+						view = deferredFieldSet.NewView()
+						deferLabelToView[deferrable.Label] = view
+					}
+					view.AddIndices(fieldIndex)
+				}
+
+				// don't run the out.Concurrently() call below
+				out.Values[i] = graphql.Null
+				continue
+			}
+
+			out.Concurrently(i, func(ctx context.Context) graphql.Marshaler { return innerFunc(ctx, out) })
 		default:
 			panic("unknown field " + strconv.Quote(field.Name))
 		}
@@ -27278,6 +27544,20 @@ func (ec *executionContext) _Mutation(ctx context.Context, sel ast.SelectionSet)
 		case "retryPlaybookRun":
 			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
 				return ec._Mutation_retryPlaybookRun(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "uploadAttachment":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_uploadAttachment(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "deleteAttachment":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_deleteAttachment(ctx, field)
 			})
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
@@ -32409,6 +32689,22 @@ func (ec *executionContext) unmarshalNUpdateTicketInput2socdeskᚋinternalᚋtic
 func (ec *executionContext) unmarshalNUpdateUserInput2socdeskᚋentᚐUpdateUserInput(ctx context.Context, v any) (ent.UpdateUserInput, error) {
 	res, err := ec.unmarshalInputUpdateUserInput(ctx, v)
 	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) unmarshalNUpload2githubᚗcomᚋ99designsᚋgqlgenᚋgraphqlᚐUpload(ctx context.Context, v any) (graphql.Upload, error) {
+	res, err := graphql.UnmarshalUpload(v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalNUpload2githubᚗcomᚋ99designsᚋgqlgenᚋgraphqlᚐUpload(ctx context.Context, sel ast.SelectionSet, v graphql.Upload) graphql.Marshaler {
+	_ = sel
+	res := graphql.MarshalUpload(v)
+	if res == graphql.Null {
+		if !graphql.HasFieldError(ctx, graphql.GetFieldContext(ctx)) {
+			graphql.AddErrorf(ctx, "the requested element is null which the schema does not allow")
+		}
+	}
+	return res
 }
 
 func (ec *executionContext) marshalNUser2ᚖsocdeskᚋentᚐUser(ctx context.Context, sel ast.SelectionSet, v *ent.User) graphql.Marshaler {
