@@ -118,7 +118,7 @@ func (CollectArgs) Kind() string { return "attachments.collect" }
 // collectLater enqueues the collection of content sum, in ctx's
 // transaction when it has one (it is enqueued only if that commits).
 func (s *Service) collectLater(ctx context.Context, sum string) error {
-	_, err := s.Jobs.Insert(ctx, CollectArgs{SHA256: sum}, &river.InsertOpts{ScheduledAt: time.Now()})
+	_, err := s.Jobs.Insert(ctx, CollectArgs{SHA256: sum}, nil)
 	return err
 }
 
