@@ -297,7 +297,7 @@ func (s *Service) Attach(ctx context.Context, tx *ent.Tx, st *Staged, to Target)
 	if err != nil {
 		return nil, err
 	}
-	if err := s.lockBlob(ctx, tx, st); err != nil {
+	if _, err := s.lockBlob(ctx, tx, st.SHA256, st.Size, st.ContentType); err != nil {
 		return nil, err
 	}
 	key := contentKey(st.SHA256)
@@ -322,24 +322,25 @@ func (s *Service) Attach(ctx context.Context, tx *ent.Tx, st *Staged, to Target)
 	return a, nil
 }
 
-// lockBlob makes sure content st has its Blob row and holds the row's
-// lock until tx ends. A collector holding it deletes the row: then the
-// row is inserted again.
-func (s *Service) lockBlob(ctx context.Context, tx *ent.Tx, st *Staged) error {
+// lockBlob makes sure content sum has its Blob row and holds the row's
+// lock until tx ends. Inserting waits for a transaction inserting the same
+// row to end; a collector holding the lock deletes the row: then the row is
+// inserted again.
+func (s *Service) lockBlob(ctx context.Context, tx *ent.Tx, sum string, size int64, contentType string) (*ent.Blob, error) {
 	ctx = authz.System(ctx)
 	for range 5 {
-		err := tx.Blob.Create().SetSha256(st.SHA256).SetSize(st.Size).SetContentType(st.ContentType).
+		err := tx.Blob.Create().SetSha256(sum).SetSize(size).SetContentType(contentType).
 			OnConflictColumns(entblob.FieldSha256).DoNothing().Exec(ctx)
 		if err != nil && !errors.Is(err, sql.ErrNoRows) {
-			return err
+			return nil, err
 		}
-		if _, err := s.lockedBlob(ctx, tx, st.SHA256); err == nil {
-			return nil
+		if b, err := s.lockedBlob(ctx, tx, sum); err == nil {
+			return b, nil
 		} else if !ent.IsNotFound(err) {
-			return err
+			return nil, err
 		}
 	}
-	return errors.New("attachments: the content's blob row kept disappearing")
+	return nil, errors.New("attachments: the content's blob row kept disappearing")
 }
 
 // lockedBlob reads content sum's Blob row, locked on PostgreSQL.

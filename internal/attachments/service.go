@@ -137,8 +137,11 @@ func (w *collectWorker) Work(ctx context.Context, job *river.Job[CollectArgs]) e
 func (s *Service) Collect(ctx context.Context, sum string) error {
 	ctx = authz.System(ctx)
 	return txn.Run(ctx, s.Client, func(ctx context.Context, tx *ent.Tx) error {
-		b, err := s.lockedBlob(ctx, tx, sum)
-		if err != nil && !ent.IsNotFound(err) {
+		// The row is inserted if missing (a content whose attaching
+		// transaction rolled back): the insert waits for an upload inserting
+		// it, whose attachment the count then sees.
+		b, err := s.lockBlob(ctx, tx, sum, 0, "")
+		if err != nil {
 			return err
 		}
 		n, err := tx.Attachment.Query().Where(attachment.Sha256(sum)).Count(ctx)
@@ -147,9 +150,6 @@ func (s *Service) Collect(ctx context.Context, sum string) error {
 		}
 		if err := s.Bucket.Delete(ctx, contentKey(sum)); err != nil && gcerrors.Code(err) != gcerrors.NotFound {
 			return err
-		}
-		if b == nil {
-			return nil
 		}
 		return tx.Blob.DeleteOne(b).Exec(ctx)
 	})
