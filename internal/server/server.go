@@ -1,5 +1,6 @@
 // Package server is socdesk's HTTP surface: /graphql behind token
-// authentication and a body limit, the schema's SDL, the browser pages
+// authentication and a body limit (uploads' larger, streamed), attachments'
+// downloads (by token or signed URL), the schema's SDL, the browser pages
 // (package web: GraphiQL and the wallboard), liveness (with the build's
 // version) and readiness probes, CORS for pages of other origins, response
 // compression, and a graceful shutdown that lets in-flight requests finish
