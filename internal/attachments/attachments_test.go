@@ -195,3 +195,51 @@ func TestCleanFilenameAndDisposition(t *testing.T) {
 		t.Errorf("Disposition: %s, want %s", got, want)
 	}
 }
+
+// TestCollectUnreferenced: the contents of a deleted ticket's attachments
+// (deleted by the database, no job enqueued) go with the periodic sweep;
+// those still referred to stay.
+func TestCollectUnreferenced(t *testing.T) {
+	for _, backend := range testdb.Backends {
+		t.Run(backend, func(t *testing.T) {
+			st := testdb.Open(t, backend, testdb.Options{})
+			eng, err := jobs.New(jobs.Options{Dialect: st.Dialect, DB: st.DB})
+			if err != nil {
+				t.Fatal(err)
+			}
+			s := &attachments.Service{Client: st.Client, Dialect: st.Dialect, Bucket: bucket(t), Jobs: eng, MaxBytes: 1 << 20}
+			ctx := sys()
+			site := st.Client.Site.Create().SetName("s").SaveX(ctx)
+			cat := st.Client.Category.Create().SetName("c").SaveX(ctx)
+			attach := func(tk *ent.Ticket, content string) string {
+				staged, err := s.Stage(ctx, strings.NewReader(content))
+				if err != nil {
+					t.Fatal(err)
+				}
+				defer s.Discard(ctx, staged)
+				if err := txn.Run(ctx, st.Client, func(ctx context.Context, tx *ent.Tx) error {
+					_, err := s.Attach(ctx, tx, staged, attachments.Target{TicketID: tk.ID, Filename: "f"})
+					return err
+				}); err != nil {
+					t.Fatal(err)
+				}
+				return staged.SHA256
+			}
+			gone := st.Client.Ticket.Create().SetTitle("t").SetKind(ticket.KindANALYSIS).SetSite(site).SetCategory(cat).SaveX(ctx)
+			kept := st.Client.Ticket.Create().SetTitle("t").SetKind(ticket.KindANALYSIS).SetSite(site).SetCategory(cat).SaveX(ctx)
+			only := attach(gone, "only on the deleted ticket")
+			shared := attach(gone, "on both")
+			attach(kept, "on both")
+			st.Client.Ticket.DeleteOne(gone).ExecX(ctx)
+			if err := s.CollectUnreferenced(ctx); err != nil {
+				t.Fatal(err)
+			}
+			if ok, _ := s.Stored(ctx, only); ok {
+				t.Error("the deleted ticket's content is still stored")
+			}
+			if ok, _ := s.Stored(ctx, shared); !ok {
+				t.Error("a content still referred to was collected")
+			}
+		})
+	}
+}

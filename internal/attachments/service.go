@@ -5,6 +5,7 @@ import (
 	"io"
 	"time"
 
+	"entgo.io/ent/dialect/sql"
 	"github.com/riverqueue/river"
 	"gocloud.dev/blob"
 	"gocloud.dev/gcerrors"
@@ -167,7 +168,30 @@ type sweepWorker struct {
 }
 
 func (w *sweepWorker) Work(ctx context.Context, _ *river.Job[SweepArgs]) error {
-	return w.s.SweepStaging(ctx, time.Now().Add(-staleStaging))
+	if err := w.s.SweepStaging(ctx, time.Now().Add(-staleStaging)); err != nil {
+		return err
+	}
+	return w.s.CollectUnreferenced(authz.System(ctx))
+}
+
+// CollectUnreferenced collects contents no attachment refers to that no
+// deletion enqueued a job for: those of deleted tickets, whose attachments
+// the database deleted with them (ON DELETE CASCADE).
+func (s *Service) CollectUnreferenced(ctx context.Context) error {
+	sums, err := s.Client.Blob.Query().Where(func(sel *sql.Selector) {
+		t := sql.Table(attachment.Table)
+		sel.Where(sql.Not(sql.Exists(sql.Select(t.C(attachment.FieldSha256)).From(t).
+			Where(sql.ColumnsEQ(t.C(attachment.FieldSha256), sel.C(entblob.FieldSha256))))))
+	}).Limit(maxSwept).Select(entblob.FieldSha256).Strings(authz.System(ctx))
+	if err != nil {
+		return err
+	}
+	for _, sum := range sums {
+		if err := s.Collect(ctx, sum); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // maxSwept bounds one sweep.
