@@ -150,7 +150,7 @@ func (s *Service) Stage(ctx context.Context, r io.Reader) (*Staged, error) {
 	wctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	w, err := s.Bucket.NewWriter(wctx, key, &blob.WriterOptions{
-		ContentType: "application/octet-stream", DisableContentTypeDetection: true, BufferSize: 1 << 20,
+		ContentType: "application/octet-stream", DisableContentTypeDetection: true,
 	})
 	if err != nil {
 		return nil, err
