@@ -69,9 +69,11 @@ type parts struct {
 	bucket    *blob.Bucket
 }
 
-// WithBucket stores attachments' contents in b; without it a replica opens
-// SOCDESK_BLOB_URL itself (and panics if it cannot: the binary opens it
-// first, to report the error).
+// WithBucket stores attachments' contents in b (the binary opens
+// cfg.Blobs(), to report an error before anything starts). Without it a
+// replica opens SOCDESK_BLOB_URL when set (panicking if it cannot), and
+// otherwise keeps contents in memory: tests that never attach a file do not
+// write under the data directory.
 func WithBucket(b *blob.Bucket) Option {
 	return func(p *parts) { p.bucket = b }
 }
@@ -110,7 +112,11 @@ func New(st *store.Store, broker events.Broker, cfg config.Config, log *slog.Log
 	svc := &tickets.Service{Client: st.Client, Broker: broker, Dialect: st.Dialect}
 	eng, nt, pb := deliveries(st, svc, cfg, log, m)
 	if p.bucket == nil {
-		if p.bucket, err = attachments.OpenBucket(context.Background(), cfg.Blobs()); err != nil {
+		url := cfg.BlobURL
+		if url == "" {
+			url = "mem://"
+		}
+		if p.bucket, err = attachments.OpenBucket(context.Background(), url); err != nil {
 			panic(err)
 		}
 	}
