@@ -41,6 +41,9 @@ func (r *queryResolver) Nodes(ctx context.Context, ids []int) ([]ent.Noder, erro
 	return r.Client.Noders(ctx, ids)
 }
 
+// Attachment returns generated.AttachmentResolver implementation.
+func (r *Resolver) Attachment() generated.AttachmentResolver { return &attachmentResolver{r} }
+
 // Channel returns generated.ChannelResolver implementation.
 func (r *Resolver) Channel() generated.ChannelResolver { return &channelResolver{r} }
 
@@ -65,6 +68,7 @@ func (r *Resolver) Query() generated.QueryResolver { return &queryResolver{r} }
 func (r *Resolver) Ticket() generated.TicketResolver { return &ticketResolver{r} }
 
 type (
+	attachmentResolver         struct{ *Resolver }
 	channelResolver            struct{ *Resolver }
 	deliveryResolver           struct{ *Resolver }
 	evidenceResolver           struct{ *Resolver }

@@ -9,6 +9,7 @@ import (
 	"socdesk/ent"
 	"socdesk/internal/admin"
 	"socdesk/internal/directory"
+	"socdesk/internal/attachments"
 	"socdesk/internal/live"
 	"socdesk/internal/notify"
 	"socdesk/internal/playbooks"
@@ -29,4 +30,8 @@ type Resolver struct {
 	Playbooks *playbooks.Service
 	// Directory keeps the employee directory and explanation categories.
 	Directory *directory.Service
+	// Attachments stores and signs attachments; PublicURL is the base of
+	// their signed download URLs.
+	Attachments *attachments.Service
+	PublicURL   string
 }

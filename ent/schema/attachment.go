@@ -57,4 +57,4 @@ func (Attachment) Indexes() []ent.Index {
 }
 
 // Policy of the Attachment: see package authz.
-func (Attachment) Policy() ent.Policy { return authz.TicketChildPolicy() }
+func (Attachment) Policy() ent.Policy { return authz.AttachmentPolicy() }

@@ -12,9 +12,11 @@ import (
 
 	"github.com/99designs/gqlgen/graphql"
 	"github.com/redis/go-redis/v9"
+	"gocloud.dev/blob"
 
 	"socdesk/graph"
 	"socdesk/internal/admin"
+	"socdesk/internal/attachments"
 	"socdesk/internal/auth"
 	"socdesk/internal/channels"
 	"socdesk/internal/config"
@@ -56,12 +58,26 @@ type App struct {
 	Notify *notify.Service
 	// Playbooks runs playbooks.
 	Playbooks *playbooks.Service
+	// Attachments stores, serves and collects attached files.
+	Attachments *attachments.Service
 }
 
 // Option gives a replica a part that New would otherwise make itself.
 type Option func(*parts)
 
-type parts struct{ persisted graphql.HandlerExtension }
+type parts struct {
+	persisted graphql.HandlerExtension
+	bucket    *blob.Bucket
+}
+
+// WithBucket stores attachments' contents in b (the binary opens
+// cfg.Blobs(), to report an error before anything starts). Without it a
+// replica opens SOCDESK_BLOB_URL when set (panicking if it cannot), and
+// otherwise keeps contents in memory: tests that never attach a file do not
+// write under the data directory.
+func WithBucket(b *blob.Bucket) Option {
+	return func(p *parts) { p.bucket = b }
+}
 
 // WithPersisted serves persisted queries through ext (persisted.New, shared
 // through Redis or from a manifest); without it a replica registers
@@ -96,6 +112,18 @@ func New(st *store.Store, broker events.Broker, cfg config.Config, log *slog.Log
 		Poll: cfg.LivePoll, QueueSize: cfg.LiveQueue, MaxPerUser: cfg.LiveMaxPerUser}
 	svc := &tickets.Service{Client: st.Client, Broker: broker, Dialect: st.Dialect}
 	eng, nt, pb := deliveries(st, svc, cfg, log, m)
+	if p.bucket == nil {
+		url := cfg.BlobURL
+		if url == "" {
+			url = "mem://"
+		}
+		if p.bucket, err = attachments.OpenBucket(context.Background(), url); err != nil {
+			panic(err)
+		}
+	}
+	att := &attachments.Service{Client: st.Client, Dialect: st.Dialect, Bucket: p.bucket, Tickets: svc, Jobs: eng,
+		MaxBytes: cfg.MaxUploadBytes, Signer: attachments.NewSigner(cfg.URLSigningKey, cfg.SignedURLTTL), Log: log}
+	att.Register()
 	admin.WatchRights(st.Client, broker)
 	adm := &admin.Service{Client: st.Client, Dialect: st.Dialect}
 	authn := &auth.Authenticator{Client: st.Client, Now: time.Now, CacheFor: cfg.AuthCache}
@@ -109,7 +137,9 @@ func New(st *store.Store, broker events.Broker, cfg config.Config, log *slog.Log
 	}
 	gql := graph.NewHandler(graph.Options{
 		Resolver: &graph.Resolver{Client: st.Client, Tickets: svc, Admin: adm, Logger: log, Hub: hub, Notify: nt, Playbooks: pb,
-			Directory: &directory.Service{Client: st.Client}},
+			Directory: &directory.Service{Client: st.Client},
+			Attachments: att, PublicURL: cfg.Public()},
+		Uploads:    att,
 		Logger:     log,
 		Limits:     cfg.Limits(),
 		MaxTokens:  cfg.MaxTokens,
@@ -138,21 +168,24 @@ func New(st *store.Store, broker events.Broker, cfg config.Config, log *slog.Log
 		metricsHandler = m.Handler(cfg.MetricsToken)
 	}
 	h := server.NewHandler(server.Deps{
-		GraphQL:      gql,
-		Auth:         authn,
-		Logger:       log,
-		MaxBodyBytes: cfg.MaxBodyBytes,
-		Ready:        ready,
-		CORSOrigins:  cfg.CORSAllowed(),
-		Schema:       sdl,
-		Metrics:      metricsHandler,
+		GraphQL:           gql,
+		Auth:              authn,
+		Logger:            log,
+		MaxBodyBytes:      cfg.MaxBodyBytes,
+		Ready:             ready,
+		CORSOrigins:       cfg.CORSAllowed(),
+		Schema:            sdl,
+		Metrics:           metricsHandler,
+		Attachments:       att,
+		SignedAttachments: http.HandlerFunc(att.ServeSigned),
+		MaxUploadBytes:    cfg.MaxUploadBytes,
 	})
 	h = m.HTTP(h)
 	if tp != nil {
 		h = tracing.HTTP(tp, h)
 	}
 	return &App{Handler: h, Hub: hub, Sessions: sessions, Tickets: svc, Websockets: open, Metrics: m, Budgets: budgets,
-		Jobs: eng, Notify: nt, Playbooks: pb}
+		Jobs: eng, Notify: nt, Playbooks: pb, Attachments: att}
 }
 
 // deliveries assembles the job engine and what works through it: the
