@@ -8,6 +8,7 @@ import (
 
 	"socdesk/ent"
 	"socdesk/internal/admin"
+	"socdesk/internal/explanations"
 	"socdesk/internal/live"
 	"socdesk/internal/notify"
 	"socdesk/internal/playbooks"
@@ -26,4 +27,6 @@ type Resolver struct {
 	// propagation, deliveries, playbooks).
 	Notify    *notify.Service
 	Playbooks *playbooks.Service
+	// Explanations takes the steps of explanation requests.
+	Explanations *explanations.Service
 }

@@ -11,6 +11,7 @@ import (
 	"socdesk/ent"
 	"socdesk/ent/category"
 	"socdesk/ent/delivery"
+	"socdesk/ent/explanationlink"
 	"socdesk/ent/explanationrequest"
 	"socdesk/ent/explanationstep"
 	"socdesk/ent/memo"
@@ -24,6 +25,7 @@ import (
 	"socdesk/graph/model"
 	"socdesk/graph/scalar"
 	"socdesk/internal/channels"
+	"socdesk/internal/explanations"
 	"socdesk/internal/live"
 	"socdesk/internal/notify"
 	"socdesk/internal/playbooks"
@@ -277,6 +279,35 @@ type ComplexityRoot struct {
 		UpdatedAt   func(childComplexity int) int
 	}
 
+	ExplanationLinkStep struct {
+		Action     func(childComplexity int) int
+		By         func(childComplexity int) int
+		Comment    func(childComplexity int) int
+		CreatedAt  func(childComplexity int) int
+		FromStatus func(childComplexity int) int
+		Role       func(childComplexity int) int
+		ToStatus   func(childComplexity int) int
+	}
+
+	ExplanationLinkView struct {
+		Actions      func(childComplexity int) int
+		AuditorName  func(childComplexity int) int
+		Category     func(childComplexity int) int
+		Deadline     func(childComplexity int) int
+		Evidence     func(childComplexity int) int
+		ManagerName  func(childComplexity int) int
+		Message      func(childComplexity int) int
+		Overdue      func(childComplexity int) int
+		Priority     func(childComplexity int) int
+		Role         func(childComplexity int) int
+		Status       func(childComplexity int) int
+		Steps        func(childComplexity int) int
+		TicketNumber func(childComplexity int) int
+		TicketTitle  func(childComplexity int) int
+		Version      func(childComplexity int) int
+		ViolatorName func(childComplexity int) int
+	}
+
 	ExplanationRequest struct {
 		Auditor        func(childComplexity int) int
 		AuditorID      func(childComplexity int) int
@@ -292,6 +323,7 @@ type ComplexityRoot struct {
 		Manager        func(childComplexity int) int
 		ManagerID      func(childComplexity int) int
 		Message        func(childComplexity int) int
+		Overdue        func(childComplexity int) int
 		Priority       func(childComplexity int) int
 		RequestedBy    func(childComplexity int) int
 		RequestedByID  func(childComplexity int) int
@@ -368,6 +400,7 @@ type ComplexityRoot struct {
 
 	Mutation struct {
 		AddMemo                    func(childComplexity int, ticketID int, body string, format *memo.Format) int
+		AnswerExplanation          func(childComplexity int, text string, expectedVersion *int) int
 		AssignTicket               func(childComplexity int, id int, assigneeIDs []int, approverIDs []int, expectedVersion *int) int
 		BulkUpdateTickets          func(childComplexity int, ids []int, change tickets.BulkChange) int
 		CreateCategory             func(childComplexity int, input ent.CreateCategoryInput) int
@@ -384,8 +417,10 @@ type ComplexityRoot struct {
 		DeleteUser                 func(childComplexity int, id int) int
 		LinkTickets                func(childComplexity int, fromID int, toID int, kind ticketlink.Kind) int
 		PropagateTicket            func(childComplexity int, id int, recipientIDs []int, channels []schematype.ChannelType) int
+		RequestExplanation         func(childComplexity int, input explanations.RequestInput) int
 		RetryDelivery              func(childComplexity int, id int) int
 		RetryPlaybookRun           func(childComplexity int, id int) int
+		ReviewExplanation          func(childComplexity int, action explanationstep.Action, comment *string, expectedVersion *int) int
 		RunPlaybook                func(childComplexity int, id int, ticketIDs []int) int
 		TestChannel                func(childComplexity int, id int, userID *int) int
 		TransitionTicket           func(childComplexity int, id int, action workflow.Action, toStatus *ticket.Status, reason *string, expectedVersion *int) int
@@ -401,6 +436,7 @@ type ComplexityRoot struct {
 		UpdateTicket               func(childComplexity int, id int, input tickets.UpdateInput, expectedVersion *int) int
 		UpdateUser                 func(childComplexity int, id int, input ent.UpdateUserInput) int
 		WatchTicket                func(childComplexity int, id int, userID *int, notify *ticketwatcher.Notify) int
+		WithdrawExplanation        func(childComplexity int, id int, reason string, expectedVersion *int) int
 	}
 
 	NotificationPreference struct {
@@ -484,21 +520,23 @@ type ComplexityRoot struct {
 	}
 
 	Query struct {
-		Categories    func(childComplexity int) int
-		Channels      func(childComplexity int) int
-		Deliveries    func(childComplexity int, first *int, after *entgql.Cursor[int], last *int, before *entgql.Cursor[int], status *delivery.Status, kind *delivery.Kind, channelType *schematype.ChannelType, recipientID *int, ticketID *int) int
-		Node          func(childComplexity int, id int) int
-		Nodes         func(childComplexity int, ids []int) int
-		PlaybookRuns  func(childComplexity int, first *int, after *entgql.Cursor[int], last *int, before *entgql.Cursor[int], status *playbookrun.Status, playbookID *int) int
-		Playbooks     func(childComplexity int) int
-		Sites         func(childComplexity int) int
-		Tags          func(childComplexity int) int
-		Ticket        func(childComplexity int, number int) int
-		TicketHistory func(childComplexity int, number int, after *entgql.Cursor[int], first *int, before *entgql.Cursor[int], last *int) int
-		TicketTrend   func(childComplexity int, filter *tickets.Filter, from time.Time, to time.Time, timeZone *string) int
-		Tickets       func(childComplexity int, after *entgql.Cursor[int], first *int, before *entgql.Cursor[int], last *int, filter *tickets.Filter, orderBy *ent.TicketOrder) int
-		Users         func(childComplexity int, after *entgql.Cursor[int], first *int, before *entgql.Cursor[int], last *int, orderBy *ent.UserOrder) int
-		Viewer        func(childComplexity int) int
+		Categories          func(childComplexity int) int
+		Channels            func(childComplexity int) int
+		Deliveries          func(childComplexity int, first *int, after *entgql.Cursor[int], last *int, before *entgql.Cursor[int], status *delivery.Status, kind *delivery.Kind, channelType *schematype.ChannelType, recipientID *int, ticketID *int) int
+		ExplanationLink     func(childComplexity int) int
+		ExplanationRequests func(childComplexity int, filter *explanations.Filter, first *int, after *entgql.Cursor[int], last *int, before *entgql.Cursor[int]) int
+		Node                func(childComplexity int, id int) int
+		Nodes               func(childComplexity int, ids []int) int
+		PlaybookRuns        func(childComplexity int, first *int, after *entgql.Cursor[int], last *int, before *entgql.Cursor[int], status *playbookrun.Status, playbookID *int) int
+		Playbooks           func(childComplexity int) int
+		Sites               func(childComplexity int) int
+		Tags                func(childComplexity int) int
+		Ticket              func(childComplexity int, number int) int
+		TicketHistory       func(childComplexity int, number int, after *entgql.Cursor[int], first *int, before *entgql.Cursor[int], last *int) int
+		TicketTrend         func(childComplexity int, filter *tickets.Filter, from time.Time, to time.Time, timeZone *string) int
+		Tickets             func(childComplexity int, after *entgql.Cursor[int], first *int, before *entgql.Cursor[int], last *int, filter *tickets.Filter, orderBy *ent.TicketOrder) int
+		Users               func(childComplexity int, after *entgql.Cursor[int], first *int, before *entgql.Cursor[int], last *int, orderBy *ent.UserOrder) int
+		Viewer              func(childComplexity int) int
 	}
 
 	SMSSettings struct {
@@ -546,6 +584,7 @@ type ComplexityRoot struct {
 		DueAt             func(childComplexity int) int
 		DuplicateCount    func(childComplexity int) int
 		ExplanationStatus func(childComplexity int) int
+		Explanations      func(childComplexity int) int
 		History           func(childComplexity int, after *entgql.Cursor[int], first *int, before *entgql.Cursor[int], last *int) int
 		ID                func(childComplexity int) int
 		Incident          func(childComplexity int) int
@@ -711,6 +750,8 @@ type EvidenceResolver interface {
 }
 type ExplanationRequestResolver interface {
 	Evidence(ctx context.Context, obj *ent.ExplanationRequest) ([]any, error)
+
+	Overdue(ctx context.Context, obj *ent.ExplanationRequest) (bool, error)
 }
 type FieldChangeResolver interface {
 	From(ctx context.Context, obj *schematype.FieldChange) (any, error)
@@ -751,6 +792,10 @@ type MutationResolver interface {
 	UpdatePlaybook(ctx context.Context, id int, input playbooks.Input) (*ent.Playbook, error)
 	RunPlaybook(ctx context.Context, id int, ticketIDs []int) (*playbooks.Result, error)
 	RetryPlaybookRun(ctx context.Context, id int) (*ent.PlaybookRun, error)
+	RequestExplanation(ctx context.Context, input explanations.RequestInput) (*ent.ExplanationRequest, error)
+	WithdrawExplanation(ctx context.Context, id int, reason string, expectedVersion *int) (*ent.ExplanationRequest, error)
+	AnswerExplanation(ctx context.Context, text string, expectedVersion *int) (*explanations.View, error)
+	ReviewExplanation(ctx context.Context, action explanationstep.Action, comment *string, expectedVersion *int) (*explanations.View, error)
 }
 type NotificationPreferenceResolver interface {
 	Channel(ctx context.Context, obj *schematype.NotificationPreference) (*ent.Channel, error)
@@ -777,6 +822,8 @@ type QueryResolver interface {
 	Deliveries(ctx context.Context, first *int, after *entgql.Cursor[int], last *int, before *entgql.Cursor[int], status *delivery.Status, kind *delivery.Kind, channelType *schematype.ChannelType, recipientID *int, ticketID *int) (*ent.DeliveryConnection, error)
 	Playbooks(ctx context.Context) ([]*ent.Playbook, error)
 	PlaybookRuns(ctx context.Context, first *int, after *entgql.Cursor[int], last *int, before *entgql.Cursor[int], status *playbookrun.Status, playbookID *int) (*ent.PlaybookRunConnection, error)
+	ExplanationRequests(ctx context.Context, filter *explanations.Filter, first *int, after *entgql.Cursor[int], last *int, before *entgql.Cursor[int]) (*ent.ExplanationRequestConnection, error)
+	ExplanationLink(ctx context.Context) (*explanations.View, error)
 }
 type SubscriptionResolver interface {
 	TicketEvents(ctx context.Context, filter *tickets.Filter, after *string) (<-chan *live.Change, error)
@@ -789,6 +836,7 @@ type TicketResolver interface {
 	Links(ctx context.Context, obj *ent.Ticket) ([]*model.TicketLink, error)
 	Propagations(ctx context.Context, obj *ent.Ticket, first *int, after *entgql.Cursor[int], last *int, before *entgql.Cursor[int]) (*ent.DeliveryConnection, error)
 	PlaybookRuns(ctx context.Context, obj *ent.Ticket, first *int, after *entgql.Cursor[int], last *int, before *entgql.Cursor[int]) (*ent.PlaybookRunConnection, error)
+	Explanations(ctx context.Context, obj *ent.Ticket) ([]*ent.ExplanationRequest, error)
 }
 type TicketChangeResolver interface {
 	Actor(ctx context.Context, obj *live.Change) (*ent.User, error)
@@ -1657,6 +1705,146 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.ExplanationCategory.UpdatedAt(childComplexity), true
 
+	case "ExplanationLinkStep.action":
+		if e.ComplexityRoot.ExplanationLinkStep.Action == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ExplanationLinkStep.Action(childComplexity), true
+	case "ExplanationLinkStep.by":
+		if e.ComplexityRoot.ExplanationLinkStep.By == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ExplanationLinkStep.By(childComplexity), true
+	case "ExplanationLinkStep.comment":
+		if e.ComplexityRoot.ExplanationLinkStep.Comment == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ExplanationLinkStep.Comment(childComplexity), true
+	case "ExplanationLinkStep.createdAt":
+		if e.ComplexityRoot.ExplanationLinkStep.CreatedAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ExplanationLinkStep.CreatedAt(childComplexity), true
+	case "ExplanationLinkStep.fromStatus":
+		if e.ComplexityRoot.ExplanationLinkStep.FromStatus == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ExplanationLinkStep.FromStatus(childComplexity), true
+	case "ExplanationLinkStep.role":
+		if e.ComplexityRoot.ExplanationLinkStep.Role == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ExplanationLinkStep.Role(childComplexity), true
+	case "ExplanationLinkStep.toStatus":
+		if e.ComplexityRoot.ExplanationLinkStep.ToStatus == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ExplanationLinkStep.ToStatus(childComplexity), true
+
+	case "ExplanationLinkView.actions":
+		if e.ComplexityRoot.ExplanationLinkView.Actions == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ExplanationLinkView.Actions(childComplexity), true
+	case "ExplanationLinkView.auditorName":
+		if e.ComplexityRoot.ExplanationLinkView.AuditorName == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ExplanationLinkView.AuditorName(childComplexity), true
+	case "ExplanationLinkView.category":
+		if e.ComplexityRoot.ExplanationLinkView.Category == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ExplanationLinkView.Category(childComplexity), true
+	case "ExplanationLinkView.deadline":
+		if e.ComplexityRoot.ExplanationLinkView.Deadline == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ExplanationLinkView.Deadline(childComplexity), true
+	case "ExplanationLinkView.evidence":
+		if e.ComplexityRoot.ExplanationLinkView.Evidence == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ExplanationLinkView.Evidence(childComplexity), true
+	case "ExplanationLinkView.managerName":
+		if e.ComplexityRoot.ExplanationLinkView.ManagerName == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ExplanationLinkView.ManagerName(childComplexity), true
+	case "ExplanationLinkView.message":
+		if e.ComplexityRoot.ExplanationLinkView.Message == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ExplanationLinkView.Message(childComplexity), true
+	case "ExplanationLinkView.overdue":
+		if e.ComplexityRoot.ExplanationLinkView.Overdue == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ExplanationLinkView.Overdue(childComplexity), true
+	case "ExplanationLinkView.priority":
+		if e.ComplexityRoot.ExplanationLinkView.Priority == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ExplanationLinkView.Priority(childComplexity), true
+	case "ExplanationLinkView.role":
+		if e.ComplexityRoot.ExplanationLinkView.Role == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ExplanationLinkView.Role(childComplexity), true
+	case "ExplanationLinkView.status":
+		if e.ComplexityRoot.ExplanationLinkView.Status == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ExplanationLinkView.Status(childComplexity), true
+	case "ExplanationLinkView.steps":
+		if e.ComplexityRoot.ExplanationLinkView.Steps == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ExplanationLinkView.Steps(childComplexity), true
+	case "ExplanationLinkView.ticketNumber":
+		if e.ComplexityRoot.ExplanationLinkView.TicketNumber == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ExplanationLinkView.TicketNumber(childComplexity), true
+	case "ExplanationLinkView.ticketTitle":
+		if e.ComplexityRoot.ExplanationLinkView.TicketTitle == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ExplanationLinkView.TicketTitle(childComplexity), true
+	case "ExplanationLinkView.version":
+		if e.ComplexityRoot.ExplanationLinkView.Version == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ExplanationLinkView.Version(childComplexity), true
+	case "ExplanationLinkView.violatorName":
+		if e.ComplexityRoot.ExplanationLinkView.ViolatorName == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ExplanationLinkView.ViolatorName(childComplexity), true
+
 	case "ExplanationRequest.auditor":
 		if e.ComplexityRoot.ExplanationRequest.Auditor == nil {
 			break
@@ -1741,6 +1929,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.ExplanationRequest.Message(childComplexity), true
+	case "ExplanationRequest.overdue":
+		if e.ComplexityRoot.ExplanationRequest.Overdue == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ExplanationRequest.Overdue(childComplexity), true
 	case "ExplanationRequest.priority":
 		if e.ComplexityRoot.ExplanationRequest.Priority == nil {
 			break
@@ -2066,6 +2260,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Mutation.AddMemo(childComplexity, args["ticketID"].(int), args["body"].(string), args["format"].(*memo.Format)), true
+	case "Mutation.answerExplanation":
+		if e.ComplexityRoot.Mutation.AnswerExplanation == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_answerExplanation_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.AnswerExplanation(childComplexity, args["text"].(string), args["expectedVersion"].(*int)), true
 	case "Mutation.assignTicket":
 		if e.ComplexityRoot.Mutation.AssignTicket == nil {
 			break
@@ -2242,6 +2447,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Mutation.PropagateTicket(childComplexity, args["id"].(int), args["recipientIDs"].([]int), args["channels"].([]schematype.ChannelType)), true
+	case "Mutation.requestExplanation":
+		if e.ComplexityRoot.Mutation.RequestExplanation == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_requestExplanation_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.RequestExplanation(childComplexity, args["input"].(explanations.RequestInput)), true
 	case "Mutation.retryDelivery":
 		if e.ComplexityRoot.Mutation.RetryDelivery == nil {
 			break
@@ -2264,6 +2480,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Mutation.RetryPlaybookRun(childComplexity, args["id"].(int)), true
+	case "Mutation.reviewExplanation":
+		if e.ComplexityRoot.Mutation.ReviewExplanation == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_reviewExplanation_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.ReviewExplanation(childComplexity, args["action"].(explanationstep.Action), args["comment"].(*string), args["expectedVersion"].(*int)), true
 	case "Mutation.runPlaybook":
 		if e.ComplexityRoot.Mutation.RunPlaybook == nil {
 			break
@@ -2429,6 +2656,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Mutation.WatchTicket(childComplexity, args["id"].(int), args["userID"].(*int), args["notify"].(*ticketwatcher.Notify)), true
+	case "Mutation.withdrawExplanation":
+		if e.ComplexityRoot.Mutation.WithdrawExplanation == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_withdrawExplanation_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.WithdrawExplanation(childComplexity, args["id"].(int), args["reason"].(string), args["expectedVersion"].(*int)), true
 
 	case "NotificationPreference.channel":
 		if e.ComplexityRoot.NotificationPreference.Channel == nil {
@@ -2763,6 +3001,23 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Query.Deliveries(childComplexity, args["first"].(*int), args["after"].(*entgql.Cursor[int]), args["last"].(*int), args["before"].(*entgql.Cursor[int]), args["status"].(*delivery.Status), args["kind"].(*delivery.Kind), args["channelType"].(*schematype.ChannelType), args["recipientID"].(*int), args["ticketID"].(*int)), true
+	case "Query.explanationLink":
+		if e.ComplexityRoot.Query.ExplanationLink == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Query.ExplanationLink(childComplexity), true
+	case "Query.explanationRequests":
+		if e.ComplexityRoot.Query.ExplanationRequests == nil {
+			break
+		}
+
+		args, err := ec.field_Query_explanationRequests_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Query.ExplanationRequests(childComplexity, args["filter"].(*explanations.Filter), args["first"].(*int), args["after"].(*entgql.Cursor[int]), args["last"].(*int), args["before"].(*entgql.Cursor[int])), true
 
 	case "Query.node":
 		if e.ComplexityRoot.Query.Node == nil {
@@ -3083,6 +3338,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Ticket.ExplanationStatus(childComplexity), true
+	case "Ticket.explanations":
+		if e.ComplexityRoot.Ticket.Explanations == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Ticket.Explanations(childComplexity), true
 	case "Ticket.history":
 		if e.ComplexityRoot.Ticket.History == nil {
 			break
@@ -3717,6 +3978,7 @@ func (e *executableSchema) Exec(ctx context.Context) graphql.ResponseHandler {
 		ec.unmarshalInputEmployeeOrder,
 		ec.unmarshalInputEvidenceOrder,
 		ec.unmarshalInputExplanationCategoryOrder,
+		ec.unmarshalInputExplanationFilter,
 		ec.unmarshalInputExplanationRequestOrder,
 		ec.unmarshalInputMemoOrder,
 		ec.unmarshalInputNotificationPreferenceInput,
@@ -3724,6 +3986,7 @@ func (e *executableSchema) Exec(ctx context.Context) graphql.ResponseHandler {
 		ec.unmarshalInputPlaybookHeaderInput,
 		ec.unmarshalInputPlaybookOrder,
 		ec.unmarshalInputPlaybookRunOrder,
+		ec.unmarshalInputRequestExplanationInput,
 		ec.unmarshalInputSMSSettingsInput,
 		ec.unmarshalInputSiteOrder,
 		ec.unmarshalInputTagOrder,
@@ -5824,6 +6087,129 @@ extend type Mutation {
   retryPlaybookRun(id: ID!): PlaybookRun!
 }
 `, BuiltIn: false},
+	{Name: "../explanations.graphql", Input: `# Explanation requests: a ticket's editors ask the employee who caused it (the
+# violator) to explain; their manager, and optionally an auditor, review the
+# answer. See package explanations for the workflow's table.
+
+extend type Query {
+  """
+  Explanation requests across the tickets the viewer may see, newest first,
+  narrowed by filter.
+  """
+  explanationRequests(filter: ExplanationFilter, first: Int, after: Cursor, last: Int, before: Cursor): ExplanationRequestConnection!
+  """
+  The request a personal link opens, as its holder may see it. Authorized
+  by the link's token (Authorization: Bearer sdx_…), not by a user.
+  """
+  explanationLink: ExplanationLinkView!
+}
+
+extend type Mutation {
+  "Asks for an explanation on a ticket (its editors)."
+  requestExplanation(input: RequestExplanationInput!): ExplanationRequest!
+  "Closes a request that has not ended (the ticket's editors), with a reason."
+  withdrawExplanation(id: ID!, reason: String!, expectedVersion: Int): ExplanationRequest!
+  """
+  The violator answers (SUBMIT), through their personal link.
+  Attachments are not taken yet.
+  """
+  answerExplanation(text: String!, expectedVersion: Int): ExplanationLinkView!
+  """
+  The manager returns or accepts the answer, the auditor returns or
+  completes it, through their personal link. A return needs a comment.
+  """
+  reviewExplanation(action: ExplanationReviewAction!, comment: String, expectedVersion: Int): ExplanationLinkView!
+}
+
+extend type Ticket {
+  "The ticket's explanation requests, newest first (at most 100)."
+  explanations: [ExplanationRequest!]!
+}
+
+extend type ExplanationRequest {
+  "Past its deadline while waiting for the violator (NEW, RETURNED, AUDIT_RETURNED)."
+  overdue: Boolean!
+}
+
+input RequestExplanationInput {
+  ticketID: ID!
+  priority: ExplanationRequestPriority = MEDIUM
+  "An active employee."
+  violatorID: ID!
+  "Defaults to the manager of the violator's department; required when it has none."
+  managerID: ID
+  "Optional second reviewer; not the violator."
+  auditorID: ID
+  "An active explanation category."
+  categoryID: ID!
+  "In the future, at most 366 days ahead."
+  deadline: Time!
+  "At most 10000 characters."
+  message: String
+  """
+  Records (JSON objects, at most 100, 256 KiB together) that replace the
+  ticket's evidence; omitted, the ticket's evidence records are copied.
+  """
+  evidence: [JSON!]
+}
+
+input ExplanationFilter {
+  statuses: [ExplanationStatus!]
+  overdue: Boolean
+  violatorIDs: [ID!]
+  departmentIDs: [ID!]
+  categoryIDs: [ID!]
+  deadlineFrom: Time
+  deadlineTo: Time
+  ticketID: ID
+}
+
+enum ExplanationReviewAction {
+  RETURN
+  ACCEPT
+  AUDIT_RETURN
+  AUDIT_COMPLETE
+}
+
+enum ExplanationLinkRole {
+  VIOLATOR
+  MANAGER
+  AUDITOR
+}
+
+"An explanation request as the holder of a personal link sees it."
+type ExplanationLinkView {
+  role: ExplanationLinkRole!
+  ticketNumber: Int!
+  ticketTitle: String!
+  priority: ExplanationRequestPriority!
+  category: String!
+  message: String!
+  deadline: Time!
+  status: ExplanationStatus!
+  overdue: Boolean!
+  version: Int!
+  violatorName: String!
+  managerName: String!
+  auditorName: String
+  evidence: [JSON!]!
+  "Oldest first."
+  steps: [ExplanationLinkStep!]!
+  "What the holder may do now."
+  actions: [ExplanationStepAction!]!
+}
+
+type ExplanationLinkStep {
+  action: ExplanationStepAction!
+  role: ExplanationStepRole!
+  fromStatus: ExplanationStatus
+  toStatus: ExplanationStatus!
+  "The name of who took it (an analyst is named by their display name)."
+  by: String
+  comment: String!
+  createdAt: Time!
+}
+`, BuiltIn: false},
 }
 var parsedSchema = gqlparser.MustLoadSchema(sources...)
 
@@ -6219,6 +6605,64 @@ func (ec *executionContext) childFields_ExplanationCategory(ctx context.Context,
 	return nil, fmt.Errorf("no field named %q was found under type ExplanationCategory", field.Name)
 }
 
+func (ec *executionContext) childFields_ExplanationLinkStep(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "action":
+		return ec.fieldContext_ExplanationLinkStep_action(ctx, field)
+	case "role":
+		return ec.fieldContext_ExplanationLinkStep_role(ctx, field)
+	case "fromStatus":
+		return ec.fieldContext_ExplanationLinkStep_fromStatus(ctx, field)
+	case "toStatus":
+		return ec.fieldContext_ExplanationLinkStep_toStatus(ctx, field)
+	case "by":
+		return ec.fieldContext_ExplanationLinkStep_by(ctx, field)
+	case "comment":
+		return ec.fieldContext_ExplanationLinkStep_comment(ctx, field)
+	case "createdAt":
+		return ec.fieldContext_ExplanationLinkStep_createdAt(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type ExplanationLinkStep", field.Name)
+}
+
+func (ec *executionContext) childFields_ExplanationLinkView(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "role":
+		return ec.fieldContext_ExplanationLinkView_role(ctx, field)
+	case "ticketNumber":
+		return ec.fieldContext_ExplanationLinkView_ticketNumber(ctx, field)
+	case "ticketTitle":
+		return ec.fieldContext_ExplanationLinkView_ticketTitle(ctx, field)
+	case "priority":
+		return ec.fieldContext_ExplanationLinkView_priority(ctx, field)
+	case "category":
+		return ec.fieldContext_ExplanationLinkView_category(ctx, field)
+	case "message":
+		return ec.fieldContext_ExplanationLinkView_message(ctx, field)
+	case "deadline":
+		return ec.fieldContext_ExplanationLinkView_deadline(ctx, field)
+	case "status":
+		return ec.fieldContext_ExplanationLinkView_status(ctx, field)
+	case "overdue":
+		return ec.fieldContext_ExplanationLinkView_overdue(ctx, field)
+	case "version":
+		return ec.fieldContext_ExplanationLinkView_version(ctx, field)
+	case "violatorName":
+		return ec.fieldContext_ExplanationLinkView_violatorName(ctx, field)
+	case "managerName":
+		return ec.fieldContext_ExplanationLinkView_managerName(ctx, field)
+	case "auditorName":
+		return ec.fieldContext_ExplanationLinkView_auditorName(ctx, field)
+	case "evidence":
+		return ec.fieldContext_ExplanationLinkView_evidence(ctx, field)
+	case "steps":
+		return ec.fieldContext_ExplanationLinkView_steps(ctx, field)
+	case "actions":
+		return ec.fieldContext_ExplanationLinkView_actions(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type ExplanationLinkView", field.Name)
+}
+
 func (ec *executionContext) childFields_ExplanationRequest(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 	switch field.Name {
 	case "id":
@@ -6277,8 +6721,22 @@ func (ec *executionContext) childFields_ExplanationRequest(ctx context.Context, 
 		return ec.fieldContext_ExplanationRequest_requestedBy(ctx, field)
 	case "steps":
 		return ec.fieldContext_ExplanationRequest_steps(ctx, field)
+	case "overdue":
+		return ec.fieldContext_ExplanationRequest_overdue(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type ExplanationRequest", field.Name)
+}
+
+func (ec *executionContext) childFields_ExplanationRequestConnection(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "edges":
+		return ec.fieldContext_ExplanationRequestConnection_edges(ctx, field)
+	case "pageInfo":
+		return ec.fieldContext_ExplanationRequestConnection_pageInfo(ctx, field)
+	case "totalCount":
+		return ec.fieldContext_ExplanationRequestConnection_totalCount(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type ExplanationRequestConnection", field.Name)
 }
 
 func (ec *executionContext) childFields_ExplanationRequestEdge(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
@@ -6667,6 +7125,8 @@ func (ec *executionContext) childFields_Ticket(ctx context.Context, field graphq
 		return ec.fieldContext_Ticket_propagations(ctx, field)
 	case "playbookRuns":
 		return ec.fieldContext_Ticket_playbookRuns(ctx, field)
+	case "explanations":
+		return ec.fieldContext_Ticket_explanations(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type Ticket", field.Name)
 }
@@ -7061,6 +7521,28 @@ func (ec *executionContext) field_Mutation_addMemo_args(ctx context.Context, raw
 	return args, nil
 }
 
+func (ec *executionContext) field_Mutation_answerExplanation_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "text",
+		func(ctx context.Context, v any) (string, error) {
+			return ec.unmarshalNString2string(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["text"] = arg0
+	arg1, err := graphql.ProcessArgField(ctx, rawArgs, "expectedVersion",
+		func(ctx context.Context, v any) (*int, error) {
+			return ec.unmarshalOInt2ᚖint(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["expectedVersion"] = arg1
+	return args, nil
+}
+
 func (ec *executionContext) field_Mutation_assignTicket_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
 	var err error
 	args := map[string]any{}
@@ -7349,6 +7831,20 @@ func (ec *executionContext) field_Mutation_propagateTicket_args(ctx context.Cont
 	return args, nil
 }
 
+func (ec *executionContext) field_Mutation_requestExplanation_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "input",
+		func(ctx context.Context, v any) (explanations.RequestInput, error) {
+			return ec.unmarshalNRequestExplanationInput2socdeskᚋinternalᚋexplanationsᚐRequestInput(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["input"] = arg0
+	return args, nil
+}
+
 func (ec *executionContext) field_Mutation_retryDelivery_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
 	var err error
 	args := map[string]any{}
@@ -7374,6 +7870,36 @@ func (ec *executionContext) field_Mutation_retryPlaybookRun_args(ctx context.Con
 		return nil, err
 	}
 	args["id"] = arg0
+	return args, nil
+}
+
+func (ec *executionContext) field_Mutation_reviewExplanation_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "action",
+		func(ctx context.Context, v any) (explanationstep.Action, error) {
+			return ec.unmarshalNExplanationReviewAction2socdeskᚋentᚋexplanationstepᚐAction(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["action"] = arg0
+	arg1, err := graphql.ProcessArgField(ctx, rawArgs, "comment",
+		func(ctx context.Context, v any) (*string, error) {
+			return ec.unmarshalOString2ᚖstring(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["comment"] = arg1
+	arg2, err := graphql.ProcessArgField(ctx, rawArgs, "expectedVersion",
+		func(ctx context.Context, v any) (*int, error) {
+			return ec.unmarshalOInt2ᚖint(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["expectedVersion"] = arg2
 	return args, nil
 }
 
@@ -7747,6 +8273,36 @@ func (ec *executionContext) field_Mutation_watchTicket_args(ctx context.Context,
 	return args, nil
 }
 
+func (ec *executionContext) field_Mutation_withdrawExplanation_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "id",
+		func(ctx context.Context, v any) (int, error) {
+			return ec.unmarshalNID2int(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["id"] = arg0
+	arg1, err := graphql.ProcessArgField(ctx, rawArgs, "reason",
+		func(ctx context.Context, v any) (string, error) {
+			return ec.unmarshalNString2string(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["reason"] = arg1
+	arg2, err := graphql.ProcessArgField(ctx, rawArgs, "expectedVersion",
+		func(ctx context.Context, v any) (*int, error) {
+			return ec.unmarshalOInt2ᚖint(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["expectedVersion"] = arg2
+	return args, nil
+}
+
 func (ec *executionContext) field_Query___type_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
 	var err error
 	args := map[string]any{}
@@ -7836,6 +8392,52 @@ func (ec *executionContext) field_Query_deliveries_args(ctx context.Context, raw
 		return nil, err
 	}
 	args["ticketID"] = arg8
+	return args, nil
+}
+
+func (ec *executionContext) field_Query_explanationRequests_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "filter",
+		func(ctx context.Context, v any) (*explanations.Filter, error) {
+			return ec.unmarshalOExplanationFilter2ᚖsocdeskᚋinternalᚋexplanationsᚐFilter(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["filter"] = arg0
+	arg1, err := graphql.ProcessArgField(ctx, rawArgs, "first",
+		func(ctx context.Context, v any) (*int, error) {
+			return ec.unmarshalOInt2ᚖint(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["first"] = arg1
+	arg2, err := graphql.ProcessArgField(ctx, rawArgs, "after",
+		func(ctx context.Context, v any) (*entgql.Cursor[int], error) {
+			return ec.unmarshalOCursor2ᚖentgoᚗioᚋcontribᚋentgqlᚐCursor(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["after"] = arg2
+	arg3, err := graphql.ProcessArgField(ctx, rawArgs, "last",
+		func(ctx context.Context, v any) (*int, error) {
+			return ec.unmarshalOInt2ᚖint(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["last"] = arg3
+	arg4, err := graphql.ProcessArgField(ctx, rawArgs, "before",
+		func(ctx context.Context, v any) (*entgql.Cursor[int], error) {
+			return ec.unmarshalOCursor2ᚖentgoᚗioᚋcontribᚋentgqlᚐCursor(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["before"] = arg4
 	return args, nil
 }
 
@@ -11847,6 +12449,544 @@ func (ec *executionContext) fieldContext_ExplanationCategory_active(_ context.Co
 	return graphql.NewScalarFieldContext("ExplanationCategory", field, false, false, errors.New("field of type Boolean does not have child fields"))
 }
 
+func (ec *executionContext) _ExplanationLinkStep_action(ctx context.Context, field graphql.CollectedField, obj *explanations.ViewStep) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ExplanationLinkStep_action(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Action, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v explanationstep.Action) graphql.Marshaler {
+			return ec.marshalNExplanationStepAction2socdeskᚋentᚋexplanationstepᚐAction(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ExplanationLinkStep_action(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ExplanationLinkStep", field, false, false, errors.New("field of type ExplanationStepAction does not have child fields"))
+}
+
+func (ec *executionContext) _ExplanationLinkStep_role(ctx context.Context, field graphql.CollectedField, obj *explanations.ViewStep) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ExplanationLinkStep_role(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Role, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v explanationstep.Role) graphql.Marshaler {
+			return ec.marshalNExplanationStepRole2socdeskᚋentᚋexplanationstepᚐRole(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ExplanationLinkStep_role(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ExplanationLinkStep", field, false, false, errors.New("field of type ExplanationStepRole does not have child fields"))
+}
+
+func (ec *executionContext) _ExplanationLinkStep_fromStatus(ctx context.Context, field graphql.CollectedField, obj *explanations.ViewStep) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ExplanationLinkStep_fromStatus(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.FromStatus, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *schematype.ExplanationStatus) graphql.Marshaler {
+			return ec.marshalOExplanationStatus2ᚖsocdeskᚋentᚋschematypeᚐExplanationStatus(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_ExplanationLinkStep_fromStatus(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ExplanationLinkStep", field, false, false, errors.New("field of type ExplanationStatus does not have child fields"))
+}
+
+func (ec *executionContext) _ExplanationLinkStep_toStatus(ctx context.Context, field graphql.CollectedField, obj *explanations.ViewStep) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ExplanationLinkStep_toStatus(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.ToStatus, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v schematype.ExplanationStatus) graphql.Marshaler {
+			return ec.marshalNExplanationStatus2socdeskᚋentᚋschematypeᚐExplanationStatus(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ExplanationLinkStep_toStatus(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ExplanationLinkStep", field, false, false, errors.New("field of type ExplanationStatus does not have child fields"))
+}
+
+func (ec *executionContext) _ExplanationLinkStep_by(ctx context.Context, field graphql.CollectedField, obj *explanations.ViewStep) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ExplanationLinkStep_by(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.By, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
+			return ec.marshalOString2ᚖstring(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_ExplanationLinkStep_by(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ExplanationLinkStep", field, false, false, errors.New("field of type String does not have child fields"))
+}
+
+func (ec *executionContext) _ExplanationLinkStep_comment(ctx context.Context, field graphql.CollectedField, obj *explanations.ViewStep) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ExplanationLinkStep_comment(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Comment, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ExplanationLinkStep_comment(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ExplanationLinkStep", field, false, false, errors.New("field of type String does not have child fields"))
+}
+
+func (ec *executionContext) _ExplanationLinkStep_createdAt(ctx context.Context, field graphql.CollectedField, obj *explanations.ViewStep) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ExplanationLinkStep_createdAt(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.CreatedAt, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v time.Time) graphql.Marshaler {
+			return ec.marshalNTime2timeᚐTime(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ExplanationLinkStep_createdAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ExplanationLinkStep", field, false, false, errors.New("field of type Time does not have child fields"))
+}
+
+func (ec *executionContext) _ExplanationLinkView_role(ctx context.Context, field graphql.CollectedField, obj *explanations.View) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ExplanationLinkView_role(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Role, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v explanationlink.Role) graphql.Marshaler {
+			return ec.marshalNExplanationLinkRole2socdeskᚋentᚋexplanationlinkᚐRole(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ExplanationLinkView_role(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ExplanationLinkView", field, false, false, errors.New("field of type ExplanationLinkRole does not have child fields"))
+}
+
+func (ec *executionContext) _ExplanationLinkView_ticketNumber(ctx context.Context, field graphql.CollectedField, obj *explanations.View) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ExplanationLinkView_ticketNumber(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.TicketNumber, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ExplanationLinkView_ticketNumber(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ExplanationLinkView", field, false, false, errors.New("field of type Int does not have child fields"))
+}
+
+func (ec *executionContext) _ExplanationLinkView_ticketTitle(ctx context.Context, field graphql.CollectedField, obj *explanations.View) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ExplanationLinkView_ticketTitle(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.TicketTitle, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ExplanationLinkView_ticketTitle(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ExplanationLinkView", field, false, false, errors.New("field of type String does not have child fields"))
+}
+
+func (ec *executionContext) _ExplanationLinkView_priority(ctx context.Context, field graphql.CollectedField, obj *explanations.View) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ExplanationLinkView_priority(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Priority, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v explanationrequest.Priority) graphql.Marshaler {
+			return ec.marshalNExplanationRequestPriority2socdeskᚋentᚋexplanationrequestᚐPriority(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ExplanationLinkView_priority(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ExplanationLinkView", field, false, false, errors.New("field of type ExplanationRequestPriority does not have child fields"))
+}
+
+func (ec *executionContext) _ExplanationLinkView_category(ctx context.Context, field graphql.CollectedField, obj *explanations.View) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ExplanationLinkView_category(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Category, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ExplanationLinkView_category(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ExplanationLinkView", field, false, false, errors.New("field of type String does not have child fields"))
+}
+
+func (ec *executionContext) _ExplanationLinkView_message(ctx context.Context, field graphql.CollectedField, obj *explanations.View) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ExplanationLinkView_message(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Message, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ExplanationLinkView_message(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ExplanationLinkView", field, false, false, errors.New("field of type String does not have child fields"))
+}
+
+func (ec *executionContext) _ExplanationLinkView_deadline(ctx context.Context, field graphql.CollectedField, obj *explanations.View) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ExplanationLinkView_deadline(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Deadline, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v time.Time) graphql.Marshaler {
+			return ec.marshalNTime2timeᚐTime(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ExplanationLinkView_deadline(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ExplanationLinkView", field, false, false, errors.New("field of type Time does not have child fields"))
+}
+
+func (ec *executionContext) _ExplanationLinkView_status(ctx context.Context, field graphql.CollectedField, obj *explanations.View) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ExplanationLinkView_status(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Status, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v schematype.ExplanationStatus) graphql.Marshaler {
+			return ec.marshalNExplanationStatus2socdeskᚋentᚋschematypeᚐExplanationStatus(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ExplanationLinkView_status(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ExplanationLinkView", field, false, false, errors.New("field of type ExplanationStatus does not have child fields"))
+}
+
+func (ec *executionContext) _ExplanationLinkView_overdue(ctx context.Context, field graphql.CollectedField, obj *explanations.View) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ExplanationLinkView_overdue(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Overdue, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v bool) graphql.Marshaler {
+			return ec.marshalNBoolean2bool(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ExplanationLinkView_overdue(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ExplanationLinkView", field, false, false, errors.New("field of type Boolean does not have child fields"))
+}
+
+func (ec *executionContext) _ExplanationLinkView_version(ctx context.Context, field graphql.CollectedField, obj *explanations.View) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ExplanationLinkView_version(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Version, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ExplanationLinkView_version(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ExplanationLinkView", field, false, false, errors.New("field of type Int does not have child fields"))
+}
+
+func (ec *executionContext) _ExplanationLinkView_violatorName(ctx context.Context, field graphql.CollectedField, obj *explanations.View) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ExplanationLinkView_violatorName(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.ViolatorName, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ExplanationLinkView_violatorName(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ExplanationLinkView", field, false, false, errors.New("field of type String does not have child fields"))
+}
+
+func (ec *executionContext) _ExplanationLinkView_managerName(ctx context.Context, field graphql.CollectedField, obj *explanations.View) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ExplanationLinkView_managerName(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.ManagerName, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ExplanationLinkView_managerName(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ExplanationLinkView", field, false, false, errors.New("field of type String does not have child fields"))
+}
+
+func (ec *executionContext) _ExplanationLinkView_auditorName(ctx context.Context, field graphql.CollectedField, obj *explanations.View) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ExplanationLinkView_auditorName(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.AuditorName, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
+			return ec.marshalOString2ᚖstring(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_ExplanationLinkView_auditorName(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ExplanationLinkView", field, false, false, errors.New("field of type String does not have child fields"))
+}
+
+func (ec *executionContext) _ExplanationLinkView_evidence(ctx context.Context, field graphql.CollectedField, obj *explanations.View) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ExplanationLinkView_evidence(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Evidence, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []any) graphql.Marshaler {
+			return ec.marshalNJSON2ᚕinterfaceᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ExplanationLinkView_evidence(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ExplanationLinkView", field, false, false, errors.New("field of type JSON does not have child fields"))
+}
+
+func (ec *executionContext) _ExplanationLinkView_steps(ctx context.Context, field graphql.CollectedField, obj *explanations.View) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ExplanationLinkView_steps(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Steps, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []explanations.ViewStep) graphql.Marshaler {
+			return ec.marshalNExplanationLinkStep2ᚕsocdeskᚋinternalᚋexplanationsᚐViewStepᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ExplanationLinkView_steps(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "ExplanationLinkView",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_ExplanationLinkStep(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _ExplanationLinkView_actions(ctx context.Context, field graphql.CollectedField, obj *explanations.View) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ExplanationLinkView_actions(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Actions, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []explanations.Action) graphql.Marshaler {
+			return ec.marshalNExplanationStepAction2ᚕsocdeskᚋentᚋexplanationstepᚐActionᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ExplanationLinkView_actions(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ExplanationLinkView", field, false, false, errors.New("field of type ExplanationStepAction does not have child fields"))
+}
+
 func (ec *executionContext) _ExplanationRequest_id(ctx context.Context, field graphql.CollectedField, obj *ent.ExplanationRequest) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -12561,6 +13701,29 @@ func (ec *executionContext) fieldContext_ExplanationRequest_steps(_ context.Cont
 		},
 	}
 	return fc, nil
+}
+
+func (ec *executionContext) _ExplanationRequest_overdue(ctx context.Context, field graphql.CollectedField, obj *ent.ExplanationRequest) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ExplanationRequest_overdue(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.ExplanationRequest().Overdue(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v bool) graphql.Marshaler {
+			return ec.marshalNBoolean2bool(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ExplanationRequest_overdue(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ExplanationRequest", field, true, true, errors.New("field of type Boolean does not have child fields"))
 }
 
 func (ec *executionContext) _ExplanationRequestConnection_edges(ctx context.Context, field graphql.CollectedField, obj *ent.ExplanationRequestConnection) (ret graphql.Marshaler) {
@@ -15027,6 +16190,182 @@ func (ec *executionContext) fieldContext_Mutation_retryPlaybookRun(ctx context.C
 	return fc, nil
 }
 
+func (ec *executionContext) _Mutation_requestExplanation(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_requestExplanation(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().RequestExplanation(ctx, fc.Args["input"].(explanations.RequestInput))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *ent.ExplanationRequest) graphql.Marshaler {
+			return ec.marshalNExplanationRequest2ᚖsocdeskᚋentᚐExplanationRequest(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_requestExplanation(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_ExplanationRequest(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_requestExplanation_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Mutation_withdrawExplanation(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_withdrawExplanation(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().WithdrawExplanation(ctx, fc.Args["id"].(int), fc.Args["reason"].(string), fc.Args["expectedVersion"].(*int))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *ent.ExplanationRequest) graphql.Marshaler {
+			return ec.marshalNExplanationRequest2ᚖsocdeskᚋentᚐExplanationRequest(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_withdrawExplanation(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_ExplanationRequest(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_withdrawExplanation_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Mutation_answerExplanation(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_answerExplanation(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().AnswerExplanation(ctx, fc.Args["text"].(string), fc.Args["expectedVersion"].(*int))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *explanations.View) graphql.Marshaler {
+			return ec.marshalNExplanationLinkView2ᚖsocdeskᚋinternalᚋexplanationsᚐView(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_answerExplanation(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_ExplanationLinkView(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_answerExplanation_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Mutation_reviewExplanation(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_reviewExplanation(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().ReviewExplanation(ctx, fc.Args["action"].(explanationstep.Action), fc.Args["comment"].(*string), fc.Args["expectedVersion"].(*int))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *explanations.View) graphql.Marshaler {
+			return ec.marshalNExplanationLinkView2ᚖsocdeskᚋinternalᚋexplanationsᚐView(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_reviewExplanation(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_ExplanationLinkView(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_reviewExplanation_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
 func (ec *executionContext) _NotificationPreference_channel(ctx context.Context, field graphql.CollectedField, obj *schematype.NotificationPreference) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -16873,6 +18212,82 @@ func (ec *executionContext) fieldContext_Query_playbookRuns(ctx context.Context,
 	return fc, nil
 }
 
+func (ec *executionContext) _Query_explanationRequests(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Query_explanationRequests(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Query().ExplanationRequests(ctx, fc.Args["filter"].(*explanations.Filter), fc.Args["first"].(*int), fc.Args["after"].(*entgql.Cursor[int]), fc.Args["last"].(*int), fc.Args["before"].(*entgql.Cursor[int]))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *ent.ExplanationRequestConnection) graphql.Marshaler {
+			return ec.marshalNExplanationRequestConnection2ᚖsocdeskᚋentᚐExplanationRequestConnection(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Query_explanationRequests(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Query",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_ExplanationRequestConnection(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Query_explanationRequests_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Query_explanationLink(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Query_explanationLink(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.Query().ExplanationLink(ctx)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *explanations.View) graphql.Marshaler {
+			return ec.marshalNExplanationLinkView2ᚖsocdeskᚋinternalᚋexplanationsᚐView(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Query_explanationLink(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Query",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_ExplanationLinkView(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
 func (ec *executionContext) _Query___type(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -18389,6 +19804,38 @@ func (ec *executionContext) fieldContext_Ticket_playbookRuns(ctx context.Context
 	if fc.Args, err = ec.field_Ticket_playbookRuns_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
 		ec.Error(ctx, err)
 		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Ticket_explanations(ctx context.Context, field graphql.CollectedField, obj *ent.Ticket) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Ticket_explanations(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.Ticket().Explanations(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []*ent.ExplanationRequest) graphql.Marshaler {
+			return ec.marshalNExplanationRequest2ᚕᚖsocdeskᚋentᚐExplanationRequestᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Ticket_explanations(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Ticket",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_ExplanationRequest(ctx, field)
+		},
 	}
 	return fc, nil
 }
@@ -22468,6 +23915,85 @@ func (ec *executionContext) unmarshalInputExplanationCategoryOrder(ctx context.C
 	return it, nil
 }
 
+func (ec *executionContext) unmarshalInputExplanationFilter(ctx context.Context, obj any) (explanations.Filter, error) {
+	var it explanations.Filter
+	if obj == nil {
+		return it, nil
+	}
+
+	asMap := map[string]any{}
+	for k, v := range obj.(map[string]any) {
+		asMap[k] = v
+	}
+
+	fieldsInOrder := [...]string{"statuses", "overdue", "violatorIDs", "departmentIDs", "categoryIDs", "deadlineFrom", "deadlineTo", "ticketID"}
+	for _, k := range fieldsInOrder {
+		v, ok := asMap[k]
+		if !ok {
+			continue
+		}
+		switch k {
+		case "statuses":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("statuses"))
+			data, err := ec.unmarshalOExplanationStatus2ᚕsocdeskᚋentᚋschematypeᚐExplanationStatusᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Statuses = data
+		case "overdue":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("overdue"))
+			data, err := ec.unmarshalOBoolean2ᚖbool(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Overdue = data
+		case "violatorIDs":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("violatorIDs"))
+			data, err := ec.unmarshalOID2ᚕintᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.ViolatorIDs = data
+		case "departmentIDs":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("departmentIDs"))
+			data, err := ec.unmarshalOID2ᚕintᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.DepartmentIDs = data
+		case "categoryIDs":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("categoryIDs"))
+			data, err := ec.unmarshalOID2ᚕintᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.CategoryIDs = data
+		case "deadlineFrom":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("deadlineFrom"))
+			data, err := ec.unmarshalOTime2ᚖtimeᚐTime(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.DeadlineFrom = data
+		case "deadlineTo":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("deadlineTo"))
+			data, err := ec.unmarshalOTime2ᚖtimeᚐTime(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.DeadlineTo = data
+		case "ticketID":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("ticketID"))
+			data, err := ec.unmarshalOID2ᚖint(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.TicketID = data
+		}
+	}
+	return it, nil
+}
+
 func (ec *executionContext) unmarshalInputExplanationRequestOrder(ctx context.Context, obj any) (ent.ExplanationRequestOrder, error) {
 	var it ent.ExplanationRequestOrder
 	if obj == nil {
@@ -22745,6 +24271,96 @@ func (ec *executionContext) unmarshalInputPlaybookRunOrder(ctx context.Context, 
 				return it, err
 			}
 			it.Field = data
+		}
+	}
+	return it, nil
+}
+
+func (ec *executionContext) unmarshalInputRequestExplanationInput(ctx context.Context, obj any) (explanations.RequestInput, error) {
+	var it explanations.RequestInput
+	if obj == nil {
+		return it, nil
+	}
+
+	asMap := map[string]any{}
+	for k, v := range obj.(map[string]any) {
+		asMap[k] = v
+	}
+
+	if _, present := asMap["priority"]; !present {
+		asMap["priority"] = "MEDIUM"
+	}
+
+	fieldsInOrder := [...]string{"ticketID", "priority", "violatorID", "managerID", "auditorID", "categoryID", "deadline", "message", "evidence"}
+	for _, k := range fieldsInOrder {
+		v, ok := asMap[k]
+		if !ok {
+			continue
+		}
+		switch k {
+		case "ticketID":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("ticketID"))
+			data, err := ec.unmarshalNID2int(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.TicketID = data
+		case "priority":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("priority"))
+			data, err := ec.unmarshalOExplanationRequestPriority2ᚖsocdeskᚋentᚋexplanationrequestᚐPriority(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Priority = data
+		case "violatorID":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("violatorID"))
+			data, err := ec.unmarshalNID2int(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.ViolatorID = data
+		case "managerID":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("managerID"))
+			data, err := ec.unmarshalOID2ᚖint(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.ManagerID = data
+		case "auditorID":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("auditorID"))
+			data, err := ec.unmarshalOID2ᚖint(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.AuditorID = data
+		case "categoryID":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("categoryID"))
+			data, err := ec.unmarshalNID2int(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.CategoryID = data
+		case "deadline":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("deadline"))
+			data, err := ec.unmarshalNTime2timeᚐTime(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Deadline = data
+		case "message":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("message"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Message = data
+		case "evidence":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("evidence"))
+			data, err := ec.unmarshalOJSON2ᚕinterfaceᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Evidence = data
 		}
 	}
 	return it, nil
@@ -25841,6 +27457,187 @@ func (ec *executionContext) _ExplanationCategory(ctx context.Context, sel ast.Se
 	return out
 }
 
+var explanationLinkStepImplementors = []string{"ExplanationLinkStep"}
+
+func (ec *executionContext) _ExplanationLinkStep(ctx context.Context, sel ast.SelectionSet, obj *explanations.ViewStep) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, explanationLinkStepImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferredFieldSet := graphql.NewFieldSet(nil)
+	deferLabelToView := make(map[string]*graphql.FieldSetView)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("ExplanationLinkStep")
+		case "action":
+			out.Values[i] = ec._ExplanationLinkStep_action(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "role":
+			out.Values[i] = ec._ExplanationLinkStep_role(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "fromStatus":
+			out.Values[i] = ec._ExplanationLinkStep_fromStatus(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "toStatus":
+			out.Values[i] = ec._ExplanationLinkStep_toStatus(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "by":
+			out.Values[i] = ec._ExplanationLinkStep_by(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "comment":
+			out.Values[i] = ec._ExplanationLinkStep_comment(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "createdAt":
+			out.Values[i] = ec._ExplanationLinkStep_createdAt(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	atomic.AddInt32(&ec.Deferred, int32(min(len(deferLabelToView), math.MaxInt32)))
+
+	ec.ProcessDeferredGroup(graphql.DeferredGroup{
+		Defers:   deferLabelToView,
+		Path:     graphql.GetPath(ctx),
+		FieldSet: deferredFieldSet,
+		Context:  ctx,
+	})
+
+	return out
+}
+
+var explanationLinkViewImplementors = []string{"ExplanationLinkView"}
+
+func (ec *executionContext) _ExplanationLinkView(ctx context.Context, sel ast.SelectionSet, obj *explanations.View) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, explanationLinkViewImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferredFieldSet := graphql.NewFieldSet(nil)
+	deferLabelToView := make(map[string]*graphql.FieldSetView)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("ExplanationLinkView")
+		case "role":
+			out.Values[i] = ec._ExplanationLinkView_role(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "ticketNumber":
+			out.Values[i] = ec._ExplanationLinkView_ticketNumber(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "ticketTitle":
+			out.Values[i] = ec._ExplanationLinkView_ticketTitle(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "priority":
+			out.Values[i] = ec._ExplanationLinkView_priority(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "category":
+			out.Values[i] = ec._ExplanationLinkView_category(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "message":
+			out.Values[i] = ec._ExplanationLinkView_message(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "deadline":
+			out.Values[i] = ec._ExplanationLinkView_deadline(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "status":
+			out.Values[i] = ec._ExplanationLinkView_status(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "overdue":
+			out.Values[i] = ec._ExplanationLinkView_overdue(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "version":
+			out.Values[i] = ec._ExplanationLinkView_version(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "violatorName":
+			out.Values[i] = ec._ExplanationLinkView_violatorName(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "managerName":
+			out.Values[i] = ec._ExplanationLinkView_managerName(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "auditorName":
+			out.Values[i] = ec._ExplanationLinkView_auditorName(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "evidence":
+			out.Values[i] = ec._ExplanationLinkView_evidence(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "steps":
+			out.Values[i] = ec._ExplanationLinkView_steps(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "actions":
+			out.Values[i] = ec._ExplanationLinkView_actions(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	atomic.AddInt32(&ec.Deferred, int32(min(len(deferLabelToView), math.MaxInt32)))
+
+	ec.ProcessDeferredGroup(graphql.DeferredGroup{
+		Defers:   deferLabelToView,
+		Path:     graphql.GetPath(ctx),
+		FieldSet: deferredFieldSet,
+		Context:  ctx,
+	})
+
+	return out
+}
+
 var explanationRequestImplementors = []string{"ExplanationRequest", "Node"}
 
 func (ec *executionContext) _ExplanationRequest(ctx context.Context, sel ast.SelectionSet, obj *ent.ExplanationRequest) graphql.Marshaler {
@@ -26263,6 +28060,44 @@ func (ec *executionContext) _ExplanationRequest(ctx context.Context, sel ast.Sel
 				}()
 				res = ec._ExplanationRequest_steps(ctx, field, obj)
 				if res == graphql.RequiredNull {
+					atomic.AddUint32(&fs.Invalids, 1)
+				}
+				return res
+			}
+
+			if field.IsDeferred() {
+				deferredFieldSet.AddField(field)
+				fieldIndex := len(deferredFieldSet.Values) - 1
+				deferredFieldSet.Concurrently(fieldIndex, func(ctx context.Context) graphql.Marshaler {
+					return innerFunc(ctx, deferredFieldSet)
+				})
+
+				for _, deferrable := range field.Deferrables {
+					view, ok := deferLabelToView[deferrable.Label]
+					if !ok {
+						view = deferredFieldSet.NewView()
+						deferLabelToView[deferrable.Label] = view
+					}
+					view.AddIndices(fieldIndex)
+				}
+
+				// don't run the out.Concurrently() call below
+				out.Values[i] = graphql.Null
+				continue
+			}
+
+			out.Concurrently(i, func(ctx context.Context) graphql.Marshaler { return innerFunc(ctx, out) })
+		case "overdue":
+			field := field
+
+			innerFunc := func(ctx context.Context, fs *graphql.FieldSet) (res graphql.Marshaler) {
+				defer func() {
+					if r := recover(); r != nil {
+						ec.Error(ctx, ec.Recover(ctx, r))
+					}
+				}()
+				res = ec._ExplanationRequest_overdue(ctx, field, obj)
+				if res == graphql.Null {
 					atomic.AddUint32(&fs.Invalids, 1)
 				}
 				return res
@@ -27278,6 +29113,34 @@ func (ec *executionContext) _Mutation(ctx context.Context, sel ast.SelectionSet)
 		case "retryPlaybookRun":
 			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
 				return ec._Mutation_retryPlaybookRun(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "requestExplanation":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_requestExplanation(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "withdrawExplanation":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_withdrawExplanation(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "answerExplanation":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_answerExplanation(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "reviewExplanation":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_reviewExplanation(ctx, field)
 			})
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
@@ -28431,6 +30294,50 @@ func (ec *executionContext) _Query(ctx context.Context, sel ast.SelectionSet) gr
 			}
 
 			out.Concurrently(i, func(ctx context.Context) graphql.Marshaler { return rrm(innerCtx) })
+		case "explanationRequests":
+			field := field
+
+			innerFunc := func(ctx context.Context, fs *graphql.FieldSet) (res graphql.Marshaler) {
+				defer func() {
+					if r := recover(); r != nil {
+						ec.Error(ctx, ec.Recover(ctx, r))
+					}
+				}()
+				res = ec._Query_explanationRequests(ctx, field)
+				if res == graphql.Null {
+					atomic.AddUint32(&fs.Invalids, 1)
+				}
+				return res
+			}
+
+			rrm := func(ctx context.Context) graphql.Marshaler {
+				return ec.OperationContext.RootResolverMiddleware(ctx,
+					func(ctx context.Context) graphql.Marshaler { return innerFunc(ctx, out) })
+			}
+
+			out.Concurrently(i, func(ctx context.Context) graphql.Marshaler { return rrm(innerCtx) })
+		case "explanationLink":
+			field := field
+
+			innerFunc := func(ctx context.Context, fs *graphql.FieldSet) (res graphql.Marshaler) {
+				defer func() {
+					if r := recover(); r != nil {
+						ec.Error(ctx, ec.Recover(ctx, r))
+					}
+				}()
+				res = ec._Query_explanationLink(ctx, field)
+				if res == graphql.Null {
+					atomic.AddUint32(&fs.Invalids, 1)
+				}
+				return res
+			}
+
+			rrm := func(ctx context.Context) graphql.Marshaler {
+				return ec.OperationContext.RootResolverMiddleware(ctx,
+					func(ctx context.Context) graphql.Marshaler { return innerFunc(ctx, out) })
+			}
+
+			out.Concurrently(i, func(ctx context.Context) graphql.Marshaler { return rrm(innerCtx) })
 		case "__type":
 			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
 				return ec._Query___type(ctx, field)
@@ -29321,6 +31228,44 @@ func (ec *executionContext) _Ticket(ctx context.Context, sel ast.SelectionSet, o
 					}
 				}()
 				res = ec._Ticket_playbookRuns(ctx, field, obj)
+				if res == graphql.Null {
+					atomic.AddUint32(&fs.Invalids, 1)
+				}
+				return res
+			}
+
+			if field.IsDeferred() {
+				deferredFieldSet.AddField(field)
+				fieldIndex := len(deferredFieldSet.Values) - 1
+				deferredFieldSet.Concurrently(fieldIndex, func(ctx context.Context) graphql.Marshaler {
+					return innerFunc(ctx, deferredFieldSet)
+				})
+
+				for _, deferrable := range field.Deferrables {
+					view, ok := deferLabelToView[deferrable.Label]
+					if !ok {
+						view = deferredFieldSet.NewView()
+						deferLabelToView[deferrable.Label] = view
+					}
+					view.AddIndices(fieldIndex)
+				}
+
+				// don't run the out.Concurrently() call below
+				out.Values[i] = graphql.Null
+				continue
+			}
+
+			out.Concurrently(i, func(ctx context.Context) graphql.Marshaler { return innerFunc(ctx, out) })
+		case "explanations":
+			field := field
+
+			innerFunc := func(ctx context.Context, fs *graphql.FieldSet) (res graphql.Marshaler) {
+				defer func() {
+					if r := recover(); r != nil {
+						ec.Error(ctx, ec.Recover(ctx, r))
+					}
+				}()
+				res = ec._Ticket_explanations(ctx, field, obj)
 				if res == graphql.Null {
 					atomic.AddUint32(&fs.Invalids, 1)
 				}
@@ -31359,6 +33304,62 @@ func (ec *executionContext) marshalNExplanationCategoryOrderField2ᚖsocdeskᚋe
 	return v
 }
 
+func (ec *executionContext) unmarshalNExplanationLinkRole2socdeskᚋentᚋexplanationlinkᚐRole(ctx context.Context, v any) (explanationlink.Role, error) {
+	var res explanationlink.Role
+	err := res.UnmarshalGQL(v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalNExplanationLinkRole2socdeskᚋentᚋexplanationlinkᚐRole(ctx context.Context, sel ast.SelectionSet, v explanationlink.Role) graphql.Marshaler {
+	return v
+}
+
+func (ec *executionContext) marshalNExplanationLinkStep2socdeskᚋinternalᚋexplanationsᚐViewStep(ctx context.Context, sel ast.SelectionSet, v explanations.ViewStep) graphql.Marshaler {
+	return ec._ExplanationLinkStep(ctx, sel, &v)
+}
+
+func (ec *executionContext) marshalNExplanationLinkStep2ᚕsocdeskᚋinternalᚋexplanationsᚐViewStepᚄ(ctx context.Context, sel ast.SelectionSet, v []explanations.ViewStep) graphql.Marshaler {
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalNExplanationLinkStep2socdeskᚋinternalᚋexplanationsᚐViewStep(ctx, sel, v[i])
+	})
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
+}
+
+func (ec *executionContext) marshalNExplanationLinkView2ᚖsocdeskᚋinternalᚋexplanationsᚐView(ctx context.Context, sel ast.SelectionSet, v *explanations.View) graphql.Marshaler {
+	if v == nil {
+		if !graphql.HasFieldError(ctx, graphql.GetFieldContext(ctx)) {
+			graphql.AddErrorf(ctx, "the requested element is null which the schema does not allow")
+		}
+		return graphql.Null
+	}
+	return ec._ExplanationLinkView(ctx, sel, v)
+}
+
+func (ec *executionContext) marshalNExplanationRequest2ᚕᚖsocdeskᚋentᚐExplanationRequestᚄ(ctx context.Context, sel ast.SelectionSet, v []*ent.ExplanationRequest) graphql.Marshaler {
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalNExplanationRequest2ᚖsocdeskᚋentᚐExplanationRequest(ctx, sel, v[i])
+	})
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
+}
+
 func (ec *executionContext) marshalNExplanationRequest2ᚖsocdeskᚋentᚐExplanationRequest(ctx context.Context, sel ast.SelectionSet, v *ent.ExplanationRequest) graphql.Marshaler {
 	if v == nil {
 		if !graphql.HasFieldError(ctx, graphql.GetFieldContext(ctx)) {
@@ -31367,6 +33368,16 @@ func (ec *executionContext) marshalNExplanationRequest2ᚖsocdeskᚋentᚐExplan
 		return graphql.Null
 	}
 	return ec._ExplanationRequest(ctx, sel, v)
+}
+
+func (ec *executionContext) marshalNExplanationRequestConnection2ᚖsocdeskᚋentᚐExplanationRequestConnection(ctx context.Context, sel ast.SelectionSet, v *ent.ExplanationRequestConnection) graphql.Marshaler {
+	if v == nil {
+		if !graphql.HasFieldError(ctx, graphql.GetFieldContext(ctx)) {
+			graphql.AddErrorf(ctx, "the requested element is null which the schema does not allow")
+		}
+		return graphql.Null
+	}
+	return ec._ExplanationRequestConnection(ctx, sel, v)
 }
 
 func (ec *executionContext) unmarshalNExplanationRequestOrderField2ᚖsocdeskᚋentᚐExplanationRequestOrderField(ctx context.Context, v any) (*ent.ExplanationRequestOrderField, error) {
@@ -31392,6 +33403,16 @@ func (ec *executionContext) unmarshalNExplanationRequestPriority2socdeskᚋent�
 }
 
 func (ec *executionContext) marshalNExplanationRequestPriority2socdeskᚋentᚋexplanationrequestᚐPriority(ctx context.Context, sel ast.SelectionSet, v explanationrequest.Priority) graphql.Marshaler {
+	return v
+}
+
+func (ec *executionContext) unmarshalNExplanationReviewAction2socdeskᚋentᚋexplanationstepᚐAction(ctx context.Context, v any) (explanationstep.Action, error) {
+	var res explanationstep.Action
+	err := res.UnmarshalGQL(v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalNExplanationReviewAction2socdeskᚋentᚋexplanationstepᚐAction(ctx context.Context, sel ast.SelectionSet, v explanationstep.Action) graphql.Marshaler {
 	return v
 }
 
@@ -31423,6 +33444,36 @@ func (ec *executionContext) unmarshalNExplanationStepAction2socdeskᚋentᚋexpl
 
 func (ec *executionContext) marshalNExplanationStepAction2socdeskᚋentᚋexplanationstepᚐAction(ctx context.Context, sel ast.SelectionSet, v explanationstep.Action) graphql.Marshaler {
 	return v
+}
+
+func (ec *executionContext) unmarshalNExplanationStepAction2ᚕsocdeskᚋentᚋexplanationstepᚐActionᚄ(ctx context.Context, v any) ([]explanations.Action, error) {
+	vSlice := graphql.CoerceList(v)
+	var err error
+	res := make([]explanations.Action, len(vSlice))
+	for i := range vSlice {
+		ctx := graphql.WithPathContext(ctx, graphql.NewPathWithIndex(i))
+		res[i], err = ec.unmarshalNExplanationStepAction2socdeskᚋentᚋexplanationstepᚐAction(ctx, vSlice[i])
+		if err != nil {
+			return nil, err
+		}
+	}
+	return res, nil
+}
+
+func (ec *executionContext) marshalNExplanationStepAction2ᚕsocdeskᚋentᚋexplanationstepᚐActionᚄ(ctx context.Context, sel ast.SelectionSet, v []explanations.Action) graphql.Marshaler {
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalNExplanationStepAction2socdeskᚋentᚋexplanationstepᚐAction(ctx, sel, v[i])
+	})
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
 }
 
 func (ec *executionContext) unmarshalNExplanationStepRole2socdeskᚋentᚋexplanationstepᚐRole(ctx context.Context, v any) (explanationstep.Role, error) {
@@ -31919,6 +33970,11 @@ func (ec *executionContext) unmarshalNPlaybookRunStatus2socdeskᚋentᚋplaybook
 
 func (ec *executionContext) marshalNPlaybookRunStatus2socdeskᚋentᚋplaybookrunᚐStatus(ctx context.Context, sel ast.SelectionSet, v playbookrun.Status) graphql.Marshaler {
 	return v
+}
+
+func (ec *executionContext) unmarshalNRequestExplanationInput2socdeskᚋinternalᚋexplanationsᚐRequestInput(ctx context.Context, v any) (explanations.RequestInput, error) {
+	res, err := ec.unmarshalInputRequestExplanationInput(ctx, v)
+	return res, graphql.ErrorOnPath(ctx, err)
 }
 
 func (ec *executionContext) marshalNSite2ᚕᚖsocdeskᚋentᚐSiteᚄ(ctx context.Context, sel ast.SelectionSet, v []*ent.Site) graphql.Marshaler {
@@ -32936,6 +34992,14 @@ func (ec *executionContext) marshalOEvidenceEdge2ᚖsocdeskᚋentᚐEvidenceEdge
 	return ec._EvidenceEdge(ctx, sel, v)
 }
 
+func (ec *executionContext) unmarshalOExplanationFilter2ᚖsocdeskᚋinternalᚋexplanationsᚐFilter(ctx context.Context, v any) (*explanations.Filter, error) {
+	if v == nil {
+		return nil, nil
+	}
+	res, err := ec.unmarshalInputExplanationFilter(ctx, v)
+	return &res, graphql.ErrorOnPath(ctx, err)
+}
+
 func (ec *executionContext) marshalOExplanationRequest2ᚖsocdeskᚋentᚐExplanationRequest(ctx context.Context, sel ast.SelectionSet, v *ent.ExplanationRequest) graphql.Marshaler {
 	if v == nil {
 		return graphql.Null
@@ -32961,6 +35025,58 @@ func (ec *executionContext) marshalOExplanationRequestEdge2ᚖsocdeskᚋentᚐEx
 		return graphql.Null
 	}
 	return ec._ExplanationRequestEdge(ctx, sel, v)
+}
+
+func (ec *executionContext) unmarshalOExplanationRequestPriority2ᚖsocdeskᚋentᚋexplanationrequestᚐPriority(ctx context.Context, v any) (*explanationrequest.Priority, error) {
+	if v == nil {
+		return nil, nil
+	}
+	var res = new(explanationrequest.Priority)
+	err := res.UnmarshalGQL(v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalOExplanationRequestPriority2ᚖsocdeskᚋentᚋexplanationrequestᚐPriority(ctx context.Context, sel ast.SelectionSet, v *explanationrequest.Priority) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	return v
+}
+
+func (ec *executionContext) unmarshalOExplanationStatus2ᚕsocdeskᚋentᚋschematypeᚐExplanationStatusᚄ(ctx context.Context, v any) ([]explanations.Status, error) {
+	if v == nil {
+		return nil, nil
+	}
+	vSlice := graphql.CoerceList(v)
+	var err error
+	res := make([]explanations.Status, len(vSlice))
+	for i := range vSlice {
+		ctx := graphql.WithPathContext(ctx, graphql.NewPathWithIndex(i))
+		res[i], err = ec.unmarshalNExplanationStatus2socdeskᚋentᚋschematypeᚐExplanationStatus(ctx, vSlice[i])
+		if err != nil {
+			return nil, err
+		}
+	}
+	return res, nil
+}
+
+func (ec *executionContext) marshalOExplanationStatus2ᚕsocdeskᚋentᚋschematypeᚐExplanationStatusᚄ(ctx context.Context, sel ast.SelectionSet, v []explanations.Status) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalNExplanationStatus2socdeskᚋentᚋschematypeᚐExplanationStatus(ctx, sel, v[i])
+	})
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
 }
 
 func (ec *executionContext) unmarshalOExplanationStatus2ᚖsocdeskᚋentᚋschematypeᚐExplanationStatus(ctx context.Context, v any) (*schematype.ExplanationStatus, error) {
@@ -33092,6 +35208,41 @@ func (ec *executionContext) marshalOJSON2interface(ctx context.Context, sel ast.
 	_ = ctx
 	res := graphql.MarshalAny(v)
 	return res
+}
+
+func (ec *executionContext) unmarshalOJSON2ᚕinterfaceᚄ(ctx context.Context, v any) ([]any, error) {
+	if v == nil {
+		return nil, nil
+	}
+	vSlice := graphql.CoerceList(v)
+	var err error
+	res := make([]any, len(vSlice))
+	for i := range vSlice {
+		ctx := graphql.WithPathContext(ctx, graphql.NewPathWithIndex(i))
+		res[i], err = ec.unmarshalNJSON2interface(ctx, vSlice[i])
+		if err != nil {
+			return nil, err
+		}
+	}
+	return res, nil
+}
+
+func (ec *executionContext) marshalOJSON2ᚕinterfaceᚄ(ctx context.Context, sel ast.SelectionSet, v []any) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	ret := make(graphql.Array, len(v))
+	for i := range v {
+		ret[i] = ec.marshalNJSON2interface(ctx, sel, v[i])
+	}
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
 }
 
 func (ec *executionContext) marshalOMemo2ᚖsocdeskᚋentᚐMemo(ctx context.Context, sel ast.SelectionSet, v *ent.Memo) graphql.Marshaler {

@@ -19,6 +19,7 @@ import (
 	"socdesk/internal/channels"
 	"socdesk/internal/config"
 	"socdesk/internal/events"
+	"socdesk/internal/explanations"
 	"socdesk/internal/jobs"
 	"socdesk/internal/live"
 	"socdesk/internal/metrics"
@@ -53,6 +54,8 @@ type App struct {
 	Jobs *jobs.Engine
 	// Notify delivers notifications and propagations.
 	Notify *notify.Service
+	// Explanations takes the steps of explanation requests.
+	Explanations *explanations.Service
 	// Playbooks runs playbooks.
 	Playbooks *playbooks.Service
 }
@@ -94,7 +97,7 @@ func New(st *store.Store, broker events.Broker, cfg config.Config, log *slog.Log
 	hub := &live.Hub{Client: st.Client, DB: st.DB, Dialect: st.Dialect, Broker: broker, Log: log,
 		Poll: cfg.LivePoll, QueueSize: cfg.LiveQueue, MaxPerUser: cfg.LiveMaxPerUser}
 	svc := &tickets.Service{Client: st.Client, Broker: broker, Dialect: st.Dialect}
-	eng, nt, pb := deliveries(st, svc, cfg, log, m)
+	eng, nt, pb, ex := deliveries(st, svc, cfg, log, m)
 	admin.WatchRights(st.Client, broker)
 	adm := &admin.Service{Client: st.Client, Dialect: st.Dialect}
 	authn := &auth.Authenticator{Client: st.Client, Now: time.Now, CacheFor: cfg.AuthCache}
@@ -107,7 +110,7 @@ func New(st *store.Store, broker events.Broker, cfg config.Config, log *slog.Log
 		extensions = append(extensions, tracing.NewGraphQL(tp))
 	}
 	gql := graph.NewHandler(graph.Options{
-		Resolver:   &graph.Resolver{Client: st.Client, Tickets: svc, Admin: adm, Logger: log, Hub: hub, Notify: nt, Playbooks: pb},
+		Resolver:   &graph.Resolver{Client: st.Client, Tickets: svc, Admin: adm, Logger: log, Hub: hub, Notify: nt, Playbooks: pb, Explanations: ex},
 		Logger:     log,
 		Limits:     cfg.Limits(),
 		MaxTokens:  cfg.MaxTokens,
@@ -150,12 +153,12 @@ func New(st *store.Store, broker events.Broker, cfg config.Config, log *slog.Log
 		h = tracing.HTTP(tp, h)
 	}
 	return &App{Handler: h, Hub: hub, Sessions: sessions, Tickets: svc, Websockets: open, Metrics: m, Budgets: budgets,
-		Jobs: eng, Notify: nt, Playbooks: pb}
+		Jobs: eng, Notify: nt, Playbooks: pb, Explanations: ex}
 }
 
 // deliveries assembles the job engine and what works through it: the
 // notifications, whose jobs every ticket change enqueues, and playbooks.
-func deliveries(st *store.Store, svc *tickets.Service, cfg config.Config, log *slog.Logger, m *metrics.Metrics) (*jobs.Engine, *notify.Service, *playbooks.Service) {
+func deliveries(st *store.Store, svc *tickets.Service, cfg config.Config, log *slog.Logger, m *metrics.Metrics) (*jobs.Engine, *notify.Service, *playbooks.Service, *explanations.Service) {
 	eng, err := jobs.New(jobs.Options{
 		Dialect: st.Dialect, DB: st.DB, Workers: cfg.JobWorkers, PollInterval: cfg.JobPoll,
 		MaxAttempts: cfg.JobMaxAttempts, RescueAfter: cfg.JobRescueAfter, JobTimeout: cfg.JobTimeout,
@@ -172,9 +175,11 @@ func deliveries(st *store.Store, svc *tickets.Service, cfg config.Config, log *s
 	// A playbook's own timeout bounds its run; the guard's is the longest.
 	pb := &playbooks.Service{Client: st.Client, Tickets: svc, Jobs: eng, PublicURL: cfg.Public(),
 		HTTP: &outbound.Guard{Allow: allow, Timeout: playbooks.MaxTimeout, MaxResponseBytes: cfg.OutboundMaxBytes}}
+	ex := &explanations.Service{Client: st.Client, Tickets: svc, Jobs: eng, Dialect: st.Dialect, PublicURL: cfg.Public(),
+		RemindBefore: cfg.ExplanationRemindBefore}
 	nt.Register()
 	pb.Register()
-	return eng, nt, pb
+	return eng, nt, pb, ex
 }
 
 // Run runs the replica's background work (the live hub, the websocket

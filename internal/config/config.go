@@ -88,6 +88,9 @@ type Config struct {
 	JobTimeout       time.Duration
 	JobRescueAfter   time.Duration
 	JobRetryBase     time.Duration
+	// Explanation requests: how long before the deadline the violator is
+	// reminded (see package explanations).
+	ExplanationRemindBefore time.Duration
 
 	env map[string]string // flag name → environment variable
 }
@@ -101,43 +104,44 @@ const ListSize = 10
 // Default returns the defaults.
 func Default() Config {
 	return Config{
-		Addr:             "127.0.0.1:8080",
-		DataDir:          "./data",
-		RedisChannel:     events.DefaultChannel,
-		LogFormat:        "text",
-		LogLevel:         "info",
-		DBMaxConns:       20,
-		StatementTimeout: 30 * time.Second,
-		MaxBodyBytes:     1 << 20,
-		MaxDepth:         12,
-		MaxCost:          20000,
-		CountCost:        1000,
-		MaxRootFields:    20,
-		MaxTokens:        10000,
-		ShutdownTimeout:  30 * time.Second,
-		WSInitTimeout:    10 * time.Second,
-		WSKeepAlive:      25 * time.Second,
-		WSWriteTimeout:   10 * time.Second,
-		WSMaxOperations:  20,
-		WSRecheck:        5 * time.Second, // half of AuthCache: a check (one tick, then the reads) ends before HTTP would notice
-		LiveMaxPerUser:   50,
-		LiveQueue:        256,
-		LivePoll:         time.Second,
-		AuthCache:        10 * time.Second,
-		RateWindow:       time.Minute,
-		RateMutationCost: 10,
-		RateLocalUsers:   10000,
-		APQTTL:           7 * 24 * time.Hour,
-		APQMaxBytes:      32 << 10,
-		APQEntries:       1000,
-		Introspection:    true,
-		OutboundTimeout:  10 * time.Second,
-		OutboundMaxBytes: 64 << 10,
-		JobWorkers:       25, // deliveries wait on SMTP and HTTP, not on the CPU
-		JobPoll:          time.Second,
-		JobMaxAttempts:   8,
-		JobTimeout:       2 * time.Minute, // above a playbook's longest timeout (60s), with room to record the outcome
-		JobRescueAfter:   5 * time.Minute,
+		Addr:                    "127.0.0.1:8080",
+		DataDir:                 "./data",
+		RedisChannel:            events.DefaultChannel,
+		LogFormat:               "text",
+		LogLevel:                "info",
+		DBMaxConns:              20,
+		StatementTimeout:        30 * time.Second,
+		MaxBodyBytes:            1 << 20,
+		MaxDepth:                12,
+		MaxCost:                 20000,
+		CountCost:               1000,
+		MaxRootFields:           20,
+		MaxTokens:               10000,
+		ShutdownTimeout:         30 * time.Second,
+		WSInitTimeout:           10 * time.Second,
+		WSKeepAlive:             25 * time.Second,
+		WSWriteTimeout:          10 * time.Second,
+		WSMaxOperations:         20,
+		WSRecheck:               5 * time.Second, // half of AuthCache: a check (one tick, then the reads) ends before HTTP would notice
+		LiveMaxPerUser:          50,
+		LiveQueue:               256,
+		LivePoll:                time.Second,
+		AuthCache:               10 * time.Second,
+		RateWindow:              time.Minute,
+		RateMutationCost:        10,
+		RateLocalUsers:          10000,
+		APQTTL:                  7 * 24 * time.Hour,
+		APQMaxBytes:             32 << 10,
+		APQEntries:              1000,
+		Introspection:           true,
+		OutboundTimeout:         10 * time.Second,
+		OutboundMaxBytes:        64 << 10,
+		JobWorkers:              25, // deliveries wait on SMTP and HTTP, not on the CPU
+		JobPoll:                 time.Second,
+		JobMaxAttempts:          8,
+		JobTimeout:              2 * time.Minute, // above a playbook's longest timeout (60s), with room to record the outcome
+		JobRescueAfter:          5 * time.Minute,
+		ExplanationRemindBefore: 24 * time.Hour,
 	}
 }
 
@@ -200,6 +204,7 @@ func (c *Config) Register(fs *flag.FlagSet) {
 	fs.DurationVar(&c.JobPoll, "job-poll", c.JobPoll, "how often idle job workers look for new jobs"+bind("job-poll", "SOCDESK_JOB_POLL"))
 	fs.IntVar(&c.JobMaxAttempts, "job-max-attempts", c.JobMaxAttempts, "attempts of a delivery before it is kept as FAILED (retried with exponential backoff)"+bind("job-max-attempts", "SOCDESK_JOB_MAX_ATTEMPTS"))
 	fs.DurationVar(&c.JobTimeout, "job-timeout", c.JobTimeout, "longest one job may run"+bind("job-timeout", "SOCDESK_JOB_TIMEOUT"))
+	fs.DurationVar(&c.ExplanationRemindBefore, "explanation-remind-before", c.ExplanationRemindBefore, "how long before an explanation request's deadline the violator is reminded"+bind("explanation-remind-before", "SOCDESK_EXPLANATION_REMIND_BEFORE"))
 	fs.DurationVar(&c.JobRescueAfter, "job-rescue-after", c.JobRescueAfter, "a job running this long without ending (its replica died) is worked again; longer than --job-timeout"+bind("job-rescue-after", "SOCDESK_JOB_RESCUE_AFTER"))
 	fs.DurationVar(&c.JobRetryBase, "job-retry-base", c.JobRetryBase, "base of the retry backoff (attempt⁴ × base); 0: River's default of one second"+bind("job-retry-base", "SOCDESK_JOB_RETRY_BASE"))
 	fs.DurationVar(&c.ShutdownTimeout, "shutdown-timeout", c.ShutdownTimeout, "how long in-flight requests may take to finish on SIGTERM"+bind("shutdown-timeout", "SOCDESK_SHUTDOWN_TIMEOUT"))
@@ -358,7 +363,7 @@ func (c *Config) Validate() error {
 	for _, s := range []struct {
 		flag string
 		v    time.Duration
-	}{{"outbound-timeout", c.OutboundTimeout}, {"job-poll", c.JobPoll}, {"job-timeout", c.JobTimeout}, {"job-rescue-after", c.JobRescueAfter}} {
+	}{{"explanation-remind-before", c.ExplanationRemindBefore}, {"outbound-timeout", c.OutboundTimeout}, {"job-poll", c.JobPoll}, {"job-timeout", c.JobTimeout}, {"job-rescue-after", c.JobRescueAfter}} {
 		if s.v <= 0 {
 			errs = append(errs, fmt.Errorf("%s must be positive, not %v", c.name(s.flag), s.v))
 		}
