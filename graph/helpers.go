@@ -13,7 +13,7 @@ import (
 	"socdesk/graph/model"
 	"socdesk/graph/scalar"
 	"socdesk/internal/authz"
-	"socdesk/internal/explanations"
+	"socdesk/internal/explanations/link"
 	"socdesk/internal/playbooks"
 )
 
@@ -237,7 +237,7 @@ func playbookRequest(p *ent.Playbook) *model.PlaybookRequest {
 // linkToken is the personal link token the request carries ("" without one:
 // the link operations then answer UNAUTHENTICATED).
 func linkToken(ctx context.Context) string {
-	raw, _ := explanations.TokenFrom(ctx)
+	raw, _ := link.TokenFrom(ctx)
 	return raw
 }
 

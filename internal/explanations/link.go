@@ -3,9 +3,7 @@ package explanations
 import (
 	"context"
 	"crypto/rand"
-	"crypto/sha256"
 	"encoding/base64"
-	"encoding/hex"
 	"strings"
 
 	"socdesk/ent"
@@ -14,47 +12,21 @@ import (
 	"socdesk/ent/explanationstep"
 	"socdesk/internal/authz"
 	"socdesk/internal/errs"
+	"socdesk/internal/explanations/link"
 )
 
-// TokenPrefix starts every personal link token, so that it is recognized
-// (by the authentication middleware, by secret scanners).
-const TokenPrefix = "sdx_"
+// TokenPrefix starts every personal link token.
+const TokenPrefix = link.Prefix
 
 // tokenBytes is a token's randomness: 256 bits.
 const tokenBytes = 32
-
-// maxTokenLength bounds what is taken for a token before hashing it.
-const maxTokenLength = 128
 
 // NewToken returns a fresh random token and the hash that is stored of it.
 func NewToken() (raw, hash string) {
 	b := make([]byte, tokenBytes)
 	_, _ = rand.Read(b) // never fails (crypto/rand)
 	raw = TokenPrefix + base64.RawURLEncoding.EncodeToString(b)
-	return raw, HashToken(raw)
-}
-
-// HashToken is the SHA-256 of a token, the only form in which it is kept.
-func HashToken(raw string) string {
-	sum := sha256.Sum256([]byte(raw))
-	return hex.EncodeToString(sum[:])
-}
-
-// IsToken reports whether s looks like a link token (its prefix).
-func IsToken(s string) bool { return strings.HasPrefix(s, TokenPrefix) }
-
-type tokenKey struct{}
-
-// WithToken is ctx carrying a link token (a request authorized by a
-// personal link has no viewer).
-func WithToken(ctx context.Context, raw string) context.Context {
-	return context.WithValue(ctx, tokenKey{}, raw)
-}
-
-// TokenFrom is the link token ctx carries, if any.
-func TokenFrom(ctx context.Context) (string, bool) {
-	raw, ok := ctx.Value(tokenKey{}).(string)
-	return raw, ok && raw != ""
+	return raw, link.Hash(raw)
 }
 
 // errLink is the one answer to a token that opens nothing: unknown, or its
@@ -75,10 +47,10 @@ func (s *Service) open(ctx context.Context, raw string) (*holder, error) {
 	if raw == "" {
 		return nil, ErrNoLink
 	}
-	if !IsToken(raw) || len(raw) > maxTokenLength {
+	if !link.IsToken(raw) {
 		return nil, errLink
 	}
-	l, err := s.Client.ExplanationLink.Query().Where(explanationlink.TokenHash(HashToken(raw))).
+	l, err := s.Client.ExplanationLink.Query().Where(explanationlink.TokenHash(link.Hash(raw))).
 		WithRequest().Only(authz.System(ctx))
 	if ent.IsNotFound(err) {
 		return nil, errLink

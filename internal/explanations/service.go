@@ -154,7 +154,7 @@ func (s *Service) Create(ctx context.Context, in RequestInput) (*ent.Explanation
 	if err != nil {
 		return nil, err
 	}
-	return r, nil
+	return r.Unwrap(), nil
 }
 
 // Withdraw closes a request that has not ended, as its ticket's editors
@@ -230,7 +230,7 @@ func (s *Service) Act(ctx context.Context, id int, action Action, actor Actor, c
 	if err != nil {
 		return nil, err
 	}
-	return r, nil
+	return r.Unwrap(), nil
 }
 
 // holds reports whether actor is the request's person in their role.

@@ -45,14 +45,17 @@ type Deps struct {
 // NewHandler returns the routes.
 func NewHandler(d Deps) http.Handler {
 	mux := http.NewServeMux()
-	authenticated := d.Auth.Middleware(func(r *http.Request, err error) {
+	failed := func(r *http.Request, err error) {
 		if reqlog.ClientGone(r.Context()) {
 			reqlog.From(r.Context(), d.Logger).Debug("client went away while authenticating", "err", err)
 			return
 		}
 		reqlog.From(r.Context(), d.Logger).Error("authenticating", "err", err)
-	})
-	api := authenticated(reqlog.WithViewer(d.GraphQL))
+	}
+	authenticated := d.Auth.Middleware(failed)
+	// /graphql also takes explanation link tokens, for the portal's link
+	// operations (see auth.MiddlewareWithLinks).
+	api := d.Auth.MiddlewareWithLinks(failed)(reqlog.WithViewer(d.GraphQL))
 	// A WebSocket authenticates in connection_init (a browser's upgrade
 	// cannot carry the header); a header the upgrade does carry is handed on
 	// for the same check (see graph.LiveOptions).
