@@ -13,6 +13,7 @@ import (
 	"github.com/99designs/gqlgen/graphql"
 	"github.com/redis/go-redis/v9"
 
+	"socdesk/ent/explanationlink"
 	"socdesk/graph"
 	"socdesk/internal/admin"
 	"socdesk/internal/auth"
@@ -177,6 +178,10 @@ func deliveries(st *store.Store, svc *tickets.Service, cfg config.Config, log *s
 		HTTP: &outbound.Guard{Allow: allow, Timeout: playbooks.MaxTimeout, MaxResponseBytes: cfg.OutboundMaxBytes}}
 	ex := &explanations.Service{Client: st.Client, Tickets: svc, Jobs: eng, Dialect: st.Dialect, PublicURL: cfg.Public(),
 		RemindBefore: cfg.ExplanationRemindBefore}
+	nt.Links = func(ctx context.Context, explanationID, employeeID int, role string) (string, error) {
+		return ex.MintLink(ctx, explanationID, employeeID, explanationlink.Role(role))
+	}
+	ex.Register()
 	nt.Register()
 	pb.Register()
 	return eng, nt, pb, ex
