@@ -107,5 +107,3 @@ func (s *Service) remind(ctx context.Context, id int, now time.Time) (bool, erro
 
 // errAlready rolls back a reminder someone else has sent.
 var errAlready = errors.New("already reminded")
-
-
