@@ -21,6 +21,7 @@ import (
 	"socdesk/internal/config"
 	"socdesk/internal/events"
 	"socdesk/internal/explanations"
+	"socdesk/internal/explanations/page"
 	"socdesk/internal/jobs"
 	"socdesk/internal/live"
 	"socdesk/internal/metrics"
@@ -148,6 +149,7 @@ func New(st *store.Store, broker events.Broker, cfg config.Config, log *slog.Log
 		CORSOrigins:  cfg.CORSAllowed(),
 		Schema:       sdl,
 		Metrics:      metricsHandler,
+		Explain:      &page.Handler{Explanations: ex, Log: log},
 	})
 	h = m.HTTP(h)
 	if tp != nil {

@@ -40,6 +40,10 @@ type Deps struct {
 	Schema []byte
 	// Metrics, if set, is served at GET /metrics (it checks its own token).
 	Metrics http.Handler
+	// Explain, if set, serves the personal explanation pages at
+	// /explain/{token} (authorized by the token in the path; see package
+	// explanations/page).
+	Explain http.Handler
 }
 
 // NewHandler returns the routes.
@@ -81,6 +85,9 @@ func NewHandler(d Deps) http.Handler {
 	})
 	if d.Metrics != nil {
 		mux.Handle("GET /metrics", d.Metrics)
+	}
+	if d.Explain != nil {
+		mux.Handle("/explain/{token}", d.Explain)
 	}
 	mux.HandleFunc("GET /readyz", func(w http.ResponseWriter, r *http.Request) {
 		ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
