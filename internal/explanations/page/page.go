@@ -228,4 +228,3 @@ func mac(token, nonce string) string {
 	m.Write([]byte(nonce))
 	return hex.EncodeToString(m.Sum(nil))
 }
-
