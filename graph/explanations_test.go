@@ -2,11 +2,14 @@ package graph_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strings"
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/gorilla/websocket"
 
 	"socdesk/ent"
 	"socdesk/ent/category"
@@ -583,6 +586,14 @@ func TestExplanationLinkTokenElsewhere(t *testing.T) {
 		// no link.
 		e.do("sdx_"+strings.Repeat("A", 43), `{ explanationLink { status } }`, nil).wantCode("NOT_FOUND")
 		e.do(w.editor, `{ explanationLink { status } }`, nil).wantCode("UNAUTHENTICATED")
+		// A websocket does not take a link token in connection_init.
+		ws := e.dialWS(t, "", nil)
+		ws.send(map[string]any{"type": "connection_init", "payload": map[string]any{"token": tok}})
+		m, err := ws.read(10 * time.Second)
+		var ce *websocket.CloseError
+		if !errors.As(err, &ce) || ce.Code != 4403 {
+			t.Fatalf("connection_init with a link token: %s %v, want a close with 4403", m.Type, err)
+		}
 		if w.get(r.ID).Status != "NEW" {
 			t.Fatal("changed")
 		}

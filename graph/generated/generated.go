@@ -751,6 +751,7 @@ type EvidenceResolver interface {
 type ExplanationRequestResolver interface {
 	Evidence(ctx context.Context, obj *ent.ExplanationRequest) ([]any, error)
 
+	Steps(ctx context.Context, obj *ent.ExplanationRequest) ([]*ent.ExplanationStep, error)
 	Overdue(ctx context.Context, obj *ent.ExplanationRequest) (bool, error)
 }
 type FieldChangeResolver interface {
@@ -13680,7 +13681,7 @@ func (ec *executionContext) _ExplanationRequest_steps(ctx context.Context, field
 			return ec.fieldContext_ExplanationRequest_steps(ctx, field)
 		},
 		func(ctx context.Context) (any, error) {
-			return obj.Steps(ctx)
+			return ec.Resolvers.ExplanationRequest().Steps(ctx, obj)
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v []*ent.ExplanationStep) graphql.Marshaler {
@@ -13695,7 +13696,7 @@ func (ec *executionContext) fieldContext_ExplanationRequest_steps(_ context.Cont
 		Object:     "ExplanationRequest",
 		Field:      field,
 		IsMethod:   true,
-		IsResolver: false,
+		IsResolver: true,
 		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 			return ec.childFields_ExplanationStep(ctx, field)
 		},

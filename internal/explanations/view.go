@@ -1,7 +1,10 @@
 package explanations
 
 import (
+	"slices"
 	"time"
+
+	"socdesk/ent"
 
 	"socdesk/ent/explanationlink"
 	"socdesk/ent/explanationrequest"
@@ -39,4 +42,10 @@ type ViewStep struct {
 	By         *string
 	Comment    string
 	CreatedAt  time.Time
+}
+
+// Oldest sorts steps oldest first.
+func Oldest(steps []*ent.ExplanationStep, err error) ([]*ent.ExplanationStep, error) {
+	slices.SortFunc(steps, func(a, b *ent.ExplanationStep) int { return a.ID - b.ID })
+	return steps, err
 }
