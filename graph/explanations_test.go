@@ -599,3 +599,24 @@ func TestExplanationLinkTokenElsewhere(t *testing.T) {
 		}
 	})
 }
+
+// TestExplanationLiveEvents: every step reaches live subscribers as a
+// ticket event, with its changes.
+func TestExplanationLiveEvents(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, e *env) {
+		w := newExpWorld(e)
+		ws := e.dialWS(t, w.editor, nil)
+		op := ws.subscribe(changeQuery, nil)
+		waitSubscribed(t, e, 1)
+		r := w.create(nil)
+		c := ws.change(op)
+		if c.Kind != "EXPLANATION_REQUESTED" || c.TicketID != gid(w.ticket) || len(c.Changes) != 2 || c.Changes[1].Field != "explanationStatus" || c.Actor == nil || c.Actor.Login != "exp-editor" {
+			t.Fatalf("requested: %+v", c)
+		}
+		w.answer(w.link(r.ID, w.violator, explanationlink.RoleVIOLATOR), "Answer.").ok()
+		c = ws.change(op)
+		if c.Kind != "EXPLANATION_UPDATED" || c.Actor != nil || c.Changes[0].Field != "explanation" {
+			t.Fatalf("updated: %+v", c)
+		}
+	})
+}
