@@ -17,6 +17,7 @@ import (
 	"socdesk/ent/explanationrequest"
 	"socdesk/ent/schematype"
 	"socdesk/ent/user"
+	"socdesk/internal/devtools/testdb"
 )
 
 // clock is a settable clock for the explanation service.
@@ -619,4 +620,22 @@ func TestExplanationLiveEvents(t *testing.T) {
 			t.Fatalf("updated: %+v", c)
 		}
 	})
+}
+
+// TestExplanationLinkRateBudget: a link's holder spends a budget of that
+// link's own: spent, it is refused; another link is not.
+func TestExplanationLinkRateBudget(t *testing.T) {
+	e := newEnvWith(t, testdb.Backends[len(testdb.Backends)-1], rateCfg(200))
+	w := newExpWorld(e)
+	r := w.create(nil)
+	vio, mgr := w.link(r.ID, w.violator, explanationlink.RoleVIOLATOR), w.link(r.ID, w.manager, explanationlink.RoleMANAGER)
+	limited := false
+	for i := 0; i < 300 && !limited; i++ {
+		res := e.do(vio, `{ explanationLink { status } }`, nil)
+		limited = res.code() == "RATE_LIMITED"
+	}
+	if !limited {
+		t.Fatal("a link's holder is never rate limited")
+	}
+	e.do(mgr, `{ explanationLink { status } }`, nil).ok()
 }
