@@ -10,6 +10,7 @@ import (
 	"socdesk/ent"
 	"socdesk/graph/generated"
 	"socdesk/internal/errs"
+	"socdesk/internal/explanations"
 )
 
 // Record is the resolver for the record field.
@@ -24,6 +25,12 @@ func (r *explanationRequestResolver) Evidence(ctx context.Context, obj *ent.Expl
 		out[i] = rec
 	}
 	return out, nil
+}
+
+// Steps is the resolver for the steps field: oldest first (the edge, as
+// field collection eager-loaded it, in no order).
+func (r *explanationRequestResolver) Steps(ctx context.Context, obj *ent.ExplanationRequest) ([]*ent.ExplanationStep, error) {
+	return explanations.Oldest(obj.Steps(ctx))
 }
 
 // Node is the resolver for the node field. An id that does not exist and

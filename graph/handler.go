@@ -115,6 +115,7 @@ func NewHandler(o Options) http.Handler {
 	srv.Use(NoNUL{})
 	srv.Use(CheckCursors{})
 	srv.Use(noHTTPSubscriptions{})
+	srv.Use(linkOnly{})
 	if o.Budgets != nil {
 		// After every check that refuses a document: only what will run is
 		// charged.

@@ -13,6 +13,7 @@ import (
 	"socdesk/graph/model"
 	"socdesk/graph/scalar"
 	"socdesk/internal/authz"
+	"socdesk/internal/explanations/link"
 	"socdesk/internal/playbooks"
 )
 
@@ -232,6 +233,8 @@ func (r *Resolver) bulkError(ctx context.Context, err error) *model.BulkError {
 var (
 	newestDeliveries = ent.WithDeliveryOrder(&ent.DeliveryOrder{Direction: entgql.OrderDirectionDesc, Field: ent.DeliveryOrderFieldCreatedAt})
 	newestRuns       = ent.WithPlaybookRunOrder(&ent.PlaybookRunOrder{Direction: entgql.OrderDirectionDesc, Field: ent.PlaybookRunOrderFieldCreatedAt})
+	// newestExplanations: by creation time, then id (entgql's tie-break).
+	newestExplanations = ent.WithExplanationRequestOrder(&ent.ExplanationRequestOrder{Direction: entgql.OrderDirectionDesc, Field: ent.ExplanationRequestOrderFieldCreatedAt})
 )
 
 // playbookRequest is the request a playbook sends, as admins see it.
@@ -249,4 +252,18 @@ func playbookRequest(p *ent.Playbook) *model.PlaybookRequest {
 		req.PayloadTemplate = &p.PayloadTemplate
 	}
 	return req
+}
+
+// linkToken is the personal link token the request carries ("" without one:
+// the link operations then answer UNAUTHENTICATED).
+func linkToken(ctx context.Context) string {
+	raw, _ := link.TokenFrom(ctx)
+	return raw
+}
+
+func orEmpty(s *string) string {
+	if s == nil {
+		return ""
+	}
+	return *s
 }

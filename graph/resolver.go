@@ -10,6 +10,7 @@ import (
 	"socdesk/internal/admin"
 	"socdesk/internal/directory"
 	"socdesk/internal/attachments"
+	"socdesk/internal/explanations"
 	"socdesk/internal/live"
 	"socdesk/internal/notify"
 	"socdesk/internal/playbooks"
@@ -34,4 +35,6 @@ type Resolver struct {
 	// their signed download URLs.
 	Attachments *attachments.Service
 	PublicURL   string
+	// Explanations takes the steps of explanation requests.
+	Explanations *explanations.Service
 }

@@ -14,6 +14,7 @@ import (
 	"github.com/redis/go-redis/v9"
 	"gocloud.dev/blob"
 
+	"socdesk/ent/explanationlink"
 	"socdesk/graph"
 	"socdesk/internal/admin"
 	"socdesk/internal/attachments"
@@ -22,6 +23,8 @@ import (
 	"socdesk/internal/config"
 	"socdesk/internal/directory"
 	"socdesk/internal/events"
+	"socdesk/internal/explanations"
+	"socdesk/internal/explanations/page"
 	"socdesk/internal/jobs"
 	"socdesk/internal/live"
 	"socdesk/internal/metrics"
@@ -56,6 +59,8 @@ type App struct {
 	Jobs *jobs.Engine
 	// Notify delivers notifications and propagations.
 	Notify *notify.Service
+	// Explanations takes the steps of explanation requests.
+	Explanations *explanations.Service
 	// Playbooks runs playbooks.
 	Playbooks *playbooks.Service
 	// Attachments stores, serves and collects attached files.
@@ -124,6 +129,7 @@ func New(st *store.Store, broker events.Broker, cfg config.Config, log *slog.Log
 	att := &attachments.Service{Client: st.Client, Dialect: st.Dialect, Bucket: p.bucket, Tickets: svc, Jobs: eng,
 		MaxBytes: cfg.MaxUploadBytes, Signer: attachments.NewSigner(cfg.URLSigningKey, cfg.SignedURLTTL), Log: log}
 	att.Register()
+	eng, nt, pb, ex := deliveries(st, svc, cfg, log, m)
 	admin.WatchRights(st.Client, broker)
 	adm := &admin.Service{Client: st.Client, Dialect: st.Dialect}
 	authn := &auth.Authenticator{Client: st.Client, Now: time.Now, CacheFor: cfg.AuthCache}
@@ -140,6 +146,7 @@ func New(st *store.Store, broker events.Broker, cfg config.Config, log *slog.Log
 			Directory: &directory.Service{Client: st.Client},
 			Attachments: att, PublicURL: cfg.Public()},
 		Uploads:    att,
+		Resolver:   &graph.Resolver{Client: st.Client, Tickets: svc, Admin: adm, Logger: log, Hub: hub, Notify: nt, Playbooks: pb, Explanations: ex},
 		Logger:     log,
 		Limits:     cfg.Limits(),
 		MaxTokens:  cfg.MaxTokens,
@@ -179,6 +186,15 @@ func New(st *store.Store, broker events.Broker, cfg config.Config, log *slog.Log
 		Attachments:       att,
 		SignedAttachments: http.HandlerFunc(att.ServeSigned),
 		MaxUploadBytes:    cfg.MaxUploadBytes,
+		GraphQL:      gql,
+		Auth:         authn,
+		Logger:       log,
+		MaxBodyBytes: cfg.MaxBodyBytes,
+		Ready:        ready,
+		CORSOrigins:  cfg.CORSAllowed(),
+		Schema:       sdl,
+		Metrics:      metricsHandler,
+		Explain:      &page.Handler{Explanations: ex, Log: log},
 	})
 	h = m.HTTP(h)
 	if tp != nil {
@@ -186,11 +202,12 @@ func New(st *store.Store, broker events.Broker, cfg config.Config, log *slog.Log
 	}
 	return &App{Handler: h, Hub: hub, Sessions: sessions, Tickets: svc, Websockets: open, Metrics: m, Budgets: budgets,
 		Jobs: eng, Notify: nt, Playbooks: pb, Attachments: att}
+		Jobs: eng, Notify: nt, Playbooks: pb, Explanations: ex}
 }
 
 // deliveries assembles the job engine and what works through it: the
 // notifications, whose jobs every ticket change enqueues, and playbooks.
-func deliveries(st *store.Store, svc *tickets.Service, cfg config.Config, log *slog.Logger, m *metrics.Metrics) (*jobs.Engine, *notify.Service, *playbooks.Service) {
+func deliveries(st *store.Store, svc *tickets.Service, cfg config.Config, log *slog.Logger, m *metrics.Metrics) (*jobs.Engine, *notify.Service, *playbooks.Service, *explanations.Service) {
 	eng, err := jobs.New(jobs.Options{
 		Dialect: st.Dialect, DB: st.DB, Workers: cfg.JobWorkers, PollInterval: cfg.JobPoll,
 		MaxAttempts: cfg.JobMaxAttempts, RescueAfter: cfg.JobRescueAfter, JobTimeout: cfg.JobTimeout,
@@ -207,9 +224,15 @@ func deliveries(st *store.Store, svc *tickets.Service, cfg config.Config, log *s
 	// A playbook's own timeout bounds its run; the guard's is the longest.
 	pb := &playbooks.Service{Client: st.Client, Tickets: svc, Jobs: eng, PublicURL: cfg.Public(),
 		HTTP: &outbound.Guard{Allow: allow, Timeout: playbooks.MaxTimeout, MaxResponseBytes: cfg.OutboundMaxBytes}}
+	ex := &explanations.Service{Client: st.Client, Tickets: svc, Jobs: eng, Dialect: st.Dialect, PublicURL: cfg.Public(),
+		RemindBefore: cfg.ExplanationRemindBefore}
+	nt.Links = func(ctx context.Context, explanationID, employeeID int, role string) (string, error) {
+		return ex.MintLink(ctx, explanationID, employeeID, explanationlink.Role(role))
+	}
+	ex.Register()
 	nt.Register()
 	pb.Register()
-	return eng, nt, pb
+	return eng, nt, pb, ex
 }
 
 // Run runs the replica's background work (the live hub, the websocket

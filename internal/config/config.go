@@ -94,6 +94,9 @@ type Config struct {
 	MaxUploadBytes int64
 	URLSigningKey  string
 	SignedURLTTL   time.Duration
+	// Explanation requests: how long before the deadline the violator is
+	// reminded (see package explanations).
+	ExplanationRemindBefore time.Duration
 
 	env map[string]string // flag name → environment variable
 }
@@ -146,6 +149,8 @@ func Default() Config {
 		JobRescueAfter:   5 * time.Minute,
 		MaxUploadBytes:   100 << 20,
 		SignedURLTTL:     5 * time.Minute,
+
+		ExplanationRemindBefore: 24 * time.Hour,
 	}
 }
 
@@ -208,6 +213,7 @@ func (c *Config) Register(fs *flag.FlagSet) {
 	fs.DurationVar(&c.JobPoll, "job-poll", c.JobPoll, "how often idle job workers look for new jobs"+bind("job-poll", "SOCDESK_JOB_POLL"))
 	fs.IntVar(&c.JobMaxAttempts, "job-max-attempts", c.JobMaxAttempts, "attempts of a delivery before it is kept as FAILED (retried with exponential backoff)"+bind("job-max-attempts", "SOCDESK_JOB_MAX_ATTEMPTS"))
 	fs.DurationVar(&c.JobTimeout, "job-timeout", c.JobTimeout, "longest one job may run"+bind("job-timeout", "SOCDESK_JOB_TIMEOUT"))
+	fs.DurationVar(&c.ExplanationRemindBefore, "explanation-remind-before", c.ExplanationRemindBefore, "how long before an explanation request's deadline the violator is reminded"+bind("explanation-remind-before", "SOCDESK_EXPLANATION_REMIND_BEFORE"))
 	fs.DurationVar(&c.JobRescueAfter, "job-rescue-after", c.JobRescueAfter, "a job running this long without ending (its replica died) is worked again; longer than --job-timeout"+bind("job-rescue-after", "SOCDESK_JOB_RESCUE_AFTER"))
 	fs.DurationVar(&c.JobRetryBase, "job-retry-base", c.JobRetryBase, "base of the retry backoff (attempt⁴ × base); 0: River's default of one second"+bind("job-retry-base", "SOCDESK_JOB_RETRY_BASE"))
 	fs.StringVar(&c.BlobURL, "blob-url", c.BlobURL, "where attachments' contents are stored: file:///dir, s3://bucket?region=… or gs://bucket (shared by every replica); empty: file://<data dir>/blobs"+bind("blob-url", "SOCDESK_BLOB_URL"))
@@ -370,7 +376,7 @@ func (c *Config) Validate() error {
 	for _, s := range []struct {
 		flag string
 		v    time.Duration
-	}{{"outbound-timeout", c.OutboundTimeout}, {"job-poll", c.JobPoll}, {"job-timeout", c.JobTimeout}, {"job-rescue-after", c.JobRescueAfter}} {
+	}{{"explanation-remind-before", c.ExplanationRemindBefore}, {"outbound-timeout", c.OutboundTimeout}, {"job-poll", c.JobPoll}, {"job-timeout", c.JobTimeout}, {"job-rescue-after", c.JobRescueAfter}} {
 		if s.v <= 0 {
 			errs = append(errs, fmt.Errorf("%s must be positive, not %v", c.name(s.flag), s.v))
 		}

@@ -49,19 +49,26 @@ type Deps struct {
 	Attachments       http.Handler
 	SignedAttachments http.Handler
 	MaxUploadBytes    int64
+	// Explain, if set, serves the personal explanation pages at
+	// /explain/{token} (authorized by the token in the path; see package
+	// explanations/page).
+	Explain http.Handler
 }
 
 // NewHandler returns the routes.
 func NewHandler(d Deps) http.Handler {
 	mux := http.NewServeMux()
-	authenticated := d.Auth.Middleware(func(r *http.Request, err error) {
+	failed := func(r *http.Request, err error) {
 		if reqlog.ClientGone(r.Context()) {
 			reqlog.From(r.Context(), d.Logger).Debug("client went away while authenticating", "err", err)
 			return
 		}
 		reqlog.From(r.Context(), d.Logger).Error("authenticating", "err", err)
-	})
-	api := authenticated(reqlog.WithViewer(d.GraphQL))
+	}
+	authenticated := d.Auth.Middleware(failed)
+	// /graphql also takes explanation link tokens, for the portal's link
+	// operations (see auth.MiddlewareWithLinks).
+	api := d.Auth.MiddlewareWithLinks(failed)(reqlog.WithViewer(d.GraphQL))
 	// A WebSocket authenticates in connection_init (a browser's upgrade
 	// cannot carry the header); a header the upgrade does carry is handed on
 	// for the same check (see graph.LiveOptions).
@@ -97,6 +104,9 @@ func NewHandler(d Deps) http.Handler {
 	})
 	if d.Metrics != nil {
 		mux.Handle("GET /metrics", d.Metrics)
+	}
+	if d.Explain != nil {
+		mux.Handle("/explain/{token}", d.Explain)
 	}
 	mux.HandleFunc("GET /readyz", func(w http.ResponseWriter, r *http.Request) {
 		ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
