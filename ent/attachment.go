@@ -5,6 +5,8 @@ package ent
 import (
 	"fmt"
 	"socdesk/ent/attachment"
+	"socdesk/ent/employee"
+	"socdesk/ent/explanationstep"
 	"socdesk/ent/memo"
 	"socdesk/ent/ticket"
 	"socdesk/ent/user"
@@ -22,7 +24,7 @@ type Attachment struct {
 	ID int `json:"id,omitempty"`
 	// Filename holds the value of the "filename" field.
 	Filename string `json:"filename,omitempty"`
-	// ContentType holds the value of the "content_type" field.
+	// Sniffed from the bytes; the client's claim is not trusted.
 	ContentType string `json:"content_type,omitempty"`
 	// Size holds the value of the "size" field.
 	Size int64 `json:"size,omitempty"`
@@ -34,6 +36,10 @@ type Attachment struct {
 	TicketID int `json:"ticket_id,omitempty"`
 	// UploadedByID holds the value of the "uploaded_by_id" field.
 	UploadedByID *int `json:"uploaded_by_id,omitempty"`
+	// ExplanationStepID holds the value of the "explanation_step_id" field.
+	ExplanationStepID *int `json:"explanation_step_id,omitempty"`
+	// UploadedByEmployeeID holds the value of the "uploaded_by_employee_id" field.
+	UploadedByEmployeeID *int `json:"uploaded_by_employee_id,omitempty"`
 	// Edges holds the relations/edges for other nodes in the graph.
 	// The values are being populated by the AttachmentQuery when eager-loading is set.
 	Edges            AttachmentEdges `json:"edges"`
@@ -49,11 +55,15 @@ type AttachmentEdges struct {
 	Memo *Memo `json:"memo,omitempty"`
 	// UploadedBy holds the value of the uploaded_by edge.
 	UploadedBy *User `json:"uploaded_by,omitempty"`
+	// ExplanationStep holds the value of the explanation_step edge.
+	ExplanationStep *ExplanationStep `json:"explanation_step,omitempty"`
+	// UploadedByEmployee holds the value of the uploaded_by_employee edge.
+	UploadedByEmployee *Employee `json:"uploaded_by_employee,omitempty"`
 	// loadedTypes holds the information for reporting if a
 	// type was loaded (or requested) in eager-loading or not.
-	loadedTypes [3]bool
+	loadedTypes [5]bool
 	// totalCount holds the count of the edges above.
-	totalCount [3]map[string]int
+	totalCount [5]map[string]int
 }
 
 // TicketOrErr returns the Ticket value or an error if the edge
@@ -89,12 +99,34 @@ func (e AttachmentEdges) UploadedByOrErr() (*User, error) {
 	return nil, &NotLoadedError{edge: "uploaded_by"}
 }
 
+// ExplanationStepOrErr returns the ExplanationStep value or an error if the edge
+// was not loaded in eager-loading, or loaded but was not found.
+func (e AttachmentEdges) ExplanationStepOrErr() (*ExplanationStep, error) {
+	if e.ExplanationStep != nil {
+		return e.ExplanationStep, nil
+	} else if e.loadedTypes[3] {
+		return nil, &NotFoundError{label: explanationstep.Label}
+	}
+	return nil, &NotLoadedError{edge: "explanation_step"}
+}
+
+// UploadedByEmployeeOrErr returns the UploadedByEmployee value or an error if the edge
+// was not loaded in eager-loading, or loaded but was not found.
+func (e AttachmentEdges) UploadedByEmployeeOrErr() (*Employee, error) {
+	if e.UploadedByEmployee != nil {
+		return e.UploadedByEmployee, nil
+	} else if e.loadedTypes[4] {
+		return nil, &NotFoundError{label: employee.Label}
+	}
+	return nil, &NotLoadedError{edge: "uploaded_by_employee"}
+}
+
 // scanValues returns the types for scanning values from sql.Rows.
 func (*Attachment) scanValues(columns []string) ([]any, error) {
 	values := make([]any, len(columns))
 	for i := range columns {
 		switch columns[i] {
-		case attachment.FieldID, attachment.FieldSize, attachment.FieldTicketID, attachment.FieldUploadedByID:
+		case attachment.FieldID, attachment.FieldSize, attachment.FieldTicketID, attachment.FieldUploadedByID, attachment.FieldExplanationStepID, attachment.FieldUploadedByEmployeeID:
 			values[i] = new(sql.NullInt64)
 		case attachment.FieldFilename, attachment.FieldContentType, attachment.FieldSha256:
 			values[i] = new(sql.NullString)
@@ -166,6 +198,20 @@ func (_m *Attachment) assignValues(columns []string, values []any) error {
 				_m.UploadedByID = new(int)
 				*_m.UploadedByID = int(value.Int64)
 			}
+		case attachment.FieldExplanationStepID:
+			if value, ok := values[i].(*sql.NullInt64); !ok {
+				return fmt.Errorf("unexpected type %T for field explanation_step_id", values[i])
+			} else if value.Valid {
+				_m.ExplanationStepID = new(int)
+				*_m.ExplanationStepID = int(value.Int64)
+			}
+		case attachment.FieldUploadedByEmployeeID:
+			if value, ok := values[i].(*sql.NullInt64); !ok {
+				return fmt.Errorf("unexpected type %T for field uploaded_by_employee_id", values[i])
+			} else if value.Valid {
+				_m.UploadedByEmployeeID = new(int)
+				*_m.UploadedByEmployeeID = int(value.Int64)
+			}
 		case attachment.ForeignKeys[0]:
 			if value, ok := values[i].(*sql.NullInt64); !ok {
 				return fmt.Errorf("unexpected type %T for edge-field memo_attachments", value)
@@ -199,6 +245,16 @@ func (_m *Attachment) QueryMemo() *MemoQuery {
 // QueryUploadedBy queries the "uploaded_by" edge of the Attachment entity.
 func (_m *Attachment) QueryUploadedBy() *UserQuery {
 	return NewAttachmentClient(_m.config).QueryUploadedBy(_m)
+}
+
+// QueryExplanationStep queries the "explanation_step" edge of the Attachment entity.
+func (_m *Attachment) QueryExplanationStep() *ExplanationStepQuery {
+	return NewAttachmentClient(_m.config).QueryExplanationStep(_m)
+}
+
+// QueryUploadedByEmployee queries the "uploaded_by_employee" edge of the Attachment entity.
+func (_m *Attachment) QueryUploadedByEmployee() *EmployeeQuery {
+	return NewAttachmentClient(_m.config).QueryUploadedByEmployee(_m)
 }
 
 // Update returns a builder for updating this Attachment.
@@ -244,6 +300,16 @@ func (_m *Attachment) String() string {
 	builder.WriteString(", ")
 	if v := _m.UploadedByID; v != nil {
 		builder.WriteString("uploaded_by_id=")
+		builder.WriteString(fmt.Sprintf("%v", *v))
+	}
+	builder.WriteString(", ")
+	if v := _m.ExplanationStepID; v != nil {
+		builder.WriteString("explanation_step_id=")
+		builder.WriteString(fmt.Sprintf("%v", *v))
+	}
+	builder.WriteString(", ")
+	if v := _m.UploadedByEmployeeID; v != nil {
+		builder.WriteString("uploaded_by_employee_id=")
 		builder.WriteString(fmt.Sprintf("%v", *v))
 	}
 	builder.WriteByte(')')

@@ -7,6 +7,8 @@ import (
 	"errors"
 	"fmt"
 	"socdesk/ent/attachment"
+	"socdesk/ent/employee"
+	"socdesk/ent/explanationstep"
 	"socdesk/ent/memo"
 	"socdesk/ent/ticket"
 	"socdesk/ent/user"
@@ -91,6 +93,34 @@ func (_c *AttachmentCreate) SetNillableUploadedByID(v *int) *AttachmentCreate {
 	return _c
 }
 
+// SetExplanationStepID sets the "explanation_step_id" field.
+func (_c *AttachmentCreate) SetExplanationStepID(v int) *AttachmentCreate {
+	_c.mutation.SetExplanationStepID(v)
+	return _c
+}
+
+// SetNillableExplanationStepID sets the "explanation_step_id" field if the given value is not nil.
+func (_c *AttachmentCreate) SetNillableExplanationStepID(v *int) *AttachmentCreate {
+	if v != nil {
+		_c.SetExplanationStepID(*v)
+	}
+	return _c
+}
+
+// SetUploadedByEmployeeID sets the "uploaded_by_employee_id" field.
+func (_c *AttachmentCreate) SetUploadedByEmployeeID(v int) *AttachmentCreate {
+	_c.mutation.SetUploadedByEmployeeID(v)
+	return _c
+}
+
+// SetNillableUploadedByEmployeeID sets the "uploaded_by_employee_id" field if the given value is not nil.
+func (_c *AttachmentCreate) SetNillableUploadedByEmployeeID(v *int) *AttachmentCreate {
+	if v != nil {
+		_c.SetUploadedByEmployeeID(*v)
+	}
+	return _c
+}
+
 // SetTicket sets the "ticket" edge to the Ticket entity.
 func (_c *AttachmentCreate) SetTicket(v *Ticket) *AttachmentCreate {
 	return _c.SetTicketID(v.ID)
@@ -118,6 +148,16 @@ func (_c *AttachmentCreate) SetMemo(v *Memo) *AttachmentCreate {
 // SetUploadedBy sets the "uploaded_by" edge to the User entity.
 func (_c *AttachmentCreate) SetUploadedBy(v *User) *AttachmentCreate {
 	return _c.SetUploadedByID(v.ID)
+}
+
+// SetExplanationStep sets the "explanation_step" edge to the ExplanationStep entity.
+func (_c *AttachmentCreate) SetExplanationStep(v *ExplanationStep) *AttachmentCreate {
+	return _c.SetExplanationStepID(v.ID)
+}
+
+// SetUploadedByEmployee sets the "uploaded_by_employee" edge to the Employee entity.
+func (_c *AttachmentCreate) SetUploadedByEmployee(v *Employee) *AttachmentCreate {
+	return _c.SetUploadedByEmployeeID(v.ID)
 }
 
 // Mutation returns the AttachmentMutation object of the builder.
@@ -312,6 +352,40 @@ func (_c *AttachmentCreate) createSpec() (*Attachment, *sqlgraph.CreateSpec) {
 		_node.UploadedByID = &nodes[0]
 		_spec.Edges = append(_spec.Edges, edge)
 	}
+	if nodes := _c.mutation.ExplanationStepIDs(); len(nodes) > 0 {
+		edge := &sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.M2O,
+			Inverse: true,
+			Table:   attachment.ExplanationStepTable,
+			Columns: []string{attachment.ExplanationStepColumn},
+			Bidi:    false,
+			Target: &sqlgraph.EdgeTarget{
+				IDSpec: sqlgraph.NewFieldSpec(explanationstep.FieldID, field.TypeInt),
+			},
+		}
+		for _, k := range nodes {
+			edge.Target.Nodes = append(edge.Target.Nodes, k)
+		}
+		_node.ExplanationStepID = &nodes[0]
+		_spec.Edges = append(_spec.Edges, edge)
+	}
+	if nodes := _c.mutation.UploadedByEmployeeIDs(); len(nodes) > 0 {
+		edge := &sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.M2O,
+			Inverse: false,
+			Table:   attachment.UploadedByEmployeeTable,
+			Columns: []string{attachment.UploadedByEmployeeColumn},
+			Bidi:    false,
+			Target: &sqlgraph.EdgeTarget{
+				IDSpec: sqlgraph.NewFieldSpec(employee.FieldID, field.TypeInt),
+			},
+		}
+		for _, k := range nodes {
+			edge.Target.Nodes = append(edge.Target.Nodes, k)
+		}
+		_node.UploadedByEmployeeID = &nodes[0]
+		_spec.Edges = append(_spec.Edges, edge)
+	}
 	return _node, _spec
 }
 
@@ -418,6 +492,24 @@ func (u *AttachmentUpsert) UpdateSha256() *AttachmentUpsert {
 	return u
 }
 
+// SetExplanationStepID sets the "explanation_step_id" field.
+func (u *AttachmentUpsert) SetExplanationStepID(v int) *AttachmentUpsert {
+	u.Set(attachment.FieldExplanationStepID, v)
+	return u
+}
+
+// UpdateExplanationStepID sets the "explanation_step_id" field to the value that was provided on create.
+func (u *AttachmentUpsert) UpdateExplanationStepID() *AttachmentUpsert {
+	u.SetExcluded(attachment.FieldExplanationStepID)
+	return u
+}
+
+// ClearExplanationStepID clears the value of the "explanation_step_id" field.
+func (u *AttachmentUpsert) ClearExplanationStepID() *AttachmentUpsert {
+	u.SetNull(attachment.FieldExplanationStepID)
+	return u
+}
+
 // UpdateNewValues updates the mutable fields using the new values that were set on create.
 // Using this option is equivalent to using:
 //
@@ -437,6 +529,9 @@ func (u *AttachmentUpsertOne) UpdateNewValues() *AttachmentUpsertOne {
 		}
 		if _, exists := u.create.mutation.UploadedByID(); exists {
 			s.SetIgnore(attachment.FieldUploadedByID)
+		}
+		if _, exists := u.create.mutation.UploadedByEmployeeID(); exists {
+			s.SetIgnore(attachment.FieldUploadedByEmployeeID)
 		}
 	}))
 	return u
@@ -529,6 +624,27 @@ func (u *AttachmentUpsertOne) SetSha256(v string) *AttachmentUpsertOne {
 func (u *AttachmentUpsertOne) UpdateSha256() *AttachmentUpsertOne {
 	return u.Update(func(s *AttachmentUpsert) {
 		s.UpdateSha256()
+	})
+}
+
+// SetExplanationStepID sets the "explanation_step_id" field.
+func (u *AttachmentUpsertOne) SetExplanationStepID(v int) *AttachmentUpsertOne {
+	return u.Update(func(s *AttachmentUpsert) {
+		s.SetExplanationStepID(v)
+	})
+}
+
+// UpdateExplanationStepID sets the "explanation_step_id" field to the value that was provided on create.
+func (u *AttachmentUpsertOne) UpdateExplanationStepID() *AttachmentUpsertOne {
+	return u.Update(func(s *AttachmentUpsert) {
+		s.UpdateExplanationStepID()
+	})
+}
+
+// ClearExplanationStepID clears the value of the "explanation_step_id" field.
+func (u *AttachmentUpsertOne) ClearExplanationStepID() *AttachmentUpsertOne {
+	return u.Update(func(s *AttachmentUpsert) {
+		s.ClearExplanationStepID()
 	})
 }
 
@@ -717,6 +833,9 @@ func (u *AttachmentUpsertBulk) UpdateNewValues() *AttachmentUpsertBulk {
 			if _, exists := b.mutation.UploadedByID(); exists {
 				s.SetIgnore(attachment.FieldUploadedByID)
 			}
+			if _, exists := b.mutation.UploadedByEmployeeID(); exists {
+				s.SetIgnore(attachment.FieldUploadedByEmployeeID)
+			}
 		}
 	}))
 	return u
@@ -809,6 +928,27 @@ func (u *AttachmentUpsertBulk) SetSha256(v string) *AttachmentUpsertBulk {
 func (u *AttachmentUpsertBulk) UpdateSha256() *AttachmentUpsertBulk {
 	return u.Update(func(s *AttachmentUpsert) {
 		s.UpdateSha256()
+	})
+}
+
+// SetExplanationStepID sets the "explanation_step_id" field.
+func (u *AttachmentUpsertBulk) SetExplanationStepID(v int) *AttachmentUpsertBulk {
+	return u.Update(func(s *AttachmentUpsert) {
+		s.SetExplanationStepID(v)
+	})
+}
+
+// UpdateExplanationStepID sets the "explanation_step_id" field to the value that was provided on create.
+func (u *AttachmentUpsertBulk) UpdateExplanationStepID() *AttachmentUpsertBulk {
+	return u.Update(func(s *AttachmentUpsert) {
+		s.UpdateExplanationStepID()
+	})
+}
+
+// ClearExplanationStepID clears the value of the "explanation_step_id" field.
+func (u *AttachmentUpsertBulk) ClearExplanationStepID() *AttachmentUpsertBulk {
+	return u.Update(func(s *AttachmentUpsert) {
+		s.ClearExplanationStepID()
 	})
 }
 

@@ -8,6 +8,8 @@ import (
 	"fmt"
 	"math"
 	"socdesk/ent/attachment"
+	"socdesk/ent/employee"
+	"socdesk/ent/explanationstep"
 	"socdesk/ent/memo"
 	"socdesk/ent/predicate"
 	"socdesk/ent/ticket"
@@ -23,16 +25,18 @@ import (
 // AttachmentQuery is the builder for querying Attachment entities.
 type AttachmentQuery struct {
 	config
-	ctx            *QueryContext
-	order          []attachment.OrderOption
-	inters         []Interceptor
-	predicates     []predicate.Attachment
-	withTicket     *TicketQuery
-	withMemo       *MemoQuery
-	withUploadedBy *UserQuery
-	withFKs        bool
-	loadTotal      []func(context.Context, []*Attachment) error
-	modifiers      []func(*sql.Selector)
+	ctx                    *QueryContext
+	order                  []attachment.OrderOption
+	inters                 []Interceptor
+	predicates             []predicate.Attachment
+	withTicket             *TicketQuery
+	withMemo               *MemoQuery
+	withUploadedBy         *UserQuery
+	withExplanationStep    *ExplanationStepQuery
+	withUploadedByEmployee *EmployeeQuery
+	withFKs                bool
+	loadTotal              []func(context.Context, []*Attachment) error
+	modifiers              []func(*sql.Selector)
 	// intermediate query (i.e. traversal path).
 	sql  *sql.Selector
 	path func(context.Context) (*sql.Selector, error)
@@ -128,6 +132,50 @@ func (_q *AttachmentQuery) QueryUploadedBy() *UserQuery {
 			sqlgraph.From(attachment.Table, attachment.FieldID, selector),
 			sqlgraph.To(user.Table, user.FieldID),
 			sqlgraph.Edge(sqlgraph.M2O, false, attachment.UploadedByTable, attachment.UploadedByColumn),
+		)
+		fromU = sqlgraph.SetNeighbors(_q.driver.Dialect(), step)
+		return fromU, nil
+	}
+	return query
+}
+
+// QueryExplanationStep chains the current query on the "explanation_step" edge.
+func (_q *AttachmentQuery) QueryExplanationStep() *ExplanationStepQuery {
+	query := (&ExplanationStepClient{config: _q.config}).Query()
+	query.path = func(ctx context.Context) (fromU *sql.Selector, err error) {
+		if err := _q.prepareQuery(ctx); err != nil {
+			return nil, err
+		}
+		selector := _q.sqlQuery(ctx)
+		if err := selector.Err(); err != nil {
+			return nil, err
+		}
+		step := sqlgraph.NewStep(
+			sqlgraph.From(attachment.Table, attachment.FieldID, selector),
+			sqlgraph.To(explanationstep.Table, explanationstep.FieldID),
+			sqlgraph.Edge(sqlgraph.M2O, true, attachment.ExplanationStepTable, attachment.ExplanationStepColumn),
+		)
+		fromU = sqlgraph.SetNeighbors(_q.driver.Dialect(), step)
+		return fromU, nil
+	}
+	return query
+}
+
+// QueryUploadedByEmployee chains the current query on the "uploaded_by_employee" edge.
+func (_q *AttachmentQuery) QueryUploadedByEmployee() *EmployeeQuery {
+	query := (&EmployeeClient{config: _q.config}).Query()
+	query.path = func(ctx context.Context) (fromU *sql.Selector, err error) {
+		if err := _q.prepareQuery(ctx); err != nil {
+			return nil, err
+		}
+		selector := _q.sqlQuery(ctx)
+		if err := selector.Err(); err != nil {
+			return nil, err
+		}
+		step := sqlgraph.NewStep(
+			sqlgraph.From(attachment.Table, attachment.FieldID, selector),
+			sqlgraph.To(employee.Table, employee.FieldID),
+			sqlgraph.Edge(sqlgraph.M2O, false, attachment.UploadedByEmployeeTable, attachment.UploadedByEmployeeColumn),
 		)
 		fromU = sqlgraph.SetNeighbors(_q.driver.Dialect(), step)
 		return fromU, nil
@@ -322,14 +370,16 @@ func (_q *AttachmentQuery) Clone() *AttachmentQuery {
 		return nil
 	}
 	return &AttachmentQuery{
-		config:         _q.config,
-		ctx:            _q.ctx.Clone(),
-		order:          append([]attachment.OrderOption{}, _q.order...),
-		inters:         append([]Interceptor{}, _q.inters...),
-		predicates:     append([]predicate.Attachment{}, _q.predicates...),
-		withTicket:     _q.withTicket.Clone(),
-		withMemo:       _q.withMemo.Clone(),
-		withUploadedBy: _q.withUploadedBy.Clone(),
+		config:                 _q.config,
+		ctx:                    _q.ctx.Clone(),
+		order:                  append([]attachment.OrderOption{}, _q.order...),
+		inters:                 append([]Interceptor{}, _q.inters...),
+		predicates:             append([]predicate.Attachment{}, _q.predicates...),
+		withTicket:             _q.withTicket.Clone(),
+		withMemo:               _q.withMemo.Clone(),
+		withUploadedBy:         _q.withUploadedBy.Clone(),
+		withExplanationStep:    _q.withExplanationStep.Clone(),
+		withUploadedByEmployee: _q.withUploadedByEmployee.Clone(),
 		// clone intermediate query.
 		sql:       _q.sql.Clone(),
 		path:      _q.path,
@@ -367,6 +417,28 @@ func (_q *AttachmentQuery) WithUploadedBy(opts ...func(*UserQuery)) *AttachmentQ
 		opt(query)
 	}
 	_q.withUploadedBy = query
+	return _q
+}
+
+// WithExplanationStep tells the query-builder to eager-load the nodes that are connected to
+// the "explanation_step" edge. The optional arguments are used to configure the query builder of the edge.
+func (_q *AttachmentQuery) WithExplanationStep(opts ...func(*ExplanationStepQuery)) *AttachmentQuery {
+	query := (&ExplanationStepClient{config: _q.config}).Query()
+	for _, opt := range opts {
+		opt(query)
+	}
+	_q.withExplanationStep = query
+	return _q
+}
+
+// WithUploadedByEmployee tells the query-builder to eager-load the nodes that are connected to
+// the "uploaded_by_employee" edge. The optional arguments are used to configure the query builder of the edge.
+func (_q *AttachmentQuery) WithUploadedByEmployee(opts ...func(*EmployeeQuery)) *AttachmentQuery {
+	query := (&EmployeeClient{config: _q.config}).Query()
+	for _, opt := range opts {
+		opt(query)
+	}
+	_q.withUploadedByEmployee = query
 	return _q
 }
 
@@ -455,10 +527,12 @@ func (_q *AttachmentQuery) sqlAll(ctx context.Context, hooks ...queryHook) ([]*A
 		nodes       = []*Attachment{}
 		withFKs     = _q.withFKs
 		_spec       = _q.querySpec()
-		loadedTypes = [3]bool{
+		loadedTypes = [5]bool{
 			_q.withTicket != nil,
 			_q.withMemo != nil,
 			_q.withUploadedBy != nil,
+			_q.withExplanationStep != nil,
+			_q.withUploadedByEmployee != nil,
 		}
 	)
 	if _q.withMemo != nil {
@@ -503,6 +577,18 @@ func (_q *AttachmentQuery) sqlAll(ctx context.Context, hooks ...queryHook) ([]*A
 	if query := _q.withUploadedBy; query != nil {
 		if err := _q.loadUploadedBy(ctx, query, nodes, nil,
 			func(n *Attachment, e *User) { n.Edges.UploadedBy = e }); err != nil {
+			return nil, err
+		}
+	}
+	if query := _q.withExplanationStep; query != nil {
+		if err := _q.loadExplanationStep(ctx, query, nodes, nil,
+			func(n *Attachment, e *ExplanationStep) { n.Edges.ExplanationStep = e }); err != nil {
+			return nil, err
+		}
+	}
+	if query := _q.withUploadedByEmployee; query != nil {
+		if err := _q.loadUploadedByEmployee(ctx, query, nodes, nil,
+			func(n *Attachment, e *Employee) { n.Edges.UploadedByEmployee = e }); err != nil {
 			return nil, err
 		}
 	}
@@ -607,6 +693,70 @@ func (_q *AttachmentQuery) loadUploadedBy(ctx context.Context, query *UserQuery,
 	}
 	return nil
 }
+func (_q *AttachmentQuery) loadExplanationStep(ctx context.Context, query *ExplanationStepQuery, nodes []*Attachment, init func(*Attachment), assign func(*Attachment, *ExplanationStep)) error {
+	ids := make([]int, 0, len(nodes))
+	nodeids := make(map[int][]*Attachment)
+	for i := range nodes {
+		if nodes[i].ExplanationStepID == nil {
+			continue
+		}
+		fk := *nodes[i].ExplanationStepID
+		if _, ok := nodeids[fk]; !ok {
+			ids = append(ids, fk)
+		}
+		nodeids[fk] = append(nodeids[fk], nodes[i])
+	}
+	if len(ids) == 0 {
+		return nil
+	}
+	query.Where(explanationstep.IDIn(ids...))
+	neighbors, err := query.All(ctx)
+	if err != nil {
+		return err
+	}
+	for _, n := range neighbors {
+		nodes, ok := nodeids[n.ID]
+		if !ok {
+			return fmt.Errorf(`unexpected foreign-key "explanation_step_id" returned %v`, n.ID)
+		}
+		for i := range nodes {
+			assign(nodes[i], n)
+		}
+	}
+	return nil
+}
+func (_q *AttachmentQuery) loadUploadedByEmployee(ctx context.Context, query *EmployeeQuery, nodes []*Attachment, init func(*Attachment), assign func(*Attachment, *Employee)) error {
+	ids := make([]int, 0, len(nodes))
+	nodeids := make(map[int][]*Attachment)
+	for i := range nodes {
+		if nodes[i].UploadedByEmployeeID == nil {
+			continue
+		}
+		fk := *nodes[i].UploadedByEmployeeID
+		if _, ok := nodeids[fk]; !ok {
+			ids = append(ids, fk)
+		}
+		nodeids[fk] = append(nodeids[fk], nodes[i])
+	}
+	if len(ids) == 0 {
+		return nil
+	}
+	query.Where(employee.IDIn(ids...))
+	neighbors, err := query.All(ctx)
+	if err != nil {
+		return err
+	}
+	for _, n := range neighbors {
+		nodes, ok := nodeids[n.ID]
+		if !ok {
+			return fmt.Errorf(`unexpected foreign-key "uploaded_by_employee_id" returned %v`, n.ID)
+		}
+		for i := range nodes {
+			assign(nodes[i], n)
+		}
+	}
+	return nil
+}
 
 func (_q *AttachmentQuery) sqlCount(ctx context.Context) (int, error) {
 	_spec := _q.querySpec()
@@ -641,6 +791,12 @@ func (_q *AttachmentQuery) querySpec() *sqlgraph.QuerySpec {
 		}
 		if _q.withUploadedBy != nil {
 			_spec.Node.AddColumnOnce(attachment.FieldUploadedByID)
+		}
+		if _q.withExplanationStep != nil {
+			_spec.Node.AddColumnOnce(attachment.FieldExplanationStepID)
+		}
+		if _q.withUploadedByEmployee != nil {
+			_spec.Node.AddColumnOnce(attachment.FieldUploadedByEmployeeID)
 		}
 	}
 	if ps := _q.predicates; len(ps) > 0 {

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"socdesk/ent/attachment"
+	"socdesk/ent/explanationstep"
 	"socdesk/ent/memo"
 	"socdesk/ent/predicate"
 
@@ -92,6 +93,26 @@ func (_u *AttachmentUpdate) SetNillableSha256(v *string) *AttachmentUpdate {
 	return _u
 }
 
+// SetExplanationStepID sets the "explanation_step_id" field.
+func (_u *AttachmentUpdate) SetExplanationStepID(v int) *AttachmentUpdate {
+	_u.mutation.SetExplanationStepID(v)
+	return _u
+}
+
+// SetNillableExplanationStepID sets the "explanation_step_id" field if the given value is not nil.
+func (_u *AttachmentUpdate) SetNillableExplanationStepID(v *int) *AttachmentUpdate {
+	if v != nil {
+		_u.SetExplanationStepID(*v)
+	}
+	return _u
+}
+
+// ClearExplanationStepID clears the value of the "explanation_step_id" field.
+func (_u *AttachmentUpdate) ClearExplanationStepID() *AttachmentUpdate {
+	_u.mutation.ClearExplanationStepID()
+	return _u
+}
+
 // SetMemoID sets the "memo" edge to the Memo entity by ID.
 func (_u *AttachmentUpdate) SetMemoID(id int) *AttachmentUpdate {
 	_u.mutation.SetMemoID(id)
@@ -111,6 +132,11 @@ func (_u *AttachmentUpdate) SetMemo(v *Memo) *AttachmentUpdate {
 	return _u.SetMemoID(v.ID)
 }
 
+// SetExplanationStep sets the "explanation_step" edge to the ExplanationStep entity.
+func (_u *AttachmentUpdate) SetExplanationStep(v *ExplanationStep) *AttachmentUpdate {
+	return _u.SetExplanationStepID(v.ID)
+}
+
 // Mutation returns the AttachmentMutation object of the builder.
 func (_u *AttachmentUpdate) Mutation() *AttachmentMutation {
 	return _u.mutation
@@ -119,6 +145,12 @@ func (_u *AttachmentUpdate) Mutation() *AttachmentMutation {
 // ClearMemo clears the "memo" edge to the Memo entity.
 func (_u *AttachmentUpdate) ClearMemo() *AttachmentUpdate {
 	_u.mutation.ClearMemo()
+	return _u
+}
+
+// ClearExplanationStep clears the "explanation_step" edge to the ExplanationStep entity.
+func (_u *AttachmentUpdate) ClearExplanationStep() *AttachmentUpdate {
+	_u.mutation.ClearExplanationStep()
 	return _u
 }
 
@@ -239,6 +271,35 @@ func (_u *AttachmentUpdate) sqlSave(ctx context.Context) (_node int, err error) 
 		}
 		_spec.Edges.Add = append(_spec.Edges.Add, edge)
 	}
+	if _u.mutation.ExplanationStepCleared() {
+		edge := &sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.M2O,
+			Inverse: true,
+			Table:   attachment.ExplanationStepTable,
+			Columns: []string{attachment.ExplanationStepColumn},
+			Bidi:    false,
+			Target: &sqlgraph.EdgeTarget{
+				IDSpec: sqlgraph.NewFieldSpec(explanationstep.FieldID, field.TypeInt),
+			},
+		}
+		_spec.Edges.Clear = append(_spec.Edges.Clear, edge)
+	}
+	if nodes := _u.mutation.ExplanationStepIDs(); len(nodes) > 0 {
+		edge := &sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.M2O,
+			Inverse: true,
+			Table:   attachment.ExplanationStepTable,
+			Columns: []string{attachment.ExplanationStepColumn},
+			Bidi:    false,
+			Target: &sqlgraph.EdgeTarget{
+				IDSpec: sqlgraph.NewFieldSpec(explanationstep.FieldID, field.TypeInt),
+			},
+		}
+		for _, k := range nodes {
+			edge.Target.Nodes = append(edge.Target.Nodes, k)
+		}
+		_spec.Edges.Add = append(_spec.Edges.Add, edge)
+	}
 	_spec.AddModifiers(_u.modifiers...)
 	if _node, err = sqlgraph.UpdateNodes(ctx, _u.driver, _spec); err != nil {
 		if _, ok := err.(*sqlgraph.NotFoundError); ok {
@@ -324,6 +385,26 @@ func (_u *AttachmentUpdateOne) SetNillableSha256(v *string) *AttachmentUpdateOne
 	return _u
 }
 
+// SetExplanationStepID sets the "explanation_step_id" field.
+func (_u *AttachmentUpdateOne) SetExplanationStepID(v int) *AttachmentUpdateOne {
+	_u.mutation.SetExplanationStepID(v)
+	return _u
+}
+
+// SetNillableExplanationStepID sets the "explanation_step_id" field if the given value is not nil.
+func (_u *AttachmentUpdateOne) SetNillableExplanationStepID(v *int) *AttachmentUpdateOne {
+	if v != nil {
+		_u.SetExplanationStepID(*v)
+	}
+	return _u
+}
+
+// ClearExplanationStepID clears the value of the "explanation_step_id" field.
+func (_u *AttachmentUpdateOne) ClearExplanationStepID() *AttachmentUpdateOne {
+	_u.mutation.ClearExplanationStepID()
+	return _u
+}
+
 // SetMemoID sets the "memo" edge to the Memo entity by ID.
 func (_u *AttachmentUpdateOne) SetMemoID(id int) *AttachmentUpdateOne {
 	_u.mutation.SetMemoID(id)
@@ -343,6 +424,11 @@ func (_u *AttachmentUpdateOne) SetMemo(v *Memo) *AttachmentUpdateOne {
 	return _u.SetMemoID(v.ID)
 }
 
+// SetExplanationStep sets the "explanation_step" edge to the ExplanationStep entity.
+func (_u *AttachmentUpdateOne) SetExplanationStep(v *ExplanationStep) *AttachmentUpdateOne {
+	return _u.SetExplanationStepID(v.ID)
+}
+
 // Mutation returns the AttachmentMutation object of the builder.
 func (_u *AttachmentUpdateOne) Mutation() *AttachmentMutation {
 	return _u.mutation
@@ -351,6 +437,12 @@ func (_u *AttachmentUpdateOne) Mutation() *AttachmentMutation {
 // ClearMemo clears the "memo" edge to the Memo entity.
 func (_u *AttachmentUpdateOne) ClearMemo() *AttachmentUpdateOne {
 	_u.mutation.ClearMemo()
+	return _u
+}
+
+// ClearExplanationStep clears the "explanation_step" edge to the ExplanationStep entity.
+func (_u *AttachmentUpdateOne) ClearExplanationStep() *AttachmentUpdateOne {
+	_u.mutation.ClearExplanationStep()
 	return _u
 }
 
@@ -494,6 +586,35 @@ func (_u *AttachmentUpdateOne) sqlSave(ctx context.Context) (_node *Attachment, 
 			Bidi:    false,
 			Target: &sqlgraph.EdgeTarget{
 				IDSpec: sqlgraph.NewFieldSpec(memo.FieldID, field.TypeInt),
+			},
+		}
+		for _, k := range nodes {
+			edge.Target.Nodes = append(edge.Target.Nodes, k)
+		}
+		_spec.Edges.Add = append(_spec.Edges.Add, edge)
+	}
+	if _u.mutation.ExplanationStepCleared() {
+		edge := &sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.M2O,
+			Inverse: true,
+			Table:   attachment.ExplanationStepTable,
+			Columns: []string{attachment.ExplanationStepColumn},
+			Bidi:    false,
+			Target: &sqlgraph.EdgeTarget{
+				IDSpec: sqlgraph.NewFieldSpec(explanationstep.FieldID, field.TypeInt),
+			},
+		}
+		_spec.Edges.Clear = append(_spec.Edges.Clear, edge)
+	}
+	if nodes := _u.mutation.ExplanationStepIDs(); len(nodes) > 0 {
+		edge := &sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.M2O,
+			Inverse: true,
+			Table:   attachment.ExplanationStepTable,
+			Columns: []string{attachment.ExplanationStepColumn},
+			Bidi:    false,
+			Target: &sqlgraph.EdgeTarget{
+				IDSpec: sqlgraph.NewFieldSpec(explanationstep.FieldID, field.TypeInt),
 			},
 		}
 		for _, k := range nodes {

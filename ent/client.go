@@ -13,9 +13,17 @@ import (
 
 	"socdesk/ent/apitoken"
 	"socdesk/ent/attachment"
+	"socdesk/ent/blob"
 	"socdesk/ent/category"
 	"socdesk/ent/channel"
 	"socdesk/ent/delivery"
+	"socdesk/ent/department"
+	"socdesk/ent/employee"
+	"socdesk/ent/evidence"
+	"socdesk/ent/explanationcategory"
+	"socdesk/ent/explanationlink"
+	"socdesk/ent/explanationrequest"
+	"socdesk/ent/explanationstep"
 	"socdesk/ent/memo"
 	"socdesk/ent/playbook"
 	"socdesk/ent/playbookrun"
@@ -49,12 +57,28 @@ type Client struct {
 	APIToken *APITokenClient
 	// Attachment is the client for interacting with the Attachment builders.
 	Attachment *AttachmentClient
+	// Blob is the client for interacting with the Blob builders.
+	Blob *BlobClient
 	// Category is the client for interacting with the Category builders.
 	Category *CategoryClient
 	// Channel is the client for interacting with the Channel builders.
 	Channel *ChannelClient
 	// Delivery is the client for interacting with the Delivery builders.
 	Delivery *DeliveryClient
+	// Department is the client for interacting with the Department builders.
+	Department *DepartmentClient
+	// Employee is the client for interacting with the Employee builders.
+	Employee *EmployeeClient
+	// Evidence is the client for interacting with the Evidence builders.
+	Evidence *EvidenceClient
+	// ExplanationCategory is the client for interacting with the ExplanationCategory builders.
+	ExplanationCategory *ExplanationCategoryClient
+	// ExplanationLink is the client for interacting with the ExplanationLink builders.
+	ExplanationLink *ExplanationLinkClient
+	// ExplanationRequest is the client for interacting with the ExplanationRequest builders.
+	ExplanationRequest *ExplanationRequestClient
+	// ExplanationStep is the client for interacting with the ExplanationStep builders.
+	ExplanationStep *ExplanationStepClient
 	// Memo is the client for interacting with the Memo builders.
 	Memo *MemoClient
 	// Playbook is the client for interacting with the Playbook builders.
@@ -98,9 +122,17 @@ func (c *Client) init() {
 	c.Schema = migrate.NewSchema(c.driver)
 	c.APIToken = NewAPITokenClient(c.config)
 	c.Attachment = NewAttachmentClient(c.config)
+	c.Blob = NewBlobClient(c.config)
 	c.Category = NewCategoryClient(c.config)
 	c.Channel = NewChannelClient(c.config)
 	c.Delivery = NewDeliveryClient(c.config)
+	c.Department = NewDepartmentClient(c.config)
+	c.Employee = NewEmployeeClient(c.config)
+	c.Evidence = NewEvidenceClient(c.config)
+	c.ExplanationCategory = NewExplanationCategoryClient(c.config)
+	c.ExplanationLink = NewExplanationLinkClient(c.config)
+	c.ExplanationRequest = NewExplanationRequestClient(c.config)
+	c.ExplanationStep = NewExplanationStepClient(c.config)
 	c.Memo = NewMemoClient(c.config)
 	c.Playbook = NewPlaybookClient(c.config)
 	c.PlaybookRun = NewPlaybookRunClient(c.config)
@@ -206,28 +238,36 @@ func (c *Client) Tx(ctx context.Context) (*Tx, error) {
 	cfg := c.config
 	cfg.driver = tx
 	return &Tx{
-		ctx:            ctx,
-		config:         cfg,
-		APIToken:       NewAPITokenClient(cfg),
-		Attachment:     NewAttachmentClient(cfg),
-		Category:       NewCategoryClient(cfg),
-		Channel:        NewChannelClient(cfg),
-		Delivery:       NewDeliveryClient(cfg),
-		Memo:           NewMemoClient(cfg),
-		Playbook:       NewPlaybookClient(cfg),
-		PlaybookRun:    NewPlaybookRunClient(cfg),
-		Site:           NewSiteClient(cfg),
-		StatusDay:      NewStatusDayClient(cfg),
-		StatusHour:     NewStatusHourClient(cfg),
-		Tag:            NewTagClient(cfg),
-		Ticket:         NewTicketClient(cfg),
-		TicketApprover: NewTicketApproverClient(cfg),
-		TicketAssignee: NewTicketAssigneeClient(cfg),
-		TicketEvent:    NewTicketEventClient(cfg),
-		TicketLink:     NewTicketLinkClient(cfg),
-		TicketTag:      NewTicketTagClient(cfg),
-		TicketWatcher:  NewTicketWatcherClient(cfg),
-		User:           NewUserClient(cfg),
+		ctx:                 ctx,
+		config:              cfg,
+		APIToken:            NewAPITokenClient(cfg),
+		Attachment:          NewAttachmentClient(cfg),
+		Blob:                NewBlobClient(cfg),
+		Category:            NewCategoryClient(cfg),
+		Channel:             NewChannelClient(cfg),
+		Delivery:            NewDeliveryClient(cfg),
+		Department:          NewDepartmentClient(cfg),
+		Employee:            NewEmployeeClient(cfg),
+		Evidence:            NewEvidenceClient(cfg),
+		ExplanationCategory: NewExplanationCategoryClient(cfg),
+		ExplanationLink:     NewExplanationLinkClient(cfg),
+		ExplanationRequest:  NewExplanationRequestClient(cfg),
+		ExplanationStep:     NewExplanationStepClient(cfg),
+		Memo:                NewMemoClient(cfg),
+		Playbook:            NewPlaybookClient(cfg),
+		PlaybookRun:         NewPlaybookRunClient(cfg),
+		Site:                NewSiteClient(cfg),
+		StatusDay:           NewStatusDayClient(cfg),
+		StatusHour:          NewStatusHourClient(cfg),
+		Tag:                 NewTagClient(cfg),
+		Ticket:              NewTicketClient(cfg),
+		TicketApprover:      NewTicketApproverClient(cfg),
+		TicketAssignee:      NewTicketAssigneeClient(cfg),
+		TicketEvent:         NewTicketEventClient(cfg),
+		TicketLink:          NewTicketLinkClient(cfg),
+		TicketTag:           NewTicketTagClient(cfg),
+		TicketWatcher:       NewTicketWatcherClient(cfg),
+		User:                NewUserClient(cfg),
 	}, nil
 }
 
@@ -245,28 +285,36 @@ func (c *Client) BeginTx(ctx context.Context, opts *sql.TxOptions) (*Tx, error) 
 	cfg := c.config
 	cfg.driver = &txDriver{tx: tx, drv: c.driver}
 	return &Tx{
-		ctx:            ctx,
-		config:         cfg,
-		APIToken:       NewAPITokenClient(cfg),
-		Attachment:     NewAttachmentClient(cfg),
-		Category:       NewCategoryClient(cfg),
-		Channel:        NewChannelClient(cfg),
-		Delivery:       NewDeliveryClient(cfg),
-		Memo:           NewMemoClient(cfg),
-		Playbook:       NewPlaybookClient(cfg),
-		PlaybookRun:    NewPlaybookRunClient(cfg),
-		Site:           NewSiteClient(cfg),
-		StatusDay:      NewStatusDayClient(cfg),
-		StatusHour:     NewStatusHourClient(cfg),
-		Tag:            NewTagClient(cfg),
-		Ticket:         NewTicketClient(cfg),
-		TicketApprover: NewTicketApproverClient(cfg),
-		TicketAssignee: NewTicketAssigneeClient(cfg),
-		TicketEvent:    NewTicketEventClient(cfg),
-		TicketLink:     NewTicketLinkClient(cfg),
-		TicketTag:      NewTicketTagClient(cfg),
-		TicketWatcher:  NewTicketWatcherClient(cfg),
-		User:           NewUserClient(cfg),
+		ctx:                 ctx,
+		config:              cfg,
+		APIToken:            NewAPITokenClient(cfg),
+		Attachment:          NewAttachmentClient(cfg),
+		Blob:                NewBlobClient(cfg),
+		Category:            NewCategoryClient(cfg),
+		Channel:             NewChannelClient(cfg),
+		Delivery:            NewDeliveryClient(cfg),
+		Department:          NewDepartmentClient(cfg),
+		Employee:            NewEmployeeClient(cfg),
+		Evidence:            NewEvidenceClient(cfg),
+		ExplanationCategory: NewExplanationCategoryClient(cfg),
+		ExplanationLink:     NewExplanationLinkClient(cfg),
+		ExplanationRequest:  NewExplanationRequestClient(cfg),
+		ExplanationStep:     NewExplanationStepClient(cfg),
+		Memo:                NewMemoClient(cfg),
+		Playbook:            NewPlaybookClient(cfg),
+		PlaybookRun:         NewPlaybookRunClient(cfg),
+		Site:                NewSiteClient(cfg),
+		StatusDay:           NewStatusDayClient(cfg),
+		StatusHour:          NewStatusHourClient(cfg),
+		Tag:                 NewTagClient(cfg),
+		Ticket:              NewTicketClient(cfg),
+		TicketApprover:      NewTicketApproverClient(cfg),
+		TicketAssignee:      NewTicketAssigneeClient(cfg),
+		TicketEvent:         NewTicketEventClient(cfg),
+		TicketLink:          NewTicketLinkClient(cfg),
+		TicketTag:           NewTicketTagClient(cfg),
+		TicketWatcher:       NewTicketWatcherClient(cfg),
+		User:                NewUserClient(cfg),
 	}, nil
 }
 
@@ -296,10 +344,12 @@ func (c *Client) Close() error {
 // In order to add hooks to a specific client, call: `client.Node.Use(...)`.
 func (c *Client) Use(hooks ...Hook) {
 	for _, n := range []interface{ Use(...Hook) }{
-		c.APIToken, c.Attachment, c.Category, c.Channel, c.Delivery, c.Memo, c.Playbook,
-		c.PlaybookRun, c.Site, c.StatusDay, c.StatusHour, c.Tag, c.Ticket,
-		c.TicketApprover, c.TicketAssignee, c.TicketEvent, c.TicketLink, c.TicketTag,
-		c.TicketWatcher, c.User,
+		c.APIToken, c.Attachment, c.Blob, c.Category, c.Channel, c.Delivery,
+		c.Department, c.Employee, c.Evidence, c.ExplanationCategory, c.ExplanationLink,
+		c.ExplanationRequest, c.ExplanationStep, c.Memo, c.Playbook, c.PlaybookRun,
+		c.Site, c.StatusDay, c.StatusHour, c.Tag, c.Ticket, c.TicketApprover,
+		c.TicketAssignee, c.TicketEvent, c.TicketLink, c.TicketTag, c.TicketWatcher,
+		c.User,
 	} {
 		n.Use(hooks...)
 	}
@@ -309,10 +359,12 @@ func (c *Client) Use(hooks ...Hook) {
 // In order to add interceptors to a specific client, call: `client.Node.Intercept(...)`.
 func (c *Client) Intercept(interceptors ...Interceptor) {
 	for _, n := range []interface{ Intercept(...Interceptor) }{
-		c.APIToken, c.Attachment, c.Category, c.Channel, c.Delivery, c.Memo, c.Playbook,
-		c.PlaybookRun, c.Site, c.StatusDay, c.StatusHour, c.Tag, c.Ticket,
-		c.TicketApprover, c.TicketAssignee, c.TicketEvent, c.TicketLink, c.TicketTag,
-		c.TicketWatcher, c.User,
+		c.APIToken, c.Attachment, c.Blob, c.Category, c.Channel, c.Delivery,
+		c.Department, c.Employee, c.Evidence, c.ExplanationCategory, c.ExplanationLink,
+		c.ExplanationRequest, c.ExplanationStep, c.Memo, c.Playbook, c.PlaybookRun,
+		c.Site, c.StatusDay, c.StatusHour, c.Tag, c.Ticket, c.TicketApprover,
+		c.TicketAssignee, c.TicketEvent, c.TicketLink, c.TicketTag, c.TicketWatcher,
+		c.User,
 	} {
 		n.Intercept(interceptors...)
 	}
@@ -325,12 +377,28 @@ func (c *Client) Mutate(ctx context.Context, m Mutation) (Value, error) {
 		return c.APIToken.mutate(ctx, m)
 	case *AttachmentMutation:
 		return c.Attachment.mutate(ctx, m)
+	case *BlobMutation:
+		return c.Blob.mutate(ctx, m)
 	case *CategoryMutation:
 		return c.Category.mutate(ctx, m)
 	case *ChannelMutation:
 		return c.Channel.mutate(ctx, m)
 	case *DeliveryMutation:
 		return c.Delivery.mutate(ctx, m)
+	case *DepartmentMutation:
+		return c.Department.mutate(ctx, m)
+	case *EmployeeMutation:
+		return c.Employee.mutate(ctx, m)
+	case *EvidenceMutation:
+		return c.Evidence.mutate(ctx, m)
+	case *ExplanationCategoryMutation:
+		return c.ExplanationCategory.mutate(ctx, m)
+	case *ExplanationLinkMutation:
+		return c.ExplanationLink.mutate(ctx, m)
+	case *ExplanationRequestMutation:
+		return c.ExplanationRequest.mutate(ctx, m)
+	case *ExplanationStepMutation:
+		return c.ExplanationStep.mutate(ctx, m)
 	case *MemoMutation:
 		return c.Memo.mutate(ctx, m)
 	case *PlaybookMutation:
@@ -672,6 +740,38 @@ func (c *AttachmentClient) QueryUploadedBy(_m *Attachment) *UserQuery {
 	return query
 }
 
+// QueryExplanationStep queries the explanation_step edge of a Attachment.
+func (c *AttachmentClient) QueryExplanationStep(_m *Attachment) *ExplanationStepQuery {
+	query := (&ExplanationStepClient{config: c.config}).Query()
+	query.path = func(context.Context) (fromV *sql.Selector, _ error) {
+		id := _m.ID
+		step := sqlgraph.NewStep(
+			sqlgraph.From(attachment.Table, attachment.FieldID, id),
+			sqlgraph.To(explanationstep.Table, explanationstep.FieldID),
+			sqlgraph.Edge(sqlgraph.M2O, true, attachment.ExplanationStepTable, attachment.ExplanationStepColumn),
+		)
+		fromV = sqlgraph.Neighbors(_m.driver.Dialect(), step)
+		return fromV, nil
+	}
+	return query
+}
+
+// QueryUploadedByEmployee queries the uploaded_by_employee edge of a Attachment.
+func (c *AttachmentClient) QueryUploadedByEmployee(_m *Attachment) *EmployeeQuery {
+	query := (&EmployeeClient{config: c.config}).Query()
+	query.path = func(context.Context) (fromV *sql.Selector, _ error) {
+		id := _m.ID
+		step := sqlgraph.NewStep(
+			sqlgraph.From(attachment.Table, attachment.FieldID, id),
+			sqlgraph.To(employee.Table, employee.FieldID),
+			sqlgraph.Edge(sqlgraph.M2O, false, attachment.UploadedByEmployeeTable, attachment.UploadedByEmployeeColumn),
+		)
+		fromV = sqlgraph.Neighbors(_m.driver.Dialect(), step)
+		return fromV, nil
+	}
+	return query
+}
+
 // Hooks returns the client hooks.
 func (c *AttachmentClient) Hooks() []Hook {
 	hooks := c.hooks.Attachment
@@ -696,6 +796,140 @@ func (c *AttachmentClient) mutate(ctx context.Context, m *AttachmentMutation) (V
 		return (&AttachmentDelete{config: c.config, hooks: c.Hooks(), mutation: m}).Exec(ctx)
 	default:
 		return nil, fmt.Errorf("ent: unknown Attachment mutation op: %q", m.Op())
+	}
+}
+
+// BlobClient is a client for the Blob schema.
+type BlobClient struct {
+	config
+}
+
+// NewBlobClient returns a client for the Blob from the given config.
+func NewBlobClient(c config) *BlobClient {
+	return &BlobClient{config: c}
+}
+
+// Use adds a list of mutation hooks to the hooks stack.
+// A call to `Use(f, g, h)` equals to `blob.Hooks(f(g(h())))`.
+func (c *BlobClient) Use(hooks ...Hook) {
+	c.hooks.Blob = append(c.hooks.Blob, hooks...)
+}
+
+// Intercept adds a list of query interceptors to the interceptors stack.
+// A call to `Intercept(f, g, h)` equals to `blob.Intercept(f(g(h())))`.
+func (c *BlobClient) Intercept(interceptors ...Interceptor) {
+	c.inters.Blob = append(c.inters.Blob, interceptors...)
+}
+
+// Create returns a builder for creating a Blob entity.
+func (c *BlobClient) Create() *BlobCreate {
+	mutation := newBlobMutation(c.config, OpCreate)
+	return &BlobCreate{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// CreateBulk returns a builder for creating a bulk of Blob entities.
+func (c *BlobClient) CreateBulk(builders ...*BlobCreate) *BlobCreateBulk {
+	return &BlobCreateBulk{config: c.config, builders: builders}
+}
+
+// MapCreateBulk creates a bulk creation builder from the given slice. For each item in the slice, the function creates
+// a builder and applies setFunc on it.
+func (c *BlobClient) MapCreateBulk(slice any, setFunc func(*BlobCreate, int)) *BlobCreateBulk {
+	rv := reflect.ValueOf(slice)
+	if rv.Kind() != reflect.Slice {
+		return &BlobCreateBulk{err: fmt.Errorf("calling to BlobClient.MapCreateBulk with wrong type %T, need slice", slice)}
+	}
+	builders := make([]*BlobCreate, rv.Len())
+	for i := 0; i < rv.Len(); i++ {
+		builders[i] = c.Create()
+		setFunc(builders[i], i)
+	}
+	return &BlobCreateBulk{config: c.config, builders: builders}
+}
+
+// Update returns an update builder for Blob.
+func (c *BlobClient) Update() *BlobUpdate {
+	mutation := newBlobMutation(c.config, OpUpdate)
+	return &BlobUpdate{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// UpdateOne returns an update builder for the given entity.
+func (c *BlobClient) UpdateOne(_m *Blob) *BlobUpdateOne {
+	mutation := newBlobMutation(c.config, OpUpdateOne, withBlob(_m))
+	return &BlobUpdateOne{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// UpdateOneID returns an update builder for the given id.
+func (c *BlobClient) UpdateOneID(id int) *BlobUpdateOne {
+	mutation := newBlobMutation(c.config, OpUpdateOne, withBlobID(id))
+	return &BlobUpdateOne{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// Delete returns a delete builder for Blob.
+func (c *BlobClient) Delete() *BlobDelete {
+	mutation := newBlobMutation(c.config, OpDelete)
+	return &BlobDelete{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// DeleteOne returns a builder for deleting the given entity.
+func (c *BlobClient) DeleteOne(_m *Blob) *BlobDeleteOne {
+	return c.DeleteOneID(_m.ID)
+}
+
+// DeleteOneID returns a builder for deleting the given entity by its id.
+func (c *BlobClient) DeleteOneID(id int) *BlobDeleteOne {
+	builder := c.Delete().Where(blob.ID(id))
+	builder.mutation.id = &id
+	builder.mutation.op = OpDeleteOne
+	return &BlobDeleteOne{builder}
+}
+
+// Query returns a query builder for Blob.
+func (c *BlobClient) Query() *BlobQuery {
+	return &BlobQuery{
+		config: c.config,
+		ctx:    &QueryContext{Type: TypeBlob},
+		inters: c.Interceptors(),
+	}
+}
+
+// Get returns a Blob entity by its id.
+func (c *BlobClient) Get(ctx context.Context, id int) (*Blob, error) {
+	return c.Query().Where(blob.ID(id)).Only(ctx)
+}
+
+// GetX is like Get, but panics if an error occurs.
+func (c *BlobClient) GetX(ctx context.Context, id int) *Blob {
+	obj, err := c.Get(ctx, id)
+	if err != nil {
+		panic(err)
+	}
+	return obj
+}
+
+// Hooks returns the client hooks.
+func (c *BlobClient) Hooks() []Hook {
+	hooks := c.hooks.Blob
+	return append(hooks[:len(hooks):len(hooks)], blob.Hooks[:]...)
+}
+
+// Interceptors returns the client interceptors.
+func (c *BlobClient) Interceptors() []Interceptor {
+	return c.inters.Blob
+}
+
+func (c *BlobClient) mutate(ctx context.Context, m *BlobMutation) (Value, error) {
+	switch m.Op() {
+	case OpCreate:
+		return (&BlobCreate{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpUpdate:
+		return (&BlobUpdate{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpUpdateOne:
+		return (&BlobUpdateOne{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpDelete, OpDeleteOne:
+		return (&BlobDelete{config: c.config, hooks: c.Hooks(), mutation: m}).Exec(ctx)
+	default:
+		return nil, fmt.Errorf("ent: unknown Blob mutation op: %q", m.Op())
 	}
 }
 
@@ -1172,6 +1406,38 @@ func (c *DeliveryClient) QueryRequestedBy(_m *Delivery) *UserQuery {
 	return query
 }
 
+// QueryEmployee queries the employee edge of a Delivery.
+func (c *DeliveryClient) QueryEmployee(_m *Delivery) *EmployeeQuery {
+	query := (&EmployeeClient{config: c.config}).Query()
+	query.path = func(context.Context) (fromV *sql.Selector, _ error) {
+		id := _m.ID
+		step := sqlgraph.NewStep(
+			sqlgraph.From(delivery.Table, delivery.FieldID, id),
+			sqlgraph.To(employee.Table, employee.FieldID),
+			sqlgraph.Edge(sqlgraph.M2O, false, delivery.EmployeeTable, delivery.EmployeeColumn),
+		)
+		fromV = sqlgraph.Neighbors(_m.driver.Dialect(), step)
+		return fromV, nil
+	}
+	return query
+}
+
+// QueryExplanation queries the explanation edge of a Delivery.
+func (c *DeliveryClient) QueryExplanation(_m *Delivery) *ExplanationRequestQuery {
+	query := (&ExplanationRequestClient{config: c.config}).Query()
+	query.path = func(context.Context) (fromV *sql.Selector, _ error) {
+		id := _m.ID
+		step := sqlgraph.NewStep(
+			sqlgraph.From(delivery.Table, delivery.FieldID, id),
+			sqlgraph.To(explanationrequest.Table, explanationrequest.FieldID),
+			sqlgraph.Edge(sqlgraph.M2O, false, delivery.ExplanationTable, delivery.ExplanationColumn),
+		)
+		fromV = sqlgraph.Neighbors(_m.driver.Dialect(), step)
+		return fromV, nil
+	}
+	return query
+}
+
 // Hooks returns the client hooks.
 func (c *DeliveryClient) Hooks() []Hook {
 	hooks := c.hooks.Delivery
@@ -1195,6 +1461,1280 @@ func (c *DeliveryClient) mutate(ctx context.Context, m *DeliveryMutation) (Value
 		return (&DeliveryDelete{config: c.config, hooks: c.Hooks(), mutation: m}).Exec(ctx)
 	default:
 		return nil, fmt.Errorf("ent: unknown Delivery mutation op: %q", m.Op())
+	}
+}
+
+// DepartmentClient is a client for the Department schema.
+type DepartmentClient struct {
+	config
+}
+
+// NewDepartmentClient returns a client for the Department from the given config.
+func NewDepartmentClient(c config) *DepartmentClient {
+	return &DepartmentClient{config: c}
+}
+
+// Use adds a list of mutation hooks to the hooks stack.
+// A call to `Use(f, g, h)` equals to `department.Hooks(f(g(h())))`.
+func (c *DepartmentClient) Use(hooks ...Hook) {
+	c.hooks.Department = append(c.hooks.Department, hooks...)
+}
+
+// Intercept adds a list of query interceptors to the interceptors stack.
+// A call to `Intercept(f, g, h)` equals to `department.Intercept(f(g(h())))`.
+func (c *DepartmentClient) Intercept(interceptors ...Interceptor) {
+	c.inters.Department = append(c.inters.Department, interceptors...)
+}
+
+// Create returns a builder for creating a Department entity.
+func (c *DepartmentClient) Create() *DepartmentCreate {
+	mutation := newDepartmentMutation(c.config, OpCreate)
+	return &DepartmentCreate{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// CreateBulk returns a builder for creating a bulk of Department entities.
+func (c *DepartmentClient) CreateBulk(builders ...*DepartmentCreate) *DepartmentCreateBulk {
+	return &DepartmentCreateBulk{config: c.config, builders: builders}
+}
+
+// MapCreateBulk creates a bulk creation builder from the given slice. For each item in the slice, the function creates
+// a builder and applies setFunc on it.
+func (c *DepartmentClient) MapCreateBulk(slice any, setFunc func(*DepartmentCreate, int)) *DepartmentCreateBulk {
+	rv := reflect.ValueOf(slice)
+	if rv.Kind() != reflect.Slice {
+		return &DepartmentCreateBulk{err: fmt.Errorf("calling to DepartmentClient.MapCreateBulk with wrong type %T, need slice", slice)}
+	}
+	builders := make([]*DepartmentCreate, rv.Len())
+	for i := 0; i < rv.Len(); i++ {
+		builders[i] = c.Create()
+		setFunc(builders[i], i)
+	}
+	return &DepartmentCreateBulk{config: c.config, builders: builders}
+}
+
+// Update returns an update builder for Department.
+func (c *DepartmentClient) Update() *DepartmentUpdate {
+	mutation := newDepartmentMutation(c.config, OpUpdate)
+	return &DepartmentUpdate{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// UpdateOne returns an update builder for the given entity.
+func (c *DepartmentClient) UpdateOne(_m *Department) *DepartmentUpdateOne {
+	mutation := newDepartmentMutation(c.config, OpUpdateOne, withDepartment(_m))
+	return &DepartmentUpdateOne{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// UpdateOneID returns an update builder for the given id.
+func (c *DepartmentClient) UpdateOneID(id int) *DepartmentUpdateOne {
+	mutation := newDepartmentMutation(c.config, OpUpdateOne, withDepartmentID(id))
+	return &DepartmentUpdateOne{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// Delete returns a delete builder for Department.
+func (c *DepartmentClient) Delete() *DepartmentDelete {
+	mutation := newDepartmentMutation(c.config, OpDelete)
+	return &DepartmentDelete{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// DeleteOne returns a builder for deleting the given entity.
+func (c *DepartmentClient) DeleteOne(_m *Department) *DepartmentDeleteOne {
+	return c.DeleteOneID(_m.ID)
+}
+
+// DeleteOneID returns a builder for deleting the given entity by its id.
+func (c *DepartmentClient) DeleteOneID(id int) *DepartmentDeleteOne {
+	builder := c.Delete().Where(department.ID(id))
+	builder.mutation.id = &id
+	builder.mutation.op = OpDeleteOne
+	return &DepartmentDeleteOne{builder}
+}
+
+// Query returns a query builder for Department.
+func (c *DepartmentClient) Query() *DepartmentQuery {
+	return &DepartmentQuery{
+		config: c.config,
+		ctx:    &QueryContext{Type: TypeDepartment},
+		inters: c.Interceptors(),
+	}
+}
+
+// Get returns a Department entity by its id.
+func (c *DepartmentClient) Get(ctx context.Context, id int) (*Department, error) {
+	return c.Query().Where(department.ID(id)).Only(ctx)
+}
+
+// GetX is like Get, but panics if an error occurs.
+func (c *DepartmentClient) GetX(ctx context.Context, id int) *Department {
+	obj, err := c.Get(ctx, id)
+	if err != nil {
+		panic(err)
+	}
+	return obj
+}
+
+// QueryEmployees queries the employees edge of a Department.
+func (c *DepartmentClient) QueryEmployees(_m *Department) *EmployeeQuery {
+	query := (&EmployeeClient{config: c.config}).Query()
+	query.path = func(context.Context) (fromV *sql.Selector, _ error) {
+		id := _m.ID
+		step := sqlgraph.NewStep(
+			sqlgraph.From(department.Table, department.FieldID, id),
+			sqlgraph.To(employee.Table, employee.FieldID),
+			sqlgraph.Edge(sqlgraph.O2M, false, department.EmployeesTable, department.EmployeesColumn),
+		)
+		fromV = sqlgraph.Neighbors(_m.driver.Dialect(), step)
+		return fromV, nil
+	}
+	return query
+}
+
+// QueryManager queries the manager edge of a Department.
+func (c *DepartmentClient) QueryManager(_m *Department) *EmployeeQuery {
+	query := (&EmployeeClient{config: c.config}).Query()
+	query.path = func(context.Context) (fromV *sql.Selector, _ error) {
+		id := _m.ID
+		step := sqlgraph.NewStep(
+			sqlgraph.From(department.Table, department.FieldID, id),
+			sqlgraph.To(employee.Table, employee.FieldID),
+			sqlgraph.Edge(sqlgraph.M2O, false, department.ManagerTable, department.ManagerColumn),
+		)
+		fromV = sqlgraph.Neighbors(_m.driver.Dialect(), step)
+		return fromV, nil
+	}
+	return query
+}
+
+// Hooks returns the client hooks.
+func (c *DepartmentClient) Hooks() []Hook {
+	hooks := c.hooks.Department
+	return append(hooks[:len(hooks):len(hooks)], department.Hooks[:]...)
+}
+
+// Interceptors returns the client interceptors.
+func (c *DepartmentClient) Interceptors() []Interceptor {
+	return c.inters.Department
+}
+
+func (c *DepartmentClient) mutate(ctx context.Context, m *DepartmentMutation) (Value, error) {
+	switch m.Op() {
+	case OpCreate:
+		return (&DepartmentCreate{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpUpdate:
+		return (&DepartmentUpdate{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpUpdateOne:
+		return (&DepartmentUpdateOne{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpDelete, OpDeleteOne:
+		return (&DepartmentDelete{config: c.config, hooks: c.Hooks(), mutation: m}).Exec(ctx)
+	default:
+		return nil, fmt.Errorf("ent: unknown Department mutation op: %q", m.Op())
+	}
+}
+
+// EmployeeClient is a client for the Employee schema.
+type EmployeeClient struct {
+	config
+}
+
+// NewEmployeeClient returns a client for the Employee from the given config.
+func NewEmployeeClient(c config) *EmployeeClient {
+	return &EmployeeClient{config: c}
+}
+
+// Use adds a list of mutation hooks to the hooks stack.
+// A call to `Use(f, g, h)` equals to `employee.Hooks(f(g(h())))`.
+func (c *EmployeeClient) Use(hooks ...Hook) {
+	c.hooks.Employee = append(c.hooks.Employee, hooks...)
+}
+
+// Intercept adds a list of query interceptors to the interceptors stack.
+// A call to `Intercept(f, g, h)` equals to `employee.Intercept(f(g(h())))`.
+func (c *EmployeeClient) Intercept(interceptors ...Interceptor) {
+	c.inters.Employee = append(c.inters.Employee, interceptors...)
+}
+
+// Create returns a builder for creating a Employee entity.
+func (c *EmployeeClient) Create() *EmployeeCreate {
+	mutation := newEmployeeMutation(c.config, OpCreate)
+	return &EmployeeCreate{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// CreateBulk returns a builder for creating a bulk of Employee entities.
+func (c *EmployeeClient) CreateBulk(builders ...*EmployeeCreate) *EmployeeCreateBulk {
+	return &EmployeeCreateBulk{config: c.config, builders: builders}
+}
+
+// MapCreateBulk creates a bulk creation builder from the given slice. For each item in the slice, the function creates
+// a builder and applies setFunc on it.
+func (c *EmployeeClient) MapCreateBulk(slice any, setFunc func(*EmployeeCreate, int)) *EmployeeCreateBulk {
+	rv := reflect.ValueOf(slice)
+	if rv.Kind() != reflect.Slice {
+		return &EmployeeCreateBulk{err: fmt.Errorf("calling to EmployeeClient.MapCreateBulk with wrong type %T, need slice", slice)}
+	}
+	builders := make([]*EmployeeCreate, rv.Len())
+	for i := 0; i < rv.Len(); i++ {
+		builders[i] = c.Create()
+		setFunc(builders[i], i)
+	}
+	return &EmployeeCreateBulk{config: c.config, builders: builders}
+}
+
+// Update returns an update builder for Employee.
+func (c *EmployeeClient) Update() *EmployeeUpdate {
+	mutation := newEmployeeMutation(c.config, OpUpdate)
+	return &EmployeeUpdate{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// UpdateOne returns an update builder for the given entity.
+func (c *EmployeeClient) UpdateOne(_m *Employee) *EmployeeUpdateOne {
+	mutation := newEmployeeMutation(c.config, OpUpdateOne, withEmployee(_m))
+	return &EmployeeUpdateOne{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// UpdateOneID returns an update builder for the given id.
+func (c *EmployeeClient) UpdateOneID(id int) *EmployeeUpdateOne {
+	mutation := newEmployeeMutation(c.config, OpUpdateOne, withEmployeeID(id))
+	return &EmployeeUpdateOne{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// Delete returns a delete builder for Employee.
+func (c *EmployeeClient) Delete() *EmployeeDelete {
+	mutation := newEmployeeMutation(c.config, OpDelete)
+	return &EmployeeDelete{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// DeleteOne returns a builder for deleting the given entity.
+func (c *EmployeeClient) DeleteOne(_m *Employee) *EmployeeDeleteOne {
+	return c.DeleteOneID(_m.ID)
+}
+
+// DeleteOneID returns a builder for deleting the given entity by its id.
+func (c *EmployeeClient) DeleteOneID(id int) *EmployeeDeleteOne {
+	builder := c.Delete().Where(employee.ID(id))
+	builder.mutation.id = &id
+	builder.mutation.op = OpDeleteOne
+	return &EmployeeDeleteOne{builder}
+}
+
+// Query returns a query builder for Employee.
+func (c *EmployeeClient) Query() *EmployeeQuery {
+	return &EmployeeQuery{
+		config: c.config,
+		ctx:    &QueryContext{Type: TypeEmployee},
+		inters: c.Interceptors(),
+	}
+}
+
+// Get returns a Employee entity by its id.
+func (c *EmployeeClient) Get(ctx context.Context, id int) (*Employee, error) {
+	return c.Query().Where(employee.ID(id)).Only(ctx)
+}
+
+// GetX is like Get, but panics if an error occurs.
+func (c *EmployeeClient) GetX(ctx context.Context, id int) *Employee {
+	obj, err := c.Get(ctx, id)
+	if err != nil {
+		panic(err)
+	}
+	return obj
+}
+
+// QueryDepartment queries the department edge of a Employee.
+func (c *EmployeeClient) QueryDepartment(_m *Employee) *DepartmentQuery {
+	query := (&DepartmentClient{config: c.config}).Query()
+	query.path = func(context.Context) (fromV *sql.Selector, _ error) {
+		id := _m.ID
+		step := sqlgraph.NewStep(
+			sqlgraph.From(employee.Table, employee.FieldID, id),
+			sqlgraph.To(department.Table, department.FieldID),
+			sqlgraph.Edge(sqlgraph.M2O, true, employee.DepartmentTable, employee.DepartmentColumn),
+		)
+		fromV = sqlgraph.Neighbors(_m.driver.Dialect(), step)
+		return fromV, nil
+	}
+	return query
+}
+
+// QueryUser queries the user edge of a Employee.
+func (c *EmployeeClient) QueryUser(_m *Employee) *UserQuery {
+	query := (&UserClient{config: c.config}).Query()
+	query.path = func(context.Context) (fromV *sql.Selector, _ error) {
+		id := _m.ID
+		step := sqlgraph.NewStep(
+			sqlgraph.From(employee.Table, employee.FieldID, id),
+			sqlgraph.To(user.Table, user.FieldID),
+			sqlgraph.Edge(sqlgraph.M2O, false, employee.UserTable, employee.UserColumn),
+		)
+		fromV = sqlgraph.Neighbors(_m.driver.Dialect(), step)
+		return fromV, nil
+	}
+	return query
+}
+
+// Hooks returns the client hooks.
+func (c *EmployeeClient) Hooks() []Hook {
+	hooks := c.hooks.Employee
+	return append(hooks[:len(hooks):len(hooks)], employee.Hooks[:]...)
+}
+
+// Interceptors returns the client interceptors.
+func (c *EmployeeClient) Interceptors() []Interceptor {
+	return c.inters.Employee
+}
+
+func (c *EmployeeClient) mutate(ctx context.Context, m *EmployeeMutation) (Value, error) {
+	switch m.Op() {
+	case OpCreate:
+		return (&EmployeeCreate{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpUpdate:
+		return (&EmployeeUpdate{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpUpdateOne:
+		return (&EmployeeUpdateOne{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpDelete, OpDeleteOne:
+		return (&EmployeeDelete{config: c.config, hooks: c.Hooks(), mutation: m}).Exec(ctx)
+	default:
+		return nil, fmt.Errorf("ent: unknown Employee mutation op: %q", m.Op())
+	}
+}
+
+// EvidenceClient is a client for the Evidence schema.
+type EvidenceClient struct {
+	config
+}
+
+// NewEvidenceClient returns a client for the Evidence from the given config.
+func NewEvidenceClient(c config) *EvidenceClient {
+	return &EvidenceClient{config: c}
+}
+
+// Use adds a list of mutation hooks to the hooks stack.
+// A call to `Use(f, g, h)` equals to `evidence.Hooks(f(g(h())))`.
+func (c *EvidenceClient) Use(hooks ...Hook) {
+	c.hooks.Evidence = append(c.hooks.Evidence, hooks...)
+}
+
+// Intercept adds a list of query interceptors to the interceptors stack.
+// A call to `Intercept(f, g, h)` equals to `evidence.Intercept(f(g(h())))`.
+func (c *EvidenceClient) Intercept(interceptors ...Interceptor) {
+	c.inters.Evidence = append(c.inters.Evidence, interceptors...)
+}
+
+// Create returns a builder for creating a Evidence entity.
+func (c *EvidenceClient) Create() *EvidenceCreate {
+	mutation := newEvidenceMutation(c.config, OpCreate)
+	return &EvidenceCreate{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// CreateBulk returns a builder for creating a bulk of Evidence entities.
+func (c *EvidenceClient) CreateBulk(builders ...*EvidenceCreate) *EvidenceCreateBulk {
+	return &EvidenceCreateBulk{config: c.config, builders: builders}
+}
+
+// MapCreateBulk creates a bulk creation builder from the given slice. For each item in the slice, the function creates
+// a builder and applies setFunc on it.
+func (c *EvidenceClient) MapCreateBulk(slice any, setFunc func(*EvidenceCreate, int)) *EvidenceCreateBulk {
+	rv := reflect.ValueOf(slice)
+	if rv.Kind() != reflect.Slice {
+		return &EvidenceCreateBulk{err: fmt.Errorf("calling to EvidenceClient.MapCreateBulk with wrong type %T, need slice", slice)}
+	}
+	builders := make([]*EvidenceCreate, rv.Len())
+	for i := 0; i < rv.Len(); i++ {
+		builders[i] = c.Create()
+		setFunc(builders[i], i)
+	}
+	return &EvidenceCreateBulk{config: c.config, builders: builders}
+}
+
+// Update returns an update builder for Evidence.
+func (c *EvidenceClient) Update() *EvidenceUpdate {
+	mutation := newEvidenceMutation(c.config, OpUpdate)
+	return &EvidenceUpdate{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// UpdateOne returns an update builder for the given entity.
+func (c *EvidenceClient) UpdateOne(_m *Evidence) *EvidenceUpdateOne {
+	mutation := newEvidenceMutation(c.config, OpUpdateOne, withEvidence(_m))
+	return &EvidenceUpdateOne{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// UpdateOneID returns an update builder for the given id.
+func (c *EvidenceClient) UpdateOneID(id int) *EvidenceUpdateOne {
+	mutation := newEvidenceMutation(c.config, OpUpdateOne, withEvidenceID(id))
+	return &EvidenceUpdateOne{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// Delete returns a delete builder for Evidence.
+func (c *EvidenceClient) Delete() *EvidenceDelete {
+	mutation := newEvidenceMutation(c.config, OpDelete)
+	return &EvidenceDelete{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// DeleteOne returns a builder for deleting the given entity.
+func (c *EvidenceClient) DeleteOne(_m *Evidence) *EvidenceDeleteOne {
+	return c.DeleteOneID(_m.ID)
+}
+
+// DeleteOneID returns a builder for deleting the given entity by its id.
+func (c *EvidenceClient) DeleteOneID(id int) *EvidenceDeleteOne {
+	builder := c.Delete().Where(evidence.ID(id))
+	builder.mutation.id = &id
+	builder.mutation.op = OpDeleteOne
+	return &EvidenceDeleteOne{builder}
+}
+
+// Query returns a query builder for Evidence.
+func (c *EvidenceClient) Query() *EvidenceQuery {
+	return &EvidenceQuery{
+		config: c.config,
+		ctx:    &QueryContext{Type: TypeEvidence},
+		inters: c.Interceptors(),
+	}
+}
+
+// Get returns a Evidence entity by its id.
+func (c *EvidenceClient) Get(ctx context.Context, id int) (*Evidence, error) {
+	return c.Query().Where(evidence.ID(id)).Only(ctx)
+}
+
+// GetX is like Get, but panics if an error occurs.
+func (c *EvidenceClient) GetX(ctx context.Context, id int) *Evidence {
+	obj, err := c.Get(ctx, id)
+	if err != nil {
+		panic(err)
+	}
+	return obj
+}
+
+// QueryTicket queries the ticket edge of a Evidence.
+func (c *EvidenceClient) QueryTicket(_m *Evidence) *TicketQuery {
+	query := (&TicketClient{config: c.config}).Query()
+	query.path = func(context.Context) (fromV *sql.Selector, _ error) {
+		id := _m.ID
+		step := sqlgraph.NewStep(
+			sqlgraph.From(evidence.Table, evidence.FieldID, id),
+			sqlgraph.To(ticket.Table, ticket.FieldID),
+			sqlgraph.Edge(sqlgraph.M2O, true, evidence.TicketTable, evidence.TicketColumn),
+		)
+		fromV = sqlgraph.Neighbors(_m.driver.Dialect(), step)
+		return fromV, nil
+	}
+	return query
+}
+
+// Hooks returns the client hooks.
+func (c *EvidenceClient) Hooks() []Hook {
+	hooks := c.hooks.Evidence
+	return append(hooks[:len(hooks):len(hooks)], evidence.Hooks[:]...)
+}
+
+// Interceptors returns the client interceptors.
+func (c *EvidenceClient) Interceptors() []Interceptor {
+	return c.inters.Evidence
+}
+
+func (c *EvidenceClient) mutate(ctx context.Context, m *EvidenceMutation) (Value, error) {
+	switch m.Op() {
+	case OpCreate:
+		return (&EvidenceCreate{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpUpdate:
+		return (&EvidenceUpdate{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpUpdateOne:
+		return (&EvidenceUpdateOne{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpDelete, OpDeleteOne:
+		return (&EvidenceDelete{config: c.config, hooks: c.Hooks(), mutation: m}).Exec(ctx)
+	default:
+		return nil, fmt.Errorf("ent: unknown Evidence mutation op: %q", m.Op())
+	}
+}
+
+// ExplanationCategoryClient is a client for the ExplanationCategory schema.
+type ExplanationCategoryClient struct {
+	config
+}
+
+// NewExplanationCategoryClient returns a client for the ExplanationCategory from the given config.
+func NewExplanationCategoryClient(c config) *ExplanationCategoryClient {
+	return &ExplanationCategoryClient{config: c}
+}
+
+// Use adds a list of mutation hooks to the hooks stack.
+// A call to `Use(f, g, h)` equals to `explanationcategory.Hooks(f(g(h())))`.
+func (c *ExplanationCategoryClient) Use(hooks ...Hook) {
+	c.hooks.ExplanationCategory = append(c.hooks.ExplanationCategory, hooks...)
+}
+
+// Intercept adds a list of query interceptors to the interceptors stack.
+// A call to `Intercept(f, g, h)` equals to `explanationcategory.Intercept(f(g(h())))`.
+func (c *ExplanationCategoryClient) Intercept(interceptors ...Interceptor) {
+	c.inters.ExplanationCategory = append(c.inters.ExplanationCategory, interceptors...)
+}
+
+// Create returns a builder for creating a ExplanationCategory entity.
+func (c *ExplanationCategoryClient) Create() *ExplanationCategoryCreate {
+	mutation := newExplanationCategoryMutation(c.config, OpCreate)
+	return &ExplanationCategoryCreate{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// CreateBulk returns a builder for creating a bulk of ExplanationCategory entities.
+func (c *ExplanationCategoryClient) CreateBulk(builders ...*ExplanationCategoryCreate) *ExplanationCategoryCreateBulk {
+	return &ExplanationCategoryCreateBulk{config: c.config, builders: builders}
+}
+
+// MapCreateBulk creates a bulk creation builder from the given slice. For each item in the slice, the function creates
+// a builder and applies setFunc on it.
+func (c *ExplanationCategoryClient) MapCreateBulk(slice any, setFunc func(*ExplanationCategoryCreate, int)) *ExplanationCategoryCreateBulk {
+	rv := reflect.ValueOf(slice)
+	if rv.Kind() != reflect.Slice {
+		return &ExplanationCategoryCreateBulk{err: fmt.Errorf("calling to ExplanationCategoryClient.MapCreateBulk with wrong type %T, need slice", slice)}
+	}
+	builders := make([]*ExplanationCategoryCreate, rv.Len())
+	for i := 0; i < rv.Len(); i++ {
+		builders[i] = c.Create()
+		setFunc(builders[i], i)
+	}
+	return &ExplanationCategoryCreateBulk{config: c.config, builders: builders}
+}
+
+// Update returns an update builder for ExplanationCategory.
+func (c *ExplanationCategoryClient) Update() *ExplanationCategoryUpdate {
+	mutation := newExplanationCategoryMutation(c.config, OpUpdate)
+	return &ExplanationCategoryUpdate{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// UpdateOne returns an update builder for the given entity.
+func (c *ExplanationCategoryClient) UpdateOne(_m *ExplanationCategory) *ExplanationCategoryUpdateOne {
+	mutation := newExplanationCategoryMutation(c.config, OpUpdateOne, withExplanationCategory(_m))
+	return &ExplanationCategoryUpdateOne{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// UpdateOneID returns an update builder for the given id.
+func (c *ExplanationCategoryClient) UpdateOneID(id int) *ExplanationCategoryUpdateOne {
+	mutation := newExplanationCategoryMutation(c.config, OpUpdateOne, withExplanationCategoryID(id))
+	return &ExplanationCategoryUpdateOne{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// Delete returns a delete builder for ExplanationCategory.
+func (c *ExplanationCategoryClient) Delete() *ExplanationCategoryDelete {
+	mutation := newExplanationCategoryMutation(c.config, OpDelete)
+	return &ExplanationCategoryDelete{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// DeleteOne returns a builder for deleting the given entity.
+func (c *ExplanationCategoryClient) DeleteOne(_m *ExplanationCategory) *ExplanationCategoryDeleteOne {
+	return c.DeleteOneID(_m.ID)
+}
+
+// DeleteOneID returns a builder for deleting the given entity by its id.
+func (c *ExplanationCategoryClient) DeleteOneID(id int) *ExplanationCategoryDeleteOne {
+	builder := c.Delete().Where(explanationcategory.ID(id))
+	builder.mutation.id = &id
+	builder.mutation.op = OpDeleteOne
+	return &ExplanationCategoryDeleteOne{builder}
+}
+
+// Query returns a query builder for ExplanationCategory.
+func (c *ExplanationCategoryClient) Query() *ExplanationCategoryQuery {
+	return &ExplanationCategoryQuery{
+		config: c.config,
+		ctx:    &QueryContext{Type: TypeExplanationCategory},
+		inters: c.Interceptors(),
+	}
+}
+
+// Get returns a ExplanationCategory entity by its id.
+func (c *ExplanationCategoryClient) Get(ctx context.Context, id int) (*ExplanationCategory, error) {
+	return c.Query().Where(explanationcategory.ID(id)).Only(ctx)
+}
+
+// GetX is like Get, but panics if an error occurs.
+func (c *ExplanationCategoryClient) GetX(ctx context.Context, id int) *ExplanationCategory {
+	obj, err := c.Get(ctx, id)
+	if err != nil {
+		panic(err)
+	}
+	return obj
+}
+
+// Hooks returns the client hooks.
+func (c *ExplanationCategoryClient) Hooks() []Hook {
+	hooks := c.hooks.ExplanationCategory
+	return append(hooks[:len(hooks):len(hooks)], explanationcategory.Hooks[:]...)
+}
+
+// Interceptors returns the client interceptors.
+func (c *ExplanationCategoryClient) Interceptors() []Interceptor {
+	return c.inters.ExplanationCategory
+}
+
+func (c *ExplanationCategoryClient) mutate(ctx context.Context, m *ExplanationCategoryMutation) (Value, error) {
+	switch m.Op() {
+	case OpCreate:
+		return (&ExplanationCategoryCreate{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpUpdate:
+		return (&ExplanationCategoryUpdate{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpUpdateOne:
+		return (&ExplanationCategoryUpdateOne{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpDelete, OpDeleteOne:
+		return (&ExplanationCategoryDelete{config: c.config, hooks: c.Hooks(), mutation: m}).Exec(ctx)
+	default:
+		return nil, fmt.Errorf("ent: unknown ExplanationCategory mutation op: %q", m.Op())
+	}
+}
+
+// ExplanationLinkClient is a client for the ExplanationLink schema.
+type ExplanationLinkClient struct {
+	config
+}
+
+// NewExplanationLinkClient returns a client for the ExplanationLink from the given config.
+func NewExplanationLinkClient(c config) *ExplanationLinkClient {
+	return &ExplanationLinkClient{config: c}
+}
+
+// Use adds a list of mutation hooks to the hooks stack.
+// A call to `Use(f, g, h)` equals to `explanationlink.Hooks(f(g(h())))`.
+func (c *ExplanationLinkClient) Use(hooks ...Hook) {
+	c.hooks.ExplanationLink = append(c.hooks.ExplanationLink, hooks...)
+}
+
+// Intercept adds a list of query interceptors to the interceptors stack.
+// A call to `Intercept(f, g, h)` equals to `explanationlink.Intercept(f(g(h())))`.
+func (c *ExplanationLinkClient) Intercept(interceptors ...Interceptor) {
+	c.inters.ExplanationLink = append(c.inters.ExplanationLink, interceptors...)
+}
+
+// Create returns a builder for creating a ExplanationLink entity.
+func (c *ExplanationLinkClient) Create() *ExplanationLinkCreate {
+	mutation := newExplanationLinkMutation(c.config, OpCreate)
+	return &ExplanationLinkCreate{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// CreateBulk returns a builder for creating a bulk of ExplanationLink entities.
+func (c *ExplanationLinkClient) CreateBulk(builders ...*ExplanationLinkCreate) *ExplanationLinkCreateBulk {
+	return &ExplanationLinkCreateBulk{config: c.config, builders: builders}
+}
+
+// MapCreateBulk creates a bulk creation builder from the given slice. For each item in the slice, the function creates
+// a builder and applies setFunc on it.
+func (c *ExplanationLinkClient) MapCreateBulk(slice any, setFunc func(*ExplanationLinkCreate, int)) *ExplanationLinkCreateBulk {
+	rv := reflect.ValueOf(slice)
+	if rv.Kind() != reflect.Slice {
+		return &ExplanationLinkCreateBulk{err: fmt.Errorf("calling to ExplanationLinkClient.MapCreateBulk with wrong type %T, need slice", slice)}
+	}
+	builders := make([]*ExplanationLinkCreate, rv.Len())
+	for i := 0; i < rv.Len(); i++ {
+		builders[i] = c.Create()
+		setFunc(builders[i], i)
+	}
+	return &ExplanationLinkCreateBulk{config: c.config, builders: builders}
+}
+
+// Update returns an update builder for ExplanationLink.
+func (c *ExplanationLinkClient) Update() *ExplanationLinkUpdate {
+	mutation := newExplanationLinkMutation(c.config, OpUpdate)
+	return &ExplanationLinkUpdate{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// UpdateOne returns an update builder for the given entity.
+func (c *ExplanationLinkClient) UpdateOne(_m *ExplanationLink) *ExplanationLinkUpdateOne {
+	mutation := newExplanationLinkMutation(c.config, OpUpdateOne, withExplanationLink(_m))
+	return &ExplanationLinkUpdateOne{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// UpdateOneID returns an update builder for the given id.
+func (c *ExplanationLinkClient) UpdateOneID(id int) *ExplanationLinkUpdateOne {
+	mutation := newExplanationLinkMutation(c.config, OpUpdateOne, withExplanationLinkID(id))
+	return &ExplanationLinkUpdateOne{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// Delete returns a delete builder for ExplanationLink.
+func (c *ExplanationLinkClient) Delete() *ExplanationLinkDelete {
+	mutation := newExplanationLinkMutation(c.config, OpDelete)
+	return &ExplanationLinkDelete{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// DeleteOne returns a builder for deleting the given entity.
+func (c *ExplanationLinkClient) DeleteOne(_m *ExplanationLink) *ExplanationLinkDeleteOne {
+	return c.DeleteOneID(_m.ID)
+}
+
+// DeleteOneID returns a builder for deleting the given entity by its id.
+func (c *ExplanationLinkClient) DeleteOneID(id int) *ExplanationLinkDeleteOne {
+	builder := c.Delete().Where(explanationlink.ID(id))
+	builder.mutation.id = &id
+	builder.mutation.op = OpDeleteOne
+	return &ExplanationLinkDeleteOne{builder}
+}
+
+// Query returns a query builder for ExplanationLink.
+func (c *ExplanationLinkClient) Query() *ExplanationLinkQuery {
+	return &ExplanationLinkQuery{
+		config: c.config,
+		ctx:    &QueryContext{Type: TypeExplanationLink},
+		inters: c.Interceptors(),
+	}
+}
+
+// Get returns a ExplanationLink entity by its id.
+func (c *ExplanationLinkClient) Get(ctx context.Context, id int) (*ExplanationLink, error) {
+	return c.Query().Where(explanationlink.ID(id)).Only(ctx)
+}
+
+// GetX is like Get, but panics if an error occurs.
+func (c *ExplanationLinkClient) GetX(ctx context.Context, id int) *ExplanationLink {
+	obj, err := c.Get(ctx, id)
+	if err != nil {
+		panic(err)
+	}
+	return obj
+}
+
+// QueryRequest queries the request edge of a ExplanationLink.
+func (c *ExplanationLinkClient) QueryRequest(_m *ExplanationLink) *ExplanationRequestQuery {
+	query := (&ExplanationRequestClient{config: c.config}).Query()
+	query.path = func(context.Context) (fromV *sql.Selector, _ error) {
+		id := _m.ID
+		step := sqlgraph.NewStep(
+			sqlgraph.From(explanationlink.Table, explanationlink.FieldID, id),
+			sqlgraph.To(explanationrequest.Table, explanationrequest.FieldID),
+			sqlgraph.Edge(sqlgraph.M2O, true, explanationlink.RequestTable, explanationlink.RequestColumn),
+		)
+		fromV = sqlgraph.Neighbors(_m.driver.Dialect(), step)
+		return fromV, nil
+	}
+	return query
+}
+
+// QueryEmployee queries the employee edge of a ExplanationLink.
+func (c *ExplanationLinkClient) QueryEmployee(_m *ExplanationLink) *EmployeeQuery {
+	query := (&EmployeeClient{config: c.config}).Query()
+	query.path = func(context.Context) (fromV *sql.Selector, _ error) {
+		id := _m.ID
+		step := sqlgraph.NewStep(
+			sqlgraph.From(explanationlink.Table, explanationlink.FieldID, id),
+			sqlgraph.To(employee.Table, employee.FieldID),
+			sqlgraph.Edge(sqlgraph.M2O, false, explanationlink.EmployeeTable, explanationlink.EmployeeColumn),
+		)
+		fromV = sqlgraph.Neighbors(_m.driver.Dialect(), step)
+		return fromV, nil
+	}
+	return query
+}
+
+// Hooks returns the client hooks.
+func (c *ExplanationLinkClient) Hooks() []Hook {
+	hooks := c.hooks.ExplanationLink
+	return append(hooks[:len(hooks):len(hooks)], explanationlink.Hooks[:]...)
+}
+
+// Interceptors returns the client interceptors.
+func (c *ExplanationLinkClient) Interceptors() []Interceptor {
+	return c.inters.ExplanationLink
+}
+
+func (c *ExplanationLinkClient) mutate(ctx context.Context, m *ExplanationLinkMutation) (Value, error) {
+	switch m.Op() {
+	case OpCreate:
+		return (&ExplanationLinkCreate{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpUpdate:
+		return (&ExplanationLinkUpdate{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpUpdateOne:
+		return (&ExplanationLinkUpdateOne{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpDelete, OpDeleteOne:
+		return (&ExplanationLinkDelete{config: c.config, hooks: c.Hooks(), mutation: m}).Exec(ctx)
+	default:
+		return nil, fmt.Errorf("ent: unknown ExplanationLink mutation op: %q", m.Op())
+	}
+}
+
+// ExplanationRequestClient is a client for the ExplanationRequest schema.
+type ExplanationRequestClient struct {
+	config
+}
+
+// NewExplanationRequestClient returns a client for the ExplanationRequest from the given config.
+func NewExplanationRequestClient(c config) *ExplanationRequestClient {
+	return &ExplanationRequestClient{config: c}
+}
+
+// Use adds a list of mutation hooks to the hooks stack.
+// A call to `Use(f, g, h)` equals to `explanationrequest.Hooks(f(g(h())))`.
+func (c *ExplanationRequestClient) Use(hooks ...Hook) {
+	c.hooks.ExplanationRequest = append(c.hooks.ExplanationRequest, hooks...)
+}
+
+// Intercept adds a list of query interceptors to the interceptors stack.
+// A call to `Intercept(f, g, h)` equals to `explanationrequest.Intercept(f(g(h())))`.
+func (c *ExplanationRequestClient) Intercept(interceptors ...Interceptor) {
+	c.inters.ExplanationRequest = append(c.inters.ExplanationRequest, interceptors...)
+}
+
+// Create returns a builder for creating a ExplanationRequest entity.
+func (c *ExplanationRequestClient) Create() *ExplanationRequestCreate {
+	mutation := newExplanationRequestMutation(c.config, OpCreate)
+	return &ExplanationRequestCreate{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// CreateBulk returns a builder for creating a bulk of ExplanationRequest entities.
+func (c *ExplanationRequestClient) CreateBulk(builders ...*ExplanationRequestCreate) *ExplanationRequestCreateBulk {
+	return &ExplanationRequestCreateBulk{config: c.config, builders: builders}
+}
+
+// MapCreateBulk creates a bulk creation builder from the given slice. For each item in the slice, the function creates
+// a builder and applies setFunc on it.
+func (c *ExplanationRequestClient) MapCreateBulk(slice any, setFunc func(*ExplanationRequestCreate, int)) *ExplanationRequestCreateBulk {
+	rv := reflect.ValueOf(slice)
+	if rv.Kind() != reflect.Slice {
+		return &ExplanationRequestCreateBulk{err: fmt.Errorf("calling to ExplanationRequestClient.MapCreateBulk with wrong type %T, need slice", slice)}
+	}
+	builders := make([]*ExplanationRequestCreate, rv.Len())
+	for i := 0; i < rv.Len(); i++ {
+		builders[i] = c.Create()
+		setFunc(builders[i], i)
+	}
+	return &ExplanationRequestCreateBulk{config: c.config, builders: builders}
+}
+
+// Update returns an update builder for ExplanationRequest.
+func (c *ExplanationRequestClient) Update() *ExplanationRequestUpdate {
+	mutation := newExplanationRequestMutation(c.config, OpUpdate)
+	return &ExplanationRequestUpdate{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// UpdateOne returns an update builder for the given entity.
+func (c *ExplanationRequestClient) UpdateOne(_m *ExplanationRequest) *ExplanationRequestUpdateOne {
+	mutation := newExplanationRequestMutation(c.config, OpUpdateOne, withExplanationRequest(_m))
+	return &ExplanationRequestUpdateOne{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// UpdateOneID returns an update builder for the given id.
+func (c *ExplanationRequestClient) UpdateOneID(id int) *ExplanationRequestUpdateOne {
+	mutation := newExplanationRequestMutation(c.config, OpUpdateOne, withExplanationRequestID(id))
+	return &ExplanationRequestUpdateOne{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// Delete returns a delete builder for ExplanationRequest.
+func (c *ExplanationRequestClient) Delete() *ExplanationRequestDelete {
+	mutation := newExplanationRequestMutation(c.config, OpDelete)
+	return &ExplanationRequestDelete{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// DeleteOne returns a builder for deleting the given entity.
+func (c *ExplanationRequestClient) DeleteOne(_m *ExplanationRequest) *ExplanationRequestDeleteOne {
+	return c.DeleteOneID(_m.ID)
+}
+
+// DeleteOneID returns a builder for deleting the given entity by its id.
+func (c *ExplanationRequestClient) DeleteOneID(id int) *ExplanationRequestDeleteOne {
+	builder := c.Delete().Where(explanationrequest.ID(id))
+	builder.mutation.id = &id
+	builder.mutation.op = OpDeleteOne
+	return &ExplanationRequestDeleteOne{builder}
+}
+
+// Query returns a query builder for ExplanationRequest.
+func (c *ExplanationRequestClient) Query() *ExplanationRequestQuery {
+	return &ExplanationRequestQuery{
+		config: c.config,
+		ctx:    &QueryContext{Type: TypeExplanationRequest},
+		inters: c.Interceptors(),
+	}
+}
+
+// Get returns a ExplanationRequest entity by its id.
+func (c *ExplanationRequestClient) Get(ctx context.Context, id int) (*ExplanationRequest, error) {
+	return c.Query().Where(explanationrequest.ID(id)).Only(ctx)
+}
+
+// GetX is like Get, but panics if an error occurs.
+func (c *ExplanationRequestClient) GetX(ctx context.Context, id int) *ExplanationRequest {
+	obj, err := c.Get(ctx, id)
+	if err != nil {
+		panic(err)
+	}
+	return obj
+}
+
+// QueryTicket queries the ticket edge of a ExplanationRequest.
+func (c *ExplanationRequestClient) QueryTicket(_m *ExplanationRequest) *TicketQuery {
+	query := (&TicketClient{config: c.config}).Query()
+	query.path = func(context.Context) (fromV *sql.Selector, _ error) {
+		id := _m.ID
+		step := sqlgraph.NewStep(
+			sqlgraph.From(explanationrequest.Table, explanationrequest.FieldID, id),
+			sqlgraph.To(ticket.Table, ticket.FieldID),
+			sqlgraph.Edge(sqlgraph.M2O, true, explanationrequest.TicketTable, explanationrequest.TicketColumn),
+		)
+		fromV = sqlgraph.Neighbors(_m.driver.Dialect(), step)
+		return fromV, nil
+	}
+	return query
+}
+
+// QueryViolator queries the violator edge of a ExplanationRequest.
+func (c *ExplanationRequestClient) QueryViolator(_m *ExplanationRequest) *EmployeeQuery {
+	query := (&EmployeeClient{config: c.config}).Query()
+	query.path = func(context.Context) (fromV *sql.Selector, _ error) {
+		id := _m.ID
+		step := sqlgraph.NewStep(
+			sqlgraph.From(explanationrequest.Table, explanationrequest.FieldID, id),
+			sqlgraph.To(employee.Table, employee.FieldID),
+			sqlgraph.Edge(sqlgraph.M2O, false, explanationrequest.ViolatorTable, explanationrequest.ViolatorColumn),
+		)
+		fromV = sqlgraph.Neighbors(_m.driver.Dialect(), step)
+		return fromV, nil
+	}
+	return query
+}
+
+// QueryManager queries the manager edge of a ExplanationRequest.
+func (c *ExplanationRequestClient) QueryManager(_m *ExplanationRequest) *EmployeeQuery {
+	query := (&EmployeeClient{config: c.config}).Query()
+	query.path = func(context.Context) (fromV *sql.Selector, _ error) {
+		id := _m.ID
+		step := sqlgraph.NewStep(
+			sqlgraph.From(explanationrequest.Table, explanationrequest.FieldID, id),
+			sqlgraph.To(employee.Table, employee.FieldID),
+			sqlgraph.Edge(sqlgraph.M2O, false, explanationrequest.ManagerTable, explanationrequest.ManagerColumn),
+		)
+		fromV = sqlgraph.Neighbors(_m.driver.Dialect(), step)
+		return fromV, nil
+	}
+	return query
+}
+
+// QueryAuditor queries the auditor edge of a ExplanationRequest.
+func (c *ExplanationRequestClient) QueryAuditor(_m *ExplanationRequest) *EmployeeQuery {
+	query := (&EmployeeClient{config: c.config}).Query()
+	query.path = func(context.Context) (fromV *sql.Selector, _ error) {
+		id := _m.ID
+		step := sqlgraph.NewStep(
+			sqlgraph.From(explanationrequest.Table, explanationrequest.FieldID, id),
+			sqlgraph.To(employee.Table, employee.FieldID),
+			sqlgraph.Edge(sqlgraph.M2O, false, explanationrequest.AuditorTable, explanationrequest.AuditorColumn),
+		)
+		fromV = sqlgraph.Neighbors(_m.driver.Dialect(), step)
+		return fromV, nil
+	}
+	return query
+}
+
+// QueryCategory queries the category edge of a ExplanationRequest.
+func (c *ExplanationRequestClient) QueryCategory(_m *ExplanationRequest) *ExplanationCategoryQuery {
+	query := (&ExplanationCategoryClient{config: c.config}).Query()
+	query.path = func(context.Context) (fromV *sql.Selector, _ error) {
+		id := _m.ID
+		step := sqlgraph.NewStep(
+			sqlgraph.From(explanationrequest.Table, explanationrequest.FieldID, id),
+			sqlgraph.To(explanationcategory.Table, explanationcategory.FieldID),
+			sqlgraph.Edge(sqlgraph.M2O, false, explanationrequest.CategoryTable, explanationrequest.CategoryColumn),
+		)
+		fromV = sqlgraph.Neighbors(_m.driver.Dialect(), step)
+		return fromV, nil
+	}
+	return query
+}
+
+// QueryDepartment queries the department edge of a ExplanationRequest.
+func (c *ExplanationRequestClient) QueryDepartment(_m *ExplanationRequest) *DepartmentQuery {
+	query := (&DepartmentClient{config: c.config}).Query()
+	query.path = func(context.Context) (fromV *sql.Selector, _ error) {
+		id := _m.ID
+		step := sqlgraph.NewStep(
+			sqlgraph.From(explanationrequest.Table, explanationrequest.FieldID, id),
+			sqlgraph.To(department.Table, department.FieldID),
+			sqlgraph.Edge(sqlgraph.M2O, false, explanationrequest.DepartmentTable, explanationrequest.DepartmentColumn),
+		)
+		fromV = sqlgraph.Neighbors(_m.driver.Dialect(), step)
+		return fromV, nil
+	}
+	return query
+}
+
+// QueryRequestedBy queries the requested_by edge of a ExplanationRequest.
+func (c *ExplanationRequestClient) QueryRequestedBy(_m *ExplanationRequest) *UserQuery {
+	query := (&UserClient{config: c.config}).Query()
+	query.path = func(context.Context) (fromV *sql.Selector, _ error) {
+		id := _m.ID
+		step := sqlgraph.NewStep(
+			sqlgraph.From(explanationrequest.Table, explanationrequest.FieldID, id),
+			sqlgraph.To(user.Table, user.FieldID),
+			sqlgraph.Edge(sqlgraph.M2O, false, explanationrequest.RequestedByTable, explanationrequest.RequestedByColumn),
+		)
+		fromV = sqlgraph.Neighbors(_m.driver.Dialect(), step)
+		return fromV, nil
+	}
+	return query
+}
+
+// QuerySteps queries the steps edge of a ExplanationRequest.
+func (c *ExplanationRequestClient) QuerySteps(_m *ExplanationRequest) *ExplanationStepQuery {
+	query := (&ExplanationStepClient{config: c.config}).Query()
+	query.path = func(context.Context) (fromV *sql.Selector, _ error) {
+		id := _m.ID
+		step := sqlgraph.NewStep(
+			sqlgraph.From(explanationrequest.Table, explanationrequest.FieldID, id),
+			sqlgraph.To(explanationstep.Table, explanationstep.FieldID),
+			sqlgraph.Edge(sqlgraph.O2M, false, explanationrequest.StepsTable, explanationrequest.StepsColumn),
+		)
+		fromV = sqlgraph.Neighbors(_m.driver.Dialect(), step)
+		return fromV, nil
+	}
+	return query
+}
+
+// QueryLinks queries the links edge of a ExplanationRequest.
+func (c *ExplanationRequestClient) QueryLinks(_m *ExplanationRequest) *ExplanationLinkQuery {
+	query := (&ExplanationLinkClient{config: c.config}).Query()
+	query.path = func(context.Context) (fromV *sql.Selector, _ error) {
+		id := _m.ID
+		step := sqlgraph.NewStep(
+			sqlgraph.From(explanationrequest.Table, explanationrequest.FieldID, id),
+			sqlgraph.To(explanationlink.Table, explanationlink.FieldID),
+			sqlgraph.Edge(sqlgraph.O2M, false, explanationrequest.LinksTable, explanationrequest.LinksColumn),
+		)
+		fromV = sqlgraph.Neighbors(_m.driver.Dialect(), step)
+		return fromV, nil
+	}
+	return query
+}
+
+// Hooks returns the client hooks.
+func (c *ExplanationRequestClient) Hooks() []Hook {
+	hooks := c.hooks.ExplanationRequest
+	return append(hooks[:len(hooks):len(hooks)], explanationrequest.Hooks[:]...)
+}
+
+// Interceptors returns the client interceptors.
+func (c *ExplanationRequestClient) Interceptors() []Interceptor {
+	return c.inters.ExplanationRequest
+}
+
+func (c *ExplanationRequestClient) mutate(ctx context.Context, m *ExplanationRequestMutation) (Value, error) {
+	switch m.Op() {
+	case OpCreate:
+		return (&ExplanationRequestCreate{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpUpdate:
+		return (&ExplanationRequestUpdate{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpUpdateOne:
+		return (&ExplanationRequestUpdateOne{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpDelete, OpDeleteOne:
+		return (&ExplanationRequestDelete{config: c.config, hooks: c.Hooks(), mutation: m}).Exec(ctx)
+	default:
+		return nil, fmt.Errorf("ent: unknown ExplanationRequest mutation op: %q", m.Op())
+	}
+}
+
+// ExplanationStepClient is a client for the ExplanationStep schema.
+type ExplanationStepClient struct {
+	config
+}
+
+// NewExplanationStepClient returns a client for the ExplanationStep from the given config.
+func NewExplanationStepClient(c config) *ExplanationStepClient {
+	return &ExplanationStepClient{config: c}
+}
+
+// Use adds a list of mutation hooks to the hooks stack.
+// A call to `Use(f, g, h)` equals to `explanationstep.Hooks(f(g(h())))`.
+func (c *ExplanationStepClient) Use(hooks ...Hook) {
+	c.hooks.ExplanationStep = append(c.hooks.ExplanationStep, hooks...)
+}
+
+// Intercept adds a list of query interceptors to the interceptors stack.
+// A call to `Intercept(f, g, h)` equals to `explanationstep.Intercept(f(g(h())))`.
+func (c *ExplanationStepClient) Intercept(interceptors ...Interceptor) {
+	c.inters.ExplanationStep = append(c.inters.ExplanationStep, interceptors...)
+}
+
+// Create returns a builder for creating a ExplanationStep entity.
+func (c *ExplanationStepClient) Create() *ExplanationStepCreate {
+	mutation := newExplanationStepMutation(c.config, OpCreate)
+	return &ExplanationStepCreate{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// CreateBulk returns a builder for creating a bulk of ExplanationStep entities.
+func (c *ExplanationStepClient) CreateBulk(builders ...*ExplanationStepCreate) *ExplanationStepCreateBulk {
+	return &ExplanationStepCreateBulk{config: c.config, builders: builders}
+}
+
+// MapCreateBulk creates a bulk creation builder from the given slice. For each item in the slice, the function creates
+// a builder and applies setFunc on it.
+func (c *ExplanationStepClient) MapCreateBulk(slice any, setFunc func(*ExplanationStepCreate, int)) *ExplanationStepCreateBulk {
+	rv := reflect.ValueOf(slice)
+	if rv.Kind() != reflect.Slice {
+		return &ExplanationStepCreateBulk{err: fmt.Errorf("calling to ExplanationStepClient.MapCreateBulk with wrong type %T, need slice", slice)}
+	}
+	builders := make([]*ExplanationStepCreate, rv.Len())
+	for i := 0; i < rv.Len(); i++ {
+		builders[i] = c.Create()
+		setFunc(builders[i], i)
+	}
+	return &ExplanationStepCreateBulk{config: c.config, builders: builders}
+}
+
+// Update returns an update builder for ExplanationStep.
+func (c *ExplanationStepClient) Update() *ExplanationStepUpdate {
+	mutation := newExplanationStepMutation(c.config, OpUpdate)
+	return &ExplanationStepUpdate{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// UpdateOne returns an update builder for the given entity.
+func (c *ExplanationStepClient) UpdateOne(_m *ExplanationStep) *ExplanationStepUpdateOne {
+	mutation := newExplanationStepMutation(c.config, OpUpdateOne, withExplanationStep(_m))
+	return &ExplanationStepUpdateOne{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// UpdateOneID returns an update builder for the given id.
+func (c *ExplanationStepClient) UpdateOneID(id int) *ExplanationStepUpdateOne {
+	mutation := newExplanationStepMutation(c.config, OpUpdateOne, withExplanationStepID(id))
+	return &ExplanationStepUpdateOne{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// Delete returns a delete builder for ExplanationStep.
+func (c *ExplanationStepClient) Delete() *ExplanationStepDelete {
+	mutation := newExplanationStepMutation(c.config, OpDelete)
+	return &ExplanationStepDelete{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// DeleteOne returns a builder for deleting the given entity.
+func (c *ExplanationStepClient) DeleteOne(_m *ExplanationStep) *ExplanationStepDeleteOne {
+	return c.DeleteOneID(_m.ID)
+}
+
+// DeleteOneID returns a builder for deleting the given entity by its id.
+func (c *ExplanationStepClient) DeleteOneID(id int) *ExplanationStepDeleteOne {
+	builder := c.Delete().Where(explanationstep.ID(id))
+	builder.mutation.id = &id
+	builder.mutation.op = OpDeleteOne
+	return &ExplanationStepDeleteOne{builder}
+}
+
+// Query returns a query builder for ExplanationStep.
+func (c *ExplanationStepClient) Query() *ExplanationStepQuery {
+	return &ExplanationStepQuery{
+		config: c.config,
+		ctx:    &QueryContext{Type: TypeExplanationStep},
+		inters: c.Interceptors(),
+	}
+}
+
+// Get returns a ExplanationStep entity by its id.
+func (c *ExplanationStepClient) Get(ctx context.Context, id int) (*ExplanationStep, error) {
+	return c.Query().Where(explanationstep.ID(id)).Only(ctx)
+}
+
+// GetX is like Get, but panics if an error occurs.
+func (c *ExplanationStepClient) GetX(ctx context.Context, id int) *ExplanationStep {
+	obj, err := c.Get(ctx, id)
+	if err != nil {
+		panic(err)
+	}
+	return obj
+}
+
+// QueryRequest queries the request edge of a ExplanationStep.
+func (c *ExplanationStepClient) QueryRequest(_m *ExplanationStep) *ExplanationRequestQuery {
+	query := (&ExplanationRequestClient{config: c.config}).Query()
+	query.path = func(context.Context) (fromV *sql.Selector, _ error) {
+		id := _m.ID
+		step := sqlgraph.NewStep(
+			sqlgraph.From(explanationstep.Table, explanationstep.FieldID, id),
+			sqlgraph.To(explanationrequest.Table, explanationrequest.FieldID),
+			sqlgraph.Edge(sqlgraph.M2O, true, explanationstep.RequestTable, explanationstep.RequestColumn),
+		)
+		fromV = sqlgraph.Neighbors(_m.driver.Dialect(), step)
+		return fromV, nil
+	}
+	return query
+}
+
+// QueryTicket queries the ticket edge of a ExplanationStep.
+func (c *ExplanationStepClient) QueryTicket(_m *ExplanationStep) *TicketQuery {
+	query := (&TicketClient{config: c.config}).Query()
+	query.path = func(context.Context) (fromV *sql.Selector, _ error) {
+		id := _m.ID
+		step := sqlgraph.NewStep(
+			sqlgraph.From(explanationstep.Table, explanationstep.FieldID, id),
+			sqlgraph.To(ticket.Table, ticket.FieldID),
+			sqlgraph.Edge(sqlgraph.M2O, false, explanationstep.TicketTable, explanationstep.TicketColumn),
+		)
+		fromV = sqlgraph.Neighbors(_m.driver.Dialect(), step)
+		return fromV, nil
+	}
+	return query
+}
+
+// QueryActor queries the actor edge of a ExplanationStep.
+func (c *ExplanationStepClient) QueryActor(_m *ExplanationStep) *UserQuery {
+	query := (&UserClient{config: c.config}).Query()
+	query.path = func(context.Context) (fromV *sql.Selector, _ error) {
+		id := _m.ID
+		step := sqlgraph.NewStep(
+			sqlgraph.From(explanationstep.Table, explanationstep.FieldID, id),
+			sqlgraph.To(user.Table, user.FieldID),
+			sqlgraph.Edge(sqlgraph.M2O, false, explanationstep.ActorTable, explanationstep.ActorColumn),
+		)
+		fromV = sqlgraph.Neighbors(_m.driver.Dialect(), step)
+		return fromV, nil
+	}
+	return query
+}
+
+// QueryActorEmployee queries the actor_employee edge of a ExplanationStep.
+func (c *ExplanationStepClient) QueryActorEmployee(_m *ExplanationStep) *EmployeeQuery {
+	query := (&EmployeeClient{config: c.config}).Query()
+	query.path = func(context.Context) (fromV *sql.Selector, _ error) {
+		id := _m.ID
+		step := sqlgraph.NewStep(
+			sqlgraph.From(explanationstep.Table, explanationstep.FieldID, id),
+			sqlgraph.To(employee.Table, employee.FieldID),
+			sqlgraph.Edge(sqlgraph.M2O, false, explanationstep.ActorEmployeeTable, explanationstep.ActorEmployeeColumn),
+		)
+		fromV = sqlgraph.Neighbors(_m.driver.Dialect(), step)
+		return fromV, nil
+	}
+	return query
+}
+
+// QueryAttachments queries the attachments edge of a ExplanationStep.
+func (c *ExplanationStepClient) QueryAttachments(_m *ExplanationStep) *AttachmentQuery {
+	query := (&AttachmentClient{config: c.config}).Query()
+	query.path = func(context.Context) (fromV *sql.Selector, _ error) {
+		id := _m.ID
+		step := sqlgraph.NewStep(
+			sqlgraph.From(explanationstep.Table, explanationstep.FieldID, id),
+			sqlgraph.To(attachment.Table, attachment.FieldID),
+			sqlgraph.Edge(sqlgraph.O2M, false, explanationstep.AttachmentsTable, explanationstep.AttachmentsColumn),
+		)
+		fromV = sqlgraph.Neighbors(_m.driver.Dialect(), step)
+		return fromV, nil
+	}
+	return query
+}
+
+// Hooks returns the client hooks.
+func (c *ExplanationStepClient) Hooks() []Hook {
+	hooks := c.hooks.ExplanationStep
+	return append(hooks[:len(hooks):len(hooks)], explanationstep.Hooks[:]...)
+}
+
+// Interceptors returns the client interceptors.
+func (c *ExplanationStepClient) Interceptors() []Interceptor {
+	return c.inters.ExplanationStep
+}
+
+func (c *ExplanationStepClient) mutate(ctx context.Context, m *ExplanationStepMutation) (Value, error) {
+	switch m.Op() {
+	case OpCreate:
+		return (&ExplanationStepCreate{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpUpdate:
+		return (&ExplanationStepUpdate{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpUpdateOne:
+		return (&ExplanationStepUpdateOne{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpDelete, OpDeleteOne:
+		return (&ExplanationStepDelete{config: c.config, hooks: c.Hooks(), mutation: m}).Exec(ctx)
+	default:
+		return nil, fmt.Errorf("ent: unknown ExplanationStep mutation op: %q", m.Op())
 	}
 }
 
@@ -2646,6 +4186,38 @@ func (c *TicketClient) QueryPlaybookRuns(_m *Ticket) *PlaybookRunQuery {
 	return query
 }
 
+// QueryEvidence queries the evidence edge of a Ticket.
+func (c *TicketClient) QueryEvidence(_m *Ticket) *EvidenceQuery {
+	query := (&EvidenceClient{config: c.config}).Query()
+	query.path = func(context.Context) (fromV *sql.Selector, _ error) {
+		id := _m.ID
+		step := sqlgraph.NewStep(
+			sqlgraph.From(ticket.Table, ticket.FieldID, id),
+			sqlgraph.To(evidence.Table, evidence.FieldID),
+			sqlgraph.Edge(sqlgraph.O2M, false, ticket.EvidenceTable, ticket.EvidenceColumn),
+		)
+		fromV = sqlgraph.Neighbors(_m.driver.Dialect(), step)
+		return fromV, nil
+	}
+	return query
+}
+
+// QueryExplanations queries the explanations edge of a Ticket.
+func (c *TicketClient) QueryExplanations(_m *Ticket) *ExplanationRequestQuery {
+	query := (&ExplanationRequestClient{config: c.config}).Query()
+	query.path = func(context.Context) (fromV *sql.Selector, _ error) {
+		id := _m.ID
+		step := sqlgraph.NewStep(
+			sqlgraph.From(ticket.Table, ticket.FieldID, id),
+			sqlgraph.To(explanationrequest.Table, explanationrequest.FieldID),
+			sqlgraph.Edge(sqlgraph.O2M, false, ticket.ExplanationsTable, ticket.ExplanationsColumn),
+		)
+		fromV = sqlgraph.Neighbors(_m.driver.Dialect(), step)
+		return fromV, nil
+	}
+	return query
+}
+
 // QueryTicketAssignees queries the ticket_assignees edge of a Ticket.
 func (c *TicketClient) QueryTicketAssignees(_m *Ticket) *TicketAssigneeQuery {
 	query := (&TicketAssigneeClient{config: c.config}).Query()
@@ -3804,14 +5376,18 @@ func (c *UserClient) mutate(ctx context.Context, m *UserMutation) (Value, error)
 // hooks and interceptors per client, for fast access.
 type (
 	hooks struct {
-		APIToken, Attachment, Category, Channel, Delivery, Memo, Playbook, PlaybookRun,
-		Site, StatusDay, StatusHour, Tag, Ticket, TicketApprover, TicketAssignee,
-		TicketEvent, TicketLink, TicketTag, TicketWatcher, User []ent.Hook
+		APIToken, Attachment, Blob, Category, Channel, Delivery, Department, Employee,
+		Evidence, ExplanationCategory, ExplanationLink, ExplanationRequest,
+		ExplanationStep, Memo, Playbook, PlaybookRun, Site, StatusDay, StatusHour, Tag,
+		Ticket, TicketApprover, TicketAssignee, TicketEvent, TicketLink, TicketTag,
+		TicketWatcher, User []ent.Hook
 	}
 	inters struct {
-		APIToken, Attachment, Category, Channel, Delivery, Memo, Playbook, PlaybookRun,
-		Site, StatusDay, StatusHour, Tag, Ticket, TicketApprover, TicketAssignee,
-		TicketEvent, TicketLink, TicketTag, TicketWatcher, User []ent.Interceptor
+		APIToken, Attachment, Blob, Category, Channel, Delivery, Department, Employee,
+		Evidence, ExplanationCategory, ExplanationLink, ExplanationRequest,
+		ExplanationStep, Memo, Playbook, PlaybookRun, Site, StatusDay, StatusHour, Tag,
+		Ticket, TicketApprover, TicketAssignee, TicketEvent, TicketLink, TicketTag,
+		TicketWatcher, User []ent.Interceptor
 	}
 )
 

@@ -7,6 +7,8 @@ import (
 	"fmt"
 	"socdesk/ent/channel"
 	"socdesk/ent/delivery"
+	"socdesk/ent/employee"
+	"socdesk/ent/explanationrequest"
 	"socdesk/ent/schematype"
 	"socdesk/ent/ticket"
 	"socdesk/ent/user"
@@ -60,6 +62,14 @@ type Delivery struct {
 	Link string `json:"link,omitempty"`
 	// Payload holds the value of the "payload" field.
 	Payload map[string]interface{} `json:"payload,omitempty"`
+	// EmployeeID holds the value of the "employee_id" field.
+	EmployeeID *int `json:"employee_id,omitempty"`
+	// ExplanationID holds the value of the "explanation_id" field.
+	ExplanationID *int `json:"explanation_id,omitempty"`
+	// Address holds the value of the "address" field.
+	Address *string `json:"address,omitempty"`
+	// LinkRole holds the value of the "link_role" field.
+	LinkRole *delivery.LinkRole `json:"link_role,omitempty"`
 	// Attempts holds the value of the "attempts" field.
 	Attempts int `json:"attempts,omitempty"`
 	// LastError holds the value of the "last_error" field.
@@ -84,11 +94,15 @@ type DeliveryEdges struct {
 	Ticket *Ticket `json:"ticket,omitempty"`
 	// RequestedBy holds the value of the requested_by edge.
 	RequestedBy *User `json:"requested_by,omitempty"`
+	// Employee holds the value of the employee edge.
+	Employee *Employee `json:"employee,omitempty"`
+	// Explanation holds the value of the explanation edge.
+	Explanation *ExplanationRequest `json:"explanation,omitempty"`
 	// loadedTypes holds the information for reporting if a
 	// type was loaded (or requested) in eager-loading or not.
-	loadedTypes [4]bool
+	loadedTypes [6]bool
 	// totalCount holds the count of the edges above.
-	totalCount [4]map[string]int
+	totalCount [6]map[string]int
 }
 
 // ChannelOrErr returns the Channel value or an error if the edge
@@ -135,6 +149,28 @@ func (e DeliveryEdges) RequestedByOrErr() (*User, error) {
 	return nil, &NotLoadedError{edge: "requested_by"}
 }
 
+// EmployeeOrErr returns the Employee value or an error if the edge
+// was not loaded in eager-loading, or loaded but was not found.
+func (e DeliveryEdges) EmployeeOrErr() (*Employee, error) {
+	if e.Employee != nil {
+		return e.Employee, nil
+	} else if e.loadedTypes[4] {
+		return nil, &NotFoundError{label: employee.Label}
+	}
+	return nil, &NotLoadedError{edge: "employee"}
+}
+
+// ExplanationOrErr returns the Explanation value or an error if the edge
+// was not loaded in eager-loading, or loaded but was not found.
+func (e DeliveryEdges) ExplanationOrErr() (*ExplanationRequest, error) {
+	if e.Explanation != nil {
+		return e.Explanation, nil
+	} else if e.loadedTypes[5] {
+		return nil, &NotFoundError{label: explanationrequest.Label}
+	}
+	return nil, &NotLoadedError{edge: "explanation"}
+}
+
 // scanValues returns the types for scanning values from sql.Rows.
 func (*Delivery) scanValues(columns []string) ([]any, error) {
 	values := make([]any, len(columns))
@@ -142,9 +178,9 @@ func (*Delivery) scanValues(columns []string) ([]any, error) {
 		switch columns[i] {
 		case delivery.FieldPayload:
 			values[i] = new([]byte)
-		case delivery.FieldID, delivery.FieldChannelID, delivery.FieldRecipientID, delivery.FieldTicketID, delivery.FieldTicketNumber, delivery.FieldSiteID, delivery.FieldEventID, delivery.FieldRequestedByID, delivery.FieldDigestID, delivery.FieldAttempts:
+		case delivery.FieldID, delivery.FieldChannelID, delivery.FieldRecipientID, delivery.FieldTicketID, delivery.FieldTicketNumber, delivery.FieldSiteID, delivery.FieldEventID, delivery.FieldRequestedByID, delivery.FieldDigestID, delivery.FieldEmployeeID, delivery.FieldExplanationID, delivery.FieldAttempts:
 			values[i] = new(sql.NullInt64)
-		case delivery.FieldKind, delivery.FieldStatus, delivery.FieldChannelType, delivery.FieldSubject, delivery.FieldText, delivery.FieldHTML, delivery.FieldLink, delivery.FieldLastError:
+		case delivery.FieldKind, delivery.FieldStatus, delivery.FieldChannelType, delivery.FieldSubject, delivery.FieldText, delivery.FieldHTML, delivery.FieldLink, delivery.FieldAddress, delivery.FieldLinkRole, delivery.FieldLastError:
 			values[i] = new(sql.NullString)
 		case delivery.FieldCreatedAt, delivery.FieldUpdatedAt, delivery.FieldDueAt, delivery.FieldLastAttemptAt, delivery.FieldSentAt:
 			values[i] = new(sql.NullTime)
@@ -293,6 +329,34 @@ func (_m *Delivery) assignValues(columns []string, values []any) error {
 					return fmt.Errorf("unmarshal field payload: %w", err)
 				}
 			}
+		case delivery.FieldEmployeeID:
+			if value, ok := values[i].(*sql.NullInt64); !ok {
+				return fmt.Errorf("unexpected type %T for field employee_id", values[i])
+			} else if value.Valid {
+				_m.EmployeeID = new(int)
+				*_m.EmployeeID = int(value.Int64)
+			}
+		case delivery.FieldExplanationID:
+			if value, ok := values[i].(*sql.NullInt64); !ok {
+				return fmt.Errorf("unexpected type %T for field explanation_id", values[i])
+			} else if value.Valid {
+				_m.ExplanationID = new(int)
+				*_m.ExplanationID = int(value.Int64)
+			}
+		case delivery.FieldAddress:
+			if value, ok := values[i].(*sql.NullString); !ok {
+				return fmt.Errorf("unexpected type %T for field address", values[i])
+			} else if value.Valid {
+				_m.Address = new(string)
+				*_m.Address = value.String
+			}
+		case delivery.FieldLinkRole:
+			if value, ok := values[i].(*sql.NullString); !ok {
+				return fmt.Errorf("unexpected type %T for field link_role", values[i])
+			} else if value.Valid {
+				_m.LinkRole = new(delivery.LinkRole)
+				*_m.LinkRole = delivery.LinkRole(value.String)
+			}
 		case delivery.FieldAttempts:
 			if value, ok := values[i].(*sql.NullInt64); !ok {
 				return fmt.Errorf("unexpected type %T for field attempts", values[i])
@@ -351,6 +415,16 @@ func (_m *Delivery) QueryTicket() *TicketQuery {
 // QueryRequestedBy queries the "requested_by" edge of the Delivery entity.
 func (_m *Delivery) QueryRequestedBy() *UserQuery {
 	return NewDeliveryClient(_m.config).QueryRequestedBy(_m)
+}
+
+// QueryEmployee queries the "employee" edge of the Delivery entity.
+func (_m *Delivery) QueryEmployee() *EmployeeQuery {
+	return NewDeliveryClient(_m.config).QueryEmployee(_m)
+}
+
+// QueryExplanation queries the "explanation" edge of the Delivery entity.
+func (_m *Delivery) QueryExplanation() *ExplanationRequestQuery {
+	return NewDeliveryClient(_m.config).QueryExplanation(_m)
 }
 
 // Update returns a builder for updating this Delivery.
@@ -448,6 +522,26 @@ func (_m *Delivery) String() string {
 	builder.WriteString(", ")
 	builder.WriteString("payload=")
 	builder.WriteString(fmt.Sprintf("%v", _m.Payload))
+	builder.WriteString(", ")
+	if v := _m.EmployeeID; v != nil {
+		builder.WriteString("employee_id=")
+		builder.WriteString(fmt.Sprintf("%v", *v))
+	}
+	builder.WriteString(", ")
+	if v := _m.ExplanationID; v != nil {
+		builder.WriteString("explanation_id=")
+		builder.WriteString(fmt.Sprintf("%v", *v))
+	}
+	builder.WriteString(", ")
+	if v := _m.Address; v != nil {
+		builder.WriteString("address=")
+		builder.WriteString(*v)
+	}
+	builder.WriteString(", ")
+	if v := _m.LinkRole; v != nil {
+		builder.WriteString("link_role=")
+		builder.WriteString(fmt.Sprintf("%v", *v))
+	}
 	builder.WriteString(", ")
 	builder.WriteString("attempts=")
 	builder.WriteString(fmt.Sprintf("%v", _m.Attempts))

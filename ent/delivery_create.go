@@ -8,6 +8,8 @@ import (
 	"fmt"
 	"socdesk/ent/channel"
 	"socdesk/ent/delivery"
+	"socdesk/ent/employee"
+	"socdesk/ent/explanationrequest"
 	"socdesk/ent/schematype"
 	"socdesk/ent/ticket"
 	"socdesk/ent/user"
@@ -244,6 +246,62 @@ func (_c *DeliveryCreate) SetPayload(v map[string]interface{}) *DeliveryCreate {
 	return _c
 }
 
+// SetEmployeeID sets the "employee_id" field.
+func (_c *DeliveryCreate) SetEmployeeID(v int) *DeliveryCreate {
+	_c.mutation.SetEmployeeID(v)
+	return _c
+}
+
+// SetNillableEmployeeID sets the "employee_id" field if the given value is not nil.
+func (_c *DeliveryCreate) SetNillableEmployeeID(v *int) *DeliveryCreate {
+	if v != nil {
+		_c.SetEmployeeID(*v)
+	}
+	return _c
+}
+
+// SetExplanationID sets the "explanation_id" field.
+func (_c *DeliveryCreate) SetExplanationID(v int) *DeliveryCreate {
+	_c.mutation.SetExplanationID(v)
+	return _c
+}
+
+// SetNillableExplanationID sets the "explanation_id" field if the given value is not nil.
+func (_c *DeliveryCreate) SetNillableExplanationID(v *int) *DeliveryCreate {
+	if v != nil {
+		_c.SetExplanationID(*v)
+	}
+	return _c
+}
+
+// SetAddress sets the "address" field.
+func (_c *DeliveryCreate) SetAddress(v string) *DeliveryCreate {
+	_c.mutation.SetAddress(v)
+	return _c
+}
+
+// SetNillableAddress sets the "address" field if the given value is not nil.
+func (_c *DeliveryCreate) SetNillableAddress(v *string) *DeliveryCreate {
+	if v != nil {
+		_c.SetAddress(*v)
+	}
+	return _c
+}
+
+// SetLinkRole sets the "link_role" field.
+func (_c *DeliveryCreate) SetLinkRole(v delivery.LinkRole) *DeliveryCreate {
+	_c.mutation.SetLinkRole(v)
+	return _c
+}
+
+// SetNillableLinkRole sets the "link_role" field if the given value is not nil.
+func (_c *DeliveryCreate) SetNillableLinkRole(v *delivery.LinkRole) *DeliveryCreate {
+	if v != nil {
+		_c.SetLinkRole(*v)
+	}
+	return _c
+}
+
 // SetAttempts sets the "attempts" field.
 func (_c *DeliveryCreate) SetAttempts(v int) *DeliveryCreate {
 	_c.mutation.SetAttempts(v)
@@ -318,6 +376,16 @@ func (_c *DeliveryCreate) SetTicket(v *Ticket) *DeliveryCreate {
 // SetRequestedBy sets the "requested_by" edge to the User entity.
 func (_c *DeliveryCreate) SetRequestedBy(v *User) *DeliveryCreate {
 	return _c.SetRequestedByID(v.ID)
+}
+
+// SetEmployee sets the "employee" edge to the Employee entity.
+func (_c *DeliveryCreate) SetEmployee(v *Employee) *DeliveryCreate {
+	return _c.SetEmployeeID(v.ID)
+}
+
+// SetExplanation sets the "explanation" edge to the ExplanationRequest entity.
+func (_c *DeliveryCreate) SetExplanation(v *ExplanationRequest) *DeliveryCreate {
+	return _c.SetExplanationID(v.ID)
 }
 
 // Mutation returns the DeliveryMutation object of the builder.
@@ -428,6 +496,16 @@ func (_c *DeliveryCreate) check() error {
 	if _, ok := _c.mutation.Text(); !ok {
 		return &ValidationError{Name: "text", err: errors.New(`ent: missing required field "Delivery.text"`)}
 	}
+	if v, ok := _c.mutation.Address(); ok {
+		if err := delivery.AddressValidator(v); err != nil {
+			return &ValidationError{Name: "address", err: fmt.Errorf(`ent: validator failed for field "Delivery.address": %w`, err)}
+		}
+	}
+	if v, ok := _c.mutation.LinkRole(); ok {
+		if err := delivery.LinkRoleValidator(v); err != nil {
+			return &ValidationError{Name: "link_role", err: fmt.Errorf(`ent: validator failed for field "Delivery.link_role": %w`, err)}
+		}
+	}
 	if _, ok := _c.mutation.Attempts(); !ok {
 		return &ValidationError{Name: "attempts", err: errors.New(`ent: missing required field "Delivery.attempts"`)}
 	}
@@ -531,6 +609,14 @@ func (_c *DeliveryCreate) createSpec() (*Delivery, *sqlgraph.CreateSpec) {
 		_spec.SetField(delivery.FieldPayload, field.TypeJSON, value)
 		_node.Payload = value
 	}
+	if value, ok := _c.mutation.Address(); ok {
+		_spec.SetField(delivery.FieldAddress, field.TypeString, value)
+		_node.Address = &value
+	}
+	if value, ok := _c.mutation.LinkRole(); ok {
+		_spec.SetField(delivery.FieldLinkRole, field.TypeEnum, value)
+		_node.LinkRole = &value
+	}
 	if value, ok := _c.mutation.Attempts(); ok {
 		_spec.SetField(delivery.FieldAttempts, field.TypeInt, value)
 		_node.Attempts = value
@@ -613,6 +699,40 @@ func (_c *DeliveryCreate) createSpec() (*Delivery, *sqlgraph.CreateSpec) {
 			edge.Target.Nodes = append(edge.Target.Nodes, k)
 		}
 		_node.RequestedByID = &nodes[0]
+		_spec.Edges = append(_spec.Edges, edge)
+	}
+	if nodes := _c.mutation.EmployeeIDs(); len(nodes) > 0 {
+		edge := &sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.M2O,
+			Inverse: false,
+			Table:   delivery.EmployeeTable,
+			Columns: []string{delivery.EmployeeColumn},
+			Bidi:    false,
+			Target: &sqlgraph.EdgeTarget{
+				IDSpec: sqlgraph.NewFieldSpec(employee.FieldID, field.TypeInt),
+			},
+		}
+		for _, k := range nodes {
+			edge.Target.Nodes = append(edge.Target.Nodes, k)
+		}
+		_node.EmployeeID = &nodes[0]
+		_spec.Edges = append(_spec.Edges, edge)
+	}
+	if nodes := _c.mutation.ExplanationIDs(); len(nodes) > 0 {
+		edge := &sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.M2O,
+			Inverse: false,
+			Table:   delivery.ExplanationTable,
+			Columns: []string{delivery.ExplanationColumn},
+			Bidi:    false,
+			Target: &sqlgraph.EdgeTarget{
+				IDSpec: sqlgraph.NewFieldSpec(explanationrequest.FieldID, field.TypeInt),
+			},
+		}
+		for _, k := range nodes {
+			edge.Target.Nodes = append(edge.Target.Nodes, k)
+		}
+		_node.ExplanationID = &nodes[0]
 		_spec.Edges = append(_spec.Edges, edge)
 	}
 	return _node, _spec
@@ -860,6 +980,18 @@ func (u *DeliveryUpsertOne) UpdateNewValues() *DeliveryUpsertOne {
 		}
 		if _, exists := u.create.mutation.Payload(); exists {
 			s.SetIgnore(delivery.FieldPayload)
+		}
+		if _, exists := u.create.mutation.EmployeeID(); exists {
+			s.SetIgnore(delivery.FieldEmployeeID)
+		}
+		if _, exists := u.create.mutation.ExplanationID(); exists {
+			s.SetIgnore(delivery.FieldExplanationID)
+		}
+		if _, exists := u.create.mutation.Address(); exists {
+			s.SetIgnore(delivery.FieldAddress)
+		}
+		if _, exists := u.create.mutation.LinkRole(); exists {
+			s.SetIgnore(delivery.FieldLinkRole)
 		}
 	}))
 	return u
@@ -1273,6 +1405,18 @@ func (u *DeliveryUpsertBulk) UpdateNewValues() *DeliveryUpsertBulk {
 			}
 			if _, exists := b.mutation.Payload(); exists {
 				s.SetIgnore(delivery.FieldPayload)
+			}
+			if _, exists := b.mutation.EmployeeID(); exists {
+				s.SetIgnore(delivery.FieldEmployeeID)
+			}
+			if _, exists := b.mutation.ExplanationID(); exists {
+				s.SetIgnore(delivery.FieldExplanationID)
+			}
+			if _, exists := b.mutation.Address(); exists {
+				s.SetIgnore(delivery.FieldAddress)
+			}
+			if _, exists := b.mutation.LinkRole(); exists {
+				s.SetIgnore(delivery.FieldLinkRole)
 			}
 		}
 	}))

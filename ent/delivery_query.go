@@ -9,6 +9,8 @@ import (
 	"math"
 	"socdesk/ent/channel"
 	"socdesk/ent/delivery"
+	"socdesk/ent/employee"
+	"socdesk/ent/explanationrequest"
 	"socdesk/ent/predicate"
 	"socdesk/ent/ticket"
 	"socdesk/ent/user"
@@ -31,6 +33,8 @@ type DeliveryQuery struct {
 	withRecipient   *UserQuery
 	withTicket      *TicketQuery
 	withRequestedBy *UserQuery
+	withEmployee    *EmployeeQuery
+	withExplanation *ExplanationRequestQuery
 	loadTotal       []func(context.Context, []*Delivery) error
 	modifiers       []func(*sql.Selector)
 	// intermediate query (i.e. traversal path).
@@ -150,6 +154,50 @@ func (_q *DeliveryQuery) QueryRequestedBy() *UserQuery {
 			sqlgraph.From(delivery.Table, delivery.FieldID, selector),
 			sqlgraph.To(user.Table, user.FieldID),
 			sqlgraph.Edge(sqlgraph.M2O, false, delivery.RequestedByTable, delivery.RequestedByColumn),
+		)
+		fromU = sqlgraph.SetNeighbors(_q.driver.Dialect(), step)
+		return fromU, nil
+	}
+	return query
+}
+
+// QueryEmployee chains the current query on the "employee" edge.
+func (_q *DeliveryQuery) QueryEmployee() *EmployeeQuery {
+	query := (&EmployeeClient{config: _q.config}).Query()
+	query.path = func(ctx context.Context) (fromU *sql.Selector, err error) {
+		if err := _q.prepareQuery(ctx); err != nil {
+			return nil, err
+		}
+		selector := _q.sqlQuery(ctx)
+		if err := selector.Err(); err != nil {
+			return nil, err
+		}
+		step := sqlgraph.NewStep(
+			sqlgraph.From(delivery.Table, delivery.FieldID, selector),
+			sqlgraph.To(employee.Table, employee.FieldID),
+			sqlgraph.Edge(sqlgraph.M2O, false, delivery.EmployeeTable, delivery.EmployeeColumn),
+		)
+		fromU = sqlgraph.SetNeighbors(_q.driver.Dialect(), step)
+		return fromU, nil
+	}
+	return query
+}
+
+// QueryExplanation chains the current query on the "explanation" edge.
+func (_q *DeliveryQuery) QueryExplanation() *ExplanationRequestQuery {
+	query := (&ExplanationRequestClient{config: _q.config}).Query()
+	query.path = func(ctx context.Context) (fromU *sql.Selector, err error) {
+		if err := _q.prepareQuery(ctx); err != nil {
+			return nil, err
+		}
+		selector := _q.sqlQuery(ctx)
+		if err := selector.Err(); err != nil {
+			return nil, err
+		}
+		step := sqlgraph.NewStep(
+			sqlgraph.From(delivery.Table, delivery.FieldID, selector),
+			sqlgraph.To(explanationrequest.Table, explanationrequest.FieldID),
+			sqlgraph.Edge(sqlgraph.M2O, false, delivery.ExplanationTable, delivery.ExplanationColumn),
 		)
 		fromU = sqlgraph.SetNeighbors(_q.driver.Dialect(), step)
 		return fromU, nil
@@ -353,6 +401,8 @@ func (_q *DeliveryQuery) Clone() *DeliveryQuery {
 		withRecipient:   _q.withRecipient.Clone(),
 		withTicket:      _q.withTicket.Clone(),
 		withRequestedBy: _q.withRequestedBy.Clone(),
+		withEmployee:    _q.withEmployee.Clone(),
+		withExplanation: _q.withExplanation.Clone(),
 		// clone intermediate query.
 		sql:       _q.sql.Clone(),
 		path:      _q.path,
@@ -401,6 +451,28 @@ func (_q *DeliveryQuery) WithRequestedBy(opts ...func(*UserQuery)) *DeliveryQuer
 		opt(query)
 	}
 	_q.withRequestedBy = query
+	return _q
+}
+
+// WithEmployee tells the query-builder to eager-load the nodes that are connected to
+// the "employee" edge. The optional arguments are used to configure the query builder of the edge.
+func (_q *DeliveryQuery) WithEmployee(opts ...func(*EmployeeQuery)) *DeliveryQuery {
+	query := (&EmployeeClient{config: _q.config}).Query()
+	for _, opt := range opts {
+		opt(query)
+	}
+	_q.withEmployee = query
+	return _q
+}
+
+// WithExplanation tells the query-builder to eager-load the nodes that are connected to
+// the "explanation" edge. The optional arguments are used to configure the query builder of the edge.
+func (_q *DeliveryQuery) WithExplanation(opts ...func(*ExplanationRequestQuery)) *DeliveryQuery {
+	query := (&ExplanationRequestClient{config: _q.config}).Query()
+	for _, opt := range opts {
+		opt(query)
+	}
+	_q.withExplanation = query
 	return _q
 }
 
@@ -488,11 +560,13 @@ func (_q *DeliveryQuery) sqlAll(ctx context.Context, hooks ...queryHook) ([]*Del
 	var (
 		nodes       = []*Delivery{}
 		_spec       = _q.querySpec()
-		loadedTypes = [4]bool{
+		loadedTypes = [6]bool{
 			_q.withChannel != nil,
 			_q.withRecipient != nil,
 			_q.withTicket != nil,
 			_q.withRequestedBy != nil,
+			_q.withEmployee != nil,
+			_q.withExplanation != nil,
 		}
 	)
 	_spec.ScanValues = func(columns []string) ([]any, error) {
@@ -537,6 +611,18 @@ func (_q *DeliveryQuery) sqlAll(ctx context.Context, hooks ...queryHook) ([]*Del
 	if query := _q.withRequestedBy; query != nil {
 		if err := _q.loadRequestedBy(ctx, query, nodes, nil,
 			func(n *Delivery, e *User) { n.Edges.RequestedBy = e }); err != nil {
+			return nil, err
+		}
+	}
+	if query := _q.withEmployee; query != nil {
+		if err := _q.loadEmployee(ctx, query, nodes, nil,
+			func(n *Delivery, e *Employee) { n.Edges.Employee = e }); err != nil {
+			return nil, err
+		}
+	}
+	if query := _q.withExplanation; query != nil {
+		if err := _q.loadExplanation(ctx, query, nodes, nil,
+			func(n *Delivery, e *ExplanationRequest) { n.Edges.Explanation = e }); err != nil {
 			return nil, err
 		}
 	}
@@ -673,6 +759,70 @@ func (_q *DeliveryQuery) loadRequestedBy(ctx context.Context, query *UserQuery, 
 	}
 	return nil
 }
+func (_q *DeliveryQuery) loadEmployee(ctx context.Context, query *EmployeeQuery, nodes []*Delivery, init func(*Delivery), assign func(*Delivery, *Employee)) error {
+	ids := make([]int, 0, len(nodes))
+	nodeids := make(map[int][]*Delivery)
+	for i := range nodes {
+		if nodes[i].EmployeeID == nil {
+			continue
+		}
+		fk := *nodes[i].EmployeeID
+		if _, ok := nodeids[fk]; !ok {
+			ids = append(ids, fk)
+		}
+		nodeids[fk] = append(nodeids[fk], nodes[i])
+	}
+	if len(ids) == 0 {
+		return nil
+	}
+	query.Where(employee.IDIn(ids...))
+	neighbors, err := query.All(ctx)
+	if err != nil {
+		return err
+	}
+	for _, n := range neighbors {
+		nodes, ok := nodeids[n.ID]
+		if !ok {
+			return fmt.Errorf(`unexpected foreign-key "employee_id" returned %v`, n.ID)
+		}
+		for i := range nodes {
+			assign(nodes[i], n)
+		}
+	}
+	return nil
+}
+func (_q *DeliveryQuery) loadExplanation(ctx context.Context, query *ExplanationRequestQuery, nodes []*Delivery, init func(*Delivery), assign func(*Delivery, *ExplanationRequest)) error {
+	ids := make([]int, 0, len(nodes))
+	nodeids := make(map[int][]*Delivery)
+	for i := range nodes {
+		if nodes[i].ExplanationID == nil {
+			continue
+		}
+		fk := *nodes[i].ExplanationID
+		if _, ok := nodeids[fk]; !ok {
+			ids = append(ids, fk)
+		}
+		nodeids[fk] = append(nodeids[fk], nodes[i])
+	}
+	if len(ids) == 0 {
+		return nil
+	}
+	query.Where(explanationrequest.IDIn(ids...))
+	neighbors, err := query.All(ctx)
+	if err != nil {
+		return err
+	}
+	for _, n := range neighbors {
+		nodes, ok := nodeids[n.ID]
+		if !ok {
+			return fmt.Errorf(`unexpected foreign-key "explanation_id" returned %v`, n.ID)
+		}
+		for i := range nodes {
+			assign(nodes[i], n)
+		}
+	}
+	return nil
+}
 
 func (_q *DeliveryQuery) sqlCount(ctx context.Context) (int, error) {
 	_spec := _q.querySpec()
@@ -713,6 +863,12 @@ func (_q *DeliveryQuery) querySpec() *sqlgraph.QuerySpec {
 		}
 		if _q.withRequestedBy != nil {
 			_spec.Node.AddColumnOnce(delivery.FieldRequestedByID)
+		}
+		if _q.withEmployee != nil {
+			_spec.Node.AddColumnOnce(delivery.FieldEmployeeID)
+		}
+		if _q.withExplanation != nil {
+			_spec.Node.AddColumnOnce(delivery.FieldExplanationID)
 		}
 	}
 	if ps := _q.predicates; len(ps) > 0 {

@@ -313,6 +313,12 @@ func (_u *DeliveryUpdate) sqlSave(ctx context.Context) (_node int, err error) {
 	if _u.mutation.PayloadCleared() {
 		_spec.ClearField(delivery.FieldPayload, field.TypeJSON)
 	}
+	if _u.mutation.AddressCleared() {
+		_spec.ClearField(delivery.FieldAddress, field.TypeString)
+	}
+	if _u.mutation.LinkRoleCleared() {
+		_spec.ClearField(delivery.FieldLinkRole, field.TypeEnum)
+	}
 	if value, ok := _u.mutation.Attempts(); ok {
 		_spec.SetField(delivery.FieldAttempts, field.TypeInt, value)
 	}
@@ -700,6 +706,12 @@ func (_u *DeliveryUpdateOne) sqlSave(ctx context.Context) (_node *Delivery, err 
 	}
 	if _u.mutation.PayloadCleared() {
 		_spec.ClearField(delivery.FieldPayload, field.TypeJSON)
+	}
+	if _u.mutation.AddressCleared() {
+		_spec.ClearField(delivery.FieldAddress, field.TypeString)
+	}
+	if _u.mutation.LinkRoleCleared() {
+		_spec.ClearField(delivery.FieldLinkRole, field.TypeEnum)
 	}
 	if value, ok := _u.mutation.Attempts(); ok {
 		_spec.SetField(delivery.FieldAttempts, field.TypeInt, value)

@@ -9,9 +9,17 @@ import (
 	"reflect"
 	"socdesk/ent/apitoken"
 	"socdesk/ent/attachment"
+	"socdesk/ent/blob"
 	"socdesk/ent/category"
 	"socdesk/ent/channel"
 	"socdesk/ent/delivery"
+	"socdesk/ent/department"
+	"socdesk/ent/employee"
+	"socdesk/ent/evidence"
+	"socdesk/ent/explanationcategory"
+	"socdesk/ent/explanationlink"
+	"socdesk/ent/explanationrequest"
+	"socdesk/ent/explanationstep"
 	"socdesk/ent/memo"
 	"socdesk/ent/playbook"
 	"socdesk/ent/playbookrun"
@@ -92,26 +100,34 @@ var (
 func checkColumn(t, c string) error {
 	initCheck.Do(func() {
 		columnCheck = sql.NewColumnCheck(map[string]func(string) bool{
-			apitoken.Table:       apitoken.ValidColumn,
-			attachment.Table:     attachment.ValidColumn,
-			category.Table:       category.ValidColumn,
-			channel.Table:        channel.ValidColumn,
-			delivery.Table:       delivery.ValidColumn,
-			memo.Table:           memo.ValidColumn,
-			playbook.Table:       playbook.ValidColumn,
-			playbookrun.Table:    playbookrun.ValidColumn,
-			site.Table:           site.ValidColumn,
-			statusday.Table:      statusday.ValidColumn,
-			statushour.Table:     statushour.ValidColumn,
-			tag.Table:            tag.ValidColumn,
-			ticket.Table:         ticket.ValidColumn,
-			ticketapprover.Table: ticketapprover.ValidColumn,
-			ticketassignee.Table: ticketassignee.ValidColumn,
-			ticketevent.Table:    ticketevent.ValidColumn,
-			ticketlink.Table:     ticketlink.ValidColumn,
-			tickettag.Table:      tickettag.ValidColumn,
-			ticketwatcher.Table:  ticketwatcher.ValidColumn,
-			user.Table:           user.ValidColumn,
+			apitoken.Table:            apitoken.ValidColumn,
+			attachment.Table:          attachment.ValidColumn,
+			blob.Table:                blob.ValidColumn,
+			category.Table:            category.ValidColumn,
+			channel.Table:             channel.ValidColumn,
+			delivery.Table:            delivery.ValidColumn,
+			department.Table:          department.ValidColumn,
+			employee.Table:            employee.ValidColumn,
+			evidence.Table:            evidence.ValidColumn,
+			explanationcategory.Table: explanationcategory.ValidColumn,
+			explanationlink.Table:     explanationlink.ValidColumn,
+			explanationrequest.Table:  explanationrequest.ValidColumn,
+			explanationstep.Table:     explanationstep.ValidColumn,
+			memo.Table:                memo.ValidColumn,
+			playbook.Table:            playbook.ValidColumn,
+			playbookrun.Table:         playbookrun.ValidColumn,
+			site.Table:                site.ValidColumn,
+			statusday.Table:           statusday.ValidColumn,
+			statushour.Table:          statushour.ValidColumn,
+			tag.Table:                 tag.ValidColumn,
+			ticket.Table:              ticket.ValidColumn,
+			ticketapprover.Table:      ticketapprover.ValidColumn,
+			ticketassignee.Table:      ticketassignee.ValidColumn,
+			ticketevent.Table:         ticketevent.ValidColumn,
+			ticketlink.Table:          ticketlink.ValidColumn,
+			tickettag.Table:           tickettag.ValidColumn,
+			ticketwatcher.Table:       ticketwatcher.ValidColumn,
+			user.Table:                user.ValidColumn,
 		})
 	})
 	return columnCheck(t, c)

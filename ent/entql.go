@@ -5,9 +5,17 @@ package ent
 import (
 	"socdesk/ent/apitoken"
 	"socdesk/ent/attachment"
+	"socdesk/ent/blob"
 	"socdesk/ent/category"
 	"socdesk/ent/channel"
 	"socdesk/ent/delivery"
+	"socdesk/ent/department"
+	"socdesk/ent/employee"
+	"socdesk/ent/evidence"
+	"socdesk/ent/explanationcategory"
+	"socdesk/ent/explanationlink"
+	"socdesk/ent/explanationrequest"
+	"socdesk/ent/explanationstep"
 	"socdesk/ent/memo"
 	"socdesk/ent/playbook"
 	"socdesk/ent/playbookrun"
@@ -33,7 +41,7 @@ import (
 
 // schemaGraph holds a representation of ent/schema at runtime.
 var schemaGraph = func() *sqlgraph.Schema {
-	graph := &sqlgraph.Schema{Nodes: make([]*sqlgraph.Node, 20)}
+	graph := &sqlgraph.Schema{Nodes: make([]*sqlgraph.Node, 28)}
 	graph.Nodes[0] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   apitoken.Table,
@@ -64,16 +72,35 @@ var schemaGraph = func() *sqlgraph.Schema {
 		},
 		Type: "Attachment",
 		Fields: map[string]*sqlgraph.FieldSpec{
-			attachment.FieldFilename:     {Type: field.TypeString, Column: attachment.FieldFilename},
-			attachment.FieldContentType:  {Type: field.TypeString, Column: attachment.FieldContentType},
-			attachment.FieldSize:         {Type: field.TypeInt64, Column: attachment.FieldSize},
-			attachment.FieldSha256:       {Type: field.TypeString, Column: attachment.FieldSha256},
-			attachment.FieldCreatedAt:    {Type: field.TypeTime, Column: attachment.FieldCreatedAt},
-			attachment.FieldTicketID:     {Type: field.TypeInt, Column: attachment.FieldTicketID},
-			attachment.FieldUploadedByID: {Type: field.TypeInt, Column: attachment.FieldUploadedByID},
+			attachment.FieldFilename:             {Type: field.TypeString, Column: attachment.FieldFilename},
+			attachment.FieldContentType:          {Type: field.TypeString, Column: attachment.FieldContentType},
+			attachment.FieldSize:                 {Type: field.TypeInt64, Column: attachment.FieldSize},
+			attachment.FieldSha256:               {Type: field.TypeString, Column: attachment.FieldSha256},
+			attachment.FieldCreatedAt:            {Type: field.TypeTime, Column: attachment.FieldCreatedAt},
+			attachment.FieldTicketID:             {Type: field.TypeInt, Column: attachment.FieldTicketID},
+			attachment.FieldUploadedByID:         {Type: field.TypeInt, Column: attachment.FieldUploadedByID},
+			attachment.FieldExplanationStepID:    {Type: field.TypeInt, Column: attachment.FieldExplanationStepID},
+			attachment.FieldUploadedByEmployeeID: {Type: field.TypeInt, Column: attachment.FieldUploadedByEmployeeID},
 		},
 	}
 	graph.Nodes[2] = &sqlgraph.Node{
+		NodeSpec: sqlgraph.NodeSpec{
+			Table:   blob.Table,
+			Columns: blob.Columns,
+			ID: &sqlgraph.FieldSpec{
+				Type:   field.TypeInt,
+				Column: blob.FieldID,
+			},
+		},
+		Type: "Blob",
+		Fields: map[string]*sqlgraph.FieldSpec{
+			blob.FieldSha256:      {Type: field.TypeString, Column: blob.FieldSha256},
+			blob.FieldSize:        {Type: field.TypeInt64, Column: blob.FieldSize},
+			blob.FieldContentType: {Type: field.TypeString, Column: blob.FieldContentType},
+			blob.FieldCreatedAt:   {Type: field.TypeTime, Column: blob.FieldCreatedAt},
+		},
+	}
+	graph.Nodes[3] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   category.Table,
 			Columns: category.Columns,
@@ -91,7 +118,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			category.FieldWorkflow:    {Type: field.TypeEnum, Column: category.FieldWorkflow},
 		},
 	}
-	graph.Nodes[3] = &sqlgraph.Node{
+	graph.Nodes[4] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   channel.Table,
 			Columns: channel.Columns,
@@ -112,7 +139,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			channel.FieldSecret:        {Type: field.TypeString, Column: channel.FieldSecret},
 		},
 	}
-	graph.Nodes[4] = &sqlgraph.Node{
+	graph.Nodes[5] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   delivery.Table,
 			Columns: delivery.Columns,
@@ -142,13 +169,165 @@ var schemaGraph = func() *sqlgraph.Schema {
 			delivery.FieldHTML:          {Type: field.TypeString, Column: delivery.FieldHTML},
 			delivery.FieldLink:          {Type: field.TypeString, Column: delivery.FieldLink},
 			delivery.FieldPayload:       {Type: field.TypeJSON, Column: delivery.FieldPayload},
+			delivery.FieldEmployeeID:    {Type: field.TypeInt, Column: delivery.FieldEmployeeID},
+			delivery.FieldExplanationID: {Type: field.TypeInt, Column: delivery.FieldExplanationID},
+			delivery.FieldAddress:       {Type: field.TypeString, Column: delivery.FieldAddress},
+			delivery.FieldLinkRole:      {Type: field.TypeEnum, Column: delivery.FieldLinkRole},
 			delivery.FieldAttempts:      {Type: field.TypeInt, Column: delivery.FieldAttempts},
 			delivery.FieldLastError:     {Type: field.TypeString, Column: delivery.FieldLastError},
 			delivery.FieldLastAttemptAt: {Type: field.TypeTime, Column: delivery.FieldLastAttemptAt},
 			delivery.FieldSentAt:        {Type: field.TypeTime, Column: delivery.FieldSentAt},
 		},
 	}
-	graph.Nodes[5] = &sqlgraph.Node{
+	graph.Nodes[6] = &sqlgraph.Node{
+		NodeSpec: sqlgraph.NodeSpec{
+			Table:   department.Table,
+			Columns: department.Columns,
+			ID: &sqlgraph.FieldSpec{
+				Type:   field.TypeInt,
+				Column: department.FieldID,
+			},
+		},
+		Type: "Department",
+		Fields: map[string]*sqlgraph.FieldSpec{
+			department.FieldCreatedAt: {Type: field.TypeTime, Column: department.FieldCreatedAt},
+			department.FieldUpdatedAt: {Type: field.TypeTime, Column: department.FieldUpdatedAt},
+			department.FieldName:      {Type: field.TypeString, Column: department.FieldName},
+			department.FieldManagerID: {Type: field.TypeInt, Column: department.FieldManagerID},
+		},
+	}
+	graph.Nodes[7] = &sqlgraph.Node{
+		NodeSpec: sqlgraph.NodeSpec{
+			Table:   employee.Table,
+			Columns: employee.Columns,
+			ID: &sqlgraph.FieldSpec{
+				Type:   field.TypeInt,
+				Column: employee.FieldID,
+			},
+		},
+		Type: "Employee",
+		Fields: map[string]*sqlgraph.FieldSpec{
+			employee.FieldCreatedAt:    {Type: field.TypeTime, Column: employee.FieldCreatedAt},
+			employee.FieldUpdatedAt:    {Type: field.TypeTime, Column: employee.FieldUpdatedAt},
+			employee.FieldNumber:       {Type: field.TypeString, Column: employee.FieldNumber},
+			employee.FieldName:         {Type: field.TypeString, Column: employee.FieldName},
+			employee.FieldEmail:        {Type: field.TypeString, Column: employee.FieldEmail},
+			employee.FieldPhone:        {Type: field.TypeString, Column: employee.FieldPhone},
+			employee.FieldDepartmentID: {Type: field.TypeInt, Column: employee.FieldDepartmentID},
+			employee.FieldUserID:       {Type: field.TypeInt, Column: employee.FieldUserID},
+			employee.FieldActive:       {Type: field.TypeBool, Column: employee.FieldActive},
+		},
+	}
+	graph.Nodes[8] = &sqlgraph.Node{
+		NodeSpec: sqlgraph.NodeSpec{
+			Table:   evidence.Table,
+			Columns: evidence.Columns,
+			ID: &sqlgraph.FieldSpec{
+				Type:   field.TypeInt,
+				Column: evidence.FieldID,
+			},
+		},
+		Type: "Evidence",
+		Fields: map[string]*sqlgraph.FieldSpec{
+			evidence.FieldTicketID:  {Type: field.TypeInt, Column: evidence.FieldTicketID},
+			evidence.FieldRecord:    {Type: field.TypeJSON, Column: evidence.FieldRecord},
+			evidence.FieldCreatedAt: {Type: field.TypeTime, Column: evidence.FieldCreatedAt},
+		},
+	}
+	graph.Nodes[9] = &sqlgraph.Node{
+		NodeSpec: sqlgraph.NodeSpec{
+			Table:   explanationcategory.Table,
+			Columns: explanationcategory.Columns,
+			ID: &sqlgraph.FieldSpec{
+				Type:   field.TypeInt,
+				Column: explanationcategory.FieldID,
+			},
+		},
+		Type: "ExplanationCategory",
+		Fields: map[string]*sqlgraph.FieldSpec{
+			explanationcategory.FieldCreatedAt:   {Type: field.TypeTime, Column: explanationcategory.FieldCreatedAt},
+			explanationcategory.FieldUpdatedAt:   {Type: field.TypeTime, Column: explanationcategory.FieldUpdatedAt},
+			explanationcategory.FieldName:        {Type: field.TypeString, Column: explanationcategory.FieldName},
+			explanationcategory.FieldDescription: {Type: field.TypeString, Column: explanationcategory.FieldDescription},
+			explanationcategory.FieldActive:      {Type: field.TypeBool, Column: explanationcategory.FieldActive},
+		},
+	}
+	graph.Nodes[10] = &sqlgraph.Node{
+		NodeSpec: sqlgraph.NodeSpec{
+			Table:   explanationlink.Table,
+			Columns: explanationlink.Columns,
+			ID: &sqlgraph.FieldSpec{
+				Type:   field.TypeInt,
+				Column: explanationlink.FieldID,
+			},
+		},
+		Type: "ExplanationLink",
+		Fields: map[string]*sqlgraph.FieldSpec{
+			explanationlink.FieldRequestID:  {Type: field.TypeInt, Column: explanationlink.FieldRequestID},
+			explanationlink.FieldEmployeeID: {Type: field.TypeInt, Column: explanationlink.FieldEmployeeID},
+			explanationlink.FieldRole:       {Type: field.TypeEnum, Column: explanationlink.FieldRole},
+			explanationlink.FieldTokenHash:  {Type: field.TypeString, Column: explanationlink.FieldTokenHash},
+			explanationlink.FieldCreatedAt:  {Type: field.TypeTime, Column: explanationlink.FieldCreatedAt},
+			explanationlink.FieldUsedAt:     {Type: field.TypeTime, Column: explanationlink.FieldUsedAt},
+		},
+	}
+	graph.Nodes[11] = &sqlgraph.Node{
+		NodeSpec: sqlgraph.NodeSpec{
+			Table:   explanationrequest.Table,
+			Columns: explanationrequest.Columns,
+			ID: &sqlgraph.FieldSpec{
+				Type:   field.TypeInt,
+				Column: explanationrequest.FieldID,
+			},
+		},
+		Type: "ExplanationRequest",
+		Fields: map[string]*sqlgraph.FieldSpec{
+			explanationrequest.FieldCreatedAt:      {Type: field.TypeTime, Column: explanationrequest.FieldCreatedAt},
+			explanationrequest.FieldUpdatedAt:      {Type: field.TypeTime, Column: explanationrequest.FieldUpdatedAt},
+			explanationrequest.FieldTicketID:       {Type: field.TypeInt, Column: explanationrequest.FieldTicketID},
+			explanationrequest.FieldStatus:         {Type: field.TypeEnum, Column: explanationrequest.FieldStatus},
+			explanationrequest.FieldPriority:       {Type: field.TypeEnum, Column: explanationrequest.FieldPriority},
+			explanationrequest.FieldViolatorID:     {Type: field.TypeInt, Column: explanationrequest.FieldViolatorID},
+			explanationrequest.FieldManagerID:      {Type: field.TypeInt, Column: explanationrequest.FieldManagerID},
+			explanationrequest.FieldAuditorID:      {Type: field.TypeInt, Column: explanationrequest.FieldAuditorID},
+			explanationrequest.FieldCategoryID:     {Type: field.TypeInt, Column: explanationrequest.FieldCategoryID},
+			explanationrequest.FieldDepartmentID:   {Type: field.TypeInt, Column: explanationrequest.FieldDepartmentID},
+			explanationrequest.FieldDeadline:       {Type: field.TypeTime, Column: explanationrequest.FieldDeadline},
+			explanationrequest.FieldMessage:        {Type: field.TypeString, Column: explanationrequest.FieldMessage},
+			explanationrequest.FieldEvidence:       {Type: field.TypeJSON, Column: explanationrequest.FieldEvidence},
+			explanationrequest.FieldRequestedByID:  {Type: field.TypeInt, Column: explanationrequest.FieldRequestedByID},
+			explanationrequest.FieldWithdrawn:      {Type: field.TypeBool, Column: explanationrequest.FieldWithdrawn},
+			explanationrequest.FieldWithdrawReason: {Type: field.TypeString, Column: explanationrequest.FieldWithdrawReason},
+			explanationrequest.FieldEndedAt:        {Type: field.TypeTime, Column: explanationrequest.FieldEndedAt},
+			explanationrequest.FieldSubmittedAt:    {Type: field.TypeTime, Column: explanationrequest.FieldSubmittedAt},
+			explanationrequest.FieldRemindedAt:     {Type: field.TypeTime, Column: explanationrequest.FieldRemindedAt},
+			explanationrequest.FieldVersion:        {Type: field.TypeInt, Column: explanationrequest.FieldVersion},
+		},
+	}
+	graph.Nodes[12] = &sqlgraph.Node{
+		NodeSpec: sqlgraph.NodeSpec{
+			Table:   explanationstep.Table,
+			Columns: explanationstep.Columns,
+			ID: &sqlgraph.FieldSpec{
+				Type:   field.TypeInt,
+				Column: explanationstep.FieldID,
+			},
+		},
+		Type: "ExplanationStep",
+		Fields: map[string]*sqlgraph.FieldSpec{
+			explanationstep.FieldRequestID:       {Type: field.TypeInt, Column: explanationstep.FieldRequestID},
+			explanationstep.FieldTicketID:        {Type: field.TypeInt, Column: explanationstep.FieldTicketID},
+			explanationstep.FieldAction:          {Type: field.TypeEnum, Column: explanationstep.FieldAction},
+			explanationstep.FieldRole:            {Type: field.TypeEnum, Column: explanationstep.FieldRole},
+			explanationstep.FieldFromStatus:      {Type: field.TypeEnum, Column: explanationstep.FieldFromStatus},
+			explanationstep.FieldToStatus:        {Type: field.TypeEnum, Column: explanationstep.FieldToStatus},
+			explanationstep.FieldActorID:         {Type: field.TypeInt, Column: explanationstep.FieldActorID},
+			explanationstep.FieldActorEmployeeID: {Type: field.TypeInt, Column: explanationstep.FieldActorEmployeeID},
+			explanationstep.FieldComment:         {Type: field.TypeString, Column: explanationstep.FieldComment},
+			explanationstep.FieldCreatedAt:       {Type: field.TypeTime, Column: explanationstep.FieldCreatedAt},
+		},
+	}
+	graph.Nodes[13] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   memo.Table,
 			Columns: memo.Columns,
@@ -167,7 +346,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			memo.FieldAuthorID:  {Type: field.TypeInt, Column: memo.FieldAuthorID},
 		},
 	}
-	graph.Nodes[6] = &sqlgraph.Node{
+	graph.Nodes[14] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   playbook.Table,
 			Columns: playbook.Columns,
@@ -191,7 +370,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			playbook.FieldTimeoutMs:       {Type: field.TypeInt, Column: playbook.FieldTimeoutMs},
 		},
 	}
-	graph.Nodes[7] = &sqlgraph.Node{
+	graph.Nodes[15] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   playbookrun.Table,
 			Columns: playbookrun.Columns,
@@ -219,7 +398,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			playbookrun.FieldFinishedAt:    {Type: field.TypeTime, Column: playbookrun.FieldFinishedAt},
 		},
 	}
-	graph.Nodes[8] = &sqlgraph.Node{
+	graph.Nodes[16] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   site.Table,
 			Columns: site.Columns,
@@ -236,7 +415,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			site.FieldDescription: {Type: field.TypeString, Column: site.FieldDescription},
 		},
 	}
-	graph.Nodes[9] = &sqlgraph.Node{
+	graph.Nodes[17] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   statusday.Table,
 			Columns: statusday.Columns,
@@ -253,7 +432,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			statusday.FieldDelta:  {Type: field.TypeInt, Column: statusday.FieldDelta},
 		},
 	}
-	graph.Nodes[10] = &sqlgraph.Node{
+	graph.Nodes[18] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   statushour.Table,
 			Columns: statushour.Columns,
@@ -270,7 +449,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			statushour.FieldDelta:  {Type: field.TypeInt, Column: statushour.FieldDelta},
 		},
 	}
-	graph.Nodes[11] = &sqlgraph.Node{
+	graph.Nodes[19] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   tag.Table,
 			Columns: tag.Columns,
@@ -287,7 +466,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			tag.FieldColor:     {Type: field.TypeString, Column: tag.FieldColor},
 		},
 	}
-	graph.Nodes[12] = &sqlgraph.Node{
+	graph.Nodes[20] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   ticket.Table,
 			Columns: ticket.Columns,
@@ -314,6 +493,9 @@ var schemaGraph = func() *sqlgraph.Schema {
 			ticket.FieldProtocol:          {Type: field.TypeString, Column: ticket.FieldProtocol},
 			ticket.FieldHost:              {Type: field.TypeString, Column: ticket.FieldHost},
 			ticket.FieldCustomFields:      {Type: field.TypeJSON, Column: ticket.FieldCustomFields},
+			ticket.FieldSrcIPKey:          {Type: field.TypeString, Column: ticket.FieldSrcIPKey},
+			ticket.FieldDstIPKey:          {Type: field.TypeString, Column: ticket.FieldDstIPKey},
+			ticket.FieldHostKey:           {Type: field.TypeString, Column: ticket.FieldHostKey},
 			ticket.FieldCategoryID:        {Type: field.TypeInt, Column: ticket.FieldCategoryID},
 			ticket.FieldSiteID:            {Type: field.TypeInt, Column: ticket.FieldSiteID},
 			ticket.FieldPriority:          {Type: field.TypeEnum, Column: ticket.FieldPriority},
@@ -326,10 +508,11 @@ var schemaGraph = func() *sqlgraph.Schema {
 			ticket.FieldDuplicateCount:    {Type: field.TypeInt, Column: ticket.FieldDuplicateCount},
 			ticket.FieldClosedAt:          {Type: field.TypeTime, Column: ticket.FieldClosedAt},
 			ticket.FieldDueAt:             {Type: field.TypeTime, Column: ticket.FieldDueAt},
+			ticket.FieldExplanationStatus: {Type: field.TypeEnum, Column: ticket.FieldExplanationStatus},
 			ticket.FieldVersion:           {Type: field.TypeInt, Column: ticket.FieldVersion},
 		},
 	}
-	graph.Nodes[13] = &sqlgraph.Node{
+	graph.Nodes[21] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   ticketapprover.Table,
 			Columns: ticketapprover.Columns,
@@ -350,7 +533,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			ticketapprover.FieldUserID:   {Type: field.TypeInt, Column: ticketapprover.FieldUserID},
 		},
 	}
-	graph.Nodes[14] = &sqlgraph.Node{
+	graph.Nodes[22] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   ticketassignee.Table,
 			Columns: ticketassignee.Columns,
@@ -371,7 +554,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			ticketassignee.FieldUserID:   {Type: field.TypeInt, Column: ticketassignee.FieldUserID},
 		},
 	}
-	graph.Nodes[15] = &sqlgraph.Node{
+	graph.Nodes[23] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   ticketevent.Table,
 			Columns: ticketevent.Columns,
@@ -394,7 +577,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			ticketevent.FieldChanges:      {Type: field.TypeJSON, Column: ticketevent.FieldChanges},
 		},
 	}
-	graph.Nodes[16] = &sqlgraph.Node{
+	graph.Nodes[24] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   ticketlink.Table,
 			Columns: ticketlink.Columns,
@@ -412,7 +595,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			ticketlink.FieldCreatedAt:   {Type: field.TypeTime, Column: ticketlink.FieldCreatedAt},
 		},
 	}
-	graph.Nodes[17] = &sqlgraph.Node{
+	graph.Nodes[25] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   tickettag.Table,
 			Columns: tickettag.Columns,
@@ -433,7 +616,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			tickettag.FieldTagID:    {Type: field.TypeInt, Column: tickettag.FieldTagID},
 		},
 	}
-	graph.Nodes[18] = &sqlgraph.Node{
+	graph.Nodes[26] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   ticketwatcher.Table,
 			Columns: ticketwatcher.Columns,
@@ -450,7 +633,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			ticketwatcher.FieldCreatedAt: {Type: field.TypeTime, Column: ticketwatcher.FieldCreatedAt},
 		},
 	}
-	graph.Nodes[19] = &sqlgraph.Node{
+	graph.Nodes[27] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   user.Table,
 			Columns: user.Columns,
@@ -520,6 +703,30 @@ var schemaGraph = func() *sqlgraph.Schema {
 		},
 		"Attachment",
 		"User",
+	)
+	graph.MustAddE(
+		"explanation_step",
+		&sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.M2O,
+			Inverse: true,
+			Table:   attachment.ExplanationStepTable,
+			Columns: []string{attachment.ExplanationStepColumn},
+			Bidi:    false,
+		},
+		"Attachment",
+		"ExplanationStep",
+	)
+	graph.MustAddE(
+		"uploaded_by_employee",
+		&sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.M2O,
+			Inverse: false,
+			Table:   attachment.UploadedByEmployeeTable,
+			Columns: []string{attachment.UploadedByEmployeeColumn},
+			Bidi:    false,
+		},
+		"Attachment",
+		"Employee",
 	)
 	graph.MustAddE(
 		"tickets",
@@ -592,6 +799,282 @@ var schemaGraph = func() *sqlgraph.Schema {
 		},
 		"Delivery",
 		"User",
+	)
+	graph.MustAddE(
+		"employee",
+		&sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.M2O,
+			Inverse: false,
+			Table:   delivery.EmployeeTable,
+			Columns: []string{delivery.EmployeeColumn},
+			Bidi:    false,
+		},
+		"Delivery",
+		"Employee",
+	)
+	graph.MustAddE(
+		"explanation",
+		&sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.M2O,
+			Inverse: false,
+			Table:   delivery.ExplanationTable,
+			Columns: []string{delivery.ExplanationColumn},
+			Bidi:    false,
+		},
+		"Delivery",
+		"ExplanationRequest",
+	)
+	graph.MustAddE(
+		"employees",
+		&sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.O2M,
+			Inverse: false,
+			Table:   department.EmployeesTable,
+			Columns: []string{department.EmployeesColumn},
+			Bidi:    false,
+		},
+		"Department",
+		"Employee",
+	)
+	graph.MustAddE(
+		"manager",
+		&sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.M2O,
+			Inverse: false,
+			Table:   department.ManagerTable,
+			Columns: []string{department.ManagerColumn},
+			Bidi:    false,
+		},
+		"Department",
+		"Employee",
+	)
+	graph.MustAddE(
+		"department",
+		&sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.M2O,
+			Inverse: true,
+			Table:   employee.DepartmentTable,
+			Columns: []string{employee.DepartmentColumn},
+			Bidi:    false,
+		},
+		"Employee",
+		"Department",
+	)
+	graph.MustAddE(
+		"user",
+		&sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.M2O,
+			Inverse: false,
+			Table:   employee.UserTable,
+			Columns: []string{employee.UserColumn},
+			Bidi:    false,
+		},
+		"Employee",
+		"User",
+	)
+	graph.MustAddE(
+		"ticket",
+		&sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.M2O,
+			Inverse: true,
+			Table:   evidence.TicketTable,
+			Columns: []string{evidence.TicketColumn},
+			Bidi:    false,
+		},
+		"Evidence",
+		"Ticket",
+	)
+	graph.MustAddE(
+		"request",
+		&sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.M2O,
+			Inverse: true,
+			Table:   explanationlink.RequestTable,
+			Columns: []string{explanationlink.RequestColumn},
+			Bidi:    false,
+		},
+		"ExplanationLink",
+		"ExplanationRequest",
+	)
+	graph.MustAddE(
+		"employee",
+		&sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.M2O,
+			Inverse: false,
+			Table:   explanationlink.EmployeeTable,
+			Columns: []string{explanationlink.EmployeeColumn},
+			Bidi:    false,
+		},
+		"ExplanationLink",
+		"Employee",
+	)
+	graph.MustAddE(
+		"ticket",
+		&sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.M2O,
+			Inverse: true,
+			Table:   explanationrequest.TicketTable,
+			Columns: []string{explanationrequest.TicketColumn},
+			Bidi:    false,
+		},
+		"ExplanationRequest",
+		"Ticket",
+	)
+	graph.MustAddE(
+		"violator",
+		&sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.M2O,
+			Inverse: false,
+			Table:   explanationrequest.ViolatorTable,
+			Columns: []string{explanationrequest.ViolatorColumn},
+			Bidi:    false,
+		},
+		"ExplanationRequest",
+		"Employee",
+	)
+	graph.MustAddE(
+		"manager",
+		&sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.M2O,
+			Inverse: false,
+			Table:   explanationrequest.ManagerTable,
+			Columns: []string{explanationrequest.ManagerColumn},
+			Bidi:    false,
+		},
+		"ExplanationRequest",
+		"Employee",
+	)
+	graph.MustAddE(
+		"auditor",
+		&sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.M2O,
+			Inverse: false,
+			Table:   explanationrequest.AuditorTable,
+			Columns: []string{explanationrequest.AuditorColumn},
+			Bidi:    false,
+		},
+		"ExplanationRequest",
+		"Employee",
+	)
+	graph.MustAddE(
+		"category",
+		&sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.M2O,
+			Inverse: false,
+			Table:   explanationrequest.CategoryTable,
+			Columns: []string{explanationrequest.CategoryColumn},
+			Bidi:    false,
+		},
+		"ExplanationRequest",
+		"ExplanationCategory",
+	)
+	graph.MustAddE(
+		"department",
+		&sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.M2O,
+			Inverse: false,
+			Table:   explanationrequest.DepartmentTable,
+			Columns: []string{explanationrequest.DepartmentColumn},
+			Bidi:    false,
+		},
+		"ExplanationRequest",
+		"Department",
+	)
+	graph.MustAddE(
+		"requested_by",
+		&sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.M2O,
+			Inverse: false,
+			Table:   explanationrequest.RequestedByTable,
+			Columns: []string{explanationrequest.RequestedByColumn},
+			Bidi:    false,
+		},
+		"ExplanationRequest",
+		"User",
+	)
+	graph.MustAddE(
+		"steps",
+		&sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.O2M,
+			Inverse: false,
+			Table:   explanationrequest.StepsTable,
+			Columns: []string{explanationrequest.StepsColumn},
+			Bidi:    false,
+		},
+		"ExplanationRequest",
+		"ExplanationStep",
+	)
+	graph.MustAddE(
+		"links",
+		&sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.O2M,
+			Inverse: false,
+			Table:   explanationrequest.LinksTable,
+			Columns: []string{explanationrequest.LinksColumn},
+			Bidi:    false,
+		},
+		"ExplanationRequest",
+		"ExplanationLink",
+	)
+	graph.MustAddE(
+		"request",
+		&sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.M2O,
+			Inverse: true,
+			Table:   explanationstep.RequestTable,
+			Columns: []string{explanationstep.RequestColumn},
+			Bidi:    false,
+		},
+		"ExplanationStep",
+		"ExplanationRequest",
+	)
+	graph.MustAddE(
+		"ticket",
+		&sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.M2O,
+			Inverse: false,
+			Table:   explanationstep.TicketTable,
+			Columns: []string{explanationstep.TicketColumn},
+			Bidi:    false,
+		},
+		"ExplanationStep",
+		"Ticket",
+	)
+	graph.MustAddE(
+		"actor",
+		&sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.M2O,
+			Inverse: false,
+			Table:   explanationstep.ActorTable,
+			Columns: []string{explanationstep.ActorColumn},
+			Bidi:    false,
+		},
+		"ExplanationStep",
+		"User",
+	)
+	graph.MustAddE(
+		"actor_employee",
+		&sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.M2O,
+			Inverse: false,
+			Table:   explanationstep.ActorEmployeeTable,
+			Columns: []string{explanationstep.ActorEmployeeColumn},
+			Bidi:    false,
+		},
+		"ExplanationStep",
+		"Employee",
+	)
+	graph.MustAddE(
+		"attachments",
+		&sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.O2M,
+			Inverse: false,
+			Table:   explanationstep.AttachmentsTable,
+			Columns: []string{explanationstep.AttachmentsColumn},
+			Bidi:    false,
+		},
+		"ExplanationStep",
+		"Attachment",
 	)
 	graph.MustAddE(
 		"ticket",
@@ -892,6 +1375,30 @@ var schemaGraph = func() *sqlgraph.Schema {
 		},
 		"Ticket",
 		"PlaybookRun",
+	)
+	graph.MustAddE(
+		"evidence",
+		&sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.O2M,
+			Inverse: false,
+			Table:   ticket.EvidenceTable,
+			Columns: []string{ticket.EvidenceColumn},
+			Bidi:    false,
+		},
+		"Ticket",
+		"Evidence",
+	)
+	graph.MustAddE(
+		"explanations",
+		&sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.O2M,
+			Inverse: false,
+			Table:   ticket.ExplanationsTable,
+			Columns: []string{ticket.ExplanationsColumn},
+			Bidi:    false,
+		},
+		"Ticket",
+		"ExplanationRequest",
 	)
 	graph.MustAddE(
 		"ticket_assignees",
@@ -1313,6 +1820,16 @@ func (f *AttachmentFilter) WhereUploadedByID(p entql.IntP) {
 	f.Where(p.Field(attachment.FieldUploadedByID))
 }
 
+// WhereExplanationStepID applies the entql int predicate on the explanation_step_id field.
+func (f *AttachmentFilter) WhereExplanationStepID(p entql.IntP) {
+	f.Where(p.Field(attachment.FieldExplanationStepID))
+}
+
+// WhereUploadedByEmployeeID applies the entql int predicate on the uploaded_by_employee_id field.
+func (f *AttachmentFilter) WhereUploadedByEmployeeID(p entql.IntP) {
+	f.Where(p.Field(attachment.FieldUploadedByEmployeeID))
+}
+
 // WhereHasTicket applies a predicate to check if query has an edge ticket.
 func (f *AttachmentFilter) WhereHasTicket() {
 	f.Where(entql.HasEdge("ticket"))
@@ -1355,6 +1872,94 @@ func (f *AttachmentFilter) WhereHasUploadedByWith(preds ...predicate.User) {
 	})))
 }
 
+// WhereHasExplanationStep applies a predicate to check if query has an edge explanation_step.
+func (f *AttachmentFilter) WhereHasExplanationStep() {
+	f.Where(entql.HasEdge("explanation_step"))
+}
+
+// WhereHasExplanationStepWith applies a predicate to check if query has an edge explanation_step with a given conditions (other predicates).
+func (f *AttachmentFilter) WhereHasExplanationStepWith(preds ...predicate.ExplanationStep) {
+	f.Where(entql.HasEdgeWith("explanation_step", sqlgraph.WrapFunc(func(s *sql.Selector) {
+		for _, p := range preds {
+			p(s)
+		}
+	})))
+}
+
+// WhereHasUploadedByEmployee applies a predicate to check if query has an edge uploaded_by_employee.
+func (f *AttachmentFilter) WhereHasUploadedByEmployee() {
+	f.Where(entql.HasEdge("uploaded_by_employee"))
+}
+
+// WhereHasUploadedByEmployeeWith applies a predicate to check if query has an edge uploaded_by_employee with a given conditions (other predicates).
+func (f *AttachmentFilter) WhereHasUploadedByEmployeeWith(preds ...predicate.Employee) {
+	f.Where(entql.HasEdgeWith("uploaded_by_employee", sqlgraph.WrapFunc(func(s *sql.Selector) {
+		for _, p := range preds {
+			p(s)
+		}
+	})))
+}
+
+// addPredicate implements the predicateAdder interface.
+func (_q *BlobQuery) addPredicate(pred func(s *sql.Selector)) {
+	_q.predicates = append(_q.predicates, pred)
+}
+
+// Filter returns a Filter implementation to apply filters on the BlobQuery builder.
+func (_q *BlobQuery) Filter() *BlobFilter {
+	return &BlobFilter{config: _q.config, predicateAdder: _q}
+}
+
+// addPredicate implements the predicateAdder interface.
+func (m *BlobMutation) addPredicate(pred func(s *sql.Selector)) {
+	m.predicates = append(m.predicates, pred)
+}
+
+// Filter returns an entql.Where implementation to apply filters on the BlobMutation builder.
+func (m *BlobMutation) Filter() *BlobFilter {
+	return &BlobFilter{config: m.config, predicateAdder: m}
+}
+
+// BlobFilter provides a generic filtering capability at runtime for BlobQuery.
+type BlobFilter struct {
+	predicateAdder
+	config
+}
+
+// Where applies the entql predicate on the query filter.
+func (f *BlobFilter) Where(p entql.P) {
+	f.addPredicate(func(s *sql.Selector) {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[2].Type, p, s); err != nil {
+			s.AddError(err)
+		}
+	})
+}
+
+// WhereID applies the entql int predicate on the id field.
+func (f *BlobFilter) WhereID(p entql.IntP) {
+	f.Where(p.Field(blob.FieldID))
+}
+
+// WhereSha256 applies the entql string predicate on the sha256 field.
+func (f *BlobFilter) WhereSha256(p entql.StringP) {
+	f.Where(p.Field(blob.FieldSha256))
+}
+
+// WhereSize applies the entql int64 predicate on the size field.
+func (f *BlobFilter) WhereSize(p entql.Int64P) {
+	f.Where(p.Field(blob.FieldSize))
+}
+
+// WhereContentType applies the entql string predicate on the content_type field.
+func (f *BlobFilter) WhereContentType(p entql.StringP) {
+	f.Where(p.Field(blob.FieldContentType))
+}
+
+// WhereCreatedAt applies the entql time.Time predicate on the created_at field.
+func (f *BlobFilter) WhereCreatedAt(p entql.TimeP) {
+	f.Where(p.Field(blob.FieldCreatedAt))
+}
+
 // addPredicate implements the predicateAdder interface.
 func (_q *CategoryQuery) addPredicate(pred func(s *sql.Selector)) {
 	_q.predicates = append(_q.predicates, pred)
@@ -1384,7 +1989,7 @@ type CategoryFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *CategoryFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[2].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[3].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -1463,7 +2068,7 @@ type ChannelFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *ChannelFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[3].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[4].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -1557,7 +2162,7 @@ type DeliveryFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *DeliveryFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[4].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[5].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -1663,6 +2268,26 @@ func (f *DeliveryFilter) WherePayload(p entql.BytesP) {
 	f.Where(p.Field(delivery.FieldPayload))
 }
 
+// WhereEmployeeID applies the entql int predicate on the employee_id field.
+func (f *DeliveryFilter) WhereEmployeeID(p entql.IntP) {
+	f.Where(p.Field(delivery.FieldEmployeeID))
+}
+
+// WhereExplanationID applies the entql int predicate on the explanation_id field.
+func (f *DeliveryFilter) WhereExplanationID(p entql.IntP) {
+	f.Where(p.Field(delivery.FieldExplanationID))
+}
+
+// WhereAddress applies the entql string predicate on the address field.
+func (f *DeliveryFilter) WhereAddress(p entql.StringP) {
+	f.Where(p.Field(delivery.FieldAddress))
+}
+
+// WhereLinkRole applies the entql string predicate on the link_role field.
+func (f *DeliveryFilter) WhereLinkRole(p entql.StringP) {
+	f.Where(p.Field(delivery.FieldLinkRole))
+}
+
 // WhereAttempts applies the entql int predicate on the attempts field.
 func (f *DeliveryFilter) WhereAttempts(p entql.IntP) {
 	f.Where(p.Field(delivery.FieldAttempts))
@@ -1739,6 +2364,893 @@ func (f *DeliveryFilter) WhereHasRequestedByWith(preds ...predicate.User) {
 	})))
 }
 
+// WhereHasEmployee applies a predicate to check if query has an edge employee.
+func (f *DeliveryFilter) WhereHasEmployee() {
+	f.Where(entql.HasEdge("employee"))
+}
+
+// WhereHasEmployeeWith applies a predicate to check if query has an edge employee with a given conditions (other predicates).
+func (f *DeliveryFilter) WhereHasEmployeeWith(preds ...predicate.Employee) {
+	f.Where(entql.HasEdgeWith("employee", sqlgraph.WrapFunc(func(s *sql.Selector) {
+		for _, p := range preds {
+			p(s)
+		}
+	})))
+}
+
+// WhereHasExplanation applies a predicate to check if query has an edge explanation.
+func (f *DeliveryFilter) WhereHasExplanation() {
+	f.Where(entql.HasEdge("explanation"))
+}
+
+// WhereHasExplanationWith applies a predicate to check if query has an edge explanation with a given conditions (other predicates).
+func (f *DeliveryFilter) WhereHasExplanationWith(preds ...predicate.ExplanationRequest) {
+	f.Where(entql.HasEdgeWith("explanation", sqlgraph.WrapFunc(func(s *sql.Selector) {
+		for _, p := range preds {
+			p(s)
+		}
+	})))
+}
+
+// addPredicate implements the predicateAdder interface.
+func (_q *DepartmentQuery) addPredicate(pred func(s *sql.Selector)) {
+	_q.predicates = append(_q.predicates, pred)
+}
+
+// Filter returns a Filter implementation to apply filters on the DepartmentQuery builder.
+func (_q *DepartmentQuery) Filter() *DepartmentFilter {
+	return &DepartmentFilter{config: _q.config, predicateAdder: _q}
+}
+
+// addPredicate implements the predicateAdder interface.
+func (m *DepartmentMutation) addPredicate(pred func(s *sql.Selector)) {
+	m.predicates = append(m.predicates, pred)
+}
+
+// Filter returns an entql.Where implementation to apply filters on the DepartmentMutation builder.
+func (m *DepartmentMutation) Filter() *DepartmentFilter {
+	return &DepartmentFilter{config: m.config, predicateAdder: m}
+}
+
+// DepartmentFilter provides a generic filtering capability at runtime for DepartmentQuery.
+type DepartmentFilter struct {
+	predicateAdder
+	config
+}
+
+// Where applies the entql predicate on the query filter.
+func (f *DepartmentFilter) Where(p entql.P) {
+	f.addPredicate(func(s *sql.Selector) {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[6].Type, p, s); err != nil {
+			s.AddError(err)
+		}
+	})
+}
+
+// WhereID applies the entql int predicate on the id field.
+func (f *DepartmentFilter) WhereID(p entql.IntP) {
+	f.Where(p.Field(department.FieldID))
+}
+
+// WhereCreatedAt applies the entql time.Time predicate on the created_at field.
+func (f *DepartmentFilter) WhereCreatedAt(p entql.TimeP) {
+	f.Where(p.Field(department.FieldCreatedAt))
+}
+
+// WhereUpdatedAt applies the entql time.Time predicate on the updated_at field.
+func (f *DepartmentFilter) WhereUpdatedAt(p entql.TimeP) {
+	f.Where(p.Field(department.FieldUpdatedAt))
+}
+
+// WhereName applies the entql string predicate on the name field.
+func (f *DepartmentFilter) WhereName(p entql.StringP) {
+	f.Where(p.Field(department.FieldName))
+}
+
+// WhereManagerID applies the entql int predicate on the manager_id field.
+func (f *DepartmentFilter) WhereManagerID(p entql.IntP) {
+	f.Where(p.Field(department.FieldManagerID))
+}
+
+// WhereHasEmployees applies a predicate to check if query has an edge employees.
+func (f *DepartmentFilter) WhereHasEmployees() {
+	f.Where(entql.HasEdge("employees"))
+}
+
+// WhereHasEmployeesWith applies a predicate to check if query has an edge employees with a given conditions (other predicates).
+func (f *DepartmentFilter) WhereHasEmployeesWith(preds ...predicate.Employee) {
+	f.Where(entql.HasEdgeWith("employees", sqlgraph.WrapFunc(func(s *sql.Selector) {
+		for _, p := range preds {
+			p(s)
+		}
+	})))
+}
+
+// WhereHasManager applies a predicate to check if query has an edge manager.
+func (f *DepartmentFilter) WhereHasManager() {
+	f.Where(entql.HasEdge("manager"))
+}
+
+// WhereHasManagerWith applies a predicate to check if query has an edge manager with a given conditions (other predicates).
+func (f *DepartmentFilter) WhereHasManagerWith(preds ...predicate.Employee) {
+	f.Where(entql.HasEdgeWith("manager", sqlgraph.WrapFunc(func(s *sql.Selector) {
+		for _, p := range preds {
+			p(s)
+		}
+	})))
+}
+
+// addPredicate implements the predicateAdder interface.
+func (_q *EmployeeQuery) addPredicate(pred func(s *sql.Selector)) {
+	_q.predicates = append(_q.predicates, pred)
+}
+
+// Filter returns a Filter implementation to apply filters on the EmployeeQuery builder.
+func (_q *EmployeeQuery) Filter() *EmployeeFilter {
+	return &EmployeeFilter{config: _q.config, predicateAdder: _q}
+}
+
+// addPredicate implements the predicateAdder interface.
+func (m *EmployeeMutation) addPredicate(pred func(s *sql.Selector)) {
+	m.predicates = append(m.predicates, pred)
+}
+
+// Filter returns an entql.Where implementation to apply filters on the EmployeeMutation builder.
+func (m *EmployeeMutation) Filter() *EmployeeFilter {
+	return &EmployeeFilter{config: m.config, predicateAdder: m}
+}
+
+// EmployeeFilter provides a generic filtering capability at runtime for EmployeeQuery.
+type EmployeeFilter struct {
+	predicateAdder
+	config
+}
+
+// Where applies the entql predicate on the query filter.
+func (f *EmployeeFilter) Where(p entql.P) {
+	f.addPredicate(func(s *sql.Selector) {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[7].Type, p, s); err != nil {
+			s.AddError(err)
+		}
+	})
+}
+
+// WhereID applies the entql int predicate on the id field.
+func (f *EmployeeFilter) WhereID(p entql.IntP) {
+	f.Where(p.Field(employee.FieldID))
+}
+
+// WhereCreatedAt applies the entql time.Time predicate on the created_at field.
+func (f *EmployeeFilter) WhereCreatedAt(p entql.TimeP) {
+	f.Where(p.Field(employee.FieldCreatedAt))
+}
+
+// WhereUpdatedAt applies the entql time.Time predicate on the updated_at field.
+func (f *EmployeeFilter) WhereUpdatedAt(p entql.TimeP) {
+	f.Where(p.Field(employee.FieldUpdatedAt))
+}
+
+// WhereNumber applies the entql string predicate on the number field.
+func (f *EmployeeFilter) WhereNumber(p entql.StringP) {
+	f.Where(p.Field(employee.FieldNumber))
+}
+
+// WhereName applies the entql string predicate on the name field.
+func (f *EmployeeFilter) WhereName(p entql.StringP) {
+	f.Where(p.Field(employee.FieldName))
+}
+
+// WhereEmail applies the entql string predicate on the email field.
+func (f *EmployeeFilter) WhereEmail(p entql.StringP) {
+	f.Where(p.Field(employee.FieldEmail))
+}
+
+// WherePhone applies the entql string predicate on the phone field.
+func (f *EmployeeFilter) WherePhone(p entql.StringP) {
+	f.Where(p.Field(employee.FieldPhone))
+}
+
+// WhereDepartmentID applies the entql int predicate on the department_id field.
+func (f *EmployeeFilter) WhereDepartmentID(p entql.IntP) {
+	f.Where(p.Field(employee.FieldDepartmentID))
+}
+
+// WhereUserID applies the entql int predicate on the user_id field.
+func (f *EmployeeFilter) WhereUserID(p entql.IntP) {
+	f.Where(p.Field(employee.FieldUserID))
+}
+
+// WhereActive applies the entql bool predicate on the active field.
+func (f *EmployeeFilter) WhereActive(p entql.BoolP) {
+	f.Where(p.Field(employee.FieldActive))
+}
+
+// WhereHasDepartment applies a predicate to check if query has an edge department.
+func (f *EmployeeFilter) WhereHasDepartment() {
+	f.Where(entql.HasEdge("department"))
+}
+
+// WhereHasDepartmentWith applies a predicate to check if query has an edge department with a given conditions (other predicates).
+func (f *EmployeeFilter) WhereHasDepartmentWith(preds ...predicate.Department) {
+	f.Where(entql.HasEdgeWith("department", sqlgraph.WrapFunc(func(s *sql.Selector) {
+		for _, p := range preds {
+			p(s)
+		}
+	})))
+}
+
+// WhereHasUser applies a predicate to check if query has an edge user.
+func (f *EmployeeFilter) WhereHasUser() {
+	f.Where(entql.HasEdge("user"))
+}
+
+// WhereHasUserWith applies a predicate to check if query has an edge user with a given conditions (other predicates).
+func (f *EmployeeFilter) WhereHasUserWith(preds ...predicate.User) {
+	f.Where(entql.HasEdgeWith("user", sqlgraph.WrapFunc(func(s *sql.Selector) {
+		for _, p := range preds {
+			p(s)
+		}
+	})))
+}
+
+// addPredicate implements the predicateAdder interface.
+func (_q *EvidenceQuery) addPredicate(pred func(s *sql.Selector)) {
+	_q.predicates = append(_q.predicates, pred)
+}
+
+// Filter returns a Filter implementation to apply filters on the EvidenceQuery builder.
+func (_q *EvidenceQuery) Filter() *EvidenceFilter {
+	return &EvidenceFilter{config: _q.config, predicateAdder: _q}
+}
+
+// addPredicate implements the predicateAdder interface.
+func (m *EvidenceMutation) addPredicate(pred func(s *sql.Selector)) {
+	m.predicates = append(m.predicates, pred)
+}
+
+// Filter returns an entql.Where implementation to apply filters on the EvidenceMutation builder.
+func (m *EvidenceMutation) Filter() *EvidenceFilter {
+	return &EvidenceFilter{config: m.config, predicateAdder: m}
+}
+
+// EvidenceFilter provides a generic filtering capability at runtime for EvidenceQuery.
+type EvidenceFilter struct {
+	predicateAdder
+	config
+}
+
+// Where applies the entql predicate on the query filter.
+func (f *EvidenceFilter) Where(p entql.P) {
+	f.addPredicate(func(s *sql.Selector) {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[8].Type, p, s); err != nil {
+			s.AddError(err)
+		}
+	})
+}
+
+// WhereID applies the entql int predicate on the id field.
+func (f *EvidenceFilter) WhereID(p entql.IntP) {
+	f.Where(p.Field(evidence.FieldID))
+}
+
+// WhereTicketID applies the entql int predicate on the ticket_id field.
+func (f *EvidenceFilter) WhereTicketID(p entql.IntP) {
+	f.Where(p.Field(evidence.FieldTicketID))
+}
+
+// WhereRecord applies the entql json.RawMessage predicate on the record field.
+func (f *EvidenceFilter) WhereRecord(p entql.BytesP) {
+	f.Where(p.Field(evidence.FieldRecord))
+}
+
+// WhereCreatedAt applies the entql time.Time predicate on the created_at field.
+func (f *EvidenceFilter) WhereCreatedAt(p entql.TimeP) {
+	f.Where(p.Field(evidence.FieldCreatedAt))
+}
+
+// WhereHasTicket applies a predicate to check if query has an edge ticket.
+func (f *EvidenceFilter) WhereHasTicket() {
+	f.Where(entql.HasEdge("ticket"))
+}
+
+// WhereHasTicketWith applies a predicate to check if query has an edge ticket with a given conditions (other predicates).
+func (f *EvidenceFilter) WhereHasTicketWith(preds ...predicate.Ticket) {
+	f.Where(entql.HasEdgeWith("ticket", sqlgraph.WrapFunc(func(s *sql.Selector) {
+		for _, p := range preds {
+			p(s)
+		}
+	})))
+}
+
+// addPredicate implements the predicateAdder interface.
+func (_q *ExplanationCategoryQuery) addPredicate(pred func(s *sql.Selector)) {
+	_q.predicates = append(_q.predicates, pred)
+}
+
+// Filter returns a Filter implementation to apply filters on the ExplanationCategoryQuery builder.
+func (_q *ExplanationCategoryQuery) Filter() *ExplanationCategoryFilter {
+	return &ExplanationCategoryFilter{config: _q.config, predicateAdder: _q}
+}
+
+// addPredicate implements the predicateAdder interface.
+func (m *ExplanationCategoryMutation) addPredicate(pred func(s *sql.Selector)) {
+	m.predicates = append(m.predicates, pred)
+}
+
+// Filter returns an entql.Where implementation to apply filters on the ExplanationCategoryMutation builder.
+func (m *ExplanationCategoryMutation) Filter() *ExplanationCategoryFilter {
+	return &ExplanationCategoryFilter{config: m.config, predicateAdder: m}
+}
+
+// ExplanationCategoryFilter provides a generic filtering capability at runtime for ExplanationCategoryQuery.
+type ExplanationCategoryFilter struct {
+	predicateAdder
+	config
+}
+
+// Where applies the entql predicate on the query filter.
+func (f *ExplanationCategoryFilter) Where(p entql.P) {
+	f.addPredicate(func(s *sql.Selector) {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[9].Type, p, s); err != nil {
+			s.AddError(err)
+		}
+	})
+}
+
+// WhereID applies the entql int predicate on the id field.
+func (f *ExplanationCategoryFilter) WhereID(p entql.IntP) {
+	f.Where(p.Field(explanationcategory.FieldID))
+}
+
+// WhereCreatedAt applies the entql time.Time predicate on the created_at field.
+func (f *ExplanationCategoryFilter) WhereCreatedAt(p entql.TimeP) {
+	f.Where(p.Field(explanationcategory.FieldCreatedAt))
+}
+
+// WhereUpdatedAt applies the entql time.Time predicate on the updated_at field.
+func (f *ExplanationCategoryFilter) WhereUpdatedAt(p entql.TimeP) {
+	f.Where(p.Field(explanationcategory.FieldUpdatedAt))
+}
+
+// WhereName applies the entql string predicate on the name field.
+func (f *ExplanationCategoryFilter) WhereName(p entql.StringP) {
+	f.Where(p.Field(explanationcategory.FieldName))
+}
+
+// WhereDescription applies the entql string predicate on the description field.
+func (f *ExplanationCategoryFilter) WhereDescription(p entql.StringP) {
+	f.Where(p.Field(explanationcategory.FieldDescription))
+}
+
+// WhereActive applies the entql bool predicate on the active field.
+func (f *ExplanationCategoryFilter) WhereActive(p entql.BoolP) {
+	f.Where(p.Field(explanationcategory.FieldActive))
+}
+
+// addPredicate implements the predicateAdder interface.
+func (_q *ExplanationLinkQuery) addPredicate(pred func(s *sql.Selector)) {
+	_q.predicates = append(_q.predicates, pred)
+}
+
+// Filter returns a Filter implementation to apply filters on the ExplanationLinkQuery builder.
+func (_q *ExplanationLinkQuery) Filter() *ExplanationLinkFilter {
+	return &ExplanationLinkFilter{config: _q.config, predicateAdder: _q}
+}
+
+// addPredicate implements the predicateAdder interface.
+func (m *ExplanationLinkMutation) addPredicate(pred func(s *sql.Selector)) {
+	m.predicates = append(m.predicates, pred)
+}
+
+// Filter returns an entql.Where implementation to apply filters on the ExplanationLinkMutation builder.
+func (m *ExplanationLinkMutation) Filter() *ExplanationLinkFilter {
+	return &ExplanationLinkFilter{config: m.config, predicateAdder: m}
+}
+
+// ExplanationLinkFilter provides a generic filtering capability at runtime for ExplanationLinkQuery.
+type ExplanationLinkFilter struct {
+	predicateAdder
+	config
+}
+
+// Where applies the entql predicate on the query filter.
+func (f *ExplanationLinkFilter) Where(p entql.P) {
+	f.addPredicate(func(s *sql.Selector) {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[10].Type, p, s); err != nil {
+			s.AddError(err)
+		}
+	})
+}
+
+// WhereID applies the entql int predicate on the id field.
+func (f *ExplanationLinkFilter) WhereID(p entql.IntP) {
+	f.Where(p.Field(explanationlink.FieldID))
+}
+
+// WhereRequestID applies the entql int predicate on the request_id field.
+func (f *ExplanationLinkFilter) WhereRequestID(p entql.IntP) {
+	f.Where(p.Field(explanationlink.FieldRequestID))
+}
+
+// WhereEmployeeID applies the entql int predicate on the employee_id field.
+func (f *ExplanationLinkFilter) WhereEmployeeID(p entql.IntP) {
+	f.Where(p.Field(explanationlink.FieldEmployeeID))
+}
+
+// WhereRole applies the entql string predicate on the role field.
+func (f *ExplanationLinkFilter) WhereRole(p entql.StringP) {
+	f.Where(p.Field(explanationlink.FieldRole))
+}
+
+// WhereTokenHash applies the entql string predicate on the token_hash field.
+func (f *ExplanationLinkFilter) WhereTokenHash(p entql.StringP) {
+	f.Where(p.Field(explanationlink.FieldTokenHash))
+}
+
+// WhereCreatedAt applies the entql time.Time predicate on the created_at field.
+func (f *ExplanationLinkFilter) WhereCreatedAt(p entql.TimeP) {
+	f.Where(p.Field(explanationlink.FieldCreatedAt))
+}
+
+// WhereUsedAt applies the entql time.Time predicate on the used_at field.
+func (f *ExplanationLinkFilter) WhereUsedAt(p entql.TimeP) {
+	f.Where(p.Field(explanationlink.FieldUsedAt))
+}
+
+// WhereHasRequest applies a predicate to check if query has an edge request.
+func (f *ExplanationLinkFilter) WhereHasRequest() {
+	f.Where(entql.HasEdge("request"))
+}
+
+// WhereHasRequestWith applies a predicate to check if query has an edge request with a given conditions (other predicates).
+func (f *ExplanationLinkFilter) WhereHasRequestWith(preds ...predicate.ExplanationRequest) {
+	f.Where(entql.HasEdgeWith("request", sqlgraph.WrapFunc(func(s *sql.Selector) {
+		for _, p := range preds {
+			p(s)
+		}
+	})))
+}
+
+// WhereHasEmployee applies a predicate to check if query has an edge employee.
+func (f *ExplanationLinkFilter) WhereHasEmployee() {
+	f.Where(entql.HasEdge("employee"))
+}
+
+// WhereHasEmployeeWith applies a predicate to check if query has an edge employee with a given conditions (other predicates).
+func (f *ExplanationLinkFilter) WhereHasEmployeeWith(preds ...predicate.Employee) {
+	f.Where(entql.HasEdgeWith("employee", sqlgraph.WrapFunc(func(s *sql.Selector) {
+		for _, p := range preds {
+			p(s)
+		}
+	})))
+}
+
+// addPredicate implements the predicateAdder interface.
+func (_q *ExplanationRequestQuery) addPredicate(pred func(s *sql.Selector)) {
+	_q.predicates = append(_q.predicates, pred)
+}
+
+// Filter returns a Filter implementation to apply filters on the ExplanationRequestQuery builder.
+func (_q *ExplanationRequestQuery) Filter() *ExplanationRequestFilter {
+	return &ExplanationRequestFilter{config: _q.config, predicateAdder: _q}
+}
+
+// addPredicate implements the predicateAdder interface.
+func (m *ExplanationRequestMutation) addPredicate(pred func(s *sql.Selector)) {
+	m.predicates = append(m.predicates, pred)
+}
+
+// Filter returns an entql.Where implementation to apply filters on the ExplanationRequestMutation builder.
+func (m *ExplanationRequestMutation) Filter() *ExplanationRequestFilter {
+	return &ExplanationRequestFilter{config: m.config, predicateAdder: m}
+}
+
+// ExplanationRequestFilter provides a generic filtering capability at runtime for ExplanationRequestQuery.
+type ExplanationRequestFilter struct {
+	predicateAdder
+	config
+}
+
+// Where applies the entql predicate on the query filter.
+func (f *ExplanationRequestFilter) Where(p entql.P) {
+	f.addPredicate(func(s *sql.Selector) {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[11].Type, p, s); err != nil {
+			s.AddError(err)
+		}
+	})
+}
+
+// WhereID applies the entql int predicate on the id field.
+func (f *ExplanationRequestFilter) WhereID(p entql.IntP) {
+	f.Where(p.Field(explanationrequest.FieldID))
+}
+
+// WhereCreatedAt applies the entql time.Time predicate on the created_at field.
+func (f *ExplanationRequestFilter) WhereCreatedAt(p entql.TimeP) {
+	f.Where(p.Field(explanationrequest.FieldCreatedAt))
+}
+
+// WhereUpdatedAt applies the entql time.Time predicate on the updated_at field.
+func (f *ExplanationRequestFilter) WhereUpdatedAt(p entql.TimeP) {
+	f.Where(p.Field(explanationrequest.FieldUpdatedAt))
+}
+
+// WhereTicketID applies the entql int predicate on the ticket_id field.
+func (f *ExplanationRequestFilter) WhereTicketID(p entql.IntP) {
+	f.Where(p.Field(explanationrequest.FieldTicketID))
+}
+
+// WhereStatus applies the entql string predicate on the status field.
+func (f *ExplanationRequestFilter) WhereStatus(p entql.StringP) {
+	f.Where(p.Field(explanationrequest.FieldStatus))
+}
+
+// WherePriority applies the entql string predicate on the priority field.
+func (f *ExplanationRequestFilter) WherePriority(p entql.StringP) {
+	f.Where(p.Field(explanationrequest.FieldPriority))
+}
+
+// WhereViolatorID applies the entql int predicate on the violator_id field.
+func (f *ExplanationRequestFilter) WhereViolatorID(p entql.IntP) {
+	f.Where(p.Field(explanationrequest.FieldViolatorID))
+}
+
+// WhereManagerID applies the entql int predicate on the manager_id field.
+func (f *ExplanationRequestFilter) WhereManagerID(p entql.IntP) {
+	f.Where(p.Field(explanationrequest.FieldManagerID))
+}
+
+// WhereAuditorID applies the entql int predicate on the auditor_id field.
+func (f *ExplanationRequestFilter) WhereAuditorID(p entql.IntP) {
+	f.Where(p.Field(explanationrequest.FieldAuditorID))
+}
+
+// WhereCategoryID applies the entql int predicate on the category_id field.
+func (f *ExplanationRequestFilter) WhereCategoryID(p entql.IntP) {
+	f.Where(p.Field(explanationrequest.FieldCategoryID))
+}
+
+// WhereDepartmentID applies the entql int predicate on the department_id field.
+func (f *ExplanationRequestFilter) WhereDepartmentID(p entql.IntP) {
+	f.Where(p.Field(explanationrequest.FieldDepartmentID))
+}
+
+// WhereDeadline applies the entql time.Time predicate on the deadline field.
+func (f *ExplanationRequestFilter) WhereDeadline(p entql.TimeP) {
+	f.Where(p.Field(explanationrequest.FieldDeadline))
+}
+
+// WhereMessage applies the entql string predicate on the message field.
+func (f *ExplanationRequestFilter) WhereMessage(p entql.StringP) {
+	f.Where(p.Field(explanationrequest.FieldMessage))
+}
+
+// WhereEvidence applies the entql json.RawMessage predicate on the evidence field.
+func (f *ExplanationRequestFilter) WhereEvidence(p entql.BytesP) {
+	f.Where(p.Field(explanationrequest.FieldEvidence))
+}
+
+// WhereRequestedByID applies the entql int predicate on the requested_by_id field.
+func (f *ExplanationRequestFilter) WhereRequestedByID(p entql.IntP) {
+	f.Where(p.Field(explanationrequest.FieldRequestedByID))
+}
+
+// WhereWithdrawn applies the entql bool predicate on the withdrawn field.
+func (f *ExplanationRequestFilter) WhereWithdrawn(p entql.BoolP) {
+	f.Where(p.Field(explanationrequest.FieldWithdrawn))
+}
+
+// WhereWithdrawReason applies the entql string predicate on the withdraw_reason field.
+func (f *ExplanationRequestFilter) WhereWithdrawReason(p entql.StringP) {
+	f.Where(p.Field(explanationrequest.FieldWithdrawReason))
+}
+
+// WhereEndedAt applies the entql time.Time predicate on the ended_at field.
+func (f *ExplanationRequestFilter) WhereEndedAt(p entql.TimeP) {
+	f.Where(p.Field(explanationrequest.FieldEndedAt))
+}
+
+// WhereSubmittedAt applies the entql time.Time predicate on the submitted_at field.
+func (f *ExplanationRequestFilter) WhereSubmittedAt(p entql.TimeP) {
+	f.Where(p.Field(explanationrequest.FieldSubmittedAt))
+}
+
+// WhereRemindedAt applies the entql time.Time predicate on the reminded_at field.
+func (f *ExplanationRequestFilter) WhereRemindedAt(p entql.TimeP) {
+	f.Where(p.Field(explanationrequest.FieldRemindedAt))
+}
+
+// WhereVersion applies the entql int predicate on the version field.
+func (f *ExplanationRequestFilter) WhereVersion(p entql.IntP) {
+	f.Where(p.Field(explanationrequest.FieldVersion))
+}
+
+// WhereHasTicket applies a predicate to check if query has an edge ticket.
+func (f *ExplanationRequestFilter) WhereHasTicket() {
+	f.Where(entql.HasEdge("ticket"))
+}
+
+// WhereHasTicketWith applies a predicate to check if query has an edge ticket with a given conditions (other predicates).
+func (f *ExplanationRequestFilter) WhereHasTicketWith(preds ...predicate.Ticket) {
+	f.Where(entql.HasEdgeWith("ticket", sqlgraph.WrapFunc(func(s *sql.Selector) {
+		for _, p := range preds {
+			p(s)
+		}
+	})))
+}
+
+// WhereHasViolator applies a predicate to check if query has an edge violator.
+func (f *ExplanationRequestFilter) WhereHasViolator() {
+	f.Where(entql.HasEdge("violator"))
+}
+
+// WhereHasViolatorWith applies a predicate to check if query has an edge violator with a given conditions (other predicates).
+func (f *ExplanationRequestFilter) WhereHasViolatorWith(preds ...predicate.Employee) {
+	f.Where(entql.HasEdgeWith("violator", sqlgraph.WrapFunc(func(s *sql.Selector) {
+		for _, p := range preds {
+			p(s)
+		}
+	})))
+}
+
+// WhereHasManager applies a predicate to check if query has an edge manager.
+func (f *ExplanationRequestFilter) WhereHasManager() {
+	f.Where(entql.HasEdge("manager"))
+}
+
+// WhereHasManagerWith applies a predicate to check if query has an edge manager with a given conditions (other predicates).
+func (f *ExplanationRequestFilter) WhereHasManagerWith(preds ...predicate.Employee) {
+	f.Where(entql.HasEdgeWith("manager", sqlgraph.WrapFunc(func(s *sql.Selector) {
+		for _, p := range preds {
+			p(s)
+		}
+	})))
+}
+
+// WhereHasAuditor applies a predicate to check if query has an edge auditor.
+func (f *ExplanationRequestFilter) WhereHasAuditor() {
+	f.Where(entql.HasEdge("auditor"))
+}
+
+// WhereHasAuditorWith applies a predicate to check if query has an edge auditor with a given conditions (other predicates).
+func (f *ExplanationRequestFilter) WhereHasAuditorWith(preds ...predicate.Employee) {
+	f.Where(entql.HasEdgeWith("auditor", sqlgraph.WrapFunc(func(s *sql.Selector) {
+		for _, p := range preds {
+			p(s)
+		}
+	})))
+}
+
+// WhereHasCategory applies a predicate to check if query has an edge category.
+func (f *ExplanationRequestFilter) WhereHasCategory() {
+	f.Where(entql.HasEdge("category"))
+}
+
+// WhereHasCategoryWith applies a predicate to check if query has an edge category with a given conditions (other predicates).
+func (f *ExplanationRequestFilter) WhereHasCategoryWith(preds ...predicate.ExplanationCategory) {
+	f.Where(entql.HasEdgeWith("category", sqlgraph.WrapFunc(func(s *sql.Selector) {
+		for _, p := range preds {
+			p(s)
+		}
+	})))
+}
+
+// WhereHasDepartment applies a predicate to check if query has an edge department.
+func (f *ExplanationRequestFilter) WhereHasDepartment() {
+	f.Where(entql.HasEdge("department"))
+}
+
+// WhereHasDepartmentWith applies a predicate to check if query has an edge department with a given conditions (other predicates).
+func (f *ExplanationRequestFilter) WhereHasDepartmentWith(preds ...predicate.Department) {
+	f.Where(entql.HasEdgeWith("department", sqlgraph.WrapFunc(func(s *sql.Selector) {
+		for _, p := range preds {
+			p(s)
+		}
+	})))
+}
+
+// WhereHasRequestedBy applies a predicate to check if query has an edge requested_by.
+func (f *ExplanationRequestFilter) WhereHasRequestedBy() {
+	f.Where(entql.HasEdge("requested_by"))
+}
+
+// WhereHasRequestedByWith applies a predicate to check if query has an edge requested_by with a given conditions (other predicates).
+func (f *ExplanationRequestFilter) WhereHasRequestedByWith(preds ...predicate.User) {
+	f.Where(entql.HasEdgeWith("requested_by", sqlgraph.WrapFunc(func(s *sql.Selector) {
+		for _, p := range preds {
+			p(s)
+		}
+	})))
+}
+
+// WhereHasSteps applies a predicate to check if query has an edge steps.
+func (f *ExplanationRequestFilter) WhereHasSteps() {
+	f.Where(entql.HasEdge("steps"))
+}
+
+// WhereHasStepsWith applies a predicate to check if query has an edge steps with a given conditions (other predicates).
+func (f *ExplanationRequestFilter) WhereHasStepsWith(preds ...predicate.ExplanationStep) {
+	f.Where(entql.HasEdgeWith("steps", sqlgraph.WrapFunc(func(s *sql.Selector) {
+		for _, p := range preds {
+			p(s)
+		}
+	})))
+}
+
+// WhereHasLinks applies a predicate to check if query has an edge links.
+func (f *ExplanationRequestFilter) WhereHasLinks() {
+	f.Where(entql.HasEdge("links"))
+}
+
+// WhereHasLinksWith applies a predicate to check if query has an edge links with a given conditions (other predicates).
+func (f *ExplanationRequestFilter) WhereHasLinksWith(preds ...predicate.ExplanationLink) {
+	f.Where(entql.HasEdgeWith("links", sqlgraph.WrapFunc(func(s *sql.Selector) {
+		for _, p := range preds {
+			p(s)
+		}
+	})))
+}
+
+// addPredicate implements the predicateAdder interface.
+func (_q *ExplanationStepQuery) addPredicate(pred func(s *sql.Selector)) {
+	_q.predicates = append(_q.predicates, pred)
+}
+
+// Filter returns a Filter implementation to apply filters on the ExplanationStepQuery builder.
+func (_q *ExplanationStepQuery) Filter() *ExplanationStepFilter {
+	return &ExplanationStepFilter{config: _q.config, predicateAdder: _q}
+}
+
+// addPredicate implements the predicateAdder interface.
+func (m *ExplanationStepMutation) addPredicate(pred func(s *sql.Selector)) {
+	m.predicates = append(m.predicates, pred)
+}
+
+// Filter returns an entql.Where implementation to apply filters on the ExplanationStepMutation builder.
+func (m *ExplanationStepMutation) Filter() *ExplanationStepFilter {
+	return &ExplanationStepFilter{config: m.config, predicateAdder: m}
+}
+
+// ExplanationStepFilter provides a generic filtering capability at runtime for ExplanationStepQuery.
+type ExplanationStepFilter struct {
+	predicateAdder
+	config
+}
+
+// Where applies the entql predicate on the query filter.
+func (f *ExplanationStepFilter) Where(p entql.P) {
+	f.addPredicate(func(s *sql.Selector) {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[12].Type, p, s); err != nil {
+			s.AddError(err)
+		}
+	})
+}
+
+// WhereID applies the entql int predicate on the id field.
+func (f *ExplanationStepFilter) WhereID(p entql.IntP) {
+	f.Where(p.Field(explanationstep.FieldID))
+}
+
+// WhereRequestID applies the entql int predicate on the request_id field.
+func (f *ExplanationStepFilter) WhereRequestID(p entql.IntP) {
+	f.Where(p.Field(explanationstep.FieldRequestID))
+}
+
+// WhereTicketID applies the entql int predicate on the ticket_id field.
+func (f *ExplanationStepFilter) WhereTicketID(p entql.IntP) {
+	f.Where(p.Field(explanationstep.FieldTicketID))
+}
+
+// WhereAction applies the entql string predicate on the action field.
+func (f *ExplanationStepFilter) WhereAction(p entql.StringP) {
+	f.Where(p.Field(explanationstep.FieldAction))
+}
+
+// WhereRole applies the entql string predicate on the role field.
+func (f *ExplanationStepFilter) WhereRole(p entql.StringP) {
+	f.Where(p.Field(explanationstep.FieldRole))
+}
+
+// WhereFromStatus applies the entql string predicate on the from_status field.
+func (f *ExplanationStepFilter) WhereFromStatus(p entql.StringP) {
+	f.Where(p.Field(explanationstep.FieldFromStatus))
+}
+
+// WhereToStatus applies the entql string predicate on the to_status field.
+func (f *ExplanationStepFilter) WhereToStatus(p entql.StringP) {
+	f.Where(p.Field(explanationstep.FieldToStatus))
+}
+
+// WhereActorID applies the entql int predicate on the actor_id field.
+func (f *ExplanationStepFilter) WhereActorID(p entql.IntP) {
+	f.Where(p.Field(explanationstep.FieldActorID))
+}
+
+// WhereActorEmployeeID applies the entql int predicate on the actor_employee_id field.
+func (f *ExplanationStepFilter) WhereActorEmployeeID(p entql.IntP) {
+	f.Where(p.Field(explanationstep.FieldActorEmployeeID))
+}
+
+// WhereComment applies the entql string predicate on the comment field.
+func (f *ExplanationStepFilter) WhereComment(p entql.StringP) {
+	f.Where(p.Field(explanationstep.FieldComment))
+}
+
+// WhereCreatedAt applies the entql time.Time predicate on the created_at field.
+func (f *ExplanationStepFilter) WhereCreatedAt(p entql.TimeP) {
+	f.Where(p.Field(explanationstep.FieldCreatedAt))
+}
+
+// WhereHasRequest applies a predicate to check if query has an edge request.
+func (f *ExplanationStepFilter) WhereHasRequest() {
+	f.Where(entql.HasEdge("request"))
+}
+
+// WhereHasRequestWith applies a predicate to check if query has an edge request with a given conditions (other predicates).
+func (f *ExplanationStepFilter) WhereHasRequestWith(preds ...predicate.ExplanationRequest) {
+	f.Where(entql.HasEdgeWith("request", sqlgraph.WrapFunc(func(s *sql.Selector) {
+		for _, p := range preds {
+			p(s)
+		}
+	})))
+}
+
+// WhereHasTicket applies a predicate to check if query has an edge ticket.
+func (f *ExplanationStepFilter) WhereHasTicket() {
+	f.Where(entql.HasEdge("ticket"))
+}
+
+// WhereHasTicketWith applies a predicate to check if query has an edge ticket with a given conditions (other predicates).
+func (f *ExplanationStepFilter) WhereHasTicketWith(preds ...predicate.Ticket) {
+	f.Where(entql.HasEdgeWith("ticket", sqlgraph.WrapFunc(func(s *sql.Selector) {
+		for _, p := range preds {
+			p(s)
+		}
+	})))
+}
+
+// WhereHasActor applies a predicate to check if query has an edge actor.
+func (f *ExplanationStepFilter) WhereHasActor() {
+	f.Where(entql.HasEdge("actor"))
+}
+
+// WhereHasActorWith applies a predicate to check if query has an edge actor with a given conditions (other predicates).
+func (f *ExplanationStepFilter) WhereHasActorWith(preds ...predicate.User) {
+	f.Where(entql.HasEdgeWith("actor", sqlgraph.WrapFunc(func(s *sql.Selector) {
+		for _, p := range preds {
+			p(s)
+		}
+	})))
+}
+
+// WhereHasActorEmployee applies a predicate to check if query has an edge actor_employee.
+func (f *ExplanationStepFilter) WhereHasActorEmployee() {
+	f.Where(entql.HasEdge("actor_employee"))
+}
+
+// WhereHasActorEmployeeWith applies a predicate to check if query has an edge actor_employee with a given conditions (other predicates).
+func (f *ExplanationStepFilter) WhereHasActorEmployeeWith(preds ...predicate.Employee) {
+	f.Where(entql.HasEdgeWith("actor_employee", sqlgraph.WrapFunc(func(s *sql.Selector) {
+		for _, p := range preds {
+			p(s)
+		}
+	})))
+}
+
+// WhereHasAttachments applies a predicate to check if query has an edge attachments.
+func (f *ExplanationStepFilter) WhereHasAttachments() {
+	f.Where(entql.HasEdge("attachments"))
+}
+
+// WhereHasAttachmentsWith applies a predicate to check if query has an edge attachments with a given conditions (other predicates).
+func (f *ExplanationStepFilter) WhereHasAttachmentsWith(preds ...predicate.Attachment) {
+	f.Where(entql.HasEdgeWith("attachments", sqlgraph.WrapFunc(func(s *sql.Selector) {
+		for _, p := range preds {
+			p(s)
+		}
+	})))
+}
+
 // addPredicate implements the predicateAdder interface.
 func (_q *MemoQuery) addPredicate(pred func(s *sql.Selector)) {
 	_q.predicates = append(_q.predicates, pred)
@@ -1768,7 +3280,7 @@ type MemoFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *MemoFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[5].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[13].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -1880,7 +3392,7 @@ type PlaybookFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *PlaybookFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[6].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[14].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -1989,7 +3501,7 @@ type PlaybookRunFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *PlaybookRunFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[7].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[15].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -2146,7 +3658,7 @@ type SiteFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *SiteFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[8].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[16].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -2234,7 +3746,7 @@ type StatusDayFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *StatusDayFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[9].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[17].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -2294,7 +3806,7 @@ type StatusHourFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *StatusHourFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[10].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[18].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -2354,7 +3866,7 @@ type TagFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *TagFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[11].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[19].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -2442,7 +3954,7 @@ type TicketFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *TicketFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[12].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[20].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -2533,6 +4045,21 @@ func (f *TicketFilter) WhereCustomFields(p entql.BytesP) {
 	f.Where(p.Field(ticket.FieldCustomFields))
 }
 
+// WhereSrcIPKey applies the entql string predicate on the src_ip_key field.
+func (f *TicketFilter) WhereSrcIPKey(p entql.StringP) {
+	f.Where(p.Field(ticket.FieldSrcIPKey))
+}
+
+// WhereDstIPKey applies the entql string predicate on the dst_ip_key field.
+func (f *TicketFilter) WhereDstIPKey(p entql.StringP) {
+	f.Where(p.Field(ticket.FieldDstIPKey))
+}
+
+// WhereHostKey applies the entql string predicate on the host_key field.
+func (f *TicketFilter) WhereHostKey(p entql.StringP) {
+	f.Where(p.Field(ticket.FieldHostKey))
+}
+
 // WhereCategoryID applies the entql int predicate on the category_id field.
 func (f *TicketFilter) WhereCategoryID(p entql.IntP) {
 	f.Where(p.Field(ticket.FieldCategoryID))
@@ -2591,6 +4118,11 @@ func (f *TicketFilter) WhereClosedAt(p entql.TimeP) {
 // WhereDueAt applies the entql time.Time predicate on the due_at field.
 func (f *TicketFilter) WhereDueAt(p entql.TimeP) {
 	f.Where(p.Field(ticket.FieldDueAt))
+}
+
+// WhereExplanationStatus applies the entql string predicate on the explanation_status field.
+func (f *TicketFilter) WhereExplanationStatus(p entql.StringP) {
+	f.Where(p.Field(ticket.FieldExplanationStatus))
 }
 
 // WhereVersion applies the entql int predicate on the version field.
@@ -2794,6 +4326,34 @@ func (f *TicketFilter) WhereHasPlaybookRunsWith(preds ...predicate.PlaybookRun) 
 	})))
 }
 
+// WhereHasEvidence applies a predicate to check if query has an edge evidence.
+func (f *TicketFilter) WhereHasEvidence() {
+	f.Where(entql.HasEdge("evidence"))
+}
+
+// WhereHasEvidenceWith applies a predicate to check if query has an edge evidence with a given conditions (other predicates).
+func (f *TicketFilter) WhereHasEvidenceWith(preds ...predicate.Evidence) {
+	f.Where(entql.HasEdgeWith("evidence", sqlgraph.WrapFunc(func(s *sql.Selector) {
+		for _, p := range preds {
+			p(s)
+		}
+	})))
+}
+
+// WhereHasExplanations applies a predicate to check if query has an edge explanations.
+func (f *TicketFilter) WhereHasExplanations() {
+	f.Where(entql.HasEdge("explanations"))
+}
+
+// WhereHasExplanationsWith applies a predicate to check if query has an edge explanations with a given conditions (other predicates).
+func (f *TicketFilter) WhereHasExplanationsWith(preds ...predicate.ExplanationRequest) {
+	f.Where(entql.HasEdgeWith("explanations", sqlgraph.WrapFunc(func(s *sql.Selector) {
+		for _, p := range preds {
+			p(s)
+		}
+	})))
+}
+
 // WhereHasTicketAssignees applies a predicate to check if query has an edge ticket_assignees.
 func (f *TicketFilter) WhereHasTicketAssignees() {
 	f.Where(entql.HasEdge("ticket_assignees"))
@@ -2865,7 +4425,7 @@ type TicketApproverFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *TicketApproverFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[13].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[21].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -2938,7 +4498,7 @@ type TicketAssigneeFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *TicketAssigneeFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[14].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[22].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -3011,7 +4571,7 @@ type TicketEventFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *TicketEventFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[15].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[23].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -3129,7 +4689,7 @@ type TicketLinkFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *TicketLinkFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[16].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[24].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -3236,7 +4796,7 @@ type TicketTagFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *TicketTagFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[17].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[25].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -3309,7 +4869,7 @@ type TicketWatcherFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *TicketWatcherFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[18].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[26].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -3397,7 +4957,7 @@ type UserFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *UserFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[19].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[27].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})

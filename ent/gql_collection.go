@@ -10,6 +10,12 @@ import (
 	"socdesk/ent/category"
 	"socdesk/ent/channel"
 	"socdesk/ent/delivery"
+	"socdesk/ent/department"
+	"socdesk/ent/employee"
+	"socdesk/ent/evidence"
+	"socdesk/ent/explanationcategory"
+	"socdesk/ent/explanationrequest"
+	"socdesk/ent/explanationstep"
 	"socdesk/ent/memo"
 	"socdesk/ent/playbook"
 	"socdesk/ent/playbookrun"
@@ -87,6 +93,36 @@ func (_q *AttachmentQuery) collectField(ctx context.Context, oneNode bool, opCtx
 				selectedFields = append(selectedFields, attachment.FieldUploadedByID)
 				fieldSeen[attachment.FieldUploadedByID] = struct{}{}
 			}
+
+		case "explanationStep":
+			var (
+				alias = field.Alias
+				path  = append(path, alias)
+				query = (&ExplanationStepClient{config: _q.config}).Query()
+			)
+			if err := query.collectField(ctx, oneNode, opCtx, field, path, mayAddCondition(satisfies, explanationstepImplementors)...); err != nil {
+				return err
+			}
+			_q.withExplanationStep = query
+			if _, ok := fieldSeen[attachment.FieldExplanationStepID]; !ok {
+				selectedFields = append(selectedFields, attachment.FieldExplanationStepID)
+				fieldSeen[attachment.FieldExplanationStepID] = struct{}{}
+			}
+
+		case "uploadedByEmployee":
+			var (
+				alias = field.Alias
+				path  = append(path, alias)
+				query = (&EmployeeClient{config: _q.config}).Query()
+			)
+			if err := query.collectField(ctx, oneNode, opCtx, field, path, mayAddCondition(satisfies, employeeImplementors)...); err != nil {
+				return err
+			}
+			_q.withUploadedByEmployee = query
+			if _, ok := fieldSeen[attachment.FieldUploadedByEmployeeID]; !ok {
+				selectedFields = append(selectedFields, attachment.FieldUploadedByEmployeeID)
+				fieldSeen[attachment.FieldUploadedByEmployeeID] = struct{}{}
+			}
 		case "filename":
 			if _, ok := fieldSeen[attachment.FieldFilename]; !ok {
 				selectedFields = append(selectedFields, attachment.FieldFilename)
@@ -121,6 +157,16 @@ func (_q *AttachmentQuery) collectField(ctx context.Context, oneNode bool, opCtx
 			if _, ok := fieldSeen[attachment.FieldUploadedByID]; !ok {
 				selectedFields = append(selectedFields, attachment.FieldUploadedByID)
 				fieldSeen[attachment.FieldUploadedByID] = struct{}{}
+			}
+		case "explanationStepID":
+			if _, ok := fieldSeen[attachment.FieldExplanationStepID]; !ok {
+				selectedFields = append(selectedFields, attachment.FieldExplanationStepID)
+				fieldSeen[attachment.FieldExplanationStepID] = struct{}{}
+			}
+		case "uploadedByEmployeeID":
+			if _, ok := fieldSeen[attachment.FieldUploadedByEmployeeID]; !ok {
+				selectedFields = append(selectedFields, attachment.FieldUploadedByEmployeeID)
+				fieldSeen[attachment.FieldUploadedByEmployeeID] = struct{}{}
 			}
 		case "id":
 		case "__typename":
@@ -458,6 +504,36 @@ func (_q *DeliveryQuery) collectField(ctx context.Context, oneNode bool, opCtx *
 				selectedFields = append(selectedFields, delivery.FieldRequestedByID)
 				fieldSeen[delivery.FieldRequestedByID] = struct{}{}
 			}
+
+		case "employee":
+			var (
+				alias = field.Alias
+				path  = append(path, alias)
+				query = (&EmployeeClient{config: _q.config}).Query()
+			)
+			if err := query.collectField(ctx, oneNode, opCtx, field, path, mayAddCondition(satisfies, employeeImplementors)...); err != nil {
+				return err
+			}
+			_q.withEmployee = query
+			if _, ok := fieldSeen[delivery.FieldEmployeeID]; !ok {
+				selectedFields = append(selectedFields, delivery.FieldEmployeeID)
+				fieldSeen[delivery.FieldEmployeeID] = struct{}{}
+			}
+
+		case "explanation":
+			var (
+				alias = field.Alias
+				path  = append(path, alias)
+				query = (&ExplanationRequestClient{config: _q.config}).Query()
+			)
+			if err := query.collectField(ctx, oneNode, opCtx, field, path, mayAddCondition(satisfies, explanationrequestImplementors)...); err != nil {
+				return err
+			}
+			_q.withExplanation = query
+			if _, ok := fieldSeen[delivery.FieldExplanationID]; !ok {
+				selectedFields = append(selectedFields, delivery.FieldExplanationID)
+				fieldSeen[delivery.FieldExplanationID] = struct{}{}
+			}
 		case "createdAt":
 			if _, ok := fieldSeen[delivery.FieldCreatedAt]; !ok {
 				selectedFields = append(selectedFields, delivery.FieldCreatedAt)
@@ -522,6 +598,26 @@ func (_q *DeliveryQuery) collectField(ctx context.Context, oneNode bool, opCtx *
 			if _, ok := fieldSeen[delivery.FieldLink]; !ok {
 				selectedFields = append(selectedFields, delivery.FieldLink)
 				fieldSeen[delivery.FieldLink] = struct{}{}
+			}
+		case "employeeID":
+			if _, ok := fieldSeen[delivery.FieldEmployeeID]; !ok {
+				selectedFields = append(selectedFields, delivery.FieldEmployeeID)
+				fieldSeen[delivery.FieldEmployeeID] = struct{}{}
+			}
+		case "explanationID":
+			if _, ok := fieldSeen[delivery.FieldExplanationID]; !ok {
+				selectedFields = append(selectedFields, delivery.FieldExplanationID)
+				fieldSeen[delivery.FieldExplanationID] = struct{}{}
+			}
+		case "address":
+			if _, ok := fieldSeen[delivery.FieldAddress]; !ok {
+				selectedFields = append(selectedFields, delivery.FieldAddress)
+				fieldSeen[delivery.FieldAddress] = struct{}{}
+			}
+		case "linkRole":
+			if _, ok := fieldSeen[delivery.FieldLinkRole]; !ok {
+				selectedFields = append(selectedFields, delivery.FieldLinkRole)
+				fieldSeen[delivery.FieldLinkRole] = struct{}{}
 			}
 		case "attempts":
 			if _, ok := fieldSeen[delivery.FieldAttempts]; !ok {
@@ -599,6 +695,951 @@ func newDeliveryPaginateArgs(rv map[string]any) *deliveryPaginateArgs {
 				args.opts = append(args.opts, WithDeliveryOrder(v))
 			}
 		}
+	}
+	return args
+}
+
+// CollectFields tells the query-builder to eagerly load connected nodes by resolver context.
+func (_q *DepartmentQuery) CollectFields(ctx context.Context, satisfies ...string) (*DepartmentQuery, error) {
+	fc := graphql.GetFieldContext(ctx)
+	if fc == nil {
+		return _q, nil
+	}
+	if err := _q.collectField(ctx, false, graphql.GetOperationContext(ctx), fc.Field, nil, satisfies...); err != nil {
+		return nil, err
+	}
+	return _q, nil
+}
+
+func (_q *DepartmentQuery) collectField(ctx context.Context, oneNode bool, opCtx *graphql.OperationContext, collected graphql.CollectedField, path []string, satisfies ...string) error {
+	path = append([]string(nil), path...)
+	var (
+		unknownSeen    bool
+		fieldSeen      = make(map[string]struct{}, len(department.Columns))
+		selectedFields = []string{department.FieldID}
+	)
+	for _, field := range graphql.CollectFields(opCtx, collected.Selections, satisfies) {
+		switch field.Name {
+
+		case "manager":
+			var (
+				alias = field.Alias
+				path  = append(path, alias)
+				query = (&EmployeeClient{config: _q.config}).Query()
+			)
+			if err := query.collectField(ctx, oneNode, opCtx, field, path, mayAddCondition(satisfies, employeeImplementors)...); err != nil {
+				return err
+			}
+			_q.withManager = query
+			if _, ok := fieldSeen[department.FieldManagerID]; !ok {
+				selectedFields = append(selectedFields, department.FieldManagerID)
+				fieldSeen[department.FieldManagerID] = struct{}{}
+			}
+		case "createdAt":
+			if _, ok := fieldSeen[department.FieldCreatedAt]; !ok {
+				selectedFields = append(selectedFields, department.FieldCreatedAt)
+				fieldSeen[department.FieldCreatedAt] = struct{}{}
+			}
+		case "updatedAt":
+			if _, ok := fieldSeen[department.FieldUpdatedAt]; !ok {
+				selectedFields = append(selectedFields, department.FieldUpdatedAt)
+				fieldSeen[department.FieldUpdatedAt] = struct{}{}
+			}
+		case "name":
+			if _, ok := fieldSeen[department.FieldName]; !ok {
+				selectedFields = append(selectedFields, department.FieldName)
+				fieldSeen[department.FieldName] = struct{}{}
+			}
+		case "managerID":
+			if _, ok := fieldSeen[department.FieldManagerID]; !ok {
+				selectedFields = append(selectedFields, department.FieldManagerID)
+				fieldSeen[department.FieldManagerID] = struct{}{}
+			}
+		case "id":
+		case "__typename":
+		default:
+			unknownSeen = true
+		}
+	}
+	if !unknownSeen {
+		_q.Select(selectedFields...)
+	}
+	return nil
+}
+
+type departmentPaginateArgs struct {
+	first, last   *int
+	after, before *Cursor
+	opts          []DepartmentPaginateOption
+}
+
+func newDepartmentPaginateArgs(rv map[string]any) *departmentPaginateArgs {
+	args := &departmentPaginateArgs{}
+	if rv == nil {
+		return args
+	}
+	if v := rv[firstField]; v != nil {
+		args.first = v.(*int)
+	}
+	if v := rv[lastField]; v != nil {
+		args.last = v.(*int)
+	}
+	if v := rv[afterField]; v != nil {
+		args.after = v.(*Cursor)
+	}
+	if v := rv[beforeField]; v != nil {
+		args.before = v.(*Cursor)
+	}
+	if v, ok := rv[orderByField]; ok {
+		switch v := v.(type) {
+		case map[string]any:
+			var (
+				err1, err2 error
+				order      = &DepartmentOrder{Field: &DepartmentOrderField{}, Direction: entgql.OrderDirectionAsc}
+			)
+			if d, ok := v[directionField]; ok {
+				err1 = order.Direction.UnmarshalGQL(d)
+			}
+			if f, ok := v[fieldField]; ok {
+				err2 = order.Field.UnmarshalGQL(f)
+			}
+			if err1 == nil && err2 == nil {
+				args.opts = append(args.opts, WithDepartmentOrder(order))
+			}
+		case *DepartmentOrder:
+			if v != nil {
+				args.opts = append(args.opts, WithDepartmentOrder(v))
+			}
+		}
+	}
+	return args
+}
+
+// CollectFields tells the query-builder to eagerly load connected nodes by resolver context.
+func (_q *EmployeeQuery) CollectFields(ctx context.Context, satisfies ...string) (*EmployeeQuery, error) {
+	fc := graphql.GetFieldContext(ctx)
+	if fc == nil {
+		return _q, nil
+	}
+	if err := _q.collectField(ctx, false, graphql.GetOperationContext(ctx), fc.Field, nil, satisfies...); err != nil {
+		return nil, err
+	}
+	return _q, nil
+}
+
+func (_q *EmployeeQuery) collectField(ctx context.Context, oneNode bool, opCtx *graphql.OperationContext, collected graphql.CollectedField, path []string, satisfies ...string) error {
+	path = append([]string(nil), path...)
+	var (
+		unknownSeen    bool
+		fieldSeen      = make(map[string]struct{}, len(employee.Columns))
+		selectedFields = []string{employee.FieldID}
+	)
+	for _, field := range graphql.CollectFields(opCtx, collected.Selections, satisfies) {
+		switch field.Name {
+
+		case "department":
+			var (
+				alias = field.Alias
+				path  = append(path, alias)
+				query = (&DepartmentClient{config: _q.config}).Query()
+			)
+			if err := query.collectField(ctx, oneNode, opCtx, field, path, mayAddCondition(satisfies, departmentImplementors)...); err != nil {
+				return err
+			}
+			_q.withDepartment = query
+			if _, ok := fieldSeen[employee.FieldDepartmentID]; !ok {
+				selectedFields = append(selectedFields, employee.FieldDepartmentID)
+				fieldSeen[employee.FieldDepartmentID] = struct{}{}
+			}
+
+		case "user":
+			var (
+				alias = field.Alias
+				path  = append(path, alias)
+				query = (&UserClient{config: _q.config}).Query()
+			)
+			if err := query.collectField(ctx, oneNode, opCtx, field, path, mayAddCondition(satisfies, userImplementors)...); err != nil {
+				return err
+			}
+			_q.withUser = query
+			if _, ok := fieldSeen[employee.FieldUserID]; !ok {
+				selectedFields = append(selectedFields, employee.FieldUserID)
+				fieldSeen[employee.FieldUserID] = struct{}{}
+			}
+		case "createdAt":
+			if _, ok := fieldSeen[employee.FieldCreatedAt]; !ok {
+				selectedFields = append(selectedFields, employee.FieldCreatedAt)
+				fieldSeen[employee.FieldCreatedAt] = struct{}{}
+			}
+		case "updatedAt":
+			if _, ok := fieldSeen[employee.FieldUpdatedAt]; !ok {
+				selectedFields = append(selectedFields, employee.FieldUpdatedAt)
+				fieldSeen[employee.FieldUpdatedAt] = struct{}{}
+			}
+		case "number":
+			if _, ok := fieldSeen[employee.FieldNumber]; !ok {
+				selectedFields = append(selectedFields, employee.FieldNumber)
+				fieldSeen[employee.FieldNumber] = struct{}{}
+			}
+		case "name":
+			if _, ok := fieldSeen[employee.FieldName]; !ok {
+				selectedFields = append(selectedFields, employee.FieldName)
+				fieldSeen[employee.FieldName] = struct{}{}
+			}
+		case "email":
+			if _, ok := fieldSeen[employee.FieldEmail]; !ok {
+				selectedFields = append(selectedFields, employee.FieldEmail)
+				fieldSeen[employee.FieldEmail] = struct{}{}
+			}
+		case "phone":
+			if _, ok := fieldSeen[employee.FieldPhone]; !ok {
+				selectedFields = append(selectedFields, employee.FieldPhone)
+				fieldSeen[employee.FieldPhone] = struct{}{}
+			}
+		case "departmentID":
+			if _, ok := fieldSeen[employee.FieldDepartmentID]; !ok {
+				selectedFields = append(selectedFields, employee.FieldDepartmentID)
+				fieldSeen[employee.FieldDepartmentID] = struct{}{}
+			}
+		case "userID":
+			if _, ok := fieldSeen[employee.FieldUserID]; !ok {
+				selectedFields = append(selectedFields, employee.FieldUserID)
+				fieldSeen[employee.FieldUserID] = struct{}{}
+			}
+		case "active":
+			if _, ok := fieldSeen[employee.FieldActive]; !ok {
+				selectedFields = append(selectedFields, employee.FieldActive)
+				fieldSeen[employee.FieldActive] = struct{}{}
+			}
+		case "id":
+		case "__typename":
+		default:
+			unknownSeen = true
+		}
+	}
+	if !unknownSeen {
+		_q.Select(selectedFields...)
+	}
+	return nil
+}
+
+type employeePaginateArgs struct {
+	first, last   *int
+	after, before *Cursor
+	opts          []EmployeePaginateOption
+}
+
+func newEmployeePaginateArgs(rv map[string]any) *employeePaginateArgs {
+	args := &employeePaginateArgs{}
+	if rv == nil {
+		return args
+	}
+	if v := rv[firstField]; v != nil {
+		args.first = v.(*int)
+	}
+	if v := rv[lastField]; v != nil {
+		args.last = v.(*int)
+	}
+	if v := rv[afterField]; v != nil {
+		args.after = v.(*Cursor)
+	}
+	if v := rv[beforeField]; v != nil {
+		args.before = v.(*Cursor)
+	}
+	if v, ok := rv[orderByField]; ok {
+		switch v := v.(type) {
+		case map[string]any:
+			var (
+				err1, err2 error
+				order      = &EmployeeOrder{Field: &EmployeeOrderField{}, Direction: entgql.OrderDirectionAsc}
+			)
+			if d, ok := v[directionField]; ok {
+				err1 = order.Direction.UnmarshalGQL(d)
+			}
+			if f, ok := v[fieldField]; ok {
+				err2 = order.Field.UnmarshalGQL(f)
+			}
+			if err1 == nil && err2 == nil {
+				args.opts = append(args.opts, WithEmployeeOrder(order))
+			}
+		case *EmployeeOrder:
+			if v != nil {
+				args.opts = append(args.opts, WithEmployeeOrder(v))
+			}
+		}
+	}
+	return args
+}
+
+// CollectFields tells the query-builder to eagerly load connected nodes by resolver context.
+func (_q *EvidenceQuery) CollectFields(ctx context.Context, satisfies ...string) (*EvidenceQuery, error) {
+	fc := graphql.GetFieldContext(ctx)
+	if fc == nil {
+		return _q, nil
+	}
+	if err := _q.collectField(ctx, false, graphql.GetOperationContext(ctx), fc.Field, nil, satisfies...); err != nil {
+		return nil, err
+	}
+	return _q, nil
+}
+
+func (_q *EvidenceQuery) collectField(ctx context.Context, oneNode bool, opCtx *graphql.OperationContext, collected graphql.CollectedField, path []string, satisfies ...string) error {
+	path = append([]string(nil), path...)
+	var (
+		unknownSeen    bool
+		fieldSeen      = make(map[string]struct{}, len(evidence.Columns))
+		selectedFields = []string{evidence.FieldID}
+	)
+	for _, field := range graphql.CollectFields(opCtx, collected.Selections, satisfies) {
+		switch field.Name {
+
+		case "ticket":
+			var (
+				alias = field.Alias
+				path  = append(path, alias)
+				query = (&TicketClient{config: _q.config}).Query()
+			)
+			if err := query.collectField(ctx, oneNode, opCtx, field, path, mayAddCondition(satisfies, ticketImplementors)...); err != nil {
+				return err
+			}
+			_q.withTicket = query
+			if _, ok := fieldSeen[evidence.FieldTicketID]; !ok {
+				selectedFields = append(selectedFields, evidence.FieldTicketID)
+				fieldSeen[evidence.FieldTicketID] = struct{}{}
+			}
+		case "ticketID":
+			if _, ok := fieldSeen[evidence.FieldTicketID]; !ok {
+				selectedFields = append(selectedFields, evidence.FieldTicketID)
+				fieldSeen[evidence.FieldTicketID] = struct{}{}
+			}
+		case "record":
+			if _, ok := fieldSeen[evidence.FieldRecord]; !ok {
+				selectedFields = append(selectedFields, evidence.FieldRecord)
+				fieldSeen[evidence.FieldRecord] = struct{}{}
+			}
+		case "createdAt":
+			if _, ok := fieldSeen[evidence.FieldCreatedAt]; !ok {
+				selectedFields = append(selectedFields, evidence.FieldCreatedAt)
+				fieldSeen[evidence.FieldCreatedAt] = struct{}{}
+			}
+		case "id":
+		case "__typename":
+		default:
+			unknownSeen = true
+		}
+	}
+	if !unknownSeen {
+		_q.Select(selectedFields...)
+	}
+	return nil
+}
+
+type evidencePaginateArgs struct {
+	first, last   *int
+	after, before *Cursor
+	opts          []EvidencePaginateOption
+}
+
+func newEvidencePaginateArgs(rv map[string]any) *evidencePaginateArgs {
+	args := &evidencePaginateArgs{}
+	if rv == nil {
+		return args
+	}
+	if v := rv[firstField]; v != nil {
+		args.first = v.(*int)
+	}
+	if v := rv[lastField]; v != nil {
+		args.last = v.(*int)
+	}
+	if v := rv[afterField]; v != nil {
+		args.after = v.(*Cursor)
+	}
+	if v := rv[beforeField]; v != nil {
+		args.before = v.(*Cursor)
+	}
+	if v, ok := rv[orderByField]; ok {
+		switch v := v.(type) {
+		case map[string]any:
+			var (
+				err1, err2 error
+				order      = &EvidenceOrder{Field: &EvidenceOrderField{}, Direction: entgql.OrderDirectionAsc}
+			)
+			if d, ok := v[directionField]; ok {
+				err1 = order.Direction.UnmarshalGQL(d)
+			}
+			if f, ok := v[fieldField]; ok {
+				err2 = order.Field.UnmarshalGQL(f)
+			}
+			if err1 == nil && err2 == nil {
+				args.opts = append(args.opts, WithEvidenceOrder(order))
+			}
+		case *EvidenceOrder:
+			if v != nil {
+				args.opts = append(args.opts, WithEvidenceOrder(v))
+			}
+		}
+	}
+	return args
+}
+
+// CollectFields tells the query-builder to eagerly load connected nodes by resolver context.
+func (_q *ExplanationCategoryQuery) CollectFields(ctx context.Context, satisfies ...string) (*ExplanationCategoryQuery, error) {
+	fc := graphql.GetFieldContext(ctx)
+	if fc == nil {
+		return _q, nil
+	}
+	if err := _q.collectField(ctx, false, graphql.GetOperationContext(ctx), fc.Field, nil, satisfies...); err != nil {
+		return nil, err
+	}
+	return _q, nil
+}
+
+func (_q *ExplanationCategoryQuery) collectField(ctx context.Context, oneNode bool, opCtx *graphql.OperationContext, collected graphql.CollectedField, path []string, satisfies ...string) error {
+	path = append([]string(nil), path...)
+	var (
+		unknownSeen    bool
+		fieldSeen      = make(map[string]struct{}, len(explanationcategory.Columns))
+		selectedFields = []string{explanationcategory.FieldID}
+	)
+	for _, field := range graphql.CollectFields(opCtx, collected.Selections, satisfies) {
+		switch field.Name {
+		case "createdAt":
+			if _, ok := fieldSeen[explanationcategory.FieldCreatedAt]; !ok {
+				selectedFields = append(selectedFields, explanationcategory.FieldCreatedAt)
+				fieldSeen[explanationcategory.FieldCreatedAt] = struct{}{}
+			}
+		case "updatedAt":
+			if _, ok := fieldSeen[explanationcategory.FieldUpdatedAt]; !ok {
+				selectedFields = append(selectedFields, explanationcategory.FieldUpdatedAt)
+				fieldSeen[explanationcategory.FieldUpdatedAt] = struct{}{}
+			}
+		case "name":
+			if _, ok := fieldSeen[explanationcategory.FieldName]; !ok {
+				selectedFields = append(selectedFields, explanationcategory.FieldName)
+				fieldSeen[explanationcategory.FieldName] = struct{}{}
+			}
+		case "description":
+			if _, ok := fieldSeen[explanationcategory.FieldDescription]; !ok {
+				selectedFields = append(selectedFields, explanationcategory.FieldDescription)
+				fieldSeen[explanationcategory.FieldDescription] = struct{}{}
+			}
+		case "active":
+			if _, ok := fieldSeen[explanationcategory.FieldActive]; !ok {
+				selectedFields = append(selectedFields, explanationcategory.FieldActive)
+				fieldSeen[explanationcategory.FieldActive] = struct{}{}
+			}
+		case "id":
+		case "__typename":
+		default:
+			unknownSeen = true
+		}
+	}
+	if !unknownSeen {
+		_q.Select(selectedFields...)
+	}
+	return nil
+}
+
+type explanationcategoryPaginateArgs struct {
+	first, last   *int
+	after, before *Cursor
+	opts          []ExplanationCategoryPaginateOption
+}
+
+func newExplanationCategoryPaginateArgs(rv map[string]any) *explanationcategoryPaginateArgs {
+	args := &explanationcategoryPaginateArgs{}
+	if rv == nil {
+		return args
+	}
+	if v := rv[firstField]; v != nil {
+		args.first = v.(*int)
+	}
+	if v := rv[lastField]; v != nil {
+		args.last = v.(*int)
+	}
+	if v := rv[afterField]; v != nil {
+		args.after = v.(*Cursor)
+	}
+	if v := rv[beforeField]; v != nil {
+		args.before = v.(*Cursor)
+	}
+	if v, ok := rv[orderByField]; ok {
+		switch v := v.(type) {
+		case map[string]any:
+			var (
+				err1, err2 error
+				order      = &ExplanationCategoryOrder{Field: &ExplanationCategoryOrderField{}, Direction: entgql.OrderDirectionAsc}
+			)
+			if d, ok := v[directionField]; ok {
+				err1 = order.Direction.UnmarshalGQL(d)
+			}
+			if f, ok := v[fieldField]; ok {
+				err2 = order.Field.UnmarshalGQL(f)
+			}
+			if err1 == nil && err2 == nil {
+				args.opts = append(args.opts, WithExplanationCategoryOrder(order))
+			}
+		case *ExplanationCategoryOrder:
+			if v != nil {
+				args.opts = append(args.opts, WithExplanationCategoryOrder(v))
+			}
+		}
+	}
+	return args
+}
+
+// CollectFields tells the query-builder to eagerly load connected nodes by resolver context.
+func (_q *ExplanationRequestQuery) CollectFields(ctx context.Context, satisfies ...string) (*ExplanationRequestQuery, error) {
+	fc := graphql.GetFieldContext(ctx)
+	if fc == nil {
+		return _q, nil
+	}
+	if err := _q.collectField(ctx, false, graphql.GetOperationContext(ctx), fc.Field, nil, satisfies...); err != nil {
+		return nil, err
+	}
+	return _q, nil
+}
+
+func (_q *ExplanationRequestQuery) collectField(ctx context.Context, oneNode bool, opCtx *graphql.OperationContext, collected graphql.CollectedField, path []string, satisfies ...string) error {
+	path = append([]string(nil), path...)
+	var (
+		unknownSeen    bool
+		fieldSeen      = make(map[string]struct{}, len(explanationrequest.Columns))
+		selectedFields = []string{explanationrequest.FieldID}
+	)
+	for _, field := range graphql.CollectFields(opCtx, collected.Selections, satisfies) {
+		switch field.Name {
+
+		case "ticket":
+			var (
+				alias = field.Alias
+				path  = append(path, alias)
+				query = (&TicketClient{config: _q.config}).Query()
+			)
+			if err := query.collectField(ctx, oneNode, opCtx, field, path, mayAddCondition(satisfies, ticketImplementors)...); err != nil {
+				return err
+			}
+			_q.withTicket = query
+			if _, ok := fieldSeen[explanationrequest.FieldTicketID]; !ok {
+				selectedFields = append(selectedFields, explanationrequest.FieldTicketID)
+				fieldSeen[explanationrequest.FieldTicketID] = struct{}{}
+			}
+
+		case "violator":
+			var (
+				alias = field.Alias
+				path  = append(path, alias)
+				query = (&EmployeeClient{config: _q.config}).Query()
+			)
+			if err := query.collectField(ctx, oneNode, opCtx, field, path, mayAddCondition(satisfies, employeeImplementors)...); err != nil {
+				return err
+			}
+			_q.withViolator = query
+			if _, ok := fieldSeen[explanationrequest.FieldViolatorID]; !ok {
+				selectedFields = append(selectedFields, explanationrequest.FieldViolatorID)
+				fieldSeen[explanationrequest.FieldViolatorID] = struct{}{}
+			}
+
+		case "manager":
+			var (
+				alias = field.Alias
+				path  = append(path, alias)
+				query = (&EmployeeClient{config: _q.config}).Query()
+			)
+			if err := query.collectField(ctx, oneNode, opCtx, field, path, mayAddCondition(satisfies, employeeImplementors)...); err != nil {
+				return err
+			}
+			_q.withManager = query
+			if _, ok := fieldSeen[explanationrequest.FieldManagerID]; !ok {
+				selectedFields = append(selectedFields, explanationrequest.FieldManagerID)
+				fieldSeen[explanationrequest.FieldManagerID] = struct{}{}
+			}
+
+		case "auditor":
+			var (
+				alias = field.Alias
+				path  = append(path, alias)
+				query = (&EmployeeClient{config: _q.config}).Query()
+			)
+			if err := query.collectField(ctx, oneNode, opCtx, field, path, mayAddCondition(satisfies, employeeImplementors)...); err != nil {
+				return err
+			}
+			_q.withAuditor = query
+			if _, ok := fieldSeen[explanationrequest.FieldAuditorID]; !ok {
+				selectedFields = append(selectedFields, explanationrequest.FieldAuditorID)
+				fieldSeen[explanationrequest.FieldAuditorID] = struct{}{}
+			}
+
+		case "category":
+			var (
+				alias = field.Alias
+				path  = append(path, alias)
+				query = (&ExplanationCategoryClient{config: _q.config}).Query()
+			)
+			if err := query.collectField(ctx, oneNode, opCtx, field, path, mayAddCondition(satisfies, explanationcategoryImplementors)...); err != nil {
+				return err
+			}
+			_q.withCategory = query
+			if _, ok := fieldSeen[explanationrequest.FieldCategoryID]; !ok {
+				selectedFields = append(selectedFields, explanationrequest.FieldCategoryID)
+				fieldSeen[explanationrequest.FieldCategoryID] = struct{}{}
+			}
+
+		case "department":
+			var (
+				alias = field.Alias
+				path  = append(path, alias)
+				query = (&DepartmentClient{config: _q.config}).Query()
+			)
+			if err := query.collectField(ctx, oneNode, opCtx, field, path, mayAddCondition(satisfies, departmentImplementors)...); err != nil {
+				return err
+			}
+			_q.withDepartment = query
+			if _, ok := fieldSeen[explanationrequest.FieldDepartmentID]; !ok {
+				selectedFields = append(selectedFields, explanationrequest.FieldDepartmentID)
+				fieldSeen[explanationrequest.FieldDepartmentID] = struct{}{}
+			}
+
+		case "requestedBy":
+			var (
+				alias = field.Alias
+				path  = append(path, alias)
+				query = (&UserClient{config: _q.config}).Query()
+			)
+			if err := query.collectField(ctx, oneNode, opCtx, field, path, mayAddCondition(satisfies, userImplementors)...); err != nil {
+				return err
+			}
+			_q.withRequestedBy = query
+			if _, ok := fieldSeen[explanationrequest.FieldRequestedByID]; !ok {
+				selectedFields = append(selectedFields, explanationrequest.FieldRequestedByID)
+				fieldSeen[explanationrequest.FieldRequestedByID] = struct{}{}
+			}
+
+		case "steps":
+			var (
+				alias = field.Alias
+				path  = append(path, alias)
+				query = (&ExplanationStepClient{config: _q.config}).Query()
+			)
+			if err := query.collectField(ctx, false, opCtx, field, path, mayAddCondition(satisfies, explanationstepImplementors)...); err != nil {
+				return err
+			}
+			_q.WithNamedSteps(alias, func(wq *ExplanationStepQuery) {
+				*wq = *query
+			})
+		case "createdAt":
+			if _, ok := fieldSeen[explanationrequest.FieldCreatedAt]; !ok {
+				selectedFields = append(selectedFields, explanationrequest.FieldCreatedAt)
+				fieldSeen[explanationrequest.FieldCreatedAt] = struct{}{}
+			}
+		case "updatedAt":
+			if _, ok := fieldSeen[explanationrequest.FieldUpdatedAt]; !ok {
+				selectedFields = append(selectedFields, explanationrequest.FieldUpdatedAt)
+				fieldSeen[explanationrequest.FieldUpdatedAt] = struct{}{}
+			}
+		case "ticketID":
+			if _, ok := fieldSeen[explanationrequest.FieldTicketID]; !ok {
+				selectedFields = append(selectedFields, explanationrequest.FieldTicketID)
+				fieldSeen[explanationrequest.FieldTicketID] = struct{}{}
+			}
+		case "status":
+			if _, ok := fieldSeen[explanationrequest.FieldStatus]; !ok {
+				selectedFields = append(selectedFields, explanationrequest.FieldStatus)
+				fieldSeen[explanationrequest.FieldStatus] = struct{}{}
+			}
+		case "priority":
+			if _, ok := fieldSeen[explanationrequest.FieldPriority]; !ok {
+				selectedFields = append(selectedFields, explanationrequest.FieldPriority)
+				fieldSeen[explanationrequest.FieldPriority] = struct{}{}
+			}
+		case "violatorID":
+			if _, ok := fieldSeen[explanationrequest.FieldViolatorID]; !ok {
+				selectedFields = append(selectedFields, explanationrequest.FieldViolatorID)
+				fieldSeen[explanationrequest.FieldViolatorID] = struct{}{}
+			}
+		case "managerID":
+			if _, ok := fieldSeen[explanationrequest.FieldManagerID]; !ok {
+				selectedFields = append(selectedFields, explanationrequest.FieldManagerID)
+				fieldSeen[explanationrequest.FieldManagerID] = struct{}{}
+			}
+		case "auditorID":
+			if _, ok := fieldSeen[explanationrequest.FieldAuditorID]; !ok {
+				selectedFields = append(selectedFields, explanationrequest.FieldAuditorID)
+				fieldSeen[explanationrequest.FieldAuditorID] = struct{}{}
+			}
+		case "categoryID":
+			if _, ok := fieldSeen[explanationrequest.FieldCategoryID]; !ok {
+				selectedFields = append(selectedFields, explanationrequest.FieldCategoryID)
+				fieldSeen[explanationrequest.FieldCategoryID] = struct{}{}
+			}
+		case "departmentID":
+			if _, ok := fieldSeen[explanationrequest.FieldDepartmentID]; !ok {
+				selectedFields = append(selectedFields, explanationrequest.FieldDepartmentID)
+				fieldSeen[explanationrequest.FieldDepartmentID] = struct{}{}
+			}
+		case "deadline":
+			if _, ok := fieldSeen[explanationrequest.FieldDeadline]; !ok {
+				selectedFields = append(selectedFields, explanationrequest.FieldDeadline)
+				fieldSeen[explanationrequest.FieldDeadline] = struct{}{}
+			}
+		case "message":
+			if _, ok := fieldSeen[explanationrequest.FieldMessage]; !ok {
+				selectedFields = append(selectedFields, explanationrequest.FieldMessage)
+				fieldSeen[explanationrequest.FieldMessage] = struct{}{}
+			}
+		case "evidence":
+			if _, ok := fieldSeen[explanationrequest.FieldEvidence]; !ok {
+				selectedFields = append(selectedFields, explanationrequest.FieldEvidence)
+				fieldSeen[explanationrequest.FieldEvidence] = struct{}{}
+			}
+		case "requestedByID":
+			if _, ok := fieldSeen[explanationrequest.FieldRequestedByID]; !ok {
+				selectedFields = append(selectedFields, explanationrequest.FieldRequestedByID)
+				fieldSeen[explanationrequest.FieldRequestedByID] = struct{}{}
+			}
+		case "withdrawn":
+			if _, ok := fieldSeen[explanationrequest.FieldWithdrawn]; !ok {
+				selectedFields = append(selectedFields, explanationrequest.FieldWithdrawn)
+				fieldSeen[explanationrequest.FieldWithdrawn] = struct{}{}
+			}
+		case "withdrawReason":
+			if _, ok := fieldSeen[explanationrequest.FieldWithdrawReason]; !ok {
+				selectedFields = append(selectedFields, explanationrequest.FieldWithdrawReason)
+				fieldSeen[explanationrequest.FieldWithdrawReason] = struct{}{}
+			}
+		case "endedAt":
+			if _, ok := fieldSeen[explanationrequest.FieldEndedAt]; !ok {
+				selectedFields = append(selectedFields, explanationrequest.FieldEndedAt)
+				fieldSeen[explanationrequest.FieldEndedAt] = struct{}{}
+			}
+		case "submittedAt":
+			if _, ok := fieldSeen[explanationrequest.FieldSubmittedAt]; !ok {
+				selectedFields = append(selectedFields, explanationrequest.FieldSubmittedAt)
+				fieldSeen[explanationrequest.FieldSubmittedAt] = struct{}{}
+			}
+		case "version":
+			if _, ok := fieldSeen[explanationrequest.FieldVersion]; !ok {
+				selectedFields = append(selectedFields, explanationrequest.FieldVersion)
+				fieldSeen[explanationrequest.FieldVersion] = struct{}{}
+			}
+		case "id":
+		case "__typename":
+		default:
+			unknownSeen = true
+		}
+	}
+	if !unknownSeen {
+		_q.Select(selectedFields...)
+	}
+	return nil
+}
+
+type explanationrequestPaginateArgs struct {
+	first, last   *int
+	after, before *Cursor
+	opts          []ExplanationRequestPaginateOption
+}
+
+func newExplanationRequestPaginateArgs(rv map[string]any) *explanationrequestPaginateArgs {
+	args := &explanationrequestPaginateArgs{}
+	if rv == nil {
+		return args
+	}
+	if v := rv[firstField]; v != nil {
+		args.first = v.(*int)
+	}
+	if v := rv[lastField]; v != nil {
+		args.last = v.(*int)
+	}
+	if v := rv[afterField]; v != nil {
+		args.after = v.(*Cursor)
+	}
+	if v := rv[beforeField]; v != nil {
+		args.before = v.(*Cursor)
+	}
+	if v, ok := rv[orderByField]; ok {
+		switch v := v.(type) {
+		case map[string]any:
+			var (
+				err1, err2 error
+				order      = &ExplanationRequestOrder{Field: &ExplanationRequestOrderField{}, Direction: entgql.OrderDirectionAsc}
+			)
+			if d, ok := v[directionField]; ok {
+				err1 = order.Direction.UnmarshalGQL(d)
+			}
+			if f, ok := v[fieldField]; ok {
+				err2 = order.Field.UnmarshalGQL(f)
+			}
+			if err1 == nil && err2 == nil {
+				args.opts = append(args.opts, WithExplanationRequestOrder(order))
+			}
+		case *ExplanationRequestOrder:
+			if v != nil {
+				args.opts = append(args.opts, WithExplanationRequestOrder(v))
+			}
+		}
+	}
+	return args
+}
+
+// CollectFields tells the query-builder to eagerly load connected nodes by resolver context.
+func (_q *ExplanationStepQuery) CollectFields(ctx context.Context, satisfies ...string) (*ExplanationStepQuery, error) {
+	fc := graphql.GetFieldContext(ctx)
+	if fc == nil {
+		return _q, nil
+	}
+	if err := _q.collectField(ctx, false, graphql.GetOperationContext(ctx), fc.Field, nil, satisfies...); err != nil {
+		return nil, err
+	}
+	return _q, nil
+}
+
+func (_q *ExplanationStepQuery) collectField(ctx context.Context, oneNode bool, opCtx *graphql.OperationContext, collected graphql.CollectedField, path []string, satisfies ...string) error {
+	path = append([]string(nil), path...)
+	var (
+		unknownSeen    bool
+		fieldSeen      = make(map[string]struct{}, len(explanationstep.Columns))
+		selectedFields = []string{explanationstep.FieldID}
+	)
+	for _, field := range graphql.CollectFields(opCtx, collected.Selections, satisfies) {
+		switch field.Name {
+
+		case "request":
+			var (
+				alias = field.Alias
+				path  = append(path, alias)
+				query = (&ExplanationRequestClient{config: _q.config}).Query()
+			)
+			if err := query.collectField(ctx, oneNode, opCtx, field, path, mayAddCondition(satisfies, explanationrequestImplementors)...); err != nil {
+				return err
+			}
+			_q.withRequest = query
+			if _, ok := fieldSeen[explanationstep.FieldRequestID]; !ok {
+				selectedFields = append(selectedFields, explanationstep.FieldRequestID)
+				fieldSeen[explanationstep.FieldRequestID] = struct{}{}
+			}
+
+		case "actor":
+			var (
+				alias = field.Alias
+				path  = append(path, alias)
+				query = (&UserClient{config: _q.config}).Query()
+			)
+			if err := query.collectField(ctx, oneNode, opCtx, field, path, mayAddCondition(satisfies, userImplementors)...); err != nil {
+				return err
+			}
+			_q.withActor = query
+			if _, ok := fieldSeen[explanationstep.FieldActorID]; !ok {
+				selectedFields = append(selectedFields, explanationstep.FieldActorID)
+				fieldSeen[explanationstep.FieldActorID] = struct{}{}
+			}
+
+		case "actorEmployee":
+			var (
+				alias = field.Alias
+				path  = append(path, alias)
+				query = (&EmployeeClient{config: _q.config}).Query()
+			)
+			if err := query.collectField(ctx, oneNode, opCtx, field, path, mayAddCondition(satisfies, employeeImplementors)...); err != nil {
+				return err
+			}
+			_q.withActorEmployee = query
+			if _, ok := fieldSeen[explanationstep.FieldActorEmployeeID]; !ok {
+				selectedFields = append(selectedFields, explanationstep.FieldActorEmployeeID)
+				fieldSeen[explanationstep.FieldActorEmployeeID] = struct{}{}
+			}
+
+		case "attachments":
+			var (
+				alias = field.Alias
+				path  = append(path, alias)
+				query = (&AttachmentClient{config: _q.config}).Query()
+			)
+			if err := query.collectField(ctx, false, opCtx, field, path, mayAddCondition(satisfies, attachmentImplementors)...); err != nil {
+				return err
+			}
+			_q.WithNamedAttachments(alias, func(wq *AttachmentQuery) {
+				*wq = *query
+			})
+		case "requestID":
+			if _, ok := fieldSeen[explanationstep.FieldRequestID]; !ok {
+				selectedFields = append(selectedFields, explanationstep.FieldRequestID)
+				fieldSeen[explanationstep.FieldRequestID] = struct{}{}
+			}
+		case "action":
+			if _, ok := fieldSeen[explanationstep.FieldAction]; !ok {
+				selectedFields = append(selectedFields, explanationstep.FieldAction)
+				fieldSeen[explanationstep.FieldAction] = struct{}{}
+			}
+		case "role":
+			if _, ok := fieldSeen[explanationstep.FieldRole]; !ok {
+				selectedFields = append(selectedFields, explanationstep.FieldRole)
+				fieldSeen[explanationstep.FieldRole] = struct{}{}
+			}
+		case "fromStatus":
+			if _, ok := fieldSeen[explanationstep.FieldFromStatus]; !ok {
+				selectedFields = append(selectedFields, explanationstep.FieldFromStatus)
+				fieldSeen[explanationstep.FieldFromStatus] = struct{}{}
+			}
+		case "toStatus":
+			if _, ok := fieldSeen[explanationstep.FieldToStatus]; !ok {
+				selectedFields = append(selectedFields, explanationstep.FieldToStatus)
+				fieldSeen[explanationstep.FieldToStatus] = struct{}{}
+			}
+		case "actorID":
+			if _, ok := fieldSeen[explanationstep.FieldActorID]; !ok {
+				selectedFields = append(selectedFields, explanationstep.FieldActorID)
+				fieldSeen[explanationstep.FieldActorID] = struct{}{}
+			}
+		case "actorEmployeeID":
+			if _, ok := fieldSeen[explanationstep.FieldActorEmployeeID]; !ok {
+				selectedFields = append(selectedFields, explanationstep.FieldActorEmployeeID)
+				fieldSeen[explanationstep.FieldActorEmployeeID] = struct{}{}
+			}
+		case "comment":
+			if _, ok := fieldSeen[explanationstep.FieldComment]; !ok {
+				selectedFields = append(selectedFields, explanationstep.FieldComment)
+				fieldSeen[explanationstep.FieldComment] = struct{}{}
+			}
+		case "createdAt":
+			if _, ok := fieldSeen[explanationstep.FieldCreatedAt]; !ok {
+				selectedFields = append(selectedFields, explanationstep.FieldCreatedAt)
+				fieldSeen[explanationstep.FieldCreatedAt] = struct{}{}
+			}
+		case "id":
+		case "__typename":
+		default:
+			unknownSeen = true
+		}
+	}
+	if !unknownSeen {
+		_q.Select(selectedFields...)
+	}
+	return nil
+}
+
+type explanationstepPaginateArgs struct {
+	first, last   *int
+	after, before *Cursor
+	opts          []ExplanationStepPaginateOption
+}
+
+func newExplanationStepPaginateArgs(rv map[string]any) *explanationstepPaginateArgs {
+	args := &explanationstepPaginateArgs{}
+	if rv == nil {
+		return args
+	}
+	if v := rv[firstField]; v != nil {
+		args.first = v.(*int)
+	}
+	if v := rv[lastField]; v != nil {
+		args.last = v.(*int)
+	}
+	if v := rv[afterField]; v != nil {
+		args.after = v.(*Cursor)
+	}
+	if v := rv[beforeField]; v != nil {
+		args.before = v.(*Cursor)
 	}
 	return args
 }
@@ -1565,6 +2606,11 @@ func (_q *TicketQuery) collectField(ctx context.Context, oneNode bool, opCtx *gr
 			if _, ok := fieldSeen[ticket.FieldDueAt]; !ok {
 				selectedFields = append(selectedFields, ticket.FieldDueAt)
 				fieldSeen[ticket.FieldDueAt] = struct{}{}
+			}
+		case "explanationStatus":
+			if _, ok := fieldSeen[ticket.FieldExplanationStatus]; !ok {
+				selectedFields = append(selectedFields, ticket.FieldExplanationStatus)
+				fieldSeen[ticket.FieldExplanationStatus] = struct{}{}
 			}
 		case "version":
 			if _, ok := fieldSeen[ticket.FieldVersion]; !ok {

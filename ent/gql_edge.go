@@ -32,6 +32,22 @@ func (_m *Attachment) UploadedBy(ctx context.Context) (*User, error) {
 	return result, MaskNotFound(err)
 }
 
+func (_m *Attachment) ExplanationStep(ctx context.Context) (*ExplanationStep, error) {
+	result, err := _m.Edges.ExplanationStepOrErr()
+	if IsNotLoaded(err) {
+		result, err = _m.QueryExplanationStep().Only(ctx)
+	}
+	return result, MaskNotFound(err)
+}
+
+func (_m *Attachment) UploadedByEmployee(ctx context.Context) (*Employee, error) {
+	result, err := _m.Edges.UploadedByEmployeeOrErr()
+	if IsNotLoaded(err) {
+		result, err = _m.QueryUploadedByEmployee().Only(ctx)
+	}
+	return result, MaskNotFound(err)
+}
+
 func (_m *Delivery) Channel(ctx context.Context) (*Channel, error) {
 	result, err := _m.Edges.ChannelOrErr()
 	if IsNotLoaded(err) {
@@ -62,6 +78,158 @@ func (_m *Delivery) RequestedBy(ctx context.Context) (*User, error) {
 		result, err = _m.QueryRequestedBy().Only(ctx)
 	}
 	return result, MaskNotFound(err)
+}
+
+func (_m *Delivery) Employee(ctx context.Context) (*Employee, error) {
+	result, err := _m.Edges.EmployeeOrErr()
+	if IsNotLoaded(err) {
+		result, err = _m.QueryEmployee().Only(ctx)
+	}
+	return result, MaskNotFound(err)
+}
+
+func (_m *Delivery) Explanation(ctx context.Context) (*ExplanationRequest, error) {
+	result, err := _m.Edges.ExplanationOrErr()
+	if IsNotLoaded(err) {
+		result, err = _m.QueryExplanation().Only(ctx)
+	}
+	return result, MaskNotFound(err)
+}
+
+func (_m *Department) Manager(ctx context.Context) (*Employee, error) {
+	result, err := _m.Edges.ManagerOrErr()
+	if IsNotLoaded(err) {
+		result, err = _m.QueryManager().Only(ctx)
+	}
+	return result, MaskNotFound(err)
+}
+
+func (_m *Employee) Department(ctx context.Context) (*Department, error) {
+	result, err := _m.Edges.DepartmentOrErr()
+	if IsNotLoaded(err) {
+		result, err = _m.QueryDepartment().Only(ctx)
+	}
+	return result, MaskNotFound(err)
+}
+
+func (_m *Employee) User(ctx context.Context) (*User, error) {
+	result, err := _m.Edges.UserOrErr()
+	if IsNotLoaded(err) {
+		result, err = _m.QueryUser().Only(ctx)
+	}
+	return result, MaskNotFound(err)
+}
+
+func (_m *Evidence) Ticket(ctx context.Context) (*Ticket, error) {
+	result, err := _m.Edges.TicketOrErr()
+	if IsNotLoaded(err) {
+		result, err = _m.QueryTicket().Only(ctx)
+	}
+	return result, err
+}
+
+func (_m *ExplanationRequest) Ticket(ctx context.Context) (*Ticket, error) {
+	result, err := _m.Edges.TicketOrErr()
+	if IsNotLoaded(err) {
+		result, err = _m.QueryTicket().Only(ctx)
+	}
+	return result, err
+}
+
+func (_m *ExplanationRequest) Violator(ctx context.Context) (*Employee, error) {
+	result, err := _m.Edges.ViolatorOrErr()
+	if IsNotLoaded(err) {
+		result, err = _m.QueryViolator().Only(ctx)
+	}
+	return result, err
+}
+
+func (_m *ExplanationRequest) Manager(ctx context.Context) (*Employee, error) {
+	result, err := _m.Edges.ManagerOrErr()
+	if IsNotLoaded(err) {
+		result, err = _m.QueryManager().Only(ctx)
+	}
+	return result, err
+}
+
+func (_m *ExplanationRequest) Auditor(ctx context.Context) (*Employee, error) {
+	result, err := _m.Edges.AuditorOrErr()
+	if IsNotLoaded(err) {
+		result, err = _m.QueryAuditor().Only(ctx)
+	}
+	return result, MaskNotFound(err)
+}
+
+func (_m *ExplanationRequest) Category(ctx context.Context) (*ExplanationCategory, error) {
+	result, err := _m.Edges.CategoryOrErr()
+	if IsNotLoaded(err) {
+		result, err = _m.QueryCategory().Only(ctx)
+	}
+	return result, err
+}
+
+func (_m *ExplanationRequest) Department(ctx context.Context) (*Department, error) {
+	result, err := _m.Edges.DepartmentOrErr()
+	if IsNotLoaded(err) {
+		result, err = _m.QueryDepartment().Only(ctx)
+	}
+	return result, MaskNotFound(err)
+}
+
+func (_m *ExplanationRequest) RequestedBy(ctx context.Context) (*User, error) {
+	result, err := _m.Edges.RequestedByOrErr()
+	if IsNotLoaded(err) {
+		result, err = _m.QueryRequestedBy().Only(ctx)
+	}
+	return result, MaskNotFound(err)
+}
+
+func (_m *ExplanationRequest) Steps(ctx context.Context) (result []*ExplanationStep, err error) {
+	if fc := graphql.GetFieldContext(ctx); fc != nil && fc.Field.Alias != "" {
+		result, err = _m.NamedSteps(graphql.GetFieldContext(ctx).Field.Alias)
+	} else {
+		result, err = _m.Edges.StepsOrErr()
+	}
+	if IsNotLoaded(err) {
+		result, err = _m.QuerySteps().All(ctx)
+	}
+	return result, err
+}
+
+func (_m *ExplanationStep) Request(ctx context.Context) (*ExplanationRequest, error) {
+	result, err := _m.Edges.RequestOrErr()
+	if IsNotLoaded(err) {
+		result, err = _m.QueryRequest().Only(ctx)
+	}
+	return result, err
+}
+
+func (_m *ExplanationStep) Actor(ctx context.Context) (*User, error) {
+	result, err := _m.Edges.ActorOrErr()
+	if IsNotLoaded(err) {
+		result, err = _m.QueryActor().Only(ctx)
+	}
+	return result, MaskNotFound(err)
+}
+
+func (_m *ExplanationStep) ActorEmployee(ctx context.Context) (*Employee, error) {
+	result, err := _m.Edges.ActorEmployeeOrErr()
+	if IsNotLoaded(err) {
+		result, err = _m.QueryActorEmployee().Only(ctx)
+	}
+	return result, MaskNotFound(err)
+}
+
+func (_m *ExplanationStep) Attachments(ctx context.Context) (result []*Attachment, err error) {
+	if fc := graphql.GetFieldContext(ctx); fc != nil && fc.Field.Alias != "" {
+		result, err = _m.NamedAttachments(graphql.GetFieldContext(ctx).Field.Alias)
+	} else {
+		result, err = _m.Edges.AttachmentsOrErr()
+	}
+	if IsNotLoaded(err) {
+		result, err = _m.QueryAttachments().All(ctx)
+	}
+	return result, err
 }
 
 func (_m *Memo) Ticket(ctx context.Context) (*Ticket, error) {

@@ -10,6 +10,12 @@ import (
 	"socdesk/ent/category"
 	"socdesk/ent/channel"
 	"socdesk/ent/delivery"
+	"socdesk/ent/department"
+	"socdesk/ent/employee"
+	"socdesk/ent/evidence"
+	"socdesk/ent/explanationcategory"
+	"socdesk/ent/explanationrequest"
+	"socdesk/ent/explanationstep"
 	"socdesk/ent/internal"
 	"socdesk/ent/memo"
 	"socdesk/ent/playbook"
@@ -50,6 +56,36 @@ var deliveryImplementors = []string{"Delivery", "Node"}
 
 // IsNode implements the Node interface check for GQLGen.
 func (*Delivery) IsNode() {}
+
+var departmentImplementors = []string{"Department", "Node"}
+
+// IsNode implements the Node interface check for GQLGen.
+func (*Department) IsNode() {}
+
+var employeeImplementors = []string{"Employee", "Node"}
+
+// IsNode implements the Node interface check for GQLGen.
+func (*Employee) IsNode() {}
+
+var evidenceImplementors = []string{"Evidence", "Node"}
+
+// IsNode implements the Node interface check for GQLGen.
+func (*Evidence) IsNode() {}
+
+var explanationcategoryImplementors = []string{"ExplanationCategory", "Node"}
+
+// IsNode implements the Node interface check for GQLGen.
+func (*ExplanationCategory) IsNode() {}
+
+var explanationrequestImplementors = []string{"ExplanationRequest", "Node"}
+
+// IsNode implements the Node interface check for GQLGen.
+func (*ExplanationRequest) IsNode() {}
+
+var explanationstepImplementors = []string{"ExplanationStep", "Node"}
+
+// IsNode implements the Node interface check for GQLGen.
+func (*ExplanationStep) IsNode() {}
 
 var memoImplementors = []string{"Memo", "Node"}
 
@@ -205,6 +241,60 @@ func (c *Client) noder(ctx context.Context, table string, id int) (Noder, error)
 			Where(delivery.ID(id))
 		if fc := graphql.GetFieldContext(ctx); fc != nil {
 			if err := query.collectField(ctx, true, graphql.GetOperationContext(ctx), fc.Field, nil, deliveryImplementors...); err != nil {
+				return nil, err
+			}
+		}
+		return query.Only(ctx)
+	case department.Table:
+		query := c.Department.Query().
+			Where(department.ID(id))
+		if fc := graphql.GetFieldContext(ctx); fc != nil {
+			if err := query.collectField(ctx, true, graphql.GetOperationContext(ctx), fc.Field, nil, departmentImplementors...); err != nil {
+				return nil, err
+			}
+		}
+		return query.Only(ctx)
+	case employee.Table:
+		query := c.Employee.Query().
+			Where(employee.ID(id))
+		if fc := graphql.GetFieldContext(ctx); fc != nil {
+			if err := query.collectField(ctx, true, graphql.GetOperationContext(ctx), fc.Field, nil, employeeImplementors...); err != nil {
+				return nil, err
+			}
+		}
+		return query.Only(ctx)
+	case evidence.Table:
+		query := c.Evidence.Query().
+			Where(evidence.ID(id))
+		if fc := graphql.GetFieldContext(ctx); fc != nil {
+			if err := query.collectField(ctx, true, graphql.GetOperationContext(ctx), fc.Field, nil, evidenceImplementors...); err != nil {
+				return nil, err
+			}
+		}
+		return query.Only(ctx)
+	case explanationcategory.Table:
+		query := c.ExplanationCategory.Query().
+			Where(explanationcategory.ID(id))
+		if fc := graphql.GetFieldContext(ctx); fc != nil {
+			if err := query.collectField(ctx, true, graphql.GetOperationContext(ctx), fc.Field, nil, explanationcategoryImplementors...); err != nil {
+				return nil, err
+			}
+		}
+		return query.Only(ctx)
+	case explanationrequest.Table:
+		query := c.ExplanationRequest.Query().
+			Where(explanationrequest.ID(id))
+		if fc := graphql.GetFieldContext(ctx); fc != nil {
+			if err := query.collectField(ctx, true, graphql.GetOperationContext(ctx), fc.Field, nil, explanationrequestImplementors...); err != nil {
+				return nil, err
+			}
+		}
+		return query.Only(ctx)
+	case explanationstep.Table:
+		query := c.ExplanationStep.Query().
+			Where(explanationstep.ID(id))
+		if fc := graphql.GetFieldContext(ctx); fc != nil {
+			if err := query.collectField(ctx, true, graphql.GetOperationContext(ctx), fc.Field, nil, explanationstepImplementors...); err != nil {
 				return nil, err
 			}
 		}
@@ -415,6 +505,102 @@ func (c *Client) noders(ctx context.Context, table string, ids []int) ([]Noder, 
 		query := c.Delivery.Query().
 			Where(delivery.IDIn(ids...))
 		query, err := query.CollectFields(ctx, deliveryImplementors...)
+		if err != nil {
+			return nil, err
+		}
+		nodes, err := query.All(ctx)
+		if err != nil {
+			return nil, err
+		}
+		for _, node := range nodes {
+			for _, noder := range idmap[node.ID] {
+				*noder = node
+			}
+		}
+	case department.Table:
+		query := c.Department.Query().
+			Where(department.IDIn(ids...))
+		query, err := query.CollectFields(ctx, departmentImplementors...)
+		if err != nil {
+			return nil, err
+		}
+		nodes, err := query.All(ctx)
+		if err != nil {
+			return nil, err
+		}
+		for _, node := range nodes {
+			for _, noder := range idmap[node.ID] {
+				*noder = node
+			}
+		}
+	case employee.Table:
+		query := c.Employee.Query().
+			Where(employee.IDIn(ids...))
+		query, err := query.CollectFields(ctx, employeeImplementors...)
+		if err != nil {
+			return nil, err
+		}
+		nodes, err := query.All(ctx)
+		if err != nil {
+			return nil, err
+		}
+		for _, node := range nodes {
+			for _, noder := range idmap[node.ID] {
+				*noder = node
+			}
+		}
+	case evidence.Table:
+		query := c.Evidence.Query().
+			Where(evidence.IDIn(ids...))
+		query, err := query.CollectFields(ctx, evidenceImplementors...)
+		if err != nil {
+			return nil, err
+		}
+		nodes, err := query.All(ctx)
+		if err != nil {
+			return nil, err
+		}
+		for _, node := range nodes {
+			for _, noder := range idmap[node.ID] {
+				*noder = node
+			}
+		}
+	case explanationcategory.Table:
+		query := c.ExplanationCategory.Query().
+			Where(explanationcategory.IDIn(ids...))
+		query, err := query.CollectFields(ctx, explanationcategoryImplementors...)
+		if err != nil {
+			return nil, err
+		}
+		nodes, err := query.All(ctx)
+		if err != nil {
+			return nil, err
+		}
+		for _, node := range nodes {
+			for _, noder := range idmap[node.ID] {
+				*noder = node
+			}
+		}
+	case explanationrequest.Table:
+		query := c.ExplanationRequest.Query().
+			Where(explanationrequest.IDIn(ids...))
+		query, err := query.CollectFields(ctx, explanationrequestImplementors...)
+		if err != nil {
+			return nil, err
+		}
+		nodes, err := query.All(ctx)
+		if err != nil {
+			return nil, err
+		}
+		for _, node := range nodes {
+			for _, noder := range idmap[node.ID] {
+				*noder = node
+			}
+		}
+	case explanationstep.Table:
+		query := c.ExplanationStep.Query().
+			Where(explanationstep.IDIn(ids...))
+		query, err := query.CollectFields(ctx, explanationstepImplementors...)
 		if err != nil {
 			return nil, err
 		}

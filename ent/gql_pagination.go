@@ -11,6 +11,12 @@ import (
 	"socdesk/ent/category"
 	"socdesk/ent/channel"
 	"socdesk/ent/delivery"
+	"socdesk/ent/department"
+	"socdesk/ent/employee"
+	"socdesk/ent/evidence"
+	"socdesk/ent/explanationcategory"
+	"socdesk/ent/explanationrequest"
+	"socdesk/ent/explanationstep"
 	"socdesk/ent/memo"
 	"socdesk/ent/playbook"
 	"socdesk/ent/playbookrun"
@@ -1314,6 +1320,1843 @@ func (_m *Delivery) ToEdge(order *DeliveryOrder) *DeliveryEdge {
 		order = DefaultDeliveryOrder
 	}
 	return &DeliveryEdge{
+		Node:   _m,
+		Cursor: order.Field.toCursor(_m),
+	}
+}
+
+// DepartmentEdge is the edge representation of Department.
+type DepartmentEdge struct {
+	Node   *Department `json:"node"`
+	Cursor Cursor      `json:"cursor"`
+}
+
+// DepartmentConnection is the connection containing edges to Department.
+type DepartmentConnection struct {
+	Edges      []*DepartmentEdge `json:"edges"`
+	PageInfo   PageInfo          `json:"pageInfo"`
+	TotalCount int               `json:"totalCount"`
+}
+
+func (c *DepartmentConnection) build(nodes []*Department, pager *departmentPager, after *Cursor, first *int, before *Cursor, last *int) {
+	c.PageInfo.HasNextPage = before != nil
+	c.PageInfo.HasPreviousPage = after != nil
+	if first != nil && *first+1 == len(nodes) {
+		c.PageInfo.HasNextPage = true
+		nodes = nodes[:len(nodes)-1]
+	} else if last != nil && *last+1 == len(nodes) {
+		c.PageInfo.HasPreviousPage = true
+		nodes = nodes[:len(nodes)-1]
+	}
+	var nodeAt func(int) *Department
+	if last != nil {
+		n := len(nodes) - 1
+		nodeAt = func(i int) *Department {
+			return nodes[n-i]
+		}
+	} else {
+		nodeAt = func(i int) *Department {
+			return nodes[i]
+		}
+	}
+	c.Edges = make([]*DepartmentEdge, len(nodes))
+	for i := range nodes {
+		node := nodeAt(i)
+		c.Edges[i] = &DepartmentEdge{
+			Node:   node,
+			Cursor: pager.toCursor(node),
+		}
+	}
+	if l := len(c.Edges); l > 0 {
+		c.PageInfo.StartCursor = &c.Edges[0].Cursor
+		c.PageInfo.EndCursor = &c.Edges[l-1].Cursor
+	}
+	if c.TotalCount == 0 {
+		c.TotalCount = len(nodes)
+	}
+}
+
+// DepartmentPaginateOption enables pagination customization.
+type DepartmentPaginateOption func(*departmentPager) error
+
+// WithDepartmentOrder configures pagination ordering.
+func WithDepartmentOrder(order *DepartmentOrder) DepartmentPaginateOption {
+	if order == nil {
+		order = DefaultDepartmentOrder
+	}
+	o := *order
+	return func(pager *departmentPager) error {
+		if err := o.Direction.Validate(); err != nil {
+			return err
+		}
+		if o.Field == nil {
+			o.Field = DefaultDepartmentOrder.Field
+		}
+		pager.order = &o
+		return nil
+	}
+}
+
+// WithDepartmentFilter configures pagination filter.
+func WithDepartmentFilter(filter func(*DepartmentQuery) (*DepartmentQuery, error)) DepartmentPaginateOption {
+	return func(pager *departmentPager) error {
+		if filter == nil {
+			return errors.New("DepartmentQuery filter cannot be nil")
+		}
+		pager.filter = filter
+		return nil
+	}
+}
+
+type departmentPager struct {
+	reverse bool
+	order   *DepartmentOrder
+	filter  func(*DepartmentQuery) (*DepartmentQuery, error)
+}
+
+func newDepartmentPager(opts []DepartmentPaginateOption, reverse bool) (*departmentPager, error) {
+	pager := &departmentPager{reverse: reverse}
+	for _, opt := range opts {
+		if err := opt(pager); err != nil {
+			return nil, err
+		}
+	}
+	if pager.order == nil {
+		pager.order = DefaultDepartmentOrder
+	}
+	return pager, nil
+}
+
+func (p *departmentPager) applyFilter(query *DepartmentQuery) (*DepartmentQuery, error) {
+	if p.filter != nil {
+		return p.filter(query)
+	}
+	return query, nil
+}
+
+func (p *departmentPager) toCursor(_m *Department) Cursor {
+	return p.order.Field.toCursor(_m)
+}
+
+func (p *departmentPager) applyCursors(query *DepartmentQuery, after, before *Cursor) (*DepartmentQuery, error) {
+	direction := p.order.Direction
+	if p.reverse {
+		direction = direction.Reverse()
+	}
+	for _, predicate := range entgql.CursorsPredicate(after, before, DefaultDepartmentOrder.Field.column, p.order.Field.column, direction) {
+		query = query.Where(predicate)
+	}
+	return query, nil
+}
+
+func (p *departmentPager) applyOrder(query *DepartmentQuery) *DepartmentQuery {
+	direction := p.order.Direction
+	if p.reverse {
+		direction = direction.Reverse()
+	}
+	query = query.Order(p.order.Field.toTerm(direction.OrderTermOption()))
+	if p.order.Field != DefaultDepartmentOrder.Field {
+		query = query.Order(DefaultDepartmentOrder.Field.toTerm(direction.OrderTermOption()))
+	}
+	if len(query.ctx.Fields) > 0 {
+		query.ctx.AppendFieldOnce(p.order.Field.column)
+	}
+	return query
+}
+
+func (p *departmentPager) orderExpr(query *DepartmentQuery) sql.Querier {
+	direction := p.order.Direction
+	if p.reverse {
+		direction = direction.Reverse()
+	}
+	if len(query.ctx.Fields) > 0 {
+		query.ctx.AppendFieldOnce(p.order.Field.column)
+	}
+	return sql.ExprFunc(func(b *sql.Builder) {
+		b.Ident(p.order.Field.column).Pad().WriteString(string(direction))
+		if p.order.Field != DefaultDepartmentOrder.Field {
+			b.Comma().Ident(DefaultDepartmentOrder.Field.column).Pad().WriteString(string(direction))
+		}
+	})
+}
+
+// Paginate executes the query and returns a relay based cursor connection to Department.
+func (_m *DepartmentQuery) Paginate(
+	ctx context.Context, after *Cursor, first *int,
+	before *Cursor, last *int, opts ...DepartmentPaginateOption,
+) (*DepartmentConnection, error) {
+	if err := validateFirstLast(first, last); err != nil {
+		return nil, err
+	}
+	pager, err := newDepartmentPager(opts, last != nil)
+	if err != nil {
+		return nil, err
+	}
+	if _m, err = pager.applyFilter(_m); err != nil {
+		return nil, err
+	}
+	conn := &DepartmentConnection{Edges: []*DepartmentEdge{}}
+	ignoredEdges := !hasCollectedField(ctx, edgesField)
+	if hasCollectedField(ctx, totalCountField) || hasCollectedField(ctx, pageInfoField) {
+		hasPagination := after != nil || first != nil || before != nil || last != nil
+		if hasPagination || ignoredEdges {
+			c := _m.Clone()
+			c.ctx.Fields = nil
+			if conn.TotalCount, err = c.Count(ctx); err != nil {
+				return nil, err
+			}
+			conn.PageInfo.HasNextPage = first != nil && conn.TotalCount > 0
+			conn.PageInfo.HasPreviousPage = last != nil && conn.TotalCount > 0
+		}
+	}
+	if ignoredEdges || (first != nil && *first == 0) || (last != nil && *last == 0) {
+		return conn, nil
+	}
+	if _m, err = pager.applyCursors(_m, after, before); err != nil {
+		return nil, err
+	}
+	limit := paginateLimit(first, last)
+	if limit != 0 {
+		_m.Limit(limit)
+	}
+	if field := collectedField(ctx, edgesField, nodeField); field != nil {
+		if err := _m.collectField(ctx, limit == 1, graphql.GetOperationContext(ctx), *field, []string{edgesField, nodeField}); err != nil {
+			return nil, err
+		}
+	}
+	_m = pager.applyOrder(_m)
+	nodes, err := _m.All(ctx)
+	if err != nil {
+		return nil, err
+	}
+	conn.build(nodes, pager, after, first, before, last)
+	return conn, nil
+}
+
+var (
+	// DepartmentOrderFieldCreatedAt orders Department by created_at.
+	DepartmentOrderFieldCreatedAt = &DepartmentOrderField{
+		Value: func(_m *Department) (ent.Value, error) {
+			return _m.CreatedAt, nil
+		},
+		column: department.FieldCreatedAt,
+		toTerm: department.ByCreatedAt,
+		toCursor: func(_m *Department) Cursor {
+			return Cursor{
+				ID:    _m.ID,
+				Value: _m.CreatedAt,
+			}
+		},
+	}
+	// DepartmentOrderFieldUpdatedAt orders Department by updated_at.
+	DepartmentOrderFieldUpdatedAt = &DepartmentOrderField{
+		Value: func(_m *Department) (ent.Value, error) {
+			return _m.UpdatedAt, nil
+		},
+		column: department.FieldUpdatedAt,
+		toTerm: department.ByUpdatedAt,
+		toCursor: func(_m *Department) Cursor {
+			return Cursor{
+				ID:    _m.ID,
+				Value: _m.UpdatedAt,
+			}
+		},
+	}
+	// DepartmentOrderFieldName orders Department by name.
+	DepartmentOrderFieldName = &DepartmentOrderField{
+		Value: func(_m *Department) (ent.Value, error) {
+			return _m.Name, nil
+		},
+		column: department.FieldName,
+		toTerm: department.ByName,
+		toCursor: func(_m *Department) Cursor {
+			return Cursor{
+				ID:    _m.ID,
+				Value: _m.Name,
+			}
+		},
+	}
+)
+
+// String implement fmt.Stringer interface.
+func (f DepartmentOrderField) String() string {
+	var str string
+	switch f.column {
+	case DepartmentOrderFieldCreatedAt.column:
+		str = "CREATED_AT"
+	case DepartmentOrderFieldUpdatedAt.column:
+		str = "UPDATED_AT"
+	case DepartmentOrderFieldName.column:
+		str = "NAME"
+	}
+	return str
+}
+
+// MarshalGQL implements graphql.Marshaler interface.
+func (f DepartmentOrderField) MarshalGQL(w io.Writer) {
+	io.WriteString(w, strconv.Quote(f.String()))
+}
+
+// UnmarshalGQL implements graphql.Unmarshaler interface.
+func (f *DepartmentOrderField) UnmarshalGQL(v interface{}) error {
+	str, ok := v.(string)
+	if !ok {
+		return fmt.Errorf("DepartmentOrderField %T must be a string", v)
+	}
+	switch str {
+	case "CREATED_AT":
+		*f = *DepartmentOrderFieldCreatedAt
+	case "UPDATED_AT":
+		*f = *DepartmentOrderFieldUpdatedAt
+	case "NAME":
+		*f = *DepartmentOrderFieldName
+	default:
+		return fmt.Errorf("%s is not a valid DepartmentOrderField", str)
+	}
+	return nil
+}
+
+// DepartmentOrderField defines the ordering field of Department.
+type DepartmentOrderField struct {
+	// Value extracts the ordering value from the given Department.
+	Value    func(*Department) (ent.Value, error)
+	column   string // field or computed.
+	toTerm   func(...sql.OrderTermOption) department.OrderOption
+	toCursor func(*Department) Cursor
+}
+
+// DepartmentOrder defines the ordering of Department.
+type DepartmentOrder struct {
+	Direction OrderDirection        `json:"direction"`
+	Field     *DepartmentOrderField `json:"field"`
+}
+
+// DefaultDepartmentOrder is the default ordering of Department.
+var DefaultDepartmentOrder = &DepartmentOrder{
+	Direction: entgql.OrderDirectionAsc,
+	Field: &DepartmentOrderField{
+		Value: func(_m *Department) (ent.Value, error) {
+			return _m.ID, nil
+		},
+		column: department.FieldID,
+		toTerm: department.ByID,
+		toCursor: func(_m *Department) Cursor {
+			return Cursor{ID: _m.ID}
+		},
+	},
+}
+
+// ToEdge converts Department into DepartmentEdge.
+func (_m *Department) ToEdge(order *DepartmentOrder) *DepartmentEdge {
+	if order == nil {
+		order = DefaultDepartmentOrder
+	}
+	return &DepartmentEdge{
+		Node:   _m,
+		Cursor: order.Field.toCursor(_m),
+	}
+}
+
+// EmployeeEdge is the edge representation of Employee.
+type EmployeeEdge struct {
+	Node   *Employee `json:"node"`
+	Cursor Cursor    `json:"cursor"`
+}
+
+// EmployeeConnection is the connection containing edges to Employee.
+type EmployeeConnection struct {
+	Edges      []*EmployeeEdge `json:"edges"`
+	PageInfo   PageInfo        `json:"pageInfo"`
+	TotalCount int             `json:"totalCount"`
+}
+
+func (c *EmployeeConnection) build(nodes []*Employee, pager *employeePager, after *Cursor, first *int, before *Cursor, last *int) {
+	c.PageInfo.HasNextPage = before != nil
+	c.PageInfo.HasPreviousPage = after != nil
+	if first != nil && *first+1 == len(nodes) {
+		c.PageInfo.HasNextPage = true
+		nodes = nodes[:len(nodes)-1]
+	} else if last != nil && *last+1 == len(nodes) {
+		c.PageInfo.HasPreviousPage = true
+		nodes = nodes[:len(nodes)-1]
+	}
+	var nodeAt func(int) *Employee
+	if last != nil {
+		n := len(nodes) - 1
+		nodeAt = func(i int) *Employee {
+			return nodes[n-i]
+		}
+	} else {
+		nodeAt = func(i int) *Employee {
+			return nodes[i]
+		}
+	}
+	c.Edges = make([]*EmployeeEdge, len(nodes))
+	for i := range nodes {
+		node := nodeAt(i)
+		c.Edges[i] = &EmployeeEdge{
+			Node:   node,
+			Cursor: pager.toCursor(node),
+		}
+	}
+	if l := len(c.Edges); l > 0 {
+		c.PageInfo.StartCursor = &c.Edges[0].Cursor
+		c.PageInfo.EndCursor = &c.Edges[l-1].Cursor
+	}
+	if c.TotalCount == 0 {
+		c.TotalCount = len(nodes)
+	}
+}
+
+// EmployeePaginateOption enables pagination customization.
+type EmployeePaginateOption func(*employeePager) error
+
+// WithEmployeeOrder configures pagination ordering.
+func WithEmployeeOrder(order *EmployeeOrder) EmployeePaginateOption {
+	if order == nil {
+		order = DefaultEmployeeOrder
+	}
+	o := *order
+	return func(pager *employeePager) error {
+		if err := o.Direction.Validate(); err != nil {
+			return err
+		}
+		if o.Field == nil {
+			o.Field = DefaultEmployeeOrder.Field
+		}
+		pager.order = &o
+		return nil
+	}
+}
+
+// WithEmployeeFilter configures pagination filter.
+func WithEmployeeFilter(filter func(*EmployeeQuery) (*EmployeeQuery, error)) EmployeePaginateOption {
+	return func(pager *employeePager) error {
+		if filter == nil {
+			return errors.New("EmployeeQuery filter cannot be nil")
+		}
+		pager.filter = filter
+		return nil
+	}
+}
+
+type employeePager struct {
+	reverse bool
+	order   *EmployeeOrder
+	filter  func(*EmployeeQuery) (*EmployeeQuery, error)
+}
+
+func newEmployeePager(opts []EmployeePaginateOption, reverse bool) (*employeePager, error) {
+	pager := &employeePager{reverse: reverse}
+	for _, opt := range opts {
+		if err := opt(pager); err != nil {
+			return nil, err
+		}
+	}
+	if pager.order == nil {
+		pager.order = DefaultEmployeeOrder
+	}
+	return pager, nil
+}
+
+func (p *employeePager) applyFilter(query *EmployeeQuery) (*EmployeeQuery, error) {
+	if p.filter != nil {
+		return p.filter(query)
+	}
+	return query, nil
+}
+
+func (p *employeePager) toCursor(_m *Employee) Cursor {
+	return p.order.Field.toCursor(_m)
+}
+
+func (p *employeePager) applyCursors(query *EmployeeQuery, after, before *Cursor) (*EmployeeQuery, error) {
+	direction := p.order.Direction
+	if p.reverse {
+		direction = direction.Reverse()
+	}
+	for _, predicate := range entgql.CursorsPredicate(after, before, DefaultEmployeeOrder.Field.column, p.order.Field.column, direction) {
+		query = query.Where(predicate)
+	}
+	return query, nil
+}
+
+func (p *employeePager) applyOrder(query *EmployeeQuery) *EmployeeQuery {
+	direction := p.order.Direction
+	if p.reverse {
+		direction = direction.Reverse()
+	}
+	query = query.Order(p.order.Field.toTerm(direction.OrderTermOption()))
+	if p.order.Field != DefaultEmployeeOrder.Field {
+		query = query.Order(DefaultEmployeeOrder.Field.toTerm(direction.OrderTermOption()))
+	}
+	if len(query.ctx.Fields) > 0 {
+		query.ctx.AppendFieldOnce(p.order.Field.column)
+	}
+	return query
+}
+
+func (p *employeePager) orderExpr(query *EmployeeQuery) sql.Querier {
+	direction := p.order.Direction
+	if p.reverse {
+		direction = direction.Reverse()
+	}
+	if len(query.ctx.Fields) > 0 {
+		query.ctx.AppendFieldOnce(p.order.Field.column)
+	}
+	return sql.ExprFunc(func(b *sql.Builder) {
+		b.Ident(p.order.Field.column).Pad().WriteString(string(direction))
+		if p.order.Field != DefaultEmployeeOrder.Field {
+			b.Comma().Ident(DefaultEmployeeOrder.Field.column).Pad().WriteString(string(direction))
+		}
+	})
+}
+
+// Paginate executes the query and returns a relay based cursor connection to Employee.
+func (_m *EmployeeQuery) Paginate(
+	ctx context.Context, after *Cursor, first *int,
+	before *Cursor, last *int, opts ...EmployeePaginateOption,
+) (*EmployeeConnection, error) {
+	if err := validateFirstLast(first, last); err != nil {
+		return nil, err
+	}
+	pager, err := newEmployeePager(opts, last != nil)
+	if err != nil {
+		return nil, err
+	}
+	if _m, err = pager.applyFilter(_m); err != nil {
+		return nil, err
+	}
+	conn := &EmployeeConnection{Edges: []*EmployeeEdge{}}
+	ignoredEdges := !hasCollectedField(ctx, edgesField)
+	if hasCollectedField(ctx, totalCountField) || hasCollectedField(ctx, pageInfoField) {
+		hasPagination := after != nil || first != nil || before != nil || last != nil
+		if hasPagination || ignoredEdges {
+			c := _m.Clone()
+			c.ctx.Fields = nil
+			if conn.TotalCount, err = c.Count(ctx); err != nil {
+				return nil, err
+			}
+			conn.PageInfo.HasNextPage = first != nil && conn.TotalCount > 0
+			conn.PageInfo.HasPreviousPage = last != nil && conn.TotalCount > 0
+		}
+	}
+	if ignoredEdges || (first != nil && *first == 0) || (last != nil && *last == 0) {
+		return conn, nil
+	}
+	if _m, err = pager.applyCursors(_m, after, before); err != nil {
+		return nil, err
+	}
+	limit := paginateLimit(first, last)
+	if limit != 0 {
+		_m.Limit(limit)
+	}
+	if field := collectedField(ctx, edgesField, nodeField); field != nil {
+		if err := _m.collectField(ctx, limit == 1, graphql.GetOperationContext(ctx), *field, []string{edgesField, nodeField}); err != nil {
+			return nil, err
+		}
+	}
+	_m = pager.applyOrder(_m)
+	nodes, err := _m.All(ctx)
+	if err != nil {
+		return nil, err
+	}
+	conn.build(nodes, pager, after, first, before, last)
+	return conn, nil
+}
+
+var (
+	// EmployeeOrderFieldCreatedAt orders Employee by created_at.
+	EmployeeOrderFieldCreatedAt = &EmployeeOrderField{
+		Value: func(_m *Employee) (ent.Value, error) {
+			return _m.CreatedAt, nil
+		},
+		column: employee.FieldCreatedAt,
+		toTerm: employee.ByCreatedAt,
+		toCursor: func(_m *Employee) Cursor {
+			return Cursor{
+				ID:    _m.ID,
+				Value: _m.CreatedAt,
+			}
+		},
+	}
+	// EmployeeOrderFieldUpdatedAt orders Employee by updated_at.
+	EmployeeOrderFieldUpdatedAt = &EmployeeOrderField{
+		Value: func(_m *Employee) (ent.Value, error) {
+			return _m.UpdatedAt, nil
+		},
+		column: employee.FieldUpdatedAt,
+		toTerm: employee.ByUpdatedAt,
+		toCursor: func(_m *Employee) Cursor {
+			return Cursor{
+				ID:    _m.ID,
+				Value: _m.UpdatedAt,
+			}
+		},
+	}
+	// EmployeeOrderFieldName orders Employee by name.
+	EmployeeOrderFieldName = &EmployeeOrderField{
+		Value: func(_m *Employee) (ent.Value, error) {
+			return _m.Name, nil
+		},
+		column: employee.FieldName,
+		toTerm: employee.ByName,
+		toCursor: func(_m *Employee) Cursor {
+			return Cursor{
+				ID:    _m.ID,
+				Value: _m.Name,
+			}
+		},
+	}
+)
+
+// String implement fmt.Stringer interface.
+func (f EmployeeOrderField) String() string {
+	var str string
+	switch f.column {
+	case EmployeeOrderFieldCreatedAt.column:
+		str = "CREATED_AT"
+	case EmployeeOrderFieldUpdatedAt.column:
+		str = "UPDATED_AT"
+	case EmployeeOrderFieldName.column:
+		str = "NAME"
+	}
+	return str
+}
+
+// MarshalGQL implements graphql.Marshaler interface.
+func (f EmployeeOrderField) MarshalGQL(w io.Writer) {
+	io.WriteString(w, strconv.Quote(f.String()))
+}
+
+// UnmarshalGQL implements graphql.Unmarshaler interface.
+func (f *EmployeeOrderField) UnmarshalGQL(v interface{}) error {
+	str, ok := v.(string)
+	if !ok {
+		return fmt.Errorf("EmployeeOrderField %T must be a string", v)
+	}
+	switch str {
+	case "CREATED_AT":
+		*f = *EmployeeOrderFieldCreatedAt
+	case "UPDATED_AT":
+		*f = *EmployeeOrderFieldUpdatedAt
+	case "NAME":
+		*f = *EmployeeOrderFieldName
+	default:
+		return fmt.Errorf("%s is not a valid EmployeeOrderField", str)
+	}
+	return nil
+}
+
+// EmployeeOrderField defines the ordering field of Employee.
+type EmployeeOrderField struct {
+	// Value extracts the ordering value from the given Employee.
+	Value    func(*Employee) (ent.Value, error)
+	column   string // field or computed.
+	toTerm   func(...sql.OrderTermOption) employee.OrderOption
+	toCursor func(*Employee) Cursor
+}
+
+// EmployeeOrder defines the ordering of Employee.
+type EmployeeOrder struct {
+	Direction OrderDirection      `json:"direction"`
+	Field     *EmployeeOrderField `json:"field"`
+}
+
+// DefaultEmployeeOrder is the default ordering of Employee.
+var DefaultEmployeeOrder = &EmployeeOrder{
+	Direction: entgql.OrderDirectionAsc,
+	Field: &EmployeeOrderField{
+		Value: func(_m *Employee) (ent.Value, error) {
+			return _m.ID, nil
+		},
+		column: employee.FieldID,
+		toTerm: employee.ByID,
+		toCursor: func(_m *Employee) Cursor {
+			return Cursor{ID: _m.ID}
+		},
+	},
+}
+
+// ToEdge converts Employee into EmployeeEdge.
+func (_m *Employee) ToEdge(order *EmployeeOrder) *EmployeeEdge {
+	if order == nil {
+		order = DefaultEmployeeOrder
+	}
+	return &EmployeeEdge{
+		Node:   _m,
+		Cursor: order.Field.toCursor(_m),
+	}
+}
+
+// EvidenceEdge is the edge representation of Evidence.
+type EvidenceEdge struct {
+	Node   *Evidence `json:"node"`
+	Cursor Cursor    `json:"cursor"`
+}
+
+// EvidenceConnection is the connection containing edges to Evidence.
+type EvidenceConnection struct {
+	Edges      []*EvidenceEdge `json:"edges"`
+	PageInfo   PageInfo        `json:"pageInfo"`
+	TotalCount int             `json:"totalCount"`
+}
+
+func (c *EvidenceConnection) build(nodes []*Evidence, pager *evidencePager, after *Cursor, first *int, before *Cursor, last *int) {
+	c.PageInfo.HasNextPage = before != nil
+	c.PageInfo.HasPreviousPage = after != nil
+	if first != nil && *first+1 == len(nodes) {
+		c.PageInfo.HasNextPage = true
+		nodes = nodes[:len(nodes)-1]
+	} else if last != nil && *last+1 == len(nodes) {
+		c.PageInfo.HasPreviousPage = true
+		nodes = nodes[:len(nodes)-1]
+	}
+	var nodeAt func(int) *Evidence
+	if last != nil {
+		n := len(nodes) - 1
+		nodeAt = func(i int) *Evidence {
+			return nodes[n-i]
+		}
+	} else {
+		nodeAt = func(i int) *Evidence {
+			return nodes[i]
+		}
+	}
+	c.Edges = make([]*EvidenceEdge, len(nodes))
+	for i := range nodes {
+		node := nodeAt(i)
+		c.Edges[i] = &EvidenceEdge{
+			Node:   node,
+			Cursor: pager.toCursor(node),
+		}
+	}
+	if l := len(c.Edges); l > 0 {
+		c.PageInfo.StartCursor = &c.Edges[0].Cursor
+		c.PageInfo.EndCursor = &c.Edges[l-1].Cursor
+	}
+	if c.TotalCount == 0 {
+		c.TotalCount = len(nodes)
+	}
+}
+
+// EvidencePaginateOption enables pagination customization.
+type EvidencePaginateOption func(*evidencePager) error
+
+// WithEvidenceOrder configures pagination ordering.
+func WithEvidenceOrder(order *EvidenceOrder) EvidencePaginateOption {
+	if order == nil {
+		order = DefaultEvidenceOrder
+	}
+	o := *order
+	return func(pager *evidencePager) error {
+		if err := o.Direction.Validate(); err != nil {
+			return err
+		}
+		if o.Field == nil {
+			o.Field = DefaultEvidenceOrder.Field
+		}
+		pager.order = &o
+		return nil
+	}
+}
+
+// WithEvidenceFilter configures pagination filter.
+func WithEvidenceFilter(filter func(*EvidenceQuery) (*EvidenceQuery, error)) EvidencePaginateOption {
+	return func(pager *evidencePager) error {
+		if filter == nil {
+			return errors.New("EvidenceQuery filter cannot be nil")
+		}
+		pager.filter = filter
+		return nil
+	}
+}
+
+type evidencePager struct {
+	reverse bool
+	order   *EvidenceOrder
+	filter  func(*EvidenceQuery) (*EvidenceQuery, error)
+}
+
+func newEvidencePager(opts []EvidencePaginateOption, reverse bool) (*evidencePager, error) {
+	pager := &evidencePager{reverse: reverse}
+	for _, opt := range opts {
+		if err := opt(pager); err != nil {
+			return nil, err
+		}
+	}
+	if pager.order == nil {
+		pager.order = DefaultEvidenceOrder
+	}
+	return pager, nil
+}
+
+func (p *evidencePager) applyFilter(query *EvidenceQuery) (*EvidenceQuery, error) {
+	if p.filter != nil {
+		return p.filter(query)
+	}
+	return query, nil
+}
+
+func (p *evidencePager) toCursor(_m *Evidence) Cursor {
+	return p.order.Field.toCursor(_m)
+}
+
+func (p *evidencePager) applyCursors(query *EvidenceQuery, after, before *Cursor) (*EvidenceQuery, error) {
+	direction := p.order.Direction
+	if p.reverse {
+		direction = direction.Reverse()
+	}
+	for _, predicate := range entgql.CursorsPredicate(after, before, DefaultEvidenceOrder.Field.column, p.order.Field.column, direction) {
+		query = query.Where(predicate)
+	}
+	return query, nil
+}
+
+func (p *evidencePager) applyOrder(query *EvidenceQuery) *EvidenceQuery {
+	direction := p.order.Direction
+	if p.reverse {
+		direction = direction.Reverse()
+	}
+	query = query.Order(p.order.Field.toTerm(direction.OrderTermOption()))
+	if p.order.Field != DefaultEvidenceOrder.Field {
+		query = query.Order(DefaultEvidenceOrder.Field.toTerm(direction.OrderTermOption()))
+	}
+	if len(query.ctx.Fields) > 0 {
+		query.ctx.AppendFieldOnce(p.order.Field.column)
+	}
+	return query
+}
+
+func (p *evidencePager) orderExpr(query *EvidenceQuery) sql.Querier {
+	direction := p.order.Direction
+	if p.reverse {
+		direction = direction.Reverse()
+	}
+	if len(query.ctx.Fields) > 0 {
+		query.ctx.AppendFieldOnce(p.order.Field.column)
+	}
+	return sql.ExprFunc(func(b *sql.Builder) {
+		b.Ident(p.order.Field.column).Pad().WriteString(string(direction))
+		if p.order.Field != DefaultEvidenceOrder.Field {
+			b.Comma().Ident(DefaultEvidenceOrder.Field.column).Pad().WriteString(string(direction))
+		}
+	})
+}
+
+// Paginate executes the query and returns a relay based cursor connection to Evidence.
+func (_m *EvidenceQuery) Paginate(
+	ctx context.Context, after *Cursor, first *int,
+	before *Cursor, last *int, opts ...EvidencePaginateOption,
+) (*EvidenceConnection, error) {
+	if err := validateFirstLast(first, last); err != nil {
+		return nil, err
+	}
+	pager, err := newEvidencePager(opts, last != nil)
+	if err != nil {
+		return nil, err
+	}
+	if _m, err = pager.applyFilter(_m); err != nil {
+		return nil, err
+	}
+	conn := &EvidenceConnection{Edges: []*EvidenceEdge{}}
+	ignoredEdges := !hasCollectedField(ctx, edgesField)
+	if hasCollectedField(ctx, totalCountField) || hasCollectedField(ctx, pageInfoField) {
+		hasPagination := after != nil || first != nil || before != nil || last != nil
+		if hasPagination || ignoredEdges {
+			c := _m.Clone()
+			c.ctx.Fields = nil
+			if conn.TotalCount, err = c.Count(ctx); err != nil {
+				return nil, err
+			}
+			conn.PageInfo.HasNextPage = first != nil && conn.TotalCount > 0
+			conn.PageInfo.HasPreviousPage = last != nil && conn.TotalCount > 0
+		}
+	}
+	if ignoredEdges || (first != nil && *first == 0) || (last != nil && *last == 0) {
+		return conn, nil
+	}
+	if _m, err = pager.applyCursors(_m, after, before); err != nil {
+		return nil, err
+	}
+	limit := paginateLimit(first, last)
+	if limit != 0 {
+		_m.Limit(limit)
+	}
+	if field := collectedField(ctx, edgesField, nodeField); field != nil {
+		if err := _m.collectField(ctx, limit == 1, graphql.GetOperationContext(ctx), *field, []string{edgesField, nodeField}); err != nil {
+			return nil, err
+		}
+	}
+	_m = pager.applyOrder(_m)
+	nodes, err := _m.All(ctx)
+	if err != nil {
+		return nil, err
+	}
+	conn.build(nodes, pager, after, first, before, last)
+	return conn, nil
+}
+
+var (
+	// EvidenceOrderFieldCreatedAt orders Evidence by created_at.
+	EvidenceOrderFieldCreatedAt = &EvidenceOrderField{
+		Value: func(_m *Evidence) (ent.Value, error) {
+			return _m.CreatedAt, nil
+		},
+		column: evidence.FieldCreatedAt,
+		toTerm: evidence.ByCreatedAt,
+		toCursor: func(_m *Evidence) Cursor {
+			return Cursor{
+				ID:    _m.ID,
+				Value: _m.CreatedAt,
+			}
+		},
+	}
+)
+
+// String implement fmt.Stringer interface.
+func (f EvidenceOrderField) String() string {
+	var str string
+	switch f.column {
+	case EvidenceOrderFieldCreatedAt.column:
+		str = "CREATED_AT"
+	}
+	return str
+}
+
+// MarshalGQL implements graphql.Marshaler interface.
+func (f EvidenceOrderField) MarshalGQL(w io.Writer) {
+	io.WriteString(w, strconv.Quote(f.String()))
+}
+
+// UnmarshalGQL implements graphql.Unmarshaler interface.
+func (f *EvidenceOrderField) UnmarshalGQL(v interface{}) error {
+	str, ok := v.(string)
+	if !ok {
+		return fmt.Errorf("EvidenceOrderField %T must be a string", v)
+	}
+	switch str {
+	case "CREATED_AT":
+		*f = *EvidenceOrderFieldCreatedAt
+	default:
+		return fmt.Errorf("%s is not a valid EvidenceOrderField", str)
+	}
+	return nil
+}
+
+// EvidenceOrderField defines the ordering field of Evidence.
+type EvidenceOrderField struct {
+	// Value extracts the ordering value from the given Evidence.
+	Value    func(*Evidence) (ent.Value, error)
+	column   string // field or computed.
+	toTerm   func(...sql.OrderTermOption) evidence.OrderOption
+	toCursor func(*Evidence) Cursor
+}
+
+// EvidenceOrder defines the ordering of Evidence.
+type EvidenceOrder struct {
+	Direction OrderDirection      `json:"direction"`
+	Field     *EvidenceOrderField `json:"field"`
+}
+
+// DefaultEvidenceOrder is the default ordering of Evidence.
+var DefaultEvidenceOrder = &EvidenceOrder{
+	Direction: entgql.OrderDirectionAsc,
+	Field: &EvidenceOrderField{
+		Value: func(_m *Evidence) (ent.Value, error) {
+			return _m.ID, nil
+		},
+		column: evidence.FieldID,
+		toTerm: evidence.ByID,
+		toCursor: func(_m *Evidence) Cursor {
+			return Cursor{ID: _m.ID}
+		},
+	},
+}
+
+// ToEdge converts Evidence into EvidenceEdge.
+func (_m *Evidence) ToEdge(order *EvidenceOrder) *EvidenceEdge {
+	if order == nil {
+		order = DefaultEvidenceOrder
+	}
+	return &EvidenceEdge{
+		Node:   _m,
+		Cursor: order.Field.toCursor(_m),
+	}
+}
+
+// ExplanationCategoryEdge is the edge representation of ExplanationCategory.
+type ExplanationCategoryEdge struct {
+	Node   *ExplanationCategory `json:"node"`
+	Cursor Cursor               `json:"cursor"`
+}
+
+// ExplanationCategoryConnection is the connection containing edges to ExplanationCategory.
+type ExplanationCategoryConnection struct {
+	Edges      []*ExplanationCategoryEdge `json:"edges"`
+	PageInfo   PageInfo                   `json:"pageInfo"`
+	TotalCount int                        `json:"totalCount"`
+}
+
+func (c *ExplanationCategoryConnection) build(nodes []*ExplanationCategory, pager *explanationcategoryPager, after *Cursor, first *int, before *Cursor, last *int) {
+	c.PageInfo.HasNextPage = before != nil
+	c.PageInfo.HasPreviousPage = after != nil
+	if first != nil && *first+1 == len(nodes) {
+		c.PageInfo.HasNextPage = true
+		nodes = nodes[:len(nodes)-1]
+	} else if last != nil && *last+1 == len(nodes) {
+		c.PageInfo.HasPreviousPage = true
+		nodes = nodes[:len(nodes)-1]
+	}
+	var nodeAt func(int) *ExplanationCategory
+	if last != nil {
+		n := len(nodes) - 1
+		nodeAt = func(i int) *ExplanationCategory {
+			return nodes[n-i]
+		}
+	} else {
+		nodeAt = func(i int) *ExplanationCategory {
+			return nodes[i]
+		}
+	}
+	c.Edges = make([]*ExplanationCategoryEdge, len(nodes))
+	for i := range nodes {
+		node := nodeAt(i)
+		c.Edges[i] = &ExplanationCategoryEdge{
+			Node:   node,
+			Cursor: pager.toCursor(node),
+		}
+	}
+	if l := len(c.Edges); l > 0 {
+		c.PageInfo.StartCursor = &c.Edges[0].Cursor
+		c.PageInfo.EndCursor = &c.Edges[l-1].Cursor
+	}
+	if c.TotalCount == 0 {
+		c.TotalCount = len(nodes)
+	}
+}
+
+// ExplanationCategoryPaginateOption enables pagination customization.
+type ExplanationCategoryPaginateOption func(*explanationcategoryPager) error
+
+// WithExplanationCategoryOrder configures pagination ordering.
+func WithExplanationCategoryOrder(order *ExplanationCategoryOrder) ExplanationCategoryPaginateOption {
+	if order == nil {
+		order = DefaultExplanationCategoryOrder
+	}
+	o := *order
+	return func(pager *explanationcategoryPager) error {
+		if err := o.Direction.Validate(); err != nil {
+			return err
+		}
+		if o.Field == nil {
+			o.Field = DefaultExplanationCategoryOrder.Field
+		}
+		pager.order = &o
+		return nil
+	}
+}
+
+// WithExplanationCategoryFilter configures pagination filter.
+func WithExplanationCategoryFilter(filter func(*ExplanationCategoryQuery) (*ExplanationCategoryQuery, error)) ExplanationCategoryPaginateOption {
+	return func(pager *explanationcategoryPager) error {
+		if filter == nil {
+			return errors.New("ExplanationCategoryQuery filter cannot be nil")
+		}
+		pager.filter = filter
+		return nil
+	}
+}
+
+type explanationcategoryPager struct {
+	reverse bool
+	order   *ExplanationCategoryOrder
+	filter  func(*ExplanationCategoryQuery) (*ExplanationCategoryQuery, error)
+}
+
+func newExplanationCategoryPager(opts []ExplanationCategoryPaginateOption, reverse bool) (*explanationcategoryPager, error) {
+	pager := &explanationcategoryPager{reverse: reverse}
+	for _, opt := range opts {
+		if err := opt(pager); err != nil {
+			return nil, err
+		}
+	}
+	if pager.order == nil {
+		pager.order = DefaultExplanationCategoryOrder
+	}
+	return pager, nil
+}
+
+func (p *explanationcategoryPager) applyFilter(query *ExplanationCategoryQuery) (*ExplanationCategoryQuery, error) {
+	if p.filter != nil {
+		return p.filter(query)
+	}
+	return query, nil
+}
+
+func (p *explanationcategoryPager) toCursor(_m *ExplanationCategory) Cursor {
+	return p.order.Field.toCursor(_m)
+}
+
+func (p *explanationcategoryPager) applyCursors(query *ExplanationCategoryQuery, after, before *Cursor) (*ExplanationCategoryQuery, error) {
+	direction := p.order.Direction
+	if p.reverse {
+		direction = direction.Reverse()
+	}
+	for _, predicate := range entgql.CursorsPredicate(after, before, DefaultExplanationCategoryOrder.Field.column, p.order.Field.column, direction) {
+		query = query.Where(predicate)
+	}
+	return query, nil
+}
+
+func (p *explanationcategoryPager) applyOrder(query *ExplanationCategoryQuery) *ExplanationCategoryQuery {
+	direction := p.order.Direction
+	if p.reverse {
+		direction = direction.Reverse()
+	}
+	query = query.Order(p.order.Field.toTerm(direction.OrderTermOption()))
+	if p.order.Field != DefaultExplanationCategoryOrder.Field {
+		query = query.Order(DefaultExplanationCategoryOrder.Field.toTerm(direction.OrderTermOption()))
+	}
+	if len(query.ctx.Fields) > 0 {
+		query.ctx.AppendFieldOnce(p.order.Field.column)
+	}
+	return query
+}
+
+func (p *explanationcategoryPager) orderExpr(query *ExplanationCategoryQuery) sql.Querier {
+	direction := p.order.Direction
+	if p.reverse {
+		direction = direction.Reverse()
+	}
+	if len(query.ctx.Fields) > 0 {
+		query.ctx.AppendFieldOnce(p.order.Field.column)
+	}
+	return sql.ExprFunc(func(b *sql.Builder) {
+		b.Ident(p.order.Field.column).Pad().WriteString(string(direction))
+		if p.order.Field != DefaultExplanationCategoryOrder.Field {
+			b.Comma().Ident(DefaultExplanationCategoryOrder.Field.column).Pad().WriteString(string(direction))
+		}
+	})
+}
+
+// Paginate executes the query and returns a relay based cursor connection to ExplanationCategory.
+func (_m *ExplanationCategoryQuery) Paginate(
+	ctx context.Context, after *Cursor, first *int,
+	before *Cursor, last *int, opts ...ExplanationCategoryPaginateOption,
+) (*ExplanationCategoryConnection, error) {
+	if err := validateFirstLast(first, last); err != nil {
+		return nil, err
+	}
+	pager, err := newExplanationCategoryPager(opts, last != nil)
+	if err != nil {
+		return nil, err
+	}
+	if _m, err = pager.applyFilter(_m); err != nil {
+		return nil, err
+	}
+	conn := &ExplanationCategoryConnection{Edges: []*ExplanationCategoryEdge{}}
+	ignoredEdges := !hasCollectedField(ctx, edgesField)
+	if hasCollectedField(ctx, totalCountField) || hasCollectedField(ctx, pageInfoField) {
+		hasPagination := after != nil || first != nil || before != nil || last != nil
+		if hasPagination || ignoredEdges {
+			c := _m.Clone()
+			c.ctx.Fields = nil
+			if conn.TotalCount, err = c.Count(ctx); err != nil {
+				return nil, err
+			}
+			conn.PageInfo.HasNextPage = first != nil && conn.TotalCount > 0
+			conn.PageInfo.HasPreviousPage = last != nil && conn.TotalCount > 0
+		}
+	}
+	if ignoredEdges || (first != nil && *first == 0) || (last != nil && *last == 0) {
+		return conn, nil
+	}
+	if _m, err = pager.applyCursors(_m, after, before); err != nil {
+		return nil, err
+	}
+	limit := paginateLimit(first, last)
+	if limit != 0 {
+		_m.Limit(limit)
+	}
+	if field := collectedField(ctx, edgesField, nodeField); field != nil {
+		if err := _m.collectField(ctx, limit == 1, graphql.GetOperationContext(ctx), *field, []string{edgesField, nodeField}); err != nil {
+			return nil, err
+		}
+	}
+	_m = pager.applyOrder(_m)
+	nodes, err := _m.All(ctx)
+	if err != nil {
+		return nil, err
+	}
+	conn.build(nodes, pager, after, first, before, last)
+	return conn, nil
+}
+
+var (
+	// ExplanationCategoryOrderFieldCreatedAt orders ExplanationCategory by created_at.
+	ExplanationCategoryOrderFieldCreatedAt = &ExplanationCategoryOrderField{
+		Value: func(_m *ExplanationCategory) (ent.Value, error) {
+			return _m.CreatedAt, nil
+		},
+		column: explanationcategory.FieldCreatedAt,
+		toTerm: explanationcategory.ByCreatedAt,
+		toCursor: func(_m *ExplanationCategory) Cursor {
+			return Cursor{
+				ID:    _m.ID,
+				Value: _m.CreatedAt,
+			}
+		},
+	}
+	// ExplanationCategoryOrderFieldUpdatedAt orders ExplanationCategory by updated_at.
+	ExplanationCategoryOrderFieldUpdatedAt = &ExplanationCategoryOrderField{
+		Value: func(_m *ExplanationCategory) (ent.Value, error) {
+			return _m.UpdatedAt, nil
+		},
+		column: explanationcategory.FieldUpdatedAt,
+		toTerm: explanationcategory.ByUpdatedAt,
+		toCursor: func(_m *ExplanationCategory) Cursor {
+			return Cursor{
+				ID:    _m.ID,
+				Value: _m.UpdatedAt,
+			}
+		},
+	}
+)
+
+// String implement fmt.Stringer interface.
+func (f ExplanationCategoryOrderField) String() string {
+	var str string
+	switch f.column {
+	case ExplanationCategoryOrderFieldCreatedAt.column:
+		str = "CREATED_AT"
+	case ExplanationCategoryOrderFieldUpdatedAt.column:
+		str = "UPDATED_AT"
+	}
+	return str
+}
+
+// MarshalGQL implements graphql.Marshaler interface.
+func (f ExplanationCategoryOrderField) MarshalGQL(w io.Writer) {
+	io.WriteString(w, strconv.Quote(f.String()))
+}
+
+// UnmarshalGQL implements graphql.Unmarshaler interface.
+func (f *ExplanationCategoryOrderField) UnmarshalGQL(v interface{}) error {
+	str, ok := v.(string)
+	if !ok {
+		return fmt.Errorf("ExplanationCategoryOrderField %T must be a string", v)
+	}
+	switch str {
+	case "CREATED_AT":
+		*f = *ExplanationCategoryOrderFieldCreatedAt
+	case "UPDATED_AT":
+		*f = *ExplanationCategoryOrderFieldUpdatedAt
+	default:
+		return fmt.Errorf("%s is not a valid ExplanationCategoryOrderField", str)
+	}
+	return nil
+}
+
+// ExplanationCategoryOrderField defines the ordering field of ExplanationCategory.
+type ExplanationCategoryOrderField struct {
+	// Value extracts the ordering value from the given ExplanationCategory.
+	Value    func(*ExplanationCategory) (ent.Value, error)
+	column   string // field or computed.
+	toTerm   func(...sql.OrderTermOption) explanationcategory.OrderOption
+	toCursor func(*ExplanationCategory) Cursor
+}
+
+// ExplanationCategoryOrder defines the ordering of ExplanationCategory.
+type ExplanationCategoryOrder struct {
+	Direction OrderDirection                 `json:"direction"`
+	Field     *ExplanationCategoryOrderField `json:"field"`
+}
+
+// DefaultExplanationCategoryOrder is the default ordering of ExplanationCategory.
+var DefaultExplanationCategoryOrder = &ExplanationCategoryOrder{
+	Direction: entgql.OrderDirectionAsc,
+	Field: &ExplanationCategoryOrderField{
+		Value: func(_m *ExplanationCategory) (ent.Value, error) {
+			return _m.ID, nil
+		},
+		column: explanationcategory.FieldID,
+		toTerm: explanationcategory.ByID,
+		toCursor: func(_m *ExplanationCategory) Cursor {
+			return Cursor{ID: _m.ID}
+		},
+	},
+}
+
+// ToEdge converts ExplanationCategory into ExplanationCategoryEdge.
+func (_m *ExplanationCategory) ToEdge(order *ExplanationCategoryOrder) *ExplanationCategoryEdge {
+	if order == nil {
+		order = DefaultExplanationCategoryOrder
+	}
+	return &ExplanationCategoryEdge{
+		Node:   _m,
+		Cursor: order.Field.toCursor(_m),
+	}
+}
+
+// ExplanationRequestEdge is the edge representation of ExplanationRequest.
+type ExplanationRequestEdge struct {
+	Node   *ExplanationRequest `json:"node"`
+	Cursor Cursor              `json:"cursor"`
+}
+
+// ExplanationRequestConnection is the connection containing edges to ExplanationRequest.
+type ExplanationRequestConnection struct {
+	Edges      []*ExplanationRequestEdge `json:"edges"`
+	PageInfo   PageInfo                  `json:"pageInfo"`
+	TotalCount int                       `json:"totalCount"`
+}
+
+func (c *ExplanationRequestConnection) build(nodes []*ExplanationRequest, pager *explanationrequestPager, after *Cursor, first *int, before *Cursor, last *int) {
+	c.PageInfo.HasNextPage = before != nil
+	c.PageInfo.HasPreviousPage = after != nil
+	if first != nil && *first+1 == len(nodes) {
+		c.PageInfo.HasNextPage = true
+		nodes = nodes[:len(nodes)-1]
+	} else if last != nil && *last+1 == len(nodes) {
+		c.PageInfo.HasPreviousPage = true
+		nodes = nodes[:len(nodes)-1]
+	}
+	var nodeAt func(int) *ExplanationRequest
+	if last != nil {
+		n := len(nodes) - 1
+		nodeAt = func(i int) *ExplanationRequest {
+			return nodes[n-i]
+		}
+	} else {
+		nodeAt = func(i int) *ExplanationRequest {
+			return nodes[i]
+		}
+	}
+	c.Edges = make([]*ExplanationRequestEdge, len(nodes))
+	for i := range nodes {
+		node := nodeAt(i)
+		c.Edges[i] = &ExplanationRequestEdge{
+			Node:   node,
+			Cursor: pager.toCursor(node),
+		}
+	}
+	if l := len(c.Edges); l > 0 {
+		c.PageInfo.StartCursor = &c.Edges[0].Cursor
+		c.PageInfo.EndCursor = &c.Edges[l-1].Cursor
+	}
+	if c.TotalCount == 0 {
+		c.TotalCount = len(nodes)
+	}
+}
+
+// ExplanationRequestPaginateOption enables pagination customization.
+type ExplanationRequestPaginateOption func(*explanationrequestPager) error
+
+// WithExplanationRequestOrder configures pagination ordering.
+func WithExplanationRequestOrder(order *ExplanationRequestOrder) ExplanationRequestPaginateOption {
+	if order == nil {
+		order = DefaultExplanationRequestOrder
+	}
+	o := *order
+	return func(pager *explanationrequestPager) error {
+		if err := o.Direction.Validate(); err != nil {
+			return err
+		}
+		if o.Field == nil {
+			o.Field = DefaultExplanationRequestOrder.Field
+		}
+		pager.order = &o
+		return nil
+	}
+}
+
+// WithExplanationRequestFilter configures pagination filter.
+func WithExplanationRequestFilter(filter func(*ExplanationRequestQuery) (*ExplanationRequestQuery, error)) ExplanationRequestPaginateOption {
+	return func(pager *explanationrequestPager) error {
+		if filter == nil {
+			return errors.New("ExplanationRequestQuery filter cannot be nil")
+		}
+		pager.filter = filter
+		return nil
+	}
+}
+
+type explanationrequestPager struct {
+	reverse bool
+	order   *ExplanationRequestOrder
+	filter  func(*ExplanationRequestQuery) (*ExplanationRequestQuery, error)
+}
+
+func newExplanationRequestPager(opts []ExplanationRequestPaginateOption, reverse bool) (*explanationrequestPager, error) {
+	pager := &explanationrequestPager{reverse: reverse}
+	for _, opt := range opts {
+		if err := opt(pager); err != nil {
+			return nil, err
+		}
+	}
+	if pager.order == nil {
+		pager.order = DefaultExplanationRequestOrder
+	}
+	return pager, nil
+}
+
+func (p *explanationrequestPager) applyFilter(query *ExplanationRequestQuery) (*ExplanationRequestQuery, error) {
+	if p.filter != nil {
+		return p.filter(query)
+	}
+	return query, nil
+}
+
+func (p *explanationrequestPager) toCursor(_m *ExplanationRequest) Cursor {
+	return p.order.Field.toCursor(_m)
+}
+
+func (p *explanationrequestPager) applyCursors(query *ExplanationRequestQuery, after, before *Cursor) (*ExplanationRequestQuery, error) {
+	direction := p.order.Direction
+	if p.reverse {
+		direction = direction.Reverse()
+	}
+	for _, predicate := range entgql.CursorsPredicate(after, before, DefaultExplanationRequestOrder.Field.column, p.order.Field.column, direction) {
+		query = query.Where(predicate)
+	}
+	return query, nil
+}
+
+func (p *explanationrequestPager) applyOrder(query *ExplanationRequestQuery) *ExplanationRequestQuery {
+	direction := p.order.Direction
+	if p.reverse {
+		direction = direction.Reverse()
+	}
+	query = query.Order(p.order.Field.toTerm(direction.OrderTermOption()))
+	if p.order.Field != DefaultExplanationRequestOrder.Field {
+		query = query.Order(DefaultExplanationRequestOrder.Field.toTerm(direction.OrderTermOption()))
+	}
+	if len(query.ctx.Fields) > 0 {
+		query.ctx.AppendFieldOnce(p.order.Field.column)
+	}
+	return query
+}
+
+func (p *explanationrequestPager) orderExpr(query *ExplanationRequestQuery) sql.Querier {
+	direction := p.order.Direction
+	if p.reverse {
+		direction = direction.Reverse()
+	}
+	if len(query.ctx.Fields) > 0 {
+		query.ctx.AppendFieldOnce(p.order.Field.column)
+	}
+	return sql.ExprFunc(func(b *sql.Builder) {
+		b.Ident(p.order.Field.column).Pad().WriteString(string(direction))
+		if p.order.Field != DefaultExplanationRequestOrder.Field {
+			b.Comma().Ident(DefaultExplanationRequestOrder.Field.column).Pad().WriteString(string(direction))
+		}
+	})
+}
+
+// Paginate executes the query and returns a relay based cursor connection to ExplanationRequest.
+func (_m *ExplanationRequestQuery) Paginate(
+	ctx context.Context, after *Cursor, first *int,
+	before *Cursor, last *int, opts ...ExplanationRequestPaginateOption,
+) (*ExplanationRequestConnection, error) {
+	if err := validateFirstLast(first, last); err != nil {
+		return nil, err
+	}
+	pager, err := newExplanationRequestPager(opts, last != nil)
+	if err != nil {
+		return nil, err
+	}
+	if _m, err = pager.applyFilter(_m); err != nil {
+		return nil, err
+	}
+	conn := &ExplanationRequestConnection{Edges: []*ExplanationRequestEdge{}}
+	ignoredEdges := !hasCollectedField(ctx, edgesField)
+	if hasCollectedField(ctx, totalCountField) || hasCollectedField(ctx, pageInfoField) {
+		hasPagination := after != nil || first != nil || before != nil || last != nil
+		if hasPagination || ignoredEdges {
+			c := _m.Clone()
+			c.ctx.Fields = nil
+			if conn.TotalCount, err = c.Count(ctx); err != nil {
+				return nil, err
+			}
+			conn.PageInfo.HasNextPage = first != nil && conn.TotalCount > 0
+			conn.PageInfo.HasPreviousPage = last != nil && conn.TotalCount > 0
+		}
+	}
+	if ignoredEdges || (first != nil && *first == 0) || (last != nil && *last == 0) {
+		return conn, nil
+	}
+	if _m, err = pager.applyCursors(_m, after, before); err != nil {
+		return nil, err
+	}
+	limit := paginateLimit(first, last)
+	if limit != 0 {
+		_m.Limit(limit)
+	}
+	if field := collectedField(ctx, edgesField, nodeField); field != nil {
+		if err := _m.collectField(ctx, limit == 1, graphql.GetOperationContext(ctx), *field, []string{edgesField, nodeField}); err != nil {
+			return nil, err
+		}
+	}
+	_m = pager.applyOrder(_m)
+	nodes, err := _m.All(ctx)
+	if err != nil {
+		return nil, err
+	}
+	conn.build(nodes, pager, after, first, before, last)
+	return conn, nil
+}
+
+var (
+	// ExplanationRequestOrderFieldCreatedAt orders ExplanationRequest by created_at.
+	ExplanationRequestOrderFieldCreatedAt = &ExplanationRequestOrderField{
+		Value: func(_m *ExplanationRequest) (ent.Value, error) {
+			return _m.CreatedAt, nil
+		},
+		column: explanationrequest.FieldCreatedAt,
+		toTerm: explanationrequest.ByCreatedAt,
+		toCursor: func(_m *ExplanationRequest) Cursor {
+			return Cursor{
+				ID:    _m.ID,
+				Value: _m.CreatedAt,
+			}
+		},
+	}
+	// ExplanationRequestOrderFieldUpdatedAt orders ExplanationRequest by updated_at.
+	ExplanationRequestOrderFieldUpdatedAt = &ExplanationRequestOrderField{
+		Value: func(_m *ExplanationRequest) (ent.Value, error) {
+			return _m.UpdatedAt, nil
+		},
+		column: explanationrequest.FieldUpdatedAt,
+		toTerm: explanationrequest.ByUpdatedAt,
+		toCursor: func(_m *ExplanationRequest) Cursor {
+			return Cursor{
+				ID:    _m.ID,
+				Value: _m.UpdatedAt,
+			}
+		},
+	}
+)
+
+// String implement fmt.Stringer interface.
+func (f ExplanationRequestOrderField) String() string {
+	var str string
+	switch f.column {
+	case ExplanationRequestOrderFieldCreatedAt.column:
+		str = "CREATED_AT"
+	case ExplanationRequestOrderFieldUpdatedAt.column:
+		str = "UPDATED_AT"
+	}
+	return str
+}
+
+// MarshalGQL implements graphql.Marshaler interface.
+func (f ExplanationRequestOrderField) MarshalGQL(w io.Writer) {
+	io.WriteString(w, strconv.Quote(f.String()))
+}
+
+// UnmarshalGQL implements graphql.Unmarshaler interface.
+func (f *ExplanationRequestOrderField) UnmarshalGQL(v interface{}) error {
+	str, ok := v.(string)
+	if !ok {
+		return fmt.Errorf("ExplanationRequestOrderField %T must be a string", v)
+	}
+	switch str {
+	case "CREATED_AT":
+		*f = *ExplanationRequestOrderFieldCreatedAt
+	case "UPDATED_AT":
+		*f = *ExplanationRequestOrderFieldUpdatedAt
+	default:
+		return fmt.Errorf("%s is not a valid ExplanationRequestOrderField", str)
+	}
+	return nil
+}
+
+// ExplanationRequestOrderField defines the ordering field of ExplanationRequest.
+type ExplanationRequestOrderField struct {
+	// Value extracts the ordering value from the given ExplanationRequest.
+	Value    func(*ExplanationRequest) (ent.Value, error)
+	column   string // field or computed.
+	toTerm   func(...sql.OrderTermOption) explanationrequest.OrderOption
+	toCursor func(*ExplanationRequest) Cursor
+}
+
+// ExplanationRequestOrder defines the ordering of ExplanationRequest.
+type ExplanationRequestOrder struct {
+	Direction OrderDirection                `json:"direction"`
+	Field     *ExplanationRequestOrderField `json:"field"`
+}
+
+// DefaultExplanationRequestOrder is the default ordering of ExplanationRequest.
+var DefaultExplanationRequestOrder = &ExplanationRequestOrder{
+	Direction: entgql.OrderDirectionAsc,
+	Field: &ExplanationRequestOrderField{
+		Value: func(_m *ExplanationRequest) (ent.Value, error) {
+			return _m.ID, nil
+		},
+		column: explanationrequest.FieldID,
+		toTerm: explanationrequest.ByID,
+		toCursor: func(_m *ExplanationRequest) Cursor {
+			return Cursor{ID: _m.ID}
+		},
+	},
+}
+
+// ToEdge converts ExplanationRequest into ExplanationRequestEdge.
+func (_m *ExplanationRequest) ToEdge(order *ExplanationRequestOrder) *ExplanationRequestEdge {
+	if order == nil {
+		order = DefaultExplanationRequestOrder
+	}
+	return &ExplanationRequestEdge{
+		Node:   _m,
+		Cursor: order.Field.toCursor(_m),
+	}
+}
+
+// ExplanationStepEdge is the edge representation of ExplanationStep.
+type ExplanationStepEdge struct {
+	Node   *ExplanationStep `json:"node"`
+	Cursor Cursor           `json:"cursor"`
+}
+
+// ExplanationStepConnection is the connection containing edges to ExplanationStep.
+type ExplanationStepConnection struct {
+	Edges      []*ExplanationStepEdge `json:"edges"`
+	PageInfo   PageInfo               `json:"pageInfo"`
+	TotalCount int                    `json:"totalCount"`
+}
+
+func (c *ExplanationStepConnection) build(nodes []*ExplanationStep, pager *explanationstepPager, after *Cursor, first *int, before *Cursor, last *int) {
+	c.PageInfo.HasNextPage = before != nil
+	c.PageInfo.HasPreviousPage = after != nil
+	if first != nil && *first+1 == len(nodes) {
+		c.PageInfo.HasNextPage = true
+		nodes = nodes[:len(nodes)-1]
+	} else if last != nil && *last+1 == len(nodes) {
+		c.PageInfo.HasPreviousPage = true
+		nodes = nodes[:len(nodes)-1]
+	}
+	var nodeAt func(int) *ExplanationStep
+	if last != nil {
+		n := len(nodes) - 1
+		nodeAt = func(i int) *ExplanationStep {
+			return nodes[n-i]
+		}
+	} else {
+		nodeAt = func(i int) *ExplanationStep {
+			return nodes[i]
+		}
+	}
+	c.Edges = make([]*ExplanationStepEdge, len(nodes))
+	for i := range nodes {
+		node := nodeAt(i)
+		c.Edges[i] = &ExplanationStepEdge{
+			Node:   node,
+			Cursor: pager.toCursor(node),
+		}
+	}
+	if l := len(c.Edges); l > 0 {
+		c.PageInfo.StartCursor = &c.Edges[0].Cursor
+		c.PageInfo.EndCursor = &c.Edges[l-1].Cursor
+	}
+	if c.TotalCount == 0 {
+		c.TotalCount = len(nodes)
+	}
+}
+
+// ExplanationStepPaginateOption enables pagination customization.
+type ExplanationStepPaginateOption func(*explanationstepPager) error
+
+// WithExplanationStepOrder configures pagination ordering.
+func WithExplanationStepOrder(order *ExplanationStepOrder) ExplanationStepPaginateOption {
+	if order == nil {
+		order = DefaultExplanationStepOrder
+	}
+	o := *order
+	return func(pager *explanationstepPager) error {
+		if err := o.Direction.Validate(); err != nil {
+			return err
+		}
+		if o.Field == nil {
+			o.Field = DefaultExplanationStepOrder.Field
+		}
+		pager.order = &o
+		return nil
+	}
+}
+
+// WithExplanationStepFilter configures pagination filter.
+func WithExplanationStepFilter(filter func(*ExplanationStepQuery) (*ExplanationStepQuery, error)) ExplanationStepPaginateOption {
+	return func(pager *explanationstepPager) error {
+		if filter == nil {
+			return errors.New("ExplanationStepQuery filter cannot be nil")
+		}
+		pager.filter = filter
+		return nil
+	}
+}
+
+type explanationstepPager struct {
+	reverse bool
+	order   *ExplanationStepOrder
+	filter  func(*ExplanationStepQuery) (*ExplanationStepQuery, error)
+}
+
+func newExplanationStepPager(opts []ExplanationStepPaginateOption, reverse bool) (*explanationstepPager, error) {
+	pager := &explanationstepPager{reverse: reverse}
+	for _, opt := range opts {
+		if err := opt(pager); err != nil {
+			return nil, err
+		}
+	}
+	if pager.order == nil {
+		pager.order = DefaultExplanationStepOrder
+	}
+	return pager, nil
+}
+
+func (p *explanationstepPager) applyFilter(query *ExplanationStepQuery) (*ExplanationStepQuery, error) {
+	if p.filter != nil {
+		return p.filter(query)
+	}
+	return query, nil
+}
+
+func (p *explanationstepPager) toCursor(_m *ExplanationStep) Cursor {
+	return p.order.Field.toCursor(_m)
+}
+
+func (p *explanationstepPager) applyCursors(query *ExplanationStepQuery, after, before *Cursor) (*ExplanationStepQuery, error) {
+	direction := p.order.Direction
+	if p.reverse {
+		direction = direction.Reverse()
+	}
+	for _, predicate := range entgql.CursorsPredicate(after, before, DefaultExplanationStepOrder.Field.column, p.order.Field.column, direction) {
+		query = query.Where(predicate)
+	}
+	return query, nil
+}
+
+func (p *explanationstepPager) applyOrder(query *ExplanationStepQuery) *ExplanationStepQuery {
+	direction := p.order.Direction
+	if p.reverse {
+		direction = direction.Reverse()
+	}
+	query = query.Order(p.order.Field.toTerm(direction.OrderTermOption()))
+	if p.order.Field != DefaultExplanationStepOrder.Field {
+		query = query.Order(DefaultExplanationStepOrder.Field.toTerm(direction.OrderTermOption()))
+	}
+	if len(query.ctx.Fields) > 0 {
+		query.ctx.AppendFieldOnce(p.order.Field.column)
+	}
+	return query
+}
+
+func (p *explanationstepPager) orderExpr(query *ExplanationStepQuery) sql.Querier {
+	direction := p.order.Direction
+	if p.reverse {
+		direction = direction.Reverse()
+	}
+	if len(query.ctx.Fields) > 0 {
+		query.ctx.AppendFieldOnce(p.order.Field.column)
+	}
+	return sql.ExprFunc(func(b *sql.Builder) {
+		b.Ident(p.order.Field.column).Pad().WriteString(string(direction))
+		if p.order.Field != DefaultExplanationStepOrder.Field {
+			b.Comma().Ident(DefaultExplanationStepOrder.Field.column).Pad().WriteString(string(direction))
+		}
+	})
+}
+
+// Paginate executes the query and returns a relay based cursor connection to ExplanationStep.
+func (_m *ExplanationStepQuery) Paginate(
+	ctx context.Context, after *Cursor, first *int,
+	before *Cursor, last *int, opts ...ExplanationStepPaginateOption,
+) (*ExplanationStepConnection, error) {
+	if err := validateFirstLast(first, last); err != nil {
+		return nil, err
+	}
+	pager, err := newExplanationStepPager(opts, last != nil)
+	if err != nil {
+		return nil, err
+	}
+	if _m, err = pager.applyFilter(_m); err != nil {
+		return nil, err
+	}
+	conn := &ExplanationStepConnection{Edges: []*ExplanationStepEdge{}}
+	ignoredEdges := !hasCollectedField(ctx, edgesField)
+	if hasCollectedField(ctx, totalCountField) || hasCollectedField(ctx, pageInfoField) {
+		hasPagination := after != nil || first != nil || before != nil || last != nil
+		if hasPagination || ignoredEdges {
+			c := _m.Clone()
+			c.ctx.Fields = nil
+			if conn.TotalCount, err = c.Count(ctx); err != nil {
+				return nil, err
+			}
+			conn.PageInfo.HasNextPage = first != nil && conn.TotalCount > 0
+			conn.PageInfo.HasPreviousPage = last != nil && conn.TotalCount > 0
+		}
+	}
+	if ignoredEdges || (first != nil && *first == 0) || (last != nil && *last == 0) {
+		return conn, nil
+	}
+	if _m, err = pager.applyCursors(_m, after, before); err != nil {
+		return nil, err
+	}
+	limit := paginateLimit(first, last)
+	if limit != 0 {
+		_m.Limit(limit)
+	}
+	if field := collectedField(ctx, edgesField, nodeField); field != nil {
+		if err := _m.collectField(ctx, limit == 1, graphql.GetOperationContext(ctx), *field, []string{edgesField, nodeField}); err != nil {
+			return nil, err
+		}
+	}
+	_m = pager.applyOrder(_m)
+	nodes, err := _m.All(ctx)
+	if err != nil {
+		return nil, err
+	}
+	conn.build(nodes, pager, after, first, before, last)
+	return conn, nil
+}
+
+// ExplanationStepOrderField defines the ordering field of ExplanationStep.
+type ExplanationStepOrderField struct {
+	// Value extracts the ordering value from the given ExplanationStep.
+	Value    func(*ExplanationStep) (ent.Value, error)
+	column   string // field or computed.
+	toTerm   func(...sql.OrderTermOption) explanationstep.OrderOption
+	toCursor func(*ExplanationStep) Cursor
+}
+
+// ExplanationStepOrder defines the ordering of ExplanationStep.
+type ExplanationStepOrder struct {
+	Direction OrderDirection             `json:"direction"`
+	Field     *ExplanationStepOrderField `json:"field"`
+}
+
+// DefaultExplanationStepOrder is the default ordering of ExplanationStep.
+var DefaultExplanationStepOrder = &ExplanationStepOrder{
+	Direction: entgql.OrderDirectionAsc,
+	Field: &ExplanationStepOrderField{
+		Value: func(_m *ExplanationStep) (ent.Value, error) {
+			return _m.ID, nil
+		},
+		column: explanationstep.FieldID,
+		toTerm: explanationstep.ByID,
+		toCursor: func(_m *ExplanationStep) Cursor {
+			return Cursor{ID: _m.ID}
+		},
+	},
+}
+
+// ToEdge converts ExplanationStep into ExplanationStepEdge.
+func (_m *ExplanationStep) ToEdge(order *ExplanationStepOrder) *ExplanationStepEdge {
+	if order == nil {
+		order = DefaultExplanationStepOrder
+	}
+	return &ExplanationStepEdge{
 		Node:   _m,
 		Cursor: order.Field.toCursor(_m),
 	}

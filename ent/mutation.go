@@ -8,9 +8,17 @@ import (
 	"fmt"
 	"socdesk/ent/apitoken"
 	"socdesk/ent/attachment"
+	"socdesk/ent/blob"
 	"socdesk/ent/category"
 	"socdesk/ent/channel"
 	"socdesk/ent/delivery"
+	"socdesk/ent/department"
+	"socdesk/ent/employee"
+	"socdesk/ent/evidence"
+	"socdesk/ent/explanationcategory"
+	"socdesk/ent/explanationlink"
+	"socdesk/ent/explanationrequest"
+	"socdesk/ent/explanationstep"
 	"socdesk/ent/memo"
 	"socdesk/ent/playbook"
 	"socdesk/ent/playbookrun"
@@ -45,26 +53,34 @@ const (
 	OpUpdateOne = ent.OpUpdateOne
 
 	// Node types.
-	TypeAPIToken       = "APIToken"
-	TypeAttachment     = "Attachment"
-	TypeCategory       = "Category"
-	TypeChannel        = "Channel"
-	TypeDelivery       = "Delivery"
-	TypeMemo           = "Memo"
-	TypePlaybook       = "Playbook"
-	TypePlaybookRun    = "PlaybookRun"
-	TypeSite           = "Site"
-	TypeStatusDay      = "StatusDay"
-	TypeStatusHour     = "StatusHour"
-	TypeTag            = "Tag"
-	TypeTicket         = "Ticket"
-	TypeTicketApprover = "TicketApprover"
-	TypeTicketAssignee = "TicketAssignee"
-	TypeTicketEvent    = "TicketEvent"
-	TypeTicketLink     = "TicketLink"
-	TypeTicketTag      = "TicketTag"
-	TypeTicketWatcher  = "TicketWatcher"
-	TypeUser           = "User"
+	TypeAPIToken            = "APIToken"
+	TypeAttachment          = "Attachment"
+	TypeBlob                = "Blob"
+	TypeCategory            = "Category"
+	TypeChannel             = "Channel"
+	TypeDelivery            = "Delivery"
+	TypeDepartment          = "Department"
+	TypeEmployee            = "Employee"
+	TypeEvidence            = "Evidence"
+	TypeExplanationCategory = "ExplanationCategory"
+	TypeExplanationLink     = "ExplanationLink"
+	TypeExplanationRequest  = "ExplanationRequest"
+	TypeExplanationStep     = "ExplanationStep"
+	TypeMemo                = "Memo"
+	TypePlaybook            = "Playbook"
+	TypePlaybookRun         = "PlaybookRun"
+	TypeSite                = "Site"
+	TypeStatusDay           = "StatusDay"
+	TypeStatusHour          = "StatusHour"
+	TypeTag                 = "Tag"
+	TypeTicket              = "Ticket"
+	TypeTicketApprover      = "TicketApprover"
+	TypeTicketAssignee      = "TicketAssignee"
+	TypeTicketEvent         = "TicketEvent"
+	TypeTicketLink          = "TicketLink"
+	TypeTicketTag           = "TicketTag"
+	TypeTicketWatcher       = "TicketWatcher"
+	TypeUser                = "User"
 )
 
 // APITokenMutation represents an operation that mutates the APIToken nodes in the graph.
@@ -764,25 +780,29 @@ func (m *APITokenMutation) ResetEdge(name string) error {
 // AttachmentMutation represents an operation that mutates the Attachment nodes in the graph.
 type AttachmentMutation struct {
 	config
-	op                 Op
-	typ                string
-	id                 *int
-	filename           *string
-	content_type       *string
-	size               *int64
-	addsize            *int64
-	sha256             *string
-	created_at         *time.Time
-	clearedFields      map[string]struct{}
-	ticket             *int
-	clearedticket      bool
-	memo               *int
-	clearedmemo        bool
-	uploaded_by        *int
-	cleareduploaded_by bool
-	done               bool
-	oldValue           func(context.Context) (*Attachment, error)
-	predicates         []predicate.Attachment
+	op                          Op
+	typ                         string
+	id                          *int
+	filename                    *string
+	content_type                *string
+	size                        *int64
+	addsize                     *int64
+	sha256                      *string
+	created_at                  *time.Time
+	clearedFields               map[string]struct{}
+	ticket                      *int
+	clearedticket               bool
+	memo                        *int
+	clearedmemo                 bool
+	uploaded_by                 *int
+	cleareduploaded_by          bool
+	explanation_step            *int
+	clearedexplanation_step     bool
+	uploaded_by_employee        *int
+	cleareduploaded_by_employee bool
+	done                        bool
+	oldValue                    func(context.Context) (*Attachment, error)
+	predicates                  []predicate.Attachment
 }
 
 var _ ent.Mutation = (*AttachmentMutation)(nil)
@@ -1168,6 +1188,104 @@ func (m *AttachmentMutation) ResetUploadedByID() {
 	delete(m.clearedFields, attachment.FieldUploadedByID)
 }
 
+// SetExplanationStepID sets the "explanation_step_id" field.
+func (m *AttachmentMutation) SetExplanationStepID(i int) {
+	m.explanation_step = &i
+}
+
+// ExplanationStepID returns the value of the "explanation_step_id" field in the mutation.
+func (m *AttachmentMutation) ExplanationStepID() (r int, exists bool) {
+	v := m.explanation_step
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldExplanationStepID returns the old "explanation_step_id" field's value of the Attachment entity.
+// If the Attachment object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *AttachmentMutation) OldExplanationStepID(ctx context.Context) (v *int, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldExplanationStepID is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldExplanationStepID requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldExplanationStepID: %w", err)
+	}
+	return oldValue.ExplanationStepID, nil
+}
+
+// ClearExplanationStepID clears the value of the "explanation_step_id" field.
+func (m *AttachmentMutation) ClearExplanationStepID() {
+	m.explanation_step = nil
+	m.clearedFields[attachment.FieldExplanationStepID] = struct{}{}
+}
+
+// ExplanationStepIDCleared returns if the "explanation_step_id" field was cleared in this mutation.
+func (m *AttachmentMutation) ExplanationStepIDCleared() bool {
+	_, ok := m.clearedFields[attachment.FieldExplanationStepID]
+	return ok
+}
+
+// ResetExplanationStepID resets all changes to the "explanation_step_id" field.
+func (m *AttachmentMutation) ResetExplanationStepID() {
+	m.explanation_step = nil
+	delete(m.clearedFields, attachment.FieldExplanationStepID)
+}
+
+// SetUploadedByEmployeeID sets the "uploaded_by_employee_id" field.
+func (m *AttachmentMutation) SetUploadedByEmployeeID(i int) {
+	m.uploaded_by_employee = &i
+}
+
+// UploadedByEmployeeID returns the value of the "uploaded_by_employee_id" field in the mutation.
+func (m *AttachmentMutation) UploadedByEmployeeID() (r int, exists bool) {
+	v := m.uploaded_by_employee
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldUploadedByEmployeeID returns the old "uploaded_by_employee_id" field's value of the Attachment entity.
+// If the Attachment object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *AttachmentMutation) OldUploadedByEmployeeID(ctx context.Context) (v *int, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldUploadedByEmployeeID is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldUploadedByEmployeeID requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldUploadedByEmployeeID: %w", err)
+	}
+	return oldValue.UploadedByEmployeeID, nil
+}
+
+// ClearUploadedByEmployeeID clears the value of the "uploaded_by_employee_id" field.
+func (m *AttachmentMutation) ClearUploadedByEmployeeID() {
+	m.uploaded_by_employee = nil
+	m.clearedFields[attachment.FieldUploadedByEmployeeID] = struct{}{}
+}
+
+// UploadedByEmployeeIDCleared returns if the "uploaded_by_employee_id" field was cleared in this mutation.
+func (m *AttachmentMutation) UploadedByEmployeeIDCleared() bool {
+	_, ok := m.clearedFields[attachment.FieldUploadedByEmployeeID]
+	return ok
+}
+
+// ResetUploadedByEmployeeID resets all changes to the "uploaded_by_employee_id" field.
+func (m *AttachmentMutation) ResetUploadedByEmployeeID() {
+	m.uploaded_by_employee = nil
+	delete(m.clearedFields, attachment.FieldUploadedByEmployeeID)
+}
+
 // ClearTicket clears the "ticket" edge to the Ticket entity.
 func (m *AttachmentMutation) ClearTicket() {
 	m.clearedticket = true
@@ -1261,6 +1379,60 @@ func (m *AttachmentMutation) ResetUploadedBy() {
 	m.cleareduploaded_by = false
 }
 
+// ClearExplanationStep clears the "explanation_step" edge to the ExplanationStep entity.
+func (m *AttachmentMutation) ClearExplanationStep() {
+	m.clearedexplanation_step = true
+	m.clearedFields[attachment.FieldExplanationStepID] = struct{}{}
+}
+
+// ExplanationStepCleared reports if the "explanation_step" edge to the ExplanationStep entity was cleared.
+func (m *AttachmentMutation) ExplanationStepCleared() bool {
+	return m.ExplanationStepIDCleared() || m.clearedexplanation_step
+}
+
+// ExplanationStepIDs returns the "explanation_step" edge IDs in the mutation.
+// Note that IDs always returns len(IDs) <= 1 for unique edges, and you should use
+// ExplanationStepID instead. It exists only for internal usage by the builders.
+func (m *AttachmentMutation) ExplanationStepIDs() (ids []int) {
+	if id := m.explanation_step; id != nil {
+		ids = append(ids, *id)
+	}
+	return
+}
+
+// ResetExplanationStep resets all changes to the "explanation_step" edge.
+func (m *AttachmentMutation) ResetExplanationStep() {
+	m.explanation_step = nil
+	m.clearedexplanation_step = false
+}
+
+// ClearUploadedByEmployee clears the "uploaded_by_employee" edge to the Employee entity.
+func (m *AttachmentMutation) ClearUploadedByEmployee() {
+	m.cleareduploaded_by_employee = true
+	m.clearedFields[attachment.FieldUploadedByEmployeeID] = struct{}{}
+}
+
+// UploadedByEmployeeCleared reports if the "uploaded_by_employee" edge to the Employee entity was cleared.
+func (m *AttachmentMutation) UploadedByEmployeeCleared() bool {
+	return m.UploadedByEmployeeIDCleared() || m.cleareduploaded_by_employee
+}
+
+// UploadedByEmployeeIDs returns the "uploaded_by_employee" edge IDs in the mutation.
+// Note that IDs always returns len(IDs) <= 1 for unique edges, and you should use
+// UploadedByEmployeeID instead. It exists only for internal usage by the builders.
+func (m *AttachmentMutation) UploadedByEmployeeIDs() (ids []int) {
+	if id := m.uploaded_by_employee; id != nil {
+		ids = append(ids, *id)
+	}
+	return
+}
+
+// ResetUploadedByEmployee resets all changes to the "uploaded_by_employee" edge.
+func (m *AttachmentMutation) ResetUploadedByEmployee() {
+	m.uploaded_by_employee = nil
+	m.cleareduploaded_by_employee = false
+}
+
 // Where appends a list predicates to the AttachmentMutation builder.
 func (m *AttachmentMutation) Where(ps ...predicate.Attachment) {
 	m.predicates = append(m.predicates, ps...)
@@ -1295,7 +1467,7 @@ func (m *AttachmentMutation) Type() string {
 // order to get all numeric fields that were incremented/decremented, call
 // AddedFields().
 func (m *AttachmentMutation) Fields() []string {
-	fields := make([]string, 0, 7)
+	fields := make([]string, 0, 9)
 	if m.filename != nil {
 		fields = append(fields, attachment.FieldFilename)
 	}
@@ -1316,6 +1488,12 @@ func (m *AttachmentMutation) Fields() []string {
 	}
 	if m.uploaded_by != nil {
 		fields = append(fields, attachment.FieldUploadedByID)
+	}
+	if m.explanation_step != nil {
+		fields = append(fields, attachment.FieldExplanationStepID)
+	}
+	if m.uploaded_by_employee != nil {
+		fields = append(fields, attachment.FieldUploadedByEmployeeID)
 	}
 	return fields
 }
@@ -1339,6 +1517,10 @@ func (m *AttachmentMutation) Field(name string) (ent.Value, bool) {
 		return m.TicketID()
 	case attachment.FieldUploadedByID:
 		return m.UploadedByID()
+	case attachment.FieldExplanationStepID:
+		return m.ExplanationStepID()
+	case attachment.FieldUploadedByEmployeeID:
+		return m.UploadedByEmployeeID()
 	}
 	return nil, false
 }
@@ -1362,6 +1544,10 @@ func (m *AttachmentMutation) OldField(ctx context.Context, name string) (ent.Val
 		return m.OldTicketID(ctx)
 	case attachment.FieldUploadedByID:
 		return m.OldUploadedByID(ctx)
+	case attachment.FieldExplanationStepID:
+		return m.OldExplanationStepID(ctx)
+	case attachment.FieldUploadedByEmployeeID:
+		return m.OldUploadedByEmployeeID(ctx)
 	}
 	return nil, fmt.Errorf("unknown Attachment field %s", name)
 }
@@ -1420,6 +1606,20 @@ func (m *AttachmentMutation) SetField(name string, value ent.Value) error {
 		}
 		m.SetUploadedByID(v)
 		return nil
+	case attachment.FieldExplanationStepID:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetExplanationStepID(v)
+		return nil
+	case attachment.FieldUploadedByEmployeeID:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetUploadedByEmployeeID(v)
+		return nil
 	}
 	return fmt.Errorf("unknown Attachment field %s", name)
 }
@@ -1468,6 +1668,12 @@ func (m *AttachmentMutation) ClearedFields() []string {
 	if m.FieldCleared(attachment.FieldUploadedByID) {
 		fields = append(fields, attachment.FieldUploadedByID)
 	}
+	if m.FieldCleared(attachment.FieldExplanationStepID) {
+		fields = append(fields, attachment.FieldExplanationStepID)
+	}
+	if m.FieldCleared(attachment.FieldUploadedByEmployeeID) {
+		fields = append(fields, attachment.FieldUploadedByEmployeeID)
+	}
 	return fields
 }
 
@@ -1484,6 +1690,12 @@ func (m *AttachmentMutation) ClearField(name string) error {
 	switch name {
 	case attachment.FieldUploadedByID:
 		m.ClearUploadedByID()
+		return nil
+	case attachment.FieldExplanationStepID:
+		m.ClearExplanationStepID()
+		return nil
+	case attachment.FieldUploadedByEmployeeID:
+		m.ClearUploadedByEmployeeID()
 		return nil
 	}
 	return fmt.Errorf("unknown Attachment nullable field %s", name)
@@ -1514,13 +1726,19 @@ func (m *AttachmentMutation) ResetField(name string) error {
 	case attachment.FieldUploadedByID:
 		m.ResetUploadedByID()
 		return nil
+	case attachment.FieldExplanationStepID:
+		m.ResetExplanationStepID()
+		return nil
+	case attachment.FieldUploadedByEmployeeID:
+		m.ResetUploadedByEmployeeID()
+		return nil
 	}
 	return fmt.Errorf("unknown Attachment field %s", name)
 }
 
 // AddedEdges returns all edge names that were set/added in this mutation.
 func (m *AttachmentMutation) AddedEdges() []string {
-	edges := make([]string, 0, 3)
+	edges := make([]string, 0, 5)
 	if m.ticket != nil {
 		edges = append(edges, attachment.EdgeTicket)
 	}
@@ -1529,6 +1747,12 @@ func (m *AttachmentMutation) AddedEdges() []string {
 	}
 	if m.uploaded_by != nil {
 		edges = append(edges, attachment.EdgeUploadedBy)
+	}
+	if m.explanation_step != nil {
+		edges = append(edges, attachment.EdgeExplanationStep)
+	}
+	if m.uploaded_by_employee != nil {
+		edges = append(edges, attachment.EdgeUploadedByEmployee)
 	}
 	return edges
 }
@@ -1549,13 +1773,21 @@ func (m *AttachmentMutation) AddedIDs(name string) []ent.Value {
 		if id := m.uploaded_by; id != nil {
 			return []ent.Value{*id}
 		}
+	case attachment.EdgeExplanationStep:
+		if id := m.explanation_step; id != nil {
+			return []ent.Value{*id}
+		}
+	case attachment.EdgeUploadedByEmployee:
+		if id := m.uploaded_by_employee; id != nil {
+			return []ent.Value{*id}
+		}
 	}
 	return nil
 }
 
 // RemovedEdges returns all edge names that were removed in this mutation.
 func (m *AttachmentMutation) RemovedEdges() []string {
-	edges := make([]string, 0, 3)
+	edges := make([]string, 0, 5)
 	return edges
 }
 
@@ -1567,7 +1799,7 @@ func (m *AttachmentMutation) RemovedIDs(name string) []ent.Value {
 
 // ClearedEdges returns all edge names that were cleared in this mutation.
 func (m *AttachmentMutation) ClearedEdges() []string {
-	edges := make([]string, 0, 3)
+	edges := make([]string, 0, 5)
 	if m.clearedticket {
 		edges = append(edges, attachment.EdgeTicket)
 	}
@@ -1576,6 +1808,12 @@ func (m *AttachmentMutation) ClearedEdges() []string {
 	}
 	if m.cleareduploaded_by {
 		edges = append(edges, attachment.EdgeUploadedBy)
+	}
+	if m.clearedexplanation_step {
+		edges = append(edges, attachment.EdgeExplanationStep)
+	}
+	if m.cleareduploaded_by_employee {
+		edges = append(edges, attachment.EdgeUploadedByEmployee)
 	}
 	return edges
 }
@@ -1590,6 +1828,10 @@ func (m *AttachmentMutation) EdgeCleared(name string) bool {
 		return m.clearedmemo
 	case attachment.EdgeUploadedBy:
 		return m.cleareduploaded_by
+	case attachment.EdgeExplanationStep:
+		return m.clearedexplanation_step
+	case attachment.EdgeUploadedByEmployee:
+		return m.cleareduploaded_by_employee
 	}
 	return false
 }
@@ -1606,6 +1848,12 @@ func (m *AttachmentMutation) ClearEdge(name string) error {
 		return nil
 	case attachment.EdgeUploadedBy:
 		m.ClearUploadedBy()
+		return nil
+	case attachment.EdgeExplanationStep:
+		m.ClearExplanationStep()
+		return nil
+	case attachment.EdgeUploadedByEmployee:
+		m.ClearUploadedByEmployee()
 		return nil
 	}
 	return fmt.Errorf("unknown Attachment unique edge %s", name)
@@ -1624,8 +1872,538 @@ func (m *AttachmentMutation) ResetEdge(name string) error {
 	case attachment.EdgeUploadedBy:
 		m.ResetUploadedBy()
 		return nil
+	case attachment.EdgeExplanationStep:
+		m.ResetExplanationStep()
+		return nil
+	case attachment.EdgeUploadedByEmployee:
+		m.ResetUploadedByEmployee()
+		return nil
 	}
 	return fmt.Errorf("unknown Attachment edge %s", name)
+}
+
+// BlobMutation represents an operation that mutates the Blob nodes in the graph.
+type BlobMutation struct {
+	config
+	op            Op
+	typ           string
+	id            *int
+	sha256        *string
+	size          *int64
+	addsize       *int64
+	content_type  *string
+	created_at    *time.Time
+	clearedFields map[string]struct{}
+	done          bool
+	oldValue      func(context.Context) (*Blob, error)
+	predicates    []predicate.Blob
+}
+
+var _ ent.Mutation = (*BlobMutation)(nil)
+
+// blobOption allows management of the mutation configuration using functional options.
+type blobOption func(*BlobMutation)
+
+// newBlobMutation creates new mutation for the Blob entity.
+func newBlobMutation(c config, op Op, opts ...blobOption) *BlobMutation {
+	m := &BlobMutation{
+		config:        c,
+		op:            op,
+		typ:           TypeBlob,
+		clearedFields: make(map[string]struct{}),
+	}
+	for _, opt := range opts {
+		opt(m)
+	}
+	return m
+}
+
+// withBlobID sets the ID field of the mutation.
+func withBlobID(id int) blobOption {
+	return func(m *BlobMutation) {
+		var (
+			err   error
+			once  sync.Once
+			value *Blob
+		)
+		m.oldValue = func(ctx context.Context) (*Blob, error) {
+			once.Do(func() {
+				if m.done {
+					err = errors.New("querying old values post mutation is not allowed")
+				} else {
+					value, err = m.Client().Blob.Get(ctx, id)
+				}
+			})
+			return value, err
+		}
+		m.id = &id
+	}
+}
+
+// withBlob sets the old Blob of the mutation.
+func withBlob(node *Blob) blobOption {
+	return func(m *BlobMutation) {
+		m.oldValue = func(context.Context) (*Blob, error) {
+			return node, nil
+		}
+		m.id = &node.ID
+	}
+}
+
+// Client returns a new `ent.Client` from the mutation. If the mutation was
+// executed in a transaction (ent.Tx), a transactional client is returned.
+func (m BlobMutation) Client() *Client {
+	client := &Client{config: m.config}
+	client.init()
+	return client
+}
+
+// Tx returns an `ent.Tx` for mutations that were executed in transactions;
+// it returns an error otherwise.
+func (m BlobMutation) Tx() (*Tx, error) {
+	if _, ok := m.driver.(*txDriver); !ok {
+		return nil, errors.New("ent: mutation is not running in a transaction")
+	}
+	tx := &Tx{config: m.config}
+	tx.init()
+	return tx, nil
+}
+
+// ID returns the ID value in the mutation. Note that the ID is only available
+// if it was provided to the builder or after it was returned from the database.
+func (m *BlobMutation) ID() (id int, exists bool) {
+	if m.id == nil {
+		return
+	}
+	return *m.id, true
+}
+
+// IDs queries the database and returns the entity ids that match the mutation's predicate.
+// That means, if the mutation is applied within a transaction with an isolation level such
+// as sql.LevelSerializable, the returned ids match the ids of the rows that will be updated
+// or updated by the mutation.
+func (m *BlobMutation) IDs(ctx context.Context) ([]int, error) {
+	switch {
+	case m.op.Is(OpUpdateOne | OpDeleteOne):
+		id, exists := m.ID()
+		if exists {
+			return []int{id}, nil
+		}
+		fallthrough
+	case m.op.Is(OpUpdate | OpDelete):
+		return m.Client().Blob.Query().Where(m.predicates...).IDs(ctx)
+	default:
+		return nil, fmt.Errorf("IDs is not allowed on %s operations", m.op)
+	}
+}
+
+// SetSha256 sets the "sha256" field.
+func (m *BlobMutation) SetSha256(s string) {
+	m.sha256 = &s
+}
+
+// Sha256 returns the value of the "sha256" field in the mutation.
+func (m *BlobMutation) Sha256() (r string, exists bool) {
+	v := m.sha256
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldSha256 returns the old "sha256" field's value of the Blob entity.
+// If the Blob object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *BlobMutation) OldSha256(ctx context.Context) (v string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldSha256 is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldSha256 requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldSha256: %w", err)
+	}
+	return oldValue.Sha256, nil
+}
+
+// ResetSha256 resets all changes to the "sha256" field.
+func (m *BlobMutation) ResetSha256() {
+	m.sha256 = nil
+}
+
+// SetSize sets the "size" field.
+func (m *BlobMutation) SetSize(i int64) {
+	m.size = &i
+	m.addsize = nil
+}
+
+// Size returns the value of the "size" field in the mutation.
+func (m *BlobMutation) Size() (r int64, exists bool) {
+	v := m.size
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldSize returns the old "size" field's value of the Blob entity.
+// If the Blob object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *BlobMutation) OldSize(ctx context.Context) (v int64, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldSize is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldSize requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldSize: %w", err)
+	}
+	return oldValue.Size, nil
+}
+
+// AddSize adds i to the "size" field.
+func (m *BlobMutation) AddSize(i int64) {
+	if m.addsize != nil {
+		*m.addsize += i
+	} else {
+		m.addsize = &i
+	}
+}
+
+// AddedSize returns the value that was added to the "size" field in this mutation.
+func (m *BlobMutation) AddedSize() (r int64, exists bool) {
+	v := m.addsize
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// ResetSize resets all changes to the "size" field.
+func (m *BlobMutation) ResetSize() {
+	m.size = nil
+	m.addsize = nil
+}
+
+// SetContentType sets the "content_type" field.
+func (m *BlobMutation) SetContentType(s string) {
+	m.content_type = &s
+}
+
+// ContentType returns the value of the "content_type" field in the mutation.
+func (m *BlobMutation) ContentType() (r string, exists bool) {
+	v := m.content_type
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldContentType returns the old "content_type" field's value of the Blob entity.
+// If the Blob object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *BlobMutation) OldContentType(ctx context.Context) (v string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldContentType is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldContentType requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldContentType: %w", err)
+	}
+	return oldValue.ContentType, nil
+}
+
+// ResetContentType resets all changes to the "content_type" field.
+func (m *BlobMutation) ResetContentType() {
+	m.content_type = nil
+}
+
+// SetCreatedAt sets the "created_at" field.
+func (m *BlobMutation) SetCreatedAt(t time.Time) {
+	m.created_at = &t
+}
+
+// CreatedAt returns the value of the "created_at" field in the mutation.
+func (m *BlobMutation) CreatedAt() (r time.Time, exists bool) {
+	v := m.created_at
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldCreatedAt returns the old "created_at" field's value of the Blob entity.
+// If the Blob object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *BlobMutation) OldCreatedAt(ctx context.Context) (v time.Time, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldCreatedAt is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldCreatedAt requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldCreatedAt: %w", err)
+	}
+	return oldValue.CreatedAt, nil
+}
+
+// ResetCreatedAt resets all changes to the "created_at" field.
+func (m *BlobMutation) ResetCreatedAt() {
+	m.created_at = nil
+}
+
+// Where appends a list predicates to the BlobMutation builder.
+func (m *BlobMutation) Where(ps ...predicate.Blob) {
+	m.predicates = append(m.predicates, ps...)
+}
+
+// WhereP appends storage-level predicates to the BlobMutation builder. Using this method,
+// users can use type-assertion to append predicates that do not depend on any generated package.
+func (m *BlobMutation) WhereP(ps ...func(*sql.Selector)) {
+	p := make([]predicate.Blob, len(ps))
+	for i := range ps {
+		p[i] = ps[i]
+	}
+	m.Where(p...)
+}
+
+// Op returns the operation name.
+func (m *BlobMutation) Op() Op {
+	return m.op
+}
+
+// SetOp allows setting the mutation operation.
+func (m *BlobMutation) SetOp(op Op) {
+	m.op = op
+}
+
+// Type returns the node type of this mutation (Blob).
+func (m *BlobMutation) Type() string {
+	return m.typ
+}
+
+// Fields returns all fields that were changed during this mutation. Note that in
+// order to get all numeric fields that were incremented/decremented, call
+// AddedFields().
+func (m *BlobMutation) Fields() []string {
+	fields := make([]string, 0, 4)
+	if m.sha256 != nil {
+		fields = append(fields, blob.FieldSha256)
+	}
+	if m.size != nil {
+		fields = append(fields, blob.FieldSize)
+	}
+	if m.content_type != nil {
+		fields = append(fields, blob.FieldContentType)
+	}
+	if m.created_at != nil {
+		fields = append(fields, blob.FieldCreatedAt)
+	}
+	return fields
+}
+
+// Field returns the value of a field with the given name. The second boolean
+// return value indicates that this field was not set, or was not defined in the
+// schema.
+func (m *BlobMutation) Field(name string) (ent.Value, bool) {
+	switch name {
+	case blob.FieldSha256:
+		return m.Sha256()
+	case blob.FieldSize:
+		return m.Size()
+	case blob.FieldContentType:
+		return m.ContentType()
+	case blob.FieldCreatedAt:
+		return m.CreatedAt()
+	}
+	return nil, false
+}
+
+// OldField returns the old value of the field from the database. An error is
+// returned if the mutation operation is not UpdateOne, or the query to the
+// database failed.
+func (m *BlobMutation) OldField(ctx context.Context, name string) (ent.Value, error) {
+	switch name {
+	case blob.FieldSha256:
+		return m.OldSha256(ctx)
+	case blob.FieldSize:
+		return m.OldSize(ctx)
+	case blob.FieldContentType:
+		return m.OldContentType(ctx)
+	case blob.FieldCreatedAt:
+		return m.OldCreatedAt(ctx)
+	}
+	return nil, fmt.Errorf("unknown Blob field %s", name)
+}
+
+// SetField sets the value of a field with the given name. It returns an error if
+// the field is not defined in the schema, or if the type mismatched the field
+// type.
+func (m *BlobMutation) SetField(name string, value ent.Value) error {
+	switch name {
+	case blob.FieldSha256:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetSha256(v)
+		return nil
+	case blob.FieldSize:
+		v, ok := value.(int64)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetSize(v)
+		return nil
+	case blob.FieldContentType:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetContentType(v)
+		return nil
+	case blob.FieldCreatedAt:
+		v, ok := value.(time.Time)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetCreatedAt(v)
+		return nil
+	}
+	return fmt.Errorf("unknown Blob field %s", name)
+}
+
+// AddedFields returns all numeric fields that were incremented/decremented during
+// this mutation.
+func (m *BlobMutation) AddedFields() []string {
+	var fields []string
+	if m.addsize != nil {
+		fields = append(fields, blob.FieldSize)
+	}
+	return fields
+}
+
+// AddedField returns the numeric value that was incremented/decremented on a field
+// with the given name. The second boolean return value indicates that this field
+// was not set, or was not defined in the schema.
+func (m *BlobMutation) AddedField(name string) (ent.Value, bool) {
+	switch name {
+	case blob.FieldSize:
+		return m.AddedSize()
+	}
+	return nil, false
+}
+
+// AddField adds the value to the field with the given name. It returns an error if
+// the field is not defined in the schema, or if the type mismatched the field
+// type.
+func (m *BlobMutation) AddField(name string, value ent.Value) error {
+	switch name {
+	case blob.FieldSize:
+		v, ok := value.(int64)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.AddSize(v)
+		return nil
+	}
+	return fmt.Errorf("unknown Blob numeric field %s", name)
+}
+
+// ClearedFields returns all nullable fields that were cleared during this
+// mutation.
+func (m *BlobMutation) ClearedFields() []string {
+	return nil
+}
+
+// FieldCleared returns a boolean indicating if a field with the given name was
+// cleared in this mutation.
+func (m *BlobMutation) FieldCleared(name string) bool {
+	_, ok := m.clearedFields[name]
+	return ok
+}
+
+// ClearField clears the value of the field with the given name. It returns an
+// error if the field is not defined in the schema.
+func (m *BlobMutation) ClearField(name string) error {
+	return fmt.Errorf("unknown Blob nullable field %s", name)
+}
+
+// ResetField resets all changes in the mutation for the field with the given name.
+// It returns an error if the field is not defined in the schema.
+func (m *BlobMutation) ResetField(name string) error {
+	switch name {
+	case blob.FieldSha256:
+		m.ResetSha256()
+		return nil
+	case blob.FieldSize:
+		m.ResetSize()
+		return nil
+	case blob.FieldContentType:
+		m.ResetContentType()
+		return nil
+	case blob.FieldCreatedAt:
+		m.ResetCreatedAt()
+		return nil
+	}
+	return fmt.Errorf("unknown Blob field %s", name)
+}
+
+// AddedEdges returns all edge names that were set/added in this mutation.
+func (m *BlobMutation) AddedEdges() []string {
+	edges := make([]string, 0, 0)
+	return edges
+}
+
+// AddedIDs returns all IDs (to other nodes) that were added for the given edge
+// name in this mutation.
+func (m *BlobMutation) AddedIDs(name string) []ent.Value {
+	return nil
+}
+
+// RemovedEdges returns all edge names that were removed in this mutation.
+func (m *BlobMutation) RemovedEdges() []string {
+	edges := make([]string, 0, 0)
+	return edges
+}
+
+// RemovedIDs returns all IDs (to other nodes) that were removed for the edge with
+// the given name in this mutation.
+func (m *BlobMutation) RemovedIDs(name string) []ent.Value {
+	return nil
+}
+
+// ClearedEdges returns all edge names that were cleared in this mutation.
+func (m *BlobMutation) ClearedEdges() []string {
+	edges := make([]string, 0, 0)
+	return edges
+}
+
+// EdgeCleared returns a boolean which indicates if the edge with the given name
+// was cleared in this mutation.
+func (m *BlobMutation) EdgeCleared(name string) bool {
+	return false
+}
+
+// ClearEdge clears the value of the edge with the given name. It returns an error
+// if that edge is not defined in the schema.
+func (m *BlobMutation) ClearEdge(name string) error {
+	return fmt.Errorf("unknown Blob unique edge %s", name)
+}
+
+// ResetEdge resets all changes to the edge with the given name in this mutation.
+// It returns an error if the edge is not defined in the schema.
+func (m *BlobMutation) ResetEdge(name string) error {
+	return fmt.Errorf("unknown Blob edge %s", name)
 }
 
 // CategoryMutation represents an operation that mutates the Category nodes in the graph.
@@ -3107,6 +3885,8 @@ type DeliveryMutation struct {
 	html                *string
 	link                *string
 	payload             *map[string]interface{}
+	address             *string
+	link_role           *delivery.LinkRole
 	attempts            *int
 	addattempts         *int
 	last_error          *string
@@ -3121,6 +3901,10 @@ type DeliveryMutation struct {
 	clearedticket       bool
 	requested_by        *int
 	clearedrequested_by bool
+	employee            *int
+	clearedemployee     bool
+	explanation         *int
+	clearedexplanation  bool
 	done                bool
 	oldValue            func(context.Context) (*Delivery, error)
 	predicates          []predicate.Delivery
@@ -4135,6 +4919,202 @@ func (m *DeliveryMutation) ResetPayload() {
 	delete(m.clearedFields, delivery.FieldPayload)
 }
 
+// SetEmployeeID sets the "employee_id" field.
+func (m *DeliveryMutation) SetEmployeeID(i int) {
+	m.employee = &i
+}
+
+// EmployeeID returns the value of the "employee_id" field in the mutation.
+func (m *DeliveryMutation) EmployeeID() (r int, exists bool) {
+	v := m.employee
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldEmployeeID returns the old "employee_id" field's value of the Delivery entity.
+// If the Delivery object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *DeliveryMutation) OldEmployeeID(ctx context.Context) (v *int, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldEmployeeID is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldEmployeeID requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldEmployeeID: %w", err)
+	}
+	return oldValue.EmployeeID, nil
+}
+
+// ClearEmployeeID clears the value of the "employee_id" field.
+func (m *DeliveryMutation) ClearEmployeeID() {
+	m.employee = nil
+	m.clearedFields[delivery.FieldEmployeeID] = struct{}{}
+}
+
+// EmployeeIDCleared returns if the "employee_id" field was cleared in this mutation.
+func (m *DeliveryMutation) EmployeeIDCleared() bool {
+	_, ok := m.clearedFields[delivery.FieldEmployeeID]
+	return ok
+}
+
+// ResetEmployeeID resets all changes to the "employee_id" field.
+func (m *DeliveryMutation) ResetEmployeeID() {
+	m.employee = nil
+	delete(m.clearedFields, delivery.FieldEmployeeID)
+}
+
+// SetExplanationID sets the "explanation_id" field.
+func (m *DeliveryMutation) SetExplanationID(i int) {
+	m.explanation = &i
+}
+
+// ExplanationID returns the value of the "explanation_id" field in the mutation.
+func (m *DeliveryMutation) ExplanationID() (r int, exists bool) {
+	v := m.explanation
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldExplanationID returns the old "explanation_id" field's value of the Delivery entity.
+// If the Delivery object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *DeliveryMutation) OldExplanationID(ctx context.Context) (v *int, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldExplanationID is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldExplanationID requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldExplanationID: %w", err)
+	}
+	return oldValue.ExplanationID, nil
+}
+
+// ClearExplanationID clears the value of the "explanation_id" field.
+func (m *DeliveryMutation) ClearExplanationID() {
+	m.explanation = nil
+	m.clearedFields[delivery.FieldExplanationID] = struct{}{}
+}
+
+// ExplanationIDCleared returns if the "explanation_id" field was cleared in this mutation.
+func (m *DeliveryMutation) ExplanationIDCleared() bool {
+	_, ok := m.clearedFields[delivery.FieldExplanationID]
+	return ok
+}
+
+// ResetExplanationID resets all changes to the "explanation_id" field.
+func (m *DeliveryMutation) ResetExplanationID() {
+	m.explanation = nil
+	delete(m.clearedFields, delivery.FieldExplanationID)
+}
+
+// SetAddress sets the "address" field.
+func (m *DeliveryMutation) SetAddress(s string) {
+	m.address = &s
+}
+
+// Address returns the value of the "address" field in the mutation.
+func (m *DeliveryMutation) Address() (r string, exists bool) {
+	v := m.address
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldAddress returns the old "address" field's value of the Delivery entity.
+// If the Delivery object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *DeliveryMutation) OldAddress(ctx context.Context) (v *string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldAddress is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldAddress requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldAddress: %w", err)
+	}
+	return oldValue.Address, nil
+}
+
+// ClearAddress clears the value of the "address" field.
+func (m *DeliveryMutation) ClearAddress() {
+	m.address = nil
+	m.clearedFields[delivery.FieldAddress] = struct{}{}
+}
+
+// AddressCleared returns if the "address" field was cleared in this mutation.
+func (m *DeliveryMutation) AddressCleared() bool {
+	_, ok := m.clearedFields[delivery.FieldAddress]
+	return ok
+}
+
+// ResetAddress resets all changes to the "address" field.
+func (m *DeliveryMutation) ResetAddress() {
+	m.address = nil
+	delete(m.clearedFields, delivery.FieldAddress)
+}
+
+// SetLinkRole sets the "link_role" field.
+func (m *DeliveryMutation) SetLinkRole(dr delivery.LinkRole) {
+	m.link_role = &dr
+}
+
+// LinkRole returns the value of the "link_role" field in the mutation.
+func (m *DeliveryMutation) LinkRole() (r delivery.LinkRole, exists bool) {
+	v := m.link_role
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldLinkRole returns the old "link_role" field's value of the Delivery entity.
+// If the Delivery object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *DeliveryMutation) OldLinkRole(ctx context.Context) (v *delivery.LinkRole, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldLinkRole is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldLinkRole requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldLinkRole: %w", err)
+	}
+	return oldValue.LinkRole, nil
+}
+
+// ClearLinkRole clears the value of the "link_role" field.
+func (m *DeliveryMutation) ClearLinkRole() {
+	m.link_role = nil
+	m.clearedFields[delivery.FieldLinkRole] = struct{}{}
+}
+
+// LinkRoleCleared returns if the "link_role" field was cleared in this mutation.
+func (m *DeliveryMutation) LinkRoleCleared() bool {
+	_, ok := m.clearedFields[delivery.FieldLinkRole]
+	return ok
+}
+
+// ResetLinkRole resets all changes to the "link_role" field.
+func (m *DeliveryMutation) ResetLinkRole() {
+	m.link_role = nil
+	delete(m.clearedFields, delivery.FieldLinkRole)
+}
+
 // SetAttempts sets the "attempts" field.
 func (m *DeliveryMutation) SetAttempts(i int) {
 	m.attempts = &i
@@ -4446,6 +5426,60 @@ func (m *DeliveryMutation) ResetRequestedBy() {
 	m.clearedrequested_by = false
 }
 
+// ClearEmployee clears the "employee" edge to the Employee entity.
+func (m *DeliveryMutation) ClearEmployee() {
+	m.clearedemployee = true
+	m.clearedFields[delivery.FieldEmployeeID] = struct{}{}
+}
+
+// EmployeeCleared reports if the "employee" edge to the Employee entity was cleared.
+func (m *DeliveryMutation) EmployeeCleared() bool {
+	return m.EmployeeIDCleared() || m.clearedemployee
+}
+
+// EmployeeIDs returns the "employee" edge IDs in the mutation.
+// Note that IDs always returns len(IDs) <= 1 for unique edges, and you should use
+// EmployeeID instead. It exists only for internal usage by the builders.
+func (m *DeliveryMutation) EmployeeIDs() (ids []int) {
+	if id := m.employee; id != nil {
+		ids = append(ids, *id)
+	}
+	return
+}
+
+// ResetEmployee resets all changes to the "employee" edge.
+func (m *DeliveryMutation) ResetEmployee() {
+	m.employee = nil
+	m.clearedemployee = false
+}
+
+// ClearExplanation clears the "explanation" edge to the ExplanationRequest entity.
+func (m *DeliveryMutation) ClearExplanation() {
+	m.clearedexplanation = true
+	m.clearedFields[delivery.FieldExplanationID] = struct{}{}
+}
+
+// ExplanationCleared reports if the "explanation" edge to the ExplanationRequest entity was cleared.
+func (m *DeliveryMutation) ExplanationCleared() bool {
+	return m.ExplanationIDCleared() || m.clearedexplanation
+}
+
+// ExplanationIDs returns the "explanation" edge IDs in the mutation.
+// Note that IDs always returns len(IDs) <= 1 for unique edges, and you should use
+// ExplanationID instead. It exists only for internal usage by the builders.
+func (m *DeliveryMutation) ExplanationIDs() (ids []int) {
+	if id := m.explanation; id != nil {
+		ids = append(ids, *id)
+	}
+	return
+}
+
+// ResetExplanation resets all changes to the "explanation" edge.
+func (m *DeliveryMutation) ResetExplanation() {
+	m.explanation = nil
+	m.clearedexplanation = false
+}
+
 // Where appends a list predicates to the DeliveryMutation builder.
 func (m *DeliveryMutation) Where(ps ...predicate.Delivery) {
 	m.predicates = append(m.predicates, ps...)
@@ -4480,7 +5514,7 @@ func (m *DeliveryMutation) Type() string {
 // order to get all numeric fields that were incremented/decremented, call
 // AddedFields().
 func (m *DeliveryMutation) Fields() []string {
-	fields := make([]string, 0, 23)
+	fields := make([]string, 0, 27)
 	if m.created_at != nil {
 		fields = append(fields, delivery.FieldCreatedAt)
 	}
@@ -4537,6 +5571,18 @@ func (m *DeliveryMutation) Fields() []string {
 	}
 	if m.payload != nil {
 		fields = append(fields, delivery.FieldPayload)
+	}
+	if m.employee != nil {
+		fields = append(fields, delivery.FieldEmployeeID)
+	}
+	if m.explanation != nil {
+		fields = append(fields, delivery.FieldExplanationID)
+	}
+	if m.address != nil {
+		fields = append(fields, delivery.FieldAddress)
+	}
+	if m.link_role != nil {
+		fields = append(fields, delivery.FieldLinkRole)
 	}
 	if m.attempts != nil {
 		fields = append(fields, delivery.FieldAttempts)
@@ -4596,6 +5642,14 @@ func (m *DeliveryMutation) Field(name string) (ent.Value, bool) {
 		return m.Link()
 	case delivery.FieldPayload:
 		return m.Payload()
+	case delivery.FieldEmployeeID:
+		return m.EmployeeID()
+	case delivery.FieldExplanationID:
+		return m.ExplanationID()
+	case delivery.FieldAddress:
+		return m.Address()
+	case delivery.FieldLinkRole:
+		return m.LinkRole()
 	case delivery.FieldAttempts:
 		return m.Attempts()
 	case delivery.FieldLastError:
@@ -4651,6 +5705,14 @@ func (m *DeliveryMutation) OldField(ctx context.Context, name string) (ent.Value
 		return m.OldLink(ctx)
 	case delivery.FieldPayload:
 		return m.OldPayload(ctx)
+	case delivery.FieldEmployeeID:
+		return m.OldEmployeeID(ctx)
+	case delivery.FieldExplanationID:
+		return m.OldExplanationID(ctx)
+	case delivery.FieldAddress:
+		return m.OldAddress(ctx)
+	case delivery.FieldLinkRole:
+		return m.OldLinkRole(ctx)
 	case delivery.FieldAttempts:
 		return m.OldAttempts(ctx)
 	case delivery.FieldLastError:
@@ -4800,6 +5862,34 @@ func (m *DeliveryMutation) SetField(name string, value ent.Value) error {
 			return fmt.Errorf("unexpected type %T for field %s", value, name)
 		}
 		m.SetPayload(v)
+		return nil
+	case delivery.FieldEmployeeID:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetEmployeeID(v)
+		return nil
+	case delivery.FieldExplanationID:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetExplanationID(v)
+		return nil
+	case delivery.FieldAddress:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetAddress(v)
+		return nil
+	case delivery.FieldLinkRole:
+		v, ok := value.(delivery.LinkRole)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetLinkRole(v)
 		return nil
 	case delivery.FieldAttempts:
 		v, ok := value.(int)
@@ -4955,6 +6045,18 @@ func (m *DeliveryMutation) ClearedFields() []string {
 	if m.FieldCleared(delivery.FieldPayload) {
 		fields = append(fields, delivery.FieldPayload)
 	}
+	if m.FieldCleared(delivery.FieldEmployeeID) {
+		fields = append(fields, delivery.FieldEmployeeID)
+	}
+	if m.FieldCleared(delivery.FieldExplanationID) {
+		fields = append(fields, delivery.FieldExplanationID)
+	}
+	if m.FieldCleared(delivery.FieldAddress) {
+		fields = append(fields, delivery.FieldAddress)
+	}
+	if m.FieldCleared(delivery.FieldLinkRole) {
+		fields = append(fields, delivery.FieldLinkRole)
+	}
 	if m.FieldCleared(delivery.FieldLastError) {
 		fields = append(fields, delivery.FieldLastError)
 	}
@@ -5010,6 +6112,18 @@ func (m *DeliveryMutation) ClearField(name string) error {
 		return nil
 	case delivery.FieldPayload:
 		m.ClearPayload()
+		return nil
+	case delivery.FieldEmployeeID:
+		m.ClearEmployeeID()
+		return nil
+	case delivery.FieldExplanationID:
+		m.ClearExplanationID()
+		return nil
+	case delivery.FieldAddress:
+		m.ClearAddress()
+		return nil
+	case delivery.FieldLinkRole:
+		m.ClearLinkRole()
 		return nil
 	case delivery.FieldLastError:
 		m.ClearLastError()
@@ -5085,6 +6199,18 @@ func (m *DeliveryMutation) ResetField(name string) error {
 	case delivery.FieldPayload:
 		m.ResetPayload()
 		return nil
+	case delivery.FieldEmployeeID:
+		m.ResetEmployeeID()
+		return nil
+	case delivery.FieldExplanationID:
+		m.ResetExplanationID()
+		return nil
+	case delivery.FieldAddress:
+		m.ResetAddress()
+		return nil
+	case delivery.FieldLinkRole:
+		m.ResetLinkRole()
+		return nil
 	case delivery.FieldAttempts:
 		m.ResetAttempts()
 		return nil
@@ -5103,7 +6229,7 @@ func (m *DeliveryMutation) ResetField(name string) error {
 
 // AddedEdges returns all edge names that were set/added in this mutation.
 func (m *DeliveryMutation) AddedEdges() []string {
-	edges := make([]string, 0, 4)
+	edges := make([]string, 0, 6)
 	if m.channel != nil {
 		edges = append(edges, delivery.EdgeChannel)
 	}
@@ -5115,6 +6241,12 @@ func (m *DeliveryMutation) AddedEdges() []string {
 	}
 	if m.requested_by != nil {
 		edges = append(edges, delivery.EdgeRequestedBy)
+	}
+	if m.employee != nil {
+		edges = append(edges, delivery.EdgeEmployee)
+	}
+	if m.explanation != nil {
+		edges = append(edges, delivery.EdgeExplanation)
 	}
 	return edges
 }
@@ -5139,13 +6271,21 @@ func (m *DeliveryMutation) AddedIDs(name string) []ent.Value {
 		if id := m.requested_by; id != nil {
 			return []ent.Value{*id}
 		}
+	case delivery.EdgeEmployee:
+		if id := m.employee; id != nil {
+			return []ent.Value{*id}
+		}
+	case delivery.EdgeExplanation:
+		if id := m.explanation; id != nil {
+			return []ent.Value{*id}
+		}
 	}
 	return nil
 }
 
 // RemovedEdges returns all edge names that were removed in this mutation.
 func (m *DeliveryMutation) RemovedEdges() []string {
-	edges := make([]string, 0, 4)
+	edges := make([]string, 0, 6)
 	return edges
 }
 
@@ -5157,7 +6297,7 @@ func (m *DeliveryMutation) RemovedIDs(name string) []ent.Value {
 
 // ClearedEdges returns all edge names that were cleared in this mutation.
 func (m *DeliveryMutation) ClearedEdges() []string {
-	edges := make([]string, 0, 4)
+	edges := make([]string, 0, 6)
 	if m.clearedchannel {
 		edges = append(edges, delivery.EdgeChannel)
 	}
@@ -5169,6 +6309,12 @@ func (m *DeliveryMutation) ClearedEdges() []string {
 	}
 	if m.clearedrequested_by {
 		edges = append(edges, delivery.EdgeRequestedBy)
+	}
+	if m.clearedemployee {
+		edges = append(edges, delivery.EdgeEmployee)
+	}
+	if m.clearedexplanation {
+		edges = append(edges, delivery.EdgeExplanation)
 	}
 	return edges
 }
@@ -5185,6 +6331,10 @@ func (m *DeliveryMutation) EdgeCleared(name string) bool {
 		return m.clearedticket
 	case delivery.EdgeRequestedBy:
 		return m.clearedrequested_by
+	case delivery.EdgeEmployee:
+		return m.clearedemployee
+	case delivery.EdgeExplanation:
+		return m.clearedexplanation
 	}
 	return false
 }
@@ -5204,6 +6354,12 @@ func (m *DeliveryMutation) ClearEdge(name string) error {
 		return nil
 	case delivery.EdgeRequestedBy:
 		m.ClearRequestedBy()
+		return nil
+	case delivery.EdgeEmployee:
+		m.ClearEmployee()
+		return nil
+	case delivery.EdgeExplanation:
+		m.ClearExplanation()
 		return nil
 	}
 	return fmt.Errorf("unknown Delivery unique edge %s", name)
@@ -5225,8 +6381,6550 @@ func (m *DeliveryMutation) ResetEdge(name string) error {
 	case delivery.EdgeRequestedBy:
 		m.ResetRequestedBy()
 		return nil
+	case delivery.EdgeEmployee:
+		m.ResetEmployee()
+		return nil
+	case delivery.EdgeExplanation:
+		m.ResetExplanation()
+		return nil
 	}
 	return fmt.Errorf("unknown Delivery edge %s", name)
+}
+
+// DepartmentMutation represents an operation that mutates the Department nodes in the graph.
+type DepartmentMutation struct {
+	config
+	op               Op
+	typ              string
+	id               *int
+	created_at       *time.Time
+	updated_at       *time.Time
+	name             *string
+	clearedFields    map[string]struct{}
+	employees        map[int]struct{}
+	removedemployees map[int]struct{}
+	clearedemployees bool
+	manager          *int
+	clearedmanager   bool
+	done             bool
+	oldValue         func(context.Context) (*Department, error)
+	predicates       []predicate.Department
+}
+
+var _ ent.Mutation = (*DepartmentMutation)(nil)
+
+// departmentOption allows management of the mutation configuration using functional options.
+type departmentOption func(*DepartmentMutation)
+
+// newDepartmentMutation creates new mutation for the Department entity.
+func newDepartmentMutation(c config, op Op, opts ...departmentOption) *DepartmentMutation {
+	m := &DepartmentMutation{
+		config:        c,
+		op:            op,
+		typ:           TypeDepartment,
+		clearedFields: make(map[string]struct{}),
+	}
+	for _, opt := range opts {
+		opt(m)
+	}
+	return m
+}
+
+// withDepartmentID sets the ID field of the mutation.
+func withDepartmentID(id int) departmentOption {
+	return func(m *DepartmentMutation) {
+		var (
+			err   error
+			once  sync.Once
+			value *Department
+		)
+		m.oldValue = func(ctx context.Context) (*Department, error) {
+			once.Do(func() {
+				if m.done {
+					err = errors.New("querying old values post mutation is not allowed")
+				} else {
+					value, err = m.Client().Department.Get(ctx, id)
+				}
+			})
+			return value, err
+		}
+		m.id = &id
+	}
+}
+
+// withDepartment sets the old Department of the mutation.
+func withDepartment(node *Department) departmentOption {
+	return func(m *DepartmentMutation) {
+		m.oldValue = func(context.Context) (*Department, error) {
+			return node, nil
+		}
+		m.id = &node.ID
+	}
+}
+
+// Client returns a new `ent.Client` from the mutation. If the mutation was
+// executed in a transaction (ent.Tx), a transactional client is returned.
+func (m DepartmentMutation) Client() *Client {
+	client := &Client{config: m.config}
+	client.init()
+	return client
+}
+
+// Tx returns an `ent.Tx` for mutations that were executed in transactions;
+// it returns an error otherwise.
+func (m DepartmentMutation) Tx() (*Tx, error) {
+	if _, ok := m.driver.(*txDriver); !ok {
+		return nil, errors.New("ent: mutation is not running in a transaction")
+	}
+	tx := &Tx{config: m.config}
+	tx.init()
+	return tx, nil
+}
+
+// ID returns the ID value in the mutation. Note that the ID is only available
+// if it was provided to the builder or after it was returned from the database.
+func (m *DepartmentMutation) ID() (id int, exists bool) {
+	if m.id == nil {
+		return
+	}
+	return *m.id, true
+}
+
+// IDs queries the database and returns the entity ids that match the mutation's predicate.
+// That means, if the mutation is applied within a transaction with an isolation level such
+// as sql.LevelSerializable, the returned ids match the ids of the rows that will be updated
+// or updated by the mutation.
+func (m *DepartmentMutation) IDs(ctx context.Context) ([]int, error) {
+	switch {
+	case m.op.Is(OpUpdateOne | OpDeleteOne):
+		id, exists := m.ID()
+		if exists {
+			return []int{id}, nil
+		}
+		fallthrough
+	case m.op.Is(OpUpdate | OpDelete):
+		return m.Client().Department.Query().Where(m.predicates...).IDs(ctx)
+	default:
+		return nil, fmt.Errorf("IDs is not allowed on %s operations", m.op)
+	}
+}
+
+// SetCreatedAt sets the "created_at" field.
+func (m *DepartmentMutation) SetCreatedAt(t time.Time) {
+	m.created_at = &t
+}
+
+// CreatedAt returns the value of the "created_at" field in the mutation.
+func (m *DepartmentMutation) CreatedAt() (r time.Time, exists bool) {
+	v := m.created_at
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldCreatedAt returns the old "created_at" field's value of the Department entity.
+// If the Department object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *DepartmentMutation) OldCreatedAt(ctx context.Context) (v time.Time, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldCreatedAt is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldCreatedAt requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldCreatedAt: %w", err)
+	}
+	return oldValue.CreatedAt, nil
+}
+
+// ResetCreatedAt resets all changes to the "created_at" field.
+func (m *DepartmentMutation) ResetCreatedAt() {
+	m.created_at = nil
+}
+
+// SetUpdatedAt sets the "updated_at" field.
+func (m *DepartmentMutation) SetUpdatedAt(t time.Time) {
+	m.updated_at = &t
+}
+
+// UpdatedAt returns the value of the "updated_at" field in the mutation.
+func (m *DepartmentMutation) UpdatedAt() (r time.Time, exists bool) {
+	v := m.updated_at
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldUpdatedAt returns the old "updated_at" field's value of the Department entity.
+// If the Department object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *DepartmentMutation) OldUpdatedAt(ctx context.Context) (v time.Time, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldUpdatedAt is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldUpdatedAt requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldUpdatedAt: %w", err)
+	}
+	return oldValue.UpdatedAt, nil
+}
+
+// ResetUpdatedAt resets all changes to the "updated_at" field.
+func (m *DepartmentMutation) ResetUpdatedAt() {
+	m.updated_at = nil
+}
+
+// SetName sets the "name" field.
+func (m *DepartmentMutation) SetName(s string) {
+	m.name = &s
+}
+
+// Name returns the value of the "name" field in the mutation.
+func (m *DepartmentMutation) Name() (r string, exists bool) {
+	v := m.name
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldName returns the old "name" field's value of the Department entity.
+// If the Department object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *DepartmentMutation) OldName(ctx context.Context) (v string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldName is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldName requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldName: %w", err)
+	}
+	return oldValue.Name, nil
+}
+
+// ResetName resets all changes to the "name" field.
+func (m *DepartmentMutation) ResetName() {
+	m.name = nil
+}
+
+// SetManagerID sets the "manager_id" field.
+func (m *DepartmentMutation) SetManagerID(i int) {
+	m.manager = &i
+}
+
+// ManagerID returns the value of the "manager_id" field in the mutation.
+func (m *DepartmentMutation) ManagerID() (r int, exists bool) {
+	v := m.manager
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldManagerID returns the old "manager_id" field's value of the Department entity.
+// If the Department object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *DepartmentMutation) OldManagerID(ctx context.Context) (v *int, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldManagerID is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldManagerID requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldManagerID: %w", err)
+	}
+	return oldValue.ManagerID, nil
+}
+
+// ClearManagerID clears the value of the "manager_id" field.
+func (m *DepartmentMutation) ClearManagerID() {
+	m.manager = nil
+	m.clearedFields[department.FieldManagerID] = struct{}{}
+}
+
+// ManagerIDCleared returns if the "manager_id" field was cleared in this mutation.
+func (m *DepartmentMutation) ManagerIDCleared() bool {
+	_, ok := m.clearedFields[department.FieldManagerID]
+	return ok
+}
+
+// ResetManagerID resets all changes to the "manager_id" field.
+func (m *DepartmentMutation) ResetManagerID() {
+	m.manager = nil
+	delete(m.clearedFields, department.FieldManagerID)
+}
+
+// AddEmployeeIDs adds the "employees" edge to the Employee entity by ids.
+func (m *DepartmentMutation) AddEmployeeIDs(ids ...int) {
+	if m.employees == nil {
+		m.employees = make(map[int]struct{})
+	}
+	for i := range ids {
+		m.employees[ids[i]] = struct{}{}
+	}
+}
+
+// ClearEmployees clears the "employees" edge to the Employee entity.
+func (m *DepartmentMutation) ClearEmployees() {
+	m.clearedemployees = true
+}
+
+// EmployeesCleared reports if the "employees" edge to the Employee entity was cleared.
+func (m *DepartmentMutation) EmployeesCleared() bool {
+	return m.clearedemployees
+}
+
+// RemoveEmployeeIDs removes the "employees" edge to the Employee entity by IDs.
+func (m *DepartmentMutation) RemoveEmployeeIDs(ids ...int) {
+	if m.removedemployees == nil {
+		m.removedemployees = make(map[int]struct{})
+	}
+	for i := range ids {
+		delete(m.employees, ids[i])
+		m.removedemployees[ids[i]] = struct{}{}
+	}
+}
+
+// RemovedEmployees returns the removed IDs of the "employees" edge to the Employee entity.
+func (m *DepartmentMutation) RemovedEmployeesIDs() (ids []int) {
+	for id := range m.removedemployees {
+		ids = append(ids, id)
+	}
+	return
+}
+
+// EmployeesIDs returns the "employees" edge IDs in the mutation.
+func (m *DepartmentMutation) EmployeesIDs() (ids []int) {
+	for id := range m.employees {
+		ids = append(ids, id)
+	}
+	return
+}
+
+// ResetEmployees resets all changes to the "employees" edge.
+func (m *DepartmentMutation) ResetEmployees() {
+	m.employees = nil
+	m.clearedemployees = false
+	m.removedemployees = nil
+}
+
+// ClearManager clears the "manager" edge to the Employee entity.
+func (m *DepartmentMutation) ClearManager() {
+	m.clearedmanager = true
+	m.clearedFields[department.FieldManagerID] = struct{}{}
+}
+
+// ManagerCleared reports if the "manager" edge to the Employee entity was cleared.
+func (m *DepartmentMutation) ManagerCleared() bool {
+	return m.ManagerIDCleared() || m.clearedmanager
+}
+
+// ManagerIDs returns the "manager" edge IDs in the mutation.
+// Note that IDs always returns len(IDs) <= 1 for unique edges, and you should use
+// ManagerID instead. It exists only for internal usage by the builders.
+func (m *DepartmentMutation) ManagerIDs() (ids []int) {
+	if id := m.manager; id != nil {
+		ids = append(ids, *id)
+	}
+	return
+}
+
+// ResetManager resets all changes to the "manager" edge.
+func (m *DepartmentMutation) ResetManager() {
+	m.manager = nil
+	m.clearedmanager = false
+}
+
+// Where appends a list predicates to the DepartmentMutation builder.
+func (m *DepartmentMutation) Where(ps ...predicate.Department) {
+	m.predicates = append(m.predicates, ps...)
+}
+
+// WhereP appends storage-level predicates to the DepartmentMutation builder. Using this method,
+// users can use type-assertion to append predicates that do not depend on any generated package.
+func (m *DepartmentMutation) WhereP(ps ...func(*sql.Selector)) {
+	p := make([]predicate.Department, len(ps))
+	for i := range ps {
+		p[i] = ps[i]
+	}
+	m.Where(p...)
+}
+
+// Op returns the operation name.
+func (m *DepartmentMutation) Op() Op {
+	return m.op
+}
+
+// SetOp allows setting the mutation operation.
+func (m *DepartmentMutation) SetOp(op Op) {
+	m.op = op
+}
+
+// Type returns the node type of this mutation (Department).
+func (m *DepartmentMutation) Type() string {
+	return m.typ
+}
+
+// Fields returns all fields that were changed during this mutation. Note that in
+// order to get all numeric fields that were incremented/decremented, call
+// AddedFields().
+func (m *DepartmentMutation) Fields() []string {
+	fields := make([]string, 0, 4)
+	if m.created_at != nil {
+		fields = append(fields, department.FieldCreatedAt)
+	}
+	if m.updated_at != nil {
+		fields = append(fields, department.FieldUpdatedAt)
+	}
+	if m.name != nil {
+		fields = append(fields, department.FieldName)
+	}
+	if m.manager != nil {
+		fields = append(fields, department.FieldManagerID)
+	}
+	return fields
+}
+
+// Field returns the value of a field with the given name. The second boolean
+// return value indicates that this field was not set, or was not defined in the
+// schema.
+func (m *DepartmentMutation) Field(name string) (ent.Value, bool) {
+	switch name {
+	case department.FieldCreatedAt:
+		return m.CreatedAt()
+	case department.FieldUpdatedAt:
+		return m.UpdatedAt()
+	case department.FieldName:
+		return m.Name()
+	case department.FieldManagerID:
+		return m.ManagerID()
+	}
+	return nil, false
+}
+
+// OldField returns the old value of the field from the database. An error is
+// returned if the mutation operation is not UpdateOne, or the query to the
+// database failed.
+func (m *DepartmentMutation) OldField(ctx context.Context, name string) (ent.Value, error) {
+	switch name {
+	case department.FieldCreatedAt:
+		return m.OldCreatedAt(ctx)
+	case department.FieldUpdatedAt:
+		return m.OldUpdatedAt(ctx)
+	case department.FieldName:
+		return m.OldName(ctx)
+	case department.FieldManagerID:
+		return m.OldManagerID(ctx)
+	}
+	return nil, fmt.Errorf("unknown Department field %s", name)
+}
+
+// SetField sets the value of a field with the given name. It returns an error if
+// the field is not defined in the schema, or if the type mismatched the field
+// type.
+func (m *DepartmentMutation) SetField(name string, value ent.Value) error {
+	switch name {
+	case department.FieldCreatedAt:
+		v, ok := value.(time.Time)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetCreatedAt(v)
+		return nil
+	case department.FieldUpdatedAt:
+		v, ok := value.(time.Time)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetUpdatedAt(v)
+		return nil
+	case department.FieldName:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetName(v)
+		return nil
+	case department.FieldManagerID:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetManagerID(v)
+		return nil
+	}
+	return fmt.Errorf("unknown Department field %s", name)
+}
+
+// AddedFields returns all numeric fields that were incremented/decremented during
+// this mutation.
+func (m *DepartmentMutation) AddedFields() []string {
+	var fields []string
+	return fields
+}
+
+// AddedField returns the numeric value that was incremented/decremented on a field
+// with the given name. The second boolean return value indicates that this field
+// was not set, or was not defined in the schema.
+func (m *DepartmentMutation) AddedField(name string) (ent.Value, bool) {
+	switch name {
+	}
+	return nil, false
+}
+
+// AddField adds the value to the field with the given name. It returns an error if
+// the field is not defined in the schema, or if the type mismatched the field
+// type.
+func (m *DepartmentMutation) AddField(name string, value ent.Value) error {
+	switch name {
+	}
+	return fmt.Errorf("unknown Department numeric field %s", name)
+}
+
+// ClearedFields returns all nullable fields that were cleared during this
+// mutation.
+func (m *DepartmentMutation) ClearedFields() []string {
+	var fields []string
+	if m.FieldCleared(department.FieldManagerID) {
+		fields = append(fields, department.FieldManagerID)
+	}
+	return fields
+}
+
+// FieldCleared returns a boolean indicating if a field with the given name was
+// cleared in this mutation.
+func (m *DepartmentMutation) FieldCleared(name string) bool {
+	_, ok := m.clearedFields[name]
+	return ok
+}
+
+// ClearField clears the value of the field with the given name. It returns an
+// error if the field is not defined in the schema.
+func (m *DepartmentMutation) ClearField(name string) error {
+	switch name {
+	case department.FieldManagerID:
+		m.ClearManagerID()
+		return nil
+	}
+	return fmt.Errorf("unknown Department nullable field %s", name)
+}
+
+// ResetField resets all changes in the mutation for the field with the given name.
+// It returns an error if the field is not defined in the schema.
+func (m *DepartmentMutation) ResetField(name string) error {
+	switch name {
+	case department.FieldCreatedAt:
+		m.ResetCreatedAt()
+		return nil
+	case department.FieldUpdatedAt:
+		m.ResetUpdatedAt()
+		return nil
+	case department.FieldName:
+		m.ResetName()
+		return nil
+	case department.FieldManagerID:
+		m.ResetManagerID()
+		return nil
+	}
+	return fmt.Errorf("unknown Department field %s", name)
+}
+
+// AddedEdges returns all edge names that were set/added in this mutation.
+func (m *DepartmentMutation) AddedEdges() []string {
+	edges := make([]string, 0, 2)
+	if m.employees != nil {
+		edges = append(edges, department.EdgeEmployees)
+	}
+	if m.manager != nil {
+		edges = append(edges, department.EdgeManager)
+	}
+	return edges
+}
+
+// AddedIDs returns all IDs (to other nodes) that were added for the given edge
+// name in this mutation.
+func (m *DepartmentMutation) AddedIDs(name string) []ent.Value {
+	switch name {
+	case department.EdgeEmployees:
+		ids := make([]ent.Value, 0, len(m.employees))
+		for id := range m.employees {
+			ids = append(ids, id)
+		}
+		return ids
+	case department.EdgeManager:
+		if id := m.manager; id != nil {
+			return []ent.Value{*id}
+		}
+	}
+	return nil
+}
+
+// RemovedEdges returns all edge names that were removed in this mutation.
+func (m *DepartmentMutation) RemovedEdges() []string {
+	edges := make([]string, 0, 2)
+	if m.removedemployees != nil {
+		edges = append(edges, department.EdgeEmployees)
+	}
+	return edges
+}
+
+// RemovedIDs returns all IDs (to other nodes) that were removed for the edge with
+// the given name in this mutation.
+func (m *DepartmentMutation) RemovedIDs(name string) []ent.Value {
+	switch name {
+	case department.EdgeEmployees:
+		ids := make([]ent.Value, 0, len(m.removedemployees))
+		for id := range m.removedemployees {
+			ids = append(ids, id)
+		}
+		return ids
+	}
+	return nil
+}
+
+// ClearedEdges returns all edge names that were cleared in this mutation.
+func (m *DepartmentMutation) ClearedEdges() []string {
+	edges := make([]string, 0, 2)
+	if m.clearedemployees {
+		edges = append(edges, department.EdgeEmployees)
+	}
+	if m.clearedmanager {
+		edges = append(edges, department.EdgeManager)
+	}
+	return edges
+}
+
+// EdgeCleared returns a boolean which indicates if the edge with the given name
+// was cleared in this mutation.
+func (m *DepartmentMutation) EdgeCleared(name string) bool {
+	switch name {
+	case department.EdgeEmployees:
+		return m.clearedemployees
+	case department.EdgeManager:
+		return m.clearedmanager
+	}
+	return false
+}
+
+// ClearEdge clears the value of the edge with the given name. It returns an error
+// if that edge is not defined in the schema.
+func (m *DepartmentMutation) ClearEdge(name string) error {
+	switch name {
+	case department.EdgeManager:
+		m.ClearManager()
+		return nil
+	}
+	return fmt.Errorf("unknown Department unique edge %s", name)
+}
+
+// ResetEdge resets all changes to the edge with the given name in this mutation.
+// It returns an error if the edge is not defined in the schema.
+func (m *DepartmentMutation) ResetEdge(name string) error {
+	switch name {
+	case department.EdgeEmployees:
+		m.ResetEmployees()
+		return nil
+	case department.EdgeManager:
+		m.ResetManager()
+		return nil
+	}
+	return fmt.Errorf("unknown Department edge %s", name)
+}
+
+// EmployeeMutation represents an operation that mutates the Employee nodes in the graph.
+type EmployeeMutation struct {
+	config
+	op                Op
+	typ               string
+	id                *int
+	created_at        *time.Time
+	updated_at        *time.Time
+	number            *string
+	name              *string
+	email             *string
+	phone             *string
+	active            *bool
+	clearedFields     map[string]struct{}
+	department        *int
+	cleareddepartment bool
+	user              *int
+	cleareduser       bool
+	done              bool
+	oldValue          func(context.Context) (*Employee, error)
+	predicates        []predicate.Employee
+}
+
+var _ ent.Mutation = (*EmployeeMutation)(nil)
+
+// employeeOption allows management of the mutation configuration using functional options.
+type employeeOption func(*EmployeeMutation)
+
+// newEmployeeMutation creates new mutation for the Employee entity.
+func newEmployeeMutation(c config, op Op, opts ...employeeOption) *EmployeeMutation {
+	m := &EmployeeMutation{
+		config:        c,
+		op:            op,
+		typ:           TypeEmployee,
+		clearedFields: make(map[string]struct{}),
+	}
+	for _, opt := range opts {
+		opt(m)
+	}
+	return m
+}
+
+// withEmployeeID sets the ID field of the mutation.
+func withEmployeeID(id int) employeeOption {
+	return func(m *EmployeeMutation) {
+		var (
+			err   error
+			once  sync.Once
+			value *Employee
+		)
+		m.oldValue = func(ctx context.Context) (*Employee, error) {
+			once.Do(func() {
+				if m.done {
+					err = errors.New("querying old values post mutation is not allowed")
+				} else {
+					value, err = m.Client().Employee.Get(ctx, id)
+				}
+			})
+			return value, err
+		}
+		m.id = &id
+	}
+}
+
+// withEmployee sets the old Employee of the mutation.
+func withEmployee(node *Employee) employeeOption {
+	return func(m *EmployeeMutation) {
+		m.oldValue = func(context.Context) (*Employee, error) {
+			return node, nil
+		}
+		m.id = &node.ID
+	}
+}
+
+// Client returns a new `ent.Client` from the mutation. If the mutation was
+// executed in a transaction (ent.Tx), a transactional client is returned.
+func (m EmployeeMutation) Client() *Client {
+	client := &Client{config: m.config}
+	client.init()
+	return client
+}
+
+// Tx returns an `ent.Tx` for mutations that were executed in transactions;
+// it returns an error otherwise.
+func (m EmployeeMutation) Tx() (*Tx, error) {
+	if _, ok := m.driver.(*txDriver); !ok {
+		return nil, errors.New("ent: mutation is not running in a transaction")
+	}
+	tx := &Tx{config: m.config}
+	tx.init()
+	return tx, nil
+}
+
+// ID returns the ID value in the mutation. Note that the ID is only available
+// if it was provided to the builder or after it was returned from the database.
+func (m *EmployeeMutation) ID() (id int, exists bool) {
+	if m.id == nil {
+		return
+	}
+	return *m.id, true
+}
+
+// IDs queries the database and returns the entity ids that match the mutation's predicate.
+// That means, if the mutation is applied within a transaction with an isolation level such
+// as sql.LevelSerializable, the returned ids match the ids of the rows that will be updated
+// or updated by the mutation.
+func (m *EmployeeMutation) IDs(ctx context.Context) ([]int, error) {
+	switch {
+	case m.op.Is(OpUpdateOne | OpDeleteOne):
+		id, exists := m.ID()
+		if exists {
+			return []int{id}, nil
+		}
+		fallthrough
+	case m.op.Is(OpUpdate | OpDelete):
+		return m.Client().Employee.Query().Where(m.predicates...).IDs(ctx)
+	default:
+		return nil, fmt.Errorf("IDs is not allowed on %s operations", m.op)
+	}
+}
+
+// SetCreatedAt sets the "created_at" field.
+func (m *EmployeeMutation) SetCreatedAt(t time.Time) {
+	m.created_at = &t
+}
+
+// CreatedAt returns the value of the "created_at" field in the mutation.
+func (m *EmployeeMutation) CreatedAt() (r time.Time, exists bool) {
+	v := m.created_at
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldCreatedAt returns the old "created_at" field's value of the Employee entity.
+// If the Employee object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *EmployeeMutation) OldCreatedAt(ctx context.Context) (v time.Time, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldCreatedAt is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldCreatedAt requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldCreatedAt: %w", err)
+	}
+	return oldValue.CreatedAt, nil
+}
+
+// ResetCreatedAt resets all changes to the "created_at" field.
+func (m *EmployeeMutation) ResetCreatedAt() {
+	m.created_at = nil
+}
+
+// SetUpdatedAt sets the "updated_at" field.
+func (m *EmployeeMutation) SetUpdatedAt(t time.Time) {
+	m.updated_at = &t
+}
+
+// UpdatedAt returns the value of the "updated_at" field in the mutation.
+func (m *EmployeeMutation) UpdatedAt() (r time.Time, exists bool) {
+	v := m.updated_at
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldUpdatedAt returns the old "updated_at" field's value of the Employee entity.
+// If the Employee object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *EmployeeMutation) OldUpdatedAt(ctx context.Context) (v time.Time, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldUpdatedAt is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldUpdatedAt requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldUpdatedAt: %w", err)
+	}
+	return oldValue.UpdatedAt, nil
+}
+
+// ResetUpdatedAt resets all changes to the "updated_at" field.
+func (m *EmployeeMutation) ResetUpdatedAt() {
+	m.updated_at = nil
+}
+
+// SetNumber sets the "number" field.
+func (m *EmployeeMutation) SetNumber(s string) {
+	m.number = &s
+}
+
+// Number returns the value of the "number" field in the mutation.
+func (m *EmployeeMutation) Number() (r string, exists bool) {
+	v := m.number
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldNumber returns the old "number" field's value of the Employee entity.
+// If the Employee object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *EmployeeMutation) OldNumber(ctx context.Context) (v string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldNumber is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldNumber requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldNumber: %w", err)
+	}
+	return oldValue.Number, nil
+}
+
+// ResetNumber resets all changes to the "number" field.
+func (m *EmployeeMutation) ResetNumber() {
+	m.number = nil
+}
+
+// SetName sets the "name" field.
+func (m *EmployeeMutation) SetName(s string) {
+	m.name = &s
+}
+
+// Name returns the value of the "name" field in the mutation.
+func (m *EmployeeMutation) Name() (r string, exists bool) {
+	v := m.name
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldName returns the old "name" field's value of the Employee entity.
+// If the Employee object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *EmployeeMutation) OldName(ctx context.Context) (v string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldName is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldName requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldName: %w", err)
+	}
+	return oldValue.Name, nil
+}
+
+// ResetName resets all changes to the "name" field.
+func (m *EmployeeMutation) ResetName() {
+	m.name = nil
+}
+
+// SetEmail sets the "email" field.
+func (m *EmployeeMutation) SetEmail(s string) {
+	m.email = &s
+}
+
+// Email returns the value of the "email" field in the mutation.
+func (m *EmployeeMutation) Email() (r string, exists bool) {
+	v := m.email
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldEmail returns the old "email" field's value of the Employee entity.
+// If the Employee object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *EmployeeMutation) OldEmail(ctx context.Context) (v string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldEmail is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldEmail requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldEmail: %w", err)
+	}
+	return oldValue.Email, nil
+}
+
+// ClearEmail clears the value of the "email" field.
+func (m *EmployeeMutation) ClearEmail() {
+	m.email = nil
+	m.clearedFields[employee.FieldEmail] = struct{}{}
+}
+
+// EmailCleared returns if the "email" field was cleared in this mutation.
+func (m *EmployeeMutation) EmailCleared() bool {
+	_, ok := m.clearedFields[employee.FieldEmail]
+	return ok
+}
+
+// ResetEmail resets all changes to the "email" field.
+func (m *EmployeeMutation) ResetEmail() {
+	m.email = nil
+	delete(m.clearedFields, employee.FieldEmail)
+}
+
+// SetPhone sets the "phone" field.
+func (m *EmployeeMutation) SetPhone(s string) {
+	m.phone = &s
+}
+
+// Phone returns the value of the "phone" field in the mutation.
+func (m *EmployeeMutation) Phone() (r string, exists bool) {
+	v := m.phone
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldPhone returns the old "phone" field's value of the Employee entity.
+// If the Employee object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *EmployeeMutation) OldPhone(ctx context.Context) (v string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldPhone is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldPhone requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldPhone: %w", err)
+	}
+	return oldValue.Phone, nil
+}
+
+// ClearPhone clears the value of the "phone" field.
+func (m *EmployeeMutation) ClearPhone() {
+	m.phone = nil
+	m.clearedFields[employee.FieldPhone] = struct{}{}
+}
+
+// PhoneCleared returns if the "phone" field was cleared in this mutation.
+func (m *EmployeeMutation) PhoneCleared() bool {
+	_, ok := m.clearedFields[employee.FieldPhone]
+	return ok
+}
+
+// ResetPhone resets all changes to the "phone" field.
+func (m *EmployeeMutation) ResetPhone() {
+	m.phone = nil
+	delete(m.clearedFields, employee.FieldPhone)
+}
+
+// SetDepartmentID sets the "department_id" field.
+func (m *EmployeeMutation) SetDepartmentID(i int) {
+	m.department = &i
+}
+
+// DepartmentID returns the value of the "department_id" field in the mutation.
+func (m *EmployeeMutation) DepartmentID() (r int, exists bool) {
+	v := m.department
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldDepartmentID returns the old "department_id" field's value of the Employee entity.
+// If the Employee object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *EmployeeMutation) OldDepartmentID(ctx context.Context) (v *int, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldDepartmentID is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldDepartmentID requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldDepartmentID: %w", err)
+	}
+	return oldValue.DepartmentID, nil
+}
+
+// ClearDepartmentID clears the value of the "department_id" field.
+func (m *EmployeeMutation) ClearDepartmentID() {
+	m.department = nil
+	m.clearedFields[employee.FieldDepartmentID] = struct{}{}
+}
+
+// DepartmentIDCleared returns if the "department_id" field was cleared in this mutation.
+func (m *EmployeeMutation) DepartmentIDCleared() bool {
+	_, ok := m.clearedFields[employee.FieldDepartmentID]
+	return ok
+}
+
+// ResetDepartmentID resets all changes to the "department_id" field.
+func (m *EmployeeMutation) ResetDepartmentID() {
+	m.department = nil
+	delete(m.clearedFields, employee.FieldDepartmentID)
+}
+
+// SetUserID sets the "user_id" field.
+func (m *EmployeeMutation) SetUserID(i int) {
+	m.user = &i
+}
+
+// UserID returns the value of the "user_id" field in the mutation.
+func (m *EmployeeMutation) UserID() (r int, exists bool) {
+	v := m.user
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldUserID returns the old "user_id" field's value of the Employee entity.
+// If the Employee object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *EmployeeMutation) OldUserID(ctx context.Context) (v *int, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldUserID is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldUserID requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldUserID: %w", err)
+	}
+	return oldValue.UserID, nil
+}
+
+// ClearUserID clears the value of the "user_id" field.
+func (m *EmployeeMutation) ClearUserID() {
+	m.user = nil
+	m.clearedFields[employee.FieldUserID] = struct{}{}
+}
+
+// UserIDCleared returns if the "user_id" field was cleared in this mutation.
+func (m *EmployeeMutation) UserIDCleared() bool {
+	_, ok := m.clearedFields[employee.FieldUserID]
+	return ok
+}
+
+// ResetUserID resets all changes to the "user_id" field.
+func (m *EmployeeMutation) ResetUserID() {
+	m.user = nil
+	delete(m.clearedFields, employee.FieldUserID)
+}
+
+// SetActive sets the "active" field.
+func (m *EmployeeMutation) SetActive(b bool) {
+	m.active = &b
+}
+
+// Active returns the value of the "active" field in the mutation.
+func (m *EmployeeMutation) Active() (r bool, exists bool) {
+	v := m.active
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldActive returns the old "active" field's value of the Employee entity.
+// If the Employee object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *EmployeeMutation) OldActive(ctx context.Context) (v bool, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldActive is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldActive requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldActive: %w", err)
+	}
+	return oldValue.Active, nil
+}
+
+// ResetActive resets all changes to the "active" field.
+func (m *EmployeeMutation) ResetActive() {
+	m.active = nil
+}
+
+// ClearDepartment clears the "department" edge to the Department entity.
+func (m *EmployeeMutation) ClearDepartment() {
+	m.cleareddepartment = true
+	m.clearedFields[employee.FieldDepartmentID] = struct{}{}
+}
+
+// DepartmentCleared reports if the "department" edge to the Department entity was cleared.
+func (m *EmployeeMutation) DepartmentCleared() bool {
+	return m.DepartmentIDCleared() || m.cleareddepartment
+}
+
+// DepartmentIDs returns the "department" edge IDs in the mutation.
+// Note that IDs always returns len(IDs) <= 1 for unique edges, and you should use
+// DepartmentID instead. It exists only for internal usage by the builders.
+func (m *EmployeeMutation) DepartmentIDs() (ids []int) {
+	if id := m.department; id != nil {
+		ids = append(ids, *id)
+	}
+	return
+}
+
+// ResetDepartment resets all changes to the "department" edge.
+func (m *EmployeeMutation) ResetDepartment() {
+	m.department = nil
+	m.cleareddepartment = false
+}
+
+// ClearUser clears the "user" edge to the User entity.
+func (m *EmployeeMutation) ClearUser() {
+	m.cleareduser = true
+	m.clearedFields[employee.FieldUserID] = struct{}{}
+}
+
+// UserCleared reports if the "user" edge to the User entity was cleared.
+func (m *EmployeeMutation) UserCleared() bool {
+	return m.UserIDCleared() || m.cleareduser
+}
+
+// UserIDs returns the "user" edge IDs in the mutation.
+// Note that IDs always returns len(IDs) <= 1 for unique edges, and you should use
+// UserID instead. It exists only for internal usage by the builders.
+func (m *EmployeeMutation) UserIDs() (ids []int) {
+	if id := m.user; id != nil {
+		ids = append(ids, *id)
+	}
+	return
+}
+
+// ResetUser resets all changes to the "user" edge.
+func (m *EmployeeMutation) ResetUser() {
+	m.user = nil
+	m.cleareduser = false
+}
+
+// Where appends a list predicates to the EmployeeMutation builder.
+func (m *EmployeeMutation) Where(ps ...predicate.Employee) {
+	m.predicates = append(m.predicates, ps...)
+}
+
+// WhereP appends storage-level predicates to the EmployeeMutation builder. Using this method,
+// users can use type-assertion to append predicates that do not depend on any generated package.
+func (m *EmployeeMutation) WhereP(ps ...func(*sql.Selector)) {
+	p := make([]predicate.Employee, len(ps))
+	for i := range ps {
+		p[i] = ps[i]
+	}
+	m.Where(p...)
+}
+
+// Op returns the operation name.
+func (m *EmployeeMutation) Op() Op {
+	return m.op
+}
+
+// SetOp allows setting the mutation operation.
+func (m *EmployeeMutation) SetOp(op Op) {
+	m.op = op
+}
+
+// Type returns the node type of this mutation (Employee).
+func (m *EmployeeMutation) Type() string {
+	return m.typ
+}
+
+// Fields returns all fields that were changed during this mutation. Note that in
+// order to get all numeric fields that were incremented/decremented, call
+// AddedFields().
+func (m *EmployeeMutation) Fields() []string {
+	fields := make([]string, 0, 9)
+	if m.created_at != nil {
+		fields = append(fields, employee.FieldCreatedAt)
+	}
+	if m.updated_at != nil {
+		fields = append(fields, employee.FieldUpdatedAt)
+	}
+	if m.number != nil {
+		fields = append(fields, employee.FieldNumber)
+	}
+	if m.name != nil {
+		fields = append(fields, employee.FieldName)
+	}
+	if m.email != nil {
+		fields = append(fields, employee.FieldEmail)
+	}
+	if m.phone != nil {
+		fields = append(fields, employee.FieldPhone)
+	}
+	if m.department != nil {
+		fields = append(fields, employee.FieldDepartmentID)
+	}
+	if m.user != nil {
+		fields = append(fields, employee.FieldUserID)
+	}
+	if m.active != nil {
+		fields = append(fields, employee.FieldActive)
+	}
+	return fields
+}
+
+// Field returns the value of a field with the given name. The second boolean
+// return value indicates that this field was not set, or was not defined in the
+// schema.
+func (m *EmployeeMutation) Field(name string) (ent.Value, bool) {
+	switch name {
+	case employee.FieldCreatedAt:
+		return m.CreatedAt()
+	case employee.FieldUpdatedAt:
+		return m.UpdatedAt()
+	case employee.FieldNumber:
+		return m.Number()
+	case employee.FieldName:
+		return m.Name()
+	case employee.FieldEmail:
+		return m.Email()
+	case employee.FieldPhone:
+		return m.Phone()
+	case employee.FieldDepartmentID:
+		return m.DepartmentID()
+	case employee.FieldUserID:
+		return m.UserID()
+	case employee.FieldActive:
+		return m.Active()
+	}
+	return nil, false
+}
+
+// OldField returns the old value of the field from the database. An error is
+// returned if the mutation operation is not UpdateOne, or the query to the
+// database failed.
+func (m *EmployeeMutation) OldField(ctx context.Context, name string) (ent.Value, error) {
+	switch name {
+	case employee.FieldCreatedAt:
+		return m.OldCreatedAt(ctx)
+	case employee.FieldUpdatedAt:
+		return m.OldUpdatedAt(ctx)
+	case employee.FieldNumber:
+		return m.OldNumber(ctx)
+	case employee.FieldName:
+		return m.OldName(ctx)
+	case employee.FieldEmail:
+		return m.OldEmail(ctx)
+	case employee.FieldPhone:
+		return m.OldPhone(ctx)
+	case employee.FieldDepartmentID:
+		return m.OldDepartmentID(ctx)
+	case employee.FieldUserID:
+		return m.OldUserID(ctx)
+	case employee.FieldActive:
+		return m.OldActive(ctx)
+	}
+	return nil, fmt.Errorf("unknown Employee field %s", name)
+}
+
+// SetField sets the value of a field with the given name. It returns an error if
+// the field is not defined in the schema, or if the type mismatched the field
+// type.
+func (m *EmployeeMutation) SetField(name string, value ent.Value) error {
+	switch name {
+	case employee.FieldCreatedAt:
+		v, ok := value.(time.Time)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetCreatedAt(v)
+		return nil
+	case employee.FieldUpdatedAt:
+		v, ok := value.(time.Time)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetUpdatedAt(v)
+		return nil
+	case employee.FieldNumber:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetNumber(v)
+		return nil
+	case employee.FieldName:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetName(v)
+		return nil
+	case employee.FieldEmail:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetEmail(v)
+		return nil
+	case employee.FieldPhone:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetPhone(v)
+		return nil
+	case employee.FieldDepartmentID:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetDepartmentID(v)
+		return nil
+	case employee.FieldUserID:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetUserID(v)
+		return nil
+	case employee.FieldActive:
+		v, ok := value.(bool)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetActive(v)
+		return nil
+	}
+	return fmt.Errorf("unknown Employee field %s", name)
+}
+
+// AddedFields returns all numeric fields that were incremented/decremented during
+// this mutation.
+func (m *EmployeeMutation) AddedFields() []string {
+	var fields []string
+	return fields
+}
+
+// AddedField returns the numeric value that was incremented/decremented on a field
+// with the given name. The second boolean return value indicates that this field
+// was not set, or was not defined in the schema.
+func (m *EmployeeMutation) AddedField(name string) (ent.Value, bool) {
+	switch name {
+	}
+	return nil, false
+}
+
+// AddField adds the value to the field with the given name. It returns an error if
+// the field is not defined in the schema, or if the type mismatched the field
+// type.
+func (m *EmployeeMutation) AddField(name string, value ent.Value) error {
+	switch name {
+	}
+	return fmt.Errorf("unknown Employee numeric field %s", name)
+}
+
+// ClearedFields returns all nullable fields that were cleared during this
+// mutation.
+func (m *EmployeeMutation) ClearedFields() []string {
+	var fields []string
+	if m.FieldCleared(employee.FieldEmail) {
+		fields = append(fields, employee.FieldEmail)
+	}
+	if m.FieldCleared(employee.FieldPhone) {
+		fields = append(fields, employee.FieldPhone)
+	}
+	if m.FieldCleared(employee.FieldDepartmentID) {
+		fields = append(fields, employee.FieldDepartmentID)
+	}
+	if m.FieldCleared(employee.FieldUserID) {
+		fields = append(fields, employee.FieldUserID)
+	}
+	return fields
+}
+
+// FieldCleared returns a boolean indicating if a field with the given name was
+// cleared in this mutation.
+func (m *EmployeeMutation) FieldCleared(name string) bool {
+	_, ok := m.clearedFields[name]
+	return ok
+}
+
+// ClearField clears the value of the field with the given name. It returns an
+// error if the field is not defined in the schema.
+func (m *EmployeeMutation) ClearField(name string) error {
+	switch name {
+	case employee.FieldEmail:
+		m.ClearEmail()
+		return nil
+	case employee.FieldPhone:
+		m.ClearPhone()
+		return nil
+	case employee.FieldDepartmentID:
+		m.ClearDepartmentID()
+		return nil
+	case employee.FieldUserID:
+		m.ClearUserID()
+		return nil
+	}
+	return fmt.Errorf("unknown Employee nullable field %s", name)
+}
+
+// ResetField resets all changes in the mutation for the field with the given name.
+// It returns an error if the field is not defined in the schema.
+func (m *EmployeeMutation) ResetField(name string) error {
+	switch name {
+	case employee.FieldCreatedAt:
+		m.ResetCreatedAt()
+		return nil
+	case employee.FieldUpdatedAt:
+		m.ResetUpdatedAt()
+		return nil
+	case employee.FieldNumber:
+		m.ResetNumber()
+		return nil
+	case employee.FieldName:
+		m.ResetName()
+		return nil
+	case employee.FieldEmail:
+		m.ResetEmail()
+		return nil
+	case employee.FieldPhone:
+		m.ResetPhone()
+		return nil
+	case employee.FieldDepartmentID:
+		m.ResetDepartmentID()
+		return nil
+	case employee.FieldUserID:
+		m.ResetUserID()
+		return nil
+	case employee.FieldActive:
+		m.ResetActive()
+		return nil
+	}
+	return fmt.Errorf("unknown Employee field %s", name)
+}
+
+// AddedEdges returns all edge names that were set/added in this mutation.
+func (m *EmployeeMutation) AddedEdges() []string {
+	edges := make([]string, 0, 2)
+	if m.department != nil {
+		edges = append(edges, employee.EdgeDepartment)
+	}
+	if m.user != nil {
+		edges = append(edges, employee.EdgeUser)
+	}
+	return edges
+}
+
+// AddedIDs returns all IDs (to other nodes) that were added for the given edge
+// name in this mutation.
+func (m *EmployeeMutation) AddedIDs(name string) []ent.Value {
+	switch name {
+	case employee.EdgeDepartment:
+		if id := m.department; id != nil {
+			return []ent.Value{*id}
+		}
+	case employee.EdgeUser:
+		if id := m.user; id != nil {
+			return []ent.Value{*id}
+		}
+	}
+	return nil
+}
+
+// RemovedEdges returns all edge names that were removed in this mutation.
+func (m *EmployeeMutation) RemovedEdges() []string {
+	edges := make([]string, 0, 2)
+	return edges
+}
+
+// RemovedIDs returns all IDs (to other nodes) that were removed for the edge with
+// the given name in this mutation.
+func (m *EmployeeMutation) RemovedIDs(name string) []ent.Value {
+	return nil
+}
+
+// ClearedEdges returns all edge names that were cleared in this mutation.
+func (m *EmployeeMutation) ClearedEdges() []string {
+	edges := make([]string, 0, 2)
+	if m.cleareddepartment {
+		edges = append(edges, employee.EdgeDepartment)
+	}
+	if m.cleareduser {
+		edges = append(edges, employee.EdgeUser)
+	}
+	return edges
+}
+
+// EdgeCleared returns a boolean which indicates if the edge with the given name
+// was cleared in this mutation.
+func (m *EmployeeMutation) EdgeCleared(name string) bool {
+	switch name {
+	case employee.EdgeDepartment:
+		return m.cleareddepartment
+	case employee.EdgeUser:
+		return m.cleareduser
+	}
+	return false
+}
+
+// ClearEdge clears the value of the edge with the given name. It returns an error
+// if that edge is not defined in the schema.
+func (m *EmployeeMutation) ClearEdge(name string) error {
+	switch name {
+	case employee.EdgeDepartment:
+		m.ClearDepartment()
+		return nil
+	case employee.EdgeUser:
+		m.ClearUser()
+		return nil
+	}
+	return fmt.Errorf("unknown Employee unique edge %s", name)
+}
+
+// ResetEdge resets all changes to the edge with the given name in this mutation.
+// It returns an error if the edge is not defined in the schema.
+func (m *EmployeeMutation) ResetEdge(name string) error {
+	switch name {
+	case employee.EdgeDepartment:
+		m.ResetDepartment()
+		return nil
+	case employee.EdgeUser:
+		m.ResetUser()
+		return nil
+	}
+	return fmt.Errorf("unknown Employee edge %s", name)
+}
+
+// EvidenceMutation represents an operation that mutates the Evidence nodes in the graph.
+type EvidenceMutation struct {
+	config
+	op            Op
+	typ           string
+	id            *int
+	record        *map[string]interface{}
+	created_at    *time.Time
+	clearedFields map[string]struct{}
+	ticket        *int
+	clearedticket bool
+	done          bool
+	oldValue      func(context.Context) (*Evidence, error)
+	predicates    []predicate.Evidence
+}
+
+var _ ent.Mutation = (*EvidenceMutation)(nil)
+
+// evidenceOption allows management of the mutation configuration using functional options.
+type evidenceOption func(*EvidenceMutation)
+
+// newEvidenceMutation creates new mutation for the Evidence entity.
+func newEvidenceMutation(c config, op Op, opts ...evidenceOption) *EvidenceMutation {
+	m := &EvidenceMutation{
+		config:        c,
+		op:            op,
+		typ:           TypeEvidence,
+		clearedFields: make(map[string]struct{}),
+	}
+	for _, opt := range opts {
+		opt(m)
+	}
+	return m
+}
+
+// withEvidenceID sets the ID field of the mutation.
+func withEvidenceID(id int) evidenceOption {
+	return func(m *EvidenceMutation) {
+		var (
+			err   error
+			once  sync.Once
+			value *Evidence
+		)
+		m.oldValue = func(ctx context.Context) (*Evidence, error) {
+			once.Do(func() {
+				if m.done {
+					err = errors.New("querying old values post mutation is not allowed")
+				} else {
+					value, err = m.Client().Evidence.Get(ctx, id)
+				}
+			})
+			return value, err
+		}
+		m.id = &id
+	}
+}
+
+// withEvidence sets the old Evidence of the mutation.
+func withEvidence(node *Evidence) evidenceOption {
+	return func(m *EvidenceMutation) {
+		m.oldValue = func(context.Context) (*Evidence, error) {
+			return node, nil
+		}
+		m.id = &node.ID
+	}
+}
+
+// Client returns a new `ent.Client` from the mutation. If the mutation was
+// executed in a transaction (ent.Tx), a transactional client is returned.
+func (m EvidenceMutation) Client() *Client {
+	client := &Client{config: m.config}
+	client.init()
+	return client
+}
+
+// Tx returns an `ent.Tx` for mutations that were executed in transactions;
+// it returns an error otherwise.
+func (m EvidenceMutation) Tx() (*Tx, error) {
+	if _, ok := m.driver.(*txDriver); !ok {
+		return nil, errors.New("ent: mutation is not running in a transaction")
+	}
+	tx := &Tx{config: m.config}
+	tx.init()
+	return tx, nil
+}
+
+// ID returns the ID value in the mutation. Note that the ID is only available
+// if it was provided to the builder or after it was returned from the database.
+func (m *EvidenceMutation) ID() (id int, exists bool) {
+	if m.id == nil {
+		return
+	}
+	return *m.id, true
+}
+
+// IDs queries the database and returns the entity ids that match the mutation's predicate.
+// That means, if the mutation is applied within a transaction with an isolation level such
+// as sql.LevelSerializable, the returned ids match the ids of the rows that will be updated
+// or updated by the mutation.
+func (m *EvidenceMutation) IDs(ctx context.Context) ([]int, error) {
+	switch {
+	case m.op.Is(OpUpdateOne | OpDeleteOne):
+		id, exists := m.ID()
+		if exists {
+			return []int{id}, nil
+		}
+		fallthrough
+	case m.op.Is(OpUpdate | OpDelete):
+		return m.Client().Evidence.Query().Where(m.predicates...).IDs(ctx)
+	default:
+		return nil, fmt.Errorf("IDs is not allowed on %s operations", m.op)
+	}
+}
+
+// SetTicketID sets the "ticket_id" field.
+func (m *EvidenceMutation) SetTicketID(i int) {
+	m.ticket = &i
+}
+
+// TicketID returns the value of the "ticket_id" field in the mutation.
+func (m *EvidenceMutation) TicketID() (r int, exists bool) {
+	v := m.ticket
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldTicketID returns the old "ticket_id" field's value of the Evidence entity.
+// If the Evidence object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *EvidenceMutation) OldTicketID(ctx context.Context) (v int, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldTicketID is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldTicketID requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldTicketID: %w", err)
+	}
+	return oldValue.TicketID, nil
+}
+
+// ResetTicketID resets all changes to the "ticket_id" field.
+func (m *EvidenceMutation) ResetTicketID() {
+	m.ticket = nil
+}
+
+// SetRecord sets the "record" field.
+func (m *EvidenceMutation) SetRecord(value map[string]interface{}) {
+	m.record = &value
+}
+
+// Record returns the value of the "record" field in the mutation.
+func (m *EvidenceMutation) Record() (r map[string]interface{}, exists bool) {
+	v := m.record
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldRecord returns the old "record" field's value of the Evidence entity.
+// If the Evidence object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *EvidenceMutation) OldRecord(ctx context.Context) (v map[string]interface{}, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldRecord is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldRecord requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldRecord: %w", err)
+	}
+	return oldValue.Record, nil
+}
+
+// ResetRecord resets all changes to the "record" field.
+func (m *EvidenceMutation) ResetRecord() {
+	m.record = nil
+}
+
+// SetCreatedAt sets the "created_at" field.
+func (m *EvidenceMutation) SetCreatedAt(t time.Time) {
+	m.created_at = &t
+}
+
+// CreatedAt returns the value of the "created_at" field in the mutation.
+func (m *EvidenceMutation) CreatedAt() (r time.Time, exists bool) {
+	v := m.created_at
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldCreatedAt returns the old "created_at" field's value of the Evidence entity.
+// If the Evidence object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *EvidenceMutation) OldCreatedAt(ctx context.Context) (v time.Time, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldCreatedAt is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldCreatedAt requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldCreatedAt: %w", err)
+	}
+	return oldValue.CreatedAt, nil
+}
+
+// ResetCreatedAt resets all changes to the "created_at" field.
+func (m *EvidenceMutation) ResetCreatedAt() {
+	m.created_at = nil
+}
+
+// ClearTicket clears the "ticket" edge to the Ticket entity.
+func (m *EvidenceMutation) ClearTicket() {
+	m.clearedticket = true
+	m.clearedFields[evidence.FieldTicketID] = struct{}{}
+}
+
+// TicketCleared reports if the "ticket" edge to the Ticket entity was cleared.
+func (m *EvidenceMutation) TicketCleared() bool {
+	return m.clearedticket
+}
+
+// TicketIDs returns the "ticket" edge IDs in the mutation.
+// Note that IDs always returns len(IDs) <= 1 for unique edges, and you should use
+// TicketID instead. It exists only for internal usage by the builders.
+func (m *EvidenceMutation) TicketIDs() (ids []int) {
+	if id := m.ticket; id != nil {
+		ids = append(ids, *id)
+	}
+	return
+}
+
+// ResetTicket resets all changes to the "ticket" edge.
+func (m *EvidenceMutation) ResetTicket() {
+	m.ticket = nil
+	m.clearedticket = false
+}
+
+// Where appends a list predicates to the EvidenceMutation builder.
+func (m *EvidenceMutation) Where(ps ...predicate.Evidence) {
+	m.predicates = append(m.predicates, ps...)
+}
+
+// WhereP appends storage-level predicates to the EvidenceMutation builder. Using this method,
+// users can use type-assertion to append predicates that do not depend on any generated package.
+func (m *EvidenceMutation) WhereP(ps ...func(*sql.Selector)) {
+	p := make([]predicate.Evidence, len(ps))
+	for i := range ps {
+		p[i] = ps[i]
+	}
+	m.Where(p...)
+}
+
+// Op returns the operation name.
+func (m *EvidenceMutation) Op() Op {
+	return m.op
+}
+
+// SetOp allows setting the mutation operation.
+func (m *EvidenceMutation) SetOp(op Op) {
+	m.op = op
+}
+
+// Type returns the node type of this mutation (Evidence).
+func (m *EvidenceMutation) Type() string {
+	return m.typ
+}
+
+// Fields returns all fields that were changed during this mutation. Note that in
+// order to get all numeric fields that were incremented/decremented, call
+// AddedFields().
+func (m *EvidenceMutation) Fields() []string {
+	fields := make([]string, 0, 3)
+	if m.ticket != nil {
+		fields = append(fields, evidence.FieldTicketID)
+	}
+	if m.record != nil {
+		fields = append(fields, evidence.FieldRecord)
+	}
+	if m.created_at != nil {
+		fields = append(fields, evidence.FieldCreatedAt)
+	}
+	return fields
+}
+
+// Field returns the value of a field with the given name. The second boolean
+// return value indicates that this field was not set, or was not defined in the
+// schema.
+func (m *EvidenceMutation) Field(name string) (ent.Value, bool) {
+	switch name {
+	case evidence.FieldTicketID:
+		return m.TicketID()
+	case evidence.FieldRecord:
+		return m.Record()
+	case evidence.FieldCreatedAt:
+		return m.CreatedAt()
+	}
+	return nil, false
+}
+
+// OldField returns the old value of the field from the database. An error is
+// returned if the mutation operation is not UpdateOne, or the query to the
+// database failed.
+func (m *EvidenceMutation) OldField(ctx context.Context, name string) (ent.Value, error) {
+	switch name {
+	case evidence.FieldTicketID:
+		return m.OldTicketID(ctx)
+	case evidence.FieldRecord:
+		return m.OldRecord(ctx)
+	case evidence.FieldCreatedAt:
+		return m.OldCreatedAt(ctx)
+	}
+	return nil, fmt.Errorf("unknown Evidence field %s", name)
+}
+
+// SetField sets the value of a field with the given name. It returns an error if
+// the field is not defined in the schema, or if the type mismatched the field
+// type.
+func (m *EvidenceMutation) SetField(name string, value ent.Value) error {
+	switch name {
+	case evidence.FieldTicketID:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetTicketID(v)
+		return nil
+	case evidence.FieldRecord:
+		v, ok := value.(map[string]interface{})
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetRecord(v)
+		return nil
+	case evidence.FieldCreatedAt:
+		v, ok := value.(time.Time)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetCreatedAt(v)
+		return nil
+	}
+	return fmt.Errorf("unknown Evidence field %s", name)
+}
+
+// AddedFields returns all numeric fields that were incremented/decremented during
+// this mutation.
+func (m *EvidenceMutation) AddedFields() []string {
+	var fields []string
+	return fields
+}
+
+// AddedField returns the numeric value that was incremented/decremented on a field
+// with the given name. The second boolean return value indicates that this field
+// was not set, or was not defined in the schema.
+func (m *EvidenceMutation) AddedField(name string) (ent.Value, bool) {
+	switch name {
+	}
+	return nil, false
+}
+
+// AddField adds the value to the field with the given name. It returns an error if
+// the field is not defined in the schema, or if the type mismatched the field
+// type.
+func (m *EvidenceMutation) AddField(name string, value ent.Value) error {
+	switch name {
+	}
+	return fmt.Errorf("unknown Evidence numeric field %s", name)
+}
+
+// ClearedFields returns all nullable fields that were cleared during this
+// mutation.
+func (m *EvidenceMutation) ClearedFields() []string {
+	return nil
+}
+
+// FieldCleared returns a boolean indicating if a field with the given name was
+// cleared in this mutation.
+func (m *EvidenceMutation) FieldCleared(name string) bool {
+	_, ok := m.clearedFields[name]
+	return ok
+}
+
+// ClearField clears the value of the field with the given name. It returns an
+// error if the field is not defined in the schema.
+func (m *EvidenceMutation) ClearField(name string) error {
+	return fmt.Errorf("unknown Evidence nullable field %s", name)
+}
+
+// ResetField resets all changes in the mutation for the field with the given name.
+// It returns an error if the field is not defined in the schema.
+func (m *EvidenceMutation) ResetField(name string) error {
+	switch name {
+	case evidence.FieldTicketID:
+		m.ResetTicketID()
+		return nil
+	case evidence.FieldRecord:
+		m.ResetRecord()
+		return nil
+	case evidence.FieldCreatedAt:
+		m.ResetCreatedAt()
+		return nil
+	}
+	return fmt.Errorf("unknown Evidence field %s", name)
+}
+
+// AddedEdges returns all edge names that were set/added in this mutation.
+func (m *EvidenceMutation) AddedEdges() []string {
+	edges := make([]string, 0, 1)
+	if m.ticket != nil {
+		edges = append(edges, evidence.EdgeTicket)
+	}
+	return edges
+}
+
+// AddedIDs returns all IDs (to other nodes) that were added for the given edge
+// name in this mutation.
+func (m *EvidenceMutation) AddedIDs(name string) []ent.Value {
+	switch name {
+	case evidence.EdgeTicket:
+		if id := m.ticket; id != nil {
+			return []ent.Value{*id}
+		}
+	}
+	return nil
+}
+
+// RemovedEdges returns all edge names that were removed in this mutation.
+func (m *EvidenceMutation) RemovedEdges() []string {
+	edges := make([]string, 0, 1)
+	return edges
+}
+
+// RemovedIDs returns all IDs (to other nodes) that were removed for the edge with
+// the given name in this mutation.
+func (m *EvidenceMutation) RemovedIDs(name string) []ent.Value {
+	return nil
+}
+
+// ClearedEdges returns all edge names that were cleared in this mutation.
+func (m *EvidenceMutation) ClearedEdges() []string {
+	edges := make([]string, 0, 1)
+	if m.clearedticket {
+		edges = append(edges, evidence.EdgeTicket)
+	}
+	return edges
+}
+
+// EdgeCleared returns a boolean which indicates if the edge with the given name
+// was cleared in this mutation.
+func (m *EvidenceMutation) EdgeCleared(name string) bool {
+	switch name {
+	case evidence.EdgeTicket:
+		return m.clearedticket
+	}
+	return false
+}
+
+// ClearEdge clears the value of the edge with the given name. It returns an error
+// if that edge is not defined in the schema.
+func (m *EvidenceMutation) ClearEdge(name string) error {
+	switch name {
+	case evidence.EdgeTicket:
+		m.ClearTicket()
+		return nil
+	}
+	return fmt.Errorf("unknown Evidence unique edge %s", name)
+}
+
+// ResetEdge resets all changes to the edge with the given name in this mutation.
+// It returns an error if the edge is not defined in the schema.
+func (m *EvidenceMutation) ResetEdge(name string) error {
+	switch name {
+	case evidence.EdgeTicket:
+		m.ResetTicket()
+		return nil
+	}
+	return fmt.Errorf("unknown Evidence edge %s", name)
+}
+
+// ExplanationCategoryMutation represents an operation that mutates the ExplanationCategory nodes in the graph.
+type ExplanationCategoryMutation struct {
+	config
+	op            Op
+	typ           string
+	id            *int
+	created_at    *time.Time
+	updated_at    *time.Time
+	name          *string
+	description   *string
+	active        *bool
+	clearedFields map[string]struct{}
+	done          bool
+	oldValue      func(context.Context) (*ExplanationCategory, error)
+	predicates    []predicate.ExplanationCategory
+}
+
+var _ ent.Mutation = (*ExplanationCategoryMutation)(nil)
+
+// explanationcategoryOption allows management of the mutation configuration using functional options.
+type explanationcategoryOption func(*ExplanationCategoryMutation)
+
+// newExplanationCategoryMutation creates new mutation for the ExplanationCategory entity.
+func newExplanationCategoryMutation(c config, op Op, opts ...explanationcategoryOption) *ExplanationCategoryMutation {
+	m := &ExplanationCategoryMutation{
+		config:        c,
+		op:            op,
+		typ:           TypeExplanationCategory,
+		clearedFields: make(map[string]struct{}),
+	}
+	for _, opt := range opts {
+		opt(m)
+	}
+	return m
+}
+
+// withExplanationCategoryID sets the ID field of the mutation.
+func withExplanationCategoryID(id int) explanationcategoryOption {
+	return func(m *ExplanationCategoryMutation) {
+		var (
+			err   error
+			once  sync.Once
+			value *ExplanationCategory
+		)
+		m.oldValue = func(ctx context.Context) (*ExplanationCategory, error) {
+			once.Do(func() {
+				if m.done {
+					err = errors.New("querying old values post mutation is not allowed")
+				} else {
+					value, err = m.Client().ExplanationCategory.Get(ctx, id)
+				}
+			})
+			return value, err
+		}
+		m.id = &id
+	}
+}
+
+// withExplanationCategory sets the old ExplanationCategory of the mutation.
+func withExplanationCategory(node *ExplanationCategory) explanationcategoryOption {
+	return func(m *ExplanationCategoryMutation) {
+		m.oldValue = func(context.Context) (*ExplanationCategory, error) {
+			return node, nil
+		}
+		m.id = &node.ID
+	}
+}
+
+// Client returns a new `ent.Client` from the mutation. If the mutation was
+// executed in a transaction (ent.Tx), a transactional client is returned.
+func (m ExplanationCategoryMutation) Client() *Client {
+	client := &Client{config: m.config}
+	client.init()
+	return client
+}
+
+// Tx returns an `ent.Tx` for mutations that were executed in transactions;
+// it returns an error otherwise.
+func (m ExplanationCategoryMutation) Tx() (*Tx, error) {
+	if _, ok := m.driver.(*txDriver); !ok {
+		return nil, errors.New("ent: mutation is not running in a transaction")
+	}
+	tx := &Tx{config: m.config}
+	tx.init()
+	return tx, nil
+}
+
+// ID returns the ID value in the mutation. Note that the ID is only available
+// if it was provided to the builder or after it was returned from the database.
+func (m *ExplanationCategoryMutation) ID() (id int, exists bool) {
+	if m.id == nil {
+		return
+	}
+	return *m.id, true
+}
+
+// IDs queries the database and returns the entity ids that match the mutation's predicate.
+// That means, if the mutation is applied within a transaction with an isolation level such
+// as sql.LevelSerializable, the returned ids match the ids of the rows that will be updated
+// or updated by the mutation.
+func (m *ExplanationCategoryMutation) IDs(ctx context.Context) ([]int, error) {
+	switch {
+	case m.op.Is(OpUpdateOne | OpDeleteOne):
+		id, exists := m.ID()
+		if exists {
+			return []int{id}, nil
+		}
+		fallthrough
+	case m.op.Is(OpUpdate | OpDelete):
+		return m.Client().ExplanationCategory.Query().Where(m.predicates...).IDs(ctx)
+	default:
+		return nil, fmt.Errorf("IDs is not allowed on %s operations", m.op)
+	}
+}
+
+// SetCreatedAt sets the "created_at" field.
+func (m *ExplanationCategoryMutation) SetCreatedAt(t time.Time) {
+	m.created_at = &t
+}
+
+// CreatedAt returns the value of the "created_at" field in the mutation.
+func (m *ExplanationCategoryMutation) CreatedAt() (r time.Time, exists bool) {
+	v := m.created_at
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldCreatedAt returns the old "created_at" field's value of the ExplanationCategory entity.
+// If the ExplanationCategory object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *ExplanationCategoryMutation) OldCreatedAt(ctx context.Context) (v time.Time, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldCreatedAt is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldCreatedAt requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldCreatedAt: %w", err)
+	}
+	return oldValue.CreatedAt, nil
+}
+
+// ResetCreatedAt resets all changes to the "created_at" field.
+func (m *ExplanationCategoryMutation) ResetCreatedAt() {
+	m.created_at = nil
+}
+
+// SetUpdatedAt sets the "updated_at" field.
+func (m *ExplanationCategoryMutation) SetUpdatedAt(t time.Time) {
+	m.updated_at = &t
+}
+
+// UpdatedAt returns the value of the "updated_at" field in the mutation.
+func (m *ExplanationCategoryMutation) UpdatedAt() (r time.Time, exists bool) {
+	v := m.updated_at
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldUpdatedAt returns the old "updated_at" field's value of the ExplanationCategory entity.
+// If the ExplanationCategory object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *ExplanationCategoryMutation) OldUpdatedAt(ctx context.Context) (v time.Time, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldUpdatedAt is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldUpdatedAt requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldUpdatedAt: %w", err)
+	}
+	return oldValue.UpdatedAt, nil
+}
+
+// ResetUpdatedAt resets all changes to the "updated_at" field.
+func (m *ExplanationCategoryMutation) ResetUpdatedAt() {
+	m.updated_at = nil
+}
+
+// SetName sets the "name" field.
+func (m *ExplanationCategoryMutation) SetName(s string) {
+	m.name = &s
+}
+
+// Name returns the value of the "name" field in the mutation.
+func (m *ExplanationCategoryMutation) Name() (r string, exists bool) {
+	v := m.name
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldName returns the old "name" field's value of the ExplanationCategory entity.
+// If the ExplanationCategory object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *ExplanationCategoryMutation) OldName(ctx context.Context) (v string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldName is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldName requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldName: %w", err)
+	}
+	return oldValue.Name, nil
+}
+
+// ResetName resets all changes to the "name" field.
+func (m *ExplanationCategoryMutation) ResetName() {
+	m.name = nil
+}
+
+// SetDescription sets the "description" field.
+func (m *ExplanationCategoryMutation) SetDescription(s string) {
+	m.description = &s
+}
+
+// Description returns the value of the "description" field in the mutation.
+func (m *ExplanationCategoryMutation) Description() (r string, exists bool) {
+	v := m.description
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldDescription returns the old "description" field's value of the ExplanationCategory entity.
+// If the ExplanationCategory object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *ExplanationCategoryMutation) OldDescription(ctx context.Context) (v string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldDescription is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldDescription requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldDescription: %w", err)
+	}
+	return oldValue.Description, nil
+}
+
+// ResetDescription resets all changes to the "description" field.
+func (m *ExplanationCategoryMutation) ResetDescription() {
+	m.description = nil
+}
+
+// SetActive sets the "active" field.
+func (m *ExplanationCategoryMutation) SetActive(b bool) {
+	m.active = &b
+}
+
+// Active returns the value of the "active" field in the mutation.
+func (m *ExplanationCategoryMutation) Active() (r bool, exists bool) {
+	v := m.active
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldActive returns the old "active" field's value of the ExplanationCategory entity.
+// If the ExplanationCategory object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *ExplanationCategoryMutation) OldActive(ctx context.Context) (v bool, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldActive is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldActive requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldActive: %w", err)
+	}
+	return oldValue.Active, nil
+}
+
+// ResetActive resets all changes to the "active" field.
+func (m *ExplanationCategoryMutation) ResetActive() {
+	m.active = nil
+}
+
+// Where appends a list predicates to the ExplanationCategoryMutation builder.
+func (m *ExplanationCategoryMutation) Where(ps ...predicate.ExplanationCategory) {
+	m.predicates = append(m.predicates, ps...)
+}
+
+// WhereP appends storage-level predicates to the ExplanationCategoryMutation builder. Using this method,
+// users can use type-assertion to append predicates that do not depend on any generated package.
+func (m *ExplanationCategoryMutation) WhereP(ps ...func(*sql.Selector)) {
+	p := make([]predicate.ExplanationCategory, len(ps))
+	for i := range ps {
+		p[i] = ps[i]
+	}
+	m.Where(p...)
+}
+
+// Op returns the operation name.
+func (m *ExplanationCategoryMutation) Op() Op {
+	return m.op
+}
+
+// SetOp allows setting the mutation operation.
+func (m *ExplanationCategoryMutation) SetOp(op Op) {
+	m.op = op
+}
+
+// Type returns the node type of this mutation (ExplanationCategory).
+func (m *ExplanationCategoryMutation) Type() string {
+	return m.typ
+}
+
+// Fields returns all fields that were changed during this mutation. Note that in
+// order to get all numeric fields that were incremented/decremented, call
+// AddedFields().
+func (m *ExplanationCategoryMutation) Fields() []string {
+	fields := make([]string, 0, 5)
+	if m.created_at != nil {
+		fields = append(fields, explanationcategory.FieldCreatedAt)
+	}
+	if m.updated_at != nil {
+		fields = append(fields, explanationcategory.FieldUpdatedAt)
+	}
+	if m.name != nil {
+		fields = append(fields, explanationcategory.FieldName)
+	}
+	if m.description != nil {
+		fields = append(fields, explanationcategory.FieldDescription)
+	}
+	if m.active != nil {
+		fields = append(fields, explanationcategory.FieldActive)
+	}
+	return fields
+}
+
+// Field returns the value of a field with the given name. The second boolean
+// return value indicates that this field was not set, or was not defined in the
+// schema.
+func (m *ExplanationCategoryMutation) Field(name string) (ent.Value, bool) {
+	switch name {
+	case explanationcategory.FieldCreatedAt:
+		return m.CreatedAt()
+	case explanationcategory.FieldUpdatedAt:
+		return m.UpdatedAt()
+	case explanationcategory.FieldName:
+		return m.Name()
+	case explanationcategory.FieldDescription:
+		return m.Description()
+	case explanationcategory.FieldActive:
+		return m.Active()
+	}
+	return nil, false
+}
+
+// OldField returns the old value of the field from the database. An error is
+// returned if the mutation operation is not UpdateOne, or the query to the
+// database failed.
+func (m *ExplanationCategoryMutation) OldField(ctx context.Context, name string) (ent.Value, error) {
+	switch name {
+	case explanationcategory.FieldCreatedAt:
+		return m.OldCreatedAt(ctx)
+	case explanationcategory.FieldUpdatedAt:
+		return m.OldUpdatedAt(ctx)
+	case explanationcategory.FieldName:
+		return m.OldName(ctx)
+	case explanationcategory.FieldDescription:
+		return m.OldDescription(ctx)
+	case explanationcategory.FieldActive:
+		return m.OldActive(ctx)
+	}
+	return nil, fmt.Errorf("unknown ExplanationCategory field %s", name)
+}
+
+// SetField sets the value of a field with the given name. It returns an error if
+// the field is not defined in the schema, or if the type mismatched the field
+// type.
+func (m *ExplanationCategoryMutation) SetField(name string, value ent.Value) error {
+	switch name {
+	case explanationcategory.FieldCreatedAt:
+		v, ok := value.(time.Time)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetCreatedAt(v)
+		return nil
+	case explanationcategory.FieldUpdatedAt:
+		v, ok := value.(time.Time)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetUpdatedAt(v)
+		return nil
+	case explanationcategory.FieldName:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetName(v)
+		return nil
+	case explanationcategory.FieldDescription:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetDescription(v)
+		return nil
+	case explanationcategory.FieldActive:
+		v, ok := value.(bool)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetActive(v)
+		return nil
+	}
+	return fmt.Errorf("unknown ExplanationCategory field %s", name)
+}
+
+// AddedFields returns all numeric fields that were incremented/decremented during
+// this mutation.
+func (m *ExplanationCategoryMutation) AddedFields() []string {
+	return nil
+}
+
+// AddedField returns the numeric value that was incremented/decremented on a field
+// with the given name. The second boolean return value indicates that this field
+// was not set, or was not defined in the schema.
+func (m *ExplanationCategoryMutation) AddedField(name string) (ent.Value, bool) {
+	return nil, false
+}
+
+// AddField adds the value to the field with the given name. It returns an error if
+// the field is not defined in the schema, or if the type mismatched the field
+// type.
+func (m *ExplanationCategoryMutation) AddField(name string, value ent.Value) error {
+	switch name {
+	}
+	return fmt.Errorf("unknown ExplanationCategory numeric field %s", name)
+}
+
+// ClearedFields returns all nullable fields that were cleared during this
+// mutation.
+func (m *ExplanationCategoryMutation) ClearedFields() []string {
+	return nil
+}
+
+// FieldCleared returns a boolean indicating if a field with the given name was
+// cleared in this mutation.
+func (m *ExplanationCategoryMutation) FieldCleared(name string) bool {
+	_, ok := m.clearedFields[name]
+	return ok
+}
+
+// ClearField clears the value of the field with the given name. It returns an
+// error if the field is not defined in the schema.
+func (m *ExplanationCategoryMutation) ClearField(name string) error {
+	return fmt.Errorf("unknown ExplanationCategory nullable field %s", name)
+}
+
+// ResetField resets all changes in the mutation for the field with the given name.
+// It returns an error if the field is not defined in the schema.
+func (m *ExplanationCategoryMutation) ResetField(name string) error {
+	switch name {
+	case explanationcategory.FieldCreatedAt:
+		m.ResetCreatedAt()
+		return nil
+	case explanationcategory.FieldUpdatedAt:
+		m.ResetUpdatedAt()
+		return nil
+	case explanationcategory.FieldName:
+		m.ResetName()
+		return nil
+	case explanationcategory.FieldDescription:
+		m.ResetDescription()
+		return nil
+	case explanationcategory.FieldActive:
+		m.ResetActive()
+		return nil
+	}
+	return fmt.Errorf("unknown ExplanationCategory field %s", name)
+}
+
+// AddedEdges returns all edge names that were set/added in this mutation.
+func (m *ExplanationCategoryMutation) AddedEdges() []string {
+	edges := make([]string, 0, 0)
+	return edges
+}
+
+// AddedIDs returns all IDs (to other nodes) that were added for the given edge
+// name in this mutation.
+func (m *ExplanationCategoryMutation) AddedIDs(name string) []ent.Value {
+	return nil
+}
+
+// RemovedEdges returns all edge names that were removed in this mutation.
+func (m *ExplanationCategoryMutation) RemovedEdges() []string {
+	edges := make([]string, 0, 0)
+	return edges
+}
+
+// RemovedIDs returns all IDs (to other nodes) that were removed for the edge with
+// the given name in this mutation.
+func (m *ExplanationCategoryMutation) RemovedIDs(name string) []ent.Value {
+	return nil
+}
+
+// ClearedEdges returns all edge names that were cleared in this mutation.
+func (m *ExplanationCategoryMutation) ClearedEdges() []string {
+	edges := make([]string, 0, 0)
+	return edges
+}
+
+// EdgeCleared returns a boolean which indicates if the edge with the given name
+// was cleared in this mutation.
+func (m *ExplanationCategoryMutation) EdgeCleared(name string) bool {
+	return false
+}
+
+// ClearEdge clears the value of the edge with the given name. It returns an error
+// if that edge is not defined in the schema.
+func (m *ExplanationCategoryMutation) ClearEdge(name string) error {
+	return fmt.Errorf("unknown ExplanationCategory unique edge %s", name)
+}
+
+// ResetEdge resets all changes to the edge with the given name in this mutation.
+// It returns an error if the edge is not defined in the schema.
+func (m *ExplanationCategoryMutation) ResetEdge(name string) error {
+	return fmt.Errorf("unknown ExplanationCategory edge %s", name)
+}
+
+// ExplanationLinkMutation represents an operation that mutates the ExplanationLink nodes in the graph.
+type ExplanationLinkMutation struct {
+	config
+	op              Op
+	typ             string
+	id              *int
+	role            *explanationlink.Role
+	token_hash      *string
+	created_at      *time.Time
+	used_at         *time.Time
+	clearedFields   map[string]struct{}
+	request         *int
+	clearedrequest  bool
+	employee        *int
+	clearedemployee bool
+	done            bool
+	oldValue        func(context.Context) (*ExplanationLink, error)
+	predicates      []predicate.ExplanationLink
+}
+
+var _ ent.Mutation = (*ExplanationLinkMutation)(nil)
+
+// explanationlinkOption allows management of the mutation configuration using functional options.
+type explanationlinkOption func(*ExplanationLinkMutation)
+
+// newExplanationLinkMutation creates new mutation for the ExplanationLink entity.
+func newExplanationLinkMutation(c config, op Op, opts ...explanationlinkOption) *ExplanationLinkMutation {
+	m := &ExplanationLinkMutation{
+		config:        c,
+		op:            op,
+		typ:           TypeExplanationLink,
+		clearedFields: make(map[string]struct{}),
+	}
+	for _, opt := range opts {
+		opt(m)
+	}
+	return m
+}
+
+// withExplanationLinkID sets the ID field of the mutation.
+func withExplanationLinkID(id int) explanationlinkOption {
+	return func(m *ExplanationLinkMutation) {
+		var (
+			err   error
+			once  sync.Once
+			value *ExplanationLink
+		)
+		m.oldValue = func(ctx context.Context) (*ExplanationLink, error) {
+			once.Do(func() {
+				if m.done {
+					err = errors.New("querying old values post mutation is not allowed")
+				} else {
+					value, err = m.Client().ExplanationLink.Get(ctx, id)
+				}
+			})
+			return value, err
+		}
+		m.id = &id
+	}
+}
+
+// withExplanationLink sets the old ExplanationLink of the mutation.
+func withExplanationLink(node *ExplanationLink) explanationlinkOption {
+	return func(m *ExplanationLinkMutation) {
+		m.oldValue = func(context.Context) (*ExplanationLink, error) {
+			return node, nil
+		}
+		m.id = &node.ID
+	}
+}
+
+// Client returns a new `ent.Client` from the mutation. If the mutation was
+// executed in a transaction (ent.Tx), a transactional client is returned.
+func (m ExplanationLinkMutation) Client() *Client {
+	client := &Client{config: m.config}
+	client.init()
+	return client
+}
+
+// Tx returns an `ent.Tx` for mutations that were executed in transactions;
+// it returns an error otherwise.
+func (m ExplanationLinkMutation) Tx() (*Tx, error) {
+	if _, ok := m.driver.(*txDriver); !ok {
+		return nil, errors.New("ent: mutation is not running in a transaction")
+	}
+	tx := &Tx{config: m.config}
+	tx.init()
+	return tx, nil
+}
+
+// ID returns the ID value in the mutation. Note that the ID is only available
+// if it was provided to the builder or after it was returned from the database.
+func (m *ExplanationLinkMutation) ID() (id int, exists bool) {
+	if m.id == nil {
+		return
+	}
+	return *m.id, true
+}
+
+// IDs queries the database and returns the entity ids that match the mutation's predicate.
+// That means, if the mutation is applied within a transaction with an isolation level such
+// as sql.LevelSerializable, the returned ids match the ids of the rows that will be updated
+// or updated by the mutation.
+func (m *ExplanationLinkMutation) IDs(ctx context.Context) ([]int, error) {
+	switch {
+	case m.op.Is(OpUpdateOne | OpDeleteOne):
+		id, exists := m.ID()
+		if exists {
+			return []int{id}, nil
+		}
+		fallthrough
+	case m.op.Is(OpUpdate | OpDelete):
+		return m.Client().ExplanationLink.Query().Where(m.predicates...).IDs(ctx)
+	default:
+		return nil, fmt.Errorf("IDs is not allowed on %s operations", m.op)
+	}
+}
+
+// SetRequestID sets the "request_id" field.
+func (m *ExplanationLinkMutation) SetRequestID(i int) {
+	m.request = &i
+}
+
+// RequestID returns the value of the "request_id" field in the mutation.
+func (m *ExplanationLinkMutation) RequestID() (r int, exists bool) {
+	v := m.request
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldRequestID returns the old "request_id" field's value of the ExplanationLink entity.
+// If the ExplanationLink object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *ExplanationLinkMutation) OldRequestID(ctx context.Context) (v int, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldRequestID is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldRequestID requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldRequestID: %w", err)
+	}
+	return oldValue.RequestID, nil
+}
+
+// ResetRequestID resets all changes to the "request_id" field.
+func (m *ExplanationLinkMutation) ResetRequestID() {
+	m.request = nil
+}
+
+// SetEmployeeID sets the "employee_id" field.
+func (m *ExplanationLinkMutation) SetEmployeeID(i int) {
+	m.employee = &i
+}
+
+// EmployeeID returns the value of the "employee_id" field in the mutation.
+func (m *ExplanationLinkMutation) EmployeeID() (r int, exists bool) {
+	v := m.employee
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldEmployeeID returns the old "employee_id" field's value of the ExplanationLink entity.
+// If the ExplanationLink object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *ExplanationLinkMutation) OldEmployeeID(ctx context.Context) (v int, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldEmployeeID is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldEmployeeID requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldEmployeeID: %w", err)
+	}
+	return oldValue.EmployeeID, nil
+}
+
+// ResetEmployeeID resets all changes to the "employee_id" field.
+func (m *ExplanationLinkMutation) ResetEmployeeID() {
+	m.employee = nil
+}
+
+// SetRole sets the "role" field.
+func (m *ExplanationLinkMutation) SetRole(e explanationlink.Role) {
+	m.role = &e
+}
+
+// Role returns the value of the "role" field in the mutation.
+func (m *ExplanationLinkMutation) Role() (r explanationlink.Role, exists bool) {
+	v := m.role
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldRole returns the old "role" field's value of the ExplanationLink entity.
+// If the ExplanationLink object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *ExplanationLinkMutation) OldRole(ctx context.Context) (v explanationlink.Role, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldRole is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldRole requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldRole: %w", err)
+	}
+	return oldValue.Role, nil
+}
+
+// ResetRole resets all changes to the "role" field.
+func (m *ExplanationLinkMutation) ResetRole() {
+	m.role = nil
+}
+
+// SetTokenHash sets the "token_hash" field.
+func (m *ExplanationLinkMutation) SetTokenHash(s string) {
+	m.token_hash = &s
+}
+
+// TokenHash returns the value of the "token_hash" field in the mutation.
+func (m *ExplanationLinkMutation) TokenHash() (r string, exists bool) {
+	v := m.token_hash
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldTokenHash returns the old "token_hash" field's value of the ExplanationLink entity.
+// If the ExplanationLink object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *ExplanationLinkMutation) OldTokenHash(ctx context.Context) (v string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldTokenHash is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldTokenHash requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldTokenHash: %w", err)
+	}
+	return oldValue.TokenHash, nil
+}
+
+// ResetTokenHash resets all changes to the "token_hash" field.
+func (m *ExplanationLinkMutation) ResetTokenHash() {
+	m.token_hash = nil
+}
+
+// SetCreatedAt sets the "created_at" field.
+func (m *ExplanationLinkMutation) SetCreatedAt(t time.Time) {
+	m.created_at = &t
+}
+
+// CreatedAt returns the value of the "created_at" field in the mutation.
+func (m *ExplanationLinkMutation) CreatedAt() (r time.Time, exists bool) {
+	v := m.created_at
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldCreatedAt returns the old "created_at" field's value of the ExplanationLink entity.
+// If the ExplanationLink object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *ExplanationLinkMutation) OldCreatedAt(ctx context.Context) (v time.Time, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldCreatedAt is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldCreatedAt requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldCreatedAt: %w", err)
+	}
+	return oldValue.CreatedAt, nil
+}
+
+// ResetCreatedAt resets all changes to the "created_at" field.
+func (m *ExplanationLinkMutation) ResetCreatedAt() {
+	m.created_at = nil
+}
+
+// SetUsedAt sets the "used_at" field.
+func (m *ExplanationLinkMutation) SetUsedAt(t time.Time) {
+	m.used_at = &t
+}
+
+// UsedAt returns the value of the "used_at" field in the mutation.
+func (m *ExplanationLinkMutation) UsedAt() (r time.Time, exists bool) {
+	v := m.used_at
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldUsedAt returns the old "used_at" field's value of the ExplanationLink entity.
+// If the ExplanationLink object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *ExplanationLinkMutation) OldUsedAt(ctx context.Context) (v *time.Time, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldUsedAt is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldUsedAt requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldUsedAt: %w", err)
+	}
+	return oldValue.UsedAt, nil
+}
+
+// ClearUsedAt clears the value of the "used_at" field.
+func (m *ExplanationLinkMutation) ClearUsedAt() {
+	m.used_at = nil
+	m.clearedFields[explanationlink.FieldUsedAt] = struct{}{}
+}
+
+// UsedAtCleared returns if the "used_at" field was cleared in this mutation.
+func (m *ExplanationLinkMutation) UsedAtCleared() bool {
+	_, ok := m.clearedFields[explanationlink.FieldUsedAt]
+	return ok
+}
+
+// ResetUsedAt resets all changes to the "used_at" field.
+func (m *ExplanationLinkMutation) ResetUsedAt() {
+	m.used_at = nil
+	delete(m.clearedFields, explanationlink.FieldUsedAt)
+}
+
+// ClearRequest clears the "request" edge to the ExplanationRequest entity.
+func (m *ExplanationLinkMutation) ClearRequest() {
+	m.clearedrequest = true
+	m.clearedFields[explanationlink.FieldRequestID] = struct{}{}
+}
+
+// RequestCleared reports if the "request" edge to the ExplanationRequest entity was cleared.
+func (m *ExplanationLinkMutation) RequestCleared() bool {
+	return m.clearedrequest
+}
+
+// RequestIDs returns the "request" edge IDs in the mutation.
+// Note that IDs always returns len(IDs) <= 1 for unique edges, and you should use
+// RequestID instead. It exists only for internal usage by the builders.
+func (m *ExplanationLinkMutation) RequestIDs() (ids []int) {
+	if id := m.request; id != nil {
+		ids = append(ids, *id)
+	}
+	return
+}
+
+// ResetRequest resets all changes to the "request" edge.
+func (m *ExplanationLinkMutation) ResetRequest() {
+	m.request = nil
+	m.clearedrequest = false
+}
+
+// ClearEmployee clears the "employee" edge to the Employee entity.
+func (m *ExplanationLinkMutation) ClearEmployee() {
+	m.clearedemployee = true
+	m.clearedFields[explanationlink.FieldEmployeeID] = struct{}{}
+}
+
+// EmployeeCleared reports if the "employee" edge to the Employee entity was cleared.
+func (m *ExplanationLinkMutation) EmployeeCleared() bool {
+	return m.clearedemployee
+}
+
+// EmployeeIDs returns the "employee" edge IDs in the mutation.
+// Note that IDs always returns len(IDs) <= 1 for unique edges, and you should use
+// EmployeeID instead. It exists only for internal usage by the builders.
+func (m *ExplanationLinkMutation) EmployeeIDs() (ids []int) {
+	if id := m.employee; id != nil {
+		ids = append(ids, *id)
+	}
+	return
+}
+
+// ResetEmployee resets all changes to the "employee" edge.
+func (m *ExplanationLinkMutation) ResetEmployee() {
+	m.employee = nil
+	m.clearedemployee = false
+}
+
+// Where appends a list predicates to the ExplanationLinkMutation builder.
+func (m *ExplanationLinkMutation) Where(ps ...predicate.ExplanationLink) {
+	m.predicates = append(m.predicates, ps...)
+}
+
+// WhereP appends storage-level predicates to the ExplanationLinkMutation builder. Using this method,
+// users can use type-assertion to append predicates that do not depend on any generated package.
+func (m *ExplanationLinkMutation) WhereP(ps ...func(*sql.Selector)) {
+	p := make([]predicate.ExplanationLink, len(ps))
+	for i := range ps {
+		p[i] = ps[i]
+	}
+	m.Where(p...)
+}
+
+// Op returns the operation name.
+func (m *ExplanationLinkMutation) Op() Op {
+	return m.op
+}
+
+// SetOp allows setting the mutation operation.
+func (m *ExplanationLinkMutation) SetOp(op Op) {
+	m.op = op
+}
+
+// Type returns the node type of this mutation (ExplanationLink).
+func (m *ExplanationLinkMutation) Type() string {
+	return m.typ
+}
+
+// Fields returns all fields that were changed during this mutation. Note that in
+// order to get all numeric fields that were incremented/decremented, call
+// AddedFields().
+func (m *ExplanationLinkMutation) Fields() []string {
+	fields := make([]string, 0, 6)
+	if m.request != nil {
+		fields = append(fields, explanationlink.FieldRequestID)
+	}
+	if m.employee != nil {
+		fields = append(fields, explanationlink.FieldEmployeeID)
+	}
+	if m.role != nil {
+		fields = append(fields, explanationlink.FieldRole)
+	}
+	if m.token_hash != nil {
+		fields = append(fields, explanationlink.FieldTokenHash)
+	}
+	if m.created_at != nil {
+		fields = append(fields, explanationlink.FieldCreatedAt)
+	}
+	if m.used_at != nil {
+		fields = append(fields, explanationlink.FieldUsedAt)
+	}
+	return fields
+}
+
+// Field returns the value of a field with the given name. The second boolean
+// return value indicates that this field was not set, or was not defined in the
+// schema.
+func (m *ExplanationLinkMutation) Field(name string) (ent.Value, bool) {
+	switch name {
+	case explanationlink.FieldRequestID:
+		return m.RequestID()
+	case explanationlink.FieldEmployeeID:
+		return m.EmployeeID()
+	case explanationlink.FieldRole:
+		return m.Role()
+	case explanationlink.FieldTokenHash:
+		return m.TokenHash()
+	case explanationlink.FieldCreatedAt:
+		return m.CreatedAt()
+	case explanationlink.FieldUsedAt:
+		return m.UsedAt()
+	}
+	return nil, false
+}
+
+// OldField returns the old value of the field from the database. An error is
+// returned if the mutation operation is not UpdateOne, or the query to the
+// database failed.
+func (m *ExplanationLinkMutation) OldField(ctx context.Context, name string) (ent.Value, error) {
+	switch name {
+	case explanationlink.FieldRequestID:
+		return m.OldRequestID(ctx)
+	case explanationlink.FieldEmployeeID:
+		return m.OldEmployeeID(ctx)
+	case explanationlink.FieldRole:
+		return m.OldRole(ctx)
+	case explanationlink.FieldTokenHash:
+		return m.OldTokenHash(ctx)
+	case explanationlink.FieldCreatedAt:
+		return m.OldCreatedAt(ctx)
+	case explanationlink.FieldUsedAt:
+		return m.OldUsedAt(ctx)
+	}
+	return nil, fmt.Errorf("unknown ExplanationLink field %s", name)
+}
+
+// SetField sets the value of a field with the given name. It returns an error if
+// the field is not defined in the schema, or if the type mismatched the field
+// type.
+func (m *ExplanationLinkMutation) SetField(name string, value ent.Value) error {
+	switch name {
+	case explanationlink.FieldRequestID:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetRequestID(v)
+		return nil
+	case explanationlink.FieldEmployeeID:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetEmployeeID(v)
+		return nil
+	case explanationlink.FieldRole:
+		v, ok := value.(explanationlink.Role)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetRole(v)
+		return nil
+	case explanationlink.FieldTokenHash:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetTokenHash(v)
+		return nil
+	case explanationlink.FieldCreatedAt:
+		v, ok := value.(time.Time)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetCreatedAt(v)
+		return nil
+	case explanationlink.FieldUsedAt:
+		v, ok := value.(time.Time)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetUsedAt(v)
+		return nil
+	}
+	return fmt.Errorf("unknown ExplanationLink field %s", name)
+}
+
+// AddedFields returns all numeric fields that were incremented/decremented during
+// this mutation.
+func (m *ExplanationLinkMutation) AddedFields() []string {
+	var fields []string
+	return fields
+}
+
+// AddedField returns the numeric value that was incremented/decremented on a field
+// with the given name. The second boolean return value indicates that this field
+// was not set, or was not defined in the schema.
+func (m *ExplanationLinkMutation) AddedField(name string) (ent.Value, bool) {
+	switch name {
+	}
+	return nil, false
+}
+
+// AddField adds the value to the field with the given name. It returns an error if
+// the field is not defined in the schema, or if the type mismatched the field
+// type.
+func (m *ExplanationLinkMutation) AddField(name string, value ent.Value) error {
+	switch name {
+	}
+	return fmt.Errorf("unknown ExplanationLink numeric field %s", name)
+}
+
+// ClearedFields returns all nullable fields that were cleared during this
+// mutation.
+func (m *ExplanationLinkMutation) ClearedFields() []string {
+	var fields []string
+	if m.FieldCleared(explanationlink.FieldUsedAt) {
+		fields = append(fields, explanationlink.FieldUsedAt)
+	}
+	return fields
+}
+
+// FieldCleared returns a boolean indicating if a field with the given name was
+// cleared in this mutation.
+func (m *ExplanationLinkMutation) FieldCleared(name string) bool {
+	_, ok := m.clearedFields[name]
+	return ok
+}
+
+// ClearField clears the value of the field with the given name. It returns an
+// error if the field is not defined in the schema.
+func (m *ExplanationLinkMutation) ClearField(name string) error {
+	switch name {
+	case explanationlink.FieldUsedAt:
+		m.ClearUsedAt()
+		return nil
+	}
+	return fmt.Errorf("unknown ExplanationLink nullable field %s", name)
+}
+
+// ResetField resets all changes in the mutation for the field with the given name.
+// It returns an error if the field is not defined in the schema.
+func (m *ExplanationLinkMutation) ResetField(name string) error {
+	switch name {
+	case explanationlink.FieldRequestID:
+		m.ResetRequestID()
+		return nil
+	case explanationlink.FieldEmployeeID:
+		m.ResetEmployeeID()
+		return nil
+	case explanationlink.FieldRole:
+		m.ResetRole()
+		return nil
+	case explanationlink.FieldTokenHash:
+		m.ResetTokenHash()
+		return nil
+	case explanationlink.FieldCreatedAt:
+		m.ResetCreatedAt()
+		return nil
+	case explanationlink.FieldUsedAt:
+		m.ResetUsedAt()
+		return nil
+	}
+	return fmt.Errorf("unknown ExplanationLink field %s", name)
+}
+
+// AddedEdges returns all edge names that were set/added in this mutation.
+func (m *ExplanationLinkMutation) AddedEdges() []string {
+	edges := make([]string, 0, 2)
+	if m.request != nil {
+		edges = append(edges, explanationlink.EdgeRequest)
+	}
+	if m.employee != nil {
+		edges = append(edges, explanationlink.EdgeEmployee)
+	}
+	return edges
+}
+
+// AddedIDs returns all IDs (to other nodes) that were added for the given edge
+// name in this mutation.
+func (m *ExplanationLinkMutation) AddedIDs(name string) []ent.Value {
+	switch name {
+	case explanationlink.EdgeRequest:
+		if id := m.request; id != nil {
+			return []ent.Value{*id}
+		}
+	case explanationlink.EdgeEmployee:
+		if id := m.employee; id != nil {
+			return []ent.Value{*id}
+		}
+	}
+	return nil
+}
+
+// RemovedEdges returns all edge names that were removed in this mutation.
+func (m *ExplanationLinkMutation) RemovedEdges() []string {
+	edges := make([]string, 0, 2)
+	return edges
+}
+
+// RemovedIDs returns all IDs (to other nodes) that were removed for the edge with
+// the given name in this mutation.
+func (m *ExplanationLinkMutation) RemovedIDs(name string) []ent.Value {
+	return nil
+}
+
+// ClearedEdges returns all edge names that were cleared in this mutation.
+func (m *ExplanationLinkMutation) ClearedEdges() []string {
+	edges := make([]string, 0, 2)
+	if m.clearedrequest {
+		edges = append(edges, explanationlink.EdgeRequest)
+	}
+	if m.clearedemployee {
+		edges = append(edges, explanationlink.EdgeEmployee)
+	}
+	return edges
+}
+
+// EdgeCleared returns a boolean which indicates if the edge with the given name
+// was cleared in this mutation.
+func (m *ExplanationLinkMutation) EdgeCleared(name string) bool {
+	switch name {
+	case explanationlink.EdgeRequest:
+		return m.clearedrequest
+	case explanationlink.EdgeEmployee:
+		return m.clearedemployee
+	}
+	return false
+}
+
+// ClearEdge clears the value of the edge with the given name. It returns an error
+// if that edge is not defined in the schema.
+func (m *ExplanationLinkMutation) ClearEdge(name string) error {
+	switch name {
+	case explanationlink.EdgeRequest:
+		m.ClearRequest()
+		return nil
+	case explanationlink.EdgeEmployee:
+		m.ClearEmployee()
+		return nil
+	}
+	return fmt.Errorf("unknown ExplanationLink unique edge %s", name)
+}
+
+// ResetEdge resets all changes to the edge with the given name in this mutation.
+// It returns an error if the edge is not defined in the schema.
+func (m *ExplanationLinkMutation) ResetEdge(name string) error {
+	switch name {
+	case explanationlink.EdgeRequest:
+		m.ResetRequest()
+		return nil
+	case explanationlink.EdgeEmployee:
+		m.ResetEmployee()
+		return nil
+	}
+	return fmt.Errorf("unknown ExplanationLink edge %s", name)
+}
+
+// ExplanationRequestMutation represents an operation that mutates the ExplanationRequest nodes in the graph.
+type ExplanationRequestMutation struct {
+	config
+	op                  Op
+	typ                 string
+	id                  *int
+	created_at          *time.Time
+	updated_at          *time.Time
+	status              *schematype.ExplanationStatus
+	priority            *explanationrequest.Priority
+	deadline            *time.Time
+	message             *string
+	evidence            *[]map[string]interface{}
+	appendevidence      []map[string]interface{}
+	withdrawn           *bool
+	withdraw_reason     *string
+	ended_at            *time.Time
+	submitted_at        *time.Time
+	reminded_at         *time.Time
+	version             *int
+	addversion          *int
+	clearedFields       map[string]struct{}
+	ticket              *int
+	clearedticket       bool
+	violator            *int
+	clearedviolator     bool
+	manager             *int
+	clearedmanager      bool
+	auditor             *int
+	clearedauditor      bool
+	category            *int
+	clearedcategory     bool
+	department          *int
+	cleareddepartment   bool
+	requested_by        *int
+	clearedrequested_by bool
+	steps               map[int]struct{}
+	removedsteps        map[int]struct{}
+	clearedsteps        bool
+	links               map[int]struct{}
+	removedlinks        map[int]struct{}
+	clearedlinks        bool
+	done                bool
+	oldValue            func(context.Context) (*ExplanationRequest, error)
+	predicates          []predicate.ExplanationRequest
+}
+
+var _ ent.Mutation = (*ExplanationRequestMutation)(nil)
+
+// explanationrequestOption allows management of the mutation configuration using functional options.
+type explanationrequestOption func(*ExplanationRequestMutation)
+
+// newExplanationRequestMutation creates new mutation for the ExplanationRequest entity.
+func newExplanationRequestMutation(c config, op Op, opts ...explanationrequestOption) *ExplanationRequestMutation {
+	m := &ExplanationRequestMutation{
+		config:        c,
+		op:            op,
+		typ:           TypeExplanationRequest,
+		clearedFields: make(map[string]struct{}),
+	}
+	for _, opt := range opts {
+		opt(m)
+	}
+	return m
+}
+
+// withExplanationRequestID sets the ID field of the mutation.
+func withExplanationRequestID(id int) explanationrequestOption {
+	return func(m *ExplanationRequestMutation) {
+		var (
+			err   error
+			once  sync.Once
+			value *ExplanationRequest
+		)
+		m.oldValue = func(ctx context.Context) (*ExplanationRequest, error) {
+			once.Do(func() {
+				if m.done {
+					err = errors.New("querying old values post mutation is not allowed")
+				} else {
+					value, err = m.Client().ExplanationRequest.Get(ctx, id)
+				}
+			})
+			return value, err
+		}
+		m.id = &id
+	}
+}
+
+// withExplanationRequest sets the old ExplanationRequest of the mutation.
+func withExplanationRequest(node *ExplanationRequest) explanationrequestOption {
+	return func(m *ExplanationRequestMutation) {
+		m.oldValue = func(context.Context) (*ExplanationRequest, error) {
+			return node, nil
+		}
+		m.id = &node.ID
+	}
+}
+
+// Client returns a new `ent.Client` from the mutation. If the mutation was
+// executed in a transaction (ent.Tx), a transactional client is returned.
+func (m ExplanationRequestMutation) Client() *Client {
+	client := &Client{config: m.config}
+	client.init()
+	return client
+}
+
+// Tx returns an `ent.Tx` for mutations that were executed in transactions;
+// it returns an error otherwise.
+func (m ExplanationRequestMutation) Tx() (*Tx, error) {
+	if _, ok := m.driver.(*txDriver); !ok {
+		return nil, errors.New("ent: mutation is not running in a transaction")
+	}
+	tx := &Tx{config: m.config}
+	tx.init()
+	return tx, nil
+}
+
+// ID returns the ID value in the mutation. Note that the ID is only available
+// if it was provided to the builder or after it was returned from the database.
+func (m *ExplanationRequestMutation) ID() (id int, exists bool) {
+	if m.id == nil {
+		return
+	}
+	return *m.id, true
+}
+
+// IDs queries the database and returns the entity ids that match the mutation's predicate.
+// That means, if the mutation is applied within a transaction with an isolation level such
+// as sql.LevelSerializable, the returned ids match the ids of the rows that will be updated
+// or updated by the mutation.
+func (m *ExplanationRequestMutation) IDs(ctx context.Context) ([]int, error) {
+	switch {
+	case m.op.Is(OpUpdateOne | OpDeleteOne):
+		id, exists := m.ID()
+		if exists {
+			return []int{id}, nil
+		}
+		fallthrough
+	case m.op.Is(OpUpdate | OpDelete):
+		return m.Client().ExplanationRequest.Query().Where(m.predicates...).IDs(ctx)
+	default:
+		return nil, fmt.Errorf("IDs is not allowed on %s operations", m.op)
+	}
+}
+
+// SetCreatedAt sets the "created_at" field.
+func (m *ExplanationRequestMutation) SetCreatedAt(t time.Time) {
+	m.created_at = &t
+}
+
+// CreatedAt returns the value of the "created_at" field in the mutation.
+func (m *ExplanationRequestMutation) CreatedAt() (r time.Time, exists bool) {
+	v := m.created_at
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldCreatedAt returns the old "created_at" field's value of the ExplanationRequest entity.
+// If the ExplanationRequest object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *ExplanationRequestMutation) OldCreatedAt(ctx context.Context) (v time.Time, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldCreatedAt is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldCreatedAt requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldCreatedAt: %w", err)
+	}
+	return oldValue.CreatedAt, nil
+}
+
+// ResetCreatedAt resets all changes to the "created_at" field.
+func (m *ExplanationRequestMutation) ResetCreatedAt() {
+	m.created_at = nil
+}
+
+// SetUpdatedAt sets the "updated_at" field.
+func (m *ExplanationRequestMutation) SetUpdatedAt(t time.Time) {
+	m.updated_at = &t
+}
+
+// UpdatedAt returns the value of the "updated_at" field in the mutation.
+func (m *ExplanationRequestMutation) UpdatedAt() (r time.Time, exists bool) {
+	v := m.updated_at
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldUpdatedAt returns the old "updated_at" field's value of the ExplanationRequest entity.
+// If the ExplanationRequest object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *ExplanationRequestMutation) OldUpdatedAt(ctx context.Context) (v time.Time, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldUpdatedAt is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldUpdatedAt requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldUpdatedAt: %w", err)
+	}
+	return oldValue.UpdatedAt, nil
+}
+
+// ResetUpdatedAt resets all changes to the "updated_at" field.
+func (m *ExplanationRequestMutation) ResetUpdatedAt() {
+	m.updated_at = nil
+}
+
+// SetTicketID sets the "ticket_id" field.
+func (m *ExplanationRequestMutation) SetTicketID(i int) {
+	m.ticket = &i
+}
+
+// TicketID returns the value of the "ticket_id" field in the mutation.
+func (m *ExplanationRequestMutation) TicketID() (r int, exists bool) {
+	v := m.ticket
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldTicketID returns the old "ticket_id" field's value of the ExplanationRequest entity.
+// If the ExplanationRequest object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *ExplanationRequestMutation) OldTicketID(ctx context.Context) (v int, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldTicketID is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldTicketID requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldTicketID: %w", err)
+	}
+	return oldValue.TicketID, nil
+}
+
+// ResetTicketID resets all changes to the "ticket_id" field.
+func (m *ExplanationRequestMutation) ResetTicketID() {
+	m.ticket = nil
+}
+
+// SetStatus sets the "status" field.
+func (m *ExplanationRequestMutation) SetStatus(ss schematype.ExplanationStatus) {
+	m.status = &ss
+}
+
+// Status returns the value of the "status" field in the mutation.
+func (m *ExplanationRequestMutation) Status() (r schematype.ExplanationStatus, exists bool) {
+	v := m.status
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldStatus returns the old "status" field's value of the ExplanationRequest entity.
+// If the ExplanationRequest object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *ExplanationRequestMutation) OldStatus(ctx context.Context) (v schematype.ExplanationStatus, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldStatus is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldStatus requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldStatus: %w", err)
+	}
+	return oldValue.Status, nil
+}
+
+// ResetStatus resets all changes to the "status" field.
+func (m *ExplanationRequestMutation) ResetStatus() {
+	m.status = nil
+}
+
+// SetPriority sets the "priority" field.
+func (m *ExplanationRequestMutation) SetPriority(e explanationrequest.Priority) {
+	m.priority = &e
+}
+
+// Priority returns the value of the "priority" field in the mutation.
+func (m *ExplanationRequestMutation) Priority() (r explanationrequest.Priority, exists bool) {
+	v := m.priority
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldPriority returns the old "priority" field's value of the ExplanationRequest entity.
+// If the ExplanationRequest object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *ExplanationRequestMutation) OldPriority(ctx context.Context) (v explanationrequest.Priority, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldPriority is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldPriority requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldPriority: %w", err)
+	}
+	return oldValue.Priority, nil
+}
+
+// ResetPriority resets all changes to the "priority" field.
+func (m *ExplanationRequestMutation) ResetPriority() {
+	m.priority = nil
+}
+
+// SetViolatorID sets the "violator_id" field.
+func (m *ExplanationRequestMutation) SetViolatorID(i int) {
+	m.violator = &i
+}
+
+// ViolatorID returns the value of the "violator_id" field in the mutation.
+func (m *ExplanationRequestMutation) ViolatorID() (r int, exists bool) {
+	v := m.violator
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldViolatorID returns the old "violator_id" field's value of the ExplanationRequest entity.
+// If the ExplanationRequest object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *ExplanationRequestMutation) OldViolatorID(ctx context.Context) (v int, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldViolatorID is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldViolatorID requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldViolatorID: %w", err)
+	}
+	return oldValue.ViolatorID, nil
+}
+
+// ResetViolatorID resets all changes to the "violator_id" field.
+func (m *ExplanationRequestMutation) ResetViolatorID() {
+	m.violator = nil
+}
+
+// SetManagerID sets the "manager_id" field.
+func (m *ExplanationRequestMutation) SetManagerID(i int) {
+	m.manager = &i
+}
+
+// ManagerID returns the value of the "manager_id" field in the mutation.
+func (m *ExplanationRequestMutation) ManagerID() (r int, exists bool) {
+	v := m.manager
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldManagerID returns the old "manager_id" field's value of the ExplanationRequest entity.
+// If the ExplanationRequest object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *ExplanationRequestMutation) OldManagerID(ctx context.Context) (v int, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldManagerID is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldManagerID requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldManagerID: %w", err)
+	}
+	return oldValue.ManagerID, nil
+}
+
+// ResetManagerID resets all changes to the "manager_id" field.
+func (m *ExplanationRequestMutation) ResetManagerID() {
+	m.manager = nil
+}
+
+// SetAuditorID sets the "auditor_id" field.
+func (m *ExplanationRequestMutation) SetAuditorID(i int) {
+	m.auditor = &i
+}
+
+// AuditorID returns the value of the "auditor_id" field in the mutation.
+func (m *ExplanationRequestMutation) AuditorID() (r int, exists bool) {
+	v := m.auditor
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldAuditorID returns the old "auditor_id" field's value of the ExplanationRequest entity.
+// If the ExplanationRequest object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *ExplanationRequestMutation) OldAuditorID(ctx context.Context) (v *int, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldAuditorID is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldAuditorID requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldAuditorID: %w", err)
+	}
+	return oldValue.AuditorID, nil
+}
+
+// ClearAuditorID clears the value of the "auditor_id" field.
+func (m *ExplanationRequestMutation) ClearAuditorID() {
+	m.auditor = nil
+	m.clearedFields[explanationrequest.FieldAuditorID] = struct{}{}
+}
+
+// AuditorIDCleared returns if the "auditor_id" field was cleared in this mutation.
+func (m *ExplanationRequestMutation) AuditorIDCleared() bool {
+	_, ok := m.clearedFields[explanationrequest.FieldAuditorID]
+	return ok
+}
+
+// ResetAuditorID resets all changes to the "auditor_id" field.
+func (m *ExplanationRequestMutation) ResetAuditorID() {
+	m.auditor = nil
+	delete(m.clearedFields, explanationrequest.FieldAuditorID)
+}
+
+// SetCategoryID sets the "category_id" field.
+func (m *ExplanationRequestMutation) SetCategoryID(i int) {
+	m.category = &i
+}
+
+// CategoryID returns the value of the "category_id" field in the mutation.
+func (m *ExplanationRequestMutation) CategoryID() (r int, exists bool) {
+	v := m.category
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldCategoryID returns the old "category_id" field's value of the ExplanationRequest entity.
+// If the ExplanationRequest object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *ExplanationRequestMutation) OldCategoryID(ctx context.Context) (v int, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldCategoryID is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldCategoryID requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldCategoryID: %w", err)
+	}
+	return oldValue.CategoryID, nil
+}
+
+// ResetCategoryID resets all changes to the "category_id" field.
+func (m *ExplanationRequestMutation) ResetCategoryID() {
+	m.category = nil
+}
+
+// SetDepartmentID sets the "department_id" field.
+func (m *ExplanationRequestMutation) SetDepartmentID(i int) {
+	m.department = &i
+}
+
+// DepartmentID returns the value of the "department_id" field in the mutation.
+func (m *ExplanationRequestMutation) DepartmentID() (r int, exists bool) {
+	v := m.department
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldDepartmentID returns the old "department_id" field's value of the ExplanationRequest entity.
+// If the ExplanationRequest object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *ExplanationRequestMutation) OldDepartmentID(ctx context.Context) (v *int, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldDepartmentID is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldDepartmentID requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldDepartmentID: %w", err)
+	}
+	return oldValue.DepartmentID, nil
+}
+
+// ClearDepartmentID clears the value of the "department_id" field.
+func (m *ExplanationRequestMutation) ClearDepartmentID() {
+	m.department = nil
+	m.clearedFields[explanationrequest.FieldDepartmentID] = struct{}{}
+}
+
+// DepartmentIDCleared returns if the "department_id" field was cleared in this mutation.
+func (m *ExplanationRequestMutation) DepartmentIDCleared() bool {
+	_, ok := m.clearedFields[explanationrequest.FieldDepartmentID]
+	return ok
+}
+
+// ResetDepartmentID resets all changes to the "department_id" field.
+func (m *ExplanationRequestMutation) ResetDepartmentID() {
+	m.department = nil
+	delete(m.clearedFields, explanationrequest.FieldDepartmentID)
+}
+
+// SetDeadline sets the "deadline" field.
+func (m *ExplanationRequestMutation) SetDeadline(t time.Time) {
+	m.deadline = &t
+}
+
+// Deadline returns the value of the "deadline" field in the mutation.
+func (m *ExplanationRequestMutation) Deadline() (r time.Time, exists bool) {
+	v := m.deadline
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldDeadline returns the old "deadline" field's value of the ExplanationRequest entity.
+// If the ExplanationRequest object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *ExplanationRequestMutation) OldDeadline(ctx context.Context) (v time.Time, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldDeadline is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldDeadline requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldDeadline: %w", err)
+	}
+	return oldValue.Deadline, nil
+}
+
+// ResetDeadline resets all changes to the "deadline" field.
+func (m *ExplanationRequestMutation) ResetDeadline() {
+	m.deadline = nil
+}
+
+// SetMessage sets the "message" field.
+func (m *ExplanationRequestMutation) SetMessage(s string) {
+	m.message = &s
+}
+
+// Message returns the value of the "message" field in the mutation.
+func (m *ExplanationRequestMutation) Message() (r string, exists bool) {
+	v := m.message
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldMessage returns the old "message" field's value of the ExplanationRequest entity.
+// If the ExplanationRequest object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *ExplanationRequestMutation) OldMessage(ctx context.Context) (v string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldMessage is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldMessage requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldMessage: %w", err)
+	}
+	return oldValue.Message, nil
+}
+
+// ResetMessage resets all changes to the "message" field.
+func (m *ExplanationRequestMutation) ResetMessage() {
+	m.message = nil
+}
+
+// SetEvidence sets the "evidence" field.
+func (m *ExplanationRequestMutation) SetEvidence(value []map[string]interface{}) {
+	m.evidence = &value
+	m.appendevidence = nil
+}
+
+// Evidence returns the value of the "evidence" field in the mutation.
+func (m *ExplanationRequestMutation) Evidence() (r []map[string]interface{}, exists bool) {
+	v := m.evidence
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldEvidence returns the old "evidence" field's value of the ExplanationRequest entity.
+// If the ExplanationRequest object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *ExplanationRequestMutation) OldEvidence(ctx context.Context) (v []map[string]interface{}, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldEvidence is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldEvidence requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldEvidence: %w", err)
+	}
+	return oldValue.Evidence, nil
+}
+
+// AppendEvidence adds value to the "evidence" field.
+func (m *ExplanationRequestMutation) AppendEvidence(value []map[string]interface{}) {
+	m.appendevidence = append(m.appendevidence, value...)
+}
+
+// AppendedEvidence returns the list of values that were appended to the "evidence" field in this mutation.
+func (m *ExplanationRequestMutation) AppendedEvidence() ([]map[string]interface{}, bool) {
+	if len(m.appendevidence) == 0 {
+		return nil, false
+	}
+	return m.appendevidence, true
+}
+
+// ResetEvidence resets all changes to the "evidence" field.
+func (m *ExplanationRequestMutation) ResetEvidence() {
+	m.evidence = nil
+	m.appendevidence = nil
+}
+
+// SetRequestedByID sets the "requested_by_id" field.
+func (m *ExplanationRequestMutation) SetRequestedByID(i int) {
+	m.requested_by = &i
+}
+
+// RequestedByID returns the value of the "requested_by_id" field in the mutation.
+func (m *ExplanationRequestMutation) RequestedByID() (r int, exists bool) {
+	v := m.requested_by
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldRequestedByID returns the old "requested_by_id" field's value of the ExplanationRequest entity.
+// If the ExplanationRequest object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *ExplanationRequestMutation) OldRequestedByID(ctx context.Context) (v *int, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldRequestedByID is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldRequestedByID requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldRequestedByID: %w", err)
+	}
+	return oldValue.RequestedByID, nil
+}
+
+// ClearRequestedByID clears the value of the "requested_by_id" field.
+func (m *ExplanationRequestMutation) ClearRequestedByID() {
+	m.requested_by = nil
+	m.clearedFields[explanationrequest.FieldRequestedByID] = struct{}{}
+}
+
+// RequestedByIDCleared returns if the "requested_by_id" field was cleared in this mutation.
+func (m *ExplanationRequestMutation) RequestedByIDCleared() bool {
+	_, ok := m.clearedFields[explanationrequest.FieldRequestedByID]
+	return ok
+}
+
+// ResetRequestedByID resets all changes to the "requested_by_id" field.
+func (m *ExplanationRequestMutation) ResetRequestedByID() {
+	m.requested_by = nil
+	delete(m.clearedFields, explanationrequest.FieldRequestedByID)
+}
+
+// SetWithdrawn sets the "withdrawn" field.
+func (m *ExplanationRequestMutation) SetWithdrawn(b bool) {
+	m.withdrawn = &b
+}
+
+// Withdrawn returns the value of the "withdrawn" field in the mutation.
+func (m *ExplanationRequestMutation) Withdrawn() (r bool, exists bool) {
+	v := m.withdrawn
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldWithdrawn returns the old "withdrawn" field's value of the ExplanationRequest entity.
+// If the ExplanationRequest object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *ExplanationRequestMutation) OldWithdrawn(ctx context.Context) (v bool, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldWithdrawn is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldWithdrawn requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldWithdrawn: %w", err)
+	}
+	return oldValue.Withdrawn, nil
+}
+
+// ResetWithdrawn resets all changes to the "withdrawn" field.
+func (m *ExplanationRequestMutation) ResetWithdrawn() {
+	m.withdrawn = nil
+}
+
+// SetWithdrawReason sets the "withdraw_reason" field.
+func (m *ExplanationRequestMutation) SetWithdrawReason(s string) {
+	m.withdraw_reason = &s
+}
+
+// WithdrawReason returns the value of the "withdraw_reason" field in the mutation.
+func (m *ExplanationRequestMutation) WithdrawReason() (r string, exists bool) {
+	v := m.withdraw_reason
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldWithdrawReason returns the old "withdraw_reason" field's value of the ExplanationRequest entity.
+// If the ExplanationRequest object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *ExplanationRequestMutation) OldWithdrawReason(ctx context.Context) (v *string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldWithdrawReason is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldWithdrawReason requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldWithdrawReason: %w", err)
+	}
+	return oldValue.WithdrawReason, nil
+}
+
+// ClearWithdrawReason clears the value of the "withdraw_reason" field.
+func (m *ExplanationRequestMutation) ClearWithdrawReason() {
+	m.withdraw_reason = nil
+	m.clearedFields[explanationrequest.FieldWithdrawReason] = struct{}{}
+}
+
+// WithdrawReasonCleared returns if the "withdraw_reason" field was cleared in this mutation.
+func (m *ExplanationRequestMutation) WithdrawReasonCleared() bool {
+	_, ok := m.clearedFields[explanationrequest.FieldWithdrawReason]
+	return ok
+}
+
+// ResetWithdrawReason resets all changes to the "withdraw_reason" field.
+func (m *ExplanationRequestMutation) ResetWithdrawReason() {
+	m.withdraw_reason = nil
+	delete(m.clearedFields, explanationrequest.FieldWithdrawReason)
+}
+
+// SetEndedAt sets the "ended_at" field.
+func (m *ExplanationRequestMutation) SetEndedAt(t time.Time) {
+	m.ended_at = &t
+}
+
+// EndedAt returns the value of the "ended_at" field in the mutation.
+func (m *ExplanationRequestMutation) EndedAt() (r time.Time, exists bool) {
+	v := m.ended_at
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldEndedAt returns the old "ended_at" field's value of the ExplanationRequest entity.
+// If the ExplanationRequest object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *ExplanationRequestMutation) OldEndedAt(ctx context.Context) (v *time.Time, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldEndedAt is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldEndedAt requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldEndedAt: %w", err)
+	}
+	return oldValue.EndedAt, nil
+}
+
+// ClearEndedAt clears the value of the "ended_at" field.
+func (m *ExplanationRequestMutation) ClearEndedAt() {
+	m.ended_at = nil
+	m.clearedFields[explanationrequest.FieldEndedAt] = struct{}{}
+}
+
+// EndedAtCleared returns if the "ended_at" field was cleared in this mutation.
+func (m *ExplanationRequestMutation) EndedAtCleared() bool {
+	_, ok := m.clearedFields[explanationrequest.FieldEndedAt]
+	return ok
+}
+
+// ResetEndedAt resets all changes to the "ended_at" field.
+func (m *ExplanationRequestMutation) ResetEndedAt() {
+	m.ended_at = nil
+	delete(m.clearedFields, explanationrequest.FieldEndedAt)
+}
+
+// SetSubmittedAt sets the "submitted_at" field.
+func (m *ExplanationRequestMutation) SetSubmittedAt(t time.Time) {
+	m.submitted_at = &t
+}
+
+// SubmittedAt returns the value of the "submitted_at" field in the mutation.
+func (m *ExplanationRequestMutation) SubmittedAt() (r time.Time, exists bool) {
+	v := m.submitted_at
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldSubmittedAt returns the old "submitted_at" field's value of the ExplanationRequest entity.
+// If the ExplanationRequest object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *ExplanationRequestMutation) OldSubmittedAt(ctx context.Context) (v *time.Time, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldSubmittedAt is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldSubmittedAt requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldSubmittedAt: %w", err)
+	}
+	return oldValue.SubmittedAt, nil
+}
+
+// ClearSubmittedAt clears the value of the "submitted_at" field.
+func (m *ExplanationRequestMutation) ClearSubmittedAt() {
+	m.submitted_at = nil
+	m.clearedFields[explanationrequest.FieldSubmittedAt] = struct{}{}
+}
+
+// SubmittedAtCleared returns if the "submitted_at" field was cleared in this mutation.
+func (m *ExplanationRequestMutation) SubmittedAtCleared() bool {
+	_, ok := m.clearedFields[explanationrequest.FieldSubmittedAt]
+	return ok
+}
+
+// ResetSubmittedAt resets all changes to the "submitted_at" field.
+func (m *ExplanationRequestMutation) ResetSubmittedAt() {
+	m.submitted_at = nil
+	delete(m.clearedFields, explanationrequest.FieldSubmittedAt)
+}
+
+// SetRemindedAt sets the "reminded_at" field.
+func (m *ExplanationRequestMutation) SetRemindedAt(t time.Time) {
+	m.reminded_at = &t
+}
+
+// RemindedAt returns the value of the "reminded_at" field in the mutation.
+func (m *ExplanationRequestMutation) RemindedAt() (r time.Time, exists bool) {
+	v := m.reminded_at
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldRemindedAt returns the old "reminded_at" field's value of the ExplanationRequest entity.
+// If the ExplanationRequest object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *ExplanationRequestMutation) OldRemindedAt(ctx context.Context) (v *time.Time, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldRemindedAt is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldRemindedAt requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldRemindedAt: %w", err)
+	}
+	return oldValue.RemindedAt, nil
+}
+
+// ClearRemindedAt clears the value of the "reminded_at" field.
+func (m *ExplanationRequestMutation) ClearRemindedAt() {
+	m.reminded_at = nil
+	m.clearedFields[explanationrequest.FieldRemindedAt] = struct{}{}
+}
+
+// RemindedAtCleared returns if the "reminded_at" field was cleared in this mutation.
+func (m *ExplanationRequestMutation) RemindedAtCleared() bool {
+	_, ok := m.clearedFields[explanationrequest.FieldRemindedAt]
+	return ok
+}
+
+// ResetRemindedAt resets all changes to the "reminded_at" field.
+func (m *ExplanationRequestMutation) ResetRemindedAt() {
+	m.reminded_at = nil
+	delete(m.clearedFields, explanationrequest.FieldRemindedAt)
+}
+
+// SetVersion sets the "version" field.
+func (m *ExplanationRequestMutation) SetVersion(i int) {
+	m.version = &i
+	m.addversion = nil
+}
+
+// Version returns the value of the "version" field in the mutation.
+func (m *ExplanationRequestMutation) Version() (r int, exists bool) {
+	v := m.version
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldVersion returns the old "version" field's value of the ExplanationRequest entity.
+// If the ExplanationRequest object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *ExplanationRequestMutation) OldVersion(ctx context.Context) (v int, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldVersion is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldVersion requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldVersion: %w", err)
+	}
+	return oldValue.Version, nil
+}
+
+// AddVersion adds i to the "version" field.
+func (m *ExplanationRequestMutation) AddVersion(i int) {
+	if m.addversion != nil {
+		*m.addversion += i
+	} else {
+		m.addversion = &i
+	}
+}
+
+// AddedVersion returns the value that was added to the "version" field in this mutation.
+func (m *ExplanationRequestMutation) AddedVersion() (r int, exists bool) {
+	v := m.addversion
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// ResetVersion resets all changes to the "version" field.
+func (m *ExplanationRequestMutation) ResetVersion() {
+	m.version = nil
+	m.addversion = nil
+}
+
+// ClearTicket clears the "ticket" edge to the Ticket entity.
+func (m *ExplanationRequestMutation) ClearTicket() {
+	m.clearedticket = true
+	m.clearedFields[explanationrequest.FieldTicketID] = struct{}{}
+}
+
+// TicketCleared reports if the "ticket" edge to the Ticket entity was cleared.
+func (m *ExplanationRequestMutation) TicketCleared() bool {
+	return m.clearedticket
+}
+
+// TicketIDs returns the "ticket" edge IDs in the mutation.
+// Note that IDs always returns len(IDs) <= 1 for unique edges, and you should use
+// TicketID instead. It exists only for internal usage by the builders.
+func (m *ExplanationRequestMutation) TicketIDs() (ids []int) {
+	if id := m.ticket; id != nil {
+		ids = append(ids, *id)
+	}
+	return
+}
+
+// ResetTicket resets all changes to the "ticket" edge.
+func (m *ExplanationRequestMutation) ResetTicket() {
+	m.ticket = nil
+	m.clearedticket = false
+}
+
+// ClearViolator clears the "violator" edge to the Employee entity.
+func (m *ExplanationRequestMutation) ClearViolator() {
+	m.clearedviolator = true
+	m.clearedFields[explanationrequest.FieldViolatorID] = struct{}{}
+}
+
+// ViolatorCleared reports if the "violator" edge to the Employee entity was cleared.
+func (m *ExplanationRequestMutation) ViolatorCleared() bool {
+	return m.clearedviolator
+}
+
+// ViolatorIDs returns the "violator" edge IDs in the mutation.
+// Note that IDs always returns len(IDs) <= 1 for unique edges, and you should use
+// ViolatorID instead. It exists only for internal usage by the builders.
+func (m *ExplanationRequestMutation) ViolatorIDs() (ids []int) {
+	if id := m.violator; id != nil {
+		ids = append(ids, *id)
+	}
+	return
+}
+
+// ResetViolator resets all changes to the "violator" edge.
+func (m *ExplanationRequestMutation) ResetViolator() {
+	m.violator = nil
+	m.clearedviolator = false
+}
+
+// ClearManager clears the "manager" edge to the Employee entity.
+func (m *ExplanationRequestMutation) ClearManager() {
+	m.clearedmanager = true
+	m.clearedFields[explanationrequest.FieldManagerID] = struct{}{}
+}
+
+// ManagerCleared reports if the "manager" edge to the Employee entity was cleared.
+func (m *ExplanationRequestMutation) ManagerCleared() bool {
+	return m.clearedmanager
+}
+
+// ManagerIDs returns the "manager" edge IDs in the mutation.
+// Note that IDs always returns len(IDs) <= 1 for unique edges, and you should use
+// ManagerID instead. It exists only for internal usage by the builders.
+func (m *ExplanationRequestMutation) ManagerIDs() (ids []int) {
+	if id := m.manager; id != nil {
+		ids = append(ids, *id)
+	}
+	return
+}
+
+// ResetManager resets all changes to the "manager" edge.
+func (m *ExplanationRequestMutation) ResetManager() {
+	m.manager = nil
+	m.clearedmanager = false
+}
+
+// ClearAuditor clears the "auditor" edge to the Employee entity.
+func (m *ExplanationRequestMutation) ClearAuditor() {
+	m.clearedauditor = true
+	m.clearedFields[explanationrequest.FieldAuditorID] = struct{}{}
+}
+
+// AuditorCleared reports if the "auditor" edge to the Employee entity was cleared.
+func (m *ExplanationRequestMutation) AuditorCleared() bool {
+	return m.AuditorIDCleared() || m.clearedauditor
+}
+
+// AuditorIDs returns the "auditor" edge IDs in the mutation.
+// Note that IDs always returns len(IDs) <= 1 for unique edges, and you should use
+// AuditorID instead. It exists only for internal usage by the builders.
+func (m *ExplanationRequestMutation) AuditorIDs() (ids []int) {
+	if id := m.auditor; id != nil {
+		ids = append(ids, *id)
+	}
+	return
+}
+
+// ResetAuditor resets all changes to the "auditor" edge.
+func (m *ExplanationRequestMutation) ResetAuditor() {
+	m.auditor = nil
+	m.clearedauditor = false
+}
+
+// ClearCategory clears the "category" edge to the ExplanationCategory entity.
+func (m *ExplanationRequestMutation) ClearCategory() {
+	m.clearedcategory = true
+	m.clearedFields[explanationrequest.FieldCategoryID] = struct{}{}
+}
+
+// CategoryCleared reports if the "category" edge to the ExplanationCategory entity was cleared.
+func (m *ExplanationRequestMutation) CategoryCleared() bool {
+	return m.clearedcategory
+}
+
+// CategoryIDs returns the "category" edge IDs in the mutation.
+// Note that IDs always returns len(IDs) <= 1 for unique edges, and you should use
+// CategoryID instead. It exists only for internal usage by the builders.
+func (m *ExplanationRequestMutation) CategoryIDs() (ids []int) {
+	if id := m.category; id != nil {
+		ids = append(ids, *id)
+	}
+	return
+}
+
+// ResetCategory resets all changes to the "category" edge.
+func (m *ExplanationRequestMutation) ResetCategory() {
+	m.category = nil
+	m.clearedcategory = false
+}
+
+// ClearDepartment clears the "department" edge to the Department entity.
+func (m *ExplanationRequestMutation) ClearDepartment() {
+	m.cleareddepartment = true
+	m.clearedFields[explanationrequest.FieldDepartmentID] = struct{}{}
+}
+
+// DepartmentCleared reports if the "department" edge to the Department entity was cleared.
+func (m *ExplanationRequestMutation) DepartmentCleared() bool {
+	return m.DepartmentIDCleared() || m.cleareddepartment
+}
+
+// DepartmentIDs returns the "department" edge IDs in the mutation.
+// Note that IDs always returns len(IDs) <= 1 for unique edges, and you should use
+// DepartmentID instead. It exists only for internal usage by the builders.
+func (m *ExplanationRequestMutation) DepartmentIDs() (ids []int) {
+	if id := m.department; id != nil {
+		ids = append(ids, *id)
+	}
+	return
+}
+
+// ResetDepartment resets all changes to the "department" edge.
+func (m *ExplanationRequestMutation) ResetDepartment() {
+	m.department = nil
+	m.cleareddepartment = false
+}
+
+// ClearRequestedBy clears the "requested_by" edge to the User entity.
+func (m *ExplanationRequestMutation) ClearRequestedBy() {
+	m.clearedrequested_by = true
+	m.clearedFields[explanationrequest.FieldRequestedByID] = struct{}{}
+}
+
+// RequestedByCleared reports if the "requested_by" edge to the User entity was cleared.
+func (m *ExplanationRequestMutation) RequestedByCleared() bool {
+	return m.RequestedByIDCleared() || m.clearedrequested_by
+}
+
+// RequestedByIDs returns the "requested_by" edge IDs in the mutation.
+// Note that IDs always returns len(IDs) <= 1 for unique edges, and you should use
+// RequestedByID instead. It exists only for internal usage by the builders.
+func (m *ExplanationRequestMutation) RequestedByIDs() (ids []int) {
+	if id := m.requested_by; id != nil {
+		ids = append(ids, *id)
+	}
+	return
+}
+
+// ResetRequestedBy resets all changes to the "requested_by" edge.
+func (m *ExplanationRequestMutation) ResetRequestedBy() {
+	m.requested_by = nil
+	m.clearedrequested_by = false
+}
+
+// AddStepIDs adds the "steps" edge to the ExplanationStep entity by ids.
+func (m *ExplanationRequestMutation) AddStepIDs(ids ...int) {
+	if m.steps == nil {
+		m.steps = make(map[int]struct{})
+	}
+	for i := range ids {
+		m.steps[ids[i]] = struct{}{}
+	}
+}
+
+// ClearSteps clears the "steps" edge to the ExplanationStep entity.
+func (m *ExplanationRequestMutation) ClearSteps() {
+	m.clearedsteps = true
+}
+
+// StepsCleared reports if the "steps" edge to the ExplanationStep entity was cleared.
+func (m *ExplanationRequestMutation) StepsCleared() bool {
+	return m.clearedsteps
+}
+
+// RemoveStepIDs removes the "steps" edge to the ExplanationStep entity by IDs.
+func (m *ExplanationRequestMutation) RemoveStepIDs(ids ...int) {
+	if m.removedsteps == nil {
+		m.removedsteps = make(map[int]struct{})
+	}
+	for i := range ids {
+		delete(m.steps, ids[i])
+		m.removedsteps[ids[i]] = struct{}{}
+	}
+}
+
+// RemovedSteps returns the removed IDs of the "steps" edge to the ExplanationStep entity.
+func (m *ExplanationRequestMutation) RemovedStepsIDs() (ids []int) {
+	for id := range m.removedsteps {
+		ids = append(ids, id)
+	}
+	return
+}
+
+// StepsIDs returns the "steps" edge IDs in the mutation.
+func (m *ExplanationRequestMutation) StepsIDs() (ids []int) {
+	for id := range m.steps {
+		ids = append(ids, id)
+	}
+	return
+}
+
+// ResetSteps resets all changes to the "steps" edge.
+func (m *ExplanationRequestMutation) ResetSteps() {
+	m.steps = nil
+	m.clearedsteps = false
+	m.removedsteps = nil
+}
+
+// AddLinkIDs adds the "links" edge to the ExplanationLink entity by ids.
+func (m *ExplanationRequestMutation) AddLinkIDs(ids ...int) {
+	if m.links == nil {
+		m.links = make(map[int]struct{})
+	}
+	for i := range ids {
+		m.links[ids[i]] = struct{}{}
+	}
+}
+
+// ClearLinks clears the "links" edge to the ExplanationLink entity.
+func (m *ExplanationRequestMutation) ClearLinks() {
+	m.clearedlinks = true
+}
+
+// LinksCleared reports if the "links" edge to the ExplanationLink entity was cleared.
+func (m *ExplanationRequestMutation) LinksCleared() bool {
+	return m.clearedlinks
+}
+
+// RemoveLinkIDs removes the "links" edge to the ExplanationLink entity by IDs.
+func (m *ExplanationRequestMutation) RemoveLinkIDs(ids ...int) {
+	if m.removedlinks == nil {
+		m.removedlinks = make(map[int]struct{})
+	}
+	for i := range ids {
+		delete(m.links, ids[i])
+		m.removedlinks[ids[i]] = struct{}{}
+	}
+}
+
+// RemovedLinks returns the removed IDs of the "links" edge to the ExplanationLink entity.
+func (m *ExplanationRequestMutation) RemovedLinksIDs() (ids []int) {
+	for id := range m.removedlinks {
+		ids = append(ids, id)
+	}
+	return
+}
+
+// LinksIDs returns the "links" edge IDs in the mutation.
+func (m *ExplanationRequestMutation) LinksIDs() (ids []int) {
+	for id := range m.links {
+		ids = append(ids, id)
+	}
+	return
+}
+
+// ResetLinks resets all changes to the "links" edge.
+func (m *ExplanationRequestMutation) ResetLinks() {
+	m.links = nil
+	m.clearedlinks = false
+	m.removedlinks = nil
+}
+
+// Where appends a list predicates to the ExplanationRequestMutation builder.
+func (m *ExplanationRequestMutation) Where(ps ...predicate.ExplanationRequest) {
+	m.predicates = append(m.predicates, ps...)
+}
+
+// WhereP appends storage-level predicates to the ExplanationRequestMutation builder. Using this method,
+// users can use type-assertion to append predicates that do not depend on any generated package.
+func (m *ExplanationRequestMutation) WhereP(ps ...func(*sql.Selector)) {
+	p := make([]predicate.ExplanationRequest, len(ps))
+	for i := range ps {
+		p[i] = ps[i]
+	}
+	m.Where(p...)
+}
+
+// Op returns the operation name.
+func (m *ExplanationRequestMutation) Op() Op {
+	return m.op
+}
+
+// SetOp allows setting the mutation operation.
+func (m *ExplanationRequestMutation) SetOp(op Op) {
+	m.op = op
+}
+
+// Type returns the node type of this mutation (ExplanationRequest).
+func (m *ExplanationRequestMutation) Type() string {
+	return m.typ
+}
+
+// Fields returns all fields that were changed during this mutation. Note that in
+// order to get all numeric fields that were incremented/decremented, call
+// AddedFields().
+func (m *ExplanationRequestMutation) Fields() []string {
+	fields := make([]string, 0, 20)
+	if m.created_at != nil {
+		fields = append(fields, explanationrequest.FieldCreatedAt)
+	}
+	if m.updated_at != nil {
+		fields = append(fields, explanationrequest.FieldUpdatedAt)
+	}
+	if m.ticket != nil {
+		fields = append(fields, explanationrequest.FieldTicketID)
+	}
+	if m.status != nil {
+		fields = append(fields, explanationrequest.FieldStatus)
+	}
+	if m.priority != nil {
+		fields = append(fields, explanationrequest.FieldPriority)
+	}
+	if m.violator != nil {
+		fields = append(fields, explanationrequest.FieldViolatorID)
+	}
+	if m.manager != nil {
+		fields = append(fields, explanationrequest.FieldManagerID)
+	}
+	if m.auditor != nil {
+		fields = append(fields, explanationrequest.FieldAuditorID)
+	}
+	if m.category != nil {
+		fields = append(fields, explanationrequest.FieldCategoryID)
+	}
+	if m.department != nil {
+		fields = append(fields, explanationrequest.FieldDepartmentID)
+	}
+	if m.deadline != nil {
+		fields = append(fields, explanationrequest.FieldDeadline)
+	}
+	if m.message != nil {
+		fields = append(fields, explanationrequest.FieldMessage)
+	}
+	if m.evidence != nil {
+		fields = append(fields, explanationrequest.FieldEvidence)
+	}
+	if m.requested_by != nil {
+		fields = append(fields, explanationrequest.FieldRequestedByID)
+	}
+	if m.withdrawn != nil {
+		fields = append(fields, explanationrequest.FieldWithdrawn)
+	}
+	if m.withdraw_reason != nil {
+		fields = append(fields, explanationrequest.FieldWithdrawReason)
+	}
+	if m.ended_at != nil {
+		fields = append(fields, explanationrequest.FieldEndedAt)
+	}
+	if m.submitted_at != nil {
+		fields = append(fields, explanationrequest.FieldSubmittedAt)
+	}
+	if m.reminded_at != nil {
+		fields = append(fields, explanationrequest.FieldRemindedAt)
+	}
+	if m.version != nil {
+		fields = append(fields, explanationrequest.FieldVersion)
+	}
+	return fields
+}
+
+// Field returns the value of a field with the given name. The second boolean
+// return value indicates that this field was not set, or was not defined in the
+// schema.
+func (m *ExplanationRequestMutation) Field(name string) (ent.Value, bool) {
+	switch name {
+	case explanationrequest.FieldCreatedAt:
+		return m.CreatedAt()
+	case explanationrequest.FieldUpdatedAt:
+		return m.UpdatedAt()
+	case explanationrequest.FieldTicketID:
+		return m.TicketID()
+	case explanationrequest.FieldStatus:
+		return m.Status()
+	case explanationrequest.FieldPriority:
+		return m.Priority()
+	case explanationrequest.FieldViolatorID:
+		return m.ViolatorID()
+	case explanationrequest.FieldManagerID:
+		return m.ManagerID()
+	case explanationrequest.FieldAuditorID:
+		return m.AuditorID()
+	case explanationrequest.FieldCategoryID:
+		return m.CategoryID()
+	case explanationrequest.FieldDepartmentID:
+		return m.DepartmentID()
+	case explanationrequest.FieldDeadline:
+		return m.Deadline()
+	case explanationrequest.FieldMessage:
+		return m.Message()
+	case explanationrequest.FieldEvidence:
+		return m.Evidence()
+	case explanationrequest.FieldRequestedByID:
+		return m.RequestedByID()
+	case explanationrequest.FieldWithdrawn:
+		return m.Withdrawn()
+	case explanationrequest.FieldWithdrawReason:
+		return m.WithdrawReason()
+	case explanationrequest.FieldEndedAt:
+		return m.EndedAt()
+	case explanationrequest.FieldSubmittedAt:
+		return m.SubmittedAt()
+	case explanationrequest.FieldRemindedAt:
+		return m.RemindedAt()
+	case explanationrequest.FieldVersion:
+		return m.Version()
+	}
+	return nil, false
+}
+
+// OldField returns the old value of the field from the database. An error is
+// returned if the mutation operation is not UpdateOne, or the query to the
+// database failed.
+func (m *ExplanationRequestMutation) OldField(ctx context.Context, name string) (ent.Value, error) {
+	switch name {
+	case explanationrequest.FieldCreatedAt:
+		return m.OldCreatedAt(ctx)
+	case explanationrequest.FieldUpdatedAt:
+		return m.OldUpdatedAt(ctx)
+	case explanationrequest.FieldTicketID:
+		return m.OldTicketID(ctx)
+	case explanationrequest.FieldStatus:
+		return m.OldStatus(ctx)
+	case explanationrequest.FieldPriority:
+		return m.OldPriority(ctx)
+	case explanationrequest.FieldViolatorID:
+		return m.OldViolatorID(ctx)
+	case explanationrequest.FieldManagerID:
+		return m.OldManagerID(ctx)
+	case explanationrequest.FieldAuditorID:
+		return m.OldAuditorID(ctx)
+	case explanationrequest.FieldCategoryID:
+		return m.OldCategoryID(ctx)
+	case explanationrequest.FieldDepartmentID:
+		return m.OldDepartmentID(ctx)
+	case explanationrequest.FieldDeadline:
+		return m.OldDeadline(ctx)
+	case explanationrequest.FieldMessage:
+		return m.OldMessage(ctx)
+	case explanationrequest.FieldEvidence:
+		return m.OldEvidence(ctx)
+	case explanationrequest.FieldRequestedByID:
+		return m.OldRequestedByID(ctx)
+	case explanationrequest.FieldWithdrawn:
+		return m.OldWithdrawn(ctx)
+	case explanationrequest.FieldWithdrawReason:
+		return m.OldWithdrawReason(ctx)
+	case explanationrequest.FieldEndedAt:
+		return m.OldEndedAt(ctx)
+	case explanationrequest.FieldSubmittedAt:
+		return m.OldSubmittedAt(ctx)
+	case explanationrequest.FieldRemindedAt:
+		return m.OldRemindedAt(ctx)
+	case explanationrequest.FieldVersion:
+		return m.OldVersion(ctx)
+	}
+	return nil, fmt.Errorf("unknown ExplanationRequest field %s", name)
+}
+
+// SetField sets the value of a field with the given name. It returns an error if
+// the field is not defined in the schema, or if the type mismatched the field
+// type.
+func (m *ExplanationRequestMutation) SetField(name string, value ent.Value) error {
+	switch name {
+	case explanationrequest.FieldCreatedAt:
+		v, ok := value.(time.Time)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetCreatedAt(v)
+		return nil
+	case explanationrequest.FieldUpdatedAt:
+		v, ok := value.(time.Time)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetUpdatedAt(v)
+		return nil
+	case explanationrequest.FieldTicketID:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetTicketID(v)
+		return nil
+	case explanationrequest.FieldStatus:
+		v, ok := value.(schematype.ExplanationStatus)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetStatus(v)
+		return nil
+	case explanationrequest.FieldPriority:
+		v, ok := value.(explanationrequest.Priority)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetPriority(v)
+		return nil
+	case explanationrequest.FieldViolatorID:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetViolatorID(v)
+		return nil
+	case explanationrequest.FieldManagerID:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetManagerID(v)
+		return nil
+	case explanationrequest.FieldAuditorID:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetAuditorID(v)
+		return nil
+	case explanationrequest.FieldCategoryID:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetCategoryID(v)
+		return nil
+	case explanationrequest.FieldDepartmentID:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetDepartmentID(v)
+		return nil
+	case explanationrequest.FieldDeadline:
+		v, ok := value.(time.Time)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetDeadline(v)
+		return nil
+	case explanationrequest.FieldMessage:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetMessage(v)
+		return nil
+	case explanationrequest.FieldEvidence:
+		v, ok := value.([]map[string]interface{})
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetEvidence(v)
+		return nil
+	case explanationrequest.FieldRequestedByID:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetRequestedByID(v)
+		return nil
+	case explanationrequest.FieldWithdrawn:
+		v, ok := value.(bool)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetWithdrawn(v)
+		return nil
+	case explanationrequest.FieldWithdrawReason:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetWithdrawReason(v)
+		return nil
+	case explanationrequest.FieldEndedAt:
+		v, ok := value.(time.Time)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetEndedAt(v)
+		return nil
+	case explanationrequest.FieldSubmittedAt:
+		v, ok := value.(time.Time)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetSubmittedAt(v)
+		return nil
+	case explanationrequest.FieldRemindedAt:
+		v, ok := value.(time.Time)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetRemindedAt(v)
+		return nil
+	case explanationrequest.FieldVersion:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetVersion(v)
+		return nil
+	}
+	return fmt.Errorf("unknown ExplanationRequest field %s", name)
+}
+
+// AddedFields returns all numeric fields that were incremented/decremented during
+// this mutation.
+func (m *ExplanationRequestMutation) AddedFields() []string {
+	var fields []string
+	if m.addversion != nil {
+		fields = append(fields, explanationrequest.FieldVersion)
+	}
+	return fields
+}
+
+// AddedField returns the numeric value that was incremented/decremented on a field
+// with the given name. The second boolean return value indicates that this field
+// was not set, or was not defined in the schema.
+func (m *ExplanationRequestMutation) AddedField(name string) (ent.Value, bool) {
+	switch name {
+	case explanationrequest.FieldVersion:
+		return m.AddedVersion()
+	}
+	return nil, false
+}
+
+// AddField adds the value to the field with the given name. It returns an error if
+// the field is not defined in the schema, or if the type mismatched the field
+// type.
+func (m *ExplanationRequestMutation) AddField(name string, value ent.Value) error {
+	switch name {
+	case explanationrequest.FieldVersion:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.AddVersion(v)
+		return nil
+	}
+	return fmt.Errorf("unknown ExplanationRequest numeric field %s", name)
+}
+
+// ClearedFields returns all nullable fields that were cleared during this
+// mutation.
+func (m *ExplanationRequestMutation) ClearedFields() []string {
+	var fields []string
+	if m.FieldCleared(explanationrequest.FieldAuditorID) {
+		fields = append(fields, explanationrequest.FieldAuditorID)
+	}
+	if m.FieldCleared(explanationrequest.FieldDepartmentID) {
+		fields = append(fields, explanationrequest.FieldDepartmentID)
+	}
+	if m.FieldCleared(explanationrequest.FieldRequestedByID) {
+		fields = append(fields, explanationrequest.FieldRequestedByID)
+	}
+	if m.FieldCleared(explanationrequest.FieldWithdrawReason) {
+		fields = append(fields, explanationrequest.FieldWithdrawReason)
+	}
+	if m.FieldCleared(explanationrequest.FieldEndedAt) {
+		fields = append(fields, explanationrequest.FieldEndedAt)
+	}
+	if m.FieldCleared(explanationrequest.FieldSubmittedAt) {
+		fields = append(fields, explanationrequest.FieldSubmittedAt)
+	}
+	if m.FieldCleared(explanationrequest.FieldRemindedAt) {
+		fields = append(fields, explanationrequest.FieldRemindedAt)
+	}
+	return fields
+}
+
+// FieldCleared returns a boolean indicating if a field with the given name was
+// cleared in this mutation.
+func (m *ExplanationRequestMutation) FieldCleared(name string) bool {
+	_, ok := m.clearedFields[name]
+	return ok
+}
+
+// ClearField clears the value of the field with the given name. It returns an
+// error if the field is not defined in the schema.
+func (m *ExplanationRequestMutation) ClearField(name string) error {
+	switch name {
+	case explanationrequest.FieldAuditorID:
+		m.ClearAuditorID()
+		return nil
+	case explanationrequest.FieldDepartmentID:
+		m.ClearDepartmentID()
+		return nil
+	case explanationrequest.FieldRequestedByID:
+		m.ClearRequestedByID()
+		return nil
+	case explanationrequest.FieldWithdrawReason:
+		m.ClearWithdrawReason()
+		return nil
+	case explanationrequest.FieldEndedAt:
+		m.ClearEndedAt()
+		return nil
+	case explanationrequest.FieldSubmittedAt:
+		m.ClearSubmittedAt()
+		return nil
+	case explanationrequest.FieldRemindedAt:
+		m.ClearRemindedAt()
+		return nil
+	}
+	return fmt.Errorf("unknown ExplanationRequest nullable field %s", name)
+}
+
+// ResetField resets all changes in the mutation for the field with the given name.
+// It returns an error if the field is not defined in the schema.
+func (m *ExplanationRequestMutation) ResetField(name string) error {
+	switch name {
+	case explanationrequest.FieldCreatedAt:
+		m.ResetCreatedAt()
+		return nil
+	case explanationrequest.FieldUpdatedAt:
+		m.ResetUpdatedAt()
+		return nil
+	case explanationrequest.FieldTicketID:
+		m.ResetTicketID()
+		return nil
+	case explanationrequest.FieldStatus:
+		m.ResetStatus()
+		return nil
+	case explanationrequest.FieldPriority:
+		m.ResetPriority()
+		return nil
+	case explanationrequest.FieldViolatorID:
+		m.ResetViolatorID()
+		return nil
+	case explanationrequest.FieldManagerID:
+		m.ResetManagerID()
+		return nil
+	case explanationrequest.FieldAuditorID:
+		m.ResetAuditorID()
+		return nil
+	case explanationrequest.FieldCategoryID:
+		m.ResetCategoryID()
+		return nil
+	case explanationrequest.FieldDepartmentID:
+		m.ResetDepartmentID()
+		return nil
+	case explanationrequest.FieldDeadline:
+		m.ResetDeadline()
+		return nil
+	case explanationrequest.FieldMessage:
+		m.ResetMessage()
+		return nil
+	case explanationrequest.FieldEvidence:
+		m.ResetEvidence()
+		return nil
+	case explanationrequest.FieldRequestedByID:
+		m.ResetRequestedByID()
+		return nil
+	case explanationrequest.FieldWithdrawn:
+		m.ResetWithdrawn()
+		return nil
+	case explanationrequest.FieldWithdrawReason:
+		m.ResetWithdrawReason()
+		return nil
+	case explanationrequest.FieldEndedAt:
+		m.ResetEndedAt()
+		return nil
+	case explanationrequest.FieldSubmittedAt:
+		m.ResetSubmittedAt()
+		return nil
+	case explanationrequest.FieldRemindedAt:
+		m.ResetRemindedAt()
+		return nil
+	case explanationrequest.FieldVersion:
+		m.ResetVersion()
+		return nil
+	}
+	return fmt.Errorf("unknown ExplanationRequest field %s", name)
+}
+
+// AddedEdges returns all edge names that were set/added in this mutation.
+func (m *ExplanationRequestMutation) AddedEdges() []string {
+	edges := make([]string, 0, 9)
+	if m.ticket != nil {
+		edges = append(edges, explanationrequest.EdgeTicket)
+	}
+	if m.violator != nil {
+		edges = append(edges, explanationrequest.EdgeViolator)
+	}
+	if m.manager != nil {
+		edges = append(edges, explanationrequest.EdgeManager)
+	}
+	if m.auditor != nil {
+		edges = append(edges, explanationrequest.EdgeAuditor)
+	}
+	if m.category != nil {
+		edges = append(edges, explanationrequest.EdgeCategory)
+	}
+	if m.department != nil {
+		edges = append(edges, explanationrequest.EdgeDepartment)
+	}
+	if m.requested_by != nil {
+		edges = append(edges, explanationrequest.EdgeRequestedBy)
+	}
+	if m.steps != nil {
+		edges = append(edges, explanationrequest.EdgeSteps)
+	}
+	if m.links != nil {
+		edges = append(edges, explanationrequest.EdgeLinks)
+	}
+	return edges
+}
+
+// AddedIDs returns all IDs (to other nodes) that were added for the given edge
+// name in this mutation.
+func (m *ExplanationRequestMutation) AddedIDs(name string) []ent.Value {
+	switch name {
+	case explanationrequest.EdgeTicket:
+		if id := m.ticket; id != nil {
+			return []ent.Value{*id}
+		}
+	case explanationrequest.EdgeViolator:
+		if id := m.violator; id != nil {
+			return []ent.Value{*id}
+		}
+	case explanationrequest.EdgeManager:
+		if id := m.manager; id != nil {
+			return []ent.Value{*id}
+		}
+	case explanationrequest.EdgeAuditor:
+		if id := m.auditor; id != nil {
+			return []ent.Value{*id}
+		}
+	case explanationrequest.EdgeCategory:
+		if id := m.category; id != nil {
+			return []ent.Value{*id}
+		}
+	case explanationrequest.EdgeDepartment:
+		if id := m.department; id != nil {
+			return []ent.Value{*id}
+		}
+	case explanationrequest.EdgeRequestedBy:
+		if id := m.requested_by; id != nil {
+			return []ent.Value{*id}
+		}
+	case explanationrequest.EdgeSteps:
+		ids := make([]ent.Value, 0, len(m.steps))
+		for id := range m.steps {
+			ids = append(ids, id)
+		}
+		return ids
+	case explanationrequest.EdgeLinks:
+		ids := make([]ent.Value, 0, len(m.links))
+		for id := range m.links {
+			ids = append(ids, id)
+		}
+		return ids
+	}
+	return nil
+}
+
+// RemovedEdges returns all edge names that were removed in this mutation.
+func (m *ExplanationRequestMutation) RemovedEdges() []string {
+	edges := make([]string, 0, 9)
+	if m.removedsteps != nil {
+		edges = append(edges, explanationrequest.EdgeSteps)
+	}
+	if m.removedlinks != nil {
+		edges = append(edges, explanationrequest.EdgeLinks)
+	}
+	return edges
+}
+
+// RemovedIDs returns all IDs (to other nodes) that were removed for the edge with
+// the given name in this mutation.
+func (m *ExplanationRequestMutation) RemovedIDs(name string) []ent.Value {
+	switch name {
+	case explanationrequest.EdgeSteps:
+		ids := make([]ent.Value, 0, len(m.removedsteps))
+		for id := range m.removedsteps {
+			ids = append(ids, id)
+		}
+		return ids
+	case explanationrequest.EdgeLinks:
+		ids := make([]ent.Value, 0, len(m.removedlinks))
+		for id := range m.removedlinks {
+			ids = append(ids, id)
+		}
+		return ids
+	}
+	return nil
+}
+
+// ClearedEdges returns all edge names that were cleared in this mutation.
+func (m *ExplanationRequestMutation) ClearedEdges() []string {
+	edges := make([]string, 0, 9)
+	if m.clearedticket {
+		edges = append(edges, explanationrequest.EdgeTicket)
+	}
+	if m.clearedviolator {
+		edges = append(edges, explanationrequest.EdgeViolator)
+	}
+	if m.clearedmanager {
+		edges = append(edges, explanationrequest.EdgeManager)
+	}
+	if m.clearedauditor {
+		edges = append(edges, explanationrequest.EdgeAuditor)
+	}
+	if m.clearedcategory {
+		edges = append(edges, explanationrequest.EdgeCategory)
+	}
+	if m.cleareddepartment {
+		edges = append(edges, explanationrequest.EdgeDepartment)
+	}
+	if m.clearedrequested_by {
+		edges = append(edges, explanationrequest.EdgeRequestedBy)
+	}
+	if m.clearedsteps {
+		edges = append(edges, explanationrequest.EdgeSteps)
+	}
+	if m.clearedlinks {
+		edges = append(edges, explanationrequest.EdgeLinks)
+	}
+	return edges
+}
+
+// EdgeCleared returns a boolean which indicates if the edge with the given name
+// was cleared in this mutation.
+func (m *ExplanationRequestMutation) EdgeCleared(name string) bool {
+	switch name {
+	case explanationrequest.EdgeTicket:
+		return m.clearedticket
+	case explanationrequest.EdgeViolator:
+		return m.clearedviolator
+	case explanationrequest.EdgeManager:
+		return m.clearedmanager
+	case explanationrequest.EdgeAuditor:
+		return m.clearedauditor
+	case explanationrequest.EdgeCategory:
+		return m.clearedcategory
+	case explanationrequest.EdgeDepartment:
+		return m.cleareddepartment
+	case explanationrequest.EdgeRequestedBy:
+		return m.clearedrequested_by
+	case explanationrequest.EdgeSteps:
+		return m.clearedsteps
+	case explanationrequest.EdgeLinks:
+		return m.clearedlinks
+	}
+	return false
+}
+
+// ClearEdge clears the value of the edge with the given name. It returns an error
+// if that edge is not defined in the schema.
+func (m *ExplanationRequestMutation) ClearEdge(name string) error {
+	switch name {
+	case explanationrequest.EdgeTicket:
+		m.ClearTicket()
+		return nil
+	case explanationrequest.EdgeViolator:
+		m.ClearViolator()
+		return nil
+	case explanationrequest.EdgeManager:
+		m.ClearManager()
+		return nil
+	case explanationrequest.EdgeAuditor:
+		m.ClearAuditor()
+		return nil
+	case explanationrequest.EdgeCategory:
+		m.ClearCategory()
+		return nil
+	case explanationrequest.EdgeDepartment:
+		m.ClearDepartment()
+		return nil
+	case explanationrequest.EdgeRequestedBy:
+		m.ClearRequestedBy()
+		return nil
+	}
+	return fmt.Errorf("unknown ExplanationRequest unique edge %s", name)
+}
+
+// ResetEdge resets all changes to the edge with the given name in this mutation.
+// It returns an error if the edge is not defined in the schema.
+func (m *ExplanationRequestMutation) ResetEdge(name string) error {
+	switch name {
+	case explanationrequest.EdgeTicket:
+		m.ResetTicket()
+		return nil
+	case explanationrequest.EdgeViolator:
+		m.ResetViolator()
+		return nil
+	case explanationrequest.EdgeManager:
+		m.ResetManager()
+		return nil
+	case explanationrequest.EdgeAuditor:
+		m.ResetAuditor()
+		return nil
+	case explanationrequest.EdgeCategory:
+		m.ResetCategory()
+		return nil
+	case explanationrequest.EdgeDepartment:
+		m.ResetDepartment()
+		return nil
+	case explanationrequest.EdgeRequestedBy:
+		m.ResetRequestedBy()
+		return nil
+	case explanationrequest.EdgeSteps:
+		m.ResetSteps()
+		return nil
+	case explanationrequest.EdgeLinks:
+		m.ResetLinks()
+		return nil
+	}
+	return fmt.Errorf("unknown ExplanationRequest edge %s", name)
+}
+
+// ExplanationStepMutation represents an operation that mutates the ExplanationStep nodes in the graph.
+type ExplanationStepMutation struct {
+	config
+	op                    Op
+	typ                   string
+	id                    *int
+	action                *explanationstep.Action
+	role                  *explanationstep.Role
+	from_status           *schematype.ExplanationStatus
+	to_status             *schematype.ExplanationStatus
+	comment               *string
+	created_at            *time.Time
+	clearedFields         map[string]struct{}
+	request               *int
+	clearedrequest        bool
+	ticket                *int
+	clearedticket         bool
+	actor                 *int
+	clearedactor          bool
+	actor_employee        *int
+	clearedactor_employee bool
+	attachments           map[int]struct{}
+	removedattachments    map[int]struct{}
+	clearedattachments    bool
+	done                  bool
+	oldValue              func(context.Context) (*ExplanationStep, error)
+	predicates            []predicate.ExplanationStep
+}
+
+var _ ent.Mutation = (*ExplanationStepMutation)(nil)
+
+// explanationstepOption allows management of the mutation configuration using functional options.
+type explanationstepOption func(*ExplanationStepMutation)
+
+// newExplanationStepMutation creates new mutation for the ExplanationStep entity.
+func newExplanationStepMutation(c config, op Op, opts ...explanationstepOption) *ExplanationStepMutation {
+	m := &ExplanationStepMutation{
+		config:        c,
+		op:            op,
+		typ:           TypeExplanationStep,
+		clearedFields: make(map[string]struct{}),
+	}
+	for _, opt := range opts {
+		opt(m)
+	}
+	return m
+}
+
+// withExplanationStepID sets the ID field of the mutation.
+func withExplanationStepID(id int) explanationstepOption {
+	return func(m *ExplanationStepMutation) {
+		var (
+			err   error
+			once  sync.Once
+			value *ExplanationStep
+		)
+		m.oldValue = func(ctx context.Context) (*ExplanationStep, error) {
+			once.Do(func() {
+				if m.done {
+					err = errors.New("querying old values post mutation is not allowed")
+				} else {
+					value, err = m.Client().ExplanationStep.Get(ctx, id)
+				}
+			})
+			return value, err
+		}
+		m.id = &id
+	}
+}
+
+// withExplanationStep sets the old ExplanationStep of the mutation.
+func withExplanationStep(node *ExplanationStep) explanationstepOption {
+	return func(m *ExplanationStepMutation) {
+		m.oldValue = func(context.Context) (*ExplanationStep, error) {
+			return node, nil
+		}
+		m.id = &node.ID
+	}
+}
+
+// Client returns a new `ent.Client` from the mutation. If the mutation was
+// executed in a transaction (ent.Tx), a transactional client is returned.
+func (m ExplanationStepMutation) Client() *Client {
+	client := &Client{config: m.config}
+	client.init()
+	return client
+}
+
+// Tx returns an `ent.Tx` for mutations that were executed in transactions;
+// it returns an error otherwise.
+func (m ExplanationStepMutation) Tx() (*Tx, error) {
+	if _, ok := m.driver.(*txDriver); !ok {
+		return nil, errors.New("ent: mutation is not running in a transaction")
+	}
+	tx := &Tx{config: m.config}
+	tx.init()
+	return tx, nil
+}
+
+// ID returns the ID value in the mutation. Note that the ID is only available
+// if it was provided to the builder or after it was returned from the database.
+func (m *ExplanationStepMutation) ID() (id int, exists bool) {
+	if m.id == nil {
+		return
+	}
+	return *m.id, true
+}
+
+// IDs queries the database and returns the entity ids that match the mutation's predicate.
+// That means, if the mutation is applied within a transaction with an isolation level such
+// as sql.LevelSerializable, the returned ids match the ids of the rows that will be updated
+// or updated by the mutation.
+func (m *ExplanationStepMutation) IDs(ctx context.Context) ([]int, error) {
+	switch {
+	case m.op.Is(OpUpdateOne | OpDeleteOne):
+		id, exists := m.ID()
+		if exists {
+			return []int{id}, nil
+		}
+		fallthrough
+	case m.op.Is(OpUpdate | OpDelete):
+		return m.Client().ExplanationStep.Query().Where(m.predicates...).IDs(ctx)
+	default:
+		return nil, fmt.Errorf("IDs is not allowed on %s operations", m.op)
+	}
+}
+
+// SetRequestID sets the "request_id" field.
+func (m *ExplanationStepMutation) SetRequestID(i int) {
+	m.request = &i
+}
+
+// RequestID returns the value of the "request_id" field in the mutation.
+func (m *ExplanationStepMutation) RequestID() (r int, exists bool) {
+	v := m.request
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldRequestID returns the old "request_id" field's value of the ExplanationStep entity.
+// If the ExplanationStep object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *ExplanationStepMutation) OldRequestID(ctx context.Context) (v int, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldRequestID is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldRequestID requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldRequestID: %w", err)
+	}
+	return oldValue.RequestID, nil
+}
+
+// ResetRequestID resets all changes to the "request_id" field.
+func (m *ExplanationStepMutation) ResetRequestID() {
+	m.request = nil
+}
+
+// SetTicketID sets the "ticket_id" field.
+func (m *ExplanationStepMutation) SetTicketID(i int) {
+	m.ticket = &i
+}
+
+// TicketID returns the value of the "ticket_id" field in the mutation.
+func (m *ExplanationStepMutation) TicketID() (r int, exists bool) {
+	v := m.ticket
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldTicketID returns the old "ticket_id" field's value of the ExplanationStep entity.
+// If the ExplanationStep object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *ExplanationStepMutation) OldTicketID(ctx context.Context) (v int, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldTicketID is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldTicketID requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldTicketID: %w", err)
+	}
+	return oldValue.TicketID, nil
+}
+
+// ResetTicketID resets all changes to the "ticket_id" field.
+func (m *ExplanationStepMutation) ResetTicketID() {
+	m.ticket = nil
+}
+
+// SetAction sets the "action" field.
+func (m *ExplanationStepMutation) SetAction(e explanationstep.Action) {
+	m.action = &e
+}
+
+// Action returns the value of the "action" field in the mutation.
+func (m *ExplanationStepMutation) Action() (r explanationstep.Action, exists bool) {
+	v := m.action
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldAction returns the old "action" field's value of the ExplanationStep entity.
+// If the ExplanationStep object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *ExplanationStepMutation) OldAction(ctx context.Context) (v explanationstep.Action, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldAction is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldAction requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldAction: %w", err)
+	}
+	return oldValue.Action, nil
+}
+
+// ResetAction resets all changes to the "action" field.
+func (m *ExplanationStepMutation) ResetAction() {
+	m.action = nil
+}
+
+// SetRole sets the "role" field.
+func (m *ExplanationStepMutation) SetRole(e explanationstep.Role) {
+	m.role = &e
+}
+
+// Role returns the value of the "role" field in the mutation.
+func (m *ExplanationStepMutation) Role() (r explanationstep.Role, exists bool) {
+	v := m.role
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldRole returns the old "role" field's value of the ExplanationStep entity.
+// If the ExplanationStep object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *ExplanationStepMutation) OldRole(ctx context.Context) (v explanationstep.Role, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldRole is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldRole requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldRole: %w", err)
+	}
+	return oldValue.Role, nil
+}
+
+// ResetRole resets all changes to the "role" field.
+func (m *ExplanationStepMutation) ResetRole() {
+	m.role = nil
+}
+
+// SetFromStatus sets the "from_status" field.
+func (m *ExplanationStepMutation) SetFromStatus(ss schematype.ExplanationStatus) {
+	m.from_status = &ss
+}
+
+// FromStatus returns the value of the "from_status" field in the mutation.
+func (m *ExplanationStepMutation) FromStatus() (r schematype.ExplanationStatus, exists bool) {
+	v := m.from_status
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldFromStatus returns the old "from_status" field's value of the ExplanationStep entity.
+// If the ExplanationStep object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *ExplanationStepMutation) OldFromStatus(ctx context.Context) (v *schematype.ExplanationStatus, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldFromStatus is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldFromStatus requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldFromStatus: %w", err)
+	}
+	return oldValue.FromStatus, nil
+}
+
+// ClearFromStatus clears the value of the "from_status" field.
+func (m *ExplanationStepMutation) ClearFromStatus() {
+	m.from_status = nil
+	m.clearedFields[explanationstep.FieldFromStatus] = struct{}{}
+}
+
+// FromStatusCleared returns if the "from_status" field was cleared in this mutation.
+func (m *ExplanationStepMutation) FromStatusCleared() bool {
+	_, ok := m.clearedFields[explanationstep.FieldFromStatus]
+	return ok
+}
+
+// ResetFromStatus resets all changes to the "from_status" field.
+func (m *ExplanationStepMutation) ResetFromStatus() {
+	m.from_status = nil
+	delete(m.clearedFields, explanationstep.FieldFromStatus)
+}
+
+// SetToStatus sets the "to_status" field.
+func (m *ExplanationStepMutation) SetToStatus(ss schematype.ExplanationStatus) {
+	m.to_status = &ss
+}
+
+// ToStatus returns the value of the "to_status" field in the mutation.
+func (m *ExplanationStepMutation) ToStatus() (r schematype.ExplanationStatus, exists bool) {
+	v := m.to_status
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldToStatus returns the old "to_status" field's value of the ExplanationStep entity.
+// If the ExplanationStep object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *ExplanationStepMutation) OldToStatus(ctx context.Context) (v schematype.ExplanationStatus, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldToStatus is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldToStatus requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldToStatus: %w", err)
+	}
+	return oldValue.ToStatus, nil
+}
+
+// ResetToStatus resets all changes to the "to_status" field.
+func (m *ExplanationStepMutation) ResetToStatus() {
+	m.to_status = nil
+}
+
+// SetActorID sets the "actor_id" field.
+func (m *ExplanationStepMutation) SetActorID(i int) {
+	m.actor = &i
+}
+
+// ActorID returns the value of the "actor_id" field in the mutation.
+func (m *ExplanationStepMutation) ActorID() (r int, exists bool) {
+	v := m.actor
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldActorID returns the old "actor_id" field's value of the ExplanationStep entity.
+// If the ExplanationStep object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *ExplanationStepMutation) OldActorID(ctx context.Context) (v *int, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldActorID is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldActorID requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldActorID: %w", err)
+	}
+	return oldValue.ActorID, nil
+}
+
+// ClearActorID clears the value of the "actor_id" field.
+func (m *ExplanationStepMutation) ClearActorID() {
+	m.actor = nil
+	m.clearedFields[explanationstep.FieldActorID] = struct{}{}
+}
+
+// ActorIDCleared returns if the "actor_id" field was cleared in this mutation.
+func (m *ExplanationStepMutation) ActorIDCleared() bool {
+	_, ok := m.clearedFields[explanationstep.FieldActorID]
+	return ok
+}
+
+// ResetActorID resets all changes to the "actor_id" field.
+func (m *ExplanationStepMutation) ResetActorID() {
+	m.actor = nil
+	delete(m.clearedFields, explanationstep.FieldActorID)
+}
+
+// SetActorEmployeeID sets the "actor_employee_id" field.
+func (m *ExplanationStepMutation) SetActorEmployeeID(i int) {
+	m.actor_employee = &i
+}
+
+// ActorEmployeeID returns the value of the "actor_employee_id" field in the mutation.
+func (m *ExplanationStepMutation) ActorEmployeeID() (r int, exists bool) {
+	v := m.actor_employee
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldActorEmployeeID returns the old "actor_employee_id" field's value of the ExplanationStep entity.
+// If the ExplanationStep object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *ExplanationStepMutation) OldActorEmployeeID(ctx context.Context) (v *int, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldActorEmployeeID is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldActorEmployeeID requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldActorEmployeeID: %w", err)
+	}
+	return oldValue.ActorEmployeeID, nil
+}
+
+// ClearActorEmployeeID clears the value of the "actor_employee_id" field.
+func (m *ExplanationStepMutation) ClearActorEmployeeID() {
+	m.actor_employee = nil
+	m.clearedFields[explanationstep.FieldActorEmployeeID] = struct{}{}
+}
+
+// ActorEmployeeIDCleared returns if the "actor_employee_id" field was cleared in this mutation.
+func (m *ExplanationStepMutation) ActorEmployeeIDCleared() bool {
+	_, ok := m.clearedFields[explanationstep.FieldActorEmployeeID]
+	return ok
+}
+
+// ResetActorEmployeeID resets all changes to the "actor_employee_id" field.
+func (m *ExplanationStepMutation) ResetActorEmployeeID() {
+	m.actor_employee = nil
+	delete(m.clearedFields, explanationstep.FieldActorEmployeeID)
+}
+
+// SetComment sets the "comment" field.
+func (m *ExplanationStepMutation) SetComment(s string) {
+	m.comment = &s
+}
+
+// Comment returns the value of the "comment" field in the mutation.
+func (m *ExplanationStepMutation) Comment() (r string, exists bool) {
+	v := m.comment
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldComment returns the old "comment" field's value of the ExplanationStep entity.
+// If the ExplanationStep object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *ExplanationStepMutation) OldComment(ctx context.Context) (v string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldComment is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldComment requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldComment: %w", err)
+	}
+	return oldValue.Comment, nil
+}
+
+// ResetComment resets all changes to the "comment" field.
+func (m *ExplanationStepMutation) ResetComment() {
+	m.comment = nil
+}
+
+// SetCreatedAt sets the "created_at" field.
+func (m *ExplanationStepMutation) SetCreatedAt(t time.Time) {
+	m.created_at = &t
+}
+
+// CreatedAt returns the value of the "created_at" field in the mutation.
+func (m *ExplanationStepMutation) CreatedAt() (r time.Time, exists bool) {
+	v := m.created_at
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldCreatedAt returns the old "created_at" field's value of the ExplanationStep entity.
+// If the ExplanationStep object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *ExplanationStepMutation) OldCreatedAt(ctx context.Context) (v time.Time, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldCreatedAt is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldCreatedAt requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldCreatedAt: %w", err)
+	}
+	return oldValue.CreatedAt, nil
+}
+
+// ResetCreatedAt resets all changes to the "created_at" field.
+func (m *ExplanationStepMutation) ResetCreatedAt() {
+	m.created_at = nil
+}
+
+// ClearRequest clears the "request" edge to the ExplanationRequest entity.
+func (m *ExplanationStepMutation) ClearRequest() {
+	m.clearedrequest = true
+	m.clearedFields[explanationstep.FieldRequestID] = struct{}{}
+}
+
+// RequestCleared reports if the "request" edge to the ExplanationRequest entity was cleared.
+func (m *ExplanationStepMutation) RequestCleared() bool {
+	return m.clearedrequest
+}
+
+// RequestIDs returns the "request" edge IDs in the mutation.
+// Note that IDs always returns len(IDs) <= 1 for unique edges, and you should use
+// RequestID instead. It exists only for internal usage by the builders.
+func (m *ExplanationStepMutation) RequestIDs() (ids []int) {
+	if id := m.request; id != nil {
+		ids = append(ids, *id)
+	}
+	return
+}
+
+// ResetRequest resets all changes to the "request" edge.
+func (m *ExplanationStepMutation) ResetRequest() {
+	m.request = nil
+	m.clearedrequest = false
+}
+
+// ClearTicket clears the "ticket" edge to the Ticket entity.
+func (m *ExplanationStepMutation) ClearTicket() {
+	m.clearedticket = true
+	m.clearedFields[explanationstep.FieldTicketID] = struct{}{}
+}
+
+// TicketCleared reports if the "ticket" edge to the Ticket entity was cleared.
+func (m *ExplanationStepMutation) TicketCleared() bool {
+	return m.clearedticket
+}
+
+// TicketIDs returns the "ticket" edge IDs in the mutation.
+// Note that IDs always returns len(IDs) <= 1 for unique edges, and you should use
+// TicketID instead. It exists only for internal usage by the builders.
+func (m *ExplanationStepMutation) TicketIDs() (ids []int) {
+	if id := m.ticket; id != nil {
+		ids = append(ids, *id)
+	}
+	return
+}
+
+// ResetTicket resets all changes to the "ticket" edge.
+func (m *ExplanationStepMutation) ResetTicket() {
+	m.ticket = nil
+	m.clearedticket = false
+}
+
+// ClearActor clears the "actor" edge to the User entity.
+func (m *ExplanationStepMutation) ClearActor() {
+	m.clearedactor = true
+	m.clearedFields[explanationstep.FieldActorID] = struct{}{}
+}
+
+// ActorCleared reports if the "actor" edge to the User entity was cleared.
+func (m *ExplanationStepMutation) ActorCleared() bool {
+	return m.ActorIDCleared() || m.clearedactor
+}
+
+// ActorIDs returns the "actor" edge IDs in the mutation.
+// Note that IDs always returns len(IDs) <= 1 for unique edges, and you should use
+// ActorID instead. It exists only for internal usage by the builders.
+func (m *ExplanationStepMutation) ActorIDs() (ids []int) {
+	if id := m.actor; id != nil {
+		ids = append(ids, *id)
+	}
+	return
+}
+
+// ResetActor resets all changes to the "actor" edge.
+func (m *ExplanationStepMutation) ResetActor() {
+	m.actor = nil
+	m.clearedactor = false
+}
+
+// ClearActorEmployee clears the "actor_employee" edge to the Employee entity.
+func (m *ExplanationStepMutation) ClearActorEmployee() {
+	m.clearedactor_employee = true
+	m.clearedFields[explanationstep.FieldActorEmployeeID] = struct{}{}
+}
+
+// ActorEmployeeCleared reports if the "actor_employee" edge to the Employee entity was cleared.
+func (m *ExplanationStepMutation) ActorEmployeeCleared() bool {
+	return m.ActorEmployeeIDCleared() || m.clearedactor_employee
+}
+
+// ActorEmployeeIDs returns the "actor_employee" edge IDs in the mutation.
+// Note that IDs always returns len(IDs) <= 1 for unique edges, and you should use
+// ActorEmployeeID instead. It exists only for internal usage by the builders.
+func (m *ExplanationStepMutation) ActorEmployeeIDs() (ids []int) {
+	if id := m.actor_employee; id != nil {
+		ids = append(ids, *id)
+	}
+	return
+}
+
+// ResetActorEmployee resets all changes to the "actor_employee" edge.
+func (m *ExplanationStepMutation) ResetActorEmployee() {
+	m.actor_employee = nil
+	m.clearedactor_employee = false
+}
+
+// AddAttachmentIDs adds the "attachments" edge to the Attachment entity by ids.
+func (m *ExplanationStepMutation) AddAttachmentIDs(ids ...int) {
+	if m.attachments == nil {
+		m.attachments = make(map[int]struct{})
+	}
+	for i := range ids {
+		m.attachments[ids[i]] = struct{}{}
+	}
+}
+
+// ClearAttachments clears the "attachments" edge to the Attachment entity.
+func (m *ExplanationStepMutation) ClearAttachments() {
+	m.clearedattachments = true
+}
+
+// AttachmentsCleared reports if the "attachments" edge to the Attachment entity was cleared.
+func (m *ExplanationStepMutation) AttachmentsCleared() bool {
+	return m.clearedattachments
+}
+
+// RemoveAttachmentIDs removes the "attachments" edge to the Attachment entity by IDs.
+func (m *ExplanationStepMutation) RemoveAttachmentIDs(ids ...int) {
+	if m.removedattachments == nil {
+		m.removedattachments = make(map[int]struct{})
+	}
+	for i := range ids {
+		delete(m.attachments, ids[i])
+		m.removedattachments[ids[i]] = struct{}{}
+	}
+}
+
+// RemovedAttachments returns the removed IDs of the "attachments" edge to the Attachment entity.
+func (m *ExplanationStepMutation) RemovedAttachmentsIDs() (ids []int) {
+	for id := range m.removedattachments {
+		ids = append(ids, id)
+	}
+	return
+}
+
+// AttachmentsIDs returns the "attachments" edge IDs in the mutation.
+func (m *ExplanationStepMutation) AttachmentsIDs() (ids []int) {
+	for id := range m.attachments {
+		ids = append(ids, id)
+	}
+	return
+}
+
+// ResetAttachments resets all changes to the "attachments" edge.
+func (m *ExplanationStepMutation) ResetAttachments() {
+	m.attachments = nil
+	m.clearedattachments = false
+	m.removedattachments = nil
+}
+
+// Where appends a list predicates to the ExplanationStepMutation builder.
+func (m *ExplanationStepMutation) Where(ps ...predicate.ExplanationStep) {
+	m.predicates = append(m.predicates, ps...)
+}
+
+// WhereP appends storage-level predicates to the ExplanationStepMutation builder. Using this method,
+// users can use type-assertion to append predicates that do not depend on any generated package.
+func (m *ExplanationStepMutation) WhereP(ps ...func(*sql.Selector)) {
+	p := make([]predicate.ExplanationStep, len(ps))
+	for i := range ps {
+		p[i] = ps[i]
+	}
+	m.Where(p...)
+}
+
+// Op returns the operation name.
+func (m *ExplanationStepMutation) Op() Op {
+	return m.op
+}
+
+// SetOp allows setting the mutation operation.
+func (m *ExplanationStepMutation) SetOp(op Op) {
+	m.op = op
+}
+
+// Type returns the node type of this mutation (ExplanationStep).
+func (m *ExplanationStepMutation) Type() string {
+	return m.typ
+}
+
+// Fields returns all fields that were changed during this mutation. Note that in
+// order to get all numeric fields that were incremented/decremented, call
+// AddedFields().
+func (m *ExplanationStepMutation) Fields() []string {
+	fields := make([]string, 0, 10)
+	if m.request != nil {
+		fields = append(fields, explanationstep.FieldRequestID)
+	}
+	if m.ticket != nil {
+		fields = append(fields, explanationstep.FieldTicketID)
+	}
+	if m.action != nil {
+		fields = append(fields, explanationstep.FieldAction)
+	}
+	if m.role != nil {
+		fields = append(fields, explanationstep.FieldRole)
+	}
+	if m.from_status != nil {
+		fields = append(fields, explanationstep.FieldFromStatus)
+	}
+	if m.to_status != nil {
+		fields = append(fields, explanationstep.FieldToStatus)
+	}
+	if m.actor != nil {
+		fields = append(fields, explanationstep.FieldActorID)
+	}
+	if m.actor_employee != nil {
+		fields = append(fields, explanationstep.FieldActorEmployeeID)
+	}
+	if m.comment != nil {
+		fields = append(fields, explanationstep.FieldComment)
+	}
+	if m.created_at != nil {
+		fields = append(fields, explanationstep.FieldCreatedAt)
+	}
+	return fields
+}
+
+// Field returns the value of a field with the given name. The second boolean
+// return value indicates that this field was not set, or was not defined in the
+// schema.
+func (m *ExplanationStepMutation) Field(name string) (ent.Value, bool) {
+	switch name {
+	case explanationstep.FieldRequestID:
+		return m.RequestID()
+	case explanationstep.FieldTicketID:
+		return m.TicketID()
+	case explanationstep.FieldAction:
+		return m.Action()
+	case explanationstep.FieldRole:
+		return m.Role()
+	case explanationstep.FieldFromStatus:
+		return m.FromStatus()
+	case explanationstep.FieldToStatus:
+		return m.ToStatus()
+	case explanationstep.FieldActorID:
+		return m.ActorID()
+	case explanationstep.FieldActorEmployeeID:
+		return m.ActorEmployeeID()
+	case explanationstep.FieldComment:
+		return m.Comment()
+	case explanationstep.FieldCreatedAt:
+		return m.CreatedAt()
+	}
+	return nil, false
+}
+
+// OldField returns the old value of the field from the database. An error is
+// returned if the mutation operation is not UpdateOne, or the query to the
+// database failed.
+func (m *ExplanationStepMutation) OldField(ctx context.Context, name string) (ent.Value, error) {
+	switch name {
+	case explanationstep.FieldRequestID:
+		return m.OldRequestID(ctx)
+	case explanationstep.FieldTicketID:
+		return m.OldTicketID(ctx)
+	case explanationstep.FieldAction:
+		return m.OldAction(ctx)
+	case explanationstep.FieldRole:
+		return m.OldRole(ctx)
+	case explanationstep.FieldFromStatus:
+		return m.OldFromStatus(ctx)
+	case explanationstep.FieldToStatus:
+		return m.OldToStatus(ctx)
+	case explanationstep.FieldActorID:
+		return m.OldActorID(ctx)
+	case explanationstep.FieldActorEmployeeID:
+		return m.OldActorEmployeeID(ctx)
+	case explanationstep.FieldComment:
+		return m.OldComment(ctx)
+	case explanationstep.FieldCreatedAt:
+		return m.OldCreatedAt(ctx)
+	}
+	return nil, fmt.Errorf("unknown ExplanationStep field %s", name)
+}
+
+// SetField sets the value of a field with the given name. It returns an error if
+// the field is not defined in the schema, or if the type mismatched the field
+// type.
+func (m *ExplanationStepMutation) SetField(name string, value ent.Value) error {
+	switch name {
+	case explanationstep.FieldRequestID:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetRequestID(v)
+		return nil
+	case explanationstep.FieldTicketID:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetTicketID(v)
+		return nil
+	case explanationstep.FieldAction:
+		v, ok := value.(explanationstep.Action)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetAction(v)
+		return nil
+	case explanationstep.FieldRole:
+		v, ok := value.(explanationstep.Role)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetRole(v)
+		return nil
+	case explanationstep.FieldFromStatus:
+		v, ok := value.(schematype.ExplanationStatus)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetFromStatus(v)
+		return nil
+	case explanationstep.FieldToStatus:
+		v, ok := value.(schematype.ExplanationStatus)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetToStatus(v)
+		return nil
+	case explanationstep.FieldActorID:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetActorID(v)
+		return nil
+	case explanationstep.FieldActorEmployeeID:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetActorEmployeeID(v)
+		return nil
+	case explanationstep.FieldComment:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetComment(v)
+		return nil
+	case explanationstep.FieldCreatedAt:
+		v, ok := value.(time.Time)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetCreatedAt(v)
+		return nil
+	}
+	return fmt.Errorf("unknown ExplanationStep field %s", name)
+}
+
+// AddedFields returns all numeric fields that were incremented/decremented during
+// this mutation.
+func (m *ExplanationStepMutation) AddedFields() []string {
+	var fields []string
+	return fields
+}
+
+// AddedField returns the numeric value that was incremented/decremented on a field
+// with the given name. The second boolean return value indicates that this field
+// was not set, or was not defined in the schema.
+func (m *ExplanationStepMutation) AddedField(name string) (ent.Value, bool) {
+	switch name {
+	}
+	return nil, false
+}
+
+// AddField adds the value to the field with the given name. It returns an error if
+// the field is not defined in the schema, or if the type mismatched the field
+// type.
+func (m *ExplanationStepMutation) AddField(name string, value ent.Value) error {
+	switch name {
+	}
+	return fmt.Errorf("unknown ExplanationStep numeric field %s", name)
+}
+
+// ClearedFields returns all nullable fields that were cleared during this
+// mutation.
+func (m *ExplanationStepMutation) ClearedFields() []string {
+	var fields []string
+	if m.FieldCleared(explanationstep.FieldFromStatus) {
+		fields = append(fields, explanationstep.FieldFromStatus)
+	}
+	if m.FieldCleared(explanationstep.FieldActorID) {
+		fields = append(fields, explanationstep.FieldActorID)
+	}
+	if m.FieldCleared(explanationstep.FieldActorEmployeeID) {
+		fields = append(fields, explanationstep.FieldActorEmployeeID)
+	}
+	return fields
+}
+
+// FieldCleared returns a boolean indicating if a field with the given name was
+// cleared in this mutation.
+func (m *ExplanationStepMutation) FieldCleared(name string) bool {
+	_, ok := m.clearedFields[name]
+	return ok
+}
+
+// ClearField clears the value of the field with the given name. It returns an
+// error if the field is not defined in the schema.
+func (m *ExplanationStepMutation) ClearField(name string) error {
+	switch name {
+	case explanationstep.FieldFromStatus:
+		m.ClearFromStatus()
+		return nil
+	case explanationstep.FieldActorID:
+		m.ClearActorID()
+		return nil
+	case explanationstep.FieldActorEmployeeID:
+		m.ClearActorEmployeeID()
+		return nil
+	}
+	return fmt.Errorf("unknown ExplanationStep nullable field %s", name)
+}
+
+// ResetField resets all changes in the mutation for the field with the given name.
+// It returns an error if the field is not defined in the schema.
+func (m *ExplanationStepMutation) ResetField(name string) error {
+	switch name {
+	case explanationstep.FieldRequestID:
+		m.ResetRequestID()
+		return nil
+	case explanationstep.FieldTicketID:
+		m.ResetTicketID()
+		return nil
+	case explanationstep.FieldAction:
+		m.ResetAction()
+		return nil
+	case explanationstep.FieldRole:
+		m.ResetRole()
+		return nil
+	case explanationstep.FieldFromStatus:
+		m.ResetFromStatus()
+		return nil
+	case explanationstep.FieldToStatus:
+		m.ResetToStatus()
+		return nil
+	case explanationstep.FieldActorID:
+		m.ResetActorID()
+		return nil
+	case explanationstep.FieldActorEmployeeID:
+		m.ResetActorEmployeeID()
+		return nil
+	case explanationstep.FieldComment:
+		m.ResetComment()
+		return nil
+	case explanationstep.FieldCreatedAt:
+		m.ResetCreatedAt()
+		return nil
+	}
+	return fmt.Errorf("unknown ExplanationStep field %s", name)
+}
+
+// AddedEdges returns all edge names that were set/added in this mutation.
+func (m *ExplanationStepMutation) AddedEdges() []string {
+	edges := make([]string, 0, 5)
+	if m.request != nil {
+		edges = append(edges, explanationstep.EdgeRequest)
+	}
+	if m.ticket != nil {
+		edges = append(edges, explanationstep.EdgeTicket)
+	}
+	if m.actor != nil {
+		edges = append(edges, explanationstep.EdgeActor)
+	}
+	if m.actor_employee != nil {
+		edges = append(edges, explanationstep.EdgeActorEmployee)
+	}
+	if m.attachments != nil {
+		edges = append(edges, explanationstep.EdgeAttachments)
+	}
+	return edges
+}
+
+// AddedIDs returns all IDs (to other nodes) that were added for the given edge
+// name in this mutation.
+func (m *ExplanationStepMutation) AddedIDs(name string) []ent.Value {
+	switch name {
+	case explanationstep.EdgeRequest:
+		if id := m.request; id != nil {
+			return []ent.Value{*id}
+		}
+	case explanationstep.EdgeTicket:
+		if id := m.ticket; id != nil {
+			return []ent.Value{*id}
+		}
+	case explanationstep.EdgeActor:
+		if id := m.actor; id != nil {
+			return []ent.Value{*id}
+		}
+	case explanationstep.EdgeActorEmployee:
+		if id := m.actor_employee; id != nil {
+			return []ent.Value{*id}
+		}
+	case explanationstep.EdgeAttachments:
+		ids := make([]ent.Value, 0, len(m.attachments))
+		for id := range m.attachments {
+			ids = append(ids, id)
+		}
+		return ids
+	}
+	return nil
+}
+
+// RemovedEdges returns all edge names that were removed in this mutation.
+func (m *ExplanationStepMutation) RemovedEdges() []string {
+	edges := make([]string, 0, 5)
+	if m.removedattachments != nil {
+		edges = append(edges, explanationstep.EdgeAttachments)
+	}
+	return edges
+}
+
+// RemovedIDs returns all IDs (to other nodes) that were removed for the edge with
+// the given name in this mutation.
+func (m *ExplanationStepMutation) RemovedIDs(name string) []ent.Value {
+	switch name {
+	case explanationstep.EdgeAttachments:
+		ids := make([]ent.Value, 0, len(m.removedattachments))
+		for id := range m.removedattachments {
+			ids = append(ids, id)
+		}
+		return ids
+	}
+	return nil
+}
+
+// ClearedEdges returns all edge names that were cleared in this mutation.
+func (m *ExplanationStepMutation) ClearedEdges() []string {
+	edges := make([]string, 0, 5)
+	if m.clearedrequest {
+		edges = append(edges, explanationstep.EdgeRequest)
+	}
+	if m.clearedticket {
+		edges = append(edges, explanationstep.EdgeTicket)
+	}
+	if m.clearedactor {
+		edges = append(edges, explanationstep.EdgeActor)
+	}
+	if m.clearedactor_employee {
+		edges = append(edges, explanationstep.EdgeActorEmployee)
+	}
+	if m.clearedattachments {
+		edges = append(edges, explanationstep.EdgeAttachments)
+	}
+	return edges
+}
+
+// EdgeCleared returns a boolean which indicates if the edge with the given name
+// was cleared in this mutation.
+func (m *ExplanationStepMutation) EdgeCleared(name string) bool {
+	switch name {
+	case explanationstep.EdgeRequest:
+		return m.clearedrequest
+	case explanationstep.EdgeTicket:
+		return m.clearedticket
+	case explanationstep.EdgeActor:
+		return m.clearedactor
+	case explanationstep.EdgeActorEmployee:
+		return m.clearedactor_employee
+	case explanationstep.EdgeAttachments:
+		return m.clearedattachments
+	}
+	return false
+}
+
+// ClearEdge clears the value of the edge with the given name. It returns an error
+// if that edge is not defined in the schema.
+func (m *ExplanationStepMutation) ClearEdge(name string) error {
+	switch name {
+	case explanationstep.EdgeRequest:
+		m.ClearRequest()
+		return nil
+	case explanationstep.EdgeTicket:
+		m.ClearTicket()
+		return nil
+	case explanationstep.EdgeActor:
+		m.ClearActor()
+		return nil
+	case explanationstep.EdgeActorEmployee:
+		m.ClearActorEmployee()
+		return nil
+	}
+	return fmt.Errorf("unknown ExplanationStep unique edge %s", name)
+}
+
+// ResetEdge resets all changes to the edge with the given name in this mutation.
+// It returns an error if the edge is not defined in the schema.
+func (m *ExplanationStepMutation) ResetEdge(name string) error {
+	switch name {
+	case explanationstep.EdgeRequest:
+		m.ResetRequest()
+		return nil
+	case explanationstep.EdgeTicket:
+		m.ResetTicket()
+		return nil
+	case explanationstep.EdgeActor:
+		m.ResetActor()
+		return nil
+	case explanationstep.EdgeActorEmployee:
+		m.ResetActorEmployee()
+		return nil
+	case explanationstep.EdgeAttachments:
+		m.ResetAttachments()
+		return nil
+	}
+	return fmt.Errorf("unknown ExplanationStep edge %s", name)
 }
 
 // MemoMutation represents an operation that mutates the Memo nodes in the graph.
@@ -11008,6 +18706,9 @@ type TicketMutation struct {
 	host                 *string
 	custom_fields        *[]schematype.CustomField
 	appendcustom_fields  []schematype.CustomField
+	src_ip_key           *string
+	dst_ip_key           *string
+	host_key             *string
 	priority             *ticket.Priority
 	priority_rank        *int8
 	addpriority_rank     *int8
@@ -11019,6 +18720,7 @@ type TicketMutation struct {
 	addduplicate_count   *int
 	closed_at            *time.Time
 	due_at               *time.Time
+	explanation_status   *schematype.ExplanationStatus
 	version              *int
 	addversion           *int
 	clearedFields        map[string]struct{}
@@ -11061,6 +18763,12 @@ type TicketMutation struct {
 	playbook_runs        map[int]struct{}
 	removedplaybook_runs map[int]struct{}
 	clearedplaybook_runs bool
+	evidence             map[int]struct{}
+	removedevidence      map[int]struct{}
+	clearedevidence      bool
+	explanations         map[int]struct{}
+	removedexplanations  map[int]struct{}
+	clearedexplanations  bool
 	done                 bool
 	oldValue             func(context.Context) (*Ticket, error)
 	predicates           []predicate.Ticket
@@ -11934,6 +19642,153 @@ func (m *TicketMutation) ResetCustomFields() {
 	delete(m.clearedFields, ticket.FieldCustomFields)
 }
 
+// SetSrcIPKey sets the "src_ip_key" field.
+func (m *TicketMutation) SetSrcIPKey(s string) {
+	m.src_ip_key = &s
+}
+
+// SrcIPKey returns the value of the "src_ip_key" field in the mutation.
+func (m *TicketMutation) SrcIPKey() (r string, exists bool) {
+	v := m.src_ip_key
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldSrcIPKey returns the old "src_ip_key" field's value of the Ticket entity.
+// If the Ticket object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *TicketMutation) OldSrcIPKey(ctx context.Context) (v *string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldSrcIPKey is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldSrcIPKey requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldSrcIPKey: %w", err)
+	}
+	return oldValue.SrcIPKey, nil
+}
+
+// ClearSrcIPKey clears the value of the "src_ip_key" field.
+func (m *TicketMutation) ClearSrcIPKey() {
+	m.src_ip_key = nil
+	m.clearedFields[ticket.FieldSrcIPKey] = struct{}{}
+}
+
+// SrcIPKeyCleared returns if the "src_ip_key" field was cleared in this mutation.
+func (m *TicketMutation) SrcIPKeyCleared() bool {
+	_, ok := m.clearedFields[ticket.FieldSrcIPKey]
+	return ok
+}
+
+// ResetSrcIPKey resets all changes to the "src_ip_key" field.
+func (m *TicketMutation) ResetSrcIPKey() {
+	m.src_ip_key = nil
+	delete(m.clearedFields, ticket.FieldSrcIPKey)
+}
+
+// SetDstIPKey sets the "dst_ip_key" field.
+func (m *TicketMutation) SetDstIPKey(s string) {
+	m.dst_ip_key = &s
+}
+
+// DstIPKey returns the value of the "dst_ip_key" field in the mutation.
+func (m *TicketMutation) DstIPKey() (r string, exists bool) {
+	v := m.dst_ip_key
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldDstIPKey returns the old "dst_ip_key" field's value of the Ticket entity.
+// If the Ticket object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *TicketMutation) OldDstIPKey(ctx context.Context) (v *string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldDstIPKey is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldDstIPKey requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldDstIPKey: %w", err)
+	}
+	return oldValue.DstIPKey, nil
+}
+
+// ClearDstIPKey clears the value of the "dst_ip_key" field.
+func (m *TicketMutation) ClearDstIPKey() {
+	m.dst_ip_key = nil
+	m.clearedFields[ticket.FieldDstIPKey] = struct{}{}
+}
+
+// DstIPKeyCleared returns if the "dst_ip_key" field was cleared in this mutation.
+func (m *TicketMutation) DstIPKeyCleared() bool {
+	_, ok := m.clearedFields[ticket.FieldDstIPKey]
+	return ok
+}
+
+// ResetDstIPKey resets all changes to the "dst_ip_key" field.
+func (m *TicketMutation) ResetDstIPKey() {
+	m.dst_ip_key = nil
+	delete(m.clearedFields, ticket.FieldDstIPKey)
+}
+
+// SetHostKey sets the "host_key" field.
+func (m *TicketMutation) SetHostKey(s string) {
+	m.host_key = &s
+}
+
+// HostKey returns the value of the "host_key" field in the mutation.
+func (m *TicketMutation) HostKey() (r string, exists bool) {
+	v := m.host_key
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldHostKey returns the old "host_key" field's value of the Ticket entity.
+// If the Ticket object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *TicketMutation) OldHostKey(ctx context.Context) (v *string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldHostKey is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldHostKey requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldHostKey: %w", err)
+	}
+	return oldValue.HostKey, nil
+}
+
+// ClearHostKey clears the value of the "host_key" field.
+func (m *TicketMutation) ClearHostKey() {
+	m.host_key = nil
+	m.clearedFields[ticket.FieldHostKey] = struct{}{}
+}
+
+// HostKeyCleared returns if the "host_key" field was cleared in this mutation.
+func (m *TicketMutation) HostKeyCleared() bool {
+	_, ok := m.clearedFields[ticket.FieldHostKey]
+	return ok
+}
+
+// ResetHostKey resets all changes to the "host_key" field.
+func (m *TicketMutation) ResetHostKey() {
+	m.host_key = nil
+	delete(m.clearedFields, ticket.FieldHostKey)
+}
+
 // SetCategoryID sets the "category_id" field.
 func (m *TicketMutation) SetCategoryID(i int) {
 	m.category = &i
@@ -12456,6 +20311,55 @@ func (m *TicketMutation) DueAtCleared() bool {
 func (m *TicketMutation) ResetDueAt() {
 	m.due_at = nil
 	delete(m.clearedFields, ticket.FieldDueAt)
+}
+
+// SetExplanationStatus sets the "explanation_status" field.
+func (m *TicketMutation) SetExplanationStatus(ss schematype.ExplanationStatus) {
+	m.explanation_status = &ss
+}
+
+// ExplanationStatus returns the value of the "explanation_status" field in the mutation.
+func (m *TicketMutation) ExplanationStatus() (r schematype.ExplanationStatus, exists bool) {
+	v := m.explanation_status
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldExplanationStatus returns the old "explanation_status" field's value of the Ticket entity.
+// If the Ticket object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *TicketMutation) OldExplanationStatus(ctx context.Context) (v *schematype.ExplanationStatus, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldExplanationStatus is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldExplanationStatus requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldExplanationStatus: %w", err)
+	}
+	return oldValue.ExplanationStatus, nil
+}
+
+// ClearExplanationStatus clears the value of the "explanation_status" field.
+func (m *TicketMutation) ClearExplanationStatus() {
+	m.explanation_status = nil
+	m.clearedFields[ticket.FieldExplanationStatus] = struct{}{}
+}
+
+// ExplanationStatusCleared returns if the "explanation_status" field was cleared in this mutation.
+func (m *TicketMutation) ExplanationStatusCleared() bool {
+	_, ok := m.clearedFields[ticket.FieldExplanationStatus]
+	return ok
+}
+
+// ResetExplanationStatus resets all changes to the "explanation_status" field.
+func (m *TicketMutation) ResetExplanationStatus() {
+	m.explanation_status = nil
+	delete(m.clearedFields, ticket.FieldExplanationStatus)
 }
 
 // SetVersion sets the "version" field.
@@ -13189,6 +21093,114 @@ func (m *TicketMutation) ResetPlaybookRuns() {
 	m.removedplaybook_runs = nil
 }
 
+// AddEvidenceIDs adds the "evidence" edge to the Evidence entity by ids.
+func (m *TicketMutation) AddEvidenceIDs(ids ...int) {
+	if m.evidence == nil {
+		m.evidence = make(map[int]struct{})
+	}
+	for i := range ids {
+		m.evidence[ids[i]] = struct{}{}
+	}
+}
+
+// ClearEvidence clears the "evidence" edge to the Evidence entity.
+func (m *TicketMutation) ClearEvidence() {
+	m.clearedevidence = true
+}
+
+// EvidenceCleared reports if the "evidence" edge to the Evidence entity was cleared.
+func (m *TicketMutation) EvidenceCleared() bool {
+	return m.clearedevidence
+}
+
+// RemoveEvidenceIDs removes the "evidence" edge to the Evidence entity by IDs.
+func (m *TicketMutation) RemoveEvidenceIDs(ids ...int) {
+	if m.removedevidence == nil {
+		m.removedevidence = make(map[int]struct{})
+	}
+	for i := range ids {
+		delete(m.evidence, ids[i])
+		m.removedevidence[ids[i]] = struct{}{}
+	}
+}
+
+// RemovedEvidence returns the removed IDs of the "evidence" edge to the Evidence entity.
+func (m *TicketMutation) RemovedEvidenceIDs() (ids []int) {
+	for id := range m.removedevidence {
+		ids = append(ids, id)
+	}
+	return
+}
+
+// EvidenceIDs returns the "evidence" edge IDs in the mutation.
+func (m *TicketMutation) EvidenceIDs() (ids []int) {
+	for id := range m.evidence {
+		ids = append(ids, id)
+	}
+	return
+}
+
+// ResetEvidence resets all changes to the "evidence" edge.
+func (m *TicketMutation) ResetEvidence() {
+	m.evidence = nil
+	m.clearedevidence = false
+	m.removedevidence = nil
+}
+
+// AddExplanationIDs adds the "explanations" edge to the ExplanationRequest entity by ids.
+func (m *TicketMutation) AddExplanationIDs(ids ...int) {
+	if m.explanations == nil {
+		m.explanations = make(map[int]struct{})
+	}
+	for i := range ids {
+		m.explanations[ids[i]] = struct{}{}
+	}
+}
+
+// ClearExplanations clears the "explanations" edge to the ExplanationRequest entity.
+func (m *TicketMutation) ClearExplanations() {
+	m.clearedexplanations = true
+}
+
+// ExplanationsCleared reports if the "explanations" edge to the ExplanationRequest entity was cleared.
+func (m *TicketMutation) ExplanationsCleared() bool {
+	return m.clearedexplanations
+}
+
+// RemoveExplanationIDs removes the "explanations" edge to the ExplanationRequest entity by IDs.
+func (m *TicketMutation) RemoveExplanationIDs(ids ...int) {
+	if m.removedexplanations == nil {
+		m.removedexplanations = make(map[int]struct{})
+	}
+	for i := range ids {
+		delete(m.explanations, ids[i])
+		m.removedexplanations[ids[i]] = struct{}{}
+	}
+}
+
+// RemovedExplanations returns the removed IDs of the "explanations" edge to the ExplanationRequest entity.
+func (m *TicketMutation) RemovedExplanationsIDs() (ids []int) {
+	for id := range m.removedexplanations {
+		ids = append(ids, id)
+	}
+	return
+}
+
+// ExplanationsIDs returns the "explanations" edge IDs in the mutation.
+func (m *TicketMutation) ExplanationsIDs() (ids []int) {
+	for id := range m.explanations {
+		ids = append(ids, id)
+	}
+	return
+}
+
+// ResetExplanations resets all changes to the "explanations" edge.
+func (m *TicketMutation) ResetExplanations() {
+	m.explanations = nil
+	m.clearedexplanations = false
+	m.removedexplanations = nil
+}
+
 // Where appends a list predicates to the TicketMutation builder.
 func (m *TicketMutation) Where(ps ...predicate.Ticket) {
 	m.predicates = append(m.predicates, ps...)
@@ -13223,7 +21235,7 @@ func (m *TicketMutation) Type() string {
 // order to get all numeric fields that were incremented/decremented, call
 // AddedFields().
 func (m *TicketMutation) Fields() []string {
-	fields := make([]string, 0, 29)
+	fields := make([]string, 0, 33)
 	if m.created_at != nil {
 		fields = append(fields, ticket.FieldCreatedAt)
 	}
@@ -13272,6 +21284,15 @@ func (m *TicketMutation) Fields() []string {
 	if m.custom_fields != nil {
 		fields = append(fields, ticket.FieldCustomFields)
 	}
+	if m.src_ip_key != nil {
+		fields = append(fields, ticket.FieldSrcIPKey)
+	}
+	if m.dst_ip_key != nil {
+		fields = append(fields, ticket.FieldDstIPKey)
+	}
+	if m.host_key != nil {
+		fields = append(fields, ticket.FieldHostKey)
+	}
 	if m.category != nil {
 		fields = append(fields, ticket.FieldCategoryID)
 	}
@@ -13307,6 +21328,9 @@ func (m *TicketMutation) Fields() []string {
 	}
 	if m.due_at != nil {
 		fields = append(fields, ticket.FieldDueAt)
+	}
+	if m.explanation_status != nil {
+		fields = append(fields, ticket.FieldExplanationStatus)
 	}
 	if m.version != nil {
 		fields = append(fields, ticket.FieldVersion)
@@ -13351,6 +21375,12 @@ func (m *TicketMutation) Field(name string) (ent.Value, bool) {
 		return m.Host()
 	case ticket.FieldCustomFields:
 		return m.CustomFields()
+	case ticket.FieldSrcIPKey:
+		return m.SrcIPKey()
+	case ticket.FieldDstIPKey:
+		return m.DstIPKey()
+	case ticket.FieldHostKey:
+		return m.HostKey()
 	case ticket.FieldCategoryID:
 		return m.CategoryID()
 	case ticket.FieldSiteID:
@@ -13375,6 +21405,8 @@ func (m *TicketMutation) Field(name string) (ent.Value, bool) {
 		return m.ClosedAt()
 	case ticket.FieldDueAt:
 		return m.DueAt()
+	case ticket.FieldExplanationStatus:
+		return m.ExplanationStatus()
 	case ticket.FieldVersion:
 		return m.Version()
 	}
@@ -13418,6 +21450,12 @@ func (m *TicketMutation) OldField(ctx context.Context, name string) (ent.Value, 
 		return m.OldHost(ctx)
 	case ticket.FieldCustomFields:
 		return m.OldCustomFields(ctx)
+	case ticket.FieldSrcIPKey:
+		return m.OldSrcIPKey(ctx)
+	case ticket.FieldDstIPKey:
+		return m.OldDstIPKey(ctx)
+	case ticket.FieldHostKey:
+		return m.OldHostKey(ctx)
 	case ticket.FieldCategoryID:
 		return m.OldCategoryID(ctx)
 	case ticket.FieldSiteID:
@@ -13442,6 +21480,8 @@ func (m *TicketMutation) OldField(ctx context.Context, name string) (ent.Value, 
 		return m.OldClosedAt(ctx)
 	case ticket.FieldDueAt:
 		return m.OldDueAt(ctx)
+	case ticket.FieldExplanationStatus:
+		return m.OldExplanationStatus(ctx)
 	case ticket.FieldVersion:
 		return m.OldVersion(ctx)
 	}
@@ -13565,6 +21605,27 @@ func (m *TicketMutation) SetField(name string, value ent.Value) error {
 		}
 		m.SetCustomFields(v)
 		return nil
+	case ticket.FieldSrcIPKey:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetSrcIPKey(v)
+		return nil
+	case ticket.FieldDstIPKey:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetDstIPKey(v)
+		return nil
+	case ticket.FieldHostKey:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetHostKey(v)
+		return nil
 	case ticket.FieldCategoryID:
 		v, ok := value.(int)
 		if !ok {
@@ -13648,6 +21709,13 @@ func (m *TicketMutation) SetField(name string, value ent.Value) error {
 			return fmt.Errorf("unexpected type %T for field %s", value, name)
 		}
 		m.SetDueAt(v)
+		return nil
+	case ticket.FieldExplanationStatus:
+		v, ok := value.(schematype.ExplanationStatus)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetExplanationStatus(v)
 		return nil
 	case ticket.FieldVersion:
 		v, ok := value.(int)
@@ -13779,6 +21847,15 @@ func (m *TicketMutation) ClearedFields() []string {
 	if m.FieldCleared(ticket.FieldCustomFields) {
 		fields = append(fields, ticket.FieldCustomFields)
 	}
+	if m.FieldCleared(ticket.FieldSrcIPKey) {
+		fields = append(fields, ticket.FieldSrcIPKey)
+	}
+	if m.FieldCleared(ticket.FieldDstIPKey) {
+		fields = append(fields, ticket.FieldDstIPKey)
+	}
+	if m.FieldCleared(ticket.FieldHostKey) {
+		fields = append(fields, ticket.FieldHostKey)
+	}
 	if m.FieldCleared(ticket.FieldAttackVerdict) {
 		fields = append(fields, ticket.FieldAttackVerdict)
 	}
@@ -13790,6 +21867,9 @@ func (m *TicketMutation) ClearedFields() []string {
 	}
 	if m.FieldCleared(ticket.FieldDueAt) {
 		fields = append(fields, ticket.FieldDueAt)
+	}
+	if m.FieldCleared(ticket.FieldExplanationStatus) {
+		fields = append(fields, ticket.FieldExplanationStatus)
 	}
 	return fields
 }
@@ -13835,6 +21915,15 @@ func (m *TicketMutation) ClearField(name string) error {
 	case ticket.FieldCustomFields:
 		m.ClearCustomFields()
 		return nil
+	case ticket.FieldSrcIPKey:
+		m.ClearSrcIPKey()
+		return nil
+	case ticket.FieldDstIPKey:
+		m.ClearDstIPKey()
+		return nil
+	case ticket.FieldHostKey:
+		m.ClearHostKey()
+		return nil
 	case ticket.FieldAttackVerdict:
 		m.ClearAttackVerdict()
 		return nil
@@ -13846,6 +21935,9 @@ func (m *TicketMutation) ClearField(name string) error {
 		return nil
 	case ticket.FieldDueAt:
 		m.ClearDueAt()
+		return nil
+	case ticket.FieldExplanationStatus:
+		m.ClearExplanationStatus()
 		return nil
 	}
 	return fmt.Errorf("unknown Ticket nullable field %s", name)
@@ -13903,6 +21995,15 @@ func (m *TicketMutation) ResetField(name string) error {
 	case ticket.FieldCustomFields:
 		m.ResetCustomFields()
 		return nil
+	case ticket.FieldSrcIPKey:
+		m.ResetSrcIPKey()
+		return nil
+	case ticket.FieldDstIPKey:
+		m.ResetDstIPKey()
+		return nil
+	case ticket.FieldHostKey:
+		m.ResetHostKey()
+		return nil
 	case ticket.FieldCategoryID:
 		m.ResetCategoryID()
 		return nil
@@ -13939,6 +22040,9 @@ func (m *TicketMutation) ResetField(name string) error {
 	case ticket.FieldDueAt:
 		m.ResetDueAt()
 		return nil
+	case ticket.FieldExplanationStatus:
+		m.ResetExplanationStatus()
+		return nil
 	case ticket.FieldVersion:
 		m.ResetVersion()
 		return nil
@@ -13948,7 +22052,7 @@ func (m *TicketMutation) ResetField(name string) error {
 
 // AddedEdges returns all edge names that were set/added in this mutation.
 func (m *TicketMutation) AddedEdges() []string {
-	edges := make([]string, 0, 14)
+	edges := make([]string, 0, 16)
 	if m.category != nil {
 		edges = append(edges, ticket.EdgeCategory)
 	}
@@ -13990,6 +22094,12 @@ func (m *TicketMutation) AddedEdges() []string {
 	}
 	if m.playbook_runs != nil {
 		edges = append(edges, ticket.EdgePlaybookRuns)
+	}
+	if m.evidence != nil {
+		edges = append(edges, ticket.EdgeEvidence)
+	}
+	if m.explanations != nil {
+		edges = append(edges, ticket.EdgeExplanations)
 	}
 	return edges
 }
@@ -14076,13 +22186,25 @@ func (m *TicketMutation) AddedIDs(name string) []ent.Value {
 			ids = append(ids, id)
 		}
 		return ids
+	case ticket.EdgeEvidence:
+		ids := make([]ent.Value, 0, len(m.evidence))
+		for id := range m.evidence {
+			ids = append(ids, id)
+		}
+		return ids
+	case ticket.EdgeExplanations:
+		ids := make([]ent.Value, 0, len(m.explanations))
+		for id := range m.explanations {
+			ids = append(ids, id)
+		}
+		return ids
 	}
 	return nil
 }
 
 // RemovedEdges returns all edge names that were removed in this mutation.
 func (m *TicketMutation) RemovedEdges() []string {
-	edges := make([]string, 0, 14)
+	edges := make([]string, 0, 16)
 	if m.removedassignees != nil {
 		edges = append(edges, ticket.EdgeAssignees)
 	}
@@ -14115,6 +22237,12 @@ func (m *TicketMutation) RemovedEdges() []string {
 	}
 	if m.removedplaybook_runs != nil {
 		edges = append(edges, ticket.EdgePlaybookRuns)
+	}
+	if m.removedevidence != nil {
+		edges = append(edges, ticket.EdgeEvidence)
+	}
+	if m.removedexplanations != nil {
+		edges = append(edges, ticket.EdgeExplanations)
 	}
 	return edges
 }
@@ -14189,13 +22317,25 @@ func (m *TicketMutation) RemovedIDs(name string) []ent.Value {
 			ids = append(ids, id)
 		}
 		return ids
+	case ticket.EdgeEvidence:
+		ids := make([]ent.Value, 0, len(m.removedevidence))
+		for id := range m.removedevidence {
+			ids = append(ids, id)
+		}
+		return ids
+	case ticket.EdgeExplanations:
+		ids := make([]ent.Value, 0, len(m.removedexplanations))
+		for id := range m.removedexplanations {
+			ids = append(ids, id)
+		}
+		return ids
 	}
 	return nil
 }
 
 // ClearedEdges returns all edge names that were cleared in this mutation.
 func (m *TicketMutation) ClearedEdges() []string {
-	edges := make([]string, 0, 14)
+	edges := make([]string, 0, 16)
 	if m.clearedcategory {
 		edges = append(edges, ticket.EdgeCategory)
 	}
@@ -14238,6 +22378,12 @@ func (m *TicketMutation) ClearedEdges() []string {
 	if m.clearedplaybook_runs {
 		edges = append(edges, ticket.EdgePlaybookRuns)
 	}
+	if m.clearedevidence {
+		edges = append(edges, ticket.EdgeEvidence)
+	}
+	if m.clearedexplanations {
+		edges = append(edges, ticket.EdgeExplanations)
+	}
 	return edges
 }
 
@@ -14273,6 +22419,10 @@ func (m *TicketMutation) EdgeCleared(name string) bool {
 		return m.cleareddeliveries
 	case ticket.EdgePlaybookRuns:
 		return m.clearedplaybook_runs
+	case ticket.EdgeEvidence:
+		return m.clearedevidence
+	case ticket.EdgeExplanations:
+		return m.clearedexplanations
 	}
 	return false
 }
@@ -14339,6 +22489,12 @@ func (m *TicketMutation) ResetEdge(name string) error {
 		return nil
 	case ticket.EdgePlaybookRuns:
 		m.ResetPlaybookRuns()
+		return nil
+	case ticket.EdgeEvidence:
+		m.ResetEvidence()
+		return nil
+	case ticket.EdgeExplanations:
+		m.ResetExplanations()
 		return nil
 	}
 	return fmt.Errorf("unknown Ticket edge %s", name)

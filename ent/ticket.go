@@ -54,6 +54,12 @@ type Ticket struct {
 	Host string `json:"host,omitempty"`
 	// CustomFields holds the value of the "custom_fields" field.
 	CustomFields []schematype.CustomField `json:"custom_fields,omitempty"`
+	// SrcIPKey holds the value of the "src_ip_key" field.
+	SrcIPKey *string `json:"src_ip_key,omitempty"`
+	// DstIPKey holds the value of the "dst_ip_key" field.
+	DstIPKey *string `json:"dst_ip_key,omitempty"`
+	// HostKey holds the value of the "host_key" field.
+	HostKey *string `json:"host_key,omitempty"`
 	// CategoryID holds the value of the "category_id" field.
 	CategoryID int `json:"category_id,omitempty"`
 	// SiteID holds the value of the "site_id" field.
@@ -78,6 +84,8 @@ type Ticket struct {
 	ClosedAt *time.Time `json:"closed_at,omitempty"`
 	// When the work is due.
 	DueAt *time.Time `json:"due_at,omitempty"`
+	// The status of the ticket's latest explanation request: the list column.
+	ExplanationStatus *schematype.ExplanationStatus `json:"explanation_status,omitempty"`
 	// Incremented by every change; used for optimistic locking.
 	Version int `json:"version,omitempty"`
 	// Edges holds the relations/edges for other nodes in the graph.
@@ -116,6 +124,10 @@ type TicketEdges struct {
 	Deliveries []*Delivery `json:"deliveries,omitempty"`
 	// PlaybookRuns holds the value of the playbook_runs edge.
 	PlaybookRuns []*PlaybookRun `json:"playbook_runs,omitempty"`
+	// Evidence holds the value of the evidence edge.
+	Evidence []*Evidence `json:"evidence,omitempty"`
+	// Explanations holds the value of the explanations edge.
+	Explanations []*ExplanationRequest `json:"explanations,omitempty"`
 	// TicketAssignees holds the value of the ticket_assignees edge.
 	TicketAssignees []*TicketAssignee `json:"ticket_assignees,omitempty"`
 	// TicketApprovers holds the value of the ticket_approvers edge.
@@ -124,7 +136,7 @@ type TicketEdges struct {
 	TicketTags []*TicketTag `json:"ticket_tags,omitempty"`
 	// loadedTypes holds the information for reporting if a
 	// type was loaded (or requested) in eager-loading or not.
-	loadedTypes [17]bool
+	loadedTypes [19]bool
 	// totalCount holds the count of the edges above.
 	totalCount [9]map[string]int
 
@@ -139,6 +151,8 @@ type TicketEdges struct {
 	namedWatchers        map[string][]*TicketWatcher
 	namedDeliveries      map[string][]*Delivery
 	namedPlaybookRuns    map[string][]*PlaybookRun
+	namedEvidence        map[string][]*Evidence
+	namedExplanations    map[string][]*ExplanationRequest
 	namedTicketAssignees map[string][]*TicketAssignee
 	namedTicketApprovers map[string][]*TicketApprover
 	namedTicketTags      map[string][]*TicketTag
@@ -276,10 +290,28 @@ func (e TicketEdges) PlaybookRunsOrErr() ([]*PlaybookRun, error) {
 	return nil, &NotLoadedError{edge: "playbook_runs"}
 }
 
+// EvidenceOrErr returns the Evidence value or an error if the edge
+// was not loaded in eager-loading.
+func (e TicketEdges) EvidenceOrErr() ([]*Evidence, error) {
+	if e.loadedTypes[14] {
+		return e.Evidence, nil
+	}
+	return nil, &NotLoadedError{edge: "evidence"}
+}
+
+// ExplanationsOrErr returns the Explanations value or an error if the edge
+// was not loaded in eager-loading.
+func (e TicketEdges) ExplanationsOrErr() ([]*ExplanationRequest, error) {
+	if e.loadedTypes[15] {
+		return e.Explanations, nil
+	}
+	return nil, &NotLoadedError{edge: "explanations"}
+}
+
 // TicketAssigneesOrErr returns the TicketAssignees value or an error if the edge
 // was not loaded in eager-loading.
 func (e TicketEdges) TicketAssigneesOrErr() ([]*TicketAssignee, error) {
-	if e.loadedTypes[14] {
+	if e.loadedTypes[16] {
 		return e.TicketAssignees, nil
 	}
 	return nil, &NotLoadedError{edge: "ticket_assignees"}
@@ -288,7 +320,7 @@ func (e TicketEdges) TicketAssigneesOrErr() ([]*TicketAssignee, error) {
 // TicketApproversOrErr returns the TicketApprovers value or an error if the edge
 // was not loaded in eager-loading.
 func (e TicketEdges) TicketApproversOrErr() ([]*TicketApprover, error) {
-	if e.loadedTypes[15] {
+	if e.loadedTypes[17] {
 		return e.TicketApprovers, nil
 	}
 	return nil, &NotLoadedError{edge: "ticket_approvers"}
@@ -297,7 +329,7 @@ func (e TicketEdges) TicketApproversOrErr() ([]*TicketApprover, error) {
 // TicketTagsOrErr returns the TicketTags value or an error if the edge
 // was not loaded in eager-loading.
 func (e TicketEdges) TicketTagsOrErr() ([]*TicketTag, error) {
-	if e.loadedTypes[16] {
+	if e.loadedTypes[18] {
 		return e.TicketTags, nil
 	}
 	return nil, &NotLoadedError{edge: "ticket_tags"}
@@ -314,7 +346,7 @@ func (*Ticket) scanValues(columns []string) ([]any, error) {
 			values[i] = new(sql.NullBool)
 		case ticket.FieldID, ticket.FieldSrcPort, ticket.FieldDstPort, ticket.FieldCategoryID, ticket.FieldSiteID, ticket.FieldPriorityRank, ticket.FieldRegisteredByID, ticket.FieldDuplicateCount, ticket.FieldVersion:
 			values[i] = new(sql.NullInt64)
-		case ticket.FieldTitle, ticket.FieldKind, ticket.FieldBody, ticket.FieldBodyFormat, ticket.FieldDetectionTemplate, ticket.FieldSrcIP, ticket.FieldDstIP, ticket.FieldProtocol, ticket.FieldHost, ticket.FieldPriority, ticket.FieldStatus, ticket.FieldAttackVerdict, ticket.FieldOrigin:
+		case ticket.FieldTitle, ticket.FieldKind, ticket.FieldBody, ticket.FieldBodyFormat, ticket.FieldDetectionTemplate, ticket.FieldSrcIP, ticket.FieldDstIP, ticket.FieldProtocol, ticket.FieldHost, ticket.FieldSrcIPKey, ticket.FieldDstIPKey, ticket.FieldHostKey, ticket.FieldPriority, ticket.FieldStatus, ticket.FieldAttackVerdict, ticket.FieldOrigin, ticket.FieldExplanationStatus:
 			values[i] = new(sql.NullString)
 		case ticket.FieldCreatedAt, ticket.FieldUpdatedAt, ticket.FieldFirstDetectedAt, ticket.FieldLastDetectedAt, ticket.FieldClosedAt, ticket.FieldDueAt:
 			values[i] = new(sql.NullTime)
@@ -442,6 +474,27 @@ func (_m *Ticket) assignValues(columns []string, values []any) error {
 					return fmt.Errorf("unmarshal field custom_fields: %w", err)
 				}
 			}
+		case ticket.FieldSrcIPKey:
+			if value, ok := values[i].(*sql.NullString); !ok {
+				return fmt.Errorf("unexpected type %T for field src_ip_key", values[i])
+			} else if value.Valid {
+				_m.SrcIPKey = new(string)
+				*_m.SrcIPKey = value.String
+			}
+		case ticket.FieldDstIPKey:
+			if value, ok := values[i].(*sql.NullString); !ok {
+				return fmt.Errorf("unexpected type %T for field dst_ip_key", values[i])
+			} else if value.Valid {
+				_m.DstIPKey = new(string)
+				*_m.DstIPKey = value.String
+			}
+		case ticket.FieldHostKey:
+			if value, ok := values[i].(*sql.NullString); !ok {
+				return fmt.Errorf("unexpected type %T for field host_key", values[i])
+			} else if value.Valid {
+				_m.HostKey = new(string)
+				*_m.HostKey = value.String
+			}
 		case ticket.FieldCategoryID:
 			if value, ok := values[i].(*sql.NullInt64); !ok {
 				return fmt.Errorf("unexpected type %T for field category_id", values[i])
@@ -517,6 +570,13 @@ func (_m *Ticket) assignValues(columns []string, values []any) error {
 			} else if value.Valid {
 				_m.DueAt = new(time.Time)
 				*_m.DueAt = value.Time
+			}
+		case ticket.FieldExplanationStatus:
+			if value, ok := values[i].(*sql.NullString); !ok {
+				return fmt.Errorf("unexpected type %T for field explanation_status", values[i])
+			} else if value.Valid {
+				_m.ExplanationStatus = new(schematype.ExplanationStatus)
+				*_m.ExplanationStatus = schematype.ExplanationStatus(value.String)
 			}
 		case ticket.FieldVersion:
 			if value, ok := values[i].(*sql.NullInt64); !ok {
@@ -605,6 +665,16 @@ func (_m *Ticket) QueryDeliveries() *DeliveryQuery {
 // QueryPlaybookRuns queries the "playbook_runs" edge of the Ticket entity.
 func (_m *Ticket) QueryPlaybookRuns() *PlaybookRunQuery {
 	return NewTicketClient(_m.config).QueryPlaybookRuns(_m)
+}
+
+// QueryEvidence queries the "evidence" edge of the Ticket entity.
+func (_m *Ticket) QueryEvidence() *EvidenceQuery {
+	return NewTicketClient(_m.config).QueryEvidence(_m)
+}
+
+// QueryExplanations queries the "explanations" edge of the Ticket entity.
+func (_m *Ticket) QueryExplanations() *ExplanationRequestQuery {
+	return NewTicketClient(_m.config).QueryExplanations(_m)
 }
 
 // QueryTicketAssignees queries the "ticket_assignees" edge of the Ticket entity.
@@ -703,6 +773,21 @@ func (_m *Ticket) String() string {
 	builder.WriteString("custom_fields=")
 	builder.WriteString(fmt.Sprintf("%v", _m.CustomFields))
 	builder.WriteString(", ")
+	if v := _m.SrcIPKey; v != nil {
+		builder.WriteString("src_ip_key=")
+		builder.WriteString(*v)
+	}
+	builder.WriteString(", ")
+	if v := _m.DstIPKey; v != nil {
+		builder.WriteString("dst_ip_key=")
+		builder.WriteString(*v)
+	}
+	builder.WriteString(", ")
+	if v := _m.HostKey; v != nil {
+		builder.WriteString("host_key=")
+		builder.WriteString(*v)
+	}
+	builder.WriteString(", ")
 	builder.WriteString("category_id=")
 	builder.WriteString(fmt.Sprintf("%v", _m.CategoryID))
 	builder.WriteString(", ")
@@ -745,6 +830,11 @@ func (_m *Ticket) String() string {
 	if v := _m.DueAt; v != nil {
 		builder.WriteString("due_at=")
 		builder.WriteString(v.Format(time.ANSIC))
+	}
+	builder.WriteString(", ")
+	if v := _m.ExplanationStatus; v != nil {
+		builder.WriteString("explanation_status=")
+		builder.WriteString(fmt.Sprintf("%v", *v))
 	}
 	builder.WriteString(", ")
 	builder.WriteString("version=")
@@ -1014,6 +1104,54 @@ func (_m *Ticket) appendNamedPlaybookRuns(name string, edges ...*PlaybookRun) {
 		_m.Edges.namedPlaybookRuns[name] = []*PlaybookRun{}
 	} else {
 		_m.Edges.namedPlaybookRuns[name] = append(_m.Edges.namedPlaybookRuns[name], edges...)
+	}
+}
+
+// NamedEvidence returns the Evidence named value or an error if the edge was not
+// loaded in eager-loading with this name.
+func (_m *Ticket) NamedEvidence(name string) ([]*Evidence, error) {
+	if _m.Edges.namedEvidence == nil {
+		return nil, &NotLoadedError{edge: name}
+	}
+	nodes, ok := _m.Edges.namedEvidence[name]
+	if !ok {
+		return nil, &NotLoadedError{edge: name}
+	}
+	return nodes, nil
+}
+
+func (_m *Ticket) appendNamedEvidence(name string, edges ...*Evidence) {
+	if _m.Edges.namedEvidence == nil {
+		_m.Edges.namedEvidence = make(map[string][]*Evidence)
+	}
+	if len(edges) == 0 {
+		_m.Edges.namedEvidence[name] = []*Evidence{}
+	} else {
+		_m.Edges.namedEvidence[name] = append(_m.Edges.namedEvidence[name], edges...)
+	}
+}
+
+// NamedExplanations returns the Explanations named value or an error if the edge was not
+// loaded in eager-loading with this name.
+func (_m *Ticket) NamedExplanations(name string) ([]*ExplanationRequest, error) {
+	if _m.Edges.namedExplanations == nil {
+		return nil, &NotLoadedError{edge: name}
+	}
+	nodes, ok := _m.Edges.namedExplanations[name]
+	if !ok {
+		return nil, &NotLoadedError{edge: name}
+	}
+	return nodes, nil
+}
+
+func (_m *Ticket) appendNamedExplanations(name string, edges ...*ExplanationRequest) {
+	if _m.Edges.namedExplanations == nil {
+		_m.Edges.namedExplanations = make(map[string][]*ExplanationRequest)
+	}
+	if len(edges) == 0 {
+		_m.Edges.namedExplanations[name] = []*ExplanationRequest{}
+	} else {
+		_m.Edges.namedExplanations[name] = append(_m.Edges.namedExplanations[name], edges...)
 	}
 }
 

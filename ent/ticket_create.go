@@ -9,6 +9,8 @@ import (
 	"socdesk/ent/attachment"
 	"socdesk/ent/category"
 	"socdesk/ent/delivery"
+	"socdesk/ent/evidence"
+	"socdesk/ent/explanationrequest"
 	"socdesk/ent/memo"
 	"socdesk/ent/playbookrun"
 	"socdesk/ent/schematype"
@@ -234,6 +236,48 @@ func (_c *TicketCreate) SetCustomFields(v []schematype.CustomField) *TicketCreat
 	return _c
 }
 
+// SetSrcIPKey sets the "src_ip_key" field.
+func (_c *TicketCreate) SetSrcIPKey(v string) *TicketCreate {
+	_c.mutation.SetSrcIPKey(v)
+	return _c
+}
+
+// SetNillableSrcIPKey sets the "src_ip_key" field if the given value is not nil.
+func (_c *TicketCreate) SetNillableSrcIPKey(v *string) *TicketCreate {
+	if v != nil {
+		_c.SetSrcIPKey(*v)
+	}
+	return _c
+}
+
+// SetDstIPKey sets the "dst_ip_key" field.
+func (_c *TicketCreate) SetDstIPKey(v string) *TicketCreate {
+	_c.mutation.SetDstIPKey(v)
+	return _c
+}
+
+// SetNillableDstIPKey sets the "dst_ip_key" field if the given value is not nil.
+func (_c *TicketCreate) SetNillableDstIPKey(v *string) *TicketCreate {
+	if v != nil {
+		_c.SetDstIPKey(*v)
+	}
+	return _c
+}
+
+// SetHostKey sets the "host_key" field.
+func (_c *TicketCreate) SetHostKey(v string) *TicketCreate {
+	_c.mutation.SetHostKey(v)
+	return _c
+}
+
+// SetNillableHostKey sets the "host_key" field if the given value is not nil.
+func (_c *TicketCreate) SetNillableHostKey(v *string) *TicketCreate {
+	if v != nil {
+		_c.SetHostKey(*v)
+	}
+	return _c
+}
+
 // SetCategoryID sets the "category_id" field.
 func (_c *TicketCreate) SetCategoryID(v int) *TicketCreate {
 	_c.mutation.SetCategoryID(v)
@@ -382,6 +426,20 @@ func (_c *TicketCreate) SetDueAt(v time.Time) *TicketCreate {
 func (_c *TicketCreate) SetNillableDueAt(v *time.Time) *TicketCreate {
 	if v != nil {
 		_c.SetDueAt(*v)
+	}
+	return _c
+}
+
+// SetExplanationStatus sets the "explanation_status" field.
+func (_c *TicketCreate) SetExplanationStatus(v schematype.ExplanationStatus) *TicketCreate {
+	_c.mutation.SetExplanationStatus(v)
+	return _c
+}
+
+// SetNillableExplanationStatus sets the "explanation_status" field if the given value is not nil.
+func (_c *TicketCreate) SetNillableExplanationStatus(v *schematype.ExplanationStatus) *TicketCreate {
+	if v != nil {
+		_c.SetExplanationStatus(*v)
 	}
 	return _c
 }
@@ -586,6 +644,36 @@ func (_c *TicketCreate) AddPlaybookRuns(v ...*PlaybookRun) *TicketCreate {
 	return _c.AddPlaybookRunIDs(ids...)
 }
 
+// AddEvidenceIDs adds the "evidence" edge to the Evidence entity by IDs.
+func (_c *TicketCreate) AddEvidenceIDs(ids ...int) *TicketCreate {
+	_c.mutation.AddEvidenceIDs(ids...)
+	return _c
+}
+
+// AddEvidence adds the "evidence" edges to the Evidence entity.
+func (_c *TicketCreate) AddEvidence(v ...*Evidence) *TicketCreate {
+	ids := make([]int, len(v))
+	for i := range v {
+		ids[i] = v[i].ID
+	}
+	return _c.AddEvidenceIDs(ids...)
+}
+
+// AddExplanationIDs adds the "explanations" edge to the ExplanationRequest entity by IDs.
+func (_c *TicketCreate) AddExplanationIDs(ids ...int) *TicketCreate {
+	_c.mutation.AddExplanationIDs(ids...)
+	return _c
+}
+
+// AddExplanations adds the "explanations" edges to the ExplanationRequest entity.
+func (_c *TicketCreate) AddExplanations(v ...*ExplanationRequest) *TicketCreate {
+	ids := make([]int, len(v))
+	for i := range v {
+		ids[i] = v[i].ID
+	}
+	return _c.AddExplanationIDs(ids...)
+}
+
 // Mutation returns the TicketMutation object of the builder.
 func (_c *TicketCreate) Mutation() *TicketMutation {
 	return _c.mutation
@@ -785,6 +873,11 @@ func (_c *TicketCreate) check() error {
 			return &ValidationError{Name: "duplicate_count", err: fmt.Errorf(`ent: validator failed for field "Ticket.duplicate_count": %w`, err)}
 		}
 	}
+	if v, ok := _c.mutation.ExplanationStatus(); ok {
+		if err := ticket.ExplanationStatusValidator(v); err != nil {
+			return &ValidationError{Name: "explanation_status", err: fmt.Errorf(`ent: validator failed for field "Ticket.explanation_status": %w`, err)}
+		}
+	}
 	if _, ok := _c.mutation.Version(); !ok {
 		return &ValidationError{Name: "version", err: errors.New(`ent: missing required field "Ticket.version"`)}
 	}
@@ -891,6 +984,18 @@ func (_c *TicketCreate) createSpec() (*Ticket, *sqlgraph.CreateSpec) {
 		_spec.SetField(ticket.FieldCustomFields, field.TypeJSON, value)
 		_node.CustomFields = value
 	}
+	if value, ok := _c.mutation.SrcIPKey(); ok {
+		_spec.SetField(ticket.FieldSrcIPKey, field.TypeString, value)
+		_node.SrcIPKey = &value
+	}
+	if value, ok := _c.mutation.DstIPKey(); ok {
+		_spec.SetField(ticket.FieldDstIPKey, field.TypeString, value)
+		_node.DstIPKey = &value
+	}
+	if value, ok := _c.mutation.HostKey(); ok {
+		_spec.SetField(ticket.FieldHostKey, field.TypeString, value)
+		_node.HostKey = &value
+	}
 	if value, ok := _c.mutation.Priority(); ok {
 		_spec.SetField(ticket.FieldPriority, field.TypeEnum, value)
 		_node.Priority = value
@@ -926,6 +1031,10 @@ func (_c *TicketCreate) createSpec() (*Ticket, *sqlgraph.CreateSpec) {
 	if value, ok := _c.mutation.DueAt(); ok {
 		_spec.SetField(ticket.FieldDueAt, field.TypeTime, value)
 		_node.DueAt = &value
+	}
+	if value, ok := _c.mutation.ExplanationStatus(); ok {
+		_spec.SetField(ticket.FieldExplanationStatus, field.TypeEnum, value)
+		_node.ExplanationStatus = &value
 	}
 	if value, ok := _c.mutation.Version(); ok {
 		_spec.SetField(ticket.FieldVersion, field.TypeInt, value)
@@ -1151,6 +1260,38 @@ func (_c *TicketCreate) createSpec() (*Ticket, *sqlgraph.CreateSpec) {
 			Bidi:    false,
 			Target: &sqlgraph.EdgeTarget{
 				IDSpec: sqlgraph.NewFieldSpec(playbookrun.FieldID, field.TypeInt),
+			},
+		}
+		for _, k := range nodes {
+			edge.Target.Nodes = append(edge.Target.Nodes, k)
+		}
+		_spec.Edges = append(_spec.Edges, edge)
+	}
+	if nodes := _c.mutation.EvidenceIDs(); len(nodes) > 0 {
+		edge := &sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.O2M,
+			Inverse: false,
+			Table:   ticket.EvidenceTable,
+			Columns: []string{ticket.EvidenceColumn},
+			Bidi:    false,
+			Target: &sqlgraph.EdgeTarget{
+				IDSpec: sqlgraph.NewFieldSpec(evidence.FieldID, field.TypeInt),
+			},
+		}
+		for _, k := range nodes {
+			edge.Target.Nodes = append(edge.Target.Nodes, k)
+		}
+		_spec.Edges = append(_spec.Edges, edge)
+	}
+	if nodes := _c.mutation.ExplanationsIDs(); len(nodes) > 0 {
+		edge := &sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.O2M,
+			Inverse: false,
+			Table:   ticket.ExplanationsTable,
+			Columns: []string{ticket.ExplanationsColumn},
+			Bidi:    false,
+			Target: &sqlgraph.EdgeTarget{
+				IDSpec: sqlgraph.NewFieldSpec(explanationrequest.FieldID, field.TypeInt),
 			},
 		}
 		for _, k := range nodes {
@@ -1450,6 +1591,60 @@ func (u *TicketUpsert) ClearCustomFields() *TicketUpsert {
 	return u
 }
 
+// SetSrcIPKey sets the "src_ip_key" field.
+func (u *TicketUpsert) SetSrcIPKey(v string) *TicketUpsert {
+	u.Set(ticket.FieldSrcIPKey, v)
+	return u
+}
+
+// UpdateSrcIPKey sets the "src_ip_key" field to the value that was provided on create.
+func (u *TicketUpsert) UpdateSrcIPKey() *TicketUpsert {
+	u.SetExcluded(ticket.FieldSrcIPKey)
+	return u
+}
+
+// ClearSrcIPKey clears the value of the "src_ip_key" field.
+func (u *TicketUpsert) ClearSrcIPKey() *TicketUpsert {
+	u.SetNull(ticket.FieldSrcIPKey)
+	return u
+}
+
+// SetDstIPKey sets the "dst_ip_key" field.
+func (u *TicketUpsert) SetDstIPKey(v string) *TicketUpsert {
+	u.Set(ticket.FieldDstIPKey, v)
+	return u
+}
+
+// UpdateDstIPKey sets the "dst_ip_key" field to the value that was provided on create.
+func (u *TicketUpsert) UpdateDstIPKey() *TicketUpsert {
+	u.SetExcluded(ticket.FieldDstIPKey)
+	return u
+}
+
+// ClearDstIPKey clears the value of the "dst_ip_key" field.
+func (u *TicketUpsert) ClearDstIPKey() *TicketUpsert {
+	u.SetNull(ticket.FieldDstIPKey)
+	return u
+}
+
+// SetHostKey sets the "host_key" field.
+func (u *TicketUpsert) SetHostKey(v string) *TicketUpsert {
+	u.Set(ticket.FieldHostKey, v)
+	return u
+}
+
+// UpdateHostKey sets the "host_key" field to the value that was provided on create.
+func (u *TicketUpsert) UpdateHostKey() *TicketUpsert {
+	u.SetExcluded(ticket.FieldHostKey)
+	return u
+}
+
+// ClearHostKey clears the value of the "host_key" field.
+func (u *TicketUpsert) ClearHostKey() *TicketUpsert {
+	u.SetNull(ticket.FieldHostKey)
+	return u
+}
+
 // SetCategoryID sets the "category_id" field.
 func (u *TicketUpsert) SetCategoryID(v int) *TicketUpsert {
 	u.Set(ticket.FieldCategoryID, v)
@@ -1597,6 +1792,24 @@ func (u *TicketUpsert) UpdateDueAt() *TicketUpsert {
 // ClearDueAt clears the value of the "due_at" field.
 func (u *TicketUpsert) ClearDueAt() *TicketUpsert {
 	u.SetNull(ticket.FieldDueAt)
+	return u
+}
+
+// SetExplanationStatus sets the "explanation_status" field.
+func (u *TicketUpsert) SetExplanationStatus(v schematype.ExplanationStatus) *TicketUpsert {
+	u.Set(ticket.FieldExplanationStatus, v)
+	return u
+}
+
+// UpdateExplanationStatus sets the "explanation_status" field to the value that was provided on create.
+func (u *TicketUpsert) UpdateExplanationStatus() *TicketUpsert {
+	u.SetExcluded(ticket.FieldExplanationStatus)
+	return u
+}
+
+// ClearExplanationStatus clears the value of the "explanation_status" field.
+func (u *TicketUpsert) ClearExplanationStatus() *TicketUpsert {
+	u.SetNull(ticket.FieldExplanationStatus)
 	return u
 }
 
@@ -1958,6 +2171,69 @@ func (u *TicketUpsertOne) ClearCustomFields() *TicketUpsertOne {
 	})
 }
 
+// SetSrcIPKey sets the "src_ip_key" field.
+func (u *TicketUpsertOne) SetSrcIPKey(v string) *TicketUpsertOne {
+	return u.Update(func(s *TicketUpsert) {
+		s.SetSrcIPKey(v)
+	})
+}
+
+// UpdateSrcIPKey sets the "src_ip_key" field to the value that was provided on create.
+func (u *TicketUpsertOne) UpdateSrcIPKey() *TicketUpsertOne {
+	return u.Update(func(s *TicketUpsert) {
+		s.UpdateSrcIPKey()
+	})
+}
+
+// ClearSrcIPKey clears the value of the "src_ip_key" field.
+func (u *TicketUpsertOne) ClearSrcIPKey() *TicketUpsertOne {
+	return u.Update(func(s *TicketUpsert) {
+		s.ClearSrcIPKey()
+	})
+}
+
+// SetDstIPKey sets the "dst_ip_key" field.
+func (u *TicketUpsertOne) SetDstIPKey(v string) *TicketUpsertOne {
+	return u.Update(func(s *TicketUpsert) {
+		s.SetDstIPKey(v)
+	})
+}
+
+// UpdateDstIPKey sets the "dst_ip_key" field to the value that was provided on create.
+func (u *TicketUpsertOne) UpdateDstIPKey() *TicketUpsertOne {
+	return u.Update(func(s *TicketUpsert) {
+		s.UpdateDstIPKey()
+	})
+}
+
+// ClearDstIPKey clears the value of the "dst_ip_key" field.
+func (u *TicketUpsertOne) ClearDstIPKey() *TicketUpsertOne {
+	return u.Update(func(s *TicketUpsert) {
+		s.ClearDstIPKey()
+	})
+}
+
+// SetHostKey sets the "host_key" field.
+func (u *TicketUpsertOne) SetHostKey(v string) *TicketUpsertOne {
+	return u.Update(func(s *TicketUpsert) {
+		s.SetHostKey(v)
+	})
+}
+
+// UpdateHostKey sets the "host_key" field to the value that was provided on create.
+func (u *TicketUpsertOne) UpdateHostKey() *TicketUpsertOne {
+	return u.Update(func(s *TicketUpsert) {
+		s.UpdateHostKey()
+	})
+}
+
+// ClearHostKey clears the value of the "host_key" field.
+func (u *TicketUpsertOne) ClearHostKey() *TicketUpsertOne {
+	return u.Update(func(s *TicketUpsert) {
+		s.ClearHostKey()
+	})
+}
+
 // SetCategoryID sets the "category_id" field.
 func (u *TicketUpsertOne) SetCategoryID(v int) *TicketUpsertOne {
 	return u.Update(func(s *TicketUpsert) {
@@ -2130,6 +2406,27 @@ func (u *TicketUpsertOne) UpdateDueAt() *TicketUpsertOne {
 func (u *TicketUpsertOne) ClearDueAt() *TicketUpsertOne {
 	return u.Update(func(s *TicketUpsert) {
 		s.ClearDueAt()
+	})
+}
+
+// SetExplanationStatus sets the "explanation_status" field.
+func (u *TicketUpsertOne) SetExplanationStatus(v schematype.ExplanationStatus) *TicketUpsertOne {
+	return u.Update(func(s *TicketUpsert) {
+		s.SetExplanationStatus(v)
+	})
+}
+
+// UpdateExplanationStatus sets the "explanation_status" field to the value that was provided on create.
+func (u *TicketUpsertOne) UpdateExplanationStatus() *TicketUpsertOne {
+	return u.Update(func(s *TicketUpsert) {
+		s.UpdateExplanationStatus()
+	})
+}
+
+// ClearExplanationStatus clears the value of the "explanation_status" field.
+func (u *TicketUpsertOne) ClearExplanationStatus() *TicketUpsertOne {
+	return u.Update(func(s *TicketUpsert) {
+		s.ClearExplanationStatus()
 	})
 }
 
@@ -2660,6 +2957,69 @@ func (u *TicketUpsertBulk) ClearCustomFields() *TicketUpsertBulk {
 	})
 }
 
+// SetSrcIPKey sets the "src_ip_key" field.
+func (u *TicketUpsertBulk) SetSrcIPKey(v string) *TicketUpsertBulk {
+	return u.Update(func(s *TicketUpsert) {
+		s.SetSrcIPKey(v)
+	})
+}
+
+// UpdateSrcIPKey sets the "src_ip_key" field to the value that was provided on create.
+func (u *TicketUpsertBulk) UpdateSrcIPKey() *TicketUpsertBulk {
+	return u.Update(func(s *TicketUpsert) {
+		s.UpdateSrcIPKey()
+	})
+}
+
+// ClearSrcIPKey clears the value of the "src_ip_key" field.
+func (u *TicketUpsertBulk) ClearSrcIPKey() *TicketUpsertBulk {
+	return u.Update(func(s *TicketUpsert) {
+		s.ClearSrcIPKey()
+	})
+}
+
+// SetDstIPKey sets the "dst_ip_key" field.
+func (u *TicketUpsertBulk) SetDstIPKey(v string) *TicketUpsertBulk {
+	return u.Update(func(s *TicketUpsert) {
+		s.SetDstIPKey(v)
+	})
+}
+
+// UpdateDstIPKey sets the "dst_ip_key" field to the value that was provided on create.
+func (u *TicketUpsertBulk) UpdateDstIPKey() *TicketUpsertBulk {
+	return u.Update(func(s *TicketUpsert) {
+		s.UpdateDstIPKey()
+	})
+}
+
+// ClearDstIPKey clears the value of the "dst_ip_key" field.
+func (u *TicketUpsertBulk) ClearDstIPKey() *TicketUpsertBulk {
+	return u.Update(func(s *TicketUpsert) {
+		s.ClearDstIPKey()
+	})
+}
+
+// SetHostKey sets the "host_key" field.
+func (u *TicketUpsertBulk) SetHostKey(v string) *TicketUpsertBulk {
+	return u.Update(func(s *TicketUpsert) {
+		s.SetHostKey(v)
+	})
+}
+
+// UpdateHostKey sets the "host_key" field to the value that was provided on create.
+func (u *TicketUpsertBulk) UpdateHostKey() *TicketUpsertBulk {
+	return u.Update(func(s *TicketUpsert) {
+		s.UpdateHostKey()
+	})
+}
+
+// ClearHostKey clears the value of the "host_key" field.
+func (u *TicketUpsertBulk) ClearHostKey() *TicketUpsertBulk {
+	return u.Update(func(s *TicketUpsert) {
+		s.ClearHostKey()
+	})
+}
+
 // SetCategoryID sets the "category_id" field.
 func (u *TicketUpsertBulk) SetCategoryID(v int) *TicketUpsertBulk {
 	return u.Update(func(s *TicketUpsert) {
@@ -2832,6 +3192,27 @@ func (u *TicketUpsertBulk) UpdateDueAt() *TicketUpsertBulk {
 func (u *TicketUpsertBulk) ClearDueAt() *TicketUpsertBulk {
 	return u.Update(func(s *TicketUpsert) {
 		s.ClearDueAt()
+	})
+}
+
+// SetExplanationStatus sets the "explanation_status" field.
+func (u *TicketUpsertBulk) SetExplanationStatus(v schematype.ExplanationStatus) *TicketUpsertBulk {
+	return u.Update(func(s *TicketUpsert) {
+		s.SetExplanationStatus(v)
+	})
+}
+
+// UpdateExplanationStatus sets the "explanation_status" field to the value that was provided on create.
+func (u *TicketUpsertBulk) UpdateExplanationStatus() *TicketUpsertBulk {
+	return u.Update(func(s *TicketUpsert) {
+		s.UpdateExplanationStatus()
+	})
+}
+
+// ClearExplanationStatus clears the value of the "explanation_status" field.
+func (u *TicketUpsertBulk) ClearExplanationStatus() *TicketUpsertBulk {
+	return u.Update(func(s *TicketUpsert) {
+		s.ClearExplanationStatus()
 	})
 }
 

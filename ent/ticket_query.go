@@ -11,6 +11,8 @@ import (
 	"socdesk/ent/attachment"
 	"socdesk/ent/category"
 	"socdesk/ent/delivery"
+	"socdesk/ent/evidence"
+	"socdesk/ent/explanationrequest"
 	"socdesk/ent/memo"
 	"socdesk/ent/playbookrun"
 	"socdesk/ent/predicate"
@@ -53,6 +55,8 @@ type TicketQuery struct {
 	withWatchers             *TicketWatcherQuery
 	withDeliveries           *DeliveryQuery
 	withPlaybookRuns         *PlaybookRunQuery
+	withEvidence             *EvidenceQuery
+	withExplanations         *ExplanationRequestQuery
 	withTicketAssignees      *TicketAssigneeQuery
 	withTicketApprovers      *TicketApproverQuery
 	withTicketTags           *TicketTagQuery
@@ -69,6 +73,8 @@ type TicketQuery struct {
 	withNamedWatchers        map[string]*TicketWatcherQuery
 	withNamedDeliveries      map[string]*DeliveryQuery
 	withNamedPlaybookRuns    map[string]*PlaybookRunQuery
+	withNamedEvidence        map[string]*EvidenceQuery
+	withNamedExplanations    map[string]*ExplanationRequestQuery
 	withNamedTicketAssignees map[string]*TicketAssigneeQuery
 	withNamedTicketApprovers map[string]*TicketApproverQuery
 	withNamedTicketTags      map[string]*TicketTagQuery
@@ -416,6 +422,50 @@ func (_q *TicketQuery) QueryPlaybookRuns() *PlaybookRunQuery {
 	return query
 }
 
+// QueryEvidence chains the current query on the "evidence" edge.
+func (_q *TicketQuery) QueryEvidence() *EvidenceQuery {
+	query := (&EvidenceClient{config: _q.config}).Query()
+	query.path = func(ctx context.Context) (fromU *sql.Selector, err error) {
+		if err := _q.prepareQuery(ctx); err != nil {
+			return nil, err
+		}
+		selector := _q.sqlQuery(ctx)
+		if err := selector.Err(); err != nil {
+			return nil, err
+		}
+		step := sqlgraph.NewStep(
+			sqlgraph.From(ticket.Table, ticket.FieldID, selector),
+			sqlgraph.To(evidence.Table, evidence.FieldID),
+			sqlgraph.Edge(sqlgraph.O2M, false, ticket.EvidenceTable, ticket.EvidenceColumn),
+		)
+		fromU = sqlgraph.SetNeighbors(_q.driver.Dialect(), step)
+		return fromU, nil
+	}
+	return query
+}
+
+// QueryExplanations chains the current query on the "explanations" edge.
+func (_q *TicketQuery) QueryExplanations() *ExplanationRequestQuery {
+	query := (&ExplanationRequestClient{config: _q.config}).Query()
+	query.path = func(ctx context.Context) (fromU *sql.Selector, err error) {
+		if err := _q.prepareQuery(ctx); err != nil {
+			return nil, err
+		}
+		selector := _q.sqlQuery(ctx)
+		if err := selector.Err(); err != nil {
+			return nil, err
+		}
+		step := sqlgraph.NewStep(
+			sqlgraph.From(ticket.Table, ticket.FieldID, selector),
+			sqlgraph.To(explanationrequest.Table, explanationrequest.FieldID),
+			sqlgraph.Edge(sqlgraph.O2M, false, ticket.ExplanationsTable, ticket.ExplanationsColumn),
+		)
+		fromU = sqlgraph.SetNeighbors(_q.driver.Dialect(), step)
+		return fromU, nil
+	}
+	return query
+}
+
 // QueryTicketAssignees chains the current query on the "ticket_assignees" edge.
 func (_q *TicketQuery) QueryTicketAssignees() *TicketAssigneeQuery {
 	query := (&TicketAssigneeClient{config: _q.config}).Query()
@@ -688,6 +738,8 @@ func (_q *TicketQuery) Clone() *TicketQuery {
 		withWatchers:        _q.withWatchers.Clone(),
 		withDeliveries:      _q.withDeliveries.Clone(),
 		withPlaybookRuns:    _q.withPlaybookRuns.Clone(),
+		withEvidence:        _q.withEvidence.Clone(),
+		withExplanations:    _q.withExplanations.Clone(),
 		withTicketAssignees: _q.withTicketAssignees.Clone(),
 		withTicketApprovers: _q.withTicketApprovers.Clone(),
 		withTicketTags:      _q.withTicketTags.Clone(),
@@ -852,6 +904,28 @@ func (_q *TicketQuery) WithPlaybookRuns(opts ...func(*PlaybookRunQuery)) *Ticket
 	return _q
 }
 
+// WithEvidence tells the query-builder to eager-load the nodes that are connected to
+// the "evidence" edge. The optional arguments are used to configure the query builder of the edge.
+func (_q *TicketQuery) WithEvidence(opts ...func(*EvidenceQuery)) *TicketQuery {
+	query := (&EvidenceClient{config: _q.config}).Query()
+	for _, opt := range opts {
+		opt(query)
+	}
+	_q.withEvidence = query
+	return _q
+}
+
+// WithExplanations tells the query-builder to eager-load the nodes that are connected to
+// the "explanations" edge. The optional arguments are used to configure the query builder of the edge.
+func (_q *TicketQuery) WithExplanations(opts ...func(*ExplanationRequestQuery)) *TicketQuery {
+	query := (&ExplanationRequestClient{config: _q.config}).Query()
+	for _, opt := range opts {
+		opt(query)
+	}
+	_q.withExplanations = query
+	return _q
+}
+
 // WithTicketAssignees tells the query-builder to eager-load the nodes that are connected to
 // the "ticket_assignees" edge. The optional arguments are used to configure the query builder of the edge.
 func (_q *TicketQuery) WithTicketAssignees(opts ...func(*TicketAssigneeQuery)) *TicketQuery {
@@ -969,7 +1043,7 @@ func (_q *TicketQuery) sqlAll(ctx context.Context, hooks ...queryHook) ([]*Ticke
 	var (
 		nodes       = []*Ticket{}
 		_spec       = _q.querySpec()
-		loadedTypes = [17]bool{
+		loadedTypes = [19]bool{
 			_q.withCategory != nil,
 			_q.withSite != nil,
 			_q.withAssignees != nil,
@@ -984,6 +1058,8 @@ func (_q *TicketQuery) sqlAll(ctx context.Context, hooks ...queryHook) ([]*Ticke
 			_q.withWatchers != nil,
 			_q.withDeliveries != nil,
 			_q.withPlaybookRuns != nil,
+			_q.withEvidence != nil,
+			_q.withExplanations != nil,
 			_q.withTicketAssignees != nil,
 			_q.withTicketApprovers != nil,
 			_q.withTicketTags != nil,
@@ -1105,6 +1181,20 @@ func (_q *TicketQuery) sqlAll(ctx context.Context, hooks ...queryHook) ([]*Ticke
 			return nil, err
 		}
 	}
+	if query := _q.withEvidence; query != nil {
+		if err := _q.loadEvidence(ctx, query, nodes,
+			func(n *Ticket) { n.Edges.Evidence = []*Evidence{} },
+			func(n *Ticket, e *Evidence) { n.Edges.Evidence = append(n.Edges.Evidence, e) }); err != nil {
+			return nil, err
+		}
+	}
+	if query := _q.withExplanations; query != nil {
+		if err := _q.loadExplanations(ctx, query, nodes,
+			func(n *Ticket) { n.Edges.Explanations = []*ExplanationRequest{} },
+			func(n *Ticket, e *ExplanationRequest) { n.Edges.Explanations = append(n.Edges.Explanations, e) }); err != nil {
+			return nil, err
+		}
+	}
 	if query := _q.withTicketAssignees; query != nil {
 		if err := _q.loadTicketAssignees(ctx, query, nodes,
 			func(n *Ticket) { n.Edges.TicketAssignees = []*TicketAssignee{} },
@@ -1200,6 +1290,20 @@ func (_q *TicketQuery) sqlAll(ctx context.Context, hooks ...queryHook) ([]*Ticke
 		if err := _q.loadPlaybookRuns(ctx, query, nodes,
 			func(n *Ticket) { n.appendNamedPlaybookRuns(name) },
 			func(n *Ticket, e *PlaybookRun) { n.appendNamedPlaybookRuns(name, e) }); err != nil {
+			return nil, err
+		}
+	}
+	for name, query := range _q.withNamedEvidence {
+		if err := _q.loadEvidence(ctx, query, nodes,
+			func(n *Ticket) { n.appendNamedEvidence(name) },
+			func(n *Ticket, e *Evidence) { n.appendNamedEvidence(name, e) }); err != nil {
+			return nil, err
+		}
+	}
+	for name, query := range _q.withNamedExplanations {
+		if err := _q.loadExplanations(ctx, query, nodes,
+			func(n *Ticket) { n.appendNamedExplanations(name) },
+			func(n *Ticket, e *ExplanationRequest) { n.appendNamedExplanations(name, e) }); err != nil {
 			return nil, err
 		}
 	}
@@ -1755,6 +1859,66 @@ func (_q *TicketQuery) loadPlaybookRuns(ctx context.Context, query *PlaybookRunQ
 	}
 	return nil
 }
+func (_q *TicketQuery) loadEvidence(ctx context.Context, query *EvidenceQuery, nodes []*Ticket, init func(*Ticket), assign func(*Ticket, *Evidence)) error {
+	fks := make([]driver.Value, 0, len(nodes))
+	nodeids := make(map[int]*Ticket)
+	for i := range nodes {
+		fks = append(fks, nodes[i].ID)
+		nodeids[nodes[i].ID] = nodes[i]
+		if init != nil {
+			init(nodes[i])
+		}
+	}
+	if len(query.ctx.Fields) > 0 {
+		query.ctx.AppendFieldOnce(evidence.FieldTicketID)
+	}
+	query.Where(predicate.Evidence(func(s *sql.Selector) {
+		s.Where(sql.InValues(s.C(ticket.EvidenceColumn), fks...))
+	}))
+	neighbors, err := query.All(ctx)
+	if err != nil {
+		return err
+	}
+	for _, n := range neighbors {
+		fk := n.TicketID
+		node, ok := nodeids[fk]
+		if !ok {
+			return fmt.Errorf(`unexpected referenced foreign-key "ticket_id" returned %v for node %v`, fk, n.ID)
+		}
+		assign(node, n)
+	}
+	return nil
+}
+func (_q *TicketQuery) loadExplanations(ctx context.Context, query *ExplanationRequestQuery, nodes []*Ticket, init func(*Ticket), assign func(*Ticket, *ExplanationRequest)) error {
+	fks := make([]driver.Value, 0, len(nodes))
+	nodeids := make(map[int]*Ticket)
+	for i := range nodes {
+		fks = append(fks, nodes[i].ID)
+		nodeids[nodes[i].ID] = nodes[i]
+		if init != nil {
+			init(nodes[i])
+		}
+	}
+	if len(query.ctx.Fields) > 0 {
+		query.ctx.AppendFieldOnce(explanationrequest.FieldTicketID)
+	}
+	query.Where(predicate.ExplanationRequest(func(s *sql.Selector) {
+		s.Where(sql.InValues(s.C(ticket.ExplanationsColumn), fks...))
+	}))
+	neighbors, err := query.All(ctx)
+	if err != nil {
+		return err
+	}
+	for _, n := range neighbors {
+		fk := n.TicketID
+		node, ok := nodeids[fk]
+		if !ok {
+			return fmt.Errorf(`unexpected referenced foreign-key "ticket_id" returned %v for node %v`, fk, n.ID)
+		}
+		assign(node, n)
+	}
+	return nil
+}
 func (_q *TicketQuery) loadTicketAssignees(ctx context.Context, query *TicketAssigneeQuery, nodes []*Ticket, init func(*Ticket), assign func(*Ticket, *TicketAssignee)) error {
 	fks := make([]driver.Value, 0, len(nodes))
 	nodeids := make(map[int]*Ticket)
@@ -2125,6 +2289,34 @@ func (_q *TicketQuery) WithNamedPlaybookRuns(name string, opts ...func(*Playbook
 		_q.withNamedPlaybookRuns = make(map[string]*PlaybookRunQuery)
 	}
 	_q.withNamedPlaybookRuns[name] = query
+	return _q
+}
+
+// WithNamedEvidence tells the query-builder to eager-load the nodes that are connected to the "evidence"
+// edge with the given name. The optional arguments are used to configure the query builder of the edge.
+func (_q *TicketQuery) WithNamedEvidence(name string, opts ...func(*EvidenceQuery)) *TicketQuery {
+	query := (&EvidenceClient{config: _q.config}).Query()
+	for _, opt := range opts {
+		opt(query)
+	}
+	if _q.withNamedEvidence == nil {
+		_q.withNamedEvidence = make(map[string]*EvidenceQuery)
+	}
+	_q.withNamedEvidence[name] = query
+	return _q
+}
+
+// WithNamedExplanations tells the query-builder to eager-load the nodes that are connected to the "explanations"
+// edge with the given name. The optional arguments are used to configure the query builder of the edge.
+func (_q *TicketQuery) WithNamedExplanations(name string, opts ...func(*ExplanationRequestQuery)) *TicketQuery {
+	query := (&ExplanationRequestClient{config: _q.config}).Query()
+	for _, opt := range opts {
+		opt(query)
+	}
+	if _q.withNamedExplanations == nil {
+		_q.withNamedExplanations = make(map[string]*ExplanationRequestQuery)
+	}
+	_q.withNamedExplanations[name] = query
 	return _q
 }
 

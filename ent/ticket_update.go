@@ -9,6 +9,8 @@ import (
 	"socdesk/ent/attachment"
 	"socdesk/ent/category"
 	"socdesk/ent/delivery"
+	"socdesk/ent/evidence"
+	"socdesk/ent/explanationrequest"
 	"socdesk/ent/memo"
 	"socdesk/ent/playbookrun"
 	"socdesk/ent/predicate"
@@ -302,6 +304,66 @@ func (_u *TicketUpdate) ClearCustomFields() *TicketUpdate {
 	return _u
 }
 
+// SetSrcIPKey sets the "src_ip_key" field.
+func (_u *TicketUpdate) SetSrcIPKey(v string) *TicketUpdate {
+	_u.mutation.SetSrcIPKey(v)
+	return _u
+}
+
+// SetNillableSrcIPKey sets the "src_ip_key" field if the given value is not nil.
+func (_u *TicketUpdate) SetNillableSrcIPKey(v *string) *TicketUpdate {
+	if v != nil {
+		_u.SetSrcIPKey(*v)
+	}
+	return _u
+}
+
+// ClearSrcIPKey clears the value of the "src_ip_key" field.
+func (_u *TicketUpdate) ClearSrcIPKey() *TicketUpdate {
+	_u.mutation.ClearSrcIPKey()
+	return _u
+}
+
+// SetDstIPKey sets the "dst_ip_key" field.
+func (_u *TicketUpdate) SetDstIPKey(v string) *TicketUpdate {
+	_u.mutation.SetDstIPKey(v)
+	return _u
+}
+
+// SetNillableDstIPKey sets the "dst_ip_key" field if the given value is not nil.
+func (_u *TicketUpdate) SetNillableDstIPKey(v *string) *TicketUpdate {
+	if v != nil {
+		_u.SetDstIPKey(*v)
+	}
+	return _u
+}
+
+// ClearDstIPKey clears the value of the "dst_ip_key" field.
+func (_u *TicketUpdate) ClearDstIPKey() *TicketUpdate {
+	_u.mutation.ClearDstIPKey()
+	return _u
+}
+
+// SetHostKey sets the "host_key" field.
+func (_u *TicketUpdate) SetHostKey(v string) *TicketUpdate {
+	_u.mutation.SetHostKey(v)
+	return _u
+}
+
+// SetNillableHostKey sets the "host_key" field if the given value is not nil.
+func (_u *TicketUpdate) SetNillableHostKey(v *string) *TicketUpdate {
+	if v != nil {
+		_u.SetHostKey(*v)
+	}
+	return _u
+}
+
+// ClearHostKey clears the value of the "host_key" field.
+func (_u *TicketUpdate) ClearHostKey() *TicketUpdate {
+	_u.mutation.ClearHostKey()
+	return _u
+}
+
 // SetCategoryID sets the "category_id" field.
 func (_u *TicketUpdate) SetCategoryID(v int) *TicketUpdate {
 	_u.mutation.SetCategoryID(v)
@@ -471,6 +533,26 @@ func (_u *TicketUpdate) SetNillableDueAt(v *time.Time) *TicketUpdate {
 // ClearDueAt clears the value of the "due_at" field.
 func (_u *TicketUpdate) ClearDueAt() *TicketUpdate {
 	_u.mutation.ClearDueAt()
+	return _u
+}
+
+// SetExplanationStatus sets the "explanation_status" field.
+func (_u *TicketUpdate) SetExplanationStatus(v schematype.ExplanationStatus) *TicketUpdate {
+	_u.mutation.SetExplanationStatus(v)
+	return _u
+}
+
+// SetNillableExplanationStatus sets the "explanation_status" field if the given value is not nil.
+func (_u *TicketUpdate) SetNillableExplanationStatus(v *schematype.ExplanationStatus) *TicketUpdate {
+	if v != nil {
+		_u.SetExplanationStatus(*v)
+	}
+	return _u
+}
+
+// ClearExplanationStatus clears the value of the "explanation_status" field.
+func (_u *TicketUpdate) ClearExplanationStatus() *TicketUpdate {
+	_u.mutation.ClearExplanationStatus()
 	return _u
 }
 
@@ -668,6 +750,36 @@ func (_u *TicketUpdate) AddPlaybookRuns(v ...*PlaybookRun) *TicketUpdate {
 		ids[i] = v[i].ID
 	}
 	return _u.AddPlaybookRunIDs(ids...)
+}
+
+// AddEvidenceIDs adds the "evidence" edge to the Evidence entity by IDs.
+func (_u *TicketUpdate) AddEvidenceIDs(ids ...int) *TicketUpdate {
+	_u.mutation.AddEvidenceIDs(ids...)
+	return _u
+}
+
+// AddEvidence adds the "evidence" edges to the Evidence entity.
+func (_u *TicketUpdate) AddEvidence(v ...*Evidence) *TicketUpdate {
+	ids := make([]int, len(v))
+	for i := range v {
+		ids[i] = v[i].ID
+	}
+	return _u.AddEvidenceIDs(ids...)
+}
+
+// AddExplanationIDs adds the "explanations" edge to the ExplanationRequest entity by IDs.
+func (_u *TicketUpdate) AddExplanationIDs(ids ...int) *TicketUpdate {
+	_u.mutation.AddExplanationIDs(ids...)
+	return _u
+}
+
+// AddExplanations adds the "explanations" edges to the ExplanationRequest entity.
+func (_u *TicketUpdate) AddExplanations(v ...*ExplanationRequest) *TicketUpdate {
+	ids := make([]int, len(v))
+	for i := range v {
+		ids[i] = v[i].ID
+	}
+	return _u.AddExplanationIDs(ids...)
 }
 
 // Mutation returns the TicketMutation object of the builder.
@@ -918,6 +1030,48 @@ func (_u *TicketUpdate) RemovePlaybookRuns(v ...*PlaybookRun) *TicketUpdate {
 	return _u.RemovePlaybookRunIDs(ids...)
 }
 
+// ClearEvidence clears all "evidence" edges to the Evidence entity.
+func (_u *TicketUpdate) ClearEvidence() *TicketUpdate {
+	_u.mutation.ClearEvidence()
+	return _u
+}
+
+// RemoveEvidenceIDs removes the "evidence" edge to Evidence entities by IDs.
+func (_u *TicketUpdate) RemoveEvidenceIDs(ids ...int) *TicketUpdate {
+	_u.mutation.RemoveEvidenceIDs(ids...)
+	return _u
+}
+
+// RemoveEvidence removes "evidence" edges to Evidence entities.
+func (_u *TicketUpdate) RemoveEvidence(v ...*Evidence) *TicketUpdate {
+	ids := make([]int, len(v))
+	for i := range v {
+		ids[i] = v[i].ID
+	}
+	return _u.RemoveEvidenceIDs(ids...)
+}
+
+// ClearExplanations clears all "explanations" edges to the ExplanationRequest entity.
+func (_u *TicketUpdate) ClearExplanations() *TicketUpdate {
+	_u.mutation.ClearExplanations()
+	return _u
+}
+
+// RemoveExplanationIDs removes the "explanations" edge to ExplanationRequest entities by IDs.
+func (_u *TicketUpdate) RemoveExplanationIDs(ids ...int) *TicketUpdate {
+	_u.mutation.RemoveExplanationIDs(ids...)
+	return _u
+}
+
+// RemoveExplanations removes "explanations" edges to ExplanationRequest entities.
+func (_u *TicketUpdate) RemoveExplanations(v ...*ExplanationRequest) *TicketUpdate {
+	ids := make([]int, len(v))
+	for i := range v {
+		ids[i] = v[i].ID
+	}
+	return _u.RemoveExplanationIDs(ids...)
+}
+
 // Save executes the query and returns the number of nodes affected by the update operation.
 func (_u *TicketUpdate) Save(ctx context.Context) (int, error) {
 	if err := _u.defaults(); err != nil {
@@ -1015,6 +1169,11 @@ func (_u *TicketUpdate) check() error {
 	if v, ok := _u.mutation.DuplicateCount(); ok {
 		if err := ticket.DuplicateCountValidator(v); err != nil {
 			return &ValidationError{Name: "duplicate_count", err: fmt.Errorf(`ent: validator failed for field "Ticket.duplicate_count": %w`, err)}
+		}
+	}
+	if v, ok := _u.mutation.ExplanationStatus(); ok {
+		if err := ticket.ExplanationStatusValidator(v); err != nil {
+			return &ValidationError{Name: "explanation_status", err: fmt.Errorf(`ent: validator failed for field "Ticket.explanation_status": %w`, err)}
 		}
 	}
 	if _u.mutation.CategoryCleared() && len(_u.mutation.CategoryIDs()) > 0 {
@@ -1127,6 +1286,24 @@ func (_u *TicketUpdate) sqlSave(ctx context.Context) (_node int, err error) {
 	if _u.mutation.CustomFieldsCleared() {
 		_spec.ClearField(ticket.FieldCustomFields, field.TypeJSON)
 	}
+	if value, ok := _u.mutation.SrcIPKey(); ok {
+		_spec.SetField(ticket.FieldSrcIPKey, field.TypeString, value)
+	}
+	if _u.mutation.SrcIPKeyCleared() {
+		_spec.ClearField(ticket.FieldSrcIPKey, field.TypeString)
+	}
+	if value, ok := _u.mutation.DstIPKey(); ok {
+		_spec.SetField(ticket.FieldDstIPKey, field.TypeString, value)
+	}
+	if _u.mutation.DstIPKeyCleared() {
+		_spec.ClearField(ticket.FieldDstIPKey, field.TypeString)
+	}
+	if value, ok := _u.mutation.HostKey(); ok {
+		_spec.SetField(ticket.FieldHostKey, field.TypeString, value)
+	}
+	if _u.mutation.HostKeyCleared() {
+		_spec.ClearField(ticket.FieldHostKey, field.TypeString)
+	}
 	if value, ok := _u.mutation.Priority(); ok {
 		_spec.SetField(ticket.FieldPriority, field.TypeEnum, value)
 	}
@@ -1165,6 +1342,12 @@ func (_u *TicketUpdate) sqlSave(ctx context.Context) (_node int, err error) {
 	}
 	if _u.mutation.DueAtCleared() {
 		_spec.ClearField(ticket.FieldDueAt, field.TypeTime)
+	}
+	if value, ok := _u.mutation.ExplanationStatus(); ok {
+		_spec.SetField(ticket.FieldExplanationStatus, field.TypeEnum, value)
+	}
+	if _u.mutation.ExplanationStatusCleared() {
+		_spec.ClearField(ticket.FieldExplanationStatus, field.TypeEnum)
 	}
 	if value, ok := _u.mutation.Version(); ok {
 		_spec.SetField(ticket.FieldVersion, field.TypeInt, value)
@@ -1718,6 +1901,96 @@ func (_u *TicketUpdate) sqlSave(ctx context.Context) (_node int, err error) {
 			Bidi:    false,
 			Target: &sqlgraph.EdgeTarget{
 				IDSpec: sqlgraph.NewFieldSpec(playbookrun.FieldID, field.TypeInt),
+			},
+		}
+		for _, k := range nodes {
+			edge.Target.Nodes = append(edge.Target.Nodes, k)
+		}
+		_spec.Edges.Add = append(_spec.Edges.Add, edge)
+	}
+	if _u.mutation.EvidenceCleared() {
+		edge := &sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.O2M,
+			Inverse: false,
+			Table:   ticket.EvidenceTable,
+			Columns: []string{ticket.EvidenceColumn},
+			Bidi:    false,
+			Target: &sqlgraph.EdgeTarget{
+				IDSpec: sqlgraph.NewFieldSpec(evidence.FieldID, field.TypeInt),
+			},
+		}
+		_spec.Edges.Clear = append(_spec.Edges.Clear, edge)
+	}
+	if nodes := _u.mutation.RemovedEvidenceIDs(); len(nodes) > 0 && !_u.mutation.EvidenceCleared() {
+		edge := &sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.O2M,
+			Inverse: false,
+			Table:   ticket.EvidenceTable,
+			Columns: []string{ticket.EvidenceColumn},
+			Bidi:    false,
+			Target: &sqlgraph.EdgeTarget{
+				IDSpec: sqlgraph.NewFieldSpec(evidence.FieldID, field.TypeInt),
+			},
+		}
+		for _, k := range nodes {
+			edge.Target.Nodes = append(edge.Target.Nodes, k)
+		}
+		_spec.Edges.Clear = append(_spec.Edges.Clear, edge)
+	}
+	if nodes := _u.mutation.EvidenceIDs(); len(nodes) > 0 {
+		edge := &sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.O2M,
+			Inverse: false,
+			Table:   ticket.EvidenceTable,
+			Columns: []string{ticket.EvidenceColumn},
+			Bidi:    false,
+			Target: &sqlgraph.EdgeTarget{
+				IDSpec: sqlgraph.NewFieldSpec(evidence.FieldID, field.TypeInt),
+			},
+		}
+		for _, k := range nodes {
+			edge.Target.Nodes = append(edge.Target.Nodes, k)
+		}
+		_spec.Edges.Add = append(_spec.Edges.Add, edge)
+	}
+	if _u.mutation.ExplanationsCleared() {
+		edge := &sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.O2M,
+			Inverse: false,
+			Table:   ticket.ExplanationsTable,
+			Columns: []string{ticket.ExplanationsColumn},
+			Bidi:    false,
+			Target: &sqlgraph.EdgeTarget{
+				IDSpec: sqlgraph.NewFieldSpec(explanationrequest.FieldID, field.TypeInt),
+			},
+		}
+		_spec.Edges.Clear = append(_spec.Edges.Clear, edge)
+	}
+	if nodes := _u.mutation.RemovedExplanationsIDs(); len(nodes) > 0 && !_u.mutation.ExplanationsCleared() {
+		edge := &sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.O2M,
+			Inverse: false,
+			Table:   ticket.ExplanationsTable,
+			Columns: []string{ticket.ExplanationsColumn},
+			Bidi:    false,
+			Target: &sqlgraph.EdgeTarget{
+				IDSpec: sqlgraph.NewFieldSpec(explanationrequest.FieldID, field.TypeInt),
+			},
+		}
+		for _, k := range nodes {
+			edge.Target.Nodes = append(edge.Target.Nodes, k)
+		}
+		_spec.Edges.Clear = append(_spec.Edges.Clear, edge)
+	}
+	if nodes := _u.mutation.ExplanationsIDs(); len(nodes) > 0 {
+		edge := &sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.O2M,
+			Inverse: false,
+			Table:   ticket.ExplanationsTable,
+			Columns: []string{ticket.ExplanationsColumn},
+			Bidi:    false,
+			Target: &sqlgraph.EdgeTarget{
+				IDSpec: sqlgraph.NewFieldSpec(explanationrequest.FieldID, field.TypeInt),
 			},
 		}
 		for _, k := range nodes {
@@ -2007,6 +2280,66 @@ func (_u *TicketUpdateOne) ClearCustomFields() *TicketUpdateOne {
 	return _u
 }
 
+// SetSrcIPKey sets the "src_ip_key" field.
+func (_u *TicketUpdateOne) SetSrcIPKey(v string) *TicketUpdateOne {
+	_u.mutation.SetSrcIPKey(v)
+	return _u
+}
+
+// SetNillableSrcIPKey sets the "src_ip_key" field if the given value is not nil.
+func (_u *TicketUpdateOne) SetNillableSrcIPKey(v *string) *TicketUpdateOne {
+	if v != nil {
+		_u.SetSrcIPKey(*v)
+	}
+	return _u
+}
+
+// ClearSrcIPKey clears the value of the "src_ip_key" field.
+func (_u *TicketUpdateOne) ClearSrcIPKey() *TicketUpdateOne {
+	_u.mutation.ClearSrcIPKey()
+	return _u
+}
+
+// SetDstIPKey sets the "dst_ip_key" field.
+func (_u *TicketUpdateOne) SetDstIPKey(v string) *TicketUpdateOne {
+	_u.mutation.SetDstIPKey(v)
+	return _u
+}
+
+// SetNillableDstIPKey sets the "dst_ip_key" field if the given value is not nil.
+func (_u *TicketUpdateOne) SetNillableDstIPKey(v *string) *TicketUpdateOne {
+	if v != nil {
+		_u.SetDstIPKey(*v)
+	}
+	return _u
+}
+
+// ClearDstIPKey clears the value of the "dst_ip_key" field.
+func (_u *TicketUpdateOne) ClearDstIPKey() *TicketUpdateOne {
+	_u.mutation.ClearDstIPKey()
+	return _u
+}
+
+// SetHostKey sets the "host_key" field.
+func (_u *TicketUpdateOne) SetHostKey(v string) *TicketUpdateOne {
+	_u.mutation.SetHostKey(v)
+	return _u
+}
+
+// SetNillableHostKey sets the "host_key" field if the given value is not nil.
+func (_u *TicketUpdateOne) SetNillableHostKey(v *string) *TicketUpdateOne {
+	if v != nil {
+		_u.SetHostKey(*v)
+	}
+	return _u
+}
+
+// ClearHostKey clears the value of the "host_key" field.
+func (_u *TicketUpdateOne) ClearHostKey() *TicketUpdateOne {
+	_u.mutation.ClearHostKey()
+	return _u
+}
+
 // SetCategoryID sets the "category_id" field.
 func (_u *TicketUpdateOne) SetCategoryID(v int) *TicketUpdateOne {
 	_u.mutation.SetCategoryID(v)
@@ -2176,6 +2509,26 @@ func (_u *TicketUpdateOne) SetNillableDueAt(v *time.Time) *TicketUpdateOne {
 // ClearDueAt clears the value of the "due_at" field.
 func (_u *TicketUpdateOne) ClearDueAt() *TicketUpdateOne {
 	_u.mutation.ClearDueAt()
+	return _u
+}
+
+// SetExplanationStatus sets the "explanation_status" field.
+func (_u *TicketUpdateOne) SetExplanationStatus(v schematype.ExplanationStatus) *TicketUpdateOne {
+	_u.mutation.SetExplanationStatus(v)
+	return _u
+}
+
+// SetNillableExplanationStatus sets the "explanation_status" field if the given value is not nil.
+func (_u *TicketUpdateOne) SetNillableExplanationStatus(v *schematype.ExplanationStatus) *TicketUpdateOne {
+	if v != nil {
+		_u.SetExplanationStatus(*v)
+	}
+	return _u
+}
+
+// ClearExplanationStatus clears the value of the "explanation_status" field.
+func (_u *TicketUpdateOne) ClearExplanationStatus() *TicketUpdateOne {
+	_u.mutation.ClearExplanationStatus()
 	return _u
 }
 
@@ -2373,6 +2726,36 @@ func (_u *TicketUpdateOne) AddPlaybookRuns(v ...*PlaybookRun) *TicketUpdateOne {
 		ids[i] = v[i].ID
 	}
 	return _u.AddPlaybookRunIDs(ids...)
+}
+
+// AddEvidenceIDs adds the "evidence" edge to the Evidence entity by IDs.
+func (_u *TicketUpdateOne) AddEvidenceIDs(ids ...int) *TicketUpdateOne {
+	_u.mutation.AddEvidenceIDs(ids...)
+	return _u
+}
+
+// AddEvidence adds the "evidence" edges to the Evidence entity.
+func (_u *TicketUpdateOne) AddEvidence(v ...*Evidence) *TicketUpdateOne {
+	ids := make([]int, len(v))
+	for i := range v {
+		ids[i] = v[i].ID
+	}
+	return _u.AddEvidenceIDs(ids...)
+}
+
+// AddExplanationIDs adds the "explanations" edge to the ExplanationRequest entity by IDs.
+func (_u *TicketUpdateOne) AddExplanationIDs(ids ...int) *TicketUpdateOne {
+	_u.mutation.AddExplanationIDs(ids...)
+	return _u
+}
+
+// AddExplanations adds the "explanations" edges to the ExplanationRequest entity.
+func (_u *TicketUpdateOne) AddExplanations(v ...*ExplanationRequest) *TicketUpdateOne {
+	ids := make([]int, len(v))
+	for i := range v {
+		ids[i] = v[i].ID
+	}
+	return _u.AddExplanationIDs(ids...)
 }
 
 // Mutation returns the TicketMutation object of the builder.
@@ -2623,6 +3006,48 @@ func (_u *TicketUpdateOne) RemovePlaybookRuns(v ...*PlaybookRun) *TicketUpdateOn
 	return _u.RemovePlaybookRunIDs(ids...)
 }
 
+// ClearEvidence clears all "evidence" edges to the Evidence entity.
+func (_u *TicketUpdateOne) ClearEvidence() *TicketUpdateOne {
+	_u.mutation.ClearEvidence()
+	return _u
+}
+
+// RemoveEvidenceIDs removes the "evidence" edge to Evidence entities by IDs.
+func (_u *TicketUpdateOne) RemoveEvidenceIDs(ids ...int) *TicketUpdateOne {
+	_u.mutation.RemoveEvidenceIDs(ids...)
+	return _u
+}
+
+// RemoveEvidence removes "evidence" edges to Evidence entities.
+func (_u *TicketUpdateOne) RemoveEvidence(v ...*Evidence) *TicketUpdateOne {
+	ids := make([]int, len(v))
+	for i := range v {
+		ids[i] = v[i].ID
+	}
+	return _u.RemoveEvidenceIDs(ids...)
+}
+
+// ClearExplanations clears all "explanations" edges to the ExplanationRequest entity.
+func (_u *TicketUpdateOne) ClearExplanations() *TicketUpdateOne {
+	_u.mutation.ClearExplanations()
+	return _u
+}
+
+// RemoveExplanationIDs removes the "explanations" edge to ExplanationRequest entities by IDs.
+func (_u *TicketUpdateOne) RemoveExplanationIDs(ids ...int) *TicketUpdateOne {
+	_u.mutation.RemoveExplanationIDs(ids...)
+	return _u
+}
+
+// RemoveExplanations removes "explanations" edges to ExplanationRequest entities.
+func (_u *TicketUpdateOne) RemoveExplanations(v ...*ExplanationRequest) *TicketUpdateOne {
+	ids := make([]int, len(v))
+	for i := range v {
+		ids[i] = v[i].ID
+	}
+	return _u.RemoveExplanationIDs(ids...)
+}
+
 // Where appends a list predicates to the TicketUpdate builder.
 func (_u *TicketUpdateOne) Where(ps ...predicate.Ticket) *TicketUpdateOne {
 	_u.mutation.Where(ps...)
@@ -2733,6 +3158,11 @@ func (_u *TicketUpdateOne) check() error {
 	if v, ok := _u.mutation.DuplicateCount(); ok {
 		if err := ticket.DuplicateCountValidator(v); err != nil {
 			return &ValidationError{Name: "duplicate_count", err: fmt.Errorf(`ent: validator failed for field "Ticket.duplicate_count": %w`, err)}
+		}
+	}
+	if v, ok := _u.mutation.ExplanationStatus(); ok {
+		if err := ticket.ExplanationStatusValidator(v); err != nil {
+			return &ValidationError{Name: "explanation_status", err: fmt.Errorf(`ent: validator failed for field "Ticket.explanation_status": %w`, err)}
 		}
 	}
 	if _u.mutation.CategoryCleared() && len(_u.mutation.CategoryIDs()) > 0 {
@@ -2862,6 +3292,24 @@ func (_u *TicketUpdateOne) sqlSave(ctx context.Context) (_node *Ticket, err erro
 	if _u.mutation.CustomFieldsCleared() {
 		_spec.ClearField(ticket.FieldCustomFields, field.TypeJSON)
 	}
+	if value, ok := _u.mutation.SrcIPKey(); ok {
+		_spec.SetField(ticket.FieldSrcIPKey, field.TypeString, value)
+	}
+	if _u.mutation.SrcIPKeyCleared() {
+		_spec.ClearField(ticket.FieldSrcIPKey, field.TypeString)
+	}
+	if value, ok := _u.mutation.DstIPKey(); ok {
+		_spec.SetField(ticket.FieldDstIPKey, field.TypeString, value)
+	}
+	if _u.mutation.DstIPKeyCleared() {
+		_spec.ClearField(ticket.FieldDstIPKey, field.TypeString)
+	}
+	if value, ok := _u.mutation.HostKey(); ok {
+		_spec.SetField(ticket.FieldHostKey, field.TypeString, value)
+	}
+	if _u.mutation.HostKeyCleared() {
+		_spec.ClearField(ticket.FieldHostKey, field.TypeString)
+	}
 	if value, ok := _u.mutation.Priority(); ok {
 		_spec.SetField(ticket.FieldPriority, field.TypeEnum, value)
 	}
@@ -2900,6 +3348,12 @@ func (_u *TicketUpdateOne) sqlSave(ctx context.Context) (_node *Ticket, err erro
 	}
 	if _u.mutation.DueAtCleared() {
 		_spec.ClearField(ticket.FieldDueAt, field.TypeTime)
+	}
+	if value, ok := _u.mutation.ExplanationStatus(); ok {
+		_spec.SetField(ticket.FieldExplanationStatus, field.TypeEnum, value)
+	}
+	if _u.mutation.ExplanationStatusCleared() {
+		_spec.ClearField(ticket.FieldExplanationStatus, field.TypeEnum)
 	}
 	if value, ok := _u.mutation.Version(); ok {
 		_spec.SetField(ticket.FieldVersion, field.TypeInt, value)
@@ -3453,6 +3907,96 @@ func (_u *TicketUpdateOne) sqlSave(ctx context.Context) (_node *Ticket, err erro
 			Bidi:    false,
 			Target: &sqlgraph.EdgeTarget{
 				IDSpec: sqlgraph.NewFieldSpec(playbookrun.FieldID, field.TypeInt),
+			},
+		}
+		for _, k := range nodes {
+			edge.Target.Nodes = append(edge.Target.Nodes, k)
+		}
+		_spec.Edges.Add = append(_spec.Edges.Add, edge)
+	}
+	if _u.mutation.EvidenceCleared() {
+		edge := &sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.O2M,
+			Inverse: false,
+			Table:   ticket.EvidenceTable,
+			Columns: []string{ticket.EvidenceColumn},
+			Bidi:    false,
+			Target: &sqlgraph.EdgeTarget{
+				IDSpec: sqlgraph.NewFieldSpec(evidence.FieldID, field.TypeInt),
+			},
+		}
+		_spec.Edges.Clear = append(_spec.Edges.Clear, edge)
+	}
+	if nodes := _u.mutation.RemovedEvidenceIDs(); len(nodes) > 0 && !_u.mutation.EvidenceCleared() {
+		edge := &sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.O2M,
+			Inverse: false,
+			Table:   ticket.EvidenceTable,
+			Columns: []string{ticket.EvidenceColumn},
+			Bidi:    false,
+			Target: &sqlgraph.EdgeTarget{
+				IDSpec: sqlgraph.NewFieldSpec(evidence.FieldID, field.TypeInt),
+			},
+		}
+		for _, k := range nodes {
+			edge.Target.Nodes = append(edge.Target.Nodes, k)
+		}
+		_spec.Edges.Clear = append(_spec.Edges.Clear, edge)
+	}
+	if nodes := _u.mutation.EvidenceIDs(); len(nodes) > 0 {
+		edge := &sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.O2M,
+			Inverse: false,
+			Table:   ticket.EvidenceTable,
+			Columns: []string{ticket.EvidenceColumn},
+			Bidi:    false,
+			Target: &sqlgraph.EdgeTarget{
+				IDSpec: sqlgraph.NewFieldSpec(evidence.FieldID, field.TypeInt),
+			},
+		}
+		for _, k := range nodes {
+			edge.Target.Nodes = append(edge.Target.Nodes, k)
+		}
+		_spec.Edges.Add = append(_spec.Edges.Add, edge)
+	}
+	if _u.mutation.ExplanationsCleared() {
+		edge := &sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.O2M,
+			Inverse: false,
+			Table:   ticket.ExplanationsTable,
+			Columns: []string{ticket.ExplanationsColumn},
+			Bidi:    false,
+			Target: &sqlgraph.EdgeTarget{
+				IDSpec: sqlgraph.NewFieldSpec(explanationrequest.FieldID, field.TypeInt),
+			},
+		}
+		_spec.Edges.Clear = append(_spec.Edges.Clear, edge)
+	}
+	if nodes := _u.mutation.RemovedExplanationsIDs(); len(nodes) > 0 && !_u.mutation.ExplanationsCleared() {
+		edge := &sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.O2M,
+			Inverse: false,
+			Table:   ticket.ExplanationsTable,
+			Columns: []string{ticket.ExplanationsColumn},
+			Bidi:    false,
+			Target: &sqlgraph.EdgeTarget{
+				IDSpec: sqlgraph.NewFieldSpec(explanationrequest.FieldID, field.TypeInt),
+			},
+		}
+		for _, k := range nodes {
+			edge.Target.Nodes = append(edge.Target.Nodes, k)
+		}
+		_spec.Edges.Clear = append(_spec.Edges.Clear, edge)
+	}
+	if nodes := _u.mutation.ExplanationsIDs(); len(nodes) > 0 {
+		edge := &sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.O2M,
+			Inverse: false,
+			Table:   ticket.ExplanationsTable,
+			Columns: []string{ticket.ExplanationsColumn},
+			Bidi:    false,
+			Target: &sqlgraph.EdgeTarget{
+				IDSpec: sqlgraph.NewFieldSpec(explanationrequest.FieldID, field.TypeInt),
 			},
 		}
 		for _, k := range nodes {

@@ -18,12 +18,28 @@ type Tx struct {
 	APIToken *APITokenClient
 	// Attachment is the client for interacting with the Attachment builders.
 	Attachment *AttachmentClient
+	// Blob is the client for interacting with the Blob builders.
+	Blob *BlobClient
 	// Category is the client for interacting with the Category builders.
 	Category *CategoryClient
 	// Channel is the client for interacting with the Channel builders.
 	Channel *ChannelClient
 	// Delivery is the client for interacting with the Delivery builders.
 	Delivery *DeliveryClient
+	// Department is the client for interacting with the Department builders.
+	Department *DepartmentClient
+	// Employee is the client for interacting with the Employee builders.
+	Employee *EmployeeClient
+	// Evidence is the client for interacting with the Evidence builders.
+	Evidence *EvidenceClient
+	// ExplanationCategory is the client for interacting with the ExplanationCategory builders.
+	ExplanationCategory *ExplanationCategoryClient
+	// ExplanationLink is the client for interacting with the ExplanationLink builders.
+	ExplanationLink *ExplanationLinkClient
+	// ExplanationRequest is the client for interacting with the ExplanationRequest builders.
+	ExplanationRequest *ExplanationRequestClient
+	// ExplanationStep is the client for interacting with the ExplanationStep builders.
+	ExplanationStep *ExplanationStepClient
 	// Memo is the client for interacting with the Memo builders.
 	Memo *MemoClient
 	// Playbook is the client for interacting with the Playbook builders.
@@ -187,9 +203,17 @@ func (tx *Tx) Client() *Client {
 func (tx *Tx) init() {
 	tx.APIToken = NewAPITokenClient(tx.config)
 	tx.Attachment = NewAttachmentClient(tx.config)
+	tx.Blob = NewBlobClient(tx.config)
 	tx.Category = NewCategoryClient(tx.config)
 	tx.Channel = NewChannelClient(tx.config)
 	tx.Delivery = NewDeliveryClient(tx.config)
+	tx.Department = NewDepartmentClient(tx.config)
+	tx.Employee = NewEmployeeClient(tx.config)
+	tx.Evidence = NewEvidenceClient(tx.config)
+	tx.ExplanationCategory = NewExplanationCategoryClient(tx.config)
+	tx.ExplanationLink = NewExplanationLinkClient(tx.config)
+	tx.ExplanationRequest = NewExplanationRequestClient(tx.config)
+	tx.ExplanationStep = NewExplanationStepClient(tx.config)
 	tx.Memo = NewMemoClient(tx.config)
 	tx.Playbook = NewPlaybookClient(tx.config)
 	tx.PlaybookRun = NewPlaybookRunClient(tx.config)

@@ -10,7 +10,28 @@ import (
 	"socdesk/ent"
 	"socdesk/graph/generated"
 	"socdesk/internal/errs"
+	"socdesk/internal/explanations"
 )
+
+// Record is the resolver for the record field.
+func (r *evidenceResolver) Record(ctx context.Context, obj *ent.Evidence) (any, error) {
+	return obj.Record, nil
+}
+
+// Evidence is the resolver for the evidence field.
+func (r *explanationRequestResolver) Evidence(ctx context.Context, obj *ent.ExplanationRequest) ([]any, error) {
+	out := make([]any, len(obj.Evidence))
+	for i, rec := range obj.Evidence {
+		out[i] = rec
+	}
+	return out, nil
+}
+
+// Steps is the resolver for the steps field: oldest first (the edge, as
+// field collection eager-loaded it, in no order).
+func (r *explanationRequestResolver) Steps(ctx context.Context, obj *ent.ExplanationRequest) ([]*ent.ExplanationStep, error) {
+	return explanations.Oldest(obj.Steps(ctx))
+}
 
 // Node is the resolver for the node field. An id that does not exist and
 // one the viewer may not see both answer null with a NOT_FOUND error.
@@ -27,11 +48,22 @@ func (r *queryResolver) Nodes(ctx context.Context, ids []int) ([]ent.Noder, erro
 	return r.Client.Noders(ctx, ids)
 }
 
+// Attachment returns generated.AttachmentResolver implementation.
+func (r *Resolver) Attachment() generated.AttachmentResolver { return &attachmentResolver{r} }
+
 // Channel returns generated.ChannelResolver implementation.
 func (r *Resolver) Channel() generated.ChannelResolver { return &channelResolver{r} }
 
 // Delivery returns generated.DeliveryResolver implementation.
 func (r *Resolver) Delivery() generated.DeliveryResolver { return &deliveryResolver{r} }
+
+// Evidence returns generated.EvidenceResolver implementation.
+func (r *Resolver) Evidence() generated.EvidenceResolver { return &evidenceResolver{r} }
+
+// ExplanationRequest returns generated.ExplanationRequestResolver implementation.
+func (r *Resolver) ExplanationRequest() generated.ExplanationRequestResolver {
+	return &explanationRequestResolver{r}
+}
 
 // Playbook returns generated.PlaybookResolver implementation.
 func (r *Resolver) Playbook() generated.PlaybookResolver { return &playbookResolver{r} }
@@ -43,9 +75,12 @@ func (r *Resolver) Query() generated.QueryResolver { return &queryResolver{r} }
 func (r *Resolver) Ticket() generated.TicketResolver { return &ticketResolver{r} }
 
 type (
-	channelResolver  struct{ *Resolver }
-	deliveryResolver struct{ *Resolver }
-	playbookResolver struct{ *Resolver }
-	queryResolver    struct{ *Resolver }
-	ticketResolver   struct{ *Resolver }
+	attachmentResolver         struct{ *Resolver }
+	channelResolver            struct{ *Resolver }
+	deliveryResolver           struct{ *Resolver }
+	evidenceResolver           struct{ *Resolver }
+	explanationRequestResolver struct{ *Resolver }
+	playbookResolver           struct{ *Resolver }
+	queryResolver              struct{ *Resolver }
+	ticketResolver             struct{ *Resolver }
 )

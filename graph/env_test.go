@@ -85,6 +85,9 @@ func newEnvWith(t *testing.T, backend string, cfg config.Config) *env {
 // newEnvOn is newEnvWith publishing through broker, the app assembled with opts.
 func newEnvOn(t *testing.T, backend string, cfg config.Config, broker events.Broker, opts ...app.Option) *env {
 	e := &env{t: t, backend: backend, broker: broker}
+	if cfg.BlobURL == "" { // attachments' contents in the test's own directory
+		cfg.BlobURL = "file://" + t.TempDir() + "?no_tmp_dir=1&metadata=skip"
+	}
 	e.st = testdb.Open(t, backend, testdb.Options{Driver: func(d dialect.Driver) dialect.Driver {
 		return e.faults.wrap(dialect.DebugWithContext(d, func(_ context.Context, a ...any) {
 			e.queries.Add(1)

@@ -27,6 +27,7 @@ import (
 	"socdesk/ent"
 	"socdesk/ent/privacy"
 	"socdesk/graph/limits"
+	"socdesk/internal/attachments"
 	"socdesk/internal/auth"
 	"socdesk/internal/errs"
 	"socdesk/internal/live"
@@ -53,6 +54,9 @@ type Options struct {
 	Budgets *ratelimit.Budgets
 	// NoIntrospection refuses introspection queries (__schema, __type).
 	NoIntrospection bool
+	// Uploads, if set, serves multipart requests (the GraphQL multipart
+	// request spec, see upload.go), their files staged through it.
+	Uploads *attachments.Service
 	// Extensions observe every operation (metrics, tracing); they run
 	// outside the others, so they see what those refuse or add (the error
 	// ending a live stream early).
@@ -95,6 +99,9 @@ func NewHandler(o Options) http.Handler {
 	}
 	srv.AddTransport(httpGet{})
 	srv.AddTransport(httpPost{})
+	if o.Uploads != nil {
+		srv.AddTransport(multipartUpload{s: o.Uploads})
+	}
 	srv.SetQueryCache(lru.New[*ast.QueryDocument](1000))
 	srv.SetParserTokenLimit(o.MaxTokens)
 	srv.SetValidationRulesFn(validationRules)
@@ -108,6 +115,7 @@ func NewHandler(o Options) http.Handler {
 	srv.Use(NoNUL{})
 	srv.Use(CheckCursors{})
 	srv.Use(noHTTPSubscriptions{})
+	srv.Use(linkOnly{})
 	if o.Budgets != nil {
 		// After every check that refuses a document: only what will run is
 		// charged.
@@ -123,7 +131,7 @@ func NewHandler(o Options) http.Handler {
 		reqlog.From(ctx, o.Logger).Error("panic", "panic", p, "stack", string(debug.Stack()))
 		return errs.New(errs.Internal, "internal error")
 	})
-	return overHTTP(srv)
+	return overHTTP(srv, o.Uploads != nil)
 }
 
 // websocketTransport serves subscriptions over graphql-transport-ws and
@@ -187,9 +195,9 @@ func checkOrigin(allowed []string) func(*http.Request) bool {
 
 // overHTTP holds requests to the GraphQL-over-HTTP spec before a transport
 // reads them: only GET and POST (405 with Allow otherwise), POST bodies of
-// JSON or GraphQL media types only (415). The transports (transport.go) do
-// the rest.
-func overHTTP(next http.Handler) http.Handler {
+// JSON or GraphQL media types only (415), or multipart ones when uploads
+// are served. The transports (transport.go, upload.go) do the rest.
+func overHTTP(next http.Handler, uploads bool) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if wsguard.IsUpgrade(r) {
 			next.ServeHTTP(w, r)
@@ -199,7 +207,8 @@ func overHTTP(next http.Handler) http.Handler {
 		case http.MethodGet:
 		case http.MethodPost:
 			mt, _, _ := mime.ParseMediaType(r.Header.Get("Content-Type"))
-			if mt != "application/json" && mt != "application/graphql" && mt != "application/graphql-response+json" {
+			if mt != "application/json" && mt != "application/graphql" && mt != "application/graphql-response+json" &&
+				(!uploads || mt != "multipart/form-data") {
 				writeError(w, r, http.StatusUnsupportedMediaType, "a POST body must be application/json")
 				return
 			}

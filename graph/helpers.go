@@ -13,6 +13,7 @@ import (
 	"socdesk/graph/model"
 	"socdesk/graph/scalar"
 	"socdesk/internal/authz"
+	"socdesk/internal/explanations/link"
 	"socdesk/internal/playbooks"
 )
 
@@ -53,6 +54,26 @@ func countOnlyIfSelected(ctx context.Context, first, last *int) context.Context 
 	}
 	if !edges {
 		return ctx
+	}
+	narrowed := *fc
+	narrowed.Field.Selections = sel
+	return graphql.WithFieldContext(ctx, &narrowed)
+}
+
+// edgesOnly hides from entgql's Paginate every selection of the
+// connection but its edges, for a connection whose page and counts are
+// built elsewhere (relatedTickets): Paginate then only loads the nodes with
+// what they select, and counts nothing.
+func edgesOnly(ctx context.Context) context.Context {
+	fc := graphql.GetFieldContext(ctx)
+	if fc == nil {
+		return ctx
+	}
+	var sel ast.SelectionSet
+	for _, f := range graphql.CollectFieldsCtx(ctx, nil) {
+		if f.Name == "edges" {
+			sel = append(sel, f.Field)
+		}
 	}
 	narrowed := *fc
 	narrowed.Field.Selections = sel
@@ -212,6 +233,8 @@ func (r *Resolver) bulkError(ctx context.Context, err error) *model.BulkError {
 var (
 	newestDeliveries = ent.WithDeliveryOrder(&ent.DeliveryOrder{Direction: entgql.OrderDirectionDesc, Field: ent.DeliveryOrderFieldCreatedAt})
 	newestRuns       = ent.WithPlaybookRunOrder(&ent.PlaybookRunOrder{Direction: entgql.OrderDirectionDesc, Field: ent.PlaybookRunOrderFieldCreatedAt})
+	// newestExplanations: by creation time, then id (entgql's tie-break).
+	newestExplanations = ent.WithExplanationRequestOrder(&ent.ExplanationRequestOrder{Direction: entgql.OrderDirectionDesc, Field: ent.ExplanationRequestOrderFieldCreatedAt})
 )
 
 // playbookRequest is the request a playbook sends, as admins see it.
@@ -229,4 +252,18 @@ func playbookRequest(p *ent.Playbook) *model.PlaybookRequest {
 		req.PayloadTemplate = &p.PayloadTemplate
 	}
 	return req
+}
+
+// linkToken is the personal link token the request carries ("" without one:
+// the link operations then answer UNAUTHENTICATED).
+func linkToken(ctx context.Context) string {
+	raw, _ := link.TokenFrom(ctx)
+	return raw
+}
+
+func orEmpty(s *string) string {
+	if s == nil {
+		return ""
+	}
+	return *s
 }

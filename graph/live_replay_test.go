@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"socdesk/ent"
+	"socdesk/ent/schematype"
 	"socdesk/ent/ticket"
 	"socdesk/ent/ticketevent"
 	"socdesk/ent/user"
@@ -437,12 +438,14 @@ func TestDeletedEntryRecordsTheFinalState(t *testing.T) {
 			CreateTicket struct{ ID string } `json:"createTicket"`
 		}
 		e.do(e.admin, `mutation($in: CreateTicketInput!) { createTicket(input: $in) { id } }`, map[string]any{"in": map[string]any{
-			"kind": "ANALYSIS", "title": "Final title", "body": "Final body", "categoryID": gid(f.cat), "siteID": gid(f.other),
+			"kind": "DETECTION", "title": "Final title", "body": `{"final": "body"}`, "categoryID": gid(f.cat), "siteID": gid(f.other),
 			"priority": "HIGH", "attackVerdict": "TRUE_POSITIVE", "incident": true, "origin": "SYSTEM",
 			"assigneeIDs": gids(a.ID), "approverIDs": gids(b.ID), "tagIDs": gids(e.tag("t1"), e.tag("t2")),
+			"detection": map[string]any{"template": "NETWORK", "sourceIP": "10.1.2.3", "destinationIP": "2001:db8::1", "host": "WS-01"},
 		}}).ok().into(&out)
 		id, _ := scalar.DecodeID(out.CreateTicket.ID)
 		e.liveMove(e.admin, out.CreateTicket.ID, "ANALYSIS")
+		e.client.Ticket.UpdateOneID(id).SetExplanationStatus(schematype.ExplanationAwaiting).ExecX(sys())
 		row := e.client.Ticket.Query().Where(ticket.ID(id)).WithAssignees().WithApprovers().WithTags().OnlyX(sys())
 		want := tickets.SnapshotOf(row)
 		v := reflect.ValueOf(want)

@@ -8,6 +8,9 @@ import (
 
 	"socdesk/ent"
 	"socdesk/internal/admin"
+	"socdesk/internal/attachments"
+	"socdesk/internal/directory"
+	"socdesk/internal/explanations"
 	"socdesk/internal/live"
 	"socdesk/internal/notify"
 	"socdesk/internal/playbooks"
@@ -26,4 +29,12 @@ type Resolver struct {
 	// propagation, deliveries, playbooks).
 	Notify    *notify.Service
 	Playbooks *playbooks.Service
+	// Directory keeps the employee directory and explanation categories.
+	Directory *directory.Service
+	// Attachments stores and signs attachments; PublicURL is the base of
+	// their signed download URLs.
+	Attachments *attachments.Service
+	PublicURL   string
+	// Explanations takes the steps of explanation requests.
+	Explanations *explanations.Service
 }

@@ -30,6 +30,7 @@ import (
 	"socdesk/graph/generated"
 	"socdesk/internal/admin"
 	"socdesk/internal/app"
+	"socdesk/internal/attachments"
 	"socdesk/internal/auth"
 	"socdesk/internal/authz"
 	"socdesk/internal/config"
@@ -212,7 +213,15 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stder
 		return err
 	}
 
-	a := app.New(st, broker, cfg, log, ready, app.WithPersisted(pq))
+	bucket, err := attachments.OpenBucket(ctx, cfg.Blobs())
+	if err != nil {
+		return err
+	}
+	defer bucket.Close()
+	if cfg.URLSigningKey == "" {
+		log.Warn("SOCDESK_URL_SIGNING_KEY is not set: signed download URLs work only on the replica that signed them, until it restarts")
+	}
+	a := app.New(st, broker, cfg, log, ready, app.WithPersisted(pq), app.WithBucket(bucket))
 	hubCtx, stopHub := context.WithCancel(ctx)
 	defer stopHub()
 	hubDone := make(chan error, 1)

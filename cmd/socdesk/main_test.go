@@ -31,7 +31,7 @@ func TestMain(m *testing.M) { testdb.Main(m) }
 // that ends it, failing the test if serve did not end cleanly.
 func serveReady(t *testing.T, env map[string]string) (*syncBuffer, func()) {
 	t.Helper()
-	if env["SOCDESK_DATA_DIR"] == "" && env["DATABASE_URL"] == "" {
+	if env["SOCDESK_DATA_DIR"] == "" { // on PostgreSQL too: attachments' contents are stored under it
 		env["SOCDESK_DATA_DIR"] = t.TempDir()
 	}
 	logs := &syncBuffer{}
@@ -166,7 +166,7 @@ func TestServeOnPostgresAndRedis(t *testing.T) {
 	addr := freeAddr(t)
 	env := map[string]string{
 		"DATABASE_URL": testdb.PostgresURL(t), "REDIS_URL": "redis://" + testdb.RedisAddr(),
-		"SOCDESK_ADDR": addr, "SOCDESK_ADMIN_TOKEN": token,
+		"SOCDESK_ADDR": addr, "SOCDESK_ADMIN_TOKEN": token, "SOCDESK_DATA_DIR": t.TempDir(), // attachments' contents
 	}
 	var logs syncBuffer
 	ctx, cancel := context.WithCancel(context.Background())
@@ -298,7 +298,8 @@ func TestGrantAdmin(t *testing.T) {
 
 	t.Run("running", func(t *testing.T) {
 		addr := freeAddr(t)
-		env := map[string]string{"DATABASE_URL": testdb.PostgresURL(t), "SOCDESK_ADDR": addr, "SOCDESK_ADMIN_TOKEN": "sdk_" + strings.Repeat("r", 40), "SOCDESK_AUTH_CACHE": "1s"}
+		env := map[string]string{"DATABASE_URL": testdb.PostgresURL(t), "SOCDESK_ADDR": addr, "SOCDESK_ADMIN_TOKEN": "sdk_" + strings.Repeat("r", 40), "SOCDESK_AUTH_CACHE": "1s",
+			"SOCDESK_DATA_DIR": t.TempDir()}
 		getenv := func(k string) string { return env[k] }
 		var logs, out syncBuffer
 		ctx, cancel := context.WithCancel(context.Background())

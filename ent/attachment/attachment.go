@@ -29,12 +29,20 @@ const (
 	FieldTicketID = "ticket_id"
 	// FieldUploadedByID holds the string denoting the uploaded_by_id field in the database.
 	FieldUploadedByID = "uploaded_by_id"
+	// FieldExplanationStepID holds the string denoting the explanation_step_id field in the database.
+	FieldExplanationStepID = "explanation_step_id"
+	// FieldUploadedByEmployeeID holds the string denoting the uploaded_by_employee_id field in the database.
+	FieldUploadedByEmployeeID = "uploaded_by_employee_id"
 	// EdgeTicket holds the string denoting the ticket edge name in mutations.
 	EdgeTicket = "ticket"
 	// EdgeMemo holds the string denoting the memo edge name in mutations.
 	EdgeMemo = "memo"
 	// EdgeUploadedBy holds the string denoting the uploaded_by edge name in mutations.
 	EdgeUploadedBy = "uploaded_by"
+	// EdgeExplanationStep holds the string denoting the explanation_step edge name in mutations.
+	EdgeExplanationStep = "explanation_step"
+	// EdgeUploadedByEmployee holds the string denoting the uploaded_by_employee edge name in mutations.
+	EdgeUploadedByEmployee = "uploaded_by_employee"
 	// Table holds the table name of the attachment in the database.
 	Table = "attachments"
 	// TicketTable is the table that holds the ticket relation/edge.
@@ -58,6 +66,20 @@ const (
 	UploadedByInverseTable = "users"
 	// UploadedByColumn is the table column denoting the uploaded_by relation/edge.
 	UploadedByColumn = "uploaded_by_id"
+	// ExplanationStepTable is the table that holds the explanation_step relation/edge.
+	ExplanationStepTable = "attachments"
+	// ExplanationStepInverseTable is the table name for the ExplanationStep entity.
+	// It exists in this package in order to avoid circular dependency with the "explanationstep" package.
+	ExplanationStepInverseTable = "explanation_steps"
+	// ExplanationStepColumn is the table column denoting the explanation_step relation/edge.
+	ExplanationStepColumn = "explanation_step_id"
+	// UploadedByEmployeeTable is the table that holds the uploaded_by_employee relation/edge.
+	UploadedByEmployeeTable = "attachments"
+	// UploadedByEmployeeInverseTable is the table name for the Employee entity.
+	// It exists in this package in order to avoid circular dependency with the "employee" package.
+	UploadedByEmployeeInverseTable = "employees"
+	// UploadedByEmployeeColumn is the table column denoting the uploaded_by_employee relation/edge.
+	UploadedByEmployeeColumn = "uploaded_by_employee_id"
 )
 
 // Columns holds all SQL columns for attachment fields.
@@ -70,6 +92,8 @@ var Columns = []string{
 	FieldCreatedAt,
 	FieldTicketID,
 	FieldUploadedByID,
+	FieldExplanationStepID,
+	FieldUploadedByEmployeeID,
 }
 
 // ForeignKeys holds the SQL foreign-keys that are owned by the "attachments"
@@ -159,6 +183,16 @@ func ByUploadedByID(opts ...sql.OrderTermOption) OrderOption {
 	return sql.OrderByField(FieldUploadedByID, opts...).ToFunc()
 }
 
+// ByExplanationStepID orders the results by the explanation_step_id field.
+func ByExplanationStepID(opts ...sql.OrderTermOption) OrderOption {
+	return sql.OrderByField(FieldExplanationStepID, opts...).ToFunc()
+}
+
+// ByUploadedByEmployeeID orders the results by the uploaded_by_employee_id field.
+func ByUploadedByEmployeeID(opts ...sql.OrderTermOption) OrderOption {
+	return sql.OrderByField(FieldUploadedByEmployeeID, opts...).ToFunc()
+}
+
 // ByTicketField orders the results by ticket field.
 func ByTicketField(field string, opts ...sql.OrderTermOption) OrderOption {
 	return func(s *sql.Selector) {
@@ -177,6 +211,20 @@ func ByMemoField(field string, opts ...sql.OrderTermOption) OrderOption {
 func ByUploadedByField(field string, opts ...sql.OrderTermOption) OrderOption {
 	return func(s *sql.Selector) {
 		sqlgraph.OrderByNeighborTerms(s, newUploadedByStep(), sql.OrderByField(field, opts...))
+	}
+}
+
+// ByExplanationStepField orders the results by explanation_step field.
+func ByExplanationStepField(field string, opts ...sql.OrderTermOption) OrderOption {
+	return func(s *sql.Selector) {
+		sqlgraph.OrderByNeighborTerms(s, newExplanationStepStep(), sql.OrderByField(field, opts...))
+	}
+}
+
+// ByUploadedByEmployeeField orders the results by uploaded_by_employee field.
+func ByUploadedByEmployeeField(field string, opts ...sql.OrderTermOption) OrderOption {
+	return func(s *sql.Selector) {
+		sqlgraph.OrderByNeighborTerms(s, newUploadedByEmployeeStep(), sql.OrderByField(field, opts...))
 	}
 }
 func newTicketStep() *sqlgraph.Step {
@@ -198,5 +246,19 @@ func newUploadedByStep() *sqlgraph.Step {
 		sqlgraph.From(Table, FieldID),
 		sqlgraph.To(UploadedByInverseTable, FieldID),
 		sqlgraph.Edge(sqlgraph.M2O, false, UploadedByTable, UploadedByColumn),
+	)
+}
+func newExplanationStepStep() *sqlgraph.Step {
+	return sqlgraph.NewStep(
+		sqlgraph.From(Table, FieldID),
+		sqlgraph.To(ExplanationStepInverseTable, FieldID),
+		sqlgraph.Edge(sqlgraph.M2O, true, ExplanationStepTable, ExplanationStepColumn),
+	)
+}
+func newUploadedByEmployeeStep() *sqlgraph.Step {
+	return sqlgraph.NewStep(
+		sqlgraph.From(Table, FieldID),
+		sqlgraph.To(UploadedByEmployeeInverseTable, FieldID),
+		sqlgraph.Edge(sqlgraph.M2O, false, UploadedByEmployeeTable, UploadedByEmployeeColumn),
 	)
 }

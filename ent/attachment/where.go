@@ -90,6 +90,16 @@ func UploadedByID(v int) predicate.Attachment {
 	return predicate.Attachment(sql.FieldEQ(FieldUploadedByID, v))
 }
 
+// ExplanationStepID applies equality check predicate on the "explanation_step_id" field. It's identical to ExplanationStepIDEQ.
+func ExplanationStepID(v int) predicate.Attachment {
+	return predicate.Attachment(sql.FieldEQ(FieldExplanationStepID, v))
+}
+
+// UploadedByEmployeeID applies equality check predicate on the "uploaded_by_employee_id" field. It's identical to UploadedByEmployeeIDEQ.
+func UploadedByEmployeeID(v int) predicate.Attachment {
+	return predicate.Attachment(sql.FieldEQ(FieldUploadedByEmployeeID, v))
+}
+
 // FilenameEQ applies the EQ predicate on the "filename" field.
 func FilenameEQ(v string) predicate.Attachment {
 	return predicate.Attachment(sql.FieldEQ(FieldFilename, v))
@@ -415,6 +425,66 @@ func UploadedByIDNotNil() predicate.Attachment {
 	return predicate.Attachment(sql.FieldNotNull(FieldUploadedByID))
 }
 
+// ExplanationStepIDEQ applies the EQ predicate on the "explanation_step_id" field.
+func ExplanationStepIDEQ(v int) predicate.Attachment {
+	return predicate.Attachment(sql.FieldEQ(FieldExplanationStepID, v))
+}
+
+// ExplanationStepIDNEQ applies the NEQ predicate on the "explanation_step_id" field.
+func ExplanationStepIDNEQ(v int) predicate.Attachment {
+	return predicate.Attachment(sql.FieldNEQ(FieldExplanationStepID, v))
+}
+
+// ExplanationStepIDIn applies the In predicate on the "explanation_step_id" field.
+func ExplanationStepIDIn(vs ...int) predicate.Attachment {
+	return predicate.Attachment(sql.FieldIn(FieldExplanationStepID, vs...))
+}
+
+// ExplanationStepIDNotIn applies the NotIn predicate on the "explanation_step_id" field.
+func ExplanationStepIDNotIn(vs ...int) predicate.Attachment {
+	return predicate.Attachment(sql.FieldNotIn(FieldExplanationStepID, vs...))
+}
+
+// ExplanationStepIDIsNil applies the IsNil predicate on the "explanation_step_id" field.
+func ExplanationStepIDIsNil() predicate.Attachment {
+	return predicate.Attachment(sql.FieldIsNull(FieldExplanationStepID))
+}
+
+// ExplanationStepIDNotNil applies the NotNil predicate on the "explanation_step_id" field.
+func ExplanationStepIDNotNil() predicate.Attachment {
+	return predicate.Attachment(sql.FieldNotNull(FieldExplanationStepID))
+}
+
+// UploadedByEmployeeIDEQ applies the EQ predicate on the "uploaded_by_employee_id" field.
+func UploadedByEmployeeIDEQ(v int) predicate.Attachment {
+	return predicate.Attachment(sql.FieldEQ(FieldUploadedByEmployeeID, v))
+}
+
+// UploadedByEmployeeIDNEQ applies the NEQ predicate on the "uploaded_by_employee_id" field.
+func UploadedByEmployeeIDNEQ(v int) predicate.Attachment {
+	return predicate.Attachment(sql.FieldNEQ(FieldUploadedByEmployeeID, v))
+}
+
+// UploadedByEmployeeIDIn applies the In predicate on the "uploaded_by_employee_id" field.
+func UploadedByEmployeeIDIn(vs ...int) predicate.Attachment {
+	return predicate.Attachment(sql.FieldIn(FieldUploadedByEmployeeID, vs...))
+}
+
+// UploadedByEmployeeIDNotIn applies the NotIn predicate on the "uploaded_by_employee_id" field.
+func UploadedByEmployeeIDNotIn(vs ...int) predicate.Attachment {
+	return predicate.Attachment(sql.FieldNotIn(FieldUploadedByEmployeeID, vs...))
+}
+
+// UploadedByEmployeeIDIsNil applies the IsNil predicate on the "uploaded_by_employee_id" field.
+func UploadedByEmployeeIDIsNil() predicate.Attachment {
+	return predicate.Attachment(sql.FieldIsNull(FieldUploadedByEmployeeID))
+}
+
+// UploadedByEmployeeIDNotNil applies the NotNil predicate on the "uploaded_by_employee_id" field.
+func UploadedByEmployeeIDNotNil() predicate.Attachment {
+	return predicate.Attachment(sql.FieldNotNull(FieldUploadedByEmployeeID))
+}
+
 // HasTicket applies the HasEdge predicate on the "ticket" edge.
 func HasTicket() predicate.Attachment {
 	return predicate.Attachment(func(s *sql.Selector) {
@@ -476,6 +546,52 @@ func HasUploadedBy() predicate.Attachment {
 func HasUploadedByWith(preds ...predicate.User) predicate.Attachment {
 	return predicate.Attachment(func(s *sql.Selector) {
 		step := newUploadedByStep()
+		sqlgraph.HasNeighborsWith(s, step, func(s *sql.Selector) {
+			for _, p := range preds {
+				p(s)
+			}
+		})
+	})
+}
+
+// HasExplanationStep applies the HasEdge predicate on the "explanation_step" edge.
+func HasExplanationStep() predicate.Attachment {
+	return predicate.Attachment(func(s *sql.Selector) {
+		step := sqlgraph.NewStep(
+			sqlgraph.From(Table, FieldID),
+			sqlgraph.Edge(sqlgraph.M2O, true, ExplanationStepTable, ExplanationStepColumn),
+		)
+		sqlgraph.HasNeighbors(s, step)
+	})
+}
+
+// HasExplanationStepWith applies the HasEdge predicate on the "explanation_step" edge with a given conditions (other predicates).
+func HasExplanationStepWith(preds ...predicate.ExplanationStep) predicate.Attachment {
+	return predicate.Attachment(func(s *sql.Selector) {
+		step := newExplanationStepStep()
+		sqlgraph.HasNeighborsWith(s, step, func(s *sql.Selector) {
+			for _, p := range preds {
+				p(s)
+			}
+		})
+	})
+}
+
+// HasUploadedByEmployee applies the HasEdge predicate on the "uploaded_by_employee" edge.
+func HasUploadedByEmployee() predicate.Attachment {
+	return predicate.Attachment(func(s *sql.Selector) {
+		step := sqlgraph.NewStep(
+			sqlgraph.From(Table, FieldID),
+			sqlgraph.Edge(sqlgraph.M2O, false, UploadedByEmployeeTable, UploadedByEmployeeColumn),
+		)
+		sqlgraph.HasNeighbors(s, step)
+	})
+}
+
+// HasUploadedByEmployeeWith applies the HasEdge predicate on the "uploaded_by_employee" edge with a given conditions (other predicates).
+func HasUploadedByEmployeeWith(preds ...predicate.Employee) predicate.Attachment {
+	return predicate.Attachment(func(s *sql.Selector) {
+		step := newUploadedByEmployeeStep()
 		sqlgraph.HasNeighborsWith(s, step, func(s *sql.Selector) {
 			for _, p := range preds {
 				p(s)

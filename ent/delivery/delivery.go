@@ -58,6 +58,14 @@ const (
 	FieldLink = "link"
 	// FieldPayload holds the string denoting the payload field in the database.
 	FieldPayload = "payload"
+	// FieldEmployeeID holds the string denoting the employee_id field in the database.
+	FieldEmployeeID = "employee_id"
+	// FieldExplanationID holds the string denoting the explanation_id field in the database.
+	FieldExplanationID = "explanation_id"
+	// FieldAddress holds the string denoting the address field in the database.
+	FieldAddress = "address"
+	// FieldLinkRole holds the string denoting the link_role field in the database.
+	FieldLinkRole = "link_role"
 	// FieldAttempts holds the string denoting the attempts field in the database.
 	FieldAttempts = "attempts"
 	// FieldLastError holds the string denoting the last_error field in the database.
@@ -74,6 +82,10 @@ const (
 	EdgeTicket = "ticket"
 	// EdgeRequestedBy holds the string denoting the requested_by edge name in mutations.
 	EdgeRequestedBy = "requested_by"
+	// EdgeEmployee holds the string denoting the employee edge name in mutations.
+	EdgeEmployee = "employee"
+	// EdgeExplanation holds the string denoting the explanation edge name in mutations.
+	EdgeExplanation = "explanation"
 	// Table holds the table name of the delivery in the database.
 	Table = "deliveries"
 	// ChannelTable is the table that holds the channel relation/edge.
@@ -104,6 +116,20 @@ const (
 	RequestedByInverseTable = "users"
 	// RequestedByColumn is the table column denoting the requested_by relation/edge.
 	RequestedByColumn = "requested_by_id"
+	// EmployeeTable is the table that holds the employee relation/edge.
+	EmployeeTable = "deliveries"
+	// EmployeeInverseTable is the table name for the Employee entity.
+	// It exists in this package in order to avoid circular dependency with the "employee" package.
+	EmployeeInverseTable = "employees"
+	// EmployeeColumn is the table column denoting the employee relation/edge.
+	EmployeeColumn = "employee_id"
+	// ExplanationTable is the table that holds the explanation relation/edge.
+	ExplanationTable = "deliveries"
+	// ExplanationInverseTable is the table name for the ExplanationRequest entity.
+	// It exists in this package in order to avoid circular dependency with the "explanationrequest" package.
+	ExplanationInverseTable = "explanation_requests"
+	// ExplanationColumn is the table column denoting the explanation relation/edge.
+	ExplanationColumn = "explanation_id"
 )
 
 // Columns holds all SQL columns for delivery fields.
@@ -128,6 +154,10 @@ var Columns = []string{
 	FieldHTML,
 	FieldLink,
 	FieldPayload,
+	FieldEmployeeID,
+	FieldExplanationID,
+	FieldAddress,
+	FieldLinkRole,
 	FieldAttempts,
 	FieldLastError,
 	FieldLastAttemptAt,
@@ -160,6 +190,8 @@ var (
 	UpdateDefaultUpdatedAt func() time.Time
 	// SubjectValidator is a validator for the "subject" field. It is called by the builders before save.
 	SubjectValidator func(string) error
+	// AddressValidator is a validator for the "address" field. It is called by the builders before save.
+	AddressValidator func(string) error
 	// DefaultAttempts holds the default value on creation for the "attempts" field.
 	DefaultAttempts int
 	// AttemptsValidator is a validator for the "attempts" field. It is called by the builders before save.
@@ -176,6 +208,7 @@ const (
 	KindNOTIFICATION Kind = "NOTIFICATION"
 	KindPROPAGATION  Kind = "PROPAGATION"
 	KindDIGEST       Kind = "DIGEST"
+	KindEXPLANATION  Kind = "EXPLANATION"
 )
 
 func (k Kind) String() string {
@@ -185,7 +218,7 @@ func (k Kind) String() string {
 // KindValidator is a validator for the "kind" field enum values. It is called by the builders before save.
 func KindValidator(k Kind) error {
 	switch k {
-	case KindNOTIFICATION, KindPROPAGATION, KindDIGEST:
+	case KindNOTIFICATION, KindPROPAGATION, KindDIGEST, KindEXPLANATION:
 		return nil
 	default:
 		return fmt.Errorf("delivery: invalid enum value for kind field: %q", k)
@@ -228,6 +261,30 @@ func ChannelTypeValidator(ct schematype.ChannelType) error {
 		return nil
 	default:
 		return fmt.Errorf("delivery: invalid enum value for channel_type field: %q", ct)
+	}
+}
+
+// LinkRole defines the type for the "link_role" enum field.
+type LinkRole string
+
+// LinkRole values.
+const (
+	LinkRoleVIOLATOR LinkRole = "VIOLATOR"
+	LinkRoleMANAGER  LinkRole = "MANAGER"
+	LinkRoleAUDITOR  LinkRole = "AUDITOR"
+)
+
+func (lr LinkRole) String() string {
+	return string(lr)
+}
+
+// LinkRoleValidator is a validator for the "link_role" field enum values. It is called by the builders before save.
+func LinkRoleValidator(lr LinkRole) error {
+	switch lr {
+	case LinkRoleVIOLATOR, LinkRoleMANAGER, LinkRoleAUDITOR:
+		return nil
+	default:
+		return fmt.Errorf("delivery: invalid enum value for link_role field: %q", lr)
 	}
 }
 
@@ -329,6 +386,26 @@ func ByLink(opts ...sql.OrderTermOption) OrderOption {
 	return sql.OrderByField(FieldLink, opts...).ToFunc()
 }
 
+// ByEmployeeID orders the results by the employee_id field.
+func ByEmployeeID(opts ...sql.OrderTermOption) OrderOption {
+	return sql.OrderByField(FieldEmployeeID, opts...).ToFunc()
+}
+
+// ByExplanationID orders the results by the explanation_id field.
+func ByExplanationID(opts ...sql.OrderTermOption) OrderOption {
+	return sql.OrderByField(FieldExplanationID, opts...).ToFunc()
+}
+
+// ByAddress orders the results by the address field.
+func ByAddress(opts ...sql.OrderTermOption) OrderOption {
+	return sql.OrderByField(FieldAddress, opts...).ToFunc()
+}
+
+// ByLinkRole orders the results by the link_role field.
+func ByLinkRole(opts ...sql.OrderTermOption) OrderOption {
+	return sql.OrderByField(FieldLinkRole, opts...).ToFunc()
+}
+
 // ByAttempts orders the results by the attempts field.
 func ByAttempts(opts ...sql.OrderTermOption) OrderOption {
 	return sql.OrderByField(FieldAttempts, opts...).ToFunc()
@@ -376,6 +453,20 @@ func ByRequestedByField(field string, opts ...sql.OrderTermOption) OrderOption {
 		sqlgraph.OrderByNeighborTerms(s, newRequestedByStep(), sql.OrderByField(field, opts...))
 	}
 }
+
+// ByEmployeeField orders the results by employee field.
+func ByEmployeeField(field string, opts ...sql.OrderTermOption) OrderOption {
+	return func(s *sql.Selector) {
+		sqlgraph.OrderByNeighborTerms(s, newEmployeeStep(), sql.OrderByField(field, opts...))
+	}
+}
+
+// ByExplanationField orders the results by explanation field.
+func ByExplanationField(field string, opts ...sql.OrderTermOption) OrderOption {
+	return func(s *sql.Selector) {
+		sqlgraph.OrderByNeighborTerms(s, newExplanationStep(), sql.OrderByField(field, opts...))
+	}
+}
 func newChannelStep() *sqlgraph.Step {
 	return sqlgraph.NewStep(
 		sqlgraph.From(Table, FieldID),
@@ -402,6 +493,20 @@ func newRequestedByStep() *sqlgraph.Step {
 		sqlgraph.From(Table, FieldID),
 		sqlgraph.To(RequestedByInverseTable, FieldID),
 		sqlgraph.Edge(sqlgraph.M2O, false, RequestedByTable, RequestedByColumn),
+	)
+}
+func newEmployeeStep() *sqlgraph.Step {
+	return sqlgraph.NewStep(
+		sqlgraph.From(Table, FieldID),
+		sqlgraph.To(EmployeeInverseTable, FieldID),
+		sqlgraph.Edge(sqlgraph.M2O, false, EmployeeTable, EmployeeColumn),
+	)
+}
+func newExplanationStep() *sqlgraph.Step {
+	return sqlgraph.NewStep(
+		sqlgraph.From(Table, FieldID),
+		sqlgraph.To(ExplanationInverseTable, FieldID),
+		sqlgraph.Edge(sqlgraph.M2O, false, ExplanationTable, ExplanationColumn),
 	)
 }
 
@@ -447,3 +552,21 @@ var (
 	// schematype.ChannelType must implement graphql.Unmarshaler.
 	_ graphql.Unmarshaler = (*schematype.ChannelType)(nil)
 )
+
+// MarshalGQL implements graphql.Marshaler interface.
+func (e LinkRole) MarshalGQL(w io.Writer) {
+	io.WriteString(w, strconv.Quote(e.String()))
+}
+
+// UnmarshalGQL implements graphql.Unmarshaler interface.
+func (e *LinkRole) UnmarshalGQL(val interface{}) error {
+	str, ok := val.(string)
+	if !ok {
+		return fmt.Errorf("enum %T must be a string", val)
+	}
+	*e = LinkRole(str)
+	if err := LinkRoleValidator(*e); err != nil {
+		return fmt.Errorf("%s is not a valid LinkRole", str)
+	}
+	return nil
+}

@@ -131,6 +131,21 @@ func Link(v string) predicate.Delivery {
 	return predicate.Delivery(sql.FieldEQ(FieldLink, v))
 }
 
+// EmployeeID applies equality check predicate on the "employee_id" field. It's identical to EmployeeIDEQ.
+func EmployeeID(v int) predicate.Delivery {
+	return predicate.Delivery(sql.FieldEQ(FieldEmployeeID, v))
+}
+
+// ExplanationID applies equality check predicate on the "explanation_id" field. It's identical to ExplanationIDEQ.
+func ExplanationID(v int) predicate.Delivery {
+	return predicate.Delivery(sql.FieldEQ(FieldExplanationID, v))
+}
+
+// Address applies equality check predicate on the "address" field. It's identical to AddressEQ.
+func Address(v string) predicate.Delivery {
+	return predicate.Delivery(sql.FieldEQ(FieldAddress, v))
+}
+
 // Attempts applies equality check predicate on the "attempts" field. It's identical to AttemptsEQ.
 func Attempts(v int) predicate.Delivery {
 	return predicate.Delivery(sql.FieldEQ(FieldAttempts, v))
@@ -951,6 +966,171 @@ func PayloadNotNil() predicate.Delivery {
 	return predicate.Delivery(sql.FieldNotNull(FieldPayload))
 }
 
+// EmployeeIDEQ applies the EQ predicate on the "employee_id" field.
+func EmployeeIDEQ(v int) predicate.Delivery {
+	return predicate.Delivery(sql.FieldEQ(FieldEmployeeID, v))
+}
+
+// EmployeeIDNEQ applies the NEQ predicate on the "employee_id" field.
+func EmployeeIDNEQ(v int) predicate.Delivery {
+	return predicate.Delivery(sql.FieldNEQ(FieldEmployeeID, v))
+}
+
+// EmployeeIDIn applies the In predicate on the "employee_id" field.
+func EmployeeIDIn(vs ...int) predicate.Delivery {
+	return predicate.Delivery(sql.FieldIn(FieldEmployeeID, vs...))
+}
+
+// EmployeeIDNotIn applies the NotIn predicate on the "employee_id" field.
+func EmployeeIDNotIn(vs ...int) predicate.Delivery {
+	return predicate.Delivery(sql.FieldNotIn(FieldEmployeeID, vs...))
+}
+
+// EmployeeIDIsNil applies the IsNil predicate on the "employee_id" field.
+func EmployeeIDIsNil() predicate.Delivery {
+	return predicate.Delivery(sql.FieldIsNull(FieldEmployeeID))
+}
+
+// EmployeeIDNotNil applies the NotNil predicate on the "employee_id" field.
+func EmployeeIDNotNil() predicate.Delivery {
+	return predicate.Delivery(sql.FieldNotNull(FieldEmployeeID))
+}
+
+// ExplanationIDEQ applies the EQ predicate on the "explanation_id" field.
+func ExplanationIDEQ(v int) predicate.Delivery {
+	return predicate.Delivery(sql.FieldEQ(FieldExplanationID, v))
+}
+
+// ExplanationIDNEQ applies the NEQ predicate on the "explanation_id" field.
+func ExplanationIDNEQ(v int) predicate.Delivery {
+	return predicate.Delivery(sql.FieldNEQ(FieldExplanationID, v))
+}
+
+// ExplanationIDIn applies the In predicate on the "explanation_id" field.
+func ExplanationIDIn(vs ...int) predicate.Delivery {
+	return predicate.Delivery(sql.FieldIn(FieldExplanationID, vs...))
+}
+
+// ExplanationIDNotIn applies the NotIn predicate on the "explanation_id" field.
+func ExplanationIDNotIn(vs ...int) predicate.Delivery {
+	return predicate.Delivery(sql.FieldNotIn(FieldExplanationID, vs...))
+}
+
+// ExplanationIDIsNil applies the IsNil predicate on the "explanation_id" field.
+func ExplanationIDIsNil() predicate.Delivery {
+	return predicate.Delivery(sql.FieldIsNull(FieldExplanationID))
+}
+
+// ExplanationIDNotNil applies the NotNil predicate on the "explanation_id" field.
+func ExplanationIDNotNil() predicate.Delivery {
+	return predicate.Delivery(sql.FieldNotNull(FieldExplanationID))
+}
+
+// AddressEQ applies the EQ predicate on the "address" field.
+func AddressEQ(v string) predicate.Delivery {
+	return predicate.Delivery(sql.FieldEQ(FieldAddress, v))
+}
+
+// AddressNEQ applies the NEQ predicate on the "address" field.
+func AddressNEQ(v string) predicate.Delivery {
+	return predicate.Delivery(sql.FieldNEQ(FieldAddress, v))
+}
+
+// AddressIn applies the In predicate on the "address" field.
+func AddressIn(vs ...string) predicate.Delivery {
+	return predicate.Delivery(sql.FieldIn(FieldAddress, vs...))
+}
+
+// AddressNotIn applies the NotIn predicate on the "address" field.
+func AddressNotIn(vs ...string) predicate.Delivery {
+	return predicate.Delivery(sql.FieldNotIn(FieldAddress, vs...))
+}
+
+// AddressGT applies the GT predicate on the "address" field.
+func AddressGT(v string) predicate.Delivery {
+	return predicate.Delivery(sql.FieldGT(FieldAddress, v))
+}
+
+// AddressGTE applies the GTE predicate on the "address" field.
+func AddressGTE(v string) predicate.Delivery {
+	return predicate.Delivery(sql.FieldGTE(FieldAddress, v))
+}
+
+// AddressLT applies the LT predicate on the "address" field.
+func AddressLT(v string) predicate.Delivery {
+	return predicate.Delivery(sql.FieldLT(FieldAddress, v))
+}
+
+// AddressLTE applies the LTE predicate on the "address" field.
+func AddressLTE(v string) predicate.Delivery {
+	return predicate.Delivery(sql.FieldLTE(FieldAddress, v))
+}
+
+// AddressContains applies the Contains predicate on the "address" field.
+func AddressContains(v string) predicate.Delivery {
+	return predicate.Delivery(sql.FieldContains(FieldAddress, v))
+}
+
+// AddressHasPrefix applies the HasPrefix predicate on the "address" field.
+func AddressHasPrefix(v string) predicate.Delivery {
+	return predicate.Delivery(sql.FieldHasPrefix(FieldAddress, v))
+}
+
+// AddressHasSuffix applies the HasSuffix predicate on the "address" field.
+func AddressHasSuffix(v string) predicate.Delivery {
+	return predicate.Delivery(sql.FieldHasSuffix(FieldAddress, v))
+}
+
+// AddressIsNil applies the IsNil predicate on the "address" field.
+func AddressIsNil() predicate.Delivery {
+	return predicate.Delivery(sql.FieldIsNull(FieldAddress))
+}
+
+// AddressNotNil applies the NotNil predicate on the "address" field.
+func AddressNotNil() predicate.Delivery {
+	return predicate.Delivery(sql.FieldNotNull(FieldAddress))
+}
+
+// AddressEqualFold applies the EqualFold predicate on the "address" field.
+func AddressEqualFold(v string) predicate.Delivery {
+	return predicate.Delivery(sql.FieldEqualFold(FieldAddress, v))
+}
+
+// AddressContainsFold applies the ContainsFold predicate on the "address" field.
+func AddressContainsFold(v string) predicate.Delivery {
+	return predicate.Delivery(sql.FieldContainsFold(FieldAddress, v))
+}
+
+// LinkRoleEQ applies the EQ predicate on the "link_role" field.
+func LinkRoleEQ(v LinkRole) predicate.Delivery {
+	return predicate.Delivery(sql.FieldEQ(FieldLinkRole, v))
+}
+
+// LinkRoleNEQ applies the NEQ predicate on the "link_role" field.
+func LinkRoleNEQ(v LinkRole) predicate.Delivery {
+	return predicate.Delivery(sql.FieldNEQ(FieldLinkRole, v))
+}
+
+// LinkRoleIn applies the In predicate on the "link_role" field.
+func LinkRoleIn(vs ...LinkRole) predicate.Delivery {
+	return predicate.Delivery(sql.FieldIn(FieldLinkRole, vs...))
+}
+
+// LinkRoleNotIn applies the NotIn predicate on the "link_role" field.
+func LinkRoleNotIn(vs ...LinkRole) predicate.Delivery {
+	return predicate.Delivery(sql.FieldNotIn(FieldLinkRole, vs...))
+}
+
+// LinkRoleIsNil applies the IsNil predicate on the "link_role" field.
+func LinkRoleIsNil() predicate.Delivery {
+	return predicate.Delivery(sql.FieldIsNull(FieldLinkRole))
+}
+
+// LinkRoleNotNil applies the NotNil predicate on the "link_role" field.
+func LinkRoleNotNil() predicate.Delivery {
+	return predicate.Delivery(sql.FieldNotNull(FieldLinkRole))
+}
+
 // AttemptsEQ applies the EQ predicate on the "attempts" field.
 func AttemptsEQ(v int) predicate.Delivery {
 	return predicate.Delivery(sql.FieldEQ(FieldAttempts, v))
@@ -1250,6 +1430,52 @@ func HasRequestedBy() predicate.Delivery {
 func HasRequestedByWith(preds ...predicate.User) predicate.Delivery {
 	return predicate.Delivery(func(s *sql.Selector) {
 		step := newRequestedByStep()
+		sqlgraph.HasNeighborsWith(s, step, func(s *sql.Selector) {
+			for _, p := range preds {
+				p(s)
+			}
+		})
+	})
+}
+
+// HasEmployee applies the HasEdge predicate on the "employee" edge.
+func HasEmployee() predicate.Delivery {
+	return predicate.Delivery(func(s *sql.Selector) {
+		step := sqlgraph.NewStep(
+			sqlgraph.From(Table, FieldID),
+			sqlgraph.Edge(sqlgraph.M2O, false, EmployeeTable, EmployeeColumn),
+		)
+		sqlgraph.HasNeighbors(s, step)
+	})
+}
+
+// HasEmployeeWith applies the HasEdge predicate on the "employee" edge with a given conditions (other predicates).
+func HasEmployeeWith(preds ...predicate.Employee) predicate.Delivery {
+	return predicate.Delivery(func(s *sql.Selector) {
+		step := newEmployeeStep()
+		sqlgraph.HasNeighborsWith(s, step, func(s *sql.Selector) {
+			for _, p := range preds {
+				p(s)
+			}
+		})
+	})
+}
+
+// HasExplanation applies the HasEdge predicate on the "explanation" edge.
+func HasExplanation() predicate.Delivery {
+	return predicate.Delivery(func(s *sql.Selector) {
+		step := sqlgraph.NewStep(
+			sqlgraph.From(Table, FieldID),
+			sqlgraph.Edge(sqlgraph.M2O, false, ExplanationTable, ExplanationColumn),
+		)
+		sqlgraph.HasNeighbors(s, step)
+	})
+}
+
+// HasExplanationWith applies the HasEdge predicate on the "explanation" edge with a given conditions (other predicates).
+func HasExplanationWith(preds ...predicate.ExplanationRequest) predicate.Delivery {
+	return predicate.Delivery(func(s *sql.Selector) {
+		step := newExplanationStep()
 		sqlgraph.HasNeighborsWith(s, step, func(s *sql.Selector) {
 			for _, p := range preds {
 				p(s)

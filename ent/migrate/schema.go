@@ -42,6 +42,8 @@ var (
 		{Name: "sha256", Type: field.TypeString},
 		{Name: "created_at", Type: field.TypeTime},
 		{Name: "uploaded_by_id", Type: field.TypeInt, Nullable: true},
+		{Name: "uploaded_by_employee_id", Type: field.TypeInt, Nullable: true},
+		{Name: "explanation_step_id", Type: field.TypeInt, Nullable: true},
 		{Name: "memo_attachments", Type: field.TypeInt, Nullable: true},
 		{Name: "ticket_id", Type: field.TypeInt},
 	}
@@ -58,14 +60,26 @@ var (
 				OnDelete:   schema.SetNull,
 			},
 			{
-				Symbol:     "attachments_memos_attachments",
+				Symbol:     "attachments_employees_uploaded_by_employee",
 				Columns:    []*schema.Column{AttachmentsColumns[7]},
+				RefColumns: []*schema.Column{EmployeesColumns[0]},
+				OnDelete:   schema.SetNull,
+			},
+			{
+				Symbol:     "attachments_explanation_steps_attachments",
+				Columns:    []*schema.Column{AttachmentsColumns[8]},
+				RefColumns: []*schema.Column{ExplanationStepsColumns[0]},
+				OnDelete:   schema.SetNull,
+			},
+			{
+				Symbol:     "attachments_memos_attachments",
+				Columns:    []*schema.Column{AttachmentsColumns[9]},
 				RefColumns: []*schema.Column{MemosColumns[0]},
 				OnDelete:   schema.SetNull,
 			},
 			{
 				Symbol:     "attachments_tickets_attachments",
-				Columns:    []*schema.Column{AttachmentsColumns[8]},
+				Columns:    []*schema.Column{AttachmentsColumns[10]},
 				RefColumns: []*schema.Column{TicketsColumns[0]},
 				OnDelete:   schema.Cascade,
 			},
@@ -74,14 +88,43 @@ var (
 			{
 				Name:    "attachment_ticket_id",
 				Unique:  false,
-				Columns: []*schema.Column{AttachmentsColumns[8]},
+				Columns: []*schema.Column{AttachmentsColumns[10]},
 			},
 			{
 				Name:    "attachment_uploaded_by_id",
 				Unique:  false,
 				Columns: []*schema.Column{AttachmentsColumns[6]},
 			},
+			{
+				Name:    "attachment_sha256",
+				Unique:  false,
+				Columns: []*schema.Column{AttachmentsColumns[4]},
+			},
+			{
+				Name:    "attachment_explanation_step_id",
+				Unique:  false,
+				Columns: []*schema.Column{AttachmentsColumns[8]},
+			},
+			{
+				Name:    "attachment_uploaded_by_employee_id",
+				Unique:  false,
+				Columns: []*schema.Column{AttachmentsColumns[7]},
+			},
 		},
+	}
+	// BlobsColumns holds the columns for the "blobs" table.
+	BlobsColumns = []*schema.Column{
+		{Name: "id", Type: field.TypeInt, Increment: true},
+		{Name: "sha256", Type: field.TypeString, Unique: true},
+		{Name: "size", Type: field.TypeInt64},
+		{Name: "content_type", Type: field.TypeString},
+		{Name: "created_at", Type: field.TypeTime},
+	}
+	// BlobsTable holds the schema information for the "blobs" table.
+	BlobsTable = &schema.Table{
+		Name:       "blobs",
+		Columns:    BlobsColumns,
+		PrimaryKey: []*schema.Column{BlobsColumns[0]},
 	}
 	// CategoriesColumns holds the columns for the "categories" table.
 	CategoriesColumns = []*schema.Column{
@@ -121,7 +164,7 @@ var (
 		{Name: "id", Type: field.TypeInt, Increment: true},
 		{Name: "created_at", Type: field.TypeTime},
 		{Name: "updated_at", Type: field.TypeTime},
-		{Name: "kind", Type: field.TypeEnum, Enums: []string{"NOTIFICATION", "PROPAGATION", "DIGEST"}},
+		{Name: "kind", Type: field.TypeEnum, Enums: []string{"NOTIFICATION", "PROPAGATION", "DIGEST", "EXPLANATION"}},
 		{Name: "status", Type: field.TypeEnum, Enums: []string{"PENDING", "SENT", "FAILED", "HELD", "DIGESTED"}, Default: "PENDING"},
 		{Name: "channel_type", Type: field.TypeEnum, Enums: []string{"EMAIL", "WEBHOOK", "SMS", "MESSENGER"}},
 		{Name: "ticket_number", Type: field.TypeInt, Nullable: true},
@@ -134,6 +177,8 @@ var (
 		{Name: "html", Type: field.TypeString, Nullable: true, Size: 2147483647},
 		{Name: "link", Type: field.TypeString, Nullable: true},
 		{Name: "payload", Type: field.TypeJSON, Nullable: true},
+		{Name: "address", Type: field.TypeString, Nullable: true},
+		{Name: "link_role", Type: field.TypeEnum, Nullable: true, Enums: []string{"VIOLATOR", "MANAGER", "AUDITOR"}},
 		{Name: "attempts", Type: field.TypeInt, Default: 0},
 		{Name: "last_error", Type: field.TypeString, Nullable: true},
 		{Name: "last_attempt_at", Type: field.TypeTime, Nullable: true},
@@ -141,6 +186,8 @@ var (
 		{Name: "channel_id", Type: field.TypeInt},
 		{Name: "recipient_id", Type: field.TypeInt, Nullable: true},
 		{Name: "requested_by_id", Type: field.TypeInt, Nullable: true},
+		{Name: "employee_id", Type: field.TypeInt, Nullable: true},
+		{Name: "explanation_id", Type: field.TypeInt, Nullable: true},
 		{Name: "ticket_id", Type: field.TypeInt, Nullable: true},
 	}
 	// DeliveriesTable holds the schema information for the "deliveries" table.
@@ -151,25 +198,37 @@ var (
 		ForeignKeys: []*schema.ForeignKey{
 			{
 				Symbol:     "deliveries_channels_deliveries",
-				Columns:    []*schema.Column{DeliveriesColumns[20]},
+				Columns:    []*schema.Column{DeliveriesColumns[22]},
 				RefColumns: []*schema.Column{ChannelsColumns[0]},
 				OnDelete:   schema.NoAction,
 			},
 			{
 				Symbol:     "deliveries_users_recipient",
-				Columns:    []*schema.Column{DeliveriesColumns[21]},
+				Columns:    []*schema.Column{DeliveriesColumns[23]},
 				RefColumns: []*schema.Column{UsersColumns[0]},
 				OnDelete:   schema.SetNull,
 			},
 			{
 				Symbol:     "deliveries_users_requested_by",
-				Columns:    []*schema.Column{DeliveriesColumns[22]},
+				Columns:    []*schema.Column{DeliveriesColumns[24]},
 				RefColumns: []*schema.Column{UsersColumns[0]},
 				OnDelete:   schema.SetNull,
 			},
 			{
+				Symbol:     "deliveries_employees_employee",
+				Columns:    []*schema.Column{DeliveriesColumns[25]},
+				RefColumns: []*schema.Column{EmployeesColumns[0]},
+				OnDelete:   schema.SetNull,
+			},
+			{
+				Symbol:     "deliveries_explanation_requests_explanation",
+				Columns:    []*schema.Column{DeliveriesColumns[26]},
+				RefColumns: []*schema.Column{ExplanationRequestsColumns[0]},
+				OnDelete:   schema.SetNull,
+			},
+			{
 				Symbol:     "deliveries_tickets_deliveries",
-				Columns:    []*schema.Column{DeliveriesColumns[23]},
+				Columns:    []*schema.Column{DeliveriesColumns[27]},
 				RefColumns: []*schema.Column{TicketsColumns[0]},
 				OnDelete:   schema.SetNull,
 			},
@@ -178,7 +237,7 @@ var (
 			{
 				Name:    "delivery_ticket_id_id",
 				Unique:  false,
-				Columns: []*schema.Column{DeliveriesColumns[23], DeliveriesColumns[0]},
+				Columns: []*schema.Column{DeliveriesColumns[27], DeliveriesColumns[0]},
 			},
 			{
 				Name:    "delivery_status_id",
@@ -188,12 +247,12 @@ var (
 			{
 				Name:    "delivery_recipient_id_channel_id_status",
 				Unique:  false,
-				Columns: []*schema.Column{DeliveriesColumns[21], DeliveriesColumns[20], DeliveriesColumns[4]},
+				Columns: []*schema.Column{DeliveriesColumns[23], DeliveriesColumns[22], DeliveriesColumns[4]},
 			},
 			{
 				Name:    "delivery_event_id_recipient_id_channel_id",
 				Unique:  true,
-				Columns: []*schema.Column{DeliveriesColumns[8], DeliveriesColumns[21], DeliveriesColumns[20]},
+				Columns: []*schema.Column{DeliveriesColumns[8], DeliveriesColumns[23], DeliveriesColumns[22]},
 			},
 			{
 				Name:    "delivery_site_id_id",
@@ -203,12 +262,358 @@ var (
 			{
 				Name:    "delivery_requested_by_id",
 				Unique:  false,
-				Columns: []*schema.Column{DeliveriesColumns[22]},
+				Columns: []*schema.Column{DeliveriesColumns[24]},
 			},
 			{
 				Name:    "delivery_digest_id",
 				Unique:  false,
 				Columns: []*schema.Column{DeliveriesColumns[9]},
+			},
+			{
+				Name:    "delivery_explanation_id",
+				Unique:  false,
+				Columns: []*schema.Column{DeliveriesColumns[26]},
+			},
+			{
+				Name:    "delivery_employee_id",
+				Unique:  false,
+				Columns: []*schema.Column{DeliveriesColumns[25]},
+			},
+		},
+	}
+	// DepartmentsColumns holds the columns for the "departments" table.
+	DepartmentsColumns = []*schema.Column{
+		{Name: "id", Type: field.TypeInt, Increment: true},
+		{Name: "created_at", Type: field.TypeTime},
+		{Name: "updated_at", Type: field.TypeTime},
+		{Name: "name", Type: field.TypeString, Unique: true},
+		{Name: "manager_id", Type: field.TypeInt, Nullable: true},
+	}
+	// DepartmentsTable holds the schema information for the "departments" table.
+	DepartmentsTable = &schema.Table{
+		Name:       "departments",
+		Columns:    DepartmentsColumns,
+		PrimaryKey: []*schema.Column{DepartmentsColumns[0]},
+		ForeignKeys: []*schema.ForeignKey{
+			{
+				Symbol:     "departments_employees_manager",
+				Columns:    []*schema.Column{DepartmentsColumns[4]},
+				RefColumns: []*schema.Column{EmployeesColumns[0]},
+				OnDelete:   schema.SetNull,
+			},
+		},
+	}
+	// EmployeesColumns holds the columns for the "employees" table.
+	EmployeesColumns = []*schema.Column{
+		{Name: "id", Type: field.TypeInt, Increment: true},
+		{Name: "created_at", Type: field.TypeTime},
+		{Name: "updated_at", Type: field.TypeTime},
+		{Name: "number", Type: field.TypeString, Unique: true},
+		{Name: "name", Type: field.TypeString},
+		{Name: "email", Type: field.TypeString, Nullable: true},
+		{Name: "phone", Type: field.TypeString, Nullable: true},
+		{Name: "active", Type: field.TypeBool, Default: true},
+		{Name: "department_id", Type: field.TypeInt, Nullable: true},
+		{Name: "user_id", Type: field.TypeInt, Nullable: true},
+	}
+	// EmployeesTable holds the schema information for the "employees" table.
+	EmployeesTable = &schema.Table{
+		Name:       "employees",
+		Columns:    EmployeesColumns,
+		PrimaryKey: []*schema.Column{EmployeesColumns[0]},
+		ForeignKeys: []*schema.ForeignKey{
+			{
+				Symbol:     "employees_departments_employees",
+				Columns:    []*schema.Column{EmployeesColumns[8]},
+				RefColumns: []*schema.Column{DepartmentsColumns[0]},
+				OnDelete:   schema.SetNull,
+			},
+			{
+				Symbol:     "employees_users_user",
+				Columns:    []*schema.Column{EmployeesColumns[9]},
+				RefColumns: []*schema.Column{UsersColumns[0]},
+				OnDelete:   schema.SetNull,
+			},
+		},
+		Indexes: []*schema.Index{
+			{
+				Name:    "employee_department_id",
+				Unique:  false,
+				Columns: []*schema.Column{EmployeesColumns[8]},
+			},
+			{
+				Name:    "employee_name",
+				Unique:  false,
+				Columns: []*schema.Column{EmployeesColumns[4]},
+			},
+		},
+	}
+	// EvidencesColumns holds the columns for the "evidences" table.
+	EvidencesColumns = []*schema.Column{
+		{Name: "id", Type: field.TypeInt, Increment: true},
+		{Name: "record", Type: field.TypeJSON},
+		{Name: "created_at", Type: field.TypeTime},
+		{Name: "ticket_id", Type: field.TypeInt},
+	}
+	// EvidencesTable holds the schema information for the "evidences" table.
+	EvidencesTable = &schema.Table{
+		Name:       "evidences",
+		Columns:    EvidencesColumns,
+		PrimaryKey: []*schema.Column{EvidencesColumns[0]},
+		ForeignKeys: []*schema.ForeignKey{
+			{
+				Symbol:     "evidences_tickets_evidence",
+				Columns:    []*schema.Column{EvidencesColumns[3]},
+				RefColumns: []*schema.Column{TicketsColumns[0]},
+				OnDelete:   schema.Cascade,
+			},
+		},
+		Indexes: []*schema.Index{
+			{
+				Name:    "evidence_ticket_id_id",
+				Unique:  false,
+				Columns: []*schema.Column{EvidencesColumns[3], EvidencesColumns[0]},
+			},
+		},
+	}
+	// ExplanationCategoriesColumns holds the columns for the "explanation_categories" table.
+	ExplanationCategoriesColumns = []*schema.Column{
+		{Name: "id", Type: field.TypeInt, Increment: true},
+		{Name: "created_at", Type: field.TypeTime},
+		{Name: "updated_at", Type: field.TypeTime},
+		{Name: "name", Type: field.TypeString, Unique: true},
+		{Name: "description", Type: field.TypeString, Default: ""},
+		{Name: "active", Type: field.TypeBool, Default: true},
+	}
+	// ExplanationCategoriesTable holds the schema information for the "explanation_categories" table.
+	ExplanationCategoriesTable = &schema.Table{
+		Name:       "explanation_categories",
+		Columns:    ExplanationCategoriesColumns,
+		PrimaryKey: []*schema.Column{ExplanationCategoriesColumns[0]},
+	}
+	// ExplanationLinksColumns holds the columns for the "explanation_links" table.
+	ExplanationLinksColumns = []*schema.Column{
+		{Name: "id", Type: field.TypeInt, Increment: true},
+		{Name: "role", Type: field.TypeEnum, Enums: []string{"VIOLATOR", "MANAGER", "AUDITOR"}},
+		{Name: "token_hash", Type: field.TypeString, Unique: true},
+		{Name: "created_at", Type: field.TypeTime},
+		{Name: "used_at", Type: field.TypeTime, Nullable: true},
+		{Name: "employee_id", Type: field.TypeInt},
+		{Name: "request_id", Type: field.TypeInt},
+	}
+	// ExplanationLinksTable holds the schema information for the "explanation_links" table.
+	ExplanationLinksTable = &schema.Table{
+		Name:       "explanation_links",
+		Columns:    ExplanationLinksColumns,
+		PrimaryKey: []*schema.Column{ExplanationLinksColumns[0]},
+		ForeignKeys: []*schema.ForeignKey{
+			{
+				Symbol:     "explanation_links_employees_employee",
+				Columns:    []*schema.Column{ExplanationLinksColumns[5]},
+				RefColumns: []*schema.Column{EmployeesColumns[0]},
+				OnDelete:   schema.Cascade,
+			},
+			{
+				Symbol:     "explanation_links_explanation_requests_links",
+				Columns:    []*schema.Column{ExplanationLinksColumns[6]},
+				RefColumns: []*schema.Column{ExplanationRequestsColumns[0]},
+				OnDelete:   schema.Cascade,
+			},
+		},
+		Indexes: []*schema.Index{
+			{
+				Name:    "explanationlink_request_id_role",
+				Unique:  false,
+				Columns: []*schema.Column{ExplanationLinksColumns[6], ExplanationLinksColumns[1]},
+			},
+			{
+				Name:    "explanationlink_employee_id",
+				Unique:  false,
+				Columns: []*schema.Column{ExplanationLinksColumns[5]},
+			},
+		},
+	}
+	// ExplanationRequestsColumns holds the columns for the "explanation_requests" table.
+	ExplanationRequestsColumns = []*schema.Column{
+		{Name: "id", Type: field.TypeInt, Increment: true},
+		{Name: "created_at", Type: field.TypeTime},
+		{Name: "updated_at", Type: field.TypeTime},
+		{Name: "status", Type: field.TypeEnum, Enums: []string{"NEW", "SUBMITTED", "RETURNED", "CLOSED", "AWAITING", "AUDIT_RETURNED", "AUDIT_COMPLETED"}, Default: "NEW"},
+		{Name: "priority", Type: field.TypeEnum, Enums: []string{"HIGH", "MEDIUM", "LOW"}, Default: "MEDIUM"},
+		{Name: "deadline", Type: field.TypeTime},
+		{Name: "message", Type: field.TypeString, Size: 2147483647, Default: ""},
+		{Name: "evidence", Type: field.TypeJSON},
+		{Name: "withdrawn", Type: field.TypeBool, Default: false},
+		{Name: "withdraw_reason", Type: field.TypeString, Nullable: true},
+		{Name: "ended_at", Type: field.TypeTime, Nullable: true},
+		{Name: "submitted_at", Type: field.TypeTime, Nullable: true},
+		{Name: "reminded_at", Type: field.TypeTime, Nullable: true},
+		{Name: "version", Type: field.TypeInt, Default: 1},
+		{Name: "violator_id", Type: field.TypeInt},
+		{Name: "manager_id", Type: field.TypeInt},
+		{Name: "auditor_id", Type: field.TypeInt, Nullable: true},
+		{Name: "category_id", Type: field.TypeInt},
+		{Name: "department_id", Type: field.TypeInt, Nullable: true},
+		{Name: "requested_by_id", Type: field.TypeInt, Nullable: true},
+		{Name: "ticket_id", Type: field.TypeInt},
+	}
+	// ExplanationRequestsTable holds the schema information for the "explanation_requests" table.
+	ExplanationRequestsTable = &schema.Table{
+		Name:       "explanation_requests",
+		Columns:    ExplanationRequestsColumns,
+		PrimaryKey: []*schema.Column{ExplanationRequestsColumns[0]},
+		ForeignKeys: []*schema.ForeignKey{
+			{
+				Symbol:     "explanation_requests_employees_violator",
+				Columns:    []*schema.Column{ExplanationRequestsColumns[14]},
+				RefColumns: []*schema.Column{EmployeesColumns[0]},
+				OnDelete:   schema.NoAction,
+			},
+			{
+				Symbol:     "explanation_requests_employees_manager",
+				Columns:    []*schema.Column{ExplanationRequestsColumns[15]},
+				RefColumns: []*schema.Column{EmployeesColumns[0]},
+				OnDelete:   schema.NoAction,
+			},
+			{
+				Symbol:     "explanation_requests_employees_auditor",
+				Columns:    []*schema.Column{ExplanationRequestsColumns[16]},
+				RefColumns: []*schema.Column{EmployeesColumns[0]},
+				OnDelete:   schema.SetNull,
+			},
+			{
+				Symbol:     "explanation_requests_explanation_categories_category",
+				Columns:    []*schema.Column{ExplanationRequestsColumns[17]},
+				RefColumns: []*schema.Column{ExplanationCategoriesColumns[0]},
+				OnDelete:   schema.NoAction,
+			},
+			{
+				Symbol:     "explanation_requests_departments_department",
+				Columns:    []*schema.Column{ExplanationRequestsColumns[18]},
+				RefColumns: []*schema.Column{DepartmentsColumns[0]},
+				OnDelete:   schema.SetNull,
+			},
+			{
+				Symbol:     "explanation_requests_users_requested_by",
+				Columns:    []*schema.Column{ExplanationRequestsColumns[19]},
+				RefColumns: []*schema.Column{UsersColumns[0]},
+				OnDelete:   schema.SetNull,
+			},
+			{
+				Symbol:     "explanation_requests_tickets_explanations",
+				Columns:    []*schema.Column{ExplanationRequestsColumns[20]},
+				RefColumns: []*schema.Column{TicketsColumns[0]},
+				OnDelete:   schema.Cascade,
+			},
+		},
+		Indexes: []*schema.Index{
+			{
+				Name:    "explanationrequest_ticket_id_id",
+				Unique:  false,
+				Columns: []*schema.Column{ExplanationRequestsColumns[20], ExplanationRequestsColumns[0]},
+			},
+			{
+				Name:    "explanationrequest_status_deadline",
+				Unique:  false,
+				Columns: []*schema.Column{ExplanationRequestsColumns[3], ExplanationRequestsColumns[5]},
+			},
+			{
+				Name:    "explanationrequest_deadline",
+				Unique:  false,
+				Columns: []*schema.Column{ExplanationRequestsColumns[5]},
+			},
+			{
+				Name:    "explanationrequest_violator_id",
+				Unique:  false,
+				Columns: []*schema.Column{ExplanationRequestsColumns[14]},
+			},
+			{
+				Name:    "explanationrequest_manager_id",
+				Unique:  false,
+				Columns: []*schema.Column{ExplanationRequestsColumns[15]},
+			},
+			{
+				Name:    "explanationrequest_auditor_id",
+				Unique:  false,
+				Columns: []*schema.Column{ExplanationRequestsColumns[16]},
+			},
+			{
+				Name:    "explanationrequest_department_id",
+				Unique:  false,
+				Columns: []*schema.Column{ExplanationRequestsColumns[18]},
+			},
+			{
+				Name:    "explanationrequest_category_id",
+				Unique:  false,
+				Columns: []*schema.Column{ExplanationRequestsColumns[17]},
+			},
+		},
+	}
+	// ExplanationStepsColumns holds the columns for the "explanation_steps" table.
+	ExplanationStepsColumns = []*schema.Column{
+		{Name: "id", Type: field.TypeInt, Increment: true},
+		{Name: "action", Type: field.TypeEnum, Enums: []string{"REQUEST", "SUBMIT", "RETURN", "ACCEPT", "AUDIT_RETURN", "AUDIT_COMPLETE", "WITHDRAW", "REMIND"}},
+		{Name: "role", Type: field.TypeEnum, Enums: []string{"EDITOR", "VIOLATOR", "MANAGER", "AUDITOR", "SYSTEM"}},
+		{Name: "from_status", Type: field.TypeEnum, Nullable: true, Enums: []string{"NEW", "SUBMITTED", "RETURNED", "CLOSED", "AWAITING", "AUDIT_RETURNED", "AUDIT_COMPLETED"}},
+		{Name: "to_status", Type: field.TypeEnum, Enums: []string{"NEW", "SUBMITTED", "RETURNED", "CLOSED", "AWAITING", "AUDIT_RETURNED", "AUDIT_COMPLETED"}},
+		{Name: "comment", Type: field.TypeString, Size: 2147483647, Default: ""},
+		{Name: "created_at", Type: field.TypeTime},
+		{Name: "request_id", Type: field.TypeInt},
+		{Name: "ticket_id", Type: field.TypeInt},
+		{Name: "actor_id", Type: field.TypeInt, Nullable: true},
+		{Name: "actor_employee_id", Type: field.TypeInt, Nullable: true},
+	}
+	// ExplanationStepsTable holds the schema information for the "explanation_steps" table.
+	ExplanationStepsTable = &schema.Table{
+		Name:       "explanation_steps",
+		Columns:    ExplanationStepsColumns,
+		PrimaryKey: []*schema.Column{ExplanationStepsColumns[0]},
+		ForeignKeys: []*schema.ForeignKey{
+			{
+				Symbol:     "explanation_steps_explanation_requests_steps",
+				Columns:    []*schema.Column{ExplanationStepsColumns[7]},
+				RefColumns: []*schema.Column{ExplanationRequestsColumns[0]},
+				OnDelete:   schema.Cascade,
+			},
+			{
+				Symbol:     "explanation_steps_tickets_ticket",
+				Columns:    []*schema.Column{ExplanationStepsColumns[8]},
+				RefColumns: []*schema.Column{TicketsColumns[0]},
+				OnDelete:   schema.Cascade,
+			},
+			{
+				Symbol:     "explanation_steps_users_actor",
+				Columns:    []*schema.Column{ExplanationStepsColumns[9]},
+				RefColumns: []*schema.Column{UsersColumns[0]},
+				OnDelete:   schema.SetNull,
+			},
+			{
+				Symbol:     "explanation_steps_employees_actor_employee",
+				Columns:    []*schema.Column{ExplanationStepsColumns[10]},
+				RefColumns: []*schema.Column{EmployeesColumns[0]},
+				OnDelete:   schema.SetNull,
+			},
+		},
+		Indexes: []*schema.Index{
+			{
+				Name:    "explanationstep_request_id_id",
+				Unique:  false,
+				Columns: []*schema.Column{ExplanationStepsColumns[7], ExplanationStepsColumns[0]},
+			},
+			{
+				Name:    "explanationstep_ticket_id",
+				Unique:  false,
+				Columns: []*schema.Column{ExplanationStepsColumns[8]},
+			},
+			{
+				Name:    "explanationstep_actor_id",
+				Unique:  false,
+				Columns: []*schema.Column{ExplanationStepsColumns[9]},
+			},
+			{
+				Name:    "explanationstep_actor_employee_id",
+				Unique:  false,
+				Columns: []*schema.Column{ExplanationStepsColumns[10]},
 			},
 		},
 	}
@@ -446,6 +851,9 @@ var (
 		{Name: "protocol", Type: field.TypeString, Nullable: true},
 		{Name: "host", Type: field.TypeString, Nullable: true},
 		{Name: "custom_fields", Type: field.TypeJSON, Nullable: true},
+		{Name: "src_ip_key", Type: field.TypeString, Nullable: true},
+		{Name: "dst_ip_key", Type: field.TypeString, Nullable: true},
+		{Name: "host_key", Type: field.TypeString, Nullable: true},
 		{Name: "priority", Type: field.TypeEnum, Enums: []string{"HIGH", "MEDIUM", "LOW"}, Default: "LOW"},
 		{Name: "priority_rank", Type: field.TypeInt8, Default: 3},
 		{Name: "status", Type: field.TypeEnum, Enums: []string{"NEW", "ASSIGNED", "IN_PROGRESS", "SUBMITTED", "REJECTED", "APPROVED", "TRIAGE", "ANALYSIS", "REMEDIATION", "RESOLVED", "CLOSED"}, Default: "NEW"},
@@ -455,6 +863,7 @@ var (
 		{Name: "duplicate_count", Type: field.TypeInt, Default: 0},
 		{Name: "closed_at", Type: field.TypeTime, Nullable: true},
 		{Name: "due_at", Type: field.TypeTime, Nullable: true},
+		{Name: "explanation_status", Type: field.TypeEnum, Nullable: true, Enums: []string{"NEW", "SUBMITTED", "RETURNED", "CLOSED", "AWAITING", "AUDIT_RETURNED", "AUDIT_COMPLETED"}},
 		{Name: "version", Type: field.TypeInt, Default: 1},
 		{Name: "category_id", Type: field.TypeInt},
 		{Name: "site_id", Type: field.TypeInt},
@@ -468,19 +877,19 @@ var (
 		ForeignKeys: []*schema.ForeignKey{
 			{
 				Symbol:     "tickets_categories_tickets",
-				Columns:    []*schema.Column{TicketsColumns[27]},
+				Columns:    []*schema.Column{TicketsColumns[31]},
 				RefColumns: []*schema.Column{CategoriesColumns[0]},
 				OnDelete:   schema.NoAction,
 			},
 			{
 				Symbol:     "tickets_sites_tickets",
-				Columns:    []*schema.Column{TicketsColumns[28]},
+				Columns:    []*schema.Column{TicketsColumns[32]},
 				RefColumns: []*schema.Column{SitesColumns[0]},
 				OnDelete:   schema.NoAction,
 			},
 			{
 				Symbol:     "tickets_users_registered_by",
-				Columns:    []*schema.Column{TicketsColumns[29]},
+				Columns:    []*schema.Column{TicketsColumns[33]},
 				RefColumns: []*schema.Column{UsersColumns[0]},
 				OnDelete:   schema.SetNull,
 			},
@@ -499,47 +908,67 @@ var (
 			{
 				Name:    "ticket_priority_rank_id",
 				Unique:  false,
-				Columns: []*schema.Column{TicketsColumns[18], TicketsColumns[0]},
+				Columns: []*schema.Column{TicketsColumns[21], TicketsColumns[0]},
 			},
 			{
 				Name:    "ticket_site_id_status_created_at",
 				Unique:  false,
-				Columns: []*schema.Column{TicketsColumns[28], TicketsColumns[19], TicketsColumns[1]},
+				Columns: []*schema.Column{TicketsColumns[32], TicketsColumns[22], TicketsColumns[1]},
 			},
 			{
 				Name:    "ticket_site_id_created_at_id",
 				Unique:  false,
-				Columns: []*schema.Column{TicketsColumns[28], TicketsColumns[1], TicketsColumns[0]},
+				Columns: []*schema.Column{TicketsColumns[32], TicketsColumns[1], TicketsColumns[0]},
 			},
 			{
 				Name:    "ticket_site_id_updated_at_id",
 				Unique:  false,
-				Columns: []*schema.Column{TicketsColumns[28], TicketsColumns[2], TicketsColumns[0]},
+				Columns: []*schema.Column{TicketsColumns[32], TicketsColumns[2], TicketsColumns[0]},
 			},
 			{
 				Name:    "ticket_site_id_priority_rank_id",
 				Unique:  false,
-				Columns: []*schema.Column{TicketsColumns[28], TicketsColumns[18], TicketsColumns[0]},
+				Columns: []*schema.Column{TicketsColumns[32], TicketsColumns[21], TicketsColumns[0]},
 			},
 			{
 				Name:    "ticket_status_created_at",
 				Unique:  false,
-				Columns: []*schema.Column{TicketsColumns[19], TicketsColumns[1]},
+				Columns: []*schema.Column{TicketsColumns[22], TicketsColumns[1]},
 			},
 			{
 				Name:    "ticket_category_id_created_at",
 				Unique:  false,
-				Columns: []*schema.Column{TicketsColumns[27], TicketsColumns[1]},
+				Columns: []*schema.Column{TicketsColumns[31], TicketsColumns[1]},
 			},
 			{
 				Name:    "ticket_registered_by_id",
 				Unique:  false,
-				Columns: []*schema.Column{TicketsColumns[29]},
+				Columns: []*schema.Column{TicketsColumns[33]},
 			},
 			{
 				Name:    "ticket_due_at",
 				Unique:  false,
-				Columns: []*schema.Column{TicketsColumns[25]},
+				Columns: []*schema.Column{TicketsColumns[28]},
+			},
+			{
+				Name:    "ticket_src_ip_key_id",
+				Unique:  false,
+				Columns: []*schema.Column{TicketsColumns[17], TicketsColumns[0]},
+			},
+			{
+				Name:    "ticket_dst_ip_key_id",
+				Unique:  false,
+				Columns: []*schema.Column{TicketsColumns[18], TicketsColumns[0]},
+			},
+			{
+				Name:    "ticket_host_key_id",
+				Unique:  false,
+				Columns: []*schema.Column{TicketsColumns[19], TicketsColumns[0]},
+			},
+			{
+				Name:    "ticket_explanation_status_id",
+				Unique:  false,
+				Columns: []*schema.Column{TicketsColumns[29], TicketsColumns[0]},
 			},
 			{
 				Name:    "ticket_title_trgm",
@@ -632,7 +1061,7 @@ var (
 	// TicketEventsColumns holds the columns for the "ticket_events" table.
 	TicketEventsColumns = []*schema.Column{
 		{Name: "id", Type: field.TypeInt, Increment: true},
-		{Name: "kind", Type: field.TypeEnum, Enums: []string{"CREATED", "UPDATED", "DELETED", "TRANSITIONED", "ASSIGNED", "TAGGED", "MEMO_ADDED", "MEMO_EDITED", "LINKED", "UNLINKED", "WATCHED", "UNWATCHED", "PROPAGATED", "DELIVERY_UPDATED", "PLAYBOOK_RUN", "PLAYBOOK_RUN_UPDATED"}},
+		{Name: "kind", Type: field.TypeEnum, Enums: []string{"CREATED", "UPDATED", "DELETED", "TRANSITIONED", "ASSIGNED", "TAGGED", "MEMO_ADDED", "MEMO_EDITED", "LINKED", "UNLINKED", "WATCHED", "UNWATCHED", "PROPAGATED", "DELIVERY_UPDATED", "PLAYBOOK_RUN", "PLAYBOOK_RUN_UPDATED", "ATTACHMENT_ADDED", "ATTACHMENT_DELETED", "EVIDENCE_ADDED", "EXPLANATION_REQUESTED", "EXPLANATION_UPDATED"}},
 		{Name: "created_at", Type: field.TypeTime},
 		{Name: "ticket_number", Type: field.TypeInt},
 		{Name: "site_id", Type: field.TypeInt},
@@ -863,9 +1292,17 @@ var (
 	Tables = []*schema.Table{
 		APITokensTable,
 		AttachmentsTable,
+		BlobsTable,
 		CategoriesTable,
 		ChannelsTable,
 		DeliveriesTable,
+		DepartmentsTable,
+		EmployeesTable,
+		EvidencesTable,
+		ExplanationCategoriesTable,
+		ExplanationLinksTable,
+		ExplanationRequestsTable,
+		ExplanationStepsTable,
 		MemosTable,
 		PlaybooksTable,
 		PlaybookRunsTable,
@@ -891,10 +1328,15 @@ func init() {
 		IncrementStart: func(i int) *int { return &i }(0),
 	}
 	AttachmentsTable.ForeignKeys[0].RefTable = UsersTable
-	AttachmentsTable.ForeignKeys[1].RefTable = MemosTable
-	AttachmentsTable.ForeignKeys[2].RefTable = TicketsTable
+	AttachmentsTable.ForeignKeys[1].RefTable = EmployeesTable
+	AttachmentsTable.ForeignKeys[2].RefTable = ExplanationStepsTable
+	AttachmentsTable.ForeignKeys[3].RefTable = MemosTable
+	AttachmentsTable.ForeignKeys[4].RefTable = TicketsTable
 	AttachmentsTable.Annotation = &entsql.Annotation{
 		IncrementStart: func(i int) *int { return &i }(4294967296),
+	}
+	BlobsTable.Annotation = &entsql.Annotation{
+		IncrementStart: func(i int) *int { return &i }(85899345920),
 	}
 	CategoriesTable.Annotation = &entsql.Annotation{
 		IncrementStart: func(i int) *int { return &i }(8589934592),
@@ -905,9 +1347,49 @@ func init() {
 	DeliveriesTable.ForeignKeys[0].RefTable = ChannelsTable
 	DeliveriesTable.ForeignKeys[1].RefTable = UsersTable
 	DeliveriesTable.ForeignKeys[2].RefTable = UsersTable
-	DeliveriesTable.ForeignKeys[3].RefTable = TicketsTable
+	DeliveriesTable.ForeignKeys[3].RefTable = EmployeesTable
+	DeliveriesTable.ForeignKeys[4].RefTable = ExplanationRequestsTable
+	DeliveriesTable.ForeignKeys[5].RefTable = TicketsTable
 	DeliveriesTable.Annotation = &entsql.Annotation{
 		IncrementStart: func(i int) *int { return &i }(73014444032),
+	}
+	DepartmentsTable.ForeignKeys[0].RefTable = EmployeesTable
+	DepartmentsTable.Annotation = &entsql.Annotation{
+		IncrementStart: func(i int) *int { return &i }(90194313216),
+	}
+	EmployeesTable.ForeignKeys[0].RefTable = DepartmentsTable
+	EmployeesTable.ForeignKeys[1].RefTable = UsersTable
+	EmployeesTable.Annotation = &entsql.Annotation{
+		IncrementStart: func(i int) *int { return &i }(94489280512),
+	}
+	EvidencesTable.ForeignKeys[0].RefTable = TicketsTable
+	EvidencesTable.Annotation = &entsql.Annotation{
+		IncrementStart: func(i int) *int { return &i }(98784247808),
+	}
+	ExplanationCategoriesTable.Annotation = &entsql.Annotation{
+		IncrementStart: func(i int) *int { return &i }(103079215104),
+	}
+	ExplanationLinksTable.ForeignKeys[0].RefTable = EmployeesTable
+	ExplanationLinksTable.ForeignKeys[1].RefTable = ExplanationRequestsTable
+	ExplanationLinksTable.Annotation = &entsql.Annotation{
+		IncrementStart: func(i int) *int { return &i }(107374182400),
+	}
+	ExplanationRequestsTable.ForeignKeys[0].RefTable = EmployeesTable
+	ExplanationRequestsTable.ForeignKeys[1].RefTable = EmployeesTable
+	ExplanationRequestsTable.ForeignKeys[2].RefTable = EmployeesTable
+	ExplanationRequestsTable.ForeignKeys[3].RefTable = ExplanationCategoriesTable
+	ExplanationRequestsTable.ForeignKeys[4].RefTable = DepartmentsTable
+	ExplanationRequestsTable.ForeignKeys[5].RefTable = UsersTable
+	ExplanationRequestsTable.ForeignKeys[6].RefTable = TicketsTable
+	ExplanationRequestsTable.Annotation = &entsql.Annotation{
+		IncrementStart: func(i int) *int { return &i }(111669149696),
+	}
+	ExplanationStepsTable.ForeignKeys[0].RefTable = ExplanationRequestsTable
+	ExplanationStepsTable.ForeignKeys[1].RefTable = TicketsTable
+	ExplanationStepsTable.ForeignKeys[2].RefTable = UsersTable
+	ExplanationStepsTable.ForeignKeys[3].RefTable = EmployeesTable
+	ExplanationStepsTable.Annotation = &entsql.Annotation{
+		IncrementStart: func(i int) *int { return &i }(115964116992),
 	}
 	MemosTable.ForeignKeys[0].RefTable = UsersTable
 	MemosTable.ForeignKeys[1].RefTable = TicketsTable

@@ -12,6 +12,9 @@ type APIToken func(*sql.Selector)
 // Attachment is the predicate function for attachment builders.
 type Attachment func(*sql.Selector)
 
+// Blob is the predicate function for blob builders.
+type Blob func(*sql.Selector)
+
 // Category is the predicate function for category builders.
 type Category func(*sql.Selector)
 
@@ -20,6 +23,27 @@ type Channel func(*sql.Selector)
 
 // Delivery is the predicate function for delivery builders.
 type Delivery func(*sql.Selector)
+
+// Department is the predicate function for department builders.
+type Department func(*sql.Selector)
+
+// Employee is the predicate function for employee builders.
+type Employee func(*sql.Selector)
+
+// Evidence is the predicate function for evidence builders.
+type Evidence func(*sql.Selector)
+
+// ExplanationCategory is the predicate function for explanationcategory builders.
+type ExplanationCategory func(*sql.Selector)
+
+// ExplanationLink is the predicate function for explanationlink builders.
+type ExplanationLink func(*sql.Selector)
+
+// ExplanationRequest is the predicate function for explanationrequest builders.
+type ExplanationRequest func(*sql.Selector)
+
+// ExplanationStep is the predicate function for explanationstep builders.
+type ExplanationStep func(*sql.Selector)
 
 // Memo is the predicate function for memo builders.
 type Memo func(*sql.Selector)

@@ -159,6 +159,30 @@ func (f AttachmentMutationRuleFunc) EvalMutation(ctx context.Context, m ent.Muta
 	return Denyf("ent/privacy: unexpected mutation type %T, expect *ent.AttachmentMutation", m)
 }
 
+// The BlobQueryRuleFunc type is an adapter to allow the use of ordinary
+// functions as a query rule.
+type BlobQueryRuleFunc func(context.Context, *ent.BlobQuery) error
+
+// EvalQuery return f(ctx, q).
+func (f BlobQueryRuleFunc) EvalQuery(ctx context.Context, q ent.Query) error {
+	if q, ok := q.(*ent.BlobQuery); ok {
+		return f(ctx, q)
+	}
+	return Denyf("ent/privacy: unexpected query type %T, expect *ent.BlobQuery", q)
+}
+
+// The BlobMutationRuleFunc type is an adapter to allow the use of ordinary
+// functions as a mutation rule.
+type BlobMutationRuleFunc func(context.Context, *ent.BlobMutation) error
+
+// EvalMutation calls f(ctx, m).
+func (f BlobMutationRuleFunc) EvalMutation(ctx context.Context, m ent.Mutation) error {
+	if m, ok := m.(*ent.BlobMutation); ok {
+		return f(ctx, m)
+	}
+	return Denyf("ent/privacy: unexpected mutation type %T, expect *ent.BlobMutation", m)
+}
+
 // The CategoryQueryRuleFunc type is an adapter to allow the use of ordinary
 // functions as a query rule.
 type CategoryQueryRuleFunc func(context.Context, *ent.CategoryQuery) error
@@ -229,6 +253,174 @@ func (f DeliveryMutationRuleFunc) EvalMutation(ctx context.Context, m ent.Mutati
 		return f(ctx, m)
 	}
 	return Denyf("ent/privacy: unexpected mutation type %T, expect *ent.DeliveryMutation", m)
+}
+
+// The DepartmentQueryRuleFunc type is an adapter to allow the use of ordinary
+// functions as a query rule.
+type DepartmentQueryRuleFunc func(context.Context, *ent.DepartmentQuery) error
+
+// EvalQuery return f(ctx, q).
+func (f DepartmentQueryRuleFunc) EvalQuery(ctx context.Context, q ent.Query) error {
+	if q, ok := q.(*ent.DepartmentQuery); ok {
+		return f(ctx, q)
+	}
+	return Denyf("ent/privacy: unexpected query type %T, expect *ent.DepartmentQuery", q)
+}
+
+// The DepartmentMutationRuleFunc type is an adapter to allow the use of ordinary
+// functions as a mutation rule.
+type DepartmentMutationRuleFunc func(context.Context, *ent.DepartmentMutation) error
+
+// EvalMutation calls f(ctx, m).
+func (f DepartmentMutationRuleFunc) EvalMutation(ctx context.Context, m ent.Mutation) error {
+	if m, ok := m.(*ent.DepartmentMutation); ok {
+		return f(ctx, m)
+	}
+	return Denyf("ent/privacy: unexpected mutation type %T, expect *ent.DepartmentMutation", m)
+}
+
+// The EmployeeQueryRuleFunc type is an adapter to allow the use of ordinary
+// functions as a query rule.
+type EmployeeQueryRuleFunc func(context.Context, *ent.EmployeeQuery) error
+
+// EvalQuery return f(ctx, q).
+func (f EmployeeQueryRuleFunc) EvalQuery(ctx context.Context, q ent.Query) error {
+	if q, ok := q.(*ent.EmployeeQuery); ok {
+		return f(ctx, q)
+	}
+	return Denyf("ent/privacy: unexpected query type %T, expect *ent.EmployeeQuery", q)
+}
+
+// The EmployeeMutationRuleFunc type is an adapter to allow the use of ordinary
+// functions as a mutation rule.
+type EmployeeMutationRuleFunc func(context.Context, *ent.EmployeeMutation) error
+
+// EvalMutation calls f(ctx, m).
+func (f EmployeeMutationRuleFunc) EvalMutation(ctx context.Context, m ent.Mutation) error {
+	if m, ok := m.(*ent.EmployeeMutation); ok {
+		return f(ctx, m)
+	}
+	return Denyf("ent/privacy: unexpected mutation type %T, expect *ent.EmployeeMutation", m)
+}
+
+// The EvidenceQueryRuleFunc type is an adapter to allow the use of ordinary
+// functions as a query rule.
+type EvidenceQueryRuleFunc func(context.Context, *ent.EvidenceQuery) error
+
+// EvalQuery return f(ctx, q).
+func (f EvidenceQueryRuleFunc) EvalQuery(ctx context.Context, q ent.Query) error {
+	if q, ok := q.(*ent.EvidenceQuery); ok {
+		return f(ctx, q)
+	}
+	return Denyf("ent/privacy: unexpected query type %T, expect *ent.EvidenceQuery", q)
+}
+
+// The EvidenceMutationRuleFunc type is an adapter to allow the use of ordinary
+// functions as a mutation rule.
+type EvidenceMutationRuleFunc func(context.Context, *ent.EvidenceMutation) error
+
+// EvalMutation calls f(ctx, m).
+func (f EvidenceMutationRuleFunc) EvalMutation(ctx context.Context, m ent.Mutation) error {
+	if m, ok := m.(*ent.EvidenceMutation); ok {
+		return f(ctx, m)
+	}
+	return Denyf("ent/privacy: unexpected mutation type %T, expect *ent.EvidenceMutation", m)
+}
+
+// The ExplanationCategoryQueryRuleFunc type is an adapter to allow the use of ordinary
+// functions as a query rule.
+type ExplanationCategoryQueryRuleFunc func(context.Context, *ent.ExplanationCategoryQuery) error
+
+// EvalQuery return f(ctx, q).
+func (f ExplanationCategoryQueryRuleFunc) EvalQuery(ctx context.Context, q ent.Query) error {
+	if q, ok := q.(*ent.ExplanationCategoryQuery); ok {
+		return f(ctx, q)
+	}
+	return Denyf("ent/privacy: unexpected query type %T, expect *ent.ExplanationCategoryQuery", q)
+}
+
+// The ExplanationCategoryMutationRuleFunc type is an adapter to allow the use of ordinary
+// functions as a mutation rule.
+type ExplanationCategoryMutationRuleFunc func(context.Context, *ent.ExplanationCategoryMutation) error
+
+// EvalMutation calls f(ctx, m).
+func (f ExplanationCategoryMutationRuleFunc) EvalMutation(ctx context.Context, m ent.Mutation) error {
+	if m, ok := m.(*ent.ExplanationCategoryMutation); ok {
+		return f(ctx, m)
+	}
+	return Denyf("ent/privacy: unexpected mutation type %T, expect *ent.ExplanationCategoryMutation", m)
+}
+
+// The ExplanationLinkQueryRuleFunc type is an adapter to allow the use of ordinary
+// functions as a query rule.
+type ExplanationLinkQueryRuleFunc func(context.Context, *ent.ExplanationLinkQuery) error
+
+// EvalQuery return f(ctx, q).
+func (f ExplanationLinkQueryRuleFunc) EvalQuery(ctx context.Context, q ent.Query) error {
+	if q, ok := q.(*ent.ExplanationLinkQuery); ok {
+		return f(ctx, q)
+	}
+	return Denyf("ent/privacy: unexpected query type %T, expect *ent.ExplanationLinkQuery", q)
+}
+
+// The ExplanationLinkMutationRuleFunc type is an adapter to allow the use of ordinary
+// functions as a mutation rule.
+type ExplanationLinkMutationRuleFunc func(context.Context, *ent.ExplanationLinkMutation) error
+
+// EvalMutation calls f(ctx, m).
+func (f ExplanationLinkMutationRuleFunc) EvalMutation(ctx context.Context, m ent.Mutation) error {
+	if m, ok := m.(*ent.ExplanationLinkMutation); ok {
+		return f(ctx, m)
+	}
+	return Denyf("ent/privacy: unexpected mutation type %T, expect *ent.ExplanationLinkMutation", m)
+}
+
+// The ExplanationRequestQueryRuleFunc type is an adapter to allow the use of ordinary
+// functions as a query rule.
+type ExplanationRequestQueryRuleFunc func(context.Context, *ent.ExplanationRequestQuery) error
+
+// EvalQuery return f(ctx, q).
+func (f ExplanationRequestQueryRuleFunc) EvalQuery(ctx context.Context, q ent.Query) error {
+	if q, ok := q.(*ent.ExplanationRequestQuery); ok {
+		return f(ctx, q)
+	}
+	return Denyf("ent/privacy: unexpected query type %T, expect *ent.ExplanationRequestQuery", q)
+}
+
+// The ExplanationRequestMutationRuleFunc type is an adapter to allow the use of ordinary
+// functions as a mutation rule.
+type ExplanationRequestMutationRuleFunc func(context.Context, *ent.ExplanationRequestMutation) error
+
+// EvalMutation calls f(ctx, m).
+func (f ExplanationRequestMutationRuleFunc) EvalMutation(ctx context.Context, m ent.Mutation) error {
+	if m, ok := m.(*ent.ExplanationRequestMutation); ok {
+		return f(ctx, m)
+	}
+	return Denyf("ent/privacy: unexpected mutation type %T, expect *ent.ExplanationRequestMutation", m)
+}
+
+// The ExplanationStepQueryRuleFunc type is an adapter to allow the use of ordinary
+// functions as a query rule.
+type ExplanationStepQueryRuleFunc func(context.Context, *ent.ExplanationStepQuery) error
+
+// EvalQuery return f(ctx, q).
+func (f ExplanationStepQueryRuleFunc) EvalQuery(ctx context.Context, q ent.Query) error {
+	if q, ok := q.(*ent.ExplanationStepQuery); ok {
+		return f(ctx, q)
+	}
+	return Denyf("ent/privacy: unexpected query type %T, expect *ent.ExplanationStepQuery", q)
+}
+
+// The ExplanationStepMutationRuleFunc type is an adapter to allow the use of ordinary
+// functions as a mutation rule.
+type ExplanationStepMutationRuleFunc func(context.Context, *ent.ExplanationStepMutation) error
+
+// EvalMutation calls f(ctx, m).
+func (f ExplanationStepMutationRuleFunc) EvalMutation(ctx context.Context, m ent.Mutation) error {
+	if m, ok := m.(*ent.ExplanationStepMutation); ok {
+		return f(ctx, m)
+	}
+	return Denyf("ent/privacy: unexpected mutation type %T, expect *ent.ExplanationStepMutation", m)
 }
 
 // The MemoQueryRuleFunc type is an adapter to allow the use of ordinary
@@ -630,11 +822,27 @@ func queryFilter(q ent.Query) (Filter, error) {
 		return q.Filter(), nil
 	case *ent.AttachmentQuery:
 		return q.Filter(), nil
+	case *ent.BlobQuery:
+		return q.Filter(), nil
 	case *ent.CategoryQuery:
 		return q.Filter(), nil
 	case *ent.ChannelQuery:
 		return q.Filter(), nil
 	case *ent.DeliveryQuery:
+		return q.Filter(), nil
+	case *ent.DepartmentQuery:
+		return q.Filter(), nil
+	case *ent.EmployeeQuery:
+		return q.Filter(), nil
+	case *ent.EvidenceQuery:
+		return q.Filter(), nil
+	case *ent.ExplanationCategoryQuery:
+		return q.Filter(), nil
+	case *ent.ExplanationLinkQuery:
+		return q.Filter(), nil
+	case *ent.ExplanationRequestQuery:
+		return q.Filter(), nil
+	case *ent.ExplanationStepQuery:
 		return q.Filter(), nil
 	case *ent.MemoQuery:
 		return q.Filter(), nil
@@ -677,11 +885,27 @@ func mutationFilter(m ent.Mutation) (Filter, error) {
 		return m.Filter(), nil
 	case *ent.AttachmentMutation:
 		return m.Filter(), nil
+	case *ent.BlobMutation:
+		return m.Filter(), nil
 	case *ent.CategoryMutation:
 		return m.Filter(), nil
 	case *ent.ChannelMutation:
 		return m.Filter(), nil
 	case *ent.DeliveryMutation:
+		return m.Filter(), nil
+	case *ent.DepartmentMutation:
+		return m.Filter(), nil
+	case *ent.EmployeeMutation:
+		return m.Filter(), nil
+	case *ent.EvidenceMutation:
+		return m.Filter(), nil
+	case *ent.ExplanationCategoryMutation:
+		return m.Filter(), nil
+	case *ent.ExplanationLinkMutation:
+		return m.Filter(), nil
+	case *ent.ExplanationRequestMutation:
+		return m.Filter(), nil
+	case *ent.ExplanationStepMutation:
 		return m.Filter(), nil
 	case *ent.MemoMutation:
 		return m.Filter(), nil

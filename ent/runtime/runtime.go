@@ -6,9 +6,17 @@ import (
 	"context"
 	"socdesk/ent/apitoken"
 	"socdesk/ent/attachment"
+	"socdesk/ent/blob"
 	"socdesk/ent/category"
 	"socdesk/ent/channel"
 	"socdesk/ent/delivery"
+	"socdesk/ent/department"
+	"socdesk/ent/employee"
+	"socdesk/ent/evidence"
+	"socdesk/ent/explanationcategory"
+	"socdesk/ent/explanationlink"
+	"socdesk/ent/explanationrequest"
+	"socdesk/ent/explanationstep"
 	"socdesk/ent/memo"
 	"socdesk/ent/playbook"
 	"socdesk/ent/playbookrun"
@@ -109,6 +117,33 @@ func init() {
 	attachmentDescCreatedAt := attachmentFields[4].Descriptor()
 	// attachment.DefaultCreatedAt holds the default value on creation for the created_at field.
 	attachment.DefaultCreatedAt = attachmentDescCreatedAt.Default.(func() time.Time)
+	blob.Policy = privacy.NewPolicies(schema.Blob{})
+	blob.Hooks[0] = func(next ent.Mutator) ent.Mutator {
+		return ent.MutateFunc(func(ctx context.Context, m ent.Mutation) (ent.Value, error) {
+			if err := blob.Policy.EvalMutation(ctx, m); err != nil {
+				return nil, err
+			}
+			return next.Mutate(ctx, m)
+		})
+	}
+	blobFields := schema.Blob{}.Fields()
+	_ = blobFields
+	// blobDescSha256 is the schema descriptor for sha256 field.
+	blobDescSha256 := blobFields[0].Descriptor()
+	// blob.Sha256Validator is a validator for the "sha256" field. It is called by the builders before save.
+	blob.Sha256Validator = blobDescSha256.Validators[0].(func(string) error)
+	// blobDescSize is the schema descriptor for size field.
+	blobDescSize := blobFields[1].Descriptor()
+	// blob.SizeValidator is a validator for the "size" field. It is called by the builders before save.
+	blob.SizeValidator = blobDescSize.Validators[0].(func(int64) error)
+	// blobDescContentType is the schema descriptor for content_type field.
+	blobDescContentType := blobFields[2].Descriptor()
+	// blob.ContentTypeValidator is a validator for the "content_type" field. It is called by the builders before save.
+	blob.ContentTypeValidator = blobDescContentType.Validators[0].(func(string) error)
+	// blobDescCreatedAt is the schema descriptor for created_at field.
+	blobDescCreatedAt := blobFields[3].Descriptor()
+	// blob.DefaultCreatedAt holds the default value on creation for the created_at field.
+	blob.DefaultCreatedAt = blobDescCreatedAt.Default.(func() time.Time)
 	categoryMixin := schema.Category{}.Mixin()
 	category.Policy = privacy.NewPolicies(schema.Category{})
 	category.Hooks[0] = func(next ent.Mutator) ent.Mutator {
@@ -241,16 +276,279 @@ func init() {
 	deliveryDescSubject := deliveryFields[12].Descriptor()
 	// delivery.SubjectValidator is a validator for the "subject" field. It is called by the builders before save.
 	delivery.SubjectValidator = deliveryDescSubject.Validators[0].(func(string) error)
+	// deliveryDescAddress is the schema descriptor for address field.
+	deliveryDescAddress := deliveryFields[19].Descriptor()
+	// delivery.AddressValidator is a validator for the "address" field. It is called by the builders before save.
+	delivery.AddressValidator = deliveryDescAddress.Validators[0].(func(string) error)
 	// deliveryDescAttempts is the schema descriptor for attempts field.
-	deliveryDescAttempts := deliveryFields[17].Descriptor()
+	deliveryDescAttempts := deliveryFields[21].Descriptor()
 	// delivery.DefaultAttempts holds the default value on creation for the attempts field.
 	delivery.DefaultAttempts = deliveryDescAttempts.Default.(int)
 	// delivery.AttemptsValidator is a validator for the "attempts" field. It is called by the builders before save.
 	delivery.AttemptsValidator = deliveryDescAttempts.Validators[0].(func(int) error)
 	// deliveryDescLastError is the schema descriptor for last_error field.
-	deliveryDescLastError := deliveryFields[18].Descriptor()
+	deliveryDescLastError := deliveryFields[22].Descriptor()
 	// delivery.LastErrorValidator is a validator for the "last_error" field. It is called by the builders before save.
 	delivery.LastErrorValidator = deliveryDescLastError.Validators[0].(func(string) error)
+	departmentMixin := schema.Department{}.Mixin()
+	department.Policy = privacy.NewPolicies(schema.Department{})
+	department.Hooks[0] = func(next ent.Mutator) ent.Mutator {
+		return ent.MutateFunc(func(ctx context.Context, m ent.Mutation) (ent.Value, error) {
+			if err := department.Policy.EvalMutation(ctx, m); err != nil {
+				return nil, err
+			}
+			return next.Mutate(ctx, m)
+		})
+	}
+	departmentMixinFields0 := departmentMixin[0].Fields()
+	_ = departmentMixinFields0
+	departmentFields := schema.Department{}.Fields()
+	_ = departmentFields
+	// departmentDescCreatedAt is the schema descriptor for created_at field.
+	departmentDescCreatedAt := departmentMixinFields0[0].Descriptor()
+	// department.DefaultCreatedAt holds the default value on creation for the created_at field.
+	department.DefaultCreatedAt = departmentDescCreatedAt.Default.(func() time.Time)
+	// departmentDescUpdatedAt is the schema descriptor for updated_at field.
+	departmentDescUpdatedAt := departmentMixinFields0[1].Descriptor()
+	// department.DefaultUpdatedAt holds the default value on creation for the updated_at field.
+	department.DefaultUpdatedAt = departmentDescUpdatedAt.Default.(func() time.Time)
+	// department.UpdateDefaultUpdatedAt holds the default value on update for the updated_at field.
+	department.UpdateDefaultUpdatedAt = departmentDescUpdatedAt.UpdateDefault.(func() time.Time)
+	// departmentDescName is the schema descriptor for name field.
+	departmentDescName := departmentFields[0].Descriptor()
+	// department.NameValidator is a validator for the "name" field. It is called by the builders before save.
+	department.NameValidator = func() func(string) error {
+		validators := departmentDescName.Validators
+		fns := [...]func(string) error{
+			validators[0].(func(string) error),
+			validators[1].(func(string) error),
+		}
+		return func(name string) error {
+			for _, fn := range fns {
+				if err := fn(name); err != nil {
+					return err
+				}
+			}
+			return nil
+		}
+	}()
+	employeeMixin := schema.Employee{}.Mixin()
+	employee.Policy = privacy.NewPolicies(schema.Employee{})
+	employee.Hooks[0] = func(next ent.Mutator) ent.Mutator {
+		return ent.MutateFunc(func(ctx context.Context, m ent.Mutation) (ent.Value, error) {
+			if err := employee.Policy.EvalMutation(ctx, m); err != nil {
+				return nil, err
+			}
+			return next.Mutate(ctx, m)
+		})
+	}
+	employeeMixinFields0 := employeeMixin[0].Fields()
+	_ = employeeMixinFields0
+	employeeFields := schema.Employee{}.Fields()
+	_ = employeeFields
+	// employeeDescCreatedAt is the schema descriptor for created_at field.
+	employeeDescCreatedAt := employeeMixinFields0[0].Descriptor()
+	// employee.DefaultCreatedAt holds the default value on creation for the created_at field.
+	employee.DefaultCreatedAt = employeeDescCreatedAt.Default.(func() time.Time)
+	// employeeDescUpdatedAt is the schema descriptor for updated_at field.
+	employeeDescUpdatedAt := employeeMixinFields0[1].Descriptor()
+	// employee.DefaultUpdatedAt holds the default value on creation for the updated_at field.
+	employee.DefaultUpdatedAt = employeeDescUpdatedAt.Default.(func() time.Time)
+	// employee.UpdateDefaultUpdatedAt holds the default value on update for the updated_at field.
+	employee.UpdateDefaultUpdatedAt = employeeDescUpdatedAt.UpdateDefault.(func() time.Time)
+	// employeeDescNumber is the schema descriptor for number field.
+	employeeDescNumber := employeeFields[0].Descriptor()
+	// employee.NumberValidator is a validator for the "number" field. It is called by the builders before save.
+	employee.NumberValidator = func() func(string) error {
+		validators := employeeDescNumber.Validators
+		fns := [...]func(string) error{
+			validators[0].(func(string) error),
+			validators[1].(func(string) error),
+		}
+		return func(number string) error {
+			for _, fn := range fns {
+				if err := fn(number); err != nil {
+					return err
+				}
+			}
+			return nil
+		}
+	}()
+	// employeeDescName is the schema descriptor for name field.
+	employeeDescName := employeeFields[1].Descriptor()
+	// employee.NameValidator is a validator for the "name" field. It is called by the builders before save.
+	employee.NameValidator = func() func(string) error {
+		validators := employeeDescName.Validators
+		fns := [...]func(string) error{
+			validators[0].(func(string) error),
+			validators[1].(func(string) error),
+		}
+		return func(name string) error {
+			for _, fn := range fns {
+				if err := fn(name); err != nil {
+					return err
+				}
+			}
+			return nil
+		}
+	}()
+	// employeeDescEmail is the schema descriptor for email field.
+	employeeDescEmail := employeeFields[2].Descriptor()
+	// employee.EmailValidator is a validator for the "email" field. It is called by the builders before save.
+	employee.EmailValidator = employeeDescEmail.Validators[0].(func(string) error)
+	// employeeDescPhone is the schema descriptor for phone field.
+	employeeDescPhone := employeeFields[3].Descriptor()
+	// employee.PhoneValidator is a validator for the "phone" field. It is called by the builders before save.
+	employee.PhoneValidator = employeeDescPhone.Validators[0].(func(string) error)
+	// employeeDescActive is the schema descriptor for active field.
+	employeeDescActive := employeeFields[6].Descriptor()
+	// employee.DefaultActive holds the default value on creation for the active field.
+	employee.DefaultActive = employeeDescActive.Default.(bool)
+	evidence.Policy = privacy.NewPolicies(schema.Evidence{})
+	evidence.Hooks[0] = func(next ent.Mutator) ent.Mutator {
+		return ent.MutateFunc(func(ctx context.Context, m ent.Mutation) (ent.Value, error) {
+			if err := evidence.Policy.EvalMutation(ctx, m); err != nil {
+				return nil, err
+			}
+			return next.Mutate(ctx, m)
+		})
+	}
+	evidenceFields := schema.Evidence{}.Fields()
+	_ = evidenceFields
+	// evidenceDescCreatedAt is the schema descriptor for created_at field.
+	evidenceDescCreatedAt := evidenceFields[2].Descriptor()
+	// evidence.DefaultCreatedAt holds the default value on creation for the created_at field.
+	evidence.DefaultCreatedAt = evidenceDescCreatedAt.Default.(func() time.Time)
+	explanationcategoryMixin := schema.ExplanationCategory{}.Mixin()
+	explanationcategory.Policy = privacy.NewPolicies(schema.ExplanationCategory{})
+	explanationcategory.Hooks[0] = func(next ent.Mutator) ent.Mutator {
+		return ent.MutateFunc(func(ctx context.Context, m ent.Mutation) (ent.Value, error) {
+			if err := explanationcategory.Policy.EvalMutation(ctx, m); err != nil {
+				return nil, err
+			}
+			return next.Mutate(ctx, m)
+		})
+	}
+	explanationcategoryMixinFields0 := explanationcategoryMixin[0].Fields()
+	_ = explanationcategoryMixinFields0
+	explanationcategoryFields := schema.ExplanationCategory{}.Fields()
+	_ = explanationcategoryFields
+	// explanationcategoryDescCreatedAt is the schema descriptor for created_at field.
+	explanationcategoryDescCreatedAt := explanationcategoryMixinFields0[0].Descriptor()
+	// explanationcategory.DefaultCreatedAt holds the default value on creation for the created_at field.
+	explanationcategory.DefaultCreatedAt = explanationcategoryDescCreatedAt.Default.(func() time.Time)
+	// explanationcategoryDescUpdatedAt is the schema descriptor for updated_at field.
+	explanationcategoryDescUpdatedAt := explanationcategoryMixinFields0[1].Descriptor()
+	// explanationcategory.DefaultUpdatedAt holds the default value on creation for the updated_at field.
+	explanationcategory.DefaultUpdatedAt = explanationcategoryDescUpdatedAt.Default.(func() time.Time)
+	// explanationcategory.UpdateDefaultUpdatedAt holds the default value on update for the updated_at field.
+	explanationcategory.UpdateDefaultUpdatedAt = explanationcategoryDescUpdatedAt.UpdateDefault.(func() time.Time)
+	// explanationcategoryDescName is the schema descriptor for name field.
+	explanationcategoryDescName := explanationcategoryFields[0].Descriptor()
+	// explanationcategory.NameValidator is a validator for the "name" field. It is called by the builders before save.
+	explanationcategory.NameValidator = func() func(string) error {
+		validators := explanationcategoryDescName.Validators
+		fns := [...]func(string) error{
+			validators[0].(func(string) error),
+			validators[1].(func(string) error),
+		}
+		return func(name string) error {
+			for _, fn := range fns {
+				if err := fn(name); err != nil {
+					return err
+				}
+			}
+			return nil
+		}
+	}()
+	// explanationcategoryDescDescription is the schema descriptor for description field.
+	explanationcategoryDescDescription := explanationcategoryFields[1].Descriptor()
+	// explanationcategory.DefaultDescription holds the default value on creation for the description field.
+	explanationcategory.DefaultDescription = explanationcategoryDescDescription.Default.(string)
+	// explanationcategory.DescriptionValidator is a validator for the "description" field. It is called by the builders before save.
+	explanationcategory.DescriptionValidator = explanationcategoryDescDescription.Validators[0].(func(string) error)
+	// explanationcategoryDescActive is the schema descriptor for active field.
+	explanationcategoryDescActive := explanationcategoryFields[2].Descriptor()
+	// explanationcategory.DefaultActive holds the default value on creation for the active field.
+	explanationcategory.DefaultActive = explanationcategoryDescActive.Default.(bool)
+	explanationlink.Policy = privacy.NewPolicies(schema.ExplanationLink{})
+	explanationlink.Hooks[0] = func(next ent.Mutator) ent.Mutator {
+		return ent.MutateFunc(func(ctx context.Context, m ent.Mutation) (ent.Value, error) {
+			if err := explanationlink.Policy.EvalMutation(ctx, m); err != nil {
+				return nil, err
+			}
+			return next.Mutate(ctx, m)
+		})
+	}
+	explanationlinkFields := schema.ExplanationLink{}.Fields()
+	_ = explanationlinkFields
+	// explanationlinkDescCreatedAt is the schema descriptor for created_at field.
+	explanationlinkDescCreatedAt := explanationlinkFields[4].Descriptor()
+	// explanationlink.DefaultCreatedAt holds the default value on creation for the created_at field.
+	explanationlink.DefaultCreatedAt = explanationlinkDescCreatedAt.Default.(func() time.Time)
+	explanationrequestMixin := schema.ExplanationRequest{}.Mixin()
+	explanationrequest.Policy = privacy.NewPolicies(schema.ExplanationRequest{})
+	explanationrequest.Hooks[0] = func(next ent.Mutator) ent.Mutator {
+		return ent.MutateFunc(func(ctx context.Context, m ent.Mutation) (ent.Value, error) {
+			if err := explanationrequest.Policy.EvalMutation(ctx, m); err != nil {
+				return nil, err
+			}
+			return next.Mutate(ctx, m)
+		})
+	}
+	explanationrequestMixinFields0 := explanationrequestMixin[0].Fields()
+	_ = explanationrequestMixinFields0
+	explanationrequestFields := schema.ExplanationRequest{}.Fields()
+	_ = explanationrequestFields
+	// explanationrequestDescCreatedAt is the schema descriptor for created_at field.
+	explanationrequestDescCreatedAt := explanationrequestMixinFields0[0].Descriptor()
+	// explanationrequest.DefaultCreatedAt holds the default value on creation for the created_at field.
+	explanationrequest.DefaultCreatedAt = explanationrequestDescCreatedAt.Default.(func() time.Time)
+	// explanationrequestDescUpdatedAt is the schema descriptor for updated_at field.
+	explanationrequestDescUpdatedAt := explanationrequestMixinFields0[1].Descriptor()
+	// explanationrequest.DefaultUpdatedAt holds the default value on creation for the updated_at field.
+	explanationrequest.DefaultUpdatedAt = explanationrequestDescUpdatedAt.Default.(func() time.Time)
+	// explanationrequest.UpdateDefaultUpdatedAt holds the default value on update for the updated_at field.
+	explanationrequest.UpdateDefaultUpdatedAt = explanationrequestDescUpdatedAt.UpdateDefault.(func() time.Time)
+	// explanationrequestDescMessage is the schema descriptor for message field.
+	explanationrequestDescMessage := explanationrequestFields[9].Descriptor()
+	// explanationrequest.DefaultMessage holds the default value on creation for the message field.
+	explanationrequest.DefaultMessage = explanationrequestDescMessage.Default.(string)
+	// explanationrequestDescEvidence is the schema descriptor for evidence field.
+	explanationrequestDescEvidence := explanationrequestFields[10].Descriptor()
+	// explanationrequest.DefaultEvidence holds the default value on creation for the evidence field.
+	explanationrequest.DefaultEvidence = explanationrequestDescEvidence.Default.([]map[string]interface{})
+	// explanationrequestDescWithdrawn is the schema descriptor for withdrawn field.
+	explanationrequestDescWithdrawn := explanationrequestFields[12].Descriptor()
+	// explanationrequest.DefaultWithdrawn holds the default value on creation for the withdrawn field.
+	explanationrequest.DefaultWithdrawn = explanationrequestDescWithdrawn.Default.(bool)
+	// explanationrequestDescWithdrawReason is the schema descriptor for withdraw_reason field.
+	explanationrequestDescWithdrawReason := explanationrequestFields[13].Descriptor()
+	// explanationrequest.WithdrawReasonValidator is a validator for the "withdraw_reason" field. It is called by the builders before save.
+	explanationrequest.WithdrawReasonValidator = explanationrequestDescWithdrawReason.Validators[0].(func(string) error)
+	// explanationrequestDescVersion is the schema descriptor for version field.
+	explanationrequestDescVersion := explanationrequestFields[17].Descriptor()
+	// explanationrequest.DefaultVersion holds the default value on creation for the version field.
+	explanationrequest.DefaultVersion = explanationrequestDescVersion.Default.(int)
+	explanationstep.Policy = privacy.NewPolicies(schema.ExplanationStep{})
+	explanationstep.Hooks[0] = func(next ent.Mutator) ent.Mutator {
+		return ent.MutateFunc(func(ctx context.Context, m ent.Mutation) (ent.Value, error) {
+			if err := explanationstep.Policy.EvalMutation(ctx, m); err != nil {
+				return nil, err
+			}
+			return next.Mutate(ctx, m)
+		})
+	}
+	explanationstepFields := schema.ExplanationStep{}.Fields()
+	_ = explanationstepFields
+	// explanationstepDescComment is the schema descriptor for comment field.
+	explanationstepDescComment := explanationstepFields[8].Descriptor()
+	// explanationstep.DefaultComment holds the default value on creation for the comment field.
+	explanationstep.DefaultComment = explanationstepDescComment.Default.(string)
+	// explanationstepDescCreatedAt is the schema descriptor for created_at field.
+	explanationstepDescCreatedAt := explanationstepFields[9].Descriptor()
+	// explanationstep.DefaultCreatedAt holds the default value on creation for the created_at field.
+	explanationstep.DefaultCreatedAt = explanationstepDescCreatedAt.Default.(func() time.Time)
 	memoMixin := schema.Memo{}.Mixin()
 	memo.Policy = privacy.NewPolicies(schema.Memo{})
 	memo.Hooks[0] = func(next ent.Mutator) ent.Mutator {
@@ -585,21 +883,21 @@ func init() {
 	// ticket.HostValidator is a validator for the "host" field. It is called by the builders before save.
 	ticket.HostValidator = ticketDescHost.Validators[0].(func(string) error)
 	// ticketDescPriorityRank is the schema descriptor for priority_rank field.
-	ticketDescPriorityRank := ticketFields[18].Descriptor()
+	ticketDescPriorityRank := ticketFields[21].Descriptor()
 	// ticket.DefaultPriorityRank holds the default value on creation for the priority_rank field.
 	ticket.DefaultPriorityRank = ticketDescPriorityRank.Default.(int8)
 	// ticketDescIncident is the schema descriptor for incident field.
-	ticketDescIncident := ticketFields[21].Descriptor()
+	ticketDescIncident := ticketFields[24].Descriptor()
 	// ticket.DefaultIncident holds the default value on creation for the incident field.
 	ticket.DefaultIncident = ticketDescIncident.Default.(bool)
 	// ticketDescDuplicateCount is the schema descriptor for duplicate_count field.
-	ticketDescDuplicateCount := ticketFields[24].Descriptor()
+	ticketDescDuplicateCount := ticketFields[27].Descriptor()
 	// ticket.DefaultDuplicateCount holds the default value on creation for the duplicate_count field.
 	ticket.DefaultDuplicateCount = ticketDescDuplicateCount.Default.(int)
 	// ticket.DuplicateCountValidator is a validator for the "duplicate_count" field. It is called by the builders before save.
 	ticket.DuplicateCountValidator = ticketDescDuplicateCount.Validators[0].(func(int) error)
 	// ticketDescVersion is the schema descriptor for version field.
-	ticketDescVersion := ticketFields[27].Descriptor()
+	ticketDescVersion := ticketFields[31].Descriptor()
 	// ticket.DefaultVersion holds the default value on creation for the version field.
 	ticket.DefaultVersion = ticketDescVersion.Default.(int)
 	ticketapprover.Policy = privacy.NewPolicies(schema.TicketApprover{})

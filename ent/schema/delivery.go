@@ -24,7 +24,7 @@ type Delivery struct{ ent.Schema }
 // Fields of the Delivery.
 func (Delivery) Fields() []ent.Field {
 	return []ent.Field{
-		field.Enum("kind").Values("NOTIFICATION", "PROPAGATION", "DIGEST").Immutable(),
+		field.Enum("kind").Values("NOTIFICATION", "PROPAGATION", "DIGEST", "EXPLANATION").Immutable(),
 		field.Enum("status").Values("PENDING", "SENT", "FAILED", "HELD", "DIGESTED").Default("PENDING"),
 		field.Int("channel_id").Immutable(),
 		field.Enum("channel_type").GoType(schematype.ChannelType("")).Immutable().Annotations(entgql.Type("ChannelType")),
@@ -44,6 +44,13 @@ func (Delivery) Fields() []ent.Field {
 		field.Text("html").Optional().Immutable().Annotations(entgql.Skip(entgql.SkipAll)),
 		field.String("link").Optional().Immutable(),
 		field.JSON("payload", map[string]any{}).Optional().Immutable().Annotations(entgql.Skip(entgql.SkipAll)),
+		// An explanation request's message to an employee (who may have no
+		// account): their address, and the personal link minted when it is
+		// sent (package explanations; the token is never stored).
+		field.Int("employee_id").Optional().Nillable().Immutable(),
+		field.Int("explanation_id").Optional().Nillable().Immutable(),
+		field.String("address").Optional().Nillable().Immutable().Validate(maxRunes(320)),
+		field.Enum("link_role").Values("VIOLATOR", "MANAGER", "AUDITOR").Optional().Nillable().Immutable(),
 		field.Int("attempts").Default(0).NonNegative(),
 		field.String("last_error").Optional().Nillable().Validate(maxRunes(1000)),
 		field.Time("last_attempt_at").Optional().Nillable(),
@@ -63,6 +70,10 @@ func (Delivery) Edges() []ent.Edge {
 		edge.From("ticket", Ticket.Type).Ref("deliveries").Field("ticket_id").Unique(),
 		edge.To("requested_by", User.Type).Field("requested_by_id").Unique().Immutable().
 			Annotations(entsql.OnDelete(entsql.SetNull)),
+		edge.To("employee", Employee.Type).Field("employee_id").Unique().Immutable().
+			Annotations(entsql.OnDelete(entsql.SetNull)),
+		edge.To("explanation", ExplanationRequest.Type).Field("explanation_id").Unique().Immutable().
+			Annotations(entsql.OnDelete(entsql.SetNull)),
 	}
 }
 
@@ -78,6 +89,8 @@ func (Delivery) Indexes() []ent.Index {
 		index.Fields("site_id", "id"),
 		index.Fields("requested_by_id"),
 		index.Fields("digest_id"),
+		index.Fields("explanation_id"),
+		index.Fields("employee_id"),
 	}
 }
 

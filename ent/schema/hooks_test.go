@@ -143,3 +143,42 @@ func TestLoginsIgnoreCase(t *testing.T) {
 		}
 	})
 }
+
+// TestPivotKeysFollowTheFields: whoever writes a ticket's IPs and host,
+// their keys follow (package netkey): set with a value, cleared with it,
+// none for a value that is no IP or a blank host, on one ticket or many.
+func TestPivotKeysFollowTheFields(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, c *ent.Client) {
+		ctx := sys()
+		cat := c.Category.Create().SetName("C").SetWorkflow(category.WorkflowAPPROVAL).SaveX(ctx)
+		st := c.Site.Create().SetName("S").SaveX(ctx)
+		keys := func(id int) [3]string {
+			tk := c.Ticket.GetX(ctx, id)
+			var out [3]string
+			for i, k := range []*string{tk.SrcIPKey, tk.DstIPKey, tk.HostKey} {
+				if k != nil {
+					out[i] = *k
+				}
+			}
+			return out
+		}
+		want := func(what string, id int, w [3]string) {
+			t.Helper()
+			if got := keys(id); got != w {
+				t.Errorf("%s: keys %q, want %q", what, got, w)
+			}
+		}
+		const v4, v6 = "00000000000000000000ffff0a010203", "20010db8000000000000000000000001"
+		tk := c.Ticket.Create().SetKind(ticket.KindDETECTION).SetTitle("t").SetCategoryID(cat.ID).SetSiteID(st.ID).
+			SetSrcIP("10.1.2.3").SetDstIP("2001:DB8::1").SetHost(" WS-01 ").SaveX(ctx)
+		want("created", tk.ID, [3]string{v4, v6, "ws-01"})
+		c.Ticket.UpdateOneID(tk.ID).SetTitle("renamed").ExecX(ctx)
+		want("other fields changed", tk.ID, [3]string{v4, v6, "ws-01"})
+		c.Ticket.UpdateOneID(tk.ID).SetSrcIP("::ffff:10.1.2.3").SetDstIP("not an ip").SetHost("  ").ExecX(ctx)
+		want("a mapped IP, no IP, a blank host", tk.ID, [3]string{v4, "", ""})
+		c.Ticket.UpdateOneID(tk.ID).ClearSrcIP().SetHost("db").ExecX(ctx)
+		want("cleared", tk.ID, [3]string{"", "", "db"})
+		c.Ticket.Update().Where(ticket.ID(tk.ID)).SetDstIP("10.1.2.3").ExecX(ctx)
+		want("many at once", tk.ID, [3]string{"", v4, "db"})
+	})
+}

@@ -20,6 +20,7 @@ import (
 	"socdesk/ent/ticket"
 
 	"socdesk/internal/authz"
+	"socdesk/internal/netkey"
 )
 
 // Ticket is a unit of SOC work: an analysis or a detection to respond to.
@@ -51,6 +52,13 @@ func (Ticket) Fields() []ent.Field {
 		field.String("protocol").Optional().Validate(maxRunes(schematype.MaxProtocolLength)).Annotations(hidden),
 		field.String("host").Optional().Validate(maxRunes(schematype.MaxHostLength)).Annotations(hidden),
 		field.JSON("custom_fields", []schematype.CustomField{}).Optional().Annotations(hidden),
+		// The pivots' keys, kept by the Ticket's hook from src_ip, dst_ip
+		// and host (package netkey): an IP as 16 bytes (IPv4 mapped into
+		// IPv6) in hex, so that equality and a CIDR range are one index
+		// range on both databases; a host lower-cased.
+		field.String("src_ip_key").Optional().Nillable().Annotations(hidden),
+		field.String("dst_ip_key").Optional().Nillable().Annotations(hidden),
+		field.String("host_key").Optional().Nillable().Annotations(hidden),
 
 		field.Int("category_id"),
 		field.Int("site_id"),
@@ -72,6 +80,9 @@ func (Ticket) Fields() []ent.Field {
 		field.Time("closed_at").Optional().Nillable().Annotations(skipInputs),
 		field.Time("due_at").Optional().Nillable().Annotations(skipInputs).
 			Comment("When the work is due."),
+		field.Enum("explanation_status").GoType(schematype.ExplanationStatus("")).Optional().Nillable().
+			Annotations(skipInputs, entgql.Type("ExplanationStatus")).
+			Comment("The status of the ticket's latest explanation request: the list column."),
 		field.Int("version").Default(1).Annotations(skipInputs).
 			Comment("Incremented by every change; used for optimistic locking."),
 	}
@@ -94,6 +105,8 @@ func (Ticket) Edges() []ent.Edge {
 		edge.To("watchers", TicketWatcher.Type).Annotations(entsql.OnDelete(entsql.Cascade)),
 		edge.To("deliveries", Delivery.Type).Annotations(entsql.OnDelete(entsql.SetNull), entgql.Skip()),
 		edge.To("playbook_runs", PlaybookRun.Type).Annotations(entsql.OnDelete(entsql.SetNull), entgql.Skip()),
+		edge.To("evidence", Evidence.Type).Annotations(entsql.OnDelete(entsql.Cascade), entgql.Skip()),
+		edge.To("explanations", ExplanationRequest.Type).Annotations(entsql.OnDelete(entsql.Cascade), entgql.Skip()),
 	}
 }
 
@@ -114,6 +127,11 @@ func (Ticket) Indexes() []ent.Index {
 		index.Fields("category_id", "created_at"),
 		index.Fields("registered_by_id"),
 		index.Fields("due_at"),
+		// Related tickets and the IP and host filters (newest first).
+		index.Fields("src_ip_key", "id"),
+		index.Fields("dst_ip_key", "id"),
+		index.Fields("host_key", "id"),
+		index.Fields("explanation_status", "id"),
 		index.Fields("title").StorageKey("ticket_title_trgm").
 			Annotations(trgm, entsql.OpClass("gin_trgm_ops")),
 		index.Fields("body").StorageKey("ticket_body_trgm").
@@ -132,7 +150,8 @@ func (Ticket) Annotations() []schema.Annotation {
 func (Ticket) Policy() ent.Policy { return authz.TicketPolicy() }
 
 // Hooks of the Ticket keep its derived fields true whatever writes it: the
-// priority's sort rank, the version every change increments, and closedAt.
+// priority's sort rank, the pivots' keys, the version every change
+// increments, and closedAt.
 func (Ticket) Hooks() []ent.Hook {
 	return []ent.Hook{
 		ClosedAtFollowsStatus(),
@@ -141,6 +160,7 @@ func (Ticket) Hooks() []ent.Hook {
 				if p, ok := m.Priority(); ok {
 					m.SetPriorityRank(PriorityRank(string(p)))
 				}
+				pivotKeysFollow(m)
 				if !m.Op().Is(ent.OpCreate) {
 					m.AddVersion(1)
 				}
@@ -148,6 +168,28 @@ func (Ticket) Hooks() []ent.Hook {
 			})
 		}, ent.OpCreate|ent.OpUpdate|ent.OpUpdateOne),
 	}
+}
+
+// pivotKeysFollow sets or clears the pivots' keys of the fields m sets or
+// clears: a value that is no IP (or a blank host) has no key.
+func pivotKeysFollow(m *gen.TicketMutation) {
+	follow := func(v string, set bool, cleared bool, key func(string) (string, bool), setKey func(string), clearKey func()) {
+		if set {
+			if k, ok := key(v); ok {
+				setKey(k)
+				return
+			}
+		}
+		if set || cleared {
+			clearKey()
+		}
+	}
+	src, set := m.SrcIP()
+	follow(src, set, m.SrcIPCleared(), netkey.IPKey, m.SetSrcIPKey, m.ClearSrcIPKey)
+	dst, set := m.DstIP()
+	follow(dst, set, m.DstIPCleared(), netkey.IPKey, m.SetDstIPKey, m.ClearDstIPKey)
+	host, set := m.Host()
+	follow(host, set, m.HostCleared(), netkey.HostKey, m.SetHostKey, m.ClearHostKey)
 }
 
 // PriorityRank is the sort key of a priority: HIGH first.

@@ -27,6 +27,7 @@ func (TicketEvent) Fields() []ent.Field {
 			"CREATED", "UPDATED", "DELETED", "TRANSITIONED", "ASSIGNED",
 			"TAGGED", "MEMO_ADDED", "MEMO_EDITED", "LINKED", "UNLINKED", "WATCHED", "UNWATCHED",
 			"PROPAGATED", "DELIVERY_UPDATED", "PLAYBOOK_RUN", "PLAYBOOK_RUN_UPDATED",
+			"ATTACHMENT_ADDED", "ATTACHMENT_DELETED", "EVIDENCE_ADDED", "EXPLANATION_REQUESTED", "EXPLANATION_UPDATED",
 		).Immutable(),
 		field.Time("created_at").Default(Now).Immutable(),
 		field.Int("ticket_id").Optional().Nillable(),

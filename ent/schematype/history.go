@@ -33,4 +33,12 @@ const (
 	ChangeDelivery ChangedField = "delivery"
 	// ChangePlaybookRun: {id, playbook, status, httpStatus, error}.
 	ChangePlaybookRun ChangedField = "playbookRun"
+	// ChangeAttachment: an attachment added or deleted, {id, filename, size, sha256, memo}.
+	ChangeAttachment ChangedField = "attachment"
+	// ChangeEvidence: evidence records appended, {count, total}.
+	ChangeEvidence ChangedField = "evidence"
+	// ChangeExplanation: an explanation request's step, {id, action, status, ...}.
+	ChangeExplanation ChangedField = "explanation"
+	// ChangeExplanationStatus: the ticket's explanation status (its latest request's).
+	ChangeExplanationStatus ChangedField = "explanationStatus"
 )

@@ -5,12 +5,14 @@ package ticket
 import (
 	"fmt"
 	"io"
+	"socdesk/ent/schematype"
 	"strconv"
 	"time"
 
 	"entgo.io/ent"
 	"entgo.io/ent/dialect/sql"
 	"entgo.io/ent/dialect/sql/sqlgraph"
+	"github.com/99designs/gqlgen/graphql"
 )
 
 const (
@@ -50,6 +52,12 @@ const (
 	FieldHost = "host"
 	// FieldCustomFields holds the string denoting the custom_fields field in the database.
 	FieldCustomFields = "custom_fields"
+	// FieldSrcIPKey holds the string denoting the src_ip_key field in the database.
+	FieldSrcIPKey = "src_ip_key"
+	// FieldDstIPKey holds the string denoting the dst_ip_key field in the database.
+	FieldDstIPKey = "dst_ip_key"
+	// FieldHostKey holds the string denoting the host_key field in the database.
+	FieldHostKey = "host_key"
 	// FieldCategoryID holds the string denoting the category_id field in the database.
 	FieldCategoryID = "category_id"
 	// FieldSiteID holds the string denoting the site_id field in the database.
@@ -74,6 +82,8 @@ const (
 	FieldClosedAt = "closed_at"
 	// FieldDueAt holds the string denoting the due_at field in the database.
 	FieldDueAt = "due_at"
+	// FieldExplanationStatus holds the string denoting the explanation_status field in the database.
+	FieldExplanationStatus = "explanation_status"
 	// FieldVersion holds the string denoting the version field in the database.
 	FieldVersion = "version"
 	// EdgeCategory holds the string denoting the category edge name in mutations.
@@ -104,6 +114,10 @@ const (
 	EdgeDeliveries = "deliveries"
 	// EdgePlaybookRuns holds the string denoting the playbook_runs edge name in mutations.
 	EdgePlaybookRuns = "playbook_runs"
+	// EdgeEvidence holds the string denoting the evidence edge name in mutations.
+	EdgeEvidence = "evidence"
+	// EdgeExplanations holds the string denoting the explanations edge name in mutations.
+	EdgeExplanations = "explanations"
 	// EdgeTicketAssignees holds the string denoting the ticket_assignees edge name in mutations.
 	EdgeTicketAssignees = "ticket_assignees"
 	// EdgeTicketApprovers holds the string denoting the ticket_approvers edge name in mutations.
@@ -204,6 +218,20 @@ const (
 	PlaybookRunsInverseTable = "playbook_runs"
 	// PlaybookRunsColumn is the table column denoting the playbook_runs relation/edge.
 	PlaybookRunsColumn = "ticket_id"
+	// EvidenceTable is the table that holds the evidence relation/edge.
+	EvidenceTable = "evidences"
+	// EvidenceInverseTable is the table name for the Evidence entity.
+	// It exists in this package in order to avoid circular dependency with the "evidence" package.
+	EvidenceInverseTable = "evidences"
+	// EvidenceColumn is the table column denoting the evidence relation/edge.
+	EvidenceColumn = "ticket_id"
+	// ExplanationsTable is the table that holds the explanations relation/edge.
+	ExplanationsTable = "explanation_requests"
+	// ExplanationsInverseTable is the table name for the ExplanationRequest entity.
+	// It exists in this package in order to avoid circular dependency with the "explanationrequest" package.
+	ExplanationsInverseTable = "explanation_requests"
+	// ExplanationsColumn is the table column denoting the explanations relation/edge.
+	ExplanationsColumn = "ticket_id"
 	// TicketAssigneesTable is the table that holds the ticket_assignees relation/edge.
 	TicketAssigneesTable = "ticket_assignees"
 	// TicketAssigneesInverseTable is the table name for the TicketAssignee entity.
@@ -246,6 +274,9 @@ var Columns = []string{
 	FieldProtocol,
 	FieldHost,
 	FieldCustomFields,
+	FieldSrcIPKey,
+	FieldDstIPKey,
+	FieldHostKey,
 	FieldCategoryID,
 	FieldSiteID,
 	FieldPriority,
@@ -258,6 +289,7 @@ var Columns = []string{
 	FieldDuplicateCount,
 	FieldClosedAt,
 	FieldDueAt,
+	FieldExplanationStatus,
 	FieldVersion,
 }
 
@@ -506,6 +538,16 @@ func OriginValidator(o Origin) error {
 	}
 }
 
+// ExplanationStatusValidator is a validator for the "explanation_status" field enum values. It is called by the builders before save.
+func ExplanationStatusValidator(es schematype.ExplanationStatus) error {
+	switch es {
+	case "NEW", "SUBMITTED", "RETURNED", "CLOSED", "AWAITING", "AUDIT_RETURNED", "AUDIT_COMPLETED":
+		return nil
+	default:
+		return fmt.Errorf("ticket: invalid enum value for explanation_status field: %q", es)
+	}
+}
+
 // OrderOption defines the ordering options for the Ticket queries.
 type OrderOption func(*sql.Selector)
 
@@ -589,6 +631,21 @@ func ByHost(opts ...sql.OrderTermOption) OrderOption {
 	return sql.OrderByField(FieldHost, opts...).ToFunc()
 }
 
+// BySrcIPKey orders the results by the src_ip_key field.
+func BySrcIPKey(opts ...sql.OrderTermOption) OrderOption {
+	return sql.OrderByField(FieldSrcIPKey, opts...).ToFunc()
+}
+
+// ByDstIPKey orders the results by the dst_ip_key field.
+func ByDstIPKey(opts ...sql.OrderTermOption) OrderOption {
+	return sql.OrderByField(FieldDstIPKey, opts...).ToFunc()
+}
+
+// ByHostKey orders the results by the host_key field.
+func ByHostKey(opts ...sql.OrderTermOption) OrderOption {
+	return sql.OrderByField(FieldHostKey, opts...).ToFunc()
+}
+
 // ByCategoryID orders the results by the category_id field.
 func ByCategoryID(opts ...sql.OrderTermOption) OrderOption {
 	return sql.OrderByField(FieldCategoryID, opts...).ToFunc()
@@ -647,6 +704,11 @@ func ByClosedAt(opts ...sql.OrderTermOption) OrderOption {
 // ByDueAt orders the results by the due_at field.
 func ByDueAt(opts ...sql.OrderTermOption) OrderOption {
 	return sql.OrderByField(FieldDueAt, opts...).ToFunc()
+}
+
+// ByExplanationStatus orders the results by the explanation_status field.
+func ByExplanationStatus(opts ...sql.OrderTermOption) OrderOption {
+	return sql.OrderByField(FieldExplanationStatus, opts...).ToFunc()
 }
 
 // ByVersion orders the results by the version field.
@@ -829,6 +891,34 @@ func ByPlaybookRuns(term sql.OrderTerm, terms ...sql.OrderTerm) OrderOption {
 	}
 }
 
+// ByEvidenceCount orders the results by evidence count.
+func ByEvidenceCount(opts ...sql.OrderTermOption) OrderOption {
+	return func(s *sql.Selector) {
+		sqlgraph.OrderByNeighborsCount(s, newEvidenceStep(), opts...)
+	}
+}
+
+// ByEvidence orders the results by evidence terms.
+func ByEvidence(term sql.OrderTerm, terms ...sql.OrderTerm) OrderOption {
+	return func(s *sql.Selector) {
+		sqlgraph.OrderByNeighborTerms(s, newEvidenceStep(), append([]sql.OrderTerm{term}, terms...)...)
+	}
+}
+
+// ByExplanationsCount orders the results by explanations count.
+func ByExplanationsCount(opts ...sql.OrderTermOption) OrderOption {
+	return func(s *sql.Selector) {
+		sqlgraph.OrderByNeighborsCount(s, newExplanationsStep(), opts...)
+	}
+}
+
+// ByExplanations orders the results by explanations terms.
+func ByExplanations(term sql.OrderTerm, terms ...sql.OrderTerm) OrderOption {
+	return func(s *sql.Selector) {
+		sqlgraph.OrderByNeighborTerms(s, newExplanationsStep(), append([]sql.OrderTerm{term}, terms...)...)
+	}
+}
+
 // ByTicketAssigneesCount orders the results by ticket_assignees count.
 func ByTicketAssigneesCount(opts ...sql.OrderTermOption) OrderOption {
 	return func(s *sql.Selector) {
@@ -966,6 +1056,20 @@ func newPlaybookRunsStep() *sqlgraph.Step {
 		sqlgraph.From(Table, FieldID),
 		sqlgraph.To(PlaybookRunsInverseTable, FieldID),
 		sqlgraph.Edge(sqlgraph.O2M, false, PlaybookRunsTable, PlaybookRunsColumn),
+	)
+}
+func newEvidenceStep() *sqlgraph.Step {
+	return sqlgraph.NewStep(
+		sqlgraph.From(Table, FieldID),
+		sqlgraph.To(EvidenceInverseTable, FieldID),
+		sqlgraph.Edge(sqlgraph.O2M, false, EvidenceTable, EvidenceColumn),
+	)
+}
+func newExplanationsStep() *sqlgraph.Step {
+	return sqlgraph.NewStep(
+		sqlgraph.From(Table, FieldID),
+		sqlgraph.To(ExplanationsInverseTable, FieldID),
+		sqlgraph.Edge(sqlgraph.O2M, false, ExplanationsTable, ExplanationsColumn),
 	)
 }
 func newTicketAssigneesStep() *sqlgraph.Step {
@@ -1115,3 +1219,10 @@ func (e *Origin) UnmarshalGQL(val interface{}) error {
 	}
 	return nil
 }
+
+var (
+	// schematype.ExplanationStatus must implement graphql.Marshaler.
+	_ graphql.Marshaler = (*schematype.ExplanationStatus)(nil)
+	// schematype.ExplanationStatus must implement graphql.Unmarshaler.
+	_ graphql.Unmarshaler = (*schematype.ExplanationStatus)(nil)
+)

@@ -4,6 +4,7 @@ package ticket
 
 import (
 	"socdesk/ent/predicate"
+	"socdesk/ent/schematype"
 	"time"
 
 	"entgo.io/ent/dialect/sql"
@@ -113,6 +114,21 @@ func Protocol(v string) predicate.Ticket {
 // Host applies equality check predicate on the "host" field. It's identical to HostEQ.
 func Host(v string) predicate.Ticket {
 	return predicate.Ticket(sql.FieldEQ(FieldHost, v))
+}
+
+// SrcIPKey applies equality check predicate on the "src_ip_key" field. It's identical to SrcIPKeyEQ.
+func SrcIPKey(v string) predicate.Ticket {
+	return predicate.Ticket(sql.FieldEQ(FieldSrcIPKey, v))
+}
+
+// DstIPKey applies equality check predicate on the "dst_ip_key" field. It's identical to DstIPKeyEQ.
+func DstIPKey(v string) predicate.Ticket {
+	return predicate.Ticket(sql.FieldEQ(FieldDstIPKey, v))
+}
+
+// HostKey applies equality check predicate on the "host_key" field. It's identical to HostKeyEQ.
+func HostKey(v string) predicate.Ticket {
+	return predicate.Ticket(sql.FieldEQ(FieldHostKey, v))
 }
 
 // CategoryID applies equality check predicate on the "category_id" field. It's identical to CategoryIDEQ.
@@ -950,6 +966,231 @@ func CustomFieldsNotNil() predicate.Ticket {
 	return predicate.Ticket(sql.FieldNotNull(FieldCustomFields))
 }
 
+// SrcIPKeyEQ applies the EQ predicate on the "src_ip_key" field.
+func SrcIPKeyEQ(v string) predicate.Ticket {
+	return predicate.Ticket(sql.FieldEQ(FieldSrcIPKey, v))
+}
+
+// SrcIPKeyNEQ applies the NEQ predicate on the "src_ip_key" field.
+func SrcIPKeyNEQ(v string) predicate.Ticket {
+	return predicate.Ticket(sql.FieldNEQ(FieldSrcIPKey, v))
+}
+
+// SrcIPKeyIn applies the In predicate on the "src_ip_key" field.
+func SrcIPKeyIn(vs ...string) predicate.Ticket {
+	return predicate.Ticket(sql.FieldIn(FieldSrcIPKey, vs...))
+}
+
+// SrcIPKeyNotIn applies the NotIn predicate on the "src_ip_key" field.
+func SrcIPKeyNotIn(vs ...string) predicate.Ticket {
+	return predicate.Ticket(sql.FieldNotIn(FieldSrcIPKey, vs...))
+}
+
+// SrcIPKeyGT applies the GT predicate on the "src_ip_key" field.
+func SrcIPKeyGT(v string) predicate.Ticket {
+	return predicate.Ticket(sql.FieldGT(FieldSrcIPKey, v))
+}
+
+// SrcIPKeyGTE applies the GTE predicate on the "src_ip_key" field.
+func SrcIPKeyGTE(v string) predicate.Ticket {
+	return predicate.Ticket(sql.FieldGTE(FieldSrcIPKey, v))
+}
+
+// SrcIPKeyLT applies the LT predicate on the "src_ip_key" field.
+func SrcIPKeyLT(v string) predicate.Ticket {
+	return predicate.Ticket(sql.FieldLT(FieldSrcIPKey, v))
+}
+
+// SrcIPKeyLTE applies the LTE predicate on the "src_ip_key" field.
+func SrcIPKeyLTE(v string) predicate.Ticket {
+	return predicate.Ticket(sql.FieldLTE(FieldSrcIPKey, v))
+}
+
+// SrcIPKeyContains applies the Contains predicate on the "src_ip_key" field.
+func SrcIPKeyContains(v string) predicate.Ticket {
+	return predicate.Ticket(sql.FieldContains(FieldSrcIPKey, v))
+}
+
+// SrcIPKeyHasPrefix applies the HasPrefix predicate on the "src_ip_key" field.
+func SrcIPKeyHasPrefix(v string) predicate.Ticket {
+	return predicate.Ticket(sql.FieldHasPrefix(FieldSrcIPKey, v))
+}
+
+// SrcIPKeyHasSuffix applies the HasSuffix predicate on the "src_ip_key" field.
+func SrcIPKeyHasSuffix(v string) predicate.Ticket {
+	return predicate.Ticket(sql.FieldHasSuffix(FieldSrcIPKey, v))
+}
+
+// SrcIPKeyIsNil applies the IsNil predicate on the "src_ip_key" field.
+func SrcIPKeyIsNil() predicate.Ticket {
+	return predicate.Ticket(sql.FieldIsNull(FieldSrcIPKey))
+}
+
+// SrcIPKeyNotNil applies the NotNil predicate on the "src_ip_key" field.
+func SrcIPKeyNotNil() predicate.Ticket {
+	return predicate.Ticket(sql.FieldNotNull(FieldSrcIPKey))
+}
+
+// SrcIPKeyEqualFold applies the EqualFold predicate on the "src_ip_key" field.
+func SrcIPKeyEqualFold(v string) predicate.Ticket {
+	return predicate.Ticket(sql.FieldEqualFold(FieldSrcIPKey, v))
+}
+
+// SrcIPKeyContainsFold applies the ContainsFold predicate on the "src_ip_key" field.
+func SrcIPKeyContainsFold(v string) predicate.Ticket {
+	return predicate.Ticket(sql.FieldContainsFold(FieldSrcIPKey, v))
+}
+
+// DstIPKeyEQ applies the EQ predicate on the "dst_ip_key" field.
+func DstIPKeyEQ(v string) predicate.Ticket {
+	return predicate.Ticket(sql.FieldEQ(FieldDstIPKey, v))
+}
+
+// DstIPKeyNEQ applies the NEQ predicate on the "dst_ip_key" field.
+func DstIPKeyNEQ(v string) predicate.Ticket {
+	return predicate.Ticket(sql.FieldNEQ(FieldDstIPKey, v))
+}
+
+// DstIPKeyIn applies the In predicate on the "dst_ip_key" field.
+func DstIPKeyIn(vs ...string) predicate.Ticket {
+	return predicate.Ticket(sql.FieldIn(FieldDstIPKey, vs...))
+}
+
+// DstIPKeyNotIn applies the NotIn predicate on the "dst_ip_key" field.
+func DstIPKeyNotIn(vs ...string) predicate.Ticket {
+	return predicate.Ticket(sql.FieldNotIn(FieldDstIPKey, vs...))
+}
+
+// DstIPKeyGT applies the GT predicate on the "dst_ip_key" field.
+func DstIPKeyGT(v string) predicate.Ticket {
+	return predicate.Ticket(sql.FieldGT(FieldDstIPKey, v))
+}
+
+// DstIPKeyGTE applies the GTE predicate on the "dst_ip_key" field.
+func DstIPKeyGTE(v string) predicate.Ticket {
+	return predicate.Ticket(sql.FieldGTE(FieldDstIPKey, v))
+}
+
+// DstIPKeyLT applies the LT predicate on the "dst_ip_key" field.
+func DstIPKeyLT(v string) predicate.Ticket {
+	return predicate.Ticket(sql.FieldLT(FieldDstIPKey, v))
+}
+
+// DstIPKeyLTE applies the LTE predicate on the "dst_ip_key" field.
+func DstIPKeyLTE(v string) predicate.Ticket {
+	return predicate.Ticket(sql.FieldLTE(FieldDstIPKey, v))
+}
+
+// DstIPKeyContains applies the Contains predicate on the "dst_ip_key" field.
+func DstIPKeyContains(v string) predicate.Ticket {
+	return predicate.Ticket(sql.FieldContains(FieldDstIPKey, v))
+}
+
+// DstIPKeyHasPrefix applies the HasPrefix predicate on the "dst_ip_key" field.
+func DstIPKeyHasPrefix(v string) predicate.Ticket {
+	return predicate.Ticket(sql.FieldHasPrefix(FieldDstIPKey, v))
+}
+
+// DstIPKeyHasSuffix applies the HasSuffix predicate on the "dst_ip_key" field.
+func DstIPKeyHasSuffix(v string) predicate.Ticket {
+	return predicate.Ticket(sql.FieldHasSuffix(FieldDstIPKey, v))
+}
+
+// DstIPKeyIsNil applies the IsNil predicate on the "dst_ip_key" field.
+func DstIPKeyIsNil() predicate.Ticket {
+	return predicate.Ticket(sql.FieldIsNull(FieldDstIPKey))
+}
+
+// DstIPKeyNotNil applies the NotNil predicate on the "dst_ip_key" field.
+func DstIPKeyNotNil() predicate.Ticket {
+	return predicate.Ticket(sql.FieldNotNull(FieldDstIPKey))
+}
+
+// DstIPKeyEqualFold applies the EqualFold predicate on the "dst_ip_key" field.
+func DstIPKeyEqualFold(v string) predicate.Ticket {
+	return predicate.Ticket(sql.FieldEqualFold(FieldDstIPKey, v))
+}
+
+// DstIPKeyContainsFold applies the ContainsFold predicate on the "dst_ip_key" field.
+func DstIPKeyContainsFold(v string) predicate.Ticket {
+	return predicate.Ticket(sql.FieldContainsFold(FieldDstIPKey, v))
+}
+
+// HostKeyEQ applies the EQ predicate on the "host_key" field.
+func HostKeyEQ(v string) predicate.Ticket {
+	return predicate.Ticket(sql.FieldEQ(FieldHostKey, v))
+}
+
+// HostKeyNEQ applies the NEQ predicate on the "host_key" field.
+func HostKeyNEQ(v string) predicate.Ticket {
+	return predicate.Ticket(sql.FieldNEQ(FieldHostKey, v))
+}
+
+// HostKeyIn applies the In predicate on the "host_key" field.
+func HostKeyIn(vs ...string) predicate.Ticket {
+	return predicate.Ticket(sql.FieldIn(FieldHostKey, vs...))
+}
+
+// HostKeyNotIn applies the NotIn predicate on the "host_key" field.
+func HostKeyNotIn(vs ...string) predicate.Ticket {
+	return predicate.Ticket(sql.FieldNotIn(FieldHostKey, vs...))
+}
+
+// HostKeyGT applies the GT predicate on the "host_key" field.
+func HostKeyGT(v string) predicate.Ticket {
+	return predicate.Ticket(sql.FieldGT(FieldHostKey, v))
+}
+
+// HostKeyGTE applies the GTE predicate on the "host_key" field.
+func HostKeyGTE(v string) predicate.Ticket {
+	return predicate.Ticket(sql.FieldGTE(FieldHostKey, v))
+}
+
+// HostKeyLT applies the LT predicate on the "host_key" field.
+func HostKeyLT(v string) predicate.Ticket {
+	return predicate.Ticket(sql.FieldLT(FieldHostKey, v))
+}
+
+// HostKeyLTE applies the LTE predicate on the "host_key" field.
+func HostKeyLTE(v string) predicate.Ticket {
+	return predicate.Ticket(sql.FieldLTE(FieldHostKey, v))
+}
+
+// HostKeyContains applies the Contains predicate on the "host_key" field.
+func HostKeyContains(v string) predicate.Ticket {
+	return predicate.Ticket(sql.FieldContains(FieldHostKey, v))
+}
+
+// HostKeyHasPrefix applies the HasPrefix predicate on the "host_key" field.
+func HostKeyHasPrefix(v string) predicate.Ticket {
+	return predicate.Ticket(sql.FieldHasPrefix(FieldHostKey, v))
+}
+
+// HostKeyHasSuffix applies the HasSuffix predicate on the "host_key" field.
+func HostKeyHasSuffix(v string) predicate.Ticket {
+	return predicate.Ticket(sql.FieldHasSuffix(FieldHostKey, v))
+}
+
+// HostKeyIsNil applies the IsNil predicate on the "host_key" field.
+func HostKeyIsNil() predicate.Ticket {
+	return predicate.Ticket(sql.FieldIsNull(FieldHostKey))
+}
+
+// HostKeyNotNil applies the NotNil predicate on the "host_key" field.
+func HostKeyNotNil() predicate.Ticket {
+	return predicate.Ticket(sql.FieldNotNull(FieldHostKey))
+}
+
+// HostKeyEqualFold applies the EqualFold predicate on the "host_key" field.
+func HostKeyEqualFold(v string) predicate.Ticket {
+	return predicate.Ticket(sql.FieldEqualFold(FieldHostKey, v))
+}
+
+// HostKeyContainsFold applies the ContainsFold predicate on the "host_key" field.
+func HostKeyContainsFold(v string) predicate.Ticket {
+	return predicate.Ticket(sql.FieldContainsFold(FieldHostKey, v))
+}
+
 // CategoryIDEQ applies the EQ predicate on the "category_id" field.
 func CategoryIDEQ(v int) predicate.Ticket {
 	return predicate.Ticket(sql.FieldEQ(FieldCategoryID, v))
@@ -1298,6 +1539,46 @@ func DueAtIsNil() predicate.Ticket {
 // DueAtNotNil applies the NotNil predicate on the "due_at" field.
 func DueAtNotNil() predicate.Ticket {
 	return predicate.Ticket(sql.FieldNotNull(FieldDueAt))
+}
+
+// ExplanationStatusEQ applies the EQ predicate on the "explanation_status" field.
+func ExplanationStatusEQ(v schematype.ExplanationStatus) predicate.Ticket {
+	vc := v
+	return predicate.Ticket(sql.FieldEQ(FieldExplanationStatus, vc))
+}
+
+// ExplanationStatusNEQ applies the NEQ predicate on the "explanation_status" field.
+func ExplanationStatusNEQ(v schematype.ExplanationStatus) predicate.Ticket {
+	vc := v
+	return predicate.Ticket(sql.FieldNEQ(FieldExplanationStatus, vc))
+}
+
+// ExplanationStatusIn applies the In predicate on the "explanation_status" field.
+func ExplanationStatusIn(vs ...schematype.ExplanationStatus) predicate.Ticket {
+	v := make([]any, len(vs))
+	for i := range v {
+		v[i] = vs[i]
+	}
+	return predicate.Ticket(sql.FieldIn(FieldExplanationStatus, v...))
+}
+
+// ExplanationStatusNotIn applies the NotIn predicate on the "explanation_status" field.
+func ExplanationStatusNotIn(vs ...schematype.ExplanationStatus) predicate.Ticket {
+	v := make([]any, len(vs))
+	for i := range v {
+		v[i] = vs[i]
+	}
+	return predicate.Ticket(sql.FieldNotIn(FieldExplanationStatus, v...))
+}
+
+// ExplanationStatusIsNil applies the IsNil predicate on the "explanation_status" field.
+func ExplanationStatusIsNil() predicate.Ticket {
+	return predicate.Ticket(sql.FieldIsNull(FieldExplanationStatus))
+}
+
+// ExplanationStatusNotNil applies the NotNil predicate on the "explanation_status" field.
+func ExplanationStatusNotNil() predicate.Ticket {
+	return predicate.Ticket(sql.FieldNotNull(FieldExplanationStatus))
 }
 
 // VersionEQ applies the EQ predicate on the "version" field.
@@ -1654,6 +1935,52 @@ func HasPlaybookRuns() predicate.Ticket {
 func HasPlaybookRunsWith(preds ...predicate.PlaybookRun) predicate.Ticket {
 	return predicate.Ticket(func(s *sql.Selector) {
 		step := newPlaybookRunsStep()
+		sqlgraph.HasNeighborsWith(s, step, func(s *sql.Selector) {
+			for _, p := range preds {
+				p(s)
+			}
+		})
+	})
+}
+
+// HasEvidence applies the HasEdge predicate on the "evidence" edge.
+func HasEvidence() predicate.Ticket {
+	return predicate.Ticket(func(s *sql.Selector) {
+		step := sqlgraph.NewStep(
+			sqlgraph.From(Table, FieldID),
+			sqlgraph.Edge(sqlgraph.O2M, false, EvidenceTable, EvidenceColumn),
+		)
+		sqlgraph.HasNeighbors(s, step)
+	})
+}
+
+// HasEvidenceWith applies the HasEdge predicate on the "evidence" edge with a given conditions (other predicates).
+func HasEvidenceWith(preds ...predicate.Evidence) predicate.Ticket {
+	return predicate.Ticket(func(s *sql.Selector) {
+		step := newEvidenceStep()
+		sqlgraph.HasNeighborsWith(s, step, func(s *sql.Selector) {
+			for _, p := range preds {
+				p(s)
+			}
+		})
+	})
+}
+
+// HasExplanations applies the HasEdge predicate on the "explanations" edge.
+func HasExplanations() predicate.Ticket {
+	return predicate.Ticket(func(s *sql.Selector) {
+		step := sqlgraph.NewStep(
+			sqlgraph.From(Table, FieldID),
+			sqlgraph.Edge(sqlgraph.O2M, false, ExplanationsTable, ExplanationsColumn),
+		)
+		sqlgraph.HasNeighbors(s, step)
+	})
+}
+
+// HasExplanationsWith applies the HasEdge predicate on the "explanations" edge with a given conditions (other predicates).
+func HasExplanationsWith(preds ...predicate.ExplanationRequest) predicate.Ticket {
+	return predicate.Ticket(func(s *sql.Selector) {
+		step := newExplanationsStep()
 		sqlgraph.HasNeighborsWith(s, step, func(s *sql.Selector) {
 			for _, p := range preds {
 				p(s)

@@ -107,22 +107,27 @@ type Kind string
 
 // Kind values.
 const (
-	KindCREATED              Kind = "CREATED"
-	KindUPDATED              Kind = "UPDATED"
-	KindDELETED              Kind = "DELETED"
-	KindTRANSITIONED         Kind = "TRANSITIONED"
-	KindASSIGNED             Kind = "ASSIGNED"
-	KindTAGGED               Kind = "TAGGED"
-	KindMEMO_ADDED           Kind = "MEMO_ADDED"
-	KindMEMO_EDITED          Kind = "MEMO_EDITED"
-	KindLINKED               Kind = "LINKED"
-	KindUNLINKED             Kind = "UNLINKED"
-	KindWATCHED              Kind = "WATCHED"
-	KindUNWATCHED            Kind = "UNWATCHED"
-	KindPROPAGATED           Kind = "PROPAGATED"
-	KindDELIVERY_UPDATED     Kind = "DELIVERY_UPDATED"
-	KindPLAYBOOK_RUN         Kind = "PLAYBOOK_RUN"
-	KindPLAYBOOK_RUN_UPDATED Kind = "PLAYBOOK_RUN_UPDATED"
+	KindCREATED               Kind = "CREATED"
+	KindUPDATED               Kind = "UPDATED"
+	KindDELETED               Kind = "DELETED"
+	KindTRANSITIONED          Kind = "TRANSITIONED"
+	KindASSIGNED              Kind = "ASSIGNED"
+	KindTAGGED                Kind = "TAGGED"
+	KindMEMO_ADDED            Kind = "MEMO_ADDED"
+	KindMEMO_EDITED           Kind = "MEMO_EDITED"
+	KindLINKED                Kind = "LINKED"
+	KindUNLINKED              Kind = "UNLINKED"
+	KindWATCHED               Kind = "WATCHED"
+	KindUNWATCHED             Kind = "UNWATCHED"
+	KindPROPAGATED            Kind = "PROPAGATED"
+	KindDELIVERY_UPDATED      Kind = "DELIVERY_UPDATED"
+	KindPLAYBOOK_RUN          Kind = "PLAYBOOK_RUN"
+	KindPLAYBOOK_RUN_UPDATED  Kind = "PLAYBOOK_RUN_UPDATED"
+	KindATTACHMENT_ADDED      Kind = "ATTACHMENT_ADDED"
+	KindATTACHMENT_DELETED    Kind = "ATTACHMENT_DELETED"
+	KindEVIDENCE_ADDED        Kind = "EVIDENCE_ADDED"
+	KindEXPLANATION_REQUESTED Kind = "EXPLANATION_REQUESTED"
+	KindEXPLANATION_UPDATED   Kind = "EXPLANATION_UPDATED"
 )
 
 func (k Kind) String() string {
@@ -132,7 +137,7 @@ func (k Kind) String() string {
 // KindValidator is a validator for the "kind" field enum values. It is called by the builders before save.
 func KindValidator(k Kind) error {
 	switch k {
-	case KindCREATED, KindUPDATED, KindDELETED, KindTRANSITIONED, KindASSIGNED, KindTAGGED, KindMEMO_ADDED, KindMEMO_EDITED, KindLINKED, KindUNLINKED, KindWATCHED, KindUNWATCHED, KindPROPAGATED, KindDELIVERY_UPDATED, KindPLAYBOOK_RUN, KindPLAYBOOK_RUN_UPDATED:
+	case KindCREATED, KindUPDATED, KindDELETED, KindTRANSITIONED, KindASSIGNED, KindTAGGED, KindMEMO_ADDED, KindMEMO_EDITED, KindLINKED, KindUNLINKED, KindWATCHED, KindUNWATCHED, KindPROPAGATED, KindDELIVERY_UPDATED, KindPLAYBOOK_RUN, KindPLAYBOOK_RUN_UPDATED, KindATTACHMENT_ADDED, KindATTACHMENT_DELETED, KindEVIDENCE_ADDED, KindEXPLANATION_REQUESTED, KindEXPLANATION_UPDATED:
 		return nil
 	default:
 		return fmt.Errorf("ticketevent: invalid enum value for kind field: %q", k)

@@ -12,13 +12,19 @@ import (
 
 	"github.com/99designs/gqlgen/graphql"
 	"github.com/redis/go-redis/v9"
+	"gocloud.dev/blob"
 
+	"socdesk/ent/explanationlink"
 	"socdesk/graph"
 	"socdesk/internal/admin"
+	"socdesk/internal/attachments"
 	"socdesk/internal/auth"
 	"socdesk/internal/channels"
 	"socdesk/internal/config"
+	"socdesk/internal/directory"
 	"socdesk/internal/events"
+	"socdesk/internal/explanations"
+	"socdesk/internal/explanations/page"
 	"socdesk/internal/jobs"
 	"socdesk/internal/live"
 	"socdesk/internal/metrics"
@@ -53,14 +59,30 @@ type App struct {
 	Jobs *jobs.Engine
 	// Notify delivers notifications and propagations.
 	Notify *notify.Service
+	// Explanations takes the steps of explanation requests.
+	Explanations *explanations.Service
 	// Playbooks runs playbooks.
 	Playbooks *playbooks.Service
+	// Attachments stores, serves and collects attached files.
+	Attachments *attachments.Service
 }
 
 // Option gives a replica a part that New would otherwise make itself.
 type Option func(*parts)
 
-type parts struct{ persisted graphql.HandlerExtension }
+type parts struct {
+	persisted graphql.HandlerExtension
+	bucket    *blob.Bucket
+}
+
+// WithBucket stores attachments' contents in b (the binary opens
+// cfg.Blobs(), to report an error before anything starts). Without it a
+// replica opens SOCDESK_BLOB_URL when set (panicking if it cannot), and
+// otherwise keeps contents in memory: tests that never attach a file do not
+// write under the data directory.
+func WithBucket(b *blob.Bucket) Option {
+	return func(p *parts) { p.bucket = b }
+}
 
 // WithPersisted serves persisted queries through ext (persisted.New, shared
 // through Redis or from a manifest); without it a replica registers
@@ -94,7 +116,19 @@ func New(st *store.Store, broker events.Broker, cfg config.Config, log *slog.Log
 	hub := &live.Hub{Client: st.Client, DB: st.DB, Dialect: st.Dialect, Broker: broker, Log: log,
 		Poll: cfg.LivePoll, QueueSize: cfg.LiveQueue, MaxPerUser: cfg.LiveMaxPerUser}
 	svc := &tickets.Service{Client: st.Client, Broker: broker, Dialect: st.Dialect}
-	eng, nt, pb := deliveries(st, svc, cfg, log, m)
+	eng, nt, pb, ex := deliveries(st, svc, cfg, log, m)
+	if p.bucket == nil {
+		url := cfg.BlobURL
+		if url == "" {
+			url = "mem://"
+		}
+		if p.bucket, err = attachments.OpenBucket(context.Background(), url); err != nil {
+			panic(err)
+		}
+	}
+	att := &attachments.Service{Client: st.Client, Dialect: st.Dialect, Bucket: p.bucket, Tickets: svc, Jobs: eng,
+		MaxBytes: cfg.MaxUploadBytes, Signer: attachments.NewSigner(cfg.URLSigningKey, cfg.SignedURLTTL), Log: log}
+	att.Register()
 	admin.WatchRights(st.Client, broker)
 	adm := &admin.Service{Client: st.Client, Dialect: st.Dialect}
 	authn := &auth.Authenticator{Client: st.Client, Now: time.Now, CacheFor: cfg.AuthCache}
@@ -107,7 +141,10 @@ func New(st *store.Store, broker events.Broker, cfg config.Config, log *slog.Log
 		extensions = append(extensions, tracing.NewGraphQL(tp))
 	}
 	gql := graph.NewHandler(graph.Options{
-		Resolver:   &graph.Resolver{Client: st.Client, Tickets: svc, Admin: adm, Logger: log, Hub: hub, Notify: nt, Playbooks: pb},
+		Resolver: &graph.Resolver{Client: st.Client, Tickets: svc, Admin: adm, Logger: log, Hub: hub, Notify: nt, Playbooks: pb,
+			Directory:   &directory.Service{Client: st.Client},
+			Attachments: att, PublicURL: cfg.Public(), Explanations: ex},
+		Uploads:    att,
 		Logger:     log,
 		Limits:     cfg.Limits(),
 		MaxTokens:  cfg.MaxTokens,
@@ -136,26 +173,30 @@ func New(st *store.Store, broker events.Broker, cfg config.Config, log *slog.Log
 		metricsHandler = m.Handler(cfg.MetricsToken)
 	}
 	h := server.NewHandler(server.Deps{
-		GraphQL:      gql,
-		Auth:         authn,
-		Logger:       log,
-		MaxBodyBytes: cfg.MaxBodyBytes,
-		Ready:        ready,
-		CORSOrigins:  cfg.CORSAllowed(),
-		Schema:       sdl,
-		Metrics:      metricsHandler,
+		GraphQL:           gql,
+		Auth:              authn,
+		Logger:            log,
+		MaxBodyBytes:      cfg.MaxBodyBytes,
+		Ready:             ready,
+		CORSOrigins:       cfg.CORSAllowed(),
+		Schema:            sdl,
+		Metrics:           metricsHandler,
+		Attachments:       att,
+		SignedAttachments: http.HandlerFunc(att.ServeSigned),
+		MaxUploadBytes:    cfg.MaxUploadBytes,
+		Explain:           &page.Handler{Explanations: ex, Log: log},
 	})
 	h = m.HTTP(h)
 	if tp != nil {
 		h = tracing.HTTP(tp, h)
 	}
 	return &App{Handler: h, Hub: hub, Sessions: sessions, Tickets: svc, Websockets: open, Metrics: m, Budgets: budgets,
-		Jobs: eng, Notify: nt, Playbooks: pb}
+		Jobs: eng, Notify: nt, Playbooks: pb, Attachments: att, Explanations: ex}
 }
 
 // deliveries assembles the job engine and what works through it: the
 // notifications, whose jobs every ticket change enqueues, and playbooks.
-func deliveries(st *store.Store, svc *tickets.Service, cfg config.Config, log *slog.Logger, m *metrics.Metrics) (*jobs.Engine, *notify.Service, *playbooks.Service) {
+func deliveries(st *store.Store, svc *tickets.Service, cfg config.Config, log *slog.Logger, m *metrics.Metrics) (*jobs.Engine, *notify.Service, *playbooks.Service, *explanations.Service) {
 	eng, err := jobs.New(jobs.Options{
 		Dialect: st.Dialect, DB: st.DB, Workers: cfg.JobWorkers, PollInterval: cfg.JobPoll,
 		MaxAttempts: cfg.JobMaxAttempts, RescueAfter: cfg.JobRescueAfter, JobTimeout: cfg.JobTimeout,
@@ -172,9 +213,15 @@ func deliveries(st *store.Store, svc *tickets.Service, cfg config.Config, log *s
 	// A playbook's own timeout bounds its run; the guard's is the longest.
 	pb := &playbooks.Service{Client: st.Client, Tickets: svc, Jobs: eng, PublicURL: cfg.Public(),
 		HTTP: &outbound.Guard{Allow: allow, Timeout: playbooks.MaxTimeout, MaxResponseBytes: cfg.OutboundMaxBytes}}
+	ex := &explanations.Service{Client: st.Client, Tickets: svc, Jobs: eng, Dialect: st.Dialect, PublicURL: cfg.Public(),
+		RemindBefore: cfg.ExplanationRemindBefore}
+	nt.Links = func(ctx context.Context, explanationID, employeeID int, role string) (string, error) {
+		return ex.MintLink(ctx, explanationID, employeeID, explanationlink.Role(role))
+	}
+	ex.Register()
 	nt.Register()
 	pb.Register()
-	return eng, nt, pb
+	return eng, nt, pb, ex
 }
 
 // Run runs the replica's background work (the live hub, the websocket

@@ -23,6 +23,7 @@ import (
 	"socdesk/ent/user"
 	"socdesk/internal/authz"
 	"socdesk/internal/errs"
+	"socdesk/internal/explanations/link"
 	"socdesk/internal/viewer"
 )
 
@@ -216,9 +217,26 @@ func (a *Authenticator) Authenticate(ctx context.Context, token string) (*viewer
 // Middleware authenticates every request: without a valid bearer token it
 // answers 401 and the handler never runs.
 func (a *Authenticator) Middleware(onError func(*http.Request, error)) func(http.Handler) http.Handler {
+	return a.middleware(onError, false)
+}
+
+// MiddlewareWithLinks is Middleware that also lets a request bearing an
+// explanation request's personal link token (link.Prefix) through, with no
+// viewer and the token in its context (link.WithToken): the link
+// operations open it; everything else refuses it as it refuses any request
+// without a viewer (the data layer denies).
+func (a *Authenticator) MiddlewareWithLinks(onError func(*http.Request, error)) func(http.Handler) http.Handler {
+	return a.middleware(onError, true)
+}
+
+func (a *Authenticator) middleware(onError func(*http.Request, error), links bool) func(http.Handler) http.Handler {
 	return func(next http.Handler) http.Handler {
 		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			tok, ok := BearerToken(r.Header.Get("Authorization"))
+			if ok && links && link.IsToken(tok) {
+				next.ServeHTTP(w, r.WithContext(link.WithToken(r.Context(), tok)))
+				return
+			}
 			var (
 				v   *viewer.Viewer
 				err = ErrUnauthenticated

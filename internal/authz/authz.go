@@ -188,16 +188,17 @@ func withinSites(ctx context.Context, v *viewer.Viewer, m ent.Mutation) error {
 		}
 		return privacy.Allow
 	}
-	f, ok := m.(interface{ Filter() privacy.Filter })
-	if !ok {
-		return privacy.Denyf("%T cannot be scoped", m)
-	}
-	tf, ok := f.Filter().(interface{ WhereHasTicketWith(...predicate.Ticket) })
-	if !ok {
-		return privacy.Denyf("%T has no ticket", m)
-	}
-	tf.WhereHasTicketWith(ScopeOf(v).TicketWhere())
-	return privacy.Allow
+	// Each mutation's Filter returns its own type: privacy.FilterFunc
+	// finds it (a plain interface assertion on Filter() privacy.Filter
+	// matches none of them).
+	return privacy.FilterFunc(func(_ context.Context, f privacy.Filter) error {
+		tf, ok := f.(interface{ WhereHasTicketWith(...predicate.Ticket) })
+		if !ok {
+			return privacy.Denyf("%T has no ticket", m)
+		}
+		tf.WhereHasTicketWith(ScopeOf(v).TicketWhere())
+		return privacy.Allow
+	}).EvalMutation(ctx, m)
 }
 
 // TicketEventPolicy: history is read like its ticket — through the ticket

@@ -88,6 +88,15 @@ type Config struct {
 	JobTimeout       time.Duration
 	JobRescueAfter   time.Duration
 	JobRetryBase     time.Duration
+	// Attachments: where their contents are stored, the largest upload,
+	// the key and lifetime of signed download URLs.
+	BlobURL        string
+	MaxUploadBytes int64
+	URLSigningKey  string
+	SignedURLTTL   time.Duration
+	// Explanation requests: how long before the deadline the violator is
+	// reminded (see package explanations).
+	ExplanationRemindBefore time.Duration
 
 	env map[string]string // flag name → environment variable
 }
@@ -138,6 +147,10 @@ func Default() Config {
 		JobMaxAttempts:   8,
 		JobTimeout:       2 * time.Minute, // above a playbook's longest timeout (60s), with room to record the outcome
 		JobRescueAfter:   5 * time.Minute,
+		MaxUploadBytes:   100 << 20,
+		SignedURLTTL:     5 * time.Minute,
+
+		ExplanationRemindBefore: 24 * time.Hour,
 	}
 }
 
@@ -200,8 +213,13 @@ func (c *Config) Register(fs *flag.FlagSet) {
 	fs.DurationVar(&c.JobPoll, "job-poll", c.JobPoll, "how often idle job workers look for new jobs"+bind("job-poll", "SOCDESK_JOB_POLL"))
 	fs.IntVar(&c.JobMaxAttempts, "job-max-attempts", c.JobMaxAttempts, "attempts of a delivery before it is kept as FAILED (retried with exponential backoff)"+bind("job-max-attempts", "SOCDESK_JOB_MAX_ATTEMPTS"))
 	fs.DurationVar(&c.JobTimeout, "job-timeout", c.JobTimeout, "longest one job may run"+bind("job-timeout", "SOCDESK_JOB_TIMEOUT"))
+	fs.DurationVar(&c.ExplanationRemindBefore, "explanation-remind-before", c.ExplanationRemindBefore, "how long before an explanation request's deadline the violator is reminded"+bind("explanation-remind-before", "SOCDESK_EXPLANATION_REMIND_BEFORE"))
 	fs.DurationVar(&c.JobRescueAfter, "job-rescue-after", c.JobRescueAfter, "a job running this long without ending (its replica died) is worked again; longer than --job-timeout"+bind("job-rescue-after", "SOCDESK_JOB_RESCUE_AFTER"))
 	fs.DurationVar(&c.JobRetryBase, "job-retry-base", c.JobRetryBase, "base of the retry backoff (attempt⁴ × base); 0: River's default of one second"+bind("job-retry-base", "SOCDESK_JOB_RETRY_BASE"))
+	fs.StringVar(&c.BlobURL, "blob-url", c.BlobURL, "where attachments' contents are stored: file:///dir, s3://bucket?region=… or gs://bucket (shared by every replica); empty: file://<data dir>/blobs"+bind("blob-url", "SOCDESK_BLOB_URL"))
+	fs.Int64Var(&c.MaxUploadBytes, "max-upload-bytes", c.MaxUploadBytes, "largest attached file, enforced while the upload streams"+bind("max-upload-bytes", "SOCDESK_MAX_UPLOAD_BYTES"))
+	fs.StringVar(&c.URLSigningKey, "url-signing-key", c.URLSigningKey, "key of the signed download URLs (Attachment.downloadURL), at least 32 characters, the same on every replica; empty: a random key per process (URLs work only on the replica that signed them)"+bind("url-signing-key", "SOCDESK_URL_SIGNING_KEY"))
+	fs.DurationVar(&c.SignedURLTTL, "signed-url-ttl", c.SignedURLTTL, "how long a signed download URL works, at most 1h"+bind("signed-url-ttl", "SOCDESK_SIGNED_URL_TTL"))
 	fs.DurationVar(&c.ShutdownTimeout, "shutdown-timeout", c.ShutdownTimeout, "how long in-flight requests may take to finish on SIGTERM"+bind("shutdown-timeout", "SOCDESK_SHUTDOWN_TIMEOUT"))
 }
 
@@ -358,13 +376,27 @@ func (c *Config) Validate() error {
 	for _, s := range []struct {
 		flag string
 		v    time.Duration
-	}{{"outbound-timeout", c.OutboundTimeout}, {"job-poll", c.JobPoll}, {"job-timeout", c.JobTimeout}, {"job-rescue-after", c.JobRescueAfter}} {
+	}{{"explanation-remind-before", c.ExplanationRemindBefore}, {"outbound-timeout", c.OutboundTimeout}, {"job-poll", c.JobPoll}, {"job-timeout", c.JobTimeout}, {"job-rescue-after", c.JobRescueAfter}} {
 		if s.v <= 0 {
 			errs = append(errs, fmt.Errorf("%s must be positive, not %v", c.name(s.flag), s.v))
 		}
 	}
 	if c.JobRetryBase < 0 {
 		errs = append(errs, fmt.Errorf("%s must not be negative, not %v", c.name("job-retry-base"), c.JobRetryBase))
+	}
+	if c.MaxUploadBytes < 1024 {
+		errs = append(errs, fmt.Errorf("%s must be at least 1024, not %d", c.name("max-upload-bytes"), c.MaxUploadBytes))
+	}
+	if c.URLSigningKey != "" && len(c.URLSigningKey) < 32 {
+		errs = append(errs, fmt.Errorf("%s: the URL signing key must be at least 32 characters", c.name("url-signing-key")))
+	}
+	if c.SignedURLTTL <= 0 || c.SignedURLTTL > MaxSignedURLTTL {
+		errs = append(errs, fmt.Errorf("%s must be positive and at most %v, not %v", c.name("signed-url-ttl"), MaxSignedURLTTL, c.SignedURLTTL))
+	}
+	if c.BlobURL != "" {
+		if u, err := url.Parse(c.BlobURL); err != nil || u.Scheme == "" {
+			errs = append(errs, fmt.Errorf("%s must be a URL such as file:///var/lib/socdesk/blobs, s3://bucket or gs://bucket", c.name("blob-url")))
+		}
 	}
 	if c.JobTimeout <= c.OutboundTimeout {
 		errs = append(errs, fmt.Errorf("%s (%v) must be longer than %s (%v): a delivery's job would end before its request", c.name("job-timeout"), c.JobTimeout, c.name("outbound-timeout"), c.OutboundTimeout))
@@ -385,6 +417,24 @@ func (c *Config) Public() string {
 		return strings.TrimRight(c.PublicURL, "/")
 	}
 	return "http://" + c.Addr
+}
+
+// MaxSignedURLTTL bounds SOCDESK_SIGNED_URL_TTL: a signed URL is a bearer
+// credential that may end up in a browser's history.
+const MaxSignedURLTTL = time.Hour
+
+// Blobs is the URL of the attachments' blob storage: SOCDESK_BLOB_URL, or
+// a directory blobs under the data directory (created when missing; the
+// blob driver's temporary files beside it, not in the system's /tmp).
+func (c *Config) Blobs() string {
+	if c.BlobURL != "" {
+		return c.BlobURL
+	}
+	dir, err := filepath.Abs(filepath.Join(c.DataDir, "blobs"))
+	if err != nil {
+		dir = filepath.Join(c.DataDir, "blobs")
+	}
+	return (&url.URL{Scheme: "file", Path: filepath.ToSlash(dir), RawQuery: "create_dir=1&no_tmp_dir=1&metadata=skip"}).String()
 }
 
 // SQLitePath is the embedded database's file.

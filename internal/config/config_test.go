@@ -244,3 +244,28 @@ func TestDeliverySettings(t *testing.T) {
 		}
 	}
 }
+
+// TestAttachmentSettings: the blob store defaults to a directory under the
+// data directory; the upload limit, the signing key and the signed URLs'
+// lifetime are bounded at start.
+func TestAttachmentSettings(t *testing.T) {
+	c, err := load(t, map[string]string{"SOCDESK_DATA_DIR": "/var/lib/socdesk"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := c.Blobs(); !strings.HasPrefix(got, "file:///var/lib/socdesk/blobs?") || c.MaxUploadBytes != 100<<20 || c.SignedURLTTL != 5*time.Minute {
+		t.Fatalf("defaults: %s %d %v", got, c.MaxUploadBytes, c.SignedURLTTL)
+	}
+	c, err = load(t, map[string]string{"SOCDESK_BLOB_URL": "s3://evidence?region=eu-west-1", "SOCDESK_MAX_UPLOAD_BYTES": "1048576",
+		"SOCDESK_URL_SIGNING_KEY": strings.Repeat("k", 32), "SOCDESK_SIGNED_URL_TTL": "1m"})
+	if err != nil || c.Blobs() != "s3://evidence?region=eu-west-1" || c.MaxUploadBytes != 1<<20 || c.SignedURLTTL != time.Minute {
+		t.Fatalf("set: %+v %v", c, err)
+	}
+	for env, name := range map[string]string{
+		"SOCDESK_MAX_UPLOAD_BYTES": "0", "SOCDESK_URL_SIGNING_KEY": "short", "SOCDESK_SIGNED_URL_TTL": "2h", "SOCDESK_BLOB_URL": "no-scheme",
+	} {
+		if _, err := load(t, map[string]string{env: name}); err == nil || !strings.Contains(err.Error(), env) {
+			t.Errorf("%s=%s: %v", env, name, err)
+		}
+	}
+}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/riverqueue/river"
@@ -101,16 +102,25 @@ func (s *Service) deliver(ctx context.Context, id, attempt, max int) error {
 			to = channels.Recipient{UserID: u.ID, Name: u.DisplayName, Login: u.Login, Email: u.Email, Phone: u.Phone, Messenger: u.Messenger}
 		}
 		event := "ticket.notification"
+		text, html := d.Text, d.HTML
 		switch d.Kind {
 		case delivery.KindPROPAGATION:
 			event = "ticket.propagated"
 		case delivery.KindDIGEST:
 			event = "digest"
+		case delivery.KindEXPLANATION:
+			event = "explanation"
+			if d.Address != nil {
+				to.Email = *d.Address
+			}
+			text, html, sendErr = s.withLink(ctx, d, to)
 		}
-		sendErr = s.Sender.Send(ctx, c.Type, c.Settings, c.Secret, to, channels.Message{
-			IdempotencyKey: IdempotencyKey(d.ID), Event: event,
-			Subject: d.Subject, Text: d.Text, HTML: d.HTML, Link: d.Link, Data: d.Payload,
-		})
+		if sendErr == nil {
+			sendErr = s.Sender.Send(ctx, c.Type, c.Settings, c.Secret, to, channels.Message{
+				IdempotencyKey: IdempotencyKey(d.ID), Event: event,
+				Subject: d.Subject, Text: text, HTML: html, Link: d.Link, Data: d.Payload,
+			})
+		}
 	}
 	status := delivery.StatusSENT
 	switch {
@@ -173,6 +183,28 @@ func (s *Service) record(ctx context.Context, d *ent.Delivery, status delivery.S
 	}
 	return s.Tickets.Progress(ctx, d.TicketID, update, ticketevent.KindDELIVERY_UPDATED,
 		schematype.FieldChange{Field: schematype.ChangeDelivery, From: map[string]any{"id": d.ID, "status": d.Status}, To: to})
+}
+
+// LinkPlaceholder stands in an explanation message's stored text for the
+// personal link, minted only when the message is sent (see Service.Links):
+// the token is stored nowhere, not even in the delivery.
+const LinkPlaceholder = "{{personal-link}}"
+
+// withLink is an explanation message's text and HTML with a fresh personal
+// link in place of LinkPlaceholder, when it carries one. Without an address
+// nothing is minted: the send fails as it does for anyone without one.
+func (s *Service) withLink(ctx context.Context, d *ent.Delivery, to channels.Recipient) (string, string, error) {
+	if d.LinkRole == nil || d.EmployeeID == nil || d.ExplanationID == nil || to.Email == "" {
+		return d.Text, d.HTML, nil
+	}
+	if s.Links == nil {
+		return "", "", permanent("personal links are not served here")
+	}
+	url, err := s.Links(ctx, *d.ExplanationID, *d.EmployeeID, string(*d.LinkRole))
+	if err != nil {
+		return "", "", permanent("no personal link: %v", err)
+	}
+	return strings.ReplaceAll(d.Text, LinkPlaceholder, url), strings.ReplaceAll(d.HTML, LinkPlaceholder, url), nil
 }
 
 // permanent is a failure retrying cannot mend.

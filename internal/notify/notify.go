@@ -13,6 +13,7 @@
 package notify
 
 import (
+	"context"
 	"fmt"
 	"log/slog"
 	"strings"
@@ -35,6 +36,10 @@ type Service struct {
 	Log       *slog.Logger
 	// Now is the clock digests are timed by (nil: time.Now).
 	Now func() time.Time
+	// Links mints the personal link an explanation message carries, for
+	// employeeID in role on request explanationID, when it is sent
+	// (package explanations).
+	Links func(ctx context.Context, explanationID, employeeID int, role string) (string, error)
 }
 
 func (s *Service) now() time.Time {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"math"
+	"strconv"
 	"sync/atomic"
 	"time"
 
@@ -13,6 +14,7 @@ import (
 
 	"socdesk/graph/limits"
 	"socdesk/internal/errs"
+	"socdesk/internal/explanations/link"
 	"socdesk/internal/viewer"
 )
 
@@ -81,11 +83,18 @@ func (b *Budgets) Cost(rc *graphql.OperationContext) int {
 // spends the operation's cost, over HTTP and over websockets alike (a
 // subscription pays once, when it starts).
 func (e Extension) MutateOperationContext(ctx context.Context, rc *graphql.OperationContext) *gqlerror.Error {
-	v := viewer.FromContext(ctx)
-	if v == nil || rc == nil || rc.Operation == nil {
+	if rc == nil || rc.Operation == nil {
+		return nil
+	}
+	var key string
+	if v := viewer.FromContext(ctx); v != nil {
+		key = strconv.Itoa(v.UserID)
+	} else if raw, ok := link.TokenFrom(ctx); ok {
+		key = link.BudgetKey(raw) // a personal link's holder: a budget per link
+	} else {
 		return nil // unauthenticated requests never reach the executor
 	}
-	res := e.Budgets.Spend(ctx, v.UserID, e.Budgets.Cost(rc))
+	res := e.Budgets.SpendKey(ctx, key, e.Budgets.Cost(rc))
 	c := &charged{Result: res}
 	rc.Stats.SetExtension(statsKey, c)
 	if t := trackerFrom(ctx); t != nil {

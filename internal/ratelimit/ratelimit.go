@@ -104,13 +104,19 @@ func (b *Budgets) Settings() Settings { return b.s }
 // fails (Redis down), the operation is allowed and the failure logged:
 // budgets protect the service, and must not take it down with Redis.
 func (b *Budgets) Spend(ctx context.Context, user int, cost int) Result {
+	return b.SpendKey(ctx, strconv.Itoa(user), cost)
+}
+
+// SpendKey is Spend from the budget of key (a user's id, or a link's
+// budget key).
+func (b *Budgets) SpendKey(ctx context.Context, key string, cost int) Result {
 	if !b.s.Enabled() {
 		return Result{Cost: cost, Allowed: true}
 	}
 	if cost > b.s.Points {
 		return Result{Cost: cost, Limit: b.s.Points, Window: b.s.Window, RetryAfter: -1, Remaining: -1}
 	}
-	r, err := b.store.spend(ctx, strconv.Itoa(user), cost)
+	r, err := b.store.spend(ctx, key, cost)
 	if err != nil {
 		if b.log != nil && ctx.Err() == nil && b.warned.Allow() {
 			b.log.Warn("rate budget unavailable: operations allowed", "err", err, "note", b.warned.Note())

@@ -12,6 +12,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"strings"
 	"time"
 	"unicode/utf8"
 
@@ -55,7 +56,7 @@ func Middleware(base *slog.Logger) func(http.Handler) http.Handler {
 			who := &requester{}
 			ctx := context.WithValue(context.WithValue(r.Context(), ctxKey{}, log), requesterKey{}, who)
 			next.ServeHTTP(rw, r.WithContext(ctx))
-			log.Info("request", "method", r.Method, "path", r.URL.Path, "status", rw.status,
+			log.Info("request", "method", r.Method, "path", loggedPath(r.URL.Path), "status", rw.status,
 				"viewer", who.login, "operation", who.operation, "user_agent", r.UserAgent(),
 				"duration_ms", time.Since(start).Milliseconds())
 		})
@@ -170,4 +171,13 @@ func capAttr(a slog.Attr) slog.Attr {
 		return slog.String(a.Key, Cap(fmt.Sprint(v.Any())))
 	}
 	return slog.Attr{Key: a.Key, Value: v}
+}
+
+// loggedPath is the path as logged: a personal explanation page's path is
+// its secret link token, which is never logged.
+func loggedPath(p string) string {
+	if strings.HasPrefix(p, "/explain/") {
+		return "/explain/[redacted]"
+	}
+	return p
 }

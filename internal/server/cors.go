@@ -24,7 +24,7 @@ func withCORS(origins []string, next http.Handler) http.Handler {
 	return cors.New(cors.Options{
 		AllowedOrigins:   origins, // "*" answers Access-Control-Allow-Origin: *
 		AllowedMethods:   []string{http.MethodGet, http.MethodPost},
-		AllowedHeaders:   []string{"Authorization", "Content-Type", "Accept"},
+		AllowedHeaders:   []string{"Authorization", "Content-Type", "Accept", "GraphQL-Require-Preflight", "Apollo-Require-Preflight"},
 		AllowCredentials: false,
 		// What a page may read of a response besides the safelisted headers:
 		// the rate budget and the request id to quote in a support request.

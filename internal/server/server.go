@@ -1,5 +1,6 @@
 // Package server is socdesk's HTTP surface: /graphql behind token
-// authentication and a body limit, the schema's SDL, the browser pages
+// authentication and a body limit (uploads' larger, streamed), attachments'
+// downloads (by token or signed URL), the schema's SDL, the browser pages
 // (package web: GraphiQL and the wallboard), liveness (with the build's
 // version) and readiness probes, CORS for pages of other origins, response
 // compression, and a graceful shutdown that lets in-flight requests finish
@@ -13,6 +14,7 @@ import (
 	"errors"
 	"io"
 	"log/slog"
+	"mime"
 	"net"
 	"net/http"
 	"time"
@@ -40,23 +42,37 @@ type Deps struct {
 	Schema []byte
 	// Metrics, if set, is served at GET /metrics (it checks its own token).
 	Metrics http.Handler
+	// Attachments, if set, serves GET /attachments/{id} to authenticated
+	// viewers, and SignedAttachments the same path with a signature
+	// (…?expires=…&sig=…) without a token. MaxUploadBytes is what a
+	// multipart /graphql request may carry beyond MaxBodyBytes.
+	Attachments       http.Handler
+	SignedAttachments http.Handler
+	MaxUploadBytes    int64
+	// Explain, if set, serves the personal explanation pages at
+	// /explain/{token} (authorized by the token in the path; see package
+	// explanations/page).
+	Explain http.Handler
 }
 
 // NewHandler returns the routes.
 func NewHandler(d Deps) http.Handler {
 	mux := http.NewServeMux()
-	authenticated := d.Auth.Middleware(func(r *http.Request, err error) {
+	failed := func(r *http.Request, err error) {
 		if reqlog.ClientGone(r.Context()) {
 			reqlog.From(r.Context(), d.Logger).Debug("client went away while authenticating", "err", err)
 			return
 		}
 		reqlog.From(r.Context(), d.Logger).Error("authenticating", "err", err)
-	})
-	api := authenticated(reqlog.WithViewer(d.GraphQL))
+	}
+	authenticated := d.Auth.Middleware(failed)
+	// /graphql also takes explanation link tokens, for the portal's link
+	// operations (see auth.MiddlewareWithLinks).
+	api := d.Auth.MiddlewareWithLinks(failed)(reqlog.WithViewer(d.GraphQL))
 	// A WebSocket authenticates in connection_init (a browser's upgrade
 	// cannot carry the header); a header the upgrade does carry is handed on
 	// for the same check (see graph.LiveOptions).
-	mux.Handle("/graphql", limitBody(d.MaxBodyBytes, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	mux.Handle("/graphql", limitBody(d.MaxBodyBytes, d.MaxUploadBytes, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if wsguard.IsUpgrade(r) {
 			ctx := live.WithUpgradeAuthorization(r.Context(), r.Header.Get("Authorization"))
 			d.GraphQL.ServeHTTP(w, r.WithContext(ctx))
@@ -64,6 +80,16 @@ func NewHandler(d Deps) http.Handler {
 		}
 		api.ServeHTTP(w, r)
 	})))
+	if d.Attachments != nil {
+		authenticatedDownload := authenticated(reqlog.WithViewer(d.Attachments))
+		mux.Handle("GET /attachments/{id}", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			if r.URL.Query().Has("sig") { // a browser's link: the signature stands for the token
+				d.SignedAttachments.ServeHTTP(w, r)
+				return
+			}
+			authenticatedDownload.ServeHTTP(w, r)
+		}))
+	}
 	web.Register(mux) // GraphiQL at /, the wallboard at /wallboard, their assets
 	if d.Schema != nil {
 		mux.Handle("GET /schema.graphql", authenticated(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
@@ -78,6 +104,9 @@ func NewHandler(d Deps) http.Handler {
 	})
 	if d.Metrics != nil {
 		mux.Handle("GET /metrics", d.Metrics)
+	}
+	if d.Explain != nil {
+		mux.Handle("/explain/{token}", d.Explain)
 	}
 	mux.HandleFunc("GET /readyz", func(w http.ResponseWriter, r *http.Request) {
 		ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
@@ -96,11 +125,23 @@ func NewHandler(d Deps) http.Handler {
 
 // limitBody refuses bodies over max with 413: at once when the length is
 // declared, after reading at most max+1 bytes when it is not (chunked).
-func limitBody(max int64, next http.Handler) http.Handler {
+// A multipart body (an upload) may be upload bytes larger; it is never
+// read ahead but streamed to its transport, which a chunked one's limit
+// cuts (413) as it reaches it.
+func limitBody(max, upload int64, next http.Handler) http.Handler {
 	tooLarge := func(w http.ResponseWriter, r *http.Request) {
 		errs.WriteHTTP(w, r, http.StatusRequestEntityTooLarge, errs.New(errs.BadUserInput, "request body too large"))
 	}
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if upload > 0 && isMultipart(r) {
+			if r.ContentLength > max+upload {
+				tooLarge(w, r)
+				return
+			}
+			r.Body = http.MaxBytesReader(w, r.Body, max+upload)
+			next.ServeHTTP(w, r)
+			return
+		}
 		if r.ContentLength > max {
 			tooLarge(w, r)
 			return
@@ -121,6 +162,11 @@ func limitBody(max int64, next http.Handler) http.Handler {
 		r.Body = http.MaxBytesReader(w, r.Body, max)
 		next.ServeHTTP(w, r)
 	})
+}
+
+func isMultipart(r *http.Request) bool {
+	mt, _, err := mime.ParseMediaType(r.Header.Get("Content-Type"))
+	return err == nil && mt == "multipart/form-data"
 }
 
 // Serve serves h on ln until ctx ends, then stops accepting connections and

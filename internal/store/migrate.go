@@ -26,11 +26,15 @@ var Extensions = []string{"pg_trgm"}
 
 // Migrate brings the schema up to date: the versioned migrations on
 // PostgreSQL, ent's automatic migration on the embedded SQLite database;
-// then the job queue's tables, with River's own migrations (jobs.Migrate).
+// then the data backfills written in Go (backfillPivotKeys), and the job
+// queue's tables, with River's own migrations (jobs.Migrate).
 // It returns the schema version after migrating (0 on SQLite).
 func (s *Store) Migrate(ctx context.Context) (uint, error) {
 	v, err := s.migrate(ctx)
 	if err != nil {
+		return v, err
+	}
+	if err := s.backfillPivotKeys(ctx); err != nil {
 		return v, err
 	}
 	return v, jobs.Migrate(ctx, s.Dialect, s.DB)
@@ -44,7 +48,16 @@ func (s *Store) migrate(ctx context.Context) (uint, error) {
 		if err := s.sqliteDataMigrations(ctx); err != nil {
 			return 0, err
 		}
-		return 0, s.alignSQLiteTicketNumbers(ctx)
+		if err := s.alignSQLiteTicketNumbers(ctx); err != nil {
+			return 0, err
+		}
+		// Statistics for the planner (SQLite keeps none by itself): without
+		// them it serves a site-scoped list filtered by an IP from the
+		// site's index, scanning the site's tickets, instead of the IP's.
+		// optimize with 0x10002 analyzes what changed much since (bounded
+		// by analysis_limit), cheap at every start.
+		_, err := s.DB.ExecContext(ctx, `PRAGMA analysis_limit = 1000; PRAGMA optimize = 0x10002`)
+		return 0, err
 	}
 	for _, ext := range Extensions {
 		if _, err := s.DB.ExecContext(ctx, "CREATE EXTENSION IF NOT EXISTS "+ext); err != nil {

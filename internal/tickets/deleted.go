@@ -38,6 +38,8 @@ func deletedChanges(t *ent.Ticket, tags []int) []schematype.FieldChange {
 		{Field: schematype.ChangeTags, From: sorted(tags)},
 		{Field: schematype.ChangeCreatedAt, From: t.CreatedAt.UTC()},
 		{Field: schematype.ChangeBody, From: t.Body},
+		{Field: schematype.ChangeDetection, From: DetectionOf(t)},
+		{Field: schematype.ChangeExplanationStatus, From: t.ExplanationStatus},
 	}
 }
 

@@ -12,11 +12,13 @@ import (
 
 	"socdesk/ent"
 	"socdesk/ent/predicate"
+	"socdesk/ent/schematype"
 	"socdesk/ent/ticket"
 	"socdesk/ent/ticketapprover"
 	"socdesk/ent/ticketassignee"
 	"socdesk/ent/tickettag"
 	"socdesk/internal/errs"
+	"socdesk/internal/netkey"
 )
 
 // DefaultOrder is the ticket list's order when none is given: newest first.
@@ -50,6 +52,14 @@ type Filter struct {
 	AttackVerdicts []AttackVerdictFilter
 	Incident       *bool
 	Keyword        *string
+	// IPs or CIDR prefixes the detection's source (destination) IP is one
+	// of or in; hosts matched whatever their case (package netkey).
+	SourceIPs      []string
+	DestinationIPs []string
+	Hosts          []string
+	// The ticket's explanation status (its latest request's); a ticket
+	// without a request matches none.
+	ExplanationStatuses []schematype.ExplanationStatus
 }
 
 // Bounds of a filter.
@@ -96,6 +106,33 @@ var criteria = []criterion{
 	oneOf("Priorities", func(f *Filter) []ticket.Priority { return f.Priorities }, ticket.PriorityIn, func(s Snapshot) ticket.Priority { return s.Priority }),
 	oneOf("Statuses", func(f *Filter) []ticket.Status { return f.Statuses }, ticket.StatusIn, func(s Snapshot) ticket.Status { return s.Status }),
 	oneOf("Origins", func(f *Filter) []ticket.Origin { return f.Origins }, ticket.OriginIn, func(s Snapshot) ticket.Origin { return s.Origin }),
+	// A ticket without a request has no status ("" in memory, NULL in SQL),
+	// which no value of the list is.
+	oneOf("ExplanationStatuses", func(f *Filter) []schematype.ExplanationStatus { return f.ExplanationStatuses },
+		ticket.ExplanationStatusIn, func(s Snapshot) schematype.ExplanationStatus { return s.ExplanationStatus }),
+	// The IPs and hosts are matched on their keys (package netkey), which
+	// the tickets' (key, id) indexes serve: an IP or a prefix is one range.
+	inRanges("SourceIPs", func(f *Filter) []string { return f.SourceIPs }, ticket.FieldSrcIPKey, func(s Snapshot) string { return s.SrcIPKey }),
+	inRanges("DestinationIPs", func(f *Filter) []string { return f.DestinationIPs }, ticket.FieldDstIPKey, func(s Snapshot) string { return s.DstIPKey }),
+	{
+		field: "Hosts",
+		given: func(f *Filter) bool { return f.Hosts != nil },
+		validate: func(f *Filter) error {
+			if err := maxValues("Hosts", len(f.Hosts)); err != nil {
+				return err
+			}
+			for _, h := range f.Hosts {
+				if _, ok := netkey.HostKey(h); !ok || utf8.RuneCountInString(h) > schematype.MaxHostLength || !utf8.ValidString(h) {
+					return errs.Invalid("filter.hosts", "each host must be 1 to %d characters of valid UTF-8", schematype.MaxHostLength)
+				}
+			}
+			return nil
+		},
+		sql: func(f *Filter) predicate.Ticket { return ticket.HostKeyIn(hostKeys(f.Hosts)...) },
+		match: func(f *Filter, s Snapshot) bool {
+			return s.HostKey != "" && slices.Contains(hostKeys(f.Hosts), s.HostKey)
+		},
+	},
 	// People and tags are matched on the join tables alone (indexed by the
 	// other side), without joining users or tags.
 	anyOf("Assignees", func(f *Filter) []int { return f.Assignees },
@@ -233,6 +270,72 @@ func anyOf(field string, list func(*Filter) []int, table, ticketCol, otherCol st
 			return slices.ContainsFunc(vals(s), func(id int) bool { return slices.Contains(want, id) })
 		},
 	}
+}
+
+// inRanges is the criterion of a list of IPs and CIDR prefixes on the key
+// column col: the ticket's key (val; "" for none) must be in one of the
+// list's ranges.
+func inRanges(field string, list func(*Filter) []string, col string, val func(Snapshot) string) criterion {
+	name := "filter." + strings.ToLower(field[:1]) + field[1:]
+	return criterion{
+		field: field,
+		given: func(f *Filter) bool { return list(f) != nil },
+		validate: func(f *Filter) error {
+			if err := maxValues(field, len(list(f))); err != nil {
+				return err
+			}
+			for _, v := range list(f) {
+				if _, ok := netkey.ParseRange(v); !ok {
+					return errs.Invalid(name, "%q is not an IP address or a CIDR prefix (10.1.0.0/16, 2001:db8::/32)", v)
+				}
+			}
+			return nil
+		},
+		sql: func(f *Filter) predicate.Ticket {
+			return func(s *sql.Selector) {
+				// No constant FALSE beside the ranges: SQLite's planner
+				// would not serve such an OR from the index.
+				var or []*sql.Predicate
+				for _, r := range ipRanges(list(f)) {
+					if r.First == r.Last {
+						or = append(or, sql.EQ(s.C(col), r.First))
+					} else {
+						or = append(or, sql.And(sql.GTE(s.C(col), r.First), sql.LTE(s.C(col), r.Last)))
+					}
+				}
+				if len(or) == 0 {
+					nothing(s)
+					return
+				}
+				s.Where(sql.Or(or...))
+			}
+		},
+		match: func(f *Filter, s Snapshot) bool {
+			return slices.ContainsFunc(ipRanges(list(f)), func(r netkey.Range) bool { return r.Contains(val(s)) })
+		},
+	}
+}
+
+// ipRanges are the ranges of a validated list of IPs and prefixes.
+func ipRanges(list []string) []netkey.Range {
+	out := make([]netkey.Range, 0, len(list))
+	for _, v := range list {
+		if r, ok := netkey.ParseRange(v); ok {
+			out = append(out, r)
+		}
+	}
+	return out
+}
+
+// hostKeys are the keys of a validated list of hosts.
+func hostKeys(hosts []string) []string {
+	out := make([]string, 0, len(hosts))
+	for _, h := range hosts {
+		if k, ok := netkey.HostKey(h); ok {
+			out = append(out, k)
+		}
+	}
+	return out
 }
 
 // nothing is a predicate no ticket satisfies.

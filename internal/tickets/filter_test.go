@@ -2,6 +2,7 @@ package tickets
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"math/rand/v2"
 	"reflect"
@@ -13,8 +14,10 @@ import (
 	"socdesk/ent"
 	"socdesk/ent/category"
 	"socdesk/ent/privacy"
+	"socdesk/ent/schematype"
 	"socdesk/ent/ticket"
 	"socdesk/internal/devtools/testdb"
+	"socdesk/internal/errs"
 )
 
 func TestMain(m *testing.M) { testdb.Main(m) }
@@ -128,6 +131,18 @@ func TestFilterParity(t *testing.T) {
 				if v := verdicts[rng.IntN(len(verdicts))]; v != VerdictUnset {
 					c.SetAttackVerdict(ticket.AttackVerdict(v))
 				}
+				if ip := ticketIPs[rng.IntN(len(ticketIPs))]; ip != "" {
+					c.SetSrcIP(ip)
+				}
+				if ip := ticketIPs[rng.IntN(len(ticketIPs))]; ip != "" {
+					c.SetDstIP(ip)
+				}
+				if h := ticketHosts[rng.IntN(len(ticketHosts))]; h != "" {
+					c.SetHost(h)
+				}
+				if st := rng.IntN(len(schematype.ExplanationStatuses) + 1); st > 0 {
+					c.SetExplanationStatus(schematype.ExplanationStatuses[st-1])
+				}
 				c.SaveX(ctx)
 			}
 			all := client.Ticket.Query().WithAssignees().WithApprovers().WithTags().AllX(ctx)
@@ -224,6 +239,18 @@ func TestFilterParity(t *testing.T) {
 					k := keyword()
 					f.Keyword = &k
 				}
+				if given() {
+					f.SourceIPs = append(pick(rng, filterIPs), []string{}...)
+				}
+				if given() {
+					f.DestinationIPs = append(pick(rng, filterIPs), []string{}...)
+				}
+				if given() {
+					f.Hosts = append(pick(rng, filterHosts), []string{}...)
+				}
+				if given() {
+					f.ExplanationStatuses = append(pick(rng, schematype.ExplanationStatuses), []schematype.ExplanationStatus{}...)
+				}
 				ps, err := f.Predicates()
 				if err != nil {
 					if f.CreatedFrom != nil && f.CreatedTo != nil && f.CreatedTo.Before(*f.CreatedFrom) {
@@ -262,6 +289,78 @@ func TestFilterParity(t *testing.T) {
 				t.Fatalf("only %d of %d filters selected some but not all tickets", partial, tried)
 			}
 		})
+	}
+}
+
+// ticketIPs are the tickets' addresses: the ends of the filters' ranges
+// and just past them, IPv4 and its IPv4-mapped form, IPv6, a value that is
+// no IP, none.
+var ticketIPs = []string{
+	"", "not-an-ip", "10.1.0.0", "10.1.255.255", "10.0.255.255", "10.2.0.0", "10.1.2.3", "::ffff:10.1.2.3",
+	"0.0.0.0", "255.255.255.255", "::", "::1", "::fffe:ffff:ffff", "2001:db8::", "2001:db8:ffff:ffff:ffff:ffff:ffff:ffff",
+	"2001:db9::", "2001:DB8::1", "ffff:ffff:ffff:ffff:ffff:ffff:ffff:ffff", "fe80::1%eth0",
+}
+
+// filterIPs are the filters' IPs and prefixes: /0, /32 and /128, a
+// network's first and last addresses, IPv4-mapped prefixes, host bits set.
+var filterIPs = []string{
+	"10.1.0.0/16", "10.1.2.3/16", "10.1.2.3/32", "10.1.2.3", "::ffff:10.1.2.3", "0.0.0.0/0", "::/0", "10.0.0.0/8",
+	"255.255.255.255/32", "2001:db8::/32", "2001:db8::1/128", "2001:db8::1", "::ffff:10.0.0.0/104", "::1/128", "::/127", "fe80::/10",
+}
+
+var (
+	ticketHosts = []string{"", "WS-01", "ws-01", " Ws-01 ", "db.Example", "DB.EXAMPLE", "İstanbul", "k"}
+	filterHosts = []string{"ws-01", "WS-01", " db.example", "nohost", "İSTANBUL", "K", "istanbul"}
+)
+
+// TestIPAndHostFilterValues: values that are no IP or prefix, or no host,
+// are refused naming the filter's field.
+func TestIPAndHostFilterValues(t *testing.T) {
+	for _, c := range []struct {
+		f     Filter
+		field string
+	}{
+		{Filter{SourceIPs: []string{"10.1.0.0/16", "10.1.0.0/33"}}, "filter.sourceIPs"},
+		{Filter{DestinationIPs: []string{"host.example"}}, "filter.destinationIPs"},
+		{Filter{DestinationIPs: []string{"10.1"}}, "filter.destinationIPs"},
+		{Filter{Hosts: []string{"  "}}, "filter.hosts"},
+		{Filter{Hosts: []string{strings.Repeat("h", 256)}}, "filter.hosts"},
+		{Filter{SourceIPs: make([]string, MaxFilterValues+1)}, "filter.sourceIPs"},
+	} {
+		_, err := c.f.Predicates()
+		e, ok := errs.As(err)
+		if !ok || e.Code != errs.BadUserInput || e.Field != c.field {
+			t.Errorf("%s: %v, want BAD_USER_INPUT on %s", show(&c.f), err, c.field)
+		}
+	}
+}
+
+// TestUndoDetectionAndExplanationStatus: undoing a change of the detection
+// restores the keys of its earlier IPs and host (as the history stores it:
+// JSON), and undoing a change of explanation status the earlier status.
+func TestUndoDetectionAndExplanationStatus(t *testing.T) {
+	src, dst, host := "10.1.2.3", "2001:db8::1", "WS-01"
+	before := &Detection{Template: ticket.DetectionTemplateNETWORK, SourceIP: &src, DestinationIP: &dst, Host: &host}
+	stored, _ := json.Marshal([]schematype.FieldChange{
+		{Field: schematype.ChangeDetection, From: before, To: &Detection{Template: ticket.DetectionTemplateNETWORK}},
+		{Field: schematype.ChangeExplanationStatus, From: schematype.ExplanationSubmitted, To: schematype.ExplanationReturned},
+	})
+	var changes []schematype.FieldChange
+	if err := json.Unmarshal(stored, &changes); err != nil {
+		t.Fatal(err)
+	}
+	now := Snapshot{ExplanationStatus: schematype.ExplanationReturned}
+	got := now.Undo(changes)
+	if got.SrcIPKey != "00000000000000000000ffff0a010203" || got.DstIPKey != "20010db8000000000000000000000001" || got.HostKey != "ws-01" ||
+		got.ExplanationStatus != schematype.ExplanationSubmitted {
+		t.Fatalf("undone: %+v", got)
+	}
+	// From no detection and no status: none.
+	got = Snapshot{SrcIPKey: "x", HostKey: "y", ExplanationStatus: schematype.ExplanationNew}.Undo([]schematype.FieldChange{
+		{Field: schematype.ChangeDetection, From: nil}, {Field: schematype.ChangeExplanationStatus, From: nil},
+	})
+	if got.SrcIPKey != "" || got.HostKey != "" || got.ExplanationStatus != "" {
+		t.Fatalf("undone to none: %+v", got)
 	}
 }
 

@@ -1,12 +1,14 @@
 package tickets
 
 import (
+	"encoding/json"
 	"time"
 
 	"socdesk/ent"
 	"socdesk/ent/schematype"
 	"socdesk/ent/ticket"
 	"socdesk/internal/authz"
+	"socdesk/internal/netkey"
 )
 
 // Snapshot is what the ticket filter looks at of a ticket, at one moment.
@@ -25,6 +27,10 @@ type Snapshot struct {
 	Assignees     []int
 	Approvers     []int
 	Tags          []int
+	// The pivots' keys (package netkey; "" for none) and the explanation
+	// status ("" for none).
+	SrcIPKey, DstIPKey, HostKey string
+	ExplanationStatus           schematype.ExplanationStatus
 }
 
 // SnapshotOf is the snapshot of t, which must have its tags and people
@@ -40,7 +46,17 @@ func SnapshotOf(t *ent.Ticket) Snapshot {
 		Status: t.Status, Origin: t.Origin, AttackVerdict: t.AttackVerdict, Incident: t.Incident,
 		Title: t.Title, Body: t.Body,
 		Assignees: assignees, Approvers: approvers, Tags: tags,
+		SrcIPKey: deref(t.SrcIPKey), DstIPKey: deref(t.DstIPKey), HostKey: deref(t.HostKey),
+		ExplanationStatus: deref(t.ExplanationStatus),
 	}
+}
+
+func deref[T any](p *T) T {
+	var zero T
+	if p == nil {
+		return zero
+	}
+	return *p
 }
 
 // Undo returns the snapshot as it was before changes (a history entry's
@@ -77,9 +93,52 @@ func (s Snapshot) Undo(changes []schematype.FieldChange) Snapshot {
 			s.Approvers = nums(ch.From)
 		case schematype.ChangeTags:
 			s.Tags = nums(ch.From)
+		case schematype.ChangeDetection:
+			s.SrcIPKey, s.DstIPKey, s.HostKey = detectionKeys(ch.From)
+		case schematype.ChangeExplanationStatus:
+			s.ExplanationStatus = explanationStatus(ch.From)
 		}
 	}
 	return s
+}
+
+// detectionKeys are the pivots' keys of a detection as the history holds
+// it: a *Detection, or its JSON (whose keys encoding/json matches to the
+// fields whatever their case); none for no detection.
+func detectionKeys(v any) (src, dst, host string) {
+	var d Detection
+	switch v := v.(type) {
+	case nil:
+		return "", "", ""
+	case *Detection:
+		if v == nil {
+			return "", "", ""
+		}
+		d = *v
+	default:
+		b, err := json.Marshal(v)
+		if err != nil || json.Unmarshal(b, &d) != nil {
+			return "", "", ""
+		}
+	}
+	key := func(p *string, fn func(string) (string, bool)) string {
+		if p == nil {
+			return ""
+		}
+		k, _ := fn(*p)
+		return k
+	}
+	return key(d.SourceIP, netkey.IPKey), key(d.DestinationIP, netkey.IPKey), key(d.Host, netkey.HostKey)
+}
+
+func explanationStatus(v any) schematype.ExplanationStatus {
+	switch v := v.(type) {
+	case schematype.ExplanationStatus:
+		return v
+	case *schematype.ExplanationStatus:
+		return deref(v)
+	}
+	return schematype.ExplanationStatus(str(v))
 }
 
 func str(v any) string {

@@ -74,6 +74,8 @@ type CreateInput struct {
 	TagIDs        []int
 	Origin        *ticket.Origin
 	DueAt         *time.Time
+	// Evidence records (JSON objects) of a DETECTION ticket; see evidence.go.
+	Evidence []any
 }
 
 // UpdateInput changes a ticket; nil fields stay (GraphQL UpdateTicketInput).
@@ -135,6 +137,10 @@ func (s *Service) Create(ctx context.Context, in CreateInput) (*ent.Ticket, erro
 	if err := s.validateCreate(ctx, &in); err != nil {
 		return nil, err
 	}
+	records, err := validateEvidence("input.evidence", in.Kind, 0, in.Evidence)
+	if err != nil {
+		return nil, err
+	}
 	cat, err := s.Client.Category.Get(authz.System(ctx), in.CategoryID)
 	if err != nil {
 		return nil, err
@@ -163,6 +169,14 @@ func (s *Service) Create(ctx context.Context, in CreateInput) (*ent.Ticket, erro
 		if t, err = c.Save(ctx); err != nil {
 			return nil, err
 		}
+		var evidence *schematype.FieldChange
+		if len(records) > 0 {
+			ch, err := storeEvidence(ctx, tx, t, 0, records)
+			if err != nil {
+				return nil, err
+			}
+			evidence = &ch
+		}
 		changes := []schematype.FieldChange{
 			{Field: schematype.ChangeStatus, To: t.Status},
 			{Field: schematype.ChangeTitle, To: t.Title},
@@ -189,6 +203,9 @@ func (s *Service) Create(ctx context.Context, in CreateInput) (*ent.Ticket, erro
 		}
 		if t.DueAt != nil {
 			changes = append(changes, schematype.FieldChange{Field: schematype.ChangeDueAt, To: t.DueAt})
+		}
+		if evidence != nil {
+			changes = append(changes, *evidence)
 		}
 		ev, err := record(ctx, tx, t, ticketevent.KindCREATED, changes, "")
 		return []*ent.TicketEvent{ev}, err

@@ -128,7 +128,9 @@ func HTTP(tp trace.TracerProvider, next http.Handler) http.Handler {
 		otelhttp.WithTracerProvider(tp),
 		otelhttp.WithPropagators(propagation.NewCompositeTextMapPropagator(propagation.TraceContext{}, propagation.Baggage{})),
 		otelhttp.WithFilter(func(r *http.Request) bool {
-			return !untraced[r.URL.Path] && !strings.EqualFold(r.Header.Get("Upgrade"), "websocket")
+			// A personal page's path is its secret link: never recorded.
+			return !untraced[r.URL.Path] && !strings.HasPrefix(r.URL.Path, "/explain/") &&
+				!strings.EqualFold(r.Header.Get("Upgrade"), "websocket")
 		}),
 		otelhttp.WithSpanNameFormatter(func(_ string, r *http.Request) string {
 			if r.URL.Path == "/graphql" {

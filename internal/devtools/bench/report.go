@@ -313,6 +313,13 @@ func evaluate(s *Suite, rows []Row) []Goal {
 		add("count", "state the cost of totalCount", boolp(true),
 			fmt.Sprintf("+%.1f ms p50 (%.1f vs %.1f ms); floor count(*) %.1f ms", c.P50MS-nc.P50MS, c.P50MS, nc.P50MS, cf.P50MS), "")
 	}
+	if l, r := g("list", VariantGraphQL), g("related", VariantGraphQL); l != nil && r != nil {
+		add("related", "relatedTickets within the list page's speed (p50 ≤ the list's)", boolp(r.P50MS <= l.P50MS),
+			fmt.Sprintf("p50 %.1f ms, p99 %.1f ms (list %.1f / %.1f ms)", r.P50MS, r.P99MS, l.P50MS, l.P99MS),
+			"the pivot costs more than a list page")
+	} else {
+		add("related", "relatedTickets within the list page's speed", nil, "", "not run")
+	}
 	absGoal("trend-90", "p50", 50)
 	absGoal("trend-90-site", "p50", 50)
 	ratioGoal("transition", 0.6)

@@ -63,6 +63,8 @@ type Fixture struct {
 	NumberOffset int `json:"number_offset"`
 	// Today is the last day of the trend series.
 	Today time.Time `json:"today"`
+	// Pivot is the ticket of the related-tickets and IP filter scenarios.
+	Pivot Pivot `json:"pivot"`
 }
 
 // moveTicket is a ticket the transition scenario moves back and forth.
@@ -165,6 +167,7 @@ func (f *Fixture) Scenarios() ([]Scenario, error) {
 	for _, days := range []int{90, 365} {
 		sc = append(sc, f.trendScenario(days, false), f.trendScenario(days, true))
 	}
+	sc = append(sc, f.PivotScenarios()...)
 	sc = append(sc, f.transitionScenario())
 	return sc, nil
 }

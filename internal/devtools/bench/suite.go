@@ -341,6 +341,9 @@ func (f *Fixture) load(ctx context.Context, c SuiteConfig, tickets int) error {
 	if err != nil {
 		return fmt.Errorf("finding row %d: %w", f.DeepOffset, err)
 	}
+	if err := f.loadPivot(ctx); err != nil {
+		return err
+	}
 	return f.loadMoveTickets(ctx, c.Concurrency)
 }
 

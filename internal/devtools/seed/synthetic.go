@@ -17,6 +17,7 @@ import (
 	"socdesk/ent/privacy"
 	"socdesk/ent/schematype"
 	"socdesk/internal/events"
+	"socdesk/internal/netkey"
 	"socdesk/internal/tickets"
 	"socdesk/internal/trend"
 )
@@ -226,6 +227,7 @@ var (
 		"src_port", "dst_port", "protocol", "host", "custom_fields",
 		"priority", "priority_rank", "status", "attack_verdict", "incident", "origin",
 		"duplicate_count", "closed_at", "version", "category_id", "site_id", "registered_by_id",
+		"src_ip_key", "dst_ip_key", "host_key", // what the Ticket's hook derives (COPY bypasses it)
 	}
 	eventColumns = []string{"kind", "created_at", "ticket_number", "site_id", "changes", "ticket_id", "actor_id", "status"}
 )
@@ -278,6 +280,14 @@ func syntheticPostgres(ctx context.Context, db *sql.DB, g *generator, n int, p *
 	return nil
 }
 
+// key is the pivot key fn derives from v, or NULL.
+func key(fn func(string) (string, bool), v string) any {
+	if k, ok := fn(v); ok {
+		return k
+	}
+	return nil
+}
+
 // copyRows turns tickets into the rows of the tables COPY fills.
 func copyRows(ts []*genTicket) []copyTable {
 	tickets := copyTable{table: "tickets", columns: ticketColumns, rows: make([][]any, 0, len(ts))}
@@ -293,12 +303,14 @@ func copyRows(ts []*genTicket) []copyTable {
 			nil, nil, nil, nil, nil, nil, nil, nil, nil, nil,
 			string(t.priority), int64(priorityRank(t.priority)), string(t.status), nil, t.incident, string(t.origin),
 			int64(t.duplicateCount), nil, int64(len(t.events)), int64(t.categoryID), int64(t.siteID), nil,
+			nil, nil, nil,
 		}
 		if d := t.det; d != nil {
 			row[7], row[8], row[9] = string(d.template), d.firstSeen, d.lastSeen
 			row[10], row[11] = nullString(d.srcIP), nullString(d.dstIP)
 			row[12], row[13] = nullInt(d.srcPort), nullInt(d.dstPort)
 			row[14], row[15] = nullString(d.protocol), nullString(d.host)
+			row[29], row[30], row[31] = key(netkey.IPKey, d.srcIP), key(netkey.IPKey, d.dstIP), key(netkey.HostKey, d.host)
 			b, _ := json.Marshal(d.custom)
 			row[16] = string(b)
 		}

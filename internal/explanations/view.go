@@ -1,0 +1,51 @@
+package explanations
+
+import (
+	"slices"
+	"time"
+
+	"socdesk/ent"
+
+	"socdesk/ent/explanationlink"
+	"socdesk/ent/explanationrequest"
+)
+
+// View is a request as the holder of a personal link sees it (GraphQL
+// ExplanationLinkView, and the personal page): that request only, its
+// ticket by number and title, the people by name.
+type View struct {
+	RequestID    int `json:"-"`
+	Role         explanationlink.Role
+	TicketNumber int
+	TicketTitle  string
+	Priority     explanationrequest.Priority
+	Category     string
+	Message      string
+	Deadline     time.Time
+	Status       Status
+	Overdue      bool
+	Version      int
+	ViolatorName string
+	ManagerName  string
+	AuditorName  *string
+	Evidence     []any
+	Steps        []ViewStep
+	Actions      []Action
+}
+
+// ViewStep is one step of a View.
+type ViewStep struct {
+	Action     Action
+	Role       Role
+	FromStatus *Status
+	ToStatus   Status
+	By         *string
+	Comment    string
+	CreatedAt  time.Time
+}
+
+// Oldest sorts steps oldest first.
+func Oldest(steps []*ent.ExplanationStep, err error) ([]*ent.ExplanationStep, error) {
+	slices.SortFunc(steps, func(a, b *ent.ExplanationStep) int { return a.ID - b.ID })
+	return steps, err
+}
