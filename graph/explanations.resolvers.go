@@ -13,6 +13,7 @@ import (
 	"socdesk/internal/explanations"
 
 	"entgo.io/contrib/entgql"
+	"github.com/99designs/gqlgen/graphql"
 )
 
 // Overdue is the resolver for the overdue field.
@@ -31,13 +32,13 @@ func (r *mutationResolver) WithdrawExplanation(ctx context.Context, id int, reas
 }
 
 // AnswerExplanation is the resolver for the answerExplanation field.
-func (r *mutationResolver) AnswerExplanation(ctx context.Context, text string, expectedVersion *int) (*explanations.View, error) {
-	return r.Explanations.ActByLink(ctx, linkToken(ctx), explanations.Submit, text, expectedVersion)
+func (r *mutationResolver) AnswerExplanation(ctx context.Context, text string, files []*graphql.Upload, expectedVersion *int) (*explanations.View, error) {
+	return r.Explanations.ActByLink(ctx, linkToken(ctx), explanations.Submit, text, answerFiles(files), expectedVersion)
 }
 
 // ReviewExplanation is the resolver for the reviewExplanation field.
 func (r *mutationResolver) ReviewExplanation(ctx context.Context, action explanationstep.Action, comment *string, expectedVersion *int) (*explanations.View, error) {
-	return r.Explanations.ActByLink(ctx, linkToken(ctx), action, orEmpty(comment), expectedVersion)
+	return r.Explanations.ActByLink(ctx, linkToken(ctx), action, orEmpty(comment), nil, expectedVersion)
 }
 
 // ExplanationRequests is the resolver for the explanationRequests field.

@@ -7,6 +7,7 @@ import (
 	"github.com/vektah/gqlparser/v2/gqlerror"
 
 	"socdesk/internal/errs"
+	"socdesk/internal/explanations"
 	"socdesk/internal/explanations/link"
 	"socdesk/internal/viewer"
 )
@@ -38,4 +39,14 @@ func (linkOnly) InterceptRootField(ctx context.Context, next graphql.RootResolve
 		Extensions: map[string]any{"code": string(errs.Unauthenticated)},
 	})
 	return graphql.Null
+}
+
+// answerFiles are an answer's uploads as the explanations service takes
+// them.
+func answerFiles(files []*graphql.Upload) []explanations.File {
+	out := make([]explanations.File, len(files))
+	for i, f := range files {
+		out[i] = explanations.File{Content: f.File, Filename: f.Filename}
+	}
+	return out
 }

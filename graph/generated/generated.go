@@ -309,14 +309,23 @@ type ComplexityRoot struct {
 		UpdatedAt   func(childComplexity int) int
 	}
 
+	ExplanationLinkAttachment struct {
+		ContentType func(childComplexity int) int
+		Filename    func(childComplexity int) int
+		SHA256      func(childComplexity int) int
+		Size        func(childComplexity int) int
+		URL         func(childComplexity int) int
+	}
+
 	ExplanationLinkStep struct {
-		Action     func(childComplexity int) int
-		By         func(childComplexity int) int
-		Comment    func(childComplexity int) int
-		CreatedAt  func(childComplexity int) int
-		FromStatus func(childComplexity int) int
-		Role       func(childComplexity int) int
-		ToStatus   func(childComplexity int) int
+		Action      func(childComplexity int) int
+		Attachments func(childComplexity int) int
+		By          func(childComplexity int) int
+		Comment     func(childComplexity int) int
+		CreatedAt   func(childComplexity int) int
+		FromStatus  func(childComplexity int) int
+		Role        func(childComplexity int) int
+		ToStatus    func(childComplexity int) int
 	}
 
 	ExplanationLinkView struct {
@@ -431,7 +440,7 @@ type ComplexityRoot struct {
 	Mutation struct {
 		AddEvidence                func(childComplexity int, ticketID int, records []any) int
 		AddMemo                    func(childComplexity int, ticketID int, body string, format *memo.Format) int
-		AnswerExplanation          func(childComplexity int, text string, expectedVersion *int) int
+		AnswerExplanation          func(childComplexity int, text string, files []*graphql.Upload, expectedVersion *int) int
 		AssignTicket               func(childComplexity int, id int, assigneeIDs []int, approverIDs []int, expectedVersion *int) int
 		BulkUpdateTickets          func(childComplexity int, ids []int, change tickets.BulkChange) int
 		CreateCategory             func(childComplexity int, input ent.CreateCategoryInput) int
@@ -871,7 +880,7 @@ type MutationResolver interface {
 	DeleteAttachment(ctx context.Context, id int) (int, error)
 	RequestExplanation(ctx context.Context, input explanations.RequestInput) (*ent.ExplanationRequest, error)
 	WithdrawExplanation(ctx context.Context, id int, reason string, expectedVersion *int) (*ent.ExplanationRequest, error)
-	AnswerExplanation(ctx context.Context, text string, expectedVersion *int) (*explanations.View, error)
+	AnswerExplanation(ctx context.Context, text string, files []*graphql.Upload, expectedVersion *int) (*explanations.View, error)
 	ReviewExplanation(ctx context.Context, action explanationstep.Action, comment *string, expectedVersion *int) (*explanations.View, error)
 }
 type NotificationPreferenceResolver interface {
@@ -1887,12 +1896,49 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.ExplanationCategory.UpdatedAt(childComplexity), true
 
+	case "ExplanationLinkAttachment.contentType":
+		if e.ComplexityRoot.ExplanationLinkAttachment.ContentType == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ExplanationLinkAttachment.ContentType(childComplexity), true
+	case "ExplanationLinkAttachment.filename":
+		if e.ComplexityRoot.ExplanationLinkAttachment.Filename == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ExplanationLinkAttachment.Filename(childComplexity), true
+	case "ExplanationLinkAttachment.sha256":
+		if e.ComplexityRoot.ExplanationLinkAttachment.SHA256 == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ExplanationLinkAttachment.SHA256(childComplexity), true
+	case "ExplanationLinkAttachment.size":
+		if e.ComplexityRoot.ExplanationLinkAttachment.Size == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ExplanationLinkAttachment.Size(childComplexity), true
+	case "ExplanationLinkAttachment.downloadURL":
+		if e.ComplexityRoot.ExplanationLinkAttachment.URL == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ExplanationLinkAttachment.URL(childComplexity), true
+
 	case "ExplanationLinkStep.action":
 		if e.ComplexityRoot.ExplanationLinkStep.Action == nil {
 			break
 		}
 
 		return e.ComplexityRoot.ExplanationLinkStep.Action(childComplexity), true
+	case "ExplanationLinkStep.attachments":
+		if e.ComplexityRoot.ExplanationLinkStep.Attachments == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ExplanationLinkStep.Attachments(childComplexity), true
 	case "ExplanationLinkStep.by":
 		if e.ComplexityRoot.ExplanationLinkStep.By == nil {
 			break
@@ -2463,7 +2509,7 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 			return 0, false
 		}
 
-		return e.ComplexityRoot.Mutation.AnswerExplanation(childComplexity, args["text"].(string), args["expectedVersion"].(*int)), true
+		return e.ComplexityRoot.Mutation.AnswerExplanation(childComplexity, args["text"].(string), args["files"].([]*graphql.Upload), args["expectedVersion"].(*int)), true
 	case "Mutation.assignTicket":
 		if e.ComplexityRoot.Mutation.AssignTicket == nil {
 			break
@@ -6815,10 +6861,11 @@ extend type Mutation {
   "Closes a request that has not ended (the ticket's editors), with a reason."
   withdrawExplanation(id: ID!, reason: String!, expectedVersion: Int): ExplanationRequest!
   """
-  The violator answers (SUBMIT), through their personal link.
-  Attachments are not taken yet.
+  The violator answers (SUBMIT), through their personal link, with at
+  most 10 files (a GraphQL multipart request; each within the upload
+  limit), attached to the answer's step.
   """
-  answerExplanation(text: String!, expectedVersion: Int): ExplanationLinkView!
+  answerExplanation(text: String!, files: [Upload!], expectedVersion: Int): ExplanationLinkView!
   """
   The manager returns or accepts the answer, the auditor returns or
   completes it, through their personal link. A return needs a comment.
@@ -6912,7 +6959,20 @@ type ExplanationLinkStep {
   "The name of who took it (an analyst is named by their display name)."
   by: String
   comment: String!
+  "The answer's files, oldest first."
+  attachments: [ExplanationLinkAttachment!]!
   createdAt: Time!
+}
+
+"A file of an answer, as the holder of a personal link sees it."
+type ExplanationLinkAttachment {
+  filename: String!
+  "Sniffed from the content."
+  contentType: String!
+  size: Int!
+  sha256: String!
+  "Downloads the file, authorized by the link's token in the URL."
+  downloadURL: String!
 }
 `, BuiltIn: false},
 }
@@ -7390,6 +7450,22 @@ func (ec *executionContext) childFields_ExplanationCategory(ctx context.Context,
 	return nil, fmt.Errorf("no field named %q was found under type ExplanationCategory", field.Name)
 }
 
+func (ec *executionContext) childFields_ExplanationLinkAttachment(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "filename":
+		return ec.fieldContext_ExplanationLinkAttachment_filename(ctx, field)
+	case "contentType":
+		return ec.fieldContext_ExplanationLinkAttachment_contentType(ctx, field)
+	case "size":
+		return ec.fieldContext_ExplanationLinkAttachment_size(ctx, field)
+	case "sha256":
+		return ec.fieldContext_ExplanationLinkAttachment_sha256(ctx, field)
+	case "downloadURL":
+		return ec.fieldContext_ExplanationLinkAttachment_downloadURL(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type ExplanationLinkAttachment", field.Name)
+}
+
 func (ec *executionContext) childFields_ExplanationLinkStep(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 	switch field.Name {
 	case "action":
@@ -7404,6 +7480,8 @@ func (ec *executionContext) childFields_ExplanationLinkStep(ctx context.Context,
 		return ec.fieldContext_ExplanationLinkStep_by(ctx, field)
 	case "comment":
 		return ec.fieldContext_ExplanationLinkStep_comment(ctx, field)
+	case "attachments":
+		return ec.fieldContext_ExplanationLinkStep_attachments(ctx, field)
 	case "createdAt":
 		return ec.fieldContext_ExplanationLinkStep_createdAt(ctx, field)
 	}
@@ -8367,14 +8445,22 @@ func (ec *executionContext) field_Mutation_answerExplanation_args(ctx context.Co
 		return nil, err
 	}
 	args["text"] = arg0
-	arg1, err := graphql.ProcessArgField(ctx, rawArgs, "expectedVersion",
+	arg1, err := graphql.ProcessArgField(ctx, rawArgs, "files",
+		func(ctx context.Context, v any) ([]*graphql.Upload, error) {
+			return ec.unmarshalOUpload2ᚕᚖgithubᚗcomᚋ99designsᚋgqlgenᚋgraphqlᚐUploadᚄ(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["files"] = arg1
+	arg2, err := graphql.ProcessArgField(ctx, rawArgs, "expectedVersion",
 		func(ctx context.Context, v any) (*int, error) {
 			return ec.unmarshalOInt2ᚖint(ctx, v)
 		})
 	if err != nil {
 		return nil, err
 	}
-	args["expectedVersion"] = arg1
+	args["expectedVersion"] = arg2
 	return args, nil
 }
 
@@ -14086,6 +14172,121 @@ func (ec *executionContext) fieldContext_ExplanationCategory_active(_ context.Co
 	return graphql.NewScalarFieldContext("ExplanationCategory", field, false, false, errors.New("field of type Boolean does not have child fields"))
 }
 
+func (ec *executionContext) _ExplanationLinkAttachment_filename(ctx context.Context, field graphql.CollectedField, obj *explanations.ViewAttachment) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ExplanationLinkAttachment_filename(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Filename, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ExplanationLinkAttachment_filename(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ExplanationLinkAttachment", field, false, false, errors.New("field of type String does not have child fields"))
+}
+
+func (ec *executionContext) _ExplanationLinkAttachment_contentType(ctx context.Context, field graphql.CollectedField, obj *explanations.ViewAttachment) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ExplanationLinkAttachment_contentType(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.ContentType, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ExplanationLinkAttachment_contentType(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ExplanationLinkAttachment", field, false, false, errors.New("field of type String does not have child fields"))
+}
+
+func (ec *executionContext) _ExplanationLinkAttachment_size(ctx context.Context, field graphql.CollectedField, obj *explanations.ViewAttachment) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ExplanationLinkAttachment_size(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Size, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int64) graphql.Marshaler {
+			return ec.marshalNInt2int64(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ExplanationLinkAttachment_size(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ExplanationLinkAttachment", field, false, false, errors.New("field of type Int does not have child fields"))
+}
+
+func (ec *executionContext) _ExplanationLinkAttachment_sha256(ctx context.Context, field graphql.CollectedField, obj *explanations.ViewAttachment) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ExplanationLinkAttachment_sha256(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.SHA256, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ExplanationLinkAttachment_sha256(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ExplanationLinkAttachment", field, false, false, errors.New("field of type String does not have child fields"))
+}
+
+func (ec *executionContext) _ExplanationLinkAttachment_downloadURL(ctx context.Context, field graphql.CollectedField, obj *explanations.ViewAttachment) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ExplanationLinkAttachment_downloadURL(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.URL, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ExplanationLinkAttachment_downloadURL(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ExplanationLinkAttachment", field, false, false, errors.New("field of type String does not have child fields"))
+}
+
 func (ec *executionContext) _ExplanationLinkStep_action(ctx context.Context, field graphql.CollectedField, obj *explanations.ViewStep) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -14222,6 +14423,38 @@ func (ec *executionContext) _ExplanationLinkStep_comment(ctx context.Context, fi
 }
 func (ec *executionContext) fieldContext_ExplanationLinkStep_comment(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("ExplanationLinkStep", field, false, false, errors.New("field of type String does not have child fields"))
+}
+
+func (ec *executionContext) _ExplanationLinkStep_attachments(ctx context.Context, field graphql.CollectedField, obj *explanations.ViewStep) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ExplanationLinkStep_attachments(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Attachments, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []explanations.ViewAttachment) graphql.Marshaler {
+			return ec.marshalNExplanationLinkAttachment2ᚕsocdeskᚋinternalᚋexplanationsᚐViewAttachmentᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ExplanationLinkStep_attachments(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "ExplanationLinkStep",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_ExplanationLinkAttachment(ctx, field)
+		},
+	}
+	return fc, nil
 }
 
 func (ec *executionContext) _ExplanationLinkStep_createdAt(ctx context.Context, field graphql.CollectedField, obj *explanations.ViewStep) (ret graphql.Marshaler) {
@@ -18497,7 +18730,7 @@ func (ec *executionContext) _Mutation_answerExplanation(ctx context.Context, fie
 		},
 		func(ctx context.Context) (any, error) {
 			fc := graphql.GetFieldContext(ctx)
-			return ec.Resolvers.Mutation().AnswerExplanation(ctx, fc.Args["text"].(string), fc.Args["expectedVersion"].(*int))
+			return ec.Resolvers.Mutation().AnswerExplanation(ctx, fc.Args["text"].(string), fc.Args["files"].([]*graphql.Upload), fc.Args["expectedVersion"].(*int))
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v *explanations.View) graphql.Marshaler {
@@ -30706,6 +30939,64 @@ func (ec *executionContext) _ExplanationCategory(ctx context.Context, sel ast.Se
 	return out
 }
 
+var explanationLinkAttachmentImplementors = []string{"ExplanationLinkAttachment"}
+
+func (ec *executionContext) _ExplanationLinkAttachment(ctx context.Context, sel ast.SelectionSet, obj *explanations.ViewAttachment) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, explanationLinkAttachmentImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferredFieldSet := graphql.NewFieldSet(nil)
+	deferLabelToView := make(map[string]*graphql.FieldSetView)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("ExplanationLinkAttachment")
+		case "filename":
+			out.Values[i] = ec._ExplanationLinkAttachment_filename(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "contentType":
+			out.Values[i] = ec._ExplanationLinkAttachment_contentType(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "size":
+			out.Values[i] = ec._ExplanationLinkAttachment_size(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "sha256":
+			out.Values[i] = ec._ExplanationLinkAttachment_sha256(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "downloadURL":
+			out.Values[i] = ec._ExplanationLinkAttachment_downloadURL(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	atomic.AddInt32(&ec.Deferred, int32(min(len(deferLabelToView), math.MaxInt32)))
+
+	ec.ProcessDeferredGroup(graphql.DeferredGroup{
+		Defers:   deferLabelToView,
+		Path:     graphql.GetPath(ctx),
+		FieldSet: deferredFieldSet,
+		Context:  ctx,
+	})
+
+	return out
+}
+
 var explanationLinkStepImplementors = []string{"ExplanationLinkStep"}
 
 func (ec *executionContext) _ExplanationLinkStep(ctx context.Context, sel ast.SelectionSet, obj *explanations.ViewStep) graphql.Marshaler {
@@ -30745,6 +31036,11 @@ func (ec *executionContext) _ExplanationLinkStep(ctx context.Context, sel ast.Se
 			}
 		case "comment":
 			out.Values[i] = ec._ExplanationLinkStep_comment(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "attachments":
+			out.Values[i] = ec._ExplanationLinkStep_attachments(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
@@ -37064,6 +37360,26 @@ func (ec *executionContext) marshalNExplanationCategoryOrderField2ᚖsocdeskᚋe
 	return v
 }
 
+func (ec *executionContext) marshalNExplanationLinkAttachment2socdeskᚋinternalᚋexplanationsᚐViewAttachment(ctx context.Context, sel ast.SelectionSet, v explanations.ViewAttachment) graphql.Marshaler {
+	return ec._ExplanationLinkAttachment(ctx, sel, &v)
+}
+
+func (ec *executionContext) marshalNExplanationLinkAttachment2ᚕsocdeskᚋinternalᚋexplanationsᚐViewAttachmentᚄ(ctx context.Context, sel ast.SelectionSet, v []explanations.ViewAttachment) graphql.Marshaler {
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalNExplanationLinkAttachment2socdeskᚋinternalᚋexplanationsᚐViewAttachment(ctx, sel, v[i])
+	})
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
+}
+
 func (ec *executionContext) unmarshalNExplanationLinkRole2socdeskᚋentᚋexplanationlinkᚐRole(ctx context.Context, v any) (explanationlink.Role, error) {
 	var res explanationlink.Role
 	err := res.UnmarshalGQL(v)
@@ -37176,13 +37492,13 @@ func (ec *executionContext) marshalNExplanationReviewAction2socdeskᚋentᚋexpl
 	return v
 }
 
-func (ec *executionContext) unmarshalNExplanationStatus2socdeskᚋentᚋschematypeᚐExplanationStatus(ctx context.Context, v any) (schematype.ExplanationStatus, error) {
-	var res schematype.ExplanationStatus
+func (ec *executionContext) unmarshalNExplanationStatus2socdeskᚋentᚋschematypeᚐExplanationStatus(ctx context.Context, v any) (explanations.Status, error) {
+	var res explanations.Status
 	err := res.UnmarshalGQL(v)
 	return res, graphql.ErrorOnPath(ctx, err)
 }
 
-func (ec *executionContext) marshalNExplanationStatus2socdeskᚋentᚋschematypeᚐExplanationStatus(ctx context.Context, sel ast.SelectionSet, v schematype.ExplanationStatus) graphql.Marshaler {
+func (ec *executionContext) marshalNExplanationStatus2socdeskᚋentᚋschematypeᚐExplanationStatus(ctx context.Context, sel ast.SelectionSet, v explanations.Status) graphql.Marshaler {
 	return v
 }
 
@@ -37196,13 +37512,13 @@ func (ec *executionContext) marshalNExplanationStep2ᚖsocdeskᚋentᚐExplanati
 	return ec._ExplanationStep(ctx, sel, v)
 }
 
-func (ec *executionContext) unmarshalNExplanationStepAction2socdeskᚋentᚋexplanationstepᚐAction(ctx context.Context, v any) (explanationstep.Action, error) {
-	var res explanationstep.Action
+func (ec *executionContext) unmarshalNExplanationStepAction2socdeskᚋentᚋexplanationstepᚐAction(ctx context.Context, v any) (explanations.Action, error) {
+	var res explanations.Action
 	err := res.UnmarshalGQL(v)
 	return res, graphql.ErrorOnPath(ctx, err)
 }
 
-func (ec *executionContext) marshalNExplanationStepAction2socdeskᚋentᚋexplanationstepᚐAction(ctx context.Context, sel ast.SelectionSet, v explanationstep.Action) graphql.Marshaler {
+func (ec *executionContext) marshalNExplanationStepAction2socdeskᚋentᚋexplanationstepᚐAction(ctx context.Context, sel ast.SelectionSet, v explanations.Action) graphql.Marshaler {
 	return v
 }
 
@@ -38303,6 +38619,28 @@ func (ec *executionContext) unmarshalNUpload2githubᚗcomᚋ99designsᚋgqlgen�
 func (ec *executionContext) marshalNUpload2githubᚗcomᚋ99designsᚋgqlgenᚋgraphqlᚐUpload(ctx context.Context, sel ast.SelectionSet, v graphql.Upload) graphql.Marshaler {
 	_ = sel
 	res := graphql.MarshalUpload(v)
+	if res == graphql.Null {
+		if !graphql.HasFieldError(ctx, graphql.GetFieldContext(ctx)) {
+			graphql.AddErrorf(ctx, "the requested element is null which the schema does not allow")
+		}
+	}
+	return res
+}
+
+func (ec *executionContext) unmarshalNUpload2ᚖgithubᚗcomᚋ99designsᚋgqlgenᚋgraphqlᚐUpload(ctx context.Context, v any) (*graphql.Upload, error) {
+	res, err := graphql.UnmarshalUpload(v)
+	return &res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalNUpload2ᚖgithubᚗcomᚋ99designsᚋgqlgenᚋgraphqlᚐUpload(ctx context.Context, sel ast.SelectionSet, v *graphql.Upload) graphql.Marshaler {
+	if v == nil {
+		if !graphql.HasFieldError(ctx, graphql.GetFieldContext(ctx)) {
+			graphql.AddErrorf(ctx, "the requested element is null which the schema does not allow")
+		}
+		return graphql.Null
+	}
+	_ = sel
+	res := graphql.MarshalUpload(*v)
 	if res == graphql.Null {
 		if !graphql.HasFieldError(ctx, graphql.GetFieldContext(ctx)) {
 			graphql.AddErrorf(ctx, "the requested element is null which the schema does not allow")
@@ -39799,6 +40137,41 @@ func (ec *executionContext) marshalOTime2ᚖtimeᚐTime(ctx context.Context, sel
 	_ = ctx
 	res := graphql.MarshalTime(*v)
 	return res
+}
+
+func (ec *executionContext) unmarshalOUpload2ᚕᚖgithubᚗcomᚋ99designsᚋgqlgenᚋgraphqlᚐUploadᚄ(ctx context.Context, v any) ([]*graphql.Upload, error) {
+	if v == nil {
+		return nil, nil
+	}
+	vSlice := graphql.CoerceList(v)
+	var err error
+	res := make([]*graphql.Upload, len(vSlice))
+	for i := range vSlice {
+		ctx := graphql.WithPathContext(ctx, graphql.NewPathWithIndex(i))
+		res[i], err = ec.unmarshalNUpload2ᚖgithubᚗcomᚋ99designsᚋgqlgenᚋgraphqlᚐUpload(ctx, vSlice[i])
+		if err != nil {
+			return nil, err
+		}
+	}
+	return res, nil
+}
+
+func (ec *executionContext) marshalOUpload2ᚕᚖgithubᚗcomᚋ99designsᚋgqlgenᚋgraphqlᚐUploadᚄ(ctx context.Context, sel ast.SelectionSet, v []*graphql.Upload) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	ret := make(graphql.Array, len(v))
+	for i := range v {
+		ret[i] = ec.marshalNUpload2ᚖgithubᚗcomᚋ99designsᚋgqlgenᚋgraphqlᚐUpload(ctx, sel, v[i])
+	}
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
 }
 
 func (ec *executionContext) marshalOUser2ᚕᚖsocdeskᚋentᚐUserᚄ(ctx context.Context, sel ast.SelectionSet, v []*ent.User) graphql.Marshaler {

@@ -129,6 +129,7 @@ func New(st *store.Store, broker events.Broker, cfg config.Config, log *slog.Log
 	att := &attachments.Service{Client: st.Client, Dialect: st.Dialect, Bucket: p.bucket, Tickets: svc, Jobs: eng,
 		MaxBytes: cfg.MaxUploadBytes, Signer: attachments.NewSigner(cfg.URLSigningKey, cfg.SignedURLTTL), Log: log}
 	att.Register()
+	ex.Attachments = att // an answer's files
 	admin.WatchRights(st.Client, broker)
 	adm := &admin.Service{Client: st.Client, Dialect: st.Dialect}
 	authn := &auth.Authenticator{Client: st.Client, Now: time.Now, CacheFor: cfg.AuthCache}

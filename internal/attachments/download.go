@@ -50,7 +50,14 @@ func (s *Service) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		s.internal(w, r, err)
 		return
 	}
-	obj, err := s.Bucket.NewReader(ctx, contentKey(a.Sha256), nil)
+	s.Serve(w, r, a)
+}
+
+// Serve serves attachment a, which the caller may show to the request's
+// sender, as ServeHTTP does: a download a browser neither renders nor
+// sniffs, with ETag and ranges.
+func (s *Service) Serve(w http.ResponseWriter, r *http.Request, a *ent.Attachment) {
+	obj, err := s.Bucket.NewReader(r.Context(), contentKey(a.Sha256), nil)
 	if err != nil {
 		s.internal(w, r, fmt.Errorf("opening the content of attachment %d: %w", a.ID, err))
 		return

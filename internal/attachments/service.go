@@ -27,18 +27,13 @@ import (
 // viewer, recorded in the ticket's history. r is a *Staged when the
 // multipart transport staged it already; anything else is staged here.
 func (s *Service) Upload(ctx context.Context, ticketID int, memoID *int, r io.Reader, filename string) (*ent.Attachment, error) {
-	st, ok := r.(*Staged)
-	if !ok || st.s != s {
-		var err error
-		if st, err = s.Stage(ctx, r); err == ErrTooLarge {
-			return nil, errs.Invalid("file", "is larger than %d bytes", s.MaxBytes)
-		} else if err != nil {
-			return nil, err
-		}
+	st, err := s.Take(ctx, "file", r)
+	if err != nil {
+		return nil, err
 	}
 	defer s.Discard(ctx, st)
 	var a *ent.Attachment
-	err := s.Tickets.Annotate(ctx, "ticketID", ticketID, func(ctx context.Context, tx *ent.Tx, t *ent.Ticket) (ticketevent.Kind, []schematype.FieldChange, error) {
+	err = s.Tickets.Annotate(ctx, "ticketID", ticketID, func(ctx context.Context, tx *ent.Tx, t *ent.Ticket) (ticketevent.Kind, []schematype.FieldChange, error) {
 		if memoID != nil {
 			ok, err := tx.Memo.Query().Where(memo.ID(*memoID), memo.TicketID(t.ID)).Exist(ctx)
 			if err != nil {
@@ -62,6 +57,25 @@ func (s *Service) Upload(ctx context.Context, ticketID int, memoID *int, r io.Re
 		return nil, err
 	}
 	return a.Unwrap(), nil
+}
+
+// Take is r staged: r itself when the multipart transport staged it
+// already, else r streamed into staging here (too large: an error naming
+// field). The caller Discards it.
+func (s *Service) Take(ctx context.Context, field string, r io.Reader) (*Staged, error) {
+	if st, ok := r.(*Staged); ok && st.s == s {
+		return st, nil
+	}
+	st, err := s.Stage(ctx, r)
+	if err == ErrTooLarge {
+		return nil, errs.Invalid(field, "is larger than %d bytes", s.MaxBytes)
+	}
+	return st, err
+}
+
+// Change is what the history keeps of attachment a.
+func Change(a *ent.Attachment) map[string]any {
+	return change(a, nil)
 }
 
 // change is what the history keeps of an attachment.

@@ -7,9 +7,11 @@ import (
 	"strings"
 
 	"socdesk/ent"
+	"socdesk/ent/attachment"
 	"socdesk/ent/explanationlink"
 	"socdesk/ent/explanationrequest"
 	"socdesk/ent/explanationstep"
+	"socdesk/graph/scalar"
 	"socdesk/internal/authz"
 	"socdesk/internal/errs"
 	"socdesk/internal/explanations/link"
@@ -36,8 +38,9 @@ var errLink = errs.New(errs.NotFound, "this link is not valid (any more)")
 // ErrNoLink is the error of a link operation made without a link token.
 var ErrNoLink = errs.New(errs.Unauthenticated, "a personal link token is required")
 
-// holder is an open link: its row, with its request.
+// holder is an open link: its token, its row, with its request.
 type holder struct {
+	raw  string
 	link *ent.ExplanationLink
 	req  *ent.ExplanationRequest
 }
@@ -61,7 +64,7 @@ func (s *Service) open(ctx context.Context, raw string) (*holder, error) {
 	if IsEnded(r.Status) || !holds(r, Actor{Role: Role(l.Role), EmployeeID: l.EmployeeID}) {
 		return nil, errLink
 	}
-	return &holder{link: l, req: r}, nil
+	return &holder{raw: raw, link: l, req: r}, nil
 }
 
 // MintLink makes a fresh personal link for employeeID in role on request
@@ -107,16 +110,15 @@ func (s *Service) View(ctx context.Context, raw string) (*View, error) {
 // AUDIT_RETURNs or AUDIT_COMPLETEs (the table decides). It answers the
 // request as the holder sees it afterwards (once it has ended, the link
 // opens it no more: the view is of the step's result).
-//
-// Answer attachments: not taken yet (package attachments will add them to
-// the SUBMIT step's ExplanationStep; this is the seam).
-func (s *Service) ActByLink(ctx context.Context, raw string, action Action, comment string, expectedVersion *int) (*View, error) {
+// An answer carries files, attached to its step with the violator as
+// their uploader.
+func (s *Service) ActByLink(ctx context.Context, raw string, action Action, comment string, files []File, expectedVersion *int) (*View, error) {
 	h, err := s.open(ctx, raw)
 	if err != nil {
 		return nil, err
 	}
 	actor := Actor{Role: Role(h.link.Role), EmployeeID: h.link.EmployeeID}
-	r, err := s.Act(authz.System(ctx), h.req.ID, action, actor, comment, expectedVersion)
+	r, err := s.Act(authz.System(ctx), h.req.ID, action, actor, comment, files, expectedVersion)
 	if err != nil {
 		return nil, err
 	}
@@ -133,7 +135,8 @@ func (s *Service) view(ctx context.Context, h *holder) (*View, error) {
 	r, err := s.Client.ExplanationRequest.Query().Where(explanationrequest.ID(h.req.ID)).
 		WithTicket().WithViolator().WithManager().WithAuditor().WithCategory().
 		WithSteps(func(q *ent.ExplanationStepQuery) {
-			q.Order(ent.Asc(explanationstep.FieldID)).WithActor().WithActorEmployee()
+			q.Order(ent.Asc(explanationstep.FieldID)).WithActor().WithActorEmployee().
+				WithAttachments(func(q *ent.AttachmentQuery) { q.Order(ent.Asc(attachment.FieldID)) })
 		}).Only(ctx)
 	if err != nil {
 		return nil, err
@@ -160,7 +163,31 @@ func (s *Service) view(ctx context.Context, h *holder) (*View, error) {
 		case st.Edges.Actor != nil:
 			vs.By = &st.Edges.Actor.DisplayName
 		}
+		for _, a := range st.Edges.Attachments {
+			vs.Attachments = append(vs.Attachments, ViewAttachment{ID: a.ID, Filename: a.Filename, ContentType: a.ContentType,
+				Size: a.Size, SHA256: a.Sha256, URL: s.PageURL(h.raw) + AttachmentPath(a.ID)})
+		}
 		v.Steps = append(v.Steps, vs)
 	}
 	return v, nil
+}
+
+// AttachmentPath is where, under a personal page, attachment id of its
+// request's answers downloads.
+func AttachmentPath(id int) string { return "/attachments/" + scalar.EncodeID(id) }
+
+// LinkAttachment is attachment id if it belongs to a step of the request
+// token raw opens (an answer's file), for its holder to download; any
+// other is the same not-found error as a link that opens nothing.
+func (s *Service) LinkAttachment(ctx context.Context, raw string, id int) (*ent.Attachment, error) {
+	h, err := s.open(ctx, raw)
+	if err != nil {
+		return nil, err
+	}
+	a, err := s.Client.Attachment.Query().Where(attachment.ID(id),
+		attachment.HasExplanationStepWith(explanationstep.RequestID(h.req.ID))).Only(authz.System(ctx))
+	if ent.IsNotFound(err) {
+		return nil, errLink
+	}
+	return a, err
 }

@@ -97,7 +97,7 @@ func (s *Service) remind(ctx context.Context, id int, now time.Time) (bool, erro
 		}
 		from := old.Status
 		done = true
-		return s.taken(ctx, tx, r, &from, Remind, Actor{Role: System}, "")
+		return s.taken(ctx, tx, r, &from, Remind, Actor{Role: System}, "", nil, nil)
 	})
 	if errors.Is(err, errAlready) {
 		return false, nil

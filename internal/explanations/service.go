@@ -3,6 +3,8 @@ package explanations
 import (
 	"context"
 	"encoding/json"
+	"fmt"
+	"io"
 	"slices"
 	"strings"
 	"time"
@@ -17,6 +19,7 @@ import (
 	"socdesk/ent/explanationrequest"
 	"socdesk/ent/schematype"
 	"socdesk/ent/ticketevent"
+	"socdesk/internal/attachments"
 	"socdesk/internal/authz"
 	"socdesk/internal/errs"
 	"socdesk/internal/jobs"
@@ -34,7 +37,17 @@ const (
 	MaxDeadline      = 366 * 24 * time.Hour
 	// MaxPerTicket bounds Ticket.explanations.
 	MaxPerTicket = 100
+	// MaxAnswerFiles bounds the files one answer carries (each bounded by
+	// the attachments' size limit, all together by one request's).
+	MaxAnswerFiles = 10
 )
+
+// File is a file an answer carries: its content (staged already by the
+// upload's transport or the page, or streamed here) and the client's name.
+type File struct {
+	Content  io.Reader
+	Filename string
+}
 
 // Service takes the steps of explanation requests.
 type Service struct {
@@ -50,6 +63,8 @@ type Service struct {
 	RemindBefore time.Duration
 	// Now is the clock of deadlines, overdue and reminders (nil: time.Now).
 	Now func() time.Time
+	// Attachments stores the files of answers.
+	Attachments *attachments.Service
 }
 
 // NowUTC is the service's clock.
@@ -149,7 +164,7 @@ func (s *Service) Create(ctx context.Context, in RequestInput) (*ent.Explanation
 		if r, err = c.Save(ctx); err != nil {
 			return tickets.ExplanationStep{}, err
 		}
-		return s.taken(ctx, tx, r, nil, Request, Actor{Role: Editor}, "")
+		return s.taken(ctx, tx, r, nil, Request, Actor{Role: Editor}, "", nil, nil)
 	})
 	if err != nil {
 		return nil, err
@@ -160,13 +175,15 @@ func (s *Service) Create(ctx context.Context, in RequestInput) (*ent.Explanation
 // Withdraw closes a request that has not ended, as its ticket's editors
 // may, with a reason.
 func (s *Service) Withdraw(ctx context.Context, id int, reason string, expectedVersion *int) (*ent.ExplanationRequest, error) {
-	return s.Act(ctx, id, Withdraw, Actor{Role: Editor}, reason, expectedVersion)
+	return s.Act(ctx, id, Withdraw, Actor{Role: Editor}, reason, nil, expectedVersion)
 }
 
 // Act takes action on request id as actor, with comment (an answer's text,
-// a reason). An employee acting through their link acts in the system
-// context (see Link); an editor in the viewer's.
-func (s *Service) Act(ctx context.Context, id int, action Action, actor Actor, comment string, expectedVersion *int) (*ent.ExplanationRequest, error) {
+// a reason) and, for an answer (SUBMIT), files: attached to the answer's
+// step in the step's transaction, so a refused step keeps none of them. An
+// employee acting through their link acts in the system context (see
+// Link); an editor in the viewer's.
+func (s *Service) Act(ctx context.Context, id int, action Action, actor Actor, comment string, files []File, expectedVersion *int) (*ent.ExplanationRequest, error) {
 	field, limit := "comment", MaxCommentRunes
 	switch action {
 	case Withdraw:
@@ -176,6 +193,15 @@ func (s *Service) Act(ctx context.Context, id int, action Action, actor Actor, c
 	}
 	comment = strings.TrimSpace(comment)
 	if err := bounded(field, comment, limit); err != nil {
+		return nil, err
+	}
+	staged, err := s.stage(ctx, action, files)
+	defer func() {
+		for _, st := range staged {
+			s.Attachments.Discard(ctx, st)
+		}
+	}()
+	if err != nil {
 		return nil, err
 	}
 	cur, err := s.Client.ExplanationRequest.Query().Where(explanationrequest.ID(id)).Only(ctx)
@@ -225,12 +251,39 @@ func (s *Service) Act(ctx context.Context, id int, action Action, actor Actor, c
 			return tickets.ExplanationStep{}, err
 		}
 		from := old.Status
-		return s.taken(ctx, tx, r, &from, action, actor, comment)
+		return s.taken(ctx, tx, r, &from, action, actor, comment, staged, files)
 	})
 	if err != nil {
 		return nil, err
 	}
 	return r.Unwrap(), nil
+}
+
+// stage stages an answer's files, refusing files on any other action and
+// more than MaxAnswerFiles. What it returns, even with an error, the
+// caller Discards.
+func (s *Service) stage(ctx context.Context, action Action, files []File) ([]*attachments.Staged, error) {
+	if len(files) == 0 {
+		return nil, nil
+	}
+	if action != Submit {
+		return nil, errs.Invalid("files", "only an answer (SUBMIT) carries files")
+	}
+	if len(files) > MaxAnswerFiles {
+		return nil, errs.Invalid("files", "has %d files; an answer carries at most %d", len(files), MaxAnswerFiles)
+	}
+	if s.Attachments == nil {
+		return nil, errs.New(errs.Internal, "explanations: no attachment store")
+	}
+	var staged []*attachments.Staged
+	for i, f := range files {
+		st, err := s.Attachments.Take(ctx, fmt.Sprintf("files[%d]", i), f.Content)
+		if err != nil {
+			return staged, err
+		}
+		staged = append(staged, st)
+	}
+	return staged, nil
 }
 
 // holds reports whether actor is the request's person in their role.
@@ -251,18 +304,31 @@ func holds(r *ent.ExplanationRequest, a Actor) bool {
 // taken records the step action that moved r (now as saved) from from:
 // its ExplanationStep, the messages to the people concerned, and the
 // ticket's side (history, explanation status when r is its latest request).
-func (s *Service) taken(ctx context.Context, tx *ent.Tx, r *ent.ExplanationRequest, from *Status, action Action, actor Actor, comment string) (tickets.ExplanationStep, error) {
+func (s *Service) taken(ctx context.Context, tx *ent.Tx, r *ent.ExplanationRequest, from *Status, action Action, actor Actor, comment string, staged []*attachments.Staged, files []File) (tickets.ExplanationStep, error) {
 	c := tx.ExplanationStep.Create().SetRequestID(r.ID).SetTicketID(r.TicketID).SetAction(action).
 		SetRole(actor.Role).SetNillableFromStatus(from).SetToStatus(r.Status).SetComment(comment).SetCreatedAt(s.NowUTC())
+	to := attachments.Target{TicketID: r.TicketID}
 	if actor.Role == Editor {
 		if v := viewer.FromContext(ctx); v != nil {
 			c.SetActorID(v.UserID)
+			to.UploaderUserID = &v.UserID
 		}
 	} else if actor.EmployeeID != 0 {
 		c.SetActorEmployeeID(actor.EmployeeID)
+		to.UploaderEmployeeID = &actor.EmployeeID
 	}
-	if _, err := c.Save(ctx); err != nil {
+	saved, err := c.Save(ctx)
+	if err != nil {
 		return tickets.ExplanationStep{}, err
+	}
+	var attached []map[string]any
+	for i, st := range staged {
+		to.StepID, to.Filename = &saved.ID, files[i].Filename
+		a, err := s.Attachments.Attach(ctx, tx, st, to)
+		if err != nil {
+			return tickets.ExplanationStep{}, err
+		}
+		attached = append(attached, attachments.Change(a))
 	}
 	if err := s.tell(ctx, tx, r, action); err != nil {
 		return tickets.ExplanationStep{}, err
@@ -270,6 +336,9 @@ func (s *Service) taken(ctx context.Context, tx *ent.Tx, r *ent.ExplanationReque
 	change := map[string]any{"id": r.ID, "action": action, "to": r.Status, "role": actor.Role}
 	if from != nil {
 		change["from"] = *from
+	}
+	if attached != nil {
+		change["attachments"] = attached
 	}
 	step := tickets.ExplanationStep{Change: change}
 	latest, err := tx.ExplanationRequest.Query().Where(explanationrequest.TicketID(r.TicketID)).

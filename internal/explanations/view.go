@@ -42,6 +42,19 @@ type ViewStep struct {
 	By         *string
 	Comment    string
 	CreatedAt  time.Time
+	// Attachments: an answer's files, oldest first.
+	Attachments []ViewAttachment
+}
+
+// ViewAttachment is a file of an answer, downloaded from URL (under the
+// personal page, authorized by its token).
+type ViewAttachment struct {
+	ID          int `json:"-"`
+	Filename    string
+	ContentType string
+	Size        int64
+	SHA256      string
+	URL         string
 }
 
 // Oldest sorts steps oldest first.

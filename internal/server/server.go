@@ -50,8 +50,8 @@ type Deps struct {
 	SignedAttachments http.Handler
 	MaxUploadBytes    int64
 	// Explain, if set, serves the personal explanation pages at
-	// /explain/{token} (authorized by the token in the path; see package
-	// explanations/page).
+	// /explain/{token} and their answers' files under it (authorized by the
+	// token in the path; see package explanations/page).
 	Explain http.Handler
 }
 
@@ -107,6 +107,7 @@ func NewHandler(d Deps) http.Handler {
 	}
 	if d.Explain != nil {
 		mux.Handle("/explain/{token}", d.Explain)
+		mux.Handle("/explain/{token}/attachments/{id}", d.Explain)
 	}
 	mux.HandleFunc("GET /readyz", func(w http.ResponseWriter, r *http.Request) {
 		ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)

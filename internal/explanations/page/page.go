@@ -1,7 +1,9 @@
 // Package page is the personal page of an explanation request: GET
 // /explain/{token} shows the request its link opens (that request only,
 // its evidence and steps) and a form with the holder's actions; POST takes
-// one. Server-rendered with html/template, without JavaScript; the form is
+// one (the violator's answer as a multipart form with its files); GET
+// /explain/{token}/attachments/{id} downloads a file of the request's
+// answers. Server-rendered with html/template, without JavaScript; the form is
 // CSRF-protected by a SameSite=Strict cookie holding a nonce and a form
 // field holding the HMAC of that nonce keyed by the link's hash; the
 // responses forbid framing, caching, referrers and any script.
@@ -17,12 +19,19 @@ import (
 	"encoding/base64"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
+	"fmt"
 	"html/template"
+	"io"
 	"log/slog"
+	"mime"
+	"slices"
 	"net/http"
 	"strconv"
 	"strings"
 
+	"socdesk/graph/scalar"
+	"socdesk/internal/attachments"
 	"socdesk/internal/errs"
 	"socdesk/internal/explanations"
 	"socdesk/internal/explanations/link"
@@ -67,6 +76,10 @@ type data struct {
 	Records                []string
 	CSRF                   string
 	Style                  template.CSS
+	// Answers: the form is the violator's answer, which carries files.
+	Answers     bool
+	MaxFiles    int
+	MaxFileSize string
 }
 
 // Label is the button of an action.
@@ -95,6 +108,15 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	hdr.Set("X-Frame-Options", "DENY")
 	hdr.Set("X-Content-Type-Options", "nosniff")
 	token := r.PathValue("token")
+	if r.PathValue("id") != "" {
+		if r.Method != http.MethodGet && r.Method != http.MethodHead {
+			hdr.Set("Allow", "GET, HEAD")
+			h.render(w, r, http.StatusMethodNotAllowed, data{Title: "Not allowed", Problem: "A file is only downloaded."})
+			return
+		}
+		h.download(w, r, token)
+		return
+	}
 	switch r.Method {
 	case http.MethodGet, http.MethodHead:
 		h.show(w, r, token, http.StatusOK, "", "")
@@ -130,55 +152,52 @@ func (h *Handler) page(w http.ResponseWriter, r *http.Request, token string, v *
 		http.SetCookie(w, &http.Cookie{Name: cookieName, Value: n, Path: "/explain/", HttpOnly: true,
 			Secure: r.TLS != nil || strings.EqualFold(r.Header.Get("X-Forwarded-Proto"), "https"), SameSite: http.SameSiteStrictMode})
 		d.CSRF = mac(token, n)
+		d.Answers = slices.Contains(v.Actions, explanations.Submit)
+		d.MaxFiles, d.MaxFileSize = explanations.MaxAnswerFiles, size(h.Explanations.Attachments.MaxBytes)
 	}
 	h.render(w, r, status, d)
 }
 
-// act takes the posted action.
+// act takes the posted action: a urlencoded form, or a multipart one
+// carrying an answer's files (streamed into staging as they come, after
+// the CSRF field, each bounded by the attachments' limit).
 func (h *Handler) act(w http.ResponseWriter, r *http.Request, token string) {
-	r.Body = http.MaxBytesReader(w, r.Body, maxFormBytes)
-	if err := r.ParseForm(); err != nil {
-		h.render(w, r, http.StatusBadRequest, data{Title: "Bad request", Problem: "The form could not be read."})
-		return
-	}
 	c, err := r.Cookie(cookieName)
-	if err != nil || !hmac.Equal([]byte(mac(token, c.Value)), []byte(r.PostFormValue("csrf"))) {
-		// The form did not come from this page in this browser (or it
-		// expired): nothing is done.
-		if _, err := h.Explanations.View(r.Context(), token); err != nil {
-			h.fail(w, r, err)
-			return
-		}
-		h.show(w, r, token, http.StatusForbidden, "", "The form has expired or did not come from this page. Nothing was changed: please try again.")
+	if err != nil {
+		h.forged(w, r, token)
 		return
 	}
-	action := explanations.Action(r.PostFormValue("action"))
-	var version *int
-	if v, err := strconv.Atoi(r.PostFormValue("version")); err == nil {
-		version = &v
+	f, err := h.read(w, r, token, c.Value)
+	defer func() {
+		for _, file := range f.files {
+			h.Explanations.Attachments.Discard(r.Context(), file.Content.(*attachments.Staged))
+		}
+	}()
+	switch {
+	case errors.Is(err, errForged):
+		h.forged(w, r, token)
+		return
+	case err != nil:
+		e, ok := errs.As(err)
+		if !ok {
+			var tooLarge *http.MaxBytesError
+			if errors.As(err, &tooLarge) {
+				e = errs.Invalid("files", "are larger than %d bytes together", tooLarge.Limit-maxFormBytes)
+			} else {
+				e = errs.Invalid("form", "could not be read")
+			}
+		}
+		h.refused(w, r, token, e)
+		return
 	}
-	v, err := h.Explanations.ActByLink(r.Context(), token, action, r.PostFormValue("comment"), version)
+	v, err := h.Explanations.ActByLink(r.Context(), token, f.action, f.comment, f.files, f.version)
 	if err != nil {
 		e, ok := errs.As(err)
 		if !ok {
 			h.fail(w, r, err)
 			return
 		}
-		status := http.StatusBadRequest
-		switch e.Code {
-		case errs.NotFound, errs.Unauthenticated:
-			h.fail(w, r, err)
-			return
-		case errs.Conflict, errs.InvalidTransition:
-			status = http.StatusConflict
-		case errs.Forbidden:
-			status = http.StatusForbidden
-		}
-		msg := e.Message
-		if e.Field == "text" || e.Field == "comment" {
-			msg = "Your text " + msg + "."
-		}
-		h.show(w, r, token, status, "", "Nothing was changed: "+msg)
+		h.refused(w, r, token, e)
 		return
 	}
 	notice := "Thank you: recorded."
@@ -187,6 +206,152 @@ func (h *Handler) act(w http.ResponseWriter, r *http.Request, token string) {
 		v.Actions = nil
 	}
 	h.page(w, r, token, v, http.StatusOK, notice, "")
+}
+
+// form is a posted form.
+type form struct {
+	action  explanations.Action
+	comment string
+	version *int
+	files   []explanations.File // each Content a *attachments.Staged
+}
+
+// errForged: the form did not come from this page in this browser.
+var errForged = errors.New("page: the form's CSRF value does not match")
+
+// read reads the posted form; a multipart one's files are staged, and only
+// once its csrf field (the form's first) matched nonce. What it returns,
+// even with an error, the caller Discards.
+func (h *Handler) read(w http.ResponseWriter, r *http.Request, token, nonce string) (form, error) {
+	var f form
+	set := func(name, value string) {
+		switch name {
+		case "action":
+			f.action = explanations.Action(value)
+		case "comment":
+			f.comment = value
+		case "version":
+			if v, err := strconv.Atoi(value); err == nil {
+				f.version = &v
+			}
+		}
+	}
+	if ct, _, _ := mime.ParseMediaType(r.Header.Get("Content-Type")); ct != "multipart/form-data" {
+		r.Body = http.MaxBytesReader(w, r.Body, maxFormBytes)
+		if err := r.ParseForm(); err != nil {
+			return f, err
+		}
+		if !hmac.Equal([]byte(mac(token, nonce)), []byte(r.PostFormValue("csrf"))) {
+			return f, errForged
+		}
+		for _, name := range []string{"action", "comment", "version"} {
+			set(name, r.PostFormValue(name))
+		}
+		return f, nil
+	}
+	// The files' bytes count against the attachments' limit (each in
+	// Stage, all together here); the fields against maxFormBytes.
+	r.Body = http.MaxBytesReader(w, r.Body, maxFormBytes+h.Explanations.Attachments.MaxBytes)
+	mr, err := r.MultipartReader()
+	if err != nil {
+		return f, err
+	}
+	checked, fieldBytes := false, 0
+	for {
+		p, err := mr.NextPart()
+		if err == io.EOF {
+			break
+		} else if err != nil {
+			return f, err
+		}
+		name := p.FormName()
+		if p.FileName() == "" && name != "files" {
+			b, err := io.ReadAll(io.LimitReader(p, int64(maxFormBytes-fieldBytes+1)))
+			if err != nil {
+				return f, err
+			}
+			if fieldBytes += len(b); fieldBytes > maxFormBytes {
+				return f, errs.Invalid("form", "is larger than %d bytes without its files", maxFormBytes)
+			}
+			if name == "csrf" {
+				if !hmac.Equal([]byte(mac(token, nonce)), b) {
+					return f, errForged
+				}
+				checked = true
+			} else {
+				set(name, string(b))
+			}
+			continue
+		}
+		if !checked {
+			return f, errForged // files before the CSRF field: nothing is stored
+		}
+		if name != "files" {
+			return f, errs.Invalid("form", "has an unexpected file field %q", name)
+		}
+		if p.FileName() == "" { // the field, with no file chosen
+			continue
+		}
+		if len(f.files) == explanations.MaxAnswerFiles {
+			return f, errs.Invalid("files", "has more than %d files; an answer carries at most %d", explanations.MaxAnswerFiles, explanations.MaxAnswerFiles)
+		}
+		st, err := h.Explanations.Attachments.Take(r.Context(), fmt.Sprintf("files[%d]", len(f.files)), p)
+		if err != nil {
+			return f, err
+		}
+		f.files = append(f.files, explanations.File{Content: st, Filename: p.FileName()})
+	}
+	if !checked {
+		return f, errForged
+	}
+	return f, nil
+}
+
+// forged answers a form that did not come from this page in this browser
+// (or expired): nothing is done.
+func (h *Handler) forged(w http.ResponseWriter, r *http.Request, token string) {
+	if _, err := h.Explanations.View(r.Context(), token); err != nil {
+		h.fail(w, r, err)
+		return
+	}
+	h.show(w, r, token, http.StatusForbidden, "", "The form has expired or did not come from this page. Nothing was changed: please try again.")
+}
+
+// refused shows the page again with why nothing was done.
+func (h *Handler) refused(w http.ResponseWriter, r *http.Request, token string, e *errs.Error) {
+	status := http.StatusBadRequest
+	switch e.Code {
+	case errs.NotFound, errs.Unauthenticated:
+		h.fail(w, r, e)
+		return
+	case errs.Conflict, errs.InvalidTransition:
+		status = http.StatusConflict
+	case errs.Forbidden:
+		status = http.StatusForbidden
+	}
+	msg := e.Message
+	switch {
+	case e.Field == "text" || e.Field == "comment":
+		msg = "Your text " + msg + "."
+	case strings.HasPrefix(e.Field, "files"):
+		msg = "Your files: " + msg + "."
+	}
+	h.show(w, r, token, status, "", "Nothing was changed: "+msg)
+}
+
+// download serves a file of the request's answers to the link's holder.
+func (h *Handler) download(w http.ResponseWriter, r *http.Request, token string) {
+	id, err := scalar.DecodeID(r.PathValue("id"))
+	if err != nil {
+		h.fail(w, r, errs.New(errs.NotFound, "no such file"))
+		return
+	}
+	a, err := h.Explanations.LinkAttachment(r.Context(), token, id)
+	if err != nil {
+		h.fail(w, r, err)
+		return
+	}
+	h.Explanations.Attachments.Serve(w, r, a)
 }
 
 // fail answers a link that opens nothing with a plain 404 that does not
@@ -219,6 +384,17 @@ func (h *Handler) render(w http.ResponseWriter, r *http.Request, status int, d d
 	if r.Method != http.MethodHead {
 		_, _ = w.Write(b.Bytes())
 	}
+}
+
+// size says n bytes for people.
+func size(n int64) string {
+	switch {
+	case n >= 1<<20 && n%(1<<20) == 0:
+		return strconv.FormatInt(n>>20, 10) + " MiB"
+	case n >= 1<<10 && n%(1<<10) == 0:
+		return strconv.FormatInt(n>>10, 10) + " KiB"
+	}
+	return strconv.FormatInt(n, 10) + " bytes"
 }
 
 // mac is the form's CSRF value for the page of token with nonce: only the
