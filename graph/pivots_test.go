@@ -2,6 +2,7 @@ package graph_test
 
 import (
 	"slices"
+	"strings"
 	"testing"
 
 	"socdesk/ent"
@@ -95,6 +96,32 @@ func TestRelatedTickets(t *testing.T) {
 		}
 		if by := p.Ticket.RelatedTickets.Counts; len(by) != 3 || by[0].By != "SOURCE_IP" || by[1].By != "DESTINATION_IP" || by[2].By != "HOST" {
 			t.Fatalf("counts not in the order of by: %+v", by)
+		}
+
+		// The page is one statement whatever the pivots, totalCount and the
+		// counts one more together, and nothing is counted unless asked.
+		tickets := func(query string) (page, counts int) {
+			t.Helper()
+			n := e.statementCount()
+			e.do(hq, query, map[string]any{"n": me, "first": 10}).ok()
+			for _, s := range e.statementsSince(n) {
+				switch {
+				case strings.Contains(s, "SUM(CASE"):
+					counts++
+				case strings.Contains(s, "FROM `tickets`") || strings.Contains(s, `FROM "tickets"`):
+					if !strings.Contains(s, "UNION") && !strings.Contains(s, "COUNT(") {
+						continue // the ticket itself
+					}
+					page++
+				}
+			}
+			return page, counts
+		}
+		if p, c := tickets(relatedQuery); p != 1 || c != 1 {
+			t.Fatalf("relatedTickets with totalCount and counts: %d page and %d count statements, want 1 and 1", p, c)
+		}
+		if p, c := tickets(`query($n: Int!) { ticket(number: $n) { relatedTickets(first: 5) { edges { node { number } } } } }`); p != 1 || c != 0 {
+			t.Fatalf("relatedTickets without counts: %d page and %d count statements, want 1 and 0", p, c)
 		}
 
 		// The site's analyst: no ticket of Branch, in the list or the counts.

@@ -2,7 +2,9 @@ package tickets
 
 import (
 	"context"
+	"fmt"
 	"slices"
+	"sync"
 
 	"entgo.io/contrib/entgql"
 	"entgo.io/ent/dialect/sql"
@@ -10,7 +12,9 @@ import (
 	"socdesk/ent"
 	"socdesk/ent/predicate"
 	"socdesk/ent/ticket"
+	"socdesk/internal/authz"
 	"socdesk/internal/errs"
+	"socdesk/internal/viewer"
 )
 
 // RelatedBy is a pivot of related tickets (GraphQL RelatedBy): what an
@@ -37,56 +41,63 @@ type RelatedCount struct {
 }
 
 // RelatedPage is a page of related tickets (GraphQL
-// RelatedTicketConnection); its counts are read only when asked for.
+// RelatedTicketConnection); its counts are read only when asked for, all
+// in one statement whether totalCount, counts or both are.
 type RelatedPage struct {
 	Edges    []*ent.TicketEdge
 	PageInfo entgql.PageInfo[int]
-	count    func(ctx context.Context, by []RelatedBy) (int, error)
 	by       []RelatedBy
+	count    func(ctx context.Context) (relatedCounts, error)
+
+	once   sync.Once
+	counts relatedCounts
+	err    error
+}
+
+// relatedCounts are the related tickets, each once, and per pivot.
+type relatedCounts struct {
+	total int
+	per   map[RelatedBy]int
+}
+
+func (p *RelatedPage) read(ctx context.Context) (relatedCounts, error) {
+	if p.count == nil {
+		return relatedCounts{}, nil
+	}
+	p.once.Do(func() { p.counts, p.err = p.count(ctx) })
+	return p.counts, p.err
 }
 
 // TotalCount is the number of related tickets, each once.
 func (p *RelatedPage) TotalCount(ctx context.Context) (int, error) {
-	if p.count == nil {
-		return 0, nil
-	}
-	return p.count(ctx, p.by)
+	c, err := p.read(ctx)
+	return c.total, err
 }
 
 // Counts is the number of related tickets per pivot, in the order asked.
 func (p *RelatedPage) Counts(ctx context.Context) ([]*RelatedCount, error) {
+	c, err := p.read(ctx)
+	if err != nil {
+		return nil, err
+	}
 	out := make([]*RelatedCount, 0, len(p.by))
 	for _, by := range p.by {
-		n := 0
-		if p.count != nil {
-			var err error
-			if n, err = p.count(ctx, []RelatedBy{by}); err != nil {
-				return nil, err
-			}
-		}
-		out = append(out, &RelatedCount{By: by, Count: n})
+		out = append(out, &RelatedCount{By: by, Count: c.per[by]})
 	}
 	return out, nil
 }
 
-// pivot is one pivot's condition for t: its key column equals t's key;
-// nil when t has no such key.
-func pivot(t *ent.Ticket, by RelatedBy) predicate.Ticket {
+// keyOf is one pivot's key column and t's key in it (nil: t has none).
+func keyOf(t *ent.Ticket, by RelatedBy) (string, *string) {
 	switch by {
 	case BySourceIP:
-		if t.SrcIPKey != nil {
-			return ticket.SrcIPKey(*t.SrcIPKey)
-		}
+		return ticket.FieldSrcIPKey, t.SrcIPKey
 	case ByDestinationIP:
-		if t.DstIPKey != nil {
-			return ticket.DstIPKey(*t.DstIPKey)
-		}
+		return ticket.FieldDstIPKey, t.DstIPKey
 	case ByHost:
-		if t.HostKey != nil {
-			return ticket.HostKey(*t.HostKey)
-		}
+		return ticket.FieldHostKey, t.HostKey
 	}
-	return nil
+	return "", nil
 }
 
 // Related returns a page of the tickets older than t (smaller ids) that
@@ -94,11 +105,13 @@ func pivot(t *ent.Ticket, by RelatedBy) predicate.Ticket {
 // after the ticket id after (exclusive; 0 for the first page). The client's
 // viewer scopes every query (the data layer's policy), counts included.
 //
-// Each pivot is read on its own (key, id) index, newest first, at most a
-// page past after, and the lists are merged: the page costs three short
-// index ranges whatever the number of tickets sharing a key, on both
-// databases (an OR of the three would let the planner scan the primary key
-// or sort every match).
+// The page is one statement: each pivot read on its own (key, id) index,
+// newest first, at most a page past after and within the viewer's sites,
+// the three merged by a UNION whose ids select the page's tickets (an OR
+// of the three would let the planner scan the primary key or sort every
+// match); the three short index ranges cost the same whatever the number
+// of tickets sharing a key, on both databases. totalCount and the counts
+// per pivot are one more, when asked for.
 func Related(ctx context.Context, client *ent.Client, t *ent.Ticket, by []RelatedBy, firstArg *int, after *entgql.Cursor[int]) (*RelatedPage, error) {
 	if firstArg == nil || *firstArg < 0 || *firstArg > MaxRelatedPage {
 		return nil, errs.Invalid("first", "is required, between 0 and %d", MaxRelatedPage)
@@ -107,13 +120,7 @@ func Related(ctx context.Context, client *ent.Client, t *ent.Ticket, by []Relate
 	if len(by) == 0 {
 		by = Pivots
 	}
-	var pivots []RelatedBy
-	for _, b := range Pivots { // each once, in the order asked below
-		if slices.Contains(by, b) {
-			pivots = append(pivots, b)
-		}
-	}
-	ordered := make([]RelatedBy, 0, len(by))
+	var ordered []RelatedBy // each once, in the order asked
 	for _, b := range by {
 		if !slices.Contains(ordered, b) {
 			ordered = append(ordered, b)
@@ -123,46 +130,31 @@ func Related(ctx context.Context, client *ent.Client, t *ent.Ticket, by []Relate
 	if after != nil && after.ID < below {
 		below = after.ID
 	}
-	page := &RelatedPage{by: ordered, count: func(ctx context.Context, by []RelatedBy) (int, error) {
-		or := pivotsOf(t, by)
-		if len(or) == 0 {
-			return 0, nil
+	page := &RelatedPage{by: ordered, PageInfo: entgql.PageInfo[int]{HasPreviousPage: after != nil}}
+	var keyed []RelatedBy
+	for _, b := range ordered {
+		if _, key := keyOf(t, b); key != nil {
+			keyed = append(keyed, b)
 		}
-		return client.Ticket.Query().Where(ticket.IDLT(t.ID), ticket.Or(or...)).Count(ctx)
-	}}
-	var ids []int
-	for _, b := range pivots {
-		p := pivot(t, b)
-		if p == nil || first == 0 {
-			continue
-		}
-		some, err := client.Ticket.Query().Where(p, ticket.IDLT(below)).
-			Order(ticket.ByID(sql.OrderDesc())).Limit(first + 1).IDs(ctx)
-		if err != nil {
-			return nil, err
-		}
-		ids = append(ids, some...)
 	}
-	slices.SortFunc(ids, func(a, b int) int { return b - a })
-	ids = slices.Compact(ids)
-	if len(ids) > first {
-		ids = ids[:first]
-		page.PageInfo.HasNextPage = true
+	if len(keyed) == 0 {
+		page.Edges = []*ent.TicketEdge{}
+		return page, nil
 	}
-	page.PageInfo.HasPreviousPage = after != nil
-	if len(ids) == 0 {
+	page.count = func(ctx context.Context) (relatedCounts, error) { return countRelated(ctx, client, t, keyed) }
+	if first == 0 {
 		page.Edges = []*ent.TicketEdge{}
 		return page, nil
 	}
 	// Paginate loads the page's tickets with what the operation selects
-	// of them (field collection); the page itself is the one built here.
-	n := len(ids)
-	conn, err := client.Ticket.Query().Where(ticket.IDIn(ids...)).
-		Paginate(ctx, nil, &n, nil, nil, ent.WithTicketOrder(newestByNumber))
+	// of them (field collection), one more to tell whether a page follows.
+	conn, err := client.Ticket.Query().Where(newestSharing(ctx, t, keyed, below, first+1)).
+		Paginate(ctx, nil, &first, nil, nil, ent.WithTicketOrder(newestByNumber))
 	if err != nil {
 		return nil, err
 	}
 	page.Edges = conn.Edges
+	page.PageInfo.HasNextPage = conn.PageInfo.HasNextPage
 	for _, e := range page.Edges {
 		e.Cursor = entgql.Cursor[int]{ID: e.Node.ID}
 	}
@@ -175,12 +167,70 @@ func Related(ctx context.Context, client *ent.Client, t *ent.Ticket, by []Relate
 
 var newestByNumber = &ent.TicketOrder{Field: ent.TicketOrderFieldID, Direction: entgql.OrderDirectionDesc}
 
-func pivotsOf(t *ent.Ticket, by []RelatedBy) []predicate.Ticket {
-	var or []predicate.Ticket
-	for _, b := range by {
-		if p := pivot(t, b); p != nil {
-			or = append(or, p)
+// newestSharing selects the tickets among the limit newest below id below
+// sharing t's key of each pivot, within the viewer's sites (the same rule
+// as the data layer's, which the outer query applies too: the inner reads
+// must skip what the viewer may not see, or a page would come short).
+func newestSharing(ctx context.Context, t *ent.Ticket, pivots []RelatedBy, below, limit int) predicate.Ticket {
+	var scope predicate.Ticket
+	if v := viewer.FromContext(ctx); v != nil {
+		scope = authz.ScopeOf(v).TicketWhere()
+	}
+	return func(s *sql.Selector) {
+		var union *sql.Selector
+		for i, b := range pivots {
+			col, key := keyOf(t, b)
+			inner := sql.Dialect(s.Dialect()).Select(ticket.FieldID).From(sql.Table(ticket.Table))
+			inner.Where(sql.And(sql.EQ(inner.C(col), *key), sql.LT(inner.C(ticket.FieldID), below))).
+				OrderBy(sql.Desc(inner.C(ticket.FieldID))).Limit(limit)
+			if scope != nil {
+				scope(inner)
+			}
+			member := sql.Dialect(s.Dialect()).Select(ticket.FieldID).From(inner.As(fmt.Sprintf("pivot%d", i)))
+			if union == nil {
+				union = member
+			} else {
+				union.Union(member)
+			}
+		}
+		s.Where(sql.In(s.C(ticket.FieldID), union))
+	}
+}
+
+// countRelated counts the tickets older than t sharing its key of one of
+// the pivots, each once, and per pivot, in one statement (conditional
+// sums over the pivots' index ranges), scoped by the data layer's policy.
+func countRelated(ctx context.Context, client *ent.Client, t *ent.Ticket, pivots []RelatedBy) (relatedCounts, error) {
+	or := make([]predicate.Ticket, len(pivots))
+	for i, b := range pivots {
+		col, key := keyOf(t, b)
+		or[i] = sql.FieldEQ(col, *key)
+	}
+	var out []struct {
+		Total int `json:"total"`
+		C0    int `json:"c0"`
+		C1    int `json:"c1"`
+		C2    int `json:"c2"`
+	}
+	err := client.Ticket.Query().Where(ticket.IDLT(t.ID), ticket.Or(or...)).Modify(func(s *sql.Selector) {
+		s.Select()
+		s.AppendSelectExprAs(sql.Raw("COUNT(*)"), "total")
+		for i, b := range pivots {
+			col, key := keyOf(t, b)
+			s.AppendSelectExprAs(sql.P(func(bd *sql.Builder) {
+				bd.WriteString("COALESCE(SUM(CASE WHEN ").WriteString(s.C(col)).WriteOp(sql.OpEQ).Arg(*key).WriteString(" THEN 1 ELSE 0 END), 0)")
+			}), fmt.Sprintf("c%d", i))
+		}
+	}).Scan(ctx, &out)
+	if err != nil {
+		return relatedCounts{}, err
+	}
+	c := relatedCounts{per: map[RelatedBy]int{}}
+	if len(out) == 1 {
+		c.total = out[0].Total
+		for i, b := range pivots {
+			c.per[b] = [...]int{out[0].C0, out[0].C1, out[0].C2}[i]
 		}
 	}
-	return or
+	return c, nil
 }

@@ -25,8 +25,8 @@ import (
 	"io"
 	"log/slog"
 	"mime"
-	"slices"
 	"net/http"
+	"slices"
 	"strconv"
 	"strings"
 
