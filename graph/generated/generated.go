@@ -14846,7 +14846,7 @@ func (ec *executionContext) _ExplanationLinkView_actions(ctx context.Context, fi
 			return obj.Actions, nil
 		},
 		nil,
-		func(ctx context.Context, selections ast.SelectionSet, v []explanations.Action) graphql.Marshaler {
+		func(ctx context.Context, selections ast.SelectionSet, v []explanationstep.Action) graphql.Marshaler {
 			return ec.marshalNExplanationStepAction2ᚕsocdeskᚋentᚋexplanationstepᚐActionᚄ(ctx, selections, v)
 		},
 		true,
@@ -37492,13 +37492,13 @@ func (ec *executionContext) marshalNExplanationReviewAction2socdeskᚋentᚋexpl
 	return v
 }
 
-func (ec *executionContext) unmarshalNExplanationStatus2socdeskᚋentᚋschematypeᚐExplanationStatus(ctx context.Context, v any) (explanations.Status, error) {
-	var res explanations.Status
+func (ec *executionContext) unmarshalNExplanationStatus2socdeskᚋentᚋschematypeᚐExplanationStatus(ctx context.Context, v any) (schematype.ExplanationStatus, error) {
+	var res schematype.ExplanationStatus
 	err := res.UnmarshalGQL(v)
 	return res, graphql.ErrorOnPath(ctx, err)
 }
 
-func (ec *executionContext) marshalNExplanationStatus2socdeskᚋentᚋschematypeᚐExplanationStatus(ctx context.Context, sel ast.SelectionSet, v explanations.Status) graphql.Marshaler {
+func (ec *executionContext) marshalNExplanationStatus2socdeskᚋentᚋschematypeᚐExplanationStatus(ctx context.Context, sel ast.SelectionSet, v schematype.ExplanationStatus) graphql.Marshaler {
 	return v
 }
 
@@ -37512,20 +37512,20 @@ func (ec *executionContext) marshalNExplanationStep2ᚖsocdeskᚋentᚐExplanati
 	return ec._ExplanationStep(ctx, sel, v)
 }
 
-func (ec *executionContext) unmarshalNExplanationStepAction2socdeskᚋentᚋexplanationstepᚐAction(ctx context.Context, v any) (explanations.Action, error) {
-	var res explanations.Action
+func (ec *executionContext) unmarshalNExplanationStepAction2socdeskᚋentᚋexplanationstepᚐAction(ctx context.Context, v any) (explanationstep.Action, error) {
+	var res explanationstep.Action
 	err := res.UnmarshalGQL(v)
 	return res, graphql.ErrorOnPath(ctx, err)
 }
 
-func (ec *executionContext) marshalNExplanationStepAction2socdeskᚋentᚋexplanationstepᚐAction(ctx context.Context, sel ast.SelectionSet, v explanations.Action) graphql.Marshaler {
+func (ec *executionContext) marshalNExplanationStepAction2socdeskᚋentᚋexplanationstepᚐAction(ctx context.Context, sel ast.SelectionSet, v explanationstep.Action) graphql.Marshaler {
 	return v
 }
 
-func (ec *executionContext) unmarshalNExplanationStepAction2ᚕsocdeskᚋentᚋexplanationstepᚐActionᚄ(ctx context.Context, v any) ([]explanations.Action, error) {
+func (ec *executionContext) unmarshalNExplanationStepAction2ᚕsocdeskᚋentᚋexplanationstepᚐActionᚄ(ctx context.Context, v any) ([]explanationstep.Action, error) {
 	vSlice := graphql.CoerceList(v)
 	var err error
-	res := make([]explanations.Action, len(vSlice))
+	res := make([]explanationstep.Action, len(vSlice))
 	for i := range vSlice {
 		ctx := graphql.WithPathContext(ctx, graphql.NewPathWithIndex(i))
 		res[i], err = ec.unmarshalNExplanationStepAction2socdeskᚋentᚋexplanationstepᚐAction(ctx, vSlice[i])
@@ -37536,7 +37536,7 @@ func (ec *executionContext) unmarshalNExplanationStepAction2ᚕsocdeskᚋentᚋe
 	return res, nil
 }
 
-func (ec *executionContext) marshalNExplanationStepAction2ᚕsocdeskᚋentᚋexplanationstepᚐActionᚄ(ctx context.Context, sel ast.SelectionSet, v []explanations.Action) graphql.Marshaler {
+func (ec *executionContext) marshalNExplanationStepAction2ᚕsocdeskᚋentᚋexplanationstepᚐActionᚄ(ctx context.Context, sel ast.SelectionSet, v []explanationstep.Action) graphql.Marshaler {
 	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
 		fc := graphql.GetFieldContext(ctx)
 		fc.Result = &v[i]
@@ -39278,13 +39278,13 @@ func (ec *executionContext) marshalOExplanationRequestPriority2ᚖsocdeskᚋent�
 	return v
 }
 
-func (ec *executionContext) unmarshalOExplanationStatus2ᚕsocdeskᚋentᚋschematypeᚐExplanationStatusᚄ(ctx context.Context, v any) ([]explanations.Status, error) {
+func (ec *executionContext) unmarshalOExplanationStatus2ᚕsocdeskᚋentᚋschematypeᚐExplanationStatusᚄ(ctx context.Context, v any) ([]schematype.ExplanationStatus, error) {
 	if v == nil {
 		return nil, nil
 	}
 	vSlice := graphql.CoerceList(v)
 	var err error
-	res := make([]explanations.Status, len(vSlice))
+	res := make([]schematype.ExplanationStatus, len(vSlice))
 	for i := range vSlice {
 		ctx := graphql.WithPathContext(ctx, graphql.NewPathWithIndex(i))
 		res[i], err = ec.unmarshalNExplanationStatus2socdeskᚋentᚋschematypeᚐExplanationStatus(ctx, vSlice[i])
@@ -39295,7 +39295,7 @@ func (ec *executionContext) unmarshalOExplanationStatus2ᚕsocdeskᚋentᚋschem
 	return res, nil
 }
 
-func (ec *executionContext) marshalOExplanationStatus2ᚕsocdeskᚋentᚋschematypeᚐExplanationStatusᚄ(ctx context.Context, sel ast.SelectionSet, v []explanations.Status) graphql.Marshaler {
+func (ec *executionContext) marshalOExplanationStatus2ᚕsocdeskᚋentᚋschematypeᚐExplanationStatusᚄ(ctx context.Context, sel ast.SelectionSet, v []schematype.ExplanationStatus) graphql.Marshaler {
 	if v == nil {
 		return graphql.Null
 	}

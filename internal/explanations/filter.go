@@ -5,6 +5,7 @@ import (
 
 	"socdesk/ent/explanationrequest"
 	"socdesk/ent/predicate"
+	"socdesk/ent/schematype"
 	"socdesk/internal/errs"
 )
 
@@ -14,7 +15,7 @@ const maxFilterIDs = 100
 // Filter narrows the list of requests across tickets (GraphQL
 // ExplanationFilter); the data layer scopes it to the viewer's tickets.
 type Filter struct {
-	Statuses      []Status
+	Statuses      []schematype.ExplanationStatus // not the alias Status: see View
 	Overdue       *bool
 	ViolatorIDs   []int
 	DepartmentIDs []int

@@ -8,7 +8,13 @@ import (
 
 	"socdesk/ent/explanationlink"
 	"socdesk/ent/explanationrequest"
+	"socdesk/ent/explanationstep"
+	"socdesk/ent/schematype"
 )
+
+// The fields have the ent types behind the aliases Status, Action and
+// Role: gqlgen binds them, and it names an alias or its type as it meets
+// them first, which would make the generated code differ from run to run.
 
 // View is a request as the holder of a personal link sees it (GraphQL
 // ExplanationLinkView, and the personal page): that request only, its
@@ -22,7 +28,7 @@ type View struct {
 	Category     string
 	Message      string
 	Deadline     time.Time
-	Status       Status
+	Status       schematype.ExplanationStatus
 	Overdue      bool
 	Version      int
 	ViolatorName string
@@ -30,15 +36,15 @@ type View struct {
 	AuditorName  *string
 	Evidence     []any
 	Steps        []ViewStep
-	Actions      []Action
+	Actions      []explanationstep.Action
 }
 
 // ViewStep is one step of a View.
 type ViewStep struct {
-	Action     Action
-	Role       Role
-	FromStatus *Status
-	ToStatus   Status
+	Action     explanationstep.Action
+	Role       explanationstep.Role
+	FromStatus *schematype.ExplanationStatus
+	ToStatus   schematype.ExplanationStatus
 	By         *string
 	Comment    string
 	CreatedAt  time.Time
