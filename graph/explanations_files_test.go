@@ -11,6 +11,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"socdesk/ent/attachment"
 	"socdesk/ent/explanationlink"
@@ -321,4 +322,78 @@ func TestExplanationAnswerFiles(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestExplanationLinkUploadNeedsALiveLink: a multipart request with a
+// personal link token that opens nothing (made up, or of an ended request)
+// is answered before its files are read, and nothing is stored: the body
+// is still being sent when the answer comes.
+func TestExplanationLinkUploadNeedsALiveLink(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, e *env) {
+		w := newExpWorld(e)
+		r := w.create(nil)
+		ended := w.link(r.ID, w.violator, explanationlink.RoleVIOLATOR)
+		e.do(w.editor, `mutation($id: ID!) { withdrawExplanation(id: $id, reason: "done") { status } }`, map[string]any{"id": r.ID}).ok()
+		for name, tok := range map[string]string{"made up": "sdx_" + strings.Repeat("x", 43), "ended": ended} {
+			t.Run(name, func(t *testing.T) {
+				pr, pw := io.Pipe()
+				mw := multipart.NewWriter(pw)
+				answered := make(chan struct{})
+				timedOut := make(chan bool, 1)
+				go func() {
+					_ = mw.WriteField("operations", `{"query":"mutation($f: [Upload!]) { answerExplanation(text: \"x\", files: $f) { status } }","variables":{"f":[null]}}`)
+					_ = mw.WriteField("map", `{"0": ["variables.f.0"]}`)
+					fw, _ := mw.CreateFormFile("0", "big.bin")
+					_, _ = fw.Write(bytes.Repeat([]byte("z"), 1<<20))
+					select { // hold the rest of the body until the answer comes
+					case <-answered:
+						timedOut <- false
+					case <-time.After(10 * time.Second):
+						timedOut <- true
+					}
+					_ = pw.CloseWithError(io.ErrClosedPipe)
+				}()
+				req, _ := http.NewRequest(http.MethodPost, e.srv.URL+"/graphql", pr)
+				req.Header.Set("Content-Type", mw.FormDataContentType())
+				req.Header.Set("Authorization", "Bearer "+tok)
+				req.Header.Set("GraphQL-Require-Preflight", "1")
+				res := e.send(req)
+				close(answered)
+				if <-timedOut {
+					t.Fatal("the server waited for the whole body before answering")
+				}
+				if res.Status != http.StatusNotFound {
+					t.Fatalf("status %d, want 404", res.Status)
+				}
+				res.wantCode("NOT_FOUND")
+				if _, staged := e.stored(); len(staged) > 0 {
+					t.Fatalf("staged %v", staged)
+				}
+			})
+		}
+	})
+}
+
+// TestExplanationPageFormChecks: a NUL in the form's text is refused on
+// the page (400, nothing changed), as GraphQL refuses it; a file
+// downloaded through the page keeps its ranges and ETag (never compressed).
+func TestExplanationPageFormChecks(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, e *env) {
+		w := newExpWorld(e)
+		r := w.create(nil)
+		tok := w.link(r.ID, w.violator, explanationlink.RoleVIOLATOR)
+		vio := e.browser(t, tok)
+		wantPage(t, vio.act("SUBMIT", "a\x00b"), http.StatusBadRequest, "Nothing was changed", "NUL character")
+		if got := w.get(r.ID); got.Status != "NEW" {
+			t.Fatalf("after a NUL the request is %s", got.Status)
+		}
+		text := strings.Repeat("compressible text ", 500)
+		wantPage(t, vio.answerWithFiles("SUBMIT", "see the file", formPart{name: "files", filename: "notes.txt", value: text}), http.StatusOK)
+		f := w.linkFiles(w.link(r.ID, w.manager, explanationlink.RoleMANAGER))[0][0]
+		resp, body := vio.download(f.DownloadURL, map[string]string{"Accept-Encoding": "gzip"})
+		if resp.StatusCode != http.StatusOK || string(body) != text || resp.Header.Get("Content-Encoding") != "" ||
+			resp.Header.Get("Accept-Ranges") != "bytes" || resp.Header.Get("ETag") != `"`+f.Sha256+`"` {
+			t.Fatalf("download: %d %v, %d bytes", resp.StatusCode, resp.Header, len(body))
+		}
+	})
 }

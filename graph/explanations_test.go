@@ -446,6 +446,7 @@ func TestExplanationRequestInput(t *testing.T) {
 			{"violator as manager", "BAD_USER_INPUT", "input.managerID", "", func(in map[string]any) { in["managerID"] = gid(w.violator.ID) }},
 			{"violator as auditor", "BAD_USER_INPUT", "input.auditorID", "", func(in map[string]any) { in["auditorID"] = gid(w.violator.ID) }},
 			{"inactive auditor", "BAD_USER_INPUT", "input.auditorID", "", func(in map[string]any) { in["auditorID"] = gid(w.inactive.ID) }},
+			{"manager as auditor", "BAD_USER_INPUT", "input.auditorID", "", func(in map[string]any) { in["auditorID"] = gid(w.manager.ID) }},
 			{"inactive category", "BAD_USER_INPUT", "input.categoryID", "", func(in map[string]any) { in["categoryID"] = gid(w.oldCat.ID) }},
 			{"past deadline", "BAD_USER_INPUT", "input.deadline", "", func(in map[string]any) { in["deadline"] = w.clock.Now().Add(-time.Minute).Format(time.RFC3339) }},
 			{"far deadline", "BAD_USER_INPUT", "input.deadline", "", func(in map[string]any) { in["deadline"] = w.clock.Now().Add(400 * 24 * time.Hour).Format(time.RFC3339) }},

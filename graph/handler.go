@@ -100,7 +100,11 @@ func NewHandler(o Options) http.Handler {
 	srv.AddTransport(httpGet{})
 	srv.AddTransport(httpPost{})
 	if o.Uploads != nil {
-		srv.AddTransport(multipartUpload{s: o.Uploads})
+		up := multipartUpload{s: o.Uploads}
+		if o.Resolver != nil && o.Resolver.Explanations != nil {
+			up.links = o.Resolver.Explanations
+		}
+		srv.AddTransport(up)
 	}
 	srv.SetQueryCache(lru.New[*ast.QueryDocument](1000))
 	srv.SetParserTokenLimit(o.MaxTokens)

@@ -40,7 +40,7 @@ func (NoNUL) MutateOperationContext(_ context.Context, rc *graphql.OperationCont
 		for _, a := range f.Arguments {
 			if p := w.value(a.Value); p != "" {
 				field := joinPath(a.Name, p)
-				err := gqlerror.ErrorPosf(a.Position, "%s: must not contain the NUL character (U+0000)", field)
+				err := gqlerror.ErrorPosf(a.Position, "%s: %s", field, errs.NoNULMessage)
 				err.Extensions = map[string]any{"code": string(errs.BadUserInput), "field": field}
 				return err
 			}

@@ -1,6 +1,7 @@
 package graph
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"io"
@@ -15,7 +16,9 @@ import (
 
 	"socdesk/internal/attachments"
 	"socdesk/internal/errs"
+	"socdesk/internal/explanations/link"
 	"socdesk/internal/reqlog"
+	"socdesk/internal/viewer"
 )
 
 // The GraphQL multipart request spec
@@ -55,7 +58,14 @@ func IsMultipart(r *http.Request) bool {
 }
 
 // multipartUpload serves multipart POST requests.
-type multipartUpload struct{ s *attachments.Service }
+type multipartUpload struct {
+	s *attachments.Service
+	// links checks a personal link token before any file is read: a
+	// request that carries one has no viewer the authentication checked.
+	links interface {
+		Opens(ctx context.Context, raw string) error
+	}
+}
 
 func (multipartUpload) Supports(r *http.Request) bool {
 	return r.Header.Get("Upgrade") == "" && r.Method == http.MethodPost && IsMultipart(r)
@@ -79,6 +89,26 @@ func (t multipartUpload) Do(w http.ResponseWriter, r *http.Request, exec graphql
 		fail(http.StatusBadRequest, errs.New(errs.BadUserInput,
 			"a multipart request must carry a GraphQL-Require-Preflight (or Apollo-Require-Preflight) header: a cross-site form cannot send one"))
 		return
+	}
+	if raw, ok := link.TokenFrom(ctx); ok && viewer.FromContext(ctx) == nil {
+		// Authentication let the token through unchecked (a link's
+		// operations answer for it): check it before storing anything.
+		var err error = errs.New(errs.Unauthenticated, "personal links take no files here")
+		if t.links != nil {
+			err = t.links.Opens(ctx, raw)
+		}
+		if err != nil {
+			e, ok := errs.As(err)
+			if !ok {
+				e = errs.New(errs.Internal, "internal error")
+			}
+			status := http.StatusNotFound
+			if e.Code == errs.Internal {
+				status = http.StatusInternalServerError
+			}
+			fail(status, e)
+			return
+		}
 	}
 	_, mp, _ := mime.ParseMediaType(r.Header.Get("Content-Type"))
 	if mp["boundary"] == "" {

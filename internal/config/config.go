@@ -20,6 +20,7 @@ import (
 
 	"socdesk/graph/limits"
 	"socdesk/internal/events"
+	"socdesk/internal/jobs"
 	"socdesk/internal/outbound"
 	"socdesk/internal/persisted"
 	"socdesk/internal/ratelimit"
@@ -367,8 +368,8 @@ func (c *Config) Validate() error {
 	if c.OutboundMaxBytes <= 0 {
 		errs = append(errs, fmt.Errorf("%s must be positive, not %d", c.name("outbound-max-bytes"), c.OutboundMaxBytes))
 	}
-	if c.JobWorkers < 0 {
-		errs = append(errs, fmt.Errorf("%s must not be negative, not %d", c.name("job-workers"), c.JobWorkers))
+	if c.JobWorkers < 0 || c.JobWorkers > jobs.MaxWorkers {
+		errs = append(errs, fmt.Errorf("%s must be between 0 and %d, not %d", c.name("job-workers"), jobs.MaxWorkers, c.JobWorkers))
 	}
 	if c.JobMaxAttempts < 1 {
 		errs = append(errs, fmt.Errorf("%s must be at least 1, not %d", c.name("job-max-attempts"), c.JobMaxAttempts))

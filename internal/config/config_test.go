@@ -231,7 +231,7 @@ func TestDeliverySettings(t *testing.T) {
 		"SOCDESK_PUBLIC_URL":         {"soc.example.com", "must be an http:// or https:// URL"},
 		"SOCDESK_OUTBOUND_ALLOW":     {"10.1.0.0/33", "SOCDESK_OUTBOUND_ALLOW: "},
 		"SOCDESK_OUTBOUND_MAX_BYTES": {"0", "must be positive"},
-		"SOCDESK_JOB_WORKERS":        {"-1", "must not be negative"},
+		"SOCDESK_JOB_WORKERS":        {"2000", "must be between 0 and 1000, not 2000"}, // River's queue would panic at start
 		"SOCDESK_JOB_MAX_ATTEMPTS":   {"0", "must be at least 1"},
 		"SOCDESK_JOB_POLL":           {"0s", "must be positive"},
 		"SOCDESK_JOB_RETRY_BASE":     {"-1s", "must not be negative"},

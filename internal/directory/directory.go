@@ -173,7 +173,7 @@ func (s *Service) UpdateEmployee(ctx context.Context, id int, in EmployeeInput) 
 			return nil, err
 		}
 		if _, err := tx.Employee.Get(ctx, id); err != nil {
-			return nil, err
+			return nil, byID(err, "employee")
 		}
 		if err := s.checkEmployee(ctx, tx, id, in); err != nil {
 			return nil, err
@@ -256,7 +256,7 @@ func (s *Service) DeleteEmployee(ctx context.Context, id int) error {
 		}
 		e, err := tx.Employee.Get(ctx, id)
 		if err != nil {
-			return err
+			return byID(err, "employee")
 		}
 		sys := authz.System(ctx) // requests of tickets the viewer may not see still count
 		var refs []string
@@ -371,7 +371,7 @@ func (s *Service) UpdateDepartment(ctx context.Context, id int, in DepartmentInp
 			return nil, err
 		}
 		if _, err := tx.Department.Get(ctx, id); err != nil {
-			return nil, err
+			return nil, byID(err, "department")
 		}
 		if err := checkDepartment(ctx, tx, id, in); err != nil {
 			return nil, err
@@ -421,7 +421,7 @@ func (s *Service) DeleteDepartment(ctx context.Context, id int) error {
 		}
 		d, err := tx.Department.Get(ctx, id)
 		if err != nil {
-			return err
+			return byID(err, "department")
 		}
 		n, err := tx.Employee.Query().Where(employee.DepartmentID(id)).Count(ctx)
 		if err != nil {
@@ -505,7 +505,7 @@ func (s *Service) UpdateCategory(ctx context.Context, id int, in CategoryInput) 
 			return nil, err
 		}
 		if _, err := tx.ExplanationCategory.Get(ctx, id); err != nil {
-			return nil, err
+			return nil, byID(err, "explanation category")
 		}
 		if err := checkCategory(ctx, tx, id, in); err != nil {
 			return nil, err
@@ -524,7 +524,7 @@ func (s *Service) DeleteCategory(ctx context.Context, id int) error {
 		}
 		c, err := tx.ExplanationCategory.Get(ctx, id)
 		if err != nil {
-			return err
+			return byID(err, "explanation category")
 		}
 		n, err := tx.ExplanationRequest.Query().Where(explanationrequest.CategoryID(id)).Count(authz.System(ctx))
 		if err != nil {
@@ -536,4 +536,13 @@ func (s *Service) DeleteCategory(ctx context.Context, id int) error {
 		}
 		return tx.ExplanationCategory.DeleteOneID(id).Exec(ctx)
 	})
+}
+
+// byID is the error of reading what an update or deletion names by id: a
+// missing one is NOT_FOUND naming the id argument.
+func byID(err error, what string) error {
+	if ent.IsNotFound(err) {
+		return &errs.Error{Code: errs.NotFound, Field: "id", Message: "no " + what + " with this id"}
+	}
+	return err
 }

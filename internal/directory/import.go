@@ -277,9 +277,13 @@ func readCSV(r io.Reader, mapping []*ColumnMapping, res *ImportResult) ([]row, m
 			if f == "" {
 				continue
 			}
-			if !utf8.ValidString(rec[i]) {
+			if !utf8.ValidString(rec[i]) || errs.HasNUL(rec[i]) {
 				bad = true
-				if !res.addError(line, header[i], "is not UTF-8 text") {
+				msg := "is not UTF-8 text"
+				if errs.HasNUL(rec[i]) {
+					msg = errs.NoNULMessage
+				}
+				if !res.addError(line, header[i], "%s", msg) {
 					return nil, nil, nil
 				}
 				continue
@@ -334,6 +338,9 @@ func detectComma(head []byte) rune {
 func mapHeader(header []string, mapping []*ColumnMapping) ([]Field, map[Field]string, error) {
 	if len(header) > 0 && !utf8.ValidString(strings.Join(header, "")) {
 		return nil, nil, errs.Invalid("file", "the header is not UTF-8 text")
+	}
+	if errs.HasNUL(strings.Join(header, "")) {
+		return nil, nil, errs.Invalid("file", "the header "+errs.NoNULMessage)
 	}
 	explicit := map[string]Field{}
 	for i, m := range mapping {

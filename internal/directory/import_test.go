@@ -236,6 +236,7 @@ Lima",ana@example.org,Sales,,ana
 7,Gus,,,,ANA
 8,Hal,,Ops,1,
 ` + strings.Repeat("x", 200) + `,Long,,,,
+13,Ivy` + "\x00" + `Lee,,Sa` + "\x00" + `les,,
 `
 		res := f.importCSV(file, directory.ImportOptions{})
 		wantErrors(t, res,
@@ -249,6 +250,8 @@ Lima",ana@example.org,Sales,,ana
 			// The first manager given for Ops wins; the second is wrong.
 			lineErr{11, "manager", `"Ops"'s manager is 999 on line 7`},
 			lineErr{12, "number", "at most 64"},
+			lineErr{13, "name", "NUL character"},
+			lineErr{13, "department", "NUL character"},
 		)
 		if f.snapshot() != before {
 			t.Fatal("a file with errors wrote")

@@ -5,6 +5,7 @@ package errs
 import (
 	"errors"
 	"fmt"
+	"strings"
 )
 
 // Code classifies an error for clients (GraphQL extensions.code).
@@ -60,6 +61,15 @@ func New(code Code, format string, args ...any) *Error {
 func Invalid(field, format string, args ...any) *Error {
 	return &Error{Code: BadUserInput, Field: field, Message: fmt.Sprintf(format, args...)}
 }
+
+// NoNULMessage is what a text with U+0000 is told: PostgreSQL cannot
+// store it in text, SQLite stores and matches it. GraphQL arguments are
+// checked once for every operation (graph.NoNUL); other entries (forms,
+// imported files) check their texts with HasNUL.
+const NoNULMessage = "must not contain the NUL character (U+0000)"
+
+// HasNUL reports whether s holds U+0000.
+func HasNUL(s string) bool { return strings.IndexByte(s, 0) >= 0 }
 
 // As returns the *Error in err's chain, if any.
 func As(err error) (*Error, bool) {

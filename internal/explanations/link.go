@@ -96,6 +96,13 @@ func (s *Service) PageURL(raw string) string {
 	return strings.TrimRight(s.PublicURL, "/") + "/explain/" + raw
 }
 
+// Opens returns nil if token raw opens a request (as View would), else
+// View's error; it reads the link alone.
+func (s *Service) Opens(ctx context.Context, raw string) error {
+	_, err := s.open(ctx, raw)
+	return err
+}
+
 // View is the request token raw opens, as its holder sees it.
 func (s *Service) View(ctx context.Context, raw string) (*View, error) {
 	h, err := s.open(ctx, raw)

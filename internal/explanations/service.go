@@ -134,8 +134,11 @@ func (s *Service) Create(ctx context.Context, in RequestInput) (*ent.Explanation
 		return nil, err
 	}
 	if in.AuditorID != nil {
-		if *in.AuditorID == violator.ID {
+		switch *in.AuditorID {
+		case violator.ID:
 			return nil, errs.Invalid("input.auditorID", "the violator cannot audit their own explanation")
+		case managerID:
+			return nil, errs.Invalid("input.auditorID", "must differ from the manager: the auditor is a second reviewer")
 		}
 		if _, err := s.activeEmployee(ctx, "input.auditorID", *in.AuditorID); err != nil {
 			return nil, err
@@ -437,6 +440,8 @@ func bounded(field, s string, max int) error {
 	switch {
 	case !utf8.ValidString(s):
 		return errs.Invalid(field, "must be valid UTF-8")
+	case errs.HasNUL(s): // the personal page's form (GraphQL refuses it before)
+		return errs.Invalid(field, errs.NoNULMessage)
 	case utf8.RuneCountInString(s) > max:
 		return errs.Invalid(field, "must be at most %d characters", max)
 	}

@@ -26,10 +26,24 @@ func withCompression(next http.Handler) http.Handler {
 	}
 	gz := wrap(next)
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if wsguard.IsUpgrade(r) || strings.HasPrefix(r.URL.Path, "/attachments/") {
+		if wsguard.IsUpgrade(r) || isDownload(r.URL.Path) {
 			next.ServeHTTP(w, r)
 			return
 		}
 		gz.ServeHTTP(w, r)
 	})
+}
+
+// isDownload reports whether path downloads an attachment: /attachments/{id}
+// or, for a personal link's holder, /explain/{token}/attachments/{id}.
+func isDownload(path string) bool {
+	if strings.HasPrefix(path, "/attachments/") {
+		return true
+	}
+	rest, ok := strings.CutPrefix(path, "/explain/")
+	if !ok {
+		return false
+	}
+	_, file, ok := strings.Cut(rest, "/")
+	return ok && strings.HasPrefix(file, "attachments/")
 }
