@@ -20,7 +20,7 @@
 //
 //	{"event": "ticket.created", "idempotencyKey": "…", "to": "<handle, messenger only>",
 //	 "subject": "…", "text": "…", "link": "https://…",
-//	 "recipient": {"userId": 7, "name": "…", "login": "…"},
+//	 "recipient": {"userId": "<the user's API ID>", "name": "…", "login": "…"},
 //	 "data": {…the event's payload…}, "sentAt": "2026-12-02T03:04:05Z"}
 //
 // (empty strings in recipient are left out). The receiver is a third

@@ -13,6 +13,7 @@ import (
 	"time"
 	"unicode/utf8"
 
+	"socdesk/graph/scalar"
 	"socdesk/internal/channels"
 	"socdesk/internal/devtools/receivers"
 	"socdesk/internal/outbound"
@@ -68,7 +69,7 @@ func TestWebhookJSONSigned(t *testing.T) {
 	}
 	// Only who it is: a third party's webhook gets no email or phone.
 	rcpt, _ := body["recipient"].(map[string]any)
-	if len(rcpt) != 3 || rcpt["userId"] != 7.0 || rcpt["login"] != "alice" || rcpt["name"] != "Alice" {
+	if len(rcpt) != 3 || rcpt["userId"] != scalar.EncodeID(7) || rcpt["login"] != "alice" || rcpt["name"] != "Alice" {
 		t.Errorf("recipient = %v, want only userId, login and name", rcpt)
 	}
 	for _, addr := range []string{alice.Email, alice.Phone, alice.Messenger} {

@@ -13,6 +13,7 @@ import (
 	"strings"
 	"time"
 
+	"socdesk/graph/scalar"
 	"socdesk/internal/errs"
 )
 
@@ -87,8 +88,10 @@ type webhookBody struct {
 // who is the recipient as a webhook sees it: who, not how to reach them.
 // The receiver is a third party (a SOAR, a messenger bridge): the email and
 // phone stay with us, a messenger's handle goes in "to".
+// userId is the user's API ID (what node(id:) takes), left out when the
+// message goes to no user (a channel's test).
 type who struct {
-	UserID int    `json:"userId"`
+	UserID string `json:"userId,omitempty"`
 	Name   string `json:"name,omitempty"`
 	Login  string `json:"login,omitempty"`
 }
@@ -118,7 +121,7 @@ func (s *Sender) sendWebhook(ctx context.Context, set *WebhookSettings, handle, 
 		payload = webhookBody{
 			Event: m.Event, IdempotencyKey: m.IdempotencyKey, To: handle,
 			Subject: m.Subject, Text: m.Text, Link: m.Link,
-			Recipient: who{UserID: to.UserID, Name: to.Name, Login: to.Login}, Data: m.Data, SentAt: now.UTC().Format(time.RFC3339),
+			Recipient: who{UserID: apiID(to.UserID), Name: to.Name, Login: to.Login}, Data: m.Data, SentAt: now.UTC().Format(time.RFC3339),
 		}
 	}
 	body, err := json.Marshal(payload)
@@ -141,4 +144,12 @@ func (s *Sender) sendWebhook(ctx context.Context, set *WebhookSettings, handle, 
 		req.Header.Set(HeaderSignature, Sign(secret, ts, body))
 	}
 	return s.do(ctx, req, secret)
+}
+
+// apiID is the API's ID of user id; "" for none.
+func apiID(id int) string {
+	if id == 0 {
+		return ""
+	}
+	return scalar.EncodeID(id)
 }
