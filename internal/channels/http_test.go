@@ -143,6 +143,16 @@ func TestWebhookChat(t *testing.T) {
 	if err := channels.Verify("k", req.Header, req.Body, 0, sentAt); err != nil {
 		t.Errorf("CHAT bodies are signed too: %v", err)
 	}
+	// A text that ends with the link (the notifications' do) has it once.
+	m := message("d-2")
+	m.Text += "\n" + m.Link
+	if err := httpSender().Send(context.Background(), channels.Webhook, webhook(r, "CHAT"), "k", alice, m); err != nil {
+		t.Fatal(err)
+	}
+	_ = json.Unmarshal(r.WaitFor(t, 2, wait)[1].Body, &body)
+	if text, _ := body["text"].(string); strings.Count(text, m.Link) != 1 {
+		t.Fatalf("CHAT text with the link twice: %q", text)
+	}
 }
 
 // TestMessenger: the webhook addressed to the handle: "to" in JSON, an

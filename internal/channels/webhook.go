@@ -97,11 +97,12 @@ type who struct {
 }
 
 // chatText is the CHAT format's text: subject, text and link on lines of
-// their own, "@handle " first for a messenger.
+// their own (the link left out when the text carries it already), "@handle "
+// first for a messenger.
 func chatText(handle string, m Message) string {
 	var lines []string
 	for _, l := range []string{m.Subject, m.Text, m.Link} {
-		if l != "" {
+		if l != "" && (l != m.Link || !strings.Contains(m.Text, m.Link)) {
 			lines = append(lines, l)
 		}
 	}
