@@ -155,7 +155,7 @@ func TestTicketTrendSubscription(t *testing.T) {
 			map[string]any{"d": today, "f": map[string]any{"sites": []string{gid(f.site)}, "statuses": []string{"TRIAGE", "ANALYSIS"}}})
 		counts := func() (map[string]int, time.Time) {
 			t.Helper()
-			m := ws.nextOf(op)
+			m := ws.nextOfOr(op, func(err error) { t.Fatalf("no trend push: %v\n%s", err, e.liveDiagnosis()) })
 			at := time.Now()
 			var p struct {
 				Data struct {

@@ -1,6 +1,7 @@
 package graph_test
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -10,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"entgo.io/ent/dialect"
 	"github.com/gorilla/websocket"
 
 	"socdesk/ent"
@@ -87,6 +89,67 @@ func (w *wsConn) next() wsMsg {
 		w.t.Fatalf("read: %v", err)
 	}
 	return m
+}
+
+// nextOfOr is nextOf, calling fail instead when nothing comes in time.
+func (w *wsConn) nextOfOr(id string, fail func(error)) wsMsg {
+	w.t.Helper()
+	for i, m := range w.pending {
+		if m.ID == id {
+			w.pending = append(w.pending[:i:i], w.pending[i+1:]...)
+			return m
+		}
+	}
+	for {
+		m, err := w.read(10 * time.Second)
+		if err != nil {
+			fail(err)
+			return m
+		}
+		if m.ID == id {
+			return m
+		}
+		w.pending = append(w.pending, m)
+	}
+}
+
+// liveDiagnosis says what the hub and the database were doing, for a test
+// that waited in vain for a live message: the hub's load and counts, the
+// newest history entries and, on PostgreSQL, the transactions open in the
+// test database (a history writer holding the hub's horizon back).
+func (e *env) liveDiagnosis() string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "hub: %+v %+v\n", e.hub.Stats(), e.hub.Counts())
+	ctx := context.Background()
+	if rows, err := e.st.DB.QueryContext(ctx, `SELECT id, tx, kind, ticket_number FROM ticket_events ORDER BY id DESC LIMIT 5`); err == nil {
+		for rows.Next() {
+			var id, n int
+			var tx int64
+			var kind string
+			_ = rows.Scan(&id, &tx, &kind, &n)
+			fmt.Fprintf(&b, "entry %d tx %d %s #%d\n", id, tx, kind, n)
+		}
+		rows.Close()
+	}
+	if e.st.Dialect == dialect.Postgres {
+		var xmax int64
+		_ = e.st.DB.QueryRowContext(ctx, `SELECT (pg_snapshot_xmax(pg_current_snapshot())::text)::bigint`).Scan(&xmax)
+		fmt.Fprintf(&b, "snapshot xmax %d\n", xmax)
+	}
+	if e.st.Dialect == dialect.Postgres {
+		rows, err := e.st.DB.QueryContext(ctx, `SELECT pid, state, coalesce(backend_xid::text, ''), coalesce(extract(epoch FROM now() - xact_start)::text, ''), left(query, 200)
+			FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid() AND xact_start IS NOT NULL`)
+		if err == nil {
+			for rows.Next() {
+				var pid int
+				var state, xid, age, q string
+				_ = rows.Scan(&pid, &state, &xid, &age, &q)
+				fmt.Fprintf(&b, "open transaction: pid %d %s xid %s for %ss: %s\n", pid, state, xid, age, q)
+			}
+			rows.Close()
+		}
+	}
+	return b.String()
 }
 
 func (w *wsConn) read(timeout time.Duration) (wsMsg, error) {
