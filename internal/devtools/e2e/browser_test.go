@@ -547,8 +547,11 @@ func TestBrowserWallboardServerKilled(t *testing.T) {
 	b := newBrowser(t)
 	c := newCluster(t)
 	s := c.start("a", "", nil)
+	seedTickets(t, c, s, c.fixture(s), "Seeded", 1)
 	loginWallboard(b, s.URL, c.token)
-	b.waitJS("the live board", `document.getElementById('connection').dataset.state === 'live'`, 15*time.Second)
+	// Live, and its list loaded: a list request the kill cut short would
+	// tell of itself ("Failed to fetch") before the connection's close.
+	b.waitJS("the live board with its list", `document.getElementById('connection').dataset.state === 'live' && document.querySelectorAll('#tickets tbody tr').length === 1`, 15*time.Second)
 	recordStatuses(b)
 	s.kill()
 	// The first text is of the close, the next of a reconnect refused.
