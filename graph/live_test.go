@@ -201,19 +201,7 @@ const changeQuery = wstest.ChangeQuery
 // nextOf returns the next message of operation id, keeping the others'.
 func (w *wsConn) nextOf(id string) wsMsg {
 	w.t.Helper()
-	for i, m := range w.pending {
-		if m.ID == id {
-			w.pending = append(w.pending[:i:i], w.pending[i+1:]...)
-			return m
-		}
-	}
-	for {
-		m := w.next()
-		if m.ID == id {
-			return m
-		}
-		w.pending = append(w.pending, m)
-	}
+	return w.nextOfOr(id, func(err error) { w.t.Helper(); w.t.Fatalf("read: %v", err) })
 }
 
 // change reads the next event of operation id.

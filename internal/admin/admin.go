@@ -34,33 +34,16 @@ type Service struct {
 	Dialect string
 }
 
-// write runs fn in a transaction and returns what it made, unwrapped from
-// the transaction (its edges are then loaded by the client, as GraphQL asks
-// for them after the commit).
-func write[T interface{ Unwrap() T }](ctx context.Context, s *Service, fn func(ctx context.Context, tx *ent.Tx) (T, error)) (T, error) {
-	var out T
-	err := txn.Run(ctx, s.Client, func(ctx context.Context, tx *ent.Tx) error {
-		var err error
-		out, err = fn(ctx, tx)
-		return err
-	})
-	if err != nil {
-		var zero T
-		return zero, err
-	}
-	return out.Unwrap(), nil
-}
-
 // CreateCategory adds a category.
 func (s *Service) CreateCategory(ctx context.Context, in ent.CreateCategoryInput) (*ent.Category, error) {
-	return write(ctx, s, func(ctx context.Context, tx *ent.Tx) (*ent.Category, error) {
+	return txn.Write(ctx, s.Client, func(ctx context.Context, tx *ent.Tx) (*ent.Category, error) {
 		return tx.Category.Create().SetInput(in).Save(ctx)
 	})
 }
 
 // UpdateCategory changes a category.
 func (s *Service) UpdateCategory(ctx context.Context, id int, in ent.UpdateCategoryInput) (*ent.Category, error) {
-	return write(ctx, s, func(ctx context.Context, tx *ent.Tx) (*ent.Category, error) {
+	return txn.Write(ctx, s.Client, func(ctx context.Context, tx *ent.Tx) (*ent.Category, error) {
 		return tx.Category.UpdateOneID(id).SetInput(in).Save(ctx)
 	})
 }
@@ -74,14 +57,14 @@ func (s *Service) DeleteCategory(ctx context.Context, id int) error {
 
 // CreateSite adds a site.
 func (s *Service) CreateSite(ctx context.Context, in ent.CreateSiteInput) (*ent.Site, error) {
-	return write(ctx, s, func(ctx context.Context, tx *ent.Tx) (*ent.Site, error) {
+	return txn.Write(ctx, s.Client, func(ctx context.Context, tx *ent.Tx) (*ent.Site, error) {
 		return tx.Site.Create().SetInput(in).Save(ctx)
 	})
 }
 
 // UpdateSite changes a site.
 func (s *Service) UpdateSite(ctx context.Context, id int, in ent.UpdateSiteInput) (*ent.Site, error) {
-	return write(ctx, s, func(ctx context.Context, tx *ent.Tx) (*ent.Site, error) {
+	return txn.Write(ctx, s.Client, func(ctx context.Context, tx *ent.Tx) (*ent.Site, error) {
 		return tx.Site.UpdateOneID(id).SetInput(in).Save(ctx)
 	})
 }
@@ -96,14 +79,14 @@ func (s *Service) DeleteSite(ctx context.Context, id int) error {
 
 // CreateTag adds a tag.
 func (s *Service) CreateTag(ctx context.Context, in ent.CreateTagInput) (*ent.Tag, error) {
-	return write(ctx, s, func(ctx context.Context, tx *ent.Tx) (*ent.Tag, error) {
+	return txn.Write(ctx, s.Client, func(ctx context.Context, tx *ent.Tx) (*ent.Tag, error) {
 		return tx.Tag.Create().SetInput(in).Save(ctx)
 	})
 }
 
 // UpdateTag changes a tag.
 func (s *Service) UpdateTag(ctx context.Context, id int, in ent.UpdateTagInput) (*ent.Tag, error) {
-	return write(ctx, s, func(ctx context.Context, tx *ent.Tx) (*ent.Tag, error) {
+	return txn.Write(ctx, s.Client, func(ctx context.Context, tx *ent.Tx) (*ent.Tag, error) {
 		return tx.Tag.UpdateOneID(id).SetInput(in).Save(ctx)
 	})
 }
@@ -117,14 +100,14 @@ func (s *Service) DeleteTag(ctx context.Context, id int) error {
 
 // CreateUser adds a user.
 func (s *Service) CreateUser(ctx context.Context, in ent.CreateUserInput) (*ent.User, error) {
-	return write(ctx, s, func(ctx context.Context, tx *ent.Tx) (*ent.User, error) {
+	return txn.Write(ctx, s.Client, func(ctx context.Context, tx *ent.Tx) (*ent.User, error) {
 		return tx.User.Create().SetInput(in).Save(ctx)
 	})
 }
 
 // UpdateUser changes a user. It refuses to demote the last administrator.
 func (s *Service) UpdateUser(ctx context.Context, id int, in ent.UpdateUserInput) (*ent.User, error) {
-	return write(ctx, s, func(ctx context.Context, tx *ent.Tx) (*ent.User, error) {
+	return txn.Write(ctx, s.Client, func(ctx context.Context, tx *ent.Tx) (*ent.User, error) {
 		upd := tx.User.UpdateOneID(id).SetInput(in)
 		if in.Role != nil && *in.Role != user.RoleADMIN {
 			if err := s.keepAnAdmin(ctx, tx, upd.Mutation(), id, "demoted"); err != nil {

@@ -124,26 +124,10 @@ func mayWriteDirectory(ctx context.Context, c *ent.EmployeeClient) error {
 	return employee.Policy.EvalMutation(ctx, c.Create().Mutation())
 }
 
-// write runs fn in one transaction and returns what it made, unwrapped
-// from it (GraphQL loads its edges after the commit).
-func write[T interface{ Unwrap() T }](ctx context.Context, s *Service, fn func(ctx context.Context, tx *ent.Tx) (T, error)) (T, error) {
-	var out T
-	err := txn.Run(ctx, s.Client, func(ctx context.Context, tx *ent.Tx) error {
-		var err error
-		out, err = fn(ctx, tx)
-		return err
-	})
-	if err != nil {
-		var zero T
-		return zero, err
-	}
-	return out.Unwrap(), nil
-}
-
 // CreateEmployee adds an employee (admins).
 func (s *Service) CreateEmployee(ctx context.Context, in EmployeeInput) (*ent.Employee, error) {
 	in.normalize()
-	return write(ctx, s, func(ctx context.Context, tx *ent.Tx) (*ent.Employee, error) {
+	return txn.Write(ctx, s.Client, func(ctx context.Context, tx *ent.Tx) (*ent.Employee, error) {
 		if err := mayWriteDirectory(ctx, tx.Employee); err != nil {
 			return nil, err
 		}
@@ -168,7 +152,7 @@ func (s *Service) CreateEmployee(ctx context.Context, in EmployeeInput) (*ent.Em
 // UpdateEmployee changes an employee (admins).
 func (s *Service) UpdateEmployee(ctx context.Context, id int, in EmployeeInput) (*ent.Employee, error) {
 	in.normalize()
-	return write(ctx, s, func(ctx context.Context, tx *ent.Tx) (*ent.Employee, error) {
+	return txn.Write(ctx, s.Client, func(ctx context.Context, tx *ent.Tx) (*ent.Employee, error) {
 		if err := mayWriteDirectory(ctx, tx.Employee); err != nil {
 			return nil, err
 		}
@@ -349,7 +333,7 @@ func (s *Service) Departments(query *string) (*ent.DepartmentQuery, error) {
 // CreateDepartment adds a department (admins).
 func (s *Service) CreateDepartment(ctx context.Context, in DepartmentInput) (*ent.Department, error) {
 	in.Name = trimmed(in.Name)
-	return write(ctx, s, func(ctx context.Context, tx *ent.Tx) (*ent.Department, error) {
+	return txn.Write(ctx, s.Client, func(ctx context.Context, tx *ent.Tx) (*ent.Department, error) {
 		if err := mayWriteDirectory(ctx, tx.Employee); err != nil {
 			return nil, err
 		}
@@ -366,7 +350,7 @@ func (s *Service) CreateDepartment(ctx context.Context, in DepartmentInput) (*en
 // UpdateDepartment changes a department (admins).
 func (s *Service) UpdateDepartment(ctx context.Context, id int, in DepartmentInput) (*ent.Department, error) {
 	in.Name = trimmed(in.Name)
-	return write(ctx, s, func(ctx context.Context, tx *ent.Tx) (*ent.Department, error) {
+	return txn.Write(ctx, s.Client, func(ctx context.Context, tx *ent.Tx) (*ent.Department, error) {
 		if err := mayWriteDirectory(ctx, tx.Employee); err != nil {
 			return nil, err
 		}
@@ -475,7 +459,7 @@ func mayWriteCategories(ctx context.Context, tx *ent.Tx) error {
 // CreateCategory adds an explanation category (admins).
 func (s *Service) CreateCategory(ctx context.Context, in CategoryInput) (*ent.ExplanationCategory, error) {
 	in.normalize()
-	return write(ctx, s, func(ctx context.Context, tx *ent.Tx) (*ent.ExplanationCategory, error) {
+	return txn.Write(ctx, s.Client, func(ctx context.Context, tx *ent.Tx) (*ent.ExplanationCategory, error) {
 		if err := mayWriteCategories(ctx, tx); err != nil {
 			return nil, err
 		}
@@ -500,7 +484,7 @@ func (s *Service) CreateCategory(ctx context.Context, in CategoryInput) (*ent.Ex
 // UpdateCategory changes an explanation category (admins).
 func (s *Service) UpdateCategory(ctx context.Context, id int, in CategoryInput) (*ent.ExplanationCategory, error) {
 	in.normalize()
-	return write(ctx, s, func(ctx context.Context, tx *ent.Tx) (*ent.ExplanationCategory, error) {
+	return txn.Write(ctx, s.Client, func(ctx context.Context, tx *ent.Tx) (*ent.ExplanationCategory, error) {
 		if err := mayWriteCategories(ctx, tx); err != nil {
 			return nil, err
 		}

@@ -6,7 +6,6 @@ import (
 	"slices"
 	"time"
 
-	"entgo.io/ent/dialect"
 	"github.com/riverqueue/river"
 
 	"socdesk/ent"
@@ -80,11 +79,7 @@ func (s *Service) remind(ctx context.Context, id int, now time.Time) (bool, erro
 	}
 	done := false
 	_, err = s.Tickets.Explain(ctx, "id", cur.TicketID, ticketevent.KindEXPLANATION_UPDATED, func(ctx context.Context, tx *ent.Tx, _ *ent.Ticket) (tickets.ExplanationStep, error) {
-		q := tx.ExplanationRequest.Query().Where(explanationrequest.ID(id))
-		if s.Dialect == dialect.Postgres {
-			q.ForUpdate()
-		}
-		old, err := q.Only(ctx)
+		old, err := s.locked(ctx, tx, id)
 		if err != nil {
 			return tickets.ExplanationStep{}, err
 		}

@@ -215,11 +215,7 @@ func (s *Service) Act(ctx context.Context, id int, action Action, actor Actor, c
 	}
 	var r *ent.ExplanationRequest
 	_, err = s.Tickets.Explain(ctx, "id", cur.TicketID, ticketevent.KindEXPLANATION_UPDATED, func(ctx context.Context, tx *ent.Tx, _ *ent.Ticket) (tickets.ExplanationStep, error) {
-		q := tx.ExplanationRequest.Query().Where(explanationrequest.ID(id))
-		if s.Dialect == dialect.Postgres {
-			q.ForUpdate()
-		}
-		old, err := q.Only(ctx)
+		old, err := s.locked(ctx, tx, id)
 		if err != nil {
 			return tickets.ExplanationStep{}, err
 		}
@@ -287,6 +283,16 @@ func (s *Service) stage(ctx context.Context, action Action, files []File) ([]*at
 		staged = append(staged, st)
 	}
 	return staged, nil
+}
+
+// locked reads request id in tx, its row locked on PostgreSQL until tx
+// ends, so that steps on one request queue.
+func (s *Service) locked(ctx context.Context, tx *ent.Tx, id int) (*ent.ExplanationRequest, error) {
+	q := tx.ExplanationRequest.Query().Where(explanationrequest.ID(id))
+	if s.Dialect == dialect.Postgres {
+		q.ForUpdate()
+	}
+	return q.Only(ctx)
 }
 
 // holds reports whether actor is the request's person in their role.

@@ -55,6 +55,23 @@ func Run(ctx context.Context, client *ent.Client, fn Step, first ...Step) (err e
 	return nil
 }
 
+// Write runs fn in one transaction (Run) and returns what it made,
+// unwrapped from the transaction: its edges are then loaded by the client,
+// as GraphQL asks for them after the commit.
+func Write[T interface{ Unwrap() T }](ctx context.Context, client *ent.Client, fn func(ctx context.Context, tx *ent.Tx) (T, error)) (T, error) {
+	var out T
+	err := Run(ctx, client, func(ctx context.Context, tx *ent.Tx) error {
+		var err error
+		out, err = fn(ctx, tx)
+		return err
+	})
+	if err != nil {
+		var zero T
+		return zero, err
+	}
+	return out.Unwrap(), nil
+}
+
 // AfterCommit runs f once the transaction in ctx has committed, and never
 // if it rolls back. Without a transaction in ctx, the write it follows has
 // committed already (a statement on its own): f runs at once.
