@@ -16,6 +16,7 @@ import (
 	"socdesk/ent/blob"
 	"socdesk/ent/category"
 	"socdesk/ent/channel"
+	"socdesk/ent/compliancepolicy"
 	"socdesk/ent/delivery"
 	"socdesk/ent/department"
 	"socdesk/ent/employee"
@@ -31,9 +32,13 @@ import (
 	"socdesk/ent/statusday"
 	"socdesk/ent/statushour"
 	"socdesk/ent/tag"
+	"socdesk/ent/taskschedule"
+	"socdesk/ent/taskscheduleevent"
+	"socdesk/ent/taskschedulewatcher"
 	"socdesk/ent/ticket"
 	"socdesk/ent/ticketapprover"
 	"socdesk/ent/ticketassignee"
+	"socdesk/ent/ticketcitation"
 	"socdesk/ent/ticketevent"
 	"socdesk/ent/ticketlink"
 	"socdesk/ent/tickettag"
@@ -63,6 +68,8 @@ type Client struct {
 	Category *CategoryClient
 	// Channel is the client for interacting with the Channel builders.
 	Channel *ChannelClient
+	// CompliancePolicy is the client for interacting with the CompliancePolicy builders.
+	CompliancePolicy *CompliancePolicyClient
 	// Delivery is the client for interacting with the Delivery builders.
 	Delivery *DeliveryClient
 	// Department is the client for interacting with the Department builders.
@@ -93,12 +100,20 @@ type Client struct {
 	StatusHour *StatusHourClient
 	// Tag is the client for interacting with the Tag builders.
 	Tag *TagClient
+	// TaskSchedule is the client for interacting with the TaskSchedule builders.
+	TaskSchedule *TaskScheduleClient
+	// TaskScheduleEvent is the client for interacting with the TaskScheduleEvent builders.
+	TaskScheduleEvent *TaskScheduleEventClient
+	// TaskScheduleWatcher is the client for interacting with the TaskScheduleWatcher builders.
+	TaskScheduleWatcher *TaskScheduleWatcherClient
 	// Ticket is the client for interacting with the Ticket builders.
 	Ticket *TicketClient
 	// TicketApprover is the client for interacting with the TicketApprover builders.
 	TicketApprover *TicketApproverClient
 	// TicketAssignee is the client for interacting with the TicketAssignee builders.
 	TicketAssignee *TicketAssigneeClient
+	// TicketCitation is the client for interacting with the TicketCitation builders.
+	TicketCitation *TicketCitationClient
 	// TicketEvent is the client for interacting with the TicketEvent builders.
 	TicketEvent *TicketEventClient
 	// TicketLink is the client for interacting with the TicketLink builders.
@@ -125,6 +140,7 @@ func (c *Client) init() {
 	c.Blob = NewBlobClient(c.config)
 	c.Category = NewCategoryClient(c.config)
 	c.Channel = NewChannelClient(c.config)
+	c.CompliancePolicy = NewCompliancePolicyClient(c.config)
 	c.Delivery = NewDeliveryClient(c.config)
 	c.Department = NewDepartmentClient(c.config)
 	c.Employee = NewEmployeeClient(c.config)
@@ -140,9 +156,13 @@ func (c *Client) init() {
 	c.StatusDay = NewStatusDayClient(c.config)
 	c.StatusHour = NewStatusHourClient(c.config)
 	c.Tag = NewTagClient(c.config)
+	c.TaskSchedule = NewTaskScheduleClient(c.config)
+	c.TaskScheduleEvent = NewTaskScheduleEventClient(c.config)
+	c.TaskScheduleWatcher = NewTaskScheduleWatcherClient(c.config)
 	c.Ticket = NewTicketClient(c.config)
 	c.TicketApprover = NewTicketApproverClient(c.config)
 	c.TicketAssignee = NewTicketAssigneeClient(c.config)
+	c.TicketCitation = NewTicketCitationClient(c.config)
 	c.TicketEvent = NewTicketEventClient(c.config)
 	c.TicketLink = NewTicketLinkClient(c.config)
 	c.TicketTag = NewTicketTagClient(c.config)
@@ -245,6 +265,7 @@ func (c *Client) Tx(ctx context.Context) (*Tx, error) {
 		Blob:                NewBlobClient(cfg),
 		Category:            NewCategoryClient(cfg),
 		Channel:             NewChannelClient(cfg),
+		CompliancePolicy:    NewCompliancePolicyClient(cfg),
 		Delivery:            NewDeliveryClient(cfg),
 		Department:          NewDepartmentClient(cfg),
 		Employee:            NewEmployeeClient(cfg),
@@ -260,9 +281,13 @@ func (c *Client) Tx(ctx context.Context) (*Tx, error) {
 		StatusDay:           NewStatusDayClient(cfg),
 		StatusHour:          NewStatusHourClient(cfg),
 		Tag:                 NewTagClient(cfg),
+		TaskSchedule:        NewTaskScheduleClient(cfg),
+		TaskScheduleEvent:   NewTaskScheduleEventClient(cfg),
+		TaskScheduleWatcher: NewTaskScheduleWatcherClient(cfg),
 		Ticket:              NewTicketClient(cfg),
 		TicketApprover:      NewTicketApproverClient(cfg),
 		TicketAssignee:      NewTicketAssigneeClient(cfg),
+		TicketCitation:      NewTicketCitationClient(cfg),
 		TicketEvent:         NewTicketEventClient(cfg),
 		TicketLink:          NewTicketLinkClient(cfg),
 		TicketTag:           NewTicketTagClient(cfg),
@@ -292,6 +317,7 @@ func (c *Client) BeginTx(ctx context.Context, opts *sql.TxOptions) (*Tx, error) 
 		Blob:                NewBlobClient(cfg),
 		Category:            NewCategoryClient(cfg),
 		Channel:             NewChannelClient(cfg),
+		CompliancePolicy:    NewCompliancePolicyClient(cfg),
 		Delivery:            NewDeliveryClient(cfg),
 		Department:          NewDepartmentClient(cfg),
 		Employee:            NewEmployeeClient(cfg),
@@ -307,9 +333,13 @@ func (c *Client) BeginTx(ctx context.Context, opts *sql.TxOptions) (*Tx, error) 
 		StatusDay:           NewStatusDayClient(cfg),
 		StatusHour:          NewStatusHourClient(cfg),
 		Tag:                 NewTagClient(cfg),
+		TaskSchedule:        NewTaskScheduleClient(cfg),
+		TaskScheduleEvent:   NewTaskScheduleEventClient(cfg),
+		TaskScheduleWatcher: NewTaskScheduleWatcherClient(cfg),
 		Ticket:              NewTicketClient(cfg),
 		TicketApprover:      NewTicketApproverClient(cfg),
 		TicketAssignee:      NewTicketAssigneeClient(cfg),
+		TicketCitation:      NewTicketCitationClient(cfg),
 		TicketEvent:         NewTicketEventClient(cfg),
 		TicketLink:          NewTicketLinkClient(cfg),
 		TicketTag:           NewTicketTagClient(cfg),
@@ -344,12 +374,13 @@ func (c *Client) Close() error {
 // In order to add hooks to a specific client, call: `client.Node.Use(...)`.
 func (c *Client) Use(hooks ...Hook) {
 	for _, n := range []interface{ Use(...Hook) }{
-		c.APIToken, c.Attachment, c.Blob, c.Category, c.Channel, c.Delivery,
-		c.Department, c.Employee, c.Evidence, c.ExplanationCategory, c.ExplanationLink,
-		c.ExplanationRequest, c.ExplanationStep, c.Memo, c.Playbook, c.PlaybookRun,
-		c.Site, c.StatusDay, c.StatusHour, c.Tag, c.Ticket, c.TicketApprover,
-		c.TicketAssignee, c.TicketEvent, c.TicketLink, c.TicketTag, c.TicketWatcher,
-		c.User,
+		c.APIToken, c.Attachment, c.Blob, c.Category, c.Channel, c.CompliancePolicy,
+		c.Delivery, c.Department, c.Employee, c.Evidence, c.ExplanationCategory,
+		c.ExplanationLink, c.ExplanationRequest, c.ExplanationStep, c.Memo, c.Playbook,
+		c.PlaybookRun, c.Site, c.StatusDay, c.StatusHour, c.Tag, c.TaskSchedule,
+		c.TaskScheduleEvent, c.TaskScheduleWatcher, c.Ticket, c.TicketApprover,
+		c.TicketAssignee, c.TicketCitation, c.TicketEvent, c.TicketLink, c.TicketTag,
+		c.TicketWatcher, c.User,
 	} {
 		n.Use(hooks...)
 	}
@@ -359,12 +390,13 @@ func (c *Client) Use(hooks ...Hook) {
 // In order to add interceptors to a specific client, call: `client.Node.Intercept(...)`.
 func (c *Client) Intercept(interceptors ...Interceptor) {
 	for _, n := range []interface{ Intercept(...Interceptor) }{
-		c.APIToken, c.Attachment, c.Blob, c.Category, c.Channel, c.Delivery,
-		c.Department, c.Employee, c.Evidence, c.ExplanationCategory, c.ExplanationLink,
-		c.ExplanationRequest, c.ExplanationStep, c.Memo, c.Playbook, c.PlaybookRun,
-		c.Site, c.StatusDay, c.StatusHour, c.Tag, c.Ticket, c.TicketApprover,
-		c.TicketAssignee, c.TicketEvent, c.TicketLink, c.TicketTag, c.TicketWatcher,
-		c.User,
+		c.APIToken, c.Attachment, c.Blob, c.Category, c.Channel, c.CompliancePolicy,
+		c.Delivery, c.Department, c.Employee, c.Evidence, c.ExplanationCategory,
+		c.ExplanationLink, c.ExplanationRequest, c.ExplanationStep, c.Memo, c.Playbook,
+		c.PlaybookRun, c.Site, c.StatusDay, c.StatusHour, c.Tag, c.TaskSchedule,
+		c.TaskScheduleEvent, c.TaskScheduleWatcher, c.Ticket, c.TicketApprover,
+		c.TicketAssignee, c.TicketCitation, c.TicketEvent, c.TicketLink, c.TicketTag,
+		c.TicketWatcher, c.User,
 	} {
 		n.Intercept(interceptors...)
 	}
@@ -383,6 +415,8 @@ func (c *Client) Mutate(ctx context.Context, m Mutation) (Value, error) {
 		return c.Category.mutate(ctx, m)
 	case *ChannelMutation:
 		return c.Channel.mutate(ctx, m)
+	case *CompliancePolicyMutation:
+		return c.CompliancePolicy.mutate(ctx, m)
 	case *DeliveryMutation:
 		return c.Delivery.mutate(ctx, m)
 	case *DepartmentMutation:
@@ -413,12 +447,20 @@ func (c *Client) Mutate(ctx context.Context, m Mutation) (Value, error) {
 		return c.StatusHour.mutate(ctx, m)
 	case *TagMutation:
 		return c.Tag.mutate(ctx, m)
+	case *TaskScheduleMutation:
+		return c.TaskSchedule.mutate(ctx, m)
+	case *TaskScheduleEventMutation:
+		return c.TaskScheduleEvent.mutate(ctx, m)
+	case *TaskScheduleWatcherMutation:
+		return c.TaskScheduleWatcher.mutate(ctx, m)
 	case *TicketMutation:
 		return c.Ticket.mutate(ctx, m)
 	case *TicketApproverMutation:
 		return c.TicketApprover.mutate(ctx, m)
 	case *TicketAssigneeMutation:
 		return c.TicketAssignee.mutate(ctx, m)
+	case *TicketCitationMutation:
+		return c.TicketCitation.mutate(ctx, m)
 	case *TicketEventMutation:
 		return c.TicketEvent.mutate(ctx, m)
 	case *TicketLinkMutation:
@@ -1231,6 +1273,188 @@ func (c *ChannelClient) mutate(ctx context.Context, m *ChannelMutation) (Value, 
 		return (&ChannelDelete{config: c.config, hooks: c.Hooks(), mutation: m}).Exec(ctx)
 	default:
 		return nil, fmt.Errorf("ent: unknown Channel mutation op: %q", m.Op())
+	}
+}
+
+// CompliancePolicyClient is a client for the CompliancePolicy schema.
+type CompliancePolicyClient struct {
+	config
+}
+
+// NewCompliancePolicyClient returns a client for the CompliancePolicy from the given config.
+func NewCompliancePolicyClient(c config) *CompliancePolicyClient {
+	return &CompliancePolicyClient{config: c}
+}
+
+// Use adds a list of mutation hooks to the hooks stack.
+// A call to `Use(f, g, h)` equals to `compliancepolicy.Hooks(f(g(h())))`.
+func (c *CompliancePolicyClient) Use(hooks ...Hook) {
+	c.hooks.CompliancePolicy = append(c.hooks.CompliancePolicy, hooks...)
+}
+
+// Intercept adds a list of query interceptors to the interceptors stack.
+// A call to `Intercept(f, g, h)` equals to `compliancepolicy.Intercept(f(g(h())))`.
+func (c *CompliancePolicyClient) Intercept(interceptors ...Interceptor) {
+	c.inters.CompliancePolicy = append(c.inters.CompliancePolicy, interceptors...)
+}
+
+// Create returns a builder for creating a CompliancePolicy entity.
+func (c *CompliancePolicyClient) Create() *CompliancePolicyCreate {
+	mutation := newCompliancePolicyMutation(c.config, OpCreate)
+	return &CompliancePolicyCreate{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// CreateBulk returns a builder for creating a bulk of CompliancePolicy entities.
+func (c *CompliancePolicyClient) CreateBulk(builders ...*CompliancePolicyCreate) *CompliancePolicyCreateBulk {
+	return &CompliancePolicyCreateBulk{config: c.config, builders: builders}
+}
+
+// MapCreateBulk creates a bulk creation builder from the given slice. For each item in the slice, the function creates
+// a builder and applies setFunc on it.
+func (c *CompliancePolicyClient) MapCreateBulk(slice any, setFunc func(*CompliancePolicyCreate, int)) *CompliancePolicyCreateBulk {
+	rv := reflect.ValueOf(slice)
+	if rv.Kind() != reflect.Slice {
+		return &CompliancePolicyCreateBulk{err: fmt.Errorf("calling to CompliancePolicyClient.MapCreateBulk with wrong type %T, need slice", slice)}
+	}
+	builders := make([]*CompliancePolicyCreate, rv.Len())
+	for i := 0; i < rv.Len(); i++ {
+		builders[i] = c.Create()
+		setFunc(builders[i], i)
+	}
+	return &CompliancePolicyCreateBulk{config: c.config, builders: builders}
+}
+
+// Update returns an update builder for CompliancePolicy.
+func (c *CompliancePolicyClient) Update() *CompliancePolicyUpdate {
+	mutation := newCompliancePolicyMutation(c.config, OpUpdate)
+	return &CompliancePolicyUpdate{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// UpdateOne returns an update builder for the given entity.
+func (c *CompliancePolicyClient) UpdateOne(_m *CompliancePolicy) *CompliancePolicyUpdateOne {
+	mutation := newCompliancePolicyMutation(c.config, OpUpdateOne, withCompliancePolicy(_m))
+	return &CompliancePolicyUpdateOne{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// UpdateOneID returns an update builder for the given id.
+func (c *CompliancePolicyClient) UpdateOneID(id int) *CompliancePolicyUpdateOne {
+	mutation := newCompliancePolicyMutation(c.config, OpUpdateOne, withCompliancePolicyID(id))
+	return &CompliancePolicyUpdateOne{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// Delete returns a delete builder for CompliancePolicy.
+func (c *CompliancePolicyClient) Delete() *CompliancePolicyDelete {
+	mutation := newCompliancePolicyMutation(c.config, OpDelete)
+	return &CompliancePolicyDelete{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// DeleteOne returns a builder for deleting the given entity.
+func (c *CompliancePolicyClient) DeleteOne(_m *CompliancePolicy) *CompliancePolicyDeleteOne {
+	return c.DeleteOneID(_m.ID)
+}
+
+// DeleteOneID returns a builder for deleting the given entity by its id.
+func (c *CompliancePolicyClient) DeleteOneID(id int) *CompliancePolicyDeleteOne {
+	builder := c.Delete().Where(compliancepolicy.ID(id))
+	builder.mutation.id = &id
+	builder.mutation.op = OpDeleteOne
+	return &CompliancePolicyDeleteOne{builder}
+}
+
+// Query returns a query builder for CompliancePolicy.
+func (c *CompliancePolicyClient) Query() *CompliancePolicyQuery {
+	return &CompliancePolicyQuery{
+		config: c.config,
+		ctx:    &QueryContext{Type: TypeCompliancePolicy},
+		inters: c.Interceptors(),
+	}
+}
+
+// Get returns a CompliancePolicy entity by its id.
+func (c *CompliancePolicyClient) Get(ctx context.Context, id int) (*CompliancePolicy, error) {
+	return c.Query().Where(compliancepolicy.ID(id)).Only(ctx)
+}
+
+// GetX is like Get, but panics if an error occurs.
+func (c *CompliancePolicyClient) GetX(ctx context.Context, id int) *CompliancePolicy {
+	obj, err := c.Get(ctx, id)
+	if err != nil {
+		panic(err)
+	}
+	return obj
+}
+
+// QueryTickets queries the tickets edge of a CompliancePolicy.
+func (c *CompliancePolicyClient) QueryTickets(_m *CompliancePolicy) *TicketQuery {
+	query := (&TicketClient{config: c.config}).Query()
+	query.path = func(context.Context) (fromV *sql.Selector, _ error) {
+		id := _m.ID
+		step := sqlgraph.NewStep(
+			sqlgraph.From(compliancepolicy.Table, compliancepolicy.FieldID, id),
+			sqlgraph.To(ticket.Table, ticket.FieldID),
+			sqlgraph.Edge(sqlgraph.M2M, true, compliancepolicy.TicketsTable, compliancepolicy.TicketsPrimaryKey...),
+		)
+		fromV = sqlgraph.Neighbors(_m.driver.Dialect(), step)
+		return fromV, nil
+	}
+	return query
+}
+
+// QuerySchedules queries the schedules edge of a CompliancePolicy.
+func (c *CompliancePolicyClient) QuerySchedules(_m *CompliancePolicy) *TaskScheduleQuery {
+	query := (&TaskScheduleClient{config: c.config}).Query()
+	query.path = func(context.Context) (fromV *sql.Selector, _ error) {
+		id := _m.ID
+		step := sqlgraph.NewStep(
+			sqlgraph.From(compliancepolicy.Table, compliancepolicy.FieldID, id),
+			sqlgraph.To(taskschedule.Table, taskschedule.FieldID),
+			sqlgraph.Edge(sqlgraph.M2M, true, compliancepolicy.SchedulesTable, compliancepolicy.SchedulesPrimaryKey...),
+		)
+		fromV = sqlgraph.Neighbors(_m.driver.Dialect(), step)
+		return fromV, nil
+	}
+	return query
+}
+
+// QueryTicketCitations queries the ticket_citations edge of a CompliancePolicy.
+func (c *CompliancePolicyClient) QueryTicketCitations(_m *CompliancePolicy) *TicketCitationQuery {
+	query := (&TicketCitationClient{config: c.config}).Query()
+	query.path = func(context.Context) (fromV *sql.Selector, _ error) {
+		id := _m.ID
+		step := sqlgraph.NewStep(
+			sqlgraph.From(compliancepolicy.Table, compliancepolicy.FieldID, id),
+			sqlgraph.To(ticketcitation.Table, ticketcitation.CompliancePolicyColumn),
+			sqlgraph.Edge(sqlgraph.O2M, true, compliancepolicy.TicketCitationsTable, compliancepolicy.TicketCitationsColumn),
+		)
+		fromV = sqlgraph.Neighbors(_m.driver.Dialect(), step)
+		return fromV, nil
+	}
+	return query
+}
+
+// Hooks returns the client hooks.
+func (c *CompliancePolicyClient) Hooks() []Hook {
+	hooks := c.hooks.CompliancePolicy
+	return append(hooks[:len(hooks):len(hooks)], compliancepolicy.Hooks[:]...)
+}
+
+// Interceptors returns the client interceptors.
+func (c *CompliancePolicyClient) Interceptors() []Interceptor {
+	return c.inters.CompliancePolicy
+}
+
+func (c *CompliancePolicyClient) mutate(ctx context.Context, m *CompliancePolicyMutation) (Value, error) {
+	switch m.Op() {
+	case OpCreate:
+		return (&CompliancePolicyCreate{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpUpdate:
+		return (&CompliancePolicyUpdate{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpUpdateOne:
+		return (&CompliancePolicyUpdateOne{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpDelete, OpDeleteOne:
+		return (&CompliancePolicyDelete{config: c.config, hooks: c.Hooks(), mutation: m}).Exec(ctx)
+	default:
+		return nil, fmt.Errorf("ent: unknown CompliancePolicy mutation op: %q", m.Op())
 	}
 }
 
@@ -3392,6 +3616,22 @@ func (c *SiteClient) QueryTickets(_m *Site) *TicketQuery {
 	return query
 }
 
+// QueryTaskSchedules queries the task_schedules edge of a Site.
+func (c *SiteClient) QueryTaskSchedules(_m *Site) *TaskScheduleQuery {
+	query := (&TaskScheduleClient{config: c.config}).Query()
+	query.path = func(context.Context) (fromV *sql.Selector, _ error) {
+		id := _m.ID
+		step := sqlgraph.NewStep(
+			sqlgraph.From(site.Table, site.FieldID, id),
+			sqlgraph.To(taskschedule.Table, taskschedule.FieldID),
+			sqlgraph.Edge(sqlgraph.O2M, false, site.TaskSchedulesTable, site.TaskSchedulesColumn),
+		)
+		fromV = sqlgraph.Neighbors(_m.driver.Dialect(), step)
+		return fromV, nil
+	}
+	return query
+}
+
 // Hooks returns the client hooks.
 func (c *SiteClient) Hooks() []Hook {
 	hooks := c.hooks.Site
@@ -3811,6 +4051,22 @@ func (c *TagClient) QueryTickets(_m *Tag) *TicketQuery {
 	return query
 }
 
+// QueryTaskSchedules queries the task_schedules edge of a Tag.
+func (c *TagClient) QueryTaskSchedules(_m *Tag) *TaskScheduleQuery {
+	query := (&TaskScheduleClient{config: c.config}).Query()
+	query.path = func(context.Context) (fromV *sql.Selector, _ error) {
+		id := _m.ID
+		step := sqlgraph.NewStep(
+			sqlgraph.From(tag.Table, tag.FieldID, id),
+			sqlgraph.To(taskschedule.Table, taskschedule.FieldID),
+			sqlgraph.Edge(sqlgraph.M2M, true, tag.TaskSchedulesTable, tag.TaskSchedulesPrimaryKey...),
+		)
+		fromV = sqlgraph.Neighbors(_m.driver.Dialect(), step)
+		return fromV, nil
+	}
+	return query
+}
+
 // QueryTicketTags queries the ticket_tags edge of a Tag.
 func (c *TagClient) QueryTicketTags(_m *Tag) *TicketTagQuery {
 	query := (&TicketTagClient{config: c.config}).Query()
@@ -3851,6 +4107,616 @@ func (c *TagClient) mutate(ctx context.Context, m *TagMutation) (Value, error) {
 		return (&TagDelete{config: c.config, hooks: c.Hooks(), mutation: m}).Exec(ctx)
 	default:
 		return nil, fmt.Errorf("ent: unknown Tag mutation op: %q", m.Op())
+	}
+}
+
+// TaskScheduleClient is a client for the TaskSchedule schema.
+type TaskScheduleClient struct {
+	config
+}
+
+// NewTaskScheduleClient returns a client for the TaskSchedule from the given config.
+func NewTaskScheduleClient(c config) *TaskScheduleClient {
+	return &TaskScheduleClient{config: c}
+}
+
+// Use adds a list of mutation hooks to the hooks stack.
+// A call to `Use(f, g, h)` equals to `taskschedule.Hooks(f(g(h())))`.
+func (c *TaskScheduleClient) Use(hooks ...Hook) {
+	c.hooks.TaskSchedule = append(c.hooks.TaskSchedule, hooks...)
+}
+
+// Intercept adds a list of query interceptors to the interceptors stack.
+// A call to `Intercept(f, g, h)` equals to `taskschedule.Intercept(f(g(h())))`.
+func (c *TaskScheduleClient) Intercept(interceptors ...Interceptor) {
+	c.inters.TaskSchedule = append(c.inters.TaskSchedule, interceptors...)
+}
+
+// Create returns a builder for creating a TaskSchedule entity.
+func (c *TaskScheduleClient) Create() *TaskScheduleCreate {
+	mutation := newTaskScheduleMutation(c.config, OpCreate)
+	return &TaskScheduleCreate{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// CreateBulk returns a builder for creating a bulk of TaskSchedule entities.
+func (c *TaskScheduleClient) CreateBulk(builders ...*TaskScheduleCreate) *TaskScheduleCreateBulk {
+	return &TaskScheduleCreateBulk{config: c.config, builders: builders}
+}
+
+// MapCreateBulk creates a bulk creation builder from the given slice. For each item in the slice, the function creates
+// a builder and applies setFunc on it.
+func (c *TaskScheduleClient) MapCreateBulk(slice any, setFunc func(*TaskScheduleCreate, int)) *TaskScheduleCreateBulk {
+	rv := reflect.ValueOf(slice)
+	if rv.Kind() != reflect.Slice {
+		return &TaskScheduleCreateBulk{err: fmt.Errorf("calling to TaskScheduleClient.MapCreateBulk with wrong type %T, need slice", slice)}
+	}
+	builders := make([]*TaskScheduleCreate, rv.Len())
+	for i := 0; i < rv.Len(); i++ {
+		builders[i] = c.Create()
+		setFunc(builders[i], i)
+	}
+	return &TaskScheduleCreateBulk{config: c.config, builders: builders}
+}
+
+// Update returns an update builder for TaskSchedule.
+func (c *TaskScheduleClient) Update() *TaskScheduleUpdate {
+	mutation := newTaskScheduleMutation(c.config, OpUpdate)
+	return &TaskScheduleUpdate{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// UpdateOne returns an update builder for the given entity.
+func (c *TaskScheduleClient) UpdateOne(_m *TaskSchedule) *TaskScheduleUpdateOne {
+	mutation := newTaskScheduleMutation(c.config, OpUpdateOne, withTaskSchedule(_m))
+	return &TaskScheduleUpdateOne{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// UpdateOneID returns an update builder for the given id.
+func (c *TaskScheduleClient) UpdateOneID(id int) *TaskScheduleUpdateOne {
+	mutation := newTaskScheduleMutation(c.config, OpUpdateOne, withTaskScheduleID(id))
+	return &TaskScheduleUpdateOne{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// Delete returns a delete builder for TaskSchedule.
+func (c *TaskScheduleClient) Delete() *TaskScheduleDelete {
+	mutation := newTaskScheduleMutation(c.config, OpDelete)
+	return &TaskScheduleDelete{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// DeleteOne returns a builder for deleting the given entity.
+func (c *TaskScheduleClient) DeleteOne(_m *TaskSchedule) *TaskScheduleDeleteOne {
+	return c.DeleteOneID(_m.ID)
+}
+
+// DeleteOneID returns a builder for deleting the given entity by its id.
+func (c *TaskScheduleClient) DeleteOneID(id int) *TaskScheduleDeleteOne {
+	builder := c.Delete().Where(taskschedule.ID(id))
+	builder.mutation.id = &id
+	builder.mutation.op = OpDeleteOne
+	return &TaskScheduleDeleteOne{builder}
+}
+
+// Query returns a query builder for TaskSchedule.
+func (c *TaskScheduleClient) Query() *TaskScheduleQuery {
+	return &TaskScheduleQuery{
+		config: c.config,
+		ctx:    &QueryContext{Type: TypeTaskSchedule},
+		inters: c.Interceptors(),
+	}
+}
+
+// Get returns a TaskSchedule entity by its id.
+func (c *TaskScheduleClient) Get(ctx context.Context, id int) (*TaskSchedule, error) {
+	return c.Query().Where(taskschedule.ID(id)).Only(ctx)
+}
+
+// GetX is like Get, but panics if an error occurs.
+func (c *TaskScheduleClient) GetX(ctx context.Context, id int) *TaskSchedule {
+	obj, err := c.Get(ctx, id)
+	if err != nil {
+		panic(err)
+	}
+	return obj
+}
+
+// QuerySite queries the site edge of a TaskSchedule.
+func (c *TaskScheduleClient) QuerySite(_m *TaskSchedule) *SiteQuery {
+	query := (&SiteClient{config: c.config}).Query()
+	query.path = func(context.Context) (fromV *sql.Selector, _ error) {
+		id := _m.ID
+		step := sqlgraph.NewStep(
+			sqlgraph.From(taskschedule.Table, taskschedule.FieldID, id),
+			sqlgraph.To(site.Table, site.FieldID),
+			sqlgraph.Edge(sqlgraph.M2O, true, taskschedule.SiteTable, taskschedule.SiteColumn),
+		)
+		fromV = sqlgraph.Neighbors(_m.driver.Dialect(), step)
+		return fromV, nil
+	}
+	return query
+}
+
+// QueryCategory queries the category edge of a TaskSchedule.
+func (c *TaskScheduleClient) QueryCategory(_m *TaskSchedule) *CategoryQuery {
+	query := (&CategoryClient{config: c.config}).Query()
+	query.path = func(context.Context) (fromV *sql.Selector, _ error) {
+		id := _m.ID
+		step := sqlgraph.NewStep(
+			sqlgraph.From(taskschedule.Table, taskschedule.FieldID, id),
+			sqlgraph.To(category.Table, category.FieldID),
+			sqlgraph.Edge(sqlgraph.M2O, false, taskschedule.CategoryTable, taskschedule.CategoryColumn),
+		)
+		fromV = sqlgraph.Neighbors(_m.driver.Dialect(), step)
+		return fromV, nil
+	}
+	return query
+}
+
+// QueryOwner queries the owner edge of a TaskSchedule.
+func (c *TaskScheduleClient) QueryOwner(_m *TaskSchedule) *UserQuery {
+	query := (&UserClient{config: c.config}).Query()
+	query.path = func(context.Context) (fromV *sql.Selector, _ error) {
+		id := _m.ID
+		step := sqlgraph.NewStep(
+			sqlgraph.From(taskschedule.Table, taskschedule.FieldID, id),
+			sqlgraph.To(user.Table, user.FieldID),
+			sqlgraph.Edge(sqlgraph.M2O, false, taskschedule.OwnerTable, taskschedule.OwnerColumn),
+		)
+		fromV = sqlgraph.Neighbors(_m.driver.Dialect(), step)
+		return fromV, nil
+	}
+	return query
+}
+
+// QueryCreatedBy queries the created_by edge of a TaskSchedule.
+func (c *TaskScheduleClient) QueryCreatedBy(_m *TaskSchedule) *UserQuery {
+	query := (&UserClient{config: c.config}).Query()
+	query.path = func(context.Context) (fromV *sql.Selector, _ error) {
+		id := _m.ID
+		step := sqlgraph.NewStep(
+			sqlgraph.From(taskschedule.Table, taskschedule.FieldID, id),
+			sqlgraph.To(user.Table, user.FieldID),
+			sqlgraph.Edge(sqlgraph.M2O, false, taskschedule.CreatedByTable, taskschedule.CreatedByColumn),
+		)
+		fromV = sqlgraph.Neighbors(_m.driver.Dialect(), step)
+		return fromV, nil
+	}
+	return query
+}
+
+// QueryTags queries the tags edge of a TaskSchedule.
+func (c *TaskScheduleClient) QueryTags(_m *TaskSchedule) *TagQuery {
+	query := (&TagClient{config: c.config}).Query()
+	query.path = func(context.Context) (fromV *sql.Selector, _ error) {
+		id := _m.ID
+		step := sqlgraph.NewStep(
+			sqlgraph.From(taskschedule.Table, taskschedule.FieldID, id),
+			sqlgraph.To(tag.Table, tag.FieldID),
+			sqlgraph.Edge(sqlgraph.M2M, false, taskschedule.TagsTable, taskschedule.TagsPrimaryKey...),
+		)
+		fromV = sqlgraph.Neighbors(_m.driver.Dialect(), step)
+		return fromV, nil
+	}
+	return query
+}
+
+// QueryPolicies queries the policies edge of a TaskSchedule.
+func (c *TaskScheduleClient) QueryPolicies(_m *TaskSchedule) *CompliancePolicyQuery {
+	query := (&CompliancePolicyClient{config: c.config}).Query()
+	query.path = func(context.Context) (fromV *sql.Selector, _ error) {
+		id := _m.ID
+		step := sqlgraph.NewStep(
+			sqlgraph.From(taskschedule.Table, taskschedule.FieldID, id),
+			sqlgraph.To(compliancepolicy.Table, compliancepolicy.FieldID),
+			sqlgraph.Edge(sqlgraph.M2M, false, taskschedule.PoliciesTable, taskschedule.PoliciesPrimaryKey...),
+		)
+		fromV = sqlgraph.Neighbors(_m.driver.Dialect(), step)
+		return fromV, nil
+	}
+	return query
+}
+
+// QueryWatchers queries the watchers edge of a TaskSchedule.
+func (c *TaskScheduleClient) QueryWatchers(_m *TaskSchedule) *TaskScheduleWatcherQuery {
+	query := (&TaskScheduleWatcherClient{config: c.config}).Query()
+	query.path = func(context.Context) (fromV *sql.Selector, _ error) {
+		id := _m.ID
+		step := sqlgraph.NewStep(
+			sqlgraph.From(taskschedule.Table, taskschedule.FieldID, id),
+			sqlgraph.To(taskschedulewatcher.Table, taskschedulewatcher.FieldID),
+			sqlgraph.Edge(sqlgraph.O2M, false, taskschedule.WatchersTable, taskschedule.WatchersColumn),
+		)
+		fromV = sqlgraph.Neighbors(_m.driver.Dialect(), step)
+		return fromV, nil
+	}
+	return query
+}
+
+// QueryTasks queries the tasks edge of a TaskSchedule.
+func (c *TaskScheduleClient) QueryTasks(_m *TaskSchedule) *TicketQuery {
+	query := (&TicketClient{config: c.config}).Query()
+	query.path = func(context.Context) (fromV *sql.Selector, _ error) {
+		id := _m.ID
+		step := sqlgraph.NewStep(
+			sqlgraph.From(taskschedule.Table, taskschedule.FieldID, id),
+			sqlgraph.To(ticket.Table, ticket.FieldID),
+			sqlgraph.Edge(sqlgraph.O2M, false, taskschedule.TasksTable, taskschedule.TasksColumn),
+		)
+		fromV = sqlgraph.Neighbors(_m.driver.Dialect(), step)
+		return fromV, nil
+	}
+	return query
+}
+
+// QueryEvents queries the events edge of a TaskSchedule.
+func (c *TaskScheduleClient) QueryEvents(_m *TaskSchedule) *TaskScheduleEventQuery {
+	query := (&TaskScheduleEventClient{config: c.config}).Query()
+	query.path = func(context.Context) (fromV *sql.Selector, _ error) {
+		id := _m.ID
+		step := sqlgraph.NewStep(
+			sqlgraph.From(taskschedule.Table, taskschedule.FieldID, id),
+			sqlgraph.To(taskscheduleevent.Table, taskscheduleevent.FieldID),
+			sqlgraph.Edge(sqlgraph.O2M, false, taskschedule.EventsTable, taskschedule.EventsColumn),
+		)
+		fromV = sqlgraph.Neighbors(_m.driver.Dialect(), step)
+		return fromV, nil
+	}
+	return query
+}
+
+// Hooks returns the client hooks.
+func (c *TaskScheduleClient) Hooks() []Hook {
+	hooks := c.hooks.TaskSchedule
+	return append(hooks[:len(hooks):len(hooks)], taskschedule.Hooks[:]...)
+}
+
+// Interceptors returns the client interceptors.
+func (c *TaskScheduleClient) Interceptors() []Interceptor {
+	return c.inters.TaskSchedule
+}
+
+func (c *TaskScheduleClient) mutate(ctx context.Context, m *TaskScheduleMutation) (Value, error) {
+	switch m.Op() {
+	case OpCreate:
+		return (&TaskScheduleCreate{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpUpdate:
+		return (&TaskScheduleUpdate{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpUpdateOne:
+		return (&TaskScheduleUpdateOne{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpDelete, OpDeleteOne:
+		return (&TaskScheduleDelete{config: c.config, hooks: c.Hooks(), mutation: m}).Exec(ctx)
+	default:
+		return nil, fmt.Errorf("ent: unknown TaskSchedule mutation op: %q", m.Op())
+	}
+}
+
+// TaskScheduleEventClient is a client for the TaskScheduleEvent schema.
+type TaskScheduleEventClient struct {
+	config
+}
+
+// NewTaskScheduleEventClient returns a client for the TaskScheduleEvent from the given config.
+func NewTaskScheduleEventClient(c config) *TaskScheduleEventClient {
+	return &TaskScheduleEventClient{config: c}
+}
+
+// Use adds a list of mutation hooks to the hooks stack.
+// A call to `Use(f, g, h)` equals to `taskscheduleevent.Hooks(f(g(h())))`.
+func (c *TaskScheduleEventClient) Use(hooks ...Hook) {
+	c.hooks.TaskScheduleEvent = append(c.hooks.TaskScheduleEvent, hooks...)
+}
+
+// Intercept adds a list of query interceptors to the interceptors stack.
+// A call to `Intercept(f, g, h)` equals to `taskscheduleevent.Intercept(f(g(h())))`.
+func (c *TaskScheduleEventClient) Intercept(interceptors ...Interceptor) {
+	c.inters.TaskScheduleEvent = append(c.inters.TaskScheduleEvent, interceptors...)
+}
+
+// Create returns a builder for creating a TaskScheduleEvent entity.
+func (c *TaskScheduleEventClient) Create() *TaskScheduleEventCreate {
+	mutation := newTaskScheduleEventMutation(c.config, OpCreate)
+	return &TaskScheduleEventCreate{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// CreateBulk returns a builder for creating a bulk of TaskScheduleEvent entities.
+func (c *TaskScheduleEventClient) CreateBulk(builders ...*TaskScheduleEventCreate) *TaskScheduleEventCreateBulk {
+	return &TaskScheduleEventCreateBulk{config: c.config, builders: builders}
+}
+
+// MapCreateBulk creates a bulk creation builder from the given slice. For each item in the slice, the function creates
+// a builder and applies setFunc on it.
+func (c *TaskScheduleEventClient) MapCreateBulk(slice any, setFunc func(*TaskScheduleEventCreate, int)) *TaskScheduleEventCreateBulk {
+	rv := reflect.ValueOf(slice)
+	if rv.Kind() != reflect.Slice {
+		return &TaskScheduleEventCreateBulk{err: fmt.Errorf("calling to TaskScheduleEventClient.MapCreateBulk with wrong type %T, need slice", slice)}
+	}
+	builders := make([]*TaskScheduleEventCreate, rv.Len())
+	for i := 0; i < rv.Len(); i++ {
+		builders[i] = c.Create()
+		setFunc(builders[i], i)
+	}
+	return &TaskScheduleEventCreateBulk{config: c.config, builders: builders}
+}
+
+// Update returns an update builder for TaskScheduleEvent.
+func (c *TaskScheduleEventClient) Update() *TaskScheduleEventUpdate {
+	mutation := newTaskScheduleEventMutation(c.config, OpUpdate)
+	return &TaskScheduleEventUpdate{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// UpdateOne returns an update builder for the given entity.
+func (c *TaskScheduleEventClient) UpdateOne(_m *TaskScheduleEvent) *TaskScheduleEventUpdateOne {
+	mutation := newTaskScheduleEventMutation(c.config, OpUpdateOne, withTaskScheduleEvent(_m))
+	return &TaskScheduleEventUpdateOne{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// UpdateOneID returns an update builder for the given id.
+func (c *TaskScheduleEventClient) UpdateOneID(id int) *TaskScheduleEventUpdateOne {
+	mutation := newTaskScheduleEventMutation(c.config, OpUpdateOne, withTaskScheduleEventID(id))
+	return &TaskScheduleEventUpdateOne{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// Delete returns a delete builder for TaskScheduleEvent.
+func (c *TaskScheduleEventClient) Delete() *TaskScheduleEventDelete {
+	mutation := newTaskScheduleEventMutation(c.config, OpDelete)
+	return &TaskScheduleEventDelete{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// DeleteOne returns a builder for deleting the given entity.
+func (c *TaskScheduleEventClient) DeleteOne(_m *TaskScheduleEvent) *TaskScheduleEventDeleteOne {
+	return c.DeleteOneID(_m.ID)
+}
+
+// DeleteOneID returns a builder for deleting the given entity by its id.
+func (c *TaskScheduleEventClient) DeleteOneID(id int) *TaskScheduleEventDeleteOne {
+	builder := c.Delete().Where(taskscheduleevent.ID(id))
+	builder.mutation.id = &id
+	builder.mutation.op = OpDeleteOne
+	return &TaskScheduleEventDeleteOne{builder}
+}
+
+// Query returns a query builder for TaskScheduleEvent.
+func (c *TaskScheduleEventClient) Query() *TaskScheduleEventQuery {
+	return &TaskScheduleEventQuery{
+		config: c.config,
+		ctx:    &QueryContext{Type: TypeTaskScheduleEvent},
+		inters: c.Interceptors(),
+	}
+}
+
+// Get returns a TaskScheduleEvent entity by its id.
+func (c *TaskScheduleEventClient) Get(ctx context.Context, id int) (*TaskScheduleEvent, error) {
+	return c.Query().Where(taskscheduleevent.ID(id)).Only(ctx)
+}
+
+// GetX is like Get, but panics if an error occurs.
+func (c *TaskScheduleEventClient) GetX(ctx context.Context, id int) *TaskScheduleEvent {
+	obj, err := c.Get(ctx, id)
+	if err != nil {
+		panic(err)
+	}
+	return obj
+}
+
+// QuerySchedule queries the schedule edge of a TaskScheduleEvent.
+func (c *TaskScheduleEventClient) QuerySchedule(_m *TaskScheduleEvent) *TaskScheduleQuery {
+	query := (&TaskScheduleClient{config: c.config}).Query()
+	query.path = func(context.Context) (fromV *sql.Selector, _ error) {
+		id := _m.ID
+		step := sqlgraph.NewStep(
+			sqlgraph.From(taskscheduleevent.Table, taskscheduleevent.FieldID, id),
+			sqlgraph.To(taskschedule.Table, taskschedule.FieldID),
+			sqlgraph.Edge(sqlgraph.M2O, true, taskscheduleevent.ScheduleTable, taskscheduleevent.ScheduleColumn),
+		)
+		fromV = sqlgraph.Neighbors(_m.driver.Dialect(), step)
+		return fromV, nil
+	}
+	return query
+}
+
+// QueryActor queries the actor edge of a TaskScheduleEvent.
+func (c *TaskScheduleEventClient) QueryActor(_m *TaskScheduleEvent) *UserQuery {
+	query := (&UserClient{config: c.config}).Query()
+	query.path = func(context.Context) (fromV *sql.Selector, _ error) {
+		id := _m.ID
+		step := sqlgraph.NewStep(
+			sqlgraph.From(taskscheduleevent.Table, taskscheduleevent.FieldID, id),
+			sqlgraph.To(user.Table, user.FieldID),
+			sqlgraph.Edge(sqlgraph.M2O, false, taskscheduleevent.ActorTable, taskscheduleevent.ActorColumn),
+		)
+		fromV = sqlgraph.Neighbors(_m.driver.Dialect(), step)
+		return fromV, nil
+	}
+	return query
+}
+
+// Hooks returns the client hooks.
+func (c *TaskScheduleEventClient) Hooks() []Hook {
+	hooks := c.hooks.TaskScheduleEvent
+	return append(hooks[:len(hooks):len(hooks)], taskscheduleevent.Hooks[:]...)
+}
+
+// Interceptors returns the client interceptors.
+func (c *TaskScheduleEventClient) Interceptors() []Interceptor {
+	return c.inters.TaskScheduleEvent
+}
+
+func (c *TaskScheduleEventClient) mutate(ctx context.Context, m *TaskScheduleEventMutation) (Value, error) {
+	switch m.Op() {
+	case OpCreate:
+		return (&TaskScheduleEventCreate{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpUpdate:
+		return (&TaskScheduleEventUpdate{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpUpdateOne:
+		return (&TaskScheduleEventUpdateOne{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpDelete, OpDeleteOne:
+		return (&TaskScheduleEventDelete{config: c.config, hooks: c.Hooks(), mutation: m}).Exec(ctx)
+	default:
+		return nil, fmt.Errorf("ent: unknown TaskScheduleEvent mutation op: %q", m.Op())
+	}
+}
+
+// TaskScheduleWatcherClient is a client for the TaskScheduleWatcher schema.
+type TaskScheduleWatcherClient struct {
+	config
+}
+
+// NewTaskScheduleWatcherClient returns a client for the TaskScheduleWatcher from the given config.
+func NewTaskScheduleWatcherClient(c config) *TaskScheduleWatcherClient {
+	return &TaskScheduleWatcherClient{config: c}
+}
+
+// Use adds a list of mutation hooks to the hooks stack.
+// A call to `Use(f, g, h)` equals to `taskschedulewatcher.Hooks(f(g(h())))`.
+func (c *TaskScheduleWatcherClient) Use(hooks ...Hook) {
+	c.hooks.TaskScheduleWatcher = append(c.hooks.TaskScheduleWatcher, hooks...)
+}
+
+// Intercept adds a list of query interceptors to the interceptors stack.
+// A call to `Intercept(f, g, h)` equals to `taskschedulewatcher.Intercept(f(g(h())))`.
+func (c *TaskScheduleWatcherClient) Intercept(interceptors ...Interceptor) {
+	c.inters.TaskScheduleWatcher = append(c.inters.TaskScheduleWatcher, interceptors...)
+}
+
+// Create returns a builder for creating a TaskScheduleWatcher entity.
+func (c *TaskScheduleWatcherClient) Create() *TaskScheduleWatcherCreate {
+	mutation := newTaskScheduleWatcherMutation(c.config, OpCreate)
+	return &TaskScheduleWatcherCreate{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// CreateBulk returns a builder for creating a bulk of TaskScheduleWatcher entities.
+func (c *TaskScheduleWatcherClient) CreateBulk(builders ...*TaskScheduleWatcherCreate) *TaskScheduleWatcherCreateBulk {
+	return &TaskScheduleWatcherCreateBulk{config: c.config, builders: builders}
+}
+
+// MapCreateBulk creates a bulk creation builder from the given slice. For each item in the slice, the function creates
+// a builder and applies setFunc on it.
+func (c *TaskScheduleWatcherClient) MapCreateBulk(slice any, setFunc func(*TaskScheduleWatcherCreate, int)) *TaskScheduleWatcherCreateBulk {
+	rv := reflect.ValueOf(slice)
+	if rv.Kind() != reflect.Slice {
+		return &TaskScheduleWatcherCreateBulk{err: fmt.Errorf("calling to TaskScheduleWatcherClient.MapCreateBulk with wrong type %T, need slice", slice)}
+	}
+	builders := make([]*TaskScheduleWatcherCreate, rv.Len())
+	for i := 0; i < rv.Len(); i++ {
+		builders[i] = c.Create()
+		setFunc(builders[i], i)
+	}
+	return &TaskScheduleWatcherCreateBulk{config: c.config, builders: builders}
+}
+
+// Update returns an update builder for TaskScheduleWatcher.
+func (c *TaskScheduleWatcherClient) Update() *TaskScheduleWatcherUpdate {
+	mutation := newTaskScheduleWatcherMutation(c.config, OpUpdate)
+	return &TaskScheduleWatcherUpdate{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// UpdateOne returns an update builder for the given entity.
+func (c *TaskScheduleWatcherClient) UpdateOne(_m *TaskScheduleWatcher) *TaskScheduleWatcherUpdateOne {
+	mutation := newTaskScheduleWatcherMutation(c.config, OpUpdateOne, withTaskScheduleWatcher(_m))
+	return &TaskScheduleWatcherUpdateOne{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// UpdateOneID returns an update builder for the given id.
+func (c *TaskScheduleWatcherClient) UpdateOneID(id int) *TaskScheduleWatcherUpdateOne {
+	mutation := newTaskScheduleWatcherMutation(c.config, OpUpdateOne, withTaskScheduleWatcherID(id))
+	return &TaskScheduleWatcherUpdateOne{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// Delete returns a delete builder for TaskScheduleWatcher.
+func (c *TaskScheduleWatcherClient) Delete() *TaskScheduleWatcherDelete {
+	mutation := newTaskScheduleWatcherMutation(c.config, OpDelete)
+	return &TaskScheduleWatcherDelete{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// DeleteOne returns a builder for deleting the given entity.
+func (c *TaskScheduleWatcherClient) DeleteOne(_m *TaskScheduleWatcher) *TaskScheduleWatcherDeleteOne {
+	return c.DeleteOneID(_m.ID)
+}
+
+// DeleteOneID returns a builder for deleting the given entity by its id.
+func (c *TaskScheduleWatcherClient) DeleteOneID(id int) *TaskScheduleWatcherDeleteOne {
+	builder := c.Delete().Where(taskschedulewatcher.ID(id))
+	builder.mutation.id = &id
+	builder.mutation.op = OpDeleteOne
+	return &TaskScheduleWatcherDeleteOne{builder}
+}
+
+// Query returns a query builder for TaskScheduleWatcher.
+func (c *TaskScheduleWatcherClient) Query() *TaskScheduleWatcherQuery {
+	return &TaskScheduleWatcherQuery{
+		config: c.config,
+		ctx:    &QueryContext{Type: TypeTaskScheduleWatcher},
+		inters: c.Interceptors(),
+	}
+}
+
+// Get returns a TaskScheduleWatcher entity by its id.
+func (c *TaskScheduleWatcherClient) Get(ctx context.Context, id int) (*TaskScheduleWatcher, error) {
+	return c.Query().Where(taskschedulewatcher.ID(id)).Only(ctx)
+}
+
+// GetX is like Get, but panics if an error occurs.
+func (c *TaskScheduleWatcherClient) GetX(ctx context.Context, id int) *TaskScheduleWatcher {
+	obj, err := c.Get(ctx, id)
+	if err != nil {
+		panic(err)
+	}
+	return obj
+}
+
+// QuerySchedule queries the schedule edge of a TaskScheduleWatcher.
+func (c *TaskScheduleWatcherClient) QuerySchedule(_m *TaskScheduleWatcher) *TaskScheduleQuery {
+	query := (&TaskScheduleClient{config: c.config}).Query()
+	query.path = func(context.Context) (fromV *sql.Selector, _ error) {
+		id := _m.ID
+		step := sqlgraph.NewStep(
+			sqlgraph.From(taskschedulewatcher.Table, taskschedulewatcher.FieldID, id),
+			sqlgraph.To(taskschedule.Table, taskschedule.FieldID),
+			sqlgraph.Edge(sqlgraph.M2O, true, taskschedulewatcher.ScheduleTable, taskschedulewatcher.ScheduleColumn),
+		)
+		fromV = sqlgraph.Neighbors(_m.driver.Dialect(), step)
+		return fromV, nil
+	}
+	return query
+}
+
+// QueryUser queries the user edge of a TaskScheduleWatcher.
+func (c *TaskScheduleWatcherClient) QueryUser(_m *TaskScheduleWatcher) *UserQuery {
+	query := (&UserClient{config: c.config}).Query()
+	query.path = func(context.Context) (fromV *sql.Selector, _ error) {
+		id := _m.ID
+		step := sqlgraph.NewStep(
+			sqlgraph.From(taskschedulewatcher.Table, taskschedulewatcher.FieldID, id),
+			sqlgraph.To(user.Table, user.FieldID),
+			sqlgraph.Edge(sqlgraph.M2O, false, taskschedulewatcher.UserTable, taskschedulewatcher.UserColumn),
+		)
+		fromV = sqlgraph.Neighbors(_m.driver.Dialect(), step)
+		return fromV, nil
+	}
+	return query
+}
+
+// Hooks returns the client hooks.
+func (c *TaskScheduleWatcherClient) Hooks() []Hook {
+	hooks := c.hooks.TaskScheduleWatcher
+	return append(hooks[:len(hooks):len(hooks)], taskschedulewatcher.Hooks[:]...)
+}
+
+// Interceptors returns the client interceptors.
+func (c *TaskScheduleWatcherClient) Interceptors() []Interceptor {
+	return c.inters.TaskScheduleWatcher
+}
+
+func (c *TaskScheduleWatcherClient) mutate(ctx context.Context, m *TaskScheduleWatcherMutation) (Value, error) {
+	switch m.Op() {
+	case OpCreate:
+		return (&TaskScheduleWatcherCreate{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpUpdate:
+		return (&TaskScheduleWatcherUpdate{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpUpdateOne:
+		return (&TaskScheduleWatcherUpdateOne{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpDelete, OpDeleteOne:
+		return (&TaskScheduleWatcherDelete{config: c.config, hooks: c.Hooks(), mutation: m}).Exec(ctx)
+	default:
+		return nil, fmt.Errorf("ent: unknown TaskScheduleWatcher mutation op: %q", m.Op())
 	}
 }
 
@@ -4218,6 +5084,38 @@ func (c *TicketClient) QueryExplanations(_m *Ticket) *ExplanationRequestQuery {
 	return query
 }
 
+// QueryPolicies queries the policies edge of a Ticket.
+func (c *TicketClient) QueryPolicies(_m *Ticket) *CompliancePolicyQuery {
+	query := (&CompliancePolicyClient{config: c.config}).Query()
+	query.path = func(context.Context) (fromV *sql.Selector, _ error) {
+		id := _m.ID
+		step := sqlgraph.NewStep(
+			sqlgraph.From(ticket.Table, ticket.FieldID, id),
+			sqlgraph.To(compliancepolicy.Table, compliancepolicy.FieldID),
+			sqlgraph.Edge(sqlgraph.M2M, false, ticket.PoliciesTable, ticket.PoliciesPrimaryKey...),
+		)
+		fromV = sqlgraph.Neighbors(_m.driver.Dialect(), step)
+		return fromV, nil
+	}
+	return query
+}
+
+// QuerySchedule queries the schedule edge of a Ticket.
+func (c *TicketClient) QuerySchedule(_m *Ticket) *TaskScheduleQuery {
+	query := (&TaskScheduleClient{config: c.config}).Query()
+	query.path = func(context.Context) (fromV *sql.Selector, _ error) {
+		id := _m.ID
+		step := sqlgraph.NewStep(
+			sqlgraph.From(ticket.Table, ticket.FieldID, id),
+			sqlgraph.To(taskschedule.Table, taskschedule.FieldID),
+			sqlgraph.Edge(sqlgraph.M2O, true, ticket.ScheduleTable, ticket.ScheduleColumn),
+		)
+		fromV = sqlgraph.Neighbors(_m.driver.Dialect(), step)
+		return fromV, nil
+	}
+	return query
+}
+
 // QueryTicketAssignees queries the ticket_assignees edge of a Ticket.
 func (c *TicketClient) QueryTicketAssignees(_m *Ticket) *TicketAssigneeQuery {
 	query := (&TicketAssigneeClient{config: c.config}).Query()
@@ -4259,6 +5157,22 @@ func (c *TicketClient) QueryTicketTags(_m *Ticket) *TicketTagQuery {
 			sqlgraph.From(ticket.Table, ticket.FieldID, id),
 			sqlgraph.To(tickettag.Table, tickettag.TicketColumn),
 			sqlgraph.Edge(sqlgraph.O2M, true, ticket.TicketTagsTable, ticket.TicketTagsColumn),
+		)
+		fromV = sqlgraph.Neighbors(_m.driver.Dialect(), step)
+		return fromV, nil
+	}
+	return query
+}
+
+// QueryTicketCitations queries the ticket_citations edge of a Ticket.
+func (c *TicketClient) QueryTicketCitations(_m *Ticket) *TicketCitationQuery {
+	query := (&TicketCitationClient{config: c.config}).Query()
+	query.path = func(context.Context) (fromV *sql.Selector, _ error) {
+		id := _m.ID
+		step := sqlgraph.NewStep(
+			sqlgraph.From(ticket.Table, ticket.FieldID, id),
+			sqlgraph.To(ticketcitation.Table, ticketcitation.TicketColumn),
+			sqlgraph.Edge(sqlgraph.O2M, true, ticket.TicketCitationsTable, ticket.TicketCitationsColumn),
 		)
 		fromV = sqlgraph.Neighbors(_m.driver.Dialect(), step)
 		return fromV, nil
@@ -4523,6 +5437,123 @@ func (c *TicketAssigneeClient) mutate(ctx context.Context, m *TicketAssigneeMuta
 		return (&TicketAssigneeDelete{config: c.config, hooks: c.Hooks(), mutation: m}).Exec(ctx)
 	default:
 		return nil, fmt.Errorf("ent: unknown TicketAssignee mutation op: %q", m.Op())
+	}
+}
+
+// TicketCitationClient is a client for the TicketCitation schema.
+type TicketCitationClient struct {
+	config
+}
+
+// NewTicketCitationClient returns a client for the TicketCitation from the given config.
+func NewTicketCitationClient(c config) *TicketCitationClient {
+	return &TicketCitationClient{config: c}
+}
+
+// Use adds a list of mutation hooks to the hooks stack.
+// A call to `Use(f, g, h)` equals to `ticketcitation.Hooks(f(g(h())))`.
+func (c *TicketCitationClient) Use(hooks ...Hook) {
+	c.hooks.TicketCitation = append(c.hooks.TicketCitation, hooks...)
+}
+
+// Intercept adds a list of query interceptors to the interceptors stack.
+// A call to `Intercept(f, g, h)` equals to `ticketcitation.Intercept(f(g(h())))`.
+func (c *TicketCitationClient) Intercept(interceptors ...Interceptor) {
+	c.inters.TicketCitation = append(c.inters.TicketCitation, interceptors...)
+}
+
+// Create returns a builder for creating a TicketCitation entity.
+func (c *TicketCitationClient) Create() *TicketCitationCreate {
+	mutation := newTicketCitationMutation(c.config, OpCreate)
+	return &TicketCitationCreate{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// CreateBulk returns a builder for creating a bulk of TicketCitation entities.
+func (c *TicketCitationClient) CreateBulk(builders ...*TicketCitationCreate) *TicketCitationCreateBulk {
+	return &TicketCitationCreateBulk{config: c.config, builders: builders}
+}
+
+// MapCreateBulk creates a bulk creation builder from the given slice. For each item in the slice, the function creates
+// a builder and applies setFunc on it.
+func (c *TicketCitationClient) MapCreateBulk(slice any, setFunc func(*TicketCitationCreate, int)) *TicketCitationCreateBulk {
+	rv := reflect.ValueOf(slice)
+	if rv.Kind() != reflect.Slice {
+		return &TicketCitationCreateBulk{err: fmt.Errorf("calling to TicketCitationClient.MapCreateBulk with wrong type %T, need slice", slice)}
+	}
+	builders := make([]*TicketCitationCreate, rv.Len())
+	for i := 0; i < rv.Len(); i++ {
+		builders[i] = c.Create()
+		setFunc(builders[i], i)
+	}
+	return &TicketCitationCreateBulk{config: c.config, builders: builders}
+}
+
+// Update returns an update builder for TicketCitation.
+func (c *TicketCitationClient) Update() *TicketCitationUpdate {
+	mutation := newTicketCitationMutation(c.config, OpUpdate)
+	return &TicketCitationUpdate{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// UpdateOne returns an update builder for the given entity.
+func (c *TicketCitationClient) UpdateOne(_m *TicketCitation) *TicketCitationUpdateOne {
+	mutation := newTicketCitationMutation(c.config, OpUpdateOne)
+	mutation.ticket = &_m.TicketID
+	mutation.compliance_policy = &_m.CompliancePolicyID
+	return &TicketCitationUpdateOne{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// Delete returns a delete builder for TicketCitation.
+func (c *TicketCitationClient) Delete() *TicketCitationDelete {
+	mutation := newTicketCitationMutation(c.config, OpDelete)
+	return &TicketCitationDelete{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// Query returns a query builder for TicketCitation.
+func (c *TicketCitationClient) Query() *TicketCitationQuery {
+	return &TicketCitationQuery{
+		config: c.config,
+		ctx:    &QueryContext{Type: TypeTicketCitation},
+		inters: c.Interceptors(),
+	}
+}
+
+// QueryTicket queries the ticket edge of a TicketCitation.
+func (c *TicketCitationClient) QueryTicket(_m *TicketCitation) *TicketQuery {
+	return c.Query().
+		Where(ticketcitation.TicketID(_m.TicketID), ticketcitation.CompliancePolicyID(_m.CompliancePolicyID)).
+		QueryTicket()
+}
+
+// QueryCompliancePolicy queries the compliance_policy edge of a TicketCitation.
+func (c *TicketCitationClient) QueryCompliancePolicy(_m *TicketCitation) *CompliancePolicyQuery {
+	return c.Query().
+		Where(ticketcitation.TicketID(_m.TicketID), ticketcitation.CompliancePolicyID(_m.CompliancePolicyID)).
+		QueryCompliancePolicy()
+}
+
+// Hooks returns the client hooks.
+func (c *TicketCitationClient) Hooks() []Hook {
+	hooks := c.hooks.TicketCitation
+	return append(hooks[:len(hooks):len(hooks)], ticketcitation.Hooks[:]...)
+}
+
+// Interceptors returns the client interceptors.
+func (c *TicketCitationClient) Interceptors() []Interceptor {
+	return c.inters.TicketCitation
+}
+
+func (c *TicketCitationClient) mutate(ctx context.Context, m *TicketCitationMutation) (Value, error) {
+	switch m.Op() {
+	case OpCreate:
+		return (&TicketCitationCreate{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpUpdate:
+		return (&TicketCitationUpdate{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpUpdateOne:
+		return (&TicketCitationUpdateOne{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpDelete, OpDeleteOne:
+		return (&TicketCitationDelete{config: c.config, hooks: c.Hooks(), mutation: m}).Exec(ctx)
+	default:
+		return nil, fmt.Errorf("ent: unknown TicketCitation mutation op: %q", m.Op())
 	}
 }
 
@@ -5376,18 +6407,20 @@ func (c *UserClient) mutate(ctx context.Context, m *UserMutation) (Value, error)
 // hooks and interceptors per client, for fast access.
 type (
 	hooks struct {
-		APIToken, Attachment, Blob, Category, Channel, Delivery, Department, Employee,
-		Evidence, ExplanationCategory, ExplanationLink, ExplanationRequest,
-		ExplanationStep, Memo, Playbook, PlaybookRun, Site, StatusDay, StatusHour, Tag,
-		Ticket, TicketApprover, TicketAssignee, TicketEvent, TicketLink, TicketTag,
-		TicketWatcher, User []ent.Hook
+		APIToken, Attachment, Blob, Category, Channel, CompliancePolicy, Delivery,
+		Department, Employee, Evidence, ExplanationCategory, ExplanationLink,
+		ExplanationRequest, ExplanationStep, Memo, Playbook, PlaybookRun, Site,
+		StatusDay, StatusHour, Tag, TaskSchedule, TaskScheduleEvent,
+		TaskScheduleWatcher, Ticket, TicketApprover, TicketAssignee, TicketCitation,
+		TicketEvent, TicketLink, TicketTag, TicketWatcher, User []ent.Hook
 	}
 	inters struct {
-		APIToken, Attachment, Blob, Category, Channel, Delivery, Department, Employee,
-		Evidence, ExplanationCategory, ExplanationLink, ExplanationRequest,
-		ExplanationStep, Memo, Playbook, PlaybookRun, Site, StatusDay, StatusHour, Tag,
-		Ticket, TicketApprover, TicketAssignee, TicketEvent, TicketLink, TicketTag,
-		TicketWatcher, User []ent.Interceptor
+		APIToken, Attachment, Blob, Category, Channel, CompliancePolicy, Delivery,
+		Department, Employee, Evidence, ExplanationCategory, ExplanationLink,
+		ExplanationRequest, ExplanationStep, Memo, Playbook, PlaybookRun, Site,
+		StatusDay, StatusHour, Tag, TaskSchedule, TaskScheduleEvent,
+		TaskScheduleWatcher, Ticket, TicketApprover, TicketAssignee, TicketCitation,
+		TicketEvent, TicketLink, TicketTag, TicketWatcher, User []ent.Interceptor
 	}
 )
 

@@ -12,6 +12,7 @@ import (
 	"socdesk/ent/blob"
 	"socdesk/ent/category"
 	"socdesk/ent/channel"
+	"socdesk/ent/compliancepolicy"
 	"socdesk/ent/delivery"
 	"socdesk/ent/department"
 	"socdesk/ent/employee"
@@ -27,9 +28,13 @@ import (
 	"socdesk/ent/statusday"
 	"socdesk/ent/statushour"
 	"socdesk/ent/tag"
+	"socdesk/ent/taskschedule"
+	"socdesk/ent/taskscheduleevent"
+	"socdesk/ent/taskschedulewatcher"
 	"socdesk/ent/ticket"
 	"socdesk/ent/ticketapprover"
 	"socdesk/ent/ticketassignee"
+	"socdesk/ent/ticketcitation"
 	"socdesk/ent/ticketevent"
 	"socdesk/ent/ticketlink"
 	"socdesk/ent/tickettag"
@@ -105,6 +110,7 @@ func checkColumn(t, c string) error {
 			blob.Table:                blob.ValidColumn,
 			category.Table:            category.ValidColumn,
 			channel.Table:             channel.ValidColumn,
+			compliancepolicy.Table:    compliancepolicy.ValidColumn,
 			delivery.Table:            delivery.ValidColumn,
 			department.Table:          department.ValidColumn,
 			employee.Table:            employee.ValidColumn,
@@ -120,9 +126,13 @@ func checkColumn(t, c string) error {
 			statusday.Table:           statusday.ValidColumn,
 			statushour.Table:          statushour.ValidColumn,
 			tag.Table:                 tag.ValidColumn,
+			taskschedule.Table:        taskschedule.ValidColumn,
+			taskscheduleevent.Table:   taskscheduleevent.ValidColumn,
+			taskschedulewatcher.Table: taskschedulewatcher.ValidColumn,
 			ticket.Table:              ticket.ValidColumn,
 			ticketapprover.Table:      ticketapprover.ValidColumn,
 			ticketassignee.Table:      ticketassignee.ValidColumn,
+			ticketcitation.Table:      ticketcitation.ValidColumn,
 			ticketevent.Table:         ticketevent.ValidColumn,
 			ticketlink.Table:          ticketlink.ValidColumn,
 			tickettag.Table:           tickettag.ValidColumn,

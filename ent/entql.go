@@ -8,6 +8,7 @@ import (
 	"socdesk/ent/blob"
 	"socdesk/ent/category"
 	"socdesk/ent/channel"
+	"socdesk/ent/compliancepolicy"
 	"socdesk/ent/delivery"
 	"socdesk/ent/department"
 	"socdesk/ent/employee"
@@ -24,9 +25,13 @@ import (
 	"socdesk/ent/statusday"
 	"socdesk/ent/statushour"
 	"socdesk/ent/tag"
+	"socdesk/ent/taskschedule"
+	"socdesk/ent/taskscheduleevent"
+	"socdesk/ent/taskschedulewatcher"
 	"socdesk/ent/ticket"
 	"socdesk/ent/ticketapprover"
 	"socdesk/ent/ticketassignee"
+	"socdesk/ent/ticketcitation"
 	"socdesk/ent/ticketevent"
 	"socdesk/ent/ticketlink"
 	"socdesk/ent/tickettag"
@@ -41,7 +46,7 @@ import (
 
 // schemaGraph holds a representation of ent/schema at runtime.
 var schemaGraph = func() *sqlgraph.Schema {
-	graph := &sqlgraph.Schema{Nodes: make([]*sqlgraph.Node, 28)}
+	graph := &sqlgraph.Schema{Nodes: make([]*sqlgraph.Node, 33)}
 	graph.Nodes[0] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   apitoken.Table,
@@ -141,6 +146,24 @@ var schemaGraph = func() *sqlgraph.Schema {
 	}
 	graph.Nodes[5] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
+			Table:   compliancepolicy.Table,
+			Columns: compliancepolicy.Columns,
+			ID: &sqlgraph.FieldSpec{
+				Type:   field.TypeInt,
+				Column: compliancepolicy.FieldID,
+			},
+		},
+		Type: "CompliancePolicy",
+		Fields: map[string]*sqlgraph.FieldSpec{
+			compliancepolicy.FieldCreatedAt: {Type: field.TypeTime, Column: compliancepolicy.FieldCreatedAt},
+			compliancepolicy.FieldUpdatedAt: {Type: field.TypeTime, Column: compliancepolicy.FieldUpdatedAt},
+			compliancepolicy.FieldName:      {Type: field.TypeString, Column: compliancepolicy.FieldName},
+			compliancepolicy.FieldReference: {Type: field.TypeString, Column: compliancepolicy.FieldReference},
+			compliancepolicy.FieldText:      {Type: field.TypeString, Column: compliancepolicy.FieldText},
+		},
+	}
+	graph.Nodes[6] = &sqlgraph.Node{
+		NodeSpec: sqlgraph.NodeSpec{
 			Table:   delivery.Table,
 			Columns: delivery.Columns,
 			ID: &sqlgraph.FieldSpec{
@@ -179,7 +202,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			delivery.FieldSentAt:        {Type: field.TypeTime, Column: delivery.FieldSentAt},
 		},
 	}
-	graph.Nodes[6] = &sqlgraph.Node{
+	graph.Nodes[7] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   department.Table,
 			Columns: department.Columns,
@@ -196,7 +219,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			department.FieldManagerID: {Type: field.TypeInt, Column: department.FieldManagerID},
 		},
 	}
-	graph.Nodes[7] = &sqlgraph.Node{
+	graph.Nodes[8] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   employee.Table,
 			Columns: employee.Columns,
@@ -218,7 +241,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			employee.FieldActive:       {Type: field.TypeBool, Column: employee.FieldActive},
 		},
 	}
-	graph.Nodes[8] = &sqlgraph.Node{
+	graph.Nodes[9] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   evidence.Table,
 			Columns: evidence.Columns,
@@ -234,7 +257,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			evidence.FieldCreatedAt: {Type: field.TypeTime, Column: evidence.FieldCreatedAt},
 		},
 	}
-	graph.Nodes[9] = &sqlgraph.Node{
+	graph.Nodes[10] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   explanationcategory.Table,
 			Columns: explanationcategory.Columns,
@@ -252,7 +275,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			explanationcategory.FieldActive:      {Type: field.TypeBool, Column: explanationcategory.FieldActive},
 		},
 	}
-	graph.Nodes[10] = &sqlgraph.Node{
+	graph.Nodes[11] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   explanationlink.Table,
 			Columns: explanationlink.Columns,
@@ -271,7 +294,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			explanationlink.FieldUsedAt:     {Type: field.TypeTime, Column: explanationlink.FieldUsedAt},
 		},
 	}
-	graph.Nodes[11] = &sqlgraph.Node{
+	graph.Nodes[12] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   explanationrequest.Table,
 			Columns: explanationrequest.Columns,
@@ -304,7 +327,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			explanationrequest.FieldVersion:        {Type: field.TypeInt, Column: explanationrequest.FieldVersion},
 		},
 	}
-	graph.Nodes[12] = &sqlgraph.Node{
+	graph.Nodes[13] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   explanationstep.Table,
 			Columns: explanationstep.Columns,
@@ -327,7 +350,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			explanationstep.FieldCreatedAt:       {Type: field.TypeTime, Column: explanationstep.FieldCreatedAt},
 		},
 	}
-	graph.Nodes[13] = &sqlgraph.Node{
+	graph.Nodes[14] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   memo.Table,
 			Columns: memo.Columns,
@@ -346,7 +369,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			memo.FieldAuthorID:  {Type: field.TypeInt, Column: memo.FieldAuthorID},
 		},
 	}
-	graph.Nodes[14] = &sqlgraph.Node{
+	graph.Nodes[15] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   playbook.Table,
 			Columns: playbook.Columns,
@@ -370,7 +393,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			playbook.FieldTimeoutMs:       {Type: field.TypeInt, Column: playbook.FieldTimeoutMs},
 		},
 	}
-	graph.Nodes[15] = &sqlgraph.Node{
+	graph.Nodes[16] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   playbookrun.Table,
 			Columns: playbookrun.Columns,
@@ -398,7 +421,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			playbookrun.FieldFinishedAt:    {Type: field.TypeTime, Column: playbookrun.FieldFinishedAt},
 		},
 	}
-	graph.Nodes[16] = &sqlgraph.Node{
+	graph.Nodes[17] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   site.Table,
 			Columns: site.Columns,
@@ -415,7 +438,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			site.FieldDescription: {Type: field.TypeString, Column: site.FieldDescription},
 		},
 	}
-	graph.Nodes[17] = &sqlgraph.Node{
+	graph.Nodes[18] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   statusday.Table,
 			Columns: statusday.Columns,
@@ -432,7 +455,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			statusday.FieldDelta:  {Type: field.TypeInt, Column: statusday.FieldDelta},
 		},
 	}
-	graph.Nodes[18] = &sqlgraph.Node{
+	graph.Nodes[19] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   statushour.Table,
 			Columns: statushour.Columns,
@@ -449,7 +472,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			statushour.FieldDelta:  {Type: field.TypeInt, Column: statushour.FieldDelta},
 		},
 	}
-	graph.Nodes[19] = &sqlgraph.Node{
+	graph.Nodes[20] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   tag.Table,
 			Columns: tag.Columns,
@@ -466,7 +489,75 @@ var schemaGraph = func() *sqlgraph.Schema {
 			tag.FieldColor:     {Type: field.TypeString, Column: tag.FieldColor},
 		},
 	}
-	graph.Nodes[20] = &sqlgraph.Node{
+	graph.Nodes[21] = &sqlgraph.Node{
+		NodeSpec: sqlgraph.NodeSpec{
+			Table:   taskschedule.Table,
+			Columns: taskschedule.Columns,
+			ID: &sqlgraph.FieldSpec{
+				Type:   field.TypeInt,
+				Column: taskschedule.FieldID,
+			},
+		},
+		Type: "TaskSchedule",
+		Fields: map[string]*sqlgraph.FieldSpec{
+			taskschedule.FieldCreatedAt:        {Type: field.TypeTime, Column: taskschedule.FieldCreatedAt},
+			taskschedule.FieldUpdatedAt:        {Type: field.TypeTime, Column: taskschedule.FieldUpdatedAt},
+			taskschedule.FieldName:             {Type: field.TypeString, Column: taskschedule.FieldName},
+			taskschedule.FieldDescription:      {Type: field.TypeString, Column: taskschedule.FieldDescription},
+			taskschedule.FieldSiteID:           {Type: field.TypeInt, Column: taskschedule.FieldSiteID},
+			taskschedule.FieldCategoryID:       {Type: field.TypeInt, Column: taskschedule.FieldCategoryID},
+			taskschedule.FieldOwnerID:          {Type: field.TypeInt, Column: taskschedule.FieldOwnerID},
+			taskschedule.FieldCreatedByID:      {Type: field.TypeInt, Column: taskschedule.FieldCreatedByID},
+			taskschedule.FieldQueryFilter:      {Type: field.TypeJSON, Column: taskschedule.FieldQueryFilter},
+			taskschedule.FieldQuerySearch:      {Type: field.TypeString, Column: taskschedule.FieldQuerySearch},
+			taskschedule.FieldRecurrence:       {Type: field.TypeString, Column: taskschedule.FieldRecurrence},
+			taskschedule.FieldStartsAt:         {Type: field.TypeTime, Column: taskschedule.FieldStartsAt},
+			taskschedule.FieldTimeZone:         {Type: field.TypeString, Column: taskschedule.FieldTimeZone},
+			taskschedule.FieldDueInDays:        {Type: field.TypeInt, Column: taskschedule.FieldDueInDays},
+			taskschedule.FieldActive:           {Type: field.TypeBool, Column: taskschedule.FieldActive},
+			taskschedule.FieldNextOccurrenceAt: {Type: field.TypeTime, Column: taskschedule.FieldNextOccurrenceAt},
+			taskschedule.FieldLastOccurrenceAt: {Type: field.TypeTime, Column: taskschedule.FieldLastOccurrenceAt},
+			taskschedule.FieldLibraryID:        {Type: field.TypeString, Column: taskschedule.FieldLibraryID},
+			taskschedule.FieldVersion:          {Type: field.TypeInt, Column: taskschedule.FieldVersion},
+		},
+	}
+	graph.Nodes[22] = &sqlgraph.Node{
+		NodeSpec: sqlgraph.NodeSpec{
+			Table:   taskscheduleevent.Table,
+			Columns: taskscheduleevent.Columns,
+			ID: &sqlgraph.FieldSpec{
+				Type:   field.TypeInt,
+				Column: taskscheduleevent.FieldID,
+			},
+		},
+		Type: "TaskScheduleEvent",
+		Fields: map[string]*sqlgraph.FieldSpec{
+			taskscheduleevent.FieldKind:       {Type: field.TypeEnum, Column: taskscheduleevent.FieldKind},
+			taskscheduleevent.FieldCreatedAt:  {Type: field.TypeTime, Column: taskscheduleevent.FieldCreatedAt},
+			taskscheduleevent.FieldScheduleID: {Type: field.TypeInt, Column: taskscheduleevent.FieldScheduleID},
+			taskscheduleevent.FieldActorID:    {Type: field.TypeInt, Column: taskscheduleevent.FieldActorID},
+			taskscheduleevent.FieldReason:     {Type: field.TypeString, Column: taskscheduleevent.FieldReason},
+			taskscheduleevent.FieldChanges:    {Type: field.TypeJSON, Column: taskscheduleevent.FieldChanges},
+		},
+	}
+	graph.Nodes[23] = &sqlgraph.Node{
+		NodeSpec: sqlgraph.NodeSpec{
+			Table:   taskschedulewatcher.Table,
+			Columns: taskschedulewatcher.Columns,
+			ID: &sqlgraph.FieldSpec{
+				Type:   field.TypeInt,
+				Column: taskschedulewatcher.FieldID,
+			},
+		},
+		Type: "TaskScheduleWatcher",
+		Fields: map[string]*sqlgraph.FieldSpec{
+			taskschedulewatcher.FieldNotify:     {Type: field.TypeEnum, Column: taskschedulewatcher.FieldNotify},
+			taskschedulewatcher.FieldScheduleID: {Type: field.TypeInt, Column: taskschedulewatcher.FieldScheduleID},
+			taskschedulewatcher.FieldUserID:     {Type: field.TypeInt, Column: taskschedulewatcher.FieldUserID},
+			taskschedulewatcher.FieldCreatedAt:  {Type: field.TypeTime, Column: taskschedulewatcher.FieldCreatedAt},
+		},
+	}
+	graph.Nodes[24] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   ticket.Table,
 			Columns: ticket.Columns,
@@ -510,9 +601,12 @@ var schemaGraph = func() *sqlgraph.Schema {
 			ticket.FieldDueAt:             {Type: field.TypeTime, Column: ticket.FieldDueAt},
 			ticket.FieldExplanationStatus: {Type: field.TypeEnum, Column: ticket.FieldExplanationStatus},
 			ticket.FieldVersion:           {Type: field.TypeInt, Column: ticket.FieldVersion},
+			ticket.FieldScheduleID:        {Type: field.TypeInt, Column: ticket.FieldScheduleID},
+			ticket.FieldOccurrenceAt:      {Type: field.TypeTime, Column: ticket.FieldOccurrenceAt},
+			ticket.FieldResolution:        {Type: field.TypeString, Column: ticket.FieldResolution},
 		},
 	}
-	graph.Nodes[21] = &sqlgraph.Node{
+	graph.Nodes[25] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   ticketapprover.Table,
 			Columns: ticketapprover.Columns,
@@ -533,7 +627,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			ticketapprover.FieldUserID:   {Type: field.TypeInt, Column: ticketapprover.FieldUserID},
 		},
 	}
-	graph.Nodes[22] = &sqlgraph.Node{
+	graph.Nodes[26] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   ticketassignee.Table,
 			Columns: ticketassignee.Columns,
@@ -554,7 +648,28 @@ var schemaGraph = func() *sqlgraph.Schema {
 			ticketassignee.FieldUserID:   {Type: field.TypeInt, Column: ticketassignee.FieldUserID},
 		},
 	}
-	graph.Nodes[23] = &sqlgraph.Node{
+	graph.Nodes[27] = &sqlgraph.Node{
+		NodeSpec: sqlgraph.NodeSpec{
+			Table:   ticketcitation.Table,
+			Columns: ticketcitation.Columns,
+			CompositeID: []*sqlgraph.FieldSpec{
+				{
+					Type:   field.TypeInt,
+					Column: ticketcitation.FieldTicketID,
+				},
+				{
+					Type:   field.TypeInt,
+					Column: ticketcitation.FieldCompliancePolicyID,
+				},
+			},
+		},
+		Type: "TicketCitation",
+		Fields: map[string]*sqlgraph.FieldSpec{
+			ticketcitation.FieldTicketID:           {Type: field.TypeInt, Column: ticketcitation.FieldTicketID},
+			ticketcitation.FieldCompliancePolicyID: {Type: field.TypeInt, Column: ticketcitation.FieldCompliancePolicyID},
+		},
+	}
+	graph.Nodes[28] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   ticketevent.Table,
 			Columns: ticketevent.Columns,
@@ -577,7 +692,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			ticketevent.FieldChanges:      {Type: field.TypeJSON, Column: ticketevent.FieldChanges},
 		},
 	}
-	graph.Nodes[24] = &sqlgraph.Node{
+	graph.Nodes[29] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   ticketlink.Table,
 			Columns: ticketlink.Columns,
@@ -595,7 +710,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			ticketlink.FieldCreatedAt:   {Type: field.TypeTime, Column: ticketlink.FieldCreatedAt},
 		},
 	}
-	graph.Nodes[25] = &sqlgraph.Node{
+	graph.Nodes[30] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   tickettag.Table,
 			Columns: tickettag.Columns,
@@ -616,7 +731,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			tickettag.FieldTagID:    {Type: field.TypeInt, Column: tickettag.FieldTagID},
 		},
 	}
-	graph.Nodes[26] = &sqlgraph.Node{
+	graph.Nodes[31] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   ticketwatcher.Table,
 			Columns: ticketwatcher.Columns,
@@ -633,7 +748,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			ticketwatcher.FieldCreatedAt: {Type: field.TypeTime, Column: ticketwatcher.FieldCreatedAt},
 		},
 	}
-	graph.Nodes[27] = &sqlgraph.Node{
+	graph.Nodes[32] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   user.Table,
 			Columns: user.Columns,
@@ -751,6 +866,42 @@ var schemaGraph = func() *sqlgraph.Schema {
 		},
 		"Channel",
 		"Delivery",
+	)
+	graph.MustAddE(
+		"tickets",
+		&sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.M2M,
+			Inverse: true,
+			Table:   compliancepolicy.TicketsTable,
+			Columns: compliancepolicy.TicketsPrimaryKey,
+			Bidi:    false,
+		},
+		"CompliancePolicy",
+		"Ticket",
+	)
+	graph.MustAddE(
+		"schedules",
+		&sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.M2M,
+			Inverse: true,
+			Table:   compliancepolicy.SchedulesTable,
+			Columns: compliancepolicy.SchedulesPrimaryKey,
+			Bidi:    false,
+		},
+		"CompliancePolicy",
+		"TaskSchedule",
+	)
+	graph.MustAddE(
+		"ticket_citations",
+		&sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.O2M,
+			Inverse: true,
+			Table:   compliancepolicy.TicketCitationsTable,
+			Columns: []string{compliancepolicy.TicketCitationsColumn},
+			Bidi:    false,
+		},
+		"CompliancePolicy",
+		"TicketCitation",
 	)
 	graph.MustAddE(
 		"channel",
@@ -1185,6 +1336,18 @@ var schemaGraph = func() *sqlgraph.Schema {
 		"Ticket",
 	)
 	graph.MustAddE(
+		"task_schedules",
+		&sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.O2M,
+			Inverse: false,
+			Table:   site.TaskSchedulesTable,
+			Columns: []string{site.TaskSchedulesColumn},
+			Bidi:    false,
+		},
+		"Site",
+		"TaskSchedule",
+	)
+	graph.MustAddE(
 		"tickets",
 		&sqlgraph.EdgeSpec{
 			Rel:     sqlgraph.M2M,
@@ -1197,6 +1360,18 @@ var schemaGraph = func() *sqlgraph.Schema {
 		"Ticket",
 	)
 	graph.MustAddE(
+		"task_schedules",
+		&sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.M2M,
+			Inverse: true,
+			Table:   tag.TaskSchedulesTable,
+			Columns: tag.TaskSchedulesPrimaryKey,
+			Bidi:    false,
+		},
+		"Tag",
+		"TaskSchedule",
+	)
+	graph.MustAddE(
 		"ticket_tags",
 		&sqlgraph.EdgeSpec{
 			Rel:     sqlgraph.O2M,
@@ -1207,6 +1382,162 @@ var schemaGraph = func() *sqlgraph.Schema {
 		},
 		"Tag",
 		"TicketTag",
+	)
+	graph.MustAddE(
+		"site",
+		&sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.M2O,
+			Inverse: true,
+			Table:   taskschedule.SiteTable,
+			Columns: []string{taskschedule.SiteColumn},
+			Bidi:    false,
+		},
+		"TaskSchedule",
+		"Site",
+	)
+	graph.MustAddE(
+		"category",
+		&sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.M2O,
+			Inverse: false,
+			Table:   taskschedule.CategoryTable,
+			Columns: []string{taskschedule.CategoryColumn},
+			Bidi:    false,
+		},
+		"TaskSchedule",
+		"Category",
+	)
+	graph.MustAddE(
+		"owner",
+		&sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.M2O,
+			Inverse: false,
+			Table:   taskschedule.OwnerTable,
+			Columns: []string{taskschedule.OwnerColumn},
+			Bidi:    false,
+		},
+		"TaskSchedule",
+		"User",
+	)
+	graph.MustAddE(
+		"created_by",
+		&sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.M2O,
+			Inverse: false,
+			Table:   taskschedule.CreatedByTable,
+			Columns: []string{taskschedule.CreatedByColumn},
+			Bidi:    false,
+		},
+		"TaskSchedule",
+		"User",
+	)
+	graph.MustAddE(
+		"tags",
+		&sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.M2M,
+			Inverse: false,
+			Table:   taskschedule.TagsTable,
+			Columns: taskschedule.TagsPrimaryKey,
+			Bidi:    false,
+		},
+		"TaskSchedule",
+		"Tag",
+	)
+	graph.MustAddE(
+		"policies",
+		&sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.M2M,
+			Inverse: false,
+			Table:   taskschedule.PoliciesTable,
+			Columns: taskschedule.PoliciesPrimaryKey,
+			Bidi:    false,
+		},
+		"TaskSchedule",
+		"CompliancePolicy",
+	)
+	graph.MustAddE(
+		"watchers",
+		&sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.O2M,
+			Inverse: false,
+			Table:   taskschedule.WatchersTable,
+			Columns: []string{taskschedule.WatchersColumn},
+			Bidi:    false,
+		},
+		"TaskSchedule",
+		"TaskScheduleWatcher",
+	)
+	graph.MustAddE(
+		"tasks",
+		&sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.O2M,
+			Inverse: false,
+			Table:   taskschedule.TasksTable,
+			Columns: []string{taskschedule.TasksColumn},
+			Bidi:    false,
+		},
+		"TaskSchedule",
+		"Ticket",
+	)
+	graph.MustAddE(
+		"events",
+		&sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.O2M,
+			Inverse: false,
+			Table:   taskschedule.EventsTable,
+			Columns: []string{taskschedule.EventsColumn},
+			Bidi:    false,
+		},
+		"TaskSchedule",
+		"TaskScheduleEvent",
+	)
+	graph.MustAddE(
+		"schedule",
+		&sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.M2O,
+			Inverse: true,
+			Table:   taskscheduleevent.ScheduleTable,
+			Columns: []string{taskscheduleevent.ScheduleColumn},
+			Bidi:    false,
+		},
+		"TaskScheduleEvent",
+		"TaskSchedule",
+	)
+	graph.MustAddE(
+		"actor",
+		&sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.M2O,
+			Inverse: false,
+			Table:   taskscheduleevent.ActorTable,
+			Columns: []string{taskscheduleevent.ActorColumn},
+			Bidi:    false,
+		},
+		"TaskScheduleEvent",
+		"User",
+	)
+	graph.MustAddE(
+		"schedule",
+		&sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.M2O,
+			Inverse: true,
+			Table:   taskschedulewatcher.ScheduleTable,
+			Columns: []string{taskschedulewatcher.ScheduleColumn},
+			Bidi:    false,
+		},
+		"TaskScheduleWatcher",
+		"TaskSchedule",
+	)
+	graph.MustAddE(
+		"user",
+		&sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.M2O,
+			Inverse: false,
+			Table:   taskschedulewatcher.UserTable,
+			Columns: []string{taskschedulewatcher.UserColumn},
+			Bidi:    false,
+		},
+		"TaskScheduleWatcher",
+		"User",
 	)
 	graph.MustAddE(
 		"category",
@@ -1401,6 +1732,30 @@ var schemaGraph = func() *sqlgraph.Schema {
 		"ExplanationRequest",
 	)
 	graph.MustAddE(
+		"policies",
+		&sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.M2M,
+			Inverse: false,
+			Table:   ticket.PoliciesTable,
+			Columns: ticket.PoliciesPrimaryKey,
+			Bidi:    false,
+		},
+		"Ticket",
+		"CompliancePolicy",
+	)
+	graph.MustAddE(
+		"schedule",
+		&sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.M2O,
+			Inverse: true,
+			Table:   ticket.ScheduleTable,
+			Columns: []string{ticket.ScheduleColumn},
+			Bidi:    false,
+		},
+		"Ticket",
+		"TaskSchedule",
+	)
+	graph.MustAddE(
 		"ticket_assignees",
 		&sqlgraph.EdgeSpec{
 			Rel:     sqlgraph.O2M,
@@ -1435,6 +1790,18 @@ var schemaGraph = func() *sqlgraph.Schema {
 		},
 		"Ticket",
 		"TicketTag",
+	)
+	graph.MustAddE(
+		"ticket_citations",
+		&sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.O2M,
+			Inverse: true,
+			Table:   ticket.TicketCitationsTable,
+			Columns: []string{ticket.TicketCitationsColumn},
+			Bidi:    false,
+		},
+		"Ticket",
+		"TicketCitation",
 	)
 	graph.MustAddE(
 		"ticket",
@@ -1483,6 +1850,30 @@ var schemaGraph = func() *sqlgraph.Schema {
 		},
 		"TicketAssignee",
 		"User",
+	)
+	graph.MustAddE(
+		"ticket",
+		&sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.M2O,
+			Inverse: false,
+			Table:   ticketcitation.TicketTable,
+			Columns: []string{ticketcitation.TicketColumn},
+			Bidi:    false,
+		},
+		"TicketCitation",
+		"Ticket",
+	)
+	graph.MustAddE(
+		"compliance_policy",
+		&sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.M2O,
+			Inverse: false,
+			Table:   ticketcitation.CompliancePolicyTable,
+			Columns: []string{ticketcitation.CompliancePolicyColumn},
+			Bidi:    false,
+		},
+		"TicketCitation",
+		"CompliancePolicy",
 	)
 	graph.MustAddE(
 		"ticket",
@@ -2134,6 +2525,113 @@ func (f *ChannelFilter) WhereHasDeliveriesWith(preds ...predicate.Delivery) {
 }
 
 // addPredicate implements the predicateAdder interface.
+func (_q *CompliancePolicyQuery) addPredicate(pred func(s *sql.Selector)) {
+	_q.predicates = append(_q.predicates, pred)
+}
+
+// Filter returns a Filter implementation to apply filters on the CompliancePolicyQuery builder.
+func (_q *CompliancePolicyQuery) Filter() *CompliancePolicyFilter {
+	return &CompliancePolicyFilter{config: _q.config, predicateAdder: _q}
+}
+
+// addPredicate implements the predicateAdder interface.
+func (m *CompliancePolicyMutation) addPredicate(pred func(s *sql.Selector)) {
+	m.predicates = append(m.predicates, pred)
+}
+
+// Filter returns an entql.Where implementation to apply filters on the CompliancePolicyMutation builder.
+func (m *CompliancePolicyMutation) Filter() *CompliancePolicyFilter {
+	return &CompliancePolicyFilter{config: m.config, predicateAdder: m}
+}
+
+// CompliancePolicyFilter provides a generic filtering capability at runtime for CompliancePolicyQuery.
+type CompliancePolicyFilter struct {
+	predicateAdder
+	config
+}
+
+// Where applies the entql predicate on the query filter.
+func (f *CompliancePolicyFilter) Where(p entql.P) {
+	f.addPredicate(func(s *sql.Selector) {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[5].Type, p, s); err != nil {
+			s.AddError(err)
+		}
+	})
+}
+
+// WhereID applies the entql int predicate on the id field.
+func (f *CompliancePolicyFilter) WhereID(p entql.IntP) {
+	f.Where(p.Field(compliancepolicy.FieldID))
+}
+
+// WhereCreatedAt applies the entql time.Time predicate on the created_at field.
+func (f *CompliancePolicyFilter) WhereCreatedAt(p entql.TimeP) {
+	f.Where(p.Field(compliancepolicy.FieldCreatedAt))
+}
+
+// WhereUpdatedAt applies the entql time.Time predicate on the updated_at field.
+func (f *CompliancePolicyFilter) WhereUpdatedAt(p entql.TimeP) {
+	f.Where(p.Field(compliancepolicy.FieldUpdatedAt))
+}
+
+// WhereName applies the entql string predicate on the name field.
+func (f *CompliancePolicyFilter) WhereName(p entql.StringP) {
+	f.Where(p.Field(compliancepolicy.FieldName))
+}
+
+// WhereReference applies the entql string predicate on the reference field.
+func (f *CompliancePolicyFilter) WhereReference(p entql.StringP) {
+	f.Where(p.Field(compliancepolicy.FieldReference))
+}
+
+// WhereText applies the entql string predicate on the text field.
+func (f *CompliancePolicyFilter) WhereText(p entql.StringP) {
+	f.Where(p.Field(compliancepolicy.FieldText))
+}
+
+// WhereHasTickets applies a predicate to check if query has an edge tickets.
+func (f *CompliancePolicyFilter) WhereHasTickets() {
+	f.Where(entql.HasEdge("tickets"))
+}
+
+// WhereHasTicketsWith applies a predicate to check if query has an edge tickets with a given conditions (other predicates).
+func (f *CompliancePolicyFilter) WhereHasTicketsWith(preds ...predicate.Ticket) {
+	f.Where(entql.HasEdgeWith("tickets", sqlgraph.WrapFunc(func(s *sql.Selector) {
+		for _, p := range preds {
+			p(s)
+		}
+	})))
+}
+
+// WhereHasSchedules applies a predicate to check if query has an edge schedules.
+func (f *CompliancePolicyFilter) WhereHasSchedules() {
+	f.Where(entql.HasEdge("schedules"))
+}
+
+// WhereHasSchedulesWith applies a predicate to check if query has an edge schedules with a given conditions (other predicates).
+func (f *CompliancePolicyFilter) WhereHasSchedulesWith(preds ...predicate.TaskSchedule) {
+	f.Where(entql.HasEdgeWith("schedules", sqlgraph.WrapFunc(func(s *sql.Selector) {
+		for _, p := range preds {
+			p(s)
+		}
+	})))
+}
+
+// WhereHasTicketCitations applies a predicate to check if query has an edge ticket_citations.
+func (f *CompliancePolicyFilter) WhereHasTicketCitations() {
+	f.Where(entql.HasEdge("ticket_citations"))
+}
+
+// WhereHasTicketCitationsWith applies a predicate to check if query has an edge ticket_citations with a given conditions (other predicates).
+func (f *CompliancePolicyFilter) WhereHasTicketCitationsWith(preds ...predicate.TicketCitation) {
+	f.Where(entql.HasEdgeWith("ticket_citations", sqlgraph.WrapFunc(func(s *sql.Selector) {
+		for _, p := range preds {
+			p(s)
+		}
+	})))
+}
+
+// addPredicate implements the predicateAdder interface.
 func (_q *DeliveryQuery) addPredicate(pred func(s *sql.Selector)) {
 	_q.predicates = append(_q.predicates, pred)
 }
@@ -2162,7 +2660,7 @@ type DeliveryFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *DeliveryFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[5].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[6].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -2421,7 +2919,7 @@ type DepartmentFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *DepartmentFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[6].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[7].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -2509,7 +3007,7 @@ type EmployeeFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *EmployeeFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[7].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[8].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -2622,7 +3120,7 @@ type EvidenceFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *EvidenceFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[8].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[9].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -2691,7 +3189,7 @@ type ExplanationCategoryFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *ExplanationCategoryFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[9].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[10].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -2756,7 +3254,7 @@ type ExplanationLinkFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *ExplanationLinkFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[10].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[11].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -2854,7 +3352,7 @@ type ExplanationRequestFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *ExplanationRequestFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[11].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[12].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -3120,7 +3618,7 @@ type ExplanationStepFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *ExplanationStepFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[12].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[13].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -3280,7 +3778,7 @@ type MemoFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *MemoFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[13].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[14].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -3392,7 +3890,7 @@ type PlaybookFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *PlaybookFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[14].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[15].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -3501,7 +3999,7 @@ type PlaybookRunFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *PlaybookRunFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[15].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[16].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -3658,7 +4156,7 @@ type SiteFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *SiteFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[16].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[17].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -3717,6 +4215,20 @@ func (f *SiteFilter) WhereHasTicketsWith(preds ...predicate.Ticket) {
 	})))
 }
 
+// WhereHasTaskSchedules applies a predicate to check if query has an edge task_schedules.
+func (f *SiteFilter) WhereHasTaskSchedules() {
+	f.Where(entql.HasEdge("task_schedules"))
+}
+
+// WhereHasTaskSchedulesWith applies a predicate to check if query has an edge task_schedules with a given conditions (other predicates).
+func (f *SiteFilter) WhereHasTaskSchedulesWith(preds ...predicate.TaskSchedule) {
+	f.Where(entql.HasEdgeWith("task_schedules", sqlgraph.WrapFunc(func(s *sql.Selector) {
+		for _, p := range preds {
+			p(s)
+		}
+	})))
+}
+
 // addPredicate implements the predicateAdder interface.
 func (_q *StatusDayQuery) addPredicate(pred func(s *sql.Selector)) {
 	_q.predicates = append(_q.predicates, pred)
@@ -3746,7 +4258,7 @@ type StatusDayFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *StatusDayFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[17].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[18].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -3806,7 +4318,7 @@ type StatusHourFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *StatusHourFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[18].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[19].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -3866,7 +4378,7 @@ type TagFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *TagFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[19].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[20].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -3911,6 +4423,20 @@ func (f *TagFilter) WhereHasTicketsWith(preds ...predicate.Ticket) {
 	})))
 }
 
+// WhereHasTaskSchedules applies a predicate to check if query has an edge task_schedules.
+func (f *TagFilter) WhereHasTaskSchedules() {
+	f.Where(entql.HasEdge("task_schedules"))
+}
+
+// WhereHasTaskSchedulesWith applies a predicate to check if query has an edge task_schedules with a given conditions (other predicates).
+func (f *TagFilter) WhereHasTaskSchedulesWith(preds ...predicate.TaskSchedule) {
+	f.Where(entql.HasEdgeWith("task_schedules", sqlgraph.WrapFunc(func(s *sql.Selector) {
+		for _, p := range preds {
+			p(s)
+		}
+	})))
+}
+
 // WhereHasTicketTags applies a predicate to check if query has an edge ticket_tags.
 func (f *TagFilter) WhereHasTicketTags() {
 	f.Where(entql.HasEdge("ticket_tags"))
@@ -3919,6 +4445,453 @@ func (f *TagFilter) WhereHasTicketTags() {
 // WhereHasTicketTagsWith applies a predicate to check if query has an edge ticket_tags with a given conditions (other predicates).
 func (f *TagFilter) WhereHasTicketTagsWith(preds ...predicate.TicketTag) {
 	f.Where(entql.HasEdgeWith("ticket_tags", sqlgraph.WrapFunc(func(s *sql.Selector) {
+		for _, p := range preds {
+			p(s)
+		}
+	})))
+}
+
+// addPredicate implements the predicateAdder interface.
+func (_q *TaskScheduleQuery) addPredicate(pred func(s *sql.Selector)) {
+	_q.predicates = append(_q.predicates, pred)
+}
+
+// Filter returns a Filter implementation to apply filters on the TaskScheduleQuery builder.
+func (_q *TaskScheduleQuery) Filter() *TaskScheduleFilter {
+	return &TaskScheduleFilter{config: _q.config, predicateAdder: _q}
+}
+
+// addPredicate implements the predicateAdder interface.
+func (m *TaskScheduleMutation) addPredicate(pred func(s *sql.Selector)) {
+	m.predicates = append(m.predicates, pred)
+}
+
+// Filter returns an entql.Where implementation to apply filters on the TaskScheduleMutation builder.
+func (m *TaskScheduleMutation) Filter() *TaskScheduleFilter {
+	return &TaskScheduleFilter{config: m.config, predicateAdder: m}
+}
+
+// TaskScheduleFilter provides a generic filtering capability at runtime for TaskScheduleQuery.
+type TaskScheduleFilter struct {
+	predicateAdder
+	config
+}
+
+// Where applies the entql predicate on the query filter.
+func (f *TaskScheduleFilter) Where(p entql.P) {
+	f.addPredicate(func(s *sql.Selector) {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[21].Type, p, s); err != nil {
+			s.AddError(err)
+		}
+	})
+}
+
+// WhereID applies the entql int predicate on the id field.
+func (f *TaskScheduleFilter) WhereID(p entql.IntP) {
+	f.Where(p.Field(taskschedule.FieldID))
+}
+
+// WhereCreatedAt applies the entql time.Time predicate on the created_at field.
+func (f *TaskScheduleFilter) WhereCreatedAt(p entql.TimeP) {
+	f.Where(p.Field(taskschedule.FieldCreatedAt))
+}
+
+// WhereUpdatedAt applies the entql time.Time predicate on the updated_at field.
+func (f *TaskScheduleFilter) WhereUpdatedAt(p entql.TimeP) {
+	f.Where(p.Field(taskschedule.FieldUpdatedAt))
+}
+
+// WhereName applies the entql string predicate on the name field.
+func (f *TaskScheduleFilter) WhereName(p entql.StringP) {
+	f.Where(p.Field(taskschedule.FieldName))
+}
+
+// WhereDescription applies the entql string predicate on the description field.
+func (f *TaskScheduleFilter) WhereDescription(p entql.StringP) {
+	f.Where(p.Field(taskschedule.FieldDescription))
+}
+
+// WhereSiteID applies the entql int predicate on the site_id field.
+func (f *TaskScheduleFilter) WhereSiteID(p entql.IntP) {
+	f.Where(p.Field(taskschedule.FieldSiteID))
+}
+
+// WhereCategoryID applies the entql int predicate on the category_id field.
+func (f *TaskScheduleFilter) WhereCategoryID(p entql.IntP) {
+	f.Where(p.Field(taskschedule.FieldCategoryID))
+}
+
+// WhereOwnerID applies the entql int predicate on the owner_id field.
+func (f *TaskScheduleFilter) WhereOwnerID(p entql.IntP) {
+	f.Where(p.Field(taskschedule.FieldOwnerID))
+}
+
+// WhereCreatedByID applies the entql int predicate on the created_by_id field.
+func (f *TaskScheduleFilter) WhereCreatedByID(p entql.IntP) {
+	f.Where(p.Field(taskschedule.FieldCreatedByID))
+}
+
+// WhereQueryFilter applies the entql json.RawMessage predicate on the query_filter field.
+func (f *TaskScheduleFilter) WhereQueryFilter(p entql.BytesP) {
+	f.Where(p.Field(taskschedule.FieldQueryFilter))
+}
+
+// WhereQuerySearch applies the entql string predicate on the query_search field.
+func (f *TaskScheduleFilter) WhereQuerySearch(p entql.StringP) {
+	f.Where(p.Field(taskschedule.FieldQuerySearch))
+}
+
+// WhereRecurrence applies the entql string predicate on the recurrence field.
+func (f *TaskScheduleFilter) WhereRecurrence(p entql.StringP) {
+	f.Where(p.Field(taskschedule.FieldRecurrence))
+}
+
+// WhereStartsAt applies the entql time.Time predicate on the starts_at field.
+func (f *TaskScheduleFilter) WhereStartsAt(p entql.TimeP) {
+	f.Where(p.Field(taskschedule.FieldStartsAt))
+}
+
+// WhereTimeZone applies the entql string predicate on the time_zone field.
+func (f *TaskScheduleFilter) WhereTimeZone(p entql.StringP) {
+	f.Where(p.Field(taskschedule.FieldTimeZone))
+}
+
+// WhereDueInDays applies the entql int predicate on the due_in_days field.
+func (f *TaskScheduleFilter) WhereDueInDays(p entql.IntP) {
+	f.Where(p.Field(taskschedule.FieldDueInDays))
+}
+
+// WhereActive applies the entql bool predicate on the active field.
+func (f *TaskScheduleFilter) WhereActive(p entql.BoolP) {
+	f.Where(p.Field(taskschedule.FieldActive))
+}
+
+// WhereNextOccurrenceAt applies the entql time.Time predicate on the next_occurrence_at field.
+func (f *TaskScheduleFilter) WhereNextOccurrenceAt(p entql.TimeP) {
+	f.Where(p.Field(taskschedule.FieldNextOccurrenceAt))
+}
+
+// WhereLastOccurrenceAt applies the entql time.Time predicate on the last_occurrence_at field.
+func (f *TaskScheduleFilter) WhereLastOccurrenceAt(p entql.TimeP) {
+	f.Where(p.Field(taskschedule.FieldLastOccurrenceAt))
+}
+
+// WhereLibraryID applies the entql string predicate on the library_id field.
+func (f *TaskScheduleFilter) WhereLibraryID(p entql.StringP) {
+	f.Where(p.Field(taskschedule.FieldLibraryID))
+}
+
+// WhereVersion applies the entql int predicate on the version field.
+func (f *TaskScheduleFilter) WhereVersion(p entql.IntP) {
+	f.Where(p.Field(taskschedule.FieldVersion))
+}
+
+// WhereHasSite applies a predicate to check if query has an edge site.
+func (f *TaskScheduleFilter) WhereHasSite() {
+	f.Where(entql.HasEdge("site"))
+}
+
+// WhereHasSiteWith applies a predicate to check if query has an edge site with a given conditions (other predicates).
+func (f *TaskScheduleFilter) WhereHasSiteWith(preds ...predicate.Site) {
+	f.Where(entql.HasEdgeWith("site", sqlgraph.WrapFunc(func(s *sql.Selector) {
+		for _, p := range preds {
+			p(s)
+		}
+	})))
+}
+
+// WhereHasCategory applies a predicate to check if query has an edge category.
+func (f *TaskScheduleFilter) WhereHasCategory() {
+	f.Where(entql.HasEdge("category"))
+}
+
+// WhereHasCategoryWith applies a predicate to check if query has an edge category with a given conditions (other predicates).
+func (f *TaskScheduleFilter) WhereHasCategoryWith(preds ...predicate.Category) {
+	f.Where(entql.HasEdgeWith("category", sqlgraph.WrapFunc(func(s *sql.Selector) {
+		for _, p := range preds {
+			p(s)
+		}
+	})))
+}
+
+// WhereHasOwner applies a predicate to check if query has an edge owner.
+func (f *TaskScheduleFilter) WhereHasOwner() {
+	f.Where(entql.HasEdge("owner"))
+}
+
+// WhereHasOwnerWith applies a predicate to check if query has an edge owner with a given conditions (other predicates).
+func (f *TaskScheduleFilter) WhereHasOwnerWith(preds ...predicate.User) {
+	f.Where(entql.HasEdgeWith("owner", sqlgraph.WrapFunc(func(s *sql.Selector) {
+		for _, p := range preds {
+			p(s)
+		}
+	})))
+}
+
+// WhereHasCreatedBy applies a predicate to check if query has an edge created_by.
+func (f *TaskScheduleFilter) WhereHasCreatedBy() {
+	f.Where(entql.HasEdge("created_by"))
+}
+
+// WhereHasCreatedByWith applies a predicate to check if query has an edge created_by with a given conditions (other predicates).
+func (f *TaskScheduleFilter) WhereHasCreatedByWith(preds ...predicate.User) {
+	f.Where(entql.HasEdgeWith("created_by", sqlgraph.WrapFunc(func(s *sql.Selector) {
+		for _, p := range preds {
+			p(s)
+		}
+	})))
+}
+
+// WhereHasTags applies a predicate to check if query has an edge tags.
+func (f *TaskScheduleFilter) WhereHasTags() {
+	f.Where(entql.HasEdge("tags"))
+}
+
+// WhereHasTagsWith applies a predicate to check if query has an edge tags with a given conditions (other predicates).
+func (f *TaskScheduleFilter) WhereHasTagsWith(preds ...predicate.Tag) {
+	f.Where(entql.HasEdgeWith("tags", sqlgraph.WrapFunc(func(s *sql.Selector) {
+		for _, p := range preds {
+			p(s)
+		}
+	})))
+}
+
+// WhereHasPolicies applies a predicate to check if query has an edge policies.
+func (f *TaskScheduleFilter) WhereHasPolicies() {
+	f.Where(entql.HasEdge("policies"))
+}
+
+// WhereHasPoliciesWith applies a predicate to check if query has an edge policies with a given conditions (other predicates).
+func (f *TaskScheduleFilter) WhereHasPoliciesWith(preds ...predicate.CompliancePolicy) {
+	f.Where(entql.HasEdgeWith("policies", sqlgraph.WrapFunc(func(s *sql.Selector) {
+		for _, p := range preds {
+			p(s)
+		}
+	})))
+}
+
+// WhereHasWatchers applies a predicate to check if query has an edge watchers.
+func (f *TaskScheduleFilter) WhereHasWatchers() {
+	f.Where(entql.HasEdge("watchers"))
+}
+
+// WhereHasWatchersWith applies a predicate to check if query has an edge watchers with a given conditions (other predicates).
+func (f *TaskScheduleFilter) WhereHasWatchersWith(preds ...predicate.TaskScheduleWatcher) {
+	f.Where(entql.HasEdgeWith("watchers", sqlgraph.WrapFunc(func(s *sql.Selector) {
+		for _, p := range preds {
+			p(s)
+		}
+	})))
+}
+
+// WhereHasTasks applies a predicate to check if query has an edge tasks.
+func (f *TaskScheduleFilter) WhereHasTasks() {
+	f.Where(entql.HasEdge("tasks"))
+}
+
+// WhereHasTasksWith applies a predicate to check if query has an edge tasks with a given conditions (other predicates).
+func (f *TaskScheduleFilter) WhereHasTasksWith(preds ...predicate.Ticket) {
+	f.Where(entql.HasEdgeWith("tasks", sqlgraph.WrapFunc(func(s *sql.Selector) {
+		for _, p := range preds {
+			p(s)
+		}
+	})))
+}
+
+// WhereHasEvents applies a predicate to check if query has an edge events.
+func (f *TaskScheduleFilter) WhereHasEvents() {
+	f.Where(entql.HasEdge("events"))
+}
+
+// WhereHasEventsWith applies a predicate to check if query has an edge events with a given conditions (other predicates).
+func (f *TaskScheduleFilter) WhereHasEventsWith(preds ...predicate.TaskScheduleEvent) {
+	f.Where(entql.HasEdgeWith("events", sqlgraph.WrapFunc(func(s *sql.Selector) {
+		for _, p := range preds {
+			p(s)
+		}
+	})))
+}
+
+// addPredicate implements the predicateAdder interface.
+func (_q *TaskScheduleEventQuery) addPredicate(pred func(s *sql.Selector)) {
+	_q.predicates = append(_q.predicates, pred)
+}
+
+// Filter returns a Filter implementation to apply filters on the TaskScheduleEventQuery builder.
+func (_q *TaskScheduleEventQuery) Filter() *TaskScheduleEventFilter {
+	return &TaskScheduleEventFilter{config: _q.config, predicateAdder: _q}
+}
+
+// addPredicate implements the predicateAdder interface.
+func (m *TaskScheduleEventMutation) addPredicate(pred func(s *sql.Selector)) {
+	m.predicates = append(m.predicates, pred)
+}
+
+// Filter returns an entql.Where implementation to apply filters on the TaskScheduleEventMutation builder.
+func (m *TaskScheduleEventMutation) Filter() *TaskScheduleEventFilter {
+	return &TaskScheduleEventFilter{config: m.config, predicateAdder: m}
+}
+
+// TaskScheduleEventFilter provides a generic filtering capability at runtime for TaskScheduleEventQuery.
+type TaskScheduleEventFilter struct {
+	predicateAdder
+	config
+}
+
+// Where applies the entql predicate on the query filter.
+func (f *TaskScheduleEventFilter) Where(p entql.P) {
+	f.addPredicate(func(s *sql.Selector) {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[22].Type, p, s); err != nil {
+			s.AddError(err)
+		}
+	})
+}
+
+// WhereID applies the entql int predicate on the id field.
+func (f *TaskScheduleEventFilter) WhereID(p entql.IntP) {
+	f.Where(p.Field(taskscheduleevent.FieldID))
+}
+
+// WhereKind applies the entql string predicate on the kind field.
+func (f *TaskScheduleEventFilter) WhereKind(p entql.StringP) {
+	f.Where(p.Field(taskscheduleevent.FieldKind))
+}
+
+// WhereCreatedAt applies the entql time.Time predicate on the created_at field.
+func (f *TaskScheduleEventFilter) WhereCreatedAt(p entql.TimeP) {
+	f.Where(p.Field(taskscheduleevent.FieldCreatedAt))
+}
+
+// WhereScheduleID applies the entql int predicate on the schedule_id field.
+func (f *TaskScheduleEventFilter) WhereScheduleID(p entql.IntP) {
+	f.Where(p.Field(taskscheduleevent.FieldScheduleID))
+}
+
+// WhereActorID applies the entql int predicate on the actor_id field.
+func (f *TaskScheduleEventFilter) WhereActorID(p entql.IntP) {
+	f.Where(p.Field(taskscheduleevent.FieldActorID))
+}
+
+// WhereReason applies the entql string predicate on the reason field.
+func (f *TaskScheduleEventFilter) WhereReason(p entql.StringP) {
+	f.Where(p.Field(taskscheduleevent.FieldReason))
+}
+
+// WhereChanges applies the entql json.RawMessage predicate on the changes field.
+func (f *TaskScheduleEventFilter) WhereChanges(p entql.BytesP) {
+	f.Where(p.Field(taskscheduleevent.FieldChanges))
+}
+
+// WhereHasSchedule applies a predicate to check if query has an edge schedule.
+func (f *TaskScheduleEventFilter) WhereHasSchedule() {
+	f.Where(entql.HasEdge("schedule"))
+}
+
+// WhereHasScheduleWith applies a predicate to check if query has an edge schedule with a given conditions (other predicates).
+func (f *TaskScheduleEventFilter) WhereHasScheduleWith(preds ...predicate.TaskSchedule) {
+	f.Where(entql.HasEdgeWith("schedule", sqlgraph.WrapFunc(func(s *sql.Selector) {
+		for _, p := range preds {
+			p(s)
+		}
+	})))
+}
+
+// WhereHasActor applies a predicate to check if query has an edge actor.
+func (f *TaskScheduleEventFilter) WhereHasActor() {
+	f.Where(entql.HasEdge("actor"))
+}
+
+// WhereHasActorWith applies a predicate to check if query has an edge actor with a given conditions (other predicates).
+func (f *TaskScheduleEventFilter) WhereHasActorWith(preds ...predicate.User) {
+	f.Where(entql.HasEdgeWith("actor", sqlgraph.WrapFunc(func(s *sql.Selector) {
+		for _, p := range preds {
+			p(s)
+		}
+	})))
+}
+
+// addPredicate implements the predicateAdder interface.
+func (_q *TaskScheduleWatcherQuery) addPredicate(pred func(s *sql.Selector)) {
+	_q.predicates = append(_q.predicates, pred)
+}
+
+// Filter returns a Filter implementation to apply filters on the TaskScheduleWatcherQuery builder.
+func (_q *TaskScheduleWatcherQuery) Filter() *TaskScheduleWatcherFilter {
+	return &TaskScheduleWatcherFilter{config: _q.config, predicateAdder: _q}
+}
+
+// addPredicate implements the predicateAdder interface.
+func (m *TaskScheduleWatcherMutation) addPredicate(pred func(s *sql.Selector)) {
+	m.predicates = append(m.predicates, pred)
+}
+
+// Filter returns an entql.Where implementation to apply filters on the TaskScheduleWatcherMutation builder.
+func (m *TaskScheduleWatcherMutation) Filter() *TaskScheduleWatcherFilter {
+	return &TaskScheduleWatcherFilter{config: m.config, predicateAdder: m}
+}
+
+// TaskScheduleWatcherFilter provides a generic filtering capability at runtime for TaskScheduleWatcherQuery.
+type TaskScheduleWatcherFilter struct {
+	predicateAdder
+	config
+}
+
+// Where applies the entql predicate on the query filter.
+func (f *TaskScheduleWatcherFilter) Where(p entql.P) {
+	f.addPredicate(func(s *sql.Selector) {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[23].Type, p, s); err != nil {
+			s.AddError(err)
+		}
+	})
+}
+
+// WhereID applies the entql int predicate on the id field.
+func (f *TaskScheduleWatcherFilter) WhereID(p entql.IntP) {
+	f.Where(p.Field(taskschedulewatcher.FieldID))
+}
+
+// WhereNotify applies the entql string predicate on the notify field.
+func (f *TaskScheduleWatcherFilter) WhereNotify(p entql.StringP) {
+	f.Where(p.Field(taskschedulewatcher.FieldNotify))
+}
+
+// WhereScheduleID applies the entql int predicate on the schedule_id field.
+func (f *TaskScheduleWatcherFilter) WhereScheduleID(p entql.IntP) {
+	f.Where(p.Field(taskschedulewatcher.FieldScheduleID))
+}
+
+// WhereUserID applies the entql int predicate on the user_id field.
+func (f *TaskScheduleWatcherFilter) WhereUserID(p entql.IntP) {
+	f.Where(p.Field(taskschedulewatcher.FieldUserID))
+}
+
+// WhereCreatedAt applies the entql time.Time predicate on the created_at field.
+func (f *TaskScheduleWatcherFilter) WhereCreatedAt(p entql.TimeP) {
+	f.Where(p.Field(taskschedulewatcher.FieldCreatedAt))
+}
+
+// WhereHasSchedule applies a predicate to check if query has an edge schedule.
+func (f *TaskScheduleWatcherFilter) WhereHasSchedule() {
+	f.Where(entql.HasEdge("schedule"))
+}
+
+// WhereHasScheduleWith applies a predicate to check if query has an edge schedule with a given conditions (other predicates).
+func (f *TaskScheduleWatcherFilter) WhereHasScheduleWith(preds ...predicate.TaskSchedule) {
+	f.Where(entql.HasEdgeWith("schedule", sqlgraph.WrapFunc(func(s *sql.Selector) {
+		for _, p := range preds {
+			p(s)
+		}
+	})))
+}
+
+// WhereHasUser applies a predicate to check if query has an edge user.
+func (f *TaskScheduleWatcherFilter) WhereHasUser() {
+	f.Where(entql.HasEdge("user"))
+}
+
+// WhereHasUserWith applies a predicate to check if query has an edge user with a given conditions (other predicates).
+func (f *TaskScheduleWatcherFilter) WhereHasUserWith(preds ...predicate.User) {
+	f.Where(entql.HasEdgeWith("user", sqlgraph.WrapFunc(func(s *sql.Selector) {
 		for _, p := range preds {
 			p(s)
 		}
@@ -3954,7 +4927,7 @@ type TicketFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *TicketFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[20].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[24].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -4128,6 +5101,21 @@ func (f *TicketFilter) WhereExplanationStatus(p entql.StringP) {
 // WhereVersion applies the entql int predicate on the version field.
 func (f *TicketFilter) WhereVersion(p entql.IntP) {
 	f.Where(p.Field(ticket.FieldVersion))
+}
+
+// WhereScheduleID applies the entql int predicate on the schedule_id field.
+func (f *TicketFilter) WhereScheduleID(p entql.IntP) {
+	f.Where(p.Field(ticket.FieldScheduleID))
+}
+
+// WhereOccurrenceAt applies the entql time.Time predicate on the occurrence_at field.
+func (f *TicketFilter) WhereOccurrenceAt(p entql.TimeP) {
+	f.Where(p.Field(ticket.FieldOccurrenceAt))
+}
+
+// WhereResolution applies the entql string predicate on the resolution field.
+func (f *TicketFilter) WhereResolution(p entql.StringP) {
+	f.Where(p.Field(ticket.FieldResolution))
 }
 
 // WhereHasCategory applies a predicate to check if query has an edge category.
@@ -4354,6 +5342,34 @@ func (f *TicketFilter) WhereHasExplanationsWith(preds ...predicate.ExplanationRe
 	})))
 }
 
+// WhereHasPolicies applies a predicate to check if query has an edge policies.
+func (f *TicketFilter) WhereHasPolicies() {
+	f.Where(entql.HasEdge("policies"))
+}
+
+// WhereHasPoliciesWith applies a predicate to check if query has an edge policies with a given conditions (other predicates).
+func (f *TicketFilter) WhereHasPoliciesWith(preds ...predicate.CompliancePolicy) {
+	f.Where(entql.HasEdgeWith("policies", sqlgraph.WrapFunc(func(s *sql.Selector) {
+		for _, p := range preds {
+			p(s)
+		}
+	})))
+}
+
+// WhereHasSchedule applies a predicate to check if query has an edge schedule.
+func (f *TicketFilter) WhereHasSchedule() {
+	f.Where(entql.HasEdge("schedule"))
+}
+
+// WhereHasScheduleWith applies a predicate to check if query has an edge schedule with a given conditions (other predicates).
+func (f *TicketFilter) WhereHasScheduleWith(preds ...predicate.TaskSchedule) {
+	f.Where(entql.HasEdgeWith("schedule", sqlgraph.WrapFunc(func(s *sql.Selector) {
+		for _, p := range preds {
+			p(s)
+		}
+	})))
+}
+
 // WhereHasTicketAssignees applies a predicate to check if query has an edge ticket_assignees.
 func (f *TicketFilter) WhereHasTicketAssignees() {
 	f.Where(entql.HasEdge("ticket_assignees"))
@@ -4396,6 +5412,20 @@ func (f *TicketFilter) WhereHasTicketTagsWith(preds ...predicate.TicketTag) {
 	})))
 }
 
+// WhereHasTicketCitations applies a predicate to check if query has an edge ticket_citations.
+func (f *TicketFilter) WhereHasTicketCitations() {
+	f.Where(entql.HasEdge("ticket_citations"))
+}
+
+// WhereHasTicketCitationsWith applies a predicate to check if query has an edge ticket_citations with a given conditions (other predicates).
+func (f *TicketFilter) WhereHasTicketCitationsWith(preds ...predicate.TicketCitation) {
+	f.Where(entql.HasEdgeWith("ticket_citations", sqlgraph.WrapFunc(func(s *sql.Selector) {
+		for _, p := range preds {
+			p(s)
+		}
+	})))
+}
+
 // addPredicate implements the predicateAdder interface.
 func (_q *TicketApproverQuery) addPredicate(pred func(s *sql.Selector)) {
 	_q.predicates = append(_q.predicates, pred)
@@ -4425,7 +5455,7 @@ type TicketApproverFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *TicketApproverFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[21].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[25].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -4498,7 +5528,7 @@ type TicketAssigneeFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *TicketAssigneeFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[22].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[26].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -4543,6 +5573,79 @@ func (f *TicketAssigneeFilter) WhereHasUserWith(preds ...predicate.User) {
 }
 
 // addPredicate implements the predicateAdder interface.
+func (_q *TicketCitationQuery) addPredicate(pred func(s *sql.Selector)) {
+	_q.predicates = append(_q.predicates, pred)
+}
+
+// Filter returns a Filter implementation to apply filters on the TicketCitationQuery builder.
+func (_q *TicketCitationQuery) Filter() *TicketCitationFilter {
+	return &TicketCitationFilter{config: _q.config, predicateAdder: _q}
+}
+
+// addPredicate implements the predicateAdder interface.
+func (m *TicketCitationMutation) addPredicate(pred func(s *sql.Selector)) {
+	m.predicates = append(m.predicates, pred)
+}
+
+// Filter returns an entql.Where implementation to apply filters on the TicketCitationMutation builder.
+func (m *TicketCitationMutation) Filter() *TicketCitationFilter {
+	return &TicketCitationFilter{config: m.config, predicateAdder: m}
+}
+
+// TicketCitationFilter provides a generic filtering capability at runtime for TicketCitationQuery.
+type TicketCitationFilter struct {
+	predicateAdder
+	config
+}
+
+// Where applies the entql predicate on the query filter.
+func (f *TicketCitationFilter) Where(p entql.P) {
+	f.addPredicate(func(s *sql.Selector) {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[27].Type, p, s); err != nil {
+			s.AddError(err)
+		}
+	})
+}
+
+// WhereTicketID applies the entql int predicate on the ticket_id field.
+func (f *TicketCitationFilter) WhereTicketID(p entql.IntP) {
+	f.Where(p.Field(ticketcitation.FieldTicketID))
+}
+
+// WhereCompliancePolicyID applies the entql int predicate on the compliance_policy_id field.
+func (f *TicketCitationFilter) WhereCompliancePolicyID(p entql.IntP) {
+	f.Where(p.Field(ticketcitation.FieldCompliancePolicyID))
+}
+
+// WhereHasTicket applies a predicate to check if query has an edge ticket.
+func (f *TicketCitationFilter) WhereHasTicket() {
+	f.Where(entql.HasEdge("ticket"))
+}
+
+// WhereHasTicketWith applies a predicate to check if query has an edge ticket with a given conditions (other predicates).
+func (f *TicketCitationFilter) WhereHasTicketWith(preds ...predicate.Ticket) {
+	f.Where(entql.HasEdgeWith("ticket", sqlgraph.WrapFunc(func(s *sql.Selector) {
+		for _, p := range preds {
+			p(s)
+		}
+	})))
+}
+
+// WhereHasCompliancePolicy applies a predicate to check if query has an edge compliance_policy.
+func (f *TicketCitationFilter) WhereHasCompliancePolicy() {
+	f.Where(entql.HasEdge("compliance_policy"))
+}
+
+// WhereHasCompliancePolicyWith applies a predicate to check if query has an edge compliance_policy with a given conditions (other predicates).
+func (f *TicketCitationFilter) WhereHasCompliancePolicyWith(preds ...predicate.CompliancePolicy) {
+	f.Where(entql.HasEdgeWith("compliance_policy", sqlgraph.WrapFunc(func(s *sql.Selector) {
+		for _, p := range preds {
+			p(s)
+		}
+	})))
+}
+
+// addPredicate implements the predicateAdder interface.
 func (_q *TicketEventQuery) addPredicate(pred func(s *sql.Selector)) {
 	_q.predicates = append(_q.predicates, pred)
 }
@@ -4571,7 +5674,7 @@ type TicketEventFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *TicketEventFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[23].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[28].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -4689,7 +5792,7 @@ type TicketLinkFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *TicketLinkFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[24].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[29].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -4796,7 +5899,7 @@ type TicketTagFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *TicketTagFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[25].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[30].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -4869,7 +5972,7 @@ type TicketWatcherFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *TicketWatcherFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[26].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[31].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -4957,7 +6060,7 @@ type UserFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *UserFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[27].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[32].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})

@@ -9,6 +9,7 @@ import (
 	"socdesk/ent/attachment"
 	"socdesk/ent/category"
 	"socdesk/ent/channel"
+	"socdesk/ent/compliancepolicy"
 	"socdesk/ent/delivery"
 	"socdesk/ent/department"
 	"socdesk/ent/employee"
@@ -21,6 +22,9 @@ import (
 	"socdesk/ent/playbookrun"
 	"socdesk/ent/site"
 	"socdesk/ent/tag"
+	"socdesk/ent/taskschedule"
+	"socdesk/ent/taskscheduleevent"
+	"socdesk/ent/taskschedulewatcher"
 	"socdesk/ent/ticket"
 	"socdesk/ent/ticketevent"
 	"socdesk/ent/ticketwatcher"
@@ -417,6 +421,112 @@ func newChannelPaginateArgs(rv map[string]any) *channelPaginateArgs {
 		case *ChannelOrder:
 			if v != nil {
 				args.opts = append(args.opts, WithChannelOrder(v))
+			}
+		}
+	}
+	return args
+}
+
+// CollectFields tells the query-builder to eagerly load connected nodes by resolver context.
+func (_q *CompliancePolicyQuery) CollectFields(ctx context.Context, satisfies ...string) (*CompliancePolicyQuery, error) {
+	fc := graphql.GetFieldContext(ctx)
+	if fc == nil {
+		return _q, nil
+	}
+	if err := _q.collectField(ctx, false, graphql.GetOperationContext(ctx), fc.Field, nil, satisfies...); err != nil {
+		return nil, err
+	}
+	return _q, nil
+}
+
+func (_q *CompliancePolicyQuery) collectField(ctx context.Context, oneNode bool, opCtx *graphql.OperationContext, collected graphql.CollectedField, path []string, satisfies ...string) error {
+	path = append([]string(nil), path...)
+	var (
+		unknownSeen    bool
+		fieldSeen      = make(map[string]struct{}, len(compliancepolicy.Columns))
+		selectedFields = []string{compliancepolicy.FieldID}
+	)
+	for _, field := range graphql.CollectFields(opCtx, collected.Selections, satisfies) {
+		switch field.Name {
+		case "createdAt":
+			if _, ok := fieldSeen[compliancepolicy.FieldCreatedAt]; !ok {
+				selectedFields = append(selectedFields, compliancepolicy.FieldCreatedAt)
+				fieldSeen[compliancepolicy.FieldCreatedAt] = struct{}{}
+			}
+		case "updatedAt":
+			if _, ok := fieldSeen[compliancepolicy.FieldUpdatedAt]; !ok {
+				selectedFields = append(selectedFields, compliancepolicy.FieldUpdatedAt)
+				fieldSeen[compliancepolicy.FieldUpdatedAt] = struct{}{}
+			}
+		case "name":
+			if _, ok := fieldSeen[compliancepolicy.FieldName]; !ok {
+				selectedFields = append(selectedFields, compliancepolicy.FieldName)
+				fieldSeen[compliancepolicy.FieldName] = struct{}{}
+			}
+		case "reference":
+			if _, ok := fieldSeen[compliancepolicy.FieldReference]; !ok {
+				selectedFields = append(selectedFields, compliancepolicy.FieldReference)
+				fieldSeen[compliancepolicy.FieldReference] = struct{}{}
+			}
+		case "text":
+			if _, ok := fieldSeen[compliancepolicy.FieldText]; !ok {
+				selectedFields = append(selectedFields, compliancepolicy.FieldText)
+				fieldSeen[compliancepolicy.FieldText] = struct{}{}
+			}
+		case "id":
+		case "__typename":
+		default:
+			unknownSeen = true
+		}
+	}
+	if !unknownSeen {
+		_q.Select(selectedFields...)
+	}
+	return nil
+}
+
+type compliancepolicyPaginateArgs struct {
+	first, last   *int
+	after, before *Cursor
+	opts          []CompliancePolicyPaginateOption
+}
+
+func newCompliancePolicyPaginateArgs(rv map[string]any) *compliancepolicyPaginateArgs {
+	args := &compliancepolicyPaginateArgs{}
+	if rv == nil {
+		return args
+	}
+	if v := rv[firstField]; v != nil {
+		args.first = v.(*int)
+	}
+	if v := rv[lastField]; v != nil {
+		args.last = v.(*int)
+	}
+	if v := rv[afterField]; v != nil {
+		args.after = v.(*Cursor)
+	}
+	if v := rv[beforeField]; v != nil {
+		args.before = v.(*Cursor)
+	}
+	if v, ok := rv[orderByField]; ok {
+		switch v := v.(type) {
+		case map[string]any:
+			var (
+				err1, err2 error
+				order      = &CompliancePolicyOrder{Field: &CompliancePolicyOrderField{}, Direction: entgql.OrderDirectionAsc}
+			)
+			if d, ok := v[directionField]; ok {
+				err1 = order.Direction.UnmarshalGQL(d)
+			}
+			if f, ok := v[fieldField]; ok {
+				err2 = order.Field.UnmarshalGQL(f)
+			}
+			if err1 == nil && err2 == nil {
+				args.opts = append(args.opts, WithCompliancePolicyOrder(order))
+			}
+		case *CompliancePolicyOrder:
+			if v != nil {
+				args.opts = append(args.opts, WithCompliancePolicyOrder(v))
 			}
 		}
 	}
@@ -2303,6 +2413,593 @@ func newTagPaginateArgs(rv map[string]any) *tagPaginateArgs {
 }
 
 // CollectFields tells the query-builder to eagerly load connected nodes by resolver context.
+func (_q *TaskScheduleQuery) CollectFields(ctx context.Context, satisfies ...string) (*TaskScheduleQuery, error) {
+	fc := graphql.GetFieldContext(ctx)
+	if fc == nil {
+		return _q, nil
+	}
+	if err := _q.collectField(ctx, false, graphql.GetOperationContext(ctx), fc.Field, nil, satisfies...); err != nil {
+		return nil, err
+	}
+	return _q, nil
+}
+
+func (_q *TaskScheduleQuery) collectField(ctx context.Context, oneNode bool, opCtx *graphql.OperationContext, collected graphql.CollectedField, path []string, satisfies ...string) error {
+	path = append([]string(nil), path...)
+	var (
+		unknownSeen    bool
+		fieldSeen      = make(map[string]struct{}, len(taskschedule.Columns))
+		selectedFields = []string{taskschedule.FieldID}
+	)
+	for _, field := range graphql.CollectFields(opCtx, collected.Selections, satisfies) {
+		switch field.Name {
+
+		case "site":
+			var (
+				alias = field.Alias
+				path  = append(path, alias)
+				query = (&SiteClient{config: _q.config}).Query()
+			)
+			if err := query.collectField(ctx, oneNode, opCtx, field, path, mayAddCondition(satisfies, siteImplementors)...); err != nil {
+				return err
+			}
+			_q.withSite = query
+			if _, ok := fieldSeen[taskschedule.FieldSiteID]; !ok {
+				selectedFields = append(selectedFields, taskschedule.FieldSiteID)
+				fieldSeen[taskschedule.FieldSiteID] = struct{}{}
+			}
+
+		case "category":
+			var (
+				alias = field.Alias
+				path  = append(path, alias)
+				query = (&CategoryClient{config: _q.config}).Query()
+			)
+			if err := query.collectField(ctx, oneNode, opCtx, field, path, mayAddCondition(satisfies, categoryImplementors)...); err != nil {
+				return err
+			}
+			_q.withCategory = query
+			if _, ok := fieldSeen[taskschedule.FieldCategoryID]; !ok {
+				selectedFields = append(selectedFields, taskschedule.FieldCategoryID)
+				fieldSeen[taskschedule.FieldCategoryID] = struct{}{}
+			}
+
+		case "owner":
+			var (
+				alias = field.Alias
+				path  = append(path, alias)
+				query = (&UserClient{config: _q.config}).Query()
+			)
+			if err := query.collectField(ctx, oneNode, opCtx, field, path, mayAddCondition(satisfies, userImplementors)...); err != nil {
+				return err
+			}
+			_q.withOwner = query
+			if _, ok := fieldSeen[taskschedule.FieldOwnerID]; !ok {
+				selectedFields = append(selectedFields, taskschedule.FieldOwnerID)
+				fieldSeen[taskschedule.FieldOwnerID] = struct{}{}
+			}
+
+		case "createdBy":
+			var (
+				alias = field.Alias
+				path  = append(path, alias)
+				query = (&UserClient{config: _q.config}).Query()
+			)
+			if err := query.collectField(ctx, oneNode, opCtx, field, path, mayAddCondition(satisfies, userImplementors)...); err != nil {
+				return err
+			}
+			_q.withCreatedBy = query
+			if _, ok := fieldSeen[taskschedule.FieldCreatedByID]; !ok {
+				selectedFields = append(selectedFields, taskschedule.FieldCreatedByID)
+				fieldSeen[taskschedule.FieldCreatedByID] = struct{}{}
+			}
+
+		case "tags":
+			var (
+				alias = field.Alias
+				path  = append(path, alias)
+				query = (&TagClient{config: _q.config}).Query()
+			)
+			if err := query.collectField(ctx, false, opCtx, field, path, mayAddCondition(satisfies, tagImplementors)...); err != nil {
+				return err
+			}
+			_q.WithNamedTags(alias, func(wq *TagQuery) {
+				*wq = *query
+			})
+
+		case "policies":
+			var (
+				alias = field.Alias
+				path  = append(path, alias)
+				query = (&CompliancePolicyClient{config: _q.config}).Query()
+			)
+			if err := query.collectField(ctx, false, opCtx, field, path, mayAddCondition(satisfies, compliancepolicyImplementors)...); err != nil {
+				return err
+			}
+			_q.WithNamedPolicies(alias, func(wq *CompliancePolicyQuery) {
+				*wq = *query
+			})
+
+		case "watchers":
+			var (
+				alias = field.Alias
+				path  = append(path, alias)
+				query = (&TaskScheduleWatcherClient{config: _q.config}).Query()
+			)
+			if err := query.collectField(ctx, false, opCtx, field, path, mayAddCondition(satisfies, taskschedulewatcherImplementors)...); err != nil {
+				return err
+			}
+			_q.WithNamedWatchers(alias, func(wq *TaskScheduleWatcherQuery) {
+				*wq = *query
+			})
+
+		case "tasks":
+			var (
+				alias = field.Alias
+				path  = append(path, alias)
+				query = (&TicketClient{config: _q.config}).Query()
+			)
+			args := newTicketPaginateArgs(fieldArgs(ctx, nil, path...))
+			if err := validateFirstLast(args.first, args.last); err != nil {
+				return fmt.Errorf("validate first and last in path %q: %w", path, err)
+			}
+			pager, err := newTicketPager(args.opts, args.last != nil)
+			if err != nil {
+				return fmt.Errorf("create new pager in path %q: %w", path, err)
+			}
+			if query, err = pager.applyFilter(query); err != nil {
+				return err
+			}
+			ignoredEdges := !hasCollectedField(ctx, append(path, edgesField)...)
+			if hasCollectedField(ctx, append(path, totalCountField)...) || hasCollectedField(ctx, append(path, pageInfoField)...) {
+				hasPagination := args.after != nil || args.first != nil || args.before != nil || args.last != nil
+				if hasPagination || ignoredEdges {
+					query := query.Clone()
+					_q.loadTotal = append(_q.loadTotal, func(ctx context.Context, nodes []*TaskSchedule) error {
+						ids := make([]driver.Value, len(nodes))
+						for i := range nodes {
+							ids[i] = nodes[i].ID
+						}
+						var v []struct {
+							NodeID int `sql:"schedule_id"`
+							Count  int `sql:"count"`
+						}
+						query.Where(func(s *sql.Selector) {
+							s.Where(sql.InValues(s.C(taskschedule.TasksColumn), ids...))
+						})
+						if err := query.GroupBy(taskschedule.TasksColumn).Aggregate(Count()).Scan(ctx, &v); err != nil {
+							return err
+						}
+						m := make(map[int]int, len(v))
+						for i := range v {
+							m[v[i].NodeID] = v[i].Count
+						}
+						for i := range nodes {
+							n := m[nodes[i].ID]
+							if nodes[i].Edges.totalCount[7] == nil {
+								nodes[i].Edges.totalCount[7] = make(map[string]int)
+							}
+							nodes[i].Edges.totalCount[7][alias] = n
+						}
+						return nil
+					})
+				} else {
+					_q.loadTotal = append(_q.loadTotal, func(_ context.Context, nodes []*TaskSchedule) error {
+						for i := range nodes {
+							n := len(nodes[i].Edges.Tasks)
+							if nodes[i].Edges.totalCount[7] == nil {
+								nodes[i].Edges.totalCount[7] = make(map[string]int)
+							}
+							nodes[i].Edges.totalCount[7][alias] = n
+						}
+						return nil
+					})
+				}
+			}
+			if ignoredEdges || (args.first != nil && *args.first == 0) || (args.last != nil && *args.last == 0) {
+				continue
+			}
+			if query, err = pager.applyCursors(query, args.after, args.before); err != nil {
+				return err
+			}
+			path = append(path, edgesField, nodeField)
+			if field := collectedField(ctx, path...); field != nil {
+				if err := query.collectField(ctx, false, opCtx, *field, path, mayAddCondition(satisfies, ticketImplementors)...); err != nil {
+					return err
+				}
+			}
+			if limit := paginateLimit(args.first, args.last); limit > 0 {
+				if oneNode {
+					pager.applyOrder(query.Limit(limit))
+				} else {
+					modify := entgql.LimitPerRow(taskschedule.TasksColumn, limit, pager.orderExpr(query))
+					query.modifiers = append(query.modifiers, modify)
+				}
+			} else {
+				query = pager.applyOrder(query)
+			}
+			_q.WithNamedTasks(alias, func(wq *TicketQuery) {
+				*wq = *query
+			})
+		case "createdAt":
+			if _, ok := fieldSeen[taskschedule.FieldCreatedAt]; !ok {
+				selectedFields = append(selectedFields, taskschedule.FieldCreatedAt)
+				fieldSeen[taskschedule.FieldCreatedAt] = struct{}{}
+			}
+		case "updatedAt":
+			if _, ok := fieldSeen[taskschedule.FieldUpdatedAt]; !ok {
+				selectedFields = append(selectedFields, taskschedule.FieldUpdatedAt)
+				fieldSeen[taskschedule.FieldUpdatedAt] = struct{}{}
+			}
+		case "name":
+			if _, ok := fieldSeen[taskschedule.FieldName]; !ok {
+				selectedFields = append(selectedFields, taskschedule.FieldName)
+				fieldSeen[taskschedule.FieldName] = struct{}{}
+			}
+		case "description":
+			if _, ok := fieldSeen[taskschedule.FieldDescription]; !ok {
+				selectedFields = append(selectedFields, taskschedule.FieldDescription)
+				fieldSeen[taskschedule.FieldDescription] = struct{}{}
+			}
+		case "siteID":
+			if _, ok := fieldSeen[taskschedule.FieldSiteID]; !ok {
+				selectedFields = append(selectedFields, taskschedule.FieldSiteID)
+				fieldSeen[taskschedule.FieldSiteID] = struct{}{}
+			}
+		case "categoryID":
+			if _, ok := fieldSeen[taskschedule.FieldCategoryID]; !ok {
+				selectedFields = append(selectedFields, taskschedule.FieldCategoryID)
+				fieldSeen[taskschedule.FieldCategoryID] = struct{}{}
+			}
+		case "ownerID":
+			if _, ok := fieldSeen[taskschedule.FieldOwnerID]; !ok {
+				selectedFields = append(selectedFields, taskschedule.FieldOwnerID)
+				fieldSeen[taskschedule.FieldOwnerID] = struct{}{}
+			}
+		case "createdByID":
+			if _, ok := fieldSeen[taskschedule.FieldCreatedByID]; !ok {
+				selectedFields = append(selectedFields, taskschedule.FieldCreatedByID)
+				fieldSeen[taskschedule.FieldCreatedByID] = struct{}{}
+			}
+		case "querySearch":
+			if _, ok := fieldSeen[taskschedule.FieldQuerySearch]; !ok {
+				selectedFields = append(selectedFields, taskschedule.FieldQuerySearch)
+				fieldSeen[taskschedule.FieldQuerySearch] = struct{}{}
+			}
+		case "recurrence":
+			if _, ok := fieldSeen[taskschedule.FieldRecurrence]; !ok {
+				selectedFields = append(selectedFields, taskschedule.FieldRecurrence)
+				fieldSeen[taskschedule.FieldRecurrence] = struct{}{}
+			}
+		case "startsAt":
+			if _, ok := fieldSeen[taskschedule.FieldStartsAt]; !ok {
+				selectedFields = append(selectedFields, taskschedule.FieldStartsAt)
+				fieldSeen[taskschedule.FieldStartsAt] = struct{}{}
+			}
+		case "timeZone":
+			if _, ok := fieldSeen[taskschedule.FieldTimeZone]; !ok {
+				selectedFields = append(selectedFields, taskschedule.FieldTimeZone)
+				fieldSeen[taskschedule.FieldTimeZone] = struct{}{}
+			}
+		case "dueInDays":
+			if _, ok := fieldSeen[taskschedule.FieldDueInDays]; !ok {
+				selectedFields = append(selectedFields, taskschedule.FieldDueInDays)
+				fieldSeen[taskschedule.FieldDueInDays] = struct{}{}
+			}
+		case "active":
+			if _, ok := fieldSeen[taskschedule.FieldActive]; !ok {
+				selectedFields = append(selectedFields, taskschedule.FieldActive)
+				fieldSeen[taskschedule.FieldActive] = struct{}{}
+			}
+		case "nextOccurrenceAt":
+			if _, ok := fieldSeen[taskschedule.FieldNextOccurrenceAt]; !ok {
+				selectedFields = append(selectedFields, taskschedule.FieldNextOccurrenceAt)
+				fieldSeen[taskschedule.FieldNextOccurrenceAt] = struct{}{}
+			}
+		case "lastOccurrenceAt":
+			if _, ok := fieldSeen[taskschedule.FieldLastOccurrenceAt]; !ok {
+				selectedFields = append(selectedFields, taskschedule.FieldLastOccurrenceAt)
+				fieldSeen[taskschedule.FieldLastOccurrenceAt] = struct{}{}
+			}
+		case "libraryID":
+			if _, ok := fieldSeen[taskschedule.FieldLibraryID]; !ok {
+				selectedFields = append(selectedFields, taskschedule.FieldLibraryID)
+				fieldSeen[taskschedule.FieldLibraryID] = struct{}{}
+			}
+		case "version":
+			if _, ok := fieldSeen[taskschedule.FieldVersion]; !ok {
+				selectedFields = append(selectedFields, taskschedule.FieldVersion)
+				fieldSeen[taskschedule.FieldVersion] = struct{}{}
+			}
+		case "id":
+		case "__typename":
+		default:
+			unknownSeen = true
+		}
+	}
+	if !unknownSeen {
+		_q.Select(selectedFields...)
+	}
+	return nil
+}
+
+type taskschedulePaginateArgs struct {
+	first, last   *int
+	after, before *Cursor
+	opts          []TaskSchedulePaginateOption
+}
+
+func newTaskSchedulePaginateArgs(rv map[string]any) *taskschedulePaginateArgs {
+	args := &taskschedulePaginateArgs{}
+	if rv == nil {
+		return args
+	}
+	if v := rv[firstField]; v != nil {
+		args.first = v.(*int)
+	}
+	if v := rv[lastField]; v != nil {
+		args.last = v.(*int)
+	}
+	if v := rv[afterField]; v != nil {
+		args.after = v.(*Cursor)
+	}
+	if v := rv[beforeField]; v != nil {
+		args.before = v.(*Cursor)
+	}
+	if v, ok := rv[orderByField]; ok {
+		switch v := v.(type) {
+		case map[string]any:
+			var (
+				err1, err2 error
+				order      = &TaskScheduleOrder{Field: &TaskScheduleOrderField{}, Direction: entgql.OrderDirectionAsc}
+			)
+			if d, ok := v[directionField]; ok {
+				err1 = order.Direction.UnmarshalGQL(d)
+			}
+			if f, ok := v[fieldField]; ok {
+				err2 = order.Field.UnmarshalGQL(f)
+			}
+			if err1 == nil && err2 == nil {
+				args.opts = append(args.opts, WithTaskScheduleOrder(order))
+			}
+		case *TaskScheduleOrder:
+			if v != nil {
+				args.opts = append(args.opts, WithTaskScheduleOrder(v))
+			}
+		}
+	}
+	return args
+}
+
+// CollectFields tells the query-builder to eagerly load connected nodes by resolver context.
+func (_q *TaskScheduleEventQuery) CollectFields(ctx context.Context, satisfies ...string) (*TaskScheduleEventQuery, error) {
+	fc := graphql.GetFieldContext(ctx)
+	if fc == nil {
+		return _q, nil
+	}
+	if err := _q.collectField(ctx, false, graphql.GetOperationContext(ctx), fc.Field, nil, satisfies...); err != nil {
+		return nil, err
+	}
+	return _q, nil
+}
+
+func (_q *TaskScheduleEventQuery) collectField(ctx context.Context, oneNode bool, opCtx *graphql.OperationContext, collected graphql.CollectedField, path []string, satisfies ...string) error {
+	path = append([]string(nil), path...)
+	var (
+		unknownSeen    bool
+		fieldSeen      = make(map[string]struct{}, len(taskscheduleevent.Columns))
+		selectedFields = []string{taskscheduleevent.FieldID}
+	)
+	for _, field := range graphql.CollectFields(opCtx, collected.Selections, satisfies) {
+		switch field.Name {
+
+		case "schedule":
+			var (
+				alias = field.Alias
+				path  = append(path, alias)
+				query = (&TaskScheduleClient{config: _q.config}).Query()
+			)
+			if err := query.collectField(ctx, oneNode, opCtx, field, path, mayAddCondition(satisfies, taskscheduleImplementors)...); err != nil {
+				return err
+			}
+			_q.withSchedule = query
+			if _, ok := fieldSeen[taskscheduleevent.FieldScheduleID]; !ok {
+				selectedFields = append(selectedFields, taskscheduleevent.FieldScheduleID)
+				fieldSeen[taskscheduleevent.FieldScheduleID] = struct{}{}
+			}
+
+		case "actor":
+			var (
+				alias = field.Alias
+				path  = append(path, alias)
+				query = (&UserClient{config: _q.config}).Query()
+			)
+			if err := query.collectField(ctx, oneNode, opCtx, field, path, mayAddCondition(satisfies, userImplementors)...); err != nil {
+				return err
+			}
+			_q.withActor = query
+			if _, ok := fieldSeen[taskscheduleevent.FieldActorID]; !ok {
+				selectedFields = append(selectedFields, taskscheduleevent.FieldActorID)
+				fieldSeen[taskscheduleevent.FieldActorID] = struct{}{}
+			}
+		case "kind":
+			if _, ok := fieldSeen[taskscheduleevent.FieldKind]; !ok {
+				selectedFields = append(selectedFields, taskscheduleevent.FieldKind)
+				fieldSeen[taskscheduleevent.FieldKind] = struct{}{}
+			}
+		case "createdAt":
+			if _, ok := fieldSeen[taskscheduleevent.FieldCreatedAt]; !ok {
+				selectedFields = append(selectedFields, taskscheduleevent.FieldCreatedAt)
+				fieldSeen[taskscheduleevent.FieldCreatedAt] = struct{}{}
+			}
+		case "scheduleID":
+			if _, ok := fieldSeen[taskscheduleevent.FieldScheduleID]; !ok {
+				selectedFields = append(selectedFields, taskscheduleevent.FieldScheduleID)
+				fieldSeen[taskscheduleevent.FieldScheduleID] = struct{}{}
+			}
+		case "actorID":
+			if _, ok := fieldSeen[taskscheduleevent.FieldActorID]; !ok {
+				selectedFields = append(selectedFields, taskscheduleevent.FieldActorID)
+				fieldSeen[taskscheduleevent.FieldActorID] = struct{}{}
+			}
+		case "reason":
+			if _, ok := fieldSeen[taskscheduleevent.FieldReason]; !ok {
+				selectedFields = append(selectedFields, taskscheduleevent.FieldReason)
+				fieldSeen[taskscheduleevent.FieldReason] = struct{}{}
+			}
+		case "changes":
+			if _, ok := fieldSeen[taskscheduleevent.FieldChanges]; !ok {
+				selectedFields = append(selectedFields, taskscheduleevent.FieldChanges)
+				fieldSeen[taskscheduleevent.FieldChanges] = struct{}{}
+			}
+		case "id":
+		case "__typename":
+		default:
+			unknownSeen = true
+		}
+	}
+	if !unknownSeen {
+		_q.Select(selectedFields...)
+	}
+	return nil
+}
+
+type taskscheduleeventPaginateArgs struct {
+	first, last   *int
+	after, before *Cursor
+	opts          []TaskScheduleEventPaginateOption
+}
+
+func newTaskScheduleEventPaginateArgs(rv map[string]any) *taskscheduleeventPaginateArgs {
+	args := &taskscheduleeventPaginateArgs{}
+	if rv == nil {
+		return args
+	}
+	if v := rv[firstField]; v != nil {
+		args.first = v.(*int)
+	}
+	if v := rv[lastField]; v != nil {
+		args.last = v.(*int)
+	}
+	if v := rv[afterField]; v != nil {
+		args.after = v.(*Cursor)
+	}
+	if v := rv[beforeField]; v != nil {
+		args.before = v.(*Cursor)
+	}
+	return args
+}
+
+// CollectFields tells the query-builder to eagerly load connected nodes by resolver context.
+func (_q *TaskScheduleWatcherQuery) CollectFields(ctx context.Context, satisfies ...string) (*TaskScheduleWatcherQuery, error) {
+	fc := graphql.GetFieldContext(ctx)
+	if fc == nil {
+		return _q, nil
+	}
+	if err := _q.collectField(ctx, false, graphql.GetOperationContext(ctx), fc.Field, nil, satisfies...); err != nil {
+		return nil, err
+	}
+	return _q, nil
+}
+
+func (_q *TaskScheduleWatcherQuery) collectField(ctx context.Context, oneNode bool, opCtx *graphql.OperationContext, collected graphql.CollectedField, path []string, satisfies ...string) error {
+	path = append([]string(nil), path...)
+	var (
+		unknownSeen    bool
+		fieldSeen      = make(map[string]struct{}, len(taskschedulewatcher.Columns))
+		selectedFields = []string{taskschedulewatcher.FieldID}
+	)
+	for _, field := range graphql.CollectFields(opCtx, collected.Selections, satisfies) {
+		switch field.Name {
+
+		case "schedule":
+			var (
+				alias = field.Alias
+				path  = append(path, alias)
+				query = (&TaskScheduleClient{config: _q.config}).Query()
+			)
+			if err := query.collectField(ctx, oneNode, opCtx, field, path, mayAddCondition(satisfies, taskscheduleImplementors)...); err != nil {
+				return err
+			}
+			_q.withSchedule = query
+			if _, ok := fieldSeen[taskschedulewatcher.FieldScheduleID]; !ok {
+				selectedFields = append(selectedFields, taskschedulewatcher.FieldScheduleID)
+				fieldSeen[taskschedulewatcher.FieldScheduleID] = struct{}{}
+			}
+
+		case "user":
+			var (
+				alias = field.Alias
+				path  = append(path, alias)
+				query = (&UserClient{config: _q.config}).Query()
+			)
+			if err := query.collectField(ctx, oneNode, opCtx, field, path, mayAddCondition(satisfies, userImplementors)...); err != nil {
+				return err
+			}
+			_q.withUser = query
+			if _, ok := fieldSeen[taskschedulewatcher.FieldUserID]; !ok {
+				selectedFields = append(selectedFields, taskschedulewatcher.FieldUserID)
+				fieldSeen[taskschedulewatcher.FieldUserID] = struct{}{}
+			}
+		case "notify":
+			if _, ok := fieldSeen[taskschedulewatcher.FieldNotify]; !ok {
+				selectedFields = append(selectedFields, taskschedulewatcher.FieldNotify)
+				fieldSeen[taskschedulewatcher.FieldNotify] = struct{}{}
+			}
+		case "scheduleID":
+			if _, ok := fieldSeen[taskschedulewatcher.FieldScheduleID]; !ok {
+				selectedFields = append(selectedFields, taskschedulewatcher.FieldScheduleID)
+				fieldSeen[taskschedulewatcher.FieldScheduleID] = struct{}{}
+			}
+		case "userID":
+			if _, ok := fieldSeen[taskschedulewatcher.FieldUserID]; !ok {
+				selectedFields = append(selectedFields, taskschedulewatcher.FieldUserID)
+				fieldSeen[taskschedulewatcher.FieldUserID] = struct{}{}
+			}
+		case "createdAt":
+			if _, ok := fieldSeen[taskschedulewatcher.FieldCreatedAt]; !ok {
+				selectedFields = append(selectedFields, taskschedulewatcher.FieldCreatedAt)
+				fieldSeen[taskschedulewatcher.FieldCreatedAt] = struct{}{}
+			}
+		case "id":
+		case "__typename":
+		default:
+			unknownSeen = true
+		}
+	}
+	if !unknownSeen {
+		_q.Select(selectedFields...)
+	}
+	return nil
+}
+
+type taskschedulewatcherPaginateArgs struct {
+	first, last   *int
+	after, before *Cursor
+	opts          []TaskScheduleWatcherPaginateOption
+}
+
+func newTaskScheduleWatcherPaginateArgs(rv map[string]any) *taskschedulewatcherPaginateArgs {
+	args := &taskschedulewatcherPaginateArgs{}
+	if rv == nil {
+		return args
+	}
+	if v := rv[firstField]; v != nil {
+		args.first = v.(*int)
+	}
+	if v := rv[lastField]; v != nil {
+		args.last = v.(*int)
+	}
+	if v := rv[afterField]; v != nil {
+		args.after = v.(*Cursor)
+	}
+	if v := rv[beforeField]; v != nil {
+		args.before = v.(*Cursor)
+	}
+	return args
+}
+
+// CollectFields tells the query-builder to eagerly load connected nodes by resolver context.
 func (_q *TicketQuery) CollectFields(ctx context.Context, satisfies ...string) (*TicketQuery, error) {
 	fc := graphql.GetFieldContext(ctx)
 	if fc == nil {
@@ -2522,6 +3219,34 @@ func (_q *TicketQuery) collectField(ctx context.Context, oneNode bool, opCtx *gr
 			_q.WithNamedWatchers(alias, func(wq *TicketWatcherQuery) {
 				*wq = *query
 			})
+
+		case "policies":
+			var (
+				alias = field.Alias
+				path  = append(path, alias)
+				query = (&CompliancePolicyClient{config: _q.config}).Query()
+			)
+			if err := query.collectField(ctx, false, opCtx, field, path, mayAddCondition(satisfies, compliancepolicyImplementors)...); err != nil {
+				return err
+			}
+			_q.WithNamedPolicies(alias, func(wq *CompliancePolicyQuery) {
+				*wq = *query
+			})
+
+		case "schedule":
+			var (
+				alias = field.Alias
+				path  = append(path, alias)
+				query = (&TaskScheduleClient{config: _q.config}).Query()
+			)
+			if err := query.collectField(ctx, oneNode, opCtx, field, path, mayAddCondition(satisfies, taskscheduleImplementors)...); err != nil {
+				return err
+			}
+			_q.withSchedule = query
+			if _, ok := fieldSeen[ticket.FieldScheduleID]; !ok {
+				selectedFields = append(selectedFields, ticket.FieldScheduleID)
+				fieldSeen[ticket.FieldScheduleID] = struct{}{}
+			}
 		case "createdAt":
 			if _, ok := fieldSeen[ticket.FieldCreatedAt]; !ok {
 				selectedFields = append(selectedFields, ticket.FieldCreatedAt)
@@ -2616,6 +3341,21 @@ func (_q *TicketQuery) collectField(ctx context.Context, oneNode bool, opCtx *gr
 			if _, ok := fieldSeen[ticket.FieldVersion]; !ok {
 				selectedFields = append(selectedFields, ticket.FieldVersion)
 				fieldSeen[ticket.FieldVersion] = struct{}{}
+			}
+		case "scheduleID":
+			if _, ok := fieldSeen[ticket.FieldScheduleID]; !ok {
+				selectedFields = append(selectedFields, ticket.FieldScheduleID)
+				fieldSeen[ticket.FieldScheduleID] = struct{}{}
+			}
+		case "occurrenceAt":
+			if _, ok := fieldSeen[ticket.FieldOccurrenceAt]; !ok {
+				selectedFields = append(selectedFields, ticket.FieldOccurrenceAt)
+				fieldSeen[ticket.FieldOccurrenceAt] = struct{}{}
+			}
+		case "resolution":
+			if _, ok := fieldSeen[ticket.FieldResolution]; !ok {
+				selectedFields = append(selectedFields, ticket.FieldResolution)
+				fieldSeen[ticket.FieldResolution] = struct{}{}
 			}
 		case "id":
 		case "__typename":

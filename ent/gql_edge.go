@@ -284,6 +284,126 @@ func (_m *PlaybookRun) RequestedBy(ctx context.Context) (*User, error) {
 	return result, MaskNotFound(err)
 }
 
+func (_m *TaskSchedule) Site(ctx context.Context) (*Site, error) {
+	result, err := _m.Edges.SiteOrErr()
+	if IsNotLoaded(err) {
+		result, err = _m.QuerySite().Only(ctx)
+	}
+	return result, err
+}
+
+func (_m *TaskSchedule) Category(ctx context.Context) (*Category, error) {
+	result, err := _m.Edges.CategoryOrErr()
+	if IsNotLoaded(err) {
+		result, err = _m.QueryCategory().Only(ctx)
+	}
+	return result, MaskNotFound(err)
+}
+
+func (_m *TaskSchedule) Owner(ctx context.Context) (*User, error) {
+	result, err := _m.Edges.OwnerOrErr()
+	if IsNotLoaded(err) {
+		result, err = _m.QueryOwner().Only(ctx)
+	}
+	return result, MaskNotFound(err)
+}
+
+func (_m *TaskSchedule) CreatedBy(ctx context.Context) (*User, error) {
+	result, err := _m.Edges.CreatedByOrErr()
+	if IsNotLoaded(err) {
+		result, err = _m.QueryCreatedBy().Only(ctx)
+	}
+	return result, MaskNotFound(err)
+}
+
+func (_m *TaskSchedule) Tags(ctx context.Context) (result []*Tag, err error) {
+	if fc := graphql.GetFieldContext(ctx); fc != nil && fc.Field.Alias != "" {
+		result, err = _m.NamedTags(graphql.GetFieldContext(ctx).Field.Alias)
+	} else {
+		result, err = _m.Edges.TagsOrErr()
+	}
+	if IsNotLoaded(err) {
+		result, err = _m.QueryTags().All(ctx)
+	}
+	return result, err
+}
+
+func (_m *TaskSchedule) Policies(ctx context.Context) (result []*CompliancePolicy, err error) {
+	if fc := graphql.GetFieldContext(ctx); fc != nil && fc.Field.Alias != "" {
+		result, err = _m.NamedPolicies(graphql.GetFieldContext(ctx).Field.Alias)
+	} else {
+		result, err = _m.Edges.PoliciesOrErr()
+	}
+	if IsNotLoaded(err) {
+		result, err = _m.QueryPolicies().All(ctx)
+	}
+	return result, err
+}
+
+func (_m *TaskSchedule) Watchers(ctx context.Context) (result []*TaskScheduleWatcher, err error) {
+	if fc := graphql.GetFieldContext(ctx); fc != nil && fc.Field.Alias != "" {
+		result, err = _m.NamedWatchers(graphql.GetFieldContext(ctx).Field.Alias)
+	} else {
+		result, err = _m.Edges.WatchersOrErr()
+	}
+	if IsNotLoaded(err) {
+		result, err = _m.QueryWatchers().All(ctx)
+	}
+	return result, err
+}
+
+func (_m *TaskSchedule) Tasks(
+	ctx context.Context, after *Cursor, first *int, before *Cursor, last *int, orderBy *TicketOrder,
+) (*TicketConnection, error) {
+	opts := []TicketPaginateOption{
+		WithTicketOrder(orderBy),
+	}
+	alias := graphql.GetFieldContext(ctx).Field.Alias
+	totalCount, hasTotalCount := _m.Edges.totalCount[7][alias]
+	if nodes, err := _m.NamedTasks(alias); err == nil || hasTotalCount {
+		pager, err := newTicketPager(opts, last != nil)
+		if err != nil {
+			return nil, err
+		}
+		conn := &TicketConnection{Edges: []*TicketEdge{}, TotalCount: totalCount}
+		conn.build(nodes, pager, after, first, before, last)
+		return conn, nil
+	}
+	return _m.QueryTasks().Paginate(ctx, after, first, before, last, opts...)
+}
+
+func (_m *TaskScheduleEvent) Schedule(ctx context.Context) (*TaskSchedule, error) {
+	result, err := _m.Edges.ScheduleOrErr()
+	if IsNotLoaded(err) {
+		result, err = _m.QuerySchedule().Only(ctx)
+	}
+	return result, err
+}
+
+func (_m *TaskScheduleEvent) Actor(ctx context.Context) (*User, error) {
+	result, err := _m.Edges.ActorOrErr()
+	if IsNotLoaded(err) {
+		result, err = _m.QueryActor().Only(ctx)
+	}
+	return result, MaskNotFound(err)
+}
+
+func (_m *TaskScheduleWatcher) Schedule(ctx context.Context) (*TaskSchedule, error) {
+	result, err := _m.Edges.ScheduleOrErr()
+	if IsNotLoaded(err) {
+		result, err = _m.QuerySchedule().Only(ctx)
+	}
+	return result, err
+}
+
+func (_m *TaskScheduleWatcher) User(ctx context.Context) (*User, error) {
+	result, err := _m.Edges.UserOrErr()
+	if IsNotLoaded(err) {
+		result, err = _m.QueryUser().Only(ctx)
+	}
+	return result, err
+}
+
 func (_m *Ticket) Category(ctx context.Context) (*Category, error) {
 	result, err := _m.Edges.CategoryOrErr()
 	if IsNotLoaded(err) {
@@ -386,6 +506,26 @@ func (_m *Ticket) Watchers(ctx context.Context) (result []*TicketWatcher, err er
 		result, err = _m.QueryWatchers().All(ctx)
 	}
 	return result, err
+}
+
+func (_m *Ticket) Policies(ctx context.Context) (result []*CompliancePolicy, err error) {
+	if fc := graphql.GetFieldContext(ctx); fc != nil && fc.Field.Alias != "" {
+		result, err = _m.NamedPolicies(graphql.GetFieldContext(ctx).Field.Alias)
+	} else {
+		result, err = _m.Edges.PoliciesOrErr()
+	}
+	if IsNotLoaded(err) {
+		result, err = _m.QueryPolicies().All(ctx)
+	}
+	return result, err
+}
+
+func (_m *Ticket) Schedule(ctx context.Context) (*TaskSchedule, error) {
+	result, err := _m.Edges.ScheduleOrErr()
+	if IsNotLoaded(err) {
+		result, err = _m.QuerySchedule().Only(ctx)
+	}
+	return result, MaskNotFound(err)
 }
 
 func (_m *TicketEvent) Ticket(ctx context.Context) (*Ticket, error) {

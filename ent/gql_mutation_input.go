@@ -60,6 +60,62 @@ func (c *CategoryUpdateOne) SetInput(i UpdateCategoryInput) *CategoryUpdateOne {
 	return c
 }
 
+// CreateCompliancePolicyInput represents a mutation input for creating compliancepolicies.
+type CreateCompliancePolicyInput struct {
+	Name      string
+	Reference *string
+	Text      *string
+}
+
+// Mutate applies the CreateCompliancePolicyInput on the CompliancePolicyMutation builder.
+func (i *CreateCompliancePolicyInput) Mutate(m *CompliancePolicyMutation) {
+	m.SetName(i.Name)
+	if v := i.Reference; v != nil {
+		m.SetReference(*v)
+	}
+	if v := i.Text; v != nil {
+		m.SetText(*v)
+	}
+}
+
+// SetInput applies the change-set in the CreateCompliancePolicyInput on the CompliancePolicyCreate builder.
+func (c *CompliancePolicyCreate) SetInput(i CreateCompliancePolicyInput) *CompliancePolicyCreate {
+	i.Mutate(c.Mutation())
+	return c
+}
+
+// UpdateCompliancePolicyInput represents a mutation input for updating compliancepolicies.
+type UpdateCompliancePolicyInput struct {
+	Name      *string
+	Reference *string
+	Text      *string
+}
+
+// Mutate applies the UpdateCompliancePolicyInput on the CompliancePolicyMutation builder.
+func (i *UpdateCompliancePolicyInput) Mutate(m *CompliancePolicyMutation) {
+	if v := i.Name; v != nil {
+		m.SetName(*v)
+	}
+	if v := i.Reference; v != nil {
+		m.SetReference(*v)
+	}
+	if v := i.Text; v != nil {
+		m.SetText(*v)
+	}
+}
+
+// SetInput applies the change-set in the UpdateCompliancePolicyInput on the CompliancePolicyUpdate builder.
+func (c *CompliancePolicyUpdate) SetInput(i UpdateCompliancePolicyInput) *CompliancePolicyUpdate {
+	i.Mutate(c.Mutation())
+	return c
+}
+
+// SetInput applies the change-set in the UpdateCompliancePolicyInput on the CompliancePolicyUpdateOne builder.
+func (c *CompliancePolicyUpdateOne) SetInput(i UpdateCompliancePolicyInput) *CompliancePolicyUpdateOne {
+	i.Mutate(c.Mutation())
+	return c
+}
+
 // CreateSiteInput represents a mutation input for creating sites.
 type CreateSiteInput struct {
 	Name        string

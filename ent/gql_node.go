@@ -9,6 +9,7 @@ import (
 	"socdesk/ent/attachment"
 	"socdesk/ent/category"
 	"socdesk/ent/channel"
+	"socdesk/ent/compliancepolicy"
 	"socdesk/ent/delivery"
 	"socdesk/ent/department"
 	"socdesk/ent/employee"
@@ -22,6 +23,9 @@ import (
 	"socdesk/ent/playbookrun"
 	"socdesk/ent/site"
 	"socdesk/ent/tag"
+	"socdesk/ent/taskschedule"
+	"socdesk/ent/taskscheduleevent"
+	"socdesk/ent/taskschedulewatcher"
 	"socdesk/ent/ticket"
 	"socdesk/ent/ticketevent"
 	"socdesk/ent/ticketwatcher"
@@ -51,6 +55,11 @@ var channelImplementors = []string{"Channel", "Node"}
 
 // IsNode implements the Node interface check for GQLGen.
 func (*Channel) IsNode() {}
+
+var compliancepolicyImplementors = []string{"CompliancePolicy", "Node"}
+
+// IsNode implements the Node interface check for GQLGen.
+func (*CompliancePolicy) IsNode() {}
 
 var deliveryImplementors = []string{"Delivery", "Node"}
 
@@ -111,6 +120,21 @@ var tagImplementors = []string{"Tag", "Node"}
 
 // IsNode implements the Node interface check for GQLGen.
 func (*Tag) IsNode() {}
+
+var taskscheduleImplementors = []string{"TaskSchedule", "Node"}
+
+// IsNode implements the Node interface check for GQLGen.
+func (*TaskSchedule) IsNode() {}
+
+var taskscheduleeventImplementors = []string{"TaskScheduleEvent", "Node"}
+
+// IsNode implements the Node interface check for GQLGen.
+func (*TaskScheduleEvent) IsNode() {}
+
+var taskschedulewatcherImplementors = []string{"TaskScheduleWatcher", "Node"}
+
+// IsNode implements the Node interface check for GQLGen.
+func (*TaskScheduleWatcher) IsNode() {}
 
 var ticketImplementors = []string{"Ticket", "Node"}
 
@@ -236,6 +260,15 @@ func (c *Client) noder(ctx context.Context, table string, id int) (Noder, error)
 			}
 		}
 		return query.Only(ctx)
+	case compliancepolicy.Table:
+		query := c.CompliancePolicy.Query().
+			Where(compliancepolicy.ID(id))
+		if fc := graphql.GetFieldContext(ctx); fc != nil {
+			if err := query.collectField(ctx, true, graphql.GetOperationContext(ctx), fc.Field, nil, compliancepolicyImplementors...); err != nil {
+				return nil, err
+			}
+		}
+		return query.Only(ctx)
 	case delivery.Table:
 		query := c.Delivery.Query().
 			Where(delivery.ID(id))
@@ -340,6 +373,33 @@ func (c *Client) noder(ctx context.Context, table string, id int) (Noder, error)
 			Where(tag.ID(id))
 		if fc := graphql.GetFieldContext(ctx); fc != nil {
 			if err := query.collectField(ctx, true, graphql.GetOperationContext(ctx), fc.Field, nil, tagImplementors...); err != nil {
+				return nil, err
+			}
+		}
+		return query.Only(ctx)
+	case taskschedule.Table:
+		query := c.TaskSchedule.Query().
+			Where(taskschedule.ID(id))
+		if fc := graphql.GetFieldContext(ctx); fc != nil {
+			if err := query.collectField(ctx, true, graphql.GetOperationContext(ctx), fc.Field, nil, taskscheduleImplementors...); err != nil {
+				return nil, err
+			}
+		}
+		return query.Only(ctx)
+	case taskscheduleevent.Table:
+		query := c.TaskScheduleEvent.Query().
+			Where(taskscheduleevent.ID(id))
+		if fc := graphql.GetFieldContext(ctx); fc != nil {
+			if err := query.collectField(ctx, true, graphql.GetOperationContext(ctx), fc.Field, nil, taskscheduleeventImplementors...); err != nil {
+				return nil, err
+			}
+		}
+		return query.Only(ctx)
+	case taskschedulewatcher.Table:
+		query := c.TaskScheduleWatcher.Query().
+			Where(taskschedulewatcher.ID(id))
+		if fc := graphql.GetFieldContext(ctx); fc != nil {
+			if err := query.collectField(ctx, true, graphql.GetOperationContext(ctx), fc.Field, nil, taskschedulewatcherImplementors...); err != nil {
 				return nil, err
 			}
 		}
@@ -489,6 +549,22 @@ func (c *Client) noders(ctx context.Context, table string, ids []int) ([]Noder, 
 		query := c.Channel.Query().
 			Where(channel.IDIn(ids...))
 		query, err := query.CollectFields(ctx, channelImplementors...)
+		if err != nil {
+			return nil, err
+		}
+		nodes, err := query.All(ctx)
+		if err != nil {
+			return nil, err
+		}
+		for _, node := range nodes {
+			for _, noder := range idmap[node.ID] {
+				*noder = node
+			}
+		}
+	case compliancepolicy.Table:
+		query := c.CompliancePolicy.Query().
+			Where(compliancepolicy.IDIn(ids...))
+		query, err := query.CollectFields(ctx, compliancepolicyImplementors...)
 		if err != nil {
 			return nil, err
 		}
@@ -681,6 +757,54 @@ func (c *Client) noders(ctx context.Context, table string, ids []int) ([]Noder, 
 		query := c.Tag.Query().
 			Where(tag.IDIn(ids...))
 		query, err := query.CollectFields(ctx, tagImplementors...)
+		if err != nil {
+			return nil, err
+		}
+		nodes, err := query.All(ctx)
+		if err != nil {
+			return nil, err
+		}
+		for _, node := range nodes {
+			for _, noder := range idmap[node.ID] {
+				*noder = node
+			}
+		}
+	case taskschedule.Table:
+		query := c.TaskSchedule.Query().
+			Where(taskschedule.IDIn(ids...))
+		query, err := query.CollectFields(ctx, taskscheduleImplementors...)
+		if err != nil {
+			return nil, err
+		}
+		nodes, err := query.All(ctx)
+		if err != nil {
+			return nil, err
+		}
+		for _, node := range nodes {
+			for _, noder := range idmap[node.ID] {
+				*noder = node
+			}
+		}
+	case taskscheduleevent.Table:
+		query := c.TaskScheduleEvent.Query().
+			Where(taskscheduleevent.IDIn(ids...))
+		query, err := query.CollectFields(ctx, taskscheduleeventImplementors...)
+		if err != nil {
+			return nil, err
+		}
+		nodes, err := query.All(ctx)
+		if err != nil {
+			return nil, err
+		}
+		for _, node := range nodes {
+			for _, noder := range idmap[node.ID] {
+				*noder = node
+			}
+		}
+	case taskschedulewatcher.Table:
+		query := c.TaskScheduleWatcher.Query().
+			Where(taskschedulewatcher.IDIn(ids...))
+		query, err := query.CollectFields(ctx, taskschedulewatcherImplementors...)
 		if err != nil {
 			return nil, err
 		}

@@ -10,6 +10,7 @@ import (
 	"socdesk/ent/attachment"
 	"socdesk/ent/category"
 	"socdesk/ent/channel"
+	"socdesk/ent/compliancepolicy"
 	"socdesk/ent/delivery"
 	"socdesk/ent/department"
 	"socdesk/ent/employee"
@@ -22,6 +23,9 @@ import (
 	"socdesk/ent/playbookrun"
 	"socdesk/ent/site"
 	"socdesk/ent/tag"
+	"socdesk/ent/taskschedule"
+	"socdesk/ent/taskscheduleevent"
+	"socdesk/ent/taskschedulewatcher"
 	"socdesk/ent/ticket"
 	"socdesk/ent/ticketevent"
 	"socdesk/ent/ticketwatcher"
@@ -1006,6 +1010,356 @@ func (_m *Channel) ToEdge(order *ChannelOrder) *ChannelEdge {
 		order = DefaultChannelOrder
 	}
 	return &ChannelEdge{
+		Node:   _m,
+		Cursor: order.Field.toCursor(_m),
+	}
+}
+
+// CompliancePolicyEdge is the edge representation of CompliancePolicy.
+type CompliancePolicyEdge struct {
+	Node   *CompliancePolicy `json:"node"`
+	Cursor Cursor            `json:"cursor"`
+}
+
+// CompliancePolicyConnection is the connection containing edges to CompliancePolicy.
+type CompliancePolicyConnection struct {
+	Edges      []*CompliancePolicyEdge `json:"edges"`
+	PageInfo   PageInfo                `json:"pageInfo"`
+	TotalCount int                     `json:"totalCount"`
+}
+
+func (c *CompliancePolicyConnection) build(nodes []*CompliancePolicy, pager *compliancepolicyPager, after *Cursor, first *int, before *Cursor, last *int) {
+	c.PageInfo.HasNextPage = before != nil
+	c.PageInfo.HasPreviousPage = after != nil
+	if first != nil && *first+1 == len(nodes) {
+		c.PageInfo.HasNextPage = true
+		nodes = nodes[:len(nodes)-1]
+	} else if last != nil && *last+1 == len(nodes) {
+		c.PageInfo.HasPreviousPage = true
+		nodes = nodes[:len(nodes)-1]
+	}
+	var nodeAt func(int) *CompliancePolicy
+	if last != nil {
+		n := len(nodes) - 1
+		nodeAt = func(i int) *CompliancePolicy {
+			return nodes[n-i]
+		}
+	} else {
+		nodeAt = func(i int) *CompliancePolicy {
+			return nodes[i]
+		}
+	}
+	c.Edges = make([]*CompliancePolicyEdge, len(nodes))
+	for i := range nodes {
+		node := nodeAt(i)
+		c.Edges[i] = &CompliancePolicyEdge{
+			Node:   node,
+			Cursor: pager.toCursor(node),
+		}
+	}
+	if l := len(c.Edges); l > 0 {
+		c.PageInfo.StartCursor = &c.Edges[0].Cursor
+		c.PageInfo.EndCursor = &c.Edges[l-1].Cursor
+	}
+	if c.TotalCount == 0 {
+		c.TotalCount = len(nodes)
+	}
+}
+
+// CompliancePolicyPaginateOption enables pagination customization.
+type CompliancePolicyPaginateOption func(*compliancepolicyPager) error
+
+// WithCompliancePolicyOrder configures pagination ordering.
+func WithCompliancePolicyOrder(order *CompliancePolicyOrder) CompliancePolicyPaginateOption {
+	if order == nil {
+		order = DefaultCompliancePolicyOrder
+	}
+	o := *order
+	return func(pager *compliancepolicyPager) error {
+		if err := o.Direction.Validate(); err != nil {
+			return err
+		}
+		if o.Field == nil {
+			o.Field = DefaultCompliancePolicyOrder.Field
+		}
+		pager.order = &o
+		return nil
+	}
+}
+
+// WithCompliancePolicyFilter configures pagination filter.
+func WithCompliancePolicyFilter(filter func(*CompliancePolicyQuery) (*CompliancePolicyQuery, error)) CompliancePolicyPaginateOption {
+	return func(pager *compliancepolicyPager) error {
+		if filter == nil {
+			return errors.New("CompliancePolicyQuery filter cannot be nil")
+		}
+		pager.filter = filter
+		return nil
+	}
+}
+
+type compliancepolicyPager struct {
+	reverse bool
+	order   *CompliancePolicyOrder
+	filter  func(*CompliancePolicyQuery) (*CompliancePolicyQuery, error)
+}
+
+func newCompliancePolicyPager(opts []CompliancePolicyPaginateOption, reverse bool) (*compliancepolicyPager, error) {
+	pager := &compliancepolicyPager{reverse: reverse}
+	for _, opt := range opts {
+		if err := opt(pager); err != nil {
+			return nil, err
+		}
+	}
+	if pager.order == nil {
+		pager.order = DefaultCompliancePolicyOrder
+	}
+	return pager, nil
+}
+
+func (p *compliancepolicyPager) applyFilter(query *CompliancePolicyQuery) (*CompliancePolicyQuery, error) {
+	if p.filter != nil {
+		return p.filter(query)
+	}
+	return query, nil
+}
+
+func (p *compliancepolicyPager) toCursor(_m *CompliancePolicy) Cursor {
+	return p.order.Field.toCursor(_m)
+}
+
+func (p *compliancepolicyPager) applyCursors(query *CompliancePolicyQuery, after, before *Cursor) (*CompliancePolicyQuery, error) {
+	direction := p.order.Direction
+	if p.reverse {
+		direction = direction.Reverse()
+	}
+	for _, predicate := range entgql.CursorsPredicate(after, before, DefaultCompliancePolicyOrder.Field.column, p.order.Field.column, direction) {
+		query = query.Where(predicate)
+	}
+	return query, nil
+}
+
+func (p *compliancepolicyPager) applyOrder(query *CompliancePolicyQuery) *CompliancePolicyQuery {
+	direction := p.order.Direction
+	if p.reverse {
+		direction = direction.Reverse()
+	}
+	query = query.Order(p.order.Field.toTerm(direction.OrderTermOption()))
+	if p.order.Field != DefaultCompliancePolicyOrder.Field {
+		query = query.Order(DefaultCompliancePolicyOrder.Field.toTerm(direction.OrderTermOption()))
+	}
+	if len(query.ctx.Fields) > 0 {
+		query.ctx.AppendFieldOnce(p.order.Field.column)
+	}
+	return query
+}
+
+func (p *compliancepolicyPager) orderExpr(query *CompliancePolicyQuery) sql.Querier {
+	direction := p.order.Direction
+	if p.reverse {
+		direction = direction.Reverse()
+	}
+	if len(query.ctx.Fields) > 0 {
+		query.ctx.AppendFieldOnce(p.order.Field.column)
+	}
+	return sql.ExprFunc(func(b *sql.Builder) {
+		b.Ident(p.order.Field.column).Pad().WriteString(string(direction))
+		if p.order.Field != DefaultCompliancePolicyOrder.Field {
+			b.Comma().Ident(DefaultCompliancePolicyOrder.Field.column).Pad().WriteString(string(direction))
+		}
+	})
+}
+
+// Paginate executes the query and returns a relay based cursor connection to CompliancePolicy.
+func (_m *CompliancePolicyQuery) Paginate(
+	ctx context.Context, after *Cursor, first *int,
+	before *Cursor, last *int, opts ...CompliancePolicyPaginateOption,
+) (*CompliancePolicyConnection, error) {
+	if err := validateFirstLast(first, last); err != nil {
+		return nil, err
+	}
+	pager, err := newCompliancePolicyPager(opts, last != nil)
+	if err != nil {
+		return nil, err
+	}
+	if _m, err = pager.applyFilter(_m); err != nil {
+		return nil, err
+	}
+	conn := &CompliancePolicyConnection{Edges: []*CompliancePolicyEdge{}}
+	ignoredEdges := !hasCollectedField(ctx, edgesField)
+	if hasCollectedField(ctx, totalCountField) || hasCollectedField(ctx, pageInfoField) {
+		hasPagination := after != nil || first != nil || before != nil || last != nil
+		if hasPagination || ignoredEdges {
+			c := _m.Clone()
+			c.ctx.Fields = nil
+			if conn.TotalCount, err = c.Count(ctx); err != nil {
+				return nil, err
+			}
+			conn.PageInfo.HasNextPage = first != nil && conn.TotalCount > 0
+			conn.PageInfo.HasPreviousPage = last != nil && conn.TotalCount > 0
+		}
+	}
+	if ignoredEdges || (first != nil && *first == 0) || (last != nil && *last == 0) {
+		return conn, nil
+	}
+	if _m, err = pager.applyCursors(_m, after, before); err != nil {
+		return nil, err
+	}
+	limit := paginateLimit(first, last)
+	if limit != 0 {
+		_m.Limit(limit)
+	}
+	if field := collectedField(ctx, edgesField, nodeField); field != nil {
+		if err := _m.collectField(ctx, limit == 1, graphql.GetOperationContext(ctx), *field, []string{edgesField, nodeField}); err != nil {
+			return nil, err
+		}
+	}
+	_m = pager.applyOrder(_m)
+	nodes, err := _m.All(ctx)
+	if err != nil {
+		return nil, err
+	}
+	conn.build(nodes, pager, after, first, before, last)
+	return conn, nil
+}
+
+var (
+	// CompliancePolicyOrderFieldCreatedAt orders CompliancePolicy by created_at.
+	CompliancePolicyOrderFieldCreatedAt = &CompliancePolicyOrderField{
+		Value: func(_m *CompliancePolicy) (ent.Value, error) {
+			return _m.CreatedAt, nil
+		},
+		column: compliancepolicy.FieldCreatedAt,
+		toTerm: compliancepolicy.ByCreatedAt,
+		toCursor: func(_m *CompliancePolicy) Cursor {
+			return Cursor{
+				ID:    _m.ID,
+				Value: _m.CreatedAt,
+			}
+		},
+	}
+	// CompliancePolicyOrderFieldUpdatedAt orders CompliancePolicy by updated_at.
+	CompliancePolicyOrderFieldUpdatedAt = &CompliancePolicyOrderField{
+		Value: func(_m *CompliancePolicy) (ent.Value, error) {
+			return _m.UpdatedAt, nil
+		},
+		column: compliancepolicy.FieldUpdatedAt,
+		toTerm: compliancepolicy.ByUpdatedAt,
+		toCursor: func(_m *CompliancePolicy) Cursor {
+			return Cursor{
+				ID:    _m.ID,
+				Value: _m.UpdatedAt,
+			}
+		},
+	}
+	// CompliancePolicyOrderFieldName orders CompliancePolicy by name.
+	CompliancePolicyOrderFieldName = &CompliancePolicyOrderField{
+		Value: func(_m *CompliancePolicy) (ent.Value, error) {
+			return _m.Name, nil
+		},
+		column: compliancepolicy.FieldName,
+		toTerm: compliancepolicy.ByName,
+		toCursor: func(_m *CompliancePolicy) Cursor {
+			return Cursor{
+				ID:    _m.ID,
+				Value: _m.Name,
+			}
+		},
+	}
+	// CompliancePolicyOrderFieldReference orders CompliancePolicy by reference.
+	CompliancePolicyOrderFieldReference = &CompliancePolicyOrderField{
+		Value: func(_m *CompliancePolicy) (ent.Value, error) {
+			return _m.Reference, nil
+		},
+		column: compliancepolicy.FieldReference,
+		toTerm: compliancepolicy.ByReference,
+		toCursor: func(_m *CompliancePolicy) Cursor {
+			return Cursor{
+				ID:    _m.ID,
+				Value: _m.Reference,
+			}
+		},
+	}
+)
+
+// String implement fmt.Stringer interface.
+func (f CompliancePolicyOrderField) String() string {
+	var str string
+	switch f.column {
+	case CompliancePolicyOrderFieldCreatedAt.column:
+		str = "CREATED_AT"
+	case CompliancePolicyOrderFieldUpdatedAt.column:
+		str = "UPDATED_AT"
+	case CompliancePolicyOrderFieldName.column:
+		str = "NAME"
+	case CompliancePolicyOrderFieldReference.column:
+		str = "REFERENCE"
+	}
+	return str
+}
+
+// MarshalGQL implements graphql.Marshaler interface.
+func (f CompliancePolicyOrderField) MarshalGQL(w io.Writer) {
+	io.WriteString(w, strconv.Quote(f.String()))
+}
+
+// UnmarshalGQL implements graphql.Unmarshaler interface.
+func (f *CompliancePolicyOrderField) UnmarshalGQL(v interface{}) error {
+	str, ok := v.(string)
+	if !ok {
+		return fmt.Errorf("CompliancePolicyOrderField %T must be a string", v)
+	}
+	switch str {
+	case "CREATED_AT":
+		*f = *CompliancePolicyOrderFieldCreatedAt
+	case "UPDATED_AT":
+		*f = *CompliancePolicyOrderFieldUpdatedAt
+	case "NAME":
+		*f = *CompliancePolicyOrderFieldName
+	case "REFERENCE":
+		*f = *CompliancePolicyOrderFieldReference
+	default:
+		return fmt.Errorf("%s is not a valid CompliancePolicyOrderField", str)
+	}
+	return nil
+}
+
+// CompliancePolicyOrderField defines the ordering field of CompliancePolicy.
+type CompliancePolicyOrderField struct {
+	// Value extracts the ordering value from the given CompliancePolicy.
+	Value    func(*CompliancePolicy) (ent.Value, error)
+	column   string // field or computed.
+	toTerm   func(...sql.OrderTermOption) compliancepolicy.OrderOption
+	toCursor func(*CompliancePolicy) Cursor
+}
+
+// CompliancePolicyOrder defines the ordering of CompliancePolicy.
+type CompliancePolicyOrder struct {
+	Direction OrderDirection              `json:"direction"`
+	Field     *CompliancePolicyOrderField `json:"field"`
+}
+
+// DefaultCompliancePolicyOrder is the default ordering of CompliancePolicy.
+var DefaultCompliancePolicyOrder = &CompliancePolicyOrder{
+	Direction: entgql.OrderDirectionAsc,
+	Field: &CompliancePolicyOrderField{
+		Value: func(_m *CompliancePolicy) (ent.Value, error) {
+			return _m.ID, nil
+		},
+		column: compliancepolicy.FieldID,
+		toTerm: compliancepolicy.ByID,
+		toCursor: func(_m *CompliancePolicy) Cursor {
+			return Cursor{ID: _m.ID}
+		},
+	},
+}
+
+// ToEdge converts CompliancePolicy into CompliancePolicyEdge.
+func (_m *CompliancePolicy) ToEdge(order *CompliancePolicyOrder) *CompliancePolicyEdge {
+	if order == nil {
+		order = DefaultCompliancePolicyOrder
+	}
+	return &CompliancePolicyEdge{
 		Node:   _m,
 		Cursor: order.Field.toCursor(_m),
 	}
@@ -4763,6 +5117,836 @@ func (_m *Tag) ToEdge(order *TagOrder) *TagEdge {
 		order = DefaultTagOrder
 	}
 	return &TagEdge{
+		Node:   _m,
+		Cursor: order.Field.toCursor(_m),
+	}
+}
+
+// TaskScheduleEdge is the edge representation of TaskSchedule.
+type TaskScheduleEdge struct {
+	Node   *TaskSchedule `json:"node"`
+	Cursor Cursor        `json:"cursor"`
+}
+
+// TaskScheduleConnection is the connection containing edges to TaskSchedule.
+type TaskScheduleConnection struct {
+	Edges      []*TaskScheduleEdge `json:"edges"`
+	PageInfo   PageInfo            `json:"pageInfo"`
+	TotalCount int                 `json:"totalCount"`
+}
+
+func (c *TaskScheduleConnection) build(nodes []*TaskSchedule, pager *taskschedulePager, after *Cursor, first *int, before *Cursor, last *int) {
+	c.PageInfo.HasNextPage = before != nil
+	c.PageInfo.HasPreviousPage = after != nil
+	if first != nil && *first+1 == len(nodes) {
+		c.PageInfo.HasNextPage = true
+		nodes = nodes[:len(nodes)-1]
+	} else if last != nil && *last+1 == len(nodes) {
+		c.PageInfo.HasPreviousPage = true
+		nodes = nodes[:len(nodes)-1]
+	}
+	var nodeAt func(int) *TaskSchedule
+	if last != nil {
+		n := len(nodes) - 1
+		nodeAt = func(i int) *TaskSchedule {
+			return nodes[n-i]
+		}
+	} else {
+		nodeAt = func(i int) *TaskSchedule {
+			return nodes[i]
+		}
+	}
+	c.Edges = make([]*TaskScheduleEdge, len(nodes))
+	for i := range nodes {
+		node := nodeAt(i)
+		c.Edges[i] = &TaskScheduleEdge{
+			Node:   node,
+			Cursor: pager.toCursor(node),
+		}
+	}
+	if l := len(c.Edges); l > 0 {
+		c.PageInfo.StartCursor = &c.Edges[0].Cursor
+		c.PageInfo.EndCursor = &c.Edges[l-1].Cursor
+	}
+	if c.TotalCount == 0 {
+		c.TotalCount = len(nodes)
+	}
+}
+
+// TaskSchedulePaginateOption enables pagination customization.
+type TaskSchedulePaginateOption func(*taskschedulePager) error
+
+// WithTaskScheduleOrder configures pagination ordering.
+func WithTaskScheduleOrder(order *TaskScheduleOrder) TaskSchedulePaginateOption {
+	if order == nil {
+		order = DefaultTaskScheduleOrder
+	}
+	o := *order
+	return func(pager *taskschedulePager) error {
+		if err := o.Direction.Validate(); err != nil {
+			return err
+		}
+		if o.Field == nil {
+			o.Field = DefaultTaskScheduleOrder.Field
+		}
+		pager.order = &o
+		return nil
+	}
+}
+
+// WithTaskScheduleFilter configures pagination filter.
+func WithTaskScheduleFilter(filter func(*TaskScheduleQuery) (*TaskScheduleQuery, error)) TaskSchedulePaginateOption {
+	return func(pager *taskschedulePager) error {
+		if filter == nil {
+			return errors.New("TaskScheduleQuery filter cannot be nil")
+		}
+		pager.filter = filter
+		return nil
+	}
+}
+
+type taskschedulePager struct {
+	reverse bool
+	order   *TaskScheduleOrder
+	filter  func(*TaskScheduleQuery) (*TaskScheduleQuery, error)
+}
+
+func newTaskSchedulePager(opts []TaskSchedulePaginateOption, reverse bool) (*taskschedulePager, error) {
+	pager := &taskschedulePager{reverse: reverse}
+	for _, opt := range opts {
+		if err := opt(pager); err != nil {
+			return nil, err
+		}
+	}
+	if pager.order == nil {
+		pager.order = DefaultTaskScheduleOrder
+	}
+	return pager, nil
+}
+
+func (p *taskschedulePager) applyFilter(query *TaskScheduleQuery) (*TaskScheduleQuery, error) {
+	if p.filter != nil {
+		return p.filter(query)
+	}
+	return query, nil
+}
+
+func (p *taskschedulePager) toCursor(_m *TaskSchedule) Cursor {
+	return p.order.Field.toCursor(_m)
+}
+
+func (p *taskschedulePager) applyCursors(query *TaskScheduleQuery, after, before *Cursor) (*TaskScheduleQuery, error) {
+	direction := p.order.Direction
+	if p.reverse {
+		direction = direction.Reverse()
+	}
+	for _, predicate := range entgql.CursorsPredicate(after, before, DefaultTaskScheduleOrder.Field.column, p.order.Field.column, direction) {
+		query = query.Where(predicate)
+	}
+	return query, nil
+}
+
+func (p *taskschedulePager) applyOrder(query *TaskScheduleQuery) *TaskScheduleQuery {
+	direction := p.order.Direction
+	if p.reverse {
+		direction = direction.Reverse()
+	}
+	query = query.Order(p.order.Field.toTerm(direction.OrderTermOption()))
+	if p.order.Field != DefaultTaskScheduleOrder.Field {
+		query = query.Order(DefaultTaskScheduleOrder.Field.toTerm(direction.OrderTermOption()))
+	}
+	if len(query.ctx.Fields) > 0 {
+		query.ctx.AppendFieldOnce(p.order.Field.column)
+	}
+	return query
+}
+
+func (p *taskschedulePager) orderExpr(query *TaskScheduleQuery) sql.Querier {
+	direction := p.order.Direction
+	if p.reverse {
+		direction = direction.Reverse()
+	}
+	if len(query.ctx.Fields) > 0 {
+		query.ctx.AppendFieldOnce(p.order.Field.column)
+	}
+	return sql.ExprFunc(func(b *sql.Builder) {
+		b.Ident(p.order.Field.column).Pad().WriteString(string(direction))
+		if p.order.Field != DefaultTaskScheduleOrder.Field {
+			b.Comma().Ident(DefaultTaskScheduleOrder.Field.column).Pad().WriteString(string(direction))
+		}
+	})
+}
+
+// Paginate executes the query and returns a relay based cursor connection to TaskSchedule.
+func (_m *TaskScheduleQuery) Paginate(
+	ctx context.Context, after *Cursor, first *int,
+	before *Cursor, last *int, opts ...TaskSchedulePaginateOption,
+) (*TaskScheduleConnection, error) {
+	if err := validateFirstLast(first, last); err != nil {
+		return nil, err
+	}
+	pager, err := newTaskSchedulePager(opts, last != nil)
+	if err != nil {
+		return nil, err
+	}
+	if _m, err = pager.applyFilter(_m); err != nil {
+		return nil, err
+	}
+	conn := &TaskScheduleConnection{Edges: []*TaskScheduleEdge{}}
+	ignoredEdges := !hasCollectedField(ctx, edgesField)
+	if hasCollectedField(ctx, totalCountField) || hasCollectedField(ctx, pageInfoField) {
+		hasPagination := after != nil || first != nil || before != nil || last != nil
+		if hasPagination || ignoredEdges {
+			c := _m.Clone()
+			c.ctx.Fields = nil
+			if conn.TotalCount, err = c.Count(ctx); err != nil {
+				return nil, err
+			}
+			conn.PageInfo.HasNextPage = first != nil && conn.TotalCount > 0
+			conn.PageInfo.HasPreviousPage = last != nil && conn.TotalCount > 0
+		}
+	}
+	if ignoredEdges || (first != nil && *first == 0) || (last != nil && *last == 0) {
+		return conn, nil
+	}
+	if _m, err = pager.applyCursors(_m, after, before); err != nil {
+		return nil, err
+	}
+	limit := paginateLimit(first, last)
+	if limit != 0 {
+		_m.Limit(limit)
+	}
+	if field := collectedField(ctx, edgesField, nodeField); field != nil {
+		if err := _m.collectField(ctx, limit == 1, graphql.GetOperationContext(ctx), *field, []string{edgesField, nodeField}); err != nil {
+			return nil, err
+		}
+	}
+	_m = pager.applyOrder(_m)
+	nodes, err := _m.All(ctx)
+	if err != nil {
+		return nil, err
+	}
+	conn.build(nodes, pager, after, first, before, last)
+	return conn, nil
+}
+
+var (
+	// TaskScheduleOrderFieldCreatedAt orders TaskSchedule by created_at.
+	TaskScheduleOrderFieldCreatedAt = &TaskScheduleOrderField{
+		Value: func(_m *TaskSchedule) (ent.Value, error) {
+			return _m.CreatedAt, nil
+		},
+		column: taskschedule.FieldCreatedAt,
+		toTerm: taskschedule.ByCreatedAt,
+		toCursor: func(_m *TaskSchedule) Cursor {
+			return Cursor{
+				ID:    _m.ID,
+				Value: _m.CreatedAt,
+			}
+		},
+	}
+	// TaskScheduleOrderFieldUpdatedAt orders TaskSchedule by updated_at.
+	TaskScheduleOrderFieldUpdatedAt = &TaskScheduleOrderField{
+		Value: func(_m *TaskSchedule) (ent.Value, error) {
+			return _m.UpdatedAt, nil
+		},
+		column: taskschedule.FieldUpdatedAt,
+		toTerm: taskschedule.ByUpdatedAt,
+		toCursor: func(_m *TaskSchedule) Cursor {
+			return Cursor{
+				ID:    _m.ID,
+				Value: _m.UpdatedAt,
+			}
+		},
+	}
+	// TaskScheduleOrderFieldName orders TaskSchedule by name.
+	TaskScheduleOrderFieldName = &TaskScheduleOrderField{
+		Value: func(_m *TaskSchedule) (ent.Value, error) {
+			return _m.Name, nil
+		},
+		column: taskschedule.FieldName,
+		toTerm: taskschedule.ByName,
+		toCursor: func(_m *TaskSchedule) Cursor {
+			return Cursor{
+				ID:    _m.ID,
+				Value: _m.Name,
+			}
+		},
+	}
+)
+
+// String implement fmt.Stringer interface.
+func (f TaskScheduleOrderField) String() string {
+	var str string
+	switch f.column {
+	case TaskScheduleOrderFieldCreatedAt.column:
+		str = "CREATED_AT"
+	case TaskScheduleOrderFieldUpdatedAt.column:
+		str = "UPDATED_AT"
+	case TaskScheduleOrderFieldName.column:
+		str = "NAME"
+	}
+	return str
+}
+
+// MarshalGQL implements graphql.Marshaler interface.
+func (f TaskScheduleOrderField) MarshalGQL(w io.Writer) {
+	io.WriteString(w, strconv.Quote(f.String()))
+}
+
+// UnmarshalGQL implements graphql.Unmarshaler interface.
+func (f *TaskScheduleOrderField) UnmarshalGQL(v interface{}) error {
+	str, ok := v.(string)
+	if !ok {
+		return fmt.Errorf("TaskScheduleOrderField %T must be a string", v)
+	}
+	switch str {
+	case "CREATED_AT":
+		*f = *TaskScheduleOrderFieldCreatedAt
+	case "UPDATED_AT":
+		*f = *TaskScheduleOrderFieldUpdatedAt
+	case "NAME":
+		*f = *TaskScheduleOrderFieldName
+	default:
+		return fmt.Errorf("%s is not a valid TaskScheduleOrderField", str)
+	}
+	return nil
+}
+
+// TaskScheduleOrderField defines the ordering field of TaskSchedule.
+type TaskScheduleOrderField struct {
+	// Value extracts the ordering value from the given TaskSchedule.
+	Value    func(*TaskSchedule) (ent.Value, error)
+	column   string // field or computed.
+	toTerm   func(...sql.OrderTermOption) taskschedule.OrderOption
+	toCursor func(*TaskSchedule) Cursor
+}
+
+// TaskScheduleOrder defines the ordering of TaskSchedule.
+type TaskScheduleOrder struct {
+	Direction OrderDirection          `json:"direction"`
+	Field     *TaskScheduleOrderField `json:"field"`
+}
+
+// DefaultTaskScheduleOrder is the default ordering of TaskSchedule.
+var DefaultTaskScheduleOrder = &TaskScheduleOrder{
+	Direction: entgql.OrderDirectionAsc,
+	Field: &TaskScheduleOrderField{
+		Value: func(_m *TaskSchedule) (ent.Value, error) {
+			return _m.ID, nil
+		},
+		column: taskschedule.FieldID,
+		toTerm: taskschedule.ByID,
+		toCursor: func(_m *TaskSchedule) Cursor {
+			return Cursor{ID: _m.ID}
+		},
+	},
+}
+
+// ToEdge converts TaskSchedule into TaskScheduleEdge.
+func (_m *TaskSchedule) ToEdge(order *TaskScheduleOrder) *TaskScheduleEdge {
+	if order == nil {
+		order = DefaultTaskScheduleOrder
+	}
+	return &TaskScheduleEdge{
+		Node:   _m,
+		Cursor: order.Field.toCursor(_m),
+	}
+}
+
+// TaskScheduleEventEdge is the edge representation of TaskScheduleEvent.
+type TaskScheduleEventEdge struct {
+	Node   *TaskScheduleEvent `json:"node"`
+	Cursor Cursor             `json:"cursor"`
+}
+
+// TaskScheduleEventConnection is the connection containing edges to TaskScheduleEvent.
+type TaskScheduleEventConnection struct {
+	Edges      []*TaskScheduleEventEdge `json:"edges"`
+	PageInfo   PageInfo                 `json:"pageInfo"`
+	TotalCount int                      `json:"totalCount"`
+}
+
+func (c *TaskScheduleEventConnection) build(nodes []*TaskScheduleEvent, pager *taskscheduleeventPager, after *Cursor, first *int, before *Cursor, last *int) {
+	c.PageInfo.HasNextPage = before != nil
+	c.PageInfo.HasPreviousPage = after != nil
+	if first != nil && *first+1 == len(nodes) {
+		c.PageInfo.HasNextPage = true
+		nodes = nodes[:len(nodes)-1]
+	} else if last != nil && *last+1 == len(nodes) {
+		c.PageInfo.HasPreviousPage = true
+		nodes = nodes[:len(nodes)-1]
+	}
+	var nodeAt func(int) *TaskScheduleEvent
+	if last != nil {
+		n := len(nodes) - 1
+		nodeAt = func(i int) *TaskScheduleEvent {
+			return nodes[n-i]
+		}
+	} else {
+		nodeAt = func(i int) *TaskScheduleEvent {
+			return nodes[i]
+		}
+	}
+	c.Edges = make([]*TaskScheduleEventEdge, len(nodes))
+	for i := range nodes {
+		node := nodeAt(i)
+		c.Edges[i] = &TaskScheduleEventEdge{
+			Node:   node,
+			Cursor: pager.toCursor(node),
+		}
+	}
+	if l := len(c.Edges); l > 0 {
+		c.PageInfo.StartCursor = &c.Edges[0].Cursor
+		c.PageInfo.EndCursor = &c.Edges[l-1].Cursor
+	}
+	if c.TotalCount == 0 {
+		c.TotalCount = len(nodes)
+	}
+}
+
+// TaskScheduleEventPaginateOption enables pagination customization.
+type TaskScheduleEventPaginateOption func(*taskscheduleeventPager) error
+
+// WithTaskScheduleEventOrder configures pagination ordering.
+func WithTaskScheduleEventOrder(order *TaskScheduleEventOrder) TaskScheduleEventPaginateOption {
+	if order == nil {
+		order = DefaultTaskScheduleEventOrder
+	}
+	o := *order
+	return func(pager *taskscheduleeventPager) error {
+		if err := o.Direction.Validate(); err != nil {
+			return err
+		}
+		if o.Field == nil {
+			o.Field = DefaultTaskScheduleEventOrder.Field
+		}
+		pager.order = &o
+		return nil
+	}
+}
+
+// WithTaskScheduleEventFilter configures pagination filter.
+func WithTaskScheduleEventFilter(filter func(*TaskScheduleEventQuery) (*TaskScheduleEventQuery, error)) TaskScheduleEventPaginateOption {
+	return func(pager *taskscheduleeventPager) error {
+		if filter == nil {
+			return errors.New("TaskScheduleEventQuery filter cannot be nil")
+		}
+		pager.filter = filter
+		return nil
+	}
+}
+
+type taskscheduleeventPager struct {
+	reverse bool
+	order   *TaskScheduleEventOrder
+	filter  func(*TaskScheduleEventQuery) (*TaskScheduleEventQuery, error)
+}
+
+func newTaskScheduleEventPager(opts []TaskScheduleEventPaginateOption, reverse bool) (*taskscheduleeventPager, error) {
+	pager := &taskscheduleeventPager{reverse: reverse}
+	for _, opt := range opts {
+		if err := opt(pager); err != nil {
+			return nil, err
+		}
+	}
+	if pager.order == nil {
+		pager.order = DefaultTaskScheduleEventOrder
+	}
+	return pager, nil
+}
+
+func (p *taskscheduleeventPager) applyFilter(query *TaskScheduleEventQuery) (*TaskScheduleEventQuery, error) {
+	if p.filter != nil {
+		return p.filter(query)
+	}
+	return query, nil
+}
+
+func (p *taskscheduleeventPager) toCursor(_m *TaskScheduleEvent) Cursor {
+	return p.order.Field.toCursor(_m)
+}
+
+func (p *taskscheduleeventPager) applyCursors(query *TaskScheduleEventQuery, after, before *Cursor) (*TaskScheduleEventQuery, error) {
+	direction := p.order.Direction
+	if p.reverse {
+		direction = direction.Reverse()
+	}
+	for _, predicate := range entgql.CursorsPredicate(after, before, DefaultTaskScheduleEventOrder.Field.column, p.order.Field.column, direction) {
+		query = query.Where(predicate)
+	}
+	return query, nil
+}
+
+func (p *taskscheduleeventPager) applyOrder(query *TaskScheduleEventQuery) *TaskScheduleEventQuery {
+	direction := p.order.Direction
+	if p.reverse {
+		direction = direction.Reverse()
+	}
+	query = query.Order(p.order.Field.toTerm(direction.OrderTermOption()))
+	if p.order.Field != DefaultTaskScheduleEventOrder.Field {
+		query = query.Order(DefaultTaskScheduleEventOrder.Field.toTerm(direction.OrderTermOption()))
+	}
+	if len(query.ctx.Fields) > 0 {
+		query.ctx.AppendFieldOnce(p.order.Field.column)
+	}
+	return query
+}
+
+func (p *taskscheduleeventPager) orderExpr(query *TaskScheduleEventQuery) sql.Querier {
+	direction := p.order.Direction
+	if p.reverse {
+		direction = direction.Reverse()
+	}
+	if len(query.ctx.Fields) > 0 {
+		query.ctx.AppendFieldOnce(p.order.Field.column)
+	}
+	return sql.ExprFunc(func(b *sql.Builder) {
+		b.Ident(p.order.Field.column).Pad().WriteString(string(direction))
+		if p.order.Field != DefaultTaskScheduleEventOrder.Field {
+			b.Comma().Ident(DefaultTaskScheduleEventOrder.Field.column).Pad().WriteString(string(direction))
+		}
+	})
+}
+
+// Paginate executes the query and returns a relay based cursor connection to TaskScheduleEvent.
+func (_m *TaskScheduleEventQuery) Paginate(
+	ctx context.Context, after *Cursor, first *int,
+	before *Cursor, last *int, opts ...TaskScheduleEventPaginateOption,
+) (*TaskScheduleEventConnection, error) {
+	if err := validateFirstLast(first, last); err != nil {
+		return nil, err
+	}
+	pager, err := newTaskScheduleEventPager(opts, last != nil)
+	if err != nil {
+		return nil, err
+	}
+	if _m, err = pager.applyFilter(_m); err != nil {
+		return nil, err
+	}
+	conn := &TaskScheduleEventConnection{Edges: []*TaskScheduleEventEdge{}}
+	ignoredEdges := !hasCollectedField(ctx, edgesField)
+	if hasCollectedField(ctx, totalCountField) || hasCollectedField(ctx, pageInfoField) {
+		hasPagination := after != nil || first != nil || before != nil || last != nil
+		if hasPagination || ignoredEdges {
+			c := _m.Clone()
+			c.ctx.Fields = nil
+			if conn.TotalCount, err = c.Count(ctx); err != nil {
+				return nil, err
+			}
+			conn.PageInfo.HasNextPage = first != nil && conn.TotalCount > 0
+			conn.PageInfo.HasPreviousPage = last != nil && conn.TotalCount > 0
+		}
+	}
+	if ignoredEdges || (first != nil && *first == 0) || (last != nil && *last == 0) {
+		return conn, nil
+	}
+	if _m, err = pager.applyCursors(_m, after, before); err != nil {
+		return nil, err
+	}
+	limit := paginateLimit(first, last)
+	if limit != 0 {
+		_m.Limit(limit)
+	}
+	if field := collectedField(ctx, edgesField, nodeField); field != nil {
+		if err := _m.collectField(ctx, limit == 1, graphql.GetOperationContext(ctx), *field, []string{edgesField, nodeField}); err != nil {
+			return nil, err
+		}
+	}
+	_m = pager.applyOrder(_m)
+	nodes, err := _m.All(ctx)
+	if err != nil {
+		return nil, err
+	}
+	conn.build(nodes, pager, after, first, before, last)
+	return conn, nil
+}
+
+// TaskScheduleEventOrderField defines the ordering field of TaskScheduleEvent.
+type TaskScheduleEventOrderField struct {
+	// Value extracts the ordering value from the given TaskScheduleEvent.
+	Value    func(*TaskScheduleEvent) (ent.Value, error)
+	column   string // field or computed.
+	toTerm   func(...sql.OrderTermOption) taskscheduleevent.OrderOption
+	toCursor func(*TaskScheduleEvent) Cursor
+}
+
+// TaskScheduleEventOrder defines the ordering of TaskScheduleEvent.
+type TaskScheduleEventOrder struct {
+	Direction OrderDirection               `json:"direction"`
+	Field     *TaskScheduleEventOrderField `json:"field"`
+}
+
+// DefaultTaskScheduleEventOrder is the default ordering of TaskScheduleEvent.
+var DefaultTaskScheduleEventOrder = &TaskScheduleEventOrder{
+	Direction: entgql.OrderDirectionAsc,
+	Field: &TaskScheduleEventOrderField{
+		Value: func(_m *TaskScheduleEvent) (ent.Value, error) {
+			return _m.ID, nil
+		},
+		column: taskscheduleevent.FieldID,
+		toTerm: taskscheduleevent.ByID,
+		toCursor: func(_m *TaskScheduleEvent) Cursor {
+			return Cursor{ID: _m.ID}
+		},
+	},
+}
+
+// ToEdge converts TaskScheduleEvent into TaskScheduleEventEdge.
+func (_m *TaskScheduleEvent) ToEdge(order *TaskScheduleEventOrder) *TaskScheduleEventEdge {
+	if order == nil {
+		order = DefaultTaskScheduleEventOrder
+	}
+	return &TaskScheduleEventEdge{
+		Node:   _m,
+		Cursor: order.Field.toCursor(_m),
+	}
+}
+
+// TaskScheduleWatcherEdge is the edge representation of TaskScheduleWatcher.
+type TaskScheduleWatcherEdge struct {
+	Node   *TaskScheduleWatcher `json:"node"`
+	Cursor Cursor               `json:"cursor"`
+}
+
+// TaskScheduleWatcherConnection is the connection containing edges to TaskScheduleWatcher.
+type TaskScheduleWatcherConnection struct {
+	Edges      []*TaskScheduleWatcherEdge `json:"edges"`
+	PageInfo   PageInfo                   `json:"pageInfo"`
+	TotalCount int                        `json:"totalCount"`
+}
+
+func (c *TaskScheduleWatcherConnection) build(nodes []*TaskScheduleWatcher, pager *taskschedulewatcherPager, after *Cursor, first *int, before *Cursor, last *int) {
+	c.PageInfo.HasNextPage = before != nil
+	c.PageInfo.HasPreviousPage = after != nil
+	if first != nil && *first+1 == len(nodes) {
+		c.PageInfo.HasNextPage = true
+		nodes = nodes[:len(nodes)-1]
+	} else if last != nil && *last+1 == len(nodes) {
+		c.PageInfo.HasPreviousPage = true
+		nodes = nodes[:len(nodes)-1]
+	}
+	var nodeAt func(int) *TaskScheduleWatcher
+	if last != nil {
+		n := len(nodes) - 1
+		nodeAt = func(i int) *TaskScheduleWatcher {
+			return nodes[n-i]
+		}
+	} else {
+		nodeAt = func(i int) *TaskScheduleWatcher {
+			return nodes[i]
+		}
+	}
+	c.Edges = make([]*TaskScheduleWatcherEdge, len(nodes))
+	for i := range nodes {
+		node := nodeAt(i)
+		c.Edges[i] = &TaskScheduleWatcherEdge{
+			Node:   node,
+			Cursor: pager.toCursor(node),
+		}
+	}
+	if l := len(c.Edges); l > 0 {
+		c.PageInfo.StartCursor = &c.Edges[0].Cursor
+		c.PageInfo.EndCursor = &c.Edges[l-1].Cursor
+	}
+	if c.TotalCount == 0 {
+		c.TotalCount = len(nodes)
+	}
+}
+
+// TaskScheduleWatcherPaginateOption enables pagination customization.
+type TaskScheduleWatcherPaginateOption func(*taskschedulewatcherPager) error
+
+// WithTaskScheduleWatcherOrder configures pagination ordering.
+func WithTaskScheduleWatcherOrder(order *TaskScheduleWatcherOrder) TaskScheduleWatcherPaginateOption {
+	if order == nil {
+		order = DefaultTaskScheduleWatcherOrder
+	}
+	o := *order
+	return func(pager *taskschedulewatcherPager) error {
+		if err := o.Direction.Validate(); err != nil {
+			return err
+		}
+		if o.Field == nil {
+			o.Field = DefaultTaskScheduleWatcherOrder.Field
+		}
+		pager.order = &o
+		return nil
+	}
+}
+
+// WithTaskScheduleWatcherFilter configures pagination filter.
+func WithTaskScheduleWatcherFilter(filter func(*TaskScheduleWatcherQuery) (*TaskScheduleWatcherQuery, error)) TaskScheduleWatcherPaginateOption {
+	return func(pager *taskschedulewatcherPager) error {
+		if filter == nil {
+			return errors.New("TaskScheduleWatcherQuery filter cannot be nil")
+		}
+		pager.filter = filter
+		return nil
+	}
+}
+
+type taskschedulewatcherPager struct {
+	reverse bool
+	order   *TaskScheduleWatcherOrder
+	filter  func(*TaskScheduleWatcherQuery) (*TaskScheduleWatcherQuery, error)
+}
+
+func newTaskScheduleWatcherPager(opts []TaskScheduleWatcherPaginateOption, reverse bool) (*taskschedulewatcherPager, error) {
+	pager := &taskschedulewatcherPager{reverse: reverse}
+	for _, opt := range opts {
+		if err := opt(pager); err != nil {
+			return nil, err
+		}
+	}
+	if pager.order == nil {
+		pager.order = DefaultTaskScheduleWatcherOrder
+	}
+	return pager, nil
+}
+
+func (p *taskschedulewatcherPager) applyFilter(query *TaskScheduleWatcherQuery) (*TaskScheduleWatcherQuery, error) {
+	if p.filter != nil {
+		return p.filter(query)
+	}
+	return query, nil
+}
+
+func (p *taskschedulewatcherPager) toCursor(_m *TaskScheduleWatcher) Cursor {
+	return p.order.Field.toCursor(_m)
+}
+
+func (p *taskschedulewatcherPager) applyCursors(query *TaskScheduleWatcherQuery, after, before *Cursor) (*TaskScheduleWatcherQuery, error) {
+	direction := p.order.Direction
+	if p.reverse {
+		direction = direction.Reverse()
+	}
+	for _, predicate := range entgql.CursorsPredicate(after, before, DefaultTaskScheduleWatcherOrder.Field.column, p.order.Field.column, direction) {
+		query = query.Where(predicate)
+	}
+	return query, nil
+}
+
+func (p *taskschedulewatcherPager) applyOrder(query *TaskScheduleWatcherQuery) *TaskScheduleWatcherQuery {
+	direction := p.order.Direction
+	if p.reverse {
+		direction = direction.Reverse()
+	}
+	query = query.Order(p.order.Field.toTerm(direction.OrderTermOption()))
+	if p.order.Field != DefaultTaskScheduleWatcherOrder.Field {
+		query = query.Order(DefaultTaskScheduleWatcherOrder.Field.toTerm(direction.OrderTermOption()))
+	}
+	if len(query.ctx.Fields) > 0 {
+		query.ctx.AppendFieldOnce(p.order.Field.column)
+	}
+	return query
+}
+
+func (p *taskschedulewatcherPager) orderExpr(query *TaskScheduleWatcherQuery) sql.Querier {
+	direction := p.order.Direction
+	if p.reverse {
+		direction = direction.Reverse()
+	}
+	if len(query.ctx.Fields) > 0 {
+		query.ctx.AppendFieldOnce(p.order.Field.column)
+	}
+	return sql.ExprFunc(func(b *sql.Builder) {
+		b.Ident(p.order.Field.column).Pad().WriteString(string(direction))
+		if p.order.Field != DefaultTaskScheduleWatcherOrder.Field {
+			b.Comma().Ident(DefaultTaskScheduleWatcherOrder.Field.column).Pad().WriteString(string(direction))
+		}
+	})
+}
+
+// Paginate executes the query and returns a relay based cursor connection to TaskScheduleWatcher.
+func (_m *TaskScheduleWatcherQuery) Paginate(
+	ctx context.Context, after *Cursor, first *int,
+	before *Cursor, last *int, opts ...TaskScheduleWatcherPaginateOption,
+) (*TaskScheduleWatcherConnection, error) {
+	if err := validateFirstLast(first, last); err != nil {
+		return nil, err
+	}
+	pager, err := newTaskScheduleWatcherPager(opts, last != nil)
+	if err != nil {
+		return nil, err
+	}
+	if _m, err = pager.applyFilter(_m); err != nil {
+		return nil, err
+	}
+	conn := &TaskScheduleWatcherConnection{Edges: []*TaskScheduleWatcherEdge{}}
+	ignoredEdges := !hasCollectedField(ctx, edgesField)
+	if hasCollectedField(ctx, totalCountField) || hasCollectedField(ctx, pageInfoField) {
+		hasPagination := after != nil || first != nil || before != nil || last != nil
+		if hasPagination || ignoredEdges {
+			c := _m.Clone()
+			c.ctx.Fields = nil
+			if conn.TotalCount, err = c.Count(ctx); err != nil {
+				return nil, err
+			}
+			conn.PageInfo.HasNextPage = first != nil && conn.TotalCount > 0
+			conn.PageInfo.HasPreviousPage = last != nil && conn.TotalCount > 0
+		}
+	}
+	if ignoredEdges || (first != nil && *first == 0) || (last != nil && *last == 0) {
+		return conn, nil
+	}
+	if _m, err = pager.applyCursors(_m, after, before); err != nil {
+		return nil, err
+	}
+	limit := paginateLimit(first, last)
+	if limit != 0 {
+		_m.Limit(limit)
+	}
+	if field := collectedField(ctx, edgesField, nodeField); field != nil {
+		if err := _m.collectField(ctx, limit == 1, graphql.GetOperationContext(ctx), *field, []string{edgesField, nodeField}); err != nil {
+			return nil, err
+		}
+	}
+	_m = pager.applyOrder(_m)
+	nodes, err := _m.All(ctx)
+	if err != nil {
+		return nil, err
+	}
+	conn.build(nodes, pager, after, first, before, last)
+	return conn, nil
+}
+
+// TaskScheduleWatcherOrderField defines the ordering field of TaskScheduleWatcher.
+type TaskScheduleWatcherOrderField struct {
+	// Value extracts the ordering value from the given TaskScheduleWatcher.
+	Value    func(*TaskScheduleWatcher) (ent.Value, error)
+	column   string // field or computed.
+	toTerm   func(...sql.OrderTermOption) taskschedulewatcher.OrderOption
+	toCursor func(*TaskScheduleWatcher) Cursor
+}
+
+// TaskScheduleWatcherOrder defines the ordering of TaskScheduleWatcher.
+type TaskScheduleWatcherOrder struct {
+	Direction OrderDirection                 `json:"direction"`
+	Field     *TaskScheduleWatcherOrderField `json:"field"`
+}
+
+// DefaultTaskScheduleWatcherOrder is the default ordering of TaskScheduleWatcher.
+var DefaultTaskScheduleWatcherOrder = &TaskScheduleWatcherOrder{
+	Direction: entgql.OrderDirectionAsc,
+	Field: &TaskScheduleWatcherOrderField{
+		Value: func(_m *TaskScheduleWatcher) (ent.Value, error) {
+			return _m.ID, nil
+		},
+		column: taskschedulewatcher.FieldID,
+		toTerm: taskschedulewatcher.ByID,
+		toCursor: func(_m *TaskScheduleWatcher) Cursor {
+			return Cursor{ID: _m.ID}
+		},
+	},
+}
+
+// ToEdge converts TaskScheduleWatcher into TaskScheduleWatcherEdge.
+func (_m *TaskScheduleWatcher) ToEdge(order *TaskScheduleWatcherOrder) *TaskScheduleWatcherEdge {
+	if order == nil {
+		order = DefaultTaskScheduleWatcherOrder
+	}
+	return &TaskScheduleWatcherEdge{
 		Node:   _m,
 		Cursor: order.Field.toCursor(_m),
 	}

@@ -4,6 +4,7 @@ package ent
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"socdesk/ent/apitoken"
@@ -11,6 +12,7 @@ import (
 	"socdesk/ent/blob"
 	"socdesk/ent/category"
 	"socdesk/ent/channel"
+	"socdesk/ent/compliancepolicy"
 	"socdesk/ent/delivery"
 	"socdesk/ent/department"
 	"socdesk/ent/employee"
@@ -28,9 +30,13 @@ import (
 	"socdesk/ent/statusday"
 	"socdesk/ent/statushour"
 	"socdesk/ent/tag"
+	"socdesk/ent/taskschedule"
+	"socdesk/ent/taskscheduleevent"
+	"socdesk/ent/taskschedulewatcher"
 	"socdesk/ent/ticket"
 	"socdesk/ent/ticketapprover"
 	"socdesk/ent/ticketassignee"
+	"socdesk/ent/ticketcitation"
 	"socdesk/ent/ticketevent"
 	"socdesk/ent/ticketlink"
 	"socdesk/ent/tickettag"
@@ -58,6 +64,7 @@ const (
 	TypeBlob                = "Blob"
 	TypeCategory            = "Category"
 	TypeChannel             = "Channel"
+	TypeCompliancePolicy    = "CompliancePolicy"
 	TypeDelivery            = "Delivery"
 	TypeDepartment          = "Department"
 	TypeEmployee            = "Employee"
@@ -73,9 +80,13 @@ const (
 	TypeStatusDay           = "StatusDay"
 	TypeStatusHour          = "StatusHour"
 	TypeTag                 = "Tag"
+	TypeTaskSchedule        = "TaskSchedule"
+	TypeTaskScheduleEvent   = "TaskScheduleEvent"
+	TypeTaskScheduleWatcher = "TaskScheduleWatcher"
 	TypeTicket              = "Ticket"
 	TypeTicketApprover      = "TicketApprover"
 	TypeTicketAssignee      = "TicketAssignee"
+	TypeTicketCitation      = "TicketCitation"
 	TypeTicketEvent         = "TicketEvent"
 	TypeTicketLink          = "TicketLink"
 	TypeTicketTag           = "TicketTag"
@@ -3858,6 +3869,724 @@ func (m *ChannelMutation) ResetEdge(name string) error {
 		return nil
 	}
 	return fmt.Errorf("unknown Channel edge %s", name)
+}
+
+// CompliancePolicyMutation represents an operation that mutates the CompliancePolicy nodes in the graph.
+type CompliancePolicyMutation struct {
+	config
+	op               Op
+	typ              string
+	id               *int
+	created_at       *time.Time
+	updated_at       *time.Time
+	name             *string
+	reference        *string
+	text             *string
+	clearedFields    map[string]struct{}
+	tickets          map[int]struct{}
+	removedtickets   map[int]struct{}
+	clearedtickets   bool
+	schedules        map[int]struct{}
+	removedschedules map[int]struct{}
+	clearedschedules bool
+	done             bool
+	oldValue         func(context.Context) (*CompliancePolicy, error)
+	predicates       []predicate.CompliancePolicy
+}
+
+var _ ent.Mutation = (*CompliancePolicyMutation)(nil)
+
+// compliancepolicyOption allows management of the mutation configuration using functional options.
+type compliancepolicyOption func(*CompliancePolicyMutation)
+
+// newCompliancePolicyMutation creates new mutation for the CompliancePolicy entity.
+func newCompliancePolicyMutation(c config, op Op, opts ...compliancepolicyOption) *CompliancePolicyMutation {
+	m := &CompliancePolicyMutation{
+		config:        c,
+		op:            op,
+		typ:           TypeCompliancePolicy,
+		clearedFields: make(map[string]struct{}),
+	}
+	for _, opt := range opts {
+		opt(m)
+	}
+	return m
+}
+
+// withCompliancePolicyID sets the ID field of the mutation.
+func withCompliancePolicyID(id int) compliancepolicyOption {
+	return func(m *CompliancePolicyMutation) {
+		var (
+			err   error
+			once  sync.Once
+			value *CompliancePolicy
+		)
+		m.oldValue = func(ctx context.Context) (*CompliancePolicy, error) {
+			once.Do(func() {
+				if m.done {
+					err = errors.New("querying old values post mutation is not allowed")
+				} else {
+					value, err = m.Client().CompliancePolicy.Get(ctx, id)
+				}
+			})
+			return value, err
+		}
+		m.id = &id
+	}
+}
+
+// withCompliancePolicy sets the old CompliancePolicy of the mutation.
+func withCompliancePolicy(node *CompliancePolicy) compliancepolicyOption {
+	return func(m *CompliancePolicyMutation) {
+		m.oldValue = func(context.Context) (*CompliancePolicy, error) {
+			return node, nil
+		}
+		m.id = &node.ID
+	}
+}
+
+// Client returns a new `ent.Client` from the mutation. If the mutation was
+// executed in a transaction (ent.Tx), a transactional client is returned.
+func (m CompliancePolicyMutation) Client() *Client {
+	client := &Client{config: m.config}
+	client.init()
+	return client
+}
+
+// Tx returns an `ent.Tx` for mutations that were executed in transactions;
+// it returns an error otherwise.
+func (m CompliancePolicyMutation) Tx() (*Tx, error) {
+	if _, ok := m.driver.(*txDriver); !ok {
+		return nil, errors.New("ent: mutation is not running in a transaction")
+	}
+	tx := &Tx{config: m.config}
+	tx.init()
+	return tx, nil
+}
+
+// ID returns the ID value in the mutation. Note that the ID is only available
+// if it was provided to the builder or after it was returned from the database.
+func (m *CompliancePolicyMutation) ID() (id int, exists bool) {
+	if m.id == nil {
+		return
+	}
+	return *m.id, true
+}
+
+// IDs queries the database and returns the entity ids that match the mutation's predicate.
+// That means, if the mutation is applied within a transaction with an isolation level such
+// as sql.LevelSerializable, the returned ids match the ids of the rows that will be updated
+// or updated by the mutation.
+func (m *CompliancePolicyMutation) IDs(ctx context.Context) ([]int, error) {
+	switch {
+	case m.op.Is(OpUpdateOne | OpDeleteOne):
+		id, exists := m.ID()
+		if exists {
+			return []int{id}, nil
+		}
+		fallthrough
+	case m.op.Is(OpUpdate | OpDelete):
+		return m.Client().CompliancePolicy.Query().Where(m.predicates...).IDs(ctx)
+	default:
+		return nil, fmt.Errorf("IDs is not allowed on %s operations", m.op)
+	}
+}
+
+// SetCreatedAt sets the "created_at" field.
+func (m *CompliancePolicyMutation) SetCreatedAt(t time.Time) {
+	m.created_at = &t
+}
+
+// CreatedAt returns the value of the "created_at" field in the mutation.
+func (m *CompliancePolicyMutation) CreatedAt() (r time.Time, exists bool) {
+	v := m.created_at
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldCreatedAt returns the old "created_at" field's value of the CompliancePolicy entity.
+// If the CompliancePolicy object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *CompliancePolicyMutation) OldCreatedAt(ctx context.Context) (v time.Time, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldCreatedAt is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldCreatedAt requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldCreatedAt: %w", err)
+	}
+	return oldValue.CreatedAt, nil
+}
+
+// ResetCreatedAt resets all changes to the "created_at" field.
+func (m *CompliancePolicyMutation) ResetCreatedAt() {
+	m.created_at = nil
+}
+
+// SetUpdatedAt sets the "updated_at" field.
+func (m *CompliancePolicyMutation) SetUpdatedAt(t time.Time) {
+	m.updated_at = &t
+}
+
+// UpdatedAt returns the value of the "updated_at" field in the mutation.
+func (m *CompliancePolicyMutation) UpdatedAt() (r time.Time, exists bool) {
+	v := m.updated_at
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldUpdatedAt returns the old "updated_at" field's value of the CompliancePolicy entity.
+// If the CompliancePolicy object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *CompliancePolicyMutation) OldUpdatedAt(ctx context.Context) (v time.Time, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldUpdatedAt is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldUpdatedAt requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldUpdatedAt: %w", err)
+	}
+	return oldValue.UpdatedAt, nil
+}
+
+// ResetUpdatedAt resets all changes to the "updated_at" field.
+func (m *CompliancePolicyMutation) ResetUpdatedAt() {
+	m.updated_at = nil
+}
+
+// SetName sets the "name" field.
+func (m *CompliancePolicyMutation) SetName(s string) {
+	m.name = &s
+}
+
+// Name returns the value of the "name" field in the mutation.
+func (m *CompliancePolicyMutation) Name() (r string, exists bool) {
+	v := m.name
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldName returns the old "name" field's value of the CompliancePolicy entity.
+// If the CompliancePolicy object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *CompliancePolicyMutation) OldName(ctx context.Context) (v string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldName is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldName requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldName: %w", err)
+	}
+	return oldValue.Name, nil
+}
+
+// ResetName resets all changes to the "name" field.
+func (m *CompliancePolicyMutation) ResetName() {
+	m.name = nil
+}
+
+// SetReference sets the "reference" field.
+func (m *CompliancePolicyMutation) SetReference(s string) {
+	m.reference = &s
+}
+
+// Reference returns the value of the "reference" field in the mutation.
+func (m *CompliancePolicyMutation) Reference() (r string, exists bool) {
+	v := m.reference
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldReference returns the old "reference" field's value of the CompliancePolicy entity.
+// If the CompliancePolicy object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *CompliancePolicyMutation) OldReference(ctx context.Context) (v string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldReference is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldReference requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldReference: %w", err)
+	}
+	return oldValue.Reference, nil
+}
+
+// ResetReference resets all changes to the "reference" field.
+func (m *CompliancePolicyMutation) ResetReference() {
+	m.reference = nil
+}
+
+// SetText sets the "text" field.
+func (m *CompliancePolicyMutation) SetText(s string) {
+	m.text = &s
+}
+
+// Text returns the value of the "text" field in the mutation.
+func (m *CompliancePolicyMutation) Text() (r string, exists bool) {
+	v := m.text
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldText returns the old "text" field's value of the CompliancePolicy entity.
+// If the CompliancePolicy object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *CompliancePolicyMutation) OldText(ctx context.Context) (v string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldText is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldText requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldText: %w", err)
+	}
+	return oldValue.Text, nil
+}
+
+// ResetText resets all changes to the "text" field.
+func (m *CompliancePolicyMutation) ResetText() {
+	m.text = nil
+}
+
+// AddTicketIDs adds the "tickets" edge to the Ticket entity by ids.
+func (m *CompliancePolicyMutation) AddTicketIDs(ids ...int) {
+	if m.tickets == nil {
+		m.tickets = make(map[int]struct{})
+	}
+	for i := range ids {
+		m.tickets[ids[i]] = struct{}{}
+	}
+}
+
+// ClearTickets clears the "tickets" edge to the Ticket entity.
+func (m *CompliancePolicyMutation) ClearTickets() {
+	m.clearedtickets = true
+}
+
+// TicketsCleared reports if the "tickets" edge to the Ticket entity was cleared.
+func (m *CompliancePolicyMutation) TicketsCleared() bool {
+	return m.clearedtickets
+}
+
+// RemoveTicketIDs removes the "tickets" edge to the Ticket entity by IDs.
+func (m *CompliancePolicyMutation) RemoveTicketIDs(ids ...int) {
+	if m.removedtickets == nil {
+		m.removedtickets = make(map[int]struct{})
+	}
+	for i := range ids {
+		delete(m.tickets, ids[i])
+		m.removedtickets[ids[i]] = struct{}{}
+	}
+}
+
+// RemovedTickets returns the removed IDs of the "tickets" edge to the Ticket entity.
+func (m *CompliancePolicyMutation) RemovedTicketsIDs() (ids []int) {
+	for id := range m.removedtickets {
+		ids = append(ids, id)
+	}
+	return
+}
+
+// TicketsIDs returns the "tickets" edge IDs in the mutation.
+func (m *CompliancePolicyMutation) TicketsIDs() (ids []int) {
+	for id := range m.tickets {
+		ids = append(ids, id)
+	}
+	return
+}
+
+// ResetTickets resets all changes to the "tickets" edge.
+func (m *CompliancePolicyMutation) ResetTickets() {
+	m.tickets = nil
+	m.clearedtickets = false
+	m.removedtickets = nil
+}
+
+// AddScheduleIDs adds the "schedules" edge to the TaskSchedule entity by ids.
+func (m *CompliancePolicyMutation) AddScheduleIDs(ids ...int) {
+	if m.schedules == nil {
+		m.schedules = make(map[int]struct{})
+	}
+	for i := range ids {
+		m.schedules[ids[i]] = struct{}{}
+	}
+}
+
+// ClearSchedules clears the "schedules" edge to the TaskSchedule entity.
+func (m *CompliancePolicyMutation) ClearSchedules() {
+	m.clearedschedules = true
+}
+
+// SchedulesCleared reports if the "schedules" edge to the TaskSchedule entity was cleared.
+func (m *CompliancePolicyMutation) SchedulesCleared() bool {
+	return m.clearedschedules
+}
+
+// RemoveScheduleIDs removes the "schedules" edge to the TaskSchedule entity by IDs.
+func (m *CompliancePolicyMutation) RemoveScheduleIDs(ids ...int) {
+	if m.removedschedules == nil {
+		m.removedschedules = make(map[int]struct{})
+	}
+	for i := range ids {
+		delete(m.schedules, ids[i])
+		m.removedschedules[ids[i]] = struct{}{}
+	}
+}
+
+// RemovedSchedules returns the removed IDs of the "schedules" edge to the TaskSchedule entity.
+func (m *CompliancePolicyMutation) RemovedSchedulesIDs() (ids []int) {
+	for id := range m.removedschedules {
+		ids = append(ids, id)
+	}
+	return
+}
+
+// SchedulesIDs returns the "schedules" edge IDs in the mutation.
+func (m *CompliancePolicyMutation) SchedulesIDs() (ids []int) {
+	for id := range m.schedules {
+		ids = append(ids, id)
+	}
+	return
+}
+
+// ResetSchedules resets all changes to the "schedules" edge.
+func (m *CompliancePolicyMutation) ResetSchedules() {
+	m.schedules = nil
+	m.clearedschedules = false
+	m.removedschedules = nil
+}
+
+// Where appends a list predicates to the CompliancePolicyMutation builder.
+func (m *CompliancePolicyMutation) Where(ps ...predicate.CompliancePolicy) {
+	m.predicates = append(m.predicates, ps...)
+}
+
+// WhereP appends storage-level predicates to the CompliancePolicyMutation builder. Using this method,
+// users can use type-assertion to append predicates that do not depend on any generated package.
+func (m *CompliancePolicyMutation) WhereP(ps ...func(*sql.Selector)) {
+	p := make([]predicate.CompliancePolicy, len(ps))
+	for i := range ps {
+		p[i] = ps[i]
+	}
+	m.Where(p...)
+}
+
+// Op returns the operation name.
+func (m *CompliancePolicyMutation) Op() Op {
+	return m.op
+}
+
+// SetOp allows setting the mutation operation.
+func (m *CompliancePolicyMutation) SetOp(op Op) {
+	m.op = op
+}
+
+// Type returns the node type of this mutation (CompliancePolicy).
+func (m *CompliancePolicyMutation) Type() string {
+	return m.typ
+}
+
+// Fields returns all fields that were changed during this mutation. Note that in
+// order to get all numeric fields that were incremented/decremented, call
+// AddedFields().
+func (m *CompliancePolicyMutation) Fields() []string {
+	fields := make([]string, 0, 5)
+	if m.created_at != nil {
+		fields = append(fields, compliancepolicy.FieldCreatedAt)
+	}
+	if m.updated_at != nil {
+		fields = append(fields, compliancepolicy.FieldUpdatedAt)
+	}
+	if m.name != nil {
+		fields = append(fields, compliancepolicy.FieldName)
+	}
+	if m.reference != nil {
+		fields = append(fields, compliancepolicy.FieldReference)
+	}
+	if m.text != nil {
+		fields = append(fields, compliancepolicy.FieldText)
+	}
+	return fields
+}
+
+// Field returns the value of a field with the given name. The second boolean
+// return value indicates that this field was not set, or was not defined in the
+// schema.
+func (m *CompliancePolicyMutation) Field(name string) (ent.Value, bool) {
+	switch name {
+	case compliancepolicy.FieldCreatedAt:
+		return m.CreatedAt()
+	case compliancepolicy.FieldUpdatedAt:
+		return m.UpdatedAt()
+	case compliancepolicy.FieldName:
+		return m.Name()
+	case compliancepolicy.FieldReference:
+		return m.Reference()
+	case compliancepolicy.FieldText:
+		return m.Text()
+	}
+	return nil, false
+}
+
+// OldField returns the old value of the field from the database. An error is
+// returned if the mutation operation is not UpdateOne, or the query to the
+// database failed.
+func (m *CompliancePolicyMutation) OldField(ctx context.Context, name string) (ent.Value, error) {
+	switch name {
+	case compliancepolicy.FieldCreatedAt:
+		return m.OldCreatedAt(ctx)
+	case compliancepolicy.FieldUpdatedAt:
+		return m.OldUpdatedAt(ctx)
+	case compliancepolicy.FieldName:
+		return m.OldName(ctx)
+	case compliancepolicy.FieldReference:
+		return m.OldReference(ctx)
+	case compliancepolicy.FieldText:
+		return m.OldText(ctx)
+	}
+	return nil, fmt.Errorf("unknown CompliancePolicy field %s", name)
+}
+
+// SetField sets the value of a field with the given name. It returns an error if
+// the field is not defined in the schema, or if the type mismatched the field
+// type.
+func (m *CompliancePolicyMutation) SetField(name string, value ent.Value) error {
+	switch name {
+	case compliancepolicy.FieldCreatedAt:
+		v, ok := value.(time.Time)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetCreatedAt(v)
+		return nil
+	case compliancepolicy.FieldUpdatedAt:
+		v, ok := value.(time.Time)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetUpdatedAt(v)
+		return nil
+	case compliancepolicy.FieldName:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetName(v)
+		return nil
+	case compliancepolicy.FieldReference:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetReference(v)
+		return nil
+	case compliancepolicy.FieldText:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetText(v)
+		return nil
+	}
+	return fmt.Errorf("unknown CompliancePolicy field %s", name)
+}
+
+// AddedFields returns all numeric fields that were incremented/decremented during
+// this mutation.
+func (m *CompliancePolicyMutation) AddedFields() []string {
+	return nil
+}
+
+// AddedField returns the numeric value that was incremented/decremented on a field
+// with the given name. The second boolean return value indicates that this field
+// was not set, or was not defined in the schema.
+func (m *CompliancePolicyMutation) AddedField(name string) (ent.Value, bool) {
+	return nil, false
+}
+
+// AddField adds the value to the field with the given name. It returns an error if
+// the field is not defined in the schema, or if the type mismatched the field
+// type.
+func (m *CompliancePolicyMutation) AddField(name string, value ent.Value) error {
+	switch name {
+	}
+	return fmt.Errorf("unknown CompliancePolicy numeric field %s", name)
+}
+
+// ClearedFields returns all nullable fields that were cleared during this
+// mutation.
+func (m *CompliancePolicyMutation) ClearedFields() []string {
+	return nil
+}
+
+// FieldCleared returns a boolean indicating if a field with the given name was
+// cleared in this mutation.
+func (m *CompliancePolicyMutation) FieldCleared(name string) bool {
+	_, ok := m.clearedFields[name]
+	return ok
+}
+
+// ClearField clears the value of the field with the given name. It returns an
+// error if the field is not defined in the schema.
+func (m *CompliancePolicyMutation) ClearField(name string) error {
+	return fmt.Errorf("unknown CompliancePolicy nullable field %s", name)
+}
+
+// ResetField resets all changes in the mutation for the field with the given name.
+// It returns an error if the field is not defined in the schema.
+func (m *CompliancePolicyMutation) ResetField(name string) error {
+	switch name {
+	case compliancepolicy.FieldCreatedAt:
+		m.ResetCreatedAt()
+		return nil
+	case compliancepolicy.FieldUpdatedAt:
+		m.ResetUpdatedAt()
+		return nil
+	case compliancepolicy.FieldName:
+		m.ResetName()
+		return nil
+	case compliancepolicy.FieldReference:
+		m.ResetReference()
+		return nil
+	case compliancepolicy.FieldText:
+		m.ResetText()
+		return nil
+	}
+	return fmt.Errorf("unknown CompliancePolicy field %s", name)
+}
+
+// AddedEdges returns all edge names that were set/added in this mutation.
+func (m *CompliancePolicyMutation) AddedEdges() []string {
+	edges := make([]string, 0, 2)
+	if m.tickets != nil {
+		edges = append(edges, compliancepolicy.EdgeTickets)
+	}
+	if m.schedules != nil {
+		edges = append(edges, compliancepolicy.EdgeSchedules)
+	}
+	return edges
+}
+
+// AddedIDs returns all IDs (to other nodes) that were added for the given edge
+// name in this mutation.
+func (m *CompliancePolicyMutation) AddedIDs(name string) []ent.Value {
+	switch name {
+	case compliancepolicy.EdgeTickets:
+		ids := make([]ent.Value, 0, len(m.tickets))
+		for id := range m.tickets {
+			ids = append(ids, id)
+		}
+		return ids
+	case compliancepolicy.EdgeSchedules:
+		ids := make([]ent.Value, 0, len(m.schedules))
+		for id := range m.schedules {
+			ids = append(ids, id)
+		}
+		return ids
+	}
+	return nil
+}
+
+// RemovedEdges returns all edge names that were removed in this mutation.
+func (m *CompliancePolicyMutation) RemovedEdges() []string {
+	edges := make([]string, 0, 2)
+	if m.removedtickets != nil {
+		edges = append(edges, compliancepolicy.EdgeTickets)
+	}
+	if m.removedschedules != nil {
+		edges = append(edges, compliancepolicy.EdgeSchedules)
+	}
+	return edges
+}
+
+// RemovedIDs returns all IDs (to other nodes) that were removed for the edge with
+// the given name in this mutation.
+func (m *CompliancePolicyMutation) RemovedIDs(name string) []ent.Value {
+	switch name {
+	case compliancepolicy.EdgeTickets:
+		ids := make([]ent.Value, 0, len(m.removedtickets))
+		for id := range m.removedtickets {
+			ids = append(ids, id)
+		}
+		return ids
+	case compliancepolicy.EdgeSchedules:
+		ids := make([]ent.Value, 0, len(m.removedschedules))
+		for id := range m.removedschedules {
+			ids = append(ids, id)
+		}
+		return ids
+	}
+	return nil
+}
+
+// ClearedEdges returns all edge names that were cleared in this mutation.
+func (m *CompliancePolicyMutation) ClearedEdges() []string {
+	edges := make([]string, 0, 2)
+	if m.clearedtickets {
+		edges = append(edges, compliancepolicy.EdgeTickets)
+	}
+	if m.clearedschedules {
+		edges = append(edges, compliancepolicy.EdgeSchedules)
+	}
+	return edges
+}
+
+// EdgeCleared returns a boolean which indicates if the edge with the given name
+// was cleared in this mutation.
+func (m *CompliancePolicyMutation) EdgeCleared(name string) bool {
+	switch name {
+	case compliancepolicy.EdgeTickets:
+		return m.clearedtickets
+	case compliancepolicy.EdgeSchedules:
+		return m.clearedschedules
+	}
+	return false
+}
+
+// ClearEdge clears the value of the edge with the given name. It returns an error
+// if that edge is not defined in the schema.
+func (m *CompliancePolicyMutation) ClearEdge(name string) error {
+	switch name {
+	}
+	return fmt.Errorf("unknown CompliancePolicy unique edge %s", name)
+}
+
+// ResetEdge resets all changes to the edge with the given name in this mutation.
+// It returns an error if the edge is not defined in the schema.
+func (m *CompliancePolicyMutation) ResetEdge(name string) error {
+	switch name {
+	case compliancepolicy.EdgeTickets:
+		m.ResetTickets()
+		return nil
+	case compliancepolicy.EdgeSchedules:
+		m.ResetSchedules()
+		return nil
+	}
+	return fmt.Errorf("unknown CompliancePolicy edge %s", name)
 }
 
 // DeliveryMutation represents an operation that mutates the Delivery nodes in the graph.
@@ -16325,23 +17054,26 @@ func (m *PlaybookRunMutation) ResetEdge(name string) error {
 // SiteMutation represents an operation that mutates the Site nodes in the graph.
 type SiteMutation struct {
 	config
-	op             Op
-	typ            string
-	id             *int
-	created_at     *time.Time
-	updated_at     *time.Time
-	name           *string
-	description    *string
-	clearedFields  map[string]struct{}
-	users          map[int]struct{}
-	removedusers   map[int]struct{}
-	clearedusers   bool
-	tickets        map[int]struct{}
-	removedtickets map[int]struct{}
-	clearedtickets bool
-	done           bool
-	oldValue       func(context.Context) (*Site, error)
-	predicates     []predicate.Site
+	op                    Op
+	typ                   string
+	id                    *int
+	created_at            *time.Time
+	updated_at            *time.Time
+	name                  *string
+	description           *string
+	clearedFields         map[string]struct{}
+	users                 map[int]struct{}
+	removedusers          map[int]struct{}
+	clearedusers          bool
+	tickets               map[int]struct{}
+	removedtickets        map[int]struct{}
+	clearedtickets        bool
+	task_schedules        map[int]struct{}
+	removedtask_schedules map[int]struct{}
+	clearedtask_schedules bool
+	done                  bool
+	oldValue              func(context.Context) (*Site, error)
+	predicates            []predicate.Site
 }
 
 var _ ent.Mutation = (*SiteMutation)(nil)
@@ -16694,6 +17426,60 @@ func (m *SiteMutation) ResetTickets() {
 	m.removedtickets = nil
 }
 
+// AddTaskScheduleIDs adds the "task_schedules" edge to the TaskSchedule entity by ids.
+func (m *SiteMutation) AddTaskScheduleIDs(ids ...int) {
+	if m.task_schedules == nil {
+		m.task_schedules = make(map[int]struct{})
+	}
+	for i := range ids {
+		m.task_schedules[ids[i]] = struct{}{}
+	}
+}
+
+// ClearTaskSchedules clears the "task_schedules" edge to the TaskSchedule entity.
+func (m *SiteMutation) ClearTaskSchedules() {
+	m.clearedtask_schedules = true
+}
+
+// TaskSchedulesCleared reports if the "task_schedules" edge to the TaskSchedule entity was cleared.
+func (m *SiteMutation) TaskSchedulesCleared() bool {
+	return m.clearedtask_schedules
+}
+
+// RemoveTaskScheduleIDs removes the "task_schedules" edge to the TaskSchedule entity by IDs.
+func (m *SiteMutation) RemoveTaskScheduleIDs(ids ...int) {
+	if m.removedtask_schedules == nil {
+		m.removedtask_schedules = make(map[int]struct{})
+	}
+	for i := range ids {
+		delete(m.task_schedules, ids[i])
+		m.removedtask_schedules[ids[i]] = struct{}{}
+	}
+}
+
+// RemovedTaskSchedules returns the removed IDs of the "task_schedules" edge to the TaskSchedule entity.
+func (m *SiteMutation) RemovedTaskSchedulesIDs() (ids []int) {
+	for id := range m.removedtask_schedules {
+		ids = append(ids, id)
+	}
+	return
+}
+
+// TaskSchedulesIDs returns the "task_schedules" edge IDs in the mutation.
+func (m *SiteMutation) TaskSchedulesIDs() (ids []int) {
+	for id := range m.task_schedules {
+		ids = append(ids, id)
+	}
+	return
+}
+
+// ResetTaskSchedules resets all changes to the "task_schedules" edge.
+func (m *SiteMutation) ResetTaskSchedules() {
+	m.task_schedules = nil
+	m.clearedtask_schedules = false
+	m.removedtask_schedules = nil
+}
+
 // Where appends a list predicates to the SiteMutation builder.
 func (m *SiteMutation) Where(ps ...predicate.Site) {
 	m.predicates = append(m.predicates, ps...)
@@ -16878,12 +17664,15 @@ func (m *SiteMutation) ResetField(name string) error {
 
 // AddedEdges returns all edge names that were set/added in this mutation.
 func (m *SiteMutation) AddedEdges() []string {
-	edges := make([]string, 0, 2)
+	edges := make([]string, 0, 3)
 	if m.users != nil {
 		edges = append(edges, site.EdgeUsers)
 	}
 	if m.tickets != nil {
 		edges = append(edges, site.EdgeTickets)
+	}
+	if m.task_schedules != nil {
+		edges = append(edges, site.EdgeTaskSchedules)
 	}
 	return edges
 }
@@ -16904,18 +17693,27 @@ func (m *SiteMutation) AddedIDs(name string) []ent.Value {
 			ids = append(ids, id)
 		}
 		return ids
+	case site.EdgeTaskSchedules:
+		ids := make([]ent.Value, 0, len(m.task_schedules))
+		for id := range m.task_schedules {
+			ids = append(ids, id)
+		}
+		return ids
 	}
 	return nil
 }
 
 // RemovedEdges returns all edge names that were removed in this mutation.
 func (m *SiteMutation) RemovedEdges() []string {
-	edges := make([]string, 0, 2)
+	edges := make([]string, 0, 3)
 	if m.removedusers != nil {
 		edges = append(edges, site.EdgeUsers)
 	}
 	if m.removedtickets != nil {
 		edges = append(edges, site.EdgeTickets)
+	}
+	if m.removedtask_schedules != nil {
+		edges = append(edges, site.EdgeTaskSchedules)
 	}
 	return edges
 }
@@ -16936,18 +17734,27 @@ func (m *SiteMutation) RemovedIDs(name string) []ent.Value {
 			ids = append(ids, id)
 		}
 		return ids
+	case site.EdgeTaskSchedules:
+		ids := make([]ent.Value, 0, len(m.removedtask_schedules))
+		for id := range m.removedtask_schedules {
+			ids = append(ids, id)
+		}
+		return ids
 	}
 	return nil
 }
 
 // ClearedEdges returns all edge names that were cleared in this mutation.
 func (m *SiteMutation) ClearedEdges() []string {
-	edges := make([]string, 0, 2)
+	edges := make([]string, 0, 3)
 	if m.clearedusers {
 		edges = append(edges, site.EdgeUsers)
 	}
 	if m.clearedtickets {
 		edges = append(edges, site.EdgeTickets)
+	}
+	if m.clearedtask_schedules {
+		edges = append(edges, site.EdgeTaskSchedules)
 	}
 	return edges
 }
@@ -16960,6 +17767,8 @@ func (m *SiteMutation) EdgeCleared(name string) bool {
 		return m.clearedusers
 	case site.EdgeTickets:
 		return m.clearedtickets
+	case site.EdgeTaskSchedules:
+		return m.clearedtask_schedules
 	}
 	return false
 }
@@ -16981,6 +17790,9 @@ func (m *SiteMutation) ResetEdge(name string) error {
 		return nil
 	case site.EdgeTickets:
 		m.ResetTickets()
+		return nil
+	case site.EdgeTaskSchedules:
+		m.ResetTaskSchedules()
 		return nil
 	}
 	return fmt.Errorf("unknown Site edge %s", name)
@@ -18103,20 +18915,23 @@ func (m *StatusHourMutation) ResetEdge(name string) error {
 // TagMutation represents an operation that mutates the Tag nodes in the graph.
 type TagMutation struct {
 	config
-	op             Op
-	typ            string
-	id             *int
-	created_at     *time.Time
-	updated_at     *time.Time
-	name           *string
-	color          *string
-	clearedFields  map[string]struct{}
-	tickets        map[int]struct{}
-	removedtickets map[int]struct{}
-	clearedtickets bool
-	done           bool
-	oldValue       func(context.Context) (*Tag, error)
-	predicates     []predicate.Tag
+	op                    Op
+	typ                   string
+	id                    *int
+	created_at            *time.Time
+	updated_at            *time.Time
+	name                  *string
+	color                 *string
+	clearedFields         map[string]struct{}
+	tickets               map[int]struct{}
+	removedtickets        map[int]struct{}
+	clearedtickets        bool
+	task_schedules        map[int]struct{}
+	removedtask_schedules map[int]struct{}
+	clearedtask_schedules bool
+	done                  bool
+	oldValue              func(context.Context) (*Tag, error)
+	predicates            []predicate.Tag
 }
 
 var _ ent.Mutation = (*TagMutation)(nil)
@@ -18415,6 +19230,60 @@ func (m *TagMutation) ResetTickets() {
 	m.removedtickets = nil
 }
 
+// AddTaskScheduleIDs adds the "task_schedules" edge to the TaskSchedule entity by ids.
+func (m *TagMutation) AddTaskScheduleIDs(ids ...int) {
+	if m.task_schedules == nil {
+		m.task_schedules = make(map[int]struct{})
+	}
+	for i := range ids {
+		m.task_schedules[ids[i]] = struct{}{}
+	}
+}
+
+// ClearTaskSchedules clears the "task_schedules" edge to the TaskSchedule entity.
+func (m *TagMutation) ClearTaskSchedules() {
+	m.clearedtask_schedules = true
+}
+
+// TaskSchedulesCleared reports if the "task_schedules" edge to the TaskSchedule entity was cleared.
+func (m *TagMutation) TaskSchedulesCleared() bool {
+	return m.clearedtask_schedules
+}
+
+// RemoveTaskScheduleIDs removes the "task_schedules" edge to the TaskSchedule entity by IDs.
+func (m *TagMutation) RemoveTaskScheduleIDs(ids ...int) {
+	if m.removedtask_schedules == nil {
+		m.removedtask_schedules = make(map[int]struct{})
+	}
+	for i := range ids {
+		delete(m.task_schedules, ids[i])
+		m.removedtask_schedules[ids[i]] = struct{}{}
+	}
+}
+
+// RemovedTaskSchedules returns the removed IDs of the "task_schedules" edge to the TaskSchedule entity.
+func (m *TagMutation) RemovedTaskSchedulesIDs() (ids []int) {
+	for id := range m.removedtask_schedules {
+		ids = append(ids, id)
+	}
+	return
+}
+
+// TaskSchedulesIDs returns the "task_schedules" edge IDs in the mutation.
+func (m *TagMutation) TaskSchedulesIDs() (ids []int) {
+	for id := range m.task_schedules {
+		ids = append(ids, id)
+	}
+	return
+}
+
+// ResetTaskSchedules resets all changes to the "task_schedules" edge.
+func (m *TagMutation) ResetTaskSchedules() {
+	m.task_schedules = nil
+	m.clearedtask_schedules = false
+	m.removedtask_schedules = nil
+}
+
 // Where appends a list predicates to the TagMutation builder.
 func (m *TagMutation) Where(ps ...predicate.Tag) {
 	m.predicates = append(m.predicates, ps...)
@@ -18599,9 +19468,12 @@ func (m *TagMutation) ResetField(name string) error {
 
 // AddedEdges returns all edge names that were set/added in this mutation.
 func (m *TagMutation) AddedEdges() []string {
-	edges := make([]string, 0, 1)
+	edges := make([]string, 0, 2)
 	if m.tickets != nil {
 		edges = append(edges, tag.EdgeTickets)
+	}
+	if m.task_schedules != nil {
+		edges = append(edges, tag.EdgeTaskSchedules)
 	}
 	return edges
 }
@@ -18616,15 +19488,24 @@ func (m *TagMutation) AddedIDs(name string) []ent.Value {
 			ids = append(ids, id)
 		}
 		return ids
+	case tag.EdgeTaskSchedules:
+		ids := make([]ent.Value, 0, len(m.task_schedules))
+		for id := range m.task_schedules {
+			ids = append(ids, id)
+		}
+		return ids
 	}
 	return nil
 }
 
 // RemovedEdges returns all edge names that were removed in this mutation.
 func (m *TagMutation) RemovedEdges() []string {
-	edges := make([]string, 0, 1)
+	edges := make([]string, 0, 2)
 	if m.removedtickets != nil {
 		edges = append(edges, tag.EdgeTickets)
+	}
+	if m.removedtask_schedules != nil {
+		edges = append(edges, tag.EdgeTaskSchedules)
 	}
 	return edges
 }
@@ -18639,15 +19520,24 @@ func (m *TagMutation) RemovedIDs(name string) []ent.Value {
 			ids = append(ids, id)
 		}
 		return ids
+	case tag.EdgeTaskSchedules:
+		ids := make([]ent.Value, 0, len(m.removedtask_schedules))
+		for id := range m.removedtask_schedules {
+			ids = append(ids, id)
+		}
+		return ids
 	}
 	return nil
 }
 
 // ClearedEdges returns all edge names that were cleared in this mutation.
 func (m *TagMutation) ClearedEdges() []string {
-	edges := make([]string, 0, 1)
+	edges := make([]string, 0, 2)
 	if m.clearedtickets {
 		edges = append(edges, tag.EdgeTickets)
+	}
+	if m.clearedtask_schedules {
+		edges = append(edges, tag.EdgeTaskSchedules)
 	}
 	return edges
 }
@@ -18658,6 +19548,8 @@ func (m *TagMutation) EdgeCleared(name string) bool {
 	switch name {
 	case tag.EdgeTickets:
 		return m.clearedtickets
+	case tag.EdgeTaskSchedules:
+		return m.clearedtask_schedules
 	}
 	return false
 }
@@ -18677,8 +19569,3506 @@ func (m *TagMutation) ResetEdge(name string) error {
 	case tag.EdgeTickets:
 		m.ResetTickets()
 		return nil
+	case tag.EdgeTaskSchedules:
+		m.ResetTaskSchedules()
+		return nil
 	}
 	return fmt.Errorf("unknown Tag edge %s", name)
+}
+
+// TaskScheduleMutation represents an operation that mutates the TaskSchedule nodes in the graph.
+type TaskScheduleMutation struct {
+	config
+	op                 Op
+	typ                string
+	id                 *int
+	created_at         *time.Time
+	updated_at         *time.Time
+	name               *string
+	description        *string
+	query_filter       *json.RawMessage
+	appendquery_filter json.RawMessage
+	query_search       *string
+	recurrence         *string
+	starts_at          *time.Time
+	time_zone          *string
+	due_in_days        *int
+	adddue_in_days     *int
+	active             *bool
+	next_occurrence_at *time.Time
+	last_occurrence_at *time.Time
+	library_id         *string
+	version            *int
+	addversion         *int
+	clearedFields      map[string]struct{}
+	site               *int
+	clearedsite        bool
+	category           *int
+	clearedcategory    bool
+	owner              *int
+	clearedowner       bool
+	created_by         *int
+	clearedcreated_by  bool
+	tags               map[int]struct{}
+	removedtags        map[int]struct{}
+	clearedtags        bool
+	policies           map[int]struct{}
+	removedpolicies    map[int]struct{}
+	clearedpolicies    bool
+	watchers           map[int]struct{}
+	removedwatchers    map[int]struct{}
+	clearedwatchers    bool
+	tasks              map[int]struct{}
+	removedtasks       map[int]struct{}
+	clearedtasks       bool
+	events             map[int]struct{}
+	removedevents      map[int]struct{}
+	clearedevents      bool
+	done               bool
+	oldValue           func(context.Context) (*TaskSchedule, error)
+	predicates         []predicate.TaskSchedule
+}
+
+var _ ent.Mutation = (*TaskScheduleMutation)(nil)
+
+// taskscheduleOption allows management of the mutation configuration using functional options.
+type taskscheduleOption func(*TaskScheduleMutation)
+
+// newTaskScheduleMutation creates new mutation for the TaskSchedule entity.
+func newTaskScheduleMutation(c config, op Op, opts ...taskscheduleOption) *TaskScheduleMutation {
+	m := &TaskScheduleMutation{
+		config:        c,
+		op:            op,
+		typ:           TypeTaskSchedule,
+		clearedFields: make(map[string]struct{}),
+	}
+	for _, opt := range opts {
+		opt(m)
+	}
+	return m
+}
+
+// withTaskScheduleID sets the ID field of the mutation.
+func withTaskScheduleID(id int) taskscheduleOption {
+	return func(m *TaskScheduleMutation) {
+		var (
+			err   error
+			once  sync.Once
+			value *TaskSchedule
+		)
+		m.oldValue = func(ctx context.Context) (*TaskSchedule, error) {
+			once.Do(func() {
+				if m.done {
+					err = errors.New("querying old values post mutation is not allowed")
+				} else {
+					value, err = m.Client().TaskSchedule.Get(ctx, id)
+				}
+			})
+			return value, err
+		}
+		m.id = &id
+	}
+}
+
+// withTaskSchedule sets the old TaskSchedule of the mutation.
+func withTaskSchedule(node *TaskSchedule) taskscheduleOption {
+	return func(m *TaskScheduleMutation) {
+		m.oldValue = func(context.Context) (*TaskSchedule, error) {
+			return node, nil
+		}
+		m.id = &node.ID
+	}
+}
+
+// Client returns a new `ent.Client` from the mutation. If the mutation was
+// executed in a transaction (ent.Tx), a transactional client is returned.
+func (m TaskScheduleMutation) Client() *Client {
+	client := &Client{config: m.config}
+	client.init()
+	return client
+}
+
+// Tx returns an `ent.Tx` for mutations that were executed in transactions;
+// it returns an error otherwise.
+func (m TaskScheduleMutation) Tx() (*Tx, error) {
+	if _, ok := m.driver.(*txDriver); !ok {
+		return nil, errors.New("ent: mutation is not running in a transaction")
+	}
+	tx := &Tx{config: m.config}
+	tx.init()
+	return tx, nil
+}
+
+// ID returns the ID value in the mutation. Note that the ID is only available
+// if it was provided to the builder or after it was returned from the database.
+func (m *TaskScheduleMutation) ID() (id int, exists bool) {
+	if m.id == nil {
+		return
+	}
+	return *m.id, true
+}
+
+// IDs queries the database and returns the entity ids that match the mutation's predicate.
+// That means, if the mutation is applied within a transaction with an isolation level such
+// as sql.LevelSerializable, the returned ids match the ids of the rows that will be updated
+// or updated by the mutation.
+func (m *TaskScheduleMutation) IDs(ctx context.Context) ([]int, error) {
+	switch {
+	case m.op.Is(OpUpdateOne | OpDeleteOne):
+		id, exists := m.ID()
+		if exists {
+			return []int{id}, nil
+		}
+		fallthrough
+	case m.op.Is(OpUpdate | OpDelete):
+		return m.Client().TaskSchedule.Query().Where(m.predicates...).IDs(ctx)
+	default:
+		return nil, fmt.Errorf("IDs is not allowed on %s operations", m.op)
+	}
+}
+
+// SetCreatedAt sets the "created_at" field.
+func (m *TaskScheduleMutation) SetCreatedAt(t time.Time) {
+	m.created_at = &t
+}
+
+// CreatedAt returns the value of the "created_at" field in the mutation.
+func (m *TaskScheduleMutation) CreatedAt() (r time.Time, exists bool) {
+	v := m.created_at
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldCreatedAt returns the old "created_at" field's value of the TaskSchedule entity.
+// If the TaskSchedule object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *TaskScheduleMutation) OldCreatedAt(ctx context.Context) (v time.Time, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldCreatedAt is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldCreatedAt requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldCreatedAt: %w", err)
+	}
+	return oldValue.CreatedAt, nil
+}
+
+// ResetCreatedAt resets all changes to the "created_at" field.
+func (m *TaskScheduleMutation) ResetCreatedAt() {
+	m.created_at = nil
+}
+
+// SetUpdatedAt sets the "updated_at" field.
+func (m *TaskScheduleMutation) SetUpdatedAt(t time.Time) {
+	m.updated_at = &t
+}
+
+// UpdatedAt returns the value of the "updated_at" field in the mutation.
+func (m *TaskScheduleMutation) UpdatedAt() (r time.Time, exists bool) {
+	v := m.updated_at
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldUpdatedAt returns the old "updated_at" field's value of the TaskSchedule entity.
+// If the TaskSchedule object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *TaskScheduleMutation) OldUpdatedAt(ctx context.Context) (v time.Time, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldUpdatedAt is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldUpdatedAt requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldUpdatedAt: %w", err)
+	}
+	return oldValue.UpdatedAt, nil
+}
+
+// ResetUpdatedAt resets all changes to the "updated_at" field.
+func (m *TaskScheduleMutation) ResetUpdatedAt() {
+	m.updated_at = nil
+}
+
+// SetName sets the "name" field.
+func (m *TaskScheduleMutation) SetName(s string) {
+	m.name = &s
+}
+
+// Name returns the value of the "name" field in the mutation.
+func (m *TaskScheduleMutation) Name() (r string, exists bool) {
+	v := m.name
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldName returns the old "name" field's value of the TaskSchedule entity.
+// If the TaskSchedule object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *TaskScheduleMutation) OldName(ctx context.Context) (v string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldName is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldName requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldName: %w", err)
+	}
+	return oldValue.Name, nil
+}
+
+// ResetName resets all changes to the "name" field.
+func (m *TaskScheduleMutation) ResetName() {
+	m.name = nil
+}
+
+// SetDescription sets the "description" field.
+func (m *TaskScheduleMutation) SetDescription(s string) {
+	m.description = &s
+}
+
+// Description returns the value of the "description" field in the mutation.
+func (m *TaskScheduleMutation) Description() (r string, exists bool) {
+	v := m.description
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldDescription returns the old "description" field's value of the TaskSchedule entity.
+// If the TaskSchedule object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *TaskScheduleMutation) OldDescription(ctx context.Context) (v string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldDescription is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldDescription requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldDescription: %w", err)
+	}
+	return oldValue.Description, nil
+}
+
+// ResetDescription resets all changes to the "description" field.
+func (m *TaskScheduleMutation) ResetDescription() {
+	m.description = nil
+}
+
+// SetSiteID sets the "site_id" field.
+func (m *TaskScheduleMutation) SetSiteID(i int) {
+	m.site = &i
+}
+
+// SiteID returns the value of the "site_id" field in the mutation.
+func (m *TaskScheduleMutation) SiteID() (r int, exists bool) {
+	v := m.site
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldSiteID returns the old "site_id" field's value of the TaskSchedule entity.
+// If the TaskSchedule object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *TaskScheduleMutation) OldSiteID(ctx context.Context) (v int, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldSiteID is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldSiteID requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldSiteID: %w", err)
+	}
+	return oldValue.SiteID, nil
+}
+
+// ResetSiteID resets all changes to the "site_id" field.
+func (m *TaskScheduleMutation) ResetSiteID() {
+	m.site = nil
+}
+
+// SetCategoryID sets the "category_id" field.
+func (m *TaskScheduleMutation) SetCategoryID(i int) {
+	m.category = &i
+}
+
+// CategoryID returns the value of the "category_id" field in the mutation.
+func (m *TaskScheduleMutation) CategoryID() (r int, exists bool) {
+	v := m.category
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldCategoryID returns the old "category_id" field's value of the TaskSchedule entity.
+// If the TaskSchedule object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *TaskScheduleMutation) OldCategoryID(ctx context.Context) (v *int, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldCategoryID is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldCategoryID requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldCategoryID: %w", err)
+	}
+	return oldValue.CategoryID, nil
+}
+
+// ClearCategoryID clears the value of the "category_id" field.
+func (m *TaskScheduleMutation) ClearCategoryID() {
+	m.category = nil
+	m.clearedFields[taskschedule.FieldCategoryID] = struct{}{}
+}
+
+// CategoryIDCleared returns if the "category_id" field was cleared in this mutation.
+func (m *TaskScheduleMutation) CategoryIDCleared() bool {
+	_, ok := m.clearedFields[taskschedule.FieldCategoryID]
+	return ok
+}
+
+// ResetCategoryID resets all changes to the "category_id" field.
+func (m *TaskScheduleMutation) ResetCategoryID() {
+	m.category = nil
+	delete(m.clearedFields, taskschedule.FieldCategoryID)
+}
+
+// SetOwnerID sets the "owner_id" field.
+func (m *TaskScheduleMutation) SetOwnerID(i int) {
+	m.owner = &i
+}
+
+// OwnerID returns the value of the "owner_id" field in the mutation.
+func (m *TaskScheduleMutation) OwnerID() (r int, exists bool) {
+	v := m.owner
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldOwnerID returns the old "owner_id" field's value of the TaskSchedule entity.
+// If the TaskSchedule object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *TaskScheduleMutation) OldOwnerID(ctx context.Context) (v *int, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldOwnerID is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldOwnerID requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldOwnerID: %w", err)
+	}
+	return oldValue.OwnerID, nil
+}
+
+// ClearOwnerID clears the value of the "owner_id" field.
+func (m *TaskScheduleMutation) ClearOwnerID() {
+	m.owner = nil
+	m.clearedFields[taskschedule.FieldOwnerID] = struct{}{}
+}
+
+// OwnerIDCleared returns if the "owner_id" field was cleared in this mutation.
+func (m *TaskScheduleMutation) OwnerIDCleared() bool {
+	_, ok := m.clearedFields[taskschedule.FieldOwnerID]
+	return ok
+}
+
+// ResetOwnerID resets all changes to the "owner_id" field.
+func (m *TaskScheduleMutation) ResetOwnerID() {
+	m.owner = nil
+	delete(m.clearedFields, taskschedule.FieldOwnerID)
+}
+
+// SetCreatedByID sets the "created_by_id" field.
+func (m *TaskScheduleMutation) SetCreatedByID(i int) {
+	m.created_by = &i
+}
+
+// CreatedByID returns the value of the "created_by_id" field in the mutation.
+func (m *TaskScheduleMutation) CreatedByID() (r int, exists bool) {
+	v := m.created_by
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldCreatedByID returns the old "created_by_id" field's value of the TaskSchedule entity.
+// If the TaskSchedule object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *TaskScheduleMutation) OldCreatedByID(ctx context.Context) (v *int, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldCreatedByID is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldCreatedByID requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldCreatedByID: %w", err)
+	}
+	return oldValue.CreatedByID, nil
+}
+
+// ClearCreatedByID clears the value of the "created_by_id" field.
+func (m *TaskScheduleMutation) ClearCreatedByID() {
+	m.created_by = nil
+	m.clearedFields[taskschedule.FieldCreatedByID] = struct{}{}
+}
+
+// CreatedByIDCleared returns if the "created_by_id" field was cleared in this mutation.
+func (m *TaskScheduleMutation) CreatedByIDCleared() bool {
+	_, ok := m.clearedFields[taskschedule.FieldCreatedByID]
+	return ok
+}
+
+// ResetCreatedByID resets all changes to the "created_by_id" field.
+func (m *TaskScheduleMutation) ResetCreatedByID() {
+	m.created_by = nil
+	delete(m.clearedFields, taskschedule.FieldCreatedByID)
+}
+
+// SetQueryFilter sets the "query_filter" field.
+func (m *TaskScheduleMutation) SetQueryFilter(jm json.RawMessage) {
+	m.query_filter = &jm
+	m.appendquery_filter = nil
+}
+
+// QueryFilter returns the value of the "query_filter" field in the mutation.
+func (m *TaskScheduleMutation) QueryFilter() (r json.RawMessage, exists bool) {
+	v := m.query_filter
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldQueryFilter returns the old "query_filter" field's value of the TaskSchedule entity.
+// If the TaskSchedule object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *TaskScheduleMutation) OldQueryFilter(ctx context.Context) (v json.RawMessage, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldQueryFilter is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldQueryFilter requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldQueryFilter: %w", err)
+	}
+	return oldValue.QueryFilter, nil
+}
+
+// AppendQueryFilter adds jm to the "query_filter" field.
+func (m *TaskScheduleMutation) AppendQueryFilter(jm json.RawMessage) {
+	m.appendquery_filter = append(m.appendquery_filter, jm...)
+}
+
+// AppendedQueryFilter returns the list of values that were appended to the "query_filter" field in this mutation.
+func (m *TaskScheduleMutation) AppendedQueryFilter() (json.RawMessage, bool) {
+	if len(m.appendquery_filter) == 0 {
+		return nil, false
+	}
+	return m.appendquery_filter, true
+}
+
+// ClearQueryFilter clears the value of the "query_filter" field.
+func (m *TaskScheduleMutation) ClearQueryFilter() {
+	m.query_filter = nil
+	m.appendquery_filter = nil
+	m.clearedFields[taskschedule.FieldQueryFilter] = struct{}{}
+}
+
+// QueryFilterCleared returns if the "query_filter" field was cleared in this mutation.
+func (m *TaskScheduleMutation) QueryFilterCleared() bool {
+	_, ok := m.clearedFields[taskschedule.FieldQueryFilter]
+	return ok
+}
+
+// ResetQueryFilter resets all changes to the "query_filter" field.
+func (m *TaskScheduleMutation) ResetQueryFilter() {
+	m.query_filter = nil
+	m.appendquery_filter = nil
+	delete(m.clearedFields, taskschedule.FieldQueryFilter)
+}
+
+// SetQuerySearch sets the "query_search" field.
+func (m *TaskScheduleMutation) SetQuerySearch(s string) {
+	m.query_search = &s
+}
+
+// QuerySearch returns the value of the "query_search" field in the mutation.
+func (m *TaskScheduleMutation) QuerySearch() (r string, exists bool) {
+	v := m.query_search
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldQuerySearch returns the old "query_search" field's value of the TaskSchedule entity.
+// If the TaskSchedule object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *TaskScheduleMutation) OldQuerySearch(ctx context.Context) (v *string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldQuerySearch is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldQuerySearch requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldQuerySearch: %w", err)
+	}
+	return oldValue.QuerySearch, nil
+}
+
+// ClearQuerySearch clears the value of the "query_search" field.
+func (m *TaskScheduleMutation) ClearQuerySearch() {
+	m.query_search = nil
+	m.clearedFields[taskschedule.FieldQuerySearch] = struct{}{}
+}
+
+// QuerySearchCleared returns if the "query_search" field was cleared in this mutation.
+func (m *TaskScheduleMutation) QuerySearchCleared() bool {
+	_, ok := m.clearedFields[taskschedule.FieldQuerySearch]
+	return ok
+}
+
+// ResetQuerySearch resets all changes to the "query_search" field.
+func (m *TaskScheduleMutation) ResetQuerySearch() {
+	m.query_search = nil
+	delete(m.clearedFields, taskschedule.FieldQuerySearch)
+}
+
+// SetRecurrence sets the "recurrence" field.
+func (m *TaskScheduleMutation) SetRecurrence(s string) {
+	m.recurrence = &s
+}
+
+// Recurrence returns the value of the "recurrence" field in the mutation.
+func (m *TaskScheduleMutation) Recurrence() (r string, exists bool) {
+	v := m.recurrence
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldRecurrence returns the old "recurrence" field's value of the TaskSchedule entity.
+// If the TaskSchedule object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *TaskScheduleMutation) OldRecurrence(ctx context.Context) (v string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldRecurrence is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldRecurrence requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldRecurrence: %w", err)
+	}
+	return oldValue.Recurrence, nil
+}
+
+// ResetRecurrence resets all changes to the "recurrence" field.
+func (m *TaskScheduleMutation) ResetRecurrence() {
+	m.recurrence = nil
+}
+
+// SetStartsAt sets the "starts_at" field.
+func (m *TaskScheduleMutation) SetStartsAt(t time.Time) {
+	m.starts_at = &t
+}
+
+// StartsAt returns the value of the "starts_at" field in the mutation.
+func (m *TaskScheduleMutation) StartsAt() (r time.Time, exists bool) {
+	v := m.starts_at
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldStartsAt returns the old "starts_at" field's value of the TaskSchedule entity.
+// If the TaskSchedule object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *TaskScheduleMutation) OldStartsAt(ctx context.Context) (v time.Time, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldStartsAt is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldStartsAt requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldStartsAt: %w", err)
+	}
+	return oldValue.StartsAt, nil
+}
+
+// ResetStartsAt resets all changes to the "starts_at" field.
+func (m *TaskScheduleMutation) ResetStartsAt() {
+	m.starts_at = nil
+}
+
+// SetTimeZone sets the "time_zone" field.
+func (m *TaskScheduleMutation) SetTimeZone(s string) {
+	m.time_zone = &s
+}
+
+// TimeZone returns the value of the "time_zone" field in the mutation.
+func (m *TaskScheduleMutation) TimeZone() (r string, exists bool) {
+	v := m.time_zone
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldTimeZone returns the old "time_zone" field's value of the TaskSchedule entity.
+// If the TaskSchedule object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *TaskScheduleMutation) OldTimeZone(ctx context.Context) (v string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldTimeZone is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldTimeZone requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldTimeZone: %w", err)
+	}
+	return oldValue.TimeZone, nil
+}
+
+// ResetTimeZone resets all changes to the "time_zone" field.
+func (m *TaskScheduleMutation) ResetTimeZone() {
+	m.time_zone = nil
+}
+
+// SetDueInDays sets the "due_in_days" field.
+func (m *TaskScheduleMutation) SetDueInDays(i int) {
+	m.due_in_days = &i
+	m.adddue_in_days = nil
+}
+
+// DueInDays returns the value of the "due_in_days" field in the mutation.
+func (m *TaskScheduleMutation) DueInDays() (r int, exists bool) {
+	v := m.due_in_days
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldDueInDays returns the old "due_in_days" field's value of the TaskSchedule entity.
+// If the TaskSchedule object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *TaskScheduleMutation) OldDueInDays(ctx context.Context) (v int, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldDueInDays is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldDueInDays requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldDueInDays: %w", err)
+	}
+	return oldValue.DueInDays, nil
+}
+
+// AddDueInDays adds i to the "due_in_days" field.
+func (m *TaskScheduleMutation) AddDueInDays(i int) {
+	if m.adddue_in_days != nil {
+		*m.adddue_in_days += i
+	} else {
+		m.adddue_in_days = &i
+	}
+}
+
+// AddedDueInDays returns the value that was added to the "due_in_days" field in this mutation.
+func (m *TaskScheduleMutation) AddedDueInDays() (r int, exists bool) {
+	v := m.adddue_in_days
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// ResetDueInDays resets all changes to the "due_in_days" field.
+func (m *TaskScheduleMutation) ResetDueInDays() {
+	m.due_in_days = nil
+	m.adddue_in_days = nil
+}
+
+// SetActive sets the "active" field.
+func (m *TaskScheduleMutation) SetActive(b bool) {
+	m.active = &b
+}
+
+// Active returns the value of the "active" field in the mutation.
+func (m *TaskScheduleMutation) Active() (r bool, exists bool) {
+	v := m.active
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldActive returns the old "active" field's value of the TaskSchedule entity.
+// If the TaskSchedule object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *TaskScheduleMutation) OldActive(ctx context.Context) (v bool, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldActive is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldActive requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldActive: %w", err)
+	}
+	return oldValue.Active, nil
+}
+
+// ResetActive resets all changes to the "active" field.
+func (m *TaskScheduleMutation) ResetActive() {
+	m.active = nil
+}
+
+// SetNextOccurrenceAt sets the "next_occurrence_at" field.
+func (m *TaskScheduleMutation) SetNextOccurrenceAt(t time.Time) {
+	m.next_occurrence_at = &t
+}
+
+// NextOccurrenceAt returns the value of the "next_occurrence_at" field in the mutation.
+func (m *TaskScheduleMutation) NextOccurrenceAt() (r time.Time, exists bool) {
+	v := m.next_occurrence_at
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldNextOccurrenceAt returns the old "next_occurrence_at" field's value of the TaskSchedule entity.
+// If the TaskSchedule object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *TaskScheduleMutation) OldNextOccurrenceAt(ctx context.Context) (v *time.Time, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldNextOccurrenceAt is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldNextOccurrenceAt requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldNextOccurrenceAt: %w", err)
+	}
+	return oldValue.NextOccurrenceAt, nil
+}
+
+// ClearNextOccurrenceAt clears the value of the "next_occurrence_at" field.
+func (m *TaskScheduleMutation) ClearNextOccurrenceAt() {
+	m.next_occurrence_at = nil
+	m.clearedFields[taskschedule.FieldNextOccurrenceAt] = struct{}{}
+}
+
+// NextOccurrenceAtCleared returns if the "next_occurrence_at" field was cleared in this mutation.
+func (m *TaskScheduleMutation) NextOccurrenceAtCleared() bool {
+	_, ok := m.clearedFields[taskschedule.FieldNextOccurrenceAt]
+	return ok
+}
+
+// ResetNextOccurrenceAt resets all changes to the "next_occurrence_at" field.
+func (m *TaskScheduleMutation) ResetNextOccurrenceAt() {
+	m.next_occurrence_at = nil
+	delete(m.clearedFields, taskschedule.FieldNextOccurrenceAt)
+}
+
+// SetLastOccurrenceAt sets the "last_occurrence_at" field.
+func (m *TaskScheduleMutation) SetLastOccurrenceAt(t time.Time) {
+	m.last_occurrence_at = &t
+}
+
+// LastOccurrenceAt returns the value of the "last_occurrence_at" field in the mutation.
+func (m *TaskScheduleMutation) LastOccurrenceAt() (r time.Time, exists bool) {
+	v := m.last_occurrence_at
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldLastOccurrenceAt returns the old "last_occurrence_at" field's value of the TaskSchedule entity.
+// If the TaskSchedule object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *TaskScheduleMutation) OldLastOccurrenceAt(ctx context.Context) (v *time.Time, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldLastOccurrenceAt is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldLastOccurrenceAt requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldLastOccurrenceAt: %w", err)
+	}
+	return oldValue.LastOccurrenceAt, nil
+}
+
+// ClearLastOccurrenceAt clears the value of the "last_occurrence_at" field.
+func (m *TaskScheduleMutation) ClearLastOccurrenceAt() {
+	m.last_occurrence_at = nil
+	m.clearedFields[taskschedule.FieldLastOccurrenceAt] = struct{}{}
+}
+
+// LastOccurrenceAtCleared returns if the "last_occurrence_at" field was cleared in this mutation.
+func (m *TaskScheduleMutation) LastOccurrenceAtCleared() bool {
+	_, ok := m.clearedFields[taskschedule.FieldLastOccurrenceAt]
+	return ok
+}
+
+// ResetLastOccurrenceAt resets all changes to the "last_occurrence_at" field.
+func (m *TaskScheduleMutation) ResetLastOccurrenceAt() {
+	m.last_occurrence_at = nil
+	delete(m.clearedFields, taskschedule.FieldLastOccurrenceAt)
+}
+
+// SetLibraryID sets the "library_id" field.
+func (m *TaskScheduleMutation) SetLibraryID(s string) {
+	m.library_id = &s
+}
+
+// LibraryID returns the value of the "library_id" field in the mutation.
+func (m *TaskScheduleMutation) LibraryID() (r string, exists bool) {
+	v := m.library_id
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldLibraryID returns the old "library_id" field's value of the TaskSchedule entity.
+// If the TaskSchedule object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *TaskScheduleMutation) OldLibraryID(ctx context.Context) (v *string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldLibraryID is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldLibraryID requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldLibraryID: %w", err)
+	}
+	return oldValue.LibraryID, nil
+}
+
+// ClearLibraryID clears the value of the "library_id" field.
+func (m *TaskScheduleMutation) ClearLibraryID() {
+	m.library_id = nil
+	m.clearedFields[taskschedule.FieldLibraryID] = struct{}{}
+}
+
+// LibraryIDCleared returns if the "library_id" field was cleared in this mutation.
+func (m *TaskScheduleMutation) LibraryIDCleared() bool {
+	_, ok := m.clearedFields[taskschedule.FieldLibraryID]
+	return ok
+}
+
+// ResetLibraryID resets all changes to the "library_id" field.
+func (m *TaskScheduleMutation) ResetLibraryID() {
+	m.library_id = nil
+	delete(m.clearedFields, taskschedule.FieldLibraryID)
+}
+
+// SetVersion sets the "version" field.
+func (m *TaskScheduleMutation) SetVersion(i int) {
+	m.version = &i
+	m.addversion = nil
+}
+
+// Version returns the value of the "version" field in the mutation.
+func (m *TaskScheduleMutation) Version() (r int, exists bool) {
+	v := m.version
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldVersion returns the old "version" field's value of the TaskSchedule entity.
+// If the TaskSchedule object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *TaskScheduleMutation) OldVersion(ctx context.Context) (v int, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldVersion is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldVersion requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldVersion: %w", err)
+	}
+	return oldValue.Version, nil
+}
+
+// AddVersion adds i to the "version" field.
+func (m *TaskScheduleMutation) AddVersion(i int) {
+	if m.addversion != nil {
+		*m.addversion += i
+	} else {
+		m.addversion = &i
+	}
+}
+
+// AddedVersion returns the value that was added to the "version" field in this mutation.
+func (m *TaskScheduleMutation) AddedVersion() (r int, exists bool) {
+	v := m.addversion
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// ResetVersion resets all changes to the "version" field.
+func (m *TaskScheduleMutation) ResetVersion() {
+	m.version = nil
+	m.addversion = nil
+}
+
+// ClearSite clears the "site" edge to the Site entity.
+func (m *TaskScheduleMutation) ClearSite() {
+	m.clearedsite = true
+	m.clearedFields[taskschedule.FieldSiteID] = struct{}{}
+}
+
+// SiteCleared reports if the "site" edge to the Site entity was cleared.
+func (m *TaskScheduleMutation) SiteCleared() bool {
+	return m.clearedsite
+}
+
+// SiteIDs returns the "site" edge IDs in the mutation.
+// Note that IDs always returns len(IDs) <= 1 for unique edges, and you should use
+// SiteID instead. It exists only for internal usage by the builders.
+func (m *TaskScheduleMutation) SiteIDs() (ids []int) {
+	if id := m.site; id != nil {
+		ids = append(ids, *id)
+	}
+	return
+}
+
+// ResetSite resets all changes to the "site" edge.
+func (m *TaskScheduleMutation) ResetSite() {
+	m.site = nil
+	m.clearedsite = false
+}
+
+// ClearCategory clears the "category" edge to the Category entity.
+func (m *TaskScheduleMutation) ClearCategory() {
+	m.clearedcategory = true
+	m.clearedFields[taskschedule.FieldCategoryID] = struct{}{}
+}
+
+// CategoryCleared reports if the "category" edge to the Category entity was cleared.
+func (m *TaskScheduleMutation) CategoryCleared() bool {
+	return m.CategoryIDCleared() || m.clearedcategory
+}
+
+// CategoryIDs returns the "category" edge IDs in the mutation.
+// Note that IDs always returns len(IDs) <= 1 for unique edges, and you should use
+// CategoryID instead. It exists only for internal usage by the builders.
+func (m *TaskScheduleMutation) CategoryIDs() (ids []int) {
+	if id := m.category; id != nil {
+		ids = append(ids, *id)
+	}
+	return
+}
+
+// ResetCategory resets all changes to the "category" edge.
+func (m *TaskScheduleMutation) ResetCategory() {
+	m.category = nil
+	m.clearedcategory = false
+}
+
+// ClearOwner clears the "owner" edge to the User entity.
+func (m *TaskScheduleMutation) ClearOwner() {
+	m.clearedowner = true
+	m.clearedFields[taskschedule.FieldOwnerID] = struct{}{}
+}
+
+// OwnerCleared reports if the "owner" edge to the User entity was cleared.
+func (m *TaskScheduleMutation) OwnerCleared() bool {
+	return m.OwnerIDCleared() || m.clearedowner
+}
+
+// OwnerIDs returns the "owner" edge IDs in the mutation.
+// Note that IDs always returns len(IDs) <= 1 for unique edges, and you should use
+// OwnerID instead. It exists only for internal usage by the builders.
+func (m *TaskScheduleMutation) OwnerIDs() (ids []int) {
+	if id := m.owner; id != nil {
+		ids = append(ids, *id)
+	}
+	return
+}
+
+// ResetOwner resets all changes to the "owner" edge.
+func (m *TaskScheduleMutation) ResetOwner() {
+	m.owner = nil
+	m.clearedowner = false
+}
+
+// ClearCreatedBy clears the "created_by" edge to the User entity.
+func (m *TaskScheduleMutation) ClearCreatedBy() {
+	m.clearedcreated_by = true
+	m.clearedFields[taskschedule.FieldCreatedByID] = struct{}{}
+}
+
+// CreatedByCleared reports if the "created_by" edge to the User entity was cleared.
+func (m *TaskScheduleMutation) CreatedByCleared() bool {
+	return m.CreatedByIDCleared() || m.clearedcreated_by
+}
+
+// CreatedByIDs returns the "created_by" edge IDs in the mutation.
+// Note that IDs always returns len(IDs) <= 1 for unique edges, and you should use
+// CreatedByID instead. It exists only for internal usage by the builders.
+func (m *TaskScheduleMutation) CreatedByIDs() (ids []int) {
+	if id := m.created_by; id != nil {
+		ids = append(ids, *id)
+	}
+	return
+}
+
+// ResetCreatedBy resets all changes to the "created_by" edge.
+func (m *TaskScheduleMutation) ResetCreatedBy() {
+	m.created_by = nil
+	m.clearedcreated_by = false
+}
+
+// AddTagIDs adds the "tags" edge to the Tag entity by ids.
+func (m *TaskScheduleMutation) AddTagIDs(ids ...int) {
+	if m.tags == nil {
+		m.tags = make(map[int]struct{})
+	}
+	for i := range ids {
+		m.tags[ids[i]] = struct{}{}
+	}
+}
+
+// ClearTags clears the "tags" edge to the Tag entity.
+func (m *TaskScheduleMutation) ClearTags() {
+	m.clearedtags = true
+}
+
+// TagsCleared reports if the "tags" edge to the Tag entity was cleared.
+func (m *TaskScheduleMutation) TagsCleared() bool {
+	return m.clearedtags
+}
+
+// RemoveTagIDs removes the "tags" edge to the Tag entity by IDs.
+func (m *TaskScheduleMutation) RemoveTagIDs(ids ...int) {
+	if m.removedtags == nil {
+		m.removedtags = make(map[int]struct{})
+	}
+	for i := range ids {
+		delete(m.tags, ids[i])
+		m.removedtags[ids[i]] = struct{}{}
+	}
+}
+
+// RemovedTags returns the removed IDs of the "tags" edge to the Tag entity.
+func (m *TaskScheduleMutation) RemovedTagsIDs() (ids []int) {
+	for id := range m.removedtags {
+		ids = append(ids, id)
+	}
+	return
+}
+
+// TagsIDs returns the "tags" edge IDs in the mutation.
+func (m *TaskScheduleMutation) TagsIDs() (ids []int) {
+	for id := range m.tags {
+		ids = append(ids, id)
+	}
+	return
+}
+
+// ResetTags resets all changes to the "tags" edge.
+func (m *TaskScheduleMutation) ResetTags() {
+	m.tags = nil
+	m.clearedtags = false
+	m.removedtags = nil
+}
+
+// AddPolicyIDs adds the "policies" edge to the CompliancePolicy entity by ids.
+func (m *TaskScheduleMutation) AddPolicyIDs(ids ...int) {
+	if m.policies == nil {
+		m.policies = make(map[int]struct{})
+	}
+	for i := range ids {
+		m.policies[ids[i]] = struct{}{}
+	}
+}
+
+// ClearPolicies clears the "policies" edge to the CompliancePolicy entity.
+func (m *TaskScheduleMutation) ClearPolicies() {
+	m.clearedpolicies = true
+}
+
+// PoliciesCleared reports if the "policies" edge to the CompliancePolicy entity was cleared.
+func (m *TaskScheduleMutation) PoliciesCleared() bool {
+	return m.clearedpolicies
+}
+
+// RemovePolicyIDs removes the "policies" edge to the CompliancePolicy entity by IDs.
+func (m *TaskScheduleMutation) RemovePolicyIDs(ids ...int) {
+	if m.removedpolicies == nil {
+		m.removedpolicies = make(map[int]struct{})
+	}
+	for i := range ids {
+		delete(m.policies, ids[i])
+		m.removedpolicies[ids[i]] = struct{}{}
+	}
+}
+
+// RemovedPolicies returns the removed IDs of the "policies" edge to the CompliancePolicy entity.
+func (m *TaskScheduleMutation) RemovedPoliciesIDs() (ids []int) {
+	for id := range m.removedpolicies {
+		ids = append(ids, id)
+	}
+	return
+}
+
+// PoliciesIDs returns the "policies" edge IDs in the mutation.
+func (m *TaskScheduleMutation) PoliciesIDs() (ids []int) {
+	for id := range m.policies {
+		ids = append(ids, id)
+	}
+	return
+}
+
+// ResetPolicies resets all changes to the "policies" edge.
+func (m *TaskScheduleMutation) ResetPolicies() {
+	m.policies = nil
+	m.clearedpolicies = false
+	m.removedpolicies = nil
+}
+
+// AddWatcherIDs adds the "watchers" edge to the TaskScheduleWatcher entity by ids.
+func (m *TaskScheduleMutation) AddWatcherIDs(ids ...int) {
+	if m.watchers == nil {
+		m.watchers = make(map[int]struct{})
+	}
+	for i := range ids {
+		m.watchers[ids[i]] = struct{}{}
+	}
+}
+
+// ClearWatchers clears the "watchers" edge to the TaskScheduleWatcher entity.
+func (m *TaskScheduleMutation) ClearWatchers() {
+	m.clearedwatchers = true
+}
+
+// WatchersCleared reports if the "watchers" edge to the TaskScheduleWatcher entity was cleared.
+func (m *TaskScheduleMutation) WatchersCleared() bool {
+	return m.clearedwatchers
+}
+
+// RemoveWatcherIDs removes the "watchers" edge to the TaskScheduleWatcher entity by IDs.
+func (m *TaskScheduleMutation) RemoveWatcherIDs(ids ...int) {
+	if m.removedwatchers == nil {
+		m.removedwatchers = make(map[int]struct{})
+	}
+	for i := range ids {
+		delete(m.watchers, ids[i])
+		m.removedwatchers[ids[i]] = struct{}{}
+	}
+}
+
+// RemovedWatchers returns the removed IDs of the "watchers" edge to the TaskScheduleWatcher entity.
+func (m *TaskScheduleMutation) RemovedWatchersIDs() (ids []int) {
+	for id := range m.removedwatchers {
+		ids = append(ids, id)
+	}
+	return
+}
+
+// WatchersIDs returns the "watchers" edge IDs in the mutation.
+func (m *TaskScheduleMutation) WatchersIDs() (ids []int) {
+	for id := range m.watchers {
+		ids = append(ids, id)
+	}
+	return
+}
+
+// ResetWatchers resets all changes to the "watchers" edge.
+func (m *TaskScheduleMutation) ResetWatchers() {
+	m.watchers = nil
+	m.clearedwatchers = false
+	m.removedwatchers = nil
+}
+
+// AddTaskIDs adds the "tasks" edge to the Ticket entity by ids.
+func (m *TaskScheduleMutation) AddTaskIDs(ids ...int) {
+	if m.tasks == nil {
+		m.tasks = make(map[int]struct{})
+	}
+	for i := range ids {
+		m.tasks[ids[i]] = struct{}{}
+	}
+}
+
+// ClearTasks clears the "tasks" edge to the Ticket entity.
+func (m *TaskScheduleMutation) ClearTasks() {
+	m.clearedtasks = true
+}
+
+// TasksCleared reports if the "tasks" edge to the Ticket entity was cleared.
+func (m *TaskScheduleMutation) TasksCleared() bool {
+	return m.clearedtasks
+}
+
+// RemoveTaskIDs removes the "tasks" edge to the Ticket entity by IDs.
+func (m *TaskScheduleMutation) RemoveTaskIDs(ids ...int) {
+	if m.removedtasks == nil {
+		m.removedtasks = make(map[int]struct{})
+	}
+	for i := range ids {
+		delete(m.tasks, ids[i])
+		m.removedtasks[ids[i]] = struct{}{}
+	}
+}
+
+// RemovedTasks returns the removed IDs of the "tasks" edge to the Ticket entity.
+func (m *TaskScheduleMutation) RemovedTasksIDs() (ids []int) {
+	for id := range m.removedtasks {
+		ids = append(ids, id)
+	}
+	return
+}
+
+// TasksIDs returns the "tasks" edge IDs in the mutation.
+func (m *TaskScheduleMutation) TasksIDs() (ids []int) {
+	for id := range m.tasks {
+		ids = append(ids, id)
+	}
+	return
+}
+
+// ResetTasks resets all changes to the "tasks" edge.
+func (m *TaskScheduleMutation) ResetTasks() {
+	m.tasks = nil
+	m.clearedtasks = false
+	m.removedtasks = nil
+}
+
+// AddEventIDs adds the "events" edge to the TaskScheduleEvent entity by ids.
+func (m *TaskScheduleMutation) AddEventIDs(ids ...int) {
+	if m.events == nil {
+		m.events = make(map[int]struct{})
+	}
+	for i := range ids {
+		m.events[ids[i]] = struct{}{}
+	}
+}
+
+// ClearEvents clears the "events" edge to the TaskScheduleEvent entity.
+func (m *TaskScheduleMutation) ClearEvents() {
+	m.clearedevents = true
+}
+
+// EventsCleared reports if the "events" edge to the TaskScheduleEvent entity was cleared.
+func (m *TaskScheduleMutation) EventsCleared() bool {
+	return m.clearedevents
+}
+
+// RemoveEventIDs removes the "events" edge to the TaskScheduleEvent entity by IDs.
+func (m *TaskScheduleMutation) RemoveEventIDs(ids ...int) {
+	if m.removedevents == nil {
+		m.removedevents = make(map[int]struct{})
+	}
+	for i := range ids {
+		delete(m.events, ids[i])
+		m.removedevents[ids[i]] = struct{}{}
+	}
+}
+
+// RemovedEvents returns the removed IDs of the "events" edge to the TaskScheduleEvent entity.
+func (m *TaskScheduleMutation) RemovedEventsIDs() (ids []int) {
+	for id := range m.removedevents {
+		ids = append(ids, id)
+	}
+	return
+}
+
+// EventsIDs returns the "events" edge IDs in the mutation.
+func (m *TaskScheduleMutation) EventsIDs() (ids []int) {
+	for id := range m.events {
+		ids = append(ids, id)
+	}
+	return
+}
+
+// ResetEvents resets all changes to the "events" edge.
+func (m *TaskScheduleMutation) ResetEvents() {
+	m.events = nil
+	m.clearedevents = false
+	m.removedevents = nil
+}
+
+// Where appends a list predicates to the TaskScheduleMutation builder.
+func (m *TaskScheduleMutation) Where(ps ...predicate.TaskSchedule) {
+	m.predicates = append(m.predicates, ps...)
+}
+
+// WhereP appends storage-level predicates to the TaskScheduleMutation builder. Using this method,
+// users can use type-assertion to append predicates that do not depend on any generated package.
+func (m *TaskScheduleMutation) WhereP(ps ...func(*sql.Selector)) {
+	p := make([]predicate.TaskSchedule, len(ps))
+	for i := range ps {
+		p[i] = ps[i]
+	}
+	m.Where(p...)
+}
+
+// Op returns the operation name.
+func (m *TaskScheduleMutation) Op() Op {
+	return m.op
+}
+
+// SetOp allows setting the mutation operation.
+func (m *TaskScheduleMutation) SetOp(op Op) {
+	m.op = op
+}
+
+// Type returns the node type of this mutation (TaskSchedule).
+func (m *TaskScheduleMutation) Type() string {
+	return m.typ
+}
+
+// Fields returns all fields that were changed during this mutation. Note that in
+// order to get all numeric fields that were incremented/decremented, call
+// AddedFields().
+func (m *TaskScheduleMutation) Fields() []string {
+	fields := make([]string, 0, 19)
+	if m.created_at != nil {
+		fields = append(fields, taskschedule.FieldCreatedAt)
+	}
+	if m.updated_at != nil {
+		fields = append(fields, taskschedule.FieldUpdatedAt)
+	}
+	if m.name != nil {
+		fields = append(fields, taskschedule.FieldName)
+	}
+	if m.description != nil {
+		fields = append(fields, taskschedule.FieldDescription)
+	}
+	if m.site != nil {
+		fields = append(fields, taskschedule.FieldSiteID)
+	}
+	if m.category != nil {
+		fields = append(fields, taskschedule.FieldCategoryID)
+	}
+	if m.owner != nil {
+		fields = append(fields, taskschedule.FieldOwnerID)
+	}
+	if m.created_by != nil {
+		fields = append(fields, taskschedule.FieldCreatedByID)
+	}
+	if m.query_filter != nil {
+		fields = append(fields, taskschedule.FieldQueryFilter)
+	}
+	if m.query_search != nil {
+		fields = append(fields, taskschedule.FieldQuerySearch)
+	}
+	if m.recurrence != nil {
+		fields = append(fields, taskschedule.FieldRecurrence)
+	}
+	if m.starts_at != nil {
+		fields = append(fields, taskschedule.FieldStartsAt)
+	}
+	if m.time_zone != nil {
+		fields = append(fields, taskschedule.FieldTimeZone)
+	}
+	if m.due_in_days != nil {
+		fields = append(fields, taskschedule.FieldDueInDays)
+	}
+	if m.active != nil {
+		fields = append(fields, taskschedule.FieldActive)
+	}
+	if m.next_occurrence_at != nil {
+		fields = append(fields, taskschedule.FieldNextOccurrenceAt)
+	}
+	if m.last_occurrence_at != nil {
+		fields = append(fields, taskschedule.FieldLastOccurrenceAt)
+	}
+	if m.library_id != nil {
+		fields = append(fields, taskschedule.FieldLibraryID)
+	}
+	if m.version != nil {
+		fields = append(fields, taskschedule.FieldVersion)
+	}
+	return fields
+}
+
+// Field returns the value of a field with the given name. The second boolean
+// return value indicates that this field was not set, or was not defined in the
+// schema.
+func (m *TaskScheduleMutation) Field(name string) (ent.Value, bool) {
+	switch name {
+	case taskschedule.FieldCreatedAt:
+		return m.CreatedAt()
+	case taskschedule.FieldUpdatedAt:
+		return m.UpdatedAt()
+	case taskschedule.FieldName:
+		return m.Name()
+	case taskschedule.FieldDescription:
+		return m.Description()
+	case taskschedule.FieldSiteID:
+		return m.SiteID()
+	case taskschedule.FieldCategoryID:
+		return m.CategoryID()
+	case taskschedule.FieldOwnerID:
+		return m.OwnerID()
+	case taskschedule.FieldCreatedByID:
+		return m.CreatedByID()
+	case taskschedule.FieldQueryFilter:
+		return m.QueryFilter()
+	case taskschedule.FieldQuerySearch:
+		return m.QuerySearch()
+	case taskschedule.FieldRecurrence:
+		return m.Recurrence()
+	case taskschedule.FieldStartsAt:
+		return m.StartsAt()
+	case taskschedule.FieldTimeZone:
+		return m.TimeZone()
+	case taskschedule.FieldDueInDays:
+		return m.DueInDays()
+	case taskschedule.FieldActive:
+		return m.Active()
+	case taskschedule.FieldNextOccurrenceAt:
+		return m.NextOccurrenceAt()
+	case taskschedule.FieldLastOccurrenceAt:
+		return m.LastOccurrenceAt()
+	case taskschedule.FieldLibraryID:
+		return m.LibraryID()
+	case taskschedule.FieldVersion:
+		return m.Version()
+	}
+	return nil, false
+}
+
+// OldField returns the old value of the field from the database. An error is
+// returned if the mutation operation is not UpdateOne, or the query to the
+// database failed.
+func (m *TaskScheduleMutation) OldField(ctx context.Context, name string) (ent.Value, error) {
+	switch name {
+	case taskschedule.FieldCreatedAt:
+		return m.OldCreatedAt(ctx)
+	case taskschedule.FieldUpdatedAt:
+		return m.OldUpdatedAt(ctx)
+	case taskschedule.FieldName:
+		return m.OldName(ctx)
+	case taskschedule.FieldDescription:
+		return m.OldDescription(ctx)
+	case taskschedule.FieldSiteID:
+		return m.OldSiteID(ctx)
+	case taskschedule.FieldCategoryID:
+		return m.OldCategoryID(ctx)
+	case taskschedule.FieldOwnerID:
+		return m.OldOwnerID(ctx)
+	case taskschedule.FieldCreatedByID:
+		return m.OldCreatedByID(ctx)
+	case taskschedule.FieldQueryFilter:
+		return m.OldQueryFilter(ctx)
+	case taskschedule.FieldQuerySearch:
+		return m.OldQuerySearch(ctx)
+	case taskschedule.FieldRecurrence:
+		return m.OldRecurrence(ctx)
+	case taskschedule.FieldStartsAt:
+		return m.OldStartsAt(ctx)
+	case taskschedule.FieldTimeZone:
+		return m.OldTimeZone(ctx)
+	case taskschedule.FieldDueInDays:
+		return m.OldDueInDays(ctx)
+	case taskschedule.FieldActive:
+		return m.OldActive(ctx)
+	case taskschedule.FieldNextOccurrenceAt:
+		return m.OldNextOccurrenceAt(ctx)
+	case taskschedule.FieldLastOccurrenceAt:
+		return m.OldLastOccurrenceAt(ctx)
+	case taskschedule.FieldLibraryID:
+		return m.OldLibraryID(ctx)
+	case taskschedule.FieldVersion:
+		return m.OldVersion(ctx)
+	}
+	return nil, fmt.Errorf("unknown TaskSchedule field %s", name)
+}
+
+// SetField sets the value of a field with the given name. It returns an error if
+// the field is not defined in the schema, or if the type mismatched the field
+// type.
+func (m *TaskScheduleMutation) SetField(name string, value ent.Value) error {
+	switch name {
+	case taskschedule.FieldCreatedAt:
+		v, ok := value.(time.Time)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetCreatedAt(v)
+		return nil
+	case taskschedule.FieldUpdatedAt:
+		v, ok := value.(time.Time)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetUpdatedAt(v)
+		return nil
+	case taskschedule.FieldName:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetName(v)
+		return nil
+	case taskschedule.FieldDescription:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetDescription(v)
+		return nil
+	case taskschedule.FieldSiteID:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetSiteID(v)
+		return nil
+	case taskschedule.FieldCategoryID:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetCategoryID(v)
+		return nil
+	case taskschedule.FieldOwnerID:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetOwnerID(v)
+		return nil
+	case taskschedule.FieldCreatedByID:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetCreatedByID(v)
+		return nil
+	case taskschedule.FieldQueryFilter:
+		v, ok := value.(json.RawMessage)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetQueryFilter(v)
+		return nil
+	case taskschedule.FieldQuerySearch:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetQuerySearch(v)
+		return nil
+	case taskschedule.FieldRecurrence:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetRecurrence(v)
+		return nil
+	case taskschedule.FieldStartsAt:
+		v, ok := value.(time.Time)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetStartsAt(v)
+		return nil
+	case taskschedule.FieldTimeZone:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetTimeZone(v)
+		return nil
+	case taskschedule.FieldDueInDays:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetDueInDays(v)
+		return nil
+	case taskschedule.FieldActive:
+		v, ok := value.(bool)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetActive(v)
+		return nil
+	case taskschedule.FieldNextOccurrenceAt:
+		v, ok := value.(time.Time)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetNextOccurrenceAt(v)
+		return nil
+	case taskschedule.FieldLastOccurrenceAt:
+		v, ok := value.(time.Time)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetLastOccurrenceAt(v)
+		return nil
+	case taskschedule.FieldLibraryID:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetLibraryID(v)
+		return nil
+	case taskschedule.FieldVersion:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetVersion(v)
+		return nil
+	}
+	return fmt.Errorf("unknown TaskSchedule field %s", name)
+}
+
+// AddedFields returns all numeric fields that were incremented/decremented during
+// this mutation.
+func (m *TaskScheduleMutation) AddedFields() []string {
+	var fields []string
+	if m.adddue_in_days != nil {
+		fields = append(fields, taskschedule.FieldDueInDays)
+	}
+	if m.addversion != nil {
+		fields = append(fields, taskschedule.FieldVersion)
+	}
+	return fields
+}
+
+// AddedField returns the numeric value that was incremented/decremented on a field
+// with the given name. The second boolean return value indicates that this field
+// was not set, or was not defined in the schema.
+func (m *TaskScheduleMutation) AddedField(name string) (ent.Value, bool) {
+	switch name {
+	case taskschedule.FieldDueInDays:
+		return m.AddedDueInDays()
+	case taskschedule.FieldVersion:
+		return m.AddedVersion()
+	}
+	return nil, false
+}
+
+// AddField adds the value to the field with the given name. It returns an error if
+// the field is not defined in the schema, or if the type mismatched the field
+// type.
+func (m *TaskScheduleMutation) AddField(name string, value ent.Value) error {
+	switch name {
+	case taskschedule.FieldDueInDays:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.AddDueInDays(v)
+		return nil
+	case taskschedule.FieldVersion:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.AddVersion(v)
+		return nil
+	}
+	return fmt.Errorf("unknown TaskSchedule numeric field %s", name)
+}
+
+// ClearedFields returns all nullable fields that were cleared during this
+// mutation.
+func (m *TaskScheduleMutation) ClearedFields() []string {
+	var fields []string
+	if m.FieldCleared(taskschedule.FieldCategoryID) {
+		fields = append(fields, taskschedule.FieldCategoryID)
+	}
+	if m.FieldCleared(taskschedule.FieldOwnerID) {
+		fields = append(fields, taskschedule.FieldOwnerID)
+	}
+	if m.FieldCleared(taskschedule.FieldCreatedByID) {
+		fields = append(fields, taskschedule.FieldCreatedByID)
+	}
+	if m.FieldCleared(taskschedule.FieldQueryFilter) {
+		fields = append(fields, taskschedule.FieldQueryFilter)
+	}
+	if m.FieldCleared(taskschedule.FieldQuerySearch) {
+		fields = append(fields, taskschedule.FieldQuerySearch)
+	}
+	if m.FieldCleared(taskschedule.FieldNextOccurrenceAt) {
+		fields = append(fields, taskschedule.FieldNextOccurrenceAt)
+	}
+	if m.FieldCleared(taskschedule.FieldLastOccurrenceAt) {
+		fields = append(fields, taskschedule.FieldLastOccurrenceAt)
+	}
+	if m.FieldCleared(taskschedule.FieldLibraryID) {
+		fields = append(fields, taskschedule.FieldLibraryID)
+	}
+	return fields
+}
+
+// FieldCleared returns a boolean indicating if a field with the given name was
+// cleared in this mutation.
+func (m *TaskScheduleMutation) FieldCleared(name string) bool {
+	_, ok := m.clearedFields[name]
+	return ok
+}
+
+// ClearField clears the value of the field with the given name. It returns an
+// error if the field is not defined in the schema.
+func (m *TaskScheduleMutation) ClearField(name string) error {
+	switch name {
+	case taskschedule.FieldCategoryID:
+		m.ClearCategoryID()
+		return nil
+	case taskschedule.FieldOwnerID:
+		m.ClearOwnerID()
+		return nil
+	case taskschedule.FieldCreatedByID:
+		m.ClearCreatedByID()
+		return nil
+	case taskschedule.FieldQueryFilter:
+		m.ClearQueryFilter()
+		return nil
+	case taskschedule.FieldQuerySearch:
+		m.ClearQuerySearch()
+		return nil
+	case taskschedule.FieldNextOccurrenceAt:
+		m.ClearNextOccurrenceAt()
+		return nil
+	case taskschedule.FieldLastOccurrenceAt:
+		m.ClearLastOccurrenceAt()
+		return nil
+	case taskschedule.FieldLibraryID:
+		m.ClearLibraryID()
+		return nil
+	}
+	return fmt.Errorf("unknown TaskSchedule nullable field %s", name)
+}
+
+// ResetField resets all changes in the mutation for the field with the given name.
+// It returns an error if the field is not defined in the schema.
+func (m *TaskScheduleMutation) ResetField(name string) error {
+	switch name {
+	case taskschedule.FieldCreatedAt:
+		m.ResetCreatedAt()
+		return nil
+	case taskschedule.FieldUpdatedAt:
+		m.ResetUpdatedAt()
+		return nil
+	case taskschedule.FieldName:
+		m.ResetName()
+		return nil
+	case taskschedule.FieldDescription:
+		m.ResetDescription()
+		return nil
+	case taskschedule.FieldSiteID:
+		m.ResetSiteID()
+		return nil
+	case taskschedule.FieldCategoryID:
+		m.ResetCategoryID()
+		return nil
+	case taskschedule.FieldOwnerID:
+		m.ResetOwnerID()
+		return nil
+	case taskschedule.FieldCreatedByID:
+		m.ResetCreatedByID()
+		return nil
+	case taskschedule.FieldQueryFilter:
+		m.ResetQueryFilter()
+		return nil
+	case taskschedule.FieldQuerySearch:
+		m.ResetQuerySearch()
+		return nil
+	case taskschedule.FieldRecurrence:
+		m.ResetRecurrence()
+		return nil
+	case taskschedule.FieldStartsAt:
+		m.ResetStartsAt()
+		return nil
+	case taskschedule.FieldTimeZone:
+		m.ResetTimeZone()
+		return nil
+	case taskschedule.FieldDueInDays:
+		m.ResetDueInDays()
+		return nil
+	case taskschedule.FieldActive:
+		m.ResetActive()
+		return nil
+	case taskschedule.FieldNextOccurrenceAt:
+		m.ResetNextOccurrenceAt()
+		return nil
+	case taskschedule.FieldLastOccurrenceAt:
+		m.ResetLastOccurrenceAt()
+		return nil
+	case taskschedule.FieldLibraryID:
+		m.ResetLibraryID()
+		return nil
+	case taskschedule.FieldVersion:
+		m.ResetVersion()
+		return nil
+	}
+	return fmt.Errorf("unknown TaskSchedule field %s", name)
+}
+
+// AddedEdges returns all edge names that were set/added in this mutation.
+func (m *TaskScheduleMutation) AddedEdges() []string {
+	edges := make([]string, 0, 9)
+	if m.site != nil {
+		edges = append(edges, taskschedule.EdgeSite)
+	}
+	if m.category != nil {
+		edges = append(edges, taskschedule.EdgeCategory)
+	}
+	if m.owner != nil {
+		edges = append(edges, taskschedule.EdgeOwner)
+	}
+	if m.created_by != nil {
+		edges = append(edges, taskschedule.EdgeCreatedBy)
+	}
+	if m.tags != nil {
+		edges = append(edges, taskschedule.EdgeTags)
+	}
+	if m.policies != nil {
+		edges = append(edges, taskschedule.EdgePolicies)
+	}
+	if m.watchers != nil {
+		edges = append(edges, taskschedule.EdgeWatchers)
+	}
+	if m.tasks != nil {
+		edges = append(edges, taskschedule.EdgeTasks)
+	}
+	if m.events != nil {
+		edges = append(edges, taskschedule.EdgeEvents)
+	}
+	return edges
+}
+
+// AddedIDs returns all IDs (to other nodes) that were added for the given edge
+// name in this mutation.
+func (m *TaskScheduleMutation) AddedIDs(name string) []ent.Value {
+	switch name {
+	case taskschedule.EdgeSite:
+		if id := m.site; id != nil {
+			return []ent.Value{*id}
+		}
+	case taskschedule.EdgeCategory:
+		if id := m.category; id != nil {
+			return []ent.Value{*id}
+		}
+	case taskschedule.EdgeOwner:
+		if id := m.owner; id != nil {
+			return []ent.Value{*id}
+		}
+	case taskschedule.EdgeCreatedBy:
+		if id := m.created_by; id != nil {
+			return []ent.Value{*id}
+		}
+	case taskschedule.EdgeTags:
+		ids := make([]ent.Value, 0, len(m.tags))
+		for id := range m.tags {
+			ids = append(ids, id)
+		}
+		return ids
+	case taskschedule.EdgePolicies:
+		ids := make([]ent.Value, 0, len(m.policies))
+		for id := range m.policies {
+			ids = append(ids, id)
+		}
+		return ids
+	case taskschedule.EdgeWatchers:
+		ids := make([]ent.Value, 0, len(m.watchers))
+		for id := range m.watchers {
+			ids = append(ids, id)
+		}
+		return ids
+	case taskschedule.EdgeTasks:
+		ids := make([]ent.Value, 0, len(m.tasks))
+		for id := range m.tasks {
+			ids = append(ids, id)
+		}
+		return ids
+	case taskschedule.EdgeEvents:
+		ids := make([]ent.Value, 0, len(m.events))
+		for id := range m.events {
+			ids = append(ids, id)
+		}
+		return ids
+	}
+	return nil
+}
+
+// RemovedEdges returns all edge names that were removed in this mutation.
+func (m *TaskScheduleMutation) RemovedEdges() []string {
+	edges := make([]string, 0, 9)
+	if m.removedtags != nil {
+		edges = append(edges, taskschedule.EdgeTags)
+	}
+	if m.removedpolicies != nil {
+		edges = append(edges, taskschedule.EdgePolicies)
+	}
+	if m.removedwatchers != nil {
+		edges = append(edges, taskschedule.EdgeWatchers)
+	}
+	if m.removedtasks != nil {
+		edges = append(edges, taskschedule.EdgeTasks)
+	}
+	if m.removedevents != nil {
+		edges = append(edges, taskschedule.EdgeEvents)
+	}
+	return edges
+}
+
+// RemovedIDs returns all IDs (to other nodes) that were removed for the edge with
+// the given name in this mutation.
+func (m *TaskScheduleMutation) RemovedIDs(name string) []ent.Value {
+	switch name {
+	case taskschedule.EdgeTags:
+		ids := make([]ent.Value, 0, len(m.removedtags))
+		for id := range m.removedtags {
+			ids = append(ids, id)
+		}
+		return ids
+	case taskschedule.EdgePolicies:
+		ids := make([]ent.Value, 0, len(m.removedpolicies))
+		for id := range m.removedpolicies {
+			ids = append(ids, id)
+		}
+		return ids
+	case taskschedule.EdgeWatchers:
+		ids := make([]ent.Value, 0, len(m.removedwatchers))
+		for id := range m.removedwatchers {
+			ids = append(ids, id)
+		}
+		return ids
+	case taskschedule.EdgeTasks:
+		ids := make([]ent.Value, 0, len(m.removedtasks))
+		for id := range m.removedtasks {
+			ids = append(ids, id)
+		}
+		return ids
+	case taskschedule.EdgeEvents:
+		ids := make([]ent.Value, 0, len(m.removedevents))
+		for id := range m.removedevents {
+			ids = append(ids, id)
+		}
+		return ids
+	}
+	return nil
+}
+
+// ClearedEdges returns all edge names that were cleared in this mutation.
+func (m *TaskScheduleMutation) ClearedEdges() []string {
+	edges := make([]string, 0, 9)
+	if m.clearedsite {
+		edges = append(edges, taskschedule.EdgeSite)
+	}
+	if m.clearedcategory {
+		edges = append(edges, taskschedule.EdgeCategory)
+	}
+	if m.clearedowner {
+		edges = append(edges, taskschedule.EdgeOwner)
+	}
+	if m.clearedcreated_by {
+		edges = append(edges, taskschedule.EdgeCreatedBy)
+	}
+	if m.clearedtags {
+		edges = append(edges, taskschedule.EdgeTags)
+	}
+	if m.clearedpolicies {
+		edges = append(edges, taskschedule.EdgePolicies)
+	}
+	if m.clearedwatchers {
+		edges = append(edges, taskschedule.EdgeWatchers)
+	}
+	if m.clearedtasks {
+		edges = append(edges, taskschedule.EdgeTasks)
+	}
+	if m.clearedevents {
+		edges = append(edges, taskschedule.EdgeEvents)
+	}
+	return edges
+}
+
+// EdgeCleared returns a boolean which indicates if the edge with the given name
+// was cleared in this mutation.
+func (m *TaskScheduleMutation) EdgeCleared(name string) bool {
+	switch name {
+	case taskschedule.EdgeSite:
+		return m.clearedsite
+	case taskschedule.EdgeCategory:
+		return m.clearedcategory
+	case taskschedule.EdgeOwner:
+		return m.clearedowner
+	case taskschedule.EdgeCreatedBy:
+		return m.clearedcreated_by
+	case taskschedule.EdgeTags:
+		return m.clearedtags
+	case taskschedule.EdgePolicies:
+		return m.clearedpolicies
+	case taskschedule.EdgeWatchers:
+		return m.clearedwatchers
+	case taskschedule.EdgeTasks:
+		return m.clearedtasks
+	case taskschedule.EdgeEvents:
+		return m.clearedevents
+	}
+	return false
+}
+
+// ClearEdge clears the value of the edge with the given name. It returns an error
+// if that edge is not defined in the schema.
+func (m *TaskScheduleMutation) ClearEdge(name string) error {
+	switch name {
+	case taskschedule.EdgeSite:
+		m.ClearSite()
+		return nil
+	case taskschedule.EdgeCategory:
+		m.ClearCategory()
+		return nil
+	case taskschedule.EdgeOwner:
+		m.ClearOwner()
+		return nil
+	case taskschedule.EdgeCreatedBy:
+		m.ClearCreatedBy()
+		return nil
+	}
+	return fmt.Errorf("unknown TaskSchedule unique edge %s", name)
+}
+
+// ResetEdge resets all changes to the edge with the given name in this mutation.
+// It returns an error if the edge is not defined in the schema.
+func (m *TaskScheduleMutation) ResetEdge(name string) error {
+	switch name {
+	case taskschedule.EdgeSite:
+		m.ResetSite()
+		return nil
+	case taskschedule.EdgeCategory:
+		m.ResetCategory()
+		return nil
+	case taskschedule.EdgeOwner:
+		m.ResetOwner()
+		return nil
+	case taskschedule.EdgeCreatedBy:
+		m.ResetCreatedBy()
+		return nil
+	case taskschedule.EdgeTags:
+		m.ResetTags()
+		return nil
+	case taskschedule.EdgePolicies:
+		m.ResetPolicies()
+		return nil
+	case taskschedule.EdgeWatchers:
+		m.ResetWatchers()
+		return nil
+	case taskschedule.EdgeTasks:
+		m.ResetTasks()
+		return nil
+	case taskschedule.EdgeEvents:
+		m.ResetEvents()
+		return nil
+	}
+	return fmt.Errorf("unknown TaskSchedule edge %s", name)
+}
+
+// TaskScheduleEventMutation represents an operation that mutates the TaskScheduleEvent nodes in the graph.
+type TaskScheduleEventMutation struct {
+	config
+	op              Op
+	typ             string
+	id              *int
+	kind            *taskscheduleevent.Kind
+	created_at      *time.Time
+	reason          *string
+	changes         *[]schematype.FieldChange
+	appendchanges   []schematype.FieldChange
+	clearedFields   map[string]struct{}
+	schedule        *int
+	clearedschedule bool
+	actor           *int
+	clearedactor    bool
+	done            bool
+	oldValue        func(context.Context) (*TaskScheduleEvent, error)
+	predicates      []predicate.TaskScheduleEvent
+}
+
+var _ ent.Mutation = (*TaskScheduleEventMutation)(nil)
+
+// taskscheduleeventOption allows management of the mutation configuration using functional options.
+type taskscheduleeventOption func(*TaskScheduleEventMutation)
+
+// newTaskScheduleEventMutation creates new mutation for the TaskScheduleEvent entity.
+func newTaskScheduleEventMutation(c config, op Op, opts ...taskscheduleeventOption) *TaskScheduleEventMutation {
+	m := &TaskScheduleEventMutation{
+		config:        c,
+		op:            op,
+		typ:           TypeTaskScheduleEvent,
+		clearedFields: make(map[string]struct{}),
+	}
+	for _, opt := range opts {
+		opt(m)
+	}
+	return m
+}
+
+// withTaskScheduleEventID sets the ID field of the mutation.
+func withTaskScheduleEventID(id int) taskscheduleeventOption {
+	return func(m *TaskScheduleEventMutation) {
+		var (
+			err   error
+			once  sync.Once
+			value *TaskScheduleEvent
+		)
+		m.oldValue = func(ctx context.Context) (*TaskScheduleEvent, error) {
+			once.Do(func() {
+				if m.done {
+					err = errors.New("querying old values post mutation is not allowed")
+				} else {
+					value, err = m.Client().TaskScheduleEvent.Get(ctx, id)
+				}
+			})
+			return value, err
+		}
+		m.id = &id
+	}
+}
+
+// withTaskScheduleEvent sets the old TaskScheduleEvent of the mutation.
+func withTaskScheduleEvent(node *TaskScheduleEvent) taskscheduleeventOption {
+	return func(m *TaskScheduleEventMutation) {
+		m.oldValue = func(context.Context) (*TaskScheduleEvent, error) {
+			return node, nil
+		}
+		m.id = &node.ID
+	}
+}
+
+// Client returns a new `ent.Client` from the mutation. If the mutation was
+// executed in a transaction (ent.Tx), a transactional client is returned.
+func (m TaskScheduleEventMutation) Client() *Client {
+	client := &Client{config: m.config}
+	client.init()
+	return client
+}
+
+// Tx returns an `ent.Tx` for mutations that were executed in transactions;
+// it returns an error otherwise.
+func (m TaskScheduleEventMutation) Tx() (*Tx, error) {
+	if _, ok := m.driver.(*txDriver); !ok {
+		return nil, errors.New("ent: mutation is not running in a transaction")
+	}
+	tx := &Tx{config: m.config}
+	tx.init()
+	return tx, nil
+}
+
+// ID returns the ID value in the mutation. Note that the ID is only available
+// if it was provided to the builder or after it was returned from the database.
+func (m *TaskScheduleEventMutation) ID() (id int, exists bool) {
+	if m.id == nil {
+		return
+	}
+	return *m.id, true
+}
+
+// IDs queries the database and returns the entity ids that match the mutation's predicate.
+// That means, if the mutation is applied within a transaction with an isolation level such
+// as sql.LevelSerializable, the returned ids match the ids of the rows that will be updated
+// or updated by the mutation.
+func (m *TaskScheduleEventMutation) IDs(ctx context.Context) ([]int, error) {
+	switch {
+	case m.op.Is(OpUpdateOne | OpDeleteOne):
+		id, exists := m.ID()
+		if exists {
+			return []int{id}, nil
+		}
+		fallthrough
+	case m.op.Is(OpUpdate | OpDelete):
+		return m.Client().TaskScheduleEvent.Query().Where(m.predicates...).IDs(ctx)
+	default:
+		return nil, fmt.Errorf("IDs is not allowed on %s operations", m.op)
+	}
+}
+
+// SetKind sets the "kind" field.
+func (m *TaskScheduleEventMutation) SetKind(t taskscheduleevent.Kind) {
+	m.kind = &t
+}
+
+// Kind returns the value of the "kind" field in the mutation.
+func (m *TaskScheduleEventMutation) Kind() (r taskscheduleevent.Kind, exists bool) {
+	v := m.kind
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldKind returns the old "kind" field's value of the TaskScheduleEvent entity.
+// If the TaskScheduleEvent object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *TaskScheduleEventMutation) OldKind(ctx context.Context) (v taskscheduleevent.Kind, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldKind is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldKind requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldKind: %w", err)
+	}
+	return oldValue.Kind, nil
+}
+
+// ResetKind resets all changes to the "kind" field.
+func (m *TaskScheduleEventMutation) ResetKind() {
+	m.kind = nil
+}
+
+// SetCreatedAt sets the "created_at" field.
+func (m *TaskScheduleEventMutation) SetCreatedAt(t time.Time) {
+	m.created_at = &t
+}
+
+// CreatedAt returns the value of the "created_at" field in the mutation.
+func (m *TaskScheduleEventMutation) CreatedAt() (r time.Time, exists bool) {
+	v := m.created_at
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldCreatedAt returns the old "created_at" field's value of the TaskScheduleEvent entity.
+// If the TaskScheduleEvent object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *TaskScheduleEventMutation) OldCreatedAt(ctx context.Context) (v time.Time, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldCreatedAt is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldCreatedAt requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldCreatedAt: %w", err)
+	}
+	return oldValue.CreatedAt, nil
+}
+
+// ResetCreatedAt resets all changes to the "created_at" field.
+func (m *TaskScheduleEventMutation) ResetCreatedAt() {
+	m.created_at = nil
+}
+
+// SetScheduleID sets the "schedule_id" field.
+func (m *TaskScheduleEventMutation) SetScheduleID(i int) {
+	m.schedule = &i
+}
+
+// ScheduleID returns the value of the "schedule_id" field in the mutation.
+func (m *TaskScheduleEventMutation) ScheduleID() (r int, exists bool) {
+	v := m.schedule
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldScheduleID returns the old "schedule_id" field's value of the TaskScheduleEvent entity.
+// If the TaskScheduleEvent object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *TaskScheduleEventMutation) OldScheduleID(ctx context.Context) (v int, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldScheduleID is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldScheduleID requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldScheduleID: %w", err)
+	}
+	return oldValue.ScheduleID, nil
+}
+
+// ResetScheduleID resets all changes to the "schedule_id" field.
+func (m *TaskScheduleEventMutation) ResetScheduleID() {
+	m.schedule = nil
+}
+
+// SetActorID sets the "actor_id" field.
+func (m *TaskScheduleEventMutation) SetActorID(i int) {
+	m.actor = &i
+}
+
+// ActorID returns the value of the "actor_id" field in the mutation.
+func (m *TaskScheduleEventMutation) ActorID() (r int, exists bool) {
+	v := m.actor
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldActorID returns the old "actor_id" field's value of the TaskScheduleEvent entity.
+// If the TaskScheduleEvent object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *TaskScheduleEventMutation) OldActorID(ctx context.Context) (v *int, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldActorID is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldActorID requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldActorID: %w", err)
+	}
+	return oldValue.ActorID, nil
+}
+
+// ClearActorID clears the value of the "actor_id" field.
+func (m *TaskScheduleEventMutation) ClearActorID() {
+	m.actor = nil
+	m.clearedFields[taskscheduleevent.FieldActorID] = struct{}{}
+}
+
+// ActorIDCleared returns if the "actor_id" field was cleared in this mutation.
+func (m *TaskScheduleEventMutation) ActorIDCleared() bool {
+	_, ok := m.clearedFields[taskscheduleevent.FieldActorID]
+	return ok
+}
+
+// ResetActorID resets all changes to the "actor_id" field.
+func (m *TaskScheduleEventMutation) ResetActorID() {
+	m.actor = nil
+	delete(m.clearedFields, taskscheduleevent.FieldActorID)
+}
+
+// SetReason sets the "reason" field.
+func (m *TaskScheduleEventMutation) SetReason(s string) {
+	m.reason = &s
+}
+
+// Reason returns the value of the "reason" field in the mutation.
+func (m *TaskScheduleEventMutation) Reason() (r string, exists bool) {
+	v := m.reason
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldReason returns the old "reason" field's value of the TaskScheduleEvent entity.
+// If the TaskScheduleEvent object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *TaskScheduleEventMutation) OldReason(ctx context.Context) (v *string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldReason is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldReason requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldReason: %w", err)
+	}
+	return oldValue.Reason, nil
+}
+
+// ClearReason clears the value of the "reason" field.
+func (m *TaskScheduleEventMutation) ClearReason() {
+	m.reason = nil
+	m.clearedFields[taskscheduleevent.FieldReason] = struct{}{}
+}
+
+// ReasonCleared returns if the "reason" field was cleared in this mutation.
+func (m *TaskScheduleEventMutation) ReasonCleared() bool {
+	_, ok := m.clearedFields[taskscheduleevent.FieldReason]
+	return ok
+}
+
+// ResetReason resets all changes to the "reason" field.
+func (m *TaskScheduleEventMutation) ResetReason() {
+	m.reason = nil
+	delete(m.clearedFields, taskscheduleevent.FieldReason)
+}
+
+// SetChanges sets the "changes" field.
+func (m *TaskScheduleEventMutation) SetChanges(sc []schematype.FieldChange) {
+	m.changes = &sc
+	m.appendchanges = nil
+}
+
+// Changes returns the value of the "changes" field in the mutation.
+func (m *TaskScheduleEventMutation) Changes() (r []schematype.FieldChange, exists bool) {
+	v := m.changes
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldChanges returns the old "changes" field's value of the TaskScheduleEvent entity.
+// If the TaskScheduleEvent object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *TaskScheduleEventMutation) OldChanges(ctx context.Context) (v []schematype.FieldChange, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldChanges is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldChanges requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldChanges: %w", err)
+	}
+	return oldValue.Changes, nil
+}
+
+// AppendChanges adds sc to the "changes" field.
+func (m *TaskScheduleEventMutation) AppendChanges(sc []schematype.FieldChange) {
+	m.appendchanges = append(m.appendchanges, sc...)
+}
+
+// AppendedChanges returns the list of values that were appended to the "changes" field in this mutation.
+func (m *TaskScheduleEventMutation) AppendedChanges() ([]schematype.FieldChange, bool) {
+	if len(m.appendchanges) == 0 {
+		return nil, false
+	}
+	return m.appendchanges, true
+}
+
+// ResetChanges resets all changes to the "changes" field.
+func (m *TaskScheduleEventMutation) ResetChanges() {
+	m.changes = nil
+	m.appendchanges = nil
+}
+
+// ClearSchedule clears the "schedule" edge to the TaskSchedule entity.
+func (m *TaskScheduleEventMutation) ClearSchedule() {
+	m.clearedschedule = true
+	m.clearedFields[taskscheduleevent.FieldScheduleID] = struct{}{}
+}
+
+// ScheduleCleared reports if the "schedule" edge to the TaskSchedule entity was cleared.
+func (m *TaskScheduleEventMutation) ScheduleCleared() bool {
+	return m.clearedschedule
+}
+
+// ScheduleIDs returns the "schedule" edge IDs in the mutation.
+// Note that IDs always returns len(IDs) <= 1 for unique edges, and you should use
+// ScheduleID instead. It exists only for internal usage by the builders.
+func (m *TaskScheduleEventMutation) ScheduleIDs() (ids []int) {
+	if id := m.schedule; id != nil {
+		ids = append(ids, *id)
+	}
+	return
+}
+
+// ResetSchedule resets all changes to the "schedule" edge.
+func (m *TaskScheduleEventMutation) ResetSchedule() {
+	m.schedule = nil
+	m.clearedschedule = false
+}
+
+// ClearActor clears the "actor" edge to the User entity.
+func (m *TaskScheduleEventMutation) ClearActor() {
+	m.clearedactor = true
+	m.clearedFields[taskscheduleevent.FieldActorID] = struct{}{}
+}
+
+// ActorCleared reports if the "actor" edge to the User entity was cleared.
+func (m *TaskScheduleEventMutation) ActorCleared() bool {
+	return m.ActorIDCleared() || m.clearedactor
+}
+
+// ActorIDs returns the "actor" edge IDs in the mutation.
+// Note that IDs always returns len(IDs) <= 1 for unique edges, and you should use
+// ActorID instead. It exists only for internal usage by the builders.
+func (m *TaskScheduleEventMutation) ActorIDs() (ids []int) {
+	if id := m.actor; id != nil {
+		ids = append(ids, *id)
+	}
+	return
+}
+
+// ResetActor resets all changes to the "actor" edge.
+func (m *TaskScheduleEventMutation) ResetActor() {
+	m.actor = nil
+	m.clearedactor = false
+}
+
+// Where appends a list predicates to the TaskScheduleEventMutation builder.
+func (m *TaskScheduleEventMutation) Where(ps ...predicate.TaskScheduleEvent) {
+	m.predicates = append(m.predicates, ps...)
+}
+
+// WhereP appends storage-level predicates to the TaskScheduleEventMutation builder. Using this method,
+// users can use type-assertion to append predicates that do not depend on any generated package.
+func (m *TaskScheduleEventMutation) WhereP(ps ...func(*sql.Selector)) {
+	p := make([]predicate.TaskScheduleEvent, len(ps))
+	for i := range ps {
+		p[i] = ps[i]
+	}
+	m.Where(p...)
+}
+
+// Op returns the operation name.
+func (m *TaskScheduleEventMutation) Op() Op {
+	return m.op
+}
+
+// SetOp allows setting the mutation operation.
+func (m *TaskScheduleEventMutation) SetOp(op Op) {
+	m.op = op
+}
+
+// Type returns the node type of this mutation (TaskScheduleEvent).
+func (m *TaskScheduleEventMutation) Type() string {
+	return m.typ
+}
+
+// Fields returns all fields that were changed during this mutation. Note that in
+// order to get all numeric fields that were incremented/decremented, call
+// AddedFields().
+func (m *TaskScheduleEventMutation) Fields() []string {
+	fields := make([]string, 0, 6)
+	if m.kind != nil {
+		fields = append(fields, taskscheduleevent.FieldKind)
+	}
+	if m.created_at != nil {
+		fields = append(fields, taskscheduleevent.FieldCreatedAt)
+	}
+	if m.schedule != nil {
+		fields = append(fields, taskscheduleevent.FieldScheduleID)
+	}
+	if m.actor != nil {
+		fields = append(fields, taskscheduleevent.FieldActorID)
+	}
+	if m.reason != nil {
+		fields = append(fields, taskscheduleevent.FieldReason)
+	}
+	if m.changes != nil {
+		fields = append(fields, taskscheduleevent.FieldChanges)
+	}
+	return fields
+}
+
+// Field returns the value of a field with the given name. The second boolean
+// return value indicates that this field was not set, or was not defined in the
+// schema.
+func (m *TaskScheduleEventMutation) Field(name string) (ent.Value, bool) {
+	switch name {
+	case taskscheduleevent.FieldKind:
+		return m.Kind()
+	case taskscheduleevent.FieldCreatedAt:
+		return m.CreatedAt()
+	case taskscheduleevent.FieldScheduleID:
+		return m.ScheduleID()
+	case taskscheduleevent.FieldActorID:
+		return m.ActorID()
+	case taskscheduleevent.FieldReason:
+		return m.Reason()
+	case taskscheduleevent.FieldChanges:
+		return m.Changes()
+	}
+	return nil, false
+}
+
+// OldField returns the old value of the field from the database. An error is
+// returned if the mutation operation is not UpdateOne, or the query to the
+// database failed.
+func (m *TaskScheduleEventMutation) OldField(ctx context.Context, name string) (ent.Value, error) {
+	switch name {
+	case taskscheduleevent.FieldKind:
+		return m.OldKind(ctx)
+	case taskscheduleevent.FieldCreatedAt:
+		return m.OldCreatedAt(ctx)
+	case taskscheduleevent.FieldScheduleID:
+		return m.OldScheduleID(ctx)
+	case taskscheduleevent.FieldActorID:
+		return m.OldActorID(ctx)
+	case taskscheduleevent.FieldReason:
+		return m.OldReason(ctx)
+	case taskscheduleevent.FieldChanges:
+		return m.OldChanges(ctx)
+	}
+	return nil, fmt.Errorf("unknown TaskScheduleEvent field %s", name)
+}
+
+// SetField sets the value of a field with the given name. It returns an error if
+// the field is not defined in the schema, or if the type mismatched the field
+// type.
+func (m *TaskScheduleEventMutation) SetField(name string, value ent.Value) error {
+	switch name {
+	case taskscheduleevent.FieldKind:
+		v, ok := value.(taskscheduleevent.Kind)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetKind(v)
+		return nil
+	case taskscheduleevent.FieldCreatedAt:
+		v, ok := value.(time.Time)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetCreatedAt(v)
+		return nil
+	case taskscheduleevent.FieldScheduleID:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetScheduleID(v)
+		return nil
+	case taskscheduleevent.FieldActorID:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetActorID(v)
+		return nil
+	case taskscheduleevent.FieldReason:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetReason(v)
+		return nil
+	case taskscheduleevent.FieldChanges:
+		v, ok := value.([]schematype.FieldChange)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetChanges(v)
+		return nil
+	}
+	return fmt.Errorf("unknown TaskScheduleEvent field %s", name)
+}
+
+// AddedFields returns all numeric fields that were incremented/decremented during
+// this mutation.
+func (m *TaskScheduleEventMutation) AddedFields() []string {
+	var fields []string
+	return fields
+}
+
+// AddedField returns the numeric value that was incremented/decremented on a field
+// with the given name. The second boolean return value indicates that this field
+// was not set, or was not defined in the schema.
+func (m *TaskScheduleEventMutation) AddedField(name string) (ent.Value, bool) {
+	switch name {
+	}
+	return nil, false
+}
+
+// AddField adds the value to the field with the given name. It returns an error if
+// the field is not defined in the schema, or if the type mismatched the field
+// type.
+func (m *TaskScheduleEventMutation) AddField(name string, value ent.Value) error {
+	switch name {
+	}
+	return fmt.Errorf("unknown TaskScheduleEvent numeric field %s", name)
+}
+
+// ClearedFields returns all nullable fields that were cleared during this
+// mutation.
+func (m *TaskScheduleEventMutation) ClearedFields() []string {
+	var fields []string
+	if m.FieldCleared(taskscheduleevent.FieldActorID) {
+		fields = append(fields, taskscheduleevent.FieldActorID)
+	}
+	if m.FieldCleared(taskscheduleevent.FieldReason) {
+		fields = append(fields, taskscheduleevent.FieldReason)
+	}
+	return fields
+}
+
+// FieldCleared returns a boolean indicating if a field with the given name was
+// cleared in this mutation.
+func (m *TaskScheduleEventMutation) FieldCleared(name string) bool {
+	_, ok := m.clearedFields[name]
+	return ok
+}
+
+// ClearField clears the value of the field with the given name. It returns an
+// error if the field is not defined in the schema.
+func (m *TaskScheduleEventMutation) ClearField(name string) error {
+	switch name {
+	case taskscheduleevent.FieldActorID:
+		m.ClearActorID()
+		return nil
+	case taskscheduleevent.FieldReason:
+		m.ClearReason()
+		return nil
+	}
+	return fmt.Errorf("unknown TaskScheduleEvent nullable field %s", name)
+}
+
+// ResetField resets all changes in the mutation for the field with the given name.
+// It returns an error if the field is not defined in the schema.
+func (m *TaskScheduleEventMutation) ResetField(name string) error {
+	switch name {
+	case taskscheduleevent.FieldKind:
+		m.ResetKind()
+		return nil
+	case taskscheduleevent.FieldCreatedAt:
+		m.ResetCreatedAt()
+		return nil
+	case taskscheduleevent.FieldScheduleID:
+		m.ResetScheduleID()
+		return nil
+	case taskscheduleevent.FieldActorID:
+		m.ResetActorID()
+		return nil
+	case taskscheduleevent.FieldReason:
+		m.ResetReason()
+		return nil
+	case taskscheduleevent.FieldChanges:
+		m.ResetChanges()
+		return nil
+	}
+	return fmt.Errorf("unknown TaskScheduleEvent field %s", name)
+}
+
+// AddedEdges returns all edge names that were set/added in this mutation.
+func (m *TaskScheduleEventMutation) AddedEdges() []string {
+	edges := make([]string, 0, 2)
+	if m.schedule != nil {
+		edges = append(edges, taskscheduleevent.EdgeSchedule)
+	}
+	if m.actor != nil {
+		edges = append(edges, taskscheduleevent.EdgeActor)
+	}
+	return edges
+}
+
+// AddedIDs returns all IDs (to other nodes) that were added for the given edge
+// name in this mutation.
+func (m *TaskScheduleEventMutation) AddedIDs(name string) []ent.Value {
+	switch name {
+	case taskscheduleevent.EdgeSchedule:
+		if id := m.schedule; id != nil {
+			return []ent.Value{*id}
+		}
+	case taskscheduleevent.EdgeActor:
+		if id := m.actor; id != nil {
+			return []ent.Value{*id}
+		}
+	}
+	return nil
+}
+
+// RemovedEdges returns all edge names that were removed in this mutation.
+func (m *TaskScheduleEventMutation) RemovedEdges() []string {
+	edges := make([]string, 0, 2)
+	return edges
+}
+
+// RemovedIDs returns all IDs (to other nodes) that were removed for the edge with
+// the given name in this mutation.
+func (m *TaskScheduleEventMutation) RemovedIDs(name string) []ent.Value {
+	return nil
+}
+
+// ClearedEdges returns all edge names that were cleared in this mutation.
+func (m *TaskScheduleEventMutation) ClearedEdges() []string {
+	edges := make([]string, 0, 2)
+	if m.clearedschedule {
+		edges = append(edges, taskscheduleevent.EdgeSchedule)
+	}
+	if m.clearedactor {
+		edges = append(edges, taskscheduleevent.EdgeActor)
+	}
+	return edges
+}
+
+// EdgeCleared returns a boolean which indicates if the edge with the given name
+// was cleared in this mutation.
+func (m *TaskScheduleEventMutation) EdgeCleared(name string) bool {
+	switch name {
+	case taskscheduleevent.EdgeSchedule:
+		return m.clearedschedule
+	case taskscheduleevent.EdgeActor:
+		return m.clearedactor
+	}
+	return false
+}
+
+// ClearEdge clears the value of the edge with the given name. It returns an error
+// if that edge is not defined in the schema.
+func (m *TaskScheduleEventMutation) ClearEdge(name string) error {
+	switch name {
+	case taskscheduleevent.EdgeSchedule:
+		m.ClearSchedule()
+		return nil
+	case taskscheduleevent.EdgeActor:
+		m.ClearActor()
+		return nil
+	}
+	return fmt.Errorf("unknown TaskScheduleEvent unique edge %s", name)
+}
+
+// ResetEdge resets all changes to the edge with the given name in this mutation.
+// It returns an error if the edge is not defined in the schema.
+func (m *TaskScheduleEventMutation) ResetEdge(name string) error {
+	switch name {
+	case taskscheduleevent.EdgeSchedule:
+		m.ResetSchedule()
+		return nil
+	case taskscheduleevent.EdgeActor:
+		m.ResetActor()
+		return nil
+	}
+	return fmt.Errorf("unknown TaskScheduleEvent edge %s", name)
+}
+
+// TaskScheduleWatcherMutation represents an operation that mutates the TaskScheduleWatcher nodes in the graph.
+type TaskScheduleWatcherMutation struct {
+	config
+	op              Op
+	typ             string
+	id              *int
+	notify          *taskschedulewatcher.Notify
+	created_at      *time.Time
+	clearedFields   map[string]struct{}
+	schedule        *int
+	clearedschedule bool
+	user            *int
+	cleareduser     bool
+	done            bool
+	oldValue        func(context.Context) (*TaskScheduleWatcher, error)
+	predicates      []predicate.TaskScheduleWatcher
+}
+
+var _ ent.Mutation = (*TaskScheduleWatcherMutation)(nil)
+
+// taskschedulewatcherOption allows management of the mutation configuration using functional options.
+type taskschedulewatcherOption func(*TaskScheduleWatcherMutation)
+
+// newTaskScheduleWatcherMutation creates new mutation for the TaskScheduleWatcher entity.
+func newTaskScheduleWatcherMutation(c config, op Op, opts ...taskschedulewatcherOption) *TaskScheduleWatcherMutation {
+	m := &TaskScheduleWatcherMutation{
+		config:        c,
+		op:            op,
+		typ:           TypeTaskScheduleWatcher,
+		clearedFields: make(map[string]struct{}),
+	}
+	for _, opt := range opts {
+		opt(m)
+	}
+	return m
+}
+
+// withTaskScheduleWatcherID sets the ID field of the mutation.
+func withTaskScheduleWatcherID(id int) taskschedulewatcherOption {
+	return func(m *TaskScheduleWatcherMutation) {
+		var (
+			err   error
+			once  sync.Once
+			value *TaskScheduleWatcher
+		)
+		m.oldValue = func(ctx context.Context) (*TaskScheduleWatcher, error) {
+			once.Do(func() {
+				if m.done {
+					err = errors.New("querying old values post mutation is not allowed")
+				} else {
+					value, err = m.Client().TaskScheduleWatcher.Get(ctx, id)
+				}
+			})
+			return value, err
+		}
+		m.id = &id
+	}
+}
+
+// withTaskScheduleWatcher sets the old TaskScheduleWatcher of the mutation.
+func withTaskScheduleWatcher(node *TaskScheduleWatcher) taskschedulewatcherOption {
+	return func(m *TaskScheduleWatcherMutation) {
+		m.oldValue = func(context.Context) (*TaskScheduleWatcher, error) {
+			return node, nil
+		}
+		m.id = &node.ID
+	}
+}
+
+// Client returns a new `ent.Client` from the mutation. If the mutation was
+// executed in a transaction (ent.Tx), a transactional client is returned.
+func (m TaskScheduleWatcherMutation) Client() *Client {
+	client := &Client{config: m.config}
+	client.init()
+	return client
+}
+
+// Tx returns an `ent.Tx` for mutations that were executed in transactions;
+// it returns an error otherwise.
+func (m TaskScheduleWatcherMutation) Tx() (*Tx, error) {
+	if _, ok := m.driver.(*txDriver); !ok {
+		return nil, errors.New("ent: mutation is not running in a transaction")
+	}
+	tx := &Tx{config: m.config}
+	tx.init()
+	return tx, nil
+}
+
+// ID returns the ID value in the mutation. Note that the ID is only available
+// if it was provided to the builder or after it was returned from the database.
+func (m *TaskScheduleWatcherMutation) ID() (id int, exists bool) {
+	if m.id == nil {
+		return
+	}
+	return *m.id, true
+}
+
+// IDs queries the database and returns the entity ids that match the mutation's predicate.
+// That means, if the mutation is applied within a transaction with an isolation level such
+// as sql.LevelSerializable, the returned ids match the ids of the rows that will be updated
+// or updated by the mutation.
+func (m *TaskScheduleWatcherMutation) IDs(ctx context.Context) ([]int, error) {
+	switch {
+	case m.op.Is(OpUpdateOne | OpDeleteOne):
+		id, exists := m.ID()
+		if exists {
+			return []int{id}, nil
+		}
+		fallthrough
+	case m.op.Is(OpUpdate | OpDelete):
+		return m.Client().TaskScheduleWatcher.Query().Where(m.predicates...).IDs(ctx)
+	default:
+		return nil, fmt.Errorf("IDs is not allowed on %s operations", m.op)
+	}
+}
+
+// SetNotify sets the "notify" field.
+func (m *TaskScheduleWatcherMutation) SetNotify(t taskschedulewatcher.Notify) {
+	m.notify = &t
+}
+
+// Notify returns the value of the "notify" field in the mutation.
+func (m *TaskScheduleWatcherMutation) Notify() (r taskschedulewatcher.Notify, exists bool) {
+	v := m.notify
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldNotify returns the old "notify" field's value of the TaskScheduleWatcher entity.
+// If the TaskScheduleWatcher object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *TaskScheduleWatcherMutation) OldNotify(ctx context.Context) (v taskschedulewatcher.Notify, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldNotify is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldNotify requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldNotify: %w", err)
+	}
+	return oldValue.Notify, nil
+}
+
+// ResetNotify resets all changes to the "notify" field.
+func (m *TaskScheduleWatcherMutation) ResetNotify() {
+	m.notify = nil
+}
+
+// SetScheduleID sets the "schedule_id" field.
+func (m *TaskScheduleWatcherMutation) SetScheduleID(i int) {
+	m.schedule = &i
+}
+
+// ScheduleID returns the value of the "schedule_id" field in the mutation.
+func (m *TaskScheduleWatcherMutation) ScheduleID() (r int, exists bool) {
+	v := m.schedule
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldScheduleID returns the old "schedule_id" field's value of the TaskScheduleWatcher entity.
+// If the TaskScheduleWatcher object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *TaskScheduleWatcherMutation) OldScheduleID(ctx context.Context) (v int, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldScheduleID is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldScheduleID requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldScheduleID: %w", err)
+	}
+	return oldValue.ScheduleID, nil
+}
+
+// ResetScheduleID resets all changes to the "schedule_id" field.
+func (m *TaskScheduleWatcherMutation) ResetScheduleID() {
+	m.schedule = nil
+}
+
+// SetUserID sets the "user_id" field.
+func (m *TaskScheduleWatcherMutation) SetUserID(i int) {
+	m.user = &i
+}
+
+// UserID returns the value of the "user_id" field in the mutation.
+func (m *TaskScheduleWatcherMutation) UserID() (r int, exists bool) {
+	v := m.user
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldUserID returns the old "user_id" field's value of the TaskScheduleWatcher entity.
+// If the TaskScheduleWatcher object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *TaskScheduleWatcherMutation) OldUserID(ctx context.Context) (v int, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldUserID is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldUserID requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldUserID: %w", err)
+	}
+	return oldValue.UserID, nil
+}
+
+// ResetUserID resets all changes to the "user_id" field.
+func (m *TaskScheduleWatcherMutation) ResetUserID() {
+	m.user = nil
+}
+
+// SetCreatedAt sets the "created_at" field.
+func (m *TaskScheduleWatcherMutation) SetCreatedAt(t time.Time) {
+	m.created_at = &t
+}
+
+// CreatedAt returns the value of the "created_at" field in the mutation.
+func (m *TaskScheduleWatcherMutation) CreatedAt() (r time.Time, exists bool) {
+	v := m.created_at
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldCreatedAt returns the old "created_at" field's value of the TaskScheduleWatcher entity.
+// If the TaskScheduleWatcher object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *TaskScheduleWatcherMutation) OldCreatedAt(ctx context.Context) (v time.Time, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldCreatedAt is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldCreatedAt requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldCreatedAt: %w", err)
+	}
+	return oldValue.CreatedAt, nil
+}
+
+// ResetCreatedAt resets all changes to the "created_at" field.
+func (m *TaskScheduleWatcherMutation) ResetCreatedAt() {
+	m.created_at = nil
+}
+
+// ClearSchedule clears the "schedule" edge to the TaskSchedule entity.
+func (m *TaskScheduleWatcherMutation) ClearSchedule() {
+	m.clearedschedule = true
+	m.clearedFields[taskschedulewatcher.FieldScheduleID] = struct{}{}
+}
+
+// ScheduleCleared reports if the "schedule" edge to the TaskSchedule entity was cleared.
+func (m *TaskScheduleWatcherMutation) ScheduleCleared() bool {
+	return m.clearedschedule
+}
+
+// ScheduleIDs returns the "schedule" edge IDs in the mutation.
+// Note that IDs always returns len(IDs) <= 1 for unique edges, and you should use
+// ScheduleID instead. It exists only for internal usage by the builders.
+func (m *TaskScheduleWatcherMutation) ScheduleIDs() (ids []int) {
+	if id := m.schedule; id != nil {
+		ids = append(ids, *id)
+	}
+	return
+}
+
+// ResetSchedule resets all changes to the "schedule" edge.
+func (m *TaskScheduleWatcherMutation) ResetSchedule() {
+	m.schedule = nil
+	m.clearedschedule = false
+}
+
+// ClearUser clears the "user" edge to the User entity.
+func (m *TaskScheduleWatcherMutation) ClearUser() {
+	m.cleareduser = true
+	m.clearedFields[taskschedulewatcher.FieldUserID] = struct{}{}
+}
+
+// UserCleared reports if the "user" edge to the User entity was cleared.
+func (m *TaskScheduleWatcherMutation) UserCleared() bool {
+	return m.cleareduser
+}
+
+// UserIDs returns the "user" edge IDs in the mutation.
+// Note that IDs always returns len(IDs) <= 1 for unique edges, and you should use
+// UserID instead. It exists only for internal usage by the builders.
+func (m *TaskScheduleWatcherMutation) UserIDs() (ids []int) {
+	if id := m.user; id != nil {
+		ids = append(ids, *id)
+	}
+	return
+}
+
+// ResetUser resets all changes to the "user" edge.
+func (m *TaskScheduleWatcherMutation) ResetUser() {
+	m.user = nil
+	m.cleareduser = false
+}
+
+// Where appends a list predicates to the TaskScheduleWatcherMutation builder.
+func (m *TaskScheduleWatcherMutation) Where(ps ...predicate.TaskScheduleWatcher) {
+	m.predicates = append(m.predicates, ps...)
+}
+
+// WhereP appends storage-level predicates to the TaskScheduleWatcherMutation builder. Using this method,
+// users can use type-assertion to append predicates that do not depend on any generated package.
+func (m *TaskScheduleWatcherMutation) WhereP(ps ...func(*sql.Selector)) {
+	p := make([]predicate.TaskScheduleWatcher, len(ps))
+	for i := range ps {
+		p[i] = ps[i]
+	}
+	m.Where(p...)
+}
+
+// Op returns the operation name.
+func (m *TaskScheduleWatcherMutation) Op() Op {
+	return m.op
+}
+
+// SetOp allows setting the mutation operation.
+func (m *TaskScheduleWatcherMutation) SetOp(op Op) {
+	m.op = op
+}
+
+// Type returns the node type of this mutation (TaskScheduleWatcher).
+func (m *TaskScheduleWatcherMutation) Type() string {
+	return m.typ
+}
+
+// Fields returns all fields that were changed during this mutation. Note that in
+// order to get all numeric fields that were incremented/decremented, call
+// AddedFields().
+func (m *TaskScheduleWatcherMutation) Fields() []string {
+	fields := make([]string, 0, 4)
+	if m.notify != nil {
+		fields = append(fields, taskschedulewatcher.FieldNotify)
+	}
+	if m.schedule != nil {
+		fields = append(fields, taskschedulewatcher.FieldScheduleID)
+	}
+	if m.user != nil {
+		fields = append(fields, taskschedulewatcher.FieldUserID)
+	}
+	if m.created_at != nil {
+		fields = append(fields, taskschedulewatcher.FieldCreatedAt)
+	}
+	return fields
+}
+
+// Field returns the value of a field with the given name. The second boolean
+// return value indicates that this field was not set, or was not defined in the
+// schema.
+func (m *TaskScheduleWatcherMutation) Field(name string) (ent.Value, bool) {
+	switch name {
+	case taskschedulewatcher.FieldNotify:
+		return m.Notify()
+	case taskschedulewatcher.FieldScheduleID:
+		return m.ScheduleID()
+	case taskschedulewatcher.FieldUserID:
+		return m.UserID()
+	case taskschedulewatcher.FieldCreatedAt:
+		return m.CreatedAt()
+	}
+	return nil, false
+}
+
+// OldField returns the old value of the field from the database. An error is
+// returned if the mutation operation is not UpdateOne, or the query to the
+// database failed.
+func (m *TaskScheduleWatcherMutation) OldField(ctx context.Context, name string) (ent.Value, error) {
+	switch name {
+	case taskschedulewatcher.FieldNotify:
+		return m.OldNotify(ctx)
+	case taskschedulewatcher.FieldScheduleID:
+		return m.OldScheduleID(ctx)
+	case taskschedulewatcher.FieldUserID:
+		return m.OldUserID(ctx)
+	case taskschedulewatcher.FieldCreatedAt:
+		return m.OldCreatedAt(ctx)
+	}
+	return nil, fmt.Errorf("unknown TaskScheduleWatcher field %s", name)
+}
+
+// SetField sets the value of a field with the given name. It returns an error if
+// the field is not defined in the schema, or if the type mismatched the field
+// type.
+func (m *TaskScheduleWatcherMutation) SetField(name string, value ent.Value) error {
+	switch name {
+	case taskschedulewatcher.FieldNotify:
+		v, ok := value.(taskschedulewatcher.Notify)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetNotify(v)
+		return nil
+	case taskschedulewatcher.FieldScheduleID:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetScheduleID(v)
+		return nil
+	case taskschedulewatcher.FieldUserID:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetUserID(v)
+		return nil
+	case taskschedulewatcher.FieldCreatedAt:
+		v, ok := value.(time.Time)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetCreatedAt(v)
+		return nil
+	}
+	return fmt.Errorf("unknown TaskScheduleWatcher field %s", name)
+}
+
+// AddedFields returns all numeric fields that were incremented/decremented during
+// this mutation.
+func (m *TaskScheduleWatcherMutation) AddedFields() []string {
+	var fields []string
+	return fields
+}
+
+// AddedField returns the numeric value that was incremented/decremented on a field
+// with the given name. The second boolean return value indicates that this field
+// was not set, or was not defined in the schema.
+func (m *TaskScheduleWatcherMutation) AddedField(name string) (ent.Value, bool) {
+	switch name {
+	}
+	return nil, false
+}
+
+// AddField adds the value to the field with the given name. It returns an error if
+// the field is not defined in the schema, or if the type mismatched the field
+// type.
+func (m *TaskScheduleWatcherMutation) AddField(name string, value ent.Value) error {
+	switch name {
+	}
+	return fmt.Errorf("unknown TaskScheduleWatcher numeric field %s", name)
+}
+
+// ClearedFields returns all nullable fields that were cleared during this
+// mutation.
+func (m *TaskScheduleWatcherMutation) ClearedFields() []string {
+	return nil
+}
+
+// FieldCleared returns a boolean indicating if a field with the given name was
+// cleared in this mutation.
+func (m *TaskScheduleWatcherMutation) FieldCleared(name string) bool {
+	_, ok := m.clearedFields[name]
+	return ok
+}
+
+// ClearField clears the value of the field with the given name. It returns an
+// error if the field is not defined in the schema.
+func (m *TaskScheduleWatcherMutation) ClearField(name string) error {
+	return fmt.Errorf("unknown TaskScheduleWatcher nullable field %s", name)
+}
+
+// ResetField resets all changes in the mutation for the field with the given name.
+// It returns an error if the field is not defined in the schema.
+func (m *TaskScheduleWatcherMutation) ResetField(name string) error {
+	switch name {
+	case taskschedulewatcher.FieldNotify:
+		m.ResetNotify()
+		return nil
+	case taskschedulewatcher.FieldScheduleID:
+		m.ResetScheduleID()
+		return nil
+	case taskschedulewatcher.FieldUserID:
+		m.ResetUserID()
+		return nil
+	case taskschedulewatcher.FieldCreatedAt:
+		m.ResetCreatedAt()
+		return nil
+	}
+	return fmt.Errorf("unknown TaskScheduleWatcher field %s", name)
+}
+
+// AddedEdges returns all edge names that were set/added in this mutation.
+func (m *TaskScheduleWatcherMutation) AddedEdges() []string {
+	edges := make([]string, 0, 2)
+	if m.schedule != nil {
+		edges = append(edges, taskschedulewatcher.EdgeSchedule)
+	}
+	if m.user != nil {
+		edges = append(edges, taskschedulewatcher.EdgeUser)
+	}
+	return edges
+}
+
+// AddedIDs returns all IDs (to other nodes) that were added for the given edge
+// name in this mutation.
+func (m *TaskScheduleWatcherMutation) AddedIDs(name string) []ent.Value {
+	switch name {
+	case taskschedulewatcher.EdgeSchedule:
+		if id := m.schedule; id != nil {
+			return []ent.Value{*id}
+		}
+	case taskschedulewatcher.EdgeUser:
+		if id := m.user; id != nil {
+			return []ent.Value{*id}
+		}
+	}
+	return nil
+}
+
+// RemovedEdges returns all edge names that were removed in this mutation.
+func (m *TaskScheduleWatcherMutation) RemovedEdges() []string {
+	edges := make([]string, 0, 2)
+	return edges
+}
+
+// RemovedIDs returns all IDs (to other nodes) that were removed for the edge with
+// the given name in this mutation.
+func (m *TaskScheduleWatcherMutation) RemovedIDs(name string) []ent.Value {
+	return nil
+}
+
+// ClearedEdges returns all edge names that were cleared in this mutation.
+func (m *TaskScheduleWatcherMutation) ClearedEdges() []string {
+	edges := make([]string, 0, 2)
+	if m.clearedschedule {
+		edges = append(edges, taskschedulewatcher.EdgeSchedule)
+	}
+	if m.cleareduser {
+		edges = append(edges, taskschedulewatcher.EdgeUser)
+	}
+	return edges
+}
+
+// EdgeCleared returns a boolean which indicates if the edge with the given name
+// was cleared in this mutation.
+func (m *TaskScheduleWatcherMutation) EdgeCleared(name string) bool {
+	switch name {
+	case taskschedulewatcher.EdgeSchedule:
+		return m.clearedschedule
+	case taskschedulewatcher.EdgeUser:
+		return m.cleareduser
+	}
+	return false
+}
+
+// ClearEdge clears the value of the edge with the given name. It returns an error
+// if that edge is not defined in the schema.
+func (m *TaskScheduleWatcherMutation) ClearEdge(name string) error {
+	switch name {
+	case taskschedulewatcher.EdgeSchedule:
+		m.ClearSchedule()
+		return nil
+	case taskschedulewatcher.EdgeUser:
+		m.ClearUser()
+		return nil
+	}
+	return fmt.Errorf("unknown TaskScheduleWatcher unique edge %s", name)
+}
+
+// ResetEdge resets all changes to the edge with the given name in this mutation.
+// It returns an error if the edge is not defined in the schema.
+func (m *TaskScheduleWatcherMutation) ResetEdge(name string) error {
+	switch name {
+	case taskschedulewatcher.EdgeSchedule:
+		m.ResetSchedule()
+		return nil
+	case taskschedulewatcher.EdgeUser:
+		m.ResetUser()
+		return nil
+	}
+	return fmt.Errorf("unknown TaskScheduleWatcher edge %s", name)
 }
 
 // TicketMutation represents an operation that mutates the Ticket nodes in the graph.
@@ -18723,6 +23113,8 @@ type TicketMutation struct {
 	explanation_status   *schematype.ExplanationStatus
 	version              *int
 	addversion           *int
+	occurrence_at        *time.Time
+	resolution           *string
 	clearedFields        map[string]struct{}
 	category             *int
 	clearedcategory      bool
@@ -18769,6 +23161,11 @@ type TicketMutation struct {
 	explanations         map[int]struct{}
 	removedexplanations  map[int]struct{}
 	clearedexplanations  bool
+	policies             map[int]struct{}
+	removedpolicies      map[int]struct{}
+	clearedpolicies      bool
+	schedule             *int
+	clearedschedule      bool
 	done                 bool
 	oldValue             func(context.Context) (*Ticket, error)
 	predicates           []predicate.Ticket
@@ -20418,6 +24815,153 @@ func (m *TicketMutation) ResetVersion() {
 	m.addversion = nil
 }
 
+// SetScheduleID sets the "schedule_id" field.
+func (m *TicketMutation) SetScheduleID(i int) {
+	m.schedule = &i
+}
+
+// ScheduleID returns the value of the "schedule_id" field in the mutation.
+func (m *TicketMutation) ScheduleID() (r int, exists bool) {
+	v := m.schedule
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldScheduleID returns the old "schedule_id" field's value of the Ticket entity.
+// If the Ticket object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *TicketMutation) OldScheduleID(ctx context.Context) (v *int, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldScheduleID is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldScheduleID requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldScheduleID: %w", err)
+	}
+	return oldValue.ScheduleID, nil
+}
+
+// ClearScheduleID clears the value of the "schedule_id" field.
+func (m *TicketMutation) ClearScheduleID() {
+	m.schedule = nil
+	m.clearedFields[ticket.FieldScheduleID] = struct{}{}
+}
+
+// ScheduleIDCleared returns if the "schedule_id" field was cleared in this mutation.
+func (m *TicketMutation) ScheduleIDCleared() bool {
+	_, ok := m.clearedFields[ticket.FieldScheduleID]
+	return ok
+}
+
+// ResetScheduleID resets all changes to the "schedule_id" field.
+func (m *TicketMutation) ResetScheduleID() {
+	m.schedule = nil
+	delete(m.clearedFields, ticket.FieldScheduleID)
+}
+
+// SetOccurrenceAt sets the "occurrence_at" field.
+func (m *TicketMutation) SetOccurrenceAt(t time.Time) {
+	m.occurrence_at = &t
+}
+
+// OccurrenceAt returns the value of the "occurrence_at" field in the mutation.
+func (m *TicketMutation) OccurrenceAt() (r time.Time, exists bool) {
+	v := m.occurrence_at
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldOccurrenceAt returns the old "occurrence_at" field's value of the Ticket entity.
+// If the Ticket object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *TicketMutation) OldOccurrenceAt(ctx context.Context) (v *time.Time, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldOccurrenceAt is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldOccurrenceAt requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldOccurrenceAt: %w", err)
+	}
+	return oldValue.OccurrenceAt, nil
+}
+
+// ClearOccurrenceAt clears the value of the "occurrence_at" field.
+func (m *TicketMutation) ClearOccurrenceAt() {
+	m.occurrence_at = nil
+	m.clearedFields[ticket.FieldOccurrenceAt] = struct{}{}
+}
+
+// OccurrenceAtCleared returns if the "occurrence_at" field was cleared in this mutation.
+func (m *TicketMutation) OccurrenceAtCleared() bool {
+	_, ok := m.clearedFields[ticket.FieldOccurrenceAt]
+	return ok
+}
+
+// ResetOccurrenceAt resets all changes to the "occurrence_at" field.
+func (m *TicketMutation) ResetOccurrenceAt() {
+	m.occurrence_at = nil
+	delete(m.clearedFields, ticket.FieldOccurrenceAt)
+}
+
+// SetResolution sets the "resolution" field.
+func (m *TicketMutation) SetResolution(s string) {
+	m.resolution = &s
+}
+
+// Resolution returns the value of the "resolution" field in the mutation.
+func (m *TicketMutation) Resolution() (r string, exists bool) {
+	v := m.resolution
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldResolution returns the old "resolution" field's value of the Ticket entity.
+// If the Ticket object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *TicketMutation) OldResolution(ctx context.Context) (v *string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldResolution is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldResolution requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldResolution: %w", err)
+	}
+	return oldValue.Resolution, nil
+}
+
+// ClearResolution clears the value of the "resolution" field.
+func (m *TicketMutation) ClearResolution() {
+	m.resolution = nil
+	m.clearedFields[ticket.FieldResolution] = struct{}{}
+}
+
+// ResolutionCleared returns if the "resolution" field was cleared in this mutation.
+func (m *TicketMutation) ResolutionCleared() bool {
+	_, ok := m.clearedFields[ticket.FieldResolution]
+	return ok
+}
+
+// ResetResolution resets all changes to the "resolution" field.
+func (m *TicketMutation) ResetResolution() {
+	m.resolution = nil
+	delete(m.clearedFields, ticket.FieldResolution)
+}
+
 // ClearCategory clears the "category" edge to the Category entity.
 func (m *TicketMutation) ClearCategory() {
 	m.clearedcategory = true
@@ -21201,6 +25745,87 @@ func (m *TicketMutation) ResetExplanations() {
 	m.removedexplanations = nil
 }
 
+// AddPolicyIDs adds the "policies" edge to the CompliancePolicy entity by ids.
+func (m *TicketMutation) AddPolicyIDs(ids ...int) {
+	if m.policies == nil {
+		m.policies = make(map[int]struct{})
+	}
+	for i := range ids {
+		m.policies[ids[i]] = struct{}{}
+	}
+}
+
+// ClearPolicies clears the "policies" edge to the CompliancePolicy entity.
+func (m *TicketMutation) ClearPolicies() {
+	m.clearedpolicies = true
+}
+
+// PoliciesCleared reports if the "policies" edge to the CompliancePolicy entity was cleared.
+func (m *TicketMutation) PoliciesCleared() bool {
+	return m.clearedpolicies
+}
+
+// RemovePolicyIDs removes the "policies" edge to the CompliancePolicy entity by IDs.
+func (m *TicketMutation) RemovePolicyIDs(ids ...int) {
+	if m.removedpolicies == nil {
+		m.removedpolicies = make(map[int]struct{})
+	}
+	for i := range ids {
+		delete(m.policies, ids[i])
+		m.removedpolicies[ids[i]] = struct{}{}
+	}
+}
+
+// RemovedPolicies returns the removed IDs of the "policies" edge to the CompliancePolicy entity.
+func (m *TicketMutation) RemovedPoliciesIDs() (ids []int) {
+	for id := range m.removedpolicies {
+		ids = append(ids, id)
+	}
+	return
+}
+
+// PoliciesIDs returns the "policies" edge IDs in the mutation.
+func (m *TicketMutation) PoliciesIDs() (ids []int) {
+	for id := range m.policies {
+		ids = append(ids, id)
+	}
+	return
+}
+
+// ResetPolicies resets all changes to the "policies" edge.
+func (m *TicketMutation) ResetPolicies() {
+	m.policies = nil
+	m.clearedpolicies = false
+	m.removedpolicies = nil
+}
+
+// ClearSchedule clears the "schedule" edge to the TaskSchedule entity.
+func (m *TicketMutation) ClearSchedule() {
+	m.clearedschedule = true
+	m.clearedFields[ticket.FieldScheduleID] = struct{}{}
+}
+
+// ScheduleCleared reports if the "schedule" edge to the TaskSchedule entity was cleared.
+func (m *TicketMutation) ScheduleCleared() bool {
+	return m.ScheduleIDCleared() || m.clearedschedule
+}
+
+// ScheduleIDs returns the "schedule" edge IDs in the mutation.
+// Note that IDs always returns len(IDs) <= 1 for unique edges, and you should use
+// ScheduleID instead. It exists only for internal usage by the builders.
+func (m *TicketMutation) ScheduleIDs() (ids []int) {
+	if id := m.schedule; id != nil {
+		ids = append(ids, *id)
+	}
+	return
+}
+
+// ResetSchedule resets all changes to the "schedule" edge.
+func (m *TicketMutation) ResetSchedule() {
+	m.schedule = nil
+	m.clearedschedule = false
+}
+
 // Where appends a list predicates to the TicketMutation builder.
 func (m *TicketMutation) Where(ps ...predicate.Ticket) {
 	m.predicates = append(m.predicates, ps...)
@@ -21235,7 +25860,7 @@ func (m *TicketMutation) Type() string {
 // order to get all numeric fields that were incremented/decremented, call
 // AddedFields().
 func (m *TicketMutation) Fields() []string {
-	fields := make([]string, 0, 33)
+	fields := make([]string, 0, 36)
 	if m.created_at != nil {
 		fields = append(fields, ticket.FieldCreatedAt)
 	}
@@ -21335,6 +25960,15 @@ func (m *TicketMutation) Fields() []string {
 	if m.version != nil {
 		fields = append(fields, ticket.FieldVersion)
 	}
+	if m.schedule != nil {
+		fields = append(fields, ticket.FieldScheduleID)
+	}
+	if m.occurrence_at != nil {
+		fields = append(fields, ticket.FieldOccurrenceAt)
+	}
+	if m.resolution != nil {
+		fields = append(fields, ticket.FieldResolution)
+	}
 	return fields
 }
 
@@ -21409,6 +26043,12 @@ func (m *TicketMutation) Field(name string) (ent.Value, bool) {
 		return m.ExplanationStatus()
 	case ticket.FieldVersion:
 		return m.Version()
+	case ticket.FieldScheduleID:
+		return m.ScheduleID()
+	case ticket.FieldOccurrenceAt:
+		return m.OccurrenceAt()
+	case ticket.FieldResolution:
+		return m.Resolution()
 	}
 	return nil, false
 }
@@ -21484,6 +26124,12 @@ func (m *TicketMutation) OldField(ctx context.Context, name string) (ent.Value, 
 		return m.OldExplanationStatus(ctx)
 	case ticket.FieldVersion:
 		return m.OldVersion(ctx)
+	case ticket.FieldScheduleID:
+		return m.OldScheduleID(ctx)
+	case ticket.FieldOccurrenceAt:
+		return m.OldOccurrenceAt(ctx)
+	case ticket.FieldResolution:
+		return m.OldResolution(ctx)
 	}
 	return nil, fmt.Errorf("unknown Ticket field %s", name)
 }
@@ -21724,6 +26370,27 @@ func (m *TicketMutation) SetField(name string, value ent.Value) error {
 		}
 		m.SetVersion(v)
 		return nil
+	case ticket.FieldScheduleID:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetScheduleID(v)
+		return nil
+	case ticket.FieldOccurrenceAt:
+		v, ok := value.(time.Time)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetOccurrenceAt(v)
+		return nil
+	case ticket.FieldResolution:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetResolution(v)
+		return nil
 	}
 	return fmt.Errorf("unknown Ticket field %s", name)
 }
@@ -21871,6 +26538,15 @@ func (m *TicketMutation) ClearedFields() []string {
 	if m.FieldCleared(ticket.FieldExplanationStatus) {
 		fields = append(fields, ticket.FieldExplanationStatus)
 	}
+	if m.FieldCleared(ticket.FieldScheduleID) {
+		fields = append(fields, ticket.FieldScheduleID)
+	}
+	if m.FieldCleared(ticket.FieldOccurrenceAt) {
+		fields = append(fields, ticket.FieldOccurrenceAt)
+	}
+	if m.FieldCleared(ticket.FieldResolution) {
+		fields = append(fields, ticket.FieldResolution)
+	}
 	return fields
 }
 
@@ -21938,6 +26614,15 @@ func (m *TicketMutation) ClearField(name string) error {
 		return nil
 	case ticket.FieldExplanationStatus:
 		m.ClearExplanationStatus()
+		return nil
+	case ticket.FieldScheduleID:
+		m.ClearScheduleID()
+		return nil
+	case ticket.FieldOccurrenceAt:
+		m.ClearOccurrenceAt()
+		return nil
+	case ticket.FieldResolution:
+		m.ClearResolution()
 		return nil
 	}
 	return fmt.Errorf("unknown Ticket nullable field %s", name)
@@ -22046,13 +26731,22 @@ func (m *TicketMutation) ResetField(name string) error {
 	case ticket.FieldVersion:
 		m.ResetVersion()
 		return nil
+	case ticket.FieldScheduleID:
+		m.ResetScheduleID()
+		return nil
+	case ticket.FieldOccurrenceAt:
+		m.ResetOccurrenceAt()
+		return nil
+	case ticket.FieldResolution:
+		m.ResetResolution()
+		return nil
 	}
 	return fmt.Errorf("unknown Ticket field %s", name)
 }
 
 // AddedEdges returns all edge names that were set/added in this mutation.
 func (m *TicketMutation) AddedEdges() []string {
-	edges := make([]string, 0, 16)
+	edges := make([]string, 0, 18)
 	if m.category != nil {
 		edges = append(edges, ticket.EdgeCategory)
 	}
@@ -22100,6 +26794,12 @@ func (m *TicketMutation) AddedEdges() []string {
 	}
 	if m.explanations != nil {
 		edges = append(edges, ticket.EdgeExplanations)
+	}
+	if m.policies != nil {
+		edges = append(edges, ticket.EdgePolicies)
+	}
+	if m.schedule != nil {
+		edges = append(edges, ticket.EdgeSchedule)
 	}
 	return edges
 }
@@ -22198,13 +26898,23 @@ func (m *TicketMutation) AddedIDs(name string) []ent.Value {
 			ids = append(ids, id)
 		}
 		return ids
+	case ticket.EdgePolicies:
+		ids := make([]ent.Value, 0, len(m.policies))
+		for id := range m.policies {
+			ids = append(ids, id)
+		}
+		return ids
+	case ticket.EdgeSchedule:
+		if id := m.schedule; id != nil {
+			return []ent.Value{*id}
+		}
 	}
 	return nil
 }
 
 // RemovedEdges returns all edge names that were removed in this mutation.
 func (m *TicketMutation) RemovedEdges() []string {
-	edges := make([]string, 0, 16)
+	edges := make([]string, 0, 18)
 	if m.removedassignees != nil {
 		edges = append(edges, ticket.EdgeAssignees)
 	}
@@ -22243,6 +26953,9 @@ func (m *TicketMutation) RemovedEdges() []string {
 	}
 	if m.removedexplanations != nil {
 		edges = append(edges, ticket.EdgeExplanations)
+	}
+	if m.removedpolicies != nil {
+		edges = append(edges, ticket.EdgePolicies)
 	}
 	return edges
 }
@@ -22329,13 +27042,19 @@ func (m *TicketMutation) RemovedIDs(name string) []ent.Value {
 			ids = append(ids, id)
 		}
 		return ids
+	case ticket.EdgePolicies:
+		ids := make([]ent.Value, 0, len(m.removedpolicies))
+		for id := range m.removedpolicies {
+			ids = append(ids, id)
+		}
+		return ids
 	}
 	return nil
 }
 
 // ClearedEdges returns all edge names that were cleared in this mutation.
 func (m *TicketMutation) ClearedEdges() []string {
-	edges := make([]string, 0, 16)
+	edges := make([]string, 0, 18)
 	if m.clearedcategory {
 		edges = append(edges, ticket.EdgeCategory)
 	}
@@ -22384,6 +27103,12 @@ func (m *TicketMutation) ClearedEdges() []string {
 	if m.clearedexplanations {
 		edges = append(edges, ticket.EdgeExplanations)
 	}
+	if m.clearedpolicies {
+		edges = append(edges, ticket.EdgePolicies)
+	}
+	if m.clearedschedule {
+		edges = append(edges, ticket.EdgeSchedule)
+	}
 	return edges
 }
 
@@ -22423,6 +27148,10 @@ func (m *TicketMutation) EdgeCleared(name string) bool {
 		return m.clearedevidence
 	case ticket.EdgeExplanations:
 		return m.clearedexplanations
+	case ticket.EdgePolicies:
+		return m.clearedpolicies
+	case ticket.EdgeSchedule:
+		return m.clearedschedule
 	}
 	return false
 }
@@ -22439,6 +27168,9 @@ func (m *TicketMutation) ClearEdge(name string) error {
 		return nil
 	case ticket.EdgeRegisteredBy:
 		m.ClearRegisteredBy()
+		return nil
+	case ticket.EdgeSchedule:
+		m.ClearSchedule()
 		return nil
 	}
 	return fmt.Errorf("unknown Ticket unique edge %s", name)
@@ -22495,6 +27227,12 @@ func (m *TicketMutation) ResetEdge(name string) error {
 		return nil
 	case ticket.EdgeExplanations:
 		m.ResetExplanations()
+		return nil
+	case ticket.EdgePolicies:
+		m.ResetPolicies()
+		return nil
+	case ticket.EdgeSchedule:
+		m.ResetSchedule()
 		return nil
 	}
 	return fmt.Errorf("unknown Ticket edge %s", name)
@@ -23262,6 +28000,388 @@ func (m *TicketAssigneeMutation) ResetEdge(name string) error {
 		return nil
 	}
 	return fmt.Errorf("unknown TicketAssignee edge %s", name)
+}
+
+// TicketCitationMutation represents an operation that mutates the TicketCitation nodes in the graph.
+type TicketCitationMutation struct {
+	config
+	op                       Op
+	typ                      string
+	clearedFields            map[string]struct{}
+	ticket                   *int
+	clearedticket            bool
+	compliance_policy        *int
+	clearedcompliance_policy bool
+	done                     bool
+	oldValue                 func(context.Context) (*TicketCitation, error)
+	predicates               []predicate.TicketCitation
+}
+
+var _ ent.Mutation = (*TicketCitationMutation)(nil)
+
+// ticketcitationOption allows management of the mutation configuration using functional options.
+type ticketcitationOption func(*TicketCitationMutation)
+
+// newTicketCitationMutation creates new mutation for the TicketCitation entity.
+func newTicketCitationMutation(c config, op Op, opts ...ticketcitationOption) *TicketCitationMutation {
+	m := &TicketCitationMutation{
+		config:        c,
+		op:            op,
+		typ:           TypeTicketCitation,
+		clearedFields: make(map[string]struct{}),
+	}
+	for _, opt := range opts {
+		opt(m)
+	}
+	return m
+}
+
+// Client returns a new `ent.Client` from the mutation. If the mutation was
+// executed in a transaction (ent.Tx), a transactional client is returned.
+func (m TicketCitationMutation) Client() *Client {
+	client := &Client{config: m.config}
+	client.init()
+	return client
+}
+
+// Tx returns an `ent.Tx` for mutations that were executed in transactions;
+// it returns an error otherwise.
+func (m TicketCitationMutation) Tx() (*Tx, error) {
+	if _, ok := m.driver.(*txDriver); !ok {
+		return nil, errors.New("ent: mutation is not running in a transaction")
+	}
+	tx := &Tx{config: m.config}
+	tx.init()
+	return tx, nil
+}
+
+// SetTicketID sets the "ticket_id" field.
+func (m *TicketCitationMutation) SetTicketID(i int) {
+	m.ticket = &i
+}
+
+// TicketID returns the value of the "ticket_id" field in the mutation.
+func (m *TicketCitationMutation) TicketID() (r int, exists bool) {
+	v := m.ticket
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// ResetTicketID resets all changes to the "ticket_id" field.
+func (m *TicketCitationMutation) ResetTicketID() {
+	m.ticket = nil
+}
+
+// SetCompliancePolicyID sets the "compliance_policy_id" field.
+func (m *TicketCitationMutation) SetCompliancePolicyID(i int) {
+	m.compliance_policy = &i
+}
+
+// CompliancePolicyID returns the value of the "compliance_policy_id" field in the mutation.
+func (m *TicketCitationMutation) CompliancePolicyID() (r int, exists bool) {
+	v := m.compliance_policy
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// ResetCompliancePolicyID resets all changes to the "compliance_policy_id" field.
+func (m *TicketCitationMutation) ResetCompliancePolicyID() {
+	m.compliance_policy = nil
+}
+
+// ClearTicket clears the "ticket" edge to the Ticket entity.
+func (m *TicketCitationMutation) ClearTicket() {
+	m.clearedticket = true
+	m.clearedFields[ticketcitation.FieldTicketID] = struct{}{}
+}
+
+// TicketCleared reports if the "ticket" edge to the Ticket entity was cleared.
+func (m *TicketCitationMutation) TicketCleared() bool {
+	return m.clearedticket
+}
+
+// TicketIDs returns the "ticket" edge IDs in the mutation.
+// Note that IDs always returns len(IDs) <= 1 for unique edges, and you should use
+// TicketID instead. It exists only for internal usage by the builders.
+func (m *TicketCitationMutation) TicketIDs() (ids []int) {
+	if id := m.ticket; id != nil {
+		ids = append(ids, *id)
+	}
+	return
+}
+
+// ResetTicket resets all changes to the "ticket" edge.
+func (m *TicketCitationMutation) ResetTicket() {
+	m.ticket = nil
+	m.clearedticket = false
+}
+
+// ClearCompliancePolicy clears the "compliance_policy" edge to the CompliancePolicy entity.
+func (m *TicketCitationMutation) ClearCompliancePolicy() {
+	m.clearedcompliance_policy = true
+	m.clearedFields[ticketcitation.FieldCompliancePolicyID] = struct{}{}
+}
+
+// CompliancePolicyCleared reports if the "compliance_policy" edge to the CompliancePolicy entity was cleared.
+func (m *TicketCitationMutation) CompliancePolicyCleared() bool {
+	return m.clearedcompliance_policy
+}
+
+// CompliancePolicyIDs returns the "compliance_policy" edge IDs in the mutation.
+// Note that IDs always returns len(IDs) <= 1 for unique edges, and you should use
+// CompliancePolicyID instead. It exists only for internal usage by the builders.
+func (m *TicketCitationMutation) CompliancePolicyIDs() (ids []int) {
+	if id := m.compliance_policy; id != nil {
+		ids = append(ids, *id)
+	}
+	return
+}
+
+// ResetCompliancePolicy resets all changes to the "compliance_policy" edge.
+func (m *TicketCitationMutation) ResetCompliancePolicy() {
+	m.compliance_policy = nil
+	m.clearedcompliance_policy = false
+}
+
+// Where appends a list predicates to the TicketCitationMutation builder.
+func (m *TicketCitationMutation) Where(ps ...predicate.TicketCitation) {
+	m.predicates = append(m.predicates, ps...)
+}
+
+// WhereP appends storage-level predicates to the TicketCitationMutation builder. Using this method,
+// users can use type-assertion to append predicates that do not depend on any generated package.
+func (m *TicketCitationMutation) WhereP(ps ...func(*sql.Selector)) {
+	p := make([]predicate.TicketCitation, len(ps))
+	for i := range ps {
+		p[i] = ps[i]
+	}
+	m.Where(p...)
+}
+
+// Op returns the operation name.
+func (m *TicketCitationMutation) Op() Op {
+	return m.op
+}
+
+// SetOp allows setting the mutation operation.
+func (m *TicketCitationMutation) SetOp(op Op) {
+	m.op = op
+}
+
+// Type returns the node type of this mutation (TicketCitation).
+func (m *TicketCitationMutation) Type() string {
+	return m.typ
+}
+
+// Fields returns all fields that were changed during this mutation. Note that in
+// order to get all numeric fields that were incremented/decremented, call
+// AddedFields().
+func (m *TicketCitationMutation) Fields() []string {
+	fields := make([]string, 0, 2)
+	if m.ticket != nil {
+		fields = append(fields, ticketcitation.FieldTicketID)
+	}
+	if m.compliance_policy != nil {
+		fields = append(fields, ticketcitation.FieldCompliancePolicyID)
+	}
+	return fields
+}
+
+// Field returns the value of a field with the given name. The second boolean
+// return value indicates that this field was not set, or was not defined in the
+// schema.
+func (m *TicketCitationMutation) Field(name string) (ent.Value, bool) {
+	switch name {
+	case ticketcitation.FieldTicketID:
+		return m.TicketID()
+	case ticketcitation.FieldCompliancePolicyID:
+		return m.CompliancePolicyID()
+	}
+	return nil, false
+}
+
+// OldField returns the old value of the field from the database. An error is
+// returned if the mutation operation is not UpdateOne, or the query to the
+// database failed.
+func (m *TicketCitationMutation) OldField(ctx context.Context, name string) (ent.Value, error) {
+	return nil, errors.New("edge schema TicketCitation does not support getting old values")
+}
+
+// SetField sets the value of a field with the given name. It returns an error if
+// the field is not defined in the schema, or if the type mismatched the field
+// type.
+func (m *TicketCitationMutation) SetField(name string, value ent.Value) error {
+	switch name {
+	case ticketcitation.FieldTicketID:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetTicketID(v)
+		return nil
+	case ticketcitation.FieldCompliancePolicyID:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetCompliancePolicyID(v)
+		return nil
+	}
+	return fmt.Errorf("unknown TicketCitation field %s", name)
+}
+
+// AddedFields returns all numeric fields that were incremented/decremented during
+// this mutation.
+func (m *TicketCitationMutation) AddedFields() []string {
+	var fields []string
+	return fields
+}
+
+// AddedField returns the numeric value that was incremented/decremented on a field
+// with the given name. The second boolean return value indicates that this field
+// was not set, or was not defined in the schema.
+func (m *TicketCitationMutation) AddedField(name string) (ent.Value, bool) {
+	switch name {
+	}
+	return nil, false
+}
+
+// AddField adds the value to the field with the given name. It returns an error if
+// the field is not defined in the schema, or if the type mismatched the field
+// type.
+func (m *TicketCitationMutation) AddField(name string, value ent.Value) error {
+	switch name {
+	}
+	return fmt.Errorf("unknown TicketCitation numeric field %s", name)
+}
+
+// ClearedFields returns all nullable fields that were cleared during this
+// mutation.
+func (m *TicketCitationMutation) ClearedFields() []string {
+	return nil
+}
+
+// FieldCleared returns a boolean indicating if a field with the given name was
+// cleared in this mutation.
+func (m *TicketCitationMutation) FieldCleared(name string) bool {
+	_, ok := m.clearedFields[name]
+	return ok
+}
+
+// ClearField clears the value of the field with the given name. It returns an
+// error if the field is not defined in the schema.
+func (m *TicketCitationMutation) ClearField(name string) error {
+	return fmt.Errorf("unknown TicketCitation nullable field %s", name)
+}
+
+// ResetField resets all changes in the mutation for the field with the given name.
+// It returns an error if the field is not defined in the schema.
+func (m *TicketCitationMutation) ResetField(name string) error {
+	switch name {
+	case ticketcitation.FieldTicketID:
+		m.ResetTicketID()
+		return nil
+	case ticketcitation.FieldCompliancePolicyID:
+		m.ResetCompliancePolicyID()
+		return nil
+	}
+	return fmt.Errorf("unknown TicketCitation field %s", name)
+}
+
+// AddedEdges returns all edge names that were set/added in this mutation.
+func (m *TicketCitationMutation) AddedEdges() []string {
+	edges := make([]string, 0, 2)
+	if m.ticket != nil {
+		edges = append(edges, ticketcitation.EdgeTicket)
+	}
+	if m.compliance_policy != nil {
+		edges = append(edges, ticketcitation.EdgeCompliancePolicy)
+	}
+	return edges
+}
+
+// AddedIDs returns all IDs (to other nodes) that were added for the given edge
+// name in this mutation.
+func (m *TicketCitationMutation) AddedIDs(name string) []ent.Value {
+	switch name {
+	case ticketcitation.EdgeTicket:
+		if id := m.ticket; id != nil {
+			return []ent.Value{*id}
+		}
+	case ticketcitation.EdgeCompliancePolicy:
+		if id := m.compliance_policy; id != nil {
+			return []ent.Value{*id}
+		}
+	}
+	return nil
+}
+
+// RemovedEdges returns all edge names that were removed in this mutation.
+func (m *TicketCitationMutation) RemovedEdges() []string {
+	edges := make([]string, 0, 2)
+	return edges
+}
+
+// RemovedIDs returns all IDs (to other nodes) that were removed for the edge with
+// the given name in this mutation.
+func (m *TicketCitationMutation) RemovedIDs(name string) []ent.Value {
+	return nil
+}
+
+// ClearedEdges returns all edge names that were cleared in this mutation.
+func (m *TicketCitationMutation) ClearedEdges() []string {
+	edges := make([]string, 0, 2)
+	if m.clearedticket {
+		edges = append(edges, ticketcitation.EdgeTicket)
+	}
+	if m.clearedcompliance_policy {
+		edges = append(edges, ticketcitation.EdgeCompliancePolicy)
+	}
+	return edges
+}
+
+// EdgeCleared returns a boolean which indicates if the edge with the given name
+// was cleared in this mutation.
+func (m *TicketCitationMutation) EdgeCleared(name string) bool {
+	switch name {
+	case ticketcitation.EdgeTicket:
+		return m.clearedticket
+	case ticketcitation.EdgeCompliancePolicy:
+		return m.clearedcompliance_policy
+	}
+	return false
+}
+
+// ClearEdge clears the value of the edge with the given name. It returns an error
+// if that edge is not defined in the schema.
+func (m *TicketCitationMutation) ClearEdge(name string) error {
+	switch name {
+	case ticketcitation.EdgeTicket:
+		m.ClearTicket()
+		return nil
+	case ticketcitation.EdgeCompliancePolicy:
+		m.ClearCompliancePolicy()
+		return nil
+	}
+	return fmt.Errorf("unknown TicketCitation unique edge %s", name)
+}
+
+// ResetEdge resets all changes to the edge with the given name in this mutation.
+// It returns an error if the edge is not defined in the schema.
+func (m *TicketCitationMutation) ResetEdge(name string) error {
+	switch name {
+	case ticketcitation.EdgeTicket:
+		m.ResetTicket()
+		return nil
+	case ticketcitation.EdgeCompliancePolicy:
+		m.ResetCompliancePolicy()
+		return nil
+	}
+	return fmt.Errorf("unknown TicketCitation edge %s", name)
 }
 
 // TicketEventMutation represents an operation that mutates the TicketEvent nodes in the graph.

@@ -37,12 +37,15 @@ type SiteEdges struct {
 	Users []*User `json:"users,omitempty"`
 	// Tickets holds the value of the tickets edge.
 	Tickets []*Ticket `json:"tickets,omitempty"`
+	// TaskSchedules holds the value of the task_schedules edge.
+	TaskSchedules []*TaskSchedule `json:"task_schedules,omitempty"`
 	// loadedTypes holds the information for reporting if a
 	// type was loaded (or requested) in eager-loading or not.
-	loadedTypes [2]bool
+	loadedTypes [3]bool
 
-	namedUsers   map[string][]*User
-	namedTickets map[string][]*Ticket
+	namedUsers         map[string][]*User
+	namedTickets       map[string][]*Ticket
+	namedTaskSchedules map[string][]*TaskSchedule
 }
 
 // UsersOrErr returns the Users value or an error if the edge
@@ -61,6 +64,15 @@ func (e SiteEdges) TicketsOrErr() ([]*Ticket, error) {
 		return e.Tickets, nil
 	}
 	return nil, &NotLoadedError{edge: "tickets"}
+}
+
+// TaskSchedulesOrErr returns the TaskSchedules value or an error if the edge
+// was not loaded in eager-loading.
+func (e SiteEdges) TaskSchedulesOrErr() ([]*TaskSchedule, error) {
+	if e.loadedTypes[2] {
+		return e.TaskSchedules, nil
+	}
+	return nil, &NotLoadedError{edge: "task_schedules"}
 }
 
 // scanValues returns the types for scanning values from sql.Rows.
@@ -140,6 +152,11 @@ func (_m *Site) QueryUsers() *UserQuery {
 // QueryTickets queries the "tickets" edge of the Site entity.
 func (_m *Site) QueryTickets() *TicketQuery {
 	return NewSiteClient(_m.config).QueryTickets(_m)
+}
+
+// QueryTaskSchedules queries the "task_schedules" edge of the Site entity.
+func (_m *Site) QueryTaskSchedules() *TaskScheduleQuery {
+	return NewSiteClient(_m.config).QueryTaskSchedules(_m)
 }
 
 // Update returns a builder for updating this Site.
@@ -225,6 +242,30 @@ func (_m *Site) appendNamedTickets(name string, edges ...*Ticket) {
 		_m.Edges.namedTickets[name] = []*Ticket{}
 	} else {
 		_m.Edges.namedTickets[name] = append(_m.Edges.namedTickets[name], edges...)
+	}
+}
+
+// NamedTaskSchedules returns the TaskSchedules named value or an error if the edge was not
+// loaded in eager-loading with this name.
+func (_m *Site) NamedTaskSchedules(name string) ([]*TaskSchedule, error) {
+	if _m.Edges.namedTaskSchedules == nil {
+		return nil, &NotLoadedError{edge: name}
+	}
+	nodes, ok := _m.Edges.namedTaskSchedules[name]
+	if !ok {
+		return nil, &NotLoadedError{edge: name}
+	}
+	return nodes, nil
+}
+
+func (_m *Site) appendNamedTaskSchedules(name string, edges ...*TaskSchedule) {
+	if _m.Edges.namedTaskSchedules == nil {
+		_m.Edges.namedTaskSchedules = make(map[string][]*TaskSchedule)
+	}
+	if len(edges) == 0 {
+		_m.Edges.namedTaskSchedules[name] = []*TaskSchedule{}
+	} else {
+		_m.Edges.namedTaskSchedules[name] = append(_m.Edges.namedTaskSchedules[name], edges...)
 	}
 }
 

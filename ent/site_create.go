@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"socdesk/ent/site"
+	"socdesk/ent/taskschedule"
 	"socdesk/ent/ticket"
 	"socdesk/ent/user"
 	"time"
@@ -100,6 +101,21 @@ func (_c *SiteCreate) AddTickets(v ...*Ticket) *SiteCreate {
 		ids[i] = v[i].ID
 	}
 	return _c.AddTicketIDs(ids...)
+}
+
+// AddTaskScheduleIDs adds the "task_schedules" edge to the TaskSchedule entity by IDs.
+func (_c *SiteCreate) AddTaskScheduleIDs(ids ...int) *SiteCreate {
+	_c.mutation.AddTaskScheduleIDs(ids...)
+	return _c
+}
+
+// AddTaskSchedules adds the "task_schedules" edges to the TaskSchedule entity.
+func (_c *SiteCreate) AddTaskSchedules(v ...*TaskSchedule) *SiteCreate {
+	ids := make([]int, len(v))
+	for i := range v {
+		ids[i] = v[i].ID
+	}
+	return _c.AddTaskScheduleIDs(ids...)
 }
 
 // Mutation returns the SiteMutation object of the builder.
@@ -252,6 +268,22 @@ func (_c *SiteCreate) createSpec() (*Site, *sqlgraph.CreateSpec) {
 			Bidi:    false,
 			Target: &sqlgraph.EdgeTarget{
 				IDSpec: sqlgraph.NewFieldSpec(ticket.FieldID, field.TypeInt),
+			},
+		}
+		for _, k := range nodes {
+			edge.Target.Nodes = append(edge.Target.Nodes, k)
+		}
+		_spec.Edges = append(_spec.Edges, edge)
+	}
+	if nodes := _c.mutation.TaskSchedulesIDs(); len(nodes) > 0 {
+		edge := &sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.O2M,
+			Inverse: false,
+			Table:   site.TaskSchedulesTable,
+			Columns: []string{site.TaskSchedulesColumn},
+			Bidi:    false,
+			Target: &sqlgraph.EdgeTarget{
+				IDSpec: sqlgraph.NewFieldSpec(taskschedule.FieldID, field.TypeInt),
 			},
 		}
 		for _, k := range nodes {

@@ -10,6 +10,7 @@ import (
 	"math"
 	"socdesk/ent/predicate"
 	"socdesk/ent/site"
+	"socdesk/ent/taskschedule"
 	"socdesk/ent/ticket"
 	"socdesk/ent/user"
 
@@ -23,16 +24,18 @@ import (
 // SiteQuery is the builder for querying Site entities.
 type SiteQuery struct {
 	config
-	ctx              *QueryContext
-	order            []site.OrderOption
-	inters           []Interceptor
-	predicates       []predicate.Site
-	withUsers        *UserQuery
-	withTickets      *TicketQuery
-	loadTotal        []func(context.Context, []*Site) error
-	modifiers        []func(*sql.Selector)
-	withNamedUsers   map[string]*UserQuery
-	withNamedTickets map[string]*TicketQuery
+	ctx                    *QueryContext
+	order                  []site.OrderOption
+	inters                 []Interceptor
+	predicates             []predicate.Site
+	withUsers              *UserQuery
+	withTickets            *TicketQuery
+	withTaskSchedules      *TaskScheduleQuery
+	loadTotal              []func(context.Context, []*Site) error
+	modifiers              []func(*sql.Selector)
+	withNamedUsers         map[string]*UserQuery
+	withNamedTickets       map[string]*TicketQuery
+	withNamedTaskSchedules map[string]*TaskScheduleQuery
 	// intermediate query (i.e. traversal path).
 	sql  *sql.Selector
 	path func(context.Context) (*sql.Selector, error)
@@ -106,6 +109,28 @@ func (_q *SiteQuery) QueryTickets() *TicketQuery {
 			sqlgraph.From(site.Table, site.FieldID, selector),
 			sqlgraph.To(ticket.Table, ticket.FieldID),
 			sqlgraph.Edge(sqlgraph.O2M, false, site.TicketsTable, site.TicketsColumn),
+		)
+		fromU = sqlgraph.SetNeighbors(_q.driver.Dialect(), step)
+		return fromU, nil
+	}
+	return query
+}
+
+// QueryTaskSchedules chains the current query on the "task_schedules" edge.
+func (_q *SiteQuery) QueryTaskSchedules() *TaskScheduleQuery {
+	query := (&TaskScheduleClient{config: _q.config}).Query()
+	query.path = func(ctx context.Context) (fromU *sql.Selector, err error) {
+		if err := _q.prepareQuery(ctx); err != nil {
+			return nil, err
+		}
+		selector := _q.sqlQuery(ctx)
+		if err := selector.Err(); err != nil {
+			return nil, err
+		}
+		step := sqlgraph.NewStep(
+			sqlgraph.From(site.Table, site.FieldID, selector),
+			sqlgraph.To(taskschedule.Table, taskschedule.FieldID),
+			sqlgraph.Edge(sqlgraph.O2M, false, site.TaskSchedulesTable, site.TaskSchedulesColumn),
 		)
 		fromU = sqlgraph.SetNeighbors(_q.driver.Dialect(), step)
 		return fromU, nil
@@ -300,13 +325,14 @@ func (_q *SiteQuery) Clone() *SiteQuery {
 		return nil
 	}
 	return &SiteQuery{
-		config:      _q.config,
-		ctx:         _q.ctx.Clone(),
-		order:       append([]site.OrderOption{}, _q.order...),
-		inters:      append([]Interceptor{}, _q.inters...),
-		predicates:  append([]predicate.Site{}, _q.predicates...),
-		withUsers:   _q.withUsers.Clone(),
-		withTickets: _q.withTickets.Clone(),
+		config:            _q.config,
+		ctx:               _q.ctx.Clone(),
+		order:             append([]site.OrderOption{}, _q.order...),
+		inters:            append([]Interceptor{}, _q.inters...),
+		predicates:        append([]predicate.Site{}, _q.predicates...),
+		withUsers:         _q.withUsers.Clone(),
+		withTickets:       _q.withTickets.Clone(),
+		withTaskSchedules: _q.withTaskSchedules.Clone(),
 		// clone intermediate query.
 		sql:       _q.sql.Clone(),
 		path:      _q.path,
@@ -333,6 +359,17 @@ func (_q *SiteQuery) WithTickets(opts ...func(*TicketQuery)) *SiteQuery {
 		opt(query)
 	}
 	_q.withTickets = query
+	return _q
+}
+
+// WithTaskSchedules tells the query-builder to eager-load the nodes that are connected to
+// the "task_schedules" edge. The optional arguments are used to configure the query builder of the edge.
+func (_q *SiteQuery) WithTaskSchedules(opts ...func(*TaskScheduleQuery)) *SiteQuery {
+	query := (&TaskScheduleClient{config: _q.config}).Query()
+	for _, opt := range opts {
+		opt(query)
+	}
+	_q.withTaskSchedules = query
 	return _q
 }
 
@@ -420,9 +457,10 @@ func (_q *SiteQuery) sqlAll(ctx context.Context, hooks ...queryHook) ([]*Site, e
 	var (
 		nodes       = []*Site{}
 		_spec       = _q.querySpec()
-		loadedTypes = [2]bool{
+		loadedTypes = [3]bool{
 			_q.withUsers != nil,
 			_q.withTickets != nil,
+			_q.withTaskSchedules != nil,
 		}
 	)
 	_spec.ScanValues = func(columns []string) ([]any, error) {
@@ -460,6 +498,13 @@ func (_q *SiteQuery) sqlAll(ctx context.Context, hooks ...queryHook) ([]*Site, e
 			return nil, err
 		}
 	}
+	if query := _q.withTaskSchedules; query != nil {
+		if err := _q.loadTaskSchedules(ctx, query, nodes,
+			func(n *Site) { n.Edges.TaskSchedules = []*TaskSchedule{} },
+			func(n *Site, e *TaskSchedule) { n.Edges.TaskSchedules = append(n.Edges.TaskSchedules, e) }); err != nil {
+			return nil, err
+		}
+	}
 	for name, query := range _q.withNamedUsers {
 		if err := _q.loadUsers(ctx, query, nodes,
 			func(n *Site) { n.appendNamedUsers(name) },
@@ -471,6 +516,13 @@ func (_q *SiteQuery) sqlAll(ctx context.Context, hooks ...queryHook) ([]*Site, e
 		if err := _q.loadTickets(ctx, query, nodes,
 			func(n *Site) { n.appendNamedTickets(name) },
 			func(n *Site, e *Ticket) { n.appendNamedTickets(name, e) }); err != nil {
+			return nil, err
+		}
+	}
+	for name, query := range _q.withNamedTaskSchedules {
+		if err := _q.loadTaskSchedules(ctx, query, nodes,
+			func(n *Site) { n.appendNamedTaskSchedules(name) },
+			func(n *Site, e *TaskSchedule) { n.appendNamedTaskSchedules(name, e) }); err != nil {
 			return nil, err
 		}
 	}
@@ -558,6 +610,36 @@ func (_q *SiteQuery) loadTickets(ctx context.Context, query *TicketQuery, nodes 
 	}
 	query.Where(predicate.Ticket(func(s *sql.Selector) {
 		s.Where(sql.InValues(s.C(site.TicketsColumn), fks...))
+	}))
+	neighbors, err := query.All(ctx)
+	if err != nil {
+		return err
+	}
+	for _, n := range neighbors {
+		fk := n.SiteID
+		node, ok := nodeids[fk]
+		if !ok {
+			return fmt.Errorf(`unexpected referenced foreign-key "site_id" returned %v for node %v`, fk, n.ID)
+		}
+		assign(node, n)
+	}
+	return nil
+}
+func (_q *SiteQuery) loadTaskSchedules(ctx context.Context, query *TaskScheduleQuery, nodes []*Site, init func(*Site), assign func(*Site, *TaskSchedule)) error {
+	fks := make([]driver.Value, 0, len(nodes))
+	nodeids := make(map[int]*Site)
+	for i := range nodes {
+		fks = append(fks, nodes[i].ID)
+		nodeids[nodes[i].ID] = nodes[i]
+		if init != nil {
+			init(nodes[i])
+		}
+	}
+	if len(query.ctx.Fields) > 0 {
+		query.ctx.AppendFieldOnce(taskschedule.FieldSiteID)
+	}
+	query.Where(predicate.TaskSchedule(func(s *sql.Selector) {
+		s.Where(sql.InValues(s.C(site.TaskSchedulesColumn), fks...))
 	}))
 	neighbors, err := query.All(ctx)
 	if err != nil {
@@ -718,6 +800,20 @@ func (_q *SiteQuery) WithNamedTickets(name string, opts ...func(*TicketQuery)) *
 		_q.withNamedTickets = make(map[string]*TicketQuery)
 	}
 	_q.withNamedTickets[name] = query
+	return _q
+}
+
+// WithNamedTaskSchedules tells the query-builder to eager-load the nodes that are connected to the "task_schedules"
+// edge with the given name. The optional arguments are used to configure the query builder of the edge.
+func (_q *SiteQuery) WithNamedTaskSchedules(name string, opts ...func(*TaskScheduleQuery)) *SiteQuery {
+	query := (&TaskScheduleClient{config: _q.config}).Query()
+	for _, opt := range opts {
+		opt(query)
+	}
+	if _q.withNamedTaskSchedules == nil {
+		_q.withNamedTaskSchedules = make(map[string]*TaskScheduleQuery)
+	}
+	_q.withNamedTaskSchedules[name] = query
 	return _q
 }
 

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"socdesk/ent/predicate"
 	"socdesk/ent/site"
+	"socdesk/ent/taskschedule"
 	"socdesk/ent/ticket"
 	"socdesk/ent/user"
 	"time"
@@ -95,6 +96,21 @@ func (_u *SiteUpdate) AddTickets(v ...*Ticket) *SiteUpdate {
 	return _u.AddTicketIDs(ids...)
 }
 
+// AddTaskScheduleIDs adds the "task_schedules" edge to the TaskSchedule entity by IDs.
+func (_u *SiteUpdate) AddTaskScheduleIDs(ids ...int) *SiteUpdate {
+	_u.mutation.AddTaskScheduleIDs(ids...)
+	return _u
+}
+
+// AddTaskSchedules adds the "task_schedules" edges to the TaskSchedule entity.
+func (_u *SiteUpdate) AddTaskSchedules(v ...*TaskSchedule) *SiteUpdate {
+	ids := make([]int, len(v))
+	for i := range v {
+		ids[i] = v[i].ID
+	}
+	return _u.AddTaskScheduleIDs(ids...)
+}
+
 // Mutation returns the SiteMutation object of the builder.
 func (_u *SiteUpdate) Mutation() *SiteMutation {
 	return _u.mutation
@@ -140,6 +156,27 @@ func (_u *SiteUpdate) RemoveTickets(v ...*Ticket) *SiteUpdate {
 		ids[i] = v[i].ID
 	}
 	return _u.RemoveTicketIDs(ids...)
+}
+
+// ClearTaskSchedules clears all "task_schedules" edges to the TaskSchedule entity.
+func (_u *SiteUpdate) ClearTaskSchedules() *SiteUpdate {
+	_u.mutation.ClearTaskSchedules()
+	return _u
+}
+
+// RemoveTaskScheduleIDs removes the "task_schedules" edge to TaskSchedule entities by IDs.
+func (_u *SiteUpdate) RemoveTaskScheduleIDs(ids ...int) *SiteUpdate {
+	_u.mutation.RemoveTaskScheduleIDs(ids...)
+	return _u
+}
+
+// RemoveTaskSchedules removes "task_schedules" edges to TaskSchedule entities.
+func (_u *SiteUpdate) RemoveTaskSchedules(v ...*TaskSchedule) *SiteUpdate {
+	ids := make([]int, len(v))
+	for i := range v {
+		ids[i] = v[i].ID
+	}
+	return _u.RemoveTaskScheduleIDs(ids...)
 }
 
 // Save executes the query and returns the number of nodes affected by the update operation.
@@ -316,6 +353,51 @@ func (_u *SiteUpdate) sqlSave(ctx context.Context) (_node int, err error) {
 		}
 		_spec.Edges.Add = append(_spec.Edges.Add, edge)
 	}
+	if _u.mutation.TaskSchedulesCleared() {
+		edge := &sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.O2M,
+			Inverse: false,
+			Table:   site.TaskSchedulesTable,
+			Columns: []string{site.TaskSchedulesColumn},
+			Bidi:    false,
+			Target: &sqlgraph.EdgeTarget{
+				IDSpec: sqlgraph.NewFieldSpec(taskschedule.FieldID, field.TypeInt),
+			},
+		}
+		_spec.Edges.Clear = append(_spec.Edges.Clear, edge)
+	}
+	if nodes := _u.mutation.RemovedTaskSchedulesIDs(); len(nodes) > 0 && !_u.mutation.TaskSchedulesCleared() {
+		edge := &sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.O2M,
+			Inverse: false,
+			Table:   site.TaskSchedulesTable,
+			Columns: []string{site.TaskSchedulesColumn},
+			Bidi:    false,
+			Target: &sqlgraph.EdgeTarget{
+				IDSpec: sqlgraph.NewFieldSpec(taskschedule.FieldID, field.TypeInt),
+			},
+		}
+		for _, k := range nodes {
+			edge.Target.Nodes = append(edge.Target.Nodes, k)
+		}
+		_spec.Edges.Clear = append(_spec.Edges.Clear, edge)
+	}
+	if nodes := _u.mutation.TaskSchedulesIDs(); len(nodes) > 0 {
+		edge := &sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.O2M,
+			Inverse: false,
+			Table:   site.TaskSchedulesTable,
+			Columns: []string{site.TaskSchedulesColumn},
+			Bidi:    false,
+			Target: &sqlgraph.EdgeTarget{
+				IDSpec: sqlgraph.NewFieldSpec(taskschedule.FieldID, field.TypeInt),
+			},
+		}
+		for _, k := range nodes {
+			edge.Target.Nodes = append(edge.Target.Nodes, k)
+		}
+		_spec.Edges.Add = append(_spec.Edges.Add, edge)
+	}
 	_spec.AddModifiers(_u.modifiers...)
 	if _node, err = sqlgraph.UpdateNodes(ctx, _u.driver, _spec); err != nil {
 		if _, ok := err.(*sqlgraph.NotFoundError); ok {
@@ -402,6 +484,21 @@ func (_u *SiteUpdateOne) AddTickets(v ...*Ticket) *SiteUpdateOne {
 	return _u.AddTicketIDs(ids...)
 }
 
+// AddTaskScheduleIDs adds the "task_schedules" edge to the TaskSchedule entity by IDs.
+func (_u *SiteUpdateOne) AddTaskScheduleIDs(ids ...int) *SiteUpdateOne {
+	_u.mutation.AddTaskScheduleIDs(ids...)
+	return _u
+}
+
+// AddTaskSchedules adds the "task_schedules" edges to the TaskSchedule entity.
+func (_u *SiteUpdateOne) AddTaskSchedules(v ...*TaskSchedule) *SiteUpdateOne {
+	ids := make([]int, len(v))
+	for i := range v {
+		ids[i] = v[i].ID
+	}
+	return _u.AddTaskScheduleIDs(ids...)
+}
+
 // Mutation returns the SiteMutation object of the builder.
 func (_u *SiteUpdateOne) Mutation() *SiteMutation {
 	return _u.mutation
@@ -447,6 +544,27 @@ func (_u *SiteUpdateOne) RemoveTickets(v ...*Ticket) *SiteUpdateOne {
 		ids[i] = v[i].ID
 	}
 	return _u.RemoveTicketIDs(ids...)
+}
+
+// ClearTaskSchedules clears all "task_schedules" edges to the TaskSchedule entity.
+func (_u *SiteUpdateOne) ClearTaskSchedules() *SiteUpdateOne {
+	_u.mutation.ClearTaskSchedules()
+	return _u
+}
+
+// RemoveTaskScheduleIDs removes the "task_schedules" edge to TaskSchedule entities by IDs.
+func (_u *SiteUpdateOne) RemoveTaskScheduleIDs(ids ...int) *SiteUpdateOne {
+	_u.mutation.RemoveTaskScheduleIDs(ids...)
+	return _u
+}
+
+// RemoveTaskSchedules removes "task_schedules" edges to TaskSchedule entities.
+func (_u *SiteUpdateOne) RemoveTaskSchedules(v ...*TaskSchedule) *SiteUpdateOne {
+	ids := make([]int, len(v))
+	for i := range v {
+		ids[i] = v[i].ID
+	}
+	return _u.RemoveTaskScheduleIDs(ids...)
 }
 
 // Where appends a list predicates to the SiteUpdate builder.
@@ -646,6 +764,51 @@ func (_u *SiteUpdateOne) sqlSave(ctx context.Context) (_node *Site, err error) {
 			Bidi:    false,
 			Target: &sqlgraph.EdgeTarget{
 				IDSpec: sqlgraph.NewFieldSpec(ticket.FieldID, field.TypeInt),
+			},
+		}
+		for _, k := range nodes {
+			edge.Target.Nodes = append(edge.Target.Nodes, k)
+		}
+		_spec.Edges.Add = append(_spec.Edges.Add, edge)
+	}
+	if _u.mutation.TaskSchedulesCleared() {
+		edge := &sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.O2M,
+			Inverse: false,
+			Table:   site.TaskSchedulesTable,
+			Columns: []string{site.TaskSchedulesColumn},
+			Bidi:    false,
+			Target: &sqlgraph.EdgeTarget{
+				IDSpec: sqlgraph.NewFieldSpec(taskschedule.FieldID, field.TypeInt),
+			},
+		}
+		_spec.Edges.Clear = append(_spec.Edges.Clear, edge)
+	}
+	if nodes := _u.mutation.RemovedTaskSchedulesIDs(); len(nodes) > 0 && !_u.mutation.TaskSchedulesCleared() {
+		edge := &sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.O2M,
+			Inverse: false,
+			Table:   site.TaskSchedulesTable,
+			Columns: []string{site.TaskSchedulesColumn},
+			Bidi:    false,
+			Target: &sqlgraph.EdgeTarget{
+				IDSpec: sqlgraph.NewFieldSpec(taskschedule.FieldID, field.TypeInt),
+			},
+		}
+		for _, k := range nodes {
+			edge.Target.Nodes = append(edge.Target.Nodes, k)
+		}
+		_spec.Edges.Clear = append(_spec.Edges.Clear, edge)
+	}
+	if nodes := _u.mutation.TaskSchedulesIDs(); len(nodes) > 0 {
+		edge := &sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.O2M,
+			Inverse: false,
+			Table:   site.TaskSchedulesTable,
+			Columns: []string{site.TaskSchedulesColumn},
+			Bidi:    false,
+			Target: &sqlgraph.EdgeTarget{
+				IDSpec: sqlgraph.NewFieldSpec(taskschedule.FieldID, field.TypeInt),
 			},
 		}
 		for _, k := range nodes {

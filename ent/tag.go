@@ -35,14 +35,17 @@ type Tag struct {
 type TagEdges struct {
 	// Tickets holds the value of the tickets edge.
 	Tickets []*Ticket `json:"tickets,omitempty"`
+	// TaskSchedules holds the value of the task_schedules edge.
+	TaskSchedules []*TaskSchedule `json:"task_schedules,omitempty"`
 	// TicketTags holds the value of the ticket_tags edge.
 	TicketTags []*TicketTag `json:"ticket_tags,omitempty"`
 	// loadedTypes holds the information for reporting if a
 	// type was loaded (or requested) in eager-loading or not.
-	loadedTypes [2]bool
+	loadedTypes [3]bool
 
-	namedTickets    map[string][]*Ticket
-	namedTicketTags map[string][]*TicketTag
+	namedTickets       map[string][]*Ticket
+	namedTaskSchedules map[string][]*TaskSchedule
+	namedTicketTags    map[string][]*TicketTag
 }
 
 // TicketsOrErr returns the Tickets value or an error if the edge
@@ -54,10 +57,19 @@ func (e TagEdges) TicketsOrErr() ([]*Ticket, error) {
 	return nil, &NotLoadedError{edge: "tickets"}
 }
 
+// TaskSchedulesOrErr returns the TaskSchedules value or an error if the edge
+// was not loaded in eager-loading.
+func (e TagEdges) TaskSchedulesOrErr() ([]*TaskSchedule, error) {
+	if e.loadedTypes[1] {
+		return e.TaskSchedules, nil
+	}
+	return nil, &NotLoadedError{edge: "task_schedules"}
+}
+
 // TicketTagsOrErr returns the TicketTags value or an error if the edge
 // was not loaded in eager-loading.
 func (e TagEdges) TicketTagsOrErr() ([]*TicketTag, error) {
-	if e.loadedTypes[1] {
+	if e.loadedTypes[2] {
 		return e.TicketTags, nil
 	}
 	return nil, &NotLoadedError{edge: "ticket_tags"}
@@ -137,6 +149,11 @@ func (_m *Tag) QueryTickets() *TicketQuery {
 	return NewTagClient(_m.config).QueryTickets(_m)
 }
 
+// QueryTaskSchedules queries the "task_schedules" edge of the Tag entity.
+func (_m *Tag) QueryTaskSchedules() *TaskScheduleQuery {
+	return NewTagClient(_m.config).QueryTaskSchedules(_m)
+}
+
 // QueryTicketTags queries the "ticket_tags" edge of the Tag entity.
 func (_m *Tag) QueryTicketTags() *TicketTagQuery {
 	return NewTagClient(_m.config).QueryTicketTags(_m)
@@ -201,6 +218,30 @@ func (_m *Tag) appendNamedTickets(name string, edges ...*Ticket) {
 		_m.Edges.namedTickets[name] = []*Ticket{}
 	} else {
 		_m.Edges.namedTickets[name] = append(_m.Edges.namedTickets[name], edges...)
+	}
+}
+
+// NamedTaskSchedules returns the TaskSchedules named value or an error if the edge was not
+// loaded in eager-loading with this name.
+func (_m *Tag) NamedTaskSchedules(name string) ([]*TaskSchedule, error) {
+	if _m.Edges.namedTaskSchedules == nil {
+		return nil, &NotLoadedError{edge: name}
+	}
+	nodes, ok := _m.Edges.namedTaskSchedules[name]
+	if !ok {
+		return nil, &NotLoadedError{edge: name}
+	}
+	return nodes, nil
+}
+
+func (_m *Tag) appendNamedTaskSchedules(name string, edges ...*TaskSchedule) {
+	if _m.Edges.namedTaskSchedules == nil {
+		_m.Edges.namedTaskSchedules = make(map[string][]*TaskSchedule)
+	}
+	if len(edges) == 0 {
+		_m.Edges.namedTaskSchedules[name] = []*TaskSchedule{}
+	} else {
+		_m.Edges.namedTaskSchedules[name] = append(_m.Edges.namedTaskSchedules[name], edges...)
 	}
 }
 

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"socdesk/ent/tag"
+	"socdesk/ent/taskschedule"
 	"socdesk/ent/ticket"
 	"time"
 
@@ -84,6 +85,21 @@ func (_c *TagCreate) AddTickets(v ...*Ticket) *TagCreate {
 		ids[i] = v[i].ID
 	}
 	return _c.AddTicketIDs(ids...)
+}
+
+// AddTaskScheduleIDs adds the "task_schedules" edge to the TaskSchedule entity by IDs.
+func (_c *TagCreate) AddTaskScheduleIDs(ids ...int) *TagCreate {
+	_c.mutation.AddTaskScheduleIDs(ids...)
+	return _c
+}
+
+// AddTaskSchedules adds the "task_schedules" edges to the TaskSchedule entity.
+func (_c *TagCreate) AddTaskSchedules(v ...*TaskSchedule) *TagCreate {
+	ids := make([]int, len(v))
+	for i := range v {
+		ids[i] = v[i].ID
+	}
+	return _c.AddTaskScheduleIDs(ids...)
 }
 
 // Mutation returns the TagMutation object of the builder.
@@ -220,6 +236,22 @@ func (_c *TagCreate) createSpec() (*Tag, *sqlgraph.CreateSpec) {
 			Bidi:    false,
 			Target: &sqlgraph.EdgeTarget{
 				IDSpec: sqlgraph.NewFieldSpec(ticket.FieldID, field.TypeInt),
+			},
+		}
+		for _, k := range nodes {
+			edge.Target.Nodes = append(edge.Target.Nodes, k)
+		}
+		_spec.Edges = append(_spec.Edges, edge)
+	}
+	if nodes := _c.mutation.TaskSchedulesIDs(); len(nodes) > 0 {
+		edge := &sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.M2M,
+			Inverse: true,
+			Table:   tag.TaskSchedulesTable,
+			Columns: tag.TaskSchedulesPrimaryKey,
+			Bidi:    false,
+			Target: &sqlgraph.EdgeTarget{
+				IDSpec: sqlgraph.NewFieldSpec(taskschedule.FieldID, field.TypeInt),
 			},
 		}
 		for _, k := range nodes {

@@ -10,6 +10,7 @@ import (
 	"math"
 	"socdesk/ent/predicate"
 	"socdesk/ent/tag"
+	"socdesk/ent/taskschedule"
 	"socdesk/ent/ticket"
 	"socdesk/ent/tickettag"
 
@@ -23,16 +24,18 @@ import (
 // TagQuery is the builder for querying Tag entities.
 type TagQuery struct {
 	config
-	ctx                 *QueryContext
-	order               []tag.OrderOption
-	inters              []Interceptor
-	predicates          []predicate.Tag
-	withTickets         *TicketQuery
-	withTicketTags      *TicketTagQuery
-	loadTotal           []func(context.Context, []*Tag) error
-	modifiers           []func(*sql.Selector)
-	withNamedTickets    map[string]*TicketQuery
-	withNamedTicketTags map[string]*TicketTagQuery
+	ctx                    *QueryContext
+	order                  []tag.OrderOption
+	inters                 []Interceptor
+	predicates             []predicate.Tag
+	withTickets            *TicketQuery
+	withTaskSchedules      *TaskScheduleQuery
+	withTicketTags         *TicketTagQuery
+	loadTotal              []func(context.Context, []*Tag) error
+	modifiers              []func(*sql.Selector)
+	withNamedTickets       map[string]*TicketQuery
+	withNamedTaskSchedules map[string]*TaskScheduleQuery
+	withNamedTicketTags    map[string]*TicketTagQuery
 	// intermediate query (i.e. traversal path).
 	sql  *sql.Selector
 	path func(context.Context) (*sql.Selector, error)
@@ -84,6 +87,28 @@ func (_q *TagQuery) QueryTickets() *TicketQuery {
 			sqlgraph.From(tag.Table, tag.FieldID, selector),
 			sqlgraph.To(ticket.Table, ticket.FieldID),
 			sqlgraph.Edge(sqlgraph.M2M, true, tag.TicketsTable, tag.TicketsPrimaryKey...),
+		)
+		fromU = sqlgraph.SetNeighbors(_q.driver.Dialect(), step)
+		return fromU, nil
+	}
+	return query
+}
+
+// QueryTaskSchedules chains the current query on the "task_schedules" edge.
+func (_q *TagQuery) QueryTaskSchedules() *TaskScheduleQuery {
+	query := (&TaskScheduleClient{config: _q.config}).Query()
+	query.path = func(ctx context.Context) (fromU *sql.Selector, err error) {
+		if err := _q.prepareQuery(ctx); err != nil {
+			return nil, err
+		}
+		selector := _q.sqlQuery(ctx)
+		if err := selector.Err(); err != nil {
+			return nil, err
+		}
+		step := sqlgraph.NewStep(
+			sqlgraph.From(tag.Table, tag.FieldID, selector),
+			sqlgraph.To(taskschedule.Table, taskschedule.FieldID),
+			sqlgraph.Edge(sqlgraph.M2M, true, tag.TaskSchedulesTable, tag.TaskSchedulesPrimaryKey...),
 		)
 		fromU = sqlgraph.SetNeighbors(_q.driver.Dialect(), step)
 		return fromU, nil
@@ -300,13 +325,14 @@ func (_q *TagQuery) Clone() *TagQuery {
 		return nil
 	}
 	return &TagQuery{
-		config:         _q.config,
-		ctx:            _q.ctx.Clone(),
-		order:          append([]tag.OrderOption{}, _q.order...),
-		inters:         append([]Interceptor{}, _q.inters...),
-		predicates:     append([]predicate.Tag{}, _q.predicates...),
-		withTickets:    _q.withTickets.Clone(),
-		withTicketTags: _q.withTicketTags.Clone(),
+		config:            _q.config,
+		ctx:               _q.ctx.Clone(),
+		order:             append([]tag.OrderOption{}, _q.order...),
+		inters:            append([]Interceptor{}, _q.inters...),
+		predicates:        append([]predicate.Tag{}, _q.predicates...),
+		withTickets:       _q.withTickets.Clone(),
+		withTaskSchedules: _q.withTaskSchedules.Clone(),
+		withTicketTags:    _q.withTicketTags.Clone(),
 		// clone intermediate query.
 		sql:       _q.sql.Clone(),
 		path:      _q.path,
@@ -322,6 +348,17 @@ func (_q *TagQuery) WithTickets(opts ...func(*TicketQuery)) *TagQuery {
 		opt(query)
 	}
 	_q.withTickets = query
+	return _q
+}
+
+// WithTaskSchedules tells the query-builder to eager-load the nodes that are connected to
+// the "task_schedules" edge. The optional arguments are used to configure the query builder of the edge.
+func (_q *TagQuery) WithTaskSchedules(opts ...func(*TaskScheduleQuery)) *TagQuery {
+	query := (&TaskScheduleClient{config: _q.config}).Query()
+	for _, opt := range opts {
+		opt(query)
+	}
+	_q.withTaskSchedules = query
 	return _q
 }
 
@@ -420,8 +457,9 @@ func (_q *TagQuery) sqlAll(ctx context.Context, hooks ...queryHook) ([]*Tag, err
 	var (
 		nodes       = []*Tag{}
 		_spec       = _q.querySpec()
-		loadedTypes = [2]bool{
+		loadedTypes = [3]bool{
 			_q.withTickets != nil,
+			_q.withTaskSchedules != nil,
 			_q.withTicketTags != nil,
 		}
 	)
@@ -453,6 +491,13 @@ func (_q *TagQuery) sqlAll(ctx context.Context, hooks ...queryHook) ([]*Tag, err
 			return nil, err
 		}
 	}
+	if query := _q.withTaskSchedules; query != nil {
+		if err := _q.loadTaskSchedules(ctx, query, nodes,
+			func(n *Tag) { n.Edges.TaskSchedules = []*TaskSchedule{} },
+			func(n *Tag, e *TaskSchedule) { n.Edges.TaskSchedules = append(n.Edges.TaskSchedules, e) }); err != nil {
+			return nil, err
+		}
+	}
 	if query := _q.withTicketTags; query != nil {
 		if err := _q.loadTicketTags(ctx, query, nodes,
 			func(n *Tag) { n.Edges.TicketTags = []*TicketTag{} },
@@ -464,6 +509,13 @@ func (_q *TagQuery) sqlAll(ctx context.Context, hooks ...queryHook) ([]*Tag, err
 		if err := _q.loadTickets(ctx, query, nodes,
 			func(n *Tag) { n.appendNamedTickets(name) },
 			func(n *Tag, e *Ticket) { n.appendNamedTickets(name, e) }); err != nil {
+			return nil, err
+		}
+	}
+	for name, query := range _q.withNamedTaskSchedules {
+		if err := _q.loadTaskSchedules(ctx, query, nodes,
+			func(n *Tag) { n.appendNamedTaskSchedules(name) },
+			func(n *Tag, e *TaskSchedule) { n.appendNamedTaskSchedules(name, e) }); err != nil {
 			return nil, err
 		}
 	}
@@ -536,6 +588,67 @@ func (_q *TagQuery) loadTickets(ctx context.Context, query *TicketQuery, nodes [
 		nodes, ok := nids[n.ID]
 		if !ok {
 			return fmt.Errorf(`unexpected "tickets" node returned %v`, n.ID)
+		}
+		for kn := range nodes {
+			assign(kn, n)
+		}
+	}
+	return nil
+}
+func (_q *TagQuery) loadTaskSchedules(ctx context.Context, query *TaskScheduleQuery, nodes []*Tag, init func(*Tag), assign func(*Tag, *TaskSchedule)) error {
+	edgeIDs := make([]driver.Value, len(nodes))
+	byID := make(map[int]*Tag)
+	nids := make(map[int]map[*Tag]struct{})
+	for i, node := range nodes {
+		edgeIDs[i] = node.ID
+		byID[node.ID] = node
+		if init != nil {
+			init(node)
+		}
+	}
+	query.Where(func(s *sql.Selector) {
+		joinT := sql.Table(tag.TaskSchedulesTable)
+		s.Join(joinT).On(s.C(taskschedule.FieldID), joinT.C(tag.TaskSchedulesPrimaryKey[0]))
+		s.Where(sql.InValues(joinT.C(tag.TaskSchedulesPrimaryKey[1]), edgeIDs...))
+		columns := s.SelectedColumns()
+		s.Select(joinT.C(tag.TaskSchedulesPrimaryKey[1]))
+		s.AppendSelect(columns...)
+		s.SetDistinct(false)
+	})
+	if err := query.prepareQuery(ctx); err != nil {
+		return err
+	}
+	qr := QuerierFunc(func(ctx context.Context, q Query) (Value, error) {
+		return query.sqlAll(ctx, func(_ context.Context, spec *sqlgraph.QuerySpec) {
+			assign := spec.Assign
+			values := spec.ScanValues
+			spec.ScanValues = func(columns []string) ([]any, error) {
+				values, err := values(columns[1:])
+				if err != nil {
+					return nil, err
+				}
+				return append([]any{new(sql.NullInt64)}, values...), nil
+			}
+			spec.Assign = func(columns []string, values []any) error {
+				outValue := int(values[0].(*sql.NullInt64).Int64)
+				inValue := int(values[1].(*sql.NullInt64).Int64)
+				if nids[inValue] == nil {
+					nids[inValue] = map[*Tag]struct{}{byID[outValue]: {}}
+					return assign(columns[1:], values[1:])
+				}
+				nids[inValue][byID[outValue]] = struct{}{}
+				return nil
+			}
+		})
+	})
+	neighbors, err := withInterceptors[[]*TaskSchedule](ctx, query, qr, query.inters)
+	if err != nil {
+		return err
+	}
+	for _, n := range neighbors {
+		nodes, ok := nids[n.ID]
+		if !ok {
+			return fmt.Errorf(`unexpected "task_schedules" node returned %v`, n.ID)
 		}
 		for kn := range nodes {
 			assign(kn, n)
@@ -704,6 +817,20 @@ func (_q *TagQuery) WithNamedTickets(name string, opts ...func(*TicketQuery)) *T
 		_q.withNamedTickets = make(map[string]*TicketQuery)
 	}
 	_q.withNamedTickets[name] = query
+	return _q
+}
+
+// WithNamedTaskSchedules tells the query-builder to eager-load the nodes that are connected to the "task_schedules"
+// edge with the given name. The optional arguments are used to configure the query builder of the edge.
+func (_q *TagQuery) WithNamedTaskSchedules(name string, opts ...func(*TaskScheduleQuery)) *TagQuery {
+	query := (&TaskScheduleClient{config: _q.config}).Query()
+	for _, opt := range opts {
+		opt(query)
+	}
+	if _q.withNamedTaskSchedules == nil {
+		_q.withNamedTaskSchedules = make(map[string]*TaskScheduleQuery)
+	}
+	_q.withNamedTaskSchedules[name] = query
 	return _q
 }
 

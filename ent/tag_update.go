@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"socdesk/ent/predicate"
 	"socdesk/ent/tag"
+	"socdesk/ent/taskschedule"
 	"socdesk/ent/ticket"
 	"time"
 
@@ -79,6 +80,21 @@ func (_u *TagUpdate) AddTickets(v ...*Ticket) *TagUpdate {
 	return _u.AddTicketIDs(ids...)
 }
 
+// AddTaskScheduleIDs adds the "task_schedules" edge to the TaskSchedule entity by IDs.
+func (_u *TagUpdate) AddTaskScheduleIDs(ids ...int) *TagUpdate {
+	_u.mutation.AddTaskScheduleIDs(ids...)
+	return _u
+}
+
+// AddTaskSchedules adds the "task_schedules" edges to the TaskSchedule entity.
+func (_u *TagUpdate) AddTaskSchedules(v ...*TaskSchedule) *TagUpdate {
+	ids := make([]int, len(v))
+	for i := range v {
+		ids[i] = v[i].ID
+	}
+	return _u.AddTaskScheduleIDs(ids...)
+}
+
 // Mutation returns the TagMutation object of the builder.
 func (_u *TagUpdate) Mutation() *TagMutation {
 	return _u.mutation
@@ -103,6 +119,27 @@ func (_u *TagUpdate) RemoveTickets(v ...*Ticket) *TagUpdate {
 		ids[i] = v[i].ID
 	}
 	return _u.RemoveTicketIDs(ids...)
+}
+
+// ClearTaskSchedules clears all "task_schedules" edges to the TaskSchedule entity.
+func (_u *TagUpdate) ClearTaskSchedules() *TagUpdate {
+	_u.mutation.ClearTaskSchedules()
+	return _u
+}
+
+// RemoveTaskScheduleIDs removes the "task_schedules" edge to TaskSchedule entities by IDs.
+func (_u *TagUpdate) RemoveTaskScheduleIDs(ids ...int) *TagUpdate {
+	_u.mutation.RemoveTaskScheduleIDs(ids...)
+	return _u
+}
+
+// RemoveTaskSchedules removes "task_schedules" edges to TaskSchedule entities.
+func (_u *TagUpdate) RemoveTaskSchedules(v ...*TaskSchedule) *TagUpdate {
+	ids := make([]int, len(v))
+	for i := range v {
+		ids[i] = v[i].ID
+	}
+	return _u.RemoveTaskScheduleIDs(ids...)
 }
 
 // Save executes the query and returns the number of nodes affected by the update operation.
@@ -234,6 +271,51 @@ func (_u *TagUpdate) sqlSave(ctx context.Context) (_node int, err error) {
 		}
 		_spec.Edges.Add = append(_spec.Edges.Add, edge)
 	}
+	if _u.mutation.TaskSchedulesCleared() {
+		edge := &sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.M2M,
+			Inverse: true,
+			Table:   tag.TaskSchedulesTable,
+			Columns: tag.TaskSchedulesPrimaryKey,
+			Bidi:    false,
+			Target: &sqlgraph.EdgeTarget{
+				IDSpec: sqlgraph.NewFieldSpec(taskschedule.FieldID, field.TypeInt),
+			},
+		}
+		_spec.Edges.Clear = append(_spec.Edges.Clear, edge)
+	}
+	if nodes := _u.mutation.RemovedTaskSchedulesIDs(); len(nodes) > 0 && !_u.mutation.TaskSchedulesCleared() {
+		edge := &sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.M2M,
+			Inverse: true,
+			Table:   tag.TaskSchedulesTable,
+			Columns: tag.TaskSchedulesPrimaryKey,
+			Bidi:    false,
+			Target: &sqlgraph.EdgeTarget{
+				IDSpec: sqlgraph.NewFieldSpec(taskschedule.FieldID, field.TypeInt),
+			},
+		}
+		for _, k := range nodes {
+			edge.Target.Nodes = append(edge.Target.Nodes, k)
+		}
+		_spec.Edges.Clear = append(_spec.Edges.Clear, edge)
+	}
+	if nodes := _u.mutation.TaskSchedulesIDs(); len(nodes) > 0 {
+		edge := &sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.M2M,
+			Inverse: true,
+			Table:   tag.TaskSchedulesTable,
+			Columns: tag.TaskSchedulesPrimaryKey,
+			Bidi:    false,
+			Target: &sqlgraph.EdgeTarget{
+				IDSpec: sqlgraph.NewFieldSpec(taskschedule.FieldID, field.TypeInt),
+			},
+		}
+		for _, k := range nodes {
+			edge.Target.Nodes = append(edge.Target.Nodes, k)
+		}
+		_spec.Edges.Add = append(_spec.Edges.Add, edge)
+	}
 	_spec.AddModifiers(_u.modifiers...)
 	if _node, err = sqlgraph.UpdateNodes(ctx, _u.driver, _spec); err != nil {
 		if _, ok := err.(*sqlgraph.NotFoundError); ok {
@@ -305,6 +387,21 @@ func (_u *TagUpdateOne) AddTickets(v ...*Ticket) *TagUpdateOne {
 	return _u.AddTicketIDs(ids...)
 }
 
+// AddTaskScheduleIDs adds the "task_schedules" edge to the TaskSchedule entity by IDs.
+func (_u *TagUpdateOne) AddTaskScheduleIDs(ids ...int) *TagUpdateOne {
+	_u.mutation.AddTaskScheduleIDs(ids...)
+	return _u
+}
+
+// AddTaskSchedules adds the "task_schedules" edges to the TaskSchedule entity.
+func (_u *TagUpdateOne) AddTaskSchedules(v ...*TaskSchedule) *TagUpdateOne {
+	ids := make([]int, len(v))
+	for i := range v {
+		ids[i] = v[i].ID
+	}
+	return _u.AddTaskScheduleIDs(ids...)
+}
+
 // Mutation returns the TagMutation object of the builder.
 func (_u *TagUpdateOne) Mutation() *TagMutation {
 	return _u.mutation
@@ -329,6 +426,27 @@ func (_u *TagUpdateOne) RemoveTickets(v ...*Ticket) *TagUpdateOne {
 		ids[i] = v[i].ID
 	}
 	return _u.RemoveTicketIDs(ids...)
+}
+
+// ClearTaskSchedules clears all "task_schedules" edges to the TaskSchedule entity.
+func (_u *TagUpdateOne) ClearTaskSchedules() *TagUpdateOne {
+	_u.mutation.ClearTaskSchedules()
+	return _u
+}
+
+// RemoveTaskScheduleIDs removes the "task_schedules" edge to TaskSchedule entities by IDs.
+func (_u *TagUpdateOne) RemoveTaskScheduleIDs(ids ...int) *TagUpdateOne {
+	_u.mutation.RemoveTaskScheduleIDs(ids...)
+	return _u
+}
+
+// RemoveTaskSchedules removes "task_schedules" edges to TaskSchedule entities.
+func (_u *TagUpdateOne) RemoveTaskSchedules(v ...*TaskSchedule) *TagUpdateOne {
+	ids := make([]int, len(v))
+	for i := range v {
+		ids[i] = v[i].ID
+	}
+	return _u.RemoveTaskScheduleIDs(ids...)
 }
 
 // Where appends a list predicates to the TagUpdate builder.
@@ -483,6 +601,51 @@ func (_u *TagUpdateOne) sqlSave(ctx context.Context) (_node *Tag, err error) {
 			Bidi:    false,
 			Target: &sqlgraph.EdgeTarget{
 				IDSpec: sqlgraph.NewFieldSpec(ticket.FieldID, field.TypeInt),
+			},
+		}
+		for _, k := range nodes {
+			edge.Target.Nodes = append(edge.Target.Nodes, k)
+		}
+		_spec.Edges.Add = append(_spec.Edges.Add, edge)
+	}
+	if _u.mutation.TaskSchedulesCleared() {
+		edge := &sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.M2M,
+			Inverse: true,
+			Table:   tag.TaskSchedulesTable,
+			Columns: tag.TaskSchedulesPrimaryKey,
+			Bidi:    false,
+			Target: &sqlgraph.EdgeTarget{
+				IDSpec: sqlgraph.NewFieldSpec(taskschedule.FieldID, field.TypeInt),
+			},
+		}
+		_spec.Edges.Clear = append(_spec.Edges.Clear, edge)
+	}
+	if nodes := _u.mutation.RemovedTaskSchedulesIDs(); len(nodes) > 0 && !_u.mutation.TaskSchedulesCleared() {
+		edge := &sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.M2M,
+			Inverse: true,
+			Table:   tag.TaskSchedulesTable,
+			Columns: tag.TaskSchedulesPrimaryKey,
+			Bidi:    false,
+			Target: &sqlgraph.EdgeTarget{
+				IDSpec: sqlgraph.NewFieldSpec(taskschedule.FieldID, field.TypeInt),
+			},
+		}
+		for _, k := range nodes {
+			edge.Target.Nodes = append(edge.Target.Nodes, k)
+		}
+		_spec.Edges.Clear = append(_spec.Edges.Clear, edge)
+	}
+	if nodes := _u.mutation.TaskSchedulesIDs(); len(nodes) > 0 {
+		edge := &sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.M2M,
+			Inverse: true,
+			Table:   tag.TaskSchedulesTable,
+			Columns: tag.TaskSchedulesPrimaryKey,
+			Bidi:    false,
+			Target: &sqlgraph.EdgeTarget{
+				IDSpec: sqlgraph.NewFieldSpec(taskschedule.FieldID, field.TypeInt),
 			},
 		}
 		for _, k := range nodes {

@@ -8,6 +8,7 @@ import (
 	"socdesk/ent/category"
 	"socdesk/ent/schematype"
 	"socdesk/ent/site"
+	"socdesk/ent/taskschedule"
 	"socdesk/ent/ticket"
 	"socdesk/ent/user"
 	"strings"
@@ -28,7 +29,7 @@ type Ticket struct {
 	UpdatedAt time.Time `json:"updated_at,omitempty"`
 	// Title holds the value of the "title" field.
 	Title string `json:"title,omitempty"`
-	// Kind holds the value of the "kind" field.
+	// TASK: a compliance task (its category follows the TASK workflow); tasks are never deleted.
 	Kind ticket.Kind `json:"kind,omitempty"`
 	// Body holds the value of the "body" field.
 	Body string `json:"body,omitempty"`
@@ -88,6 +89,12 @@ type Ticket struct {
 	ExplanationStatus *schematype.ExplanationStatus `json:"explanation_status,omitempty"`
 	// Incremented by every change; used for optimistic locking.
 	Version int `json:"version,omitempty"`
+	// ScheduleID holds the value of the "schedule_id" field.
+	ScheduleID *int `json:"schedule_id,omitempty"`
+	// OccurrenceAt holds the value of the "occurrence_at" field.
+	OccurrenceAt *time.Time `json:"occurrence_at,omitempty"`
+	// A task's note of the findings (closed) or the reason (invalid); cleared on reopening.
+	Resolution *string `json:"resolution,omitempty"`
 	// Edges holds the relations/edges for other nodes in the graph.
 	// The values are being populated by the TicketQuery when eager-loading is set.
 	Edges        TicketEdges `json:"edges"`
@@ -128,17 +135,23 @@ type TicketEdges struct {
 	Evidence []*Evidence `json:"evidence,omitempty"`
 	// Explanations holds the value of the explanations edge.
 	Explanations []*ExplanationRequest `json:"explanations,omitempty"`
+	// Policies holds the value of the policies edge.
+	Policies []*CompliancePolicy `json:"policies,omitempty"`
+	// Schedule holds the value of the schedule edge.
+	Schedule *TaskSchedule `json:"schedule,omitempty"`
 	// TicketAssignees holds the value of the ticket_assignees edge.
 	TicketAssignees []*TicketAssignee `json:"ticket_assignees,omitempty"`
 	// TicketApprovers holds the value of the ticket_approvers edge.
 	TicketApprovers []*TicketApprover `json:"ticket_approvers,omitempty"`
 	// TicketTags holds the value of the ticket_tags edge.
 	TicketTags []*TicketTag `json:"ticket_tags,omitempty"`
+	// TicketCitations holds the value of the ticket_citations edge.
+	TicketCitations []*TicketCitation `json:"ticket_citations,omitempty"`
 	// loadedTypes holds the information for reporting if a
 	// type was loaded (or requested) in eager-loading or not.
-	loadedTypes [19]bool
+	loadedTypes [22]bool
 	// totalCount holds the count of the edges above.
-	totalCount [9]map[string]int
+	totalCount [11]map[string]int
 
 	namedAssignees       map[string][]*User
 	namedApprovers       map[string][]*User
@@ -153,9 +166,11 @@ type TicketEdges struct {
 	namedPlaybookRuns    map[string][]*PlaybookRun
 	namedEvidence        map[string][]*Evidence
 	namedExplanations    map[string][]*ExplanationRequest
+	namedPolicies        map[string][]*CompliancePolicy
 	namedTicketAssignees map[string][]*TicketAssignee
 	namedTicketApprovers map[string][]*TicketApprover
 	namedTicketTags      map[string][]*TicketTag
+	namedTicketCitations map[string][]*TicketCitation
 }
 
 // CategoryOrErr returns the Category value or an error if the edge
@@ -308,10 +323,30 @@ func (e TicketEdges) ExplanationsOrErr() ([]*ExplanationRequest, error) {
 	return nil, &NotLoadedError{edge: "explanations"}
 }
 
+// PoliciesOrErr returns the Policies value or an error if the edge
+// was not loaded in eager-loading.
+func (e TicketEdges) PoliciesOrErr() ([]*CompliancePolicy, error) {
+	if e.loadedTypes[16] {
+		return e.Policies, nil
+	}
+	return nil, &NotLoadedError{edge: "policies"}
+}
+
+// ScheduleOrErr returns the Schedule value or an error if the edge
+// was not loaded in eager-loading, or loaded but was not found.
+func (e TicketEdges) ScheduleOrErr() (*TaskSchedule, error) {
+	if e.Schedule != nil {
+		return e.Schedule, nil
+	} else if e.loadedTypes[17] {
+		return nil, &NotFoundError{label: taskschedule.Label}
+	}
+	return nil, &NotLoadedError{edge: "schedule"}
+}
+
 // TicketAssigneesOrErr returns the TicketAssignees value or an error if the edge
 // was not loaded in eager-loading.
 func (e TicketEdges) TicketAssigneesOrErr() ([]*TicketAssignee, error) {
-	if e.loadedTypes[16] {
+	if e.loadedTypes[18] {
 		return e.TicketAssignees, nil
 	}
 	return nil, &NotLoadedError{edge: "ticket_assignees"}
@@ -320,7 +355,7 @@ func (e TicketEdges) TicketAssigneesOrErr() ([]*TicketAssignee, error) {
 // TicketApproversOrErr returns the TicketApprovers value or an error if the edge
 // was not loaded in eager-loading.
 func (e TicketEdges) TicketApproversOrErr() ([]*TicketApprover, error) {
-	if e.loadedTypes[17] {
+	if e.loadedTypes[19] {
 		return e.TicketApprovers, nil
 	}
 	return nil, &NotLoadedError{edge: "ticket_approvers"}
@@ -329,10 +364,19 @@ func (e TicketEdges) TicketApproversOrErr() ([]*TicketApprover, error) {
 // TicketTagsOrErr returns the TicketTags value or an error if the edge
 // was not loaded in eager-loading.
 func (e TicketEdges) TicketTagsOrErr() ([]*TicketTag, error) {
-	if e.loadedTypes[18] {
+	if e.loadedTypes[20] {
 		return e.TicketTags, nil
 	}
 	return nil, &NotLoadedError{edge: "ticket_tags"}
+}
+
+// TicketCitationsOrErr returns the TicketCitations value or an error if the edge
+// was not loaded in eager-loading.
+func (e TicketEdges) TicketCitationsOrErr() ([]*TicketCitation, error) {
+	if e.loadedTypes[21] {
+		return e.TicketCitations, nil
+	}
+	return nil, &NotLoadedError{edge: "ticket_citations"}
 }
 
 // scanValues returns the types for scanning values from sql.Rows.
@@ -344,11 +388,11 @@ func (*Ticket) scanValues(columns []string) ([]any, error) {
 			values[i] = new([]byte)
 		case ticket.FieldIncident:
 			values[i] = new(sql.NullBool)
-		case ticket.FieldID, ticket.FieldSrcPort, ticket.FieldDstPort, ticket.FieldCategoryID, ticket.FieldSiteID, ticket.FieldPriorityRank, ticket.FieldRegisteredByID, ticket.FieldDuplicateCount, ticket.FieldVersion:
+		case ticket.FieldID, ticket.FieldSrcPort, ticket.FieldDstPort, ticket.FieldCategoryID, ticket.FieldSiteID, ticket.FieldPriorityRank, ticket.FieldRegisteredByID, ticket.FieldDuplicateCount, ticket.FieldVersion, ticket.FieldScheduleID:
 			values[i] = new(sql.NullInt64)
-		case ticket.FieldTitle, ticket.FieldKind, ticket.FieldBody, ticket.FieldBodyFormat, ticket.FieldDetectionTemplate, ticket.FieldSrcIP, ticket.FieldDstIP, ticket.FieldProtocol, ticket.FieldHost, ticket.FieldSrcIPKey, ticket.FieldDstIPKey, ticket.FieldHostKey, ticket.FieldPriority, ticket.FieldStatus, ticket.FieldAttackVerdict, ticket.FieldOrigin, ticket.FieldExplanationStatus:
+		case ticket.FieldTitle, ticket.FieldKind, ticket.FieldBody, ticket.FieldBodyFormat, ticket.FieldDetectionTemplate, ticket.FieldSrcIP, ticket.FieldDstIP, ticket.FieldProtocol, ticket.FieldHost, ticket.FieldSrcIPKey, ticket.FieldDstIPKey, ticket.FieldHostKey, ticket.FieldPriority, ticket.FieldStatus, ticket.FieldAttackVerdict, ticket.FieldOrigin, ticket.FieldExplanationStatus, ticket.FieldResolution:
 			values[i] = new(sql.NullString)
-		case ticket.FieldCreatedAt, ticket.FieldUpdatedAt, ticket.FieldFirstDetectedAt, ticket.FieldLastDetectedAt, ticket.FieldClosedAt, ticket.FieldDueAt:
+		case ticket.FieldCreatedAt, ticket.FieldUpdatedAt, ticket.FieldFirstDetectedAt, ticket.FieldLastDetectedAt, ticket.FieldClosedAt, ticket.FieldDueAt, ticket.FieldOccurrenceAt:
 			values[i] = new(sql.NullTime)
 		default:
 			values[i] = new(sql.UnknownType)
@@ -584,6 +628,27 @@ func (_m *Ticket) assignValues(columns []string, values []any) error {
 			} else if value.Valid {
 				_m.Version = int(value.Int64)
 			}
+		case ticket.FieldScheduleID:
+			if value, ok := values[i].(*sql.NullInt64); !ok {
+				return fmt.Errorf("unexpected type %T for field schedule_id", values[i])
+			} else if value.Valid {
+				_m.ScheduleID = new(int)
+				*_m.ScheduleID = int(value.Int64)
+			}
+		case ticket.FieldOccurrenceAt:
+			if value, ok := values[i].(*sql.NullTime); !ok {
+				return fmt.Errorf("unexpected type %T for field occurrence_at", values[i])
+			} else if value.Valid {
+				_m.OccurrenceAt = new(time.Time)
+				*_m.OccurrenceAt = value.Time
+			}
+		case ticket.FieldResolution:
+			if value, ok := values[i].(*sql.NullString); !ok {
+				return fmt.Errorf("unexpected type %T for field resolution", values[i])
+			} else if value.Valid {
+				_m.Resolution = new(string)
+				*_m.Resolution = value.String
+			}
 		default:
 			_m.selectValues.Set(columns[i], values[i])
 		}
@@ -677,6 +742,16 @@ func (_m *Ticket) QueryExplanations() *ExplanationRequestQuery {
 	return NewTicketClient(_m.config).QueryExplanations(_m)
 }
 
+// QueryPolicies queries the "policies" edge of the Ticket entity.
+func (_m *Ticket) QueryPolicies() *CompliancePolicyQuery {
+	return NewTicketClient(_m.config).QueryPolicies(_m)
+}
+
+// QuerySchedule queries the "schedule" edge of the Ticket entity.
+func (_m *Ticket) QuerySchedule() *TaskScheduleQuery {
+	return NewTicketClient(_m.config).QuerySchedule(_m)
+}
+
 // QueryTicketAssignees queries the "ticket_assignees" edge of the Ticket entity.
 func (_m *Ticket) QueryTicketAssignees() *TicketAssigneeQuery {
 	return NewTicketClient(_m.config).QueryTicketAssignees(_m)
@@ -690,6 +765,11 @@ func (_m *Ticket) QueryTicketApprovers() *TicketApproverQuery {
 // QueryTicketTags queries the "ticket_tags" edge of the Ticket entity.
 func (_m *Ticket) QueryTicketTags() *TicketTagQuery {
 	return NewTicketClient(_m.config).QueryTicketTags(_m)
+}
+
+// QueryTicketCitations queries the "ticket_citations" edge of the Ticket entity.
+func (_m *Ticket) QueryTicketCitations() *TicketCitationQuery {
+	return NewTicketClient(_m.config).QueryTicketCitations(_m)
 }
 
 // Update returns a builder for updating this Ticket.
@@ -839,6 +919,21 @@ func (_m *Ticket) String() string {
 	builder.WriteString(", ")
 	builder.WriteString("version=")
 	builder.WriteString(fmt.Sprintf("%v", _m.Version))
+	builder.WriteString(", ")
+	if v := _m.ScheduleID; v != nil {
+		builder.WriteString("schedule_id=")
+		builder.WriteString(fmt.Sprintf("%v", *v))
+	}
+	builder.WriteString(", ")
+	if v := _m.OccurrenceAt; v != nil {
+		builder.WriteString("occurrence_at=")
+		builder.WriteString(v.Format(time.ANSIC))
+	}
+	builder.WriteString(", ")
+	if v := _m.Resolution; v != nil {
+		builder.WriteString("resolution=")
+		builder.WriteString(*v)
+	}
 	builder.WriteByte(')')
 	return builder.String()
 }
@@ -1155,6 +1250,30 @@ func (_m *Ticket) appendNamedExplanations(name string, edges ...*ExplanationRequ
 	}
 }
 
+// NamedPolicies returns the Policies named value or an error if the edge was not
+// loaded in eager-loading with this name.
+func (_m *Ticket) NamedPolicies(name string) ([]*CompliancePolicy, error) {
+	if _m.Edges.namedPolicies == nil {
+		return nil, &NotLoadedError{edge: name}
+	}
+	nodes, ok := _m.Edges.namedPolicies[name]
+	if !ok {
+		return nil, &NotLoadedError{edge: name}
+	}
+	return nodes, nil
+}
+
+func (_m *Ticket) appendNamedPolicies(name string, edges ...*CompliancePolicy) {
+	if _m.Edges.namedPolicies == nil {
+		_m.Edges.namedPolicies = make(map[string][]*CompliancePolicy)
+	}
+	if len(edges) == 0 {
+		_m.Edges.namedPolicies[name] = []*CompliancePolicy{}
+	} else {
+		_m.Edges.namedPolicies[name] = append(_m.Edges.namedPolicies[name], edges...)
+	}
+}
+
 // NamedTicketAssignees returns the TicketAssignees named value or an error if the edge was not
 // loaded in eager-loading with this name.
 func (_m *Ticket) NamedTicketAssignees(name string) ([]*TicketAssignee, error) {
@@ -1224,6 +1343,30 @@ func (_m *Ticket) appendNamedTicketTags(name string, edges ...*TicketTag) {
 		_m.Edges.namedTicketTags[name] = []*TicketTag{}
 	} else {
 		_m.Edges.namedTicketTags[name] = append(_m.Edges.namedTicketTags[name], edges...)
+	}
+}
+
+// NamedTicketCitations returns the TicketCitations named value or an error if the edge was not
+// loaded in eager-loading with this name.
+func (_m *Ticket) NamedTicketCitations(name string) ([]*TicketCitation, error) {
+	if _m.Edges.namedTicketCitations == nil {
+		return nil, &NotLoadedError{edge: name}
+	}
+	nodes, ok := _m.Edges.namedTicketCitations[name]
+	if !ok {
+		return nil, &NotLoadedError{edge: name}
+	}
+	return nodes, nil
+}
+
+func (_m *Ticket) appendNamedTicketCitations(name string, edges ...*TicketCitation) {
+	if _m.Edges.namedTicketCitations == nil {
+		_m.Edges.namedTicketCitations = make(map[string][]*TicketCitation)
+	}
+	if len(edges) == 0 {
+		_m.Edges.namedTicketCitations[name] = []*TicketCitation{}
+	} else {
+		_m.Edges.namedTicketCitations[name] = append(_m.Edges.namedTicketCitations[name], edges...)
 	}
 }
 

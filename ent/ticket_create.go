@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"socdesk/ent/attachment"
 	"socdesk/ent/category"
+	"socdesk/ent/compliancepolicy"
 	"socdesk/ent/delivery"
 	"socdesk/ent/evidence"
 	"socdesk/ent/explanationrequest"
@@ -16,6 +17,7 @@ import (
 	"socdesk/ent/schematype"
 	"socdesk/ent/site"
 	"socdesk/ent/tag"
+	"socdesk/ent/taskschedule"
 	"socdesk/ent/ticket"
 	"socdesk/ent/ticketevent"
 	"socdesk/ent/ticketlink"
@@ -458,6 +460,48 @@ func (_c *TicketCreate) SetNillableVersion(v *int) *TicketCreate {
 	return _c
 }
 
+// SetScheduleID sets the "schedule_id" field.
+func (_c *TicketCreate) SetScheduleID(v int) *TicketCreate {
+	_c.mutation.SetScheduleID(v)
+	return _c
+}
+
+// SetNillableScheduleID sets the "schedule_id" field if the given value is not nil.
+func (_c *TicketCreate) SetNillableScheduleID(v *int) *TicketCreate {
+	if v != nil {
+		_c.SetScheduleID(*v)
+	}
+	return _c
+}
+
+// SetOccurrenceAt sets the "occurrence_at" field.
+func (_c *TicketCreate) SetOccurrenceAt(v time.Time) *TicketCreate {
+	_c.mutation.SetOccurrenceAt(v)
+	return _c
+}
+
+// SetNillableOccurrenceAt sets the "occurrence_at" field if the given value is not nil.
+func (_c *TicketCreate) SetNillableOccurrenceAt(v *time.Time) *TicketCreate {
+	if v != nil {
+		_c.SetOccurrenceAt(*v)
+	}
+	return _c
+}
+
+// SetResolution sets the "resolution" field.
+func (_c *TicketCreate) SetResolution(v string) *TicketCreate {
+	_c.mutation.SetResolution(v)
+	return _c
+}
+
+// SetNillableResolution sets the "resolution" field if the given value is not nil.
+func (_c *TicketCreate) SetNillableResolution(v *string) *TicketCreate {
+	if v != nil {
+		_c.SetResolution(*v)
+	}
+	return _c
+}
+
 // SetID sets the "id" field.
 func (_c *TicketCreate) SetID(v int) *TicketCreate {
 	_c.mutation.SetID(v)
@@ -672,6 +716,26 @@ func (_c *TicketCreate) AddExplanations(v ...*ExplanationRequest) *TicketCreate 
 		ids[i] = v[i].ID
 	}
 	return _c.AddExplanationIDs(ids...)
+}
+
+// AddPolicyIDs adds the "policies" edge to the CompliancePolicy entity by IDs.
+func (_c *TicketCreate) AddPolicyIDs(ids ...int) *TicketCreate {
+	_c.mutation.AddPolicyIDs(ids...)
+	return _c
+}
+
+// AddPolicies adds the "policies" edges to the CompliancePolicy entity.
+func (_c *TicketCreate) AddPolicies(v ...*CompliancePolicy) *TicketCreate {
+	ids := make([]int, len(v))
+	for i := range v {
+		ids[i] = v[i].ID
+	}
+	return _c.AddPolicyIDs(ids...)
+}
+
+// SetSchedule sets the "schedule" edge to the TaskSchedule entity.
+func (_c *TicketCreate) SetSchedule(v *TaskSchedule) *TicketCreate {
+	return _c.SetScheduleID(v.ID)
 }
 
 // Mutation returns the TicketMutation object of the builder.
@@ -1040,6 +1104,14 @@ func (_c *TicketCreate) createSpec() (*Ticket, *sqlgraph.CreateSpec) {
 		_spec.SetField(ticket.FieldVersion, field.TypeInt, value)
 		_node.Version = value
 	}
+	if value, ok := _c.mutation.OccurrenceAt(); ok {
+		_spec.SetField(ticket.FieldOccurrenceAt, field.TypeTime, value)
+		_node.OccurrenceAt = &value
+	}
+	if value, ok := _c.mutation.Resolution(); ok {
+		_spec.SetField(ticket.FieldResolution, field.TypeString, value)
+		_node.Resolution = &value
+	}
 	if nodes := _c.mutation.CategoryIDs(); len(nodes) > 0 {
 		edge := &sqlgraph.EdgeSpec{
 			Rel:     sqlgraph.M2O,
@@ -1297,6 +1369,39 @@ func (_c *TicketCreate) createSpec() (*Ticket, *sqlgraph.CreateSpec) {
 		for _, k := range nodes {
 			edge.Target.Nodes = append(edge.Target.Nodes, k)
 		}
+		_spec.Edges = append(_spec.Edges, edge)
+	}
+	if nodes := _c.mutation.PoliciesIDs(); len(nodes) > 0 {
+		edge := &sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.M2M,
+			Inverse: false,
+			Table:   ticket.PoliciesTable,
+			Columns: ticket.PoliciesPrimaryKey,
+			Bidi:    false,
+			Target: &sqlgraph.EdgeTarget{
+				IDSpec: sqlgraph.NewFieldSpec(compliancepolicy.FieldID, field.TypeInt),
+			},
+		}
+		for _, k := range nodes {
+			edge.Target.Nodes = append(edge.Target.Nodes, k)
+		}
+		_spec.Edges = append(_spec.Edges, edge)
+	}
+	if nodes := _c.mutation.ScheduleIDs(); len(nodes) > 0 {
+		edge := &sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.M2O,
+			Inverse: true,
+			Table:   ticket.ScheduleTable,
+			Columns: []string{ticket.ScheduleColumn},
+			Bidi:    false,
+			Target: &sqlgraph.EdgeTarget{
+				IDSpec: sqlgraph.NewFieldSpec(taskschedule.FieldID, field.TypeInt),
+			},
+		}
+		for _, k := range nodes {
+			edge.Target.Nodes = append(edge.Target.Nodes, k)
+		}
+		_node.ScheduleID = &nodes[0]
 		_spec.Edges = append(_spec.Edges, edge)
 	}
 	return _node, _spec
@@ -1831,6 +1936,24 @@ func (u *TicketUpsert) AddVersion(v int) *TicketUpsert {
 	return u
 }
 
+// SetResolution sets the "resolution" field.
+func (u *TicketUpsert) SetResolution(v string) *TicketUpsert {
+	u.Set(ticket.FieldResolution, v)
+	return u
+}
+
+// UpdateResolution sets the "resolution" field to the value that was provided on create.
+func (u *TicketUpsert) UpdateResolution() *TicketUpsert {
+	u.SetExcluded(ticket.FieldResolution)
+	return u
+}
+
+// ClearResolution clears the value of the "resolution" field.
+func (u *TicketUpsert) ClearResolution() *TicketUpsert {
+	u.SetNull(ticket.FieldResolution)
+	return u
+}
+
 // UpdateNewValues updates the mutable fields using the new values that were set on create except the ID field.
 // Using this option is equivalent to using:
 //
@@ -1859,6 +1982,12 @@ func (u *TicketUpsertOne) UpdateNewValues() *TicketUpsertOne {
 		}
 		if _, exists := u.create.mutation.RegisteredByID(); exists {
 			s.SetIgnore(ticket.FieldRegisteredByID)
+		}
+		if _, exists := u.create.mutation.ScheduleID(); exists {
+			s.SetIgnore(ticket.FieldScheduleID)
+		}
+		if _, exists := u.create.mutation.OccurrenceAt(); exists {
+			s.SetIgnore(ticket.FieldOccurrenceAt)
 		}
 	}))
 	return u
@@ -2451,6 +2580,27 @@ func (u *TicketUpsertOne) UpdateVersion() *TicketUpsertOne {
 	})
 }
 
+// SetResolution sets the "resolution" field.
+func (u *TicketUpsertOne) SetResolution(v string) *TicketUpsertOne {
+	return u.Update(func(s *TicketUpsert) {
+		s.SetResolution(v)
+	})
+}
+
+// UpdateResolution sets the "resolution" field to the value that was provided on create.
+func (u *TicketUpsertOne) UpdateResolution() *TicketUpsertOne {
+	return u.Update(func(s *TicketUpsert) {
+		s.UpdateResolution()
+	})
+}
+
+// ClearResolution clears the value of the "resolution" field.
+func (u *TicketUpsertOne) ClearResolution() *TicketUpsertOne {
+	return u.Update(func(s *TicketUpsert) {
+		s.ClearResolution()
+	})
+}
+
 // Exec executes the query.
 func (u *TicketUpsertOne) Exec(ctx context.Context) error {
 	if len(u.create.conflict) == 0 {
@@ -2644,6 +2794,12 @@ func (u *TicketUpsertBulk) UpdateNewValues() *TicketUpsertBulk {
 			}
 			if _, exists := b.mutation.RegisteredByID(); exists {
 				s.SetIgnore(ticket.FieldRegisteredByID)
+			}
+			if _, exists := b.mutation.ScheduleID(); exists {
+				s.SetIgnore(ticket.FieldScheduleID)
+			}
+			if _, exists := b.mutation.OccurrenceAt(); exists {
+				s.SetIgnore(ticket.FieldOccurrenceAt)
 			}
 		}
 	}))
@@ -3234,6 +3390,27 @@ func (u *TicketUpsertBulk) AddVersion(v int) *TicketUpsertBulk {
 func (u *TicketUpsertBulk) UpdateVersion() *TicketUpsertBulk {
 	return u.Update(func(s *TicketUpsert) {
 		s.UpdateVersion()
+	})
+}
+
+// SetResolution sets the "resolution" field.
+func (u *TicketUpsertBulk) SetResolution(v string) *TicketUpsertBulk {
+	return u.Update(func(s *TicketUpsert) {
+		s.SetResolution(v)
+	})
+}
+
+// UpdateResolution sets the "resolution" field to the value that was provided on create.
+func (u *TicketUpsertBulk) UpdateResolution() *TicketUpsertBulk {
+	return u.Update(func(s *TicketUpsert) {
+		s.UpdateResolution()
+	})
+}
+
+// ClearResolution clears the value of the "resolution" field.
+func (u *TicketUpsertBulk) ClearResolution() *TicketUpsertBulk {
+	return u.Update(func(s *TicketUpsert) {
+		s.ClearResolution()
 	})
 }
 

@@ -10,6 +10,7 @@ import (
 	"math"
 	"socdesk/ent/attachment"
 	"socdesk/ent/category"
+	"socdesk/ent/compliancepolicy"
 	"socdesk/ent/delivery"
 	"socdesk/ent/evidence"
 	"socdesk/ent/explanationrequest"
@@ -18,9 +19,11 @@ import (
 	"socdesk/ent/predicate"
 	"socdesk/ent/site"
 	"socdesk/ent/tag"
+	"socdesk/ent/taskschedule"
 	"socdesk/ent/ticket"
 	"socdesk/ent/ticketapprover"
 	"socdesk/ent/ticketassignee"
+	"socdesk/ent/ticketcitation"
 	"socdesk/ent/ticketevent"
 	"socdesk/ent/ticketlink"
 	"socdesk/ent/tickettag"
@@ -57,9 +60,12 @@ type TicketQuery struct {
 	withPlaybookRuns         *PlaybookRunQuery
 	withEvidence             *EvidenceQuery
 	withExplanations         *ExplanationRequestQuery
+	withPolicies             *CompliancePolicyQuery
+	withSchedule             *TaskScheduleQuery
 	withTicketAssignees      *TicketAssigneeQuery
 	withTicketApprovers      *TicketApproverQuery
 	withTicketTags           *TicketTagQuery
+	withTicketCitations      *TicketCitationQuery
 	loadTotal                []func(context.Context, []*Ticket) error
 	modifiers                []func(*sql.Selector)
 	withNamedAssignees       map[string]*UserQuery
@@ -75,9 +81,11 @@ type TicketQuery struct {
 	withNamedPlaybookRuns    map[string]*PlaybookRunQuery
 	withNamedEvidence        map[string]*EvidenceQuery
 	withNamedExplanations    map[string]*ExplanationRequestQuery
+	withNamedPolicies        map[string]*CompliancePolicyQuery
 	withNamedTicketAssignees map[string]*TicketAssigneeQuery
 	withNamedTicketApprovers map[string]*TicketApproverQuery
 	withNamedTicketTags      map[string]*TicketTagQuery
+	withNamedTicketCitations map[string]*TicketCitationQuery
 	// intermediate query (i.e. traversal path).
 	sql  *sql.Selector
 	path func(context.Context) (*sql.Selector, error)
@@ -466,6 +474,50 @@ func (_q *TicketQuery) QueryExplanations() *ExplanationRequestQuery {
 	return query
 }
 
+// QueryPolicies chains the current query on the "policies" edge.
+func (_q *TicketQuery) QueryPolicies() *CompliancePolicyQuery {
+	query := (&CompliancePolicyClient{config: _q.config}).Query()
+	query.path = func(ctx context.Context) (fromU *sql.Selector, err error) {
+		if err := _q.prepareQuery(ctx); err != nil {
+			return nil, err
+		}
+		selector := _q.sqlQuery(ctx)
+		if err := selector.Err(); err != nil {
+			return nil, err
+		}
+		step := sqlgraph.NewStep(
+			sqlgraph.From(ticket.Table, ticket.FieldID, selector),
+			sqlgraph.To(compliancepolicy.Table, compliancepolicy.FieldID),
+			sqlgraph.Edge(sqlgraph.M2M, false, ticket.PoliciesTable, ticket.PoliciesPrimaryKey...),
+		)
+		fromU = sqlgraph.SetNeighbors(_q.driver.Dialect(), step)
+		return fromU, nil
+	}
+	return query
+}
+
+// QuerySchedule chains the current query on the "schedule" edge.
+func (_q *TicketQuery) QuerySchedule() *TaskScheduleQuery {
+	query := (&TaskScheduleClient{config: _q.config}).Query()
+	query.path = func(ctx context.Context) (fromU *sql.Selector, err error) {
+		if err := _q.prepareQuery(ctx); err != nil {
+			return nil, err
+		}
+		selector := _q.sqlQuery(ctx)
+		if err := selector.Err(); err != nil {
+			return nil, err
+		}
+		step := sqlgraph.NewStep(
+			sqlgraph.From(ticket.Table, ticket.FieldID, selector),
+			sqlgraph.To(taskschedule.Table, taskschedule.FieldID),
+			sqlgraph.Edge(sqlgraph.M2O, true, ticket.ScheduleTable, ticket.ScheduleColumn),
+		)
+		fromU = sqlgraph.SetNeighbors(_q.driver.Dialect(), step)
+		return fromU, nil
+	}
+	return query
+}
+
 // QueryTicketAssignees chains the current query on the "ticket_assignees" edge.
 func (_q *TicketQuery) QueryTicketAssignees() *TicketAssigneeQuery {
 	query := (&TicketAssigneeClient{config: _q.config}).Query()
@@ -525,6 +577,28 @@ func (_q *TicketQuery) QueryTicketTags() *TicketTagQuery {
 			sqlgraph.From(ticket.Table, ticket.FieldID, selector),
 			sqlgraph.To(tickettag.Table, tickettag.TicketColumn),
 			sqlgraph.Edge(sqlgraph.O2M, true, ticket.TicketTagsTable, ticket.TicketTagsColumn),
+		)
+		fromU = sqlgraph.SetNeighbors(_q.driver.Dialect(), step)
+		return fromU, nil
+	}
+	return query
+}
+
+// QueryTicketCitations chains the current query on the "ticket_citations" edge.
+func (_q *TicketQuery) QueryTicketCitations() *TicketCitationQuery {
+	query := (&TicketCitationClient{config: _q.config}).Query()
+	query.path = func(ctx context.Context) (fromU *sql.Selector, err error) {
+		if err := _q.prepareQuery(ctx); err != nil {
+			return nil, err
+		}
+		selector := _q.sqlQuery(ctx)
+		if err := selector.Err(); err != nil {
+			return nil, err
+		}
+		step := sqlgraph.NewStep(
+			sqlgraph.From(ticket.Table, ticket.FieldID, selector),
+			sqlgraph.To(ticketcitation.Table, ticketcitation.TicketColumn),
+			sqlgraph.Edge(sqlgraph.O2M, true, ticket.TicketCitationsTable, ticket.TicketCitationsColumn),
 		)
 		fromU = sqlgraph.SetNeighbors(_q.driver.Dialect(), step)
 		return fromU, nil
@@ -740,9 +814,12 @@ func (_q *TicketQuery) Clone() *TicketQuery {
 		withPlaybookRuns:    _q.withPlaybookRuns.Clone(),
 		withEvidence:        _q.withEvidence.Clone(),
 		withExplanations:    _q.withExplanations.Clone(),
+		withPolicies:        _q.withPolicies.Clone(),
+		withSchedule:        _q.withSchedule.Clone(),
 		withTicketAssignees: _q.withTicketAssignees.Clone(),
 		withTicketApprovers: _q.withTicketApprovers.Clone(),
 		withTicketTags:      _q.withTicketTags.Clone(),
+		withTicketCitations: _q.withTicketCitations.Clone(),
 		// clone intermediate query.
 		sql:       _q.sql.Clone(),
 		path:      _q.path,
@@ -926,6 +1003,28 @@ func (_q *TicketQuery) WithExplanations(opts ...func(*ExplanationRequestQuery)) 
 	return _q
 }
 
+// WithPolicies tells the query-builder to eager-load the nodes that are connected to
+// the "policies" edge. The optional arguments are used to configure the query builder of the edge.
+func (_q *TicketQuery) WithPolicies(opts ...func(*CompliancePolicyQuery)) *TicketQuery {
+	query := (&CompliancePolicyClient{config: _q.config}).Query()
+	for _, opt := range opts {
+		opt(query)
+	}
+	_q.withPolicies = query
+	return _q
+}
+
+// WithSchedule tells the query-builder to eager-load the nodes that are connected to
+// the "schedule" edge. The optional arguments are used to configure the query builder of the edge.
+func (_q *TicketQuery) WithSchedule(opts ...func(*TaskScheduleQuery)) *TicketQuery {
+	query := (&TaskScheduleClient{config: _q.config}).Query()
+	for _, opt := range opts {
+		opt(query)
+	}
+	_q.withSchedule = query
+	return _q
+}
+
 // WithTicketAssignees tells the query-builder to eager-load the nodes that are connected to
 // the "ticket_assignees" edge. The optional arguments are used to configure the query builder of the edge.
 func (_q *TicketQuery) WithTicketAssignees(opts ...func(*TicketAssigneeQuery)) *TicketQuery {
@@ -956,6 +1055,17 @@ func (_q *TicketQuery) WithTicketTags(opts ...func(*TicketTagQuery)) *TicketQuer
 		opt(query)
 	}
 	_q.withTicketTags = query
+	return _q
+}
+
+// WithTicketCitations tells the query-builder to eager-load the nodes that are connected to
+// the "ticket_citations" edge. The optional arguments are used to configure the query builder of the edge.
+func (_q *TicketQuery) WithTicketCitations(opts ...func(*TicketCitationQuery)) *TicketQuery {
+	query := (&TicketCitationClient{config: _q.config}).Query()
+	for _, opt := range opts {
+		opt(query)
+	}
+	_q.withTicketCitations = query
 	return _q
 }
 
@@ -1043,7 +1153,7 @@ func (_q *TicketQuery) sqlAll(ctx context.Context, hooks ...queryHook) ([]*Ticke
 	var (
 		nodes       = []*Ticket{}
 		_spec       = _q.querySpec()
-		loadedTypes = [19]bool{
+		loadedTypes = [22]bool{
 			_q.withCategory != nil,
 			_q.withSite != nil,
 			_q.withAssignees != nil,
@@ -1060,9 +1170,12 @@ func (_q *TicketQuery) sqlAll(ctx context.Context, hooks ...queryHook) ([]*Ticke
 			_q.withPlaybookRuns != nil,
 			_q.withEvidence != nil,
 			_q.withExplanations != nil,
+			_q.withPolicies != nil,
+			_q.withSchedule != nil,
 			_q.withTicketAssignees != nil,
 			_q.withTicketApprovers != nil,
 			_q.withTicketTags != nil,
+			_q.withTicketCitations != nil,
 		}
 	)
 	_spec.ScanValues = func(columns []string) ([]any, error) {
@@ -1195,6 +1308,19 @@ func (_q *TicketQuery) sqlAll(ctx context.Context, hooks ...queryHook) ([]*Ticke
 			return nil, err
 		}
 	}
+	if query := _q.withPolicies; query != nil {
+		if err := _q.loadPolicies(ctx, query, nodes,
+			func(n *Ticket) { n.Edges.Policies = []*CompliancePolicy{} },
+			func(n *Ticket, e *CompliancePolicy) { n.Edges.Policies = append(n.Edges.Policies, e) }); err != nil {
+			return nil, err
+		}
+	}
+	if query := _q.withSchedule; query != nil {
+		if err := _q.loadSchedule(ctx, query, nodes, nil,
+			func(n *Ticket, e *TaskSchedule) { n.Edges.Schedule = e }); err != nil {
+			return nil, err
+		}
+	}
 	if query := _q.withTicketAssignees; query != nil {
 		if err := _q.loadTicketAssignees(ctx, query, nodes,
 			func(n *Ticket) { n.Edges.TicketAssignees = []*TicketAssignee{} },
@@ -1213,6 +1339,13 @@ func (_q *TicketQuery) sqlAll(ctx context.Context, hooks ...queryHook) ([]*Ticke
 		if err := _q.loadTicketTags(ctx, query, nodes,
 			func(n *Ticket) { n.Edges.TicketTags = []*TicketTag{} },
 			func(n *Ticket, e *TicketTag) { n.Edges.TicketTags = append(n.Edges.TicketTags, e) }); err != nil {
+			return nil, err
+		}
+	}
+	if query := _q.withTicketCitations; query != nil {
+		if err := _q.loadTicketCitations(ctx, query, nodes,
+			func(n *Ticket) { n.Edges.TicketCitations = []*TicketCitation{} },
+			func(n *Ticket, e *TicketCitation) { n.Edges.TicketCitations = append(n.Edges.TicketCitations, e) }); err != nil {
 			return nil, err
 		}
 	}
@@ -1307,6 +1440,13 @@ func (_q *TicketQuery) sqlAll(ctx context.Context, hooks ...queryHook) ([]*Ticke
 			return nil, err
 		}
 	}
+	for name, query := range _q.withNamedPolicies {
+		if err := _q.loadPolicies(ctx, query, nodes,
+			func(n *Ticket) { n.appendNamedPolicies(name) },
+			func(n *Ticket, e *CompliancePolicy) { n.appendNamedPolicies(name, e) }); err != nil {
+			return nil, err
+		}
+	}
 	for name, query := range _q.withNamedTicketAssignees {
 		if err := _q.loadTicketAssignees(ctx, query, nodes,
 			func(n *Ticket) { n.appendNamedTicketAssignees(name) },
@@ -1325,6 +1465,13 @@ func (_q *TicketQuery) sqlAll(ctx context.Context, hooks ...queryHook) ([]*Ticke
 		if err := _q.loadTicketTags(ctx, query, nodes,
 			func(n *Ticket) { n.appendNamedTicketTags(name) },
 			func(n *Ticket, e *TicketTag) { n.appendNamedTicketTags(name, e) }); err != nil {
+			return nil, err
+		}
+	}
+	for name, query := range _q.withNamedTicketCitations {
+		if err := _q.loadTicketCitations(ctx, query, nodes,
+			func(n *Ticket) { n.appendNamedTicketCitations(name) },
+			func(n *Ticket, e *TicketCitation) { n.appendNamedTicketCitations(name, e) }); err != nil {
 			return nil, err
 		}
 	}
@@ -1919,6 +2066,99 @@ func (_q *TicketQuery) loadExplanations(ctx context.Context, query *ExplanationR
 	}
 	return nil
 }
+func (_q *TicketQuery) loadPolicies(ctx context.Context, query *CompliancePolicyQuery, nodes []*Ticket, init func(*Ticket), assign func(*Ticket, *CompliancePolicy)) error {
+	edgeIDs := make([]driver.Value, len(nodes))
+	byID := make(map[int]*Ticket)
+	nids := make(map[int]map[*Ticket]struct{})
+	for i, node := range nodes {
+		edgeIDs[i] = node.ID
+		byID[node.ID] = node
+		if init != nil {
+			init(node)
+		}
+	}
+	query.Where(func(s *sql.Selector) {
+		joinT := sql.Table(ticket.PoliciesTable)
+		s.Join(joinT).On(s.C(compliancepolicy.FieldID), joinT.C(ticket.PoliciesPrimaryKey[1]))
+		s.Where(sql.InValues(joinT.C(ticket.PoliciesPrimaryKey[0]), edgeIDs...))
+		columns := s.SelectedColumns()
+		s.Select(joinT.C(ticket.PoliciesPrimaryKey[0]))
+		s.AppendSelect(columns...)
+		s.SetDistinct(false)
+	})
+	if err := query.prepareQuery(ctx); err != nil {
+		return err
+	}
+	qr := QuerierFunc(func(ctx context.Context, q Query) (Value, error) {
+		return query.sqlAll(ctx, func(_ context.Context, spec *sqlgraph.QuerySpec) {
+			assign := spec.Assign
+			values := spec.ScanValues
+			spec.ScanValues = func(columns []string) ([]any, error) {
+				values, err := values(columns[1:])
+				if err != nil {
+					return nil, err
+				}
+				return append([]any{new(sql.NullInt64)}, values...), nil
+			}
+			spec.Assign = func(columns []string, values []any) error {
+				outValue := int(values[0].(*sql.NullInt64).Int64)
+				inValue := int(values[1].(*sql.NullInt64).Int64)
+				if nids[inValue] == nil {
+					nids[inValue] = map[*Ticket]struct{}{byID[outValue]: {}}
+					return assign(columns[1:], values[1:])
+				}
+				nids[inValue][byID[outValue]] = struct{}{}
+				return nil
+			}
+		})
+	})
+	neighbors, err := withInterceptors[[]*CompliancePolicy](ctx, query, qr, query.inters)
+	if err != nil {
+		return err
+	}
+	for _, n := range neighbors {
+		nodes, ok := nids[n.ID]
+		if !ok {
+			return fmt.Errorf(`unexpected "policies" node returned %v`, n.ID)
+		}
+		for kn := range nodes {
+			assign(kn, n)
+		}
+	}
+	return nil
+}
+func (_q *TicketQuery) loadSchedule(ctx context.Context, query *TaskScheduleQuery, nodes []*Ticket, init func(*Ticket), assign func(*Ticket, *TaskSchedule)) error {
+	ids := make([]int, 0, len(nodes))
+	nodeids := make(map[int][]*Ticket)
+	for i := range nodes {
+		if nodes[i].ScheduleID == nil {
+			continue
+		}
+		fk := *nodes[i].ScheduleID
+		if _, ok := nodeids[fk]; !ok {
+			ids = append(ids, fk)
+		}
+		nodeids[fk] = append(nodeids[fk], nodes[i])
+	}
+	if len(ids) == 0 {
+		return nil
+	}
+	query.Where(taskschedule.IDIn(ids...))
+	neighbors, err := query.All(ctx)
+	if err != nil {
+		return err
+	}
+	for _, n := range neighbors {
+		nodes, ok := nodeids[n.ID]
+		if !ok {
+			return fmt.Errorf(`unexpected foreign-key "schedule_id" returned %v`, n.ID)
+		}
+		for i := range nodes {
+			assign(nodes[i], n)
+		}
+	}
+	return nil
+}
 func (_q *TicketQuery) loadTicketAssignees(ctx context.Context, query *TicketAssigneeQuery, nodes []*Ticket, init func(*Ticket), assign func(*Ticket, *TicketAssignee)) error {
 	fks := make([]driver.Value, 0, len(nodes))
 	nodeids := make(map[int]*Ticket)
@@ -2009,6 +2249,36 @@ func (_q *TicketQuery) loadTicketTags(ctx context.Context, query *TicketTagQuery
 	}
 	return nil
 }
+func (_q *TicketQuery) loadTicketCitations(ctx context.Context, query *TicketCitationQuery, nodes []*Ticket, init func(*Ticket), assign func(*Ticket, *TicketCitation)) error {
+	fks := make([]driver.Value, 0, len(nodes))
+	nodeids := make(map[int]*Ticket)
+	for i := range nodes {
+		fks = append(fks, nodes[i].ID)
+		nodeids[nodes[i].ID] = nodes[i]
+		if init != nil {
+			init(nodes[i])
+		}
+	}
+	if len(query.ctx.Fields) > 0 {
+		query.ctx.AppendFieldOnce(ticketcitation.FieldTicketID)
+	}
+	query.Where(predicate.TicketCitation(func(s *sql.Selector) {
+		s.Where(sql.InValues(s.C(ticket.TicketCitationsColumn), fks...))
+	}))
+	neighbors, err := query.All(ctx)
+	if err != nil {
+		return err
+	}
+	for _, n := range neighbors {
+		fk := n.TicketID
+		node, ok := nodeids[fk]
+		if !ok {
+			return fmt.Errorf(`unexpected referenced foreign-key "ticket_id" returned %v for node %v`, fk, n)
+		}
+		assign(node, n)
+	}
+	return nil
+}
 
 func (_q *TicketQuery) sqlCount(ctx context.Context) (int, error) {
 	_spec := _q.querySpec()
@@ -2046,6 +2316,9 @@ func (_q *TicketQuery) querySpec() *sqlgraph.QuerySpec {
 		}
 		if _q.withRegisteredBy != nil {
 			_spec.Node.AddColumnOnce(ticket.FieldRegisteredByID)
+		}
+		if _q.withSchedule != nil {
+			_spec.Node.AddColumnOnce(ticket.FieldScheduleID)
 		}
 	}
 	if ps := _q.predicates; len(ps) > 0 {
@@ -2320,6 +2593,20 @@ func (_q *TicketQuery) WithNamedExplanations(name string, opts ...func(*Explanat
 	return _q
 }
 
+// WithNamedPolicies tells the query-builder to eager-load the nodes that are connected to the "policies"
+// edge with the given name. The optional arguments are used to configure the query builder of the edge.
+func (_q *TicketQuery) WithNamedPolicies(name string, opts ...func(*CompliancePolicyQuery)) *TicketQuery {
+	query := (&CompliancePolicyClient{config: _q.config}).Query()
+	for _, opt := range opts {
+		opt(query)
+	}
+	if _q.withNamedPolicies == nil {
+		_q.withNamedPolicies = make(map[string]*CompliancePolicyQuery)
+	}
+	_q.withNamedPolicies[name] = query
+	return _q
+}
+
 // WithNamedTicketAssignees tells the query-builder to eager-load the nodes that are connected to the "ticket_assignees"
 // edge with the given name. The optional arguments are used to configure the query builder of the edge.
 func (_q *TicketQuery) WithNamedTicketAssignees(name string, opts ...func(*TicketAssigneeQuery)) *TicketQuery {
@@ -2359,6 +2646,20 @@ func (_q *TicketQuery) WithNamedTicketTags(name string, opts ...func(*TicketTagQ
 		_q.withNamedTicketTags = make(map[string]*TicketTagQuery)
 	}
 	_q.withNamedTicketTags[name] = query
+	return _q
+}
+
+// WithNamedTicketCitations tells the query-builder to eager-load the nodes that are connected to the "ticket_citations"
+// edge with the given name. The optional arguments are used to configure the query builder of the edge.
+func (_q *TicketQuery) WithNamedTicketCitations(name string, opts ...func(*TicketCitationQuery)) *TicketQuery {
+	query := (&TicketCitationClient{config: _q.config}).Query()
+	for _, opt := range opts {
+		opt(query)
+	}
+	if _q.withNamedTicketCitations == nil {
+		_q.withNamedTicketCitations = make(map[string]*TicketCitationQuery)
+	}
+	_q.withNamedTicketCitations[name] = query
 	return _q
 }
 

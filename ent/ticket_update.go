@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"socdesk/ent/attachment"
 	"socdesk/ent/category"
+	"socdesk/ent/compliancepolicy"
 	"socdesk/ent/delivery"
 	"socdesk/ent/evidence"
 	"socdesk/ent/explanationrequest"
@@ -577,6 +578,26 @@ func (_u *TicketUpdate) AddVersion(v int) *TicketUpdate {
 	return _u
 }
 
+// SetResolution sets the "resolution" field.
+func (_u *TicketUpdate) SetResolution(v string) *TicketUpdate {
+	_u.mutation.SetResolution(v)
+	return _u
+}
+
+// SetNillableResolution sets the "resolution" field if the given value is not nil.
+func (_u *TicketUpdate) SetNillableResolution(v *string) *TicketUpdate {
+	if v != nil {
+		_u.SetResolution(*v)
+	}
+	return _u
+}
+
+// ClearResolution clears the value of the "resolution" field.
+func (_u *TicketUpdate) ClearResolution() *TicketUpdate {
+	_u.mutation.ClearResolution()
+	return _u
+}
+
 // SetCategory sets the "category" edge to the Category entity.
 func (_u *TicketUpdate) SetCategory(v *Category) *TicketUpdate {
 	return _u.SetCategoryID(v.ID)
@@ -780,6 +801,21 @@ func (_u *TicketUpdate) AddExplanations(v ...*ExplanationRequest) *TicketUpdate 
 		ids[i] = v[i].ID
 	}
 	return _u.AddExplanationIDs(ids...)
+}
+
+// AddPolicyIDs adds the "policies" edge to the CompliancePolicy entity by IDs.
+func (_u *TicketUpdate) AddPolicyIDs(ids ...int) *TicketUpdate {
+	_u.mutation.AddPolicyIDs(ids...)
+	return _u
+}
+
+// AddPolicies adds the "policies" edges to the CompliancePolicy entity.
+func (_u *TicketUpdate) AddPolicies(v ...*CompliancePolicy) *TicketUpdate {
+	ids := make([]int, len(v))
+	for i := range v {
+		ids[i] = v[i].ID
+	}
+	return _u.AddPolicyIDs(ids...)
 }
 
 // Mutation returns the TicketMutation object of the builder.
@@ -1072,6 +1108,27 @@ func (_u *TicketUpdate) RemoveExplanations(v ...*ExplanationRequest) *TicketUpda
 	return _u.RemoveExplanationIDs(ids...)
 }
 
+// ClearPolicies clears all "policies" edges to the CompliancePolicy entity.
+func (_u *TicketUpdate) ClearPolicies() *TicketUpdate {
+	_u.mutation.ClearPolicies()
+	return _u
+}
+
+// RemovePolicyIDs removes the "policies" edge to CompliancePolicy entities by IDs.
+func (_u *TicketUpdate) RemovePolicyIDs(ids ...int) *TicketUpdate {
+	_u.mutation.RemovePolicyIDs(ids...)
+	return _u
+}
+
+// RemovePolicies removes "policies" edges to CompliancePolicy entities.
+func (_u *TicketUpdate) RemovePolicies(v ...*CompliancePolicy) *TicketUpdate {
+	ids := make([]int, len(v))
+	for i := range v {
+		ids[i] = v[i].ID
+	}
+	return _u.RemovePolicyIDs(ids...)
+}
+
 // Save executes the query and returns the number of nodes affected by the update operation.
 func (_u *TicketUpdate) Save(ctx context.Context) (int, error) {
 	if err := _u.defaults(); err != nil {
@@ -1354,6 +1411,15 @@ func (_u *TicketUpdate) sqlSave(ctx context.Context) (_node int, err error) {
 	}
 	if value, ok := _u.mutation.AddedVersion(); ok {
 		_spec.AddField(ticket.FieldVersion, field.TypeInt, value)
+	}
+	if _u.mutation.OccurrenceAtCleared() {
+		_spec.ClearField(ticket.FieldOccurrenceAt, field.TypeTime)
+	}
+	if value, ok := _u.mutation.Resolution(); ok {
+		_spec.SetField(ticket.FieldResolution, field.TypeString, value)
+	}
+	if _u.mutation.ResolutionCleared() {
+		_spec.ClearField(ticket.FieldResolution, field.TypeString)
 	}
 	if _u.mutation.CategoryCleared() {
 		edge := &sqlgraph.EdgeSpec{
@@ -1991,6 +2057,51 @@ func (_u *TicketUpdate) sqlSave(ctx context.Context) (_node int, err error) {
 			Bidi:    false,
 			Target: &sqlgraph.EdgeTarget{
 				IDSpec: sqlgraph.NewFieldSpec(explanationrequest.FieldID, field.TypeInt),
+			},
+		}
+		for _, k := range nodes {
+			edge.Target.Nodes = append(edge.Target.Nodes, k)
+		}
+		_spec.Edges.Add = append(_spec.Edges.Add, edge)
+	}
+	if _u.mutation.PoliciesCleared() {
+		edge := &sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.M2M,
+			Inverse: false,
+			Table:   ticket.PoliciesTable,
+			Columns: ticket.PoliciesPrimaryKey,
+			Bidi:    false,
+			Target: &sqlgraph.EdgeTarget{
+				IDSpec: sqlgraph.NewFieldSpec(compliancepolicy.FieldID, field.TypeInt),
+			},
+		}
+		_spec.Edges.Clear = append(_spec.Edges.Clear, edge)
+	}
+	if nodes := _u.mutation.RemovedPoliciesIDs(); len(nodes) > 0 && !_u.mutation.PoliciesCleared() {
+		edge := &sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.M2M,
+			Inverse: false,
+			Table:   ticket.PoliciesTable,
+			Columns: ticket.PoliciesPrimaryKey,
+			Bidi:    false,
+			Target: &sqlgraph.EdgeTarget{
+				IDSpec: sqlgraph.NewFieldSpec(compliancepolicy.FieldID, field.TypeInt),
+			},
+		}
+		for _, k := range nodes {
+			edge.Target.Nodes = append(edge.Target.Nodes, k)
+		}
+		_spec.Edges.Clear = append(_spec.Edges.Clear, edge)
+	}
+	if nodes := _u.mutation.PoliciesIDs(); len(nodes) > 0 {
+		edge := &sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.M2M,
+			Inverse: false,
+			Table:   ticket.PoliciesTable,
+			Columns: ticket.PoliciesPrimaryKey,
+			Bidi:    false,
+			Target: &sqlgraph.EdgeTarget{
+				IDSpec: sqlgraph.NewFieldSpec(compliancepolicy.FieldID, field.TypeInt),
 			},
 		}
 		for _, k := range nodes {
@@ -2553,6 +2664,26 @@ func (_u *TicketUpdateOne) AddVersion(v int) *TicketUpdateOne {
 	return _u
 }
 
+// SetResolution sets the "resolution" field.
+func (_u *TicketUpdateOne) SetResolution(v string) *TicketUpdateOne {
+	_u.mutation.SetResolution(v)
+	return _u
+}
+
+// SetNillableResolution sets the "resolution" field if the given value is not nil.
+func (_u *TicketUpdateOne) SetNillableResolution(v *string) *TicketUpdateOne {
+	if v != nil {
+		_u.SetResolution(*v)
+	}
+	return _u
+}
+
+// ClearResolution clears the value of the "resolution" field.
+func (_u *TicketUpdateOne) ClearResolution() *TicketUpdateOne {
+	_u.mutation.ClearResolution()
+	return _u
+}
+
 // SetCategory sets the "category" edge to the Category entity.
 func (_u *TicketUpdateOne) SetCategory(v *Category) *TicketUpdateOne {
 	return _u.SetCategoryID(v.ID)
@@ -2756,6 +2887,21 @@ func (_u *TicketUpdateOne) AddExplanations(v ...*ExplanationRequest) *TicketUpda
 		ids[i] = v[i].ID
 	}
 	return _u.AddExplanationIDs(ids...)
+}
+
+// AddPolicyIDs adds the "policies" edge to the CompliancePolicy entity by IDs.
+func (_u *TicketUpdateOne) AddPolicyIDs(ids ...int) *TicketUpdateOne {
+	_u.mutation.AddPolicyIDs(ids...)
+	return _u
+}
+
+// AddPolicies adds the "policies" edges to the CompliancePolicy entity.
+func (_u *TicketUpdateOne) AddPolicies(v ...*CompliancePolicy) *TicketUpdateOne {
+	ids := make([]int, len(v))
+	for i := range v {
+		ids[i] = v[i].ID
+	}
+	return _u.AddPolicyIDs(ids...)
 }
 
 // Mutation returns the TicketMutation object of the builder.
@@ -3046,6 +3192,27 @@ func (_u *TicketUpdateOne) RemoveExplanations(v ...*ExplanationRequest) *TicketU
 		ids[i] = v[i].ID
 	}
 	return _u.RemoveExplanationIDs(ids...)
+}
+
+// ClearPolicies clears all "policies" edges to the CompliancePolicy entity.
+func (_u *TicketUpdateOne) ClearPolicies() *TicketUpdateOne {
+	_u.mutation.ClearPolicies()
+	return _u
+}
+
+// RemovePolicyIDs removes the "policies" edge to CompliancePolicy entities by IDs.
+func (_u *TicketUpdateOne) RemovePolicyIDs(ids ...int) *TicketUpdateOne {
+	_u.mutation.RemovePolicyIDs(ids...)
+	return _u
+}
+
+// RemovePolicies removes "policies" edges to CompliancePolicy entities.
+func (_u *TicketUpdateOne) RemovePolicies(v ...*CompliancePolicy) *TicketUpdateOne {
+	ids := make([]int, len(v))
+	for i := range v {
+		ids[i] = v[i].ID
+	}
+	return _u.RemovePolicyIDs(ids...)
 }
 
 // Where appends a list predicates to the TicketUpdate builder.
@@ -3360,6 +3527,15 @@ func (_u *TicketUpdateOne) sqlSave(ctx context.Context) (_node *Ticket, err erro
 	}
 	if value, ok := _u.mutation.AddedVersion(); ok {
 		_spec.AddField(ticket.FieldVersion, field.TypeInt, value)
+	}
+	if _u.mutation.OccurrenceAtCleared() {
+		_spec.ClearField(ticket.FieldOccurrenceAt, field.TypeTime)
+	}
+	if value, ok := _u.mutation.Resolution(); ok {
+		_spec.SetField(ticket.FieldResolution, field.TypeString, value)
+	}
+	if _u.mutation.ResolutionCleared() {
+		_spec.ClearField(ticket.FieldResolution, field.TypeString)
 	}
 	if _u.mutation.CategoryCleared() {
 		edge := &sqlgraph.EdgeSpec{
@@ -3997,6 +4173,51 @@ func (_u *TicketUpdateOne) sqlSave(ctx context.Context) (_node *Ticket, err erro
 			Bidi:    false,
 			Target: &sqlgraph.EdgeTarget{
 				IDSpec: sqlgraph.NewFieldSpec(explanationrequest.FieldID, field.TypeInt),
+			},
+		}
+		for _, k := range nodes {
+			edge.Target.Nodes = append(edge.Target.Nodes, k)
+		}
+		_spec.Edges.Add = append(_spec.Edges.Add, edge)
+	}
+	if _u.mutation.PoliciesCleared() {
+		edge := &sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.M2M,
+			Inverse: false,
+			Table:   ticket.PoliciesTable,
+			Columns: ticket.PoliciesPrimaryKey,
+			Bidi:    false,
+			Target: &sqlgraph.EdgeTarget{
+				IDSpec: sqlgraph.NewFieldSpec(compliancepolicy.FieldID, field.TypeInt),
+			},
+		}
+		_spec.Edges.Clear = append(_spec.Edges.Clear, edge)
+	}
+	if nodes := _u.mutation.RemovedPoliciesIDs(); len(nodes) > 0 && !_u.mutation.PoliciesCleared() {
+		edge := &sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.M2M,
+			Inverse: false,
+			Table:   ticket.PoliciesTable,
+			Columns: ticket.PoliciesPrimaryKey,
+			Bidi:    false,
+			Target: &sqlgraph.EdgeTarget{
+				IDSpec: sqlgraph.NewFieldSpec(compliancepolicy.FieldID, field.TypeInt),
+			},
+		}
+		for _, k := range nodes {
+			edge.Target.Nodes = append(edge.Target.Nodes, k)
+		}
+		_spec.Edges.Clear = append(_spec.Edges.Clear, edge)
+	}
+	if nodes := _u.mutation.PoliciesIDs(); len(nodes) > 0 {
+		edge := &sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.M2M,
+			Inverse: false,
+			Table:   ticket.PoliciesTable,
+			Columns: ticket.PoliciesPrimaryKey,
+			Bidi:    false,
+			Target: &sqlgraph.EdgeTarget{
+				IDSpec: sqlgraph.NewFieldSpec(compliancepolicy.FieldID, field.TypeInt),
 			},
 		}
 		for _, k := range nodes {

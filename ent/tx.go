@@ -24,6 +24,8 @@ type Tx struct {
 	Category *CategoryClient
 	// Channel is the client for interacting with the Channel builders.
 	Channel *ChannelClient
+	// CompliancePolicy is the client for interacting with the CompliancePolicy builders.
+	CompliancePolicy *CompliancePolicyClient
 	// Delivery is the client for interacting with the Delivery builders.
 	Delivery *DeliveryClient
 	// Department is the client for interacting with the Department builders.
@@ -54,12 +56,20 @@ type Tx struct {
 	StatusHour *StatusHourClient
 	// Tag is the client for interacting with the Tag builders.
 	Tag *TagClient
+	// TaskSchedule is the client for interacting with the TaskSchedule builders.
+	TaskSchedule *TaskScheduleClient
+	// TaskScheduleEvent is the client for interacting with the TaskScheduleEvent builders.
+	TaskScheduleEvent *TaskScheduleEventClient
+	// TaskScheduleWatcher is the client for interacting with the TaskScheduleWatcher builders.
+	TaskScheduleWatcher *TaskScheduleWatcherClient
 	// Ticket is the client for interacting with the Ticket builders.
 	Ticket *TicketClient
 	// TicketApprover is the client for interacting with the TicketApprover builders.
 	TicketApprover *TicketApproverClient
 	// TicketAssignee is the client for interacting with the TicketAssignee builders.
 	TicketAssignee *TicketAssigneeClient
+	// TicketCitation is the client for interacting with the TicketCitation builders.
+	TicketCitation *TicketCitationClient
 	// TicketEvent is the client for interacting with the TicketEvent builders.
 	TicketEvent *TicketEventClient
 	// TicketLink is the client for interacting with the TicketLink builders.
@@ -206,6 +216,7 @@ func (tx *Tx) init() {
 	tx.Blob = NewBlobClient(tx.config)
 	tx.Category = NewCategoryClient(tx.config)
 	tx.Channel = NewChannelClient(tx.config)
+	tx.CompliancePolicy = NewCompliancePolicyClient(tx.config)
 	tx.Delivery = NewDeliveryClient(tx.config)
 	tx.Department = NewDepartmentClient(tx.config)
 	tx.Employee = NewEmployeeClient(tx.config)
@@ -221,9 +232,13 @@ func (tx *Tx) init() {
 	tx.StatusDay = NewStatusDayClient(tx.config)
 	tx.StatusHour = NewStatusHourClient(tx.config)
 	tx.Tag = NewTagClient(tx.config)
+	tx.TaskSchedule = NewTaskScheduleClient(tx.config)
+	tx.TaskScheduleEvent = NewTaskScheduleEventClient(tx.config)
+	tx.TaskScheduleWatcher = NewTaskScheduleWatcherClient(tx.config)
 	tx.Ticket = NewTicketClient(tx.config)
 	tx.TicketApprover = NewTicketApproverClient(tx.config)
 	tx.TicketAssignee = NewTicketAssigneeClient(tx.config)
+	tx.TicketCitation = NewTicketCitationClient(tx.config)
 	tx.TicketEvent = NewTicketEventClient(tx.config)
 	tx.TicketLink = NewTicketLinkClient(tx.config)
 	tx.TicketTag = NewTicketTagClient(tx.config)

@@ -94,6 +94,7 @@ const DefaultWorkflow = WorkflowAPPROVAL
 const (
 	WorkflowAPPROVAL          Workflow = "APPROVAL"
 	WorkflowINCIDENT_RESPONSE Workflow = "INCIDENT_RESPONSE"
+	WorkflowTASK              Workflow = "TASK"
 )
 
 func (w Workflow) String() string {
@@ -103,7 +104,7 @@ func (w Workflow) String() string {
 // WorkflowValidator is a validator for the "workflow" field enum values. It is called by the builders before save.
 func WorkflowValidator(w Workflow) error {
 	switch w {
-	case WorkflowAPPROVAL, WorkflowINCIDENT_RESPONSE:
+	case WorkflowAPPROVAL, WorkflowINCIDENT_RESPONSE, WorkflowTASK:
 		return nil
 	default:
 		return fmt.Errorf("category: invalid enum value for workflow field: %q", w)

@@ -68,6 +68,18 @@ func (f ChannelFunc) Mutate(ctx context.Context, m ent.Mutation) (ent.Value, err
 	return nil, fmt.Errorf("unexpected mutation type %T. expect *ent.ChannelMutation", m)
 }
 
+// The CompliancePolicyFunc type is an adapter to allow the use of ordinary
+// function as CompliancePolicy mutator.
+type CompliancePolicyFunc func(context.Context, *ent.CompliancePolicyMutation) (ent.Value, error)
+
+// Mutate calls f(ctx, m).
+func (f CompliancePolicyFunc) Mutate(ctx context.Context, m ent.Mutation) (ent.Value, error) {
+	if mv, ok := m.(*ent.CompliancePolicyMutation); ok {
+		return f(ctx, mv)
+	}
+	return nil, fmt.Errorf("unexpected mutation type %T. expect *ent.CompliancePolicyMutation", m)
+}
+
 // The DeliveryFunc type is an adapter to allow the use of ordinary
 // function as Delivery mutator.
 type DeliveryFunc func(context.Context, *ent.DeliveryMutation) (ent.Value, error)
@@ -248,6 +260,42 @@ func (f TagFunc) Mutate(ctx context.Context, m ent.Mutation) (ent.Value, error) 
 	return nil, fmt.Errorf("unexpected mutation type %T. expect *ent.TagMutation", m)
 }
 
+// The TaskScheduleFunc type is an adapter to allow the use of ordinary
+// function as TaskSchedule mutator.
+type TaskScheduleFunc func(context.Context, *ent.TaskScheduleMutation) (ent.Value, error)
+
+// Mutate calls f(ctx, m).
+func (f TaskScheduleFunc) Mutate(ctx context.Context, m ent.Mutation) (ent.Value, error) {
+	if mv, ok := m.(*ent.TaskScheduleMutation); ok {
+		return f(ctx, mv)
+	}
+	return nil, fmt.Errorf("unexpected mutation type %T. expect *ent.TaskScheduleMutation", m)
+}
+
+// The TaskScheduleEventFunc type is an adapter to allow the use of ordinary
+// function as TaskScheduleEvent mutator.
+type TaskScheduleEventFunc func(context.Context, *ent.TaskScheduleEventMutation) (ent.Value, error)
+
+// Mutate calls f(ctx, m).
+func (f TaskScheduleEventFunc) Mutate(ctx context.Context, m ent.Mutation) (ent.Value, error) {
+	if mv, ok := m.(*ent.TaskScheduleEventMutation); ok {
+		return f(ctx, mv)
+	}
+	return nil, fmt.Errorf("unexpected mutation type %T. expect *ent.TaskScheduleEventMutation", m)
+}
+
+// The TaskScheduleWatcherFunc type is an adapter to allow the use of ordinary
+// function as TaskScheduleWatcher mutator.
+type TaskScheduleWatcherFunc func(context.Context, *ent.TaskScheduleWatcherMutation) (ent.Value, error)
+
+// Mutate calls f(ctx, m).
+func (f TaskScheduleWatcherFunc) Mutate(ctx context.Context, m ent.Mutation) (ent.Value, error) {
+	if mv, ok := m.(*ent.TaskScheduleWatcherMutation); ok {
+		return f(ctx, mv)
+	}
+	return nil, fmt.Errorf("unexpected mutation type %T. expect *ent.TaskScheduleWatcherMutation", m)
+}
+
 // The TicketFunc type is an adapter to allow the use of ordinary
 // function as Ticket mutator.
 type TicketFunc func(context.Context, *ent.TicketMutation) (ent.Value, error)
@@ -282,6 +330,18 @@ func (f TicketAssigneeFunc) Mutate(ctx context.Context, m ent.Mutation) (ent.Val
 		return f(ctx, mv)
 	}
 	return nil, fmt.Errorf("unexpected mutation type %T. expect *ent.TicketAssigneeMutation", m)
+}
+
+// The TicketCitationFunc type is an adapter to allow the use of ordinary
+// function as TicketCitation mutator.
+type TicketCitationFunc func(context.Context, *ent.TicketCitationMutation) (ent.Value, error)
+
+// Mutate calls f(ctx, m).
+func (f TicketCitationFunc) Mutate(ctx context.Context, m ent.Mutation) (ent.Value, error) {
+	if mv, ok := m.(*ent.TicketCitationMutation); ok {
+		return f(ctx, mv)
+	}
+	return nil, fmt.Errorf("unexpected mutation type %T. expect *ent.TicketCitationMutation", m)
 }
 
 // The TicketEventFunc type is an adapter to allow the use of ordinary

@@ -133,7 +133,7 @@ var (
 		{Name: "updated_at", Type: field.TypeTime},
 		{Name: "name", Type: field.TypeString, Unique: true},
 		{Name: "description", Type: field.TypeString, Default: ""},
-		{Name: "workflow", Type: field.TypeEnum, Enums: []string{"APPROVAL", "INCIDENT_RESPONSE"}, Default: "APPROVAL"},
+		{Name: "workflow", Type: field.TypeEnum, Enums: []string{"APPROVAL", "INCIDENT_RESPONSE", "TASK"}, Default: "APPROVAL"},
 	}
 	// CategoriesTable holds the schema information for the "categories" table.
 	CategoriesTable = &schema.Table{
@@ -158,6 +158,28 @@ var (
 		Name:       "channels",
 		Columns:    ChannelsColumns,
 		PrimaryKey: []*schema.Column{ChannelsColumns[0]},
+	}
+	// CompliancePoliciesColumns holds the columns for the "compliance_policies" table.
+	CompliancePoliciesColumns = []*schema.Column{
+		{Name: "id", Type: field.TypeInt, Increment: true},
+		{Name: "created_at", Type: field.TypeTime},
+		{Name: "updated_at", Type: field.TypeTime},
+		{Name: "name", Type: field.TypeString, Unique: true},
+		{Name: "reference", Type: field.TypeString, Default: ""},
+		{Name: "text", Type: field.TypeString, Size: 2147483647, Default: ""},
+	}
+	// CompliancePoliciesTable holds the schema information for the "compliance_policies" table.
+	CompliancePoliciesTable = &schema.Table{
+		Name:       "compliance_policies",
+		Columns:    CompliancePoliciesColumns,
+		PrimaryKey: []*schema.Column{CompliancePoliciesColumns[0]},
+		Indexes: []*schema.Index{
+			{
+				Name:    "compliancepolicy_reference",
+				Unique:  false,
+				Columns: []*schema.Column{CompliancePoliciesColumns[4]},
+			},
+		},
 	}
 	// DeliveriesColumns holds the columns for the "deliveries" table.
 	DeliveriesColumns = []*schema.Column{
@@ -832,13 +854,172 @@ var (
 		Columns:    TagsColumns,
 		PrimaryKey: []*schema.Column{TagsColumns[0]},
 	}
+	// TaskSchedulesColumns holds the columns for the "task_schedules" table.
+	TaskSchedulesColumns = []*schema.Column{
+		{Name: "id", Type: field.TypeInt, Increment: true},
+		{Name: "created_at", Type: field.TypeTime},
+		{Name: "updated_at", Type: field.TypeTime},
+		{Name: "name", Type: field.TypeString},
+		{Name: "description", Type: field.TypeString, Size: 2147483647, Default: ""},
+		{Name: "query_filter", Type: field.TypeJSON, Nullable: true},
+		{Name: "query_search", Type: field.TypeString, Nullable: true, Size: 2147483647},
+		{Name: "recurrence", Type: field.TypeString},
+		{Name: "starts_at", Type: field.TypeTime},
+		{Name: "time_zone", Type: field.TypeString, Default: "UTC"},
+		{Name: "due_in_days", Type: field.TypeInt, Default: 0},
+		{Name: "active", Type: field.TypeBool, Default: true},
+		{Name: "next_occurrence_at", Type: field.TypeTime, Nullable: true},
+		{Name: "last_occurrence_at", Type: field.TypeTime, Nullable: true},
+		{Name: "library_id", Type: field.TypeString, Nullable: true},
+		{Name: "version", Type: field.TypeInt, Default: 1},
+		{Name: "site_id", Type: field.TypeInt},
+		{Name: "category_id", Type: field.TypeInt, Nullable: true},
+		{Name: "owner_id", Type: field.TypeInt, Nullable: true},
+		{Name: "created_by_id", Type: field.TypeInt, Nullable: true},
+	}
+	// TaskSchedulesTable holds the schema information for the "task_schedules" table.
+	TaskSchedulesTable = &schema.Table{
+		Name:       "task_schedules",
+		Columns:    TaskSchedulesColumns,
+		PrimaryKey: []*schema.Column{TaskSchedulesColumns[0]},
+		ForeignKeys: []*schema.ForeignKey{
+			{
+				Symbol:     "task_schedules_sites_task_schedules",
+				Columns:    []*schema.Column{TaskSchedulesColumns[16]},
+				RefColumns: []*schema.Column{SitesColumns[0]},
+				OnDelete:   schema.NoAction,
+			},
+			{
+				Symbol:     "task_schedules_categories_category",
+				Columns:    []*schema.Column{TaskSchedulesColumns[17]},
+				RefColumns: []*schema.Column{CategoriesColumns[0]},
+				OnDelete:   schema.SetNull,
+			},
+			{
+				Symbol:     "task_schedules_users_owner",
+				Columns:    []*schema.Column{TaskSchedulesColumns[18]},
+				RefColumns: []*schema.Column{UsersColumns[0]},
+				OnDelete:   schema.SetNull,
+			},
+			{
+				Symbol:     "task_schedules_users_created_by",
+				Columns:    []*schema.Column{TaskSchedulesColumns[19]},
+				RefColumns: []*schema.Column{UsersColumns[0]},
+				OnDelete:   schema.SetNull,
+			},
+		},
+		Indexes: []*schema.Index{
+			{
+				Name:    "taskschedule_active_next_occurrence_at",
+				Unique:  false,
+				Columns: []*schema.Column{TaskSchedulesColumns[11], TaskSchedulesColumns[12]},
+			},
+			{
+				Name:    "taskschedule_site_id_name",
+				Unique:  false,
+				Columns: []*schema.Column{TaskSchedulesColumns[16], TaskSchedulesColumns[3]},
+			},
+			{
+				Name:    "taskschedule_owner_id",
+				Unique:  false,
+				Columns: []*schema.Column{TaskSchedulesColumns[18]},
+			},
+			{
+				Name:    "taskschedule_created_by_id",
+				Unique:  false,
+				Columns: []*schema.Column{TaskSchedulesColumns[19]},
+			},
+		},
+	}
+	// TaskScheduleEventsColumns holds the columns for the "task_schedule_events" table.
+	TaskScheduleEventsColumns = []*schema.Column{
+		{Name: "id", Type: field.TypeInt, Increment: true},
+		{Name: "kind", Type: field.TypeEnum, Enums: []string{"CREATED", "UPDATED", "PAUSED", "RESUMED", "GENERATED", "SKIPPED"}},
+		{Name: "created_at", Type: field.TypeTime},
+		{Name: "reason", Type: field.TypeString, Nullable: true},
+		{Name: "changes", Type: field.TypeJSON},
+		{Name: "schedule_id", Type: field.TypeInt},
+		{Name: "actor_id", Type: field.TypeInt, Nullable: true},
+	}
+	// TaskScheduleEventsTable holds the schema information for the "task_schedule_events" table.
+	TaskScheduleEventsTable = &schema.Table{
+		Name:       "task_schedule_events",
+		Columns:    TaskScheduleEventsColumns,
+		PrimaryKey: []*schema.Column{TaskScheduleEventsColumns[0]},
+		ForeignKeys: []*schema.ForeignKey{
+			{
+				Symbol:     "task_schedule_events_task_schedules_events",
+				Columns:    []*schema.Column{TaskScheduleEventsColumns[5]},
+				RefColumns: []*schema.Column{TaskSchedulesColumns[0]},
+				OnDelete:   schema.NoAction,
+			},
+			{
+				Symbol:     "task_schedule_events_users_actor",
+				Columns:    []*schema.Column{TaskScheduleEventsColumns[6]},
+				RefColumns: []*schema.Column{UsersColumns[0]},
+				OnDelete:   schema.SetNull,
+			},
+		},
+		Indexes: []*schema.Index{
+			{
+				Name:    "taskscheduleevent_schedule_id_id",
+				Unique:  false,
+				Columns: []*schema.Column{TaskScheduleEventsColumns[5], TaskScheduleEventsColumns[0]},
+			},
+			{
+				Name:    "taskscheduleevent_actor_id",
+				Unique:  false,
+				Columns: []*schema.Column{TaskScheduleEventsColumns[6]},
+			},
+		},
+	}
+	// TaskScheduleWatchersColumns holds the columns for the "task_schedule_watchers" table.
+	TaskScheduleWatchersColumns = []*schema.Column{
+		{Name: "id", Type: field.TypeInt, Increment: true},
+		{Name: "notify", Type: field.TypeEnum, Enums: []string{"ALL", "OPEN_CLOSE"}, Default: "ALL"},
+		{Name: "created_at", Type: field.TypeTime},
+		{Name: "schedule_id", Type: field.TypeInt},
+		{Name: "user_id", Type: field.TypeInt},
+	}
+	// TaskScheduleWatchersTable holds the schema information for the "task_schedule_watchers" table.
+	TaskScheduleWatchersTable = &schema.Table{
+		Name:       "task_schedule_watchers",
+		Columns:    TaskScheduleWatchersColumns,
+		PrimaryKey: []*schema.Column{TaskScheduleWatchersColumns[0]},
+		ForeignKeys: []*schema.ForeignKey{
+			{
+				Symbol:     "task_schedule_watchers_task_schedules_watchers",
+				Columns:    []*schema.Column{TaskScheduleWatchersColumns[3]},
+				RefColumns: []*schema.Column{TaskSchedulesColumns[0]},
+				OnDelete:   schema.Cascade,
+			},
+			{
+				Symbol:     "task_schedule_watchers_users_user",
+				Columns:    []*schema.Column{TaskScheduleWatchersColumns[4]},
+				RefColumns: []*schema.Column{UsersColumns[0]},
+				OnDelete:   schema.Cascade,
+			},
+		},
+		Indexes: []*schema.Index{
+			{
+				Name:    "taskschedulewatcher_schedule_id_user_id",
+				Unique:  true,
+				Columns: []*schema.Column{TaskScheduleWatchersColumns[3], TaskScheduleWatchersColumns[4]},
+			},
+			{
+				Name:    "taskschedulewatcher_user_id",
+				Unique:  false,
+				Columns: []*schema.Column{TaskScheduleWatchersColumns[4]},
+			},
+		},
+	}
 	// TicketsColumns holds the columns for the "tickets" table.
 	TicketsColumns = []*schema.Column{
 		{Name: "id", Type: field.TypeInt, Increment: true},
 		{Name: "created_at", Type: field.TypeTime},
 		{Name: "updated_at", Type: field.TypeTime},
 		{Name: "title", Type: field.TypeString},
-		{Name: "kind", Type: field.TypeEnum, Enums: []string{"ANALYSIS", "DETECTION"}},
+		{Name: "kind", Type: field.TypeEnum, Enums: []string{"ANALYSIS", "DETECTION", "TASK"}},
 		{Name: "body", Type: field.TypeString, Size: 2147483647, Default: ""},
 		{Name: "body_format", Type: field.TypeEnum, Enums: []string{"TEXT", "MARKDOWN", "JSON"}, Default: "MARKDOWN"},
 		{Name: "detection_template", Type: field.TypeEnum, Nullable: true, Enums: []string{"NETWORK", "ENDPOINT", "EMAIL"}},
@@ -856,7 +1037,7 @@ var (
 		{Name: "host_key", Type: field.TypeString, Nullable: true},
 		{Name: "priority", Type: field.TypeEnum, Enums: []string{"HIGH", "MEDIUM", "LOW"}, Default: "LOW"},
 		{Name: "priority_rank", Type: field.TypeInt8, Default: 3},
-		{Name: "status", Type: field.TypeEnum, Enums: []string{"NEW", "ASSIGNED", "IN_PROGRESS", "SUBMITTED", "REJECTED", "APPROVED", "TRIAGE", "ANALYSIS", "REMEDIATION", "RESOLVED", "CLOSED"}, Default: "NEW"},
+		{Name: "status", Type: field.TypeEnum, Enums: []string{"NEW", "ASSIGNED", "IN_PROGRESS", "SUBMITTED", "REJECTED", "APPROVED", "TRIAGE", "ANALYSIS", "REMEDIATION", "RESOLVED", "CLOSED", "OPEN", "INVALID"}, Default: "NEW"},
 		{Name: "attack_verdict", Type: field.TypeEnum, Nullable: true, Enums: []string{"TRUE_POSITIVE", "FALSE_POSITIVE"}},
 		{Name: "incident", Type: field.TypeBool, Default: false},
 		{Name: "origin", Type: field.TypeEnum, Enums: []string{"SYSTEM", "USER"}, Default: "USER"},
@@ -865,8 +1046,11 @@ var (
 		{Name: "due_at", Type: field.TypeTime, Nullable: true},
 		{Name: "explanation_status", Type: field.TypeEnum, Nullable: true, Enums: []string{"NEW", "SUBMITTED", "RETURNED", "CLOSED", "AWAITING", "AUDIT_RETURNED", "AUDIT_COMPLETED"}},
 		{Name: "version", Type: field.TypeInt, Default: 1},
+		{Name: "occurrence_at", Type: field.TypeTime, Nullable: true},
+		{Name: "resolution", Type: field.TypeString, Nullable: true, Size: 2147483647},
 		{Name: "category_id", Type: field.TypeInt},
 		{Name: "site_id", Type: field.TypeInt},
+		{Name: "schedule_id", Type: field.TypeInt, Nullable: true},
 		{Name: "registered_by_id", Type: field.TypeInt, Nullable: true},
 	}
 	// TicketsTable holds the schema information for the "tickets" table.
@@ -877,19 +1061,25 @@ var (
 		ForeignKeys: []*schema.ForeignKey{
 			{
 				Symbol:     "tickets_categories_tickets",
-				Columns:    []*schema.Column{TicketsColumns[31]},
+				Columns:    []*schema.Column{TicketsColumns[33]},
 				RefColumns: []*schema.Column{CategoriesColumns[0]},
 				OnDelete:   schema.NoAction,
 			},
 			{
 				Symbol:     "tickets_sites_tickets",
-				Columns:    []*schema.Column{TicketsColumns[32]},
+				Columns:    []*schema.Column{TicketsColumns[34]},
 				RefColumns: []*schema.Column{SitesColumns[0]},
 				OnDelete:   schema.NoAction,
 			},
 			{
+				Symbol:     "tickets_task_schedules_tasks",
+				Columns:    []*schema.Column{TicketsColumns[35]},
+				RefColumns: []*schema.Column{TaskSchedulesColumns[0]},
+				OnDelete:   schema.SetNull,
+			},
+			{
 				Symbol:     "tickets_users_registered_by",
-				Columns:    []*schema.Column{TicketsColumns[33]},
+				Columns:    []*schema.Column{TicketsColumns[36]},
 				RefColumns: []*schema.Column{UsersColumns[0]},
 				OnDelete:   schema.SetNull,
 			},
@@ -913,22 +1103,22 @@ var (
 			{
 				Name:    "ticket_site_id_status_created_at",
 				Unique:  false,
-				Columns: []*schema.Column{TicketsColumns[32], TicketsColumns[22], TicketsColumns[1]},
+				Columns: []*schema.Column{TicketsColumns[34], TicketsColumns[22], TicketsColumns[1]},
 			},
 			{
 				Name:    "ticket_site_id_created_at_id",
 				Unique:  false,
-				Columns: []*schema.Column{TicketsColumns[32], TicketsColumns[1], TicketsColumns[0]},
+				Columns: []*schema.Column{TicketsColumns[34], TicketsColumns[1], TicketsColumns[0]},
 			},
 			{
 				Name:    "ticket_site_id_updated_at_id",
 				Unique:  false,
-				Columns: []*schema.Column{TicketsColumns[32], TicketsColumns[2], TicketsColumns[0]},
+				Columns: []*schema.Column{TicketsColumns[34], TicketsColumns[2], TicketsColumns[0]},
 			},
 			{
 				Name:    "ticket_site_id_priority_rank_id",
 				Unique:  false,
-				Columns: []*schema.Column{TicketsColumns[32], TicketsColumns[21], TicketsColumns[0]},
+				Columns: []*schema.Column{TicketsColumns[34], TicketsColumns[21], TicketsColumns[0]},
 			},
 			{
 				Name:    "ticket_status_created_at",
@@ -938,12 +1128,12 @@ var (
 			{
 				Name:    "ticket_category_id_created_at",
 				Unique:  false,
-				Columns: []*schema.Column{TicketsColumns[31], TicketsColumns[1]},
+				Columns: []*schema.Column{TicketsColumns[33], TicketsColumns[1]},
 			},
 			{
 				Name:    "ticket_registered_by_id",
 				Unique:  false,
-				Columns: []*schema.Column{TicketsColumns[33]},
+				Columns: []*schema.Column{TicketsColumns[36]},
 			},
 			{
 				Name:    "ticket_due_at",
@@ -969,6 +1159,16 @@ var (
 				Name:    "ticket_explanation_status_id",
 				Unique:  false,
 				Columns: []*schema.Column{TicketsColumns[29], TicketsColumns[0]},
+			},
+			{
+				Name:    "ticket_schedule_id_occurrence_at",
+				Unique:  true,
+				Columns: []*schema.Column{TicketsColumns[35], TicketsColumns[31]},
+			},
+			{
+				Name:    "ticket_kind_due_at_id",
+				Unique:  false,
+				Columns: []*schema.Column{TicketsColumns[4], TicketsColumns[28], TicketsColumns[0]},
 			},
 			{
 				Name:    "ticket_title_trgm",
@@ -1055,6 +1255,38 @@ var (
 				Name:    "ticketassignee_user_id",
 				Unique:  false,
 				Columns: []*schema.Column{TicketAssigneesColumns[1]},
+			},
+		},
+	}
+	// TicketCitationsColumns holds the columns for the "ticket_citations" table.
+	TicketCitationsColumns = []*schema.Column{
+		{Name: "ticket_id", Type: field.TypeInt},
+		{Name: "compliance_policy_id", Type: field.TypeInt},
+	}
+	// TicketCitationsTable holds the schema information for the "ticket_citations" table.
+	TicketCitationsTable = &schema.Table{
+		Name:       "ticket_citations",
+		Columns:    TicketCitationsColumns,
+		PrimaryKey: []*schema.Column{TicketCitationsColumns[0], TicketCitationsColumns[1]},
+		ForeignKeys: []*schema.ForeignKey{
+			{
+				Symbol:     "ticket_citations_tickets_ticket",
+				Columns:    []*schema.Column{TicketCitationsColumns[0]},
+				RefColumns: []*schema.Column{TicketsColumns[0]},
+				OnDelete:   schema.Cascade,
+			},
+			{
+				Symbol:     "ticket_citations_compliance_policies_compliance_policy",
+				Columns:    []*schema.Column{TicketCitationsColumns[1]},
+				RefColumns: []*schema.Column{CompliancePoliciesColumns[0]},
+				OnDelete:   schema.Cascade,
+			},
+		},
+		Indexes: []*schema.Index{
+			{
+				Name:    "ticketcitation_compliance_policy_id",
+				Unique:  false,
+				Columns: []*schema.Column{TicketCitationsColumns[1]},
 			},
 		},
 	}
@@ -1263,6 +1495,56 @@ var (
 		Columns:    UsersColumns,
 		PrimaryKey: []*schema.Column{UsersColumns[0]},
 	}
+	// TaskScheduleTagsColumns holds the columns for the "task_schedule_tags" table.
+	TaskScheduleTagsColumns = []*schema.Column{
+		{Name: "task_schedule_id", Type: field.TypeInt},
+		{Name: "tag_id", Type: field.TypeInt},
+	}
+	// TaskScheduleTagsTable holds the schema information for the "task_schedule_tags" table.
+	TaskScheduleTagsTable = &schema.Table{
+		Name:       "task_schedule_tags",
+		Columns:    TaskScheduleTagsColumns,
+		PrimaryKey: []*schema.Column{TaskScheduleTagsColumns[0], TaskScheduleTagsColumns[1]},
+		ForeignKeys: []*schema.ForeignKey{
+			{
+				Symbol:     "task_schedule_tags_task_schedule_id",
+				Columns:    []*schema.Column{TaskScheduleTagsColumns[0]},
+				RefColumns: []*schema.Column{TaskSchedulesColumns[0]},
+				OnDelete:   schema.Cascade,
+			},
+			{
+				Symbol:     "task_schedule_tags_tag_id",
+				Columns:    []*schema.Column{TaskScheduleTagsColumns[1]},
+				RefColumns: []*schema.Column{TagsColumns[0]},
+				OnDelete:   schema.Cascade,
+			},
+		},
+	}
+	// TaskSchedulePoliciesColumns holds the columns for the "task_schedule_policies" table.
+	TaskSchedulePoliciesColumns = []*schema.Column{
+		{Name: "task_schedule_id", Type: field.TypeInt},
+		{Name: "compliance_policy_id", Type: field.TypeInt},
+	}
+	// TaskSchedulePoliciesTable holds the schema information for the "task_schedule_policies" table.
+	TaskSchedulePoliciesTable = &schema.Table{
+		Name:       "task_schedule_policies",
+		Columns:    TaskSchedulePoliciesColumns,
+		PrimaryKey: []*schema.Column{TaskSchedulePoliciesColumns[0], TaskSchedulePoliciesColumns[1]},
+		ForeignKeys: []*schema.ForeignKey{
+			{
+				Symbol:     "task_schedule_policies_task_schedule_id",
+				Columns:    []*schema.Column{TaskSchedulePoliciesColumns[0]},
+				RefColumns: []*schema.Column{TaskSchedulesColumns[0]},
+				OnDelete:   schema.Cascade,
+			},
+			{
+				Symbol:     "task_schedule_policies_compliance_policy_id",
+				Columns:    []*schema.Column{TaskSchedulePoliciesColumns[1]},
+				RefColumns: []*schema.Column{CompliancePoliciesColumns[0]},
+				OnDelete:   schema.Cascade,
+			},
+		},
+	}
 	// UserSitesColumns holds the columns for the "user_sites" table.
 	UserSitesColumns = []*schema.Column{
 		{Name: "user_id", Type: field.TypeInt},
@@ -1295,6 +1577,7 @@ var (
 		BlobsTable,
 		CategoriesTable,
 		ChannelsTable,
+		CompliancePoliciesTable,
 		DeliveriesTable,
 		DepartmentsTable,
 		EmployeesTable,
@@ -1310,14 +1593,20 @@ var (
 		StatusDaysTable,
 		StatusHoursTable,
 		TagsTable,
+		TaskSchedulesTable,
+		TaskScheduleEventsTable,
+		TaskScheduleWatchersTable,
 		TicketsTable,
 		TicketApproversTable,
 		TicketAssigneesTable,
+		TicketCitationsTable,
 		TicketEventsTable,
 		TicketLinksTable,
 		TicketTagsTable,
 		TicketWatchersTable,
 		UsersTable,
+		TaskScheduleTagsTable,
+		TaskSchedulePoliciesTable,
 		UserSitesTable,
 	}
 )
@@ -1343,6 +1632,9 @@ func init() {
 	}
 	ChannelsTable.Annotation = &entsql.Annotation{
 		IncrementStart: func(i int) *int { return &i }(68719476736),
+	}
+	CompliancePoliciesTable.Annotation = &entsql.Annotation{
+		IncrementStart: func(i int) *int { return &i }(120259084288),
 	}
 	DeliveriesTable.ForeignKeys[0].RefTable = ChannelsTable
 	DeliveriesTable.ForeignKeys[1].RefTable = UsersTable
@@ -1417,9 +1709,27 @@ func init() {
 	TagsTable.Annotation = &entsql.Annotation{
 		IncrementStart: func(i int) *int { return &i }(21474836480),
 	}
+	TaskSchedulesTable.ForeignKeys[0].RefTable = SitesTable
+	TaskSchedulesTable.ForeignKeys[1].RefTable = CategoriesTable
+	TaskSchedulesTable.ForeignKeys[2].RefTable = UsersTable
+	TaskSchedulesTable.ForeignKeys[3].RefTable = UsersTable
+	TaskSchedulesTable.Annotation = &entsql.Annotation{
+		IncrementStart: func(i int) *int { return &i }(124554051584),
+	}
+	TaskScheduleEventsTable.ForeignKeys[0].RefTable = TaskSchedulesTable
+	TaskScheduleEventsTable.ForeignKeys[1].RefTable = UsersTable
+	TaskScheduleEventsTable.Annotation = &entsql.Annotation{
+		IncrementStart: func(i int) *int { return &i }(128849018880),
+	}
+	TaskScheduleWatchersTable.ForeignKeys[0].RefTable = TaskSchedulesTable
+	TaskScheduleWatchersTable.ForeignKeys[1].RefTable = UsersTable
+	TaskScheduleWatchersTable.Annotation = &entsql.Annotation{
+		IncrementStart: func(i int) *int { return &i }(133143986176),
+	}
 	TicketsTable.ForeignKeys[0].RefTable = CategoriesTable
 	TicketsTable.ForeignKeys[1].RefTable = SitesTable
-	TicketsTable.ForeignKeys[2].RefTable = UsersTable
+	TicketsTable.ForeignKeys[2].RefTable = TaskSchedulesTable
+	TicketsTable.ForeignKeys[3].RefTable = UsersTable
 	TicketsTable.Annotation = &entsql.Annotation{
 		IncrementStart: func(i int) *int { return &i }(25769803776),
 	}
@@ -1432,6 +1742,11 @@ func init() {
 	TicketAssigneesTable.ForeignKeys[1].RefTable = UsersTable
 	TicketAssigneesTable.Annotation = &entsql.Annotation{
 		IncrementStart: func(i int) *int { return &i }(34359738368),
+	}
+	TicketCitationsTable.ForeignKeys[0].RefTable = TicketsTable
+	TicketCitationsTable.ForeignKeys[1].RefTable = CompliancePoliciesTable
+	TicketCitationsTable.Annotation = &entsql.Annotation{
+		IncrementStart: func(i int) *int { return &i }(137438953472),
 	}
 	TicketEventsTable.ForeignKeys[0].RefTable = TicketsTable
 	TicketEventsTable.ForeignKeys[1].RefTable = UsersTable
@@ -1457,6 +1772,10 @@ func init() {
 	UsersTable.Annotation = &entsql.Annotation{
 		IncrementStart: func(i int) *int { return &i }(47244640256),
 	}
+	TaskScheduleTagsTable.ForeignKeys[0].RefTable = TaskSchedulesTable
+	TaskScheduleTagsTable.ForeignKeys[1].RefTable = TagsTable
+	TaskSchedulePoliciesTable.ForeignKeys[0].RefTable = TaskSchedulesTable
+	TaskSchedulePoliciesTable.ForeignKeys[1].RefTable = CompliancePoliciesTable
 	UserSitesTable.ForeignKeys[0].RefTable = UsersTable
 	UserSitesTable.ForeignKeys[1].RefTable = SitesTable
 }

@@ -21,6 +21,9 @@ type Category func(*sql.Selector)
 // Channel is the predicate function for channel builders.
 type Channel func(*sql.Selector)
 
+// CompliancePolicy is the predicate function for compliancepolicy builders.
+type CompliancePolicy func(*sql.Selector)
+
 // Delivery is the predicate function for delivery builders.
 type Delivery func(*sql.Selector)
 
@@ -66,6 +69,15 @@ type StatusHour func(*sql.Selector)
 // Tag is the predicate function for tag builders.
 type Tag func(*sql.Selector)
 
+// TaskSchedule is the predicate function for taskschedule builders.
+type TaskSchedule func(*sql.Selector)
+
+// TaskScheduleEvent is the predicate function for taskscheduleevent builders.
+type TaskScheduleEvent func(*sql.Selector)
+
+// TaskScheduleWatcher is the predicate function for taskschedulewatcher builders.
+type TaskScheduleWatcher func(*sql.Selector)
+
 // Ticket is the predicate function for ticket builders.
 type Ticket func(*sql.Selector)
 
@@ -74,6 +86,9 @@ type TicketApprover func(*sql.Selector)
 
 // TicketAssignee is the predicate function for ticketassignee builders.
 type TicketAssignee func(*sql.Selector)
+
+// TicketCitation is the predicate function for ticketcitation builders.
+type TicketCitation func(*sql.Selector)
 
 // TicketEvent is the predicate function for ticketevent builders.
 type TicketEvent func(*sql.Selector)

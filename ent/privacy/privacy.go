@@ -231,6 +231,30 @@ func (f ChannelMutationRuleFunc) EvalMutation(ctx context.Context, m ent.Mutatio
 	return Denyf("ent/privacy: unexpected mutation type %T, expect *ent.ChannelMutation", m)
 }
 
+// The CompliancePolicyQueryRuleFunc type is an adapter to allow the use of ordinary
+// functions as a query rule.
+type CompliancePolicyQueryRuleFunc func(context.Context, *ent.CompliancePolicyQuery) error
+
+// EvalQuery return f(ctx, q).
+func (f CompliancePolicyQueryRuleFunc) EvalQuery(ctx context.Context, q ent.Query) error {
+	if q, ok := q.(*ent.CompliancePolicyQuery); ok {
+		return f(ctx, q)
+	}
+	return Denyf("ent/privacy: unexpected query type %T, expect *ent.CompliancePolicyQuery", q)
+}
+
+// The CompliancePolicyMutationRuleFunc type is an adapter to allow the use of ordinary
+// functions as a mutation rule.
+type CompliancePolicyMutationRuleFunc func(context.Context, *ent.CompliancePolicyMutation) error
+
+// EvalMutation calls f(ctx, m).
+func (f CompliancePolicyMutationRuleFunc) EvalMutation(ctx context.Context, m ent.Mutation) error {
+	if m, ok := m.(*ent.CompliancePolicyMutation); ok {
+		return f(ctx, m)
+	}
+	return Denyf("ent/privacy: unexpected mutation type %T, expect *ent.CompliancePolicyMutation", m)
+}
+
 // The DeliveryQueryRuleFunc type is an adapter to allow the use of ordinary
 // functions as a query rule.
 type DeliveryQueryRuleFunc func(context.Context, *ent.DeliveryQuery) error
@@ -591,6 +615,78 @@ func (f TagMutationRuleFunc) EvalMutation(ctx context.Context, m ent.Mutation) e
 	return Denyf("ent/privacy: unexpected mutation type %T, expect *ent.TagMutation", m)
 }
 
+// The TaskScheduleQueryRuleFunc type is an adapter to allow the use of ordinary
+// functions as a query rule.
+type TaskScheduleQueryRuleFunc func(context.Context, *ent.TaskScheduleQuery) error
+
+// EvalQuery return f(ctx, q).
+func (f TaskScheduleQueryRuleFunc) EvalQuery(ctx context.Context, q ent.Query) error {
+	if q, ok := q.(*ent.TaskScheduleQuery); ok {
+		return f(ctx, q)
+	}
+	return Denyf("ent/privacy: unexpected query type %T, expect *ent.TaskScheduleQuery", q)
+}
+
+// The TaskScheduleMutationRuleFunc type is an adapter to allow the use of ordinary
+// functions as a mutation rule.
+type TaskScheduleMutationRuleFunc func(context.Context, *ent.TaskScheduleMutation) error
+
+// EvalMutation calls f(ctx, m).
+func (f TaskScheduleMutationRuleFunc) EvalMutation(ctx context.Context, m ent.Mutation) error {
+	if m, ok := m.(*ent.TaskScheduleMutation); ok {
+		return f(ctx, m)
+	}
+	return Denyf("ent/privacy: unexpected mutation type %T, expect *ent.TaskScheduleMutation", m)
+}
+
+// The TaskScheduleEventQueryRuleFunc type is an adapter to allow the use of ordinary
+// functions as a query rule.
+type TaskScheduleEventQueryRuleFunc func(context.Context, *ent.TaskScheduleEventQuery) error
+
+// EvalQuery return f(ctx, q).
+func (f TaskScheduleEventQueryRuleFunc) EvalQuery(ctx context.Context, q ent.Query) error {
+	if q, ok := q.(*ent.TaskScheduleEventQuery); ok {
+		return f(ctx, q)
+	}
+	return Denyf("ent/privacy: unexpected query type %T, expect *ent.TaskScheduleEventQuery", q)
+}
+
+// The TaskScheduleEventMutationRuleFunc type is an adapter to allow the use of ordinary
+// functions as a mutation rule.
+type TaskScheduleEventMutationRuleFunc func(context.Context, *ent.TaskScheduleEventMutation) error
+
+// EvalMutation calls f(ctx, m).
+func (f TaskScheduleEventMutationRuleFunc) EvalMutation(ctx context.Context, m ent.Mutation) error {
+	if m, ok := m.(*ent.TaskScheduleEventMutation); ok {
+		return f(ctx, m)
+	}
+	return Denyf("ent/privacy: unexpected mutation type %T, expect *ent.TaskScheduleEventMutation", m)
+}
+
+// The TaskScheduleWatcherQueryRuleFunc type is an adapter to allow the use of ordinary
+// functions as a query rule.
+type TaskScheduleWatcherQueryRuleFunc func(context.Context, *ent.TaskScheduleWatcherQuery) error
+
+// EvalQuery return f(ctx, q).
+func (f TaskScheduleWatcherQueryRuleFunc) EvalQuery(ctx context.Context, q ent.Query) error {
+	if q, ok := q.(*ent.TaskScheduleWatcherQuery); ok {
+		return f(ctx, q)
+	}
+	return Denyf("ent/privacy: unexpected query type %T, expect *ent.TaskScheduleWatcherQuery", q)
+}
+
+// The TaskScheduleWatcherMutationRuleFunc type is an adapter to allow the use of ordinary
+// functions as a mutation rule.
+type TaskScheduleWatcherMutationRuleFunc func(context.Context, *ent.TaskScheduleWatcherMutation) error
+
+// EvalMutation calls f(ctx, m).
+func (f TaskScheduleWatcherMutationRuleFunc) EvalMutation(ctx context.Context, m ent.Mutation) error {
+	if m, ok := m.(*ent.TaskScheduleWatcherMutation); ok {
+		return f(ctx, m)
+	}
+	return Denyf("ent/privacy: unexpected mutation type %T, expect *ent.TaskScheduleWatcherMutation", m)
+}
+
 // The TicketQueryRuleFunc type is an adapter to allow the use of ordinary
 // functions as a query rule.
 type TicketQueryRuleFunc func(context.Context, *ent.TicketQuery) error
@@ -661,6 +757,30 @@ func (f TicketAssigneeMutationRuleFunc) EvalMutation(ctx context.Context, m ent.
 		return f(ctx, m)
 	}
 	return Denyf("ent/privacy: unexpected mutation type %T, expect *ent.TicketAssigneeMutation", m)
+}
+
+// The TicketCitationQueryRuleFunc type is an adapter to allow the use of ordinary
+// functions as a query rule.
+type TicketCitationQueryRuleFunc func(context.Context, *ent.TicketCitationQuery) error
+
+// EvalQuery return f(ctx, q).
+func (f TicketCitationQueryRuleFunc) EvalQuery(ctx context.Context, q ent.Query) error {
+	if q, ok := q.(*ent.TicketCitationQuery); ok {
+		return f(ctx, q)
+	}
+	return Denyf("ent/privacy: unexpected query type %T, expect *ent.TicketCitationQuery", q)
+}
+
+// The TicketCitationMutationRuleFunc type is an adapter to allow the use of ordinary
+// functions as a mutation rule.
+type TicketCitationMutationRuleFunc func(context.Context, *ent.TicketCitationMutation) error
+
+// EvalMutation calls f(ctx, m).
+func (f TicketCitationMutationRuleFunc) EvalMutation(ctx context.Context, m ent.Mutation) error {
+	if m, ok := m.(*ent.TicketCitationMutation); ok {
+		return f(ctx, m)
+	}
+	return Denyf("ent/privacy: unexpected mutation type %T, expect *ent.TicketCitationMutation", m)
 }
 
 // The TicketEventQueryRuleFunc type is an adapter to allow the use of ordinary
@@ -828,6 +948,8 @@ func queryFilter(q ent.Query) (Filter, error) {
 		return q.Filter(), nil
 	case *ent.ChannelQuery:
 		return q.Filter(), nil
+	case *ent.CompliancePolicyQuery:
+		return q.Filter(), nil
 	case *ent.DeliveryQuery:
 		return q.Filter(), nil
 	case *ent.DepartmentQuery:
@@ -858,11 +980,19 @@ func queryFilter(q ent.Query) (Filter, error) {
 		return q.Filter(), nil
 	case *ent.TagQuery:
 		return q.Filter(), nil
+	case *ent.TaskScheduleQuery:
+		return q.Filter(), nil
+	case *ent.TaskScheduleEventQuery:
+		return q.Filter(), nil
+	case *ent.TaskScheduleWatcherQuery:
+		return q.Filter(), nil
 	case *ent.TicketQuery:
 		return q.Filter(), nil
 	case *ent.TicketApproverQuery:
 		return q.Filter(), nil
 	case *ent.TicketAssigneeQuery:
+		return q.Filter(), nil
+	case *ent.TicketCitationQuery:
 		return q.Filter(), nil
 	case *ent.TicketEventQuery:
 		return q.Filter(), nil
@@ -890,6 +1020,8 @@ func mutationFilter(m ent.Mutation) (Filter, error) {
 	case *ent.CategoryMutation:
 		return m.Filter(), nil
 	case *ent.ChannelMutation:
+		return m.Filter(), nil
+	case *ent.CompliancePolicyMutation:
 		return m.Filter(), nil
 	case *ent.DeliveryMutation:
 		return m.Filter(), nil
@@ -921,11 +1053,19 @@ func mutationFilter(m ent.Mutation) (Filter, error) {
 		return m.Filter(), nil
 	case *ent.TagMutation:
 		return m.Filter(), nil
+	case *ent.TaskScheduleMutation:
+		return m.Filter(), nil
+	case *ent.TaskScheduleEventMutation:
+		return m.Filter(), nil
+	case *ent.TaskScheduleWatcherMutation:
+		return m.Filter(), nil
 	case *ent.TicketMutation:
 		return m.Filter(), nil
 	case *ent.TicketApproverMutation:
 		return m.Filter(), nil
 	case *ent.TicketAssigneeMutation:
+		return m.Filter(), nil
+	case *ent.TicketCitationMutation:
 		return m.Filter(), nil
 	case *ent.TicketEventMutation:
 		return m.Filter(), nil

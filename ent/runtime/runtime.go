@@ -9,6 +9,7 @@ import (
 	"socdesk/ent/blob"
 	"socdesk/ent/category"
 	"socdesk/ent/channel"
+	"socdesk/ent/compliancepolicy"
 	"socdesk/ent/delivery"
 	"socdesk/ent/department"
 	"socdesk/ent/employee"
@@ -26,9 +27,13 @@ import (
 	"socdesk/ent/statusday"
 	"socdesk/ent/statushour"
 	"socdesk/ent/tag"
+	"socdesk/ent/taskschedule"
+	"socdesk/ent/taskscheduleevent"
+	"socdesk/ent/taskschedulewatcher"
 	"socdesk/ent/ticket"
 	"socdesk/ent/ticketapprover"
 	"socdesk/ent/ticketassignee"
+	"socdesk/ent/ticketcitation"
 	"socdesk/ent/ticketevent"
 	"socdesk/ent/ticketlink"
 	"socdesk/ent/tickettag"
@@ -248,6 +253,60 @@ func init() {
 	channelDescSettings := channelFields[4].Descriptor()
 	// channel.DefaultSettings holds the default value on creation for the settings field.
 	channel.DefaultSettings = channelDescSettings.Default.(channels.Settings)
+	compliancepolicyMixin := schema.CompliancePolicy{}.Mixin()
+	compliancepolicy.Policy = privacy.NewPolicies(schema.CompliancePolicy{})
+	compliancepolicy.Hooks[0] = func(next ent.Mutator) ent.Mutator {
+		return ent.MutateFunc(func(ctx context.Context, m ent.Mutation) (ent.Value, error) {
+			if err := compliancepolicy.Policy.EvalMutation(ctx, m); err != nil {
+				return nil, err
+			}
+			return next.Mutate(ctx, m)
+		})
+	}
+	compliancepolicyMixinFields0 := compliancepolicyMixin[0].Fields()
+	_ = compliancepolicyMixinFields0
+	compliancepolicyFields := schema.CompliancePolicy{}.Fields()
+	_ = compliancepolicyFields
+	// compliancepolicyDescCreatedAt is the schema descriptor for created_at field.
+	compliancepolicyDescCreatedAt := compliancepolicyMixinFields0[0].Descriptor()
+	// compliancepolicy.DefaultCreatedAt holds the default value on creation for the created_at field.
+	compliancepolicy.DefaultCreatedAt = compliancepolicyDescCreatedAt.Default.(func() time.Time)
+	// compliancepolicyDescUpdatedAt is the schema descriptor for updated_at field.
+	compliancepolicyDescUpdatedAt := compliancepolicyMixinFields0[1].Descriptor()
+	// compliancepolicy.DefaultUpdatedAt holds the default value on creation for the updated_at field.
+	compliancepolicy.DefaultUpdatedAt = compliancepolicyDescUpdatedAt.Default.(func() time.Time)
+	// compliancepolicy.UpdateDefaultUpdatedAt holds the default value on update for the updated_at field.
+	compliancepolicy.UpdateDefaultUpdatedAt = compliancepolicyDescUpdatedAt.UpdateDefault.(func() time.Time)
+	// compliancepolicyDescName is the schema descriptor for name field.
+	compliancepolicyDescName := compliancepolicyFields[0].Descriptor()
+	// compliancepolicy.NameValidator is a validator for the "name" field. It is called by the builders before save.
+	compliancepolicy.NameValidator = func() func(string) error {
+		validators := compliancepolicyDescName.Validators
+		fns := [...]func(string) error{
+			validators[0].(func(string) error),
+			validators[1].(func(string) error),
+		}
+		return func(name string) error {
+			for _, fn := range fns {
+				if err := fn(name); err != nil {
+					return err
+				}
+			}
+			return nil
+		}
+	}()
+	// compliancepolicyDescReference is the schema descriptor for reference field.
+	compliancepolicyDescReference := compliancepolicyFields[1].Descriptor()
+	// compliancepolicy.DefaultReference holds the default value on creation for the reference field.
+	compliancepolicy.DefaultReference = compliancepolicyDescReference.Default.(string)
+	// compliancepolicy.ReferenceValidator is a validator for the "reference" field. It is called by the builders before save.
+	compliancepolicy.ReferenceValidator = compliancepolicyDescReference.Validators[0].(func(string) error)
+	// compliancepolicyDescText is the schema descriptor for text field.
+	compliancepolicyDescText := compliancepolicyFields[2].Descriptor()
+	// compliancepolicy.DefaultText holds the default value on creation for the text field.
+	compliancepolicy.DefaultText = compliancepolicyDescText.Default.(string)
+	// compliancepolicy.TextValidator is a validator for the "text" field. It is called by the builders before save.
+	compliancepolicy.TextValidator = compliancepolicyDescText.Validators[0].(func(string) error)
 	deliveryMixin := schema.Delivery{}.Mixin()
 	delivery.Policy = privacy.NewPolicies(schema.Delivery{})
 	delivery.Hooks[0] = func(next ent.Mutator) ent.Mutator {
@@ -815,6 +874,152 @@ func init() {
 	tag.DefaultColor = tagDescColor.Default.(string)
 	// tag.ColorValidator is a validator for the "color" field. It is called by the builders before save.
 	tag.ColorValidator = tagDescColor.Validators[0].(func(string) error)
+	taskscheduleMixin := schema.TaskSchedule{}.Mixin()
+	taskschedule.Policy = privacy.NewPolicies(schema.TaskSchedule{})
+	taskschedule.Hooks[0] = func(next ent.Mutator) ent.Mutator {
+		return ent.MutateFunc(func(ctx context.Context, m ent.Mutation) (ent.Value, error) {
+			if err := taskschedule.Policy.EvalMutation(ctx, m); err != nil {
+				return nil, err
+			}
+			return next.Mutate(ctx, m)
+		})
+	}
+	taskscheduleMixinFields0 := taskscheduleMixin[0].Fields()
+	_ = taskscheduleMixinFields0
+	taskscheduleFields := schema.TaskSchedule{}.Fields()
+	_ = taskscheduleFields
+	// taskscheduleDescCreatedAt is the schema descriptor for created_at field.
+	taskscheduleDescCreatedAt := taskscheduleMixinFields0[0].Descriptor()
+	// taskschedule.DefaultCreatedAt holds the default value on creation for the created_at field.
+	taskschedule.DefaultCreatedAt = taskscheduleDescCreatedAt.Default.(func() time.Time)
+	// taskscheduleDescUpdatedAt is the schema descriptor for updated_at field.
+	taskscheduleDescUpdatedAt := taskscheduleMixinFields0[1].Descriptor()
+	// taskschedule.DefaultUpdatedAt holds the default value on creation for the updated_at field.
+	taskschedule.DefaultUpdatedAt = taskscheduleDescUpdatedAt.Default.(func() time.Time)
+	// taskschedule.UpdateDefaultUpdatedAt holds the default value on update for the updated_at field.
+	taskschedule.UpdateDefaultUpdatedAt = taskscheduleDescUpdatedAt.UpdateDefault.(func() time.Time)
+	// taskscheduleDescName is the schema descriptor for name field.
+	taskscheduleDescName := taskscheduleFields[0].Descriptor()
+	// taskschedule.NameValidator is a validator for the "name" field. It is called by the builders before save.
+	taskschedule.NameValidator = func() func(string) error {
+		validators := taskscheduleDescName.Validators
+		fns := [...]func(string) error{
+			validators[0].(func(string) error),
+			validators[1].(func(string) error),
+		}
+		return func(name string) error {
+			for _, fn := range fns {
+				if err := fn(name); err != nil {
+					return err
+				}
+			}
+			return nil
+		}
+	}()
+	// taskscheduleDescDescription is the schema descriptor for description field.
+	taskscheduleDescDescription := taskscheduleFields[1].Descriptor()
+	// taskschedule.DefaultDescription holds the default value on creation for the description field.
+	taskschedule.DefaultDescription = taskscheduleDescDescription.Default.(string)
+	// taskschedule.DescriptionValidator is a validator for the "description" field. It is called by the builders before save.
+	taskschedule.DescriptionValidator = taskscheduleDescDescription.Validators[0].(func(string) error)
+	// taskscheduleDescQuerySearch is the schema descriptor for query_search field.
+	taskscheduleDescQuerySearch := taskscheduleFields[7].Descriptor()
+	// taskschedule.QuerySearchValidator is a validator for the "query_search" field. It is called by the builders before save.
+	taskschedule.QuerySearchValidator = taskscheduleDescQuerySearch.Validators[0].(func(string) error)
+	// taskscheduleDescRecurrence is the schema descriptor for recurrence field.
+	taskscheduleDescRecurrence := taskscheduleFields[8].Descriptor()
+	// taskschedule.RecurrenceValidator is a validator for the "recurrence" field. It is called by the builders before save.
+	taskschedule.RecurrenceValidator = func() func(string) error {
+		validators := taskscheduleDescRecurrence.Validators
+		fns := [...]func(string) error{
+			validators[0].(func(string) error),
+			validators[1].(func(string) error),
+		}
+		return func(recurrence string) error {
+			for _, fn := range fns {
+				if err := fn(recurrence); err != nil {
+					return err
+				}
+			}
+			return nil
+		}
+	}()
+	// taskscheduleDescTimeZone is the schema descriptor for time_zone field.
+	taskscheduleDescTimeZone := taskscheduleFields[10].Descriptor()
+	// taskschedule.DefaultTimeZone holds the default value on creation for the time_zone field.
+	taskschedule.DefaultTimeZone = taskscheduleDescTimeZone.Default.(string)
+	// taskschedule.TimeZoneValidator is a validator for the "time_zone" field. It is called by the builders before save.
+	taskschedule.TimeZoneValidator = taskscheduleDescTimeZone.Validators[0].(func(string) error)
+	// taskscheduleDescDueInDays is the schema descriptor for due_in_days field.
+	taskscheduleDescDueInDays := taskscheduleFields[11].Descriptor()
+	// taskschedule.DefaultDueInDays holds the default value on creation for the due_in_days field.
+	taskschedule.DefaultDueInDays = taskscheduleDescDueInDays.Default.(int)
+	// taskschedule.DueInDaysValidator is a validator for the "due_in_days" field. It is called by the builders before save.
+	taskschedule.DueInDaysValidator = func() func(int) error {
+		validators := taskscheduleDescDueInDays.Validators
+		fns := [...]func(int) error{
+			validators[0].(func(int) error),
+			validators[1].(func(int) error),
+		}
+		return func(due_in_days int) error {
+			for _, fn := range fns {
+				if err := fn(due_in_days); err != nil {
+					return err
+				}
+			}
+			return nil
+		}
+	}()
+	// taskscheduleDescActive is the schema descriptor for active field.
+	taskscheduleDescActive := taskscheduleFields[12].Descriptor()
+	// taskschedule.DefaultActive holds the default value on creation for the active field.
+	taskschedule.DefaultActive = taskscheduleDescActive.Default.(bool)
+	// taskscheduleDescLibraryID is the schema descriptor for library_id field.
+	taskscheduleDescLibraryID := taskscheduleFields[15].Descriptor()
+	// taskschedule.LibraryIDValidator is a validator for the "library_id" field. It is called by the builders before save.
+	taskschedule.LibraryIDValidator = taskscheduleDescLibraryID.Validators[0].(func(string) error)
+	// taskscheduleDescVersion is the schema descriptor for version field.
+	taskscheduleDescVersion := taskscheduleFields[16].Descriptor()
+	// taskschedule.DefaultVersion holds the default value on creation for the version field.
+	taskschedule.DefaultVersion = taskscheduleDescVersion.Default.(int)
+	taskscheduleevent.Policy = privacy.NewPolicies(schema.TaskScheduleEvent{})
+	taskscheduleevent.Hooks[0] = func(next ent.Mutator) ent.Mutator {
+		return ent.MutateFunc(func(ctx context.Context, m ent.Mutation) (ent.Value, error) {
+			if err := taskscheduleevent.Policy.EvalMutation(ctx, m); err != nil {
+				return nil, err
+			}
+			return next.Mutate(ctx, m)
+		})
+	}
+	taskscheduleeventFields := schema.TaskScheduleEvent{}.Fields()
+	_ = taskscheduleeventFields
+	// taskscheduleeventDescCreatedAt is the schema descriptor for created_at field.
+	taskscheduleeventDescCreatedAt := taskscheduleeventFields[1].Descriptor()
+	// taskscheduleevent.DefaultCreatedAt holds the default value on creation for the created_at field.
+	taskscheduleevent.DefaultCreatedAt = taskscheduleeventDescCreatedAt.Default.(func() time.Time)
+	// taskscheduleeventDescReason is the schema descriptor for reason field.
+	taskscheduleeventDescReason := taskscheduleeventFields[4].Descriptor()
+	// taskscheduleevent.ReasonValidator is a validator for the "reason" field. It is called by the builders before save.
+	taskscheduleevent.ReasonValidator = taskscheduleeventDescReason.Validators[0].(func(string) error)
+	// taskscheduleeventDescChanges is the schema descriptor for changes field.
+	taskscheduleeventDescChanges := taskscheduleeventFields[5].Descriptor()
+	// taskscheduleevent.DefaultChanges holds the default value on creation for the changes field.
+	taskscheduleevent.DefaultChanges = taskscheduleeventDescChanges.Default.([]schematype.FieldChange)
+	taskschedulewatcher.Policy = privacy.NewPolicies(schema.TaskScheduleWatcher{})
+	taskschedulewatcher.Hooks[0] = func(next ent.Mutator) ent.Mutator {
+		return ent.MutateFunc(func(ctx context.Context, m ent.Mutation) (ent.Value, error) {
+			if err := taskschedulewatcher.Policy.EvalMutation(ctx, m); err != nil {
+				return nil, err
+			}
+			return next.Mutate(ctx, m)
+		})
+	}
+	taskschedulewatcherFields := schema.TaskScheduleWatcher{}.Fields()
+	_ = taskschedulewatcherFields
+	// taskschedulewatcherDescCreatedAt is the schema descriptor for created_at field.
+	taskschedulewatcherDescCreatedAt := taskschedulewatcherFields[3].Descriptor()
+	// taskschedulewatcher.DefaultCreatedAt holds the default value on creation for the created_at field.
+	taskschedulewatcher.DefaultCreatedAt = taskschedulewatcherDescCreatedAt.Default.(func() time.Time)
 	ticketMixin := schema.Ticket{}.Mixin()
 	ticket.Policy = privacy.NewPolicies(schema.Ticket{})
 	ticket.Hooks[0] = func(next ent.Mutator) ent.Mutator {
@@ -913,6 +1118,15 @@ func init() {
 	ticketassignee.Hooks[0] = func(next ent.Mutator) ent.Mutator {
 		return ent.MutateFunc(func(ctx context.Context, m ent.Mutation) (ent.Value, error) {
 			if err := ticketassignee.Policy.EvalMutation(ctx, m); err != nil {
+				return nil, err
+			}
+			return next.Mutate(ctx, m)
+		})
+	}
+	ticketcitation.Policy = privacy.NewPolicies(schema.TicketCitation{})
+	ticketcitation.Hooks[0] = func(next ent.Mutator) ent.Mutator {
+		return ent.MutateFunc(func(ctx context.Context, m ent.Mutation) (ent.Value, error) {
+			if err := ticketcitation.Policy.EvalMutation(ctx, m); err != nil {
 				return nil, err
 			}
 			return next.Mutate(ctx, m)

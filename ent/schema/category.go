@@ -22,7 +22,7 @@ func (Category) Fields() []ent.Field {
 		field.String("name").Unique().NotEmpty().Validate(maxRunes(128)).
 			Annotations(entgql.OrderField("NAME")),
 		field.String("description").Default("").Validate(maxRunes(2000)),
-		field.Enum("workflow").Values("APPROVAL", "INCIDENT_RESPONSE").Default("APPROVAL").Immutable(),
+		field.Enum("workflow").Values("APPROVAL", "INCIDENT_RESPONSE", "TASK").Default("APPROVAL").Immutable(),
 	}
 }
 

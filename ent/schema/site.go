@@ -31,6 +31,7 @@ func (Site) Edges() []ent.Edge {
 	return []ent.Edge{
 		edge.From("users", User.Type).Ref("sites").Annotations(entgql.Skip(entgql.SkipMutationCreateInput, entgql.SkipMutationUpdateInput, entgql.SkipType)),
 		edge.To("tickets", Ticket.Type).Annotations(entgql.Skip()),
+		edge.To("task_schedules", TaskSchedule.Type).Annotations(entgql.Skip()),
 	}
 }
 

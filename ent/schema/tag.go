@@ -32,6 +32,7 @@ func (Tag) Fields() []ent.Field {
 func (Tag) Edges() []ent.Edge {
 	return []ent.Edge{
 		edge.From("tickets", Ticket.Type).Ref("tags").Through("ticket_tags", TicketTag.Type).Annotations(entgql.Skip()),
+		edge.From("task_schedules", TaskSchedule.Type).Ref("tags").Annotations(entgql.Skip()),
 	}
 }
 

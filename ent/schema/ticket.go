@@ -38,7 +38,8 @@ func (Ticket) Fields() []ent.Field {
 	return []ent.Field{
 		field.Int("id").Annotations(entgql.OrderField("NUMBER")),
 		field.String("title").NotEmpty().Validate(maxRunes(schematype.MaxTitleLength)),
-		field.Enum("kind").Values("ANALYSIS", "DETECTION").Immutable(),
+		field.Enum("kind").Values("ANALYSIS", "DETECTION", "TASK").Immutable().
+			Comment("TASK: a compliance task (its category follows the TASK workflow); tasks are never deleted."),
 		field.Text("body").Default(""),
 		field.Enum("body_format").Values("TEXT", "MARKDOWN", "JSON").Default("MARKDOWN"),
 		// Detection fields; set only on DETECTION tickets and exposed as Ticket.detection.
@@ -71,6 +72,7 @@ func (Ticket) Fields() []ent.Field {
 		field.Enum("status").Values(
 			"NEW", "ASSIGNED", "IN_PROGRESS", "SUBMITTED", "REJECTED", "APPROVED",
 			"TRIAGE", "ANALYSIS", "REMEDIATION", "RESOLVED", "CLOSED",
+			"OPEN", "INVALID",
 		).Default("NEW").Annotations(skipInputs),
 		field.Enum("attack_verdict").Values("TRUE_POSITIVE", "FALSE_POSITIVE").Optional().Nillable(),
 		field.Bool("incident").Default(false),
@@ -85,6 +87,12 @@ func (Ticket) Fields() []ent.Field {
 			Comment("The status of the ticket's latest explanation request: the list column."),
 		field.Int("version").Default(1).Annotations(skipInputs).
 			Comment("Incremented by every change; used for optimistic locking."),
+		// A task's origin when a schedule generated it: the schedule and the
+		// occurrence, unique together (a second attempt is a no-op).
+		field.Int("schedule_id").Optional().Nillable().Immutable().Annotations(skipInputs),
+		field.Time("occurrence_at").Optional().Nillable().Immutable().Annotations(skipInputs),
+		field.Text("resolution").Optional().Nillable().Annotations(skipInputs).
+			Comment("A task's note of the findings (closed) or the reason (invalid); cleared on reopening."),
 	}
 }
 
@@ -107,6 +115,8 @@ func (Ticket) Edges() []ent.Edge {
 		edge.To("playbook_runs", PlaybookRun.Type).Annotations(entsql.OnDelete(entsql.SetNull), entgql.Skip()),
 		edge.To("evidence", Evidence.Type).Annotations(entsql.OnDelete(entsql.Cascade), entgql.Skip()),
 		edge.To("explanations", ExplanationRequest.Type).Annotations(entsql.OnDelete(entsql.Cascade), entgql.Skip()),
+		edge.To("policies", CompliancePolicy.Type).Through("ticket_citations", TicketCitation.Type),
+		edge.From("schedule", TaskSchedule.Type).Ref("tasks").Field("schedule_id").Unique().Immutable(),
 	}
 }
 
@@ -132,6 +142,8 @@ func (Ticket) Indexes() []ent.Index {
 		index.Fields("dst_ip_key", "id"),
 		index.Fields("host_key", "id"),
 		index.Fields("explanation_status", "id"),
+		index.Fields("schedule_id", "occurrence_at").Unique(),
+		index.Fields("kind", "due_at", "id"),
 		index.Fields("title").StorageKey("ticket_title_trgm").
 			Annotations(trgm, entsql.OpClass("gin_trgm_ops")),
 		index.Fields("body").StorageKey("ticket_body_trgm").

@@ -27,6 +27,8 @@ const (
 	EdgeUsers = "users"
 	// EdgeTickets holds the string denoting the tickets edge name in mutations.
 	EdgeTickets = "tickets"
+	// EdgeTaskSchedules holds the string denoting the task_schedules edge name in mutations.
+	EdgeTaskSchedules = "task_schedules"
 	// Table holds the table name of the site in the database.
 	Table = "sites"
 	// UsersTable is the table that holds the users relation/edge. The primary key declared below.
@@ -41,6 +43,13 @@ const (
 	TicketsInverseTable = "tickets"
 	// TicketsColumn is the table column denoting the tickets relation/edge.
 	TicketsColumn = "site_id"
+	// TaskSchedulesTable is the table that holds the task_schedules relation/edge.
+	TaskSchedulesTable = "task_schedules"
+	// TaskSchedulesInverseTable is the table name for the TaskSchedule entity.
+	// It exists in this package in order to avoid circular dependency with the "taskschedule" package.
+	TaskSchedulesInverseTable = "task_schedules"
+	// TaskSchedulesColumn is the table column denoting the task_schedules relation/edge.
+	TaskSchedulesColumn = "site_id"
 )
 
 // Columns holds all SQL columns for site fields.
@@ -146,6 +155,20 @@ func ByTickets(term sql.OrderTerm, terms ...sql.OrderTerm) OrderOption {
 		sqlgraph.OrderByNeighborTerms(s, newTicketsStep(), append([]sql.OrderTerm{term}, terms...)...)
 	}
 }
+
+// ByTaskSchedulesCount orders the results by task_schedules count.
+func ByTaskSchedulesCount(opts ...sql.OrderTermOption) OrderOption {
+	return func(s *sql.Selector) {
+		sqlgraph.OrderByNeighborsCount(s, newTaskSchedulesStep(), opts...)
+	}
+}
+
+// ByTaskSchedules orders the results by task_schedules terms.
+func ByTaskSchedules(term sql.OrderTerm, terms ...sql.OrderTerm) OrderOption {
+	return func(s *sql.Selector) {
+		sqlgraph.OrderByNeighborTerms(s, newTaskSchedulesStep(), append([]sql.OrderTerm{term}, terms...)...)
+	}
+}
 func newUsersStep() *sqlgraph.Step {
 	return sqlgraph.NewStep(
 		sqlgraph.From(Table, FieldID),
@@ -158,5 +181,12 @@ func newTicketsStep() *sqlgraph.Step {
 		sqlgraph.From(Table, FieldID),
 		sqlgraph.To(TicketsInverseTable, FieldID),
 		sqlgraph.Edge(sqlgraph.O2M, false, TicketsTable, TicketsColumn),
+	)
+}
+func newTaskSchedulesStep() *sqlgraph.Step {
+	return sqlgraph.NewStep(
+		sqlgraph.From(Table, FieldID),
+		sqlgraph.To(TaskSchedulesInverseTable, FieldID),
+		sqlgraph.Edge(sqlgraph.O2M, false, TaskSchedulesTable, TaskSchedulesColumn),
 	)
 }

@@ -331,6 +331,29 @@ func HasTicketsWith(preds ...predicate.Ticket) predicate.Site {
 	})
 }
 
+// HasTaskSchedules applies the HasEdge predicate on the "task_schedules" edge.
+func HasTaskSchedules() predicate.Site {
+	return predicate.Site(func(s *sql.Selector) {
+		step := sqlgraph.NewStep(
+			sqlgraph.From(Table, FieldID),
+			sqlgraph.Edge(sqlgraph.O2M, false, TaskSchedulesTable, TaskSchedulesColumn),
+		)
+		sqlgraph.HasNeighbors(s, step)
+	})
+}
+
+// HasTaskSchedulesWith applies the HasEdge predicate on the "task_schedules" edge with a given conditions (other predicates).
+func HasTaskSchedulesWith(preds ...predicate.TaskSchedule) predicate.Site {
+	return predicate.Site(func(s *sql.Selector) {
+		step := newTaskSchedulesStep()
+		sqlgraph.HasNeighborsWith(s, step, func(s *sql.Selector) {
+			for _, p := range preds {
+				p(s)
+			}
+		})
+	})
+}
+
 // And groups predicates with the AND operator between them.
 func And(predicates ...predicate.Site) predicate.Site {
 	return predicate.Site(sql.AndPredicates(predicates...))

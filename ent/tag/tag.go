@@ -25,6 +25,8 @@ const (
 	FieldColor = "color"
 	// EdgeTickets holds the string denoting the tickets edge name in mutations.
 	EdgeTickets = "tickets"
+	// EdgeTaskSchedules holds the string denoting the task_schedules edge name in mutations.
+	EdgeTaskSchedules = "task_schedules"
 	// EdgeTicketTags holds the string denoting the ticket_tags edge name in mutations.
 	EdgeTicketTags = "ticket_tags"
 	// Table holds the table name of the tag in the database.
@@ -34,6 +36,11 @@ const (
 	// TicketsInverseTable is the table name for the Ticket entity.
 	// It exists in this package in order to avoid circular dependency with the "ticket" package.
 	TicketsInverseTable = "tickets"
+	// TaskSchedulesTable is the table that holds the task_schedules relation/edge. The primary key declared below.
+	TaskSchedulesTable = "task_schedule_tags"
+	// TaskSchedulesInverseTable is the table name for the TaskSchedule entity.
+	// It exists in this package in order to avoid circular dependency with the "taskschedule" package.
+	TaskSchedulesInverseTable = "task_schedules"
 	// TicketTagsTable is the table that holds the ticket_tags relation/edge.
 	TicketTagsTable = "ticket_tags"
 	// TicketTagsInverseTable is the table name for the TicketTag entity.
@@ -56,6 +63,9 @@ var (
 	// TicketsPrimaryKey and TicketsColumn2 are the table columns denoting the
 	// primary key for the tickets relation (M2M).
 	TicketsPrimaryKey = []string{"ticket_id", "tag_id"}
+	// TaskSchedulesPrimaryKey and TaskSchedulesColumn2 are the table columns denoting the
+	// primary key for the task_schedules relation (M2M).
+	TaskSchedulesPrimaryKey = []string{"task_schedule_id", "tag_id"}
 )
 
 // ValidColumn reports if the column name is valid (part of the table columns).
@@ -133,6 +143,20 @@ func ByTickets(term sql.OrderTerm, terms ...sql.OrderTerm) OrderOption {
 	}
 }
 
+// ByTaskSchedulesCount orders the results by task_schedules count.
+func ByTaskSchedulesCount(opts ...sql.OrderTermOption) OrderOption {
+	return func(s *sql.Selector) {
+		sqlgraph.OrderByNeighborsCount(s, newTaskSchedulesStep(), opts...)
+	}
+}
+
+// ByTaskSchedules orders the results by task_schedules terms.
+func ByTaskSchedules(term sql.OrderTerm, terms ...sql.OrderTerm) OrderOption {
+	return func(s *sql.Selector) {
+		sqlgraph.OrderByNeighborTerms(s, newTaskSchedulesStep(), append([]sql.OrderTerm{term}, terms...)...)
+	}
+}
+
 // ByTicketTagsCount orders the results by ticket_tags count.
 func ByTicketTagsCount(opts ...sql.OrderTermOption) OrderOption {
 	return func(s *sql.Selector) {
@@ -151,6 +175,13 @@ func newTicketsStep() *sqlgraph.Step {
 		sqlgraph.From(Table, FieldID),
 		sqlgraph.To(TicketsInverseTable, FieldID),
 		sqlgraph.Edge(sqlgraph.M2M, true, TicketsTable, TicketsPrimaryKey...),
+	)
+}
+func newTaskSchedulesStep() *sqlgraph.Step {
+	return sqlgraph.NewStep(
+		sqlgraph.From(Table, FieldID),
+		sqlgraph.To(TaskSchedulesInverseTable, FieldID),
+		sqlgraph.Edge(sqlgraph.M2M, true, TaskSchedulesTable, TaskSchedulesPrimaryKey...),
 	)
 }
 func newTicketTagsStep() *sqlgraph.Step {

@@ -308,6 +308,29 @@ func HasTicketsWith(preds ...predicate.Ticket) predicate.Tag {
 	})
 }
 
+// HasTaskSchedules applies the HasEdge predicate on the "task_schedules" edge.
+func HasTaskSchedules() predicate.Tag {
+	return predicate.Tag(func(s *sql.Selector) {
+		step := sqlgraph.NewStep(
+			sqlgraph.From(Table, FieldID),
+			sqlgraph.Edge(sqlgraph.M2M, true, TaskSchedulesTable, TaskSchedulesPrimaryKey...),
+		)
+		sqlgraph.HasNeighbors(s, step)
+	})
+}
+
+// HasTaskSchedulesWith applies the HasEdge predicate on the "task_schedules" edge with a given conditions (other predicates).
+func HasTaskSchedulesWith(preds ...predicate.TaskSchedule) predicate.Tag {
+	return predicate.Tag(func(s *sql.Selector) {
+		step := newTaskSchedulesStep()
+		sqlgraph.HasNeighborsWith(s, step, func(s *sql.Selector) {
+			for _, p := range preds {
+				p(s)
+			}
+		})
+	})
+}
+
 // HasTicketTags applies the HasEdge predicate on the "ticket_tags" edge.
 func HasTicketTags() predicate.Tag {
 	return predicate.Tag(func(s *sql.Selector) {

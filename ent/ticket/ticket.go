@@ -86,6 +86,12 @@ const (
 	FieldExplanationStatus = "explanation_status"
 	// FieldVersion holds the string denoting the version field in the database.
 	FieldVersion = "version"
+	// FieldScheduleID holds the string denoting the schedule_id field in the database.
+	FieldScheduleID = "schedule_id"
+	// FieldOccurrenceAt holds the string denoting the occurrence_at field in the database.
+	FieldOccurrenceAt = "occurrence_at"
+	// FieldResolution holds the string denoting the resolution field in the database.
+	FieldResolution = "resolution"
 	// EdgeCategory holds the string denoting the category edge name in mutations.
 	EdgeCategory = "category"
 	// EdgeSite holds the string denoting the site edge name in mutations.
@@ -118,12 +124,18 @@ const (
 	EdgeEvidence = "evidence"
 	// EdgeExplanations holds the string denoting the explanations edge name in mutations.
 	EdgeExplanations = "explanations"
+	// EdgePolicies holds the string denoting the policies edge name in mutations.
+	EdgePolicies = "policies"
+	// EdgeSchedule holds the string denoting the schedule edge name in mutations.
+	EdgeSchedule = "schedule"
 	// EdgeTicketAssignees holds the string denoting the ticket_assignees edge name in mutations.
 	EdgeTicketAssignees = "ticket_assignees"
 	// EdgeTicketApprovers holds the string denoting the ticket_approvers edge name in mutations.
 	EdgeTicketApprovers = "ticket_approvers"
 	// EdgeTicketTags holds the string denoting the ticket_tags edge name in mutations.
 	EdgeTicketTags = "ticket_tags"
+	// EdgeTicketCitations holds the string denoting the ticket_citations edge name in mutations.
+	EdgeTicketCitations = "ticket_citations"
 	// Table holds the table name of the ticket in the database.
 	Table = "tickets"
 	// CategoryTable is the table that holds the category relation/edge.
@@ -232,6 +244,18 @@ const (
 	ExplanationsInverseTable = "explanation_requests"
 	// ExplanationsColumn is the table column denoting the explanations relation/edge.
 	ExplanationsColumn = "ticket_id"
+	// PoliciesTable is the table that holds the policies relation/edge. The primary key declared below.
+	PoliciesTable = "ticket_citations"
+	// PoliciesInverseTable is the table name for the CompliancePolicy entity.
+	// It exists in this package in order to avoid circular dependency with the "compliancepolicy" package.
+	PoliciesInverseTable = "compliance_policies"
+	// ScheduleTable is the table that holds the schedule relation/edge.
+	ScheduleTable = "tickets"
+	// ScheduleInverseTable is the table name for the TaskSchedule entity.
+	// It exists in this package in order to avoid circular dependency with the "taskschedule" package.
+	ScheduleInverseTable = "task_schedules"
+	// ScheduleColumn is the table column denoting the schedule relation/edge.
+	ScheduleColumn = "schedule_id"
 	// TicketAssigneesTable is the table that holds the ticket_assignees relation/edge.
 	TicketAssigneesTable = "ticket_assignees"
 	// TicketAssigneesInverseTable is the table name for the TicketAssignee entity.
@@ -253,6 +277,13 @@ const (
 	TicketTagsInverseTable = "ticket_tags"
 	// TicketTagsColumn is the table column denoting the ticket_tags relation/edge.
 	TicketTagsColumn = "ticket_id"
+	// TicketCitationsTable is the table that holds the ticket_citations relation/edge.
+	TicketCitationsTable = "ticket_citations"
+	// TicketCitationsInverseTable is the table name for the TicketCitation entity.
+	// It exists in this package in order to avoid circular dependency with the "ticketcitation" package.
+	TicketCitationsInverseTable = "ticket_citations"
+	// TicketCitationsColumn is the table column denoting the ticket_citations relation/edge.
+	TicketCitationsColumn = "ticket_id"
 )
 
 // Columns holds all SQL columns for ticket fields.
@@ -291,6 +322,9 @@ var Columns = []string{
 	FieldDueAt,
 	FieldExplanationStatus,
 	FieldVersion,
+	FieldScheduleID,
+	FieldOccurrenceAt,
+	FieldResolution,
 }
 
 var (
@@ -303,6 +337,9 @@ var (
 	// TagsPrimaryKey and TagsColumn2 are the table columns denoting the
 	// primary key for the tags relation (M2M).
 	TagsPrimaryKey = []string{"ticket_id", "tag_id"}
+	// PoliciesPrimaryKey and PoliciesColumn2 are the table columns denoting the
+	// primary key for the policies relation (M2M).
+	PoliciesPrimaryKey = []string{"ticket_id", "compliance_policy_id"}
 )
 
 // ValidColumn reports if the column name is valid (part of the table columns).
@@ -360,6 +397,7 @@ type Kind string
 const (
 	KindANALYSIS  Kind = "ANALYSIS"
 	KindDETECTION Kind = "DETECTION"
+	KindTASK      Kind = "TASK"
 )
 
 func (k Kind) String() string {
@@ -369,7 +407,7 @@ func (k Kind) String() string {
 // KindValidator is a validator for the "kind" field enum values. It is called by the builders before save.
 func KindValidator(k Kind) error {
 	switch k {
-	case KindANALYSIS, KindDETECTION:
+	case KindANALYSIS, KindDETECTION, KindTASK:
 		return nil
 	default:
 		return fmt.Errorf("ticket: invalid enum value for kind field: %q", k)
@@ -473,6 +511,8 @@ const (
 	StatusREMEDIATION Status = "REMEDIATION"
 	StatusRESOLVED    Status = "RESOLVED"
 	StatusCLOSED      Status = "CLOSED"
+	StatusOPEN        Status = "OPEN"
+	StatusINVALID     Status = "INVALID"
 )
 
 func (s Status) String() string {
@@ -482,7 +522,7 @@ func (s Status) String() string {
 // StatusValidator is a validator for the "status" field enum values. It is called by the builders before save.
 func StatusValidator(s Status) error {
 	switch s {
-	case StatusNEW, StatusASSIGNED, StatusIN_PROGRESS, StatusSUBMITTED, StatusREJECTED, StatusAPPROVED, StatusTRIAGE, StatusANALYSIS, StatusREMEDIATION, StatusRESOLVED, StatusCLOSED:
+	case StatusNEW, StatusASSIGNED, StatusIN_PROGRESS, StatusSUBMITTED, StatusREJECTED, StatusAPPROVED, StatusTRIAGE, StatusANALYSIS, StatusREMEDIATION, StatusRESOLVED, StatusCLOSED, StatusOPEN, StatusINVALID:
 		return nil
 	default:
 		return fmt.Errorf("ticket: invalid enum value for status field: %q", s)
@@ -716,6 +756,21 @@ func ByVersion(opts ...sql.OrderTermOption) OrderOption {
 	return sql.OrderByField(FieldVersion, opts...).ToFunc()
 }
 
+// ByScheduleID orders the results by the schedule_id field.
+func ByScheduleID(opts ...sql.OrderTermOption) OrderOption {
+	return sql.OrderByField(FieldScheduleID, opts...).ToFunc()
+}
+
+// ByOccurrenceAt orders the results by the occurrence_at field.
+func ByOccurrenceAt(opts ...sql.OrderTermOption) OrderOption {
+	return sql.OrderByField(FieldOccurrenceAt, opts...).ToFunc()
+}
+
+// ByResolution orders the results by the resolution field.
+func ByResolution(opts ...sql.OrderTermOption) OrderOption {
+	return sql.OrderByField(FieldResolution, opts...).ToFunc()
+}
+
 // ByCategoryField orders the results by category field.
 func ByCategoryField(field string, opts ...sql.OrderTermOption) OrderOption {
 	return func(s *sql.Selector) {
@@ -919,6 +974,27 @@ func ByExplanations(term sql.OrderTerm, terms ...sql.OrderTerm) OrderOption {
 	}
 }
 
+// ByPoliciesCount orders the results by policies count.
+func ByPoliciesCount(opts ...sql.OrderTermOption) OrderOption {
+	return func(s *sql.Selector) {
+		sqlgraph.OrderByNeighborsCount(s, newPoliciesStep(), opts...)
+	}
+}
+
+// ByPolicies orders the results by policies terms.
+func ByPolicies(term sql.OrderTerm, terms ...sql.OrderTerm) OrderOption {
+	return func(s *sql.Selector) {
+		sqlgraph.OrderByNeighborTerms(s, newPoliciesStep(), append([]sql.OrderTerm{term}, terms...)...)
+	}
+}
+
+// ByScheduleField orders the results by schedule field.
+func ByScheduleField(field string, opts ...sql.OrderTermOption) OrderOption {
+	return func(s *sql.Selector) {
+		sqlgraph.OrderByNeighborTerms(s, newScheduleStep(), sql.OrderByField(field, opts...))
+	}
+}
+
 // ByTicketAssigneesCount orders the results by ticket_assignees count.
 func ByTicketAssigneesCount(opts ...sql.OrderTermOption) OrderOption {
 	return func(s *sql.Selector) {
@@ -958,6 +1034,20 @@ func ByTicketTagsCount(opts ...sql.OrderTermOption) OrderOption {
 func ByTicketTags(term sql.OrderTerm, terms ...sql.OrderTerm) OrderOption {
 	return func(s *sql.Selector) {
 		sqlgraph.OrderByNeighborTerms(s, newTicketTagsStep(), append([]sql.OrderTerm{term}, terms...)...)
+	}
+}
+
+// ByTicketCitationsCount orders the results by ticket_citations count.
+func ByTicketCitationsCount(opts ...sql.OrderTermOption) OrderOption {
+	return func(s *sql.Selector) {
+		sqlgraph.OrderByNeighborsCount(s, newTicketCitationsStep(), opts...)
+	}
+}
+
+// ByTicketCitations orders the results by ticket_citations terms.
+func ByTicketCitations(term sql.OrderTerm, terms ...sql.OrderTerm) OrderOption {
+	return func(s *sql.Selector) {
+		sqlgraph.OrderByNeighborTerms(s, newTicketCitationsStep(), append([]sql.OrderTerm{term}, terms...)...)
 	}
 }
 func newCategoryStep() *sqlgraph.Step {
@@ -1072,6 +1162,20 @@ func newExplanationsStep() *sqlgraph.Step {
 		sqlgraph.Edge(sqlgraph.O2M, false, ExplanationsTable, ExplanationsColumn),
 	)
 }
+func newPoliciesStep() *sqlgraph.Step {
+	return sqlgraph.NewStep(
+		sqlgraph.From(Table, FieldID),
+		sqlgraph.To(PoliciesInverseTable, FieldID),
+		sqlgraph.Edge(sqlgraph.M2M, false, PoliciesTable, PoliciesPrimaryKey...),
+	)
+}
+func newScheduleStep() *sqlgraph.Step {
+	return sqlgraph.NewStep(
+		sqlgraph.From(Table, FieldID),
+		sqlgraph.To(ScheduleInverseTable, FieldID),
+		sqlgraph.Edge(sqlgraph.M2O, true, ScheduleTable, ScheduleColumn),
+	)
+}
 func newTicketAssigneesStep() *sqlgraph.Step {
 	return sqlgraph.NewStep(
 		sqlgraph.From(Table, FieldID),
@@ -1091,6 +1195,13 @@ func newTicketTagsStep() *sqlgraph.Step {
 		sqlgraph.From(Table, FieldID),
 		sqlgraph.To(TicketTagsInverseTable, TicketTagsColumn),
 		sqlgraph.Edge(sqlgraph.O2M, true, TicketTagsTable, TicketTagsColumn),
+	)
+}
+func newTicketCitationsStep() *sqlgraph.Step {
+	return sqlgraph.NewStep(
+		sqlgraph.From(Table, FieldID),
+		sqlgraph.To(TicketCitationsInverseTable, TicketCitationsColumn),
+		sqlgraph.Edge(sqlgraph.O2M, true, TicketCitationsTable, TicketCitationsColumn),
 	)
 }
 

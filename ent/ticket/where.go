@@ -176,6 +176,21 @@ func Version(v int) predicate.Ticket {
 	return predicate.Ticket(sql.FieldEQ(FieldVersion, v))
 }
 
+// ScheduleID applies equality check predicate on the "schedule_id" field. It's identical to ScheduleIDEQ.
+func ScheduleID(v int) predicate.Ticket {
+	return predicate.Ticket(sql.FieldEQ(FieldScheduleID, v))
+}
+
+// OccurrenceAt applies equality check predicate on the "occurrence_at" field. It's identical to OccurrenceAtEQ.
+func OccurrenceAt(v time.Time) predicate.Ticket {
+	return predicate.Ticket(sql.FieldEQ(FieldOccurrenceAt, v))
+}
+
+// Resolution applies equality check predicate on the "resolution" field. It's identical to ResolutionEQ.
+func Resolution(v string) predicate.Ticket {
+	return predicate.Ticket(sql.FieldEQ(FieldResolution, v))
+}
+
 // CreatedAtEQ applies the EQ predicate on the "created_at" field.
 func CreatedAtEQ(v time.Time) predicate.Ticket {
 	return predicate.Ticket(sql.FieldEQ(FieldCreatedAt, v))
@@ -1621,6 +1636,161 @@ func VersionLTE(v int) predicate.Ticket {
 	return predicate.Ticket(sql.FieldLTE(FieldVersion, v))
 }
 
+// ScheduleIDEQ applies the EQ predicate on the "schedule_id" field.
+func ScheduleIDEQ(v int) predicate.Ticket {
+	return predicate.Ticket(sql.FieldEQ(FieldScheduleID, v))
+}
+
+// ScheduleIDNEQ applies the NEQ predicate on the "schedule_id" field.
+func ScheduleIDNEQ(v int) predicate.Ticket {
+	return predicate.Ticket(sql.FieldNEQ(FieldScheduleID, v))
+}
+
+// ScheduleIDIn applies the In predicate on the "schedule_id" field.
+func ScheduleIDIn(vs ...int) predicate.Ticket {
+	return predicate.Ticket(sql.FieldIn(FieldScheduleID, vs...))
+}
+
+// ScheduleIDNotIn applies the NotIn predicate on the "schedule_id" field.
+func ScheduleIDNotIn(vs ...int) predicate.Ticket {
+	return predicate.Ticket(sql.FieldNotIn(FieldScheduleID, vs...))
+}
+
+// ScheduleIDIsNil applies the IsNil predicate on the "schedule_id" field.
+func ScheduleIDIsNil() predicate.Ticket {
+	return predicate.Ticket(sql.FieldIsNull(FieldScheduleID))
+}
+
+// ScheduleIDNotNil applies the NotNil predicate on the "schedule_id" field.
+func ScheduleIDNotNil() predicate.Ticket {
+	return predicate.Ticket(sql.FieldNotNull(FieldScheduleID))
+}
+
+// OccurrenceAtEQ applies the EQ predicate on the "occurrence_at" field.
+func OccurrenceAtEQ(v time.Time) predicate.Ticket {
+	return predicate.Ticket(sql.FieldEQ(FieldOccurrenceAt, v))
+}
+
+// OccurrenceAtNEQ applies the NEQ predicate on the "occurrence_at" field.
+func OccurrenceAtNEQ(v time.Time) predicate.Ticket {
+	return predicate.Ticket(sql.FieldNEQ(FieldOccurrenceAt, v))
+}
+
+// OccurrenceAtIn applies the In predicate on the "occurrence_at" field.
+func OccurrenceAtIn(vs ...time.Time) predicate.Ticket {
+	return predicate.Ticket(sql.FieldIn(FieldOccurrenceAt, vs...))
+}
+
+// OccurrenceAtNotIn applies the NotIn predicate on the "occurrence_at" field.
+func OccurrenceAtNotIn(vs ...time.Time) predicate.Ticket {
+	return predicate.Ticket(sql.FieldNotIn(FieldOccurrenceAt, vs...))
+}
+
+// OccurrenceAtGT applies the GT predicate on the "occurrence_at" field.
+func OccurrenceAtGT(v time.Time) predicate.Ticket {
+	return predicate.Ticket(sql.FieldGT(FieldOccurrenceAt, v))
+}
+
+// OccurrenceAtGTE applies the GTE predicate on the "occurrence_at" field.
+func OccurrenceAtGTE(v time.Time) predicate.Ticket {
+	return predicate.Ticket(sql.FieldGTE(FieldOccurrenceAt, v))
+}
+
+// OccurrenceAtLT applies the LT predicate on the "occurrence_at" field.
+func OccurrenceAtLT(v time.Time) predicate.Ticket {
+	return predicate.Ticket(sql.FieldLT(FieldOccurrenceAt, v))
+}
+
+// OccurrenceAtLTE applies the LTE predicate on the "occurrence_at" field.
+func OccurrenceAtLTE(v time.Time) predicate.Ticket {
+	return predicate.Ticket(sql.FieldLTE(FieldOccurrenceAt, v))
+}
+
+// OccurrenceAtIsNil applies the IsNil predicate on the "occurrence_at" field.
+func OccurrenceAtIsNil() predicate.Ticket {
+	return predicate.Ticket(sql.FieldIsNull(FieldOccurrenceAt))
+}
+
+// OccurrenceAtNotNil applies the NotNil predicate on the "occurrence_at" field.
+func OccurrenceAtNotNil() predicate.Ticket {
+	return predicate.Ticket(sql.FieldNotNull(FieldOccurrenceAt))
+}
+
+// ResolutionEQ applies the EQ predicate on the "resolution" field.
+func ResolutionEQ(v string) predicate.Ticket {
+	return predicate.Ticket(sql.FieldEQ(FieldResolution, v))
+}
+
+// ResolutionNEQ applies the NEQ predicate on the "resolution" field.
+func ResolutionNEQ(v string) predicate.Ticket {
+	return predicate.Ticket(sql.FieldNEQ(FieldResolution, v))
+}
+
+// ResolutionIn applies the In predicate on the "resolution" field.
+func ResolutionIn(vs ...string) predicate.Ticket {
+	return predicate.Ticket(sql.FieldIn(FieldResolution, vs...))
+}
+
+// ResolutionNotIn applies the NotIn predicate on the "resolution" field.
+func ResolutionNotIn(vs ...string) predicate.Ticket {
+	return predicate.Ticket(sql.FieldNotIn(FieldResolution, vs...))
+}
+
+// ResolutionGT applies the GT predicate on the "resolution" field.
+func ResolutionGT(v string) predicate.Ticket {
+	return predicate.Ticket(sql.FieldGT(FieldResolution, v))
+}
+
+// ResolutionGTE applies the GTE predicate on the "resolution" field.
+func ResolutionGTE(v string) predicate.Ticket {
+	return predicate.Ticket(sql.FieldGTE(FieldResolution, v))
+}
+
+// ResolutionLT applies the LT predicate on the "resolution" field.
+func ResolutionLT(v string) predicate.Ticket {
+	return predicate.Ticket(sql.FieldLT(FieldResolution, v))
+}
+
+// ResolutionLTE applies the LTE predicate on the "resolution" field.
+func ResolutionLTE(v string) predicate.Ticket {
+	return predicate.Ticket(sql.FieldLTE(FieldResolution, v))
+}
+
+// ResolutionContains applies the Contains predicate on the "resolution" field.
+func ResolutionContains(v string) predicate.Ticket {
+	return predicate.Ticket(sql.FieldContains(FieldResolution, v))
+}
+
+// ResolutionHasPrefix applies the HasPrefix predicate on the "resolution" field.
+func ResolutionHasPrefix(v string) predicate.Ticket {
+	return predicate.Ticket(sql.FieldHasPrefix(FieldResolution, v))
+}
+
+// ResolutionHasSuffix applies the HasSuffix predicate on the "resolution" field.
+func ResolutionHasSuffix(v string) predicate.Ticket {
+	return predicate.Ticket(sql.FieldHasSuffix(FieldResolution, v))
+}
+
+// ResolutionIsNil applies the IsNil predicate on the "resolution" field.
+func ResolutionIsNil() predicate.Ticket {
+	return predicate.Ticket(sql.FieldIsNull(FieldResolution))
+}
+
+// ResolutionNotNil applies the NotNil predicate on the "resolution" field.
+func ResolutionNotNil() predicate.Ticket {
+	return predicate.Ticket(sql.FieldNotNull(FieldResolution))
+}
+
+// ResolutionEqualFold applies the EqualFold predicate on the "resolution" field.
+func ResolutionEqualFold(v string) predicate.Ticket {
+	return predicate.Ticket(sql.FieldEqualFold(FieldResolution, v))
+}
+
+// ResolutionContainsFold applies the ContainsFold predicate on the "resolution" field.
+func ResolutionContainsFold(v string) predicate.Ticket {
+	return predicate.Ticket(sql.FieldContainsFold(FieldResolution, v))
+}
+
 // HasCategory applies the HasEdge predicate on the "category" edge.
 func HasCategory() predicate.Ticket {
 	return predicate.Ticket(func(s *sql.Selector) {
@@ -1989,6 +2159,52 @@ func HasExplanationsWith(preds ...predicate.ExplanationRequest) predicate.Ticket
 	})
 }
 
+// HasPolicies applies the HasEdge predicate on the "policies" edge.
+func HasPolicies() predicate.Ticket {
+	return predicate.Ticket(func(s *sql.Selector) {
+		step := sqlgraph.NewStep(
+			sqlgraph.From(Table, FieldID),
+			sqlgraph.Edge(sqlgraph.M2M, false, PoliciesTable, PoliciesPrimaryKey...),
+		)
+		sqlgraph.HasNeighbors(s, step)
+	})
+}
+
+// HasPoliciesWith applies the HasEdge predicate on the "policies" edge with a given conditions (other predicates).
+func HasPoliciesWith(preds ...predicate.CompliancePolicy) predicate.Ticket {
+	return predicate.Ticket(func(s *sql.Selector) {
+		step := newPoliciesStep()
+		sqlgraph.HasNeighborsWith(s, step, func(s *sql.Selector) {
+			for _, p := range preds {
+				p(s)
+			}
+		})
+	})
+}
+
+// HasSchedule applies the HasEdge predicate on the "schedule" edge.
+func HasSchedule() predicate.Ticket {
+	return predicate.Ticket(func(s *sql.Selector) {
+		step := sqlgraph.NewStep(
+			sqlgraph.From(Table, FieldID),
+			sqlgraph.Edge(sqlgraph.M2O, true, ScheduleTable, ScheduleColumn),
+		)
+		sqlgraph.HasNeighbors(s, step)
+	})
+}
+
+// HasScheduleWith applies the HasEdge predicate on the "schedule" edge with a given conditions (other predicates).
+func HasScheduleWith(preds ...predicate.TaskSchedule) predicate.Ticket {
+	return predicate.Ticket(func(s *sql.Selector) {
+		step := newScheduleStep()
+		sqlgraph.HasNeighborsWith(s, step, func(s *sql.Selector) {
+			for _, p := range preds {
+				p(s)
+			}
+		})
+	})
+}
+
 // HasTicketAssignees applies the HasEdge predicate on the "ticket_assignees" edge.
 func HasTicketAssignees() predicate.Ticket {
 	return predicate.Ticket(func(s *sql.Selector) {
@@ -2050,6 +2266,29 @@ func HasTicketTags() predicate.Ticket {
 func HasTicketTagsWith(preds ...predicate.TicketTag) predicate.Ticket {
 	return predicate.Ticket(func(s *sql.Selector) {
 		step := newTicketTagsStep()
+		sqlgraph.HasNeighborsWith(s, step, func(s *sql.Selector) {
+			for _, p := range preds {
+				p(s)
+			}
+		})
+	})
+}
+
+// HasTicketCitations applies the HasEdge predicate on the "ticket_citations" edge.
+func HasTicketCitations() predicate.Ticket {
+	return predicate.Ticket(func(s *sql.Selector) {
+		step := sqlgraph.NewStep(
+			sqlgraph.From(Table, FieldID),
+			sqlgraph.Edge(sqlgraph.O2M, true, TicketCitationsTable, TicketCitationsColumn),
+		)
+		sqlgraph.HasNeighbors(s, step)
+	})
+}
+
+// HasTicketCitationsWith applies the HasEdge predicate on the "ticket_citations" edge with a given conditions (other predicates).
+func HasTicketCitationsWith(preds ...predicate.TicketCitation) predicate.Ticket {
+	return predicate.Ticket(func(s *sql.Selector) {
+		step := newTicketCitationsStep()
 		sqlgraph.HasNeighborsWith(s, step, func(s *sql.Selector) {
 			for _, p := range preds {
 				p(s)

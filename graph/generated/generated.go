@@ -17,6 +17,8 @@ import (
 	"socdesk/ent/memo"
 	"socdesk/ent/playbookrun"
 	"socdesk/ent/schematype"
+	"socdesk/ent/taskscheduleevent"
+	"socdesk/ent/taskschedulewatcher"
 	"socdesk/ent/ticket"
 	"socdesk/ent/ticketevent"
 	"socdesk/ent/ticketlink"
@@ -144,6 +146,26 @@ type ComplexityRoot struct {
 		DurationMs func(childComplexity int) int
 		Error      func(childComplexity int) int
 		OK         func(childComplexity int) int
+	}
+
+	CompliancePolicy struct {
+		CreatedAt func(childComplexity int) int
+		ID        func(childComplexity int) int
+		Name      func(childComplexity int) int
+		Reference func(childComplexity int) int
+		Text      func(childComplexity int) int
+		UpdatedAt func(childComplexity int) int
+	}
+
+	CompliancePolicyConnection struct {
+		Edges      func(childComplexity int) int
+		PageInfo   func(childComplexity int) int
+		TotalCount func(childComplexity int) int
+	}
+
+	CompliancePolicyEdge struct {
+		Cursor func(childComplexity int) int
+		Node   func(childComplexity int) int
 	}
 
 	CustomField struct {
@@ -635,6 +657,80 @@ type ComplexityRoot struct {
 		UpdatedAt func(childComplexity int) int
 	}
 
+	TaskSchedule struct {
+		Active           func(childComplexity int) int
+		Category         func(childComplexity int) int
+		CategoryID       func(childComplexity int) int
+		CreatedAt        func(childComplexity int) int
+		CreatedBy        func(childComplexity int) int
+		CreatedByID      func(childComplexity int) int
+		Description      func(childComplexity int) int
+		DueInDays        func(childComplexity int) int
+		ID               func(childComplexity int) int
+		LastOccurrenceAt func(childComplexity int) int
+		LibraryID        func(childComplexity int) int
+		Name             func(childComplexity int) int
+		NextOccurrenceAt func(childComplexity int) int
+		Owner            func(childComplexity int) int
+		OwnerID          func(childComplexity int) int
+		Policies         func(childComplexity int) int
+		QuerySearch      func(childComplexity int) int
+		Recurrence       func(childComplexity int) int
+		Site             func(childComplexity int) int
+		SiteID           func(childComplexity int) int
+		StartsAt         func(childComplexity int) int
+		Tags             func(childComplexity int) int
+		Tasks            func(childComplexity int, after *entgql.Cursor[int], first *int, before *entgql.Cursor[int], last *int, orderBy *ent.TicketOrder) int
+		TimeZone         func(childComplexity int) int
+		UpdatedAt        func(childComplexity int) int
+		Version          func(childComplexity int) int
+		Watchers         func(childComplexity int) int
+	}
+
+	TaskScheduleConnection struct {
+		Edges      func(childComplexity int) int
+		PageInfo   func(childComplexity int) int
+		TotalCount func(childComplexity int) int
+	}
+
+	TaskScheduleEdge struct {
+		Cursor func(childComplexity int) int
+		Node   func(childComplexity int) int
+	}
+
+	TaskScheduleEvent struct {
+		Actor      func(childComplexity int) int
+		ActorID    func(childComplexity int) int
+		Changes    func(childComplexity int) int
+		CreatedAt  func(childComplexity int) int
+		ID         func(childComplexity int) int
+		Kind       func(childComplexity int) int
+		Reason     func(childComplexity int) int
+		Schedule   func(childComplexity int) int
+		ScheduleID func(childComplexity int) int
+	}
+
+	TaskScheduleEventConnection struct {
+		Edges      func(childComplexity int) int
+		PageInfo   func(childComplexity int) int
+		TotalCount func(childComplexity int) int
+	}
+
+	TaskScheduleEventEdge struct {
+		Cursor func(childComplexity int) int
+		Node   func(childComplexity int) int
+	}
+
+	TaskScheduleWatcher struct {
+		CreatedAt  func(childComplexity int) int
+		ID         func(childComplexity int) int
+		Notify     func(childComplexity int) int
+		Schedule   func(childComplexity int) int
+		ScheduleID func(childComplexity int) int
+		User       func(childComplexity int) int
+		UserID     func(childComplexity int) int
+	}
+
 	Ticket struct {
 		Approvers         func(childComplexity int) int
 		Assignees         func(childComplexity int) int
@@ -660,13 +756,18 @@ type ComplexityRoot struct {
 		Links             func(childComplexity int) int
 		Memos             func(childComplexity int, after *entgql.Cursor[int], first *int, before *entgql.Cursor[int], last *int, orderBy *ent.MemoOrder) int
 		Number            func(childComplexity int) int
+		OccurrenceAt      func(childComplexity int) int
 		Origin            func(childComplexity int) int
 		PlaybookRuns      func(childComplexity int, first *int, after *entgql.Cursor[int], last *int, before *entgql.Cursor[int]) int
+		Policies          func(childComplexity int) int
 		Priority          func(childComplexity int) int
 		Propagations      func(childComplexity int, first *int, after *entgql.Cursor[int], last *int, before *entgql.Cursor[int]) int
 		RegisteredBy      func(childComplexity int) int
 		RegisteredByID    func(childComplexity int) int
 		RelatedTickets    func(childComplexity int, by []tickets.RelatedBy, first *int, after *entgql.Cursor[int]) int
+		Resolution        func(childComplexity int) int
+		Schedule          func(childComplexity int) int
+		ScheduleID        func(childComplexity int) int
 		Site              func(childComplexity int) int
 		SiteID            func(childComplexity int) int
 		Status            func(childComplexity int) int
@@ -1240,6 +1341,75 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.ChannelTestResult.OK(childComplexity), true
+
+	case "CompliancePolicy.createdAt":
+		if e.ComplexityRoot.CompliancePolicy.CreatedAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.CompliancePolicy.CreatedAt(childComplexity), true
+	case "CompliancePolicy.id":
+		if e.ComplexityRoot.CompliancePolicy.ID == nil {
+			break
+		}
+
+		return e.ComplexityRoot.CompliancePolicy.ID(childComplexity), true
+	case "CompliancePolicy.name":
+		if e.ComplexityRoot.CompliancePolicy.Name == nil {
+			break
+		}
+
+		return e.ComplexityRoot.CompliancePolicy.Name(childComplexity), true
+	case "CompliancePolicy.reference":
+		if e.ComplexityRoot.CompliancePolicy.Reference == nil {
+			break
+		}
+
+		return e.ComplexityRoot.CompliancePolicy.Reference(childComplexity), true
+	case "CompliancePolicy.text":
+		if e.ComplexityRoot.CompliancePolicy.Text == nil {
+			break
+		}
+
+		return e.ComplexityRoot.CompliancePolicy.Text(childComplexity), true
+	case "CompliancePolicy.updatedAt":
+		if e.ComplexityRoot.CompliancePolicy.UpdatedAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.CompliancePolicy.UpdatedAt(childComplexity), true
+
+	case "CompliancePolicyConnection.edges":
+		if e.ComplexityRoot.CompliancePolicyConnection.Edges == nil {
+			break
+		}
+
+		return e.ComplexityRoot.CompliancePolicyConnection.Edges(childComplexity), true
+	case "CompliancePolicyConnection.pageInfo":
+		if e.ComplexityRoot.CompliancePolicyConnection.PageInfo == nil {
+			break
+		}
+
+		return e.ComplexityRoot.CompliancePolicyConnection.PageInfo(childComplexity), true
+	case "CompliancePolicyConnection.totalCount":
+		if e.ComplexityRoot.CompliancePolicyConnection.TotalCount == nil {
+			break
+		}
+
+		return e.ComplexityRoot.CompliancePolicyConnection.TotalCount(childComplexity), true
+
+	case "CompliancePolicyEdge.cursor":
+		if e.ComplexityRoot.CompliancePolicyEdge.Cursor == nil {
+			break
+		}
+
+		return e.ComplexityRoot.CompliancePolicyEdge.Cursor(childComplexity), true
+	case "CompliancePolicyEdge.node":
+		if e.ComplexityRoot.CompliancePolicyEdge.Node == nil {
+			break
+		}
+
+		return e.ComplexityRoot.CompliancePolicyEdge.Node(childComplexity), true
 
 	case "CustomField.key":
 		if e.ComplexityRoot.CustomField.Key == nil {
@@ -3690,6 +3860,336 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.Tag.UpdatedAt(childComplexity), true
 
+	case "TaskSchedule.active":
+		if e.ComplexityRoot.TaskSchedule.Active == nil {
+			break
+		}
+
+		return e.ComplexityRoot.TaskSchedule.Active(childComplexity), true
+	case "TaskSchedule.category":
+		if e.ComplexityRoot.TaskSchedule.Category == nil {
+			break
+		}
+
+		return e.ComplexityRoot.TaskSchedule.Category(childComplexity), true
+	case "TaskSchedule.categoryID":
+		if e.ComplexityRoot.TaskSchedule.CategoryID == nil {
+			break
+		}
+
+		return e.ComplexityRoot.TaskSchedule.CategoryID(childComplexity), true
+	case "TaskSchedule.createdAt":
+		if e.ComplexityRoot.TaskSchedule.CreatedAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.TaskSchedule.CreatedAt(childComplexity), true
+	case "TaskSchedule.createdBy":
+		if e.ComplexityRoot.TaskSchedule.CreatedBy == nil {
+			break
+		}
+
+		return e.ComplexityRoot.TaskSchedule.CreatedBy(childComplexity), true
+	case "TaskSchedule.createdByID":
+		if e.ComplexityRoot.TaskSchedule.CreatedByID == nil {
+			break
+		}
+
+		return e.ComplexityRoot.TaskSchedule.CreatedByID(childComplexity), true
+	case "TaskSchedule.description":
+		if e.ComplexityRoot.TaskSchedule.Description == nil {
+			break
+		}
+
+		return e.ComplexityRoot.TaskSchedule.Description(childComplexity), true
+	case "TaskSchedule.dueInDays":
+		if e.ComplexityRoot.TaskSchedule.DueInDays == nil {
+			break
+		}
+
+		return e.ComplexityRoot.TaskSchedule.DueInDays(childComplexity), true
+	case "TaskSchedule.id":
+		if e.ComplexityRoot.TaskSchedule.ID == nil {
+			break
+		}
+
+		return e.ComplexityRoot.TaskSchedule.ID(childComplexity), true
+	case "TaskSchedule.lastOccurrenceAt":
+		if e.ComplexityRoot.TaskSchedule.LastOccurrenceAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.TaskSchedule.LastOccurrenceAt(childComplexity), true
+	case "TaskSchedule.libraryID":
+		if e.ComplexityRoot.TaskSchedule.LibraryID == nil {
+			break
+		}
+
+		return e.ComplexityRoot.TaskSchedule.LibraryID(childComplexity), true
+	case "TaskSchedule.name":
+		if e.ComplexityRoot.TaskSchedule.Name == nil {
+			break
+		}
+
+		return e.ComplexityRoot.TaskSchedule.Name(childComplexity), true
+	case "TaskSchedule.nextOccurrenceAt":
+		if e.ComplexityRoot.TaskSchedule.NextOccurrenceAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.TaskSchedule.NextOccurrenceAt(childComplexity), true
+	case "TaskSchedule.owner":
+		if e.ComplexityRoot.TaskSchedule.Owner == nil {
+			break
+		}
+
+		return e.ComplexityRoot.TaskSchedule.Owner(childComplexity), true
+	case "TaskSchedule.ownerID":
+		if e.ComplexityRoot.TaskSchedule.OwnerID == nil {
+			break
+		}
+
+		return e.ComplexityRoot.TaskSchedule.OwnerID(childComplexity), true
+	case "TaskSchedule.policies":
+		if e.ComplexityRoot.TaskSchedule.Policies == nil {
+			break
+		}
+
+		return e.ComplexityRoot.TaskSchedule.Policies(childComplexity), true
+	case "TaskSchedule.querySearch":
+		if e.ComplexityRoot.TaskSchedule.QuerySearch == nil {
+			break
+		}
+
+		return e.ComplexityRoot.TaskSchedule.QuerySearch(childComplexity), true
+	case "TaskSchedule.recurrence":
+		if e.ComplexityRoot.TaskSchedule.Recurrence == nil {
+			break
+		}
+
+		return e.ComplexityRoot.TaskSchedule.Recurrence(childComplexity), true
+	case "TaskSchedule.site":
+		if e.ComplexityRoot.TaskSchedule.Site == nil {
+			break
+		}
+
+		return e.ComplexityRoot.TaskSchedule.Site(childComplexity), true
+	case "TaskSchedule.siteID":
+		if e.ComplexityRoot.TaskSchedule.SiteID == nil {
+			break
+		}
+
+		return e.ComplexityRoot.TaskSchedule.SiteID(childComplexity), true
+	case "TaskSchedule.startsAt":
+		if e.ComplexityRoot.TaskSchedule.StartsAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.TaskSchedule.StartsAt(childComplexity), true
+	case "TaskSchedule.tags":
+		if e.ComplexityRoot.TaskSchedule.Tags == nil {
+			break
+		}
+
+		return e.ComplexityRoot.TaskSchedule.Tags(childComplexity), true
+	case "TaskSchedule.tasks":
+		if e.ComplexityRoot.TaskSchedule.Tasks == nil {
+			break
+		}
+
+		args, err := ec.field_TaskSchedule_tasks_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.TaskSchedule.Tasks(childComplexity, args["after"].(*entgql.Cursor[int]), args["first"].(*int), args["before"].(*entgql.Cursor[int]), args["last"].(*int), args["orderBy"].(*ent.TicketOrder)), true
+	case "TaskSchedule.timeZone":
+		if e.ComplexityRoot.TaskSchedule.TimeZone == nil {
+			break
+		}
+
+		return e.ComplexityRoot.TaskSchedule.TimeZone(childComplexity), true
+	case "TaskSchedule.updatedAt":
+		if e.ComplexityRoot.TaskSchedule.UpdatedAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.TaskSchedule.UpdatedAt(childComplexity), true
+	case "TaskSchedule.version":
+		if e.ComplexityRoot.TaskSchedule.Version == nil {
+			break
+		}
+
+		return e.ComplexityRoot.TaskSchedule.Version(childComplexity), true
+	case "TaskSchedule.watchers":
+		if e.ComplexityRoot.TaskSchedule.Watchers == nil {
+			break
+		}
+
+		return e.ComplexityRoot.TaskSchedule.Watchers(childComplexity), true
+
+	case "TaskScheduleConnection.edges":
+		if e.ComplexityRoot.TaskScheduleConnection.Edges == nil {
+			break
+		}
+
+		return e.ComplexityRoot.TaskScheduleConnection.Edges(childComplexity), true
+	case "TaskScheduleConnection.pageInfo":
+		if e.ComplexityRoot.TaskScheduleConnection.PageInfo == nil {
+			break
+		}
+
+		return e.ComplexityRoot.TaskScheduleConnection.PageInfo(childComplexity), true
+	case "TaskScheduleConnection.totalCount":
+		if e.ComplexityRoot.TaskScheduleConnection.TotalCount == nil {
+			break
+		}
+
+		return e.ComplexityRoot.TaskScheduleConnection.TotalCount(childComplexity), true
+
+	case "TaskScheduleEdge.cursor":
+		if e.ComplexityRoot.TaskScheduleEdge.Cursor == nil {
+			break
+		}
+
+		return e.ComplexityRoot.TaskScheduleEdge.Cursor(childComplexity), true
+	case "TaskScheduleEdge.node":
+		if e.ComplexityRoot.TaskScheduleEdge.Node == nil {
+			break
+		}
+
+		return e.ComplexityRoot.TaskScheduleEdge.Node(childComplexity), true
+
+	case "TaskScheduleEvent.actor":
+		if e.ComplexityRoot.TaskScheduleEvent.Actor == nil {
+			break
+		}
+
+		return e.ComplexityRoot.TaskScheduleEvent.Actor(childComplexity), true
+	case "TaskScheduleEvent.actorID":
+		if e.ComplexityRoot.TaskScheduleEvent.ActorID == nil {
+			break
+		}
+
+		return e.ComplexityRoot.TaskScheduleEvent.ActorID(childComplexity), true
+	case "TaskScheduleEvent.changes":
+		if e.ComplexityRoot.TaskScheduleEvent.Changes == nil {
+			break
+		}
+
+		return e.ComplexityRoot.TaskScheduleEvent.Changes(childComplexity), true
+	case "TaskScheduleEvent.createdAt":
+		if e.ComplexityRoot.TaskScheduleEvent.CreatedAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.TaskScheduleEvent.CreatedAt(childComplexity), true
+	case "TaskScheduleEvent.id":
+		if e.ComplexityRoot.TaskScheduleEvent.ID == nil {
+			break
+		}
+
+		return e.ComplexityRoot.TaskScheduleEvent.ID(childComplexity), true
+	case "TaskScheduleEvent.kind":
+		if e.ComplexityRoot.TaskScheduleEvent.Kind == nil {
+			break
+		}
+
+		return e.ComplexityRoot.TaskScheduleEvent.Kind(childComplexity), true
+	case "TaskScheduleEvent.reason":
+		if e.ComplexityRoot.TaskScheduleEvent.Reason == nil {
+			break
+		}
+
+		return e.ComplexityRoot.TaskScheduleEvent.Reason(childComplexity), true
+	case "TaskScheduleEvent.schedule":
+		if e.ComplexityRoot.TaskScheduleEvent.Schedule == nil {
+			break
+		}
+
+		return e.ComplexityRoot.TaskScheduleEvent.Schedule(childComplexity), true
+	case "TaskScheduleEvent.scheduleID":
+		if e.ComplexityRoot.TaskScheduleEvent.ScheduleID == nil {
+			break
+		}
+
+		return e.ComplexityRoot.TaskScheduleEvent.ScheduleID(childComplexity), true
+
+	case "TaskScheduleEventConnection.edges":
+		if e.ComplexityRoot.TaskScheduleEventConnection.Edges == nil {
+			break
+		}
+
+		return e.ComplexityRoot.TaskScheduleEventConnection.Edges(childComplexity), true
+	case "TaskScheduleEventConnection.pageInfo":
+		if e.ComplexityRoot.TaskScheduleEventConnection.PageInfo == nil {
+			break
+		}
+
+		return e.ComplexityRoot.TaskScheduleEventConnection.PageInfo(childComplexity), true
+	case "TaskScheduleEventConnection.totalCount":
+		if e.ComplexityRoot.TaskScheduleEventConnection.TotalCount == nil {
+			break
+		}
+
+		return e.ComplexityRoot.TaskScheduleEventConnection.TotalCount(childComplexity), true
+
+	case "TaskScheduleEventEdge.cursor":
+		if e.ComplexityRoot.TaskScheduleEventEdge.Cursor == nil {
+			break
+		}
+
+		return e.ComplexityRoot.TaskScheduleEventEdge.Cursor(childComplexity), true
+	case "TaskScheduleEventEdge.node":
+		if e.ComplexityRoot.TaskScheduleEventEdge.Node == nil {
+			break
+		}
+
+		return e.ComplexityRoot.TaskScheduleEventEdge.Node(childComplexity), true
+
+	case "TaskScheduleWatcher.createdAt":
+		if e.ComplexityRoot.TaskScheduleWatcher.CreatedAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.TaskScheduleWatcher.CreatedAt(childComplexity), true
+	case "TaskScheduleWatcher.id":
+		if e.ComplexityRoot.TaskScheduleWatcher.ID == nil {
+			break
+		}
+
+		return e.ComplexityRoot.TaskScheduleWatcher.ID(childComplexity), true
+	case "TaskScheduleWatcher.notify":
+		if e.ComplexityRoot.TaskScheduleWatcher.Notify == nil {
+			break
+		}
+
+		return e.ComplexityRoot.TaskScheduleWatcher.Notify(childComplexity), true
+	case "TaskScheduleWatcher.schedule":
+		if e.ComplexityRoot.TaskScheduleWatcher.Schedule == nil {
+			break
+		}
+
+		return e.ComplexityRoot.TaskScheduleWatcher.Schedule(childComplexity), true
+	case "TaskScheduleWatcher.scheduleID":
+		if e.ComplexityRoot.TaskScheduleWatcher.ScheduleID == nil {
+			break
+		}
+
+		return e.ComplexityRoot.TaskScheduleWatcher.ScheduleID(childComplexity), true
+	case "TaskScheduleWatcher.user":
+		if e.ComplexityRoot.TaskScheduleWatcher.User == nil {
+			break
+		}
+
+		return e.ComplexityRoot.TaskScheduleWatcher.User(childComplexity), true
+	case "TaskScheduleWatcher.userID":
+		if e.ComplexityRoot.TaskScheduleWatcher.UserID == nil {
+			break
+		}
+
+		return e.ComplexityRoot.TaskScheduleWatcher.UserID(childComplexity), true
+
 	case "Ticket.approvers":
 		if e.ComplexityRoot.Ticket.Approvers == nil {
 			break
@@ -3849,6 +4349,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Ticket.Number(childComplexity), true
+	case "Ticket.occurrenceAt":
+		if e.ComplexityRoot.Ticket.OccurrenceAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Ticket.OccurrenceAt(childComplexity), true
 	case "Ticket.origin":
 		if e.ComplexityRoot.Ticket.Origin == nil {
 			break
@@ -3866,6 +4372,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Ticket.PlaybookRuns(childComplexity, args["first"].(*int), args["after"].(*entgql.Cursor[int]), args["last"].(*int), args["before"].(*entgql.Cursor[int])), true
+	case "Ticket.policies":
+		if e.ComplexityRoot.Ticket.Policies == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Ticket.Policies(childComplexity), true
 	case "Ticket.priority":
 		if e.ComplexityRoot.Ticket.Priority == nil {
 			break
@@ -3906,6 +4418,24 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Ticket.RelatedTickets(childComplexity, args["by"].([]tickets.RelatedBy), args["first"].(*int), args["after"].(*entgql.Cursor[int])), true
+	case "Ticket.resolution":
+		if e.ComplexityRoot.Ticket.Resolution == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Ticket.Resolution(childComplexity), true
+	case "Ticket.schedule":
+		if e.ComplexityRoot.Ticket.Schedule == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Ticket.Schedule(childComplexity), true
+	case "Ticket.scheduleID":
+		if e.ComplexityRoot.Ticket.ScheduleID == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Ticket.ScheduleID(childComplexity), true
 	case "Ticket.site":
 		if e.ComplexityRoot.Ticket.Site == nil {
 			break
@@ -4428,8 +4958,10 @@ func (e *executableSchema) Exec(ctx context.Context) graphql.ResponseHandler {
 		ec.unmarshalInputChannelOrder,
 		ec.unmarshalInputChannelSettingsInput,
 		ec.unmarshalInputColumnMappingInput,
+		ec.unmarshalInputCompliancePolicyOrder,
 		ec.unmarshalInputCreateCategoryInput,
 		ec.unmarshalInputCreateChannelInput,
+		ec.unmarshalInputCreateCompliancePolicyInput,
 		ec.unmarshalInputCreateDepartmentInput,
 		ec.unmarshalInputCreateEmployeeInput,
 		ec.unmarshalInputCreateExplanationCategoryInput,
@@ -4458,10 +4990,12 @@ func (e *executableSchema) Exec(ctx context.Context) graphql.ResponseHandler {
 		ec.unmarshalInputSMSSettingsInput,
 		ec.unmarshalInputSiteOrder,
 		ec.unmarshalInputTagOrder,
+		ec.unmarshalInputTaskScheduleOrder,
 		ec.unmarshalInputTicketFilter,
 		ec.unmarshalInputTicketOrder,
 		ec.unmarshalInputUpdateCategoryInput,
 		ec.unmarshalInputUpdateChannelInput,
+		ec.unmarshalInputUpdateCompliancePolicyInput,
 		ec.unmarshalInputUpdateDepartmentInput,
 		ec.unmarshalInputUpdateEmployeeInput,
 		ec.unmarshalInputUpdateExplanationCategoryInput,
@@ -5074,6 +5608,7 @@ CategoryWorkflow is enum for the field workflow
 enum CategoryWorkflow @goModel(model: "socdesk/ent/category.Workflow") {
   APPROVAL
   INCIDENT_RESPONSE
+  TASK
 }
 type Channel implements Node {
   id: ID!
@@ -5116,6 +5651,69 @@ enum ChannelType @goModel(model: "socdesk/ent/schematype.ChannelType") {
   SMS
   MESSENGER
 }
+type CompliancePolicy implements Node {
+  id: ID!
+  createdAt: Time!
+  updatedAt: Time!
+  name: String!
+  """
+  Where the statement comes from: "FFIEC IS.B.33", "PCI DSS 10.6.1".
+  """
+  reference: String!
+  text: String!
+}
+"""
+A connection to a list of items.
+"""
+type CompliancePolicyConnection {
+  """
+  A list of edges.
+  """
+  edges: [CompliancePolicyEdge]
+  """
+  Information to aid in pagination.
+  """
+  pageInfo: PageInfo!
+  """
+  Identifies the total count of items in the connection.
+  """
+  totalCount: Int!
+}
+"""
+An edge in a connection.
+"""
+type CompliancePolicyEdge {
+  """
+  The item at the end of the edge.
+  """
+  node: CompliancePolicy
+  """
+  A cursor for use in pagination.
+  """
+  cursor: Cursor!
+}
+"""
+Ordering options for CompliancePolicy connections
+"""
+input CompliancePolicyOrder {
+  """
+  The ordering direction.
+  """
+  direction: OrderDirection! = ASC
+  """
+  The field by which to order CompliancePolicies.
+  """
+  field: CompliancePolicyOrderField!
+}
+"""
+Properties by which CompliancePolicy connections can be ordered.
+"""
+enum CompliancePolicyOrderField {
+  CREATED_AT
+  UPDATED_AT
+  NAME
+  REFERENCE
+}
 """
 CreateCategoryInput is used for create Category object.
 Input was generated by ent.
@@ -5124,6 +5722,18 @@ input CreateCategoryInput {
   name: String!
   description: String
   workflow: CategoryWorkflow
+}
+"""
+CreateCompliancePolicyInput is used for create CompliancePolicy object.
+Input was generated by ent.
+"""
+input CreateCompliancePolicyInput {
+  name: String!
+  """
+  Where the statement comes from: "FFIEC IS.B.33", "PCI DSS 10.6.1".
+  """
+  reference: String
+  text: String
 }
 """
 CreateSiteInput is used for create Site object.
@@ -5950,11 +6560,208 @@ enum TagOrderField {
   UPDATED_AT
   NAME
 }
+type TaskSchedule implements Node {
+  id: ID!
+  createdAt: Time!
+  updatedAt: Time!
+  name: String!
+  description: String!
+  siteID: ID!
+  """
+  The category of the tasks it generates (a TASK workflow one); unset: the default task category.
+  """
+  categoryID: ID
+  ownerID: ID
+  createdByID: ID
+  querySearch: String
+  """
+  An RFC 5545 RRULE (without DTSTART), read in time_zone from starts_at.
+  """
+  recurrence: String!
+  """
+  The recurrence's DTSTART: its first possible occurrence.
+  """
+  startsAt: Time!
+  timeZone: String!
+  dueInDays: Int!
+  active: Boolean!
+  """
+  The next occurrence not generated yet; unset when the recurrence has ended.
+  """
+  nextOccurrenceAt: Time
+  """
+  The latest occurrence a task was generated for.
+  """
+  lastOccurrenceAt: Time
+  """
+  The library schedule it was copied from.
+  """
+  libraryID: String
+  """
+  Incremented by every change; used for optimistic locking.
+  """
+  version: Int!
+  site: Site!
+  category: Category
+  owner: User
+  createdBy: User
+  tags: [Tag!]
+  policies: [CompliancePolicy!]
+  watchers: [TaskScheduleWatcher!]
+  tasks(
+    """
+    Returns the elements in the list that come after the specified cursor.
+    """
+    after: Cursor
+
+    """
+    Returns the first _n_ elements from the list.
+    """
+    first: Int
+
+    """
+    Returns the elements in the list that come before the specified cursor.
+    """
+    before: Cursor
+
+    """
+    Returns the last _n_ elements from the list.
+    """
+    last: Int
+
+    """
+    Ordering options for Tickets returned from the connection.
+    """
+    orderBy: TicketOrder
+  ): TicketConnection!
+}
+"""
+A connection to a list of items.
+"""
+type TaskScheduleConnection {
+  """
+  A list of edges.
+  """
+  edges: [TaskScheduleEdge]
+  """
+  Information to aid in pagination.
+  """
+  pageInfo: PageInfo!
+  """
+  Identifies the total count of items in the connection.
+  """
+  totalCount: Int!
+}
+"""
+An edge in a connection.
+"""
+type TaskScheduleEdge {
+  """
+  The item at the end of the edge.
+  """
+  node: TaskSchedule
+  """
+  A cursor for use in pagination.
+  """
+  cursor: Cursor!
+}
+type TaskScheduleEvent implements Node {
+  id: ID!
+  kind: TaskScheduleEventKind!
+  createdAt: Time!
+  scheduleID: ID!
+  actorID: ID
+  reason: String
+  changes: [FieldChange!]!
+  schedule: TaskSchedule!
+  actor: User
+}
+"""
+A connection to a list of items.
+"""
+type TaskScheduleEventConnection {
+  """
+  A list of edges.
+  """
+  edges: [TaskScheduleEventEdge]
+  """
+  Information to aid in pagination.
+  """
+  pageInfo: PageInfo!
+  """
+  Identifies the total count of items in the connection.
+  """
+  totalCount: Int!
+}
+"""
+An edge in a connection.
+"""
+type TaskScheduleEventEdge {
+  """
+  The item at the end of the edge.
+  """
+  node: TaskScheduleEvent
+  """
+  A cursor for use in pagination.
+  """
+  cursor: Cursor!
+}
+"""
+TaskScheduleEventKind is enum for the field kind
+"""
+enum TaskScheduleEventKind @goModel(model: "socdesk/ent/taskscheduleevent.Kind") {
+  CREATED
+  UPDATED
+  PAUSED
+  RESUMED
+  GENERATED
+  SKIPPED
+}
+"""
+Ordering options for TaskSchedule connections
+"""
+input TaskScheduleOrder {
+  """
+  The ordering direction.
+  """
+  direction: OrderDirection! = ASC
+  """
+  The field by which to order TaskSchedules.
+  """
+  field: TaskScheduleOrderField!
+}
+"""
+Properties by which TaskSchedule connections can be ordered.
+"""
+enum TaskScheduleOrderField {
+  CREATED_AT
+  UPDATED_AT
+  NAME
+}
+type TaskScheduleWatcher implements Node {
+  id: ID!
+  notify: TaskScheduleWatcherNotify!
+  scheduleID: ID!
+  userID: ID!
+  createdAt: Time!
+  schedule: TaskSchedule!
+  user: User!
+}
+"""
+TaskScheduleWatcherNotify is enum for the field notify
+"""
+enum TaskScheduleWatcherNotify @goModel(model: "socdesk/ent/taskschedulewatcher.Notify") {
+  ALL
+  OPEN_CLOSE
+}
 type Ticket implements Node {
   id: ID!
   createdAt: Time!
   updatedAt: Time!
   title: String!
+  """
+  TASK: a compliance task (its category follows the TASK workflow); tasks are never deleted.
+  """
   kind: TicketKind!
   body: String!
   bodyFormat: TicketBodyFormat!
@@ -5980,6 +6787,12 @@ type Ticket implements Node {
   Incremented by every change; used for optimistic locking.
   """
   version: Int!
+  scheduleID: ID
+  occurrenceAt: Time
+  """
+  A task's note of the findings (closed) or the reason (invalid); cleared on reopening.
+  """
+  resolution: String
   category: Category!
   site: Site!
   assignees: [User!]
@@ -6014,6 +6827,8 @@ type Ticket implements Node {
   ): MemoConnection!
   attachments: [Attachment!]
   watchers: [TicketWatcher!]
+  policies: [CompliancePolicy!]
+  schedule: TaskSchedule
 }
 """
 TicketAttackVerdict is enum for the field attack_verdict
@@ -6137,6 +6952,7 @@ TicketKind is enum for the field kind
 enum TicketKind @goModel(model: "socdesk/ent/ticket.Kind") {
   ANALYSIS
   DETECTION
+  TASK
 }
 """
 Ordering options for Ticket connections
@@ -6190,6 +7006,8 @@ enum TicketStatus @goModel(model: "socdesk/ent/ticket.Status") {
   REMEDIATION
   RESOLVED
   CLOSED
+  OPEN
+  INVALID
 }
 type TicketWatcher implements Node {
   id: ID!
@@ -6218,6 +7036,18 @@ Input was generated by ent.
 input UpdateCategoryInput {
   name: String
   description: String
+}
+"""
+UpdateCompliancePolicyInput is used for update CompliancePolicy object.
+Input was generated by ent.
+"""
+input UpdateCompliancePolicyInput {
+  name: String
+  """
+  Where the statement comes from: "FFIEC IS.B.33", "PCI DSS 10.6.1".
+  """
+  reference: String
+  text: String
 }
 """
 UpdateSiteInput is used for update Site object.
@@ -7124,6 +7954,34 @@ func (ec *executionContext) childFields_ChannelTestResult(ctx context.Context, f
 	return nil, fmt.Errorf("no field named %q was found under type ChannelTestResult", field.Name)
 }
 
+func (ec *executionContext) childFields_CompliancePolicy(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "id":
+		return ec.fieldContext_CompliancePolicy_id(ctx, field)
+	case "createdAt":
+		return ec.fieldContext_CompliancePolicy_createdAt(ctx, field)
+	case "updatedAt":
+		return ec.fieldContext_CompliancePolicy_updatedAt(ctx, field)
+	case "name":
+		return ec.fieldContext_CompliancePolicy_name(ctx, field)
+	case "reference":
+		return ec.fieldContext_CompliancePolicy_reference(ctx, field)
+	case "text":
+		return ec.fieldContext_CompliancePolicy_text(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type CompliancePolicy", field.Name)
+}
+
+func (ec *executionContext) childFields_CompliancePolicyEdge(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "node":
+		return ec.fieldContext_CompliancePolicyEdge_node(ctx, field)
+	case "cursor":
+		return ec.fieldContext_CompliancePolicyEdge_cursor(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type CompliancePolicyEdge", field.Name)
+}
+
 func (ec *executionContext) childFields_CustomField(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 	switch field.Name {
 	case "key":
@@ -7938,6 +8796,130 @@ func (ec *executionContext) childFields_Tag(ctx context.Context, field graphql.C
 	return nil, fmt.Errorf("no field named %q was found under type Tag", field.Name)
 }
 
+func (ec *executionContext) childFields_TaskSchedule(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "id":
+		return ec.fieldContext_TaskSchedule_id(ctx, field)
+	case "createdAt":
+		return ec.fieldContext_TaskSchedule_createdAt(ctx, field)
+	case "updatedAt":
+		return ec.fieldContext_TaskSchedule_updatedAt(ctx, field)
+	case "name":
+		return ec.fieldContext_TaskSchedule_name(ctx, field)
+	case "description":
+		return ec.fieldContext_TaskSchedule_description(ctx, field)
+	case "siteID":
+		return ec.fieldContext_TaskSchedule_siteID(ctx, field)
+	case "categoryID":
+		return ec.fieldContext_TaskSchedule_categoryID(ctx, field)
+	case "ownerID":
+		return ec.fieldContext_TaskSchedule_ownerID(ctx, field)
+	case "createdByID":
+		return ec.fieldContext_TaskSchedule_createdByID(ctx, field)
+	case "querySearch":
+		return ec.fieldContext_TaskSchedule_querySearch(ctx, field)
+	case "recurrence":
+		return ec.fieldContext_TaskSchedule_recurrence(ctx, field)
+	case "startsAt":
+		return ec.fieldContext_TaskSchedule_startsAt(ctx, field)
+	case "timeZone":
+		return ec.fieldContext_TaskSchedule_timeZone(ctx, field)
+	case "dueInDays":
+		return ec.fieldContext_TaskSchedule_dueInDays(ctx, field)
+	case "active":
+		return ec.fieldContext_TaskSchedule_active(ctx, field)
+	case "nextOccurrenceAt":
+		return ec.fieldContext_TaskSchedule_nextOccurrenceAt(ctx, field)
+	case "lastOccurrenceAt":
+		return ec.fieldContext_TaskSchedule_lastOccurrenceAt(ctx, field)
+	case "libraryID":
+		return ec.fieldContext_TaskSchedule_libraryID(ctx, field)
+	case "version":
+		return ec.fieldContext_TaskSchedule_version(ctx, field)
+	case "site":
+		return ec.fieldContext_TaskSchedule_site(ctx, field)
+	case "category":
+		return ec.fieldContext_TaskSchedule_category(ctx, field)
+	case "owner":
+		return ec.fieldContext_TaskSchedule_owner(ctx, field)
+	case "createdBy":
+		return ec.fieldContext_TaskSchedule_createdBy(ctx, field)
+	case "tags":
+		return ec.fieldContext_TaskSchedule_tags(ctx, field)
+	case "policies":
+		return ec.fieldContext_TaskSchedule_policies(ctx, field)
+	case "watchers":
+		return ec.fieldContext_TaskSchedule_watchers(ctx, field)
+	case "tasks":
+		return ec.fieldContext_TaskSchedule_tasks(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type TaskSchedule", field.Name)
+}
+
+func (ec *executionContext) childFields_TaskScheduleEdge(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "node":
+		return ec.fieldContext_TaskScheduleEdge_node(ctx, field)
+	case "cursor":
+		return ec.fieldContext_TaskScheduleEdge_cursor(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type TaskScheduleEdge", field.Name)
+}
+
+func (ec *executionContext) childFields_TaskScheduleEvent(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "id":
+		return ec.fieldContext_TaskScheduleEvent_id(ctx, field)
+	case "kind":
+		return ec.fieldContext_TaskScheduleEvent_kind(ctx, field)
+	case "createdAt":
+		return ec.fieldContext_TaskScheduleEvent_createdAt(ctx, field)
+	case "scheduleID":
+		return ec.fieldContext_TaskScheduleEvent_scheduleID(ctx, field)
+	case "actorID":
+		return ec.fieldContext_TaskScheduleEvent_actorID(ctx, field)
+	case "reason":
+		return ec.fieldContext_TaskScheduleEvent_reason(ctx, field)
+	case "changes":
+		return ec.fieldContext_TaskScheduleEvent_changes(ctx, field)
+	case "schedule":
+		return ec.fieldContext_TaskScheduleEvent_schedule(ctx, field)
+	case "actor":
+		return ec.fieldContext_TaskScheduleEvent_actor(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type TaskScheduleEvent", field.Name)
+}
+
+func (ec *executionContext) childFields_TaskScheduleEventEdge(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "node":
+		return ec.fieldContext_TaskScheduleEventEdge_node(ctx, field)
+	case "cursor":
+		return ec.fieldContext_TaskScheduleEventEdge_cursor(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type TaskScheduleEventEdge", field.Name)
+}
+
+func (ec *executionContext) childFields_TaskScheduleWatcher(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "id":
+		return ec.fieldContext_TaskScheduleWatcher_id(ctx, field)
+	case "notify":
+		return ec.fieldContext_TaskScheduleWatcher_notify(ctx, field)
+	case "scheduleID":
+		return ec.fieldContext_TaskScheduleWatcher_scheduleID(ctx, field)
+	case "userID":
+		return ec.fieldContext_TaskScheduleWatcher_userID(ctx, field)
+	case "createdAt":
+		return ec.fieldContext_TaskScheduleWatcher_createdAt(ctx, field)
+	case "schedule":
+		return ec.fieldContext_TaskScheduleWatcher_schedule(ctx, field)
+	case "user":
+		return ec.fieldContext_TaskScheduleWatcher_user(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type TaskScheduleWatcher", field.Name)
+}
+
 func (ec *executionContext) childFields_Ticket(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 	switch field.Name {
 	case "id":
@@ -7980,6 +8962,12 @@ func (ec *executionContext) childFields_Ticket(ctx context.Context, field graphq
 		return ec.fieldContext_Ticket_explanationStatus(ctx, field)
 	case "version":
 		return ec.fieldContext_Ticket_version(ctx, field)
+	case "scheduleID":
+		return ec.fieldContext_Ticket_scheduleID(ctx, field)
+	case "occurrenceAt":
+		return ec.fieldContext_Ticket_occurrenceAt(ctx, field)
+	case "resolution":
+		return ec.fieldContext_Ticket_resolution(ctx, field)
 	case "category":
 		return ec.fieldContext_Ticket_category(ctx, field)
 	case "site":
@@ -7998,6 +8986,10 @@ func (ec *executionContext) childFields_Ticket(ctx context.Context, field graphq
 		return ec.fieldContext_Ticket_attachments(ctx, field)
 	case "watchers":
 		return ec.fieldContext_Ticket_watchers(ctx, field)
+	case "policies":
+		return ec.fieldContext_Ticket_policies(ctx, field)
+	case "schedule":
+		return ec.fieldContext_Ticket_schedule(ctx, field)
 	case "number":
 		return ec.fieldContext_Ticket_number(ctx, field)
 	case "detection":
@@ -10032,6 +11024,52 @@ func (ec *executionContext) field_Subscription_ticketTrend_args(ctx context.Cont
 	return args, nil
 }
 
+func (ec *executionContext) field_TaskSchedule_tasks_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "after",
+		func(ctx context.Context, v any) (*entgql.Cursor[int], error) {
+			return ec.unmarshalOCursor2ᚖentgoᚗioᚋcontribᚋentgqlᚐCursor(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["after"] = arg0
+	arg1, err := graphql.ProcessArgField(ctx, rawArgs, "first",
+		func(ctx context.Context, v any) (*int, error) {
+			return ec.unmarshalOInt2ᚖint(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["first"] = arg1
+	arg2, err := graphql.ProcessArgField(ctx, rawArgs, "before",
+		func(ctx context.Context, v any) (*entgql.Cursor[int], error) {
+			return ec.unmarshalOCursor2ᚖentgoᚗioᚋcontribᚋentgqlᚐCursor(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["before"] = arg2
+	arg3, err := graphql.ProcessArgField(ctx, rawArgs, "last",
+		func(ctx context.Context, v any) (*int, error) {
+			return ec.unmarshalOInt2ᚖint(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["last"] = arg3
+	arg4, err := graphql.ProcessArgField(ctx, rawArgs, "orderBy",
+		func(ctx context.Context, v any) (*ent.TicketOrder, error) {
+			return ec.unmarshalOTicketOrder2ᚖsocdeskᚋentᚐTicketOrder(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["orderBy"] = arg4
+	return args, nil
+}
+
 func (ec *executionContext) field_Ticket_evidence_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
 	var err error
 	args := map[string]any{}
@@ -11516,6 +12554,286 @@ func (ec *executionContext) _ChannelTestResult_durationMs(ctx context.Context, f
 }
 func (ec *executionContext) fieldContext_ChannelTestResult_durationMs(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("ChannelTestResult", field, false, false, errors.New("field of type Int does not have child fields"))
+}
+
+func (ec *executionContext) _CompliancePolicy_id(ctx context.Context, field graphql.CollectedField, obj *ent.CompliancePolicy) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_CompliancePolicy_id(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.ID, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNID2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_CompliancePolicy_id(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("CompliancePolicy", field, false, false, errors.New("field of type ID does not have child fields"))
+}
+
+func (ec *executionContext) _CompliancePolicy_createdAt(ctx context.Context, field graphql.CollectedField, obj *ent.CompliancePolicy) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_CompliancePolicy_createdAt(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.CreatedAt, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v time.Time) graphql.Marshaler {
+			return ec.marshalNTime2timeᚐTime(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_CompliancePolicy_createdAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("CompliancePolicy", field, false, false, errors.New("field of type Time does not have child fields"))
+}
+
+func (ec *executionContext) _CompliancePolicy_updatedAt(ctx context.Context, field graphql.CollectedField, obj *ent.CompliancePolicy) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_CompliancePolicy_updatedAt(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.UpdatedAt, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v time.Time) graphql.Marshaler {
+			return ec.marshalNTime2timeᚐTime(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_CompliancePolicy_updatedAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("CompliancePolicy", field, false, false, errors.New("field of type Time does not have child fields"))
+}
+
+func (ec *executionContext) _CompliancePolicy_name(ctx context.Context, field graphql.CollectedField, obj *ent.CompliancePolicy) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_CompliancePolicy_name(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Name, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_CompliancePolicy_name(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("CompliancePolicy", field, false, false, errors.New("field of type String does not have child fields"))
+}
+
+func (ec *executionContext) _CompliancePolicy_reference(ctx context.Context, field graphql.CollectedField, obj *ent.CompliancePolicy) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_CompliancePolicy_reference(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Reference, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_CompliancePolicy_reference(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("CompliancePolicy", field, false, false, errors.New("field of type String does not have child fields"))
+}
+
+func (ec *executionContext) _CompliancePolicy_text(ctx context.Context, field graphql.CollectedField, obj *ent.CompliancePolicy) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_CompliancePolicy_text(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Text, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_CompliancePolicy_text(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("CompliancePolicy", field, false, false, errors.New("field of type String does not have child fields"))
+}
+
+func (ec *executionContext) _CompliancePolicyConnection_edges(ctx context.Context, field graphql.CollectedField, obj *ent.CompliancePolicyConnection) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_CompliancePolicyConnection_edges(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Edges, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []*ent.CompliancePolicyEdge) graphql.Marshaler {
+			return ec.marshalOCompliancePolicyEdge2ᚕᚖsocdeskᚋentᚐCompliancePolicyEdge(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_CompliancePolicyConnection_edges(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "CompliancePolicyConnection",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_CompliancePolicyEdge(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _CompliancePolicyConnection_pageInfo(ctx context.Context, field graphql.CollectedField, obj *ent.CompliancePolicyConnection) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_CompliancePolicyConnection_pageInfo(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.PageInfo, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v entgql.PageInfo[int]) graphql.Marshaler {
+			return ec.marshalNPageInfo2entgoᚗioᚋcontribᚋentgqlᚐPageInfo(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_CompliancePolicyConnection_pageInfo(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "CompliancePolicyConnection",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_PageInfo(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _CompliancePolicyConnection_totalCount(ctx context.Context, field graphql.CollectedField, obj *ent.CompliancePolicyConnection) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_CompliancePolicyConnection_totalCount(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.TotalCount, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_CompliancePolicyConnection_totalCount(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("CompliancePolicyConnection", field, false, false, errors.New("field of type Int does not have child fields"))
+}
+
+func (ec *executionContext) _CompliancePolicyEdge_node(ctx context.Context, field graphql.CollectedField, obj *ent.CompliancePolicyEdge) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_CompliancePolicyEdge_node(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Node, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *ent.CompliancePolicy) graphql.Marshaler {
+			return ec.marshalOCompliancePolicy2ᚖsocdeskᚋentᚐCompliancePolicy(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_CompliancePolicyEdge_node(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "CompliancePolicyEdge",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_CompliancePolicy(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _CompliancePolicyEdge_cursor(ctx context.Context, field graphql.CollectedField, obj *ent.CompliancePolicyEdge) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_CompliancePolicyEdge_cursor(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Cursor, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v entgql.Cursor[int]) graphql.Marshaler {
+			return ec.marshalNCursor2entgoᚗioᚋcontribᚋentgqlᚐCursor(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_CompliancePolicyEdge_cursor(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("CompliancePolicyEdge", field, false, false, errors.New("field of type Cursor does not have child fields"))
 }
 
 func (ec *executionContext) _CustomField_key(ctx context.Context, field graphql.CollectedField, obj *schematype.CustomField) (ret graphql.Marshaler) {
@@ -21536,6 +22854,1408 @@ func (ec *executionContext) fieldContext_Tag_color(_ context.Context, field grap
 	return graphql.NewScalarFieldContext("Tag", field, false, false, errors.New("field of type String does not have child fields"))
 }
 
+func (ec *executionContext) _TaskSchedule_id(ctx context.Context, field graphql.CollectedField, obj *ent.TaskSchedule) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_TaskSchedule_id(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.ID, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNID2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_TaskSchedule_id(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("TaskSchedule", field, false, false, errors.New("field of type ID does not have child fields"))
+}
+
+func (ec *executionContext) _TaskSchedule_createdAt(ctx context.Context, field graphql.CollectedField, obj *ent.TaskSchedule) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_TaskSchedule_createdAt(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.CreatedAt, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v time.Time) graphql.Marshaler {
+			return ec.marshalNTime2timeᚐTime(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_TaskSchedule_createdAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("TaskSchedule", field, false, false, errors.New("field of type Time does not have child fields"))
+}
+
+func (ec *executionContext) _TaskSchedule_updatedAt(ctx context.Context, field graphql.CollectedField, obj *ent.TaskSchedule) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_TaskSchedule_updatedAt(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.UpdatedAt, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v time.Time) graphql.Marshaler {
+			return ec.marshalNTime2timeᚐTime(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_TaskSchedule_updatedAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("TaskSchedule", field, false, false, errors.New("field of type Time does not have child fields"))
+}
+
+func (ec *executionContext) _TaskSchedule_name(ctx context.Context, field graphql.CollectedField, obj *ent.TaskSchedule) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_TaskSchedule_name(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Name, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_TaskSchedule_name(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("TaskSchedule", field, false, false, errors.New("field of type String does not have child fields"))
+}
+
+func (ec *executionContext) _TaskSchedule_description(ctx context.Context, field graphql.CollectedField, obj *ent.TaskSchedule) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_TaskSchedule_description(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Description, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_TaskSchedule_description(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("TaskSchedule", field, false, false, errors.New("field of type String does not have child fields"))
+}
+
+func (ec *executionContext) _TaskSchedule_siteID(ctx context.Context, field graphql.CollectedField, obj *ent.TaskSchedule) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_TaskSchedule_siteID(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.SiteID, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNID2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_TaskSchedule_siteID(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("TaskSchedule", field, false, false, errors.New("field of type ID does not have child fields"))
+}
+
+func (ec *executionContext) _TaskSchedule_categoryID(ctx context.Context, field graphql.CollectedField, obj *ent.TaskSchedule) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_TaskSchedule_categoryID(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.CategoryID, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *int) graphql.Marshaler {
+			return ec.marshalOID2ᚖint(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_TaskSchedule_categoryID(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("TaskSchedule", field, false, false, errors.New("field of type ID does not have child fields"))
+}
+
+func (ec *executionContext) _TaskSchedule_ownerID(ctx context.Context, field graphql.CollectedField, obj *ent.TaskSchedule) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_TaskSchedule_ownerID(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.OwnerID, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *int) graphql.Marshaler {
+			return ec.marshalOID2ᚖint(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_TaskSchedule_ownerID(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("TaskSchedule", field, false, false, errors.New("field of type ID does not have child fields"))
+}
+
+func (ec *executionContext) _TaskSchedule_createdByID(ctx context.Context, field graphql.CollectedField, obj *ent.TaskSchedule) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_TaskSchedule_createdByID(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.CreatedByID, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *int) graphql.Marshaler {
+			return ec.marshalOID2ᚖint(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_TaskSchedule_createdByID(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("TaskSchedule", field, false, false, errors.New("field of type ID does not have child fields"))
+}
+
+func (ec *executionContext) _TaskSchedule_querySearch(ctx context.Context, field graphql.CollectedField, obj *ent.TaskSchedule) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_TaskSchedule_querySearch(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.QuerySearch, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
+			return ec.marshalOString2ᚖstring(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_TaskSchedule_querySearch(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("TaskSchedule", field, false, false, errors.New("field of type String does not have child fields"))
+}
+
+func (ec *executionContext) _TaskSchedule_recurrence(ctx context.Context, field graphql.CollectedField, obj *ent.TaskSchedule) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_TaskSchedule_recurrence(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Recurrence, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_TaskSchedule_recurrence(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("TaskSchedule", field, false, false, errors.New("field of type String does not have child fields"))
+}
+
+func (ec *executionContext) _TaskSchedule_startsAt(ctx context.Context, field graphql.CollectedField, obj *ent.TaskSchedule) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_TaskSchedule_startsAt(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.StartsAt, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v time.Time) graphql.Marshaler {
+			return ec.marshalNTime2timeᚐTime(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_TaskSchedule_startsAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("TaskSchedule", field, false, false, errors.New("field of type Time does not have child fields"))
+}
+
+func (ec *executionContext) _TaskSchedule_timeZone(ctx context.Context, field graphql.CollectedField, obj *ent.TaskSchedule) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_TaskSchedule_timeZone(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.TimeZone, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_TaskSchedule_timeZone(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("TaskSchedule", field, false, false, errors.New("field of type String does not have child fields"))
+}
+
+func (ec *executionContext) _TaskSchedule_dueInDays(ctx context.Context, field graphql.CollectedField, obj *ent.TaskSchedule) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_TaskSchedule_dueInDays(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.DueInDays, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_TaskSchedule_dueInDays(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("TaskSchedule", field, false, false, errors.New("field of type Int does not have child fields"))
+}
+
+func (ec *executionContext) _TaskSchedule_active(ctx context.Context, field graphql.CollectedField, obj *ent.TaskSchedule) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_TaskSchedule_active(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Active, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v bool) graphql.Marshaler {
+			return ec.marshalNBoolean2bool(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_TaskSchedule_active(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("TaskSchedule", field, false, false, errors.New("field of type Boolean does not have child fields"))
+}
+
+func (ec *executionContext) _TaskSchedule_nextOccurrenceAt(ctx context.Context, field graphql.CollectedField, obj *ent.TaskSchedule) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_TaskSchedule_nextOccurrenceAt(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.NextOccurrenceAt, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *time.Time) graphql.Marshaler {
+			return ec.marshalOTime2ᚖtimeᚐTime(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_TaskSchedule_nextOccurrenceAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("TaskSchedule", field, false, false, errors.New("field of type Time does not have child fields"))
+}
+
+func (ec *executionContext) _TaskSchedule_lastOccurrenceAt(ctx context.Context, field graphql.CollectedField, obj *ent.TaskSchedule) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_TaskSchedule_lastOccurrenceAt(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.LastOccurrenceAt, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *time.Time) graphql.Marshaler {
+			return ec.marshalOTime2ᚖtimeᚐTime(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_TaskSchedule_lastOccurrenceAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("TaskSchedule", field, false, false, errors.New("field of type Time does not have child fields"))
+}
+
+func (ec *executionContext) _TaskSchedule_libraryID(ctx context.Context, field graphql.CollectedField, obj *ent.TaskSchedule) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_TaskSchedule_libraryID(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.LibraryID, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
+			return ec.marshalOString2ᚖstring(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_TaskSchedule_libraryID(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("TaskSchedule", field, false, false, errors.New("field of type String does not have child fields"))
+}
+
+func (ec *executionContext) _TaskSchedule_version(ctx context.Context, field graphql.CollectedField, obj *ent.TaskSchedule) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_TaskSchedule_version(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Version, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_TaskSchedule_version(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("TaskSchedule", field, false, false, errors.New("field of type Int does not have child fields"))
+}
+
+func (ec *executionContext) _TaskSchedule_site(ctx context.Context, field graphql.CollectedField, obj *ent.TaskSchedule) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_TaskSchedule_site(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Site(ctx)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *ent.Site) graphql.Marshaler {
+			return ec.marshalNSite2ᚖsocdeskᚋentᚐSite(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_TaskSchedule_site(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "TaskSchedule",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Site(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _TaskSchedule_category(ctx context.Context, field graphql.CollectedField, obj *ent.TaskSchedule) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_TaskSchedule_category(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Category(ctx)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *ent.Category) graphql.Marshaler {
+			return ec.marshalOCategory2ᚖsocdeskᚋentᚐCategory(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_TaskSchedule_category(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "TaskSchedule",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Category(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _TaskSchedule_owner(ctx context.Context, field graphql.CollectedField, obj *ent.TaskSchedule) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_TaskSchedule_owner(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Owner(ctx)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *ent.User) graphql.Marshaler {
+			return ec.marshalOUser2ᚖsocdeskᚋentᚐUser(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_TaskSchedule_owner(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "TaskSchedule",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_User(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _TaskSchedule_createdBy(ctx context.Context, field graphql.CollectedField, obj *ent.TaskSchedule) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_TaskSchedule_createdBy(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.CreatedBy(ctx)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *ent.User) graphql.Marshaler {
+			return ec.marshalOUser2ᚖsocdeskᚋentᚐUser(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_TaskSchedule_createdBy(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "TaskSchedule",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_User(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _TaskSchedule_tags(ctx context.Context, field graphql.CollectedField, obj *ent.TaskSchedule) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_TaskSchedule_tags(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Tags(ctx)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []*ent.Tag) graphql.Marshaler {
+			return ec.marshalOTag2ᚕᚖsocdeskᚋentᚐTagᚄ(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_TaskSchedule_tags(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "TaskSchedule",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Tag(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _TaskSchedule_policies(ctx context.Context, field graphql.CollectedField, obj *ent.TaskSchedule) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_TaskSchedule_policies(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Policies(ctx)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []*ent.CompliancePolicy) graphql.Marshaler {
+			return ec.marshalOCompliancePolicy2ᚕᚖsocdeskᚋentᚐCompliancePolicyᚄ(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_TaskSchedule_policies(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "TaskSchedule",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_CompliancePolicy(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _TaskSchedule_watchers(ctx context.Context, field graphql.CollectedField, obj *ent.TaskSchedule) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_TaskSchedule_watchers(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Watchers(ctx)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []*ent.TaskScheduleWatcher) graphql.Marshaler {
+			return ec.marshalOTaskScheduleWatcher2ᚕᚖsocdeskᚋentᚐTaskScheduleWatcherᚄ(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_TaskSchedule_watchers(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "TaskSchedule",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_TaskScheduleWatcher(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _TaskSchedule_tasks(ctx context.Context, field graphql.CollectedField, obj *ent.TaskSchedule) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_TaskSchedule_tasks(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return obj.Tasks(ctx, fc.Args["after"].(*entgql.Cursor[int]), fc.Args["first"].(*int), fc.Args["before"].(*entgql.Cursor[int]), fc.Args["last"].(*int), fc.Args["orderBy"].(*ent.TicketOrder))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *ent.TicketConnection) graphql.Marshaler {
+			return ec.marshalNTicketConnection2ᚖsocdeskᚋentᚐTicketConnection(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_TaskSchedule_tasks(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "TaskSchedule",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_TicketConnection(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_TaskSchedule_tasks_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _TaskScheduleConnection_edges(ctx context.Context, field graphql.CollectedField, obj *ent.TaskScheduleConnection) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_TaskScheduleConnection_edges(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Edges, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []*ent.TaskScheduleEdge) graphql.Marshaler {
+			return ec.marshalOTaskScheduleEdge2ᚕᚖsocdeskᚋentᚐTaskScheduleEdge(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_TaskScheduleConnection_edges(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "TaskScheduleConnection",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_TaskScheduleEdge(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _TaskScheduleConnection_pageInfo(ctx context.Context, field graphql.CollectedField, obj *ent.TaskScheduleConnection) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_TaskScheduleConnection_pageInfo(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.PageInfo, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v entgql.PageInfo[int]) graphql.Marshaler {
+			return ec.marshalNPageInfo2entgoᚗioᚋcontribᚋentgqlᚐPageInfo(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_TaskScheduleConnection_pageInfo(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "TaskScheduleConnection",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_PageInfo(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _TaskScheduleConnection_totalCount(ctx context.Context, field graphql.CollectedField, obj *ent.TaskScheduleConnection) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_TaskScheduleConnection_totalCount(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.TotalCount, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_TaskScheduleConnection_totalCount(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("TaskScheduleConnection", field, false, false, errors.New("field of type Int does not have child fields"))
+}
+
+func (ec *executionContext) _TaskScheduleEdge_node(ctx context.Context, field graphql.CollectedField, obj *ent.TaskScheduleEdge) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_TaskScheduleEdge_node(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Node, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *ent.TaskSchedule) graphql.Marshaler {
+			return ec.marshalOTaskSchedule2ᚖsocdeskᚋentᚐTaskSchedule(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_TaskScheduleEdge_node(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "TaskScheduleEdge",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_TaskSchedule(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _TaskScheduleEdge_cursor(ctx context.Context, field graphql.CollectedField, obj *ent.TaskScheduleEdge) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_TaskScheduleEdge_cursor(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Cursor, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v entgql.Cursor[int]) graphql.Marshaler {
+			return ec.marshalNCursor2entgoᚗioᚋcontribᚋentgqlᚐCursor(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_TaskScheduleEdge_cursor(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("TaskScheduleEdge", field, false, false, errors.New("field of type Cursor does not have child fields"))
+}
+
+func (ec *executionContext) _TaskScheduleEvent_id(ctx context.Context, field graphql.CollectedField, obj *ent.TaskScheduleEvent) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_TaskScheduleEvent_id(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.ID, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNID2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_TaskScheduleEvent_id(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("TaskScheduleEvent", field, false, false, errors.New("field of type ID does not have child fields"))
+}
+
+func (ec *executionContext) _TaskScheduleEvent_kind(ctx context.Context, field graphql.CollectedField, obj *ent.TaskScheduleEvent) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_TaskScheduleEvent_kind(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Kind, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v taskscheduleevent.Kind) graphql.Marshaler {
+			return ec.marshalNTaskScheduleEventKind2socdeskᚋentᚋtaskscheduleeventᚐKind(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_TaskScheduleEvent_kind(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("TaskScheduleEvent", field, false, false, errors.New("field of type TaskScheduleEventKind does not have child fields"))
+}
+
+func (ec *executionContext) _TaskScheduleEvent_createdAt(ctx context.Context, field graphql.CollectedField, obj *ent.TaskScheduleEvent) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_TaskScheduleEvent_createdAt(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.CreatedAt, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v time.Time) graphql.Marshaler {
+			return ec.marshalNTime2timeᚐTime(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_TaskScheduleEvent_createdAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("TaskScheduleEvent", field, false, false, errors.New("field of type Time does not have child fields"))
+}
+
+func (ec *executionContext) _TaskScheduleEvent_scheduleID(ctx context.Context, field graphql.CollectedField, obj *ent.TaskScheduleEvent) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_TaskScheduleEvent_scheduleID(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.ScheduleID, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNID2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_TaskScheduleEvent_scheduleID(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("TaskScheduleEvent", field, false, false, errors.New("field of type ID does not have child fields"))
+}
+
+func (ec *executionContext) _TaskScheduleEvent_actorID(ctx context.Context, field graphql.CollectedField, obj *ent.TaskScheduleEvent) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_TaskScheduleEvent_actorID(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.ActorID, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *int) graphql.Marshaler {
+			return ec.marshalOID2ᚖint(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_TaskScheduleEvent_actorID(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("TaskScheduleEvent", field, false, false, errors.New("field of type ID does not have child fields"))
+}
+
+func (ec *executionContext) _TaskScheduleEvent_reason(ctx context.Context, field graphql.CollectedField, obj *ent.TaskScheduleEvent) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_TaskScheduleEvent_reason(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Reason, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
+			return ec.marshalOString2ᚖstring(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_TaskScheduleEvent_reason(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("TaskScheduleEvent", field, false, false, errors.New("field of type String does not have child fields"))
+}
+
+func (ec *executionContext) _TaskScheduleEvent_changes(ctx context.Context, field graphql.CollectedField, obj *ent.TaskScheduleEvent) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_TaskScheduleEvent_changes(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Changes, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []schematype.FieldChange) graphql.Marshaler {
+			return ec.marshalNFieldChange2ᚕsocdeskᚋentᚋschematypeᚐFieldChangeᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_TaskScheduleEvent_changes(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "TaskScheduleEvent",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_FieldChange(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _TaskScheduleEvent_schedule(ctx context.Context, field graphql.CollectedField, obj *ent.TaskScheduleEvent) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_TaskScheduleEvent_schedule(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Schedule(ctx)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *ent.TaskSchedule) graphql.Marshaler {
+			return ec.marshalNTaskSchedule2ᚖsocdeskᚋentᚐTaskSchedule(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_TaskScheduleEvent_schedule(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "TaskScheduleEvent",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_TaskSchedule(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _TaskScheduleEvent_actor(ctx context.Context, field graphql.CollectedField, obj *ent.TaskScheduleEvent) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_TaskScheduleEvent_actor(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Actor(ctx)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *ent.User) graphql.Marshaler {
+			return ec.marshalOUser2ᚖsocdeskᚋentᚐUser(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_TaskScheduleEvent_actor(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "TaskScheduleEvent",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_User(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _TaskScheduleEventConnection_edges(ctx context.Context, field graphql.CollectedField, obj *ent.TaskScheduleEventConnection) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_TaskScheduleEventConnection_edges(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Edges, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []*ent.TaskScheduleEventEdge) graphql.Marshaler {
+			return ec.marshalOTaskScheduleEventEdge2ᚕᚖsocdeskᚋentᚐTaskScheduleEventEdge(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_TaskScheduleEventConnection_edges(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "TaskScheduleEventConnection",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_TaskScheduleEventEdge(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _TaskScheduleEventConnection_pageInfo(ctx context.Context, field graphql.CollectedField, obj *ent.TaskScheduleEventConnection) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_TaskScheduleEventConnection_pageInfo(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.PageInfo, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v entgql.PageInfo[int]) graphql.Marshaler {
+			return ec.marshalNPageInfo2entgoᚗioᚋcontribᚋentgqlᚐPageInfo(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_TaskScheduleEventConnection_pageInfo(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "TaskScheduleEventConnection",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_PageInfo(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _TaskScheduleEventConnection_totalCount(ctx context.Context, field graphql.CollectedField, obj *ent.TaskScheduleEventConnection) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_TaskScheduleEventConnection_totalCount(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.TotalCount, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_TaskScheduleEventConnection_totalCount(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("TaskScheduleEventConnection", field, false, false, errors.New("field of type Int does not have child fields"))
+}
+
+func (ec *executionContext) _TaskScheduleEventEdge_node(ctx context.Context, field graphql.CollectedField, obj *ent.TaskScheduleEventEdge) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_TaskScheduleEventEdge_node(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Node, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *ent.TaskScheduleEvent) graphql.Marshaler {
+			return ec.marshalOTaskScheduleEvent2ᚖsocdeskᚋentᚐTaskScheduleEvent(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_TaskScheduleEventEdge_node(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "TaskScheduleEventEdge",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_TaskScheduleEvent(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _TaskScheduleEventEdge_cursor(ctx context.Context, field graphql.CollectedField, obj *ent.TaskScheduleEventEdge) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_TaskScheduleEventEdge_cursor(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Cursor, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v entgql.Cursor[int]) graphql.Marshaler {
+			return ec.marshalNCursor2entgoᚗioᚋcontribᚋentgqlᚐCursor(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_TaskScheduleEventEdge_cursor(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("TaskScheduleEventEdge", field, false, false, errors.New("field of type Cursor does not have child fields"))
+}
+
+func (ec *executionContext) _TaskScheduleWatcher_id(ctx context.Context, field graphql.CollectedField, obj *ent.TaskScheduleWatcher) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_TaskScheduleWatcher_id(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.ID, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNID2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_TaskScheduleWatcher_id(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("TaskScheduleWatcher", field, false, false, errors.New("field of type ID does not have child fields"))
+}
+
+func (ec *executionContext) _TaskScheduleWatcher_notify(ctx context.Context, field graphql.CollectedField, obj *ent.TaskScheduleWatcher) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_TaskScheduleWatcher_notify(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Notify, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v taskschedulewatcher.Notify) graphql.Marshaler {
+			return ec.marshalNTaskScheduleWatcherNotify2socdeskᚋentᚋtaskschedulewatcherᚐNotify(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_TaskScheduleWatcher_notify(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("TaskScheduleWatcher", field, false, false, errors.New("field of type TaskScheduleWatcherNotify does not have child fields"))
+}
+
+func (ec *executionContext) _TaskScheduleWatcher_scheduleID(ctx context.Context, field graphql.CollectedField, obj *ent.TaskScheduleWatcher) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_TaskScheduleWatcher_scheduleID(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.ScheduleID, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNID2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_TaskScheduleWatcher_scheduleID(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("TaskScheduleWatcher", field, false, false, errors.New("field of type ID does not have child fields"))
+}
+
+func (ec *executionContext) _TaskScheduleWatcher_userID(ctx context.Context, field graphql.CollectedField, obj *ent.TaskScheduleWatcher) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_TaskScheduleWatcher_userID(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.UserID, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNID2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_TaskScheduleWatcher_userID(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("TaskScheduleWatcher", field, false, false, errors.New("field of type ID does not have child fields"))
+}
+
+func (ec *executionContext) _TaskScheduleWatcher_createdAt(ctx context.Context, field graphql.CollectedField, obj *ent.TaskScheduleWatcher) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_TaskScheduleWatcher_createdAt(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.CreatedAt, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v time.Time) graphql.Marshaler {
+			return ec.marshalNTime2timeᚐTime(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_TaskScheduleWatcher_createdAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("TaskScheduleWatcher", field, false, false, errors.New("field of type Time does not have child fields"))
+}
+
+func (ec *executionContext) _TaskScheduleWatcher_schedule(ctx context.Context, field graphql.CollectedField, obj *ent.TaskScheduleWatcher) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_TaskScheduleWatcher_schedule(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Schedule(ctx)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *ent.TaskSchedule) graphql.Marshaler {
+			return ec.marshalNTaskSchedule2ᚖsocdeskᚋentᚐTaskSchedule(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_TaskScheduleWatcher_schedule(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "TaskScheduleWatcher",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_TaskSchedule(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _TaskScheduleWatcher_user(ctx context.Context, field graphql.CollectedField, obj *ent.TaskScheduleWatcher) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_TaskScheduleWatcher_user(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.User(ctx)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *ent.User) graphql.Marshaler {
+			return ec.marshalNUser2ᚖsocdeskᚋentᚐUser(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_TaskScheduleWatcher_user(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "TaskScheduleWatcher",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_User(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
 func (ec *executionContext) _Ticket_id(ctx context.Context, field graphql.CollectedField, obj *ent.Ticket) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -21996,6 +24716,75 @@ func (ec *executionContext) fieldContext_Ticket_version(_ context.Context, field
 	return graphql.NewScalarFieldContext("Ticket", field, false, false, errors.New("field of type Int does not have child fields"))
 }
 
+func (ec *executionContext) _Ticket_scheduleID(ctx context.Context, field graphql.CollectedField, obj *ent.Ticket) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Ticket_scheduleID(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.ScheduleID, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *int) graphql.Marshaler {
+			return ec.marshalOID2ᚖint(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_Ticket_scheduleID(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Ticket", field, false, false, errors.New("field of type ID does not have child fields"))
+}
+
+func (ec *executionContext) _Ticket_occurrenceAt(ctx context.Context, field graphql.CollectedField, obj *ent.Ticket) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Ticket_occurrenceAt(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.OccurrenceAt, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *time.Time) graphql.Marshaler {
+			return ec.marshalOTime2ᚖtimeᚐTime(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_Ticket_occurrenceAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Ticket", field, false, false, errors.New("field of type Time does not have child fields"))
+}
+
+func (ec *executionContext) _Ticket_resolution(ctx context.Context, field graphql.CollectedField, obj *ent.Ticket) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Ticket_resolution(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Resolution, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
+			return ec.marshalOString2ᚖstring(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_Ticket_resolution(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Ticket", field, false, false, errors.New("field of type String does not have child fields"))
+}
+
 func (ec *executionContext) _Ticket_category(ctx context.Context, field graphql.CollectedField, obj *ent.Ticket) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -22291,6 +25080,70 @@ func (ec *executionContext) fieldContext_Ticket_watchers(_ context.Context, fiel
 		IsResolver: false,
 		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 			return ec.childFields_TicketWatcher(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Ticket_policies(ctx context.Context, field graphql.CollectedField, obj *ent.Ticket) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Ticket_policies(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Policies(ctx)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []*ent.CompliancePolicy) graphql.Marshaler {
+			return ec.marshalOCompliancePolicy2ᚕᚖsocdeskᚋentᚐCompliancePolicyᚄ(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_Ticket_policies(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Ticket",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_CompliancePolicy(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Ticket_schedule(ctx context.Context, field graphql.CollectedField, obj *ent.Ticket) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Ticket_schedule(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Schedule(ctx)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *ent.TaskSchedule) graphql.Marshaler {
+			return ec.marshalOTaskSchedule2ᚖsocdeskᚋentᚐTaskSchedule(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_Ticket_schedule(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Ticket",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_TaskSchedule(ctx, field)
 		},
 	}
 	return fc, nil
@@ -25879,6 +28732,47 @@ func (ec *executionContext) unmarshalInputColumnMappingInput(ctx context.Context
 	return it, nil
 }
 
+func (ec *executionContext) unmarshalInputCompliancePolicyOrder(ctx context.Context, obj any) (ent.CompliancePolicyOrder, error) {
+	var it ent.CompliancePolicyOrder
+	if obj == nil {
+		return it, nil
+	}
+
+	asMap := map[string]any{}
+	for k, v := range obj.(map[string]any) {
+		asMap[k] = v
+	}
+
+	if _, present := asMap["direction"]; !present {
+		asMap["direction"] = "ASC"
+	}
+
+	fieldsInOrder := [...]string{"direction", "field"}
+	for _, k := range fieldsInOrder {
+		v, ok := asMap[k]
+		if !ok {
+			continue
+		}
+		switch k {
+		case "direction":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("direction"))
+			data, err := ec.unmarshalNOrderDirection2entgoᚗioᚋcontribᚋentgqlᚐOrderDirection(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Direction = data
+		case "field":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("field"))
+			data, err := ec.unmarshalNCompliancePolicyOrderField2ᚖsocdeskᚋentᚐCompliancePolicyOrderField(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Field = data
+		}
+	}
+	return it, nil
+}
+
 func (ec *executionContext) unmarshalInputCreateCategoryInput(ctx context.Context, obj any) (ent.CreateCategoryInput, error) {
 	var it ent.CreateCategoryInput
 	if obj == nil {
@@ -25990,6 +28884,50 @@ func (ec *executionContext) unmarshalInputCreateChannelInput(ctx context.Context
 				return it, err
 			}
 			it.Secret = data
+		}
+	}
+	return it, nil
+}
+
+func (ec *executionContext) unmarshalInputCreateCompliancePolicyInput(ctx context.Context, obj any) (ent.CreateCompliancePolicyInput, error) {
+	var it ent.CreateCompliancePolicyInput
+	if obj == nil {
+		return it, nil
+	}
+
+	asMap := map[string]any{}
+	for k, v := range obj.(map[string]any) {
+		asMap[k] = v
+	}
+
+	fieldsInOrder := [...]string{"name", "reference", "text"}
+	for _, k := range fieldsInOrder {
+		v, ok := asMap[k]
+		if !ok {
+			continue
+		}
+		switch k {
+		case "name":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("name"))
+			data, err := ec.unmarshalNString2string(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Name = data
+		case "reference":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("reference"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Reference = data
+		case "text":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("text"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Text = data
 		}
 	}
 	return it, nil
@@ -27534,6 +30472,47 @@ func (ec *executionContext) unmarshalInputTagOrder(ctx context.Context, obj any)
 	return it, nil
 }
 
+func (ec *executionContext) unmarshalInputTaskScheduleOrder(ctx context.Context, obj any) (ent.TaskScheduleOrder, error) {
+	var it ent.TaskScheduleOrder
+	if obj == nil {
+		return it, nil
+	}
+
+	asMap := map[string]any{}
+	for k, v := range obj.(map[string]any) {
+		asMap[k] = v
+	}
+
+	if _, present := asMap["direction"]; !present {
+		asMap["direction"] = "ASC"
+	}
+
+	fieldsInOrder := [...]string{"direction", "field"}
+	for _, k := range fieldsInOrder {
+		v, ok := asMap[k]
+		if !ok {
+			continue
+		}
+		switch k {
+		case "direction":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("direction"))
+			data, err := ec.unmarshalNOrderDirection2entgoᚗioᚋcontribᚋentgqlᚐOrderDirection(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Direction = data
+		case "field":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("field"))
+			data, err := ec.unmarshalNTaskScheduleOrderField2ᚖsocdeskᚋentᚐTaskScheduleOrderField(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Field = data
+		}
+	}
+	return it, nil
+}
+
 func (ec *executionContext) unmarshalInputTicketFilter(ctx context.Context, obj any) (tickets.Filter, error) {
 	var it tickets.Filter
 	if obj == nil {
@@ -27807,6 +30786,50 @@ func (ec *executionContext) unmarshalInputUpdateChannelInput(ctx context.Context
 				return it, err
 			}
 			it.Secret = data
+		}
+	}
+	return it, nil
+}
+
+func (ec *executionContext) unmarshalInputUpdateCompliancePolicyInput(ctx context.Context, obj any) (ent.UpdateCompliancePolicyInput, error) {
+	var it ent.UpdateCompliancePolicyInput
+	if obj == nil {
+		return it, nil
+	}
+
+	asMap := map[string]any{}
+	for k, v := range obj.(map[string]any) {
+		asMap[k] = v
+	}
+
+	fieldsInOrder := [...]string{"name", "reference", "text"}
+	for _, k := range fieldsInOrder {
+		v, ok := asMap[k]
+		if !ok {
+			continue
+		}
+		switch k {
+		case "name":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("name"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Name = data
+		case "reference":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("reference"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Reference = data
+		case "text":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("text"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Text = data
 		}
 	}
 	return it, nil
@@ -28502,6 +31525,21 @@ func (ec *executionContext) _Node(ctx context.Context, sel ast.SelectionSet, obj
 			return graphql.Null
 		}
 		return ec._Ticket(ctx, sel, obj)
+	case *ent.TaskScheduleWatcher:
+		if obj == nil {
+			return graphql.Null
+		}
+		return ec._TaskScheduleWatcher(ctx, sel, obj)
+	case *ent.TaskScheduleEvent:
+		if obj == nil {
+			return graphql.Null
+		}
+		return ec._TaskScheduleEvent(ctx, sel, obj)
+	case *ent.TaskSchedule:
+		if obj == nil {
+			return graphql.Null
+		}
+		return ec._TaskSchedule(ctx, sel, obj)
 	case *ent.Tag:
 		if obj == nil {
 			return graphql.Null
@@ -28562,6 +31600,11 @@ func (ec *executionContext) _Node(ctx context.Context, sel ast.SelectionSet, obj
 			return graphql.Null
 		}
 		return ec._Delivery(ctx, sel, obj)
+	case *ent.CompliancePolicy:
+		if obj == nil {
+			return graphql.Null
+		}
+		return ec._CompliancePolicy(ctx, sel, obj)
 	case *ent.Channel:
 		if obj == nil {
 			return graphql.Null
@@ -29362,6 +32405,160 @@ func (ec *executionContext) _ChannelTestResult(ctx context.Context, sel ast.Sele
 			}
 		case "durationMs":
 			out.Values[i] = ec._ChannelTestResult_durationMs(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	atomic.AddInt32(&ec.Deferred, int32(min(len(deferLabelToView), math.MaxInt32)))
+
+	ec.ProcessDeferredGroup(graphql.DeferredGroup{
+		Defers:   deferLabelToView,
+		Path:     graphql.GetPath(ctx),
+		FieldSet: deferredFieldSet,
+		Context:  ctx,
+	})
+
+	return out
+}
+
+var compliancePolicyImplementors = []string{"CompliancePolicy", "Node"}
+
+func (ec *executionContext) _CompliancePolicy(ctx context.Context, sel ast.SelectionSet, obj *ent.CompliancePolicy) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, compliancePolicyImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferredFieldSet := graphql.NewFieldSet(nil)
+	deferLabelToView := make(map[string]*graphql.FieldSetView)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("CompliancePolicy")
+		case "id":
+			out.Values[i] = ec._CompliancePolicy_id(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "createdAt":
+			out.Values[i] = ec._CompliancePolicy_createdAt(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "updatedAt":
+			out.Values[i] = ec._CompliancePolicy_updatedAt(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "name":
+			out.Values[i] = ec._CompliancePolicy_name(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "reference":
+			out.Values[i] = ec._CompliancePolicy_reference(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "text":
+			out.Values[i] = ec._CompliancePolicy_text(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	atomic.AddInt32(&ec.Deferred, int32(min(len(deferLabelToView), math.MaxInt32)))
+
+	ec.ProcessDeferredGroup(graphql.DeferredGroup{
+		Defers:   deferLabelToView,
+		Path:     graphql.GetPath(ctx),
+		FieldSet: deferredFieldSet,
+		Context:  ctx,
+	})
+
+	return out
+}
+
+var compliancePolicyConnectionImplementors = []string{"CompliancePolicyConnection"}
+
+func (ec *executionContext) _CompliancePolicyConnection(ctx context.Context, sel ast.SelectionSet, obj *ent.CompliancePolicyConnection) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, compliancePolicyConnectionImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferredFieldSet := graphql.NewFieldSet(nil)
+	deferLabelToView := make(map[string]*graphql.FieldSetView)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("CompliancePolicyConnection")
+		case "edges":
+			out.Values[i] = ec._CompliancePolicyConnection_edges(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "pageInfo":
+			out.Values[i] = ec._CompliancePolicyConnection_pageInfo(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "totalCount":
+			out.Values[i] = ec._CompliancePolicyConnection_totalCount(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	atomic.AddInt32(&ec.Deferred, int32(min(len(deferLabelToView), math.MaxInt32)))
+
+	ec.ProcessDeferredGroup(graphql.DeferredGroup{
+		Defers:   deferLabelToView,
+		Path:     graphql.GetPath(ctx),
+		FieldSet: deferredFieldSet,
+		Context:  ctx,
+	})
+
+	return out
+}
+
+var compliancePolicyEdgeImplementors = []string{"CompliancePolicyEdge"}
+
+func (ec *executionContext) _CompliancePolicyEdge(ctx context.Context, sel ast.SelectionSet, obj *ent.CompliancePolicyEdge) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, compliancePolicyEdgeImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferredFieldSet := graphql.NewFieldSet(nil)
+	deferLabelToView := make(map[string]*graphql.FieldSetView)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("CompliancePolicyEdge")
+		case "node":
+			out.Values[i] = ec._CompliancePolicyEdge_node(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "cursor":
+			out.Values[i] = ec._CompliancePolicyEdge_cursor(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
@@ -34433,6 +37630,898 @@ func (ec *executionContext) _Tag(ctx context.Context, sel ast.SelectionSet, obj 
 	return out
 }
 
+var taskScheduleImplementors = []string{"TaskSchedule", "Node"}
+
+func (ec *executionContext) _TaskSchedule(ctx context.Context, sel ast.SelectionSet, obj *ent.TaskSchedule) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, taskScheduleImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferredFieldSet := graphql.NewFieldSet(nil)
+	deferLabelToView := make(map[string]*graphql.FieldSetView)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("TaskSchedule")
+		case "id":
+			out.Values[i] = ec._TaskSchedule_id(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "createdAt":
+			out.Values[i] = ec._TaskSchedule_createdAt(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "updatedAt":
+			out.Values[i] = ec._TaskSchedule_updatedAt(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "name":
+			out.Values[i] = ec._TaskSchedule_name(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "description":
+			out.Values[i] = ec._TaskSchedule_description(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "siteID":
+			out.Values[i] = ec._TaskSchedule_siteID(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "categoryID":
+			out.Values[i] = ec._TaskSchedule_categoryID(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "ownerID":
+			out.Values[i] = ec._TaskSchedule_ownerID(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "createdByID":
+			out.Values[i] = ec._TaskSchedule_createdByID(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "querySearch":
+			out.Values[i] = ec._TaskSchedule_querySearch(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "recurrence":
+			out.Values[i] = ec._TaskSchedule_recurrence(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "startsAt":
+			out.Values[i] = ec._TaskSchedule_startsAt(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "timeZone":
+			out.Values[i] = ec._TaskSchedule_timeZone(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "dueInDays":
+			out.Values[i] = ec._TaskSchedule_dueInDays(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "active":
+			out.Values[i] = ec._TaskSchedule_active(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "nextOccurrenceAt":
+			out.Values[i] = ec._TaskSchedule_nextOccurrenceAt(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "lastOccurrenceAt":
+			out.Values[i] = ec._TaskSchedule_lastOccurrenceAt(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "libraryID":
+			out.Values[i] = ec._TaskSchedule_libraryID(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "version":
+			out.Values[i] = ec._TaskSchedule_version(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "site":
+			field := field
+
+			innerFunc := func(ctx context.Context, fs *graphql.FieldSet) (res graphql.Marshaler) {
+				defer func() {
+					if r := recover(); r != nil {
+						ec.Error(ctx, ec.Recover(ctx, r))
+					}
+				}()
+				res = ec._TaskSchedule_site(ctx, field, obj)
+				if res == graphql.Null {
+					atomic.AddUint32(&fs.Invalids, 1)
+				}
+				return res
+			}
+
+			if field.IsDeferred() {
+				deferredFieldSet.AddField(field)
+				fieldIndex := len(deferredFieldSet.Values) - 1
+				deferredFieldSet.Concurrently(fieldIndex, func(ctx context.Context) graphql.Marshaler {
+					return innerFunc(ctx, deferredFieldSet)
+				})
+
+				for _, deferrable := range field.Deferrables {
+					view, ok := deferLabelToView[deferrable.Label]
+					if !ok {
+						view = deferredFieldSet.NewView()
+						deferLabelToView[deferrable.Label] = view
+					}
+					view.AddIndices(fieldIndex)
+				}
+
+				// don't run the out.Concurrently() call below
+				out.Values[i] = graphql.Null
+				continue
+			}
+
+			out.Concurrently(i, func(ctx context.Context) graphql.Marshaler { return innerFunc(ctx, out) })
+		case "category":
+			field := field
+
+			innerFunc := func(ctx context.Context, fs *graphql.FieldSet) (res graphql.Marshaler) {
+				defer func() {
+					if r := recover(); r != nil {
+						ec.Error(ctx, ec.Recover(ctx, r))
+					}
+				}()
+				res = ec._TaskSchedule_category(ctx, field, obj)
+				if res == graphql.RequiredNull {
+					atomic.AddUint32(&fs.Invalids, 1)
+				}
+				return res
+			}
+
+			if field.IsDeferred() {
+				deferredFieldSet.AddField(field)
+				fieldIndex := len(deferredFieldSet.Values) - 1
+				deferredFieldSet.Concurrently(fieldIndex, func(ctx context.Context) graphql.Marshaler {
+					return innerFunc(ctx, deferredFieldSet)
+				})
+
+				for _, deferrable := range field.Deferrables {
+					view, ok := deferLabelToView[deferrable.Label]
+					if !ok {
+						view = deferredFieldSet.NewView()
+						deferLabelToView[deferrable.Label] = view
+					}
+					view.AddIndices(fieldIndex)
+				}
+
+				// don't run the out.Concurrently() call below
+				out.Values[i] = graphql.Null
+				continue
+			}
+
+			out.Concurrently(i, func(ctx context.Context) graphql.Marshaler { return innerFunc(ctx, out) })
+		case "owner":
+			field := field
+
+			innerFunc := func(ctx context.Context, fs *graphql.FieldSet) (res graphql.Marshaler) {
+				defer func() {
+					if r := recover(); r != nil {
+						ec.Error(ctx, ec.Recover(ctx, r))
+					}
+				}()
+				res = ec._TaskSchedule_owner(ctx, field, obj)
+				if res == graphql.RequiredNull {
+					atomic.AddUint32(&fs.Invalids, 1)
+				}
+				return res
+			}
+
+			if field.IsDeferred() {
+				deferredFieldSet.AddField(field)
+				fieldIndex := len(deferredFieldSet.Values) - 1
+				deferredFieldSet.Concurrently(fieldIndex, func(ctx context.Context) graphql.Marshaler {
+					return innerFunc(ctx, deferredFieldSet)
+				})
+
+				for _, deferrable := range field.Deferrables {
+					view, ok := deferLabelToView[deferrable.Label]
+					if !ok {
+						view = deferredFieldSet.NewView()
+						deferLabelToView[deferrable.Label] = view
+					}
+					view.AddIndices(fieldIndex)
+				}
+
+				// don't run the out.Concurrently() call below
+				out.Values[i] = graphql.Null
+				continue
+			}
+
+			out.Concurrently(i, func(ctx context.Context) graphql.Marshaler { return innerFunc(ctx, out) })
+		case "createdBy":
+			field := field
+
+			innerFunc := func(ctx context.Context, fs *graphql.FieldSet) (res graphql.Marshaler) {
+				defer func() {
+					if r := recover(); r != nil {
+						ec.Error(ctx, ec.Recover(ctx, r))
+					}
+				}()
+				res = ec._TaskSchedule_createdBy(ctx, field, obj)
+				if res == graphql.RequiredNull {
+					atomic.AddUint32(&fs.Invalids, 1)
+				}
+				return res
+			}
+
+			if field.IsDeferred() {
+				deferredFieldSet.AddField(field)
+				fieldIndex := len(deferredFieldSet.Values) - 1
+				deferredFieldSet.Concurrently(fieldIndex, func(ctx context.Context) graphql.Marshaler {
+					return innerFunc(ctx, deferredFieldSet)
+				})
+
+				for _, deferrable := range field.Deferrables {
+					view, ok := deferLabelToView[deferrable.Label]
+					if !ok {
+						view = deferredFieldSet.NewView()
+						deferLabelToView[deferrable.Label] = view
+					}
+					view.AddIndices(fieldIndex)
+				}
+
+				// don't run the out.Concurrently() call below
+				out.Values[i] = graphql.Null
+				continue
+			}
+
+			out.Concurrently(i, func(ctx context.Context) graphql.Marshaler { return innerFunc(ctx, out) })
+		case "tags":
+			field := field
+
+			innerFunc := func(ctx context.Context, fs *graphql.FieldSet) (res graphql.Marshaler) {
+				defer func() {
+					if r := recover(); r != nil {
+						ec.Error(ctx, ec.Recover(ctx, r))
+					}
+				}()
+				res = ec._TaskSchedule_tags(ctx, field, obj)
+				if res == graphql.RequiredNull {
+					atomic.AddUint32(&fs.Invalids, 1)
+				}
+				return res
+			}
+
+			if field.IsDeferred() {
+				deferredFieldSet.AddField(field)
+				fieldIndex := len(deferredFieldSet.Values) - 1
+				deferredFieldSet.Concurrently(fieldIndex, func(ctx context.Context) graphql.Marshaler {
+					return innerFunc(ctx, deferredFieldSet)
+				})
+
+				for _, deferrable := range field.Deferrables {
+					view, ok := deferLabelToView[deferrable.Label]
+					if !ok {
+						view = deferredFieldSet.NewView()
+						deferLabelToView[deferrable.Label] = view
+					}
+					view.AddIndices(fieldIndex)
+				}
+
+				// don't run the out.Concurrently() call below
+				out.Values[i] = graphql.Null
+				continue
+			}
+
+			out.Concurrently(i, func(ctx context.Context) graphql.Marshaler { return innerFunc(ctx, out) })
+		case "policies":
+			field := field
+
+			innerFunc := func(ctx context.Context, fs *graphql.FieldSet) (res graphql.Marshaler) {
+				defer func() {
+					if r := recover(); r != nil {
+						ec.Error(ctx, ec.Recover(ctx, r))
+					}
+				}()
+				res = ec._TaskSchedule_policies(ctx, field, obj)
+				if res == graphql.RequiredNull {
+					atomic.AddUint32(&fs.Invalids, 1)
+				}
+				return res
+			}
+
+			if field.IsDeferred() {
+				deferredFieldSet.AddField(field)
+				fieldIndex := len(deferredFieldSet.Values) - 1
+				deferredFieldSet.Concurrently(fieldIndex, func(ctx context.Context) graphql.Marshaler {
+					return innerFunc(ctx, deferredFieldSet)
+				})
+
+				for _, deferrable := range field.Deferrables {
+					view, ok := deferLabelToView[deferrable.Label]
+					if !ok {
+						view = deferredFieldSet.NewView()
+						deferLabelToView[deferrable.Label] = view
+					}
+					view.AddIndices(fieldIndex)
+				}
+
+				// don't run the out.Concurrently() call below
+				out.Values[i] = graphql.Null
+				continue
+			}
+
+			out.Concurrently(i, func(ctx context.Context) graphql.Marshaler { return innerFunc(ctx, out) })
+		case "watchers":
+			field := field
+
+			innerFunc := func(ctx context.Context, fs *graphql.FieldSet) (res graphql.Marshaler) {
+				defer func() {
+					if r := recover(); r != nil {
+						ec.Error(ctx, ec.Recover(ctx, r))
+					}
+				}()
+				res = ec._TaskSchedule_watchers(ctx, field, obj)
+				if res == graphql.RequiredNull {
+					atomic.AddUint32(&fs.Invalids, 1)
+				}
+				return res
+			}
+
+			if field.IsDeferred() {
+				deferredFieldSet.AddField(field)
+				fieldIndex := len(deferredFieldSet.Values) - 1
+				deferredFieldSet.Concurrently(fieldIndex, func(ctx context.Context) graphql.Marshaler {
+					return innerFunc(ctx, deferredFieldSet)
+				})
+
+				for _, deferrable := range field.Deferrables {
+					view, ok := deferLabelToView[deferrable.Label]
+					if !ok {
+						view = deferredFieldSet.NewView()
+						deferLabelToView[deferrable.Label] = view
+					}
+					view.AddIndices(fieldIndex)
+				}
+
+				// don't run the out.Concurrently() call below
+				out.Values[i] = graphql.Null
+				continue
+			}
+
+			out.Concurrently(i, func(ctx context.Context) graphql.Marshaler { return innerFunc(ctx, out) })
+		case "tasks":
+			field := field
+
+			innerFunc := func(ctx context.Context, fs *graphql.FieldSet) (res graphql.Marshaler) {
+				defer func() {
+					if r := recover(); r != nil {
+						ec.Error(ctx, ec.Recover(ctx, r))
+					}
+				}()
+				res = ec._TaskSchedule_tasks(ctx, field, obj)
+				if res == graphql.Null {
+					atomic.AddUint32(&fs.Invalids, 1)
+				}
+				return res
+			}
+
+			if field.IsDeferred() {
+				deferredFieldSet.AddField(field)
+				fieldIndex := len(deferredFieldSet.Values) - 1
+				deferredFieldSet.Concurrently(fieldIndex, func(ctx context.Context) graphql.Marshaler {
+					return innerFunc(ctx, deferredFieldSet)
+				})
+
+				for _, deferrable := range field.Deferrables {
+					view, ok := deferLabelToView[deferrable.Label]
+					if !ok {
+						view = deferredFieldSet.NewView()
+						deferLabelToView[deferrable.Label] = view
+					}
+					view.AddIndices(fieldIndex)
+				}
+
+				// don't run the out.Concurrently() call below
+				out.Values[i] = graphql.Null
+				continue
+			}
+
+			out.Concurrently(i, func(ctx context.Context) graphql.Marshaler { return innerFunc(ctx, out) })
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	atomic.AddInt32(&ec.Deferred, int32(min(len(deferLabelToView), math.MaxInt32)))
+
+	ec.ProcessDeferredGroup(graphql.DeferredGroup{
+		Defers:   deferLabelToView,
+		Path:     graphql.GetPath(ctx),
+		FieldSet: deferredFieldSet,
+		Context:  ctx,
+	})
+
+	return out
+}
+
+var taskScheduleConnectionImplementors = []string{"TaskScheduleConnection"}
+
+func (ec *executionContext) _TaskScheduleConnection(ctx context.Context, sel ast.SelectionSet, obj *ent.TaskScheduleConnection) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, taskScheduleConnectionImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferredFieldSet := graphql.NewFieldSet(nil)
+	deferLabelToView := make(map[string]*graphql.FieldSetView)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("TaskScheduleConnection")
+		case "edges":
+			out.Values[i] = ec._TaskScheduleConnection_edges(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "pageInfo":
+			out.Values[i] = ec._TaskScheduleConnection_pageInfo(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "totalCount":
+			out.Values[i] = ec._TaskScheduleConnection_totalCount(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	atomic.AddInt32(&ec.Deferred, int32(min(len(deferLabelToView), math.MaxInt32)))
+
+	ec.ProcessDeferredGroup(graphql.DeferredGroup{
+		Defers:   deferLabelToView,
+		Path:     graphql.GetPath(ctx),
+		FieldSet: deferredFieldSet,
+		Context:  ctx,
+	})
+
+	return out
+}
+
+var taskScheduleEdgeImplementors = []string{"TaskScheduleEdge"}
+
+func (ec *executionContext) _TaskScheduleEdge(ctx context.Context, sel ast.SelectionSet, obj *ent.TaskScheduleEdge) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, taskScheduleEdgeImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferredFieldSet := graphql.NewFieldSet(nil)
+	deferLabelToView := make(map[string]*graphql.FieldSetView)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("TaskScheduleEdge")
+		case "node":
+			out.Values[i] = ec._TaskScheduleEdge_node(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "cursor":
+			out.Values[i] = ec._TaskScheduleEdge_cursor(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	atomic.AddInt32(&ec.Deferred, int32(min(len(deferLabelToView), math.MaxInt32)))
+
+	ec.ProcessDeferredGroup(graphql.DeferredGroup{
+		Defers:   deferLabelToView,
+		Path:     graphql.GetPath(ctx),
+		FieldSet: deferredFieldSet,
+		Context:  ctx,
+	})
+
+	return out
+}
+
+var taskScheduleEventImplementors = []string{"TaskScheduleEvent", "Node"}
+
+func (ec *executionContext) _TaskScheduleEvent(ctx context.Context, sel ast.SelectionSet, obj *ent.TaskScheduleEvent) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, taskScheduleEventImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferredFieldSet := graphql.NewFieldSet(nil)
+	deferLabelToView := make(map[string]*graphql.FieldSetView)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("TaskScheduleEvent")
+		case "id":
+			out.Values[i] = ec._TaskScheduleEvent_id(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "kind":
+			out.Values[i] = ec._TaskScheduleEvent_kind(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "createdAt":
+			out.Values[i] = ec._TaskScheduleEvent_createdAt(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "scheduleID":
+			out.Values[i] = ec._TaskScheduleEvent_scheduleID(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "actorID":
+			out.Values[i] = ec._TaskScheduleEvent_actorID(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "reason":
+			out.Values[i] = ec._TaskScheduleEvent_reason(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "changes":
+			out.Values[i] = ec._TaskScheduleEvent_changes(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "schedule":
+			field := field
+
+			innerFunc := func(ctx context.Context, fs *graphql.FieldSet) (res graphql.Marshaler) {
+				defer func() {
+					if r := recover(); r != nil {
+						ec.Error(ctx, ec.Recover(ctx, r))
+					}
+				}()
+				res = ec._TaskScheduleEvent_schedule(ctx, field, obj)
+				if res == graphql.Null {
+					atomic.AddUint32(&fs.Invalids, 1)
+				}
+				return res
+			}
+
+			if field.IsDeferred() {
+				deferredFieldSet.AddField(field)
+				fieldIndex := len(deferredFieldSet.Values) - 1
+				deferredFieldSet.Concurrently(fieldIndex, func(ctx context.Context) graphql.Marshaler {
+					return innerFunc(ctx, deferredFieldSet)
+				})
+
+				for _, deferrable := range field.Deferrables {
+					view, ok := deferLabelToView[deferrable.Label]
+					if !ok {
+						view = deferredFieldSet.NewView()
+						deferLabelToView[deferrable.Label] = view
+					}
+					view.AddIndices(fieldIndex)
+				}
+
+				// don't run the out.Concurrently() call below
+				out.Values[i] = graphql.Null
+				continue
+			}
+
+			out.Concurrently(i, func(ctx context.Context) graphql.Marshaler { return innerFunc(ctx, out) })
+		case "actor":
+			field := field
+
+			innerFunc := func(ctx context.Context, fs *graphql.FieldSet) (res graphql.Marshaler) {
+				defer func() {
+					if r := recover(); r != nil {
+						ec.Error(ctx, ec.Recover(ctx, r))
+					}
+				}()
+				res = ec._TaskScheduleEvent_actor(ctx, field, obj)
+				if res == graphql.RequiredNull {
+					atomic.AddUint32(&fs.Invalids, 1)
+				}
+				return res
+			}
+
+			if field.IsDeferred() {
+				deferredFieldSet.AddField(field)
+				fieldIndex := len(deferredFieldSet.Values) - 1
+				deferredFieldSet.Concurrently(fieldIndex, func(ctx context.Context) graphql.Marshaler {
+					return innerFunc(ctx, deferredFieldSet)
+				})
+
+				for _, deferrable := range field.Deferrables {
+					view, ok := deferLabelToView[deferrable.Label]
+					if !ok {
+						view = deferredFieldSet.NewView()
+						deferLabelToView[deferrable.Label] = view
+					}
+					view.AddIndices(fieldIndex)
+				}
+
+				// don't run the out.Concurrently() call below
+				out.Values[i] = graphql.Null
+				continue
+			}
+
+			out.Concurrently(i, func(ctx context.Context) graphql.Marshaler { return innerFunc(ctx, out) })
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	atomic.AddInt32(&ec.Deferred, int32(min(len(deferLabelToView), math.MaxInt32)))
+
+	ec.ProcessDeferredGroup(graphql.DeferredGroup{
+		Defers:   deferLabelToView,
+		Path:     graphql.GetPath(ctx),
+		FieldSet: deferredFieldSet,
+		Context:  ctx,
+	})
+
+	return out
+}
+
+var taskScheduleEventConnectionImplementors = []string{"TaskScheduleEventConnection"}
+
+func (ec *executionContext) _TaskScheduleEventConnection(ctx context.Context, sel ast.SelectionSet, obj *ent.TaskScheduleEventConnection) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, taskScheduleEventConnectionImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferredFieldSet := graphql.NewFieldSet(nil)
+	deferLabelToView := make(map[string]*graphql.FieldSetView)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("TaskScheduleEventConnection")
+		case "edges":
+			out.Values[i] = ec._TaskScheduleEventConnection_edges(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "pageInfo":
+			out.Values[i] = ec._TaskScheduleEventConnection_pageInfo(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "totalCount":
+			out.Values[i] = ec._TaskScheduleEventConnection_totalCount(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	atomic.AddInt32(&ec.Deferred, int32(min(len(deferLabelToView), math.MaxInt32)))
+
+	ec.ProcessDeferredGroup(graphql.DeferredGroup{
+		Defers:   deferLabelToView,
+		Path:     graphql.GetPath(ctx),
+		FieldSet: deferredFieldSet,
+		Context:  ctx,
+	})
+
+	return out
+}
+
+var taskScheduleEventEdgeImplementors = []string{"TaskScheduleEventEdge"}
+
+func (ec *executionContext) _TaskScheduleEventEdge(ctx context.Context, sel ast.SelectionSet, obj *ent.TaskScheduleEventEdge) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, taskScheduleEventEdgeImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferredFieldSet := graphql.NewFieldSet(nil)
+	deferLabelToView := make(map[string]*graphql.FieldSetView)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("TaskScheduleEventEdge")
+		case "node":
+			out.Values[i] = ec._TaskScheduleEventEdge_node(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "cursor":
+			out.Values[i] = ec._TaskScheduleEventEdge_cursor(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	atomic.AddInt32(&ec.Deferred, int32(min(len(deferLabelToView), math.MaxInt32)))
+
+	ec.ProcessDeferredGroup(graphql.DeferredGroup{
+		Defers:   deferLabelToView,
+		Path:     graphql.GetPath(ctx),
+		FieldSet: deferredFieldSet,
+		Context:  ctx,
+	})
+
+	return out
+}
+
+var taskScheduleWatcherImplementors = []string{"TaskScheduleWatcher", "Node"}
+
+func (ec *executionContext) _TaskScheduleWatcher(ctx context.Context, sel ast.SelectionSet, obj *ent.TaskScheduleWatcher) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, taskScheduleWatcherImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferredFieldSet := graphql.NewFieldSet(nil)
+	deferLabelToView := make(map[string]*graphql.FieldSetView)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("TaskScheduleWatcher")
+		case "id":
+			out.Values[i] = ec._TaskScheduleWatcher_id(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "notify":
+			out.Values[i] = ec._TaskScheduleWatcher_notify(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "scheduleID":
+			out.Values[i] = ec._TaskScheduleWatcher_scheduleID(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "userID":
+			out.Values[i] = ec._TaskScheduleWatcher_userID(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "createdAt":
+			out.Values[i] = ec._TaskScheduleWatcher_createdAt(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "schedule":
+			field := field
+
+			innerFunc := func(ctx context.Context, fs *graphql.FieldSet) (res graphql.Marshaler) {
+				defer func() {
+					if r := recover(); r != nil {
+						ec.Error(ctx, ec.Recover(ctx, r))
+					}
+				}()
+				res = ec._TaskScheduleWatcher_schedule(ctx, field, obj)
+				if res == graphql.Null {
+					atomic.AddUint32(&fs.Invalids, 1)
+				}
+				return res
+			}
+
+			if field.IsDeferred() {
+				deferredFieldSet.AddField(field)
+				fieldIndex := len(deferredFieldSet.Values) - 1
+				deferredFieldSet.Concurrently(fieldIndex, func(ctx context.Context) graphql.Marshaler {
+					return innerFunc(ctx, deferredFieldSet)
+				})
+
+				for _, deferrable := range field.Deferrables {
+					view, ok := deferLabelToView[deferrable.Label]
+					if !ok {
+						view = deferredFieldSet.NewView()
+						deferLabelToView[deferrable.Label] = view
+					}
+					view.AddIndices(fieldIndex)
+				}
+
+				// don't run the out.Concurrently() call below
+				out.Values[i] = graphql.Null
+				continue
+			}
+
+			out.Concurrently(i, func(ctx context.Context) graphql.Marshaler { return innerFunc(ctx, out) })
+		case "user":
+			field := field
+
+			innerFunc := func(ctx context.Context, fs *graphql.FieldSet) (res graphql.Marshaler) {
+				defer func() {
+					if r := recover(); r != nil {
+						ec.Error(ctx, ec.Recover(ctx, r))
+					}
+				}()
+				res = ec._TaskScheduleWatcher_user(ctx, field, obj)
+				if res == graphql.Null {
+					atomic.AddUint32(&fs.Invalids, 1)
+				}
+				return res
+			}
+
+			if field.IsDeferred() {
+				deferredFieldSet.AddField(field)
+				fieldIndex := len(deferredFieldSet.Values) - 1
+				deferredFieldSet.Concurrently(fieldIndex, func(ctx context.Context) graphql.Marshaler {
+					return innerFunc(ctx, deferredFieldSet)
+				})
+
+				for _, deferrable := range field.Deferrables {
+					view, ok := deferLabelToView[deferrable.Label]
+					if !ok {
+						view = deferredFieldSet.NewView()
+						deferLabelToView[deferrable.Label] = view
+					}
+					view.AddIndices(fieldIndex)
+				}
+
+				// don't run the out.Concurrently() call below
+				out.Values[i] = graphql.Null
+				continue
+			}
+
+			out.Concurrently(i, func(ctx context.Context) graphql.Marshaler { return innerFunc(ctx, out) })
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	atomic.AddInt32(&ec.Deferred, int32(min(len(deferLabelToView), math.MaxInt32)))
+
+	ec.ProcessDeferredGroup(graphql.DeferredGroup{
+		Defers:   deferLabelToView,
+		Path:     graphql.GetPath(ctx),
+		FieldSet: deferredFieldSet,
+		Context:  ctx,
+	})
+
+	return out
+}
+
 var ticketImplementors = []string{"Ticket", "Node"}
 
 func (ec *executionContext) _Ticket(ctx context.Context, sel ast.SelectionSet, obj *ent.Ticket) graphql.Marshaler {
@@ -34543,6 +38632,21 @@ func (ec *executionContext) _Ticket(ctx context.Context, sel ast.SelectionSet, o
 		case "version":
 			out.Values[i] = ec._Ticket_version(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "scheduleID":
+			out.Values[i] = ec._Ticket_scheduleID(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "occurrenceAt":
+			out.Values[i] = ec._Ticket_occurrenceAt(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "resolution":
+			out.Values[i] = ec._Ticket_resolution(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
 				atomic.AddUint32(&out.Invalids, 1)
 			}
 		case "category":
@@ -34859,6 +38963,82 @@ func (ec *executionContext) _Ticket(ctx context.Context, sel ast.SelectionSet, o
 					}
 				}()
 				res = ec._Ticket_watchers(ctx, field, obj)
+				if res == graphql.RequiredNull {
+					atomic.AddUint32(&fs.Invalids, 1)
+				}
+				return res
+			}
+
+			if field.IsDeferred() {
+				deferredFieldSet.AddField(field)
+				fieldIndex := len(deferredFieldSet.Values) - 1
+				deferredFieldSet.Concurrently(fieldIndex, func(ctx context.Context) graphql.Marshaler {
+					return innerFunc(ctx, deferredFieldSet)
+				})
+
+				for _, deferrable := range field.Deferrables {
+					view, ok := deferLabelToView[deferrable.Label]
+					if !ok {
+						view = deferredFieldSet.NewView()
+						deferLabelToView[deferrable.Label] = view
+					}
+					view.AddIndices(fieldIndex)
+				}
+
+				// don't run the out.Concurrently() call below
+				out.Values[i] = graphql.Null
+				continue
+			}
+
+			out.Concurrently(i, func(ctx context.Context) graphql.Marshaler { return innerFunc(ctx, out) })
+		case "policies":
+			field := field
+
+			innerFunc := func(ctx context.Context, fs *graphql.FieldSet) (res graphql.Marshaler) {
+				defer func() {
+					if r := recover(); r != nil {
+						ec.Error(ctx, ec.Recover(ctx, r))
+					}
+				}()
+				res = ec._Ticket_policies(ctx, field, obj)
+				if res == graphql.RequiredNull {
+					atomic.AddUint32(&fs.Invalids, 1)
+				}
+				return res
+			}
+
+			if field.IsDeferred() {
+				deferredFieldSet.AddField(field)
+				fieldIndex := len(deferredFieldSet.Values) - 1
+				deferredFieldSet.Concurrently(fieldIndex, func(ctx context.Context) graphql.Marshaler {
+					return innerFunc(ctx, deferredFieldSet)
+				})
+
+				for _, deferrable := range field.Deferrables {
+					view, ok := deferLabelToView[deferrable.Label]
+					if !ok {
+						view = deferredFieldSet.NewView()
+						deferLabelToView[deferrable.Label] = view
+					}
+					view.AddIndices(fieldIndex)
+				}
+
+				// don't run the out.Concurrently() call below
+				out.Values[i] = graphql.Null
+				continue
+			}
+
+			out.Concurrently(i, func(ctx context.Context) graphql.Marshaler { return innerFunc(ctx, out) })
+		case "schedule":
+			field := field
+
+			innerFunc := func(ctx context.Context, fs *graphql.FieldSet) (res graphql.Marshaler) {
+				defer func() {
+					if r := recover(); r != nil {
+						ec.Error(ctx, ec.Recover(ctx, r))
+					}
+				}()
+				res = ec._Ticket_schedule(ctx, field, obj)
 				if res == graphql.RequiredNull {
 					atomic.AddUint32(&fs.Invalids, 1)
 				}
@@ -36981,6 +41161,32 @@ func (ec *executionContext) unmarshalNColumnMappingInput2ᚖsocdeskᚋinternal�
 	return &res, graphql.ErrorOnPath(ctx, err)
 }
 
+func (ec *executionContext) marshalNCompliancePolicy2ᚖsocdeskᚋentᚐCompliancePolicy(ctx context.Context, sel ast.SelectionSet, v *ent.CompliancePolicy) graphql.Marshaler {
+	if v == nil {
+		if !graphql.HasFieldError(ctx, graphql.GetFieldContext(ctx)) {
+			graphql.AddErrorf(ctx, "the requested element is null which the schema does not allow")
+		}
+		return graphql.Null
+	}
+	return ec._CompliancePolicy(ctx, sel, v)
+}
+
+func (ec *executionContext) unmarshalNCompliancePolicyOrderField2ᚖsocdeskᚋentᚐCompliancePolicyOrderField(ctx context.Context, v any) (*ent.CompliancePolicyOrderField, error) {
+	var res = new(ent.CompliancePolicyOrderField)
+	err := res.UnmarshalGQL(v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalNCompliancePolicyOrderField2ᚖsocdeskᚋentᚐCompliancePolicyOrderField(ctx context.Context, sel ast.SelectionSet, v *ent.CompliancePolicyOrderField) graphql.Marshaler {
+	if v == nil {
+		if !graphql.HasFieldError(ctx, graphql.GetFieldContext(ctx)) {
+			graphql.AddErrorf(ctx, "the requested element is null which the schema does not allow")
+		}
+		return graphql.Null
+	}
+	return v
+}
+
 func (ec *executionContext) unmarshalNCreateCategoryInput2socdeskᚋentᚐCreateCategoryInput(ctx context.Context, v any) (ent.CreateCategoryInput, error) {
 	res, err := ec.unmarshalInputCreateCategoryInput(ctx, v)
 	return res, graphql.ErrorOnPath(ctx, err)
@@ -38257,6 +42463,62 @@ func (ec *executionContext) marshalNTagOrderField2ᚖsocdeskᚋentᚐTagOrderFie
 	return v
 }
 
+func (ec *executionContext) marshalNTaskSchedule2ᚖsocdeskᚋentᚐTaskSchedule(ctx context.Context, sel ast.SelectionSet, v *ent.TaskSchedule) graphql.Marshaler {
+	if v == nil {
+		if !graphql.HasFieldError(ctx, graphql.GetFieldContext(ctx)) {
+			graphql.AddErrorf(ctx, "the requested element is null which the schema does not allow")
+		}
+		return graphql.Null
+	}
+	return ec._TaskSchedule(ctx, sel, v)
+}
+
+func (ec *executionContext) unmarshalNTaskScheduleEventKind2socdeskᚋentᚋtaskscheduleeventᚐKind(ctx context.Context, v any) (taskscheduleevent.Kind, error) {
+	var res taskscheduleevent.Kind
+	err := res.UnmarshalGQL(v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalNTaskScheduleEventKind2socdeskᚋentᚋtaskscheduleeventᚐKind(ctx context.Context, sel ast.SelectionSet, v taskscheduleevent.Kind) graphql.Marshaler {
+	return v
+}
+
+func (ec *executionContext) unmarshalNTaskScheduleOrderField2ᚖsocdeskᚋentᚐTaskScheduleOrderField(ctx context.Context, v any) (*ent.TaskScheduleOrderField, error) {
+	var res = new(ent.TaskScheduleOrderField)
+	err := res.UnmarshalGQL(v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalNTaskScheduleOrderField2ᚖsocdeskᚋentᚐTaskScheduleOrderField(ctx context.Context, sel ast.SelectionSet, v *ent.TaskScheduleOrderField) graphql.Marshaler {
+	if v == nil {
+		if !graphql.HasFieldError(ctx, graphql.GetFieldContext(ctx)) {
+			graphql.AddErrorf(ctx, "the requested element is null which the schema does not allow")
+		}
+		return graphql.Null
+	}
+	return v
+}
+
+func (ec *executionContext) marshalNTaskScheduleWatcher2ᚖsocdeskᚋentᚐTaskScheduleWatcher(ctx context.Context, sel ast.SelectionSet, v *ent.TaskScheduleWatcher) graphql.Marshaler {
+	if v == nil {
+		if !graphql.HasFieldError(ctx, graphql.GetFieldContext(ctx)) {
+			graphql.AddErrorf(ctx, "the requested element is null which the schema does not allow")
+		}
+		return graphql.Null
+	}
+	return ec._TaskScheduleWatcher(ctx, sel, v)
+}
+
+func (ec *executionContext) unmarshalNTaskScheduleWatcherNotify2socdeskᚋentᚋtaskschedulewatcherᚐNotify(ctx context.Context, v any) (taskschedulewatcher.Notify, error) {
+	var res taskschedulewatcher.Notify
+	err := res.UnmarshalGQL(v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalNTaskScheduleWatcherNotify2socdeskᚋentᚋtaskschedulewatcherᚐNotify(ctx context.Context, sel ast.SelectionSet, v taskschedulewatcher.Notify) graphql.Marshaler {
+	return v
+}
+
 func (ec *executionContext) marshalNTicket2ᚖsocdeskᚋentᚐTicket(ctx context.Context, sel ast.SelectionSet, v *ent.Ticket) graphql.Marshaler {
 	if v == nil {
 		if !graphql.HasFieldError(ctx, graphql.GetFieldContext(ctx)) {
@@ -38927,6 +43189,13 @@ func (ec *executionContext) marshalOBulkError2ᚖsocdeskᚋgraphᚋmodelᚐBulkE
 	return ec._BulkError(ctx, sel, v)
 }
 
+func (ec *executionContext) marshalOCategory2ᚖsocdeskᚋentᚐCategory(ctx context.Context, sel ast.SelectionSet, v *ent.Category) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	return ec._Category(ctx, sel, v)
+}
+
 func (ec *executionContext) unmarshalOCategoryWorkflow2ᚖsocdeskᚋentᚋcategoryᚐWorkflow(ctx context.Context, v any) (*category.Workflow, error) {
 	if v == nil {
 		return nil, nil
@@ -38989,6 +43258,52 @@ func (ec *executionContext) unmarshalOColumnMappingInput2ᚕᚖsocdeskᚋinterna
 		}
 	}
 	return res, nil
+}
+
+func (ec *executionContext) marshalOCompliancePolicy2ᚕᚖsocdeskᚋentᚐCompliancePolicyᚄ(ctx context.Context, sel ast.SelectionSet, v []*ent.CompliancePolicy) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalNCompliancePolicy2ᚖsocdeskᚋentᚐCompliancePolicy(ctx, sel, v[i])
+	})
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
+}
+
+func (ec *executionContext) marshalOCompliancePolicy2ᚖsocdeskᚋentᚐCompliancePolicy(ctx context.Context, sel ast.SelectionSet, v *ent.CompliancePolicy) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	return ec._CompliancePolicy(ctx, sel, v)
+}
+
+func (ec *executionContext) marshalOCompliancePolicyEdge2ᚕᚖsocdeskᚋentᚐCompliancePolicyEdge(ctx context.Context, sel ast.SelectionSet, v []*ent.CompliancePolicyEdge) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalOCompliancePolicyEdge2ᚖsocdeskᚋentᚐCompliancePolicyEdge(ctx, sel, v[i])
+	})
+
+	return ret
+}
+
+func (ec *executionContext) marshalOCompliancePolicyEdge2ᚖsocdeskᚋentᚐCompliancePolicyEdge(ctx context.Context, sel ast.SelectionSet, v *ent.CompliancePolicyEdge) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	return ec._CompliancePolicyEdge(ctx, sel, v)
 }
 
 func (ec *executionContext) unmarshalOCursor2ᚖentgoᚗioᚋcontribᚋentgqlᚐCursor(ctx context.Context, v any) (*entgql.Cursor[int], error) {
@@ -39801,6 +44116,79 @@ func (ec *executionContext) marshalOTag2ᚕᚖsocdeskᚋentᚐTagᚄ(ctx context
 		fc := graphql.GetFieldContext(ctx)
 		fc.Result = &v[i]
 		return ec.marshalNTag2ᚖsocdeskᚋentᚐTag(ctx, sel, v[i])
+	})
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
+}
+
+func (ec *executionContext) marshalOTaskSchedule2ᚖsocdeskᚋentᚐTaskSchedule(ctx context.Context, sel ast.SelectionSet, v *ent.TaskSchedule) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	return ec._TaskSchedule(ctx, sel, v)
+}
+
+func (ec *executionContext) marshalOTaskScheduleEdge2ᚕᚖsocdeskᚋentᚐTaskScheduleEdge(ctx context.Context, sel ast.SelectionSet, v []*ent.TaskScheduleEdge) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalOTaskScheduleEdge2ᚖsocdeskᚋentᚐTaskScheduleEdge(ctx, sel, v[i])
+	})
+
+	return ret
+}
+
+func (ec *executionContext) marshalOTaskScheduleEdge2ᚖsocdeskᚋentᚐTaskScheduleEdge(ctx context.Context, sel ast.SelectionSet, v *ent.TaskScheduleEdge) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	return ec._TaskScheduleEdge(ctx, sel, v)
+}
+
+func (ec *executionContext) marshalOTaskScheduleEvent2ᚖsocdeskᚋentᚐTaskScheduleEvent(ctx context.Context, sel ast.SelectionSet, v *ent.TaskScheduleEvent) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	return ec._TaskScheduleEvent(ctx, sel, v)
+}
+
+func (ec *executionContext) marshalOTaskScheduleEventEdge2ᚕᚖsocdeskᚋentᚐTaskScheduleEventEdge(ctx context.Context, sel ast.SelectionSet, v []*ent.TaskScheduleEventEdge) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalOTaskScheduleEventEdge2ᚖsocdeskᚋentᚐTaskScheduleEventEdge(ctx, sel, v[i])
+	})
+
+	return ret
+}
+
+func (ec *executionContext) marshalOTaskScheduleEventEdge2ᚖsocdeskᚋentᚐTaskScheduleEventEdge(ctx context.Context, sel ast.SelectionSet, v *ent.TaskScheduleEventEdge) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	return ec._TaskScheduleEventEdge(ctx, sel, v)
+}
+
+func (ec *executionContext) marshalOTaskScheduleWatcher2ᚕᚖsocdeskᚋentᚐTaskScheduleWatcherᚄ(ctx context.Context, sel ast.SelectionSet, v []*ent.TaskScheduleWatcher) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalNTaskScheduleWatcher2ᚖsocdeskᚋentᚐTaskScheduleWatcher(ctx, sel, v[i])
 	})
 
 	for _, e := range ret {

@@ -107,6 +107,7 @@ func TicketPolicy() ent.Policy {
 		},
 		Mutation: privacy.MutationPolicy{
 			DenyIfNoViewer(),
+			tasksAreNeverDeleted(),
 			privacy.TicketMutationRuleFunc(func(ctx context.Context, m *ent.TicketMutation) error {
 				v, err := requireTickets(ctx, schematype.PermissionTicketEdit)
 				if err != nil {

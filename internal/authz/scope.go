@@ -12,6 +12,7 @@ import (
 	"socdesk/ent/predicate"
 	"socdesk/ent/schematype"
 	"socdesk/ent/site"
+	"socdesk/ent/taskschedule"
 	"socdesk/ent/ticket"
 	"socdesk/ent/ticketapprover"
 	"socdesk/ent/ticketassignee"
@@ -246,3 +247,12 @@ func AsViewer(u *ent.User) *viewer.Viewer {
 	}
 	return v
 }
+
+// Task schedules: a schedule is seen, with TICKET_VIEW, when its site is
+// (the tasks it generates are tickets of that site).
+
+// SeesSchedule reports whether the viewer sees a task schedule of the site.
+func (s Scope) SeesSchedule(siteID int) bool { return s.SeesTicket(siteID) }
+
+// ScheduleWhere is SeesSchedule in SQL.
+func (s Scope) ScheduleWhere() predicate.TaskSchedule { return OnSites(s, taskschedule.SiteIDIn) }

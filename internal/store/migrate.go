@@ -40,6 +40,12 @@ func (s *Store) Migrate(ctx context.Context) (uint, error) {
 	return v, jobs.Migrate(ctx, s.Dialect, s.DB)
 }
 
+// sqliteTasksNeverDeleted is the SQLite half of the trigger the PostgreSQL
+// migration tasks_schedules_policies creates: no deletion of a task, whoever
+// asks, socdesk's own work and plain SQL too.
+const sqliteTasksNeverDeleted = `CREATE TRIGGER IF NOT EXISTS tasks_are_never_deleted BEFORE DELETE ON tickets
+FOR EACH ROW WHEN OLD.kind = 'TASK' BEGIN SELECT RAISE(ABORT, 'tasks are never deleted'); END`
+
 func (s *Store) migrate(ctx context.Context) (uint, error) {
 	if s.Dialect != "postgres" {
 		if err := s.Client.Schema.Create(ctx); err != nil {
@@ -47,6 +53,9 @@ func (s *Store) migrate(ctx context.Context) (uint, error) {
 		}
 		if err := s.sqliteDataMigrations(ctx); err != nil {
 			return 0, err
+		}
+		if _, err := s.DB.ExecContext(ctx, sqliteTasksNeverDeleted); err != nil {
+			return 0, fmt.Errorf("tasks are never deleted: %w", err)
 		}
 		if err := s.alignSQLiteTicketNumbers(ctx); err != nil {
 			return 0, err

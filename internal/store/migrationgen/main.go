@@ -3,6 +3,9 @@
 // Atlas on a scratch database of a local PostgreSQL server.
 //
 //	go run ./internal/store/migrationgen NAME
+//
+// A migration edited by hand (a trigger, a backfill) gets its checksum
+// again with -rehash, which rewrites atlas.sum.
 package main
 
 import (
@@ -24,6 +27,12 @@ import (
 func main() {
 	if len(os.Args) != 2 {
 		log.Fatal("usage: migrationgen NAME")
+	}
+	if os.Args[1] == "-rehash" {
+		if err := rehash(); err != nil {
+			log.Fatal(err)
+		}
+		return
 	}
 	if err := run(context.Background(), os.Args[1]); err != nil {
 		log.Fatal(err)
@@ -55,3 +64,16 @@ func run(ctx context.Context, name string) error {
 }
 
 var _ atlas.Dir = (*sqltool.GolangMigrateDir)(nil)
+
+// rehash rewrites atlas.sum from the migration files as they are.
+func rehash() error {
+	dir, err := sqltool.NewGolangMigrateDir("internal/store/migrations")
+	if err != nil {
+		return err
+	}
+	sum, err := dir.Checksum()
+	if err != nil {
+		return err
+	}
+	return atlas.WriteSumFile(dir, sum)
+}
