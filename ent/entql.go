@@ -603,6 +603,8 @@ var schemaGraph = func() *sqlgraph.Schema {
 			ticket.FieldVersion:           {Type: field.TypeInt, Column: ticket.FieldVersion},
 			ticket.FieldScheduleID:        {Type: field.TypeInt, Column: ticket.FieldScheduleID},
 			ticket.FieldOccurrenceAt:      {Type: field.TypeTime, Column: ticket.FieldOccurrenceAt},
+			ticket.FieldQueryFilter:       {Type: field.TypeJSON, Column: ticket.FieldQueryFilter},
+			ticket.FieldQuerySearch:       {Type: field.TypeString, Column: ticket.FieldQuerySearch},
 			ticket.FieldResolution:        {Type: field.TypeString, Column: ticket.FieldResolution},
 		},
 	}
@@ -5111,6 +5113,16 @@ func (f *TicketFilter) WhereScheduleID(p entql.IntP) {
 // WhereOccurrenceAt applies the entql time.Time predicate on the occurrence_at field.
 func (f *TicketFilter) WhereOccurrenceAt(p entql.TimeP) {
 	f.Where(p.Field(ticket.FieldOccurrenceAt))
+}
+
+// WhereQueryFilter applies the entql json.RawMessage predicate on the query_filter field.
+func (f *TicketFilter) WhereQueryFilter(p entql.BytesP) {
+	f.Where(p.Field(ticket.FieldQueryFilter))
+}
+
+// WhereQuerySearch applies the entql string predicate on the query_search field.
+func (f *TicketFilter) WhereQuerySearch(p entql.StringP) {
+	f.Where(p.Field(ticket.FieldQuerySearch))
 }
 
 // WhereResolution applies the entql string predicate on the resolution field.

@@ -3352,6 +3352,11 @@ func (_q *TicketQuery) collectField(ctx context.Context, oneNode bool, opCtx *gr
 				selectedFields = append(selectedFields, ticket.FieldOccurrenceAt)
 				fieldSeen[ticket.FieldOccurrenceAt] = struct{}{}
 			}
+		case "querySearch":
+			if _, ok := fieldSeen[ticket.FieldQuerySearch]; !ok {
+				selectedFields = append(selectedFields, ticket.FieldQuerySearch)
+				fieldSeen[ticket.FieldQuerySearch] = struct{}{}
+			}
 		case "resolution":
 			if _, ok := fieldSeen[ticket.FieldResolution]; !ok {
 				selectedFields = append(selectedFields, ticket.FieldResolution)

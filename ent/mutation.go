@@ -23114,6 +23114,9 @@ type TicketMutation struct {
 	version              *int
 	addversion           *int
 	occurrence_at        *time.Time
+	query_filter         *json.RawMessage
+	appendquery_filter   json.RawMessage
+	query_search         *string
 	resolution           *string
 	clearedFields        map[string]struct{}
 	category             *int
@@ -24913,6 +24916,120 @@ func (m *TicketMutation) ResetOccurrenceAt() {
 	delete(m.clearedFields, ticket.FieldOccurrenceAt)
 }
 
+// SetQueryFilter sets the "query_filter" field.
+func (m *TicketMutation) SetQueryFilter(jm json.RawMessage) {
+	m.query_filter = &jm
+	m.appendquery_filter = nil
+}
+
+// QueryFilter returns the value of the "query_filter" field in the mutation.
+func (m *TicketMutation) QueryFilter() (r json.RawMessage, exists bool) {
+	v := m.query_filter
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldQueryFilter returns the old "query_filter" field's value of the Ticket entity.
+// If the Ticket object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *TicketMutation) OldQueryFilter(ctx context.Context) (v json.RawMessage, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldQueryFilter is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldQueryFilter requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldQueryFilter: %w", err)
+	}
+	return oldValue.QueryFilter, nil
+}
+
+// AppendQueryFilter adds jm to the "query_filter" field.
+func (m *TicketMutation) AppendQueryFilter(jm json.RawMessage) {
+	m.appendquery_filter = append(m.appendquery_filter, jm...)
+}
+
+// AppendedQueryFilter returns the list of values that were appended to the "query_filter" field in this mutation.
+func (m *TicketMutation) AppendedQueryFilter() (json.RawMessage, bool) {
+	if len(m.appendquery_filter) == 0 {
+		return nil, false
+	}
+	return m.appendquery_filter, true
+}
+
+// ClearQueryFilter clears the value of the "query_filter" field.
+func (m *TicketMutation) ClearQueryFilter() {
+	m.query_filter = nil
+	m.appendquery_filter = nil
+	m.clearedFields[ticket.FieldQueryFilter] = struct{}{}
+}
+
+// QueryFilterCleared returns if the "query_filter" field was cleared in this mutation.
+func (m *TicketMutation) QueryFilterCleared() bool {
+	_, ok := m.clearedFields[ticket.FieldQueryFilter]
+	return ok
+}
+
+// ResetQueryFilter resets all changes to the "query_filter" field.
+func (m *TicketMutation) ResetQueryFilter() {
+	m.query_filter = nil
+	m.appendquery_filter = nil
+	delete(m.clearedFields, ticket.FieldQueryFilter)
+}
+
+// SetQuerySearch sets the "query_search" field.
+func (m *TicketMutation) SetQuerySearch(s string) {
+	m.query_search = &s
+}
+
+// QuerySearch returns the value of the "query_search" field in the mutation.
+func (m *TicketMutation) QuerySearch() (r string, exists bool) {
+	v := m.query_search
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldQuerySearch returns the old "query_search" field's value of the Ticket entity.
+// If the Ticket object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *TicketMutation) OldQuerySearch(ctx context.Context) (v *string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldQuerySearch is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldQuerySearch requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldQuerySearch: %w", err)
+	}
+	return oldValue.QuerySearch, nil
+}
+
+// ClearQuerySearch clears the value of the "query_search" field.
+func (m *TicketMutation) ClearQuerySearch() {
+	m.query_search = nil
+	m.clearedFields[ticket.FieldQuerySearch] = struct{}{}
+}
+
+// QuerySearchCleared returns if the "query_search" field was cleared in this mutation.
+func (m *TicketMutation) QuerySearchCleared() bool {
+	_, ok := m.clearedFields[ticket.FieldQuerySearch]
+	return ok
+}
+
+// ResetQuerySearch resets all changes to the "query_search" field.
+func (m *TicketMutation) ResetQuerySearch() {
+	m.query_search = nil
+	delete(m.clearedFields, ticket.FieldQuerySearch)
+}
+
 // SetResolution sets the "resolution" field.
 func (m *TicketMutation) SetResolution(s string) {
 	m.resolution = &s
@@ -25860,7 +25977,7 @@ func (m *TicketMutation) Type() string {
 // order to get all numeric fields that were incremented/decremented, call
 // AddedFields().
 func (m *TicketMutation) Fields() []string {
-	fields := make([]string, 0, 36)
+	fields := make([]string, 0, 38)
 	if m.created_at != nil {
 		fields = append(fields, ticket.FieldCreatedAt)
 	}
@@ -25966,6 +26083,12 @@ func (m *TicketMutation) Fields() []string {
 	if m.occurrence_at != nil {
 		fields = append(fields, ticket.FieldOccurrenceAt)
 	}
+	if m.query_filter != nil {
+		fields = append(fields, ticket.FieldQueryFilter)
+	}
+	if m.query_search != nil {
+		fields = append(fields, ticket.FieldQuerySearch)
+	}
 	if m.resolution != nil {
 		fields = append(fields, ticket.FieldResolution)
 	}
@@ -26047,6 +26170,10 @@ func (m *TicketMutation) Field(name string) (ent.Value, bool) {
 		return m.ScheduleID()
 	case ticket.FieldOccurrenceAt:
 		return m.OccurrenceAt()
+	case ticket.FieldQueryFilter:
+		return m.QueryFilter()
+	case ticket.FieldQuerySearch:
+		return m.QuerySearch()
 	case ticket.FieldResolution:
 		return m.Resolution()
 	}
@@ -26128,6 +26255,10 @@ func (m *TicketMutation) OldField(ctx context.Context, name string) (ent.Value, 
 		return m.OldScheduleID(ctx)
 	case ticket.FieldOccurrenceAt:
 		return m.OldOccurrenceAt(ctx)
+	case ticket.FieldQueryFilter:
+		return m.OldQueryFilter(ctx)
+	case ticket.FieldQuerySearch:
+		return m.OldQuerySearch(ctx)
 	case ticket.FieldResolution:
 		return m.OldResolution(ctx)
 	}
@@ -26384,6 +26515,20 @@ func (m *TicketMutation) SetField(name string, value ent.Value) error {
 		}
 		m.SetOccurrenceAt(v)
 		return nil
+	case ticket.FieldQueryFilter:
+		v, ok := value.(json.RawMessage)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetQueryFilter(v)
+		return nil
+	case ticket.FieldQuerySearch:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetQuerySearch(v)
+		return nil
 	case ticket.FieldResolution:
 		v, ok := value.(string)
 		if !ok {
@@ -26544,6 +26689,12 @@ func (m *TicketMutation) ClearedFields() []string {
 	if m.FieldCleared(ticket.FieldOccurrenceAt) {
 		fields = append(fields, ticket.FieldOccurrenceAt)
 	}
+	if m.FieldCleared(ticket.FieldQueryFilter) {
+		fields = append(fields, ticket.FieldQueryFilter)
+	}
+	if m.FieldCleared(ticket.FieldQuerySearch) {
+		fields = append(fields, ticket.FieldQuerySearch)
+	}
 	if m.FieldCleared(ticket.FieldResolution) {
 		fields = append(fields, ticket.FieldResolution)
 	}
@@ -26620,6 +26771,12 @@ func (m *TicketMutation) ClearField(name string) error {
 		return nil
 	case ticket.FieldOccurrenceAt:
 		m.ClearOccurrenceAt()
+		return nil
+	case ticket.FieldQueryFilter:
+		m.ClearQueryFilter()
+		return nil
+	case ticket.FieldQuerySearch:
+		m.ClearQuerySearch()
 		return nil
 	case ticket.FieldResolution:
 		m.ClearResolution()
@@ -26736,6 +26893,12 @@ func (m *TicketMutation) ResetField(name string) error {
 		return nil
 	case ticket.FieldOccurrenceAt:
 		m.ResetOccurrenceAt()
+		return nil
+	case ticket.FieldQueryFilter:
+		m.ResetQueryFilter()
+		return nil
+	case ticket.FieldQuerySearch:
+		m.ResetQuerySearch()
 		return nil
 	case ticket.FieldResolution:
 		m.ResetResolution()

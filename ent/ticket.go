@@ -93,6 +93,10 @@ type Ticket struct {
 	ScheduleID *int `json:"schedule_id,omitempty"`
 	// OccurrenceAt holds the value of the "occurrence_at" field.
 	OccurrenceAt *time.Time `json:"occurrence_at,omitempty"`
+	// QueryFilter holds the value of the "query_filter" field.
+	QueryFilter json.RawMessage `json:"query_filter,omitempty"`
+	// QuerySearch holds the value of the "query_search" field.
+	QuerySearch *string `json:"query_search,omitempty"`
 	// A task's note of the findings (closed) or the reason (invalid); cleared on reopening.
 	Resolution *string `json:"resolution,omitempty"`
 	// Edges holds the relations/edges for other nodes in the graph.
@@ -384,13 +388,13 @@ func (*Ticket) scanValues(columns []string) ([]any, error) {
 	values := make([]any, len(columns))
 	for i := range columns {
 		switch columns[i] {
-		case ticket.FieldCustomFields:
+		case ticket.FieldCustomFields, ticket.FieldQueryFilter:
 			values[i] = new([]byte)
 		case ticket.FieldIncident:
 			values[i] = new(sql.NullBool)
 		case ticket.FieldID, ticket.FieldSrcPort, ticket.FieldDstPort, ticket.FieldCategoryID, ticket.FieldSiteID, ticket.FieldPriorityRank, ticket.FieldRegisteredByID, ticket.FieldDuplicateCount, ticket.FieldVersion, ticket.FieldScheduleID:
 			values[i] = new(sql.NullInt64)
-		case ticket.FieldTitle, ticket.FieldKind, ticket.FieldBody, ticket.FieldBodyFormat, ticket.FieldDetectionTemplate, ticket.FieldSrcIP, ticket.FieldDstIP, ticket.FieldProtocol, ticket.FieldHost, ticket.FieldSrcIPKey, ticket.FieldDstIPKey, ticket.FieldHostKey, ticket.FieldPriority, ticket.FieldStatus, ticket.FieldAttackVerdict, ticket.FieldOrigin, ticket.FieldExplanationStatus, ticket.FieldResolution:
+		case ticket.FieldTitle, ticket.FieldKind, ticket.FieldBody, ticket.FieldBodyFormat, ticket.FieldDetectionTemplate, ticket.FieldSrcIP, ticket.FieldDstIP, ticket.FieldProtocol, ticket.FieldHost, ticket.FieldSrcIPKey, ticket.FieldDstIPKey, ticket.FieldHostKey, ticket.FieldPriority, ticket.FieldStatus, ticket.FieldAttackVerdict, ticket.FieldOrigin, ticket.FieldExplanationStatus, ticket.FieldQuerySearch, ticket.FieldResolution:
 			values[i] = new(sql.NullString)
 		case ticket.FieldCreatedAt, ticket.FieldUpdatedAt, ticket.FieldFirstDetectedAt, ticket.FieldLastDetectedAt, ticket.FieldClosedAt, ticket.FieldDueAt, ticket.FieldOccurrenceAt:
 			values[i] = new(sql.NullTime)
@@ -641,6 +645,21 @@ func (_m *Ticket) assignValues(columns []string, values []any) error {
 			} else if value.Valid {
 				_m.OccurrenceAt = new(time.Time)
 				*_m.OccurrenceAt = value.Time
+			}
+		case ticket.FieldQueryFilter:
+			if value, ok := values[i].(*[]byte); !ok {
+				return fmt.Errorf("unexpected type %T for field query_filter", values[i])
+			} else if value != nil && len(*value) > 0 {
+				if err := json.Unmarshal(*value, &_m.QueryFilter); err != nil {
+					return fmt.Errorf("unmarshal field query_filter: %w", err)
+				}
+			}
+		case ticket.FieldQuerySearch:
+			if value, ok := values[i].(*sql.NullString); !ok {
+				return fmt.Errorf("unexpected type %T for field query_search", values[i])
+			} else if value.Valid {
+				_m.QuerySearch = new(string)
+				*_m.QuerySearch = value.String
 			}
 		case ticket.FieldResolution:
 			if value, ok := values[i].(*sql.NullString); !ok {
@@ -928,6 +947,14 @@ func (_m *Ticket) String() string {
 	if v := _m.OccurrenceAt; v != nil {
 		builder.WriteString("occurrence_at=")
 		builder.WriteString(v.Format(time.ANSIC))
+	}
+	builder.WriteString(", ")
+	builder.WriteString("query_filter=")
+	builder.WriteString(fmt.Sprintf("%v", _m.QueryFilter))
+	builder.WriteString(", ")
+	if v := _m.QuerySearch; v != nil {
+		builder.WriteString("query_search=")
+		builder.WriteString(*v)
 	}
 	builder.WriteString(", ")
 	if v := _m.Resolution; v != nil {

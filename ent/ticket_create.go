@@ -4,6 +4,7 @@ package ent
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"socdesk/ent/attachment"
@@ -488,6 +489,26 @@ func (_c *TicketCreate) SetNillableOccurrenceAt(v *time.Time) *TicketCreate {
 	return _c
 }
 
+// SetQueryFilter sets the "query_filter" field.
+func (_c *TicketCreate) SetQueryFilter(v json.RawMessage) *TicketCreate {
+	_c.mutation.SetQueryFilter(v)
+	return _c
+}
+
+// SetQuerySearch sets the "query_search" field.
+func (_c *TicketCreate) SetQuerySearch(v string) *TicketCreate {
+	_c.mutation.SetQuerySearch(v)
+	return _c
+}
+
+// SetNillableQuerySearch sets the "query_search" field if the given value is not nil.
+func (_c *TicketCreate) SetNillableQuerySearch(v *string) *TicketCreate {
+	if v != nil {
+		_c.SetQuerySearch(*v)
+	}
+	return _c
+}
+
 // SetResolution sets the "resolution" field.
 func (_c *TicketCreate) SetResolution(v string) *TicketCreate {
 	_c.mutation.SetResolution(v)
@@ -945,6 +966,11 @@ func (_c *TicketCreate) check() error {
 	if _, ok := _c.mutation.Version(); !ok {
 		return &ValidationError{Name: "version", err: errors.New(`ent: missing required field "Ticket.version"`)}
 	}
+	if v, ok := _c.mutation.QuerySearch(); ok {
+		if err := ticket.QuerySearchValidator(v); err != nil {
+			return &ValidationError{Name: "query_search", err: fmt.Errorf(`ent: validator failed for field "Ticket.query_search": %w`, err)}
+		}
+	}
 	if len(_c.mutation.CategoryIDs()) == 0 {
 		return &ValidationError{Name: "category", err: errors.New(`ent: missing required edge "Ticket.category"`)}
 	}
@@ -1107,6 +1133,14 @@ func (_c *TicketCreate) createSpec() (*Ticket, *sqlgraph.CreateSpec) {
 	if value, ok := _c.mutation.OccurrenceAt(); ok {
 		_spec.SetField(ticket.FieldOccurrenceAt, field.TypeTime, value)
 		_node.OccurrenceAt = &value
+	}
+	if value, ok := _c.mutation.QueryFilter(); ok {
+		_spec.SetField(ticket.FieldQueryFilter, field.TypeJSON, value)
+		_node.QueryFilter = value
+	}
+	if value, ok := _c.mutation.QuerySearch(); ok {
+		_spec.SetField(ticket.FieldQuerySearch, field.TypeString, value)
+		_node.QuerySearch = &value
 	}
 	if value, ok := _c.mutation.Resolution(); ok {
 		_spec.SetField(ticket.FieldResolution, field.TypeString, value)
@@ -1936,6 +1970,42 @@ func (u *TicketUpsert) AddVersion(v int) *TicketUpsert {
 	return u
 }
 
+// SetQueryFilter sets the "query_filter" field.
+func (u *TicketUpsert) SetQueryFilter(v json.RawMessage) *TicketUpsert {
+	u.Set(ticket.FieldQueryFilter, v)
+	return u
+}
+
+// UpdateQueryFilter sets the "query_filter" field to the value that was provided on create.
+func (u *TicketUpsert) UpdateQueryFilter() *TicketUpsert {
+	u.SetExcluded(ticket.FieldQueryFilter)
+	return u
+}
+
+// ClearQueryFilter clears the value of the "query_filter" field.
+func (u *TicketUpsert) ClearQueryFilter() *TicketUpsert {
+	u.SetNull(ticket.FieldQueryFilter)
+	return u
+}
+
+// SetQuerySearch sets the "query_search" field.
+func (u *TicketUpsert) SetQuerySearch(v string) *TicketUpsert {
+	u.Set(ticket.FieldQuerySearch, v)
+	return u
+}
+
+// UpdateQuerySearch sets the "query_search" field to the value that was provided on create.
+func (u *TicketUpsert) UpdateQuerySearch() *TicketUpsert {
+	u.SetExcluded(ticket.FieldQuerySearch)
+	return u
+}
+
+// ClearQuerySearch clears the value of the "query_search" field.
+func (u *TicketUpsert) ClearQuerySearch() *TicketUpsert {
+	u.SetNull(ticket.FieldQuerySearch)
+	return u
+}
+
 // SetResolution sets the "resolution" field.
 func (u *TicketUpsert) SetResolution(v string) *TicketUpsert {
 	u.Set(ticket.FieldResolution, v)
@@ -2577,6 +2647,48 @@ func (u *TicketUpsertOne) AddVersion(v int) *TicketUpsertOne {
 func (u *TicketUpsertOne) UpdateVersion() *TicketUpsertOne {
 	return u.Update(func(s *TicketUpsert) {
 		s.UpdateVersion()
+	})
+}
+
+// SetQueryFilter sets the "query_filter" field.
+func (u *TicketUpsertOne) SetQueryFilter(v json.RawMessage) *TicketUpsertOne {
+	return u.Update(func(s *TicketUpsert) {
+		s.SetQueryFilter(v)
+	})
+}
+
+// UpdateQueryFilter sets the "query_filter" field to the value that was provided on create.
+func (u *TicketUpsertOne) UpdateQueryFilter() *TicketUpsertOne {
+	return u.Update(func(s *TicketUpsert) {
+		s.UpdateQueryFilter()
+	})
+}
+
+// ClearQueryFilter clears the value of the "query_filter" field.
+func (u *TicketUpsertOne) ClearQueryFilter() *TicketUpsertOne {
+	return u.Update(func(s *TicketUpsert) {
+		s.ClearQueryFilter()
+	})
+}
+
+// SetQuerySearch sets the "query_search" field.
+func (u *TicketUpsertOne) SetQuerySearch(v string) *TicketUpsertOne {
+	return u.Update(func(s *TicketUpsert) {
+		s.SetQuerySearch(v)
+	})
+}
+
+// UpdateQuerySearch sets the "query_search" field to the value that was provided on create.
+func (u *TicketUpsertOne) UpdateQuerySearch() *TicketUpsertOne {
+	return u.Update(func(s *TicketUpsert) {
+		s.UpdateQuerySearch()
+	})
+}
+
+// ClearQuerySearch clears the value of the "query_search" field.
+func (u *TicketUpsertOne) ClearQuerySearch() *TicketUpsertOne {
+	return u.Update(func(s *TicketUpsert) {
+		s.ClearQuerySearch()
 	})
 }
 
@@ -3390,6 +3502,48 @@ func (u *TicketUpsertBulk) AddVersion(v int) *TicketUpsertBulk {
 func (u *TicketUpsertBulk) UpdateVersion() *TicketUpsertBulk {
 	return u.Update(func(s *TicketUpsert) {
 		s.UpdateVersion()
+	})
+}
+
+// SetQueryFilter sets the "query_filter" field.
+func (u *TicketUpsertBulk) SetQueryFilter(v json.RawMessage) *TicketUpsertBulk {
+	return u.Update(func(s *TicketUpsert) {
+		s.SetQueryFilter(v)
+	})
+}
+
+// UpdateQueryFilter sets the "query_filter" field to the value that was provided on create.
+func (u *TicketUpsertBulk) UpdateQueryFilter() *TicketUpsertBulk {
+	return u.Update(func(s *TicketUpsert) {
+		s.UpdateQueryFilter()
+	})
+}
+
+// ClearQueryFilter clears the value of the "query_filter" field.
+func (u *TicketUpsertBulk) ClearQueryFilter() *TicketUpsertBulk {
+	return u.Update(func(s *TicketUpsert) {
+		s.ClearQueryFilter()
+	})
+}
+
+// SetQuerySearch sets the "query_search" field.
+func (u *TicketUpsertBulk) SetQuerySearch(v string) *TicketUpsertBulk {
+	return u.Update(func(s *TicketUpsert) {
+		s.SetQuerySearch(v)
+	})
+}
+
+// UpdateQuerySearch sets the "query_search" field to the value that was provided on create.
+func (u *TicketUpsertBulk) UpdateQuerySearch() *TicketUpsertBulk {
+	return u.Update(func(s *TicketUpsert) {
+		s.UpdateQuerySearch()
+	})
+}
+
+// ClearQuerySearch clears the value of the "query_search" field.
+func (u *TicketUpsertBulk) ClearQuerySearch() *TicketUpsertBulk {
+	return u.Update(func(s *TicketUpsert) {
+		s.ClearQuerySearch()
 	})
 }
 

@@ -4,6 +4,7 @@ package ent
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"socdesk/ent/attachment"
@@ -575,6 +576,44 @@ func (_u *TicketUpdate) SetNillableVersion(v *int) *TicketUpdate {
 // AddVersion adds value to the "version" field.
 func (_u *TicketUpdate) AddVersion(v int) *TicketUpdate {
 	_u.mutation.AddVersion(v)
+	return _u
+}
+
+// SetQueryFilter sets the "query_filter" field.
+func (_u *TicketUpdate) SetQueryFilter(v json.RawMessage) *TicketUpdate {
+	_u.mutation.SetQueryFilter(v)
+	return _u
+}
+
+// AppendQueryFilter appends value to the "query_filter" field.
+func (_u *TicketUpdate) AppendQueryFilter(v json.RawMessage) *TicketUpdate {
+	_u.mutation.AppendQueryFilter(v)
+	return _u
+}
+
+// ClearQueryFilter clears the value of the "query_filter" field.
+func (_u *TicketUpdate) ClearQueryFilter() *TicketUpdate {
+	_u.mutation.ClearQueryFilter()
+	return _u
+}
+
+// SetQuerySearch sets the "query_search" field.
+func (_u *TicketUpdate) SetQuerySearch(v string) *TicketUpdate {
+	_u.mutation.SetQuerySearch(v)
+	return _u
+}
+
+// SetNillableQuerySearch sets the "query_search" field if the given value is not nil.
+func (_u *TicketUpdate) SetNillableQuerySearch(v *string) *TicketUpdate {
+	if v != nil {
+		_u.SetQuerySearch(*v)
+	}
+	return _u
+}
+
+// ClearQuerySearch clears the value of the "query_search" field.
+func (_u *TicketUpdate) ClearQuerySearch() *TicketUpdate {
+	_u.mutation.ClearQuerySearch()
 	return _u
 }
 
@@ -1233,6 +1272,11 @@ func (_u *TicketUpdate) check() error {
 			return &ValidationError{Name: "explanation_status", err: fmt.Errorf(`ent: validator failed for field "Ticket.explanation_status": %w`, err)}
 		}
 	}
+	if v, ok := _u.mutation.QuerySearch(); ok {
+		if err := ticket.QuerySearchValidator(v); err != nil {
+			return &ValidationError{Name: "query_search", err: fmt.Errorf(`ent: validator failed for field "Ticket.query_search": %w`, err)}
+		}
+	}
 	if _u.mutation.CategoryCleared() && len(_u.mutation.CategoryIDs()) > 0 {
 		return errors.New(`ent: clearing a required unique edge "Ticket.category"`)
 	}
@@ -1414,6 +1458,23 @@ func (_u *TicketUpdate) sqlSave(ctx context.Context) (_node int, err error) {
 	}
 	if _u.mutation.OccurrenceAtCleared() {
 		_spec.ClearField(ticket.FieldOccurrenceAt, field.TypeTime)
+	}
+	if value, ok := _u.mutation.QueryFilter(); ok {
+		_spec.SetField(ticket.FieldQueryFilter, field.TypeJSON, value)
+	}
+	if value, ok := _u.mutation.AppendedQueryFilter(); ok {
+		_spec.AddModifier(func(u *sql.UpdateBuilder) {
+			sqljson.Append(u, ticket.FieldQueryFilter, value)
+		})
+	}
+	if _u.mutation.QueryFilterCleared() {
+		_spec.ClearField(ticket.FieldQueryFilter, field.TypeJSON)
+	}
+	if value, ok := _u.mutation.QuerySearch(); ok {
+		_spec.SetField(ticket.FieldQuerySearch, field.TypeString, value)
+	}
+	if _u.mutation.QuerySearchCleared() {
+		_spec.ClearField(ticket.FieldQuerySearch, field.TypeString)
 	}
 	if value, ok := _u.mutation.Resolution(); ok {
 		_spec.SetField(ticket.FieldResolution, field.TypeString, value)
@@ -2664,6 +2725,44 @@ func (_u *TicketUpdateOne) AddVersion(v int) *TicketUpdateOne {
 	return _u
 }
 
+// SetQueryFilter sets the "query_filter" field.
+func (_u *TicketUpdateOne) SetQueryFilter(v json.RawMessage) *TicketUpdateOne {
+	_u.mutation.SetQueryFilter(v)
+	return _u
+}
+
+// AppendQueryFilter appends value to the "query_filter" field.
+func (_u *TicketUpdateOne) AppendQueryFilter(v json.RawMessage) *TicketUpdateOne {
+	_u.mutation.AppendQueryFilter(v)
+	return _u
+}
+
+// ClearQueryFilter clears the value of the "query_filter" field.
+func (_u *TicketUpdateOne) ClearQueryFilter() *TicketUpdateOne {
+	_u.mutation.ClearQueryFilter()
+	return _u
+}
+
+// SetQuerySearch sets the "query_search" field.
+func (_u *TicketUpdateOne) SetQuerySearch(v string) *TicketUpdateOne {
+	_u.mutation.SetQuerySearch(v)
+	return _u
+}
+
+// SetNillableQuerySearch sets the "query_search" field if the given value is not nil.
+func (_u *TicketUpdateOne) SetNillableQuerySearch(v *string) *TicketUpdateOne {
+	if v != nil {
+		_u.SetQuerySearch(*v)
+	}
+	return _u
+}
+
+// ClearQuerySearch clears the value of the "query_search" field.
+func (_u *TicketUpdateOne) ClearQuerySearch() *TicketUpdateOne {
+	_u.mutation.ClearQuerySearch()
+	return _u
+}
+
 // SetResolution sets the "resolution" field.
 func (_u *TicketUpdateOne) SetResolution(v string) *TicketUpdateOne {
 	_u.mutation.SetResolution(v)
@@ -3332,6 +3431,11 @@ func (_u *TicketUpdateOne) check() error {
 			return &ValidationError{Name: "explanation_status", err: fmt.Errorf(`ent: validator failed for field "Ticket.explanation_status": %w`, err)}
 		}
 	}
+	if v, ok := _u.mutation.QuerySearch(); ok {
+		if err := ticket.QuerySearchValidator(v); err != nil {
+			return &ValidationError{Name: "query_search", err: fmt.Errorf(`ent: validator failed for field "Ticket.query_search": %w`, err)}
+		}
+	}
 	if _u.mutation.CategoryCleared() && len(_u.mutation.CategoryIDs()) > 0 {
 		return errors.New(`ent: clearing a required unique edge "Ticket.category"`)
 	}
@@ -3530,6 +3634,23 @@ func (_u *TicketUpdateOne) sqlSave(ctx context.Context) (_node *Ticket, err erro
 	}
 	if _u.mutation.OccurrenceAtCleared() {
 		_spec.ClearField(ticket.FieldOccurrenceAt, field.TypeTime)
+	}
+	if value, ok := _u.mutation.QueryFilter(); ok {
+		_spec.SetField(ticket.FieldQueryFilter, field.TypeJSON, value)
+	}
+	if value, ok := _u.mutation.AppendedQueryFilter(); ok {
+		_spec.AddModifier(func(u *sql.UpdateBuilder) {
+			sqljson.Append(u, ticket.FieldQueryFilter, value)
+		})
+	}
+	if _u.mutation.QueryFilterCleared() {
+		_spec.ClearField(ticket.FieldQueryFilter, field.TypeJSON)
+	}
+	if value, ok := _u.mutation.QuerySearch(); ok {
+		_spec.SetField(ticket.FieldQuerySearch, field.TypeString, value)
+	}
+	if _u.mutation.QuerySearchCleared() {
+		_spec.ClearField(ticket.FieldQuerySearch, field.TypeString)
 	}
 	if value, ok := _u.mutation.Resolution(); ok {
 		_spec.SetField(ticket.FieldResolution, field.TypeString, value)

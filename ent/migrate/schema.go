@@ -1047,6 +1047,8 @@ var (
 		{Name: "explanation_status", Type: field.TypeEnum, Nullable: true, Enums: []string{"NEW", "SUBMITTED", "RETURNED", "CLOSED", "AWAITING", "AUDIT_RETURNED", "AUDIT_COMPLETED"}},
 		{Name: "version", Type: field.TypeInt, Default: 1},
 		{Name: "occurrence_at", Type: field.TypeTime, Nullable: true},
+		{Name: "query_filter", Type: field.TypeJSON, Nullable: true},
+		{Name: "query_search", Type: field.TypeString, Nullable: true, Size: 2147483647},
 		{Name: "resolution", Type: field.TypeString, Nullable: true, Size: 2147483647},
 		{Name: "category_id", Type: field.TypeInt},
 		{Name: "site_id", Type: field.TypeInt},
@@ -1061,25 +1063,25 @@ var (
 		ForeignKeys: []*schema.ForeignKey{
 			{
 				Symbol:     "tickets_categories_tickets",
-				Columns:    []*schema.Column{TicketsColumns[33]},
+				Columns:    []*schema.Column{TicketsColumns[35]},
 				RefColumns: []*schema.Column{CategoriesColumns[0]},
 				OnDelete:   schema.NoAction,
 			},
 			{
 				Symbol:     "tickets_sites_tickets",
-				Columns:    []*schema.Column{TicketsColumns[34]},
+				Columns:    []*schema.Column{TicketsColumns[36]},
 				RefColumns: []*schema.Column{SitesColumns[0]},
 				OnDelete:   schema.NoAction,
 			},
 			{
 				Symbol:     "tickets_task_schedules_tasks",
-				Columns:    []*schema.Column{TicketsColumns[35]},
+				Columns:    []*schema.Column{TicketsColumns[37]},
 				RefColumns: []*schema.Column{TaskSchedulesColumns[0]},
 				OnDelete:   schema.SetNull,
 			},
 			{
 				Symbol:     "tickets_users_registered_by",
-				Columns:    []*schema.Column{TicketsColumns[36]},
+				Columns:    []*schema.Column{TicketsColumns[38]},
 				RefColumns: []*schema.Column{UsersColumns[0]},
 				OnDelete:   schema.SetNull,
 			},
@@ -1103,22 +1105,22 @@ var (
 			{
 				Name:    "ticket_site_id_status_created_at",
 				Unique:  false,
-				Columns: []*schema.Column{TicketsColumns[34], TicketsColumns[22], TicketsColumns[1]},
+				Columns: []*schema.Column{TicketsColumns[36], TicketsColumns[22], TicketsColumns[1]},
 			},
 			{
 				Name:    "ticket_site_id_created_at_id",
 				Unique:  false,
-				Columns: []*schema.Column{TicketsColumns[34], TicketsColumns[1], TicketsColumns[0]},
+				Columns: []*schema.Column{TicketsColumns[36], TicketsColumns[1], TicketsColumns[0]},
 			},
 			{
 				Name:    "ticket_site_id_updated_at_id",
 				Unique:  false,
-				Columns: []*schema.Column{TicketsColumns[34], TicketsColumns[2], TicketsColumns[0]},
+				Columns: []*schema.Column{TicketsColumns[36], TicketsColumns[2], TicketsColumns[0]},
 			},
 			{
 				Name:    "ticket_site_id_priority_rank_id",
 				Unique:  false,
-				Columns: []*schema.Column{TicketsColumns[34], TicketsColumns[21], TicketsColumns[0]},
+				Columns: []*schema.Column{TicketsColumns[36], TicketsColumns[21], TicketsColumns[0]},
 			},
 			{
 				Name:    "ticket_status_created_at",
@@ -1128,12 +1130,12 @@ var (
 			{
 				Name:    "ticket_category_id_created_at",
 				Unique:  false,
-				Columns: []*schema.Column{TicketsColumns[33], TicketsColumns[1]},
+				Columns: []*schema.Column{TicketsColumns[35], TicketsColumns[1]},
 			},
 			{
 				Name:    "ticket_registered_by_id",
 				Unique:  false,
-				Columns: []*schema.Column{TicketsColumns[36]},
+				Columns: []*schema.Column{TicketsColumns[38]},
 			},
 			{
 				Name:    "ticket_due_at",
@@ -1163,7 +1165,7 @@ var (
 			{
 				Name:    "ticket_schedule_id_occurrence_at",
 				Unique:  true,
-				Columns: []*schema.Column{TicketsColumns[35], TicketsColumns[31]},
+				Columns: []*schema.Column{TicketsColumns[37], TicketsColumns[31]},
 			},
 			{
 				Name:    "ticket_kind_due_at_id",

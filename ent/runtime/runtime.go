@@ -1105,6 +1105,10 @@ func init() {
 	ticketDescVersion := ticketFields[31].Descriptor()
 	// ticket.DefaultVersion holds the default value on creation for the version field.
 	ticket.DefaultVersion = ticketDescVersion.Default.(int)
+	// ticketDescQuerySearch is the schema descriptor for query_search field.
+	ticketDescQuerySearch := ticketFields[35].Descriptor()
+	// ticket.QuerySearchValidator is a validator for the "query_search" field. It is called by the builders before save.
+	ticket.QuerySearchValidator = ticketDescQuerySearch.Validators[0].(func(string) error)
 	ticketapprover.Policy = privacy.NewPolicies(schema.TicketApprover{})
 	ticketapprover.Hooks[0] = func(next ent.Mutator) ent.Mutator {
 		return ent.MutateFunc(func(ctx context.Context, m ent.Mutation) (ent.Value, error) {

@@ -2,6 +2,7 @@ package schema
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"time"
 
@@ -91,6 +92,11 @@ func (Ticket) Fields() []ent.Field {
 		// occurrence, unique together (a second attempt is a no-op).
 		field.Int("schedule_id").Optional().Nillable().Immutable().Annotations(skipInputs),
 		field.Time("occurrence_at").Optional().Nillable().Immutable().Annotations(skipInputs),
+		// A task's query, copied from its schedule: a saved ticket filter
+		// (the TicketFilter input as given, JSON) or an external search
+		// string kept verbatim.
+		field.JSON("query_filter", json.RawMessage{}).Optional().Annotations(hidden),
+		field.Text("query_search").Optional().Nillable().Validate(maxRunes(10000)).Annotations(skipInputs),
 		field.Text("resolution").Optional().Nillable().Annotations(skipInputs).
 			Comment("A task's note of the findings (closed) or the reason (invalid); cleared on reopening."),
 	}

@@ -90,6 +90,10 @@ const (
 	FieldScheduleID = "schedule_id"
 	// FieldOccurrenceAt holds the string denoting the occurrence_at field in the database.
 	FieldOccurrenceAt = "occurrence_at"
+	// FieldQueryFilter holds the string denoting the query_filter field in the database.
+	FieldQueryFilter = "query_filter"
+	// FieldQuerySearch holds the string denoting the query_search field in the database.
+	FieldQuerySearch = "query_search"
 	// FieldResolution holds the string denoting the resolution field in the database.
 	FieldResolution = "resolution"
 	// EdgeCategory holds the string denoting the category edge name in mutations.
@@ -324,6 +328,8 @@ var Columns = []string{
 	FieldVersion,
 	FieldScheduleID,
 	FieldOccurrenceAt,
+	FieldQueryFilter,
+	FieldQuerySearch,
 	FieldResolution,
 }
 
@@ -388,6 +394,8 @@ var (
 	DuplicateCountValidator func(int) error
 	// DefaultVersion holds the default value on creation for the "version" field.
 	DefaultVersion int
+	// QuerySearchValidator is a validator for the "query_search" field. It is called by the builders before save.
+	QuerySearchValidator func(string) error
 )
 
 // Kind defines the type for the "kind" enum field.
@@ -764,6 +772,11 @@ func ByScheduleID(opts ...sql.OrderTermOption) OrderOption {
 // ByOccurrenceAt orders the results by the occurrence_at field.
 func ByOccurrenceAt(opts ...sql.OrderTermOption) OrderOption {
 	return sql.OrderByField(FieldOccurrenceAt, opts...).ToFunc()
+}
+
+// ByQuerySearch orders the results by the query_search field.
+func ByQuerySearch(opts ...sql.OrderTermOption) OrderOption {
+	return sql.OrderByField(FieldQuerySearch, opts...).ToFunc()
 }
 
 // ByResolution orders the results by the resolution field.

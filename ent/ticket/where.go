@@ -186,6 +186,11 @@ func OccurrenceAt(v time.Time) predicate.Ticket {
 	return predicate.Ticket(sql.FieldEQ(FieldOccurrenceAt, v))
 }
 
+// QuerySearch applies equality check predicate on the "query_search" field. It's identical to QuerySearchEQ.
+func QuerySearch(v string) predicate.Ticket {
+	return predicate.Ticket(sql.FieldEQ(FieldQuerySearch, v))
+}
+
 // Resolution applies equality check predicate on the "resolution" field. It's identical to ResolutionEQ.
 func Resolution(v string) predicate.Ticket {
 	return predicate.Ticket(sql.FieldEQ(FieldResolution, v))
@@ -1714,6 +1719,91 @@ func OccurrenceAtIsNil() predicate.Ticket {
 // OccurrenceAtNotNil applies the NotNil predicate on the "occurrence_at" field.
 func OccurrenceAtNotNil() predicate.Ticket {
 	return predicate.Ticket(sql.FieldNotNull(FieldOccurrenceAt))
+}
+
+// QueryFilterIsNil applies the IsNil predicate on the "query_filter" field.
+func QueryFilterIsNil() predicate.Ticket {
+	return predicate.Ticket(sql.FieldIsNull(FieldQueryFilter))
+}
+
+// QueryFilterNotNil applies the NotNil predicate on the "query_filter" field.
+func QueryFilterNotNil() predicate.Ticket {
+	return predicate.Ticket(sql.FieldNotNull(FieldQueryFilter))
+}
+
+// QuerySearchEQ applies the EQ predicate on the "query_search" field.
+func QuerySearchEQ(v string) predicate.Ticket {
+	return predicate.Ticket(sql.FieldEQ(FieldQuerySearch, v))
+}
+
+// QuerySearchNEQ applies the NEQ predicate on the "query_search" field.
+func QuerySearchNEQ(v string) predicate.Ticket {
+	return predicate.Ticket(sql.FieldNEQ(FieldQuerySearch, v))
+}
+
+// QuerySearchIn applies the In predicate on the "query_search" field.
+func QuerySearchIn(vs ...string) predicate.Ticket {
+	return predicate.Ticket(sql.FieldIn(FieldQuerySearch, vs...))
+}
+
+// QuerySearchNotIn applies the NotIn predicate on the "query_search" field.
+func QuerySearchNotIn(vs ...string) predicate.Ticket {
+	return predicate.Ticket(sql.FieldNotIn(FieldQuerySearch, vs...))
+}
+
+// QuerySearchGT applies the GT predicate on the "query_search" field.
+func QuerySearchGT(v string) predicate.Ticket {
+	return predicate.Ticket(sql.FieldGT(FieldQuerySearch, v))
+}
+
+// QuerySearchGTE applies the GTE predicate on the "query_search" field.
+func QuerySearchGTE(v string) predicate.Ticket {
+	return predicate.Ticket(sql.FieldGTE(FieldQuerySearch, v))
+}
+
+// QuerySearchLT applies the LT predicate on the "query_search" field.
+func QuerySearchLT(v string) predicate.Ticket {
+	return predicate.Ticket(sql.FieldLT(FieldQuerySearch, v))
+}
+
+// QuerySearchLTE applies the LTE predicate on the "query_search" field.
+func QuerySearchLTE(v string) predicate.Ticket {
+	return predicate.Ticket(sql.FieldLTE(FieldQuerySearch, v))
+}
+
+// QuerySearchContains applies the Contains predicate on the "query_search" field.
+func QuerySearchContains(v string) predicate.Ticket {
+	return predicate.Ticket(sql.FieldContains(FieldQuerySearch, v))
+}
+
+// QuerySearchHasPrefix applies the HasPrefix predicate on the "query_search" field.
+func QuerySearchHasPrefix(v string) predicate.Ticket {
+	return predicate.Ticket(sql.FieldHasPrefix(FieldQuerySearch, v))
+}
+
+// QuerySearchHasSuffix applies the HasSuffix predicate on the "query_search" field.
+func QuerySearchHasSuffix(v string) predicate.Ticket {
+	return predicate.Ticket(sql.FieldHasSuffix(FieldQuerySearch, v))
+}
+
+// QuerySearchIsNil applies the IsNil predicate on the "query_search" field.
+func QuerySearchIsNil() predicate.Ticket {
+	return predicate.Ticket(sql.FieldIsNull(FieldQuerySearch))
+}
+
+// QuerySearchNotNil applies the NotNil predicate on the "query_search" field.
+func QuerySearchNotNil() predicate.Ticket {
+	return predicate.Ticket(sql.FieldNotNull(FieldQuerySearch))
+}
+
+// QuerySearchEqualFold applies the EqualFold predicate on the "query_search" field.
+func QuerySearchEqualFold(v string) predicate.Ticket {
+	return predicate.Ticket(sql.FieldEqualFold(FieldQuerySearch, v))
+}
+
+// QuerySearchContainsFold applies the ContainsFold predicate on the "query_search" field.
+func QuerySearchContainsFold(v string) predicate.Ticket {
+	return predicate.Ticket(sql.FieldContainsFold(FieldQuerySearch, v))
 }
 
 // ResolutionEQ applies the EQ predicate on the "resolution" field.

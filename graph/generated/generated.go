@@ -762,6 +762,7 @@ type ComplexityRoot struct {
 		Policies          func(childComplexity int) int
 		Priority          func(childComplexity int) int
 		Propagations      func(childComplexity int, first *int, after *entgql.Cursor[int], last *int, before *entgql.Cursor[int]) int
+		QuerySearch       func(childComplexity int) int
 		RegisteredBy      func(childComplexity int) int
 		RegisteredByID    func(childComplexity int) int
 		RelatedTickets    func(childComplexity int, by []tickets.RelatedBy, first *int, after *entgql.Cursor[int]) int
@@ -4395,6 +4396,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Ticket.Propagations(childComplexity, args["first"].(*int), args["after"].(*entgql.Cursor[int]), args["last"].(*int), args["before"].(*entgql.Cursor[int])), true
+	case "Ticket.querySearch":
+		if e.ComplexityRoot.Ticket.QuerySearch == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Ticket.QuerySearch(childComplexity), true
 	case "Ticket.registeredBy":
 		if e.ComplexityRoot.Ticket.RegisteredBy == nil {
 			break
@@ -6789,6 +6796,7 @@ type Ticket implements Node {
   version: Int!
   scheduleID: ID
   occurrenceAt: Time
+  querySearch: String
   """
   A task's note of the findings (closed) or the reason (invalid); cleared on reopening.
   """
@@ -8966,6 +8974,8 @@ func (ec *executionContext) childFields_Ticket(ctx context.Context, field graphq
 		return ec.fieldContext_Ticket_scheduleID(ctx, field)
 	case "occurrenceAt":
 		return ec.fieldContext_Ticket_occurrenceAt(ctx, field)
+	case "querySearch":
+		return ec.fieldContext_Ticket_querySearch(ctx, field)
 	case "resolution":
 		return ec.fieldContext_Ticket_resolution(ctx, field)
 	case "category":
@@ -24762,6 +24772,29 @@ func (ec *executionContext) fieldContext_Ticket_occurrenceAt(_ context.Context, 
 	return graphql.NewScalarFieldContext("Ticket", field, false, false, errors.New("field of type Time does not have child fields"))
 }
 
+func (ec *executionContext) _Ticket_querySearch(ctx context.Context, field graphql.CollectedField, obj *ent.Ticket) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Ticket_querySearch(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.QuerySearch, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
+			return ec.marshalOString2ᚖstring(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_Ticket_querySearch(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Ticket", field, false, false, errors.New("field of type String does not have child fields"))
+}
+
 func (ec *executionContext) _Ticket_resolution(ctx context.Context, field graphql.CollectedField, obj *ent.Ticket) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -38641,6 +38674,11 @@ func (ec *executionContext) _Ticket(ctx context.Context, sel ast.SelectionSet, o
 			}
 		case "occurrenceAt":
 			out.Values[i] = ec._Ticket_occurrenceAt(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "querySearch":
+			out.Values[i] = ec._Ticket_querySearch(ctx, field, obj)
 			if out.Values[i] == graphql.RequiredNull {
 				atomic.AddUint32(&out.Invalids, 1)
 			}

@@ -31,7 +31,7 @@ CREATE UNIQUE INDEX "taskschedulewatcher_schedule_id_user_id" ON "task_schedule_
 -- create index "taskschedulewatcher_user_id" to table: "task_schedule_watchers"
 CREATE INDEX "taskschedulewatcher_user_id" ON "task_schedule_watchers" ("user_id");
 -- modify "tickets" table
-ALTER TABLE "tickets" ADD COLUMN "occurrence_at" timestamptz NULL, ADD COLUMN "resolution" text NULL, ADD COLUMN "schedule_id" bigint NULL, ADD CONSTRAINT "tickets_task_schedules_tasks" FOREIGN KEY ("schedule_id") REFERENCES "task_schedules" ("id") ON UPDATE NO ACTION ON DELETE SET NULL;
+ALTER TABLE "tickets" ADD COLUMN "occurrence_at" timestamptz NULL, ADD COLUMN "query_filter" jsonb NULL, ADD COLUMN "query_search" text NULL, ADD COLUMN "resolution" text NULL, ADD COLUMN "schedule_id" bigint NULL, ADD CONSTRAINT "tickets_task_schedules_tasks" FOREIGN KEY ("schedule_id") REFERENCES "task_schedules" ("id") ON UPDATE NO ACTION ON DELETE SET NULL;
 -- create index "ticket_kind_due_at_id" to table: "tickets"
 CREATE INDEX "ticket_kind_due_at_id" ON "tickets" ("kind", "due_at", "id");
 -- create index "ticket_schedule_id_occurrence_at" to table: "tickets"

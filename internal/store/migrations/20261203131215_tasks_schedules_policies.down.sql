@@ -10,7 +10,7 @@ DROP INDEX "ticket_schedule_id_occurrence_at";
 -- reverse: create index "ticket_kind_due_at_id" to table: "tickets"
 DROP INDEX "ticket_kind_due_at_id";
 -- reverse: modify "tickets" table
-ALTER TABLE "tickets" DROP CONSTRAINT "tickets_task_schedules_tasks", DROP COLUMN "schedule_id", DROP COLUMN "resolution", DROP COLUMN "occurrence_at";
+ALTER TABLE "tickets" DROP CONSTRAINT "tickets_task_schedules_tasks", DROP COLUMN "schedule_id", DROP COLUMN "resolution", DROP COLUMN "query_search", DROP COLUMN "query_filter", DROP COLUMN "occurrence_at";
 -- reverse: create index "taskschedulewatcher_user_id" to table: "task_schedule_watchers"
 DROP INDEX "taskschedulewatcher_user_id";
 -- reverse: create index "taskschedulewatcher_schedule_id_user_id" to table: "task_schedule_watchers"
