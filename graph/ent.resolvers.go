@@ -54,6 +54,11 @@ func (r *Resolver) Attachment() generated.AttachmentResolver { return &attachmen
 // Channel returns generated.ChannelResolver implementation.
 func (r *Resolver) Channel() generated.ChannelResolver { return &channelResolver{r} }
 
+// CompliancePolicy returns generated.CompliancePolicyResolver implementation.
+func (r *Resolver) CompliancePolicy() generated.CompliancePolicyResolver {
+	return &compliancePolicyResolver{r}
+}
+
 // Delivery returns generated.DeliveryResolver implementation.
 func (r *Resolver) Delivery() generated.DeliveryResolver { return &deliveryResolver{r} }
 
@@ -77,6 +82,7 @@ func (r *Resolver) Ticket() generated.TicketResolver { return &ticketResolver{r}
 type (
 	attachmentResolver         struct{ *Resolver }
 	channelResolver            struct{ *Resolver }
+	compliancePolicyResolver   struct{ *Resolver }
 	deliveryResolver           struct{ *Resolver }
 	evidenceResolver           struct{ *Resolver }
 	explanationRequestResolver struct{ *Resolver }

@@ -125,7 +125,7 @@ func presentChange(field schematype.ChangedField, v any) any {
 	switch field {
 	case schematype.ChangeCategory, schematype.ChangeSite, schematype.ChangeMemo:
 		return presentID(v)
-	case schematype.ChangeAssignees, schematype.ChangeApprovers, schematype.ChangeTags:
+	case schematype.ChangeAssignees, schematype.ChangeApprovers, schematype.ChangeTags, schematype.ChangePolicies:
 		if list, ok := v.([]any); ok {
 			out := make([]any, len(list))
 			for i, x := range list {

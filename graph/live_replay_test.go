@@ -441,12 +441,13 @@ func TestDeletedEntryRecordsTheFinalState(t *testing.T) {
 			"kind": "DETECTION", "title": "Final title", "body": `{"final": "body"}`, "categoryID": gid(f.cat), "siteID": gid(f.other),
 			"priority": "HIGH", "attackVerdict": "TRUE_POSITIVE", "incident": true, "origin": "SYSTEM",
 			"assigneeIDs": gids(a.ID), "approverIDs": gids(b.ID), "tagIDs": gids(e.tag("t1"), e.tag("t2")),
+			"policyIDs": gids(e.client.CompliancePolicy.Create().SetName("p1").SaveX(sys()).ID),
 			"detection": map[string]any{"template": "NETWORK", "sourceIP": "10.1.2.3", "destinationIP": "2001:db8::1", "host": "WS-01"},
 		}}).ok().into(&out)
 		id, _ := scalar.DecodeID(out.CreateTicket.ID)
 		e.liveMove(e.admin, out.CreateTicket.ID, "ANALYSIS")
 		e.client.Ticket.UpdateOneID(id).SetExplanationStatus(schematype.ExplanationAwaiting).ExecX(sys())
-		row := e.client.Ticket.Query().Where(ticket.ID(id)).WithAssignees().WithApprovers().WithTags().OnlyX(sys())
+		row := e.client.Ticket.Query().Where(ticket.ID(id)).WithAssignees().WithApprovers().WithTags().WithPolicies().OnlyX(sys())
 		want := tickets.SnapshotOf(row)
 		v := reflect.ValueOf(want)
 		for i := range v.NumField() {
@@ -462,7 +463,7 @@ func TestDeletedEntryRecordsTheFinalState(t *testing.T) {
 		}
 		norm := func(s tickets.Snapshot) tickets.Snapshot {
 			s.CreatedAt = s.CreatedAt.UTC().Truncate(time.Microsecond)
-			for _, l := range []*[]int{&s.Assignees, &s.Approvers, &s.Tags} {
+			for _, l := range []*[]int{&s.Assignees, &s.Approvers, &s.Tags, &s.Policies} {
 				*l = slices.Sorted(slices.Values(*l))
 			}
 			return s

@@ -41,4 +41,6 @@ const (
 	ChangeExplanation ChangedField = "explanation"
 	// ChangeExplanationStatus: the ticket's explanation status (its latest request's).
 	ChangeExplanationStatus ChangedField = "explanationStatus"
+	// ChangePolicies: the compliance policies a ticket cites (their ids).
+	ChangePolicies ChangedField = "policies"
 )

@@ -29,9 +29,11 @@ import (
 	"socdesk/internal/channels"
 	"socdesk/internal/directory"
 	"socdesk/internal/explanations"
+	"socdesk/internal/library"
 	"socdesk/internal/live"
 	"socdesk/internal/notify"
 	"socdesk/internal/playbooks"
+	"socdesk/internal/policies"
 	"socdesk/internal/tickets"
 	"socdesk/internal/trend"
 	"socdesk/internal/workflow"
@@ -59,6 +61,7 @@ type ResolverRoot interface {
 	Attachment() AttachmentResolver
 	BulkTicketOutcome() BulkTicketOutcomeResolver
 	Channel() ChannelResolver
+	CompliancePolicy() CompliancePolicyResolver
 	Delivery() DeliveryResolver
 	Evidence() EvidenceResolver
 	ExplanationRequest() ExplanationRequestResolver
@@ -153,7 +156,10 @@ type ComplexityRoot struct {
 		ID        func(childComplexity int) int
 		Name      func(childComplexity int) int
 		Reference func(childComplexity int) int
+		Schedules func(childComplexity int, first *int, after *entgql.Cursor[int]) int
+		Tasks     func(childComplexity int, first *int, after *entgql.Cursor[int]) int
 		Text      func(childComplexity int) int
+		Tickets   func(childComplexity int, first *int, after *entgql.Cursor[int]) int
 		UpdatedAt func(childComplexity int) int
 	}
 
@@ -435,6 +441,19 @@ type ComplexityRoot struct {
 		To   func(childComplexity int) int
 	}
 
+	LibrarySchedule struct {
+		Description    func(childComplexity int) int
+		DueInDays      func(childComplexity int) int
+		Family         func(childComplexity int) int
+		ID             func(childComplexity int) int
+		Name           func(childComplexity int) int
+		Policies       func(childComplexity int) int
+		Query          func(childComplexity int) int
+		Recurrence     func(childComplexity int) int
+		RecurrenceText func(childComplexity int) int
+		Tags           func(childComplexity int) int
+	}
+
 	Memo struct {
 		Attachments func(childComplexity int) int
 		Author      func(childComplexity int) int
@@ -467,6 +486,7 @@ type ComplexityRoot struct {
 		BulkUpdateTickets          func(childComplexity int, ids []int, change tickets.BulkChange) int
 		CreateCategory             func(childComplexity int, input ent.CreateCategoryInput) int
 		CreateChannel              func(childComplexity int, input notify.ChannelInput) int
+		CreateCompliancePolicy     func(childComplexity int, input ent.CreateCompliancePolicyInput) int
 		CreateDepartment           func(childComplexity int, input directory.DepartmentInput) int
 		CreateEmployee             func(childComplexity int, input directory.EmployeeInput) int
 		CreateExplanationCategory  func(childComplexity int, input directory.CategoryInput) int
@@ -477,6 +497,7 @@ type ComplexityRoot struct {
 		CreateUser                 func(childComplexity int, input ent.CreateUserInput) int
 		DeleteAttachment           func(childComplexity int, id int) int
 		DeleteCategory             func(childComplexity int, id int) int
+		DeleteCompliancePolicy     func(childComplexity int, id int) int
 		DeleteDepartment           func(childComplexity int, id int) int
 		DeleteEmployee             func(childComplexity int, id int) int
 		DeleteExplanationCategory  func(childComplexity int, id int) int
@@ -498,6 +519,7 @@ type ComplexityRoot struct {
 		UnwatchTicket              func(childComplexity int, id int, userID *int) int
 		UpdateCategory             func(childComplexity int, id int, input ent.UpdateCategoryInput) int
 		UpdateChannel              func(childComplexity int, id int, input notify.ChannelInput) int
+		UpdateCompliancePolicy     func(childComplexity int, id int, input ent.UpdateCompliancePolicyInput) int
 		UpdateDepartment           func(childComplexity int, id int, input directory.DepartmentInput) int
 		UpdateEmployee             func(childComplexity int, id int, input directory.EmployeeInput) int
 		UpdateExplanationCategory  func(childComplexity int, id int, input directory.CategoryInput) int
@@ -602,10 +624,13 @@ type ComplexityRoot struct {
 		ExplanationCategories func(childComplexity int, includeInactive *bool) int
 		ExplanationLink       func(childComplexity int) int
 		ExplanationRequests   func(childComplexity int, filter *explanations.Filter, first *int, after *entgql.Cursor[int], last *int, before *entgql.Cursor[int]) int
+		LibrarySchedules      func(childComplexity int, keyword *string, family *string) int
+		LibraryVersion        func(childComplexity int) int
 		Node                  func(childComplexity int, id int) int
 		Nodes                 func(childComplexity int, ids []int) int
 		PlaybookRuns          func(childComplexity int, first *int, after *entgql.Cursor[int], last *int, before *entgql.Cursor[int], status *playbookrun.Status, playbookID *int) int
 		Playbooks             func(childComplexity int) int
+		Policies              func(childComplexity int, filter *policies.Filter, orderBy *ent.CompliancePolicyOrder, first *int, after *entgql.Cursor[int], last *int, before *entgql.Cursor[int]) int
 		Sites                 func(childComplexity int) int
 		Tags                  func(childComplexity int) int
 		Ticket                func(childComplexity int, number int) int
@@ -916,6 +941,11 @@ type ChannelResolver interface {
 	Settings(ctx context.Context, obj *ent.Channel) (*channels.Settings, error)
 	HasSecret(ctx context.Context, obj *ent.Channel) (bool, error)
 }
+type CompliancePolicyResolver interface {
+	Tickets(ctx context.Context, obj *ent.CompliancePolicy, first *int, after *entgql.Cursor[int]) (*ent.TicketConnection, error)
+	Tasks(ctx context.Context, obj *ent.CompliancePolicy, first *int, after *entgql.Cursor[int]) (*ent.TicketConnection, error)
+	Schedules(ctx context.Context, obj *ent.CompliancePolicy, first *int, after *entgql.Cursor[int]) (*ent.TaskScheduleConnection, error)
+}
 type DeliveryResolver interface {
 	IdempotencyKey(ctx context.Context, obj *ent.Delivery) (string, error)
 }
@@ -984,6 +1014,9 @@ type MutationResolver interface {
 	WithdrawExplanation(ctx context.Context, id int, reason string, expectedVersion *int) (*ent.ExplanationRequest, error)
 	AnswerExplanation(ctx context.Context, text string, files []*graphql.Upload, expectedVersion *int) (*explanations.View, error)
 	ReviewExplanation(ctx context.Context, action explanationstep.Action, comment *string, expectedVersion *int) (*explanations.View, error)
+	CreateCompliancePolicy(ctx context.Context, input ent.CreateCompliancePolicyInput) (*ent.CompliancePolicy, error)
+	UpdateCompliancePolicy(ctx context.Context, id int, input ent.UpdateCompliancePolicyInput) (*ent.CompliancePolicy, error)
+	DeleteCompliancePolicy(ctx context.Context, id int) (*model.DeletePayload, error)
 }
 type NotificationPreferenceResolver interface {
 	Channel(ctx context.Context, obj *schematype.NotificationPreference) (*ent.Channel, error)
@@ -1015,6 +1048,9 @@ type QueryResolver interface {
 	ExplanationCategories(ctx context.Context, includeInactive *bool) ([]*ent.ExplanationCategory, error)
 	ExplanationRequests(ctx context.Context, filter *explanations.Filter, first *int, after *entgql.Cursor[int], last *int, before *entgql.Cursor[int]) (*ent.ExplanationRequestConnection, error)
 	ExplanationLink(ctx context.Context) (*explanations.View, error)
+	Policies(ctx context.Context, filter *policies.Filter, orderBy *ent.CompliancePolicyOrder, first *int, after *entgql.Cursor[int], last *int, before *entgql.Cursor[int]) (*ent.CompliancePolicyConnection, error)
+	LibrarySchedules(ctx context.Context, keyword *string, family *string) ([]*library.Entry, error)
+	LibraryVersion(ctx context.Context) (string, error)
 }
 type SubscriptionResolver interface {
 	TicketEvents(ctx context.Context, filter *tickets.Filter, after *string) (<-chan *live.Change, error)
@@ -1367,12 +1403,45 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.CompliancePolicy.Reference(childComplexity), true
+	case "CompliancePolicy.schedules":
+		if e.ComplexityRoot.CompliancePolicy.Schedules == nil {
+			break
+		}
+
+		args, err := ec.field_CompliancePolicy_schedules_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.CompliancePolicy.Schedules(childComplexity, args["first"].(*int), args["after"].(*entgql.Cursor[int])), true
+	case "CompliancePolicy.tasks":
+		if e.ComplexityRoot.CompliancePolicy.Tasks == nil {
+			break
+		}
+
+		args, err := ec.field_CompliancePolicy_tasks_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.CompliancePolicy.Tasks(childComplexity, args["first"].(*int), args["after"].(*entgql.Cursor[int])), true
 	case "CompliancePolicy.text":
 		if e.ComplexityRoot.CompliancePolicy.Text == nil {
 			break
 		}
 
 		return e.ComplexityRoot.CompliancePolicy.Text(childComplexity), true
+	case "CompliancePolicy.tickets":
+		if e.ComplexityRoot.CompliancePolicy.Tickets == nil {
+			break
+		}
+
+		args, err := ec.field_CompliancePolicy_tickets_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.CompliancePolicy.Tickets(childComplexity, args["first"].(*int), args["after"].(*entgql.Cursor[int])), true
 	case "CompliancePolicy.updatedAt":
 		if e.ComplexityRoot.CompliancePolicy.UpdatedAt == nil {
 			break
@@ -2555,6 +2624,67 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.FieldChange.To(childComplexity), true
 
+	case "LibrarySchedule.description":
+		if e.ComplexityRoot.LibrarySchedule.Description == nil {
+			break
+		}
+
+		return e.ComplexityRoot.LibrarySchedule.Description(childComplexity), true
+	case "LibrarySchedule.dueInDays":
+		if e.ComplexityRoot.LibrarySchedule.DueInDays == nil {
+			break
+		}
+
+		return e.ComplexityRoot.LibrarySchedule.DueInDays(childComplexity), true
+	case "LibrarySchedule.family":
+		if e.ComplexityRoot.LibrarySchedule.Family == nil {
+			break
+		}
+
+		return e.ComplexityRoot.LibrarySchedule.Family(childComplexity), true
+	case "LibrarySchedule.id":
+		if e.ComplexityRoot.LibrarySchedule.ID == nil {
+			break
+		}
+
+		return e.ComplexityRoot.LibrarySchedule.ID(childComplexity), true
+	case "LibrarySchedule.name":
+		if e.ComplexityRoot.LibrarySchedule.Name == nil {
+			break
+		}
+
+		return e.ComplexityRoot.LibrarySchedule.Name(childComplexity), true
+	case "LibrarySchedule.policies":
+		if e.ComplexityRoot.LibrarySchedule.Policies == nil {
+			break
+		}
+
+		return e.ComplexityRoot.LibrarySchedule.Policies(childComplexity), true
+	case "LibrarySchedule.query":
+		if e.ComplexityRoot.LibrarySchedule.Query == nil {
+			break
+		}
+
+		return e.ComplexityRoot.LibrarySchedule.Query(childComplexity), true
+	case "LibrarySchedule.recurrence":
+		if e.ComplexityRoot.LibrarySchedule.Recurrence == nil {
+			break
+		}
+
+		return e.ComplexityRoot.LibrarySchedule.Recurrence(childComplexity), true
+	case "LibrarySchedule.recurrenceText":
+		if e.ComplexityRoot.LibrarySchedule.RecurrenceText == nil {
+			break
+		}
+
+		return e.ComplexityRoot.LibrarySchedule.RecurrenceText(childComplexity), true
+	case "LibrarySchedule.tags":
+		if e.ComplexityRoot.LibrarySchedule.Tags == nil {
+			break
+		}
+
+		return e.ComplexityRoot.LibrarySchedule.Tags(childComplexity), true
+
 	case "Memo.attachments":
 		if e.ComplexityRoot.Memo.Attachments == nil {
 			break
@@ -2725,6 +2855,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Mutation.CreateChannel(childComplexity, args["input"].(notify.ChannelInput)), true
+	case "Mutation.createCompliancePolicy":
+		if e.ComplexityRoot.Mutation.CreateCompliancePolicy == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_createCompliancePolicy_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.CreateCompliancePolicy(childComplexity, args["input"].(ent.CreateCompliancePolicyInput)), true
 	case "Mutation.createDepartment":
 		if e.ComplexityRoot.Mutation.CreateDepartment == nil {
 			break
@@ -2835,6 +2976,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Mutation.DeleteCategory(childComplexity, args["id"].(int)), true
+	case "Mutation.deleteCompliancePolicy":
+		if e.ComplexityRoot.Mutation.DeleteCompliancePolicy == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_deleteCompliancePolicy_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.DeleteCompliancePolicy(childComplexity, args["id"].(int)), true
 	case "Mutation.deleteDepartment":
 		if e.ComplexityRoot.Mutation.DeleteDepartment == nil {
 			break
@@ -3066,6 +3218,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Mutation.UpdateChannel(childComplexity, args["id"].(int), args["input"].(notify.ChannelInput)), true
+	case "Mutation.updateCompliancePolicy":
+		if e.ComplexityRoot.Mutation.UpdateCompliancePolicy == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_updateCompliancePolicy_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.UpdateCompliancePolicy(childComplexity, args["id"].(int), args["input"].(ent.UpdateCompliancePolicyInput)), true
 	case "Mutation.updateDepartment":
 		if e.ComplexityRoot.Mutation.UpdateDepartment == nil {
 			break
@@ -3594,6 +3757,23 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.Query.ExplanationRequests(childComplexity, args["filter"].(*explanations.Filter), args["first"].(*int), args["after"].(*entgql.Cursor[int]), args["last"].(*int), args["before"].(*entgql.Cursor[int])), true
 
+	case "Query.librarySchedules":
+		if e.ComplexityRoot.Query.LibrarySchedules == nil {
+			break
+		}
+
+		args, err := ec.field_Query_librarySchedules_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Query.LibrarySchedules(childComplexity, args["keyword"].(*string), args["family"].(*string)), true
+	case "Query.libraryVersion":
+		if e.ComplexityRoot.Query.LibraryVersion == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Query.LibraryVersion(childComplexity), true
 	case "Query.node":
 		if e.ComplexityRoot.Query.Node == nil {
 			break
@@ -3633,6 +3813,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Query.Playbooks(childComplexity), true
+	case "Query.policies":
+		if e.ComplexityRoot.Query.Policies == nil {
+			break
+		}
+
+		args, err := ec.field_Query_policies_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Query.Policies(childComplexity, args["filter"].(*policies.Filter), args["orderBy"].(*ent.CompliancePolicyOrder), args["first"].(*int), args["after"].(*entgql.Cursor[int]), args["last"].(*int), args["before"].(*entgql.Cursor[int])), true
 	case "Query.sites":
 		if e.ComplexityRoot.Query.Sites == nil {
 			break
@@ -4965,6 +5156,7 @@ func (e *executableSchema) Exec(ctx context.Context) graphql.ResponseHandler {
 		ec.unmarshalInputChannelOrder,
 		ec.unmarshalInputChannelSettingsInput,
 		ec.unmarshalInputColumnMappingInput,
+		ec.unmarshalInputCompliancePolicyFilter,
 		ec.unmarshalInputCompliancePolicyOrder,
 		ec.unmarshalInputCreateCategoryInput,
 		ec.unmarshalInputCreateChannelInput,
@@ -7813,6 +8005,92 @@ type ExplanationLinkAttachment {
   downloadURL: String!
 }
 `, BuiltIn: false},
+	{Name: "../policies.graphql", Input: `# Compliance policy statements (package policies): admin-managed, read by
+# every viewer, cited by tickets, tasks and task schedules; and what cites
+# each, as far as the viewer may see.
+
+"Narrows the policies listed; every filter given must hold."
+input CompliancePolicyFilter {
+  "Found in the name, the reference or the text, ignoring case (at most 200 characters)."
+  keyword: String
+  "Policies whose reference starts with this, ignoring case (\"PCI DSS\" finds every PCI DSS requirement)."
+  reference: String
+}
+
+extend type Query {
+  "The compliance policies, by name unless orderBy says otherwise. Any viewer."
+  policies(filter: CompliancePolicyFilter, orderBy: CompliancePolicyOrder = {direction: ASC, field: NAME}, first: Int, after: Cursor, last: Int, before: Cursor): CompliancePolicyConnection!
+}
+
+extend type Mutation {
+  "Admins: add a policy. The name (unique, at most 200 characters) is required; the reference is at most 100 characters, the text 20000."
+  createCompliancePolicy(input: CreateCompliancePolicyInput!): CompliancePolicy!
+  "Admins: change a policy; the fields not given stay."
+  updateCompliancePolicy(id: ID!, input: UpdateCompliancePolicyInput!): CompliancePolicy!
+  "Admins: delete a policy nothing cites (a cited one is part of the compliance record: CONFLICT names what cites it)."
+  deleteCompliancePolicy(id: ID!): DeletePayload!
+}
+
+extend type CompliancePolicy {
+  "The tickets (not tasks) citing the policy that the viewer may see, newest first."
+  tickets(first: Int, after: Cursor): TicketConnection!
+  "The tasks citing the policy that the viewer may see, newest first."
+  tasks(first: Int, after: Cursor): TicketConnection!
+  "The task schedules citing the policy that the viewer may see, by name."
+  schedules(first: Int, after: Cursor): TaskScheduleConnection!
+}
+
+extend input TicketFilter {
+  "Tickets citing any of these compliance policies."
+  policies: [ID!]
+}
+
+extend input CreateTicketInput {
+  "The compliance policies the ticket cites (at most 50)."
+  policyIDs: [ID!]
+}
+
+extend input UpdateTicketInput {
+  "Replaces the policies the ticket cites; an empty list removes them all."
+  policyIDs: [ID!]
+}
+`, BuiltIn: false},
+	{Name: "../library.graphql", Input: `# The schedule library (package library): the recommended task schedules
+# socdesk ships, read-only data in the binary.
+
+"A recommended task schedule of the library."
+type LibrarySchedule {
+  "Stable across library versions: a schedule copied from it names it."
+  id: String!
+  "The control family: User accounts, Firewall, Backups…"
+  family: String!
+  name: String!
+  "How to do and document the review."
+  description: String!
+  "The recommended RFC 5545 RRULE (without DTSTART), with its time of day, read in the time zone chosen when copying."
+  recurrence: String!
+  "The recurrence in words."
+  recurrenceText: String!
+  "Days after an occurrence the task is due."
+  dueInDays: Int!
+  tags: [String!]!
+  "References of the policy statements it serves (\"FFIEC IS.B.33\")."
+  policies: [String!]!
+  "An example search in the product's query language, kept verbatim on a copied schedule."
+  query: String!
+}
+
+extend type Query {
+  """
+  The library's schedules in its order (a few dozen). keyword is found in the
+  id, name, description, tags or policies, ignoring case; family is matched
+  ignoring case. Any authenticated viewer.
+  """
+  librarySchedules(keyword: String, family: String): [LibrarySchedule!]!
+  "The library's version; it changes whenever an entry does."
+  libraryVersion: String!
+}
+`, BuiltIn: false},
 }
 var parsedSchema = gqlparser.MustLoadSchema(sources...)
 
@@ -7976,8 +8254,26 @@ func (ec *executionContext) childFields_CompliancePolicy(ctx context.Context, fi
 		return ec.fieldContext_CompliancePolicy_reference(ctx, field)
 	case "text":
 		return ec.fieldContext_CompliancePolicy_text(ctx, field)
+	case "tickets":
+		return ec.fieldContext_CompliancePolicy_tickets(ctx, field)
+	case "tasks":
+		return ec.fieldContext_CompliancePolicy_tasks(ctx, field)
+	case "schedules":
+		return ec.fieldContext_CompliancePolicy_schedules(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type CompliancePolicy", field.Name)
+}
+
+func (ec *executionContext) childFields_CompliancePolicyConnection(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "edges":
+		return ec.fieldContext_CompliancePolicyConnection_edges(ctx, field)
+	case "pageInfo":
+		return ec.fieldContext_CompliancePolicyConnection_pageInfo(ctx, field)
+	case "totalCount":
+		return ec.fieldContext_CompliancePolicyConnection_totalCount(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type CompliancePolicyConnection", field.Name)
 }
 
 func (ec *executionContext) childFields_CompliancePolicyEdge(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
@@ -8524,6 +8820,32 @@ func (ec *executionContext) childFields_FieldChange(ctx context.Context, field g
 	return nil, fmt.Errorf("no field named %q was found under type FieldChange", field.Name)
 }
 
+func (ec *executionContext) childFields_LibrarySchedule(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "id":
+		return ec.fieldContext_LibrarySchedule_id(ctx, field)
+	case "family":
+		return ec.fieldContext_LibrarySchedule_family(ctx, field)
+	case "name":
+		return ec.fieldContext_LibrarySchedule_name(ctx, field)
+	case "description":
+		return ec.fieldContext_LibrarySchedule_description(ctx, field)
+	case "recurrence":
+		return ec.fieldContext_LibrarySchedule_recurrence(ctx, field)
+	case "recurrenceText":
+		return ec.fieldContext_LibrarySchedule_recurrenceText(ctx, field)
+	case "dueInDays":
+		return ec.fieldContext_LibrarySchedule_dueInDays(ctx, field)
+	case "tags":
+		return ec.fieldContext_LibrarySchedule_tags(ctx, field)
+	case "policies":
+		return ec.fieldContext_LibrarySchedule_policies(ctx, field)
+	case "query":
+		return ec.fieldContext_LibrarySchedule_query(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type LibrarySchedule", field.Name)
+}
+
 func (ec *executionContext) childFields_Memo(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 	switch field.Name {
 	case "id":
@@ -8862,6 +9184,18 @@ func (ec *executionContext) childFields_TaskSchedule(ctx context.Context, field 
 		return ec.fieldContext_TaskSchedule_tasks(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type TaskSchedule", field.Name)
+}
+
+func (ec *executionContext) childFields_TaskScheduleConnection(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "edges":
+		return ec.fieldContext_TaskScheduleConnection_edges(ctx, field)
+	case "pageInfo":
+		return ec.fieldContext_TaskScheduleConnection_pageInfo(ctx, field)
+	case "totalCount":
+		return ec.fieldContext_TaskScheduleConnection_totalCount(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type TaskScheduleConnection", field.Name)
 }
 
 func (ec *executionContext) childFields_TaskScheduleEdge(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
@@ -9384,6 +9718,72 @@ func (ec *executionContext) childFields___Type(ctx context.Context, field graphq
 
 // region    ***************************** args.gotpl *****************************
 
+func (ec *executionContext) field_CompliancePolicy_schedules_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "first",
+		func(ctx context.Context, v any) (*int, error) {
+			return ec.unmarshalOInt2ᚖint(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["first"] = arg0
+	arg1, err := graphql.ProcessArgField(ctx, rawArgs, "after",
+		func(ctx context.Context, v any) (*entgql.Cursor[int], error) {
+			return ec.unmarshalOCursor2ᚖentgoᚗioᚋcontribᚋentgqlᚐCursor(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["after"] = arg1
+	return args, nil
+}
+
+func (ec *executionContext) field_CompliancePolicy_tasks_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "first",
+		func(ctx context.Context, v any) (*int, error) {
+			return ec.unmarshalOInt2ᚖint(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["first"] = arg0
+	arg1, err := graphql.ProcessArgField(ctx, rawArgs, "after",
+		func(ctx context.Context, v any) (*entgql.Cursor[int], error) {
+			return ec.unmarshalOCursor2ᚖentgoᚗioᚋcontribᚋentgqlᚐCursor(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["after"] = arg1
+	return args, nil
+}
+
+func (ec *executionContext) field_CompliancePolicy_tickets_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "first",
+		func(ctx context.Context, v any) (*int, error) {
+			return ec.unmarshalOInt2ᚖint(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["first"] = arg0
+	arg1, err := graphql.ProcessArgField(ctx, rawArgs, "after",
+		func(ctx context.Context, v any) (*entgql.Cursor[int], error) {
+			return ec.unmarshalOCursor2ᚖentgoᚗioᚋcontribᚋentgqlᚐCursor(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["after"] = arg1
+	return args, nil
+}
+
 func (ec *executionContext) field_Mutation_addEvidence_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
 	var err error
 	args := map[string]any{}
@@ -9554,6 +9954,20 @@ func (ec *executionContext) field_Mutation_createChannel_args(ctx context.Contex
 	return args, nil
 }
 
+func (ec *executionContext) field_Mutation_createCompliancePolicy_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "input",
+		func(ctx context.Context, v any) (ent.CreateCompliancePolicyInput, error) {
+			return ec.unmarshalNCreateCompliancePolicyInput2socdeskᚋentᚐCreateCompliancePolicyInput(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["input"] = arg0
+	return args, nil
+}
+
 func (ec *executionContext) field_Mutation_createDepartment_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
 	var err error
 	args := map[string]any{}
@@ -9681,6 +10095,20 @@ func (ec *executionContext) field_Mutation_deleteAttachment_args(ctx context.Con
 }
 
 func (ec *executionContext) field_Mutation_deleteCategory_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "id",
+		func(ctx context.Context, v any) (int, error) {
+			return ec.unmarshalNID2int(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["id"] = arg0
+	return args, nil
+}
+
+func (ec *executionContext) field_Mutation_deleteCompliancePolicy_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
 	var err error
 	args := map[string]any{}
 	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "id",
@@ -10116,6 +10544,28 @@ func (ec *executionContext) field_Mutation_updateChannel_args(ctx context.Contex
 	arg1, err := graphql.ProcessArgField(ctx, rawArgs, "input",
 		func(ctx context.Context, v any) (notify.ChannelInput, error) {
 			return ec.unmarshalNUpdateChannelInput2socdeskᚋinternalᚋnotifyᚐChannelInput(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["input"] = arg1
+	return args, nil
+}
+
+func (ec *executionContext) field_Mutation_updateCompliancePolicy_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "id",
+		func(ctx context.Context, v any) (int, error) {
+			return ec.unmarshalNID2int(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["id"] = arg0
+	arg1, err := graphql.ProcessArgField(ctx, rawArgs, "input",
+		func(ctx context.Context, v any) (ent.UpdateCompliancePolicyInput, error) {
+			return ec.unmarshalNUpdateCompliancePolicyInput2socdeskᚋentᚐUpdateCompliancePolicyInput(ctx, v)
 		})
 	if err != nil {
 		return nil, err
@@ -10694,6 +11144,28 @@ func (ec *executionContext) field_Query_explanationRequests_args(ctx context.Con
 	return args, nil
 }
 
+func (ec *executionContext) field_Query_librarySchedules_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "keyword",
+		func(ctx context.Context, v any) (*string, error) {
+			return ec.unmarshalOString2ᚖstring(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["keyword"] = arg0
+	arg1, err := graphql.ProcessArgField(ctx, rawArgs, "family",
+		func(ctx context.Context, v any) (*string, error) {
+			return ec.unmarshalOString2ᚖstring(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["family"] = arg1
+	return args, nil
+}
+
 func (ec *executionContext) field_Query_node_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
 	var err error
 	args := map[string]any{}
@@ -10773,6 +11245,60 @@ func (ec *executionContext) field_Query_playbookRuns_args(ctx context.Context, r
 		return nil, err
 	}
 	args["playbookID"] = arg5
+	return args, nil
+}
+
+func (ec *executionContext) field_Query_policies_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "filter",
+		func(ctx context.Context, v any) (*policies.Filter, error) {
+			return ec.unmarshalOCompliancePolicyFilter2ᚖsocdeskᚋinternalᚋpoliciesᚐFilter(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["filter"] = arg0
+	arg1, err := graphql.ProcessArgField(ctx, rawArgs, "orderBy",
+		func(ctx context.Context, v any) (*ent.CompliancePolicyOrder, error) {
+			return ec.unmarshalOCompliancePolicyOrder2ᚖsocdeskᚋentᚐCompliancePolicyOrder(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["orderBy"] = arg1
+	arg2, err := graphql.ProcessArgField(ctx, rawArgs, "first",
+		func(ctx context.Context, v any) (*int, error) {
+			return ec.unmarshalOInt2ᚖint(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["first"] = arg2
+	arg3, err := graphql.ProcessArgField(ctx, rawArgs, "after",
+		func(ctx context.Context, v any) (*entgql.Cursor[int], error) {
+			return ec.unmarshalOCursor2ᚖentgoᚗioᚋcontribᚋentgqlᚐCursor(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["after"] = arg3
+	arg4, err := graphql.ProcessArgField(ctx, rawArgs, "last",
+		func(ctx context.Context, v any) (*int, error) {
+			return ec.unmarshalOInt2ᚖint(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["last"] = arg4
+	arg5, err := graphql.ProcessArgField(ctx, rawArgs, "before",
+		func(ctx context.Context, v any) (*entgql.Cursor[int], error) {
+			return ec.unmarshalOCursor2ᚖentgoᚗioᚋcontribᚋentgqlᚐCursor(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["before"] = arg5
 	return args, nil
 }
 
@@ -12702,6 +13228,138 @@ func (ec *executionContext) _CompliancePolicy_text(ctx context.Context, field gr
 }
 func (ec *executionContext) fieldContext_CompliancePolicy_text(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("CompliancePolicy", field, false, false, errors.New("field of type String does not have child fields"))
+}
+
+func (ec *executionContext) _CompliancePolicy_tickets(ctx context.Context, field graphql.CollectedField, obj *ent.CompliancePolicy) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_CompliancePolicy_tickets(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.CompliancePolicy().Tickets(ctx, obj, fc.Args["first"].(*int), fc.Args["after"].(*entgql.Cursor[int]))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *ent.TicketConnection) graphql.Marshaler {
+			return ec.marshalNTicketConnection2ᚖsocdeskᚋentᚐTicketConnection(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_CompliancePolicy_tickets(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "CompliancePolicy",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_TicketConnection(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_CompliancePolicy_tickets_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _CompliancePolicy_tasks(ctx context.Context, field graphql.CollectedField, obj *ent.CompliancePolicy) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_CompliancePolicy_tasks(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.CompliancePolicy().Tasks(ctx, obj, fc.Args["first"].(*int), fc.Args["after"].(*entgql.Cursor[int]))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *ent.TicketConnection) graphql.Marshaler {
+			return ec.marshalNTicketConnection2ᚖsocdeskᚋentᚐTicketConnection(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_CompliancePolicy_tasks(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "CompliancePolicy",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_TicketConnection(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_CompliancePolicy_tasks_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _CompliancePolicy_schedules(ctx context.Context, field graphql.CollectedField, obj *ent.CompliancePolicy) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_CompliancePolicy_schedules(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.CompliancePolicy().Schedules(ctx, obj, fc.Args["first"].(*int), fc.Args["after"].(*entgql.Cursor[int]))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *ent.TaskScheduleConnection) graphql.Marshaler {
+			return ec.marshalNTaskScheduleConnection2ᚖsocdeskᚋentᚐTaskScheduleConnection(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_CompliancePolicy_schedules(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "CompliancePolicy",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_TaskScheduleConnection(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_CompliancePolicy_schedules_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
 }
 
 func (ec *executionContext) _CompliancePolicyConnection_edges(ctx context.Context, field graphql.CollectedField, obj *ent.CompliancePolicyConnection) (ret graphql.Marshaler) {
@@ -17493,6 +18151,236 @@ func (ec *executionContext) fieldContext_FieldChange_to(_ context.Context, field
 	return graphql.NewScalarFieldContext("FieldChange", field, true, true, errors.New("field of type JSON does not have child fields"))
 }
 
+func (ec *executionContext) _LibrarySchedule_id(ctx context.Context, field graphql.CollectedField, obj *library.Entry) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_LibrarySchedule_id(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.ID, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_LibrarySchedule_id(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("LibrarySchedule", field, false, false, errors.New("field of type String does not have child fields"))
+}
+
+func (ec *executionContext) _LibrarySchedule_family(ctx context.Context, field graphql.CollectedField, obj *library.Entry) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_LibrarySchedule_family(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Family, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_LibrarySchedule_family(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("LibrarySchedule", field, false, false, errors.New("field of type String does not have child fields"))
+}
+
+func (ec *executionContext) _LibrarySchedule_name(ctx context.Context, field graphql.CollectedField, obj *library.Entry) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_LibrarySchedule_name(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Name, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_LibrarySchedule_name(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("LibrarySchedule", field, false, false, errors.New("field of type String does not have child fields"))
+}
+
+func (ec *executionContext) _LibrarySchedule_description(ctx context.Context, field graphql.CollectedField, obj *library.Entry) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_LibrarySchedule_description(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Description, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_LibrarySchedule_description(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("LibrarySchedule", field, false, false, errors.New("field of type String does not have child fields"))
+}
+
+func (ec *executionContext) _LibrarySchedule_recurrence(ctx context.Context, field graphql.CollectedField, obj *library.Entry) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_LibrarySchedule_recurrence(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Recurrence, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_LibrarySchedule_recurrence(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("LibrarySchedule", field, false, false, errors.New("field of type String does not have child fields"))
+}
+
+func (ec *executionContext) _LibrarySchedule_recurrenceText(ctx context.Context, field graphql.CollectedField, obj *library.Entry) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_LibrarySchedule_recurrenceText(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.RecurrenceText, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_LibrarySchedule_recurrenceText(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("LibrarySchedule", field, false, false, errors.New("field of type String does not have child fields"))
+}
+
+func (ec *executionContext) _LibrarySchedule_dueInDays(ctx context.Context, field graphql.CollectedField, obj *library.Entry) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_LibrarySchedule_dueInDays(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.DueInDays, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_LibrarySchedule_dueInDays(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("LibrarySchedule", field, false, false, errors.New("field of type Int does not have child fields"))
+}
+
+func (ec *executionContext) _LibrarySchedule_tags(ctx context.Context, field graphql.CollectedField, obj *library.Entry) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_LibrarySchedule_tags(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Tags, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []string) graphql.Marshaler {
+			return ec.marshalNString2ᚕstringᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_LibrarySchedule_tags(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("LibrarySchedule", field, false, false, errors.New("field of type String does not have child fields"))
+}
+
+func (ec *executionContext) _LibrarySchedule_policies(ctx context.Context, field graphql.CollectedField, obj *library.Entry) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_LibrarySchedule_policies(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Policies, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []string) graphql.Marshaler {
+			return ec.marshalNString2ᚕstringᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_LibrarySchedule_policies(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("LibrarySchedule", field, false, false, errors.New("field of type String does not have child fields"))
+}
+
+func (ec *executionContext) _LibrarySchedule_query(ctx context.Context, field graphql.CollectedField, obj *library.Entry) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_LibrarySchedule_query(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Query, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_LibrarySchedule_query(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("LibrarySchedule", field, false, false, errors.New("field of type String does not have child fields"))
+}
+
 func (ec *executionContext) _Memo_id(ctx context.Context, field graphql.CollectedField, obj *ent.Memo) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -20136,6 +21024,138 @@ func (ec *executionContext) fieldContext_Mutation_reviewExplanation(ctx context.
 	return fc, nil
 }
 
+func (ec *executionContext) _Mutation_createCompliancePolicy(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_createCompliancePolicy(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().CreateCompliancePolicy(ctx, fc.Args["input"].(ent.CreateCompliancePolicyInput))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *ent.CompliancePolicy) graphql.Marshaler {
+			return ec.marshalNCompliancePolicy2ᚖsocdeskᚋentᚐCompliancePolicy(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_createCompliancePolicy(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_CompliancePolicy(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_createCompliancePolicy_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Mutation_updateCompliancePolicy(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_updateCompliancePolicy(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().UpdateCompliancePolicy(ctx, fc.Args["id"].(int), fc.Args["input"].(ent.UpdateCompliancePolicyInput))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *ent.CompliancePolicy) graphql.Marshaler {
+			return ec.marshalNCompliancePolicy2ᚖsocdeskᚋentᚐCompliancePolicy(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_updateCompliancePolicy(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_CompliancePolicy(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_updateCompliancePolicy_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Mutation_deleteCompliancePolicy(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_deleteCompliancePolicy(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().DeleteCompliancePolicy(ctx, fc.Args["id"].(int))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.DeletePayload) graphql.Marshaler {
+			return ec.marshalNDeletePayload2ᚖsocdeskᚋgraphᚋmodelᚐDeletePayload(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_deleteCompliancePolicy(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_DeletePayload(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_deleteCompliancePolicy_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
 func (ec *executionContext) _NotificationPreference_channel(ctx context.Context, field graphql.CollectedField, obj *schematype.NotificationPreference) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -22188,6 +23208,117 @@ func (ec *executionContext) fieldContext_Query_explanationLink(_ context.Context
 		},
 	}
 	return fc, nil
+}
+
+func (ec *executionContext) _Query_policies(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Query_policies(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Query().Policies(ctx, fc.Args["filter"].(*policies.Filter), fc.Args["orderBy"].(*ent.CompliancePolicyOrder), fc.Args["first"].(*int), fc.Args["after"].(*entgql.Cursor[int]), fc.Args["last"].(*int), fc.Args["before"].(*entgql.Cursor[int]))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *ent.CompliancePolicyConnection) graphql.Marshaler {
+			return ec.marshalNCompliancePolicyConnection2ᚖsocdeskᚋentᚐCompliancePolicyConnection(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Query_policies(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Query",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_CompliancePolicyConnection(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Query_policies_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Query_librarySchedules(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Query_librarySchedules(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Query().LibrarySchedules(ctx, fc.Args["keyword"].(*string), fc.Args["family"].(*string))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []*library.Entry) graphql.Marshaler {
+			return ec.marshalNLibrarySchedule2ᚕᚖsocdeskᚋinternalᚋlibraryᚐEntryᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Query_librarySchedules(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Query",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_LibrarySchedule(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Query_librarySchedules_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Query_libraryVersion(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Query_libraryVersion(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.Query().LibraryVersion(ctx)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Query_libraryVersion(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Query", field, true, true, errors.New("field of type String does not have child fields"))
 }
 
 func (ec *executionContext) _Query___type(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
@@ -28765,6 +29896,43 @@ func (ec *executionContext) unmarshalInputColumnMappingInput(ctx context.Context
 	return it, nil
 }
 
+func (ec *executionContext) unmarshalInputCompliancePolicyFilter(ctx context.Context, obj any) (policies.Filter, error) {
+	var it policies.Filter
+	if obj == nil {
+		return it, nil
+	}
+
+	asMap := map[string]any{}
+	for k, v := range obj.(map[string]any) {
+		asMap[k] = v
+	}
+
+	fieldsInOrder := [...]string{"keyword", "reference"}
+	for _, k := range fieldsInOrder {
+		v, ok := asMap[k]
+		if !ok {
+			continue
+		}
+		switch k {
+		case "keyword":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("keyword"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Keyword = data
+		case "reference":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("reference"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Reference = data
+		}
+	}
+	return it, nil
+}
+
 func (ec *executionContext) unmarshalInputCompliancePolicyOrder(ctx context.Context, obj any) (ent.CompliancePolicyOrder, error) {
 	var it ent.CompliancePolicyOrder
 	if obj == nil {
@@ -29310,7 +30478,7 @@ func (ec *executionContext) unmarshalInputCreateTicketInput(ctx context.Context,
 		asMap["origin"] = "USER"
 	}
 
-	fieldsInOrder := [...]string{"kind", "title", "body", "bodyFormat", "detection", "categoryID", "siteID", "priority", "attackVerdict", "incident", "assigneeIDs", "approverIDs", "tagIDs", "origin", "dueAt", "evidence"}
+	fieldsInOrder := [...]string{"kind", "title", "body", "bodyFormat", "detection", "categoryID", "siteID", "priority", "attackVerdict", "incident", "assigneeIDs", "approverIDs", "tagIDs", "origin", "dueAt", "evidence", "policyIDs"}
 	for _, k := range fieldsInOrder {
 		v, ok := asMap[k]
 		if !ok {
@@ -29429,6 +30597,13 @@ func (ec *executionContext) unmarshalInputCreateTicketInput(ctx context.Context,
 				return it, err
 			}
 			it.Evidence = data
+		case "policyIDs":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("policyIDs"))
+			data, err := ec.unmarshalOID2ᚕintᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.PolicyIDs = data
 		}
 	}
 	return it, nil
@@ -30557,7 +31732,7 @@ func (ec *executionContext) unmarshalInputTicketFilter(ctx context.Context, obj 
 		asMap[k] = v
 	}
 
-	fieldsInOrder := [...]string{"createdFrom", "createdTo", "sites", "categories", "priorities", "statuses", "assignees", "approvers", "origins", "tags", "attackVerdicts", "incident", "keyword", "sourceIPs", "destinationIPs", "hosts", "explanationStatuses"}
+	fieldsInOrder := [...]string{"createdFrom", "createdTo", "sites", "categories", "priorities", "statuses", "assignees", "approvers", "origins", "tags", "attackVerdicts", "incident", "keyword", "sourceIPs", "destinationIPs", "hosts", "explanationStatuses", "policies"}
 	for _, k := range fieldsInOrder {
 		v, ok := asMap[k]
 		if !ok {
@@ -30683,6 +31858,13 @@ func (ec *executionContext) unmarshalInputTicketFilter(ctx context.Context, obj 
 				return it, err
 			}
 			it.ExplanationStatuses = data
+		case "policies":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("policies"))
+			data, err := ec.unmarshalOID2ᚕintᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Policies = data
 		}
 	}
 	return it, nil
@@ -31224,7 +32406,7 @@ func (ec *executionContext) unmarshalInputUpdateTicketInput(ctx context.Context,
 		asMap[k] = v
 	}
 
-	fieldsInOrder := [...]string{"title", "body", "bodyFormat", "detection", "categoryID", "siteID", "priority", "attackVerdict", "clearAttackVerdict", "incident", "tagIDs", "dueAt", "clearDueAt"}
+	fieldsInOrder := [...]string{"title", "body", "bodyFormat", "detection", "categoryID", "siteID", "priority", "attackVerdict", "clearAttackVerdict", "incident", "tagIDs", "dueAt", "clearDueAt", "policyIDs"}
 	for _, k := range fieldsInOrder {
 		v, ok := asMap[k]
 		if !ok {
@@ -31322,6 +32504,13 @@ func (ec *executionContext) unmarshalInputUpdateTicketInput(ctx context.Context,
 				return it, err
 			}
 			it.ClearDueAt = data
+		case "policyIDs":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("policyIDs"))
+			data, err := ec.unmarshalOID2ᚕintᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.PolicyIDs = data
 		}
 	}
 	return it, nil
@@ -32477,33 +33666,147 @@ func (ec *executionContext) _CompliancePolicy(ctx context.Context, sel ast.Selec
 		case "id":
 			out.Values[i] = ec._CompliancePolicy_id(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
-				out.Invalids++
+				atomic.AddUint32(&out.Invalids, 1)
 			}
 		case "createdAt":
 			out.Values[i] = ec._CompliancePolicy_createdAt(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
-				out.Invalids++
+				atomic.AddUint32(&out.Invalids, 1)
 			}
 		case "updatedAt":
 			out.Values[i] = ec._CompliancePolicy_updatedAt(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
-				out.Invalids++
+				atomic.AddUint32(&out.Invalids, 1)
 			}
 		case "name":
 			out.Values[i] = ec._CompliancePolicy_name(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
-				out.Invalids++
+				atomic.AddUint32(&out.Invalids, 1)
 			}
 		case "reference":
 			out.Values[i] = ec._CompliancePolicy_reference(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
-				out.Invalids++
+				atomic.AddUint32(&out.Invalids, 1)
 			}
 		case "text":
 			out.Values[i] = ec._CompliancePolicy_text(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
-				out.Invalids++
+				atomic.AddUint32(&out.Invalids, 1)
 			}
+		case "tickets":
+			field := field
+
+			innerFunc := func(ctx context.Context, fs *graphql.FieldSet) (res graphql.Marshaler) {
+				defer func() {
+					if r := recover(); r != nil {
+						ec.Error(ctx, ec.Recover(ctx, r))
+					}
+				}()
+				res = ec._CompliancePolicy_tickets(ctx, field, obj)
+				if res == graphql.Null {
+					atomic.AddUint32(&fs.Invalids, 1)
+				}
+				return res
+			}
+
+			if field.IsDeferred() {
+				deferredFieldSet.AddField(field)
+				fieldIndex := len(deferredFieldSet.Values) - 1
+				deferredFieldSet.Concurrently(fieldIndex, func(ctx context.Context) graphql.Marshaler {
+					return innerFunc(ctx, deferredFieldSet)
+				})
+
+				for _, deferrable := range field.Deferrables {
+					view, ok := deferLabelToView[deferrable.Label]
+					if !ok {
+						view = deferredFieldSet.NewView()
+						deferLabelToView[deferrable.Label] = view
+					}
+					view.AddIndices(fieldIndex)
+				}
+
+				// don't run the out.Concurrently() call below
+				out.Values[i] = graphql.Null
+				continue
+			}
+
+			out.Concurrently(i, func(ctx context.Context) graphql.Marshaler { return innerFunc(ctx, out) })
+		case "tasks":
+			field := field
+
+			innerFunc := func(ctx context.Context, fs *graphql.FieldSet) (res graphql.Marshaler) {
+				defer func() {
+					if r := recover(); r != nil {
+						ec.Error(ctx, ec.Recover(ctx, r))
+					}
+				}()
+				res = ec._CompliancePolicy_tasks(ctx, field, obj)
+				if res == graphql.Null {
+					atomic.AddUint32(&fs.Invalids, 1)
+				}
+				return res
+			}
+
+			if field.IsDeferred() {
+				deferredFieldSet.AddField(field)
+				fieldIndex := len(deferredFieldSet.Values) - 1
+				deferredFieldSet.Concurrently(fieldIndex, func(ctx context.Context) graphql.Marshaler {
+					return innerFunc(ctx, deferredFieldSet)
+				})
+
+				for _, deferrable := range field.Deferrables {
+					view, ok := deferLabelToView[deferrable.Label]
+					if !ok {
+						view = deferredFieldSet.NewView()
+						deferLabelToView[deferrable.Label] = view
+					}
+					view.AddIndices(fieldIndex)
+				}
+
+				// don't run the out.Concurrently() call below
+				out.Values[i] = graphql.Null
+				continue
+			}
+
+			out.Concurrently(i, func(ctx context.Context) graphql.Marshaler { return innerFunc(ctx, out) })
+		case "schedules":
+			field := field
+
+			innerFunc := func(ctx context.Context, fs *graphql.FieldSet) (res graphql.Marshaler) {
+				defer func() {
+					if r := recover(); r != nil {
+						ec.Error(ctx, ec.Recover(ctx, r))
+					}
+				}()
+				res = ec._CompliancePolicy_schedules(ctx, field, obj)
+				if res == graphql.Null {
+					atomic.AddUint32(&fs.Invalids, 1)
+				}
+				return res
+			}
+
+			if field.IsDeferred() {
+				deferredFieldSet.AddField(field)
+				fieldIndex := len(deferredFieldSet.Values) - 1
+				deferredFieldSet.Concurrently(fieldIndex, func(ctx context.Context) graphql.Marshaler {
+					return innerFunc(ctx, deferredFieldSet)
+				})
+
+				for _, deferrable := range field.Deferrables {
+					view, ok := deferLabelToView[deferrable.Label]
+					if !ok {
+						view = deferredFieldSet.NewView()
+						deferLabelToView[deferrable.Label] = view
+					}
+					view.AddIndices(fieldIndex)
+				}
+
+				// don't run the out.Concurrently() call below
+				out.Values[i] = graphql.Null
+				continue
+			}
+
+			out.Concurrently(i, func(ctx context.Context) graphql.Marshaler { return innerFunc(ctx, out) })
 		default:
 			panic("unknown field " + strconv.Quote(field.Name))
 		}
@@ -35361,6 +36664,89 @@ func (ec *executionContext) _FieldChange(ctx context.Context, sel ast.SelectionS
 	return out
 }
 
+var libraryScheduleImplementors = []string{"LibrarySchedule"}
+
+func (ec *executionContext) _LibrarySchedule(ctx context.Context, sel ast.SelectionSet, obj *library.Entry) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, libraryScheduleImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferredFieldSet := graphql.NewFieldSet(nil)
+	deferLabelToView := make(map[string]*graphql.FieldSetView)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("LibrarySchedule")
+		case "id":
+			out.Values[i] = ec._LibrarySchedule_id(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "family":
+			out.Values[i] = ec._LibrarySchedule_family(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "name":
+			out.Values[i] = ec._LibrarySchedule_name(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "description":
+			out.Values[i] = ec._LibrarySchedule_description(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "recurrence":
+			out.Values[i] = ec._LibrarySchedule_recurrence(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "recurrenceText":
+			out.Values[i] = ec._LibrarySchedule_recurrenceText(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "dueInDays":
+			out.Values[i] = ec._LibrarySchedule_dueInDays(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "tags":
+			out.Values[i] = ec._LibrarySchedule_tags(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "policies":
+			out.Values[i] = ec._LibrarySchedule_policies(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "query":
+			out.Values[i] = ec._LibrarySchedule_query(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	atomic.AddInt32(&ec.Deferred, int32(min(len(deferLabelToView), math.MaxInt32)))
+
+	ec.ProcessDeferredGroup(graphql.DeferredGroup{
+		Defers:   deferLabelToView,
+		Path:     graphql.GetPath(ctx),
+		FieldSet: deferredFieldSet,
+		Context:  ctx,
+	})
+
+	return out
+}
+
 var memoImplementors = []string{"Memo", "Node"}
 
 func (ec *executionContext) _Memo(ctx context.Context, sel ast.SelectionSet, obj *ent.Memo) graphql.Marshaler {
@@ -36007,6 +37393,27 @@ func (ec *executionContext) _Mutation(ctx context.Context, sel ast.SelectionSet)
 		case "reviewExplanation":
 			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
 				return ec._Mutation_reviewExplanation(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "createCompliancePolicy":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_createCompliancePolicy(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "updateCompliancePolicy":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_updateCompliancePolicy(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "deleteCompliancePolicy":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_deleteCompliancePolicy(ctx, field)
 			})
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
@@ -37258,6 +38665,72 @@ func (ec *executionContext) _Query(ctx context.Context, sel ast.SelectionSet) gr
 					}
 				}()
 				res = ec._Query_explanationLink(ctx, field)
+				if res == graphql.Null {
+					atomic.AddUint32(&fs.Invalids, 1)
+				}
+				return res
+			}
+
+			rrm := func(ctx context.Context) graphql.Marshaler {
+				return ec.OperationContext.RootResolverMiddleware(ctx,
+					func(ctx context.Context) graphql.Marshaler { return innerFunc(ctx, out) })
+			}
+
+			out.Concurrently(i, func(ctx context.Context) graphql.Marshaler { return rrm(innerCtx) })
+		case "policies":
+			field := field
+
+			innerFunc := func(ctx context.Context, fs *graphql.FieldSet) (res graphql.Marshaler) {
+				defer func() {
+					if r := recover(); r != nil {
+						ec.Error(ctx, ec.Recover(ctx, r))
+					}
+				}()
+				res = ec._Query_policies(ctx, field)
+				if res == graphql.Null {
+					atomic.AddUint32(&fs.Invalids, 1)
+				}
+				return res
+			}
+
+			rrm := func(ctx context.Context) graphql.Marshaler {
+				return ec.OperationContext.RootResolverMiddleware(ctx,
+					func(ctx context.Context) graphql.Marshaler { return innerFunc(ctx, out) })
+			}
+
+			out.Concurrently(i, func(ctx context.Context) graphql.Marshaler { return rrm(innerCtx) })
+		case "librarySchedules":
+			field := field
+
+			innerFunc := func(ctx context.Context, fs *graphql.FieldSet) (res graphql.Marshaler) {
+				defer func() {
+					if r := recover(); r != nil {
+						ec.Error(ctx, ec.Recover(ctx, r))
+					}
+				}()
+				res = ec._Query_librarySchedules(ctx, field)
+				if res == graphql.Null {
+					atomic.AddUint32(&fs.Invalids, 1)
+				}
+				return res
+			}
+
+			rrm := func(ctx context.Context) graphql.Marshaler {
+				return ec.OperationContext.RootResolverMiddleware(ctx,
+					func(ctx context.Context) graphql.Marshaler { return innerFunc(ctx, out) })
+			}
+
+			out.Concurrently(i, func(ctx context.Context) graphql.Marshaler { return rrm(innerCtx) })
+		case "libraryVersion":
+			field := field
+
+			innerFunc := func(ctx context.Context, fs *graphql.FieldSet) (res graphql.Marshaler) {
+				defer func() {
+					if r := recover(); r != nil {
+						ec.Error(ctx, ec.Recover(ctx, r))
+					}
+				}()
+				res = ec._Query_libraryVersion(ctx, field)
 				if res == graphql.Null {
 					atomic.AddUint32(&fs.Invalids, 1)
 				}
@@ -41209,6 +42682,16 @@ func (ec *executionContext) marshalNCompliancePolicy2ᚖsocdeskᚋentᚐComplian
 	return ec._CompliancePolicy(ctx, sel, v)
 }
 
+func (ec *executionContext) marshalNCompliancePolicyConnection2ᚖsocdeskᚋentᚐCompliancePolicyConnection(ctx context.Context, sel ast.SelectionSet, v *ent.CompliancePolicyConnection) graphql.Marshaler {
+	if v == nil {
+		if !graphql.HasFieldError(ctx, graphql.GetFieldContext(ctx)) {
+			graphql.AddErrorf(ctx, "the requested element is null which the schema does not allow")
+		}
+		return graphql.Null
+	}
+	return ec._CompliancePolicyConnection(ctx, sel, v)
+}
+
 func (ec *executionContext) unmarshalNCompliancePolicyOrderField2ᚖsocdeskᚋentᚐCompliancePolicyOrderField(ctx context.Context, v any) (*ent.CompliancePolicyOrderField, error) {
 	var res = new(ent.CompliancePolicyOrderField)
 	err := res.UnmarshalGQL(v)
@@ -41232,6 +42715,11 @@ func (ec *executionContext) unmarshalNCreateCategoryInput2socdeskᚋentᚐCreate
 
 func (ec *executionContext) unmarshalNCreateChannelInput2socdeskᚋinternalᚋnotifyᚐChannelInput(ctx context.Context, v any) (notify.ChannelInput, error) {
 	res, err := ec.unmarshalInputCreateChannelInput(ctx, v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) unmarshalNCreateCompliancePolicyInput2socdeskᚋentᚐCreateCompliancePolicyInput(ctx context.Context, v any) (ent.CreateCompliancePolicyInput, error) {
+	res, err := ec.unmarshalInputCreateCompliancePolicyInput(ctx, v)
 	return res, graphql.ErrorOnPath(ctx, err)
 }
 
@@ -41983,6 +43471,32 @@ func (ec *executionContext) marshalNJSON2ᚕinterfaceᚄ(ctx context.Context, se
 	return ret
 }
 
+func (ec *executionContext) marshalNLibrarySchedule2ᚕᚖsocdeskᚋinternalᚋlibraryᚐEntryᚄ(ctx context.Context, sel ast.SelectionSet, v []*library.Entry) graphql.Marshaler {
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalNLibrarySchedule2ᚖsocdeskᚋinternalᚋlibraryᚐEntry(ctx, sel, v[i])
+	})
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
+}
+
+func (ec *executionContext) marshalNLibrarySchedule2ᚖsocdeskᚋinternalᚋlibraryᚐEntry(ctx context.Context, sel ast.SelectionSet, v *library.Entry) graphql.Marshaler {
+	if v == nil {
+		if !graphql.HasFieldError(ctx, graphql.GetFieldContext(ctx)) {
+			graphql.AddErrorf(ctx, "the requested element is null which the schema does not allow")
+		}
+		return graphql.Null
+	}
+	return ec._LibrarySchedule(ctx, sel, v)
+}
+
 func (ec *executionContext) unmarshalNLinkDirection2socdeskᚋgraphᚋmodelᚐLinkDirection(ctx context.Context, v any) (model.LinkDirection, error) {
 	var res model.LinkDirection
 	err := res.UnmarshalGQL(v)
@@ -42511,6 +44025,16 @@ func (ec *executionContext) marshalNTaskSchedule2ᚖsocdeskᚋentᚐTaskSchedule
 	return ec._TaskSchedule(ctx, sel, v)
 }
 
+func (ec *executionContext) marshalNTaskScheduleConnection2ᚖsocdeskᚋentᚐTaskScheduleConnection(ctx context.Context, sel ast.SelectionSet, v *ent.TaskScheduleConnection) graphql.Marshaler {
+	if v == nil {
+		if !graphql.HasFieldError(ctx, graphql.GetFieldContext(ctx)) {
+			graphql.AddErrorf(ctx, "the requested element is null which the schema does not allow")
+		}
+		return graphql.Null
+	}
+	return ec._TaskScheduleConnection(ctx, sel, v)
+}
+
 func (ec *executionContext) unmarshalNTaskScheduleEventKind2socdeskᚋentᚋtaskscheduleeventᚐKind(ctx context.Context, v any) (taskscheduleevent.Kind, error) {
 	var res taskscheduleevent.Kind
 	err := res.UnmarshalGQL(v)
@@ -42868,6 +44392,11 @@ func (ec *executionContext) unmarshalNUpdateCategoryInput2socdeskᚋentᚐUpdate
 
 func (ec *executionContext) unmarshalNUpdateChannelInput2socdeskᚋinternalᚋnotifyᚐChannelInput(ctx context.Context, v any) (notify.ChannelInput, error) {
 	res, err := ec.unmarshalInputUpdateChannelInput(ctx, v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) unmarshalNUpdateCompliancePolicyInput2socdeskᚋentᚐUpdateCompliancePolicyInput(ctx context.Context, v any) (ent.UpdateCompliancePolicyInput, error) {
+	res, err := ec.unmarshalInputUpdateCompliancePolicyInput(ctx, v)
 	return res, graphql.ErrorOnPath(ctx, err)
 }
 
@@ -43342,6 +44871,22 @@ func (ec *executionContext) marshalOCompliancePolicyEdge2ᚖsocdeskᚋentᚐComp
 		return graphql.Null
 	}
 	return ec._CompliancePolicyEdge(ctx, sel, v)
+}
+
+func (ec *executionContext) unmarshalOCompliancePolicyFilter2ᚖsocdeskᚋinternalᚋpoliciesᚐFilter(ctx context.Context, v any) (*policies.Filter, error) {
+	if v == nil {
+		return nil, nil
+	}
+	res, err := ec.unmarshalInputCompliancePolicyFilter(ctx, v)
+	return &res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) unmarshalOCompliancePolicyOrder2ᚖsocdeskᚋentᚐCompliancePolicyOrder(ctx context.Context, v any) (*ent.CompliancePolicyOrder, error) {
+	if v == nil {
+		return nil, nil
+	}
+	res, err := ec.unmarshalInputCompliancePolicyOrder(ctx, v)
+	return &res, graphql.ErrorOnPath(ctx, err)
 }
 
 func (ec *executionContext) unmarshalOCursor2ᚖentgoᚗioᚋcontribᚋentgqlᚐCursor(ctx context.Context, v any) (*entgql.Cursor[int], error) {

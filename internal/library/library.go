@@ -11,6 +11,10 @@ import (
 	"encoding/json"
 	"fmt"
 	"slices"
+	"strings"
+	"unicode/utf8"
+
+	"socdesk/internal/errs"
 )
 
 //go:embed schedules.json
@@ -72,4 +76,51 @@ func Get(id string) (Entry, bool) {
 		return Entry{}, false
 	}
 	return file.Schedules[i], true
+}
+
+// MaxSearchRunes bounds a search of the library.
+const MaxSearchRunes = 200
+
+// Search returns the entries, in the file's order, in which keyword (nil:
+// any) is found in the id, name, description, tags or policies, ignoring
+// case, of the family (nil: any) named ignoring case.
+func Search(keyword, family *string) ([]*Entry, error) {
+	k, err := searchText("keyword", keyword)
+	if err != nil {
+		return nil, err
+	}
+	fam, err := searchText("family", family)
+	if err != nil {
+		return nil, err
+	}
+	out := []*Entry{}
+	for i := range file.Schedules {
+		e := &file.Schedules[i]
+		if fam != "" && !strings.EqualFold(e.Family, fam) {
+			continue
+		}
+		if k != "" && !slices.ContainsFunc(e.words(), func(w string) bool { return strings.Contains(strings.ToLower(w), k) }) {
+			continue
+		}
+		c := *e
+		out = append(out, &c)
+	}
+	return out, nil
+}
+
+// words are the texts of e a keyword is looked for in.
+func (e *Entry) words() []string {
+	return append(append([]string{e.ID, e.Name, e.Description}, e.Tags...), e.Policies...)
+}
+
+// searchText is a search argument trimmed and lower-cased ("" for none).
+func searchText(field string, p *string) (string, error) {
+	if p == nil {
+		return "", nil
+	}
+	s := strings.TrimSpace(*p)
+	if utf8.RuneCountInString(s) > MaxSearchRunes || !utf8.ValidString(s) || errs.HasNUL(s) {
+		return "", errs.Invalid(field, "must be at most %d characters of valid UTF-8, without NUL", MaxSearchRunes)
+	}
+	return strings.ToLower(s), nil
 }

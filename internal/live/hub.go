@@ -14,6 +14,7 @@ import (
 	"entgo.io/ent/dialect"
 
 	"socdesk/ent"
+	"socdesk/ent/compliancepolicy"
 	"socdesk/ent/schematype"
 	"socdesk/ent/tag"
 	"socdesk/ent/ticket"
@@ -329,6 +330,7 @@ func (h *Hub) prepare(ctx context.Context, evs []*ent.TicketEvent) ([]item, erro
 			only := func(q *ent.UserQuery) { q.Select(user.FieldID) }
 			ts, err := c.Ticket.Query().Where(ticket.IDIn(ids...)).
 				WithAssignees(only).WithApprovers(only).WithTags(func(q *ent.TagQuery) { q.Select(tag.FieldID) }).
+				WithPolicies(func(q *ent.CompliancePolicyQuery) { q.Select(compliancepolicy.FieldID) }).
 				All(ctx)
 			if err != nil {
 				return err

@@ -17,8 +17,8 @@ import (
 // it is read.
 
 // deletedChanges is the DELETED entry of t (read by lock, with its
-// people), whose tags are tags.
-func deletedChanges(t *ent.Ticket, tags []int) []schematype.FieldChange {
+// people), whose tags are tags and cited policies policies.
+func deletedChanges(t *ent.Ticket, tags, policies []int) []schematype.FieldChange {
 	assignees, approvers := authz.People(t)
 	var verdict any
 	if t.AttackVerdict != nil {
@@ -36,6 +36,7 @@ func deletedChanges(t *ent.Ticket, tags []int) []schematype.FieldChange {
 		{Field: schematype.ChangeAssignees, From: sorted(assignees)},
 		{Field: schematype.ChangeApprovers, From: sorted(approvers)},
 		{Field: schematype.ChangeTags, From: sorted(tags)},
+		{Field: schematype.ChangePolicies, From: sorted(policies)},
 		{Field: schematype.ChangeCreatedAt, From: t.CreatedAt.UTC()},
 		{Field: schematype.ChangeBody, From: t.Body},
 		{Field: schematype.ChangeDetection, From: DetectionOf(t)},
@@ -78,6 +79,9 @@ func SnapshotAtDeletion(changes []schematype.FieldChange) (Snapshot, bool) {
 	}
 	if s.Tags == nil {
 		s.Tags = []int{}
+	}
+	if s.Policies == nil {
+		s.Policies = []int{}
 	}
 	return s, true
 }

@@ -16,6 +16,7 @@ import (
 	"socdesk/ent/ticket"
 	"socdesk/ent/ticketapprover"
 	"socdesk/ent/ticketassignee"
+	"socdesk/ent/ticketcitation"
 	"socdesk/ent/tickettag"
 	"socdesk/internal/errs"
 	"socdesk/internal/netkey"
@@ -39,16 +40,18 @@ const (
 // filter given must hold; a list filter holds when any of its values does (an
 // empty list matches nothing). Every field is one row of criteria.
 type Filter struct {
-	CreatedFrom    *time.Time
-	CreatedTo      *time.Time
-	Sites          []int
-	Categories     []int
-	Priorities     []ticket.Priority
-	Statuses       []ticket.Status
-	Assignees      []int
-	Approvers      []int
-	Origins        []ticket.Origin
-	Tags           []int
+	CreatedFrom *time.Time
+	CreatedTo   *time.Time
+	Sites       []int
+	Categories  []int
+	Priorities  []ticket.Priority
+	Statuses    []ticket.Status
+	Assignees   []int
+	Approvers   []int
+	Origins     []ticket.Origin
+	Tags        []int
+	// Policies: tickets citing any of these compliance policies.
+	Policies       []int
 	AttackVerdicts []AttackVerdictFilter
 	Incident       *bool
 	Keyword        *string
@@ -141,6 +144,8 @@ var criteria = []criterion{
 		ticketapprover.Table, ticketapprover.TicketColumn, ticketapprover.UserColumn, func(s Snapshot) []int { return s.Approvers }),
 	anyOf("Tags", func(f *Filter) []int { return f.Tags },
 		tickettag.Table, tickettag.TicketColumn, tickettag.TagColumn, func(s Snapshot) []int { return s.Tags }),
+	anyOf("Policies", func(f *Filter) []int { return f.Policies },
+		ticketcitation.Table, ticketcitation.FieldTicketID, ticketcitation.FieldCompliancePolicyID, func(s Snapshot) []int { return s.Policies }),
 	{
 		field:    "AttackVerdicts",
 		given:    func(f *Filter) bool { return f.AttackVerdicts != nil },

@@ -98,7 +98,7 @@ func TestFilterParity(t *testing.T) {
 			client := testdb.Open(t, backend, testdb.Options{}).Client
 			ctx := privacy.DecisionContext(context.Background(), privacy.Allow)
 
-			var sites, cats, users, tags []int
+			var sites, cats, users, tags, policies []int
 			for i := range 3 {
 				sites = append(sites, client.Site.Create().SetName(fmt.Sprint("site", i)).SaveX(ctx).ID)
 				cats = append(cats, client.Category.Create().SetName(fmt.Sprint("cat", i)).SetWorkflow(category.WorkflowAPPROVAL).SaveX(ctx).ID)
@@ -108,6 +108,7 @@ func TestFilterParity(t *testing.T) {
 			}
 			for i := range 4 {
 				tags = append(tags, client.Tag.Create().SetName(fmt.Sprint("tag", i)).SaveX(ctx).ID)
+				policies = append(policies, client.CompliancePolicy.Create().SetName(fmt.Sprint("policy", i)).SaveX(ctx).ID)
 			}
 			priorities := []ticket.Priority{ticket.PriorityHIGH, ticket.PriorityMEDIUM, ticket.PriorityLOW}
 			statuses := []ticket.Status{ticket.StatusNEW, ticket.StatusASSIGNED, ticket.StatusIN_PROGRESS, ticket.StatusSUBMITTED,
@@ -127,7 +128,8 @@ func TestFilterParity(t *testing.T) {
 					SetSiteID(sites[rng.IntN(len(sites))]).SetCategoryID(cats[rng.IntN(len(cats))]).
 					SetPriority(priorities[rng.IntN(len(priorities))]).SetStatus(statuses[rng.IntN(len(statuses))]).
 					SetOrigin(origins[rng.IntN(len(origins))]).SetIncident(rng.IntN(2) == 0).
-					AddAssigneeIDs(pick(rng, users)...).AddApproverIDs(pick(rng, users)...).AddTagIDs(pick(rng, tags)...)
+					AddAssigneeIDs(pick(rng, users)...).AddApproverIDs(pick(rng, users)...).AddTagIDs(pick(rng, tags)...).
+					AddPolicyIDs(pick(rng, policies)...)
 				if v := verdicts[rng.IntN(len(verdicts))]; v != VerdictUnset {
 					c.SetAttackVerdict(ticket.AttackVerdict(v))
 				}
@@ -145,7 +147,7 @@ func TestFilterParity(t *testing.T) {
 				}
 				c.SaveX(ctx)
 			}
-			all := client.Ticket.Query().WithAssignees().WithApprovers().WithTags().AllX(ctx)
+			all := client.Ticket.Query().WithAssignees().WithApprovers().WithTags().WithPolicies().AllX(ctx)
 			snaps := make(map[int]Snapshot, len(all))
 			for _, tk := range all {
 				snaps[tk.ID] = SnapshotOf(tk)
@@ -227,6 +229,9 @@ func TestFilterParity(t *testing.T) {
 				}
 				if given() {
 					f.Tags = ids(4, tags)
+				}
+				if given() {
+					f.Policies = ids(4, policies)
 				}
 				if given() {
 					f.AttackVerdicts = append(pick(rng, verdicts), []AttackVerdictFilter{}...)

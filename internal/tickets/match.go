@@ -27,25 +27,32 @@ type Snapshot struct {
 	Assignees     []int
 	Approvers     []int
 	Tags          []int
+	// Policies are the compliance policies the ticket cites.
+	Policies []int
 	// The pivots' keys (package netkey; "" for none) and the explanation
 	// status ("" for none).
 	SrcIPKey, DstIPKey, HostKey string
 	ExplanationStatus           schematype.ExplanationStatus
 }
 
-// SnapshotOf is the snapshot of t, which must have its tags and people
-// loaded (their ids suffice; the people as users or by authz.WithPeople).
+// SnapshotOf is the snapshot of t, which must have its tags, policies and
+// people loaded (their ids suffice; the people as users or by
+// authz.WithPeople).
 func SnapshotOf(t *ent.Ticket) Snapshot {
 	assignees, approvers := authz.People(t)
 	tags := make([]int, len(t.Edges.Tags))
 	for i, tg := range t.Edges.Tags {
 		tags[i] = tg.ID
 	}
+	policies := make([]int, len(t.Edges.Policies))
+	for i, p := range t.Edges.Policies {
+		policies[i] = p.ID
+	}
 	return Snapshot{
 		CreatedAt: t.CreatedAt, SiteID: t.SiteID, CategoryID: t.CategoryID, Priority: t.Priority,
 		Status: t.Status, Origin: t.Origin, AttackVerdict: t.AttackVerdict, Incident: t.Incident,
 		Title: t.Title, Body: t.Body,
-		Assignees: assignees, Approvers: approvers, Tags: tags,
+		Assignees: assignees, Approvers: approvers, Tags: tags, Policies: policies,
 		SrcIPKey: deref(t.SrcIPKey), DstIPKey: deref(t.DstIPKey), HostKey: deref(t.HostKey),
 		ExplanationStatus: deref(t.ExplanationStatus),
 	}
@@ -93,6 +100,8 @@ func (s Snapshot) Undo(changes []schematype.FieldChange) Snapshot {
 			s.Approvers = nums(ch.From)
 		case schematype.ChangeTags:
 			s.Tags = nums(ch.From)
+		case schematype.ChangePolicies:
+			s.Policies = nums(ch.From)
 		case schematype.ChangeDetection:
 			s.SrcIPKey, s.DstIPKey, s.HostKey = detectionKeys(ch.From)
 		case schematype.ChangeExplanationStatus:

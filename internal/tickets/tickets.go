@@ -18,6 +18,7 @@ import (
 
 	"socdesk/ent"
 	"socdesk/ent/category"
+	"socdesk/ent/compliancepolicy"
 	"socdesk/ent/schematype"
 	"socdesk/ent/site"
 	"socdesk/ent/tag"
@@ -39,6 +40,7 @@ const (
 	MaxBodyBytes    = 512 << 10
 	MaxPeople       = 20 // assignees, approvers
 	MaxTags         = 50
+	MaxPolicies     = 50
 	MaxCustomFields = 50
 )
 
@@ -72,6 +74,7 @@ type CreateInput struct {
 	AssigneeIDs   []int
 	ApproverIDs   []int
 	TagIDs        []int
+	PolicyIDs     []int
 	Origin        *ticket.Origin
 	DueAt         *time.Time
 	// Evidence records (JSON objects) of a DETECTION ticket; see evidence.go.
@@ -91,6 +94,7 @@ type UpdateInput struct {
 	ClearAttackVerdict *bool
 	Incident           *bool
 	TagIDs             []int
+	PolicyIDs          []int
 	DueAt              *time.Time
 	ClearDueAt         *bool
 }
@@ -153,7 +157,8 @@ func (s *Service) Create(ctx context.Context, in CreateInput) (*ent.Ticket, erro
 			SetNillablePriority(in.Priority).SetNillableAttackVerdict(in.AttackVerdict).
 			SetNillableIncident(in.Incident).SetNillableOrigin(in.Origin).
 			SetStatus(workflow.InitialStatus(cat.Workflow, len(in.AssigneeIDs) > 0)).
-			AddAssigneeIDs(in.AssigneeIDs...).AddApproverIDs(in.ApproverIDs...).AddTagIDs(in.TagIDs...)
+			AddAssigneeIDs(in.AssigneeIDs...).AddApproverIDs(in.ApproverIDs...).AddTagIDs(in.TagIDs...).
+			AddPolicyIDs(in.PolicyIDs...)
 		if in.Body != nil {
 			c.SetBody(*in.Body)
 		}
@@ -200,6 +205,9 @@ func (s *Service) Create(ctx context.Context, in CreateInput) (*ent.Ticket, erro
 		}
 		if len(in.TagIDs) > 0 {
 			changes = append(changes, schematype.FieldChange{Field: schematype.ChangeTags, To: sorted(in.TagIDs)})
+		}
+		if len(in.PolicyIDs) > 0 {
+			changes = append(changes, schematype.FieldChange{Field: schematype.ChangePolicies, To: sorted(in.PolicyIDs)})
 		}
 		if t.DueAt != nil {
 			changes = append(changes, schematype.FieldChange{Field: schematype.ChangeDueAt, To: t.DueAt})
@@ -265,6 +273,12 @@ func (s *Service) validateCreate(ctx context.Context, in *CreateInput) error {
 		return err
 	}
 	if in.TagIDs, err = distinct("input.tagIDs", in.TagIDs, MaxTags); err != nil {
+		return err
+	}
+	if in.PolicyIDs, err = distinct("input.policyIDs", in.PolicyIDs, MaxPolicies); err != nil {
+		return err
+	}
+	if err := s.checkRefs(ctx, map[string][]int{"input.policyIDs": in.PolicyIDs}, compliancepolicy.Table); err != nil {
 		return err
 	}
 	if err := s.checkRefs(ctx, map[string][]int{"input.assigneeIDs": in.AssigneeIDs, "input.approverIDs": in.ApproverIDs}, user.Table); err != nil {
@@ -490,6 +504,26 @@ func (s *Service) applyUpdate(ctx context.Context, old *ent.Ticket, in UpdateInp
 			change(schematype.ChangeTags, before, ids)
 		}
 	}
+	if in.PolicyIDs != nil {
+		ids, err := distinct("input.policyIDs", in.PolicyIDs, MaxPolicies)
+		if err != nil {
+			return nil, err
+		}
+		if err := s.checkRefs(ctx, map[string][]int{"input.policyIDs": ids}, compliancepolicy.Table); err != nil {
+			return nil, err
+		}
+		before, err := old.QueryPolicies().IDs(authz.System(ctx))
+		if err != nil {
+			return nil, err
+		}
+		slices.Sort(before)
+		slices.Sort(ids)
+		if !slices.Equal(before, ids) {
+			m.ClearPolicies()
+			m.AddPolicyIDs(ids...)
+			change(schematype.ChangePolicies, before, ids)
+		}
+	}
 	return ch, nil
 }
 
@@ -505,7 +539,11 @@ func (s *Service) Delete(ctx context.Context, id int) error {
 		if err != nil {
 			return nil, err
 		}
-		ev, err := record(ctx, tx, t, ticketevent.KindDELETED, deletedChanges(t, tags), "")
+		policies, err := t.QueryPolicies().IDs(authz.System(ctx))
+		if err != nil {
+			return nil, err
+		}
+		ev, err := record(ctx, tx, t, ticketevent.KindDELETED, deletedChanges(t, tags, policies), "")
 		if err != nil {
 			return nil, err
 		}
@@ -629,7 +667,8 @@ func (s *Service) registerWriter(ctx context.Context, tx *ent.Tx) error {
 }
 
 // refNouns name the rows of each table checkRefs knows.
-var refNouns = map[string]string{category.Table: "category", site.Table: "site", user.Table: "user", tag.Table: "tag"}
+var refNouns = map[string]string{category.Table: "category", site.Table: "site", user.Table: "user", tag.Table: "tag",
+	compliancepolicy.Table: "compliance policy"}
 
 // checkRefs reports, per input field, ids that are not rows of table the
 // viewer may see. A site or user outside the viewer's scope gets the answer
@@ -650,6 +689,8 @@ func (s *Service) checkRefs(ctx context.Context, fields map[string][]int, table 
 			n, err = s.Client.User.Query().Where(user.IDIn(ids...)).Count(ctx) // the policy: the viewer's
 		case tag.Table:
 			n, err = s.Client.Tag.Query().Where(tag.IDIn(ids...)).Count(authz.System(ctx))
+		case compliancepolicy.Table:
+			n, err = s.Client.CompliancePolicy.Query().Where(compliancepolicy.IDIn(ids...)).Count(authz.System(ctx))
 		default:
 			return fmt.Errorf("checkRefs: unknown table %s", table)
 		}
