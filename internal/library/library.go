@@ -54,13 +54,21 @@ type Entry struct {
 var file = mustLoad()
 
 func mustLoad() File {
-	var f File
-	dec := json.NewDecoder(bytes.NewReader(data))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(&f); err != nil {
+	f, err := load(data)
+	if err != nil {
 		panic(fmt.Sprintf("library: schedules.json: %v", err))
 	}
 	return f
+}
+
+// load decodes a library file, refusing fields it does not know (a typo
+// in the file fails the build's tests rather than dropping a field).
+func load(b []byte) (File, error) {
+	var f File
+	dec := json.NewDecoder(bytes.NewReader(b))
+	dec.DisallowUnknownFields()
+	err := dec.Decode(&f)
+	return f, err
 }
 
 // Version is the library's version.
