@@ -409,3 +409,50 @@ func TestLibrarySchedulesQuery(t *testing.T) {
 		}
 	})
 }
+
+// TestTicketEventsFilterByPolicy: a live subscriber filtering by policy
+// gets the change that makes a ticket cite it and the one that stops it
+// (the hub judges both sides: it loads the citations and undoes their
+// change), and nothing of tickets that cite it neither before nor after.
+func TestTicketEventsFilterByPolicy(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, e *env) {
+		f := liveSetup(e)
+		logs, access := e.createPolicy("Log review", "PCI DSS 10.4.1"), e.createPolicy("Access review", "PCI DSS 7.2.4")
+		ws := e.dialWS(t, e.admin, nil)
+		op := ws.subscribe(changeQuery, map[string]any{"f": map[string]any{"policies": []string{logs.ID}}})
+		all := ws.subscribe(changeQuery, nil)
+		waitSubscribed(t, e, 2)
+		cite := func(id string, policies ...string) {
+			t.Helper()
+			e.do(e.admin, updateCitingMut, map[string]any{"id": id, "in": map[string]any{"policyIDs": policies}}).ok()
+			if c := ws.change(all); c.Kind != "UPDATED" {
+				t.Fatalf("%+v", c)
+			}
+		}
+		id := e.liveCreate(e.admin, f.site, f.cat, "Weekly review")
+		if c := ws.change(all); c.Kind != "CREATED" {
+			t.Fatalf("%+v", c)
+		}
+		cite(id, access.ID) // cites another policy: not news to op
+		cite(id, access.ID, logs.ID)
+		if c := ws.change(op); c.Kind != "UPDATED" || c.TicketID != id || len(c.Changes) != 1 || c.Changes[0].Field != "policies" {
+			t.Fatalf("citing the policy: %+v", c)
+		}
+		e.liveRename(e.admin, id, "Weekly review, renamed")
+		if c := ws.change(all); c.Kind != "UPDATED" {
+			t.Fatalf("%+v", c)
+		}
+		if c := ws.change(op); c.Kind != "UPDATED" || c.Ticket.Title != "Weekly review, renamed" {
+			t.Fatalf("a change of a citing ticket: %+v", c)
+		}
+		cite(id, access.ID) // stops citing it: news (it leaves the list)
+		if c := ws.change(op); c.Kind != "UPDATED" || c.TicketID != id || c.Changes[0].Field != "policies" {
+			t.Fatalf("no longer citing the policy: %+v", c)
+		}
+		e.liveRename(e.admin, id, "Weekly review, again")
+		if c := ws.change(all); c.Kind != "UPDATED" {
+			t.Fatalf("%+v", c)
+		}
+		ws.quiet(300 * time.Millisecond) // nothing more on op
+	})
+}
