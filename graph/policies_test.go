@@ -108,6 +108,27 @@ func TestPoliciesCRUD(t *testing.T) {
 				t.Errorf("%v: %q, want %q", c.vars, got, c.want)
 			}
 		}
+		// Pages by reference, one at a time, follow the order.
+		var paged []string
+		for after, more := any(nil), true; more; {
+			var out struct {
+				Policies struct {
+					Edges    []struct{ Node struct{ Name string } }
+					PageInfo struct {
+						HasNextPage bool
+						EndCursor   string
+					}
+				}
+			}
+			e.do(reader, policiesQuery, map[string]any{"n": 1, "after": after, "o": map[string]any{"field": "REFERENCE", "direction": "ASC"}}).ok().into(&out)
+			for _, ed := range out.Policies.Edges {
+				paged = append(paged, ed.Node.Name)
+			}
+			after, more = out.Policies.PageInfo.EndCursor, out.Policies.PageInfo.HasNextPage
+		}
+		if want := []string{"User accounts", "Account management", "Log review", "Access review"}; !slices.Equal(paged, want) {
+			t.Errorf("paged by reference: %q, want %q", paged, want)
+		}
 		e.do(reader, policiesQuery, map[string]any{"n": 10, "f": map[string]any{"keyword": strings.Repeat("k", 201)}}).wantCode("BAD_USER_INPUT", "filter.keyword")
 
 		// Others are refused every change, whatever their input.

@@ -125,6 +125,7 @@ var orderingKinds = map[string]func(any) bool{
 	"UPDATED_AT": isTime,
 	"NAME":       isText,
 	"LOGIN":      isText,
+	"REFERENCE":  isText, // a compliance policy's
 }
 
 // HasCursorKind reports whether cursors of ordering can be checked.

@@ -18,6 +18,7 @@ import (
 	"unicode/utf8"
 
 	"entgo.io/contrib/entgql"
+	"entgo.io/ent/dialect"
 	"entgo.io/ent/dialect/sql"
 
 	"socdesk/ent"
@@ -196,7 +197,15 @@ func Delete(ctx context.Context, c *ent.Client, id int) error {
 		if err := mayWrite(ctx, tx); err != nil {
 			return err
 		}
-		p, err := tx.CompliancePolicy.Get(ctx, id)
+		// Locked on PostgreSQL: a ticket citing it meanwhile holds the
+		// row's key-share lock until it commits, so it is either counted
+		// below or refused by its foreign key, never dropped by the cascade.
+		// (SQLite serializes writers.)
+		p, err := tx.CompliancePolicy.Query().Where(compliancepolicy.ID(id)).Modify(func(s *sql.Selector) {
+			if s.Dialect() == dialect.Postgres {
+				s.ForUpdate()
+			}
+		}).Only(ctx)
 		if err != nil {
 			return byID(err)
 		}
