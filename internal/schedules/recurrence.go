@@ -2,6 +2,7 @@ package schedules
 
 import (
 	"fmt"
+	"io"
 	"slices"
 	"strconv"
 	"strings"
@@ -278,21 +279,25 @@ func (r *Rule) Due(occurrence time.Time, days int) time.Time {
 	return place(floating(occurrence.In(r.loc)).AddDate(0, 0, days), r.loc)
 }
 
-// Missed are the occurrences in (after, until] — at most limit, the latest
-// ones — and how many there were in all.
-func (r *Rule) Missed(after, until time.Time, limit int) (latest []time.Time, total int) {
+// Missed are the occurrences in (after, until]: the latest limit of them
+// (due), and the range and number of the older ones (skipped).
+func (r *Rule) Missed(after, until time.Time, limit int) (due []time.Time, skipped int, first, last time.Time) {
 	r.each(after, func(t time.Time) bool {
 		if t.After(until) {
 			return false
 		}
-		total++
-		latest = append(latest, t)
-		if len(latest) > limit {
-			latest = latest[1:]
+		due = append(due, t)
+		if len(due) > limit {
+			if skipped == 0 {
+				first = due[0]
+			}
+			last = due[0]
+			skipped++
+			due = due[1:]
 		}
 		return true
 	})
-	return latest, total
+	return due, skipped, first, last
 }
 
 // PresetOf recognizes the preset a rule stands for (as PresetRule writes
@@ -379,4 +384,17 @@ func Text(rule string) string {
 		return fmt.Sprintf("Every year on %s %d at %s", time.Month(mo), d, tod)
 	}
 	return "RRULE:" + rule
+}
+
+// MarshalGQL implements graphql.Marshaler.
+func (p Preset) MarshalGQL(w io.Writer) { _, _ = io.WriteString(w, strconv.Quote(string(p))) }
+
+// UnmarshalGQL implements graphql.Unmarshaler.
+func (p *Preset) UnmarshalGQL(v any) error {
+	s, ok := v.(string)
+	if !ok || !slices.Contains(Presets, Preset(s)) {
+		return fmt.Errorf("%v is not a valid TaskRecurrencePreset", v)
+	}
+	*p = Preset(s)
+	return nil
 }
