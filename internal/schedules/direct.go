@@ -24,11 +24,11 @@ func DirectCreate(ctx context.Context, tx *ent.Tx, t Task) (*ent.Ticket, bool, e
 	if cat == nil {
 		id, err := tx.Category.Query().Where(category.WorkflowEQ(category.WorkflowTASK)).FirstID(ctx)
 		if ent.IsNotFound(err) {
-			c, cerr := tx.Category.Create().SetName("Tasks").SetWorkflow(category.WorkflowTASK).Save(ctx)
-			if cerr != nil {
-				return nil, false, cerr
+			// Replicas may make it together: one does.
+			if err = tx.Category.Create().SetName("Tasks").SetWorkflow(category.WorkflowTASK).
+				OnConflictColumns(category.FieldName).DoNothing().Exec(ctx); err == nil || err.Error() == "sql: no rows in result set" {
+				id, err = tx.Category.Query().Where(category.WorkflowEQ(category.WorkflowTASK)).FirstID(ctx)
 			}
-			id, err = c.ID, nil
 		}
 		if err != nil {
 			return nil, false, err
