@@ -174,6 +174,15 @@ func TestTaskScheduleGeneration(t *testing.T) {
 			if n := last.QueryTags().CountX(sys()); n != 1 {
 				t.Fatalf("task has %d tags", n)
 			}
+			if ws := last.QueryWatchers().AllX(sys()); len(ws) != 1 || ws[0].UserID != w.editorUser.ID || ws[0].Notify != "OPEN_CLOSE" {
+				t.Fatalf("task watchers %+v", ws)
+			}
+			if n := last.QueryAssignees().CountX(sys()); n != 1 {
+				t.Fatalf("task has %d owners", n)
+			}
+			if n := last.QueryEvents().CountX(sys()); n != 1 {
+				t.Fatalf("task has %d history entries, want its CREATED", n)
+			}
 			if got := kinds(w.events(s.ID)); got != "CREATED GENERATED GENERATED GENERATED " {
 				t.Fatalf("history %s", got)
 			}

@@ -10,7 +10,6 @@ const (
 	ChangeStartsAt    ChangedField = "startsAt"
 	ChangeTimeZone    ChangedField = "timeZone"
 	ChangeDueInDays   ChangedField = "dueInDays"
-	ChangeQuery       ChangedField = "query"
 	ChangeActive      ChangedField = "active"
 	// ChangeNextOccurrence: the next occurrence to generate.
 	ChangeNextOccurrence ChangedField = "nextOccurrenceAt"
@@ -18,6 +17,4 @@ const (
 	ChangeOccurrence ChangedField = "occurrence"
 	// ChangeLibrary: the library entry a schedule was copied from.
 	ChangeLibrary ChangedField = "library"
-	// ChangeSchedulePolicies: the policies a schedule cites.
-	ChangeSchedulePolicies ChangedField = "policies"
 )

@@ -134,7 +134,7 @@ func New(st *store.Store, broker events.Broker, cfg config.Config, log *slog.Log
 		MaxBytes: cfg.MaxUploadBytes, Signer: attachments.NewSigner(cfg.URLSigningKey, cfg.SignedURLTTL), Log: log}
 	att.Register()
 	sch := &schedules.Service{Client: st.Client, Dialect: st.Dialect, Jobs: eng, MaxMissed: cfg.ScheduleMaxMissed,
-		CreateTask: schedules.DirectCreate, Log: log}
+		Tickets: svc, Log: log}
 	sch.Register()
 	ex.Attachments = att // an answer's files
 	admin.WatchRights(st.Client, broker)

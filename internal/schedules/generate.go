@@ -2,7 +2,6 @@ package schedules
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"time"
 	"unicode/utf8"
@@ -15,9 +14,12 @@ import (
 	"socdesk/ent/schematype"
 	"socdesk/ent/taskschedule"
 	"socdesk/ent/taskscheduleevent"
-	"socdesk/ent/taskschedulewatcher"
+	"socdesk/ent/ticketwatcher"
 	"socdesk/internal/authz"
+	"socdesk/internal/errs"
 	"socdesk/internal/jobs"
+	"socdesk/internal/tasks"
+	"socdesk/internal/tickets"
 	"socdesk/internal/txn"
 )
 
@@ -31,33 +33,17 @@ const (
 	maxBatchesPerRun = 1000
 )
 
-// Task is what an occurrence makes: tasks.New's fields.
-type Task struct {
-	Title        string
-	Description  string
-	SiteID       int
-	CategoryID   *int
-	OwnerID      *int
-	DueAt        *time.Time
-	Watchers     []TaskWatcher
-	TagIDs       []int
-	PolicyIDs    []int
-	QueryFilter  json.RawMessage
-	QuerySearch  *string
-	ScheduleID   *int
-	OccurrenceAt *time.Time
-}
-
-// TaskWatcher is a watcher of a generated task.
-type TaskWatcher struct {
-	UserID int
-	Notify taskschedulewatcher.Notify
-}
-
-// Creator makes a task in tx with its history (tasks.Create); with
-// ScheduleID and OccurrenceAt of a task made already it returns
+// Creator makes an occurrence's task in tx with its history: tasks.Create,
+// which with ScheduleID and OccurrenceAt of a task made already returns
 // (nil, false, nil), changing nothing.
-type Creator func(ctx context.Context, tx *ent.Tx, t Task) (*ent.Ticket, bool, error)
+type Creator func(ctx context.Context, tx *ent.Tx, n tasks.New) (*ent.Ticket, bool, error)
+
+func (s *Service) creator() Creator {
+	if s.CreateTask != nil {
+		return s.CreateTask
+	}
+	return tasks.Create
+}
 
 // GenerateArgs is the periodic job that generates the due occurrences.
 type GenerateArgs struct{}
@@ -85,7 +71,7 @@ func (s *Service) Register() {
 // made. Replicas running it together share the schedules (SKIP LOCKED on
 // PostgreSQL; SQLite has one writer); a task made twice is a no-op anyway.
 func (s *Service) Generate(ctx context.Context) (int, error) {
-	ctx = authz.System(ctx)
+	ctx = tickets.NewContext(authz.System(ctx), s.Tickets)
 	total := 0
 	for range maxBatchesPerRun {
 		n, more, err := s.generateBatch(ctx)
@@ -181,7 +167,7 @@ func (s *Service) generateBatch(ctx context.Context) (made int, more bool, err e
 			}
 		}
 		return nil
-	})
+	}, s.Tickets.RegisterWriter)
 	return made, more && err == nil, err
 }
 
@@ -206,11 +192,18 @@ func (s *Service) generateOne(ctx context.Context, tx *ent.Tx, sch *ent.TaskSche
 	}
 	made := 0
 	for _, at := range due {
-		t, created, err := s.CreateTask(ctx, tx, s.taskOf(sch, r, at))
+		t, created, err := s.creator()(ctx, tx, s.taskOf(sch, r, at))
+		at := at.UTC()
+		if e, ok := errs.As(err); ok && (e.Code == errs.BadUserInput || e.Code == errs.Forbidden) {
+			// The schedule names what a task may no longer carry (a user
+			// gone from its site): recorded, and the schedule moves on
+			// rather than holding up every other one.
+			ev(taskscheduleevent.KindSKIPPED, "the task was refused: "+e.Error(), map[string]any{"at": at, "count": 1})
+			continue
+		}
 		if err != nil {
 			return nil, adv, 0, err
 		}
-		at := at.UTC()
 		adv.last = &at
 		if !created {
 			continue // another attempt made it
@@ -227,7 +220,7 @@ func (s *Service) generateOne(ctx context.Context, tx *ent.Tx, sch *ent.TaskSche
 }
 
 // taskOf is occurrence at's task of sch.
-func (s *Service) taskOf(sch *ent.TaskSchedule, r *Rule, at time.Time) Task {
+func (s *Service) taskOf(sch *ent.TaskSchedule, r *Rule, at time.Time) tasks.New {
 	date := " — " + at.In(r.Location()).Format("2006-01-02")
 	name := sch.Name
 	for utf8.RuneCountInString(name)+utf8.RuneCountInString(date) > MaxNameRunes {
@@ -236,11 +229,11 @@ func (s *Service) taskOf(sch *ent.TaskSchedule, r *Rule, at time.Time) Task {
 	}
 	due := r.Due(at, sch.DueInDays).UTC()
 	id, occ := sch.ID, at.UTC()
-	t := Task{Title: name + date, Description: sch.Description, SiteID: sch.SiteID, CategoryID: sch.CategoryID,
+	t := tasks.New{Title: name + date, Description: sch.Description, SiteID: sch.SiteID, CategoryID: sch.CategoryID,
 		OwnerID: sch.OwnerID, DueAt: &due, QueryFilter: sch.QueryFilter, QuerySearch: sch.QuerySearch,
 		ScheduleID: &id, OccurrenceAt: &occ}
 	for _, w := range sch.Edges.Watchers {
-		t.Watchers = append(t.Watchers, TaskWatcher{UserID: w.UserID, Notify: w.Notify})
+		t.Watchers = append(t.Watchers, tasks.Watcher{UserID: w.UserID, Notify: ticketwatcher.Notify(w.Notify)})
 	}
 	for _, tg := range sch.Edges.Tags {
 		t.TagIDs = append(t.TagIDs, tg.ID)

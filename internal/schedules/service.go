@@ -23,6 +23,7 @@ import (
 	"socdesk/ent/user"
 	"socdesk/internal/errs"
 	"socdesk/internal/jobs"
+	"socdesk/internal/tasks"
 	"socdesk/internal/tickets"
 	"socdesk/internal/txn"
 	"socdesk/internal/viewer"
@@ -34,7 +35,7 @@ const (
 	MaxDescriptionRunes = 20000
 	MaxSearchRunes      = 10000
 	MaxReasonRunes      = 2000
-	MaxWatchers         = 100
+	MaxWatchers         = tasks.MaxWatchers // each task gets them all
 	MaxTags             = 50
 	MaxPolicies         = 50
 	MaxFilterBytes      = 64 << 10
@@ -61,7 +62,10 @@ type Service struct {
 	// Batch is how many schedules one generation transaction takes
 	// (0: DefaultBatch).
 	Batch int
-	// CreateTask makes an occurrence's task (tasks.Create).
+	// Tickets records the generated tasks' history (tasks.Create goes
+	// through it).
+	Tickets *tickets.Service
+	// CreateTask makes an occurrence's task (nil: tasks.Create).
 	CreateTask Creator
 	Log        *slog.Logger
 }
@@ -629,7 +633,7 @@ func (s *Service) Update(ctx context.Context, id int, in Input, expectedVersion 
 		if in.PolicyIDs != nil {
 			was := ids(old.Edges.Policies, func(p *ent.CompliancePolicy) int { return p.ID })
 			now := dedup(in.PolicyIDs)
-			diff(schematype.ChangeSchedulePolicies, was, now, !slices.Equal(was, now))
+			diff(schematype.ChangePolicies, was, now, !slices.Equal(was, now))
 			u.ClearPolicies().AddPolicyIDs(now...)
 		}
 		if in.Watchers != nil {
@@ -648,7 +652,7 @@ func (s *Service) Update(ctx context.Context, id int, in Input, expectedVersion 
 			slices.SortFunc(was, cmp)
 			slices.SortFunc(now, cmp)
 			if !slices.Equal(was, now) {
-				diff(schematype.ChangeWatcher, was, now, true)
+				diff(schematype.ChangeWatchers, was, now, true)
 				if _, err := tx.TaskScheduleWatcher.Delete().Where(taskschedulewatcher.ScheduleID(id)).Exec(ctx); err != nil {
 					return nil, err
 				}
