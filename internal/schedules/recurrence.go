@@ -123,6 +123,11 @@ type Rule struct {
 // Parse validates an RRULE (without DTSTART; UNTIL in UTC) and reads it in
 // loc from startsAt. field names the input at fault in errors.
 func Parse(field, s string, startsAt time.Time, loc *time.Location) (*Rule, error) {
+	return parse(field, s, startsAt, loc, true)
+}
+
+// parse is Parse; bound: check the frequency (a stored rule was checked).
+func parse(field, s string, startsAt time.Time, loc *time.Location, bound bool) (*Rule, error) {
 	s = strings.TrimSpace(strings.TrimPrefix(strings.TrimSpace(s), "RRULE:"))
 	if s == "" || len(s) > MaxRRuleLength {
 		return nil, errs.Invalid(field, "must be an RFC 5545 RRULE of 1 to %d characters", MaxRRuleLength)
@@ -174,6 +179,9 @@ func Parse(field, s string, startsAt time.Time, loc *time.Location) (*Rule, erro
 		return nil, errs.Invalid(field, "not an RFC 5545 RRULE: %s", err)
 	}
 	out := &Rule{rule: r, loc: loc, until: until, text: s}
+	if !bound {
+		return out, nil
+	}
 	// Bound the frequency on the first occurrences (DAILY with several
 	// BYMINUTE values fires more than hourly).
 	occ := out.NextOccurrences(startsAt.Add(-time.Second), probe)

@@ -174,7 +174,7 @@ func RuleOf(s *ent.TaskSchedule) (*Rule, error) {
 	if err != nil {
 		return nil, err
 	}
-	return Parse("recurrence", s.Recurrence, s.StartsAt, loc)
+	return parse("recurrence", s.Recurrence, s.StartsAt, loc, false)
 }
 
 // NextOccurrences are s's next count (at most MaxOccurrences) occurrences
