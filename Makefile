@@ -4,7 +4,7 @@ SHELL := bash
 GO ?= go
 GENERATED := ent graph schema.graphql gqlgen.yml
 
-.PHONY: run build test unit lint generate check-generate migration node-deps web-vendor bench-subscriptions bench bench-smoke bench-deliveries fuzz-smoke
+.PHONY: run build test unit lint generate check-generate migration node-deps web-vendor bench-subscriptions bench bench-smoke bench-deliveries bench-schedules fuzz-smoke
 
 ## run: start the server on the embedded database, loading demo data on first start (Ctrl-C stops it)
 # The built binary, not `go run`: go run exits 1 whenever it is interrupted,
@@ -107,6 +107,10 @@ bench:
 ## bench-deliveries: webhook deliveries per second through one replica and through two (500 each, 10 job workers, fresh PostgreSQL databases), beside the receiver's own rate and the servers' CPU per 1,000
 bench-deliveries:
 	$(GO) test -run '^$$' -bench BenchmarkDeliveries -benchtime 1x ./internal/devtools/e2e/
+
+## bench-schedules: one day's generation of 10,000 active daily task schedules on PostgreSQL (time, statements per schedule)
+bench-schedules:
+	$(GO) test -run '^$$' -bench BenchmarkGenerateDaily10k -benchtime 1x ./internal/schedules/
 
 ## bench-smoke: the suite at 2,000 tickets with short runs, so that the harness cannot rot (its figures mean nothing)
 bench-smoke:

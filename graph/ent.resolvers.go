@@ -76,6 +76,9 @@ func (r *Resolver) Playbook() generated.PlaybookResolver { return &playbookResol
 // Query returns generated.QueryResolver implementation.
 func (r *Resolver) Query() generated.QueryResolver { return &queryResolver{r} }
 
+// TaskSchedule returns generated.TaskScheduleResolver implementation.
+func (r *Resolver) TaskSchedule() generated.TaskScheduleResolver { return &taskScheduleResolver{r} }
+
 // Ticket returns generated.TicketResolver implementation.
 func (r *Resolver) Ticket() generated.TicketResolver { return &ticketResolver{r} }
 
@@ -88,5 +91,6 @@ type (
 	explanationRequestResolver struct{ *Resolver }
 	playbookResolver           struct{ *Resolver }
 	queryResolver              struct{ *Resolver }
+	taskScheduleResolver       struct{ *Resolver }
 	ticketResolver             struct{ *Resolver }
 )

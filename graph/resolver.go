@@ -14,6 +14,7 @@ import (
 	"socdesk/internal/live"
 	"socdesk/internal/notify"
 	"socdesk/internal/playbooks"
+	"socdesk/internal/schedules"
 	"socdesk/internal/tickets"
 )
 
@@ -37,4 +38,6 @@ type Resolver struct {
 	PublicURL   string
 	// Explanations takes the steps of explanation requests.
 	Explanations *explanations.Service
+	// Schedules keeps task schedules.
+	Schedules *schedules.Service
 }

@@ -41,6 +41,14 @@ const (
 	ChangeExplanation ChangedField = "explanation"
 	// ChangeExplanationStatus: the ticket's explanation status (its latest request's).
 	ChangeExplanationStatus ChangedField = "explanationStatus"
-	// ChangePolicies: the compliance policies a ticket cites (their ids).
+	// ChangePolicies: the compliance policies a ticket or task cites (ids).
 	ChangePolicies ChangedField = "policies"
+	// ChangeWatchers: a task's watchers as created, [{user, notify}].
+	ChangeWatchers ChangedField = "watchers"
+	// ChangeSchedule: the schedule and occurrence that generated a task, {schedule, occurrenceAt}.
+	ChangeSchedule ChangedField = "schedule"
+	// ChangeResolution: a task's note of the findings or reason (cleared on reopening).
+	ChangeResolution ChangedField = "resolution"
+	// ChangeQuery: a task's query, {filter, search}.
+	ChangeQuery ChangedField = "query"
 )

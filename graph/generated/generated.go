@@ -34,6 +34,7 @@ import (
 	"socdesk/internal/notify"
 	"socdesk/internal/playbooks"
 	"socdesk/internal/policies"
+	"socdesk/internal/schedules"
 	"socdesk/internal/tickets"
 	"socdesk/internal/trend"
 	"socdesk/internal/workflow"
@@ -72,6 +73,7 @@ type ResolverRoot interface {
 	PlaybookRunOutcome() PlaybookRunOutcomeResolver
 	Query() QueryResolver
 	Subscription() SubscriptionResolver
+	TaskSchedule() TaskScheduleResolver
 	Ticket() TicketResolver
 	TicketChange() TicketChangeResolver
 }
@@ -484,6 +486,7 @@ type ComplexityRoot struct {
 		AnswerExplanation          func(childComplexity int, text string, files []*graphql.Upload, expectedVersion *int) int
 		AssignTicket               func(childComplexity int, id int, assigneeIDs []int, approverIDs []int, expectedVersion *int) int
 		BulkUpdateTickets          func(childComplexity int, ids []int, change tickets.BulkChange) int
+		CopyLibrarySchedules       func(childComplexity int, ids []string, siteID int, timeZone string, activate bool, ownerID *int, watcherIds []int) int
 		CreateCategory             func(childComplexity int, input ent.CreateCategoryInput) int
 		CreateChannel              func(childComplexity int, input notify.ChannelInput) int
 		CreateCompliancePolicy     func(childComplexity int, input ent.CreateCompliancePolicyInput) int
@@ -493,6 +496,7 @@ type ComplexityRoot struct {
 		CreatePlaybook             func(childComplexity int, input playbooks.Input) int
 		CreateSite                 func(childComplexity int, input ent.CreateSiteInput) int
 		CreateTag                  func(childComplexity int, input ent.CreateTagInput) int
+		CreateTaskSchedule         func(childComplexity int, input schedules.Input) int
 		CreateTicket               func(childComplexity int, input tickets.CreateInput) int
 		CreateUser                 func(childComplexity int, input ent.CreateUserInput) int
 		DeleteAttachment           func(childComplexity int, id int) int
@@ -507,8 +511,10 @@ type ComplexityRoot struct {
 		DeleteUser                 func(childComplexity int, id int) int
 		ImportEmployees            func(childComplexity int, file graphql.Upload, mapping []*directory.ColumnMapping, dryRun *bool) int
 		LinkTickets                func(childComplexity int, fromID int, toID int, kind ticketlink.Kind) int
+		PauseTaskSchedule          func(childComplexity int, id int, reason *string) int
 		PropagateTicket            func(childComplexity int, id int, recipientIDs []int, channels []schematype.ChannelType) int
 		RequestExplanation         func(childComplexity int, input explanations.RequestInput) int
+		ResumeTaskSchedule         func(childComplexity int, id int, reason *string) int
 		RetryDelivery              func(childComplexity int, id int) int
 		RetryPlaybookRun           func(childComplexity int, id int) int
 		ReviewExplanation          func(childComplexity int, action explanationstep.Action, comment *string, expectedVersion *int) int
@@ -528,6 +534,7 @@ type ComplexityRoot struct {
 		UpdatePlaybook             func(childComplexity int, id int, input playbooks.Input) int
 		UpdateSite                 func(childComplexity int, id int, input ent.UpdateSiteInput) int
 		UpdateTag                  func(childComplexity int, id int, input ent.UpdateTagInput) int
+		UpdateTaskSchedule         func(childComplexity int, id int, input schedules.Input, expectedVersion *int) int
 		UpdateTicket               func(childComplexity int, id int, input tickets.UpdateInput, expectedVersion *int) int
 		UpdateUser                 func(childComplexity int, id int, input ent.UpdateUserInput) int
 		UploadAttachment           func(childComplexity int, ticketID int, memoID *int, file graphql.Upload) int
@@ -633,6 +640,7 @@ type ComplexityRoot struct {
 		Policies              func(childComplexity int, filter *policies.Filter, orderBy *ent.CompliancePolicyOrder, first *int, after *entgql.Cursor[int], last *int, before *entgql.Cursor[int]) int
 		Sites                 func(childComplexity int) int
 		Tags                  func(childComplexity int) int
+		TaskSchedules         func(childComplexity int, filter *schedules.Filter, first *int, after *entgql.Cursor[int], last *int, before *entgql.Cursor[int]) int
 		Ticket                func(childComplexity int, number int) int
 		TicketHistory         func(childComplexity int, number int, after *entgql.Cursor[int], first *int, before *entgql.Cursor[int], last *int) int
 		TicketTrend           func(childComplexity int, filter *tickets.Filter, from time.Time, to time.Time, timeZone *string) int
@@ -682,34 +690,44 @@ type ComplexityRoot struct {
 		UpdatedAt func(childComplexity int) int
 	}
 
+	TaskRecurrence struct {
+		Preset func(childComplexity int) int
+		RRule  func(childComplexity int) int
+		Text   func(childComplexity int) int
+	}
+
 	TaskSchedule struct {
-		Active           func(childComplexity int) int
-		Category         func(childComplexity int) int
-		CategoryID       func(childComplexity int) int
-		CreatedAt        func(childComplexity int) int
-		CreatedBy        func(childComplexity int) int
-		CreatedByID      func(childComplexity int) int
-		Description      func(childComplexity int) int
-		DueInDays        func(childComplexity int) int
-		ID               func(childComplexity int) int
-		LastOccurrenceAt func(childComplexity int) int
-		LibraryID        func(childComplexity int) int
-		Name             func(childComplexity int) int
-		NextOccurrenceAt func(childComplexity int) int
-		Owner            func(childComplexity int) int
-		OwnerID          func(childComplexity int) int
-		Policies         func(childComplexity int) int
-		QuerySearch      func(childComplexity int) int
-		Recurrence       func(childComplexity int) int
-		Site             func(childComplexity int) int
-		SiteID           func(childComplexity int) int
-		StartsAt         func(childComplexity int) int
-		Tags             func(childComplexity int) int
-		Tasks            func(childComplexity int, after *entgql.Cursor[int], first *int, before *entgql.Cursor[int], last *int, orderBy *ent.TicketOrder) int
-		TimeZone         func(childComplexity int) int
-		UpdatedAt        func(childComplexity int) int
-		Version          func(childComplexity int) int
-		Watchers         func(childComplexity int) int
+		Active            func(childComplexity int) int
+		Category          func(childComplexity int) int
+		CategoryID        func(childComplexity int) int
+		CreatedAt         func(childComplexity int) int
+		CreatedBy         func(childComplexity int) int
+		CreatedByID       func(childComplexity int) int
+		Description       func(childComplexity int) int
+		DueInDays         func(childComplexity int) int
+		History           func(childComplexity int, first *int, after *entgql.Cursor[int], last *int, before *entgql.Cursor[int]) int
+		ID                func(childComplexity int) int
+		LastOccurrenceAt  func(childComplexity int) int
+		LibraryID         func(childComplexity int) int
+		Name              func(childComplexity int) int
+		NextOccurrenceAt  func(childComplexity int) int
+		NextOccurrences   func(childComplexity int, count *int) int
+		Owner             func(childComplexity int) int
+		OwnerID           func(childComplexity int) int
+		Policies          func(childComplexity int) int
+		Query             func(childComplexity int) int
+		QuerySearch       func(childComplexity int) int
+		Recurrence        func(childComplexity int) int
+		RecurrenceDetails func(childComplexity int) int
+		Site              func(childComplexity int) int
+		SiteID            func(childComplexity int) int
+		StartsAt          func(childComplexity int) int
+		Tags              func(childComplexity int) int
+		Tasks             func(childComplexity int, after *entgql.Cursor[int], first *int, before *entgql.Cursor[int], last *int, orderBy *ent.TicketOrder) int
+		TimeZone          func(childComplexity int) int
+		UpdatedAt         func(childComplexity int) int
+		Version           func(childComplexity int) int
+		Watchers          func(childComplexity int) int
 	}
 
 	TaskScheduleConnection struct {
@@ -744,6 +762,11 @@ type ComplexityRoot struct {
 	TaskScheduleEventEdge struct {
 		Cursor func(childComplexity int) int
 		Node   func(childComplexity int) int
+	}
+
+	TaskScheduleQuery struct {
+		Filter func(childComplexity int) int
+		Search func(childComplexity int) int
 	}
 
 	TaskScheduleWatcher struct {
@@ -1017,6 +1040,11 @@ type MutationResolver interface {
 	CreateCompliancePolicy(ctx context.Context, input ent.CreateCompliancePolicyInput) (*ent.CompliancePolicy, error)
 	UpdateCompliancePolicy(ctx context.Context, id int, input ent.UpdateCompliancePolicyInput) (*ent.CompliancePolicy, error)
 	DeleteCompliancePolicy(ctx context.Context, id int) (*model.DeletePayload, error)
+	CreateTaskSchedule(ctx context.Context, input schedules.Input) (*ent.TaskSchedule, error)
+	UpdateTaskSchedule(ctx context.Context, id int, input schedules.Input, expectedVersion *int) (*ent.TaskSchedule, error)
+	PauseTaskSchedule(ctx context.Context, id int, reason *string) (*ent.TaskSchedule, error)
+	ResumeTaskSchedule(ctx context.Context, id int, reason *string) (*ent.TaskSchedule, error)
+	CopyLibrarySchedules(ctx context.Context, ids []string, siteID int, timeZone string, activate bool, ownerID *int, watcherIds []int) ([]*ent.TaskSchedule, error)
 }
 type NotificationPreferenceResolver interface {
 	Channel(ctx context.Context, obj *schematype.NotificationPreference) (*ent.Channel, error)
@@ -1051,10 +1079,17 @@ type QueryResolver interface {
 	Policies(ctx context.Context, filter *policies.Filter, orderBy *ent.CompliancePolicyOrder, first *int, after *entgql.Cursor[int], last *int, before *entgql.Cursor[int]) (*ent.CompliancePolicyConnection, error)
 	LibrarySchedules(ctx context.Context, keyword *string, family *string) ([]*library.Entry, error)
 	LibraryVersion(ctx context.Context) (string, error)
+	TaskSchedules(ctx context.Context, filter *schedules.Filter, first *int, after *entgql.Cursor[int], last *int, before *entgql.Cursor[int]) (*ent.TaskScheduleConnection, error)
 }
 type SubscriptionResolver interface {
 	TicketEvents(ctx context.Context, filter *tickets.Filter, after *string) (<-chan *live.Change, error)
 	TicketTrend(ctx context.Context, filter *tickets.Filter, from time.Time, to time.Time, timeZone *string) (<-chan *trend.Series, error)
+}
+type TaskScheduleResolver interface {
+	RecurrenceDetails(ctx context.Context, obj *ent.TaskSchedule) (*schedules.Recurrence, error)
+	Query(ctx context.Context, obj *ent.TaskSchedule) (*schedules.Query, error)
+	NextOccurrences(ctx context.Context, obj *ent.TaskSchedule, count *int) ([]*time.Time, error)
+	History(ctx context.Context, obj *ent.TaskSchedule, first *int, after *entgql.Cursor[int], last *int, before *entgql.Cursor[int]) (*ent.TaskScheduleEventConnection, error)
 }
 type TicketResolver interface {
 	Detection(ctx context.Context, obj *ent.Ticket) (*tickets.Detection, error)
@@ -2833,6 +2868,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Mutation.BulkUpdateTickets(childComplexity, args["ids"].([]int), args["change"].(tickets.BulkChange)), true
+	case "Mutation.copyLibrarySchedules":
+		if e.ComplexityRoot.Mutation.CopyLibrarySchedules == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_copyLibrarySchedules_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.CopyLibrarySchedules(childComplexity, args["ids"].([]string), args["siteId"].(int), args["timeZone"].(string), args["activate"].(bool), args["ownerId"].(*int), args["watcherIds"].([]int)), true
 	case "Mutation.createCategory":
 		if e.ComplexityRoot.Mutation.CreateCategory == nil {
 			break
@@ -2932,6 +2978,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Mutation.CreateTag(childComplexity, args["input"].(ent.CreateTagInput)), true
+	case "Mutation.createTaskSchedule":
+		if e.ComplexityRoot.Mutation.CreateTaskSchedule == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_createTaskSchedule_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.CreateTaskSchedule(childComplexity, args["input"].(schedules.Input)), true
 	case "Mutation.createTicket":
 		if e.ComplexityRoot.Mutation.CreateTicket == nil {
 			break
@@ -3086,6 +3143,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Mutation.LinkTickets(childComplexity, args["fromID"].(int), args["toID"].(int), args["kind"].(ticketlink.Kind)), true
+	case "Mutation.pauseTaskSchedule":
+		if e.ComplexityRoot.Mutation.PauseTaskSchedule == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_pauseTaskSchedule_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.PauseTaskSchedule(childComplexity, args["id"].(int), args["reason"].(*string)), true
 	case "Mutation.propagateTicket":
 		if e.ComplexityRoot.Mutation.PropagateTicket == nil {
 			break
@@ -3108,6 +3176,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Mutation.RequestExplanation(childComplexity, args["input"].(explanations.RequestInput)), true
+	case "Mutation.resumeTaskSchedule":
+		if e.ComplexityRoot.Mutation.ResumeTaskSchedule == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_resumeTaskSchedule_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.ResumeTaskSchedule(childComplexity, args["id"].(int), args["reason"].(*string)), true
 	case "Mutation.retryDelivery":
 		if e.ComplexityRoot.Mutation.RetryDelivery == nil {
 			break
@@ -3317,6 +3396,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Mutation.UpdateTag(childComplexity, args["id"].(int), args["input"].(ent.UpdateTagInput)), true
+	case "Mutation.updateTaskSchedule":
+		if e.ComplexityRoot.Mutation.UpdateTaskSchedule == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_updateTaskSchedule_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.UpdateTaskSchedule(childComplexity, args["id"].(int), args["input"].(schedules.Input), args["expectedVersion"].(*int)), true
 	case "Mutation.updateTicket":
 		if e.ComplexityRoot.Mutation.UpdateTicket == nil {
 			break
@@ -3836,6 +3926,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Query.Tags(childComplexity), true
+	case "Query.taskSchedules":
+		if e.ComplexityRoot.Query.TaskSchedules == nil {
+			break
+		}
+
+		args, err := ec.field_Query_taskSchedules_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Query.TaskSchedules(childComplexity, args["filter"].(*schedules.Filter), args["first"].(*int), args["after"].(*entgql.Cursor[int]), args["last"].(*int), args["before"].(*entgql.Cursor[int])), true
 	case "Query.ticket":
 		if e.ComplexityRoot.Query.Ticket == nil {
 			break
@@ -4052,6 +4153,25 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.Tag.UpdatedAt(childComplexity), true
 
+	case "TaskRecurrence.preset":
+		if e.ComplexityRoot.TaskRecurrence.Preset == nil {
+			break
+		}
+
+		return e.ComplexityRoot.TaskRecurrence.Preset(childComplexity), true
+	case "TaskRecurrence.rrule":
+		if e.ComplexityRoot.TaskRecurrence.RRule == nil {
+			break
+		}
+
+		return e.ComplexityRoot.TaskRecurrence.RRule(childComplexity), true
+	case "TaskRecurrence.text":
+		if e.ComplexityRoot.TaskRecurrence.Text == nil {
+			break
+		}
+
+		return e.ComplexityRoot.TaskRecurrence.Text(childComplexity), true
+
 	case "TaskSchedule.active":
 		if e.ComplexityRoot.TaskSchedule.Active == nil {
 			break
@@ -4100,6 +4220,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.TaskSchedule.DueInDays(childComplexity), true
+	case "TaskSchedule.history":
+		if e.ComplexityRoot.TaskSchedule.History == nil {
+			break
+		}
+
+		args, err := ec.field_TaskSchedule_history_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.TaskSchedule.History(childComplexity, args["first"].(*int), args["after"].(*entgql.Cursor[int]), args["last"].(*int), args["before"].(*entgql.Cursor[int])), true
 	case "TaskSchedule.id":
 		if e.ComplexityRoot.TaskSchedule.ID == nil {
 			break
@@ -4130,6 +4261,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.TaskSchedule.NextOccurrenceAt(childComplexity), true
+	case "TaskSchedule.nextOccurrences":
+		if e.ComplexityRoot.TaskSchedule.NextOccurrences == nil {
+			break
+		}
+
+		args, err := ec.field_TaskSchedule_nextOccurrences_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.TaskSchedule.NextOccurrences(childComplexity, args["count"].(*int)), true
 	case "TaskSchedule.owner":
 		if e.ComplexityRoot.TaskSchedule.Owner == nil {
 			break
@@ -4148,6 +4290,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.TaskSchedule.Policies(childComplexity), true
+	case "TaskSchedule.query":
+		if e.ComplexityRoot.TaskSchedule.Query == nil {
+			break
+		}
+
+		return e.ComplexityRoot.TaskSchedule.Query(childComplexity), true
 	case "TaskSchedule.querySearch":
 		if e.ComplexityRoot.TaskSchedule.QuerySearch == nil {
 			break
@@ -4160,6 +4308,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.TaskSchedule.Recurrence(childComplexity), true
+	case "TaskSchedule.recurrenceDetails":
+		if e.ComplexityRoot.TaskSchedule.RecurrenceDetails == nil {
+			break
+		}
+
+		return e.ComplexityRoot.TaskSchedule.RecurrenceDetails(childComplexity), true
 	case "TaskSchedule.site":
 		if e.ComplexityRoot.TaskSchedule.Site == nil {
 			break
@@ -4338,6 +4492,19 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.TaskScheduleEventEdge.Node(childComplexity), true
+
+	case "TaskScheduleQuery.filter":
+		if e.ComplexityRoot.TaskScheduleQuery.Filter == nil {
+			break
+		}
+
+		return e.ComplexityRoot.TaskScheduleQuery.Filter(childComplexity), true
+	case "TaskScheduleQuery.search":
+		if e.ComplexityRoot.TaskScheduleQuery.Search == nil {
+			break
+		}
+
+		return e.ComplexityRoot.TaskScheduleQuery.Search(childComplexity), true
 
 	case "TaskScheduleWatcher.createdAt":
 		if e.ComplexityRoot.TaskScheduleWatcher.CreatedAt == nil {
@@ -5167,6 +5334,7 @@ func (e *executableSchema) Exec(ctx context.Context) graphql.ResponseHandler {
 		ec.unmarshalInputCreatePlaybookInput,
 		ec.unmarshalInputCreateSiteInput,
 		ec.unmarshalInputCreateTagInput,
+		ec.unmarshalInputCreateTaskScheduleInput,
 		ec.unmarshalInputCreateTicketInput,
 		ec.unmarshalInputCreateUserInput,
 		ec.unmarshalInputCustomFieldInput,
@@ -5189,7 +5357,11 @@ func (e *executableSchema) Exec(ctx context.Context) graphql.ResponseHandler {
 		ec.unmarshalInputSMSSettingsInput,
 		ec.unmarshalInputSiteOrder,
 		ec.unmarshalInputTagOrder,
+		ec.unmarshalInputTaskRecurrenceInput,
+		ec.unmarshalInputTaskScheduleFilter,
 		ec.unmarshalInputTaskScheduleOrder,
+		ec.unmarshalInputTaskScheduleQueryInput,
+		ec.unmarshalInputTaskScheduleWatcherInput,
 		ec.unmarshalInputTicketFilter,
 		ec.unmarshalInputTicketOrder,
 		ec.unmarshalInputUpdateCategoryInput,
@@ -5201,6 +5373,7 @@ func (e *executableSchema) Exec(ctx context.Context) graphql.ResponseHandler {
 		ec.unmarshalInputUpdatePlaybookInput,
 		ec.unmarshalInputUpdateSiteInput,
 		ec.unmarshalInputUpdateTagInput,
+		ec.unmarshalInputUpdateTaskScheduleInput,
 		ec.unmarshalInputUpdateTicketInput,
 		ec.unmarshalInputUpdateUserInput,
 		ec.unmarshalInputUserOrder,
@@ -8091,6 +8264,179 @@ extend type Query {
   libraryVersion: String!
 }
 `, BuiltIn: false},
+	{Name: "../schedules.graphql", Input: `# Task schedules: recurring compliance reviews that generate a task at each
+# occurrence of their recurrence (an RFC 5545 RRULE, or a preset at a time
+# of day, in the schedule's IANA time zone). Paused, never deleted. See
+# package schedules.
+
+extend type Query {
+  """
+  The task schedules of the viewer's sites (TICKET_VIEW), by name, narrowed
+  by filter. first/last at most 100.
+  """
+  taskSchedules(filter: TaskScheduleFilter, first: Int, after: Cursor, last: Int, before: Cursor): TaskScheduleConnection!
+}
+
+extend type Mutation {
+  "Makes a schedule (admins, TICKET_EDIT within the site), recorded CREATED."
+  createTaskSchedule(input: CreateTaskScheduleInput!): TaskSchedule!
+  """
+  Changes a schedule, recorded UPDATED with what changed; a change of its
+  recurrence, start or zone recomputes its next occurrence from now.
+  expectedVersion, when given, must be its version (else CONFLICT).
+  """
+  updateTaskSchedule(id: ID!, input: UpdateTaskScheduleInput!, expectedVersion: Int): TaskSchedule!
+  "Stops generating its tasks, recorded PAUSED; a paused schedule is left as it is."
+  pauseTaskSchedule(id: ID!, reason: String): TaskSchedule!
+  """
+  Generates its tasks again from now on (the paused period's occurrences
+  are not made), recorded RESUMED.
+  """
+  resumeTaskSchedule(id: ID!, reason: String): TaskSchedule!
+  """
+  Copies library schedules (ids of librarySchedules) into schedules of the
+  site, all or none: each with the recommended recurrence read in
+  timeZone, its due days, its example query as the search, its tags by
+  name (missing tags are created) and the policies socdesk has with its
+  references (unknown references are not cited, and named in the CREATED
+  entry's reason); active as asked. An unknown id is BAD_USER_INPUT naming ids.
+  """
+  copyLibrarySchedules(ids: [String!]!, siteId: ID!, timeZone: String!, activate: Boolean!, ownerId: ID, watcherIds: [ID!]): [TaskSchedule!]!
+}
+
+extend type TaskSchedule {
+  "The recurrence: its RRULE, the preset it stands for, in words."
+  recurrenceDetails: TaskRecurrence!
+  query: TaskScheduleQuery!
+  "The next occurrences from now (or from its start), active or not: count 0 to 100."
+  nextOccurrences(count: Int = 5): [Time!]!
+  "Its history, oldest first."
+  history(first: Int, after: Cursor, last: Int, before: Cursor): TaskScheduleEventConnection!
+}
+
+type TaskRecurrence {
+  "The RFC 5545 RRULE (without DTSTART: the schedule's startsAt)."
+  rrule: String!
+  "The preset it stands for, if any."
+  preset: TaskRecurrencePreset
+  "In words."
+  text: String!
+}
+
+type TaskScheduleQuery {
+  "A saved ticket filter (TicketFilter's fields, as given)."
+  filter: JSON
+  "An external search string, verbatim."
+  search: String
+}
+
+enum TaskRecurrencePreset {
+  DAILY
+  "Monday to Friday."
+  WEEKDAYS
+  "On weekday (default: startsAt's day)."
+  WEEKLY
+  "Every two weeks on weekday, counted from startsAt's week."
+  BIWEEKLY
+  MONTHLY_FIRST
+  "Monday to Friday, the last of the month."
+  MONTHLY_LAST_BUSINESS_DAY
+  "January, April, July and October 1st."
+  QUARTERLY
+  "On startsAt's month and day (February 29: leap years only)."
+  YEARLY
+}
+
+enum Weekday {
+  MONDAY
+  TUESDAY
+  WEDNESDAY
+  THURSDAY
+  FRIDAY
+  SATURDAY
+  SUNDAY
+}
+
+"A preset at a time of day, or an RRULE."
+input TaskRecurrenceInput {
+  preset: TaskRecurrencePreset
+  "HH:MM (24 hours) in the schedule's time zone; with a preset."
+  timeOfDay: String
+  "With WEEKLY and BIWEEKLY."
+  weekday: Weekday
+  """
+  An RFC 5545 RRULE without DTSTART (UNTIL in UTC, ending in Z); DAILY,
+  WEEKLY, MONTHLY or YEARLY, at most once an hour.
+  """
+  rrule: String
+}
+
+"A saved ticket filter or an external search string, not both."
+input TaskScheduleQueryInput {
+  filter: TicketFilter
+  "Kept verbatim (at most 10000 characters)."
+  search: String
+}
+
+input TaskScheduleWatcherInput {
+  userID: ID!
+  notify: TaskScheduleWatcherNotify = ALL
+}
+
+input CreateTaskScheduleInput {
+  "1 to 200 characters."
+  name: String!
+  "Markdown, at most 20000 characters; each task's description."
+  description: String
+  siteID: ID!
+  "A TASK workflow category; unset: the default task category."
+  categoryID: ID
+  "Each task's owner."
+  ownerID: ID
+  "At most 100; each task's watchers."
+  watchers: [TaskScheduleWatcherInput!]
+  query: TaskScheduleQueryInput
+  recurrence: TaskRecurrenceInput!
+  "The first possible occurrence; default now."
+  startsAt: Time
+  "An IANA time zone (default UTC)."
+  timeZone: String
+  "Each task is due this many days (0 to 3660) after its occurrence."
+  dueInDays: Int
+  "At most 50."
+  policyIDs: [ID!]
+  "At most 50."
+  tagIDs: [ID!]
+  active: Boolean = true
+}
+
+"What is given changes; lists replace."
+input UpdateTaskScheduleInput {
+  name: String
+  description: String
+  siteID: ID
+  categoryID: ID
+  ownerID: ID
+  watchers: [TaskScheduleWatcherInput!]
+  query: TaskScheduleQueryInput
+  recurrence: TaskRecurrenceInput
+  startsAt: Time
+  timeZone: String
+  dueInDays: Int
+  policyIDs: [ID!]
+  tagIDs: [ID!]
+}
+
+input TaskScheduleFilter {
+  ownerIDs: [ID!]
+  active: Boolean
+  tagIDs: [ID!]
+  policyIDs: [ID!]
+  siteIDs: [ID!]
+  "Matched case-insensitively against the name and the description (1 to 200 characters)."
+  keyword: String
+}
+`, BuiltIn: false},
 }
 var parsedSchema = gqlparser.MustLoadSchema(sources...)
 
@@ -9126,6 +9472,18 @@ func (ec *executionContext) childFields_Tag(ctx context.Context, field graphql.C
 	return nil, fmt.Errorf("no field named %q was found under type Tag", field.Name)
 }
 
+func (ec *executionContext) childFields_TaskRecurrence(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "rrule":
+		return ec.fieldContext_TaskRecurrence_rrule(ctx, field)
+	case "preset":
+		return ec.fieldContext_TaskRecurrence_preset(ctx, field)
+	case "text":
+		return ec.fieldContext_TaskRecurrence_text(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type TaskRecurrence", field.Name)
+}
+
 func (ec *executionContext) childFields_TaskSchedule(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 	switch field.Name {
 	case "id":
@@ -9182,6 +9540,14 @@ func (ec *executionContext) childFields_TaskSchedule(ctx context.Context, field 
 		return ec.fieldContext_TaskSchedule_watchers(ctx, field)
 	case "tasks":
 		return ec.fieldContext_TaskSchedule_tasks(ctx, field)
+	case "recurrenceDetails":
+		return ec.fieldContext_TaskSchedule_recurrenceDetails(ctx, field)
+	case "query":
+		return ec.fieldContext_TaskSchedule_query(ctx, field)
+	case "nextOccurrences":
+		return ec.fieldContext_TaskSchedule_nextOccurrences(ctx, field)
+	case "history":
+		return ec.fieldContext_TaskSchedule_history(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type TaskSchedule", field.Name)
 }
@@ -9232,6 +9598,18 @@ func (ec *executionContext) childFields_TaskScheduleEvent(ctx context.Context, f
 	return nil, fmt.Errorf("no field named %q was found under type TaskScheduleEvent", field.Name)
 }
 
+func (ec *executionContext) childFields_TaskScheduleEventConnection(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "edges":
+		return ec.fieldContext_TaskScheduleEventConnection_edges(ctx, field)
+	case "pageInfo":
+		return ec.fieldContext_TaskScheduleEventConnection_pageInfo(ctx, field)
+	case "totalCount":
+		return ec.fieldContext_TaskScheduleEventConnection_totalCount(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type TaskScheduleEventConnection", field.Name)
+}
+
 func (ec *executionContext) childFields_TaskScheduleEventEdge(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 	switch field.Name {
 	case "node":
@@ -9240,6 +9618,16 @@ func (ec *executionContext) childFields_TaskScheduleEventEdge(ctx context.Contex
 		return ec.fieldContext_TaskScheduleEventEdge_cursor(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type TaskScheduleEventEdge", field.Name)
+}
+
+func (ec *executionContext) childFields_TaskScheduleQuery(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "filter":
+		return ec.fieldContext_TaskScheduleQuery_filter(ctx, field)
+	case "search":
+		return ec.fieldContext_TaskScheduleQuery_search(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type TaskScheduleQuery", field.Name)
 }
 
 func (ec *executionContext) childFields_TaskScheduleWatcher(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
@@ -9926,6 +10314,60 @@ func (ec *executionContext) field_Mutation_bulkUpdateTickets_args(ctx context.Co
 	return args, nil
 }
 
+func (ec *executionContext) field_Mutation_copyLibrarySchedules_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "ids",
+		func(ctx context.Context, v any) ([]string, error) {
+			return ec.unmarshalNString2ᚕstringᚄ(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["ids"] = arg0
+	arg1, err := graphql.ProcessArgField(ctx, rawArgs, "siteId",
+		func(ctx context.Context, v any) (int, error) {
+			return ec.unmarshalNID2int(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["siteId"] = arg1
+	arg2, err := graphql.ProcessArgField(ctx, rawArgs, "timeZone",
+		func(ctx context.Context, v any) (string, error) {
+			return ec.unmarshalNString2string(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["timeZone"] = arg2
+	arg3, err := graphql.ProcessArgField(ctx, rawArgs, "activate",
+		func(ctx context.Context, v any) (bool, error) {
+			return ec.unmarshalNBoolean2bool(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["activate"] = arg3
+	arg4, err := graphql.ProcessArgField(ctx, rawArgs, "ownerId",
+		func(ctx context.Context, v any) (*int, error) {
+			return ec.unmarshalOID2ᚖint(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["ownerId"] = arg4
+	arg5, err := graphql.ProcessArgField(ctx, rawArgs, "watcherIds",
+		func(ctx context.Context, v any) ([]int, error) {
+			return ec.unmarshalOID2ᚕintᚄ(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["watcherIds"] = arg5
+	return args, nil
+}
+
 func (ec *executionContext) field_Mutation_createCategory_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
 	var err error
 	args := map[string]any{}
@@ -10044,6 +10486,20 @@ func (ec *executionContext) field_Mutation_createTag_args(ctx context.Context, r
 	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "input",
 		func(ctx context.Context, v any) (ent.CreateTagInput, error) {
 			return ec.unmarshalNCreateTagInput2socdeskᚋentᚐCreateTagInput(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["input"] = arg0
+	return args, nil
+}
+
+func (ec *executionContext) field_Mutation_createTaskSchedule_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "input",
+		func(ctx context.Context, v any) (schedules.Input, error) {
+			return ec.unmarshalNCreateTaskScheduleInput2socdeskᚋinternalᚋschedulesᚐInput(ctx, v)
 		})
 	if err != nil {
 		return nil, err
@@ -10280,6 +10736,28 @@ func (ec *executionContext) field_Mutation_linkTickets_args(ctx context.Context,
 	return args, nil
 }
 
+func (ec *executionContext) field_Mutation_pauseTaskSchedule_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "id",
+		func(ctx context.Context, v any) (int, error) {
+			return ec.unmarshalNID2int(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["id"] = arg0
+	arg1, err := graphql.ProcessArgField(ctx, rawArgs, "reason",
+		func(ctx context.Context, v any) (*string, error) {
+			return ec.unmarshalOString2ᚖstring(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["reason"] = arg1
+	return args, nil
+}
+
 func (ec *executionContext) field_Mutation_propagateTicket_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
 	var err error
 	args := map[string]any{}
@@ -10321,6 +10799,28 @@ func (ec *executionContext) field_Mutation_requestExplanation_args(ctx context.C
 		return nil, err
 	}
 	args["input"] = arg0
+	return args, nil
+}
+
+func (ec *executionContext) field_Mutation_resumeTaskSchedule_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "id",
+		func(ctx context.Context, v any) (int, error) {
+			return ec.unmarshalNID2int(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["id"] = arg0
+	arg1, err := graphql.ProcessArgField(ctx, rawArgs, "reason",
+		func(ctx context.Context, v any) (*string, error) {
+			return ec.unmarshalOString2ᚖstring(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["reason"] = arg1
 	return args, nil
 }
 
@@ -10755,6 +11255,36 @@ func (ec *executionContext) field_Mutation_updateTag_args(ctx context.Context, r
 		return nil, err
 	}
 	args["input"] = arg1
+	return args, nil
+}
+
+func (ec *executionContext) field_Mutation_updateTaskSchedule_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "id",
+		func(ctx context.Context, v any) (int, error) {
+			return ec.unmarshalNID2int(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["id"] = arg0
+	arg1, err := graphql.ProcessArgField(ctx, rawArgs, "input",
+		func(ctx context.Context, v any) (schedules.Input, error) {
+			return ec.unmarshalNUpdateTaskScheduleInput2socdeskᚋinternalᚋschedulesᚐInput(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["input"] = arg1
+	arg2, err := graphql.ProcessArgField(ctx, rawArgs, "expectedVersion",
+		func(ctx context.Context, v any) (*int, error) {
+			return ec.unmarshalOInt2ᚖint(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["expectedVersion"] = arg2
 	return args, nil
 }
 
@@ -11302,6 +11832,52 @@ func (ec *executionContext) field_Query_policies_args(ctx context.Context, rawAr
 	return args, nil
 }
 
+func (ec *executionContext) field_Query_taskSchedules_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "filter",
+		func(ctx context.Context, v any) (*schedules.Filter, error) {
+			return ec.unmarshalOTaskScheduleFilter2ᚖsocdeskᚋinternalᚋschedulesᚐFilter(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["filter"] = arg0
+	arg1, err := graphql.ProcessArgField(ctx, rawArgs, "first",
+		func(ctx context.Context, v any) (*int, error) {
+			return ec.unmarshalOInt2ᚖint(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["first"] = arg1
+	arg2, err := graphql.ProcessArgField(ctx, rawArgs, "after",
+		func(ctx context.Context, v any) (*entgql.Cursor[int], error) {
+			return ec.unmarshalOCursor2ᚖentgoᚗioᚋcontribᚋentgqlᚐCursor(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["after"] = arg2
+	arg3, err := graphql.ProcessArgField(ctx, rawArgs, "last",
+		func(ctx context.Context, v any) (*int, error) {
+			return ec.unmarshalOInt2ᚖint(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["last"] = arg3
+	arg4, err := graphql.ProcessArgField(ctx, rawArgs, "before",
+		func(ctx context.Context, v any) (*entgql.Cursor[int], error) {
+			return ec.unmarshalOCursor2ᚖentgoᚗioᚋcontribᚋentgqlᚐCursor(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["before"] = arg4
+	return args, nil
+}
+
 func (ec *executionContext) field_Query_ticketHistory_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
 	var err error
 	args := map[string]any{}
@@ -11557,6 +12133,58 @@ func (ec *executionContext) field_Subscription_ticketTrend_args(ctx context.Cont
 		return nil, err
 	}
 	args["timeZone"] = arg3
+	return args, nil
+}
+
+func (ec *executionContext) field_TaskSchedule_history_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "first",
+		func(ctx context.Context, v any) (*int, error) {
+			return ec.unmarshalOInt2ᚖint(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["first"] = arg0
+	arg1, err := graphql.ProcessArgField(ctx, rawArgs, "after",
+		func(ctx context.Context, v any) (*entgql.Cursor[int], error) {
+			return ec.unmarshalOCursor2ᚖentgoᚗioᚋcontribᚋentgqlᚐCursor(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["after"] = arg1
+	arg2, err := graphql.ProcessArgField(ctx, rawArgs, "last",
+		func(ctx context.Context, v any) (*int, error) {
+			return ec.unmarshalOInt2ᚖint(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["last"] = arg2
+	arg3, err := graphql.ProcessArgField(ctx, rawArgs, "before",
+		func(ctx context.Context, v any) (*entgql.Cursor[int], error) {
+			return ec.unmarshalOCursor2ᚖentgoᚗioᚋcontribᚋentgqlᚐCursor(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["before"] = arg3
+	return args, nil
+}
+
+func (ec *executionContext) field_TaskSchedule_nextOccurrences_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "count",
+		func(ctx context.Context, v any) (*int, error) {
+			return ec.unmarshalOInt2ᚖint(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["count"] = arg0
 	return args, nil
 }
 
@@ -21156,6 +21784,226 @@ func (ec *executionContext) fieldContext_Mutation_deleteCompliancePolicy(ctx con
 	return fc, nil
 }
 
+func (ec *executionContext) _Mutation_createTaskSchedule(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_createTaskSchedule(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().CreateTaskSchedule(ctx, fc.Args["input"].(schedules.Input))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *ent.TaskSchedule) graphql.Marshaler {
+			return ec.marshalNTaskSchedule2ᚖsocdeskᚋentᚐTaskSchedule(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_createTaskSchedule(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_TaskSchedule(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_createTaskSchedule_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Mutation_updateTaskSchedule(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_updateTaskSchedule(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().UpdateTaskSchedule(ctx, fc.Args["id"].(int), fc.Args["input"].(schedules.Input), fc.Args["expectedVersion"].(*int))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *ent.TaskSchedule) graphql.Marshaler {
+			return ec.marshalNTaskSchedule2ᚖsocdeskᚋentᚐTaskSchedule(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_updateTaskSchedule(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_TaskSchedule(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_updateTaskSchedule_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Mutation_pauseTaskSchedule(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_pauseTaskSchedule(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().PauseTaskSchedule(ctx, fc.Args["id"].(int), fc.Args["reason"].(*string))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *ent.TaskSchedule) graphql.Marshaler {
+			return ec.marshalNTaskSchedule2ᚖsocdeskᚋentᚐTaskSchedule(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_pauseTaskSchedule(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_TaskSchedule(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_pauseTaskSchedule_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Mutation_resumeTaskSchedule(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_resumeTaskSchedule(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().ResumeTaskSchedule(ctx, fc.Args["id"].(int), fc.Args["reason"].(*string))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *ent.TaskSchedule) graphql.Marshaler {
+			return ec.marshalNTaskSchedule2ᚖsocdeskᚋentᚐTaskSchedule(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_resumeTaskSchedule(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_TaskSchedule(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_resumeTaskSchedule_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Mutation_copyLibrarySchedules(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_copyLibrarySchedules(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().CopyLibrarySchedules(ctx, fc.Args["ids"].([]string), fc.Args["siteId"].(int), fc.Args["timeZone"].(string), fc.Args["activate"].(bool), fc.Args["ownerId"].(*int), fc.Args["watcherIds"].([]int))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []*ent.TaskSchedule) graphql.Marshaler {
+			return ec.marshalNTaskSchedule2ᚕᚖsocdeskᚋentᚐTaskScheduleᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_copyLibrarySchedules(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_TaskSchedule(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_copyLibrarySchedules_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
 func (ec *executionContext) _NotificationPreference_channel(ctx context.Context, field graphql.CollectedField, obj *schematype.NotificationPreference) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -23321,6 +24169,50 @@ func (ec *executionContext) fieldContext_Query_libraryVersion(_ context.Context,
 	return graphql.NewScalarFieldContext("Query", field, true, true, errors.New("field of type String does not have child fields"))
 }
 
+func (ec *executionContext) _Query_taskSchedules(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Query_taskSchedules(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Query().TaskSchedules(ctx, fc.Args["filter"].(*schedules.Filter), fc.Args["first"].(*int), fc.Args["after"].(*entgql.Cursor[int]), fc.Args["last"].(*int), fc.Args["before"].(*entgql.Cursor[int]))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *ent.TaskScheduleConnection) graphql.Marshaler {
+			return ec.marshalNTaskScheduleConnection2ᚖsocdeskᚋentᚐTaskScheduleConnection(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Query_taskSchedules(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Query",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_TaskScheduleConnection(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Query_taskSchedules_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
 func (ec *executionContext) _Query___type(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -23993,6 +24885,75 @@ func (ec *executionContext) _Tag_color(ctx context.Context, field graphql.Collec
 }
 func (ec *executionContext) fieldContext_Tag_color(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("Tag", field, false, false, errors.New("field of type String does not have child fields"))
+}
+
+func (ec *executionContext) _TaskRecurrence_rrule(ctx context.Context, field graphql.CollectedField, obj *schedules.Recurrence) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_TaskRecurrence_rrule(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.RRule, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_TaskRecurrence_rrule(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("TaskRecurrence", field, false, false, errors.New("field of type String does not have child fields"))
+}
+
+func (ec *executionContext) _TaskRecurrence_preset(ctx context.Context, field graphql.CollectedField, obj *schedules.Recurrence) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_TaskRecurrence_preset(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Preset, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *schedules.Preset) graphql.Marshaler {
+			return ec.marshalOTaskRecurrencePreset2ᚖsocdeskᚋinternalᚋschedulesᚐPreset(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_TaskRecurrence_preset(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("TaskRecurrence", field, false, false, errors.New("field of type TaskRecurrencePreset does not have child fields"))
+}
+
+func (ec *executionContext) _TaskRecurrence_text(ctx context.Context, field graphql.CollectedField, obj *schedules.Recurrence) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_TaskRecurrence_text(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Text, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_TaskRecurrence_text(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("TaskRecurrence", field, false, false, errors.New("field of type String does not have child fields"))
 }
 
 func (ec *executionContext) _TaskSchedule_id(ctx context.Context, field graphql.CollectedField, obj *ent.TaskSchedule) (ret graphql.Marshaler) {
@@ -24700,6 +25661,158 @@ func (ec *executionContext) fieldContext_TaskSchedule_tasks(ctx context.Context,
 	return fc, nil
 }
 
+func (ec *executionContext) _TaskSchedule_recurrenceDetails(ctx context.Context, field graphql.CollectedField, obj *ent.TaskSchedule) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_TaskSchedule_recurrenceDetails(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.TaskSchedule().RecurrenceDetails(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *schedules.Recurrence) graphql.Marshaler {
+			return ec.marshalNTaskRecurrence2ᚖsocdeskᚋinternalᚋschedulesᚐRecurrence(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_TaskSchedule_recurrenceDetails(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "TaskSchedule",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_TaskRecurrence(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _TaskSchedule_query(ctx context.Context, field graphql.CollectedField, obj *ent.TaskSchedule) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_TaskSchedule_query(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.TaskSchedule().Query(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *schedules.Query) graphql.Marshaler {
+			return ec.marshalNTaskScheduleQuery2ᚖsocdeskᚋinternalᚋschedulesᚐQuery(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_TaskSchedule_query(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "TaskSchedule",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_TaskScheduleQuery(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _TaskSchedule_nextOccurrences(ctx context.Context, field graphql.CollectedField, obj *ent.TaskSchedule) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_TaskSchedule_nextOccurrences(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.TaskSchedule().NextOccurrences(ctx, obj, fc.Args["count"].(*int))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []*time.Time) graphql.Marshaler {
+			return ec.marshalNTime2ᚕᚖtimeᚐTimeᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_TaskSchedule_nextOccurrences(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "TaskSchedule",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return nil, errors.New("field of type Time does not have child fields")
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_TaskSchedule_nextOccurrences_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _TaskSchedule_history(ctx context.Context, field graphql.CollectedField, obj *ent.TaskSchedule) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_TaskSchedule_history(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.TaskSchedule().History(ctx, obj, fc.Args["first"].(*int), fc.Args["after"].(*entgql.Cursor[int]), fc.Args["last"].(*int), fc.Args["before"].(*entgql.Cursor[int]))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *ent.TaskScheduleEventConnection) graphql.Marshaler {
+			return ec.marshalNTaskScheduleEventConnection2ᚖsocdeskᚋentᚐTaskScheduleEventConnection(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_TaskSchedule_history(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "TaskSchedule",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_TaskScheduleEventConnection(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_TaskSchedule_history_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
 func (ec *executionContext) _TaskScheduleConnection_edges(ctx context.Context, field graphql.CollectedField, obj *ent.TaskScheduleConnection) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -25216,6 +26329,52 @@ func (ec *executionContext) _TaskScheduleEventEdge_cursor(ctx context.Context, f
 }
 func (ec *executionContext) fieldContext_TaskScheduleEventEdge_cursor(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("TaskScheduleEventEdge", field, false, false, errors.New("field of type Cursor does not have child fields"))
+}
+
+func (ec *executionContext) _TaskScheduleQuery_filter(ctx context.Context, field graphql.CollectedField, obj *schedules.Query) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_TaskScheduleQuery_filter(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Filter, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v any) graphql.Marshaler {
+			return ec.marshalOJSON2interface(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_TaskScheduleQuery_filter(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("TaskScheduleQuery", field, false, false, errors.New("field of type JSON does not have child fields"))
+}
+
+func (ec *executionContext) _TaskScheduleQuery_search(ctx context.Context, field graphql.CollectedField, obj *schedules.Query) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_TaskScheduleQuery_search(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Search, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
+			return ec.marshalOString2ᚖstring(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_TaskScheduleQuery_search(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("TaskScheduleQuery", field, false, false, errors.New("field of type String does not have child fields"))
 }
 
 func (ec *executionContext) _TaskScheduleWatcher_id(ctx context.Context, field graphql.CollectedField, obj *ent.TaskScheduleWatcher) (ret graphql.Marshaler) {
@@ -30457,6 +31616,131 @@ func (ec *executionContext) unmarshalInputCreateTagInput(ctx context.Context, ob
 	return it, nil
 }
 
+func (ec *executionContext) unmarshalInputCreateTaskScheduleInput(ctx context.Context, obj any) (schedules.Input, error) {
+	var it schedules.Input
+	if obj == nil {
+		return it, nil
+	}
+
+	asMap := map[string]any{}
+	for k, v := range obj.(map[string]any) {
+		asMap[k] = v
+	}
+
+	if _, present := asMap["active"]; !present {
+		asMap["active"] = true
+	}
+
+	fieldsInOrder := [...]string{"name", "description", "siteID", "categoryID", "ownerID", "watchers", "query", "recurrence", "startsAt", "timeZone", "dueInDays", "policyIDs", "tagIDs", "active"}
+	for _, k := range fieldsInOrder {
+		v, ok := asMap[k]
+		if !ok {
+			continue
+		}
+		switch k {
+		case "name":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("name"))
+			data, err := ec.unmarshalNString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Name = data
+		case "description":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("description"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Description = data
+		case "siteID":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("siteID"))
+			data, err := ec.unmarshalNID2ᚖint(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.SiteID = data
+		case "categoryID":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("categoryID"))
+			data, err := ec.unmarshalOID2ᚖint(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.CategoryID = data
+		case "ownerID":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("ownerID"))
+			data, err := ec.unmarshalOID2ᚖint(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.OwnerID = data
+		case "watchers":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("watchers"))
+			data, err := ec.unmarshalOTaskScheduleWatcherInput2ᚕᚖsocdeskᚋinternalᚋschedulesᚐWatcherInputᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Watchers = data
+		case "query":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("query"))
+			data, err := ec.unmarshalOTaskScheduleQueryInput2ᚖsocdeskᚋinternalᚋschedulesᚐQueryInput(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Query = data
+		case "recurrence":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("recurrence"))
+			data, err := ec.unmarshalNTaskRecurrenceInput2ᚖsocdeskᚋinternalᚋschedulesᚐRecurrenceInput(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Recurrence = data
+		case "startsAt":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("startsAt"))
+			data, err := ec.unmarshalOTime2ᚖtimeᚐTime(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.StartsAt = data
+		case "timeZone":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("timeZone"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.TimeZone = data
+		case "dueInDays":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("dueInDays"))
+			data, err := ec.unmarshalOInt2ᚖint(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.DueInDays = data
+		case "policyIDs":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("policyIDs"))
+			data, err := ec.unmarshalOID2ᚕintᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.PolicyIDs = data
+		case "tagIDs":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("tagIDs"))
+			data, err := ec.unmarshalOID2ᚕintᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.TagIDs = data
+		case "active":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("active"))
+			data, err := ec.unmarshalOBoolean2ᚖbool(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Active = data
+		}
+	}
+	return it, nil
+}
+
 func (ec *executionContext) unmarshalInputCreateTicketInput(ctx context.Context, obj any) (tickets.CreateInput, error) {
 	var it tickets.CreateInput
 	if obj == nil {
@@ -31680,6 +32964,122 @@ func (ec *executionContext) unmarshalInputTagOrder(ctx context.Context, obj any)
 	return it, nil
 }
 
+func (ec *executionContext) unmarshalInputTaskRecurrenceInput(ctx context.Context, obj any) (schedules.RecurrenceInput, error) {
+	var it schedules.RecurrenceInput
+	if obj == nil {
+		return it, nil
+	}
+
+	asMap := map[string]any{}
+	for k, v := range obj.(map[string]any) {
+		asMap[k] = v
+	}
+
+	fieldsInOrder := [...]string{"preset", "timeOfDay", "weekday", "rrule"}
+	for _, k := range fieldsInOrder {
+		v, ok := asMap[k]
+		if !ok {
+			continue
+		}
+		switch k {
+		case "preset":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("preset"))
+			data, err := ec.unmarshalOTaskRecurrencePreset2ᚖsocdeskᚋinternalᚋschedulesᚐPreset(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Preset = data
+		case "timeOfDay":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("timeOfDay"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.TimeOfDay = data
+		case "weekday":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("weekday"))
+			data, err := ec.unmarshalOWeekday2ᚖsocdeskᚋinternalᚋschedulesᚐWeekday(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Weekday = data
+		case "rrule":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("rrule"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.RRule = data
+		}
+	}
+	return it, nil
+}
+
+func (ec *executionContext) unmarshalInputTaskScheduleFilter(ctx context.Context, obj any) (schedules.Filter, error) {
+	var it schedules.Filter
+	if obj == nil {
+		return it, nil
+	}
+
+	asMap := map[string]any{}
+	for k, v := range obj.(map[string]any) {
+		asMap[k] = v
+	}
+
+	fieldsInOrder := [...]string{"ownerIDs", "active", "tagIDs", "policyIDs", "siteIDs", "keyword"}
+	for _, k := range fieldsInOrder {
+		v, ok := asMap[k]
+		if !ok {
+			continue
+		}
+		switch k {
+		case "ownerIDs":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("ownerIDs"))
+			data, err := ec.unmarshalOID2ᚕintᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.OwnerIDs = data
+		case "active":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("active"))
+			data, err := ec.unmarshalOBoolean2ᚖbool(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Active = data
+		case "tagIDs":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("tagIDs"))
+			data, err := ec.unmarshalOID2ᚕintᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.TagIDs = data
+		case "policyIDs":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("policyIDs"))
+			data, err := ec.unmarshalOID2ᚕintᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.PolicyIDs = data
+		case "siteIDs":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("siteIDs"))
+			data, err := ec.unmarshalOID2ᚕintᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.SiteIDs = data
+		case "keyword":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("keyword"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Keyword = data
+		}
+	}
+	return it, nil
+}
+
 func (ec *executionContext) unmarshalInputTaskScheduleOrder(ctx context.Context, obj any) (ent.TaskScheduleOrder, error) {
 	var it ent.TaskScheduleOrder
 	if obj == nil {
@@ -31716,6 +33116,84 @@ func (ec *executionContext) unmarshalInputTaskScheduleOrder(ctx context.Context,
 				return it, err
 			}
 			it.Field = data
+		}
+	}
+	return it, nil
+}
+
+func (ec *executionContext) unmarshalInputTaskScheduleQueryInput(ctx context.Context, obj any) (schedules.QueryInput, error) {
+	var it schedules.QueryInput
+	if obj == nil {
+		return it, nil
+	}
+
+	asMap := map[string]any{}
+	for k, v := range obj.(map[string]any) {
+		asMap[k] = v
+	}
+
+	fieldsInOrder := [...]string{"filter", "search"}
+	for _, k := range fieldsInOrder {
+		v, ok := asMap[k]
+		if !ok {
+			continue
+		}
+		switch k {
+		case "filter":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("filter"))
+			data, err := ec.unmarshalOTicketFilter2ᚖsocdeskᚋinternalᚋticketsᚐFilter(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Filter = data
+		case "search":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("search"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Search = data
+		}
+	}
+	return it, nil
+}
+
+func (ec *executionContext) unmarshalInputTaskScheduleWatcherInput(ctx context.Context, obj any) (schedules.WatcherInput, error) {
+	var it schedules.WatcherInput
+	if obj == nil {
+		return it, nil
+	}
+
+	asMap := map[string]any{}
+	for k, v := range obj.(map[string]any) {
+		asMap[k] = v
+	}
+
+	if _, present := asMap["notify"]; !present {
+		asMap["notify"] = "ALL"
+	}
+
+	fieldsInOrder := [...]string{"userID", "notify"}
+	for _, k := range fieldsInOrder {
+		v, ok := asMap[k]
+		if !ok {
+			continue
+		}
+		switch k {
+		case "userID":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("userID"))
+			data, err := ec.unmarshalNID2int(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.UserID = data
+		case "notify":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("notify"))
+			data, err := ec.unmarshalOTaskScheduleWatcherNotify2socdeskᚋentᚋtaskschedulewatcherᚐNotify(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Notify = data
 		}
 	}
 	return it, nil
@@ -32390,6 +33868,120 @@ func (ec *executionContext) unmarshalInputUpdateTagInput(ctx context.Context, ob
 				return it, err
 			}
 			it.Color = data
+		}
+	}
+	return it, nil
+}
+
+func (ec *executionContext) unmarshalInputUpdateTaskScheduleInput(ctx context.Context, obj any) (schedules.Input, error) {
+	var it schedules.Input
+	if obj == nil {
+		return it, nil
+	}
+
+	asMap := map[string]any{}
+	for k, v := range obj.(map[string]any) {
+		asMap[k] = v
+	}
+
+	fieldsInOrder := [...]string{"name", "description", "siteID", "categoryID", "ownerID", "watchers", "query", "recurrence", "startsAt", "timeZone", "dueInDays", "policyIDs", "tagIDs"}
+	for _, k := range fieldsInOrder {
+		v, ok := asMap[k]
+		if !ok {
+			continue
+		}
+		switch k {
+		case "name":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("name"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Name = data
+		case "description":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("description"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Description = data
+		case "siteID":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("siteID"))
+			data, err := ec.unmarshalOID2ᚖint(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.SiteID = data
+		case "categoryID":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("categoryID"))
+			data, err := ec.unmarshalOID2ᚖint(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.CategoryID = data
+		case "ownerID":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("ownerID"))
+			data, err := ec.unmarshalOID2ᚖint(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.OwnerID = data
+		case "watchers":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("watchers"))
+			data, err := ec.unmarshalOTaskScheduleWatcherInput2ᚕᚖsocdeskᚋinternalᚋschedulesᚐWatcherInputᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Watchers = data
+		case "query":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("query"))
+			data, err := ec.unmarshalOTaskScheduleQueryInput2ᚖsocdeskᚋinternalᚋschedulesᚐQueryInput(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Query = data
+		case "recurrence":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("recurrence"))
+			data, err := ec.unmarshalOTaskRecurrenceInput2ᚖsocdeskᚋinternalᚋschedulesᚐRecurrenceInput(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Recurrence = data
+		case "startsAt":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("startsAt"))
+			data, err := ec.unmarshalOTime2ᚖtimeᚐTime(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.StartsAt = data
+		case "timeZone":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("timeZone"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.TimeZone = data
+		case "dueInDays":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("dueInDays"))
+			data, err := ec.unmarshalOInt2ᚖint(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.DueInDays = data
+		case "policyIDs":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("policyIDs"))
+			data, err := ec.unmarshalOID2ᚕintᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.PolicyIDs = data
+		case "tagIDs":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("tagIDs"))
+			data, err := ec.unmarshalOID2ᚕintᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.TagIDs = data
 		}
 	}
 	return it, nil
@@ -37418,6 +39010,41 @@ func (ec *executionContext) _Mutation(ctx context.Context, sel ast.SelectionSet)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
+		case "createTaskSchedule":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_createTaskSchedule(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "updateTaskSchedule":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_updateTaskSchedule(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "pauseTaskSchedule":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_pauseTaskSchedule(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "resumeTaskSchedule":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_resumeTaskSchedule(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "copyLibrarySchedules":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_copyLibrarySchedules(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
 		default:
 			panic("unknown field " + strconv.Quote(field.Name))
 		}
@@ -38743,6 +40370,28 @@ func (ec *executionContext) _Query(ctx context.Context, sel ast.SelectionSet) gr
 			}
 
 			out.Concurrently(i, func(ctx context.Context) graphql.Marshaler { return rrm(innerCtx) })
+		case "taskSchedules":
+			field := field
+
+			innerFunc := func(ctx context.Context, fs *graphql.FieldSet) (res graphql.Marshaler) {
+				defer func() {
+					if r := recover(); r != nil {
+						ec.Error(ctx, ec.Recover(ctx, r))
+					}
+				}()
+				res = ec._Query_taskSchedules(ctx, field)
+				if res == graphql.Null {
+					atomic.AddUint32(&fs.Invalids, 1)
+				}
+				return res
+			}
+
+			rrm := func(ctx context.Context) graphql.Marshaler {
+				return ec.OperationContext.RootResolverMiddleware(ctx,
+					func(ctx context.Context) graphql.Marshaler { return innerFunc(ctx, out) })
+			}
+
+			out.Concurrently(i, func(ctx context.Context) graphql.Marshaler { return rrm(innerCtx) })
 		case "__type":
 			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
 				return ec._Query___type(ctx, field)
@@ -39112,6 +40761,54 @@ func (ec *executionContext) _Tag(ctx context.Context, sel ast.SelectionSet, obj 
 			}
 		case "color":
 			out.Values[i] = ec._Tag_color(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	atomic.AddInt32(&ec.Deferred, int32(min(len(deferLabelToView), math.MaxInt32)))
+
+	ec.ProcessDeferredGroup(graphql.DeferredGroup{
+		Defers:   deferLabelToView,
+		Path:     graphql.GetPath(ctx),
+		FieldSet: deferredFieldSet,
+		Context:  ctx,
+	})
+
+	return out
+}
+
+var taskRecurrenceImplementors = []string{"TaskRecurrence"}
+
+func (ec *executionContext) _TaskRecurrence(ctx context.Context, sel ast.SelectionSet, obj *schedules.Recurrence) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, taskRecurrenceImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferredFieldSet := graphql.NewFieldSet(nil)
+	deferLabelToView := make(map[string]*graphql.FieldSetView)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("TaskRecurrence")
+		case "rrule":
+			out.Values[i] = ec._TaskRecurrence_rrule(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "preset":
+			out.Values[i] = ec._TaskRecurrence_preset(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "text":
+			out.Values[i] = ec._TaskRecurrence_text(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
@@ -39547,6 +41244,158 @@ func (ec *executionContext) _TaskSchedule(ctx context.Context, sel ast.Selection
 			}
 
 			out.Concurrently(i, func(ctx context.Context) graphql.Marshaler { return innerFunc(ctx, out) })
+		case "recurrenceDetails":
+			field := field
+
+			innerFunc := func(ctx context.Context, fs *graphql.FieldSet) (res graphql.Marshaler) {
+				defer func() {
+					if r := recover(); r != nil {
+						ec.Error(ctx, ec.Recover(ctx, r))
+					}
+				}()
+				res = ec._TaskSchedule_recurrenceDetails(ctx, field, obj)
+				if res == graphql.Null {
+					atomic.AddUint32(&fs.Invalids, 1)
+				}
+				return res
+			}
+
+			if field.IsDeferred() {
+				deferredFieldSet.AddField(field)
+				fieldIndex := len(deferredFieldSet.Values) - 1
+				deferredFieldSet.Concurrently(fieldIndex, func(ctx context.Context) graphql.Marshaler {
+					return innerFunc(ctx, deferredFieldSet)
+				})
+
+				for _, deferrable := range field.Deferrables {
+					view, ok := deferLabelToView[deferrable.Label]
+					if !ok {
+						view = deferredFieldSet.NewView()
+						deferLabelToView[deferrable.Label] = view
+					}
+					view.AddIndices(fieldIndex)
+				}
+
+				// don't run the out.Concurrently() call below
+				out.Values[i] = graphql.Null
+				continue
+			}
+
+			out.Concurrently(i, func(ctx context.Context) graphql.Marshaler { return innerFunc(ctx, out) })
+		case "query":
+			field := field
+
+			innerFunc := func(ctx context.Context, fs *graphql.FieldSet) (res graphql.Marshaler) {
+				defer func() {
+					if r := recover(); r != nil {
+						ec.Error(ctx, ec.Recover(ctx, r))
+					}
+				}()
+				res = ec._TaskSchedule_query(ctx, field, obj)
+				if res == graphql.Null {
+					atomic.AddUint32(&fs.Invalids, 1)
+				}
+				return res
+			}
+
+			if field.IsDeferred() {
+				deferredFieldSet.AddField(field)
+				fieldIndex := len(deferredFieldSet.Values) - 1
+				deferredFieldSet.Concurrently(fieldIndex, func(ctx context.Context) graphql.Marshaler {
+					return innerFunc(ctx, deferredFieldSet)
+				})
+
+				for _, deferrable := range field.Deferrables {
+					view, ok := deferLabelToView[deferrable.Label]
+					if !ok {
+						view = deferredFieldSet.NewView()
+						deferLabelToView[deferrable.Label] = view
+					}
+					view.AddIndices(fieldIndex)
+				}
+
+				// don't run the out.Concurrently() call below
+				out.Values[i] = graphql.Null
+				continue
+			}
+
+			out.Concurrently(i, func(ctx context.Context) graphql.Marshaler { return innerFunc(ctx, out) })
+		case "nextOccurrences":
+			field := field
+
+			innerFunc := func(ctx context.Context, fs *graphql.FieldSet) (res graphql.Marshaler) {
+				defer func() {
+					if r := recover(); r != nil {
+						ec.Error(ctx, ec.Recover(ctx, r))
+					}
+				}()
+				res = ec._TaskSchedule_nextOccurrences(ctx, field, obj)
+				if res == graphql.Null {
+					atomic.AddUint32(&fs.Invalids, 1)
+				}
+				return res
+			}
+
+			if field.IsDeferred() {
+				deferredFieldSet.AddField(field)
+				fieldIndex := len(deferredFieldSet.Values) - 1
+				deferredFieldSet.Concurrently(fieldIndex, func(ctx context.Context) graphql.Marshaler {
+					return innerFunc(ctx, deferredFieldSet)
+				})
+
+				for _, deferrable := range field.Deferrables {
+					view, ok := deferLabelToView[deferrable.Label]
+					if !ok {
+						view = deferredFieldSet.NewView()
+						deferLabelToView[deferrable.Label] = view
+					}
+					view.AddIndices(fieldIndex)
+				}
+
+				// don't run the out.Concurrently() call below
+				out.Values[i] = graphql.Null
+				continue
+			}
+
+			out.Concurrently(i, func(ctx context.Context) graphql.Marshaler { return innerFunc(ctx, out) })
+		case "history":
+			field := field
+
+			innerFunc := func(ctx context.Context, fs *graphql.FieldSet) (res graphql.Marshaler) {
+				defer func() {
+					if r := recover(); r != nil {
+						ec.Error(ctx, ec.Recover(ctx, r))
+					}
+				}()
+				res = ec._TaskSchedule_history(ctx, field, obj)
+				if res == graphql.Null {
+					atomic.AddUint32(&fs.Invalids, 1)
+				}
+				return res
+			}
+
+			if field.IsDeferred() {
+				deferredFieldSet.AddField(field)
+				fieldIndex := len(deferredFieldSet.Values) - 1
+				deferredFieldSet.Concurrently(fieldIndex, func(ctx context.Context) graphql.Marshaler {
+					return innerFunc(ctx, deferredFieldSet)
+				})
+
+				for _, deferrable := range field.Deferrables {
+					view, ok := deferLabelToView[deferrable.Label]
+					if !ok {
+						view = deferredFieldSet.NewView()
+						deferLabelToView[deferrable.Label] = view
+					}
+					view.AddIndices(fieldIndex)
+				}
+
+				// don't run the out.Concurrently() call below
+				out.Values[i] = graphql.Null
+				continue
+			}
+
+			out.Concurrently(i, func(ctx context.Context) graphql.Marshaler { return innerFunc(ctx, out) })
 		default:
 			panic("unknown field " + strconv.Quote(field.Name))
 		}
@@ -39871,6 +41720,49 @@ func (ec *executionContext) _TaskScheduleEventEdge(ctx context.Context, sel ast.
 		case "cursor":
 			out.Values[i] = ec._TaskScheduleEventEdge_cursor(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	atomic.AddInt32(&ec.Deferred, int32(min(len(deferLabelToView), math.MaxInt32)))
+
+	ec.ProcessDeferredGroup(graphql.DeferredGroup{
+		Defers:   deferLabelToView,
+		Path:     graphql.GetPath(ctx),
+		FieldSet: deferredFieldSet,
+		Context:  ctx,
+	})
+
+	return out
+}
+
+var taskScheduleQueryImplementors = []string{"TaskScheduleQuery"}
+
+func (ec *executionContext) _TaskScheduleQuery(ctx context.Context, sel ast.SelectionSet, obj *schedules.Query) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, taskScheduleQueryImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferredFieldSet := graphql.NewFieldSet(nil)
+	deferLabelToView := make(map[string]*graphql.FieldSetView)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("TaskScheduleQuery")
+		case "filter":
+			out.Values[i] = ec._TaskScheduleQuery_filter(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "search":
+			out.Values[i] = ec._TaskScheduleQuery_search(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
 				out.Invalids++
 			}
 		default:
@@ -42753,6 +44645,11 @@ func (ec *executionContext) unmarshalNCreateTagInput2socdeskᚋentᚐCreateTagIn
 	return res, graphql.ErrorOnPath(ctx, err)
 }
 
+func (ec *executionContext) unmarshalNCreateTaskScheduleInput2socdeskᚋinternalᚋschedulesᚐInput(ctx context.Context, v any) (schedules.Input, error) {
+	res, err := ec.unmarshalInputCreateTaskScheduleInput(ctx, v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
 func (ec *executionContext) unmarshalNCreateTicketInput2socdeskᚋinternalᚋticketsᚐCreateInput(ctx context.Context, v any) (tickets.CreateInput, error) {
 	res, err := ec.unmarshalInputCreateTicketInput(ctx, v)
 	return res, graphql.ErrorOnPath(ctx, err)
@@ -43357,6 +45254,28 @@ func (ec *executionContext) marshalNID2ᚕintᚄ(ctx context.Context, sel ast.Se
 	}
 
 	return ret
+}
+
+func (ec *executionContext) unmarshalNID2ᚖint(ctx context.Context, v any) (*int, error) {
+	res, err := scalar.UnmarshalID(v)
+	return &res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalNID2ᚖint(ctx context.Context, sel ast.SelectionSet, v *int) graphql.Marshaler {
+	if v == nil {
+		if !graphql.HasFieldError(ctx, graphql.GetFieldContext(ctx)) {
+			graphql.AddErrorf(ctx, "the requested element is null which the schema does not allow")
+		}
+		return graphql.Null
+	}
+	_ = sel
+	res := scalar.MarshalID(*v)
+	if res == graphql.Null {
+		if !graphql.HasFieldError(ctx, graphql.GetFieldContext(ctx)) {
+			graphql.AddErrorf(ctx, "the requested element is null which the schema does not allow")
+		}
+	}
+	return res
 }
 
 func (ec *executionContext) unmarshalNInt2int(ctx context.Context, v any) (int, error) {
@@ -44015,6 +45934,37 @@ func (ec *executionContext) marshalNTagOrderField2ᚖsocdeskᚋentᚐTagOrderFie
 	return v
 }
 
+func (ec *executionContext) marshalNTaskRecurrence2ᚖsocdeskᚋinternalᚋschedulesᚐRecurrence(ctx context.Context, sel ast.SelectionSet, v *schedules.Recurrence) graphql.Marshaler {
+	if v == nil {
+		if !graphql.HasFieldError(ctx, graphql.GetFieldContext(ctx)) {
+			graphql.AddErrorf(ctx, "the requested element is null which the schema does not allow")
+		}
+		return graphql.Null
+	}
+	return ec._TaskRecurrence(ctx, sel, v)
+}
+
+func (ec *executionContext) unmarshalNTaskRecurrenceInput2ᚖsocdeskᚋinternalᚋschedulesᚐRecurrenceInput(ctx context.Context, v any) (*schedules.RecurrenceInput, error) {
+	res, err := ec.unmarshalInputTaskRecurrenceInput(ctx, v)
+	return &res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalNTaskSchedule2ᚕᚖsocdeskᚋentᚐTaskScheduleᚄ(ctx context.Context, sel ast.SelectionSet, v []*ent.TaskSchedule) graphql.Marshaler {
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalNTaskSchedule2ᚖsocdeskᚋentᚐTaskSchedule(ctx, sel, v[i])
+	})
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
+}
+
 func (ec *executionContext) marshalNTaskSchedule2ᚖsocdeskᚋentᚐTaskSchedule(ctx context.Context, sel ast.SelectionSet, v *ent.TaskSchedule) graphql.Marshaler {
 	if v == nil {
 		if !graphql.HasFieldError(ctx, graphql.GetFieldContext(ctx)) {
@@ -44033,6 +45983,16 @@ func (ec *executionContext) marshalNTaskScheduleConnection2ᚖsocdeskᚋentᚐTa
 		return graphql.Null
 	}
 	return ec._TaskScheduleConnection(ctx, sel, v)
+}
+
+func (ec *executionContext) marshalNTaskScheduleEventConnection2ᚖsocdeskᚋentᚐTaskScheduleEventConnection(ctx context.Context, sel ast.SelectionSet, v *ent.TaskScheduleEventConnection) graphql.Marshaler {
+	if v == nil {
+		if !graphql.HasFieldError(ctx, graphql.GetFieldContext(ctx)) {
+			graphql.AddErrorf(ctx, "the requested element is null which the schema does not allow")
+		}
+		return graphql.Null
+	}
+	return ec._TaskScheduleEventConnection(ctx, sel, v)
 }
 
 func (ec *executionContext) unmarshalNTaskScheduleEventKind2socdeskᚋentᚋtaskscheduleeventᚐKind(ctx context.Context, v any) (taskscheduleevent.Kind, error) {
@@ -44061,6 +46021,16 @@ func (ec *executionContext) marshalNTaskScheduleOrderField2ᚖsocdeskᚋentᚐTa
 	return v
 }
 
+func (ec *executionContext) marshalNTaskScheduleQuery2ᚖsocdeskᚋinternalᚋschedulesᚐQuery(ctx context.Context, sel ast.SelectionSet, v *schedules.Query) graphql.Marshaler {
+	if v == nil {
+		if !graphql.HasFieldError(ctx, graphql.GetFieldContext(ctx)) {
+			graphql.AddErrorf(ctx, "the requested element is null which the schema does not allow")
+		}
+		return graphql.Null
+	}
+	return ec._TaskScheduleQuery(ctx, sel, v)
+}
+
 func (ec *executionContext) marshalNTaskScheduleWatcher2ᚖsocdeskᚋentᚐTaskScheduleWatcher(ctx context.Context, sel ast.SelectionSet, v *ent.TaskScheduleWatcher) graphql.Marshaler {
 	if v == nil {
 		if !graphql.HasFieldError(ctx, graphql.GetFieldContext(ctx)) {
@@ -44069,6 +46039,11 @@ func (ec *executionContext) marshalNTaskScheduleWatcher2ᚖsocdeskᚋentᚐTaskS
 		return graphql.Null
 	}
 	return ec._TaskScheduleWatcher(ctx, sel, v)
+}
+
+func (ec *executionContext) unmarshalNTaskScheduleWatcherInput2ᚖsocdeskᚋinternalᚋschedulesᚐWatcherInput(ctx context.Context, v any) (*schedules.WatcherInput, error) {
+	res, err := ec.unmarshalInputTaskScheduleWatcherInput(ctx, v)
+	return &res, graphql.ErrorOnPath(ctx, err)
 }
 
 func (ec *executionContext) unmarshalNTaskScheduleWatcherNotify2socdeskᚋentᚋtaskschedulewatcherᚐNotify(ctx context.Context, v any) (taskschedulewatcher.Notify, error) {
@@ -44385,6 +46360,57 @@ func (ec *executionContext) marshalNTime2timeᚐTime(ctx context.Context, sel as
 	return res
 }
 
+func (ec *executionContext) unmarshalNTime2ᚕᚖtimeᚐTimeᚄ(ctx context.Context, v any) ([]*time.Time, error) {
+	vSlice := graphql.CoerceList(v)
+	var err error
+	res := make([]*time.Time, len(vSlice))
+	for i := range vSlice {
+		ctx := graphql.WithPathContext(ctx, graphql.NewPathWithIndex(i))
+		res[i], err = ec.unmarshalNTime2ᚖtimeᚐTime(ctx, vSlice[i])
+		if err != nil {
+			return nil, err
+		}
+	}
+	return res, nil
+}
+
+func (ec *executionContext) marshalNTime2ᚕᚖtimeᚐTimeᚄ(ctx context.Context, sel ast.SelectionSet, v []*time.Time) graphql.Marshaler {
+	ret := make(graphql.Array, len(v))
+	for i := range v {
+		ret[i] = ec.marshalNTime2ᚖtimeᚐTime(ctx, sel, v[i])
+	}
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
+}
+
+func (ec *executionContext) unmarshalNTime2ᚖtimeᚐTime(ctx context.Context, v any) (*time.Time, error) {
+	res, err := graphql.UnmarshalTime(v)
+	return &res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalNTime2ᚖtimeᚐTime(ctx context.Context, sel ast.SelectionSet, v *time.Time) graphql.Marshaler {
+	if v == nil {
+		if !graphql.HasFieldError(ctx, graphql.GetFieldContext(ctx)) {
+			graphql.AddErrorf(ctx, "the requested element is null which the schema does not allow")
+		}
+		return graphql.Null
+	}
+	_ = sel
+	res := graphql.MarshalTime(*v)
+	if res == graphql.Null {
+		if !graphql.HasFieldError(ctx, graphql.GetFieldContext(ctx)) {
+			graphql.AddErrorf(ctx, "the requested element is null which the schema does not allow")
+		}
+	}
+	return res
+}
+
 func (ec *executionContext) unmarshalNUpdateCategoryInput2socdeskᚋentᚐUpdateCategoryInput(ctx context.Context, v any) (ent.UpdateCategoryInput, error) {
 	res, err := ec.unmarshalInputUpdateCategoryInput(ctx, v)
 	return res, graphql.ErrorOnPath(ctx, err)
@@ -44427,6 +46453,11 @@ func (ec *executionContext) unmarshalNUpdateSiteInput2socdeskᚋentᚐUpdateSite
 
 func (ec *executionContext) unmarshalNUpdateTagInput2socdeskᚋentᚐUpdateTagInput(ctx context.Context, v any) (ent.UpdateTagInput, error) {
 	res, err := ec.unmarshalInputUpdateTagInput(ctx, v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) unmarshalNUpdateTaskScheduleInput2socdeskᚋinternalᚋschedulesᚐInput(ctx context.Context, v any) (schedules.Input, error) {
+	res, err := ec.unmarshalInputUpdateTaskScheduleInput(ctx, v)
 	return res, graphql.ErrorOnPath(ctx, err)
 }
 
@@ -45710,6 +47741,30 @@ func (ec *executionContext) marshalOTag2ᚕᚖsocdeskᚋentᚐTagᚄ(ctx context
 	return ret
 }
 
+func (ec *executionContext) unmarshalOTaskRecurrenceInput2ᚖsocdeskᚋinternalᚋschedulesᚐRecurrenceInput(ctx context.Context, v any) (*schedules.RecurrenceInput, error) {
+	if v == nil {
+		return nil, nil
+	}
+	res, err := ec.unmarshalInputTaskRecurrenceInput(ctx, v)
+	return &res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) unmarshalOTaskRecurrencePreset2ᚖsocdeskᚋinternalᚋschedulesᚐPreset(ctx context.Context, v any) (*schedules.Preset, error) {
+	if v == nil {
+		return nil, nil
+	}
+	var res = new(schedules.Preset)
+	err := res.UnmarshalGQL(v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalOTaskRecurrencePreset2ᚖsocdeskᚋinternalᚋschedulesᚐPreset(ctx context.Context, sel ast.SelectionSet, v *schedules.Preset) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	return v
+}
+
 func (ec *executionContext) marshalOTaskSchedule2ᚖsocdeskᚋentᚐTaskSchedule(ctx context.Context, sel ast.SelectionSet, v *ent.TaskSchedule) graphql.Marshaler {
 	if v == nil {
 		return graphql.Null
@@ -45764,6 +47819,22 @@ func (ec *executionContext) marshalOTaskScheduleEventEdge2ᚖsocdeskᚋentᚐTas
 	return ec._TaskScheduleEventEdge(ctx, sel, v)
 }
 
+func (ec *executionContext) unmarshalOTaskScheduleFilter2ᚖsocdeskᚋinternalᚋschedulesᚐFilter(ctx context.Context, v any) (*schedules.Filter, error) {
+	if v == nil {
+		return nil, nil
+	}
+	res, err := ec.unmarshalInputTaskScheduleFilter(ctx, v)
+	return &res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) unmarshalOTaskScheduleQueryInput2ᚖsocdeskᚋinternalᚋschedulesᚐQueryInput(ctx context.Context, v any) (*schedules.QueryInput, error) {
+	if v == nil {
+		return nil, nil
+	}
+	res, err := ec.unmarshalInputTaskScheduleQueryInput(ctx, v)
+	return &res, graphql.ErrorOnPath(ctx, err)
+}
+
 func (ec *executionContext) marshalOTaskScheduleWatcher2ᚕᚖsocdeskᚋentᚐTaskScheduleWatcherᚄ(ctx context.Context, sel ast.SelectionSet, v []*ent.TaskScheduleWatcher) graphql.Marshaler {
 	if v == nil {
 		return graphql.Null
@@ -45781,6 +47852,33 @@ func (ec *executionContext) marshalOTaskScheduleWatcher2ᚕᚖsocdeskᚋentᚐTa
 	}
 
 	return ret
+}
+
+func (ec *executionContext) unmarshalOTaskScheduleWatcherInput2ᚕᚖsocdeskᚋinternalᚋschedulesᚐWatcherInputᚄ(ctx context.Context, v any) ([]*schedules.WatcherInput, error) {
+	if v == nil {
+		return nil, nil
+	}
+	vSlice := graphql.CoerceList(v)
+	var err error
+	res := make([]*schedules.WatcherInput, len(vSlice))
+	for i := range vSlice {
+		ctx := graphql.WithPathContext(ctx, graphql.NewPathWithIndex(i))
+		res[i], err = ec.unmarshalNTaskScheduleWatcherInput2ᚖsocdeskᚋinternalᚋschedulesᚐWatcherInput(ctx, vSlice[i])
+		if err != nil {
+			return nil, err
+		}
+	}
+	return res, nil
+}
+
+func (ec *executionContext) unmarshalOTaskScheduleWatcherNotify2socdeskᚋentᚋtaskschedulewatcherᚐNotify(ctx context.Context, v any) (taskschedulewatcher.Notify, error) {
+	var res taskschedulewatcher.Notify
+	err := res.UnmarshalGQL(v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalOTaskScheduleWatcherNotify2socdeskᚋentᚋtaskschedulewatcherᚐNotify(ctx context.Context, sel ast.SelectionSet, v taskschedulewatcher.Notify) graphql.Marshaler {
+	return v
 }
 
 func (ec *executionContext) marshalOTicket2ᚖsocdeskᚋentᚐTicket(ctx context.Context, sel ast.SelectionSet, v *ent.Ticket) graphql.Marshaler {
@@ -46228,6 +48326,22 @@ func (ec *executionContext) unmarshalOWebhookSettingsInput2ᚖsocdeskᚋinternal
 	}
 	res, err := ec.unmarshalInputWebhookSettingsInput(ctx, v)
 	return &res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) unmarshalOWeekday2ᚖsocdeskᚋinternalᚋschedulesᚐWeekday(ctx context.Context, v any) (*schedules.Weekday, error) {
+	if v == nil {
+		return nil, nil
+	}
+	var res = new(schedules.Weekday)
+	err := res.UnmarshalGQL(v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalOWeekday2ᚖsocdeskᚋinternalᚋschedulesᚐWeekday(ctx context.Context, sel ast.SelectionSet, v *schedules.Weekday) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	return v
 }
 
 func (ec *executionContext) marshalO__EnumValue2ᚕgithubᚗcomᚋ99designsᚋgqlgenᚋgraphqlᚋintrospectionᚐEnumValueᚄ(ctx context.Context, sel ast.SelectionSet, v []introspection.EnumValue) graphql.Marshaler {

@@ -33,6 +33,7 @@ import (
 	"socdesk/internal/persisted"
 	"socdesk/internal/playbooks"
 	"socdesk/internal/ratelimit"
+	"socdesk/internal/schedules"
 	"socdesk/internal/server"
 	"socdesk/internal/store"
 	"socdesk/internal/tickets"
@@ -65,6 +66,9 @@ type App struct {
 	Playbooks *playbooks.Service
 	// Attachments stores, serves and collects attached files.
 	Attachments *attachments.Service
+	// Schedules keeps task schedules and generates their tasks (a
+	// periodic job of Jobs).
+	Schedules *schedules.Service
 }
 
 // Option gives a replica a part that New would otherwise make itself.
@@ -129,6 +133,9 @@ func New(st *store.Store, broker events.Broker, cfg config.Config, log *slog.Log
 	att := &attachments.Service{Client: st.Client, Dialect: st.Dialect, Bucket: p.bucket, Tickets: svc, Jobs: eng,
 		MaxBytes: cfg.MaxUploadBytes, Signer: attachments.NewSigner(cfg.URLSigningKey, cfg.SignedURLTTL), Log: log}
 	att.Register()
+	sch := &schedules.Service{Client: st.Client, Dialect: st.Dialect, Jobs: eng, MaxMissed: cfg.ScheduleMaxMissed,
+		Tickets: svc, Log: log}
+	sch.Register()
 	ex.Attachments = att // an answer's files
 	admin.WatchRights(st.Client, broker)
 	adm := &admin.Service{Client: st.Client, Dialect: st.Dialect}
@@ -144,7 +151,7 @@ func New(st *store.Store, broker events.Broker, cfg config.Config, log *slog.Log
 	gql := graph.NewHandler(graph.Options{
 		Resolver: &graph.Resolver{Client: st.Client, Tickets: svc, Admin: adm, Logger: log, Hub: hub, Notify: nt, Playbooks: pb,
 			Directory:   &directory.Service{Client: st.Client},
-			Attachments: att, PublicURL: cfg.Public(), Explanations: ex},
+			Attachments: att, PublicURL: cfg.Public(), Explanations: ex, Schedules: sch},
 		Uploads:    att,
 		Logger:     log,
 		Limits:     cfg.Limits(),
@@ -192,7 +199,7 @@ func New(st *store.Store, broker events.Broker, cfg config.Config, log *slog.Log
 		h = tracing.HTTP(tp, h)
 	}
 	return &App{Handler: h, Hub: hub, Sessions: sessions, Tickets: svc, Websockets: open, Metrics: m, Budgets: budgets,
-		Jobs: eng, Notify: nt, Playbooks: pb, Attachments: att, Explanations: ex}
+		Jobs: eng, Notify: nt, Playbooks: pb, Attachments: att, Explanations: ex, Schedules: sch}
 }
 
 // deliveries assembles the job engine and what works through it: the

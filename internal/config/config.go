@@ -24,6 +24,7 @@ import (
 	"socdesk/internal/outbound"
 	"socdesk/internal/persisted"
 	"socdesk/internal/ratelimit"
+	"socdesk/internal/schedules"
 )
 
 // Config is everything socdesk can be told.
@@ -98,6 +99,9 @@ type Config struct {
 	// Explanation requests: how long before the deadline the violator is
 	// reminded (see package explanations).
 	ExplanationRemindBefore time.Duration
+	// Task schedules: how many missed occurrences of a schedule are
+	// generated after a stop, the latest ones (see package schedules).
+	ScheduleMaxMissed int
 
 	env map[string]string // flag name → environment variable
 }
@@ -152,6 +156,7 @@ func Default() Config {
 		SignedURLTTL:     5 * time.Minute,
 
 		ExplanationRemindBefore: 24 * time.Hour,
+		ScheduleMaxMissed:       schedules.DefaultMaxMissed,
 	}
 }
 
@@ -214,6 +219,7 @@ func (c *Config) Register(fs *flag.FlagSet) {
 	fs.DurationVar(&c.JobPoll, "job-poll", c.JobPoll, "how often idle job workers look for new jobs"+bind("job-poll", "SOCDESK_JOB_POLL"))
 	fs.IntVar(&c.JobMaxAttempts, "job-max-attempts", c.JobMaxAttempts, "attempts of a delivery before it is kept as FAILED (retried with exponential backoff)"+bind("job-max-attempts", "SOCDESK_JOB_MAX_ATTEMPTS"))
 	fs.DurationVar(&c.JobTimeout, "job-timeout", c.JobTimeout, "longest one job may run"+bind("job-timeout", "SOCDESK_JOB_TIMEOUT"))
+	fs.IntVar(&c.ScheduleMaxMissed, "schedule-max-missed", c.ScheduleMaxMissed, "how many missed occurrences of a task schedule are generated after a stop (the latest; older ones are recorded as skipped)"+bind("schedule-max-missed", "SOCDESK_SCHEDULE_MAX_MISSED"))
 	fs.DurationVar(&c.ExplanationRemindBefore, "explanation-remind-before", c.ExplanationRemindBefore, "how long before an explanation request's deadline the violator is reminded"+bind("explanation-remind-before", "SOCDESK_EXPLANATION_REMIND_BEFORE"))
 	fs.DurationVar(&c.JobRescueAfter, "job-rescue-after", c.JobRescueAfter, "a job running this long without ending (its replica died) is worked again; longer than --job-timeout"+bind("job-rescue-after", "SOCDESK_JOB_RESCUE_AFTER"))
 	fs.DurationVar(&c.JobRetryBase, "job-retry-base", c.JobRetryBase, "base of the retry backoff (attempt⁴ × base); 0: River's default of one second"+bind("job-retry-base", "SOCDESK_JOB_RETRY_BASE"))
@@ -367,6 +373,9 @@ func (c *Config) Validate() error {
 	}
 	if c.OutboundMaxBytes <= 0 {
 		errs = append(errs, fmt.Errorf("%s must be positive, not %d", c.name("outbound-max-bytes"), c.OutboundMaxBytes))
+	}
+	if c.ScheduleMaxMissed < 1 || c.ScheduleMaxMissed > schedules.MaxMissedLimit {
+		errs = append(errs, fmt.Errorf("%s must be between 1 and %d, not %d", c.name("schedule-max-missed"), schedules.MaxMissedLimit, c.ScheduleMaxMissed))
 	}
 	if c.JobWorkers < 0 || c.JobWorkers > jobs.MaxWorkers {
 		errs = append(errs, fmt.Errorf("%s must be between 0 and %d, not %d", c.name("job-workers"), jobs.MaxWorkers, c.JobWorkers))

@@ -642,17 +642,27 @@ func StatusSet(changes []schematype.FieldChange) (ticket.Status, bool) {
 func (s *Service) inTx(ctx context.Context, fn func(context.Context, *ent.Tx) ([]*ent.TicketEvent, error)) error {
 	return txn.Run(ctx, s.Client, func(ctx context.Context, tx *ent.Tx) error {
 		evs, err := fn(ctx, tx)
-		if err != nil || len(evs) == 0 {
+		if err != nil {
 			return err
 		}
-		if s.Followers != nil {
-			if err := s.Followers(ctx, tx, evs); err != nil {
-				return err
-			}
-		}
-		txn.AfterCommit(ctx, func(ctx context.Context) { events.Notify(ctx, s.Broker, events.History()) })
-		return nil
+		return s.Follow(ctx, tx, evs)
 	}, s.registerWriter)
+}
+
+// Follow runs in tx what follows history appended there (Followers), and
+// wakes the live hubs up once tx has committed: what every change of the
+// service does with its entries, for writers outside it (tasks.Create).
+func (s *Service) Follow(ctx context.Context, tx *ent.Tx, evs []*ent.TicketEvent) error {
+	if len(evs) == 0 {
+		return nil
+	}
+	if s.Followers != nil {
+		if err := s.Followers(ctx, tx, evs); err != nil {
+			return err
+		}
+	}
+	txn.AfterCommit(ctx, func(ctx context.Context) { events.Notify(ctx, s.Broker, events.History()) })
+	return nil
 }
 
 // registerWriter registers the transaction as a history writer before it

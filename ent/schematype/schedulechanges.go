@@ -1,0 +1,20 @@
+package schematype
+
+// The fields a task schedule's history entry records as changed (beside
+// the ticket ones it shares: site, category, tags, watcher).
+const (
+	ChangeName        ChangedField = "name"
+	ChangeDescription ChangedField = "description"
+	ChangeOwner       ChangedField = "owner"
+	ChangeRecurrence  ChangedField = "recurrence"
+	ChangeStartsAt    ChangedField = "startsAt"
+	ChangeTimeZone    ChangedField = "timeZone"
+	ChangeDueInDays   ChangedField = "dueInDays"
+	ChangeActive      ChangedField = "active"
+	// ChangeNextOccurrence: the next occurrence to generate.
+	ChangeNextOccurrence ChangedField = "nextOccurrenceAt"
+	// ChangeOccurrence: GENERATED's occurrence, {at, task}; SKIPPED's, {count, first, last}.
+	ChangeOccurrence ChangedField = "occurrence"
+	// ChangeLibrary: the library entry a schedule was copied from.
+	ChangeLibrary ChangedField = "library"
+)
