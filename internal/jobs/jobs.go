@@ -157,10 +157,20 @@ func (e *Engine) Workers() *river.Workers { return e.workers }
 // every interval (by the replicas' elected leader, worked by any), like
 // Workers before the engine's first use. Insert-only replicas enqueue none.
 func Every[T river.JobArgs](e *Engine, interval time.Duration, w river.Worker[T]) {
+	every(e, interval, w, nil)
+}
+
+// EveryFromStart is Every with a first job as soon as the leader starts
+// (work that catches up on what was due while socdesk was down).
+func EveryFromStart[T river.JobArgs](e *Engine, interval time.Duration, w river.Worker[T]) {
+	every(e, interval, w, &river.PeriodicJobOpts{RunOnStart: true})
+}
+
+func every[T river.JobArgs](e *Engine, interval time.Duration, w river.Worker[T], opts *river.PeriodicJobOpts) {
 	river.AddWorker(e.workers, w)
 	var args T
 	e.periodic = append(e.periodic, river.NewPeriodicJob(river.PeriodicInterval(interval),
-		func() (river.JobArgs, *river.InsertOpts) { return args, nil }, nil))
+		func() (river.JobArgs, *river.InsertOpts) { return args, nil }, opts))
 }
 
 // Client is River's client, for what the engine does not wrap.

@@ -61,9 +61,11 @@ func (w *generateWorker) Work(ctx context.Context, _ *river.Job[GenerateArgs]) e
 	return err
 }
 
-// Register adds the generation job to the job engine.
+// Register adds the generation job to the job engine: every minute, and
+// once at start, so that occurrences missed while socdesk was down are made
+// without waiting.
 func (s *Service) Register() {
-	jobs.Every(s.Jobs, GenerateEvery, river.Worker[GenerateArgs](&generateWorker{s: s}))
+	jobs.EveryFromStart(s.Jobs, GenerateEvery, river.Worker[GenerateArgs](&generateWorker{s: s}))
 }
 
 // Generate makes the tasks of every due occurrence of the active
