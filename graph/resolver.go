@@ -14,6 +14,7 @@ import (
 	"socdesk/internal/live"
 	"socdesk/internal/notify"
 	"socdesk/internal/playbooks"
+	"socdesk/internal/tasks"
 	"socdesk/internal/tickets"
 )
 
@@ -37,4 +38,6 @@ type Resolver struct {
 	PublicURL   string
 	// Explanations takes the steps of explanation requests.
 	Explanations *explanations.Service
+	// Tasks makes and works compliance tasks.
+	Tasks *tasks.Service
 }

@@ -125,6 +125,8 @@ var orderingKinds = map[string]func(any) bool{
 	"UPDATED_AT": isTime,
 	"NAME":       isText,
 	"LOGIN":      isText,
+	// Tasks by due date: a task without one has no value.
+	"DUE_AT": func(v any) bool { return v == nil || isTime(v) },
 }
 
 // HasCursorKind reports whether cursors of ordering can be checked.

@@ -18,6 +18,7 @@ import (
 	"socdesk/ent/tag"
 	"socdesk/ent/ticket"
 	"socdesk/ent/ticketevent"
+	"socdesk/ent/ticketwatcher"
 	"socdesk/ent/user"
 	"socdesk/internal/authz"
 	"socdesk/internal/config"
@@ -329,6 +330,7 @@ func (h *Hub) prepare(ctx context.Context, evs []*ent.TicketEvent) ([]item, erro
 			only := func(q *ent.UserQuery) { q.Select(user.FieldID) }
 			ts, err := c.Ticket.Query().Where(ticket.IDIn(ids...)).
 				WithAssignees(only).WithApprovers(only).WithTags(func(q *ent.TagQuery) { q.Select(tag.FieldID) }).
+				WithWatchers(func(q *ent.TicketWatcherQuery) { q.Select(ticketwatcher.FieldTicketID, ticketwatcher.FieldUserID) }).
 				All(ctx)
 			if err != nil {
 				return err
