@@ -8017,7 +8017,7 @@ extend type Ticket {
 
 extend type Query {
   "The tasks the viewer sees (TICKET_VIEW on their sites); by due date when orderBy is left out."
-  tasks(filter: TaskFilter, orderBy: TaskOrder, after: Cursor, first: Int, before: Cursor, last: Int): TicketConnection!
+  tasks(filter: TaskFilter, orderBy: TaskOrder = {field: DUE_AT, direction: ASC}, after: Cursor, first: Int, before: Cursor, last: Int): TicketConnection!
 }
 
 extend type Mutation {
