@@ -8,6 +8,7 @@ package graph_test
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"slices"
 	"testing"
@@ -431,5 +432,81 @@ func TestTasksLeaveTheTrend(t *testing.T) {
 		if n := e.client.StatusDay.Query().CountX(sys()); n == 0 {
 			t.Error("no rollups at all: the test shows nothing")
 		}
+	})
+}
+
+const taskChangeQuery = `subscription($f: TaskFilter, $after: String) {
+  taskEvents(filter: $f, after: $after) {
+    cursor kind ticketId ticketNumber previousStatus at inView event { id }
+    actor { login }
+    changes { field from to }
+    ticket { id number title status category { name } }
+  }
+}`
+
+// taskChange reads the next taskEvents event of operation id.
+func taskChange(t *testing.T, ws *wsConn, id string) change {
+	t.Helper()
+	m := ws.nextOf(id)
+	var p struct {
+		Data struct {
+			TaskEvents change `json:"taskEvents"`
+		} `json:"data"`
+		Errors []gqlError `json:"errors"`
+	}
+	if m.Type != "next" || json.Unmarshal(m.Payload, &p) != nil || len(p.Errors) > 0 {
+		t.Fatalf("want a taskEvents event, got %s %s", m.Type, m.Payload)
+	}
+	return p.Data.TaskEvents
+}
+
+// TestTaskEvents: taskEvents streams the tasks' changes alone (matching its
+// filter, the owner and overdue rows included), ticketEvents the tickets'
+// alone; a stream resumed from a cursor replays what it missed, then goes
+// on live.
+func TestTaskEvents(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, e *env) {
+		f := taskSetup(t, e)
+		cat := e.category("Incidents", category.WorkflowINCIDENT_RESPONSE)
+		tasksWS := e.dialWS(t, f.viewer.token, nil)
+		op := tasksWS.subscribe(taskChangeQuery, map[string]any{"f": map[string]any{"owners": []string{gid(f.owner.id)}, "overdue": false}})
+		ticketsWS := e.dialWS(t, e.admin, nil)
+		top := ticketsWS.subscribe(changeQuery, nil)
+		waitSubscribed(t, e, 2)
+
+		f.made(t, f.editor.token, map[string]any{"title": "someone else's"})
+		ticketID := e.liveCreate(e.admin, f.site, cat, "a ticket")
+		tk := f.made(t, f.editor.token, map[string]any{"title": "mine", "ownerID": gid(f.owner.id)})
+		c := taskChange(t, tasksWS, op)
+		if c.Kind != "CREATED" || c.Ticket == nil || c.Ticket.ID != tk.ID || c.Ticket.Status != "OPEN" {
+			t.Fatalf("task CREATED: %+v", c)
+		}
+		if c := ticketsWS.change(top); c.Kind != "CREATED" || c.TicketID != ticketID {
+			t.Fatalf("ticketEvents: %+v", c)
+		}
+		f.act(f.owner.token, "close", tk.ID, "all fine").ok()
+		closed := taskChange(t, tasksWS, op)
+		if closed.Kind != "TRANSITIONED" || closed.Ticket.Status != "CLOSED" || closed.PreviousStatus == nil || *closed.PreviousStatus != "OPEN" {
+			t.Fatalf("task closed: %+v", closed)
+		}
+		tasksWS.c.Close()
+		f.act(f.owner.token, "reopen", tk.ID, "").ok() // while it is away
+		f.act(f.owner.token, "invalidate", tk.ID, "not ours").ok()
+
+		tasksWS = e.dialWS(t, f.viewer.token, nil)
+		op = tasksWS.subscribe(taskChangeQuery, map[string]any{"f": map[string]any{"owners": []string{gid(f.owner.id)}}, "after": closed.Cursor})
+		for _, want := range []string{"OPEN", "INVALID"} {
+			// A replayed change carries the ticket as it is now: its own status is in its changes.
+			if c := taskChange(t, tasksWS, op); c.Kind != "TRANSITIONED" || len(c.Changes) == 0 || c.Changes[0].Field != "status" || c.Changes[0].To != want {
+				t.Fatalf("replayed %+v, want %s", c, want)
+			}
+		}
+		waitSubscribed(t, e, 2)
+		f.act(f.owner.token, "reopen", tk.ID, "").ok()
+		if c := taskChange(t, tasksWS, op); c.Kind != "TRANSITIONED" || c.Ticket.Status != "OPEN" {
+			t.Fatalf("live after the replay: %+v", c)
+		}
+		tasksWS.quiet(200 * time.Millisecond)
+		ticketsWS.quiet(200 * time.Millisecond) // no task reached ticketEvents
 	})
 }
