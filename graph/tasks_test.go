@@ -14,11 +14,14 @@ import (
 	"testing"
 	"time"
 
+	"socdesk/ent"
 	"socdesk/ent/category"
 	"socdesk/ent/schematype"
 	"socdesk/ent/ticket"
 	"socdesk/ent/ticketevent"
 	"socdesk/ent/user"
+	"socdesk/internal/devtools/receivers"
+	"socdesk/internal/devtools/testdb"
 	"socdesk/internal/tickets"
 	"socdesk/internal/trend"
 )
@@ -509,4 +512,47 @@ func TestTaskEvents(t *testing.T) {
 		tasksWS.quiet(200 * time.Millisecond)
 		ticketsWS.quiet(200 * time.Millisecond) // no task reached ticketEvents
 	})
+}
+
+// TestTaskWatchersHearOpenAndClose: through the delivery engine, a task's
+// ALL watchers hear of every change, its OPEN_CLOSE watchers of its
+// creation, its closing, its reopening and its invalidation only.
+func TestTaskWatchersHearOpenAndClose(t *testing.T) {
+	for _, b := range testdb.Backends {
+		t.Run(b, func(t *testing.T) {
+			e := newEnvWith(t, b, deliveryConfig())
+			smtp := receivers.StartSMTP(t, receivers.SMTPOptions{})
+			e.emailChannel("mail", smtp)
+			site := e.site("HQ")
+			edTok, ed := e.mailUser("ed", edit, site)
+			ownTok, own := e.mailUser("own", view, site)
+			_, wAll := e.mailUser("wall", view, site)
+			_, wOC := e.mailUser("woc", view, site)
+			seen := 0
+			step := func(what string, want ...*ent.User) {
+				t.Helper()
+				e.settle()
+				all := smtp.Messages()
+				got := all[seen:]
+				seen = len(all)
+				w := logins(want...)
+				slices.Sort(w)
+				if g := mailedLogins(got); !slices.Equal(g, w) {
+					t.Fatalf("%s: mails to %v, want %v", what, g, w)
+				}
+			}
+			f := &taskFix{e: e, site: site}
+			tk := f.made(t, edTok, map[string]any{"title": "Weekly failed logons", "ownerID": gid(own.ID),
+				"watchers": []map[string]any{{"userID": gid(wAll.ID), "notify": "ALL"}, {"userID": gid(wOC.ID), "notify": "OPEN_CLOSE"}}})
+			step("created", own, wAll, wOC)
+			e.do(edTok, `mutation($id: ID!) { updateTask(id: $id, input: {title: "Weekly failed logons (wk 49)"}) { id } }`, map[string]any{"id": tk.ID}).ok()
+			step("renamed", wAll) // the audience table: an assignee hears of no edit
+			f.act(ownTok, "close", tk.ID, "12 failures, one user, reset").ok()
+			step("closed", ed, wAll, wOC) // and the one who made it
+			f.act(ownTok, "reopen", tk.ID, "").ok()
+			step("reopened", ed, wAll, wOC)
+			f.act(ownTok, "invalidate", tk.ID, "the wrong week").ok()
+			step("invalidated", ed, wAll, wOC)
+		})
+	}
 }
