@@ -24,6 +24,7 @@ import (
 	"socdesk/ent/ticket"
 	"socdesk/ent/ticketevent"
 	"socdesk/ent/ticketlink"
+	"socdesk/ent/ticketwatcher"
 	"socdesk/ent/user"
 	"socdesk/internal/authz"
 	"socdesk/internal/errs"
@@ -516,7 +517,11 @@ func (s *Service) Delete(ctx context.Context, id int) error {
 		if err != nil {
 			return nil, err
 		}
-		ev, err := record(ctx, tx, t, ticketevent.KindDELETED, deletedChanges(t, tags), "")
+		watchers, err := tx.TicketWatcher.Query().Where(ticketwatcher.TicketID(t.ID)).Select(ticketwatcher.FieldUserID).Ints(authz.System(ctx))
+		if err != nil {
+			return nil, err
+		}
+		ev, err := record(ctx, tx, t, ticketevent.KindDELETED, deletedChanges(t, tags, watchers), "")
 		if err != nil {
 			return nil, err
 		}
