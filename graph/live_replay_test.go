@@ -439,7 +439,7 @@ func TestDeletedEntryRecordsTheFinalState(t *testing.T) {
 		}
 		e.do(e.admin, `mutation($in: CreateTicketInput!) { createTicket(input: $in) { id } }`, map[string]any{"in": map[string]any{
 			"kind": "DETECTION", "title": "Final title", "body": `{"final": "body"}`, "categoryID": gid(f.cat), "siteID": gid(f.other),
-			"priority": "HIGH", "attackVerdict": "TRUE_POSITIVE", "incident": true, "origin": "SYSTEM",
+			"priority": "HIGH", "attackVerdict": "TRUE_POSITIVE", "incident": true, "origin": "SYSTEM", "dueAt": "2026-12-24T09:00:00Z",
 			"assigneeIDs": gids(a.ID), "approverIDs": gids(b.ID), "tagIDs": gids(e.tag("t1"), e.tag("t2")),
 			"policyIDs": gids(e.client.CompliancePolicy.Create().SetName("p1").SaveX(sys()).ID),
 			"detection": map[string]any{"template": "NETWORK", "sourceIP": "10.1.2.3", "destinationIP": "2001:db8::1", "host": "WS-01"},
@@ -447,10 +447,14 @@ func TestDeletedEntryRecordsTheFinalState(t *testing.T) {
 		id, _ := scalar.DecodeID(out.CreateTicket.ID)
 		e.liveMove(e.admin, out.CreateTicket.ID, "ANALYSIS")
 		e.client.Ticket.UpdateOneID(id).SetExplanationStatus(schematype.ExplanationAwaiting).ExecX(sys())
-		row := e.client.Ticket.Query().Where(ticket.ID(id)).WithAssignees().WithApprovers().WithTags().WithPolicies().OnlyX(sys())
+		e.client.TicketWatcher.Create().SetTicketID(id).SetUserID(a.ID).ExecX(sys())
+		row := e.client.Ticket.Query().Where(ticket.ID(id)).WithAssignees().WithApprovers().WithTags().WithWatchers().WithPolicies().OnlyX(sys())
 		want := tickets.SnapshotOf(row)
 		v := reflect.ValueOf(want)
 		for i := range v.NumField() {
+			if v.Type().Field(i).Name == "ScheduleID" {
+				continue // only tasks have schedules, and no task is ever deleted
+			}
 			if v.Field(i).IsZero() || (v.Field(i).Kind() == reflect.Slice && v.Field(i).Len() == 0) {
 				t.Fatalf("the fixture leaves Snapshot.%s empty: set it, so that its recording is checked", v.Type().Field(i).Name)
 			}
@@ -463,7 +467,11 @@ func TestDeletedEntryRecordsTheFinalState(t *testing.T) {
 		}
 		norm := func(s tickets.Snapshot) tickets.Snapshot {
 			s.CreatedAt = s.CreatedAt.UTC().Truncate(time.Microsecond)
-			for _, l := range []*[]int{&s.Assignees, &s.Approvers, &s.Tags, &s.Policies} {
+			if s.DueAt != nil {
+				d := s.DueAt.UTC()
+				s.DueAt = &d
+			}
+			for _, l := range []*[]int{&s.Assignees, &s.Approvers, &s.Tags, &s.Watchers, &s.Policies} {
 				*l = slices.Sorted(slices.Values(*l))
 			}
 			return s

@@ -15,6 +15,7 @@ import (
 	"socdesk/internal/notify"
 	"socdesk/internal/playbooks"
 	"socdesk/internal/schedules"
+	"socdesk/internal/tasks"
 	"socdesk/internal/tickets"
 )
 
@@ -40,4 +41,6 @@ type Resolver struct {
 	Explanations *explanations.Service
 	// Schedules keeps task schedules.
 	Schedules *schedules.Service
+	// Tasks makes and works compliance tasks.
+	Tasks *tasks.Service
 }

@@ -217,7 +217,7 @@ func (r *queryResolver) Ticket(ctx context.Context, number int) (*ent.Ticket, er
 
 // Tickets is the resolver for the tickets field.
 func (r *queryResolver) Tickets(ctx context.Context, after *entgql.Cursor[int], first *int, before *entgql.Cursor[int], last *int, filter *tickets.Filter, orderBy *ent.TicketOrder) (*ent.TicketConnection, error) {
-	ps, err := filter.Predicates()
+	ps, err := tickets.WithoutTasks(filter).Predicates()
 	if err != nil {
 		return nil, err
 	}
@@ -261,7 +261,7 @@ func (r *queryResolver) TicketTrend(ctx context.Context, filter *tickets.Filter,
 
 // TicketEvents is the resolver for the ticketEvents field.
 func (r *subscriptionResolver) TicketEvents(ctx context.Context, filter *tickets.Filter, after *string) (<-chan *live.Change, error) {
-	return r.Hub.Subscribe(ctx, viewer.FromContext(ctx), filter, after, func(err error) { live.EndWith(ctx, err) })
+	return r.Hub.Subscribe(ctx, viewer.FromContext(ctx), tickets.WithoutTasks(filter), after, func(err error) { live.EndWith(ctx, err) })
 }
 
 // TicketTrend is the resolver for the ticketTrend field.

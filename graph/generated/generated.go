@@ -35,6 +35,7 @@ import (
 	"socdesk/internal/playbooks"
 	"socdesk/internal/policies"
 	"socdesk/internal/schedules"
+	"socdesk/internal/tasks"
 	"socdesk/internal/tickets"
 	"socdesk/internal/trend"
 	"socdesk/internal/workflow"
@@ -486,6 +487,7 @@ type ComplexityRoot struct {
 		AnswerExplanation          func(childComplexity int, text string, files []*graphql.Upload, expectedVersion *int) int
 		AssignTicket               func(childComplexity int, id int, assigneeIDs []int, approverIDs []int, expectedVersion *int) int
 		BulkUpdateTickets          func(childComplexity int, ids []int, change tickets.BulkChange) int
+		CloseTask                  func(childComplexity int, id int, note string, expectedVersion *int) int
 		CopyLibrarySchedules       func(childComplexity int, ids []string, siteID int, timeZone string, activate bool, ownerID *int, watcherIds []int) int
 		CreateCategory             func(childComplexity int, input ent.CreateCategoryInput) int
 		CreateChannel              func(childComplexity int, input notify.ChannelInput) int
@@ -496,6 +498,7 @@ type ComplexityRoot struct {
 		CreatePlaybook             func(childComplexity int, input playbooks.Input) int
 		CreateSite                 func(childComplexity int, input ent.CreateSiteInput) int
 		CreateTag                  func(childComplexity int, input ent.CreateTagInput) int
+		CreateTask                 func(childComplexity int, input tasks.CreateInput) int
 		CreateTaskSchedule         func(childComplexity int, input schedules.Input) int
 		CreateTicket               func(childComplexity int, input tickets.CreateInput) int
 		CreateUser                 func(childComplexity int, input ent.CreateUserInput) int
@@ -510,9 +513,11 @@ type ComplexityRoot struct {
 		DeleteTicket               func(childComplexity int, id int) int
 		DeleteUser                 func(childComplexity int, id int) int
 		ImportEmployees            func(childComplexity int, file graphql.Upload, mapping []*directory.ColumnMapping, dryRun *bool) int
+		InvalidateTask             func(childComplexity int, id int, reason string, expectedVersion *int) int
 		LinkTickets                func(childComplexity int, fromID int, toID int, kind ticketlink.Kind) int
 		PauseTaskSchedule          func(childComplexity int, id int, reason *string) int
 		PropagateTicket            func(childComplexity int, id int, recipientIDs []int, channels []schematype.ChannelType) int
+		ReopenTask                 func(childComplexity int, id int, expectedVersion *int) int
 		RequestExplanation         func(childComplexity int, input explanations.RequestInput) int
 		ResumeTaskSchedule         func(childComplexity int, id int, reason *string) int
 		RetryDelivery              func(childComplexity int, id int) int
@@ -534,6 +539,7 @@ type ComplexityRoot struct {
 		UpdatePlaybook             func(childComplexity int, id int, input playbooks.Input) int
 		UpdateSite                 func(childComplexity int, id int, input ent.UpdateSiteInput) int
 		UpdateTag                  func(childComplexity int, id int, input ent.UpdateTagInput) int
+		UpdateTask                 func(childComplexity int, id int, input tickets.TaskUpdate, expectedVersion *int) int
 		UpdateTaskSchedule         func(childComplexity int, id int, input schedules.Input, expectedVersion *int) int
 		UpdateTicket               func(childComplexity int, id int, input tickets.UpdateInput, expectedVersion *int) int
 		UpdateUser                 func(childComplexity int, id int, input ent.UpdateUserInput) int
@@ -641,6 +647,7 @@ type ComplexityRoot struct {
 		Sites                 func(childComplexity int) int
 		Tags                  func(childComplexity int) int
 		TaskSchedules         func(childComplexity int, filter *schedules.Filter, first *int, after *entgql.Cursor[int], last *int, before *entgql.Cursor[int]) int
+		Tasks                 func(childComplexity int, filter *tasks.Filter, orderBy *tasks.Order, after *entgql.Cursor[int], first *int, before *entgql.Cursor[int], last *int) int
 		Ticket                func(childComplexity int, number int) int
 		TicketHistory         func(childComplexity int, number int, after *entgql.Cursor[int], first *int, before *entgql.Cursor[int], last *int) int
 		TicketTrend           func(childComplexity int, filter *tickets.Filter, from time.Time, to time.Time, timeZone *string) int
@@ -678,6 +685,7 @@ type ComplexityRoot struct {
 	}
 
 	Subscription struct {
+		TaskEvents   func(childComplexity int, filter *tasks.Filter, after *string) int
 		TicketEvents func(childComplexity int, filter *tickets.Filter, after *string) int
 		TicketTrend  func(childComplexity int, filter *tickets.Filter, from time.Time, to time.Time, timeZone *string) int
 	}
@@ -806,10 +814,13 @@ type ComplexityRoot struct {
 		Number            func(childComplexity int) int
 		OccurrenceAt      func(childComplexity int) int
 		Origin            func(childComplexity int) int
+		Overdue           func(childComplexity int) int
+		Owner             func(childComplexity int) int
 		PlaybookRuns      func(childComplexity int, first *int, after *entgql.Cursor[int], last *int, before *entgql.Cursor[int]) int
 		Policies          func(childComplexity int) int
 		Priority          func(childComplexity int) int
 		Propagations      func(childComplexity int, first *int, after *entgql.Cursor[int], last *int, before *entgql.Cursor[int]) int
+		QueryFilter       func(childComplexity int) int
 		QuerySearch       func(childComplexity int) int
 		RegisteredBy      func(childComplexity int) int
 		RegisteredByID    func(childComplexity int) int
@@ -1045,6 +1056,11 @@ type MutationResolver interface {
 	PauseTaskSchedule(ctx context.Context, id int, reason *string) (*ent.TaskSchedule, error)
 	ResumeTaskSchedule(ctx context.Context, id int, reason *string) (*ent.TaskSchedule, error)
 	CopyLibrarySchedules(ctx context.Context, ids []string, siteID int, timeZone string, activate bool, ownerID *int, watcherIds []int) ([]*ent.TaskSchedule, error)
+	CreateTask(ctx context.Context, input tasks.CreateInput) (*ent.Ticket, error)
+	UpdateTask(ctx context.Context, id int, input tickets.TaskUpdate, expectedVersion *int) (*ent.Ticket, error)
+	CloseTask(ctx context.Context, id int, note string, expectedVersion *int) (*ent.Ticket, error)
+	InvalidateTask(ctx context.Context, id int, reason string, expectedVersion *int) (*ent.Ticket, error)
+	ReopenTask(ctx context.Context, id int, expectedVersion *int) (*ent.Ticket, error)
 }
 type NotificationPreferenceResolver interface {
 	Channel(ctx context.Context, obj *schematype.NotificationPreference) (*ent.Channel, error)
@@ -1080,10 +1096,12 @@ type QueryResolver interface {
 	LibrarySchedules(ctx context.Context, keyword *string, family *string) ([]*library.Entry, error)
 	LibraryVersion(ctx context.Context) (string, error)
 	TaskSchedules(ctx context.Context, filter *schedules.Filter, first *int, after *entgql.Cursor[int], last *int, before *entgql.Cursor[int]) (*ent.TaskScheduleConnection, error)
+	Tasks(ctx context.Context, filter *tasks.Filter, orderBy *tasks.Order, after *entgql.Cursor[int], first *int, before *entgql.Cursor[int], last *int) (*ent.TicketConnection, error)
 }
 type SubscriptionResolver interface {
 	TicketEvents(ctx context.Context, filter *tickets.Filter, after *string) (<-chan *live.Change, error)
 	TicketTrend(ctx context.Context, filter *tickets.Filter, from time.Time, to time.Time, timeZone *string) (<-chan *trend.Series, error)
+	TaskEvents(ctx context.Context, filter *tasks.Filter, after *string) (<-chan *live.Change, error)
 }
 type TaskScheduleResolver interface {
 	RecurrenceDetails(ctx context.Context, obj *ent.TaskSchedule) (*schedules.Recurrence, error)
@@ -1101,6 +1119,9 @@ type TicketResolver interface {
 	Evidence(ctx context.Context, obj *ent.Ticket, after *entgql.Cursor[int], first *int, before *entgql.Cursor[int], last *int) (*ent.EvidenceConnection, error)
 	RelatedTickets(ctx context.Context, obj *ent.Ticket, by []tickets.RelatedBy, first *int, after *entgql.Cursor[int]) (*tickets.RelatedPage, error)
 	Explanations(ctx context.Context, obj *ent.Ticket) ([]*ent.ExplanationRequest, error)
+	Owner(ctx context.Context, obj *ent.Ticket) (*ent.User, error)
+	Overdue(ctx context.Context, obj *ent.Ticket) (bool, error)
+	QueryFilter(ctx context.Context, obj *ent.Ticket) (any, error)
 }
 type TicketChangeResolver interface {
 	Actor(ctx context.Context, obj *live.Change) (*ent.User, error)
@@ -2868,6 +2889,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Mutation.BulkUpdateTickets(childComplexity, args["ids"].([]int), args["change"].(tickets.BulkChange)), true
+	case "Mutation.closeTask":
+		if e.ComplexityRoot.Mutation.CloseTask == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_closeTask_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.CloseTask(childComplexity, args["id"].(int), args["note"].(string), args["expectedVersion"].(*int)), true
 	case "Mutation.copyLibrarySchedules":
 		if e.ComplexityRoot.Mutation.CopyLibrarySchedules == nil {
 			break
@@ -2978,6 +3010,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Mutation.CreateTag(childComplexity, args["input"].(ent.CreateTagInput)), true
+	case "Mutation.createTask":
+		if e.ComplexityRoot.Mutation.CreateTask == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_createTask_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.CreateTask(childComplexity, args["input"].(tasks.CreateInput)), true
 	case "Mutation.createTaskSchedule":
 		if e.ComplexityRoot.Mutation.CreateTaskSchedule == nil {
 			break
@@ -3132,6 +3175,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Mutation.ImportEmployees(childComplexity, args["file"].(graphql.Upload), args["mapping"].([]*directory.ColumnMapping), args["dryRun"].(*bool)), true
+	case "Mutation.invalidateTask":
+		if e.ComplexityRoot.Mutation.InvalidateTask == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_invalidateTask_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.InvalidateTask(childComplexity, args["id"].(int), args["reason"].(string), args["expectedVersion"].(*int)), true
 	case "Mutation.linkTickets":
 		if e.ComplexityRoot.Mutation.LinkTickets == nil {
 			break
@@ -3165,6 +3219,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Mutation.PropagateTicket(childComplexity, args["id"].(int), args["recipientIDs"].([]int), args["channels"].([]schematype.ChannelType)), true
+	case "Mutation.reopenTask":
+		if e.ComplexityRoot.Mutation.ReopenTask == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_reopenTask_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.ReopenTask(childComplexity, args["id"].(int), args["expectedVersion"].(*int)), true
 	case "Mutation.requestExplanation":
 		if e.ComplexityRoot.Mutation.RequestExplanation == nil {
 			break
@@ -3396,6 +3461,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Mutation.UpdateTag(childComplexity, args["id"].(int), args["input"].(ent.UpdateTagInput)), true
+	case "Mutation.updateTask":
+		if e.ComplexityRoot.Mutation.UpdateTask == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_updateTask_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.UpdateTask(childComplexity, args["id"].(int), args["input"].(tickets.TaskUpdate), args["expectedVersion"].(*int)), true
 	case "Mutation.updateTaskSchedule":
 		if e.ComplexityRoot.Mutation.UpdateTaskSchedule == nil {
 			break
@@ -3937,6 +4013,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Query.TaskSchedules(childComplexity, args["filter"].(*schedules.Filter), args["first"].(*int), args["after"].(*entgql.Cursor[int]), args["last"].(*int), args["before"].(*entgql.Cursor[int])), true
+	case "Query.tasks":
+		if e.ComplexityRoot.Query.Tasks == nil {
+			break
+		}
+
+		args, err := ec.field_Query_tasks_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Query.Tasks(childComplexity, args["filter"].(*tasks.Filter), args["orderBy"].(*tasks.Order), args["after"].(*entgql.Cursor[int]), args["first"].(*int), args["before"].(*entgql.Cursor[int]), args["last"].(*int)), true
 	case "Query.ticket":
 		if e.ComplexityRoot.Query.Ticket == nil {
 			break
@@ -4099,6 +4186,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.Site.UpdatedAt(childComplexity), true
 
+	case "Subscription.taskEvents":
+		if e.ComplexityRoot.Subscription.TaskEvents == nil {
+			break
+		}
+
+		args, err := ec.field_Subscription_taskEvents_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Subscription.TaskEvents(childComplexity, args["filter"].(*tasks.Filter), args["after"].(*string)), true
 	case "Subscription.ticketEvents":
 		if e.ComplexityRoot.Subscription.TicketEvents == nil {
 			break
@@ -4720,6 +4818,18 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Ticket.Origin(childComplexity), true
+	case "Ticket.overdue":
+		if e.ComplexityRoot.Ticket.Overdue == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Ticket.Overdue(childComplexity), true
+	case "Ticket.owner":
+		if e.ComplexityRoot.Ticket.Owner == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Ticket.Owner(childComplexity), true
 	case "Ticket.playbookRuns":
 		if e.ComplexityRoot.Ticket.PlaybookRuns == nil {
 			break
@@ -4754,6 +4864,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Ticket.Propagations(childComplexity, args["first"].(*int), args["after"].(*entgql.Cursor[int]), args["last"].(*int), args["before"].(*entgql.Cursor[int])), true
+	case "Ticket.queryFilter":
+		if e.ComplexityRoot.Ticket.QueryFilter == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Ticket.QueryFilter(childComplexity), true
 	case "Ticket.querySearch":
 		if e.ComplexityRoot.Ticket.QuerySearch == nil {
 			break
@@ -5334,6 +5450,7 @@ func (e *executableSchema) Exec(ctx context.Context) graphql.ResponseHandler {
 		ec.unmarshalInputCreatePlaybookInput,
 		ec.unmarshalInputCreateSiteInput,
 		ec.unmarshalInputCreateTagInput,
+		ec.unmarshalInputCreateTaskInput,
 		ec.unmarshalInputCreateTaskScheduleInput,
 		ec.unmarshalInputCreateTicketInput,
 		ec.unmarshalInputCreateUserInput,
@@ -5357,11 +5474,14 @@ func (e *executableSchema) Exec(ctx context.Context) graphql.ResponseHandler {
 		ec.unmarshalInputSMSSettingsInput,
 		ec.unmarshalInputSiteOrder,
 		ec.unmarshalInputTagOrder,
+		ec.unmarshalInputTaskFilter,
+		ec.unmarshalInputTaskOrder,
 		ec.unmarshalInputTaskRecurrenceInput,
 		ec.unmarshalInputTaskScheduleFilter,
 		ec.unmarshalInputTaskScheduleOrder,
 		ec.unmarshalInputTaskScheduleQueryInput,
 		ec.unmarshalInputTaskScheduleWatcherInput,
+		ec.unmarshalInputTaskWatcherInput,
 		ec.unmarshalInputTicketFilter,
 		ec.unmarshalInputTicketOrder,
 		ec.unmarshalInputUpdateCategoryInput,
@@ -5373,6 +5493,7 @@ func (e *executableSchema) Exec(ctx context.Context) graphql.ResponseHandler {
 		ec.unmarshalInputUpdatePlaybookInput,
 		ec.unmarshalInputUpdateSiteInput,
 		ec.unmarshalInputUpdateTagInput,
+		ec.unmarshalInputUpdateTaskInput,
 		ec.unmarshalInputUpdateTaskScheduleInput,
 		ec.unmarshalInputUpdateTicketInput,
 		ec.unmarshalInputUpdateUserInput,
@@ -5592,6 +5713,8 @@ enum TicketAction {
   REOPEN
   RESTART
   MOVE
+  "Tasks: OPEN → INVALID, with the reason."
+  INVALIDATE
 }
 
 "An action the viewer may take, and the status it leads to."
@@ -8437,6 +8560,110 @@ input TaskScheduleFilter {
   keyword: String
 }
 `, BuiltIn: false},
+	{Name: "../tasks.graphql", Input: `# Compliance tasks: tickets of kind TASK (workflow TASK: OPEN, CLOSED,
+# INVALID), owned by their assignee, made by users or generated by task
+# schedules, never deleted. Memos, attachments, watchers, links and the
+# history are the tickets' own (addMemo, watchTicket, linkTickets, …).
+
+"Filters of the task list; each given must hold, a list when any of its values does."
+input TaskFilter {
+  "OPEN, CLOSED or INVALID."
+  states: [TicketStatus!]
+  owners: [ID!]
+  watchers: [ID!]
+  "The due date's bounds: from inclusive, to exclusive."
+  dueFrom: Time
+  dueTo: Time
+  "Open past the due date as of the request (true), or not (false)."
+  overdue: Boolean
+  tags: [ID!]
+  "Citing any of these compliance policies."
+  policies: [ID!]
+  schedules: [ID!]
+  sites: [ID!]
+  "Found in the title or the description, whatever the case."
+  keyword: String
+}
+
+enum TaskOrderField {
+  "By due date; tasks without one come last ascending, first descending."
+  DUE_AT
+  NUMBER
+  CREATED_AT
+}
+
+input TaskOrder {
+  direction: OrderDirection! = ASC
+  field: TaskOrderField!
+}
+
+input TaskWatcherInput {
+  userID: ID!
+  notify: TicketWatcherNotify = ALL
+}
+
+input CreateTaskInput {
+  "Required, at most 255 characters."
+  title: String!
+  "Markdown."
+  description: String
+  siteID: ID!
+  "A category of the TASK workflow; the default task category when left out."
+  categoryID: ID
+  "Its owner (who works and closes it): a user who sees the site."
+  ownerID: ID
+  dueAt: Time
+  watchers: [TaskWatcherInput!]
+  tagIDs: [ID!]
+  policyIDs: [ID!]
+  "A ticket the task is about (a RELATED link)."
+  linkTicketID: ID
+}
+
+"Changes to a task; fields left out stay. Its state moves by closeTask, invalidateTask and reopenTask."
+input UpdateTaskInput {
+  title: String
+  description: String
+  ownerID: ID
+  clearOwner: Boolean
+  dueAt: Time
+  clearDueAt: Boolean
+  tagIDs: [ID!]
+  policyIDs: [ID!]
+}
+
+extend type Ticket {
+  "A task's owner (its assignee)."
+  owner: User
+  "A task open past its due date (as of the request)."
+  overdue: Boolean!
+  "A task's saved ticket filter, from its schedule, as given."
+  queryFilter: JSON
+}
+
+extend type Query {
+  "The tasks the viewer sees (TICKET_VIEW on their sites); by due date when orderBy is left out."
+  tasks(filter: TaskFilter, orderBy: TaskOrder = {field: DUE_AT, direction: ASC}, after: Cursor, first: Int, before: Cursor, last: Int): TicketConnection!
+}
+
+extend type Mutation {
+  "Admins and TICKET_EDIT users, within their sites."
+  createTask(input: CreateTaskInput!): Ticket!
+  "Admins and TICKET_EDIT users; expectedVersion as for updateTicket."
+  updateTask(id: ID!, input: UpdateTaskInput!, expectedVersion: Int): Ticket!
+  "OPEN → CLOSED with the note of the findings (its resolution); the owner or an editor."
+  closeTask(id: ID!, note: String!, expectedVersion: Int): Ticket!
+  "OPEN → INVALID with the reason (its resolution); the owner or an editor."
+  invalidateTask(id: ID!, reason: String!, expectedVersion: Int): Ticket!
+  "CLOSED or INVALID → OPEN, clearing the resolution (the history keeps it)."
+  reopenTask(id: ID!, expectedVersion: Int): Ticket!
+}
+
+extend type Subscription {
+  "The changes of the tasks matching filter, as ticketEvents (resumed after a cursor the same way)."
+  taskEvents(filter: TaskFilter, after: String): TicketChange!
+}
+`, BuiltIn: false},
 }
 var parsedSchema = gqlparser.MustLoadSchema(sources...)
 
@@ -9742,6 +9969,12 @@ func (ec *executionContext) childFields_Ticket(ctx context.Context, field graphq
 		return ec.fieldContext_Ticket_relatedTickets(ctx, field)
 	case "explanations":
 		return ec.fieldContext_Ticket_explanations(ctx, field)
+	case "owner":
+		return ec.fieldContext_Ticket_owner(ctx, field)
+	case "overdue":
+		return ec.fieldContext_Ticket_overdue(ctx, field)
+	case "queryFilter":
+		return ec.fieldContext_Ticket_queryFilter(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type Ticket", field.Name)
 }
@@ -10314,6 +10547,36 @@ func (ec *executionContext) field_Mutation_bulkUpdateTickets_args(ctx context.Co
 	return args, nil
 }
 
+func (ec *executionContext) field_Mutation_closeTask_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "id",
+		func(ctx context.Context, v any) (int, error) {
+			return ec.unmarshalNID2int(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["id"] = arg0
+	arg1, err := graphql.ProcessArgField(ctx, rawArgs, "note",
+		func(ctx context.Context, v any) (string, error) {
+			return ec.unmarshalNString2string(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["note"] = arg1
+	arg2, err := graphql.ProcessArgField(ctx, rawArgs, "expectedVersion",
+		func(ctx context.Context, v any) (*int, error) {
+			return ec.unmarshalOInt2ᚖint(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["expectedVersion"] = arg2
+	return args, nil
+}
+
 func (ec *executionContext) field_Mutation_copyLibrarySchedules_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
 	var err error
 	args := map[string]any{}
@@ -10500,6 +10763,20 @@ func (ec *executionContext) field_Mutation_createTaskSchedule_args(ctx context.C
 	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "input",
 		func(ctx context.Context, v any) (schedules.Input, error) {
 			return ec.unmarshalNCreateTaskScheduleInput2socdeskᚋinternalᚋschedulesᚐInput(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["input"] = arg0
+	return args, nil
+}
+
+func (ec *executionContext) field_Mutation_createTask_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "input",
+		func(ctx context.Context, v any) (tasks.CreateInput, error) {
+			return ec.unmarshalNCreateTaskInput2socdeskᚋinternalᚋtasksᚐCreateInput(ctx, v)
 		})
 	if err != nil {
 		return nil, err
@@ -10706,6 +10983,36 @@ func (ec *executionContext) field_Mutation_importEmployees_args(ctx context.Cont
 	return args, nil
 }
 
+func (ec *executionContext) field_Mutation_invalidateTask_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "id",
+		func(ctx context.Context, v any) (int, error) {
+			return ec.unmarshalNID2int(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["id"] = arg0
+	arg1, err := graphql.ProcessArgField(ctx, rawArgs, "reason",
+		func(ctx context.Context, v any) (string, error) {
+			return ec.unmarshalNString2string(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["reason"] = arg1
+	arg2, err := graphql.ProcessArgField(ctx, rawArgs, "expectedVersion",
+		func(ctx context.Context, v any) (*int, error) {
+			return ec.unmarshalOInt2ᚖint(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["expectedVersion"] = arg2
+	return args, nil
+}
+
 func (ec *executionContext) field_Mutation_linkTickets_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
 	var err error
 	args := map[string]any{}
@@ -10785,6 +11092,28 @@ func (ec *executionContext) field_Mutation_propagateTicket_args(ctx context.Cont
 		return nil, err
 	}
 	args["channels"] = arg2
+	return args, nil
+}
+
+func (ec *executionContext) field_Mutation_reopenTask_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "id",
+		func(ctx context.Context, v any) (int, error) {
+			return ec.unmarshalNID2int(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["id"] = arg0
+	arg1, err := graphql.ProcessArgField(ctx, rawArgs, "expectedVersion",
+		func(ctx context.Context, v any) (*int, error) {
+			return ec.unmarshalOInt2ᚖint(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["expectedVersion"] = arg1
 	return args, nil
 }
 
@@ -11272,6 +11601,36 @@ func (ec *executionContext) field_Mutation_updateTaskSchedule_args(ctx context.C
 	arg1, err := graphql.ProcessArgField(ctx, rawArgs, "input",
 		func(ctx context.Context, v any) (schedules.Input, error) {
 			return ec.unmarshalNUpdateTaskScheduleInput2socdeskᚋinternalᚋschedulesᚐInput(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["input"] = arg1
+	arg2, err := graphql.ProcessArgField(ctx, rawArgs, "expectedVersion",
+		func(ctx context.Context, v any) (*int, error) {
+			return ec.unmarshalOInt2ᚖint(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["expectedVersion"] = arg2
+	return args, nil
+}
+
+func (ec *executionContext) field_Mutation_updateTask_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "id",
+		func(ctx context.Context, v any) (int, error) {
+			return ec.unmarshalNID2int(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["id"] = arg0
+	arg1, err := graphql.ProcessArgField(ctx, rawArgs, "input",
+		func(ctx context.Context, v any) (tickets.TaskUpdate, error) {
+			return ec.unmarshalNUpdateTaskInput2socdeskᚋinternalᚋticketsᚐTaskUpdate(ctx, v)
 		})
 	if err != nil {
 		return nil, err
@@ -11878,6 +12237,60 @@ func (ec *executionContext) field_Query_taskSchedules_args(ctx context.Context, 
 	return args, nil
 }
 
+func (ec *executionContext) field_Query_tasks_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "filter",
+		func(ctx context.Context, v any) (*tasks.Filter, error) {
+			return ec.unmarshalOTaskFilter2ᚖsocdeskᚋinternalᚋtasksᚐFilter(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["filter"] = arg0
+	arg1, err := graphql.ProcessArgField(ctx, rawArgs, "orderBy",
+		func(ctx context.Context, v any) (*tasks.Order, error) {
+			return ec.unmarshalOTaskOrder2ᚖsocdeskᚋinternalᚋtasksᚐOrder(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["orderBy"] = arg1
+	arg2, err := graphql.ProcessArgField(ctx, rawArgs, "after",
+		func(ctx context.Context, v any) (*entgql.Cursor[int], error) {
+			return ec.unmarshalOCursor2ᚖentgoᚗioᚋcontribᚋentgqlᚐCursor(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["after"] = arg2
+	arg3, err := graphql.ProcessArgField(ctx, rawArgs, "first",
+		func(ctx context.Context, v any) (*int, error) {
+			return ec.unmarshalOInt2ᚖint(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["first"] = arg3
+	arg4, err := graphql.ProcessArgField(ctx, rawArgs, "before",
+		func(ctx context.Context, v any) (*entgql.Cursor[int], error) {
+			return ec.unmarshalOCursor2ᚖentgoᚗioᚋcontribᚋentgqlᚐCursor(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["before"] = arg4
+	arg5, err := graphql.ProcessArgField(ctx, rawArgs, "last",
+		func(ctx context.Context, v any) (*int, error) {
+			return ec.unmarshalOInt2ᚖint(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["last"] = arg5
+	return args, nil
+}
+
 func (ec *executionContext) field_Query_ticketHistory_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
 	var err error
 	args := map[string]any{}
@@ -12073,6 +12486,28 @@ func (ec *executionContext) field_Query_users_args(ctx context.Context, rawArgs 
 		return nil, err
 	}
 	args["orderBy"] = arg4
+	return args, nil
+}
+
+func (ec *executionContext) field_Subscription_taskEvents_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "filter",
+		func(ctx context.Context, v any) (*tasks.Filter, error) {
+			return ec.unmarshalOTaskFilter2ᚖsocdeskᚋinternalᚋtasksᚐFilter(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["filter"] = arg0
+	arg1, err := graphql.ProcessArgField(ctx, rawArgs, "after",
+		func(ctx context.Context, v any) (*string, error) {
+			return ec.unmarshalOString2ᚖstring(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["after"] = arg1
 	return args, nil
 }
 
@@ -22004,6 +22439,226 @@ func (ec *executionContext) fieldContext_Mutation_copyLibrarySchedules(ctx conte
 	return fc, nil
 }
 
+func (ec *executionContext) _Mutation_createTask(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_createTask(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().CreateTask(ctx, fc.Args["input"].(tasks.CreateInput))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *ent.Ticket) graphql.Marshaler {
+			return ec.marshalNTicket2ᚖsocdeskᚋentᚐTicket(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_createTask(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Ticket(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_createTask_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Mutation_updateTask(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_updateTask(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().UpdateTask(ctx, fc.Args["id"].(int), fc.Args["input"].(tickets.TaskUpdate), fc.Args["expectedVersion"].(*int))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *ent.Ticket) graphql.Marshaler {
+			return ec.marshalNTicket2ᚖsocdeskᚋentᚐTicket(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_updateTask(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Ticket(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_updateTask_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Mutation_closeTask(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_closeTask(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().CloseTask(ctx, fc.Args["id"].(int), fc.Args["note"].(string), fc.Args["expectedVersion"].(*int))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *ent.Ticket) graphql.Marshaler {
+			return ec.marshalNTicket2ᚖsocdeskᚋentᚐTicket(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_closeTask(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Ticket(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_closeTask_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Mutation_invalidateTask(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_invalidateTask(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().InvalidateTask(ctx, fc.Args["id"].(int), fc.Args["reason"].(string), fc.Args["expectedVersion"].(*int))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *ent.Ticket) graphql.Marshaler {
+			return ec.marshalNTicket2ᚖsocdeskᚋentᚐTicket(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_invalidateTask(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Ticket(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_invalidateTask_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Mutation_reopenTask(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_reopenTask(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().ReopenTask(ctx, fc.Args["id"].(int), fc.Args["expectedVersion"].(*int))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *ent.Ticket) graphql.Marshaler {
+			return ec.marshalNTicket2ᚖsocdeskᚋentᚐTicket(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_reopenTask(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Ticket(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_reopenTask_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
 func (ec *executionContext) _NotificationPreference_channel(ctx context.Context, field graphql.CollectedField, obj *schematype.NotificationPreference) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -24213,6 +24868,50 @@ func (ec *executionContext) fieldContext_Query_taskSchedules(ctx context.Context
 	return fc, nil
 }
 
+func (ec *executionContext) _Query_tasks(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Query_tasks(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Query().Tasks(ctx, fc.Args["filter"].(*tasks.Filter), fc.Args["orderBy"].(*tasks.Order), fc.Args["after"].(*entgql.Cursor[int]), fc.Args["first"].(*int), fc.Args["before"].(*entgql.Cursor[int]), fc.Args["last"].(*int))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *ent.TicketConnection) graphql.Marshaler {
+			return ec.marshalNTicketConnection2ᚖsocdeskᚋentᚐTicketConnection(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Query_tasks(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Query",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_TicketConnection(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Query_tasks_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
 func (ec *executionContext) _Query___type(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -24766,6 +25465,50 @@ func (ec *executionContext) fieldContext_Subscription_ticketTrend(ctx context.Co
 	}()
 	ctx = graphql.WithFieldContext(ctx, fc)
 	if fc.Args, err = ec.field_Subscription_ticketTrend_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Subscription_taskEvents(ctx context.Context, field graphql.CollectedField) (ret func(ctx context.Context) graphql.Marshaler) {
+	return graphql.ResolveFieldStream(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Subscription_taskEvents(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Subscription().TaskEvents(ctx, fc.Args["filter"].(*tasks.Filter), fc.Args["after"].(*string))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *live.Change) graphql.Marshaler {
+			return ec.marshalNTicketChange2ᚖsocdeskᚋinternalᚋliveᚐChange(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Subscription_taskEvents(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Subscription",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_TicketChange(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Subscription_taskEvents_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
 		ec.Error(ctx, err)
 		return fc, err
 	}
@@ -27841,6 +28584,84 @@ func (ec *executionContext) fieldContext_Ticket_explanations(_ context.Context, 
 		},
 	}
 	return fc, nil
+}
+
+func (ec *executionContext) _Ticket_owner(ctx context.Context, field graphql.CollectedField, obj *ent.Ticket) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Ticket_owner(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.Ticket().Owner(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *ent.User) graphql.Marshaler {
+			return ec.marshalOUser2ᚖsocdeskᚋentᚐUser(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_Ticket_owner(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Ticket",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_User(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Ticket_overdue(ctx context.Context, field graphql.CollectedField, obj *ent.Ticket) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Ticket_overdue(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.Ticket().Overdue(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v bool) graphql.Marshaler {
+			return ec.marshalNBoolean2bool(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Ticket_overdue(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Ticket", field, true, true, errors.New("field of type Boolean does not have child fields"))
+}
+
+func (ec *executionContext) _Ticket_queryFilter(ctx context.Context, field graphql.CollectedField, obj *ent.Ticket) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Ticket_queryFilter(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.Ticket().QueryFilter(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v any) graphql.Marshaler {
+			return ec.marshalOJSON2interface(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_Ticket_queryFilter(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Ticket", field, true, true, errors.New("field of type JSON does not have child fields"))
 }
 
 func (ec *executionContext) _TicketActionOption_action(ctx context.Context, field graphql.CollectedField, obj *workflow.Option) (ret graphql.Marshaler) {
@@ -31616,6 +32437,99 @@ func (ec *executionContext) unmarshalInputCreateTagInput(ctx context.Context, ob
 	return it, nil
 }
 
+func (ec *executionContext) unmarshalInputCreateTaskInput(ctx context.Context, obj any) (tasks.CreateInput, error) {
+	var it tasks.CreateInput
+	if obj == nil {
+		return it, nil
+	}
+
+	asMap := map[string]any{}
+	for k, v := range obj.(map[string]any) {
+		asMap[k] = v
+	}
+
+	fieldsInOrder := [...]string{"title", "description", "siteID", "categoryID", "ownerID", "dueAt", "watchers", "tagIDs", "policyIDs", "linkTicketID"}
+	for _, k := range fieldsInOrder {
+		v, ok := asMap[k]
+		if !ok {
+			continue
+		}
+		switch k {
+		case "title":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("title"))
+			data, err := ec.unmarshalNString2string(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Title = data
+		case "description":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("description"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Description = data
+		case "siteID":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("siteID"))
+			data, err := ec.unmarshalNID2int(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.SiteID = data
+		case "categoryID":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("categoryID"))
+			data, err := ec.unmarshalOID2ᚖint(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.CategoryID = data
+		case "ownerID":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("ownerID"))
+			data, err := ec.unmarshalOID2ᚖint(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.OwnerID = data
+		case "dueAt":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("dueAt"))
+			data, err := ec.unmarshalOTime2ᚖtimeᚐTime(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.DueAt = data
+		case "watchers":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("watchers"))
+			data, err := ec.unmarshalOTaskWatcherInput2ᚕsocdeskᚋinternalᚋtasksᚐWatcherᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Watchers = data
+		case "tagIDs":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("tagIDs"))
+			data, err := ec.unmarshalOID2ᚕintᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.TagIDs = data
+		case "policyIDs":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("policyIDs"))
+			data, err := ec.unmarshalOID2ᚕintᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.PolicyIDs = data
+		case "linkTicketID":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("linkTicketID"))
+			data, err := ec.unmarshalOID2ᚖint(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.LinkTicketID = data
+		}
+	}
+	return it, nil
+}
+
 func (ec *executionContext) unmarshalInputCreateTaskScheduleInput(ctx context.Context, obj any) (schedules.Input, error) {
 	var it schedules.Input
 	if obj == nil {
@@ -32964,6 +33878,147 @@ func (ec *executionContext) unmarshalInputTagOrder(ctx context.Context, obj any)
 	return it, nil
 }
 
+func (ec *executionContext) unmarshalInputTaskFilter(ctx context.Context, obj any) (tasks.Filter, error) {
+	var it tasks.Filter
+	if obj == nil {
+		return it, nil
+	}
+
+	asMap := map[string]any{}
+	for k, v := range obj.(map[string]any) {
+		asMap[k] = v
+	}
+
+	fieldsInOrder := [...]string{"states", "owners", "watchers", "dueFrom", "dueTo", "overdue", "tags", "policies", "schedules", "sites", "keyword"}
+	for _, k := range fieldsInOrder {
+		v, ok := asMap[k]
+		if !ok {
+			continue
+		}
+		switch k {
+		case "states":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("states"))
+			data, err := ec.unmarshalOTicketStatus2ᚕsocdeskᚋentᚋticketᚐStatusᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.States = data
+		case "owners":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("owners"))
+			data, err := ec.unmarshalOID2ᚕintᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Owners = data
+		case "watchers":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("watchers"))
+			data, err := ec.unmarshalOID2ᚕintᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Watchers = data
+		case "dueFrom":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("dueFrom"))
+			data, err := ec.unmarshalOTime2ᚖtimeᚐTime(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.DueFrom = data
+		case "dueTo":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("dueTo"))
+			data, err := ec.unmarshalOTime2ᚖtimeᚐTime(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.DueTo = data
+		case "overdue":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("overdue"))
+			data, err := ec.unmarshalOBoolean2ᚖbool(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Overdue = data
+		case "tags":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("tags"))
+			data, err := ec.unmarshalOID2ᚕintᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Tags = data
+		case "policies":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("policies"))
+			data, err := ec.unmarshalOID2ᚕintᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Policies = data
+		case "schedules":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("schedules"))
+			data, err := ec.unmarshalOID2ᚕintᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Schedules = data
+		case "sites":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("sites"))
+			data, err := ec.unmarshalOID2ᚕintᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Sites = data
+		case "keyword":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("keyword"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Keyword = data
+		}
+	}
+	return it, nil
+}
+
+func (ec *executionContext) unmarshalInputTaskOrder(ctx context.Context, obj any) (tasks.Order, error) {
+	var it tasks.Order
+	if obj == nil {
+		return it, nil
+	}
+
+	asMap := map[string]any{}
+	for k, v := range obj.(map[string]any) {
+		asMap[k] = v
+	}
+
+	if _, present := asMap["direction"]; !present {
+		asMap["direction"] = "ASC"
+	}
+
+	fieldsInOrder := [...]string{"direction", "field"}
+	for _, k := range fieldsInOrder {
+		v, ok := asMap[k]
+		if !ok {
+			continue
+		}
+		switch k {
+		case "direction":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("direction"))
+			data, err := ec.unmarshalNOrderDirection2entgoᚗioᚋcontribᚋentgqlᚐOrderDirection(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Direction = data
+		case "field":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("field"))
+			data, err := ec.unmarshalNTaskOrderField2socdeskᚋinternalᚋtasksᚐOrderField(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Field = data
+		}
+	}
+	return it, nil
+}
+
 func (ec *executionContext) unmarshalInputTaskRecurrenceInput(ctx context.Context, obj any) (schedules.RecurrenceInput, error) {
 	var it schedules.RecurrenceInput
 	if obj == nil {
@@ -33190,6 +34245,47 @@ func (ec *executionContext) unmarshalInputTaskScheduleWatcherInput(ctx context.C
 		case "notify":
 			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("notify"))
 			data, err := ec.unmarshalOTaskScheduleWatcherNotify2socdeskᚋentᚋtaskschedulewatcherᚐNotify(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Notify = data
+		}
+	}
+	return it, nil
+}
+
+func (ec *executionContext) unmarshalInputTaskWatcherInput(ctx context.Context, obj any) (tasks.Watcher, error) {
+	var it tasks.Watcher
+	if obj == nil {
+		return it, nil
+	}
+
+	asMap := map[string]any{}
+	for k, v := range obj.(map[string]any) {
+		asMap[k] = v
+	}
+
+	if _, present := asMap["notify"]; !present {
+		asMap["notify"] = "ALL"
+	}
+
+	fieldsInOrder := [...]string{"userID", "notify"}
+	for _, k := range fieldsInOrder {
+		v, ok := asMap[k]
+		if !ok {
+			continue
+		}
+		switch k {
+		case "userID":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("userID"))
+			data, err := ec.unmarshalNID2int(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.UserID = data
+		case "notify":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("notify"))
+			data, err := ec.unmarshalOTicketWatcherNotify2socdeskᚋentᚋticketwatcherᚐNotify(ctx, v)
 			if err != nil {
 				return it, err
 			}
@@ -33868,6 +34964,85 @@ func (ec *executionContext) unmarshalInputUpdateTagInput(ctx context.Context, ob
 				return it, err
 			}
 			it.Color = data
+		}
+	}
+	return it, nil
+}
+
+func (ec *executionContext) unmarshalInputUpdateTaskInput(ctx context.Context, obj any) (tickets.TaskUpdate, error) {
+	var it tickets.TaskUpdate
+	if obj == nil {
+		return it, nil
+	}
+
+	asMap := map[string]any{}
+	for k, v := range obj.(map[string]any) {
+		asMap[k] = v
+	}
+
+	fieldsInOrder := [...]string{"title", "description", "ownerID", "clearOwner", "dueAt", "clearDueAt", "tagIDs", "policyIDs"}
+	for _, k := range fieldsInOrder {
+		v, ok := asMap[k]
+		if !ok {
+			continue
+		}
+		switch k {
+		case "title":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("title"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Title = data
+		case "description":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("description"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Description = data
+		case "ownerID":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("ownerID"))
+			data, err := ec.unmarshalOID2ᚖint(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.OwnerID = data
+		case "clearOwner":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("clearOwner"))
+			data, err := ec.unmarshalOBoolean2ᚖbool(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.ClearOwner = data
+		case "dueAt":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("dueAt"))
+			data, err := ec.unmarshalOTime2ᚖtimeᚐTime(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.DueAt = data
+		case "clearDueAt":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("clearDueAt"))
+			data, err := ec.unmarshalOBoolean2ᚖbool(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.ClearDueAt = data
+		case "tagIDs":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("tagIDs"))
+			data, err := ec.unmarshalOID2ᚕintᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.TagIDs = data
+		case "policyIDs":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("policyIDs"))
+			data, err := ec.unmarshalOID2ᚕintᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.PolicyIDs = data
 		}
 	}
 	return it, nil
@@ -39045,6 +40220,41 @@ func (ec *executionContext) _Mutation(ctx context.Context, sel ast.SelectionSet)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
+		case "createTask":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_createTask(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "updateTask":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_updateTask(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "closeTask":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_closeTask(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "invalidateTask":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_invalidateTask(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "reopenTask":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_reopenTask(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
 		default:
 			panic("unknown field " + strconv.Quote(field.Name))
 		}
@@ -40392,6 +41602,28 @@ func (ec *executionContext) _Query(ctx context.Context, sel ast.SelectionSet) gr
 			}
 
 			out.Concurrently(i, func(ctx context.Context) graphql.Marshaler { return rrm(innerCtx) })
+		case "tasks":
+			field := field
+
+			innerFunc := func(ctx context.Context, fs *graphql.FieldSet) (res graphql.Marshaler) {
+				defer func() {
+					if r := recover(); r != nil {
+						ec.Error(ctx, ec.Recover(ctx, r))
+					}
+				}()
+				res = ec._Query_tasks(ctx, field)
+				if res == graphql.Null {
+					atomic.AddUint32(&fs.Invalids, 1)
+				}
+				return res
+			}
+
+			rrm := func(ctx context.Context) graphql.Marshaler {
+				return ec.OperationContext.RootResolverMiddleware(ctx,
+					func(ctx context.Context) graphql.Marshaler { return innerFunc(ctx, out) })
+			}
+
+			out.Concurrently(i, func(ctx context.Context) graphql.Marshaler { return rrm(innerCtx) })
 		case "__type":
 			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
 				return ec._Query___type(ctx, field)
@@ -40722,6 +41954,8 @@ func (ec *executionContext) _Subscription(ctx context.Context, sel ast.Selection
 		return ec._Subscription_ticketEvents(ctx, fields[0])
 	case "ticketTrend":
 		return ec._Subscription_ticketTrend(ctx, fields[0])
+	case "taskEvents":
+		return ec._Subscription_taskEvents(ctx, fields[0])
 	default:
 		panic("unknown field " + strconv.Quote(fields[0].Name))
 	}
@@ -42817,6 +44051,120 @@ func (ec *executionContext) _Ticket(ctx context.Context, sel ast.SelectionSet, o
 			}
 
 			out.Concurrently(i, func(ctx context.Context) graphql.Marshaler { return innerFunc(ctx, out) })
+		case "owner":
+			field := field
+
+			innerFunc := func(ctx context.Context, fs *graphql.FieldSet) (res graphql.Marshaler) {
+				defer func() {
+					if r := recover(); r != nil {
+						ec.Error(ctx, ec.Recover(ctx, r))
+					}
+				}()
+				res = ec._Ticket_owner(ctx, field, obj)
+				if res == graphql.RequiredNull {
+					atomic.AddUint32(&fs.Invalids, 1)
+				}
+				return res
+			}
+
+			if field.IsDeferred() {
+				deferredFieldSet.AddField(field)
+				fieldIndex := len(deferredFieldSet.Values) - 1
+				deferredFieldSet.Concurrently(fieldIndex, func(ctx context.Context) graphql.Marshaler {
+					return innerFunc(ctx, deferredFieldSet)
+				})
+
+				for _, deferrable := range field.Deferrables {
+					view, ok := deferLabelToView[deferrable.Label]
+					if !ok {
+						view = deferredFieldSet.NewView()
+						deferLabelToView[deferrable.Label] = view
+					}
+					view.AddIndices(fieldIndex)
+				}
+
+				// don't run the out.Concurrently() call below
+				out.Values[i] = graphql.Null
+				continue
+			}
+
+			out.Concurrently(i, func(ctx context.Context) graphql.Marshaler { return innerFunc(ctx, out) })
+		case "overdue":
+			field := field
+
+			innerFunc := func(ctx context.Context, fs *graphql.FieldSet) (res graphql.Marshaler) {
+				defer func() {
+					if r := recover(); r != nil {
+						ec.Error(ctx, ec.Recover(ctx, r))
+					}
+				}()
+				res = ec._Ticket_overdue(ctx, field, obj)
+				if res == graphql.Null {
+					atomic.AddUint32(&fs.Invalids, 1)
+				}
+				return res
+			}
+
+			if field.IsDeferred() {
+				deferredFieldSet.AddField(field)
+				fieldIndex := len(deferredFieldSet.Values) - 1
+				deferredFieldSet.Concurrently(fieldIndex, func(ctx context.Context) graphql.Marshaler {
+					return innerFunc(ctx, deferredFieldSet)
+				})
+
+				for _, deferrable := range field.Deferrables {
+					view, ok := deferLabelToView[deferrable.Label]
+					if !ok {
+						view = deferredFieldSet.NewView()
+						deferLabelToView[deferrable.Label] = view
+					}
+					view.AddIndices(fieldIndex)
+				}
+
+				// don't run the out.Concurrently() call below
+				out.Values[i] = graphql.Null
+				continue
+			}
+
+			out.Concurrently(i, func(ctx context.Context) graphql.Marshaler { return innerFunc(ctx, out) })
+		case "queryFilter":
+			field := field
+
+			innerFunc := func(ctx context.Context, fs *graphql.FieldSet) (res graphql.Marshaler) {
+				defer func() {
+					if r := recover(); r != nil {
+						ec.Error(ctx, ec.Recover(ctx, r))
+					}
+				}()
+				res = ec._Ticket_queryFilter(ctx, field, obj)
+				if res == graphql.RequiredNull {
+					atomic.AddUint32(&fs.Invalids, 1)
+				}
+				return res
+			}
+
+			if field.IsDeferred() {
+				deferredFieldSet.AddField(field)
+				fieldIndex := len(deferredFieldSet.Values) - 1
+				deferredFieldSet.Concurrently(fieldIndex, func(ctx context.Context) graphql.Marshaler {
+					return innerFunc(ctx, deferredFieldSet)
+				})
+
+				for _, deferrable := range field.Deferrables {
+					view, ok := deferLabelToView[deferrable.Label]
+					if !ok {
+						view = deferredFieldSet.NewView()
+						deferLabelToView[deferrable.Label] = view
+					}
+					view.AddIndices(fieldIndex)
+				}
+
+				// don't run the out.Concurrently() call below
+				out.Values[i] = graphql.Null
+				continue
+			}
+
+			out.Concurrently(i, func(ctx context.Context) graphql.Marshaler { return innerFunc(ctx, out) })
 		default:
 			panic("unknown field " + strconv.Quote(field.Name))
 		}
@@ -44645,6 +45993,11 @@ func (ec *executionContext) unmarshalNCreateTagInput2socdeskᚋentᚐCreateTagIn
 	return res, graphql.ErrorOnPath(ctx, err)
 }
 
+func (ec *executionContext) unmarshalNCreateTaskInput2socdeskᚋinternalᚋtasksᚐCreateInput(ctx context.Context, v any) (tasks.CreateInput, error) {
+	res, err := ec.unmarshalInputCreateTaskInput(ctx, v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
 func (ec *executionContext) unmarshalNCreateTaskScheduleInput2socdeskᚋinternalᚋschedulesᚐInput(ctx context.Context, v any) (schedules.Input, error) {
 	res, err := ec.unmarshalInputCreateTaskScheduleInput(ctx, v)
 	return res, graphql.ErrorOnPath(ctx, err)
@@ -45934,6 +47287,16 @@ func (ec *executionContext) marshalNTagOrderField2ᚖsocdeskᚋentᚐTagOrderFie
 	return v
 }
 
+func (ec *executionContext) unmarshalNTaskOrderField2socdeskᚋinternalᚋtasksᚐOrderField(ctx context.Context, v any) (tasks.OrderField, error) {
+	var res tasks.OrderField
+	err := res.UnmarshalGQL(v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalNTaskOrderField2socdeskᚋinternalᚋtasksᚐOrderField(ctx context.Context, sel ast.SelectionSet, v tasks.OrderField) graphql.Marshaler {
+	return v
+}
+
 func (ec *executionContext) marshalNTaskRecurrence2ᚖsocdeskᚋinternalᚋschedulesᚐRecurrence(ctx context.Context, sel ast.SelectionSet, v *schedules.Recurrence) graphql.Marshaler {
 	if v == nil {
 		if !graphql.HasFieldError(ctx, graphql.GetFieldContext(ctx)) {
@@ -46054,6 +47417,11 @@ func (ec *executionContext) unmarshalNTaskScheduleWatcherNotify2socdeskᚋentᚋ
 
 func (ec *executionContext) marshalNTaskScheduleWatcherNotify2socdeskᚋentᚋtaskschedulewatcherᚐNotify(ctx context.Context, sel ast.SelectionSet, v taskschedulewatcher.Notify) graphql.Marshaler {
 	return v
+}
+
+func (ec *executionContext) unmarshalNTaskWatcherInput2socdeskᚋinternalᚋtasksᚐWatcher(ctx context.Context, v any) (tasks.Watcher, error) {
+	res, err := ec.unmarshalInputTaskWatcherInput(ctx, v)
+	return res, graphql.ErrorOnPath(ctx, err)
 }
 
 func (ec *executionContext) marshalNTicket2ᚖsocdeskᚋentᚐTicket(ctx context.Context, sel ast.SelectionSet, v *ent.Ticket) graphql.Marshaler {
@@ -46453,6 +47821,11 @@ func (ec *executionContext) unmarshalNUpdateSiteInput2socdeskᚋentᚐUpdateSite
 
 func (ec *executionContext) unmarshalNUpdateTagInput2socdeskᚋentᚐUpdateTagInput(ctx context.Context, v any) (ent.UpdateTagInput, error) {
 	res, err := ec.unmarshalInputUpdateTagInput(ctx, v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) unmarshalNUpdateTaskInput2socdeskᚋinternalᚋticketsᚐTaskUpdate(ctx context.Context, v any) (tickets.TaskUpdate, error) {
+	res, err := ec.unmarshalInputUpdateTaskInput(ctx, v)
 	return res, graphql.ErrorOnPath(ctx, err)
 }
 
@@ -47741,6 +49114,22 @@ func (ec *executionContext) marshalOTag2ᚕᚖsocdeskᚋentᚐTagᚄ(ctx context
 	return ret
 }
 
+func (ec *executionContext) unmarshalOTaskFilter2ᚖsocdeskᚋinternalᚋtasksᚐFilter(ctx context.Context, v any) (*tasks.Filter, error) {
+	if v == nil {
+		return nil, nil
+	}
+	res, err := ec.unmarshalInputTaskFilter(ctx, v)
+	return &res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) unmarshalOTaskOrder2ᚖsocdeskᚋinternalᚋtasksᚐOrder(ctx context.Context, v any) (*tasks.Order, error) {
+	if v == nil {
+		return nil, nil
+	}
+	res, err := ec.unmarshalInputTaskOrder(ctx, v)
+	return &res, graphql.ErrorOnPath(ctx, err)
+}
+
 func (ec *executionContext) unmarshalOTaskRecurrenceInput2ᚖsocdeskᚋinternalᚋschedulesᚐRecurrenceInput(ctx context.Context, v any) (*schedules.RecurrenceInput, error) {
 	if v == nil {
 		return nil, nil
@@ -47879,6 +49268,23 @@ func (ec *executionContext) unmarshalOTaskScheduleWatcherNotify2socdeskᚋentᚋ
 
 func (ec *executionContext) marshalOTaskScheduleWatcherNotify2socdeskᚋentᚋtaskschedulewatcherᚐNotify(ctx context.Context, sel ast.SelectionSet, v taskschedulewatcher.Notify) graphql.Marshaler {
 	return v
+}
+
+func (ec *executionContext) unmarshalOTaskWatcherInput2ᚕsocdeskᚋinternalᚋtasksᚐWatcherᚄ(ctx context.Context, v any) ([]tasks.Watcher, error) {
+	if v == nil {
+		return nil, nil
+	}
+	vSlice := graphql.CoerceList(v)
+	var err error
+	res := make([]tasks.Watcher, len(vSlice))
+	for i := range vSlice {
+		ctx := graphql.WithPathContext(ctx, graphql.NewPathWithIndex(i))
+		res[i], err = ec.unmarshalNTaskWatcherInput2socdeskᚋinternalᚋtasksᚐWatcher(ctx, vSlice[i])
+		if err != nil {
+			return nil, err
+		}
+	}
+	return res, nil
 }
 
 func (ec *executionContext) marshalOTicket2ᚖsocdeskᚋentᚐTicket(ctx context.Context, sel ast.SelectionSet, v *ent.Ticket) graphql.Marshaler {
@@ -48172,6 +49578,16 @@ func (ec *executionContext) marshalOTicketWatcher2ᚕᚖsocdeskᚋentᚐTicketWa
 	}
 
 	return ret
+}
+
+func (ec *executionContext) unmarshalOTicketWatcherNotify2socdeskᚋentᚋticketwatcherᚐNotify(ctx context.Context, v any) (ticketwatcher.Notify, error) {
+	var res ticketwatcher.Notify
+	err := res.UnmarshalGQL(v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalOTicketWatcherNotify2socdeskᚋentᚋticketwatcherᚐNotify(ctx context.Context, sel ast.SelectionSet, v ticketwatcher.Notify) graphql.Marshaler {
+	return v
 }
 
 func (ec *executionContext) unmarshalOTicketWatcherNotify2ᚖsocdeskᚋentᚋticketwatcherᚐNotify(ctx context.Context, v any) (*ticketwatcher.Notify, error) {

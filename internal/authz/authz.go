@@ -301,7 +301,9 @@ func RolesOf(v *viewer.Viewer, siteID int, assigneeIDs, approverIDs []int) workf
 // workflowFields are what a transition writes: the status (the version and
 // updated_at follow every change, closed_at the status: the Ticket's hooks
 // write them after this policy has looked).
-var workflowFields = []string{ticket.FieldStatus, ticket.FieldVersion, ticket.FieldUpdatedAt}
+// A task's resolution moves with its status (the service sets it only on a
+// task's transition).
+var workflowFields = []string{ticket.FieldStatus, ticket.FieldVersion, ticket.FieldUpdatedAt, ticket.FieldResolution}
 
 // allowTransition lets a non-editor — an assignee, an approver — change a
 // ticket's status when, and only when, the workflow table gives their role

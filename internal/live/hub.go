@@ -19,6 +19,7 @@ import (
 	"socdesk/ent/tag"
 	"socdesk/ent/ticket"
 	"socdesk/ent/ticketevent"
+	"socdesk/ent/ticketwatcher"
 	"socdesk/ent/user"
 	"socdesk/internal/authz"
 	"socdesk/internal/config"
@@ -331,6 +332,7 @@ func (h *Hub) prepare(ctx context.Context, evs []*ent.TicketEvent) ([]item, erro
 			ts, err := c.Ticket.Query().Where(ticket.IDIn(ids...)).
 				WithAssignees(only).WithApprovers(only).WithTags(func(q *ent.TagQuery) { q.Select(tag.FieldID) }).
 				WithPolicies(func(q *ent.CompliancePolicyQuery) { q.Select(compliancepolicy.FieldID) }).
+				WithWatchers(func(q *ent.TicketWatcherQuery) { q.Select(ticketwatcher.FieldTicketID, ticketwatcher.FieldUserID) }).
 				All(ctx)
 			if err != nil {
 				return err

@@ -70,9 +70,11 @@ func OccasionOf(kind ticketevent.Kind, changes []schematype.FieldChange) (Occasi
 	case ticketevent.KindTRANSITIONED:
 		from, to := statusChange(changes)
 		switch {
-		case to == ticket.StatusCLOSED:
+		// A task found INVALID is closed as much as a CLOSED one (its
+		// OPEN_CLOSE watchers hear of it), and reopened from either.
+		case to == ticket.StatusCLOSED || to == ticket.StatusINVALID:
 			return Closed, true
-		case from == ticket.StatusCLOSED:
+		case from == ticket.StatusCLOSED || from == ticket.StatusINVALID:
 			return Reopened, true
 		case to == ticket.StatusSUBMITTED:
 			return Submitted, true

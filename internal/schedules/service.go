@@ -36,8 +36,7 @@ const (
 	MaxSearchRunes      = 10000
 	MaxReasonRunes      = 2000
 	MaxWatchers         = tasks.MaxWatchers // each task gets them all
-	MaxTags             = 50
-	MaxPolicies         = 50
+	MaxTags             = tickets.MaxTags
 	MaxFilterBytes      = 64 << 10
 	// MaxCopy bounds copyLibrarySchedules' ids.
 	MaxCopy = 100
@@ -273,8 +272,8 @@ func check(in Input) error {
 	if len(in.TagIDs) > MaxTags {
 		return errs.Invalid("input.tagIDs", "at most %d", MaxTags)
 	}
-	if len(in.PolicyIDs) > MaxPolicies {
-		return errs.Invalid("input.policyIDs", "at most %d", MaxPolicies)
+	if len(in.PolicyIDs) > tickets.MaxPolicies {
+		return errs.Invalid("input.policyIDs", "at most %d", tickets.MaxPolicies)
 	}
 	if q := in.Query; q != nil {
 		if q.Filter != nil && q.Search != nil {

@@ -37,7 +37,6 @@ import (
 const (
 	MaxWatchers    = 50
 	MaxTags        = tickets.MaxTags
-	MaxPolicies    = 50
 	MaxQueryBytes  = 64 << 10
 	MaxSearchRunes = 10000
 	// DefaultCategoryName is the category of tasks made without one, created
@@ -337,7 +336,7 @@ func validate(ctx context.Context, tx *ent.Tx, n *New) error {
 	if err := count(tx.Tag.Query().Where(tag.IDIn(n.TagIDs...)).Count(sys)).is("tagIds", "tag", len(n.TagIDs)); err != nil {
 		return err
 	}
-	if n.PolicyIDs, err = tickets.Distinct("policyIds", n.PolicyIDs, MaxPolicies); err != nil {
+	if n.PolicyIDs, err = tickets.Distinct("policyIds", n.PolicyIDs, tickets.MaxPolicies); err != nil {
 		return err
 	}
 	if err := count(tx.CompliancePolicy.Query().Where(compliancepolicy.IDIn(n.PolicyIDs...)).Count(sys)).is("policyIds", "policy", len(n.PolicyIDs)); err != nil {

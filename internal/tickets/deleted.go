@@ -17,8 +17,9 @@ import (
 // it is read.
 
 // deletedChanges is the DELETED entry of t (read by lock, with its
-// people), whose tags are tags and cited policies policies.
-func deletedChanges(t *ent.Ticket, tags, policies []int) []schematype.FieldChange {
+// people), whose tags are tags, cited policies policies and watchers
+// watchers. (A deleted ticket is never a task: it has no schedule to record.)
+func deletedChanges(t *ent.Ticket, tags, policies, watchers []int) []schematype.FieldChange {
 	assignees, approvers := authz.People(t)
 	var verdict any
 	if t.AttackVerdict != nil {
@@ -41,6 +42,9 @@ func deletedChanges(t *ent.Ticket, tags, policies []int) []schematype.FieldChang
 		{Field: schematype.ChangeBody, From: t.Body},
 		{Field: schematype.ChangeDetection, From: DetectionOf(t)},
 		{Field: schematype.ChangeExplanationStatus, From: t.ExplanationStatus},
+		{Field: schematype.ChangeKind, From: t.Kind},
+		{Field: schematype.ChangeDueAt, From: t.DueAt},
+		{Field: schematype.ChangeWatchers, From: sorted(watchers)},
 	}
 }
 
@@ -54,6 +58,10 @@ func SnapshotAtDeletion(changes []schematype.FieldChange) (Snapshot, bool) {
 	)
 	for _, ch := range changes {
 		switch ch.Field {
+		case schematype.ChangeKind:
+			s.Kind = ticket.Kind(str(ch.From))
+		case schematype.ChangeWatchers:
+			s.Watchers = nums(ch.From)
 		case schematype.ChangeOrigin:
 			s.Origin = ticket.Origin(str(ch.From))
 		case schematype.ChangeCreatedAt:
@@ -82,6 +90,12 @@ func SnapshotAtDeletion(changes []schematype.FieldChange) (Snapshot, bool) {
 	}
 	if s.Policies == nil {
 		s.Policies = []int{}
+	}
+	if s.Watchers == nil {
+		s.Watchers = []int{}
+	}
+	if s.Kind == "" { // recorded before entries held the kind: a ticket (no task is ever deleted)
+		s.Kind = ticket.KindANALYSIS
 	}
 	return s, true
 }

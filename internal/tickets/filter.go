@@ -18,6 +18,7 @@ import (
 	"socdesk/ent/ticketassignee"
 	"socdesk/ent/ticketcitation"
 	"socdesk/ent/tickettag"
+	"socdesk/ent/ticketwatcher"
 	"socdesk/internal/errs"
 	"socdesk/internal/netkey"
 )
@@ -63,6 +64,55 @@ type Filter struct {
 	// The ticket's explanation status (its latest request's); a ticket
 	// without a request matches none.
 	ExplanationStatuses []schematype.ExplanationStatus
+	// Kinds: the ticket list and stream exclude tasks unless asked
+	// (WithoutTasks), the task list selects them alone (OnlyTasks).
+	Kinds []ticket.Kind
+	// Watchers: users one of whom watches the ticket.
+	Watchers []int
+	// The due date's bounds: from inclusive, to exclusive; a ticket
+	// without a due date matches neither.
+	DueFrom *time.Time
+	DueTo   *time.Time
+	// Overdue: whether the ticket is open past its due date at At (the
+	// request's time).
+	Overdue *Overdue
+	// Schedules: the task schedules that generated the tasks.
+	Schedules []int
+}
+
+// Overdue selects the tickets overdue (or not, Is false) at At: a task is
+// overdue while OPEN past its due date.
+type Overdue struct {
+	Is bool
+	At time.Time
+}
+
+// IsOverdue reports whether a ticket of status with due date due is overdue at.
+func IsOverdue(status ticket.Status, due *time.Time, at time.Time) bool {
+	return status == ticket.StatusOPEN && due != nil && due.Before(bound(at))
+}
+
+// WithoutTasks is f (a copy) selecting no tasks, unless it names kinds
+// itself: the ticket list's and stream's default.
+func WithoutTasks(f *Filter) *Filter {
+	g := Filter{}
+	if f != nil {
+		g = *f
+	}
+	if g.Kinds == nil {
+		g.Kinds = []ticket.Kind{ticket.KindANALYSIS, ticket.KindDETECTION}
+	}
+	return &g
+}
+
+// OnlyTasks is f (a copy) selecting tasks alone.
+func OnlyTasks(f *Filter) *Filter {
+	g := Filter{}
+	if f != nil {
+		g = *f
+	}
+	g.Kinds = []ticket.Kind{ticket.KindTASK}
+	return &g
 }
 
 // Bounds of a filter.
@@ -175,6 +225,53 @@ var criteria = []criterion{
 		given: func(f *Filter) bool { return f.Incident != nil },
 		sql:   func(f *Filter) predicate.Ticket { return ticket.Incident(*f.Incident) },
 		match: func(f *Filter, s Snapshot) bool { return s.Incident == *f.Incident },
+	},
+	oneOf("Kinds", func(f *Filter) []ticket.Kind { return f.Kinds }, ticket.KindIn, func(s Snapshot) ticket.Kind { return s.Kind }),
+	anyOf("Watchers", func(f *Filter) []int { return f.Watchers },
+		ticketwatcher.Table, ticketwatcher.TicketColumn, ticketwatcher.UserColumn, func(s Snapshot) []int { return s.Watchers }),
+	{
+		field: "DueFrom",
+		given: func(f *Filter) bool { return f.DueFrom != nil },
+		sql:   func(f *Filter) predicate.Ticket { return ticket.DueAtGTE(bound(*f.DueFrom)) },
+		match: func(f *Filter, s Snapshot) bool { return s.DueAt != nil && !s.DueAt.Before(bound(*f.DueFrom)) },
+	},
+	{
+		field: "DueTo",
+		given: func(f *Filter) bool { return f.DueTo != nil },
+		validate: func(f *Filter) error {
+			if f.DueFrom != nil && f.DueTo.Before(*f.DueFrom) {
+				return errs.Invalid("filter.dueTo", "must not be before dueFrom")
+			}
+			return nil
+		},
+		sql:   func(f *Filter) predicate.Ticket { return ticket.DueAtLT(bound(*f.DueTo)) },
+		match: func(f *Filter, s Snapshot) bool { return s.DueAt != nil && s.DueAt.Before(bound(*f.DueTo)) },
+	},
+	{
+		field: "Overdue",
+		given: func(f *Filter) bool { return f.Overdue != nil },
+		sql: func(f *Filter) predicate.Ticket {
+			p := ticket.And(ticket.StatusEQ(ticket.StatusOPEN), ticket.DueAtNotNil(), ticket.DueAtLT(bound(f.Overdue.At)))
+			if f.Overdue.Is {
+				return p
+			}
+			return ticket.Not(p)
+		},
+		match: func(f *Filter, s Snapshot) bool { return IsOverdue(s.Status, s.DueAt, f.Overdue.At) == f.Overdue.Is },
+	},
+	{
+		field:    "Schedules",
+		given:    func(f *Filter) bool { return f.Schedules != nil },
+		validate: func(f *Filter) error { return maxValues("Schedules", len(f.Schedules)) },
+		sql: func(f *Filter) predicate.Ticket {
+			if len(f.Schedules) == 0 {
+				return nothing
+			}
+			return ticket.ScheduleIDIn(f.Schedules...)
+		},
+		match: func(f *Filter, s Snapshot) bool {
+			return s.ScheduleID != 0 && slices.Contains(f.Schedules, s.ScheduleID)
+		},
 	},
 	{
 		// The keyword is found in the title or the body, whatever the case:

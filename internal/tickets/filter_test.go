@@ -118,9 +118,15 @@ func TestFilterParity(t *testing.T) {
 			// Times to the nanosecond around a few instants, several tickets
 			// sharing one: bounds fall on, between and beside them.
 			base := time.Date(2026, 11, 3, 9, 0, 0, 0, time.UTC) // stored as socdesk stores times
+			var schedules []int
+			for i := range 2 {
+				schedules = append(schedules, client.TaskSchedule.Create().SetName(fmt.Sprint("s", i)).SetSiteID(sites[0]).
+					SetRecurrence("FREQ=DAILY").SetStartsAt(base).SaveX(ctx).ID)
+			}
 			instant := func() time.Time {
 				return base.Add(time.Duration(rng.IntN(4))*time.Hour + time.Duration(rng.IntN(3))*time.Microsecond + time.Duration(rng.IntN(2000)))
 			}
+			occurrence := 0
 			for range 150 {
 				c := client.Ticket.Create().SetKind(ticket.KindANALYSIS).
 					SetTitle(cmpOr(sentence(rng, 3), "untitled")).SetBody(sentence(rng, 4)).
@@ -145,9 +151,22 @@ func TestFilterParity(t *testing.T) {
 				if st := rng.IntN(len(schematype.ExplanationStatuses) + 1); st > 0 {
 					c.SetExplanationStatus(schematype.ExplanationStatuses[st-1])
 				}
-				c.SaveX(ctx)
+				if rng.IntN(3) == 0 { // a task, maybe generated, maybe due
+					c.SetKind(ticket.KindTASK).SetStatus([]ticket.Status{ticket.StatusOPEN, ticket.StatusCLOSED, ticket.StatusINVALID}[rng.IntN(3)])
+					if rng.IntN(2) == 0 {
+						occurrence++ // one task per occurrence
+						c.SetScheduleID(schedules[rng.IntN(len(schedules))]).SetOccurrenceAt(base.Add(time.Duration(occurrence) * time.Hour))
+					}
+				}
+				if rng.IntN(2) == 0 {
+					c.SetDueAt(instant())
+				}
+				tk := c.SaveX(ctx)
+				for _, u := range pick(rng, users) {
+					client.TicketWatcher.Create().SetTicketID(tk.ID).SetUserID(u).ExecX(ctx)
+				}
 			}
-			all := client.Ticket.Query().WithAssignees().WithApprovers().WithTags().WithPolicies().AllX(ctx)
+			all := client.Ticket.Query().WithAssignees().WithApprovers().WithTags().WithPolicies().WithWatchers().AllX(ctx)
 			snaps := make(map[int]Snapshot, len(all))
 			for _, tk := range all {
 				snaps[tk.ID] = SnapshotOf(tk)
@@ -195,6 +214,8 @@ func TestFilterParity(t *testing.T) {
 				return out
 			}
 			given := func() bool { return rng.IntN(3) == 0 }
+			rare := func() bool { return rng.IntN(10) == 0 } // the tasks' rows: fewer, so that filters still select some
+
 			var partial, tried int
 			for range 500 {
 				var f Filter
@@ -256,8 +277,31 @@ func TestFilterParity(t *testing.T) {
 				if given() {
 					f.ExplanationStatuses = append(pick(rng, schematype.ExplanationStatuses), []schematype.ExplanationStatus{}...)
 				}
+				if rare() {
+					f.Kinds = append(pick(rng, []ticket.Kind{ticket.KindANALYSIS, ticket.KindTASK}), []ticket.Kind{}...)
+				}
+				if rare() {
+					f.Watchers = ids(5, users)
+				}
+				if rare() {
+					at := instant()
+					f.DueFrom = &at
+				}
+				if rare() {
+					at := instant()
+					f.DueTo = &at
+				}
+				if rare() {
+					f.Overdue = &Overdue{Is: rng.IntN(2) == 0, At: instant()}
+				}
+				if rare() {
+					f.Schedules = ids(2, schedules)
+				}
 				ps, err := f.Predicates()
 				if err != nil {
+					if f.DueFrom != nil && f.DueTo != nil && f.DueTo.Before(*f.DueFrom) {
+						continue
+					}
 					if f.CreatedFrom != nil && f.CreatedTo != nil && f.CreatedTo.Before(*f.CreatedFrom) {
 						continue
 					}

@@ -2,6 +2,7 @@ package tickets
 
 import (
 	"encoding/json"
+	"slices"
 	"time"
 
 	"socdesk/ent"
@@ -33,6 +34,12 @@ type Snapshot struct {
 	// status ("" for none).
 	SrcIPKey, DstIPKey, HostKey string
 	ExplanationStatus           schematype.ExplanationStatus
+	// Tasks' fields: the kind, the watchers (when loaded), the due date,
+	// the schedule (0 for none).
+	Kind       ticket.Kind
+	Watchers   []int
+	DueAt      *time.Time
+	ScheduleID int
 }
 
 // SnapshotOf is the snapshot of t, which must have its tags, policies and
@@ -48,6 +55,10 @@ func SnapshotOf(t *ent.Ticket) Snapshot {
 	for i, p := range t.Edges.Policies {
 		policies[i] = p.ID
 	}
+	watchers := make([]int, len(t.Edges.Watchers))
+	for i, w := range t.Edges.Watchers {
+		watchers[i] = w.UserID
+	}
 	return Snapshot{
 		CreatedAt: t.CreatedAt, SiteID: t.SiteID, CategoryID: t.CategoryID, Priority: t.Priority,
 		Status: t.Status, Origin: t.Origin, AttackVerdict: t.AttackVerdict, Incident: t.Incident,
@@ -55,6 +66,7 @@ func SnapshotOf(t *ent.Ticket) Snapshot {
 		Assignees: assignees, Approvers: approvers, Tags: tags, Policies: policies,
 		SrcIPKey: deref(t.SrcIPKey), DstIPKey: deref(t.DstIPKey), HostKey: deref(t.HostKey),
 		ExplanationStatus: deref(t.ExplanationStatus),
+		Kind:              t.Kind, Watchers: watchers, DueAt: t.DueAt, ScheduleID: deref(t.ScheduleID),
 	}
 }
 
@@ -106,9 +118,42 @@ func (s Snapshot) Undo(changes []schematype.FieldChange) Snapshot {
 			s.SrcIPKey, s.DstIPKey, s.HostKey = detectionKeys(ch.From)
 		case schematype.ChangeExplanationStatus:
 			s.ExplanationStatus = explanationStatus(ch.From)
+		case schematype.ChangeDueAt:
+			s.DueAt = timeOf(ch.From)
+		case schematype.ChangeWatcher: // {user, notify}: made (From nil), unmade (To nil) or changed
+			from, to := watcherOf(ch.From), watcherOf(ch.To)
+			if to != 0 && from == 0 {
+				s.Watchers = slices.DeleteFunc(slices.Clone(s.Watchers), func(id int) bool { return id == to })
+			} else if from != 0 && to == 0 && !slices.Contains(s.Watchers, from) {
+				s.Watchers = append(slices.Clone(s.Watchers), from)
+			}
 		}
 	}
 	return s
+}
+
+// timeOf is a time as the history holds it (a time, or its JSON text).
+func timeOf(v any) *time.Time {
+	switch v := v.(type) {
+	case time.Time:
+		return &v
+	case *time.Time:
+		return v
+	case string:
+		if t, err := time.Parse(time.RFC3339Nano, v); err == nil {
+			return &t
+		}
+	}
+	return nil
+}
+
+// watcherOf is the user of a watcher change's side, 0 for none.
+func watcherOf(v any) int {
+	switch m := v.(type) {
+	case map[string]any:
+		return num(m["user"])
+	}
+	return 0
 }
 
 // detectionKeys are the pivots' keys of a detection as the history holds

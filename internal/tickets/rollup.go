@@ -13,6 +13,7 @@ import (
 	"socdesk/ent/schematype"
 	"socdesk/ent/statusday"
 	"socdesk/ent/statushour"
+	"socdesk/ent/ticket"
 	"socdesk/ent/ticketevent"
 	"socdesk/internal/authz"
 )
@@ -27,8 +28,12 @@ type Move struct {
 
 // Moves returns the rollup moves of a history entry of t: a created ticket
 // enters its status, a deleted one leaves it, and a change of status or of
-// site moves it from the one to the other.
+// site moves it from the one to the other. Tasks are no part of the trend:
+// they move nothing.
 func Moves(t *ent.Ticket, kind ticketevent.Kind, changes []schematype.FieldChange) []Move {
+	if t.Kind == ticket.KindTASK {
+		return nil
+	}
 	fromSite, toSite := t.SiteID, t.SiteID
 	fromStatus, toStatus := string(t.Status), string(t.Status)
 	for _, ch := range changes {

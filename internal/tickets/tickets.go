@@ -25,6 +25,7 @@ import (
 	"socdesk/ent/ticket"
 	"socdesk/ent/ticketevent"
 	"socdesk/ent/ticketlink"
+	"socdesk/ent/ticketwatcher"
 	"socdesk/ent/user"
 	"socdesk/internal/authz"
 	"socdesk/internal/errs"
@@ -149,6 +150,9 @@ func (s *Service) Create(ctx context.Context, in CreateInput) (*ent.Ticket, erro
 	if err != nil {
 		return nil, err
 	}
+	if cat.Workflow == category.WorkflowTASK { // kind TASK ⇔ a TASK category; tasks are made by package tasks
+		return nil, errs.Invalid("input.categoryID", "the category holds tasks: create tasks with createTask")
+	}
 	var t *ent.Ticket
 	err = s.inTx(ctx, func(ctx context.Context, tx *ent.Tx) ([]*ent.TicketEvent, error) {
 		c := tx.Ticket.Create().
@@ -239,6 +243,8 @@ func (s *Service) validateCreate(ctx context.Context, in *CreateInput) error {
 		return err
 	}
 	switch in.Kind {
+	case ticket.KindTASK:
+		return errs.Invalid("input.kind", "tasks are created with createTask")
 	case ticket.KindANALYSIS:
 		if in.Body == nil || strings.TrimSpace(*in.Body) == "" {
 			return errs.Invalid("input.body", "is required for ANALYSIS tickets")
@@ -527,13 +533,19 @@ func (s *Service) applyUpdate(ctx context.Context, old *ent.Ticket, in UpdateInp
 	return ch, nil
 }
 
-// Delete deletes a ticket; its history stays, with a DELETED record of who
+// ErrTaskDeleted answers any request to delete a task.
+var ErrTaskDeleted = errs.New(errs.Forbidden, "tasks are never deleted")
+
+// Delete deletes a ticket (never a task); its history stays, with a DELETED record of who
 // deleted it and of the ticket as it was (see deletedChanges).
 func (s *Service) Delete(ctx context.Context, id int) error {
 	return s.inTx(ctx, func(ctx context.Context, tx *ent.Tx) ([]*ent.TicketEvent, error) {
 		t, err := s.lock(ctx, tx, id)
 		if err != nil {
 			return nil, err
+		}
+		if t.Kind == ticket.KindTASK { // the data layer refuses it too (authz, and a trigger)
+			return nil, ErrTaskDeleted
 		}
 		tags, err := t.QueryTags().IDs(ctx)
 		if err != nil {
@@ -543,7 +555,11 @@ func (s *Service) Delete(ctx context.Context, id int) error {
 		if err != nil {
 			return nil, err
 		}
-		ev, err := record(ctx, tx, t, ticketevent.KindDELETED, deletedChanges(t, tags, policies), "")
+		watchers, err := tx.TicketWatcher.Query().Where(ticketwatcher.TicketID(t.ID)).Select(ticketwatcher.FieldUserID).Ints(authz.System(ctx))
+		if err != nil {
+			return nil, err
+		}
+		ev, err := record(ctx, tx, t, ticketevent.KindDELETED, deletedChanges(t, tags, policies, watchers), "")
 		if err != nil {
 			return nil, err
 		}

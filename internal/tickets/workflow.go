@@ -73,6 +73,9 @@ func (s *Service) transition(ctx context.Context, tx *ent.Tx, id int, in Transit
 		}
 		m.SetStatus(d.To) // closedAt follows, by the Ticket's hook; change records it
 		changes := []schematype.FieldChange{{Field: schematype.ChangeStatus, From: old.Status, To: d.To}}
+		if old.Kind == ticket.KindTASK { // a task's resolution is the reason it was closed or invalidated for
+			changes = append(changes, taskResolution(old, d.To, reason, m)...)
+		}
 		assignees, _ := authz.People(old)
 		if before := sorted(assignees); d.ClearsAssignees && len(before) > 0 {
 			m.ClearAssignees()
@@ -188,4 +191,22 @@ func sorted(ids []int) []int {
 	out := append(make([]int, 0, len(ids)), ids...)
 	slices.Sort(out)
 	return out
+}
+
+// taskResolution keeps a task's resolution with its status: the note of the
+// findings or the reason once CLOSED or INVALID, none when OPEN again.
+func taskResolution(old *ent.Ticket, to ticket.Status, reason string, m *ent.TicketMutation) []schematype.FieldChange {
+	var from any
+	if old.Resolution != nil {
+		from = *old.Resolution
+	}
+	if to == ticket.StatusOPEN {
+		if old.Resolution == nil {
+			return nil
+		}
+		m.ClearResolution()
+		return []schematype.FieldChange{{Field: schematype.ChangeResolution, From: from, To: nil}}
+	}
+	m.SetResolution(reason)
+	return []schematype.FieldChange{{Field: schematype.ChangeResolution, From: from, To: reason}}
 }

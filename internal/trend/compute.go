@@ -87,6 +87,8 @@ func Compute(ctx context.Context, client *ent.Client, f *tickets.Filter, from, t
 	}
 
 	var rows []changeRow
+	// Tasks are no part of the trend (nor of its rollups: tickets.Moves).
+	preds = append(preds, ticket.KindNEQ(ticket.KindTASK))
 	err = client.Ticket.Query().Where(preds...).Modify(changes(ends)).Scan(ctx, &rows)
 	if err != nil {
 		return nil, err

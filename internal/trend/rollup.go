@@ -167,7 +167,8 @@ func Rebuild(ctx context.Context, client *ent.Client, dialect string) error {
 	}
 	rows, err := client.QueryContext(ctx, `SELECT ticket_number, kind, created_at, site_id, status,
 		CASE WHEN kind = 'UPDATED' THEN changes END
-		FROM ticket_events WHERE status IS NOT NULL OR kind IN ('DELETED', 'UPDATED')
+		FROM ticket_events WHERE (status IS NOT NULL OR kind IN ('DELETED', 'UPDATED'))
+		AND (ticket_id IS NULL OR ticket_id NOT IN (SELECT id FROM tickets WHERE kind = 'TASK')) -- tasks are no part of the trend
 		ORDER BY ticket_number, id`)
 	if err != nil {
 		return err
@@ -245,7 +246,7 @@ func Rebuild(ctx context.Context, client *ent.Client, dialect string) error {
 const rebuildSQL = `
 WITH h AS (
   SELECT site_id, created_at, status, LAG(status) OVER (PARTITION BY ticket_number ORDER BY id) AS prev
-  FROM ticket_events WHERE status IS NOT NULL OR kind = 'DELETED'
+  FROM ticket_events WHERE (status IS NOT NULL OR kind = 'DELETED') AND (ticket_id IS NULL OR ticket_id NOT IN (SELECT id FROM tickets WHERE kind = 'TASK'))
 ), moves AS (
   SELECT site_id, created_at, status, 1 AS delta FROM h WHERE status IS NOT NULL
   UNION ALL
@@ -260,7 +261,7 @@ const siteMovesSQL = `
 SELECT e.created_at, e.changes,
   (SELECT s.status FROM ticket_events s WHERE s.ticket_number = e.ticket_number AND s.id < e.id AND s.status IS NOT NULL ORDER BY s.id DESC LIMIT 1)
 FROM ticket_events e
-WHERE e.kind = 'UPDATED' AND e.changes::jsonb @> '[{"field": "site"}]'`
+WHERE e.kind = 'UPDATED' AND e.changes::jsonb @> '[{"field": "site"}]' AND e.ticket_id NOT IN (SELECT id FROM tickets WHERE kind = 'TASK')`
 
 // rebuildPostgres is Rebuild on PostgreSQL, in SQL: a million tickets'
 // history in seconds.

@@ -27,10 +27,12 @@ const (
 	Reopen  Action = "REOPEN"  // CLOSED → ASSIGNED or NEW (approval), TRIAGE (incident)
 	Restart Action = "RESTART" // any status → the workflow's first status; approval tickets lose their assignees
 	Move    Action = "MOVE"    // incidents: to a named working status
+	// Invalidate: tasks, OPEN → INVALID, with the reason.
+	Invalidate Action = "INVALIDATE"
 )
 
 // Actions lists every action.
-var Actions = []Action{Start, Submit, Approve, Reject, Close, Reopen, Restart, Move}
+var Actions = []Action{Start, Submit, Approve, Reject, Close, Reopen, Restart, Move, Invalidate}
 
 // MarshalGQL implements graphql.Marshaler.
 func (a Action) MarshalGQL(w io.Writer) { _, _ = io.WriteString(w, strconv.Quote(string(a))) }
@@ -73,7 +75,8 @@ type Transition struct {
 	By      Role
 	// NeedsApprover: only when the ticket has an approver (submitting).
 	NeedsApprover bool
-	// NeedsReason: a reason must be given (rejecting).
+	// NeedsReason: a reason must be given (rejecting; closing or
+	// invalidating a task, whose resolution it becomes).
 	NeedsReason bool
 	// ClearsAssignees: the transition removes the assignees (an approval
 	// RESTART: NEW means assigned to no one, so the ticket starts over).
@@ -89,6 +92,8 @@ var (
 	}
 	incidentWorking  = []ticket.Status{ticket.StatusTRIAGE, ticket.StatusANALYSIS, ticket.StatusREMEDIATION, ticket.StatusRESOLVED}
 	incidentStatuses = append(slices.Clone(incidentWorking), ticket.StatusCLOSED)
+	// A task is open until closed with its findings or found invalid.
+	taskStatuses = []ticket.Status{ticket.StatusOPEN, ticket.StatusCLOSED, ticket.StatusINVALID}
 )
 
 // table is every workflow's transitions.
@@ -112,24 +117,40 @@ var table = map[category.Workflow][]Transition{
 		// re-triaged still needs someone answerable for it.
 		{Action: Restart, To: ticket.StatusTRIAGE, By: Editor},
 	},
+	// A task's owner (its assignee) works and closes it; editors may too.
+	// Closing needs the note of the findings, invalidating the reason;
+	// reopening clears it (the history keeps it).
+	category.WorkflowTASK: {
+		{Action: Close, From: []ticket.Status{ticket.StatusOPEN}, To: ticket.StatusCLOSED, By: Assignee | Editor, NeedsReason: true},
+		{Action: Invalidate, From: []ticket.Status{ticket.StatusOPEN}, To: ticket.StatusINVALID, By: Assignee | Editor, NeedsReason: true},
+		{Action: Reopen, From: []ticket.Status{ticket.StatusCLOSED, ticket.StatusINVALID}, To: ticket.StatusOPEN, By: Assignee | Editor},
+	},
 }
 
 // Statuses lists each workflow's statuses in the order of their lifecycle.
 var Statuses = map[category.Workflow][]ticket.Status{
 	category.WorkflowAPPROVAL:          approvalStatuses,
 	category.WorkflowINCIDENT_RESPONSE: incidentStatuses,
+	category.WorkflowTASK:              taskStatuses,
 }
 
-// Order is every status in the order the product shows them (the trend's
-// segments): the approval statuses, then the incident ones, CLOSED, which
-// both workflows end in, last; each workflow's Statuses in their order.
+// Order is every status of tickets in the order the product shows them (the
+// trend's segments): the approval statuses, then the incident ones, CLOSED,
+// which both workflows end in, last; each workflow's Statuses in their
+// order. Tasks are no part of the trend: TaskOnly, their own statuses, come
+// after Order in the schema's enum.
 var Order = slices.Concat(approvalStatuses[:len(approvalStatuses)-1], incidentStatuses)
+
+// TaskOnly are the statuses only tasks take.
+var TaskOnly = []ticket.Status{ticket.StatusOPEN, ticket.StatusINVALID}
 
 // InitialStatus is the status a new ticket of the workflow starts in: an
 // approval ticket is NEW, or ASSIGNED when created with an assignee; an
 // incident starts in TRIAGE.
 func InitialStatus(w category.Workflow, hasAssignee bool) ticket.Status {
 	switch {
+	case w == category.WorkflowTASK:
+		return ticket.StatusOPEN
 	case w == category.WorkflowINCIDENT_RESPONSE:
 		return ticket.StatusTRIAGE
 	case hasAssignee:

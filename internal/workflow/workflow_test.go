@@ -55,6 +55,11 @@ func expected() []rule {
 	}
 	add(I, Restart, ticket.StatusCLOSED, ticket.StatusTRIAGE, Editor)
 	add(I, Reopen, ticket.StatusCLOSED, ticket.StatusTRIAGE, Assignee|Editor)
+	T := category.WorkflowTASK
+	add(T, Close, ticket.StatusOPEN, ticket.StatusCLOSED, Assignee|Editor)
+	add(T, Invalidate, ticket.StatusOPEN, ticket.StatusINVALID, Assignee|Editor)
+	add(T, Reopen, ticket.StatusCLOSED, ticket.StatusOPEN, Assignee|Editor)
+	add(T, Reopen, ticket.StatusINVALID, ticket.StatusOPEN, Assignee|Editor)
 	return rs
 }
 
@@ -219,7 +224,14 @@ func TestOrder(t *testing.T) {
 			t.Error(err)
 		}
 	}
+	if got := slices.Concat(Order, TaskOnly); !slices.Equal(Statuses[category.WorkflowTASK], []ticket.Status{ticket.StatusOPEN, ticket.StatusCLOSED, ticket.StatusINVALID}) ||
+		slices.ContainsFunc(TaskOnly, func(s ticket.Status) bool { return slices.Contains(Order, s) }) || len(got) != len(Order)+2 {
+		t.Errorf("task statuses %v beside Order %v", Statuses[category.WorkflowTASK], Order)
+	}
 	for w, statuses := range Statuses {
+		if w == category.WorkflowTASK {
+			continue // no part of the trend's order
+		}
 		at := -1
 		for _, s := range statuses {
 			i := slices.Index(Order, s)
