@@ -280,13 +280,14 @@ func TestTaskList(t *testing.T) {
 		now := time.Now().UTC().Truncate(time.Second)
 		at := func(h int) string { return now.Add(time.Duration(h) * time.Hour).Format(time.RFC3339) }
 		sox := e.tag("sox")
+		pci := e.createPolicy("Log review", "PCI DSS 10.4.1")
 		var ids []string
 		for i, in := range []map[string]any{
 			{"title": "a past due", "dueAt": at(-2), "ownerID": gid(f.owner.id)},
 			{"title": "b no due"},
 			{"title": "c due later", "dueAt": at(5), "tagIDs": []string{gid(sox)}, "watchers": []map[string]any{{"userID": gid(f.viewer.id)}}},
 			{"title": "d past due closed", "dueAt": at(-1)},
-			{"title": "e due later too", "dueAt": at(5)},
+			{"title": "e due later too", "dueAt": at(5), "policyIDs": []string{pci.ID}},
 			{"title": "f no due either"},
 		} {
 			ids = append(ids, f.made(t, f.editor.token, in).ID)
@@ -335,6 +336,7 @@ func TestTaskList(t *testing.T) {
 			"not overdue":   {map[string]any{"overdue": false}, pick(3, 2, 4, 1, 5)},
 			"due range":     {map[string]any{"dueFrom": at(-1), "dueTo": at(6)}, pick(3, 2, 4)},
 			"tag":           {map[string]any{"tags": []string{gid(sox)}}, pick(2)},
+			"policy":        {map[string]any{"policies": []string{pci.ID}}, pick(4)},
 			"site":          {map[string]any{"sites": []string{gid(f.other)}}, nil},
 			"keyword":       {map[string]any{"keyword": "DUE LATER"}, pick(2, 4)},
 			"overdue+owner": {map[string]any{"overdue": true, "owners": []string{gid(f.viewer.id)}}, nil},
