@@ -48,7 +48,11 @@ func (r *queryResolver) Tasks(ctx context.Context, filter *tasks.Filter, orderBy
 
 // TaskEvents is the resolver for the taskEvents field.
 func (r *subscriptionResolver) TaskEvents(ctx context.Context, filter *tasks.Filter, after *string) (<-chan *live.Change, error) {
-	return r.Hub.Subscribe(ctx, viewer.FromContext(ctx), r.Tasks.Filter(filter), after, func(err error) { live.EndWith(ctx, err) })
+	f, err := r.Tasks.Checked(filter)
+	if err != nil {
+		return nil, err
+	}
+	return r.Hub.Subscribe(ctx, viewer.FromContext(ctx), f, after, func(err error) { live.EndWith(ctx, err) })
 }
 
 // Owner is the resolver for the owner field.

@@ -136,9 +136,11 @@ func TestTaskLifecycle(t *testing.T) {
 		}
 		// Who may create: not a viewer, not on another site.
 		f.create(f.viewer.token, map[string]any{"title": "x"}).wantCode("FORBIDDEN")
-		f.create(f.outsider.token, map[string]any{"title": "x"}).wantCode("BAD_USER_INPUT", "siteId")
-		f.create(f.editor.token, map[string]any{"title": "x", "categoryID": gid(e.category("Ops", category.WorkflowAPPROVAL))}).wantCode("BAD_USER_INPUT", "categoryId")
-		f.create(f.editor.token, map[string]any{"title": "x", "ownerID": gid(f.outsider.id)}).wantCode("BAD_USER_INPUT", "ownerId")
+		f.create(f.outsider.token, map[string]any{"title": "x"}).wantCode("BAD_USER_INPUT", "input.siteID")
+		f.create(f.editor.token, map[string]any{"title": "x", "categoryID": gid(e.category("Ops", category.WorkflowAPPROVAL))}).wantCode("BAD_USER_INPUT", "input.categoryID")
+		f.create(f.editor.token, map[string]any{"title": "x", "ownerID": gid(f.outsider.id)}).wantCode("BAD_USER_INPUT", "input.ownerID")
+		f.create(f.editor.token, map[string]any{"title": "x", "tagIDs": []string{gid(1 << 30)}}).wantCode("BAD_USER_INPUT", "input.tagIDs")
+		f.create(f.editor.token, map[string]any{"title": "x", "watchers": []map[string]any{{"userID": gid(f.outsider.id)}}}).wantCode("BAD_USER_INPUT", "input.watchers")
 		// Tasks are not made through createTicket.
 		e.do(e.admin, `mutation($in: CreateTicketInput!) { createTicket(input: $in) { id } }`, map[string]any{"in": map[string]any{
 			"kind": "TASK", "title": "t", "categoryID": gid(e.client.Category.Query().Where(category.WorkflowEQ(category.WorkflowTASK)).OnlyIDX(sys())), "siteID": gid(f.site)}}).
@@ -348,6 +350,16 @@ func TestTaskList(t *testing.T) {
 		if got := list(f.viewer.token, nil, map[string]any{"field": "DUE_AT", "direction": "DESC"}, 50); !slices.Equal(got, pick(5, 1, 4, 2, 3, 0)) {
 			t.Errorf("by due, descending: %v", got)
 		}
+		// A bad filter is named as the task filter names it.
+		many := make([]string, 101)
+		for i := range many {
+			many[i] = gid(i + 1)
+		}
+		for field, filter := range map[string]map[string]any{
+			"filter.owners": {"owners": many}, "filter.states": {"states": slices.Repeat([]string{"OPEN"}, 101)}, "filter.dueTo": {"dueFrom": at(2), "dueTo": at(1)},
+		} {
+			e.do(f.viewer.token, `query($f: TaskFilter) { tasks(filter: $f, first: 5) { totalCount } }`, map[string]any{"f": filter}).wantCode("BAD_USER_INPUT", field)
+		}
 		if got := list(f.outsider.token, nil, nil, 50); len(got) != 0 {
 			t.Errorf("another site's editor lists %v", got)
 		}
@@ -513,6 +525,18 @@ func TestTaskEvents(t *testing.T) {
 		}
 		tasksWS.quiet(200 * time.Millisecond)
 		ticketsWS.quiet(200 * time.Millisecond) // no task reached ticketEvents
+
+		// A bad filter is refused, named as the task filter names it.
+		tasksWS = e.dialWS(t, f.viewer.token, nil)
+		bad := tasksWS.subscribe(taskChangeQuery, map[string]any{"f": map[string]any{"states": slices.Repeat([]string{"OPEN"}, 101)}})
+		m := tasksWS.nextOf(bad)
+		var res struct {
+			Errors []gqlError `json:"errors"`
+		}
+		_ = json.Unmarshal(m.Payload, &res)
+		if errs := res.Errors; m.Type != "next" || len(errs) != 1 || errs[0].Extensions["code"] != "BAD_USER_INPUT" || errs[0].Extensions["field"] != "filter.states" {
+			t.Fatalf("a bad taskEvents filter: %s %s", m.Type, m.Payload)
+		}
 	})
 }
 

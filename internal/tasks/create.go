@@ -205,7 +205,7 @@ func history(ctx context.Context, tx *ent.Tx, t *ent.Ticket, n New, catID int) (
 		add(schematype.ChangeQuery, map[string]any{"filter": n.QueryFilter, "search": n.QuerySearch})
 	}
 	if n.ScheduleID != nil {
-		add(schematype.ChangeSchedule, map[string]any{"schedule": *n.ScheduleID, "occurrenceAt": n.OccurrenceAt})
+		add(schematype.ChangeSchedule, map[string]any{"schedule": *n.ScheduleID, "input.occurrenceAt": n.OccurrenceAt})
 	}
 	ev, err := tickets.Record(ctx, tx, t, ticketevent.KindCREATED, changes, "")
 	if err != nil {
@@ -277,12 +277,12 @@ func taskCategory(ctx context.Context, tx *ent.Tx, id *int) (int, error) {
 	if id != nil {
 		c, err := tx.Category.Get(sys, *id)
 		if ent.IsNotFound(err) {
-			return 0, errs.Invalid("categoryId", "refers to no category")
+			return 0, errs.Invalid("input.categoryID", "refers to no category")
 		} else if err != nil {
 			return 0, err
 		}
 		if c.Workflow != category.WorkflowTASK {
-			return 0, errs.Invalid("categoryId", "the category follows the %s workflow, not TASK", c.Workflow)
+			return 0, errs.Invalid("input.categoryID", "the category follows the %s workflow, not TASK", c.Workflow)
 		}
 		return c.ID, nil
 	}
@@ -312,14 +312,14 @@ func taskCategory(ctx context.Context, tx *ent.Tx, id *int) (int, error) {
 // times in UTC to the microsecond).
 func validate(ctx context.Context, tx *ent.Tx, n *New) error {
 	sys := authz.System(ctx)
-	if err := tickets.ValidateTitle("title", n.Title); err != nil {
+	if err := tickets.ValidateTitle("input.title", n.Title); err != nil {
 		return err
 	}
-	if err := tickets.ValidateBody("description", n.Description, ticket.BodyFormatMARKDOWN); err != nil {
+	if err := tickets.ValidateBody("input.description", n.Description, ticket.BodyFormatMARKDOWN); err != nil {
 		return err
 	}
 	if (n.ScheduleID == nil) != (n.OccurrenceAt == nil) {
-		return errs.Invalid("occurrenceAt", "a schedule's task has both a schedule and an occurrence")
+		return errs.Invalid("input.occurrenceAt", "a schedule's task has both a schedule and an occurrence")
 	}
 	n.DueAt, n.OccurrenceAt = utc(n.DueAt), utc(n.OccurrenceAt)
 	// The site: one the viewer sees (the data layer then decides whether
@@ -327,23 +327,23 @@ func validate(ctx context.Context, tx *ent.Tx, n *New) error {
 	if ok, err := tx.Site.Query().Where(site.ID(n.SiteID)).Exist(ctx); err != nil {
 		return err
 	} else if !ok {
-		return errs.Invalid("siteId", "refers to no site the viewer can see")
+		return errs.Invalid("input.siteID", "refers to no site the viewer can see")
 	}
 	var err error
-	if n.TagIDs, err = tickets.Distinct("tagIds", n.TagIDs, MaxTags); err != nil {
+	if n.TagIDs, err = tickets.Distinct("input.tagIDs", n.TagIDs, MaxTags); err != nil {
 		return err
 	}
-	if err := count(tx.Tag.Query().Where(tag.IDIn(n.TagIDs...)).Count(sys)).is("tagIds", "tag", len(n.TagIDs)); err != nil {
+	if err := count(tx.Tag.Query().Where(tag.IDIn(n.TagIDs...)).Count(sys)).is("input.tagIDs", "tag", len(n.TagIDs)); err != nil {
 		return err
 	}
-	if n.PolicyIDs, err = tickets.Distinct("policyIds", n.PolicyIDs, tickets.MaxPolicies); err != nil {
+	if n.PolicyIDs, err = tickets.Distinct("input.policyIDs", n.PolicyIDs, tickets.MaxPolicies); err != nil {
 		return err
 	}
-	if err := count(tx.CompliancePolicy.Query().Where(compliancepolicy.IDIn(n.PolicyIDs...)).Count(sys)).is("policyIds", "policy", len(n.PolicyIDs)); err != nil {
+	if err := count(tx.CompliancePolicy.Query().Where(compliancepolicy.IDIn(n.PolicyIDs...)).Count(sys)).is("input.policyIDs", "policy", len(n.PolicyIDs)); err != nil {
 		return err
 	}
 	if len(n.Watchers) > MaxWatchers {
-		return errs.Invalid("watchers", "at most %d", MaxWatchers)
+		return errs.Invalid("input.watchers", "at most %d", MaxWatchers)
 	}
 	seen := map[int]bool{}
 	ws := n.Watchers[:0:0]
@@ -352,7 +352,7 @@ func validate(ctx context.Context, tx *ent.Tx, n *New) error {
 			w.Notify = ticketwatcher.NotifyALL
 		}
 		if ticketwatcher.NotifyValidator(w.Notify) != nil {
-			return errs.Invalid("watchers.notify", "is not a notification preference")
+			return errs.Invalid("input.watchers.notify", "is not a notification preference")
 		}
 		if !seen[w.UserID] {
 			seen[w.UserID] = true
@@ -360,14 +360,14 @@ func validate(ctx context.Context, tx *ent.Tx, n *New) error {
 		}
 	}
 	n.Watchers = ws
-	people := map[string][]int{"watchers": make([]int, len(ws))}
+	people := map[string][]int{"input.watchers": make([]int, len(ws))}
 	for i, w := range ws {
-		people["watchers"][i] = w.UserID
+		people["input.watchers"][i] = w.UserID
 	}
 	if n.OwnerID != nil {
-		people["ownerId"] = []int{*n.OwnerID}
+		people["input.ownerID"] = []int{*n.OwnerID}
 	}
-	for _, field := range []string{"ownerId", "watchers"} {
+	for _, field := range []string{"input.ownerID", "input.watchers"} {
 		if err := canSee(ctx, tx, field, people[field], n.SiteID); err != nil {
 			return err
 		}
@@ -376,27 +376,27 @@ func validate(ctx context.Context, tx *ent.Tx, n *New) error {
 		if ok, err := tx.Ticket.Query().Where(ticket.ID(*n.LinkTicketID)).Exist(ctx); err != nil {
 			return err
 		} else if !ok {
-			return errs.Invalid("linkTicketId", "refers to no ticket the viewer can see")
+			return errs.Invalid("input.linkTicketID", "refers to no ticket the viewer can see")
 		}
 	}
 	if len(n.QueryFilter) > 0 {
 		if len(n.QueryFilter) > MaxQueryBytes || !json.Valid(n.QueryFilter) {
-			return errs.Invalid("queryFilter", "must be a JSON ticket filter of at most %d bytes", MaxQueryBytes)
+			return errs.Invalid("input.queryFilter", "must be a JSON ticket filter of at most %d bytes", MaxQueryBytes)
 		}
 	}
 	if n.QuerySearch != nil {
-		if err := tickets.ValidateBody("querySearch", *n.QuerySearch, ticket.BodyFormatTEXT); err != nil {
+		if err := tickets.ValidateBody("input.querySearch", *n.QuerySearch, ticket.BodyFormatTEXT); err != nil {
 			return err
 		}
 		if len([]rune(*n.QuerySearch)) > MaxSearchRunes {
-			return errs.Invalid("querySearch", "must be at most %d characters", MaxSearchRunes)
+			return errs.Invalid("input.querySearch", "must be at most %d characters", MaxSearchRunes)
 		}
 	}
 	if n.ScheduleID != nil {
 		if ok, err := tx.TaskSchedule.Query().Where(taskschedule.ID(*n.ScheduleID)).Exist(sys); err != nil {
 			return err
 		} else if !ok {
-			return errs.Invalid("scheduleId", "refers to no schedule")
+			return errs.Invalid("input.scheduleID", "refers to no schedule")
 		}
 	}
 	return nil

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"strconv"
+	"strings"
 	"time"
 
 	"entgo.io/contrib/entgql"
@@ -63,8 +64,35 @@ func (f *Filter) Tickets(at time.Time) *tickets.Filter {
 	return tickets.OnlyTasks(g)
 }
 
+// ticketNames are the task filter's fields the ticket filter names
+// otherwise.
+var ticketNames = map[string]string{"filter.statuses": "filter.states", "filter.assignees": "filter.owners"}
+
+// renamed is the ticket filter's error err naming the task filter's field.
+func renamed(err error) error {
+	if e, ok := errs.As(err); ok {
+		if name, ok := ticketNames[e.Field]; ok {
+			c := *e
+			c.Field = name
+			c.Message = strings.Replace(c.Message, e.Field, name, 1)
+			return &c
+		}
+	}
+	return err
+}
+
 // Filter is f as the ticket filter, overdue as of now.
 func (s *Service) Filter(f *Filter) *tickets.Filter { return f.Tickets(s.now()) }
+
+// Checked is f as the ticket filter, refused as the task filter when it
+// does not hold (the live stream's filter).
+func (s *Service) Checked(f *Filter) (*tickets.Filter, error) {
+	g := s.Filter(f)
+	if _, err := g.Predicates(); err != nil {
+		return nil, renamed(err)
+	}
+	return g, nil
+}
 
 // CreateInput is a new task from the API (GraphQL CreateTaskInput).
 type CreateInput struct {
@@ -155,7 +183,7 @@ const MaxPage = 100
 func (s *Service) List(ctx context.Context, f *Filter, o *Order, after *entgql.Cursor[int], first *int, before *entgql.Cursor[int], last *int) (*ent.TicketConnection, error) {
 	ps, err := s.Filter(f).Predicates()
 	if err != nil {
-		return nil, err
+		return nil, renamed(err)
 	}
 	if o == nil {
 		o = &Order{Direction: entgql.OrderDirectionAsc, Field: OrderDueAt}
