@@ -35,8 +35,8 @@ func (r *mutationResolver) ResumeTaskSchedule(ctx context.Context, id int, reaso
 }
 
 // CopyLibrarySchedules is the resolver for the copyLibrarySchedules field.
-func (r *mutationResolver) CopyLibrarySchedules(ctx context.Context, ids []string, siteID int, timeZone string, activate bool, ownerID *int, watcherIds []int) ([]*ent.TaskSchedule, error) {
-	return r.Schedules.Copy(ctx, schedules.CopyInput{IDs: ids, SiteID: siteID, TimeZone: timeZone, Activate: activate, OwnerID: ownerID, WatcherIDs: watcherIds})
+func (r *mutationResolver) CopyLibrarySchedules(ctx context.Context, ids []string, siteID int, timeZone string, activate bool, ownerID *int, watcherIDs []int) ([]*ent.TaskSchedule, error) {
+	return r.Schedules.Copy(ctx, schedules.CopyInput{IDs: ids, SiteID: siteID, TimeZone: timeZone, Activate: activate, OwnerID: ownerID, WatcherIDs: watcherIDs})
 }
 
 // TaskSchedules is the resolver for the taskSchedules field.

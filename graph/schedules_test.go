@@ -403,7 +403,7 @@ func TestCopyLibrarySchedules(t *testing.T) {
 		existing := w.tag("User Account created")
 		pol := e.client.CompliancePolicy.Create().SetName("Access").SetReference("FFIEC IS.B.33").SaveX(sys()).ID
 		const copyQ = `mutation($ids: [String!]!, $site: ID!, $tz: String!, $act: Boolean!, $owner: ID, $w: [ID!]) {
-			copyLibrarySchedules(ids: $ids, siteId: $site, timeZone: $tz, activate: $act, ownerId: $owner, watcherIds: $w) {
+			copyLibrarySchedules(ids: $ids, siteID: $site, timeZone: $tz, activate: $act, ownerID: $owner, watcherIDs: $w) {
 				id name active timeZone libraryID dueInDays nextOccurrenceAt query { search } tags { id name } policies { id }
 				owner { id } watchers { userID }
 			} }`

@@ -488,7 +488,7 @@ type ComplexityRoot struct {
 		AssignTicket               func(childComplexity int, id int, assigneeIDs []int, approverIDs []int, expectedVersion *int) int
 		BulkUpdateTickets          func(childComplexity int, ids []int, change tickets.BulkChange) int
 		CloseTask                  func(childComplexity int, id int, note string, expectedVersion *int) int
-		CopyLibrarySchedules       func(childComplexity int, ids []string, siteID int, timeZone string, activate bool, ownerID *int, watcherIds []int) int
+		CopyLibrarySchedules       func(childComplexity int, ids []string, siteID int, timeZone string, activate bool, ownerID *int, watcherIDs []int) int
 		CreateCategory             func(childComplexity int, input ent.CreateCategoryInput) int
 		CreateChannel              func(childComplexity int, input notify.ChannelInput) int
 		CreateCompliancePolicy     func(childComplexity int, input ent.CreateCompliancePolicyInput) int
@@ -1055,7 +1055,7 @@ type MutationResolver interface {
 	UpdateTaskSchedule(ctx context.Context, id int, input schedules.Input, expectedVersion *int) (*ent.TaskSchedule, error)
 	PauseTaskSchedule(ctx context.Context, id int, reason *string) (*ent.TaskSchedule, error)
 	ResumeTaskSchedule(ctx context.Context, id int, reason *string) (*ent.TaskSchedule, error)
-	CopyLibrarySchedules(ctx context.Context, ids []string, siteID int, timeZone string, activate bool, ownerID *int, watcherIds []int) ([]*ent.TaskSchedule, error)
+	CopyLibrarySchedules(ctx context.Context, ids []string, siteID int, timeZone string, activate bool, ownerID *int, watcherIDs []int) ([]*ent.TaskSchedule, error)
 	CreateTask(ctx context.Context, input tasks.CreateInput) (*ent.Ticket, error)
 	UpdateTask(ctx context.Context, id int, input tickets.TaskUpdate, expectedVersion *int) (*ent.Ticket, error)
 	CloseTask(ctx context.Context, id int, note string, expectedVersion *int) (*ent.Ticket, error)
@@ -2910,7 +2910,7 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 			return 0, false
 		}
 
-		return e.ComplexityRoot.Mutation.CopyLibrarySchedules(childComplexity, args["ids"].([]string), args["siteId"].(int), args["timeZone"].(string), args["activate"].(bool), args["ownerId"].(*int), args["watcherIds"].([]int)), true
+		return e.ComplexityRoot.Mutation.CopyLibrarySchedules(childComplexity, args["ids"].([]string), args["siteID"].(int), args["timeZone"].(string), args["activate"].(bool), args["ownerID"].(*int), args["watcherIDs"].([]int)), true
 	case "Mutation.createCategory":
 		if e.ComplexityRoot.Mutation.CreateCategory == nil {
 			break
@@ -8424,7 +8424,7 @@ extend type Mutation {
   references (unknown references are not cited, and named in the CREATED
   entry's reason); active as asked. An unknown id is BAD_USER_INPUT naming ids.
   """
-  copyLibrarySchedules(ids: [String!]!, siteId: ID!, timeZone: String!, activate: Boolean!, ownerId: ID, watcherIds: [ID!]): [TaskSchedule!]!
+  copyLibrarySchedules(ids: [String!]!, siteID: ID!, timeZone: String!, activate: Boolean!, ownerID: ID, watcherIDs: [ID!]): [TaskSchedule!]!
 }
 
 extend type TaskSchedule {
@@ -10588,14 +10588,14 @@ func (ec *executionContext) field_Mutation_copyLibrarySchedules_args(ctx context
 		return nil, err
 	}
 	args["ids"] = arg0
-	arg1, err := graphql.ProcessArgField(ctx, rawArgs, "siteId",
+	arg1, err := graphql.ProcessArgField(ctx, rawArgs, "siteID",
 		func(ctx context.Context, v any) (int, error) {
 			return ec.unmarshalNID2int(ctx, v)
 		})
 	if err != nil {
 		return nil, err
 	}
-	args["siteId"] = arg1
+	args["siteID"] = arg1
 	arg2, err := graphql.ProcessArgField(ctx, rawArgs, "timeZone",
 		func(ctx context.Context, v any) (string, error) {
 			return ec.unmarshalNString2string(ctx, v)
@@ -10612,22 +10612,22 @@ func (ec *executionContext) field_Mutation_copyLibrarySchedules_args(ctx context
 		return nil, err
 	}
 	args["activate"] = arg3
-	arg4, err := graphql.ProcessArgField(ctx, rawArgs, "ownerId",
+	arg4, err := graphql.ProcessArgField(ctx, rawArgs, "ownerID",
 		func(ctx context.Context, v any) (*int, error) {
 			return ec.unmarshalOID2ᚖint(ctx, v)
 		})
 	if err != nil {
 		return nil, err
 	}
-	args["ownerId"] = arg4
-	arg5, err := graphql.ProcessArgField(ctx, rawArgs, "watcherIds",
+	args["ownerID"] = arg4
+	arg5, err := graphql.ProcessArgField(ctx, rawArgs, "watcherIDs",
 		func(ctx context.Context, v any) ([]int, error) {
 			return ec.unmarshalOID2ᚕintᚄ(ctx, v)
 		})
 	if err != nil {
 		return nil, err
 	}
-	args["watcherIds"] = arg5
+	args["watcherIDs"] = arg5
 	return args, nil
 }
 
@@ -22405,7 +22405,7 @@ func (ec *executionContext) _Mutation_copyLibrarySchedules(ctx context.Context, 
 		},
 		func(ctx context.Context) (any, error) {
 			fc := graphql.GetFieldContext(ctx)
-			return ec.Resolvers.Mutation().CopyLibrarySchedules(ctx, fc.Args["ids"].([]string), fc.Args["siteId"].(int), fc.Args["timeZone"].(string), fc.Args["activate"].(bool), fc.Args["ownerId"].(*int), fc.Args["watcherIds"].([]int))
+			return ec.Resolvers.Mutation().CopyLibrarySchedules(ctx, fc.Args["ids"].([]string), fc.Args["siteID"].(int), fc.Args["timeZone"].(string), fc.Args["activate"].(bool), fc.Args["ownerID"].(*int), fc.Args["watcherIDs"].([]int))
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v []*ent.TaskSchedule) graphql.Marshaler {
