@@ -333,13 +333,15 @@ func validate(ctx context.Context, tx *ent.Tx, n *New) error {
 	if n.TagIDs, err = tickets.Distinct("input.tagIDs", n.TagIDs, MaxTags); err != nil {
 		return err
 	}
-	if err := count(tx.Tag.Query().Where(tag.IDIn(n.TagIDs...)).Count(sys)).is("input.tagIDs", "tag", len(n.TagIDs)); err != nil {
+	if err := found(len(n.TagIDs), func() (int, error) { return tx.Tag.Query().Where(tag.IDIn(n.TagIDs...)).Count(sys) }, "input.tagIDs", "tag"); err != nil {
 		return err
 	}
 	if n.PolicyIDs, err = tickets.Distinct("input.policyIDs", n.PolicyIDs, tickets.MaxPolicies); err != nil {
 		return err
 	}
-	if err := count(tx.CompliancePolicy.Query().Where(compliancepolicy.IDIn(n.PolicyIDs...)).Count(sys)).is("input.policyIDs", "policy", len(n.PolicyIDs)); err != nil {
+	if err := found(len(n.PolicyIDs), func() (int, error) {
+		return tx.CompliancePolicy.Query().Where(compliancepolicy.IDIn(n.PolicyIDs...)).Count(sys)
+	}, "input.policyIDs", "policy"); err != nil {
 		return err
 	}
 	if len(n.Watchers) > MaxWatchers {
@@ -424,19 +426,17 @@ func canSee(ctx context.Context, tx *ent.Tx, field string, ids []int, siteID int
 	return nil
 }
 
-type counted struct {
-	n   int
-	err error
-}
-
-func count(n int, err error) counted { return counted{n, err} }
-
-// is fails unless every one of want ids was found.
-func (c counted) is(field, noun string, want int) error {
-	if c.err != nil || want == 0 {
-		return c.err
+// found fails, naming field, unless count (asked only when want ids were
+// given) finds every one of the want ids.
+func found(want int, count func() (int, error), field, noun string) error {
+	if want == 0 {
+		return nil
 	}
-	if c.n != want {
+	n, err := count()
+	if err != nil {
+		return err
+	}
+	if n != want {
 		return errs.Invalid(field, "refers to no %s", noun)
 	}
 	return nil
