@@ -5,12 +5,16 @@ import (
 	"context"
 	"errors"
 	"log/slog"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
+	"entgo.io/ent/dialect"
+
 	"socdesk/ent"
+	"socdesk/ent/taskschedule"
 	"socdesk/ent/taskscheduleevent"
 	"socdesk/ent/ticket"
 	"socdesk/internal/authz"
@@ -308,5 +312,128 @@ func TestGenerateRefusedOccurrence(t *testing.T) {
 				t.Fatalf("last %v", s.LastOccurrenceAt)
 			}
 		})
+	}
+}
+
+// Generation itself, run as the job runs it with the clock stepping
+// through 15 months of 2027-28: both offset changes of Europe/Berlin and
+// America/New_York for daily schedules at a wall time that does not exist
+// or exists twice and at 09:00, month ends (the 31st, the last day, the
+// last business day), and Feb 29 in the 2028 leap year. Each schedule must
+// make exactly the tasks listed here, by hand, in local time.
+func TestGenerateWithClock(t *testing.T) {
+	b := dialect.Postgres
+	g := newGen(t, b, mustTime(t, "2027-01-01T00:00:00Z"))
+	start := g.now
+	type want struct {
+		sch *ent.TaskSchedule
+		at  []string
+	}
+	// Daily schedules for three days around an offset change: from
+	// midnight local the day before, until the end of the day after.
+	window := func(name, zone, day string, h, m int, until string) *ent.TaskSchedule {
+		loc, _ := time.LoadLocation(zone)
+		d, _ := time.ParseInLocation("2006-01-02", day, loc)
+		return g.schedule(name, "FREQ=DAILY;BYHOUR="+strconv.Itoa(h)+";BYMINUTE="+strconv.Itoa(m)+";BYSECOND=0;UNTIL="+until, zone, d)
+	}
+	wants := []want{
+		// Berlin springs forward at 02:00 CET on 28 March: 02:30 does not
+		// exist and is 03:30 CEST (RFC 5545: the offset before the gap).
+		{window("berlin spring 02:30", "Europe/Berlin", "2027-03-27", 2, 30, "20270329T220000Z"),
+			[]string{"2027-03-27T02:30:00+01:00", "2027-03-28T03:30:00+02:00", "2027-03-29T02:30:00+02:00"}},
+		{window("berlin spring 09:00", "Europe/Berlin", "2027-03-27", 9, 0, "20270329T220000Z"),
+			[]string{"2027-03-27T09:00:00+01:00", "2027-03-28T09:00:00+02:00", "2027-03-29T09:00:00+02:00"}},
+		// Berlin falls back at 03:00 CEST on 31 October: 02:30 exists
+		// twice and is its first instant (CEST).
+		{window("berlin fall 02:30", "Europe/Berlin", "2027-10-30", 2, 30, "20271101T230000Z"),
+			[]string{"2027-10-30T02:30:00+02:00", "2027-10-31T02:30:00+02:00", "2027-11-01T02:30:00+01:00"}},
+		{window("berlin fall 09:00", "Europe/Berlin", "2027-10-30", 9, 0, "20271101T230000Z"),
+			[]string{"2027-10-30T09:00:00+02:00", "2027-10-31T09:00:00+01:00", "2027-11-01T09:00:00+01:00"}},
+		// New York springs forward at 02:00 EST on 14 March.
+		{window("new york spring 02:30", "America/New_York", "2027-03-13", 2, 30, "20270316T040000Z"),
+			[]string{"2027-03-13T02:30:00-05:00", "2027-03-14T03:30:00-04:00", "2027-03-15T02:30:00-04:00"}},
+		{window("new york spring 09:00", "America/New_York", "2027-03-13", 9, 0, "20270316T040000Z"),
+			[]string{"2027-03-13T09:00:00-05:00", "2027-03-14T09:00:00-04:00", "2027-03-15T09:00:00-04:00"}},
+		// New York falls back at 02:00 EDT on 7 November: 01:30 exists
+		// twice (the first, EDT), 02:30 once (EST).
+		{window("new york fall 01:30", "America/New_York", "2027-11-06", 1, 30, "20271109T050000Z"),
+			[]string{"2027-11-06T01:30:00-04:00", "2027-11-07T01:30:00-04:00", "2027-11-08T01:30:00-05:00"}},
+		{window("new york fall 02:30", "America/New_York", "2027-11-06", 2, 30, "20271109T050000Z"),
+			[]string{"2027-11-06T02:30:00-04:00", "2027-11-07T02:30:00-05:00", "2027-11-08T02:30:00-05:00"}},
+		{window("new york fall 09:00", "America/New_York", "2027-11-06", 9, 0, "20271109T050000Z"),
+			[]string{"2027-11-06T09:00:00-04:00", "2027-11-07T09:00:00-05:00", "2027-11-08T09:00:00-05:00"}},
+		// The 31st: months without one have no occurrence.
+		{g.schedule("the 31st", "FREQ=MONTHLY;BYMONTHDAY=31;BYHOUR=8;BYMINUTE=0;BYSECOND=0", "America/New_York", start),
+			[]string{"2027-01-31T08:00:00-05:00", "2027-03-31T08:00:00-04:00", "2027-05-31T08:00:00-04:00",
+				"2027-07-31T08:00:00-04:00", "2027-08-31T08:00:00-04:00", "2027-10-31T08:00:00-04:00",
+				"2027-12-31T08:00:00-05:00", "2028-01-31T08:00:00-05:00", "2028-03-31T08:00:00-04:00"}},
+		// The last day of every month, late in the evening (the UTC date
+		// is the same; Berlin's offset changes through the year).
+		{g.schedule("last day", "FREQ=MONTHLY;BYMONTHDAY=-1;BYHOUR=23;BYMINUTE=30;BYSECOND=0", "Europe/Berlin", start),
+			[]string{"2027-01-31T23:30:00+01:00", "2027-02-28T23:30:00+01:00", "2027-03-31T23:30:00+02:00",
+				"2027-04-30T23:30:00+02:00", "2027-05-31T23:30:00+02:00", "2027-06-30T23:30:00+02:00",
+				"2027-07-31T23:30:00+02:00", "2027-08-31T23:30:00+02:00", "2027-09-30T23:30:00+02:00",
+				"2027-10-31T23:30:00+01:00", "2027-11-30T23:30:00+01:00", "2027-12-31T23:30:00+01:00",
+				"2028-01-31T23:30:00+01:00", "2028-02-29T23:30:00+01:00", "2028-03-31T23:30:00+02:00"}},
+		// The last business day (Monday to Friday) of every month.
+		{g.preset("last business day", schedules.MonthlyLastBusinessDay, "17:00", "Europe/Berlin", start),
+			[]string{"2027-01-29T17:00:00+01:00", "2027-02-26T17:00:00+01:00", "2027-03-31T17:00:00+02:00",
+				"2027-04-30T17:00:00+02:00", "2027-05-31T17:00:00+02:00", "2027-06-30T17:00:00+02:00",
+				"2027-07-30T17:00:00+02:00", "2027-08-31T17:00:00+02:00", "2027-09-30T17:00:00+02:00",
+				"2027-10-29T17:00:00+02:00", "2027-11-30T17:00:00+01:00", "2027-12-31T17:00:00+01:00",
+				"2028-01-31T17:00:00+01:00", "2028-02-29T17:00:00+01:00", "2028-03-31T17:00:00+02:00"}},
+		// Yearly on 29 February (the YEARLY preset from a leap day): none
+		// in 2027, one in 2028.
+		{g.preset("leap day", schedules.Yearly, "09:00", "America/New_York", mustTime(t, "2024-02-29T14:00:00Z")),
+			[]string{"2028-02-29T09:00:00-05:00"}},
+	}
+	end := mustTime(t, "2028-04-01T12:00:00Z")
+	// Steps of 15 minutes on the days of an offset change and the leap
+	// day, of 6 hours elsewhere (a few seconds in all): every schedule's
+	// occurrences are at least 23 hours apart, so no step misses one.
+	fine := [][2]string{{"2027-03-13", "2027-03-16"}, {"2027-03-27", "2027-03-30"}, {"2027-10-30", "2027-11-02"},
+		{"2027-11-06", "2027-11-09"}, {"2028-02-28", "2028-03-01"}}
+	step := func(t0 time.Time) time.Duration {
+		d := t0.UTC().Format("2006-01-02")
+		for _, f := range fine {
+			if d >= f[0] && d < f[1] {
+				return 15 * time.Minute
+			}
+		}
+		return 6 * time.Hour
+	}
+	made, runs := 0, 0
+	for g.now = start; !g.now.After(end); g.now = g.now.Add(step(g.now)) {
+		made += g.generate()
+		runs++
+	}
+	t.Logf("%d runs, %d tasks", runs, made)
+	total := 0
+	for _, w := range wants {
+		got := g.occurrences(w.sch.ID)
+		var gotS []string
+		for _, o := range got {
+			gotS = append(gotS, o.In(time.UTC).Format(time.RFC3339))
+		}
+		var wantS []string
+		for _, s := range w.at {
+			wantS = append(wantS, mustTime(t, s).UTC().Format(time.RFC3339))
+		}
+		if strings.Join(gotS, " ") != strings.Join(wantS, " ") {
+			t.Errorf("%s:\n got %v\nwant %v", w.sch.Name, gotS, wantS)
+		}
+		if n := len(g.events(w.sch.ID, taskscheduleevent.KindSKIPPED)); n != 0 {
+			t.Errorf("%s: %d SKIPPED entries", w.sch.Name, n)
+		}
+		if n := len(g.events(w.sch.ID, taskscheduleevent.KindGENERATED)); n != len(w.at) {
+			t.Errorf("%s: %d GENERATED entries, want %d", w.sch.Name, n, len(w.at))
+		}
+		total += len(w.at)
+	}
+	if made != total {
+		t.Errorf("Generate reported %d tasks, want %d", made, total)
+	}
+	if n := g.st.Client.TaskSchedule.Query().Where(taskschedule.Active(true), taskschedule.NextOccurrenceAtLTE(end)).CountX(sys()); n != 0 {
+		t.Errorf("%d schedules left due", n)
 	}
 }
