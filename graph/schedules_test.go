@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"log/slog"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -17,8 +18,12 @@ import (
 	"socdesk/ent/ticket"
 	"socdesk/ent/user"
 	"socdesk/graph/scalar"
+	"socdesk/internal/app"
 	"socdesk/internal/config"
+	"socdesk/internal/devtools/testdb"
+	"socdesk/internal/events"
 	"socdesk/internal/schedules"
+	"socdesk/internal/store"
 )
 
 // schedClock is a test's settable time.
@@ -293,21 +298,33 @@ func TestTaskSchedulePauseResume(t *testing.T) {
 	})
 }
 
-// Two replicas (two generators with their own connections) racing on one
+// Two replicas (two apps, each with its own connection pool and ent
+// client on the same DSN, each its own schedules service) racing on one
 // PostgreSQL database make exactly one task per (schedule, occurrence).
 func TestTaskScheduleReplicasRace(t *testing.T) {
 	w := newSchedEnv(t, dialect.Postgres, config.Default(), at("2026-07-01T00:00:00Z"))
 	for i := range 30 {
 		w.create(w.editor, map[string]any{"name": fmt.Sprintf("s%d", i), "siteID": gid(w.site), "recurrence": dailyAt("06:00")})
 	}
-	other := *w.app.Schedules // a second replica: its own service, same database
+	st, err := store.Open(context.Background(), store.Options{DatabaseURL: testdb.PostgresURL(t)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { st.Close() })
+	// Not Run: its job engine would generate on the real clock; the test
+	// drives both replicas' generation itself.
+	other := app.New(st, events.NewLocal(), config.Default(), slog.New(slog.DiscardHandler), st.Ping).Schedules
+	if other == w.app.Schedules || other.Client == w.app.Schedules.Client || other.Tickets == w.app.Schedules.Tickets {
+		t.Fatal("the second replica shares the first's service or client")
+	}
+	other.Now = w.clock.now
 	other.Batch, w.app.Schedules.Batch = 4, 4
-	replicas := []*schedules.Service{w.app.Schedules, &other}
+	replicas := []*schedules.Service{w.app.Schedules, other}
 	for day := range 3 {
 		w.clock.set(at("2026-07-01T06:00:00Z").AddDate(0, 0, day))
 		var wg sync.WaitGroup
-		var made atomic.Int64
-		for _, r := range replicas {
+		var made [2]atomic.Int64
+		for i, r := range replicas {
 			for range 2 {
 				wg.Add(1)
 				go func() {
@@ -316,14 +333,15 @@ func TestTaskScheduleReplicasRace(t *testing.T) {
 					if err != nil {
 						t.Error(err)
 					}
-					made.Add(int64(n))
+					made[i].Add(int64(n))
 				}()
 			}
 		}
 		wg.Wait()
-		if made.Load() != 30 {
-			t.Fatalf("day %d: generated %d, want 30", day, made.Load())
+		if sum := made[0].Load() + made[1].Load(); sum != 30 {
+			t.Fatalf("day %d: generated %d, want 30", day, sum)
 		}
+		t.Logf("day %d: replica one made %d, replica two %d", day, made[0].Load(), made[1].Load())
 	}
 	n := w.client.Ticket.Query().Where(ticket.ScheduleIDNotNil()).CountX(sys())
 	if n != 90 {

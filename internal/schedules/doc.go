@@ -16,7 +16,11 @@
 // the schedule's history with the advance of its next occurrence, all in
 // one transaction. Occurrences missed while socdesk was down are bounded:
 // the latest MaxMissed per schedule are generated, the older ones recorded
-// as SKIPPED.
+// as SKIPPED. Each occurrence is made under a savepoint, so a schedule
+// whose task fails holds up none of its batch: a refusal is recorded
+// SKIPPED at once, an unexpected error retried by the next runs for
+// RetryFor and then recorded SKIPPED; a schedule whose recurrence no longer
+// reads is paused, recorded PAUSED (see generateOne).
 //
 // Schedules are created, changed, paused and resumed (never deleted), each
 // change recorded in their history in its transaction; copying entries of

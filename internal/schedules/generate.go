@@ -2,6 +2,7 @@ package schedules
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"time"
 	"unicode/utf8"
@@ -18,6 +19,7 @@ import (
 	"socdesk/internal/authz"
 	"socdesk/internal/errs"
 	"socdesk/internal/jobs"
+	"socdesk/internal/runes"
 	"socdesk/internal/tasks"
 	"socdesk/internal/tickets"
 	"socdesk/internal/txn"
@@ -31,6 +33,9 @@ const (
 	DefaultBatch = 200
 	// maxBatchesPerRun bounds one run (the next run takes the rest).
 	maxBatchesPerRun = 1000
+	// RetryFor is how long after it fell due an occurrence whose task
+	// failed unexpectedly is retried (each run) before it is skipped.
+	RetryFor = time.Hour
 )
 
 // Creator makes an occurrence's task in tx with its history: tasks.Create,
@@ -75,8 +80,9 @@ func (s *Service) Register() {
 func (s *Service) Generate(ctx context.Context) (int, error) {
 	ctx = tickets.NewContext(authz.System(ctx), s.Tickets)
 	total := 0
+	var retry []int // schedules left for the next run: not taken again in this one
 	for range maxBatchesPerRun {
-		n, more, err := s.generateBatch(ctx)
+		n, more, err := s.generateBatch(ctx, &retry)
 		total += n
 		if err != nil || !more {
 			return total, err
@@ -99,8 +105,13 @@ func (s *Service) maxMissed() int {
 	return DefaultMaxMissed
 }
 
-// advance is where a schedule's next and last occurrences move to.
-type advance struct{ next, last *time.Time }
+// advance is where a schedule's next and last occurrences move to;
+// pause: the schedule is paused (its recurrence no longer reads); retry: an
+// occurrence failed and is retried by the next run, not by this one.
+type advance struct {
+	next, last   *time.Time
+	pause, retry bool
+}
 
 func (a advance) key() string {
 	f := func(t *time.Time) string {
@@ -109,17 +120,22 @@ func (a advance) key() string {
 		}
 		return t.UTC().Format(time.RFC3339Nano)
 	}
-	return f(a.next) + " " + f(a.last)
+	return fmt.Sprintf("%s %s %t", f(a.next), f(a.last), a.pause)
 }
 
-// generateBatch generates one batch; more: a full batch was taken.
-func (s *Service) generateBatch(ctx context.Context) (made int, more bool, err error) {
+// generateBatch generates one batch, leaving out the schedules in retry
+// and adding to it those that fail now; more: a full batch was taken.
+func (s *Service) generateBatch(ctx context.Context, retry *[]int) (made int, more bool, err error) {
 	now := s.NowUTC()
+	var failed []int
 	err = txn.Run(ctx, s.Client, func(ctx context.Context, tx *ent.Tx) error {
-		made = 0
+		made, failed = 0, nil
 		q := tx.TaskSchedule.Query().
 			Where(taskschedule.Active(true), taskschedule.NextOccurrenceAtLTE(now)).
 			Order(ent.Asc(taskschedule.FieldNextOccurrenceAt), ent.Asc(taskschedule.FieldID)).Limit(s.batch())
+		if len(*retry) > 0 {
+			q.Where(taskschedule.IDNotIn(*retry...))
+		}
 		if s.Dialect == dialect.Postgres {
 			// Only the schedule rows: the eager loads below read their edges.
 			q.ForUpdate(sql.WithLockAction(sql.SkipLocked), sql.WithLockTables(taskschedule.Table))
@@ -142,6 +158,9 @@ func (s *Service) generateBatch(ctx context.Context) (made int, more bool, err e
 			}
 			made += n
 			events = append(events, evs...)
+			if adv.retry {
+				failed = append(failed, sch.ID)
+			}
 			g := groups[adv.key()]
 			g.advance = adv
 			g.ids = append(g.ids, sch.ID)
@@ -156,6 +175,9 @@ func (s *Service) generateBatch(ctx context.Context) (made int, more bool, err e
 		// time) move in one statement.
 		for _, g := range groups {
 			u := tx.TaskSchedule.Update().Where(taskschedule.IDIn(g.ids...))
+			if g.pause {
+				u.SetActive(false).AddVersion(1) // as Pause does
+			}
 			if g.next == nil {
 				u.ClearNextOccurrenceAt()
 			} else {
@@ -170,22 +192,43 @@ func (s *Service) generateBatch(ctx context.Context) (made int, more bool, err e
 		}
 		return nil
 	}, s.Tickets.RegisterWriter)
+	if err == nil {
+		*retry = append(*retry, failed...)
+	}
 	return made, more && err == nil, err
 }
 
 // generateOne makes sch's due occurrences (the latest maxMissed of those
 // up to now) and says what to record and where the schedule moves.
+//
+// Each occurrence's task is made under a savepoint, so that whatever fails
+// for one schedule undoes its own writes only and the batch goes on:
+//   - a refusal (BAD_USER_INPUT, FORBIDDEN: the schedule names what a task
+//     may no longer carry) is recorded SKIPPED, and the schedule moves on;
+//   - an unexpected error is logged and the occurrence retried by the next
+//     runs (the schedule stays at it, and this run takes it no more) until
+//     RetryFor after it fell due; then it is recorded SKIPPED, saying an
+//     internal error (the detail is the log's), and the schedule moves on.
+//
+// So an occurrence is made, or recorded SKIPPED with why, and one failing
+// schedule holds up no other. Only the savepoint statements failing (the
+// transaction itself broken) fail the batch.
 func (s *Service) generateOne(ctx context.Context, tx *ent.Tx, sch *ent.TaskSchedule, now time.Time) ([]*ent.TaskScheduleEventCreate, advance, int, error) {
 	adv := advance{last: sch.LastOccurrenceAt}
+	var events []*ent.TaskScheduleEventCreate
 	r, err := RuleOf(sch)
-	if err != nil { // a rule valid when saved is valid now; a zone database update could change that
+	if err != nil {
+		// Valid when saved, so the zone database changed or the row was
+		// edited by hand: paused, visibly, until it is changed and resumed.
 		s.logError("schedule's recurrence no longer reads: paused until it is changed", sch.ID, err)
-		return nil, adv, 0, nil
+		events = append(events, tx.TaskScheduleEvent.Create().SetScheduleID(sch.ID).SetKind(taskscheduleevent.KindPAUSED).
+			SetReason(runes.Cut("paused by socdesk: the schedule's recurrence no longer reads ("+err.Error()+"); change it, then resume the schedule", MaxReasonRunes)).
+			SetChanges([]schematype.FieldChange{{Field: schematype.ChangeActive, From: true, To: false}}))
+		return events, advance{next: sch.NextOccurrenceAt, last: sch.LastOccurrenceAt, pause: true}, 0, nil
 	}
 	due, skipped, first, last := r.Missed(sch.NextOccurrenceAt.Add(-time.Nanosecond), now, s.maxMissed())
-	var events []*ent.TaskScheduleEventCreate
 	ev := func(kind taskscheduleevent.Kind, reason string, change any) {
-		events = append(events, tx.TaskScheduleEvent.Create().SetScheduleID(sch.ID).SetKind(kind).SetReason(reason).
+		events = append(events, tx.TaskScheduleEvent.Create().SetScheduleID(sch.ID).SetKind(kind).SetReason(runes.Cut(reason, MaxReasonRunes)).
 			SetChanges([]schematype.FieldChange{{Field: schematype.ChangeOccurrence, To: change}}))
 	}
 	if skipped > 0 {
@@ -194,17 +237,30 @@ func (s *Service) generateOne(ctx context.Context, tx *ent.Tx, sch *ent.TaskSche
 	}
 	made := 0
 	for _, at := range due {
-		t, created, err := s.creator()(ctx, tx, s.taskOf(sch, r, at))
+		var t *ent.Ticket
+		var created bool
+		err := savepoint(ctx, tx, func() (err error) {
+			t, created, err = s.creator()(ctx, tx, s.taskOf(sch, r, at))
+			return err
+		})
 		at := at.UTC()
+		var broken *txBroken
+		if errors.As(err, &broken) || (err != nil && ctx.Err() != nil) {
+			return nil, adv, 0, err
+		}
 		if e, ok := errs.As(err); ok && (e.Code == errs.BadUserInput || e.Code == errs.Forbidden) {
-			// The schedule names what a task may no longer carry (a user
-			// gone from its site): recorded, and the schedule moves on
-			// rather than holding up every other one.
 			ev(taskscheduleevent.KindSKIPPED, "the task was refused: "+e.Error(), map[string]any{"at": at, "count": 1})
 			continue
 		}
 		if err != nil {
-			return nil, adv, 0, err
+			s.logError("making the task of occurrence "+at.Format(time.RFC3339)+" failed", sch.ID, err)
+			if now.Sub(at) < RetryFor {
+				adv.next, adv.retry = &at, true
+				return events, adv, made, nil
+			}
+			ev(taskscheduleevent.KindSKIPPED, "the task could not be made (internal error), retried for "+RetryFor.String(),
+				map[string]any{"at": at, "count": 1})
+			continue
 		}
 		adv.last = &at
 		if !created {
@@ -219,6 +275,29 @@ func (s *Service) generateOne(ctx context.Context, tx *ent.Tx, sch *ent.TaskSche
 		adv.next = &next
 	}
 	return events, adv, made, nil
+}
+
+// txBroken is a savepoint statement's failure: the transaction is unusable.
+type txBroken struct{ err error }
+
+func (e *txBroken) Error() string { return e.err.Error() }
+func (e *txBroken) Unwrap() error { return e.err }
+
+// savepoint runs fn under a savepoint of tx, rolled back when fn fails.
+func savepoint(ctx context.Context, tx *ent.Tx, fn func() error) error {
+	if _, err := tx.ExecContext(ctx, "SAVEPOINT schedule_occurrence"); err != nil {
+		return &txBroken{err}
+	}
+	ferr := fn()
+	if ferr != nil {
+		if _, err := tx.ExecContext(ctx, "ROLLBACK TO SAVEPOINT schedule_occurrence"); err != nil {
+			return &txBroken{errors.Join(ferr, err)}
+		}
+	}
+	if _, err := tx.ExecContext(ctx, "RELEASE SAVEPOINT schedule_occurrence"); err != nil {
+		return &txBroken{errors.Join(ferr, err)}
+	}
+	return ferr
 }
 
 // taskOf is occurrence at's task of sch.
