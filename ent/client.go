@@ -34,6 +34,7 @@ import (
 	"socdesk/ent/tag"
 	"socdesk/ent/taskschedule"
 	"socdesk/ent/taskscheduleevent"
+	"socdesk/ent/taskschedulepolicy"
 	"socdesk/ent/taskschedulewatcher"
 	"socdesk/ent/ticket"
 	"socdesk/ent/ticketapprover"
@@ -104,6 +105,8 @@ type Client struct {
 	TaskSchedule *TaskScheduleClient
 	// TaskScheduleEvent is the client for interacting with the TaskScheduleEvent builders.
 	TaskScheduleEvent *TaskScheduleEventClient
+	// TaskSchedulePolicy is the client for interacting with the TaskSchedulePolicy builders.
+	TaskSchedulePolicy *TaskSchedulePolicyClient
 	// TaskScheduleWatcher is the client for interacting with the TaskScheduleWatcher builders.
 	TaskScheduleWatcher *TaskScheduleWatcherClient
 	// Ticket is the client for interacting with the Ticket builders.
@@ -158,6 +161,7 @@ func (c *Client) init() {
 	c.Tag = NewTagClient(c.config)
 	c.TaskSchedule = NewTaskScheduleClient(c.config)
 	c.TaskScheduleEvent = NewTaskScheduleEventClient(c.config)
+	c.TaskSchedulePolicy = NewTaskSchedulePolicyClient(c.config)
 	c.TaskScheduleWatcher = NewTaskScheduleWatcherClient(c.config)
 	c.Ticket = NewTicketClient(c.config)
 	c.TicketApprover = NewTicketApproverClient(c.config)
@@ -283,6 +287,7 @@ func (c *Client) Tx(ctx context.Context) (*Tx, error) {
 		Tag:                 NewTagClient(cfg),
 		TaskSchedule:        NewTaskScheduleClient(cfg),
 		TaskScheduleEvent:   NewTaskScheduleEventClient(cfg),
+		TaskSchedulePolicy:  NewTaskSchedulePolicyClient(cfg),
 		TaskScheduleWatcher: NewTaskScheduleWatcherClient(cfg),
 		Ticket:              NewTicketClient(cfg),
 		TicketApprover:      NewTicketApproverClient(cfg),
@@ -335,6 +340,7 @@ func (c *Client) BeginTx(ctx context.Context, opts *sql.TxOptions) (*Tx, error) 
 		Tag:                 NewTagClient(cfg),
 		TaskSchedule:        NewTaskScheduleClient(cfg),
 		TaskScheduleEvent:   NewTaskScheduleEventClient(cfg),
+		TaskSchedulePolicy:  NewTaskSchedulePolicyClient(cfg),
 		TaskScheduleWatcher: NewTaskScheduleWatcherClient(cfg),
 		Ticket:              NewTicketClient(cfg),
 		TicketApprover:      NewTicketApproverClient(cfg),
@@ -378,9 +384,9 @@ func (c *Client) Use(hooks ...Hook) {
 		c.Delivery, c.Department, c.Employee, c.Evidence, c.ExplanationCategory,
 		c.ExplanationLink, c.ExplanationRequest, c.ExplanationStep, c.Memo, c.Playbook,
 		c.PlaybookRun, c.Site, c.StatusDay, c.StatusHour, c.Tag, c.TaskSchedule,
-		c.TaskScheduleEvent, c.TaskScheduleWatcher, c.Ticket, c.TicketApprover,
-		c.TicketAssignee, c.TicketCitation, c.TicketEvent, c.TicketLink, c.TicketTag,
-		c.TicketWatcher, c.User,
+		c.TaskScheduleEvent, c.TaskSchedulePolicy, c.TaskScheduleWatcher, c.Ticket,
+		c.TicketApprover, c.TicketAssignee, c.TicketCitation, c.TicketEvent,
+		c.TicketLink, c.TicketTag, c.TicketWatcher, c.User,
 	} {
 		n.Use(hooks...)
 	}
@@ -394,9 +400,9 @@ func (c *Client) Intercept(interceptors ...Interceptor) {
 		c.Delivery, c.Department, c.Employee, c.Evidence, c.ExplanationCategory,
 		c.ExplanationLink, c.ExplanationRequest, c.ExplanationStep, c.Memo, c.Playbook,
 		c.PlaybookRun, c.Site, c.StatusDay, c.StatusHour, c.Tag, c.TaskSchedule,
-		c.TaskScheduleEvent, c.TaskScheduleWatcher, c.Ticket, c.TicketApprover,
-		c.TicketAssignee, c.TicketCitation, c.TicketEvent, c.TicketLink, c.TicketTag,
-		c.TicketWatcher, c.User,
+		c.TaskScheduleEvent, c.TaskSchedulePolicy, c.TaskScheduleWatcher, c.Ticket,
+		c.TicketApprover, c.TicketAssignee, c.TicketCitation, c.TicketEvent,
+		c.TicketLink, c.TicketTag, c.TicketWatcher, c.User,
 	} {
 		n.Intercept(interceptors...)
 	}
@@ -451,6 +457,8 @@ func (c *Client) Mutate(ctx context.Context, m Mutation) (Value, error) {
 		return c.TaskSchedule.mutate(ctx, m)
 	case *TaskScheduleEventMutation:
 		return c.TaskScheduleEvent.mutate(ctx, m)
+	case *TaskSchedulePolicyMutation:
+		return c.TaskSchedulePolicy.mutate(ctx, m)
 	case *TaskScheduleWatcherMutation:
 		return c.TaskScheduleWatcher.mutate(ctx, m)
 	case *TicketMutation:
@@ -1425,6 +1433,22 @@ func (c *CompliancePolicyClient) QueryTicketCitations(_m *CompliancePolicy) *Tic
 			sqlgraph.From(compliancepolicy.Table, compliancepolicy.FieldID, id),
 			sqlgraph.To(ticketcitation.Table, ticketcitation.CompliancePolicyColumn),
 			sqlgraph.Edge(sqlgraph.O2M, true, compliancepolicy.TicketCitationsTable, compliancepolicy.TicketCitationsColumn),
+		)
+		fromV = sqlgraph.Neighbors(_m.driver.Dialect(), step)
+		return fromV, nil
+	}
+	return query
+}
+
+// QuerySchedulePolicies queries the schedule_policies edge of a CompliancePolicy.
+func (c *CompliancePolicyClient) QuerySchedulePolicies(_m *CompliancePolicy) *TaskSchedulePolicyQuery {
+	query := (&TaskSchedulePolicyClient{config: c.config}).Query()
+	query.path = func(context.Context) (fromV *sql.Selector, _ error) {
+		id := _m.ID
+		step := sqlgraph.NewStep(
+			sqlgraph.From(compliancepolicy.Table, compliancepolicy.FieldID, id),
+			sqlgraph.To(taskschedulepolicy.Table, taskschedulepolicy.CompliancePolicyColumn),
+			sqlgraph.Edge(sqlgraph.O2M, true, compliancepolicy.SchedulePoliciesTable, compliancepolicy.SchedulePoliciesColumn),
 		)
 		fromV = sqlgraph.Neighbors(_m.driver.Dialect(), step)
 		return fromV, nil
@@ -4362,6 +4386,22 @@ func (c *TaskScheduleClient) QueryEvents(_m *TaskSchedule) *TaskScheduleEventQue
 	return query
 }
 
+// QuerySchedulePolicies queries the schedule_policies edge of a TaskSchedule.
+func (c *TaskScheduleClient) QuerySchedulePolicies(_m *TaskSchedule) *TaskSchedulePolicyQuery {
+	query := (&TaskSchedulePolicyClient{config: c.config}).Query()
+	query.path = func(context.Context) (fromV *sql.Selector, _ error) {
+		id := _m.ID
+		step := sqlgraph.NewStep(
+			sqlgraph.From(taskschedule.Table, taskschedule.FieldID, id),
+			sqlgraph.To(taskschedulepolicy.Table, taskschedulepolicy.ScheduleColumn),
+			sqlgraph.Edge(sqlgraph.O2M, true, taskschedule.SchedulePoliciesTable, taskschedule.SchedulePoliciesColumn),
+		)
+		fromV = sqlgraph.Neighbors(_m.driver.Dialect(), step)
+		return fromV, nil
+	}
+	return query
+}
+
 // Hooks returns the client hooks.
 func (c *TaskScheduleClient) Hooks() []Hook {
 	hooks := c.hooks.TaskSchedule
@@ -4551,6 +4591,123 @@ func (c *TaskScheduleEventClient) mutate(ctx context.Context, m *TaskScheduleEve
 		return (&TaskScheduleEventDelete{config: c.config, hooks: c.Hooks(), mutation: m}).Exec(ctx)
 	default:
 		return nil, fmt.Errorf("ent: unknown TaskScheduleEvent mutation op: %q", m.Op())
+	}
+}
+
+// TaskSchedulePolicyClient is a client for the TaskSchedulePolicy schema.
+type TaskSchedulePolicyClient struct {
+	config
+}
+
+// NewTaskSchedulePolicyClient returns a client for the TaskSchedulePolicy from the given config.
+func NewTaskSchedulePolicyClient(c config) *TaskSchedulePolicyClient {
+	return &TaskSchedulePolicyClient{config: c}
+}
+
+// Use adds a list of mutation hooks to the hooks stack.
+// A call to `Use(f, g, h)` equals to `taskschedulepolicy.Hooks(f(g(h())))`.
+func (c *TaskSchedulePolicyClient) Use(hooks ...Hook) {
+	c.hooks.TaskSchedulePolicy = append(c.hooks.TaskSchedulePolicy, hooks...)
+}
+
+// Intercept adds a list of query interceptors to the interceptors stack.
+// A call to `Intercept(f, g, h)` equals to `taskschedulepolicy.Intercept(f(g(h())))`.
+func (c *TaskSchedulePolicyClient) Intercept(interceptors ...Interceptor) {
+	c.inters.TaskSchedulePolicy = append(c.inters.TaskSchedulePolicy, interceptors...)
+}
+
+// Create returns a builder for creating a TaskSchedulePolicy entity.
+func (c *TaskSchedulePolicyClient) Create() *TaskSchedulePolicyCreate {
+	mutation := newTaskSchedulePolicyMutation(c.config, OpCreate)
+	return &TaskSchedulePolicyCreate{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// CreateBulk returns a builder for creating a bulk of TaskSchedulePolicy entities.
+func (c *TaskSchedulePolicyClient) CreateBulk(builders ...*TaskSchedulePolicyCreate) *TaskSchedulePolicyCreateBulk {
+	return &TaskSchedulePolicyCreateBulk{config: c.config, builders: builders}
+}
+
+// MapCreateBulk creates a bulk creation builder from the given slice. For each item in the slice, the function creates
+// a builder and applies setFunc on it.
+func (c *TaskSchedulePolicyClient) MapCreateBulk(slice any, setFunc func(*TaskSchedulePolicyCreate, int)) *TaskSchedulePolicyCreateBulk {
+	rv := reflect.ValueOf(slice)
+	if rv.Kind() != reflect.Slice {
+		return &TaskSchedulePolicyCreateBulk{err: fmt.Errorf("calling to TaskSchedulePolicyClient.MapCreateBulk with wrong type %T, need slice", slice)}
+	}
+	builders := make([]*TaskSchedulePolicyCreate, rv.Len())
+	for i := 0; i < rv.Len(); i++ {
+		builders[i] = c.Create()
+		setFunc(builders[i], i)
+	}
+	return &TaskSchedulePolicyCreateBulk{config: c.config, builders: builders}
+}
+
+// Update returns an update builder for TaskSchedulePolicy.
+func (c *TaskSchedulePolicyClient) Update() *TaskSchedulePolicyUpdate {
+	mutation := newTaskSchedulePolicyMutation(c.config, OpUpdate)
+	return &TaskSchedulePolicyUpdate{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// UpdateOne returns an update builder for the given entity.
+func (c *TaskSchedulePolicyClient) UpdateOne(_m *TaskSchedulePolicy) *TaskSchedulePolicyUpdateOne {
+	mutation := newTaskSchedulePolicyMutation(c.config, OpUpdateOne)
+	mutation.schedule = &_m.TaskScheduleID
+	mutation.compliance_policy = &_m.CompliancePolicyID
+	return &TaskSchedulePolicyUpdateOne{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// Delete returns a delete builder for TaskSchedulePolicy.
+func (c *TaskSchedulePolicyClient) Delete() *TaskSchedulePolicyDelete {
+	mutation := newTaskSchedulePolicyMutation(c.config, OpDelete)
+	return &TaskSchedulePolicyDelete{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// Query returns a query builder for TaskSchedulePolicy.
+func (c *TaskSchedulePolicyClient) Query() *TaskSchedulePolicyQuery {
+	return &TaskSchedulePolicyQuery{
+		config: c.config,
+		ctx:    &QueryContext{Type: TypeTaskSchedulePolicy},
+		inters: c.Interceptors(),
+	}
+}
+
+// QuerySchedule queries the schedule edge of a TaskSchedulePolicy.
+func (c *TaskSchedulePolicyClient) QuerySchedule(_m *TaskSchedulePolicy) *TaskScheduleQuery {
+	return c.Query().
+		Where(taskschedulepolicy.TaskScheduleID(_m.TaskScheduleID), taskschedulepolicy.CompliancePolicyID(_m.CompliancePolicyID)).
+		QuerySchedule()
+}
+
+// QueryCompliancePolicy queries the compliance_policy edge of a TaskSchedulePolicy.
+func (c *TaskSchedulePolicyClient) QueryCompliancePolicy(_m *TaskSchedulePolicy) *CompliancePolicyQuery {
+	return c.Query().
+		Where(taskschedulepolicy.TaskScheduleID(_m.TaskScheduleID), taskschedulepolicy.CompliancePolicyID(_m.CompliancePolicyID)).
+		QueryCompliancePolicy()
+}
+
+// Hooks returns the client hooks.
+func (c *TaskSchedulePolicyClient) Hooks() []Hook {
+	hooks := c.hooks.TaskSchedulePolicy
+	return append(hooks[:len(hooks):len(hooks)], taskschedulepolicy.Hooks[:]...)
+}
+
+// Interceptors returns the client interceptors.
+func (c *TaskSchedulePolicyClient) Interceptors() []Interceptor {
+	return c.inters.TaskSchedulePolicy
+}
+
+func (c *TaskSchedulePolicyClient) mutate(ctx context.Context, m *TaskSchedulePolicyMutation) (Value, error) {
+	switch m.Op() {
+	case OpCreate:
+		return (&TaskSchedulePolicyCreate{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpUpdate:
+		return (&TaskSchedulePolicyUpdate{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpUpdateOne:
+		return (&TaskSchedulePolicyUpdateOne{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpDelete, OpDeleteOne:
+		return (&TaskSchedulePolicyDelete{config: c.config, hooks: c.Hooks(), mutation: m}).Exec(ctx)
+	default:
+		return nil, fmt.Errorf("ent: unknown TaskSchedulePolicy mutation op: %q", m.Op())
 	}
 }
 
@@ -6411,16 +6568,18 @@ type (
 		Department, Employee, Evidence, ExplanationCategory, ExplanationLink,
 		ExplanationRequest, ExplanationStep, Memo, Playbook, PlaybookRun, Site,
 		StatusDay, StatusHour, Tag, TaskSchedule, TaskScheduleEvent,
-		TaskScheduleWatcher, Ticket, TicketApprover, TicketAssignee, TicketCitation,
-		TicketEvent, TicketLink, TicketTag, TicketWatcher, User []ent.Hook
+		TaskSchedulePolicy, TaskScheduleWatcher, Ticket, TicketApprover,
+		TicketAssignee, TicketCitation, TicketEvent, TicketLink, TicketTag,
+		TicketWatcher, User []ent.Hook
 	}
 	inters struct {
 		APIToken, Attachment, Blob, Category, Channel, CompliancePolicy, Delivery,
 		Department, Employee, Evidence, ExplanationCategory, ExplanationLink,
 		ExplanationRequest, ExplanationStep, Memo, Playbook, PlaybookRun, Site,
 		StatusDay, StatusHour, Tag, TaskSchedule, TaskScheduleEvent,
-		TaskScheduleWatcher, Ticket, TicketApprover, TicketAssignee, TicketCitation,
-		TicketEvent, TicketLink, TicketTag, TicketWatcher, User []ent.Interceptor
+		TaskSchedulePolicy, TaskScheduleWatcher, Ticket, TicketApprover,
+		TicketAssignee, TicketCitation, TicketEvent, TicketLink, TicketTag,
+		TicketWatcher, User []ent.Interceptor
 	}
 )
 

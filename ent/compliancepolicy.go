@@ -41,13 +41,16 @@ type CompliancePolicyEdges struct {
 	Schedules []*TaskSchedule `json:"schedules,omitempty"`
 	// TicketCitations holds the value of the ticket_citations edge.
 	TicketCitations []*TicketCitation `json:"ticket_citations,omitempty"`
+	// SchedulePolicies holds the value of the schedule_policies edge.
+	SchedulePolicies []*TaskSchedulePolicy `json:"schedule_policies,omitempty"`
 	// loadedTypes holds the information for reporting if a
 	// type was loaded (or requested) in eager-loading or not.
-	loadedTypes [3]bool
+	loadedTypes [4]bool
 
-	namedTickets         map[string][]*Ticket
-	namedSchedules       map[string][]*TaskSchedule
-	namedTicketCitations map[string][]*TicketCitation
+	namedTickets          map[string][]*Ticket
+	namedSchedules        map[string][]*TaskSchedule
+	namedTicketCitations  map[string][]*TicketCitation
+	namedSchedulePolicies map[string][]*TaskSchedulePolicy
 }
 
 // TicketsOrErr returns the Tickets value or an error if the edge
@@ -75,6 +78,15 @@ func (e CompliancePolicyEdges) TicketCitationsOrErr() ([]*TicketCitation, error)
 		return e.TicketCitations, nil
 	}
 	return nil, &NotLoadedError{edge: "ticket_citations"}
+}
+
+// SchedulePoliciesOrErr returns the SchedulePolicies value or an error if the edge
+// was not loaded in eager-loading.
+func (e CompliancePolicyEdges) SchedulePoliciesOrErr() ([]*TaskSchedulePolicy, error) {
+	if e.loadedTypes[3] {
+		return e.SchedulePolicies, nil
+	}
+	return nil, &NotLoadedError{edge: "schedule_policies"}
 }
 
 // scanValues returns the types for scanning values from sql.Rows.
@@ -165,6 +177,11 @@ func (_m *CompliancePolicy) QuerySchedules() *TaskScheduleQuery {
 // QueryTicketCitations queries the "ticket_citations" edge of the CompliancePolicy entity.
 func (_m *CompliancePolicy) QueryTicketCitations() *TicketCitationQuery {
 	return NewCompliancePolicyClient(_m.config).QueryTicketCitations(_m)
+}
+
+// QuerySchedulePolicies queries the "schedule_policies" edge of the CompliancePolicy entity.
+func (_m *CompliancePolicy) QuerySchedulePolicies() *TaskSchedulePolicyQuery {
+	return NewCompliancePolicyClient(_m.config).QuerySchedulePolicies(_m)
 }
 
 // Update returns a builder for updating this CompliancePolicy.
@@ -277,6 +294,30 @@ func (_m *CompliancePolicy) appendNamedTicketCitations(name string, edges ...*Ti
 		_m.Edges.namedTicketCitations[name] = []*TicketCitation{}
 	} else {
 		_m.Edges.namedTicketCitations[name] = append(_m.Edges.namedTicketCitations[name], edges...)
+	}
+}
+
+// NamedSchedulePolicies returns the SchedulePolicies named value or an error if the edge was not
+// loaded in eager-loading with this name.
+func (_m *CompliancePolicy) NamedSchedulePolicies(name string) ([]*TaskSchedulePolicy, error) {
+	if _m.Edges.namedSchedulePolicies == nil {
+		return nil, &NotLoadedError{edge: name}
+	}
+	nodes, ok := _m.Edges.namedSchedulePolicies[name]
+	if !ok {
+		return nil, &NotLoadedError{edge: name}
+	}
+	return nodes, nil
+}
+
+func (_m *CompliancePolicy) appendNamedSchedulePolicies(name string, edges ...*TaskSchedulePolicy) {
+	if _m.Edges.namedSchedulePolicies == nil {
+		_m.Edges.namedSchedulePolicies = make(map[string][]*TaskSchedulePolicy)
+	}
+	if len(edges) == 0 {
+		_m.Edges.namedSchedulePolicies[name] = []*TaskSchedulePolicy{}
+	} else {
+		_m.Edges.namedSchedulePolicies[name] = append(_m.Edges.namedSchedulePolicies[name], edges...)
 	}
 }
 

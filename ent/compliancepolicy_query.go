@@ -11,6 +11,7 @@ import (
 	"socdesk/ent/compliancepolicy"
 	"socdesk/ent/predicate"
 	"socdesk/ent/taskschedule"
+	"socdesk/ent/taskschedulepolicy"
 	"socdesk/ent/ticket"
 	"socdesk/ent/ticketcitation"
 
@@ -24,18 +25,20 @@ import (
 // CompliancePolicyQuery is the builder for querying CompliancePolicy entities.
 type CompliancePolicyQuery struct {
 	config
-	ctx                      *QueryContext
-	order                    []compliancepolicy.OrderOption
-	inters                   []Interceptor
-	predicates               []predicate.CompliancePolicy
-	withTickets              *TicketQuery
-	withSchedules            *TaskScheduleQuery
-	withTicketCitations      *TicketCitationQuery
-	loadTotal                []func(context.Context, []*CompliancePolicy) error
-	modifiers                []func(*sql.Selector)
-	withNamedTickets         map[string]*TicketQuery
-	withNamedSchedules       map[string]*TaskScheduleQuery
-	withNamedTicketCitations map[string]*TicketCitationQuery
+	ctx                       *QueryContext
+	order                     []compliancepolicy.OrderOption
+	inters                    []Interceptor
+	predicates                []predicate.CompliancePolicy
+	withTickets               *TicketQuery
+	withSchedules             *TaskScheduleQuery
+	withTicketCitations       *TicketCitationQuery
+	withSchedulePolicies      *TaskSchedulePolicyQuery
+	loadTotal                 []func(context.Context, []*CompliancePolicy) error
+	modifiers                 []func(*sql.Selector)
+	withNamedTickets          map[string]*TicketQuery
+	withNamedSchedules        map[string]*TaskScheduleQuery
+	withNamedTicketCitations  map[string]*TicketCitationQuery
+	withNamedSchedulePolicies map[string]*TaskSchedulePolicyQuery
 	// intermediate query (i.e. traversal path).
 	sql  *sql.Selector
 	path func(context.Context) (*sql.Selector, error)
@@ -131,6 +134,28 @@ func (_q *CompliancePolicyQuery) QueryTicketCitations() *TicketCitationQuery {
 			sqlgraph.From(compliancepolicy.Table, compliancepolicy.FieldID, selector),
 			sqlgraph.To(ticketcitation.Table, ticketcitation.CompliancePolicyColumn),
 			sqlgraph.Edge(sqlgraph.O2M, true, compliancepolicy.TicketCitationsTable, compliancepolicy.TicketCitationsColumn),
+		)
+		fromU = sqlgraph.SetNeighbors(_q.driver.Dialect(), step)
+		return fromU, nil
+	}
+	return query
+}
+
+// QuerySchedulePolicies chains the current query on the "schedule_policies" edge.
+func (_q *CompliancePolicyQuery) QuerySchedulePolicies() *TaskSchedulePolicyQuery {
+	query := (&TaskSchedulePolicyClient{config: _q.config}).Query()
+	query.path = func(ctx context.Context) (fromU *sql.Selector, err error) {
+		if err := _q.prepareQuery(ctx); err != nil {
+			return nil, err
+		}
+		selector := _q.sqlQuery(ctx)
+		if err := selector.Err(); err != nil {
+			return nil, err
+		}
+		step := sqlgraph.NewStep(
+			sqlgraph.From(compliancepolicy.Table, compliancepolicy.FieldID, selector),
+			sqlgraph.To(taskschedulepolicy.Table, taskschedulepolicy.CompliancePolicyColumn),
+			sqlgraph.Edge(sqlgraph.O2M, true, compliancepolicy.SchedulePoliciesTable, compliancepolicy.SchedulePoliciesColumn),
 		)
 		fromU = sqlgraph.SetNeighbors(_q.driver.Dialect(), step)
 		return fromU, nil
@@ -325,14 +350,15 @@ func (_q *CompliancePolicyQuery) Clone() *CompliancePolicyQuery {
 		return nil
 	}
 	return &CompliancePolicyQuery{
-		config:              _q.config,
-		ctx:                 _q.ctx.Clone(),
-		order:               append([]compliancepolicy.OrderOption{}, _q.order...),
-		inters:              append([]Interceptor{}, _q.inters...),
-		predicates:          append([]predicate.CompliancePolicy{}, _q.predicates...),
-		withTickets:         _q.withTickets.Clone(),
-		withSchedules:       _q.withSchedules.Clone(),
-		withTicketCitations: _q.withTicketCitations.Clone(),
+		config:               _q.config,
+		ctx:                  _q.ctx.Clone(),
+		order:                append([]compliancepolicy.OrderOption{}, _q.order...),
+		inters:               append([]Interceptor{}, _q.inters...),
+		predicates:           append([]predicate.CompliancePolicy{}, _q.predicates...),
+		withTickets:          _q.withTickets.Clone(),
+		withSchedules:        _q.withSchedules.Clone(),
+		withTicketCitations:  _q.withTicketCitations.Clone(),
+		withSchedulePolicies: _q.withSchedulePolicies.Clone(),
 		// clone intermediate query.
 		sql:       _q.sql.Clone(),
 		path:      _q.path,
@@ -370,6 +396,17 @@ func (_q *CompliancePolicyQuery) WithTicketCitations(opts ...func(*TicketCitatio
 		opt(query)
 	}
 	_q.withTicketCitations = query
+	return _q
+}
+
+// WithSchedulePolicies tells the query-builder to eager-load the nodes that are connected to
+// the "schedule_policies" edge. The optional arguments are used to configure the query builder of the edge.
+func (_q *CompliancePolicyQuery) WithSchedulePolicies(opts ...func(*TaskSchedulePolicyQuery)) *CompliancePolicyQuery {
+	query := (&TaskSchedulePolicyClient{config: _q.config}).Query()
+	for _, opt := range opts {
+		opt(query)
+	}
+	_q.withSchedulePolicies = query
 	return _q
 }
 
@@ -457,10 +494,11 @@ func (_q *CompliancePolicyQuery) sqlAll(ctx context.Context, hooks ...queryHook)
 	var (
 		nodes       = []*CompliancePolicy{}
 		_spec       = _q.querySpec()
-		loadedTypes = [3]bool{
+		loadedTypes = [4]bool{
 			_q.withTickets != nil,
 			_q.withSchedules != nil,
 			_q.withTicketCitations != nil,
+			_q.withSchedulePolicies != nil,
 		}
 	)
 	_spec.ScanValues = func(columns []string) ([]any, error) {
@@ -507,6 +545,15 @@ func (_q *CompliancePolicyQuery) sqlAll(ctx context.Context, hooks ...queryHook)
 			return nil, err
 		}
 	}
+	if query := _q.withSchedulePolicies; query != nil {
+		if err := _q.loadSchedulePolicies(ctx, query, nodes,
+			func(n *CompliancePolicy) { n.Edges.SchedulePolicies = []*TaskSchedulePolicy{} },
+			func(n *CompliancePolicy, e *TaskSchedulePolicy) {
+				n.Edges.SchedulePolicies = append(n.Edges.SchedulePolicies, e)
+			}); err != nil {
+			return nil, err
+		}
+	}
 	for name, query := range _q.withNamedTickets {
 		if err := _q.loadTickets(ctx, query, nodes,
 			func(n *CompliancePolicy) { n.appendNamedTickets(name) },
@@ -525,6 +572,13 @@ func (_q *CompliancePolicyQuery) sqlAll(ctx context.Context, hooks ...queryHook)
 		if err := _q.loadTicketCitations(ctx, query, nodes,
 			func(n *CompliancePolicy) { n.appendNamedTicketCitations(name) },
 			func(n *CompliancePolicy, e *TicketCitation) { n.appendNamedTicketCitations(name, e) }); err != nil {
+			return nil, err
+		}
+	}
+	for name, query := range _q.withNamedSchedulePolicies {
+		if err := _q.loadSchedulePolicies(ctx, query, nodes,
+			func(n *CompliancePolicy) { n.appendNamedSchedulePolicies(name) },
+			func(n *CompliancePolicy, e *TaskSchedulePolicy) { n.appendNamedSchedulePolicies(name, e) }); err != nil {
 			return nil, err
 		}
 	}
@@ -673,6 +727,36 @@ func (_q *CompliancePolicyQuery) loadTicketCitations(ctx context.Context, query 
 	}
 	query.Where(predicate.TicketCitation(func(s *sql.Selector) {
 		s.Where(sql.InValues(s.C(compliancepolicy.TicketCitationsColumn), fks...))
+	}))
+	neighbors, err := query.All(ctx)
+	if err != nil {
+		return err
+	}
+	for _, n := range neighbors {
+		fk := n.CompliancePolicyID
+		node, ok := nodeids[fk]
+		if !ok {
+			return fmt.Errorf(`unexpected referenced foreign-key "compliance_policy_id" returned %v for node %v`, fk, n)
+		}
+		assign(node, n)
+	}
+	return nil
+}
+func (_q *CompliancePolicyQuery) loadSchedulePolicies(ctx context.Context, query *TaskSchedulePolicyQuery, nodes []*CompliancePolicy, init func(*CompliancePolicy), assign func(*CompliancePolicy, *TaskSchedulePolicy)) error {
+	fks := make([]driver.Value, 0, len(nodes))
+	nodeids := make(map[int]*CompliancePolicy)
+	for i := range nodes {
+		fks = append(fks, nodes[i].ID)
+		nodeids[nodes[i].ID] = nodes[i]
+		if init != nil {
+			init(nodes[i])
+		}
+	}
+	if len(query.ctx.Fields) > 0 {
+		query.ctx.AppendFieldOnce(taskschedulepolicy.FieldCompliancePolicyID)
+	}
+	query.Where(predicate.TaskSchedulePolicy(func(s *sql.Selector) {
+		s.Where(sql.InValues(s.C(compliancepolicy.SchedulePoliciesColumn), fks...))
 	}))
 	neighbors, err := query.All(ctx)
 	if err != nil {
@@ -847,6 +931,20 @@ func (_q *CompliancePolicyQuery) WithNamedTicketCitations(name string, opts ...f
 		_q.withNamedTicketCitations = make(map[string]*TicketCitationQuery)
 	}
 	_q.withNamedTicketCitations[name] = query
+	return _q
+}
+
+// WithNamedSchedulePolicies tells the query-builder to eager-load the nodes that are connected to the "schedule_policies"
+// edge with the given name. The optional arguments are used to configure the query builder of the edge.
+func (_q *CompliancePolicyQuery) WithNamedSchedulePolicies(name string, opts ...func(*TaskSchedulePolicyQuery)) *CompliancePolicyQuery {
+	query := (&TaskSchedulePolicyClient{config: _q.config}).Query()
+	for _, opt := range opts {
+		opt(query)
+	}
+	if _q.withNamedSchedulePolicies == nil {
+		_q.withNamedSchedulePolicies = make(map[string]*TaskSchedulePolicyQuery)
+	}
+	_q.withNamedSchedulePolicies[name] = query
 	return _q
 }
 

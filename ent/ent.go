@@ -30,6 +30,7 @@ import (
 	"socdesk/ent/tag"
 	"socdesk/ent/taskschedule"
 	"socdesk/ent/taskscheduleevent"
+	"socdesk/ent/taskschedulepolicy"
 	"socdesk/ent/taskschedulewatcher"
 	"socdesk/ent/ticket"
 	"socdesk/ent/ticketapprover"
@@ -128,6 +129,7 @@ func checkColumn(t, c string) error {
 			tag.Table:                 tag.ValidColumn,
 			taskschedule.Table:        taskschedule.ValidColumn,
 			taskscheduleevent.Table:   taskscheduleevent.ValidColumn,
+			taskschedulepolicy.Table:  taskschedulepolicy.ValidColumn,
 			taskschedulewatcher.Table: taskschedulewatcher.ValidColumn,
 			ticket.Table:              ticket.ValidColumn,
 			ticketapprover.Table:      ticketapprover.ValidColumn,

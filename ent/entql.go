@@ -27,6 +27,7 @@ import (
 	"socdesk/ent/tag"
 	"socdesk/ent/taskschedule"
 	"socdesk/ent/taskscheduleevent"
+	"socdesk/ent/taskschedulepolicy"
 	"socdesk/ent/taskschedulewatcher"
 	"socdesk/ent/ticket"
 	"socdesk/ent/ticketapprover"
@@ -46,7 +47,7 @@ import (
 
 // schemaGraph holds a representation of ent/schema at runtime.
 var schemaGraph = func() *sqlgraph.Schema {
-	graph := &sqlgraph.Schema{Nodes: make([]*sqlgraph.Node, 33)}
+	graph := &sqlgraph.Schema{Nodes: make([]*sqlgraph.Node, 34)}
 	graph.Nodes[0] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   apitoken.Table,
@@ -542,6 +543,27 @@ var schemaGraph = func() *sqlgraph.Schema {
 	}
 	graph.Nodes[23] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
+			Table:   taskschedulepolicy.Table,
+			Columns: taskschedulepolicy.Columns,
+			CompositeID: []*sqlgraph.FieldSpec{
+				{
+					Type:   field.TypeInt,
+					Column: taskschedulepolicy.FieldTaskScheduleID,
+				},
+				{
+					Type:   field.TypeInt,
+					Column: taskschedulepolicy.FieldCompliancePolicyID,
+				},
+			},
+		},
+		Type: "TaskSchedulePolicy",
+		Fields: map[string]*sqlgraph.FieldSpec{
+			taskschedulepolicy.FieldTaskScheduleID:     {Type: field.TypeInt, Column: taskschedulepolicy.FieldTaskScheduleID},
+			taskschedulepolicy.FieldCompliancePolicyID: {Type: field.TypeInt, Column: taskschedulepolicy.FieldCompliancePolicyID},
+		},
+	}
+	graph.Nodes[24] = &sqlgraph.Node{
+		NodeSpec: sqlgraph.NodeSpec{
 			Table:   taskschedulewatcher.Table,
 			Columns: taskschedulewatcher.Columns,
 			ID: &sqlgraph.FieldSpec{
@@ -557,7 +579,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			taskschedulewatcher.FieldCreatedAt:  {Type: field.TypeTime, Column: taskschedulewatcher.FieldCreatedAt},
 		},
 	}
-	graph.Nodes[24] = &sqlgraph.Node{
+	graph.Nodes[25] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   ticket.Table,
 			Columns: ticket.Columns,
@@ -608,7 +630,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			ticket.FieldResolution:        {Type: field.TypeString, Column: ticket.FieldResolution},
 		},
 	}
-	graph.Nodes[25] = &sqlgraph.Node{
+	graph.Nodes[26] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   ticketapprover.Table,
 			Columns: ticketapprover.Columns,
@@ -629,7 +651,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			ticketapprover.FieldUserID:   {Type: field.TypeInt, Column: ticketapprover.FieldUserID},
 		},
 	}
-	graph.Nodes[26] = &sqlgraph.Node{
+	graph.Nodes[27] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   ticketassignee.Table,
 			Columns: ticketassignee.Columns,
@@ -650,7 +672,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			ticketassignee.FieldUserID:   {Type: field.TypeInt, Column: ticketassignee.FieldUserID},
 		},
 	}
-	graph.Nodes[27] = &sqlgraph.Node{
+	graph.Nodes[28] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   ticketcitation.Table,
 			Columns: ticketcitation.Columns,
@@ -671,7 +693,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			ticketcitation.FieldCompliancePolicyID: {Type: field.TypeInt, Column: ticketcitation.FieldCompliancePolicyID},
 		},
 	}
-	graph.Nodes[28] = &sqlgraph.Node{
+	graph.Nodes[29] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   ticketevent.Table,
 			Columns: ticketevent.Columns,
@@ -694,7 +716,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			ticketevent.FieldChanges:      {Type: field.TypeJSON, Column: ticketevent.FieldChanges},
 		},
 	}
-	graph.Nodes[29] = &sqlgraph.Node{
+	graph.Nodes[30] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   ticketlink.Table,
 			Columns: ticketlink.Columns,
@@ -712,7 +734,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			ticketlink.FieldCreatedAt:   {Type: field.TypeTime, Column: ticketlink.FieldCreatedAt},
 		},
 	}
-	graph.Nodes[30] = &sqlgraph.Node{
+	graph.Nodes[31] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   tickettag.Table,
 			Columns: tickettag.Columns,
@@ -733,7 +755,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			tickettag.FieldTagID:    {Type: field.TypeInt, Column: tickettag.FieldTagID},
 		},
 	}
-	graph.Nodes[31] = &sqlgraph.Node{
+	graph.Nodes[32] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   ticketwatcher.Table,
 			Columns: ticketwatcher.Columns,
@@ -750,7 +772,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			ticketwatcher.FieldCreatedAt: {Type: field.TypeTime, Column: ticketwatcher.FieldCreatedAt},
 		},
 	}
-	graph.Nodes[32] = &sqlgraph.Node{
+	graph.Nodes[33] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   user.Table,
 			Columns: user.Columns,
@@ -904,6 +926,18 @@ var schemaGraph = func() *sqlgraph.Schema {
 		},
 		"CompliancePolicy",
 		"TicketCitation",
+	)
+	graph.MustAddE(
+		"schedule_policies",
+		&sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.O2M,
+			Inverse: true,
+			Table:   compliancepolicy.SchedulePoliciesTable,
+			Columns: []string{compliancepolicy.SchedulePoliciesColumn},
+			Bidi:    false,
+		},
+		"CompliancePolicy",
+		"TaskSchedulePolicy",
 	)
 	graph.MustAddE(
 		"channel",
@@ -1494,6 +1528,18 @@ var schemaGraph = func() *sqlgraph.Schema {
 		"TaskScheduleEvent",
 	)
 	graph.MustAddE(
+		"schedule_policies",
+		&sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.O2M,
+			Inverse: true,
+			Table:   taskschedule.SchedulePoliciesTable,
+			Columns: []string{taskschedule.SchedulePoliciesColumn},
+			Bidi:    false,
+		},
+		"TaskSchedule",
+		"TaskSchedulePolicy",
+	)
+	graph.MustAddE(
 		"schedule",
 		&sqlgraph.EdgeSpec{
 			Rel:     sqlgraph.M2O,
@@ -1516,6 +1562,30 @@ var schemaGraph = func() *sqlgraph.Schema {
 		},
 		"TaskScheduleEvent",
 		"User",
+	)
+	graph.MustAddE(
+		"schedule",
+		&sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.M2O,
+			Inverse: false,
+			Table:   taskschedulepolicy.ScheduleTable,
+			Columns: []string{taskschedulepolicy.ScheduleColumn},
+			Bidi:    false,
+		},
+		"TaskSchedulePolicy",
+		"TaskSchedule",
+	)
+	graph.MustAddE(
+		"compliance_policy",
+		&sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.M2O,
+			Inverse: false,
+			Table:   taskschedulepolicy.CompliancePolicyTable,
+			Columns: []string{taskschedulepolicy.CompliancePolicyColumn},
+			Bidi:    false,
+		},
+		"TaskSchedulePolicy",
+		"CompliancePolicy",
 	)
 	graph.MustAddE(
 		"schedule",
@@ -2627,6 +2697,20 @@ func (f *CompliancePolicyFilter) WhereHasTicketCitations() {
 // WhereHasTicketCitationsWith applies a predicate to check if query has an edge ticket_citations with a given conditions (other predicates).
 func (f *CompliancePolicyFilter) WhereHasTicketCitationsWith(preds ...predicate.TicketCitation) {
 	f.Where(entql.HasEdgeWith("ticket_citations", sqlgraph.WrapFunc(func(s *sql.Selector) {
+		for _, p := range preds {
+			p(s)
+		}
+	})))
+}
+
+// WhereHasSchedulePolicies applies a predicate to check if query has an edge schedule_policies.
+func (f *CompliancePolicyFilter) WhereHasSchedulePolicies() {
+	f.Where(entql.HasEdge("schedule_policies"))
+}
+
+// WhereHasSchedulePoliciesWith applies a predicate to check if query has an edge schedule_policies with a given conditions (other predicates).
+func (f *CompliancePolicyFilter) WhereHasSchedulePoliciesWith(preds ...predicate.TaskSchedulePolicy) {
+	f.Where(entql.HasEdgeWith("schedule_policies", sqlgraph.WrapFunc(func(s *sql.Selector) {
 		for _, p := range preds {
 			p(s)
 		}
@@ -4714,6 +4798,20 @@ func (f *TaskScheduleFilter) WhereHasEventsWith(preds ...predicate.TaskScheduleE
 	})))
 }
 
+// WhereHasSchedulePolicies applies a predicate to check if query has an edge schedule_policies.
+func (f *TaskScheduleFilter) WhereHasSchedulePolicies() {
+	f.Where(entql.HasEdge("schedule_policies"))
+}
+
+// WhereHasSchedulePoliciesWith applies a predicate to check if query has an edge schedule_policies with a given conditions (other predicates).
+func (f *TaskScheduleFilter) WhereHasSchedulePoliciesWith(preds ...predicate.TaskSchedulePolicy) {
+	f.Where(entql.HasEdgeWith("schedule_policies", sqlgraph.WrapFunc(func(s *sql.Selector) {
+		for _, p := range preds {
+			p(s)
+		}
+	})))
+}
+
 // addPredicate implements the predicateAdder interface.
 func (_q *TaskScheduleEventQuery) addPredicate(pred func(s *sql.Selector)) {
 	_q.predicates = append(_q.predicates, pred)
@@ -4813,6 +4911,79 @@ func (f *TaskScheduleEventFilter) WhereHasActorWith(preds ...predicate.User) {
 }
 
 // addPredicate implements the predicateAdder interface.
+func (_q *TaskSchedulePolicyQuery) addPredicate(pred func(s *sql.Selector)) {
+	_q.predicates = append(_q.predicates, pred)
+}
+
+// Filter returns a Filter implementation to apply filters on the TaskSchedulePolicyQuery builder.
+func (_q *TaskSchedulePolicyQuery) Filter() *TaskSchedulePolicyFilter {
+	return &TaskSchedulePolicyFilter{config: _q.config, predicateAdder: _q}
+}
+
+// addPredicate implements the predicateAdder interface.
+func (m *TaskSchedulePolicyMutation) addPredicate(pred func(s *sql.Selector)) {
+	m.predicates = append(m.predicates, pred)
+}
+
+// Filter returns an entql.Where implementation to apply filters on the TaskSchedulePolicyMutation builder.
+func (m *TaskSchedulePolicyMutation) Filter() *TaskSchedulePolicyFilter {
+	return &TaskSchedulePolicyFilter{config: m.config, predicateAdder: m}
+}
+
+// TaskSchedulePolicyFilter provides a generic filtering capability at runtime for TaskSchedulePolicyQuery.
+type TaskSchedulePolicyFilter struct {
+	predicateAdder
+	config
+}
+
+// Where applies the entql predicate on the query filter.
+func (f *TaskSchedulePolicyFilter) Where(p entql.P) {
+	f.addPredicate(func(s *sql.Selector) {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[23].Type, p, s); err != nil {
+			s.AddError(err)
+		}
+	})
+}
+
+// WhereTaskScheduleID applies the entql int predicate on the task_schedule_id field.
+func (f *TaskSchedulePolicyFilter) WhereTaskScheduleID(p entql.IntP) {
+	f.Where(p.Field(taskschedulepolicy.FieldTaskScheduleID))
+}
+
+// WhereCompliancePolicyID applies the entql int predicate on the compliance_policy_id field.
+func (f *TaskSchedulePolicyFilter) WhereCompliancePolicyID(p entql.IntP) {
+	f.Where(p.Field(taskschedulepolicy.FieldCompliancePolicyID))
+}
+
+// WhereHasSchedule applies a predicate to check if query has an edge schedule.
+func (f *TaskSchedulePolicyFilter) WhereHasSchedule() {
+	f.Where(entql.HasEdge("schedule"))
+}
+
+// WhereHasScheduleWith applies a predicate to check if query has an edge schedule with a given conditions (other predicates).
+func (f *TaskSchedulePolicyFilter) WhereHasScheduleWith(preds ...predicate.TaskSchedule) {
+	f.Where(entql.HasEdgeWith("schedule", sqlgraph.WrapFunc(func(s *sql.Selector) {
+		for _, p := range preds {
+			p(s)
+		}
+	})))
+}
+
+// WhereHasCompliancePolicy applies a predicate to check if query has an edge compliance_policy.
+func (f *TaskSchedulePolicyFilter) WhereHasCompliancePolicy() {
+	f.Where(entql.HasEdge("compliance_policy"))
+}
+
+// WhereHasCompliancePolicyWith applies a predicate to check if query has an edge compliance_policy with a given conditions (other predicates).
+func (f *TaskSchedulePolicyFilter) WhereHasCompliancePolicyWith(preds ...predicate.CompliancePolicy) {
+	f.Where(entql.HasEdgeWith("compliance_policy", sqlgraph.WrapFunc(func(s *sql.Selector) {
+		for _, p := range preds {
+			p(s)
+		}
+	})))
+}
+
+// addPredicate implements the predicateAdder interface.
 func (_q *TaskScheduleWatcherQuery) addPredicate(pred func(s *sql.Selector)) {
 	_q.predicates = append(_q.predicates, pred)
 }
@@ -4841,7 +5012,7 @@ type TaskScheduleWatcherFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *TaskScheduleWatcherFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[23].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[24].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -4929,7 +5100,7 @@ type TicketFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *TicketFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[24].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[25].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -5467,7 +5638,7 @@ type TicketApproverFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *TicketApproverFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[25].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[26].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -5540,7 +5711,7 @@ type TicketAssigneeFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *TicketAssigneeFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[26].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[27].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -5613,7 +5784,7 @@ type TicketCitationFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *TicketCitationFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[27].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[28].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -5686,7 +5857,7 @@ type TicketEventFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *TicketEventFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[28].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[29].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -5804,7 +5975,7 @@ type TicketLinkFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *TicketLinkFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[29].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[30].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -5911,7 +6082,7 @@ type TicketTagFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *TicketTagFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[30].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[31].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -5984,7 +6155,7 @@ type TicketWatcherFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *TicketWatcherFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[31].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[32].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -6072,7 +6243,7 @@ type UserFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *UserFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[32].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[33].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})

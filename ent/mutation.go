@@ -32,6 +32,7 @@ import (
 	"socdesk/ent/tag"
 	"socdesk/ent/taskschedule"
 	"socdesk/ent/taskscheduleevent"
+	"socdesk/ent/taskschedulepolicy"
 	"socdesk/ent/taskschedulewatcher"
 	"socdesk/ent/ticket"
 	"socdesk/ent/ticketapprover"
@@ -82,6 +83,7 @@ const (
 	TypeTag                 = "Tag"
 	TypeTaskSchedule        = "TaskSchedule"
 	TypeTaskScheduleEvent   = "TaskScheduleEvent"
+	TypeTaskSchedulePolicy  = "TaskSchedulePolicy"
 	TypeTaskScheduleWatcher = "TaskScheduleWatcher"
 	TypeTicket              = "Ticket"
 	TypeTicketApprover      = "TicketApprover"
@@ -22478,6 +22480,401 @@ func (m *TaskScheduleEventMutation) ResetEdge(name string) error {
 		return nil
 	}
 	return fmt.Errorf("unknown TaskScheduleEvent edge %s", name)
+}
+
+// TaskSchedulePolicyMutation represents an operation that mutates the TaskSchedulePolicy nodes in the graph.
+type TaskSchedulePolicyMutation struct {
+	config
+	op                       Op
+	typ                      string
+	clearedFields            map[string]struct{}
+	schedule                 *int
+	clearedschedule          bool
+	compliance_policy        *int
+	clearedcompliance_policy bool
+	done                     bool
+	oldValue                 func(context.Context) (*TaskSchedulePolicy, error)
+	predicates               []predicate.TaskSchedulePolicy
+}
+
+var _ ent.Mutation = (*TaskSchedulePolicyMutation)(nil)
+
+// taskschedulepolicyOption allows management of the mutation configuration using functional options.
+type taskschedulepolicyOption func(*TaskSchedulePolicyMutation)
+
+// newTaskSchedulePolicyMutation creates new mutation for the TaskSchedulePolicy entity.
+func newTaskSchedulePolicyMutation(c config, op Op, opts ...taskschedulepolicyOption) *TaskSchedulePolicyMutation {
+	m := &TaskSchedulePolicyMutation{
+		config:        c,
+		op:            op,
+		typ:           TypeTaskSchedulePolicy,
+		clearedFields: make(map[string]struct{}),
+	}
+	for _, opt := range opts {
+		opt(m)
+	}
+	return m
+}
+
+// Client returns a new `ent.Client` from the mutation. If the mutation was
+// executed in a transaction (ent.Tx), a transactional client is returned.
+func (m TaskSchedulePolicyMutation) Client() *Client {
+	client := &Client{config: m.config}
+	client.init()
+	return client
+}
+
+// Tx returns an `ent.Tx` for mutations that were executed in transactions;
+// it returns an error otherwise.
+func (m TaskSchedulePolicyMutation) Tx() (*Tx, error) {
+	if _, ok := m.driver.(*txDriver); !ok {
+		return nil, errors.New("ent: mutation is not running in a transaction")
+	}
+	tx := &Tx{config: m.config}
+	tx.init()
+	return tx, nil
+}
+
+// SetTaskScheduleID sets the "task_schedule_id" field.
+func (m *TaskSchedulePolicyMutation) SetTaskScheduleID(i int) {
+	m.schedule = &i
+}
+
+// TaskScheduleID returns the value of the "task_schedule_id" field in the mutation.
+func (m *TaskSchedulePolicyMutation) TaskScheduleID() (r int, exists bool) {
+	v := m.schedule
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// ResetTaskScheduleID resets all changes to the "task_schedule_id" field.
+func (m *TaskSchedulePolicyMutation) ResetTaskScheduleID() {
+	m.schedule = nil
+}
+
+// SetCompliancePolicyID sets the "compliance_policy_id" field.
+func (m *TaskSchedulePolicyMutation) SetCompliancePolicyID(i int) {
+	m.compliance_policy = &i
+}
+
+// CompliancePolicyID returns the value of the "compliance_policy_id" field in the mutation.
+func (m *TaskSchedulePolicyMutation) CompliancePolicyID() (r int, exists bool) {
+	v := m.compliance_policy
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// ResetCompliancePolicyID resets all changes to the "compliance_policy_id" field.
+func (m *TaskSchedulePolicyMutation) ResetCompliancePolicyID() {
+	m.compliance_policy = nil
+}
+
+// SetScheduleID sets the "schedule" edge to the TaskSchedule entity by id.
+func (m *TaskSchedulePolicyMutation) SetScheduleID(id int) {
+	m.schedule = &id
+}
+
+// ClearSchedule clears the "schedule" edge to the TaskSchedule entity.
+func (m *TaskSchedulePolicyMutation) ClearSchedule() {
+	m.clearedschedule = true
+	m.clearedFields[taskschedulepolicy.FieldTaskScheduleID] = struct{}{}
+}
+
+// ScheduleCleared reports if the "schedule" edge to the TaskSchedule entity was cleared.
+func (m *TaskSchedulePolicyMutation) ScheduleCleared() bool {
+	return m.clearedschedule
+}
+
+// ScheduleID returns the "schedule" edge ID in the mutation.
+func (m *TaskSchedulePolicyMutation) ScheduleID() (id int, exists bool) {
+	if m.schedule != nil {
+		return *m.schedule, true
+	}
+	return
+}
+
+// ScheduleIDs returns the "schedule" edge IDs in the mutation.
+// Note that IDs always returns len(IDs) <= 1 for unique edges, and you should use
+// ScheduleID instead. It exists only for internal usage by the builders.
+func (m *TaskSchedulePolicyMutation) ScheduleIDs() (ids []int) {
+	if id := m.schedule; id != nil {
+		ids = append(ids, *id)
+	}
+	return
+}
+
+// ResetSchedule resets all changes to the "schedule" edge.
+func (m *TaskSchedulePolicyMutation) ResetSchedule() {
+	m.schedule = nil
+	m.clearedschedule = false
+}
+
+// ClearCompliancePolicy clears the "compliance_policy" edge to the CompliancePolicy entity.
+func (m *TaskSchedulePolicyMutation) ClearCompliancePolicy() {
+	m.clearedcompliance_policy = true
+	m.clearedFields[taskschedulepolicy.FieldCompliancePolicyID] = struct{}{}
+}
+
+// CompliancePolicyCleared reports if the "compliance_policy" edge to the CompliancePolicy entity was cleared.
+func (m *TaskSchedulePolicyMutation) CompliancePolicyCleared() bool {
+	return m.clearedcompliance_policy
+}
+
+// CompliancePolicyIDs returns the "compliance_policy" edge IDs in the mutation.
+// Note that IDs always returns len(IDs) <= 1 for unique edges, and you should use
+// CompliancePolicyID instead. It exists only for internal usage by the builders.
+func (m *TaskSchedulePolicyMutation) CompliancePolicyIDs() (ids []int) {
+	if id := m.compliance_policy; id != nil {
+		ids = append(ids, *id)
+	}
+	return
+}
+
+// ResetCompliancePolicy resets all changes to the "compliance_policy" edge.
+func (m *TaskSchedulePolicyMutation) ResetCompliancePolicy() {
+	m.compliance_policy = nil
+	m.clearedcompliance_policy = false
+}
+
+// Where appends a list predicates to the TaskSchedulePolicyMutation builder.
+func (m *TaskSchedulePolicyMutation) Where(ps ...predicate.TaskSchedulePolicy) {
+	m.predicates = append(m.predicates, ps...)
+}
+
+// WhereP appends storage-level predicates to the TaskSchedulePolicyMutation builder. Using this method,
+// users can use type-assertion to append predicates that do not depend on any generated package.
+func (m *TaskSchedulePolicyMutation) WhereP(ps ...func(*sql.Selector)) {
+	p := make([]predicate.TaskSchedulePolicy, len(ps))
+	for i := range ps {
+		p[i] = ps[i]
+	}
+	m.Where(p...)
+}
+
+// Op returns the operation name.
+func (m *TaskSchedulePolicyMutation) Op() Op {
+	return m.op
+}
+
+// SetOp allows setting the mutation operation.
+func (m *TaskSchedulePolicyMutation) SetOp(op Op) {
+	m.op = op
+}
+
+// Type returns the node type of this mutation (TaskSchedulePolicy).
+func (m *TaskSchedulePolicyMutation) Type() string {
+	return m.typ
+}
+
+// Fields returns all fields that were changed during this mutation. Note that in
+// order to get all numeric fields that were incremented/decremented, call
+// AddedFields().
+func (m *TaskSchedulePolicyMutation) Fields() []string {
+	fields := make([]string, 0, 2)
+	if m.schedule != nil {
+		fields = append(fields, taskschedulepolicy.FieldTaskScheduleID)
+	}
+	if m.compliance_policy != nil {
+		fields = append(fields, taskschedulepolicy.FieldCompliancePolicyID)
+	}
+	return fields
+}
+
+// Field returns the value of a field with the given name. The second boolean
+// return value indicates that this field was not set, or was not defined in the
+// schema.
+func (m *TaskSchedulePolicyMutation) Field(name string) (ent.Value, bool) {
+	switch name {
+	case taskschedulepolicy.FieldTaskScheduleID:
+		return m.TaskScheduleID()
+	case taskschedulepolicy.FieldCompliancePolicyID:
+		return m.CompliancePolicyID()
+	}
+	return nil, false
+}
+
+// OldField returns the old value of the field from the database. An error is
+// returned if the mutation operation is not UpdateOne, or the query to the
+// database failed.
+func (m *TaskSchedulePolicyMutation) OldField(ctx context.Context, name string) (ent.Value, error) {
+	return nil, errors.New("edge schema TaskSchedulePolicy does not support getting old values")
+}
+
+// SetField sets the value of a field with the given name. It returns an error if
+// the field is not defined in the schema, or if the type mismatched the field
+// type.
+func (m *TaskSchedulePolicyMutation) SetField(name string, value ent.Value) error {
+	switch name {
+	case taskschedulepolicy.FieldTaskScheduleID:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetTaskScheduleID(v)
+		return nil
+	case taskschedulepolicy.FieldCompliancePolicyID:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetCompliancePolicyID(v)
+		return nil
+	}
+	return fmt.Errorf("unknown TaskSchedulePolicy field %s", name)
+}
+
+// AddedFields returns all numeric fields that were incremented/decremented during
+// this mutation.
+func (m *TaskSchedulePolicyMutation) AddedFields() []string {
+	var fields []string
+	return fields
+}
+
+// AddedField returns the numeric value that was incremented/decremented on a field
+// with the given name. The second boolean return value indicates that this field
+// was not set, or was not defined in the schema.
+func (m *TaskSchedulePolicyMutation) AddedField(name string) (ent.Value, bool) {
+	switch name {
+	}
+	return nil, false
+}
+
+// AddField adds the value to the field with the given name. It returns an error if
+// the field is not defined in the schema, or if the type mismatched the field
+// type.
+func (m *TaskSchedulePolicyMutation) AddField(name string, value ent.Value) error {
+	switch name {
+	}
+	return fmt.Errorf("unknown TaskSchedulePolicy numeric field %s", name)
+}
+
+// ClearedFields returns all nullable fields that were cleared during this
+// mutation.
+func (m *TaskSchedulePolicyMutation) ClearedFields() []string {
+	return nil
+}
+
+// FieldCleared returns a boolean indicating if a field with the given name was
+// cleared in this mutation.
+func (m *TaskSchedulePolicyMutation) FieldCleared(name string) bool {
+	_, ok := m.clearedFields[name]
+	return ok
+}
+
+// ClearField clears the value of the field with the given name. It returns an
+// error if the field is not defined in the schema.
+func (m *TaskSchedulePolicyMutation) ClearField(name string) error {
+	return fmt.Errorf("unknown TaskSchedulePolicy nullable field %s", name)
+}
+
+// ResetField resets all changes in the mutation for the field with the given name.
+// It returns an error if the field is not defined in the schema.
+func (m *TaskSchedulePolicyMutation) ResetField(name string) error {
+	switch name {
+	case taskschedulepolicy.FieldTaskScheduleID:
+		m.ResetTaskScheduleID()
+		return nil
+	case taskschedulepolicy.FieldCompliancePolicyID:
+		m.ResetCompliancePolicyID()
+		return nil
+	}
+	return fmt.Errorf("unknown TaskSchedulePolicy field %s", name)
+}
+
+// AddedEdges returns all edge names that were set/added in this mutation.
+func (m *TaskSchedulePolicyMutation) AddedEdges() []string {
+	edges := make([]string, 0, 2)
+	if m.schedule != nil {
+		edges = append(edges, taskschedulepolicy.EdgeSchedule)
+	}
+	if m.compliance_policy != nil {
+		edges = append(edges, taskschedulepolicy.EdgeCompliancePolicy)
+	}
+	return edges
+}
+
+// AddedIDs returns all IDs (to other nodes) that were added for the given edge
+// name in this mutation.
+func (m *TaskSchedulePolicyMutation) AddedIDs(name string) []ent.Value {
+	switch name {
+	case taskschedulepolicy.EdgeSchedule:
+		if id := m.schedule; id != nil {
+			return []ent.Value{*id}
+		}
+	case taskschedulepolicy.EdgeCompliancePolicy:
+		if id := m.compliance_policy; id != nil {
+			return []ent.Value{*id}
+		}
+	}
+	return nil
+}
+
+// RemovedEdges returns all edge names that were removed in this mutation.
+func (m *TaskSchedulePolicyMutation) RemovedEdges() []string {
+	edges := make([]string, 0, 2)
+	return edges
+}
+
+// RemovedIDs returns all IDs (to other nodes) that were removed for the edge with
+// the given name in this mutation.
+func (m *TaskSchedulePolicyMutation) RemovedIDs(name string) []ent.Value {
+	return nil
+}
+
+// ClearedEdges returns all edge names that were cleared in this mutation.
+func (m *TaskSchedulePolicyMutation) ClearedEdges() []string {
+	edges := make([]string, 0, 2)
+	if m.clearedschedule {
+		edges = append(edges, taskschedulepolicy.EdgeSchedule)
+	}
+	if m.clearedcompliance_policy {
+		edges = append(edges, taskschedulepolicy.EdgeCompliancePolicy)
+	}
+	return edges
+}
+
+// EdgeCleared returns a boolean which indicates if the edge with the given name
+// was cleared in this mutation.
+func (m *TaskSchedulePolicyMutation) EdgeCleared(name string) bool {
+	switch name {
+	case taskschedulepolicy.EdgeSchedule:
+		return m.clearedschedule
+	case taskschedulepolicy.EdgeCompliancePolicy:
+		return m.clearedcompliance_policy
+	}
+	return false
+}
+
+// ClearEdge clears the value of the edge with the given name. It returns an error
+// if that edge is not defined in the schema.
+func (m *TaskSchedulePolicyMutation) ClearEdge(name string) error {
+	switch name {
+	case taskschedulepolicy.EdgeSchedule:
+		m.ClearSchedule()
+		return nil
+	case taskschedulepolicy.EdgeCompliancePolicy:
+		m.ClearCompliancePolicy()
+		return nil
+	}
+	return fmt.Errorf("unknown TaskSchedulePolicy unique edge %s", name)
+}
+
+// ResetEdge resets all changes to the edge with the given name in this mutation.
+// It returns an error if the edge is not defined in the schema.
+func (m *TaskSchedulePolicyMutation) ResetEdge(name string) error {
+	switch name {
+	case taskschedulepolicy.EdgeSchedule:
+		m.ResetSchedule()
+		return nil
+	case taskschedulepolicy.EdgeCompliancePolicy:
+		m.ResetCompliancePolicy()
+		return nil
+	}
+	return fmt.Errorf("unknown TaskSchedulePolicy edge %s", name)
 }
 
 // TaskScheduleWatcherMutation represents an operation that mutates the TaskScheduleWatcher nodes in the graph.

@@ -85,17 +85,20 @@ type TaskScheduleEdges struct {
 	Tasks []*Ticket `json:"tasks,omitempty"`
 	// Events holds the value of the events edge.
 	Events []*TaskScheduleEvent `json:"events,omitempty"`
+	// SchedulePolicies holds the value of the schedule_policies edge.
+	SchedulePolicies []*TaskSchedulePolicy `json:"schedule_policies,omitempty"`
 	// loadedTypes holds the information for reporting if a
 	// type was loaded (or requested) in eager-loading or not.
-	loadedTypes [9]bool
+	loadedTypes [10]bool
 	// totalCount holds the count of the edges above.
 	totalCount [8]map[string]int
 
-	namedTags     map[string][]*Tag
-	namedPolicies map[string][]*CompliancePolicy
-	namedWatchers map[string][]*TaskScheduleWatcher
-	namedTasks    map[string][]*Ticket
-	namedEvents   map[string][]*TaskScheduleEvent
+	namedTags             map[string][]*Tag
+	namedPolicies         map[string][]*CompliancePolicy
+	namedWatchers         map[string][]*TaskScheduleWatcher
+	namedTasks            map[string][]*Ticket
+	namedEvents           map[string][]*TaskScheduleEvent
+	namedSchedulePolicies map[string][]*TaskSchedulePolicy
 }
 
 // SiteOrErr returns the Site value or an error if the edge
@@ -185,6 +188,15 @@ func (e TaskScheduleEdges) EventsOrErr() ([]*TaskScheduleEvent, error) {
 		return e.Events, nil
 	}
 	return nil, &NotLoadedError{edge: "events"}
+}
+
+// SchedulePoliciesOrErr returns the SchedulePolicies value or an error if the edge
+// was not loaded in eager-loading.
+func (e TaskScheduleEdges) SchedulePoliciesOrErr() ([]*TaskSchedulePolicy, error) {
+	if e.loadedTypes[9] {
+		return e.SchedulePolicies, nil
+	}
+	return nil, &NotLoadedError{edge: "schedule_policies"}
 }
 
 // scanValues returns the types for scanning values from sql.Rows.
@@ -404,6 +416,11 @@ func (_m *TaskSchedule) QueryEvents() *TaskScheduleEventQuery {
 	return NewTaskScheduleClient(_m.config).QueryEvents(_m)
 }
 
+// QuerySchedulePolicies queries the "schedule_policies" edge of the TaskSchedule entity.
+func (_m *TaskSchedule) QuerySchedulePolicies() *TaskSchedulePolicyQuery {
+	return NewTaskScheduleClient(_m.config).QuerySchedulePolicies(_m)
+}
+
 // Update returns a builder for updating this TaskSchedule.
 // Note that you need to call TaskSchedule.Unwrap() before calling this method if this TaskSchedule
 // was returned from a transaction, and the transaction was committed or rolled back.
@@ -618,6 +635,30 @@ func (_m *TaskSchedule) appendNamedEvents(name string, edges ...*TaskScheduleEve
 		_m.Edges.namedEvents[name] = []*TaskScheduleEvent{}
 	} else {
 		_m.Edges.namedEvents[name] = append(_m.Edges.namedEvents[name], edges...)
+	}
+}
+
+// NamedSchedulePolicies returns the SchedulePolicies named value or an error if the edge was not
+// loaded in eager-loading with this name.
+func (_m *TaskSchedule) NamedSchedulePolicies(name string) ([]*TaskSchedulePolicy, error) {
+	if _m.Edges.namedSchedulePolicies == nil {
+		return nil, &NotLoadedError{edge: name}
+	}
+	nodes, ok := _m.Edges.namedSchedulePolicies[name]
+	if !ok {
+		return nil, &NotLoadedError{edge: name}
+	}
+	return nodes, nil
+}
+
+func (_m *TaskSchedule) appendNamedSchedulePolicies(name string, edges ...*TaskSchedulePolicy) {
+	if _m.Edges.namedSchedulePolicies == nil {
+		_m.Edges.namedSchedulePolicies = make(map[string][]*TaskSchedulePolicy)
+	}
+	if len(edges) == 0 {
+		_m.Edges.namedSchedulePolicies[name] = []*TaskSchedulePolicy{}
+	} else {
+		_m.Edges.namedSchedulePolicies[name] = append(_m.Edges.namedSchedulePolicies[name], edges...)
 	}
 }
 

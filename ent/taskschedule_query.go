@@ -15,6 +15,7 @@ import (
 	"socdesk/ent/tag"
 	"socdesk/ent/taskschedule"
 	"socdesk/ent/taskscheduleevent"
+	"socdesk/ent/taskschedulepolicy"
 	"socdesk/ent/taskschedulewatcher"
 	"socdesk/ent/ticket"
 	"socdesk/ent/user"
@@ -29,26 +30,28 @@ import (
 // TaskScheduleQuery is the builder for querying TaskSchedule entities.
 type TaskScheduleQuery struct {
 	config
-	ctx               *QueryContext
-	order             []taskschedule.OrderOption
-	inters            []Interceptor
-	predicates        []predicate.TaskSchedule
-	withSite          *SiteQuery
-	withCategory      *CategoryQuery
-	withOwner         *UserQuery
-	withCreatedBy     *UserQuery
-	withTags          *TagQuery
-	withPolicies      *CompliancePolicyQuery
-	withWatchers      *TaskScheduleWatcherQuery
-	withTasks         *TicketQuery
-	withEvents        *TaskScheduleEventQuery
-	loadTotal         []func(context.Context, []*TaskSchedule) error
-	modifiers         []func(*sql.Selector)
-	withNamedTags     map[string]*TagQuery
-	withNamedPolicies map[string]*CompliancePolicyQuery
-	withNamedWatchers map[string]*TaskScheduleWatcherQuery
-	withNamedTasks    map[string]*TicketQuery
-	withNamedEvents   map[string]*TaskScheduleEventQuery
+	ctx                       *QueryContext
+	order                     []taskschedule.OrderOption
+	inters                    []Interceptor
+	predicates                []predicate.TaskSchedule
+	withSite                  *SiteQuery
+	withCategory              *CategoryQuery
+	withOwner                 *UserQuery
+	withCreatedBy             *UserQuery
+	withTags                  *TagQuery
+	withPolicies              *CompliancePolicyQuery
+	withWatchers              *TaskScheduleWatcherQuery
+	withTasks                 *TicketQuery
+	withEvents                *TaskScheduleEventQuery
+	withSchedulePolicies      *TaskSchedulePolicyQuery
+	loadTotal                 []func(context.Context, []*TaskSchedule) error
+	modifiers                 []func(*sql.Selector)
+	withNamedTags             map[string]*TagQuery
+	withNamedPolicies         map[string]*CompliancePolicyQuery
+	withNamedWatchers         map[string]*TaskScheduleWatcherQuery
+	withNamedTasks            map[string]*TicketQuery
+	withNamedEvents           map[string]*TaskScheduleEventQuery
+	withNamedSchedulePolicies map[string]*TaskSchedulePolicyQuery
 	// intermediate query (i.e. traversal path).
 	sql  *sql.Selector
 	path func(context.Context) (*sql.Selector, error)
@@ -283,6 +286,28 @@ func (_q *TaskScheduleQuery) QueryEvents() *TaskScheduleEventQuery {
 	return query
 }
 
+// QuerySchedulePolicies chains the current query on the "schedule_policies" edge.
+func (_q *TaskScheduleQuery) QuerySchedulePolicies() *TaskSchedulePolicyQuery {
+	query := (&TaskSchedulePolicyClient{config: _q.config}).Query()
+	query.path = func(ctx context.Context) (fromU *sql.Selector, err error) {
+		if err := _q.prepareQuery(ctx); err != nil {
+			return nil, err
+		}
+		selector := _q.sqlQuery(ctx)
+		if err := selector.Err(); err != nil {
+			return nil, err
+		}
+		step := sqlgraph.NewStep(
+			sqlgraph.From(taskschedule.Table, taskschedule.FieldID, selector),
+			sqlgraph.To(taskschedulepolicy.Table, taskschedulepolicy.ScheduleColumn),
+			sqlgraph.Edge(sqlgraph.O2M, true, taskschedule.SchedulePoliciesTable, taskschedule.SchedulePoliciesColumn),
+		)
+		fromU = sqlgraph.SetNeighbors(_q.driver.Dialect(), step)
+		return fromU, nil
+	}
+	return query
+}
+
 // First returns the first TaskSchedule entity from the query.
 // Returns a *NotFoundError when no TaskSchedule was found.
 func (_q *TaskScheduleQuery) First(ctx context.Context) (*TaskSchedule, error) {
@@ -470,20 +495,21 @@ func (_q *TaskScheduleQuery) Clone() *TaskScheduleQuery {
 		return nil
 	}
 	return &TaskScheduleQuery{
-		config:        _q.config,
-		ctx:           _q.ctx.Clone(),
-		order:         append([]taskschedule.OrderOption{}, _q.order...),
-		inters:        append([]Interceptor{}, _q.inters...),
-		predicates:    append([]predicate.TaskSchedule{}, _q.predicates...),
-		withSite:      _q.withSite.Clone(),
-		withCategory:  _q.withCategory.Clone(),
-		withOwner:     _q.withOwner.Clone(),
-		withCreatedBy: _q.withCreatedBy.Clone(),
-		withTags:      _q.withTags.Clone(),
-		withPolicies:  _q.withPolicies.Clone(),
-		withWatchers:  _q.withWatchers.Clone(),
-		withTasks:     _q.withTasks.Clone(),
-		withEvents:    _q.withEvents.Clone(),
+		config:               _q.config,
+		ctx:                  _q.ctx.Clone(),
+		order:                append([]taskschedule.OrderOption{}, _q.order...),
+		inters:               append([]Interceptor{}, _q.inters...),
+		predicates:           append([]predicate.TaskSchedule{}, _q.predicates...),
+		withSite:             _q.withSite.Clone(),
+		withCategory:         _q.withCategory.Clone(),
+		withOwner:            _q.withOwner.Clone(),
+		withCreatedBy:        _q.withCreatedBy.Clone(),
+		withTags:             _q.withTags.Clone(),
+		withPolicies:         _q.withPolicies.Clone(),
+		withWatchers:         _q.withWatchers.Clone(),
+		withTasks:            _q.withTasks.Clone(),
+		withEvents:           _q.withEvents.Clone(),
+		withSchedulePolicies: _q.withSchedulePolicies.Clone(),
 		// clone intermediate query.
 		sql:       _q.sql.Clone(),
 		path:      _q.path,
@@ -590,6 +616,17 @@ func (_q *TaskScheduleQuery) WithEvents(opts ...func(*TaskScheduleEventQuery)) *
 	return _q
 }
 
+// WithSchedulePolicies tells the query-builder to eager-load the nodes that are connected to
+// the "schedule_policies" edge. The optional arguments are used to configure the query builder of the edge.
+func (_q *TaskScheduleQuery) WithSchedulePolicies(opts ...func(*TaskSchedulePolicyQuery)) *TaskScheduleQuery {
+	query := (&TaskSchedulePolicyClient{config: _q.config}).Query()
+	for _, opt := range opts {
+		opt(query)
+	}
+	_q.withSchedulePolicies = query
+	return _q
+}
+
 // GroupBy is used to group vertices by one or more fields/columns.
 // It is often used with aggregate functions, like: count, max, mean, min, sum.
 //
@@ -674,7 +711,7 @@ func (_q *TaskScheduleQuery) sqlAll(ctx context.Context, hooks ...queryHook) ([]
 	var (
 		nodes       = []*TaskSchedule{}
 		_spec       = _q.querySpec()
-		loadedTypes = [9]bool{
+		loadedTypes = [10]bool{
 			_q.withSite != nil,
 			_q.withCategory != nil,
 			_q.withOwner != nil,
@@ -684,6 +721,7 @@ func (_q *TaskScheduleQuery) sqlAll(ctx context.Context, hooks ...queryHook) ([]
 			_q.withWatchers != nil,
 			_q.withTasks != nil,
 			_q.withEvents != nil,
+			_q.withSchedulePolicies != nil,
 		}
 	)
 	_spec.ScanValues = func(columns []string) ([]any, error) {
@@ -766,6 +804,15 @@ func (_q *TaskScheduleQuery) sqlAll(ctx context.Context, hooks ...queryHook) ([]
 			return nil, err
 		}
 	}
+	if query := _q.withSchedulePolicies; query != nil {
+		if err := _q.loadSchedulePolicies(ctx, query, nodes,
+			func(n *TaskSchedule) { n.Edges.SchedulePolicies = []*TaskSchedulePolicy{} },
+			func(n *TaskSchedule, e *TaskSchedulePolicy) {
+				n.Edges.SchedulePolicies = append(n.Edges.SchedulePolicies, e)
+			}); err != nil {
+			return nil, err
+		}
+	}
 	for name, query := range _q.withNamedTags {
 		if err := _q.loadTags(ctx, query, nodes,
 			func(n *TaskSchedule) { n.appendNamedTags(name) },
@@ -798,6 +845,13 @@ func (_q *TaskScheduleQuery) sqlAll(ctx context.Context, hooks ...queryHook) ([]
 		if err := _q.loadEvents(ctx, query, nodes,
 			func(n *TaskSchedule) { n.appendNamedEvents(name) },
 			func(n *TaskSchedule, e *TaskScheduleEvent) { n.appendNamedEvents(name, e) }); err != nil {
+			return nil, err
+		}
+	}
+	for name, query := range _q.withNamedSchedulePolicies {
+		if err := _q.loadSchedulePolicies(ctx, query, nodes,
+			func(n *TaskSchedule) { n.appendNamedSchedulePolicies(name) },
+			func(n *TaskSchedule, e *TaskSchedulePolicy) { n.appendNamedSchedulePolicies(name, e) }); err != nil {
 			return nil, err
 		}
 	}
@@ -1149,6 +1203,36 @@ func (_q *TaskScheduleQuery) loadEvents(ctx context.Context, query *TaskSchedule
 	}
 	return nil
 }
+func (_q *TaskScheduleQuery) loadSchedulePolicies(ctx context.Context, query *TaskSchedulePolicyQuery, nodes []*TaskSchedule, init func(*TaskSchedule), assign func(*TaskSchedule, *TaskSchedulePolicy)) error {
+	fks := make([]driver.Value, 0, len(nodes))
+	nodeids := make(map[int]*TaskSchedule)
+	for i := range nodes {
+		fks = append(fks, nodes[i].ID)
+		nodeids[nodes[i].ID] = nodes[i]
+		if init != nil {
+			init(nodes[i])
+		}
+	}
+	if len(query.ctx.Fields) > 0 {
+		query.ctx.AppendFieldOnce(taskschedulepolicy.FieldTaskScheduleID)
+	}
+	query.Where(predicate.TaskSchedulePolicy(func(s *sql.Selector) {
+		s.Where(sql.InValues(s.C(taskschedule.SchedulePoliciesColumn), fks...))
+	}))
+	neighbors, err := query.All(ctx)
+	if err != nil {
+		return err
+	}
+	for _, n := range neighbors {
+		fk := n.TaskScheduleID
+		node, ok := nodeids[fk]
+		if !ok {
+			return fmt.Errorf(`unexpected referenced foreign-key "task_schedule_id" returned %v for node %v`, fk, n)
+		}
+		assign(node, n)
+	}
+	return nil
+}
 
 func (_q *TaskScheduleQuery) sqlCount(ctx context.Context) (int, error) {
 	_spec := _q.querySpec()
@@ -1348,6 +1432,20 @@ func (_q *TaskScheduleQuery) WithNamedEvents(name string, opts ...func(*TaskSche
 		_q.withNamedEvents = make(map[string]*TaskScheduleEventQuery)
 	}
 	_q.withNamedEvents[name] = query
+	return _q
+}
+
+// WithNamedSchedulePolicies tells the query-builder to eager-load the nodes that are connected to the "schedule_policies"
+// edge with the given name. The optional arguments are used to configure the query builder of the edge.
+func (_q *TaskScheduleQuery) WithNamedSchedulePolicies(name string, opts ...func(*TaskSchedulePolicyQuery)) *TaskScheduleQuery {
+	query := (&TaskSchedulePolicyClient{config: _q.config}).Query()
+	for _, opt := range opts {
+		opt(query)
+	}
+	if _q.withNamedSchedulePolicies == nil {
+		_q.withNamedSchedulePolicies = make(map[string]*TaskSchedulePolicyQuery)
+	}
+	_q.withNamedSchedulePolicies[name] = query
 	return _q
 }
 

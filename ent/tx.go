@@ -60,6 +60,8 @@ type Tx struct {
 	TaskSchedule *TaskScheduleClient
 	// TaskScheduleEvent is the client for interacting with the TaskScheduleEvent builders.
 	TaskScheduleEvent *TaskScheduleEventClient
+	// TaskSchedulePolicy is the client for interacting with the TaskSchedulePolicy builders.
+	TaskSchedulePolicy *TaskSchedulePolicyClient
 	// TaskScheduleWatcher is the client for interacting with the TaskScheduleWatcher builders.
 	TaskScheduleWatcher *TaskScheduleWatcherClient
 	// Ticket is the client for interacting with the Ticket builders.
@@ -234,6 +236,7 @@ func (tx *Tx) init() {
 	tx.Tag = NewTagClient(tx.config)
 	tx.TaskSchedule = NewTaskScheduleClient(tx.config)
 	tx.TaskScheduleEvent = NewTaskScheduleEventClient(tx.config)
+	tx.TaskSchedulePolicy = NewTaskSchedulePolicyClient(tx.config)
 	tx.TaskScheduleWatcher = NewTaskScheduleWatcherClient(tx.config)
 	tx.Ticket = NewTicketClient(tx.config)
 	tx.TicketApprover = NewTicketApproverClient(tx.config)

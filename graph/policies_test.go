@@ -1,6 +1,7 @@
 package graph_test
 
 import (
+	"context"
 	"fmt"
 	"slices"
 	"strings"
@@ -182,6 +183,94 @@ func TestPoliciesCRUD(t *testing.T) {
 		e.do(e.admin, deletePolicyMut, map[string]any{"id": access.ID}).ok()
 		if got := list(reader, map[string]any{"n": 10}); !slices.Equal(got, []string{"Account management", "Log review", "User accounts"}) {
 			t.Fatalf("after the deletion: %q", got)
+		}
+	})
+}
+
+// TestCitedPoliciesAreNotDeleted: deleteCompliancePolicy refuses a policy a
+// ticket, a task or a schedule cites (CONFLICT, naming it) and changes
+// nothing; so does the database to plain SQL, whose foreign keys restrict
+// instead of dropping the citations; an uncited policy goes both ways, and a
+// deleted ticket still takes its citations with it.
+func TestCitedPoliciesAreNotDeleted(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, e *env) {
+		ctx := context.Background()
+		site := e.site("A")
+		cat, taskCat := e.category("Reviews", category.WorkflowAPPROVAL), e.category("Tasks", category.WorkflowTASK)
+		byTicket, byTask, bySchedule := e.createPolicy("Log review", "PCI DSS 10.4.1"), e.createPolicy("Access review", "PCI DSS 7.2.4"),
+			e.createPolicy("Change review", "PCI DSS 6.5.1")
+		var tk struct{ CreateTicket struct{ ID string } }
+		e.do(e.admin, createCitingMut, map[string]any{"in": map[string]any{"kind": "ANALYSIS", "title": "Q3 log review", "body": "b",
+			"categoryID": gid(cat), "siteID": gid(site), "policyIDs": []string{byTicket.ID}}}).ok().into(&tk)
+		task := e.client.Ticket.Create().SetKind(ticket.KindTASK).SetTitle("Q3 access review").SetCategoryID(taskCat).SetSiteID(site).
+			SetStatus(ticket.StatusOPEN).AddPolicyIDs(decodeID(t, byTask.ID)).SaveX(sys())
+		e.client.TaskSchedule.Create().SetName("Weekly change review").SetSiteID(site).
+			SetRecurrence("FREQ=WEEKLY;BYDAY=MO;BYHOUR=8;BYMINUTE=0;BYSECOND=0").SetStartsAt(time.Now()).
+			AddPolicyIDs(decodeID(t, bySchedule.ID)).SaveX(sys())
+		citations := func() string {
+			t.Helper()
+			var b strings.Builder
+			for _, q := range []string{
+				`SELECT ticket_id, compliance_policy_id FROM ticket_citations ORDER BY 1, 2`,
+				`SELECT task_schedule_id, compliance_policy_id FROM task_schedule_policies ORDER BY 1, 2`,
+			} {
+				rows, err := e.st.DB.QueryContext(ctx, q)
+				if err != nil {
+					t.Fatal(err)
+				}
+				for rows.Next() {
+					var a, p int
+					if err := rows.Scan(&a, &p); err != nil {
+						t.Fatal(err)
+					}
+					fmt.Fprintf(&b, "%d %d\n", a, p)
+				}
+				if err := rows.Close(); err != nil {
+					t.Fatal(err)
+				}
+				b.WriteString("--\n")
+			}
+			return b.String()
+		}
+		before, cites := e.policiesSnapshot(), citations()
+		if strings.Count(cites, "\n") != 5 {
+			t.Fatalf("citations:\n%s", cites)
+		}
+		for _, c := range []struct {
+			p     policyOut
+			named string
+		}{
+			{byTicket, fmt.Sprintf("1 ticket(s) (#%d)", ent.TicketNumber(decodeID(t, tk.CreateTicket.ID)))},
+			{byTask, fmt.Sprintf("1 task(s) (#%d)", ent.TicketNumber(task.ID))},
+			{bySchedule, `1 task schedule(s) ("Weekly change review")`},
+		} {
+			r := e.do(e.admin, deletePolicyMut, map[string]any{"id": c.p.ID})
+			r.wantCode("CONFLICT", "id")
+			if msg := r.Errors[0].Message; !strings.Contains(msg, c.named) || !strings.Contains(msg, c.p.Name) {
+				t.Errorf("the refusal does not name %s: %s", c.named, msg)
+			}
+			if _, err := e.st.DB.ExecContext(ctx, `DELETE FROM compliance_policies WHERE id = `+fmt.Sprint(decodeID(t, c.p.ID))); err == nil {
+				t.Errorf("plain SQL deleted the policy %q, cited by %s", c.p.Name, c.named)
+			}
+		}
+		if after := e.policiesSnapshot(); after != before {
+			t.Errorf("refused deletions changed the policies:\n%s\nthen\n%s", before, after)
+		}
+		if after := citations(); after != cites {
+			t.Errorf("refused deletions changed the citations:\n%s\nthen\n%s", cites, after)
+		}
+
+		// Uncited, a policy goes, by the API and by SQL.
+		spare, spareToo := e.createPolicy("Spare", ""), e.createPolicy("Spare too", "")
+		e.do(e.admin, deletePolicyMut, map[string]any{"id": spare.ID}).ok()
+		if _, err := e.st.DB.ExecContext(ctx, `DELETE FROM compliance_policies WHERE id = `+fmt.Sprint(decodeID(t, spareToo.ID))); err != nil {
+			t.Errorf("plain SQL refused to delete an uncited policy: %v", err)
+		}
+		// A deleted ticket's citations go with it; then its policy may go.
+		e.do(e.admin, `mutation($id: ID!) { deleteTicket(id: $id) { deletedID } }`, map[string]any{"id": tk.CreateTicket.ID}).ok()
+		e.do(e.admin, deletePolicyMut, map[string]any{"id": byTicket.ID}).ok()
+		if n := e.client.CompliancePolicy.Query().CountX(sys()); n != 2 {
+			t.Errorf("%d policies left, want 2", n)
 		}
 	})
 }

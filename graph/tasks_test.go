@@ -228,7 +228,8 @@ func TestTaskLifecycle(t *testing.T) {
 // TestTasksAreNeverDeleted: deleteTicket refuses a task to an admin and
 // changes nothing; at the data layer, ent's deletions (one, and in bulk) in
 // the system context match no task, and plain SQL is refused by the trigger;
-// nor can its site or category be deleted from under it.
+// nor can its site or category be deleted from under it, nor can it stop
+// being a task first (then be deleted as a ticket), nor a ticket become one.
 func TestTasksAreNeverDeleted(t *testing.T) {
 	forEachBackend(t, func(t *testing.T, e *env) {
 		f := taskSetup(t, e)
@@ -263,6 +264,38 @@ func TestTasksAreNeverDeleted(t *testing.T) {
 		cat := e.client.Ticket.Query().Where(ticket.ID(id)).OnlyX(sys()).CategoryID
 		if _, err := e.st.DB.ExecContext(context.Background(), `DELETE FROM categories WHERE id = `+fmt.Sprint(cat)); err == nil {
 			t.Error("the task's category was deleted")
+		}
+		if n := e.client.TicketEvent.Query().CountX(sys()); n != events {
+			t.Errorf("history %d entries after the refused deletions, was %d", n, events)
+		}
+		other := e.client.Ticket.Create().SetKind(ticket.KindANALYSIS).SetTitle("not a task").SetBody("b").
+			SetCategoryID(e.category("Alerts", category.WorkflowAPPROVAL)).SetSiteID(f.site).SaveX(sys())
+		events = e.client.TicketEvent.Query().CountX(sys())
+		// The kind is fixed where a task is concerned: a task never stops
+		// being one (then to be deleted as a ticket), a ticket never
+		// becomes one (off the TASK workflow); other columns still change.
+		for _, k := range []ticket.Kind{ticket.KindANALYSIS, ticket.KindDETECTION} {
+			if _, err := e.st.DB.ExecContext(context.Background(), `UPDATE tickets SET kind = '`+k.String()+`' WHERE id = `+fmt.Sprint(id)); err == nil {
+				t.Errorf("plain SQL made a task a %s", k)
+			}
+			if _, err := e.st.DB.ExecContext(context.Background(), `DELETE FROM tickets WHERE id = `+fmt.Sprint(id)); err == nil {
+				t.Fatalf("plain SQL deleted a task by making it a %s first", k)
+			}
+		}
+		if _, err := e.st.DB.ExecContext(context.Background(), `UPDATE tickets SET kind = 'ANALYSIS', title = 'no task' WHERE kind = 'TASK'`); err == nil {
+			t.Error("plain SQL made every task a ticket")
+		}
+		if _, err := e.st.DB.ExecContext(context.Background(), `UPDATE tickets SET kind = 'TASK', title = 'Quarterly firewall review (SQL)' WHERE id = `+fmt.Sprint(id)); err != nil {
+			t.Errorf("a task's title, its kind kept, refused: %v", err)
+		}
+		if _, err := e.st.DB.ExecContext(context.Background(), `UPDATE tickets SET kind = 'TASK' WHERE id = `+fmt.Sprint(other.ID)); err == nil {
+			t.Error("plain SQL made a ticket a task")
+		}
+		if got := e.client.Ticket.Query().Where(ticket.ID(other.ID)).OnlyX(sys()).Kind; got != ticket.KindANALYSIS {
+			t.Errorf("the ticket is a %s now", got)
+		}
+		if got := e.client.Ticket.Query().Where(ticket.ID(id)).OnlyX(sys()); got.Kind != ticket.KindTASK || got.Title != "Quarterly firewall review (SQL)" {
+			t.Errorf("the task is a %s titled %q", got.Kind, got.Title)
 		}
 		if n := e.client.Ticket.Query().Where(ticket.ID(id)).CountX(sys()); n != 1 {
 			t.Fatal("the task is gone")

@@ -31,6 +31,8 @@ const (
 	EdgeSchedules = "schedules"
 	// EdgeTicketCitations holds the string denoting the ticket_citations edge name in mutations.
 	EdgeTicketCitations = "ticket_citations"
+	// EdgeSchedulePolicies holds the string denoting the schedule_policies edge name in mutations.
+	EdgeSchedulePolicies = "schedule_policies"
 	// Table holds the table name of the compliancepolicy in the database.
 	Table = "compliance_policies"
 	// TicketsTable is the table that holds the tickets relation/edge. The primary key declared below.
@@ -50,6 +52,13 @@ const (
 	TicketCitationsInverseTable = "ticket_citations"
 	// TicketCitationsColumn is the table column denoting the ticket_citations relation/edge.
 	TicketCitationsColumn = "compliance_policy_id"
+	// SchedulePoliciesTable is the table that holds the schedule_policies relation/edge.
+	SchedulePoliciesTable = "task_schedule_policies"
+	// SchedulePoliciesInverseTable is the table name for the TaskSchedulePolicy entity.
+	// It exists in this package in order to avoid circular dependency with the "taskschedulepolicy" package.
+	SchedulePoliciesInverseTable = "task_schedule_policies"
+	// SchedulePoliciesColumn is the table column denoting the schedule_policies relation/edge.
+	SchedulePoliciesColumn = "compliance_policy_id"
 )
 
 // Columns holds all SQL columns for compliancepolicy fields.
@@ -181,6 +190,20 @@ func ByTicketCitations(term sql.OrderTerm, terms ...sql.OrderTerm) OrderOption {
 		sqlgraph.OrderByNeighborTerms(s, newTicketCitationsStep(), append([]sql.OrderTerm{term}, terms...)...)
 	}
 }
+
+// BySchedulePoliciesCount orders the results by schedule_policies count.
+func BySchedulePoliciesCount(opts ...sql.OrderTermOption) OrderOption {
+	return func(s *sql.Selector) {
+		sqlgraph.OrderByNeighborsCount(s, newSchedulePoliciesStep(), opts...)
+	}
+}
+
+// BySchedulePolicies orders the results by schedule_policies terms.
+func BySchedulePolicies(term sql.OrderTerm, terms ...sql.OrderTerm) OrderOption {
+	return func(s *sql.Selector) {
+		sqlgraph.OrderByNeighborTerms(s, newSchedulePoliciesStep(), append([]sql.OrderTerm{term}, terms...)...)
+	}
+}
 func newTicketsStep() *sqlgraph.Step {
 	return sqlgraph.NewStep(
 		sqlgraph.From(Table, FieldID),
@@ -200,5 +223,12 @@ func newTicketCitationsStep() *sqlgraph.Step {
 		sqlgraph.From(Table, FieldID),
 		sqlgraph.To(TicketCitationsInverseTable, TicketCitationsColumn),
 		sqlgraph.Edge(sqlgraph.O2M, true, TicketCitationsTable, TicketCitationsColumn),
+	)
+}
+func newSchedulePoliciesStep() *sqlgraph.Step {
+	return sqlgraph.NewStep(
+		sqlgraph.From(Table, FieldID),
+		sqlgraph.To(SchedulePoliciesInverseTable, SchedulePoliciesColumn),
+		sqlgraph.Edge(sqlgraph.O2M, true, SchedulePoliciesTable, SchedulePoliciesColumn),
 	)
 }

@@ -424,6 +424,29 @@ func HasTicketCitationsWith(preds ...predicate.TicketCitation) predicate.Complia
 	})
 }
 
+// HasSchedulePolicies applies the HasEdge predicate on the "schedule_policies" edge.
+func HasSchedulePolicies() predicate.CompliancePolicy {
+	return predicate.CompliancePolicy(func(s *sql.Selector) {
+		step := sqlgraph.NewStep(
+			sqlgraph.From(Table, FieldID),
+			sqlgraph.Edge(sqlgraph.O2M, true, SchedulePoliciesTable, SchedulePoliciesColumn),
+		)
+		sqlgraph.HasNeighbors(s, step)
+	})
+}
+
+// HasSchedulePoliciesWith applies the HasEdge predicate on the "schedule_policies" edge with a given conditions (other predicates).
+func HasSchedulePoliciesWith(preds ...predicate.TaskSchedulePolicy) predicate.CompliancePolicy {
+	return predicate.CompliancePolicy(func(s *sql.Selector) {
+		step := newSchedulePoliciesStep()
+		sqlgraph.HasNeighborsWith(s, step, func(s *sql.Selector) {
+			for _, p := range preds {
+				p(s)
+			}
+		})
+	})
+}
+
 // And groups predicates with the AND operator between them.
 func And(predicates ...predicate.CompliancePolicy) predicate.CompliancePolicy {
 	return predicate.CompliancePolicy(sql.AndPredicates(predicates...))

@@ -284,6 +284,18 @@ func (f TaskScheduleEventFunc) Mutate(ctx context.Context, m ent.Mutation) (ent.
 	return nil, fmt.Errorf("unexpected mutation type %T. expect *ent.TaskScheduleEventMutation", m)
 }
 
+// The TaskSchedulePolicyFunc type is an adapter to allow the use of ordinary
+// function as TaskSchedulePolicy mutator.
+type TaskSchedulePolicyFunc func(context.Context, *ent.TaskSchedulePolicyMutation) (ent.Value, error)
+
+// Mutate calls f(ctx, m).
+func (f TaskSchedulePolicyFunc) Mutate(ctx context.Context, m ent.Mutation) (ent.Value, error) {
+	if mv, ok := m.(*ent.TaskSchedulePolicyMutation); ok {
+		return f(ctx, mv)
+	}
+	return nil, fmt.Errorf("unexpected mutation type %T. expect *ent.TaskSchedulePolicyMutation", m)
+}
+
 // The TaskScheduleWatcherFunc type is an adapter to allow the use of ordinary
 // function as TaskScheduleWatcher mutator.
 type TaskScheduleWatcherFunc func(context.Context, *ent.TaskScheduleWatcherMutation) (ent.Value, error)

@@ -973,6 +973,31 @@ var (
 			},
 		},
 	}
+	// TaskSchedulePoliciesColumns holds the columns for the "task_schedule_policies" table.
+	TaskSchedulePoliciesColumns = []*schema.Column{
+		{Name: "task_schedule_id", Type: field.TypeInt},
+		{Name: "compliance_policy_id", Type: field.TypeInt},
+	}
+	// TaskSchedulePoliciesTable holds the schema information for the "task_schedule_policies" table.
+	TaskSchedulePoliciesTable = &schema.Table{
+		Name:       "task_schedule_policies",
+		Columns:    TaskSchedulePoliciesColumns,
+		PrimaryKey: []*schema.Column{TaskSchedulePoliciesColumns[0], TaskSchedulePoliciesColumns[1]},
+		ForeignKeys: []*schema.ForeignKey{
+			{
+				Symbol:     "task_schedule_policies_task_schedules_schedule",
+				Columns:    []*schema.Column{TaskSchedulePoliciesColumns[0]},
+				RefColumns: []*schema.Column{TaskSchedulesColumns[0]},
+				OnDelete:   schema.Cascade,
+			},
+			{
+				Symbol:     "task_schedule_policies_compliance_policies_compliance_policy",
+				Columns:    []*schema.Column{TaskSchedulePoliciesColumns[1]},
+				RefColumns: []*schema.Column{CompliancePoliciesColumns[0]},
+				OnDelete:   schema.Restrict,
+			},
+		},
+	}
 	// TaskScheduleWatchersColumns holds the columns for the "task_schedule_watchers" table.
 	TaskScheduleWatchersColumns = []*schema.Column{
 		{Name: "id", Type: field.TypeInt, Increment: true},
@@ -1281,7 +1306,7 @@ var (
 				Symbol:     "ticket_citations_compliance_policies_compliance_policy",
 				Columns:    []*schema.Column{TicketCitationsColumns[1]},
 				RefColumns: []*schema.Column{CompliancePoliciesColumns[0]},
-				OnDelete:   schema.Cascade,
+				OnDelete:   schema.Restrict,
 			},
 		},
 		Indexes: []*schema.Index{
@@ -1522,31 +1547,6 @@ var (
 			},
 		},
 	}
-	// TaskSchedulePoliciesColumns holds the columns for the "task_schedule_policies" table.
-	TaskSchedulePoliciesColumns = []*schema.Column{
-		{Name: "task_schedule_id", Type: field.TypeInt},
-		{Name: "compliance_policy_id", Type: field.TypeInt},
-	}
-	// TaskSchedulePoliciesTable holds the schema information for the "task_schedule_policies" table.
-	TaskSchedulePoliciesTable = &schema.Table{
-		Name:       "task_schedule_policies",
-		Columns:    TaskSchedulePoliciesColumns,
-		PrimaryKey: []*schema.Column{TaskSchedulePoliciesColumns[0], TaskSchedulePoliciesColumns[1]},
-		ForeignKeys: []*schema.ForeignKey{
-			{
-				Symbol:     "task_schedule_policies_task_schedule_id",
-				Columns:    []*schema.Column{TaskSchedulePoliciesColumns[0]},
-				RefColumns: []*schema.Column{TaskSchedulesColumns[0]},
-				OnDelete:   schema.Cascade,
-			},
-			{
-				Symbol:     "task_schedule_policies_compliance_policy_id",
-				Columns:    []*schema.Column{TaskSchedulePoliciesColumns[1]},
-				RefColumns: []*schema.Column{CompliancePoliciesColumns[0]},
-				OnDelete:   schema.Cascade,
-			},
-		},
-	}
 	// UserSitesColumns holds the columns for the "user_sites" table.
 	UserSitesColumns = []*schema.Column{
 		{Name: "user_id", Type: field.TypeInt},
@@ -1597,6 +1597,7 @@ var (
 		TagsTable,
 		TaskSchedulesTable,
 		TaskScheduleEventsTable,
+		TaskSchedulePoliciesTable,
 		TaskScheduleWatchersTable,
 		TicketsTable,
 		TicketApproversTable,
@@ -1608,7 +1609,6 @@ var (
 		TicketWatchersTable,
 		UsersTable,
 		TaskScheduleTagsTable,
-		TaskSchedulePoliciesTable,
 		UserSitesTable,
 	}
 )
@@ -1723,6 +1723,11 @@ func init() {
 	TaskScheduleEventsTable.Annotation = &entsql.Annotation{
 		IncrementStart: func(i int) *int { return &i }(128849018880),
 	}
+	TaskSchedulePoliciesTable.ForeignKeys[0].RefTable = TaskSchedulesTable
+	TaskSchedulePoliciesTable.ForeignKeys[1].RefTable = CompliancePoliciesTable
+	TaskSchedulePoliciesTable.Annotation = &entsql.Annotation{
+		IncrementStart: func(i int) *int { return &i }(141733920768),
+	}
 	TaskScheduleWatchersTable.ForeignKeys[0].RefTable = TaskSchedulesTable
 	TaskScheduleWatchersTable.ForeignKeys[1].RefTable = UsersTable
 	TaskScheduleWatchersTable.Annotation = &entsql.Annotation{
@@ -1776,8 +1781,6 @@ func init() {
 	}
 	TaskScheduleTagsTable.ForeignKeys[0].RefTable = TaskSchedulesTable
 	TaskScheduleTagsTable.ForeignKeys[1].RefTable = TagsTable
-	TaskSchedulePoliciesTable.ForeignKeys[0].RefTable = TaskSchedulesTable
-	TaskSchedulePoliciesTable.ForeignKeys[1].RefTable = CompliancePoliciesTable
 	UserSitesTable.ForeignKeys[0].RefTable = UsersTable
 	UserSitesTable.ForeignKeys[1].RefTable = SitesTable
 }

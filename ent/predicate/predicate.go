@@ -75,6 +75,9 @@ type TaskSchedule func(*sql.Selector)
 // TaskScheduleEvent is the predicate function for taskscheduleevent builders.
 type TaskScheduleEvent func(*sql.Selector)
 
+// TaskSchedulePolicy is the predicate function for taskschedulepolicy builders.
+type TaskSchedulePolicy func(*sql.Selector)
+
 // TaskScheduleWatcher is the predicate function for taskschedulewatcher builders.
 type TaskScheduleWatcher func(*sql.Selector)
 

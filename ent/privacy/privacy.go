@@ -663,6 +663,30 @@ func (f TaskScheduleEventMutationRuleFunc) EvalMutation(ctx context.Context, m e
 	return Denyf("ent/privacy: unexpected mutation type %T, expect *ent.TaskScheduleEventMutation", m)
 }
 
+// The TaskSchedulePolicyQueryRuleFunc type is an adapter to allow the use of ordinary
+// functions as a query rule.
+type TaskSchedulePolicyQueryRuleFunc func(context.Context, *ent.TaskSchedulePolicyQuery) error
+
+// EvalQuery return f(ctx, q).
+func (f TaskSchedulePolicyQueryRuleFunc) EvalQuery(ctx context.Context, q ent.Query) error {
+	if q, ok := q.(*ent.TaskSchedulePolicyQuery); ok {
+		return f(ctx, q)
+	}
+	return Denyf("ent/privacy: unexpected query type %T, expect *ent.TaskSchedulePolicyQuery", q)
+}
+
+// The TaskSchedulePolicyMutationRuleFunc type is an adapter to allow the use of ordinary
+// functions as a mutation rule.
+type TaskSchedulePolicyMutationRuleFunc func(context.Context, *ent.TaskSchedulePolicyMutation) error
+
+// EvalMutation calls f(ctx, m).
+func (f TaskSchedulePolicyMutationRuleFunc) EvalMutation(ctx context.Context, m ent.Mutation) error {
+	if m, ok := m.(*ent.TaskSchedulePolicyMutation); ok {
+		return f(ctx, m)
+	}
+	return Denyf("ent/privacy: unexpected mutation type %T, expect *ent.TaskSchedulePolicyMutation", m)
+}
+
 // The TaskScheduleWatcherQueryRuleFunc type is an adapter to allow the use of ordinary
 // functions as a query rule.
 type TaskScheduleWatcherQueryRuleFunc func(context.Context, *ent.TaskScheduleWatcherQuery) error
@@ -984,6 +1008,8 @@ func queryFilter(q ent.Query) (Filter, error) {
 		return q.Filter(), nil
 	case *ent.TaskScheduleEventQuery:
 		return q.Filter(), nil
+	case *ent.TaskSchedulePolicyQuery:
+		return q.Filter(), nil
 	case *ent.TaskScheduleWatcherQuery:
 		return q.Filter(), nil
 	case *ent.TicketQuery:
@@ -1056,6 +1082,8 @@ func mutationFilter(m ent.Mutation) (Filter, error) {
 	case *ent.TaskScheduleMutation:
 		return m.Filter(), nil
 	case *ent.TaskScheduleEventMutation:
+		return m.Filter(), nil
+	case *ent.TaskSchedulePolicyMutation:
 		return m.Filter(), nil
 	case *ent.TaskScheduleWatcherMutation:
 		return m.Filter(), nil

@@ -29,6 +29,7 @@ import (
 	"socdesk/ent/tag"
 	"socdesk/ent/taskschedule"
 	"socdesk/ent/taskscheduleevent"
+	"socdesk/ent/taskschedulepolicy"
 	"socdesk/ent/taskschedulewatcher"
 	"socdesk/ent/ticket"
 	"socdesk/ent/ticketapprover"
@@ -1005,6 +1006,15 @@ func init() {
 	taskscheduleeventDescChanges := taskscheduleeventFields[5].Descriptor()
 	// taskscheduleevent.DefaultChanges holds the default value on creation for the changes field.
 	taskscheduleevent.DefaultChanges = taskscheduleeventDescChanges.Default.([]schematype.FieldChange)
+	taskschedulepolicy.Policy = privacy.NewPolicies(schema.TaskSchedulePolicy{})
+	taskschedulepolicy.Hooks[0] = func(next ent.Mutator) ent.Mutator {
+		return ent.MutateFunc(func(ctx context.Context, m ent.Mutation) (ent.Value, error) {
+			if err := taskschedulepolicy.Policy.EvalMutation(ctx, m); err != nil {
+				return nil, err
+			}
+			return next.Mutate(ctx, m)
+		})
+	}
 	taskschedulewatcher.Policy = privacy.NewPolicies(schema.TaskScheduleWatcher{})
 	taskschedulewatcher.Hooks[0] = func(next ent.Mutator) ent.Mutator {
 		return ent.MutateFunc(func(ctx context.Context, m ent.Mutation) (ent.Value, error) {

@@ -37,7 +37,7 @@ func (CompliancePolicy) Fields() []ent.Field {
 func (CompliancePolicy) Edges() []ent.Edge {
 	return []ent.Edge{
 		edge.From("tickets", Ticket.Type).Ref("policies").Through("ticket_citations", TicketCitation.Type).Annotations(entgql.Skip()),
-		edge.From("schedules", TaskSchedule.Type).Ref("policies").Annotations(entgql.Skip()),
+		edge.From("schedules", TaskSchedule.Type).Ref("policies").Through("schedule_policies", TaskSchedulePolicy.Type).Annotations(entgql.Skip()),
 	}
 }
 
@@ -69,7 +69,9 @@ func (TicketCitation) Fields() []ent.Field {
 func (TicketCitation) Edges() []ent.Edge {
 	return []ent.Edge{
 		edge.To("ticket", Ticket.Type).Field("ticket_id").Unique().Required().Annotations(entsql.OnDelete(entsql.Cascade)),
-		edge.To("compliance_policy", CompliancePolicy.Type).Field("compliance_policy_id").Unique().Required().Annotations(entsql.OnDelete(entsql.Cascade)),
+		// Restrict: a cited policy is part of the compliance record, not
+		// deleted (package policies refuses it); nor in plain SQL.
+		edge.To("compliance_policy", CompliancePolicy.Type).Field("compliance_policy_id").Unique().Required().Annotations(entsql.OnDelete(entsql.Restrict)),
 	}
 }
 
@@ -85,3 +87,29 @@ func (TicketCitation) Annotations() []schema.Annotation {
 
 // Policy of the TicketCitation: see package authz.
 func (TicketCitation) Policy() ent.Policy { return authz.TicketChildPolicy() }
+
+// TaskSchedulePolicy joins a task schedule and a policy it cites; an edge
+// schema, not a plain many-to-many edge (whose join table ent always makes
+// cascade), so that a cited policy is not deleted, in plain SQL either.
+type TaskSchedulePolicy struct{ ent.Schema }
+
+// Fields of the TaskSchedulePolicy.
+func (TaskSchedulePolicy) Fields() []ent.Field {
+	return []ent.Field{field.Int("task_schedule_id"), field.Int("compliance_policy_id")}
+}
+
+// Edges of the TaskSchedulePolicy.
+func (TaskSchedulePolicy) Edges() []ent.Edge {
+	return []ent.Edge{
+		edge.To("schedule", TaskSchedule.Type).Field("task_schedule_id").Unique().Required().Annotations(entsql.OnDelete(entsql.Cascade)),
+		edge.To("compliance_policy", CompliancePolicy.Type).Field("compliance_policy_id").Unique().Required().Annotations(entsql.OnDelete(entsql.Restrict)),
+	}
+}
+
+// Annotations of the TaskSchedulePolicy.
+func (TaskSchedulePolicy) Annotations() []schema.Annotation {
+	return joinAnnotations("task_schedule_id", "compliance_policy_id")
+}
+
+// Policy of the TaskSchedulePolicy: see package authz.
+func (TaskSchedulePolicy) Policy() ent.Policy { return authz.ScheduleChildPolicy() }

@@ -67,7 +67,7 @@ func (TaskSchedule) Edges() []ent.Edge {
 		edge.To("owner", User.Type).Field("owner_id").Unique(),
 		edge.To("created_by", User.Type).Field("created_by_id").Unique().Immutable(),
 		edge.To("tags", Tag.Type),
-		edge.To("policies", CompliancePolicy.Type),
+		edge.To("policies", CompliancePolicy.Type).Through("schedule_policies", TaskSchedulePolicy.Type),
 		edge.To("watchers", TaskScheduleWatcher.Type).Annotations(entsql.OnDelete(entsql.Cascade)),
 		edge.To("tasks", Ticket.Type).Annotations(entgql.RelayConnection()),
 		edge.To("events", TaskScheduleEvent.Type).Annotations(entgql.Skip()),

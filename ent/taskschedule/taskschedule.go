@@ -71,6 +71,8 @@ const (
 	EdgeTasks = "tasks"
 	// EdgeEvents holds the string denoting the events edge name in mutations.
 	EdgeEvents = "events"
+	// EdgeSchedulePolicies holds the string denoting the schedule_policies edge name in mutations.
+	EdgeSchedulePolicies = "schedule_policies"
 	// Table holds the table name of the taskschedule in the database.
 	Table = "task_schedules"
 	// SiteTable is the table that holds the site relation/edge.
@@ -132,6 +134,13 @@ const (
 	EventsInverseTable = "task_schedule_events"
 	// EventsColumn is the table column denoting the events relation/edge.
 	EventsColumn = "schedule_id"
+	// SchedulePoliciesTable is the table that holds the schedule_policies relation/edge.
+	SchedulePoliciesTable = "task_schedule_policies"
+	// SchedulePoliciesInverseTable is the table name for the TaskSchedulePolicy entity.
+	// It exists in this package in order to avoid circular dependency with the "taskschedulepolicy" package.
+	SchedulePoliciesInverseTable = "task_schedule_policies"
+	// SchedulePoliciesColumn is the table column denoting the schedule_policies relation/edge.
+	SchedulePoliciesColumn = "task_schedule_id"
 )
 
 // Columns holds all SQL columns for taskschedule fields.
@@ -412,6 +421,20 @@ func ByEvents(term sql.OrderTerm, terms ...sql.OrderTerm) OrderOption {
 		sqlgraph.OrderByNeighborTerms(s, newEventsStep(), append([]sql.OrderTerm{term}, terms...)...)
 	}
 }
+
+// BySchedulePoliciesCount orders the results by schedule_policies count.
+func BySchedulePoliciesCount(opts ...sql.OrderTermOption) OrderOption {
+	return func(s *sql.Selector) {
+		sqlgraph.OrderByNeighborsCount(s, newSchedulePoliciesStep(), opts...)
+	}
+}
+
+// BySchedulePolicies orders the results by schedule_policies terms.
+func BySchedulePolicies(term sql.OrderTerm, terms ...sql.OrderTerm) OrderOption {
+	return func(s *sql.Selector) {
+		sqlgraph.OrderByNeighborTerms(s, newSchedulePoliciesStep(), append([]sql.OrderTerm{term}, terms...)...)
+	}
+}
 func newSiteStep() *sqlgraph.Step {
 	return sqlgraph.NewStep(
 		sqlgraph.From(Table, FieldID),
@@ -473,5 +496,12 @@ func newEventsStep() *sqlgraph.Step {
 		sqlgraph.From(Table, FieldID),
 		sqlgraph.To(EventsInverseTable, FieldID),
 		sqlgraph.Edge(sqlgraph.O2M, false, EventsTable, EventsColumn),
+	)
+}
+func newSchedulePoliciesStep() *sqlgraph.Step {
+	return sqlgraph.NewStep(
+		sqlgraph.From(Table, FieldID),
+		sqlgraph.To(SchedulePoliciesInverseTable, SchedulePoliciesColumn),
+		sqlgraph.Edge(sqlgraph.O2M, true, SchedulePoliciesTable, SchedulePoliciesColumn),
 	)
 }

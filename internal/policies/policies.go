@@ -199,8 +199,9 @@ func Delete(ctx context.Context, c *ent.Client, id int) error {
 		}
 		// Locked on PostgreSQL: a ticket citing it meanwhile holds the
 		// row's key-share lock until it commits, so it is either counted
-		// below or refused by its foreign key, never dropped by the cascade.
-		// (SQLite serializes writers.)
+		// below or refused by its foreign key. (SQLite serializes writers.)
+		// The citations' foreign keys restrict too, so that whatever this
+		// misses fails the deletion instead of dropping the citations.
 		p, err := tx.CompliancePolicy.Query().Where(compliancepolicy.ID(id)).Modify(func(s *sql.Selector) {
 			if s.Dialect() == dialect.Postgres {
 				s.ForUpdate()

@@ -40,11 +40,18 @@ func (s *Store) Migrate(ctx context.Context) (uint, error) {
 	return v, jobs.Migrate(ctx, s.Dialect, s.DB)
 }
 
-// sqliteTasksNeverDeleted is the SQLite half of the trigger the PostgreSQL
-// migration tasks_schedules_policies creates: no deletion of a task, whoever
-// asks, socdesk's own work and plain SQL too.
-const sqliteTasksNeverDeleted = `CREATE TRIGGER IF NOT EXISTS tasks_are_never_deleted BEFORE DELETE ON tickets
-FOR EACH ROW WHEN OLD.kind = 'TASK' BEGIN SELECT RAISE(ABORT, 'tasks are never deleted'); END`
+// sqliteTaskTriggers are the SQLite half of the triggers the PostgreSQL
+// migrations create, whoever asks, socdesk's own work and plain SQL too:
+// no deletion of a task (tasks_schedules_policies); no change of kind to or
+// from TASK (task_kind_is_fixed), or a task made a ticket could be deleted
+// and a ticket made a task would be off the TASK workflow.
+var sqliteTaskTriggers = []string{
+	`CREATE TRIGGER IF NOT EXISTS tasks_are_never_deleted BEFORE DELETE ON tickets
+FOR EACH ROW WHEN OLD.kind = 'TASK' BEGIN SELECT RAISE(ABORT, 'tasks are never deleted'); END`,
+	`CREATE TRIGGER IF NOT EXISTS task_kind_is_fixed BEFORE UPDATE OF kind ON tickets
+FOR EACH ROW WHEN OLD.kind <> NEW.kind AND 'TASK' IN (OLD.kind, NEW.kind)
+BEGIN SELECT RAISE(ABORT, 'a task stays a task and a ticket never becomes one'); END`,
+}
 
 func (s *Store) migrate(ctx context.Context) (uint, error) {
 	if s.Dialect != "postgres" {
@@ -54,8 +61,10 @@ func (s *Store) migrate(ctx context.Context) (uint, error) {
 		if err := s.sqliteDataMigrations(ctx); err != nil {
 			return 0, err
 		}
-		if _, err := s.DB.ExecContext(ctx, sqliteTasksNeverDeleted); err != nil {
-			return 0, fmt.Errorf("tasks are never deleted: %w", err)
+		for _, trigger := range sqliteTaskTriggers {
+			if _, err := s.DB.ExecContext(ctx, trigger); err != nil {
+				return 0, fmt.Errorf("the tasks' triggers: %w", err)
+			}
 		}
 		if err := s.alignSQLiteTicketNumbers(ctx); err != nil {
 			return 0, err

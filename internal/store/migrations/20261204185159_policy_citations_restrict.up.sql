@@ -1,0 +1,4 @@
+-- modify "task_schedule_policies" table
+ALTER TABLE "task_schedule_policies" DROP CONSTRAINT "task_schedule_policies_compliance_policy_id", DROP CONSTRAINT "task_schedule_policies_task_schedule_id", ADD CONSTRAINT "task_schedule_policies_compliance_policies_compliance_policy" FOREIGN KEY ("compliance_policy_id") REFERENCES "compliance_policies" ("id") ON UPDATE NO ACTION ON DELETE RESTRICT, ADD CONSTRAINT "task_schedule_policies_task_schedules_schedule" FOREIGN KEY ("task_schedule_id") REFERENCES "task_schedules" ("id") ON UPDATE NO ACTION ON DELETE CASCADE;
+-- modify "ticket_citations" table
+ALTER TABLE "ticket_citations" DROP CONSTRAINT "ticket_citations_compliance_policies_compliance_policy", ADD CONSTRAINT "ticket_citations_compliance_policies_compliance_policy" FOREIGN KEY ("compliance_policy_id") REFERENCES "compliance_policies" ("id") ON UPDATE NO ACTION ON DELETE RESTRICT;
