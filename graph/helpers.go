@@ -122,8 +122,9 @@ func (r *fieldChangeResolver) redacted(ctx context.Context, field schematype.Cha
 // presentChange shows a history value as clients know it: references to
 // other records (stored as their ids) as the API's opaque IDs.
 func presentChange(field schematype.ChangedField, v any) any {
+	v = generic(v)
 	switch field {
-	case schematype.ChangeCategory, schematype.ChangeSite, schematype.ChangeMemo:
+	case schematype.ChangeCategory, schematype.ChangeSite, schematype.ChangeMemo, schematype.ChangeOwner:
 		return presentID(v)
 	case schematype.ChangeAssignees, schematype.ChangeApprovers, schematype.ChangeTags, schematype.ChangePolicies:
 		if list, ok := v.([]any); ok {
@@ -135,12 +136,40 @@ func presentChange(field schematype.ChangedField, v any) any {
 		}
 	case schematype.ChangeWatcher:
 		return presentKeys(v, "user")
+	case schematype.ChangeWatchers: // a task's or schedule's, [{user, notify}]
+		if list, ok := v.([]any); ok {
+			out := make([]any, len(list))
+			for i, x := range list {
+				out[i] = presentKeys(x, "user")
+			}
+			return out
+		}
+	case schematype.ChangeSchedule:
+		return presentKeys(v, "schedule")
 	case schematype.ChangeDelivery:
 		return presentKeys(v, "id", "recipient")
 	case schematype.ChangePlaybookRun:
 		return presentKeys(v, "id")
 	}
 	return v
+}
+
+// generic is v as JSON decodes it (a change recorded in this process holds
+// the Go values it was made of; one read back, JSON's).
+func generic(v any) any {
+	switch v.(type) {
+	case nil, string, bool, float64, json.Number, []any, map[string]any:
+		return v
+	}
+	b, err := json.Marshal(v)
+	if err != nil {
+		return v
+	}
+	var out any
+	if json.Unmarshal(b, &out) != nil {
+		return v
+	}
+	return out
 }
 
 // presentKeys is the object v with the ids under keys as opaque IDs.

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"log/slog"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -196,15 +197,38 @@ func TestTaskScheduleGeneration(t *testing.T) {
 				Node struct {
 					History struct {
 						TotalCount int
-						Edges      []struct{ Node struct{ Kind string } }
+						Edges      []struct {
+							Node struct {
+								Kind    string
+								Changes []struct {
+									Field string
+									To    json.RawMessage
+								}
+							}
+						}
 					}
 					Tasks struct{ TotalCount int }
 				}
 			}
-			w.do(w.viewer, `query($id: ID!) { node(id: $id) { ... on TaskSchedule { history(first: 10) { totalCount edges { node { kind } } } tasks(first: 10) { totalCount } } } }`,
+			w.do(w.viewer, `query($id: ID!) { node(id: $id) { ... on TaskSchedule { history(first: 10) { totalCount edges { node { kind changes { field to } } } } tasks(first: 10) { totalCount } } } }`,
 				map[string]any{"id": s.ID}).ok().into(&h)
 			if h.Node.History.TotalCount != 4 || h.Node.Tasks.TotalCount != 3 {
 				t.Fatalf("history %+v", h)
+			}
+			// GENERATED names the task by its number, as a link does (and is
+			// withheld the same way from a viewer who cannot see it).
+			for _, edge := range h.Node.History.Edges {
+				for _, ch := range edge.Node.Changes {
+					var to any
+					_ = json.Unmarshal(ch.To, &to)
+					if edge.Node.Kind == "GENERATED" && ch.Field == "occurrence" {
+						if m, _ := to.(map[string]any); m["ticket"] == nil || m["task"] != nil {
+							t.Errorf("GENERATED names %s", ch.To)
+						} else if n := int(m["ticket"].(float64)); !slices.ContainsFunc(tasks, func(tk *ent.Ticket) bool { return tk.Number() == n }) {
+							t.Errorf("GENERATED names ticket %d, not one of the schedule's", n)
+						}
+					}
+				}
 			}
 		})
 	}
@@ -358,7 +382,7 @@ func TestTaskScheduleFilters(t *testing.T) {
 		w := &schedEnv{env: e, site: e.site("hq"), otherSite: e.site("branch"), clock: newSchedClock(at("2026-01-01T00:00:00Z"))}
 		e.app.Schedules.Now = w.clock.now
 		w.viewer, _ = e.user("vi", user.RoleANALYST, []schematype.Permission{schematype.PermissionTicketView}, w.site)
-		_, owner := e.user("owner", user.RoleANALYST, nil, w.site)
+		_, owner := e.user("owner", user.RoleANALYST, []schematype.Permission{schematype.PermissionTicketView}, w.site, w.otherSite)
 		tagA, tagB := w.tag("a"), w.tag("b")
 		pol := e.client.CompliancePolicy.Create().SetName("Log review").SetReference("PCI DSS 10.6.1").SaveX(sys()).ID
 		mk := func(name, desc string, site int, extra map[string]any) {
@@ -529,5 +553,36 @@ func TestTaskScheduleBadInput(t *testing.T) {
 		if len(evs) != 2 || evs[1].Kind != taskscheduleevent.KindUPDATED || len(evs[1].Changes) < 2 {
 			t.Fatalf("history %+v", evs)
 		}
+
+		// An owner or watcher who could not see the schedule's tasks is
+		// refused at once (not at each occurrence): made, moved, changed, copied.
+		_, blind := e.user("blind", user.RoleANALYST, nil, w.site)
+		_, away := e.user("away", user.RoleANALYST, []schematype.Permission{schematype.PermissionTicketView}, w.otherSite)
+		_, hq := e.user("hq", user.RoleANALYST, []schematype.Permission{schematype.PermissionTicketView}, w.site)
+		count := func() int { return e.client.TaskSchedule.Query().CountX(sys()) + e.client.TaskScheduleEvent.Query().CountX(sys()) }
+		before := count()
+		w.do(w.admin, createSchedule, map[string]any{"in": with("ownerID", gid(blind.ID))}).wantCode("BAD_USER_INPUT", "input.ownerID")
+		w.do(w.admin, createSchedule, map[string]any{"in": with("ownerID", gid(away.ID))}).wantCode("BAD_USER_INPUT", "input.ownerID")
+		w.do(w.admin, createSchedule, map[string]any{"in": with("watchers", []map[string]any{{"userID": gid(hq.ID)}, {"userID": gid(away.ID)}})}).
+			wantCode("BAD_USER_INPUT", "input.watchers")
+		owned := w.create(w.admin, with("ownerID", gid(hq.ID)))
+		before = count()
+		w.do(w.admin, upd, map[string]any{"id": owned.ID, "in": map[string]any{"siteID": gid(w.otherSite)}}).wantCode("BAD_USER_INPUT", "input.ownerID")
+		w.do(w.admin, upd, map[string]any{"id": owned.ID, "in": map[string]any{"ownerID": gid(away.ID)}}).wantCode("BAD_USER_INPUT", "input.ownerID")
+		w.do(w.admin, upd, map[string]any{"id": owned.ID, "in": map[string]any{"watchers": []map[string]any{{"userID": gid(blind.ID)}}}}).wantCode("BAD_USER_INPUT", "input.watchers")
+		const cp = `mutation($site: ID!, $owner: ID, $w: [ID!]) { copyLibrarySchedules(ids: ["dns-anomalies"], siteID: $site, timeZone: "UTC", activate: true, ownerID: $owner, watcherIDs: $w) { id } }`
+		w.do(w.admin, cp, map[string]any{"site": gid(w.site), "owner": gid(away.ID)}).wantCode("BAD_USER_INPUT", "ownerID")
+		w.do(w.admin, cp, map[string]any{"site": gid(w.site), "w": []string{gid(blind.ID)}}).wantCode("BAD_USER_INPUT", "watcherIDs")
+		if after := count(); after != before {
+			t.Fatalf("refused changes wrote %d rows", after-before)
+		}
+		// Moved with an owner who sees the new site too, it goes.
+		w.do(w.admin, upd, map[string]any{"id": owned.ID, "in": map[string]any{"siteID": gid(w.otherSite), "ownerID": gid(owner2(e, w).ID)}}).ok()
 	})
+}
+
+// owner2 is a user who sees both of w's sites.
+func owner2(e *env, w *schedEnv) *ent.User {
+	_, u := e.user("both", user.RoleANALYST, []schematype.Permission{schematype.PermissionTicketView}, w.site, w.otherSite)
+	return u
 }

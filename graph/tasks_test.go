@@ -212,6 +212,33 @@ func TestTaskLifecycle(t *testing.T) {
 		if !slices.Equal(resolutions, wantRes) {
 			t.Errorf("resolutions %q, want %q", resolutions, wantRes)
 		}
+		// The CREATED entry names the watchers as the API does.
+		var hist struct {
+			Node struct {
+				History struct {
+					Edges []struct {
+						Node struct {
+							Kind    string
+							Changes []struct {
+								Field string
+								To    json.RawMessage
+							}
+						}
+					}
+				}
+			}
+		}
+		e.do(f.viewer.token, `query($id: ID!) { node(id: $id) { ... on Ticket { history(first: 1) { edges { node { kind changes { field to } } } } } } }`,
+			map[string]any{"id": tk.ID}).ok().into(&hist)
+		watchers := ""
+		for _, ch := range hist.Node.History.Edges[0].Node.Changes {
+			if ch.Field == "watchers" {
+				watchers = string(ch.To)
+			}
+		}
+		if want := `[{"notify":"OPEN_CLOSE","user":"` + gid(f.viewer.id) + `"}]`; watchers != want {
+			t.Errorf("CREATED watchers %s, want %s", watchers, want)
+		}
 		// The tickets list leaves tasks out.
 		var list struct {
 			Tickets struct {

@@ -13,7 +13,9 @@ const (
 	ChangeActive      ChangedField = "active"
 	// ChangeNextOccurrence: the next occurrence to generate.
 	ChangeNextOccurrence ChangedField = "nextOccurrenceAt"
-	// ChangeOccurrence: GENERATED's occurrence, {at, task}; SKIPPED's, {count, first, last}.
+	// ChangeOccurrence: GENERATED's occurrence, {at, ticket} (the task's
+	// number, withheld like a link's from a viewer who cannot see it);
+	// SKIPPED's, {count, first, last}.
 	ChangeOccurrence ChangedField = "occurrence"
 	// ChangeLibrary: the library entry a schedule was copied from.
 	ChangeLibrary ChangedField = "library"

@@ -15,11 +15,17 @@ import (
 // ticket's number is withheld. The API's history, ticketHistory and the live
 // stream all show entries through Redact.
 
+// namesTicket are the changes that name another ticket by its number, under
+// "ticket": a link's other end, a schedule's generated task.
+func namesTicket(f schematype.ChangedField) bool {
+	return f == schematype.ChangeLink || f == schematype.ChangeOccurrence
+}
+
 // LinkedNumbers are the numbers of the other tickets that changes name.
 func LinkedNumbers(changes []schematype.FieldChange) []int {
 	var out []int
 	for _, ch := range changes {
-		if ch.Field != schematype.ChangeLink {
+		if !namesTicket(ch.Field) {
 			continue
 		}
 		for _, v := range []any{ch.From, ch.To} {
@@ -108,7 +114,7 @@ func (s Scope) Redact(changes []schematype.FieldChange, sites map[int]int) []sch
 	}
 	var out []schematype.FieldChange
 	for i, ch := range changes {
-		if ch.Field != schematype.ChangeLink {
+		if !namesTicket(ch.Field) {
 			continue
 		}
 		if out == nil {

@@ -118,12 +118,28 @@ func (s *Service) Copy(ctx context.Context, in CopyInput) ([]*ent.TaskSchedule, 
 		return nil
 	})
 	if err != nil {
-		return nil, err
+		return nil, copyError(err)
 	}
 	for i := range out {
 		out[i] = out[i].Unwrap()
 	}
 	return out, nil
+}
+
+// copyArguments are copyLibrarySchedules' names of the schedule input's
+// fields it fills.
+var copyArguments = map[string]string{"input.siteID": "siteID", "input.ownerID": "ownerID", "input.watchers": "watcherIDs"}
+
+// copyError is err naming copyLibrarySchedules' arguments.
+func copyError(err error) error {
+	if e, ok := errs.As(err); ok {
+		if arg, ok := copyArguments[e.Field]; ok {
+			c := *e
+			c.Field = arg
+			return &c
+		}
+	}
+	return err
 }
 
 // tagsByName is the id of each entry's tag, by lower-cased name; those

@@ -268,7 +268,7 @@ func (s *Service) generateOne(ctx context.Context, tx *ent.Tx, sch *ent.TaskSche
 		}
 		made++
 		ev(taskscheduleevent.KindGENERATED, "occurrence "+at.In(r.Location()).Format("2006-01-02 15:04 MST"),
-			map[string]any{"at": at, "task": t.ID})
+			map[string]any{"at": at, "ticket": t.Number()})
 	}
 	if next, ok := r.Next(now); ok {
 		next = next.UTC()

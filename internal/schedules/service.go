@@ -355,6 +355,21 @@ func references(ctx context.Context, tx *ent.Tx, in Input) error {
 	return nil
 }
 
+// people refuses an owner or watchers who could not see the tasks a
+// schedule of siteID generates (the tasks' own rule, tasks.CanSee).
+func people(ctx context.Context, tx *ent.Tx, siteID int, ownerID *int, watchers []*WatcherInput) error {
+	if ownerID != nil {
+		if err := tasks.CanSee(ctx, tx, "input.ownerID", []int{*ownerID}, siteID); err != nil {
+			return err
+		}
+	}
+	ids := make([]int, len(watchers))
+	for i, w := range watchers {
+		ids[i] = w.UserID
+	}
+	return tasks.CanSee(ctx, tx, "input.watchers", dedup(ids), siteID)
+}
+
 func dedup(ids []int) []int {
 	out := slices.Clone(ids)
 	slices.Sort(out)
@@ -430,6 +445,9 @@ func (s *Service) create(ctx context.Context, in Input, libraryID *string) (*ent
 // changes: the library entry copied, and what the copy left out).
 func (s *Service) insert(ctx context.Context, tx *ent.Tx, in Input, rule *Rule, start time.Time, zoneName string, libraryID, reason *string) (*ent.TaskSchedule, error) {
 	if err := references(ctx, tx, in); err != nil {
+		return nil, err
+	}
+	if err := people(ctx, tx, *in.SiteID, in.OwnerID, in.Watchers); err != nil {
 		return nil, err
 	}
 	active := in.Active == nil || *in.Active
@@ -530,6 +548,22 @@ func (s *Service) Update(ctx context.Context, id int, in Input, expectedVersion 
 			return nil, err
 		}
 		if err := references(ctx, tx, in); err != nil {
+			return nil, err
+		}
+		// The owner and watchers it will have must see the site it will be on.
+		siteID, ownerID, watchers := old.SiteID, old.OwnerID, in.Watchers
+		if in.SiteID != nil {
+			siteID = *in.SiteID
+		}
+		if in.OwnerID != nil {
+			ownerID = in.OwnerID
+		}
+		if in.Watchers == nil {
+			for _, w := range old.Edges.Watchers {
+				watchers = append(watchers, &WatcherInput{UserID: w.UserID})
+			}
+		}
+		if err := people(ctx, tx, siteID, ownerID, watchers); err != nil {
 			return nil, err
 		}
 		loc, zoneName, err := s.zone(in, old.TimeZone)

@@ -205,7 +205,7 @@ func history(ctx context.Context, tx *ent.Tx, t *ent.Ticket, n New, catID int) (
 		add(schematype.ChangeQuery, map[string]any{"filter": n.QueryFilter, "search": n.QuerySearch})
 	}
 	if n.ScheduleID != nil {
-		add(schematype.ChangeSchedule, map[string]any{"schedule": *n.ScheduleID, "input.occurrenceAt": n.OccurrenceAt})
+		add(schematype.ChangeSchedule, map[string]any{"schedule": *n.ScheduleID, "occurrenceAt": n.OccurrenceAt})
 	}
 	ev, err := tickets.Record(ctx, tx, t, ticketevent.KindCREATED, changes, "")
 	if err != nil {
@@ -370,7 +370,7 @@ func validate(ctx context.Context, tx *ent.Tx, n *New) error {
 		people["input.ownerID"] = []int{*n.OwnerID}
 	}
 	for _, field := range []string{"input.ownerID", "input.watchers"} {
-		if err := canSee(ctx, tx, field, people[field], n.SiteID); err != nil {
+		if err := CanSee(ctx, tx, field, people[field], n.SiteID); err != nil {
 			return err
 		}
 	}
@@ -404,9 +404,10 @@ func validate(ctx context.Context, tx *ent.Tx, n *New) error {
 	return nil
 }
 
-// canSee refuses, naming field, users who are not or who could not see a
-// ticket of siteID.
-func canSee(ctx context.Context, tx *ent.Tx, field string, ids []int, siteID int) error {
+// CanSee refuses, naming field, users who are not or who could not see a
+// ticket of siteID: a task's owner and watchers, and so a schedule's, whose
+// tasks would otherwise be refused at each occurrence.
+func CanSee(ctx context.Context, tx *ent.Tx, field string, ids []int, siteID int) error {
 	if len(ids) == 0 {
 		return nil
 	}

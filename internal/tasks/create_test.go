@@ -131,11 +131,11 @@ func TestCreateRefuses(t *testing.T) {
 			blind := f.st.Client.User.Create().SetLogin("blind").SetDisplayName("Blind").SaveX(sys).ID
 			other := f.st.Client.Site.Create().SetName("Branch").SaveX(sys).ID
 			for field, n := range map[string]tasks.New{
-				"title":      {Title: " ", SiteID: f.site},
-				"categoryId": {Title: "x", SiteID: f.site, CategoryID: &approval},
-				"ownerId":    {Title: "x", SiteID: f.site, OwnerID: &blind},
-				"watchers":   {Title: "x", SiteID: other, Watchers: []tasks.Watcher{{UserID: f.owner}}},
-				"tagIds":     {Title: "x", SiteID: f.site, TagIDs: []int{999}},
+				"input.title":      {Title: " ", SiteID: f.site},
+				"input.categoryID": {Title: "x", SiteID: f.site, CategoryID: &approval},
+				"input.ownerID":    {Title: "x", SiteID: f.site, OwnerID: &blind},
+				"input.watchers":   {Title: "x", SiteID: other, Watchers: []tasks.Watcher{{UserID: f.owner}}},
+				"input.tagIDs":     {Title: "x", SiteID: f.site, TagIDs: []int{999}},
 			} {
 				_, _, err := f.create(n)
 				if e, ok := errs.As(err); !ok || e.Code != errs.BadUserInput || e.Field != field {
