@@ -146,6 +146,29 @@ func TestTaskLifecycle(t *testing.T) {
 			"kind": "TASK", "title": "t", "categoryID": gid(e.client.Category.Query().Where(category.WorkflowEQ(category.WorkflowTASK)).OnlyIDX(sys())), "siteID": gid(f.site)}}).
 			wantCode("BAD_USER_INPUT")
 
+		// A task has one owner and no approvers, and is not edited as a ticket.
+		const assign = `mutation($id: ID!, $a: [ID!], $p: [ID!]) { assignTicket(id: $id, assigneeIDs: $a, approverIDs: $p) { id } }`
+		e.do(f.editor.token, assign, map[string]any{"id": tk.ID, "a": []string{gid(f.owner.id), gid(f.editor.id)}}).wantCode("BAD_USER_INPUT", "assigneeIDs")
+		e.do(f.editor.token, assign, map[string]any{"id": tk.ID, "p": []string{gid(f.editor.id)}}).wantCode("BAD_USER_INPUT", "approverIDs")
+		var bulk struct {
+			BulkUpdateTickets struct {
+				Failed  int
+				Results []struct{ Error *struct{ Code, Field string } }
+			}
+		}
+		e.do(f.editor.token, `mutation($ids: [ID!]!, $a: [ID!]) { bulkUpdateTickets(ids: $ids, change: {assigneeIDs: $a}) { failed results { error { code field } } } }`,
+			map[string]any{"ids": []string{tk.ID}, "a": []string{gid(f.owner.id), gid(f.editor.id)}}).ok().into(&bulk)
+		if b := bulk.BulkUpdateTickets; b.Failed != 1 || b.Results[0].Error == nil || b.Results[0].Error.Code != "BAD_USER_INPUT" {
+			t.Fatalf("bulk assignment of two owners: %+v", b)
+		}
+		e.do(f.editor.token, `mutation($id: ID!) { updateTicket(id: $id, input: {incident: true}) { id } }`, map[string]any{"id": tk.ID}).wantCode("BAD_USER_INPUT", "id")
+		if got := e.client.Ticket.GetX(sys(), decodeID(t, tk.ID)); got.Incident || got.Version != tk.Version || len(got.QueryAssignees().IDsX(sys())) != 1 {
+			t.Fatalf("refused changes changed the task: %+v", got)
+		}
+		e.do(f.editor.token, assign, map[string]any{"id": tk.ID, "a": []string{gid(f.editor.id)}}).ok()
+		e.do(f.editor.token, assign, map[string]any{"id": tk.ID, "a": []string{gid(f.owner.id)}}).ok()
+		tk = f.task(t, f.editor.token, tk.ID)
+
 		// The owner may not edit; an editor may, with the version.
 		upd := `mutation($id: ID!, $in: UpdateTaskInput!, $v: Int) { updateTask(id: $id, input: $in, expectedVersion: $v) { ` + taskFields + ` } }`
 		e.do(f.owner.token, upd, map[string]any{"id": tk.ID, "in": map[string]any{"title": "mine"}}).wantCode("FORBIDDEN")
@@ -165,7 +188,7 @@ func TestTaskLifecycle(t *testing.T) {
 		f.act(f.viewer.token, "close", tk.ID, "done").wantCode("FORBIDDEN")
 		f.act(f.outsider.token, "close", tk.ID, "done").wantCode("NOT_FOUND")
 		// Closing needs the findings.
-		f.act(f.owner.token, "close", tk.ID, "  ").wantCode("BAD_USER_INPUT", "reason")
+		f.act(f.owner.token, "close", tk.ID, "  ").wantCode("BAD_USER_INPUT", "note")
 		var c struct {
 			CloseTask taskOut `json:"closeTask"`
 		}
@@ -203,7 +226,7 @@ func TestTaskLifecycle(t *testing.T) {
 				}
 			}
 		}
-		wantKinds := []ticketevent.Kind{ticketevent.KindCREATED, ticketevent.KindUPDATED, ticketevent.KindTRANSITIONED,
+		wantKinds := []ticketevent.Kind{ticketevent.KindCREATED, ticketevent.KindASSIGNED, ticketevent.KindASSIGNED, ticketevent.KindUPDATED, ticketevent.KindTRANSITIONED,
 			ticketevent.KindTRANSITIONED, ticketevent.KindTRANSITIONED, ticketevent.KindMEMO_ADDED}
 		if !slices.Equal(kinds, wantKinds) {
 			t.Errorf("history %v, want %v", kinds, wantKinds)

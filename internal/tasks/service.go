@@ -134,7 +134,13 @@ func (s *Service) Update(ctx context.Context, id int, in tickets.TaskUpdate, exp
 
 // Close closes a task with the note of the findings (its resolution).
 func (s *Service) Close(ctx context.Context, id int, note string, expectedVersion *int) (*ent.Ticket, error) {
-	return s.transition(ctx, id, workflow.Close, &note, expectedVersion)
+	t, err := s.transition(ctx, id, workflow.Close, &note, expectedVersion)
+	if e, ok := errs.As(err); ok && e.Field == "reason" { // closeTask calls it the note
+		c := *e
+		c.Field = "note"
+		return nil, &c
+	}
+	return t, err
 }
 
 // Invalidate marks a task INVALID with the reason (its resolution).

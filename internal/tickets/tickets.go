@@ -309,6 +309,9 @@ func (s *Service) Update(ctx context.Context, id int, in UpdateInput, expectedVe
 
 func (s *Service) update(ctx context.Context, tx *ent.Tx, id int, in UpdateInput, expectedVersion *int) (*ent.Ticket, []*ent.TicketEvent, error) {
 	return s.change(ctx, tx, id, expectedVersion, ticketevent.KindUPDATED, "", func(old *ent.Ticket, m *ent.TicketMutation) ([]schematype.FieldChange, error) {
+		if old.Kind == ticket.KindTASK { // an incident flag, a body format, detection fields: no task has them
+			return nil, errs.Invalid("id", "a task is edited with updateTask")
+		}
 		return s.applyUpdate(ctx, old, in, m)
 	})
 }

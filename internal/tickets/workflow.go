@@ -152,6 +152,14 @@ func (s *Service) assign(ctx context.Context, tx *ent.Tx, id int, in AssignInput
 		}
 		var changes []schematype.FieldChange
 		wt := authz.WorkflowTicket(old)
+		if workflow.OneOwner(wt.Workflow) {
+			if len(in.AssigneeIDs) > 1 {
+				return nil, errs.Invalid("assigneeIDs", "a task has one owner, not %d", len(in.AssigneeIDs))
+			}
+			if len(in.ApproverIDs) > 0 {
+				return nil, errs.Invalid("approverIDs", "a task has no approvers")
+			}
+		}
 		if in.AssigneeIDs != nil {
 			before, _ := authz.People(old)
 			before = sorted(before)

@@ -144,6 +144,10 @@ var Order = slices.Concat(approvalStatuses[:len(approvalStatuses)-1], incidentSt
 // TaskOnly are the statuses only tasks take.
 var TaskOnly = []ticket.Status{ticket.StatusOPEN, ticket.StatusINVALID}
 
+// OneOwner reports whether the workflow's tickets have a single assignee
+// (their owner) and no approvers: tasks.
+func OneOwner(w category.Workflow) bool { return w == category.WorkflowTASK }
+
 // InitialStatus is the status a new ticket of the workflow starts in: an
 // approval ticket is NEW, or ASSIGNED when created with an assignee; an
 // incident starts in TRIAGE.
