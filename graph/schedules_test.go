@@ -559,7 +559,9 @@ func TestTaskScheduleBadInput(t *testing.T) {
 		_, blind := e.user("blind", user.RoleANALYST, nil, w.site)
 		_, away := e.user("away", user.RoleANALYST, []schematype.Permission{schematype.PermissionTicketView}, w.otherSite)
 		_, hq := e.user("hq", user.RoleANALYST, []schematype.Permission{schematype.PermissionTicketView}, w.site)
-		count := func() int { return e.client.TaskSchedule.Query().CountX(sys()) + e.client.TaskScheduleEvent.Query().CountX(sys()) }
+		count := func() int {
+			return e.client.TaskSchedule.Query().CountX(sys()) + e.client.TaskScheduleEvent.Query().CountX(sys())
+		}
 		before := count()
 		w.do(w.admin, createSchedule, map[string]any{"in": with("ownerID", gid(blind.ID))}).wantCode("BAD_USER_INPUT", "input.ownerID")
 		w.do(w.admin, createSchedule, map[string]any{"in": with("ownerID", gid(away.ID))}).wantCode("BAD_USER_INPUT", "input.ownerID")
