@@ -362,8 +362,14 @@ func TestTaskScheduleReplicasRace(t *testing.T) {
 			}
 		}
 		wg.Wait()
-		if sum := made[0].Load() + made[1].Load(); sum != 30 {
-			t.Fatalf("day %d: generated %d, want 30", day, sum)
+		// Exactly one task per occurrence, whoever made it. (A runner may
+		// reach a schedule another has just moved on and find its task made:
+		// a no-op it does not count, so the counts may sum to less.)
+		if n := w.client.Ticket.Query().Where(ticket.ScheduleIDNotNil()).CountX(sys()); n != 30*(day+1) {
+			t.Fatalf("day %d: %d tasks, want %d (made %d + %d)", day, n, 30*(day+1), made[0].Load(), made[1].Load())
+		}
+		if sum := made[0].Load() + made[1].Load(); sum > 30 {
+			t.Fatalf("day %d: made %d, more than the 30 occurrences", day, sum)
 		}
 		t.Logf("day %d: replica one made %d, replica two %d", day, made[0].Load(), made[1].Load())
 	}
