@@ -256,7 +256,7 @@ func TestReputationLookup(t *testing.T) {
 // (the requests are counted at the provider), and after a 429 nothing is
 // asked until its Retry-After has passed.
 func TestReputationFailures(t *testing.T) {
-	forEachBackendWithVT(t, func(c *config.Config) { c.ReputationRate, c.ReputationWindow = 5, time.Hour }, func(t *testing.T, e *env, fake *receivers.VirusTotal) {
+	forEachBackendWithVT(t, func(c *config.Config) { c.ReputationRate, c.ReputationWindow = 10, time.Hour }, func(t *testing.T, e *env, fake *receivers.VirusTotal) {
 		fake.Report("ip_addresses/8.8.8.8", receivers.VTStats{Malicious: 1, Harmless: 50})
 		site, cat := e.site("HQ"), e.category("Incidents", category.WorkflowINCIDENT_RESPONSE)
 		id, _ := e.detectionTicket(site, cat, "8.8.8.8", "10.0.0.5", "")

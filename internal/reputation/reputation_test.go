@@ -2,16 +2,20 @@ package reputation_test
 
 import (
 	"context"
+	"fmt"
 	"net"
 	"net/netip"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/redis/go-redis/v9"
+
 	"socdesk/ent"
 	"socdesk/ent/schematype"
 	"socdesk/ent/ticket"
 	"socdesk/internal/devtools/receivers"
+	"socdesk/internal/devtools/testdb"
 	"socdesk/internal/outbound"
 	"socdesk/internal/reputation"
 )
@@ -112,6 +116,39 @@ func TestLimiter(t *testing.T) {
 	now = now.Add(91 * time.Second)
 	if ok, _ := p.Take(ctx); !ok {
 		t.Fatal("still paused after the pause")
+	}
+}
+
+// TestLimiterAcrossReplicas: two replicas' limiters on one Redis share the
+// budget and the pause.
+func TestLimiterAcrossReplicas(t *testing.T) {
+	rdb := redis.NewClient(&redis.Options{Addr: testdb.RedisAddr()})
+	if err := rdb.Ping(context.Background()).Err(); err != nil {
+		testdb.SkipOrFail(t, "Redis is not reachable at %s: %v", testdb.RedisAddr(), err)
+	}
+	t.Cleanup(func() { rdb.Close() })
+	prefix := fmt.Sprintf("socdesk-test:%s:%d:", t.Name(), time.Now().UnixNano())
+	ctx := context.Background()
+	a, _ := reputation.NewLimiter(3, time.Hour, rdb, prefix, nil)
+	b, _ := reputation.NewLimiter(3, time.Hour, rdb, prefix, nil)
+	allowed := 0
+	for range 3 {
+		for _, l := range []*reputation.Limiter{a, b} {
+			if ok, _ := l.Take(ctx); ok {
+				allowed++
+			}
+		}
+	}
+	if allowed != 3 {
+		t.Fatalf("%d of 6 allowed by two replicas sharing a budget of 3", allowed)
+	}
+
+	p2 := prefix + "pause:"
+	c, _ := reputation.NewLimiter(100, time.Minute, rdb, p2, nil)
+	d, _ := reputation.NewLimiter(100, time.Minute, rdb, p2, nil)
+	c.Pause(ctx, time.Now().Add(time.Minute))
+	if ok, wait := d.Take(ctx); ok || wait < 50*time.Second {
+		t.Fatalf("the other replica is not paused: ok %v wait %v", ok, wait)
 	}
 }
 
