@@ -28,6 +28,7 @@ import (
 	"socdesk/ent/memo"
 	"socdesk/ent/playbook"
 	"socdesk/ent/playbookrun"
+	"socdesk/ent/reputationresult"
 	"socdesk/ent/site"
 	"socdesk/ent/statusday"
 	"socdesk/ent/statushour"
@@ -93,6 +94,8 @@ type Client struct {
 	Playbook *PlaybookClient
 	// PlaybookRun is the client for interacting with the PlaybookRun builders.
 	PlaybookRun *PlaybookRunClient
+	// ReputationResult is the client for interacting with the ReputationResult builders.
+	ReputationResult *ReputationResultClient
 	// Site is the client for interacting with the Site builders.
 	Site *SiteClient
 	// StatusDay is the client for interacting with the StatusDay builders.
@@ -155,6 +158,7 @@ func (c *Client) init() {
 	c.Memo = NewMemoClient(c.config)
 	c.Playbook = NewPlaybookClient(c.config)
 	c.PlaybookRun = NewPlaybookRunClient(c.config)
+	c.ReputationResult = NewReputationResultClient(c.config)
 	c.Site = NewSiteClient(c.config)
 	c.StatusDay = NewStatusDayClient(c.config)
 	c.StatusHour = NewStatusHourClient(c.config)
@@ -281,6 +285,7 @@ func (c *Client) Tx(ctx context.Context) (*Tx, error) {
 		Memo:                NewMemoClient(cfg),
 		Playbook:            NewPlaybookClient(cfg),
 		PlaybookRun:         NewPlaybookRunClient(cfg),
+		ReputationResult:    NewReputationResultClient(cfg),
 		Site:                NewSiteClient(cfg),
 		StatusDay:           NewStatusDayClient(cfg),
 		StatusHour:          NewStatusHourClient(cfg),
@@ -334,6 +339,7 @@ func (c *Client) BeginTx(ctx context.Context, opts *sql.TxOptions) (*Tx, error) 
 		Memo:                NewMemoClient(cfg),
 		Playbook:            NewPlaybookClient(cfg),
 		PlaybookRun:         NewPlaybookRunClient(cfg),
+		ReputationResult:    NewReputationResultClient(cfg),
 		Site:                NewSiteClient(cfg),
 		StatusDay:           NewStatusDayClient(cfg),
 		StatusHour:          NewStatusHourClient(cfg),
@@ -383,10 +389,11 @@ func (c *Client) Use(hooks ...Hook) {
 		c.APIToken, c.Attachment, c.Blob, c.Category, c.Channel, c.CompliancePolicy,
 		c.Delivery, c.Department, c.Employee, c.Evidence, c.ExplanationCategory,
 		c.ExplanationLink, c.ExplanationRequest, c.ExplanationStep, c.Memo, c.Playbook,
-		c.PlaybookRun, c.Site, c.StatusDay, c.StatusHour, c.Tag, c.TaskSchedule,
-		c.TaskScheduleEvent, c.TaskSchedulePolicy, c.TaskScheduleWatcher, c.Ticket,
-		c.TicketApprover, c.TicketAssignee, c.TicketCitation, c.TicketEvent,
-		c.TicketLink, c.TicketTag, c.TicketWatcher, c.User,
+		c.PlaybookRun, c.ReputationResult, c.Site, c.StatusDay, c.StatusHour, c.Tag,
+		c.TaskSchedule, c.TaskScheduleEvent, c.TaskSchedulePolicy,
+		c.TaskScheduleWatcher, c.Ticket, c.TicketApprover, c.TicketAssignee,
+		c.TicketCitation, c.TicketEvent, c.TicketLink, c.TicketTag, c.TicketWatcher,
+		c.User,
 	} {
 		n.Use(hooks...)
 	}
@@ -399,10 +406,11 @@ func (c *Client) Intercept(interceptors ...Interceptor) {
 		c.APIToken, c.Attachment, c.Blob, c.Category, c.Channel, c.CompliancePolicy,
 		c.Delivery, c.Department, c.Employee, c.Evidence, c.ExplanationCategory,
 		c.ExplanationLink, c.ExplanationRequest, c.ExplanationStep, c.Memo, c.Playbook,
-		c.PlaybookRun, c.Site, c.StatusDay, c.StatusHour, c.Tag, c.TaskSchedule,
-		c.TaskScheduleEvent, c.TaskSchedulePolicy, c.TaskScheduleWatcher, c.Ticket,
-		c.TicketApprover, c.TicketAssignee, c.TicketCitation, c.TicketEvent,
-		c.TicketLink, c.TicketTag, c.TicketWatcher, c.User,
+		c.PlaybookRun, c.ReputationResult, c.Site, c.StatusDay, c.StatusHour, c.Tag,
+		c.TaskSchedule, c.TaskScheduleEvent, c.TaskSchedulePolicy,
+		c.TaskScheduleWatcher, c.Ticket, c.TicketApprover, c.TicketAssignee,
+		c.TicketCitation, c.TicketEvent, c.TicketLink, c.TicketTag, c.TicketWatcher,
+		c.User,
 	} {
 		n.Intercept(interceptors...)
 	}
@@ -445,6 +453,8 @@ func (c *Client) Mutate(ctx context.Context, m Mutation) (Value, error) {
 		return c.Playbook.mutate(ctx, m)
 	case *PlaybookRunMutation:
 		return c.PlaybookRun.mutate(ctx, m)
+	case *ReputationResultMutation:
+		return c.ReputationResult.mutate(ctx, m)
 	case *SiteMutation:
 		return c.Site.mutate(ctx, m)
 	case *StatusDayMutation:
@@ -3497,6 +3507,140 @@ func (c *PlaybookRunClient) mutate(ctx context.Context, m *PlaybookRunMutation) 
 		return (&PlaybookRunDelete{config: c.config, hooks: c.Hooks(), mutation: m}).Exec(ctx)
 	default:
 		return nil, fmt.Errorf("ent: unknown PlaybookRun mutation op: %q", m.Op())
+	}
+}
+
+// ReputationResultClient is a client for the ReputationResult schema.
+type ReputationResultClient struct {
+	config
+}
+
+// NewReputationResultClient returns a client for the ReputationResult from the given config.
+func NewReputationResultClient(c config) *ReputationResultClient {
+	return &ReputationResultClient{config: c}
+}
+
+// Use adds a list of mutation hooks to the hooks stack.
+// A call to `Use(f, g, h)` equals to `reputationresult.Hooks(f(g(h())))`.
+func (c *ReputationResultClient) Use(hooks ...Hook) {
+	c.hooks.ReputationResult = append(c.hooks.ReputationResult, hooks...)
+}
+
+// Intercept adds a list of query interceptors to the interceptors stack.
+// A call to `Intercept(f, g, h)` equals to `reputationresult.Intercept(f(g(h())))`.
+func (c *ReputationResultClient) Intercept(interceptors ...Interceptor) {
+	c.inters.ReputationResult = append(c.inters.ReputationResult, interceptors...)
+}
+
+// Create returns a builder for creating a ReputationResult entity.
+func (c *ReputationResultClient) Create() *ReputationResultCreate {
+	mutation := newReputationResultMutation(c.config, OpCreate)
+	return &ReputationResultCreate{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// CreateBulk returns a builder for creating a bulk of ReputationResult entities.
+func (c *ReputationResultClient) CreateBulk(builders ...*ReputationResultCreate) *ReputationResultCreateBulk {
+	return &ReputationResultCreateBulk{config: c.config, builders: builders}
+}
+
+// MapCreateBulk creates a bulk creation builder from the given slice. For each item in the slice, the function creates
+// a builder and applies setFunc on it.
+func (c *ReputationResultClient) MapCreateBulk(slice any, setFunc func(*ReputationResultCreate, int)) *ReputationResultCreateBulk {
+	rv := reflect.ValueOf(slice)
+	if rv.Kind() != reflect.Slice {
+		return &ReputationResultCreateBulk{err: fmt.Errorf("calling to ReputationResultClient.MapCreateBulk with wrong type %T, need slice", slice)}
+	}
+	builders := make([]*ReputationResultCreate, rv.Len())
+	for i := 0; i < rv.Len(); i++ {
+		builders[i] = c.Create()
+		setFunc(builders[i], i)
+	}
+	return &ReputationResultCreateBulk{config: c.config, builders: builders}
+}
+
+// Update returns an update builder for ReputationResult.
+func (c *ReputationResultClient) Update() *ReputationResultUpdate {
+	mutation := newReputationResultMutation(c.config, OpUpdate)
+	return &ReputationResultUpdate{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// UpdateOne returns an update builder for the given entity.
+func (c *ReputationResultClient) UpdateOne(_m *ReputationResult) *ReputationResultUpdateOne {
+	mutation := newReputationResultMutation(c.config, OpUpdateOne, withReputationResult(_m))
+	return &ReputationResultUpdateOne{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// UpdateOneID returns an update builder for the given id.
+func (c *ReputationResultClient) UpdateOneID(id int) *ReputationResultUpdateOne {
+	mutation := newReputationResultMutation(c.config, OpUpdateOne, withReputationResultID(id))
+	return &ReputationResultUpdateOne{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// Delete returns a delete builder for ReputationResult.
+func (c *ReputationResultClient) Delete() *ReputationResultDelete {
+	mutation := newReputationResultMutation(c.config, OpDelete)
+	return &ReputationResultDelete{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// DeleteOne returns a builder for deleting the given entity.
+func (c *ReputationResultClient) DeleteOne(_m *ReputationResult) *ReputationResultDeleteOne {
+	return c.DeleteOneID(_m.ID)
+}
+
+// DeleteOneID returns a builder for deleting the given entity by its id.
+func (c *ReputationResultClient) DeleteOneID(id int) *ReputationResultDeleteOne {
+	builder := c.Delete().Where(reputationresult.ID(id))
+	builder.mutation.id = &id
+	builder.mutation.op = OpDeleteOne
+	return &ReputationResultDeleteOne{builder}
+}
+
+// Query returns a query builder for ReputationResult.
+func (c *ReputationResultClient) Query() *ReputationResultQuery {
+	return &ReputationResultQuery{
+		config: c.config,
+		ctx:    &QueryContext{Type: TypeReputationResult},
+		inters: c.Interceptors(),
+	}
+}
+
+// Get returns a ReputationResult entity by its id.
+func (c *ReputationResultClient) Get(ctx context.Context, id int) (*ReputationResult, error) {
+	return c.Query().Where(reputationresult.ID(id)).Only(ctx)
+}
+
+// GetX is like Get, but panics if an error occurs.
+func (c *ReputationResultClient) GetX(ctx context.Context, id int) *ReputationResult {
+	obj, err := c.Get(ctx, id)
+	if err != nil {
+		panic(err)
+	}
+	return obj
+}
+
+// Hooks returns the client hooks.
+func (c *ReputationResultClient) Hooks() []Hook {
+	hooks := c.hooks.ReputationResult
+	return append(hooks[:len(hooks):len(hooks)], reputationresult.Hooks[:]...)
+}
+
+// Interceptors returns the client interceptors.
+func (c *ReputationResultClient) Interceptors() []Interceptor {
+	return c.inters.ReputationResult
+}
+
+func (c *ReputationResultClient) mutate(ctx context.Context, m *ReputationResultMutation) (Value, error) {
+	switch m.Op() {
+	case OpCreate:
+		return (&ReputationResultCreate{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpUpdate:
+		return (&ReputationResultUpdate{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpUpdateOne:
+		return (&ReputationResultUpdateOne{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpDelete, OpDeleteOne:
+		return (&ReputationResultDelete{config: c.config, hooks: c.Hooks(), mutation: m}).Exec(ctx)
+	default:
+		return nil, fmt.Errorf("ent: unknown ReputationResult mutation op: %q", m.Op())
 	}
 }
 
@@ -6566,20 +6710,20 @@ type (
 	hooks struct {
 		APIToken, Attachment, Blob, Category, Channel, CompliancePolicy, Delivery,
 		Department, Employee, Evidence, ExplanationCategory, ExplanationLink,
-		ExplanationRequest, ExplanationStep, Memo, Playbook, PlaybookRun, Site,
-		StatusDay, StatusHour, Tag, TaskSchedule, TaskScheduleEvent,
-		TaskSchedulePolicy, TaskScheduleWatcher, Ticket, TicketApprover,
-		TicketAssignee, TicketCitation, TicketEvent, TicketLink, TicketTag,
-		TicketWatcher, User []ent.Hook
+		ExplanationRequest, ExplanationStep, Memo, Playbook, PlaybookRun,
+		ReputationResult, Site, StatusDay, StatusHour, Tag, TaskSchedule,
+		TaskScheduleEvent, TaskSchedulePolicy, TaskScheduleWatcher, Ticket,
+		TicketApprover, TicketAssignee, TicketCitation, TicketEvent, TicketLink,
+		TicketTag, TicketWatcher, User []ent.Hook
 	}
 	inters struct {
 		APIToken, Attachment, Blob, Category, Channel, CompliancePolicy, Delivery,
 		Department, Employee, Evidence, ExplanationCategory, ExplanationLink,
-		ExplanationRequest, ExplanationStep, Memo, Playbook, PlaybookRun, Site,
-		StatusDay, StatusHour, Tag, TaskSchedule, TaskScheduleEvent,
-		TaskSchedulePolicy, TaskScheduleWatcher, Ticket, TicketApprover,
-		TicketAssignee, TicketCitation, TicketEvent, TicketLink, TicketTag,
-		TicketWatcher, User []ent.Interceptor
+		ExplanationRequest, ExplanationStep, Memo, Playbook, PlaybookRun,
+		ReputationResult, Site, StatusDay, StatusHour, Tag, TaskSchedule,
+		TaskScheduleEvent, TaskSchedulePolicy, TaskScheduleWatcher, Ticket,
+		TicketApprover, TicketAssignee, TicketCitation, TicketEvent, TicketLink,
+		TicketTag, TicketWatcher, User []ent.Interceptor
 	}
 )
 

@@ -24,6 +24,7 @@ import (
 	"socdesk/ent/memo"
 	"socdesk/ent/playbook"
 	"socdesk/ent/playbookrun"
+	"socdesk/ent/reputationresult"
 	"socdesk/ent/site"
 	"socdesk/ent/statusday"
 	"socdesk/ent/statushour"
@@ -123,6 +124,7 @@ func checkColumn(t, c string) error {
 			memo.Table:                memo.ValidColumn,
 			playbook.Table:            playbook.ValidColumn,
 			playbookrun.Table:         playbookrun.ValidColumn,
+			reputationresult.Table:    reputationresult.ValidColumn,
 			site.Table:                site.ValidColumn,
 			statusday.Table:           statusday.ValidColumn,
 			statushour.Table:          statushour.ValidColumn,

@@ -21,6 +21,7 @@ import (
 	"socdesk/ent/playbook"
 	"socdesk/ent/playbookrun"
 	"socdesk/ent/predicate"
+	"socdesk/ent/reputationresult"
 	"socdesk/ent/site"
 	"socdesk/ent/statusday"
 	"socdesk/ent/statushour"
@@ -47,7 +48,7 @@ import (
 
 // schemaGraph holds a representation of ent/schema at runtime.
 var schemaGraph = func() *sqlgraph.Schema {
-	graph := &sqlgraph.Schema{Nodes: make([]*sqlgraph.Node, 34)}
+	graph := &sqlgraph.Schema{Nodes: make([]*sqlgraph.Node, 35)}
 	graph.Nodes[0] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   apitoken.Table,
@@ -424,6 +425,32 @@ var schemaGraph = func() *sqlgraph.Schema {
 	}
 	graph.Nodes[17] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
+			Table:   reputationresult.Table,
+			Columns: reputationresult.Columns,
+			ID: &sqlgraph.FieldSpec{
+				Type:   field.TypeInt,
+				Column: reputationresult.FieldID,
+			},
+		},
+		Type: "ReputationResult",
+		Fields: map[string]*sqlgraph.FieldSpec{
+			reputationresult.FieldKind:       {Type: field.TypeEnum, Column: reputationresult.FieldKind},
+			reputationresult.FieldIndicator:  {Type: field.TypeString, Column: reputationresult.FieldIndicator},
+			reputationresult.FieldStatus:     {Type: field.TypeEnum, Column: reputationresult.FieldStatus},
+			reputationresult.FieldMalicious:  {Type: field.TypeInt, Column: reputationresult.FieldMalicious},
+			reputationresult.FieldSuspicious: {Type: field.TypeInt, Column: reputationresult.FieldSuspicious},
+			reputationresult.FieldHarmless:   {Type: field.TypeInt, Column: reputationresult.FieldHarmless},
+			reputationresult.FieldUndetected: {Type: field.TypeInt, Column: reputationresult.FieldUndetected},
+			reputationresult.FieldReputation: {Type: field.TypeInt, Column: reputationresult.FieldReputation},
+			reputationresult.FieldStats:      {Type: field.TypeJSON, Column: reputationresult.FieldStats},
+			reputationresult.FieldFetchedAt:  {Type: field.TypeTime, Column: reputationresult.FieldFetchedAt},
+			reputationresult.FieldCheckedAt:  {Type: field.TypeTime, Column: reputationresult.FieldCheckedAt},
+			reputationresult.FieldError:      {Type: field.TypeString, Column: reputationresult.FieldError},
+			reputationresult.FieldRetryAt:    {Type: field.TypeTime, Column: reputationresult.FieldRetryAt},
+		},
+	}
+	graph.Nodes[18] = &sqlgraph.Node{
+		NodeSpec: sqlgraph.NodeSpec{
 			Table:   site.Table,
 			Columns: site.Columns,
 			ID: &sqlgraph.FieldSpec{
@@ -439,7 +466,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			site.FieldDescription: {Type: field.TypeString, Column: site.FieldDescription},
 		},
 	}
-	graph.Nodes[18] = &sqlgraph.Node{
+	graph.Nodes[19] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   statusday.Table,
 			Columns: statusday.Columns,
@@ -456,7 +483,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			statusday.FieldDelta:  {Type: field.TypeInt, Column: statusday.FieldDelta},
 		},
 	}
-	graph.Nodes[19] = &sqlgraph.Node{
+	graph.Nodes[20] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   statushour.Table,
 			Columns: statushour.Columns,
@@ -473,7 +500,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			statushour.FieldDelta:  {Type: field.TypeInt, Column: statushour.FieldDelta},
 		},
 	}
-	graph.Nodes[20] = &sqlgraph.Node{
+	graph.Nodes[21] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   tag.Table,
 			Columns: tag.Columns,
@@ -490,7 +517,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			tag.FieldColor:     {Type: field.TypeString, Column: tag.FieldColor},
 		},
 	}
-	graph.Nodes[21] = &sqlgraph.Node{
+	graph.Nodes[22] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   taskschedule.Table,
 			Columns: taskschedule.Columns,
@@ -522,7 +549,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			taskschedule.FieldVersion:          {Type: field.TypeInt, Column: taskschedule.FieldVersion},
 		},
 	}
-	graph.Nodes[22] = &sqlgraph.Node{
+	graph.Nodes[23] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   taskscheduleevent.Table,
 			Columns: taskscheduleevent.Columns,
@@ -541,7 +568,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			taskscheduleevent.FieldChanges:    {Type: field.TypeJSON, Column: taskscheduleevent.FieldChanges},
 		},
 	}
-	graph.Nodes[23] = &sqlgraph.Node{
+	graph.Nodes[24] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   taskschedulepolicy.Table,
 			Columns: taskschedulepolicy.Columns,
@@ -562,7 +589,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			taskschedulepolicy.FieldCompliancePolicyID: {Type: field.TypeInt, Column: taskschedulepolicy.FieldCompliancePolicyID},
 		},
 	}
-	graph.Nodes[24] = &sqlgraph.Node{
+	graph.Nodes[25] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   taskschedulewatcher.Table,
 			Columns: taskschedulewatcher.Columns,
@@ -579,7 +606,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			taskschedulewatcher.FieldCreatedAt:  {Type: field.TypeTime, Column: taskschedulewatcher.FieldCreatedAt},
 		},
 	}
-	graph.Nodes[25] = &sqlgraph.Node{
+	graph.Nodes[26] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   ticket.Table,
 			Columns: ticket.Columns,
@@ -630,7 +657,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			ticket.FieldResolution:        {Type: field.TypeString, Column: ticket.FieldResolution},
 		},
 	}
-	graph.Nodes[26] = &sqlgraph.Node{
+	graph.Nodes[27] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   ticketapprover.Table,
 			Columns: ticketapprover.Columns,
@@ -651,7 +678,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			ticketapprover.FieldUserID:   {Type: field.TypeInt, Column: ticketapprover.FieldUserID},
 		},
 	}
-	graph.Nodes[27] = &sqlgraph.Node{
+	graph.Nodes[28] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   ticketassignee.Table,
 			Columns: ticketassignee.Columns,
@@ -672,7 +699,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			ticketassignee.FieldUserID:   {Type: field.TypeInt, Column: ticketassignee.FieldUserID},
 		},
 	}
-	graph.Nodes[28] = &sqlgraph.Node{
+	graph.Nodes[29] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   ticketcitation.Table,
 			Columns: ticketcitation.Columns,
@@ -693,7 +720,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			ticketcitation.FieldCompliancePolicyID: {Type: field.TypeInt, Column: ticketcitation.FieldCompliancePolicyID},
 		},
 	}
-	graph.Nodes[29] = &sqlgraph.Node{
+	graph.Nodes[30] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   ticketevent.Table,
 			Columns: ticketevent.Columns,
@@ -716,7 +743,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			ticketevent.FieldChanges:      {Type: field.TypeJSON, Column: ticketevent.FieldChanges},
 		},
 	}
-	graph.Nodes[30] = &sqlgraph.Node{
+	graph.Nodes[31] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   ticketlink.Table,
 			Columns: ticketlink.Columns,
@@ -734,7 +761,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			ticketlink.FieldCreatedAt:   {Type: field.TypeTime, Column: ticketlink.FieldCreatedAt},
 		},
 	}
-	graph.Nodes[31] = &sqlgraph.Node{
+	graph.Nodes[32] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   tickettag.Table,
 			Columns: tickettag.Columns,
@@ -755,7 +782,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			tickettag.FieldTagID:    {Type: field.TypeInt, Column: tickettag.FieldTagID},
 		},
 	}
-	graph.Nodes[32] = &sqlgraph.Node{
+	graph.Nodes[33] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   ticketwatcher.Table,
 			Columns: ticketwatcher.Columns,
@@ -772,7 +799,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			ticketwatcher.FieldCreatedAt: {Type: field.TypeTime, Column: ticketwatcher.FieldCreatedAt},
 		},
 	}
-	graph.Nodes[33] = &sqlgraph.Node{
+	graph.Nodes[34] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   user.Table,
 			Columns: user.Columns,
@@ -4214,6 +4241,111 @@ func (f *PlaybookRunFilter) WhereHasRequestedByWith(preds ...predicate.User) {
 }
 
 // addPredicate implements the predicateAdder interface.
+func (_q *ReputationResultQuery) addPredicate(pred func(s *sql.Selector)) {
+	_q.predicates = append(_q.predicates, pred)
+}
+
+// Filter returns a Filter implementation to apply filters on the ReputationResultQuery builder.
+func (_q *ReputationResultQuery) Filter() *ReputationResultFilter {
+	return &ReputationResultFilter{config: _q.config, predicateAdder: _q}
+}
+
+// addPredicate implements the predicateAdder interface.
+func (m *ReputationResultMutation) addPredicate(pred func(s *sql.Selector)) {
+	m.predicates = append(m.predicates, pred)
+}
+
+// Filter returns an entql.Where implementation to apply filters on the ReputationResultMutation builder.
+func (m *ReputationResultMutation) Filter() *ReputationResultFilter {
+	return &ReputationResultFilter{config: m.config, predicateAdder: m}
+}
+
+// ReputationResultFilter provides a generic filtering capability at runtime for ReputationResultQuery.
+type ReputationResultFilter struct {
+	predicateAdder
+	config
+}
+
+// Where applies the entql predicate on the query filter.
+func (f *ReputationResultFilter) Where(p entql.P) {
+	f.addPredicate(func(s *sql.Selector) {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[17].Type, p, s); err != nil {
+			s.AddError(err)
+		}
+	})
+}
+
+// WhereID applies the entql int predicate on the id field.
+func (f *ReputationResultFilter) WhereID(p entql.IntP) {
+	f.Where(p.Field(reputationresult.FieldID))
+}
+
+// WhereKind applies the entql string predicate on the kind field.
+func (f *ReputationResultFilter) WhereKind(p entql.StringP) {
+	f.Where(p.Field(reputationresult.FieldKind))
+}
+
+// WhereIndicator applies the entql string predicate on the indicator field.
+func (f *ReputationResultFilter) WhereIndicator(p entql.StringP) {
+	f.Where(p.Field(reputationresult.FieldIndicator))
+}
+
+// WhereStatus applies the entql string predicate on the status field.
+func (f *ReputationResultFilter) WhereStatus(p entql.StringP) {
+	f.Where(p.Field(reputationresult.FieldStatus))
+}
+
+// WhereMalicious applies the entql int predicate on the malicious field.
+func (f *ReputationResultFilter) WhereMalicious(p entql.IntP) {
+	f.Where(p.Field(reputationresult.FieldMalicious))
+}
+
+// WhereSuspicious applies the entql int predicate on the suspicious field.
+func (f *ReputationResultFilter) WhereSuspicious(p entql.IntP) {
+	f.Where(p.Field(reputationresult.FieldSuspicious))
+}
+
+// WhereHarmless applies the entql int predicate on the harmless field.
+func (f *ReputationResultFilter) WhereHarmless(p entql.IntP) {
+	f.Where(p.Field(reputationresult.FieldHarmless))
+}
+
+// WhereUndetected applies the entql int predicate on the undetected field.
+func (f *ReputationResultFilter) WhereUndetected(p entql.IntP) {
+	f.Where(p.Field(reputationresult.FieldUndetected))
+}
+
+// WhereReputation applies the entql int predicate on the reputation field.
+func (f *ReputationResultFilter) WhereReputation(p entql.IntP) {
+	f.Where(p.Field(reputationresult.FieldReputation))
+}
+
+// WhereStats applies the entql json.RawMessage predicate on the stats field.
+func (f *ReputationResultFilter) WhereStats(p entql.BytesP) {
+	f.Where(p.Field(reputationresult.FieldStats))
+}
+
+// WhereFetchedAt applies the entql time.Time predicate on the fetched_at field.
+func (f *ReputationResultFilter) WhereFetchedAt(p entql.TimeP) {
+	f.Where(p.Field(reputationresult.FieldFetchedAt))
+}
+
+// WhereCheckedAt applies the entql time.Time predicate on the checked_at field.
+func (f *ReputationResultFilter) WhereCheckedAt(p entql.TimeP) {
+	f.Where(p.Field(reputationresult.FieldCheckedAt))
+}
+
+// WhereError applies the entql string predicate on the error field.
+func (f *ReputationResultFilter) WhereError(p entql.StringP) {
+	f.Where(p.Field(reputationresult.FieldError))
+}
+
+// WhereRetryAt applies the entql time.Time predicate on the retry_at field.
+func (f *ReputationResultFilter) WhereRetryAt(p entql.TimeP) {
+	f.Where(p.Field(reputationresult.FieldRetryAt))
+}
+
+// addPredicate implements the predicateAdder interface.
 func (_q *SiteQuery) addPredicate(pred func(s *sql.Selector)) {
 	_q.predicates = append(_q.predicates, pred)
 }
@@ -4242,7 +4374,7 @@ type SiteFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *SiteFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[17].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[18].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -4344,7 +4476,7 @@ type StatusDayFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *StatusDayFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[18].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[19].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -4404,7 +4536,7 @@ type StatusHourFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *StatusHourFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[19].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[20].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -4464,7 +4596,7 @@ type TagFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *TagFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[20].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[21].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -4566,7 +4698,7 @@ type TaskScheduleFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *TaskScheduleFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[21].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[22].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -4841,7 +4973,7 @@ type TaskScheduleEventFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *TaskScheduleEventFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[22].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[23].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -4939,7 +5071,7 @@ type TaskSchedulePolicyFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *TaskSchedulePolicyFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[23].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[24].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -5012,7 +5144,7 @@ type TaskScheduleWatcherFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *TaskScheduleWatcherFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[24].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[25].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -5100,7 +5232,7 @@ type TicketFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *TicketFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[25].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[26].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -5638,7 +5770,7 @@ type TicketApproverFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *TicketApproverFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[26].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[27].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -5711,7 +5843,7 @@ type TicketAssigneeFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *TicketAssigneeFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[27].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[28].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -5784,7 +5916,7 @@ type TicketCitationFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *TicketCitationFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[28].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[29].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -5857,7 +5989,7 @@ type TicketEventFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *TicketEventFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[29].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[30].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -5975,7 +6107,7 @@ type TicketLinkFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *TicketLinkFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[30].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[31].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -6082,7 +6214,7 @@ type TicketTagFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *TicketTagFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[31].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[32].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -6155,7 +6287,7 @@ type TicketWatcherFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *TicketWatcherFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[32].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[33].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -6243,7 +6375,7 @@ type UserFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *UserFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[33].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[34].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})

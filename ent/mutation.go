@@ -25,6 +25,7 @@ import (
 	"socdesk/ent/playbook"
 	"socdesk/ent/playbookrun"
 	"socdesk/ent/predicate"
+	"socdesk/ent/reputationresult"
 	"socdesk/ent/schematype"
 	"socdesk/ent/site"
 	"socdesk/ent/statusday"
@@ -77,6 +78,7 @@ const (
 	TypeMemo                = "Memo"
 	TypePlaybook            = "Playbook"
 	TypePlaybookRun         = "PlaybookRun"
+	TypeReputationResult    = "ReputationResult"
 	TypeSite                = "Site"
 	TypeStatusDay           = "StatusDay"
 	TypeStatusHour          = "StatusHour"
@@ -17051,6 +17053,1327 @@ func (m *PlaybookRunMutation) ResetEdge(name string) error {
 		return nil
 	}
 	return fmt.Errorf("unknown PlaybookRun edge %s", name)
+}
+
+// ReputationResultMutation represents an operation that mutates the ReputationResult nodes in the graph.
+type ReputationResultMutation struct {
+	config
+	op            Op
+	typ           string
+	id            *int
+	kind          *reputationresult.Kind
+	indicator     *string
+	status        *reputationresult.Status
+	malicious     *int
+	addmalicious  *int
+	suspicious    *int
+	addsuspicious *int
+	harmless      *int
+	addharmless   *int
+	undetected    *int
+	addundetected *int
+	reputation    *int
+	addreputation *int
+	stats         *map[string]int
+	fetched_at    *time.Time
+	checked_at    *time.Time
+	error         *string
+	retry_at      *time.Time
+	clearedFields map[string]struct{}
+	done          bool
+	oldValue      func(context.Context) (*ReputationResult, error)
+	predicates    []predicate.ReputationResult
+}
+
+var _ ent.Mutation = (*ReputationResultMutation)(nil)
+
+// reputationresultOption allows management of the mutation configuration using functional options.
+type reputationresultOption func(*ReputationResultMutation)
+
+// newReputationResultMutation creates new mutation for the ReputationResult entity.
+func newReputationResultMutation(c config, op Op, opts ...reputationresultOption) *ReputationResultMutation {
+	m := &ReputationResultMutation{
+		config:        c,
+		op:            op,
+		typ:           TypeReputationResult,
+		clearedFields: make(map[string]struct{}),
+	}
+	for _, opt := range opts {
+		opt(m)
+	}
+	return m
+}
+
+// withReputationResultID sets the ID field of the mutation.
+func withReputationResultID(id int) reputationresultOption {
+	return func(m *ReputationResultMutation) {
+		var (
+			err   error
+			once  sync.Once
+			value *ReputationResult
+		)
+		m.oldValue = func(ctx context.Context) (*ReputationResult, error) {
+			once.Do(func() {
+				if m.done {
+					err = errors.New("querying old values post mutation is not allowed")
+				} else {
+					value, err = m.Client().ReputationResult.Get(ctx, id)
+				}
+			})
+			return value, err
+		}
+		m.id = &id
+	}
+}
+
+// withReputationResult sets the old ReputationResult of the mutation.
+func withReputationResult(node *ReputationResult) reputationresultOption {
+	return func(m *ReputationResultMutation) {
+		m.oldValue = func(context.Context) (*ReputationResult, error) {
+			return node, nil
+		}
+		m.id = &node.ID
+	}
+}
+
+// Client returns a new `ent.Client` from the mutation. If the mutation was
+// executed in a transaction (ent.Tx), a transactional client is returned.
+func (m ReputationResultMutation) Client() *Client {
+	client := &Client{config: m.config}
+	client.init()
+	return client
+}
+
+// Tx returns an `ent.Tx` for mutations that were executed in transactions;
+// it returns an error otherwise.
+func (m ReputationResultMutation) Tx() (*Tx, error) {
+	if _, ok := m.driver.(*txDriver); !ok {
+		return nil, errors.New("ent: mutation is not running in a transaction")
+	}
+	tx := &Tx{config: m.config}
+	tx.init()
+	return tx, nil
+}
+
+// ID returns the ID value in the mutation. Note that the ID is only available
+// if it was provided to the builder or after it was returned from the database.
+func (m *ReputationResultMutation) ID() (id int, exists bool) {
+	if m.id == nil {
+		return
+	}
+	return *m.id, true
+}
+
+// IDs queries the database and returns the entity ids that match the mutation's predicate.
+// That means, if the mutation is applied within a transaction with an isolation level such
+// as sql.LevelSerializable, the returned ids match the ids of the rows that will be updated
+// or updated by the mutation.
+func (m *ReputationResultMutation) IDs(ctx context.Context) ([]int, error) {
+	switch {
+	case m.op.Is(OpUpdateOne | OpDeleteOne):
+		id, exists := m.ID()
+		if exists {
+			return []int{id}, nil
+		}
+		fallthrough
+	case m.op.Is(OpUpdate | OpDelete):
+		return m.Client().ReputationResult.Query().Where(m.predicates...).IDs(ctx)
+	default:
+		return nil, fmt.Errorf("IDs is not allowed on %s operations", m.op)
+	}
+}
+
+// SetKind sets the "kind" field.
+func (m *ReputationResultMutation) SetKind(r reputationresult.Kind) {
+	m.kind = &r
+}
+
+// Kind returns the value of the "kind" field in the mutation.
+func (m *ReputationResultMutation) Kind() (r reputationresult.Kind, exists bool) {
+	v := m.kind
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldKind returns the old "kind" field's value of the ReputationResult entity.
+// If the ReputationResult object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *ReputationResultMutation) OldKind(ctx context.Context) (v reputationresult.Kind, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldKind is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldKind requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldKind: %w", err)
+	}
+	return oldValue.Kind, nil
+}
+
+// ResetKind resets all changes to the "kind" field.
+func (m *ReputationResultMutation) ResetKind() {
+	m.kind = nil
+}
+
+// SetIndicator sets the "indicator" field.
+func (m *ReputationResultMutation) SetIndicator(s string) {
+	m.indicator = &s
+}
+
+// Indicator returns the value of the "indicator" field in the mutation.
+func (m *ReputationResultMutation) Indicator() (r string, exists bool) {
+	v := m.indicator
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldIndicator returns the old "indicator" field's value of the ReputationResult entity.
+// If the ReputationResult object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *ReputationResultMutation) OldIndicator(ctx context.Context) (v string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldIndicator is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldIndicator requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldIndicator: %w", err)
+	}
+	return oldValue.Indicator, nil
+}
+
+// ResetIndicator resets all changes to the "indicator" field.
+func (m *ReputationResultMutation) ResetIndicator() {
+	m.indicator = nil
+}
+
+// SetStatus sets the "status" field.
+func (m *ReputationResultMutation) SetStatus(r reputationresult.Status) {
+	m.status = &r
+}
+
+// Status returns the value of the "status" field in the mutation.
+func (m *ReputationResultMutation) Status() (r reputationresult.Status, exists bool) {
+	v := m.status
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldStatus returns the old "status" field's value of the ReputationResult entity.
+// If the ReputationResult object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *ReputationResultMutation) OldStatus(ctx context.Context) (v reputationresult.Status, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldStatus is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldStatus requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldStatus: %w", err)
+	}
+	return oldValue.Status, nil
+}
+
+// ResetStatus resets all changes to the "status" field.
+func (m *ReputationResultMutation) ResetStatus() {
+	m.status = nil
+}
+
+// SetMalicious sets the "malicious" field.
+func (m *ReputationResultMutation) SetMalicious(i int) {
+	m.malicious = &i
+	m.addmalicious = nil
+}
+
+// Malicious returns the value of the "malicious" field in the mutation.
+func (m *ReputationResultMutation) Malicious() (r int, exists bool) {
+	v := m.malicious
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldMalicious returns the old "malicious" field's value of the ReputationResult entity.
+// If the ReputationResult object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *ReputationResultMutation) OldMalicious(ctx context.Context) (v *int, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldMalicious is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldMalicious requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldMalicious: %w", err)
+	}
+	return oldValue.Malicious, nil
+}
+
+// AddMalicious adds i to the "malicious" field.
+func (m *ReputationResultMutation) AddMalicious(i int) {
+	if m.addmalicious != nil {
+		*m.addmalicious += i
+	} else {
+		m.addmalicious = &i
+	}
+}
+
+// AddedMalicious returns the value that was added to the "malicious" field in this mutation.
+func (m *ReputationResultMutation) AddedMalicious() (r int, exists bool) {
+	v := m.addmalicious
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// ClearMalicious clears the value of the "malicious" field.
+func (m *ReputationResultMutation) ClearMalicious() {
+	m.malicious = nil
+	m.addmalicious = nil
+	m.clearedFields[reputationresult.FieldMalicious] = struct{}{}
+}
+
+// MaliciousCleared returns if the "malicious" field was cleared in this mutation.
+func (m *ReputationResultMutation) MaliciousCleared() bool {
+	_, ok := m.clearedFields[reputationresult.FieldMalicious]
+	return ok
+}
+
+// ResetMalicious resets all changes to the "malicious" field.
+func (m *ReputationResultMutation) ResetMalicious() {
+	m.malicious = nil
+	m.addmalicious = nil
+	delete(m.clearedFields, reputationresult.FieldMalicious)
+}
+
+// SetSuspicious sets the "suspicious" field.
+func (m *ReputationResultMutation) SetSuspicious(i int) {
+	m.suspicious = &i
+	m.addsuspicious = nil
+}
+
+// Suspicious returns the value of the "suspicious" field in the mutation.
+func (m *ReputationResultMutation) Suspicious() (r int, exists bool) {
+	v := m.suspicious
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldSuspicious returns the old "suspicious" field's value of the ReputationResult entity.
+// If the ReputationResult object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *ReputationResultMutation) OldSuspicious(ctx context.Context) (v *int, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldSuspicious is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldSuspicious requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldSuspicious: %w", err)
+	}
+	return oldValue.Suspicious, nil
+}
+
+// AddSuspicious adds i to the "suspicious" field.
+func (m *ReputationResultMutation) AddSuspicious(i int) {
+	if m.addsuspicious != nil {
+		*m.addsuspicious += i
+	} else {
+		m.addsuspicious = &i
+	}
+}
+
+// AddedSuspicious returns the value that was added to the "suspicious" field in this mutation.
+func (m *ReputationResultMutation) AddedSuspicious() (r int, exists bool) {
+	v := m.addsuspicious
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// ClearSuspicious clears the value of the "suspicious" field.
+func (m *ReputationResultMutation) ClearSuspicious() {
+	m.suspicious = nil
+	m.addsuspicious = nil
+	m.clearedFields[reputationresult.FieldSuspicious] = struct{}{}
+}
+
+// SuspiciousCleared returns if the "suspicious" field was cleared in this mutation.
+func (m *ReputationResultMutation) SuspiciousCleared() bool {
+	_, ok := m.clearedFields[reputationresult.FieldSuspicious]
+	return ok
+}
+
+// ResetSuspicious resets all changes to the "suspicious" field.
+func (m *ReputationResultMutation) ResetSuspicious() {
+	m.suspicious = nil
+	m.addsuspicious = nil
+	delete(m.clearedFields, reputationresult.FieldSuspicious)
+}
+
+// SetHarmless sets the "harmless" field.
+func (m *ReputationResultMutation) SetHarmless(i int) {
+	m.harmless = &i
+	m.addharmless = nil
+}
+
+// Harmless returns the value of the "harmless" field in the mutation.
+func (m *ReputationResultMutation) Harmless() (r int, exists bool) {
+	v := m.harmless
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldHarmless returns the old "harmless" field's value of the ReputationResult entity.
+// If the ReputationResult object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *ReputationResultMutation) OldHarmless(ctx context.Context) (v *int, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldHarmless is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldHarmless requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldHarmless: %w", err)
+	}
+	return oldValue.Harmless, nil
+}
+
+// AddHarmless adds i to the "harmless" field.
+func (m *ReputationResultMutation) AddHarmless(i int) {
+	if m.addharmless != nil {
+		*m.addharmless += i
+	} else {
+		m.addharmless = &i
+	}
+}
+
+// AddedHarmless returns the value that was added to the "harmless" field in this mutation.
+func (m *ReputationResultMutation) AddedHarmless() (r int, exists bool) {
+	v := m.addharmless
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// ClearHarmless clears the value of the "harmless" field.
+func (m *ReputationResultMutation) ClearHarmless() {
+	m.harmless = nil
+	m.addharmless = nil
+	m.clearedFields[reputationresult.FieldHarmless] = struct{}{}
+}
+
+// HarmlessCleared returns if the "harmless" field was cleared in this mutation.
+func (m *ReputationResultMutation) HarmlessCleared() bool {
+	_, ok := m.clearedFields[reputationresult.FieldHarmless]
+	return ok
+}
+
+// ResetHarmless resets all changes to the "harmless" field.
+func (m *ReputationResultMutation) ResetHarmless() {
+	m.harmless = nil
+	m.addharmless = nil
+	delete(m.clearedFields, reputationresult.FieldHarmless)
+}
+
+// SetUndetected sets the "undetected" field.
+func (m *ReputationResultMutation) SetUndetected(i int) {
+	m.undetected = &i
+	m.addundetected = nil
+}
+
+// Undetected returns the value of the "undetected" field in the mutation.
+func (m *ReputationResultMutation) Undetected() (r int, exists bool) {
+	v := m.undetected
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldUndetected returns the old "undetected" field's value of the ReputationResult entity.
+// If the ReputationResult object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *ReputationResultMutation) OldUndetected(ctx context.Context) (v *int, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldUndetected is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldUndetected requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldUndetected: %w", err)
+	}
+	return oldValue.Undetected, nil
+}
+
+// AddUndetected adds i to the "undetected" field.
+func (m *ReputationResultMutation) AddUndetected(i int) {
+	if m.addundetected != nil {
+		*m.addundetected += i
+	} else {
+		m.addundetected = &i
+	}
+}
+
+// AddedUndetected returns the value that was added to the "undetected" field in this mutation.
+func (m *ReputationResultMutation) AddedUndetected() (r int, exists bool) {
+	v := m.addundetected
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// ClearUndetected clears the value of the "undetected" field.
+func (m *ReputationResultMutation) ClearUndetected() {
+	m.undetected = nil
+	m.addundetected = nil
+	m.clearedFields[reputationresult.FieldUndetected] = struct{}{}
+}
+
+// UndetectedCleared returns if the "undetected" field was cleared in this mutation.
+func (m *ReputationResultMutation) UndetectedCleared() bool {
+	_, ok := m.clearedFields[reputationresult.FieldUndetected]
+	return ok
+}
+
+// ResetUndetected resets all changes to the "undetected" field.
+func (m *ReputationResultMutation) ResetUndetected() {
+	m.undetected = nil
+	m.addundetected = nil
+	delete(m.clearedFields, reputationresult.FieldUndetected)
+}
+
+// SetReputation sets the "reputation" field.
+func (m *ReputationResultMutation) SetReputation(i int) {
+	m.reputation = &i
+	m.addreputation = nil
+}
+
+// Reputation returns the value of the "reputation" field in the mutation.
+func (m *ReputationResultMutation) Reputation() (r int, exists bool) {
+	v := m.reputation
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldReputation returns the old "reputation" field's value of the ReputationResult entity.
+// If the ReputationResult object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *ReputationResultMutation) OldReputation(ctx context.Context) (v *int, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldReputation is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldReputation requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldReputation: %w", err)
+	}
+	return oldValue.Reputation, nil
+}
+
+// AddReputation adds i to the "reputation" field.
+func (m *ReputationResultMutation) AddReputation(i int) {
+	if m.addreputation != nil {
+		*m.addreputation += i
+	} else {
+		m.addreputation = &i
+	}
+}
+
+// AddedReputation returns the value that was added to the "reputation" field in this mutation.
+func (m *ReputationResultMutation) AddedReputation() (r int, exists bool) {
+	v := m.addreputation
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// ClearReputation clears the value of the "reputation" field.
+func (m *ReputationResultMutation) ClearReputation() {
+	m.reputation = nil
+	m.addreputation = nil
+	m.clearedFields[reputationresult.FieldReputation] = struct{}{}
+}
+
+// ReputationCleared returns if the "reputation" field was cleared in this mutation.
+func (m *ReputationResultMutation) ReputationCleared() bool {
+	_, ok := m.clearedFields[reputationresult.FieldReputation]
+	return ok
+}
+
+// ResetReputation resets all changes to the "reputation" field.
+func (m *ReputationResultMutation) ResetReputation() {
+	m.reputation = nil
+	m.addreputation = nil
+	delete(m.clearedFields, reputationresult.FieldReputation)
+}
+
+// SetStats sets the "stats" field.
+func (m *ReputationResultMutation) SetStats(value map[string]int) {
+	m.stats = &value
+}
+
+// Stats returns the value of the "stats" field in the mutation.
+func (m *ReputationResultMutation) Stats() (r map[string]int, exists bool) {
+	v := m.stats
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldStats returns the old "stats" field's value of the ReputationResult entity.
+// If the ReputationResult object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *ReputationResultMutation) OldStats(ctx context.Context) (v map[string]int, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldStats is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldStats requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldStats: %w", err)
+	}
+	return oldValue.Stats, nil
+}
+
+// ClearStats clears the value of the "stats" field.
+func (m *ReputationResultMutation) ClearStats() {
+	m.stats = nil
+	m.clearedFields[reputationresult.FieldStats] = struct{}{}
+}
+
+// StatsCleared returns if the "stats" field was cleared in this mutation.
+func (m *ReputationResultMutation) StatsCleared() bool {
+	_, ok := m.clearedFields[reputationresult.FieldStats]
+	return ok
+}
+
+// ResetStats resets all changes to the "stats" field.
+func (m *ReputationResultMutation) ResetStats() {
+	m.stats = nil
+	delete(m.clearedFields, reputationresult.FieldStats)
+}
+
+// SetFetchedAt sets the "fetched_at" field.
+func (m *ReputationResultMutation) SetFetchedAt(t time.Time) {
+	m.fetched_at = &t
+}
+
+// FetchedAt returns the value of the "fetched_at" field in the mutation.
+func (m *ReputationResultMutation) FetchedAt() (r time.Time, exists bool) {
+	v := m.fetched_at
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldFetchedAt returns the old "fetched_at" field's value of the ReputationResult entity.
+// If the ReputationResult object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *ReputationResultMutation) OldFetchedAt(ctx context.Context) (v *time.Time, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldFetchedAt is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldFetchedAt requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldFetchedAt: %w", err)
+	}
+	return oldValue.FetchedAt, nil
+}
+
+// ClearFetchedAt clears the value of the "fetched_at" field.
+func (m *ReputationResultMutation) ClearFetchedAt() {
+	m.fetched_at = nil
+	m.clearedFields[reputationresult.FieldFetchedAt] = struct{}{}
+}
+
+// FetchedAtCleared returns if the "fetched_at" field was cleared in this mutation.
+func (m *ReputationResultMutation) FetchedAtCleared() bool {
+	_, ok := m.clearedFields[reputationresult.FieldFetchedAt]
+	return ok
+}
+
+// ResetFetchedAt resets all changes to the "fetched_at" field.
+func (m *ReputationResultMutation) ResetFetchedAt() {
+	m.fetched_at = nil
+	delete(m.clearedFields, reputationresult.FieldFetchedAt)
+}
+
+// SetCheckedAt sets the "checked_at" field.
+func (m *ReputationResultMutation) SetCheckedAt(t time.Time) {
+	m.checked_at = &t
+}
+
+// CheckedAt returns the value of the "checked_at" field in the mutation.
+func (m *ReputationResultMutation) CheckedAt() (r time.Time, exists bool) {
+	v := m.checked_at
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldCheckedAt returns the old "checked_at" field's value of the ReputationResult entity.
+// If the ReputationResult object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *ReputationResultMutation) OldCheckedAt(ctx context.Context) (v time.Time, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldCheckedAt is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldCheckedAt requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldCheckedAt: %w", err)
+	}
+	return oldValue.CheckedAt, nil
+}
+
+// ResetCheckedAt resets all changes to the "checked_at" field.
+func (m *ReputationResultMutation) ResetCheckedAt() {
+	m.checked_at = nil
+}
+
+// SetError sets the "error" field.
+func (m *ReputationResultMutation) SetError(s string) {
+	m.error = &s
+}
+
+// Error returns the value of the "error" field in the mutation.
+func (m *ReputationResultMutation) Error() (r string, exists bool) {
+	v := m.error
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldError returns the old "error" field's value of the ReputationResult entity.
+// If the ReputationResult object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *ReputationResultMutation) OldError(ctx context.Context) (v string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldError is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldError requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldError: %w", err)
+	}
+	return oldValue.Error, nil
+}
+
+// ClearError clears the value of the "error" field.
+func (m *ReputationResultMutation) ClearError() {
+	m.error = nil
+	m.clearedFields[reputationresult.FieldError] = struct{}{}
+}
+
+// ErrorCleared returns if the "error" field was cleared in this mutation.
+func (m *ReputationResultMutation) ErrorCleared() bool {
+	_, ok := m.clearedFields[reputationresult.FieldError]
+	return ok
+}
+
+// ResetError resets all changes to the "error" field.
+func (m *ReputationResultMutation) ResetError() {
+	m.error = nil
+	delete(m.clearedFields, reputationresult.FieldError)
+}
+
+// SetRetryAt sets the "retry_at" field.
+func (m *ReputationResultMutation) SetRetryAt(t time.Time) {
+	m.retry_at = &t
+}
+
+// RetryAt returns the value of the "retry_at" field in the mutation.
+func (m *ReputationResultMutation) RetryAt() (r time.Time, exists bool) {
+	v := m.retry_at
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldRetryAt returns the old "retry_at" field's value of the ReputationResult entity.
+// If the ReputationResult object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *ReputationResultMutation) OldRetryAt(ctx context.Context) (v *time.Time, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldRetryAt is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldRetryAt requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldRetryAt: %w", err)
+	}
+	return oldValue.RetryAt, nil
+}
+
+// ClearRetryAt clears the value of the "retry_at" field.
+func (m *ReputationResultMutation) ClearRetryAt() {
+	m.retry_at = nil
+	m.clearedFields[reputationresult.FieldRetryAt] = struct{}{}
+}
+
+// RetryAtCleared returns if the "retry_at" field was cleared in this mutation.
+func (m *ReputationResultMutation) RetryAtCleared() bool {
+	_, ok := m.clearedFields[reputationresult.FieldRetryAt]
+	return ok
+}
+
+// ResetRetryAt resets all changes to the "retry_at" field.
+func (m *ReputationResultMutation) ResetRetryAt() {
+	m.retry_at = nil
+	delete(m.clearedFields, reputationresult.FieldRetryAt)
+}
+
+// Where appends a list predicates to the ReputationResultMutation builder.
+func (m *ReputationResultMutation) Where(ps ...predicate.ReputationResult) {
+	m.predicates = append(m.predicates, ps...)
+}
+
+// WhereP appends storage-level predicates to the ReputationResultMutation builder. Using this method,
+// users can use type-assertion to append predicates that do not depend on any generated package.
+func (m *ReputationResultMutation) WhereP(ps ...func(*sql.Selector)) {
+	p := make([]predicate.ReputationResult, len(ps))
+	for i := range ps {
+		p[i] = ps[i]
+	}
+	m.Where(p...)
+}
+
+// Op returns the operation name.
+func (m *ReputationResultMutation) Op() Op {
+	return m.op
+}
+
+// SetOp allows setting the mutation operation.
+func (m *ReputationResultMutation) SetOp(op Op) {
+	m.op = op
+}
+
+// Type returns the node type of this mutation (ReputationResult).
+func (m *ReputationResultMutation) Type() string {
+	return m.typ
+}
+
+// Fields returns all fields that were changed during this mutation. Note that in
+// order to get all numeric fields that were incremented/decremented, call
+// AddedFields().
+func (m *ReputationResultMutation) Fields() []string {
+	fields := make([]string, 0, 13)
+	if m.kind != nil {
+		fields = append(fields, reputationresult.FieldKind)
+	}
+	if m.indicator != nil {
+		fields = append(fields, reputationresult.FieldIndicator)
+	}
+	if m.status != nil {
+		fields = append(fields, reputationresult.FieldStatus)
+	}
+	if m.malicious != nil {
+		fields = append(fields, reputationresult.FieldMalicious)
+	}
+	if m.suspicious != nil {
+		fields = append(fields, reputationresult.FieldSuspicious)
+	}
+	if m.harmless != nil {
+		fields = append(fields, reputationresult.FieldHarmless)
+	}
+	if m.undetected != nil {
+		fields = append(fields, reputationresult.FieldUndetected)
+	}
+	if m.reputation != nil {
+		fields = append(fields, reputationresult.FieldReputation)
+	}
+	if m.stats != nil {
+		fields = append(fields, reputationresult.FieldStats)
+	}
+	if m.fetched_at != nil {
+		fields = append(fields, reputationresult.FieldFetchedAt)
+	}
+	if m.checked_at != nil {
+		fields = append(fields, reputationresult.FieldCheckedAt)
+	}
+	if m.error != nil {
+		fields = append(fields, reputationresult.FieldError)
+	}
+	if m.retry_at != nil {
+		fields = append(fields, reputationresult.FieldRetryAt)
+	}
+	return fields
+}
+
+// Field returns the value of a field with the given name. The second boolean
+// return value indicates that this field was not set, or was not defined in the
+// schema.
+func (m *ReputationResultMutation) Field(name string) (ent.Value, bool) {
+	switch name {
+	case reputationresult.FieldKind:
+		return m.Kind()
+	case reputationresult.FieldIndicator:
+		return m.Indicator()
+	case reputationresult.FieldStatus:
+		return m.Status()
+	case reputationresult.FieldMalicious:
+		return m.Malicious()
+	case reputationresult.FieldSuspicious:
+		return m.Suspicious()
+	case reputationresult.FieldHarmless:
+		return m.Harmless()
+	case reputationresult.FieldUndetected:
+		return m.Undetected()
+	case reputationresult.FieldReputation:
+		return m.Reputation()
+	case reputationresult.FieldStats:
+		return m.Stats()
+	case reputationresult.FieldFetchedAt:
+		return m.FetchedAt()
+	case reputationresult.FieldCheckedAt:
+		return m.CheckedAt()
+	case reputationresult.FieldError:
+		return m.Error()
+	case reputationresult.FieldRetryAt:
+		return m.RetryAt()
+	}
+	return nil, false
+}
+
+// OldField returns the old value of the field from the database. An error is
+// returned if the mutation operation is not UpdateOne, or the query to the
+// database failed.
+func (m *ReputationResultMutation) OldField(ctx context.Context, name string) (ent.Value, error) {
+	switch name {
+	case reputationresult.FieldKind:
+		return m.OldKind(ctx)
+	case reputationresult.FieldIndicator:
+		return m.OldIndicator(ctx)
+	case reputationresult.FieldStatus:
+		return m.OldStatus(ctx)
+	case reputationresult.FieldMalicious:
+		return m.OldMalicious(ctx)
+	case reputationresult.FieldSuspicious:
+		return m.OldSuspicious(ctx)
+	case reputationresult.FieldHarmless:
+		return m.OldHarmless(ctx)
+	case reputationresult.FieldUndetected:
+		return m.OldUndetected(ctx)
+	case reputationresult.FieldReputation:
+		return m.OldReputation(ctx)
+	case reputationresult.FieldStats:
+		return m.OldStats(ctx)
+	case reputationresult.FieldFetchedAt:
+		return m.OldFetchedAt(ctx)
+	case reputationresult.FieldCheckedAt:
+		return m.OldCheckedAt(ctx)
+	case reputationresult.FieldError:
+		return m.OldError(ctx)
+	case reputationresult.FieldRetryAt:
+		return m.OldRetryAt(ctx)
+	}
+	return nil, fmt.Errorf("unknown ReputationResult field %s", name)
+}
+
+// SetField sets the value of a field with the given name. It returns an error if
+// the field is not defined in the schema, or if the type mismatched the field
+// type.
+func (m *ReputationResultMutation) SetField(name string, value ent.Value) error {
+	switch name {
+	case reputationresult.FieldKind:
+		v, ok := value.(reputationresult.Kind)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetKind(v)
+		return nil
+	case reputationresult.FieldIndicator:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetIndicator(v)
+		return nil
+	case reputationresult.FieldStatus:
+		v, ok := value.(reputationresult.Status)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetStatus(v)
+		return nil
+	case reputationresult.FieldMalicious:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetMalicious(v)
+		return nil
+	case reputationresult.FieldSuspicious:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetSuspicious(v)
+		return nil
+	case reputationresult.FieldHarmless:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetHarmless(v)
+		return nil
+	case reputationresult.FieldUndetected:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetUndetected(v)
+		return nil
+	case reputationresult.FieldReputation:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetReputation(v)
+		return nil
+	case reputationresult.FieldStats:
+		v, ok := value.(map[string]int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetStats(v)
+		return nil
+	case reputationresult.FieldFetchedAt:
+		v, ok := value.(time.Time)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetFetchedAt(v)
+		return nil
+	case reputationresult.FieldCheckedAt:
+		v, ok := value.(time.Time)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetCheckedAt(v)
+		return nil
+	case reputationresult.FieldError:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetError(v)
+		return nil
+	case reputationresult.FieldRetryAt:
+		v, ok := value.(time.Time)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetRetryAt(v)
+		return nil
+	}
+	return fmt.Errorf("unknown ReputationResult field %s", name)
+}
+
+// AddedFields returns all numeric fields that were incremented/decremented during
+// this mutation.
+func (m *ReputationResultMutation) AddedFields() []string {
+	var fields []string
+	if m.addmalicious != nil {
+		fields = append(fields, reputationresult.FieldMalicious)
+	}
+	if m.addsuspicious != nil {
+		fields = append(fields, reputationresult.FieldSuspicious)
+	}
+	if m.addharmless != nil {
+		fields = append(fields, reputationresult.FieldHarmless)
+	}
+	if m.addundetected != nil {
+		fields = append(fields, reputationresult.FieldUndetected)
+	}
+	if m.addreputation != nil {
+		fields = append(fields, reputationresult.FieldReputation)
+	}
+	return fields
+}
+
+// AddedField returns the numeric value that was incremented/decremented on a field
+// with the given name. The second boolean return value indicates that this field
+// was not set, or was not defined in the schema.
+func (m *ReputationResultMutation) AddedField(name string) (ent.Value, bool) {
+	switch name {
+	case reputationresult.FieldMalicious:
+		return m.AddedMalicious()
+	case reputationresult.FieldSuspicious:
+		return m.AddedSuspicious()
+	case reputationresult.FieldHarmless:
+		return m.AddedHarmless()
+	case reputationresult.FieldUndetected:
+		return m.AddedUndetected()
+	case reputationresult.FieldReputation:
+		return m.AddedReputation()
+	}
+	return nil, false
+}
+
+// AddField adds the value to the field with the given name. It returns an error if
+// the field is not defined in the schema, or if the type mismatched the field
+// type.
+func (m *ReputationResultMutation) AddField(name string, value ent.Value) error {
+	switch name {
+	case reputationresult.FieldMalicious:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.AddMalicious(v)
+		return nil
+	case reputationresult.FieldSuspicious:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.AddSuspicious(v)
+		return nil
+	case reputationresult.FieldHarmless:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.AddHarmless(v)
+		return nil
+	case reputationresult.FieldUndetected:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.AddUndetected(v)
+		return nil
+	case reputationresult.FieldReputation:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.AddReputation(v)
+		return nil
+	}
+	return fmt.Errorf("unknown ReputationResult numeric field %s", name)
+}
+
+// ClearedFields returns all nullable fields that were cleared during this
+// mutation.
+func (m *ReputationResultMutation) ClearedFields() []string {
+	var fields []string
+	if m.FieldCleared(reputationresult.FieldMalicious) {
+		fields = append(fields, reputationresult.FieldMalicious)
+	}
+	if m.FieldCleared(reputationresult.FieldSuspicious) {
+		fields = append(fields, reputationresult.FieldSuspicious)
+	}
+	if m.FieldCleared(reputationresult.FieldHarmless) {
+		fields = append(fields, reputationresult.FieldHarmless)
+	}
+	if m.FieldCleared(reputationresult.FieldUndetected) {
+		fields = append(fields, reputationresult.FieldUndetected)
+	}
+	if m.FieldCleared(reputationresult.FieldReputation) {
+		fields = append(fields, reputationresult.FieldReputation)
+	}
+	if m.FieldCleared(reputationresult.FieldStats) {
+		fields = append(fields, reputationresult.FieldStats)
+	}
+	if m.FieldCleared(reputationresult.FieldFetchedAt) {
+		fields = append(fields, reputationresult.FieldFetchedAt)
+	}
+	if m.FieldCleared(reputationresult.FieldError) {
+		fields = append(fields, reputationresult.FieldError)
+	}
+	if m.FieldCleared(reputationresult.FieldRetryAt) {
+		fields = append(fields, reputationresult.FieldRetryAt)
+	}
+	return fields
+}
+
+// FieldCleared returns a boolean indicating if a field with the given name was
+// cleared in this mutation.
+func (m *ReputationResultMutation) FieldCleared(name string) bool {
+	_, ok := m.clearedFields[name]
+	return ok
+}
+
+// ClearField clears the value of the field with the given name. It returns an
+// error if the field is not defined in the schema.
+func (m *ReputationResultMutation) ClearField(name string) error {
+	switch name {
+	case reputationresult.FieldMalicious:
+		m.ClearMalicious()
+		return nil
+	case reputationresult.FieldSuspicious:
+		m.ClearSuspicious()
+		return nil
+	case reputationresult.FieldHarmless:
+		m.ClearHarmless()
+		return nil
+	case reputationresult.FieldUndetected:
+		m.ClearUndetected()
+		return nil
+	case reputationresult.FieldReputation:
+		m.ClearReputation()
+		return nil
+	case reputationresult.FieldStats:
+		m.ClearStats()
+		return nil
+	case reputationresult.FieldFetchedAt:
+		m.ClearFetchedAt()
+		return nil
+	case reputationresult.FieldError:
+		m.ClearError()
+		return nil
+	case reputationresult.FieldRetryAt:
+		m.ClearRetryAt()
+		return nil
+	}
+	return fmt.Errorf("unknown ReputationResult nullable field %s", name)
+}
+
+// ResetField resets all changes in the mutation for the field with the given name.
+// It returns an error if the field is not defined in the schema.
+func (m *ReputationResultMutation) ResetField(name string) error {
+	switch name {
+	case reputationresult.FieldKind:
+		m.ResetKind()
+		return nil
+	case reputationresult.FieldIndicator:
+		m.ResetIndicator()
+		return nil
+	case reputationresult.FieldStatus:
+		m.ResetStatus()
+		return nil
+	case reputationresult.FieldMalicious:
+		m.ResetMalicious()
+		return nil
+	case reputationresult.FieldSuspicious:
+		m.ResetSuspicious()
+		return nil
+	case reputationresult.FieldHarmless:
+		m.ResetHarmless()
+		return nil
+	case reputationresult.FieldUndetected:
+		m.ResetUndetected()
+		return nil
+	case reputationresult.FieldReputation:
+		m.ResetReputation()
+		return nil
+	case reputationresult.FieldStats:
+		m.ResetStats()
+		return nil
+	case reputationresult.FieldFetchedAt:
+		m.ResetFetchedAt()
+		return nil
+	case reputationresult.FieldCheckedAt:
+		m.ResetCheckedAt()
+		return nil
+	case reputationresult.FieldError:
+		m.ResetError()
+		return nil
+	case reputationresult.FieldRetryAt:
+		m.ResetRetryAt()
+		return nil
+	}
+	return fmt.Errorf("unknown ReputationResult field %s", name)
+}
+
+// AddedEdges returns all edge names that were set/added in this mutation.
+func (m *ReputationResultMutation) AddedEdges() []string {
+	edges := make([]string, 0, 0)
+	return edges
+}
+
+// AddedIDs returns all IDs (to other nodes) that were added for the given edge
+// name in this mutation.
+func (m *ReputationResultMutation) AddedIDs(name string) []ent.Value {
+	return nil
+}
+
+// RemovedEdges returns all edge names that were removed in this mutation.
+func (m *ReputationResultMutation) RemovedEdges() []string {
+	edges := make([]string, 0, 0)
+	return edges
+}
+
+// RemovedIDs returns all IDs (to other nodes) that were removed for the edge with
+// the given name in this mutation.
+func (m *ReputationResultMutation) RemovedIDs(name string) []ent.Value {
+	return nil
+}
+
+// ClearedEdges returns all edge names that were cleared in this mutation.
+func (m *ReputationResultMutation) ClearedEdges() []string {
+	edges := make([]string, 0, 0)
+	return edges
+}
+
+// EdgeCleared returns a boolean which indicates if the edge with the given name
+// was cleared in this mutation.
+func (m *ReputationResultMutation) EdgeCleared(name string) bool {
+	return false
+}
+
+// ClearEdge clears the value of the edge with the given name. It returns an error
+// if that edge is not defined in the schema.
+func (m *ReputationResultMutation) ClearEdge(name string) error {
+	return fmt.Errorf("unknown ReputationResult unique edge %s", name)
+}
+
+// ResetEdge resets all changes to the edge with the given name in this mutation.
+// It returns an error if the edge is not defined in the schema.
+func (m *ReputationResultMutation) ResetEdge(name string) error {
+	return fmt.Errorf("unknown ReputationResult edge %s", name)
 }
 
 // SiteMutation represents an operation that mutates the Site nodes in the graph.

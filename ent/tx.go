@@ -48,6 +48,8 @@ type Tx struct {
 	Playbook *PlaybookClient
 	// PlaybookRun is the client for interacting with the PlaybookRun builders.
 	PlaybookRun *PlaybookRunClient
+	// ReputationResult is the client for interacting with the ReputationResult builders.
+	ReputationResult *ReputationResultClient
 	// Site is the client for interacting with the Site builders.
 	Site *SiteClient
 	// StatusDay is the client for interacting with the StatusDay builders.
@@ -230,6 +232,7 @@ func (tx *Tx) init() {
 	tx.Memo = NewMemoClient(tx.config)
 	tx.Playbook = NewPlaybookClient(tx.config)
 	tx.PlaybookRun = NewPlaybookRunClient(tx.config)
+	tx.ReputationResult = NewReputationResultClient(tx.config)
 	tx.Site = NewSiteClient(tx.config)
 	tx.StatusDay = NewStatusDayClient(tx.config)
 	tx.StatusHour = NewStatusHourClient(tx.config)

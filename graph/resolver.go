@@ -14,6 +14,7 @@ import (
 	"socdesk/internal/live"
 	"socdesk/internal/notify"
 	"socdesk/internal/playbooks"
+	"socdesk/internal/reputation"
 	"socdesk/internal/schedules"
 	"socdesk/internal/tasks"
 	"socdesk/internal/tickets"
@@ -43,4 +44,6 @@ type Resolver struct {
 	Schedules *schedules.Service
 	// Tasks makes and works compliance tasks.
 	Tasks *tasks.Service
+	// Reputation looks up and serves the reputation of tickets' indicators.
+	Reputations *reputation.Service
 }

@@ -20,6 +20,7 @@ import (
 	"net"
 	"net/http"
 	"net/http/pprof"
+	"net/url"
 	"os"
 	"os/signal"
 	"runtime/debug"
@@ -243,6 +244,7 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stder
 	v := version.Get()
 	log.Info("serving", "addr", "http://"+ln.Addr().String(), "graphql", "http://"+ln.Addr().String()+"/graphql",
 		"version", v.Version, "commit", v.Commit, "built", v.BuildDate, "go", v.GoVersion)
+	logReputation(log, cfg)
 	err = server.Serve(ctx, ln, a.Handler, cfg.ShutdownTimeout, log, a.Websockets.GoAway)
 	stopHub()
 	return errors.Join(err, <-hubDone)
@@ -406,4 +408,19 @@ func servePprof(addr string, log *slog.Logger) {
 	if err := srv.ListenAndServe(); err != nil {
 		log.Error("pprof listener", "err", err)
 	}
+}
+
+// logReputation says whether reputation lookups are on: the provider's host
+// and the key as set or not, never the key (nor the URL's path and query).
+func logReputation(log *slog.Logger, cfg config.Config) {
+	if cfg.ReputationKey == "" {
+		log.Info("reputation lookups off: no SOCDESK_REPUTATION_KEY")
+		return
+	}
+	host := ""
+	if u, err := url.Parse(cfg.ReputationURL); err == nil {
+		host = u.Scheme + "://" + u.Host
+	}
+	log.Info("reputation lookups", "provider", host, "key", "set", "rate", cfg.ReputationRate, "window", cfg.ReputationWindow,
+		"ttl", cfg.ReputationTTL, "on_ingest", cfg.ReputationOnIngest)
 }

@@ -212,6 +212,18 @@ func (f PlaybookRunFunc) Mutate(ctx context.Context, m ent.Mutation) (ent.Value,
 	return nil, fmt.Errorf("unexpected mutation type %T. expect *ent.PlaybookRunMutation", m)
 }
 
+// The ReputationResultFunc type is an adapter to allow the use of ordinary
+// function as ReputationResult mutator.
+type ReputationResultFunc func(context.Context, *ent.ReputationResultMutation) (ent.Value, error)
+
+// Mutate calls f(ctx, m).
+func (f ReputationResultFunc) Mutate(ctx context.Context, m ent.Mutation) (ent.Value, error) {
+	if mv, ok := m.(*ent.ReputationResultMutation); ok {
+		return f(ctx, mv)
+	}
+	return nil, fmt.Errorf("unexpected mutation type %T. expect *ent.ReputationResultMutation", m)
+}
+
 // The SiteFunc type is an adapter to allow the use of ordinary
 // function as Site mutator.
 type SiteFunc func(context.Context, *ent.SiteMutation) (ent.Value, error)

@@ -774,6 +774,36 @@ var (
 			},
 		},
 	}
+	// ReputationResultsColumns holds the columns for the "reputation_results" table.
+	ReputationResultsColumns = []*schema.Column{
+		{Name: "id", Type: field.TypeInt, Increment: true},
+		{Name: "kind", Type: field.TypeEnum, Enums: []string{"IP", "DOMAIN", "FILE_HASH"}},
+		{Name: "indicator", Type: field.TypeString},
+		{Name: "status", Type: field.TypeEnum, Enums: []string{"OK", "NOT_FOUND", "RATE_LIMITED", "UNAVAILABLE"}},
+		{Name: "malicious", Type: field.TypeInt, Nullable: true},
+		{Name: "suspicious", Type: field.TypeInt, Nullable: true},
+		{Name: "harmless", Type: field.TypeInt, Nullable: true},
+		{Name: "undetected", Type: field.TypeInt, Nullable: true},
+		{Name: "reputation", Type: field.TypeInt, Nullable: true},
+		{Name: "stats", Type: field.TypeJSON, Nullable: true},
+		{Name: "fetched_at", Type: field.TypeTime, Nullable: true},
+		{Name: "checked_at", Type: field.TypeTime},
+		{Name: "error", Type: field.TypeString, Nullable: true},
+		{Name: "retry_at", Type: field.TypeTime, Nullable: true},
+	}
+	// ReputationResultsTable holds the schema information for the "reputation_results" table.
+	ReputationResultsTable = &schema.Table{
+		Name:       "reputation_results",
+		Columns:    ReputationResultsColumns,
+		PrimaryKey: []*schema.Column{ReputationResultsColumns[0]},
+		Indexes: []*schema.Index{
+			{
+				Name:    "reputationresult_kind_indicator",
+				Unique:  true,
+				Columns: []*schema.Column{ReputationResultsColumns[1], ReputationResultsColumns[2]},
+			},
+		},
+	}
 	// SitesColumns holds the columns for the "sites" table.
 	SitesColumns = []*schema.Column{
 		{Name: "id", Type: field.TypeInt, Increment: true},
@@ -1591,6 +1621,7 @@ var (
 		MemosTable,
 		PlaybooksTable,
 		PlaybookRunsTable,
+		ReputationResultsTable,
 		SitesTable,
 		StatusDaysTable,
 		StatusHoursTable,
@@ -1698,6 +1729,9 @@ func init() {
 	PlaybookRunsTable.ForeignKeys[2].RefTable = TicketsTable
 	PlaybookRunsTable.Annotation = &entsql.Annotation{
 		IncrementStart: func(i int) *int { return &i }(81604378624),
+	}
+	ReputationResultsTable.Annotation = &entsql.Annotation{
+		IncrementStart: func(i int) *int { return &i }(146028888064),
 	}
 	SitesTable.Annotation = &entsql.Annotation{
 		IncrementStart: func(i int) *int { return &i }(17179869184),

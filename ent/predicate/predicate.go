@@ -57,6 +57,9 @@ type Playbook func(*sql.Selector)
 // PlaybookRun is the predicate function for playbookrun builders.
 type PlaybookRun func(*sql.Selector)
 
+// ReputationResult is the predicate function for reputationresult builders.
+type ReputationResult func(*sql.Selector)
+
 // Site is the predicate function for site builders.
 type Site func(*sql.Selector)
 

@@ -519,6 +519,30 @@ func (f PlaybookRunMutationRuleFunc) EvalMutation(ctx context.Context, m ent.Mut
 	return Denyf("ent/privacy: unexpected mutation type %T, expect *ent.PlaybookRunMutation", m)
 }
 
+// The ReputationResultQueryRuleFunc type is an adapter to allow the use of ordinary
+// functions as a query rule.
+type ReputationResultQueryRuleFunc func(context.Context, *ent.ReputationResultQuery) error
+
+// EvalQuery return f(ctx, q).
+func (f ReputationResultQueryRuleFunc) EvalQuery(ctx context.Context, q ent.Query) error {
+	if q, ok := q.(*ent.ReputationResultQuery); ok {
+		return f(ctx, q)
+	}
+	return Denyf("ent/privacy: unexpected query type %T, expect *ent.ReputationResultQuery", q)
+}
+
+// The ReputationResultMutationRuleFunc type is an adapter to allow the use of ordinary
+// functions as a mutation rule.
+type ReputationResultMutationRuleFunc func(context.Context, *ent.ReputationResultMutation) error
+
+// EvalMutation calls f(ctx, m).
+func (f ReputationResultMutationRuleFunc) EvalMutation(ctx context.Context, m ent.Mutation) error {
+	if m, ok := m.(*ent.ReputationResultMutation); ok {
+		return f(ctx, m)
+	}
+	return Denyf("ent/privacy: unexpected mutation type %T, expect *ent.ReputationResultMutation", m)
+}
+
 // The SiteQueryRuleFunc type is an adapter to allow the use of ordinary
 // functions as a query rule.
 type SiteQueryRuleFunc func(context.Context, *ent.SiteQuery) error
@@ -996,6 +1020,8 @@ func queryFilter(q ent.Query) (Filter, error) {
 		return q.Filter(), nil
 	case *ent.PlaybookRunQuery:
 		return q.Filter(), nil
+	case *ent.ReputationResultQuery:
+		return q.Filter(), nil
 	case *ent.SiteQuery:
 		return q.Filter(), nil
 	case *ent.StatusDayQuery:
@@ -1070,6 +1096,8 @@ func mutationFilter(m ent.Mutation) (Filter, error) {
 	case *ent.PlaybookMutation:
 		return m.Filter(), nil
 	case *ent.PlaybookRunMutation:
+		return m.Filter(), nil
+	case *ent.ReputationResultMutation:
 		return m.Filter(), nil
 	case *ent.SiteMutation:
 		return m.Filter(), nil

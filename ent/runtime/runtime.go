@@ -21,6 +21,7 @@ import (
 	"socdesk/ent/memo"
 	"socdesk/ent/playbook"
 	"socdesk/ent/playbookrun"
+	"socdesk/ent/reputationresult"
 	"socdesk/ent/schema"
 	"socdesk/ent/schematype"
 	"socdesk/ent/site"
@@ -757,6 +758,43 @@ func init() {
 	playbookrunDescError := playbookrunFields[10].Descriptor()
 	// playbookrun.ErrorValidator is a validator for the "error" field. It is called by the builders before save.
 	playbookrun.ErrorValidator = playbookrunDescError.Validators[0].(func(string) error)
+	reputationresult.Policy = privacy.NewPolicies(schema.ReputationResult{})
+	reputationresult.Hooks[0] = func(next ent.Mutator) ent.Mutator {
+		return ent.MutateFunc(func(ctx context.Context, m ent.Mutation) (ent.Value, error) {
+			if err := reputationresult.Policy.EvalMutation(ctx, m); err != nil {
+				return nil, err
+			}
+			return next.Mutate(ctx, m)
+		})
+	}
+	reputationresultFields := schema.ReputationResult{}.Fields()
+	_ = reputationresultFields
+	// reputationresultDescIndicator is the schema descriptor for indicator field.
+	reputationresultDescIndicator := reputationresultFields[1].Descriptor()
+	// reputationresult.IndicatorValidator is a validator for the "indicator" field. It is called by the builders before save.
+	reputationresult.IndicatorValidator = func() func(string) error {
+		validators := reputationresultDescIndicator.Validators
+		fns := [...]func(string) error{
+			validators[0].(func(string) error),
+			validators[1].(func(string) error),
+		}
+		return func(indicator string) error {
+			for _, fn := range fns {
+				if err := fn(indicator); err != nil {
+					return err
+				}
+			}
+			return nil
+		}
+	}()
+	// reputationresultDescCheckedAt is the schema descriptor for checked_at field.
+	reputationresultDescCheckedAt := reputationresultFields[10].Descriptor()
+	// reputationresult.DefaultCheckedAt holds the default value on creation for the checked_at field.
+	reputationresult.DefaultCheckedAt = reputationresultDescCheckedAt.Default.(func() time.Time)
+	// reputationresultDescError is the schema descriptor for error field.
+	reputationresultDescError := reputationresultFields[11].Descriptor()
+	// reputationresult.ErrorValidator is a validator for the "error" field. It is called by the builders before save.
+	reputationresult.ErrorValidator = reputationresultDescError.Validators[0].(func(string) error)
 	siteMixin := schema.Site{}.Mixin()
 	site.Policy = privacy.NewPolicies(schema.Site{})
 	site.Hooks[0] = func(next ent.Mutator) ent.Mutator {

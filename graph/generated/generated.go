@@ -16,6 +16,7 @@ import (
 	"socdesk/ent/explanationstep"
 	"socdesk/ent/memo"
 	"socdesk/ent/playbookrun"
+	"socdesk/ent/reputationresult"
 	"socdesk/ent/schematype"
 	"socdesk/ent/taskscheduleevent"
 	"socdesk/ent/taskschedulewatcher"
@@ -34,6 +35,7 @@ import (
 	"socdesk/internal/notify"
 	"socdesk/internal/playbooks"
 	"socdesk/internal/policies"
+	"socdesk/internal/reputation"
 	"socdesk/internal/schedules"
 	"socdesk/internal/tasks"
 	"socdesk/internal/tickets"
@@ -260,6 +262,22 @@ type ComplexityRoot struct {
 		SourceIP        func(childComplexity int) int
 		SourcePort      func(childComplexity int) int
 		Template        func(childComplexity int) int
+	}
+
+	DetectionTemplateField struct {
+		Custom      func(childComplexity int) int
+		Description func(childComplexity int) int
+		Label       func(childComplexity int) int
+		Name        func(childComplexity int) int
+		Required    func(childComplexity int) int
+		Type        func(childComplexity int) int
+	}
+
+	DetectionTemplateSpec struct {
+		Description func(childComplexity int) int
+		Fields      func(childComplexity int) int
+		Label       func(childComplexity int) int
+		Template    func(childComplexity int) int
 	}
 
 	EmailSettings struct {
@@ -515,6 +533,7 @@ type ComplexityRoot struct {
 		ImportEmployees            func(childComplexity int, file graphql.Upload, mapping []*directory.ColumnMapping, dryRun *bool) int
 		InvalidateTask             func(childComplexity int, id int, reason string, expectedVersion *int) int
 		LinkTickets                func(childComplexity int, fromID int, toID int, kind ticketlink.Kind) int
+		LookupReputation           func(childComplexity int, ticketID int, refresh *bool) int
 		PauseTaskSchedule          func(childComplexity int, id int, reason *string) int
 		PropagateTicket            func(childComplexity int, id int, recipientIDs []int, channels []schematype.ChannelType) int
 		ReopenTask                 func(childComplexity int, id int, expectedVersion *int) int
@@ -633,6 +652,7 @@ type ComplexityRoot struct {
 		Channels              func(childComplexity int) int
 		Deliveries            func(childComplexity int, first *int, after *entgql.Cursor[int], last *int, before *entgql.Cursor[int], status *delivery.Status, kind *delivery.Kind, channelType *schematype.ChannelType, recipientID *int, ticketID *int) int
 		Departments           func(childComplexity int, query *string, first *int, after *entgql.Cursor[int], orderBy *ent.DepartmentOrder) int
+		DetectionTemplates    func(childComplexity int) int
 		Employees             func(childComplexity int, query *string, departmentID *int, active *bool, first *int, after *entgql.Cursor[int], orderBy *ent.EmployeeOrder) int
 		ExplanationCategories func(childComplexity int, includeInactive *bool) int
 		ExplanationLink       func(childComplexity int) int
@@ -666,6 +686,25 @@ type ComplexityRoot struct {
 		Edges      func(childComplexity int) int
 		PageInfo   func(childComplexity int) int
 		TotalCount func(childComplexity int) int
+	}
+
+	ReputationResult struct {
+		AgeSeconds func(childComplexity int) int
+		Error      func(childComplexity int) int
+		FetchedAt  func(childComplexity int) int
+		Harmless   func(childComplexity int) int
+		Indicator  func(childComplexity int) int
+		Kind       func(childComplexity int) int
+		Malicious  func(childComplexity int) int
+		Permalink  func(childComplexity int) int
+		Reputation func(childComplexity int) int
+		RetryAt    func(childComplexity int) int
+		Stale      func(childComplexity int) int
+		Stats      func(childComplexity int) int
+		Status     func(childComplexity int) int
+		Suspicious func(childComplexity int) int
+		Undetected func(childComplexity int) int
+		Verdict    func(childComplexity int) int
 	}
 
 	SMSSettings struct {
@@ -825,6 +864,7 @@ type ComplexityRoot struct {
 		RegisteredBy      func(childComplexity int) int
 		RegisteredByID    func(childComplexity int) int
 		RelatedTickets    func(childComplexity int, by []tickets.RelatedBy, first *int, after *entgql.Cursor[int]) int
+		Reputation        func(childComplexity int) int
 		Resolution        func(childComplexity int) int
 		Schedule          func(childComplexity int) int
 		ScheduleID        func(childComplexity int) int
@@ -1061,6 +1101,7 @@ type MutationResolver interface {
 	CloseTask(ctx context.Context, id int, note string, expectedVersion *int) (*ent.Ticket, error)
 	InvalidateTask(ctx context.Context, id int, reason string, expectedVersion *int) (*ent.Ticket, error)
 	ReopenTask(ctx context.Context, id int, expectedVersion *int) (*ent.Ticket, error)
+	LookupReputation(ctx context.Context, ticketID int, refresh *bool) ([]*reputation.Result, error)
 }
 type NotificationPreferenceResolver interface {
 	Channel(ctx context.Context, obj *schematype.NotificationPreference) (*ent.Channel, error)
@@ -1097,6 +1138,7 @@ type QueryResolver interface {
 	LibraryVersion(ctx context.Context) (string, error)
 	TaskSchedules(ctx context.Context, filter *schedules.Filter, first *int, after *entgql.Cursor[int], last *int, before *entgql.Cursor[int]) (*ent.TaskScheduleConnection, error)
 	Tasks(ctx context.Context, filter *tasks.Filter, orderBy *tasks.Order, after *entgql.Cursor[int], first *int, before *entgql.Cursor[int], last *int) (*ent.TicketConnection, error)
+	DetectionTemplates(ctx context.Context) ([]*tickets.Template, error)
 }
 type SubscriptionResolver interface {
 	TicketEvents(ctx context.Context, filter *tickets.Filter, after *string) (<-chan *live.Change, error)
@@ -1122,6 +1164,7 @@ type TicketResolver interface {
 	Owner(ctx context.Context, obj *ent.Ticket) (*ent.User, error)
 	Overdue(ctx context.Context, obj *ent.Ticket) (bool, error)
 	QueryFilter(ctx context.Context, obj *ent.Ticket) (any, error)
+	Reputation(ctx context.Context, obj *ent.Ticket) ([]*reputation.Result, error)
 }
 type TicketChangeResolver interface {
 	Actor(ctx context.Context, obj *live.Change) (*ent.User, error)
@@ -1893,6 +1936,68 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Detection.Template(childComplexity), true
+
+	case "DetectionTemplateField.custom":
+		if e.ComplexityRoot.DetectionTemplateField.Custom == nil {
+			break
+		}
+
+		return e.ComplexityRoot.DetectionTemplateField.Custom(childComplexity), true
+	case "DetectionTemplateField.description":
+		if e.ComplexityRoot.DetectionTemplateField.Description == nil {
+			break
+		}
+
+		return e.ComplexityRoot.DetectionTemplateField.Description(childComplexity), true
+	case "DetectionTemplateField.label":
+		if e.ComplexityRoot.DetectionTemplateField.Label == nil {
+			break
+		}
+
+		return e.ComplexityRoot.DetectionTemplateField.Label(childComplexity), true
+	case "DetectionTemplateField.name":
+		if e.ComplexityRoot.DetectionTemplateField.Name == nil {
+			break
+		}
+
+		return e.ComplexityRoot.DetectionTemplateField.Name(childComplexity), true
+	case "DetectionTemplateField.required":
+		if e.ComplexityRoot.DetectionTemplateField.Required == nil {
+			break
+		}
+
+		return e.ComplexityRoot.DetectionTemplateField.Required(childComplexity), true
+	case "DetectionTemplateField.type":
+		if e.ComplexityRoot.DetectionTemplateField.Type == nil {
+			break
+		}
+
+		return e.ComplexityRoot.DetectionTemplateField.Type(childComplexity), true
+
+	case "DetectionTemplateSpec.description":
+		if e.ComplexityRoot.DetectionTemplateSpec.Description == nil {
+			break
+		}
+
+		return e.ComplexityRoot.DetectionTemplateSpec.Description(childComplexity), true
+	case "DetectionTemplateSpec.fields":
+		if e.ComplexityRoot.DetectionTemplateSpec.Fields == nil {
+			break
+		}
+
+		return e.ComplexityRoot.DetectionTemplateSpec.Fields(childComplexity), true
+	case "DetectionTemplateSpec.label":
+		if e.ComplexityRoot.DetectionTemplateSpec.Label == nil {
+			break
+		}
+
+		return e.ComplexityRoot.DetectionTemplateSpec.Label(childComplexity), true
+	case "DetectionTemplateSpec.template":
+		if e.ComplexityRoot.DetectionTemplateSpec.Template == nil {
+			break
+		}
+
+		return e.ComplexityRoot.DetectionTemplateSpec.Template(childComplexity), true
 
 	case "EmailSettings.from":
 		if e.ComplexityRoot.EmailSettings.From == nil {
@@ -3197,6 +3302,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Mutation.LinkTickets(childComplexity, args["fromID"].(int), args["toID"].(int), args["kind"].(ticketlink.Kind)), true
+	case "Mutation.lookupReputation":
+		if e.ComplexityRoot.Mutation.LookupReputation == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_lookupReputation_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.LookupReputation(childComplexity, args["ticketID"].(int), args["refresh"].(*bool)), true
 	case "Mutation.pauseTaskSchedule":
 		if e.ComplexityRoot.Mutation.PauseTaskSchedule == nil {
 			break
@@ -3883,6 +3999,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Query.Departments(childComplexity, args["query"].(*string), args["first"].(*int), args["after"].(*entgql.Cursor[int]), args["orderBy"].(*ent.DepartmentOrder)), true
+	case "Query.detectionTemplates":
+		if e.ComplexityRoot.Query.DetectionTemplates == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Query.DetectionTemplates(childComplexity), true
 	case "Query.employees":
 		if e.ComplexityRoot.Query.Employees == nil {
 			break
@@ -4123,6 +4245,103 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.RelatedTicketConnection.TotalCount(childComplexity), true
+
+	case "ReputationResult.ageSeconds":
+		if e.ComplexityRoot.ReputationResult.AgeSeconds == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ReputationResult.AgeSeconds(childComplexity), true
+	case "ReputationResult.error":
+		if e.ComplexityRoot.ReputationResult.Error == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ReputationResult.Error(childComplexity), true
+	case "ReputationResult.fetchedAt":
+		if e.ComplexityRoot.ReputationResult.FetchedAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ReputationResult.FetchedAt(childComplexity), true
+	case "ReputationResult.harmless":
+		if e.ComplexityRoot.ReputationResult.Harmless == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ReputationResult.Harmless(childComplexity), true
+	case "ReputationResult.indicator":
+		if e.ComplexityRoot.ReputationResult.Indicator == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ReputationResult.Indicator(childComplexity), true
+	case "ReputationResult.kind":
+		if e.ComplexityRoot.ReputationResult.Kind == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ReputationResult.Kind(childComplexity), true
+	case "ReputationResult.malicious":
+		if e.ComplexityRoot.ReputationResult.Malicious == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ReputationResult.Malicious(childComplexity), true
+	case "ReputationResult.permalink":
+		if e.ComplexityRoot.ReputationResult.Permalink == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ReputationResult.Permalink(childComplexity), true
+	case "ReputationResult.reputation":
+		if e.ComplexityRoot.ReputationResult.Reputation == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ReputationResult.Reputation(childComplexity), true
+	case "ReputationResult.retryAt":
+		if e.ComplexityRoot.ReputationResult.RetryAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ReputationResult.RetryAt(childComplexity), true
+	case "ReputationResult.stale":
+		if e.ComplexityRoot.ReputationResult.Stale == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ReputationResult.Stale(childComplexity), true
+	case "ReputationResult.stats":
+		if e.ComplexityRoot.ReputationResult.Stats == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ReputationResult.Stats(childComplexity), true
+	case "ReputationResult.status":
+		if e.ComplexityRoot.ReputationResult.Status == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ReputationResult.Status(childComplexity), true
+	case "ReputationResult.suspicious":
+		if e.ComplexityRoot.ReputationResult.Suspicious == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ReputationResult.Suspicious(childComplexity), true
+	case "ReputationResult.undetected":
+		if e.ComplexityRoot.ReputationResult.Undetected == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ReputationResult.Undetected(childComplexity), true
+	case "ReputationResult.verdict":
+		if e.ComplexityRoot.ReputationResult.Verdict == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ReputationResult.Verdict(childComplexity), true
 
 	case "SMSSettings.authHeader":
 		if e.ComplexityRoot.SMSSettings.AuthHeader == nil {
@@ -4899,6 +5118,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Ticket.RelatedTickets(childComplexity, args["by"].([]tickets.RelatedBy), args["first"].(*int), args["after"].(*entgql.Cursor[int])), true
+	case "Ticket.reputation":
+		if e.ComplexityRoot.Ticket.Reputation == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Ticket.Reputation(childComplexity), true
 	case "Ticket.resolution":
 		if e.ComplexityRoot.Ticket.Resolution == nil {
 			break
@@ -8664,6 +8889,131 @@ extend type Subscription {
   taskEvents(filter: TaskFilter, after: String): TicketChange!
 }
 `, BuiltIn: false},
+	{Name: "../reputation.graphql", Input: `# Detection templates (package tickets: the table templates.go) and the
+# reputation of a ticket's indicators (package reputation).
+
+"The type of a detection template's field: how a client renders and checks it."
+enum DetectionFieldType {
+  STRING
+  INT
+  TIME
+  IP
+  PORT
+  "A host name or an IP address."
+  HOST
+  DOMAIN
+  EMAIL
+  URL
+  "A file's MD5, SHA-1 or SHA-256, in hex."
+  HASH
+}
+
+"One field of a detection template."
+type DetectionTemplateField {
+  "The DetectionInput field (sourceIP, host …) or, when custom, the custom field's key."
+  name: String!
+  label: String!
+  type: DetectionFieldType!
+  "A ticket of the template is refused without it (BAD_USER_INPUT)."
+  required: Boolean!
+  "Whether it is a custom field (DetectionInput.customFields) rather than a structured one."
+  custom: Boolean!
+  description: String!
+}
+
+"A detection template, for a client's \"Apply Template\"."
+type DetectionTemplateSpec {
+  template: DetectionTemplate!
+  label: String!
+  description: String!
+  "Its fields in the order to show them."
+  fields: [DetectionTemplateField!]!
+}
+
+"What an indicator is."
+enum ReputationIndicatorKind {
+  IP
+  DOMAIN
+  FILE_HASH
+}
+
+"The outcome of an indicator's last lookup."
+enum ReputationStatus {
+  "The provider answered; the counts are its answer."
+  OK
+  "The provider knows nothing of the indicator."
+  NOT_FOUND
+  "Over the provider's rate limit: not asked (or it answered 429); the counts, if any, are the last answer's."
+  RATE_LIMITED
+  "The provider did not answer (timeout, refused, down, no provider configured); the counts, if any, are the last answer's."
+  UNAVAILABLE
+  "Never looked up."
+  UNCHECKED
+}
+
+"The worst verdict any of the provider's engines gave."
+enum ReputationVerdict {
+  MALICIOUS
+  SUSPICIOUS
+  HARMLESS
+  UNDETECTED
+}
+
+"What the reputation provider says of one indicator of a ticket."
+type ReputationResult {
+  "The IP, domain or hash, normalized."
+  indicator: String!
+  kind: ReputationIndicatorKind!
+  status: ReputationStatus!
+  "Null until the provider has answered with counts."
+  verdict: ReputationVerdict
+  malicious: Int
+  suspicious: Int
+  harmless: Int
+  undetected: Int
+  "The provider's reputation score (VirusTotal: negative is bad)."
+  reputation: Int
+  "The provider's analysis stats as it sent them (at most 16 counts)."
+  stats: JSON
+  "The provider's page of the indicator."
+  permalink: String!
+  "When the provider last answered (OK or NOT_FOUND)."
+  fetchedAt: Time
+  "Seconds since fetchedAt."
+  ageSeconds: Int
+  "Older than SOCDESK_REPUTATION_TTL: a lookup asks again."
+  stale: Boolean!
+  "Why the last lookup failed (never the key)."
+  error: String
+  "When the provider may be asked again (rate limited)."
+  retryAt: Time
+}
+
+extend type Query {
+  "The detection templates (NETWORK, ENDPOINT, EMAIL) with their fields. Viewers who may read tickets."
+  detectionTemplates: [DetectionTemplateSpec!]!
+}
+
+extend type Ticket {
+  """
+  The cached reputation of the ticket's indicators (public source and
+  destination IPs, host, custom fields, evidence records; at most 20), in the
+  order found; UNCHECKED for those never looked up. Asks no provider.
+  """
+  reputation: [ReputationResult!]!
+}
+
+extend type Mutation {
+  """
+  Asks the reputation provider about the ticket's indicators that have no
+  fresh answer (all of them with refresh), within the provider's rate limit,
+  and returns every indicator's result. The ticket's editors (lookups spend a
+  quota every viewer shares). A provider that is slow, rate-limiting or down
+  fails nothing: each result says its status.
+  """
+  lookupReputation(ticketID: ID!, refresh: Boolean = false): [ReputationResult!]!
+}
+`, BuiltIn: false},
 }
 var parsedSchema = gqlparser.MustLoadSchema(sources...)
 
@@ -9027,6 +9377,38 @@ func (ec *executionContext) childFields_Detection(ctx context.Context, field gra
 		return ec.fieldContext_Detection_customFields(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type Detection", field.Name)
+}
+
+func (ec *executionContext) childFields_DetectionTemplateField(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "name":
+		return ec.fieldContext_DetectionTemplateField_name(ctx, field)
+	case "label":
+		return ec.fieldContext_DetectionTemplateField_label(ctx, field)
+	case "type":
+		return ec.fieldContext_DetectionTemplateField_type(ctx, field)
+	case "required":
+		return ec.fieldContext_DetectionTemplateField_required(ctx, field)
+	case "custom":
+		return ec.fieldContext_DetectionTemplateField_custom(ctx, field)
+	case "description":
+		return ec.fieldContext_DetectionTemplateField_description(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type DetectionTemplateField", field.Name)
+}
+
+func (ec *executionContext) childFields_DetectionTemplateSpec(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "template":
+		return ec.fieldContext_DetectionTemplateSpec_template(ctx, field)
+	case "label":
+		return ec.fieldContext_DetectionTemplateSpec_label(ctx, field)
+	case "description":
+		return ec.fieldContext_DetectionTemplateSpec_description(ctx, field)
+	case "fields":
+		return ec.fieldContext_DetectionTemplateSpec_fields(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type DetectionTemplateSpec", field.Name)
 }
 
 func (ec *executionContext) childFields_EmailSettings(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
@@ -9651,6 +10033,44 @@ func (ec *executionContext) childFields_RelatedTicketConnection(ctx context.Cont
 	return nil, fmt.Errorf("no field named %q was found under type RelatedTicketConnection", field.Name)
 }
 
+func (ec *executionContext) childFields_ReputationResult(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "indicator":
+		return ec.fieldContext_ReputationResult_indicator(ctx, field)
+	case "kind":
+		return ec.fieldContext_ReputationResult_kind(ctx, field)
+	case "status":
+		return ec.fieldContext_ReputationResult_status(ctx, field)
+	case "verdict":
+		return ec.fieldContext_ReputationResult_verdict(ctx, field)
+	case "malicious":
+		return ec.fieldContext_ReputationResult_malicious(ctx, field)
+	case "suspicious":
+		return ec.fieldContext_ReputationResult_suspicious(ctx, field)
+	case "harmless":
+		return ec.fieldContext_ReputationResult_harmless(ctx, field)
+	case "undetected":
+		return ec.fieldContext_ReputationResult_undetected(ctx, field)
+	case "reputation":
+		return ec.fieldContext_ReputationResult_reputation(ctx, field)
+	case "stats":
+		return ec.fieldContext_ReputationResult_stats(ctx, field)
+	case "permalink":
+		return ec.fieldContext_ReputationResult_permalink(ctx, field)
+	case "fetchedAt":
+		return ec.fieldContext_ReputationResult_fetchedAt(ctx, field)
+	case "ageSeconds":
+		return ec.fieldContext_ReputationResult_ageSeconds(ctx, field)
+	case "stale":
+		return ec.fieldContext_ReputationResult_stale(ctx, field)
+	case "error":
+		return ec.fieldContext_ReputationResult_error(ctx, field)
+	case "retryAt":
+		return ec.fieldContext_ReputationResult_retryAt(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type ReputationResult", field.Name)
+}
+
 func (ec *executionContext) childFields_SMSSettings(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 	switch field.Name {
 	case "url":
@@ -9975,6 +10395,8 @@ func (ec *executionContext) childFields_Ticket(ctx context.Context, field graphq
 		return ec.fieldContext_Ticket_overdue(ctx, field)
 	case "queryFilter":
 		return ec.fieldContext_Ticket_queryFilter(ctx, field)
+	case "reputation":
+		return ec.fieldContext_Ticket_reputation(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type Ticket", field.Name)
 }
@@ -11040,6 +11462,28 @@ func (ec *executionContext) field_Mutation_linkTickets_args(ctx context.Context,
 		return nil, err
 	}
 	args["kind"] = arg2
+	return args, nil
+}
+
+func (ec *executionContext) field_Mutation_lookupReputation_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "ticketID",
+		func(ctx context.Context, v any) (int, error) {
+			return ec.unmarshalNID2int(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["ticketID"] = arg0
+	arg1, err := graphql.ProcessArgField(ctx, rawArgs, "refresh",
+		func(ctx context.Context, v any) (*bool, error) {
+			return ec.unmarshalOBoolean2ᚖbool(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["refresh"] = arg1
 	return args, nil
 }
 
@@ -16022,6 +16466,245 @@ func (ec *executionContext) fieldContext_Detection_customFields(_ context.Contex
 		IsResolver: false,
 		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 			return ec.childFields_CustomField(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _DetectionTemplateField_name(ctx context.Context, field graphql.CollectedField, obj *tickets.TemplateField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_DetectionTemplateField_name(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Name, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_DetectionTemplateField_name(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("DetectionTemplateField", field, false, false, errors.New("field of type String does not have child fields"))
+}
+
+func (ec *executionContext) _DetectionTemplateField_label(ctx context.Context, field graphql.CollectedField, obj *tickets.TemplateField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_DetectionTemplateField_label(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Label, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_DetectionTemplateField_label(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("DetectionTemplateField", field, false, false, errors.New("field of type String does not have child fields"))
+}
+
+func (ec *executionContext) _DetectionTemplateField_type(ctx context.Context, field graphql.CollectedField, obj *tickets.TemplateField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_DetectionTemplateField_type(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Type, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v tickets.FieldType) graphql.Marshaler {
+			return ec.marshalNDetectionFieldType2socdeskᚋinternalᚋticketsᚐFieldType(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_DetectionTemplateField_type(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("DetectionTemplateField", field, false, false, errors.New("field of type DetectionFieldType does not have child fields"))
+}
+
+func (ec *executionContext) _DetectionTemplateField_required(ctx context.Context, field graphql.CollectedField, obj *tickets.TemplateField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_DetectionTemplateField_required(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Required, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v bool) graphql.Marshaler {
+			return ec.marshalNBoolean2bool(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_DetectionTemplateField_required(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("DetectionTemplateField", field, false, false, errors.New("field of type Boolean does not have child fields"))
+}
+
+func (ec *executionContext) _DetectionTemplateField_custom(ctx context.Context, field graphql.CollectedField, obj *tickets.TemplateField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_DetectionTemplateField_custom(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Custom, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v bool) graphql.Marshaler {
+			return ec.marshalNBoolean2bool(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_DetectionTemplateField_custom(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("DetectionTemplateField", field, false, false, errors.New("field of type Boolean does not have child fields"))
+}
+
+func (ec *executionContext) _DetectionTemplateField_description(ctx context.Context, field graphql.CollectedField, obj *tickets.TemplateField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_DetectionTemplateField_description(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Description, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_DetectionTemplateField_description(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("DetectionTemplateField", field, false, false, errors.New("field of type String does not have child fields"))
+}
+
+func (ec *executionContext) _DetectionTemplateSpec_template(ctx context.Context, field graphql.CollectedField, obj *tickets.Template) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_DetectionTemplateSpec_template(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Template, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v ticket.DetectionTemplate) graphql.Marshaler {
+			return ec.marshalNDetectionTemplate2socdeskᚋentᚋticketᚐDetectionTemplate(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_DetectionTemplateSpec_template(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("DetectionTemplateSpec", field, false, false, errors.New("field of type DetectionTemplate does not have child fields"))
+}
+
+func (ec *executionContext) _DetectionTemplateSpec_label(ctx context.Context, field graphql.CollectedField, obj *tickets.Template) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_DetectionTemplateSpec_label(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Label, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_DetectionTemplateSpec_label(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("DetectionTemplateSpec", field, false, false, errors.New("field of type String does not have child fields"))
+}
+
+func (ec *executionContext) _DetectionTemplateSpec_description(ctx context.Context, field graphql.CollectedField, obj *tickets.Template) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_DetectionTemplateSpec_description(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Description, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_DetectionTemplateSpec_description(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("DetectionTemplateSpec", field, false, false, errors.New("field of type String does not have child fields"))
+}
+
+func (ec *executionContext) _DetectionTemplateSpec_fields(ctx context.Context, field graphql.CollectedField, obj *tickets.Template) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_DetectionTemplateSpec_fields(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Fields, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []tickets.TemplateField) graphql.Marshaler {
+			return ec.marshalNDetectionTemplateField2ᚕsocdeskᚋinternalᚋticketsᚐTemplateFieldᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_DetectionTemplateSpec_fields(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "DetectionTemplateSpec",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_DetectionTemplateField(ctx, field)
 		},
 	}
 	return fc, nil
@@ -22659,6 +23342,50 @@ func (ec *executionContext) fieldContext_Mutation_reopenTask(ctx context.Context
 	return fc, nil
 }
 
+func (ec *executionContext) _Mutation_lookupReputation(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_lookupReputation(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().LookupReputation(ctx, fc.Args["ticketID"].(int), fc.Args["refresh"].(*bool))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []*reputation.Result) graphql.Marshaler {
+			return ec.marshalNReputationResult2ᚕᚖsocdeskᚋinternalᚋreputationᚐResultᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_lookupReputation(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_ReputationResult(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_lookupReputation_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
 func (ec *executionContext) _NotificationPreference_channel(ctx context.Context, field graphql.CollectedField, obj *schematype.NotificationPreference) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -24912,6 +25639,38 @@ func (ec *executionContext) fieldContext_Query_tasks(ctx context.Context, field 
 	return fc, nil
 }
 
+func (ec *executionContext) _Query_detectionTemplates(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Query_detectionTemplates(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.Query().DetectionTemplates(ctx)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []*tickets.Template) graphql.Marshaler {
+			return ec.marshalNDetectionTemplateSpec2ᚕᚖsocdeskᚋinternalᚋticketsᚐTemplateᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Query_detectionTemplates(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Query",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_DetectionTemplateSpec(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
 func (ec *executionContext) _Query___type(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -25151,6 +25910,374 @@ func (ec *executionContext) fieldContext_RelatedTicketConnection_counts(_ contex
 		},
 	}
 	return fc, nil
+}
+
+func (ec *executionContext) _ReputationResult_indicator(ctx context.Context, field graphql.CollectedField, obj *reputation.Result) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ReputationResult_indicator(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Indicator, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ReputationResult_indicator(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ReputationResult", field, false, false, errors.New("field of type String does not have child fields"))
+}
+
+func (ec *executionContext) _ReputationResult_kind(ctx context.Context, field graphql.CollectedField, obj *reputation.Result) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ReputationResult_kind(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Kind, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v reputationresult.Kind) graphql.Marshaler {
+			return ec.marshalNReputationIndicatorKind2socdeskᚋentᚋreputationresultᚐKind(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ReputationResult_kind(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ReputationResult", field, false, false, errors.New("field of type ReputationIndicatorKind does not have child fields"))
+}
+
+func (ec *executionContext) _ReputationResult_status(ctx context.Context, field graphql.CollectedField, obj *reputation.Result) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ReputationResult_status(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Status, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v reputationresult.Status) graphql.Marshaler {
+			return ec.marshalNReputationStatus2socdeskᚋentᚋreputationresultᚐStatus(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ReputationResult_status(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ReputationResult", field, false, false, errors.New("field of type ReputationStatus does not have child fields"))
+}
+
+func (ec *executionContext) _ReputationResult_verdict(ctx context.Context, field graphql.CollectedField, obj *reputation.Result) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ReputationResult_verdict(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Verdict, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *reputation.Verdict) graphql.Marshaler {
+			return ec.marshalOReputationVerdict2ᚖsocdeskᚋinternalᚋreputationᚐVerdict(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_ReputationResult_verdict(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ReputationResult", field, false, false, errors.New("field of type ReputationVerdict does not have child fields"))
+}
+
+func (ec *executionContext) _ReputationResult_malicious(ctx context.Context, field graphql.CollectedField, obj *reputation.Result) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ReputationResult_malicious(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Malicious, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *int) graphql.Marshaler {
+			return ec.marshalOInt2ᚖint(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_ReputationResult_malicious(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ReputationResult", field, false, false, errors.New("field of type Int does not have child fields"))
+}
+
+func (ec *executionContext) _ReputationResult_suspicious(ctx context.Context, field graphql.CollectedField, obj *reputation.Result) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ReputationResult_suspicious(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Suspicious, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *int) graphql.Marshaler {
+			return ec.marshalOInt2ᚖint(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_ReputationResult_suspicious(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ReputationResult", field, false, false, errors.New("field of type Int does not have child fields"))
+}
+
+func (ec *executionContext) _ReputationResult_harmless(ctx context.Context, field graphql.CollectedField, obj *reputation.Result) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ReputationResult_harmless(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Harmless, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *int) graphql.Marshaler {
+			return ec.marshalOInt2ᚖint(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_ReputationResult_harmless(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ReputationResult", field, false, false, errors.New("field of type Int does not have child fields"))
+}
+
+func (ec *executionContext) _ReputationResult_undetected(ctx context.Context, field graphql.CollectedField, obj *reputation.Result) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ReputationResult_undetected(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Undetected, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *int) graphql.Marshaler {
+			return ec.marshalOInt2ᚖint(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_ReputationResult_undetected(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ReputationResult", field, false, false, errors.New("field of type Int does not have child fields"))
+}
+
+func (ec *executionContext) _ReputationResult_reputation(ctx context.Context, field graphql.CollectedField, obj *reputation.Result) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ReputationResult_reputation(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Reputation, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *int) graphql.Marshaler {
+			return ec.marshalOInt2ᚖint(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_ReputationResult_reputation(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ReputationResult", field, false, false, errors.New("field of type Int does not have child fields"))
+}
+
+func (ec *executionContext) _ReputationResult_stats(ctx context.Context, field graphql.CollectedField, obj *reputation.Result) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ReputationResult_stats(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Stats, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v any) graphql.Marshaler {
+			return ec.marshalOJSON2interface(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_ReputationResult_stats(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ReputationResult", field, false, false, errors.New("field of type JSON does not have child fields"))
+}
+
+func (ec *executionContext) _ReputationResult_permalink(ctx context.Context, field graphql.CollectedField, obj *reputation.Result) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ReputationResult_permalink(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Permalink, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ReputationResult_permalink(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ReputationResult", field, false, false, errors.New("field of type String does not have child fields"))
+}
+
+func (ec *executionContext) _ReputationResult_fetchedAt(ctx context.Context, field graphql.CollectedField, obj *reputation.Result) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ReputationResult_fetchedAt(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.FetchedAt, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *time.Time) graphql.Marshaler {
+			return ec.marshalOTime2ᚖtimeᚐTime(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_ReputationResult_fetchedAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ReputationResult", field, false, false, errors.New("field of type Time does not have child fields"))
+}
+
+func (ec *executionContext) _ReputationResult_ageSeconds(ctx context.Context, field graphql.CollectedField, obj *reputation.Result) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ReputationResult_ageSeconds(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.AgeSeconds, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *int) graphql.Marshaler {
+			return ec.marshalOInt2ᚖint(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_ReputationResult_ageSeconds(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ReputationResult", field, false, false, errors.New("field of type Int does not have child fields"))
+}
+
+func (ec *executionContext) _ReputationResult_stale(ctx context.Context, field graphql.CollectedField, obj *reputation.Result) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ReputationResult_stale(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Stale, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v bool) graphql.Marshaler {
+			return ec.marshalNBoolean2bool(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ReputationResult_stale(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ReputationResult", field, false, false, errors.New("field of type Boolean does not have child fields"))
+}
+
+func (ec *executionContext) _ReputationResult_error(ctx context.Context, field graphql.CollectedField, obj *reputation.Result) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ReputationResult_error(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Error, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
+			return ec.marshalOString2ᚖstring(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_ReputationResult_error(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ReputationResult", field, false, false, errors.New("field of type String does not have child fields"))
+}
+
+func (ec *executionContext) _ReputationResult_retryAt(ctx context.Context, field graphql.CollectedField, obj *reputation.Result) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ReputationResult_retryAt(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.RetryAt, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *time.Time) graphql.Marshaler {
+			return ec.marshalOTime2ᚖtimeᚐTime(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_ReputationResult_retryAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ReputationResult", field, false, false, errors.New("field of type Time does not have child fields"))
 }
 
 func (ec *executionContext) _SMSSettings_url(ctx context.Context, field graphql.CollectedField, obj *channels.SMSSettings) (ret graphql.Marshaler) {
@@ -28662,6 +29789,38 @@ func (ec *executionContext) _Ticket_queryFilter(ctx context.Context, field graph
 }
 func (ec *executionContext) fieldContext_Ticket_queryFilter(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("Ticket", field, true, true, errors.New("field of type JSON does not have child fields"))
+}
+
+func (ec *executionContext) _Ticket_reputation(ctx context.Context, field graphql.CollectedField, obj *ent.Ticket) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Ticket_reputation(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.Ticket().Reputation(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []*reputation.Result) graphql.Marshaler {
+			return ec.marshalNReputationResult2ᚕᚖsocdeskᚋinternalᚋreputationᚐResultᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Ticket_reputation(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Ticket",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_ReputationResult(ctx, field)
+		},
+	}
+	return fc, nil
 }
 
 func (ec *executionContext) _TicketActionOption_action(ctx context.Context, field graphql.CollectedField, obj *workflow.Option) (ret graphql.Marshaler) {
@@ -37537,6 +38696,122 @@ func (ec *executionContext) _Detection(ctx context.Context, sel ast.SelectionSet
 	return out
 }
 
+var detectionTemplateFieldImplementors = []string{"DetectionTemplateField"}
+
+func (ec *executionContext) _DetectionTemplateField(ctx context.Context, sel ast.SelectionSet, obj *tickets.TemplateField) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, detectionTemplateFieldImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferredFieldSet := graphql.NewFieldSet(nil)
+	deferLabelToView := make(map[string]*graphql.FieldSetView)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("DetectionTemplateField")
+		case "name":
+			out.Values[i] = ec._DetectionTemplateField_name(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "label":
+			out.Values[i] = ec._DetectionTemplateField_label(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "type":
+			out.Values[i] = ec._DetectionTemplateField_type(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "required":
+			out.Values[i] = ec._DetectionTemplateField_required(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "custom":
+			out.Values[i] = ec._DetectionTemplateField_custom(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "description":
+			out.Values[i] = ec._DetectionTemplateField_description(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	atomic.AddInt32(&ec.Deferred, int32(min(len(deferLabelToView), math.MaxInt32)))
+
+	ec.ProcessDeferredGroup(graphql.DeferredGroup{
+		Defers:   deferLabelToView,
+		Path:     graphql.GetPath(ctx),
+		FieldSet: deferredFieldSet,
+		Context:  ctx,
+	})
+
+	return out
+}
+
+var detectionTemplateSpecImplementors = []string{"DetectionTemplateSpec"}
+
+func (ec *executionContext) _DetectionTemplateSpec(ctx context.Context, sel ast.SelectionSet, obj *tickets.Template) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, detectionTemplateSpecImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferredFieldSet := graphql.NewFieldSet(nil)
+	deferLabelToView := make(map[string]*graphql.FieldSetView)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("DetectionTemplateSpec")
+		case "template":
+			out.Values[i] = ec._DetectionTemplateSpec_template(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "label":
+			out.Values[i] = ec._DetectionTemplateSpec_label(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "description":
+			out.Values[i] = ec._DetectionTemplateSpec_description(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "fields":
+			out.Values[i] = ec._DetectionTemplateSpec_fields(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	atomic.AddInt32(&ec.Deferred, int32(min(len(deferLabelToView), math.MaxInt32)))
+
+	ec.ProcessDeferredGroup(graphql.DeferredGroup{
+		Defers:   deferLabelToView,
+		Path:     graphql.GetPath(ctx),
+		FieldSet: deferredFieldSet,
+		Context:  ctx,
+	})
+
+	return out
+}
+
 var emailSettingsImplementors = []string{"EmailSettings"}
 
 func (ec *executionContext) _EmailSettings(ctx context.Context, sel ast.SelectionSet, obj *channels.EmailSettings) graphql.Marshaler {
@@ -40255,6 +41530,13 @@ func (ec *executionContext) _Mutation(ctx context.Context, sel ast.SelectionSet)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
+		case "lookupReputation":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_lookupReputation(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
 		default:
 			panic("unknown field " + strconv.Quote(field.Name))
 		}
@@ -41624,6 +42906,28 @@ func (ec *executionContext) _Query(ctx context.Context, sel ast.SelectionSet) gr
 			}
 
 			out.Concurrently(i, func(ctx context.Context) graphql.Marshaler { return rrm(innerCtx) })
+		case "detectionTemplates":
+			field := field
+
+			innerFunc := func(ctx context.Context, fs *graphql.FieldSet) (res graphql.Marshaler) {
+				defer func() {
+					if r := recover(); r != nil {
+						ec.Error(ctx, ec.Recover(ctx, r))
+					}
+				}()
+				res = ec._Query_detectionTemplates(ctx, field)
+				if res == graphql.Null {
+					atomic.AddUint32(&fs.Invalids, 1)
+				}
+				return res
+			}
+
+			rrm := func(ctx context.Context) graphql.Marshaler {
+				return ec.OperationContext.RootResolverMiddleware(ctx,
+					func(ctx context.Context) graphql.Marshaler { return innerFunc(ctx, out) })
+			}
+
+			out.Concurrently(i, func(ctx context.Context) graphql.Marshaler { return rrm(innerCtx) })
 		case "__type":
 			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
 				return ec._Query___type(ctx, field)
@@ -41800,6 +43104,119 @@ func (ec *executionContext) _RelatedTicketConnection(ctx context.Context, sel as
 			}
 
 			out.Concurrently(i, func(ctx context.Context) graphql.Marshaler { return innerFunc(ctx, out) })
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	atomic.AddInt32(&ec.Deferred, int32(min(len(deferLabelToView), math.MaxInt32)))
+
+	ec.ProcessDeferredGroup(graphql.DeferredGroup{
+		Defers:   deferLabelToView,
+		Path:     graphql.GetPath(ctx),
+		FieldSet: deferredFieldSet,
+		Context:  ctx,
+	})
+
+	return out
+}
+
+var reputationResultImplementors = []string{"ReputationResult"}
+
+func (ec *executionContext) _ReputationResult(ctx context.Context, sel ast.SelectionSet, obj *reputation.Result) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, reputationResultImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferredFieldSet := graphql.NewFieldSet(nil)
+	deferLabelToView := make(map[string]*graphql.FieldSetView)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("ReputationResult")
+		case "indicator":
+			out.Values[i] = ec._ReputationResult_indicator(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "kind":
+			out.Values[i] = ec._ReputationResult_kind(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "status":
+			out.Values[i] = ec._ReputationResult_status(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "verdict":
+			out.Values[i] = ec._ReputationResult_verdict(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "malicious":
+			out.Values[i] = ec._ReputationResult_malicious(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "suspicious":
+			out.Values[i] = ec._ReputationResult_suspicious(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "harmless":
+			out.Values[i] = ec._ReputationResult_harmless(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "undetected":
+			out.Values[i] = ec._ReputationResult_undetected(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "reputation":
+			out.Values[i] = ec._ReputationResult_reputation(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "stats":
+			out.Values[i] = ec._ReputationResult_stats(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "permalink":
+			out.Values[i] = ec._ReputationResult_permalink(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "fetchedAt":
+			out.Values[i] = ec._ReputationResult_fetchedAt(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "ageSeconds":
+			out.Values[i] = ec._ReputationResult_ageSeconds(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "stale":
+			out.Values[i] = ec._ReputationResult_stale(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "error":
+			out.Values[i] = ec._ReputationResult_error(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "retryAt":
+			out.Values[i] = ec._ReputationResult_retryAt(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
 		default:
 			panic("unknown field " + strconv.Quote(field.Name))
 		}
@@ -44165,6 +45582,44 @@ func (ec *executionContext) _Ticket(ctx context.Context, sel ast.SelectionSet, o
 			}
 
 			out.Concurrently(i, func(ctx context.Context) graphql.Marshaler { return innerFunc(ctx, out) })
+		case "reputation":
+			field := field
+
+			innerFunc := func(ctx context.Context, fs *graphql.FieldSet) (res graphql.Marshaler) {
+				defer func() {
+					if r := recover(); r != nil {
+						ec.Error(ctx, ec.Recover(ctx, r))
+					}
+				}()
+				res = ec._Ticket_reputation(ctx, field, obj)
+				if res == graphql.Null {
+					atomic.AddUint32(&fs.Invalids, 1)
+				}
+				return res
+			}
+
+			if field.IsDeferred() {
+				deferredFieldSet.AddField(field)
+				fieldIndex := len(deferredFieldSet.Values) - 1
+				deferredFieldSet.Concurrently(fieldIndex, func(ctx context.Context) graphql.Marshaler {
+					return innerFunc(ctx, deferredFieldSet)
+				})
+
+				for _, deferrable := range field.Deferrables {
+					view, ok := deferLabelToView[deferrable.Label]
+					if !ok {
+						view = deferredFieldSet.NewView()
+						deferLabelToView[deferrable.Label] = view
+					}
+					view.AddIndices(fieldIndex)
+				}
+
+				// don't run the out.Concurrently() call below
+				out.Values[i] = graphql.Null
+				continue
+			}
+
+			out.Concurrently(i, func(ctx context.Context) graphql.Marshaler { return innerFunc(ctx, out) })
 		default:
 			panic("unknown field " + strconv.Quote(field.Name))
 		}
@@ -46188,6 +47643,16 @@ func (ec *executionContext) marshalNDepartmentOrderField2ᚖsocdeskᚋentᚐDepa
 	return v
 }
 
+func (ec *executionContext) unmarshalNDetectionFieldType2socdeskᚋinternalᚋticketsᚐFieldType(ctx context.Context, v any) (tickets.FieldType, error) {
+	var res tickets.FieldType
+	err := res.UnmarshalGQL(v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalNDetectionFieldType2socdeskᚋinternalᚋticketsᚐFieldType(ctx context.Context, sel ast.SelectionSet, v tickets.FieldType) graphql.Marshaler {
+	return v
+}
+
 func (ec *executionContext) unmarshalNDetectionTemplate2socdeskᚋentᚋticketᚐDetectionTemplate(ctx context.Context, v any) (ticket.DetectionTemplate, error) {
 	var res ticket.DetectionTemplate
 	err := res.UnmarshalGQL(v)
@@ -46196,6 +47661,52 @@ func (ec *executionContext) unmarshalNDetectionTemplate2socdeskᚋentᚋticket�
 
 func (ec *executionContext) marshalNDetectionTemplate2socdeskᚋentᚋticketᚐDetectionTemplate(ctx context.Context, sel ast.SelectionSet, v ticket.DetectionTemplate) graphql.Marshaler {
 	return v
+}
+
+func (ec *executionContext) marshalNDetectionTemplateField2socdeskᚋinternalᚋticketsᚐTemplateField(ctx context.Context, sel ast.SelectionSet, v tickets.TemplateField) graphql.Marshaler {
+	return ec._DetectionTemplateField(ctx, sel, &v)
+}
+
+func (ec *executionContext) marshalNDetectionTemplateField2ᚕsocdeskᚋinternalᚋticketsᚐTemplateFieldᚄ(ctx context.Context, sel ast.SelectionSet, v []tickets.TemplateField) graphql.Marshaler {
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalNDetectionTemplateField2socdeskᚋinternalᚋticketsᚐTemplateField(ctx, sel, v[i])
+	})
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
+}
+
+func (ec *executionContext) marshalNDetectionTemplateSpec2ᚕᚖsocdeskᚋinternalᚋticketsᚐTemplateᚄ(ctx context.Context, sel ast.SelectionSet, v []*tickets.Template) graphql.Marshaler {
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalNDetectionTemplateSpec2ᚖsocdeskᚋinternalᚋticketsᚐTemplate(ctx, sel, v[i])
+	})
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
+}
+
+func (ec *executionContext) marshalNDetectionTemplateSpec2ᚖsocdeskᚋinternalᚋticketsᚐTemplate(ctx context.Context, sel ast.SelectionSet, v *tickets.Template) graphql.Marshaler {
+	if v == nil {
+		if !graphql.HasFieldError(ctx, graphql.GetFieldContext(ctx)) {
+			graphql.AddErrorf(ctx, "the requested element is null which the schema does not allow")
+		}
+		return graphql.Null
+	}
+	return ec._DetectionTemplateSpec(ctx, sel, v)
 }
 
 func (ec *executionContext) marshalNEmployee2ᚖsocdeskᚋentᚐEmployee(ctx context.Context, sel ast.SelectionSet, v *ent.Employee) graphql.Marshaler {
@@ -47129,6 +48640,52 @@ func (ec *executionContext) marshalNRelatedTicketConnection2ᚖsocdeskᚋinterna
 		return graphql.Null
 	}
 	return ec._RelatedTicketConnection(ctx, sel, v)
+}
+
+func (ec *executionContext) unmarshalNReputationIndicatorKind2socdeskᚋentᚋreputationresultᚐKind(ctx context.Context, v any) (reputationresult.Kind, error) {
+	var res reputationresult.Kind
+	err := res.UnmarshalGQL(v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalNReputationIndicatorKind2socdeskᚋentᚋreputationresultᚐKind(ctx context.Context, sel ast.SelectionSet, v reputationresult.Kind) graphql.Marshaler {
+	return v
+}
+
+func (ec *executionContext) marshalNReputationResult2ᚕᚖsocdeskᚋinternalᚋreputationᚐResultᚄ(ctx context.Context, sel ast.SelectionSet, v []*reputation.Result) graphql.Marshaler {
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalNReputationResult2ᚖsocdeskᚋinternalᚋreputationᚐResult(ctx, sel, v[i])
+	})
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
+}
+
+func (ec *executionContext) marshalNReputationResult2ᚖsocdeskᚋinternalᚋreputationᚐResult(ctx context.Context, sel ast.SelectionSet, v *reputation.Result) graphql.Marshaler {
+	if v == nil {
+		if !graphql.HasFieldError(ctx, graphql.GetFieldContext(ctx)) {
+			graphql.AddErrorf(ctx, "the requested element is null which the schema does not allow")
+		}
+		return graphql.Null
+	}
+	return ec._ReputationResult(ctx, sel, v)
+}
+
+func (ec *executionContext) unmarshalNReputationStatus2socdeskᚋentᚋreputationresultᚐStatus(ctx context.Context, v any) (reputationresult.Status, error) {
+	var res reputationresult.Status
+	err := res.UnmarshalGQL(v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalNReputationStatus2socdeskᚋentᚋreputationresultᚐStatus(ctx context.Context, sel ast.SelectionSet, v reputationresult.Status) graphql.Marshaler {
+	return v
 }
 
 func (ec *executionContext) unmarshalNRequestExplanationInput2socdeskᚋinternalᚋexplanationsᚐRequestInput(ctx context.Context, v any) (explanations.RequestInput, error) {
@@ -48994,6 +50551,22 @@ func (ec *executionContext) marshalORelatedBy2ᚕsocdeskᚋinternalᚋticketsᚐ
 	}
 
 	return ret
+}
+
+func (ec *executionContext) unmarshalOReputationVerdict2ᚖsocdeskᚋinternalᚋreputationᚐVerdict(ctx context.Context, v any) (*reputation.Verdict, error) {
+	if v == nil {
+		return nil, nil
+	}
+	var res = new(reputation.Verdict)
+	err := res.UnmarshalGQL(v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalOReputationVerdict2ᚖsocdeskᚋinternalᚋreputationᚐVerdict(ctx context.Context, sel ast.SelectionSet, v *reputation.Verdict) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	return v
 }
 
 func (ec *executionContext) marshalOSMSSettings2ᚖsocdeskᚋinternalᚋchannelsᚐSMSSettings(ctx context.Context, sel ast.SelectionSet, v *channels.SMSSettings) graphql.Marshaler {

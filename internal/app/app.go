@@ -33,6 +33,7 @@ import (
 	"socdesk/internal/persisted"
 	"socdesk/internal/playbooks"
 	"socdesk/internal/ratelimit"
+	"socdesk/internal/reputation"
 	"socdesk/internal/schedules"
 	"socdesk/internal/server"
 	"socdesk/internal/store"
@@ -70,6 +71,8 @@ type App struct {
 	// Schedules keeps task schedules and generates their tasks (a
 	// periodic job of Jobs).
 	Schedules *schedules.Service
+	// Reputation looks up the reputation of tickets' indicators.
+	Reputation *reputation.Service
 }
 
 // Option gives a replica a part that New would otherwise make itself.
@@ -138,6 +141,8 @@ func New(st *store.Store, broker events.Broker, cfg config.Config, log *slog.Log
 		Tickets: svc, Log: log}
 	sch.Register()
 	ex.Attachments = att // an answer's files
+	rep := lookups(st, eng, cfg, rdb, log)
+	svc.Followers = tickets.Chain(svc.Followers, rep.Followers)
 	admin.WatchRights(st.Client, broker)
 	adm := &admin.Service{Client: st.Client, Dialect: st.Dialect}
 	authn := &auth.Authenticator{Client: st.Client, Now: time.Now, CacheFor: cfg.AuthCache}
@@ -152,7 +157,8 @@ func New(st *store.Store, broker events.Broker, cfg config.Config, log *slog.Log
 	gql := graph.NewHandler(graph.Options{
 		Resolver: &graph.Resolver{Client: st.Client, Tickets: svc, Admin: adm, Logger: log, Hub: hub, Notify: nt, Playbooks: pb,
 			Directory:   &directory.Service{Client: st.Client},
-			Attachments: att, PublicURL: cfg.Public(), Explanations: ex, Schedules: sch, Tasks: &tasks.Service{Tickets: svc}},
+			Attachments: att, PublicURL: cfg.Public(), Explanations: ex, Schedules: sch, Tasks: &tasks.Service{Tickets: svc},
+			Reputations: rep},
 		Uploads:    att,
 		Logger:     log,
 		Limits:     cfg.Limits(),
@@ -200,7 +206,27 @@ func New(st *store.Store, broker events.Broker, cfg config.Config, log *slog.Log
 		h = tracing.HTTP(tp, h)
 	}
 	return &App{Handler: h, Hub: hub, Sessions: sessions, Tickets: svc, Websockets: open, Metrics: m, Budgets: budgets,
-		Jobs: eng, Notify: nt, Playbooks: pb, Attachments: att, Explanations: ex, Schedules: sch}
+		Jobs: eng, Notify: nt, Playbooks: pb, Attachments: att, Explanations: ex, Schedules: sch, Reputation: rep}
+}
+
+// lookups assembles the reputation lookups: the provider (when a key is
+// set) behind its own outbound guard (its timeout; a file's report is
+// larger than other answers), its rate limit shared through rdb when the
+// replicas share a Redis, and the on-ingestion job.
+func lookups(st *store.Store, eng *jobs.Engine, cfg config.Config, rdb redis.UniversalClient, log *slog.Logger) *reputation.Service {
+	lim, err := reputation.NewLimiter(cfg.ReputationRate, cfg.ReputationWindow, rdb, cfg.RedisChannel+":reputation:", nil)
+	if err != nil { // config.Validate checked the settings
+		panic(err)
+	}
+	s := &reputation.Service{Client: st.Client, Limiter: lim, Rate: cfg.ReputationRate, Window: cfg.ReputationWindow,
+		TTL: cfg.ReputationTTL, OnIngest: cfg.ReputationOnIngest, Jobs: eng, Log: log}
+	if cfg.ReputationKey != "" {
+		allow, _ := cfg.Allowed() // validated
+		s.Provider = &reputation.VirusTotal{URL: cfg.ReputationURL, Key: cfg.ReputationKey,
+			HTTP: &outbound.Guard{Allow: allow, Timeout: cfg.ReputationTimeout, MaxResponseBytes: reputation.MaxAnswerBytes}}
+	}
+	s.Register()
+	return s
 }
 
 // deliveries assembles the job engine and what works through it: the

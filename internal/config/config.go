@@ -24,6 +24,7 @@ import (
 	"socdesk/internal/outbound"
 	"socdesk/internal/persisted"
 	"socdesk/internal/ratelimit"
+	"socdesk/internal/reputation"
 	"socdesk/internal/schedules"
 )
 
@@ -102,6 +103,16 @@ type Config struct {
 	// Task schedules: how many missed occurrences of a schedule are
 	// generated after a stop, the latest ones (see package schedules).
 	ScheduleMaxMissed int
+	// Reputation lookups (see package reputation): the provider's base
+	// URL and key (write-only), its rate limit, the timeout of one request,
+	// how long answers stay fresh, and whether new detections are looked up.
+	ReputationURL      string
+	ReputationKey      string
+	ReputationRate     int
+	ReputationWindow   time.Duration
+	ReputationTimeout  time.Duration
+	ReputationTTL      time.Duration
+	ReputationOnIngest bool
 
 	env map[string]string // flag name → environment variable
 }
@@ -157,6 +168,12 @@ func Default() Config {
 
 		ExplanationRemindBefore: 24 * time.Hour,
 		ScheduleMaxMissed:       schedules.DefaultMaxMissed,
+
+		ReputationURL:     reputation.DefaultProviderURL,
+		ReputationRate:    reputation.DefaultRate,
+		ReputationWindow:  reputation.DefaultWindow,
+		ReputationTimeout: reputation.DefaultTimeout,
+		ReputationTTL:     reputation.DefaultTTL,
 	}
 }
 
@@ -227,6 +244,13 @@ func (c *Config) Register(fs *flag.FlagSet) {
 	fs.Int64Var(&c.MaxUploadBytes, "max-upload-bytes", c.MaxUploadBytes, "largest attached file, enforced while the upload streams"+bind("max-upload-bytes", "SOCDESK_MAX_UPLOAD_BYTES"))
 	fs.StringVar(&c.URLSigningKey, "url-signing-key", c.URLSigningKey, "key of the signed download URLs (Attachment.downloadURL), at least 32 characters, the same on every replica; empty: a random key per process (URLs work only on the replica that signed them)"+bind("url-signing-key", "SOCDESK_URL_SIGNING_KEY"))
 	fs.DurationVar(&c.SignedURLTTL, "signed-url-ttl", c.SignedURLTTL, "how long a signed download URL works, at most 1h"+bind("signed-url-ttl", "SOCDESK_SIGNED_URL_TTL"))
+	fs.StringVar(&c.ReputationURL, "reputation-url", c.ReputationURL, "base URL of the reputation provider, which speaks VirusTotal's v3 API ({url}/api/v3/ip_addresses/{ip} …)"+bind("reputation-url", "SOCDESK_REPUTATION_URL"))
+	fs.StringVar(&c.ReputationKey, "reputation-key", c.ReputationKey, "the reputation provider's API key (sent as x-apikey; never logged nor shown); empty: no lookups"+bind("reputation-key", "SOCDESK_REPUTATION_KEY"))
+	fs.IntVar(&c.ReputationRate, "reputation-rate", c.ReputationRate, "most requests to the reputation provider per --reputation-window, over all replicas (through Redis when REDIS_URL is set)"+bind("reputation-rate", "SOCDESK_REPUTATION_RATE"))
+	fs.DurationVar(&c.ReputationWindow, "reputation-window", c.ReputationWindow, "the window of --reputation-rate, at least 1s"+bind("reputation-window", "SOCDESK_REPUTATION_WINDOW"))
+	fs.DurationVar(&c.ReputationTimeout, "reputation-timeout", c.ReputationTimeout, "longest one request to the reputation provider may take"+bind("reputation-timeout", "SOCDESK_REPUTATION_TIMEOUT"))
+	fs.DurationVar(&c.ReputationTTL, "reputation-ttl", c.ReputationTTL, "how long the provider's answer about an indicator is used before it is asked again"+bind("reputation-ttl", "SOCDESK_REPUTATION_TTL"))
+	fs.BoolVar(&c.ReputationOnIngest, "reputation-on-ingest", c.ReputationOnIngest, "look up the indicators of every new DETECTION ticket (a job), within the rate limit"+bind("reputation-on-ingest", "SOCDESK_REPUTATION_ON_INGEST"))
 	fs.DurationVar(&c.ShutdownTimeout, "shutdown-timeout", c.ShutdownTimeout, "how long in-flight requests may take to finish on SIGTERM"+bind("shutdown-timeout", "SOCDESK_SHUTDOWN_TIMEOUT"))
 }
 
@@ -410,6 +434,29 @@ func (c *Config) Validate() error {
 	}
 	if c.JobTimeout <= c.OutboundTimeout {
 		errs = append(errs, fmt.Errorf("%s (%v) must be longer than %s (%v): a delivery's job would end before its request", c.name("job-timeout"), c.JobTimeout, c.name("outbound-timeout"), c.OutboundTimeout))
+	}
+	if err := outbound.CheckURL(c.ReputationURL); err != nil {
+		errs = append(errs, fmt.Errorf("%s %v", c.name("reputation-url"), err))
+	}
+	if strings.IndexFunc(c.ReputationKey, func(r rune) bool { return unicode.IsSpace(r) || unicode.IsControl(r) }) >= 0 {
+		errs = append(errs, fmt.Errorf("%s must not contain spaces or control characters: it travels in an x-apikey header", c.name("reputation-key")))
+	}
+	if c.ReputationRate < 1 {
+		errs = append(errs, fmt.Errorf("%s must be positive, not %d", c.name("reputation-rate"), c.ReputationRate))
+	}
+	if c.ReputationWindow < MinRateWindow {
+		errs = append(errs, fmt.Errorf("%s must be at least %v, not %v", c.name("reputation-window"), MinRateWindow, c.ReputationWindow))
+	}
+	for _, s := range []struct {
+		flag string
+		v    time.Duration
+	}{{"reputation-timeout", c.ReputationTimeout}, {"reputation-ttl", c.ReputationTTL}} {
+		if s.v <= 0 {
+			errs = append(errs, fmt.Errorf("%s must be positive, not %v", c.name(s.flag), s.v))
+		}
+	}
+	if c.ReputationTimeout >= c.JobTimeout {
+		errs = append(errs, fmt.Errorf("%s (%v) must be shorter than %s (%v): an on-ingestion lookup's job would end before its request", c.name("reputation-timeout"), c.ReputationTimeout, c.name("job-timeout"), c.JobTimeout))
 	}
 	if c.JobRescueAfter <= c.JobTimeout {
 		errs = append(errs, fmt.Errorf("%s (%v) must be longer than %s (%v): a job still running would be worked twice", c.name("job-rescue-after"), c.JobRescueAfter, c.name("job-timeout"), c.JobTimeout))

@@ -8,24 +8,11 @@ import (
 
 	"socdesk/ent"
 	"socdesk/ent/schematype"
-	"socdesk/ent/ticket"
 	"socdesk/internal/errs"
 )
 
-// templates says, per detection template, which structured fields a ticket
-// must carry: the network 5-tuple's addresses, the endpoint's host, or an
-// email's sender and recipient (as custom fields "from" and "to").
-var templates = map[ticket.DetectionTemplate]struct {
-	ips, host    bool
-	customFields []string
-}{
-	ticket.DetectionTemplateNETWORK:  {ips: true},
-	ticket.DetectionTemplateENDPOINT: {host: true},
-	ticket.DetectionTemplateEMAIL:    {customFields: []string{"from", "to"}},
-}
-
 func validateDetection(field string, d *Detection) error {
-	tpl, ok := templates[d.Template]
+	tpl, ok := TemplateOf(d.Template)
 	if !ok {
 		return errs.Invalid(field+".template", "unknown template %q", d.Template)
 	}
@@ -33,10 +20,7 @@ func validateDetection(field string, d *Detection) error {
 		return errs.Invalid(field+".lastDetectedAt", "must not be before firstDetectedAt")
 	}
 	for name, ip := range map[string]*string{"sourceIP": d.SourceIP, "destinationIP": d.DestinationIP} {
-		switch {
-		case ip == nil && tpl.ips:
-			return errs.Invalid(field+"."+name, "is required by the %s template", d.Template)
-		case ip != nil:
+		if ip != nil {
 			if _, err := netip.ParseAddr(*ip); err != nil {
 				return errs.Invalid(field+"."+name, "%q is not an IP address", *ip)
 			}
@@ -49,9 +33,6 @@ func validateDetection(field string, d *Detection) error {
 	}
 	if d.Protocol != nil && (len(*d.Protocol) == 0 || len(*d.Protocol) > schematype.MaxProtocolLength) {
 		return errs.Invalid(field+".protocol", "must be 1 to %d characters", schematype.MaxProtocolLength)
-	}
-	if tpl.host && (d.Host == nil || strings.TrimSpace(*d.Host) == "") {
-		return errs.Invalid(field+".host", "is required by the %s template", d.Template)
 	}
 	if d.Host != nil && utf8.RuneCountInString(*d.Host) > schematype.MaxHostLength {
 		return errs.Invalid(field+".host", "must be at most %d characters", schematype.MaxHostLength)
@@ -72,12 +53,28 @@ func validateDetection(field string, d *Detection) error {
 		}
 		keys[f.Key] = true
 	}
-	for _, k := range tpl.customFields {
-		if !keys[k] {
-			return errs.Invalid(field+".customFields", "%q is required by the %s template", k, d.Template)
+	given := structuredGiven(d)
+	for _, f := range tpl.Fields {
+		switch {
+		case !f.Required:
+		case f.Custom && !keys[f.Name]:
+			return errs.Invalid(field+".customFields", "%q is required by the %s template", f.Name, d.Template)
+		case !f.Custom && !given[f.Name]:
+			return errs.Invalid(field+"."+f.Name, "is required by the %s template", d.Template)
 		}
 	}
 	return nil
+}
+
+// structuredGiven says which of d's structured fields are given, by the
+// names of DetectionInput (and of the templates' fields).
+func structuredGiven(d *Detection) map[string]bool {
+	return map[string]bool{
+		"firstDetectedAt": d.FirstDetectedAt != nil, "lastDetectedAt": d.LastDetectedAt != nil,
+		"sourceIP": d.SourceIP != nil, "destinationIP": d.DestinationIP != nil,
+		"sourcePort": d.SourcePort != nil, "destinationPort": d.DestinationPort != nil,
+		"protocol": d.Protocol != nil, "host": d.Host != nil && strings.TrimSpace(*d.Host) != "",
+	}
 }
 
 // setDetection writes d to the ticket's detection columns, clearing those d leaves out.
