@@ -16,6 +16,7 @@ import (
 	"socdesk/internal/playbooks"
 	"socdesk/internal/schedules"
 	"socdesk/internal/tasks"
+	"socdesk/internal/ticketstats"
 	"socdesk/internal/tickets"
 )
 
@@ -43,4 +44,6 @@ type Resolver struct {
 	Schedules *schedules.Service
 	// Tasks makes and works compliance tasks.
 	Tasks *tasks.Service
+	// Metrics computes the tickets' response metrics.
+	Metrics *ticketstats.Service
 }

@@ -37,6 +37,7 @@ import (
 	"socdesk/internal/server"
 	"socdesk/internal/store"
 	"socdesk/internal/tasks"
+	"socdesk/internal/ticketstats"
 	"socdesk/internal/tickets"
 	"socdesk/internal/tracing"
 	"socdesk/internal/wsguard"
@@ -152,7 +153,8 @@ func New(st *store.Store, broker events.Broker, cfg config.Config, log *slog.Log
 	gql := graph.NewHandler(graph.Options{
 		Resolver: &graph.Resolver{Client: st.Client, Tickets: svc, Admin: adm, Logger: log, Hub: hub, Notify: nt, Playbooks: pb,
 			Directory:   &directory.Service{Client: st.Client},
-			Attachments: att, PublicURL: cfg.Public(), Explanations: ex, Schedules: sch, Tasks: &tasks.Service{Tickets: svc}},
+			Attachments: att, PublicURL: cfg.Public(), Explanations: ex, Schedules: sch, Tasks: &tasks.Service{Tickets: svc},
+			Metrics: &ticketstats.Service{Client: st.Client, Dialect: st.Dialect}},
 		Uploads:    att,
 		Logger:     log,
 		Limits:     cfg.Limits(),
