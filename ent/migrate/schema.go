@@ -1376,6 +1376,11 @@ var (
 				Unique:  false,
 				Columns: []*schema.Column{TicketEventsColumns[10]},
 			},
+			{
+				Name:    "ticketevent_created_at",
+				Unique:  false,
+				Columns: []*schema.Column{TicketEventsColumns[2]},
+			},
 		},
 	}
 	// TicketLinksColumns holds the columns for the "ticket_links" table.

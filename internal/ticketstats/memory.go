@@ -104,7 +104,7 @@ func measureAll(ctx context.Context, client *ent.Client, p *plan, ts []*ent.Tick
 			}
 		}
 		es, err := client.TicketEvent.Query().
-			Where(ticketevent.TicketIDIn(chunk...), ticketevent.CreatedAtLT(p.asOf)).
+			Where(ticketevent.TicketIDIn(chunk...), ticketevent.CreatedAtGTE(p.q.From), ticketevent.CreatedAtLT(p.asOf)).
 			Order(ent.Asc(ticketevent.FieldCreatedAt), ent.Asc(ticketevent.FieldID)).
 			Select(ticketevent.FieldTicketID, ticketevent.FieldKind, ticketevent.FieldStatus, ticketevent.FieldCreatedAt).All(ctx)
 		if err != nil {

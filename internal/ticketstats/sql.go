@@ -212,7 +212,7 @@ func statusEntries(b *entsql.DialectBuilder, p *plan) *entsql.Selector {
 		AppendSelectExprAs(window("LAG", st), "prev").
 		AppendSelectExprAs(window("LEAD", at), "next_at").
 		From(e).
-		Where(entsql.And(entsql.NotNull(st), entsql.LT(at, p.asOf), entsql.In(tid, inRange(b, p)))).
+		Where(entsql.And(entsql.NotNull(st), entsql.GTE(at, p.q.From), entsql.LT(at, p.asOf), entsql.In(tid, inRange(b, p)))).
 		As("h")
 }
 
@@ -229,7 +229,8 @@ func responses(b *entsql.DialectBuilder, p *plan) *entsql.Selector {
 			b.WriteString("MIN(").Ident(e.C(ticketevent.FieldCreatedAt)).WriteString(")")
 		}), "at").
 		From(e).
-		Where(entsql.And(entsql.In(e.C(ticketevent.FieldKind), kinds...), entsql.LT(e.C(ticketevent.FieldCreatedAt), p.asOf),
+		Where(entsql.And(entsql.In(e.C(ticketevent.FieldKind), kinds...),
+			entsql.GTE(e.C(ticketevent.FieldCreatedAt), p.q.From), entsql.LT(e.C(ticketevent.FieldCreatedAt), p.asOf),
 			entsql.In(e.C(ticketevent.FieldTicketID), inRange(b, p)))).
 		GroupBy(e.C(ticketevent.FieldTicketID)).
 		As("r")
