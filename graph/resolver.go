@@ -16,8 +16,8 @@ import (
 	"socdesk/internal/playbooks"
 	"socdesk/internal/schedules"
 	"socdesk/internal/tasks"
-	"socdesk/internal/ticketstats"
 	"socdesk/internal/tickets"
+	"socdesk/internal/ticketstats"
 )
 
 // Resolver is the root resolver; it holds the dependencies resolvers call.

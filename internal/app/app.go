@@ -37,8 +37,8 @@ import (
 	"socdesk/internal/server"
 	"socdesk/internal/store"
 	"socdesk/internal/tasks"
-	"socdesk/internal/ticketstats"
 	"socdesk/internal/tickets"
+	"socdesk/internal/ticketstats"
 	"socdesk/internal/tracing"
 	"socdesk/internal/wsguard"
 )

@@ -16,7 +16,9 @@ import (
 	"socdesk/internal/store"
 )
 
-
+// seeded is this package's PostgreSQL database with BENCH_TICKETS synthetic
+// tickets (seed.Synthetic: a year of tickets with their status history),
+// seeded once for every benchmark.
 func seeded(b testing.TB) *store.Store {
 	b.Helper()
 	n := 20_000
