@@ -1380,6 +1380,17 @@ var (
 				Name:    "ticketevent_created_at",
 				Unique:  false,
 				Columns: []*schema.Column{TicketEventsColumns[2]},
+				Annotation: &entsql.IndexAnnotation{
+					IncludeColumns: []string{
+						TicketEventsColumns[9].Name,
+
+						TicketEventsColumns[0].Name,
+
+						TicketEventsColumns[1].Name,
+
+						TicketEventsColumns[7].Name,
+					},
+				},
 			},
 		},
 	}

@@ -6,6 +6,7 @@ import (
 
 	entsql "entgo.io/ent/dialect/sql"
 
+	"socdesk/ent"
 	"socdesk/ent/ticket"
 	"socdesk/ent/ticketassignee"
 	"socdesk/ent/ticketevent"
@@ -74,9 +75,27 @@ func keyOf(period, cat, site sql.NullInt64, prio sql.NullString, assignee sql.Nu
 	return key{Period: int(period.Int64), Category: int(cat.Int64), Site: int(site.Int64), Priority: prio.String, Assignee: int(assignee.Int64)}
 }
 
+// WorkMem is the PostgreSQL work_mem of a metrics query's transaction: its
+// sorts (the history's window, a year's tickets) stay in memory.
+const WorkMem = "64MB"
+
+// inSQL runs the statements in one read-only transaction (one snapshot,
+// WorkMem).
 func (s *Service) inSQL(ctx context.Context, p *plan) (map[key]*GroupMetrics, error) {
+	tx, err := s.Client.BeginTx(ctx, &sql.TxOptions{ReadOnly: true, Isolation: sql.LevelRepeatableRead})
+	if err != nil {
+		return nil, err
+	}
+	defer func() { _ = tx.Rollback() }()
+	if _, err := tx.ExecContext(ctx, "SET LOCAL work_mem = '"+WorkMem+"'"); err != nil {
+		return nil, err
+	}
+	return measureInSQL(ctx, tx.Client(), p)
+}
+
+func measureInSQL(ctx context.Context, client *ent.Client, p *plan) (map[key]*GroupMetrics, error) {
 	var rows []groupRow
-	err := s.Client.Ticket.Query().Where(p.preds...).Modify(func(sel *entsql.Selector) {
+	err := client.Ticket.Query().Where(p.preds...).Modify(func(sel *entsql.Selector) {
 		b := entsql.Dialect(sel.Dialect())
 		h := statusEntries(b, p)
 		r, d := responses(b, p), resolutions(b, h)
@@ -122,21 +141,28 @@ func (s *Service) inSQL(ctx context.Context, p *plan) (map[key]*GroupMetrics, er
 	}
 
 	var srows []statusRow
-	err = s.Client.Ticket.Query().Where(p.preds...).Modify(func(sel *entsql.Selector) {
+	err = client.Ticket.Query().Where(p.preds...).Modify(func(sel *entsql.Selector) {
 		b := entsql.Dialect(sel.Dialect())
 		h := statusEntries(b, p)
-		sel.Select()
-		grouped := groupKeys(b, sel, p)
-		sel.AppendSelectAs(h.C("status"), "status").
-			AppendSelectExprAs(entsql.ExprFunc(func(b *entsql.Builder) {
-				b.WriteString("COUNT(DISTINCT ").Ident(sel.C(ticket.FieldID)).WriteString(")")
-			}), "tickets").
+		// Each ticket's time per status first: a ticket is one row per
+		// status it was in, counted without DISTINCT.
+		hs := b.Select().
+			AppendSelectAs(h.C("ticket_id"), "ticket_id").
+			AppendSelectAs(h.C("status"), "status").
 			AppendSelectExprAs(entsql.ExprFunc(func(b *entsql.Builder) {
 				b.WriteString("SUM(EXTRACT(EPOCH FROM (COALESCE(").Ident(h.C("next_at")).WriteString(", ").Arg(p.asOf).
-					WriteString(") - ").Ident(h.C("at")).WriteString(")) * 1000000)::float8")
+					WriteString(") - ").Ident(h.C("at")).WriteString(")) * 1000000)")
 			}), "micros").
-			Join(h).On(h.C("ticket_id"), sel.C(ticket.FieldID)).
-			GroupBy(append(grouped, h.C("status"))...)
+			From(h).GroupBy(h.C("ticket_id"), h.C("status")).As("hs")
+		sel.Select()
+		grouped := groupKeys(b, sel, p)
+		sel.AppendSelectAs(hs.C("status"), "status").
+			AppendSelectExprAs(entsql.Raw("COUNT(*)"), "tickets").
+			AppendSelectExprAs(entsql.ExprFunc(func(b *entsql.Builder) {
+				b.WriteString("SUM(").Ident(hs.C("micros")).WriteString(")::float8")
+			}), "micros").
+			Join(hs).On(hs.C("ticket_id"), sel.C(ticket.FieldID)).
+			GroupBy(append(grouped, hs.C("status"))...)
 	}).Scan(ctx, &srows)
 	if err != nil {
 		return nil, err
