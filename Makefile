@@ -4,7 +4,7 @@ SHELL := bash
 GO ?= go
 GENERATED := ent graph schema.graphql gqlgen.yml
 
-.PHONY: run build test unit lint generate check-generate migration node-deps web-vendor bench-subscriptions bench bench-smoke bench-deliveries bench-schedules fuzz-smoke
+.PHONY: run build test unit lint generate check-generate migration node-deps web-vendor bench-subscriptions bench bench-metrics bench-smoke bench-deliveries bench-schedules fuzz-smoke
 
 ## run: start the server on the embedded database, loading demo data on first start (Ctrl-C stops it)
 # The built binary, not `go run`: go run exits 1 whenever it is interrupted,
@@ -111,6 +111,10 @@ bench-deliveries:
 ## bench-schedules: one day's generation of 10,000 active daily task schedules on PostgreSQL (time, statements per schedule)
 bench-schedules:
 	$(GO) test -run '^$$' -bench BenchmarkGenerateDaily10k -benchtime 1x ./internal/schedules/
+
+## bench-metrics: ticketMetrics at BENCH_TICKETS synthetic tickets on PostgreSQL (30, 90 and 365 days; median latency as p50-ms)
+bench-metrics:
+	BENCH_TICKETS=$(BENCH_TICKETS) $(GO) test -run '^$$' -bench BenchmarkTicketMetrics -benchtime 5x -timeout 60m ./internal/ticketstats/
 
 ## bench-smoke: the suite at 2,000 tickets with short runs, so that the harness cannot rot (its figures mean nothing)
 bench-smoke:

@@ -6217,6 +6217,20 @@ var (
 			}
 		},
 	}
+	// TicketOrderFieldDueAt orders Ticket by due_at.
+	TicketOrderFieldDueAt = &TicketOrderField{
+		Value: func(_m *Ticket) (ent.Value, error) {
+			return _m.DueAt, nil
+		},
+		column: ticket.FieldDueAt,
+		toTerm: ticket.ByDueAt,
+		toCursor: func(_m *Ticket) Cursor {
+			return Cursor{
+				ID:    _m.ID,
+				Value: _m.DueAt,
+			}
+		},
+	}
 )
 
 // String implement fmt.Stringer interface.
@@ -6231,6 +6245,8 @@ func (f TicketOrderField) String() string {
 		str = "UPDATED_AT"
 	case TicketOrderFieldPriorityRank.column:
 		str = "PRIORITY"
+	case TicketOrderFieldDueAt.column:
+		str = "DUE_AT"
 	}
 	return str
 }
@@ -6255,6 +6271,8 @@ func (f *TicketOrderField) UnmarshalGQL(v interface{}) error {
 		*f = *TicketOrderFieldUpdatedAt
 	case "PRIORITY":
 		*f = *TicketOrderFieldPriorityRank
+	case "DUE_AT":
+		*f = *TicketOrderFieldDueAt
 	default:
 		return fmt.Errorf("%s is not a valid TicketOrderField", str)
 	}

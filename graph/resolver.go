@@ -18,6 +18,7 @@ import (
 	"socdesk/internal/schedules"
 	"socdesk/internal/tasks"
 	"socdesk/internal/tickets"
+	"socdesk/internal/ticketstats"
 )
 
 // Resolver is the root resolver; it holds the dependencies resolvers call.
@@ -46,4 +47,6 @@ type Resolver struct {
 	Tasks *tasks.Service
 	// Reputation looks up and serves the reputation of tickets' indicators.
 	Reputations *reputation.Service
+	// Metrics computes the tickets' response metrics.
+	Metrics *ticketstats.Service
 }

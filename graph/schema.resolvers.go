@@ -225,7 +225,7 @@ func (r *queryResolver) Tickets(ctx context.Context, after *entgql.Cursor[int], 
 		orderBy = tickets.DefaultOrder
 	}
 	q := withWorkflow(ctx, r.Client.Ticket.Query().Where(ps...), "edges", "node")
-	return q.Paginate(countOnlyIfSelected(ctx, first, last), after, first, before, last, ent.WithTicketOrder(orderBy))
+	return tickets.Page(countOnlyIfSelected(ctx, first, last), q, orderBy, after, first, before, last)
 }
 
 // TicketHistory is the resolver for the ticketHistory field.
@@ -323,6 +323,11 @@ func (r *ticketChangeResolver) Actor(ctx context.Context, obj *live.Change) (*en
 	return u, err
 }
 
+// Overdue is the resolver for the overdue field.
+func (r *ticketFilterResolver) Overdue(ctx context.Context, obj *tickets.Filter, data *bool) error {
+	return obj.SetOverdue(data, time.Now())
+}
+
 // BulkTicketOutcome returns generated.BulkTicketOutcomeResolver implementation.
 func (r *Resolver) BulkTicketOutcome() generated.BulkTicketOutcomeResolver {
 	return &bulkTicketOutcomeResolver{r}
@@ -340,10 +345,14 @@ func (r *Resolver) Subscription() generated.SubscriptionResolver { return &subsc
 // TicketChange returns generated.TicketChangeResolver implementation.
 func (r *Resolver) TicketChange() generated.TicketChangeResolver { return &ticketChangeResolver{r} }
 
+// TicketFilter returns generated.TicketFilterResolver implementation.
+func (r *Resolver) TicketFilter() generated.TicketFilterResolver { return &ticketFilterResolver{r} }
+
 type (
 	bulkTicketOutcomeResolver struct{ *Resolver }
 	fieldChangeResolver       struct{ *Resolver }
 	mutationResolver          struct{ *Resolver }
 	subscriptionResolver      struct{ *Resolver }
 	ticketChangeResolver      struct{ *Resolver }
+	ticketFilterResolver      struct{ *Resolver }
 )

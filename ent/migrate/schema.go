@@ -1406,6 +1406,22 @@ var (
 				Unique:  false,
 				Columns: []*schema.Column{TicketEventsColumns[10]},
 			},
+			{
+				Name:    "ticketevent_created_at",
+				Unique:  false,
+				Columns: []*schema.Column{TicketEventsColumns[2]},
+				Annotation: &entsql.IndexAnnotation{
+					IncludeColumns: []string{
+						TicketEventsColumns[9].Name,
+
+						TicketEventsColumns[0].Name,
+
+						TicketEventsColumns[1].Name,
+
+						TicketEventsColumns[7].Name,
+					},
+				},
+			},
 		},
 	}
 	// TicketLinksColumns holds the columns for the "ticket_links" table.

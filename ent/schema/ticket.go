@@ -81,7 +81,7 @@ func (Ticket) Fields() []ent.Field {
 		field.Int("registered_by_id").Optional().Nillable().Immutable(),
 		field.Int("duplicate_count").Default(0).NonNegative(),
 		field.Time("closed_at").Optional().Nillable().Annotations(skipInputs),
-		field.Time("due_at").Optional().Nillable().Annotations(skipInputs).
+		field.Time("due_at").Optional().Nillable().Annotations(skipInputs, entgql.OrderField("DUE_AT")).
 			Comment("When the work is due."),
 		field.Enum("explanation_status").GoType(schematype.ExplanationStatus("")).Optional().Nillable().
 			Annotations(skipInputs, entgql.Type("ExplanationStatus")).

@@ -51,4 +51,7 @@ const (
 	ChangeResolution ChangedField = "resolution"
 	// ChangeQuery: a task's query, {filter, search}.
 	ChangeQuery ChangedField = "query"
+	// ChangeRegisteredBy: the ticket's registrant (a user id, null for
+	// none), recorded in a DELETED entry's final state.
+	ChangeRegisteredBy ChangedField = "registeredBy"
 )

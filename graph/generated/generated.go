@@ -39,6 +39,7 @@ import (
 	"socdesk/internal/schedules"
 	"socdesk/internal/tasks"
 	"socdesk/internal/tickets"
+	"socdesk/internal/ticketstats"
 	"socdesk/internal/trend"
 	"socdesk/internal/workflow"
 	"strconv"
@@ -79,6 +80,7 @@ type ResolverRoot interface {
 	TaskSchedule() TaskScheduleResolver
 	Ticket() TicketResolver
 	TicketChange() TicketChangeResolver
+	TicketFilter() TicketFilterResolver
 }
 
 type DirectiveRoot struct {
@@ -278,6 +280,13 @@ type ComplexityRoot struct {
 		Fields      func(childComplexity int) int
 		Label       func(childComplexity int) int
 		Template    func(childComplexity int) int
+	}
+
+	DurationStats struct {
+		Count func(childComplexity int) int
+		Mean  func(childComplexity int) int
+		P50   func(childComplexity int) int
+		P90   func(childComplexity int) int
 	}
 
 	EmailSettings struct {
@@ -670,6 +679,7 @@ type ComplexityRoot struct {
 		Tasks                 func(childComplexity int, filter *tasks.Filter, orderBy *tasks.Order, after *entgql.Cursor[int], first *int, before *entgql.Cursor[int], last *int) int
 		Ticket                func(childComplexity int, number int) int
 		TicketHistory         func(childComplexity int, number int, after *entgql.Cursor[int], first *int, before *entgql.Cursor[int], last *int) int
+		TicketMetrics         func(childComplexity int, filter *tickets.Filter, groupBy []ticketstats.Group, period *ticketstats.Period, from time.Time, to time.Time, timeZone *string) int
 		TicketTrend           func(childComplexity int, filter *tickets.Filter, from time.Time, to time.Time, timeZone *string) int
 		Tickets               func(childComplexity int, after *entgql.Cursor[int], first *int, before *entgql.Cursor[int], last *int, filter *tickets.Filter, orderBy *ent.TicketOrder) int
 		Users                 func(childComplexity int, after *entgql.Cursor[int], first *int, before *entgql.Cursor[int], last *int, orderBy *ent.UserOrder) int
@@ -721,6 +731,13 @@ type ComplexityRoot struct {
 		ID          func(childComplexity int) int
 		Name        func(childComplexity int) int
 		UpdatedAt   func(childComplexity int) int
+	}
+
+	StatusTime struct {
+		Mean    func(childComplexity int) int
+		Status  func(childComplexity int) int
+		Tickets func(childComplexity int) int
+		Total   func(childComplexity int) int
 	}
 
 	Subscription struct {
@@ -941,6 +958,28 @@ type ComplexityRoot struct {
 		Ticket    func(childComplexity int) int
 	}
 
+	TicketMetrics struct {
+		AsOf     func(childComplexity int) int
+		From     func(childComplexity int) int
+		GroupBy  func(childComplexity int) int
+		Groups   func(childComplexity int) int
+		Period   func(childComplexity int) int
+		TimeZone func(childComplexity int) int
+		To       func(childComplexity int) int
+	}
+
+	TicketMetricsGroup struct {
+		Assignee     func(childComplexity int) int
+		Category     func(childComplexity int) int
+		PeriodStart  func(childComplexity int) int
+		Priority     func(childComplexity int) int
+		Resolution   func(childComplexity int) int
+		Response     func(childComplexity int) int
+		Site         func(childComplexity int) int
+		Tickets      func(childComplexity int) int
+		TimeInStatus func(childComplexity int) int
+	}
+
 	TicketStatusCount struct {
 		Count  func(childComplexity int) int
 		Status func(childComplexity int) int
@@ -1139,6 +1178,7 @@ type QueryResolver interface {
 	TaskSchedules(ctx context.Context, filter *schedules.Filter, first *int, after *entgql.Cursor[int], last *int, before *entgql.Cursor[int]) (*ent.TaskScheduleConnection, error)
 	Tasks(ctx context.Context, filter *tasks.Filter, orderBy *tasks.Order, after *entgql.Cursor[int], first *int, before *entgql.Cursor[int], last *int) (*ent.TicketConnection, error)
 	DetectionTemplates(ctx context.Context) ([]*tickets.Template, error)
+	TicketMetrics(ctx context.Context, filter *tickets.Filter, groupBy []ticketstats.Group, period *ticketstats.Period, from time.Time, to time.Time, timeZone *string) (*ticketstats.Result, error)
 }
 type SubscriptionResolver interface {
 	TicketEvents(ctx context.Context, filter *tickets.Filter, after *string) (<-chan *live.Change, error)
@@ -1168,6 +1208,10 @@ type TicketResolver interface {
 }
 type TicketChangeResolver interface {
 	Actor(ctx context.Context, obj *live.Change) (*ent.User, error)
+}
+
+type TicketFilterResolver interface {
+	Overdue(ctx context.Context, obj *tickets.Filter, data *bool) error
 }
 
 // endregion ************************** generated!.gotpl **************************
@@ -1998,6 +2042,31 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.DetectionTemplateSpec.Template(childComplexity), true
+
+	case "DurationStats.count":
+		if e.ComplexityRoot.DurationStats.Count == nil {
+			break
+		}
+
+		return e.ComplexityRoot.DurationStats.Count(childComplexity), true
+	case "DurationStats.mean":
+		if e.ComplexityRoot.DurationStats.Mean == nil {
+			break
+		}
+
+		return e.ComplexityRoot.DurationStats.Mean(childComplexity), true
+	case "DurationStats.p50":
+		if e.ComplexityRoot.DurationStats.P50 == nil {
+			break
+		}
+
+		return e.ComplexityRoot.DurationStats.P50(childComplexity), true
+	case "DurationStats.p90":
+		if e.ComplexityRoot.DurationStats.P90 == nil {
+			break
+		}
+
+		return e.ComplexityRoot.DurationStats.P90(childComplexity), true
 
 	case "EmailSettings.from":
 		if e.ComplexityRoot.EmailSettings.From == nil {
@@ -4168,6 +4237,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Query.TicketHistory(childComplexity, args["number"].(int), args["after"].(*entgql.Cursor[int]), args["first"].(*int), args["before"].(*entgql.Cursor[int]), args["last"].(*int)), true
+	case "Query.ticketMetrics":
+		if e.ComplexityRoot.Query.TicketMetrics == nil {
+			break
+		}
+
+		args, err := ec.field_Query_ticketMetrics_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Query.TicketMetrics(childComplexity, args["filter"].(*tickets.Filter), args["groupBy"].([]ticketstats.Group), args["period"].(*ticketstats.Period), args["from"].(time.Time), args["to"].(time.Time), args["timeZone"].(*string)), true
 	case "Query.ticketTrend":
 		if e.ComplexityRoot.Query.TicketTrend == nil {
 			break
@@ -4404,6 +4484,31 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Site.UpdatedAt(childComplexity), true
+
+	case "StatusTime.meanSeconds":
+		if e.ComplexityRoot.StatusTime.Mean == nil {
+			break
+		}
+
+		return e.ComplexityRoot.StatusTime.Mean(childComplexity), true
+	case "StatusTime.status":
+		if e.ComplexityRoot.StatusTime.Status == nil {
+			break
+		}
+
+		return e.ComplexityRoot.StatusTime.Status(childComplexity), true
+	case "StatusTime.tickets":
+		if e.ComplexityRoot.StatusTime.Tickets == nil {
+			break
+		}
+
+		return e.ComplexityRoot.StatusTime.Tickets(childComplexity), true
+	case "StatusTime.totalSeconds":
+		if e.ComplexityRoot.StatusTime.Total == nil {
+			break
+		}
+
+		return e.ComplexityRoot.StatusTime.Total(childComplexity), true
 
 	case "Subscription.taskEvents":
 		if e.ComplexityRoot.Subscription.TaskEvents == nil {
@@ -5433,6 +5538,104 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.TicketLink.Ticket(childComplexity), true
 
+	case "TicketMetrics.asOf":
+		if e.ComplexityRoot.TicketMetrics.AsOf == nil {
+			break
+		}
+
+		return e.ComplexityRoot.TicketMetrics.AsOf(childComplexity), true
+	case "TicketMetrics.from":
+		if e.ComplexityRoot.TicketMetrics.From == nil {
+			break
+		}
+
+		return e.ComplexityRoot.TicketMetrics.From(childComplexity), true
+	case "TicketMetrics.groupBy":
+		if e.ComplexityRoot.TicketMetrics.GroupBy == nil {
+			break
+		}
+
+		return e.ComplexityRoot.TicketMetrics.GroupBy(childComplexity), true
+	case "TicketMetrics.groups":
+		if e.ComplexityRoot.TicketMetrics.Groups == nil {
+			break
+		}
+
+		return e.ComplexityRoot.TicketMetrics.Groups(childComplexity), true
+	case "TicketMetrics.period":
+		if e.ComplexityRoot.TicketMetrics.Period == nil {
+			break
+		}
+
+		return e.ComplexityRoot.TicketMetrics.Period(childComplexity), true
+	case "TicketMetrics.timeZone":
+		if e.ComplexityRoot.TicketMetrics.TimeZone == nil {
+			break
+		}
+
+		return e.ComplexityRoot.TicketMetrics.TimeZone(childComplexity), true
+	case "TicketMetrics.to":
+		if e.ComplexityRoot.TicketMetrics.To == nil {
+			break
+		}
+
+		return e.ComplexityRoot.TicketMetrics.To(childComplexity), true
+
+	case "TicketMetricsGroup.assignee":
+		if e.ComplexityRoot.TicketMetricsGroup.Assignee == nil {
+			break
+		}
+
+		return e.ComplexityRoot.TicketMetricsGroup.Assignee(childComplexity), true
+	case "TicketMetricsGroup.category":
+		if e.ComplexityRoot.TicketMetricsGroup.Category == nil {
+			break
+		}
+
+		return e.ComplexityRoot.TicketMetricsGroup.Category(childComplexity), true
+	case "TicketMetricsGroup.periodStart":
+		if e.ComplexityRoot.TicketMetricsGroup.PeriodStart == nil {
+			break
+		}
+
+		return e.ComplexityRoot.TicketMetricsGroup.PeriodStart(childComplexity), true
+	case "TicketMetricsGroup.priority":
+		if e.ComplexityRoot.TicketMetricsGroup.Priority == nil {
+			break
+		}
+
+		return e.ComplexityRoot.TicketMetricsGroup.Priority(childComplexity), true
+	case "TicketMetricsGroup.resolution":
+		if e.ComplexityRoot.TicketMetricsGroup.Resolution == nil {
+			break
+		}
+
+		return e.ComplexityRoot.TicketMetricsGroup.Resolution(childComplexity), true
+	case "TicketMetricsGroup.response":
+		if e.ComplexityRoot.TicketMetricsGroup.Response == nil {
+			break
+		}
+
+		return e.ComplexityRoot.TicketMetricsGroup.Response(childComplexity), true
+	case "TicketMetricsGroup.site":
+		if e.ComplexityRoot.TicketMetricsGroup.Site == nil {
+			break
+		}
+
+		return e.ComplexityRoot.TicketMetricsGroup.Site(childComplexity), true
+	case "TicketMetricsGroup.tickets":
+		if e.ComplexityRoot.TicketMetricsGroup.Tickets == nil {
+			break
+		}
+
+		return e.ComplexityRoot.TicketMetricsGroup.Tickets(childComplexity), true
+	case "TicketMetricsGroup.timeInStatus":
+		if e.ComplexityRoot.TicketMetricsGroup.TimeInStatus == nil {
+			break
+		}
+
+		return e.ComplexityRoot.TicketMetricsGroup.TimeInStatus(childComplexity), true
+
 	case "TicketStatusCount.count":
 		if e.ComplexityRoot.TicketStatusCount.Count == nil {
 			break
@@ -5895,6 +6098,13 @@ input TicketFilter {
   hosts: [String!]
   "Tickets whose latest explanation request is in one of these statuses; a ticket without a request matches none."
   explanationStatuses: [ExplanationStatus!]
+  "The due date's bounds (Ticket.dueAt): from inclusive, to exclusive; a ticket without a due date matches neither."
+  dueFrom: Time
+  dueTo: Time
+  "Unresolved (not RESOLVED, CLOSED nor INVALID) past the due date as of the request (true), or not (false)."
+  overdue: Boolean
+  "Tickets created by any of these users (the registrant); tickets a detection rule opened have none."
+  registeredBy: [ID!]
 }
 
 enum AttackVerdictFilter {
@@ -7696,6 +7906,7 @@ enum TicketOrderField {
   CREATED_AT
   UPDATED_AT
   PRIORITY
+  DUE_AT
 }
 """
 TicketOrigin is enum for the field origin
@@ -9014,6 +9225,103 @@ extend type Mutation {
   lookupReputation(ticketID: ID!, refresh: Boolean = false): [ReputationResult!]!
 }
 `, BuiltIn: false},
+	{Name: "../metrics.graphql", Input: `# Response metrics from the status history (package ticketstats).
+
+extend type Query {
+  """
+  Response metrics of the tickets created from ` + "`" + `from` + "`" + ` (inclusive) to ` + "`" + `to` + "`" + `
+  (exclusive, at most 366 days later) that match the filter and the viewer
+  may see (tasks excluded), grouped by ` + "`" + `groupBy` + "`" + ` (none: one group of all).
+  Every figure is as of ` + "`" + `to` + "`" + `, or of now when ` + "`" + `to` + "`" + ` is later: the history
+  after it is not read, so a past range's figures never change. Grouping by
+  PERIOD buckets the tickets by their creation in the time zone's calendar
+  (` + "`" + `period` + "`" + `: DAY, WEEK from Monday, or MONTH). At most 1000 groups.
+  """
+  ticketMetrics(
+    filter: TicketFilter
+    groupBy: [MetricGroup!]
+    period: MetricPeriod
+    from: Time!
+    to: Time!
+    timeZone: String = "UTC"
+  ): TicketMetrics!
+}
+
+"A dimension of ticketMetrics' groups; the ticket's current field (its creation for PERIOD)."
+enum MetricGroup {
+  CATEGORY
+  SITE
+  PRIORITY
+  "Each of the ticket's current assignees (a ticket with several counts in each of their groups; none: the unassigned group)."
+  ASSIGNEE
+  PERIOD
+}
+
+enum MetricPeriod {
+  DAY
+  "ISO weeks, from Monday."
+  WEEK
+  MONTH
+}
+
+type TicketMetrics {
+  from: Time!
+  to: Time!
+  "The instant the figures are as of: ` + "`" + `to` + "`" + `, or the request's time when ` + "`" + `to` + "`" + ` is later."
+  asOf: Time!
+  timeZone: String!
+  groupBy: [MetricGroup!]!
+  "The periods' length when grouped by PERIOD."
+  period: MetricPeriod
+  "Ordered by period, then category, site, priority and assignee."
+  groups: [TicketMetricsGroup!]!
+}
+
+"The metrics of one group; a key is set when grouped by it."
+type TicketMetricsGroup {
+  category: Category
+  site: Site
+  priority: TicketPriority
+  "Null with ASSIGNEE: the unassigned tickets."
+  assignee: User
+  "The start of the period (midnight in the time zone)."
+  periodStart: Time
+  "How many tickets the group has."
+  tickets: Int!
+  """
+  MTTA: creation to the first response (the first assignment or status
+  change after the creation) of the tickets responded to.
+  """
+  response: DurationStats!
+  """
+  MTTR: creation to the final resolution of the tickets resolved (whose
+  latest status is RESOLVED, CLOSED or INVALID): the entry into the latest
+  run of those, so a reopened ticket counts when resolved again.
+  """
+  resolution: DurationStats!
+  "The time the group's tickets spent in each status, in the workflows' order."
+  timeInStatus: [StatusTime!]!
+}
+
+"Durations in seconds (to the millisecond); null when count is 0."
+type DurationStats {
+  "How many tickets the figures cover."
+  count: Int!
+  mean: Float
+  "Median, as percentile_cont (linear between the closest ranks)."
+  p50: Float
+  p90: Float
+}
+
+"The time spent in a status by the tickets that were in it, in seconds (to the millisecond)."
+type StatusTime {
+  status: TicketStatus!
+  tickets: Int!
+  totalSeconds: Float!
+  "Per ticket that was in it."
+  meanSeconds: Float!
+}
+`, BuiltIn: false},
 }
 var parsedSchema = gqlparser.MustLoadSchema(sources...)
 
@@ -9409,6 +9717,20 @@ func (ec *executionContext) childFields_DetectionTemplateSpec(ctx context.Contex
 		return ec.fieldContext_DetectionTemplateSpec_fields(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type DetectionTemplateSpec", field.Name)
+}
+
+func (ec *executionContext) childFields_DurationStats(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "count":
+		return ec.fieldContext_DurationStats_count(ctx, field)
+	case "mean":
+		return ec.fieldContext_DurationStats_mean(ctx, field)
+	case "p50":
+		return ec.fieldContext_DurationStats_p50(ctx, field)
+	case "p90":
+		return ec.fieldContext_DurationStats_p90(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type DurationStats", field.Name)
 }
 
 func (ec *executionContext) childFields_EmailSettings(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
@@ -10103,6 +10425,20 @@ func (ec *executionContext) childFields_Site(ctx context.Context, field graphql.
 	return nil, fmt.Errorf("no field named %q was found under type Site", field.Name)
 }
 
+func (ec *executionContext) childFields_StatusTime(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "status":
+		return ec.fieldContext_StatusTime_status(ctx, field)
+	case "tickets":
+		return ec.fieldContext_StatusTime_tickets(ctx, field)
+	case "totalSeconds":
+		return ec.fieldContext_StatusTime_totalSeconds(ctx, field)
+	case "meanSeconds":
+		return ec.fieldContext_StatusTime_meanSeconds(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type StatusTime", field.Name)
+}
+
 func (ec *executionContext) childFields_Tag(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 	switch field.Name {
 	case "id":
@@ -10525,6 +10861,50 @@ func (ec *executionContext) childFields_TicketLink(ctx context.Context, field gr
 		return ec.fieldContext_TicketLink_createdBy(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type TicketLink", field.Name)
+}
+
+func (ec *executionContext) childFields_TicketMetrics(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "from":
+		return ec.fieldContext_TicketMetrics_from(ctx, field)
+	case "to":
+		return ec.fieldContext_TicketMetrics_to(ctx, field)
+	case "asOf":
+		return ec.fieldContext_TicketMetrics_asOf(ctx, field)
+	case "timeZone":
+		return ec.fieldContext_TicketMetrics_timeZone(ctx, field)
+	case "groupBy":
+		return ec.fieldContext_TicketMetrics_groupBy(ctx, field)
+	case "period":
+		return ec.fieldContext_TicketMetrics_period(ctx, field)
+	case "groups":
+		return ec.fieldContext_TicketMetrics_groups(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type TicketMetrics", field.Name)
+}
+
+func (ec *executionContext) childFields_TicketMetricsGroup(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "category":
+		return ec.fieldContext_TicketMetricsGroup_category(ctx, field)
+	case "site":
+		return ec.fieldContext_TicketMetricsGroup_site(ctx, field)
+	case "priority":
+		return ec.fieldContext_TicketMetricsGroup_priority(ctx, field)
+	case "assignee":
+		return ec.fieldContext_TicketMetricsGroup_assignee(ctx, field)
+	case "periodStart":
+		return ec.fieldContext_TicketMetricsGroup_periodStart(ctx, field)
+	case "tickets":
+		return ec.fieldContext_TicketMetricsGroup_tickets(ctx, field)
+	case "response":
+		return ec.fieldContext_TicketMetricsGroup_response(ctx, field)
+	case "resolution":
+		return ec.fieldContext_TicketMetricsGroup_resolution(ctx, field)
+	case "timeInStatus":
+		return ec.fieldContext_TicketMetricsGroup_timeInStatus(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type TicketMetricsGroup", field.Name)
 }
 
 func (ec *executionContext) childFields_TicketStatusCount(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
@@ -12778,6 +13158,60 @@ func (ec *executionContext) field_Query_ticketHistory_args(ctx context.Context, 
 		return nil, err
 	}
 	args["last"] = arg4
+	return args, nil
+}
+
+func (ec *executionContext) field_Query_ticketMetrics_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "filter",
+		func(ctx context.Context, v any) (*tickets.Filter, error) {
+			return ec.unmarshalOTicketFilter2ᚖsocdeskᚋinternalᚋticketsᚐFilter(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["filter"] = arg0
+	arg1, err := graphql.ProcessArgField(ctx, rawArgs, "groupBy",
+		func(ctx context.Context, v any) ([]ticketstats.Group, error) {
+			return ec.unmarshalOMetricGroup2ᚕsocdeskᚋinternalᚋticketstatsᚐGroupᚄ(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["groupBy"] = arg1
+	arg2, err := graphql.ProcessArgField(ctx, rawArgs, "period",
+		func(ctx context.Context, v any) (*ticketstats.Period, error) {
+			return ec.unmarshalOMetricPeriod2ᚖsocdeskᚋinternalᚋticketstatsᚐPeriod(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["period"] = arg2
+	arg3, err := graphql.ProcessArgField(ctx, rawArgs, "from",
+		func(ctx context.Context, v any) (time.Time, error) {
+			return ec.unmarshalNTime2timeᚐTime(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["from"] = arg3
+	arg4, err := graphql.ProcessArgField(ctx, rawArgs, "to",
+		func(ctx context.Context, v any) (time.Time, error) {
+			return ec.unmarshalNTime2timeᚐTime(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["to"] = arg4
+	arg5, err := graphql.ProcessArgField(ctx, rawArgs, "timeZone",
+		func(ctx context.Context, v any) (*string, error) {
+			return ec.unmarshalOString2ᚖstring(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["timeZone"] = arg5
 	return args, nil
 }
 
@@ -16708,6 +17142,98 @@ func (ec *executionContext) fieldContext_DetectionTemplateSpec_fields(_ context.
 		},
 	}
 	return fc, nil
+}
+
+func (ec *executionContext) _DurationStats_count(ctx context.Context, field graphql.CollectedField, obj *ticketstats.Durations) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_DurationStats_count(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Count, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_DurationStats_count(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("DurationStats", field, false, false, errors.New("field of type Int does not have child fields"))
+}
+
+func (ec *executionContext) _DurationStats_mean(ctx context.Context, field graphql.CollectedField, obj *ticketstats.Durations) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_DurationStats_mean(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Mean, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *float64) graphql.Marshaler {
+			return ec.marshalOFloat2ᚖfloat64(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_DurationStats_mean(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("DurationStats", field, false, false, errors.New("field of type Float does not have child fields"))
+}
+
+func (ec *executionContext) _DurationStats_p50(ctx context.Context, field graphql.CollectedField, obj *ticketstats.Durations) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_DurationStats_p50(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.P50, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *float64) graphql.Marshaler {
+			return ec.marshalOFloat2ᚖfloat64(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_DurationStats_p50(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("DurationStats", field, false, false, errors.New("field of type Float does not have child fields"))
+}
+
+func (ec *executionContext) _DurationStats_p90(ctx context.Context, field graphql.CollectedField, obj *ticketstats.Durations) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_DurationStats_p90(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.P90, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *float64) graphql.Marshaler {
+			return ec.marshalOFloat2ᚖfloat64(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_DurationStats_p90(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("DurationStats", field, false, false, errors.New("field of type Float does not have child fields"))
 }
 
 func (ec *executionContext) _EmailSettings_host(ctx context.Context, field graphql.CollectedField, obj *channels.EmailSettings) (ret graphql.Marshaler) {
@@ -25671,6 +26197,50 @@ func (ec *executionContext) fieldContext_Query_detectionTemplates(_ context.Cont
 	return fc, nil
 }
 
+func (ec *executionContext) _Query_ticketMetrics(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Query_ticketMetrics(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Query().TicketMetrics(ctx, fc.Args["filter"].(*tickets.Filter), fc.Args["groupBy"].([]ticketstats.Group), fc.Args["period"].(*ticketstats.Period), fc.Args["from"].(time.Time), fc.Args["to"].(time.Time), fc.Args["timeZone"].(*string))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *ticketstats.Result) graphql.Marshaler {
+			return ec.marshalNTicketMetrics2ᚖsocdeskᚋinternalᚋticketstatsᚐResult(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Query_ticketMetrics(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Query",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_TicketMetrics(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Query_ticketMetrics_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
 func (ec *executionContext) _Query___type(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -26508,6 +27078,98 @@ func (ec *executionContext) _Site_description(ctx context.Context, field graphql
 }
 func (ec *executionContext) fieldContext_Site_description(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("Site", field, false, false, errors.New("field of type String does not have child fields"))
+}
+
+func (ec *executionContext) _StatusTime_status(ctx context.Context, field graphql.CollectedField, obj *ticketstats.StatusTime) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_StatusTime_status(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Status, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v ticket.Status) graphql.Marshaler {
+			return ec.marshalNTicketStatus2socdeskᚋentᚋticketᚐStatus(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_StatusTime_status(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("StatusTime", field, false, false, errors.New("field of type TicketStatus does not have child fields"))
+}
+
+func (ec *executionContext) _StatusTime_tickets(ctx context.Context, field graphql.CollectedField, obj *ticketstats.StatusTime) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_StatusTime_tickets(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Tickets, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_StatusTime_tickets(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("StatusTime", field, false, false, errors.New("field of type Int does not have child fields"))
+}
+
+func (ec *executionContext) _StatusTime_totalSeconds(ctx context.Context, field graphql.CollectedField, obj *ticketstats.StatusTime) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_StatusTime_totalSeconds(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Total, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v float64) graphql.Marshaler {
+			return ec.marshalNFloat2float64(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_StatusTime_totalSeconds(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("StatusTime", field, false, false, errors.New("field of type Float does not have child fields"))
+}
+
+func (ec *executionContext) _StatusTime_meanSeconds(ctx context.Context, field graphql.CollectedField, obj *ticketstats.StatusTime) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_StatusTime_meanSeconds(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Mean, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v float64) graphql.Marshaler {
+			return ec.marshalNFloat2float64(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_StatusTime_meanSeconds(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("StatusTime", field, false, false, errors.New("field of type Float does not have child fields"))
 }
 
 func (ec *executionContext) _Subscription_ticketEvents(ctx context.Context, field graphql.CollectedField) (ret func(ctx context.Context) graphql.Marshaler) {
@@ -30850,6 +31512,437 @@ func (ec *executionContext) fieldContext_TicketLink_createdBy(_ context.Context,
 		IsResolver: false,
 		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 			return ec.childFields_User(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _TicketMetrics_from(ctx context.Context, field graphql.CollectedField, obj *ticketstats.Result) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_TicketMetrics_from(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.From, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v time.Time) graphql.Marshaler {
+			return ec.marshalNTime2timeᚐTime(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_TicketMetrics_from(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("TicketMetrics", field, false, false, errors.New("field of type Time does not have child fields"))
+}
+
+func (ec *executionContext) _TicketMetrics_to(ctx context.Context, field graphql.CollectedField, obj *ticketstats.Result) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_TicketMetrics_to(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.To, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v time.Time) graphql.Marshaler {
+			return ec.marshalNTime2timeᚐTime(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_TicketMetrics_to(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("TicketMetrics", field, false, false, errors.New("field of type Time does not have child fields"))
+}
+
+func (ec *executionContext) _TicketMetrics_asOf(ctx context.Context, field graphql.CollectedField, obj *ticketstats.Result) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_TicketMetrics_asOf(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.AsOf, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v time.Time) graphql.Marshaler {
+			return ec.marshalNTime2timeᚐTime(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_TicketMetrics_asOf(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("TicketMetrics", field, false, false, errors.New("field of type Time does not have child fields"))
+}
+
+func (ec *executionContext) _TicketMetrics_timeZone(ctx context.Context, field graphql.CollectedField, obj *ticketstats.Result) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_TicketMetrics_timeZone(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.TimeZone, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_TicketMetrics_timeZone(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("TicketMetrics", field, false, false, errors.New("field of type String does not have child fields"))
+}
+
+func (ec *executionContext) _TicketMetrics_groupBy(ctx context.Context, field graphql.CollectedField, obj *ticketstats.Result) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_TicketMetrics_groupBy(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.GroupBy, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []ticketstats.Group) graphql.Marshaler {
+			return ec.marshalNMetricGroup2ᚕsocdeskᚋinternalᚋticketstatsᚐGroupᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_TicketMetrics_groupBy(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("TicketMetrics", field, false, false, errors.New("field of type MetricGroup does not have child fields"))
+}
+
+func (ec *executionContext) _TicketMetrics_period(ctx context.Context, field graphql.CollectedField, obj *ticketstats.Result) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_TicketMetrics_period(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Period, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *ticketstats.Period) graphql.Marshaler {
+			return ec.marshalOMetricPeriod2ᚖsocdeskᚋinternalᚋticketstatsᚐPeriod(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_TicketMetrics_period(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("TicketMetrics", field, false, false, errors.New("field of type MetricPeriod does not have child fields"))
+}
+
+func (ec *executionContext) _TicketMetrics_groups(ctx context.Context, field graphql.CollectedField, obj *ticketstats.Result) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_TicketMetrics_groups(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Groups, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []*ticketstats.GroupMetrics) graphql.Marshaler {
+			return ec.marshalNTicketMetricsGroup2ᚕᚖsocdeskᚋinternalᚋticketstatsᚐGroupMetricsᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_TicketMetrics_groups(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "TicketMetrics",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_TicketMetricsGroup(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _TicketMetricsGroup_category(ctx context.Context, field graphql.CollectedField, obj *ticketstats.GroupMetrics) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_TicketMetricsGroup_category(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Category, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *ent.Category) graphql.Marshaler {
+			return ec.marshalOCategory2ᚖsocdeskᚋentᚐCategory(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_TicketMetricsGroup_category(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "TicketMetricsGroup",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Category(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _TicketMetricsGroup_site(ctx context.Context, field graphql.CollectedField, obj *ticketstats.GroupMetrics) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_TicketMetricsGroup_site(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Site, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *ent.Site) graphql.Marshaler {
+			return ec.marshalOSite2ᚖsocdeskᚋentᚐSite(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_TicketMetricsGroup_site(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "TicketMetricsGroup",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Site(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _TicketMetricsGroup_priority(ctx context.Context, field graphql.CollectedField, obj *ticketstats.GroupMetrics) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_TicketMetricsGroup_priority(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Priority, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *ticket.Priority) graphql.Marshaler {
+			return ec.marshalOTicketPriority2ᚖsocdeskᚋentᚋticketᚐPriority(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_TicketMetricsGroup_priority(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("TicketMetricsGroup", field, false, false, errors.New("field of type TicketPriority does not have child fields"))
+}
+
+func (ec *executionContext) _TicketMetricsGroup_assignee(ctx context.Context, field graphql.CollectedField, obj *ticketstats.GroupMetrics) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_TicketMetricsGroup_assignee(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Assignee, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *ent.User) graphql.Marshaler {
+			return ec.marshalOUser2ᚖsocdeskᚋentᚐUser(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_TicketMetricsGroup_assignee(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "TicketMetricsGroup",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_User(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _TicketMetricsGroup_periodStart(ctx context.Context, field graphql.CollectedField, obj *ticketstats.GroupMetrics) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_TicketMetricsGroup_periodStart(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.PeriodStart, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *time.Time) graphql.Marshaler {
+			return ec.marshalOTime2ᚖtimeᚐTime(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_TicketMetricsGroup_periodStart(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("TicketMetricsGroup", field, false, false, errors.New("field of type Time does not have child fields"))
+}
+
+func (ec *executionContext) _TicketMetricsGroup_tickets(ctx context.Context, field graphql.CollectedField, obj *ticketstats.GroupMetrics) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_TicketMetricsGroup_tickets(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Tickets, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_TicketMetricsGroup_tickets(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("TicketMetricsGroup", field, false, false, errors.New("field of type Int does not have child fields"))
+}
+
+func (ec *executionContext) _TicketMetricsGroup_response(ctx context.Context, field graphql.CollectedField, obj *ticketstats.GroupMetrics) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_TicketMetricsGroup_response(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Response, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v ticketstats.Durations) graphql.Marshaler {
+			return ec.marshalNDurationStats2socdeskᚋinternalᚋticketstatsᚐDurations(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_TicketMetricsGroup_response(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "TicketMetricsGroup",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_DurationStats(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _TicketMetricsGroup_resolution(ctx context.Context, field graphql.CollectedField, obj *ticketstats.GroupMetrics) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_TicketMetricsGroup_resolution(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Resolution, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v ticketstats.Durations) graphql.Marshaler {
+			return ec.marshalNDurationStats2socdeskᚋinternalᚋticketstatsᚐDurations(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_TicketMetricsGroup_resolution(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "TicketMetricsGroup",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_DurationStats(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _TicketMetricsGroup_timeInStatus(ctx context.Context, field graphql.CollectedField, obj *ticketstats.GroupMetrics) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_TicketMetricsGroup_timeInStatus(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.TimeInStatus, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []ticketstats.StatusTime) graphql.Marshaler {
+			return ec.marshalNStatusTime2ᚕsocdeskᚋinternalᚋticketstatsᚐStatusTimeᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_TicketMetricsGroup_timeInStatus(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "TicketMetricsGroup",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_StatusTime(ctx, field)
 		},
 	}
 	return fc, nil
@@ -35465,7 +36558,7 @@ func (ec *executionContext) unmarshalInputTicketFilter(ctx context.Context, obj 
 		asMap[k] = v
 	}
 
-	fieldsInOrder := [...]string{"createdFrom", "createdTo", "sites", "categories", "priorities", "statuses", "assignees", "approvers", "origins", "tags", "attackVerdicts", "incident", "keyword", "sourceIPs", "destinationIPs", "hosts", "explanationStatuses", "policies"}
+	fieldsInOrder := [...]string{"createdFrom", "createdTo", "sites", "categories", "priorities", "statuses", "assignees", "approvers", "origins", "tags", "attackVerdicts", "incident", "keyword", "sourceIPs", "destinationIPs", "hosts", "explanationStatuses", "dueFrom", "dueTo", "overdue", "registeredBy", "policies"}
 	for _, k := range fieldsInOrder {
 		v, ok := asMap[k]
 		if !ok {
@@ -35591,6 +36684,36 @@ func (ec *executionContext) unmarshalInputTicketFilter(ctx context.Context, obj 
 				return it, err
 			}
 			it.ExplanationStatuses = data
+		case "dueFrom":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("dueFrom"))
+			data, err := ec.unmarshalOTime2ᚖtimeᚐTime(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.DueFrom = data
+		case "dueTo":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("dueTo"))
+			data, err := ec.unmarshalOTime2ᚖtimeᚐTime(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.DueTo = data
+		case "overdue":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("overdue"))
+			data, err := ec.unmarshalOBoolean2ᚖbool(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			if err = ec.Resolvers.TicketFilter().Overdue(ctx, &it, data); err != nil {
+				return it, err
+			}
+		case "registeredBy":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("registeredBy"))
+			data, err := ec.unmarshalOID2ᚕintᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.RegisteredBy = data
 		case "policies":
 			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("policies"))
 			data, err := ec.unmarshalOID2ᚕintᚄ(ctx, v)
@@ -38789,6 +39912,59 @@ func (ec *executionContext) _DetectionTemplateSpec(ctx context.Context, sel ast.
 		case "fields":
 			out.Values[i] = ec._DetectionTemplateSpec_fields(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	atomic.AddInt32(&ec.Deferred, int32(min(len(deferLabelToView), math.MaxInt32)))
+
+	ec.ProcessDeferredGroup(graphql.DeferredGroup{
+		Defers:   deferLabelToView,
+		Path:     graphql.GetPath(ctx),
+		FieldSet: deferredFieldSet,
+		Context:  ctx,
+	})
+
+	return out
+}
+
+var durationStatsImplementors = []string{"DurationStats"}
+
+func (ec *executionContext) _DurationStats(ctx context.Context, sel ast.SelectionSet, obj *ticketstats.Durations) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, durationStatsImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferredFieldSet := graphql.NewFieldSet(nil)
+	deferLabelToView := make(map[string]*graphql.FieldSetView)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("DurationStats")
+		case "count":
+			out.Values[i] = ec._DurationStats_count(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "mean":
+			out.Values[i] = ec._DurationStats_mean(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "p50":
+			out.Values[i] = ec._DurationStats_p50(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "p90":
+			out.Values[i] = ec._DurationStats_p90(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
 				out.Invalids++
 			}
 		default:
@@ -42928,6 +44104,28 @@ func (ec *executionContext) _Query(ctx context.Context, sel ast.SelectionSet) gr
 			}
 
 			out.Concurrently(i, func(ctx context.Context) graphql.Marshaler { return rrm(innerCtx) })
+		case "ticketMetrics":
+			field := field
+
+			innerFunc := func(ctx context.Context, fs *graphql.FieldSet) (res graphql.Marshaler) {
+				defer func() {
+					if r := recover(); r != nil {
+						ec.Error(ctx, ec.Recover(ctx, r))
+					}
+				}()
+				res = ec._Query_ticketMetrics(ctx, field)
+				if res == graphql.Null {
+					atomic.AddUint32(&fs.Invalids, 1)
+				}
+				return res
+			}
+
+			rrm := func(ctx context.Context) graphql.Marshaler {
+				return ec.OperationContext.RootResolverMiddleware(ctx,
+					func(ctx context.Context) graphql.Marshaler { return innerFunc(ctx, out) })
+			}
+
+			out.Concurrently(i, func(ctx context.Context) graphql.Marshaler { return rrm(innerCtx) })
 		case "__type":
 			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
 				return ec._Query___type(ctx, field)
@@ -43330,6 +44528,59 @@ func (ec *executionContext) _Site(ctx context.Context, sel ast.SelectionSet, obj
 			}
 		case "description":
 			out.Values[i] = ec._Site_description(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	atomic.AddInt32(&ec.Deferred, int32(min(len(deferLabelToView), math.MaxInt32)))
+
+	ec.ProcessDeferredGroup(graphql.DeferredGroup{
+		Defers:   deferLabelToView,
+		Path:     graphql.GetPath(ctx),
+		FieldSet: deferredFieldSet,
+		Context:  ctx,
+	})
+
+	return out
+}
+
+var statusTimeImplementors = []string{"StatusTime"}
+
+func (ec *executionContext) _StatusTime(ctx context.Context, sel ast.SelectionSet, obj *ticketstats.StatusTime) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, statusTimeImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferredFieldSet := graphql.NewFieldSet(nil)
+	deferLabelToView := make(map[string]*graphql.FieldSetView)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("StatusTime")
+		case "status":
+			out.Values[i] = ec._StatusTime_status(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "tickets":
+			out.Values[i] = ec._StatusTime_tickets(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "totalSeconds":
+			out.Values[i] = ec._StatusTime_totalSeconds(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "meanSeconds":
+			out.Values[i] = ec._StatusTime_meanSeconds(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
@@ -46199,6 +47450,152 @@ func (ec *executionContext) _TicketLink(ctx context.Context, sel ast.SelectionSe
 	return out
 }
 
+var ticketMetricsImplementors = []string{"TicketMetrics"}
+
+func (ec *executionContext) _TicketMetrics(ctx context.Context, sel ast.SelectionSet, obj *ticketstats.Result) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, ticketMetricsImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferredFieldSet := graphql.NewFieldSet(nil)
+	deferLabelToView := make(map[string]*graphql.FieldSetView)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("TicketMetrics")
+		case "from":
+			out.Values[i] = ec._TicketMetrics_from(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "to":
+			out.Values[i] = ec._TicketMetrics_to(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "asOf":
+			out.Values[i] = ec._TicketMetrics_asOf(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "timeZone":
+			out.Values[i] = ec._TicketMetrics_timeZone(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "groupBy":
+			out.Values[i] = ec._TicketMetrics_groupBy(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "period":
+			out.Values[i] = ec._TicketMetrics_period(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "groups":
+			out.Values[i] = ec._TicketMetrics_groups(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	atomic.AddInt32(&ec.Deferred, int32(min(len(deferLabelToView), math.MaxInt32)))
+
+	ec.ProcessDeferredGroup(graphql.DeferredGroup{
+		Defers:   deferLabelToView,
+		Path:     graphql.GetPath(ctx),
+		FieldSet: deferredFieldSet,
+		Context:  ctx,
+	})
+
+	return out
+}
+
+var ticketMetricsGroupImplementors = []string{"TicketMetricsGroup"}
+
+func (ec *executionContext) _TicketMetricsGroup(ctx context.Context, sel ast.SelectionSet, obj *ticketstats.GroupMetrics) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, ticketMetricsGroupImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferredFieldSet := graphql.NewFieldSet(nil)
+	deferLabelToView := make(map[string]*graphql.FieldSetView)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("TicketMetricsGroup")
+		case "category":
+			out.Values[i] = ec._TicketMetricsGroup_category(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "site":
+			out.Values[i] = ec._TicketMetricsGroup_site(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "priority":
+			out.Values[i] = ec._TicketMetricsGroup_priority(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "assignee":
+			out.Values[i] = ec._TicketMetricsGroup_assignee(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "periodStart":
+			out.Values[i] = ec._TicketMetricsGroup_periodStart(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "tickets":
+			out.Values[i] = ec._TicketMetricsGroup_tickets(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "response":
+			out.Values[i] = ec._TicketMetricsGroup_response(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "resolution":
+			out.Values[i] = ec._TicketMetricsGroup_resolution(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "timeInStatus":
+			out.Values[i] = ec._TicketMetricsGroup_timeInStatus(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	atomic.AddInt32(&ec.Deferred, int32(min(len(deferLabelToView), math.MaxInt32)))
+
+	ec.ProcessDeferredGroup(graphql.DeferredGroup{
+		Defers:   deferLabelToView,
+		Path:     graphql.GetPath(ctx),
+		FieldSet: deferredFieldSet,
+		Context:  ctx,
+	})
+
+	return out
+}
+
 var ticketStatusCountImplementors = []string{"TicketStatusCount"}
 
 func (ec *executionContext) _TicketStatusCount(ctx context.Context, sel ast.SelectionSet, obj *trend.StatusCount) graphql.Marshaler {
@@ -47709,6 +49106,10 @@ func (ec *executionContext) marshalNDetectionTemplateSpec2ᚖsocdeskᚋinternal�
 	return ec._DetectionTemplateSpec(ctx, sel, v)
 }
 
+func (ec *executionContext) marshalNDurationStats2socdeskᚋinternalᚋticketstatsᚐDurations(ctx context.Context, sel ast.SelectionSet, v ticketstats.Durations) graphql.Marshaler {
+	return ec._DurationStats(ctx, sel, &v)
+}
+
 func (ec *executionContext) marshalNEmployee2ᚖsocdeskᚋentᚐEmployee(ctx context.Context, sel ast.SelectionSet, v *ent.Employee) graphql.Marshaler {
 	if v == nil {
 		if !graphql.HasFieldError(ctx, graphql.GetFieldContext(ctx)) {
@@ -48075,6 +49476,22 @@ func (ec *executionContext) marshalNFieldChange2ᚕsocdeskᚋentᚋschematypeᚐ
 	return ret
 }
 
+func (ec *executionContext) unmarshalNFloat2float64(ctx context.Context, v any) (float64, error) {
+	res, err := graphql.UnmarshalFloatContext(ctx, v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalNFloat2float64(ctx context.Context, sel ast.SelectionSet, v float64) graphql.Marshaler {
+	_ = sel
+	res := graphql.MarshalFloatContext(v)
+	if res == graphql.Null {
+		if !graphql.HasFieldError(ctx, graphql.GetFieldContext(ctx)) {
+			graphql.AddErrorf(ctx, "the requested element is null which the schema does not allow")
+		}
+	}
+	return graphql.WrapContextMarshaler(ctx, res)
+}
+
 func (ec *executionContext) unmarshalNID2int(ctx context.Context, v any) (int, error) {
 	res, err := scalar.UnmarshalID(v)
 	return res, graphql.ErrorOnPath(ctx, err)
@@ -48334,6 +49751,46 @@ func (ec *executionContext) marshalNMemoOrderField2ᚖsocdeskᚋentᚐMemoOrderF
 		return graphql.Null
 	}
 	return v
+}
+
+func (ec *executionContext) unmarshalNMetricGroup2socdeskᚋinternalᚋticketstatsᚐGroup(ctx context.Context, v any) (ticketstats.Group, error) {
+	var res ticketstats.Group
+	err := res.UnmarshalGQL(v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalNMetricGroup2socdeskᚋinternalᚋticketstatsᚐGroup(ctx context.Context, sel ast.SelectionSet, v ticketstats.Group) graphql.Marshaler {
+	return v
+}
+
+func (ec *executionContext) unmarshalNMetricGroup2ᚕsocdeskᚋinternalᚋticketstatsᚐGroupᚄ(ctx context.Context, v any) ([]ticketstats.Group, error) {
+	vSlice := graphql.CoerceList(v)
+	var err error
+	res := make([]ticketstats.Group, len(vSlice))
+	for i := range vSlice {
+		ctx := graphql.WithPathContext(ctx, graphql.NewPathWithIndex(i))
+		res[i], err = ec.unmarshalNMetricGroup2socdeskᚋinternalᚋticketstatsᚐGroup(ctx, vSlice[i])
+		if err != nil {
+			return nil, err
+		}
+	}
+	return res, nil
+}
+
+func (ec *executionContext) marshalNMetricGroup2ᚕsocdeskᚋinternalᚋticketstatsᚐGroupᚄ(ctx context.Context, sel ast.SelectionSet, v []ticketstats.Group) graphql.Marshaler {
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalNMetricGroup2socdeskᚋinternalᚋticketstatsᚐGroup(ctx, sel, v[i])
+	})
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
 }
 
 func (ec *executionContext) marshalNNode2ᚕsocdeskᚋentᚐNoder(ctx context.Context, sel ast.SelectionSet, v []ent.Noder) graphql.Marshaler {
@@ -48735,6 +50192,26 @@ func (ec *executionContext) marshalNSiteOrderField2ᚖsocdeskᚋentᚐSiteOrderF
 	return v
 }
 
+func (ec *executionContext) marshalNStatusTime2socdeskᚋinternalᚋticketstatsᚐStatusTime(ctx context.Context, sel ast.SelectionSet, v ticketstats.StatusTime) graphql.Marshaler {
+	return ec._StatusTime(ctx, sel, &v)
+}
+
+func (ec *executionContext) marshalNStatusTime2ᚕsocdeskᚋinternalᚋticketstatsᚐStatusTimeᚄ(ctx context.Context, sel ast.SelectionSet, v []ticketstats.StatusTime) graphql.Marshaler {
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalNStatusTime2socdeskᚋinternalᚋticketstatsᚐStatusTime(ctx, sel, v[i])
+	})
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
+}
+
 func (ec *executionContext) unmarshalNString2string(ctx context.Context, v any) (string, error) {
 	res, err := graphql.UnmarshalString(v)
 	return res, graphql.ErrorOnPath(ctx, err)
@@ -49121,6 +50598,42 @@ func (ec *executionContext) unmarshalNTicketLinkKind2socdeskᚋentᚋticketlink�
 
 func (ec *executionContext) marshalNTicketLinkKind2socdeskᚋentᚋticketlinkᚐKind(ctx context.Context, sel ast.SelectionSet, v ticketlink.Kind) graphql.Marshaler {
 	return v
+}
+
+func (ec *executionContext) marshalNTicketMetrics2ᚖsocdeskᚋinternalᚋticketstatsᚐResult(ctx context.Context, sel ast.SelectionSet, v *ticketstats.Result) graphql.Marshaler {
+	if v == nil {
+		if !graphql.HasFieldError(ctx, graphql.GetFieldContext(ctx)) {
+			graphql.AddErrorf(ctx, "the requested element is null which the schema does not allow")
+		}
+		return graphql.Null
+	}
+	return ec._TicketMetrics(ctx, sel, v)
+}
+
+func (ec *executionContext) marshalNTicketMetricsGroup2ᚕᚖsocdeskᚋinternalᚋticketstatsᚐGroupMetricsᚄ(ctx context.Context, sel ast.SelectionSet, v []*ticketstats.GroupMetrics) graphql.Marshaler {
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalNTicketMetricsGroup2ᚖsocdeskᚋinternalᚋticketstatsᚐGroupMetrics(ctx, sel, v[i])
+	})
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
+}
+
+func (ec *executionContext) marshalNTicketMetricsGroup2ᚖsocdeskᚋinternalᚋticketstatsᚐGroupMetrics(ctx context.Context, sel ast.SelectionSet, v *ticketstats.GroupMetrics) graphql.Marshaler {
+	if v == nil {
+		if !graphql.HasFieldError(ctx, graphql.GetFieldContext(ctx)) {
+			graphql.AddErrorf(ctx, "the requested element is null which the schema does not allow")
+		}
+		return graphql.Null
+	}
+	return ec._TicketMetricsGroup(ctx, sel, v)
 }
 
 func (ec *executionContext) unmarshalNTicketOrderField2ᚖsocdeskᚋentᚐTicketOrderField(ctx context.Context, v any) (*ent.TicketOrderField, error) {
@@ -50215,6 +51728,23 @@ func (ec *executionContext) marshalOExplanationStep2ᚖsocdeskᚋentᚐExplanati
 	return ec._ExplanationStep(ctx, sel, v)
 }
 
+func (ec *executionContext) unmarshalOFloat2ᚖfloat64(ctx context.Context, v any) (*float64, error) {
+	if v == nil {
+		return nil, nil
+	}
+	res, err := graphql.UnmarshalFloatContext(ctx, v)
+	return &res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalOFloat2ᚖfloat64(ctx context.Context, sel ast.SelectionSet, v *float64) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	_ = sel
+	res := graphql.MarshalFloatContext(*v)
+	return graphql.WrapContextMarshaler(ctx, res)
+}
+
 func (ec *executionContext) unmarshalOID2ᚕintᚄ(ctx context.Context, v any) ([]int, error) {
 	if v == nil {
 		return nil, nil
@@ -50388,6 +51918,58 @@ func (ec *executionContext) unmarshalOMemoOrder2ᚖsocdeskᚋentᚐMemoOrder(ctx
 	}
 	res, err := ec.unmarshalInputMemoOrder(ctx, v)
 	return &res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) unmarshalOMetricGroup2ᚕsocdeskᚋinternalᚋticketstatsᚐGroupᚄ(ctx context.Context, v any) ([]ticketstats.Group, error) {
+	if v == nil {
+		return nil, nil
+	}
+	vSlice := graphql.CoerceList(v)
+	var err error
+	res := make([]ticketstats.Group, len(vSlice))
+	for i := range vSlice {
+		ctx := graphql.WithPathContext(ctx, graphql.NewPathWithIndex(i))
+		res[i], err = ec.unmarshalNMetricGroup2socdeskᚋinternalᚋticketstatsᚐGroup(ctx, vSlice[i])
+		if err != nil {
+			return nil, err
+		}
+	}
+	return res, nil
+}
+
+func (ec *executionContext) marshalOMetricGroup2ᚕsocdeskᚋinternalᚋticketstatsᚐGroupᚄ(ctx context.Context, sel ast.SelectionSet, v []ticketstats.Group) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalNMetricGroup2socdeskᚋinternalᚋticketstatsᚐGroup(ctx, sel, v[i])
+	})
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
+}
+
+func (ec *executionContext) unmarshalOMetricPeriod2ᚖsocdeskᚋinternalᚋticketstatsᚐPeriod(ctx context.Context, v any) (*ticketstats.Period, error) {
+	if v == nil {
+		return nil, nil
+	}
+	var res = new(ticketstats.Period)
+	err := res.UnmarshalGQL(v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalOMetricPeriod2ᚖsocdeskᚋinternalᚋticketstatsᚐPeriod(ctx context.Context, sel ast.SelectionSet, v *ticketstats.Period) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	return v
 }
 
 func (ec *executionContext) marshalONode2socdeskᚋentᚐNoder(ctx context.Context, sel ast.SelectionSet, v ent.Noder) graphql.Marshaler {
@@ -50601,6 +52183,13 @@ func (ec *executionContext) marshalOSite2ᚕᚖsocdeskᚋentᚐSiteᚄ(ctx conte
 	}
 
 	return ret
+}
+
+func (ec *executionContext) marshalOSite2ᚖsocdeskᚋentᚐSite(ctx context.Context, sel ast.SelectionSet, v *ent.Site) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	return ec._Site(ctx, sel, v)
 }
 
 func (ec *executionContext) unmarshalOString2string(ctx context.Context, v any) (string, error) {

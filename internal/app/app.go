@@ -39,6 +39,7 @@ import (
 	"socdesk/internal/store"
 	"socdesk/internal/tasks"
 	"socdesk/internal/tickets"
+	"socdesk/internal/ticketstats"
 	"socdesk/internal/tracing"
 	"socdesk/internal/wsguard"
 )
@@ -158,7 +159,8 @@ func New(st *store.Store, broker events.Broker, cfg config.Config, log *slog.Log
 		Resolver: &graph.Resolver{Client: st.Client, Tickets: svc, Admin: adm, Logger: log, Hub: hub, Notify: nt, Playbooks: pb,
 			Directory:   &directory.Service{Client: st.Client},
 			Attachments: att, PublicURL: cfg.Public(), Explanations: ex, Schedules: sch, Tasks: &tasks.Service{Tickets: svc},
-			Reputations: rep},
+			Reputations: rep,
+			Metrics:     &ticketstats.Service{Client: st.Client, Dialect: st.Dialect}},
 		Uploads:    att,
 		Logger:     log,
 		Limits:     cfg.Limits(),

@@ -45,6 +45,7 @@ func deletedChanges(t *ent.Ticket, tags, policies, watchers []int) []schematype.
 		{Field: schematype.ChangeKind, From: t.Kind},
 		{Field: schematype.ChangeDueAt, From: t.DueAt},
 		{Field: schematype.ChangeWatchers, From: sorted(watchers)},
+		{Field: schematype.ChangeRegisteredBy, From: t.RegisteredByID},
 	}
 }
 
@@ -64,6 +65,8 @@ func SnapshotAtDeletion(changes []schematype.FieldChange) (Snapshot, bool) {
 			s.Watchers = nums(ch.From)
 		case schematype.ChangeOrigin:
 			s.Origin = ticket.Origin(str(ch.From))
+		case schematype.ChangeRegisteredBy:
+			s.RegisteredBy = num(ch.From)
 		case schematype.ChangeCreatedAt:
 			switch at := ch.From.(type) {
 			case time.Time:

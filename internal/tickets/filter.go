@@ -21,6 +21,7 @@ import (
 	"socdesk/ent/ticketwatcher"
 	"socdesk/internal/errs"
 	"socdesk/internal/netkey"
+	"socdesk/internal/workflow"
 )
 
 // DefaultOrder is the ticket list's order when none is given: newest first.
@@ -78,18 +79,32 @@ type Filter struct {
 	Overdue *Overdue
 	// Schedules: the task schedules that generated the tasks.
 	Schedules []int
+	// RegisteredBy: the users one of whom created the ticket (its
+	// registrant; a ticket a detection rule or the system opened has none).
+	RegisteredBy []int
 }
 
-// Overdue selects the tickets overdue (or not, Is false) at At: a task is
-// overdue while OPEN past its due date.
+// Overdue selects the tickets overdue (or not, Is false) at At: a ticket
+// or a task is overdue while unresolved (workflow.ResolvedStatuses: a
+// task's OPEN) past its due date.
 type Overdue struct {
 	Is bool
 	At time.Time
 }
 
+// SetOverdue sets the Overdue filter of GraphQL's overdue (nil: none) as of
+// at (the request's time).
+func (f *Filter) SetOverdue(is *bool, at time.Time) error {
+	f.Overdue = nil
+	if is != nil {
+		f.Overdue = &Overdue{Is: *is, At: at}
+	}
+	return nil
+}
+
 // IsOverdue reports whether a ticket of status with due date due is overdue at.
 func IsOverdue(status ticket.Status, due *time.Time, at time.Time) bool {
-	return status == ticket.StatusOPEN && due != nil && due.Before(bound(at))
+	return !workflow.IsResolved(status) && due != nil && due.Before(bound(at))
 }
 
 // WithoutTasks is f (a copy) selecting no tasks, unless it names kinds
@@ -251,7 +266,7 @@ var criteria = []criterion{
 		field: "Overdue",
 		given: func(f *Filter) bool { return f.Overdue != nil },
 		sql: func(f *Filter) predicate.Ticket {
-			p := ticket.And(ticket.StatusEQ(ticket.StatusOPEN), ticket.DueAtNotNil(), ticket.DueAtLT(bound(f.Overdue.At)))
+			p := ticket.And(ticket.StatusNotIn(workflow.ResolvedStatuses...), ticket.DueAtNotNil(), ticket.DueAtLT(bound(f.Overdue.At)))
 			if f.Overdue.Is {
 				return p
 			}
@@ -271,6 +286,22 @@ var criteria = []criterion{
 		},
 		match: func(f *Filter, s Snapshot) bool {
 			return s.ScheduleID != 0 && slices.Contains(f.Schedules, s.ScheduleID)
+		},
+	},
+	// The registrant never changes (registered_by_id is immutable): the
+	// snapshot's is the row's, also in a DELETED entry (ChangeRegisteredBy).
+	{
+		field:    "RegisteredBy",
+		given:    func(f *Filter) bool { return f.RegisteredBy != nil },
+		validate: func(f *Filter) error { return maxValues("RegisteredBy", len(f.RegisteredBy)) },
+		sql: func(f *Filter) predicate.Ticket {
+			if len(f.RegisteredBy) == 0 {
+				return nothing
+			}
+			return ticket.RegisteredByIDIn(f.RegisteredBy...)
+		},
+		match: func(f *Filter, s Snapshot) bool {
+			return s.RegisteredBy != 0 && slices.Contains(f.RegisteredBy, s.RegisteredBy)
 		},
 	},
 	{

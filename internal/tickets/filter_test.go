@@ -161,6 +161,9 @@ func TestFilterParity(t *testing.T) {
 				if rng.IntN(2) == 0 {
 					c.SetDueAt(instant())
 				}
+				if rng.IntN(4) > 0 { // most tickets have a registrant
+					c.SetRegisteredByID(users[rng.IntN(len(users))])
+				}
 				tk := c.SaveX(ctx)
 				for _, u := range pick(rng, users) {
 					client.TicketWatcher.Create().SetTicketID(tk.ID).SetUserID(u).ExecX(ctx)
@@ -296,6 +299,9 @@ func TestFilterParity(t *testing.T) {
 				}
 				if rare() {
 					f.Schedules = ids(2, schedules)
+				}
+				if given() {
+					f.RegisteredBy = ids(5, users)
 				}
 				ps, err := f.Predicates()
 				if err != nil {

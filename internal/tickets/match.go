@@ -40,6 +40,8 @@ type Snapshot struct {
 	Watchers   []int
 	DueAt      *time.Time
 	ScheduleID int
+	// RegisteredBy is the user who created the ticket, 0 for none.
+	RegisteredBy int
 }
 
 // SnapshotOf is the snapshot of t, which must have its tags, policies and
@@ -67,6 +69,7 @@ func SnapshotOf(t *ent.Ticket) Snapshot {
 		SrcIPKey: deref(t.SrcIPKey), DstIPKey: deref(t.DstIPKey), HostKey: deref(t.HostKey),
 		ExplanationStatus: deref(t.ExplanationStatus),
 		Kind:              t.Kind, Watchers: watchers, DueAt: t.DueAt, ScheduleID: deref(t.ScheduleID),
+		RegisteredBy: deref(t.RegisteredByID),
 	}
 }
 
@@ -213,6 +216,8 @@ func num(v any) int {
 		return v
 	case int64:
 		return int(v)
+	case *int:
+		return deref(v)
 	}
 	return 0
 }

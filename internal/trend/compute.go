@@ -247,6 +247,10 @@ func changes(ends []time.Time) func(*entsql.Selector) {
 	}
 }
 
+// IndexOf is dayOf for other series (the metrics' periods): the index of
+// the first of ends after the instant in column col.
+func IndexOf(col string, ends []time.Time) entsql.Querier { return dayOf(col, ends) }
+
 // dayOf is the index of the first of ends (ascending) after the instant in
 // column col (a day is [start, end): a change at midnight is the new day's),
 // for instants before the last end: a balanced tree of

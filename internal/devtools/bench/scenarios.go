@@ -168,6 +168,7 @@ func (f *Fixture) Scenarios() ([]Scenario, error) {
 		sc = append(sc, f.trendScenario(days, false), f.trendScenario(days, true))
 	}
 	sc = append(sc, f.PivotScenarios()...)
+	sc = append(sc, f.metricsScenarios()...)
 	sc = append(sc, f.transitionScenario())
 	return sc, nil
 }
