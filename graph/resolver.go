@@ -11,6 +11,7 @@ import (
 	"socdesk/internal/attachments"
 	"socdesk/internal/directory"
 	"socdesk/internal/explanations"
+	"socdesk/internal/ingest"
 	"socdesk/internal/live"
 	"socdesk/internal/notify"
 	"socdesk/internal/playbooks"
@@ -43,4 +44,6 @@ type Resolver struct {
 	Schedules *schedules.Service
 	// Tasks makes and works compliance tasks.
 	Tasks *tasks.Service
+	// Ingest keeps detection rules and ingests their events.
+	Ingest *ingest.Service
 }

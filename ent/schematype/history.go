@@ -51,4 +51,10 @@ const (
 	ChangeResolution ChangedField = "resolution"
 	// ChangeQuery: a task's query, {filter, search}.
 	ChangeQuery ChangedField = "query"
+	// ChangeDuplicateCount: a detection ticket's repeats (a DUPLICATE entry).
+	ChangeDuplicateCount ChangedField = "duplicateCount"
+	// ChangeLastDetectedAt: when the attack was last detected.
+	ChangeLastDetectedAt ChangedField = "lastDetectedAt"
+	// ChangeEvidenceDropped: evidence records dropped, oldest first, over the bound.
+	ChangeEvidenceDropped ChangedField = "evidenceDropped"
 )

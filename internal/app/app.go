@@ -16,6 +16,7 @@ import (
 
 	"socdesk/ent/explanationlink"
 	"socdesk/graph"
+	"socdesk/graph/scalar"
 	"socdesk/internal/admin"
 	"socdesk/internal/attachments"
 	"socdesk/internal/auth"
@@ -25,6 +26,7 @@ import (
 	"socdesk/internal/events"
 	"socdesk/internal/explanations"
 	"socdesk/internal/explanations/page"
+	"socdesk/internal/ingest"
 	"socdesk/internal/jobs"
 	"socdesk/internal/live"
 	"socdesk/internal/metrics"
@@ -39,6 +41,7 @@ import (
 	"socdesk/internal/tasks"
 	"socdesk/internal/tickets"
 	"socdesk/internal/tracing"
+	"socdesk/internal/viewer"
 	"socdesk/internal/wsguard"
 )
 
@@ -70,6 +73,8 @@ type App struct {
 	// Schedules keeps task schedules and generates their tasks (a
 	// periodic job of Jobs).
 	Schedules *schedules.Service
+	// Ingest keeps detection rules and ingests their events.
+	Ingest *ingest.Service
 }
 
 // Option gives a replica a part that New would otherwise make itself.
@@ -138,6 +143,9 @@ func New(st *store.Store, broker events.Broker, cfg config.Config, log *slog.Log
 		Tickets: svc, Log: log}
 	sch.Register()
 	ex.Attachments = att // an answer's files
+	ing := &ingest.Service{Client: st.Client, Tickets: svc, Dialect: st.Dialect}
+	ing.Register(eng)
+	ingest.EncodeID = scalar.EncodeID
 	admin.WatchRights(st.Client, broker)
 	adm := &admin.Service{Client: st.Client, Dialect: st.Dialect}
 	authn := &auth.Authenticator{Client: st.Client, Now: time.Now, CacheFor: cfg.AuthCache}
@@ -152,7 +160,8 @@ func New(st *store.Store, broker events.Broker, cfg config.Config, log *slog.Log
 	gql := graph.NewHandler(graph.Options{
 		Resolver: &graph.Resolver{Client: st.Client, Tickets: svc, Admin: adm, Logger: log, Hub: hub, Notify: nt, Playbooks: pb,
 			Directory:   &directory.Service{Client: st.Client},
-			Attachments: att, PublicURL: cfg.Public(), Explanations: ex, Schedules: sch, Tasks: &tasks.Service{Tickets: svc}},
+			Attachments: att, PublicURL: cfg.Public(), Explanations: ex, Schedules: sch, Tasks: &tasks.Service{Tickets: svc},
+			Ingest: ing},
 		Uploads:    att,
 		Logger:     log,
 		Limits:     cfg.Limits(),
@@ -194,13 +203,15 @@ func New(st *store.Store, broker events.Broker, cfg config.Config, log *slog.Log
 		SignedAttachments: http.HandlerFunc(att.ServeSigned),
 		MaxUploadBytes:    cfg.MaxUploadBytes,
 		Explain:           &page.Handler{Explanations: ex, Log: log},
+		Ingest: &ingest.Handler{Ingest: ing, Log: log,
+			Authenticate: func(r *http.Request, tok string) (*viewer.Viewer, error) { return authn.Cached(r.Context(), tok) }},
 	})
 	h = m.HTTP(h)
 	if tp != nil {
 		h = tracing.HTTP(tp, h)
 	}
 	return &App{Handler: h, Hub: hub, Sessions: sessions, Tickets: svc, Websockets: open, Metrics: m, Budgets: budgets,
-		Jobs: eng, Notify: nt, Playbooks: pb, Attachments: att, Explanations: ex, Schedules: sch}
+		Jobs: eng, Notify: nt, Playbooks: pb, Attachments: att, Explanations: ex, Schedules: sch, Ingest: ing}
 }
 
 // deliveries assembles the job engine and what works through it: the
