@@ -139,12 +139,14 @@ func (w *boundedWriter) Write(p []byte) (int, error) {
 }
 
 // title runs the rule's template over the event: spaces collapsed, a
-// missing member empty, cut to a title's length; empty, it is the rule's
-// name.
+// missing member empty, cut to a title's length; empty, or failing on the
+// event, it is the rule's name.
 func title(tpl *template.Template, rule *ent.DetectionRule, event map[string]any) (string, error) {
 	w := &boundedWriter{max: maxTemplateOutput}
 	if err := tpl.Execute(w, event); err != nil && !errors.Is(err, errTooLong) {
-		return "", errs.Invalid("event", "the rule's title template fails on this event: %v", err)
+		// A member the template reads through is missing ({{.src.ip}}
+		// without src): the event is not lost for its title.
+		return rule.Name, nil
 	}
 	out := strings.Join(strings.Fields(strings.ReplaceAll(w.buf.String(), "<no value>", "")), " ")
 	if !utf8.ValidString(out) {
