@@ -210,6 +210,11 @@ func TestIngestServiceAccountRights(t *testing.T) {
 		otherTok, _ := auth.Issue(t.Context(), e.client, "other-sensor", "test")
 		e.do(otherTok, ingestMutation, map[string]any{"rule": f.rule, "ev": scan("192.0.2.2")}).wantCode("FORBIDDEN")
 		e.do(f.svc, ingestMutation, map[string]any{"rule": "no-such-rule", "ev": scan("192.0.2.2")}).wantCode("NOT_FOUND", "rule")
+		// A service account holds no permissions nor sites.
+		e.do(e.admin, `mutation { createUser(input: {login: "perm-sensor", displayName: "x", role: SERVICE, permissions: [TICKET_VIEW]}) { id } }`, nil).
+			wantCode("BAD_USER_INPUT", "input.permissions")
+		e.do(e.admin, `mutation($s: [ID!]) { createUser(input: {login: "site-sensor", displayName: "x", role: SERVICE, siteIDs: $s}) { id } }`,
+			map[string]any{"s": gids(f.site)}).wantCode("BAD_USER_INPUT", "input.siteIDs")
 		if n := e.client.Ticket.Query().CountX(sys()); n != 2 {
 			t.Errorf("%d tickets, want 2", n)
 		}
