@@ -13,7 +13,10 @@ import (
 
 	"entgo.io/ent/dialect"
 	"socdesk/ent/category"
+	"socdesk/ent/evidence"
 	"socdesk/ent/schematype"
+	"socdesk/ent/ticket"
+	"socdesk/ent/ticketevent"
 	"socdesk/ent/user"
 	"socdesk/internal/auth"
 	"socdesk/internal/channels"
@@ -507,10 +510,25 @@ func TestIngestConcurrentDedup(t *testing.T) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
+			// Even ingesters send their events one by one, odd ones as one
+			// array (one transaction), with another attack in between.
+			var bodies [][]byte
+			var batch []any
 			for i := range each {
 				ev := scan("198.51.100.1")
 				ev["from"] = fmt.Sprintf("%d-%d", g, i)
+				if g%2 == 1 {
+					batch = append(batch, ev, scan(fmt.Sprintf("198.51.100.%d", 2+g%3)))
+					continue
+				}
 				b, _ := json.Marshal(ev)
+				bodies = append(bodies, b)
+			}
+			if batch != nil {
+				b, _ := json.Marshal(batch)
+				bodies = append(bodies, b)
+			}
+			for _, b := range bodies {
 				req, _ := http.NewRequest(http.MethodPost, e.srv.URL+"/ingest/"+f.rule, bytes.NewReader(b))
 				req.Header.Set("Authorization", "Bearer "+f.svc)
 				resp, err := e.srv.Client().Do(req)
@@ -532,18 +550,16 @@ func TestIngestConcurrentDedup(t *testing.T) {
 	for msg := range errc {
 		t.Error(msg)
 	}
-	tks := e.client.Ticket.Query().AllX(sys())
+	tks := e.client.Ticket.Query().Where(ticket.SrcIP("198.51.100.1")).AllX(sys())
 	if len(tks) != 1 {
 		t.Fatalf("%d tickets, want 1", len(tks))
 	}
-	tk := tks[0]
-	kept := e.client.Evidence.Query().CountX(sys())
-	dups := 0
-	for _, ev := range e.client.TicketEvent.Query().AllX(sys()) {
-		if ev.Kind == "DUPLICATE" {
-			dups++
-		}
+	if n := e.client.Ticket.Query().CountX(sys()); n != 4 {
+		t.Errorf("%d tickets in all, want 4 (one per attack)", n)
 	}
+	tk := tks[0]
+	kept := e.client.Evidence.Query().Where(evidence.TicketID(tk.ID)).CountX(sys())
+	dups := e.client.TicketEvent.Query().Where(ticketevent.TicketID(tk.ID), ticketevent.KindEQ(ticketevent.KindDUPLICATE)).CountX(sys())
 	if tk.DuplicateCount+1 != ingesters*each || kept+tk.EvidenceDropped != ingesters*each || kept != 50 || dups != ingesters*each-1 {
 		t.Errorf("count %d, evidence kept %d + dropped %d, DUPLICATE entries %d; want %d events", tk.DuplicateCount+1, kept, tk.EvidenceDropped, dups, ingesters*each)
 	}

@@ -190,6 +190,10 @@ func (h *Handler) unauthenticated(w http.ResponseWriter, r *http.Request, err er
 }
 
 func (h *Handler) fail(w http.ResponseWriter, r *http.Request, err error) {
+	if reqlog.ClientGone(r.Context()) { // nobody to answer; nothing of ours failed
+		reqlog.From(r.Context(), h.Log).Debug("the sender went away while ingesting", "err", err)
+		return
+	}
 	e, ok := errs.As(err)
 	if !ok || e.Code == errs.Internal {
 		reqlog.From(r.Context(), h.Log).Error("ingesting", "err", err)

@@ -3,6 +3,7 @@ package ingest
 import (
 	"context"
 	"fmt"
+	"slices"
 	"text/template"
 	"time"
 	"unicode/utf8"
@@ -81,8 +82,7 @@ func (s *Service) Rule(ctx context.Context, field, key string) (*ent.DetectionRu
 
 // Ingest ingests events through the rule with key on behalf of the viewer
 // of ctx, who must be allowed to (authz.MayIngest): FORBIDDEN otherwise,
-// before anything is read of the events. Each event is its own
-// transaction and gets its own Result.
+// before anything is read of the events. Each event gets its own Result.
 func (s *Service) Ingest(ctx context.Context, key string, events []Event) ([]Result, error) {
 	rule, err := s.Rule(ctx, "rule", key)
 	if err != nil {
@@ -108,8 +108,17 @@ func (s *Service) IngestSigned(ctx context.Context, rule *ent.DetectionRule, eve
 	return s.ingest(viewer.NewContext(ctx, nil), rule, fmt.Sprintf("rule:%d", rule.ID), events)
 }
 
+// BatchSize is how many events of an array share one transaction.
+const BatchSize = 100
+
 // ingest writes in the system context (the caller has authorized it),
 // the viewer kept as the tickets' registrant and the history's actor.
+// Events are checked and mapped first, each alone; those that pass are
+// written BatchSize to a transaction, in their order, the transaction's
+// row locks (keys, then attacks) taken in sorted order first so that
+// concurrent batches queue instead of deadlocking. Should a batch fail as a
+// whole, its events are written again one per transaction, so that one
+// event's failure is its own.
 func (s *Service) ingest(ctx context.Context, rule *ent.DetectionRule, principal string, events []Event) ([]Result, error) {
 	if len(events) > MaxBatch {
 		return nil, errs.Invalid("events", "at most %d events at a time, not %d", MaxBatch, len(events))
@@ -129,12 +138,45 @@ func (s *Service) ingest(ctx context.Context, rule *ent.DetectionRule, principal
 		return nil, err
 	}
 	out := make([]Result, len(events))
+	var ready []*pending
+	now := s.now()
 	for i, ev := range events {
-		out[i] = s.one(ctx, rule, base, tpl, principal, ev)
 		out[i].Index = i
-		if ctx.Err() != nil {
-			return nil, ctx.Err()
+		p, err := prepare(rule, base, tpl, ev, now)
+		if err != nil {
+			out[i] = failed(i, err)
+			continue
 		}
+		p.index, p.principal = i, principal
+		ready = append(ready, p)
+	}
+	for len(ready) > 0 {
+		if err := ctx.Err(); err != nil { // the sender went away
+			return nil, err
+		}
+		batch := ready[:min(BatchSize, len(ready))]
+		ready = ready[len(batch):]
+		res, err := s.commit(ctx, rule, batch, now)
+		if err != nil && len(batch) > 1 && ctx.Err() == nil {
+			for _, p := range batch {
+				if res, err = s.commit(ctx, rule, []*pending{p}, now); err != nil {
+					out[p.index] = failed(p.index, err)
+				} else {
+					out[p.index] = res[0]
+				}
+			}
+			continue
+		}
+		for j, p := range batch {
+			if err != nil {
+				out[p.index] = failed(p.index, err)
+			} else {
+				out[p.index] = res[j]
+			}
+		}
+	}
+	if err := ctx.Err(); err != nil {
+		return nil, err
 	}
 	return out, nil
 }
@@ -147,97 +189,144 @@ func tagIDs(rule *ent.DetectionRule) []int {
 	return ids
 }
 
-// one ingests one event in one transaction.
-func (s *Service) one(ctx context.Context, rule *ent.DetectionRule, base *tickets.Prepared, tpl *template.Template, principal string, ev Event) Result {
-	res, err := s.try(ctx, rule, base, tpl, principal, ev)
-	if err != nil {
-		e, ok := errs.As(err)
-		if !ok {
-			e = &errs.Error{Code: errs.Internal, Message: "internal error", Err: err}
-		}
-		return Result{Outcome: Failed, Error: e}
+// failed is the result of an event refused with err.
+func failed(i int, err error) Result {
+	e, ok := errs.As(err)
+	if !ok {
+		e = &errs.Error{Code: errs.Internal, Message: "internal error", Err: err}
 	}
-	return res
+	return Result{Index: i, Outcome: Failed, Error: e}
 }
 
-func (s *Service) try(ctx context.Context, rule *ent.DetectionRule, base *tickets.Prepared, tpl *template.Template, principal string, ev Event) (Result, error) {
+// pending is an event checked and mapped, to be written.
+type pending struct {
+	index     int
+	principal string
+	key       string
+	hash, fp  string
+	obj       map[string]any
+	at        time.Time
+	p         *tickets.Prepared
+}
+
+// prepare checks and maps one event, touching no database.
+func prepare(rule *ent.DetectionRule, base *tickets.Prepared, tpl *template.Template, ev Event, now time.Time) (*pending, error) {
 	obj, ok := ev.Value.(map[string]any)
 	if !ok {
-		return Result{}, errs.Invalid("event", "must be a JSON object")
+		return nil, errs.Invalid("event", "must be a JSON object")
 	}
 	if n := utf8.RuneCountInString(ev.Key); n > MaxKeyLength {
-		return Result{}, errs.Invalid("idempotencyKey", "must be at most %d characters, not %d", MaxKeyLength, n)
+		return nil, errs.Invalid("idempotencyKey", "must be at most %d characters, not %d", MaxKeyLength, n)
 	}
 	canon, err := canonical(obj)
 	if err != nil {
-		return Result{}, errs.Invalid("event", "is not valid JSON")
+		return nil, errs.Invalid("event", "is not valid JSON")
 	}
 	if len(canon) > MaxEventBytes {
-		return Result{}, errs.Invalid("event", "is %d bytes as JSON, more than %d", len(canon), MaxEventBytes)
+		return nil, errs.Invalid("event", "is %d bytes as JSON, more than %d", len(canon), MaxEventBytes)
 	}
 	fp, err := fingerprint(rule, obj)
 	if err != nil {
-		return Result{}, err
+		return nil, err
 	}
-	now := s.now()
 	ttl, err := title(tpl, rule, obj)
 	if err != nil {
-		return Result{}, err
+		return nil, err
 	}
 	d, err := detection(rule, obj, now)
 	if err != nil {
-		return Result{}, err
+		return nil, err
 	}
 	p, err := base.WithDetection(ttl, d, []any{obj})
 	if err != nil {
-		return Result{}, err
+		return nil, err
 	}
-	var res Result
-	err = txn.Run(ctx, s.Client, func(ctx context.Context, tx *ent.Tx) error {
+	return &pending{key: ev.Key, hash: hashOf(canon), fp: fp, obj: obj, at: *d.LastDetectedAt, p: p}, nil
+}
+
+// commit writes a batch of events in one transaction: their keys claimed
+// and their attacks' rows locked, in sorted order, then each written in
+// turn. An event refused by the rules (a reused key) is its own failure,
+// having written nothing; any other error fails the batch.
+func (s *Service) commit(ctx context.Context, rule *ent.DetectionRule, batch []*pending, now time.Time) ([]Result, error) {
+	out := make([]Result, len(batch))
+	err := txn.Run(ctx, s.Client, func(ctx context.Context, tx *ent.Tx) error {
+		keys := map[string]*ent.IngestKey{}
+		fps := map[string]*ent.DetectionFingerprint{}
+		var keyOrder, fpOrder []string
+		for _, p := range batch {
+			if p.key != "" {
+				if _, ok := keys[p.key]; !ok {
+					keys[p.key] = nil
+					keyOrder = append(keyOrder, p.key)
+				}
+			}
+			if _, ok := fps[p.fp]; !ok {
+				fps[p.fp] = nil
+				fpOrder = append(fpOrder, p.fp)
+			}
+		}
+		slices.Sort(keyOrder)
+		slices.Sort(fpOrder)
+		for _, k := range keyOrder {
+			p := batch[slices.IndexFunc(batch, func(p *pending) bool { return p.key == k })]
+			row, err := s.claimKey(ctx, tx, p.principal, k, p.hash, now)
+			if err != nil {
+				return err
+			}
+			keys[k] = row
+		}
+		for _, fp := range fpOrder {
+			row, err := s.lockFingerprint(ctx, tx, rule.ID, fp, now)
+			if err != nil {
+				return err
+			}
+			fps[fp] = row
+		}
 		var evs []*ent.TicketEvent
-		var err error
-		res, evs, err = s.write(ctx, tx, rule, p, principal, ev.Key, hashOf(canon), fp, obj, *d.LastDetectedAt, now)
-		if err != nil {
-			return err
+		for j, p := range batch {
+			res, more, err := s.write(ctx, tx, rule, p, keys[p.key], fps[p.fp], now)
+			if e, ok := errs.As(err); ok && e.Code != errs.Internal {
+				out[j] = failed(p.index, err)
+				continue
+			} else if err != nil {
+				return err
+			}
+			res.Index = p.index
+			out[j] = res
+			evs = append(evs, more...)
 		}
 		return s.Tickets.Follow(ctx, tx, evs)
 	}, s.Tickets.RegisterWriter)
-	return res, err
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
 }
 
-// write is one event's transaction: the idempotency key claimed (or its
-// first result returned), the attack's fingerprint row locked, then a new
-// ticket or the repeat counted.
-func (s *Service) write(ctx context.Context, tx *ent.Tx, rule *ent.DetectionRule, p *tickets.Prepared, principal, key, hash, fp string,
-	obj map[string]any, at, now time.Time,
-) (Result, []*ent.TicketEvent, error) {
-	var claimed *ent.IngestKey
-	if key != "" {
-		k, err := s.claimKey(ctx, tx, principal, key, hash, now)
-		if err != nil {
-			return Result{}, nil, err
+// write is one event in its batch's transaction: the first result of its
+// idempotency key returned (or CONFLICT), or else a new ticket for its
+// attack, or the repeat counted; the key's and the attack's rows (locked)
+// are updated in memory too, for the batch's next events.
+func (s *Service) write(ctx context.Context, tx *ent.Tx, rule *ent.DetectionRule, p *pending, k *ent.IngestKey, row *ent.DetectionFingerprint, now time.Time) (Result, []*ent.TicketEvent, error) {
+	if k != nil && k.Outcome != "" { // an earlier event's
+		if k.EventHash != p.hash {
+			return Result{}, nil, &errs.Error{Code: errs.Conflict, Field: "idempotencyKey", Message: "this idempotency key was used for another event"}
 		}
-		if k.Outcome != "" { // an earlier event's
-			if k.EventHash != hash {
-				return Result{}, nil, &errs.Error{Code: errs.Conflict, Field: "idempotencyKey", Message: "this idempotency key was used for another event"}
+		res := Result{Outcome: Replayed}
+		if k.TicketID != nil {
+			t, err := tx.Ticket.Get(ctx, *k.TicketID)
+			if err != nil && !ent.IsNotFound(err) {
+				return Result{}, nil, err
 			}
-			res := Result{Outcome: Replayed}
-			if k.TicketID != nil {
-				t, err := tx.Ticket.Get(ctx, *k.TicketID)
-				if err != nil && !ent.IsNotFound(err) {
-					return Result{}, nil, err
-				}
-				res.Ticket = t
-			}
-			return res, nil, nil
+			res.Ticket = t
 		}
-		claimed = k
+		return res, nil, nil
 	}
-	row, err := s.lockFingerprint(ctx, tx, rule.ID, fp, now)
-	if err != nil {
-		return Result{}, nil, err
-	}
-	var old *ent.Ticket
+	var (
+		old *ent.Ticket
+		err error
+	)
 	if row.TicketID != nil {
 		if old, err = tx.Ticket.Get(ctx, *row.TicketID); ent.IsNotFound(err) {
 			old = nil // deleted: the attack starts over
@@ -260,12 +349,12 @@ func (s *Service) write(ctx context.Context, tx *ent.Tx, rule *ent.DetectionRule
 			outcome = Reopened
 		}
 		t, evs, err = s.Tickets.Redetect(ctx, tx, old.ID, tickets.Redetection{
-			At: at, Record: obj, Bound: rule.EvidenceBound,
+			At: p.at, Record: p.obj, Bound: rule.EvidenceBound,
 			Reopen: closed, Reason: fmt.Sprintf("detected again by the rule %s", rule.Key),
 		})
 	default:
 		outcome = Created
-		if t, evs, err = s.Tickets.CreateTx(ctx, tx, p); err == nil && old != nil { // a repeat after the window or the close
+		if t, evs, err = s.Tickets.CreateTx(ctx, tx, p.p); err == nil && old != nil { // a repeat after the window or the close
 			var more []*ent.TicketEvent
 			more, err = s.Tickets.LinkRepeat(ctx, tx, t, old)
 			evs = append(evs, more...)
@@ -277,10 +366,12 @@ func (s *Service) write(ctx context.Context, tx *ent.Tx, rule *ent.DetectionRule
 	if err := tx.DetectionFingerprint.UpdateOne(row).SetTicketID(t.ID).SetLastSeenAt(now).Exec(ctx); err != nil {
 		return Result{}, nil, err
 	}
-	if claimed != nil {
-		if err := tx.IngestKey.UpdateOne(claimed).SetOutcome(string(outcome)).SetTicketID(t.ID).Exec(ctx); err != nil {
+	row.TicketID, row.LastSeenAt = &t.ID, now
+	if k != nil {
+		if err := tx.IngestKey.UpdateOne(k).SetOutcome(string(outcome)).SetTicketID(t.ID).Exec(ctx); err != nil {
 			return Result{}, nil, err
 		}
+		k.Outcome, k.TicketID = string(outcome), &t.ID
 	}
 	return Result{Outcome: outcome, Ticket: t}, evs, nil
 }

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"crypto/sha256"
+	"database/sql"
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
@@ -18,6 +19,9 @@ import (
 // its own request and transaction, new attacks and repeats of one apart.
 
 const ingestRule = "bench-ingest"
+
+// ingestBatch is the array size of ingest-new-batch.
+const ingestBatch = 20
 
 // ingestState is the rule the ingestion scenarios send through, made on
 // first use.
@@ -59,7 +63,7 @@ func benchEvent(attack string, n int64) map[string]any {
 		"dst": map[string]any{"ip": "192.0.2.10", "port": 443}}
 }
 
-func (f *Fixture) postEvent(ctx context.Context, st *ingestState, ev map[string]any) error {
+func (f *Fixture) postEvent(ctx context.Context, st *ingestState, ev any) error {
 	b, _ := json.Marshal(ev)
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, st.url, bytes.NewReader(b))
 	if err != nil {
@@ -106,6 +110,26 @@ func (f *Fixture) IngestScenarios() []Scenario {
 			GraphQL: newOp, SQL: func(ctx context.Context, w, i int) error {
 				return f.ingestSQL(ctx, fmt.Sprintf("sql-new-%d", f.ingest.sqlSeq.Add(1)))
 			}},
+		{Name: "ingest-new-batch", What: fmt.Sprintf("POST /ingest/{rule} with an array of %d new attacks (one transaction): events/s = req/s × %[1]d; floor: the same statements for the %[1]d events in one transaction", ingestBatch),
+			GraphQL: func(ctx context.Context, w, i int) error {
+				st, err := f.ingestSetup(ctx)
+				if err != nil {
+					return err
+				}
+				evs := make([]any, ingestBatch)
+				for j := range evs {
+					n := st.seq.Add(1)
+					evs[j] = benchEvent(fmt.Sprintf("new-%d", n), n)
+				}
+				return f.postEvent(ctx, st, evs)
+			},
+			SQL: func(ctx context.Context, w, i int) error {
+				attacks := make([]string, ingestBatch)
+				for j := range attacks {
+					attacks[j] = fmt.Sprintf("sql-new-%d", f.ingest.sqlSeq.Add(1))
+				}
+				return f.ingestSQL(ctx, attacks...)
+			}},
 		{Name: "ingest-duplicate", What: "POST /ingest/{rule}, one event a request, each worker repeating its own attack (duplicateCount + 1, evidence appended past the bound of 100, DUPLICATE history); floor: the fingerprint row locked, UPDATE ticket, INSERT evidence and history",
 			GraphQL: dupOp, SQL: func(ctx context.Context, w, i int) error { return f.ingestSQL(ctx, fmt.Sprintf("sql-dup-%d", w)) }},
 	}
@@ -114,13 +138,11 @@ func (f *Fixture) IngestScenarios() []Scenario {
 // ingestSQL is the floor of one event: the attack's fingerprint row
 // inserted or locked, then a new ticket with its evidence and history, or
 // the repeat counted on the ticket with its evidence and history.
-func (f *Fixture) ingestSQL(ctx context.Context, attack string) (err error) {
+func (f *Fixture) ingestSQL(ctx context.Context, attacks ...string) (err error) {
 	st, err := f.ingestSetup(ctx)
 	if err != nil {
 		return err
 	}
-	h := sha256.Sum256([]byte(attack))
-	fp := hex.EncodeToString(h[:])
 	tx, err := f.DB.BeginTx(ctx, nil)
 	if err != nil {
 		return err
@@ -130,6 +152,17 @@ func (f *Fixture) ingestSQL(ctx context.Context, attack string) (err error) {
 			_ = tx.Rollback()
 		}
 	}()
+	for _, attack := range attacks {
+		if err = f.ingestOneSQL(ctx, tx, st, attack); err != nil {
+			return err
+		}
+	}
+	return tx.Commit()
+}
+
+func (f *Fixture) ingestOneSQL(ctx context.Context, tx *sql.Tx, st *ingestState, attack string) (err error) {
+	h := sha256.Sum256([]byte(attack))
+	fp := hex.EncodeToString(h[:])
 	if _, err = tx.ExecContext(ctx, `INSERT INTO detection_fingerprints (rule_id, fingerprint, last_seen_at) VALUES ($1, $2, now()) ON CONFLICT DO NOTHING`, st.ruleID, fp); err != nil {
 		return err
 	}
@@ -163,5 +196,5 @@ func (f *Fixture) ingestSQL(ctx context.Context, attack string) (err error) {
 		id-f.NumberOffset, f.SiteID, id, f.AdminID); err != nil {
 		return err
 	}
-	return tx.Commit()
+	return nil
 }
