@@ -38,7 +38,6 @@ type ingestState struct {
 func (f *Fixture) ingestSetup(ctx context.Context) (*ingestState, error) {
 	st := f.ingest
 	st.once.Do(func() {
-		st.url = strings.TrimSuffix(f.GQL.url, "/graphql") + "/ingest/" + ingestRule
 		if st.err = f.DB.QueryRowContext(ctx, `SELECT id FROM categories WHERE workflow <> 'TASK' ORDER BY id LIMIT 1`).Scan(&st.catID); st.err != nil {
 			return
 		}
@@ -65,13 +64,15 @@ func benchEvent(attack string, n int64) map[string]any {
 
 func (f *Fixture) postEvent(ctx context.Context, st *ingestState, ev any) error {
 	b, _ := json.Marshal(ev)
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, st.url, bytes.NewReader(b))
+	c := f.gql(ctx) // the counting run's server has its own
+	url := strings.TrimSuffix(c.url, "/graphql") + "/ingest/" + ingestRule
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, url, bytes.NewReader(b))
 	if err != nil {
 		return err
 	}
 	req.Header.Set("Content-Type", "application/json")
-	req.Header.Set("Authorization", "Bearer "+f.GQL.token)
-	resp, err := f.GQL.http.Do(req)
+	req.Header.Set("Authorization", "Bearer "+c.token)
+	resp, err := c.http.Do(req)
 	if err != nil {
 		return err
 	}
