@@ -19,12 +19,15 @@ import (
 	"socdesk/ent/compliancepolicy"
 	"socdesk/ent/delivery"
 	"socdesk/ent/department"
+	"socdesk/ent/detectionfingerprint"
+	"socdesk/ent/detectionrule"
 	"socdesk/ent/employee"
 	"socdesk/ent/evidence"
 	"socdesk/ent/explanationcategory"
 	"socdesk/ent/explanationlink"
 	"socdesk/ent/explanationrequest"
 	"socdesk/ent/explanationstep"
+	"socdesk/ent/ingestkey"
 	"socdesk/ent/memo"
 	"socdesk/ent/playbook"
 	"socdesk/ent/playbookrun"
@@ -76,6 +79,10 @@ type Client struct {
 	Delivery *DeliveryClient
 	// Department is the client for interacting with the Department builders.
 	Department *DepartmentClient
+	// DetectionFingerprint is the client for interacting with the DetectionFingerprint builders.
+	DetectionFingerprint *DetectionFingerprintClient
+	// DetectionRule is the client for interacting with the DetectionRule builders.
+	DetectionRule *DetectionRuleClient
 	// Employee is the client for interacting with the Employee builders.
 	Employee *EmployeeClient
 	// Evidence is the client for interacting with the Evidence builders.
@@ -88,6 +95,8 @@ type Client struct {
 	ExplanationRequest *ExplanationRequestClient
 	// ExplanationStep is the client for interacting with the ExplanationStep builders.
 	ExplanationStep *ExplanationStepClient
+	// IngestKey is the client for interacting with the IngestKey builders.
+	IngestKey *IngestKeyClient
 	// Memo is the client for interacting with the Memo builders.
 	Memo *MemoClient
 	// Playbook is the client for interacting with the Playbook builders.
@@ -149,12 +158,15 @@ func (c *Client) init() {
 	c.CompliancePolicy = NewCompliancePolicyClient(c.config)
 	c.Delivery = NewDeliveryClient(c.config)
 	c.Department = NewDepartmentClient(c.config)
+	c.DetectionFingerprint = NewDetectionFingerprintClient(c.config)
+	c.DetectionRule = NewDetectionRuleClient(c.config)
 	c.Employee = NewEmployeeClient(c.config)
 	c.Evidence = NewEvidenceClient(c.config)
 	c.ExplanationCategory = NewExplanationCategoryClient(c.config)
 	c.ExplanationLink = NewExplanationLinkClient(c.config)
 	c.ExplanationRequest = NewExplanationRequestClient(c.config)
 	c.ExplanationStep = NewExplanationStepClient(c.config)
+	c.IngestKey = NewIngestKeyClient(c.config)
 	c.Memo = NewMemoClient(c.config)
 	c.Playbook = NewPlaybookClient(c.config)
 	c.PlaybookRun = NewPlaybookRunClient(c.config)
@@ -266,43 +278,46 @@ func (c *Client) Tx(ctx context.Context) (*Tx, error) {
 	cfg := c.config
 	cfg.driver = tx
 	return &Tx{
-		ctx:                 ctx,
-		config:              cfg,
-		APIToken:            NewAPITokenClient(cfg),
-		Attachment:          NewAttachmentClient(cfg),
-		Blob:                NewBlobClient(cfg),
-		Category:            NewCategoryClient(cfg),
-		Channel:             NewChannelClient(cfg),
-		CompliancePolicy:    NewCompliancePolicyClient(cfg),
-		Delivery:            NewDeliveryClient(cfg),
-		Department:          NewDepartmentClient(cfg),
-		Employee:            NewEmployeeClient(cfg),
-		Evidence:            NewEvidenceClient(cfg),
-		ExplanationCategory: NewExplanationCategoryClient(cfg),
-		ExplanationLink:     NewExplanationLinkClient(cfg),
-		ExplanationRequest:  NewExplanationRequestClient(cfg),
-		ExplanationStep:     NewExplanationStepClient(cfg),
-		Memo:                NewMemoClient(cfg),
-		Playbook:            NewPlaybookClient(cfg),
-		PlaybookRun:         NewPlaybookRunClient(cfg),
-		ReputationResult:    NewReputationResultClient(cfg),
-		Site:                NewSiteClient(cfg),
-		StatusDay:           NewStatusDayClient(cfg),
-		StatusHour:          NewStatusHourClient(cfg),
-		Tag:                 NewTagClient(cfg),
-		TaskSchedule:        NewTaskScheduleClient(cfg),
-		TaskScheduleEvent:   NewTaskScheduleEventClient(cfg),
-		TaskSchedulePolicy:  NewTaskSchedulePolicyClient(cfg),
-		TaskScheduleWatcher: NewTaskScheduleWatcherClient(cfg),
-		Ticket:              NewTicketClient(cfg),
-		TicketApprover:      NewTicketApproverClient(cfg),
-		TicketAssignee:      NewTicketAssigneeClient(cfg),
-		TicketCitation:      NewTicketCitationClient(cfg),
-		TicketEvent:         NewTicketEventClient(cfg),
-		TicketLink:          NewTicketLinkClient(cfg),
-		TicketTag:           NewTicketTagClient(cfg),
-		TicketWatcher:       NewTicketWatcherClient(cfg),
-		User:                NewUserClient(cfg),
+		ctx:                  ctx,
+		config:               cfg,
+		APIToken:             NewAPITokenClient(cfg),
+		Attachment:           NewAttachmentClient(cfg),
+		Blob:                 NewBlobClient(cfg),
+		Category:             NewCategoryClient(cfg),
+		Channel:              NewChannelClient(cfg),
+		CompliancePolicy:     NewCompliancePolicyClient(cfg),
+		Delivery:             NewDeliveryClient(cfg),
+		Department:           NewDepartmentClient(cfg),
+		DetectionFingerprint: NewDetectionFingerprintClient(cfg),
+		DetectionRule:        NewDetectionRuleClient(cfg),
+		Employee:             NewEmployeeClient(cfg),
+		Evidence:             NewEvidenceClient(cfg),
+		ExplanationCategory:  NewExplanationCategoryClient(cfg),
+		ExplanationLink:      NewExplanationLinkClient(cfg),
+		ExplanationRequest:   NewExplanationRequestClient(cfg),
+		ExplanationStep:      NewExplanationStepClient(cfg),
+		IngestKey:            NewIngestKeyClient(cfg),
+		Memo:                 NewMemoClient(cfg),
+		Playbook:             NewPlaybookClient(cfg),
+		PlaybookRun:          NewPlaybookRunClient(cfg),
+		ReputationResult:     NewReputationResultClient(cfg),
+		Site:                 NewSiteClient(cfg),
+		StatusDay:            NewStatusDayClient(cfg),
+		StatusHour:           NewStatusHourClient(cfg),
+		Tag:                  NewTagClient(cfg),
+		TaskSchedule:         NewTaskScheduleClient(cfg),
+		TaskScheduleEvent:    NewTaskScheduleEventClient(cfg),
+		TaskSchedulePolicy:   NewTaskSchedulePolicyClient(cfg),
+		TaskScheduleWatcher:  NewTaskScheduleWatcherClient(cfg),
+		Ticket:               NewTicketClient(cfg),
+		TicketApprover:       NewTicketApproverClient(cfg),
+		TicketAssignee:       NewTicketAssigneeClient(cfg),
+		TicketCitation:       NewTicketCitationClient(cfg),
+		TicketEvent:          NewTicketEventClient(cfg),
+		TicketLink:           NewTicketLinkClient(cfg),
+		TicketTag:            NewTicketTagClient(cfg),
+		TicketWatcher:        NewTicketWatcherClient(cfg),
+		User:                 NewUserClient(cfg),
 	}, nil
 }
 
@@ -320,43 +335,46 @@ func (c *Client) BeginTx(ctx context.Context, opts *sql.TxOptions) (*Tx, error) 
 	cfg := c.config
 	cfg.driver = &txDriver{tx: tx, drv: c.driver}
 	return &Tx{
-		ctx:                 ctx,
-		config:              cfg,
-		APIToken:            NewAPITokenClient(cfg),
-		Attachment:          NewAttachmentClient(cfg),
-		Blob:                NewBlobClient(cfg),
-		Category:            NewCategoryClient(cfg),
-		Channel:             NewChannelClient(cfg),
-		CompliancePolicy:    NewCompliancePolicyClient(cfg),
-		Delivery:            NewDeliveryClient(cfg),
-		Department:          NewDepartmentClient(cfg),
-		Employee:            NewEmployeeClient(cfg),
-		Evidence:            NewEvidenceClient(cfg),
-		ExplanationCategory: NewExplanationCategoryClient(cfg),
-		ExplanationLink:     NewExplanationLinkClient(cfg),
-		ExplanationRequest:  NewExplanationRequestClient(cfg),
-		ExplanationStep:     NewExplanationStepClient(cfg),
-		Memo:                NewMemoClient(cfg),
-		Playbook:            NewPlaybookClient(cfg),
-		PlaybookRun:         NewPlaybookRunClient(cfg),
-		ReputationResult:    NewReputationResultClient(cfg),
-		Site:                NewSiteClient(cfg),
-		StatusDay:           NewStatusDayClient(cfg),
-		StatusHour:          NewStatusHourClient(cfg),
-		Tag:                 NewTagClient(cfg),
-		TaskSchedule:        NewTaskScheduleClient(cfg),
-		TaskScheduleEvent:   NewTaskScheduleEventClient(cfg),
-		TaskSchedulePolicy:  NewTaskSchedulePolicyClient(cfg),
-		TaskScheduleWatcher: NewTaskScheduleWatcherClient(cfg),
-		Ticket:              NewTicketClient(cfg),
-		TicketApprover:      NewTicketApproverClient(cfg),
-		TicketAssignee:      NewTicketAssigneeClient(cfg),
-		TicketCitation:      NewTicketCitationClient(cfg),
-		TicketEvent:         NewTicketEventClient(cfg),
-		TicketLink:          NewTicketLinkClient(cfg),
-		TicketTag:           NewTicketTagClient(cfg),
-		TicketWatcher:       NewTicketWatcherClient(cfg),
-		User:                NewUserClient(cfg),
+		ctx:                  ctx,
+		config:               cfg,
+		APIToken:             NewAPITokenClient(cfg),
+		Attachment:           NewAttachmentClient(cfg),
+		Blob:                 NewBlobClient(cfg),
+		Category:             NewCategoryClient(cfg),
+		Channel:              NewChannelClient(cfg),
+		CompliancePolicy:     NewCompliancePolicyClient(cfg),
+		Delivery:             NewDeliveryClient(cfg),
+		Department:           NewDepartmentClient(cfg),
+		DetectionFingerprint: NewDetectionFingerprintClient(cfg),
+		DetectionRule:        NewDetectionRuleClient(cfg),
+		Employee:             NewEmployeeClient(cfg),
+		Evidence:             NewEvidenceClient(cfg),
+		ExplanationCategory:  NewExplanationCategoryClient(cfg),
+		ExplanationLink:      NewExplanationLinkClient(cfg),
+		ExplanationRequest:   NewExplanationRequestClient(cfg),
+		ExplanationStep:      NewExplanationStepClient(cfg),
+		IngestKey:            NewIngestKeyClient(cfg),
+		Memo:                 NewMemoClient(cfg),
+		Playbook:             NewPlaybookClient(cfg),
+		PlaybookRun:          NewPlaybookRunClient(cfg),
+		ReputationResult:     NewReputationResultClient(cfg),
+		Site:                 NewSiteClient(cfg),
+		StatusDay:            NewStatusDayClient(cfg),
+		StatusHour:           NewStatusHourClient(cfg),
+		Tag:                  NewTagClient(cfg),
+		TaskSchedule:         NewTaskScheduleClient(cfg),
+		TaskScheduleEvent:    NewTaskScheduleEventClient(cfg),
+		TaskSchedulePolicy:   NewTaskSchedulePolicyClient(cfg),
+		TaskScheduleWatcher:  NewTaskScheduleWatcherClient(cfg),
+		Ticket:               NewTicketClient(cfg),
+		TicketApprover:       NewTicketApproverClient(cfg),
+		TicketAssignee:       NewTicketAssigneeClient(cfg),
+		TicketCitation:       NewTicketCitationClient(cfg),
+		TicketEvent:          NewTicketEventClient(cfg),
+		TicketLink:           NewTicketLinkClient(cfg),
+		TicketTag:            NewTicketTagClient(cfg),
+		TicketWatcher:        NewTicketWatcherClient(cfg),
+		User:                 NewUserClient(cfg),
 	}, nil
 }
 
@@ -387,13 +405,13 @@ func (c *Client) Close() error {
 func (c *Client) Use(hooks ...Hook) {
 	for _, n := range []interface{ Use(...Hook) }{
 		c.APIToken, c.Attachment, c.Blob, c.Category, c.Channel, c.CompliancePolicy,
-		c.Delivery, c.Department, c.Employee, c.Evidence, c.ExplanationCategory,
-		c.ExplanationLink, c.ExplanationRequest, c.ExplanationStep, c.Memo, c.Playbook,
-		c.PlaybookRun, c.ReputationResult, c.Site, c.StatusDay, c.StatusHour, c.Tag,
-		c.TaskSchedule, c.TaskScheduleEvent, c.TaskSchedulePolicy,
-		c.TaskScheduleWatcher, c.Ticket, c.TicketApprover, c.TicketAssignee,
-		c.TicketCitation, c.TicketEvent, c.TicketLink, c.TicketTag, c.TicketWatcher,
-		c.User,
+		c.Delivery, c.Department, c.DetectionFingerprint, c.DetectionRule, c.Employee,
+		c.Evidence, c.ExplanationCategory, c.ExplanationLink, c.ExplanationRequest,
+		c.ExplanationStep, c.IngestKey, c.Memo, c.Playbook, c.PlaybookRun,
+		c.ReputationResult, c.Site, c.StatusDay, c.StatusHour, c.Tag, c.TaskSchedule,
+		c.TaskScheduleEvent, c.TaskSchedulePolicy, c.TaskScheduleWatcher, c.Ticket,
+		c.TicketApprover, c.TicketAssignee, c.TicketCitation, c.TicketEvent,
+		c.TicketLink, c.TicketTag, c.TicketWatcher, c.User,
 	} {
 		n.Use(hooks...)
 	}
@@ -404,13 +422,13 @@ func (c *Client) Use(hooks ...Hook) {
 func (c *Client) Intercept(interceptors ...Interceptor) {
 	for _, n := range []interface{ Intercept(...Interceptor) }{
 		c.APIToken, c.Attachment, c.Blob, c.Category, c.Channel, c.CompliancePolicy,
-		c.Delivery, c.Department, c.Employee, c.Evidence, c.ExplanationCategory,
-		c.ExplanationLink, c.ExplanationRequest, c.ExplanationStep, c.Memo, c.Playbook,
-		c.PlaybookRun, c.ReputationResult, c.Site, c.StatusDay, c.StatusHour, c.Tag,
-		c.TaskSchedule, c.TaskScheduleEvent, c.TaskSchedulePolicy,
-		c.TaskScheduleWatcher, c.Ticket, c.TicketApprover, c.TicketAssignee,
-		c.TicketCitation, c.TicketEvent, c.TicketLink, c.TicketTag, c.TicketWatcher,
-		c.User,
+		c.Delivery, c.Department, c.DetectionFingerprint, c.DetectionRule, c.Employee,
+		c.Evidence, c.ExplanationCategory, c.ExplanationLink, c.ExplanationRequest,
+		c.ExplanationStep, c.IngestKey, c.Memo, c.Playbook, c.PlaybookRun,
+		c.ReputationResult, c.Site, c.StatusDay, c.StatusHour, c.Tag, c.TaskSchedule,
+		c.TaskScheduleEvent, c.TaskSchedulePolicy, c.TaskScheduleWatcher, c.Ticket,
+		c.TicketApprover, c.TicketAssignee, c.TicketCitation, c.TicketEvent,
+		c.TicketLink, c.TicketTag, c.TicketWatcher, c.User,
 	} {
 		n.Intercept(interceptors...)
 	}
@@ -435,6 +453,10 @@ func (c *Client) Mutate(ctx context.Context, m Mutation) (Value, error) {
 		return c.Delivery.mutate(ctx, m)
 	case *DepartmentMutation:
 		return c.Department.mutate(ctx, m)
+	case *DetectionFingerprintMutation:
+		return c.DetectionFingerprint.mutate(ctx, m)
+	case *DetectionRuleMutation:
+		return c.DetectionRule.mutate(ctx, m)
 	case *EmployeeMutation:
 		return c.Employee.mutate(ctx, m)
 	case *EvidenceMutation:
@@ -447,6 +469,8 @@ func (c *Client) Mutate(ctx context.Context, m Mutation) (Value, error) {
 		return c.ExplanationRequest.mutate(ctx, m)
 	case *ExplanationStepMutation:
 		return c.ExplanationStep.mutate(ctx, m)
+	case *IngestKeyMutation:
+		return c.IngestKey.mutate(ctx, m)
 	case *MemoMutation:
 		return c.Memo.mutate(ctx, m)
 	case *PlaybookMutation:
@@ -1888,6 +1912,386 @@ func (c *DepartmentClient) mutate(ctx context.Context, m *DepartmentMutation) (V
 	}
 }
 
+// DetectionFingerprintClient is a client for the DetectionFingerprint schema.
+type DetectionFingerprintClient struct {
+	config
+}
+
+// NewDetectionFingerprintClient returns a client for the DetectionFingerprint from the given config.
+func NewDetectionFingerprintClient(c config) *DetectionFingerprintClient {
+	return &DetectionFingerprintClient{config: c}
+}
+
+// Use adds a list of mutation hooks to the hooks stack.
+// A call to `Use(f, g, h)` equals to `detectionfingerprint.Hooks(f(g(h())))`.
+func (c *DetectionFingerprintClient) Use(hooks ...Hook) {
+	c.hooks.DetectionFingerprint = append(c.hooks.DetectionFingerprint, hooks...)
+}
+
+// Intercept adds a list of query interceptors to the interceptors stack.
+// A call to `Intercept(f, g, h)` equals to `detectionfingerprint.Intercept(f(g(h())))`.
+func (c *DetectionFingerprintClient) Intercept(interceptors ...Interceptor) {
+	c.inters.DetectionFingerprint = append(c.inters.DetectionFingerprint, interceptors...)
+}
+
+// Create returns a builder for creating a DetectionFingerprint entity.
+func (c *DetectionFingerprintClient) Create() *DetectionFingerprintCreate {
+	mutation := newDetectionFingerprintMutation(c.config, OpCreate)
+	return &DetectionFingerprintCreate{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// CreateBulk returns a builder for creating a bulk of DetectionFingerprint entities.
+func (c *DetectionFingerprintClient) CreateBulk(builders ...*DetectionFingerprintCreate) *DetectionFingerprintCreateBulk {
+	return &DetectionFingerprintCreateBulk{config: c.config, builders: builders}
+}
+
+// MapCreateBulk creates a bulk creation builder from the given slice. For each item in the slice, the function creates
+// a builder and applies setFunc on it.
+func (c *DetectionFingerprintClient) MapCreateBulk(slice any, setFunc func(*DetectionFingerprintCreate, int)) *DetectionFingerprintCreateBulk {
+	rv := reflect.ValueOf(slice)
+	if rv.Kind() != reflect.Slice {
+		return &DetectionFingerprintCreateBulk{err: fmt.Errorf("calling to DetectionFingerprintClient.MapCreateBulk with wrong type %T, need slice", slice)}
+	}
+	builders := make([]*DetectionFingerprintCreate, rv.Len())
+	for i := 0; i < rv.Len(); i++ {
+		builders[i] = c.Create()
+		setFunc(builders[i], i)
+	}
+	return &DetectionFingerprintCreateBulk{config: c.config, builders: builders}
+}
+
+// Update returns an update builder for DetectionFingerprint.
+func (c *DetectionFingerprintClient) Update() *DetectionFingerprintUpdate {
+	mutation := newDetectionFingerprintMutation(c.config, OpUpdate)
+	return &DetectionFingerprintUpdate{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// UpdateOne returns an update builder for the given entity.
+func (c *DetectionFingerprintClient) UpdateOne(_m *DetectionFingerprint) *DetectionFingerprintUpdateOne {
+	mutation := newDetectionFingerprintMutation(c.config, OpUpdateOne, withDetectionFingerprint(_m))
+	return &DetectionFingerprintUpdateOne{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// UpdateOneID returns an update builder for the given id.
+func (c *DetectionFingerprintClient) UpdateOneID(id int) *DetectionFingerprintUpdateOne {
+	mutation := newDetectionFingerprintMutation(c.config, OpUpdateOne, withDetectionFingerprintID(id))
+	return &DetectionFingerprintUpdateOne{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// Delete returns a delete builder for DetectionFingerprint.
+func (c *DetectionFingerprintClient) Delete() *DetectionFingerprintDelete {
+	mutation := newDetectionFingerprintMutation(c.config, OpDelete)
+	return &DetectionFingerprintDelete{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// DeleteOne returns a builder for deleting the given entity.
+func (c *DetectionFingerprintClient) DeleteOne(_m *DetectionFingerprint) *DetectionFingerprintDeleteOne {
+	return c.DeleteOneID(_m.ID)
+}
+
+// DeleteOneID returns a builder for deleting the given entity by its id.
+func (c *DetectionFingerprintClient) DeleteOneID(id int) *DetectionFingerprintDeleteOne {
+	builder := c.Delete().Where(detectionfingerprint.ID(id))
+	builder.mutation.id = &id
+	builder.mutation.op = OpDeleteOne
+	return &DetectionFingerprintDeleteOne{builder}
+}
+
+// Query returns a query builder for DetectionFingerprint.
+func (c *DetectionFingerprintClient) Query() *DetectionFingerprintQuery {
+	return &DetectionFingerprintQuery{
+		config: c.config,
+		ctx:    &QueryContext{Type: TypeDetectionFingerprint},
+		inters: c.Interceptors(),
+	}
+}
+
+// Get returns a DetectionFingerprint entity by its id.
+func (c *DetectionFingerprintClient) Get(ctx context.Context, id int) (*DetectionFingerprint, error) {
+	return c.Query().Where(detectionfingerprint.ID(id)).Only(ctx)
+}
+
+// GetX is like Get, but panics if an error occurs.
+func (c *DetectionFingerprintClient) GetX(ctx context.Context, id int) *DetectionFingerprint {
+	obj, err := c.Get(ctx, id)
+	if err != nil {
+		panic(err)
+	}
+	return obj
+}
+
+// Hooks returns the client hooks.
+func (c *DetectionFingerprintClient) Hooks() []Hook {
+	hooks := c.hooks.DetectionFingerprint
+	return append(hooks[:len(hooks):len(hooks)], detectionfingerprint.Hooks[:]...)
+}
+
+// Interceptors returns the client interceptors.
+func (c *DetectionFingerprintClient) Interceptors() []Interceptor {
+	return c.inters.DetectionFingerprint
+}
+
+func (c *DetectionFingerprintClient) mutate(ctx context.Context, m *DetectionFingerprintMutation) (Value, error) {
+	switch m.Op() {
+	case OpCreate:
+		return (&DetectionFingerprintCreate{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpUpdate:
+		return (&DetectionFingerprintUpdate{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpUpdateOne:
+		return (&DetectionFingerprintUpdateOne{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpDelete, OpDeleteOne:
+		return (&DetectionFingerprintDelete{config: c.config, hooks: c.Hooks(), mutation: m}).Exec(ctx)
+	default:
+		return nil, fmt.Errorf("ent: unknown DetectionFingerprint mutation op: %q", m.Op())
+	}
+}
+
+// DetectionRuleClient is a client for the DetectionRule schema.
+type DetectionRuleClient struct {
+	config
+}
+
+// NewDetectionRuleClient returns a client for the DetectionRule from the given config.
+func NewDetectionRuleClient(c config) *DetectionRuleClient {
+	return &DetectionRuleClient{config: c}
+}
+
+// Use adds a list of mutation hooks to the hooks stack.
+// A call to `Use(f, g, h)` equals to `detectionrule.Hooks(f(g(h())))`.
+func (c *DetectionRuleClient) Use(hooks ...Hook) {
+	c.hooks.DetectionRule = append(c.hooks.DetectionRule, hooks...)
+}
+
+// Intercept adds a list of query interceptors to the interceptors stack.
+// A call to `Intercept(f, g, h)` equals to `detectionrule.Intercept(f(g(h())))`.
+func (c *DetectionRuleClient) Intercept(interceptors ...Interceptor) {
+	c.inters.DetectionRule = append(c.inters.DetectionRule, interceptors...)
+}
+
+// Create returns a builder for creating a DetectionRule entity.
+func (c *DetectionRuleClient) Create() *DetectionRuleCreate {
+	mutation := newDetectionRuleMutation(c.config, OpCreate)
+	return &DetectionRuleCreate{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// CreateBulk returns a builder for creating a bulk of DetectionRule entities.
+func (c *DetectionRuleClient) CreateBulk(builders ...*DetectionRuleCreate) *DetectionRuleCreateBulk {
+	return &DetectionRuleCreateBulk{config: c.config, builders: builders}
+}
+
+// MapCreateBulk creates a bulk creation builder from the given slice. For each item in the slice, the function creates
+// a builder and applies setFunc on it.
+func (c *DetectionRuleClient) MapCreateBulk(slice any, setFunc func(*DetectionRuleCreate, int)) *DetectionRuleCreateBulk {
+	rv := reflect.ValueOf(slice)
+	if rv.Kind() != reflect.Slice {
+		return &DetectionRuleCreateBulk{err: fmt.Errorf("calling to DetectionRuleClient.MapCreateBulk with wrong type %T, need slice", slice)}
+	}
+	builders := make([]*DetectionRuleCreate, rv.Len())
+	for i := 0; i < rv.Len(); i++ {
+		builders[i] = c.Create()
+		setFunc(builders[i], i)
+	}
+	return &DetectionRuleCreateBulk{config: c.config, builders: builders}
+}
+
+// Update returns an update builder for DetectionRule.
+func (c *DetectionRuleClient) Update() *DetectionRuleUpdate {
+	mutation := newDetectionRuleMutation(c.config, OpUpdate)
+	return &DetectionRuleUpdate{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// UpdateOne returns an update builder for the given entity.
+func (c *DetectionRuleClient) UpdateOne(_m *DetectionRule) *DetectionRuleUpdateOne {
+	mutation := newDetectionRuleMutation(c.config, OpUpdateOne, withDetectionRule(_m))
+	return &DetectionRuleUpdateOne{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// UpdateOneID returns an update builder for the given id.
+func (c *DetectionRuleClient) UpdateOneID(id int) *DetectionRuleUpdateOne {
+	mutation := newDetectionRuleMutation(c.config, OpUpdateOne, withDetectionRuleID(id))
+	return &DetectionRuleUpdateOne{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// Delete returns a delete builder for DetectionRule.
+func (c *DetectionRuleClient) Delete() *DetectionRuleDelete {
+	mutation := newDetectionRuleMutation(c.config, OpDelete)
+	return &DetectionRuleDelete{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// DeleteOne returns a builder for deleting the given entity.
+func (c *DetectionRuleClient) DeleteOne(_m *DetectionRule) *DetectionRuleDeleteOne {
+	return c.DeleteOneID(_m.ID)
+}
+
+// DeleteOneID returns a builder for deleting the given entity by its id.
+func (c *DetectionRuleClient) DeleteOneID(id int) *DetectionRuleDeleteOne {
+	builder := c.Delete().Where(detectionrule.ID(id))
+	builder.mutation.id = &id
+	builder.mutation.op = OpDeleteOne
+	return &DetectionRuleDeleteOne{builder}
+}
+
+// Query returns a query builder for DetectionRule.
+func (c *DetectionRuleClient) Query() *DetectionRuleQuery {
+	return &DetectionRuleQuery{
+		config: c.config,
+		ctx:    &QueryContext{Type: TypeDetectionRule},
+		inters: c.Interceptors(),
+	}
+}
+
+// Get returns a DetectionRule entity by its id.
+func (c *DetectionRuleClient) Get(ctx context.Context, id int) (*DetectionRule, error) {
+	return c.Query().Where(detectionrule.ID(id)).Only(ctx)
+}
+
+// GetX is like Get, but panics if an error occurs.
+func (c *DetectionRuleClient) GetX(ctx context.Context, id int) *DetectionRule {
+	obj, err := c.Get(ctx, id)
+	if err != nil {
+		panic(err)
+	}
+	return obj
+}
+
+// QueryCategory queries the category edge of a DetectionRule.
+func (c *DetectionRuleClient) QueryCategory(_m *DetectionRule) *CategoryQuery {
+	query := (&CategoryClient{config: c.config}).Query()
+	query.path = func(context.Context) (fromV *sql.Selector, _ error) {
+		id := _m.ID
+		step := sqlgraph.NewStep(
+			sqlgraph.From(detectionrule.Table, detectionrule.FieldID, id),
+			sqlgraph.To(category.Table, category.FieldID),
+			sqlgraph.Edge(sqlgraph.M2O, false, detectionrule.CategoryTable, detectionrule.CategoryColumn),
+		)
+		fromV = sqlgraph.Neighbors(_m.driver.Dialect(), step)
+		return fromV, nil
+	}
+	return query
+}
+
+// QuerySite queries the site edge of a DetectionRule.
+func (c *DetectionRuleClient) QuerySite(_m *DetectionRule) *SiteQuery {
+	query := (&SiteClient{config: c.config}).Query()
+	query.path = func(context.Context) (fromV *sql.Selector, _ error) {
+		id := _m.ID
+		step := sqlgraph.NewStep(
+			sqlgraph.From(detectionrule.Table, detectionrule.FieldID, id),
+			sqlgraph.To(site.Table, site.FieldID),
+			sqlgraph.Edge(sqlgraph.M2O, false, detectionrule.SiteTable, detectionrule.SiteColumn),
+		)
+		fromV = sqlgraph.Neighbors(_m.driver.Dialect(), step)
+		return fromV, nil
+	}
+	return query
+}
+
+// QueryAssignees queries the assignees edge of a DetectionRule.
+func (c *DetectionRuleClient) QueryAssignees(_m *DetectionRule) *UserQuery {
+	query := (&UserClient{config: c.config}).Query()
+	query.path = func(context.Context) (fromV *sql.Selector, _ error) {
+		id := _m.ID
+		step := sqlgraph.NewStep(
+			sqlgraph.From(detectionrule.Table, detectionrule.FieldID, id),
+			sqlgraph.To(user.Table, user.FieldID),
+			sqlgraph.Edge(sqlgraph.M2M, false, detectionrule.AssigneesTable, detectionrule.AssigneesPrimaryKey...),
+		)
+		fromV = sqlgraph.Neighbors(_m.driver.Dialect(), step)
+		return fromV, nil
+	}
+	return query
+}
+
+// QueryApprovers queries the approvers edge of a DetectionRule.
+func (c *DetectionRuleClient) QueryApprovers(_m *DetectionRule) *UserQuery {
+	query := (&UserClient{config: c.config}).Query()
+	query.path = func(context.Context) (fromV *sql.Selector, _ error) {
+		id := _m.ID
+		step := sqlgraph.NewStep(
+			sqlgraph.From(detectionrule.Table, detectionrule.FieldID, id),
+			sqlgraph.To(user.Table, user.FieldID),
+			sqlgraph.Edge(sqlgraph.M2M, false, detectionrule.ApproversTable, detectionrule.ApproversPrimaryKey...),
+		)
+		fromV = sqlgraph.Neighbors(_m.driver.Dialect(), step)
+		return fromV, nil
+	}
+	return query
+}
+
+// QueryTags queries the tags edge of a DetectionRule.
+func (c *DetectionRuleClient) QueryTags(_m *DetectionRule) *TagQuery {
+	query := (&TagClient{config: c.config}).Query()
+	query.path = func(context.Context) (fromV *sql.Selector, _ error) {
+		id := _m.ID
+		step := sqlgraph.NewStep(
+			sqlgraph.From(detectionrule.Table, detectionrule.FieldID, id),
+			sqlgraph.To(tag.Table, tag.FieldID),
+			sqlgraph.Edge(sqlgraph.M2M, false, detectionrule.TagsTable, detectionrule.TagsPrimaryKey...),
+		)
+		fromV = sqlgraph.Neighbors(_m.driver.Dialect(), step)
+		return fromV, nil
+	}
+	return query
+}
+
+// QueryIngesters queries the ingesters edge of a DetectionRule.
+func (c *DetectionRuleClient) QueryIngesters(_m *DetectionRule) *UserQuery {
+	query := (&UserClient{config: c.config}).Query()
+	query.path = func(context.Context) (fromV *sql.Selector, _ error) {
+		id := _m.ID
+		step := sqlgraph.NewStep(
+			sqlgraph.From(detectionrule.Table, detectionrule.FieldID, id),
+			sqlgraph.To(user.Table, user.FieldID),
+			sqlgraph.Edge(sqlgraph.M2M, false, detectionrule.IngestersTable, detectionrule.IngestersPrimaryKey...),
+		)
+		fromV = sqlgraph.Neighbors(_m.driver.Dialect(), step)
+		return fromV, nil
+	}
+	return query
+}
+
+// QueryUpdatedBy queries the updated_by edge of a DetectionRule.
+func (c *DetectionRuleClient) QueryUpdatedBy(_m *DetectionRule) *UserQuery {
+	query := (&UserClient{config: c.config}).Query()
+	query.path = func(context.Context) (fromV *sql.Selector, _ error) {
+		id := _m.ID
+		step := sqlgraph.NewStep(
+			sqlgraph.From(detectionrule.Table, detectionrule.FieldID, id),
+			sqlgraph.To(user.Table, user.FieldID),
+			sqlgraph.Edge(sqlgraph.M2O, false, detectionrule.UpdatedByTable, detectionrule.UpdatedByColumn),
+		)
+		fromV = sqlgraph.Neighbors(_m.driver.Dialect(), step)
+		return fromV, nil
+	}
+	return query
+}
+
+// Hooks returns the client hooks.
+func (c *DetectionRuleClient) Hooks() []Hook {
+	hooks := c.hooks.DetectionRule
+	return append(hooks[:len(hooks):len(hooks)], detectionrule.Hooks[:]...)
+}
+
+// Interceptors returns the client interceptors.
+func (c *DetectionRuleClient) Interceptors() []Interceptor {
+	return c.inters.DetectionRule
+}
+
+func (c *DetectionRuleClient) mutate(ctx context.Context, m *DetectionRuleMutation) (Value, error) {
+	switch m.Op() {
+	case OpCreate:
+		return (&DetectionRuleCreate{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpUpdate:
+		return (&DetectionRuleUpdate{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpUpdateOne:
+		return (&DetectionRuleUpdateOne{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpDelete, OpDeleteOne:
+		return (&DetectionRuleDelete{config: c.config, hooks: c.Hooks(), mutation: m}).Exec(ctx)
+	default:
+		return nil, fmt.Errorf("ent: unknown DetectionRule mutation op: %q", m.Op())
+	}
+}
+
 // EmployeeClient is a client for the Employee schema.
 type EmployeeClient struct {
 	config
@@ -2993,6 +3397,140 @@ func (c *ExplanationStepClient) mutate(ctx context.Context, m *ExplanationStepMu
 		return (&ExplanationStepDelete{config: c.config, hooks: c.Hooks(), mutation: m}).Exec(ctx)
 	default:
 		return nil, fmt.Errorf("ent: unknown ExplanationStep mutation op: %q", m.Op())
+	}
+}
+
+// IngestKeyClient is a client for the IngestKey schema.
+type IngestKeyClient struct {
+	config
+}
+
+// NewIngestKeyClient returns a client for the IngestKey from the given config.
+func NewIngestKeyClient(c config) *IngestKeyClient {
+	return &IngestKeyClient{config: c}
+}
+
+// Use adds a list of mutation hooks to the hooks stack.
+// A call to `Use(f, g, h)` equals to `ingestkey.Hooks(f(g(h())))`.
+func (c *IngestKeyClient) Use(hooks ...Hook) {
+	c.hooks.IngestKey = append(c.hooks.IngestKey, hooks...)
+}
+
+// Intercept adds a list of query interceptors to the interceptors stack.
+// A call to `Intercept(f, g, h)` equals to `ingestkey.Intercept(f(g(h())))`.
+func (c *IngestKeyClient) Intercept(interceptors ...Interceptor) {
+	c.inters.IngestKey = append(c.inters.IngestKey, interceptors...)
+}
+
+// Create returns a builder for creating a IngestKey entity.
+func (c *IngestKeyClient) Create() *IngestKeyCreate {
+	mutation := newIngestKeyMutation(c.config, OpCreate)
+	return &IngestKeyCreate{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// CreateBulk returns a builder for creating a bulk of IngestKey entities.
+func (c *IngestKeyClient) CreateBulk(builders ...*IngestKeyCreate) *IngestKeyCreateBulk {
+	return &IngestKeyCreateBulk{config: c.config, builders: builders}
+}
+
+// MapCreateBulk creates a bulk creation builder from the given slice. For each item in the slice, the function creates
+// a builder and applies setFunc on it.
+func (c *IngestKeyClient) MapCreateBulk(slice any, setFunc func(*IngestKeyCreate, int)) *IngestKeyCreateBulk {
+	rv := reflect.ValueOf(slice)
+	if rv.Kind() != reflect.Slice {
+		return &IngestKeyCreateBulk{err: fmt.Errorf("calling to IngestKeyClient.MapCreateBulk with wrong type %T, need slice", slice)}
+	}
+	builders := make([]*IngestKeyCreate, rv.Len())
+	for i := 0; i < rv.Len(); i++ {
+		builders[i] = c.Create()
+		setFunc(builders[i], i)
+	}
+	return &IngestKeyCreateBulk{config: c.config, builders: builders}
+}
+
+// Update returns an update builder for IngestKey.
+func (c *IngestKeyClient) Update() *IngestKeyUpdate {
+	mutation := newIngestKeyMutation(c.config, OpUpdate)
+	return &IngestKeyUpdate{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// UpdateOne returns an update builder for the given entity.
+func (c *IngestKeyClient) UpdateOne(_m *IngestKey) *IngestKeyUpdateOne {
+	mutation := newIngestKeyMutation(c.config, OpUpdateOne, withIngestKey(_m))
+	return &IngestKeyUpdateOne{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// UpdateOneID returns an update builder for the given id.
+func (c *IngestKeyClient) UpdateOneID(id int) *IngestKeyUpdateOne {
+	mutation := newIngestKeyMutation(c.config, OpUpdateOne, withIngestKeyID(id))
+	return &IngestKeyUpdateOne{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// Delete returns a delete builder for IngestKey.
+func (c *IngestKeyClient) Delete() *IngestKeyDelete {
+	mutation := newIngestKeyMutation(c.config, OpDelete)
+	return &IngestKeyDelete{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// DeleteOne returns a builder for deleting the given entity.
+func (c *IngestKeyClient) DeleteOne(_m *IngestKey) *IngestKeyDeleteOne {
+	return c.DeleteOneID(_m.ID)
+}
+
+// DeleteOneID returns a builder for deleting the given entity by its id.
+func (c *IngestKeyClient) DeleteOneID(id int) *IngestKeyDeleteOne {
+	builder := c.Delete().Where(ingestkey.ID(id))
+	builder.mutation.id = &id
+	builder.mutation.op = OpDeleteOne
+	return &IngestKeyDeleteOne{builder}
+}
+
+// Query returns a query builder for IngestKey.
+func (c *IngestKeyClient) Query() *IngestKeyQuery {
+	return &IngestKeyQuery{
+		config: c.config,
+		ctx:    &QueryContext{Type: TypeIngestKey},
+		inters: c.Interceptors(),
+	}
+}
+
+// Get returns a IngestKey entity by its id.
+func (c *IngestKeyClient) Get(ctx context.Context, id int) (*IngestKey, error) {
+	return c.Query().Where(ingestkey.ID(id)).Only(ctx)
+}
+
+// GetX is like Get, but panics if an error occurs.
+func (c *IngestKeyClient) GetX(ctx context.Context, id int) *IngestKey {
+	obj, err := c.Get(ctx, id)
+	if err != nil {
+		panic(err)
+	}
+	return obj
+}
+
+// Hooks returns the client hooks.
+func (c *IngestKeyClient) Hooks() []Hook {
+	hooks := c.hooks.IngestKey
+	return append(hooks[:len(hooks):len(hooks)], ingestkey.Hooks[:]...)
+}
+
+// Interceptors returns the client interceptors.
+func (c *IngestKeyClient) Interceptors() []Interceptor {
+	return c.inters.IngestKey
+}
+
+func (c *IngestKeyClient) mutate(ctx context.Context, m *IngestKeyMutation) (Value, error) {
+	switch m.Op() {
+	case OpCreate:
+		return (&IngestKeyCreate{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpUpdate:
+		return (&IngestKeyUpdate{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpUpdateOne:
+		return (&IngestKeyUpdateOne{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpDelete, OpDeleteOne:
+		return (&IngestKeyDelete{config: c.config, hooks: c.Hooks(), mutation: m}).Exec(ctx)
+	default:
+		return nil, fmt.Errorf("ent: unknown IngestKey mutation op: %q", m.Op())
 	}
 }
 
@@ -4228,6 +4766,22 @@ func (c *TagClient) QueryTaskSchedules(_m *Tag) *TaskScheduleQuery {
 			sqlgraph.From(tag.Table, tag.FieldID, id),
 			sqlgraph.To(taskschedule.Table, taskschedule.FieldID),
 			sqlgraph.Edge(sqlgraph.M2M, true, tag.TaskSchedulesTable, tag.TaskSchedulesPrimaryKey...),
+		)
+		fromV = sqlgraph.Neighbors(_m.driver.Dialect(), step)
+		return fromV, nil
+	}
+	return query
+}
+
+// QueryDetectionRules queries the detection_rules edge of a Tag.
+func (c *TagClient) QueryDetectionRules(_m *Tag) *DetectionRuleQuery {
+	query := (&DetectionRuleClient{config: c.config}).Query()
+	query.path = func(context.Context) (fromV *sql.Selector, _ error) {
+		id := _m.ID
+		step := sqlgraph.NewStep(
+			sqlgraph.From(tag.Table, tag.FieldID, id),
+			sqlgraph.To(detectionrule.Table, detectionrule.FieldID),
+			sqlgraph.Edge(sqlgraph.M2M, true, tag.DetectionRulesTable, tag.DetectionRulesPrimaryKey...),
 		)
 		fromV = sqlgraph.Neighbors(_m.driver.Dialect(), step)
 		return fromV, nil
@@ -6678,6 +7232,54 @@ func (c *UserClient) QueryRegisteredTickets(_m *User) *TicketQuery {
 	return query
 }
 
+// QueryDetectionRulesAssigned queries the detection_rules_assigned edge of a User.
+func (c *UserClient) QueryDetectionRulesAssigned(_m *User) *DetectionRuleQuery {
+	query := (&DetectionRuleClient{config: c.config}).Query()
+	query.path = func(context.Context) (fromV *sql.Selector, _ error) {
+		id := _m.ID
+		step := sqlgraph.NewStep(
+			sqlgraph.From(user.Table, user.FieldID, id),
+			sqlgraph.To(detectionrule.Table, detectionrule.FieldID),
+			sqlgraph.Edge(sqlgraph.M2M, true, user.DetectionRulesAssignedTable, user.DetectionRulesAssignedPrimaryKey...),
+		)
+		fromV = sqlgraph.Neighbors(_m.driver.Dialect(), step)
+		return fromV, nil
+	}
+	return query
+}
+
+// QueryDetectionRulesApproved queries the detection_rules_approved edge of a User.
+func (c *UserClient) QueryDetectionRulesApproved(_m *User) *DetectionRuleQuery {
+	query := (&DetectionRuleClient{config: c.config}).Query()
+	query.path = func(context.Context) (fromV *sql.Selector, _ error) {
+		id := _m.ID
+		step := sqlgraph.NewStep(
+			sqlgraph.From(user.Table, user.FieldID, id),
+			sqlgraph.To(detectionrule.Table, detectionrule.FieldID),
+			sqlgraph.Edge(sqlgraph.M2M, true, user.DetectionRulesApprovedTable, user.DetectionRulesApprovedPrimaryKey...),
+		)
+		fromV = sqlgraph.Neighbors(_m.driver.Dialect(), step)
+		return fromV, nil
+	}
+	return query
+}
+
+// QueryDetectionRulesIngested queries the detection_rules_ingested edge of a User.
+func (c *UserClient) QueryDetectionRulesIngested(_m *User) *DetectionRuleQuery {
+	query := (&DetectionRuleClient{config: c.config}).Query()
+	query.path = func(context.Context) (fromV *sql.Selector, _ error) {
+		id := _m.ID
+		step := sqlgraph.NewStep(
+			sqlgraph.From(user.Table, user.FieldID, id),
+			sqlgraph.To(detectionrule.Table, detectionrule.FieldID),
+			sqlgraph.Edge(sqlgraph.M2M, true, user.DetectionRulesIngestedTable, user.DetectionRulesIngestedPrimaryKey...),
+		)
+		fromV = sqlgraph.Neighbors(_m.driver.Dialect(), step)
+		return fromV, nil
+	}
+	return query
+}
+
 // Hooks returns the client hooks.
 func (c *UserClient) Hooks() []Hook {
 	hooks := c.hooks.User
@@ -6709,21 +7311,21 @@ func (c *UserClient) mutate(ctx context.Context, m *UserMutation) (Value, error)
 type (
 	hooks struct {
 		APIToken, Attachment, Blob, Category, Channel, CompliancePolicy, Delivery,
-		Department, Employee, Evidence, ExplanationCategory, ExplanationLink,
-		ExplanationRequest, ExplanationStep, Memo, Playbook, PlaybookRun,
-		ReputationResult, Site, StatusDay, StatusHour, Tag, TaskSchedule,
-		TaskScheduleEvent, TaskSchedulePolicy, TaskScheduleWatcher, Ticket,
-		TicketApprover, TicketAssignee, TicketCitation, TicketEvent, TicketLink,
-		TicketTag, TicketWatcher, User []ent.Hook
+		Department, DetectionFingerprint, DetectionRule, Employee, Evidence,
+		ExplanationCategory, ExplanationLink, ExplanationRequest, ExplanationStep,
+		IngestKey, Memo, Playbook, PlaybookRun, ReputationResult, Site, StatusDay,
+		StatusHour, Tag, TaskSchedule, TaskScheduleEvent, TaskSchedulePolicy,
+		TaskScheduleWatcher, Ticket, TicketApprover, TicketAssignee, TicketCitation,
+		TicketEvent, TicketLink, TicketTag, TicketWatcher, User []ent.Hook
 	}
 	inters struct {
 		APIToken, Attachment, Blob, Category, Channel, CompliancePolicy, Delivery,
-		Department, Employee, Evidence, ExplanationCategory, ExplanationLink,
-		ExplanationRequest, ExplanationStep, Memo, Playbook, PlaybookRun,
-		ReputationResult, Site, StatusDay, StatusHour, Tag, TaskSchedule,
-		TaskScheduleEvent, TaskSchedulePolicy, TaskScheduleWatcher, Ticket,
-		TicketApprover, TicketAssignee, TicketCitation, TicketEvent, TicketLink,
-		TicketTag, TicketWatcher, User []ent.Interceptor
+		Department, DetectionFingerprint, DetectionRule, Employee, Evidence,
+		ExplanationCategory, ExplanationLink, ExplanationRequest, ExplanationStep,
+		IngestKey, Memo, Playbook, PlaybookRun, ReputationResult, Site, StatusDay,
+		StatusHour, Tag, TaskSchedule, TaskScheduleEvent, TaskSchedulePolicy,
+		TaskScheduleWatcher, Ticket, TicketApprover, TicketAssignee, TicketCitation,
+		TicketEvent, TicketLink, TicketTag, TicketWatcher, User []ent.Interceptor
 	}
 )
 

@@ -15,12 +15,15 @@ import (
 	"socdesk/ent/compliancepolicy"
 	"socdesk/ent/delivery"
 	"socdesk/ent/department"
+	"socdesk/ent/detectionfingerprint"
+	"socdesk/ent/detectionrule"
 	"socdesk/ent/employee"
 	"socdesk/ent/evidence"
 	"socdesk/ent/explanationcategory"
 	"socdesk/ent/explanationlink"
 	"socdesk/ent/explanationrequest"
 	"socdesk/ent/explanationstep"
+	"socdesk/ent/ingestkey"
 	"socdesk/ent/memo"
 	"socdesk/ent/playbook"
 	"socdesk/ent/playbookrun"
@@ -107,41 +110,44 @@ var (
 func checkColumn(t, c string) error {
 	initCheck.Do(func() {
 		columnCheck = sql.NewColumnCheck(map[string]func(string) bool{
-			apitoken.Table:            apitoken.ValidColumn,
-			attachment.Table:          attachment.ValidColumn,
-			blob.Table:                blob.ValidColumn,
-			category.Table:            category.ValidColumn,
-			channel.Table:             channel.ValidColumn,
-			compliancepolicy.Table:    compliancepolicy.ValidColumn,
-			delivery.Table:            delivery.ValidColumn,
-			department.Table:          department.ValidColumn,
-			employee.Table:            employee.ValidColumn,
-			evidence.Table:            evidence.ValidColumn,
-			explanationcategory.Table: explanationcategory.ValidColumn,
-			explanationlink.Table:     explanationlink.ValidColumn,
-			explanationrequest.Table:  explanationrequest.ValidColumn,
-			explanationstep.Table:     explanationstep.ValidColumn,
-			memo.Table:                memo.ValidColumn,
-			playbook.Table:            playbook.ValidColumn,
-			playbookrun.Table:         playbookrun.ValidColumn,
-			reputationresult.Table:    reputationresult.ValidColumn,
-			site.Table:                site.ValidColumn,
-			statusday.Table:           statusday.ValidColumn,
-			statushour.Table:          statushour.ValidColumn,
-			tag.Table:                 tag.ValidColumn,
-			taskschedule.Table:        taskschedule.ValidColumn,
-			taskscheduleevent.Table:   taskscheduleevent.ValidColumn,
-			taskschedulepolicy.Table:  taskschedulepolicy.ValidColumn,
-			taskschedulewatcher.Table: taskschedulewatcher.ValidColumn,
-			ticket.Table:              ticket.ValidColumn,
-			ticketapprover.Table:      ticketapprover.ValidColumn,
-			ticketassignee.Table:      ticketassignee.ValidColumn,
-			ticketcitation.Table:      ticketcitation.ValidColumn,
-			ticketevent.Table:         ticketevent.ValidColumn,
-			ticketlink.Table:          ticketlink.ValidColumn,
-			tickettag.Table:           tickettag.ValidColumn,
-			ticketwatcher.Table:       ticketwatcher.ValidColumn,
-			user.Table:                user.ValidColumn,
+			apitoken.Table:             apitoken.ValidColumn,
+			attachment.Table:           attachment.ValidColumn,
+			blob.Table:                 blob.ValidColumn,
+			category.Table:             category.ValidColumn,
+			channel.Table:              channel.ValidColumn,
+			compliancepolicy.Table:     compliancepolicy.ValidColumn,
+			delivery.Table:             delivery.ValidColumn,
+			department.Table:           department.ValidColumn,
+			detectionfingerprint.Table: detectionfingerprint.ValidColumn,
+			detectionrule.Table:        detectionrule.ValidColumn,
+			employee.Table:             employee.ValidColumn,
+			evidence.Table:             evidence.ValidColumn,
+			explanationcategory.Table:  explanationcategory.ValidColumn,
+			explanationlink.Table:      explanationlink.ValidColumn,
+			explanationrequest.Table:   explanationrequest.ValidColumn,
+			explanationstep.Table:      explanationstep.ValidColumn,
+			ingestkey.Table:            ingestkey.ValidColumn,
+			memo.Table:                 memo.ValidColumn,
+			playbook.Table:             playbook.ValidColumn,
+			playbookrun.Table:          playbookrun.ValidColumn,
+			reputationresult.Table:     reputationresult.ValidColumn,
+			site.Table:                 site.ValidColumn,
+			statusday.Table:            statusday.ValidColumn,
+			statushour.Table:           statushour.ValidColumn,
+			tag.Table:                  tag.ValidColumn,
+			taskschedule.Table:         taskschedule.ValidColumn,
+			taskscheduleevent.Table:    taskscheduleevent.ValidColumn,
+			taskschedulepolicy.Table:   taskschedulepolicy.ValidColumn,
+			taskschedulewatcher.Table:  taskschedulewatcher.ValidColumn,
+			ticket.Table:               ticket.ValidColumn,
+			ticketapprover.Table:       ticketapprover.ValidColumn,
+			ticketassignee.Table:       ticketassignee.ValidColumn,
+			ticketcitation.Table:       ticketcitation.ValidColumn,
+			ticketevent.Table:          ticketevent.ValidColumn,
+			ticketlink.Table:           ticketlink.ValidColumn,
+			tickettag.Table:            tickettag.ValidColumn,
+			ticketwatcher.Table:        ticketwatcher.ValidColumn,
+			user.Table:                 user.ValidColumn,
 		})
 	})
 	return columnCheck(t, c)

@@ -11,12 +11,15 @@ import (
 	"socdesk/ent/compliancepolicy"
 	"socdesk/ent/delivery"
 	"socdesk/ent/department"
+	"socdesk/ent/detectionfingerprint"
+	"socdesk/ent/detectionrule"
 	"socdesk/ent/employee"
 	"socdesk/ent/evidence"
 	"socdesk/ent/explanationcategory"
 	"socdesk/ent/explanationlink"
 	"socdesk/ent/explanationrequest"
 	"socdesk/ent/explanationstep"
+	"socdesk/ent/ingestkey"
 	"socdesk/ent/memo"
 	"socdesk/ent/playbook"
 	"socdesk/ent/playbookrun"
@@ -48,7 +51,7 @@ import (
 
 // schemaGraph holds a representation of ent/schema at runtime.
 var schemaGraph = func() *sqlgraph.Schema {
-	graph := &sqlgraph.Schema{Nodes: make([]*sqlgraph.Node, 35)}
+	graph := &sqlgraph.Schema{Nodes: make([]*sqlgraph.Node, 38)}
 	graph.Nodes[0] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   apitoken.Table,
@@ -223,6 +226,54 @@ var schemaGraph = func() *sqlgraph.Schema {
 	}
 	graph.Nodes[8] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
+			Table:   detectionfingerprint.Table,
+			Columns: detectionfingerprint.Columns,
+			ID: &sqlgraph.FieldSpec{
+				Type:   field.TypeInt,
+				Column: detectionfingerprint.FieldID,
+			},
+		},
+		Type: "DetectionFingerprint",
+		Fields: map[string]*sqlgraph.FieldSpec{
+			detectionfingerprint.FieldRuleID:      {Type: field.TypeInt, Column: detectionfingerprint.FieldRuleID},
+			detectionfingerprint.FieldFingerprint: {Type: field.TypeString, Column: detectionfingerprint.FieldFingerprint},
+			detectionfingerprint.FieldTicketID:    {Type: field.TypeInt, Column: detectionfingerprint.FieldTicketID},
+			detectionfingerprint.FieldLastSeenAt:  {Type: field.TypeTime, Column: detectionfingerprint.FieldLastSeenAt},
+		},
+	}
+	graph.Nodes[9] = &sqlgraph.Node{
+		NodeSpec: sqlgraph.NodeSpec{
+			Table:   detectionrule.Table,
+			Columns: detectionrule.Columns,
+			ID: &sqlgraph.FieldSpec{
+				Type:   field.TypeInt,
+				Column: detectionrule.FieldID,
+			},
+		},
+		Type: "DetectionRule",
+		Fields: map[string]*sqlgraph.FieldSpec{
+			detectionrule.FieldCreatedAt:          {Type: field.TypeTime, Column: detectionrule.FieldCreatedAt},
+			detectionrule.FieldUpdatedAt:          {Type: field.TypeTime, Column: detectionrule.FieldUpdatedAt},
+			detectionrule.FieldKey:                {Type: field.TypeString, Column: detectionrule.FieldKey},
+			detectionrule.FieldName:               {Type: field.TypeString, Column: detectionrule.FieldName},
+			detectionrule.FieldKind:               {Type: field.TypeEnum, Column: detectionrule.FieldKind},
+			detectionrule.FieldCategoryID:         {Type: field.TypeInt, Column: detectionrule.FieldCategoryID},
+			detectionrule.FieldSiteID:             {Type: field.TypeInt, Column: detectionrule.FieldSiteID},
+			detectionrule.FieldPriority:           {Type: field.TypeEnum, Column: detectionrule.FieldPriority},
+			detectionrule.FieldTemplate:           {Type: field.TypeEnum, Column: detectionrule.FieldTemplate},
+			detectionrule.FieldDedupFields:        {Type: field.TypeJSON, Column: detectionrule.FieldDedupFields},
+			detectionrule.FieldDedupWindowSeconds: {Type: field.TypeInt, Column: detectionrule.FieldDedupWindowSeconds},
+			detectionrule.FieldRepeatAfterClose:   {Type: field.TypeEnum, Column: detectionrule.FieldRepeatAfterClose},
+			detectionrule.FieldEnabled:            {Type: field.TypeBool, Column: detectionrule.FieldEnabled},
+			detectionrule.FieldTitleTemplate:      {Type: field.TypeString, Column: detectionrule.FieldTitleTemplate},
+			detectionrule.FieldPaths:              {Type: field.TypeJSON, Column: detectionrule.FieldPaths},
+			detectionrule.FieldHmacSecret:         {Type: field.TypeString, Column: detectionrule.FieldHmacSecret},
+			detectionrule.FieldEvidenceBound:      {Type: field.TypeInt, Column: detectionrule.FieldEvidenceBound},
+			detectionrule.FieldUpdatedByID:        {Type: field.TypeInt, Column: detectionrule.FieldUpdatedByID},
+		},
+	}
+	graph.Nodes[10] = &sqlgraph.Node{
+		NodeSpec: sqlgraph.NodeSpec{
 			Table:   employee.Table,
 			Columns: employee.Columns,
 			ID: &sqlgraph.FieldSpec{
@@ -243,7 +294,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			employee.FieldActive:       {Type: field.TypeBool, Column: employee.FieldActive},
 		},
 	}
-	graph.Nodes[9] = &sqlgraph.Node{
+	graph.Nodes[11] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   evidence.Table,
 			Columns: evidence.Columns,
@@ -259,7 +310,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			evidence.FieldCreatedAt: {Type: field.TypeTime, Column: evidence.FieldCreatedAt},
 		},
 	}
-	graph.Nodes[10] = &sqlgraph.Node{
+	graph.Nodes[12] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   explanationcategory.Table,
 			Columns: explanationcategory.Columns,
@@ -277,7 +328,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			explanationcategory.FieldActive:      {Type: field.TypeBool, Column: explanationcategory.FieldActive},
 		},
 	}
-	graph.Nodes[11] = &sqlgraph.Node{
+	graph.Nodes[13] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   explanationlink.Table,
 			Columns: explanationlink.Columns,
@@ -296,7 +347,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			explanationlink.FieldUsedAt:     {Type: field.TypeTime, Column: explanationlink.FieldUsedAt},
 		},
 	}
-	graph.Nodes[12] = &sqlgraph.Node{
+	graph.Nodes[14] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   explanationrequest.Table,
 			Columns: explanationrequest.Columns,
@@ -329,7 +380,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			explanationrequest.FieldVersion:        {Type: field.TypeInt, Column: explanationrequest.FieldVersion},
 		},
 	}
-	graph.Nodes[13] = &sqlgraph.Node{
+	graph.Nodes[15] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   explanationstep.Table,
 			Columns: explanationstep.Columns,
@@ -352,7 +403,26 @@ var schemaGraph = func() *sqlgraph.Schema {
 			explanationstep.FieldCreatedAt:       {Type: field.TypeTime, Column: explanationstep.FieldCreatedAt},
 		},
 	}
-	graph.Nodes[14] = &sqlgraph.Node{
+	graph.Nodes[16] = &sqlgraph.Node{
+		NodeSpec: sqlgraph.NodeSpec{
+			Table:   ingestkey.Table,
+			Columns: ingestkey.Columns,
+			ID: &sqlgraph.FieldSpec{
+				Type:   field.TypeInt,
+				Column: ingestkey.FieldID,
+			},
+		},
+		Type: "IngestKey",
+		Fields: map[string]*sqlgraph.FieldSpec{
+			ingestkey.FieldPrincipal: {Type: field.TypeString, Column: ingestkey.FieldPrincipal},
+			ingestkey.FieldKey:       {Type: field.TypeString, Column: ingestkey.FieldKey},
+			ingestkey.FieldEventHash: {Type: field.TypeString, Column: ingestkey.FieldEventHash},
+			ingestkey.FieldOutcome:   {Type: field.TypeString, Column: ingestkey.FieldOutcome},
+			ingestkey.FieldTicketID:  {Type: field.TypeInt, Column: ingestkey.FieldTicketID},
+			ingestkey.FieldCreatedAt: {Type: field.TypeTime, Column: ingestkey.FieldCreatedAt},
+		},
+	}
+	graph.Nodes[17] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   memo.Table,
 			Columns: memo.Columns,
@@ -371,7 +441,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			memo.FieldAuthorID:  {Type: field.TypeInt, Column: memo.FieldAuthorID},
 		},
 	}
-	graph.Nodes[15] = &sqlgraph.Node{
+	graph.Nodes[18] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   playbook.Table,
 			Columns: playbook.Columns,
@@ -395,7 +465,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			playbook.FieldTimeoutMs:       {Type: field.TypeInt, Column: playbook.FieldTimeoutMs},
 		},
 	}
-	graph.Nodes[16] = &sqlgraph.Node{
+	graph.Nodes[19] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   playbookrun.Table,
 			Columns: playbookrun.Columns,
@@ -423,7 +493,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			playbookrun.FieldFinishedAt:    {Type: field.TypeTime, Column: playbookrun.FieldFinishedAt},
 		},
 	}
-	graph.Nodes[17] = &sqlgraph.Node{
+	graph.Nodes[20] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   reputationresult.Table,
 			Columns: reputationresult.Columns,
@@ -449,7 +519,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			reputationresult.FieldRetryAt:    {Type: field.TypeTime, Column: reputationresult.FieldRetryAt},
 		},
 	}
-	graph.Nodes[18] = &sqlgraph.Node{
+	graph.Nodes[21] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   site.Table,
 			Columns: site.Columns,
@@ -466,7 +536,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			site.FieldDescription: {Type: field.TypeString, Column: site.FieldDescription},
 		},
 	}
-	graph.Nodes[19] = &sqlgraph.Node{
+	graph.Nodes[22] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   statusday.Table,
 			Columns: statusday.Columns,
@@ -483,7 +553,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			statusday.FieldDelta:  {Type: field.TypeInt, Column: statusday.FieldDelta},
 		},
 	}
-	graph.Nodes[20] = &sqlgraph.Node{
+	graph.Nodes[23] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   statushour.Table,
 			Columns: statushour.Columns,
@@ -500,7 +570,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			statushour.FieldDelta:  {Type: field.TypeInt, Column: statushour.FieldDelta},
 		},
 	}
-	graph.Nodes[21] = &sqlgraph.Node{
+	graph.Nodes[24] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   tag.Table,
 			Columns: tag.Columns,
@@ -517,7 +587,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			tag.FieldColor:     {Type: field.TypeString, Column: tag.FieldColor},
 		},
 	}
-	graph.Nodes[22] = &sqlgraph.Node{
+	graph.Nodes[25] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   taskschedule.Table,
 			Columns: taskschedule.Columns,
@@ -549,7 +619,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			taskschedule.FieldVersion:          {Type: field.TypeInt, Column: taskschedule.FieldVersion},
 		},
 	}
-	graph.Nodes[23] = &sqlgraph.Node{
+	graph.Nodes[26] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   taskscheduleevent.Table,
 			Columns: taskscheduleevent.Columns,
@@ -568,7 +638,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			taskscheduleevent.FieldChanges:    {Type: field.TypeJSON, Column: taskscheduleevent.FieldChanges},
 		},
 	}
-	graph.Nodes[24] = &sqlgraph.Node{
+	graph.Nodes[27] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   taskschedulepolicy.Table,
 			Columns: taskschedulepolicy.Columns,
@@ -589,7 +659,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			taskschedulepolicy.FieldCompliancePolicyID: {Type: field.TypeInt, Column: taskschedulepolicy.FieldCompliancePolicyID},
 		},
 	}
-	graph.Nodes[25] = &sqlgraph.Node{
+	graph.Nodes[28] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   taskschedulewatcher.Table,
 			Columns: taskschedulewatcher.Columns,
@@ -606,7 +676,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			taskschedulewatcher.FieldCreatedAt:  {Type: field.TypeTime, Column: taskschedulewatcher.FieldCreatedAt},
 		},
 	}
-	graph.Nodes[26] = &sqlgraph.Node{
+	graph.Nodes[29] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   ticket.Table,
 			Columns: ticket.Columns,
@@ -655,9 +725,10 @@ var schemaGraph = func() *sqlgraph.Schema {
 			ticket.FieldQueryFilter:       {Type: field.TypeJSON, Column: ticket.FieldQueryFilter},
 			ticket.FieldQuerySearch:       {Type: field.TypeString, Column: ticket.FieldQuerySearch},
 			ticket.FieldResolution:        {Type: field.TypeString, Column: ticket.FieldResolution},
+			ticket.FieldEvidenceDropped:   {Type: field.TypeInt, Column: ticket.FieldEvidenceDropped},
 		},
 	}
-	graph.Nodes[27] = &sqlgraph.Node{
+	graph.Nodes[30] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   ticketapprover.Table,
 			Columns: ticketapprover.Columns,
@@ -678,7 +749,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			ticketapprover.FieldUserID:   {Type: field.TypeInt, Column: ticketapprover.FieldUserID},
 		},
 	}
-	graph.Nodes[28] = &sqlgraph.Node{
+	graph.Nodes[31] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   ticketassignee.Table,
 			Columns: ticketassignee.Columns,
@@ -699,7 +770,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			ticketassignee.FieldUserID:   {Type: field.TypeInt, Column: ticketassignee.FieldUserID},
 		},
 	}
-	graph.Nodes[29] = &sqlgraph.Node{
+	graph.Nodes[32] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   ticketcitation.Table,
 			Columns: ticketcitation.Columns,
@@ -720,7 +791,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			ticketcitation.FieldCompliancePolicyID: {Type: field.TypeInt, Column: ticketcitation.FieldCompliancePolicyID},
 		},
 	}
-	graph.Nodes[30] = &sqlgraph.Node{
+	graph.Nodes[33] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   ticketevent.Table,
 			Columns: ticketevent.Columns,
@@ -743,7 +814,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			ticketevent.FieldChanges:      {Type: field.TypeJSON, Column: ticketevent.FieldChanges},
 		},
 	}
-	graph.Nodes[31] = &sqlgraph.Node{
+	graph.Nodes[34] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   ticketlink.Table,
 			Columns: ticketlink.Columns,
@@ -761,7 +832,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			ticketlink.FieldCreatedAt:   {Type: field.TypeTime, Column: ticketlink.FieldCreatedAt},
 		},
 	}
-	graph.Nodes[32] = &sqlgraph.Node{
+	graph.Nodes[35] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   tickettag.Table,
 			Columns: tickettag.Columns,
@@ -782,7 +853,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			tickettag.FieldTagID:    {Type: field.TypeInt, Column: tickettag.FieldTagID},
 		},
 	}
-	graph.Nodes[33] = &sqlgraph.Node{
+	graph.Nodes[36] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   ticketwatcher.Table,
 			Columns: ticketwatcher.Columns,
@@ -799,7 +870,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			ticketwatcher.FieldCreatedAt: {Type: field.TypeTime, Column: ticketwatcher.FieldCreatedAt},
 		},
 	}
-	graph.Nodes[34] = &sqlgraph.Node{
+	graph.Nodes[37] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   user.Table,
 			Columns: user.Columns,
@@ -1061,6 +1132,90 @@ var schemaGraph = func() *sqlgraph.Schema {
 		},
 		"Department",
 		"Employee",
+	)
+	graph.MustAddE(
+		"category",
+		&sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.M2O,
+			Inverse: false,
+			Table:   detectionrule.CategoryTable,
+			Columns: []string{detectionrule.CategoryColumn},
+			Bidi:    false,
+		},
+		"DetectionRule",
+		"Category",
+	)
+	graph.MustAddE(
+		"site",
+		&sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.M2O,
+			Inverse: false,
+			Table:   detectionrule.SiteTable,
+			Columns: []string{detectionrule.SiteColumn},
+			Bidi:    false,
+		},
+		"DetectionRule",
+		"Site",
+	)
+	graph.MustAddE(
+		"assignees",
+		&sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.M2M,
+			Inverse: false,
+			Table:   detectionrule.AssigneesTable,
+			Columns: detectionrule.AssigneesPrimaryKey,
+			Bidi:    false,
+		},
+		"DetectionRule",
+		"User",
+	)
+	graph.MustAddE(
+		"approvers",
+		&sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.M2M,
+			Inverse: false,
+			Table:   detectionrule.ApproversTable,
+			Columns: detectionrule.ApproversPrimaryKey,
+			Bidi:    false,
+		},
+		"DetectionRule",
+		"User",
+	)
+	graph.MustAddE(
+		"tags",
+		&sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.M2M,
+			Inverse: false,
+			Table:   detectionrule.TagsTable,
+			Columns: detectionrule.TagsPrimaryKey,
+			Bidi:    false,
+		},
+		"DetectionRule",
+		"Tag",
+	)
+	graph.MustAddE(
+		"ingesters",
+		&sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.M2M,
+			Inverse: false,
+			Table:   detectionrule.IngestersTable,
+			Columns: detectionrule.IngestersPrimaryKey,
+			Bidi:    false,
+		},
+		"DetectionRule",
+		"User",
+	)
+	graph.MustAddE(
+		"updated_by",
+		&sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.M2O,
+			Inverse: false,
+			Table:   detectionrule.UpdatedByTable,
+			Columns: []string{detectionrule.UpdatedByColumn},
+			Bidi:    false,
+		},
+		"DetectionRule",
+		"User",
 	)
 	graph.MustAddE(
 		"department",
@@ -1433,6 +1588,18 @@ var schemaGraph = func() *sqlgraph.Schema {
 		},
 		"Tag",
 		"TaskSchedule",
+	)
+	graph.MustAddE(
+		"detection_rules",
+		&sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.M2M,
+			Inverse: true,
+			Table:   tag.DetectionRulesTable,
+			Columns: tag.DetectionRulesPrimaryKey,
+			Bidi:    false,
+		},
+		"Tag",
+		"DetectionRule",
 	)
 	graph.MustAddE(
 		"ticket_tags",
@@ -2141,6 +2308,42 @@ var schemaGraph = func() *sqlgraph.Schema {
 		},
 		"User",
 		"Ticket",
+	)
+	graph.MustAddE(
+		"detection_rules_assigned",
+		&sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.M2M,
+			Inverse: true,
+			Table:   user.DetectionRulesAssignedTable,
+			Columns: user.DetectionRulesAssignedPrimaryKey,
+			Bidi:    false,
+		},
+		"User",
+		"DetectionRule",
+	)
+	graph.MustAddE(
+		"detection_rules_approved",
+		&sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.M2M,
+			Inverse: true,
+			Table:   user.DetectionRulesApprovedTable,
+			Columns: user.DetectionRulesApprovedPrimaryKey,
+			Bidi:    false,
+		},
+		"User",
+		"DetectionRule",
+	)
+	graph.MustAddE(
+		"detection_rules_ingested",
+		&sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.M2M,
+			Inverse: true,
+			Table:   user.DetectionRulesIngestedTable,
+			Columns: user.DetectionRulesIngestedPrimaryKey,
+			Bidi:    false,
+		},
+		"User",
+		"DetectionRule",
 	)
 	return graph
 }()
@@ -3092,6 +3295,294 @@ func (f *DepartmentFilter) WhereHasManagerWith(preds ...predicate.Employee) {
 }
 
 // addPredicate implements the predicateAdder interface.
+func (_q *DetectionFingerprintQuery) addPredicate(pred func(s *sql.Selector)) {
+	_q.predicates = append(_q.predicates, pred)
+}
+
+// Filter returns a Filter implementation to apply filters on the DetectionFingerprintQuery builder.
+func (_q *DetectionFingerprintQuery) Filter() *DetectionFingerprintFilter {
+	return &DetectionFingerprintFilter{config: _q.config, predicateAdder: _q}
+}
+
+// addPredicate implements the predicateAdder interface.
+func (m *DetectionFingerprintMutation) addPredicate(pred func(s *sql.Selector)) {
+	m.predicates = append(m.predicates, pred)
+}
+
+// Filter returns an entql.Where implementation to apply filters on the DetectionFingerprintMutation builder.
+func (m *DetectionFingerprintMutation) Filter() *DetectionFingerprintFilter {
+	return &DetectionFingerprintFilter{config: m.config, predicateAdder: m}
+}
+
+// DetectionFingerprintFilter provides a generic filtering capability at runtime for DetectionFingerprintQuery.
+type DetectionFingerprintFilter struct {
+	predicateAdder
+	config
+}
+
+// Where applies the entql predicate on the query filter.
+func (f *DetectionFingerprintFilter) Where(p entql.P) {
+	f.addPredicate(func(s *sql.Selector) {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[8].Type, p, s); err != nil {
+			s.AddError(err)
+		}
+	})
+}
+
+// WhereID applies the entql int predicate on the id field.
+func (f *DetectionFingerprintFilter) WhereID(p entql.IntP) {
+	f.Where(p.Field(detectionfingerprint.FieldID))
+}
+
+// WhereRuleID applies the entql int predicate on the rule_id field.
+func (f *DetectionFingerprintFilter) WhereRuleID(p entql.IntP) {
+	f.Where(p.Field(detectionfingerprint.FieldRuleID))
+}
+
+// WhereFingerprint applies the entql string predicate on the fingerprint field.
+func (f *DetectionFingerprintFilter) WhereFingerprint(p entql.StringP) {
+	f.Where(p.Field(detectionfingerprint.FieldFingerprint))
+}
+
+// WhereTicketID applies the entql int predicate on the ticket_id field.
+func (f *DetectionFingerprintFilter) WhereTicketID(p entql.IntP) {
+	f.Where(p.Field(detectionfingerprint.FieldTicketID))
+}
+
+// WhereLastSeenAt applies the entql time.Time predicate on the last_seen_at field.
+func (f *DetectionFingerprintFilter) WhereLastSeenAt(p entql.TimeP) {
+	f.Where(p.Field(detectionfingerprint.FieldLastSeenAt))
+}
+
+// addPredicate implements the predicateAdder interface.
+func (_q *DetectionRuleQuery) addPredicate(pred func(s *sql.Selector)) {
+	_q.predicates = append(_q.predicates, pred)
+}
+
+// Filter returns a Filter implementation to apply filters on the DetectionRuleQuery builder.
+func (_q *DetectionRuleQuery) Filter() *DetectionRuleFilter {
+	return &DetectionRuleFilter{config: _q.config, predicateAdder: _q}
+}
+
+// addPredicate implements the predicateAdder interface.
+func (m *DetectionRuleMutation) addPredicate(pred func(s *sql.Selector)) {
+	m.predicates = append(m.predicates, pred)
+}
+
+// Filter returns an entql.Where implementation to apply filters on the DetectionRuleMutation builder.
+func (m *DetectionRuleMutation) Filter() *DetectionRuleFilter {
+	return &DetectionRuleFilter{config: m.config, predicateAdder: m}
+}
+
+// DetectionRuleFilter provides a generic filtering capability at runtime for DetectionRuleQuery.
+type DetectionRuleFilter struct {
+	predicateAdder
+	config
+}
+
+// Where applies the entql predicate on the query filter.
+func (f *DetectionRuleFilter) Where(p entql.P) {
+	f.addPredicate(func(s *sql.Selector) {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[9].Type, p, s); err != nil {
+			s.AddError(err)
+		}
+	})
+}
+
+// WhereID applies the entql int predicate on the id field.
+func (f *DetectionRuleFilter) WhereID(p entql.IntP) {
+	f.Where(p.Field(detectionrule.FieldID))
+}
+
+// WhereCreatedAt applies the entql time.Time predicate on the created_at field.
+func (f *DetectionRuleFilter) WhereCreatedAt(p entql.TimeP) {
+	f.Where(p.Field(detectionrule.FieldCreatedAt))
+}
+
+// WhereUpdatedAt applies the entql time.Time predicate on the updated_at field.
+func (f *DetectionRuleFilter) WhereUpdatedAt(p entql.TimeP) {
+	f.Where(p.Field(detectionrule.FieldUpdatedAt))
+}
+
+// WhereKey applies the entql string predicate on the key field.
+func (f *DetectionRuleFilter) WhereKey(p entql.StringP) {
+	f.Where(p.Field(detectionrule.FieldKey))
+}
+
+// WhereName applies the entql string predicate on the name field.
+func (f *DetectionRuleFilter) WhereName(p entql.StringP) {
+	f.Where(p.Field(detectionrule.FieldName))
+}
+
+// WhereKind applies the entql string predicate on the kind field.
+func (f *DetectionRuleFilter) WhereKind(p entql.StringP) {
+	f.Where(p.Field(detectionrule.FieldKind))
+}
+
+// WhereCategoryID applies the entql int predicate on the category_id field.
+func (f *DetectionRuleFilter) WhereCategoryID(p entql.IntP) {
+	f.Where(p.Field(detectionrule.FieldCategoryID))
+}
+
+// WhereSiteID applies the entql int predicate on the site_id field.
+func (f *DetectionRuleFilter) WhereSiteID(p entql.IntP) {
+	f.Where(p.Field(detectionrule.FieldSiteID))
+}
+
+// WherePriority applies the entql string predicate on the priority field.
+func (f *DetectionRuleFilter) WherePriority(p entql.StringP) {
+	f.Where(p.Field(detectionrule.FieldPriority))
+}
+
+// WhereTemplate applies the entql string predicate on the template field.
+func (f *DetectionRuleFilter) WhereTemplate(p entql.StringP) {
+	f.Where(p.Field(detectionrule.FieldTemplate))
+}
+
+// WhereDedupFields applies the entql json.RawMessage predicate on the dedup_fields field.
+func (f *DetectionRuleFilter) WhereDedupFields(p entql.BytesP) {
+	f.Where(p.Field(detectionrule.FieldDedupFields))
+}
+
+// WhereDedupWindowSeconds applies the entql int predicate on the dedup_window_seconds field.
+func (f *DetectionRuleFilter) WhereDedupWindowSeconds(p entql.IntP) {
+	f.Where(p.Field(detectionrule.FieldDedupWindowSeconds))
+}
+
+// WhereRepeatAfterClose applies the entql string predicate on the repeat_after_close field.
+func (f *DetectionRuleFilter) WhereRepeatAfterClose(p entql.StringP) {
+	f.Where(p.Field(detectionrule.FieldRepeatAfterClose))
+}
+
+// WhereEnabled applies the entql bool predicate on the enabled field.
+func (f *DetectionRuleFilter) WhereEnabled(p entql.BoolP) {
+	f.Where(p.Field(detectionrule.FieldEnabled))
+}
+
+// WhereTitleTemplate applies the entql string predicate on the title_template field.
+func (f *DetectionRuleFilter) WhereTitleTemplate(p entql.StringP) {
+	f.Where(p.Field(detectionrule.FieldTitleTemplate))
+}
+
+// WherePaths applies the entql json.RawMessage predicate on the paths field.
+func (f *DetectionRuleFilter) WherePaths(p entql.BytesP) {
+	f.Where(p.Field(detectionrule.FieldPaths))
+}
+
+// WhereHmacSecret applies the entql string predicate on the hmac_secret field.
+func (f *DetectionRuleFilter) WhereHmacSecret(p entql.StringP) {
+	f.Where(p.Field(detectionrule.FieldHmacSecret))
+}
+
+// WhereEvidenceBound applies the entql int predicate on the evidence_bound field.
+func (f *DetectionRuleFilter) WhereEvidenceBound(p entql.IntP) {
+	f.Where(p.Field(detectionrule.FieldEvidenceBound))
+}
+
+// WhereUpdatedByID applies the entql int predicate on the updated_by_id field.
+func (f *DetectionRuleFilter) WhereUpdatedByID(p entql.IntP) {
+	f.Where(p.Field(detectionrule.FieldUpdatedByID))
+}
+
+// WhereHasCategory applies a predicate to check if query has an edge category.
+func (f *DetectionRuleFilter) WhereHasCategory() {
+	f.Where(entql.HasEdge("category"))
+}
+
+// WhereHasCategoryWith applies a predicate to check if query has an edge category with a given conditions (other predicates).
+func (f *DetectionRuleFilter) WhereHasCategoryWith(preds ...predicate.Category) {
+	f.Where(entql.HasEdgeWith("category", sqlgraph.WrapFunc(func(s *sql.Selector) {
+		for _, p := range preds {
+			p(s)
+		}
+	})))
+}
+
+// WhereHasSite applies a predicate to check if query has an edge site.
+func (f *DetectionRuleFilter) WhereHasSite() {
+	f.Where(entql.HasEdge("site"))
+}
+
+// WhereHasSiteWith applies a predicate to check if query has an edge site with a given conditions (other predicates).
+func (f *DetectionRuleFilter) WhereHasSiteWith(preds ...predicate.Site) {
+	f.Where(entql.HasEdgeWith("site", sqlgraph.WrapFunc(func(s *sql.Selector) {
+		for _, p := range preds {
+			p(s)
+		}
+	})))
+}
+
+// WhereHasAssignees applies a predicate to check if query has an edge assignees.
+func (f *DetectionRuleFilter) WhereHasAssignees() {
+	f.Where(entql.HasEdge("assignees"))
+}
+
+// WhereHasAssigneesWith applies a predicate to check if query has an edge assignees with a given conditions (other predicates).
+func (f *DetectionRuleFilter) WhereHasAssigneesWith(preds ...predicate.User) {
+	f.Where(entql.HasEdgeWith("assignees", sqlgraph.WrapFunc(func(s *sql.Selector) {
+		for _, p := range preds {
+			p(s)
+		}
+	})))
+}
+
+// WhereHasApprovers applies a predicate to check if query has an edge approvers.
+func (f *DetectionRuleFilter) WhereHasApprovers() {
+	f.Where(entql.HasEdge("approvers"))
+}
+
+// WhereHasApproversWith applies a predicate to check if query has an edge approvers with a given conditions (other predicates).
+func (f *DetectionRuleFilter) WhereHasApproversWith(preds ...predicate.User) {
+	f.Where(entql.HasEdgeWith("approvers", sqlgraph.WrapFunc(func(s *sql.Selector) {
+		for _, p := range preds {
+			p(s)
+		}
+	})))
+}
+
+// WhereHasTags applies a predicate to check if query has an edge tags.
+func (f *DetectionRuleFilter) WhereHasTags() {
+	f.Where(entql.HasEdge("tags"))
+}
+
+// WhereHasTagsWith applies a predicate to check if query has an edge tags with a given conditions (other predicates).
+func (f *DetectionRuleFilter) WhereHasTagsWith(preds ...predicate.Tag) {
+	f.Where(entql.HasEdgeWith("tags", sqlgraph.WrapFunc(func(s *sql.Selector) {
+		for _, p := range preds {
+			p(s)
+		}
+	})))
+}
+
+// WhereHasIngesters applies a predicate to check if query has an edge ingesters.
+func (f *DetectionRuleFilter) WhereHasIngesters() {
+	f.Where(entql.HasEdge("ingesters"))
+}
+
+// WhereHasIngestersWith applies a predicate to check if query has an edge ingesters with a given conditions (other predicates).
+func (f *DetectionRuleFilter) WhereHasIngestersWith(preds ...predicate.User) {
+	f.Where(entql.HasEdgeWith("ingesters", sqlgraph.WrapFunc(func(s *sql.Selector) {
+		for _, p := range preds {
+			p(s)
+		}
+	})))
+}
+
+// WhereHasUpdatedBy applies a predicate to check if query has an edge updated_by.
+func (f *DetectionRuleFilter) WhereHasUpdatedBy() {
+	f.Where(entql.HasEdge("updated_by"))
+}
+
+// WhereHasUpdatedByWith applies a predicate to check if query has an edge updated_by with a given conditions (other predicates).
+func (f *DetectionRuleFilter) WhereHasUpdatedByWith(preds ...predicate.User) {
+	f.Where(entql.HasEdgeWith("updated_by", sqlgraph.WrapFunc(func(s *sql.Selector) {
+		for _, p := range preds {
+			p(s)
+		}
+	})))
+}
+
+// addPredicate implements the predicateAdder interface.
 func (_q *EmployeeQuery) addPredicate(pred func(s *sql.Selector)) {
 	_q.predicates = append(_q.predicates, pred)
 }
@@ -3120,7 +3611,7 @@ type EmployeeFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *EmployeeFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[8].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[10].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -3233,7 +3724,7 @@ type EvidenceFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *EvidenceFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[9].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[11].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -3302,7 +3793,7 @@ type ExplanationCategoryFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *ExplanationCategoryFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[10].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[12].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -3367,7 +3858,7 @@ type ExplanationLinkFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *ExplanationLinkFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[11].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[13].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -3465,7 +3956,7 @@ type ExplanationRequestFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *ExplanationRequestFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[12].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[14].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -3731,7 +4222,7 @@ type ExplanationStepFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *ExplanationStepFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[13].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[15].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -3863,6 +4354,76 @@ func (f *ExplanationStepFilter) WhereHasAttachmentsWith(preds ...predicate.Attac
 }
 
 // addPredicate implements the predicateAdder interface.
+func (_q *IngestKeyQuery) addPredicate(pred func(s *sql.Selector)) {
+	_q.predicates = append(_q.predicates, pred)
+}
+
+// Filter returns a Filter implementation to apply filters on the IngestKeyQuery builder.
+func (_q *IngestKeyQuery) Filter() *IngestKeyFilter {
+	return &IngestKeyFilter{config: _q.config, predicateAdder: _q}
+}
+
+// addPredicate implements the predicateAdder interface.
+func (m *IngestKeyMutation) addPredicate(pred func(s *sql.Selector)) {
+	m.predicates = append(m.predicates, pred)
+}
+
+// Filter returns an entql.Where implementation to apply filters on the IngestKeyMutation builder.
+func (m *IngestKeyMutation) Filter() *IngestKeyFilter {
+	return &IngestKeyFilter{config: m.config, predicateAdder: m}
+}
+
+// IngestKeyFilter provides a generic filtering capability at runtime for IngestKeyQuery.
+type IngestKeyFilter struct {
+	predicateAdder
+	config
+}
+
+// Where applies the entql predicate on the query filter.
+func (f *IngestKeyFilter) Where(p entql.P) {
+	f.addPredicate(func(s *sql.Selector) {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[16].Type, p, s); err != nil {
+			s.AddError(err)
+		}
+	})
+}
+
+// WhereID applies the entql int predicate on the id field.
+func (f *IngestKeyFilter) WhereID(p entql.IntP) {
+	f.Where(p.Field(ingestkey.FieldID))
+}
+
+// WherePrincipal applies the entql string predicate on the principal field.
+func (f *IngestKeyFilter) WherePrincipal(p entql.StringP) {
+	f.Where(p.Field(ingestkey.FieldPrincipal))
+}
+
+// WhereKey applies the entql string predicate on the key field.
+func (f *IngestKeyFilter) WhereKey(p entql.StringP) {
+	f.Where(p.Field(ingestkey.FieldKey))
+}
+
+// WhereEventHash applies the entql string predicate on the event_hash field.
+func (f *IngestKeyFilter) WhereEventHash(p entql.StringP) {
+	f.Where(p.Field(ingestkey.FieldEventHash))
+}
+
+// WhereOutcome applies the entql string predicate on the outcome field.
+func (f *IngestKeyFilter) WhereOutcome(p entql.StringP) {
+	f.Where(p.Field(ingestkey.FieldOutcome))
+}
+
+// WhereTicketID applies the entql int predicate on the ticket_id field.
+func (f *IngestKeyFilter) WhereTicketID(p entql.IntP) {
+	f.Where(p.Field(ingestkey.FieldTicketID))
+}
+
+// WhereCreatedAt applies the entql time.Time predicate on the created_at field.
+func (f *IngestKeyFilter) WhereCreatedAt(p entql.TimeP) {
+	f.Where(p.Field(ingestkey.FieldCreatedAt))
+}
+
+// addPredicate implements the predicateAdder interface.
 func (_q *MemoQuery) addPredicate(pred func(s *sql.Selector)) {
 	_q.predicates = append(_q.predicates, pred)
 }
@@ -3891,7 +4452,7 @@ type MemoFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *MemoFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[14].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[17].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -4003,7 +4564,7 @@ type PlaybookFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *PlaybookFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[15].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[18].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -4112,7 +4673,7 @@ type PlaybookRunFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *PlaybookRunFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[16].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[19].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -4269,7 +4830,7 @@ type ReputationResultFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *ReputationResultFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[17].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[20].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -4374,7 +4935,7 @@ type SiteFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *SiteFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[18].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[21].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -4476,7 +5037,7 @@ type StatusDayFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *StatusDayFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[19].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[22].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -4536,7 +5097,7 @@ type StatusHourFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *StatusHourFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[20].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[23].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -4596,7 +5157,7 @@ type TagFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *TagFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[21].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[24].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -4655,6 +5216,20 @@ func (f *TagFilter) WhereHasTaskSchedulesWith(preds ...predicate.TaskSchedule) {
 	})))
 }
 
+// WhereHasDetectionRules applies a predicate to check if query has an edge detection_rules.
+func (f *TagFilter) WhereHasDetectionRules() {
+	f.Where(entql.HasEdge("detection_rules"))
+}
+
+// WhereHasDetectionRulesWith applies a predicate to check if query has an edge detection_rules with a given conditions (other predicates).
+func (f *TagFilter) WhereHasDetectionRulesWith(preds ...predicate.DetectionRule) {
+	f.Where(entql.HasEdgeWith("detection_rules", sqlgraph.WrapFunc(func(s *sql.Selector) {
+		for _, p := range preds {
+			p(s)
+		}
+	})))
+}
+
 // WhereHasTicketTags applies a predicate to check if query has an edge ticket_tags.
 func (f *TagFilter) WhereHasTicketTags() {
 	f.Where(entql.HasEdge("ticket_tags"))
@@ -4698,7 +5273,7 @@ type TaskScheduleFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *TaskScheduleFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[22].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[25].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -4973,7 +5548,7 @@ type TaskScheduleEventFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *TaskScheduleEventFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[23].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[26].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -5071,7 +5646,7 @@ type TaskSchedulePolicyFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *TaskSchedulePolicyFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[24].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[27].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -5144,7 +5719,7 @@ type TaskScheduleWatcherFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *TaskScheduleWatcherFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[25].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[28].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -5232,7 +5807,7 @@ type TicketFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *TicketFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[26].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[29].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -5431,6 +6006,11 @@ func (f *TicketFilter) WhereQuerySearch(p entql.StringP) {
 // WhereResolution applies the entql string predicate on the resolution field.
 func (f *TicketFilter) WhereResolution(p entql.StringP) {
 	f.Where(p.Field(ticket.FieldResolution))
+}
+
+// WhereEvidenceDropped applies the entql int predicate on the evidence_dropped field.
+func (f *TicketFilter) WhereEvidenceDropped(p entql.IntP) {
+	f.Where(p.Field(ticket.FieldEvidenceDropped))
 }
 
 // WhereHasCategory applies a predicate to check if query has an edge category.
@@ -5770,7 +6350,7 @@ type TicketApproverFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *TicketApproverFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[27].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[30].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -5843,7 +6423,7 @@ type TicketAssigneeFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *TicketAssigneeFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[28].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[31].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -5916,7 +6496,7 @@ type TicketCitationFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *TicketCitationFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[29].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[32].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -5989,7 +6569,7 @@ type TicketEventFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *TicketEventFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[30].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[33].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -6107,7 +6687,7 @@ type TicketLinkFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *TicketLinkFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[31].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[34].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -6214,7 +6794,7 @@ type TicketTagFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *TicketTagFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[32].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[35].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -6287,7 +6867,7 @@ type TicketWatcherFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *TicketWatcherFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[33].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[36].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -6375,7 +6955,7 @@ type UserFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *UserFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[34].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[37].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -6500,6 +7080,48 @@ func (f *UserFilter) WhereHasRegisteredTickets() {
 // WhereHasRegisteredTicketsWith applies a predicate to check if query has an edge registered_tickets with a given conditions (other predicates).
 func (f *UserFilter) WhereHasRegisteredTicketsWith(preds ...predicate.Ticket) {
 	f.Where(entql.HasEdgeWith("registered_tickets", sqlgraph.WrapFunc(func(s *sql.Selector) {
+		for _, p := range preds {
+			p(s)
+		}
+	})))
+}
+
+// WhereHasDetectionRulesAssigned applies a predicate to check if query has an edge detection_rules_assigned.
+func (f *UserFilter) WhereHasDetectionRulesAssigned() {
+	f.Where(entql.HasEdge("detection_rules_assigned"))
+}
+
+// WhereHasDetectionRulesAssignedWith applies a predicate to check if query has an edge detection_rules_assigned with a given conditions (other predicates).
+func (f *UserFilter) WhereHasDetectionRulesAssignedWith(preds ...predicate.DetectionRule) {
+	f.Where(entql.HasEdgeWith("detection_rules_assigned", sqlgraph.WrapFunc(func(s *sql.Selector) {
+		for _, p := range preds {
+			p(s)
+		}
+	})))
+}
+
+// WhereHasDetectionRulesApproved applies a predicate to check if query has an edge detection_rules_approved.
+func (f *UserFilter) WhereHasDetectionRulesApproved() {
+	f.Where(entql.HasEdge("detection_rules_approved"))
+}
+
+// WhereHasDetectionRulesApprovedWith applies a predicate to check if query has an edge detection_rules_approved with a given conditions (other predicates).
+func (f *UserFilter) WhereHasDetectionRulesApprovedWith(preds ...predicate.DetectionRule) {
+	f.Where(entql.HasEdgeWith("detection_rules_approved", sqlgraph.WrapFunc(func(s *sql.Selector) {
+		for _, p := range preds {
+			p(s)
+		}
+	})))
+}
+
+// WhereHasDetectionRulesIngested applies a predicate to check if query has an edge detection_rules_ingested.
+func (f *UserFilter) WhereHasDetectionRulesIngested() {
+	f.Where(entql.HasEdge("detection_rules_ingested"))
+}
+
+// WhereHasDetectionRulesIngestedWith applies a predicate to check if query has an edge detection_rules_ingested with a given conditions (other predicates).
+func (f *UserFilter) WhereHasDetectionRulesIngestedWith(preds ...predicate.DetectionRule) {
+	f.Where(entql.HasEdgeWith("detection_rules_ingested", sqlgraph.WrapFunc(func(s *sql.Selector) {
 		for _, p := range preds {
 			p(s)
 		}

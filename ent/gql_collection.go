@@ -12,6 +12,7 @@ import (
 	"socdesk/ent/compliancepolicy"
 	"socdesk/ent/delivery"
 	"socdesk/ent/department"
+	"socdesk/ent/detectionrule"
 	"socdesk/ent/employee"
 	"socdesk/ent/evidence"
 	"socdesk/ent/explanationcategory"
@@ -919,6 +920,269 @@ func newDepartmentPaginateArgs(rv map[string]any) *departmentPaginateArgs {
 		case *DepartmentOrder:
 			if v != nil {
 				args.opts = append(args.opts, WithDepartmentOrder(v))
+			}
+		}
+	}
+	return args
+}
+
+// CollectFields tells the query-builder to eagerly load connected nodes by resolver context.
+func (_q *DetectionRuleQuery) CollectFields(ctx context.Context, satisfies ...string) (*DetectionRuleQuery, error) {
+	fc := graphql.GetFieldContext(ctx)
+	if fc == nil {
+		return _q, nil
+	}
+	if err := _q.collectField(ctx, false, graphql.GetOperationContext(ctx), fc.Field, nil, satisfies...); err != nil {
+		return nil, err
+	}
+	return _q, nil
+}
+
+func (_q *DetectionRuleQuery) collectField(ctx context.Context, oneNode bool, opCtx *graphql.OperationContext, collected graphql.CollectedField, path []string, satisfies ...string) error {
+	path = append([]string(nil), path...)
+	var (
+		unknownSeen    bool
+		fieldSeen      = make(map[string]struct{}, len(detectionrule.Columns))
+		selectedFields = []string{detectionrule.FieldID}
+	)
+	for _, field := range graphql.CollectFields(opCtx, collected.Selections, satisfies) {
+		switch field.Name {
+
+		case "category":
+			var (
+				alias = field.Alias
+				path  = append(path, alias)
+				query = (&CategoryClient{config: _q.config}).Query()
+			)
+			if err := query.collectField(ctx, oneNode, opCtx, field, path, mayAddCondition(satisfies, categoryImplementors)...); err != nil {
+				return err
+			}
+			_q.withCategory = query
+			if _, ok := fieldSeen[detectionrule.FieldCategoryID]; !ok {
+				selectedFields = append(selectedFields, detectionrule.FieldCategoryID)
+				fieldSeen[detectionrule.FieldCategoryID] = struct{}{}
+			}
+
+		case "site":
+			var (
+				alias = field.Alias
+				path  = append(path, alias)
+				query = (&SiteClient{config: _q.config}).Query()
+			)
+			if err := query.collectField(ctx, oneNode, opCtx, field, path, mayAddCondition(satisfies, siteImplementors)...); err != nil {
+				return err
+			}
+			_q.withSite = query
+			if _, ok := fieldSeen[detectionrule.FieldSiteID]; !ok {
+				selectedFields = append(selectedFields, detectionrule.FieldSiteID)
+				fieldSeen[detectionrule.FieldSiteID] = struct{}{}
+			}
+
+		case "assignees":
+			var (
+				alias = field.Alias
+				path  = append(path, alias)
+				query = (&UserClient{config: _q.config}).Query()
+			)
+			if err := query.collectField(ctx, false, opCtx, field, path, mayAddCondition(satisfies, userImplementors)...); err != nil {
+				return err
+			}
+			_q.WithNamedAssignees(alias, func(wq *UserQuery) {
+				*wq = *query
+			})
+
+		case "approvers":
+			var (
+				alias = field.Alias
+				path  = append(path, alias)
+				query = (&UserClient{config: _q.config}).Query()
+			)
+			if err := query.collectField(ctx, false, opCtx, field, path, mayAddCondition(satisfies, userImplementors)...); err != nil {
+				return err
+			}
+			_q.WithNamedApprovers(alias, func(wq *UserQuery) {
+				*wq = *query
+			})
+
+		case "tags":
+			var (
+				alias = field.Alias
+				path  = append(path, alias)
+				query = (&TagClient{config: _q.config}).Query()
+			)
+			if err := query.collectField(ctx, false, opCtx, field, path, mayAddCondition(satisfies, tagImplementors)...); err != nil {
+				return err
+			}
+			_q.WithNamedTags(alias, func(wq *TagQuery) {
+				*wq = *query
+			})
+
+		case "ingesters":
+			var (
+				alias = field.Alias
+				path  = append(path, alias)
+				query = (&UserClient{config: _q.config}).Query()
+			)
+			if err := query.collectField(ctx, false, opCtx, field, path, mayAddCondition(satisfies, userImplementors)...); err != nil {
+				return err
+			}
+			_q.WithNamedIngesters(alias, func(wq *UserQuery) {
+				*wq = *query
+			})
+
+		case "updatedBy":
+			var (
+				alias = field.Alias
+				path  = append(path, alias)
+				query = (&UserClient{config: _q.config}).Query()
+			)
+			if err := query.collectField(ctx, oneNode, opCtx, field, path, mayAddCondition(satisfies, userImplementors)...); err != nil {
+				return err
+			}
+			_q.withUpdatedBy = query
+			if _, ok := fieldSeen[detectionrule.FieldUpdatedByID]; !ok {
+				selectedFields = append(selectedFields, detectionrule.FieldUpdatedByID)
+				fieldSeen[detectionrule.FieldUpdatedByID] = struct{}{}
+			}
+		case "createdAt":
+			if _, ok := fieldSeen[detectionrule.FieldCreatedAt]; !ok {
+				selectedFields = append(selectedFields, detectionrule.FieldCreatedAt)
+				fieldSeen[detectionrule.FieldCreatedAt] = struct{}{}
+			}
+		case "updatedAt":
+			if _, ok := fieldSeen[detectionrule.FieldUpdatedAt]; !ok {
+				selectedFields = append(selectedFields, detectionrule.FieldUpdatedAt)
+				fieldSeen[detectionrule.FieldUpdatedAt] = struct{}{}
+			}
+		case "key":
+			if _, ok := fieldSeen[detectionrule.FieldKey]; !ok {
+				selectedFields = append(selectedFields, detectionrule.FieldKey)
+				fieldSeen[detectionrule.FieldKey] = struct{}{}
+			}
+		case "name":
+			if _, ok := fieldSeen[detectionrule.FieldName]; !ok {
+				selectedFields = append(selectedFields, detectionrule.FieldName)
+				fieldSeen[detectionrule.FieldName] = struct{}{}
+			}
+		case "kind":
+			if _, ok := fieldSeen[detectionrule.FieldKind]; !ok {
+				selectedFields = append(selectedFields, detectionrule.FieldKind)
+				fieldSeen[detectionrule.FieldKind] = struct{}{}
+			}
+		case "categoryID":
+			if _, ok := fieldSeen[detectionrule.FieldCategoryID]; !ok {
+				selectedFields = append(selectedFields, detectionrule.FieldCategoryID)
+				fieldSeen[detectionrule.FieldCategoryID] = struct{}{}
+			}
+		case "siteID":
+			if _, ok := fieldSeen[detectionrule.FieldSiteID]; !ok {
+				selectedFields = append(selectedFields, detectionrule.FieldSiteID)
+				fieldSeen[detectionrule.FieldSiteID] = struct{}{}
+			}
+		case "priority":
+			if _, ok := fieldSeen[detectionrule.FieldPriority]; !ok {
+				selectedFields = append(selectedFields, detectionrule.FieldPriority)
+				fieldSeen[detectionrule.FieldPriority] = struct{}{}
+			}
+		case "template":
+			if _, ok := fieldSeen[detectionrule.FieldTemplate]; !ok {
+				selectedFields = append(selectedFields, detectionrule.FieldTemplate)
+				fieldSeen[detectionrule.FieldTemplate] = struct{}{}
+			}
+		case "dedupFields":
+			if _, ok := fieldSeen[detectionrule.FieldDedupFields]; !ok {
+				selectedFields = append(selectedFields, detectionrule.FieldDedupFields)
+				fieldSeen[detectionrule.FieldDedupFields] = struct{}{}
+			}
+		case "dedupWindowSeconds":
+			if _, ok := fieldSeen[detectionrule.FieldDedupWindowSeconds]; !ok {
+				selectedFields = append(selectedFields, detectionrule.FieldDedupWindowSeconds)
+				fieldSeen[detectionrule.FieldDedupWindowSeconds] = struct{}{}
+			}
+		case "repeatAfterClose":
+			if _, ok := fieldSeen[detectionrule.FieldRepeatAfterClose]; !ok {
+				selectedFields = append(selectedFields, detectionrule.FieldRepeatAfterClose)
+				fieldSeen[detectionrule.FieldRepeatAfterClose] = struct{}{}
+			}
+		case "enabled":
+			if _, ok := fieldSeen[detectionrule.FieldEnabled]; !ok {
+				selectedFields = append(selectedFields, detectionrule.FieldEnabled)
+				fieldSeen[detectionrule.FieldEnabled] = struct{}{}
+			}
+		case "titleTemplate":
+			if _, ok := fieldSeen[detectionrule.FieldTitleTemplate]; !ok {
+				selectedFields = append(selectedFields, detectionrule.FieldTitleTemplate)
+				fieldSeen[detectionrule.FieldTitleTemplate] = struct{}{}
+			}
+		case "paths":
+			if _, ok := fieldSeen[detectionrule.FieldPaths]; !ok {
+				selectedFields = append(selectedFields, detectionrule.FieldPaths)
+				fieldSeen[detectionrule.FieldPaths] = struct{}{}
+			}
+		case "evidenceBound":
+			if _, ok := fieldSeen[detectionrule.FieldEvidenceBound]; !ok {
+				selectedFields = append(selectedFields, detectionrule.FieldEvidenceBound)
+				fieldSeen[detectionrule.FieldEvidenceBound] = struct{}{}
+			}
+		case "updatedByID":
+			if _, ok := fieldSeen[detectionrule.FieldUpdatedByID]; !ok {
+				selectedFields = append(selectedFields, detectionrule.FieldUpdatedByID)
+				fieldSeen[detectionrule.FieldUpdatedByID] = struct{}{}
+			}
+		case "id":
+		case "__typename":
+		default:
+			unknownSeen = true
+		}
+	}
+	if !unknownSeen {
+		_q.Select(selectedFields...)
+	}
+	return nil
+}
+
+type detectionrulePaginateArgs struct {
+	first, last   *int
+	after, before *Cursor
+	opts          []DetectionRulePaginateOption
+}
+
+func newDetectionRulePaginateArgs(rv map[string]any) *detectionrulePaginateArgs {
+	args := &detectionrulePaginateArgs{}
+	if rv == nil {
+		return args
+	}
+	if v := rv[firstField]; v != nil {
+		args.first = v.(*int)
+	}
+	if v := rv[lastField]; v != nil {
+		args.last = v.(*int)
+	}
+	if v := rv[afterField]; v != nil {
+		args.after = v.(*Cursor)
+	}
+	if v := rv[beforeField]; v != nil {
+		args.before = v.(*Cursor)
+	}
+	if v, ok := rv[orderByField]; ok {
+		switch v := v.(type) {
+		case map[string]any:
+			var (
+				err1, err2 error
+				order      = &DetectionRuleOrder{Field: &DetectionRuleOrderField{}, Direction: entgql.OrderDirectionAsc}
+			)
+			if d, ok := v[directionField]; ok {
+				err1 = order.Direction.UnmarshalGQL(d)
+			}
+			if f, ok := v[fieldField]; ok {
+				err2 = order.Field.UnmarshalGQL(f)
+			}
+			if err1 == nil && err2 == nil {
+				args.opts = append(args.opts, WithDetectionRuleOrder(order))
+			}
+		case *DetectionRuleOrder:
+			if v != nil {
+				args.opts = append(args.opts, WithDetectionRuleOrder(v))
 			}
 		}
 	}
@@ -3361,6 +3625,11 @@ func (_q *TicketQuery) collectField(ctx context.Context, oneNode bool, opCtx *gr
 			if _, ok := fieldSeen[ticket.FieldResolution]; !ok {
 				selectedFields = append(selectedFields, ticket.FieldResolution)
 				fieldSeen[ticket.FieldResolution] = struct{}{}
+			}
+		case "evidenceDropped":
+			if _, ok := fieldSeen[ticket.FieldEvidenceDropped]; !ok {
+				selectedFields = append(selectedFields, ticket.FieldEvidenceDropped)
+				fieldSeen[ticket.FieldEvidenceDropped] = struct{}{}
 			}
 		case "id":
 		case "__typename":

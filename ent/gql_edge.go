@@ -104,6 +104,78 @@ func (_m *Department) Manager(ctx context.Context) (*Employee, error) {
 	return result, MaskNotFound(err)
 }
 
+func (_m *DetectionRule) Category(ctx context.Context) (*Category, error) {
+	result, err := _m.Edges.CategoryOrErr()
+	if IsNotLoaded(err) {
+		result, err = _m.QueryCategory().Only(ctx)
+	}
+	return result, err
+}
+
+func (_m *DetectionRule) Site(ctx context.Context) (*Site, error) {
+	result, err := _m.Edges.SiteOrErr()
+	if IsNotLoaded(err) {
+		result, err = _m.QuerySite().Only(ctx)
+	}
+	return result, err
+}
+
+func (_m *DetectionRule) Assignees(ctx context.Context) (result []*User, err error) {
+	if fc := graphql.GetFieldContext(ctx); fc != nil && fc.Field.Alias != "" {
+		result, err = _m.NamedAssignees(graphql.GetFieldContext(ctx).Field.Alias)
+	} else {
+		result, err = _m.Edges.AssigneesOrErr()
+	}
+	if IsNotLoaded(err) {
+		result, err = _m.QueryAssignees().All(ctx)
+	}
+	return result, err
+}
+
+func (_m *DetectionRule) Approvers(ctx context.Context) (result []*User, err error) {
+	if fc := graphql.GetFieldContext(ctx); fc != nil && fc.Field.Alias != "" {
+		result, err = _m.NamedApprovers(graphql.GetFieldContext(ctx).Field.Alias)
+	} else {
+		result, err = _m.Edges.ApproversOrErr()
+	}
+	if IsNotLoaded(err) {
+		result, err = _m.QueryApprovers().All(ctx)
+	}
+	return result, err
+}
+
+func (_m *DetectionRule) Tags(ctx context.Context) (result []*Tag, err error) {
+	if fc := graphql.GetFieldContext(ctx); fc != nil && fc.Field.Alias != "" {
+		result, err = _m.NamedTags(graphql.GetFieldContext(ctx).Field.Alias)
+	} else {
+		result, err = _m.Edges.TagsOrErr()
+	}
+	if IsNotLoaded(err) {
+		result, err = _m.QueryTags().All(ctx)
+	}
+	return result, err
+}
+
+func (_m *DetectionRule) Ingesters(ctx context.Context) (result []*User, err error) {
+	if fc := graphql.GetFieldContext(ctx); fc != nil && fc.Field.Alias != "" {
+		result, err = _m.NamedIngesters(graphql.GetFieldContext(ctx).Field.Alias)
+	} else {
+		result, err = _m.Edges.IngestersOrErr()
+	}
+	if IsNotLoaded(err) {
+		result, err = _m.QueryIngesters().All(ctx)
+	}
+	return result, err
+}
+
+func (_m *DetectionRule) UpdatedBy(ctx context.Context) (*User, error) {
+	result, err := _m.Edges.UpdatedByOrErr()
+	if IsNotLoaded(err) {
+		result, err = _m.QueryUpdatedBy().Only(ctx)
+	}
+	return result, MaskNotFound(err)
+}
+
 func (_m *Employee) Department(ctx context.Context) (*Department, error) {
 	result, err := _m.Edges.DepartmentOrErr()
 	if IsNotLoaded(err) {

@@ -12,6 +12,7 @@ import (
 	"socdesk/ent/compliancepolicy"
 	"socdesk/ent/delivery"
 	"socdesk/ent/department"
+	"socdesk/ent/detectionrule"
 	"socdesk/ent/employee"
 	"socdesk/ent/evidence"
 	"socdesk/ent/explanationcategory"
@@ -70,6 +71,11 @@ var departmentImplementors = []string{"Department", "Node"}
 
 // IsNode implements the Node interface check for GQLGen.
 func (*Department) IsNode() {}
+
+var detectionruleImplementors = []string{"DetectionRule", "Node"}
+
+// IsNode implements the Node interface check for GQLGen.
+func (*DetectionRule) IsNode() {}
 
 var employeeImplementors = []string{"Employee", "Node"}
 
@@ -283,6 +289,15 @@ func (c *Client) noder(ctx context.Context, table string, id int) (Noder, error)
 			Where(department.ID(id))
 		if fc := graphql.GetFieldContext(ctx); fc != nil {
 			if err := query.collectField(ctx, true, graphql.GetOperationContext(ctx), fc.Field, nil, departmentImplementors...); err != nil {
+				return nil, err
+			}
+		}
+		return query.Only(ctx)
+	case detectionrule.Table:
+		query := c.DetectionRule.Query().
+			Where(detectionrule.ID(id))
+		if fc := graphql.GetFieldContext(ctx); fc != nil {
+			if err := query.collectField(ctx, true, graphql.GetOperationContext(ctx), fc.Field, nil, detectionruleImplementors...); err != nil {
 				return nil, err
 			}
 		}
@@ -597,6 +612,22 @@ func (c *Client) noders(ctx context.Context, table string, ids []int) ([]Noder, 
 		query := c.Department.Query().
 			Where(department.IDIn(ids...))
 		query, err := query.CollectFields(ctx, departmentImplementors...)
+		if err != nil {
+			return nil, err
+		}
+		nodes, err := query.All(ctx)
+		if err != nil {
+			return nil, err
+		}
+		for _, node := range nodes {
+			for _, noder := range idmap[node.ID] {
+				*noder = node
+			}
+		}
+	case detectionrule.Table:
+		query := c.DetectionRule.Query().
+			Where(detectionrule.IDIn(ids...))
+		query, err := query.CollectFields(ctx, detectionruleImplementors...)
 		if err != nil {
 			return nil, err
 		}

@@ -13,6 +13,7 @@ import (
 	"socdesk/ent/compliancepolicy"
 	"socdesk/ent/delivery"
 	"socdesk/ent/department"
+	"socdesk/ent/detectionrule"
 	"socdesk/ent/employee"
 	"socdesk/ent/evidence"
 	"socdesk/ent/explanationcategory"
@@ -2006,6 +2007,338 @@ func (_m *Department) ToEdge(order *DepartmentOrder) *DepartmentEdge {
 		order = DefaultDepartmentOrder
 	}
 	return &DepartmentEdge{
+		Node:   _m,
+		Cursor: order.Field.toCursor(_m),
+	}
+}
+
+// DetectionRuleEdge is the edge representation of DetectionRule.
+type DetectionRuleEdge struct {
+	Node   *DetectionRule `json:"node"`
+	Cursor Cursor         `json:"cursor"`
+}
+
+// DetectionRuleConnection is the connection containing edges to DetectionRule.
+type DetectionRuleConnection struct {
+	Edges      []*DetectionRuleEdge `json:"edges"`
+	PageInfo   PageInfo             `json:"pageInfo"`
+	TotalCount int                  `json:"totalCount"`
+}
+
+func (c *DetectionRuleConnection) build(nodes []*DetectionRule, pager *detectionrulePager, after *Cursor, first *int, before *Cursor, last *int) {
+	c.PageInfo.HasNextPage = before != nil
+	c.PageInfo.HasPreviousPage = after != nil
+	if first != nil && *first+1 == len(nodes) {
+		c.PageInfo.HasNextPage = true
+		nodes = nodes[:len(nodes)-1]
+	} else if last != nil && *last+1 == len(nodes) {
+		c.PageInfo.HasPreviousPage = true
+		nodes = nodes[:len(nodes)-1]
+	}
+	var nodeAt func(int) *DetectionRule
+	if last != nil {
+		n := len(nodes) - 1
+		nodeAt = func(i int) *DetectionRule {
+			return nodes[n-i]
+		}
+	} else {
+		nodeAt = func(i int) *DetectionRule {
+			return nodes[i]
+		}
+	}
+	c.Edges = make([]*DetectionRuleEdge, len(nodes))
+	for i := range nodes {
+		node := nodeAt(i)
+		c.Edges[i] = &DetectionRuleEdge{
+			Node:   node,
+			Cursor: pager.toCursor(node),
+		}
+	}
+	if l := len(c.Edges); l > 0 {
+		c.PageInfo.StartCursor = &c.Edges[0].Cursor
+		c.PageInfo.EndCursor = &c.Edges[l-1].Cursor
+	}
+	if c.TotalCount == 0 {
+		c.TotalCount = len(nodes)
+	}
+}
+
+// DetectionRulePaginateOption enables pagination customization.
+type DetectionRulePaginateOption func(*detectionrulePager) error
+
+// WithDetectionRuleOrder configures pagination ordering.
+func WithDetectionRuleOrder(order *DetectionRuleOrder) DetectionRulePaginateOption {
+	if order == nil {
+		order = DefaultDetectionRuleOrder
+	}
+	o := *order
+	return func(pager *detectionrulePager) error {
+		if err := o.Direction.Validate(); err != nil {
+			return err
+		}
+		if o.Field == nil {
+			o.Field = DefaultDetectionRuleOrder.Field
+		}
+		pager.order = &o
+		return nil
+	}
+}
+
+// WithDetectionRuleFilter configures pagination filter.
+func WithDetectionRuleFilter(filter func(*DetectionRuleQuery) (*DetectionRuleQuery, error)) DetectionRulePaginateOption {
+	return func(pager *detectionrulePager) error {
+		if filter == nil {
+			return errors.New("DetectionRuleQuery filter cannot be nil")
+		}
+		pager.filter = filter
+		return nil
+	}
+}
+
+type detectionrulePager struct {
+	reverse bool
+	order   *DetectionRuleOrder
+	filter  func(*DetectionRuleQuery) (*DetectionRuleQuery, error)
+}
+
+func newDetectionRulePager(opts []DetectionRulePaginateOption, reverse bool) (*detectionrulePager, error) {
+	pager := &detectionrulePager{reverse: reverse}
+	for _, opt := range opts {
+		if err := opt(pager); err != nil {
+			return nil, err
+		}
+	}
+	if pager.order == nil {
+		pager.order = DefaultDetectionRuleOrder
+	}
+	return pager, nil
+}
+
+func (p *detectionrulePager) applyFilter(query *DetectionRuleQuery) (*DetectionRuleQuery, error) {
+	if p.filter != nil {
+		return p.filter(query)
+	}
+	return query, nil
+}
+
+func (p *detectionrulePager) toCursor(_m *DetectionRule) Cursor {
+	return p.order.Field.toCursor(_m)
+}
+
+func (p *detectionrulePager) applyCursors(query *DetectionRuleQuery, after, before *Cursor) (*DetectionRuleQuery, error) {
+	direction := p.order.Direction
+	if p.reverse {
+		direction = direction.Reverse()
+	}
+	for _, predicate := range entgql.CursorsPredicate(after, before, DefaultDetectionRuleOrder.Field.column, p.order.Field.column, direction) {
+		query = query.Where(predicate)
+	}
+	return query, nil
+}
+
+func (p *detectionrulePager) applyOrder(query *DetectionRuleQuery) *DetectionRuleQuery {
+	direction := p.order.Direction
+	if p.reverse {
+		direction = direction.Reverse()
+	}
+	query = query.Order(p.order.Field.toTerm(direction.OrderTermOption()))
+	if p.order.Field != DefaultDetectionRuleOrder.Field {
+		query = query.Order(DefaultDetectionRuleOrder.Field.toTerm(direction.OrderTermOption()))
+	}
+	if len(query.ctx.Fields) > 0 {
+		query.ctx.AppendFieldOnce(p.order.Field.column)
+	}
+	return query
+}
+
+func (p *detectionrulePager) orderExpr(query *DetectionRuleQuery) sql.Querier {
+	direction := p.order.Direction
+	if p.reverse {
+		direction = direction.Reverse()
+	}
+	if len(query.ctx.Fields) > 0 {
+		query.ctx.AppendFieldOnce(p.order.Field.column)
+	}
+	return sql.ExprFunc(func(b *sql.Builder) {
+		b.Ident(p.order.Field.column).Pad().WriteString(string(direction))
+		if p.order.Field != DefaultDetectionRuleOrder.Field {
+			b.Comma().Ident(DefaultDetectionRuleOrder.Field.column).Pad().WriteString(string(direction))
+		}
+	})
+}
+
+// Paginate executes the query and returns a relay based cursor connection to DetectionRule.
+func (_m *DetectionRuleQuery) Paginate(
+	ctx context.Context, after *Cursor, first *int,
+	before *Cursor, last *int, opts ...DetectionRulePaginateOption,
+) (*DetectionRuleConnection, error) {
+	if err := validateFirstLast(first, last); err != nil {
+		return nil, err
+	}
+	pager, err := newDetectionRulePager(opts, last != nil)
+	if err != nil {
+		return nil, err
+	}
+	if _m, err = pager.applyFilter(_m); err != nil {
+		return nil, err
+	}
+	conn := &DetectionRuleConnection{Edges: []*DetectionRuleEdge{}}
+	ignoredEdges := !hasCollectedField(ctx, edgesField)
+	if hasCollectedField(ctx, totalCountField) || hasCollectedField(ctx, pageInfoField) {
+		hasPagination := after != nil || first != nil || before != nil || last != nil
+		if hasPagination || ignoredEdges {
+			c := _m.Clone()
+			c.ctx.Fields = nil
+			if conn.TotalCount, err = c.Count(ctx); err != nil {
+				return nil, err
+			}
+			conn.PageInfo.HasNextPage = first != nil && conn.TotalCount > 0
+			conn.PageInfo.HasPreviousPage = last != nil && conn.TotalCount > 0
+		}
+	}
+	if ignoredEdges || (first != nil && *first == 0) || (last != nil && *last == 0) {
+		return conn, nil
+	}
+	if _m, err = pager.applyCursors(_m, after, before); err != nil {
+		return nil, err
+	}
+	limit := paginateLimit(first, last)
+	if limit != 0 {
+		_m.Limit(limit)
+	}
+	if field := collectedField(ctx, edgesField, nodeField); field != nil {
+		if err := _m.collectField(ctx, limit == 1, graphql.GetOperationContext(ctx), *field, []string{edgesField, nodeField}); err != nil {
+			return nil, err
+		}
+	}
+	_m = pager.applyOrder(_m)
+	nodes, err := _m.All(ctx)
+	if err != nil {
+		return nil, err
+	}
+	conn.build(nodes, pager, after, first, before, last)
+	return conn, nil
+}
+
+var (
+	// DetectionRuleOrderFieldCreatedAt orders DetectionRule by created_at.
+	DetectionRuleOrderFieldCreatedAt = &DetectionRuleOrderField{
+		Value: func(_m *DetectionRule) (ent.Value, error) {
+			return _m.CreatedAt, nil
+		},
+		column: detectionrule.FieldCreatedAt,
+		toTerm: detectionrule.ByCreatedAt,
+		toCursor: func(_m *DetectionRule) Cursor {
+			return Cursor{
+				ID:    _m.ID,
+				Value: _m.CreatedAt,
+			}
+		},
+	}
+	// DetectionRuleOrderFieldUpdatedAt orders DetectionRule by updated_at.
+	DetectionRuleOrderFieldUpdatedAt = &DetectionRuleOrderField{
+		Value: func(_m *DetectionRule) (ent.Value, error) {
+			return _m.UpdatedAt, nil
+		},
+		column: detectionrule.FieldUpdatedAt,
+		toTerm: detectionrule.ByUpdatedAt,
+		toCursor: func(_m *DetectionRule) Cursor {
+			return Cursor{
+				ID:    _m.ID,
+				Value: _m.UpdatedAt,
+			}
+		},
+	}
+	// DetectionRuleOrderFieldKey orders DetectionRule by key.
+	DetectionRuleOrderFieldKey = &DetectionRuleOrderField{
+		Value: func(_m *DetectionRule) (ent.Value, error) {
+			return _m.Key, nil
+		},
+		column: detectionrule.FieldKey,
+		toTerm: detectionrule.ByKey,
+		toCursor: func(_m *DetectionRule) Cursor {
+			return Cursor{
+				ID:    _m.ID,
+				Value: _m.Key,
+			}
+		},
+	}
+)
+
+// String implement fmt.Stringer interface.
+func (f DetectionRuleOrderField) String() string {
+	var str string
+	switch f.column {
+	case DetectionRuleOrderFieldCreatedAt.column:
+		str = "CREATED_AT"
+	case DetectionRuleOrderFieldUpdatedAt.column:
+		str = "UPDATED_AT"
+	case DetectionRuleOrderFieldKey.column:
+		str = "KEY"
+	}
+	return str
+}
+
+// MarshalGQL implements graphql.Marshaler interface.
+func (f DetectionRuleOrderField) MarshalGQL(w io.Writer) {
+	io.WriteString(w, strconv.Quote(f.String()))
+}
+
+// UnmarshalGQL implements graphql.Unmarshaler interface.
+func (f *DetectionRuleOrderField) UnmarshalGQL(v interface{}) error {
+	str, ok := v.(string)
+	if !ok {
+		return fmt.Errorf("DetectionRuleOrderField %T must be a string", v)
+	}
+	switch str {
+	case "CREATED_AT":
+		*f = *DetectionRuleOrderFieldCreatedAt
+	case "UPDATED_AT":
+		*f = *DetectionRuleOrderFieldUpdatedAt
+	case "KEY":
+		*f = *DetectionRuleOrderFieldKey
+	default:
+		return fmt.Errorf("%s is not a valid DetectionRuleOrderField", str)
+	}
+	return nil
+}
+
+// DetectionRuleOrderField defines the ordering field of DetectionRule.
+type DetectionRuleOrderField struct {
+	// Value extracts the ordering value from the given DetectionRule.
+	Value    func(*DetectionRule) (ent.Value, error)
+	column   string // field or computed.
+	toTerm   func(...sql.OrderTermOption) detectionrule.OrderOption
+	toCursor func(*DetectionRule) Cursor
+}
+
+// DetectionRuleOrder defines the ordering of DetectionRule.
+type DetectionRuleOrder struct {
+	Direction OrderDirection           `json:"direction"`
+	Field     *DetectionRuleOrderField `json:"field"`
+}
+
+// DefaultDetectionRuleOrder is the default ordering of DetectionRule.
+var DefaultDetectionRuleOrder = &DetectionRuleOrder{
+	Direction: entgql.OrderDirectionAsc,
+	Field: &DetectionRuleOrderField{
+		Value: func(_m *DetectionRule) (ent.Value, error) {
+			return _m.ID, nil
+		},
+		column: detectionrule.FieldID,
+		toTerm: detectionrule.ByID,
+		toCursor: func(_m *DetectionRule) Cursor {
+			return Cursor{ID: _m.ID}
+		},
+	},
+}
+
+// ToEdge converts DetectionRule into DetectionRuleEdge.
+func (_m *DetectionRule) ToEdge(order *DetectionRuleOrder) *DetectionRuleEdge {
+	if order == nil {
+		order = DefaultDetectionRuleOrder
+	}
+	return &DetectionRuleEdge{
 		Node:   _m,
 		Cursor: order.Field.toCursor(_m),
 	}

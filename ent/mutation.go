@@ -15,12 +15,15 @@ import (
 	"socdesk/ent/compliancepolicy"
 	"socdesk/ent/delivery"
 	"socdesk/ent/department"
+	"socdesk/ent/detectionfingerprint"
+	"socdesk/ent/detectionrule"
 	"socdesk/ent/employee"
 	"socdesk/ent/evidence"
 	"socdesk/ent/explanationcategory"
 	"socdesk/ent/explanationlink"
 	"socdesk/ent/explanationrequest"
 	"socdesk/ent/explanationstep"
+	"socdesk/ent/ingestkey"
 	"socdesk/ent/memo"
 	"socdesk/ent/playbook"
 	"socdesk/ent/playbookrun"
@@ -61,41 +64,44 @@ const (
 	OpUpdateOne = ent.OpUpdateOne
 
 	// Node types.
-	TypeAPIToken            = "APIToken"
-	TypeAttachment          = "Attachment"
-	TypeBlob                = "Blob"
-	TypeCategory            = "Category"
-	TypeChannel             = "Channel"
-	TypeCompliancePolicy    = "CompliancePolicy"
-	TypeDelivery            = "Delivery"
-	TypeDepartment          = "Department"
-	TypeEmployee            = "Employee"
-	TypeEvidence            = "Evidence"
-	TypeExplanationCategory = "ExplanationCategory"
-	TypeExplanationLink     = "ExplanationLink"
-	TypeExplanationRequest  = "ExplanationRequest"
-	TypeExplanationStep     = "ExplanationStep"
-	TypeMemo                = "Memo"
-	TypePlaybook            = "Playbook"
-	TypePlaybookRun         = "PlaybookRun"
-	TypeReputationResult    = "ReputationResult"
-	TypeSite                = "Site"
-	TypeStatusDay           = "StatusDay"
-	TypeStatusHour          = "StatusHour"
-	TypeTag                 = "Tag"
-	TypeTaskSchedule        = "TaskSchedule"
-	TypeTaskScheduleEvent   = "TaskScheduleEvent"
-	TypeTaskSchedulePolicy  = "TaskSchedulePolicy"
-	TypeTaskScheduleWatcher = "TaskScheduleWatcher"
-	TypeTicket              = "Ticket"
-	TypeTicketApprover      = "TicketApprover"
-	TypeTicketAssignee      = "TicketAssignee"
-	TypeTicketCitation      = "TicketCitation"
-	TypeTicketEvent         = "TicketEvent"
-	TypeTicketLink          = "TicketLink"
-	TypeTicketTag           = "TicketTag"
-	TypeTicketWatcher       = "TicketWatcher"
-	TypeUser                = "User"
+	TypeAPIToken             = "APIToken"
+	TypeAttachment           = "Attachment"
+	TypeBlob                 = "Blob"
+	TypeCategory             = "Category"
+	TypeChannel              = "Channel"
+	TypeCompliancePolicy     = "CompliancePolicy"
+	TypeDelivery             = "Delivery"
+	TypeDepartment           = "Department"
+	TypeDetectionFingerprint = "DetectionFingerprint"
+	TypeDetectionRule        = "DetectionRule"
+	TypeEmployee             = "Employee"
+	TypeEvidence             = "Evidence"
+	TypeExplanationCategory  = "ExplanationCategory"
+	TypeExplanationLink      = "ExplanationLink"
+	TypeExplanationRequest   = "ExplanationRequest"
+	TypeExplanationStep      = "ExplanationStep"
+	TypeIngestKey            = "IngestKey"
+	TypeMemo                 = "Memo"
+	TypePlaybook             = "Playbook"
+	TypePlaybookRun          = "PlaybookRun"
+	TypeReputationResult     = "ReputationResult"
+	TypeSite                 = "Site"
+	TypeStatusDay            = "StatusDay"
+	TypeStatusHour           = "StatusHour"
+	TypeTag                  = "Tag"
+	TypeTaskSchedule         = "TaskSchedule"
+	TypeTaskScheduleEvent    = "TaskScheduleEvent"
+	TypeTaskSchedulePolicy   = "TaskSchedulePolicy"
+	TypeTaskScheduleWatcher  = "TaskScheduleWatcher"
+	TypeTicket               = "Ticket"
+	TypeTicketApprover       = "TicketApprover"
+	TypeTicketAssignee       = "TicketAssignee"
+	TypeTicketCitation       = "TicketCitation"
+	TypeTicketEvent          = "TicketEvent"
+	TypeTicketLink           = "TicketLink"
+	TypeTicketTag            = "TicketTag"
+	TypeTicketWatcher        = "TicketWatcher"
+	TypeUser                 = "User"
 )
 
 // APITokenMutation represents an operation that mutates the APIToken nodes in the graph.
@@ -7776,6 +7782,2436 @@ func (m *DepartmentMutation) ResetEdge(name string) error {
 	return fmt.Errorf("unknown Department edge %s", name)
 }
 
+// DetectionFingerprintMutation represents an operation that mutates the DetectionFingerprint nodes in the graph.
+type DetectionFingerprintMutation struct {
+	config
+	op            Op
+	typ           string
+	id            *int
+	rule_id       *int
+	addrule_id    *int
+	fingerprint   *string
+	ticket_id     *int
+	addticket_id  *int
+	last_seen_at  *time.Time
+	clearedFields map[string]struct{}
+	done          bool
+	oldValue      func(context.Context) (*DetectionFingerprint, error)
+	predicates    []predicate.DetectionFingerprint
+}
+
+var _ ent.Mutation = (*DetectionFingerprintMutation)(nil)
+
+// detectionfingerprintOption allows management of the mutation configuration using functional options.
+type detectionfingerprintOption func(*DetectionFingerprintMutation)
+
+// newDetectionFingerprintMutation creates new mutation for the DetectionFingerprint entity.
+func newDetectionFingerprintMutation(c config, op Op, opts ...detectionfingerprintOption) *DetectionFingerprintMutation {
+	m := &DetectionFingerprintMutation{
+		config:        c,
+		op:            op,
+		typ:           TypeDetectionFingerprint,
+		clearedFields: make(map[string]struct{}),
+	}
+	for _, opt := range opts {
+		opt(m)
+	}
+	return m
+}
+
+// withDetectionFingerprintID sets the ID field of the mutation.
+func withDetectionFingerprintID(id int) detectionfingerprintOption {
+	return func(m *DetectionFingerprintMutation) {
+		var (
+			err   error
+			once  sync.Once
+			value *DetectionFingerprint
+		)
+		m.oldValue = func(ctx context.Context) (*DetectionFingerprint, error) {
+			once.Do(func() {
+				if m.done {
+					err = errors.New("querying old values post mutation is not allowed")
+				} else {
+					value, err = m.Client().DetectionFingerprint.Get(ctx, id)
+				}
+			})
+			return value, err
+		}
+		m.id = &id
+	}
+}
+
+// withDetectionFingerprint sets the old DetectionFingerprint of the mutation.
+func withDetectionFingerprint(node *DetectionFingerprint) detectionfingerprintOption {
+	return func(m *DetectionFingerprintMutation) {
+		m.oldValue = func(context.Context) (*DetectionFingerprint, error) {
+			return node, nil
+		}
+		m.id = &node.ID
+	}
+}
+
+// Client returns a new `ent.Client` from the mutation. If the mutation was
+// executed in a transaction (ent.Tx), a transactional client is returned.
+func (m DetectionFingerprintMutation) Client() *Client {
+	client := &Client{config: m.config}
+	client.init()
+	return client
+}
+
+// Tx returns an `ent.Tx` for mutations that were executed in transactions;
+// it returns an error otherwise.
+func (m DetectionFingerprintMutation) Tx() (*Tx, error) {
+	if _, ok := m.driver.(*txDriver); !ok {
+		return nil, errors.New("ent: mutation is not running in a transaction")
+	}
+	tx := &Tx{config: m.config}
+	tx.init()
+	return tx, nil
+}
+
+// ID returns the ID value in the mutation. Note that the ID is only available
+// if it was provided to the builder or after it was returned from the database.
+func (m *DetectionFingerprintMutation) ID() (id int, exists bool) {
+	if m.id == nil {
+		return
+	}
+	return *m.id, true
+}
+
+// IDs queries the database and returns the entity ids that match the mutation's predicate.
+// That means, if the mutation is applied within a transaction with an isolation level such
+// as sql.LevelSerializable, the returned ids match the ids of the rows that will be updated
+// or updated by the mutation.
+func (m *DetectionFingerprintMutation) IDs(ctx context.Context) ([]int, error) {
+	switch {
+	case m.op.Is(OpUpdateOne | OpDeleteOne):
+		id, exists := m.ID()
+		if exists {
+			return []int{id}, nil
+		}
+		fallthrough
+	case m.op.Is(OpUpdate | OpDelete):
+		return m.Client().DetectionFingerprint.Query().Where(m.predicates...).IDs(ctx)
+	default:
+		return nil, fmt.Errorf("IDs is not allowed on %s operations", m.op)
+	}
+}
+
+// SetRuleID sets the "rule_id" field.
+func (m *DetectionFingerprintMutation) SetRuleID(i int) {
+	m.rule_id = &i
+	m.addrule_id = nil
+}
+
+// RuleID returns the value of the "rule_id" field in the mutation.
+func (m *DetectionFingerprintMutation) RuleID() (r int, exists bool) {
+	v := m.rule_id
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldRuleID returns the old "rule_id" field's value of the DetectionFingerprint entity.
+// If the DetectionFingerprint object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *DetectionFingerprintMutation) OldRuleID(ctx context.Context) (v int, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldRuleID is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldRuleID requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldRuleID: %w", err)
+	}
+	return oldValue.RuleID, nil
+}
+
+// AddRuleID adds i to the "rule_id" field.
+func (m *DetectionFingerprintMutation) AddRuleID(i int) {
+	if m.addrule_id != nil {
+		*m.addrule_id += i
+	} else {
+		m.addrule_id = &i
+	}
+}
+
+// AddedRuleID returns the value that was added to the "rule_id" field in this mutation.
+func (m *DetectionFingerprintMutation) AddedRuleID() (r int, exists bool) {
+	v := m.addrule_id
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// ResetRuleID resets all changes to the "rule_id" field.
+func (m *DetectionFingerprintMutation) ResetRuleID() {
+	m.rule_id = nil
+	m.addrule_id = nil
+}
+
+// SetFingerprint sets the "fingerprint" field.
+func (m *DetectionFingerprintMutation) SetFingerprint(s string) {
+	m.fingerprint = &s
+}
+
+// Fingerprint returns the value of the "fingerprint" field in the mutation.
+func (m *DetectionFingerprintMutation) Fingerprint() (r string, exists bool) {
+	v := m.fingerprint
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldFingerprint returns the old "fingerprint" field's value of the DetectionFingerprint entity.
+// If the DetectionFingerprint object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *DetectionFingerprintMutation) OldFingerprint(ctx context.Context) (v string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldFingerprint is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldFingerprint requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldFingerprint: %w", err)
+	}
+	return oldValue.Fingerprint, nil
+}
+
+// ResetFingerprint resets all changes to the "fingerprint" field.
+func (m *DetectionFingerprintMutation) ResetFingerprint() {
+	m.fingerprint = nil
+}
+
+// SetTicketID sets the "ticket_id" field.
+func (m *DetectionFingerprintMutation) SetTicketID(i int) {
+	m.ticket_id = &i
+	m.addticket_id = nil
+}
+
+// TicketID returns the value of the "ticket_id" field in the mutation.
+func (m *DetectionFingerprintMutation) TicketID() (r int, exists bool) {
+	v := m.ticket_id
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldTicketID returns the old "ticket_id" field's value of the DetectionFingerprint entity.
+// If the DetectionFingerprint object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *DetectionFingerprintMutation) OldTicketID(ctx context.Context) (v *int, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldTicketID is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldTicketID requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldTicketID: %w", err)
+	}
+	return oldValue.TicketID, nil
+}
+
+// AddTicketID adds i to the "ticket_id" field.
+func (m *DetectionFingerprintMutation) AddTicketID(i int) {
+	if m.addticket_id != nil {
+		*m.addticket_id += i
+	} else {
+		m.addticket_id = &i
+	}
+}
+
+// AddedTicketID returns the value that was added to the "ticket_id" field in this mutation.
+func (m *DetectionFingerprintMutation) AddedTicketID() (r int, exists bool) {
+	v := m.addticket_id
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// ClearTicketID clears the value of the "ticket_id" field.
+func (m *DetectionFingerprintMutation) ClearTicketID() {
+	m.ticket_id = nil
+	m.addticket_id = nil
+	m.clearedFields[detectionfingerprint.FieldTicketID] = struct{}{}
+}
+
+// TicketIDCleared returns if the "ticket_id" field was cleared in this mutation.
+func (m *DetectionFingerprintMutation) TicketIDCleared() bool {
+	_, ok := m.clearedFields[detectionfingerprint.FieldTicketID]
+	return ok
+}
+
+// ResetTicketID resets all changes to the "ticket_id" field.
+func (m *DetectionFingerprintMutation) ResetTicketID() {
+	m.ticket_id = nil
+	m.addticket_id = nil
+	delete(m.clearedFields, detectionfingerprint.FieldTicketID)
+}
+
+// SetLastSeenAt sets the "last_seen_at" field.
+func (m *DetectionFingerprintMutation) SetLastSeenAt(t time.Time) {
+	m.last_seen_at = &t
+}
+
+// LastSeenAt returns the value of the "last_seen_at" field in the mutation.
+func (m *DetectionFingerprintMutation) LastSeenAt() (r time.Time, exists bool) {
+	v := m.last_seen_at
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldLastSeenAt returns the old "last_seen_at" field's value of the DetectionFingerprint entity.
+// If the DetectionFingerprint object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *DetectionFingerprintMutation) OldLastSeenAt(ctx context.Context) (v time.Time, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldLastSeenAt is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldLastSeenAt requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldLastSeenAt: %w", err)
+	}
+	return oldValue.LastSeenAt, nil
+}
+
+// ResetLastSeenAt resets all changes to the "last_seen_at" field.
+func (m *DetectionFingerprintMutation) ResetLastSeenAt() {
+	m.last_seen_at = nil
+}
+
+// Where appends a list predicates to the DetectionFingerprintMutation builder.
+func (m *DetectionFingerprintMutation) Where(ps ...predicate.DetectionFingerprint) {
+	m.predicates = append(m.predicates, ps...)
+}
+
+// WhereP appends storage-level predicates to the DetectionFingerprintMutation builder. Using this method,
+// users can use type-assertion to append predicates that do not depend on any generated package.
+func (m *DetectionFingerprintMutation) WhereP(ps ...func(*sql.Selector)) {
+	p := make([]predicate.DetectionFingerprint, len(ps))
+	for i := range ps {
+		p[i] = ps[i]
+	}
+	m.Where(p...)
+}
+
+// Op returns the operation name.
+func (m *DetectionFingerprintMutation) Op() Op {
+	return m.op
+}
+
+// SetOp allows setting the mutation operation.
+func (m *DetectionFingerprintMutation) SetOp(op Op) {
+	m.op = op
+}
+
+// Type returns the node type of this mutation (DetectionFingerprint).
+func (m *DetectionFingerprintMutation) Type() string {
+	return m.typ
+}
+
+// Fields returns all fields that were changed during this mutation. Note that in
+// order to get all numeric fields that were incremented/decremented, call
+// AddedFields().
+func (m *DetectionFingerprintMutation) Fields() []string {
+	fields := make([]string, 0, 4)
+	if m.rule_id != nil {
+		fields = append(fields, detectionfingerprint.FieldRuleID)
+	}
+	if m.fingerprint != nil {
+		fields = append(fields, detectionfingerprint.FieldFingerprint)
+	}
+	if m.ticket_id != nil {
+		fields = append(fields, detectionfingerprint.FieldTicketID)
+	}
+	if m.last_seen_at != nil {
+		fields = append(fields, detectionfingerprint.FieldLastSeenAt)
+	}
+	return fields
+}
+
+// Field returns the value of a field with the given name. The second boolean
+// return value indicates that this field was not set, or was not defined in the
+// schema.
+func (m *DetectionFingerprintMutation) Field(name string) (ent.Value, bool) {
+	switch name {
+	case detectionfingerprint.FieldRuleID:
+		return m.RuleID()
+	case detectionfingerprint.FieldFingerprint:
+		return m.Fingerprint()
+	case detectionfingerprint.FieldTicketID:
+		return m.TicketID()
+	case detectionfingerprint.FieldLastSeenAt:
+		return m.LastSeenAt()
+	}
+	return nil, false
+}
+
+// OldField returns the old value of the field from the database. An error is
+// returned if the mutation operation is not UpdateOne, or the query to the
+// database failed.
+func (m *DetectionFingerprintMutation) OldField(ctx context.Context, name string) (ent.Value, error) {
+	switch name {
+	case detectionfingerprint.FieldRuleID:
+		return m.OldRuleID(ctx)
+	case detectionfingerprint.FieldFingerprint:
+		return m.OldFingerprint(ctx)
+	case detectionfingerprint.FieldTicketID:
+		return m.OldTicketID(ctx)
+	case detectionfingerprint.FieldLastSeenAt:
+		return m.OldLastSeenAt(ctx)
+	}
+	return nil, fmt.Errorf("unknown DetectionFingerprint field %s", name)
+}
+
+// SetField sets the value of a field with the given name. It returns an error if
+// the field is not defined in the schema, or if the type mismatched the field
+// type.
+func (m *DetectionFingerprintMutation) SetField(name string, value ent.Value) error {
+	switch name {
+	case detectionfingerprint.FieldRuleID:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetRuleID(v)
+		return nil
+	case detectionfingerprint.FieldFingerprint:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetFingerprint(v)
+		return nil
+	case detectionfingerprint.FieldTicketID:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetTicketID(v)
+		return nil
+	case detectionfingerprint.FieldLastSeenAt:
+		v, ok := value.(time.Time)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetLastSeenAt(v)
+		return nil
+	}
+	return fmt.Errorf("unknown DetectionFingerprint field %s", name)
+}
+
+// AddedFields returns all numeric fields that were incremented/decremented during
+// this mutation.
+func (m *DetectionFingerprintMutation) AddedFields() []string {
+	var fields []string
+	if m.addrule_id != nil {
+		fields = append(fields, detectionfingerprint.FieldRuleID)
+	}
+	if m.addticket_id != nil {
+		fields = append(fields, detectionfingerprint.FieldTicketID)
+	}
+	return fields
+}
+
+// AddedField returns the numeric value that was incremented/decremented on a field
+// with the given name. The second boolean return value indicates that this field
+// was not set, or was not defined in the schema.
+func (m *DetectionFingerprintMutation) AddedField(name string) (ent.Value, bool) {
+	switch name {
+	case detectionfingerprint.FieldRuleID:
+		return m.AddedRuleID()
+	case detectionfingerprint.FieldTicketID:
+		return m.AddedTicketID()
+	}
+	return nil, false
+}
+
+// AddField adds the value to the field with the given name. It returns an error if
+// the field is not defined in the schema, or if the type mismatched the field
+// type.
+func (m *DetectionFingerprintMutation) AddField(name string, value ent.Value) error {
+	switch name {
+	case detectionfingerprint.FieldRuleID:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.AddRuleID(v)
+		return nil
+	case detectionfingerprint.FieldTicketID:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.AddTicketID(v)
+		return nil
+	}
+	return fmt.Errorf("unknown DetectionFingerprint numeric field %s", name)
+}
+
+// ClearedFields returns all nullable fields that were cleared during this
+// mutation.
+func (m *DetectionFingerprintMutation) ClearedFields() []string {
+	var fields []string
+	if m.FieldCleared(detectionfingerprint.FieldTicketID) {
+		fields = append(fields, detectionfingerprint.FieldTicketID)
+	}
+	return fields
+}
+
+// FieldCleared returns a boolean indicating if a field with the given name was
+// cleared in this mutation.
+func (m *DetectionFingerprintMutation) FieldCleared(name string) bool {
+	_, ok := m.clearedFields[name]
+	return ok
+}
+
+// ClearField clears the value of the field with the given name. It returns an
+// error if the field is not defined in the schema.
+func (m *DetectionFingerprintMutation) ClearField(name string) error {
+	switch name {
+	case detectionfingerprint.FieldTicketID:
+		m.ClearTicketID()
+		return nil
+	}
+	return fmt.Errorf("unknown DetectionFingerprint nullable field %s", name)
+}
+
+// ResetField resets all changes in the mutation for the field with the given name.
+// It returns an error if the field is not defined in the schema.
+func (m *DetectionFingerprintMutation) ResetField(name string) error {
+	switch name {
+	case detectionfingerprint.FieldRuleID:
+		m.ResetRuleID()
+		return nil
+	case detectionfingerprint.FieldFingerprint:
+		m.ResetFingerprint()
+		return nil
+	case detectionfingerprint.FieldTicketID:
+		m.ResetTicketID()
+		return nil
+	case detectionfingerprint.FieldLastSeenAt:
+		m.ResetLastSeenAt()
+		return nil
+	}
+	return fmt.Errorf("unknown DetectionFingerprint field %s", name)
+}
+
+// AddedEdges returns all edge names that were set/added in this mutation.
+func (m *DetectionFingerprintMutation) AddedEdges() []string {
+	edges := make([]string, 0, 0)
+	return edges
+}
+
+// AddedIDs returns all IDs (to other nodes) that were added for the given edge
+// name in this mutation.
+func (m *DetectionFingerprintMutation) AddedIDs(name string) []ent.Value {
+	return nil
+}
+
+// RemovedEdges returns all edge names that were removed in this mutation.
+func (m *DetectionFingerprintMutation) RemovedEdges() []string {
+	edges := make([]string, 0, 0)
+	return edges
+}
+
+// RemovedIDs returns all IDs (to other nodes) that were removed for the edge with
+// the given name in this mutation.
+func (m *DetectionFingerprintMutation) RemovedIDs(name string) []ent.Value {
+	return nil
+}
+
+// ClearedEdges returns all edge names that were cleared in this mutation.
+func (m *DetectionFingerprintMutation) ClearedEdges() []string {
+	edges := make([]string, 0, 0)
+	return edges
+}
+
+// EdgeCleared returns a boolean which indicates if the edge with the given name
+// was cleared in this mutation.
+func (m *DetectionFingerprintMutation) EdgeCleared(name string) bool {
+	return false
+}
+
+// ClearEdge clears the value of the edge with the given name. It returns an error
+// if that edge is not defined in the schema.
+func (m *DetectionFingerprintMutation) ClearEdge(name string) error {
+	return fmt.Errorf("unknown DetectionFingerprint unique edge %s", name)
+}
+
+// ResetEdge resets all changes to the edge with the given name in this mutation.
+// It returns an error if the edge is not defined in the schema.
+func (m *DetectionFingerprintMutation) ResetEdge(name string) error {
+	return fmt.Errorf("unknown DetectionFingerprint edge %s", name)
+}
+
+// DetectionRuleMutation represents an operation that mutates the DetectionRule nodes in the graph.
+type DetectionRuleMutation struct {
+	config
+	op                      Op
+	typ                     string
+	id                      *int
+	created_at              *time.Time
+	updated_at              *time.Time
+	key                     *string
+	name                    *string
+	kind                    *detectionrule.Kind
+	priority                *detectionrule.Priority
+	template                *detectionrule.Template
+	dedup_fields            *[]string
+	appenddedup_fields      []string
+	dedup_window_seconds    *int
+	adddedup_window_seconds *int
+	repeat_after_close      *detectionrule.RepeatAfterClose
+	enabled                 *bool
+	title_template          *string
+	paths                   *schematype.DetectionPaths
+	hmac_secret             *string
+	evidence_bound          *int
+	addevidence_bound       *int
+	clearedFields           map[string]struct{}
+	category                *int
+	clearedcategory         bool
+	site                    *int
+	clearedsite             bool
+	assignees               map[int]struct{}
+	removedassignees        map[int]struct{}
+	clearedassignees        bool
+	approvers               map[int]struct{}
+	removedapprovers        map[int]struct{}
+	clearedapprovers        bool
+	tags                    map[int]struct{}
+	removedtags             map[int]struct{}
+	clearedtags             bool
+	ingesters               map[int]struct{}
+	removedingesters        map[int]struct{}
+	clearedingesters        bool
+	updated_by              *int
+	clearedupdated_by       bool
+	done                    bool
+	oldValue                func(context.Context) (*DetectionRule, error)
+	predicates              []predicate.DetectionRule
+}
+
+var _ ent.Mutation = (*DetectionRuleMutation)(nil)
+
+// detectionruleOption allows management of the mutation configuration using functional options.
+type detectionruleOption func(*DetectionRuleMutation)
+
+// newDetectionRuleMutation creates new mutation for the DetectionRule entity.
+func newDetectionRuleMutation(c config, op Op, opts ...detectionruleOption) *DetectionRuleMutation {
+	m := &DetectionRuleMutation{
+		config:        c,
+		op:            op,
+		typ:           TypeDetectionRule,
+		clearedFields: make(map[string]struct{}),
+	}
+	for _, opt := range opts {
+		opt(m)
+	}
+	return m
+}
+
+// withDetectionRuleID sets the ID field of the mutation.
+func withDetectionRuleID(id int) detectionruleOption {
+	return func(m *DetectionRuleMutation) {
+		var (
+			err   error
+			once  sync.Once
+			value *DetectionRule
+		)
+		m.oldValue = func(ctx context.Context) (*DetectionRule, error) {
+			once.Do(func() {
+				if m.done {
+					err = errors.New("querying old values post mutation is not allowed")
+				} else {
+					value, err = m.Client().DetectionRule.Get(ctx, id)
+				}
+			})
+			return value, err
+		}
+		m.id = &id
+	}
+}
+
+// withDetectionRule sets the old DetectionRule of the mutation.
+func withDetectionRule(node *DetectionRule) detectionruleOption {
+	return func(m *DetectionRuleMutation) {
+		m.oldValue = func(context.Context) (*DetectionRule, error) {
+			return node, nil
+		}
+		m.id = &node.ID
+	}
+}
+
+// Client returns a new `ent.Client` from the mutation. If the mutation was
+// executed in a transaction (ent.Tx), a transactional client is returned.
+func (m DetectionRuleMutation) Client() *Client {
+	client := &Client{config: m.config}
+	client.init()
+	return client
+}
+
+// Tx returns an `ent.Tx` for mutations that were executed in transactions;
+// it returns an error otherwise.
+func (m DetectionRuleMutation) Tx() (*Tx, error) {
+	if _, ok := m.driver.(*txDriver); !ok {
+		return nil, errors.New("ent: mutation is not running in a transaction")
+	}
+	tx := &Tx{config: m.config}
+	tx.init()
+	return tx, nil
+}
+
+// ID returns the ID value in the mutation. Note that the ID is only available
+// if it was provided to the builder or after it was returned from the database.
+func (m *DetectionRuleMutation) ID() (id int, exists bool) {
+	if m.id == nil {
+		return
+	}
+	return *m.id, true
+}
+
+// IDs queries the database and returns the entity ids that match the mutation's predicate.
+// That means, if the mutation is applied within a transaction with an isolation level such
+// as sql.LevelSerializable, the returned ids match the ids of the rows that will be updated
+// or updated by the mutation.
+func (m *DetectionRuleMutation) IDs(ctx context.Context) ([]int, error) {
+	switch {
+	case m.op.Is(OpUpdateOne | OpDeleteOne):
+		id, exists := m.ID()
+		if exists {
+			return []int{id}, nil
+		}
+		fallthrough
+	case m.op.Is(OpUpdate | OpDelete):
+		return m.Client().DetectionRule.Query().Where(m.predicates...).IDs(ctx)
+	default:
+		return nil, fmt.Errorf("IDs is not allowed on %s operations", m.op)
+	}
+}
+
+// SetCreatedAt sets the "created_at" field.
+func (m *DetectionRuleMutation) SetCreatedAt(t time.Time) {
+	m.created_at = &t
+}
+
+// CreatedAt returns the value of the "created_at" field in the mutation.
+func (m *DetectionRuleMutation) CreatedAt() (r time.Time, exists bool) {
+	v := m.created_at
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldCreatedAt returns the old "created_at" field's value of the DetectionRule entity.
+// If the DetectionRule object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *DetectionRuleMutation) OldCreatedAt(ctx context.Context) (v time.Time, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldCreatedAt is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldCreatedAt requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldCreatedAt: %w", err)
+	}
+	return oldValue.CreatedAt, nil
+}
+
+// ResetCreatedAt resets all changes to the "created_at" field.
+func (m *DetectionRuleMutation) ResetCreatedAt() {
+	m.created_at = nil
+}
+
+// SetUpdatedAt sets the "updated_at" field.
+func (m *DetectionRuleMutation) SetUpdatedAt(t time.Time) {
+	m.updated_at = &t
+}
+
+// UpdatedAt returns the value of the "updated_at" field in the mutation.
+func (m *DetectionRuleMutation) UpdatedAt() (r time.Time, exists bool) {
+	v := m.updated_at
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldUpdatedAt returns the old "updated_at" field's value of the DetectionRule entity.
+// If the DetectionRule object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *DetectionRuleMutation) OldUpdatedAt(ctx context.Context) (v time.Time, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldUpdatedAt is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldUpdatedAt requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldUpdatedAt: %w", err)
+	}
+	return oldValue.UpdatedAt, nil
+}
+
+// ResetUpdatedAt resets all changes to the "updated_at" field.
+func (m *DetectionRuleMutation) ResetUpdatedAt() {
+	m.updated_at = nil
+}
+
+// SetKey sets the "key" field.
+func (m *DetectionRuleMutation) SetKey(s string) {
+	m.key = &s
+}
+
+// Key returns the value of the "key" field in the mutation.
+func (m *DetectionRuleMutation) Key() (r string, exists bool) {
+	v := m.key
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldKey returns the old "key" field's value of the DetectionRule entity.
+// If the DetectionRule object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *DetectionRuleMutation) OldKey(ctx context.Context) (v string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldKey is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldKey requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldKey: %w", err)
+	}
+	return oldValue.Key, nil
+}
+
+// ResetKey resets all changes to the "key" field.
+func (m *DetectionRuleMutation) ResetKey() {
+	m.key = nil
+}
+
+// SetName sets the "name" field.
+func (m *DetectionRuleMutation) SetName(s string) {
+	m.name = &s
+}
+
+// Name returns the value of the "name" field in the mutation.
+func (m *DetectionRuleMutation) Name() (r string, exists bool) {
+	v := m.name
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldName returns the old "name" field's value of the DetectionRule entity.
+// If the DetectionRule object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *DetectionRuleMutation) OldName(ctx context.Context) (v string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldName is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldName requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldName: %w", err)
+	}
+	return oldValue.Name, nil
+}
+
+// ResetName resets all changes to the "name" field.
+func (m *DetectionRuleMutation) ResetName() {
+	m.name = nil
+}
+
+// SetKind sets the "kind" field.
+func (m *DetectionRuleMutation) SetKind(d detectionrule.Kind) {
+	m.kind = &d
+}
+
+// Kind returns the value of the "kind" field in the mutation.
+func (m *DetectionRuleMutation) Kind() (r detectionrule.Kind, exists bool) {
+	v := m.kind
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldKind returns the old "kind" field's value of the DetectionRule entity.
+// If the DetectionRule object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *DetectionRuleMutation) OldKind(ctx context.Context) (v detectionrule.Kind, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldKind is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldKind requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldKind: %w", err)
+	}
+	return oldValue.Kind, nil
+}
+
+// ResetKind resets all changes to the "kind" field.
+func (m *DetectionRuleMutation) ResetKind() {
+	m.kind = nil
+}
+
+// SetCategoryID sets the "category_id" field.
+func (m *DetectionRuleMutation) SetCategoryID(i int) {
+	m.category = &i
+}
+
+// CategoryID returns the value of the "category_id" field in the mutation.
+func (m *DetectionRuleMutation) CategoryID() (r int, exists bool) {
+	v := m.category
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldCategoryID returns the old "category_id" field's value of the DetectionRule entity.
+// If the DetectionRule object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *DetectionRuleMutation) OldCategoryID(ctx context.Context) (v int, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldCategoryID is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldCategoryID requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldCategoryID: %w", err)
+	}
+	return oldValue.CategoryID, nil
+}
+
+// ResetCategoryID resets all changes to the "category_id" field.
+func (m *DetectionRuleMutation) ResetCategoryID() {
+	m.category = nil
+}
+
+// SetSiteID sets the "site_id" field.
+func (m *DetectionRuleMutation) SetSiteID(i int) {
+	m.site = &i
+}
+
+// SiteID returns the value of the "site_id" field in the mutation.
+func (m *DetectionRuleMutation) SiteID() (r int, exists bool) {
+	v := m.site
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldSiteID returns the old "site_id" field's value of the DetectionRule entity.
+// If the DetectionRule object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *DetectionRuleMutation) OldSiteID(ctx context.Context) (v int, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldSiteID is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldSiteID requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldSiteID: %w", err)
+	}
+	return oldValue.SiteID, nil
+}
+
+// ResetSiteID resets all changes to the "site_id" field.
+func (m *DetectionRuleMutation) ResetSiteID() {
+	m.site = nil
+}
+
+// SetPriority sets the "priority" field.
+func (m *DetectionRuleMutation) SetPriority(d detectionrule.Priority) {
+	m.priority = &d
+}
+
+// Priority returns the value of the "priority" field in the mutation.
+func (m *DetectionRuleMutation) Priority() (r detectionrule.Priority, exists bool) {
+	v := m.priority
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldPriority returns the old "priority" field's value of the DetectionRule entity.
+// If the DetectionRule object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *DetectionRuleMutation) OldPriority(ctx context.Context) (v detectionrule.Priority, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldPriority is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldPriority requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldPriority: %w", err)
+	}
+	return oldValue.Priority, nil
+}
+
+// ResetPriority resets all changes to the "priority" field.
+func (m *DetectionRuleMutation) ResetPriority() {
+	m.priority = nil
+}
+
+// SetTemplate sets the "template" field.
+func (m *DetectionRuleMutation) SetTemplate(d detectionrule.Template) {
+	m.template = &d
+}
+
+// Template returns the value of the "template" field in the mutation.
+func (m *DetectionRuleMutation) Template() (r detectionrule.Template, exists bool) {
+	v := m.template
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldTemplate returns the old "template" field's value of the DetectionRule entity.
+// If the DetectionRule object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *DetectionRuleMutation) OldTemplate(ctx context.Context) (v detectionrule.Template, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldTemplate is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldTemplate requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldTemplate: %w", err)
+	}
+	return oldValue.Template, nil
+}
+
+// ResetTemplate resets all changes to the "template" field.
+func (m *DetectionRuleMutation) ResetTemplate() {
+	m.template = nil
+}
+
+// SetDedupFields sets the "dedup_fields" field.
+func (m *DetectionRuleMutation) SetDedupFields(s []string) {
+	m.dedup_fields = &s
+	m.appenddedup_fields = nil
+}
+
+// DedupFields returns the value of the "dedup_fields" field in the mutation.
+func (m *DetectionRuleMutation) DedupFields() (r []string, exists bool) {
+	v := m.dedup_fields
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldDedupFields returns the old "dedup_fields" field's value of the DetectionRule entity.
+// If the DetectionRule object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *DetectionRuleMutation) OldDedupFields(ctx context.Context) (v []string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldDedupFields is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldDedupFields requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldDedupFields: %w", err)
+	}
+	return oldValue.DedupFields, nil
+}
+
+// AppendDedupFields adds s to the "dedup_fields" field.
+func (m *DetectionRuleMutation) AppendDedupFields(s []string) {
+	m.appenddedup_fields = append(m.appenddedup_fields, s...)
+}
+
+// AppendedDedupFields returns the list of values that were appended to the "dedup_fields" field in this mutation.
+func (m *DetectionRuleMutation) AppendedDedupFields() ([]string, bool) {
+	if len(m.appenddedup_fields) == 0 {
+		return nil, false
+	}
+	return m.appenddedup_fields, true
+}
+
+// ResetDedupFields resets all changes to the "dedup_fields" field.
+func (m *DetectionRuleMutation) ResetDedupFields() {
+	m.dedup_fields = nil
+	m.appenddedup_fields = nil
+}
+
+// SetDedupWindowSeconds sets the "dedup_window_seconds" field.
+func (m *DetectionRuleMutation) SetDedupWindowSeconds(i int) {
+	m.dedup_window_seconds = &i
+	m.adddedup_window_seconds = nil
+}
+
+// DedupWindowSeconds returns the value of the "dedup_window_seconds" field in the mutation.
+func (m *DetectionRuleMutation) DedupWindowSeconds() (r int, exists bool) {
+	v := m.dedup_window_seconds
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldDedupWindowSeconds returns the old "dedup_window_seconds" field's value of the DetectionRule entity.
+// If the DetectionRule object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *DetectionRuleMutation) OldDedupWindowSeconds(ctx context.Context) (v int, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldDedupWindowSeconds is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldDedupWindowSeconds requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldDedupWindowSeconds: %w", err)
+	}
+	return oldValue.DedupWindowSeconds, nil
+}
+
+// AddDedupWindowSeconds adds i to the "dedup_window_seconds" field.
+func (m *DetectionRuleMutation) AddDedupWindowSeconds(i int) {
+	if m.adddedup_window_seconds != nil {
+		*m.adddedup_window_seconds += i
+	} else {
+		m.adddedup_window_seconds = &i
+	}
+}
+
+// AddedDedupWindowSeconds returns the value that was added to the "dedup_window_seconds" field in this mutation.
+func (m *DetectionRuleMutation) AddedDedupWindowSeconds() (r int, exists bool) {
+	v := m.adddedup_window_seconds
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// ResetDedupWindowSeconds resets all changes to the "dedup_window_seconds" field.
+func (m *DetectionRuleMutation) ResetDedupWindowSeconds() {
+	m.dedup_window_seconds = nil
+	m.adddedup_window_seconds = nil
+}
+
+// SetRepeatAfterClose sets the "repeat_after_close" field.
+func (m *DetectionRuleMutation) SetRepeatAfterClose(dac detectionrule.RepeatAfterClose) {
+	m.repeat_after_close = &dac
+}
+
+// RepeatAfterClose returns the value of the "repeat_after_close" field in the mutation.
+func (m *DetectionRuleMutation) RepeatAfterClose() (r detectionrule.RepeatAfterClose, exists bool) {
+	v := m.repeat_after_close
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldRepeatAfterClose returns the old "repeat_after_close" field's value of the DetectionRule entity.
+// If the DetectionRule object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *DetectionRuleMutation) OldRepeatAfterClose(ctx context.Context) (v detectionrule.RepeatAfterClose, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldRepeatAfterClose is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldRepeatAfterClose requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldRepeatAfterClose: %w", err)
+	}
+	return oldValue.RepeatAfterClose, nil
+}
+
+// ResetRepeatAfterClose resets all changes to the "repeat_after_close" field.
+func (m *DetectionRuleMutation) ResetRepeatAfterClose() {
+	m.repeat_after_close = nil
+}
+
+// SetEnabled sets the "enabled" field.
+func (m *DetectionRuleMutation) SetEnabled(b bool) {
+	m.enabled = &b
+}
+
+// Enabled returns the value of the "enabled" field in the mutation.
+func (m *DetectionRuleMutation) Enabled() (r bool, exists bool) {
+	v := m.enabled
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldEnabled returns the old "enabled" field's value of the DetectionRule entity.
+// If the DetectionRule object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *DetectionRuleMutation) OldEnabled(ctx context.Context) (v bool, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldEnabled is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldEnabled requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldEnabled: %w", err)
+	}
+	return oldValue.Enabled, nil
+}
+
+// ResetEnabled resets all changes to the "enabled" field.
+func (m *DetectionRuleMutation) ResetEnabled() {
+	m.enabled = nil
+}
+
+// SetTitleTemplate sets the "title_template" field.
+func (m *DetectionRuleMutation) SetTitleTemplate(s string) {
+	m.title_template = &s
+}
+
+// TitleTemplate returns the value of the "title_template" field in the mutation.
+func (m *DetectionRuleMutation) TitleTemplate() (r string, exists bool) {
+	v := m.title_template
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldTitleTemplate returns the old "title_template" field's value of the DetectionRule entity.
+// If the DetectionRule object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *DetectionRuleMutation) OldTitleTemplate(ctx context.Context) (v string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldTitleTemplate is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldTitleTemplate requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldTitleTemplate: %w", err)
+	}
+	return oldValue.TitleTemplate, nil
+}
+
+// ResetTitleTemplate resets all changes to the "title_template" field.
+func (m *DetectionRuleMutation) ResetTitleTemplate() {
+	m.title_template = nil
+}
+
+// SetPaths sets the "paths" field.
+func (m *DetectionRuleMutation) SetPaths(sp schematype.DetectionPaths) {
+	m.paths = &sp
+}
+
+// Paths returns the value of the "paths" field in the mutation.
+func (m *DetectionRuleMutation) Paths() (r schematype.DetectionPaths, exists bool) {
+	v := m.paths
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldPaths returns the old "paths" field's value of the DetectionRule entity.
+// If the DetectionRule object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *DetectionRuleMutation) OldPaths(ctx context.Context) (v schematype.DetectionPaths, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldPaths is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldPaths requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldPaths: %w", err)
+	}
+	return oldValue.Paths, nil
+}
+
+// ResetPaths resets all changes to the "paths" field.
+func (m *DetectionRuleMutation) ResetPaths() {
+	m.paths = nil
+}
+
+// SetHmacSecret sets the "hmac_secret" field.
+func (m *DetectionRuleMutation) SetHmacSecret(s string) {
+	m.hmac_secret = &s
+}
+
+// HmacSecret returns the value of the "hmac_secret" field in the mutation.
+func (m *DetectionRuleMutation) HmacSecret() (r string, exists bool) {
+	v := m.hmac_secret
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldHmacSecret returns the old "hmac_secret" field's value of the DetectionRule entity.
+// If the DetectionRule object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *DetectionRuleMutation) OldHmacSecret(ctx context.Context) (v string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldHmacSecret is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldHmacSecret requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldHmacSecret: %w", err)
+	}
+	return oldValue.HmacSecret, nil
+}
+
+// ClearHmacSecret clears the value of the "hmac_secret" field.
+func (m *DetectionRuleMutation) ClearHmacSecret() {
+	m.hmac_secret = nil
+	m.clearedFields[detectionrule.FieldHmacSecret] = struct{}{}
+}
+
+// HmacSecretCleared returns if the "hmac_secret" field was cleared in this mutation.
+func (m *DetectionRuleMutation) HmacSecretCleared() bool {
+	_, ok := m.clearedFields[detectionrule.FieldHmacSecret]
+	return ok
+}
+
+// ResetHmacSecret resets all changes to the "hmac_secret" field.
+func (m *DetectionRuleMutation) ResetHmacSecret() {
+	m.hmac_secret = nil
+	delete(m.clearedFields, detectionrule.FieldHmacSecret)
+}
+
+// SetEvidenceBound sets the "evidence_bound" field.
+func (m *DetectionRuleMutation) SetEvidenceBound(i int) {
+	m.evidence_bound = &i
+	m.addevidence_bound = nil
+}
+
+// EvidenceBound returns the value of the "evidence_bound" field in the mutation.
+func (m *DetectionRuleMutation) EvidenceBound() (r int, exists bool) {
+	v := m.evidence_bound
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldEvidenceBound returns the old "evidence_bound" field's value of the DetectionRule entity.
+// If the DetectionRule object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *DetectionRuleMutation) OldEvidenceBound(ctx context.Context) (v int, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldEvidenceBound is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldEvidenceBound requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldEvidenceBound: %w", err)
+	}
+	return oldValue.EvidenceBound, nil
+}
+
+// AddEvidenceBound adds i to the "evidence_bound" field.
+func (m *DetectionRuleMutation) AddEvidenceBound(i int) {
+	if m.addevidence_bound != nil {
+		*m.addevidence_bound += i
+	} else {
+		m.addevidence_bound = &i
+	}
+}
+
+// AddedEvidenceBound returns the value that was added to the "evidence_bound" field in this mutation.
+func (m *DetectionRuleMutation) AddedEvidenceBound() (r int, exists bool) {
+	v := m.addevidence_bound
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// ResetEvidenceBound resets all changes to the "evidence_bound" field.
+func (m *DetectionRuleMutation) ResetEvidenceBound() {
+	m.evidence_bound = nil
+	m.addevidence_bound = nil
+}
+
+// SetUpdatedByID sets the "updated_by_id" field.
+func (m *DetectionRuleMutation) SetUpdatedByID(i int) {
+	m.updated_by = &i
+}
+
+// UpdatedByID returns the value of the "updated_by_id" field in the mutation.
+func (m *DetectionRuleMutation) UpdatedByID() (r int, exists bool) {
+	v := m.updated_by
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldUpdatedByID returns the old "updated_by_id" field's value of the DetectionRule entity.
+// If the DetectionRule object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *DetectionRuleMutation) OldUpdatedByID(ctx context.Context) (v *int, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldUpdatedByID is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldUpdatedByID requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldUpdatedByID: %w", err)
+	}
+	return oldValue.UpdatedByID, nil
+}
+
+// ClearUpdatedByID clears the value of the "updated_by_id" field.
+func (m *DetectionRuleMutation) ClearUpdatedByID() {
+	m.updated_by = nil
+	m.clearedFields[detectionrule.FieldUpdatedByID] = struct{}{}
+}
+
+// UpdatedByIDCleared returns if the "updated_by_id" field was cleared in this mutation.
+func (m *DetectionRuleMutation) UpdatedByIDCleared() bool {
+	_, ok := m.clearedFields[detectionrule.FieldUpdatedByID]
+	return ok
+}
+
+// ResetUpdatedByID resets all changes to the "updated_by_id" field.
+func (m *DetectionRuleMutation) ResetUpdatedByID() {
+	m.updated_by = nil
+	delete(m.clearedFields, detectionrule.FieldUpdatedByID)
+}
+
+// ClearCategory clears the "category" edge to the Category entity.
+func (m *DetectionRuleMutation) ClearCategory() {
+	m.clearedcategory = true
+	m.clearedFields[detectionrule.FieldCategoryID] = struct{}{}
+}
+
+// CategoryCleared reports if the "category" edge to the Category entity was cleared.
+func (m *DetectionRuleMutation) CategoryCleared() bool {
+	return m.clearedcategory
+}
+
+// CategoryIDs returns the "category" edge IDs in the mutation.
+// Note that IDs always returns len(IDs) <= 1 for unique edges, and you should use
+// CategoryID instead. It exists only for internal usage by the builders.
+func (m *DetectionRuleMutation) CategoryIDs() (ids []int) {
+	if id := m.category; id != nil {
+		ids = append(ids, *id)
+	}
+	return
+}
+
+// ResetCategory resets all changes to the "category" edge.
+func (m *DetectionRuleMutation) ResetCategory() {
+	m.category = nil
+	m.clearedcategory = false
+}
+
+// ClearSite clears the "site" edge to the Site entity.
+func (m *DetectionRuleMutation) ClearSite() {
+	m.clearedsite = true
+	m.clearedFields[detectionrule.FieldSiteID] = struct{}{}
+}
+
+// SiteCleared reports if the "site" edge to the Site entity was cleared.
+func (m *DetectionRuleMutation) SiteCleared() bool {
+	return m.clearedsite
+}
+
+// SiteIDs returns the "site" edge IDs in the mutation.
+// Note that IDs always returns len(IDs) <= 1 for unique edges, and you should use
+// SiteID instead. It exists only for internal usage by the builders.
+func (m *DetectionRuleMutation) SiteIDs() (ids []int) {
+	if id := m.site; id != nil {
+		ids = append(ids, *id)
+	}
+	return
+}
+
+// ResetSite resets all changes to the "site" edge.
+func (m *DetectionRuleMutation) ResetSite() {
+	m.site = nil
+	m.clearedsite = false
+}
+
+// AddAssigneeIDs adds the "assignees" edge to the User entity by ids.
+func (m *DetectionRuleMutation) AddAssigneeIDs(ids ...int) {
+	if m.assignees == nil {
+		m.assignees = make(map[int]struct{})
+	}
+	for i := range ids {
+		m.assignees[ids[i]] = struct{}{}
+	}
+}
+
+// ClearAssignees clears the "assignees" edge to the User entity.
+func (m *DetectionRuleMutation) ClearAssignees() {
+	m.clearedassignees = true
+}
+
+// AssigneesCleared reports if the "assignees" edge to the User entity was cleared.
+func (m *DetectionRuleMutation) AssigneesCleared() bool {
+	return m.clearedassignees
+}
+
+// RemoveAssigneeIDs removes the "assignees" edge to the User entity by IDs.
+func (m *DetectionRuleMutation) RemoveAssigneeIDs(ids ...int) {
+	if m.removedassignees == nil {
+		m.removedassignees = make(map[int]struct{})
+	}
+	for i := range ids {
+		delete(m.assignees, ids[i])
+		m.removedassignees[ids[i]] = struct{}{}
+	}
+}
+
+// RemovedAssignees returns the removed IDs of the "assignees" edge to the User entity.
+func (m *DetectionRuleMutation) RemovedAssigneesIDs() (ids []int) {
+	for id := range m.removedassignees {
+		ids = append(ids, id)
+	}
+	return
+}
+
+// AssigneesIDs returns the "assignees" edge IDs in the mutation.
+func (m *DetectionRuleMutation) AssigneesIDs() (ids []int) {
+	for id := range m.assignees {
+		ids = append(ids, id)
+	}
+	return
+}
+
+// ResetAssignees resets all changes to the "assignees" edge.
+func (m *DetectionRuleMutation) ResetAssignees() {
+	m.assignees = nil
+	m.clearedassignees = false
+	m.removedassignees = nil
+}
+
+// AddApproverIDs adds the "approvers" edge to the User entity by ids.
+func (m *DetectionRuleMutation) AddApproverIDs(ids ...int) {
+	if m.approvers == nil {
+		m.approvers = make(map[int]struct{})
+	}
+	for i := range ids {
+		m.approvers[ids[i]] = struct{}{}
+	}
+}
+
+// ClearApprovers clears the "approvers" edge to the User entity.
+func (m *DetectionRuleMutation) ClearApprovers() {
+	m.clearedapprovers = true
+}
+
+// ApproversCleared reports if the "approvers" edge to the User entity was cleared.
+func (m *DetectionRuleMutation) ApproversCleared() bool {
+	return m.clearedapprovers
+}
+
+// RemoveApproverIDs removes the "approvers" edge to the User entity by IDs.
+func (m *DetectionRuleMutation) RemoveApproverIDs(ids ...int) {
+	if m.removedapprovers == nil {
+		m.removedapprovers = make(map[int]struct{})
+	}
+	for i := range ids {
+		delete(m.approvers, ids[i])
+		m.removedapprovers[ids[i]] = struct{}{}
+	}
+}
+
+// RemovedApprovers returns the removed IDs of the "approvers" edge to the User entity.
+func (m *DetectionRuleMutation) RemovedApproversIDs() (ids []int) {
+	for id := range m.removedapprovers {
+		ids = append(ids, id)
+	}
+	return
+}
+
+// ApproversIDs returns the "approvers" edge IDs in the mutation.
+func (m *DetectionRuleMutation) ApproversIDs() (ids []int) {
+	for id := range m.approvers {
+		ids = append(ids, id)
+	}
+	return
+}
+
+// ResetApprovers resets all changes to the "approvers" edge.
+func (m *DetectionRuleMutation) ResetApprovers() {
+	m.approvers = nil
+	m.clearedapprovers = false
+	m.removedapprovers = nil
+}
+
+// AddTagIDs adds the "tags" edge to the Tag entity by ids.
+func (m *DetectionRuleMutation) AddTagIDs(ids ...int) {
+	if m.tags == nil {
+		m.tags = make(map[int]struct{})
+	}
+	for i := range ids {
+		m.tags[ids[i]] = struct{}{}
+	}
+}
+
+// ClearTags clears the "tags" edge to the Tag entity.
+func (m *DetectionRuleMutation) ClearTags() {
+	m.clearedtags = true
+}
+
+// TagsCleared reports if the "tags" edge to the Tag entity was cleared.
+func (m *DetectionRuleMutation) TagsCleared() bool {
+	return m.clearedtags
+}
+
+// RemoveTagIDs removes the "tags" edge to the Tag entity by IDs.
+func (m *DetectionRuleMutation) RemoveTagIDs(ids ...int) {
+	if m.removedtags == nil {
+		m.removedtags = make(map[int]struct{})
+	}
+	for i := range ids {
+		delete(m.tags, ids[i])
+		m.removedtags[ids[i]] = struct{}{}
+	}
+}
+
+// RemovedTags returns the removed IDs of the "tags" edge to the Tag entity.
+func (m *DetectionRuleMutation) RemovedTagsIDs() (ids []int) {
+	for id := range m.removedtags {
+		ids = append(ids, id)
+	}
+	return
+}
+
+// TagsIDs returns the "tags" edge IDs in the mutation.
+func (m *DetectionRuleMutation) TagsIDs() (ids []int) {
+	for id := range m.tags {
+		ids = append(ids, id)
+	}
+	return
+}
+
+// ResetTags resets all changes to the "tags" edge.
+func (m *DetectionRuleMutation) ResetTags() {
+	m.tags = nil
+	m.clearedtags = false
+	m.removedtags = nil
+}
+
+// AddIngesterIDs adds the "ingesters" edge to the User entity by ids.
+func (m *DetectionRuleMutation) AddIngesterIDs(ids ...int) {
+	if m.ingesters == nil {
+		m.ingesters = make(map[int]struct{})
+	}
+	for i := range ids {
+		m.ingesters[ids[i]] = struct{}{}
+	}
+}
+
+// ClearIngesters clears the "ingesters" edge to the User entity.
+func (m *DetectionRuleMutation) ClearIngesters() {
+	m.clearedingesters = true
+}
+
+// IngestersCleared reports if the "ingesters" edge to the User entity was cleared.
+func (m *DetectionRuleMutation) IngestersCleared() bool {
+	return m.clearedingesters
+}
+
+// RemoveIngesterIDs removes the "ingesters" edge to the User entity by IDs.
+func (m *DetectionRuleMutation) RemoveIngesterIDs(ids ...int) {
+	if m.removedingesters == nil {
+		m.removedingesters = make(map[int]struct{})
+	}
+	for i := range ids {
+		delete(m.ingesters, ids[i])
+		m.removedingesters[ids[i]] = struct{}{}
+	}
+}
+
+// RemovedIngesters returns the removed IDs of the "ingesters" edge to the User entity.
+func (m *DetectionRuleMutation) RemovedIngestersIDs() (ids []int) {
+	for id := range m.removedingesters {
+		ids = append(ids, id)
+	}
+	return
+}
+
+// IngestersIDs returns the "ingesters" edge IDs in the mutation.
+func (m *DetectionRuleMutation) IngestersIDs() (ids []int) {
+	for id := range m.ingesters {
+		ids = append(ids, id)
+	}
+	return
+}
+
+// ResetIngesters resets all changes to the "ingesters" edge.
+func (m *DetectionRuleMutation) ResetIngesters() {
+	m.ingesters = nil
+	m.clearedingesters = false
+	m.removedingesters = nil
+}
+
+// ClearUpdatedBy clears the "updated_by" edge to the User entity.
+func (m *DetectionRuleMutation) ClearUpdatedBy() {
+	m.clearedupdated_by = true
+	m.clearedFields[detectionrule.FieldUpdatedByID] = struct{}{}
+}
+
+// UpdatedByCleared reports if the "updated_by" edge to the User entity was cleared.
+func (m *DetectionRuleMutation) UpdatedByCleared() bool {
+	return m.UpdatedByIDCleared() || m.clearedupdated_by
+}
+
+// UpdatedByIDs returns the "updated_by" edge IDs in the mutation.
+// Note that IDs always returns len(IDs) <= 1 for unique edges, and you should use
+// UpdatedByID instead. It exists only for internal usage by the builders.
+func (m *DetectionRuleMutation) UpdatedByIDs() (ids []int) {
+	if id := m.updated_by; id != nil {
+		ids = append(ids, *id)
+	}
+	return
+}
+
+// ResetUpdatedBy resets all changes to the "updated_by" edge.
+func (m *DetectionRuleMutation) ResetUpdatedBy() {
+	m.updated_by = nil
+	m.clearedupdated_by = false
+}
+
+// Where appends a list predicates to the DetectionRuleMutation builder.
+func (m *DetectionRuleMutation) Where(ps ...predicate.DetectionRule) {
+	m.predicates = append(m.predicates, ps...)
+}
+
+// WhereP appends storage-level predicates to the DetectionRuleMutation builder. Using this method,
+// users can use type-assertion to append predicates that do not depend on any generated package.
+func (m *DetectionRuleMutation) WhereP(ps ...func(*sql.Selector)) {
+	p := make([]predicate.DetectionRule, len(ps))
+	for i := range ps {
+		p[i] = ps[i]
+	}
+	m.Where(p...)
+}
+
+// Op returns the operation name.
+func (m *DetectionRuleMutation) Op() Op {
+	return m.op
+}
+
+// SetOp allows setting the mutation operation.
+func (m *DetectionRuleMutation) SetOp(op Op) {
+	m.op = op
+}
+
+// Type returns the node type of this mutation (DetectionRule).
+func (m *DetectionRuleMutation) Type() string {
+	return m.typ
+}
+
+// Fields returns all fields that were changed during this mutation. Note that in
+// order to get all numeric fields that were incremented/decremented, call
+// AddedFields().
+func (m *DetectionRuleMutation) Fields() []string {
+	fields := make([]string, 0, 18)
+	if m.created_at != nil {
+		fields = append(fields, detectionrule.FieldCreatedAt)
+	}
+	if m.updated_at != nil {
+		fields = append(fields, detectionrule.FieldUpdatedAt)
+	}
+	if m.key != nil {
+		fields = append(fields, detectionrule.FieldKey)
+	}
+	if m.name != nil {
+		fields = append(fields, detectionrule.FieldName)
+	}
+	if m.kind != nil {
+		fields = append(fields, detectionrule.FieldKind)
+	}
+	if m.category != nil {
+		fields = append(fields, detectionrule.FieldCategoryID)
+	}
+	if m.site != nil {
+		fields = append(fields, detectionrule.FieldSiteID)
+	}
+	if m.priority != nil {
+		fields = append(fields, detectionrule.FieldPriority)
+	}
+	if m.template != nil {
+		fields = append(fields, detectionrule.FieldTemplate)
+	}
+	if m.dedup_fields != nil {
+		fields = append(fields, detectionrule.FieldDedupFields)
+	}
+	if m.dedup_window_seconds != nil {
+		fields = append(fields, detectionrule.FieldDedupWindowSeconds)
+	}
+	if m.repeat_after_close != nil {
+		fields = append(fields, detectionrule.FieldRepeatAfterClose)
+	}
+	if m.enabled != nil {
+		fields = append(fields, detectionrule.FieldEnabled)
+	}
+	if m.title_template != nil {
+		fields = append(fields, detectionrule.FieldTitleTemplate)
+	}
+	if m.paths != nil {
+		fields = append(fields, detectionrule.FieldPaths)
+	}
+	if m.hmac_secret != nil {
+		fields = append(fields, detectionrule.FieldHmacSecret)
+	}
+	if m.evidence_bound != nil {
+		fields = append(fields, detectionrule.FieldEvidenceBound)
+	}
+	if m.updated_by != nil {
+		fields = append(fields, detectionrule.FieldUpdatedByID)
+	}
+	return fields
+}
+
+// Field returns the value of a field with the given name. The second boolean
+// return value indicates that this field was not set, or was not defined in the
+// schema.
+func (m *DetectionRuleMutation) Field(name string) (ent.Value, bool) {
+	switch name {
+	case detectionrule.FieldCreatedAt:
+		return m.CreatedAt()
+	case detectionrule.FieldUpdatedAt:
+		return m.UpdatedAt()
+	case detectionrule.FieldKey:
+		return m.Key()
+	case detectionrule.FieldName:
+		return m.Name()
+	case detectionrule.FieldKind:
+		return m.Kind()
+	case detectionrule.FieldCategoryID:
+		return m.CategoryID()
+	case detectionrule.FieldSiteID:
+		return m.SiteID()
+	case detectionrule.FieldPriority:
+		return m.Priority()
+	case detectionrule.FieldTemplate:
+		return m.Template()
+	case detectionrule.FieldDedupFields:
+		return m.DedupFields()
+	case detectionrule.FieldDedupWindowSeconds:
+		return m.DedupWindowSeconds()
+	case detectionrule.FieldRepeatAfterClose:
+		return m.RepeatAfterClose()
+	case detectionrule.FieldEnabled:
+		return m.Enabled()
+	case detectionrule.FieldTitleTemplate:
+		return m.TitleTemplate()
+	case detectionrule.FieldPaths:
+		return m.Paths()
+	case detectionrule.FieldHmacSecret:
+		return m.HmacSecret()
+	case detectionrule.FieldEvidenceBound:
+		return m.EvidenceBound()
+	case detectionrule.FieldUpdatedByID:
+		return m.UpdatedByID()
+	}
+	return nil, false
+}
+
+// OldField returns the old value of the field from the database. An error is
+// returned if the mutation operation is not UpdateOne, or the query to the
+// database failed.
+func (m *DetectionRuleMutation) OldField(ctx context.Context, name string) (ent.Value, error) {
+	switch name {
+	case detectionrule.FieldCreatedAt:
+		return m.OldCreatedAt(ctx)
+	case detectionrule.FieldUpdatedAt:
+		return m.OldUpdatedAt(ctx)
+	case detectionrule.FieldKey:
+		return m.OldKey(ctx)
+	case detectionrule.FieldName:
+		return m.OldName(ctx)
+	case detectionrule.FieldKind:
+		return m.OldKind(ctx)
+	case detectionrule.FieldCategoryID:
+		return m.OldCategoryID(ctx)
+	case detectionrule.FieldSiteID:
+		return m.OldSiteID(ctx)
+	case detectionrule.FieldPriority:
+		return m.OldPriority(ctx)
+	case detectionrule.FieldTemplate:
+		return m.OldTemplate(ctx)
+	case detectionrule.FieldDedupFields:
+		return m.OldDedupFields(ctx)
+	case detectionrule.FieldDedupWindowSeconds:
+		return m.OldDedupWindowSeconds(ctx)
+	case detectionrule.FieldRepeatAfterClose:
+		return m.OldRepeatAfterClose(ctx)
+	case detectionrule.FieldEnabled:
+		return m.OldEnabled(ctx)
+	case detectionrule.FieldTitleTemplate:
+		return m.OldTitleTemplate(ctx)
+	case detectionrule.FieldPaths:
+		return m.OldPaths(ctx)
+	case detectionrule.FieldHmacSecret:
+		return m.OldHmacSecret(ctx)
+	case detectionrule.FieldEvidenceBound:
+		return m.OldEvidenceBound(ctx)
+	case detectionrule.FieldUpdatedByID:
+		return m.OldUpdatedByID(ctx)
+	}
+	return nil, fmt.Errorf("unknown DetectionRule field %s", name)
+}
+
+// SetField sets the value of a field with the given name. It returns an error if
+// the field is not defined in the schema, or if the type mismatched the field
+// type.
+func (m *DetectionRuleMutation) SetField(name string, value ent.Value) error {
+	switch name {
+	case detectionrule.FieldCreatedAt:
+		v, ok := value.(time.Time)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetCreatedAt(v)
+		return nil
+	case detectionrule.FieldUpdatedAt:
+		v, ok := value.(time.Time)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetUpdatedAt(v)
+		return nil
+	case detectionrule.FieldKey:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetKey(v)
+		return nil
+	case detectionrule.FieldName:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetName(v)
+		return nil
+	case detectionrule.FieldKind:
+		v, ok := value.(detectionrule.Kind)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetKind(v)
+		return nil
+	case detectionrule.FieldCategoryID:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetCategoryID(v)
+		return nil
+	case detectionrule.FieldSiteID:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetSiteID(v)
+		return nil
+	case detectionrule.FieldPriority:
+		v, ok := value.(detectionrule.Priority)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetPriority(v)
+		return nil
+	case detectionrule.FieldTemplate:
+		v, ok := value.(detectionrule.Template)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetTemplate(v)
+		return nil
+	case detectionrule.FieldDedupFields:
+		v, ok := value.([]string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetDedupFields(v)
+		return nil
+	case detectionrule.FieldDedupWindowSeconds:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetDedupWindowSeconds(v)
+		return nil
+	case detectionrule.FieldRepeatAfterClose:
+		v, ok := value.(detectionrule.RepeatAfterClose)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetRepeatAfterClose(v)
+		return nil
+	case detectionrule.FieldEnabled:
+		v, ok := value.(bool)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetEnabled(v)
+		return nil
+	case detectionrule.FieldTitleTemplate:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetTitleTemplate(v)
+		return nil
+	case detectionrule.FieldPaths:
+		v, ok := value.(schematype.DetectionPaths)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetPaths(v)
+		return nil
+	case detectionrule.FieldHmacSecret:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetHmacSecret(v)
+		return nil
+	case detectionrule.FieldEvidenceBound:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetEvidenceBound(v)
+		return nil
+	case detectionrule.FieldUpdatedByID:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetUpdatedByID(v)
+		return nil
+	}
+	return fmt.Errorf("unknown DetectionRule field %s", name)
+}
+
+// AddedFields returns all numeric fields that were incremented/decremented during
+// this mutation.
+func (m *DetectionRuleMutation) AddedFields() []string {
+	var fields []string
+	if m.adddedup_window_seconds != nil {
+		fields = append(fields, detectionrule.FieldDedupWindowSeconds)
+	}
+	if m.addevidence_bound != nil {
+		fields = append(fields, detectionrule.FieldEvidenceBound)
+	}
+	return fields
+}
+
+// AddedField returns the numeric value that was incremented/decremented on a field
+// with the given name. The second boolean return value indicates that this field
+// was not set, or was not defined in the schema.
+func (m *DetectionRuleMutation) AddedField(name string) (ent.Value, bool) {
+	switch name {
+	case detectionrule.FieldDedupWindowSeconds:
+		return m.AddedDedupWindowSeconds()
+	case detectionrule.FieldEvidenceBound:
+		return m.AddedEvidenceBound()
+	}
+	return nil, false
+}
+
+// AddField adds the value to the field with the given name. It returns an error if
+// the field is not defined in the schema, or if the type mismatched the field
+// type.
+func (m *DetectionRuleMutation) AddField(name string, value ent.Value) error {
+	switch name {
+	case detectionrule.FieldDedupWindowSeconds:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.AddDedupWindowSeconds(v)
+		return nil
+	case detectionrule.FieldEvidenceBound:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.AddEvidenceBound(v)
+		return nil
+	}
+	return fmt.Errorf("unknown DetectionRule numeric field %s", name)
+}
+
+// ClearedFields returns all nullable fields that were cleared during this
+// mutation.
+func (m *DetectionRuleMutation) ClearedFields() []string {
+	var fields []string
+	if m.FieldCleared(detectionrule.FieldHmacSecret) {
+		fields = append(fields, detectionrule.FieldHmacSecret)
+	}
+	if m.FieldCleared(detectionrule.FieldUpdatedByID) {
+		fields = append(fields, detectionrule.FieldUpdatedByID)
+	}
+	return fields
+}
+
+// FieldCleared returns a boolean indicating if a field with the given name was
+// cleared in this mutation.
+func (m *DetectionRuleMutation) FieldCleared(name string) bool {
+	_, ok := m.clearedFields[name]
+	return ok
+}
+
+// ClearField clears the value of the field with the given name. It returns an
+// error if the field is not defined in the schema.
+func (m *DetectionRuleMutation) ClearField(name string) error {
+	switch name {
+	case detectionrule.FieldHmacSecret:
+		m.ClearHmacSecret()
+		return nil
+	case detectionrule.FieldUpdatedByID:
+		m.ClearUpdatedByID()
+		return nil
+	}
+	return fmt.Errorf("unknown DetectionRule nullable field %s", name)
+}
+
+// ResetField resets all changes in the mutation for the field with the given name.
+// It returns an error if the field is not defined in the schema.
+func (m *DetectionRuleMutation) ResetField(name string) error {
+	switch name {
+	case detectionrule.FieldCreatedAt:
+		m.ResetCreatedAt()
+		return nil
+	case detectionrule.FieldUpdatedAt:
+		m.ResetUpdatedAt()
+		return nil
+	case detectionrule.FieldKey:
+		m.ResetKey()
+		return nil
+	case detectionrule.FieldName:
+		m.ResetName()
+		return nil
+	case detectionrule.FieldKind:
+		m.ResetKind()
+		return nil
+	case detectionrule.FieldCategoryID:
+		m.ResetCategoryID()
+		return nil
+	case detectionrule.FieldSiteID:
+		m.ResetSiteID()
+		return nil
+	case detectionrule.FieldPriority:
+		m.ResetPriority()
+		return nil
+	case detectionrule.FieldTemplate:
+		m.ResetTemplate()
+		return nil
+	case detectionrule.FieldDedupFields:
+		m.ResetDedupFields()
+		return nil
+	case detectionrule.FieldDedupWindowSeconds:
+		m.ResetDedupWindowSeconds()
+		return nil
+	case detectionrule.FieldRepeatAfterClose:
+		m.ResetRepeatAfterClose()
+		return nil
+	case detectionrule.FieldEnabled:
+		m.ResetEnabled()
+		return nil
+	case detectionrule.FieldTitleTemplate:
+		m.ResetTitleTemplate()
+		return nil
+	case detectionrule.FieldPaths:
+		m.ResetPaths()
+		return nil
+	case detectionrule.FieldHmacSecret:
+		m.ResetHmacSecret()
+		return nil
+	case detectionrule.FieldEvidenceBound:
+		m.ResetEvidenceBound()
+		return nil
+	case detectionrule.FieldUpdatedByID:
+		m.ResetUpdatedByID()
+		return nil
+	}
+	return fmt.Errorf("unknown DetectionRule field %s", name)
+}
+
+// AddedEdges returns all edge names that were set/added in this mutation.
+func (m *DetectionRuleMutation) AddedEdges() []string {
+	edges := make([]string, 0, 7)
+	if m.category != nil {
+		edges = append(edges, detectionrule.EdgeCategory)
+	}
+	if m.site != nil {
+		edges = append(edges, detectionrule.EdgeSite)
+	}
+	if m.assignees != nil {
+		edges = append(edges, detectionrule.EdgeAssignees)
+	}
+	if m.approvers != nil {
+		edges = append(edges, detectionrule.EdgeApprovers)
+	}
+	if m.tags != nil {
+		edges = append(edges, detectionrule.EdgeTags)
+	}
+	if m.ingesters != nil {
+		edges = append(edges, detectionrule.EdgeIngesters)
+	}
+	if m.updated_by != nil {
+		edges = append(edges, detectionrule.EdgeUpdatedBy)
+	}
+	return edges
+}
+
+// AddedIDs returns all IDs (to other nodes) that were added for the given edge
+// name in this mutation.
+func (m *DetectionRuleMutation) AddedIDs(name string) []ent.Value {
+	switch name {
+	case detectionrule.EdgeCategory:
+		if id := m.category; id != nil {
+			return []ent.Value{*id}
+		}
+	case detectionrule.EdgeSite:
+		if id := m.site; id != nil {
+			return []ent.Value{*id}
+		}
+	case detectionrule.EdgeAssignees:
+		ids := make([]ent.Value, 0, len(m.assignees))
+		for id := range m.assignees {
+			ids = append(ids, id)
+		}
+		return ids
+	case detectionrule.EdgeApprovers:
+		ids := make([]ent.Value, 0, len(m.approvers))
+		for id := range m.approvers {
+			ids = append(ids, id)
+		}
+		return ids
+	case detectionrule.EdgeTags:
+		ids := make([]ent.Value, 0, len(m.tags))
+		for id := range m.tags {
+			ids = append(ids, id)
+		}
+		return ids
+	case detectionrule.EdgeIngesters:
+		ids := make([]ent.Value, 0, len(m.ingesters))
+		for id := range m.ingesters {
+			ids = append(ids, id)
+		}
+		return ids
+	case detectionrule.EdgeUpdatedBy:
+		if id := m.updated_by; id != nil {
+			return []ent.Value{*id}
+		}
+	}
+	return nil
+}
+
+// RemovedEdges returns all edge names that were removed in this mutation.
+func (m *DetectionRuleMutation) RemovedEdges() []string {
+	edges := make([]string, 0, 7)
+	if m.removedassignees != nil {
+		edges = append(edges, detectionrule.EdgeAssignees)
+	}
+	if m.removedapprovers != nil {
+		edges = append(edges, detectionrule.EdgeApprovers)
+	}
+	if m.removedtags != nil {
+		edges = append(edges, detectionrule.EdgeTags)
+	}
+	if m.removedingesters != nil {
+		edges = append(edges, detectionrule.EdgeIngesters)
+	}
+	return edges
+}
+
+// RemovedIDs returns all IDs (to other nodes) that were removed for the edge with
+// the given name in this mutation.
+func (m *DetectionRuleMutation) RemovedIDs(name string) []ent.Value {
+	switch name {
+	case detectionrule.EdgeAssignees:
+		ids := make([]ent.Value, 0, len(m.removedassignees))
+		for id := range m.removedassignees {
+			ids = append(ids, id)
+		}
+		return ids
+	case detectionrule.EdgeApprovers:
+		ids := make([]ent.Value, 0, len(m.removedapprovers))
+		for id := range m.removedapprovers {
+			ids = append(ids, id)
+		}
+		return ids
+	case detectionrule.EdgeTags:
+		ids := make([]ent.Value, 0, len(m.removedtags))
+		for id := range m.removedtags {
+			ids = append(ids, id)
+		}
+		return ids
+	case detectionrule.EdgeIngesters:
+		ids := make([]ent.Value, 0, len(m.removedingesters))
+		for id := range m.removedingesters {
+			ids = append(ids, id)
+		}
+		return ids
+	}
+	return nil
+}
+
+// ClearedEdges returns all edge names that were cleared in this mutation.
+func (m *DetectionRuleMutation) ClearedEdges() []string {
+	edges := make([]string, 0, 7)
+	if m.clearedcategory {
+		edges = append(edges, detectionrule.EdgeCategory)
+	}
+	if m.clearedsite {
+		edges = append(edges, detectionrule.EdgeSite)
+	}
+	if m.clearedassignees {
+		edges = append(edges, detectionrule.EdgeAssignees)
+	}
+	if m.clearedapprovers {
+		edges = append(edges, detectionrule.EdgeApprovers)
+	}
+	if m.clearedtags {
+		edges = append(edges, detectionrule.EdgeTags)
+	}
+	if m.clearedingesters {
+		edges = append(edges, detectionrule.EdgeIngesters)
+	}
+	if m.clearedupdated_by {
+		edges = append(edges, detectionrule.EdgeUpdatedBy)
+	}
+	return edges
+}
+
+// EdgeCleared returns a boolean which indicates if the edge with the given name
+// was cleared in this mutation.
+func (m *DetectionRuleMutation) EdgeCleared(name string) bool {
+	switch name {
+	case detectionrule.EdgeCategory:
+		return m.clearedcategory
+	case detectionrule.EdgeSite:
+		return m.clearedsite
+	case detectionrule.EdgeAssignees:
+		return m.clearedassignees
+	case detectionrule.EdgeApprovers:
+		return m.clearedapprovers
+	case detectionrule.EdgeTags:
+		return m.clearedtags
+	case detectionrule.EdgeIngesters:
+		return m.clearedingesters
+	case detectionrule.EdgeUpdatedBy:
+		return m.clearedupdated_by
+	}
+	return false
+}
+
+// ClearEdge clears the value of the edge with the given name. It returns an error
+// if that edge is not defined in the schema.
+func (m *DetectionRuleMutation) ClearEdge(name string) error {
+	switch name {
+	case detectionrule.EdgeCategory:
+		m.ClearCategory()
+		return nil
+	case detectionrule.EdgeSite:
+		m.ClearSite()
+		return nil
+	case detectionrule.EdgeUpdatedBy:
+		m.ClearUpdatedBy()
+		return nil
+	}
+	return fmt.Errorf("unknown DetectionRule unique edge %s", name)
+}
+
+// ResetEdge resets all changes to the edge with the given name in this mutation.
+// It returns an error if the edge is not defined in the schema.
+func (m *DetectionRuleMutation) ResetEdge(name string) error {
+	switch name {
+	case detectionrule.EdgeCategory:
+		m.ResetCategory()
+		return nil
+	case detectionrule.EdgeSite:
+		m.ResetSite()
+		return nil
+	case detectionrule.EdgeAssignees:
+		m.ResetAssignees()
+		return nil
+	case detectionrule.EdgeApprovers:
+		m.ResetApprovers()
+		return nil
+	case detectionrule.EdgeTags:
+		m.ResetTags()
+		return nil
+	case detectionrule.EdgeIngesters:
+		m.ResetIngesters()
+		return nil
+	case detectionrule.EdgeUpdatedBy:
+		m.ResetUpdatedBy()
+		return nil
+	}
+	return fmt.Errorf("unknown DetectionRule edge %s", name)
+}
+
 // EmployeeMutation represents an operation that mutates the Employee nodes in the graph.
 type EmployeeMutation struct {
 	config
@@ -13658,6 +16094,680 @@ func (m *ExplanationStepMutation) ResetEdge(name string) error {
 		return nil
 	}
 	return fmt.Errorf("unknown ExplanationStep edge %s", name)
+}
+
+// IngestKeyMutation represents an operation that mutates the IngestKey nodes in the graph.
+type IngestKeyMutation struct {
+	config
+	op            Op
+	typ           string
+	id            *int
+	principal     *string
+	key           *string
+	event_hash    *string
+	outcome       *string
+	ticket_id     *int
+	addticket_id  *int
+	created_at    *time.Time
+	clearedFields map[string]struct{}
+	done          bool
+	oldValue      func(context.Context) (*IngestKey, error)
+	predicates    []predicate.IngestKey
+}
+
+var _ ent.Mutation = (*IngestKeyMutation)(nil)
+
+// ingestkeyOption allows management of the mutation configuration using functional options.
+type ingestkeyOption func(*IngestKeyMutation)
+
+// newIngestKeyMutation creates new mutation for the IngestKey entity.
+func newIngestKeyMutation(c config, op Op, opts ...ingestkeyOption) *IngestKeyMutation {
+	m := &IngestKeyMutation{
+		config:        c,
+		op:            op,
+		typ:           TypeIngestKey,
+		clearedFields: make(map[string]struct{}),
+	}
+	for _, opt := range opts {
+		opt(m)
+	}
+	return m
+}
+
+// withIngestKeyID sets the ID field of the mutation.
+func withIngestKeyID(id int) ingestkeyOption {
+	return func(m *IngestKeyMutation) {
+		var (
+			err   error
+			once  sync.Once
+			value *IngestKey
+		)
+		m.oldValue = func(ctx context.Context) (*IngestKey, error) {
+			once.Do(func() {
+				if m.done {
+					err = errors.New("querying old values post mutation is not allowed")
+				} else {
+					value, err = m.Client().IngestKey.Get(ctx, id)
+				}
+			})
+			return value, err
+		}
+		m.id = &id
+	}
+}
+
+// withIngestKey sets the old IngestKey of the mutation.
+func withIngestKey(node *IngestKey) ingestkeyOption {
+	return func(m *IngestKeyMutation) {
+		m.oldValue = func(context.Context) (*IngestKey, error) {
+			return node, nil
+		}
+		m.id = &node.ID
+	}
+}
+
+// Client returns a new `ent.Client` from the mutation. If the mutation was
+// executed in a transaction (ent.Tx), a transactional client is returned.
+func (m IngestKeyMutation) Client() *Client {
+	client := &Client{config: m.config}
+	client.init()
+	return client
+}
+
+// Tx returns an `ent.Tx` for mutations that were executed in transactions;
+// it returns an error otherwise.
+func (m IngestKeyMutation) Tx() (*Tx, error) {
+	if _, ok := m.driver.(*txDriver); !ok {
+		return nil, errors.New("ent: mutation is not running in a transaction")
+	}
+	tx := &Tx{config: m.config}
+	tx.init()
+	return tx, nil
+}
+
+// ID returns the ID value in the mutation. Note that the ID is only available
+// if it was provided to the builder or after it was returned from the database.
+func (m *IngestKeyMutation) ID() (id int, exists bool) {
+	if m.id == nil {
+		return
+	}
+	return *m.id, true
+}
+
+// IDs queries the database and returns the entity ids that match the mutation's predicate.
+// That means, if the mutation is applied within a transaction with an isolation level such
+// as sql.LevelSerializable, the returned ids match the ids of the rows that will be updated
+// or updated by the mutation.
+func (m *IngestKeyMutation) IDs(ctx context.Context) ([]int, error) {
+	switch {
+	case m.op.Is(OpUpdateOne | OpDeleteOne):
+		id, exists := m.ID()
+		if exists {
+			return []int{id}, nil
+		}
+		fallthrough
+	case m.op.Is(OpUpdate | OpDelete):
+		return m.Client().IngestKey.Query().Where(m.predicates...).IDs(ctx)
+	default:
+		return nil, fmt.Errorf("IDs is not allowed on %s operations", m.op)
+	}
+}
+
+// SetPrincipal sets the "principal" field.
+func (m *IngestKeyMutation) SetPrincipal(s string) {
+	m.principal = &s
+}
+
+// Principal returns the value of the "principal" field in the mutation.
+func (m *IngestKeyMutation) Principal() (r string, exists bool) {
+	v := m.principal
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldPrincipal returns the old "principal" field's value of the IngestKey entity.
+// If the IngestKey object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *IngestKeyMutation) OldPrincipal(ctx context.Context) (v string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldPrincipal is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldPrincipal requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldPrincipal: %w", err)
+	}
+	return oldValue.Principal, nil
+}
+
+// ResetPrincipal resets all changes to the "principal" field.
+func (m *IngestKeyMutation) ResetPrincipal() {
+	m.principal = nil
+}
+
+// SetKey sets the "key" field.
+func (m *IngestKeyMutation) SetKey(s string) {
+	m.key = &s
+}
+
+// Key returns the value of the "key" field in the mutation.
+func (m *IngestKeyMutation) Key() (r string, exists bool) {
+	v := m.key
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldKey returns the old "key" field's value of the IngestKey entity.
+// If the IngestKey object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *IngestKeyMutation) OldKey(ctx context.Context) (v string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldKey is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldKey requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldKey: %w", err)
+	}
+	return oldValue.Key, nil
+}
+
+// ResetKey resets all changes to the "key" field.
+func (m *IngestKeyMutation) ResetKey() {
+	m.key = nil
+}
+
+// SetEventHash sets the "event_hash" field.
+func (m *IngestKeyMutation) SetEventHash(s string) {
+	m.event_hash = &s
+}
+
+// EventHash returns the value of the "event_hash" field in the mutation.
+func (m *IngestKeyMutation) EventHash() (r string, exists bool) {
+	v := m.event_hash
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldEventHash returns the old "event_hash" field's value of the IngestKey entity.
+// If the IngestKey object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *IngestKeyMutation) OldEventHash(ctx context.Context) (v string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldEventHash is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldEventHash requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldEventHash: %w", err)
+	}
+	return oldValue.EventHash, nil
+}
+
+// ResetEventHash resets all changes to the "event_hash" field.
+func (m *IngestKeyMutation) ResetEventHash() {
+	m.event_hash = nil
+}
+
+// SetOutcome sets the "outcome" field.
+func (m *IngestKeyMutation) SetOutcome(s string) {
+	m.outcome = &s
+}
+
+// Outcome returns the value of the "outcome" field in the mutation.
+func (m *IngestKeyMutation) Outcome() (r string, exists bool) {
+	v := m.outcome
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldOutcome returns the old "outcome" field's value of the IngestKey entity.
+// If the IngestKey object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *IngestKeyMutation) OldOutcome(ctx context.Context) (v string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldOutcome is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldOutcome requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldOutcome: %w", err)
+	}
+	return oldValue.Outcome, nil
+}
+
+// ClearOutcome clears the value of the "outcome" field.
+func (m *IngestKeyMutation) ClearOutcome() {
+	m.outcome = nil
+	m.clearedFields[ingestkey.FieldOutcome] = struct{}{}
+}
+
+// OutcomeCleared returns if the "outcome" field was cleared in this mutation.
+func (m *IngestKeyMutation) OutcomeCleared() bool {
+	_, ok := m.clearedFields[ingestkey.FieldOutcome]
+	return ok
+}
+
+// ResetOutcome resets all changes to the "outcome" field.
+func (m *IngestKeyMutation) ResetOutcome() {
+	m.outcome = nil
+	delete(m.clearedFields, ingestkey.FieldOutcome)
+}
+
+// SetTicketID sets the "ticket_id" field.
+func (m *IngestKeyMutation) SetTicketID(i int) {
+	m.ticket_id = &i
+	m.addticket_id = nil
+}
+
+// TicketID returns the value of the "ticket_id" field in the mutation.
+func (m *IngestKeyMutation) TicketID() (r int, exists bool) {
+	v := m.ticket_id
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldTicketID returns the old "ticket_id" field's value of the IngestKey entity.
+// If the IngestKey object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *IngestKeyMutation) OldTicketID(ctx context.Context) (v *int, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldTicketID is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldTicketID requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldTicketID: %w", err)
+	}
+	return oldValue.TicketID, nil
+}
+
+// AddTicketID adds i to the "ticket_id" field.
+func (m *IngestKeyMutation) AddTicketID(i int) {
+	if m.addticket_id != nil {
+		*m.addticket_id += i
+	} else {
+		m.addticket_id = &i
+	}
+}
+
+// AddedTicketID returns the value that was added to the "ticket_id" field in this mutation.
+func (m *IngestKeyMutation) AddedTicketID() (r int, exists bool) {
+	v := m.addticket_id
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// ClearTicketID clears the value of the "ticket_id" field.
+func (m *IngestKeyMutation) ClearTicketID() {
+	m.ticket_id = nil
+	m.addticket_id = nil
+	m.clearedFields[ingestkey.FieldTicketID] = struct{}{}
+}
+
+// TicketIDCleared returns if the "ticket_id" field was cleared in this mutation.
+func (m *IngestKeyMutation) TicketIDCleared() bool {
+	_, ok := m.clearedFields[ingestkey.FieldTicketID]
+	return ok
+}
+
+// ResetTicketID resets all changes to the "ticket_id" field.
+func (m *IngestKeyMutation) ResetTicketID() {
+	m.ticket_id = nil
+	m.addticket_id = nil
+	delete(m.clearedFields, ingestkey.FieldTicketID)
+}
+
+// SetCreatedAt sets the "created_at" field.
+func (m *IngestKeyMutation) SetCreatedAt(t time.Time) {
+	m.created_at = &t
+}
+
+// CreatedAt returns the value of the "created_at" field in the mutation.
+func (m *IngestKeyMutation) CreatedAt() (r time.Time, exists bool) {
+	v := m.created_at
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldCreatedAt returns the old "created_at" field's value of the IngestKey entity.
+// If the IngestKey object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *IngestKeyMutation) OldCreatedAt(ctx context.Context) (v time.Time, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldCreatedAt is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldCreatedAt requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldCreatedAt: %w", err)
+	}
+	return oldValue.CreatedAt, nil
+}
+
+// ResetCreatedAt resets all changes to the "created_at" field.
+func (m *IngestKeyMutation) ResetCreatedAt() {
+	m.created_at = nil
+}
+
+// Where appends a list predicates to the IngestKeyMutation builder.
+func (m *IngestKeyMutation) Where(ps ...predicate.IngestKey) {
+	m.predicates = append(m.predicates, ps...)
+}
+
+// WhereP appends storage-level predicates to the IngestKeyMutation builder. Using this method,
+// users can use type-assertion to append predicates that do not depend on any generated package.
+func (m *IngestKeyMutation) WhereP(ps ...func(*sql.Selector)) {
+	p := make([]predicate.IngestKey, len(ps))
+	for i := range ps {
+		p[i] = ps[i]
+	}
+	m.Where(p...)
+}
+
+// Op returns the operation name.
+func (m *IngestKeyMutation) Op() Op {
+	return m.op
+}
+
+// SetOp allows setting the mutation operation.
+func (m *IngestKeyMutation) SetOp(op Op) {
+	m.op = op
+}
+
+// Type returns the node type of this mutation (IngestKey).
+func (m *IngestKeyMutation) Type() string {
+	return m.typ
+}
+
+// Fields returns all fields that were changed during this mutation. Note that in
+// order to get all numeric fields that were incremented/decremented, call
+// AddedFields().
+func (m *IngestKeyMutation) Fields() []string {
+	fields := make([]string, 0, 6)
+	if m.principal != nil {
+		fields = append(fields, ingestkey.FieldPrincipal)
+	}
+	if m.key != nil {
+		fields = append(fields, ingestkey.FieldKey)
+	}
+	if m.event_hash != nil {
+		fields = append(fields, ingestkey.FieldEventHash)
+	}
+	if m.outcome != nil {
+		fields = append(fields, ingestkey.FieldOutcome)
+	}
+	if m.ticket_id != nil {
+		fields = append(fields, ingestkey.FieldTicketID)
+	}
+	if m.created_at != nil {
+		fields = append(fields, ingestkey.FieldCreatedAt)
+	}
+	return fields
+}
+
+// Field returns the value of a field with the given name. The second boolean
+// return value indicates that this field was not set, or was not defined in the
+// schema.
+func (m *IngestKeyMutation) Field(name string) (ent.Value, bool) {
+	switch name {
+	case ingestkey.FieldPrincipal:
+		return m.Principal()
+	case ingestkey.FieldKey:
+		return m.Key()
+	case ingestkey.FieldEventHash:
+		return m.EventHash()
+	case ingestkey.FieldOutcome:
+		return m.Outcome()
+	case ingestkey.FieldTicketID:
+		return m.TicketID()
+	case ingestkey.FieldCreatedAt:
+		return m.CreatedAt()
+	}
+	return nil, false
+}
+
+// OldField returns the old value of the field from the database. An error is
+// returned if the mutation operation is not UpdateOne, or the query to the
+// database failed.
+func (m *IngestKeyMutation) OldField(ctx context.Context, name string) (ent.Value, error) {
+	switch name {
+	case ingestkey.FieldPrincipal:
+		return m.OldPrincipal(ctx)
+	case ingestkey.FieldKey:
+		return m.OldKey(ctx)
+	case ingestkey.FieldEventHash:
+		return m.OldEventHash(ctx)
+	case ingestkey.FieldOutcome:
+		return m.OldOutcome(ctx)
+	case ingestkey.FieldTicketID:
+		return m.OldTicketID(ctx)
+	case ingestkey.FieldCreatedAt:
+		return m.OldCreatedAt(ctx)
+	}
+	return nil, fmt.Errorf("unknown IngestKey field %s", name)
+}
+
+// SetField sets the value of a field with the given name. It returns an error if
+// the field is not defined in the schema, or if the type mismatched the field
+// type.
+func (m *IngestKeyMutation) SetField(name string, value ent.Value) error {
+	switch name {
+	case ingestkey.FieldPrincipal:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetPrincipal(v)
+		return nil
+	case ingestkey.FieldKey:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetKey(v)
+		return nil
+	case ingestkey.FieldEventHash:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetEventHash(v)
+		return nil
+	case ingestkey.FieldOutcome:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetOutcome(v)
+		return nil
+	case ingestkey.FieldTicketID:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetTicketID(v)
+		return nil
+	case ingestkey.FieldCreatedAt:
+		v, ok := value.(time.Time)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetCreatedAt(v)
+		return nil
+	}
+	return fmt.Errorf("unknown IngestKey field %s", name)
+}
+
+// AddedFields returns all numeric fields that were incremented/decremented during
+// this mutation.
+func (m *IngestKeyMutation) AddedFields() []string {
+	var fields []string
+	if m.addticket_id != nil {
+		fields = append(fields, ingestkey.FieldTicketID)
+	}
+	return fields
+}
+
+// AddedField returns the numeric value that was incremented/decremented on a field
+// with the given name. The second boolean return value indicates that this field
+// was not set, or was not defined in the schema.
+func (m *IngestKeyMutation) AddedField(name string) (ent.Value, bool) {
+	switch name {
+	case ingestkey.FieldTicketID:
+		return m.AddedTicketID()
+	}
+	return nil, false
+}
+
+// AddField adds the value to the field with the given name. It returns an error if
+// the field is not defined in the schema, or if the type mismatched the field
+// type.
+func (m *IngestKeyMutation) AddField(name string, value ent.Value) error {
+	switch name {
+	case ingestkey.FieldTicketID:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.AddTicketID(v)
+		return nil
+	}
+	return fmt.Errorf("unknown IngestKey numeric field %s", name)
+}
+
+// ClearedFields returns all nullable fields that were cleared during this
+// mutation.
+func (m *IngestKeyMutation) ClearedFields() []string {
+	var fields []string
+	if m.FieldCleared(ingestkey.FieldOutcome) {
+		fields = append(fields, ingestkey.FieldOutcome)
+	}
+	if m.FieldCleared(ingestkey.FieldTicketID) {
+		fields = append(fields, ingestkey.FieldTicketID)
+	}
+	return fields
+}
+
+// FieldCleared returns a boolean indicating if a field with the given name was
+// cleared in this mutation.
+func (m *IngestKeyMutation) FieldCleared(name string) bool {
+	_, ok := m.clearedFields[name]
+	return ok
+}
+
+// ClearField clears the value of the field with the given name. It returns an
+// error if the field is not defined in the schema.
+func (m *IngestKeyMutation) ClearField(name string) error {
+	switch name {
+	case ingestkey.FieldOutcome:
+		m.ClearOutcome()
+		return nil
+	case ingestkey.FieldTicketID:
+		m.ClearTicketID()
+		return nil
+	}
+	return fmt.Errorf("unknown IngestKey nullable field %s", name)
+}
+
+// ResetField resets all changes in the mutation for the field with the given name.
+// It returns an error if the field is not defined in the schema.
+func (m *IngestKeyMutation) ResetField(name string) error {
+	switch name {
+	case ingestkey.FieldPrincipal:
+		m.ResetPrincipal()
+		return nil
+	case ingestkey.FieldKey:
+		m.ResetKey()
+		return nil
+	case ingestkey.FieldEventHash:
+		m.ResetEventHash()
+		return nil
+	case ingestkey.FieldOutcome:
+		m.ResetOutcome()
+		return nil
+	case ingestkey.FieldTicketID:
+		m.ResetTicketID()
+		return nil
+	case ingestkey.FieldCreatedAt:
+		m.ResetCreatedAt()
+		return nil
+	}
+	return fmt.Errorf("unknown IngestKey field %s", name)
+}
+
+// AddedEdges returns all edge names that were set/added in this mutation.
+func (m *IngestKeyMutation) AddedEdges() []string {
+	edges := make([]string, 0, 0)
+	return edges
+}
+
+// AddedIDs returns all IDs (to other nodes) that were added for the given edge
+// name in this mutation.
+func (m *IngestKeyMutation) AddedIDs(name string) []ent.Value {
+	return nil
+}
+
+// RemovedEdges returns all edge names that were removed in this mutation.
+func (m *IngestKeyMutation) RemovedEdges() []string {
+	edges := make([]string, 0, 0)
+	return edges
+}
+
+// RemovedIDs returns all IDs (to other nodes) that were removed for the edge with
+// the given name in this mutation.
+func (m *IngestKeyMutation) RemovedIDs(name string) []ent.Value {
+	return nil
+}
+
+// ClearedEdges returns all edge names that were cleared in this mutation.
+func (m *IngestKeyMutation) ClearedEdges() []string {
+	edges := make([]string, 0, 0)
+	return edges
+}
+
+// EdgeCleared returns a boolean which indicates if the edge with the given name
+// was cleared in this mutation.
+func (m *IngestKeyMutation) EdgeCleared(name string) bool {
+	return false
+}
+
+// ClearEdge clears the value of the edge with the given name. It returns an error
+// if that edge is not defined in the schema.
+func (m *IngestKeyMutation) ClearEdge(name string) error {
+	return fmt.Errorf("unknown IngestKey unique edge %s", name)
+}
+
+// ResetEdge resets all changes to the edge with the given name in this mutation.
+// It returns an error if the edge is not defined in the schema.
+func (m *IngestKeyMutation) ResetEdge(name string) error {
+	return fmt.Errorf("unknown IngestKey edge %s", name)
 }
 
 // MemoMutation represents an operation that mutates the Memo nodes in the graph.
@@ -20240,23 +23350,26 @@ func (m *StatusHourMutation) ResetEdge(name string) error {
 // TagMutation represents an operation that mutates the Tag nodes in the graph.
 type TagMutation struct {
 	config
-	op                    Op
-	typ                   string
-	id                    *int
-	created_at            *time.Time
-	updated_at            *time.Time
-	name                  *string
-	color                 *string
-	clearedFields         map[string]struct{}
-	tickets               map[int]struct{}
-	removedtickets        map[int]struct{}
-	clearedtickets        bool
-	task_schedules        map[int]struct{}
-	removedtask_schedules map[int]struct{}
-	clearedtask_schedules bool
-	done                  bool
-	oldValue              func(context.Context) (*Tag, error)
-	predicates            []predicate.Tag
+	op                     Op
+	typ                    string
+	id                     *int
+	created_at             *time.Time
+	updated_at             *time.Time
+	name                   *string
+	color                  *string
+	clearedFields          map[string]struct{}
+	tickets                map[int]struct{}
+	removedtickets         map[int]struct{}
+	clearedtickets         bool
+	task_schedules         map[int]struct{}
+	removedtask_schedules  map[int]struct{}
+	clearedtask_schedules  bool
+	detection_rules        map[int]struct{}
+	removeddetection_rules map[int]struct{}
+	cleareddetection_rules bool
+	done                   bool
+	oldValue               func(context.Context) (*Tag, error)
+	predicates             []predicate.Tag
 }
 
 var _ ent.Mutation = (*TagMutation)(nil)
@@ -20609,6 +23722,60 @@ func (m *TagMutation) ResetTaskSchedules() {
 	m.removedtask_schedules = nil
 }
 
+// AddDetectionRuleIDs adds the "detection_rules" edge to the DetectionRule entity by ids.
+func (m *TagMutation) AddDetectionRuleIDs(ids ...int) {
+	if m.detection_rules == nil {
+		m.detection_rules = make(map[int]struct{})
+	}
+	for i := range ids {
+		m.detection_rules[ids[i]] = struct{}{}
+	}
+}
+
+// ClearDetectionRules clears the "detection_rules" edge to the DetectionRule entity.
+func (m *TagMutation) ClearDetectionRules() {
+	m.cleareddetection_rules = true
+}
+
+// DetectionRulesCleared reports if the "detection_rules" edge to the DetectionRule entity was cleared.
+func (m *TagMutation) DetectionRulesCleared() bool {
+	return m.cleareddetection_rules
+}
+
+// RemoveDetectionRuleIDs removes the "detection_rules" edge to the DetectionRule entity by IDs.
+func (m *TagMutation) RemoveDetectionRuleIDs(ids ...int) {
+	if m.removeddetection_rules == nil {
+		m.removeddetection_rules = make(map[int]struct{})
+	}
+	for i := range ids {
+		delete(m.detection_rules, ids[i])
+		m.removeddetection_rules[ids[i]] = struct{}{}
+	}
+}
+
+// RemovedDetectionRules returns the removed IDs of the "detection_rules" edge to the DetectionRule entity.
+func (m *TagMutation) RemovedDetectionRulesIDs() (ids []int) {
+	for id := range m.removeddetection_rules {
+		ids = append(ids, id)
+	}
+	return
+}
+
+// DetectionRulesIDs returns the "detection_rules" edge IDs in the mutation.
+func (m *TagMutation) DetectionRulesIDs() (ids []int) {
+	for id := range m.detection_rules {
+		ids = append(ids, id)
+	}
+	return
+}
+
+// ResetDetectionRules resets all changes to the "detection_rules" edge.
+func (m *TagMutation) ResetDetectionRules() {
+	m.detection_rules = nil
+	m.cleareddetection_rules = false
+	m.removeddetection_rules = nil
+}
+
 // Where appends a list predicates to the TagMutation builder.
 func (m *TagMutation) Where(ps ...predicate.Tag) {
 	m.predicates = append(m.predicates, ps...)
@@ -20793,12 +23960,15 @@ func (m *TagMutation) ResetField(name string) error {
 
 // AddedEdges returns all edge names that were set/added in this mutation.
 func (m *TagMutation) AddedEdges() []string {
-	edges := make([]string, 0, 2)
+	edges := make([]string, 0, 3)
 	if m.tickets != nil {
 		edges = append(edges, tag.EdgeTickets)
 	}
 	if m.task_schedules != nil {
 		edges = append(edges, tag.EdgeTaskSchedules)
+	}
+	if m.detection_rules != nil {
+		edges = append(edges, tag.EdgeDetectionRules)
 	}
 	return edges
 }
@@ -20819,18 +23989,27 @@ func (m *TagMutation) AddedIDs(name string) []ent.Value {
 			ids = append(ids, id)
 		}
 		return ids
+	case tag.EdgeDetectionRules:
+		ids := make([]ent.Value, 0, len(m.detection_rules))
+		for id := range m.detection_rules {
+			ids = append(ids, id)
+		}
+		return ids
 	}
 	return nil
 }
 
 // RemovedEdges returns all edge names that were removed in this mutation.
 func (m *TagMutation) RemovedEdges() []string {
-	edges := make([]string, 0, 2)
+	edges := make([]string, 0, 3)
 	if m.removedtickets != nil {
 		edges = append(edges, tag.EdgeTickets)
 	}
 	if m.removedtask_schedules != nil {
 		edges = append(edges, tag.EdgeTaskSchedules)
+	}
+	if m.removeddetection_rules != nil {
+		edges = append(edges, tag.EdgeDetectionRules)
 	}
 	return edges
 }
@@ -20851,18 +24030,27 @@ func (m *TagMutation) RemovedIDs(name string) []ent.Value {
 			ids = append(ids, id)
 		}
 		return ids
+	case tag.EdgeDetectionRules:
+		ids := make([]ent.Value, 0, len(m.removeddetection_rules))
+		for id := range m.removeddetection_rules {
+			ids = append(ids, id)
+		}
+		return ids
 	}
 	return nil
 }
 
 // ClearedEdges returns all edge names that were cleared in this mutation.
 func (m *TagMutation) ClearedEdges() []string {
-	edges := make([]string, 0, 2)
+	edges := make([]string, 0, 3)
 	if m.clearedtickets {
 		edges = append(edges, tag.EdgeTickets)
 	}
 	if m.clearedtask_schedules {
 		edges = append(edges, tag.EdgeTaskSchedules)
+	}
+	if m.cleareddetection_rules {
+		edges = append(edges, tag.EdgeDetectionRules)
 	}
 	return edges
 }
@@ -20875,6 +24063,8 @@ func (m *TagMutation) EdgeCleared(name string) bool {
 		return m.clearedtickets
 	case tag.EdgeTaskSchedules:
 		return m.clearedtask_schedules
+	case tag.EdgeDetectionRules:
+		return m.cleareddetection_rules
 	}
 	return false
 }
@@ -20896,6 +24086,9 @@ func (m *TagMutation) ResetEdge(name string) error {
 		return nil
 	case tag.EdgeTaskSchedules:
 		m.ResetTaskSchedules()
+		return nil
+	case tag.EdgeDetectionRules:
+		m.ResetDetectionRules()
 		return nil
 	}
 	return fmt.Errorf("unknown Tag edge %s", name)
@@ -24838,6 +28031,8 @@ type TicketMutation struct {
 	appendquery_filter   json.RawMessage
 	query_search         *string
 	resolution           *string
+	evidence_dropped     *int
+	addevidence_dropped  *int
 	clearedFields        map[string]struct{}
 	category             *int
 	clearedcategory      bool
@@ -26799,6 +29994,62 @@ func (m *TicketMutation) ResetResolution() {
 	delete(m.clearedFields, ticket.FieldResolution)
 }
 
+// SetEvidenceDropped sets the "evidence_dropped" field.
+func (m *TicketMutation) SetEvidenceDropped(i int) {
+	m.evidence_dropped = &i
+	m.addevidence_dropped = nil
+}
+
+// EvidenceDropped returns the value of the "evidence_dropped" field in the mutation.
+func (m *TicketMutation) EvidenceDropped() (r int, exists bool) {
+	v := m.evidence_dropped
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldEvidenceDropped returns the old "evidence_dropped" field's value of the Ticket entity.
+// If the Ticket object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *TicketMutation) OldEvidenceDropped(ctx context.Context) (v int, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldEvidenceDropped is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldEvidenceDropped requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldEvidenceDropped: %w", err)
+	}
+	return oldValue.EvidenceDropped, nil
+}
+
+// AddEvidenceDropped adds i to the "evidence_dropped" field.
+func (m *TicketMutation) AddEvidenceDropped(i int) {
+	if m.addevidence_dropped != nil {
+		*m.addevidence_dropped += i
+	} else {
+		m.addevidence_dropped = &i
+	}
+}
+
+// AddedEvidenceDropped returns the value that was added to the "evidence_dropped" field in this mutation.
+func (m *TicketMutation) AddedEvidenceDropped() (r int, exists bool) {
+	v := m.addevidence_dropped
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// ResetEvidenceDropped resets all changes to the "evidence_dropped" field.
+func (m *TicketMutation) ResetEvidenceDropped() {
+	m.evidence_dropped = nil
+	m.addevidence_dropped = nil
+}
+
 // ClearCategory clears the "category" edge to the Category entity.
 func (m *TicketMutation) ClearCategory() {
 	m.clearedcategory = true
@@ -27697,7 +30948,7 @@ func (m *TicketMutation) Type() string {
 // order to get all numeric fields that were incremented/decremented, call
 // AddedFields().
 func (m *TicketMutation) Fields() []string {
-	fields := make([]string, 0, 38)
+	fields := make([]string, 0, 39)
 	if m.created_at != nil {
 		fields = append(fields, ticket.FieldCreatedAt)
 	}
@@ -27812,6 +31063,9 @@ func (m *TicketMutation) Fields() []string {
 	if m.resolution != nil {
 		fields = append(fields, ticket.FieldResolution)
 	}
+	if m.evidence_dropped != nil {
+		fields = append(fields, ticket.FieldEvidenceDropped)
+	}
 	return fields
 }
 
@@ -27896,6 +31150,8 @@ func (m *TicketMutation) Field(name string) (ent.Value, bool) {
 		return m.QuerySearch()
 	case ticket.FieldResolution:
 		return m.Resolution()
+	case ticket.FieldEvidenceDropped:
+		return m.EvidenceDropped()
 	}
 	return nil, false
 }
@@ -27981,6 +31237,8 @@ func (m *TicketMutation) OldField(ctx context.Context, name string) (ent.Value, 
 		return m.OldQuerySearch(ctx)
 	case ticket.FieldResolution:
 		return m.OldResolution(ctx)
+	case ticket.FieldEvidenceDropped:
+		return m.OldEvidenceDropped(ctx)
 	}
 	return nil, fmt.Errorf("unknown Ticket field %s", name)
 }
@@ -28256,6 +31514,13 @@ func (m *TicketMutation) SetField(name string, value ent.Value) error {
 		}
 		m.SetResolution(v)
 		return nil
+	case ticket.FieldEvidenceDropped:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetEvidenceDropped(v)
+		return nil
 	}
 	return fmt.Errorf("unknown Ticket field %s", name)
 }
@@ -28279,6 +31544,9 @@ func (m *TicketMutation) AddedFields() []string {
 	if m.addversion != nil {
 		fields = append(fields, ticket.FieldVersion)
 	}
+	if m.addevidence_dropped != nil {
+		fields = append(fields, ticket.FieldEvidenceDropped)
+	}
 	return fields
 }
 
@@ -28297,6 +31565,8 @@ func (m *TicketMutation) AddedField(name string) (ent.Value, bool) {
 		return m.AddedDuplicateCount()
 	case ticket.FieldVersion:
 		return m.AddedVersion()
+	case ticket.FieldEvidenceDropped:
+		return m.AddedEvidenceDropped()
 	}
 	return nil, false
 }
@@ -28340,6 +31610,13 @@ func (m *TicketMutation) AddField(name string, value ent.Value) error {
 			return fmt.Errorf("unexpected type %T for field %s", value, name)
 		}
 		m.AddVersion(v)
+		return nil
+	case ticket.FieldEvidenceDropped:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.AddEvidenceDropped(v)
 		return nil
 	}
 	return fmt.Errorf("unknown Ticket numeric field %s", name)
@@ -28622,6 +31899,9 @@ func (m *TicketMutation) ResetField(name string) error {
 		return nil
 	case ticket.FieldResolution:
 		m.ResetResolution()
+		return nil
+	case ticket.FieldEvidenceDropped:
+		m.ResetEvidenceDropped()
 		return nil
 	}
 	return fmt.Errorf("unknown Ticket field %s", name)
@@ -33085,40 +36365,49 @@ func (m *TicketWatcherMutation) ResetEdge(name string) error {
 // UserMutation represents an operation that mutates the User nodes in the graph.
 type UserMutation struct {
 	config
-	op                             Op
-	typ                            string
-	id                             *int
-	created_at                     *time.Time
-	updated_at                     *time.Time
-	login                          *string
-	display_name                   *string
-	email                          *string
-	role                           *user.Role
-	phone                          *string
-	messenger                      *string
-	notification_preferences       *[]schematype.NotificationPreference
-	appendnotification_preferences []schematype.NotificationPreference
-	permissions                    *[]schematype.Permission
-	appendpermissions              []schematype.Permission
-	clearedFields                  map[string]struct{}
-	sites                          map[int]struct{}
-	removedsites                   map[int]struct{}
-	clearedsites                   bool
-	tokens                         map[int]struct{}
-	removedtokens                  map[int]struct{}
-	clearedtokens                  bool
-	assigned_tickets               map[int]struct{}
-	removedassigned_tickets        map[int]struct{}
-	clearedassigned_tickets        bool
-	approving_tickets              map[int]struct{}
-	removedapproving_tickets       map[int]struct{}
-	clearedapproving_tickets       bool
-	registered_tickets             map[int]struct{}
-	removedregistered_tickets      map[int]struct{}
-	clearedregistered_tickets      bool
-	done                           bool
-	oldValue                       func(context.Context) (*User, error)
-	predicates                     []predicate.User
+	op                              Op
+	typ                             string
+	id                              *int
+	created_at                      *time.Time
+	updated_at                      *time.Time
+	login                           *string
+	display_name                    *string
+	email                           *string
+	role                            *user.Role
+	phone                           *string
+	messenger                       *string
+	notification_preferences        *[]schematype.NotificationPreference
+	appendnotification_preferences  []schematype.NotificationPreference
+	permissions                     *[]schematype.Permission
+	appendpermissions               []schematype.Permission
+	clearedFields                   map[string]struct{}
+	sites                           map[int]struct{}
+	removedsites                    map[int]struct{}
+	clearedsites                    bool
+	tokens                          map[int]struct{}
+	removedtokens                   map[int]struct{}
+	clearedtokens                   bool
+	assigned_tickets                map[int]struct{}
+	removedassigned_tickets         map[int]struct{}
+	clearedassigned_tickets         bool
+	approving_tickets               map[int]struct{}
+	removedapproving_tickets        map[int]struct{}
+	clearedapproving_tickets        bool
+	registered_tickets              map[int]struct{}
+	removedregistered_tickets       map[int]struct{}
+	clearedregistered_tickets       bool
+	detection_rules_assigned        map[int]struct{}
+	removeddetection_rules_assigned map[int]struct{}
+	cleareddetection_rules_assigned bool
+	detection_rules_approved        map[int]struct{}
+	removeddetection_rules_approved map[int]struct{}
+	cleareddetection_rules_approved bool
+	detection_rules_ingested        map[int]struct{}
+	removeddetection_rules_ingested map[int]struct{}
+	cleareddetection_rules_ingested bool
+	done                            bool
+	oldValue                        func(context.Context) (*User, error)
+	predicates                      []predicate.User
 }
 
 var _ ent.Mutation = (*UserMutation)(nil)
@@ -33918,6 +37207,168 @@ func (m *UserMutation) ResetRegisteredTickets() {
 	m.removedregistered_tickets = nil
 }
 
+// AddDetectionRulesAssignedIDs adds the "detection_rules_assigned" edge to the DetectionRule entity by ids.
+func (m *UserMutation) AddDetectionRulesAssignedIDs(ids ...int) {
+	if m.detection_rules_assigned == nil {
+		m.detection_rules_assigned = make(map[int]struct{})
+	}
+	for i := range ids {
+		m.detection_rules_assigned[ids[i]] = struct{}{}
+	}
+}
+
+// ClearDetectionRulesAssigned clears the "detection_rules_assigned" edge to the DetectionRule entity.
+func (m *UserMutation) ClearDetectionRulesAssigned() {
+	m.cleareddetection_rules_assigned = true
+}
+
+// DetectionRulesAssignedCleared reports if the "detection_rules_assigned" edge to the DetectionRule entity was cleared.
+func (m *UserMutation) DetectionRulesAssignedCleared() bool {
+	return m.cleareddetection_rules_assigned
+}
+
+// RemoveDetectionRulesAssignedIDs removes the "detection_rules_assigned" edge to the DetectionRule entity by IDs.
+func (m *UserMutation) RemoveDetectionRulesAssignedIDs(ids ...int) {
+	if m.removeddetection_rules_assigned == nil {
+		m.removeddetection_rules_assigned = make(map[int]struct{})
+	}
+	for i := range ids {
+		delete(m.detection_rules_assigned, ids[i])
+		m.removeddetection_rules_assigned[ids[i]] = struct{}{}
+	}
+}
+
+// RemovedDetectionRulesAssigned returns the removed IDs of the "detection_rules_assigned" edge to the DetectionRule entity.
+func (m *UserMutation) RemovedDetectionRulesAssignedIDs() (ids []int) {
+	for id := range m.removeddetection_rules_assigned {
+		ids = append(ids, id)
+	}
+	return
+}
+
+// DetectionRulesAssignedIDs returns the "detection_rules_assigned" edge IDs in the mutation.
+func (m *UserMutation) DetectionRulesAssignedIDs() (ids []int) {
+	for id := range m.detection_rules_assigned {
+		ids = append(ids, id)
+	}
+	return
+}
+
+// ResetDetectionRulesAssigned resets all changes to the "detection_rules_assigned" edge.
+func (m *UserMutation) ResetDetectionRulesAssigned() {
+	m.detection_rules_assigned = nil
+	m.cleareddetection_rules_assigned = false
+	m.removeddetection_rules_assigned = nil
+}
+
+// AddDetectionRulesApprovedIDs adds the "detection_rules_approved" edge to the DetectionRule entity by ids.
+func (m *UserMutation) AddDetectionRulesApprovedIDs(ids ...int) {
+	if m.detection_rules_approved == nil {
+		m.detection_rules_approved = make(map[int]struct{})
+	}
+	for i := range ids {
+		m.detection_rules_approved[ids[i]] = struct{}{}
+	}
+}
+
+// ClearDetectionRulesApproved clears the "detection_rules_approved" edge to the DetectionRule entity.
+func (m *UserMutation) ClearDetectionRulesApproved() {
+	m.cleareddetection_rules_approved = true
+}
+
+// DetectionRulesApprovedCleared reports if the "detection_rules_approved" edge to the DetectionRule entity was cleared.
+func (m *UserMutation) DetectionRulesApprovedCleared() bool {
+	return m.cleareddetection_rules_approved
+}
+
+// RemoveDetectionRulesApprovedIDs removes the "detection_rules_approved" edge to the DetectionRule entity by IDs.
+func (m *UserMutation) RemoveDetectionRulesApprovedIDs(ids ...int) {
+	if m.removeddetection_rules_approved == nil {
+		m.removeddetection_rules_approved = make(map[int]struct{})
+	}
+	for i := range ids {
+		delete(m.detection_rules_approved, ids[i])
+		m.removeddetection_rules_approved[ids[i]] = struct{}{}
+	}
+}
+
+// RemovedDetectionRulesApproved returns the removed IDs of the "detection_rules_approved" edge to the DetectionRule entity.
+func (m *UserMutation) RemovedDetectionRulesApprovedIDs() (ids []int) {
+	for id := range m.removeddetection_rules_approved {
+		ids = append(ids, id)
+	}
+	return
+}
+
+// DetectionRulesApprovedIDs returns the "detection_rules_approved" edge IDs in the mutation.
+func (m *UserMutation) DetectionRulesApprovedIDs() (ids []int) {
+	for id := range m.detection_rules_approved {
+		ids = append(ids, id)
+	}
+	return
+}
+
+// ResetDetectionRulesApproved resets all changes to the "detection_rules_approved" edge.
+func (m *UserMutation) ResetDetectionRulesApproved() {
+	m.detection_rules_approved = nil
+	m.cleareddetection_rules_approved = false
+	m.removeddetection_rules_approved = nil
+}
+
+// AddDetectionRulesIngestedIDs adds the "detection_rules_ingested" edge to the DetectionRule entity by ids.
+func (m *UserMutation) AddDetectionRulesIngestedIDs(ids ...int) {
+	if m.detection_rules_ingested == nil {
+		m.detection_rules_ingested = make(map[int]struct{})
+	}
+	for i := range ids {
+		m.detection_rules_ingested[ids[i]] = struct{}{}
+	}
+}
+
+// ClearDetectionRulesIngested clears the "detection_rules_ingested" edge to the DetectionRule entity.
+func (m *UserMutation) ClearDetectionRulesIngested() {
+	m.cleareddetection_rules_ingested = true
+}
+
+// DetectionRulesIngestedCleared reports if the "detection_rules_ingested" edge to the DetectionRule entity was cleared.
+func (m *UserMutation) DetectionRulesIngestedCleared() bool {
+	return m.cleareddetection_rules_ingested
+}
+
+// RemoveDetectionRulesIngestedIDs removes the "detection_rules_ingested" edge to the DetectionRule entity by IDs.
+func (m *UserMutation) RemoveDetectionRulesIngestedIDs(ids ...int) {
+	if m.removeddetection_rules_ingested == nil {
+		m.removeddetection_rules_ingested = make(map[int]struct{})
+	}
+	for i := range ids {
+		delete(m.detection_rules_ingested, ids[i])
+		m.removeddetection_rules_ingested[ids[i]] = struct{}{}
+	}
+}
+
+// RemovedDetectionRulesIngested returns the removed IDs of the "detection_rules_ingested" edge to the DetectionRule entity.
+func (m *UserMutation) RemovedDetectionRulesIngestedIDs() (ids []int) {
+	for id := range m.removeddetection_rules_ingested {
+		ids = append(ids, id)
+	}
+	return
+}
+
+// DetectionRulesIngestedIDs returns the "detection_rules_ingested" edge IDs in the mutation.
+func (m *UserMutation) DetectionRulesIngestedIDs() (ids []int) {
+	for id := range m.detection_rules_ingested {
+		ids = append(ids, id)
+	}
+	return
+}
+
+// ResetDetectionRulesIngested resets all changes to the "detection_rules_ingested" edge.
+func (m *UserMutation) ResetDetectionRulesIngested() {
+	m.detection_rules_ingested = nil
+	m.cleareddetection_rules_ingested = false
+	m.removeddetection_rules_ingested = nil
+}
+
 // Where appends a list predicates to the UserMutation builder.
 func (m *UserMutation) Where(ps ...predicate.User) {
 	m.predicates = append(m.predicates, ps...)
@@ -34225,7 +37676,7 @@ func (m *UserMutation) ResetField(name string) error {
 
 // AddedEdges returns all edge names that were set/added in this mutation.
 func (m *UserMutation) AddedEdges() []string {
-	edges := make([]string, 0, 5)
+	edges := make([]string, 0, 8)
 	if m.sites != nil {
 		edges = append(edges, user.EdgeSites)
 	}
@@ -34240,6 +37691,15 @@ func (m *UserMutation) AddedEdges() []string {
 	}
 	if m.registered_tickets != nil {
 		edges = append(edges, user.EdgeRegisteredTickets)
+	}
+	if m.detection_rules_assigned != nil {
+		edges = append(edges, user.EdgeDetectionRulesAssigned)
+	}
+	if m.detection_rules_approved != nil {
+		edges = append(edges, user.EdgeDetectionRulesApproved)
+	}
+	if m.detection_rules_ingested != nil {
+		edges = append(edges, user.EdgeDetectionRulesIngested)
 	}
 	return edges
 }
@@ -34278,13 +37738,31 @@ func (m *UserMutation) AddedIDs(name string) []ent.Value {
 			ids = append(ids, id)
 		}
 		return ids
+	case user.EdgeDetectionRulesAssigned:
+		ids := make([]ent.Value, 0, len(m.detection_rules_assigned))
+		for id := range m.detection_rules_assigned {
+			ids = append(ids, id)
+		}
+		return ids
+	case user.EdgeDetectionRulesApproved:
+		ids := make([]ent.Value, 0, len(m.detection_rules_approved))
+		for id := range m.detection_rules_approved {
+			ids = append(ids, id)
+		}
+		return ids
+	case user.EdgeDetectionRulesIngested:
+		ids := make([]ent.Value, 0, len(m.detection_rules_ingested))
+		for id := range m.detection_rules_ingested {
+			ids = append(ids, id)
+		}
+		return ids
 	}
 	return nil
 }
 
 // RemovedEdges returns all edge names that were removed in this mutation.
 func (m *UserMutation) RemovedEdges() []string {
-	edges := make([]string, 0, 5)
+	edges := make([]string, 0, 8)
 	if m.removedsites != nil {
 		edges = append(edges, user.EdgeSites)
 	}
@@ -34299,6 +37777,15 @@ func (m *UserMutation) RemovedEdges() []string {
 	}
 	if m.removedregistered_tickets != nil {
 		edges = append(edges, user.EdgeRegisteredTickets)
+	}
+	if m.removeddetection_rules_assigned != nil {
+		edges = append(edges, user.EdgeDetectionRulesAssigned)
+	}
+	if m.removeddetection_rules_approved != nil {
+		edges = append(edges, user.EdgeDetectionRulesApproved)
+	}
+	if m.removeddetection_rules_ingested != nil {
+		edges = append(edges, user.EdgeDetectionRulesIngested)
 	}
 	return edges
 }
@@ -34337,13 +37824,31 @@ func (m *UserMutation) RemovedIDs(name string) []ent.Value {
 			ids = append(ids, id)
 		}
 		return ids
+	case user.EdgeDetectionRulesAssigned:
+		ids := make([]ent.Value, 0, len(m.removeddetection_rules_assigned))
+		for id := range m.removeddetection_rules_assigned {
+			ids = append(ids, id)
+		}
+		return ids
+	case user.EdgeDetectionRulesApproved:
+		ids := make([]ent.Value, 0, len(m.removeddetection_rules_approved))
+		for id := range m.removeddetection_rules_approved {
+			ids = append(ids, id)
+		}
+		return ids
+	case user.EdgeDetectionRulesIngested:
+		ids := make([]ent.Value, 0, len(m.removeddetection_rules_ingested))
+		for id := range m.removeddetection_rules_ingested {
+			ids = append(ids, id)
+		}
+		return ids
 	}
 	return nil
 }
 
 // ClearedEdges returns all edge names that were cleared in this mutation.
 func (m *UserMutation) ClearedEdges() []string {
-	edges := make([]string, 0, 5)
+	edges := make([]string, 0, 8)
 	if m.clearedsites {
 		edges = append(edges, user.EdgeSites)
 	}
@@ -34358,6 +37863,15 @@ func (m *UserMutation) ClearedEdges() []string {
 	}
 	if m.clearedregistered_tickets {
 		edges = append(edges, user.EdgeRegisteredTickets)
+	}
+	if m.cleareddetection_rules_assigned {
+		edges = append(edges, user.EdgeDetectionRulesAssigned)
+	}
+	if m.cleareddetection_rules_approved {
+		edges = append(edges, user.EdgeDetectionRulesApproved)
+	}
+	if m.cleareddetection_rules_ingested {
+		edges = append(edges, user.EdgeDetectionRulesIngested)
 	}
 	return edges
 }
@@ -34376,6 +37890,12 @@ func (m *UserMutation) EdgeCleared(name string) bool {
 		return m.clearedapproving_tickets
 	case user.EdgeRegisteredTickets:
 		return m.clearedregistered_tickets
+	case user.EdgeDetectionRulesAssigned:
+		return m.cleareddetection_rules_assigned
+	case user.EdgeDetectionRulesApproved:
+		return m.cleareddetection_rules_approved
+	case user.EdgeDetectionRulesIngested:
+		return m.cleareddetection_rules_ingested
 	}
 	return false
 }
@@ -34406,6 +37926,15 @@ func (m *UserMutation) ResetEdge(name string) error {
 		return nil
 	case user.EdgeRegisteredTickets:
 		m.ResetRegisteredTickets()
+		return nil
+	case user.EdgeDetectionRulesAssigned:
+		m.ResetDetectionRulesAssigned()
+		return nil
+	case user.EdgeDetectionRulesApproved:
+		m.ResetDetectionRulesApproved()
+		return nil
+	case user.EdgeDetectionRulesIngested:
+		m.ResetDetectionRulesIngested()
 		return nil
 	}
 	return fmt.Errorf("unknown User edge %s", name)

@@ -37,15 +37,18 @@ type TagEdges struct {
 	Tickets []*Ticket `json:"tickets,omitempty"`
 	// TaskSchedules holds the value of the task_schedules edge.
 	TaskSchedules []*TaskSchedule `json:"task_schedules,omitempty"`
+	// DetectionRules holds the value of the detection_rules edge.
+	DetectionRules []*DetectionRule `json:"detection_rules,omitempty"`
 	// TicketTags holds the value of the ticket_tags edge.
 	TicketTags []*TicketTag `json:"ticket_tags,omitempty"`
 	// loadedTypes holds the information for reporting if a
 	// type was loaded (or requested) in eager-loading or not.
-	loadedTypes [3]bool
+	loadedTypes [4]bool
 
-	namedTickets       map[string][]*Ticket
-	namedTaskSchedules map[string][]*TaskSchedule
-	namedTicketTags    map[string][]*TicketTag
+	namedTickets        map[string][]*Ticket
+	namedTaskSchedules  map[string][]*TaskSchedule
+	namedDetectionRules map[string][]*DetectionRule
+	namedTicketTags     map[string][]*TicketTag
 }
 
 // TicketsOrErr returns the Tickets value or an error if the edge
@@ -66,10 +69,19 @@ func (e TagEdges) TaskSchedulesOrErr() ([]*TaskSchedule, error) {
 	return nil, &NotLoadedError{edge: "task_schedules"}
 }
 
+// DetectionRulesOrErr returns the DetectionRules value or an error if the edge
+// was not loaded in eager-loading.
+func (e TagEdges) DetectionRulesOrErr() ([]*DetectionRule, error) {
+	if e.loadedTypes[2] {
+		return e.DetectionRules, nil
+	}
+	return nil, &NotLoadedError{edge: "detection_rules"}
+}
+
 // TicketTagsOrErr returns the TicketTags value or an error if the edge
 // was not loaded in eager-loading.
 func (e TagEdges) TicketTagsOrErr() ([]*TicketTag, error) {
-	if e.loadedTypes[2] {
+	if e.loadedTypes[3] {
 		return e.TicketTags, nil
 	}
 	return nil, &NotLoadedError{edge: "ticket_tags"}
@@ -152,6 +164,11 @@ func (_m *Tag) QueryTickets() *TicketQuery {
 // QueryTaskSchedules queries the "task_schedules" edge of the Tag entity.
 func (_m *Tag) QueryTaskSchedules() *TaskScheduleQuery {
 	return NewTagClient(_m.config).QueryTaskSchedules(_m)
+}
+
+// QueryDetectionRules queries the "detection_rules" edge of the Tag entity.
+func (_m *Tag) QueryDetectionRules() *DetectionRuleQuery {
+	return NewTagClient(_m.config).QueryDetectionRules(_m)
 }
 
 // QueryTicketTags queries the "ticket_tags" edge of the Tag entity.
@@ -242,6 +259,30 @@ func (_m *Tag) appendNamedTaskSchedules(name string, edges ...*TaskSchedule) {
 		_m.Edges.namedTaskSchedules[name] = []*TaskSchedule{}
 	} else {
 		_m.Edges.namedTaskSchedules[name] = append(_m.Edges.namedTaskSchedules[name], edges...)
+	}
+}
+
+// NamedDetectionRules returns the DetectionRules named value or an error if the edge was not
+// loaded in eager-loading with this name.
+func (_m *Tag) NamedDetectionRules(name string) ([]*DetectionRule, error) {
+	if _m.Edges.namedDetectionRules == nil {
+		return nil, &NotLoadedError{edge: name}
+	}
+	nodes, ok := _m.Edges.namedDetectionRules[name]
+	if !ok {
+		return nil, &NotLoadedError{edge: name}
+	}
+	return nodes, nil
+}
+
+func (_m *Tag) appendNamedDetectionRules(name string, edges ...*DetectionRule) {
+	if _m.Edges.namedDetectionRules == nil {
+		_m.Edges.namedDetectionRules = make(map[string][]*DetectionRule)
+	}
+	if len(edges) == 0 {
+		_m.Edges.namedDetectionRules[name] = []*DetectionRule{}
+	} else {
+		_m.Edges.namedDetectionRules[name] = append(_m.Edges.namedDetectionRules[name], edges...)
 	}
 }
 

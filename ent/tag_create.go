@@ -6,6 +6,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"socdesk/ent/detectionrule"
 	"socdesk/ent/tag"
 	"socdesk/ent/taskschedule"
 	"socdesk/ent/ticket"
@@ -100,6 +101,21 @@ func (_c *TagCreate) AddTaskSchedules(v ...*TaskSchedule) *TagCreate {
 		ids[i] = v[i].ID
 	}
 	return _c.AddTaskScheduleIDs(ids...)
+}
+
+// AddDetectionRuleIDs adds the "detection_rules" edge to the DetectionRule entity by IDs.
+func (_c *TagCreate) AddDetectionRuleIDs(ids ...int) *TagCreate {
+	_c.mutation.AddDetectionRuleIDs(ids...)
+	return _c
+}
+
+// AddDetectionRules adds the "detection_rules" edges to the DetectionRule entity.
+func (_c *TagCreate) AddDetectionRules(v ...*DetectionRule) *TagCreate {
+	ids := make([]int, len(v))
+	for i := range v {
+		ids[i] = v[i].ID
+	}
+	return _c.AddDetectionRuleIDs(ids...)
 }
 
 // Mutation returns the TagMutation object of the builder.
@@ -252,6 +268,22 @@ func (_c *TagCreate) createSpec() (*Tag, *sqlgraph.CreateSpec) {
 			Bidi:    false,
 			Target: &sqlgraph.EdgeTarget{
 				IDSpec: sqlgraph.NewFieldSpec(taskschedule.FieldID, field.TypeInt),
+			},
+		}
+		for _, k := range nodes {
+			edge.Target.Nodes = append(edge.Target.Nodes, k)
+		}
+		_spec.Edges = append(_spec.Edges, edge)
+	}
+	if nodes := _c.mutation.DetectionRulesIDs(); len(nodes) > 0 {
+		edge := &sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.M2M,
+			Inverse: true,
+			Table:   tag.DetectionRulesTable,
+			Columns: tag.DetectionRulesPrimaryKey,
+			Bidi:    false,
+			Target: &sqlgraph.EdgeTarget{
+				IDSpec: sqlgraph.NewFieldSpec(detectionrule.FieldID, field.TypeInt),
 			},
 		}
 		for _, k := range nodes {

@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"socdesk/ent/detectionrule"
 	"socdesk/ent/predicate"
 	"socdesk/ent/tag"
 	"socdesk/ent/taskschedule"
@@ -24,18 +25,20 @@ import (
 // TagQuery is the builder for querying Tag entities.
 type TagQuery struct {
 	config
-	ctx                    *QueryContext
-	order                  []tag.OrderOption
-	inters                 []Interceptor
-	predicates             []predicate.Tag
-	withTickets            *TicketQuery
-	withTaskSchedules      *TaskScheduleQuery
-	withTicketTags         *TicketTagQuery
-	loadTotal              []func(context.Context, []*Tag) error
-	modifiers              []func(*sql.Selector)
-	withNamedTickets       map[string]*TicketQuery
-	withNamedTaskSchedules map[string]*TaskScheduleQuery
-	withNamedTicketTags    map[string]*TicketTagQuery
+	ctx                     *QueryContext
+	order                   []tag.OrderOption
+	inters                  []Interceptor
+	predicates              []predicate.Tag
+	withTickets             *TicketQuery
+	withTaskSchedules       *TaskScheduleQuery
+	withDetectionRules      *DetectionRuleQuery
+	withTicketTags          *TicketTagQuery
+	loadTotal               []func(context.Context, []*Tag) error
+	modifiers               []func(*sql.Selector)
+	withNamedTickets        map[string]*TicketQuery
+	withNamedTaskSchedules  map[string]*TaskScheduleQuery
+	withNamedDetectionRules map[string]*DetectionRuleQuery
+	withNamedTicketTags     map[string]*TicketTagQuery
 	// intermediate query (i.e. traversal path).
 	sql  *sql.Selector
 	path func(context.Context) (*sql.Selector, error)
@@ -109,6 +112,28 @@ func (_q *TagQuery) QueryTaskSchedules() *TaskScheduleQuery {
 			sqlgraph.From(tag.Table, tag.FieldID, selector),
 			sqlgraph.To(taskschedule.Table, taskschedule.FieldID),
 			sqlgraph.Edge(sqlgraph.M2M, true, tag.TaskSchedulesTable, tag.TaskSchedulesPrimaryKey...),
+		)
+		fromU = sqlgraph.SetNeighbors(_q.driver.Dialect(), step)
+		return fromU, nil
+	}
+	return query
+}
+
+// QueryDetectionRules chains the current query on the "detection_rules" edge.
+func (_q *TagQuery) QueryDetectionRules() *DetectionRuleQuery {
+	query := (&DetectionRuleClient{config: _q.config}).Query()
+	query.path = func(ctx context.Context) (fromU *sql.Selector, err error) {
+		if err := _q.prepareQuery(ctx); err != nil {
+			return nil, err
+		}
+		selector := _q.sqlQuery(ctx)
+		if err := selector.Err(); err != nil {
+			return nil, err
+		}
+		step := sqlgraph.NewStep(
+			sqlgraph.From(tag.Table, tag.FieldID, selector),
+			sqlgraph.To(detectionrule.Table, detectionrule.FieldID),
+			sqlgraph.Edge(sqlgraph.M2M, true, tag.DetectionRulesTable, tag.DetectionRulesPrimaryKey...),
 		)
 		fromU = sqlgraph.SetNeighbors(_q.driver.Dialect(), step)
 		return fromU, nil
@@ -325,14 +350,15 @@ func (_q *TagQuery) Clone() *TagQuery {
 		return nil
 	}
 	return &TagQuery{
-		config:            _q.config,
-		ctx:               _q.ctx.Clone(),
-		order:             append([]tag.OrderOption{}, _q.order...),
-		inters:            append([]Interceptor{}, _q.inters...),
-		predicates:        append([]predicate.Tag{}, _q.predicates...),
-		withTickets:       _q.withTickets.Clone(),
-		withTaskSchedules: _q.withTaskSchedules.Clone(),
-		withTicketTags:    _q.withTicketTags.Clone(),
+		config:             _q.config,
+		ctx:                _q.ctx.Clone(),
+		order:              append([]tag.OrderOption{}, _q.order...),
+		inters:             append([]Interceptor{}, _q.inters...),
+		predicates:         append([]predicate.Tag{}, _q.predicates...),
+		withTickets:        _q.withTickets.Clone(),
+		withTaskSchedules:  _q.withTaskSchedules.Clone(),
+		withDetectionRules: _q.withDetectionRules.Clone(),
+		withTicketTags:     _q.withTicketTags.Clone(),
 		// clone intermediate query.
 		sql:       _q.sql.Clone(),
 		path:      _q.path,
@@ -359,6 +385,17 @@ func (_q *TagQuery) WithTaskSchedules(opts ...func(*TaskScheduleQuery)) *TagQuer
 		opt(query)
 	}
 	_q.withTaskSchedules = query
+	return _q
+}
+
+// WithDetectionRules tells the query-builder to eager-load the nodes that are connected to
+// the "detection_rules" edge. The optional arguments are used to configure the query builder of the edge.
+func (_q *TagQuery) WithDetectionRules(opts ...func(*DetectionRuleQuery)) *TagQuery {
+	query := (&DetectionRuleClient{config: _q.config}).Query()
+	for _, opt := range opts {
+		opt(query)
+	}
+	_q.withDetectionRules = query
 	return _q
 }
 
@@ -457,9 +494,10 @@ func (_q *TagQuery) sqlAll(ctx context.Context, hooks ...queryHook) ([]*Tag, err
 	var (
 		nodes       = []*Tag{}
 		_spec       = _q.querySpec()
-		loadedTypes = [3]bool{
+		loadedTypes = [4]bool{
 			_q.withTickets != nil,
 			_q.withTaskSchedules != nil,
+			_q.withDetectionRules != nil,
 			_q.withTicketTags != nil,
 		}
 	)
@@ -498,6 +536,13 @@ func (_q *TagQuery) sqlAll(ctx context.Context, hooks ...queryHook) ([]*Tag, err
 			return nil, err
 		}
 	}
+	if query := _q.withDetectionRules; query != nil {
+		if err := _q.loadDetectionRules(ctx, query, nodes,
+			func(n *Tag) { n.Edges.DetectionRules = []*DetectionRule{} },
+			func(n *Tag, e *DetectionRule) { n.Edges.DetectionRules = append(n.Edges.DetectionRules, e) }); err != nil {
+			return nil, err
+		}
+	}
 	if query := _q.withTicketTags; query != nil {
 		if err := _q.loadTicketTags(ctx, query, nodes,
 			func(n *Tag) { n.Edges.TicketTags = []*TicketTag{} },
@@ -516,6 +561,13 @@ func (_q *TagQuery) sqlAll(ctx context.Context, hooks ...queryHook) ([]*Tag, err
 		if err := _q.loadTaskSchedules(ctx, query, nodes,
 			func(n *Tag) { n.appendNamedTaskSchedules(name) },
 			func(n *Tag, e *TaskSchedule) { n.appendNamedTaskSchedules(name, e) }); err != nil {
+			return nil, err
+		}
+	}
+	for name, query := range _q.withNamedDetectionRules {
+		if err := _q.loadDetectionRules(ctx, query, nodes,
+			func(n *Tag) { n.appendNamedDetectionRules(name) },
+			func(n *Tag, e *DetectionRule) { n.appendNamedDetectionRules(name, e) }); err != nil {
 			return nil, err
 		}
 	}
@@ -649,6 +701,67 @@ func (_q *TagQuery) loadTaskSchedules(ctx context.Context, query *TaskScheduleQu
 		nodes, ok := nids[n.ID]
 		if !ok {
 			return fmt.Errorf(`unexpected "task_schedules" node returned %v`, n.ID)
+		}
+		for kn := range nodes {
+			assign(kn, n)
+		}
+	}
+	return nil
+}
+func (_q *TagQuery) loadDetectionRules(ctx context.Context, query *DetectionRuleQuery, nodes []*Tag, init func(*Tag), assign func(*Tag, *DetectionRule)) error {
+	edgeIDs := make([]driver.Value, len(nodes))
+	byID := make(map[int]*Tag)
+	nids := make(map[int]map[*Tag]struct{})
+	for i, node := range nodes {
+		edgeIDs[i] = node.ID
+		byID[node.ID] = node
+		if init != nil {
+			init(node)
+		}
+	}
+	query.Where(func(s *sql.Selector) {
+		joinT := sql.Table(tag.DetectionRulesTable)
+		s.Join(joinT).On(s.C(detectionrule.FieldID), joinT.C(tag.DetectionRulesPrimaryKey[0]))
+		s.Where(sql.InValues(joinT.C(tag.DetectionRulesPrimaryKey[1]), edgeIDs...))
+		columns := s.SelectedColumns()
+		s.Select(joinT.C(tag.DetectionRulesPrimaryKey[1]))
+		s.AppendSelect(columns...)
+		s.SetDistinct(false)
+	})
+	if err := query.prepareQuery(ctx); err != nil {
+		return err
+	}
+	qr := QuerierFunc(func(ctx context.Context, q Query) (Value, error) {
+		return query.sqlAll(ctx, func(_ context.Context, spec *sqlgraph.QuerySpec) {
+			assign := spec.Assign
+			values := spec.ScanValues
+			spec.ScanValues = func(columns []string) ([]any, error) {
+				values, err := values(columns[1:])
+				if err != nil {
+					return nil, err
+				}
+				return append([]any{new(sql.NullInt64)}, values...), nil
+			}
+			spec.Assign = func(columns []string, values []any) error {
+				outValue := int(values[0].(*sql.NullInt64).Int64)
+				inValue := int(values[1].(*sql.NullInt64).Int64)
+				if nids[inValue] == nil {
+					nids[inValue] = map[*Tag]struct{}{byID[outValue]: {}}
+					return assign(columns[1:], values[1:])
+				}
+				nids[inValue][byID[outValue]] = struct{}{}
+				return nil
+			}
+		})
+	})
+	neighbors, err := withInterceptors[[]*DetectionRule](ctx, query, qr, query.inters)
+	if err != nil {
+		return err
+	}
+	for _, n := range neighbors {
+		nodes, ok := nids[n.ID]
+		if !ok {
+			return fmt.Errorf(`unexpected "detection_rules" node returned %v`, n.ID)
 		}
 		for kn := range nodes {
 			assign(kn, n)
@@ -831,6 +944,20 @@ func (_q *TagQuery) WithNamedTaskSchedules(name string, opts ...func(*TaskSchedu
 		_q.withNamedTaskSchedules = make(map[string]*TaskScheduleQuery)
 	}
 	_q.withNamedTaskSchedules[name] = query
+	return _q
+}
+
+// WithNamedDetectionRules tells the query-builder to eager-load the nodes that are connected to the "detection_rules"
+// edge with the given name. The optional arguments are used to configure the query builder of the edge.
+func (_q *TagQuery) WithNamedDetectionRules(name string, opts ...func(*DetectionRuleQuery)) *TagQuery {
+	query := (&DetectionRuleClient{config: _q.config}).Query()
+	for _, opt := range opts {
+		opt(query)
+	}
+	if _q.withNamedDetectionRules == nil {
+		_q.withNamedDetectionRules = make(map[string]*DetectionRuleQuery)
+	}
+	_q.withNamedDetectionRules[name] = query
 	return _q
 }
 

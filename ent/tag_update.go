@@ -6,6 +6,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"socdesk/ent/detectionrule"
 	"socdesk/ent/predicate"
 	"socdesk/ent/tag"
 	"socdesk/ent/taskschedule"
@@ -95,6 +96,21 @@ func (_u *TagUpdate) AddTaskSchedules(v ...*TaskSchedule) *TagUpdate {
 	return _u.AddTaskScheduleIDs(ids...)
 }
 
+// AddDetectionRuleIDs adds the "detection_rules" edge to the DetectionRule entity by IDs.
+func (_u *TagUpdate) AddDetectionRuleIDs(ids ...int) *TagUpdate {
+	_u.mutation.AddDetectionRuleIDs(ids...)
+	return _u
+}
+
+// AddDetectionRules adds the "detection_rules" edges to the DetectionRule entity.
+func (_u *TagUpdate) AddDetectionRules(v ...*DetectionRule) *TagUpdate {
+	ids := make([]int, len(v))
+	for i := range v {
+		ids[i] = v[i].ID
+	}
+	return _u.AddDetectionRuleIDs(ids...)
+}
+
 // Mutation returns the TagMutation object of the builder.
 func (_u *TagUpdate) Mutation() *TagMutation {
 	return _u.mutation
@@ -140,6 +156,27 @@ func (_u *TagUpdate) RemoveTaskSchedules(v ...*TaskSchedule) *TagUpdate {
 		ids[i] = v[i].ID
 	}
 	return _u.RemoveTaskScheduleIDs(ids...)
+}
+
+// ClearDetectionRules clears all "detection_rules" edges to the DetectionRule entity.
+func (_u *TagUpdate) ClearDetectionRules() *TagUpdate {
+	_u.mutation.ClearDetectionRules()
+	return _u
+}
+
+// RemoveDetectionRuleIDs removes the "detection_rules" edge to DetectionRule entities by IDs.
+func (_u *TagUpdate) RemoveDetectionRuleIDs(ids ...int) *TagUpdate {
+	_u.mutation.RemoveDetectionRuleIDs(ids...)
+	return _u
+}
+
+// RemoveDetectionRules removes "detection_rules" edges to DetectionRule entities.
+func (_u *TagUpdate) RemoveDetectionRules(v ...*DetectionRule) *TagUpdate {
+	ids := make([]int, len(v))
+	for i := range v {
+		ids[i] = v[i].ID
+	}
+	return _u.RemoveDetectionRuleIDs(ids...)
 }
 
 // Save executes the query and returns the number of nodes affected by the update operation.
@@ -316,6 +353,51 @@ func (_u *TagUpdate) sqlSave(ctx context.Context) (_node int, err error) {
 		}
 		_spec.Edges.Add = append(_spec.Edges.Add, edge)
 	}
+	if _u.mutation.DetectionRulesCleared() {
+		edge := &sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.M2M,
+			Inverse: true,
+			Table:   tag.DetectionRulesTable,
+			Columns: tag.DetectionRulesPrimaryKey,
+			Bidi:    false,
+			Target: &sqlgraph.EdgeTarget{
+				IDSpec: sqlgraph.NewFieldSpec(detectionrule.FieldID, field.TypeInt),
+			},
+		}
+		_spec.Edges.Clear = append(_spec.Edges.Clear, edge)
+	}
+	if nodes := _u.mutation.RemovedDetectionRulesIDs(); len(nodes) > 0 && !_u.mutation.DetectionRulesCleared() {
+		edge := &sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.M2M,
+			Inverse: true,
+			Table:   tag.DetectionRulesTable,
+			Columns: tag.DetectionRulesPrimaryKey,
+			Bidi:    false,
+			Target: &sqlgraph.EdgeTarget{
+				IDSpec: sqlgraph.NewFieldSpec(detectionrule.FieldID, field.TypeInt),
+			},
+		}
+		for _, k := range nodes {
+			edge.Target.Nodes = append(edge.Target.Nodes, k)
+		}
+		_spec.Edges.Clear = append(_spec.Edges.Clear, edge)
+	}
+	if nodes := _u.mutation.DetectionRulesIDs(); len(nodes) > 0 {
+		edge := &sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.M2M,
+			Inverse: true,
+			Table:   tag.DetectionRulesTable,
+			Columns: tag.DetectionRulesPrimaryKey,
+			Bidi:    false,
+			Target: &sqlgraph.EdgeTarget{
+				IDSpec: sqlgraph.NewFieldSpec(detectionrule.FieldID, field.TypeInt),
+			},
+		}
+		for _, k := range nodes {
+			edge.Target.Nodes = append(edge.Target.Nodes, k)
+		}
+		_spec.Edges.Add = append(_spec.Edges.Add, edge)
+	}
 	_spec.AddModifiers(_u.modifiers...)
 	if _node, err = sqlgraph.UpdateNodes(ctx, _u.driver, _spec); err != nil {
 		if _, ok := err.(*sqlgraph.NotFoundError); ok {
@@ -402,6 +484,21 @@ func (_u *TagUpdateOne) AddTaskSchedules(v ...*TaskSchedule) *TagUpdateOne {
 	return _u.AddTaskScheduleIDs(ids...)
 }
 
+// AddDetectionRuleIDs adds the "detection_rules" edge to the DetectionRule entity by IDs.
+func (_u *TagUpdateOne) AddDetectionRuleIDs(ids ...int) *TagUpdateOne {
+	_u.mutation.AddDetectionRuleIDs(ids...)
+	return _u
+}
+
+// AddDetectionRules adds the "detection_rules" edges to the DetectionRule entity.
+func (_u *TagUpdateOne) AddDetectionRules(v ...*DetectionRule) *TagUpdateOne {
+	ids := make([]int, len(v))
+	for i := range v {
+		ids[i] = v[i].ID
+	}
+	return _u.AddDetectionRuleIDs(ids...)
+}
+
 // Mutation returns the TagMutation object of the builder.
 func (_u *TagUpdateOne) Mutation() *TagMutation {
 	return _u.mutation
@@ -447,6 +544,27 @@ func (_u *TagUpdateOne) RemoveTaskSchedules(v ...*TaskSchedule) *TagUpdateOne {
 		ids[i] = v[i].ID
 	}
 	return _u.RemoveTaskScheduleIDs(ids...)
+}
+
+// ClearDetectionRules clears all "detection_rules" edges to the DetectionRule entity.
+func (_u *TagUpdateOne) ClearDetectionRules() *TagUpdateOne {
+	_u.mutation.ClearDetectionRules()
+	return _u
+}
+
+// RemoveDetectionRuleIDs removes the "detection_rules" edge to DetectionRule entities by IDs.
+func (_u *TagUpdateOne) RemoveDetectionRuleIDs(ids ...int) *TagUpdateOne {
+	_u.mutation.RemoveDetectionRuleIDs(ids...)
+	return _u
+}
+
+// RemoveDetectionRules removes "detection_rules" edges to DetectionRule entities.
+func (_u *TagUpdateOne) RemoveDetectionRules(v ...*DetectionRule) *TagUpdateOne {
+	ids := make([]int, len(v))
+	for i := range v {
+		ids[i] = v[i].ID
+	}
+	return _u.RemoveDetectionRuleIDs(ids...)
 }
 
 // Where appends a list predicates to the TagUpdate builder.
@@ -646,6 +764,51 @@ func (_u *TagUpdateOne) sqlSave(ctx context.Context) (_node *Tag, err error) {
 			Bidi:    false,
 			Target: &sqlgraph.EdgeTarget{
 				IDSpec: sqlgraph.NewFieldSpec(taskschedule.FieldID, field.TypeInt),
+			},
+		}
+		for _, k := range nodes {
+			edge.Target.Nodes = append(edge.Target.Nodes, k)
+		}
+		_spec.Edges.Add = append(_spec.Edges.Add, edge)
+	}
+	if _u.mutation.DetectionRulesCleared() {
+		edge := &sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.M2M,
+			Inverse: true,
+			Table:   tag.DetectionRulesTable,
+			Columns: tag.DetectionRulesPrimaryKey,
+			Bidi:    false,
+			Target: &sqlgraph.EdgeTarget{
+				IDSpec: sqlgraph.NewFieldSpec(detectionrule.FieldID, field.TypeInt),
+			},
+		}
+		_spec.Edges.Clear = append(_spec.Edges.Clear, edge)
+	}
+	if nodes := _u.mutation.RemovedDetectionRulesIDs(); len(nodes) > 0 && !_u.mutation.DetectionRulesCleared() {
+		edge := &sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.M2M,
+			Inverse: true,
+			Table:   tag.DetectionRulesTable,
+			Columns: tag.DetectionRulesPrimaryKey,
+			Bidi:    false,
+			Target: &sqlgraph.EdgeTarget{
+				IDSpec: sqlgraph.NewFieldSpec(detectionrule.FieldID, field.TypeInt),
+			},
+		}
+		for _, k := range nodes {
+			edge.Target.Nodes = append(edge.Target.Nodes, k)
+		}
+		_spec.Edges.Clear = append(_spec.Edges.Clear, edge)
+	}
+	if nodes := _u.mutation.DetectionRulesIDs(); len(nodes) > 0 {
+		edge := &sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.M2M,
+			Inverse: true,
+			Table:   tag.DetectionRulesTable,
+			Columns: tag.DetectionRulesPrimaryKey,
+			Bidi:    false,
+			Target: &sqlgraph.EdgeTarget{
+				IDSpec: sqlgraph.NewFieldSpec(detectionrule.FieldID, field.TypeInt),
 			},
 		}
 		for _, k := range nodes {

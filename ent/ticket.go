@@ -99,6 +99,8 @@ type Ticket struct {
 	QuerySearch *string `json:"query_search,omitempty"`
 	// A task's note of the findings (closed) or the reason (invalid); cleared on reopening.
 	Resolution *string `json:"resolution,omitempty"`
+	// Evidence records a detection ticket dropped, the oldest first, to stay within its rule's bound.
+	EvidenceDropped int `json:"evidence_dropped,omitempty"`
 	// Edges holds the relations/edges for other nodes in the graph.
 	// The values are being populated by the TicketQuery when eager-loading is set.
 	Edges        TicketEdges `json:"edges"`
@@ -392,7 +394,7 @@ func (*Ticket) scanValues(columns []string) ([]any, error) {
 			values[i] = new([]byte)
 		case ticket.FieldIncident:
 			values[i] = new(sql.NullBool)
-		case ticket.FieldID, ticket.FieldSrcPort, ticket.FieldDstPort, ticket.FieldCategoryID, ticket.FieldSiteID, ticket.FieldPriorityRank, ticket.FieldRegisteredByID, ticket.FieldDuplicateCount, ticket.FieldVersion, ticket.FieldScheduleID:
+		case ticket.FieldID, ticket.FieldSrcPort, ticket.FieldDstPort, ticket.FieldCategoryID, ticket.FieldSiteID, ticket.FieldPriorityRank, ticket.FieldRegisteredByID, ticket.FieldDuplicateCount, ticket.FieldVersion, ticket.FieldScheduleID, ticket.FieldEvidenceDropped:
 			values[i] = new(sql.NullInt64)
 		case ticket.FieldTitle, ticket.FieldKind, ticket.FieldBody, ticket.FieldBodyFormat, ticket.FieldDetectionTemplate, ticket.FieldSrcIP, ticket.FieldDstIP, ticket.FieldProtocol, ticket.FieldHost, ticket.FieldSrcIPKey, ticket.FieldDstIPKey, ticket.FieldHostKey, ticket.FieldPriority, ticket.FieldStatus, ticket.FieldAttackVerdict, ticket.FieldOrigin, ticket.FieldExplanationStatus, ticket.FieldQuerySearch, ticket.FieldResolution:
 			values[i] = new(sql.NullString)
@@ -667,6 +669,12 @@ func (_m *Ticket) assignValues(columns []string, values []any) error {
 			} else if value.Valid {
 				_m.Resolution = new(string)
 				*_m.Resolution = value.String
+			}
+		case ticket.FieldEvidenceDropped:
+			if value, ok := values[i].(*sql.NullInt64); !ok {
+				return fmt.Errorf("unexpected type %T for field evidence_dropped", values[i])
+			} else if value.Valid {
+				_m.EvidenceDropped = int(value.Int64)
 			}
 		default:
 			_m.selectValues.Set(columns[i], values[i])
@@ -961,6 +969,9 @@ func (_m *Ticket) String() string {
 		builder.WriteString("resolution=")
 		builder.WriteString(*v)
 	}
+	builder.WriteString(", ")
+	builder.WriteString("evidence_dropped=")
+	builder.WriteString(fmt.Sprintf("%v", _m.EvidenceDropped))
 	builder.WriteByte(')')
 	return builder.String()
 }

@@ -523,6 +523,20 @@ func (_c *TicketCreate) SetNillableResolution(v *string) *TicketCreate {
 	return _c
 }
 
+// SetEvidenceDropped sets the "evidence_dropped" field.
+func (_c *TicketCreate) SetEvidenceDropped(v int) *TicketCreate {
+	_c.mutation.SetEvidenceDropped(v)
+	return _c
+}
+
+// SetNillableEvidenceDropped sets the "evidence_dropped" field if the given value is not nil.
+func (_c *TicketCreate) SetNillableEvidenceDropped(v *int) *TicketCreate {
+	if v != nil {
+		_c.SetEvidenceDropped(*v)
+	}
+	return _c
+}
+
 // SetID sets the "id" field.
 func (_c *TicketCreate) SetID(v int) *TicketCreate {
 	_c.mutation.SetID(v)
@@ -846,6 +860,10 @@ func (_c *TicketCreate) defaults() error {
 		v := ticket.DefaultVersion
 		_c.mutation.SetVersion(v)
 	}
+	if _, ok := _c.mutation.EvidenceDropped(); !ok {
+		v := ticket.DefaultEvidenceDropped
+		_c.mutation.SetEvidenceDropped(v)
+	}
 	return nil
 }
 
@@ -969,6 +987,14 @@ func (_c *TicketCreate) check() error {
 	if v, ok := _c.mutation.QuerySearch(); ok {
 		if err := ticket.QuerySearchValidator(v); err != nil {
 			return &ValidationError{Name: "query_search", err: fmt.Errorf(`ent: validator failed for field "Ticket.query_search": %w`, err)}
+		}
+	}
+	if _, ok := _c.mutation.EvidenceDropped(); !ok {
+		return &ValidationError{Name: "evidence_dropped", err: errors.New(`ent: missing required field "Ticket.evidence_dropped"`)}
+	}
+	if v, ok := _c.mutation.EvidenceDropped(); ok {
+		if err := ticket.EvidenceDroppedValidator(v); err != nil {
+			return &ValidationError{Name: "evidence_dropped", err: fmt.Errorf(`ent: validator failed for field "Ticket.evidence_dropped": %w`, err)}
 		}
 	}
 	if len(_c.mutation.CategoryIDs()) == 0 {
@@ -1145,6 +1171,10 @@ func (_c *TicketCreate) createSpec() (*Ticket, *sqlgraph.CreateSpec) {
 	if value, ok := _c.mutation.Resolution(); ok {
 		_spec.SetField(ticket.FieldResolution, field.TypeString, value)
 		_node.Resolution = &value
+	}
+	if value, ok := _c.mutation.EvidenceDropped(); ok {
+		_spec.SetField(ticket.FieldEvidenceDropped, field.TypeInt, value)
+		_node.EvidenceDropped = value
 	}
 	if nodes := _c.mutation.CategoryIDs(); len(nodes) > 0 {
 		edge := &sqlgraph.EdgeSpec{
@@ -2024,6 +2054,24 @@ func (u *TicketUpsert) ClearResolution() *TicketUpsert {
 	return u
 }
 
+// SetEvidenceDropped sets the "evidence_dropped" field.
+func (u *TicketUpsert) SetEvidenceDropped(v int) *TicketUpsert {
+	u.Set(ticket.FieldEvidenceDropped, v)
+	return u
+}
+
+// UpdateEvidenceDropped sets the "evidence_dropped" field to the value that was provided on create.
+func (u *TicketUpsert) UpdateEvidenceDropped() *TicketUpsert {
+	u.SetExcluded(ticket.FieldEvidenceDropped)
+	return u
+}
+
+// AddEvidenceDropped adds v to the "evidence_dropped" field.
+func (u *TicketUpsert) AddEvidenceDropped(v int) *TicketUpsert {
+	u.Add(ticket.FieldEvidenceDropped, v)
+	return u
+}
+
 // UpdateNewValues updates the mutable fields using the new values that were set on create except the ID field.
 // Using this option is equivalent to using:
 //
@@ -2710,6 +2758,27 @@ func (u *TicketUpsertOne) UpdateResolution() *TicketUpsertOne {
 func (u *TicketUpsertOne) ClearResolution() *TicketUpsertOne {
 	return u.Update(func(s *TicketUpsert) {
 		s.ClearResolution()
+	})
+}
+
+// SetEvidenceDropped sets the "evidence_dropped" field.
+func (u *TicketUpsertOne) SetEvidenceDropped(v int) *TicketUpsertOne {
+	return u.Update(func(s *TicketUpsert) {
+		s.SetEvidenceDropped(v)
+	})
+}
+
+// AddEvidenceDropped adds v to the "evidence_dropped" field.
+func (u *TicketUpsertOne) AddEvidenceDropped(v int) *TicketUpsertOne {
+	return u.Update(func(s *TicketUpsert) {
+		s.AddEvidenceDropped(v)
+	})
+}
+
+// UpdateEvidenceDropped sets the "evidence_dropped" field to the value that was provided on create.
+func (u *TicketUpsertOne) UpdateEvidenceDropped() *TicketUpsertOne {
+	return u.Update(func(s *TicketUpsert) {
+		s.UpdateEvidenceDropped()
 	})
 }
 
@@ -3565,6 +3634,27 @@ func (u *TicketUpsertBulk) UpdateResolution() *TicketUpsertBulk {
 func (u *TicketUpsertBulk) ClearResolution() *TicketUpsertBulk {
 	return u.Update(func(s *TicketUpsert) {
 		s.ClearResolution()
+	})
+}
+
+// SetEvidenceDropped sets the "evidence_dropped" field.
+func (u *TicketUpsertBulk) SetEvidenceDropped(v int) *TicketUpsertBulk {
+	return u.Update(func(s *TicketUpsert) {
+		s.SetEvidenceDropped(v)
+	})
+}
+
+// AddEvidenceDropped adds v to the "evidence_dropped" field.
+func (u *TicketUpsertBulk) AddEvidenceDropped(v int) *TicketUpsertBulk {
+	return u.Update(func(s *TicketUpsert) {
+		s.AddEvidenceDropped(v)
+	})
+}
+
+// UpdateEvidenceDropped sets the "evidence_dropped" field to the value that was provided on create.
+func (u *TicketUpsertBulk) UpdateEvidenceDropped() *TicketUpsertBulk {
+	return u.Update(func(s *TicketUpsert) {
+		s.UpdateEvidenceDropped()
 	})
 }
 

@@ -637,6 +637,27 @@ func (_u *TicketUpdate) ClearResolution() *TicketUpdate {
 	return _u
 }
 
+// SetEvidenceDropped sets the "evidence_dropped" field.
+func (_u *TicketUpdate) SetEvidenceDropped(v int) *TicketUpdate {
+	_u.mutation.ResetEvidenceDropped()
+	_u.mutation.SetEvidenceDropped(v)
+	return _u
+}
+
+// SetNillableEvidenceDropped sets the "evidence_dropped" field if the given value is not nil.
+func (_u *TicketUpdate) SetNillableEvidenceDropped(v *int) *TicketUpdate {
+	if v != nil {
+		_u.SetEvidenceDropped(*v)
+	}
+	return _u
+}
+
+// AddEvidenceDropped adds value to the "evidence_dropped" field.
+func (_u *TicketUpdate) AddEvidenceDropped(v int) *TicketUpdate {
+	_u.mutation.AddEvidenceDropped(v)
+	return _u
+}
+
 // SetCategory sets the "category" edge to the Category entity.
 func (_u *TicketUpdate) SetCategory(v *Category) *TicketUpdate {
 	return _u.SetCategoryID(v.ID)
@@ -1277,6 +1298,11 @@ func (_u *TicketUpdate) check() error {
 			return &ValidationError{Name: "query_search", err: fmt.Errorf(`ent: validator failed for field "Ticket.query_search": %w`, err)}
 		}
 	}
+	if v, ok := _u.mutation.EvidenceDropped(); ok {
+		if err := ticket.EvidenceDroppedValidator(v); err != nil {
+			return &ValidationError{Name: "evidence_dropped", err: fmt.Errorf(`ent: validator failed for field "Ticket.evidence_dropped": %w`, err)}
+		}
+	}
 	if _u.mutation.CategoryCleared() && len(_u.mutation.CategoryIDs()) > 0 {
 		return errors.New(`ent: clearing a required unique edge "Ticket.category"`)
 	}
@@ -1481,6 +1507,12 @@ func (_u *TicketUpdate) sqlSave(ctx context.Context) (_node int, err error) {
 	}
 	if _u.mutation.ResolutionCleared() {
 		_spec.ClearField(ticket.FieldResolution, field.TypeString)
+	}
+	if value, ok := _u.mutation.EvidenceDropped(); ok {
+		_spec.SetField(ticket.FieldEvidenceDropped, field.TypeInt, value)
+	}
+	if value, ok := _u.mutation.AddedEvidenceDropped(); ok {
+		_spec.AddField(ticket.FieldEvidenceDropped, field.TypeInt, value)
 	}
 	if _u.mutation.CategoryCleared() {
 		edge := &sqlgraph.EdgeSpec{
@@ -2783,6 +2815,27 @@ func (_u *TicketUpdateOne) ClearResolution() *TicketUpdateOne {
 	return _u
 }
 
+// SetEvidenceDropped sets the "evidence_dropped" field.
+func (_u *TicketUpdateOne) SetEvidenceDropped(v int) *TicketUpdateOne {
+	_u.mutation.ResetEvidenceDropped()
+	_u.mutation.SetEvidenceDropped(v)
+	return _u
+}
+
+// SetNillableEvidenceDropped sets the "evidence_dropped" field if the given value is not nil.
+func (_u *TicketUpdateOne) SetNillableEvidenceDropped(v *int) *TicketUpdateOne {
+	if v != nil {
+		_u.SetEvidenceDropped(*v)
+	}
+	return _u
+}
+
+// AddEvidenceDropped adds value to the "evidence_dropped" field.
+func (_u *TicketUpdateOne) AddEvidenceDropped(v int) *TicketUpdateOne {
+	_u.mutation.AddEvidenceDropped(v)
+	return _u
+}
+
 // SetCategory sets the "category" edge to the Category entity.
 func (_u *TicketUpdateOne) SetCategory(v *Category) *TicketUpdateOne {
 	return _u.SetCategoryID(v.ID)
@@ -3436,6 +3489,11 @@ func (_u *TicketUpdateOne) check() error {
 			return &ValidationError{Name: "query_search", err: fmt.Errorf(`ent: validator failed for field "Ticket.query_search": %w`, err)}
 		}
 	}
+	if v, ok := _u.mutation.EvidenceDropped(); ok {
+		if err := ticket.EvidenceDroppedValidator(v); err != nil {
+			return &ValidationError{Name: "evidence_dropped", err: fmt.Errorf(`ent: validator failed for field "Ticket.evidence_dropped": %w`, err)}
+		}
+	}
 	if _u.mutation.CategoryCleared() && len(_u.mutation.CategoryIDs()) > 0 {
 		return errors.New(`ent: clearing a required unique edge "Ticket.category"`)
 	}
@@ -3657,6 +3715,12 @@ func (_u *TicketUpdateOne) sqlSave(ctx context.Context) (_node *Ticket, err erro
 	}
 	if _u.mutation.ResolutionCleared() {
 		_spec.ClearField(ticket.FieldResolution, field.TypeString)
+	}
+	if value, ok := _u.mutation.EvidenceDropped(); ok {
+		_spec.SetField(ticket.FieldEvidenceDropped, field.TypeInt, value)
+	}
+	if value, ok := _u.mutation.AddedEvidenceDropped(); ok {
+		_spec.AddField(ticket.FieldEvidenceDropped, field.TypeInt, value)
 	}
 	if _u.mutation.CategoryCleared() {
 		edge := &sqlgraph.EdgeSpec{

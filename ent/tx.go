@@ -30,6 +30,10 @@ type Tx struct {
 	Delivery *DeliveryClient
 	// Department is the client for interacting with the Department builders.
 	Department *DepartmentClient
+	// DetectionFingerprint is the client for interacting with the DetectionFingerprint builders.
+	DetectionFingerprint *DetectionFingerprintClient
+	// DetectionRule is the client for interacting with the DetectionRule builders.
+	DetectionRule *DetectionRuleClient
 	// Employee is the client for interacting with the Employee builders.
 	Employee *EmployeeClient
 	// Evidence is the client for interacting with the Evidence builders.
@@ -42,6 +46,8 @@ type Tx struct {
 	ExplanationRequest *ExplanationRequestClient
 	// ExplanationStep is the client for interacting with the ExplanationStep builders.
 	ExplanationStep *ExplanationStepClient
+	// IngestKey is the client for interacting with the IngestKey builders.
+	IngestKey *IngestKeyClient
 	// Memo is the client for interacting with the Memo builders.
 	Memo *MemoClient
 	// Playbook is the client for interacting with the Playbook builders.
@@ -223,12 +229,15 @@ func (tx *Tx) init() {
 	tx.CompliancePolicy = NewCompliancePolicyClient(tx.config)
 	tx.Delivery = NewDeliveryClient(tx.config)
 	tx.Department = NewDepartmentClient(tx.config)
+	tx.DetectionFingerprint = NewDetectionFingerprintClient(tx.config)
+	tx.DetectionRule = NewDetectionRuleClient(tx.config)
 	tx.Employee = NewEmployeeClient(tx.config)
 	tx.Evidence = NewEvidenceClient(tx.config)
 	tx.ExplanationCategory = NewExplanationCategoryClient(tx.config)
 	tx.ExplanationLink = NewExplanationLinkClient(tx.config)
 	tx.ExplanationRequest = NewExplanationRequestClient(tx.config)
 	tx.ExplanationStep = NewExplanationStepClient(tx.config)
+	tx.IngestKey = NewIngestKeyClient(tx.config)
 	tx.Memo = NewMemoClient(tx.config)
 	tx.Playbook = NewPlaybookClient(tx.config)
 	tx.PlaybookRun = NewPlaybookRunClient(tx.config)

@@ -29,7 +29,7 @@ type User struct {
 	DisplayName string `json:"display_name,omitempty"`
 	// Email holds the value of the "email" field.
 	Email string `json:"email,omitempty"`
-	// Role holds the value of the "role" field.
+	// SERVICE: an integration that only ingests detections (see authz.MayIngest) and reads the tickets it registered.
 	Role user.Role `json:"role,omitempty"`
 	// For SMS, as digits with an optional leading +.
 	Phone string `json:"phone,omitempty"`
@@ -57,17 +57,26 @@ type UserEdges struct {
 	ApprovingTickets []*Ticket `json:"approving_tickets,omitempty"`
 	// RegisteredTickets holds the value of the registered_tickets edge.
 	RegisteredTickets []*Ticket `json:"registered_tickets,omitempty"`
+	// DetectionRulesAssigned holds the value of the detection_rules_assigned edge.
+	DetectionRulesAssigned []*DetectionRule `json:"detection_rules_assigned,omitempty"`
+	// DetectionRulesApproved holds the value of the detection_rules_approved edge.
+	DetectionRulesApproved []*DetectionRule `json:"detection_rules_approved,omitempty"`
+	// DetectionRulesIngested holds the value of the detection_rules_ingested edge.
+	DetectionRulesIngested []*DetectionRule `json:"detection_rules_ingested,omitempty"`
 	// loadedTypes holds the information for reporting if a
 	// type was loaded (or requested) in eager-loading or not.
-	loadedTypes [5]bool
+	loadedTypes [8]bool
 	// totalCount holds the count of the edges above.
 	totalCount [1]map[string]int
 
-	namedSites             map[string][]*Site
-	namedTokens            map[string][]*APIToken
-	namedAssignedTickets   map[string][]*Ticket
-	namedApprovingTickets  map[string][]*Ticket
-	namedRegisteredTickets map[string][]*Ticket
+	namedSites                  map[string][]*Site
+	namedTokens                 map[string][]*APIToken
+	namedAssignedTickets        map[string][]*Ticket
+	namedApprovingTickets       map[string][]*Ticket
+	namedRegisteredTickets      map[string][]*Ticket
+	namedDetectionRulesAssigned map[string][]*DetectionRule
+	namedDetectionRulesApproved map[string][]*DetectionRule
+	namedDetectionRulesIngested map[string][]*DetectionRule
 }
 
 // SitesOrErr returns the Sites value or an error if the edge
@@ -113,6 +122,33 @@ func (e UserEdges) RegisteredTicketsOrErr() ([]*Ticket, error) {
 		return e.RegisteredTickets, nil
 	}
 	return nil, &NotLoadedError{edge: "registered_tickets"}
+}
+
+// DetectionRulesAssignedOrErr returns the DetectionRulesAssigned value or an error if the edge
+// was not loaded in eager-loading.
+func (e UserEdges) DetectionRulesAssignedOrErr() ([]*DetectionRule, error) {
+	if e.loadedTypes[5] {
+		return e.DetectionRulesAssigned, nil
+	}
+	return nil, &NotLoadedError{edge: "detection_rules_assigned"}
+}
+
+// DetectionRulesApprovedOrErr returns the DetectionRulesApproved value or an error if the edge
+// was not loaded in eager-loading.
+func (e UserEdges) DetectionRulesApprovedOrErr() ([]*DetectionRule, error) {
+	if e.loadedTypes[6] {
+		return e.DetectionRulesApproved, nil
+	}
+	return nil, &NotLoadedError{edge: "detection_rules_approved"}
+}
+
+// DetectionRulesIngestedOrErr returns the DetectionRulesIngested value or an error if the edge
+// was not loaded in eager-loading.
+func (e UserEdges) DetectionRulesIngestedOrErr() ([]*DetectionRule, error) {
+	if e.loadedTypes[7] {
+		return e.DetectionRulesIngested, nil
+	}
+	return nil, &NotLoadedError{edge: "detection_rules_ingested"}
 }
 
 // scanValues returns the types for scanning values from sql.Rows.
@@ -249,6 +285,21 @@ func (_m *User) QueryApprovingTickets() *TicketQuery {
 // QueryRegisteredTickets queries the "registered_tickets" edge of the User entity.
 func (_m *User) QueryRegisteredTickets() *TicketQuery {
 	return NewUserClient(_m.config).QueryRegisteredTickets(_m)
+}
+
+// QueryDetectionRulesAssigned queries the "detection_rules_assigned" edge of the User entity.
+func (_m *User) QueryDetectionRulesAssigned() *DetectionRuleQuery {
+	return NewUserClient(_m.config).QueryDetectionRulesAssigned(_m)
+}
+
+// QueryDetectionRulesApproved queries the "detection_rules_approved" edge of the User entity.
+func (_m *User) QueryDetectionRulesApproved() *DetectionRuleQuery {
+	return NewUserClient(_m.config).QueryDetectionRulesApproved(_m)
+}
+
+// QueryDetectionRulesIngested queries the "detection_rules_ingested" edge of the User entity.
+func (_m *User) QueryDetectionRulesIngested() *DetectionRuleQuery {
+	return NewUserClient(_m.config).QueryDetectionRulesIngested(_m)
 }
 
 // Update returns a builder for updating this User.
@@ -424,6 +475,78 @@ func (_m *User) appendNamedRegisteredTickets(name string, edges ...*Ticket) {
 		_m.Edges.namedRegisteredTickets[name] = []*Ticket{}
 	} else {
 		_m.Edges.namedRegisteredTickets[name] = append(_m.Edges.namedRegisteredTickets[name], edges...)
+	}
+}
+
+// NamedDetectionRulesAssigned returns the DetectionRulesAssigned named value or an error if the edge was not
+// loaded in eager-loading with this name.
+func (_m *User) NamedDetectionRulesAssigned(name string) ([]*DetectionRule, error) {
+	if _m.Edges.namedDetectionRulesAssigned == nil {
+		return nil, &NotLoadedError{edge: name}
+	}
+	nodes, ok := _m.Edges.namedDetectionRulesAssigned[name]
+	if !ok {
+		return nil, &NotLoadedError{edge: name}
+	}
+	return nodes, nil
+}
+
+func (_m *User) appendNamedDetectionRulesAssigned(name string, edges ...*DetectionRule) {
+	if _m.Edges.namedDetectionRulesAssigned == nil {
+		_m.Edges.namedDetectionRulesAssigned = make(map[string][]*DetectionRule)
+	}
+	if len(edges) == 0 {
+		_m.Edges.namedDetectionRulesAssigned[name] = []*DetectionRule{}
+	} else {
+		_m.Edges.namedDetectionRulesAssigned[name] = append(_m.Edges.namedDetectionRulesAssigned[name], edges...)
+	}
+}
+
+// NamedDetectionRulesApproved returns the DetectionRulesApproved named value or an error if the edge was not
+// loaded in eager-loading with this name.
+func (_m *User) NamedDetectionRulesApproved(name string) ([]*DetectionRule, error) {
+	if _m.Edges.namedDetectionRulesApproved == nil {
+		return nil, &NotLoadedError{edge: name}
+	}
+	nodes, ok := _m.Edges.namedDetectionRulesApproved[name]
+	if !ok {
+		return nil, &NotLoadedError{edge: name}
+	}
+	return nodes, nil
+}
+
+func (_m *User) appendNamedDetectionRulesApproved(name string, edges ...*DetectionRule) {
+	if _m.Edges.namedDetectionRulesApproved == nil {
+		_m.Edges.namedDetectionRulesApproved = make(map[string][]*DetectionRule)
+	}
+	if len(edges) == 0 {
+		_m.Edges.namedDetectionRulesApproved[name] = []*DetectionRule{}
+	} else {
+		_m.Edges.namedDetectionRulesApproved[name] = append(_m.Edges.namedDetectionRulesApproved[name], edges...)
+	}
+}
+
+// NamedDetectionRulesIngested returns the DetectionRulesIngested named value or an error if the edge was not
+// loaded in eager-loading with this name.
+func (_m *User) NamedDetectionRulesIngested(name string) ([]*DetectionRule, error) {
+	if _m.Edges.namedDetectionRulesIngested == nil {
+		return nil, &NotLoadedError{edge: name}
+	}
+	nodes, ok := _m.Edges.namedDetectionRulesIngested[name]
+	if !ok {
+		return nil, &NotLoadedError{edge: name}
+	}
+	return nodes, nil
+}
+
+func (_m *User) appendNamedDetectionRulesIngested(name string, edges ...*DetectionRule) {
+	if _m.Edges.namedDetectionRulesIngested == nil {
+		_m.Edges.namedDetectionRulesIngested = make(map[string][]*DetectionRule)
+	}
+	if len(edges) == 0 {
+		_m.Edges.namedDetectionRulesIngested[name] = []*DetectionRule{}
+	} else {
+		_m.Edges.namedDetectionRulesIngested[name] = append(_m.Edges.namedDetectionRulesIngested[name], edges...)
 	}
 }
 

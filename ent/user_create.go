@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"socdesk/ent/apitoken"
+	"socdesk/ent/detectionrule"
 	"socdesk/ent/schematype"
 	"socdesk/ent/site"
 	"socdesk/ent/ticket"
@@ -208,6 +209,51 @@ func (_c *UserCreate) AddRegisteredTickets(v ...*Ticket) *UserCreate {
 		ids[i] = v[i].ID
 	}
 	return _c.AddRegisteredTicketIDs(ids...)
+}
+
+// AddDetectionRulesAssignedIDs adds the "detection_rules_assigned" edge to the DetectionRule entity by IDs.
+func (_c *UserCreate) AddDetectionRulesAssignedIDs(ids ...int) *UserCreate {
+	_c.mutation.AddDetectionRulesAssignedIDs(ids...)
+	return _c
+}
+
+// AddDetectionRulesAssigned adds the "detection_rules_assigned" edges to the DetectionRule entity.
+func (_c *UserCreate) AddDetectionRulesAssigned(v ...*DetectionRule) *UserCreate {
+	ids := make([]int, len(v))
+	for i := range v {
+		ids[i] = v[i].ID
+	}
+	return _c.AddDetectionRulesAssignedIDs(ids...)
+}
+
+// AddDetectionRulesApprovedIDs adds the "detection_rules_approved" edge to the DetectionRule entity by IDs.
+func (_c *UserCreate) AddDetectionRulesApprovedIDs(ids ...int) *UserCreate {
+	_c.mutation.AddDetectionRulesApprovedIDs(ids...)
+	return _c
+}
+
+// AddDetectionRulesApproved adds the "detection_rules_approved" edges to the DetectionRule entity.
+func (_c *UserCreate) AddDetectionRulesApproved(v ...*DetectionRule) *UserCreate {
+	ids := make([]int, len(v))
+	for i := range v {
+		ids[i] = v[i].ID
+	}
+	return _c.AddDetectionRulesApprovedIDs(ids...)
+}
+
+// AddDetectionRulesIngestedIDs adds the "detection_rules_ingested" edge to the DetectionRule entity by IDs.
+func (_c *UserCreate) AddDetectionRulesIngestedIDs(ids ...int) *UserCreate {
+	_c.mutation.AddDetectionRulesIngestedIDs(ids...)
+	return _c
+}
+
+// AddDetectionRulesIngested adds the "detection_rules_ingested" edges to the DetectionRule entity.
+func (_c *UserCreate) AddDetectionRulesIngested(v ...*DetectionRule) *UserCreate {
+	ids := make([]int, len(v))
+	for i := range v {
+		ids[i] = v[i].ID
+	}
+	return _c.AddDetectionRulesIngestedIDs(ids...)
 }
 
 // Mutation returns the UserMutation object of the builder.
@@ -472,6 +518,54 @@ func (_c *UserCreate) createSpec() (*User, *sqlgraph.CreateSpec) {
 			Bidi:    false,
 			Target: &sqlgraph.EdgeTarget{
 				IDSpec: sqlgraph.NewFieldSpec(ticket.FieldID, field.TypeInt),
+			},
+		}
+		for _, k := range nodes {
+			edge.Target.Nodes = append(edge.Target.Nodes, k)
+		}
+		_spec.Edges = append(_spec.Edges, edge)
+	}
+	if nodes := _c.mutation.DetectionRulesAssignedIDs(); len(nodes) > 0 {
+		edge := &sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.M2M,
+			Inverse: true,
+			Table:   user.DetectionRulesAssignedTable,
+			Columns: user.DetectionRulesAssignedPrimaryKey,
+			Bidi:    false,
+			Target: &sqlgraph.EdgeTarget{
+				IDSpec: sqlgraph.NewFieldSpec(detectionrule.FieldID, field.TypeInt),
+			},
+		}
+		for _, k := range nodes {
+			edge.Target.Nodes = append(edge.Target.Nodes, k)
+		}
+		_spec.Edges = append(_spec.Edges, edge)
+	}
+	if nodes := _c.mutation.DetectionRulesApprovedIDs(); len(nodes) > 0 {
+		edge := &sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.M2M,
+			Inverse: true,
+			Table:   user.DetectionRulesApprovedTable,
+			Columns: user.DetectionRulesApprovedPrimaryKey,
+			Bidi:    false,
+			Target: &sqlgraph.EdgeTarget{
+				IDSpec: sqlgraph.NewFieldSpec(detectionrule.FieldID, field.TypeInt),
+			},
+		}
+		for _, k := range nodes {
+			edge.Target.Nodes = append(edge.Target.Nodes, k)
+		}
+		_spec.Edges = append(_spec.Edges, edge)
+	}
+	if nodes := _c.mutation.DetectionRulesIngestedIDs(); len(nodes) > 0 {
+		edge := &sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.M2M,
+			Inverse: true,
+			Table:   user.DetectionRulesIngestedTable,
+			Columns: user.DetectionRulesIngestedPrimaryKey,
+			Bidi:    false,
+			Target: &sqlgraph.EdgeTarget{
+				IDSpec: sqlgraph.NewFieldSpec(detectionrule.FieldID, field.TypeInt),
 			},
 		}
 		for _, k := range nodes {

@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"math"
 	"socdesk/ent/apitoken"
+	"socdesk/ent/detectionrule"
 	"socdesk/ent/predicate"
 	"socdesk/ent/site"
 	"socdesk/ent/ticket"
@@ -24,22 +25,28 @@ import (
 // UserQuery is the builder for querying User entities.
 type UserQuery struct {
 	config
-	ctx                        *QueryContext
-	order                      []user.OrderOption
-	inters                     []Interceptor
-	predicates                 []predicate.User
-	withSites                  *SiteQuery
-	withTokens                 *APITokenQuery
-	withAssignedTickets        *TicketQuery
-	withApprovingTickets       *TicketQuery
-	withRegisteredTickets      *TicketQuery
-	loadTotal                  []func(context.Context, []*User) error
-	modifiers                  []func(*sql.Selector)
-	withNamedSites             map[string]*SiteQuery
-	withNamedTokens            map[string]*APITokenQuery
-	withNamedAssignedTickets   map[string]*TicketQuery
-	withNamedApprovingTickets  map[string]*TicketQuery
-	withNamedRegisteredTickets map[string]*TicketQuery
+	ctx                             *QueryContext
+	order                           []user.OrderOption
+	inters                          []Interceptor
+	predicates                      []predicate.User
+	withSites                       *SiteQuery
+	withTokens                      *APITokenQuery
+	withAssignedTickets             *TicketQuery
+	withApprovingTickets            *TicketQuery
+	withRegisteredTickets           *TicketQuery
+	withDetectionRulesAssigned      *DetectionRuleQuery
+	withDetectionRulesApproved      *DetectionRuleQuery
+	withDetectionRulesIngested      *DetectionRuleQuery
+	loadTotal                       []func(context.Context, []*User) error
+	modifiers                       []func(*sql.Selector)
+	withNamedSites                  map[string]*SiteQuery
+	withNamedTokens                 map[string]*APITokenQuery
+	withNamedAssignedTickets        map[string]*TicketQuery
+	withNamedApprovingTickets       map[string]*TicketQuery
+	withNamedRegisteredTickets      map[string]*TicketQuery
+	withNamedDetectionRulesAssigned map[string]*DetectionRuleQuery
+	withNamedDetectionRulesApproved map[string]*DetectionRuleQuery
+	withNamedDetectionRulesIngested map[string]*DetectionRuleQuery
 	// intermediate query (i.e. traversal path).
 	sql  *sql.Selector
 	path func(context.Context) (*sql.Selector, error)
@@ -179,6 +186,72 @@ func (_q *UserQuery) QueryRegisteredTickets() *TicketQuery {
 			sqlgraph.From(user.Table, user.FieldID, selector),
 			sqlgraph.To(ticket.Table, ticket.FieldID),
 			sqlgraph.Edge(sqlgraph.O2M, true, user.RegisteredTicketsTable, user.RegisteredTicketsColumn),
+		)
+		fromU = sqlgraph.SetNeighbors(_q.driver.Dialect(), step)
+		return fromU, nil
+	}
+	return query
+}
+
+// QueryDetectionRulesAssigned chains the current query on the "detection_rules_assigned" edge.
+func (_q *UserQuery) QueryDetectionRulesAssigned() *DetectionRuleQuery {
+	query := (&DetectionRuleClient{config: _q.config}).Query()
+	query.path = func(ctx context.Context) (fromU *sql.Selector, err error) {
+		if err := _q.prepareQuery(ctx); err != nil {
+			return nil, err
+		}
+		selector := _q.sqlQuery(ctx)
+		if err := selector.Err(); err != nil {
+			return nil, err
+		}
+		step := sqlgraph.NewStep(
+			sqlgraph.From(user.Table, user.FieldID, selector),
+			sqlgraph.To(detectionrule.Table, detectionrule.FieldID),
+			sqlgraph.Edge(sqlgraph.M2M, true, user.DetectionRulesAssignedTable, user.DetectionRulesAssignedPrimaryKey...),
+		)
+		fromU = sqlgraph.SetNeighbors(_q.driver.Dialect(), step)
+		return fromU, nil
+	}
+	return query
+}
+
+// QueryDetectionRulesApproved chains the current query on the "detection_rules_approved" edge.
+func (_q *UserQuery) QueryDetectionRulesApproved() *DetectionRuleQuery {
+	query := (&DetectionRuleClient{config: _q.config}).Query()
+	query.path = func(ctx context.Context) (fromU *sql.Selector, err error) {
+		if err := _q.prepareQuery(ctx); err != nil {
+			return nil, err
+		}
+		selector := _q.sqlQuery(ctx)
+		if err := selector.Err(); err != nil {
+			return nil, err
+		}
+		step := sqlgraph.NewStep(
+			sqlgraph.From(user.Table, user.FieldID, selector),
+			sqlgraph.To(detectionrule.Table, detectionrule.FieldID),
+			sqlgraph.Edge(sqlgraph.M2M, true, user.DetectionRulesApprovedTable, user.DetectionRulesApprovedPrimaryKey...),
+		)
+		fromU = sqlgraph.SetNeighbors(_q.driver.Dialect(), step)
+		return fromU, nil
+	}
+	return query
+}
+
+// QueryDetectionRulesIngested chains the current query on the "detection_rules_ingested" edge.
+func (_q *UserQuery) QueryDetectionRulesIngested() *DetectionRuleQuery {
+	query := (&DetectionRuleClient{config: _q.config}).Query()
+	query.path = func(ctx context.Context) (fromU *sql.Selector, err error) {
+		if err := _q.prepareQuery(ctx); err != nil {
+			return nil, err
+		}
+		selector := _q.sqlQuery(ctx)
+		if err := selector.Err(); err != nil {
+			return nil, err
+		}
+		step := sqlgraph.NewStep(
+			sqlgraph.From(user.Table, user.FieldID, selector),
+			sqlgraph.To(detectionrule.Table, detectionrule.FieldID),
+			sqlgraph.Edge(sqlgraph.M2M, true, user.DetectionRulesIngestedTable, user.DetectionRulesIngestedPrimaryKey...),
 		)
 		fromU = sqlgraph.SetNeighbors(_q.driver.Dialect(), step)
 		return fromU, nil
@@ -373,16 +446,19 @@ func (_q *UserQuery) Clone() *UserQuery {
 		return nil
 	}
 	return &UserQuery{
-		config:                _q.config,
-		ctx:                   _q.ctx.Clone(),
-		order:                 append([]user.OrderOption{}, _q.order...),
-		inters:                append([]Interceptor{}, _q.inters...),
-		predicates:            append([]predicate.User{}, _q.predicates...),
-		withSites:             _q.withSites.Clone(),
-		withTokens:            _q.withTokens.Clone(),
-		withAssignedTickets:   _q.withAssignedTickets.Clone(),
-		withApprovingTickets:  _q.withApprovingTickets.Clone(),
-		withRegisteredTickets: _q.withRegisteredTickets.Clone(),
+		config:                     _q.config,
+		ctx:                        _q.ctx.Clone(),
+		order:                      append([]user.OrderOption{}, _q.order...),
+		inters:                     append([]Interceptor{}, _q.inters...),
+		predicates:                 append([]predicate.User{}, _q.predicates...),
+		withSites:                  _q.withSites.Clone(),
+		withTokens:                 _q.withTokens.Clone(),
+		withAssignedTickets:        _q.withAssignedTickets.Clone(),
+		withApprovingTickets:       _q.withApprovingTickets.Clone(),
+		withRegisteredTickets:      _q.withRegisteredTickets.Clone(),
+		withDetectionRulesAssigned: _q.withDetectionRulesAssigned.Clone(),
+		withDetectionRulesApproved: _q.withDetectionRulesApproved.Clone(),
+		withDetectionRulesIngested: _q.withDetectionRulesIngested.Clone(),
 		// clone intermediate query.
 		sql:       _q.sql.Clone(),
 		path:      _q.path,
@@ -442,6 +518,39 @@ func (_q *UserQuery) WithRegisteredTickets(opts ...func(*TicketQuery)) *UserQuer
 		opt(query)
 	}
 	_q.withRegisteredTickets = query
+	return _q
+}
+
+// WithDetectionRulesAssigned tells the query-builder to eager-load the nodes that are connected to
+// the "detection_rules_assigned" edge. The optional arguments are used to configure the query builder of the edge.
+func (_q *UserQuery) WithDetectionRulesAssigned(opts ...func(*DetectionRuleQuery)) *UserQuery {
+	query := (&DetectionRuleClient{config: _q.config}).Query()
+	for _, opt := range opts {
+		opt(query)
+	}
+	_q.withDetectionRulesAssigned = query
+	return _q
+}
+
+// WithDetectionRulesApproved tells the query-builder to eager-load the nodes that are connected to
+// the "detection_rules_approved" edge. The optional arguments are used to configure the query builder of the edge.
+func (_q *UserQuery) WithDetectionRulesApproved(opts ...func(*DetectionRuleQuery)) *UserQuery {
+	query := (&DetectionRuleClient{config: _q.config}).Query()
+	for _, opt := range opts {
+		opt(query)
+	}
+	_q.withDetectionRulesApproved = query
+	return _q
+}
+
+// WithDetectionRulesIngested tells the query-builder to eager-load the nodes that are connected to
+// the "detection_rules_ingested" edge. The optional arguments are used to configure the query builder of the edge.
+func (_q *UserQuery) WithDetectionRulesIngested(opts ...func(*DetectionRuleQuery)) *UserQuery {
+	query := (&DetectionRuleClient{config: _q.config}).Query()
+	for _, opt := range opts {
+		opt(query)
+	}
+	_q.withDetectionRulesIngested = query
 	return _q
 }
 
@@ -529,12 +638,15 @@ func (_q *UserQuery) sqlAll(ctx context.Context, hooks ...queryHook) ([]*User, e
 	var (
 		nodes       = []*User{}
 		_spec       = _q.querySpec()
-		loadedTypes = [5]bool{
+		loadedTypes = [8]bool{
 			_q.withSites != nil,
 			_q.withTokens != nil,
 			_q.withAssignedTickets != nil,
 			_q.withApprovingTickets != nil,
 			_q.withRegisteredTickets != nil,
+			_q.withDetectionRulesAssigned != nil,
+			_q.withDetectionRulesApproved != nil,
+			_q.withDetectionRulesIngested != nil,
 		}
 	)
 	_spec.ScanValues = func(columns []string) ([]any, error) {
@@ -593,6 +705,33 @@ func (_q *UserQuery) sqlAll(ctx context.Context, hooks ...queryHook) ([]*User, e
 			return nil, err
 		}
 	}
+	if query := _q.withDetectionRulesAssigned; query != nil {
+		if err := _q.loadDetectionRulesAssigned(ctx, query, nodes,
+			func(n *User) { n.Edges.DetectionRulesAssigned = []*DetectionRule{} },
+			func(n *User, e *DetectionRule) {
+				n.Edges.DetectionRulesAssigned = append(n.Edges.DetectionRulesAssigned, e)
+			}); err != nil {
+			return nil, err
+		}
+	}
+	if query := _q.withDetectionRulesApproved; query != nil {
+		if err := _q.loadDetectionRulesApproved(ctx, query, nodes,
+			func(n *User) { n.Edges.DetectionRulesApproved = []*DetectionRule{} },
+			func(n *User, e *DetectionRule) {
+				n.Edges.DetectionRulesApproved = append(n.Edges.DetectionRulesApproved, e)
+			}); err != nil {
+			return nil, err
+		}
+	}
+	if query := _q.withDetectionRulesIngested; query != nil {
+		if err := _q.loadDetectionRulesIngested(ctx, query, nodes,
+			func(n *User) { n.Edges.DetectionRulesIngested = []*DetectionRule{} },
+			func(n *User, e *DetectionRule) {
+				n.Edges.DetectionRulesIngested = append(n.Edges.DetectionRulesIngested, e)
+			}); err != nil {
+			return nil, err
+		}
+	}
 	for name, query := range _q.withNamedSites {
 		if err := _q.loadSites(ctx, query, nodes,
 			func(n *User) { n.appendNamedSites(name) },
@@ -625,6 +764,27 @@ func (_q *UserQuery) sqlAll(ctx context.Context, hooks ...queryHook) ([]*User, e
 		if err := _q.loadRegisteredTickets(ctx, query, nodes,
 			func(n *User) { n.appendNamedRegisteredTickets(name) },
 			func(n *User, e *Ticket) { n.appendNamedRegisteredTickets(name, e) }); err != nil {
+			return nil, err
+		}
+	}
+	for name, query := range _q.withNamedDetectionRulesAssigned {
+		if err := _q.loadDetectionRulesAssigned(ctx, query, nodes,
+			func(n *User) { n.appendNamedDetectionRulesAssigned(name) },
+			func(n *User, e *DetectionRule) { n.appendNamedDetectionRulesAssigned(name, e) }); err != nil {
+			return nil, err
+		}
+	}
+	for name, query := range _q.withNamedDetectionRulesApproved {
+		if err := _q.loadDetectionRulesApproved(ctx, query, nodes,
+			func(n *User) { n.appendNamedDetectionRulesApproved(name) },
+			func(n *User, e *DetectionRule) { n.appendNamedDetectionRulesApproved(name, e) }); err != nil {
+			return nil, err
+		}
+	}
+	for name, query := range _q.withNamedDetectionRulesIngested {
+		if err := _q.loadDetectionRulesIngested(ctx, query, nodes,
+			func(n *User) { n.appendNamedDetectionRulesIngested(name) },
+			func(n *User, e *DetectionRule) { n.appendNamedDetectionRulesIngested(name, e) }); err != nil {
 			return nil, err
 		}
 	}
@@ -882,6 +1042,189 @@ func (_q *UserQuery) loadRegisteredTickets(ctx context.Context, query *TicketQue
 	}
 	return nil
 }
+func (_q *UserQuery) loadDetectionRulesAssigned(ctx context.Context, query *DetectionRuleQuery, nodes []*User, init func(*User), assign func(*User, *DetectionRule)) error {
+	edgeIDs := make([]driver.Value, len(nodes))
+	byID := make(map[int]*User)
+	nids := make(map[int]map[*User]struct{})
+	for i, node := range nodes {
+		edgeIDs[i] = node.ID
+		byID[node.ID] = node
+		if init != nil {
+			init(node)
+		}
+	}
+	query.Where(func(s *sql.Selector) {
+		joinT := sql.Table(user.DetectionRulesAssignedTable)
+		s.Join(joinT).On(s.C(detectionrule.FieldID), joinT.C(user.DetectionRulesAssignedPrimaryKey[0]))
+		s.Where(sql.InValues(joinT.C(user.DetectionRulesAssignedPrimaryKey[1]), edgeIDs...))
+		columns := s.SelectedColumns()
+		s.Select(joinT.C(user.DetectionRulesAssignedPrimaryKey[1]))
+		s.AppendSelect(columns...)
+		s.SetDistinct(false)
+	})
+	if err := query.prepareQuery(ctx); err != nil {
+		return err
+	}
+	qr := QuerierFunc(func(ctx context.Context, q Query) (Value, error) {
+		return query.sqlAll(ctx, func(_ context.Context, spec *sqlgraph.QuerySpec) {
+			assign := spec.Assign
+			values := spec.ScanValues
+			spec.ScanValues = func(columns []string) ([]any, error) {
+				values, err := values(columns[1:])
+				if err != nil {
+					return nil, err
+				}
+				return append([]any{new(sql.NullInt64)}, values...), nil
+			}
+			spec.Assign = func(columns []string, values []any) error {
+				outValue := int(values[0].(*sql.NullInt64).Int64)
+				inValue := int(values[1].(*sql.NullInt64).Int64)
+				if nids[inValue] == nil {
+					nids[inValue] = map[*User]struct{}{byID[outValue]: {}}
+					return assign(columns[1:], values[1:])
+				}
+				nids[inValue][byID[outValue]] = struct{}{}
+				return nil
+			}
+		})
+	})
+	neighbors, err := withInterceptors[[]*DetectionRule](ctx, query, qr, query.inters)
+	if err != nil {
+		return err
+	}
+	for _, n := range neighbors {
+		nodes, ok := nids[n.ID]
+		if !ok {
+			return fmt.Errorf(`unexpected "detection_rules_assigned" node returned %v`, n.ID)
+		}
+		for kn := range nodes {
+			assign(kn, n)
+		}
+	}
+	return nil
+}
+func (_q *UserQuery) loadDetectionRulesApproved(ctx context.Context, query *DetectionRuleQuery, nodes []*User, init func(*User), assign func(*User, *DetectionRule)) error {
+	edgeIDs := make([]driver.Value, len(nodes))
+	byID := make(map[int]*User)
+	nids := make(map[int]map[*User]struct{})
+	for i, node := range nodes {
+		edgeIDs[i] = node.ID
+		byID[node.ID] = node
+		if init != nil {
+			init(node)
+		}
+	}
+	query.Where(func(s *sql.Selector) {
+		joinT := sql.Table(user.DetectionRulesApprovedTable)
+		s.Join(joinT).On(s.C(detectionrule.FieldID), joinT.C(user.DetectionRulesApprovedPrimaryKey[0]))
+		s.Where(sql.InValues(joinT.C(user.DetectionRulesApprovedPrimaryKey[1]), edgeIDs...))
+		columns := s.SelectedColumns()
+		s.Select(joinT.C(user.DetectionRulesApprovedPrimaryKey[1]))
+		s.AppendSelect(columns...)
+		s.SetDistinct(false)
+	})
+	if err := query.prepareQuery(ctx); err != nil {
+		return err
+	}
+	qr := QuerierFunc(func(ctx context.Context, q Query) (Value, error) {
+		return query.sqlAll(ctx, func(_ context.Context, spec *sqlgraph.QuerySpec) {
+			assign := spec.Assign
+			values := spec.ScanValues
+			spec.ScanValues = func(columns []string) ([]any, error) {
+				values, err := values(columns[1:])
+				if err != nil {
+					return nil, err
+				}
+				return append([]any{new(sql.NullInt64)}, values...), nil
+			}
+			spec.Assign = func(columns []string, values []any) error {
+				outValue := int(values[0].(*sql.NullInt64).Int64)
+				inValue := int(values[1].(*sql.NullInt64).Int64)
+				if nids[inValue] == nil {
+					nids[inValue] = map[*User]struct{}{byID[outValue]: {}}
+					return assign(columns[1:], values[1:])
+				}
+				nids[inValue][byID[outValue]] = struct{}{}
+				return nil
+			}
+		})
+	})
+	neighbors, err := withInterceptors[[]*DetectionRule](ctx, query, qr, query.inters)
+	if err != nil {
+		return err
+	}
+	for _, n := range neighbors {
+		nodes, ok := nids[n.ID]
+		if !ok {
+			return fmt.Errorf(`unexpected "detection_rules_approved" node returned %v`, n.ID)
+		}
+		for kn := range nodes {
+			assign(kn, n)
+		}
+	}
+	return nil
+}
+func (_q *UserQuery) loadDetectionRulesIngested(ctx context.Context, query *DetectionRuleQuery, nodes []*User, init func(*User), assign func(*User, *DetectionRule)) error {
+	edgeIDs := make([]driver.Value, len(nodes))
+	byID := make(map[int]*User)
+	nids := make(map[int]map[*User]struct{})
+	for i, node := range nodes {
+		edgeIDs[i] = node.ID
+		byID[node.ID] = node
+		if init != nil {
+			init(node)
+		}
+	}
+	query.Where(func(s *sql.Selector) {
+		joinT := sql.Table(user.DetectionRulesIngestedTable)
+		s.Join(joinT).On(s.C(detectionrule.FieldID), joinT.C(user.DetectionRulesIngestedPrimaryKey[0]))
+		s.Where(sql.InValues(joinT.C(user.DetectionRulesIngestedPrimaryKey[1]), edgeIDs...))
+		columns := s.SelectedColumns()
+		s.Select(joinT.C(user.DetectionRulesIngestedPrimaryKey[1]))
+		s.AppendSelect(columns...)
+		s.SetDistinct(false)
+	})
+	if err := query.prepareQuery(ctx); err != nil {
+		return err
+	}
+	qr := QuerierFunc(func(ctx context.Context, q Query) (Value, error) {
+		return query.sqlAll(ctx, func(_ context.Context, spec *sqlgraph.QuerySpec) {
+			assign := spec.Assign
+			values := spec.ScanValues
+			spec.ScanValues = func(columns []string) ([]any, error) {
+				values, err := values(columns[1:])
+				if err != nil {
+					return nil, err
+				}
+				return append([]any{new(sql.NullInt64)}, values...), nil
+			}
+			spec.Assign = func(columns []string, values []any) error {
+				outValue := int(values[0].(*sql.NullInt64).Int64)
+				inValue := int(values[1].(*sql.NullInt64).Int64)
+				if nids[inValue] == nil {
+					nids[inValue] = map[*User]struct{}{byID[outValue]: {}}
+					return assign(columns[1:], values[1:])
+				}
+				nids[inValue][byID[outValue]] = struct{}{}
+				return nil
+			}
+		})
+	})
+	neighbors, err := withInterceptors[[]*DetectionRule](ctx, query, qr, query.inters)
+	if err != nil {
+		return err
+	}
+	for _, n := range neighbors {
+		nodes, ok := nids[n.ID]
+		if !ok {
+			return fmt.Errorf(`unexpected "detection_rules_ingested" node returned %v`, n.ID)
+		}
+		for kn := range nodes {
+			assign(kn, n)
+		}
+	}
+	return nil
+}
 
 func (_q *UserQuery) sqlCount(ctx context.Context) (int, error) {
 	_spec := _q.querySpec()
@@ -1069,6 +1412,48 @@ func (_q *UserQuery) WithNamedRegisteredTickets(name string, opts ...func(*Ticke
 		_q.withNamedRegisteredTickets = make(map[string]*TicketQuery)
 	}
 	_q.withNamedRegisteredTickets[name] = query
+	return _q
+}
+
+// WithNamedDetectionRulesAssigned tells the query-builder to eager-load the nodes that are connected to the "detection_rules_assigned"
+// edge with the given name. The optional arguments are used to configure the query builder of the edge.
+func (_q *UserQuery) WithNamedDetectionRulesAssigned(name string, opts ...func(*DetectionRuleQuery)) *UserQuery {
+	query := (&DetectionRuleClient{config: _q.config}).Query()
+	for _, opt := range opts {
+		opt(query)
+	}
+	if _q.withNamedDetectionRulesAssigned == nil {
+		_q.withNamedDetectionRulesAssigned = make(map[string]*DetectionRuleQuery)
+	}
+	_q.withNamedDetectionRulesAssigned[name] = query
+	return _q
+}
+
+// WithNamedDetectionRulesApproved tells the query-builder to eager-load the nodes that are connected to the "detection_rules_approved"
+// edge with the given name. The optional arguments are used to configure the query builder of the edge.
+func (_q *UserQuery) WithNamedDetectionRulesApproved(name string, opts ...func(*DetectionRuleQuery)) *UserQuery {
+	query := (&DetectionRuleClient{config: _q.config}).Query()
+	for _, opt := range opts {
+		opt(query)
+	}
+	if _q.withNamedDetectionRulesApproved == nil {
+		_q.withNamedDetectionRulesApproved = make(map[string]*DetectionRuleQuery)
+	}
+	_q.withNamedDetectionRulesApproved[name] = query
+	return _q
+}
+
+// WithNamedDetectionRulesIngested tells the query-builder to eager-load the nodes that are connected to the "detection_rules_ingested"
+// edge with the given name. The optional arguments are used to configure the query builder of the edge.
+func (_q *UserQuery) WithNamedDetectionRulesIngested(name string, opts ...func(*DetectionRuleQuery)) *UserQuery {
+	query := (&DetectionRuleClient{config: _q.config}).Query()
+	for _, opt := range opts {
+		opt(query)
+	}
+	if _q.withNamedDetectionRulesIngested == nil {
+		_q.withNamedDetectionRulesIngested = make(map[string]*DetectionRuleQuery)
+	}
+	_q.withNamedDetectionRulesIngested[name] = query
 	return _q
 }
 

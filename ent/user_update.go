@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"socdesk/ent/apitoken"
+	"socdesk/ent/detectionrule"
 	"socdesk/ent/predicate"
 	"socdesk/ent/schematype"
 	"socdesk/ent/site"
@@ -241,6 +242,51 @@ func (_u *UserUpdate) AddRegisteredTickets(v ...*Ticket) *UserUpdate {
 	return _u.AddRegisteredTicketIDs(ids...)
 }
 
+// AddDetectionRulesAssignedIDs adds the "detection_rules_assigned" edge to the DetectionRule entity by IDs.
+func (_u *UserUpdate) AddDetectionRulesAssignedIDs(ids ...int) *UserUpdate {
+	_u.mutation.AddDetectionRulesAssignedIDs(ids...)
+	return _u
+}
+
+// AddDetectionRulesAssigned adds the "detection_rules_assigned" edges to the DetectionRule entity.
+func (_u *UserUpdate) AddDetectionRulesAssigned(v ...*DetectionRule) *UserUpdate {
+	ids := make([]int, len(v))
+	for i := range v {
+		ids[i] = v[i].ID
+	}
+	return _u.AddDetectionRulesAssignedIDs(ids...)
+}
+
+// AddDetectionRulesApprovedIDs adds the "detection_rules_approved" edge to the DetectionRule entity by IDs.
+func (_u *UserUpdate) AddDetectionRulesApprovedIDs(ids ...int) *UserUpdate {
+	_u.mutation.AddDetectionRulesApprovedIDs(ids...)
+	return _u
+}
+
+// AddDetectionRulesApproved adds the "detection_rules_approved" edges to the DetectionRule entity.
+func (_u *UserUpdate) AddDetectionRulesApproved(v ...*DetectionRule) *UserUpdate {
+	ids := make([]int, len(v))
+	for i := range v {
+		ids[i] = v[i].ID
+	}
+	return _u.AddDetectionRulesApprovedIDs(ids...)
+}
+
+// AddDetectionRulesIngestedIDs adds the "detection_rules_ingested" edge to the DetectionRule entity by IDs.
+func (_u *UserUpdate) AddDetectionRulesIngestedIDs(ids ...int) *UserUpdate {
+	_u.mutation.AddDetectionRulesIngestedIDs(ids...)
+	return _u
+}
+
+// AddDetectionRulesIngested adds the "detection_rules_ingested" edges to the DetectionRule entity.
+func (_u *UserUpdate) AddDetectionRulesIngested(v ...*DetectionRule) *UserUpdate {
+	ids := make([]int, len(v))
+	for i := range v {
+		ids[i] = v[i].ID
+	}
+	return _u.AddDetectionRulesIngestedIDs(ids...)
+}
+
 // Mutation returns the UserMutation object of the builder.
 func (_u *UserUpdate) Mutation() *UserMutation {
 	return _u.mutation
@@ -349,6 +395,69 @@ func (_u *UserUpdate) RemoveRegisteredTickets(v ...*Ticket) *UserUpdate {
 		ids[i] = v[i].ID
 	}
 	return _u.RemoveRegisteredTicketIDs(ids...)
+}
+
+// ClearDetectionRulesAssigned clears all "detection_rules_assigned" edges to the DetectionRule entity.
+func (_u *UserUpdate) ClearDetectionRulesAssigned() *UserUpdate {
+	_u.mutation.ClearDetectionRulesAssigned()
+	return _u
+}
+
+// RemoveDetectionRulesAssignedIDs removes the "detection_rules_assigned" edge to DetectionRule entities by IDs.
+func (_u *UserUpdate) RemoveDetectionRulesAssignedIDs(ids ...int) *UserUpdate {
+	_u.mutation.RemoveDetectionRulesAssignedIDs(ids...)
+	return _u
+}
+
+// RemoveDetectionRulesAssigned removes "detection_rules_assigned" edges to DetectionRule entities.
+func (_u *UserUpdate) RemoveDetectionRulesAssigned(v ...*DetectionRule) *UserUpdate {
+	ids := make([]int, len(v))
+	for i := range v {
+		ids[i] = v[i].ID
+	}
+	return _u.RemoveDetectionRulesAssignedIDs(ids...)
+}
+
+// ClearDetectionRulesApproved clears all "detection_rules_approved" edges to the DetectionRule entity.
+func (_u *UserUpdate) ClearDetectionRulesApproved() *UserUpdate {
+	_u.mutation.ClearDetectionRulesApproved()
+	return _u
+}
+
+// RemoveDetectionRulesApprovedIDs removes the "detection_rules_approved" edge to DetectionRule entities by IDs.
+func (_u *UserUpdate) RemoveDetectionRulesApprovedIDs(ids ...int) *UserUpdate {
+	_u.mutation.RemoveDetectionRulesApprovedIDs(ids...)
+	return _u
+}
+
+// RemoveDetectionRulesApproved removes "detection_rules_approved" edges to DetectionRule entities.
+func (_u *UserUpdate) RemoveDetectionRulesApproved(v ...*DetectionRule) *UserUpdate {
+	ids := make([]int, len(v))
+	for i := range v {
+		ids[i] = v[i].ID
+	}
+	return _u.RemoveDetectionRulesApprovedIDs(ids...)
+}
+
+// ClearDetectionRulesIngested clears all "detection_rules_ingested" edges to the DetectionRule entity.
+func (_u *UserUpdate) ClearDetectionRulesIngested() *UserUpdate {
+	_u.mutation.ClearDetectionRulesIngested()
+	return _u
+}
+
+// RemoveDetectionRulesIngestedIDs removes the "detection_rules_ingested" edge to DetectionRule entities by IDs.
+func (_u *UserUpdate) RemoveDetectionRulesIngestedIDs(ids ...int) *UserUpdate {
+	_u.mutation.RemoveDetectionRulesIngestedIDs(ids...)
+	return _u
+}
+
+// RemoveDetectionRulesIngested removes "detection_rules_ingested" edges to DetectionRule entities.
+func (_u *UserUpdate) RemoveDetectionRulesIngested(v ...*DetectionRule) *UserUpdate {
+	ids := make([]int, len(v))
+	for i := range v {
+		ids[i] = v[i].ID
+	}
+	return _u.RemoveDetectionRulesIngestedIDs(ids...)
 }
 
 // Save executes the query and returns the number of nodes affected by the update operation.
@@ -717,6 +826,141 @@ func (_u *UserUpdate) sqlSave(ctx context.Context) (_node int, err error) {
 		}
 		_spec.Edges.Add = append(_spec.Edges.Add, edge)
 	}
+	if _u.mutation.DetectionRulesAssignedCleared() {
+		edge := &sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.M2M,
+			Inverse: true,
+			Table:   user.DetectionRulesAssignedTable,
+			Columns: user.DetectionRulesAssignedPrimaryKey,
+			Bidi:    false,
+			Target: &sqlgraph.EdgeTarget{
+				IDSpec: sqlgraph.NewFieldSpec(detectionrule.FieldID, field.TypeInt),
+			},
+		}
+		_spec.Edges.Clear = append(_spec.Edges.Clear, edge)
+	}
+	if nodes := _u.mutation.RemovedDetectionRulesAssignedIDs(); len(nodes) > 0 && !_u.mutation.DetectionRulesAssignedCleared() {
+		edge := &sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.M2M,
+			Inverse: true,
+			Table:   user.DetectionRulesAssignedTable,
+			Columns: user.DetectionRulesAssignedPrimaryKey,
+			Bidi:    false,
+			Target: &sqlgraph.EdgeTarget{
+				IDSpec: sqlgraph.NewFieldSpec(detectionrule.FieldID, field.TypeInt),
+			},
+		}
+		for _, k := range nodes {
+			edge.Target.Nodes = append(edge.Target.Nodes, k)
+		}
+		_spec.Edges.Clear = append(_spec.Edges.Clear, edge)
+	}
+	if nodes := _u.mutation.DetectionRulesAssignedIDs(); len(nodes) > 0 {
+		edge := &sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.M2M,
+			Inverse: true,
+			Table:   user.DetectionRulesAssignedTable,
+			Columns: user.DetectionRulesAssignedPrimaryKey,
+			Bidi:    false,
+			Target: &sqlgraph.EdgeTarget{
+				IDSpec: sqlgraph.NewFieldSpec(detectionrule.FieldID, field.TypeInt),
+			},
+		}
+		for _, k := range nodes {
+			edge.Target.Nodes = append(edge.Target.Nodes, k)
+		}
+		_spec.Edges.Add = append(_spec.Edges.Add, edge)
+	}
+	if _u.mutation.DetectionRulesApprovedCleared() {
+		edge := &sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.M2M,
+			Inverse: true,
+			Table:   user.DetectionRulesApprovedTable,
+			Columns: user.DetectionRulesApprovedPrimaryKey,
+			Bidi:    false,
+			Target: &sqlgraph.EdgeTarget{
+				IDSpec: sqlgraph.NewFieldSpec(detectionrule.FieldID, field.TypeInt),
+			},
+		}
+		_spec.Edges.Clear = append(_spec.Edges.Clear, edge)
+	}
+	if nodes := _u.mutation.RemovedDetectionRulesApprovedIDs(); len(nodes) > 0 && !_u.mutation.DetectionRulesApprovedCleared() {
+		edge := &sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.M2M,
+			Inverse: true,
+			Table:   user.DetectionRulesApprovedTable,
+			Columns: user.DetectionRulesApprovedPrimaryKey,
+			Bidi:    false,
+			Target: &sqlgraph.EdgeTarget{
+				IDSpec: sqlgraph.NewFieldSpec(detectionrule.FieldID, field.TypeInt),
+			},
+		}
+		for _, k := range nodes {
+			edge.Target.Nodes = append(edge.Target.Nodes, k)
+		}
+		_spec.Edges.Clear = append(_spec.Edges.Clear, edge)
+	}
+	if nodes := _u.mutation.DetectionRulesApprovedIDs(); len(nodes) > 0 {
+		edge := &sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.M2M,
+			Inverse: true,
+			Table:   user.DetectionRulesApprovedTable,
+			Columns: user.DetectionRulesApprovedPrimaryKey,
+			Bidi:    false,
+			Target: &sqlgraph.EdgeTarget{
+				IDSpec: sqlgraph.NewFieldSpec(detectionrule.FieldID, field.TypeInt),
+			},
+		}
+		for _, k := range nodes {
+			edge.Target.Nodes = append(edge.Target.Nodes, k)
+		}
+		_spec.Edges.Add = append(_spec.Edges.Add, edge)
+	}
+	if _u.mutation.DetectionRulesIngestedCleared() {
+		edge := &sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.M2M,
+			Inverse: true,
+			Table:   user.DetectionRulesIngestedTable,
+			Columns: user.DetectionRulesIngestedPrimaryKey,
+			Bidi:    false,
+			Target: &sqlgraph.EdgeTarget{
+				IDSpec: sqlgraph.NewFieldSpec(detectionrule.FieldID, field.TypeInt),
+			},
+		}
+		_spec.Edges.Clear = append(_spec.Edges.Clear, edge)
+	}
+	if nodes := _u.mutation.RemovedDetectionRulesIngestedIDs(); len(nodes) > 0 && !_u.mutation.DetectionRulesIngestedCleared() {
+		edge := &sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.M2M,
+			Inverse: true,
+			Table:   user.DetectionRulesIngestedTable,
+			Columns: user.DetectionRulesIngestedPrimaryKey,
+			Bidi:    false,
+			Target: &sqlgraph.EdgeTarget{
+				IDSpec: sqlgraph.NewFieldSpec(detectionrule.FieldID, field.TypeInt),
+			},
+		}
+		for _, k := range nodes {
+			edge.Target.Nodes = append(edge.Target.Nodes, k)
+		}
+		_spec.Edges.Clear = append(_spec.Edges.Clear, edge)
+	}
+	if nodes := _u.mutation.DetectionRulesIngestedIDs(); len(nodes) > 0 {
+		edge := &sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.M2M,
+			Inverse: true,
+			Table:   user.DetectionRulesIngestedTable,
+			Columns: user.DetectionRulesIngestedPrimaryKey,
+			Bidi:    false,
+			Target: &sqlgraph.EdgeTarget{
+				IDSpec: sqlgraph.NewFieldSpec(detectionrule.FieldID, field.TypeInt),
+			},
+		}
+		for _, k := range nodes {
+			edge.Target.Nodes = append(edge.Target.Nodes, k)
+		}
+		_spec.Edges.Add = append(_spec.Edges.Add, edge)
+	}
 	_spec.AddModifiers(_u.modifiers...)
 	if _node, err = sqlgraph.UpdateNodes(ctx, _u.driver, _spec); err != nil {
 		if _, ok := err.(*sqlgraph.NotFoundError); ok {
@@ -946,6 +1190,51 @@ func (_u *UserUpdateOne) AddRegisteredTickets(v ...*Ticket) *UserUpdateOne {
 	return _u.AddRegisteredTicketIDs(ids...)
 }
 
+// AddDetectionRulesAssignedIDs adds the "detection_rules_assigned" edge to the DetectionRule entity by IDs.
+func (_u *UserUpdateOne) AddDetectionRulesAssignedIDs(ids ...int) *UserUpdateOne {
+	_u.mutation.AddDetectionRulesAssignedIDs(ids...)
+	return _u
+}
+
+// AddDetectionRulesAssigned adds the "detection_rules_assigned" edges to the DetectionRule entity.
+func (_u *UserUpdateOne) AddDetectionRulesAssigned(v ...*DetectionRule) *UserUpdateOne {
+	ids := make([]int, len(v))
+	for i := range v {
+		ids[i] = v[i].ID
+	}
+	return _u.AddDetectionRulesAssignedIDs(ids...)
+}
+
+// AddDetectionRulesApprovedIDs adds the "detection_rules_approved" edge to the DetectionRule entity by IDs.
+func (_u *UserUpdateOne) AddDetectionRulesApprovedIDs(ids ...int) *UserUpdateOne {
+	_u.mutation.AddDetectionRulesApprovedIDs(ids...)
+	return _u
+}
+
+// AddDetectionRulesApproved adds the "detection_rules_approved" edges to the DetectionRule entity.
+func (_u *UserUpdateOne) AddDetectionRulesApproved(v ...*DetectionRule) *UserUpdateOne {
+	ids := make([]int, len(v))
+	for i := range v {
+		ids[i] = v[i].ID
+	}
+	return _u.AddDetectionRulesApprovedIDs(ids...)
+}
+
+// AddDetectionRulesIngestedIDs adds the "detection_rules_ingested" edge to the DetectionRule entity by IDs.
+func (_u *UserUpdateOne) AddDetectionRulesIngestedIDs(ids ...int) *UserUpdateOne {
+	_u.mutation.AddDetectionRulesIngestedIDs(ids...)
+	return _u
+}
+
+// AddDetectionRulesIngested adds the "detection_rules_ingested" edges to the DetectionRule entity.
+func (_u *UserUpdateOne) AddDetectionRulesIngested(v ...*DetectionRule) *UserUpdateOne {
+	ids := make([]int, len(v))
+	for i := range v {
+		ids[i] = v[i].ID
+	}
+	return _u.AddDetectionRulesIngestedIDs(ids...)
+}
+
 // Mutation returns the UserMutation object of the builder.
 func (_u *UserUpdateOne) Mutation() *UserMutation {
 	return _u.mutation
@@ -1054,6 +1343,69 @@ func (_u *UserUpdateOne) RemoveRegisteredTickets(v ...*Ticket) *UserUpdateOne {
 		ids[i] = v[i].ID
 	}
 	return _u.RemoveRegisteredTicketIDs(ids...)
+}
+
+// ClearDetectionRulesAssigned clears all "detection_rules_assigned" edges to the DetectionRule entity.
+func (_u *UserUpdateOne) ClearDetectionRulesAssigned() *UserUpdateOne {
+	_u.mutation.ClearDetectionRulesAssigned()
+	return _u
+}
+
+// RemoveDetectionRulesAssignedIDs removes the "detection_rules_assigned" edge to DetectionRule entities by IDs.
+func (_u *UserUpdateOne) RemoveDetectionRulesAssignedIDs(ids ...int) *UserUpdateOne {
+	_u.mutation.RemoveDetectionRulesAssignedIDs(ids...)
+	return _u
+}
+
+// RemoveDetectionRulesAssigned removes "detection_rules_assigned" edges to DetectionRule entities.
+func (_u *UserUpdateOne) RemoveDetectionRulesAssigned(v ...*DetectionRule) *UserUpdateOne {
+	ids := make([]int, len(v))
+	for i := range v {
+		ids[i] = v[i].ID
+	}
+	return _u.RemoveDetectionRulesAssignedIDs(ids...)
+}
+
+// ClearDetectionRulesApproved clears all "detection_rules_approved" edges to the DetectionRule entity.
+func (_u *UserUpdateOne) ClearDetectionRulesApproved() *UserUpdateOne {
+	_u.mutation.ClearDetectionRulesApproved()
+	return _u
+}
+
+// RemoveDetectionRulesApprovedIDs removes the "detection_rules_approved" edge to DetectionRule entities by IDs.
+func (_u *UserUpdateOne) RemoveDetectionRulesApprovedIDs(ids ...int) *UserUpdateOne {
+	_u.mutation.RemoveDetectionRulesApprovedIDs(ids...)
+	return _u
+}
+
+// RemoveDetectionRulesApproved removes "detection_rules_approved" edges to DetectionRule entities.
+func (_u *UserUpdateOne) RemoveDetectionRulesApproved(v ...*DetectionRule) *UserUpdateOne {
+	ids := make([]int, len(v))
+	for i := range v {
+		ids[i] = v[i].ID
+	}
+	return _u.RemoveDetectionRulesApprovedIDs(ids...)
+}
+
+// ClearDetectionRulesIngested clears all "detection_rules_ingested" edges to the DetectionRule entity.
+func (_u *UserUpdateOne) ClearDetectionRulesIngested() *UserUpdateOne {
+	_u.mutation.ClearDetectionRulesIngested()
+	return _u
+}
+
+// RemoveDetectionRulesIngestedIDs removes the "detection_rules_ingested" edge to DetectionRule entities by IDs.
+func (_u *UserUpdateOne) RemoveDetectionRulesIngestedIDs(ids ...int) *UserUpdateOne {
+	_u.mutation.RemoveDetectionRulesIngestedIDs(ids...)
+	return _u
+}
+
+// RemoveDetectionRulesIngested removes "detection_rules_ingested" edges to DetectionRule entities.
+func (_u *UserUpdateOne) RemoveDetectionRulesIngested(v ...*DetectionRule) *UserUpdateOne {
+	ids := make([]int, len(v))
+	for i := range v {
+		ids[i] = v[i].ID
+	}
+	return _u.RemoveDetectionRulesIngestedIDs(ids...)
 }
 
 // Where appends a list predicates to the UserUpdate builder.
@@ -1445,6 +1797,141 @@ func (_u *UserUpdateOne) sqlSave(ctx context.Context) (_node *User, err error) {
 			Bidi:    false,
 			Target: &sqlgraph.EdgeTarget{
 				IDSpec: sqlgraph.NewFieldSpec(ticket.FieldID, field.TypeInt),
+			},
+		}
+		for _, k := range nodes {
+			edge.Target.Nodes = append(edge.Target.Nodes, k)
+		}
+		_spec.Edges.Add = append(_spec.Edges.Add, edge)
+	}
+	if _u.mutation.DetectionRulesAssignedCleared() {
+		edge := &sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.M2M,
+			Inverse: true,
+			Table:   user.DetectionRulesAssignedTable,
+			Columns: user.DetectionRulesAssignedPrimaryKey,
+			Bidi:    false,
+			Target: &sqlgraph.EdgeTarget{
+				IDSpec: sqlgraph.NewFieldSpec(detectionrule.FieldID, field.TypeInt),
+			},
+		}
+		_spec.Edges.Clear = append(_spec.Edges.Clear, edge)
+	}
+	if nodes := _u.mutation.RemovedDetectionRulesAssignedIDs(); len(nodes) > 0 && !_u.mutation.DetectionRulesAssignedCleared() {
+		edge := &sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.M2M,
+			Inverse: true,
+			Table:   user.DetectionRulesAssignedTable,
+			Columns: user.DetectionRulesAssignedPrimaryKey,
+			Bidi:    false,
+			Target: &sqlgraph.EdgeTarget{
+				IDSpec: sqlgraph.NewFieldSpec(detectionrule.FieldID, field.TypeInt),
+			},
+		}
+		for _, k := range nodes {
+			edge.Target.Nodes = append(edge.Target.Nodes, k)
+		}
+		_spec.Edges.Clear = append(_spec.Edges.Clear, edge)
+	}
+	if nodes := _u.mutation.DetectionRulesAssignedIDs(); len(nodes) > 0 {
+		edge := &sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.M2M,
+			Inverse: true,
+			Table:   user.DetectionRulesAssignedTable,
+			Columns: user.DetectionRulesAssignedPrimaryKey,
+			Bidi:    false,
+			Target: &sqlgraph.EdgeTarget{
+				IDSpec: sqlgraph.NewFieldSpec(detectionrule.FieldID, field.TypeInt),
+			},
+		}
+		for _, k := range nodes {
+			edge.Target.Nodes = append(edge.Target.Nodes, k)
+		}
+		_spec.Edges.Add = append(_spec.Edges.Add, edge)
+	}
+	if _u.mutation.DetectionRulesApprovedCleared() {
+		edge := &sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.M2M,
+			Inverse: true,
+			Table:   user.DetectionRulesApprovedTable,
+			Columns: user.DetectionRulesApprovedPrimaryKey,
+			Bidi:    false,
+			Target: &sqlgraph.EdgeTarget{
+				IDSpec: sqlgraph.NewFieldSpec(detectionrule.FieldID, field.TypeInt),
+			},
+		}
+		_spec.Edges.Clear = append(_spec.Edges.Clear, edge)
+	}
+	if nodes := _u.mutation.RemovedDetectionRulesApprovedIDs(); len(nodes) > 0 && !_u.mutation.DetectionRulesApprovedCleared() {
+		edge := &sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.M2M,
+			Inverse: true,
+			Table:   user.DetectionRulesApprovedTable,
+			Columns: user.DetectionRulesApprovedPrimaryKey,
+			Bidi:    false,
+			Target: &sqlgraph.EdgeTarget{
+				IDSpec: sqlgraph.NewFieldSpec(detectionrule.FieldID, field.TypeInt),
+			},
+		}
+		for _, k := range nodes {
+			edge.Target.Nodes = append(edge.Target.Nodes, k)
+		}
+		_spec.Edges.Clear = append(_spec.Edges.Clear, edge)
+	}
+	if nodes := _u.mutation.DetectionRulesApprovedIDs(); len(nodes) > 0 {
+		edge := &sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.M2M,
+			Inverse: true,
+			Table:   user.DetectionRulesApprovedTable,
+			Columns: user.DetectionRulesApprovedPrimaryKey,
+			Bidi:    false,
+			Target: &sqlgraph.EdgeTarget{
+				IDSpec: sqlgraph.NewFieldSpec(detectionrule.FieldID, field.TypeInt),
+			},
+		}
+		for _, k := range nodes {
+			edge.Target.Nodes = append(edge.Target.Nodes, k)
+		}
+		_spec.Edges.Add = append(_spec.Edges.Add, edge)
+	}
+	if _u.mutation.DetectionRulesIngestedCleared() {
+		edge := &sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.M2M,
+			Inverse: true,
+			Table:   user.DetectionRulesIngestedTable,
+			Columns: user.DetectionRulesIngestedPrimaryKey,
+			Bidi:    false,
+			Target: &sqlgraph.EdgeTarget{
+				IDSpec: sqlgraph.NewFieldSpec(detectionrule.FieldID, field.TypeInt),
+			},
+		}
+		_spec.Edges.Clear = append(_spec.Edges.Clear, edge)
+	}
+	if nodes := _u.mutation.RemovedDetectionRulesIngestedIDs(); len(nodes) > 0 && !_u.mutation.DetectionRulesIngestedCleared() {
+		edge := &sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.M2M,
+			Inverse: true,
+			Table:   user.DetectionRulesIngestedTable,
+			Columns: user.DetectionRulesIngestedPrimaryKey,
+			Bidi:    false,
+			Target: &sqlgraph.EdgeTarget{
+				IDSpec: sqlgraph.NewFieldSpec(detectionrule.FieldID, field.TypeInt),
+			},
+		}
+		for _, k := range nodes {
+			edge.Target.Nodes = append(edge.Target.Nodes, k)
+		}
+		_spec.Edges.Clear = append(_spec.Edges.Clear, edge)
+	}
+	if nodes := _u.mutation.DetectionRulesIngestedIDs(); len(nodes) > 0 {
+		edge := &sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.M2M,
+			Inverse: true,
+			Table:   user.DetectionRulesIngestedTable,
+			Columns: user.DetectionRulesIngestedPrimaryKey,
+			Bidi:    false,
+			Target: &sqlgraph.EdgeTarget{
+				IDSpec: sqlgraph.NewFieldSpec(detectionrule.FieldID, field.TypeInt),
 			},
 		}
 		for _, k := range nodes {

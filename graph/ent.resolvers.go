@@ -62,6 +62,9 @@ func (r *Resolver) CompliancePolicy() generated.CompliancePolicyResolver {
 // Delivery returns generated.DeliveryResolver implementation.
 func (r *Resolver) Delivery() generated.DeliveryResolver { return &deliveryResolver{r} }
 
+// DetectionRule returns generated.DetectionRuleResolver implementation.
+func (r *Resolver) DetectionRule() generated.DetectionRuleResolver { return &detectionRuleResolver{r} }
+
 // Evidence returns generated.EvidenceResolver implementation.
 func (r *Resolver) Evidence() generated.EvidenceResolver { return &evidenceResolver{r} }
 
@@ -87,6 +90,7 @@ type (
 	channelResolver            struct{ *Resolver }
 	compliancePolicyResolver   struct{ *Resolver }
 	deliveryResolver           struct{ *Resolver }
+	detectionRuleResolver      struct{ *Resolver }
 	evidenceResolver           struct{ *Resolver }
 	explanationRequestResolver struct{ *Resolver }
 	playbookResolver           struct{ *Resolver }

@@ -11,6 +11,7 @@ import (
 	"socdesk/internal/attachments"
 	"socdesk/internal/directory"
 	"socdesk/internal/explanations"
+	"socdesk/internal/ingest"
 	"socdesk/internal/live"
 	"socdesk/internal/notify"
 	"socdesk/internal/playbooks"
@@ -49,4 +50,6 @@ type Resolver struct {
 	Reputations *reputation.Service
 	// Metrics computes the tickets' response metrics.
 	Metrics *ticketstats.Service
+	// Ingest keeps detection rules and ingests their events.
+	Ingest *ingest.Service
 }

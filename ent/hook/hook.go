@@ -104,6 +104,30 @@ func (f DepartmentFunc) Mutate(ctx context.Context, m ent.Mutation) (ent.Value, 
 	return nil, fmt.Errorf("unexpected mutation type %T. expect *ent.DepartmentMutation", m)
 }
 
+// The DetectionFingerprintFunc type is an adapter to allow the use of ordinary
+// function as DetectionFingerprint mutator.
+type DetectionFingerprintFunc func(context.Context, *ent.DetectionFingerprintMutation) (ent.Value, error)
+
+// Mutate calls f(ctx, m).
+func (f DetectionFingerprintFunc) Mutate(ctx context.Context, m ent.Mutation) (ent.Value, error) {
+	if mv, ok := m.(*ent.DetectionFingerprintMutation); ok {
+		return f(ctx, mv)
+	}
+	return nil, fmt.Errorf("unexpected mutation type %T. expect *ent.DetectionFingerprintMutation", m)
+}
+
+// The DetectionRuleFunc type is an adapter to allow the use of ordinary
+// function as DetectionRule mutator.
+type DetectionRuleFunc func(context.Context, *ent.DetectionRuleMutation) (ent.Value, error)
+
+// Mutate calls f(ctx, m).
+func (f DetectionRuleFunc) Mutate(ctx context.Context, m ent.Mutation) (ent.Value, error) {
+	if mv, ok := m.(*ent.DetectionRuleMutation); ok {
+		return f(ctx, mv)
+	}
+	return nil, fmt.Errorf("unexpected mutation type %T. expect *ent.DetectionRuleMutation", m)
+}
+
 // The EmployeeFunc type is an adapter to allow the use of ordinary
 // function as Employee mutator.
 type EmployeeFunc func(context.Context, *ent.EmployeeMutation) (ent.Value, error)
@@ -174,6 +198,18 @@ func (f ExplanationStepFunc) Mutate(ctx context.Context, m ent.Mutation) (ent.Va
 		return f(ctx, mv)
 	}
 	return nil, fmt.Errorf("unexpected mutation type %T. expect *ent.ExplanationStepMutation", m)
+}
+
+// The IngestKeyFunc type is an adapter to allow the use of ordinary
+// function as IngestKey mutator.
+type IngestKeyFunc func(context.Context, *ent.IngestKeyMutation) (ent.Value, error)
+
+// Mutate calls f(ctx, m).
+func (f IngestKeyFunc) Mutate(ctx context.Context, m ent.Mutation) (ent.Value, error) {
+	if mv, ok := m.(*ent.IngestKeyMutation); ok {
+		return f(ctx, mv)
+	}
+	return nil, fmt.Errorf("unexpected mutation type %T. expect *ent.IngestKeyMutation", m)
 }
 
 // The MemoFunc type is an adapter to allow the use of ordinary

@@ -325,6 +325,87 @@ var (
 			},
 		},
 	}
+	// DetectionFingerprintsColumns holds the columns for the "detection_fingerprints" table.
+	DetectionFingerprintsColumns = []*schema.Column{
+		{Name: "id", Type: field.TypeInt, Increment: true},
+		{Name: "rule_id", Type: field.TypeInt},
+		{Name: "fingerprint", Type: field.TypeString},
+		{Name: "ticket_id", Type: field.TypeInt, Nullable: true},
+		{Name: "last_seen_at", Type: field.TypeTime},
+	}
+	// DetectionFingerprintsTable holds the schema information for the "detection_fingerprints" table.
+	DetectionFingerprintsTable = &schema.Table{
+		Name:       "detection_fingerprints",
+		Columns:    DetectionFingerprintsColumns,
+		PrimaryKey: []*schema.Column{DetectionFingerprintsColumns[0]},
+		Indexes: []*schema.Index{
+			{
+				Name:    "detectionfingerprint_rule_id_fingerprint",
+				Unique:  true,
+				Columns: []*schema.Column{DetectionFingerprintsColumns[1], DetectionFingerprintsColumns[2]},
+			},
+			{
+				Name:    "detectionfingerprint_ticket_id",
+				Unique:  false,
+				Columns: []*schema.Column{DetectionFingerprintsColumns[3]},
+			},
+		},
+	}
+	// DetectionRulesColumns holds the columns for the "detection_rules" table.
+	DetectionRulesColumns = []*schema.Column{
+		{Name: "id", Type: field.TypeInt, Increment: true},
+		{Name: "created_at", Type: field.TypeTime},
+		{Name: "updated_at", Type: field.TypeTime},
+		{Name: "key", Type: field.TypeString, Unique: true},
+		{Name: "name", Type: field.TypeString},
+		{Name: "kind", Type: field.TypeEnum, Enums: []string{"STREAM", "BATCH"}, Default: "STREAM"},
+		{Name: "priority", Type: field.TypeEnum, Enums: []string{"HIGH", "MEDIUM", "LOW"}, Default: "MEDIUM"},
+		{Name: "template", Type: field.TypeEnum, Enums: []string{"NETWORK", "ENDPOINT", "EMAIL"}, Default: "NETWORK"},
+		{Name: "dedup_fields", Type: field.TypeJSON},
+		{Name: "dedup_window_seconds", Type: field.TypeInt, Default: 3600},
+		{Name: "repeat_after_close", Type: field.TypeEnum, Enums: []string{"NEW_LINKED", "REOPEN"}, Default: "NEW_LINKED"},
+		{Name: "enabled", Type: field.TypeBool, Default: true},
+		{Name: "title_template", Type: field.TypeString, Size: 2147483647},
+		{Name: "paths", Type: field.TypeJSON},
+		{Name: "hmac_secret", Type: field.TypeString, Nullable: true},
+		{Name: "evidence_bound", Type: field.TypeInt, Default: 100},
+		{Name: "category_id", Type: field.TypeInt},
+		{Name: "site_id", Type: field.TypeInt},
+		{Name: "updated_by_id", Type: field.TypeInt, Nullable: true},
+	}
+	// DetectionRulesTable holds the schema information for the "detection_rules" table.
+	DetectionRulesTable = &schema.Table{
+		Name:       "detection_rules",
+		Columns:    DetectionRulesColumns,
+		PrimaryKey: []*schema.Column{DetectionRulesColumns[0]},
+		ForeignKeys: []*schema.ForeignKey{
+			{
+				Symbol:     "detection_rules_categories_category",
+				Columns:    []*schema.Column{DetectionRulesColumns[16]},
+				RefColumns: []*schema.Column{CategoriesColumns[0]},
+				OnDelete:   schema.NoAction,
+			},
+			{
+				Symbol:     "detection_rules_sites_site",
+				Columns:    []*schema.Column{DetectionRulesColumns[17]},
+				RefColumns: []*schema.Column{SitesColumns[0]},
+				OnDelete:   schema.NoAction,
+			},
+			{
+				Symbol:     "detection_rules_users_updated_by",
+				Columns:    []*schema.Column{DetectionRulesColumns[18]},
+				RefColumns: []*schema.Column{UsersColumns[0]},
+				OnDelete:   schema.SetNull,
+			},
+		},
+		Indexes: []*schema.Index{
+			{
+				Name:    "detectionrule_site_id",
+				Unique:  false,
+				Columns: []*schema.Column{DetectionRulesColumns[17]},
+			},
+		},
+	}
 	// EmployeesColumns holds the columns for the "employees" table.
 	EmployeesColumns = []*schema.Column{
 		{Name: "id", Type: field.TypeInt, Increment: true},
@@ -636,6 +717,34 @@ var (
 				Name:    "explanationstep_actor_employee_id",
 				Unique:  false,
 				Columns: []*schema.Column{ExplanationStepsColumns[10]},
+			},
+		},
+	}
+	// IngestKeysColumns holds the columns for the "ingest_keys" table.
+	IngestKeysColumns = []*schema.Column{
+		{Name: "id", Type: field.TypeInt, Increment: true},
+		{Name: "principal", Type: field.TypeString},
+		{Name: "key", Type: field.TypeString, Size: 255},
+		{Name: "event_hash", Type: field.TypeString},
+		{Name: "outcome", Type: field.TypeString, Nullable: true},
+		{Name: "ticket_id", Type: field.TypeInt, Nullable: true},
+		{Name: "created_at", Type: field.TypeTime},
+	}
+	// IngestKeysTable holds the schema information for the "ingest_keys" table.
+	IngestKeysTable = &schema.Table{
+		Name:       "ingest_keys",
+		Columns:    IngestKeysColumns,
+		PrimaryKey: []*schema.Column{IngestKeysColumns[0]},
+		Indexes: []*schema.Index{
+			{
+				Name:    "ingestkey_principal_key",
+				Unique:  true,
+				Columns: []*schema.Column{IngestKeysColumns[1], IngestKeysColumns[2]},
+			},
+			{
+				Name:    "ingestkey_created_at",
+				Unique:  false,
+				Columns: []*schema.Column{IngestKeysColumns[6]},
 			},
 		},
 	}
@@ -1105,6 +1214,7 @@ var (
 		{Name: "query_filter", Type: field.TypeJSON, Nullable: true},
 		{Name: "query_search", Type: field.TypeString, Nullable: true, Size: 2147483647},
 		{Name: "resolution", Type: field.TypeString, Nullable: true, Size: 2147483647},
+		{Name: "evidence_dropped", Type: field.TypeInt, Default: 0},
 		{Name: "category_id", Type: field.TypeInt},
 		{Name: "site_id", Type: field.TypeInt},
 		{Name: "schedule_id", Type: field.TypeInt, Nullable: true},
@@ -1118,25 +1228,25 @@ var (
 		ForeignKeys: []*schema.ForeignKey{
 			{
 				Symbol:     "tickets_categories_tickets",
-				Columns:    []*schema.Column{TicketsColumns[35]},
+				Columns:    []*schema.Column{TicketsColumns[36]},
 				RefColumns: []*schema.Column{CategoriesColumns[0]},
 				OnDelete:   schema.NoAction,
 			},
 			{
 				Symbol:     "tickets_sites_tickets",
-				Columns:    []*schema.Column{TicketsColumns[36]},
+				Columns:    []*schema.Column{TicketsColumns[37]},
 				RefColumns: []*schema.Column{SitesColumns[0]},
 				OnDelete:   schema.NoAction,
 			},
 			{
 				Symbol:     "tickets_task_schedules_tasks",
-				Columns:    []*schema.Column{TicketsColumns[37]},
+				Columns:    []*schema.Column{TicketsColumns[38]},
 				RefColumns: []*schema.Column{TaskSchedulesColumns[0]},
 				OnDelete:   schema.SetNull,
 			},
 			{
 				Symbol:     "tickets_users_registered_by",
-				Columns:    []*schema.Column{TicketsColumns[38]},
+				Columns:    []*schema.Column{TicketsColumns[39]},
 				RefColumns: []*schema.Column{UsersColumns[0]},
 				OnDelete:   schema.SetNull,
 			},
@@ -1160,22 +1270,22 @@ var (
 			{
 				Name:    "ticket_site_id_status_created_at",
 				Unique:  false,
-				Columns: []*schema.Column{TicketsColumns[36], TicketsColumns[22], TicketsColumns[1]},
+				Columns: []*schema.Column{TicketsColumns[37], TicketsColumns[22], TicketsColumns[1]},
 			},
 			{
 				Name:    "ticket_site_id_created_at_id",
 				Unique:  false,
-				Columns: []*schema.Column{TicketsColumns[36], TicketsColumns[1], TicketsColumns[0]},
+				Columns: []*schema.Column{TicketsColumns[37], TicketsColumns[1], TicketsColumns[0]},
 			},
 			{
 				Name:    "ticket_site_id_updated_at_id",
 				Unique:  false,
-				Columns: []*schema.Column{TicketsColumns[36], TicketsColumns[2], TicketsColumns[0]},
+				Columns: []*schema.Column{TicketsColumns[37], TicketsColumns[2], TicketsColumns[0]},
 			},
 			{
 				Name:    "ticket_site_id_priority_rank_id",
 				Unique:  false,
-				Columns: []*schema.Column{TicketsColumns[36], TicketsColumns[21], TicketsColumns[0]},
+				Columns: []*schema.Column{TicketsColumns[37], TicketsColumns[21], TicketsColumns[0]},
 			},
 			{
 				Name:    "ticket_status_created_at",
@@ -1185,12 +1295,12 @@ var (
 			{
 				Name:    "ticket_category_id_created_at",
 				Unique:  false,
-				Columns: []*schema.Column{TicketsColumns[35], TicketsColumns[1]},
+				Columns: []*schema.Column{TicketsColumns[36], TicketsColumns[1]},
 			},
 			{
 				Name:    "ticket_registered_by_id",
 				Unique:  false,
-				Columns: []*schema.Column{TicketsColumns[38]},
+				Columns: []*schema.Column{TicketsColumns[39]},
 			},
 			{
 				Name:    "ticket_due_at",
@@ -1220,7 +1330,7 @@ var (
 			{
 				Name:    "ticket_schedule_id_occurrence_at",
 				Unique:  true,
-				Columns: []*schema.Column{TicketsColumns[37], TicketsColumns[31]},
+				Columns: []*schema.Column{TicketsColumns[38], TicketsColumns[31]},
 			},
 			{
 				Name:    "ticket_kind_due_at_id",
@@ -1350,7 +1460,7 @@ var (
 	// TicketEventsColumns holds the columns for the "ticket_events" table.
 	TicketEventsColumns = []*schema.Column{
 		{Name: "id", Type: field.TypeInt, Increment: true},
-		{Name: "kind", Type: field.TypeEnum, Enums: []string{"CREATED", "UPDATED", "DELETED", "TRANSITIONED", "ASSIGNED", "TAGGED", "MEMO_ADDED", "MEMO_EDITED", "LINKED", "UNLINKED", "WATCHED", "UNWATCHED", "PROPAGATED", "DELIVERY_UPDATED", "PLAYBOOK_RUN", "PLAYBOOK_RUN_UPDATED", "ATTACHMENT_ADDED", "ATTACHMENT_DELETED", "EVIDENCE_ADDED", "EXPLANATION_REQUESTED", "EXPLANATION_UPDATED"}},
+		{Name: "kind", Type: field.TypeEnum, Enums: []string{"CREATED", "UPDATED", "DELETED", "TRANSITIONED", "ASSIGNED", "TAGGED", "MEMO_ADDED", "MEMO_EDITED", "LINKED", "UNLINKED", "WATCHED", "UNWATCHED", "PROPAGATED", "DELIVERY_UPDATED", "PLAYBOOK_RUN", "PLAYBOOK_RUN_UPDATED", "ATTACHMENT_ADDED", "ATTACHMENT_DELETED", "EVIDENCE_ADDED", "EXPLANATION_REQUESTED", "EXPLANATION_UPDATED", "DUPLICATE"}},
 		{Name: "created_at", Type: field.TypeTime},
 		{Name: "ticket_number", Type: field.TypeInt},
 		{Name: "site_id", Type: field.TypeInt},
@@ -1556,7 +1666,7 @@ var (
 		{Name: "login", Type: field.TypeString, Unique: true},
 		{Name: "display_name", Type: field.TypeString},
 		{Name: "email", Type: field.TypeString, Nullable: true},
-		{Name: "role", Type: field.TypeEnum, Enums: []string{"ADMIN", "ANALYST"}, Default: "ANALYST"},
+		{Name: "role", Type: field.TypeEnum, Enums: []string{"ADMIN", "ANALYST", "SERVICE"}, Default: "ANALYST"},
 		{Name: "phone", Type: field.TypeString, Nullable: true},
 		{Name: "messenger", Type: field.TypeString, Nullable: true},
 		{Name: "notification_preferences", Type: field.TypeJSON, Default: map[string]schema.Expr{"postgres": "'[]'::jsonb", "sqlite3": "'[]'"}},
@@ -1567,6 +1677,106 @@ var (
 		Name:       "users",
 		Columns:    UsersColumns,
 		PrimaryKey: []*schema.Column{UsersColumns[0]},
+	}
+	// DetectionRuleAssigneesColumns holds the columns for the "detection_rule_assignees" table.
+	DetectionRuleAssigneesColumns = []*schema.Column{
+		{Name: "detection_rule_id", Type: field.TypeInt},
+		{Name: "user_id", Type: field.TypeInt},
+	}
+	// DetectionRuleAssigneesTable holds the schema information for the "detection_rule_assignees" table.
+	DetectionRuleAssigneesTable = &schema.Table{
+		Name:       "detection_rule_assignees",
+		Columns:    DetectionRuleAssigneesColumns,
+		PrimaryKey: []*schema.Column{DetectionRuleAssigneesColumns[0], DetectionRuleAssigneesColumns[1]},
+		ForeignKeys: []*schema.ForeignKey{
+			{
+				Symbol:     "detection_rule_assignees_detection_rule_id",
+				Columns:    []*schema.Column{DetectionRuleAssigneesColumns[0]},
+				RefColumns: []*schema.Column{DetectionRulesColumns[0]},
+				OnDelete:   schema.Cascade,
+			},
+			{
+				Symbol:     "detection_rule_assignees_user_id",
+				Columns:    []*schema.Column{DetectionRuleAssigneesColumns[1]},
+				RefColumns: []*schema.Column{UsersColumns[0]},
+				OnDelete:   schema.Cascade,
+			},
+		},
+	}
+	// DetectionRuleApproversColumns holds the columns for the "detection_rule_approvers" table.
+	DetectionRuleApproversColumns = []*schema.Column{
+		{Name: "detection_rule_id", Type: field.TypeInt},
+		{Name: "user_id", Type: field.TypeInt},
+	}
+	// DetectionRuleApproversTable holds the schema information for the "detection_rule_approvers" table.
+	DetectionRuleApproversTable = &schema.Table{
+		Name:       "detection_rule_approvers",
+		Columns:    DetectionRuleApproversColumns,
+		PrimaryKey: []*schema.Column{DetectionRuleApproversColumns[0], DetectionRuleApproversColumns[1]},
+		ForeignKeys: []*schema.ForeignKey{
+			{
+				Symbol:     "detection_rule_approvers_detection_rule_id",
+				Columns:    []*schema.Column{DetectionRuleApproversColumns[0]},
+				RefColumns: []*schema.Column{DetectionRulesColumns[0]},
+				OnDelete:   schema.Cascade,
+			},
+			{
+				Symbol:     "detection_rule_approvers_user_id",
+				Columns:    []*schema.Column{DetectionRuleApproversColumns[1]},
+				RefColumns: []*schema.Column{UsersColumns[0]},
+				OnDelete:   schema.Cascade,
+			},
+		},
+	}
+	// DetectionRuleTagsColumns holds the columns for the "detection_rule_tags" table.
+	DetectionRuleTagsColumns = []*schema.Column{
+		{Name: "detection_rule_id", Type: field.TypeInt},
+		{Name: "tag_id", Type: field.TypeInt},
+	}
+	// DetectionRuleTagsTable holds the schema information for the "detection_rule_tags" table.
+	DetectionRuleTagsTable = &schema.Table{
+		Name:       "detection_rule_tags",
+		Columns:    DetectionRuleTagsColumns,
+		PrimaryKey: []*schema.Column{DetectionRuleTagsColumns[0], DetectionRuleTagsColumns[1]},
+		ForeignKeys: []*schema.ForeignKey{
+			{
+				Symbol:     "detection_rule_tags_detection_rule_id",
+				Columns:    []*schema.Column{DetectionRuleTagsColumns[0]},
+				RefColumns: []*schema.Column{DetectionRulesColumns[0]},
+				OnDelete:   schema.Cascade,
+			},
+			{
+				Symbol:     "detection_rule_tags_tag_id",
+				Columns:    []*schema.Column{DetectionRuleTagsColumns[1]},
+				RefColumns: []*schema.Column{TagsColumns[0]},
+				OnDelete:   schema.Cascade,
+			},
+		},
+	}
+	// DetectionRuleIngestersColumns holds the columns for the "detection_rule_ingesters" table.
+	DetectionRuleIngestersColumns = []*schema.Column{
+		{Name: "detection_rule_id", Type: field.TypeInt},
+		{Name: "user_id", Type: field.TypeInt},
+	}
+	// DetectionRuleIngestersTable holds the schema information for the "detection_rule_ingesters" table.
+	DetectionRuleIngestersTable = &schema.Table{
+		Name:       "detection_rule_ingesters",
+		Columns:    DetectionRuleIngestersColumns,
+		PrimaryKey: []*schema.Column{DetectionRuleIngestersColumns[0], DetectionRuleIngestersColumns[1]},
+		ForeignKeys: []*schema.ForeignKey{
+			{
+				Symbol:     "detection_rule_ingesters_detection_rule_id",
+				Columns:    []*schema.Column{DetectionRuleIngestersColumns[0]},
+				RefColumns: []*schema.Column{DetectionRulesColumns[0]},
+				OnDelete:   schema.Cascade,
+			},
+			{
+				Symbol:     "detection_rule_ingesters_user_id",
+				Columns:    []*schema.Column{DetectionRuleIngestersColumns[1]},
+				RefColumns: []*schema.Column{UsersColumns[0]},
+				OnDelete:   schema.Cascade,
+			},
+		},
 	}
 	// TaskScheduleTagsColumns holds the columns for the "task_schedule_tags" table.
 	TaskScheduleTagsColumns = []*schema.Column{
@@ -1628,12 +1838,15 @@ var (
 		CompliancePoliciesTable,
 		DeliveriesTable,
 		DepartmentsTable,
+		DetectionFingerprintsTable,
+		DetectionRulesTable,
 		EmployeesTable,
 		EvidencesTable,
 		ExplanationCategoriesTable,
 		ExplanationLinksTable,
 		ExplanationRequestsTable,
 		ExplanationStepsTable,
+		IngestKeysTable,
 		MemosTable,
 		PlaybooksTable,
 		PlaybookRunsTable,
@@ -1655,6 +1868,10 @@ var (
 		TicketTagsTable,
 		TicketWatchersTable,
 		UsersTable,
+		DetectionRuleAssigneesTable,
+		DetectionRuleApproversTable,
+		DetectionRuleTagsTable,
+		DetectionRuleIngestersTable,
 		TaskScheduleTagsTable,
 		UserSitesTable,
 	}
@@ -1698,6 +1915,15 @@ func init() {
 	DepartmentsTable.Annotation = &entsql.Annotation{
 		IncrementStart: func(i int) *int { return &i }(90194313216),
 	}
+	DetectionFingerprintsTable.Annotation = &entsql.Annotation{
+		IncrementStart: func(i int) *int { return &i }(150323855360),
+	}
+	DetectionRulesTable.ForeignKeys[0].RefTable = CategoriesTable
+	DetectionRulesTable.ForeignKeys[1].RefTable = SitesTable
+	DetectionRulesTable.ForeignKeys[2].RefTable = UsersTable
+	DetectionRulesTable.Annotation = &entsql.Annotation{
+		IncrementStart: func(i int) *int { return &i }(154618822656),
+	}
 	EmployeesTable.ForeignKeys[0].RefTable = DepartmentsTable
 	EmployeesTable.ForeignKeys[1].RefTable = UsersTable
 	EmployeesTable.Annotation = &entsql.Annotation{
@@ -1731,6 +1957,9 @@ func init() {
 	ExplanationStepsTable.ForeignKeys[3].RefTable = EmployeesTable
 	ExplanationStepsTable.Annotation = &entsql.Annotation{
 		IncrementStart: func(i int) *int { return &i }(115964116992),
+	}
+	IngestKeysTable.Annotation = &entsql.Annotation{
+		IncrementStart: func(i int) *int { return &i }(158913789952),
 	}
 	MemosTable.ForeignKeys[0].RefTable = UsersTable
 	MemosTable.ForeignKeys[1].RefTable = TicketsTable
@@ -1829,6 +2058,14 @@ func init() {
 	UsersTable.Annotation = &entsql.Annotation{
 		IncrementStart: func(i int) *int { return &i }(47244640256),
 	}
+	DetectionRuleAssigneesTable.ForeignKeys[0].RefTable = DetectionRulesTable
+	DetectionRuleAssigneesTable.ForeignKeys[1].RefTable = UsersTable
+	DetectionRuleApproversTable.ForeignKeys[0].RefTable = DetectionRulesTable
+	DetectionRuleApproversTable.ForeignKeys[1].RefTable = UsersTable
+	DetectionRuleTagsTable.ForeignKeys[0].RefTable = DetectionRulesTable
+	DetectionRuleTagsTable.ForeignKeys[1].RefTable = TagsTable
+	DetectionRuleIngestersTable.ForeignKeys[0].RefTable = DetectionRulesTable
+	DetectionRuleIngestersTable.ForeignKeys[1].RefTable = UsersTable
 	TaskScheduleTagsTable.ForeignKeys[0].RefTable = TaskSchedulesTable
 	TaskScheduleTagsTable.ForeignKeys[1].RefTable = TagsTable
 	UserSitesTable.ForeignKeys[0].RefTable = UsersTable

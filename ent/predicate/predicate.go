@@ -30,6 +30,12 @@ type Delivery func(*sql.Selector)
 // Department is the predicate function for department builders.
 type Department func(*sql.Selector)
 
+// DetectionFingerprint is the predicate function for detectionfingerprint builders.
+type DetectionFingerprint func(*sql.Selector)
+
+// DetectionRule is the predicate function for detectionrule builders.
+type DetectionRule func(*sql.Selector)
+
 // Employee is the predicate function for employee builders.
 type Employee func(*sql.Selector)
 
@@ -47,6 +53,9 @@ type ExplanationRequest func(*sql.Selector)
 
 // ExplanationStep is the predicate function for explanationstep builders.
 type ExplanationStep func(*sql.Selector)
+
+// IngestKey is the predicate function for ingestkey builders.
+type IngestKey func(*sql.Selector)
 
 // Memo is the predicate function for memo builders.
 type Memo func(*sql.Selector)

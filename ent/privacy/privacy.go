@@ -303,6 +303,54 @@ func (f DepartmentMutationRuleFunc) EvalMutation(ctx context.Context, m ent.Muta
 	return Denyf("ent/privacy: unexpected mutation type %T, expect *ent.DepartmentMutation", m)
 }
 
+// The DetectionFingerprintQueryRuleFunc type is an adapter to allow the use of ordinary
+// functions as a query rule.
+type DetectionFingerprintQueryRuleFunc func(context.Context, *ent.DetectionFingerprintQuery) error
+
+// EvalQuery return f(ctx, q).
+func (f DetectionFingerprintQueryRuleFunc) EvalQuery(ctx context.Context, q ent.Query) error {
+	if q, ok := q.(*ent.DetectionFingerprintQuery); ok {
+		return f(ctx, q)
+	}
+	return Denyf("ent/privacy: unexpected query type %T, expect *ent.DetectionFingerprintQuery", q)
+}
+
+// The DetectionFingerprintMutationRuleFunc type is an adapter to allow the use of ordinary
+// functions as a mutation rule.
+type DetectionFingerprintMutationRuleFunc func(context.Context, *ent.DetectionFingerprintMutation) error
+
+// EvalMutation calls f(ctx, m).
+func (f DetectionFingerprintMutationRuleFunc) EvalMutation(ctx context.Context, m ent.Mutation) error {
+	if m, ok := m.(*ent.DetectionFingerprintMutation); ok {
+		return f(ctx, m)
+	}
+	return Denyf("ent/privacy: unexpected mutation type %T, expect *ent.DetectionFingerprintMutation", m)
+}
+
+// The DetectionRuleQueryRuleFunc type is an adapter to allow the use of ordinary
+// functions as a query rule.
+type DetectionRuleQueryRuleFunc func(context.Context, *ent.DetectionRuleQuery) error
+
+// EvalQuery return f(ctx, q).
+func (f DetectionRuleQueryRuleFunc) EvalQuery(ctx context.Context, q ent.Query) error {
+	if q, ok := q.(*ent.DetectionRuleQuery); ok {
+		return f(ctx, q)
+	}
+	return Denyf("ent/privacy: unexpected query type %T, expect *ent.DetectionRuleQuery", q)
+}
+
+// The DetectionRuleMutationRuleFunc type is an adapter to allow the use of ordinary
+// functions as a mutation rule.
+type DetectionRuleMutationRuleFunc func(context.Context, *ent.DetectionRuleMutation) error
+
+// EvalMutation calls f(ctx, m).
+func (f DetectionRuleMutationRuleFunc) EvalMutation(ctx context.Context, m ent.Mutation) error {
+	if m, ok := m.(*ent.DetectionRuleMutation); ok {
+		return f(ctx, m)
+	}
+	return Denyf("ent/privacy: unexpected mutation type %T, expect *ent.DetectionRuleMutation", m)
+}
+
 // The EmployeeQueryRuleFunc type is an adapter to allow the use of ordinary
 // functions as a query rule.
 type EmployeeQueryRuleFunc func(context.Context, *ent.EmployeeQuery) error
@@ -445,6 +493,30 @@ func (f ExplanationStepMutationRuleFunc) EvalMutation(ctx context.Context, m ent
 		return f(ctx, m)
 	}
 	return Denyf("ent/privacy: unexpected mutation type %T, expect *ent.ExplanationStepMutation", m)
+}
+
+// The IngestKeyQueryRuleFunc type is an adapter to allow the use of ordinary
+// functions as a query rule.
+type IngestKeyQueryRuleFunc func(context.Context, *ent.IngestKeyQuery) error
+
+// EvalQuery return f(ctx, q).
+func (f IngestKeyQueryRuleFunc) EvalQuery(ctx context.Context, q ent.Query) error {
+	if q, ok := q.(*ent.IngestKeyQuery); ok {
+		return f(ctx, q)
+	}
+	return Denyf("ent/privacy: unexpected query type %T, expect *ent.IngestKeyQuery", q)
+}
+
+// The IngestKeyMutationRuleFunc type is an adapter to allow the use of ordinary
+// functions as a mutation rule.
+type IngestKeyMutationRuleFunc func(context.Context, *ent.IngestKeyMutation) error
+
+// EvalMutation calls f(ctx, m).
+func (f IngestKeyMutationRuleFunc) EvalMutation(ctx context.Context, m ent.Mutation) error {
+	if m, ok := m.(*ent.IngestKeyMutation); ok {
+		return f(ctx, m)
+	}
+	return Denyf("ent/privacy: unexpected mutation type %T, expect *ent.IngestKeyMutation", m)
 }
 
 // The MemoQueryRuleFunc type is an adapter to allow the use of ordinary
@@ -1002,6 +1074,10 @@ func queryFilter(q ent.Query) (Filter, error) {
 		return q.Filter(), nil
 	case *ent.DepartmentQuery:
 		return q.Filter(), nil
+	case *ent.DetectionFingerprintQuery:
+		return q.Filter(), nil
+	case *ent.DetectionRuleQuery:
+		return q.Filter(), nil
 	case *ent.EmployeeQuery:
 		return q.Filter(), nil
 	case *ent.EvidenceQuery:
@@ -1013,6 +1089,8 @@ func queryFilter(q ent.Query) (Filter, error) {
 	case *ent.ExplanationRequestQuery:
 		return q.Filter(), nil
 	case *ent.ExplanationStepQuery:
+		return q.Filter(), nil
+	case *ent.IngestKeyQuery:
 		return q.Filter(), nil
 	case *ent.MemoQuery:
 		return q.Filter(), nil
@@ -1079,6 +1157,10 @@ func mutationFilter(m ent.Mutation) (Filter, error) {
 		return m.Filter(), nil
 	case *ent.DepartmentMutation:
 		return m.Filter(), nil
+	case *ent.DetectionFingerprintMutation:
+		return m.Filter(), nil
+	case *ent.DetectionRuleMutation:
+		return m.Filter(), nil
 	case *ent.EmployeeMutation:
 		return m.Filter(), nil
 	case *ent.EvidenceMutation:
@@ -1090,6 +1172,8 @@ func mutationFilter(m ent.Mutation) (Filter, error) {
 	case *ent.ExplanationRequestMutation:
 		return m.Filter(), nil
 	case *ent.ExplanationStepMutation:
+		return m.Filter(), nil
+	case *ent.IngestKeyMutation:
 		return m.Filter(), nil
 	case *ent.MemoMutation:
 		return m.Filter(), nil

@@ -12,12 +12,15 @@ import (
 	"socdesk/ent/compliancepolicy"
 	"socdesk/ent/delivery"
 	"socdesk/ent/department"
+	"socdesk/ent/detectionfingerprint"
+	"socdesk/ent/detectionrule"
 	"socdesk/ent/employee"
 	"socdesk/ent/evidence"
 	"socdesk/ent/explanationcategory"
 	"socdesk/ent/explanationlink"
 	"socdesk/ent/explanationrequest"
 	"socdesk/ent/explanationstep"
+	"socdesk/ent/ingestkey"
 	"socdesk/ent/memo"
 	"socdesk/ent/playbook"
 	"socdesk/ent/playbookrun"
@@ -393,6 +396,119 @@ func init() {
 			return nil
 		}
 	}()
+	detectionfingerprint.Policy = privacy.NewPolicies(schema.DetectionFingerprint{})
+	detectionfingerprint.Hooks[0] = func(next ent.Mutator) ent.Mutator {
+		return ent.MutateFunc(func(ctx context.Context, m ent.Mutation) (ent.Value, error) {
+			if err := detectionfingerprint.Policy.EvalMutation(ctx, m); err != nil {
+				return nil, err
+			}
+			return next.Mutate(ctx, m)
+		})
+	}
+	detectionfingerprintFields := schema.DetectionFingerprint{}.Fields()
+	_ = detectionfingerprintFields
+	// detectionfingerprintDescFingerprint is the schema descriptor for fingerprint field.
+	detectionfingerprintDescFingerprint := detectionfingerprintFields[1].Descriptor()
+	// detectionfingerprint.FingerprintValidator is a validator for the "fingerprint" field. It is called by the builders before save.
+	detectionfingerprint.FingerprintValidator = detectionfingerprintDescFingerprint.Validators[0].(func(string) error)
+	// detectionfingerprintDescLastSeenAt is the schema descriptor for last_seen_at field.
+	detectionfingerprintDescLastSeenAt := detectionfingerprintFields[3].Descriptor()
+	// detectionfingerprint.DefaultLastSeenAt holds the default value on creation for the last_seen_at field.
+	detectionfingerprint.DefaultLastSeenAt = detectionfingerprintDescLastSeenAt.Default.(func() time.Time)
+	detectionruleMixin := schema.DetectionRule{}.Mixin()
+	detectionrule.Policy = privacy.NewPolicies(schema.DetectionRule{})
+	detectionrule.Hooks[0] = func(next ent.Mutator) ent.Mutator {
+		return ent.MutateFunc(func(ctx context.Context, m ent.Mutation) (ent.Value, error) {
+			if err := detectionrule.Policy.EvalMutation(ctx, m); err != nil {
+				return nil, err
+			}
+			return next.Mutate(ctx, m)
+		})
+	}
+	detectionruleMixinFields0 := detectionruleMixin[0].Fields()
+	_ = detectionruleMixinFields0
+	detectionruleFields := schema.DetectionRule{}.Fields()
+	_ = detectionruleFields
+	// detectionruleDescCreatedAt is the schema descriptor for created_at field.
+	detectionruleDescCreatedAt := detectionruleMixinFields0[0].Descriptor()
+	// detectionrule.DefaultCreatedAt holds the default value on creation for the created_at field.
+	detectionrule.DefaultCreatedAt = detectionruleDescCreatedAt.Default.(func() time.Time)
+	// detectionruleDescUpdatedAt is the schema descriptor for updated_at field.
+	detectionruleDescUpdatedAt := detectionruleMixinFields0[1].Descriptor()
+	// detectionrule.DefaultUpdatedAt holds the default value on creation for the updated_at field.
+	detectionrule.DefaultUpdatedAt = detectionruleDescUpdatedAt.Default.(func() time.Time)
+	// detectionrule.UpdateDefaultUpdatedAt holds the default value on update for the updated_at field.
+	detectionrule.UpdateDefaultUpdatedAt = detectionruleDescUpdatedAt.UpdateDefault.(func() time.Time)
+	// detectionruleDescKey is the schema descriptor for key field.
+	detectionruleDescKey := detectionruleFields[0].Descriptor()
+	// detectionrule.KeyValidator is a validator for the "key" field. It is called by the builders before save.
+	detectionrule.KeyValidator = func() func(string) error {
+		validators := detectionruleDescKey.Validators
+		fns := [...]func(string) error{
+			validators[0].(func(string) error),
+			validators[1].(func(string) error),
+		}
+		return func(key string) error {
+			for _, fn := range fns {
+				if err := fn(key); err != nil {
+					return err
+				}
+			}
+			return nil
+		}
+	}()
+	// detectionruleDescName is the schema descriptor for name field.
+	detectionruleDescName := detectionruleFields[1].Descriptor()
+	// detectionrule.NameValidator is a validator for the "name" field. It is called by the builders before save.
+	detectionrule.NameValidator = func() func(string) error {
+		validators := detectionruleDescName.Validators
+		fns := [...]func(string) error{
+			validators[0].(func(string) error),
+			validators[1].(func(string) error),
+		}
+		return func(name string) error {
+			for _, fn := range fns {
+				if err := fn(name); err != nil {
+					return err
+				}
+			}
+			return nil
+		}
+	}()
+	// detectionruleDescDedupWindowSeconds is the schema descriptor for dedup_window_seconds field.
+	detectionruleDescDedupWindowSeconds := detectionruleFields[8].Descriptor()
+	// detectionrule.DefaultDedupWindowSeconds holds the default value on creation for the dedup_window_seconds field.
+	detectionrule.DefaultDedupWindowSeconds = detectionruleDescDedupWindowSeconds.Default.(int)
+	// detectionrule.DedupWindowSecondsValidator is a validator for the "dedup_window_seconds" field. It is called by the builders before save.
+	detectionrule.DedupWindowSecondsValidator = detectionruleDescDedupWindowSeconds.Validators[0].(func(int) error)
+	// detectionruleDescEnabled is the schema descriptor for enabled field.
+	detectionruleDescEnabled := detectionruleFields[10].Descriptor()
+	// detectionrule.DefaultEnabled holds the default value on creation for the enabled field.
+	detectionrule.DefaultEnabled = detectionruleDescEnabled.Default.(bool)
+	// detectionruleDescTitleTemplate is the schema descriptor for title_template field.
+	detectionruleDescTitleTemplate := detectionruleFields[11].Descriptor()
+	// detectionrule.TitleTemplateValidator is a validator for the "title_template" field. It is called by the builders before save.
+	detectionrule.TitleTemplateValidator = func() func(string) error {
+		validators := detectionruleDescTitleTemplate.Validators
+		fns := [...]func(string) error{
+			validators[0].(func(string) error),
+			validators[1].(func(string) error),
+		}
+		return func(title_template string) error {
+			for _, fn := range fns {
+				if err := fn(title_template); err != nil {
+					return err
+				}
+			}
+			return nil
+		}
+	}()
+	// detectionruleDescEvidenceBound is the schema descriptor for evidence_bound field.
+	detectionruleDescEvidenceBound := detectionruleFields[14].Descriptor()
+	// detectionrule.DefaultEvidenceBound holds the default value on creation for the evidence_bound field.
+	detectionrule.DefaultEvidenceBound = detectionruleDescEvidenceBound.Default.(int)
+	// detectionrule.EvidenceBoundValidator is a validator for the "evidence_bound" field. It is called by the builders before save.
+	detectionrule.EvidenceBoundValidator = detectionruleDescEvidenceBound.Validators[0].(func(int) error)
 	employeeMixin := schema.Employee{}.Mixin()
 	employee.Policy = privacy.NewPolicies(schema.Employee{})
 	employee.Hooks[0] = func(next ent.Mutator) ent.Mutator {
@@ -610,6 +726,47 @@ func init() {
 	explanationstepDescCreatedAt := explanationstepFields[9].Descriptor()
 	// explanationstep.DefaultCreatedAt holds the default value on creation for the created_at field.
 	explanationstep.DefaultCreatedAt = explanationstepDescCreatedAt.Default.(func() time.Time)
+	ingestkey.Policy = privacy.NewPolicies(schema.IngestKey{})
+	ingestkey.Hooks[0] = func(next ent.Mutator) ent.Mutator {
+		return ent.MutateFunc(func(ctx context.Context, m ent.Mutation) (ent.Value, error) {
+			if err := ingestkey.Policy.EvalMutation(ctx, m); err != nil {
+				return nil, err
+			}
+			return next.Mutate(ctx, m)
+		})
+	}
+	ingestkeyFields := schema.IngestKey{}.Fields()
+	_ = ingestkeyFields
+	// ingestkeyDescPrincipal is the schema descriptor for principal field.
+	ingestkeyDescPrincipal := ingestkeyFields[0].Descriptor()
+	// ingestkey.PrincipalValidator is a validator for the "principal" field. It is called by the builders before save.
+	ingestkey.PrincipalValidator = ingestkeyDescPrincipal.Validators[0].(func(string) error)
+	// ingestkeyDescKey is the schema descriptor for key field.
+	ingestkeyDescKey := ingestkeyFields[1].Descriptor()
+	// ingestkey.KeyValidator is a validator for the "key" field. It is called by the builders before save.
+	ingestkey.KeyValidator = func() func(string) error {
+		validators := ingestkeyDescKey.Validators
+		fns := [...]func(string) error{
+			validators[0].(func(string) error),
+			validators[1].(func(string) error),
+		}
+		return func(key string) error {
+			for _, fn := range fns {
+				if err := fn(key); err != nil {
+					return err
+				}
+			}
+			return nil
+		}
+	}()
+	// ingestkeyDescEventHash is the schema descriptor for event_hash field.
+	ingestkeyDescEventHash := ingestkeyFields[2].Descriptor()
+	// ingestkey.EventHashValidator is a validator for the "event_hash" field. It is called by the builders before save.
+	ingestkey.EventHashValidator = ingestkeyDescEventHash.Validators[0].(func(string) error)
+	// ingestkeyDescCreatedAt is the schema descriptor for created_at field.
+	ingestkeyDescCreatedAt := ingestkeyFields[5].Descriptor()
+	// ingestkey.DefaultCreatedAt holds the default value on creation for the created_at field.
+	ingestkey.DefaultCreatedAt = ingestkeyDescCreatedAt.Default.(func() time.Time)
 	memoMixin := schema.Memo{}.Mixin()
 	memo.Policy = privacy.NewPolicies(schema.Memo{})
 	memo.Hooks[0] = func(next ent.Mutator) ent.Mutator {
@@ -1157,6 +1314,12 @@ func init() {
 	ticketDescQuerySearch := ticketFields[35].Descriptor()
 	// ticket.QuerySearchValidator is a validator for the "query_search" field. It is called by the builders before save.
 	ticket.QuerySearchValidator = ticketDescQuerySearch.Validators[0].(func(string) error)
+	// ticketDescEvidenceDropped is the schema descriptor for evidence_dropped field.
+	ticketDescEvidenceDropped := ticketFields[37].Descriptor()
+	// ticket.DefaultEvidenceDropped holds the default value on creation for the evidence_dropped field.
+	ticket.DefaultEvidenceDropped = ticketDescEvidenceDropped.Default.(int)
+	// ticket.EvidenceDroppedValidator is a validator for the "evidence_dropped" field. It is called by the builders before save.
+	ticket.EvidenceDroppedValidator = ticketDescEvidenceDropped.Validators[0].(func(int) error)
 	ticketapprover.Policy = privacy.NewPolicies(schema.TicketApprover{})
 	ticketapprover.Hooks[0] = func(next ent.Mutator) ent.Mutator {
 		return ent.MutateFunc(func(ctx context.Context, m ent.Mutation) (ent.Value, error) {

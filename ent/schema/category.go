@@ -41,4 +41,4 @@ func (Category) Annotations() []schema.Annotation {
 }
 
 // Policy of the Category: see package authz.
-func (Category) Policy() ent.Policy { return authz.AdminOnly() }
+func (Category) Policy() ent.Policy { return authz.ReferencePolicy() }

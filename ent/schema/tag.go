@@ -33,6 +33,7 @@ func (Tag) Edges() []ent.Edge {
 	return []ent.Edge{
 		edge.From("tickets", Ticket.Type).Ref("tags").Through("ticket_tags", TicketTag.Type).Annotations(entgql.Skip()),
 		edge.From("task_schedules", TaskSchedule.Type).Ref("tags").Annotations(entgql.Skip()),
+		edge.From("detection_rules", DetectionRule.Type).Ref("tags").Annotations(entgql.Skip()),
 	}
 }
 
@@ -44,4 +45,4 @@ func (Tag) Annotations() []schema.Annotation {
 }
 
 // Policy of the Tag: see package authz.
-func (Tag) Policy() ent.Policy { return authz.AdminOnly() }
+func (Tag) Policy() ent.Policy { return authz.ReferencePolicy() }

@@ -99,6 +99,8 @@ func (Ticket) Fields() []ent.Field {
 		field.Text("query_search").Optional().Nillable().Validate(maxRunes(10000)).Annotations(skipInputs),
 		field.Text("resolution").Optional().Nillable().Annotations(skipInputs).
 			Comment("A task's note of the findings (closed) or the reason (invalid); cleared on reopening."),
+		field.Int("evidence_dropped").Default(0).NonNegative().Annotations(skipInputs).
+			Comment("Evidence records a detection ticket dropped, the oldest first, to stay within its rule's bound."),
 	}
 }
 

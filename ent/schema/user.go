@@ -30,7 +30,8 @@ func (User) Fields() []ent.Field {
 			Annotations(entgql.OrderField("LOGIN")),
 		field.String("display_name").NotEmpty().Validate(maxRunes(128)),
 		field.String("email").Optional().Validate(emailAddress),
-		field.Enum("role").Values("ADMIN", "ANALYST").Default("ANALYST"),
+		field.Enum("role").Values("ADMIN", "ANALYST", "SERVICE").Default("ANALYST").
+			Comment("SERVICE: an integration that only ingests detections (see authz.MayIngest) and reads the tickets it registered."),
 		field.String("phone").Optional().Match(regexp.MustCompile(`^\+?[0-9]{6,15}$`)).
 			Comment("For SMS, as digits with an optional leading +."),
 		field.String("messenger").Optional().Validate(maxRunes(64)).Match(regexp.MustCompile(`^\S*$`)).
@@ -53,6 +54,9 @@ func (User) Edges() []ent.Edge {
 		edge.From("assigned_tickets", Ticket.Type).Ref("assignees").Annotations(entgql.Skip()),
 		edge.From("approving_tickets", Ticket.Type).Ref("approvers").Annotations(entgql.Skip()),
 		edge.From("registered_tickets", Ticket.Type).Ref("registered_by").Annotations(entgql.Skip()),
+		edge.From("detection_rules_assigned", DetectionRule.Type).Ref("assignees").Annotations(entgql.Skip()),
+		edge.From("detection_rules_approved", DetectionRule.Type).Ref("approvers").Annotations(entgql.Skip()),
+		edge.From("detection_rules_ingested", DetectionRule.Type).Ref("ingesters").Annotations(entgql.Skip()),
 	}
 }
 

@@ -54,4 +54,10 @@ const (
 	// ChangeRegisteredBy: the ticket's registrant (a user id, null for
 	// none), recorded in a DELETED entry's final state.
 	ChangeRegisteredBy ChangedField = "registeredBy"
+	// ChangeDuplicateCount: a detection ticket's repeats (a DUPLICATE entry).
+	ChangeDuplicateCount ChangedField = "duplicateCount"
+	// ChangeLastDetectedAt: when the attack was last detected.
+	ChangeLastDetectedAt ChangedField = "lastDetectedAt"
+	// ChangeEvidenceDropped: evidence records dropped, oldest first, over the bound.
+	ChangeEvidenceDropped ChangedField = "evidenceDropped"
 )

@@ -27,6 +27,8 @@ const (
 	EdgeTickets = "tickets"
 	// EdgeTaskSchedules holds the string denoting the task_schedules edge name in mutations.
 	EdgeTaskSchedules = "task_schedules"
+	// EdgeDetectionRules holds the string denoting the detection_rules edge name in mutations.
+	EdgeDetectionRules = "detection_rules"
 	// EdgeTicketTags holds the string denoting the ticket_tags edge name in mutations.
 	EdgeTicketTags = "ticket_tags"
 	// Table holds the table name of the tag in the database.
@@ -41,6 +43,11 @@ const (
 	// TaskSchedulesInverseTable is the table name for the TaskSchedule entity.
 	// It exists in this package in order to avoid circular dependency with the "taskschedule" package.
 	TaskSchedulesInverseTable = "task_schedules"
+	// DetectionRulesTable is the table that holds the detection_rules relation/edge. The primary key declared below.
+	DetectionRulesTable = "detection_rule_tags"
+	// DetectionRulesInverseTable is the table name for the DetectionRule entity.
+	// It exists in this package in order to avoid circular dependency with the "detectionrule" package.
+	DetectionRulesInverseTable = "detection_rules"
 	// TicketTagsTable is the table that holds the ticket_tags relation/edge.
 	TicketTagsTable = "ticket_tags"
 	// TicketTagsInverseTable is the table name for the TicketTag entity.
@@ -66,6 +73,9 @@ var (
 	// TaskSchedulesPrimaryKey and TaskSchedulesColumn2 are the table columns denoting the
 	// primary key for the task_schedules relation (M2M).
 	TaskSchedulesPrimaryKey = []string{"task_schedule_id", "tag_id"}
+	// DetectionRulesPrimaryKey and DetectionRulesColumn2 are the table columns denoting the
+	// primary key for the detection_rules relation (M2M).
+	DetectionRulesPrimaryKey = []string{"detection_rule_id", "tag_id"}
 )
 
 // ValidColumn reports if the column name is valid (part of the table columns).
@@ -157,6 +167,20 @@ func ByTaskSchedules(term sql.OrderTerm, terms ...sql.OrderTerm) OrderOption {
 	}
 }
 
+// ByDetectionRulesCount orders the results by detection_rules count.
+func ByDetectionRulesCount(opts ...sql.OrderTermOption) OrderOption {
+	return func(s *sql.Selector) {
+		sqlgraph.OrderByNeighborsCount(s, newDetectionRulesStep(), opts...)
+	}
+}
+
+// ByDetectionRules orders the results by detection_rules terms.
+func ByDetectionRules(term sql.OrderTerm, terms ...sql.OrderTerm) OrderOption {
+	return func(s *sql.Selector) {
+		sqlgraph.OrderByNeighborTerms(s, newDetectionRulesStep(), append([]sql.OrderTerm{term}, terms...)...)
+	}
+}
+
 // ByTicketTagsCount orders the results by ticket_tags count.
 func ByTicketTagsCount(opts ...sql.OrderTermOption) OrderOption {
 	return func(s *sql.Selector) {
@@ -182,6 +206,13 @@ func newTaskSchedulesStep() *sqlgraph.Step {
 		sqlgraph.From(Table, FieldID),
 		sqlgraph.To(TaskSchedulesInverseTable, FieldID),
 		sqlgraph.Edge(sqlgraph.M2M, true, TaskSchedulesTable, TaskSchedulesPrimaryKey...),
+	)
+}
+func newDetectionRulesStep() *sqlgraph.Step {
+	return sqlgraph.NewStep(
+		sqlgraph.From(Table, FieldID),
+		sqlgraph.To(DetectionRulesInverseTable, FieldID),
+		sqlgraph.Edge(sqlgraph.M2M, true, DetectionRulesTable, DetectionRulesPrimaryKey...),
 	)
 }
 func newTicketTagsStep() *sqlgraph.Step {

@@ -331,6 +331,29 @@ func HasTaskSchedulesWith(preds ...predicate.TaskSchedule) predicate.Tag {
 	})
 }
 
+// HasDetectionRules applies the HasEdge predicate on the "detection_rules" edge.
+func HasDetectionRules() predicate.Tag {
+	return predicate.Tag(func(s *sql.Selector) {
+		step := sqlgraph.NewStep(
+			sqlgraph.From(Table, FieldID),
+			sqlgraph.Edge(sqlgraph.M2M, true, DetectionRulesTable, DetectionRulesPrimaryKey...),
+		)
+		sqlgraph.HasNeighbors(s, step)
+	})
+}
+
+// HasDetectionRulesWith applies the HasEdge predicate on the "detection_rules" edge with a given conditions (other predicates).
+func HasDetectionRulesWith(preds ...predicate.DetectionRule) predicate.Tag {
+	return predicate.Tag(func(s *sql.Selector) {
+		step := newDetectionRulesStep()
+		sqlgraph.HasNeighborsWith(s, step, func(s *sql.Selector) {
+			for _, p := range preds {
+				p(s)
+			}
+		})
+	})
+}
+
 // HasTicketTags applies the HasEdge predicate on the "ticket_tags" edge.
 func HasTicketTags() predicate.Tag {
 	return predicate.Tag(func(s *sql.Selector) {

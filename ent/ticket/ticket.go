@@ -96,6 +96,8 @@ const (
 	FieldQuerySearch = "query_search"
 	// FieldResolution holds the string denoting the resolution field in the database.
 	FieldResolution = "resolution"
+	// FieldEvidenceDropped holds the string denoting the evidence_dropped field in the database.
+	FieldEvidenceDropped = "evidence_dropped"
 	// EdgeCategory holds the string denoting the category edge name in mutations.
 	EdgeCategory = "category"
 	// EdgeSite holds the string denoting the site edge name in mutations.
@@ -331,6 +333,7 @@ var Columns = []string{
 	FieldQueryFilter,
 	FieldQuerySearch,
 	FieldResolution,
+	FieldEvidenceDropped,
 }
 
 var (
@@ -396,6 +399,10 @@ var (
 	DefaultVersion int
 	// QuerySearchValidator is a validator for the "query_search" field. It is called by the builders before save.
 	QuerySearchValidator func(string) error
+	// DefaultEvidenceDropped holds the default value on creation for the "evidence_dropped" field.
+	DefaultEvidenceDropped int
+	// EvidenceDroppedValidator is a validator for the "evidence_dropped" field. It is called by the builders before save.
+	EvidenceDroppedValidator func(int) error
 )
 
 // Kind defines the type for the "kind" enum field.
@@ -782,6 +789,11 @@ func ByQuerySearch(opts ...sql.OrderTermOption) OrderOption {
 // ByResolution orders the results by the resolution field.
 func ByResolution(opts ...sql.OrderTermOption) OrderOption {
 	return sql.OrderByField(FieldResolution, opts...).ToFunc()
+}
+
+// ByEvidenceDropped orders the results by the evidence_dropped field.
+func ByEvidenceDropped(opts ...sql.OrderTermOption) OrderOption {
+	return sql.OrderByField(FieldEvidenceDropped, opts...).ToFunc()
 }
 
 // ByCategoryField orders the results by category field.

@@ -196,6 +196,11 @@ func Resolution(v string) predicate.Ticket {
 	return predicate.Ticket(sql.FieldEQ(FieldResolution, v))
 }
 
+// EvidenceDropped applies equality check predicate on the "evidence_dropped" field. It's identical to EvidenceDroppedEQ.
+func EvidenceDropped(v int) predicate.Ticket {
+	return predicate.Ticket(sql.FieldEQ(FieldEvidenceDropped, v))
+}
+
 // CreatedAtEQ applies the EQ predicate on the "created_at" field.
 func CreatedAtEQ(v time.Time) predicate.Ticket {
 	return predicate.Ticket(sql.FieldEQ(FieldCreatedAt, v))
@@ -1879,6 +1884,46 @@ func ResolutionEqualFold(v string) predicate.Ticket {
 // ResolutionContainsFold applies the ContainsFold predicate on the "resolution" field.
 func ResolutionContainsFold(v string) predicate.Ticket {
 	return predicate.Ticket(sql.FieldContainsFold(FieldResolution, v))
+}
+
+// EvidenceDroppedEQ applies the EQ predicate on the "evidence_dropped" field.
+func EvidenceDroppedEQ(v int) predicate.Ticket {
+	return predicate.Ticket(sql.FieldEQ(FieldEvidenceDropped, v))
+}
+
+// EvidenceDroppedNEQ applies the NEQ predicate on the "evidence_dropped" field.
+func EvidenceDroppedNEQ(v int) predicate.Ticket {
+	return predicate.Ticket(sql.FieldNEQ(FieldEvidenceDropped, v))
+}
+
+// EvidenceDroppedIn applies the In predicate on the "evidence_dropped" field.
+func EvidenceDroppedIn(vs ...int) predicate.Ticket {
+	return predicate.Ticket(sql.FieldIn(FieldEvidenceDropped, vs...))
+}
+
+// EvidenceDroppedNotIn applies the NotIn predicate on the "evidence_dropped" field.
+func EvidenceDroppedNotIn(vs ...int) predicate.Ticket {
+	return predicate.Ticket(sql.FieldNotIn(FieldEvidenceDropped, vs...))
+}
+
+// EvidenceDroppedGT applies the GT predicate on the "evidence_dropped" field.
+func EvidenceDroppedGT(v int) predicate.Ticket {
+	return predicate.Ticket(sql.FieldGT(FieldEvidenceDropped, v))
+}
+
+// EvidenceDroppedGTE applies the GTE predicate on the "evidence_dropped" field.
+func EvidenceDroppedGTE(v int) predicate.Ticket {
+	return predicate.Ticket(sql.FieldGTE(FieldEvidenceDropped, v))
+}
+
+// EvidenceDroppedLT applies the LT predicate on the "evidence_dropped" field.
+func EvidenceDroppedLT(v int) predicate.Ticket {
+	return predicate.Ticket(sql.FieldLT(FieldEvidenceDropped, v))
+}
+
+// EvidenceDroppedLTE applies the LTE predicate on the "evidence_dropped" field.
+func EvidenceDroppedLTE(v int) predicate.Ticket {
+	return predicate.Ticket(sql.FieldLTE(FieldEvidenceDropped, v))
 }
 
 // HasCategory applies the HasEdge predicate on the "category" edge.

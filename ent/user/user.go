@@ -49,6 +49,12 @@ const (
 	EdgeApprovingTickets = "approving_tickets"
 	// EdgeRegisteredTickets holds the string denoting the registered_tickets edge name in mutations.
 	EdgeRegisteredTickets = "registered_tickets"
+	// EdgeDetectionRulesAssigned holds the string denoting the detection_rules_assigned edge name in mutations.
+	EdgeDetectionRulesAssigned = "detection_rules_assigned"
+	// EdgeDetectionRulesApproved holds the string denoting the detection_rules_approved edge name in mutations.
+	EdgeDetectionRulesApproved = "detection_rules_approved"
+	// EdgeDetectionRulesIngested holds the string denoting the detection_rules_ingested edge name in mutations.
+	EdgeDetectionRulesIngested = "detection_rules_ingested"
 	// Table holds the table name of the user in the database.
 	Table = "users"
 	// SitesTable is the table that holds the sites relation/edge. The primary key declared below.
@@ -80,6 +86,21 @@ const (
 	RegisteredTicketsInverseTable = "tickets"
 	// RegisteredTicketsColumn is the table column denoting the registered_tickets relation/edge.
 	RegisteredTicketsColumn = "registered_by_id"
+	// DetectionRulesAssignedTable is the table that holds the detection_rules_assigned relation/edge. The primary key declared below.
+	DetectionRulesAssignedTable = "detection_rule_assignees"
+	// DetectionRulesAssignedInverseTable is the table name for the DetectionRule entity.
+	// It exists in this package in order to avoid circular dependency with the "detectionrule" package.
+	DetectionRulesAssignedInverseTable = "detection_rules"
+	// DetectionRulesApprovedTable is the table that holds the detection_rules_approved relation/edge. The primary key declared below.
+	DetectionRulesApprovedTable = "detection_rule_approvers"
+	// DetectionRulesApprovedInverseTable is the table name for the DetectionRule entity.
+	// It exists in this package in order to avoid circular dependency with the "detectionrule" package.
+	DetectionRulesApprovedInverseTable = "detection_rules"
+	// DetectionRulesIngestedTable is the table that holds the detection_rules_ingested relation/edge. The primary key declared below.
+	DetectionRulesIngestedTable = "detection_rule_ingesters"
+	// DetectionRulesIngestedInverseTable is the table name for the DetectionRule entity.
+	// It exists in this package in order to avoid circular dependency with the "detectionrule" package.
+	DetectionRulesIngestedInverseTable = "detection_rules"
 )
 
 // Columns holds all SQL columns for user fields.
@@ -107,6 +128,15 @@ var (
 	// ApprovingTicketsPrimaryKey and ApprovingTicketsColumn2 are the table columns denoting the
 	// primary key for the approving_tickets relation (M2M).
 	ApprovingTicketsPrimaryKey = []string{"ticket_id", "user_id"}
+	// DetectionRulesAssignedPrimaryKey and DetectionRulesAssignedColumn2 are the table columns denoting the
+	// primary key for the detection_rules_assigned relation (M2M).
+	DetectionRulesAssignedPrimaryKey = []string{"detection_rule_id", "user_id"}
+	// DetectionRulesApprovedPrimaryKey and DetectionRulesApprovedColumn2 are the table columns denoting the
+	// primary key for the detection_rules_approved relation (M2M).
+	DetectionRulesApprovedPrimaryKey = []string{"detection_rule_id", "user_id"}
+	// DetectionRulesIngestedPrimaryKey and DetectionRulesIngestedColumn2 are the table columns denoting the
+	// primary key for the detection_rules_ingested relation (M2M).
+	DetectionRulesIngestedPrimaryKey = []string{"detection_rule_id", "user_id"}
 )
 
 // ValidColumn reports if the column name is valid (part of the table columns).
@@ -160,6 +190,7 @@ const DefaultRole = RoleANALYST
 const (
 	RoleADMIN   Role = "ADMIN"
 	RoleANALYST Role = "ANALYST"
+	RoleSERVICE Role = "SERVICE"
 )
 
 func (r Role) String() string {
@@ -169,7 +200,7 @@ func (r Role) String() string {
 // RoleValidator is a validator for the "role" field enum values. It is called by the builders before save.
 func RoleValidator(r Role) error {
 	switch r {
-	case RoleADMIN, RoleANALYST:
+	case RoleADMIN, RoleANALYST, RoleSERVICE:
 		return nil
 	default:
 		return fmt.Errorf("user: invalid enum value for role field: %q", r)
@@ -293,6 +324,48 @@ func ByRegisteredTickets(term sql.OrderTerm, terms ...sql.OrderTerm) OrderOption
 		sqlgraph.OrderByNeighborTerms(s, newRegisteredTicketsStep(), append([]sql.OrderTerm{term}, terms...)...)
 	}
 }
+
+// ByDetectionRulesAssignedCount orders the results by detection_rules_assigned count.
+func ByDetectionRulesAssignedCount(opts ...sql.OrderTermOption) OrderOption {
+	return func(s *sql.Selector) {
+		sqlgraph.OrderByNeighborsCount(s, newDetectionRulesAssignedStep(), opts...)
+	}
+}
+
+// ByDetectionRulesAssigned orders the results by detection_rules_assigned terms.
+func ByDetectionRulesAssigned(term sql.OrderTerm, terms ...sql.OrderTerm) OrderOption {
+	return func(s *sql.Selector) {
+		sqlgraph.OrderByNeighborTerms(s, newDetectionRulesAssignedStep(), append([]sql.OrderTerm{term}, terms...)...)
+	}
+}
+
+// ByDetectionRulesApprovedCount orders the results by detection_rules_approved count.
+func ByDetectionRulesApprovedCount(opts ...sql.OrderTermOption) OrderOption {
+	return func(s *sql.Selector) {
+		sqlgraph.OrderByNeighborsCount(s, newDetectionRulesApprovedStep(), opts...)
+	}
+}
+
+// ByDetectionRulesApproved orders the results by detection_rules_approved terms.
+func ByDetectionRulesApproved(term sql.OrderTerm, terms ...sql.OrderTerm) OrderOption {
+	return func(s *sql.Selector) {
+		sqlgraph.OrderByNeighborTerms(s, newDetectionRulesApprovedStep(), append([]sql.OrderTerm{term}, terms...)...)
+	}
+}
+
+// ByDetectionRulesIngestedCount orders the results by detection_rules_ingested count.
+func ByDetectionRulesIngestedCount(opts ...sql.OrderTermOption) OrderOption {
+	return func(s *sql.Selector) {
+		sqlgraph.OrderByNeighborsCount(s, newDetectionRulesIngestedStep(), opts...)
+	}
+}
+
+// ByDetectionRulesIngested orders the results by detection_rules_ingested terms.
+func ByDetectionRulesIngested(term sql.OrderTerm, terms ...sql.OrderTerm) OrderOption {
+	return func(s *sql.Selector) {
+		sqlgraph.OrderByNeighborTerms(s, newDetectionRulesIngestedStep(), append([]sql.OrderTerm{term}, terms...)...)
+	}
+}
 func newSitesStep() *sqlgraph.Step {
 	return sqlgraph.NewStep(
 		sqlgraph.From(Table, FieldID),
@@ -326,6 +399,27 @@ func newRegisteredTicketsStep() *sqlgraph.Step {
 		sqlgraph.From(Table, FieldID),
 		sqlgraph.To(RegisteredTicketsInverseTable, FieldID),
 		sqlgraph.Edge(sqlgraph.O2M, true, RegisteredTicketsTable, RegisteredTicketsColumn),
+	)
+}
+func newDetectionRulesAssignedStep() *sqlgraph.Step {
+	return sqlgraph.NewStep(
+		sqlgraph.From(Table, FieldID),
+		sqlgraph.To(DetectionRulesAssignedInverseTable, FieldID),
+		sqlgraph.Edge(sqlgraph.M2M, true, DetectionRulesAssignedTable, DetectionRulesAssignedPrimaryKey...),
+	)
+}
+func newDetectionRulesApprovedStep() *sqlgraph.Step {
+	return sqlgraph.NewStep(
+		sqlgraph.From(Table, FieldID),
+		sqlgraph.To(DetectionRulesApprovedInverseTable, FieldID),
+		sqlgraph.Edge(sqlgraph.M2M, true, DetectionRulesApprovedTable, DetectionRulesApprovedPrimaryKey...),
+	)
+}
+func newDetectionRulesIngestedStep() *sqlgraph.Step {
+	return sqlgraph.NewStep(
+		sqlgraph.From(Table, FieldID),
+		sqlgraph.To(DetectionRulesIngestedInverseTable, FieldID),
+		sqlgraph.Edge(sqlgraph.M2M, true, DetectionRulesIngestedTable, DetectionRulesIngestedPrimaryKey...),
 	)
 }
 

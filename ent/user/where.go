@@ -660,6 +660,75 @@ func HasRegisteredTicketsWith(preds ...predicate.Ticket) predicate.User {
 	})
 }
 
+// HasDetectionRulesAssigned applies the HasEdge predicate on the "detection_rules_assigned" edge.
+func HasDetectionRulesAssigned() predicate.User {
+	return predicate.User(func(s *sql.Selector) {
+		step := sqlgraph.NewStep(
+			sqlgraph.From(Table, FieldID),
+			sqlgraph.Edge(sqlgraph.M2M, true, DetectionRulesAssignedTable, DetectionRulesAssignedPrimaryKey...),
+		)
+		sqlgraph.HasNeighbors(s, step)
+	})
+}
+
+// HasDetectionRulesAssignedWith applies the HasEdge predicate on the "detection_rules_assigned" edge with a given conditions (other predicates).
+func HasDetectionRulesAssignedWith(preds ...predicate.DetectionRule) predicate.User {
+	return predicate.User(func(s *sql.Selector) {
+		step := newDetectionRulesAssignedStep()
+		sqlgraph.HasNeighborsWith(s, step, func(s *sql.Selector) {
+			for _, p := range preds {
+				p(s)
+			}
+		})
+	})
+}
+
+// HasDetectionRulesApproved applies the HasEdge predicate on the "detection_rules_approved" edge.
+func HasDetectionRulesApproved() predicate.User {
+	return predicate.User(func(s *sql.Selector) {
+		step := sqlgraph.NewStep(
+			sqlgraph.From(Table, FieldID),
+			sqlgraph.Edge(sqlgraph.M2M, true, DetectionRulesApprovedTable, DetectionRulesApprovedPrimaryKey...),
+		)
+		sqlgraph.HasNeighbors(s, step)
+	})
+}
+
+// HasDetectionRulesApprovedWith applies the HasEdge predicate on the "detection_rules_approved" edge with a given conditions (other predicates).
+func HasDetectionRulesApprovedWith(preds ...predicate.DetectionRule) predicate.User {
+	return predicate.User(func(s *sql.Selector) {
+		step := newDetectionRulesApprovedStep()
+		sqlgraph.HasNeighborsWith(s, step, func(s *sql.Selector) {
+			for _, p := range preds {
+				p(s)
+			}
+		})
+	})
+}
+
+// HasDetectionRulesIngested applies the HasEdge predicate on the "detection_rules_ingested" edge.
+func HasDetectionRulesIngested() predicate.User {
+	return predicate.User(func(s *sql.Selector) {
+		step := sqlgraph.NewStep(
+			sqlgraph.From(Table, FieldID),
+			sqlgraph.Edge(sqlgraph.M2M, true, DetectionRulesIngestedTable, DetectionRulesIngestedPrimaryKey...),
+		)
+		sqlgraph.HasNeighbors(s, step)
+	})
+}
+
+// HasDetectionRulesIngestedWith applies the HasEdge predicate on the "detection_rules_ingested" edge with a given conditions (other predicates).
+func HasDetectionRulesIngestedWith(preds ...predicate.DetectionRule) predicate.User {
+	return predicate.User(func(s *sql.Selector) {
+		step := newDetectionRulesIngestedStep()
+		sqlgraph.HasNeighborsWith(s, step, func(s *sql.Selector) {
+			for _, p := range preds {
+				p(s)
+			}
+		})
+	})
+}
+
 // And groups predicates with the AND operator between them.
 func And(predicates ...predicate.User) predicate.User {
 	return predicate.User(sql.AndPredicates(predicates...))

@@ -11,6 +11,7 @@ import (
 	"socdesk/ent"
 	"socdesk/ent/category"
 	"socdesk/ent/delivery"
+	"socdesk/ent/detectionrule"
 	"socdesk/ent/explanationlink"
 	"socdesk/ent/explanationrequest"
 	"socdesk/ent/explanationstep"
@@ -29,7 +30,9 @@ import (
 	"socdesk/graph/scalar"
 	"socdesk/internal/channels"
 	"socdesk/internal/directory"
+	"socdesk/internal/errs"
 	"socdesk/internal/explanations"
+	"socdesk/internal/ingest"
 	"socdesk/internal/library"
 	"socdesk/internal/live"
 	"socdesk/internal/notify"
@@ -68,9 +71,11 @@ type ResolverRoot interface {
 	Channel() ChannelResolver
 	CompliancePolicy() CompliancePolicyResolver
 	Delivery() DeliveryResolver
+	DetectionRule() DetectionRuleResolver
 	Evidence() EvidenceResolver
 	ExplanationRequest() ExplanationRequestResolver
 	FieldChange() FieldChangeResolver
+	IngestError() IngestErrorResolver
 	Mutation() MutationResolver
 	NotificationPreference() NotificationPreferenceResolver
 	Playbook() PlaybookResolver
@@ -186,6 +191,11 @@ type ComplexityRoot struct {
 		Value func(childComplexity int) int
 	}
 
+	CustomFieldPath struct {
+		Key  func(childComplexity int) int
+		Path func(childComplexity int) int
+	}
+
 	DeletePayload struct {
 		DeletedID func(childComplexity int) int
 	}
@@ -264,6 +274,58 @@ type ComplexityRoot struct {
 		SourceIP        func(childComplexity int) int
 		SourcePort      func(childComplexity int) int
 		Template        func(childComplexity int) int
+	}
+
+	DetectionPaths struct {
+		CustomFields    func(childComplexity int) int
+		DestinationIP   func(childComplexity int) int
+		DestinationPort func(childComplexity int) int
+		FirstDetectedAt func(childComplexity int) int
+		Host            func(childComplexity int) int
+		LastDetectedAt  func(childComplexity int) int
+		Protocol        func(childComplexity int) int
+		SourceIP        func(childComplexity int) int
+		SourcePort      func(childComplexity int) int
+	}
+
+	DetectionRule struct {
+		Approvers          func(childComplexity int) int
+		Assignees          func(childComplexity int) int
+		Category           func(childComplexity int) int
+		CategoryID         func(childComplexity int) int
+		CreatedAt          func(childComplexity int) int
+		DedupFields        func(childComplexity int) int
+		DedupWindowSeconds func(childComplexity int) int
+		Enabled            func(childComplexity int) int
+		EvidenceBound      func(childComplexity int) int
+		HasHmacSecret      func(childComplexity int) int
+		ID                 func(childComplexity int) int
+		Ingesters          func(childComplexity int) int
+		Key                func(childComplexity int) int
+		Kind               func(childComplexity int) int
+		Name               func(childComplexity int) int
+		Paths              func(childComplexity int) int
+		Priority           func(childComplexity int) int
+		RepeatAfterClose   func(childComplexity int) int
+		Site               func(childComplexity int) int
+		SiteID             func(childComplexity int) int
+		Tags               func(childComplexity int) int
+		Template           func(childComplexity int) int
+		TitleTemplate      func(childComplexity int) int
+		UpdatedAt          func(childComplexity int) int
+		UpdatedBy          func(childComplexity int) int
+		UpdatedByID        func(childComplexity int) int
+	}
+
+	DetectionRuleConnection struct {
+		Edges      func(childComplexity int) int
+		PageInfo   func(childComplexity int) int
+		TotalCount func(childComplexity int) int
+	}
+
+	DetectionRuleEdge struct {
+		Cursor func(childComplexity int) int
+		Node   func(childComplexity int) int
 	}
 
 	DetectionTemplateField struct {
@@ -471,6 +533,19 @@ type ComplexityRoot struct {
 		To   func(childComplexity int) int
 	}
 
+	IngestError struct {
+		Code    func(childComplexity int) int
+		Field   func(childComplexity int) int
+		Message func(childComplexity int) int
+	}
+
+	IngestResult struct {
+		Error   func(childComplexity int) int
+		Index   func(childComplexity int) int
+		Outcome func(childComplexity int) int
+		Ticket  func(childComplexity int) int
+	}
+
 	LibrarySchedule struct {
 		Description    func(childComplexity int) int
 		DueInDays      func(childComplexity int) int
@@ -520,6 +595,7 @@ type ComplexityRoot struct {
 		CreateChannel              func(childComplexity int, input notify.ChannelInput) int
 		CreateCompliancePolicy     func(childComplexity int, input ent.CreateCompliancePolicyInput) int
 		CreateDepartment           func(childComplexity int, input directory.DepartmentInput) int
+		CreateDetectionRule        func(childComplexity int, input ingest.RuleInput) int
 		CreateEmployee             func(childComplexity int, input directory.EmployeeInput) int
 		CreateExplanationCategory  func(childComplexity int, input directory.CategoryInput) int
 		CreatePlaybook             func(childComplexity int, input playbooks.Input) int
@@ -533,6 +609,7 @@ type ComplexityRoot struct {
 		DeleteCategory             func(childComplexity int, id int) int
 		DeleteCompliancePolicy     func(childComplexity int, id int) int
 		DeleteDepartment           func(childComplexity int, id int) int
+		DeleteDetectionRule        func(childComplexity int, id int) int
 		DeleteEmployee             func(childComplexity int, id int) int
 		DeleteExplanationCategory  func(childComplexity int, id int) int
 		DeleteSite                 func(childComplexity int, id int) int
@@ -540,6 +617,7 @@ type ComplexityRoot struct {
 		DeleteTicket               func(childComplexity int, id int) int
 		DeleteUser                 func(childComplexity int, id int) int
 		ImportEmployees            func(childComplexity int, file graphql.Upload, mapping []*directory.ColumnMapping, dryRun *bool) int
+		IngestDetection            func(childComplexity int, rule string, event any, idempotencyKey *string) int
 		InvalidateTask             func(childComplexity int, id int, reason string, expectedVersion *int) int
 		LinkTickets                func(childComplexity int, fromID int, toID int, kind ticketlink.Kind) int
 		LookupReputation           func(childComplexity int, ticketID int, refresh *bool) int
@@ -560,6 +638,7 @@ type ComplexityRoot struct {
 		UpdateChannel              func(childComplexity int, id int, input notify.ChannelInput) int
 		UpdateCompliancePolicy     func(childComplexity int, id int, input ent.UpdateCompliancePolicyInput) int
 		UpdateDepartment           func(childComplexity int, id int, input directory.DepartmentInput) int
+		UpdateDetectionRule        func(childComplexity int, id int, input ingest.RuleInput) int
 		UpdateEmployee             func(childComplexity int, id int, input directory.EmployeeInput) int
 		UpdateExplanationCategory  func(childComplexity int, id int, input directory.CategoryInput) int
 		UpdateMemo                 func(childComplexity int, id int, body string, format *memo.Format) int
@@ -661,6 +740,8 @@ type ComplexityRoot struct {
 		Channels              func(childComplexity int) int
 		Deliveries            func(childComplexity int, first *int, after *entgql.Cursor[int], last *int, before *entgql.Cursor[int], status *delivery.Status, kind *delivery.Kind, channelType *schematype.ChannelType, recipientID *int, ticketID *int) int
 		Departments           func(childComplexity int, query *string, first *int, after *entgql.Cursor[int], orderBy *ent.DepartmentOrder) int
+		DetectionRule         func(childComplexity int, key string) int
+		DetectionRules        func(childComplexity int, after *entgql.Cursor[int], first *int, before *entgql.Cursor[int], last *int) int
 		DetectionTemplates    func(childComplexity int) int
 		Employees             func(childComplexity int, query *string, departmentID *int, active *bool, first *int, after *entgql.Cursor[int], orderBy *ent.EmployeeOrder) int
 		ExplanationCategories func(childComplexity int, includeInactive *bool) int
@@ -856,9 +937,11 @@ type ComplexityRoot struct {
 		ClosedAt          func(childComplexity int) int
 		CreatedAt         func(childComplexity int) int
 		Detection         func(childComplexity int) int
+		DetectionCount    func(childComplexity int) int
 		DueAt             func(childComplexity int) int
 		DuplicateCount    func(childComplexity int) int
 		Evidence          func(childComplexity int, after *entgql.Cursor[int], first *int, before *entgql.Cursor[int], last *int) int
+		EvidenceDropped   func(childComplexity int) int
 		ExplanationStatus func(childComplexity int) int
 		Explanations      func(childComplexity int) int
 		History           func(childComplexity int, after *entgql.Cursor[int], first *int, before *entgql.Cursor[int], last *int) int
@@ -1062,6 +1145,9 @@ type CompliancePolicyResolver interface {
 type DeliveryResolver interface {
 	IdempotencyKey(ctx context.Context, obj *ent.Delivery) (string, error)
 }
+type DetectionRuleResolver interface {
+	HasHmacSecret(ctx context.Context, obj *ent.DetectionRule) (bool, error)
+}
 type EvidenceResolver interface {
 	Record(ctx context.Context, obj *ent.Evidence) (any, error)
 }
@@ -1074,6 +1160,9 @@ type ExplanationRequestResolver interface {
 type FieldChangeResolver interface {
 	From(ctx context.Context, obj *schematype.FieldChange) (any, error)
 	To(ctx context.Context, obj *schematype.FieldChange) (any, error)
+}
+type IngestErrorResolver interface {
+	Code(ctx context.Context, obj *errs.Error) (string, error)
 }
 type MutationResolver interface {
 	CreateTicket(ctx context.Context, input tickets.CreateInput) (*ent.Ticket, error)
@@ -1141,6 +1230,10 @@ type MutationResolver interface {
 	InvalidateTask(ctx context.Context, id int, reason string, expectedVersion *int) (*ent.Ticket, error)
 	ReopenTask(ctx context.Context, id int, expectedVersion *int) (*ent.Ticket, error)
 	LookupReputation(ctx context.Context, ticketID int, refresh *bool) ([]*reputation.Result, error)
+	CreateDetectionRule(ctx context.Context, input ingest.RuleInput) (*ent.DetectionRule, error)
+	UpdateDetectionRule(ctx context.Context, id int, input ingest.RuleInput) (*ent.DetectionRule, error)
+	DeleteDetectionRule(ctx context.Context, id int) (int, error)
+	IngestDetection(ctx context.Context, rule string, event any, idempotencyKey *string) (*ingest.Result, error)
 }
 type NotificationPreferenceResolver interface {
 	Channel(ctx context.Context, obj *schematype.NotificationPreference) (*ent.Channel, error)
@@ -1179,6 +1272,8 @@ type QueryResolver interface {
 	Tasks(ctx context.Context, filter *tasks.Filter, orderBy *tasks.Order, after *entgql.Cursor[int], first *int, before *entgql.Cursor[int], last *int) (*ent.TicketConnection, error)
 	DetectionTemplates(ctx context.Context) ([]*tickets.Template, error)
 	TicketMetrics(ctx context.Context, filter *tickets.Filter, groupBy []ticketstats.Group, period *ticketstats.Period, from time.Time, to time.Time, timeZone *string) (*ticketstats.Result, error)
+	DetectionRules(ctx context.Context, after *entgql.Cursor[int], first *int, before *entgql.Cursor[int], last *int) (*ent.DetectionRuleConnection, error)
+	DetectionRule(ctx context.Context, key string) (*ent.DetectionRule, error)
 }
 type SubscriptionResolver interface {
 	TicketEvents(ctx context.Context, filter *tickets.Filter, after *string) (<-chan *live.Change, error)
@@ -1205,6 +1300,7 @@ type TicketResolver interface {
 	Overdue(ctx context.Context, obj *ent.Ticket) (bool, error)
 	QueryFilter(ctx context.Context, obj *ent.Ticket) (any, error)
 	Reputation(ctx context.Context, obj *ent.Ticket) ([]*reputation.Result, error)
+	DetectionCount(ctx context.Context, obj *ent.Ticket) (int, error)
 }
 type TicketChangeResolver interface {
 	Actor(ctx context.Context, obj *live.Change) (*ent.User, error)
@@ -1637,6 +1733,19 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.CustomField.Value(childComplexity), true
 
+	case "CustomFieldPath.key":
+		if e.ComplexityRoot.CustomFieldPath.Key == nil {
+			break
+		}
+
+		return e.ComplexityRoot.CustomFieldPath.Key(childComplexity), true
+	case "CustomFieldPath.path":
+		if e.ComplexityRoot.CustomFieldPath.Path == nil {
+			break
+		}
+
+		return e.ComplexityRoot.CustomFieldPath.Path(childComplexity), true
+
 	case "DeletePayload.deletedID":
 		if e.ComplexityRoot.DeletePayload.DeletedID == nil {
 			break
@@ -1980,6 +2089,250 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Detection.Template(childComplexity), true
+
+	case "DetectionPaths.customFields":
+		if e.ComplexityRoot.DetectionPaths.CustomFields == nil {
+			break
+		}
+
+		return e.ComplexityRoot.DetectionPaths.CustomFields(childComplexity), true
+	case "DetectionPaths.destinationIP":
+		if e.ComplexityRoot.DetectionPaths.DestinationIP == nil {
+			break
+		}
+
+		return e.ComplexityRoot.DetectionPaths.DestinationIP(childComplexity), true
+	case "DetectionPaths.destinationPort":
+		if e.ComplexityRoot.DetectionPaths.DestinationPort == nil {
+			break
+		}
+
+		return e.ComplexityRoot.DetectionPaths.DestinationPort(childComplexity), true
+	case "DetectionPaths.firstDetectedAt":
+		if e.ComplexityRoot.DetectionPaths.FirstDetectedAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.DetectionPaths.FirstDetectedAt(childComplexity), true
+	case "DetectionPaths.host":
+		if e.ComplexityRoot.DetectionPaths.Host == nil {
+			break
+		}
+
+		return e.ComplexityRoot.DetectionPaths.Host(childComplexity), true
+	case "DetectionPaths.lastDetectedAt":
+		if e.ComplexityRoot.DetectionPaths.LastDetectedAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.DetectionPaths.LastDetectedAt(childComplexity), true
+	case "DetectionPaths.protocol":
+		if e.ComplexityRoot.DetectionPaths.Protocol == nil {
+			break
+		}
+
+		return e.ComplexityRoot.DetectionPaths.Protocol(childComplexity), true
+	case "DetectionPaths.sourceIP":
+		if e.ComplexityRoot.DetectionPaths.SourceIP == nil {
+			break
+		}
+
+		return e.ComplexityRoot.DetectionPaths.SourceIP(childComplexity), true
+	case "DetectionPaths.sourcePort":
+		if e.ComplexityRoot.DetectionPaths.SourcePort == nil {
+			break
+		}
+
+		return e.ComplexityRoot.DetectionPaths.SourcePort(childComplexity), true
+
+	case "DetectionRule.approvers":
+		if e.ComplexityRoot.DetectionRule.Approvers == nil {
+			break
+		}
+
+		return e.ComplexityRoot.DetectionRule.Approvers(childComplexity), true
+	case "DetectionRule.assignees":
+		if e.ComplexityRoot.DetectionRule.Assignees == nil {
+			break
+		}
+
+		return e.ComplexityRoot.DetectionRule.Assignees(childComplexity), true
+	case "DetectionRule.category":
+		if e.ComplexityRoot.DetectionRule.Category == nil {
+			break
+		}
+
+		return e.ComplexityRoot.DetectionRule.Category(childComplexity), true
+	case "DetectionRule.categoryID":
+		if e.ComplexityRoot.DetectionRule.CategoryID == nil {
+			break
+		}
+
+		return e.ComplexityRoot.DetectionRule.CategoryID(childComplexity), true
+	case "DetectionRule.createdAt":
+		if e.ComplexityRoot.DetectionRule.CreatedAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.DetectionRule.CreatedAt(childComplexity), true
+	case "DetectionRule.dedupFields":
+		if e.ComplexityRoot.DetectionRule.DedupFields == nil {
+			break
+		}
+
+		return e.ComplexityRoot.DetectionRule.DedupFields(childComplexity), true
+	case "DetectionRule.dedupWindowSeconds":
+		if e.ComplexityRoot.DetectionRule.DedupWindowSeconds == nil {
+			break
+		}
+
+		return e.ComplexityRoot.DetectionRule.DedupWindowSeconds(childComplexity), true
+	case "DetectionRule.enabled":
+		if e.ComplexityRoot.DetectionRule.Enabled == nil {
+			break
+		}
+
+		return e.ComplexityRoot.DetectionRule.Enabled(childComplexity), true
+	case "DetectionRule.evidenceBound":
+		if e.ComplexityRoot.DetectionRule.EvidenceBound == nil {
+			break
+		}
+
+		return e.ComplexityRoot.DetectionRule.EvidenceBound(childComplexity), true
+	case "DetectionRule.hasHmacSecret":
+		if e.ComplexityRoot.DetectionRule.HasHmacSecret == nil {
+			break
+		}
+
+		return e.ComplexityRoot.DetectionRule.HasHmacSecret(childComplexity), true
+	case "DetectionRule.id":
+		if e.ComplexityRoot.DetectionRule.ID == nil {
+			break
+		}
+
+		return e.ComplexityRoot.DetectionRule.ID(childComplexity), true
+	case "DetectionRule.ingesters":
+		if e.ComplexityRoot.DetectionRule.Ingesters == nil {
+			break
+		}
+
+		return e.ComplexityRoot.DetectionRule.Ingesters(childComplexity), true
+	case "DetectionRule.key":
+		if e.ComplexityRoot.DetectionRule.Key == nil {
+			break
+		}
+
+		return e.ComplexityRoot.DetectionRule.Key(childComplexity), true
+	case "DetectionRule.kind":
+		if e.ComplexityRoot.DetectionRule.Kind == nil {
+			break
+		}
+
+		return e.ComplexityRoot.DetectionRule.Kind(childComplexity), true
+	case "DetectionRule.name":
+		if e.ComplexityRoot.DetectionRule.Name == nil {
+			break
+		}
+
+		return e.ComplexityRoot.DetectionRule.Name(childComplexity), true
+	case "DetectionRule.paths":
+		if e.ComplexityRoot.DetectionRule.Paths == nil {
+			break
+		}
+
+		return e.ComplexityRoot.DetectionRule.Paths(childComplexity), true
+	case "DetectionRule.priority":
+		if e.ComplexityRoot.DetectionRule.Priority == nil {
+			break
+		}
+
+		return e.ComplexityRoot.DetectionRule.Priority(childComplexity), true
+	case "DetectionRule.repeatAfterClose":
+		if e.ComplexityRoot.DetectionRule.RepeatAfterClose == nil {
+			break
+		}
+
+		return e.ComplexityRoot.DetectionRule.RepeatAfterClose(childComplexity), true
+	case "DetectionRule.site":
+		if e.ComplexityRoot.DetectionRule.Site == nil {
+			break
+		}
+
+		return e.ComplexityRoot.DetectionRule.Site(childComplexity), true
+	case "DetectionRule.siteID":
+		if e.ComplexityRoot.DetectionRule.SiteID == nil {
+			break
+		}
+
+		return e.ComplexityRoot.DetectionRule.SiteID(childComplexity), true
+	case "DetectionRule.tags":
+		if e.ComplexityRoot.DetectionRule.Tags == nil {
+			break
+		}
+
+		return e.ComplexityRoot.DetectionRule.Tags(childComplexity), true
+	case "DetectionRule.template":
+		if e.ComplexityRoot.DetectionRule.Template == nil {
+			break
+		}
+
+		return e.ComplexityRoot.DetectionRule.Template(childComplexity), true
+	case "DetectionRule.titleTemplate":
+		if e.ComplexityRoot.DetectionRule.TitleTemplate == nil {
+			break
+		}
+
+		return e.ComplexityRoot.DetectionRule.TitleTemplate(childComplexity), true
+	case "DetectionRule.updatedAt":
+		if e.ComplexityRoot.DetectionRule.UpdatedAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.DetectionRule.UpdatedAt(childComplexity), true
+	case "DetectionRule.updatedBy":
+		if e.ComplexityRoot.DetectionRule.UpdatedBy == nil {
+			break
+		}
+
+		return e.ComplexityRoot.DetectionRule.UpdatedBy(childComplexity), true
+	case "DetectionRule.updatedByID":
+		if e.ComplexityRoot.DetectionRule.UpdatedByID == nil {
+			break
+		}
+
+		return e.ComplexityRoot.DetectionRule.UpdatedByID(childComplexity), true
+
+	case "DetectionRuleConnection.edges":
+		if e.ComplexityRoot.DetectionRuleConnection.Edges == nil {
+			break
+		}
+
+		return e.ComplexityRoot.DetectionRuleConnection.Edges(childComplexity), true
+	case "DetectionRuleConnection.pageInfo":
+		if e.ComplexityRoot.DetectionRuleConnection.PageInfo == nil {
+			break
+		}
+
+		return e.ComplexityRoot.DetectionRuleConnection.PageInfo(childComplexity), true
+	case "DetectionRuleConnection.totalCount":
+		if e.ComplexityRoot.DetectionRuleConnection.TotalCount == nil {
+			break
+		}
+
+		return e.ComplexityRoot.DetectionRuleConnection.TotalCount(childComplexity), true
+
+	case "DetectionRuleEdge.cursor":
+		if e.ComplexityRoot.DetectionRuleEdge.Cursor == nil {
+			break
+		}
+
+		return e.ComplexityRoot.DetectionRuleEdge.Cursor(childComplexity), true
+	case "DetectionRuleEdge.node":
+		if e.ComplexityRoot.DetectionRuleEdge.Node == nil {
+			break
+		}
+
+		return e.ComplexityRoot.DetectionRuleEdge.Node(childComplexity), true
 
 	case "DetectionTemplateField.custom":
 		if e.ComplexityRoot.DetectionTemplateField.Custom == nil {
@@ -2854,6 +3207,50 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.FieldChange.To(childComplexity), true
 
+	case "IngestError.code":
+		if e.ComplexityRoot.IngestError.Code == nil {
+			break
+		}
+
+		return e.ComplexityRoot.IngestError.Code(childComplexity), true
+	case "IngestError.field":
+		if e.ComplexityRoot.IngestError.Field == nil {
+			break
+		}
+
+		return e.ComplexityRoot.IngestError.Field(childComplexity), true
+	case "IngestError.message":
+		if e.ComplexityRoot.IngestError.Message == nil {
+			break
+		}
+
+		return e.ComplexityRoot.IngestError.Message(childComplexity), true
+
+	case "IngestResult.error":
+		if e.ComplexityRoot.IngestResult.Error == nil {
+			break
+		}
+
+		return e.ComplexityRoot.IngestResult.Error(childComplexity), true
+	case "IngestResult.index":
+		if e.ComplexityRoot.IngestResult.Index == nil {
+			break
+		}
+
+		return e.ComplexityRoot.IngestResult.Index(childComplexity), true
+	case "IngestResult.outcome":
+		if e.ComplexityRoot.IngestResult.Outcome == nil {
+			break
+		}
+
+		return e.ComplexityRoot.IngestResult.Outcome(childComplexity), true
+	case "IngestResult.ticket":
+		if e.ComplexityRoot.IngestResult.Ticket == nil {
+			break
+		}
+
+		return e.ComplexityRoot.IngestResult.Ticket(childComplexity), true
+
 	case "LibrarySchedule.description":
 		if e.ComplexityRoot.LibrarySchedule.Description == nil {
 			break
@@ -3129,6 +3526,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Mutation.CreateDepartment(childComplexity, args["input"].(directory.DepartmentInput)), true
+	case "Mutation.createDetectionRule":
+		if e.ComplexityRoot.Mutation.CreateDetectionRule == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_createDetectionRule_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.CreateDetectionRule(childComplexity, args["input"].(ingest.RuleInput)), true
 	case "Mutation.createEmployee":
 		if e.ComplexityRoot.Mutation.CreateEmployee == nil {
 			break
@@ -3272,6 +3680,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Mutation.DeleteDepartment(childComplexity, args["id"].(int)), true
+	case "Mutation.deleteDetectionRule":
+		if e.ComplexityRoot.Mutation.DeleteDetectionRule == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_deleteDetectionRule_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.DeleteDetectionRule(childComplexity, args["id"].(int)), true
 	case "Mutation.deleteEmployee":
 		if e.ComplexityRoot.Mutation.DeleteEmployee == nil {
 			break
@@ -3349,6 +3768,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Mutation.ImportEmployees(childComplexity, args["file"].(graphql.Upload), args["mapping"].([]*directory.ColumnMapping), args["dryRun"].(*bool)), true
+	case "Mutation.ingestDetection":
+		if e.ComplexityRoot.Mutation.IngestDetection == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_ingestDetection_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.IngestDetection(childComplexity, args["rule"].(string), args["event"].(any), args["idempotencyKey"].(*string)), true
 	case "Mutation.invalidateTask":
 		if e.ComplexityRoot.Mutation.InvalidateTask == nil {
 			break
@@ -3569,6 +3999,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Mutation.UpdateDepartment(childComplexity, args["id"].(int), args["input"].(directory.DepartmentInput)), true
+	case "Mutation.updateDetectionRule":
+		if e.ComplexityRoot.Mutation.UpdateDetectionRule == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_updateDetectionRule_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.UpdateDetectionRule(childComplexity, args["id"].(int), args["input"].(ingest.RuleInput)), true
 	case "Mutation.updateEmployee":
 		if e.ComplexityRoot.Mutation.UpdateEmployee == nil {
 			break
@@ -4068,6 +4509,28 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Query.Departments(childComplexity, args["query"].(*string), args["first"].(*int), args["after"].(*entgql.Cursor[int]), args["orderBy"].(*ent.DepartmentOrder)), true
+	case "Query.detectionRule":
+		if e.ComplexityRoot.Query.DetectionRule == nil {
+			break
+		}
+
+		args, err := ec.field_Query_detectionRule_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Query.DetectionRule(childComplexity, args["key"].(string)), true
+	case "Query.detectionRules":
+		if e.ComplexityRoot.Query.DetectionRules == nil {
+			break
+		}
+
+		args, err := ec.field_Query_detectionRules_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Query.DetectionRules(childComplexity, args["after"].(*entgql.Cursor[int]), args["first"].(*int), args["before"].(*entgql.Cursor[int]), args["last"].(*int)), true
 	case "Query.detectionTemplates":
 		if e.ComplexityRoot.Query.DetectionTemplates == nil {
 			break
@@ -5043,6 +5506,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Ticket.Detection(childComplexity), true
+	case "Ticket.detectionCount":
+		if e.ComplexityRoot.Ticket.DetectionCount == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Ticket.DetectionCount(childComplexity), true
 	case "Ticket.dueAt":
 		if e.ComplexityRoot.Ticket.DueAt == nil {
 			break
@@ -5066,6 +5535,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Ticket.Evidence(childComplexity, args["after"].(*entgql.Cursor[int]), args["first"].(*int), args["before"].(*entgql.Cursor[int]), args["last"].(*int)), true
+	case "Ticket.evidenceDropped":
+		if e.ComplexityRoot.Ticket.EvidenceDropped == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Ticket.EvidenceDropped(childComplexity), true
 	case "Ticket.explanationStatus":
 		if e.ComplexityRoot.Ticket.ExplanationStatus == nil {
 			break
@@ -5883,9 +6358,13 @@ func (e *executableSchema) Exec(ctx context.Context) graphql.ResponseHandler {
 		ec.unmarshalInputCreateTicketInput,
 		ec.unmarshalInputCreateUserInput,
 		ec.unmarshalInputCustomFieldInput,
+		ec.unmarshalInputCustomFieldPathInput,
 		ec.unmarshalInputDeliveryOrder,
 		ec.unmarshalInputDepartmentOrder,
 		ec.unmarshalInputDetectionInput,
+		ec.unmarshalInputDetectionPathsInput,
+		ec.unmarshalInputDetectionRuleInput,
+		ec.unmarshalInputDetectionRuleOrder,
 		ec.unmarshalInputEmailSettingsInput,
 		ec.unmarshalInputEmployeeOrder,
 		ec.unmarshalInputEvidenceOrder,
@@ -6692,6 +7171,9 @@ input CreateUserInput {
   login: String!
   displayName: String!
   email: String
+  """
+  SERVICE: an integration that only ingests detections (see authz.MayIngest) and reads the tickets it registered.
+  """
   role: UserRole
   """
   For SMS, as digits with an optional leading +.
@@ -6877,6 +7359,123 @@ enum DepartmentOrderField {
   CREATED_AT
   UPDATED_AT
   NAME
+}
+type DetectionRule implements Node {
+  id: ID!
+  createdAt: Time!
+  updatedAt: Time!
+  """
+  The rule's slug, in the ingestion URL /ingest/{key}.
+  """
+  key: String!
+  name: String!
+  kind: DetectionRuleKind!
+  categoryID: ID!
+  siteID: ID!
+  priority: DetectionRulePriority!
+  template: DetectionRuleTemplate!
+  """
+  JSON paths into the event whose values make two events the same attack.
+  """
+  dedupFields: [String!]!
+  dedupWindowSeconds: Int!
+  repeatAfterClose: DetectionRuleRepeatAfterClose!
+  enabled: Boolean!
+  titleTemplate: String!
+  paths: DetectionPaths!
+  evidenceBound: Int!
+  updatedByID: ID
+  category: Category!
+  site: Site!
+  assignees: [User!]
+  approvers: [User!]
+  tags: [Tag!]
+  """
+  The service accounts that may ingest through the rule.
+  """
+  ingesters: [User!]
+  updatedBy: User
+}
+"""
+A connection to a list of items.
+"""
+type DetectionRuleConnection {
+  """
+  A list of edges.
+  """
+  edges: [DetectionRuleEdge]
+  """
+  Information to aid in pagination.
+  """
+  pageInfo: PageInfo!
+  """
+  Identifies the total count of items in the connection.
+  """
+  totalCount: Int!
+}
+"""
+An edge in a connection.
+"""
+type DetectionRuleEdge {
+  """
+  The item at the end of the edge.
+  """
+  node: DetectionRule
+  """
+  A cursor for use in pagination.
+  """
+  cursor: Cursor!
+}
+"""
+DetectionRuleKind is enum for the field kind
+"""
+enum DetectionRuleKind @goModel(model: "socdesk/ent/detectionrule.Kind") {
+  STREAM
+  BATCH
+}
+"""
+Ordering options for DetectionRule connections
+"""
+input DetectionRuleOrder {
+  """
+  The ordering direction.
+  """
+  direction: OrderDirection! = ASC
+  """
+  The field by which to order DetectionRules.
+  """
+  field: DetectionRuleOrderField!
+}
+"""
+Properties by which DetectionRule connections can be ordered.
+"""
+enum DetectionRuleOrderField {
+  CREATED_AT
+  UPDATED_AT
+  KEY
+}
+"""
+DetectionRulePriority is enum for the field priority
+"""
+enum DetectionRulePriority @goModel(model: "socdesk/ent/detectionrule.Priority") {
+  HIGH
+  MEDIUM
+  LOW
+}
+"""
+DetectionRuleRepeatAfterClose is enum for the field repeat_after_close
+"""
+enum DetectionRuleRepeatAfterClose @goModel(model: "socdesk/ent/detectionrule.RepeatAfterClose") {
+  NEW_LINKED
+  REOPEN
+}
+"""
+DetectionRuleTemplate is enum for the field template
+"""
+enum DetectionRuleTemplate @goModel(model: "socdesk/ent/detectionrule.Template") {
+  NETWORK
+  ENDPOINT
+  EMAIL
 }
 type Employee implements Node {
   id: ID!
@@ -7724,6 +8323,10 @@ type Ticket implements Node {
   A task's note of the findings (closed) or the reason (invalid); cleared on reopening.
   """
   resolution: String
+  """
+  Evidence records a detection ticket dropped, the oldest first, to stay within its rule's bound.
+  """
+  evidenceDropped: Int!
   category: Category!
   site: Site!
   assignees: [User!]
@@ -7876,6 +8479,7 @@ enum TicketEventKind @goModel(model: "socdesk/ent/ticketevent.Kind") {
   EVIDENCE_ADDED
   EXPLANATION_REQUESTED
   EXPLANATION_UPDATED
+  DUPLICATE
 }
 """
 TicketKind is enum for the field kind
@@ -8009,6 +8613,9 @@ input UpdateUserInput {
   displayName: String
   email: String
   clearEmail: Boolean
+  """
+  SERVICE: an integration that only ingests detections (see authz.MayIngest) and reads the tickets it registered.
+  """
   role: UserRole
   """
   For SMS, as digits with an optional leading +.
@@ -8033,6 +8640,9 @@ type User implements Node {
   login: String!
   displayName: String!
   email: String
+  """
+  SERVICE: an integration that only ingests detections (see authz.MayIngest) and reads the tickets it registered.
+  """
   role: UserRole!
   """
   For SMS, as digits with an optional leading +.
@@ -8105,6 +8715,7 @@ UserRole is enum for the field role
 enum UserRole @goModel(model: "socdesk/ent/user.Role") {
   ADMIN
   ANALYST
+  SERVICE
 }
 `, BuiltIn: false},
 	{Name: "../notifications.graphql", Input: `# Notifications, propagation and playbooks: the delivery side of socdesk.
@@ -9322,6 +9933,143 @@ type StatusTime {
   meanSeconds: Float!
 }
 `, BuiltIn: false},
+	{Name: "../detections.graphql", Input: `# Detection rules and ingestion: detection pipelines open DETECTION tickets
+# through the rules, as service accounts (role SERVICE) or webhook senders
+# signing with the rule's key; repeats of one attack are counted on its
+# ticket instead of opening more (see package ingest).
+
+"Where a rule finds a ticket's detection fields in an event: JSON paths such as ` + "`" + `src.ip` + "`" + ` or ` + "`" + `$.alerts[0].host` + "`" + `."
+type DetectionPaths {
+  firstDetectedAt: String
+  lastDetectedAt: String
+  sourceIP: String
+  destinationIP: String
+  sourcePort: String
+  destinationPort: String
+  protocol: String
+  host: String
+  customFields: [CustomFieldPath!]
+}
+
+type CustomFieldPath {
+  key: String!
+  path: String!
+}
+
+input DetectionPathsInput {
+  firstDetectedAt: String
+  lastDetectedAt: String
+  sourceIP: String
+  destinationIP: String
+  sourcePort: String
+  destinationPort: String
+  protocol: String
+  host: String
+  customFields: [CustomFieldPathInput!]
+}
+
+input CustomFieldPathInput {
+  key: String!
+  path: String!
+}
+
+"""
+A detection rule, made or changed. On a change, a field left out stays as it
+is and a list given replaces the rule's.
+"""
+input DetectionRuleInput {
+  "1 to 64 lower-case letters, digits, ` + "`" + `_` + "`" + ` or ` + "`" + `-` + "`" + `: the URL's ` + "`" + `/ingest/{key}` + "`" + `. Unique (CONFLICT)."
+  key: String
+  name: String
+  kind: DetectionRuleKind
+  "A category of the APPROVAL or INCIDENT_RESPONSE workflow."
+  categoryID: ID
+  siteID: ID
+  priority: DetectionRulePriority
+  template: DetectionRuleTemplate
+  "Who the tickets are assigned to; they must see the site's tickets."
+  assigneeIDs: [ID!]
+  approverIDs: [ID!]
+  tagIDs: [ID!]
+  "The service accounts (role SERVICE) that may ingest through the rule."
+  ingesterIDs: [ID!]
+  "1 to 10 JSON paths whose values make two events the same attack."
+  dedupFields: [String!]
+  "How long after an attack's last event a repeat is still counted on its ticket (1 s to 30 days; default 3600)."
+  dedupWindowSeconds: Int
+  "What a repeat after the window or after the ticket was closed does."
+  repeatAfterClose: DetectionRuleRepeatAfterClose
+  enabled: Boolean
+  "Go text/template over the event, e.g. ` + "`" + `Port scan from {{.src.ip}}` + "`" + `; checked when saved."
+  titleTemplate: String
+  paths: DetectionPathsInput
+  "The webhook senders' HMAC key (32 to 256 bytes): write-only."
+  hmacSecret: String
+  clearHmacSecret: Boolean
+  "Evidence records a ticket of the rule keeps (1 to 1000; default 100): past it the oldest are dropped and counted in evidenceDropped."
+  evidenceBound: Int
+}
+
+extend type DetectionRule {
+  "Whether webhook senders may sign with a key (the key itself is never returned)."
+  hasHmacSecret: Boolean!
+}
+
+enum IngestOutcome {
+  "A new ticket."
+  CREATED
+  "Counted on the attack's open ticket: duplicateCount + 1, lastDetectedAt moved, the event appended as evidence."
+  DUPLICATE
+  "The attack's closed ticket reopened and counted (a REOPEN rule)."
+  REOPENED
+  "The idempotency key was seen with this very event: its first result, nothing changed."
+  REPLAYED
+  "Refused, nothing changed: see error."
+  FAILED
+}
+
+type IngestError {
+  code: String!
+  field: String
+  message: String!
+}
+
+"What came of one ingested event."
+type IngestResult {
+  index: Int!
+  outcome: IngestOutcome!
+  "The ticket opened or counted on (for a replay, the first result's)."
+  ticket: Ticket
+  error: IngestError
+}
+
+extend type Ticket {
+  "How many times the attack was detected: 1 + duplicateCount (duplicateCount counts the repeats folded into this ticket)."
+  detectionCount: Int!
+}
+
+extend type Query {
+  "Detection rules: all for admins, those of their sites for editors. ` + "`" + `first` + "`" + ` or ` + "`" + `last` + "`" + ` (at most 100) is required."
+  detectionRules(after: Cursor, first: Int, before: Cursor, last: Int): DetectionRuleConnection!
+  detectionRule(key: String!): DetectionRule
+}
+
+extend type Mutation {
+  "Admins: makes a detection rule. BAD_USER_INPUT names the field at fault."
+  createDetectionRule(input: DetectionRuleInput!): DetectionRule!
+  updateDetectionRule(id: ID!, input: DetectionRuleInput!): DetectionRule!
+  deleteDetectionRule(id: ID!): ID!
+  """
+  Ingests one event (a JSON object) through the rule with key ` + "`" + `rule` + "`" + `, as a
+  service account the rule names, or an admin. With ` + "`" + `idempotencyKey` + "`" + ` (at
+  most 255 characters, scoped to the caller, kept at least 24 hours), the
+  same key with the same event returns the first result (REPLAYED) and
+  changes nothing; with another event it is refused with CONFLICT. Arrays of
+  up to 1,000 events: POST /ingest/{rule}.
+  """
+  ingestDetection(rule: String!, event: JSON!, idempotencyKey: String): IngestResult!
+}
+`, BuiltIn: false},
 }
 var parsedSchema = gqlparser.MustLoadSchema(sources...)
 
@@ -9527,6 +10275,16 @@ func (ec *executionContext) childFields_CustomField(ctx context.Context, field g
 	return nil, fmt.Errorf("no field named %q was found under type CustomField", field.Name)
 }
 
+func (ec *executionContext) childFields_CustomFieldPath(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "key":
+		return ec.fieldContext_CustomFieldPath_key(ctx, field)
+	case "path":
+		return ec.fieldContext_CustomFieldPath_path(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type CustomFieldPath", field.Name)
+}
+
 func (ec *executionContext) childFields_DeletePayload(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 	switch field.Name {
 	case "deletedID":
@@ -9685,6 +10443,110 @@ func (ec *executionContext) childFields_Detection(ctx context.Context, field gra
 		return ec.fieldContext_Detection_customFields(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type Detection", field.Name)
+}
+
+func (ec *executionContext) childFields_DetectionPaths(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "firstDetectedAt":
+		return ec.fieldContext_DetectionPaths_firstDetectedAt(ctx, field)
+	case "lastDetectedAt":
+		return ec.fieldContext_DetectionPaths_lastDetectedAt(ctx, field)
+	case "sourceIP":
+		return ec.fieldContext_DetectionPaths_sourceIP(ctx, field)
+	case "destinationIP":
+		return ec.fieldContext_DetectionPaths_destinationIP(ctx, field)
+	case "sourcePort":
+		return ec.fieldContext_DetectionPaths_sourcePort(ctx, field)
+	case "destinationPort":
+		return ec.fieldContext_DetectionPaths_destinationPort(ctx, field)
+	case "protocol":
+		return ec.fieldContext_DetectionPaths_protocol(ctx, field)
+	case "host":
+		return ec.fieldContext_DetectionPaths_host(ctx, field)
+	case "customFields":
+		return ec.fieldContext_DetectionPaths_customFields(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type DetectionPaths", field.Name)
+}
+
+func (ec *executionContext) childFields_DetectionRule(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "id":
+		return ec.fieldContext_DetectionRule_id(ctx, field)
+	case "createdAt":
+		return ec.fieldContext_DetectionRule_createdAt(ctx, field)
+	case "updatedAt":
+		return ec.fieldContext_DetectionRule_updatedAt(ctx, field)
+	case "key":
+		return ec.fieldContext_DetectionRule_key(ctx, field)
+	case "name":
+		return ec.fieldContext_DetectionRule_name(ctx, field)
+	case "kind":
+		return ec.fieldContext_DetectionRule_kind(ctx, field)
+	case "categoryID":
+		return ec.fieldContext_DetectionRule_categoryID(ctx, field)
+	case "siteID":
+		return ec.fieldContext_DetectionRule_siteID(ctx, field)
+	case "priority":
+		return ec.fieldContext_DetectionRule_priority(ctx, field)
+	case "template":
+		return ec.fieldContext_DetectionRule_template(ctx, field)
+	case "dedupFields":
+		return ec.fieldContext_DetectionRule_dedupFields(ctx, field)
+	case "dedupWindowSeconds":
+		return ec.fieldContext_DetectionRule_dedupWindowSeconds(ctx, field)
+	case "repeatAfterClose":
+		return ec.fieldContext_DetectionRule_repeatAfterClose(ctx, field)
+	case "enabled":
+		return ec.fieldContext_DetectionRule_enabled(ctx, field)
+	case "titleTemplate":
+		return ec.fieldContext_DetectionRule_titleTemplate(ctx, field)
+	case "paths":
+		return ec.fieldContext_DetectionRule_paths(ctx, field)
+	case "evidenceBound":
+		return ec.fieldContext_DetectionRule_evidenceBound(ctx, field)
+	case "updatedByID":
+		return ec.fieldContext_DetectionRule_updatedByID(ctx, field)
+	case "category":
+		return ec.fieldContext_DetectionRule_category(ctx, field)
+	case "site":
+		return ec.fieldContext_DetectionRule_site(ctx, field)
+	case "assignees":
+		return ec.fieldContext_DetectionRule_assignees(ctx, field)
+	case "approvers":
+		return ec.fieldContext_DetectionRule_approvers(ctx, field)
+	case "tags":
+		return ec.fieldContext_DetectionRule_tags(ctx, field)
+	case "ingesters":
+		return ec.fieldContext_DetectionRule_ingesters(ctx, field)
+	case "updatedBy":
+		return ec.fieldContext_DetectionRule_updatedBy(ctx, field)
+	case "hasHmacSecret":
+		return ec.fieldContext_DetectionRule_hasHmacSecret(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type DetectionRule", field.Name)
+}
+
+func (ec *executionContext) childFields_DetectionRuleConnection(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "edges":
+		return ec.fieldContext_DetectionRuleConnection_edges(ctx, field)
+	case "pageInfo":
+		return ec.fieldContext_DetectionRuleConnection_pageInfo(ctx, field)
+	case "totalCount":
+		return ec.fieldContext_DetectionRuleConnection_totalCount(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type DetectionRuleConnection", field.Name)
+}
+
+func (ec *executionContext) childFields_DetectionRuleEdge(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "node":
+		return ec.fieldContext_DetectionRuleEdge_node(ctx, field)
+	case "cursor":
+		return ec.fieldContext_DetectionRuleEdge_cursor(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type DetectionRuleEdge", field.Name)
 }
 
 func (ec *executionContext) childFields_DetectionTemplateField(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
@@ -10095,6 +10957,32 @@ func (ec *executionContext) childFields_FieldChange(ctx context.Context, field g
 		return ec.fieldContext_FieldChange_to(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type FieldChange", field.Name)
+}
+
+func (ec *executionContext) childFields_IngestError(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "code":
+		return ec.fieldContext_IngestError_code(ctx, field)
+	case "field":
+		return ec.fieldContext_IngestError_field(ctx, field)
+	case "message":
+		return ec.fieldContext_IngestError_message(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type IngestError", field.Name)
+}
+
+func (ec *executionContext) childFields_IngestResult(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "index":
+		return ec.fieldContext_IngestResult_index(ctx, field)
+	case "outcome":
+		return ec.fieldContext_IngestResult_outcome(ctx, field)
+	case "ticket":
+		return ec.fieldContext_IngestResult_ticket(ctx, field)
+	case "error":
+		return ec.fieldContext_IngestResult_error(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type IngestResult", field.Name)
 }
 
 func (ec *executionContext) childFields_LibrarySchedule(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
@@ -10683,6 +11571,8 @@ func (ec *executionContext) childFields_Ticket(ctx context.Context, field graphq
 		return ec.fieldContext_Ticket_querySearch(ctx, field)
 	case "resolution":
 		return ec.fieldContext_Ticket_resolution(ctx, field)
+	case "evidenceDropped":
+		return ec.fieldContext_Ticket_evidenceDropped(ctx, field)
 	case "category":
 		return ec.fieldContext_Ticket_category(ctx, field)
 	case "site":
@@ -10733,6 +11623,8 @@ func (ec *executionContext) childFields_Ticket(ctx context.Context, field graphq
 		return ec.fieldContext_Ticket_queryFilter(ctx, field)
 	case "reputation":
 		return ec.fieldContext_Ticket_reputation(ctx, field)
+	case "detectionCount":
+		return ec.fieldContext_Ticket_detectionCount(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type Ticket", field.Name)
 }
@@ -11489,6 +12381,20 @@ func (ec *executionContext) field_Mutation_createDepartment_args(ctx context.Con
 	return args, nil
 }
 
+func (ec *executionContext) field_Mutation_createDetectionRule_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "input",
+		func(ctx context.Context, v any) (ingest.RuleInput, error) {
+			return ec.unmarshalNDetectionRuleInput2socdeskᚋinternalᚋingestᚐRuleInput(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["input"] = arg0
+	return args, nil
+}
+
 func (ec *executionContext) field_Mutation_createEmployee_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
 	var err error
 	args := map[string]any{}
@@ -11671,6 +12577,20 @@ func (ec *executionContext) field_Mutation_deleteDepartment_args(ctx context.Con
 	return args, nil
 }
 
+func (ec *executionContext) field_Mutation_deleteDetectionRule_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "id",
+		func(ctx context.Context, v any) (int, error) {
+			return ec.unmarshalNID2int(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["id"] = arg0
+	return args, nil
+}
+
 func (ec *executionContext) field_Mutation_deleteEmployee_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
 	var err error
 	args := map[string]any{}
@@ -11782,6 +12702,36 @@ func (ec *executionContext) field_Mutation_importEmployees_args(ctx context.Cont
 		return nil, err
 	}
 	args["dryRun"] = arg2
+	return args, nil
+}
+
+func (ec *executionContext) field_Mutation_ingestDetection_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "rule",
+		func(ctx context.Context, v any) (string, error) {
+			return ec.unmarshalNString2string(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["rule"] = arg0
+	arg1, err := graphql.ProcessArgField(ctx, rawArgs, "event",
+		func(ctx context.Context, v any) (any, error) {
+			return ec.unmarshalNJSON2interface(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["event"] = arg1
+	arg2, err := graphql.ProcessArgField(ctx, rawArgs, "idempotencyKey",
+		func(ctx context.Context, v any) (*string, error) {
+			return ec.unmarshalOString2ᚖstring(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["idempotencyKey"] = arg2
 	return args, nil
 }
 
@@ -12241,6 +13191,28 @@ func (ec *executionContext) field_Mutation_updateDepartment_args(ctx context.Con
 	arg1, err := graphql.ProcessArgField(ctx, rawArgs, "input",
 		func(ctx context.Context, v any) (directory.DepartmentInput, error) {
 			return ec.unmarshalNUpdateDepartmentInput2socdeskᚋinternalᚋdirectoryᚐDepartmentInput(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["input"] = arg1
+	return args, nil
+}
+
+func (ec *executionContext) field_Mutation_updateDetectionRule_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "id",
+		func(ctx context.Context, v any) (int, error) {
+			return ec.unmarshalNID2int(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["id"] = arg0
+	arg1, err := graphql.ProcessArgField(ctx, rawArgs, "input",
+		func(ctx context.Context, v any) (ingest.RuleInput, error) {
+			return ec.unmarshalNDetectionRuleInput2socdeskᚋinternalᚋingestᚐRuleInput(ctx, v)
 		})
 	if err != nil {
 		return nil, err
@@ -12740,6 +13712,58 @@ func (ec *executionContext) field_Query_departments_args(ctx context.Context, ra
 		return nil, err
 	}
 	args["orderBy"] = arg3
+	return args, nil
+}
+
+func (ec *executionContext) field_Query_detectionRule_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "key",
+		func(ctx context.Context, v any) (string, error) {
+			return ec.unmarshalNString2string(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["key"] = arg0
+	return args, nil
+}
+
+func (ec *executionContext) field_Query_detectionRules_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "after",
+		func(ctx context.Context, v any) (*entgql.Cursor[int], error) {
+			return ec.unmarshalOCursor2ᚖentgoᚗioᚋcontribᚋentgqlᚐCursor(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["after"] = arg0
+	arg1, err := graphql.ProcessArgField(ctx, rawArgs, "first",
+		func(ctx context.Context, v any) (*int, error) {
+			return ec.unmarshalOInt2ᚖint(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["first"] = arg1
+	arg2, err := graphql.ProcessArgField(ctx, rawArgs, "before",
+		func(ctx context.Context, v any) (*entgql.Cursor[int], error) {
+			return ec.unmarshalOCursor2ᚖentgoᚗioᚋcontribᚋentgqlᚐCursor(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["before"] = arg2
+	arg3, err := graphql.ProcessArgField(ctx, rawArgs, "last",
+		func(ctx context.Context, v any) (*int, error) {
+			return ec.unmarshalOInt2ᚖint(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["last"] = arg3
 	return args, nil
 }
 
@@ -15491,6 +16515,52 @@ func (ec *executionContext) fieldContext_CustomField_value(_ context.Context, fi
 	return graphql.NewScalarFieldContext("CustomField", field, false, false, errors.New("field of type String does not have child fields"))
 }
 
+func (ec *executionContext) _CustomFieldPath_key(ctx context.Context, field graphql.CollectedField, obj *schematype.CustomFieldPath) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_CustomFieldPath_key(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Key, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_CustomFieldPath_key(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("CustomFieldPath", field, false, false, errors.New("field of type String does not have child fields"))
+}
+
+func (ec *executionContext) _CustomFieldPath_path(ctx context.Context, field graphql.CollectedField, obj *schematype.CustomFieldPath) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_CustomFieldPath_path(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Path, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_CustomFieldPath_path(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("CustomFieldPath", field, false, false, errors.New("field of type String does not have child fields"))
+}
+
 func (ec *executionContext) _DeletePayload_deletedID(ctx context.Context, field graphql.CollectedField, obj *model.DeletePayload) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -16903,6 +17973,1034 @@ func (ec *executionContext) fieldContext_Detection_customFields(_ context.Contex
 		},
 	}
 	return fc, nil
+}
+
+func (ec *executionContext) _DetectionPaths_firstDetectedAt(ctx context.Context, field graphql.CollectedField, obj *schematype.DetectionPaths) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_DetectionPaths_firstDetectedAt(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.FirstDetectedAt, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalOString2string(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_DetectionPaths_firstDetectedAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("DetectionPaths", field, false, false, errors.New("field of type String does not have child fields"))
+}
+
+func (ec *executionContext) _DetectionPaths_lastDetectedAt(ctx context.Context, field graphql.CollectedField, obj *schematype.DetectionPaths) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_DetectionPaths_lastDetectedAt(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.LastDetectedAt, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalOString2string(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_DetectionPaths_lastDetectedAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("DetectionPaths", field, false, false, errors.New("field of type String does not have child fields"))
+}
+
+func (ec *executionContext) _DetectionPaths_sourceIP(ctx context.Context, field graphql.CollectedField, obj *schematype.DetectionPaths) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_DetectionPaths_sourceIP(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.SourceIP, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalOString2string(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_DetectionPaths_sourceIP(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("DetectionPaths", field, false, false, errors.New("field of type String does not have child fields"))
+}
+
+func (ec *executionContext) _DetectionPaths_destinationIP(ctx context.Context, field graphql.CollectedField, obj *schematype.DetectionPaths) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_DetectionPaths_destinationIP(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.DestinationIP, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalOString2string(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_DetectionPaths_destinationIP(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("DetectionPaths", field, false, false, errors.New("field of type String does not have child fields"))
+}
+
+func (ec *executionContext) _DetectionPaths_sourcePort(ctx context.Context, field graphql.CollectedField, obj *schematype.DetectionPaths) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_DetectionPaths_sourcePort(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.SourcePort, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalOString2string(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_DetectionPaths_sourcePort(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("DetectionPaths", field, false, false, errors.New("field of type String does not have child fields"))
+}
+
+func (ec *executionContext) _DetectionPaths_destinationPort(ctx context.Context, field graphql.CollectedField, obj *schematype.DetectionPaths) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_DetectionPaths_destinationPort(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.DestinationPort, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalOString2string(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_DetectionPaths_destinationPort(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("DetectionPaths", field, false, false, errors.New("field of type String does not have child fields"))
+}
+
+func (ec *executionContext) _DetectionPaths_protocol(ctx context.Context, field graphql.CollectedField, obj *schematype.DetectionPaths) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_DetectionPaths_protocol(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Protocol, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalOString2string(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_DetectionPaths_protocol(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("DetectionPaths", field, false, false, errors.New("field of type String does not have child fields"))
+}
+
+func (ec *executionContext) _DetectionPaths_host(ctx context.Context, field graphql.CollectedField, obj *schematype.DetectionPaths) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_DetectionPaths_host(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Host, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalOString2string(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_DetectionPaths_host(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("DetectionPaths", field, false, false, errors.New("field of type String does not have child fields"))
+}
+
+func (ec *executionContext) _DetectionPaths_customFields(ctx context.Context, field graphql.CollectedField, obj *schematype.DetectionPaths) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_DetectionPaths_customFields(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.CustomFields, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []schematype.CustomFieldPath) graphql.Marshaler {
+			return ec.marshalOCustomFieldPath2ᚕsocdeskᚋentᚋschematypeᚐCustomFieldPathᚄ(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_DetectionPaths_customFields(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "DetectionPaths",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_CustomFieldPath(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _DetectionRule_id(ctx context.Context, field graphql.CollectedField, obj *ent.DetectionRule) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_DetectionRule_id(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.ID, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNID2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_DetectionRule_id(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("DetectionRule", field, false, false, errors.New("field of type ID does not have child fields"))
+}
+
+func (ec *executionContext) _DetectionRule_createdAt(ctx context.Context, field graphql.CollectedField, obj *ent.DetectionRule) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_DetectionRule_createdAt(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.CreatedAt, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v time.Time) graphql.Marshaler {
+			return ec.marshalNTime2timeᚐTime(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_DetectionRule_createdAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("DetectionRule", field, false, false, errors.New("field of type Time does not have child fields"))
+}
+
+func (ec *executionContext) _DetectionRule_updatedAt(ctx context.Context, field graphql.CollectedField, obj *ent.DetectionRule) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_DetectionRule_updatedAt(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.UpdatedAt, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v time.Time) graphql.Marshaler {
+			return ec.marshalNTime2timeᚐTime(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_DetectionRule_updatedAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("DetectionRule", field, false, false, errors.New("field of type Time does not have child fields"))
+}
+
+func (ec *executionContext) _DetectionRule_key(ctx context.Context, field graphql.CollectedField, obj *ent.DetectionRule) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_DetectionRule_key(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Key, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_DetectionRule_key(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("DetectionRule", field, false, false, errors.New("field of type String does not have child fields"))
+}
+
+func (ec *executionContext) _DetectionRule_name(ctx context.Context, field graphql.CollectedField, obj *ent.DetectionRule) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_DetectionRule_name(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Name, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_DetectionRule_name(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("DetectionRule", field, false, false, errors.New("field of type String does not have child fields"))
+}
+
+func (ec *executionContext) _DetectionRule_kind(ctx context.Context, field graphql.CollectedField, obj *ent.DetectionRule) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_DetectionRule_kind(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Kind, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v detectionrule.Kind) graphql.Marshaler {
+			return ec.marshalNDetectionRuleKind2socdeskᚋentᚋdetectionruleᚐKind(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_DetectionRule_kind(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("DetectionRule", field, false, false, errors.New("field of type DetectionRuleKind does not have child fields"))
+}
+
+func (ec *executionContext) _DetectionRule_categoryID(ctx context.Context, field graphql.CollectedField, obj *ent.DetectionRule) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_DetectionRule_categoryID(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.CategoryID, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNID2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_DetectionRule_categoryID(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("DetectionRule", field, false, false, errors.New("field of type ID does not have child fields"))
+}
+
+func (ec *executionContext) _DetectionRule_siteID(ctx context.Context, field graphql.CollectedField, obj *ent.DetectionRule) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_DetectionRule_siteID(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.SiteID, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNID2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_DetectionRule_siteID(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("DetectionRule", field, false, false, errors.New("field of type ID does not have child fields"))
+}
+
+func (ec *executionContext) _DetectionRule_priority(ctx context.Context, field graphql.CollectedField, obj *ent.DetectionRule) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_DetectionRule_priority(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Priority, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v detectionrule.Priority) graphql.Marshaler {
+			return ec.marshalNDetectionRulePriority2socdeskᚋentᚋdetectionruleᚐPriority(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_DetectionRule_priority(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("DetectionRule", field, false, false, errors.New("field of type DetectionRulePriority does not have child fields"))
+}
+
+func (ec *executionContext) _DetectionRule_template(ctx context.Context, field graphql.CollectedField, obj *ent.DetectionRule) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_DetectionRule_template(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Template, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v detectionrule.Template) graphql.Marshaler {
+			return ec.marshalNDetectionRuleTemplate2socdeskᚋentᚋdetectionruleᚐTemplate(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_DetectionRule_template(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("DetectionRule", field, false, false, errors.New("field of type DetectionRuleTemplate does not have child fields"))
+}
+
+func (ec *executionContext) _DetectionRule_dedupFields(ctx context.Context, field graphql.CollectedField, obj *ent.DetectionRule) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_DetectionRule_dedupFields(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.DedupFields, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []string) graphql.Marshaler {
+			return ec.marshalNString2ᚕstringᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_DetectionRule_dedupFields(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("DetectionRule", field, false, false, errors.New("field of type String does not have child fields"))
+}
+
+func (ec *executionContext) _DetectionRule_dedupWindowSeconds(ctx context.Context, field graphql.CollectedField, obj *ent.DetectionRule) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_DetectionRule_dedupWindowSeconds(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.DedupWindowSeconds, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_DetectionRule_dedupWindowSeconds(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("DetectionRule", field, false, false, errors.New("field of type Int does not have child fields"))
+}
+
+func (ec *executionContext) _DetectionRule_repeatAfterClose(ctx context.Context, field graphql.CollectedField, obj *ent.DetectionRule) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_DetectionRule_repeatAfterClose(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.RepeatAfterClose, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v detectionrule.RepeatAfterClose) graphql.Marshaler {
+			return ec.marshalNDetectionRuleRepeatAfterClose2socdeskᚋentᚋdetectionruleᚐRepeatAfterClose(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_DetectionRule_repeatAfterClose(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("DetectionRule", field, false, false, errors.New("field of type DetectionRuleRepeatAfterClose does not have child fields"))
+}
+
+func (ec *executionContext) _DetectionRule_enabled(ctx context.Context, field graphql.CollectedField, obj *ent.DetectionRule) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_DetectionRule_enabled(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Enabled, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v bool) graphql.Marshaler {
+			return ec.marshalNBoolean2bool(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_DetectionRule_enabled(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("DetectionRule", field, false, false, errors.New("field of type Boolean does not have child fields"))
+}
+
+func (ec *executionContext) _DetectionRule_titleTemplate(ctx context.Context, field graphql.CollectedField, obj *ent.DetectionRule) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_DetectionRule_titleTemplate(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.TitleTemplate, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_DetectionRule_titleTemplate(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("DetectionRule", field, false, false, errors.New("field of type String does not have child fields"))
+}
+
+func (ec *executionContext) _DetectionRule_paths(ctx context.Context, field graphql.CollectedField, obj *ent.DetectionRule) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_DetectionRule_paths(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Paths, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v schematype.DetectionPaths) graphql.Marshaler {
+			return ec.marshalNDetectionPaths2socdeskᚋentᚋschematypeᚐDetectionPaths(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_DetectionRule_paths(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "DetectionRule",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_DetectionPaths(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _DetectionRule_evidenceBound(ctx context.Context, field graphql.CollectedField, obj *ent.DetectionRule) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_DetectionRule_evidenceBound(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.EvidenceBound, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_DetectionRule_evidenceBound(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("DetectionRule", field, false, false, errors.New("field of type Int does not have child fields"))
+}
+
+func (ec *executionContext) _DetectionRule_updatedByID(ctx context.Context, field graphql.CollectedField, obj *ent.DetectionRule) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_DetectionRule_updatedByID(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.UpdatedByID, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *int) graphql.Marshaler {
+			return ec.marshalOID2ᚖint(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_DetectionRule_updatedByID(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("DetectionRule", field, false, false, errors.New("field of type ID does not have child fields"))
+}
+
+func (ec *executionContext) _DetectionRule_category(ctx context.Context, field graphql.CollectedField, obj *ent.DetectionRule) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_DetectionRule_category(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Category(ctx)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *ent.Category) graphql.Marshaler {
+			return ec.marshalNCategory2ᚖsocdeskᚋentᚐCategory(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_DetectionRule_category(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "DetectionRule",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Category(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _DetectionRule_site(ctx context.Context, field graphql.CollectedField, obj *ent.DetectionRule) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_DetectionRule_site(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Site(ctx)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *ent.Site) graphql.Marshaler {
+			return ec.marshalNSite2ᚖsocdeskᚋentᚐSite(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_DetectionRule_site(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "DetectionRule",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Site(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _DetectionRule_assignees(ctx context.Context, field graphql.CollectedField, obj *ent.DetectionRule) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_DetectionRule_assignees(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Assignees(ctx)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []*ent.User) graphql.Marshaler {
+			return ec.marshalOUser2ᚕᚖsocdeskᚋentᚐUserᚄ(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_DetectionRule_assignees(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "DetectionRule",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_User(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _DetectionRule_approvers(ctx context.Context, field graphql.CollectedField, obj *ent.DetectionRule) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_DetectionRule_approvers(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Approvers(ctx)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []*ent.User) graphql.Marshaler {
+			return ec.marshalOUser2ᚕᚖsocdeskᚋentᚐUserᚄ(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_DetectionRule_approvers(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "DetectionRule",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_User(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _DetectionRule_tags(ctx context.Context, field graphql.CollectedField, obj *ent.DetectionRule) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_DetectionRule_tags(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Tags(ctx)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []*ent.Tag) graphql.Marshaler {
+			return ec.marshalOTag2ᚕᚖsocdeskᚋentᚐTagᚄ(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_DetectionRule_tags(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "DetectionRule",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Tag(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _DetectionRule_ingesters(ctx context.Context, field graphql.CollectedField, obj *ent.DetectionRule) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_DetectionRule_ingesters(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Ingesters(ctx)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []*ent.User) graphql.Marshaler {
+			return ec.marshalOUser2ᚕᚖsocdeskᚋentᚐUserᚄ(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_DetectionRule_ingesters(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "DetectionRule",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_User(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _DetectionRule_updatedBy(ctx context.Context, field graphql.CollectedField, obj *ent.DetectionRule) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_DetectionRule_updatedBy(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.UpdatedBy(ctx)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *ent.User) graphql.Marshaler {
+			return ec.marshalOUser2ᚖsocdeskᚋentᚐUser(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_DetectionRule_updatedBy(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "DetectionRule",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_User(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _DetectionRule_hasHmacSecret(ctx context.Context, field graphql.CollectedField, obj *ent.DetectionRule) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_DetectionRule_hasHmacSecret(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.DetectionRule().HasHmacSecret(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v bool) graphql.Marshaler {
+			return ec.marshalNBoolean2bool(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_DetectionRule_hasHmacSecret(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("DetectionRule", field, true, true, errors.New("field of type Boolean does not have child fields"))
+}
+
+func (ec *executionContext) _DetectionRuleConnection_edges(ctx context.Context, field graphql.CollectedField, obj *ent.DetectionRuleConnection) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_DetectionRuleConnection_edges(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Edges, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []*ent.DetectionRuleEdge) graphql.Marshaler {
+			return ec.marshalODetectionRuleEdge2ᚕᚖsocdeskᚋentᚐDetectionRuleEdge(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_DetectionRuleConnection_edges(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "DetectionRuleConnection",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_DetectionRuleEdge(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _DetectionRuleConnection_pageInfo(ctx context.Context, field graphql.CollectedField, obj *ent.DetectionRuleConnection) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_DetectionRuleConnection_pageInfo(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.PageInfo, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v entgql.PageInfo[int]) graphql.Marshaler {
+			return ec.marshalNPageInfo2entgoᚗioᚋcontribᚋentgqlᚐPageInfo(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_DetectionRuleConnection_pageInfo(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "DetectionRuleConnection",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_PageInfo(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _DetectionRuleConnection_totalCount(ctx context.Context, field graphql.CollectedField, obj *ent.DetectionRuleConnection) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_DetectionRuleConnection_totalCount(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.TotalCount, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_DetectionRuleConnection_totalCount(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("DetectionRuleConnection", field, false, false, errors.New("field of type Int does not have child fields"))
+}
+
+func (ec *executionContext) _DetectionRuleEdge_node(ctx context.Context, field graphql.CollectedField, obj *ent.DetectionRuleEdge) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_DetectionRuleEdge_node(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Node, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *ent.DetectionRule) graphql.Marshaler {
+			return ec.marshalODetectionRule2ᚖsocdeskᚋentᚐDetectionRule(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_DetectionRuleEdge_node(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "DetectionRuleEdge",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_DetectionRule(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _DetectionRuleEdge_cursor(ctx context.Context, field graphql.CollectedField, obj *ent.DetectionRuleEdge) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_DetectionRuleEdge_cursor(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Cursor, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v entgql.Cursor[int]) graphql.Marshaler {
+			return ec.marshalNCursor2entgoᚗioᚋcontribᚋentgqlᚐCursor(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_DetectionRuleEdge_cursor(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("DetectionRuleEdge", field, false, false, errors.New("field of type Cursor does not have child fields"))
 }
 
 func (ec *executionContext) _DetectionTemplateField_name(ctx context.Context, field graphql.CollectedField, obj *tickets.TemplateField) (ret graphql.Marshaler) {
@@ -20423,6 +22521,185 @@ func (ec *executionContext) fieldContext_FieldChange_to(_ context.Context, field
 	return graphql.NewScalarFieldContext("FieldChange", field, true, true, errors.New("field of type JSON does not have child fields"))
 }
 
+func (ec *executionContext) _IngestError_code(ctx context.Context, field graphql.CollectedField, obj *errs.Error) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_IngestError_code(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.IngestError().Code(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_IngestError_code(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("IngestError", field, true, true, errors.New("field of type String does not have child fields"))
+}
+
+func (ec *executionContext) _IngestError_field(ctx context.Context, field graphql.CollectedField, obj *errs.Error) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_IngestError_field(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Field, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalOString2string(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_IngestError_field(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("IngestError", field, false, false, errors.New("field of type String does not have child fields"))
+}
+
+func (ec *executionContext) _IngestError_message(ctx context.Context, field graphql.CollectedField, obj *errs.Error) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_IngestError_message(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Message, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_IngestError_message(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("IngestError", field, false, false, errors.New("field of type String does not have child fields"))
+}
+
+func (ec *executionContext) _IngestResult_index(ctx context.Context, field graphql.CollectedField, obj *ingest.Result) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_IngestResult_index(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Index, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_IngestResult_index(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("IngestResult", field, false, false, errors.New("field of type Int does not have child fields"))
+}
+
+func (ec *executionContext) _IngestResult_outcome(ctx context.Context, field graphql.CollectedField, obj *ingest.Result) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_IngestResult_outcome(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Outcome, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v ingest.Outcome) graphql.Marshaler {
+			return ec.marshalNIngestOutcome2socdeskᚋinternalᚋingestᚐOutcome(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_IngestResult_outcome(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("IngestResult", field, false, false, errors.New("field of type IngestOutcome does not have child fields"))
+}
+
+func (ec *executionContext) _IngestResult_ticket(ctx context.Context, field graphql.CollectedField, obj *ingest.Result) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_IngestResult_ticket(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Ticket, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *ent.Ticket) graphql.Marshaler {
+			return ec.marshalOTicket2ᚖsocdeskᚋentᚐTicket(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_IngestResult_ticket(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "IngestResult",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Ticket(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _IngestResult_error(ctx context.Context, field graphql.CollectedField, obj *ingest.Result) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_IngestResult_error(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Error, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *errs.Error) graphql.Marshaler {
+			return ec.marshalOIngestError2ᚖsocdeskᚋinternalᚋerrsᚐError(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_IngestResult_error(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "IngestResult",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_IngestError(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
 func (ec *executionContext) _LibrarySchedule_id(ctx context.Context, field graphql.CollectedField, obj *library.Entry) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -23912,6 +26189,188 @@ func (ec *executionContext) fieldContext_Mutation_lookupReputation(ctx context.C
 	return fc, nil
 }
 
+func (ec *executionContext) _Mutation_createDetectionRule(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_createDetectionRule(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().CreateDetectionRule(ctx, fc.Args["input"].(ingest.RuleInput))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *ent.DetectionRule) graphql.Marshaler {
+			return ec.marshalNDetectionRule2ᚖsocdeskᚋentᚐDetectionRule(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_createDetectionRule(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_DetectionRule(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_createDetectionRule_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Mutation_updateDetectionRule(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_updateDetectionRule(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().UpdateDetectionRule(ctx, fc.Args["id"].(int), fc.Args["input"].(ingest.RuleInput))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *ent.DetectionRule) graphql.Marshaler {
+			return ec.marshalNDetectionRule2ᚖsocdeskᚋentᚐDetectionRule(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_updateDetectionRule(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_DetectionRule(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_updateDetectionRule_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Mutation_deleteDetectionRule(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_deleteDetectionRule(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().DeleteDetectionRule(ctx, fc.Args["id"].(int))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNID2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_deleteDetectionRule(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return nil, errors.New("field of type ID does not have child fields")
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_deleteDetectionRule_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Mutation_ingestDetection(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_ingestDetection(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().IngestDetection(ctx, fc.Args["rule"].(string),
+				func() any {
+					if fc.Args["event"] == nil {
+						return nil
+					}
+					return fc.Args["event"].(any)
+				}(), fc.Args["idempotencyKey"].(*string))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *ingest.Result) graphql.Marshaler {
+			return ec.marshalNIngestResult2ᚖsocdeskᚋinternalᚋingestᚐResult(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_ingestDetection(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_IngestResult(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_ingestDetection_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
 func (ec *executionContext) _NotificationPreference_channel(ctx context.Context, field graphql.CollectedField, obj *schematype.NotificationPreference) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -26235,6 +28694,94 @@ func (ec *executionContext) fieldContext_Query_ticketMetrics(ctx context.Context
 	}()
 	ctx = graphql.WithFieldContext(ctx, fc)
 	if fc.Args, err = ec.field_Query_ticketMetrics_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Query_detectionRules(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Query_detectionRules(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Query().DetectionRules(ctx, fc.Args["after"].(*entgql.Cursor[int]), fc.Args["first"].(*int), fc.Args["before"].(*entgql.Cursor[int]), fc.Args["last"].(*int))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *ent.DetectionRuleConnection) graphql.Marshaler {
+			return ec.marshalNDetectionRuleConnection2ᚖsocdeskᚋentᚐDetectionRuleConnection(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Query_detectionRules(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Query",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_DetectionRuleConnection(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Query_detectionRules_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Query_detectionRule(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Query_detectionRule(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Query().DetectionRule(ctx, fc.Args["key"].(string))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *ent.DetectionRule) graphql.Marshaler {
+			return ec.marshalODetectionRule2ᚖsocdeskᚋentᚐDetectionRule(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_Query_detectionRule(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Query",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_DetectionRule(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Query_detectionRule_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
 		ec.Error(ctx, err)
 		return fc, err
 	}
@@ -29640,6 +32187,29 @@ func (ec *executionContext) fieldContext_Ticket_resolution(_ context.Context, fi
 	return graphql.NewScalarFieldContext("Ticket", field, false, false, errors.New("field of type String does not have child fields"))
 }
 
+func (ec *executionContext) _Ticket_evidenceDropped(ctx context.Context, field graphql.CollectedField, obj *ent.Ticket) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Ticket_evidenceDropped(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.EvidenceDropped, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Ticket_evidenceDropped(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Ticket", field, false, false, errors.New("field of type Int does not have child fields"))
+}
+
 func (ec *executionContext) _Ticket_category(ctx context.Context, field graphql.CollectedField, obj *ent.Ticket) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -30483,6 +33053,29 @@ func (ec *executionContext) fieldContext_Ticket_reputation(_ context.Context, fi
 		},
 	}
 	return fc, nil
+}
+
+func (ec *executionContext) _Ticket_detectionCount(ctx context.Context, field graphql.CollectedField, obj *ent.Ticket) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Ticket_detectionCount(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.Ticket().DetectionCount(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Ticket_detectionCount(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Ticket", field, true, true, errors.New("field of type Int does not have child fields"))
 }
 
 func (ec *executionContext) _TicketActionOption_action(ctx context.Context, field graphql.CollectedField, obj *workflow.Option) (ret graphql.Marshaler) {
@@ -35175,6 +37768,43 @@ func (ec *executionContext) unmarshalInputCustomFieldInput(ctx context.Context, 
 	return it, nil
 }
 
+func (ec *executionContext) unmarshalInputCustomFieldPathInput(ctx context.Context, obj any) (schematype.CustomFieldPath, error) {
+	var it schematype.CustomFieldPath
+	if obj == nil {
+		return it, nil
+	}
+
+	asMap := map[string]any{}
+	for k, v := range obj.(map[string]any) {
+		asMap[k] = v
+	}
+
+	fieldsInOrder := [...]string{"key", "path"}
+	for _, k := range fieldsInOrder {
+		v, ok := asMap[k]
+		if !ok {
+			continue
+		}
+		switch k {
+		case "key":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("key"))
+			data, err := ec.unmarshalNString2string(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Key = data
+		case "path":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("path"))
+			data, err := ec.unmarshalNString2string(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Path = data
+		}
+	}
+	return it, nil
+}
+
 func (ec *executionContext) unmarshalInputDeliveryOrder(ctx context.Context, obj any) (ent.DeliveryOrder, error) {
 	var it ent.DeliveryOrder
 	if obj == nil {
@@ -35345,6 +37975,296 @@ func (ec *executionContext) unmarshalInputDetectionInput(ctx context.Context, ob
 				return it, err
 			}
 			it.CustomFields = data
+		}
+	}
+	return it, nil
+}
+
+func (ec *executionContext) unmarshalInputDetectionPathsInput(ctx context.Context, obj any) (schematype.DetectionPaths, error) {
+	var it schematype.DetectionPaths
+	if obj == nil {
+		return it, nil
+	}
+
+	asMap := map[string]any{}
+	for k, v := range obj.(map[string]any) {
+		asMap[k] = v
+	}
+
+	fieldsInOrder := [...]string{"firstDetectedAt", "lastDetectedAt", "sourceIP", "destinationIP", "sourcePort", "destinationPort", "protocol", "host", "customFields"}
+	for _, k := range fieldsInOrder {
+		v, ok := asMap[k]
+		if !ok {
+			continue
+		}
+		switch k {
+		case "firstDetectedAt":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("firstDetectedAt"))
+			data, err := ec.unmarshalOString2string(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.FirstDetectedAt = data
+		case "lastDetectedAt":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("lastDetectedAt"))
+			data, err := ec.unmarshalOString2string(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.LastDetectedAt = data
+		case "sourceIP":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("sourceIP"))
+			data, err := ec.unmarshalOString2string(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.SourceIP = data
+		case "destinationIP":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("destinationIP"))
+			data, err := ec.unmarshalOString2string(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.DestinationIP = data
+		case "sourcePort":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("sourcePort"))
+			data, err := ec.unmarshalOString2string(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.SourcePort = data
+		case "destinationPort":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("destinationPort"))
+			data, err := ec.unmarshalOString2string(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.DestinationPort = data
+		case "protocol":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("protocol"))
+			data, err := ec.unmarshalOString2string(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Protocol = data
+		case "host":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("host"))
+			data, err := ec.unmarshalOString2string(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Host = data
+		case "customFields":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("customFields"))
+			data, err := ec.unmarshalOCustomFieldPathInput2ᚕsocdeskᚋentᚋschematypeᚐCustomFieldPathᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.CustomFields = data
+		}
+	}
+	return it, nil
+}
+
+func (ec *executionContext) unmarshalInputDetectionRuleInput(ctx context.Context, obj any) (ingest.RuleInput, error) {
+	var it ingest.RuleInput
+	if obj == nil {
+		return it, nil
+	}
+
+	asMap := map[string]any{}
+	for k, v := range obj.(map[string]any) {
+		asMap[k] = v
+	}
+
+	fieldsInOrder := [...]string{"key", "name", "kind", "categoryID", "siteID", "priority", "template", "assigneeIDs", "approverIDs", "tagIDs", "ingesterIDs", "dedupFields", "dedupWindowSeconds", "repeatAfterClose", "enabled", "titleTemplate", "paths", "hmacSecret", "clearHmacSecret", "evidenceBound"}
+	for _, k := range fieldsInOrder {
+		v, ok := asMap[k]
+		if !ok {
+			continue
+		}
+		switch k {
+		case "key":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("key"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Key = data
+		case "name":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("name"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Name = data
+		case "kind":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("kind"))
+			data, err := ec.unmarshalODetectionRuleKind2ᚖsocdeskᚋentᚋdetectionruleᚐKind(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Kind = data
+		case "categoryID":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("categoryID"))
+			data, err := ec.unmarshalOID2ᚖint(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.CategoryID = data
+		case "siteID":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("siteID"))
+			data, err := ec.unmarshalOID2ᚖint(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.SiteID = data
+		case "priority":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("priority"))
+			data, err := ec.unmarshalODetectionRulePriority2ᚖsocdeskᚋentᚋdetectionruleᚐPriority(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Priority = data
+		case "template":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("template"))
+			data, err := ec.unmarshalODetectionRuleTemplate2ᚖsocdeskᚋentᚋdetectionruleᚐTemplate(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Template = data
+		case "assigneeIDs":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("assigneeIDs"))
+			data, err := ec.unmarshalOID2ᚕintᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.AssigneeIDs = data
+		case "approverIDs":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("approverIDs"))
+			data, err := ec.unmarshalOID2ᚕintᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.ApproverIDs = data
+		case "tagIDs":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("tagIDs"))
+			data, err := ec.unmarshalOID2ᚕintᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.TagIDs = data
+		case "ingesterIDs":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("ingesterIDs"))
+			data, err := ec.unmarshalOID2ᚕintᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.IngesterIDs = data
+		case "dedupFields":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("dedupFields"))
+			data, err := ec.unmarshalOString2ᚕstringᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.DedupFields = data
+		case "dedupWindowSeconds":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("dedupWindowSeconds"))
+			data, err := ec.unmarshalOInt2ᚖint(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.DedupWindowSeconds = data
+		case "repeatAfterClose":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("repeatAfterClose"))
+			data, err := ec.unmarshalODetectionRuleRepeatAfterClose2ᚖsocdeskᚋentᚋdetectionruleᚐRepeatAfterClose(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.RepeatAfterClose = data
+		case "enabled":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("enabled"))
+			data, err := ec.unmarshalOBoolean2ᚖbool(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Enabled = data
+		case "titleTemplate":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("titleTemplate"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.TitleTemplate = data
+		case "paths":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("paths"))
+			data, err := ec.unmarshalODetectionPathsInput2ᚖsocdeskᚋentᚋschematypeᚐDetectionPaths(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Paths = data
+		case "hmacSecret":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("hmacSecret"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.HmacSecret = data
+		case "clearHmacSecret":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("clearHmacSecret"))
+			data, err := ec.unmarshalOBoolean2ᚖbool(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.ClearHmacSecret = data
+		case "evidenceBound":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("evidenceBound"))
+			data, err := ec.unmarshalOInt2ᚖint(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.EvidenceBound = data
+		}
+	}
+	return it, nil
+}
+
+func (ec *executionContext) unmarshalInputDetectionRuleOrder(ctx context.Context, obj any) (ent.DetectionRuleOrder, error) {
+	var it ent.DetectionRuleOrder
+	if obj == nil {
+		return it, nil
+	}
+
+	asMap := map[string]any{}
+	for k, v := range obj.(map[string]any) {
+		asMap[k] = v
+	}
+
+	if _, present := asMap["direction"]; !present {
+		asMap["direction"] = "ASC"
+	}
+
+	fieldsInOrder := [...]string{"direction", "field"}
+	for _, k := range fieldsInOrder {
+		v, ok := asMap[k]
+		if !ok {
+			continue
+		}
+		switch k {
+		case "direction":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("direction"))
+			data, err := ec.unmarshalNOrderDirection2entgoᚗioᚋcontribᚋentgqlᚐOrderDirection(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Direction = data
+		case "field":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("field"))
+			data, err := ec.unmarshalNDetectionRuleOrderField2ᚖsocdeskᚋentᚐDetectionRuleOrderField(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Field = data
 		}
 	}
 	return it, nil
@@ -37861,6 +40781,11 @@ func (ec *executionContext) _Node(ctx context.Context, sel ast.SelectionSet, obj
 			return graphql.Null
 		}
 		return ec._Employee(ctx, sel, obj)
+	case *ent.DetectionRule:
+		if obj == nil {
+			return graphql.Null
+		}
+		return ec._DetectionRule(ctx, sel, obj)
 	case *ent.Department:
 		if obj == nil {
 			return graphql.Null
@@ -39011,6 +41936,49 @@ func (ec *executionContext) _CustomField(ctx context.Context, sel ast.SelectionS
 	return out
 }
 
+var customFieldPathImplementors = []string{"CustomFieldPath"}
+
+func (ec *executionContext) _CustomFieldPath(ctx context.Context, sel ast.SelectionSet, obj *schematype.CustomFieldPath) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, customFieldPathImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferredFieldSet := graphql.NewFieldSet(nil)
+	deferLabelToView := make(map[string]*graphql.FieldSetView)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("CustomFieldPath")
+		case "key":
+			out.Values[i] = ec._CustomFieldPath_key(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "path":
+			out.Values[i] = ec._CustomFieldPath_path(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	atomic.AddInt32(&ec.Deferred, int32(min(len(deferLabelToView), math.MaxInt32)))
+
+	ec.ProcessDeferredGroup(graphql.DeferredGroup{
+		Defers:   deferLabelToView,
+		Path:     graphql.GetPath(ctx),
+		FieldSet: deferredFieldSet,
+		Context:  ctx,
+	})
+
+	return out
+}
+
 var deletePayloadImplementors = []string{"DeletePayload"}
 
 func (ec *executionContext) _DeletePayload(ctx context.Context, sel ast.SelectionSet, obj *model.DeletePayload) graphql.Marshaler {
@@ -39795,6 +42763,602 @@ func (ec *executionContext) _Detection(ctx context.Context, sel ast.SelectionSet
 			}
 		case "customFields":
 			out.Values[i] = ec._Detection_customFields(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	atomic.AddInt32(&ec.Deferred, int32(min(len(deferLabelToView), math.MaxInt32)))
+
+	ec.ProcessDeferredGroup(graphql.DeferredGroup{
+		Defers:   deferLabelToView,
+		Path:     graphql.GetPath(ctx),
+		FieldSet: deferredFieldSet,
+		Context:  ctx,
+	})
+
+	return out
+}
+
+var detectionPathsImplementors = []string{"DetectionPaths"}
+
+func (ec *executionContext) _DetectionPaths(ctx context.Context, sel ast.SelectionSet, obj *schematype.DetectionPaths) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, detectionPathsImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferredFieldSet := graphql.NewFieldSet(nil)
+	deferLabelToView := make(map[string]*graphql.FieldSetView)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("DetectionPaths")
+		case "firstDetectedAt":
+			out.Values[i] = ec._DetectionPaths_firstDetectedAt(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "lastDetectedAt":
+			out.Values[i] = ec._DetectionPaths_lastDetectedAt(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "sourceIP":
+			out.Values[i] = ec._DetectionPaths_sourceIP(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "destinationIP":
+			out.Values[i] = ec._DetectionPaths_destinationIP(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "sourcePort":
+			out.Values[i] = ec._DetectionPaths_sourcePort(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "destinationPort":
+			out.Values[i] = ec._DetectionPaths_destinationPort(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "protocol":
+			out.Values[i] = ec._DetectionPaths_protocol(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "host":
+			out.Values[i] = ec._DetectionPaths_host(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "customFields":
+			out.Values[i] = ec._DetectionPaths_customFields(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	atomic.AddInt32(&ec.Deferred, int32(min(len(deferLabelToView), math.MaxInt32)))
+
+	ec.ProcessDeferredGroup(graphql.DeferredGroup{
+		Defers:   deferLabelToView,
+		Path:     graphql.GetPath(ctx),
+		FieldSet: deferredFieldSet,
+		Context:  ctx,
+	})
+
+	return out
+}
+
+var detectionRuleImplementors = []string{"DetectionRule", "Node"}
+
+func (ec *executionContext) _DetectionRule(ctx context.Context, sel ast.SelectionSet, obj *ent.DetectionRule) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, detectionRuleImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferredFieldSet := graphql.NewFieldSet(nil)
+	deferLabelToView := make(map[string]*graphql.FieldSetView)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("DetectionRule")
+		case "id":
+			out.Values[i] = ec._DetectionRule_id(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "createdAt":
+			out.Values[i] = ec._DetectionRule_createdAt(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "updatedAt":
+			out.Values[i] = ec._DetectionRule_updatedAt(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "key":
+			out.Values[i] = ec._DetectionRule_key(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "name":
+			out.Values[i] = ec._DetectionRule_name(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "kind":
+			out.Values[i] = ec._DetectionRule_kind(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "categoryID":
+			out.Values[i] = ec._DetectionRule_categoryID(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "siteID":
+			out.Values[i] = ec._DetectionRule_siteID(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "priority":
+			out.Values[i] = ec._DetectionRule_priority(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "template":
+			out.Values[i] = ec._DetectionRule_template(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "dedupFields":
+			out.Values[i] = ec._DetectionRule_dedupFields(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "dedupWindowSeconds":
+			out.Values[i] = ec._DetectionRule_dedupWindowSeconds(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "repeatAfterClose":
+			out.Values[i] = ec._DetectionRule_repeatAfterClose(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "enabled":
+			out.Values[i] = ec._DetectionRule_enabled(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "titleTemplate":
+			out.Values[i] = ec._DetectionRule_titleTemplate(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "paths":
+			out.Values[i] = ec._DetectionRule_paths(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "evidenceBound":
+			out.Values[i] = ec._DetectionRule_evidenceBound(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "updatedByID":
+			out.Values[i] = ec._DetectionRule_updatedByID(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "category":
+			field := field
+
+			innerFunc := func(ctx context.Context, fs *graphql.FieldSet) (res graphql.Marshaler) {
+				defer func() {
+					if r := recover(); r != nil {
+						ec.Error(ctx, ec.Recover(ctx, r))
+					}
+				}()
+				res = ec._DetectionRule_category(ctx, field, obj)
+				if res == graphql.Null {
+					atomic.AddUint32(&fs.Invalids, 1)
+				}
+				return res
+			}
+
+			if field.IsDeferred() {
+				deferredFieldSet.AddField(field)
+				fieldIndex := len(deferredFieldSet.Values) - 1
+				deferredFieldSet.Concurrently(fieldIndex, func(ctx context.Context) graphql.Marshaler {
+					return innerFunc(ctx, deferredFieldSet)
+				})
+
+				for _, deferrable := range field.Deferrables {
+					view, ok := deferLabelToView[deferrable.Label]
+					if !ok {
+						view = deferredFieldSet.NewView()
+						deferLabelToView[deferrable.Label] = view
+					}
+					view.AddIndices(fieldIndex)
+				}
+
+				// don't run the out.Concurrently() call below
+				out.Values[i] = graphql.Null
+				continue
+			}
+
+			out.Concurrently(i, func(ctx context.Context) graphql.Marshaler { return innerFunc(ctx, out) })
+		case "site":
+			field := field
+
+			innerFunc := func(ctx context.Context, fs *graphql.FieldSet) (res graphql.Marshaler) {
+				defer func() {
+					if r := recover(); r != nil {
+						ec.Error(ctx, ec.Recover(ctx, r))
+					}
+				}()
+				res = ec._DetectionRule_site(ctx, field, obj)
+				if res == graphql.Null {
+					atomic.AddUint32(&fs.Invalids, 1)
+				}
+				return res
+			}
+
+			if field.IsDeferred() {
+				deferredFieldSet.AddField(field)
+				fieldIndex := len(deferredFieldSet.Values) - 1
+				deferredFieldSet.Concurrently(fieldIndex, func(ctx context.Context) graphql.Marshaler {
+					return innerFunc(ctx, deferredFieldSet)
+				})
+
+				for _, deferrable := range field.Deferrables {
+					view, ok := deferLabelToView[deferrable.Label]
+					if !ok {
+						view = deferredFieldSet.NewView()
+						deferLabelToView[deferrable.Label] = view
+					}
+					view.AddIndices(fieldIndex)
+				}
+
+				// don't run the out.Concurrently() call below
+				out.Values[i] = graphql.Null
+				continue
+			}
+
+			out.Concurrently(i, func(ctx context.Context) graphql.Marshaler { return innerFunc(ctx, out) })
+		case "assignees":
+			field := field
+
+			innerFunc := func(ctx context.Context, fs *graphql.FieldSet) (res graphql.Marshaler) {
+				defer func() {
+					if r := recover(); r != nil {
+						ec.Error(ctx, ec.Recover(ctx, r))
+					}
+				}()
+				res = ec._DetectionRule_assignees(ctx, field, obj)
+				if res == graphql.RequiredNull {
+					atomic.AddUint32(&fs.Invalids, 1)
+				}
+				return res
+			}
+
+			if field.IsDeferred() {
+				deferredFieldSet.AddField(field)
+				fieldIndex := len(deferredFieldSet.Values) - 1
+				deferredFieldSet.Concurrently(fieldIndex, func(ctx context.Context) graphql.Marshaler {
+					return innerFunc(ctx, deferredFieldSet)
+				})
+
+				for _, deferrable := range field.Deferrables {
+					view, ok := deferLabelToView[deferrable.Label]
+					if !ok {
+						view = deferredFieldSet.NewView()
+						deferLabelToView[deferrable.Label] = view
+					}
+					view.AddIndices(fieldIndex)
+				}
+
+				// don't run the out.Concurrently() call below
+				out.Values[i] = graphql.Null
+				continue
+			}
+
+			out.Concurrently(i, func(ctx context.Context) graphql.Marshaler { return innerFunc(ctx, out) })
+		case "approvers":
+			field := field
+
+			innerFunc := func(ctx context.Context, fs *graphql.FieldSet) (res graphql.Marshaler) {
+				defer func() {
+					if r := recover(); r != nil {
+						ec.Error(ctx, ec.Recover(ctx, r))
+					}
+				}()
+				res = ec._DetectionRule_approvers(ctx, field, obj)
+				if res == graphql.RequiredNull {
+					atomic.AddUint32(&fs.Invalids, 1)
+				}
+				return res
+			}
+
+			if field.IsDeferred() {
+				deferredFieldSet.AddField(field)
+				fieldIndex := len(deferredFieldSet.Values) - 1
+				deferredFieldSet.Concurrently(fieldIndex, func(ctx context.Context) graphql.Marshaler {
+					return innerFunc(ctx, deferredFieldSet)
+				})
+
+				for _, deferrable := range field.Deferrables {
+					view, ok := deferLabelToView[deferrable.Label]
+					if !ok {
+						view = deferredFieldSet.NewView()
+						deferLabelToView[deferrable.Label] = view
+					}
+					view.AddIndices(fieldIndex)
+				}
+
+				// don't run the out.Concurrently() call below
+				out.Values[i] = graphql.Null
+				continue
+			}
+
+			out.Concurrently(i, func(ctx context.Context) graphql.Marshaler { return innerFunc(ctx, out) })
+		case "tags":
+			field := field
+
+			innerFunc := func(ctx context.Context, fs *graphql.FieldSet) (res graphql.Marshaler) {
+				defer func() {
+					if r := recover(); r != nil {
+						ec.Error(ctx, ec.Recover(ctx, r))
+					}
+				}()
+				res = ec._DetectionRule_tags(ctx, field, obj)
+				if res == graphql.RequiredNull {
+					atomic.AddUint32(&fs.Invalids, 1)
+				}
+				return res
+			}
+
+			if field.IsDeferred() {
+				deferredFieldSet.AddField(field)
+				fieldIndex := len(deferredFieldSet.Values) - 1
+				deferredFieldSet.Concurrently(fieldIndex, func(ctx context.Context) graphql.Marshaler {
+					return innerFunc(ctx, deferredFieldSet)
+				})
+
+				for _, deferrable := range field.Deferrables {
+					view, ok := deferLabelToView[deferrable.Label]
+					if !ok {
+						view = deferredFieldSet.NewView()
+						deferLabelToView[deferrable.Label] = view
+					}
+					view.AddIndices(fieldIndex)
+				}
+
+				// don't run the out.Concurrently() call below
+				out.Values[i] = graphql.Null
+				continue
+			}
+
+			out.Concurrently(i, func(ctx context.Context) graphql.Marshaler { return innerFunc(ctx, out) })
+		case "ingesters":
+			field := field
+
+			innerFunc := func(ctx context.Context, fs *graphql.FieldSet) (res graphql.Marshaler) {
+				defer func() {
+					if r := recover(); r != nil {
+						ec.Error(ctx, ec.Recover(ctx, r))
+					}
+				}()
+				res = ec._DetectionRule_ingesters(ctx, field, obj)
+				if res == graphql.RequiredNull {
+					atomic.AddUint32(&fs.Invalids, 1)
+				}
+				return res
+			}
+
+			if field.IsDeferred() {
+				deferredFieldSet.AddField(field)
+				fieldIndex := len(deferredFieldSet.Values) - 1
+				deferredFieldSet.Concurrently(fieldIndex, func(ctx context.Context) graphql.Marshaler {
+					return innerFunc(ctx, deferredFieldSet)
+				})
+
+				for _, deferrable := range field.Deferrables {
+					view, ok := deferLabelToView[deferrable.Label]
+					if !ok {
+						view = deferredFieldSet.NewView()
+						deferLabelToView[deferrable.Label] = view
+					}
+					view.AddIndices(fieldIndex)
+				}
+
+				// don't run the out.Concurrently() call below
+				out.Values[i] = graphql.Null
+				continue
+			}
+
+			out.Concurrently(i, func(ctx context.Context) graphql.Marshaler { return innerFunc(ctx, out) })
+		case "updatedBy":
+			field := field
+
+			innerFunc := func(ctx context.Context, fs *graphql.FieldSet) (res graphql.Marshaler) {
+				defer func() {
+					if r := recover(); r != nil {
+						ec.Error(ctx, ec.Recover(ctx, r))
+					}
+				}()
+				res = ec._DetectionRule_updatedBy(ctx, field, obj)
+				if res == graphql.RequiredNull {
+					atomic.AddUint32(&fs.Invalids, 1)
+				}
+				return res
+			}
+
+			if field.IsDeferred() {
+				deferredFieldSet.AddField(field)
+				fieldIndex := len(deferredFieldSet.Values) - 1
+				deferredFieldSet.Concurrently(fieldIndex, func(ctx context.Context) graphql.Marshaler {
+					return innerFunc(ctx, deferredFieldSet)
+				})
+
+				for _, deferrable := range field.Deferrables {
+					view, ok := deferLabelToView[deferrable.Label]
+					if !ok {
+						view = deferredFieldSet.NewView()
+						deferLabelToView[deferrable.Label] = view
+					}
+					view.AddIndices(fieldIndex)
+				}
+
+				// don't run the out.Concurrently() call below
+				out.Values[i] = graphql.Null
+				continue
+			}
+
+			out.Concurrently(i, func(ctx context.Context) graphql.Marshaler { return innerFunc(ctx, out) })
+		case "hasHmacSecret":
+			field := field
+
+			innerFunc := func(ctx context.Context, fs *graphql.FieldSet) (res graphql.Marshaler) {
+				defer func() {
+					if r := recover(); r != nil {
+						ec.Error(ctx, ec.Recover(ctx, r))
+					}
+				}()
+				res = ec._DetectionRule_hasHmacSecret(ctx, field, obj)
+				if res == graphql.Null {
+					atomic.AddUint32(&fs.Invalids, 1)
+				}
+				return res
+			}
+
+			if field.IsDeferred() {
+				deferredFieldSet.AddField(field)
+				fieldIndex := len(deferredFieldSet.Values) - 1
+				deferredFieldSet.Concurrently(fieldIndex, func(ctx context.Context) graphql.Marshaler {
+					return innerFunc(ctx, deferredFieldSet)
+				})
+
+				for _, deferrable := range field.Deferrables {
+					view, ok := deferLabelToView[deferrable.Label]
+					if !ok {
+						view = deferredFieldSet.NewView()
+						deferLabelToView[deferrable.Label] = view
+					}
+					view.AddIndices(fieldIndex)
+				}
+
+				// don't run the out.Concurrently() call below
+				out.Values[i] = graphql.Null
+				continue
+			}
+
+			out.Concurrently(i, func(ctx context.Context) graphql.Marshaler { return innerFunc(ctx, out) })
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	atomic.AddInt32(&ec.Deferred, int32(min(len(deferLabelToView), math.MaxInt32)))
+
+	ec.ProcessDeferredGroup(graphql.DeferredGroup{
+		Defers:   deferLabelToView,
+		Path:     graphql.GetPath(ctx),
+		FieldSet: deferredFieldSet,
+		Context:  ctx,
+	})
+
+	return out
+}
+
+var detectionRuleConnectionImplementors = []string{"DetectionRuleConnection"}
+
+func (ec *executionContext) _DetectionRuleConnection(ctx context.Context, sel ast.SelectionSet, obj *ent.DetectionRuleConnection) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, detectionRuleConnectionImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferredFieldSet := graphql.NewFieldSet(nil)
+	deferLabelToView := make(map[string]*graphql.FieldSetView)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("DetectionRuleConnection")
+		case "edges":
+			out.Values[i] = ec._DetectionRuleConnection_edges(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "pageInfo":
+			out.Values[i] = ec._DetectionRuleConnection_pageInfo(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "totalCount":
+			out.Values[i] = ec._DetectionRuleConnection_totalCount(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	atomic.AddInt32(&ec.Deferred, int32(min(len(deferLabelToView), math.MaxInt32)))
+
+	ec.ProcessDeferredGroup(graphql.DeferredGroup{
+		Defers:   deferLabelToView,
+		Path:     graphql.GetPath(ctx),
+		FieldSet: deferredFieldSet,
+		Context:  ctx,
+	})
+
+	return out
+}
+
+var detectionRuleEdgeImplementors = []string{"DetectionRuleEdge"}
+
+func (ec *executionContext) _DetectionRuleEdge(ctx context.Context, sel ast.SelectionSet, obj *ent.DetectionRuleEdge) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, detectionRuleEdgeImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferredFieldSet := graphql.NewFieldSet(nil)
+	deferLabelToView := make(map[string]*graphql.FieldSetView)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("DetectionRuleEdge")
+		case "node":
+			out.Values[i] = ec._DetectionRuleEdge_node(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "cursor":
+			out.Values[i] = ec._DetectionRuleEdge_cursor(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
@@ -41882,6 +45446,140 @@ func (ec *executionContext) _FieldChange(ctx context.Context, sel ast.SelectionS
 	return out
 }
 
+var ingestErrorImplementors = []string{"IngestError"}
+
+func (ec *executionContext) _IngestError(ctx context.Context, sel ast.SelectionSet, obj *errs.Error) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, ingestErrorImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferredFieldSet := graphql.NewFieldSet(nil)
+	deferLabelToView := make(map[string]*graphql.FieldSetView)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("IngestError")
+		case "code":
+			field := field
+
+			innerFunc := func(ctx context.Context, fs *graphql.FieldSet) (res graphql.Marshaler) {
+				defer func() {
+					if r := recover(); r != nil {
+						ec.Error(ctx, ec.Recover(ctx, r))
+					}
+				}()
+				res = ec._IngestError_code(ctx, field, obj)
+				if res == graphql.Null {
+					atomic.AddUint32(&fs.Invalids, 1)
+				}
+				return res
+			}
+
+			if field.IsDeferred() {
+				deferredFieldSet.AddField(field)
+				fieldIndex := len(deferredFieldSet.Values) - 1
+				deferredFieldSet.Concurrently(fieldIndex, func(ctx context.Context) graphql.Marshaler {
+					return innerFunc(ctx, deferredFieldSet)
+				})
+
+				for _, deferrable := range field.Deferrables {
+					view, ok := deferLabelToView[deferrable.Label]
+					if !ok {
+						view = deferredFieldSet.NewView()
+						deferLabelToView[deferrable.Label] = view
+					}
+					view.AddIndices(fieldIndex)
+				}
+
+				// don't run the out.Concurrently() call below
+				out.Values[i] = graphql.Null
+				continue
+			}
+
+			out.Concurrently(i, func(ctx context.Context) graphql.Marshaler { return innerFunc(ctx, out) })
+		case "field":
+			out.Values[i] = ec._IngestError_field(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "message":
+			out.Values[i] = ec._IngestError_message(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	atomic.AddInt32(&ec.Deferred, int32(min(len(deferLabelToView), math.MaxInt32)))
+
+	ec.ProcessDeferredGroup(graphql.DeferredGroup{
+		Defers:   deferLabelToView,
+		Path:     graphql.GetPath(ctx),
+		FieldSet: deferredFieldSet,
+		Context:  ctx,
+	})
+
+	return out
+}
+
+var ingestResultImplementors = []string{"IngestResult"}
+
+func (ec *executionContext) _IngestResult(ctx context.Context, sel ast.SelectionSet, obj *ingest.Result) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, ingestResultImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferredFieldSet := graphql.NewFieldSet(nil)
+	deferLabelToView := make(map[string]*graphql.FieldSetView)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("IngestResult")
+		case "index":
+			out.Values[i] = ec._IngestResult_index(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "outcome":
+			out.Values[i] = ec._IngestResult_outcome(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "ticket":
+			out.Values[i] = ec._IngestResult_ticket(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "error":
+			out.Values[i] = ec._IngestResult_error(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	atomic.AddInt32(&ec.Deferred, int32(min(len(deferLabelToView), math.MaxInt32)))
+
+	ec.ProcessDeferredGroup(graphql.DeferredGroup{
+		Defers:   deferLabelToView,
+		Path:     graphql.GetPath(ctx),
+		FieldSet: deferredFieldSet,
+		Context:  ctx,
+	})
+
+	return out
+}
+
 var libraryScheduleImplementors = []string{"LibrarySchedule"}
 
 func (ec *executionContext) _LibrarySchedule(ctx context.Context, sel ast.SelectionSet, obj *library.Entry) graphql.Marshaler {
@@ -42709,6 +46407,34 @@ func (ec *executionContext) _Mutation(ctx context.Context, sel ast.SelectionSet)
 		case "lookupReputation":
 			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
 				return ec._Mutation_lookupReputation(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "createDetectionRule":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_createDetectionRule(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "updateDetectionRule":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_updateDetectionRule(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "deleteDetectionRule":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_deleteDetectionRule(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "ingestDetection":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_ingestDetection(ctx, field)
 			})
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
@@ -44115,6 +47841,50 @@ func (ec *executionContext) _Query(ctx context.Context, sel ast.SelectionSet) gr
 				}()
 				res = ec._Query_ticketMetrics(ctx, field)
 				if res == graphql.Null {
+					atomic.AddUint32(&fs.Invalids, 1)
+				}
+				return res
+			}
+
+			rrm := func(ctx context.Context) graphql.Marshaler {
+				return ec.OperationContext.RootResolverMiddleware(ctx,
+					func(ctx context.Context) graphql.Marshaler { return innerFunc(ctx, out) })
+			}
+
+			out.Concurrently(i, func(ctx context.Context) graphql.Marshaler { return rrm(innerCtx) })
+		case "detectionRules":
+			field := field
+
+			innerFunc := func(ctx context.Context, fs *graphql.FieldSet) (res graphql.Marshaler) {
+				defer func() {
+					if r := recover(); r != nil {
+						ec.Error(ctx, ec.Recover(ctx, r))
+					}
+				}()
+				res = ec._Query_detectionRules(ctx, field)
+				if res == graphql.Null {
+					atomic.AddUint32(&fs.Invalids, 1)
+				}
+				return res
+			}
+
+			rrm := func(ctx context.Context) graphql.Marshaler {
+				return ec.OperationContext.RootResolverMiddleware(ctx,
+					func(ctx context.Context) graphql.Marshaler { return innerFunc(ctx, out) })
+			}
+
+			out.Concurrently(i, func(ctx context.Context) graphql.Marshaler { return rrm(innerCtx) })
+		case "detectionRule":
+			field := field
+
+			innerFunc := func(ctx context.Context, fs *graphql.FieldSet) (res graphql.Marshaler) {
+				defer func() {
+					if r := recover(); r != nil {
+						ec.Error(ctx, ec.Recover(ctx, r))
+					}
+				}()
+				res = ec._Query_detectionRule(ctx, field)
+				if res == graphql.RequiredNull {
 					atomic.AddUint32(&fs.Invalids, 1)
 				}
 				return res
@@ -45954,6 +49724,11 @@ func (ec *executionContext) _Ticket(ctx context.Context, sel ast.SelectionSet, o
 			if out.Values[i] == graphql.RequiredNull {
 				atomic.AddUint32(&out.Invalids, 1)
 			}
+		case "evidenceDropped":
+			out.Values[i] = ec._Ticket_evidenceDropped(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
 		case "category":
 			field := field
 
@@ -46843,6 +50618,44 @@ func (ec *executionContext) _Ticket(ctx context.Context, sel ast.SelectionSet, o
 					}
 				}()
 				res = ec._Ticket_reputation(ctx, field, obj)
+				if res == graphql.Null {
+					atomic.AddUint32(&fs.Invalids, 1)
+				}
+				return res
+			}
+
+			if field.IsDeferred() {
+				deferredFieldSet.AddField(field)
+				fieldIndex := len(deferredFieldSet.Values) - 1
+				deferredFieldSet.Concurrently(fieldIndex, func(ctx context.Context) graphql.Marshaler {
+					return innerFunc(ctx, deferredFieldSet)
+				})
+
+				for _, deferrable := range field.Deferrables {
+					view, ok := deferLabelToView[deferrable.Label]
+					if !ok {
+						view = deferredFieldSet.NewView()
+						deferLabelToView[deferrable.Label] = view
+					}
+					view.AddIndices(fieldIndex)
+				}
+
+				// don't run the out.Concurrently() call below
+				out.Values[i] = graphql.Null
+				continue
+			}
+
+			out.Concurrently(i, func(ctx context.Context) graphql.Marshaler { return innerFunc(ctx, out) })
+		case "detectionCount":
+			field := field
+
+			innerFunc := func(ctx context.Context, fs *graphql.FieldSet) (res graphql.Marshaler) {
+				defer func() {
+					if r := recover(); r != nil {
+						ec.Error(ctx, ec.Recover(ctx, r))
+					}
+				}()
+				res = ec._Ticket_detectionCount(ctx, field, obj)
 				if res == graphql.Null {
 					atomic.AddUint32(&fs.Invalids, 1)
 				}
@@ -48906,6 +52719,15 @@ func (ec *executionContext) unmarshalNCustomFieldInput2socdeskᚋentᚋschematyp
 	return res, graphql.ErrorOnPath(ctx, err)
 }
 
+func (ec *executionContext) marshalNCustomFieldPath2socdeskᚋentᚋschematypeᚐCustomFieldPath(ctx context.Context, sel ast.SelectionSet, v schematype.CustomFieldPath) graphql.Marshaler {
+	return ec._CustomFieldPath(ctx, sel, &v)
+}
+
+func (ec *executionContext) unmarshalNCustomFieldPathInput2socdeskᚋentᚋschematypeᚐCustomFieldPath(ctx context.Context, v any) (schematype.CustomFieldPath, error) {
+	res, err := ec.unmarshalInputCustomFieldPathInput(ctx, v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
 func (ec *executionContext) unmarshalNDate2timeᚐTime(ctx context.Context, v any) (time.Time, error) {
 	res, err := scalar.UnmarshalDate(v)
 	return res, graphql.ErrorOnPath(ctx, err)
@@ -49047,6 +52869,91 @@ func (ec *executionContext) unmarshalNDetectionFieldType2socdeskᚋinternalᚋti
 }
 
 func (ec *executionContext) marshalNDetectionFieldType2socdeskᚋinternalᚋticketsᚐFieldType(ctx context.Context, sel ast.SelectionSet, v tickets.FieldType) graphql.Marshaler {
+	return v
+}
+
+func (ec *executionContext) marshalNDetectionPaths2socdeskᚋentᚋschematypeᚐDetectionPaths(ctx context.Context, sel ast.SelectionSet, v schematype.DetectionPaths) graphql.Marshaler {
+	return ec._DetectionPaths(ctx, sel, &v)
+}
+
+func (ec *executionContext) marshalNDetectionRule2ᚖsocdeskᚋentᚐDetectionRule(ctx context.Context, sel ast.SelectionSet, v *ent.DetectionRule) graphql.Marshaler {
+	if v == nil {
+		if !graphql.HasFieldError(ctx, graphql.GetFieldContext(ctx)) {
+			graphql.AddErrorf(ctx, "the requested element is null which the schema does not allow")
+		}
+		return graphql.Null
+	}
+	return ec._DetectionRule(ctx, sel, v)
+}
+
+func (ec *executionContext) marshalNDetectionRuleConnection2ᚖsocdeskᚋentᚐDetectionRuleConnection(ctx context.Context, sel ast.SelectionSet, v *ent.DetectionRuleConnection) graphql.Marshaler {
+	if v == nil {
+		if !graphql.HasFieldError(ctx, graphql.GetFieldContext(ctx)) {
+			graphql.AddErrorf(ctx, "the requested element is null which the schema does not allow")
+		}
+		return graphql.Null
+	}
+	return ec._DetectionRuleConnection(ctx, sel, v)
+}
+
+func (ec *executionContext) unmarshalNDetectionRuleInput2socdeskᚋinternalᚋingestᚐRuleInput(ctx context.Context, v any) (ingest.RuleInput, error) {
+	res, err := ec.unmarshalInputDetectionRuleInput(ctx, v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) unmarshalNDetectionRuleKind2socdeskᚋentᚋdetectionruleᚐKind(ctx context.Context, v any) (detectionrule.Kind, error) {
+	var res detectionrule.Kind
+	err := res.UnmarshalGQL(v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalNDetectionRuleKind2socdeskᚋentᚋdetectionruleᚐKind(ctx context.Context, sel ast.SelectionSet, v detectionrule.Kind) graphql.Marshaler {
+	return v
+}
+
+func (ec *executionContext) unmarshalNDetectionRuleOrderField2ᚖsocdeskᚋentᚐDetectionRuleOrderField(ctx context.Context, v any) (*ent.DetectionRuleOrderField, error) {
+	var res = new(ent.DetectionRuleOrderField)
+	err := res.UnmarshalGQL(v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalNDetectionRuleOrderField2ᚖsocdeskᚋentᚐDetectionRuleOrderField(ctx context.Context, sel ast.SelectionSet, v *ent.DetectionRuleOrderField) graphql.Marshaler {
+	if v == nil {
+		if !graphql.HasFieldError(ctx, graphql.GetFieldContext(ctx)) {
+			graphql.AddErrorf(ctx, "the requested element is null which the schema does not allow")
+		}
+		return graphql.Null
+	}
+	return v
+}
+
+func (ec *executionContext) unmarshalNDetectionRulePriority2socdeskᚋentᚋdetectionruleᚐPriority(ctx context.Context, v any) (detectionrule.Priority, error) {
+	var res detectionrule.Priority
+	err := res.UnmarshalGQL(v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalNDetectionRulePriority2socdeskᚋentᚋdetectionruleᚐPriority(ctx context.Context, sel ast.SelectionSet, v detectionrule.Priority) graphql.Marshaler {
+	return v
+}
+
+func (ec *executionContext) unmarshalNDetectionRuleRepeatAfterClose2socdeskᚋentᚋdetectionruleᚐRepeatAfterClose(ctx context.Context, v any) (detectionrule.RepeatAfterClose, error) {
+	var res detectionrule.RepeatAfterClose
+	err := res.UnmarshalGQL(v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalNDetectionRuleRepeatAfterClose2socdeskᚋentᚋdetectionruleᚐRepeatAfterClose(ctx context.Context, sel ast.SelectionSet, v detectionrule.RepeatAfterClose) graphql.Marshaler {
+	return v
+}
+
+func (ec *executionContext) unmarshalNDetectionRuleTemplate2socdeskᚋentᚋdetectionruleᚐTemplate(ctx context.Context, v any) (detectionrule.Template, error) {
+	var res detectionrule.Template
+	err := res.UnmarshalGQL(v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalNDetectionRuleTemplate2socdeskᚋentᚋdetectionruleᚐTemplate(ctx context.Context, sel ast.SelectionSet, v detectionrule.Template) graphql.Marshaler {
 	return v
 }
 
@@ -49557,6 +53464,33 @@ func (ec *executionContext) marshalNID2ᚖint(ctx context.Context, sel ast.Selec
 		}
 	}
 	return res
+}
+
+func (ec *executionContext) unmarshalNIngestOutcome2socdeskᚋinternalᚋingestᚐOutcome(ctx context.Context, v any) (ingest.Outcome, error) {
+	tmp, err := graphql.UnmarshalString(v)
+	res := ingest.Outcome(tmp)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalNIngestOutcome2socdeskᚋinternalᚋingestᚐOutcome(ctx context.Context, sel ast.SelectionSet, v ingest.Outcome) graphql.Marshaler {
+	_ = sel
+	res := graphql.MarshalString(string(v))
+	if res == graphql.Null {
+		if !graphql.HasFieldError(ctx, graphql.GetFieldContext(ctx)) {
+			graphql.AddErrorf(ctx, "the requested element is null which the schema does not allow")
+		}
+	}
+	return res
+}
+
+func (ec *executionContext) marshalNIngestResult2ᚖsocdeskᚋinternalᚋingestᚐResult(ctx context.Context, sel ast.SelectionSet, v *ingest.Result) graphql.Marshaler {
+	if v == nil {
+		if !graphql.HasFieldError(ctx, graphql.GetFieldContext(ctx)) {
+			graphql.AddErrorf(ctx, "the requested element is null which the schema does not allow")
+		}
+		return graphql.Null
+	}
+	return ec._IngestResult(ctx, sel, v)
 }
 
 func (ec *executionContext) unmarshalNInt2int(ctx context.Context, v any) (int, error) {
@@ -51397,6 +55331,42 @@ func (ec *executionContext) unmarshalOCustomFieldInput2ᚕsocdeskᚋentᚋschema
 	return res, nil
 }
 
+func (ec *executionContext) marshalOCustomFieldPath2ᚕsocdeskᚋentᚋschematypeᚐCustomFieldPathᚄ(ctx context.Context, sel ast.SelectionSet, v []schematype.CustomFieldPath) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalNCustomFieldPath2socdeskᚋentᚋschematypeᚐCustomFieldPath(ctx, sel, v[i])
+	})
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
+}
+
+func (ec *executionContext) unmarshalOCustomFieldPathInput2ᚕsocdeskᚋentᚋschematypeᚐCustomFieldPathᚄ(ctx context.Context, v any) ([]schematype.CustomFieldPath, error) {
+	if v == nil {
+		return nil, nil
+	}
+	vSlice := graphql.CoerceList(v)
+	var err error
+	res := make([]schematype.CustomFieldPath, len(vSlice))
+	for i := range vSlice {
+		ctx := graphql.WithPathContext(ctx, graphql.NewPathWithIndex(i))
+		res[i], err = ec.unmarshalNCustomFieldPathInput2socdeskᚋentᚋschematypeᚐCustomFieldPath(ctx, vSlice[i])
+		if err != nil {
+			return nil, err
+		}
+	}
+	return res, nil
+}
+
 func (ec *executionContext) marshalODelivery2ᚖsocdeskᚋentᚐDelivery(ctx context.Context, sel ast.SelectionSet, v *ent.Delivery) graphql.Marshaler {
 	if v == nil {
 		return graphql.Null
@@ -51520,6 +55490,105 @@ func (ec *executionContext) unmarshalODetectionInput2ᚖsocdeskᚋinternalᚋtic
 	}
 	res, err := ec.unmarshalInputDetectionInput(ctx, v)
 	return &res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) unmarshalODetectionPathsInput2ᚖsocdeskᚋentᚋschematypeᚐDetectionPaths(ctx context.Context, v any) (*schematype.DetectionPaths, error) {
+	if v == nil {
+		return nil, nil
+	}
+	res, err := ec.unmarshalInputDetectionPathsInput(ctx, v)
+	return &res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalODetectionRule2ᚖsocdeskᚋentᚐDetectionRule(ctx context.Context, sel ast.SelectionSet, v *ent.DetectionRule) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	return ec._DetectionRule(ctx, sel, v)
+}
+
+func (ec *executionContext) marshalODetectionRuleEdge2ᚕᚖsocdeskᚋentᚐDetectionRuleEdge(ctx context.Context, sel ast.SelectionSet, v []*ent.DetectionRuleEdge) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalODetectionRuleEdge2ᚖsocdeskᚋentᚐDetectionRuleEdge(ctx, sel, v[i])
+	})
+
+	return ret
+}
+
+func (ec *executionContext) marshalODetectionRuleEdge2ᚖsocdeskᚋentᚐDetectionRuleEdge(ctx context.Context, sel ast.SelectionSet, v *ent.DetectionRuleEdge) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	return ec._DetectionRuleEdge(ctx, sel, v)
+}
+
+func (ec *executionContext) unmarshalODetectionRuleKind2ᚖsocdeskᚋentᚋdetectionruleᚐKind(ctx context.Context, v any) (*detectionrule.Kind, error) {
+	if v == nil {
+		return nil, nil
+	}
+	var res = new(detectionrule.Kind)
+	err := res.UnmarshalGQL(v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalODetectionRuleKind2ᚖsocdeskᚋentᚋdetectionruleᚐKind(ctx context.Context, sel ast.SelectionSet, v *detectionrule.Kind) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	return v
+}
+
+func (ec *executionContext) unmarshalODetectionRulePriority2ᚖsocdeskᚋentᚋdetectionruleᚐPriority(ctx context.Context, v any) (*detectionrule.Priority, error) {
+	if v == nil {
+		return nil, nil
+	}
+	var res = new(detectionrule.Priority)
+	err := res.UnmarshalGQL(v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalODetectionRulePriority2ᚖsocdeskᚋentᚋdetectionruleᚐPriority(ctx context.Context, sel ast.SelectionSet, v *detectionrule.Priority) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	return v
+}
+
+func (ec *executionContext) unmarshalODetectionRuleRepeatAfterClose2ᚖsocdeskᚋentᚋdetectionruleᚐRepeatAfterClose(ctx context.Context, v any) (*detectionrule.RepeatAfterClose, error) {
+	if v == nil {
+		return nil, nil
+	}
+	var res = new(detectionrule.RepeatAfterClose)
+	err := res.UnmarshalGQL(v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalODetectionRuleRepeatAfterClose2ᚖsocdeskᚋentᚋdetectionruleᚐRepeatAfterClose(ctx context.Context, sel ast.SelectionSet, v *detectionrule.RepeatAfterClose) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	return v
+}
+
+func (ec *executionContext) unmarshalODetectionRuleTemplate2ᚖsocdeskᚋentᚋdetectionruleᚐTemplate(ctx context.Context, v any) (*detectionrule.Template, error) {
+	if v == nil {
+		return nil, nil
+	}
+	var res = new(detectionrule.Template)
+	err := res.UnmarshalGQL(v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalODetectionRuleTemplate2ᚖsocdeskᚋentᚋdetectionruleᚐTemplate(ctx context.Context, sel ast.SelectionSet, v *detectionrule.Template) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	return v
 }
 
 func (ec *executionContext) marshalOEmailSettings2ᚖsocdeskᚋinternalᚋchannelsᚐEmailSettings(ctx context.Context, sel ast.SelectionSet, v *channels.EmailSettings) graphql.Marshaler {
@@ -51796,6 +55865,13 @@ func (ec *executionContext) marshalOID2ᚖint(ctx context.Context, sel ast.Selec
 	_ = ctx
 	res := scalar.MarshalID(*v)
 	return res
+}
+
+func (ec *executionContext) marshalOIngestError2ᚖsocdeskᚋinternalᚋerrsᚐError(ctx context.Context, sel ast.SelectionSet, v *errs.Error) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	return ec._IngestError(ctx, sel, v)
 }
 
 func (ec *executionContext) unmarshalOInt2ᚖint(ctx context.Context, v any) (*int, error) {

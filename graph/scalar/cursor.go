@@ -126,6 +126,7 @@ var orderingKinds = map[string]func(any) bool{
 	"NAME":       isText,
 	"LOGIN":      isText,
 	"REFERENCE":  isText, // a compliance policy's
+	"KEY":        isText, // a detection rule's
 	// Tasks by due date: a task without one has no value.
 	"DUE_AT": func(v any) bool { return v == nil || isTime(v) },
 }

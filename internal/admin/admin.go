@@ -14,6 +14,7 @@ import (
 
 	"socdesk/ent"
 	"socdesk/ent/memo"
+	"socdesk/ent/schematype"
 	"socdesk/ent/ticket"
 	"socdesk/ent/ticketapprover"
 	"socdesk/ent/ticketassignee"
@@ -101,14 +102,45 @@ func (s *Service) DeleteTag(ctx context.Context, id int) error {
 // CreateUser adds a user.
 func (s *Service) CreateUser(ctx context.Context, in ent.CreateUserInput) (*ent.User, error) {
 	return txn.Write(ctx, s.Client, func(ctx context.Context, tx *ent.Tx) (*ent.User, error) {
-		return tx.User.Create().SetInput(in).Save(ctx)
+		c := tx.User.Create().SetInput(in)
+		if in.Role != nil && *in.Role == user.RoleSERVICE {
+			if err := user.Policy.EvalMutation(ctx, c.Mutation()); err != nil {
+				return nil, err
+			}
+			if err := serviceHoldsNothing(len(in.Permissions) > 0, len(in.SiteIDs) > 0); err != nil {
+				return nil, err
+			}
+		}
+		return c.Save(ctx)
 	})
+}
+
+// serviceHoldsNothing refuses permissions and sites for a service account:
+// it ingests through the detection rules that name it and reads only what
+// it registered (package authz), so they would mean nothing.
+func serviceHoldsNothing(permissions, sites bool) error {
+	switch {
+	case permissions:
+		return errs.Invalid("input.permissions", "a service account holds no permissions: name it in a detection rule's ingesterIDs")
+	case sites:
+		return errs.Invalid("input.siteIDs", "a service account has no sites: it reads only the tickets it registered")
+	}
+	return nil
 }
 
 // UpdateUser changes a user. It refuses to demote the last administrator.
 func (s *Service) UpdateUser(ctx context.Context, id int, in ent.UpdateUserInput) (*ent.User, error) {
 	return txn.Write(ctx, s.Client, func(ctx context.Context, tx *ent.Tx) (*ent.User, error) {
 		upd := tx.User.UpdateOneID(id).SetInput(in)
+		if in.Role != nil && *in.Role == user.RoleSERVICE {
+			if err := user.Policy.EvalMutation(ctx, upd.Mutation()); err != nil {
+				return nil, err
+			}
+			if err := serviceHoldsNothing(len(in.Permissions)+len(in.AppendPermissions) > 0, len(in.AddSiteIDs) > 0); err != nil {
+				return nil, err
+			}
+			upd.ClearSites().SetPermissions([]schematype.Permission{})
+		}
 		if in.Role != nil && *in.Role != user.RoleADMIN {
 			if err := s.keepAnAdmin(ctx, tx, upd.Mutation(), id, "demoted"); err != nil {
 				return nil, err

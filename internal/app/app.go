@@ -16,6 +16,7 @@ import (
 
 	"socdesk/ent/explanationlink"
 	"socdesk/graph"
+	"socdesk/graph/scalar"
 	"socdesk/internal/admin"
 	"socdesk/internal/attachments"
 	"socdesk/internal/auth"
@@ -25,6 +26,7 @@ import (
 	"socdesk/internal/events"
 	"socdesk/internal/explanations"
 	"socdesk/internal/explanations/page"
+	"socdesk/internal/ingest"
 	"socdesk/internal/jobs"
 	"socdesk/internal/live"
 	"socdesk/internal/metrics"
@@ -41,6 +43,7 @@ import (
 	"socdesk/internal/tickets"
 	"socdesk/internal/ticketstats"
 	"socdesk/internal/tracing"
+	"socdesk/internal/viewer"
 	"socdesk/internal/wsguard"
 )
 
@@ -74,6 +77,8 @@ type App struct {
 	Schedules *schedules.Service
 	// Reputation looks up the reputation of tickets' indicators.
 	Reputation *reputation.Service
+	// Ingest keeps detection rules and ingests their events.
+	Ingest *ingest.Service
 }
 
 // Option gives a replica a part that New would otherwise make itself.
@@ -144,6 +149,9 @@ func New(st *store.Store, broker events.Broker, cfg config.Config, log *slog.Log
 	ex.Attachments = att // an answer's files
 	rep := lookups(st, eng, cfg, rdb, log)
 	svc.Followers = tickets.Chain(svc.Followers, rep.Followers)
+	ing := &ingest.Service{Client: st.Client, Tickets: svc, Dialect: st.Dialect}
+	ing.Register(eng)
+	ingest.EncodeID = scalar.EncodeID
 	admin.WatchRights(st.Client, broker)
 	adm := &admin.Service{Client: st.Client, Dialect: st.Dialect}
 	authn := &auth.Authenticator{Client: st.Client, Now: time.Now, CacheFor: cfg.AuthCache}
@@ -160,7 +168,8 @@ func New(st *store.Store, broker events.Broker, cfg config.Config, log *slog.Log
 			Directory:   &directory.Service{Client: st.Client},
 			Attachments: att, PublicURL: cfg.Public(), Explanations: ex, Schedules: sch, Tasks: &tasks.Service{Tickets: svc},
 			Reputations: rep,
-			Metrics:     &ticketstats.Service{Client: st.Client, Dialect: st.Dialect}},
+			Metrics:     &ticketstats.Service{Client: st.Client, Dialect: st.Dialect},
+			Ingest:      ing},
 		Uploads:    att,
 		Logger:     log,
 		Limits:     cfg.Limits(),
@@ -202,13 +211,15 @@ func New(st *store.Store, broker events.Broker, cfg config.Config, log *slog.Log
 		SignedAttachments: http.HandlerFunc(att.ServeSigned),
 		MaxUploadBytes:    cfg.MaxUploadBytes,
 		Explain:           &page.Handler{Explanations: ex, Log: log},
+		Ingest: &ingest.Handler{Ingest: ing, Log: log,
+			Authenticate: func(r *http.Request, tok string) (*viewer.Viewer, error) { return authn.Cached(r.Context(), tok) }},
 	})
 	h = m.HTTP(h)
 	if tp != nil {
 		h = tracing.HTTP(tp, h)
 	}
 	return &App{Handler: h, Hub: hub, Sessions: sessions, Tickets: svc, Websockets: open, Metrics: m, Budgets: budgets,
-		Jobs: eng, Notify: nt, Playbooks: pb, Attachments: att, Explanations: ex, Schedules: sch, Reputation: rep}
+		Jobs: eng, Notify: nt, Playbooks: pb, Attachments: att, Explanations: ex, Schedules: sch, Reputation: rep, Ingest: ing}
 }
 
 // lookups assembles the reputation lookups: the provider (when a key is

@@ -31,11 +31,17 @@ func System(ctx context.Context) context.Context {
 }
 
 // DenyIfNoViewer denies every query and mutation made without a viewer
-// (the system context, privacy.DecisionContext, bypasses policies entirely).
+// (the system context, privacy.DecisionContext, bypasses policies entirely),
+// and every one of a service account: what it may read, the few policies
+// that allow before this rule say (see service.go); what it may write, only
+// ingestion does, after MayIngest.
 func DenyIfNoViewer() privacy.QueryMutationRule {
 	return privacy.ContextQueryMutationRule(func(ctx context.Context) error {
-		if viewer.FromContext(ctx) == nil {
+		switch v := viewer.FromContext(ctx); {
+		case v == nil:
 			return privacy.Denyf("no viewer")
+		case v.IsService():
+			return privacy.Denyf("service accounts only ingest detections")
 		}
 		return privacy.Skip
 	})
@@ -100,6 +106,7 @@ func siteScoped(ctx context.Context, p schematype.Permission, where func(Scope))
 func TicketPolicy() ent.Policy {
 	return privacy.Policy{
 		Query: privacy.QueryPolicy{
+			serviceReadsOwnTickets(),
 			DenyIfNoViewer(),
 			privacy.TicketQueryRuleFunc(func(ctx context.Context, q *ent.TicketQuery) error {
 				return siteScoped(ctx, schematype.PermissionTicketView, func(s Scope) { q.Where(s.TicketWhere()) })
@@ -137,6 +144,7 @@ func TicketPolicy() ent.Policy {
 func TicketChildPolicy() ent.Policy {
 	return privacy.Policy{
 		Query: privacy.QueryPolicy{
+			serviceReadsOwnTicketChildren(),
 			DenyIfNoViewer(),
 			privacy.FilterFunc(func(ctx context.Context, f privacy.Filter) error {
 				tf, ok := f.(interface{ WhereHasTicketWith(...predicate.Ticket) })
@@ -209,6 +217,7 @@ func withinSites(ctx context.Context, v *viewer.Viewer, m ent.Mutation) error {
 func TicketEventPolicy() ent.Policy {
 	return privacy.Policy{
 		Query: privacy.QueryPolicy{
+			serviceReadsOwnHistory(),
 			DenyIfNoViewer(),
 			privacy.TicketEventQueryRuleFunc(func(ctx context.Context, q *ent.TicketEventQuery) error {
 				return siteScoped(ctx, schematype.PermissionTicketView, func(s Scope) { q.Where(s.EntryWhere()) })
@@ -235,6 +244,7 @@ func TicketEventPolicy() ent.Policy {
 func SitePolicy() ent.Policy {
 	return privacy.Policy{
 		Query: privacy.QueryPolicy{
+			serviceReadsSitesOfOwnTickets(),
 			DenyIfNoViewer(),
 			AllowIfAdmin(),
 			privacy.SiteQueryRuleFunc(func(ctx context.Context, q *ent.SiteQuery) error {
@@ -252,6 +262,7 @@ func SitePolicy() ent.Policy {
 func UserPolicy() ent.Policy {
 	return privacy.Policy{
 		Query: privacy.QueryPolicy{
+			serviceReadsItself(),
 			DenyIfNoViewer(),
 			AllowIfAdmin(),
 			privacy.UserQueryRuleFunc(func(ctx context.Context, q *ent.UserQuery) error {

@@ -53,6 +53,10 @@ type Deps struct {
 	// /explain/{token} and their answers' files under it (authorized by the
 	// token in the path; see package explanations/page).
 	Explain http.Handler
+	// Ingest, if set, serves POST /ingest/{rule}: detection events, which
+	// it authenticates (a service token or the rule's signature) and
+	// bounds itself.
+	Ingest http.Handler
 }
 
 // NewHandler returns the routes.
@@ -108,6 +112,9 @@ func NewHandler(d Deps) http.Handler {
 	if d.Explain != nil {
 		mux.Handle("/explain/{token}", d.Explain)
 		mux.Handle("/explain/{token}/attachments/{id}", d.Explain)
+	}
+	if d.Ingest != nil {
+		mux.Handle("/ingest/{rule}", d.Ingest)
 	}
 	mux.HandleFunc("GET /readyz", func(w http.ResponseWriter, r *http.Request) {
 		ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)

@@ -139,6 +139,26 @@ func nonEmpty(s string) *string {
 
 // Create opens a ticket.
 func (s *Service) Create(ctx context.Context, in CreateInput) (*ent.Ticket, error) {
+	p, err := s.PrepareCreate(ctx, in)
+	if err != nil {
+		return nil, err
+	}
+	return s.one(ctx, func(ctx context.Context, tx *ent.Tx) (*ent.Ticket, []*ent.TicketEvent, error) {
+		return s.CreateTx(ctx, tx, p)
+	})
+}
+
+// Prepared is a new ticket checked by PrepareCreate, for CreateTx.
+type Prepared struct {
+	in      CreateInput
+	cat     *ent.Category
+	records []map[string]any
+}
+
+// PrepareCreate checks a new ticket (as the viewer of ctx may make it),
+// before its transaction: Create's first half, for writers that open the
+// ticket inside a transaction of their own (ingestion).
+func (s *Service) PrepareCreate(ctx context.Context, in CreateInput) (*Prepared, error) {
 	if err := s.validateCreate(ctx, &in); err != nil {
 		return nil, err
 	}
@@ -153,79 +173,79 @@ func (s *Service) Create(ctx context.Context, in CreateInput) (*ent.Ticket, erro
 	if cat.Workflow == category.WorkflowTASK { // kind TASK ⇔ a TASK category; tasks are made by package tasks
 		return nil, errs.Invalid("input.categoryID", "the category holds tasks: create tasks with createTask")
 	}
-	var t *ent.Ticket
-	err = s.inTx(ctx, func(ctx context.Context, tx *ent.Tx) ([]*ent.TicketEvent, error) {
-		c := tx.Ticket.Create().
-			SetKind(in.Kind).SetTitle(strings.TrimSpace(in.Title)).
-			SetCategoryID(in.CategoryID).SetSiteID(in.SiteID).
-			SetNillablePriority(in.Priority).SetNillableAttackVerdict(in.AttackVerdict).
-			SetNillableIncident(in.Incident).SetNillableOrigin(in.Origin).
-			SetStatus(workflow.InitialStatus(cat.Workflow, len(in.AssigneeIDs) > 0)).
-			AddAssigneeIDs(in.AssigneeIDs...).AddApproverIDs(in.ApproverIDs...).AddTagIDs(in.TagIDs...).
-			AddPolicyIDs(in.PolicyIDs...)
-		if in.Body != nil {
-			c.SetBody(*in.Body)
-		}
-		c.SetNillableDueAt(utc(in.DueAt))
-		c.SetBodyFormat(defaultFormat(in))
-		if v := viewer.FromContext(ctx); v != nil {
-			c.SetRegisteredByID(v.UserID)
-		}
-		if d := in.Detection; d != nil {
-			setDetection(c.Mutation(), d)
-		}
-		var err error
-		if t, err = c.Save(ctx); err != nil {
-			return nil, err
-		}
-		var evidence *schematype.FieldChange
-		if len(records) > 0 {
-			ch, err := storeEvidence(ctx, tx, t, 0, records)
-			if err != nil {
-				return nil, err
-			}
-			evidence = &ch
-		}
-		changes := []schematype.FieldChange{
-			{Field: schematype.ChangeStatus, To: t.Status},
-			{Field: schematype.ChangeTitle, To: t.Title},
-			{Field: schematype.ChangeKind, To: t.Kind},
-			{Field: schematype.ChangeOrigin, To: t.Origin},
-			{Field: schematype.ChangeCategory, To: t.CategoryID},
-			{Field: schematype.ChangeSite, To: t.SiteID},
-			{Field: schematype.ChangePriority, To: t.Priority},
-		}
-		if t.AttackVerdict != nil {
-			changes = append(changes, schematype.FieldChange{Field: schematype.ChangeAttackVerdict, To: *t.AttackVerdict})
-		}
-		if t.Incident {
-			changes = append(changes, schematype.FieldChange{Field: schematype.ChangeIncident, To: true})
-		}
-		if len(in.AssigneeIDs) > 0 {
-			changes = append(changes, schematype.FieldChange{Field: schematype.ChangeAssignees, To: sorted(in.AssigneeIDs)})
-		}
-		if len(in.ApproverIDs) > 0 {
-			changes = append(changes, schematype.FieldChange{Field: schematype.ChangeApprovers, To: sorted(in.ApproverIDs)})
-		}
-		if len(in.TagIDs) > 0 {
-			changes = append(changes, schematype.FieldChange{Field: schematype.ChangeTags, To: sorted(in.TagIDs)})
-		}
-		if len(in.PolicyIDs) > 0 {
-			changes = append(changes, schematype.FieldChange{Field: schematype.ChangePolicies, To: sorted(in.PolicyIDs)})
-		}
-		if t.DueAt != nil {
-			changes = append(changes, schematype.FieldChange{Field: schematype.ChangeDueAt, To: t.DueAt})
-		}
-		if evidence != nil {
-			changes = append(changes, *evidence)
-		}
-		ev, err := record(ctx, tx, t, ticketevent.KindCREATED, changes, "")
-		return []*ent.TicketEvent{ev}, err
-	})
-	if err != nil {
-		return nil, err
+	return &Prepared{in: in, cat: cat, records: records}, nil
+}
+
+// CreateTx opens the prepared ticket in tx with its CREATED history entry
+// (Create's second half); the caller runs Follow with the entries.
+func (s *Service) CreateTx(ctx context.Context, tx *ent.Tx, p *Prepared) (*ent.Ticket, []*ent.TicketEvent, error) {
+	in, cat, records := p.in, p.cat, p.records
+	c := tx.Ticket.Create().
+		SetKind(in.Kind).SetTitle(strings.TrimSpace(in.Title)).
+		SetCategoryID(in.CategoryID).SetSiteID(in.SiteID).
+		SetNillablePriority(in.Priority).SetNillableAttackVerdict(in.AttackVerdict).
+		SetNillableIncident(in.Incident).SetNillableOrigin(in.Origin).
+		SetStatus(workflow.InitialStatus(cat.Workflow, len(in.AssigneeIDs) > 0)).
+		AddAssigneeIDs(in.AssigneeIDs...).AddApproverIDs(in.ApproverIDs...).AddTagIDs(in.TagIDs...).
+		AddPolicyIDs(in.PolicyIDs...)
+	if in.Body != nil {
+		c.SetBody(*in.Body)
 	}
-	return t.Unwrap(), nil
+	c.SetNillableDueAt(utc(in.DueAt))
+	c.SetBodyFormat(defaultFormat(in))
+	if v := viewer.FromContext(ctx); v != nil {
+		c.SetRegisteredByID(v.UserID)
+	}
+	if d := in.Detection; d != nil {
+		setDetection(c.Mutation(), d)
+	}
+	t, err := c.Save(ctx)
+	if err != nil {
+		return nil, nil, err
+	}
+	var evidence *schematype.FieldChange
+	if len(records) > 0 {
+		ch, err := storeEvidence(ctx, tx, t, 0, records)
+		if err != nil {
+			return nil, nil, err
+		}
+		evidence = &ch
+	}
+	changes := []schematype.FieldChange{
+		{Field: schematype.ChangeStatus, To: t.Status},
+		{Field: schematype.ChangeTitle, To: t.Title},
+		{Field: schematype.ChangeKind, To: t.Kind},
+		{Field: schematype.ChangeOrigin, To: t.Origin},
+		{Field: schematype.ChangeCategory, To: t.CategoryID},
+		{Field: schematype.ChangeSite, To: t.SiteID},
+		{Field: schematype.ChangePriority, To: t.Priority},
+	}
+	if t.AttackVerdict != nil {
+		changes = append(changes, schematype.FieldChange{Field: schematype.ChangeAttackVerdict, To: *t.AttackVerdict})
+	}
+	if t.Incident {
+		changes = append(changes, schematype.FieldChange{Field: schematype.ChangeIncident, To: true})
+	}
+	if len(in.AssigneeIDs) > 0 {
+		changes = append(changes, schematype.FieldChange{Field: schematype.ChangeAssignees, To: sorted(in.AssigneeIDs)})
+	}
+	if len(in.ApproverIDs) > 0 {
+		changes = append(changes, schematype.FieldChange{Field: schematype.ChangeApprovers, To: sorted(in.ApproverIDs)})
+	}
+	if len(in.TagIDs) > 0 {
+		changes = append(changes, schematype.FieldChange{Field: schematype.ChangeTags, To: sorted(in.TagIDs)})
+	}
+	if len(in.PolicyIDs) > 0 {
+		changes = append(changes, schematype.FieldChange{Field: schematype.ChangePolicies, To: sorted(in.PolicyIDs)})
+	}
+	if t.DueAt != nil {
+		changes = append(changes, schematype.FieldChange{Field: schematype.ChangeDueAt, To: t.DueAt})
+	}
+	if evidence != nil {
+		changes = append(changes, *evidence)
+	}
+	ev, err := record(ctx, tx, t, ticketevent.KindCREATED, changes, "")
+	return t, []*ent.TicketEvent{ev}, err
 }
 
 func defaultFormat(in CreateInput) ticket.BodyFormat {
@@ -265,6 +285,12 @@ func (s *Service) validateCreate(ctx context.Context, in *CreateInput) error {
 			return err
 		}
 	}
+	return s.validateRefs(ctx, in)
+}
+
+// validateRefs checks what a new ticket refers to: its category, site,
+// people, tags and policies.
+func (s *Service) validateRefs(ctx context.Context, in *CreateInput) error {
 	if err := s.checkRefs(ctx, map[string][]int{"input.categoryID": {in.CategoryID}}, category.Table); err != nil {
 		return err
 	}

@@ -17,6 +17,9 @@ type Role string
 const (
 	RoleAdmin   Role = "ADMIN"
 	RoleAnalyst Role = "ANALYST"
+	// RoleService is an integration's account: it ingests detections and
+	// reads the tickets it registered, nothing else (package authz).
+	RoleService Role = "SERVICE"
 )
 
 // Viewer is the user on whose behalf a request runs.
@@ -34,11 +37,14 @@ type Viewer struct {
 // IsAdmin reports whether the viewer is an administrator.
 func (v *Viewer) IsAdmin() bool { return v != nil && v.Role == RoleAdmin }
 
+// IsService reports whether the viewer is a service account.
+func (v *Viewer) IsService() bool { return v != nil && v.Role == RoleService }
+
 // Has reports whether the viewer holds permission p. Admins hold every
-// permission, and editing tickets implies viewing them.
+// permission, service accounts none, and editing tickets implies viewing them.
 func (v *Viewer) Has(p schematype.Permission) bool {
 	switch {
-	case v == nil:
+	case v == nil, v.IsService():
 		return false
 	case v.IsAdmin():
 		return true
@@ -52,7 +58,7 @@ func (v *Viewer) Has(p schematype.Permission) bool {
 // of the site rule's site test (authz.Scope, which also holds the SQL half and
 // the rules for tickets, history and users; ask it, not this).
 func (v *Viewer) SeesSite(siteID int) bool {
-	return v.IsAdmin() || (v != nil && slices.Contains(v.SiteIDs, siteID))
+	return v.IsAdmin() || (v != nil && !v.IsService() && slices.Contains(v.SiteIDs, siteID))
 }
 
 type ctxKey struct{}

@@ -324,6 +324,13 @@ func evaluate(s *Suite, rows []Row) []Goal {
 	absGoal("trend-90-site", "p50", 50)
 	ratioGoal("transition", 0.6)
 	absGoal("transition", "p99", 100)
+	if n, b, d := g("ingest-new", VariantGraphQL), g("ingest-new-batch", VariantGraphQL), g("ingest-duplicate", VariantGraphQL); n != nil && b != nil && d != nil {
+		add("ingest", "state ingestion's events per second, new and duplicate", boolp(true),
+			fmt.Sprintf("new %.0f/s (arrays of %d: %.0f/s), duplicate %.0f/s; floors %.0f, %.0f, %.0f/s", n.Throughput, ingestBatch, b.Throughput*ingestBatch,
+				d.Throughput, g("ingest-new", VariantSQL).Throughput, g("ingest-new-batch", VariantSQL).Throughput*ingestBatch, g("ingest-duplicate", VariantSQL).Throughput), "")
+	} else {
+		add("ingest", "state ingestion's events per second, new and duplicate", nil, "", "not run")
+	}
 	fanOutGoals(s, add)
 	return goals
 }

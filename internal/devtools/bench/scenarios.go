@@ -61,6 +61,8 @@ type Fixture struct {
 	MoveTickets map[string][][]*moveTicket `json:"-"`
 	// NumberOffset is id − number of every ticket (ent's global id range).
 	NumberOffset int `json:"number_offset"`
+	// ingest is the rule of the ingestion scenarios (ingest.go).
+	ingest *ingestState
 	// Today is the last day of the trend series.
 	Today time.Time `json:"today"`
 	// Pivot is the ticket of the related-tickets and IP filter scenarios.
@@ -170,6 +172,7 @@ func (f *Fixture) Scenarios() ([]Scenario, error) {
 	sc = append(sc, f.PivotScenarios()...)
 	sc = append(sc, f.metricsScenarios()...)
 	sc = append(sc, f.transitionScenario())
+	sc = append(sc, f.IngestScenarios()...)
 	return sc, nil
 }
 
