@@ -51,4 +51,6 @@ const (
 	ChangeResolution ChangedField = "resolution"
 	// ChangeQuery: a task's query, {filter, search}.
 	ChangeQuery ChangedField = "query"
+	// ChangeSLA: a service-level clock that breached, {clock, dueAt}.
+	ChangeSLA ChangedField = "sla"
 )

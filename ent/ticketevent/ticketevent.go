@@ -128,6 +128,7 @@ const (
 	KindEVIDENCE_ADDED        Kind = "EVIDENCE_ADDED"
 	KindEXPLANATION_REQUESTED Kind = "EXPLANATION_REQUESTED"
 	KindEXPLANATION_UPDATED   Kind = "EXPLANATION_UPDATED"
+	KindSLA_BREACHED          Kind = "SLA_BREACHED"
 )
 
 func (k Kind) String() string {
@@ -137,7 +138,7 @@ func (k Kind) String() string {
 // KindValidator is a validator for the "kind" field enum values. It is called by the builders before save.
 func KindValidator(k Kind) error {
 	switch k {
-	case KindCREATED, KindUPDATED, KindDELETED, KindTRANSITIONED, KindASSIGNED, KindTAGGED, KindMEMO_ADDED, KindMEMO_EDITED, KindLINKED, KindUNLINKED, KindWATCHED, KindUNWATCHED, KindPROPAGATED, KindDELIVERY_UPDATED, KindPLAYBOOK_RUN, KindPLAYBOOK_RUN_UPDATED, KindATTACHMENT_ADDED, KindATTACHMENT_DELETED, KindEVIDENCE_ADDED, KindEXPLANATION_REQUESTED, KindEXPLANATION_UPDATED:
+	case KindCREATED, KindUPDATED, KindDELETED, KindTRANSITIONED, KindASSIGNED, KindTAGGED, KindMEMO_ADDED, KindMEMO_EDITED, KindLINKED, KindUNLINKED, KindWATCHED, KindUNWATCHED, KindPROPAGATED, KindDELIVERY_UPDATED, KindPLAYBOOK_RUN, KindPLAYBOOK_RUN_UPDATED, KindATTACHMENT_ADDED, KindATTACHMENT_DELETED, KindEVIDENCE_ADDED, KindEXPLANATION_REQUESTED, KindEXPLANATION_UPDATED, KindSLA_BREACHED:
 		return nil
 	default:
 		return fmt.Errorf("ticketevent: invalid enum value for kind field: %q", k)
