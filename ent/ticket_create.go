@@ -26,6 +26,7 @@ import (
 	"socdesk/ent/user"
 	"time"
 
+	"entgo.io/ent/dialect"
 	"entgo.io/ent/dialect/sql"
 	"entgo.io/ent/dialect/sql/sqlgraph"
 	"entgo.io/ent/schema/field"
@@ -1195,11 +1196,17 @@ func (_c *TicketCreate) check() error {
 	if _, ok := _c.mutation.SLAPausedBusinessSeconds(); !ok {
 		return &ValidationError{Name: "sla_paused_business_seconds", err: errors.New(`ent: missing required field "Ticket.sla_paused_business_seconds"`)}
 	}
-	if _, ok := _c.mutation.ResponseDueKey(); !ok {
-		return &ValidationError{Name: "response_due_key", err: errors.New(`ent: missing required field "Ticket.response_due_key"`)}
+	switch _c.driver.Dialect() {
+	case dialect.MySQL, dialect.SQLite:
+		if _, ok := _c.mutation.ResponseDueKey(); !ok {
+			return &ValidationError{Name: "response_due_key", err: errors.New(`ent: missing required field "Ticket.response_due_key"`)}
+		}
 	}
-	if _, ok := _c.mutation.ResolutionDueKey(); !ok {
-		return &ValidationError{Name: "resolution_due_key", err: errors.New(`ent: missing required field "Ticket.resolution_due_key"`)}
+	switch _c.driver.Dialect() {
+	case dialect.MySQL, dialect.SQLite:
+		if _, ok := _c.mutation.ResolutionDueKey(); !ok {
+			return &ValidationError{Name: "resolution_due_key", err: errors.New(`ent: missing required field "Ticket.resolution_due_key"`)}
+		}
 	}
 	if len(_c.mutation.CategoryIDs()) == 0 {
 		return &ValidationError{Name: "category", err: errors.New(`ent: missing required edge "Ticket.category"`)}

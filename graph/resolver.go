@@ -15,6 +15,7 @@ import (
 	"socdesk/internal/notify"
 	"socdesk/internal/playbooks"
 	"socdesk/internal/schedules"
+	"socdesk/internal/sla"
 	"socdesk/internal/tasks"
 	"socdesk/internal/tickets"
 )
@@ -43,4 +44,6 @@ type Resolver struct {
 	Schedules *schedules.Service
 	// Tasks makes and works compliance tasks.
 	Tasks *tasks.Service
+	// SLA keeps service levels: calendars, targets, the tickets' states.
+	SLA *sla.Service
 }

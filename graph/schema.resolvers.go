@@ -340,10 +340,14 @@ func (r *Resolver) Subscription() generated.SubscriptionResolver { return &subsc
 // TicketChange returns generated.TicketChangeResolver implementation.
 func (r *Resolver) TicketChange() generated.TicketChangeResolver { return &ticketChangeResolver{r} }
 
+// TicketFilter returns generated.TicketFilterResolver implementation.
+func (r *Resolver) TicketFilter() generated.TicketFilterResolver { return &ticketFilterResolver{r} }
+
 type (
 	bulkTicketOutcomeResolver struct{ *Resolver }
 	fieldChangeResolver       struct{ *Resolver }
 	mutationResolver          struct{ *Resolver }
 	subscriptionResolver      struct{ *Resolver }
 	ticketChangeResolver      struct{ *Resolver }
+	ticketFilterResolver      struct{ *Resolver }
 )

@@ -117,11 +117,18 @@ func (Ticket) Fields() []ent.Field {
 		// The dues as the orderings' keys: never NULL (a ticket without a
 		// due sorts at sla.NoDue), so that entgql's cursors can carry them.
 		field.Time("response_due_key").Default(slaNoDue).
-			Annotations(entgql.OrderField("RESPONSE_DUE_AT"), entgql.Skip(entgql.SkipType, entgql.SkipMutationCreateInput, entgql.SkipMutationUpdateInput, entgql.SkipWhereInput)),
+			Annotations(noDueDefault, entgql.OrderField("RESPONSE_DUE_AT"), entgql.Skip(entgql.SkipType, entgql.SkipMutationCreateInput, entgql.SkipMutationUpdateInput, entgql.SkipWhereInput)),
 		field.Time("resolution_due_key").Default(slaNoDue).
-			Annotations(entgql.OrderField("RESOLUTION_DUE_AT"), entgql.Skip(entgql.SkipType, entgql.SkipMutationCreateInput, entgql.SkipMutationUpdateInput, entgql.SkipWhereInput)),
+			Annotations(noDueDefault, entgql.OrderField("RESOLUTION_DUE_AT"), entgql.Skip(entgql.SkipType, entgql.SkipMutationCreateInput, entgql.SkipMutationUpdateInput, entgql.SkipWhereInput)),
 	}
 }
+
+// noDueDefault is SLANoDue as the columns' default in the database too, so
+// that rows older than the column get it.
+var noDueDefault = entsql.DefaultExprs(map[string]string{
+	dialect.Postgres: "'9999-12-31 00:00:00+00'",
+	dialect.SQLite:   "'9999-12-31 00:00:00+00:00'",
+})
 
 // slaNoDue is the orderings' key of a ticket without a due: after every due.
 func slaNoDue() time.Time { return SLANoDue }

@@ -14,7 +14,9 @@ import (
 	"github.com/redis/go-redis/v9"
 	"gocloud.dev/blob"
 
+	"socdesk/ent"
 	"socdesk/ent/explanationlink"
+	"socdesk/ent/schematype"
 	"socdesk/graph"
 	"socdesk/internal/admin"
 	"socdesk/internal/attachments"
@@ -35,6 +37,7 @@ import (
 	"socdesk/internal/ratelimit"
 	"socdesk/internal/schedules"
 	"socdesk/internal/server"
+	"socdesk/internal/sla"
 	"socdesk/internal/store"
 	"socdesk/internal/tasks"
 	"socdesk/internal/tickets"
@@ -70,6 +73,9 @@ type App struct {
 	// Schedules keeps task schedules and generates their tasks (a
 	// periodic job of Jobs).
 	Schedules *schedules.Service
+	// SLA keeps the tickets' service levels (a follower of their history,
+	// and breach jobs of Jobs).
+	SLA *sla.Service
 }
 
 // Option gives a replica a part that New would otherwise make itself.
@@ -122,6 +128,7 @@ func New(st *store.Store, broker events.Broker, cfg config.Config, log *slog.Log
 		Poll: cfg.LivePoll, QueueSize: cfg.LiveQueue, MaxPerUser: cfg.LiveMaxPerUser}
 	svc := &tickets.Service{Client: st.Client, Broker: broker, Dialect: st.Dialect}
 	eng, nt, pb, ex := deliveries(st, svc, cfg, log, m)
+	sl := serviceLevels(st, svc, eng, cfg)
 	if p.bucket == nil {
 		url := cfg.BlobURL
 		if url == "" {
@@ -152,7 +159,8 @@ func New(st *store.Store, broker events.Broker, cfg config.Config, log *slog.Log
 	gql := graph.NewHandler(graph.Options{
 		Resolver: &graph.Resolver{Client: st.Client, Tickets: svc, Admin: adm, Logger: log, Hub: hub, Notify: nt, Playbooks: pb,
 			Directory:   &directory.Service{Client: st.Client},
-			Attachments: att, PublicURL: cfg.Public(), Explanations: ex, Schedules: sch, Tasks: &tasks.Service{Tickets: svc}},
+			Attachments: att, PublicURL: cfg.Public(), Explanations: ex, Schedules: sch, Tasks: &tasks.Service{Tickets: svc},
+			SLA: sl},
 		Uploads:    att,
 		Logger:     log,
 		Limits:     cfg.Limits(),
@@ -200,7 +208,7 @@ func New(st *store.Store, broker events.Broker, cfg config.Config, log *slog.Log
 		h = tracing.HTTP(tp, h)
 	}
 	return &App{Handler: h, Hub: hub, Sessions: sessions, Tickets: svc, Websockets: open, Metrics: m, Budgets: budgets,
-		Jobs: eng, Notify: nt, Playbooks: pb, Attachments: att, Explanations: ex, Schedules: sch}
+		Jobs: eng, Notify: nt, Playbooks: pb, Attachments: att, Explanations: ex, Schedules: sch, SLA: sl}
 }
 
 // deliveries assembles the job engine and what works through it: the
@@ -231,6 +239,29 @@ func deliveries(st *store.Store, svc *tickets.Service, cfg config.Config, log *s
 	nt.Register()
 	pb.Register()
 	return eng, nt, pb, ex
+}
+
+// serviceLevels assembles the SLA clocks: their follower runs in every
+// ticket change's transaction after the notifications', and their breach
+// jobs go through eng.
+func serviceLevels(st *store.Store, svc *tickets.Service, eng *jobs.Engine, cfg config.Config) *sla.Service {
+	pauses, _ := cfg.SLAPauses() // validated
+	sl := &sla.Service{Client: st.Client, Jobs: eng, Tickets: svc, AtRisk: cfg.SLAAtRisk, PauseStatuses: pauses}
+	if cfg.SLAPauseExplanations {
+		sl.ExplanationOpen = func(s schematype.ExplanationStatus) bool { return !explanations.IsEnded(s) }
+	}
+	before := svc.Followers
+	svc.Followers = func(ctx context.Context, tx *ent.Tx, evs []*ent.TicketEvent) error {
+		if err := sl.Follow(ctx, tx, evs); err != nil {
+			return err
+		}
+		if before == nil {
+			return nil
+		}
+		return before(ctx, tx, evs)
+	}
+	sl.Register()
+	return sl
 }
 
 // Run runs the replica's background work (the live hub, the websocket

@@ -6,7 +6,6 @@ import (
 
 	"socdesk/ent"
 	"socdesk/ent/businesscalendar"
-	"socdesk/ent/schematype"
 	"socdesk/internal/errs"
 	"socdesk/internal/txn"
 )
@@ -157,13 +156,21 @@ func (s *Service) writeCalendar(ctx context.Context, old *ent.BusinessCalendar, 
 // SetServiceLevels sets category id's targets (an empty list: the
 // defaults). Tickets already open keep their dues until their priority,
 // category or site changes.
-func (s *Service) SetServiceLevels(ctx context.Context, id int, levels []schematype.ServiceLevel) (*ent.Category, error) {
-	if err := ValidateLevels("serviceLevels", levels); err != nil {
+func (s *Service) SetServiceLevels(ctx context.Context, id int, levels []*Level) (*ent.Category, error) {
+	if err := ValidateLevels("serviceLevels", stored(levels)); err != nil {
 		return nil, err
 	}
-	c, err := s.Client.Category.UpdateOneID(id).SetServiceLevels(levels).Save(ctx)
+	c, err := s.Client.Category.UpdateOneID(id).SetServiceLevels(stored(levels)).Save(ctx)
 	if ent.IsNotFound(err) {
 		return nil, errs.New(errs.NotFound, "no category with this id")
 	}
 	return c, err
 }
+
+// Calendars are the business calendars, by name.
+func (s *Service) Calendars(ctx context.Context) ([]*ent.BusinessCalendar, error) {
+	return s.Client.BusinessCalendar.Query().Order(ent.Asc(businesscalendar.FieldName)).Limit(MaxCalendars).All(ctx)
+}
+
+// MaxCalendars bounds the calendars listed (the default and one per site).
+const MaxCalendars = 1000

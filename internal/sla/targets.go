@@ -105,3 +105,41 @@ func (c Calendar) Due(start time.Time, t Target, share float64, p Paused) (due, 
 func scale(d time.Duration, share float64) time.Duration {
 	return time.Duration(float64(d) * share).Truncate(time.Second)
 }
+
+// Level is one target as the API shows and takes it (GraphQL ServiceLevel
+// and ServiceLevelInput).
+type Level struct {
+	Priority ticket.Priority
+	Clock    schematype.SLAClock
+	Measure  schematype.SLAMeasure
+	Amount   int
+}
+
+// LevelsOf are a category's overrides.
+func LevelsOf(levels []schematype.ServiceLevel) []*Level {
+	out := make([]*Level, len(levels))
+	for i, l := range levels {
+		out[i] = &Level{ticket.Priority(l.Priority), l.Clock, l.Measure, l.Amount}
+	}
+	return out
+}
+
+// DefaultLevels are Defaults as levels, HIGH first, response first.
+func DefaultLevels() []*Level {
+	var out []*Level
+	for _, p := range []ticket.Priority{ticket.PriorityHIGH, ticket.PriorityMEDIUM, ticket.PriorityLOW} {
+		for _, k := range []schematype.SLAClock{schematype.ClockResponse, schematype.ClockResolution} {
+			t := Defaults[p][k]
+			out = append(out, &Level{p, k, t.Measure, t.Amount})
+		}
+	}
+	return out
+}
+
+func stored(levels []*Level) []schematype.ServiceLevel {
+	out := make([]schematype.ServiceLevel, len(levels))
+	for i, l := range levels {
+		out[i] = schematype.ServiceLevel{Priority: string(l.Priority), Clock: l.Clock, Measure: l.Measure, Amount: l.Amount}
+	}
+	return out
+}

@@ -125,7 +125,8 @@ func (s *Store) alignSQLiteTicketNumbers(ctx context.Context) error {
 // sqliteDataMigrations are the versioned migrations that change data, not
 // the schema (which ent's automatic migration keeps on SQLite), written
 // portably and run on SQLite at every start: each is idempotent.
-var dataMigrations = []string{"migrations/20261201210000_fold_logins.up.sql"}
+var dataMigrations = []string{"migrations/20261201210000_fold_logins.up.sql",
+	"migrations/20261204194427_service_levels_default_calendar.up.sql"}
 
 func (s *Store) sqliteDataMigrations(ctx context.Context) error {
 	for _, name := range dataMigrations {

@@ -10,6 +10,7 @@ import (
 	"socdesk/ent/ticket"
 	"socdesk/internal/authz"
 	"socdesk/internal/netkey"
+	"socdesk/internal/sla"
 )
 
 // Snapshot is what the ticket filter looks at of a ticket, at one moment.
@@ -40,6 +41,8 @@ type Snapshot struct {
 	Watchers   []int
 	DueAt      *time.Time
 	ScheduleID int
+	// SLA: the service-level clocks (package sla).
+	SLA sla.Clocks
 }
 
 // SnapshotOf is the snapshot of t, which must have its tags, policies and
@@ -67,6 +70,7 @@ func SnapshotOf(t *ent.Ticket) Snapshot {
 		SrcIPKey: deref(t.SrcIPKey), DstIPKey: deref(t.DstIPKey), HostKey: deref(t.HostKey),
 		ExplanationStatus: deref(t.ExplanationStatus),
 		Kind:              t.Kind, Watchers: watchers, DueAt: t.DueAt, ScheduleID: deref(t.ScheduleID),
+		SLA: sla.ClocksOf(t),
 	}
 }
 
