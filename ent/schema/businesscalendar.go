@@ -45,9 +45,5 @@ func (BusinessCalendar) Indexes() []ent.Index {
 	}
 }
 
-
-
 // Policy of the BusinessCalendar: reference data, admins write.
 func (BusinessCalendar) Policy() ent.Policy { return authz.AdminOnly() }
-
-
