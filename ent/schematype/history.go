@@ -53,4 +53,7 @@ const (
 	ChangeQuery ChangedField = "query"
 	// ChangeSLA: a service-level clock that breached, {clock, dueAt}.
 	ChangeSLA ChangedField = "sla"
+	// ChangeSLAClocks: a deleted ticket's SLA clocks, in its DELETED entry
+	// ({responseDue, responseRisk, respondedAt, resolutionDue, ...}).
+	ChangeSLAClocks ChangedField = "slaClocks"
 )

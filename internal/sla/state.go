@@ -25,13 +25,21 @@ type Clocks struct {
 	PausedSince                               *time.Time
 }
 
-// ClocksOf are t's clocks.
+// ClocksOf are t's clocks, in UTC.
 func ClocksOf(t *ent.Ticket) Clocks {
 	return Clocks{
-		ResponseDue: t.ResponseDueAt, ResponseRisk: t.ResponseRiskAt, RespondedAt: t.RespondedAt,
-		ResolutionDue: t.ResolutionDueAt, ResolutionRisk: t.ResolutionRiskAt, ResolvedAt: t.ResolvedAt,
-		PausedSince: t.SLAPausedSince,
+		ResponseDue: utc(t.ResponseDueAt), ResponseRisk: utc(t.ResponseRiskAt), RespondedAt: utc(t.RespondedAt),
+		ResolutionDue: utc(t.ResolutionDueAt), ResolutionRisk: utc(t.ResolutionRiskAt), ResolvedAt: utc(t.ResolvedAt),
+		PausedSince: utc(t.SLAPausedSince),
 	}
+}
+
+func utc(t *time.Time) *time.Time {
+	if t == nil {
+		return nil
+	}
+	u := t.UTC()
+	return &u
 }
 
 // clock is one clock's state: breached, at risk, running, met.
