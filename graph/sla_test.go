@@ -411,3 +411,56 @@ func TestSLABreachJobs(t *testing.T) {
 		})
 	}
 }
+
+// TestSLACalendarsAndTargets: a site's own calendar and a category's
+// targets decide the dues; bad calendars are refused naming the field, the
+// default is not deleted, a site has one calendar, only admins write them.
+func TestSLACalendarsAndTargets(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, e *env) {
+		c := &clock{now: monday10}
+		e.app.SLA.Now = c.Now
+		site, cat := e.site("Berlin"), e.category("Alerts", category.WorkflowAPPROVAL)
+		const create = `mutation($in: BusinessCalendarInput!) { createBusinessCalendar(input: $in) { id name isDefault site { name } } }`
+		in := map[string]any{"name": "Berlin office", "timeZone": "Europe/Berlin", "workingDays": []int{1, 2, 3, 4, 5},
+			"dayStart": "08:00", "dayEnd": "16:00", "holidays": []string{"2027-03-02"}, "siteID": gid(site)}
+		e.do(e.admin, create, map[string]any{"in": in}).ok()
+		// Monday 11:00 in Berlin; Tuesday is a holiday: due Wednesday 16:00 Berlin, 15:00 UTC.
+		low := e.slaCreate(e.admin, site, cat, "LOW", nil)
+		wantTime(t, "LOW on the site's calendar", low.ResponseDueAt, time.Date(2027, 3, 3, 15, 0, 0, 0, time.UTC))
+
+		e.do(e.admin, `mutation($c: ID!, $l: [ServiceLevelInput!]!) { setCategoryServiceLevels(categoryID: $c, serviceLevels: $l) { serviceLevels { priority clock measure amount } } }`,
+			map[string]any{"c": gid(cat), "l": []map[string]any{{"priority": "HIGH", "clock": "RESPONSE", "measure": "BUSINESS_MINUTES", "amount": 330}}}).ok()
+		// 5 h of work from 11:00 Berlin end at 16:00; 30 min more on Wednesday (Tuesday off).
+		high := e.slaCreate(e.admin, site, cat, "HIGH", nil)
+		wantTime(t, "HIGH by the category's target", high.ResponseDueAt, time.Date(2027, 3, 3, 7, 30, 0, 0, time.UTC))
+		wantTime(t, "HIGH resolution, the default", high.ResolutionDueAt, monday10.Add(24*time.Hour))
+
+		bad := func(field string, k string, v any) {
+			t.Helper()
+			m := map[string]any{"name": "x" + field, "timeZone": "UTC"}
+			m[k] = v
+			e.do(e.admin, create, map[string]any{"in": m}).wantCode("BAD_USER_INPUT", field)
+		}
+		bad("input.timeZone", "timeZone", "Mars/Olympus")
+		bad("input.workingDays", "workingDays", []int{7})
+		bad("input.dayStart", "dayStart", "9am")
+		bad("input.dayEnd", "dayEnd", "00:30")
+		bad("input.holidays", "holidays", []string{"24.12.2027"})
+		e.do(e.admin, create, map[string]any{"in": map[string]any{"name": "Other", "timeZone": "UTC", "siteID": gid(site)}}).wantCode("CONFLICT", "input.siteID")
+		tok, _ := e.user("ana", "ANALYST", []schematype.Permission{schematype.PermissionTicketEdit}, site)
+		e.do(tok, create, map[string]any{"in": map[string]any{"name": "Mine", "timeZone": "UTC"}}).wantCode("FORBIDDEN")
+
+		var list struct {
+			BusinessCalendars []struct {
+				ID        string
+				Name      string
+				IsDefault bool
+			}
+		}
+		e.do(e.admin, `{ businessCalendars { id name isDefault } }`, nil).ok().into(&list)
+		if len(list.BusinessCalendars) != 2 || !list.BusinessCalendars[1].IsDefault || list.BusinessCalendars[1].Name != "Default" {
+			t.Fatalf("calendars: %+v", list.BusinessCalendars)
+		}
+		e.do(e.admin, `mutation($id: ID!) { deleteBusinessCalendar(id: $id) }`, map[string]any{"id": list.BusinessCalendars[1].ID}).wantCode("CONFLICT")
+	})
+}

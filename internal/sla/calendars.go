@@ -150,7 +150,10 @@ func (s *Service) writeCalendar(ctx context.Context, old *ent.BusinessCalendar, 
 		}
 		return err
 	})
-	return out, err
+	if err != nil {
+		return nil, err
+	}
+	return out.Unwrap(), nil // read after the commit: its edges through the client
 }
 
 // SetServiceLevels sets category id's targets (an empty list: the
