@@ -3,8 +3,10 @@
 package ent
 
 import (
+	"encoding/json"
 	"fmt"
 	"socdesk/ent/category"
+	"socdesk/ent/schematype"
 	"strings"
 	"time"
 
@@ -27,6 +29,8 @@ type Category struct {
 	Description string `json:"description,omitempty"`
 	// Workflow holds the value of the "workflow" field.
 	Workflow category.Workflow `json:"workflow,omitempty"`
+	// ServiceLevels holds the value of the "service_levels" field.
+	ServiceLevels []schematype.ServiceLevel `json:"service_levels,omitempty"`
 	// Edges holds the relations/edges for other nodes in the graph.
 	// The values are being populated by the CategoryQuery when eager-loading is set.
 	Edges        CategoryEdges `json:"edges"`
@@ -58,6 +62,8 @@ func (*Category) scanValues(columns []string) ([]any, error) {
 	values := make([]any, len(columns))
 	for i := range columns {
 		switch columns[i] {
+		case category.FieldServiceLevels:
+			values[i] = new([]byte)
 		case category.FieldID:
 			values[i] = new(sql.NullInt64)
 		case category.FieldName, category.FieldDescription, category.FieldWorkflow:
@@ -115,6 +121,14 @@ func (_m *Category) assignValues(columns []string, values []any) error {
 			} else if value.Valid {
 				_m.Workflow = category.Workflow(value.String)
 			}
+		case category.FieldServiceLevels:
+			if value, ok := values[i].(*[]byte); !ok {
+				return fmt.Errorf("unexpected type %T for field service_levels", values[i])
+			} else if value != nil && len(*value) > 0 {
+				if err := json.Unmarshal(*value, &_m.ServiceLevels); err != nil {
+					return fmt.Errorf("unmarshal field service_levels: %w", err)
+				}
+			}
 		default:
 			_m.selectValues.Set(columns[i], values[i])
 		}
@@ -170,6 +184,9 @@ func (_m *Category) String() string {
 	builder.WriteString(", ")
 	builder.WriteString("workflow=")
 	builder.WriteString(fmt.Sprintf("%v", _m.Workflow))
+	builder.WriteString(", ")
+	builder.WriteString("service_levels=")
+	builder.WriteString(fmt.Sprintf("%v", _m.ServiceLevels))
 	builder.WriteByte(')')
 	return builder.String()
 }

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"socdesk/ent/category"
+	"socdesk/ent/schematype"
 	"socdesk/ent/ticket"
 	"time"
 
@@ -82,6 +83,12 @@ func (_c *CategoryCreate) SetNillableWorkflow(v *category.Workflow) *CategoryCre
 	if v != nil {
 		_c.SetWorkflow(*v)
 	}
+	return _c
+}
+
+// SetServiceLevels sets the "service_levels" field.
+func (_c *CategoryCreate) SetServiceLevels(v []schematype.ServiceLevel) *CategoryCreate {
+	_c.mutation.SetServiceLevels(v)
 	return _c
 }
 
@@ -241,6 +248,10 @@ func (_c *CategoryCreate) createSpec() (*Category, *sqlgraph.CreateSpec) {
 		_spec.SetField(category.FieldWorkflow, field.TypeEnum, value)
 		_node.Workflow = value
 	}
+	if value, ok := _c.mutation.ServiceLevels(); ok {
+		_spec.SetField(category.FieldServiceLevels, field.TypeJSON, value)
+		_node.ServiceLevels = value
+	}
 	if nodes := _c.mutation.TicketsIDs(); len(nodes) > 0 {
 		edge := &sqlgraph.EdgeSpec{
 			Rel:     sqlgraph.O2M,
@@ -345,6 +356,24 @@ func (u *CategoryUpsert) UpdateDescription() *CategoryUpsert {
 	return u
 }
 
+// SetServiceLevels sets the "service_levels" field.
+func (u *CategoryUpsert) SetServiceLevels(v []schematype.ServiceLevel) *CategoryUpsert {
+	u.Set(category.FieldServiceLevels, v)
+	return u
+}
+
+// UpdateServiceLevels sets the "service_levels" field to the value that was provided on create.
+func (u *CategoryUpsert) UpdateServiceLevels() *CategoryUpsert {
+	u.SetExcluded(category.FieldServiceLevels)
+	return u
+}
+
+// ClearServiceLevels clears the value of the "service_levels" field.
+func (u *CategoryUpsert) ClearServiceLevels() *CategoryUpsert {
+	u.SetNull(category.FieldServiceLevels)
+	return u
+}
+
 // UpdateNewValues updates the mutable fields using the new values that were set on create.
 // Using this option is equivalent to using:
 //
@@ -432,6 +461,27 @@ func (u *CategoryUpsertOne) SetDescription(v string) *CategoryUpsertOne {
 func (u *CategoryUpsertOne) UpdateDescription() *CategoryUpsertOne {
 	return u.Update(func(s *CategoryUpsert) {
 		s.UpdateDescription()
+	})
+}
+
+// SetServiceLevels sets the "service_levels" field.
+func (u *CategoryUpsertOne) SetServiceLevels(v []schematype.ServiceLevel) *CategoryUpsertOne {
+	return u.Update(func(s *CategoryUpsert) {
+		s.SetServiceLevels(v)
+	})
+}
+
+// UpdateServiceLevels sets the "service_levels" field to the value that was provided on create.
+func (u *CategoryUpsertOne) UpdateServiceLevels() *CategoryUpsertOne {
+	return u.Update(func(s *CategoryUpsert) {
+		s.UpdateServiceLevels()
+	})
+}
+
+// ClearServiceLevels clears the value of the "service_levels" field.
+func (u *CategoryUpsertOne) ClearServiceLevels() *CategoryUpsertOne {
+	return u.Update(func(s *CategoryUpsert) {
+		s.ClearServiceLevels()
 	})
 }
 
@@ -688,6 +738,27 @@ func (u *CategoryUpsertBulk) SetDescription(v string) *CategoryUpsertBulk {
 func (u *CategoryUpsertBulk) UpdateDescription() *CategoryUpsertBulk {
 	return u.Update(func(s *CategoryUpsert) {
 		s.UpdateDescription()
+	})
+}
+
+// SetServiceLevels sets the "service_levels" field.
+func (u *CategoryUpsertBulk) SetServiceLevels(v []schematype.ServiceLevel) *CategoryUpsertBulk {
+	return u.Update(func(s *CategoryUpsert) {
+		s.SetServiceLevels(v)
+	})
+}
+
+// UpdateServiceLevels sets the "service_levels" field to the value that was provided on create.
+func (u *CategoryUpsertBulk) UpdateServiceLevels() *CategoryUpsertBulk {
+	return u.Update(func(s *CategoryUpsert) {
+		s.UpdateServiceLevels()
+	})
+}
+
+// ClearServiceLevels clears the value of the "service_levels" field.
+func (u *CategoryUpsertBulk) ClearServiceLevels() *CategoryUpsertBulk {
+	return u.Update(func(s *CategoryUpsert) {
+		s.ClearServiceLevels()
 	})
 }
 

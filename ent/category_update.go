@@ -8,11 +8,13 @@ import (
 	"fmt"
 	"socdesk/ent/category"
 	"socdesk/ent/predicate"
+	"socdesk/ent/schematype"
 	"socdesk/ent/ticket"
 	"time"
 
 	"entgo.io/ent/dialect/sql"
 	"entgo.io/ent/dialect/sql/sqlgraph"
+	"entgo.io/ent/dialect/sql/sqljson"
 	"entgo.io/ent/schema/field"
 )
 
@@ -61,6 +63,24 @@ func (_u *CategoryUpdate) SetNillableDescription(v *string) *CategoryUpdate {
 	if v != nil {
 		_u.SetDescription(*v)
 	}
+	return _u
+}
+
+// SetServiceLevels sets the "service_levels" field.
+func (_u *CategoryUpdate) SetServiceLevels(v []schematype.ServiceLevel) *CategoryUpdate {
+	_u.mutation.SetServiceLevels(v)
+	return _u
+}
+
+// AppendServiceLevels appends value to the "service_levels" field.
+func (_u *CategoryUpdate) AppendServiceLevels(v []schematype.ServiceLevel) *CategoryUpdate {
+	_u.mutation.AppendServiceLevels(v)
+	return _u
+}
+
+// ClearServiceLevels clears the value of the "service_levels" field.
+func (_u *CategoryUpdate) ClearServiceLevels() *CategoryUpdate {
+	_u.mutation.ClearServiceLevels()
 	return _u
 }
 
@@ -189,6 +209,17 @@ func (_u *CategoryUpdate) sqlSave(ctx context.Context) (_node int, err error) {
 	if value, ok := _u.mutation.Description(); ok {
 		_spec.SetField(category.FieldDescription, field.TypeString, value)
 	}
+	if value, ok := _u.mutation.ServiceLevels(); ok {
+		_spec.SetField(category.FieldServiceLevels, field.TypeJSON, value)
+	}
+	if value, ok := _u.mutation.AppendedServiceLevels(); ok {
+		_spec.AddModifier(func(u *sql.UpdateBuilder) {
+			sqljson.Append(u, category.FieldServiceLevels, value)
+		})
+	}
+	if _u.mutation.ServiceLevelsCleared() {
+		_spec.ClearField(category.FieldServiceLevels, field.TypeJSON)
+	}
 	if _u.mutation.TicketsCleared() {
 		edge := &sqlgraph.EdgeSpec{
 			Rel:     sqlgraph.O2M,
@@ -287,6 +318,24 @@ func (_u *CategoryUpdateOne) SetNillableDescription(v *string) *CategoryUpdateOn
 	if v != nil {
 		_u.SetDescription(*v)
 	}
+	return _u
+}
+
+// SetServiceLevels sets the "service_levels" field.
+func (_u *CategoryUpdateOne) SetServiceLevels(v []schematype.ServiceLevel) *CategoryUpdateOne {
+	_u.mutation.SetServiceLevels(v)
+	return _u
+}
+
+// AppendServiceLevels appends value to the "service_levels" field.
+func (_u *CategoryUpdateOne) AppendServiceLevels(v []schematype.ServiceLevel) *CategoryUpdateOne {
+	_u.mutation.AppendServiceLevels(v)
+	return _u
+}
+
+// ClearServiceLevels clears the value of the "service_levels" field.
+func (_u *CategoryUpdateOne) ClearServiceLevels() *CategoryUpdateOne {
+	_u.mutation.ClearServiceLevels()
 	return _u
 }
 
@@ -444,6 +493,17 @@ func (_u *CategoryUpdateOne) sqlSave(ctx context.Context) (_node *Category, err 
 	}
 	if value, ok := _u.mutation.Description(); ok {
 		_spec.SetField(category.FieldDescription, field.TypeString, value)
+	}
+	if value, ok := _u.mutation.ServiceLevels(); ok {
+		_spec.SetField(category.FieldServiceLevels, field.TypeJSON, value)
+	}
+	if value, ok := _u.mutation.AppendedServiceLevels(); ok {
+		_spec.AddModifier(func(u *sql.UpdateBuilder) {
+			sqljson.Append(u, category.FieldServiceLevels, value)
+		})
+	}
+	if _u.mutation.ServiceLevelsCleared() {
+		_spec.ClearField(category.FieldServiceLevels, field.TypeJSON)
 	}
 	if _u.mutation.TicketsCleared() {
 		edge := &sqlgraph.EdgeSpec{

@@ -14,6 +14,7 @@ import (
 	"socdesk/ent/apitoken"
 	"socdesk/ent/attachment"
 	"socdesk/ent/blob"
+	"socdesk/ent/businesscalendar"
 	"socdesk/ent/category"
 	"socdesk/ent/channel"
 	"socdesk/ent/compliancepolicy"
@@ -69,6 +70,8 @@ type Client struct {
 	Attachment *AttachmentClient
 	// Blob is the client for interacting with the Blob builders.
 	Blob *BlobClient
+	// BusinessCalendar is the client for interacting with the BusinessCalendar builders.
+	BusinessCalendar *BusinessCalendarClient
 	// Category is the client for interacting with the Category builders.
 	Category *CategoryClient
 	// Channel is the client for interacting with the Channel builders.
@@ -153,6 +156,7 @@ func (c *Client) init() {
 	c.APIToken = NewAPITokenClient(c.config)
 	c.Attachment = NewAttachmentClient(c.config)
 	c.Blob = NewBlobClient(c.config)
+	c.BusinessCalendar = NewBusinessCalendarClient(c.config)
 	c.Category = NewCategoryClient(c.config)
 	c.Channel = NewChannelClient(c.config)
 	c.CompliancePolicy = NewCompliancePolicyClient(c.config)
@@ -283,6 +287,7 @@ func (c *Client) Tx(ctx context.Context) (*Tx, error) {
 		APIToken:             NewAPITokenClient(cfg),
 		Attachment:           NewAttachmentClient(cfg),
 		Blob:                 NewBlobClient(cfg),
+		BusinessCalendar:     NewBusinessCalendarClient(cfg),
 		Category:             NewCategoryClient(cfg),
 		Channel:              NewChannelClient(cfg),
 		CompliancePolicy:     NewCompliancePolicyClient(cfg),
@@ -340,6 +345,7 @@ func (c *Client) BeginTx(ctx context.Context, opts *sql.TxOptions) (*Tx, error) 
 		APIToken:             NewAPITokenClient(cfg),
 		Attachment:           NewAttachmentClient(cfg),
 		Blob:                 NewBlobClient(cfg),
+		BusinessCalendar:     NewBusinessCalendarClient(cfg),
 		Category:             NewCategoryClient(cfg),
 		Channel:              NewChannelClient(cfg),
 		CompliancePolicy:     NewCompliancePolicyClient(cfg),
@@ -404,14 +410,15 @@ func (c *Client) Close() error {
 // In order to add hooks to a specific client, call: `client.Node.Use(...)`.
 func (c *Client) Use(hooks ...Hook) {
 	for _, n := range []interface{ Use(...Hook) }{
-		c.APIToken, c.Attachment, c.Blob, c.Category, c.Channel, c.CompliancePolicy,
-		c.Delivery, c.Department, c.DetectionFingerprint, c.DetectionRule, c.Employee,
-		c.Evidence, c.ExplanationCategory, c.ExplanationLink, c.ExplanationRequest,
-		c.ExplanationStep, c.IngestKey, c.Memo, c.Playbook, c.PlaybookRun,
-		c.ReputationResult, c.Site, c.StatusDay, c.StatusHour, c.Tag, c.TaskSchedule,
-		c.TaskScheduleEvent, c.TaskSchedulePolicy, c.TaskScheduleWatcher, c.Ticket,
-		c.TicketApprover, c.TicketAssignee, c.TicketCitation, c.TicketEvent,
-		c.TicketLink, c.TicketTag, c.TicketWatcher, c.User,
+		c.APIToken, c.Attachment, c.Blob, c.BusinessCalendar, c.Category, c.Channel,
+		c.CompliancePolicy, c.Delivery, c.Department, c.DetectionFingerprint,
+		c.DetectionRule, c.Employee, c.Evidence, c.ExplanationCategory,
+		c.ExplanationLink, c.ExplanationRequest, c.ExplanationStep, c.IngestKey,
+		c.Memo, c.Playbook, c.PlaybookRun, c.ReputationResult, c.Site, c.StatusDay,
+		c.StatusHour, c.Tag, c.TaskSchedule, c.TaskScheduleEvent, c.TaskSchedulePolicy,
+		c.TaskScheduleWatcher, c.Ticket, c.TicketApprover, c.TicketAssignee,
+		c.TicketCitation, c.TicketEvent, c.TicketLink, c.TicketTag, c.TicketWatcher,
+		c.User,
 	} {
 		n.Use(hooks...)
 	}
@@ -421,14 +428,15 @@ func (c *Client) Use(hooks ...Hook) {
 // In order to add interceptors to a specific client, call: `client.Node.Intercept(...)`.
 func (c *Client) Intercept(interceptors ...Interceptor) {
 	for _, n := range []interface{ Intercept(...Interceptor) }{
-		c.APIToken, c.Attachment, c.Blob, c.Category, c.Channel, c.CompliancePolicy,
-		c.Delivery, c.Department, c.DetectionFingerprint, c.DetectionRule, c.Employee,
-		c.Evidence, c.ExplanationCategory, c.ExplanationLink, c.ExplanationRequest,
-		c.ExplanationStep, c.IngestKey, c.Memo, c.Playbook, c.PlaybookRun,
-		c.ReputationResult, c.Site, c.StatusDay, c.StatusHour, c.Tag, c.TaskSchedule,
-		c.TaskScheduleEvent, c.TaskSchedulePolicy, c.TaskScheduleWatcher, c.Ticket,
-		c.TicketApprover, c.TicketAssignee, c.TicketCitation, c.TicketEvent,
-		c.TicketLink, c.TicketTag, c.TicketWatcher, c.User,
+		c.APIToken, c.Attachment, c.Blob, c.BusinessCalendar, c.Category, c.Channel,
+		c.CompliancePolicy, c.Delivery, c.Department, c.DetectionFingerprint,
+		c.DetectionRule, c.Employee, c.Evidence, c.ExplanationCategory,
+		c.ExplanationLink, c.ExplanationRequest, c.ExplanationStep, c.IngestKey,
+		c.Memo, c.Playbook, c.PlaybookRun, c.ReputationResult, c.Site, c.StatusDay,
+		c.StatusHour, c.Tag, c.TaskSchedule, c.TaskScheduleEvent, c.TaskSchedulePolicy,
+		c.TaskScheduleWatcher, c.Ticket, c.TicketApprover, c.TicketAssignee,
+		c.TicketCitation, c.TicketEvent, c.TicketLink, c.TicketTag, c.TicketWatcher,
+		c.User,
 	} {
 		n.Intercept(interceptors...)
 	}
@@ -443,6 +451,8 @@ func (c *Client) Mutate(ctx context.Context, m Mutation) (Value, error) {
 		return c.Attachment.mutate(ctx, m)
 	case *BlobMutation:
 		return c.Blob.mutate(ctx, m)
+	case *BusinessCalendarMutation:
+		return c.BusinessCalendar.mutate(ctx, m)
 	case *CategoryMutation:
 		return c.Category.mutate(ctx, m)
 	case *ChannelMutation:
@@ -1014,6 +1024,156 @@ func (c *BlobClient) mutate(ctx context.Context, m *BlobMutation) (Value, error)
 		return (&BlobDelete{config: c.config, hooks: c.Hooks(), mutation: m}).Exec(ctx)
 	default:
 		return nil, fmt.Errorf("ent: unknown Blob mutation op: %q", m.Op())
+	}
+}
+
+// BusinessCalendarClient is a client for the BusinessCalendar schema.
+type BusinessCalendarClient struct {
+	config
+}
+
+// NewBusinessCalendarClient returns a client for the BusinessCalendar from the given config.
+func NewBusinessCalendarClient(c config) *BusinessCalendarClient {
+	return &BusinessCalendarClient{config: c}
+}
+
+// Use adds a list of mutation hooks to the hooks stack.
+// A call to `Use(f, g, h)` equals to `businesscalendar.Hooks(f(g(h())))`.
+func (c *BusinessCalendarClient) Use(hooks ...Hook) {
+	c.hooks.BusinessCalendar = append(c.hooks.BusinessCalendar, hooks...)
+}
+
+// Intercept adds a list of query interceptors to the interceptors stack.
+// A call to `Intercept(f, g, h)` equals to `businesscalendar.Intercept(f(g(h())))`.
+func (c *BusinessCalendarClient) Intercept(interceptors ...Interceptor) {
+	c.inters.BusinessCalendar = append(c.inters.BusinessCalendar, interceptors...)
+}
+
+// Create returns a builder for creating a BusinessCalendar entity.
+func (c *BusinessCalendarClient) Create() *BusinessCalendarCreate {
+	mutation := newBusinessCalendarMutation(c.config, OpCreate)
+	return &BusinessCalendarCreate{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// CreateBulk returns a builder for creating a bulk of BusinessCalendar entities.
+func (c *BusinessCalendarClient) CreateBulk(builders ...*BusinessCalendarCreate) *BusinessCalendarCreateBulk {
+	return &BusinessCalendarCreateBulk{config: c.config, builders: builders}
+}
+
+// MapCreateBulk creates a bulk creation builder from the given slice. For each item in the slice, the function creates
+// a builder and applies setFunc on it.
+func (c *BusinessCalendarClient) MapCreateBulk(slice any, setFunc func(*BusinessCalendarCreate, int)) *BusinessCalendarCreateBulk {
+	rv := reflect.ValueOf(slice)
+	if rv.Kind() != reflect.Slice {
+		return &BusinessCalendarCreateBulk{err: fmt.Errorf("calling to BusinessCalendarClient.MapCreateBulk with wrong type %T, need slice", slice)}
+	}
+	builders := make([]*BusinessCalendarCreate, rv.Len())
+	for i := 0; i < rv.Len(); i++ {
+		builders[i] = c.Create()
+		setFunc(builders[i], i)
+	}
+	return &BusinessCalendarCreateBulk{config: c.config, builders: builders}
+}
+
+// Update returns an update builder for BusinessCalendar.
+func (c *BusinessCalendarClient) Update() *BusinessCalendarUpdate {
+	mutation := newBusinessCalendarMutation(c.config, OpUpdate)
+	return &BusinessCalendarUpdate{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// UpdateOne returns an update builder for the given entity.
+func (c *BusinessCalendarClient) UpdateOne(_m *BusinessCalendar) *BusinessCalendarUpdateOne {
+	mutation := newBusinessCalendarMutation(c.config, OpUpdateOne, withBusinessCalendar(_m))
+	return &BusinessCalendarUpdateOne{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// UpdateOneID returns an update builder for the given id.
+func (c *BusinessCalendarClient) UpdateOneID(id int) *BusinessCalendarUpdateOne {
+	mutation := newBusinessCalendarMutation(c.config, OpUpdateOne, withBusinessCalendarID(id))
+	return &BusinessCalendarUpdateOne{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// Delete returns a delete builder for BusinessCalendar.
+func (c *BusinessCalendarClient) Delete() *BusinessCalendarDelete {
+	mutation := newBusinessCalendarMutation(c.config, OpDelete)
+	return &BusinessCalendarDelete{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// DeleteOne returns a builder for deleting the given entity.
+func (c *BusinessCalendarClient) DeleteOne(_m *BusinessCalendar) *BusinessCalendarDeleteOne {
+	return c.DeleteOneID(_m.ID)
+}
+
+// DeleteOneID returns a builder for deleting the given entity by its id.
+func (c *BusinessCalendarClient) DeleteOneID(id int) *BusinessCalendarDeleteOne {
+	builder := c.Delete().Where(businesscalendar.ID(id))
+	builder.mutation.id = &id
+	builder.mutation.op = OpDeleteOne
+	return &BusinessCalendarDeleteOne{builder}
+}
+
+// Query returns a query builder for BusinessCalendar.
+func (c *BusinessCalendarClient) Query() *BusinessCalendarQuery {
+	return &BusinessCalendarQuery{
+		config: c.config,
+		ctx:    &QueryContext{Type: TypeBusinessCalendar},
+		inters: c.Interceptors(),
+	}
+}
+
+// Get returns a BusinessCalendar entity by its id.
+func (c *BusinessCalendarClient) Get(ctx context.Context, id int) (*BusinessCalendar, error) {
+	return c.Query().Where(businesscalendar.ID(id)).Only(ctx)
+}
+
+// GetX is like Get, but panics if an error occurs.
+func (c *BusinessCalendarClient) GetX(ctx context.Context, id int) *BusinessCalendar {
+	obj, err := c.Get(ctx, id)
+	if err != nil {
+		panic(err)
+	}
+	return obj
+}
+
+// QuerySite queries the site edge of a BusinessCalendar.
+func (c *BusinessCalendarClient) QuerySite(_m *BusinessCalendar) *SiteQuery {
+	query := (&SiteClient{config: c.config}).Query()
+	query.path = func(context.Context) (fromV *sql.Selector, _ error) {
+		id := _m.ID
+		step := sqlgraph.NewStep(
+			sqlgraph.From(businesscalendar.Table, businesscalendar.FieldID, id),
+			sqlgraph.To(site.Table, site.FieldID),
+			sqlgraph.Edge(sqlgraph.M2O, false, businesscalendar.SiteTable, businesscalendar.SiteColumn),
+		)
+		fromV = sqlgraph.Neighbors(_m.driver.Dialect(), step)
+		return fromV, nil
+	}
+	return query
+}
+
+// Hooks returns the client hooks.
+func (c *BusinessCalendarClient) Hooks() []Hook {
+	hooks := c.hooks.BusinessCalendar
+	return append(hooks[:len(hooks):len(hooks)], businesscalendar.Hooks[:]...)
+}
+
+// Interceptors returns the client interceptors.
+func (c *BusinessCalendarClient) Interceptors() []Interceptor {
+	return c.inters.BusinessCalendar
+}
+
+func (c *BusinessCalendarClient) mutate(ctx context.Context, m *BusinessCalendarMutation) (Value, error) {
+	switch m.Op() {
+	case OpCreate:
+		return (&BusinessCalendarCreate{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpUpdate:
+		return (&BusinessCalendarUpdate{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpUpdateOne:
+		return (&BusinessCalendarUpdateOne{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpDelete, OpDeleteOne:
+		return (&BusinessCalendarDelete{config: c.config, hooks: c.Hooks(), mutation: m}).Exec(ctx)
+	default:
+		return nil, fmt.Errorf("ent: unknown BusinessCalendar mutation op: %q", m.Op())
 	}
 }
 
@@ -7310,22 +7470,24 @@ func (c *UserClient) mutate(ctx context.Context, m *UserMutation) (Value, error)
 // hooks and interceptors per client, for fast access.
 type (
 	hooks struct {
-		APIToken, Attachment, Blob, Category, Channel, CompliancePolicy, Delivery,
-		Department, DetectionFingerprint, DetectionRule, Employee, Evidence,
-		ExplanationCategory, ExplanationLink, ExplanationRequest, ExplanationStep,
-		IngestKey, Memo, Playbook, PlaybookRun, ReputationResult, Site, StatusDay,
-		StatusHour, Tag, TaskSchedule, TaskScheduleEvent, TaskSchedulePolicy,
-		TaskScheduleWatcher, Ticket, TicketApprover, TicketAssignee, TicketCitation,
-		TicketEvent, TicketLink, TicketTag, TicketWatcher, User []ent.Hook
+		APIToken, Attachment, Blob, BusinessCalendar, Category, Channel,
+		CompliancePolicy, Delivery, Department, DetectionFingerprint, DetectionRule,
+		Employee, Evidence, ExplanationCategory, ExplanationLink, ExplanationRequest,
+		ExplanationStep, IngestKey, Memo, Playbook, PlaybookRun, ReputationResult,
+		Site, StatusDay, StatusHour, Tag, TaskSchedule, TaskScheduleEvent,
+		TaskSchedulePolicy, TaskScheduleWatcher, Ticket, TicketApprover,
+		TicketAssignee, TicketCitation, TicketEvent, TicketLink, TicketTag,
+		TicketWatcher, User []ent.Hook
 	}
 	inters struct {
-		APIToken, Attachment, Blob, Category, Channel, CompliancePolicy, Delivery,
-		Department, DetectionFingerprint, DetectionRule, Employee, Evidence,
-		ExplanationCategory, ExplanationLink, ExplanationRequest, ExplanationStep,
-		IngestKey, Memo, Playbook, PlaybookRun, ReputationResult, Site, StatusDay,
-		StatusHour, Tag, TaskSchedule, TaskScheduleEvent, TaskSchedulePolicy,
-		TaskScheduleWatcher, Ticket, TicketApprover, TicketAssignee, TicketCitation,
-		TicketEvent, TicketLink, TicketTag, TicketWatcher, User []ent.Interceptor
+		APIToken, Attachment, Blob, BusinessCalendar, Category, Channel,
+		CompliancePolicy, Delivery, Department, DetectionFingerprint, DetectionRule,
+		Employee, Evidence, ExplanationCategory, ExplanationLink, ExplanationRequest,
+		ExplanationStep, IngestKey, Memo, Playbook, PlaybookRun, ReputationResult,
+		Site, StatusDay, StatusHour, Tag, TaskSchedule, TaskScheduleEvent,
+		TaskSchedulePolicy, TaskScheduleWatcher, Ticket, TicketApprover,
+		TicketAssignee, TicketCitation, TicketEvent, TicketLink, TicketTag,
+		TicketWatcher, User []ent.Interceptor
 	}
 )
 

@@ -10,6 +10,7 @@ import (
 	"socdesk/ent/apitoken"
 	"socdesk/ent/attachment"
 	"socdesk/ent/blob"
+	"socdesk/ent/businesscalendar"
 	"socdesk/ent/category"
 	"socdesk/ent/channel"
 	"socdesk/ent/compliancepolicy"
@@ -113,6 +114,7 @@ func checkColumn(t, c string) error {
 			apitoken.Table:             apitoken.ValidColumn,
 			attachment.Table:           attachment.ValidColumn,
 			blob.Table:                 blob.ValidColumn,
+			businesscalendar.Table:     businesscalendar.ValidColumn,
 			category.Table:             category.ValidColumn,
 			channel.Table:              channel.ValidColumn,
 			compliancepolicy.Table:     compliancepolicy.ValidColumn,

@@ -6,6 +6,7 @@ import (
 	"socdesk/ent/apitoken"
 	"socdesk/ent/attachment"
 	"socdesk/ent/blob"
+	"socdesk/ent/businesscalendar"
 	"socdesk/ent/category"
 	"socdesk/ent/channel"
 	"socdesk/ent/compliancepolicy"
@@ -51,7 +52,7 @@ import (
 
 // schemaGraph holds a representation of ent/schema at runtime.
 var schemaGraph = func() *sqlgraph.Schema {
-	graph := &sqlgraph.Schema{Nodes: make([]*sqlgraph.Node, 38)}
+	graph := &sqlgraph.Schema{Nodes: make([]*sqlgraph.Node, 39)}
 	graph.Nodes[0] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   apitoken.Table,
@@ -112,6 +113,27 @@ var schemaGraph = func() *sqlgraph.Schema {
 	}
 	graph.Nodes[3] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
+			Table:   businesscalendar.Table,
+			Columns: businesscalendar.Columns,
+			ID: &sqlgraph.FieldSpec{
+				Type:   field.TypeInt,
+				Column: businesscalendar.FieldID,
+			},
+		},
+		Type: "BusinessCalendar",
+		Fields: map[string]*sqlgraph.FieldSpec{
+			businesscalendar.FieldName:        {Type: field.TypeString, Column: businesscalendar.FieldName},
+			businesscalendar.FieldTimeZone:    {Type: field.TypeString, Column: businesscalendar.FieldTimeZone},
+			businesscalendar.FieldWorkingDays: {Type: field.TypeJSON, Column: businesscalendar.FieldWorkingDays},
+			businesscalendar.FieldDayStart:    {Type: field.TypeString, Column: businesscalendar.FieldDayStart},
+			businesscalendar.FieldDayEnd:      {Type: field.TypeString, Column: businesscalendar.FieldDayEnd},
+			businesscalendar.FieldHolidays:    {Type: field.TypeJSON, Column: businesscalendar.FieldHolidays},
+			businesscalendar.FieldIsDefault:   {Type: field.TypeBool, Column: businesscalendar.FieldIsDefault},
+			businesscalendar.FieldSiteID:      {Type: field.TypeInt, Column: businesscalendar.FieldSiteID},
+		},
+	}
+	graph.Nodes[4] = &sqlgraph.Node{
+		NodeSpec: sqlgraph.NodeSpec{
 			Table:   category.Table,
 			Columns: category.Columns,
 			ID: &sqlgraph.FieldSpec{
@@ -121,14 +143,15 @@ var schemaGraph = func() *sqlgraph.Schema {
 		},
 		Type: "Category",
 		Fields: map[string]*sqlgraph.FieldSpec{
-			category.FieldCreatedAt:   {Type: field.TypeTime, Column: category.FieldCreatedAt},
-			category.FieldUpdatedAt:   {Type: field.TypeTime, Column: category.FieldUpdatedAt},
-			category.FieldName:        {Type: field.TypeString, Column: category.FieldName},
-			category.FieldDescription: {Type: field.TypeString, Column: category.FieldDescription},
-			category.FieldWorkflow:    {Type: field.TypeEnum, Column: category.FieldWorkflow},
+			category.FieldCreatedAt:     {Type: field.TypeTime, Column: category.FieldCreatedAt},
+			category.FieldUpdatedAt:     {Type: field.TypeTime, Column: category.FieldUpdatedAt},
+			category.FieldName:          {Type: field.TypeString, Column: category.FieldName},
+			category.FieldDescription:   {Type: field.TypeString, Column: category.FieldDescription},
+			category.FieldWorkflow:      {Type: field.TypeEnum, Column: category.FieldWorkflow},
+			category.FieldServiceLevels: {Type: field.TypeJSON, Column: category.FieldServiceLevels},
 		},
 	}
-	graph.Nodes[4] = &sqlgraph.Node{
+	graph.Nodes[5] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   channel.Table,
 			Columns: channel.Columns,
@@ -149,7 +172,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			channel.FieldSecret:        {Type: field.TypeString, Column: channel.FieldSecret},
 		},
 	}
-	graph.Nodes[5] = &sqlgraph.Node{
+	graph.Nodes[6] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   compliancepolicy.Table,
 			Columns: compliancepolicy.Columns,
@@ -167,7 +190,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			compliancepolicy.FieldText:      {Type: field.TypeString, Column: compliancepolicy.FieldText},
 		},
 	}
-	graph.Nodes[6] = &sqlgraph.Node{
+	graph.Nodes[7] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   delivery.Table,
 			Columns: delivery.Columns,
@@ -207,7 +230,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			delivery.FieldSentAt:        {Type: field.TypeTime, Column: delivery.FieldSentAt},
 		},
 	}
-	graph.Nodes[7] = &sqlgraph.Node{
+	graph.Nodes[8] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   department.Table,
 			Columns: department.Columns,
@@ -224,7 +247,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			department.FieldManagerID: {Type: field.TypeInt, Column: department.FieldManagerID},
 		},
 	}
-	graph.Nodes[8] = &sqlgraph.Node{
+	graph.Nodes[9] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   detectionfingerprint.Table,
 			Columns: detectionfingerprint.Columns,
@@ -241,7 +264,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			detectionfingerprint.FieldLastSeenAt:  {Type: field.TypeTime, Column: detectionfingerprint.FieldLastSeenAt},
 		},
 	}
-	graph.Nodes[9] = &sqlgraph.Node{
+	graph.Nodes[10] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   detectionrule.Table,
 			Columns: detectionrule.Columns,
@@ -272,7 +295,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			detectionrule.FieldUpdatedByID:        {Type: field.TypeInt, Column: detectionrule.FieldUpdatedByID},
 		},
 	}
-	graph.Nodes[10] = &sqlgraph.Node{
+	graph.Nodes[11] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   employee.Table,
 			Columns: employee.Columns,
@@ -294,7 +317,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			employee.FieldActive:       {Type: field.TypeBool, Column: employee.FieldActive},
 		},
 	}
-	graph.Nodes[11] = &sqlgraph.Node{
+	graph.Nodes[12] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   evidence.Table,
 			Columns: evidence.Columns,
@@ -310,7 +333,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			evidence.FieldCreatedAt: {Type: field.TypeTime, Column: evidence.FieldCreatedAt},
 		},
 	}
-	graph.Nodes[12] = &sqlgraph.Node{
+	graph.Nodes[13] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   explanationcategory.Table,
 			Columns: explanationcategory.Columns,
@@ -328,7 +351,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			explanationcategory.FieldActive:      {Type: field.TypeBool, Column: explanationcategory.FieldActive},
 		},
 	}
-	graph.Nodes[13] = &sqlgraph.Node{
+	graph.Nodes[14] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   explanationlink.Table,
 			Columns: explanationlink.Columns,
@@ -347,7 +370,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			explanationlink.FieldUsedAt:     {Type: field.TypeTime, Column: explanationlink.FieldUsedAt},
 		},
 	}
-	graph.Nodes[14] = &sqlgraph.Node{
+	graph.Nodes[15] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   explanationrequest.Table,
 			Columns: explanationrequest.Columns,
@@ -380,7 +403,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			explanationrequest.FieldVersion:        {Type: field.TypeInt, Column: explanationrequest.FieldVersion},
 		},
 	}
-	graph.Nodes[15] = &sqlgraph.Node{
+	graph.Nodes[16] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   explanationstep.Table,
 			Columns: explanationstep.Columns,
@@ -403,7 +426,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			explanationstep.FieldCreatedAt:       {Type: field.TypeTime, Column: explanationstep.FieldCreatedAt},
 		},
 	}
-	graph.Nodes[16] = &sqlgraph.Node{
+	graph.Nodes[17] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   ingestkey.Table,
 			Columns: ingestkey.Columns,
@@ -422,7 +445,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			ingestkey.FieldCreatedAt: {Type: field.TypeTime, Column: ingestkey.FieldCreatedAt},
 		},
 	}
-	graph.Nodes[17] = &sqlgraph.Node{
+	graph.Nodes[18] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   memo.Table,
 			Columns: memo.Columns,
@@ -441,7 +464,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			memo.FieldAuthorID:  {Type: field.TypeInt, Column: memo.FieldAuthorID},
 		},
 	}
-	graph.Nodes[18] = &sqlgraph.Node{
+	graph.Nodes[19] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   playbook.Table,
 			Columns: playbook.Columns,
@@ -465,7 +488,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			playbook.FieldTimeoutMs:       {Type: field.TypeInt, Column: playbook.FieldTimeoutMs},
 		},
 	}
-	graph.Nodes[19] = &sqlgraph.Node{
+	graph.Nodes[20] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   playbookrun.Table,
 			Columns: playbookrun.Columns,
@@ -493,7 +516,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			playbookrun.FieldFinishedAt:    {Type: field.TypeTime, Column: playbookrun.FieldFinishedAt},
 		},
 	}
-	graph.Nodes[20] = &sqlgraph.Node{
+	graph.Nodes[21] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   reputationresult.Table,
 			Columns: reputationresult.Columns,
@@ -519,7 +542,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			reputationresult.FieldRetryAt:    {Type: field.TypeTime, Column: reputationresult.FieldRetryAt},
 		},
 	}
-	graph.Nodes[21] = &sqlgraph.Node{
+	graph.Nodes[22] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   site.Table,
 			Columns: site.Columns,
@@ -536,7 +559,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			site.FieldDescription: {Type: field.TypeString, Column: site.FieldDescription},
 		},
 	}
-	graph.Nodes[22] = &sqlgraph.Node{
+	graph.Nodes[23] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   statusday.Table,
 			Columns: statusday.Columns,
@@ -553,7 +576,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			statusday.FieldDelta:  {Type: field.TypeInt, Column: statusday.FieldDelta},
 		},
 	}
-	graph.Nodes[23] = &sqlgraph.Node{
+	graph.Nodes[24] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   statushour.Table,
 			Columns: statushour.Columns,
@@ -570,7 +593,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			statushour.FieldDelta:  {Type: field.TypeInt, Column: statushour.FieldDelta},
 		},
 	}
-	graph.Nodes[24] = &sqlgraph.Node{
+	graph.Nodes[25] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   tag.Table,
 			Columns: tag.Columns,
@@ -587,7 +610,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			tag.FieldColor:     {Type: field.TypeString, Column: tag.FieldColor},
 		},
 	}
-	graph.Nodes[25] = &sqlgraph.Node{
+	graph.Nodes[26] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   taskschedule.Table,
 			Columns: taskschedule.Columns,
@@ -619,7 +642,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			taskschedule.FieldVersion:          {Type: field.TypeInt, Column: taskschedule.FieldVersion},
 		},
 	}
-	graph.Nodes[26] = &sqlgraph.Node{
+	graph.Nodes[27] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   taskscheduleevent.Table,
 			Columns: taskscheduleevent.Columns,
@@ -638,7 +661,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			taskscheduleevent.FieldChanges:    {Type: field.TypeJSON, Column: taskscheduleevent.FieldChanges},
 		},
 	}
-	graph.Nodes[27] = &sqlgraph.Node{
+	graph.Nodes[28] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   taskschedulepolicy.Table,
 			Columns: taskschedulepolicy.Columns,
@@ -659,7 +682,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			taskschedulepolicy.FieldCompliancePolicyID: {Type: field.TypeInt, Column: taskschedulepolicy.FieldCompliancePolicyID},
 		},
 	}
-	graph.Nodes[28] = &sqlgraph.Node{
+	graph.Nodes[29] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   taskschedulewatcher.Table,
 			Columns: taskschedulewatcher.Columns,
@@ -676,7 +699,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			taskschedulewatcher.FieldCreatedAt:  {Type: field.TypeTime, Column: taskschedulewatcher.FieldCreatedAt},
 		},
 	}
-	graph.Nodes[29] = &sqlgraph.Node{
+	graph.Nodes[30] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   ticket.Table,
 			Columns: ticket.Columns,
@@ -687,48 +710,62 @@ var schemaGraph = func() *sqlgraph.Schema {
 		},
 		Type: "Ticket",
 		Fields: map[string]*sqlgraph.FieldSpec{
-			ticket.FieldCreatedAt:         {Type: field.TypeTime, Column: ticket.FieldCreatedAt},
-			ticket.FieldUpdatedAt:         {Type: field.TypeTime, Column: ticket.FieldUpdatedAt},
-			ticket.FieldTitle:             {Type: field.TypeString, Column: ticket.FieldTitle},
-			ticket.FieldKind:              {Type: field.TypeEnum, Column: ticket.FieldKind},
-			ticket.FieldBody:              {Type: field.TypeString, Column: ticket.FieldBody},
-			ticket.FieldBodyFormat:        {Type: field.TypeEnum, Column: ticket.FieldBodyFormat},
-			ticket.FieldDetectionTemplate: {Type: field.TypeEnum, Column: ticket.FieldDetectionTemplate},
-			ticket.FieldFirstDetectedAt:   {Type: field.TypeTime, Column: ticket.FieldFirstDetectedAt},
-			ticket.FieldLastDetectedAt:    {Type: field.TypeTime, Column: ticket.FieldLastDetectedAt},
-			ticket.FieldSrcIP:             {Type: field.TypeString, Column: ticket.FieldSrcIP},
-			ticket.FieldDstIP:             {Type: field.TypeString, Column: ticket.FieldDstIP},
-			ticket.FieldSrcPort:           {Type: field.TypeInt, Column: ticket.FieldSrcPort},
-			ticket.FieldDstPort:           {Type: field.TypeInt, Column: ticket.FieldDstPort},
-			ticket.FieldProtocol:          {Type: field.TypeString, Column: ticket.FieldProtocol},
-			ticket.FieldHost:              {Type: field.TypeString, Column: ticket.FieldHost},
-			ticket.FieldCustomFields:      {Type: field.TypeJSON, Column: ticket.FieldCustomFields},
-			ticket.FieldSrcIPKey:          {Type: field.TypeString, Column: ticket.FieldSrcIPKey},
-			ticket.FieldDstIPKey:          {Type: field.TypeString, Column: ticket.FieldDstIPKey},
-			ticket.FieldHostKey:           {Type: field.TypeString, Column: ticket.FieldHostKey},
-			ticket.FieldCategoryID:        {Type: field.TypeInt, Column: ticket.FieldCategoryID},
-			ticket.FieldSiteID:            {Type: field.TypeInt, Column: ticket.FieldSiteID},
-			ticket.FieldPriority:          {Type: field.TypeEnum, Column: ticket.FieldPriority},
-			ticket.FieldPriorityRank:      {Type: field.TypeInt8, Column: ticket.FieldPriorityRank},
-			ticket.FieldStatus:            {Type: field.TypeEnum, Column: ticket.FieldStatus},
-			ticket.FieldAttackVerdict:     {Type: field.TypeEnum, Column: ticket.FieldAttackVerdict},
-			ticket.FieldIncident:          {Type: field.TypeBool, Column: ticket.FieldIncident},
-			ticket.FieldOrigin:            {Type: field.TypeEnum, Column: ticket.FieldOrigin},
-			ticket.FieldRegisteredByID:    {Type: field.TypeInt, Column: ticket.FieldRegisteredByID},
-			ticket.FieldDuplicateCount:    {Type: field.TypeInt, Column: ticket.FieldDuplicateCount},
-			ticket.FieldClosedAt:          {Type: field.TypeTime, Column: ticket.FieldClosedAt},
-			ticket.FieldDueAt:             {Type: field.TypeTime, Column: ticket.FieldDueAt},
-			ticket.FieldExplanationStatus: {Type: field.TypeEnum, Column: ticket.FieldExplanationStatus},
-			ticket.FieldVersion:           {Type: field.TypeInt, Column: ticket.FieldVersion},
-			ticket.FieldScheduleID:        {Type: field.TypeInt, Column: ticket.FieldScheduleID},
-			ticket.FieldOccurrenceAt:      {Type: field.TypeTime, Column: ticket.FieldOccurrenceAt},
-			ticket.FieldQueryFilter:       {Type: field.TypeJSON, Column: ticket.FieldQueryFilter},
-			ticket.FieldQuerySearch:       {Type: field.TypeString, Column: ticket.FieldQuerySearch},
-			ticket.FieldResolution:        {Type: field.TypeString, Column: ticket.FieldResolution},
-			ticket.FieldEvidenceDropped:   {Type: field.TypeInt, Column: ticket.FieldEvidenceDropped},
+			ticket.FieldCreatedAt:                {Type: field.TypeTime, Column: ticket.FieldCreatedAt},
+			ticket.FieldUpdatedAt:                {Type: field.TypeTime, Column: ticket.FieldUpdatedAt},
+			ticket.FieldTitle:                    {Type: field.TypeString, Column: ticket.FieldTitle},
+			ticket.FieldKind:                     {Type: field.TypeEnum, Column: ticket.FieldKind},
+			ticket.FieldBody:                     {Type: field.TypeString, Column: ticket.FieldBody},
+			ticket.FieldBodyFormat:               {Type: field.TypeEnum, Column: ticket.FieldBodyFormat},
+			ticket.FieldDetectionTemplate:        {Type: field.TypeEnum, Column: ticket.FieldDetectionTemplate},
+			ticket.FieldFirstDetectedAt:          {Type: field.TypeTime, Column: ticket.FieldFirstDetectedAt},
+			ticket.FieldLastDetectedAt:           {Type: field.TypeTime, Column: ticket.FieldLastDetectedAt},
+			ticket.FieldSrcIP:                    {Type: field.TypeString, Column: ticket.FieldSrcIP},
+			ticket.FieldDstIP:                    {Type: field.TypeString, Column: ticket.FieldDstIP},
+			ticket.FieldSrcPort:                  {Type: field.TypeInt, Column: ticket.FieldSrcPort},
+			ticket.FieldDstPort:                  {Type: field.TypeInt, Column: ticket.FieldDstPort},
+			ticket.FieldProtocol:                 {Type: field.TypeString, Column: ticket.FieldProtocol},
+			ticket.FieldHost:                     {Type: field.TypeString, Column: ticket.FieldHost},
+			ticket.FieldCustomFields:             {Type: field.TypeJSON, Column: ticket.FieldCustomFields},
+			ticket.FieldSrcIPKey:                 {Type: field.TypeString, Column: ticket.FieldSrcIPKey},
+			ticket.FieldDstIPKey:                 {Type: field.TypeString, Column: ticket.FieldDstIPKey},
+			ticket.FieldHostKey:                  {Type: field.TypeString, Column: ticket.FieldHostKey},
+			ticket.FieldCategoryID:               {Type: field.TypeInt, Column: ticket.FieldCategoryID},
+			ticket.FieldSiteID:                   {Type: field.TypeInt, Column: ticket.FieldSiteID},
+			ticket.FieldPriority:                 {Type: field.TypeEnum, Column: ticket.FieldPriority},
+			ticket.FieldPriorityRank:             {Type: field.TypeInt8, Column: ticket.FieldPriorityRank},
+			ticket.FieldStatus:                   {Type: field.TypeEnum, Column: ticket.FieldStatus},
+			ticket.FieldAttackVerdict:            {Type: field.TypeEnum, Column: ticket.FieldAttackVerdict},
+			ticket.FieldIncident:                 {Type: field.TypeBool, Column: ticket.FieldIncident},
+			ticket.FieldOrigin:                   {Type: field.TypeEnum, Column: ticket.FieldOrigin},
+			ticket.FieldRegisteredByID:           {Type: field.TypeInt, Column: ticket.FieldRegisteredByID},
+			ticket.FieldDuplicateCount:           {Type: field.TypeInt, Column: ticket.FieldDuplicateCount},
+			ticket.FieldClosedAt:                 {Type: field.TypeTime, Column: ticket.FieldClosedAt},
+			ticket.FieldDueAt:                    {Type: field.TypeTime, Column: ticket.FieldDueAt},
+			ticket.FieldExplanationStatus:        {Type: field.TypeEnum, Column: ticket.FieldExplanationStatus},
+			ticket.FieldVersion:                  {Type: field.TypeInt, Column: ticket.FieldVersion},
+			ticket.FieldScheduleID:               {Type: field.TypeInt, Column: ticket.FieldScheduleID},
+			ticket.FieldOccurrenceAt:             {Type: field.TypeTime, Column: ticket.FieldOccurrenceAt},
+			ticket.FieldQueryFilter:              {Type: field.TypeJSON, Column: ticket.FieldQueryFilter},
+			ticket.FieldQuerySearch:              {Type: field.TypeString, Column: ticket.FieldQuerySearch},
+			ticket.FieldResolution:               {Type: field.TypeString, Column: ticket.FieldResolution},
+			ticket.FieldEvidenceDropped:          {Type: field.TypeInt, Column: ticket.FieldEvidenceDropped},
+			ticket.FieldRespondedAt:              {Type: field.TypeTime, Column: ticket.FieldRespondedAt},
+			ticket.FieldResolvedAt:               {Type: field.TypeTime, Column: ticket.FieldResolvedAt},
+			ticket.FieldResponseDueAt:            {Type: field.TypeTime, Column: ticket.FieldResponseDueAt},
+			ticket.FieldResolutionDueAt:          {Type: field.TypeTime, Column: ticket.FieldResolutionDueAt},
+			ticket.FieldResponseRiskAt:           {Type: field.TypeTime, Column: ticket.FieldResponseRiskAt},
+			ticket.FieldResolutionRiskAt:         {Type: field.TypeTime, Column: ticket.FieldResolutionRiskAt},
+			ticket.FieldSLAStartedAt:             {Type: field.TypeTime, Column: ticket.FieldSLAStartedAt},
+			ticket.FieldSLAPausedSince:           {Type: field.TypeTime, Column: ticket.FieldSLAPausedSince},
+			ticket.FieldSLAPausedSeconds:         {Type: field.TypeInt64, Column: ticket.FieldSLAPausedSeconds},
+			ticket.FieldSLAPausedBusinessSeconds: {Type: field.TypeInt64, Column: ticket.FieldSLAPausedBusinessSeconds},
+			ticket.FieldResponseBreachedAt:       {Type: field.TypeTime, Column: ticket.FieldResponseBreachedAt},
+			ticket.FieldResolutionBreachedAt:     {Type: field.TypeTime, Column: ticket.FieldResolutionBreachedAt},
+			ticket.FieldResponseDueKey:           {Type: field.TypeTime, Column: ticket.FieldResponseDueKey},
+			ticket.FieldResolutionDueKey:         {Type: field.TypeTime, Column: ticket.FieldResolutionDueKey},
 		},
 	}
-	graph.Nodes[30] = &sqlgraph.Node{
+	graph.Nodes[31] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   ticketapprover.Table,
 			Columns: ticketapprover.Columns,
@@ -749,7 +786,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			ticketapprover.FieldUserID:   {Type: field.TypeInt, Column: ticketapprover.FieldUserID},
 		},
 	}
-	graph.Nodes[31] = &sqlgraph.Node{
+	graph.Nodes[32] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   ticketassignee.Table,
 			Columns: ticketassignee.Columns,
@@ -770,7 +807,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			ticketassignee.FieldUserID:   {Type: field.TypeInt, Column: ticketassignee.FieldUserID},
 		},
 	}
-	graph.Nodes[32] = &sqlgraph.Node{
+	graph.Nodes[33] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   ticketcitation.Table,
 			Columns: ticketcitation.Columns,
@@ -791,7 +828,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			ticketcitation.FieldCompliancePolicyID: {Type: field.TypeInt, Column: ticketcitation.FieldCompliancePolicyID},
 		},
 	}
-	graph.Nodes[33] = &sqlgraph.Node{
+	graph.Nodes[34] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   ticketevent.Table,
 			Columns: ticketevent.Columns,
@@ -814,7 +851,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			ticketevent.FieldChanges:      {Type: field.TypeJSON, Column: ticketevent.FieldChanges},
 		},
 	}
-	graph.Nodes[34] = &sqlgraph.Node{
+	graph.Nodes[35] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   ticketlink.Table,
 			Columns: ticketlink.Columns,
@@ -832,7 +869,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			ticketlink.FieldCreatedAt:   {Type: field.TypeTime, Column: ticketlink.FieldCreatedAt},
 		},
 	}
-	graph.Nodes[35] = &sqlgraph.Node{
+	graph.Nodes[36] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   tickettag.Table,
 			Columns: tickettag.Columns,
@@ -853,7 +890,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			tickettag.FieldTagID:    {Type: field.TypeInt, Column: tickettag.FieldTagID},
 		},
 	}
-	graph.Nodes[36] = &sqlgraph.Node{
+	graph.Nodes[37] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   ticketwatcher.Table,
 			Columns: ticketwatcher.Columns,
@@ -870,7 +907,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			ticketwatcher.FieldCreatedAt: {Type: field.TypeTime, Column: ticketwatcher.FieldCreatedAt},
 		},
 	}
-	graph.Nodes[37] = &sqlgraph.Node{
+	graph.Nodes[38] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   user.Table,
 			Columns: user.Columns,
@@ -964,6 +1001,18 @@ var schemaGraph = func() *sqlgraph.Schema {
 		},
 		"Attachment",
 		"Employee",
+	)
+	graph.MustAddE(
+		"site",
+		&sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.M2O,
+			Inverse: false,
+			Table:   businesscalendar.SiteTable,
+			Columns: []string{businesscalendar.SiteColumn},
+			Bidi:    false,
+		},
+		"BusinessCalendar",
+		"Site",
 	)
 	graph.MustAddE(
 		"tickets",
@@ -2654,6 +2703,100 @@ func (f *BlobFilter) WhereCreatedAt(p entql.TimeP) {
 }
 
 // addPredicate implements the predicateAdder interface.
+func (_q *BusinessCalendarQuery) addPredicate(pred func(s *sql.Selector)) {
+	_q.predicates = append(_q.predicates, pred)
+}
+
+// Filter returns a Filter implementation to apply filters on the BusinessCalendarQuery builder.
+func (_q *BusinessCalendarQuery) Filter() *BusinessCalendarFilter {
+	return &BusinessCalendarFilter{config: _q.config, predicateAdder: _q}
+}
+
+// addPredicate implements the predicateAdder interface.
+func (m *BusinessCalendarMutation) addPredicate(pred func(s *sql.Selector)) {
+	m.predicates = append(m.predicates, pred)
+}
+
+// Filter returns an entql.Where implementation to apply filters on the BusinessCalendarMutation builder.
+func (m *BusinessCalendarMutation) Filter() *BusinessCalendarFilter {
+	return &BusinessCalendarFilter{config: m.config, predicateAdder: m}
+}
+
+// BusinessCalendarFilter provides a generic filtering capability at runtime for BusinessCalendarQuery.
+type BusinessCalendarFilter struct {
+	predicateAdder
+	config
+}
+
+// Where applies the entql predicate on the query filter.
+func (f *BusinessCalendarFilter) Where(p entql.P) {
+	f.addPredicate(func(s *sql.Selector) {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[3].Type, p, s); err != nil {
+			s.AddError(err)
+		}
+	})
+}
+
+// WhereID applies the entql int predicate on the id field.
+func (f *BusinessCalendarFilter) WhereID(p entql.IntP) {
+	f.Where(p.Field(businesscalendar.FieldID))
+}
+
+// WhereName applies the entql string predicate on the name field.
+func (f *BusinessCalendarFilter) WhereName(p entql.StringP) {
+	f.Where(p.Field(businesscalendar.FieldName))
+}
+
+// WhereTimeZone applies the entql string predicate on the time_zone field.
+func (f *BusinessCalendarFilter) WhereTimeZone(p entql.StringP) {
+	f.Where(p.Field(businesscalendar.FieldTimeZone))
+}
+
+// WhereWorkingDays applies the entql json.RawMessage predicate on the working_days field.
+func (f *BusinessCalendarFilter) WhereWorkingDays(p entql.BytesP) {
+	f.Where(p.Field(businesscalendar.FieldWorkingDays))
+}
+
+// WhereDayStart applies the entql string predicate on the day_start field.
+func (f *BusinessCalendarFilter) WhereDayStart(p entql.StringP) {
+	f.Where(p.Field(businesscalendar.FieldDayStart))
+}
+
+// WhereDayEnd applies the entql string predicate on the day_end field.
+func (f *BusinessCalendarFilter) WhereDayEnd(p entql.StringP) {
+	f.Where(p.Field(businesscalendar.FieldDayEnd))
+}
+
+// WhereHolidays applies the entql json.RawMessage predicate on the holidays field.
+func (f *BusinessCalendarFilter) WhereHolidays(p entql.BytesP) {
+	f.Where(p.Field(businesscalendar.FieldHolidays))
+}
+
+// WhereIsDefault applies the entql bool predicate on the is_default field.
+func (f *BusinessCalendarFilter) WhereIsDefault(p entql.BoolP) {
+	f.Where(p.Field(businesscalendar.FieldIsDefault))
+}
+
+// WhereSiteID applies the entql int predicate on the site_id field.
+func (f *BusinessCalendarFilter) WhereSiteID(p entql.IntP) {
+	f.Where(p.Field(businesscalendar.FieldSiteID))
+}
+
+// WhereHasSite applies a predicate to check if query has an edge site.
+func (f *BusinessCalendarFilter) WhereHasSite() {
+	f.Where(entql.HasEdge("site"))
+}
+
+// WhereHasSiteWith applies a predicate to check if query has an edge site with a given conditions (other predicates).
+func (f *BusinessCalendarFilter) WhereHasSiteWith(preds ...predicate.Site) {
+	f.Where(entql.HasEdgeWith("site", sqlgraph.WrapFunc(func(s *sql.Selector) {
+		for _, p := range preds {
+			p(s)
+		}
+	})))
+}
+
+// addPredicate implements the predicateAdder interface.
 func (_q *CategoryQuery) addPredicate(pred func(s *sql.Selector)) {
 	_q.predicates = append(_q.predicates, pred)
 }
@@ -2682,7 +2825,7 @@ type CategoryFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *CategoryFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[3].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[4].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -2716,6 +2859,11 @@ func (f *CategoryFilter) WhereDescription(p entql.StringP) {
 // WhereWorkflow applies the entql string predicate on the workflow field.
 func (f *CategoryFilter) WhereWorkflow(p entql.StringP) {
 	f.Where(p.Field(category.FieldWorkflow))
+}
+
+// WhereServiceLevels applies the entql json.RawMessage predicate on the service_levels field.
+func (f *CategoryFilter) WhereServiceLevels(p entql.BytesP) {
+	f.Where(p.Field(category.FieldServiceLevels))
 }
 
 // WhereHasTickets applies a predicate to check if query has an edge tickets.
@@ -2761,7 +2909,7 @@ type ChannelFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *ChannelFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[4].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[5].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -2855,7 +3003,7 @@ type CompliancePolicyFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *CompliancePolicyFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[5].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[6].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -2976,7 +3124,7 @@ type DeliveryFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *DeliveryFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[6].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[7].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -3235,7 +3383,7 @@ type DepartmentFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *DepartmentFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[7].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[8].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -3323,7 +3471,7 @@ type DetectionFingerprintFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *DetectionFingerprintFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[8].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[9].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -3383,7 +3531,7 @@ type DetectionRuleFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *DetectionRuleFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[9].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[10].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -3611,7 +3759,7 @@ type EmployeeFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *EmployeeFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[10].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[11].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -3724,7 +3872,7 @@ type EvidenceFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *EvidenceFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[11].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[12].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -3793,7 +3941,7 @@ type ExplanationCategoryFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *ExplanationCategoryFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[12].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[13].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -3858,7 +4006,7 @@ type ExplanationLinkFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *ExplanationLinkFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[13].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[14].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -3956,7 +4104,7 @@ type ExplanationRequestFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *ExplanationRequestFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[14].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[15].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -4222,7 +4370,7 @@ type ExplanationStepFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *ExplanationStepFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[15].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[16].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -4382,7 +4530,7 @@ type IngestKeyFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *IngestKeyFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[16].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[17].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -4452,7 +4600,7 @@ type MemoFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *MemoFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[17].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[18].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -4564,7 +4712,7 @@ type PlaybookFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *PlaybookFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[18].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[19].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -4673,7 +4821,7 @@ type PlaybookRunFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *PlaybookRunFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[19].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[20].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -4830,7 +4978,7 @@ type ReputationResultFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *ReputationResultFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[20].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[21].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -4935,7 +5083,7 @@ type SiteFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *SiteFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[21].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[22].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -5037,7 +5185,7 @@ type StatusDayFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *StatusDayFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[22].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[23].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -5097,7 +5245,7 @@ type StatusHourFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *StatusHourFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[23].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[24].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -5157,7 +5305,7 @@ type TagFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *TagFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[24].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[25].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -5273,7 +5421,7 @@ type TaskScheduleFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *TaskScheduleFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[25].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[26].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -5548,7 +5696,7 @@ type TaskScheduleEventFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *TaskScheduleEventFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[26].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[27].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -5646,7 +5794,7 @@ type TaskSchedulePolicyFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *TaskSchedulePolicyFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[27].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[28].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -5719,7 +5867,7 @@ type TaskScheduleWatcherFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *TaskScheduleWatcherFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[28].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[29].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -5807,7 +5955,7 @@ type TicketFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *TicketFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[29].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[30].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -6011,6 +6159,76 @@ func (f *TicketFilter) WhereResolution(p entql.StringP) {
 // WhereEvidenceDropped applies the entql int predicate on the evidence_dropped field.
 func (f *TicketFilter) WhereEvidenceDropped(p entql.IntP) {
 	f.Where(p.Field(ticket.FieldEvidenceDropped))
+}
+
+// WhereRespondedAt applies the entql time.Time predicate on the responded_at field.
+func (f *TicketFilter) WhereRespondedAt(p entql.TimeP) {
+	f.Where(p.Field(ticket.FieldRespondedAt))
+}
+
+// WhereResolvedAt applies the entql time.Time predicate on the resolved_at field.
+func (f *TicketFilter) WhereResolvedAt(p entql.TimeP) {
+	f.Where(p.Field(ticket.FieldResolvedAt))
+}
+
+// WhereResponseDueAt applies the entql time.Time predicate on the response_due_at field.
+func (f *TicketFilter) WhereResponseDueAt(p entql.TimeP) {
+	f.Where(p.Field(ticket.FieldResponseDueAt))
+}
+
+// WhereResolutionDueAt applies the entql time.Time predicate on the resolution_due_at field.
+func (f *TicketFilter) WhereResolutionDueAt(p entql.TimeP) {
+	f.Where(p.Field(ticket.FieldResolutionDueAt))
+}
+
+// WhereResponseRiskAt applies the entql time.Time predicate on the response_risk_at field.
+func (f *TicketFilter) WhereResponseRiskAt(p entql.TimeP) {
+	f.Where(p.Field(ticket.FieldResponseRiskAt))
+}
+
+// WhereResolutionRiskAt applies the entql time.Time predicate on the resolution_risk_at field.
+func (f *TicketFilter) WhereResolutionRiskAt(p entql.TimeP) {
+	f.Where(p.Field(ticket.FieldResolutionRiskAt))
+}
+
+// WhereSLAStartedAt applies the entql time.Time predicate on the sla_started_at field.
+func (f *TicketFilter) WhereSLAStartedAt(p entql.TimeP) {
+	f.Where(p.Field(ticket.FieldSLAStartedAt))
+}
+
+// WhereSLAPausedSince applies the entql time.Time predicate on the sla_paused_since field.
+func (f *TicketFilter) WhereSLAPausedSince(p entql.TimeP) {
+	f.Where(p.Field(ticket.FieldSLAPausedSince))
+}
+
+// WhereSLAPausedSeconds applies the entql int64 predicate on the sla_paused_seconds field.
+func (f *TicketFilter) WhereSLAPausedSeconds(p entql.Int64P) {
+	f.Where(p.Field(ticket.FieldSLAPausedSeconds))
+}
+
+// WhereSLAPausedBusinessSeconds applies the entql int64 predicate on the sla_paused_business_seconds field.
+func (f *TicketFilter) WhereSLAPausedBusinessSeconds(p entql.Int64P) {
+	f.Where(p.Field(ticket.FieldSLAPausedBusinessSeconds))
+}
+
+// WhereResponseBreachedAt applies the entql time.Time predicate on the response_breached_at field.
+func (f *TicketFilter) WhereResponseBreachedAt(p entql.TimeP) {
+	f.Where(p.Field(ticket.FieldResponseBreachedAt))
+}
+
+// WhereResolutionBreachedAt applies the entql time.Time predicate on the resolution_breached_at field.
+func (f *TicketFilter) WhereResolutionBreachedAt(p entql.TimeP) {
+	f.Where(p.Field(ticket.FieldResolutionBreachedAt))
+}
+
+// WhereResponseDueKey applies the entql time.Time predicate on the response_due_key field.
+func (f *TicketFilter) WhereResponseDueKey(p entql.TimeP) {
+	f.Where(p.Field(ticket.FieldResponseDueKey))
+}
+
+// WhereResolutionDueKey applies the entql time.Time predicate on the resolution_due_key field.
+func (f *TicketFilter) WhereResolutionDueKey(p entql.TimeP) {
+	f.Where(p.Field(ticket.FieldResolutionDueKey))
 }
 
 // WhereHasCategory applies a predicate to check if query has an edge category.
@@ -6350,7 +6568,7 @@ type TicketApproverFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *TicketApproverFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[30].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[31].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -6423,7 +6641,7 @@ type TicketAssigneeFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *TicketAssigneeFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[31].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[32].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -6496,7 +6714,7 @@ type TicketCitationFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *TicketCitationFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[32].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[33].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -6569,7 +6787,7 @@ type TicketEventFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *TicketEventFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[33].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[34].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -6687,7 +6905,7 @@ type TicketLinkFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *TicketLinkFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[34].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[35].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -6794,7 +7012,7 @@ type TicketTagFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *TicketTagFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[35].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[36].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -6867,7 +7085,7 @@ type TicketWatcherFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *TicketWatcherFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[36].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[37].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -6955,7 +7173,7 @@ type UserFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *UserFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[37].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[38].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})

@@ -7,6 +7,7 @@ import (
 	"database/sql/driver"
 	"fmt"
 	"socdesk/ent/attachment"
+	"socdesk/ent/businesscalendar"
 	"socdesk/ent/category"
 	"socdesk/ent/channel"
 	"socdesk/ent/compliancepolicy"
@@ -193,6 +194,120 @@ type attachmentPaginateArgs struct {
 
 func newAttachmentPaginateArgs(rv map[string]any) *attachmentPaginateArgs {
 	args := &attachmentPaginateArgs{}
+	if rv == nil {
+		return args
+	}
+	if v := rv[firstField]; v != nil {
+		args.first = v.(*int)
+	}
+	if v := rv[lastField]; v != nil {
+		args.last = v.(*int)
+	}
+	if v := rv[afterField]; v != nil {
+		args.after = v.(*Cursor)
+	}
+	if v := rv[beforeField]; v != nil {
+		args.before = v.(*Cursor)
+	}
+	return args
+}
+
+// CollectFields tells the query-builder to eagerly load connected nodes by resolver context.
+func (_q *BusinessCalendarQuery) CollectFields(ctx context.Context, satisfies ...string) (*BusinessCalendarQuery, error) {
+	fc := graphql.GetFieldContext(ctx)
+	if fc == nil {
+		return _q, nil
+	}
+	if err := _q.collectField(ctx, false, graphql.GetOperationContext(ctx), fc.Field, nil, satisfies...); err != nil {
+		return nil, err
+	}
+	return _q, nil
+}
+
+func (_q *BusinessCalendarQuery) collectField(ctx context.Context, oneNode bool, opCtx *graphql.OperationContext, collected graphql.CollectedField, path []string, satisfies ...string) error {
+	path = append([]string(nil), path...)
+	var (
+		unknownSeen    bool
+		fieldSeen      = make(map[string]struct{}, len(businesscalendar.Columns))
+		selectedFields = []string{businesscalendar.FieldID}
+	)
+	for _, field := range graphql.CollectFields(opCtx, collected.Selections, satisfies) {
+		switch field.Name {
+
+		case "site":
+			var (
+				alias = field.Alias
+				path  = append(path, alias)
+				query = (&SiteClient{config: _q.config}).Query()
+			)
+			if err := query.collectField(ctx, oneNode, opCtx, field, path, mayAddCondition(satisfies, siteImplementors)...); err != nil {
+				return err
+			}
+			_q.withSite = query
+			if _, ok := fieldSeen[businesscalendar.FieldSiteID]; !ok {
+				selectedFields = append(selectedFields, businesscalendar.FieldSiteID)
+				fieldSeen[businesscalendar.FieldSiteID] = struct{}{}
+			}
+		case "name":
+			if _, ok := fieldSeen[businesscalendar.FieldName]; !ok {
+				selectedFields = append(selectedFields, businesscalendar.FieldName)
+				fieldSeen[businesscalendar.FieldName] = struct{}{}
+			}
+		case "timeZone":
+			if _, ok := fieldSeen[businesscalendar.FieldTimeZone]; !ok {
+				selectedFields = append(selectedFields, businesscalendar.FieldTimeZone)
+				fieldSeen[businesscalendar.FieldTimeZone] = struct{}{}
+			}
+		case "workingDays":
+			if _, ok := fieldSeen[businesscalendar.FieldWorkingDays]; !ok {
+				selectedFields = append(selectedFields, businesscalendar.FieldWorkingDays)
+				fieldSeen[businesscalendar.FieldWorkingDays] = struct{}{}
+			}
+		case "dayStart":
+			if _, ok := fieldSeen[businesscalendar.FieldDayStart]; !ok {
+				selectedFields = append(selectedFields, businesscalendar.FieldDayStart)
+				fieldSeen[businesscalendar.FieldDayStart] = struct{}{}
+			}
+		case "dayEnd":
+			if _, ok := fieldSeen[businesscalendar.FieldDayEnd]; !ok {
+				selectedFields = append(selectedFields, businesscalendar.FieldDayEnd)
+				fieldSeen[businesscalendar.FieldDayEnd] = struct{}{}
+			}
+		case "holidays":
+			if _, ok := fieldSeen[businesscalendar.FieldHolidays]; !ok {
+				selectedFields = append(selectedFields, businesscalendar.FieldHolidays)
+				fieldSeen[businesscalendar.FieldHolidays] = struct{}{}
+			}
+		case "isDefault":
+			if _, ok := fieldSeen[businesscalendar.FieldIsDefault]; !ok {
+				selectedFields = append(selectedFields, businesscalendar.FieldIsDefault)
+				fieldSeen[businesscalendar.FieldIsDefault] = struct{}{}
+			}
+		case "siteID":
+			if _, ok := fieldSeen[businesscalendar.FieldSiteID]; !ok {
+				selectedFields = append(selectedFields, businesscalendar.FieldSiteID)
+				fieldSeen[businesscalendar.FieldSiteID] = struct{}{}
+			}
+		case "id":
+		case "__typename":
+		default:
+			unknownSeen = true
+		}
+	}
+	if !unknownSeen {
+		_q.Select(selectedFields...)
+	}
+	return nil
+}
+
+type businesscalendarPaginateArgs struct {
+	first, last   *int
+	after, before *Cursor
+	opts          []BusinessCalendarPaginateOption
+}
+
+func newBusinessCalendarPaginateArgs(rv map[string]any) *businesscalendarPaginateArgs {
+	args := &businesscalendarPaginateArgs{}
 	if rv == nil {
 		return args
 	}
@@ -3630,6 +3745,26 @@ func (_q *TicketQuery) collectField(ctx context.Context, oneNode bool, opCtx *gr
 			if _, ok := fieldSeen[ticket.FieldEvidenceDropped]; !ok {
 				selectedFields = append(selectedFields, ticket.FieldEvidenceDropped)
 				fieldSeen[ticket.FieldEvidenceDropped] = struct{}{}
+			}
+		case "respondedAt":
+			if _, ok := fieldSeen[ticket.FieldRespondedAt]; !ok {
+				selectedFields = append(selectedFields, ticket.FieldRespondedAt)
+				fieldSeen[ticket.FieldRespondedAt] = struct{}{}
+			}
+		case "resolvedAt":
+			if _, ok := fieldSeen[ticket.FieldResolvedAt]; !ok {
+				selectedFields = append(selectedFields, ticket.FieldResolvedAt)
+				fieldSeen[ticket.FieldResolvedAt] = struct{}{}
+			}
+		case "responseDueAt":
+			if _, ok := fieldSeen[ticket.FieldResponseDueAt]; !ok {
+				selectedFields = append(selectedFields, ticket.FieldResponseDueAt)
+				fieldSeen[ticket.FieldResponseDueAt] = struct{}{}
+			}
+		case "resolutionDueAt":
+			if _, ok := fieldSeen[ticket.FieldResolutionDueAt]; !ok {
+				selectedFields = append(selectedFields, ticket.FieldResolutionDueAt)
+				fieldSeen[ticket.FieldResolutionDueAt] = struct{}{}
 			}
 		case "id":
 		case "__typename":

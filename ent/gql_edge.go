@@ -48,6 +48,14 @@ func (_m *Attachment) UploadedByEmployee(ctx context.Context) (*Employee, error)
 	return result, MaskNotFound(err)
 }
 
+func (_m *BusinessCalendar) Site(ctx context.Context) (*Site, error) {
+	result, err := _m.Edges.SiteOrErr()
+	if IsNotLoaded(err) {
+		result, err = _m.QuerySite().Only(ctx)
+	}
+	return result, MaskNotFound(err)
+}
+
 func (_m *Delivery) Channel(ctx context.Context) (*Channel, error) {
 	result, err := _m.Edges.ChannelOrErr()
 	if IsNotLoaded(err) {

@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"socdesk/ent/attachment"
+	"socdesk/ent/businesscalendar"
 	"socdesk/ent/category"
 	"socdesk/ent/channel"
 	"socdesk/ent/compliancepolicy"
@@ -46,6 +47,11 @@ var attachmentImplementors = []string{"Attachment", "Node"}
 
 // IsNode implements the Node interface check for GQLGen.
 func (*Attachment) IsNode() {}
+
+var businesscalendarImplementors = []string{"BusinessCalendar", "Node"}
+
+// IsNode implements the Node interface check for GQLGen.
+func (*BusinessCalendar) IsNode() {}
 
 var categoryImplementors = []string{"Category", "Node"}
 
@@ -244,6 +250,15 @@ func (c *Client) noder(ctx context.Context, table string, id int) (Noder, error)
 			Where(attachment.ID(id))
 		if fc := graphql.GetFieldContext(ctx); fc != nil {
 			if err := query.collectField(ctx, true, graphql.GetOperationContext(ctx), fc.Field, nil, attachmentImplementors...); err != nil {
+				return nil, err
+			}
+		}
+		return query.Only(ctx)
+	case businesscalendar.Table:
+		query := c.BusinessCalendar.Query().
+			Where(businesscalendar.ID(id))
+		if fc := graphql.GetFieldContext(ctx); fc != nil {
+			if err := query.collectField(ctx, true, graphql.GetOperationContext(ctx), fc.Field, nil, businesscalendarImplementors...); err != nil {
 				return nil, err
 			}
 		}
@@ -532,6 +547,22 @@ func (c *Client) noders(ctx context.Context, table string, ids []int) ([]Noder, 
 		query := c.Attachment.Query().
 			Where(attachment.IDIn(ids...))
 		query, err := query.CollectFields(ctx, attachmentImplementors...)
+		if err != nil {
+			return nil, err
+		}
+		nodes, err := query.All(ctx)
+		if err != nil {
+			return nil, err
+		}
+		for _, node := range nodes {
+			for _, noder := range idmap[node.ID] {
+				*noder = node
+			}
+		}
+	case businesscalendar.Table:
+		query := c.BusinessCalendar.Query().
+			Where(businesscalendar.IDIn(ids...))
+		query, err := query.CollectFields(ctx, businesscalendarImplementors...)
 		if err != nil {
 			return nil, err
 		}

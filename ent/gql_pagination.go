@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"socdesk/ent/attachment"
+	"socdesk/ent/businesscalendar"
 	"socdesk/ent/category"
 	"socdesk/ent/channel"
 	"socdesk/ent/compliancepolicy"
@@ -365,6 +366,255 @@ func (_m *Attachment) ToEdge(order *AttachmentOrder) *AttachmentEdge {
 		order = DefaultAttachmentOrder
 	}
 	return &AttachmentEdge{
+		Node:   _m,
+		Cursor: order.Field.toCursor(_m),
+	}
+}
+
+// BusinessCalendarEdge is the edge representation of BusinessCalendar.
+type BusinessCalendarEdge struct {
+	Node   *BusinessCalendar `json:"node"`
+	Cursor Cursor            `json:"cursor"`
+}
+
+// BusinessCalendarConnection is the connection containing edges to BusinessCalendar.
+type BusinessCalendarConnection struct {
+	Edges      []*BusinessCalendarEdge `json:"edges"`
+	PageInfo   PageInfo                `json:"pageInfo"`
+	TotalCount int                     `json:"totalCount"`
+}
+
+func (c *BusinessCalendarConnection) build(nodes []*BusinessCalendar, pager *businesscalendarPager, after *Cursor, first *int, before *Cursor, last *int) {
+	c.PageInfo.HasNextPage = before != nil
+	c.PageInfo.HasPreviousPage = after != nil
+	if first != nil && *first+1 == len(nodes) {
+		c.PageInfo.HasNextPage = true
+		nodes = nodes[:len(nodes)-1]
+	} else if last != nil && *last+1 == len(nodes) {
+		c.PageInfo.HasPreviousPage = true
+		nodes = nodes[:len(nodes)-1]
+	}
+	var nodeAt func(int) *BusinessCalendar
+	if last != nil {
+		n := len(nodes) - 1
+		nodeAt = func(i int) *BusinessCalendar {
+			return nodes[n-i]
+		}
+	} else {
+		nodeAt = func(i int) *BusinessCalendar {
+			return nodes[i]
+		}
+	}
+	c.Edges = make([]*BusinessCalendarEdge, len(nodes))
+	for i := range nodes {
+		node := nodeAt(i)
+		c.Edges[i] = &BusinessCalendarEdge{
+			Node:   node,
+			Cursor: pager.toCursor(node),
+		}
+	}
+	if l := len(c.Edges); l > 0 {
+		c.PageInfo.StartCursor = &c.Edges[0].Cursor
+		c.PageInfo.EndCursor = &c.Edges[l-1].Cursor
+	}
+	if c.TotalCount == 0 {
+		c.TotalCount = len(nodes)
+	}
+}
+
+// BusinessCalendarPaginateOption enables pagination customization.
+type BusinessCalendarPaginateOption func(*businesscalendarPager) error
+
+// WithBusinessCalendarOrder configures pagination ordering.
+func WithBusinessCalendarOrder(order *BusinessCalendarOrder) BusinessCalendarPaginateOption {
+	if order == nil {
+		order = DefaultBusinessCalendarOrder
+	}
+	o := *order
+	return func(pager *businesscalendarPager) error {
+		if err := o.Direction.Validate(); err != nil {
+			return err
+		}
+		if o.Field == nil {
+			o.Field = DefaultBusinessCalendarOrder.Field
+		}
+		pager.order = &o
+		return nil
+	}
+}
+
+// WithBusinessCalendarFilter configures pagination filter.
+func WithBusinessCalendarFilter(filter func(*BusinessCalendarQuery) (*BusinessCalendarQuery, error)) BusinessCalendarPaginateOption {
+	return func(pager *businesscalendarPager) error {
+		if filter == nil {
+			return errors.New("BusinessCalendarQuery filter cannot be nil")
+		}
+		pager.filter = filter
+		return nil
+	}
+}
+
+type businesscalendarPager struct {
+	reverse bool
+	order   *BusinessCalendarOrder
+	filter  func(*BusinessCalendarQuery) (*BusinessCalendarQuery, error)
+}
+
+func newBusinessCalendarPager(opts []BusinessCalendarPaginateOption, reverse bool) (*businesscalendarPager, error) {
+	pager := &businesscalendarPager{reverse: reverse}
+	for _, opt := range opts {
+		if err := opt(pager); err != nil {
+			return nil, err
+		}
+	}
+	if pager.order == nil {
+		pager.order = DefaultBusinessCalendarOrder
+	}
+	return pager, nil
+}
+
+func (p *businesscalendarPager) applyFilter(query *BusinessCalendarQuery) (*BusinessCalendarQuery, error) {
+	if p.filter != nil {
+		return p.filter(query)
+	}
+	return query, nil
+}
+
+func (p *businesscalendarPager) toCursor(_m *BusinessCalendar) Cursor {
+	return p.order.Field.toCursor(_m)
+}
+
+func (p *businesscalendarPager) applyCursors(query *BusinessCalendarQuery, after, before *Cursor) (*BusinessCalendarQuery, error) {
+	direction := p.order.Direction
+	if p.reverse {
+		direction = direction.Reverse()
+	}
+	for _, predicate := range entgql.CursorsPredicate(after, before, DefaultBusinessCalendarOrder.Field.column, p.order.Field.column, direction) {
+		query = query.Where(predicate)
+	}
+	return query, nil
+}
+
+func (p *businesscalendarPager) applyOrder(query *BusinessCalendarQuery) *BusinessCalendarQuery {
+	direction := p.order.Direction
+	if p.reverse {
+		direction = direction.Reverse()
+	}
+	query = query.Order(p.order.Field.toTerm(direction.OrderTermOption()))
+	if p.order.Field != DefaultBusinessCalendarOrder.Field {
+		query = query.Order(DefaultBusinessCalendarOrder.Field.toTerm(direction.OrderTermOption()))
+	}
+	if len(query.ctx.Fields) > 0 {
+		query.ctx.AppendFieldOnce(p.order.Field.column)
+	}
+	return query
+}
+
+func (p *businesscalendarPager) orderExpr(query *BusinessCalendarQuery) sql.Querier {
+	direction := p.order.Direction
+	if p.reverse {
+		direction = direction.Reverse()
+	}
+	if len(query.ctx.Fields) > 0 {
+		query.ctx.AppendFieldOnce(p.order.Field.column)
+	}
+	return sql.ExprFunc(func(b *sql.Builder) {
+		b.Ident(p.order.Field.column).Pad().WriteString(string(direction))
+		if p.order.Field != DefaultBusinessCalendarOrder.Field {
+			b.Comma().Ident(DefaultBusinessCalendarOrder.Field.column).Pad().WriteString(string(direction))
+		}
+	})
+}
+
+// Paginate executes the query and returns a relay based cursor connection to BusinessCalendar.
+func (_m *BusinessCalendarQuery) Paginate(
+	ctx context.Context, after *Cursor, first *int,
+	before *Cursor, last *int, opts ...BusinessCalendarPaginateOption,
+) (*BusinessCalendarConnection, error) {
+	if err := validateFirstLast(first, last); err != nil {
+		return nil, err
+	}
+	pager, err := newBusinessCalendarPager(opts, last != nil)
+	if err != nil {
+		return nil, err
+	}
+	if _m, err = pager.applyFilter(_m); err != nil {
+		return nil, err
+	}
+	conn := &BusinessCalendarConnection{Edges: []*BusinessCalendarEdge{}}
+	ignoredEdges := !hasCollectedField(ctx, edgesField)
+	if hasCollectedField(ctx, totalCountField) || hasCollectedField(ctx, pageInfoField) {
+		hasPagination := after != nil || first != nil || before != nil || last != nil
+		if hasPagination || ignoredEdges {
+			c := _m.Clone()
+			c.ctx.Fields = nil
+			if conn.TotalCount, err = c.Count(ctx); err != nil {
+				return nil, err
+			}
+			conn.PageInfo.HasNextPage = first != nil && conn.TotalCount > 0
+			conn.PageInfo.HasPreviousPage = last != nil && conn.TotalCount > 0
+		}
+	}
+	if ignoredEdges || (first != nil && *first == 0) || (last != nil && *last == 0) {
+		return conn, nil
+	}
+	if _m, err = pager.applyCursors(_m, after, before); err != nil {
+		return nil, err
+	}
+	limit := paginateLimit(first, last)
+	if limit != 0 {
+		_m.Limit(limit)
+	}
+	if field := collectedField(ctx, edgesField, nodeField); field != nil {
+		if err := _m.collectField(ctx, limit == 1, graphql.GetOperationContext(ctx), *field, []string{edgesField, nodeField}); err != nil {
+			return nil, err
+		}
+	}
+	_m = pager.applyOrder(_m)
+	nodes, err := _m.All(ctx)
+	if err != nil {
+		return nil, err
+	}
+	conn.build(nodes, pager, after, first, before, last)
+	return conn, nil
+}
+
+// BusinessCalendarOrderField defines the ordering field of BusinessCalendar.
+type BusinessCalendarOrderField struct {
+	// Value extracts the ordering value from the given BusinessCalendar.
+	Value    func(*BusinessCalendar) (ent.Value, error)
+	column   string // field or computed.
+	toTerm   func(...sql.OrderTermOption) businesscalendar.OrderOption
+	toCursor func(*BusinessCalendar) Cursor
+}
+
+// BusinessCalendarOrder defines the ordering of BusinessCalendar.
+type BusinessCalendarOrder struct {
+	Direction OrderDirection              `json:"direction"`
+	Field     *BusinessCalendarOrderField `json:"field"`
+}
+
+// DefaultBusinessCalendarOrder is the default ordering of BusinessCalendar.
+var DefaultBusinessCalendarOrder = &BusinessCalendarOrder{
+	Direction: entgql.OrderDirectionAsc,
+	Field: &BusinessCalendarOrderField{
+		Value: func(_m *BusinessCalendar) (ent.Value, error) {
+			return _m.ID, nil
+		},
+		column: businesscalendar.FieldID,
+		toTerm: businesscalendar.ByID,
+		toCursor: func(_m *BusinessCalendar) Cursor {
+			return Cursor{ID: _m.ID}
+		},
+	},
+}
+
+// ToEdge converts BusinessCalendar into BusinessCalendarEdge.
+func (_m *BusinessCalendar) ToEdge(order *BusinessCalendarOrder) *BusinessCalendarEdge {
+	if order == nil {
+		order = DefaultBusinessCalendarOrder
+	}
+	return &BusinessCalendarEdge{
 		Node:   _m,
 		Cursor: order.Field.toCursor(_m),
 	}
@@ -6564,6 +6814,34 @@ var (
 			}
 		},
 	}
+	// TicketOrderFieldResponseDueKey orders Ticket by response_due_key.
+	TicketOrderFieldResponseDueKey = &TicketOrderField{
+		Value: func(_m *Ticket) (ent.Value, error) {
+			return _m.ResponseDueKey, nil
+		},
+		column: ticket.FieldResponseDueKey,
+		toTerm: ticket.ByResponseDueKey,
+		toCursor: func(_m *Ticket) Cursor {
+			return Cursor{
+				ID:    _m.ID,
+				Value: _m.ResponseDueKey,
+			}
+		},
+	}
+	// TicketOrderFieldResolutionDueKey orders Ticket by resolution_due_key.
+	TicketOrderFieldResolutionDueKey = &TicketOrderField{
+		Value: func(_m *Ticket) (ent.Value, error) {
+			return _m.ResolutionDueKey, nil
+		},
+		column: ticket.FieldResolutionDueKey,
+		toTerm: ticket.ByResolutionDueKey,
+		toCursor: func(_m *Ticket) Cursor {
+			return Cursor{
+				ID:    _m.ID,
+				Value: _m.ResolutionDueKey,
+			}
+		},
+	}
 )
 
 // String implement fmt.Stringer interface.
@@ -6580,6 +6858,10 @@ func (f TicketOrderField) String() string {
 		str = "PRIORITY"
 	case TicketOrderFieldDueAt.column:
 		str = "DUE_AT"
+	case TicketOrderFieldResponseDueKey.column:
+		str = "RESPONSE_DUE_AT"
+	case TicketOrderFieldResolutionDueKey.column:
+		str = "RESOLUTION_DUE_AT"
 	}
 	return str
 }
@@ -6606,6 +6888,10 @@ func (f *TicketOrderField) UnmarshalGQL(v interface{}) error {
 		*f = *TicketOrderFieldPriorityRank
 	case "DUE_AT":
 		*f = *TicketOrderFieldDueAt
+	case "RESPONSE_DUE_AT":
+		*f = *TicketOrderFieldResponseDueKey
+	case "RESOLUTION_DUE_AT":
+		*f = *TicketOrderFieldResolutionDueKey
 	default:
 		return fmt.Errorf("%s is not a valid TicketOrderField", str)
 	}

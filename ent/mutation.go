@@ -10,6 +10,7 @@ import (
 	"socdesk/ent/apitoken"
 	"socdesk/ent/attachment"
 	"socdesk/ent/blob"
+	"socdesk/ent/businesscalendar"
 	"socdesk/ent/category"
 	"socdesk/ent/channel"
 	"socdesk/ent/compliancepolicy"
@@ -67,6 +68,7 @@ const (
 	TypeAPIToken             = "APIToken"
 	TypeAttachment           = "Attachment"
 	TypeBlob                 = "Blob"
+	TypeBusinessCalendar     = "BusinessCalendar"
 	TypeCategory             = "Category"
 	TypeChannel              = "Channel"
 	TypeCompliancePolicy     = "CompliancePolicy"
@@ -2427,24 +2429,861 @@ func (m *BlobMutation) ResetEdge(name string) error {
 	return fmt.Errorf("unknown Blob edge %s", name)
 }
 
+// BusinessCalendarMutation represents an operation that mutates the BusinessCalendar nodes in the graph.
+type BusinessCalendarMutation struct {
+	config
+	op                 Op
+	typ                string
+	id                 *int
+	name               *string
+	time_zone          *string
+	working_days       *[]int
+	appendworking_days []int
+	day_start          *string
+	day_end            *string
+	holidays           *[]string
+	appendholidays     []string
+	is_default         *bool
+	clearedFields      map[string]struct{}
+	site               *int
+	clearedsite        bool
+	done               bool
+	oldValue           func(context.Context) (*BusinessCalendar, error)
+	predicates         []predicate.BusinessCalendar
+}
+
+var _ ent.Mutation = (*BusinessCalendarMutation)(nil)
+
+// businesscalendarOption allows management of the mutation configuration using functional options.
+type businesscalendarOption func(*BusinessCalendarMutation)
+
+// newBusinessCalendarMutation creates new mutation for the BusinessCalendar entity.
+func newBusinessCalendarMutation(c config, op Op, opts ...businesscalendarOption) *BusinessCalendarMutation {
+	m := &BusinessCalendarMutation{
+		config:        c,
+		op:            op,
+		typ:           TypeBusinessCalendar,
+		clearedFields: make(map[string]struct{}),
+	}
+	for _, opt := range opts {
+		opt(m)
+	}
+	return m
+}
+
+// withBusinessCalendarID sets the ID field of the mutation.
+func withBusinessCalendarID(id int) businesscalendarOption {
+	return func(m *BusinessCalendarMutation) {
+		var (
+			err   error
+			once  sync.Once
+			value *BusinessCalendar
+		)
+		m.oldValue = func(ctx context.Context) (*BusinessCalendar, error) {
+			once.Do(func() {
+				if m.done {
+					err = errors.New("querying old values post mutation is not allowed")
+				} else {
+					value, err = m.Client().BusinessCalendar.Get(ctx, id)
+				}
+			})
+			return value, err
+		}
+		m.id = &id
+	}
+}
+
+// withBusinessCalendar sets the old BusinessCalendar of the mutation.
+func withBusinessCalendar(node *BusinessCalendar) businesscalendarOption {
+	return func(m *BusinessCalendarMutation) {
+		m.oldValue = func(context.Context) (*BusinessCalendar, error) {
+			return node, nil
+		}
+		m.id = &node.ID
+	}
+}
+
+// Client returns a new `ent.Client` from the mutation. If the mutation was
+// executed in a transaction (ent.Tx), a transactional client is returned.
+func (m BusinessCalendarMutation) Client() *Client {
+	client := &Client{config: m.config}
+	client.init()
+	return client
+}
+
+// Tx returns an `ent.Tx` for mutations that were executed in transactions;
+// it returns an error otherwise.
+func (m BusinessCalendarMutation) Tx() (*Tx, error) {
+	if _, ok := m.driver.(*txDriver); !ok {
+		return nil, errors.New("ent: mutation is not running in a transaction")
+	}
+	tx := &Tx{config: m.config}
+	tx.init()
+	return tx, nil
+}
+
+// ID returns the ID value in the mutation. Note that the ID is only available
+// if it was provided to the builder or after it was returned from the database.
+func (m *BusinessCalendarMutation) ID() (id int, exists bool) {
+	if m.id == nil {
+		return
+	}
+	return *m.id, true
+}
+
+// IDs queries the database and returns the entity ids that match the mutation's predicate.
+// That means, if the mutation is applied within a transaction with an isolation level such
+// as sql.LevelSerializable, the returned ids match the ids of the rows that will be updated
+// or updated by the mutation.
+func (m *BusinessCalendarMutation) IDs(ctx context.Context) ([]int, error) {
+	switch {
+	case m.op.Is(OpUpdateOne | OpDeleteOne):
+		id, exists := m.ID()
+		if exists {
+			return []int{id}, nil
+		}
+		fallthrough
+	case m.op.Is(OpUpdate | OpDelete):
+		return m.Client().BusinessCalendar.Query().Where(m.predicates...).IDs(ctx)
+	default:
+		return nil, fmt.Errorf("IDs is not allowed on %s operations", m.op)
+	}
+}
+
+// SetName sets the "name" field.
+func (m *BusinessCalendarMutation) SetName(s string) {
+	m.name = &s
+}
+
+// Name returns the value of the "name" field in the mutation.
+func (m *BusinessCalendarMutation) Name() (r string, exists bool) {
+	v := m.name
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldName returns the old "name" field's value of the BusinessCalendar entity.
+// If the BusinessCalendar object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *BusinessCalendarMutation) OldName(ctx context.Context) (v string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldName is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldName requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldName: %w", err)
+	}
+	return oldValue.Name, nil
+}
+
+// ResetName resets all changes to the "name" field.
+func (m *BusinessCalendarMutation) ResetName() {
+	m.name = nil
+}
+
+// SetTimeZone sets the "time_zone" field.
+func (m *BusinessCalendarMutation) SetTimeZone(s string) {
+	m.time_zone = &s
+}
+
+// TimeZone returns the value of the "time_zone" field in the mutation.
+func (m *BusinessCalendarMutation) TimeZone() (r string, exists bool) {
+	v := m.time_zone
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldTimeZone returns the old "time_zone" field's value of the BusinessCalendar entity.
+// If the BusinessCalendar object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *BusinessCalendarMutation) OldTimeZone(ctx context.Context) (v string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldTimeZone is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldTimeZone requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldTimeZone: %w", err)
+	}
+	return oldValue.TimeZone, nil
+}
+
+// ResetTimeZone resets all changes to the "time_zone" field.
+func (m *BusinessCalendarMutation) ResetTimeZone() {
+	m.time_zone = nil
+}
+
+// SetWorkingDays sets the "working_days" field.
+func (m *BusinessCalendarMutation) SetWorkingDays(i []int) {
+	m.working_days = &i
+	m.appendworking_days = nil
+}
+
+// WorkingDays returns the value of the "working_days" field in the mutation.
+func (m *BusinessCalendarMutation) WorkingDays() (r []int, exists bool) {
+	v := m.working_days
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldWorkingDays returns the old "working_days" field's value of the BusinessCalendar entity.
+// If the BusinessCalendar object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *BusinessCalendarMutation) OldWorkingDays(ctx context.Context) (v []int, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldWorkingDays is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldWorkingDays requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldWorkingDays: %w", err)
+	}
+	return oldValue.WorkingDays, nil
+}
+
+// AppendWorkingDays adds i to the "working_days" field.
+func (m *BusinessCalendarMutation) AppendWorkingDays(i []int) {
+	m.appendworking_days = append(m.appendworking_days, i...)
+}
+
+// AppendedWorkingDays returns the list of values that were appended to the "working_days" field in this mutation.
+func (m *BusinessCalendarMutation) AppendedWorkingDays() ([]int, bool) {
+	if len(m.appendworking_days) == 0 {
+		return nil, false
+	}
+	return m.appendworking_days, true
+}
+
+// ResetWorkingDays resets all changes to the "working_days" field.
+func (m *BusinessCalendarMutation) ResetWorkingDays() {
+	m.working_days = nil
+	m.appendworking_days = nil
+}
+
+// SetDayStart sets the "day_start" field.
+func (m *BusinessCalendarMutation) SetDayStart(s string) {
+	m.day_start = &s
+}
+
+// DayStart returns the value of the "day_start" field in the mutation.
+func (m *BusinessCalendarMutation) DayStart() (r string, exists bool) {
+	v := m.day_start
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldDayStart returns the old "day_start" field's value of the BusinessCalendar entity.
+// If the BusinessCalendar object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *BusinessCalendarMutation) OldDayStart(ctx context.Context) (v string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldDayStart is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldDayStart requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldDayStart: %w", err)
+	}
+	return oldValue.DayStart, nil
+}
+
+// ResetDayStart resets all changes to the "day_start" field.
+func (m *BusinessCalendarMutation) ResetDayStart() {
+	m.day_start = nil
+}
+
+// SetDayEnd sets the "day_end" field.
+func (m *BusinessCalendarMutation) SetDayEnd(s string) {
+	m.day_end = &s
+}
+
+// DayEnd returns the value of the "day_end" field in the mutation.
+func (m *BusinessCalendarMutation) DayEnd() (r string, exists bool) {
+	v := m.day_end
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldDayEnd returns the old "day_end" field's value of the BusinessCalendar entity.
+// If the BusinessCalendar object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *BusinessCalendarMutation) OldDayEnd(ctx context.Context) (v string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldDayEnd is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldDayEnd requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldDayEnd: %w", err)
+	}
+	return oldValue.DayEnd, nil
+}
+
+// ResetDayEnd resets all changes to the "day_end" field.
+func (m *BusinessCalendarMutation) ResetDayEnd() {
+	m.day_end = nil
+}
+
+// SetHolidays sets the "holidays" field.
+func (m *BusinessCalendarMutation) SetHolidays(s []string) {
+	m.holidays = &s
+	m.appendholidays = nil
+}
+
+// Holidays returns the value of the "holidays" field in the mutation.
+func (m *BusinessCalendarMutation) Holidays() (r []string, exists bool) {
+	v := m.holidays
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldHolidays returns the old "holidays" field's value of the BusinessCalendar entity.
+// If the BusinessCalendar object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *BusinessCalendarMutation) OldHolidays(ctx context.Context) (v []string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldHolidays is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldHolidays requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldHolidays: %w", err)
+	}
+	return oldValue.Holidays, nil
+}
+
+// AppendHolidays adds s to the "holidays" field.
+func (m *BusinessCalendarMutation) AppendHolidays(s []string) {
+	m.appendholidays = append(m.appendholidays, s...)
+}
+
+// AppendedHolidays returns the list of values that were appended to the "holidays" field in this mutation.
+func (m *BusinessCalendarMutation) AppendedHolidays() ([]string, bool) {
+	if len(m.appendholidays) == 0 {
+		return nil, false
+	}
+	return m.appendholidays, true
+}
+
+// ClearHolidays clears the value of the "holidays" field.
+func (m *BusinessCalendarMutation) ClearHolidays() {
+	m.holidays = nil
+	m.appendholidays = nil
+	m.clearedFields[businesscalendar.FieldHolidays] = struct{}{}
+}
+
+// HolidaysCleared returns if the "holidays" field was cleared in this mutation.
+func (m *BusinessCalendarMutation) HolidaysCleared() bool {
+	_, ok := m.clearedFields[businesscalendar.FieldHolidays]
+	return ok
+}
+
+// ResetHolidays resets all changes to the "holidays" field.
+func (m *BusinessCalendarMutation) ResetHolidays() {
+	m.holidays = nil
+	m.appendholidays = nil
+	delete(m.clearedFields, businesscalendar.FieldHolidays)
+}
+
+// SetIsDefault sets the "is_default" field.
+func (m *BusinessCalendarMutation) SetIsDefault(b bool) {
+	m.is_default = &b
+}
+
+// IsDefault returns the value of the "is_default" field in the mutation.
+func (m *BusinessCalendarMutation) IsDefault() (r bool, exists bool) {
+	v := m.is_default
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldIsDefault returns the old "is_default" field's value of the BusinessCalendar entity.
+// If the BusinessCalendar object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *BusinessCalendarMutation) OldIsDefault(ctx context.Context) (v bool, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldIsDefault is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldIsDefault requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldIsDefault: %w", err)
+	}
+	return oldValue.IsDefault, nil
+}
+
+// ResetIsDefault resets all changes to the "is_default" field.
+func (m *BusinessCalendarMutation) ResetIsDefault() {
+	m.is_default = nil
+}
+
+// SetSiteID sets the "site_id" field.
+func (m *BusinessCalendarMutation) SetSiteID(i int) {
+	m.site = &i
+}
+
+// SiteID returns the value of the "site_id" field in the mutation.
+func (m *BusinessCalendarMutation) SiteID() (r int, exists bool) {
+	v := m.site
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldSiteID returns the old "site_id" field's value of the BusinessCalendar entity.
+// If the BusinessCalendar object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *BusinessCalendarMutation) OldSiteID(ctx context.Context) (v *int, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldSiteID is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldSiteID requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldSiteID: %w", err)
+	}
+	return oldValue.SiteID, nil
+}
+
+// ClearSiteID clears the value of the "site_id" field.
+func (m *BusinessCalendarMutation) ClearSiteID() {
+	m.site = nil
+	m.clearedFields[businesscalendar.FieldSiteID] = struct{}{}
+}
+
+// SiteIDCleared returns if the "site_id" field was cleared in this mutation.
+func (m *BusinessCalendarMutation) SiteIDCleared() bool {
+	_, ok := m.clearedFields[businesscalendar.FieldSiteID]
+	return ok
+}
+
+// ResetSiteID resets all changes to the "site_id" field.
+func (m *BusinessCalendarMutation) ResetSiteID() {
+	m.site = nil
+	delete(m.clearedFields, businesscalendar.FieldSiteID)
+}
+
+// ClearSite clears the "site" edge to the Site entity.
+func (m *BusinessCalendarMutation) ClearSite() {
+	m.clearedsite = true
+	m.clearedFields[businesscalendar.FieldSiteID] = struct{}{}
+}
+
+// SiteCleared reports if the "site" edge to the Site entity was cleared.
+func (m *BusinessCalendarMutation) SiteCleared() bool {
+	return m.SiteIDCleared() || m.clearedsite
+}
+
+// SiteIDs returns the "site" edge IDs in the mutation.
+// Note that IDs always returns len(IDs) <= 1 for unique edges, and you should use
+// SiteID instead. It exists only for internal usage by the builders.
+func (m *BusinessCalendarMutation) SiteIDs() (ids []int) {
+	if id := m.site; id != nil {
+		ids = append(ids, *id)
+	}
+	return
+}
+
+// ResetSite resets all changes to the "site" edge.
+func (m *BusinessCalendarMutation) ResetSite() {
+	m.site = nil
+	m.clearedsite = false
+}
+
+// Where appends a list predicates to the BusinessCalendarMutation builder.
+func (m *BusinessCalendarMutation) Where(ps ...predicate.BusinessCalendar) {
+	m.predicates = append(m.predicates, ps...)
+}
+
+// WhereP appends storage-level predicates to the BusinessCalendarMutation builder. Using this method,
+// users can use type-assertion to append predicates that do not depend on any generated package.
+func (m *BusinessCalendarMutation) WhereP(ps ...func(*sql.Selector)) {
+	p := make([]predicate.BusinessCalendar, len(ps))
+	for i := range ps {
+		p[i] = ps[i]
+	}
+	m.Where(p...)
+}
+
+// Op returns the operation name.
+func (m *BusinessCalendarMutation) Op() Op {
+	return m.op
+}
+
+// SetOp allows setting the mutation operation.
+func (m *BusinessCalendarMutation) SetOp(op Op) {
+	m.op = op
+}
+
+// Type returns the node type of this mutation (BusinessCalendar).
+func (m *BusinessCalendarMutation) Type() string {
+	return m.typ
+}
+
+// Fields returns all fields that were changed during this mutation. Note that in
+// order to get all numeric fields that were incremented/decremented, call
+// AddedFields().
+func (m *BusinessCalendarMutation) Fields() []string {
+	fields := make([]string, 0, 8)
+	if m.name != nil {
+		fields = append(fields, businesscalendar.FieldName)
+	}
+	if m.time_zone != nil {
+		fields = append(fields, businesscalendar.FieldTimeZone)
+	}
+	if m.working_days != nil {
+		fields = append(fields, businesscalendar.FieldWorkingDays)
+	}
+	if m.day_start != nil {
+		fields = append(fields, businesscalendar.FieldDayStart)
+	}
+	if m.day_end != nil {
+		fields = append(fields, businesscalendar.FieldDayEnd)
+	}
+	if m.holidays != nil {
+		fields = append(fields, businesscalendar.FieldHolidays)
+	}
+	if m.is_default != nil {
+		fields = append(fields, businesscalendar.FieldIsDefault)
+	}
+	if m.site != nil {
+		fields = append(fields, businesscalendar.FieldSiteID)
+	}
+	return fields
+}
+
+// Field returns the value of a field with the given name. The second boolean
+// return value indicates that this field was not set, or was not defined in the
+// schema.
+func (m *BusinessCalendarMutation) Field(name string) (ent.Value, bool) {
+	switch name {
+	case businesscalendar.FieldName:
+		return m.Name()
+	case businesscalendar.FieldTimeZone:
+		return m.TimeZone()
+	case businesscalendar.FieldWorkingDays:
+		return m.WorkingDays()
+	case businesscalendar.FieldDayStart:
+		return m.DayStart()
+	case businesscalendar.FieldDayEnd:
+		return m.DayEnd()
+	case businesscalendar.FieldHolidays:
+		return m.Holidays()
+	case businesscalendar.FieldIsDefault:
+		return m.IsDefault()
+	case businesscalendar.FieldSiteID:
+		return m.SiteID()
+	}
+	return nil, false
+}
+
+// OldField returns the old value of the field from the database. An error is
+// returned if the mutation operation is not UpdateOne, or the query to the
+// database failed.
+func (m *BusinessCalendarMutation) OldField(ctx context.Context, name string) (ent.Value, error) {
+	switch name {
+	case businesscalendar.FieldName:
+		return m.OldName(ctx)
+	case businesscalendar.FieldTimeZone:
+		return m.OldTimeZone(ctx)
+	case businesscalendar.FieldWorkingDays:
+		return m.OldWorkingDays(ctx)
+	case businesscalendar.FieldDayStart:
+		return m.OldDayStart(ctx)
+	case businesscalendar.FieldDayEnd:
+		return m.OldDayEnd(ctx)
+	case businesscalendar.FieldHolidays:
+		return m.OldHolidays(ctx)
+	case businesscalendar.FieldIsDefault:
+		return m.OldIsDefault(ctx)
+	case businesscalendar.FieldSiteID:
+		return m.OldSiteID(ctx)
+	}
+	return nil, fmt.Errorf("unknown BusinessCalendar field %s", name)
+}
+
+// SetField sets the value of a field with the given name. It returns an error if
+// the field is not defined in the schema, or if the type mismatched the field
+// type.
+func (m *BusinessCalendarMutation) SetField(name string, value ent.Value) error {
+	switch name {
+	case businesscalendar.FieldName:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetName(v)
+		return nil
+	case businesscalendar.FieldTimeZone:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetTimeZone(v)
+		return nil
+	case businesscalendar.FieldWorkingDays:
+		v, ok := value.([]int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetWorkingDays(v)
+		return nil
+	case businesscalendar.FieldDayStart:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetDayStart(v)
+		return nil
+	case businesscalendar.FieldDayEnd:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetDayEnd(v)
+		return nil
+	case businesscalendar.FieldHolidays:
+		v, ok := value.([]string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetHolidays(v)
+		return nil
+	case businesscalendar.FieldIsDefault:
+		v, ok := value.(bool)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetIsDefault(v)
+		return nil
+	case businesscalendar.FieldSiteID:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetSiteID(v)
+		return nil
+	}
+	return fmt.Errorf("unknown BusinessCalendar field %s", name)
+}
+
+// AddedFields returns all numeric fields that were incremented/decremented during
+// this mutation.
+func (m *BusinessCalendarMutation) AddedFields() []string {
+	var fields []string
+	return fields
+}
+
+// AddedField returns the numeric value that was incremented/decremented on a field
+// with the given name. The second boolean return value indicates that this field
+// was not set, or was not defined in the schema.
+func (m *BusinessCalendarMutation) AddedField(name string) (ent.Value, bool) {
+	switch name {
+	}
+	return nil, false
+}
+
+// AddField adds the value to the field with the given name. It returns an error if
+// the field is not defined in the schema, or if the type mismatched the field
+// type.
+func (m *BusinessCalendarMutation) AddField(name string, value ent.Value) error {
+	switch name {
+	}
+	return fmt.Errorf("unknown BusinessCalendar numeric field %s", name)
+}
+
+// ClearedFields returns all nullable fields that were cleared during this
+// mutation.
+func (m *BusinessCalendarMutation) ClearedFields() []string {
+	var fields []string
+	if m.FieldCleared(businesscalendar.FieldHolidays) {
+		fields = append(fields, businesscalendar.FieldHolidays)
+	}
+	if m.FieldCleared(businesscalendar.FieldSiteID) {
+		fields = append(fields, businesscalendar.FieldSiteID)
+	}
+	return fields
+}
+
+// FieldCleared returns a boolean indicating if a field with the given name was
+// cleared in this mutation.
+func (m *BusinessCalendarMutation) FieldCleared(name string) bool {
+	_, ok := m.clearedFields[name]
+	return ok
+}
+
+// ClearField clears the value of the field with the given name. It returns an
+// error if the field is not defined in the schema.
+func (m *BusinessCalendarMutation) ClearField(name string) error {
+	switch name {
+	case businesscalendar.FieldHolidays:
+		m.ClearHolidays()
+		return nil
+	case businesscalendar.FieldSiteID:
+		m.ClearSiteID()
+		return nil
+	}
+	return fmt.Errorf("unknown BusinessCalendar nullable field %s", name)
+}
+
+// ResetField resets all changes in the mutation for the field with the given name.
+// It returns an error if the field is not defined in the schema.
+func (m *BusinessCalendarMutation) ResetField(name string) error {
+	switch name {
+	case businesscalendar.FieldName:
+		m.ResetName()
+		return nil
+	case businesscalendar.FieldTimeZone:
+		m.ResetTimeZone()
+		return nil
+	case businesscalendar.FieldWorkingDays:
+		m.ResetWorkingDays()
+		return nil
+	case businesscalendar.FieldDayStart:
+		m.ResetDayStart()
+		return nil
+	case businesscalendar.FieldDayEnd:
+		m.ResetDayEnd()
+		return nil
+	case businesscalendar.FieldHolidays:
+		m.ResetHolidays()
+		return nil
+	case businesscalendar.FieldIsDefault:
+		m.ResetIsDefault()
+		return nil
+	case businesscalendar.FieldSiteID:
+		m.ResetSiteID()
+		return nil
+	}
+	return fmt.Errorf("unknown BusinessCalendar field %s", name)
+}
+
+// AddedEdges returns all edge names that were set/added in this mutation.
+func (m *BusinessCalendarMutation) AddedEdges() []string {
+	edges := make([]string, 0, 1)
+	if m.site != nil {
+		edges = append(edges, businesscalendar.EdgeSite)
+	}
+	return edges
+}
+
+// AddedIDs returns all IDs (to other nodes) that were added for the given edge
+// name in this mutation.
+func (m *BusinessCalendarMutation) AddedIDs(name string) []ent.Value {
+	switch name {
+	case businesscalendar.EdgeSite:
+		if id := m.site; id != nil {
+			return []ent.Value{*id}
+		}
+	}
+	return nil
+}
+
+// RemovedEdges returns all edge names that were removed in this mutation.
+func (m *BusinessCalendarMutation) RemovedEdges() []string {
+	edges := make([]string, 0, 1)
+	return edges
+}
+
+// RemovedIDs returns all IDs (to other nodes) that were removed for the edge with
+// the given name in this mutation.
+func (m *BusinessCalendarMutation) RemovedIDs(name string) []ent.Value {
+	return nil
+}
+
+// ClearedEdges returns all edge names that were cleared in this mutation.
+func (m *BusinessCalendarMutation) ClearedEdges() []string {
+	edges := make([]string, 0, 1)
+	if m.clearedsite {
+		edges = append(edges, businesscalendar.EdgeSite)
+	}
+	return edges
+}
+
+// EdgeCleared returns a boolean which indicates if the edge with the given name
+// was cleared in this mutation.
+func (m *BusinessCalendarMutation) EdgeCleared(name string) bool {
+	switch name {
+	case businesscalendar.EdgeSite:
+		return m.clearedsite
+	}
+	return false
+}
+
+// ClearEdge clears the value of the edge with the given name. It returns an error
+// if that edge is not defined in the schema.
+func (m *BusinessCalendarMutation) ClearEdge(name string) error {
+	switch name {
+	case businesscalendar.EdgeSite:
+		m.ClearSite()
+		return nil
+	}
+	return fmt.Errorf("unknown BusinessCalendar unique edge %s", name)
+}
+
+// ResetEdge resets all changes to the edge with the given name in this mutation.
+// It returns an error if the edge is not defined in the schema.
+func (m *BusinessCalendarMutation) ResetEdge(name string) error {
+	switch name {
+	case businesscalendar.EdgeSite:
+		m.ResetSite()
+		return nil
+	}
+	return fmt.Errorf("unknown BusinessCalendar edge %s", name)
+}
+
 // CategoryMutation represents an operation that mutates the Category nodes in the graph.
 type CategoryMutation struct {
 	config
-	op             Op
-	typ            string
-	id             *int
-	created_at     *time.Time
-	updated_at     *time.Time
-	name           *string
-	description    *string
-	workflow       *category.Workflow
-	clearedFields  map[string]struct{}
-	tickets        map[int]struct{}
-	removedtickets map[int]struct{}
-	clearedtickets bool
-	done           bool
-	oldValue       func(context.Context) (*Category, error)
-	predicates     []predicate.Category
+	op                   Op
+	typ                  string
+	id                   *int
+	created_at           *time.Time
+	updated_at           *time.Time
+	name                 *string
+	description          *string
+	workflow             *category.Workflow
+	service_levels       *[]schematype.ServiceLevel
+	appendservice_levels []schematype.ServiceLevel
+	clearedFields        map[string]struct{}
+	tickets              map[int]struct{}
+	removedtickets       map[int]struct{}
+	clearedtickets       bool
+	done                 bool
+	oldValue             func(context.Context) (*Category, error)
+	predicates           []predicate.Category
 }
 
 var _ ent.Mutation = (*CategoryMutation)(nil)
@@ -2725,6 +3564,71 @@ func (m *CategoryMutation) ResetWorkflow() {
 	m.workflow = nil
 }
 
+// SetServiceLevels sets the "service_levels" field.
+func (m *CategoryMutation) SetServiceLevels(sl []schematype.ServiceLevel) {
+	m.service_levels = &sl
+	m.appendservice_levels = nil
+}
+
+// ServiceLevels returns the value of the "service_levels" field in the mutation.
+func (m *CategoryMutation) ServiceLevels() (r []schematype.ServiceLevel, exists bool) {
+	v := m.service_levels
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldServiceLevels returns the old "service_levels" field's value of the Category entity.
+// If the Category object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *CategoryMutation) OldServiceLevels(ctx context.Context) (v []schematype.ServiceLevel, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldServiceLevels is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldServiceLevels requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldServiceLevels: %w", err)
+	}
+	return oldValue.ServiceLevels, nil
+}
+
+// AppendServiceLevels adds sl to the "service_levels" field.
+func (m *CategoryMutation) AppendServiceLevels(sl []schematype.ServiceLevel) {
+	m.appendservice_levels = append(m.appendservice_levels, sl...)
+}
+
+// AppendedServiceLevels returns the list of values that were appended to the "service_levels" field in this mutation.
+func (m *CategoryMutation) AppendedServiceLevels() ([]schematype.ServiceLevel, bool) {
+	if len(m.appendservice_levels) == 0 {
+		return nil, false
+	}
+	return m.appendservice_levels, true
+}
+
+// ClearServiceLevels clears the value of the "service_levels" field.
+func (m *CategoryMutation) ClearServiceLevels() {
+	m.service_levels = nil
+	m.appendservice_levels = nil
+	m.clearedFields[category.FieldServiceLevels] = struct{}{}
+}
+
+// ServiceLevelsCleared returns if the "service_levels" field was cleared in this mutation.
+func (m *CategoryMutation) ServiceLevelsCleared() bool {
+	_, ok := m.clearedFields[category.FieldServiceLevels]
+	return ok
+}
+
+// ResetServiceLevels resets all changes to the "service_levels" field.
+func (m *CategoryMutation) ResetServiceLevels() {
+	m.service_levels = nil
+	m.appendservice_levels = nil
+	delete(m.clearedFields, category.FieldServiceLevels)
+}
+
 // AddTicketIDs adds the "tickets" edge to the Ticket entity by ids.
 func (m *CategoryMutation) AddTicketIDs(ids ...int) {
 	if m.tickets == nil {
@@ -2813,7 +3717,7 @@ func (m *CategoryMutation) Type() string {
 // order to get all numeric fields that were incremented/decremented, call
 // AddedFields().
 func (m *CategoryMutation) Fields() []string {
-	fields := make([]string, 0, 5)
+	fields := make([]string, 0, 6)
 	if m.created_at != nil {
 		fields = append(fields, category.FieldCreatedAt)
 	}
@@ -2828,6 +3732,9 @@ func (m *CategoryMutation) Fields() []string {
 	}
 	if m.workflow != nil {
 		fields = append(fields, category.FieldWorkflow)
+	}
+	if m.service_levels != nil {
+		fields = append(fields, category.FieldServiceLevels)
 	}
 	return fields
 }
@@ -2847,6 +3754,8 @@ func (m *CategoryMutation) Field(name string) (ent.Value, bool) {
 		return m.Description()
 	case category.FieldWorkflow:
 		return m.Workflow()
+	case category.FieldServiceLevels:
+		return m.ServiceLevels()
 	}
 	return nil, false
 }
@@ -2866,6 +3775,8 @@ func (m *CategoryMutation) OldField(ctx context.Context, name string) (ent.Value
 		return m.OldDescription(ctx)
 	case category.FieldWorkflow:
 		return m.OldWorkflow(ctx)
+	case category.FieldServiceLevels:
+		return m.OldServiceLevels(ctx)
 	}
 	return nil, fmt.Errorf("unknown Category field %s", name)
 }
@@ -2910,6 +3821,13 @@ func (m *CategoryMutation) SetField(name string, value ent.Value) error {
 		}
 		m.SetWorkflow(v)
 		return nil
+	case category.FieldServiceLevels:
+		v, ok := value.([]schematype.ServiceLevel)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetServiceLevels(v)
+		return nil
 	}
 	return fmt.Errorf("unknown Category field %s", name)
 }
@@ -2939,7 +3857,11 @@ func (m *CategoryMutation) AddField(name string, value ent.Value) error {
 // ClearedFields returns all nullable fields that were cleared during this
 // mutation.
 func (m *CategoryMutation) ClearedFields() []string {
-	return nil
+	var fields []string
+	if m.FieldCleared(category.FieldServiceLevels) {
+		fields = append(fields, category.FieldServiceLevels)
+	}
+	return fields
 }
 
 // FieldCleared returns a boolean indicating if a field with the given name was
@@ -2952,6 +3874,11 @@ func (m *CategoryMutation) FieldCleared(name string) bool {
 // ClearField clears the value of the field with the given name. It returns an
 // error if the field is not defined in the schema.
 func (m *CategoryMutation) ClearField(name string) error {
+	switch name {
+	case category.FieldServiceLevels:
+		m.ClearServiceLevels()
+		return nil
+	}
 	return fmt.Errorf("unknown Category nullable field %s", name)
 }
 
@@ -2973,6 +3900,9 @@ func (m *CategoryMutation) ResetField(name string) error {
 		return nil
 	case category.FieldWorkflow:
 		m.ResetWorkflow()
+		return nil
+	case category.FieldServiceLevels:
+		m.ResetServiceLevels()
 		return nil
 	}
 	return fmt.Errorf("unknown Category field %s", name)
@@ -27987,106 +28917,122 @@ func (m *TaskScheduleWatcherMutation) ResetEdge(name string) error {
 // TicketMutation represents an operation that mutates the Ticket nodes in the graph.
 type TicketMutation struct {
 	config
-	op                   Op
-	typ                  string
-	id                   *int
-	created_at           *time.Time
-	updated_at           *time.Time
-	title                *string
-	kind                 *ticket.Kind
-	body                 *string
-	body_format          *ticket.BodyFormat
-	detection_template   *ticket.DetectionTemplate
-	first_detected_at    *time.Time
-	last_detected_at     *time.Time
-	src_ip               *string
-	dst_ip               *string
-	src_port             *int
-	addsrc_port          *int
-	dst_port             *int
-	adddst_port          *int
-	protocol             *string
-	host                 *string
-	custom_fields        *[]schematype.CustomField
-	appendcustom_fields  []schematype.CustomField
-	src_ip_key           *string
-	dst_ip_key           *string
-	host_key             *string
-	priority             *ticket.Priority
-	priority_rank        *int8
-	addpriority_rank     *int8
-	status               *ticket.Status
-	attack_verdict       *ticket.AttackVerdict
-	incident             *bool
-	origin               *ticket.Origin
-	duplicate_count      *int
-	addduplicate_count   *int
-	closed_at            *time.Time
-	due_at               *time.Time
-	explanation_status   *schematype.ExplanationStatus
-	version              *int
-	addversion           *int
-	occurrence_at        *time.Time
-	query_filter         *json.RawMessage
-	appendquery_filter   json.RawMessage
-	query_search         *string
-	resolution           *string
-	evidence_dropped     *int
-	addevidence_dropped  *int
-	clearedFields        map[string]struct{}
-	category             *int
-	clearedcategory      bool
-	site                 *int
-	clearedsite          bool
-	assignees            map[int]struct{}
-	removedassignees     map[int]struct{}
-	clearedassignees     bool
-	approvers            map[int]struct{}
-	removedapprovers     map[int]struct{}
-	clearedapprovers     bool
-	tags                 map[int]struct{}
-	removedtags          map[int]struct{}
-	clearedtags          bool
-	registered_by        *int
-	clearedregistered_by bool
-	memos                map[int]struct{}
-	removedmemos         map[int]struct{}
-	clearedmemos         bool
-	attachments          map[int]struct{}
-	removedattachments   map[int]struct{}
-	clearedattachments   bool
-	events               map[int]struct{}
-	removedevents        map[int]struct{}
-	clearedevents        bool
-	links_out            map[int]struct{}
-	removedlinks_out     map[int]struct{}
-	clearedlinks_out     bool
-	links_in             map[int]struct{}
-	removedlinks_in      map[int]struct{}
-	clearedlinks_in      bool
-	watchers             map[int]struct{}
-	removedwatchers      map[int]struct{}
-	clearedwatchers      bool
-	deliveries           map[int]struct{}
-	removeddeliveries    map[int]struct{}
-	cleareddeliveries    bool
-	playbook_runs        map[int]struct{}
-	removedplaybook_runs map[int]struct{}
-	clearedplaybook_runs bool
-	evidence             map[int]struct{}
-	removedevidence      map[int]struct{}
-	clearedevidence      bool
-	explanations         map[int]struct{}
-	removedexplanations  map[int]struct{}
-	clearedexplanations  bool
-	policies             map[int]struct{}
-	removedpolicies      map[int]struct{}
-	clearedpolicies      bool
-	schedule             *int
-	clearedschedule      bool
-	done                 bool
-	oldValue             func(context.Context) (*Ticket, error)
-	predicates           []predicate.Ticket
+	op                             Op
+	typ                            string
+	id                             *int
+	created_at                     *time.Time
+	updated_at                     *time.Time
+	title                          *string
+	kind                           *ticket.Kind
+	body                           *string
+	body_format                    *ticket.BodyFormat
+	detection_template             *ticket.DetectionTemplate
+	first_detected_at              *time.Time
+	last_detected_at               *time.Time
+	src_ip                         *string
+	dst_ip                         *string
+	src_port                       *int
+	addsrc_port                    *int
+	dst_port                       *int
+	adddst_port                    *int
+	protocol                       *string
+	host                           *string
+	custom_fields                  *[]schematype.CustomField
+	appendcustom_fields            []schematype.CustomField
+	src_ip_key                     *string
+	dst_ip_key                     *string
+	host_key                       *string
+	priority                       *ticket.Priority
+	priority_rank                  *int8
+	addpriority_rank               *int8
+	status                         *ticket.Status
+	attack_verdict                 *ticket.AttackVerdict
+	incident                       *bool
+	origin                         *ticket.Origin
+	duplicate_count                *int
+	addduplicate_count             *int
+	closed_at                      *time.Time
+	due_at                         *time.Time
+	explanation_status             *schematype.ExplanationStatus
+	version                        *int
+	addversion                     *int
+	occurrence_at                  *time.Time
+	query_filter                   *json.RawMessage
+	appendquery_filter             json.RawMessage
+	query_search                   *string
+	resolution                     *string
+	evidence_dropped               *int
+	addevidence_dropped            *int
+	responded_at                   *time.Time
+	resolved_at                    *time.Time
+	response_due_at                *time.Time
+	resolution_due_at              *time.Time
+	response_risk_at               *time.Time
+	resolution_risk_at             *time.Time
+	sla_started_at                 *time.Time
+	sla_paused_since               *time.Time
+	sla_paused_seconds             *int64
+	addsla_paused_seconds          *int64
+	sla_paused_business_seconds    *int64
+	addsla_paused_business_seconds *int64
+	response_breached_at           *time.Time
+	resolution_breached_at         *time.Time
+	response_due_key               *time.Time
+	resolution_due_key             *time.Time
+	clearedFields                  map[string]struct{}
+	category                       *int
+	clearedcategory                bool
+	site                           *int
+	clearedsite                    bool
+	assignees                      map[int]struct{}
+	removedassignees               map[int]struct{}
+	clearedassignees               bool
+	approvers                      map[int]struct{}
+	removedapprovers               map[int]struct{}
+	clearedapprovers               bool
+	tags                           map[int]struct{}
+	removedtags                    map[int]struct{}
+	clearedtags                    bool
+	registered_by                  *int
+	clearedregistered_by           bool
+	memos                          map[int]struct{}
+	removedmemos                   map[int]struct{}
+	clearedmemos                   bool
+	attachments                    map[int]struct{}
+	removedattachments             map[int]struct{}
+	clearedattachments             bool
+	events                         map[int]struct{}
+	removedevents                  map[int]struct{}
+	clearedevents                  bool
+	links_out                      map[int]struct{}
+	removedlinks_out               map[int]struct{}
+	clearedlinks_out               bool
+	links_in                       map[int]struct{}
+	removedlinks_in                map[int]struct{}
+	clearedlinks_in                bool
+	watchers                       map[int]struct{}
+	removedwatchers                map[int]struct{}
+	clearedwatchers                bool
+	deliveries                     map[int]struct{}
+	removeddeliveries              map[int]struct{}
+	cleareddeliveries              bool
+	playbook_runs                  map[int]struct{}
+	removedplaybook_runs           map[int]struct{}
+	clearedplaybook_runs           bool
+	evidence                       map[int]struct{}
+	removedevidence                map[int]struct{}
+	clearedevidence                bool
+	explanations                   map[int]struct{}
+	removedexplanations            map[int]struct{}
+	clearedexplanations            bool
+	policies                       map[int]struct{}
+	removedpolicies                map[int]struct{}
+	clearedpolicies                bool
+	schedule                       *int
+	clearedschedule                bool
+	done                           bool
+	oldValue                       func(context.Context) (*Ticket, error)
+	predicates                     []predicate.Ticket
 }
 
 var _ ent.Mutation = (*TicketMutation)(nil)
@@ -30050,6 +30996,680 @@ func (m *TicketMutation) ResetEvidenceDropped() {
 	m.addevidence_dropped = nil
 }
 
+// SetRespondedAt sets the "responded_at" field.
+func (m *TicketMutation) SetRespondedAt(t time.Time) {
+	m.responded_at = &t
+}
+
+// RespondedAt returns the value of the "responded_at" field in the mutation.
+func (m *TicketMutation) RespondedAt() (r time.Time, exists bool) {
+	v := m.responded_at
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldRespondedAt returns the old "responded_at" field's value of the Ticket entity.
+// If the Ticket object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *TicketMutation) OldRespondedAt(ctx context.Context) (v *time.Time, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldRespondedAt is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldRespondedAt requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldRespondedAt: %w", err)
+	}
+	return oldValue.RespondedAt, nil
+}
+
+// ClearRespondedAt clears the value of the "responded_at" field.
+func (m *TicketMutation) ClearRespondedAt() {
+	m.responded_at = nil
+	m.clearedFields[ticket.FieldRespondedAt] = struct{}{}
+}
+
+// RespondedAtCleared returns if the "responded_at" field was cleared in this mutation.
+func (m *TicketMutation) RespondedAtCleared() bool {
+	_, ok := m.clearedFields[ticket.FieldRespondedAt]
+	return ok
+}
+
+// ResetRespondedAt resets all changes to the "responded_at" field.
+func (m *TicketMutation) ResetRespondedAt() {
+	m.responded_at = nil
+	delete(m.clearedFields, ticket.FieldRespondedAt)
+}
+
+// SetResolvedAt sets the "resolved_at" field.
+func (m *TicketMutation) SetResolvedAt(t time.Time) {
+	m.resolved_at = &t
+}
+
+// ResolvedAt returns the value of the "resolved_at" field in the mutation.
+func (m *TicketMutation) ResolvedAt() (r time.Time, exists bool) {
+	v := m.resolved_at
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldResolvedAt returns the old "resolved_at" field's value of the Ticket entity.
+// If the Ticket object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *TicketMutation) OldResolvedAt(ctx context.Context) (v *time.Time, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldResolvedAt is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldResolvedAt requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldResolvedAt: %w", err)
+	}
+	return oldValue.ResolvedAt, nil
+}
+
+// ClearResolvedAt clears the value of the "resolved_at" field.
+func (m *TicketMutation) ClearResolvedAt() {
+	m.resolved_at = nil
+	m.clearedFields[ticket.FieldResolvedAt] = struct{}{}
+}
+
+// ResolvedAtCleared returns if the "resolved_at" field was cleared in this mutation.
+func (m *TicketMutation) ResolvedAtCleared() bool {
+	_, ok := m.clearedFields[ticket.FieldResolvedAt]
+	return ok
+}
+
+// ResetResolvedAt resets all changes to the "resolved_at" field.
+func (m *TicketMutation) ResetResolvedAt() {
+	m.resolved_at = nil
+	delete(m.clearedFields, ticket.FieldResolvedAt)
+}
+
+// SetResponseDueAt sets the "response_due_at" field.
+func (m *TicketMutation) SetResponseDueAt(t time.Time) {
+	m.response_due_at = &t
+}
+
+// ResponseDueAt returns the value of the "response_due_at" field in the mutation.
+func (m *TicketMutation) ResponseDueAt() (r time.Time, exists bool) {
+	v := m.response_due_at
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldResponseDueAt returns the old "response_due_at" field's value of the Ticket entity.
+// If the Ticket object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *TicketMutation) OldResponseDueAt(ctx context.Context) (v *time.Time, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldResponseDueAt is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldResponseDueAt requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldResponseDueAt: %w", err)
+	}
+	return oldValue.ResponseDueAt, nil
+}
+
+// ClearResponseDueAt clears the value of the "response_due_at" field.
+func (m *TicketMutation) ClearResponseDueAt() {
+	m.response_due_at = nil
+	m.clearedFields[ticket.FieldResponseDueAt] = struct{}{}
+}
+
+// ResponseDueAtCleared returns if the "response_due_at" field was cleared in this mutation.
+func (m *TicketMutation) ResponseDueAtCleared() bool {
+	_, ok := m.clearedFields[ticket.FieldResponseDueAt]
+	return ok
+}
+
+// ResetResponseDueAt resets all changes to the "response_due_at" field.
+func (m *TicketMutation) ResetResponseDueAt() {
+	m.response_due_at = nil
+	delete(m.clearedFields, ticket.FieldResponseDueAt)
+}
+
+// SetResolutionDueAt sets the "resolution_due_at" field.
+func (m *TicketMutation) SetResolutionDueAt(t time.Time) {
+	m.resolution_due_at = &t
+}
+
+// ResolutionDueAt returns the value of the "resolution_due_at" field in the mutation.
+func (m *TicketMutation) ResolutionDueAt() (r time.Time, exists bool) {
+	v := m.resolution_due_at
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldResolutionDueAt returns the old "resolution_due_at" field's value of the Ticket entity.
+// If the Ticket object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *TicketMutation) OldResolutionDueAt(ctx context.Context) (v *time.Time, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldResolutionDueAt is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldResolutionDueAt requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldResolutionDueAt: %w", err)
+	}
+	return oldValue.ResolutionDueAt, nil
+}
+
+// ClearResolutionDueAt clears the value of the "resolution_due_at" field.
+func (m *TicketMutation) ClearResolutionDueAt() {
+	m.resolution_due_at = nil
+	m.clearedFields[ticket.FieldResolutionDueAt] = struct{}{}
+}
+
+// ResolutionDueAtCleared returns if the "resolution_due_at" field was cleared in this mutation.
+func (m *TicketMutation) ResolutionDueAtCleared() bool {
+	_, ok := m.clearedFields[ticket.FieldResolutionDueAt]
+	return ok
+}
+
+// ResetResolutionDueAt resets all changes to the "resolution_due_at" field.
+func (m *TicketMutation) ResetResolutionDueAt() {
+	m.resolution_due_at = nil
+	delete(m.clearedFields, ticket.FieldResolutionDueAt)
+}
+
+// SetResponseRiskAt sets the "response_risk_at" field.
+func (m *TicketMutation) SetResponseRiskAt(t time.Time) {
+	m.response_risk_at = &t
+}
+
+// ResponseRiskAt returns the value of the "response_risk_at" field in the mutation.
+func (m *TicketMutation) ResponseRiskAt() (r time.Time, exists bool) {
+	v := m.response_risk_at
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldResponseRiskAt returns the old "response_risk_at" field's value of the Ticket entity.
+// If the Ticket object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *TicketMutation) OldResponseRiskAt(ctx context.Context) (v *time.Time, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldResponseRiskAt is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldResponseRiskAt requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldResponseRiskAt: %w", err)
+	}
+	return oldValue.ResponseRiskAt, nil
+}
+
+// ClearResponseRiskAt clears the value of the "response_risk_at" field.
+func (m *TicketMutation) ClearResponseRiskAt() {
+	m.response_risk_at = nil
+	m.clearedFields[ticket.FieldResponseRiskAt] = struct{}{}
+}
+
+// ResponseRiskAtCleared returns if the "response_risk_at" field was cleared in this mutation.
+func (m *TicketMutation) ResponseRiskAtCleared() bool {
+	_, ok := m.clearedFields[ticket.FieldResponseRiskAt]
+	return ok
+}
+
+// ResetResponseRiskAt resets all changes to the "response_risk_at" field.
+func (m *TicketMutation) ResetResponseRiskAt() {
+	m.response_risk_at = nil
+	delete(m.clearedFields, ticket.FieldResponseRiskAt)
+}
+
+// SetResolutionRiskAt sets the "resolution_risk_at" field.
+func (m *TicketMutation) SetResolutionRiskAt(t time.Time) {
+	m.resolution_risk_at = &t
+}
+
+// ResolutionRiskAt returns the value of the "resolution_risk_at" field in the mutation.
+func (m *TicketMutation) ResolutionRiskAt() (r time.Time, exists bool) {
+	v := m.resolution_risk_at
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldResolutionRiskAt returns the old "resolution_risk_at" field's value of the Ticket entity.
+// If the Ticket object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *TicketMutation) OldResolutionRiskAt(ctx context.Context) (v *time.Time, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldResolutionRiskAt is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldResolutionRiskAt requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldResolutionRiskAt: %w", err)
+	}
+	return oldValue.ResolutionRiskAt, nil
+}
+
+// ClearResolutionRiskAt clears the value of the "resolution_risk_at" field.
+func (m *TicketMutation) ClearResolutionRiskAt() {
+	m.resolution_risk_at = nil
+	m.clearedFields[ticket.FieldResolutionRiskAt] = struct{}{}
+}
+
+// ResolutionRiskAtCleared returns if the "resolution_risk_at" field was cleared in this mutation.
+func (m *TicketMutation) ResolutionRiskAtCleared() bool {
+	_, ok := m.clearedFields[ticket.FieldResolutionRiskAt]
+	return ok
+}
+
+// ResetResolutionRiskAt resets all changes to the "resolution_risk_at" field.
+func (m *TicketMutation) ResetResolutionRiskAt() {
+	m.resolution_risk_at = nil
+	delete(m.clearedFields, ticket.FieldResolutionRiskAt)
+}
+
+// SetSLAStartedAt sets the "sla_started_at" field.
+func (m *TicketMutation) SetSLAStartedAt(t time.Time) {
+	m.sla_started_at = &t
+}
+
+// SLAStartedAt returns the value of the "sla_started_at" field in the mutation.
+func (m *TicketMutation) SLAStartedAt() (r time.Time, exists bool) {
+	v := m.sla_started_at
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldSLAStartedAt returns the old "sla_started_at" field's value of the Ticket entity.
+// If the Ticket object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *TicketMutation) OldSLAStartedAt(ctx context.Context) (v *time.Time, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldSLAStartedAt is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldSLAStartedAt requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldSLAStartedAt: %w", err)
+	}
+	return oldValue.SLAStartedAt, nil
+}
+
+// ClearSLAStartedAt clears the value of the "sla_started_at" field.
+func (m *TicketMutation) ClearSLAStartedAt() {
+	m.sla_started_at = nil
+	m.clearedFields[ticket.FieldSLAStartedAt] = struct{}{}
+}
+
+// SLAStartedAtCleared returns if the "sla_started_at" field was cleared in this mutation.
+func (m *TicketMutation) SLAStartedAtCleared() bool {
+	_, ok := m.clearedFields[ticket.FieldSLAStartedAt]
+	return ok
+}
+
+// ResetSLAStartedAt resets all changes to the "sla_started_at" field.
+func (m *TicketMutation) ResetSLAStartedAt() {
+	m.sla_started_at = nil
+	delete(m.clearedFields, ticket.FieldSLAStartedAt)
+}
+
+// SetSLAPausedSince sets the "sla_paused_since" field.
+func (m *TicketMutation) SetSLAPausedSince(t time.Time) {
+	m.sla_paused_since = &t
+}
+
+// SLAPausedSince returns the value of the "sla_paused_since" field in the mutation.
+func (m *TicketMutation) SLAPausedSince() (r time.Time, exists bool) {
+	v := m.sla_paused_since
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldSLAPausedSince returns the old "sla_paused_since" field's value of the Ticket entity.
+// If the Ticket object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *TicketMutation) OldSLAPausedSince(ctx context.Context) (v *time.Time, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldSLAPausedSince is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldSLAPausedSince requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldSLAPausedSince: %w", err)
+	}
+	return oldValue.SLAPausedSince, nil
+}
+
+// ClearSLAPausedSince clears the value of the "sla_paused_since" field.
+func (m *TicketMutation) ClearSLAPausedSince() {
+	m.sla_paused_since = nil
+	m.clearedFields[ticket.FieldSLAPausedSince] = struct{}{}
+}
+
+// SLAPausedSinceCleared returns if the "sla_paused_since" field was cleared in this mutation.
+func (m *TicketMutation) SLAPausedSinceCleared() bool {
+	_, ok := m.clearedFields[ticket.FieldSLAPausedSince]
+	return ok
+}
+
+// ResetSLAPausedSince resets all changes to the "sla_paused_since" field.
+func (m *TicketMutation) ResetSLAPausedSince() {
+	m.sla_paused_since = nil
+	delete(m.clearedFields, ticket.FieldSLAPausedSince)
+}
+
+// SetSLAPausedSeconds sets the "sla_paused_seconds" field.
+func (m *TicketMutation) SetSLAPausedSeconds(i int64) {
+	m.sla_paused_seconds = &i
+	m.addsla_paused_seconds = nil
+}
+
+// SLAPausedSeconds returns the value of the "sla_paused_seconds" field in the mutation.
+func (m *TicketMutation) SLAPausedSeconds() (r int64, exists bool) {
+	v := m.sla_paused_seconds
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldSLAPausedSeconds returns the old "sla_paused_seconds" field's value of the Ticket entity.
+// If the Ticket object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *TicketMutation) OldSLAPausedSeconds(ctx context.Context) (v int64, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldSLAPausedSeconds is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldSLAPausedSeconds requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldSLAPausedSeconds: %w", err)
+	}
+	return oldValue.SLAPausedSeconds, nil
+}
+
+// AddSLAPausedSeconds adds i to the "sla_paused_seconds" field.
+func (m *TicketMutation) AddSLAPausedSeconds(i int64) {
+	if m.addsla_paused_seconds != nil {
+		*m.addsla_paused_seconds += i
+	} else {
+		m.addsla_paused_seconds = &i
+	}
+}
+
+// AddedSLAPausedSeconds returns the value that was added to the "sla_paused_seconds" field in this mutation.
+func (m *TicketMutation) AddedSLAPausedSeconds() (r int64, exists bool) {
+	v := m.addsla_paused_seconds
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// ResetSLAPausedSeconds resets all changes to the "sla_paused_seconds" field.
+func (m *TicketMutation) ResetSLAPausedSeconds() {
+	m.sla_paused_seconds = nil
+	m.addsla_paused_seconds = nil
+}
+
+// SetSLAPausedBusinessSeconds sets the "sla_paused_business_seconds" field.
+func (m *TicketMutation) SetSLAPausedBusinessSeconds(i int64) {
+	m.sla_paused_business_seconds = &i
+	m.addsla_paused_business_seconds = nil
+}
+
+// SLAPausedBusinessSeconds returns the value of the "sla_paused_business_seconds" field in the mutation.
+func (m *TicketMutation) SLAPausedBusinessSeconds() (r int64, exists bool) {
+	v := m.sla_paused_business_seconds
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldSLAPausedBusinessSeconds returns the old "sla_paused_business_seconds" field's value of the Ticket entity.
+// If the Ticket object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *TicketMutation) OldSLAPausedBusinessSeconds(ctx context.Context) (v int64, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldSLAPausedBusinessSeconds is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldSLAPausedBusinessSeconds requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldSLAPausedBusinessSeconds: %w", err)
+	}
+	return oldValue.SLAPausedBusinessSeconds, nil
+}
+
+// AddSLAPausedBusinessSeconds adds i to the "sla_paused_business_seconds" field.
+func (m *TicketMutation) AddSLAPausedBusinessSeconds(i int64) {
+	if m.addsla_paused_business_seconds != nil {
+		*m.addsla_paused_business_seconds += i
+	} else {
+		m.addsla_paused_business_seconds = &i
+	}
+}
+
+// AddedSLAPausedBusinessSeconds returns the value that was added to the "sla_paused_business_seconds" field in this mutation.
+func (m *TicketMutation) AddedSLAPausedBusinessSeconds() (r int64, exists bool) {
+	v := m.addsla_paused_business_seconds
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// ResetSLAPausedBusinessSeconds resets all changes to the "sla_paused_business_seconds" field.
+func (m *TicketMutation) ResetSLAPausedBusinessSeconds() {
+	m.sla_paused_business_seconds = nil
+	m.addsla_paused_business_seconds = nil
+}
+
+// SetResponseBreachedAt sets the "response_breached_at" field.
+func (m *TicketMutation) SetResponseBreachedAt(t time.Time) {
+	m.response_breached_at = &t
+}
+
+// ResponseBreachedAt returns the value of the "response_breached_at" field in the mutation.
+func (m *TicketMutation) ResponseBreachedAt() (r time.Time, exists bool) {
+	v := m.response_breached_at
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldResponseBreachedAt returns the old "response_breached_at" field's value of the Ticket entity.
+// If the Ticket object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *TicketMutation) OldResponseBreachedAt(ctx context.Context) (v *time.Time, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldResponseBreachedAt is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldResponseBreachedAt requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldResponseBreachedAt: %w", err)
+	}
+	return oldValue.ResponseBreachedAt, nil
+}
+
+// ClearResponseBreachedAt clears the value of the "response_breached_at" field.
+func (m *TicketMutation) ClearResponseBreachedAt() {
+	m.response_breached_at = nil
+	m.clearedFields[ticket.FieldResponseBreachedAt] = struct{}{}
+}
+
+// ResponseBreachedAtCleared returns if the "response_breached_at" field was cleared in this mutation.
+func (m *TicketMutation) ResponseBreachedAtCleared() bool {
+	_, ok := m.clearedFields[ticket.FieldResponseBreachedAt]
+	return ok
+}
+
+// ResetResponseBreachedAt resets all changes to the "response_breached_at" field.
+func (m *TicketMutation) ResetResponseBreachedAt() {
+	m.response_breached_at = nil
+	delete(m.clearedFields, ticket.FieldResponseBreachedAt)
+}
+
+// SetResolutionBreachedAt sets the "resolution_breached_at" field.
+func (m *TicketMutation) SetResolutionBreachedAt(t time.Time) {
+	m.resolution_breached_at = &t
+}
+
+// ResolutionBreachedAt returns the value of the "resolution_breached_at" field in the mutation.
+func (m *TicketMutation) ResolutionBreachedAt() (r time.Time, exists bool) {
+	v := m.resolution_breached_at
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldResolutionBreachedAt returns the old "resolution_breached_at" field's value of the Ticket entity.
+// If the Ticket object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *TicketMutation) OldResolutionBreachedAt(ctx context.Context) (v *time.Time, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldResolutionBreachedAt is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldResolutionBreachedAt requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldResolutionBreachedAt: %w", err)
+	}
+	return oldValue.ResolutionBreachedAt, nil
+}
+
+// ClearResolutionBreachedAt clears the value of the "resolution_breached_at" field.
+func (m *TicketMutation) ClearResolutionBreachedAt() {
+	m.resolution_breached_at = nil
+	m.clearedFields[ticket.FieldResolutionBreachedAt] = struct{}{}
+}
+
+// ResolutionBreachedAtCleared returns if the "resolution_breached_at" field was cleared in this mutation.
+func (m *TicketMutation) ResolutionBreachedAtCleared() bool {
+	_, ok := m.clearedFields[ticket.FieldResolutionBreachedAt]
+	return ok
+}
+
+// ResetResolutionBreachedAt resets all changes to the "resolution_breached_at" field.
+func (m *TicketMutation) ResetResolutionBreachedAt() {
+	m.resolution_breached_at = nil
+	delete(m.clearedFields, ticket.FieldResolutionBreachedAt)
+}
+
+// SetResponseDueKey sets the "response_due_key" field.
+func (m *TicketMutation) SetResponseDueKey(t time.Time) {
+	m.response_due_key = &t
+}
+
+// ResponseDueKey returns the value of the "response_due_key" field in the mutation.
+func (m *TicketMutation) ResponseDueKey() (r time.Time, exists bool) {
+	v := m.response_due_key
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldResponseDueKey returns the old "response_due_key" field's value of the Ticket entity.
+// If the Ticket object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *TicketMutation) OldResponseDueKey(ctx context.Context) (v time.Time, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldResponseDueKey is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldResponseDueKey requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldResponseDueKey: %w", err)
+	}
+	return oldValue.ResponseDueKey, nil
+}
+
+// ResetResponseDueKey resets all changes to the "response_due_key" field.
+func (m *TicketMutation) ResetResponseDueKey() {
+	m.response_due_key = nil
+}
+
+// SetResolutionDueKey sets the "resolution_due_key" field.
+func (m *TicketMutation) SetResolutionDueKey(t time.Time) {
+	m.resolution_due_key = &t
+}
+
+// ResolutionDueKey returns the value of the "resolution_due_key" field in the mutation.
+func (m *TicketMutation) ResolutionDueKey() (r time.Time, exists bool) {
+	v := m.resolution_due_key
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldResolutionDueKey returns the old "resolution_due_key" field's value of the Ticket entity.
+// If the Ticket object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *TicketMutation) OldResolutionDueKey(ctx context.Context) (v time.Time, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldResolutionDueKey is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldResolutionDueKey requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldResolutionDueKey: %w", err)
+	}
+	return oldValue.ResolutionDueKey, nil
+}
+
+// ResetResolutionDueKey resets all changes to the "resolution_due_key" field.
+func (m *TicketMutation) ResetResolutionDueKey() {
+	m.resolution_due_key = nil
+}
+
 // ClearCategory clears the "category" edge to the Category entity.
 func (m *TicketMutation) ClearCategory() {
 	m.clearedcategory = true
@@ -30948,7 +32568,7 @@ func (m *TicketMutation) Type() string {
 // order to get all numeric fields that were incremented/decremented, call
 // AddedFields().
 func (m *TicketMutation) Fields() []string {
-	fields := make([]string, 0, 39)
+	fields := make([]string, 0, 53)
 	if m.created_at != nil {
 		fields = append(fields, ticket.FieldCreatedAt)
 	}
@@ -31066,6 +32686,48 @@ func (m *TicketMutation) Fields() []string {
 	if m.evidence_dropped != nil {
 		fields = append(fields, ticket.FieldEvidenceDropped)
 	}
+	if m.responded_at != nil {
+		fields = append(fields, ticket.FieldRespondedAt)
+	}
+	if m.resolved_at != nil {
+		fields = append(fields, ticket.FieldResolvedAt)
+	}
+	if m.response_due_at != nil {
+		fields = append(fields, ticket.FieldResponseDueAt)
+	}
+	if m.resolution_due_at != nil {
+		fields = append(fields, ticket.FieldResolutionDueAt)
+	}
+	if m.response_risk_at != nil {
+		fields = append(fields, ticket.FieldResponseRiskAt)
+	}
+	if m.resolution_risk_at != nil {
+		fields = append(fields, ticket.FieldResolutionRiskAt)
+	}
+	if m.sla_started_at != nil {
+		fields = append(fields, ticket.FieldSLAStartedAt)
+	}
+	if m.sla_paused_since != nil {
+		fields = append(fields, ticket.FieldSLAPausedSince)
+	}
+	if m.sla_paused_seconds != nil {
+		fields = append(fields, ticket.FieldSLAPausedSeconds)
+	}
+	if m.sla_paused_business_seconds != nil {
+		fields = append(fields, ticket.FieldSLAPausedBusinessSeconds)
+	}
+	if m.response_breached_at != nil {
+		fields = append(fields, ticket.FieldResponseBreachedAt)
+	}
+	if m.resolution_breached_at != nil {
+		fields = append(fields, ticket.FieldResolutionBreachedAt)
+	}
+	if m.response_due_key != nil {
+		fields = append(fields, ticket.FieldResponseDueKey)
+	}
+	if m.resolution_due_key != nil {
+		fields = append(fields, ticket.FieldResolutionDueKey)
+	}
 	return fields
 }
 
@@ -31152,6 +32814,34 @@ func (m *TicketMutation) Field(name string) (ent.Value, bool) {
 		return m.Resolution()
 	case ticket.FieldEvidenceDropped:
 		return m.EvidenceDropped()
+	case ticket.FieldRespondedAt:
+		return m.RespondedAt()
+	case ticket.FieldResolvedAt:
+		return m.ResolvedAt()
+	case ticket.FieldResponseDueAt:
+		return m.ResponseDueAt()
+	case ticket.FieldResolutionDueAt:
+		return m.ResolutionDueAt()
+	case ticket.FieldResponseRiskAt:
+		return m.ResponseRiskAt()
+	case ticket.FieldResolutionRiskAt:
+		return m.ResolutionRiskAt()
+	case ticket.FieldSLAStartedAt:
+		return m.SLAStartedAt()
+	case ticket.FieldSLAPausedSince:
+		return m.SLAPausedSince()
+	case ticket.FieldSLAPausedSeconds:
+		return m.SLAPausedSeconds()
+	case ticket.FieldSLAPausedBusinessSeconds:
+		return m.SLAPausedBusinessSeconds()
+	case ticket.FieldResponseBreachedAt:
+		return m.ResponseBreachedAt()
+	case ticket.FieldResolutionBreachedAt:
+		return m.ResolutionBreachedAt()
+	case ticket.FieldResponseDueKey:
+		return m.ResponseDueKey()
+	case ticket.FieldResolutionDueKey:
+		return m.ResolutionDueKey()
 	}
 	return nil, false
 }
@@ -31239,6 +32929,34 @@ func (m *TicketMutation) OldField(ctx context.Context, name string) (ent.Value, 
 		return m.OldResolution(ctx)
 	case ticket.FieldEvidenceDropped:
 		return m.OldEvidenceDropped(ctx)
+	case ticket.FieldRespondedAt:
+		return m.OldRespondedAt(ctx)
+	case ticket.FieldResolvedAt:
+		return m.OldResolvedAt(ctx)
+	case ticket.FieldResponseDueAt:
+		return m.OldResponseDueAt(ctx)
+	case ticket.FieldResolutionDueAt:
+		return m.OldResolutionDueAt(ctx)
+	case ticket.FieldResponseRiskAt:
+		return m.OldResponseRiskAt(ctx)
+	case ticket.FieldResolutionRiskAt:
+		return m.OldResolutionRiskAt(ctx)
+	case ticket.FieldSLAStartedAt:
+		return m.OldSLAStartedAt(ctx)
+	case ticket.FieldSLAPausedSince:
+		return m.OldSLAPausedSince(ctx)
+	case ticket.FieldSLAPausedSeconds:
+		return m.OldSLAPausedSeconds(ctx)
+	case ticket.FieldSLAPausedBusinessSeconds:
+		return m.OldSLAPausedBusinessSeconds(ctx)
+	case ticket.FieldResponseBreachedAt:
+		return m.OldResponseBreachedAt(ctx)
+	case ticket.FieldResolutionBreachedAt:
+		return m.OldResolutionBreachedAt(ctx)
+	case ticket.FieldResponseDueKey:
+		return m.OldResponseDueKey(ctx)
+	case ticket.FieldResolutionDueKey:
+		return m.OldResolutionDueKey(ctx)
 	}
 	return nil, fmt.Errorf("unknown Ticket field %s", name)
 }
@@ -31521,6 +33239,104 @@ func (m *TicketMutation) SetField(name string, value ent.Value) error {
 		}
 		m.SetEvidenceDropped(v)
 		return nil
+	case ticket.FieldRespondedAt:
+		v, ok := value.(time.Time)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetRespondedAt(v)
+		return nil
+	case ticket.FieldResolvedAt:
+		v, ok := value.(time.Time)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetResolvedAt(v)
+		return nil
+	case ticket.FieldResponseDueAt:
+		v, ok := value.(time.Time)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetResponseDueAt(v)
+		return nil
+	case ticket.FieldResolutionDueAt:
+		v, ok := value.(time.Time)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetResolutionDueAt(v)
+		return nil
+	case ticket.FieldResponseRiskAt:
+		v, ok := value.(time.Time)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetResponseRiskAt(v)
+		return nil
+	case ticket.FieldResolutionRiskAt:
+		v, ok := value.(time.Time)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetResolutionRiskAt(v)
+		return nil
+	case ticket.FieldSLAStartedAt:
+		v, ok := value.(time.Time)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetSLAStartedAt(v)
+		return nil
+	case ticket.FieldSLAPausedSince:
+		v, ok := value.(time.Time)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetSLAPausedSince(v)
+		return nil
+	case ticket.FieldSLAPausedSeconds:
+		v, ok := value.(int64)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetSLAPausedSeconds(v)
+		return nil
+	case ticket.FieldSLAPausedBusinessSeconds:
+		v, ok := value.(int64)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetSLAPausedBusinessSeconds(v)
+		return nil
+	case ticket.FieldResponseBreachedAt:
+		v, ok := value.(time.Time)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetResponseBreachedAt(v)
+		return nil
+	case ticket.FieldResolutionBreachedAt:
+		v, ok := value.(time.Time)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetResolutionBreachedAt(v)
+		return nil
+	case ticket.FieldResponseDueKey:
+		v, ok := value.(time.Time)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetResponseDueKey(v)
+		return nil
+	case ticket.FieldResolutionDueKey:
+		v, ok := value.(time.Time)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetResolutionDueKey(v)
+		return nil
 	}
 	return fmt.Errorf("unknown Ticket field %s", name)
 }
@@ -31547,6 +33363,12 @@ func (m *TicketMutation) AddedFields() []string {
 	if m.addevidence_dropped != nil {
 		fields = append(fields, ticket.FieldEvidenceDropped)
 	}
+	if m.addsla_paused_seconds != nil {
+		fields = append(fields, ticket.FieldSLAPausedSeconds)
+	}
+	if m.addsla_paused_business_seconds != nil {
+		fields = append(fields, ticket.FieldSLAPausedBusinessSeconds)
+	}
 	return fields
 }
 
@@ -31567,6 +33389,10 @@ func (m *TicketMutation) AddedField(name string) (ent.Value, bool) {
 		return m.AddedVersion()
 	case ticket.FieldEvidenceDropped:
 		return m.AddedEvidenceDropped()
+	case ticket.FieldSLAPausedSeconds:
+		return m.AddedSLAPausedSeconds()
+	case ticket.FieldSLAPausedBusinessSeconds:
+		return m.AddedSLAPausedBusinessSeconds()
 	}
 	return nil, false
 }
@@ -31617,6 +33443,20 @@ func (m *TicketMutation) AddField(name string, value ent.Value) error {
 			return fmt.Errorf("unexpected type %T for field %s", value, name)
 		}
 		m.AddEvidenceDropped(v)
+		return nil
+	case ticket.FieldSLAPausedSeconds:
+		v, ok := value.(int64)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.AddSLAPausedSeconds(v)
+		return nil
+	case ticket.FieldSLAPausedBusinessSeconds:
+		v, ok := value.(int64)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.AddSLAPausedBusinessSeconds(v)
 		return nil
 	}
 	return fmt.Errorf("unknown Ticket numeric field %s", name)
@@ -31694,6 +33534,36 @@ func (m *TicketMutation) ClearedFields() []string {
 	}
 	if m.FieldCleared(ticket.FieldResolution) {
 		fields = append(fields, ticket.FieldResolution)
+	}
+	if m.FieldCleared(ticket.FieldRespondedAt) {
+		fields = append(fields, ticket.FieldRespondedAt)
+	}
+	if m.FieldCleared(ticket.FieldResolvedAt) {
+		fields = append(fields, ticket.FieldResolvedAt)
+	}
+	if m.FieldCleared(ticket.FieldResponseDueAt) {
+		fields = append(fields, ticket.FieldResponseDueAt)
+	}
+	if m.FieldCleared(ticket.FieldResolutionDueAt) {
+		fields = append(fields, ticket.FieldResolutionDueAt)
+	}
+	if m.FieldCleared(ticket.FieldResponseRiskAt) {
+		fields = append(fields, ticket.FieldResponseRiskAt)
+	}
+	if m.FieldCleared(ticket.FieldResolutionRiskAt) {
+		fields = append(fields, ticket.FieldResolutionRiskAt)
+	}
+	if m.FieldCleared(ticket.FieldSLAStartedAt) {
+		fields = append(fields, ticket.FieldSLAStartedAt)
+	}
+	if m.FieldCleared(ticket.FieldSLAPausedSince) {
+		fields = append(fields, ticket.FieldSLAPausedSince)
+	}
+	if m.FieldCleared(ticket.FieldResponseBreachedAt) {
+		fields = append(fields, ticket.FieldResponseBreachedAt)
+	}
+	if m.FieldCleared(ticket.FieldResolutionBreachedAt) {
+		fields = append(fields, ticket.FieldResolutionBreachedAt)
 	}
 	return fields
 }
@@ -31777,6 +33647,36 @@ func (m *TicketMutation) ClearField(name string) error {
 		return nil
 	case ticket.FieldResolution:
 		m.ClearResolution()
+		return nil
+	case ticket.FieldRespondedAt:
+		m.ClearRespondedAt()
+		return nil
+	case ticket.FieldResolvedAt:
+		m.ClearResolvedAt()
+		return nil
+	case ticket.FieldResponseDueAt:
+		m.ClearResponseDueAt()
+		return nil
+	case ticket.FieldResolutionDueAt:
+		m.ClearResolutionDueAt()
+		return nil
+	case ticket.FieldResponseRiskAt:
+		m.ClearResponseRiskAt()
+		return nil
+	case ticket.FieldResolutionRiskAt:
+		m.ClearResolutionRiskAt()
+		return nil
+	case ticket.FieldSLAStartedAt:
+		m.ClearSLAStartedAt()
+		return nil
+	case ticket.FieldSLAPausedSince:
+		m.ClearSLAPausedSince()
+		return nil
+	case ticket.FieldResponseBreachedAt:
+		m.ClearResponseBreachedAt()
+		return nil
+	case ticket.FieldResolutionBreachedAt:
+		m.ClearResolutionBreachedAt()
 		return nil
 	}
 	return fmt.Errorf("unknown Ticket nullable field %s", name)
@@ -31902,6 +33802,48 @@ func (m *TicketMutation) ResetField(name string) error {
 		return nil
 	case ticket.FieldEvidenceDropped:
 		m.ResetEvidenceDropped()
+		return nil
+	case ticket.FieldRespondedAt:
+		m.ResetRespondedAt()
+		return nil
+	case ticket.FieldResolvedAt:
+		m.ResetResolvedAt()
+		return nil
+	case ticket.FieldResponseDueAt:
+		m.ResetResponseDueAt()
+		return nil
+	case ticket.FieldResolutionDueAt:
+		m.ResetResolutionDueAt()
+		return nil
+	case ticket.FieldResponseRiskAt:
+		m.ResetResponseRiskAt()
+		return nil
+	case ticket.FieldResolutionRiskAt:
+		m.ResetResolutionRiskAt()
+		return nil
+	case ticket.FieldSLAStartedAt:
+		m.ResetSLAStartedAt()
+		return nil
+	case ticket.FieldSLAPausedSince:
+		m.ResetSLAPausedSince()
+		return nil
+	case ticket.FieldSLAPausedSeconds:
+		m.ResetSLAPausedSeconds()
+		return nil
+	case ticket.FieldSLAPausedBusinessSeconds:
+		m.ResetSLAPausedBusinessSeconds()
+		return nil
+	case ticket.FieldResponseBreachedAt:
+		m.ResetResponseBreachedAt()
+		return nil
+	case ticket.FieldResolutionBreachedAt:
+		m.ResetResolutionBreachedAt()
+		return nil
+	case ticket.FieldResponseDueKey:
+		m.ResetResponseDueKey()
+		return nil
+	case ticket.FieldResolutionDueKey:
+		m.ResetResolutionDueKey()
 		return nil
 	}
 	return fmt.Errorf("unknown Ticket field %s", name)

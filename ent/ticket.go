@@ -101,6 +101,34 @@ type Ticket struct {
 	Resolution *string `json:"resolution,omitempty"`
 	// Evidence records a detection ticket dropped, the oldest first, to stay within its rule's bound.
 	EvidenceDropped int `json:"evidence_dropped,omitempty"`
+	// RespondedAt holds the value of the "responded_at" field.
+	RespondedAt *time.Time `json:"responded_at,omitempty"`
+	// ResolvedAt holds the value of the "resolved_at" field.
+	ResolvedAt *time.Time `json:"resolved_at,omitempty"`
+	// ResponseDueAt holds the value of the "response_due_at" field.
+	ResponseDueAt *time.Time `json:"response_due_at,omitempty"`
+	// ResolutionDueAt holds the value of the "resolution_due_at" field.
+	ResolutionDueAt *time.Time `json:"resolution_due_at,omitempty"`
+	// ResponseRiskAt holds the value of the "response_risk_at" field.
+	ResponseRiskAt *time.Time `json:"response_risk_at,omitempty"`
+	// ResolutionRiskAt holds the value of the "resolution_risk_at" field.
+	ResolutionRiskAt *time.Time `json:"resolution_risk_at,omitempty"`
+	// SLAStartedAt holds the value of the "sla_started_at" field.
+	SLAStartedAt *time.Time `json:"sla_started_at,omitempty"`
+	// SLAPausedSince holds the value of the "sla_paused_since" field.
+	SLAPausedSince *time.Time `json:"sla_paused_since,omitempty"`
+	// SLAPausedSeconds holds the value of the "sla_paused_seconds" field.
+	SLAPausedSeconds int64 `json:"sla_paused_seconds,omitempty"`
+	// SLAPausedBusinessSeconds holds the value of the "sla_paused_business_seconds" field.
+	SLAPausedBusinessSeconds int64 `json:"sla_paused_business_seconds,omitempty"`
+	// ResponseBreachedAt holds the value of the "response_breached_at" field.
+	ResponseBreachedAt *time.Time `json:"response_breached_at,omitempty"`
+	// ResolutionBreachedAt holds the value of the "resolution_breached_at" field.
+	ResolutionBreachedAt *time.Time `json:"resolution_breached_at,omitempty"`
+	// ResponseDueKey holds the value of the "response_due_key" field.
+	ResponseDueKey time.Time `json:"response_due_key,omitempty"`
+	// ResolutionDueKey holds the value of the "resolution_due_key" field.
+	ResolutionDueKey time.Time `json:"resolution_due_key,omitempty"`
 	// Edges holds the relations/edges for other nodes in the graph.
 	// The values are being populated by the TicketQuery when eager-loading is set.
 	Edges        TicketEdges `json:"edges"`
@@ -394,11 +422,11 @@ func (*Ticket) scanValues(columns []string) ([]any, error) {
 			values[i] = new([]byte)
 		case ticket.FieldIncident:
 			values[i] = new(sql.NullBool)
-		case ticket.FieldID, ticket.FieldSrcPort, ticket.FieldDstPort, ticket.FieldCategoryID, ticket.FieldSiteID, ticket.FieldPriorityRank, ticket.FieldRegisteredByID, ticket.FieldDuplicateCount, ticket.FieldVersion, ticket.FieldScheduleID, ticket.FieldEvidenceDropped:
+		case ticket.FieldID, ticket.FieldSrcPort, ticket.FieldDstPort, ticket.FieldCategoryID, ticket.FieldSiteID, ticket.FieldPriorityRank, ticket.FieldRegisteredByID, ticket.FieldDuplicateCount, ticket.FieldVersion, ticket.FieldScheduleID, ticket.FieldEvidenceDropped, ticket.FieldSLAPausedSeconds, ticket.FieldSLAPausedBusinessSeconds:
 			values[i] = new(sql.NullInt64)
 		case ticket.FieldTitle, ticket.FieldKind, ticket.FieldBody, ticket.FieldBodyFormat, ticket.FieldDetectionTemplate, ticket.FieldSrcIP, ticket.FieldDstIP, ticket.FieldProtocol, ticket.FieldHost, ticket.FieldSrcIPKey, ticket.FieldDstIPKey, ticket.FieldHostKey, ticket.FieldPriority, ticket.FieldStatus, ticket.FieldAttackVerdict, ticket.FieldOrigin, ticket.FieldExplanationStatus, ticket.FieldQuerySearch, ticket.FieldResolution:
 			values[i] = new(sql.NullString)
-		case ticket.FieldCreatedAt, ticket.FieldUpdatedAt, ticket.FieldFirstDetectedAt, ticket.FieldLastDetectedAt, ticket.FieldClosedAt, ticket.FieldDueAt, ticket.FieldOccurrenceAt:
+		case ticket.FieldCreatedAt, ticket.FieldUpdatedAt, ticket.FieldFirstDetectedAt, ticket.FieldLastDetectedAt, ticket.FieldClosedAt, ticket.FieldDueAt, ticket.FieldOccurrenceAt, ticket.FieldRespondedAt, ticket.FieldResolvedAt, ticket.FieldResponseDueAt, ticket.FieldResolutionDueAt, ticket.FieldResponseRiskAt, ticket.FieldResolutionRiskAt, ticket.FieldSLAStartedAt, ticket.FieldSLAPausedSince, ticket.FieldResponseBreachedAt, ticket.FieldResolutionBreachedAt, ticket.FieldResponseDueKey, ticket.FieldResolutionDueKey:
 			values[i] = new(sql.NullTime)
 		default:
 			values[i] = new(sql.UnknownType)
@@ -675,6 +703,100 @@ func (_m *Ticket) assignValues(columns []string, values []any) error {
 				return fmt.Errorf("unexpected type %T for field evidence_dropped", values[i])
 			} else if value.Valid {
 				_m.EvidenceDropped = int(value.Int64)
+			}
+		case ticket.FieldRespondedAt:
+			if value, ok := values[i].(*sql.NullTime); !ok {
+				return fmt.Errorf("unexpected type %T for field responded_at", values[i])
+			} else if value.Valid {
+				_m.RespondedAt = new(time.Time)
+				*_m.RespondedAt = value.Time
+			}
+		case ticket.FieldResolvedAt:
+			if value, ok := values[i].(*sql.NullTime); !ok {
+				return fmt.Errorf("unexpected type %T for field resolved_at", values[i])
+			} else if value.Valid {
+				_m.ResolvedAt = new(time.Time)
+				*_m.ResolvedAt = value.Time
+			}
+		case ticket.FieldResponseDueAt:
+			if value, ok := values[i].(*sql.NullTime); !ok {
+				return fmt.Errorf("unexpected type %T for field response_due_at", values[i])
+			} else if value.Valid {
+				_m.ResponseDueAt = new(time.Time)
+				*_m.ResponseDueAt = value.Time
+			}
+		case ticket.FieldResolutionDueAt:
+			if value, ok := values[i].(*sql.NullTime); !ok {
+				return fmt.Errorf("unexpected type %T for field resolution_due_at", values[i])
+			} else if value.Valid {
+				_m.ResolutionDueAt = new(time.Time)
+				*_m.ResolutionDueAt = value.Time
+			}
+		case ticket.FieldResponseRiskAt:
+			if value, ok := values[i].(*sql.NullTime); !ok {
+				return fmt.Errorf("unexpected type %T for field response_risk_at", values[i])
+			} else if value.Valid {
+				_m.ResponseRiskAt = new(time.Time)
+				*_m.ResponseRiskAt = value.Time
+			}
+		case ticket.FieldResolutionRiskAt:
+			if value, ok := values[i].(*sql.NullTime); !ok {
+				return fmt.Errorf("unexpected type %T for field resolution_risk_at", values[i])
+			} else if value.Valid {
+				_m.ResolutionRiskAt = new(time.Time)
+				*_m.ResolutionRiskAt = value.Time
+			}
+		case ticket.FieldSLAStartedAt:
+			if value, ok := values[i].(*sql.NullTime); !ok {
+				return fmt.Errorf("unexpected type %T for field sla_started_at", values[i])
+			} else if value.Valid {
+				_m.SLAStartedAt = new(time.Time)
+				*_m.SLAStartedAt = value.Time
+			}
+		case ticket.FieldSLAPausedSince:
+			if value, ok := values[i].(*sql.NullTime); !ok {
+				return fmt.Errorf("unexpected type %T for field sla_paused_since", values[i])
+			} else if value.Valid {
+				_m.SLAPausedSince = new(time.Time)
+				*_m.SLAPausedSince = value.Time
+			}
+		case ticket.FieldSLAPausedSeconds:
+			if value, ok := values[i].(*sql.NullInt64); !ok {
+				return fmt.Errorf("unexpected type %T for field sla_paused_seconds", values[i])
+			} else if value.Valid {
+				_m.SLAPausedSeconds = value.Int64
+			}
+		case ticket.FieldSLAPausedBusinessSeconds:
+			if value, ok := values[i].(*sql.NullInt64); !ok {
+				return fmt.Errorf("unexpected type %T for field sla_paused_business_seconds", values[i])
+			} else if value.Valid {
+				_m.SLAPausedBusinessSeconds = value.Int64
+			}
+		case ticket.FieldResponseBreachedAt:
+			if value, ok := values[i].(*sql.NullTime); !ok {
+				return fmt.Errorf("unexpected type %T for field response_breached_at", values[i])
+			} else if value.Valid {
+				_m.ResponseBreachedAt = new(time.Time)
+				*_m.ResponseBreachedAt = value.Time
+			}
+		case ticket.FieldResolutionBreachedAt:
+			if value, ok := values[i].(*sql.NullTime); !ok {
+				return fmt.Errorf("unexpected type %T for field resolution_breached_at", values[i])
+			} else if value.Valid {
+				_m.ResolutionBreachedAt = new(time.Time)
+				*_m.ResolutionBreachedAt = value.Time
+			}
+		case ticket.FieldResponseDueKey:
+			if value, ok := values[i].(*sql.NullTime); !ok {
+				return fmt.Errorf("unexpected type %T for field response_due_key", values[i])
+			} else if value.Valid {
+				_m.ResponseDueKey = value.Time
+			}
+		case ticket.FieldResolutionDueKey:
+			if value, ok := values[i].(*sql.NullTime); !ok {
+				return fmt.Errorf("unexpected type %T for field resolution_due_key", values[i])
+			} else if value.Valid {
+				_m.ResolutionDueKey = value.Time
 			}
 		default:
 			_m.selectValues.Set(columns[i], values[i])
@@ -972,6 +1094,68 @@ func (_m *Ticket) String() string {
 	builder.WriteString(", ")
 	builder.WriteString("evidence_dropped=")
 	builder.WriteString(fmt.Sprintf("%v", _m.EvidenceDropped))
+	builder.WriteString(", ")
+	if v := _m.RespondedAt; v != nil {
+		builder.WriteString("responded_at=")
+		builder.WriteString(v.Format(time.ANSIC))
+	}
+	builder.WriteString(", ")
+	if v := _m.ResolvedAt; v != nil {
+		builder.WriteString("resolved_at=")
+		builder.WriteString(v.Format(time.ANSIC))
+	}
+	builder.WriteString(", ")
+	if v := _m.ResponseDueAt; v != nil {
+		builder.WriteString("response_due_at=")
+		builder.WriteString(v.Format(time.ANSIC))
+	}
+	builder.WriteString(", ")
+	if v := _m.ResolutionDueAt; v != nil {
+		builder.WriteString("resolution_due_at=")
+		builder.WriteString(v.Format(time.ANSIC))
+	}
+	builder.WriteString(", ")
+	if v := _m.ResponseRiskAt; v != nil {
+		builder.WriteString("response_risk_at=")
+		builder.WriteString(v.Format(time.ANSIC))
+	}
+	builder.WriteString(", ")
+	if v := _m.ResolutionRiskAt; v != nil {
+		builder.WriteString("resolution_risk_at=")
+		builder.WriteString(v.Format(time.ANSIC))
+	}
+	builder.WriteString(", ")
+	if v := _m.SLAStartedAt; v != nil {
+		builder.WriteString("sla_started_at=")
+		builder.WriteString(v.Format(time.ANSIC))
+	}
+	builder.WriteString(", ")
+	if v := _m.SLAPausedSince; v != nil {
+		builder.WriteString("sla_paused_since=")
+		builder.WriteString(v.Format(time.ANSIC))
+	}
+	builder.WriteString(", ")
+	builder.WriteString("sla_paused_seconds=")
+	builder.WriteString(fmt.Sprintf("%v", _m.SLAPausedSeconds))
+	builder.WriteString(", ")
+	builder.WriteString("sla_paused_business_seconds=")
+	builder.WriteString(fmt.Sprintf("%v", _m.SLAPausedBusinessSeconds))
+	builder.WriteString(", ")
+	if v := _m.ResponseBreachedAt; v != nil {
+		builder.WriteString("response_breached_at=")
+		builder.WriteString(v.Format(time.ANSIC))
+	}
+	builder.WriteString(", ")
+	if v := _m.ResolutionBreachedAt; v != nil {
+		builder.WriteString("resolution_breached_at=")
+		builder.WriteString(v.Format(time.ANSIC))
+	}
+	builder.WriteString(", ")
+	builder.WriteString("response_due_key=")
+	builder.WriteString(_m.ResponseDueKey.Format(time.ANSIC))
+	builder.WriteString(", ")
+	builder.WriteString("resolution_due_key=")
+	builder.WriteString(_m.ResolutionDueKey.Format(time.ANSIC))
 	builder.WriteByte(')')
 	return builder.String()
 }

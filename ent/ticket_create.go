@@ -26,6 +26,7 @@ import (
 	"socdesk/ent/user"
 	"time"
 
+	"entgo.io/ent/dialect"
 	"entgo.io/ent/dialect/sql"
 	"entgo.io/ent/dialect/sql/sqlgraph"
 	"entgo.io/ent/schema/field"
@@ -537,6 +538,202 @@ func (_c *TicketCreate) SetNillableEvidenceDropped(v *int) *TicketCreate {
 	return _c
 }
 
+// SetRespondedAt sets the "responded_at" field.
+func (_c *TicketCreate) SetRespondedAt(v time.Time) *TicketCreate {
+	_c.mutation.SetRespondedAt(v)
+	return _c
+}
+
+// SetNillableRespondedAt sets the "responded_at" field if the given value is not nil.
+func (_c *TicketCreate) SetNillableRespondedAt(v *time.Time) *TicketCreate {
+	if v != nil {
+		_c.SetRespondedAt(*v)
+	}
+	return _c
+}
+
+// SetResolvedAt sets the "resolved_at" field.
+func (_c *TicketCreate) SetResolvedAt(v time.Time) *TicketCreate {
+	_c.mutation.SetResolvedAt(v)
+	return _c
+}
+
+// SetNillableResolvedAt sets the "resolved_at" field if the given value is not nil.
+func (_c *TicketCreate) SetNillableResolvedAt(v *time.Time) *TicketCreate {
+	if v != nil {
+		_c.SetResolvedAt(*v)
+	}
+	return _c
+}
+
+// SetResponseDueAt sets the "response_due_at" field.
+func (_c *TicketCreate) SetResponseDueAt(v time.Time) *TicketCreate {
+	_c.mutation.SetResponseDueAt(v)
+	return _c
+}
+
+// SetNillableResponseDueAt sets the "response_due_at" field if the given value is not nil.
+func (_c *TicketCreate) SetNillableResponseDueAt(v *time.Time) *TicketCreate {
+	if v != nil {
+		_c.SetResponseDueAt(*v)
+	}
+	return _c
+}
+
+// SetResolutionDueAt sets the "resolution_due_at" field.
+func (_c *TicketCreate) SetResolutionDueAt(v time.Time) *TicketCreate {
+	_c.mutation.SetResolutionDueAt(v)
+	return _c
+}
+
+// SetNillableResolutionDueAt sets the "resolution_due_at" field if the given value is not nil.
+func (_c *TicketCreate) SetNillableResolutionDueAt(v *time.Time) *TicketCreate {
+	if v != nil {
+		_c.SetResolutionDueAt(*v)
+	}
+	return _c
+}
+
+// SetResponseRiskAt sets the "response_risk_at" field.
+func (_c *TicketCreate) SetResponseRiskAt(v time.Time) *TicketCreate {
+	_c.mutation.SetResponseRiskAt(v)
+	return _c
+}
+
+// SetNillableResponseRiskAt sets the "response_risk_at" field if the given value is not nil.
+func (_c *TicketCreate) SetNillableResponseRiskAt(v *time.Time) *TicketCreate {
+	if v != nil {
+		_c.SetResponseRiskAt(*v)
+	}
+	return _c
+}
+
+// SetResolutionRiskAt sets the "resolution_risk_at" field.
+func (_c *TicketCreate) SetResolutionRiskAt(v time.Time) *TicketCreate {
+	_c.mutation.SetResolutionRiskAt(v)
+	return _c
+}
+
+// SetNillableResolutionRiskAt sets the "resolution_risk_at" field if the given value is not nil.
+func (_c *TicketCreate) SetNillableResolutionRiskAt(v *time.Time) *TicketCreate {
+	if v != nil {
+		_c.SetResolutionRiskAt(*v)
+	}
+	return _c
+}
+
+// SetSLAStartedAt sets the "sla_started_at" field.
+func (_c *TicketCreate) SetSLAStartedAt(v time.Time) *TicketCreate {
+	_c.mutation.SetSLAStartedAt(v)
+	return _c
+}
+
+// SetNillableSLAStartedAt sets the "sla_started_at" field if the given value is not nil.
+func (_c *TicketCreate) SetNillableSLAStartedAt(v *time.Time) *TicketCreate {
+	if v != nil {
+		_c.SetSLAStartedAt(*v)
+	}
+	return _c
+}
+
+// SetSLAPausedSince sets the "sla_paused_since" field.
+func (_c *TicketCreate) SetSLAPausedSince(v time.Time) *TicketCreate {
+	_c.mutation.SetSLAPausedSince(v)
+	return _c
+}
+
+// SetNillableSLAPausedSince sets the "sla_paused_since" field if the given value is not nil.
+func (_c *TicketCreate) SetNillableSLAPausedSince(v *time.Time) *TicketCreate {
+	if v != nil {
+		_c.SetSLAPausedSince(*v)
+	}
+	return _c
+}
+
+// SetSLAPausedSeconds sets the "sla_paused_seconds" field.
+func (_c *TicketCreate) SetSLAPausedSeconds(v int64) *TicketCreate {
+	_c.mutation.SetSLAPausedSeconds(v)
+	return _c
+}
+
+// SetNillableSLAPausedSeconds sets the "sla_paused_seconds" field if the given value is not nil.
+func (_c *TicketCreate) SetNillableSLAPausedSeconds(v *int64) *TicketCreate {
+	if v != nil {
+		_c.SetSLAPausedSeconds(*v)
+	}
+	return _c
+}
+
+// SetSLAPausedBusinessSeconds sets the "sla_paused_business_seconds" field.
+func (_c *TicketCreate) SetSLAPausedBusinessSeconds(v int64) *TicketCreate {
+	_c.mutation.SetSLAPausedBusinessSeconds(v)
+	return _c
+}
+
+// SetNillableSLAPausedBusinessSeconds sets the "sla_paused_business_seconds" field if the given value is not nil.
+func (_c *TicketCreate) SetNillableSLAPausedBusinessSeconds(v *int64) *TicketCreate {
+	if v != nil {
+		_c.SetSLAPausedBusinessSeconds(*v)
+	}
+	return _c
+}
+
+// SetResponseBreachedAt sets the "response_breached_at" field.
+func (_c *TicketCreate) SetResponseBreachedAt(v time.Time) *TicketCreate {
+	_c.mutation.SetResponseBreachedAt(v)
+	return _c
+}
+
+// SetNillableResponseBreachedAt sets the "response_breached_at" field if the given value is not nil.
+func (_c *TicketCreate) SetNillableResponseBreachedAt(v *time.Time) *TicketCreate {
+	if v != nil {
+		_c.SetResponseBreachedAt(*v)
+	}
+	return _c
+}
+
+// SetResolutionBreachedAt sets the "resolution_breached_at" field.
+func (_c *TicketCreate) SetResolutionBreachedAt(v time.Time) *TicketCreate {
+	_c.mutation.SetResolutionBreachedAt(v)
+	return _c
+}
+
+// SetNillableResolutionBreachedAt sets the "resolution_breached_at" field if the given value is not nil.
+func (_c *TicketCreate) SetNillableResolutionBreachedAt(v *time.Time) *TicketCreate {
+	if v != nil {
+		_c.SetResolutionBreachedAt(*v)
+	}
+	return _c
+}
+
+// SetResponseDueKey sets the "response_due_key" field.
+func (_c *TicketCreate) SetResponseDueKey(v time.Time) *TicketCreate {
+	_c.mutation.SetResponseDueKey(v)
+	return _c
+}
+
+// SetNillableResponseDueKey sets the "response_due_key" field if the given value is not nil.
+func (_c *TicketCreate) SetNillableResponseDueKey(v *time.Time) *TicketCreate {
+	if v != nil {
+		_c.SetResponseDueKey(*v)
+	}
+	return _c
+}
+
+// SetResolutionDueKey sets the "resolution_due_key" field.
+func (_c *TicketCreate) SetResolutionDueKey(v time.Time) *TicketCreate {
+	_c.mutation.SetResolutionDueKey(v)
+	return _c
+}
+
+// SetNillableResolutionDueKey sets the "resolution_due_key" field if the given value is not nil.
+func (_c *TicketCreate) SetNillableResolutionDueKey(v *time.Time) *TicketCreate {
+	if v != nil {
+		_c.SetResolutionDueKey(*v)
+	}
+	return _c
+}
+
 // SetID sets the "id" field.
 func (_c *TicketCreate) SetID(v int) *TicketCreate {
 	_c.mutation.SetID(v)
@@ -864,6 +1061,28 @@ func (_c *TicketCreate) defaults() error {
 		v := ticket.DefaultEvidenceDropped
 		_c.mutation.SetEvidenceDropped(v)
 	}
+	if _, ok := _c.mutation.SLAPausedSeconds(); !ok {
+		v := ticket.DefaultSLAPausedSeconds
+		_c.mutation.SetSLAPausedSeconds(v)
+	}
+	if _, ok := _c.mutation.SLAPausedBusinessSeconds(); !ok {
+		v := ticket.DefaultSLAPausedBusinessSeconds
+		_c.mutation.SetSLAPausedBusinessSeconds(v)
+	}
+	if _, ok := _c.mutation.ResponseDueKey(); !ok {
+		if ticket.DefaultResponseDueKey == nil {
+			return fmt.Errorf("ent: uninitialized ticket.DefaultResponseDueKey (forgotten import ent/runtime?)")
+		}
+		v := ticket.DefaultResponseDueKey()
+		_c.mutation.SetResponseDueKey(v)
+	}
+	if _, ok := _c.mutation.ResolutionDueKey(); !ok {
+		if ticket.DefaultResolutionDueKey == nil {
+			return fmt.Errorf("ent: uninitialized ticket.DefaultResolutionDueKey (forgotten import ent/runtime?)")
+		}
+		v := ticket.DefaultResolutionDueKey()
+		_c.mutation.SetResolutionDueKey(v)
+	}
 	return nil
 }
 
@@ -995,6 +1214,24 @@ func (_c *TicketCreate) check() error {
 	if v, ok := _c.mutation.EvidenceDropped(); ok {
 		if err := ticket.EvidenceDroppedValidator(v); err != nil {
 			return &ValidationError{Name: "evidence_dropped", err: fmt.Errorf(`ent: validator failed for field "Ticket.evidence_dropped": %w`, err)}
+		}
+	}
+	if _, ok := _c.mutation.SLAPausedSeconds(); !ok {
+		return &ValidationError{Name: "sla_paused_seconds", err: errors.New(`ent: missing required field "Ticket.sla_paused_seconds"`)}
+	}
+	if _, ok := _c.mutation.SLAPausedBusinessSeconds(); !ok {
+		return &ValidationError{Name: "sla_paused_business_seconds", err: errors.New(`ent: missing required field "Ticket.sla_paused_business_seconds"`)}
+	}
+	switch _c.driver.Dialect() {
+	case dialect.MySQL, dialect.SQLite:
+		if _, ok := _c.mutation.ResponseDueKey(); !ok {
+			return &ValidationError{Name: "response_due_key", err: errors.New(`ent: missing required field "Ticket.response_due_key"`)}
+		}
+	}
+	switch _c.driver.Dialect() {
+	case dialect.MySQL, dialect.SQLite:
+		if _, ok := _c.mutation.ResolutionDueKey(); !ok {
+			return &ValidationError{Name: "resolution_due_key", err: errors.New(`ent: missing required field "Ticket.resolution_due_key"`)}
 		}
 	}
 	if len(_c.mutation.CategoryIDs()) == 0 {
@@ -1175,6 +1412,62 @@ func (_c *TicketCreate) createSpec() (*Ticket, *sqlgraph.CreateSpec) {
 	if value, ok := _c.mutation.EvidenceDropped(); ok {
 		_spec.SetField(ticket.FieldEvidenceDropped, field.TypeInt, value)
 		_node.EvidenceDropped = value
+	}
+	if value, ok := _c.mutation.RespondedAt(); ok {
+		_spec.SetField(ticket.FieldRespondedAt, field.TypeTime, value)
+		_node.RespondedAt = &value
+	}
+	if value, ok := _c.mutation.ResolvedAt(); ok {
+		_spec.SetField(ticket.FieldResolvedAt, field.TypeTime, value)
+		_node.ResolvedAt = &value
+	}
+	if value, ok := _c.mutation.ResponseDueAt(); ok {
+		_spec.SetField(ticket.FieldResponseDueAt, field.TypeTime, value)
+		_node.ResponseDueAt = &value
+	}
+	if value, ok := _c.mutation.ResolutionDueAt(); ok {
+		_spec.SetField(ticket.FieldResolutionDueAt, field.TypeTime, value)
+		_node.ResolutionDueAt = &value
+	}
+	if value, ok := _c.mutation.ResponseRiskAt(); ok {
+		_spec.SetField(ticket.FieldResponseRiskAt, field.TypeTime, value)
+		_node.ResponseRiskAt = &value
+	}
+	if value, ok := _c.mutation.ResolutionRiskAt(); ok {
+		_spec.SetField(ticket.FieldResolutionRiskAt, field.TypeTime, value)
+		_node.ResolutionRiskAt = &value
+	}
+	if value, ok := _c.mutation.SLAStartedAt(); ok {
+		_spec.SetField(ticket.FieldSLAStartedAt, field.TypeTime, value)
+		_node.SLAStartedAt = &value
+	}
+	if value, ok := _c.mutation.SLAPausedSince(); ok {
+		_spec.SetField(ticket.FieldSLAPausedSince, field.TypeTime, value)
+		_node.SLAPausedSince = &value
+	}
+	if value, ok := _c.mutation.SLAPausedSeconds(); ok {
+		_spec.SetField(ticket.FieldSLAPausedSeconds, field.TypeInt64, value)
+		_node.SLAPausedSeconds = value
+	}
+	if value, ok := _c.mutation.SLAPausedBusinessSeconds(); ok {
+		_spec.SetField(ticket.FieldSLAPausedBusinessSeconds, field.TypeInt64, value)
+		_node.SLAPausedBusinessSeconds = value
+	}
+	if value, ok := _c.mutation.ResponseBreachedAt(); ok {
+		_spec.SetField(ticket.FieldResponseBreachedAt, field.TypeTime, value)
+		_node.ResponseBreachedAt = &value
+	}
+	if value, ok := _c.mutation.ResolutionBreachedAt(); ok {
+		_spec.SetField(ticket.FieldResolutionBreachedAt, field.TypeTime, value)
+		_node.ResolutionBreachedAt = &value
+	}
+	if value, ok := _c.mutation.ResponseDueKey(); ok {
+		_spec.SetField(ticket.FieldResponseDueKey, field.TypeTime, value)
+		_node.ResponseDueKey = value
+	}
+	if value, ok := _c.mutation.ResolutionDueKey(); ok {
+		_spec.SetField(ticket.FieldResolutionDueKey, field.TypeTime, value)
+		_node.ResolutionDueKey = value
 	}
 	if nodes := _c.mutation.CategoryIDs(); len(nodes) > 0 {
 		edge := &sqlgraph.EdgeSpec{
@@ -2072,6 +2365,246 @@ func (u *TicketUpsert) AddEvidenceDropped(v int) *TicketUpsert {
 	return u
 }
 
+// SetRespondedAt sets the "responded_at" field.
+func (u *TicketUpsert) SetRespondedAt(v time.Time) *TicketUpsert {
+	u.Set(ticket.FieldRespondedAt, v)
+	return u
+}
+
+// UpdateRespondedAt sets the "responded_at" field to the value that was provided on create.
+func (u *TicketUpsert) UpdateRespondedAt() *TicketUpsert {
+	u.SetExcluded(ticket.FieldRespondedAt)
+	return u
+}
+
+// ClearRespondedAt clears the value of the "responded_at" field.
+func (u *TicketUpsert) ClearRespondedAt() *TicketUpsert {
+	u.SetNull(ticket.FieldRespondedAt)
+	return u
+}
+
+// SetResolvedAt sets the "resolved_at" field.
+func (u *TicketUpsert) SetResolvedAt(v time.Time) *TicketUpsert {
+	u.Set(ticket.FieldResolvedAt, v)
+	return u
+}
+
+// UpdateResolvedAt sets the "resolved_at" field to the value that was provided on create.
+func (u *TicketUpsert) UpdateResolvedAt() *TicketUpsert {
+	u.SetExcluded(ticket.FieldResolvedAt)
+	return u
+}
+
+// ClearResolvedAt clears the value of the "resolved_at" field.
+func (u *TicketUpsert) ClearResolvedAt() *TicketUpsert {
+	u.SetNull(ticket.FieldResolvedAt)
+	return u
+}
+
+// SetResponseDueAt sets the "response_due_at" field.
+func (u *TicketUpsert) SetResponseDueAt(v time.Time) *TicketUpsert {
+	u.Set(ticket.FieldResponseDueAt, v)
+	return u
+}
+
+// UpdateResponseDueAt sets the "response_due_at" field to the value that was provided on create.
+func (u *TicketUpsert) UpdateResponseDueAt() *TicketUpsert {
+	u.SetExcluded(ticket.FieldResponseDueAt)
+	return u
+}
+
+// ClearResponseDueAt clears the value of the "response_due_at" field.
+func (u *TicketUpsert) ClearResponseDueAt() *TicketUpsert {
+	u.SetNull(ticket.FieldResponseDueAt)
+	return u
+}
+
+// SetResolutionDueAt sets the "resolution_due_at" field.
+func (u *TicketUpsert) SetResolutionDueAt(v time.Time) *TicketUpsert {
+	u.Set(ticket.FieldResolutionDueAt, v)
+	return u
+}
+
+// UpdateResolutionDueAt sets the "resolution_due_at" field to the value that was provided on create.
+func (u *TicketUpsert) UpdateResolutionDueAt() *TicketUpsert {
+	u.SetExcluded(ticket.FieldResolutionDueAt)
+	return u
+}
+
+// ClearResolutionDueAt clears the value of the "resolution_due_at" field.
+func (u *TicketUpsert) ClearResolutionDueAt() *TicketUpsert {
+	u.SetNull(ticket.FieldResolutionDueAt)
+	return u
+}
+
+// SetResponseRiskAt sets the "response_risk_at" field.
+func (u *TicketUpsert) SetResponseRiskAt(v time.Time) *TicketUpsert {
+	u.Set(ticket.FieldResponseRiskAt, v)
+	return u
+}
+
+// UpdateResponseRiskAt sets the "response_risk_at" field to the value that was provided on create.
+func (u *TicketUpsert) UpdateResponseRiskAt() *TicketUpsert {
+	u.SetExcluded(ticket.FieldResponseRiskAt)
+	return u
+}
+
+// ClearResponseRiskAt clears the value of the "response_risk_at" field.
+func (u *TicketUpsert) ClearResponseRiskAt() *TicketUpsert {
+	u.SetNull(ticket.FieldResponseRiskAt)
+	return u
+}
+
+// SetResolutionRiskAt sets the "resolution_risk_at" field.
+func (u *TicketUpsert) SetResolutionRiskAt(v time.Time) *TicketUpsert {
+	u.Set(ticket.FieldResolutionRiskAt, v)
+	return u
+}
+
+// UpdateResolutionRiskAt sets the "resolution_risk_at" field to the value that was provided on create.
+func (u *TicketUpsert) UpdateResolutionRiskAt() *TicketUpsert {
+	u.SetExcluded(ticket.FieldResolutionRiskAt)
+	return u
+}
+
+// ClearResolutionRiskAt clears the value of the "resolution_risk_at" field.
+func (u *TicketUpsert) ClearResolutionRiskAt() *TicketUpsert {
+	u.SetNull(ticket.FieldResolutionRiskAt)
+	return u
+}
+
+// SetSLAStartedAt sets the "sla_started_at" field.
+func (u *TicketUpsert) SetSLAStartedAt(v time.Time) *TicketUpsert {
+	u.Set(ticket.FieldSLAStartedAt, v)
+	return u
+}
+
+// UpdateSLAStartedAt sets the "sla_started_at" field to the value that was provided on create.
+func (u *TicketUpsert) UpdateSLAStartedAt() *TicketUpsert {
+	u.SetExcluded(ticket.FieldSLAStartedAt)
+	return u
+}
+
+// ClearSLAStartedAt clears the value of the "sla_started_at" field.
+func (u *TicketUpsert) ClearSLAStartedAt() *TicketUpsert {
+	u.SetNull(ticket.FieldSLAStartedAt)
+	return u
+}
+
+// SetSLAPausedSince sets the "sla_paused_since" field.
+func (u *TicketUpsert) SetSLAPausedSince(v time.Time) *TicketUpsert {
+	u.Set(ticket.FieldSLAPausedSince, v)
+	return u
+}
+
+// UpdateSLAPausedSince sets the "sla_paused_since" field to the value that was provided on create.
+func (u *TicketUpsert) UpdateSLAPausedSince() *TicketUpsert {
+	u.SetExcluded(ticket.FieldSLAPausedSince)
+	return u
+}
+
+// ClearSLAPausedSince clears the value of the "sla_paused_since" field.
+func (u *TicketUpsert) ClearSLAPausedSince() *TicketUpsert {
+	u.SetNull(ticket.FieldSLAPausedSince)
+	return u
+}
+
+// SetSLAPausedSeconds sets the "sla_paused_seconds" field.
+func (u *TicketUpsert) SetSLAPausedSeconds(v int64) *TicketUpsert {
+	u.Set(ticket.FieldSLAPausedSeconds, v)
+	return u
+}
+
+// UpdateSLAPausedSeconds sets the "sla_paused_seconds" field to the value that was provided on create.
+func (u *TicketUpsert) UpdateSLAPausedSeconds() *TicketUpsert {
+	u.SetExcluded(ticket.FieldSLAPausedSeconds)
+	return u
+}
+
+// AddSLAPausedSeconds adds v to the "sla_paused_seconds" field.
+func (u *TicketUpsert) AddSLAPausedSeconds(v int64) *TicketUpsert {
+	u.Add(ticket.FieldSLAPausedSeconds, v)
+	return u
+}
+
+// SetSLAPausedBusinessSeconds sets the "sla_paused_business_seconds" field.
+func (u *TicketUpsert) SetSLAPausedBusinessSeconds(v int64) *TicketUpsert {
+	u.Set(ticket.FieldSLAPausedBusinessSeconds, v)
+	return u
+}
+
+// UpdateSLAPausedBusinessSeconds sets the "sla_paused_business_seconds" field to the value that was provided on create.
+func (u *TicketUpsert) UpdateSLAPausedBusinessSeconds() *TicketUpsert {
+	u.SetExcluded(ticket.FieldSLAPausedBusinessSeconds)
+	return u
+}
+
+// AddSLAPausedBusinessSeconds adds v to the "sla_paused_business_seconds" field.
+func (u *TicketUpsert) AddSLAPausedBusinessSeconds(v int64) *TicketUpsert {
+	u.Add(ticket.FieldSLAPausedBusinessSeconds, v)
+	return u
+}
+
+// SetResponseBreachedAt sets the "response_breached_at" field.
+func (u *TicketUpsert) SetResponseBreachedAt(v time.Time) *TicketUpsert {
+	u.Set(ticket.FieldResponseBreachedAt, v)
+	return u
+}
+
+// UpdateResponseBreachedAt sets the "response_breached_at" field to the value that was provided on create.
+func (u *TicketUpsert) UpdateResponseBreachedAt() *TicketUpsert {
+	u.SetExcluded(ticket.FieldResponseBreachedAt)
+	return u
+}
+
+// ClearResponseBreachedAt clears the value of the "response_breached_at" field.
+func (u *TicketUpsert) ClearResponseBreachedAt() *TicketUpsert {
+	u.SetNull(ticket.FieldResponseBreachedAt)
+	return u
+}
+
+// SetResolutionBreachedAt sets the "resolution_breached_at" field.
+func (u *TicketUpsert) SetResolutionBreachedAt(v time.Time) *TicketUpsert {
+	u.Set(ticket.FieldResolutionBreachedAt, v)
+	return u
+}
+
+// UpdateResolutionBreachedAt sets the "resolution_breached_at" field to the value that was provided on create.
+func (u *TicketUpsert) UpdateResolutionBreachedAt() *TicketUpsert {
+	u.SetExcluded(ticket.FieldResolutionBreachedAt)
+	return u
+}
+
+// ClearResolutionBreachedAt clears the value of the "resolution_breached_at" field.
+func (u *TicketUpsert) ClearResolutionBreachedAt() *TicketUpsert {
+	u.SetNull(ticket.FieldResolutionBreachedAt)
+	return u
+}
+
+// SetResponseDueKey sets the "response_due_key" field.
+func (u *TicketUpsert) SetResponseDueKey(v time.Time) *TicketUpsert {
+	u.Set(ticket.FieldResponseDueKey, v)
+	return u
+}
+
+// UpdateResponseDueKey sets the "response_due_key" field to the value that was provided on create.
+func (u *TicketUpsert) UpdateResponseDueKey() *TicketUpsert {
+	u.SetExcluded(ticket.FieldResponseDueKey)
+	return u
+}
+
+// SetResolutionDueKey sets the "resolution_due_key" field.
+func (u *TicketUpsert) SetResolutionDueKey(v time.Time) *TicketUpsert {
+	u.Set(ticket.FieldResolutionDueKey, v)
+	return u
+}
+
+// UpdateResolutionDueKey sets the "resolution_due_key" field to the value that was provided on create.
+func (u *TicketUpsert) UpdateResolutionDueKey() *TicketUpsert {
+	u.SetExcluded(ticket.FieldResolutionDueKey)
+	return u
+}
+
 // UpdateNewValues updates the mutable fields using the new values that were set on create except the ID field.
 // Using this option is equivalent to using:
 //
@@ -2779,6 +3312,286 @@ func (u *TicketUpsertOne) AddEvidenceDropped(v int) *TicketUpsertOne {
 func (u *TicketUpsertOne) UpdateEvidenceDropped() *TicketUpsertOne {
 	return u.Update(func(s *TicketUpsert) {
 		s.UpdateEvidenceDropped()
+	})
+}
+
+// SetRespondedAt sets the "responded_at" field.
+func (u *TicketUpsertOne) SetRespondedAt(v time.Time) *TicketUpsertOne {
+	return u.Update(func(s *TicketUpsert) {
+		s.SetRespondedAt(v)
+	})
+}
+
+// UpdateRespondedAt sets the "responded_at" field to the value that was provided on create.
+func (u *TicketUpsertOne) UpdateRespondedAt() *TicketUpsertOne {
+	return u.Update(func(s *TicketUpsert) {
+		s.UpdateRespondedAt()
+	})
+}
+
+// ClearRespondedAt clears the value of the "responded_at" field.
+func (u *TicketUpsertOne) ClearRespondedAt() *TicketUpsertOne {
+	return u.Update(func(s *TicketUpsert) {
+		s.ClearRespondedAt()
+	})
+}
+
+// SetResolvedAt sets the "resolved_at" field.
+func (u *TicketUpsertOne) SetResolvedAt(v time.Time) *TicketUpsertOne {
+	return u.Update(func(s *TicketUpsert) {
+		s.SetResolvedAt(v)
+	})
+}
+
+// UpdateResolvedAt sets the "resolved_at" field to the value that was provided on create.
+func (u *TicketUpsertOne) UpdateResolvedAt() *TicketUpsertOne {
+	return u.Update(func(s *TicketUpsert) {
+		s.UpdateResolvedAt()
+	})
+}
+
+// ClearResolvedAt clears the value of the "resolved_at" field.
+func (u *TicketUpsertOne) ClearResolvedAt() *TicketUpsertOne {
+	return u.Update(func(s *TicketUpsert) {
+		s.ClearResolvedAt()
+	})
+}
+
+// SetResponseDueAt sets the "response_due_at" field.
+func (u *TicketUpsertOne) SetResponseDueAt(v time.Time) *TicketUpsertOne {
+	return u.Update(func(s *TicketUpsert) {
+		s.SetResponseDueAt(v)
+	})
+}
+
+// UpdateResponseDueAt sets the "response_due_at" field to the value that was provided on create.
+func (u *TicketUpsertOne) UpdateResponseDueAt() *TicketUpsertOne {
+	return u.Update(func(s *TicketUpsert) {
+		s.UpdateResponseDueAt()
+	})
+}
+
+// ClearResponseDueAt clears the value of the "response_due_at" field.
+func (u *TicketUpsertOne) ClearResponseDueAt() *TicketUpsertOne {
+	return u.Update(func(s *TicketUpsert) {
+		s.ClearResponseDueAt()
+	})
+}
+
+// SetResolutionDueAt sets the "resolution_due_at" field.
+func (u *TicketUpsertOne) SetResolutionDueAt(v time.Time) *TicketUpsertOne {
+	return u.Update(func(s *TicketUpsert) {
+		s.SetResolutionDueAt(v)
+	})
+}
+
+// UpdateResolutionDueAt sets the "resolution_due_at" field to the value that was provided on create.
+func (u *TicketUpsertOne) UpdateResolutionDueAt() *TicketUpsertOne {
+	return u.Update(func(s *TicketUpsert) {
+		s.UpdateResolutionDueAt()
+	})
+}
+
+// ClearResolutionDueAt clears the value of the "resolution_due_at" field.
+func (u *TicketUpsertOne) ClearResolutionDueAt() *TicketUpsertOne {
+	return u.Update(func(s *TicketUpsert) {
+		s.ClearResolutionDueAt()
+	})
+}
+
+// SetResponseRiskAt sets the "response_risk_at" field.
+func (u *TicketUpsertOne) SetResponseRiskAt(v time.Time) *TicketUpsertOne {
+	return u.Update(func(s *TicketUpsert) {
+		s.SetResponseRiskAt(v)
+	})
+}
+
+// UpdateResponseRiskAt sets the "response_risk_at" field to the value that was provided on create.
+func (u *TicketUpsertOne) UpdateResponseRiskAt() *TicketUpsertOne {
+	return u.Update(func(s *TicketUpsert) {
+		s.UpdateResponseRiskAt()
+	})
+}
+
+// ClearResponseRiskAt clears the value of the "response_risk_at" field.
+func (u *TicketUpsertOne) ClearResponseRiskAt() *TicketUpsertOne {
+	return u.Update(func(s *TicketUpsert) {
+		s.ClearResponseRiskAt()
+	})
+}
+
+// SetResolutionRiskAt sets the "resolution_risk_at" field.
+func (u *TicketUpsertOne) SetResolutionRiskAt(v time.Time) *TicketUpsertOne {
+	return u.Update(func(s *TicketUpsert) {
+		s.SetResolutionRiskAt(v)
+	})
+}
+
+// UpdateResolutionRiskAt sets the "resolution_risk_at" field to the value that was provided on create.
+func (u *TicketUpsertOne) UpdateResolutionRiskAt() *TicketUpsertOne {
+	return u.Update(func(s *TicketUpsert) {
+		s.UpdateResolutionRiskAt()
+	})
+}
+
+// ClearResolutionRiskAt clears the value of the "resolution_risk_at" field.
+func (u *TicketUpsertOne) ClearResolutionRiskAt() *TicketUpsertOne {
+	return u.Update(func(s *TicketUpsert) {
+		s.ClearResolutionRiskAt()
+	})
+}
+
+// SetSLAStartedAt sets the "sla_started_at" field.
+func (u *TicketUpsertOne) SetSLAStartedAt(v time.Time) *TicketUpsertOne {
+	return u.Update(func(s *TicketUpsert) {
+		s.SetSLAStartedAt(v)
+	})
+}
+
+// UpdateSLAStartedAt sets the "sla_started_at" field to the value that was provided on create.
+func (u *TicketUpsertOne) UpdateSLAStartedAt() *TicketUpsertOne {
+	return u.Update(func(s *TicketUpsert) {
+		s.UpdateSLAStartedAt()
+	})
+}
+
+// ClearSLAStartedAt clears the value of the "sla_started_at" field.
+func (u *TicketUpsertOne) ClearSLAStartedAt() *TicketUpsertOne {
+	return u.Update(func(s *TicketUpsert) {
+		s.ClearSLAStartedAt()
+	})
+}
+
+// SetSLAPausedSince sets the "sla_paused_since" field.
+func (u *TicketUpsertOne) SetSLAPausedSince(v time.Time) *TicketUpsertOne {
+	return u.Update(func(s *TicketUpsert) {
+		s.SetSLAPausedSince(v)
+	})
+}
+
+// UpdateSLAPausedSince sets the "sla_paused_since" field to the value that was provided on create.
+func (u *TicketUpsertOne) UpdateSLAPausedSince() *TicketUpsertOne {
+	return u.Update(func(s *TicketUpsert) {
+		s.UpdateSLAPausedSince()
+	})
+}
+
+// ClearSLAPausedSince clears the value of the "sla_paused_since" field.
+func (u *TicketUpsertOne) ClearSLAPausedSince() *TicketUpsertOne {
+	return u.Update(func(s *TicketUpsert) {
+		s.ClearSLAPausedSince()
+	})
+}
+
+// SetSLAPausedSeconds sets the "sla_paused_seconds" field.
+func (u *TicketUpsertOne) SetSLAPausedSeconds(v int64) *TicketUpsertOne {
+	return u.Update(func(s *TicketUpsert) {
+		s.SetSLAPausedSeconds(v)
+	})
+}
+
+// AddSLAPausedSeconds adds v to the "sla_paused_seconds" field.
+func (u *TicketUpsertOne) AddSLAPausedSeconds(v int64) *TicketUpsertOne {
+	return u.Update(func(s *TicketUpsert) {
+		s.AddSLAPausedSeconds(v)
+	})
+}
+
+// UpdateSLAPausedSeconds sets the "sla_paused_seconds" field to the value that was provided on create.
+func (u *TicketUpsertOne) UpdateSLAPausedSeconds() *TicketUpsertOne {
+	return u.Update(func(s *TicketUpsert) {
+		s.UpdateSLAPausedSeconds()
+	})
+}
+
+// SetSLAPausedBusinessSeconds sets the "sla_paused_business_seconds" field.
+func (u *TicketUpsertOne) SetSLAPausedBusinessSeconds(v int64) *TicketUpsertOne {
+	return u.Update(func(s *TicketUpsert) {
+		s.SetSLAPausedBusinessSeconds(v)
+	})
+}
+
+// AddSLAPausedBusinessSeconds adds v to the "sla_paused_business_seconds" field.
+func (u *TicketUpsertOne) AddSLAPausedBusinessSeconds(v int64) *TicketUpsertOne {
+	return u.Update(func(s *TicketUpsert) {
+		s.AddSLAPausedBusinessSeconds(v)
+	})
+}
+
+// UpdateSLAPausedBusinessSeconds sets the "sla_paused_business_seconds" field to the value that was provided on create.
+func (u *TicketUpsertOne) UpdateSLAPausedBusinessSeconds() *TicketUpsertOne {
+	return u.Update(func(s *TicketUpsert) {
+		s.UpdateSLAPausedBusinessSeconds()
+	})
+}
+
+// SetResponseBreachedAt sets the "response_breached_at" field.
+func (u *TicketUpsertOne) SetResponseBreachedAt(v time.Time) *TicketUpsertOne {
+	return u.Update(func(s *TicketUpsert) {
+		s.SetResponseBreachedAt(v)
+	})
+}
+
+// UpdateResponseBreachedAt sets the "response_breached_at" field to the value that was provided on create.
+func (u *TicketUpsertOne) UpdateResponseBreachedAt() *TicketUpsertOne {
+	return u.Update(func(s *TicketUpsert) {
+		s.UpdateResponseBreachedAt()
+	})
+}
+
+// ClearResponseBreachedAt clears the value of the "response_breached_at" field.
+func (u *TicketUpsertOne) ClearResponseBreachedAt() *TicketUpsertOne {
+	return u.Update(func(s *TicketUpsert) {
+		s.ClearResponseBreachedAt()
+	})
+}
+
+// SetResolutionBreachedAt sets the "resolution_breached_at" field.
+func (u *TicketUpsertOne) SetResolutionBreachedAt(v time.Time) *TicketUpsertOne {
+	return u.Update(func(s *TicketUpsert) {
+		s.SetResolutionBreachedAt(v)
+	})
+}
+
+// UpdateResolutionBreachedAt sets the "resolution_breached_at" field to the value that was provided on create.
+func (u *TicketUpsertOne) UpdateResolutionBreachedAt() *TicketUpsertOne {
+	return u.Update(func(s *TicketUpsert) {
+		s.UpdateResolutionBreachedAt()
+	})
+}
+
+// ClearResolutionBreachedAt clears the value of the "resolution_breached_at" field.
+func (u *TicketUpsertOne) ClearResolutionBreachedAt() *TicketUpsertOne {
+	return u.Update(func(s *TicketUpsert) {
+		s.ClearResolutionBreachedAt()
+	})
+}
+
+// SetResponseDueKey sets the "response_due_key" field.
+func (u *TicketUpsertOne) SetResponseDueKey(v time.Time) *TicketUpsertOne {
+	return u.Update(func(s *TicketUpsert) {
+		s.SetResponseDueKey(v)
+	})
+}
+
+// UpdateResponseDueKey sets the "response_due_key" field to the value that was provided on create.
+func (u *TicketUpsertOne) UpdateResponseDueKey() *TicketUpsertOne {
+	return u.Update(func(s *TicketUpsert) {
+		s.UpdateResponseDueKey()
+	})
+}
+
+// SetResolutionDueKey sets the "resolution_due_key" field.
+func (u *TicketUpsertOne) SetResolutionDueKey(v time.Time) *TicketUpsertOne {
+	return u.Update(func(s *TicketUpsert) {
+		s.SetResolutionDueKey(v)
+	})
+}
+
+// UpdateResolutionDueKey sets the "resolution_due_key" field to the value that was provided on create.
+func (u *TicketUpsertOne) UpdateResolutionDueKey() *TicketUpsertOne {
+	return u.Update(func(s *TicketUpsert) {
+		s.UpdateResolutionDueKey()
 	})
 }
 
@@ -3655,6 +4468,286 @@ func (u *TicketUpsertBulk) AddEvidenceDropped(v int) *TicketUpsertBulk {
 func (u *TicketUpsertBulk) UpdateEvidenceDropped() *TicketUpsertBulk {
 	return u.Update(func(s *TicketUpsert) {
 		s.UpdateEvidenceDropped()
+	})
+}
+
+// SetRespondedAt sets the "responded_at" field.
+func (u *TicketUpsertBulk) SetRespondedAt(v time.Time) *TicketUpsertBulk {
+	return u.Update(func(s *TicketUpsert) {
+		s.SetRespondedAt(v)
+	})
+}
+
+// UpdateRespondedAt sets the "responded_at" field to the value that was provided on create.
+func (u *TicketUpsertBulk) UpdateRespondedAt() *TicketUpsertBulk {
+	return u.Update(func(s *TicketUpsert) {
+		s.UpdateRespondedAt()
+	})
+}
+
+// ClearRespondedAt clears the value of the "responded_at" field.
+func (u *TicketUpsertBulk) ClearRespondedAt() *TicketUpsertBulk {
+	return u.Update(func(s *TicketUpsert) {
+		s.ClearRespondedAt()
+	})
+}
+
+// SetResolvedAt sets the "resolved_at" field.
+func (u *TicketUpsertBulk) SetResolvedAt(v time.Time) *TicketUpsertBulk {
+	return u.Update(func(s *TicketUpsert) {
+		s.SetResolvedAt(v)
+	})
+}
+
+// UpdateResolvedAt sets the "resolved_at" field to the value that was provided on create.
+func (u *TicketUpsertBulk) UpdateResolvedAt() *TicketUpsertBulk {
+	return u.Update(func(s *TicketUpsert) {
+		s.UpdateResolvedAt()
+	})
+}
+
+// ClearResolvedAt clears the value of the "resolved_at" field.
+func (u *TicketUpsertBulk) ClearResolvedAt() *TicketUpsertBulk {
+	return u.Update(func(s *TicketUpsert) {
+		s.ClearResolvedAt()
+	})
+}
+
+// SetResponseDueAt sets the "response_due_at" field.
+func (u *TicketUpsertBulk) SetResponseDueAt(v time.Time) *TicketUpsertBulk {
+	return u.Update(func(s *TicketUpsert) {
+		s.SetResponseDueAt(v)
+	})
+}
+
+// UpdateResponseDueAt sets the "response_due_at" field to the value that was provided on create.
+func (u *TicketUpsertBulk) UpdateResponseDueAt() *TicketUpsertBulk {
+	return u.Update(func(s *TicketUpsert) {
+		s.UpdateResponseDueAt()
+	})
+}
+
+// ClearResponseDueAt clears the value of the "response_due_at" field.
+func (u *TicketUpsertBulk) ClearResponseDueAt() *TicketUpsertBulk {
+	return u.Update(func(s *TicketUpsert) {
+		s.ClearResponseDueAt()
+	})
+}
+
+// SetResolutionDueAt sets the "resolution_due_at" field.
+func (u *TicketUpsertBulk) SetResolutionDueAt(v time.Time) *TicketUpsertBulk {
+	return u.Update(func(s *TicketUpsert) {
+		s.SetResolutionDueAt(v)
+	})
+}
+
+// UpdateResolutionDueAt sets the "resolution_due_at" field to the value that was provided on create.
+func (u *TicketUpsertBulk) UpdateResolutionDueAt() *TicketUpsertBulk {
+	return u.Update(func(s *TicketUpsert) {
+		s.UpdateResolutionDueAt()
+	})
+}
+
+// ClearResolutionDueAt clears the value of the "resolution_due_at" field.
+func (u *TicketUpsertBulk) ClearResolutionDueAt() *TicketUpsertBulk {
+	return u.Update(func(s *TicketUpsert) {
+		s.ClearResolutionDueAt()
+	})
+}
+
+// SetResponseRiskAt sets the "response_risk_at" field.
+func (u *TicketUpsertBulk) SetResponseRiskAt(v time.Time) *TicketUpsertBulk {
+	return u.Update(func(s *TicketUpsert) {
+		s.SetResponseRiskAt(v)
+	})
+}
+
+// UpdateResponseRiskAt sets the "response_risk_at" field to the value that was provided on create.
+func (u *TicketUpsertBulk) UpdateResponseRiskAt() *TicketUpsertBulk {
+	return u.Update(func(s *TicketUpsert) {
+		s.UpdateResponseRiskAt()
+	})
+}
+
+// ClearResponseRiskAt clears the value of the "response_risk_at" field.
+func (u *TicketUpsertBulk) ClearResponseRiskAt() *TicketUpsertBulk {
+	return u.Update(func(s *TicketUpsert) {
+		s.ClearResponseRiskAt()
+	})
+}
+
+// SetResolutionRiskAt sets the "resolution_risk_at" field.
+func (u *TicketUpsertBulk) SetResolutionRiskAt(v time.Time) *TicketUpsertBulk {
+	return u.Update(func(s *TicketUpsert) {
+		s.SetResolutionRiskAt(v)
+	})
+}
+
+// UpdateResolutionRiskAt sets the "resolution_risk_at" field to the value that was provided on create.
+func (u *TicketUpsertBulk) UpdateResolutionRiskAt() *TicketUpsertBulk {
+	return u.Update(func(s *TicketUpsert) {
+		s.UpdateResolutionRiskAt()
+	})
+}
+
+// ClearResolutionRiskAt clears the value of the "resolution_risk_at" field.
+func (u *TicketUpsertBulk) ClearResolutionRiskAt() *TicketUpsertBulk {
+	return u.Update(func(s *TicketUpsert) {
+		s.ClearResolutionRiskAt()
+	})
+}
+
+// SetSLAStartedAt sets the "sla_started_at" field.
+func (u *TicketUpsertBulk) SetSLAStartedAt(v time.Time) *TicketUpsertBulk {
+	return u.Update(func(s *TicketUpsert) {
+		s.SetSLAStartedAt(v)
+	})
+}
+
+// UpdateSLAStartedAt sets the "sla_started_at" field to the value that was provided on create.
+func (u *TicketUpsertBulk) UpdateSLAStartedAt() *TicketUpsertBulk {
+	return u.Update(func(s *TicketUpsert) {
+		s.UpdateSLAStartedAt()
+	})
+}
+
+// ClearSLAStartedAt clears the value of the "sla_started_at" field.
+func (u *TicketUpsertBulk) ClearSLAStartedAt() *TicketUpsertBulk {
+	return u.Update(func(s *TicketUpsert) {
+		s.ClearSLAStartedAt()
+	})
+}
+
+// SetSLAPausedSince sets the "sla_paused_since" field.
+func (u *TicketUpsertBulk) SetSLAPausedSince(v time.Time) *TicketUpsertBulk {
+	return u.Update(func(s *TicketUpsert) {
+		s.SetSLAPausedSince(v)
+	})
+}
+
+// UpdateSLAPausedSince sets the "sla_paused_since" field to the value that was provided on create.
+func (u *TicketUpsertBulk) UpdateSLAPausedSince() *TicketUpsertBulk {
+	return u.Update(func(s *TicketUpsert) {
+		s.UpdateSLAPausedSince()
+	})
+}
+
+// ClearSLAPausedSince clears the value of the "sla_paused_since" field.
+func (u *TicketUpsertBulk) ClearSLAPausedSince() *TicketUpsertBulk {
+	return u.Update(func(s *TicketUpsert) {
+		s.ClearSLAPausedSince()
+	})
+}
+
+// SetSLAPausedSeconds sets the "sla_paused_seconds" field.
+func (u *TicketUpsertBulk) SetSLAPausedSeconds(v int64) *TicketUpsertBulk {
+	return u.Update(func(s *TicketUpsert) {
+		s.SetSLAPausedSeconds(v)
+	})
+}
+
+// AddSLAPausedSeconds adds v to the "sla_paused_seconds" field.
+func (u *TicketUpsertBulk) AddSLAPausedSeconds(v int64) *TicketUpsertBulk {
+	return u.Update(func(s *TicketUpsert) {
+		s.AddSLAPausedSeconds(v)
+	})
+}
+
+// UpdateSLAPausedSeconds sets the "sla_paused_seconds" field to the value that was provided on create.
+func (u *TicketUpsertBulk) UpdateSLAPausedSeconds() *TicketUpsertBulk {
+	return u.Update(func(s *TicketUpsert) {
+		s.UpdateSLAPausedSeconds()
+	})
+}
+
+// SetSLAPausedBusinessSeconds sets the "sla_paused_business_seconds" field.
+func (u *TicketUpsertBulk) SetSLAPausedBusinessSeconds(v int64) *TicketUpsertBulk {
+	return u.Update(func(s *TicketUpsert) {
+		s.SetSLAPausedBusinessSeconds(v)
+	})
+}
+
+// AddSLAPausedBusinessSeconds adds v to the "sla_paused_business_seconds" field.
+func (u *TicketUpsertBulk) AddSLAPausedBusinessSeconds(v int64) *TicketUpsertBulk {
+	return u.Update(func(s *TicketUpsert) {
+		s.AddSLAPausedBusinessSeconds(v)
+	})
+}
+
+// UpdateSLAPausedBusinessSeconds sets the "sla_paused_business_seconds" field to the value that was provided on create.
+func (u *TicketUpsertBulk) UpdateSLAPausedBusinessSeconds() *TicketUpsertBulk {
+	return u.Update(func(s *TicketUpsert) {
+		s.UpdateSLAPausedBusinessSeconds()
+	})
+}
+
+// SetResponseBreachedAt sets the "response_breached_at" field.
+func (u *TicketUpsertBulk) SetResponseBreachedAt(v time.Time) *TicketUpsertBulk {
+	return u.Update(func(s *TicketUpsert) {
+		s.SetResponseBreachedAt(v)
+	})
+}
+
+// UpdateResponseBreachedAt sets the "response_breached_at" field to the value that was provided on create.
+func (u *TicketUpsertBulk) UpdateResponseBreachedAt() *TicketUpsertBulk {
+	return u.Update(func(s *TicketUpsert) {
+		s.UpdateResponseBreachedAt()
+	})
+}
+
+// ClearResponseBreachedAt clears the value of the "response_breached_at" field.
+func (u *TicketUpsertBulk) ClearResponseBreachedAt() *TicketUpsertBulk {
+	return u.Update(func(s *TicketUpsert) {
+		s.ClearResponseBreachedAt()
+	})
+}
+
+// SetResolutionBreachedAt sets the "resolution_breached_at" field.
+func (u *TicketUpsertBulk) SetResolutionBreachedAt(v time.Time) *TicketUpsertBulk {
+	return u.Update(func(s *TicketUpsert) {
+		s.SetResolutionBreachedAt(v)
+	})
+}
+
+// UpdateResolutionBreachedAt sets the "resolution_breached_at" field to the value that was provided on create.
+func (u *TicketUpsertBulk) UpdateResolutionBreachedAt() *TicketUpsertBulk {
+	return u.Update(func(s *TicketUpsert) {
+		s.UpdateResolutionBreachedAt()
+	})
+}
+
+// ClearResolutionBreachedAt clears the value of the "resolution_breached_at" field.
+func (u *TicketUpsertBulk) ClearResolutionBreachedAt() *TicketUpsertBulk {
+	return u.Update(func(s *TicketUpsert) {
+		s.ClearResolutionBreachedAt()
+	})
+}
+
+// SetResponseDueKey sets the "response_due_key" field.
+func (u *TicketUpsertBulk) SetResponseDueKey(v time.Time) *TicketUpsertBulk {
+	return u.Update(func(s *TicketUpsert) {
+		s.SetResponseDueKey(v)
+	})
+}
+
+// UpdateResponseDueKey sets the "response_due_key" field to the value that was provided on create.
+func (u *TicketUpsertBulk) UpdateResponseDueKey() *TicketUpsertBulk {
+	return u.Update(func(s *TicketUpsert) {
+		s.UpdateResponseDueKey()
+	})
+}
+
+// SetResolutionDueKey sets the "resolution_due_key" field.
+func (u *TicketUpsertBulk) SetResolutionDueKey(v time.Time) *TicketUpsertBulk {
+	return u.Update(func(s *TicketUpsert) {
+		s.SetResolutionDueKey(v)
+	})
+}
+
+// UpdateResolutionDueKey sets the "resolution_due_key" field to the value that was provided on create.
+func (u *TicketUpsertBulk) UpdateResolutionDueKey() *TicketUpsertBulk {
+	return u.Update(func(s *TicketUpsert) {
+		s.UpdateResolutionDueKey()
 	})
 }
 

@@ -658,6 +658,276 @@ func (_u *TicketUpdate) AddEvidenceDropped(v int) *TicketUpdate {
 	return _u
 }
 
+// SetRespondedAt sets the "responded_at" field.
+func (_u *TicketUpdate) SetRespondedAt(v time.Time) *TicketUpdate {
+	_u.mutation.SetRespondedAt(v)
+	return _u
+}
+
+// SetNillableRespondedAt sets the "responded_at" field if the given value is not nil.
+func (_u *TicketUpdate) SetNillableRespondedAt(v *time.Time) *TicketUpdate {
+	if v != nil {
+		_u.SetRespondedAt(*v)
+	}
+	return _u
+}
+
+// ClearRespondedAt clears the value of the "responded_at" field.
+func (_u *TicketUpdate) ClearRespondedAt() *TicketUpdate {
+	_u.mutation.ClearRespondedAt()
+	return _u
+}
+
+// SetResolvedAt sets the "resolved_at" field.
+func (_u *TicketUpdate) SetResolvedAt(v time.Time) *TicketUpdate {
+	_u.mutation.SetResolvedAt(v)
+	return _u
+}
+
+// SetNillableResolvedAt sets the "resolved_at" field if the given value is not nil.
+func (_u *TicketUpdate) SetNillableResolvedAt(v *time.Time) *TicketUpdate {
+	if v != nil {
+		_u.SetResolvedAt(*v)
+	}
+	return _u
+}
+
+// ClearResolvedAt clears the value of the "resolved_at" field.
+func (_u *TicketUpdate) ClearResolvedAt() *TicketUpdate {
+	_u.mutation.ClearResolvedAt()
+	return _u
+}
+
+// SetResponseDueAt sets the "response_due_at" field.
+func (_u *TicketUpdate) SetResponseDueAt(v time.Time) *TicketUpdate {
+	_u.mutation.SetResponseDueAt(v)
+	return _u
+}
+
+// SetNillableResponseDueAt sets the "response_due_at" field if the given value is not nil.
+func (_u *TicketUpdate) SetNillableResponseDueAt(v *time.Time) *TicketUpdate {
+	if v != nil {
+		_u.SetResponseDueAt(*v)
+	}
+	return _u
+}
+
+// ClearResponseDueAt clears the value of the "response_due_at" field.
+func (_u *TicketUpdate) ClearResponseDueAt() *TicketUpdate {
+	_u.mutation.ClearResponseDueAt()
+	return _u
+}
+
+// SetResolutionDueAt sets the "resolution_due_at" field.
+func (_u *TicketUpdate) SetResolutionDueAt(v time.Time) *TicketUpdate {
+	_u.mutation.SetResolutionDueAt(v)
+	return _u
+}
+
+// SetNillableResolutionDueAt sets the "resolution_due_at" field if the given value is not nil.
+func (_u *TicketUpdate) SetNillableResolutionDueAt(v *time.Time) *TicketUpdate {
+	if v != nil {
+		_u.SetResolutionDueAt(*v)
+	}
+	return _u
+}
+
+// ClearResolutionDueAt clears the value of the "resolution_due_at" field.
+func (_u *TicketUpdate) ClearResolutionDueAt() *TicketUpdate {
+	_u.mutation.ClearResolutionDueAt()
+	return _u
+}
+
+// SetResponseRiskAt sets the "response_risk_at" field.
+func (_u *TicketUpdate) SetResponseRiskAt(v time.Time) *TicketUpdate {
+	_u.mutation.SetResponseRiskAt(v)
+	return _u
+}
+
+// SetNillableResponseRiskAt sets the "response_risk_at" field if the given value is not nil.
+func (_u *TicketUpdate) SetNillableResponseRiskAt(v *time.Time) *TicketUpdate {
+	if v != nil {
+		_u.SetResponseRiskAt(*v)
+	}
+	return _u
+}
+
+// ClearResponseRiskAt clears the value of the "response_risk_at" field.
+func (_u *TicketUpdate) ClearResponseRiskAt() *TicketUpdate {
+	_u.mutation.ClearResponseRiskAt()
+	return _u
+}
+
+// SetResolutionRiskAt sets the "resolution_risk_at" field.
+func (_u *TicketUpdate) SetResolutionRiskAt(v time.Time) *TicketUpdate {
+	_u.mutation.SetResolutionRiskAt(v)
+	return _u
+}
+
+// SetNillableResolutionRiskAt sets the "resolution_risk_at" field if the given value is not nil.
+func (_u *TicketUpdate) SetNillableResolutionRiskAt(v *time.Time) *TicketUpdate {
+	if v != nil {
+		_u.SetResolutionRiskAt(*v)
+	}
+	return _u
+}
+
+// ClearResolutionRiskAt clears the value of the "resolution_risk_at" field.
+func (_u *TicketUpdate) ClearResolutionRiskAt() *TicketUpdate {
+	_u.mutation.ClearResolutionRiskAt()
+	return _u
+}
+
+// SetSLAStartedAt sets the "sla_started_at" field.
+func (_u *TicketUpdate) SetSLAStartedAt(v time.Time) *TicketUpdate {
+	_u.mutation.SetSLAStartedAt(v)
+	return _u
+}
+
+// SetNillableSLAStartedAt sets the "sla_started_at" field if the given value is not nil.
+func (_u *TicketUpdate) SetNillableSLAStartedAt(v *time.Time) *TicketUpdate {
+	if v != nil {
+		_u.SetSLAStartedAt(*v)
+	}
+	return _u
+}
+
+// ClearSLAStartedAt clears the value of the "sla_started_at" field.
+func (_u *TicketUpdate) ClearSLAStartedAt() *TicketUpdate {
+	_u.mutation.ClearSLAStartedAt()
+	return _u
+}
+
+// SetSLAPausedSince sets the "sla_paused_since" field.
+func (_u *TicketUpdate) SetSLAPausedSince(v time.Time) *TicketUpdate {
+	_u.mutation.SetSLAPausedSince(v)
+	return _u
+}
+
+// SetNillableSLAPausedSince sets the "sla_paused_since" field if the given value is not nil.
+func (_u *TicketUpdate) SetNillableSLAPausedSince(v *time.Time) *TicketUpdate {
+	if v != nil {
+		_u.SetSLAPausedSince(*v)
+	}
+	return _u
+}
+
+// ClearSLAPausedSince clears the value of the "sla_paused_since" field.
+func (_u *TicketUpdate) ClearSLAPausedSince() *TicketUpdate {
+	_u.mutation.ClearSLAPausedSince()
+	return _u
+}
+
+// SetSLAPausedSeconds sets the "sla_paused_seconds" field.
+func (_u *TicketUpdate) SetSLAPausedSeconds(v int64) *TicketUpdate {
+	_u.mutation.ResetSLAPausedSeconds()
+	_u.mutation.SetSLAPausedSeconds(v)
+	return _u
+}
+
+// SetNillableSLAPausedSeconds sets the "sla_paused_seconds" field if the given value is not nil.
+func (_u *TicketUpdate) SetNillableSLAPausedSeconds(v *int64) *TicketUpdate {
+	if v != nil {
+		_u.SetSLAPausedSeconds(*v)
+	}
+	return _u
+}
+
+// AddSLAPausedSeconds adds value to the "sla_paused_seconds" field.
+func (_u *TicketUpdate) AddSLAPausedSeconds(v int64) *TicketUpdate {
+	_u.mutation.AddSLAPausedSeconds(v)
+	return _u
+}
+
+// SetSLAPausedBusinessSeconds sets the "sla_paused_business_seconds" field.
+func (_u *TicketUpdate) SetSLAPausedBusinessSeconds(v int64) *TicketUpdate {
+	_u.mutation.ResetSLAPausedBusinessSeconds()
+	_u.mutation.SetSLAPausedBusinessSeconds(v)
+	return _u
+}
+
+// SetNillableSLAPausedBusinessSeconds sets the "sla_paused_business_seconds" field if the given value is not nil.
+func (_u *TicketUpdate) SetNillableSLAPausedBusinessSeconds(v *int64) *TicketUpdate {
+	if v != nil {
+		_u.SetSLAPausedBusinessSeconds(*v)
+	}
+	return _u
+}
+
+// AddSLAPausedBusinessSeconds adds value to the "sla_paused_business_seconds" field.
+func (_u *TicketUpdate) AddSLAPausedBusinessSeconds(v int64) *TicketUpdate {
+	_u.mutation.AddSLAPausedBusinessSeconds(v)
+	return _u
+}
+
+// SetResponseBreachedAt sets the "response_breached_at" field.
+func (_u *TicketUpdate) SetResponseBreachedAt(v time.Time) *TicketUpdate {
+	_u.mutation.SetResponseBreachedAt(v)
+	return _u
+}
+
+// SetNillableResponseBreachedAt sets the "response_breached_at" field if the given value is not nil.
+func (_u *TicketUpdate) SetNillableResponseBreachedAt(v *time.Time) *TicketUpdate {
+	if v != nil {
+		_u.SetResponseBreachedAt(*v)
+	}
+	return _u
+}
+
+// ClearResponseBreachedAt clears the value of the "response_breached_at" field.
+func (_u *TicketUpdate) ClearResponseBreachedAt() *TicketUpdate {
+	_u.mutation.ClearResponseBreachedAt()
+	return _u
+}
+
+// SetResolutionBreachedAt sets the "resolution_breached_at" field.
+func (_u *TicketUpdate) SetResolutionBreachedAt(v time.Time) *TicketUpdate {
+	_u.mutation.SetResolutionBreachedAt(v)
+	return _u
+}
+
+// SetNillableResolutionBreachedAt sets the "resolution_breached_at" field if the given value is not nil.
+func (_u *TicketUpdate) SetNillableResolutionBreachedAt(v *time.Time) *TicketUpdate {
+	if v != nil {
+		_u.SetResolutionBreachedAt(*v)
+	}
+	return _u
+}
+
+// ClearResolutionBreachedAt clears the value of the "resolution_breached_at" field.
+func (_u *TicketUpdate) ClearResolutionBreachedAt() *TicketUpdate {
+	_u.mutation.ClearResolutionBreachedAt()
+	return _u
+}
+
+// SetResponseDueKey sets the "response_due_key" field.
+func (_u *TicketUpdate) SetResponseDueKey(v time.Time) *TicketUpdate {
+	_u.mutation.SetResponseDueKey(v)
+	return _u
+}
+
+// SetNillableResponseDueKey sets the "response_due_key" field if the given value is not nil.
+func (_u *TicketUpdate) SetNillableResponseDueKey(v *time.Time) *TicketUpdate {
+	if v != nil {
+		_u.SetResponseDueKey(*v)
+	}
+	return _u
+}
+
+// SetResolutionDueKey sets the "resolution_due_key" field.
+func (_u *TicketUpdate) SetResolutionDueKey(v time.Time) *TicketUpdate {
+	_u.mutation.SetResolutionDueKey(v)
+	return _u
+}
+
+// SetNillableResolutionDueKey sets the "resolution_due_key" field if the given value is not nil.
+func (_u *TicketUpdate) SetNillableResolutionDueKey(v *time.Time) *TicketUpdate {
+	if v != nil {
+		_u.SetResolutionDueKey(*v)
+	}
+	return _u
+}
+
 // SetCategory sets the "category" edge to the Category entity.
 func (_u *TicketUpdate) SetCategory(v *Category) *TicketUpdate {
 	return _u.SetCategoryID(v.ID)
@@ -1513,6 +1783,84 @@ func (_u *TicketUpdate) sqlSave(ctx context.Context) (_node int, err error) {
 	}
 	if value, ok := _u.mutation.AddedEvidenceDropped(); ok {
 		_spec.AddField(ticket.FieldEvidenceDropped, field.TypeInt, value)
+	}
+	if value, ok := _u.mutation.RespondedAt(); ok {
+		_spec.SetField(ticket.FieldRespondedAt, field.TypeTime, value)
+	}
+	if _u.mutation.RespondedAtCleared() {
+		_spec.ClearField(ticket.FieldRespondedAt, field.TypeTime)
+	}
+	if value, ok := _u.mutation.ResolvedAt(); ok {
+		_spec.SetField(ticket.FieldResolvedAt, field.TypeTime, value)
+	}
+	if _u.mutation.ResolvedAtCleared() {
+		_spec.ClearField(ticket.FieldResolvedAt, field.TypeTime)
+	}
+	if value, ok := _u.mutation.ResponseDueAt(); ok {
+		_spec.SetField(ticket.FieldResponseDueAt, field.TypeTime, value)
+	}
+	if _u.mutation.ResponseDueAtCleared() {
+		_spec.ClearField(ticket.FieldResponseDueAt, field.TypeTime)
+	}
+	if value, ok := _u.mutation.ResolutionDueAt(); ok {
+		_spec.SetField(ticket.FieldResolutionDueAt, field.TypeTime, value)
+	}
+	if _u.mutation.ResolutionDueAtCleared() {
+		_spec.ClearField(ticket.FieldResolutionDueAt, field.TypeTime)
+	}
+	if value, ok := _u.mutation.ResponseRiskAt(); ok {
+		_spec.SetField(ticket.FieldResponseRiskAt, field.TypeTime, value)
+	}
+	if _u.mutation.ResponseRiskAtCleared() {
+		_spec.ClearField(ticket.FieldResponseRiskAt, field.TypeTime)
+	}
+	if value, ok := _u.mutation.ResolutionRiskAt(); ok {
+		_spec.SetField(ticket.FieldResolutionRiskAt, field.TypeTime, value)
+	}
+	if _u.mutation.ResolutionRiskAtCleared() {
+		_spec.ClearField(ticket.FieldResolutionRiskAt, field.TypeTime)
+	}
+	if value, ok := _u.mutation.SLAStartedAt(); ok {
+		_spec.SetField(ticket.FieldSLAStartedAt, field.TypeTime, value)
+	}
+	if _u.mutation.SLAStartedAtCleared() {
+		_spec.ClearField(ticket.FieldSLAStartedAt, field.TypeTime)
+	}
+	if value, ok := _u.mutation.SLAPausedSince(); ok {
+		_spec.SetField(ticket.FieldSLAPausedSince, field.TypeTime, value)
+	}
+	if _u.mutation.SLAPausedSinceCleared() {
+		_spec.ClearField(ticket.FieldSLAPausedSince, field.TypeTime)
+	}
+	if value, ok := _u.mutation.SLAPausedSeconds(); ok {
+		_spec.SetField(ticket.FieldSLAPausedSeconds, field.TypeInt64, value)
+	}
+	if value, ok := _u.mutation.AddedSLAPausedSeconds(); ok {
+		_spec.AddField(ticket.FieldSLAPausedSeconds, field.TypeInt64, value)
+	}
+	if value, ok := _u.mutation.SLAPausedBusinessSeconds(); ok {
+		_spec.SetField(ticket.FieldSLAPausedBusinessSeconds, field.TypeInt64, value)
+	}
+	if value, ok := _u.mutation.AddedSLAPausedBusinessSeconds(); ok {
+		_spec.AddField(ticket.FieldSLAPausedBusinessSeconds, field.TypeInt64, value)
+	}
+	if value, ok := _u.mutation.ResponseBreachedAt(); ok {
+		_spec.SetField(ticket.FieldResponseBreachedAt, field.TypeTime, value)
+	}
+	if _u.mutation.ResponseBreachedAtCleared() {
+		_spec.ClearField(ticket.FieldResponseBreachedAt, field.TypeTime)
+	}
+	if value, ok := _u.mutation.ResolutionBreachedAt(); ok {
+		_spec.SetField(ticket.FieldResolutionBreachedAt, field.TypeTime, value)
+	}
+	if _u.mutation.ResolutionBreachedAtCleared() {
+		_spec.ClearField(ticket.FieldResolutionBreachedAt, field.TypeTime)
+	}
+	if value, ok := _u.mutation.ResponseDueKey(); ok {
+		_spec.SetField(ticket.FieldResponseDueKey, field.TypeTime, value)
+	}
+	if value, ok := _u.mutation.ResolutionDueKey(); ok {
+		_spec.SetField(ticket.FieldResolutionDueKey, field.TypeTime, value)
 	}
 	if _u.mutation.CategoryCleared() {
 		edge := &sqlgraph.EdgeSpec{
@@ -2836,6 +3184,276 @@ func (_u *TicketUpdateOne) AddEvidenceDropped(v int) *TicketUpdateOne {
 	return _u
 }
 
+// SetRespondedAt sets the "responded_at" field.
+func (_u *TicketUpdateOne) SetRespondedAt(v time.Time) *TicketUpdateOne {
+	_u.mutation.SetRespondedAt(v)
+	return _u
+}
+
+// SetNillableRespondedAt sets the "responded_at" field if the given value is not nil.
+func (_u *TicketUpdateOne) SetNillableRespondedAt(v *time.Time) *TicketUpdateOne {
+	if v != nil {
+		_u.SetRespondedAt(*v)
+	}
+	return _u
+}
+
+// ClearRespondedAt clears the value of the "responded_at" field.
+func (_u *TicketUpdateOne) ClearRespondedAt() *TicketUpdateOne {
+	_u.mutation.ClearRespondedAt()
+	return _u
+}
+
+// SetResolvedAt sets the "resolved_at" field.
+func (_u *TicketUpdateOne) SetResolvedAt(v time.Time) *TicketUpdateOne {
+	_u.mutation.SetResolvedAt(v)
+	return _u
+}
+
+// SetNillableResolvedAt sets the "resolved_at" field if the given value is not nil.
+func (_u *TicketUpdateOne) SetNillableResolvedAt(v *time.Time) *TicketUpdateOne {
+	if v != nil {
+		_u.SetResolvedAt(*v)
+	}
+	return _u
+}
+
+// ClearResolvedAt clears the value of the "resolved_at" field.
+func (_u *TicketUpdateOne) ClearResolvedAt() *TicketUpdateOne {
+	_u.mutation.ClearResolvedAt()
+	return _u
+}
+
+// SetResponseDueAt sets the "response_due_at" field.
+func (_u *TicketUpdateOne) SetResponseDueAt(v time.Time) *TicketUpdateOne {
+	_u.mutation.SetResponseDueAt(v)
+	return _u
+}
+
+// SetNillableResponseDueAt sets the "response_due_at" field if the given value is not nil.
+func (_u *TicketUpdateOne) SetNillableResponseDueAt(v *time.Time) *TicketUpdateOne {
+	if v != nil {
+		_u.SetResponseDueAt(*v)
+	}
+	return _u
+}
+
+// ClearResponseDueAt clears the value of the "response_due_at" field.
+func (_u *TicketUpdateOne) ClearResponseDueAt() *TicketUpdateOne {
+	_u.mutation.ClearResponseDueAt()
+	return _u
+}
+
+// SetResolutionDueAt sets the "resolution_due_at" field.
+func (_u *TicketUpdateOne) SetResolutionDueAt(v time.Time) *TicketUpdateOne {
+	_u.mutation.SetResolutionDueAt(v)
+	return _u
+}
+
+// SetNillableResolutionDueAt sets the "resolution_due_at" field if the given value is not nil.
+func (_u *TicketUpdateOne) SetNillableResolutionDueAt(v *time.Time) *TicketUpdateOne {
+	if v != nil {
+		_u.SetResolutionDueAt(*v)
+	}
+	return _u
+}
+
+// ClearResolutionDueAt clears the value of the "resolution_due_at" field.
+func (_u *TicketUpdateOne) ClearResolutionDueAt() *TicketUpdateOne {
+	_u.mutation.ClearResolutionDueAt()
+	return _u
+}
+
+// SetResponseRiskAt sets the "response_risk_at" field.
+func (_u *TicketUpdateOne) SetResponseRiskAt(v time.Time) *TicketUpdateOne {
+	_u.mutation.SetResponseRiskAt(v)
+	return _u
+}
+
+// SetNillableResponseRiskAt sets the "response_risk_at" field if the given value is not nil.
+func (_u *TicketUpdateOne) SetNillableResponseRiskAt(v *time.Time) *TicketUpdateOne {
+	if v != nil {
+		_u.SetResponseRiskAt(*v)
+	}
+	return _u
+}
+
+// ClearResponseRiskAt clears the value of the "response_risk_at" field.
+func (_u *TicketUpdateOne) ClearResponseRiskAt() *TicketUpdateOne {
+	_u.mutation.ClearResponseRiskAt()
+	return _u
+}
+
+// SetResolutionRiskAt sets the "resolution_risk_at" field.
+func (_u *TicketUpdateOne) SetResolutionRiskAt(v time.Time) *TicketUpdateOne {
+	_u.mutation.SetResolutionRiskAt(v)
+	return _u
+}
+
+// SetNillableResolutionRiskAt sets the "resolution_risk_at" field if the given value is not nil.
+func (_u *TicketUpdateOne) SetNillableResolutionRiskAt(v *time.Time) *TicketUpdateOne {
+	if v != nil {
+		_u.SetResolutionRiskAt(*v)
+	}
+	return _u
+}
+
+// ClearResolutionRiskAt clears the value of the "resolution_risk_at" field.
+func (_u *TicketUpdateOne) ClearResolutionRiskAt() *TicketUpdateOne {
+	_u.mutation.ClearResolutionRiskAt()
+	return _u
+}
+
+// SetSLAStartedAt sets the "sla_started_at" field.
+func (_u *TicketUpdateOne) SetSLAStartedAt(v time.Time) *TicketUpdateOne {
+	_u.mutation.SetSLAStartedAt(v)
+	return _u
+}
+
+// SetNillableSLAStartedAt sets the "sla_started_at" field if the given value is not nil.
+func (_u *TicketUpdateOne) SetNillableSLAStartedAt(v *time.Time) *TicketUpdateOne {
+	if v != nil {
+		_u.SetSLAStartedAt(*v)
+	}
+	return _u
+}
+
+// ClearSLAStartedAt clears the value of the "sla_started_at" field.
+func (_u *TicketUpdateOne) ClearSLAStartedAt() *TicketUpdateOne {
+	_u.mutation.ClearSLAStartedAt()
+	return _u
+}
+
+// SetSLAPausedSince sets the "sla_paused_since" field.
+func (_u *TicketUpdateOne) SetSLAPausedSince(v time.Time) *TicketUpdateOne {
+	_u.mutation.SetSLAPausedSince(v)
+	return _u
+}
+
+// SetNillableSLAPausedSince sets the "sla_paused_since" field if the given value is not nil.
+func (_u *TicketUpdateOne) SetNillableSLAPausedSince(v *time.Time) *TicketUpdateOne {
+	if v != nil {
+		_u.SetSLAPausedSince(*v)
+	}
+	return _u
+}
+
+// ClearSLAPausedSince clears the value of the "sla_paused_since" field.
+func (_u *TicketUpdateOne) ClearSLAPausedSince() *TicketUpdateOne {
+	_u.mutation.ClearSLAPausedSince()
+	return _u
+}
+
+// SetSLAPausedSeconds sets the "sla_paused_seconds" field.
+func (_u *TicketUpdateOne) SetSLAPausedSeconds(v int64) *TicketUpdateOne {
+	_u.mutation.ResetSLAPausedSeconds()
+	_u.mutation.SetSLAPausedSeconds(v)
+	return _u
+}
+
+// SetNillableSLAPausedSeconds sets the "sla_paused_seconds" field if the given value is not nil.
+func (_u *TicketUpdateOne) SetNillableSLAPausedSeconds(v *int64) *TicketUpdateOne {
+	if v != nil {
+		_u.SetSLAPausedSeconds(*v)
+	}
+	return _u
+}
+
+// AddSLAPausedSeconds adds value to the "sla_paused_seconds" field.
+func (_u *TicketUpdateOne) AddSLAPausedSeconds(v int64) *TicketUpdateOne {
+	_u.mutation.AddSLAPausedSeconds(v)
+	return _u
+}
+
+// SetSLAPausedBusinessSeconds sets the "sla_paused_business_seconds" field.
+func (_u *TicketUpdateOne) SetSLAPausedBusinessSeconds(v int64) *TicketUpdateOne {
+	_u.mutation.ResetSLAPausedBusinessSeconds()
+	_u.mutation.SetSLAPausedBusinessSeconds(v)
+	return _u
+}
+
+// SetNillableSLAPausedBusinessSeconds sets the "sla_paused_business_seconds" field if the given value is not nil.
+func (_u *TicketUpdateOne) SetNillableSLAPausedBusinessSeconds(v *int64) *TicketUpdateOne {
+	if v != nil {
+		_u.SetSLAPausedBusinessSeconds(*v)
+	}
+	return _u
+}
+
+// AddSLAPausedBusinessSeconds adds value to the "sla_paused_business_seconds" field.
+func (_u *TicketUpdateOne) AddSLAPausedBusinessSeconds(v int64) *TicketUpdateOne {
+	_u.mutation.AddSLAPausedBusinessSeconds(v)
+	return _u
+}
+
+// SetResponseBreachedAt sets the "response_breached_at" field.
+func (_u *TicketUpdateOne) SetResponseBreachedAt(v time.Time) *TicketUpdateOne {
+	_u.mutation.SetResponseBreachedAt(v)
+	return _u
+}
+
+// SetNillableResponseBreachedAt sets the "response_breached_at" field if the given value is not nil.
+func (_u *TicketUpdateOne) SetNillableResponseBreachedAt(v *time.Time) *TicketUpdateOne {
+	if v != nil {
+		_u.SetResponseBreachedAt(*v)
+	}
+	return _u
+}
+
+// ClearResponseBreachedAt clears the value of the "response_breached_at" field.
+func (_u *TicketUpdateOne) ClearResponseBreachedAt() *TicketUpdateOne {
+	_u.mutation.ClearResponseBreachedAt()
+	return _u
+}
+
+// SetResolutionBreachedAt sets the "resolution_breached_at" field.
+func (_u *TicketUpdateOne) SetResolutionBreachedAt(v time.Time) *TicketUpdateOne {
+	_u.mutation.SetResolutionBreachedAt(v)
+	return _u
+}
+
+// SetNillableResolutionBreachedAt sets the "resolution_breached_at" field if the given value is not nil.
+func (_u *TicketUpdateOne) SetNillableResolutionBreachedAt(v *time.Time) *TicketUpdateOne {
+	if v != nil {
+		_u.SetResolutionBreachedAt(*v)
+	}
+	return _u
+}
+
+// ClearResolutionBreachedAt clears the value of the "resolution_breached_at" field.
+func (_u *TicketUpdateOne) ClearResolutionBreachedAt() *TicketUpdateOne {
+	_u.mutation.ClearResolutionBreachedAt()
+	return _u
+}
+
+// SetResponseDueKey sets the "response_due_key" field.
+func (_u *TicketUpdateOne) SetResponseDueKey(v time.Time) *TicketUpdateOne {
+	_u.mutation.SetResponseDueKey(v)
+	return _u
+}
+
+// SetNillableResponseDueKey sets the "response_due_key" field if the given value is not nil.
+func (_u *TicketUpdateOne) SetNillableResponseDueKey(v *time.Time) *TicketUpdateOne {
+	if v != nil {
+		_u.SetResponseDueKey(*v)
+	}
+	return _u
+}
+
+// SetResolutionDueKey sets the "resolution_due_key" field.
+func (_u *TicketUpdateOne) SetResolutionDueKey(v time.Time) *TicketUpdateOne {
+	_u.mutation.SetResolutionDueKey(v)
+	return _u
+}
+
+// SetNillableResolutionDueKey sets the "resolution_due_key" field if the given value is not nil.
+func (_u *TicketUpdateOne) SetNillableResolutionDueKey(v *time.Time) *TicketUpdateOne {
+	if v != nil {
+		_u.SetResolutionDueKey(*v)
+	}
+	return _u
+}
+
 // SetCategory sets the "category" edge to the Category entity.
 func (_u *TicketUpdateOne) SetCategory(v *Category) *TicketUpdateOne {
 	return _u.SetCategoryID(v.ID)
@@ -3721,6 +4339,84 @@ func (_u *TicketUpdateOne) sqlSave(ctx context.Context) (_node *Ticket, err erro
 	}
 	if value, ok := _u.mutation.AddedEvidenceDropped(); ok {
 		_spec.AddField(ticket.FieldEvidenceDropped, field.TypeInt, value)
+	}
+	if value, ok := _u.mutation.RespondedAt(); ok {
+		_spec.SetField(ticket.FieldRespondedAt, field.TypeTime, value)
+	}
+	if _u.mutation.RespondedAtCleared() {
+		_spec.ClearField(ticket.FieldRespondedAt, field.TypeTime)
+	}
+	if value, ok := _u.mutation.ResolvedAt(); ok {
+		_spec.SetField(ticket.FieldResolvedAt, field.TypeTime, value)
+	}
+	if _u.mutation.ResolvedAtCleared() {
+		_spec.ClearField(ticket.FieldResolvedAt, field.TypeTime)
+	}
+	if value, ok := _u.mutation.ResponseDueAt(); ok {
+		_spec.SetField(ticket.FieldResponseDueAt, field.TypeTime, value)
+	}
+	if _u.mutation.ResponseDueAtCleared() {
+		_spec.ClearField(ticket.FieldResponseDueAt, field.TypeTime)
+	}
+	if value, ok := _u.mutation.ResolutionDueAt(); ok {
+		_spec.SetField(ticket.FieldResolutionDueAt, field.TypeTime, value)
+	}
+	if _u.mutation.ResolutionDueAtCleared() {
+		_spec.ClearField(ticket.FieldResolutionDueAt, field.TypeTime)
+	}
+	if value, ok := _u.mutation.ResponseRiskAt(); ok {
+		_spec.SetField(ticket.FieldResponseRiskAt, field.TypeTime, value)
+	}
+	if _u.mutation.ResponseRiskAtCleared() {
+		_spec.ClearField(ticket.FieldResponseRiskAt, field.TypeTime)
+	}
+	if value, ok := _u.mutation.ResolutionRiskAt(); ok {
+		_spec.SetField(ticket.FieldResolutionRiskAt, field.TypeTime, value)
+	}
+	if _u.mutation.ResolutionRiskAtCleared() {
+		_spec.ClearField(ticket.FieldResolutionRiskAt, field.TypeTime)
+	}
+	if value, ok := _u.mutation.SLAStartedAt(); ok {
+		_spec.SetField(ticket.FieldSLAStartedAt, field.TypeTime, value)
+	}
+	if _u.mutation.SLAStartedAtCleared() {
+		_spec.ClearField(ticket.FieldSLAStartedAt, field.TypeTime)
+	}
+	if value, ok := _u.mutation.SLAPausedSince(); ok {
+		_spec.SetField(ticket.FieldSLAPausedSince, field.TypeTime, value)
+	}
+	if _u.mutation.SLAPausedSinceCleared() {
+		_spec.ClearField(ticket.FieldSLAPausedSince, field.TypeTime)
+	}
+	if value, ok := _u.mutation.SLAPausedSeconds(); ok {
+		_spec.SetField(ticket.FieldSLAPausedSeconds, field.TypeInt64, value)
+	}
+	if value, ok := _u.mutation.AddedSLAPausedSeconds(); ok {
+		_spec.AddField(ticket.FieldSLAPausedSeconds, field.TypeInt64, value)
+	}
+	if value, ok := _u.mutation.SLAPausedBusinessSeconds(); ok {
+		_spec.SetField(ticket.FieldSLAPausedBusinessSeconds, field.TypeInt64, value)
+	}
+	if value, ok := _u.mutation.AddedSLAPausedBusinessSeconds(); ok {
+		_spec.AddField(ticket.FieldSLAPausedBusinessSeconds, field.TypeInt64, value)
+	}
+	if value, ok := _u.mutation.ResponseBreachedAt(); ok {
+		_spec.SetField(ticket.FieldResponseBreachedAt, field.TypeTime, value)
+	}
+	if _u.mutation.ResponseBreachedAtCleared() {
+		_spec.ClearField(ticket.FieldResponseBreachedAt, field.TypeTime)
+	}
+	if value, ok := _u.mutation.ResolutionBreachedAt(); ok {
+		_spec.SetField(ticket.FieldResolutionBreachedAt, field.TypeTime, value)
+	}
+	if _u.mutation.ResolutionBreachedAtCleared() {
+		_spec.ClearField(ticket.FieldResolutionBreachedAt, field.TypeTime)
+	}
+	if value, ok := _u.mutation.ResponseDueKey(); ok {
+		_spec.SetField(ticket.FieldResponseDueKey, field.TypeTime, value)
+	}
+	if value, ok := _u.mutation.ResolutionDueKey(); ok {
+		_spec.SetField(ticket.FieldResolutionDueKey, field.TypeTime, value)
 	}
 	if _u.mutation.CategoryCleared() {
 		edge := &sqlgraph.EdgeSpec{

@@ -20,6 +20,8 @@ type Tx struct {
 	Attachment *AttachmentClient
 	// Blob is the client for interacting with the Blob builders.
 	Blob *BlobClient
+	// BusinessCalendar is the client for interacting with the BusinessCalendar builders.
+	BusinessCalendar *BusinessCalendarClient
 	// Category is the client for interacting with the Category builders.
 	Category *CategoryClient
 	// Channel is the client for interacting with the Channel builders.
@@ -224,6 +226,7 @@ func (tx *Tx) init() {
 	tx.APIToken = NewAPITokenClient(tx.config)
 	tx.Attachment = NewAttachmentClient(tx.config)
 	tx.Blob = NewBlobClient(tx.config)
+	tx.BusinessCalendar = NewBusinessCalendarClient(tx.config)
 	tx.Category = NewCategoryClient(tx.config)
 	tx.Channel = NewChannelClient(tx.config)
 	tx.CompliancePolicy = NewCompliancePolicyClient(tx.config)

@@ -51,6 +51,9 @@ func (r *queryResolver) Nodes(ctx context.Context, ids []int) ([]ent.Noder, erro
 // Attachment returns generated.AttachmentResolver implementation.
 func (r *Resolver) Attachment() generated.AttachmentResolver { return &attachmentResolver{r} }
 
+// Category returns generated.CategoryResolver implementation.
+func (r *Resolver) Category() generated.CategoryResolver { return &categoryResolver{r} }
+
 // Channel returns generated.ChannelResolver implementation.
 func (r *Resolver) Channel() generated.ChannelResolver { return &channelResolver{r} }
 
@@ -87,6 +90,7 @@ func (r *Resolver) Ticket() generated.TicketResolver { return &ticketResolver{r}
 
 type (
 	attachmentResolver         struct{ *Resolver }
+	categoryResolver           struct{ *Resolver }
 	channelResolver            struct{ *Resolver }
 	compliancePolicyResolver   struct{ *Resolver }
 	deliveryResolver           struct{ *Resolver }

@@ -17,6 +17,7 @@ import (
 	"socdesk/internal/playbooks"
 	"socdesk/internal/reputation"
 	"socdesk/internal/schedules"
+	"socdesk/internal/sla"
 	"socdesk/internal/tasks"
 	"socdesk/internal/tickets"
 	"socdesk/internal/ticketstats"
@@ -52,4 +53,6 @@ type Resolver struct {
 	Metrics *ticketstats.Service
 	// Ingest keeps detection rules and ingests their events.
 	Ingest *ingest.Service
+	// SLA keeps service levels: calendars, targets, the tickets' states.
+	SLA *sla.Service
 }

@@ -28,6 +28,8 @@ const (
 	FieldDescription = "description"
 	// FieldWorkflow holds the string denoting the workflow field in the database.
 	FieldWorkflow = "workflow"
+	// FieldServiceLevels holds the string denoting the service_levels field in the database.
+	FieldServiceLevels = "service_levels"
 	// EdgeTickets holds the string denoting the tickets edge name in mutations.
 	EdgeTickets = "tickets"
 	// Table holds the table name of the category in the database.
@@ -49,6 +51,7 @@ var Columns = []string{
 	FieldName,
 	FieldDescription,
 	FieldWorkflow,
+	FieldServiceLevels,
 }
 
 // ValidColumn reports if the column name is valid (part of the table columns).

@@ -305,6 +305,16 @@ func WorkflowNotIn(vs ...Workflow) predicate.Category {
 	return predicate.Category(sql.FieldNotIn(FieldWorkflow, vs...))
 }
 
+// ServiceLevelsIsNil applies the IsNil predicate on the "service_levels" field.
+func ServiceLevelsIsNil() predicate.Category {
+	return predicate.Category(sql.FieldIsNull(FieldServiceLevels))
+}
+
+// ServiceLevelsNotNil applies the NotNil predicate on the "service_levels" field.
+func ServiceLevelsNotNil() predicate.Category {
+	return predicate.Category(sql.FieldNotNull(FieldServiceLevels))
+}
+
 // HasTickets applies the HasEdge predicate on the "tickets" edge.
 func HasTickets() predicate.Category {
 	return predicate.Category(func(s *sql.Selector) {

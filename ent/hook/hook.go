@@ -44,6 +44,18 @@ func (f BlobFunc) Mutate(ctx context.Context, m ent.Mutation) (ent.Value, error)
 	return nil, fmt.Errorf("unexpected mutation type %T. expect *ent.BlobMutation", m)
 }
 
+// The BusinessCalendarFunc type is an adapter to allow the use of ordinary
+// function as BusinessCalendar mutator.
+type BusinessCalendarFunc func(context.Context, *ent.BusinessCalendarMutation) (ent.Value, error)
+
+// Mutate calls f(ctx, m).
+func (f BusinessCalendarFunc) Mutate(ctx context.Context, m ent.Mutation) (ent.Value, error) {
+	if mv, ok := m.(*ent.BusinessCalendarMutation); ok {
+		return f(ctx, mv)
+	}
+	return nil, fmt.Errorf("unexpected mutation type %T. expect *ent.BusinessCalendarMutation", m)
+}
+
 // The CategoryFunc type is an adapter to allow the use of ordinary
 // function as Category mutator.
 type CategoryFunc func(context.Context, *ent.CategoryMutation) (ent.Value, error)

@@ -126,6 +126,47 @@ var (
 		Columns:    BlobsColumns,
 		PrimaryKey: []*schema.Column{BlobsColumns[0]},
 	}
+	// BusinessCalendarsColumns holds the columns for the "business_calendars" table.
+	BusinessCalendarsColumns = []*schema.Column{
+		{Name: "id", Type: field.TypeInt, Increment: true},
+		{Name: "name", Type: field.TypeString, Unique: true},
+		{Name: "time_zone", Type: field.TypeString},
+		{Name: "working_days", Type: field.TypeJSON},
+		{Name: "day_start", Type: field.TypeString, Default: "09:00"},
+		{Name: "day_end", Type: field.TypeString, Default: "17:00"},
+		{Name: "holidays", Type: field.TypeJSON, Nullable: true},
+		{Name: "is_default", Type: field.TypeBool, Default: false},
+		{Name: "site_id", Type: field.TypeInt, Nullable: true},
+	}
+	// BusinessCalendarsTable holds the schema information for the "business_calendars" table.
+	BusinessCalendarsTable = &schema.Table{
+		Name:       "business_calendars",
+		Columns:    BusinessCalendarsColumns,
+		PrimaryKey: []*schema.Column{BusinessCalendarsColumns[0]},
+		ForeignKeys: []*schema.ForeignKey{
+			{
+				Symbol:     "business_calendars_sites_site",
+				Columns:    []*schema.Column{BusinessCalendarsColumns[8]},
+				RefColumns: []*schema.Column{SitesColumns[0]},
+				OnDelete:   schema.SetNull,
+			},
+		},
+		Indexes: []*schema.Index{
+			{
+				Name:    "businesscalendar_is_default",
+				Unique:  true,
+				Columns: []*schema.Column{BusinessCalendarsColumns[7]},
+				Annotation: &entsql.IndexAnnotation{
+					Where: "is_default",
+				},
+			},
+			{
+				Name:    "businesscalendar_site_id",
+				Unique:  true,
+				Columns: []*schema.Column{BusinessCalendarsColumns[8]},
+			},
+		},
+	}
 	// CategoriesColumns holds the columns for the "categories" table.
 	CategoriesColumns = []*schema.Column{
 		{Name: "id", Type: field.TypeInt, Increment: true},
@@ -134,6 +175,7 @@ var (
 		{Name: "name", Type: field.TypeString, Unique: true},
 		{Name: "description", Type: field.TypeString, Default: ""},
 		{Name: "workflow", Type: field.TypeEnum, Enums: []string{"APPROVAL", "INCIDENT_RESPONSE", "TASK"}, Default: "APPROVAL"},
+		{Name: "service_levels", Type: field.TypeJSON, Nullable: true},
 	}
 	// CategoriesTable holds the schema information for the "categories" table.
 	CategoriesTable = &schema.Table{
@@ -1215,6 +1257,20 @@ var (
 		{Name: "query_search", Type: field.TypeString, Nullable: true, Size: 2147483647},
 		{Name: "resolution", Type: field.TypeString, Nullable: true, Size: 2147483647},
 		{Name: "evidence_dropped", Type: field.TypeInt, Default: 0},
+		{Name: "responded_at", Type: field.TypeTime, Nullable: true},
+		{Name: "resolved_at", Type: field.TypeTime, Nullable: true},
+		{Name: "response_due_at", Type: field.TypeTime, Nullable: true},
+		{Name: "resolution_due_at", Type: field.TypeTime, Nullable: true},
+		{Name: "response_risk_at", Type: field.TypeTime, Nullable: true},
+		{Name: "resolution_risk_at", Type: field.TypeTime, Nullable: true},
+		{Name: "sla_started_at", Type: field.TypeTime, Nullable: true},
+		{Name: "sla_paused_since", Type: field.TypeTime, Nullable: true},
+		{Name: "sla_paused_seconds", Type: field.TypeInt64, Default: 0},
+		{Name: "sla_paused_business_seconds", Type: field.TypeInt64, Default: 0},
+		{Name: "response_breached_at", Type: field.TypeTime, Nullable: true},
+		{Name: "resolution_breached_at", Type: field.TypeTime, Nullable: true},
+		{Name: "response_due_key", Type: field.TypeTime, Default: map[string]schema.Expr{"postgres": "'9999-12-31 00:00:00+00'", "sqlite3": "'9999-12-31 00:00:00+00:00'"}},
+		{Name: "resolution_due_key", Type: field.TypeTime, Default: map[string]schema.Expr{"postgres": "'9999-12-31 00:00:00+00'", "sqlite3": "'9999-12-31 00:00:00+00:00'"}},
 		{Name: "category_id", Type: field.TypeInt},
 		{Name: "site_id", Type: field.TypeInt},
 		{Name: "schedule_id", Type: field.TypeInt, Nullable: true},
@@ -1228,25 +1284,25 @@ var (
 		ForeignKeys: []*schema.ForeignKey{
 			{
 				Symbol:     "tickets_categories_tickets",
-				Columns:    []*schema.Column{TicketsColumns[36]},
+				Columns:    []*schema.Column{TicketsColumns[50]},
 				RefColumns: []*schema.Column{CategoriesColumns[0]},
 				OnDelete:   schema.NoAction,
 			},
 			{
 				Symbol:     "tickets_sites_tickets",
-				Columns:    []*schema.Column{TicketsColumns[37]},
+				Columns:    []*schema.Column{TicketsColumns[51]},
 				RefColumns: []*schema.Column{SitesColumns[0]},
 				OnDelete:   schema.NoAction,
 			},
 			{
 				Symbol:     "tickets_task_schedules_tasks",
-				Columns:    []*schema.Column{TicketsColumns[38]},
+				Columns:    []*schema.Column{TicketsColumns[52]},
 				RefColumns: []*schema.Column{TaskSchedulesColumns[0]},
 				OnDelete:   schema.SetNull,
 			},
 			{
 				Symbol:     "tickets_users_registered_by",
-				Columns:    []*schema.Column{TicketsColumns[39]},
+				Columns:    []*schema.Column{TicketsColumns[53]},
 				RefColumns: []*schema.Column{UsersColumns[0]},
 				OnDelete:   schema.SetNull,
 			},
@@ -1270,22 +1326,22 @@ var (
 			{
 				Name:    "ticket_site_id_status_created_at",
 				Unique:  false,
-				Columns: []*schema.Column{TicketsColumns[37], TicketsColumns[22], TicketsColumns[1]},
+				Columns: []*schema.Column{TicketsColumns[51], TicketsColumns[22], TicketsColumns[1]},
 			},
 			{
 				Name:    "ticket_site_id_created_at_id",
 				Unique:  false,
-				Columns: []*schema.Column{TicketsColumns[37], TicketsColumns[1], TicketsColumns[0]},
+				Columns: []*schema.Column{TicketsColumns[51], TicketsColumns[1], TicketsColumns[0]},
 			},
 			{
 				Name:    "ticket_site_id_updated_at_id",
 				Unique:  false,
-				Columns: []*schema.Column{TicketsColumns[37], TicketsColumns[2], TicketsColumns[0]},
+				Columns: []*schema.Column{TicketsColumns[51], TicketsColumns[2], TicketsColumns[0]},
 			},
 			{
 				Name:    "ticket_site_id_priority_rank_id",
 				Unique:  false,
-				Columns: []*schema.Column{TicketsColumns[37], TicketsColumns[21], TicketsColumns[0]},
+				Columns: []*schema.Column{TicketsColumns[51], TicketsColumns[21], TicketsColumns[0]},
 			},
 			{
 				Name:    "ticket_status_created_at",
@@ -1295,12 +1351,12 @@ var (
 			{
 				Name:    "ticket_category_id_created_at",
 				Unique:  false,
-				Columns: []*schema.Column{TicketsColumns[36], TicketsColumns[1]},
+				Columns: []*schema.Column{TicketsColumns[50], TicketsColumns[1]},
 			},
 			{
 				Name:    "ticket_registered_by_id",
 				Unique:  false,
-				Columns: []*schema.Column{TicketsColumns[39]},
+				Columns: []*schema.Column{TicketsColumns[53]},
 			},
 			{
 				Name:    "ticket_due_at",
@@ -1330,12 +1386,22 @@ var (
 			{
 				Name:    "ticket_schedule_id_occurrence_at",
 				Unique:  true,
-				Columns: []*schema.Column{TicketsColumns[38], TicketsColumns[31]},
+				Columns: []*schema.Column{TicketsColumns[52], TicketsColumns[31]},
 			},
 			{
 				Name:    "ticket_kind_due_at_id",
 				Unique:  false,
 				Columns: []*schema.Column{TicketsColumns[4], TicketsColumns[28], TicketsColumns[0]},
+			},
+			{
+				Name:    "ticket_response_due_key_id",
+				Unique:  false,
+				Columns: []*schema.Column{TicketsColumns[48], TicketsColumns[0]},
+			},
+			{
+				Name:    "ticket_resolution_due_key_id",
+				Unique:  false,
+				Columns: []*schema.Column{TicketsColumns[49], TicketsColumns[0]},
 			},
 			{
 				Name:    "ticket_title_trgm",
@@ -1460,7 +1526,7 @@ var (
 	// TicketEventsColumns holds the columns for the "ticket_events" table.
 	TicketEventsColumns = []*schema.Column{
 		{Name: "id", Type: field.TypeInt, Increment: true},
-		{Name: "kind", Type: field.TypeEnum, Enums: []string{"CREATED", "UPDATED", "DELETED", "TRANSITIONED", "ASSIGNED", "TAGGED", "MEMO_ADDED", "MEMO_EDITED", "LINKED", "UNLINKED", "WATCHED", "UNWATCHED", "PROPAGATED", "DELIVERY_UPDATED", "PLAYBOOK_RUN", "PLAYBOOK_RUN_UPDATED", "ATTACHMENT_ADDED", "ATTACHMENT_DELETED", "EVIDENCE_ADDED", "EXPLANATION_REQUESTED", "EXPLANATION_UPDATED", "DUPLICATE"}},
+		{Name: "kind", Type: field.TypeEnum, Enums: []string{"CREATED", "UPDATED", "DELETED", "TRANSITIONED", "ASSIGNED", "TAGGED", "MEMO_ADDED", "MEMO_EDITED", "LINKED", "UNLINKED", "WATCHED", "UNWATCHED", "PROPAGATED", "DELIVERY_UPDATED", "PLAYBOOK_RUN", "PLAYBOOK_RUN_UPDATED", "ATTACHMENT_ADDED", "ATTACHMENT_DELETED", "EVIDENCE_ADDED", "EXPLANATION_REQUESTED", "EXPLANATION_UPDATED", "DUPLICATE", "SLA_BREACHED"}},
 		{Name: "created_at", Type: field.TypeTime},
 		{Name: "ticket_number", Type: field.TypeInt},
 		{Name: "site_id", Type: field.TypeInt},
@@ -1833,6 +1899,7 @@ var (
 		APITokensTable,
 		AttachmentsTable,
 		BlobsTable,
+		BusinessCalendarsTable,
 		CategoriesTable,
 		ChannelsTable,
 		CompliancePoliciesTable,
@@ -1892,6 +1959,10 @@ func init() {
 	}
 	BlobsTable.Annotation = &entsql.Annotation{
 		IncrementStart: func(i int) *int { return &i }(85899345920),
+	}
+	BusinessCalendarsTable.ForeignKeys[0].RefTable = SitesTable
+	BusinessCalendarsTable.Annotation = &entsql.Annotation{
+		IncrementStart: func(i int) *int { return &i }(163208757248),
 	}
 	CategoriesTable.Annotation = &entsql.Annotation{
 		IncrementStart: func(i int) *int { return &i }(8589934592),

@@ -15,6 +15,9 @@ type Attachment func(*sql.Selector)
 // Blob is the predicate function for blob builders.
 type Blob func(*sql.Selector)
 
+// BusinessCalendar is the predicate function for businesscalendar builders.
+type BusinessCalendar func(*sql.Selector)
+
 // Category is the predicate function for category builders.
 type Category func(*sql.Selector)
 

@@ -183,6 +183,30 @@ func (f BlobMutationRuleFunc) EvalMutation(ctx context.Context, m ent.Mutation) 
 	return Denyf("ent/privacy: unexpected mutation type %T, expect *ent.BlobMutation", m)
 }
 
+// The BusinessCalendarQueryRuleFunc type is an adapter to allow the use of ordinary
+// functions as a query rule.
+type BusinessCalendarQueryRuleFunc func(context.Context, *ent.BusinessCalendarQuery) error
+
+// EvalQuery return f(ctx, q).
+func (f BusinessCalendarQueryRuleFunc) EvalQuery(ctx context.Context, q ent.Query) error {
+	if q, ok := q.(*ent.BusinessCalendarQuery); ok {
+		return f(ctx, q)
+	}
+	return Denyf("ent/privacy: unexpected query type %T, expect *ent.BusinessCalendarQuery", q)
+}
+
+// The BusinessCalendarMutationRuleFunc type is an adapter to allow the use of ordinary
+// functions as a mutation rule.
+type BusinessCalendarMutationRuleFunc func(context.Context, *ent.BusinessCalendarMutation) error
+
+// EvalMutation calls f(ctx, m).
+func (f BusinessCalendarMutationRuleFunc) EvalMutation(ctx context.Context, m ent.Mutation) error {
+	if m, ok := m.(*ent.BusinessCalendarMutation); ok {
+		return f(ctx, m)
+	}
+	return Denyf("ent/privacy: unexpected mutation type %T, expect *ent.BusinessCalendarMutation", m)
+}
+
 // The CategoryQueryRuleFunc type is an adapter to allow the use of ordinary
 // functions as a query rule.
 type CategoryQueryRuleFunc func(context.Context, *ent.CategoryQuery) error
@@ -1064,6 +1088,8 @@ func queryFilter(q ent.Query) (Filter, error) {
 		return q.Filter(), nil
 	case *ent.BlobQuery:
 		return q.Filter(), nil
+	case *ent.BusinessCalendarQuery:
+		return q.Filter(), nil
 	case *ent.CategoryQuery:
 		return q.Filter(), nil
 	case *ent.ChannelQuery:
@@ -1146,6 +1172,8 @@ func mutationFilter(m ent.Mutation) (Filter, error) {
 	case *ent.AttachmentMutation:
 		return m.Filter(), nil
 	case *ent.BlobMutation:
+		return m.Filter(), nil
+	case *ent.BusinessCalendarMutation:
 		return m.Filter(), nil
 	case *ent.CategoryMutation:
 		return m.Filter(), nil

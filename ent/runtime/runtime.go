@@ -7,6 +7,7 @@ import (
 	"socdesk/ent/apitoken"
 	"socdesk/ent/attachment"
 	"socdesk/ent/blob"
+	"socdesk/ent/businesscalendar"
 	"socdesk/ent/category"
 	"socdesk/ent/channel"
 	"socdesk/ent/compliancepolicy"
@@ -154,6 +155,65 @@ func init() {
 	blobDescCreatedAt := blobFields[3].Descriptor()
 	// blob.DefaultCreatedAt holds the default value on creation for the created_at field.
 	blob.DefaultCreatedAt = blobDescCreatedAt.Default.(func() time.Time)
+	businesscalendar.Policy = privacy.NewPolicies(schema.BusinessCalendar{})
+	businesscalendar.Hooks[0] = func(next ent.Mutator) ent.Mutator {
+		return ent.MutateFunc(func(ctx context.Context, m ent.Mutation) (ent.Value, error) {
+			if err := businesscalendar.Policy.EvalMutation(ctx, m); err != nil {
+				return nil, err
+			}
+			return next.Mutate(ctx, m)
+		})
+	}
+	businesscalendarFields := schema.BusinessCalendar{}.Fields()
+	_ = businesscalendarFields
+	// businesscalendarDescName is the schema descriptor for name field.
+	businesscalendarDescName := businesscalendarFields[0].Descriptor()
+	// businesscalendar.NameValidator is a validator for the "name" field. It is called by the builders before save.
+	businesscalendar.NameValidator = func() func(string) error {
+		validators := businesscalendarDescName.Validators
+		fns := [...]func(string) error{
+			validators[0].(func(string) error),
+			validators[1].(func(string) error),
+		}
+		return func(name string) error {
+			for _, fn := range fns {
+				if err := fn(name); err != nil {
+					return err
+				}
+			}
+			return nil
+		}
+	}()
+	// businesscalendarDescTimeZone is the schema descriptor for time_zone field.
+	businesscalendarDescTimeZone := businesscalendarFields[1].Descriptor()
+	// businesscalendar.TimeZoneValidator is a validator for the "time_zone" field. It is called by the builders before save.
+	businesscalendar.TimeZoneValidator = func() func(string) error {
+		validators := businesscalendarDescTimeZone.Validators
+		fns := [...]func(string) error{
+			validators[0].(func(string) error),
+			validators[1].(func(string) error),
+		}
+		return func(time_zone string) error {
+			for _, fn := range fns {
+				if err := fn(time_zone); err != nil {
+					return err
+				}
+			}
+			return nil
+		}
+	}()
+	// businesscalendarDescDayStart is the schema descriptor for day_start field.
+	businesscalendarDescDayStart := businesscalendarFields[3].Descriptor()
+	// businesscalendar.DefaultDayStart holds the default value on creation for the day_start field.
+	businesscalendar.DefaultDayStart = businesscalendarDescDayStart.Default.(string)
+	// businesscalendarDescDayEnd is the schema descriptor for day_end field.
+	businesscalendarDescDayEnd := businesscalendarFields[4].Descriptor()
+	// businesscalendar.DefaultDayEnd holds the default value on creation for the day_end field.
+	businesscalendar.DefaultDayEnd = businesscalendarDescDayEnd.Default.(string)
+	// businesscalendarDescIsDefault is the schema descriptor for is_default field.
+	businesscalendarDescIsDefault := businesscalendarFields[6].Descriptor()
+	// businesscalendar.DefaultIsDefault holds the default value on creation for the is_default field.
+	businesscalendar.DefaultIsDefault = businesscalendarDescIsDefault.Default.(bool)
 	categoryMixin := schema.Category{}.Mixin()
 	category.Policy = privacy.NewPolicies(schema.Category{})
 	category.Hooks[0] = func(next ent.Mutator) ent.Mutator {
@@ -1320,6 +1380,22 @@ func init() {
 	ticket.DefaultEvidenceDropped = ticketDescEvidenceDropped.Default.(int)
 	// ticket.EvidenceDroppedValidator is a validator for the "evidence_dropped" field. It is called by the builders before save.
 	ticket.EvidenceDroppedValidator = ticketDescEvidenceDropped.Validators[0].(func(int) error)
+	// ticketDescSLAPausedSeconds is the schema descriptor for sla_paused_seconds field.
+	ticketDescSLAPausedSeconds := ticketFields[46].Descriptor()
+	// ticket.DefaultSLAPausedSeconds holds the default value on creation for the sla_paused_seconds field.
+	ticket.DefaultSLAPausedSeconds = ticketDescSLAPausedSeconds.Default.(int64)
+	// ticketDescSLAPausedBusinessSeconds is the schema descriptor for sla_paused_business_seconds field.
+	ticketDescSLAPausedBusinessSeconds := ticketFields[47].Descriptor()
+	// ticket.DefaultSLAPausedBusinessSeconds holds the default value on creation for the sla_paused_business_seconds field.
+	ticket.DefaultSLAPausedBusinessSeconds = ticketDescSLAPausedBusinessSeconds.Default.(int64)
+	// ticketDescResponseDueKey is the schema descriptor for response_due_key field.
+	ticketDescResponseDueKey := ticketFields[50].Descriptor()
+	// ticket.DefaultResponseDueKey holds the default value on creation for the response_due_key field.
+	ticket.DefaultResponseDueKey = ticketDescResponseDueKey.Default.(func() time.Time)
+	// ticketDescResolutionDueKey is the schema descriptor for resolution_due_key field.
+	ticketDescResolutionDueKey := ticketFields[51].Descriptor()
+	// ticket.DefaultResolutionDueKey holds the default value on creation for the resolution_due_key field.
+	ticket.DefaultResolutionDueKey = ticketDescResolutionDueKey.Default.(func() time.Time)
 	ticketapprover.Policy = privacy.NewPolicies(schema.TicketApprover{})
 	ticketapprover.Hooks[0] = func(next ent.Mutator) ent.Mutator {
 		return ent.MutateFunc(func(ctx context.Context, m ent.Mutation) (ent.Value, error) {

@@ -7,6 +7,7 @@ import (
 	"entgo.io/ent/schema/edge"
 	"entgo.io/ent/schema/field"
 
+	"socdesk/ent/schematype"
 	"socdesk/internal/authz"
 )
 
@@ -23,6 +24,9 @@ func (Category) Fields() []ent.Field {
 			Annotations(entgql.OrderField("NAME")),
 		field.String("description").Default("").Validate(maxRunes(2000)),
 		field.Enum("workflow").Values("APPROVAL", "INCIDENT_RESPONSE", "TASK").Default("APPROVAL").Immutable(),
+		// The category's service-level targets, overriding package sla's
+		// defaults per priority and clock (setCategoryServiceLevels).
+		field.JSON("service_levels", []schematype.ServiceLevel{}).Optional().Annotations(entgql.Skip(entgql.SkipAll)),
 	}
 }
 

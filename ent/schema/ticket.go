@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"slices"
 	"time"
 
 	"entgo.io/contrib/entgql"
@@ -101,7 +102,58 @@ func (Ticket) Fields() []ent.Field {
 			Comment("A task's note of the findings (closed) or the reason (invalid); cleared on reopening."),
 		field.Int("evidence_dropped").Default(0).NonNegative().Annotations(skipInputs).
 			Comment("Evidence records a detection ticket dropped, the oldest first, to stay within its rule's bound."),
+		// Service levels (package sla), kept by its follower of the history
+		// in the change's transaction; tasks have none.
+		field.Time("responded_at").Optional().Nillable().Annotations(skipInputs),
+		field.Time("resolved_at").Optional().Nillable().Annotations(skipInputs),
+		field.Time("response_due_at").Optional().Nillable().Annotations(skipInputs),
+		field.Time("resolution_due_at").Optional().Nillable().Annotations(skipInputs),
+		field.Time("response_risk_at").Optional().Nillable().Annotations(hidden),
+		field.Time("resolution_risk_at").Optional().Nillable().Annotations(hidden),
+		field.Time("sla_started_at").Optional().Nillable().Annotations(hidden),
+		field.Time("sla_paused_since").Optional().Nillable().Annotations(hidden),
+		field.Int64("sla_paused_seconds").Default(0).Annotations(hidden),
+		field.Int64("sla_paused_business_seconds").Default(0).Annotations(hidden),
+		field.Time("response_breached_at").Optional().Nillable().Annotations(hidden),
+		field.Time("resolution_breached_at").Optional().Nillable().Annotations(hidden),
+		// The dues as the orderings' keys: never NULL (a ticket without a
+		// due sorts at sla.NoDue), so that entgql's cursors can carry them.
+		field.Time("response_due_key").Default(slaNoDue).
+			Annotations(noDueDefault, entgql.OrderField("RESPONSE_DUE_AT"), entgql.Skip(entgql.SkipType, entgql.SkipMutationCreateInput, entgql.SkipMutationUpdateInput, entgql.SkipWhereInput)),
+		field.Time("resolution_due_key").Default(slaNoDue).
+			Annotations(noDueDefault, entgql.OrderField("RESOLUTION_DUE_AT"), entgql.Skip(entgql.SkipType, entgql.SkipMutationCreateInput, entgql.SkipMutationUpdateInput, entgql.SkipWhereInput)),
 	}
+}
+
+// noDueDefault is SLANoDue as the columns' default in the database too, so
+// that rows older than the column get it.
+var noDueDefault = entsql.DefaultExprs(map[string]string{
+	dialect.Postgres: "'9999-12-31 00:00:00+00'",
+	dialect.SQLite:   "'9999-12-31 00:00:00+00:00'",
+})
+
+// slaNoDue is the orderings' key of a ticket without a due: after every due.
+func slaNoDue() time.Time { return SLANoDue }
+
+// SLANoDue is the due key of a ticket without a due.
+var SLANoDue = time.Date(9999, 12, 31, 0, 0, 0, 0, time.UTC)
+
+// slaFields are the service-level fields: kept by package sla, their
+// upkeep is no change of the ticket (its version and updated_at stay).
+var slaFields = []string{
+	"responded_at", "resolved_at", "response_due_at", "resolution_due_at", "response_risk_at", "resolution_risk_at",
+	"sla_started_at", "sla_paused_since", "sla_paused_seconds", "sla_paused_business_seconds",
+	"response_breached_at", "resolution_breached_at", "response_due_key", "resolution_due_key", "updated_at",
+}
+
+// onlySLA reports whether m changes service-level fields alone.
+func onlySLA(m *gen.TicketMutation) bool {
+	for _, f := range append(m.Fields(), m.ClearedFields()...) {
+		if !slices.Contains(slaFields, f) {
+			return false
+		}
+	}
+	return len(m.AddedFields()) == 0 && len(m.AddedEdges()) == 0 && len(m.RemovedEdges()) == 0 && len(m.ClearedEdges()) == 0
 }
 
 // Edges of the Ticket.
@@ -152,6 +204,8 @@ func (Ticket) Indexes() []ent.Index {
 		index.Fields("explanation_status", "id"),
 		index.Fields("schedule_id", "occurrence_at").Unique(),
 		index.Fields("kind", "due_at", "id"),
+		index.Fields("response_due_key", "id"),
+		index.Fields("resolution_due_key", "id"),
 		index.Fields("title").StorageKey("ticket_title_trgm").
 			Annotations(trgm, entsql.OpClass("gin_trgm_ops")),
 		index.Fields("body").StorageKey("ticket_body_trgm").
@@ -181,7 +235,11 @@ func (Ticket) Hooks() []ent.Hook {
 					m.SetPriorityRank(PriorityRank(string(p)))
 				}
 				pivotKeysFollow(m)
-				if !m.Op().Is(ent.OpCreate) {
+				switch {
+				case m.Op().Is(ent.OpCreate):
+				case onlySLA(m): // upkeep, not a change: version and updated_at stay
+					m.ResetUpdatedAt()
+				default:
 					m.AddVersion(1)
 				}
 				return next.Mutate(ctx, m)

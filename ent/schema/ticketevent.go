@@ -29,6 +29,7 @@ func (TicketEvent) Fields() []ent.Field {
 			"PROPAGATED", "DELIVERY_UPDATED", "PLAYBOOK_RUN", "PLAYBOOK_RUN_UPDATED",
 			"ATTACHMENT_ADDED", "ATTACHMENT_DELETED", "EVIDENCE_ADDED", "EXPLANATION_REQUESTED", "EXPLANATION_UPDATED",
 			"DUPLICATE",
+			"SLA_BREACHED",
 		).Immutable(),
 		field.Time("created_at").Default(Now).Immutable(),
 		field.Int("ticket_id").Optional().Nillable(),

@@ -60,4 +60,9 @@ const (
 	ChangeLastDetectedAt ChangedField = "lastDetectedAt"
 	// ChangeEvidenceDropped: evidence records dropped, oldest first, over the bound.
 	ChangeEvidenceDropped ChangedField = "evidenceDropped"
+	// ChangeSLA: a service-level clock that breached, {clock, dueAt}.
+	ChangeSLA ChangedField = "sla"
+	// ChangeSLAClocks: a deleted ticket's SLA clocks, in its DELETED entry
+	// ({responseDue, responseRisk, respondedAt, resolutionDue, ...}).
+	ChangeSLAClocks ChangedField = "slaClocks"
 )

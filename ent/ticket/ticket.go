@@ -98,6 +98,34 @@ const (
 	FieldResolution = "resolution"
 	// FieldEvidenceDropped holds the string denoting the evidence_dropped field in the database.
 	FieldEvidenceDropped = "evidence_dropped"
+	// FieldRespondedAt holds the string denoting the responded_at field in the database.
+	FieldRespondedAt = "responded_at"
+	// FieldResolvedAt holds the string denoting the resolved_at field in the database.
+	FieldResolvedAt = "resolved_at"
+	// FieldResponseDueAt holds the string denoting the response_due_at field in the database.
+	FieldResponseDueAt = "response_due_at"
+	// FieldResolutionDueAt holds the string denoting the resolution_due_at field in the database.
+	FieldResolutionDueAt = "resolution_due_at"
+	// FieldResponseRiskAt holds the string denoting the response_risk_at field in the database.
+	FieldResponseRiskAt = "response_risk_at"
+	// FieldResolutionRiskAt holds the string denoting the resolution_risk_at field in the database.
+	FieldResolutionRiskAt = "resolution_risk_at"
+	// FieldSLAStartedAt holds the string denoting the sla_started_at field in the database.
+	FieldSLAStartedAt = "sla_started_at"
+	// FieldSLAPausedSince holds the string denoting the sla_paused_since field in the database.
+	FieldSLAPausedSince = "sla_paused_since"
+	// FieldSLAPausedSeconds holds the string denoting the sla_paused_seconds field in the database.
+	FieldSLAPausedSeconds = "sla_paused_seconds"
+	// FieldSLAPausedBusinessSeconds holds the string denoting the sla_paused_business_seconds field in the database.
+	FieldSLAPausedBusinessSeconds = "sla_paused_business_seconds"
+	// FieldResponseBreachedAt holds the string denoting the response_breached_at field in the database.
+	FieldResponseBreachedAt = "response_breached_at"
+	// FieldResolutionBreachedAt holds the string denoting the resolution_breached_at field in the database.
+	FieldResolutionBreachedAt = "resolution_breached_at"
+	// FieldResponseDueKey holds the string denoting the response_due_key field in the database.
+	FieldResponseDueKey = "response_due_key"
+	// FieldResolutionDueKey holds the string denoting the resolution_due_key field in the database.
+	FieldResolutionDueKey = "resolution_due_key"
 	// EdgeCategory holds the string denoting the category edge name in mutations.
 	EdgeCategory = "category"
 	// EdgeSite holds the string denoting the site edge name in mutations.
@@ -334,6 +362,20 @@ var Columns = []string{
 	FieldQuerySearch,
 	FieldResolution,
 	FieldEvidenceDropped,
+	FieldRespondedAt,
+	FieldResolvedAt,
+	FieldResponseDueAt,
+	FieldResolutionDueAt,
+	FieldResponseRiskAt,
+	FieldResolutionRiskAt,
+	FieldSLAStartedAt,
+	FieldSLAPausedSince,
+	FieldSLAPausedSeconds,
+	FieldSLAPausedBusinessSeconds,
+	FieldResponseBreachedAt,
+	FieldResolutionBreachedAt,
+	FieldResponseDueKey,
+	FieldResolutionDueKey,
 }
 
 var (
@@ -403,6 +445,14 @@ var (
 	DefaultEvidenceDropped int
 	// EvidenceDroppedValidator is a validator for the "evidence_dropped" field. It is called by the builders before save.
 	EvidenceDroppedValidator func(int) error
+	// DefaultSLAPausedSeconds holds the default value on creation for the "sla_paused_seconds" field.
+	DefaultSLAPausedSeconds int64
+	// DefaultSLAPausedBusinessSeconds holds the default value on creation for the "sla_paused_business_seconds" field.
+	DefaultSLAPausedBusinessSeconds int64
+	// DefaultResponseDueKey holds the default value on creation for the "response_due_key" field.
+	DefaultResponseDueKey func() time.Time
+	// DefaultResolutionDueKey holds the default value on creation for the "resolution_due_key" field.
+	DefaultResolutionDueKey func() time.Time
 )
 
 // Kind defines the type for the "kind" enum field.
@@ -794,6 +844,76 @@ func ByResolution(opts ...sql.OrderTermOption) OrderOption {
 // ByEvidenceDropped orders the results by the evidence_dropped field.
 func ByEvidenceDropped(opts ...sql.OrderTermOption) OrderOption {
 	return sql.OrderByField(FieldEvidenceDropped, opts...).ToFunc()
+}
+
+// ByRespondedAt orders the results by the responded_at field.
+func ByRespondedAt(opts ...sql.OrderTermOption) OrderOption {
+	return sql.OrderByField(FieldRespondedAt, opts...).ToFunc()
+}
+
+// ByResolvedAt orders the results by the resolved_at field.
+func ByResolvedAt(opts ...sql.OrderTermOption) OrderOption {
+	return sql.OrderByField(FieldResolvedAt, opts...).ToFunc()
+}
+
+// ByResponseDueAt orders the results by the response_due_at field.
+func ByResponseDueAt(opts ...sql.OrderTermOption) OrderOption {
+	return sql.OrderByField(FieldResponseDueAt, opts...).ToFunc()
+}
+
+// ByResolutionDueAt orders the results by the resolution_due_at field.
+func ByResolutionDueAt(opts ...sql.OrderTermOption) OrderOption {
+	return sql.OrderByField(FieldResolutionDueAt, opts...).ToFunc()
+}
+
+// ByResponseRiskAt orders the results by the response_risk_at field.
+func ByResponseRiskAt(opts ...sql.OrderTermOption) OrderOption {
+	return sql.OrderByField(FieldResponseRiskAt, opts...).ToFunc()
+}
+
+// ByResolutionRiskAt orders the results by the resolution_risk_at field.
+func ByResolutionRiskAt(opts ...sql.OrderTermOption) OrderOption {
+	return sql.OrderByField(FieldResolutionRiskAt, opts...).ToFunc()
+}
+
+// BySLAStartedAt orders the results by the sla_started_at field.
+func BySLAStartedAt(opts ...sql.OrderTermOption) OrderOption {
+	return sql.OrderByField(FieldSLAStartedAt, opts...).ToFunc()
+}
+
+// BySLAPausedSince orders the results by the sla_paused_since field.
+func BySLAPausedSince(opts ...sql.OrderTermOption) OrderOption {
+	return sql.OrderByField(FieldSLAPausedSince, opts...).ToFunc()
+}
+
+// BySLAPausedSeconds orders the results by the sla_paused_seconds field.
+func BySLAPausedSeconds(opts ...sql.OrderTermOption) OrderOption {
+	return sql.OrderByField(FieldSLAPausedSeconds, opts...).ToFunc()
+}
+
+// BySLAPausedBusinessSeconds orders the results by the sla_paused_business_seconds field.
+func BySLAPausedBusinessSeconds(opts ...sql.OrderTermOption) OrderOption {
+	return sql.OrderByField(FieldSLAPausedBusinessSeconds, opts...).ToFunc()
+}
+
+// ByResponseBreachedAt orders the results by the response_breached_at field.
+func ByResponseBreachedAt(opts ...sql.OrderTermOption) OrderOption {
+	return sql.OrderByField(FieldResponseBreachedAt, opts...).ToFunc()
+}
+
+// ByResolutionBreachedAt orders the results by the resolution_breached_at field.
+func ByResolutionBreachedAt(opts ...sql.OrderTermOption) OrderOption {
+	return sql.OrderByField(FieldResolutionBreachedAt, opts...).ToFunc()
+}
+
+// ByResponseDueKey orders the results by the response_due_key field.
+func ByResponseDueKey(opts ...sql.OrderTermOption) OrderOption {
+	return sql.OrderByField(FieldResponseDueKey, opts...).ToFunc()
+}
+
+// ByResolutionDueKey orders the results by the resolution_due_key field.
+func ByResolutionDueKey(opts ...sql.OrderTermOption) OrderOption {
+	return sql.OrderByField(FieldResolutionDueKey, opts...).ToFunc()
 }
 
 // ByCategoryField orders the results by category field.

@@ -201,6 +201,76 @@ func EvidenceDropped(v int) predicate.Ticket {
 	return predicate.Ticket(sql.FieldEQ(FieldEvidenceDropped, v))
 }
 
+// RespondedAt applies equality check predicate on the "responded_at" field. It's identical to RespondedAtEQ.
+func RespondedAt(v time.Time) predicate.Ticket {
+	return predicate.Ticket(sql.FieldEQ(FieldRespondedAt, v))
+}
+
+// ResolvedAt applies equality check predicate on the "resolved_at" field. It's identical to ResolvedAtEQ.
+func ResolvedAt(v time.Time) predicate.Ticket {
+	return predicate.Ticket(sql.FieldEQ(FieldResolvedAt, v))
+}
+
+// ResponseDueAt applies equality check predicate on the "response_due_at" field. It's identical to ResponseDueAtEQ.
+func ResponseDueAt(v time.Time) predicate.Ticket {
+	return predicate.Ticket(sql.FieldEQ(FieldResponseDueAt, v))
+}
+
+// ResolutionDueAt applies equality check predicate on the "resolution_due_at" field. It's identical to ResolutionDueAtEQ.
+func ResolutionDueAt(v time.Time) predicate.Ticket {
+	return predicate.Ticket(sql.FieldEQ(FieldResolutionDueAt, v))
+}
+
+// ResponseRiskAt applies equality check predicate on the "response_risk_at" field. It's identical to ResponseRiskAtEQ.
+func ResponseRiskAt(v time.Time) predicate.Ticket {
+	return predicate.Ticket(sql.FieldEQ(FieldResponseRiskAt, v))
+}
+
+// ResolutionRiskAt applies equality check predicate on the "resolution_risk_at" field. It's identical to ResolutionRiskAtEQ.
+func ResolutionRiskAt(v time.Time) predicate.Ticket {
+	return predicate.Ticket(sql.FieldEQ(FieldResolutionRiskAt, v))
+}
+
+// SLAStartedAt applies equality check predicate on the "sla_started_at" field. It's identical to SLAStartedAtEQ.
+func SLAStartedAt(v time.Time) predicate.Ticket {
+	return predicate.Ticket(sql.FieldEQ(FieldSLAStartedAt, v))
+}
+
+// SLAPausedSince applies equality check predicate on the "sla_paused_since" field. It's identical to SLAPausedSinceEQ.
+func SLAPausedSince(v time.Time) predicate.Ticket {
+	return predicate.Ticket(sql.FieldEQ(FieldSLAPausedSince, v))
+}
+
+// SLAPausedSeconds applies equality check predicate on the "sla_paused_seconds" field. It's identical to SLAPausedSecondsEQ.
+func SLAPausedSeconds(v int64) predicate.Ticket {
+	return predicate.Ticket(sql.FieldEQ(FieldSLAPausedSeconds, v))
+}
+
+// SLAPausedBusinessSeconds applies equality check predicate on the "sla_paused_business_seconds" field. It's identical to SLAPausedBusinessSecondsEQ.
+func SLAPausedBusinessSeconds(v int64) predicate.Ticket {
+	return predicate.Ticket(sql.FieldEQ(FieldSLAPausedBusinessSeconds, v))
+}
+
+// ResponseBreachedAt applies equality check predicate on the "response_breached_at" field. It's identical to ResponseBreachedAtEQ.
+func ResponseBreachedAt(v time.Time) predicate.Ticket {
+	return predicate.Ticket(sql.FieldEQ(FieldResponseBreachedAt, v))
+}
+
+// ResolutionBreachedAt applies equality check predicate on the "resolution_breached_at" field. It's identical to ResolutionBreachedAtEQ.
+func ResolutionBreachedAt(v time.Time) predicate.Ticket {
+	return predicate.Ticket(sql.FieldEQ(FieldResolutionBreachedAt, v))
+}
+
+// ResponseDueKey applies equality check predicate on the "response_due_key" field. It's identical to ResponseDueKeyEQ.
+func ResponseDueKey(v time.Time) predicate.Ticket {
+	return predicate.Ticket(sql.FieldEQ(FieldResponseDueKey, v))
+}
+
+// ResolutionDueKey applies equality check predicate on the "resolution_due_key" field. It's identical to ResolutionDueKeyEQ.
+func ResolutionDueKey(v time.Time) predicate.Ticket {
+	return predicate.Ticket(sql.FieldEQ(FieldResolutionDueKey, v))
+}
+
 // CreatedAtEQ applies the EQ predicate on the "created_at" field.
 func CreatedAtEQ(v time.Time) predicate.Ticket {
 	return predicate.Ticket(sql.FieldEQ(FieldCreatedAt, v))
@@ -1924,6 +1994,666 @@ func EvidenceDroppedLT(v int) predicate.Ticket {
 // EvidenceDroppedLTE applies the LTE predicate on the "evidence_dropped" field.
 func EvidenceDroppedLTE(v int) predicate.Ticket {
 	return predicate.Ticket(sql.FieldLTE(FieldEvidenceDropped, v))
+}
+
+// RespondedAtEQ applies the EQ predicate on the "responded_at" field.
+func RespondedAtEQ(v time.Time) predicate.Ticket {
+	return predicate.Ticket(sql.FieldEQ(FieldRespondedAt, v))
+}
+
+// RespondedAtNEQ applies the NEQ predicate on the "responded_at" field.
+func RespondedAtNEQ(v time.Time) predicate.Ticket {
+	return predicate.Ticket(sql.FieldNEQ(FieldRespondedAt, v))
+}
+
+// RespondedAtIn applies the In predicate on the "responded_at" field.
+func RespondedAtIn(vs ...time.Time) predicate.Ticket {
+	return predicate.Ticket(sql.FieldIn(FieldRespondedAt, vs...))
+}
+
+// RespondedAtNotIn applies the NotIn predicate on the "responded_at" field.
+func RespondedAtNotIn(vs ...time.Time) predicate.Ticket {
+	return predicate.Ticket(sql.FieldNotIn(FieldRespondedAt, vs...))
+}
+
+// RespondedAtGT applies the GT predicate on the "responded_at" field.
+func RespondedAtGT(v time.Time) predicate.Ticket {
+	return predicate.Ticket(sql.FieldGT(FieldRespondedAt, v))
+}
+
+// RespondedAtGTE applies the GTE predicate on the "responded_at" field.
+func RespondedAtGTE(v time.Time) predicate.Ticket {
+	return predicate.Ticket(sql.FieldGTE(FieldRespondedAt, v))
+}
+
+// RespondedAtLT applies the LT predicate on the "responded_at" field.
+func RespondedAtLT(v time.Time) predicate.Ticket {
+	return predicate.Ticket(sql.FieldLT(FieldRespondedAt, v))
+}
+
+// RespondedAtLTE applies the LTE predicate on the "responded_at" field.
+func RespondedAtLTE(v time.Time) predicate.Ticket {
+	return predicate.Ticket(sql.FieldLTE(FieldRespondedAt, v))
+}
+
+// RespondedAtIsNil applies the IsNil predicate on the "responded_at" field.
+func RespondedAtIsNil() predicate.Ticket {
+	return predicate.Ticket(sql.FieldIsNull(FieldRespondedAt))
+}
+
+// RespondedAtNotNil applies the NotNil predicate on the "responded_at" field.
+func RespondedAtNotNil() predicate.Ticket {
+	return predicate.Ticket(sql.FieldNotNull(FieldRespondedAt))
+}
+
+// ResolvedAtEQ applies the EQ predicate on the "resolved_at" field.
+func ResolvedAtEQ(v time.Time) predicate.Ticket {
+	return predicate.Ticket(sql.FieldEQ(FieldResolvedAt, v))
+}
+
+// ResolvedAtNEQ applies the NEQ predicate on the "resolved_at" field.
+func ResolvedAtNEQ(v time.Time) predicate.Ticket {
+	return predicate.Ticket(sql.FieldNEQ(FieldResolvedAt, v))
+}
+
+// ResolvedAtIn applies the In predicate on the "resolved_at" field.
+func ResolvedAtIn(vs ...time.Time) predicate.Ticket {
+	return predicate.Ticket(sql.FieldIn(FieldResolvedAt, vs...))
+}
+
+// ResolvedAtNotIn applies the NotIn predicate on the "resolved_at" field.
+func ResolvedAtNotIn(vs ...time.Time) predicate.Ticket {
+	return predicate.Ticket(sql.FieldNotIn(FieldResolvedAt, vs...))
+}
+
+// ResolvedAtGT applies the GT predicate on the "resolved_at" field.
+func ResolvedAtGT(v time.Time) predicate.Ticket {
+	return predicate.Ticket(sql.FieldGT(FieldResolvedAt, v))
+}
+
+// ResolvedAtGTE applies the GTE predicate on the "resolved_at" field.
+func ResolvedAtGTE(v time.Time) predicate.Ticket {
+	return predicate.Ticket(sql.FieldGTE(FieldResolvedAt, v))
+}
+
+// ResolvedAtLT applies the LT predicate on the "resolved_at" field.
+func ResolvedAtLT(v time.Time) predicate.Ticket {
+	return predicate.Ticket(sql.FieldLT(FieldResolvedAt, v))
+}
+
+// ResolvedAtLTE applies the LTE predicate on the "resolved_at" field.
+func ResolvedAtLTE(v time.Time) predicate.Ticket {
+	return predicate.Ticket(sql.FieldLTE(FieldResolvedAt, v))
+}
+
+// ResolvedAtIsNil applies the IsNil predicate on the "resolved_at" field.
+func ResolvedAtIsNil() predicate.Ticket {
+	return predicate.Ticket(sql.FieldIsNull(FieldResolvedAt))
+}
+
+// ResolvedAtNotNil applies the NotNil predicate on the "resolved_at" field.
+func ResolvedAtNotNil() predicate.Ticket {
+	return predicate.Ticket(sql.FieldNotNull(FieldResolvedAt))
+}
+
+// ResponseDueAtEQ applies the EQ predicate on the "response_due_at" field.
+func ResponseDueAtEQ(v time.Time) predicate.Ticket {
+	return predicate.Ticket(sql.FieldEQ(FieldResponseDueAt, v))
+}
+
+// ResponseDueAtNEQ applies the NEQ predicate on the "response_due_at" field.
+func ResponseDueAtNEQ(v time.Time) predicate.Ticket {
+	return predicate.Ticket(sql.FieldNEQ(FieldResponseDueAt, v))
+}
+
+// ResponseDueAtIn applies the In predicate on the "response_due_at" field.
+func ResponseDueAtIn(vs ...time.Time) predicate.Ticket {
+	return predicate.Ticket(sql.FieldIn(FieldResponseDueAt, vs...))
+}
+
+// ResponseDueAtNotIn applies the NotIn predicate on the "response_due_at" field.
+func ResponseDueAtNotIn(vs ...time.Time) predicate.Ticket {
+	return predicate.Ticket(sql.FieldNotIn(FieldResponseDueAt, vs...))
+}
+
+// ResponseDueAtGT applies the GT predicate on the "response_due_at" field.
+func ResponseDueAtGT(v time.Time) predicate.Ticket {
+	return predicate.Ticket(sql.FieldGT(FieldResponseDueAt, v))
+}
+
+// ResponseDueAtGTE applies the GTE predicate on the "response_due_at" field.
+func ResponseDueAtGTE(v time.Time) predicate.Ticket {
+	return predicate.Ticket(sql.FieldGTE(FieldResponseDueAt, v))
+}
+
+// ResponseDueAtLT applies the LT predicate on the "response_due_at" field.
+func ResponseDueAtLT(v time.Time) predicate.Ticket {
+	return predicate.Ticket(sql.FieldLT(FieldResponseDueAt, v))
+}
+
+// ResponseDueAtLTE applies the LTE predicate on the "response_due_at" field.
+func ResponseDueAtLTE(v time.Time) predicate.Ticket {
+	return predicate.Ticket(sql.FieldLTE(FieldResponseDueAt, v))
+}
+
+// ResponseDueAtIsNil applies the IsNil predicate on the "response_due_at" field.
+func ResponseDueAtIsNil() predicate.Ticket {
+	return predicate.Ticket(sql.FieldIsNull(FieldResponseDueAt))
+}
+
+// ResponseDueAtNotNil applies the NotNil predicate on the "response_due_at" field.
+func ResponseDueAtNotNil() predicate.Ticket {
+	return predicate.Ticket(sql.FieldNotNull(FieldResponseDueAt))
+}
+
+// ResolutionDueAtEQ applies the EQ predicate on the "resolution_due_at" field.
+func ResolutionDueAtEQ(v time.Time) predicate.Ticket {
+	return predicate.Ticket(sql.FieldEQ(FieldResolutionDueAt, v))
+}
+
+// ResolutionDueAtNEQ applies the NEQ predicate on the "resolution_due_at" field.
+func ResolutionDueAtNEQ(v time.Time) predicate.Ticket {
+	return predicate.Ticket(sql.FieldNEQ(FieldResolutionDueAt, v))
+}
+
+// ResolutionDueAtIn applies the In predicate on the "resolution_due_at" field.
+func ResolutionDueAtIn(vs ...time.Time) predicate.Ticket {
+	return predicate.Ticket(sql.FieldIn(FieldResolutionDueAt, vs...))
+}
+
+// ResolutionDueAtNotIn applies the NotIn predicate on the "resolution_due_at" field.
+func ResolutionDueAtNotIn(vs ...time.Time) predicate.Ticket {
+	return predicate.Ticket(sql.FieldNotIn(FieldResolutionDueAt, vs...))
+}
+
+// ResolutionDueAtGT applies the GT predicate on the "resolution_due_at" field.
+func ResolutionDueAtGT(v time.Time) predicate.Ticket {
+	return predicate.Ticket(sql.FieldGT(FieldResolutionDueAt, v))
+}
+
+// ResolutionDueAtGTE applies the GTE predicate on the "resolution_due_at" field.
+func ResolutionDueAtGTE(v time.Time) predicate.Ticket {
+	return predicate.Ticket(sql.FieldGTE(FieldResolutionDueAt, v))
+}
+
+// ResolutionDueAtLT applies the LT predicate on the "resolution_due_at" field.
+func ResolutionDueAtLT(v time.Time) predicate.Ticket {
+	return predicate.Ticket(sql.FieldLT(FieldResolutionDueAt, v))
+}
+
+// ResolutionDueAtLTE applies the LTE predicate on the "resolution_due_at" field.
+func ResolutionDueAtLTE(v time.Time) predicate.Ticket {
+	return predicate.Ticket(sql.FieldLTE(FieldResolutionDueAt, v))
+}
+
+// ResolutionDueAtIsNil applies the IsNil predicate on the "resolution_due_at" field.
+func ResolutionDueAtIsNil() predicate.Ticket {
+	return predicate.Ticket(sql.FieldIsNull(FieldResolutionDueAt))
+}
+
+// ResolutionDueAtNotNil applies the NotNil predicate on the "resolution_due_at" field.
+func ResolutionDueAtNotNil() predicate.Ticket {
+	return predicate.Ticket(sql.FieldNotNull(FieldResolutionDueAt))
+}
+
+// ResponseRiskAtEQ applies the EQ predicate on the "response_risk_at" field.
+func ResponseRiskAtEQ(v time.Time) predicate.Ticket {
+	return predicate.Ticket(sql.FieldEQ(FieldResponseRiskAt, v))
+}
+
+// ResponseRiskAtNEQ applies the NEQ predicate on the "response_risk_at" field.
+func ResponseRiskAtNEQ(v time.Time) predicate.Ticket {
+	return predicate.Ticket(sql.FieldNEQ(FieldResponseRiskAt, v))
+}
+
+// ResponseRiskAtIn applies the In predicate on the "response_risk_at" field.
+func ResponseRiskAtIn(vs ...time.Time) predicate.Ticket {
+	return predicate.Ticket(sql.FieldIn(FieldResponseRiskAt, vs...))
+}
+
+// ResponseRiskAtNotIn applies the NotIn predicate on the "response_risk_at" field.
+func ResponseRiskAtNotIn(vs ...time.Time) predicate.Ticket {
+	return predicate.Ticket(sql.FieldNotIn(FieldResponseRiskAt, vs...))
+}
+
+// ResponseRiskAtGT applies the GT predicate on the "response_risk_at" field.
+func ResponseRiskAtGT(v time.Time) predicate.Ticket {
+	return predicate.Ticket(sql.FieldGT(FieldResponseRiskAt, v))
+}
+
+// ResponseRiskAtGTE applies the GTE predicate on the "response_risk_at" field.
+func ResponseRiskAtGTE(v time.Time) predicate.Ticket {
+	return predicate.Ticket(sql.FieldGTE(FieldResponseRiskAt, v))
+}
+
+// ResponseRiskAtLT applies the LT predicate on the "response_risk_at" field.
+func ResponseRiskAtLT(v time.Time) predicate.Ticket {
+	return predicate.Ticket(sql.FieldLT(FieldResponseRiskAt, v))
+}
+
+// ResponseRiskAtLTE applies the LTE predicate on the "response_risk_at" field.
+func ResponseRiskAtLTE(v time.Time) predicate.Ticket {
+	return predicate.Ticket(sql.FieldLTE(FieldResponseRiskAt, v))
+}
+
+// ResponseRiskAtIsNil applies the IsNil predicate on the "response_risk_at" field.
+func ResponseRiskAtIsNil() predicate.Ticket {
+	return predicate.Ticket(sql.FieldIsNull(FieldResponseRiskAt))
+}
+
+// ResponseRiskAtNotNil applies the NotNil predicate on the "response_risk_at" field.
+func ResponseRiskAtNotNil() predicate.Ticket {
+	return predicate.Ticket(sql.FieldNotNull(FieldResponseRiskAt))
+}
+
+// ResolutionRiskAtEQ applies the EQ predicate on the "resolution_risk_at" field.
+func ResolutionRiskAtEQ(v time.Time) predicate.Ticket {
+	return predicate.Ticket(sql.FieldEQ(FieldResolutionRiskAt, v))
+}
+
+// ResolutionRiskAtNEQ applies the NEQ predicate on the "resolution_risk_at" field.
+func ResolutionRiskAtNEQ(v time.Time) predicate.Ticket {
+	return predicate.Ticket(sql.FieldNEQ(FieldResolutionRiskAt, v))
+}
+
+// ResolutionRiskAtIn applies the In predicate on the "resolution_risk_at" field.
+func ResolutionRiskAtIn(vs ...time.Time) predicate.Ticket {
+	return predicate.Ticket(sql.FieldIn(FieldResolutionRiskAt, vs...))
+}
+
+// ResolutionRiskAtNotIn applies the NotIn predicate on the "resolution_risk_at" field.
+func ResolutionRiskAtNotIn(vs ...time.Time) predicate.Ticket {
+	return predicate.Ticket(sql.FieldNotIn(FieldResolutionRiskAt, vs...))
+}
+
+// ResolutionRiskAtGT applies the GT predicate on the "resolution_risk_at" field.
+func ResolutionRiskAtGT(v time.Time) predicate.Ticket {
+	return predicate.Ticket(sql.FieldGT(FieldResolutionRiskAt, v))
+}
+
+// ResolutionRiskAtGTE applies the GTE predicate on the "resolution_risk_at" field.
+func ResolutionRiskAtGTE(v time.Time) predicate.Ticket {
+	return predicate.Ticket(sql.FieldGTE(FieldResolutionRiskAt, v))
+}
+
+// ResolutionRiskAtLT applies the LT predicate on the "resolution_risk_at" field.
+func ResolutionRiskAtLT(v time.Time) predicate.Ticket {
+	return predicate.Ticket(sql.FieldLT(FieldResolutionRiskAt, v))
+}
+
+// ResolutionRiskAtLTE applies the LTE predicate on the "resolution_risk_at" field.
+func ResolutionRiskAtLTE(v time.Time) predicate.Ticket {
+	return predicate.Ticket(sql.FieldLTE(FieldResolutionRiskAt, v))
+}
+
+// ResolutionRiskAtIsNil applies the IsNil predicate on the "resolution_risk_at" field.
+func ResolutionRiskAtIsNil() predicate.Ticket {
+	return predicate.Ticket(sql.FieldIsNull(FieldResolutionRiskAt))
+}
+
+// ResolutionRiskAtNotNil applies the NotNil predicate on the "resolution_risk_at" field.
+func ResolutionRiskAtNotNil() predicate.Ticket {
+	return predicate.Ticket(sql.FieldNotNull(FieldResolutionRiskAt))
+}
+
+// SLAStartedAtEQ applies the EQ predicate on the "sla_started_at" field.
+func SLAStartedAtEQ(v time.Time) predicate.Ticket {
+	return predicate.Ticket(sql.FieldEQ(FieldSLAStartedAt, v))
+}
+
+// SLAStartedAtNEQ applies the NEQ predicate on the "sla_started_at" field.
+func SLAStartedAtNEQ(v time.Time) predicate.Ticket {
+	return predicate.Ticket(sql.FieldNEQ(FieldSLAStartedAt, v))
+}
+
+// SLAStartedAtIn applies the In predicate on the "sla_started_at" field.
+func SLAStartedAtIn(vs ...time.Time) predicate.Ticket {
+	return predicate.Ticket(sql.FieldIn(FieldSLAStartedAt, vs...))
+}
+
+// SLAStartedAtNotIn applies the NotIn predicate on the "sla_started_at" field.
+func SLAStartedAtNotIn(vs ...time.Time) predicate.Ticket {
+	return predicate.Ticket(sql.FieldNotIn(FieldSLAStartedAt, vs...))
+}
+
+// SLAStartedAtGT applies the GT predicate on the "sla_started_at" field.
+func SLAStartedAtGT(v time.Time) predicate.Ticket {
+	return predicate.Ticket(sql.FieldGT(FieldSLAStartedAt, v))
+}
+
+// SLAStartedAtGTE applies the GTE predicate on the "sla_started_at" field.
+func SLAStartedAtGTE(v time.Time) predicate.Ticket {
+	return predicate.Ticket(sql.FieldGTE(FieldSLAStartedAt, v))
+}
+
+// SLAStartedAtLT applies the LT predicate on the "sla_started_at" field.
+func SLAStartedAtLT(v time.Time) predicate.Ticket {
+	return predicate.Ticket(sql.FieldLT(FieldSLAStartedAt, v))
+}
+
+// SLAStartedAtLTE applies the LTE predicate on the "sla_started_at" field.
+func SLAStartedAtLTE(v time.Time) predicate.Ticket {
+	return predicate.Ticket(sql.FieldLTE(FieldSLAStartedAt, v))
+}
+
+// SLAStartedAtIsNil applies the IsNil predicate on the "sla_started_at" field.
+func SLAStartedAtIsNil() predicate.Ticket {
+	return predicate.Ticket(sql.FieldIsNull(FieldSLAStartedAt))
+}
+
+// SLAStartedAtNotNil applies the NotNil predicate on the "sla_started_at" field.
+func SLAStartedAtNotNil() predicate.Ticket {
+	return predicate.Ticket(sql.FieldNotNull(FieldSLAStartedAt))
+}
+
+// SLAPausedSinceEQ applies the EQ predicate on the "sla_paused_since" field.
+func SLAPausedSinceEQ(v time.Time) predicate.Ticket {
+	return predicate.Ticket(sql.FieldEQ(FieldSLAPausedSince, v))
+}
+
+// SLAPausedSinceNEQ applies the NEQ predicate on the "sla_paused_since" field.
+func SLAPausedSinceNEQ(v time.Time) predicate.Ticket {
+	return predicate.Ticket(sql.FieldNEQ(FieldSLAPausedSince, v))
+}
+
+// SLAPausedSinceIn applies the In predicate on the "sla_paused_since" field.
+func SLAPausedSinceIn(vs ...time.Time) predicate.Ticket {
+	return predicate.Ticket(sql.FieldIn(FieldSLAPausedSince, vs...))
+}
+
+// SLAPausedSinceNotIn applies the NotIn predicate on the "sla_paused_since" field.
+func SLAPausedSinceNotIn(vs ...time.Time) predicate.Ticket {
+	return predicate.Ticket(sql.FieldNotIn(FieldSLAPausedSince, vs...))
+}
+
+// SLAPausedSinceGT applies the GT predicate on the "sla_paused_since" field.
+func SLAPausedSinceGT(v time.Time) predicate.Ticket {
+	return predicate.Ticket(sql.FieldGT(FieldSLAPausedSince, v))
+}
+
+// SLAPausedSinceGTE applies the GTE predicate on the "sla_paused_since" field.
+func SLAPausedSinceGTE(v time.Time) predicate.Ticket {
+	return predicate.Ticket(sql.FieldGTE(FieldSLAPausedSince, v))
+}
+
+// SLAPausedSinceLT applies the LT predicate on the "sla_paused_since" field.
+func SLAPausedSinceLT(v time.Time) predicate.Ticket {
+	return predicate.Ticket(sql.FieldLT(FieldSLAPausedSince, v))
+}
+
+// SLAPausedSinceLTE applies the LTE predicate on the "sla_paused_since" field.
+func SLAPausedSinceLTE(v time.Time) predicate.Ticket {
+	return predicate.Ticket(sql.FieldLTE(FieldSLAPausedSince, v))
+}
+
+// SLAPausedSinceIsNil applies the IsNil predicate on the "sla_paused_since" field.
+func SLAPausedSinceIsNil() predicate.Ticket {
+	return predicate.Ticket(sql.FieldIsNull(FieldSLAPausedSince))
+}
+
+// SLAPausedSinceNotNil applies the NotNil predicate on the "sla_paused_since" field.
+func SLAPausedSinceNotNil() predicate.Ticket {
+	return predicate.Ticket(sql.FieldNotNull(FieldSLAPausedSince))
+}
+
+// SLAPausedSecondsEQ applies the EQ predicate on the "sla_paused_seconds" field.
+func SLAPausedSecondsEQ(v int64) predicate.Ticket {
+	return predicate.Ticket(sql.FieldEQ(FieldSLAPausedSeconds, v))
+}
+
+// SLAPausedSecondsNEQ applies the NEQ predicate on the "sla_paused_seconds" field.
+func SLAPausedSecondsNEQ(v int64) predicate.Ticket {
+	return predicate.Ticket(sql.FieldNEQ(FieldSLAPausedSeconds, v))
+}
+
+// SLAPausedSecondsIn applies the In predicate on the "sla_paused_seconds" field.
+func SLAPausedSecondsIn(vs ...int64) predicate.Ticket {
+	return predicate.Ticket(sql.FieldIn(FieldSLAPausedSeconds, vs...))
+}
+
+// SLAPausedSecondsNotIn applies the NotIn predicate on the "sla_paused_seconds" field.
+func SLAPausedSecondsNotIn(vs ...int64) predicate.Ticket {
+	return predicate.Ticket(sql.FieldNotIn(FieldSLAPausedSeconds, vs...))
+}
+
+// SLAPausedSecondsGT applies the GT predicate on the "sla_paused_seconds" field.
+func SLAPausedSecondsGT(v int64) predicate.Ticket {
+	return predicate.Ticket(sql.FieldGT(FieldSLAPausedSeconds, v))
+}
+
+// SLAPausedSecondsGTE applies the GTE predicate on the "sla_paused_seconds" field.
+func SLAPausedSecondsGTE(v int64) predicate.Ticket {
+	return predicate.Ticket(sql.FieldGTE(FieldSLAPausedSeconds, v))
+}
+
+// SLAPausedSecondsLT applies the LT predicate on the "sla_paused_seconds" field.
+func SLAPausedSecondsLT(v int64) predicate.Ticket {
+	return predicate.Ticket(sql.FieldLT(FieldSLAPausedSeconds, v))
+}
+
+// SLAPausedSecondsLTE applies the LTE predicate on the "sla_paused_seconds" field.
+func SLAPausedSecondsLTE(v int64) predicate.Ticket {
+	return predicate.Ticket(sql.FieldLTE(FieldSLAPausedSeconds, v))
+}
+
+// SLAPausedBusinessSecondsEQ applies the EQ predicate on the "sla_paused_business_seconds" field.
+func SLAPausedBusinessSecondsEQ(v int64) predicate.Ticket {
+	return predicate.Ticket(sql.FieldEQ(FieldSLAPausedBusinessSeconds, v))
+}
+
+// SLAPausedBusinessSecondsNEQ applies the NEQ predicate on the "sla_paused_business_seconds" field.
+func SLAPausedBusinessSecondsNEQ(v int64) predicate.Ticket {
+	return predicate.Ticket(sql.FieldNEQ(FieldSLAPausedBusinessSeconds, v))
+}
+
+// SLAPausedBusinessSecondsIn applies the In predicate on the "sla_paused_business_seconds" field.
+func SLAPausedBusinessSecondsIn(vs ...int64) predicate.Ticket {
+	return predicate.Ticket(sql.FieldIn(FieldSLAPausedBusinessSeconds, vs...))
+}
+
+// SLAPausedBusinessSecondsNotIn applies the NotIn predicate on the "sla_paused_business_seconds" field.
+func SLAPausedBusinessSecondsNotIn(vs ...int64) predicate.Ticket {
+	return predicate.Ticket(sql.FieldNotIn(FieldSLAPausedBusinessSeconds, vs...))
+}
+
+// SLAPausedBusinessSecondsGT applies the GT predicate on the "sla_paused_business_seconds" field.
+func SLAPausedBusinessSecondsGT(v int64) predicate.Ticket {
+	return predicate.Ticket(sql.FieldGT(FieldSLAPausedBusinessSeconds, v))
+}
+
+// SLAPausedBusinessSecondsGTE applies the GTE predicate on the "sla_paused_business_seconds" field.
+func SLAPausedBusinessSecondsGTE(v int64) predicate.Ticket {
+	return predicate.Ticket(sql.FieldGTE(FieldSLAPausedBusinessSeconds, v))
+}
+
+// SLAPausedBusinessSecondsLT applies the LT predicate on the "sla_paused_business_seconds" field.
+func SLAPausedBusinessSecondsLT(v int64) predicate.Ticket {
+	return predicate.Ticket(sql.FieldLT(FieldSLAPausedBusinessSeconds, v))
+}
+
+// SLAPausedBusinessSecondsLTE applies the LTE predicate on the "sla_paused_business_seconds" field.
+func SLAPausedBusinessSecondsLTE(v int64) predicate.Ticket {
+	return predicate.Ticket(sql.FieldLTE(FieldSLAPausedBusinessSeconds, v))
+}
+
+// ResponseBreachedAtEQ applies the EQ predicate on the "response_breached_at" field.
+func ResponseBreachedAtEQ(v time.Time) predicate.Ticket {
+	return predicate.Ticket(sql.FieldEQ(FieldResponseBreachedAt, v))
+}
+
+// ResponseBreachedAtNEQ applies the NEQ predicate on the "response_breached_at" field.
+func ResponseBreachedAtNEQ(v time.Time) predicate.Ticket {
+	return predicate.Ticket(sql.FieldNEQ(FieldResponseBreachedAt, v))
+}
+
+// ResponseBreachedAtIn applies the In predicate on the "response_breached_at" field.
+func ResponseBreachedAtIn(vs ...time.Time) predicate.Ticket {
+	return predicate.Ticket(sql.FieldIn(FieldResponseBreachedAt, vs...))
+}
+
+// ResponseBreachedAtNotIn applies the NotIn predicate on the "response_breached_at" field.
+func ResponseBreachedAtNotIn(vs ...time.Time) predicate.Ticket {
+	return predicate.Ticket(sql.FieldNotIn(FieldResponseBreachedAt, vs...))
+}
+
+// ResponseBreachedAtGT applies the GT predicate on the "response_breached_at" field.
+func ResponseBreachedAtGT(v time.Time) predicate.Ticket {
+	return predicate.Ticket(sql.FieldGT(FieldResponseBreachedAt, v))
+}
+
+// ResponseBreachedAtGTE applies the GTE predicate on the "response_breached_at" field.
+func ResponseBreachedAtGTE(v time.Time) predicate.Ticket {
+	return predicate.Ticket(sql.FieldGTE(FieldResponseBreachedAt, v))
+}
+
+// ResponseBreachedAtLT applies the LT predicate on the "response_breached_at" field.
+func ResponseBreachedAtLT(v time.Time) predicate.Ticket {
+	return predicate.Ticket(sql.FieldLT(FieldResponseBreachedAt, v))
+}
+
+// ResponseBreachedAtLTE applies the LTE predicate on the "response_breached_at" field.
+func ResponseBreachedAtLTE(v time.Time) predicate.Ticket {
+	return predicate.Ticket(sql.FieldLTE(FieldResponseBreachedAt, v))
+}
+
+// ResponseBreachedAtIsNil applies the IsNil predicate on the "response_breached_at" field.
+func ResponseBreachedAtIsNil() predicate.Ticket {
+	return predicate.Ticket(sql.FieldIsNull(FieldResponseBreachedAt))
+}
+
+// ResponseBreachedAtNotNil applies the NotNil predicate on the "response_breached_at" field.
+func ResponseBreachedAtNotNil() predicate.Ticket {
+	return predicate.Ticket(sql.FieldNotNull(FieldResponseBreachedAt))
+}
+
+// ResolutionBreachedAtEQ applies the EQ predicate on the "resolution_breached_at" field.
+func ResolutionBreachedAtEQ(v time.Time) predicate.Ticket {
+	return predicate.Ticket(sql.FieldEQ(FieldResolutionBreachedAt, v))
+}
+
+// ResolutionBreachedAtNEQ applies the NEQ predicate on the "resolution_breached_at" field.
+func ResolutionBreachedAtNEQ(v time.Time) predicate.Ticket {
+	return predicate.Ticket(sql.FieldNEQ(FieldResolutionBreachedAt, v))
+}
+
+// ResolutionBreachedAtIn applies the In predicate on the "resolution_breached_at" field.
+func ResolutionBreachedAtIn(vs ...time.Time) predicate.Ticket {
+	return predicate.Ticket(sql.FieldIn(FieldResolutionBreachedAt, vs...))
+}
+
+// ResolutionBreachedAtNotIn applies the NotIn predicate on the "resolution_breached_at" field.
+func ResolutionBreachedAtNotIn(vs ...time.Time) predicate.Ticket {
+	return predicate.Ticket(sql.FieldNotIn(FieldResolutionBreachedAt, vs...))
+}
+
+// ResolutionBreachedAtGT applies the GT predicate on the "resolution_breached_at" field.
+func ResolutionBreachedAtGT(v time.Time) predicate.Ticket {
+	return predicate.Ticket(sql.FieldGT(FieldResolutionBreachedAt, v))
+}
+
+// ResolutionBreachedAtGTE applies the GTE predicate on the "resolution_breached_at" field.
+func ResolutionBreachedAtGTE(v time.Time) predicate.Ticket {
+	return predicate.Ticket(sql.FieldGTE(FieldResolutionBreachedAt, v))
+}
+
+// ResolutionBreachedAtLT applies the LT predicate on the "resolution_breached_at" field.
+func ResolutionBreachedAtLT(v time.Time) predicate.Ticket {
+	return predicate.Ticket(sql.FieldLT(FieldResolutionBreachedAt, v))
+}
+
+// ResolutionBreachedAtLTE applies the LTE predicate on the "resolution_breached_at" field.
+func ResolutionBreachedAtLTE(v time.Time) predicate.Ticket {
+	return predicate.Ticket(sql.FieldLTE(FieldResolutionBreachedAt, v))
+}
+
+// ResolutionBreachedAtIsNil applies the IsNil predicate on the "resolution_breached_at" field.
+func ResolutionBreachedAtIsNil() predicate.Ticket {
+	return predicate.Ticket(sql.FieldIsNull(FieldResolutionBreachedAt))
+}
+
+// ResolutionBreachedAtNotNil applies the NotNil predicate on the "resolution_breached_at" field.
+func ResolutionBreachedAtNotNil() predicate.Ticket {
+	return predicate.Ticket(sql.FieldNotNull(FieldResolutionBreachedAt))
+}
+
+// ResponseDueKeyEQ applies the EQ predicate on the "response_due_key" field.
+func ResponseDueKeyEQ(v time.Time) predicate.Ticket {
+	return predicate.Ticket(sql.FieldEQ(FieldResponseDueKey, v))
+}
+
+// ResponseDueKeyNEQ applies the NEQ predicate on the "response_due_key" field.
+func ResponseDueKeyNEQ(v time.Time) predicate.Ticket {
+	return predicate.Ticket(sql.FieldNEQ(FieldResponseDueKey, v))
+}
+
+// ResponseDueKeyIn applies the In predicate on the "response_due_key" field.
+func ResponseDueKeyIn(vs ...time.Time) predicate.Ticket {
+	return predicate.Ticket(sql.FieldIn(FieldResponseDueKey, vs...))
+}
+
+// ResponseDueKeyNotIn applies the NotIn predicate on the "response_due_key" field.
+func ResponseDueKeyNotIn(vs ...time.Time) predicate.Ticket {
+	return predicate.Ticket(sql.FieldNotIn(FieldResponseDueKey, vs...))
+}
+
+// ResponseDueKeyGT applies the GT predicate on the "response_due_key" field.
+func ResponseDueKeyGT(v time.Time) predicate.Ticket {
+	return predicate.Ticket(sql.FieldGT(FieldResponseDueKey, v))
+}
+
+// ResponseDueKeyGTE applies the GTE predicate on the "response_due_key" field.
+func ResponseDueKeyGTE(v time.Time) predicate.Ticket {
+	return predicate.Ticket(sql.FieldGTE(FieldResponseDueKey, v))
+}
+
+// ResponseDueKeyLT applies the LT predicate on the "response_due_key" field.
+func ResponseDueKeyLT(v time.Time) predicate.Ticket {
+	return predicate.Ticket(sql.FieldLT(FieldResponseDueKey, v))
+}
+
+// ResponseDueKeyLTE applies the LTE predicate on the "response_due_key" field.
+func ResponseDueKeyLTE(v time.Time) predicate.Ticket {
+	return predicate.Ticket(sql.FieldLTE(FieldResponseDueKey, v))
+}
+
+// ResolutionDueKeyEQ applies the EQ predicate on the "resolution_due_key" field.
+func ResolutionDueKeyEQ(v time.Time) predicate.Ticket {
+	return predicate.Ticket(sql.FieldEQ(FieldResolutionDueKey, v))
+}
+
+// ResolutionDueKeyNEQ applies the NEQ predicate on the "resolution_due_key" field.
+func ResolutionDueKeyNEQ(v time.Time) predicate.Ticket {
+	return predicate.Ticket(sql.FieldNEQ(FieldResolutionDueKey, v))
+}
+
+// ResolutionDueKeyIn applies the In predicate on the "resolution_due_key" field.
+func ResolutionDueKeyIn(vs ...time.Time) predicate.Ticket {
+	return predicate.Ticket(sql.FieldIn(FieldResolutionDueKey, vs...))
+}
+
+// ResolutionDueKeyNotIn applies the NotIn predicate on the "resolution_due_key" field.
+func ResolutionDueKeyNotIn(vs ...time.Time) predicate.Ticket {
+	return predicate.Ticket(sql.FieldNotIn(FieldResolutionDueKey, vs...))
+}
+
+// ResolutionDueKeyGT applies the GT predicate on the "resolution_due_key" field.
+func ResolutionDueKeyGT(v time.Time) predicate.Ticket {
+	return predicate.Ticket(sql.FieldGT(FieldResolutionDueKey, v))
+}
+
+// ResolutionDueKeyGTE applies the GTE predicate on the "resolution_due_key" field.
+func ResolutionDueKeyGTE(v time.Time) predicate.Ticket {
+	return predicate.Ticket(sql.FieldGTE(FieldResolutionDueKey, v))
+}
+
+// ResolutionDueKeyLT applies the LT predicate on the "resolution_due_key" field.
+func ResolutionDueKeyLT(v time.Time) predicate.Ticket {
+	return predicate.Ticket(sql.FieldLT(FieldResolutionDueKey, v))
+}
+
+// ResolutionDueKeyLTE applies the LTE predicate on the "resolution_due_key" field.
+func ResolutionDueKeyLTE(v time.Time) predicate.Ticket {
+	return predicate.Ticket(sql.FieldLTE(FieldResolutionDueKey, v))
 }
 
 // HasCategory applies the HasEdge predicate on the "category" edge.

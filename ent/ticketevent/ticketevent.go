@@ -129,6 +129,7 @@ const (
 	KindEXPLANATION_REQUESTED Kind = "EXPLANATION_REQUESTED"
 	KindEXPLANATION_UPDATED   Kind = "EXPLANATION_UPDATED"
 	KindDUPLICATE             Kind = "DUPLICATE"
+	KindSLA_BREACHED          Kind = "SLA_BREACHED"
 )
 
 func (k Kind) String() string {
@@ -138,7 +139,7 @@ func (k Kind) String() string {
 // KindValidator is a validator for the "kind" field enum values. It is called by the builders before save.
 func KindValidator(k Kind) error {
 	switch k {
-	case KindCREATED, KindUPDATED, KindDELETED, KindTRANSITIONED, KindASSIGNED, KindTAGGED, KindMEMO_ADDED, KindMEMO_EDITED, KindLINKED, KindUNLINKED, KindWATCHED, KindUNWATCHED, KindPROPAGATED, KindDELIVERY_UPDATED, KindPLAYBOOK_RUN, KindPLAYBOOK_RUN_UPDATED, KindATTACHMENT_ADDED, KindATTACHMENT_DELETED, KindEVIDENCE_ADDED, KindEXPLANATION_REQUESTED, KindEXPLANATION_UPDATED, KindDUPLICATE:
+	case KindCREATED, KindUPDATED, KindDELETED, KindTRANSITIONED, KindASSIGNED, KindTAGGED, KindMEMO_ADDED, KindMEMO_EDITED, KindLINKED, KindUNLINKED, KindWATCHED, KindUNWATCHED, KindPROPAGATED, KindDELIVERY_UPDATED, KindPLAYBOOK_RUN, KindPLAYBOOK_RUN_UPDATED, KindATTACHMENT_ADDED, KindATTACHMENT_DELETED, KindEVIDENCE_ADDED, KindEXPLANATION_REQUESTED, KindEXPLANATION_UPDATED, KindDUPLICATE, KindSLA_BREACHED:
 		return nil
 	default:
 		return fmt.Errorf("ticketevent: invalid enum value for kind field: %q", k)

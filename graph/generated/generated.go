@@ -40,6 +40,7 @@ import (
 	"socdesk/internal/policies"
 	"socdesk/internal/reputation"
 	"socdesk/internal/schedules"
+	"socdesk/internal/sla"
 	"socdesk/internal/tasks"
 	"socdesk/internal/tickets"
 	"socdesk/internal/ticketstats"
@@ -68,6 +69,7 @@ type Config = graphql.Config[ResolverRoot, DirectiveRoot, ComplexityRoot]
 type ResolverRoot interface {
 	Attachment() AttachmentResolver
 	BulkTicketOutcome() BulkTicketOutcomeResolver
+	Category() CategoryResolver
 	Channel() ChannelResolver
 	CompliancePolicy() CompliancePolicyResolver
 	Delivery() DeliveryResolver
@@ -129,13 +131,27 @@ type ComplexityRoot struct {
 		Succeeded func(childComplexity int) int
 	}
 
-	Category struct {
-		CreatedAt   func(childComplexity int) int
-		Description func(childComplexity int) int
+	BusinessCalendar struct {
+		DayEnd      func(childComplexity int) int
+		DayStart    func(childComplexity int) int
+		Holidays    func(childComplexity int) int
 		ID          func(childComplexity int) int
+		IsDefault   func(childComplexity int) int
 		Name        func(childComplexity int) int
-		UpdatedAt   func(childComplexity int) int
-		Workflow    func(childComplexity int) int
+		Site        func(childComplexity int) int
+		SiteID      func(childComplexity int) int
+		TimeZone    func(childComplexity int) int
+		WorkingDays func(childComplexity int) int
+	}
+
+	Category struct {
+		CreatedAt     func(childComplexity int) int
+		Description   func(childComplexity int) int
+		ID            func(childComplexity int) int
+		Name          func(childComplexity int) int
+		ServiceLevels func(childComplexity int) int
+		UpdatedAt     func(childComplexity int) int
+		Workflow      func(childComplexity int) int
 	}
 
 	Channel struct {
@@ -591,6 +607,7 @@ type ComplexityRoot struct {
 		BulkUpdateTickets          func(childComplexity int, ids []int, change tickets.BulkChange) int
 		CloseTask                  func(childComplexity int, id int, note string, expectedVersion *int) int
 		CopyLibrarySchedules       func(childComplexity int, ids []string, siteID int, timeZone string, activate bool, ownerID *int, watcherIDs []int) int
+		CreateBusinessCalendar     func(childComplexity int, input sla.CalendarInput) int
 		CreateCategory             func(childComplexity int, input ent.CreateCategoryInput) int
 		CreateChannel              func(childComplexity int, input notify.ChannelInput) int
 		CreateCompliancePolicy     func(childComplexity int, input ent.CreateCompliancePolicyInput) int
@@ -606,6 +623,7 @@ type ComplexityRoot struct {
 		CreateTicket               func(childComplexity int, input tickets.CreateInput) int
 		CreateUser                 func(childComplexity int, input ent.CreateUserInput) int
 		DeleteAttachment           func(childComplexity int, id int) int
+		DeleteBusinessCalendar     func(childComplexity int, id int) int
 		DeleteCategory             func(childComplexity int, id int) int
 		DeleteCompliancePolicy     func(childComplexity int, id int) int
 		DeleteDepartment           func(childComplexity int, id int) int
@@ -630,10 +648,12 @@ type ComplexityRoot struct {
 		RetryPlaybookRun           func(childComplexity int, id int) int
 		ReviewExplanation          func(childComplexity int, action explanationstep.Action, comment *string, expectedVersion *int) int
 		RunPlaybook                func(childComplexity int, id int, ticketIDs []int) int
+		SetCategoryServiceLevels   func(childComplexity int, categoryID int, serviceLevels []*sla.Level) int
 		TestChannel                func(childComplexity int, id int, userID *int) int
 		TransitionTicket           func(childComplexity int, id int, action workflow.Action, toStatus *ticket.Status, reason *string, expectedVersion *int) int
 		UnlinkTickets              func(childComplexity int, id int) int
 		UnwatchTicket              func(childComplexity int, id int, userID *int) int
+		UpdateBusinessCalendar     func(childComplexity int, id int, input sla.CalendarInput) int
 		UpdateCategory             func(childComplexity int, id int, input ent.UpdateCategoryInput) int
 		UpdateChannel              func(childComplexity int, id int, input notify.ChannelInput) int
 		UpdateCompliancePolicy     func(childComplexity int, id int, input ent.UpdateCompliancePolicyInput) int
@@ -736,6 +756,7 @@ type ComplexityRoot struct {
 	}
 
 	Query struct {
+		BusinessCalendars     func(childComplexity int) int
 		Categories            func(childComplexity int) int
 		Channels              func(childComplexity int) int
 		Deliveries            func(childComplexity int, first *int, after *entgql.Cursor[int], last *int, before *entgql.Cursor[int], status *delivery.Status, kind *delivery.Kind, channelType *schematype.ChannelType, recipientID *int, ticketID *int) int
@@ -754,6 +775,7 @@ type ComplexityRoot struct {
 		PlaybookRuns          func(childComplexity int, first *int, after *entgql.Cursor[int], last *int, before *entgql.Cursor[int], status *playbookrun.Status, playbookID *int) int
 		Playbooks             func(childComplexity int) int
 		Policies              func(childComplexity int, filter *policies.Filter, orderBy *ent.CompliancePolicyOrder, first *int, after *entgql.Cursor[int], last *int, before *entgql.Cursor[int]) int
+		ServiceLevelDefaults  func(childComplexity int) int
 		Sites                 func(childComplexity int) int
 		Tags                  func(childComplexity int) int
 		TaskSchedules         func(childComplexity int, filter *schedules.Filter, first *int, after *entgql.Cursor[int], last *int, before *entgql.Cursor[int]) int
@@ -804,6 +826,13 @@ type ComplexityRoot struct {
 		ContentType  func(childComplexity int) int
 		Method       func(childComplexity int) int
 		URL          func(childComplexity int) int
+	}
+
+	ServiceLevel struct {
+		Amount   func(childComplexity int) int
+		Clock    func(childComplexity int) int
+		Measure  func(childComplexity int) int
+		Priority func(childComplexity int) int
 	}
 
 	Site struct {
@@ -966,6 +995,11 @@ type ComplexityRoot struct {
 		RelatedTickets    func(childComplexity int, by []tickets.RelatedBy, first *int, after *entgql.Cursor[int]) int
 		Reputation        func(childComplexity int) int
 		Resolution        func(childComplexity int) int
+		ResolutionDueAt   func(childComplexity int) int
+		ResolvedAt        func(childComplexity int) int
+		RespondedAt       func(childComplexity int) int
+		ResponseDueAt     func(childComplexity int) int
+		SLAState          func(childComplexity int) int
 		Schedule          func(childComplexity int) int
 		ScheduleID        func(childComplexity int) int
 		Site              func(childComplexity int) int
@@ -1133,6 +1167,9 @@ type AttachmentResolver interface {
 type BulkTicketOutcomeResolver interface {
 	Error(ctx context.Context, obj *tickets.BulkResult) (*model.BulkError, error)
 }
+type CategoryResolver interface {
+	ServiceLevels(ctx context.Context, obj *ent.Category) ([]*sla.Level, error)
+}
 type ChannelResolver interface {
 	Settings(ctx context.Context, obj *ent.Channel) (*channels.Settings, error)
 	HasSecret(ctx context.Context, obj *ent.Channel) (bool, error)
@@ -1234,6 +1271,10 @@ type MutationResolver interface {
 	UpdateDetectionRule(ctx context.Context, id int, input ingest.RuleInput) (*ent.DetectionRule, error)
 	DeleteDetectionRule(ctx context.Context, id int) (int, error)
 	IngestDetection(ctx context.Context, rule string, event any, idempotencyKey *string) (*ingest.Result, error)
+	CreateBusinessCalendar(ctx context.Context, input sla.CalendarInput) (*ent.BusinessCalendar, error)
+	UpdateBusinessCalendar(ctx context.Context, id int, input sla.CalendarInput) (*ent.BusinessCalendar, error)
+	DeleteBusinessCalendar(ctx context.Context, id int) (int, error)
+	SetCategoryServiceLevels(ctx context.Context, categoryID int, serviceLevels []*sla.Level) (*ent.Category, error)
 }
 type NotificationPreferenceResolver interface {
 	Channel(ctx context.Context, obj *schematype.NotificationPreference) (*ent.Channel, error)
@@ -1274,6 +1315,8 @@ type QueryResolver interface {
 	TicketMetrics(ctx context.Context, filter *tickets.Filter, groupBy []ticketstats.Group, period *ticketstats.Period, from time.Time, to time.Time, timeZone *string) (*ticketstats.Result, error)
 	DetectionRules(ctx context.Context, after *entgql.Cursor[int], first *int, before *entgql.Cursor[int], last *int) (*ent.DetectionRuleConnection, error)
 	DetectionRule(ctx context.Context, key string) (*ent.DetectionRule, error)
+	BusinessCalendars(ctx context.Context) ([]*ent.BusinessCalendar, error)
+	ServiceLevelDefaults(ctx context.Context) ([]*sla.Level, error)
 }
 type SubscriptionResolver interface {
 	TicketEvents(ctx context.Context, filter *tickets.Filter, after *string) (<-chan *live.Change, error)
@@ -1301,6 +1344,7 @@ type TicketResolver interface {
 	QueryFilter(ctx context.Context, obj *ent.Ticket) (any, error)
 	Reputation(ctx context.Context, obj *ent.Ticket) ([]*reputation.Result, error)
 	DetectionCount(ctx context.Context, obj *ent.Ticket) (int, error)
+	SLAState(ctx context.Context, obj *ent.Ticket) (*schematype.SLAState, error)
 }
 type TicketChangeResolver interface {
 	Actor(ctx context.Context, obj *live.Change) (*ent.User, error)
@@ -1308,6 +1352,8 @@ type TicketChangeResolver interface {
 
 type TicketFilterResolver interface {
 	Overdue(ctx context.Context, obj *tickets.Filter, data *bool) error
+
+	SLAStates(ctx context.Context, obj *tickets.Filter, data []schematype.SLAState) error
 }
 
 // endregion ************************** generated!.gotpl **************************
@@ -1482,6 +1528,67 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.BulkTicketResult.Succeeded(childComplexity), true
 
+	case "BusinessCalendar.dayEnd":
+		if e.ComplexityRoot.BusinessCalendar.DayEnd == nil {
+			break
+		}
+
+		return e.ComplexityRoot.BusinessCalendar.DayEnd(childComplexity), true
+	case "BusinessCalendar.dayStart":
+		if e.ComplexityRoot.BusinessCalendar.DayStart == nil {
+			break
+		}
+
+		return e.ComplexityRoot.BusinessCalendar.DayStart(childComplexity), true
+	case "BusinessCalendar.holidays":
+		if e.ComplexityRoot.BusinessCalendar.Holidays == nil {
+			break
+		}
+
+		return e.ComplexityRoot.BusinessCalendar.Holidays(childComplexity), true
+	case "BusinessCalendar.id":
+		if e.ComplexityRoot.BusinessCalendar.ID == nil {
+			break
+		}
+
+		return e.ComplexityRoot.BusinessCalendar.ID(childComplexity), true
+	case "BusinessCalendar.isDefault":
+		if e.ComplexityRoot.BusinessCalendar.IsDefault == nil {
+			break
+		}
+
+		return e.ComplexityRoot.BusinessCalendar.IsDefault(childComplexity), true
+	case "BusinessCalendar.name":
+		if e.ComplexityRoot.BusinessCalendar.Name == nil {
+			break
+		}
+
+		return e.ComplexityRoot.BusinessCalendar.Name(childComplexity), true
+	case "BusinessCalendar.site":
+		if e.ComplexityRoot.BusinessCalendar.Site == nil {
+			break
+		}
+
+		return e.ComplexityRoot.BusinessCalendar.Site(childComplexity), true
+	case "BusinessCalendar.siteID":
+		if e.ComplexityRoot.BusinessCalendar.SiteID == nil {
+			break
+		}
+
+		return e.ComplexityRoot.BusinessCalendar.SiteID(childComplexity), true
+	case "BusinessCalendar.timeZone":
+		if e.ComplexityRoot.BusinessCalendar.TimeZone == nil {
+			break
+		}
+
+		return e.ComplexityRoot.BusinessCalendar.TimeZone(childComplexity), true
+	case "BusinessCalendar.workingDays":
+		if e.ComplexityRoot.BusinessCalendar.WorkingDays == nil {
+			break
+		}
+
+		return e.ComplexityRoot.BusinessCalendar.WorkingDays(childComplexity), true
+
 	case "Category.createdAt":
 		if e.ComplexityRoot.Category.CreatedAt == nil {
 			break
@@ -1506,6 +1613,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Category.Name(childComplexity), true
+	case "Category.serviceLevels":
+		if e.ComplexityRoot.Category.ServiceLevels == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Category.ServiceLevels(childComplexity), true
 	case "Category.updatedAt":
 		if e.ComplexityRoot.Category.UpdatedAt == nil {
 			break
@@ -3482,6 +3595,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Mutation.CopyLibrarySchedules(childComplexity, args["ids"].([]string), args["siteID"].(int), args["timeZone"].(string), args["activate"].(bool), args["ownerID"].(*int), args["watcherIDs"].([]int)), true
+	case "Mutation.createBusinessCalendar":
+		if e.ComplexityRoot.Mutation.CreateBusinessCalendar == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_createBusinessCalendar_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.CreateBusinessCalendar(childComplexity, args["input"].(sla.CalendarInput)), true
 	case "Mutation.createCategory":
 		if e.ComplexityRoot.Mutation.CreateCategory == nil {
 			break
@@ -3647,6 +3771,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Mutation.DeleteAttachment(childComplexity, args["id"].(int)), true
+	case "Mutation.deleteBusinessCalendar":
+		if e.ComplexityRoot.Mutation.DeleteBusinessCalendar == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_deleteBusinessCalendar_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.DeleteBusinessCalendar(childComplexity, args["id"].(int)), true
 	case "Mutation.deleteCategory":
 		if e.ComplexityRoot.Mutation.DeleteCategory == nil {
 			break
@@ -3911,6 +4046,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Mutation.RunPlaybook(childComplexity, args["id"].(int), args["ticketIDs"].([]int)), true
+	case "Mutation.setCategoryServiceLevels":
+		if e.ComplexityRoot.Mutation.SetCategoryServiceLevels == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_setCategoryServiceLevels_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.SetCategoryServiceLevels(childComplexity, args["categoryID"].(int), args["serviceLevels"].([]*sla.Level)), true
 	case "Mutation.testChannel":
 		if e.ComplexityRoot.Mutation.TestChannel == nil {
 			break
@@ -3955,6 +4101,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Mutation.UnwatchTicket(childComplexity, args["id"].(int), args["userID"].(*int)), true
+	case "Mutation.updateBusinessCalendar":
+		if e.ComplexityRoot.Mutation.UpdateBusinessCalendar == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_updateBusinessCalendar_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.UpdateBusinessCalendar(childComplexity, args["id"].(int), args["input"].(sla.CalendarInput)), true
 	case "Mutation.updateCategory":
 		if e.ComplexityRoot.Mutation.UpdateCategory == nil {
 			break
@@ -4475,6 +4632,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.PlaybookRunResult.Results(childComplexity), true
 
+	case "Query.businessCalendars":
+		if e.ComplexityRoot.Query.BusinessCalendars == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Query.BusinessCalendars(childComplexity), true
 	case "Query.categories":
 		if e.ComplexityRoot.Query.Categories == nil {
 			break
@@ -4644,6 +4807,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Query.Policies(childComplexity, args["filter"].(*policies.Filter), args["orderBy"].(*ent.CompliancePolicyOrder), args["first"].(*int), args["after"].(*entgql.Cursor[int]), args["last"].(*int), args["before"].(*entgql.Cursor[int])), true
+	case "Query.serviceLevelDefaults":
+		if e.ComplexityRoot.Query.ServiceLevelDefaults == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Query.ServiceLevelDefaults(childComplexity), true
 	case "Query.sites":
 		if e.ComplexityRoot.Query.Sites == nil {
 			break
@@ -4916,6 +5085,31 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.SMSSettings.URL(childComplexity), true
+
+	case "ServiceLevel.amount":
+		if e.ComplexityRoot.ServiceLevel.Amount == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ServiceLevel.Amount(childComplexity), true
+	case "ServiceLevel.clock":
+		if e.ComplexityRoot.ServiceLevel.Clock == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ServiceLevel.Clock(childComplexity), true
+	case "ServiceLevel.measure":
+		if e.ComplexityRoot.ServiceLevel.Measure == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ServiceLevel.Measure(childComplexity), true
+	case "ServiceLevel.priority":
+		if e.ComplexityRoot.ServiceLevel.Priority == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ServiceLevel.Priority(childComplexity), true
 
 	case "Site.createdAt":
 		if e.ComplexityRoot.Site.CreatedAt == nil {
@@ -5710,6 +5904,36 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Ticket.Resolution(childComplexity), true
+	case "Ticket.resolutionDueAt":
+		if e.ComplexityRoot.Ticket.ResolutionDueAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Ticket.ResolutionDueAt(childComplexity), true
+	case "Ticket.resolvedAt":
+		if e.ComplexityRoot.Ticket.ResolvedAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Ticket.ResolvedAt(childComplexity), true
+	case "Ticket.respondedAt":
+		if e.ComplexityRoot.Ticket.RespondedAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Ticket.RespondedAt(childComplexity), true
+	case "Ticket.responseDueAt":
+		if e.ComplexityRoot.Ticket.ResponseDueAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Ticket.ResponseDueAt(childComplexity), true
+	case "Ticket.slaState":
+		if e.ComplexityRoot.Ticket.SLAState == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Ticket.SLAState(childComplexity), true
 	case "Ticket.schedule":
 		if e.ComplexityRoot.Ticket.Schedule == nil {
 			break
@@ -6338,6 +6562,7 @@ func (e *executableSchema) Exec(ctx context.Context) graphql.ResponseHandler {
 	ec := newExecutionContext(opCtx, e, make(chan graphql.DeferredResult))
 	inputUnmarshalMap := graphql.BuildUnmarshalerMap(
 		ec.unmarshalInputBulkTicketChange,
+		ec.unmarshalInputBusinessCalendarInput,
 		ec.unmarshalInputCategoryOrder,
 		ec.unmarshalInputChannelOrder,
 		ec.unmarshalInputChannelSettingsInput,
@@ -6379,6 +6604,7 @@ func (e *executableSchema) Exec(ctx context.Context) graphql.ResponseHandler {
 		ec.unmarshalInputPlaybookRunOrder,
 		ec.unmarshalInputRequestExplanationInput,
 		ec.unmarshalInputSMSSettingsInput,
+		ec.unmarshalInputServiceLevelInput,
 		ec.unmarshalInputSiteOrder,
 		ec.unmarshalInputTagOrder,
 		ec.unmarshalInputTaskFilter,
@@ -6981,6 +7207,33 @@ type Attachment implements Node {
   uploadedBy: User
   explanationStep: ExplanationStep
   uploadedByEmployee: Employee
+}
+type BusinessCalendar implements Node {
+  id: ID!
+  name: String!
+  """
+  An IANA time zone.
+  """
+  timeZone: String!
+  """
+  Weekdays worked, 0 (Sunday) to 6 (Saturday).
+  """
+  workingDays: [Int!]!
+  """
+  Local start of working hours, HH:MM.
+  """
+  dayStart: String!
+  """
+  Local end of working hours, HH:MM (24:00: midnight).
+  """
+  dayEnd: String!
+  """
+  Local dates not worked, YYYY-MM-DD.
+  """
+  holidays: [String!]
+  isDefault: Boolean!
+  siteID: ID
+  site: Site
 }
 type Category implements Node {
   id: ID!
@@ -8327,6 +8580,10 @@ type Ticket implements Node {
   Evidence records a detection ticket dropped, the oldest first, to stay within its rule's bound.
   """
   evidenceDropped: Int!
+  respondedAt: Time
+  resolvedAt: Time
+  responseDueAt: Time
+  resolutionDueAt: Time
   category: Category!
   site: Site!
   assignees: [User!]
@@ -8480,6 +8737,7 @@ enum TicketEventKind @goModel(model: "socdesk/ent/ticketevent.Kind") {
   EXPLANATION_REQUESTED
   EXPLANATION_UPDATED
   DUPLICATE
+  SLA_BREACHED
 }
 """
 TicketKind is enum for the field kind
@@ -8511,6 +8769,8 @@ enum TicketOrderField {
   UPDATED_AT
   PRIORITY
   DUE_AT
+  RESPONSE_DUE_AT
+  RESOLUTION_DUE_AT
 }
 """
 TicketOrigin is enum for the field origin
@@ -10070,6 +10330,115 @@ extend type Mutation {
   ingestDetection(rule: String!, event: JSON!, idempotencyKey: String): IngestResult!
 }
 `, BuiltIn: false},
+	{Name: "../sla.graphql", Input: `"Where a ticket stands against its service levels, as of now."
+enum SlaState {
+  "Both clocks within their time."
+  ON_TRACK
+  "A running clock is past the at-risk share of its time (SOCDESK_SLA_AT_RISK)."
+  AT_RISK
+  "A clock is past its due unmet, or was met late."
+  BREACHED
+  "Both clocks met in time."
+  MET
+}
+
+"A ticket's service-level clocks."
+enum SlaClock {
+  "From creation to the first response (an assignment or a status change)."
+  RESPONSE
+  "From creation to RESOLVED, CLOSED or INVALID."
+  RESOLUTION
+}
+
+"How a target's amount counts."
+enum SlaMeasure {
+  "Minutes of wall time, around the clock."
+  CALENDAR_MINUTES
+  "Minutes of working time on the site's business calendar."
+  BUSINESS_MINUTES
+  "Business days: due at the close of the n-th business day after the day the clock started."
+  BUSINESS_DAYS
+}
+
+"A service-level target: tickets of priority are due amount (minutes or days, by measure) after their clock starts."
+type ServiceLevel {
+  priority: TicketPriority!
+  clock: SlaClock!
+  measure: SlaMeasure!
+  amount: Int!
+}
+
+input ServiceLevelInput {
+  priority: TicketPriority!
+  clock: SlaClock!
+  measure: SlaMeasure!
+  "Minutes (1 to 527040) or business days (1 to 366)."
+  amount: Int!
+}
+
+"A business calendar; fields left out of an update stay."
+input BusinessCalendarInput {
+  "Unique, 1 to 128 characters (required on creation)."
+  name: String
+  "An IANA time zone such as Europe/Berlin (required on creation)."
+  timeZone: String
+  "Weekdays worked, 0 (Sunday) to 6 (Saturday); Monday to Friday by default."
+  workingDays: [Int!]
+  "Local start of the working hours, HH:MM (default 09:00)."
+  dayStart: String
+  "Local end of the working hours, HH:MM, 24:00 for midnight (default 17:00)."
+  dayEnd: String
+  "Local dates not worked, YYYY-MM-DD (at most 1000)."
+  holidays: [String!]
+  "true makes it the default calendar (the former default stops being it)."
+  isDefault: Boolean
+  "The site whose calendar it is (a site has at most one)."
+  siteID: ID
+  "true takes the calendar away from its site."
+  clearSite: Boolean
+}
+
+extend type Ticket {
+  "The SLA state now; null for a task or a ticket older than service levels."
+  slaState: SlaState
+}
+
+extend type Category {
+  "The category's targets overriding the defaults (serviceLevelDefaults)."
+  serviceLevels: [ServiceLevel!]!
+}
+
+extend input TicketFilter {
+  "Tickets in one of these SLA states now."
+  slaStates: [SlaState!]
+  "Response due at or after this time."
+  responseDueFrom: Time
+  "Response due before this time."
+  responseDueTo: Time
+  "Resolution due at or after this time."
+  resolutionDueFrom: Time
+  "Resolution due before this time."
+  resolutionDueTo: Time
+}
+
+extend type Query {
+  "The business calendars, by name: the default and the sites' own."
+  businessCalendars: [BusinessCalendar!]!
+  "The targets of a category that overrides none."
+  serviceLevelDefaults: [ServiceLevel!]!
+}
+
+extend type Mutation {
+  "Makes a business calendar (admins)."
+  createBusinessCalendar(input: BusinessCalendarInput!): BusinessCalendar!
+  "Changes a business calendar (admins)."
+  updateBusinessCalendar(id: ID!, input: BusinessCalendarInput!): BusinessCalendar!
+  "Deletes a business calendar (admins); the default is not deleted (CONFLICT)."
+  deleteBusinessCalendar(id: ID!): ID!
+  "Sets a category's service-level targets (admins); an empty list: the defaults."
+  setCategoryServiceLevels(categoryID: ID!, serviceLevels: [ServiceLevelInput!]!): Category!
+}
+`, BuiltIn: false},
 }
 var parsedSchema = gqlparser.MustLoadSchema(sources...)
 
@@ -10151,6 +10520,32 @@ func (ec *executionContext) childFields_BulkTicketResult(ctx context.Context, fi
 	return nil, fmt.Errorf("no field named %q was found under type BulkTicketResult", field.Name)
 }
 
+func (ec *executionContext) childFields_BusinessCalendar(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "id":
+		return ec.fieldContext_BusinessCalendar_id(ctx, field)
+	case "name":
+		return ec.fieldContext_BusinessCalendar_name(ctx, field)
+	case "timeZone":
+		return ec.fieldContext_BusinessCalendar_timeZone(ctx, field)
+	case "workingDays":
+		return ec.fieldContext_BusinessCalendar_workingDays(ctx, field)
+	case "dayStart":
+		return ec.fieldContext_BusinessCalendar_dayStart(ctx, field)
+	case "dayEnd":
+		return ec.fieldContext_BusinessCalendar_dayEnd(ctx, field)
+	case "holidays":
+		return ec.fieldContext_BusinessCalendar_holidays(ctx, field)
+	case "isDefault":
+		return ec.fieldContext_BusinessCalendar_isDefault(ctx, field)
+	case "siteID":
+		return ec.fieldContext_BusinessCalendar_siteID(ctx, field)
+	case "site":
+		return ec.fieldContext_BusinessCalendar_site(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type BusinessCalendar", field.Name)
+}
+
 func (ec *executionContext) childFields_Category(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 	switch field.Name {
 	case "id":
@@ -10165,6 +10560,8 @@ func (ec *executionContext) childFields_Category(ctx context.Context, field grap
 		return ec.fieldContext_Category_description(ctx, field)
 	case "workflow":
 		return ec.fieldContext_Category_workflow(ctx, field)
+	case "serviceLevels":
+		return ec.fieldContext_Category_serviceLevels(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type Category", field.Name)
 }
@@ -11297,6 +11694,20 @@ func (ec *executionContext) childFields_SMSSettings(ctx context.Context, field g
 	return nil, fmt.Errorf("no field named %q was found under type SMSSettings", field.Name)
 }
 
+func (ec *executionContext) childFields_ServiceLevel(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "priority":
+		return ec.fieldContext_ServiceLevel_priority(ctx, field)
+	case "clock":
+		return ec.fieldContext_ServiceLevel_clock(ctx, field)
+	case "measure":
+		return ec.fieldContext_ServiceLevel_measure(ctx, field)
+	case "amount":
+		return ec.fieldContext_ServiceLevel_amount(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type ServiceLevel", field.Name)
+}
+
 func (ec *executionContext) childFields_Site(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 	switch field.Name {
 	case "id":
@@ -11573,6 +11984,14 @@ func (ec *executionContext) childFields_Ticket(ctx context.Context, field graphq
 		return ec.fieldContext_Ticket_resolution(ctx, field)
 	case "evidenceDropped":
 		return ec.fieldContext_Ticket_evidenceDropped(ctx, field)
+	case "respondedAt":
+		return ec.fieldContext_Ticket_respondedAt(ctx, field)
+	case "resolvedAt":
+		return ec.fieldContext_Ticket_resolvedAt(ctx, field)
+	case "responseDueAt":
+		return ec.fieldContext_Ticket_responseDueAt(ctx, field)
+	case "resolutionDueAt":
+		return ec.fieldContext_Ticket_resolutionDueAt(ctx, field)
 	case "category":
 		return ec.fieldContext_Ticket_category(ctx, field)
 	case "site":
@@ -11625,6 +12044,8 @@ func (ec *executionContext) childFields_Ticket(ctx context.Context, field graphq
 		return ec.fieldContext_Ticket_reputation(ctx, field)
 	case "detectionCount":
 		return ec.fieldContext_Ticket_detectionCount(ctx, field)
+	case "slaState":
+		return ec.fieldContext_Ticket_slaState(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type Ticket", field.Name)
 }
@@ -12325,6 +12746,20 @@ func (ec *executionContext) field_Mutation_copyLibrarySchedules_args(ctx context
 	return args, nil
 }
 
+func (ec *executionContext) field_Mutation_createBusinessCalendar_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "input",
+		func(ctx context.Context, v any) (sla.CalendarInput, error) {
+			return ec.unmarshalNBusinessCalendarInput2socdeskᚋinternalᚋslaᚐCalendarInput(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["input"] = arg0
+	return args, nil
+}
+
 func (ec *executionContext) field_Mutation_createCategory_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
 	var err error
 	args := map[string]any{}
@@ -12522,6 +12957,20 @@ func (ec *executionContext) field_Mutation_createUser_args(ctx context.Context, 
 }
 
 func (ec *executionContext) field_Mutation_deleteAttachment_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "id",
+		func(ctx context.Context, v any) (int, error) {
+			return ec.unmarshalNID2int(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["id"] = arg0
+	return args, nil
+}
+
+func (ec *executionContext) field_Mutation_deleteBusinessCalendar_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
 	var err error
 	args := map[string]any{}
 	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "id",
@@ -13007,6 +13456,28 @@ func (ec *executionContext) field_Mutation_runPlaybook_args(ctx context.Context,
 	return args, nil
 }
 
+func (ec *executionContext) field_Mutation_setCategoryServiceLevels_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "categoryID",
+		func(ctx context.Context, v any) (int, error) {
+			return ec.unmarshalNID2int(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["categoryID"] = arg0
+	arg1, err := graphql.ProcessArgField(ctx, rawArgs, "serviceLevels",
+		func(ctx context.Context, v any) ([]*sla.Level, error) {
+			return ec.unmarshalNServiceLevelInput2ᚕᚖsocdeskᚋinternalᚋslaᚐLevelᚄ(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["serviceLevels"] = arg1
+	return args, nil
+}
+
 func (ec *executionContext) field_Mutation_testChannel_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
 	var err error
 	args := map[string]any{}
@@ -13108,6 +13579,28 @@ func (ec *executionContext) field_Mutation_unwatchTicket_args(ctx context.Contex
 		return nil, err
 	}
 	args["userID"] = arg1
+	return args, nil
+}
+
+func (ec *executionContext) field_Mutation_updateBusinessCalendar_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "id",
+		func(ctx context.Context, v any) (int, error) {
+			return ec.unmarshalNID2int(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["id"] = arg0
+	arg1, err := graphql.ProcessArgField(ctx, rawArgs, "input",
+		func(ctx context.Context, v any) (sla.CalendarInput, error) {
+			return ec.unmarshalNBusinessCalendarInput2socdeskᚋinternalᚋslaᚐCalendarInput(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["input"] = arg1
 	return args, nil
 }
 
@@ -15506,6 +15999,245 @@ func (ec *executionContext) fieldContext_BulkTicketResult_results(_ context.Cont
 	return fc, nil
 }
 
+func (ec *executionContext) _BusinessCalendar_id(ctx context.Context, field graphql.CollectedField, obj *ent.BusinessCalendar) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_BusinessCalendar_id(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.ID, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNID2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_BusinessCalendar_id(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("BusinessCalendar", field, false, false, errors.New("field of type ID does not have child fields"))
+}
+
+func (ec *executionContext) _BusinessCalendar_name(ctx context.Context, field graphql.CollectedField, obj *ent.BusinessCalendar) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_BusinessCalendar_name(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Name, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_BusinessCalendar_name(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("BusinessCalendar", field, false, false, errors.New("field of type String does not have child fields"))
+}
+
+func (ec *executionContext) _BusinessCalendar_timeZone(ctx context.Context, field graphql.CollectedField, obj *ent.BusinessCalendar) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_BusinessCalendar_timeZone(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.TimeZone, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_BusinessCalendar_timeZone(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("BusinessCalendar", field, false, false, errors.New("field of type String does not have child fields"))
+}
+
+func (ec *executionContext) _BusinessCalendar_workingDays(ctx context.Context, field graphql.CollectedField, obj *ent.BusinessCalendar) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_BusinessCalendar_workingDays(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.WorkingDays, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []int) graphql.Marshaler {
+			return ec.marshalNInt2ᚕintᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_BusinessCalendar_workingDays(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("BusinessCalendar", field, false, false, errors.New("field of type Int does not have child fields"))
+}
+
+func (ec *executionContext) _BusinessCalendar_dayStart(ctx context.Context, field graphql.CollectedField, obj *ent.BusinessCalendar) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_BusinessCalendar_dayStart(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.DayStart, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_BusinessCalendar_dayStart(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("BusinessCalendar", field, false, false, errors.New("field of type String does not have child fields"))
+}
+
+func (ec *executionContext) _BusinessCalendar_dayEnd(ctx context.Context, field graphql.CollectedField, obj *ent.BusinessCalendar) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_BusinessCalendar_dayEnd(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.DayEnd, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_BusinessCalendar_dayEnd(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("BusinessCalendar", field, false, false, errors.New("field of type String does not have child fields"))
+}
+
+func (ec *executionContext) _BusinessCalendar_holidays(ctx context.Context, field graphql.CollectedField, obj *ent.BusinessCalendar) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_BusinessCalendar_holidays(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Holidays, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []string) graphql.Marshaler {
+			return ec.marshalOString2ᚕstringᚄ(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_BusinessCalendar_holidays(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("BusinessCalendar", field, false, false, errors.New("field of type String does not have child fields"))
+}
+
+func (ec *executionContext) _BusinessCalendar_isDefault(ctx context.Context, field graphql.CollectedField, obj *ent.BusinessCalendar) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_BusinessCalendar_isDefault(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.IsDefault, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v bool) graphql.Marshaler {
+			return ec.marshalNBoolean2bool(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_BusinessCalendar_isDefault(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("BusinessCalendar", field, false, false, errors.New("field of type Boolean does not have child fields"))
+}
+
+func (ec *executionContext) _BusinessCalendar_siteID(ctx context.Context, field graphql.CollectedField, obj *ent.BusinessCalendar) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_BusinessCalendar_siteID(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.SiteID, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *int) graphql.Marshaler {
+			return ec.marshalOID2ᚖint(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_BusinessCalendar_siteID(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("BusinessCalendar", field, false, false, errors.New("field of type ID does not have child fields"))
+}
+
+func (ec *executionContext) _BusinessCalendar_site(ctx context.Context, field graphql.CollectedField, obj *ent.BusinessCalendar) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_BusinessCalendar_site(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Site(ctx)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *ent.Site) graphql.Marshaler {
+			return ec.marshalOSite2ᚖsocdeskᚋentᚐSite(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_BusinessCalendar_site(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "BusinessCalendar",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Site(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
 func (ec *executionContext) _Category_id(ctx context.Context, field graphql.CollectedField, obj *ent.Category) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -15642,6 +16374,38 @@ func (ec *executionContext) _Category_workflow(ctx context.Context, field graphq
 }
 func (ec *executionContext) fieldContext_Category_workflow(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("Category", field, false, false, errors.New("field of type CategoryWorkflow does not have child fields"))
+}
+
+func (ec *executionContext) _Category_serviceLevels(ctx context.Context, field graphql.CollectedField, obj *ent.Category) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Category_serviceLevels(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.Category().ServiceLevels(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []*sla.Level) graphql.Marshaler {
+			return ec.marshalNServiceLevel2ᚕᚖsocdeskᚋinternalᚋslaᚐLevelᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Category_serviceLevels(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Category",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_ServiceLevel(ctx, field)
+		},
+	}
+	return fc, nil
 }
 
 func (ec *executionContext) _Channel_id(ctx context.Context, field graphql.CollectedField, obj *ent.Channel) (ret graphql.Marshaler) {
@@ -26371,6 +27135,182 @@ func (ec *executionContext) fieldContext_Mutation_ingestDetection(ctx context.Co
 	return fc, nil
 }
 
+func (ec *executionContext) _Mutation_createBusinessCalendar(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_createBusinessCalendar(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().CreateBusinessCalendar(ctx, fc.Args["input"].(sla.CalendarInput))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *ent.BusinessCalendar) graphql.Marshaler {
+			return ec.marshalNBusinessCalendar2ᚖsocdeskᚋentᚐBusinessCalendar(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_createBusinessCalendar(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_BusinessCalendar(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_createBusinessCalendar_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Mutation_updateBusinessCalendar(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_updateBusinessCalendar(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().UpdateBusinessCalendar(ctx, fc.Args["id"].(int), fc.Args["input"].(sla.CalendarInput))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *ent.BusinessCalendar) graphql.Marshaler {
+			return ec.marshalNBusinessCalendar2ᚖsocdeskᚋentᚐBusinessCalendar(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_updateBusinessCalendar(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_BusinessCalendar(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_updateBusinessCalendar_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Mutation_deleteBusinessCalendar(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_deleteBusinessCalendar(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().DeleteBusinessCalendar(ctx, fc.Args["id"].(int))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNID2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_deleteBusinessCalendar(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return nil, errors.New("field of type ID does not have child fields")
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_deleteBusinessCalendar_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Mutation_setCategoryServiceLevels(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_setCategoryServiceLevels(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().SetCategoryServiceLevels(ctx, fc.Args["categoryID"].(int), fc.Args["serviceLevels"].([]*sla.Level))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *ent.Category) graphql.Marshaler {
+			return ec.marshalNCategory2ᚖsocdeskᚋentᚐCategory(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_setCategoryServiceLevels(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Category(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_setCategoryServiceLevels_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
 func (ec *executionContext) _NotificationPreference_channel(ctx context.Context, field graphql.CollectedField, obj *schematype.NotificationPreference) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -28788,6 +29728,70 @@ func (ec *executionContext) fieldContext_Query_detectionRule(ctx context.Context
 	return fc, nil
 }
 
+func (ec *executionContext) _Query_businessCalendars(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Query_businessCalendars(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.Query().BusinessCalendars(ctx)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []*ent.BusinessCalendar) graphql.Marshaler {
+			return ec.marshalNBusinessCalendar2ᚕᚖsocdeskᚋentᚐBusinessCalendarᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Query_businessCalendars(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Query",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_BusinessCalendar(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Query_serviceLevelDefaults(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Query_serviceLevelDefaults(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.Query().ServiceLevelDefaults(ctx)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []*sla.Level) graphql.Marshaler {
+			return ec.marshalNServiceLevel2ᚕᚖsocdeskᚋinternalᚋslaᚐLevelᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Query_serviceLevelDefaults(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Query",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_ServiceLevel(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
 func (ec *executionContext) _Query___type(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -29510,6 +30514,98 @@ func (ec *executionContext) _SMSSettings_bodyTemplate(ctx context.Context, field
 }
 func (ec *executionContext) fieldContext_SMSSettings_bodyTemplate(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("SMSSettings", field, false, false, errors.New("field of type String does not have child fields"))
+}
+
+func (ec *executionContext) _ServiceLevel_priority(ctx context.Context, field graphql.CollectedField, obj *sla.Level) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ServiceLevel_priority(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Priority, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v ticket.Priority) graphql.Marshaler {
+			return ec.marshalNTicketPriority2socdeskᚋentᚋticketᚐPriority(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ServiceLevel_priority(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ServiceLevel", field, false, false, errors.New("field of type TicketPriority does not have child fields"))
+}
+
+func (ec *executionContext) _ServiceLevel_clock(ctx context.Context, field graphql.CollectedField, obj *sla.Level) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ServiceLevel_clock(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Clock, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v schematype.SLAClock) graphql.Marshaler {
+			return ec.marshalNSlaClock2socdeskᚋentᚋschematypeᚐSLAClock(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ServiceLevel_clock(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ServiceLevel", field, false, false, errors.New("field of type SlaClock does not have child fields"))
+}
+
+func (ec *executionContext) _ServiceLevel_measure(ctx context.Context, field graphql.CollectedField, obj *sla.Level) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ServiceLevel_measure(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Measure, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v schematype.SLAMeasure) graphql.Marshaler {
+			return ec.marshalNSlaMeasure2socdeskᚋentᚋschematypeᚐSLAMeasure(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ServiceLevel_measure(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ServiceLevel", field, false, false, errors.New("field of type SlaMeasure does not have child fields"))
+}
+
+func (ec *executionContext) _ServiceLevel_amount(ctx context.Context, field graphql.CollectedField, obj *sla.Level) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ServiceLevel_amount(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Amount, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ServiceLevel_amount(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ServiceLevel", field, false, false, errors.New("field of type Int does not have child fields"))
 }
 
 func (ec *executionContext) _Site_id(ctx context.Context, field graphql.CollectedField, obj *ent.Site) (ret graphql.Marshaler) {
@@ -32210,6 +33306,98 @@ func (ec *executionContext) fieldContext_Ticket_evidenceDropped(_ context.Contex
 	return graphql.NewScalarFieldContext("Ticket", field, false, false, errors.New("field of type Int does not have child fields"))
 }
 
+func (ec *executionContext) _Ticket_respondedAt(ctx context.Context, field graphql.CollectedField, obj *ent.Ticket) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Ticket_respondedAt(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.RespondedAt, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *time.Time) graphql.Marshaler {
+			return ec.marshalOTime2ᚖtimeᚐTime(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_Ticket_respondedAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Ticket", field, false, false, errors.New("field of type Time does not have child fields"))
+}
+
+func (ec *executionContext) _Ticket_resolvedAt(ctx context.Context, field graphql.CollectedField, obj *ent.Ticket) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Ticket_resolvedAt(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.ResolvedAt, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *time.Time) graphql.Marshaler {
+			return ec.marshalOTime2ᚖtimeᚐTime(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_Ticket_resolvedAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Ticket", field, false, false, errors.New("field of type Time does not have child fields"))
+}
+
+func (ec *executionContext) _Ticket_responseDueAt(ctx context.Context, field graphql.CollectedField, obj *ent.Ticket) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Ticket_responseDueAt(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.ResponseDueAt, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *time.Time) graphql.Marshaler {
+			return ec.marshalOTime2ᚖtimeᚐTime(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_Ticket_responseDueAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Ticket", field, false, false, errors.New("field of type Time does not have child fields"))
+}
+
+func (ec *executionContext) _Ticket_resolutionDueAt(ctx context.Context, field graphql.CollectedField, obj *ent.Ticket) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Ticket_resolutionDueAt(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.ResolutionDueAt, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *time.Time) graphql.Marshaler {
+			return ec.marshalOTime2ᚖtimeᚐTime(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_Ticket_resolutionDueAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Ticket", field, false, false, errors.New("field of type Time does not have child fields"))
+}
+
 func (ec *executionContext) _Ticket_category(ctx context.Context, field graphql.CollectedField, obj *ent.Ticket) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -33076,6 +34264,29 @@ func (ec *executionContext) _Ticket_detectionCount(ctx context.Context, field gr
 }
 func (ec *executionContext) fieldContext_Ticket_detectionCount(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("Ticket", field, true, true, errors.New("field of type Int does not have child fields"))
+}
+
+func (ec *executionContext) _Ticket_slaState(ctx context.Context, field graphql.CollectedField, obj *ent.Ticket) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Ticket_slaState(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.Ticket().SLAState(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *schematype.SLAState) graphql.Marshaler {
+			return ec.marshalOSlaState2ᚖsocdeskᚋentᚋschematypeᚐSLAState(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_Ticket_slaState(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Ticket", field, true, true, errors.New("field of type SlaState does not have child fields"))
 }
 
 func (ec *executionContext) _TicketActionOption_action(ctx context.Context, field graphql.CollectedField, obj *workflow.Option) (ret graphql.Marshaler) {
@@ -36551,6 +37762,92 @@ func (ec *executionContext) unmarshalInputBulkTicketChange(ctx context.Context, 
 	return it, nil
 }
 
+func (ec *executionContext) unmarshalInputBusinessCalendarInput(ctx context.Context, obj any) (sla.CalendarInput, error) {
+	var it sla.CalendarInput
+	if obj == nil {
+		return it, nil
+	}
+
+	asMap := map[string]any{}
+	for k, v := range obj.(map[string]any) {
+		asMap[k] = v
+	}
+
+	fieldsInOrder := [...]string{"name", "timeZone", "workingDays", "dayStart", "dayEnd", "holidays", "isDefault", "siteID", "clearSite"}
+	for _, k := range fieldsInOrder {
+		v, ok := asMap[k]
+		if !ok {
+			continue
+		}
+		switch k {
+		case "name":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("name"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Name = data
+		case "timeZone":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("timeZone"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.TimeZone = data
+		case "workingDays":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("workingDays"))
+			data, err := ec.unmarshalOInt2ᚕintᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.WorkingDays = data
+		case "dayStart":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("dayStart"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.DayStart = data
+		case "dayEnd":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("dayEnd"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.DayEnd = data
+		case "holidays":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("holidays"))
+			data, err := ec.unmarshalOString2ᚕstringᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Holidays = data
+		case "isDefault":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("isDefault"))
+			data, err := ec.unmarshalOBoolean2ᚖbool(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.IsDefault = data
+		case "siteID":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("siteID"))
+			data, err := ec.unmarshalOID2ᚖint(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.SiteID = data
+		case "clearSite":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("clearSite"))
+			data, err := ec.unmarshalOBoolean2bool(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.ClearSite = data
+		}
+	}
+	return it, nil
+}
+
 func (ec *executionContext) unmarshalInputCategoryOrder(ctx context.Context, obj any) (ent.CategoryOrder, error) {
 	var it ent.CategoryOrder
 	if obj == nil {
@@ -38968,6 +40265,57 @@ func (ec *executionContext) unmarshalInputSMSSettingsInput(ctx context.Context, 
 	return it, nil
 }
 
+func (ec *executionContext) unmarshalInputServiceLevelInput(ctx context.Context, obj any) (sla.Level, error) {
+	var it sla.Level
+	if obj == nil {
+		return it, nil
+	}
+
+	asMap := map[string]any{}
+	for k, v := range obj.(map[string]any) {
+		asMap[k] = v
+	}
+
+	fieldsInOrder := [...]string{"priority", "clock", "measure", "amount"}
+	for _, k := range fieldsInOrder {
+		v, ok := asMap[k]
+		if !ok {
+			continue
+		}
+		switch k {
+		case "priority":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("priority"))
+			data, err := ec.unmarshalNTicketPriority2socdeskᚋentᚋticketᚐPriority(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Priority = data
+		case "clock":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("clock"))
+			data, err := ec.unmarshalNSlaClock2socdeskᚋentᚋschematypeᚐSLAClock(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Clock = data
+		case "measure":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("measure"))
+			data, err := ec.unmarshalNSlaMeasure2socdeskᚋentᚋschematypeᚐSLAMeasure(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Measure = data
+		case "amount":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("amount"))
+			data, err := ec.unmarshalNInt2int(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Amount = data
+		}
+	}
+	return it, nil
+}
+
 func (ec *executionContext) unmarshalInputSiteOrder(ctx context.Context, obj any) (ent.SiteOrder, error) {
 	var it ent.SiteOrder
 	if obj == nil {
@@ -39478,7 +40826,7 @@ func (ec *executionContext) unmarshalInputTicketFilter(ctx context.Context, obj 
 		asMap[k] = v
 	}
 
-	fieldsInOrder := [...]string{"createdFrom", "createdTo", "sites", "categories", "priorities", "statuses", "assignees", "approvers", "origins", "tags", "attackVerdicts", "incident", "keyword", "sourceIPs", "destinationIPs", "hosts", "explanationStatuses", "dueFrom", "dueTo", "overdue", "registeredBy", "policies"}
+	fieldsInOrder := [...]string{"createdFrom", "createdTo", "sites", "categories", "priorities", "statuses", "assignees", "approvers", "origins", "tags", "attackVerdicts", "incident", "keyword", "sourceIPs", "destinationIPs", "hosts", "explanationStatuses", "dueFrom", "dueTo", "overdue", "registeredBy", "policies", "slaStates", "responseDueFrom", "responseDueTo", "resolutionDueFrom", "resolutionDueTo"}
 	for _, k := range fieldsInOrder {
 		v, ok := asMap[k]
 		if !ok {
@@ -39641,6 +40989,43 @@ func (ec *executionContext) unmarshalInputTicketFilter(ctx context.Context, obj 
 				return it, err
 			}
 			it.Policies = data
+		case "slaStates":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("slaStates"))
+			data, err := ec.unmarshalOSlaState2ᚕsocdeskᚋentᚋschematypeᚐSLAStateᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			if err = ec.Resolvers.TicketFilter().SLAStates(ctx, &it, data); err != nil {
+				return it, err
+			}
+		case "responseDueFrom":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("responseDueFrom"))
+			data, err := ec.unmarshalOTime2ᚖtimeᚐTime(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.ResponseDueFrom = data
+		case "responseDueTo":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("responseDueTo"))
+			data, err := ec.unmarshalOTime2ᚖtimeᚐTime(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.ResponseDueTo = data
+		case "resolutionDueFrom":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("resolutionDueFrom"))
+			data, err := ec.unmarshalOTime2ᚖtimeᚐTime(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.ResolutionDueFrom = data
+		case "resolutionDueTo":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("resolutionDueTo"))
+			data, err := ec.unmarshalOTime2ᚖtimeᚐTime(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.ResolutionDueTo = data
 		}
 	}
 	return it, nil
@@ -40811,6 +42196,11 @@ func (ec *executionContext) _Node(ctx context.Context, sel ast.SelectionSet, obj
 			return graphql.Null
 		}
 		return ec._Category(ctx, sel, obj)
+	case *ent.BusinessCalendar:
+		if obj == nil {
+			return graphql.Null
+		}
+		return ec._BusinessCalendar(ctx, sel, obj)
 	case *ent.Attachment:
 		if obj == nil {
 			return graphql.Null
@@ -41317,6 +42707,122 @@ func (ec *executionContext) _BulkTicketResult(ctx context.Context, sel ast.Selec
 	return out
 }
 
+var businessCalendarImplementors = []string{"BusinessCalendar", "Node"}
+
+func (ec *executionContext) _BusinessCalendar(ctx context.Context, sel ast.SelectionSet, obj *ent.BusinessCalendar) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, businessCalendarImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferredFieldSet := graphql.NewFieldSet(nil)
+	deferLabelToView := make(map[string]*graphql.FieldSetView)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("BusinessCalendar")
+		case "id":
+			out.Values[i] = ec._BusinessCalendar_id(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "name":
+			out.Values[i] = ec._BusinessCalendar_name(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "timeZone":
+			out.Values[i] = ec._BusinessCalendar_timeZone(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "workingDays":
+			out.Values[i] = ec._BusinessCalendar_workingDays(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "dayStart":
+			out.Values[i] = ec._BusinessCalendar_dayStart(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "dayEnd":
+			out.Values[i] = ec._BusinessCalendar_dayEnd(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "holidays":
+			out.Values[i] = ec._BusinessCalendar_holidays(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "isDefault":
+			out.Values[i] = ec._BusinessCalendar_isDefault(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "siteID":
+			out.Values[i] = ec._BusinessCalendar_siteID(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "site":
+			field := field
+
+			innerFunc := func(ctx context.Context, fs *graphql.FieldSet) (res graphql.Marshaler) {
+				defer func() {
+					if r := recover(); r != nil {
+						ec.Error(ctx, ec.Recover(ctx, r))
+					}
+				}()
+				res = ec._BusinessCalendar_site(ctx, field, obj)
+				if res == graphql.RequiredNull {
+					atomic.AddUint32(&fs.Invalids, 1)
+				}
+				return res
+			}
+
+			if field.IsDeferred() {
+				deferredFieldSet.AddField(field)
+				fieldIndex := len(deferredFieldSet.Values) - 1
+				deferredFieldSet.Concurrently(fieldIndex, func(ctx context.Context) graphql.Marshaler {
+					return innerFunc(ctx, deferredFieldSet)
+				})
+
+				for _, deferrable := range field.Deferrables {
+					view, ok := deferLabelToView[deferrable.Label]
+					if !ok {
+						view = deferredFieldSet.NewView()
+						deferLabelToView[deferrable.Label] = view
+					}
+					view.AddIndices(fieldIndex)
+				}
+
+				// don't run the out.Concurrently() call below
+				out.Values[i] = graphql.Null
+				continue
+			}
+
+			out.Concurrently(i, func(ctx context.Context) graphql.Marshaler { return innerFunc(ctx, out) })
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	atomic.AddInt32(&ec.Deferred, int32(min(len(deferLabelToView), math.MaxInt32)))
+
+	ec.ProcessDeferredGroup(graphql.DeferredGroup{
+		Defers:   deferLabelToView,
+		Path:     graphql.GetPath(ctx),
+		FieldSet: deferredFieldSet,
+		Context:  ctx,
+	})
+
+	return out
+}
+
 var categoryImplementors = []string{"Category", "Node"}
 
 func (ec *executionContext) _Category(ctx context.Context, sel ast.SelectionSet, obj *ent.Category) graphql.Marshaler {
@@ -41332,33 +42838,71 @@ func (ec *executionContext) _Category(ctx context.Context, sel ast.SelectionSet,
 		case "id":
 			out.Values[i] = ec._Category_id(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
-				out.Invalids++
+				atomic.AddUint32(&out.Invalids, 1)
 			}
 		case "createdAt":
 			out.Values[i] = ec._Category_createdAt(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
-				out.Invalids++
+				atomic.AddUint32(&out.Invalids, 1)
 			}
 		case "updatedAt":
 			out.Values[i] = ec._Category_updatedAt(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
-				out.Invalids++
+				atomic.AddUint32(&out.Invalids, 1)
 			}
 		case "name":
 			out.Values[i] = ec._Category_name(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
-				out.Invalids++
+				atomic.AddUint32(&out.Invalids, 1)
 			}
 		case "description":
 			out.Values[i] = ec._Category_description(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
-				out.Invalids++
+				atomic.AddUint32(&out.Invalids, 1)
 			}
 		case "workflow":
 			out.Values[i] = ec._Category_workflow(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
-				out.Invalids++
+				atomic.AddUint32(&out.Invalids, 1)
 			}
+		case "serviceLevels":
+			field := field
+
+			innerFunc := func(ctx context.Context, fs *graphql.FieldSet) (res graphql.Marshaler) {
+				defer func() {
+					if r := recover(); r != nil {
+						ec.Error(ctx, ec.Recover(ctx, r))
+					}
+				}()
+				res = ec._Category_serviceLevels(ctx, field, obj)
+				if res == graphql.Null {
+					atomic.AddUint32(&fs.Invalids, 1)
+				}
+				return res
+			}
+
+			if field.IsDeferred() {
+				deferredFieldSet.AddField(field)
+				fieldIndex := len(deferredFieldSet.Values) - 1
+				deferredFieldSet.Concurrently(fieldIndex, func(ctx context.Context) graphql.Marshaler {
+					return innerFunc(ctx, deferredFieldSet)
+				})
+
+				for _, deferrable := range field.Deferrables {
+					view, ok := deferLabelToView[deferrable.Label]
+					if !ok {
+						view = deferredFieldSet.NewView()
+						deferLabelToView[deferrable.Label] = view
+					}
+					view.AddIndices(fieldIndex)
+				}
+
+				// don't run the out.Concurrently() call below
+				out.Values[i] = graphql.Null
+				continue
+			}
+
+			out.Concurrently(i, func(ctx context.Context) graphql.Marshaler { return innerFunc(ctx, out) })
 		default:
 			panic("unknown field " + strconv.Quote(field.Name))
 		}
@@ -46439,6 +47983,34 @@ func (ec *executionContext) _Mutation(ctx context.Context, sel ast.SelectionSet)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
+		case "createBusinessCalendar":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_createBusinessCalendar(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "updateBusinessCalendar":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_updateBusinessCalendar(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "deleteBusinessCalendar":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_deleteBusinessCalendar(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "setCategoryServiceLevels":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_setCategoryServiceLevels(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
 		default:
 			panic("unknown field " + strconv.Quote(field.Name))
 		}
@@ -47896,6 +49468,50 @@ func (ec *executionContext) _Query(ctx context.Context, sel ast.SelectionSet) gr
 			}
 
 			out.Concurrently(i, func(ctx context.Context) graphql.Marshaler { return rrm(innerCtx) })
+		case "businessCalendars":
+			field := field
+
+			innerFunc := func(ctx context.Context, fs *graphql.FieldSet) (res graphql.Marshaler) {
+				defer func() {
+					if r := recover(); r != nil {
+						ec.Error(ctx, ec.Recover(ctx, r))
+					}
+				}()
+				res = ec._Query_businessCalendars(ctx, field)
+				if res == graphql.Null {
+					atomic.AddUint32(&fs.Invalids, 1)
+				}
+				return res
+			}
+
+			rrm := func(ctx context.Context) graphql.Marshaler {
+				return ec.OperationContext.RootResolverMiddleware(ctx,
+					func(ctx context.Context) graphql.Marshaler { return innerFunc(ctx, out) })
+			}
+
+			out.Concurrently(i, func(ctx context.Context) graphql.Marshaler { return rrm(innerCtx) })
+		case "serviceLevelDefaults":
+			field := field
+
+			innerFunc := func(ctx context.Context, fs *graphql.FieldSet) (res graphql.Marshaler) {
+				defer func() {
+					if r := recover(); r != nil {
+						ec.Error(ctx, ec.Recover(ctx, r))
+					}
+				}()
+				res = ec._Query_serviceLevelDefaults(ctx, field)
+				if res == graphql.Null {
+					atomic.AddUint32(&fs.Invalids, 1)
+				}
+				return res
+			}
+
+			rrm := func(ctx context.Context) graphql.Marshaler {
+				return ec.OperationContext.RootResolverMiddleware(ctx,
+					func(ctx context.Context) graphql.Marshaler { return innerFunc(ctx, out) })
+			}
+
+			out.Concurrently(i, func(ctx context.Context) graphql.Marshaler { return rrm(innerCtx) })
 		case "__type":
 			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
 				return ec._Query___type(ctx, field)
@@ -48240,6 +49856,59 @@ func (ec *executionContext) _SMSSettings(ctx context.Context, sel ast.SelectionS
 			}
 		case "bodyTemplate":
 			out.Values[i] = ec._SMSSettings_bodyTemplate(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	atomic.AddInt32(&ec.Deferred, int32(min(len(deferLabelToView), math.MaxInt32)))
+
+	ec.ProcessDeferredGroup(graphql.DeferredGroup{
+		Defers:   deferLabelToView,
+		Path:     graphql.GetPath(ctx),
+		FieldSet: deferredFieldSet,
+		Context:  ctx,
+	})
+
+	return out
+}
+
+var serviceLevelImplementors = []string{"ServiceLevel"}
+
+func (ec *executionContext) _ServiceLevel(ctx context.Context, sel ast.SelectionSet, obj *sla.Level) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, serviceLevelImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferredFieldSet := graphql.NewFieldSet(nil)
+	deferLabelToView := make(map[string]*graphql.FieldSetView)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("ServiceLevel")
+		case "priority":
+			out.Values[i] = ec._ServiceLevel_priority(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "clock":
+			out.Values[i] = ec._ServiceLevel_clock(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "measure":
+			out.Values[i] = ec._ServiceLevel_measure(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "amount":
+			out.Values[i] = ec._ServiceLevel_amount(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
@@ -49729,6 +51398,26 @@ func (ec *executionContext) _Ticket(ctx context.Context, sel ast.SelectionSet, o
 			if out.Values[i] == graphql.Null {
 				atomic.AddUint32(&out.Invalids, 1)
 			}
+		case "respondedAt":
+			out.Values[i] = ec._Ticket_respondedAt(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "resolvedAt":
+			out.Values[i] = ec._Ticket_resolvedAt(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "responseDueAt":
+			out.Values[i] = ec._Ticket_responseDueAt(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "resolutionDueAt":
+			out.Values[i] = ec._Ticket_resolutionDueAt(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
 		case "category":
 			field := field
 
@@ -50657,6 +52346,44 @@ func (ec *executionContext) _Ticket(ctx context.Context, sel ast.SelectionSet, o
 				}()
 				res = ec._Ticket_detectionCount(ctx, field, obj)
 				if res == graphql.Null {
+					atomic.AddUint32(&fs.Invalids, 1)
+				}
+				return res
+			}
+
+			if field.IsDeferred() {
+				deferredFieldSet.AddField(field)
+				fieldIndex := len(deferredFieldSet.Values) - 1
+				deferredFieldSet.Concurrently(fieldIndex, func(ctx context.Context) graphql.Marshaler {
+					return innerFunc(ctx, deferredFieldSet)
+				})
+
+				for _, deferrable := range field.Deferrables {
+					view, ok := deferLabelToView[deferrable.Label]
+					if !ok {
+						view = deferredFieldSet.NewView()
+						deferLabelToView[deferrable.Label] = view
+					}
+					view.AddIndices(fieldIndex)
+				}
+
+				// don't run the out.Concurrently() call below
+				out.Values[i] = graphql.Null
+				continue
+			}
+
+			out.Concurrently(i, func(ctx context.Context) graphql.Marshaler { return innerFunc(ctx, out) })
+		case "slaState":
+			field := field
+
+			innerFunc := func(ctx context.Context, fs *graphql.FieldSet) (res graphql.Marshaler) {
+				defer func() {
+					if r := recover(); r != nil {
+						ec.Error(ctx, ec.Recover(ctx, r))
+					}
+				}()
+				res = ec._Ticket_slaState(ctx, field, obj)
+				if res == graphql.RequiredNull {
 					atomic.AddUint32(&fs.Invalids, 1)
 				}
 				return res
@@ -52423,6 +54150,37 @@ func (ec *executionContext) marshalNBulkTicketResult2ᚖsocdeskᚋgraphᚋmodel�
 	return ec._BulkTicketResult(ctx, sel, v)
 }
 
+func (ec *executionContext) marshalNBusinessCalendar2ᚕᚖsocdeskᚋentᚐBusinessCalendarᚄ(ctx context.Context, sel ast.SelectionSet, v []*ent.BusinessCalendar) graphql.Marshaler {
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalNBusinessCalendar2ᚖsocdeskᚋentᚐBusinessCalendar(ctx, sel, v[i])
+	})
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
+}
+
+func (ec *executionContext) marshalNBusinessCalendar2ᚖsocdeskᚋentᚐBusinessCalendar(ctx context.Context, sel ast.SelectionSet, v *ent.BusinessCalendar) graphql.Marshaler {
+	if v == nil {
+		if !graphql.HasFieldError(ctx, graphql.GetFieldContext(ctx)) {
+			graphql.AddErrorf(ctx, "the requested element is null which the schema does not allow")
+		}
+		return graphql.Null
+	}
+	return ec._BusinessCalendar(ctx, sel, v)
+}
+
+func (ec *executionContext) unmarshalNBusinessCalendarInput2socdeskᚋinternalᚋslaᚐCalendarInput(ctx context.Context, v any) (sla.CalendarInput, error) {
+	res, err := ec.unmarshalInputBusinessCalendarInput(ctx, v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
 func (ec *executionContext) marshalNCategory2ᚕᚖsocdeskᚋentᚐCategoryᚄ(ctx context.Context, sel ast.SelectionSet, v []*ent.Category) graphql.Marshaler {
 	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
 		fc := graphql.GetFieldContext(ctx)
@@ -54084,6 +55842,51 @@ func (ec *executionContext) unmarshalNRequestExplanationInput2socdeskᚋinternal
 	return res, graphql.ErrorOnPath(ctx, err)
 }
 
+func (ec *executionContext) marshalNServiceLevel2ᚕᚖsocdeskᚋinternalᚋslaᚐLevelᚄ(ctx context.Context, sel ast.SelectionSet, v []*sla.Level) graphql.Marshaler {
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalNServiceLevel2ᚖsocdeskᚋinternalᚋslaᚐLevel(ctx, sel, v[i])
+	})
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
+}
+
+func (ec *executionContext) marshalNServiceLevel2ᚖsocdeskᚋinternalᚋslaᚐLevel(ctx context.Context, sel ast.SelectionSet, v *sla.Level) graphql.Marshaler {
+	if v == nil {
+		if !graphql.HasFieldError(ctx, graphql.GetFieldContext(ctx)) {
+			graphql.AddErrorf(ctx, "the requested element is null which the schema does not allow")
+		}
+		return graphql.Null
+	}
+	return ec._ServiceLevel(ctx, sel, v)
+}
+
+func (ec *executionContext) unmarshalNServiceLevelInput2ᚕᚖsocdeskᚋinternalᚋslaᚐLevelᚄ(ctx context.Context, v any) ([]*sla.Level, error) {
+	vSlice := graphql.CoerceList(v)
+	var err error
+	res := make([]*sla.Level, len(vSlice))
+	for i := range vSlice {
+		ctx := graphql.WithPathContext(ctx, graphql.NewPathWithIndex(i))
+		res[i], err = ec.unmarshalNServiceLevelInput2ᚖsocdeskᚋinternalᚋslaᚐLevel(ctx, vSlice[i])
+		if err != nil {
+			return nil, err
+		}
+	}
+	return res, nil
+}
+
+func (ec *executionContext) unmarshalNServiceLevelInput2ᚖsocdeskᚋinternalᚋslaᚐLevel(ctx context.Context, v any) (*sla.Level, error) {
+	res, err := ec.unmarshalInputServiceLevelInput(ctx, v)
+	return &res, graphql.ErrorOnPath(ctx, err)
+}
+
 func (ec *executionContext) marshalNSite2ᚕᚖsocdeskᚋentᚐSiteᚄ(ctx context.Context, sel ast.SelectionSet, v []*ent.Site) graphql.Marshaler {
 	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
 		fc := graphql.GetFieldContext(ctx)
@@ -54123,6 +55926,36 @@ func (ec *executionContext) marshalNSiteOrderField2ᚖsocdeskᚋentᚐSiteOrderF
 		}
 		return graphql.Null
 	}
+	return v
+}
+
+func (ec *executionContext) unmarshalNSlaClock2socdeskᚋentᚋschematypeᚐSLAClock(ctx context.Context, v any) (schematype.SLAClock, error) {
+	var res schematype.SLAClock
+	err := res.UnmarshalGQL(v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalNSlaClock2socdeskᚋentᚋschematypeᚐSLAClock(ctx context.Context, sel ast.SelectionSet, v schematype.SLAClock) graphql.Marshaler {
+	return v
+}
+
+func (ec *executionContext) unmarshalNSlaMeasure2socdeskᚋentᚋschematypeᚐSLAMeasure(ctx context.Context, v any) (schematype.SLAMeasure, error) {
+	var res schematype.SLAMeasure
+	err := res.UnmarshalGQL(v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalNSlaMeasure2socdeskᚋentᚋschematypeᚐSLAMeasure(ctx context.Context, sel ast.SelectionSet, v schematype.SLAMeasure) graphql.Marshaler {
+	return v
+}
+
+func (ec *executionContext) unmarshalNSlaState2socdeskᚋentᚋschematypeᚐSLAState(ctx context.Context, v any) (schematype.SLAState, error) {
+	var res schematype.SLAState
+	err := res.UnmarshalGQL(v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalNSlaState2socdeskᚋentᚋschematypeᚐSLAState(ctx context.Context, sel ast.SelectionSet, v schematype.SLAState) graphql.Marshaler {
 	return v
 }
 
@@ -55874,6 +57707,41 @@ func (ec *executionContext) marshalOIngestError2ᚖsocdeskᚋinternalᚋerrsᚐE
 	return ec._IngestError(ctx, sel, v)
 }
 
+func (ec *executionContext) unmarshalOInt2ᚕintᚄ(ctx context.Context, v any) ([]int, error) {
+	if v == nil {
+		return nil, nil
+	}
+	vSlice := graphql.CoerceList(v)
+	var err error
+	res := make([]int, len(vSlice))
+	for i := range vSlice {
+		ctx := graphql.WithPathContext(ctx, graphql.NewPathWithIndex(i))
+		res[i], err = ec.unmarshalNInt2int(ctx, vSlice[i])
+		if err != nil {
+			return nil, err
+		}
+	}
+	return res, nil
+}
+
+func (ec *executionContext) marshalOInt2ᚕintᚄ(ctx context.Context, sel ast.SelectionSet, v []int) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	ret := make(graphql.Array, len(v))
+	for i := range v {
+		ret[i] = ec.marshalNInt2int(ctx, sel, v[i])
+	}
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
+}
+
 func (ec *executionContext) unmarshalOInt2ᚖint(ctx context.Context, v any) (*int, error) {
 	if v == nil {
 		return nil, nil
@@ -56266,6 +58134,58 @@ func (ec *executionContext) marshalOSite2ᚖsocdeskᚋentᚐSite(ctx context.Con
 		return graphql.Null
 	}
 	return ec._Site(ctx, sel, v)
+}
+
+func (ec *executionContext) unmarshalOSlaState2ᚕsocdeskᚋentᚋschematypeᚐSLAStateᚄ(ctx context.Context, v any) ([]schematype.SLAState, error) {
+	if v == nil {
+		return nil, nil
+	}
+	vSlice := graphql.CoerceList(v)
+	var err error
+	res := make([]schematype.SLAState, len(vSlice))
+	for i := range vSlice {
+		ctx := graphql.WithPathContext(ctx, graphql.NewPathWithIndex(i))
+		res[i], err = ec.unmarshalNSlaState2socdeskᚋentᚋschematypeᚐSLAState(ctx, vSlice[i])
+		if err != nil {
+			return nil, err
+		}
+	}
+	return res, nil
+}
+
+func (ec *executionContext) marshalOSlaState2ᚕsocdeskᚋentᚋschematypeᚐSLAStateᚄ(ctx context.Context, sel ast.SelectionSet, v []schematype.SLAState) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalNSlaState2socdeskᚋentᚋschematypeᚐSLAState(ctx, sel, v[i])
+	})
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
+}
+
+func (ec *executionContext) unmarshalOSlaState2ᚖsocdeskᚋentᚋschematypeᚐSLAState(ctx context.Context, v any) (*schematype.SLAState, error) {
+	if v == nil {
+		return nil, nil
+	}
+	var res = new(schematype.SLAState)
+	err := res.UnmarshalGQL(v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalOSlaState2ᚖsocdeskᚋentᚋschematypeᚐSLAState(ctx context.Context, sel ast.SelectionSet, v *schematype.SLAState) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	return v
 }
 
 func (ec *executionContext) unmarshalOString2string(ctx context.Context, v any) (string, error) {

@@ -129,6 +129,9 @@ var orderingKinds = map[string]func(any) bool{
 	"KEY":        isText, // a detection rule's
 	// Tasks by due date: a task without one has no value.
 	"DUE_AT": func(v any) bool { return v == nil || isTime(v) },
+	// Tickets by a service-level due (never NULL: see schema.SLANoDue).
+	"RESPONSE_DUE_AT":   isTime,
+	"RESOLUTION_DUE_AT": isTime,
 }
 
 // HasCursorKind reports whether cursors of ordering can be checked.

@@ -14,7 +14,9 @@ import (
 	"github.com/redis/go-redis/v9"
 	"gocloud.dev/blob"
 
+	"socdesk/ent"
 	"socdesk/ent/explanationlink"
+	"socdesk/ent/schematype"
 	"socdesk/graph"
 	"socdesk/graph/scalar"
 	"socdesk/internal/admin"
@@ -38,6 +40,7 @@ import (
 	"socdesk/internal/reputation"
 	"socdesk/internal/schedules"
 	"socdesk/internal/server"
+	"socdesk/internal/sla"
 	"socdesk/internal/store"
 	"socdesk/internal/tasks"
 	"socdesk/internal/tickets"
@@ -79,6 +82,9 @@ type App struct {
 	Reputation *reputation.Service
 	// Ingest keeps detection rules and ingests their events.
 	Ingest *ingest.Service
+	// SLA keeps the tickets' service levels (a follower of their history,
+	// and breach jobs of Jobs).
+	SLA *sla.Service
 }
 
 // Option gives a replica a part that New would otherwise make itself.
@@ -131,6 +137,7 @@ func New(st *store.Store, broker events.Broker, cfg config.Config, log *slog.Log
 		Poll: cfg.LivePoll, QueueSize: cfg.LiveQueue, MaxPerUser: cfg.LiveMaxPerUser}
 	svc := &tickets.Service{Client: st.Client, Broker: broker, Dialect: st.Dialect}
 	eng, nt, pb, ex := deliveries(st, svc, cfg, log, m)
+	sl := serviceLevels(st, svc, eng, cfg)
 	if p.bucket == nil {
 		url := cfg.BlobURL
 		if url == "" {
@@ -169,7 +176,8 @@ func New(st *store.Store, broker events.Broker, cfg config.Config, log *slog.Log
 			Attachments: att, PublicURL: cfg.Public(), Explanations: ex, Schedules: sch, Tasks: &tasks.Service{Tickets: svc},
 			Reputations: rep,
 			Metrics:     &ticketstats.Service{Client: st.Client, Dialect: st.Dialect},
-			Ingest:      ing},
+			Ingest:      ing,
+			SLA:         sl},
 		Uploads:    att,
 		Logger:     log,
 		Limits:     cfg.Limits(),
@@ -219,7 +227,7 @@ func New(st *store.Store, broker events.Broker, cfg config.Config, log *slog.Log
 		h = tracing.HTTP(tp, h)
 	}
 	return &App{Handler: h, Hub: hub, Sessions: sessions, Tickets: svc, Websockets: open, Metrics: m, Budgets: budgets,
-		Jobs: eng, Notify: nt, Playbooks: pb, Attachments: att, Explanations: ex, Schedules: sch, Reputation: rep, Ingest: ing}
+		Jobs: eng, Notify: nt, Playbooks: pb, Attachments: att, Explanations: ex, Schedules: sch, Reputation: rep, Ingest: ing, SLA: sl}
 }
 
 // lookups assembles the reputation lookups: the provider (when a key is
@@ -270,6 +278,29 @@ func deliveries(st *store.Store, svc *tickets.Service, cfg config.Config, log *s
 	nt.Register()
 	pb.Register()
 	return eng, nt, pb, ex
+}
+
+// serviceLevels assembles the SLA clocks: their follower runs in every
+// ticket change's transaction after the notifications', and their breach
+// jobs go through eng.
+func serviceLevels(st *store.Store, svc *tickets.Service, eng *jobs.Engine, cfg config.Config) *sla.Service {
+	pauses, _ := cfg.SLAPauses() // validated
+	sl := &sla.Service{Client: st.Client, Jobs: eng, Tickets: svc, AtRisk: cfg.SLAAtRisk, PauseStatuses: pauses}
+	if cfg.SLAPauseExplanations {
+		sl.ExplanationOpen = func(s schematype.ExplanationStatus) bool { return !explanations.IsEnded(s) }
+	}
+	before := svc.Followers
+	svc.Followers = func(ctx context.Context, tx *ent.Tx, evs []*ent.TicketEvent) error {
+		if err := sl.Follow(ctx, tx, evs); err != nil {
+			return err
+		}
+		if before == nil {
+			return nil
+		}
+		return before(ctx, tx, evs)
+	}
+	sl.Register()
+	return sl
 }
 
 // Run runs the replica's background work (the live hub, the websocket

@@ -18,6 +18,7 @@ import (
 	"time"
 	"unicode"
 
+	"socdesk/ent/ticket"
 	"socdesk/graph/limits"
 	"socdesk/internal/events"
 	"socdesk/internal/jobs"
@@ -26,6 +27,7 @@ import (
 	"socdesk/internal/ratelimit"
 	"socdesk/internal/reputation"
 	"socdesk/internal/schedules"
+	"socdesk/internal/sla"
 )
 
 // Config is everything socdesk can be told.
@@ -113,6 +115,13 @@ type Config struct {
 	ReputationTimeout  time.Duration
 	ReputationTTL      time.Duration
 	ReputationOnIngest bool
+	// Service levels (package sla): the share of a clock's time after
+	// which it is AT_RISK, the statuses that pause the clocks
+	// (comma-separated; "none" for none), and whether an open explanation
+	// request pauses them.
+	SLAAtRisk            float64
+	SLAPauseStatuses     string
+	SLAPauseExplanations bool
 
 	env map[string]string // flag name → environment variable
 }
@@ -174,7 +183,27 @@ func Default() Config {
 		ReputationWindow:  reputation.DefaultWindow,
 		ReputationTimeout: reputation.DefaultTimeout,
 		ReputationTTL:     reputation.DefaultTTL,
+		SLAAtRisk:               sla.DefaultAtRisk,
+		SLAPauseStatuses:        "SUBMITTED",
+		SLAPauseExplanations:    true,
 	}
+}
+
+// SLAPauses are the statuses SLAPauseStatuses names.
+func (c Config) SLAPauses() ([]ticket.Status, error) {
+	out := []ticket.Status{}
+	v := strings.TrimSpace(c.SLAPauseStatuses)
+	if strings.EqualFold(v, "none") || v == "" {
+		return out, nil
+	}
+	for _, p := range strings.Split(v, ",") {
+		st := ticket.Status(strings.ToUpper(strings.TrimSpace(p)))
+		if err := ticket.StatusValidator(st); err != nil {
+			return nil, fmt.Errorf("%q is not a ticket status", p)
+		}
+		out = append(out, st)
+	}
+	return out, nil
 }
 
 // Register declares the settings on fs with their defaults; each flag's help
@@ -237,6 +266,9 @@ func (c *Config) Register(fs *flag.FlagSet) {
 	fs.IntVar(&c.JobMaxAttempts, "job-max-attempts", c.JobMaxAttempts, "attempts of a delivery before it is kept as FAILED (retried with exponential backoff)"+bind("job-max-attempts", "SOCDESK_JOB_MAX_ATTEMPTS"))
 	fs.DurationVar(&c.JobTimeout, "job-timeout", c.JobTimeout, "longest one job may run"+bind("job-timeout", "SOCDESK_JOB_TIMEOUT"))
 	fs.IntVar(&c.ScheduleMaxMissed, "schedule-max-missed", c.ScheduleMaxMissed, "how many missed occurrences of a task schedule are generated after a stop (the latest; older ones are recorded as skipped)"+bind("schedule-max-missed", "SOCDESK_SCHEDULE_MAX_MISSED"))
+	fs.Float64Var(&c.SLAAtRisk, "sla-at-risk", c.SLAAtRisk, "share of a service-level clock's allowed time after which it is AT_RISK (between 0 and 1)"+bind("sla-at-risk", "SOCDESK_SLA_AT_RISK"))
+	fs.StringVar(&c.SLAPauseStatuses, "sla-pause-statuses", c.SLAPauseStatuses, "comma-separated ticket statuses in which the service-level clocks stand still; none: no status"+bind("sla-pause-statuses", "SOCDESK_SLA_PAUSE_STATUSES"))
+	fs.BoolVar(&c.SLAPauseExplanations, "sla-pause-explanations", c.SLAPauseExplanations, "whether the service-level clocks stand still while an explanation request of the ticket is open"+bind("sla-pause-explanations", "SOCDESK_SLA_PAUSE_EXPLANATIONS"))
 	fs.DurationVar(&c.ExplanationRemindBefore, "explanation-remind-before", c.ExplanationRemindBefore, "how long before an explanation request's deadline the violator is reminded"+bind("explanation-remind-before", "SOCDESK_EXPLANATION_REMIND_BEFORE"))
 	fs.DurationVar(&c.JobRescueAfter, "job-rescue-after", c.JobRescueAfter, "a job running this long without ending (its replica died) is worked again; longer than --job-timeout"+bind("job-rescue-after", "SOCDESK_JOB_RESCUE_AFTER"))
 	fs.DurationVar(&c.JobRetryBase, "job-retry-base", c.JobRetryBase, "base of the retry backoff (attempt⁴ × base); 0: River's default of one second"+bind("job-retry-base", "SOCDESK_JOB_RETRY_BASE"))
@@ -397,6 +429,12 @@ func (c *Config) Validate() error {
 	}
 	if c.OutboundMaxBytes <= 0 {
 		errs = append(errs, fmt.Errorf("%s must be positive, not %d", c.name("outbound-max-bytes"), c.OutboundMaxBytes))
+	}
+	if !(c.SLAAtRisk > 0 && c.SLAAtRisk < 1) {
+		errs = append(errs, fmt.Errorf("%s must be between 0 and 1 (exclusive), not %v", c.name("sla-at-risk"), c.SLAAtRisk))
+	}
+	if _, err := c.SLAPauses(); err != nil {
+		errs = append(errs, fmt.Errorf("%s: %w", c.name("sla-pause-statuses"), err))
 	}
 	if c.ScheduleMaxMissed < 1 || c.ScheduleMaxMissed > schedules.MaxMissedLimit {
 		errs = append(errs, fmt.Errorf("%s must be between 1 and %d, not %d", c.name("schedule-max-missed"), schedules.MaxMissedLimit, c.ScheduleMaxMissed))

@@ -23,6 +23,8 @@ const (
 	Closed    Occasion = "CLOSED"
 	Reopened  Occasion = "REOPENED"
 	Changed   Occasion = "CHANGED"
+	// Breached: a service-level clock ran out (package sla).
+	Breached Occasion = "SLA_BREACHED"
 )
 
 // Party is a group of people by how they stand to a ticket.
@@ -30,13 +32,14 @@ type Party uint16
 
 // The parties.
 const (
-	Assignees         Party = 1 << iota // the ticket's assignees (an incident's owners)
-	Approvers                           // its approvers
-	NewAssignees                        // assignees an assignment added
-	NewApprovers                        // approvers an assignment added
-	Registrant                          // who opened it
-	WatchersAll                         // watchers who chose ALL
-	WatchersOpenClose                   // watchers who chose OPEN_CLOSE
+	Assignees          Party = 1 << iota // the ticket's assignees (an incident's owners)
+	Approvers                            // its approvers
+	NewAssignees                         // assignees an assignment added
+	NewApprovers                         // approvers an assignment added
+	Registrant                           // who opened it
+	WatchersAll                          // watchers who chose ALL
+	WatchersOpenClose                    // watchers who chose OPEN_CLOSE
+	EscalationContacts                   // the managers of the assignees' departments (the directory)
 
 	// Involved is everyone who takes part in the ticket.
 	Involved = Assignees | Approvers | Registrant | WatchersAll | WatchersOpenClose
@@ -55,6 +58,7 @@ var Audience = map[Occasion]Party{
 	Closed:    Involved,
 	Reopened:  Involved,
 	Changed:   WatchersAll,
+	Breached:  Assignees | EscalationContacts | WatchersAll | WatchersOpenClose,
 }
 
 // OccasionOf says what a history entry tells of; false for entries nobody
@@ -84,6 +88,8 @@ func OccasionOf(kind ticketevent.Kind, changes []schematype.FieldChange) (Occasi
 			return Rejected, true
 		}
 		return Changed, true
+	case ticketevent.KindSLA_BREACHED:
+		return Breached, true
 	case ticketevent.KindUPDATED, ticketevent.KindTAGGED, ticketevent.KindMEMO_ADDED, ticketevent.KindMEMO_EDITED,
 		ticketevent.KindLINKED, ticketevent.KindUNLINKED:
 		return Changed, true
@@ -98,6 +104,8 @@ type People struct {
 	Watchers             map[int]ticketwatcher.Notify
 	// Added are the assignees and approvers an assignment added.
 	AddedAssignees, AddedApprovers []int
+	// Escalation are the assignees' escalation contacts (loaded for a breach).
+	Escalation []int
 }
 
 // Recipients are the users who hear of occasion, by the table, less the
@@ -114,6 +122,7 @@ func Recipients(o Occasion, p People, actor *int) []int {
 	add(Approvers, p.Approvers)
 	add(NewAssignees, p.AddedAssignees)
 	add(NewApprovers, p.AddedApprovers)
+	add(EscalationContacts, p.Escalation)
 	if p.Registrant != nil {
 		add(Registrant, []int{*p.Registrant})
 	}

@@ -13,11 +13,11 @@ import (
 
 // The people of one ticket: 1 and 2 assignees (2 added by the assignment),
 // 3 and 4 approvers (4 added), 5 the registrant, 6 a watcher of ALL, 7 of
-// OPEN_CLOSE.
+// OPEN_CLOSE, 8 an assignee's escalation contact.
 var people = notify.People{
 	Assignees: []int{1, 2}, Approvers: []int{3, 4}, Registrant: ptr(5),
 	Watchers:       map[int]ticketwatcher.Notify{6: ticketwatcher.NotifyALL, 7: ticketwatcher.NotifyOPEN_CLOSE},
-	AddedAssignees: []int{2}, AddedApprovers: []int{4},
+	AddedAssignees: []int{2}, AddedApprovers: []int{4}, Escalation: []int{8},
 }
 
 func ptr(i int) *int { return &i }
@@ -36,6 +36,7 @@ func TestRecipientsRowByRow(t *testing.T) {
 		{notify.Closed, nil, []int{1, 2, 3, 4, 5, 6, 7}},
 		{notify.Reopened, nil, []int{1, 2, 3, 4, 5, 6, 7}},
 		{notify.Changed, nil, []int{6}},
+		{notify.Breached, nil, []int{1, 2, 6, 7, 8}}, // 8: an assignee's escalation contact
 		// Nobody hears of their own change.
 		{notify.Created, ptr(1), []int{2, 3, 4, 6, 7}},
 		{notify.Closed, ptr(7), []int{1, 2, 3, 4, 5, 6}},
@@ -52,8 +53,8 @@ func TestRecipientsRowByRow(t *testing.T) {
 	if got := notify.Recipients(notify.Closed, p, nil); !slices.Equal(got, []int{1, 3}) {
 		t.Errorf("Recipients with repeats = %v", got)
 	}
-	if len(notify.Audience) != 8 {
-		t.Errorf("the table has %d rows, want 8 (every occasion)", len(notify.Audience))
+	if len(notify.Audience) != 9 {
+		t.Errorf("the table has %d rows, want 9 (every occasion)", len(notify.Audience))
 	}
 }
 

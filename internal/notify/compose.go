@@ -64,6 +64,7 @@ var headlines = map[Occasion]string{
 	Closed:    "A ticket was closed",
 	Reopened:  "A ticket was reopened",
 	Changed:   "A ticket changed",
+	Breached:  "A ticket missed its service level",
 }
 
 // Compose renders the message about s.

@@ -114,6 +114,11 @@ func (s *Service) fanout(ctx context.Context, id int, then *Summary) error {
 			p.AddedAssignees = added(ev.Changes, schematype.ChangeAssignees)
 			p.AddedApprovers = added(ev.Changes, schematype.ChangeApprovers)
 		}
+		if Audience[o]&EscalationContacts != 0 {
+			if p.Escalation, err = EscalationOf(ctx, tx, assignees); err != nil {
+				return err
+			}
+		}
 		recipients, err := s.audience(ctx, tx, Recipients(o, p, ev.ActorID), t.SiteID)
 		if err != nil {
 			return err

@@ -2,6 +2,7 @@ package store
 
 import (
 	"context"
+	"database/sql"
 	"embed"
 	"errors"
 	"fmt"
@@ -35,6 +36,9 @@ func (s *Store) Migrate(ctx context.Context) (uint, error) {
 		return v, err
 	}
 	if err := s.backfillPivotKeys(ctx); err != nil {
+		return v, err
+	}
+	if err := Seed(ctx, s.DB); err != nil {
 		return v, err
 	}
 	return v, jobs.Migrate(ctx, s.Dialect, s.DB)
@@ -120,6 +124,25 @@ func (s *Store) alignSQLiteTicketNumbers(ctx context.Context) error {
 		   AND NOT EXISTS (SELECT 1 FROM ticket_events)`, // a deleted ticket's number is never handed out again
 		first-1, first)
 	return err
+}
+
+// seeds are the rows a database always has, which migrations insert and
+// Seed puts back when missing (a database emptied by hand, or by tests):
+// the default business calendar.
+var seeds = []string{"migrations/20261204194427_service_levels_default_calendar.up.sql"}
+
+// Seed inserts the rows of seeds that are missing; it is idempotent.
+func Seed(ctx context.Context, db *sql.DB) error {
+	for _, name := range seeds {
+		b, err := Migrations.ReadFile(name)
+		if err != nil {
+			return err
+		}
+		if _, err := db.ExecContext(ctx, string(b)); err != nil {
+			return fmt.Errorf("%s: %w", name, err)
+		}
+	}
+	return nil
 }
 
 // sqliteDataMigrations are the versioned migrations that change data, not

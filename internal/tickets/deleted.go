@@ -7,6 +7,7 @@ import (
 	"socdesk/ent/schematype"
 	"socdesk/ent/ticket"
 	"socdesk/internal/authz"
+	"socdesk/internal/sla"
 )
 
 // A DELETED history entry records, as the "from" of its changes, the
@@ -46,7 +47,28 @@ func deletedChanges(t *ent.Ticket, tags, policies, watchers []int) []schematype.
 		{Field: schematype.ChangeDueAt, From: t.DueAt},
 		{Field: schematype.ChangeWatchers, From: sorted(watchers)},
 		{Field: schematype.ChangeRegisteredBy, From: t.RegisteredByID},
+		{Field: schematype.ChangeSLAClocks, From: slaRecord(sla.ClocksOf(t))},
 	}
+}
+
+// slaRecord is a ticket's SLA clocks as its DELETED entry records them.
+func slaRecord(c sla.Clocks) map[string]any {
+	return map[string]any{"responseDue": c.ResponseDue, "responseRisk": c.ResponseRisk, "respondedAt": c.RespondedAt,
+		"resolutionDue": c.ResolutionDue, "resolutionRisk": c.ResolutionRisk, "resolvedAt": c.ResolvedAt, "pausedSince": c.PausedSince}
+}
+
+// slaClocksOf reads slaRecord's record (as written, or read back as JSON).
+func slaClocksOf(v any) sla.Clocks {
+	m, _ := v.(map[string]any)
+	at := func(k string) *time.Time {
+		if t := timeOf(m[k]); t != nil {
+			u := t.UTC()
+			return &u
+		}
+		return nil
+	}
+	return sla.Clocks{ResponseDue: at("responseDue"), ResponseRisk: at("responseRisk"), RespondedAt: at("respondedAt"),
+		ResolutionDue: at("resolutionDue"), ResolutionRisk: at("resolutionRisk"), ResolvedAt: at("resolvedAt"), PausedSince: at("pausedSince")}
 }
 
 // SnapshotAtDeletion returns the ticket as it was when it was deleted,
@@ -63,6 +85,8 @@ func SnapshotAtDeletion(changes []schematype.FieldChange) (Snapshot, bool) {
 			s.Kind = ticket.Kind(str(ch.From))
 		case schematype.ChangeWatchers:
 			s.Watchers = nums(ch.From)
+		case schematype.ChangeSLAClocks:
+			s.SLA = slaClocksOf(ch.From)
 		case schematype.ChangeOrigin:
 			s.Origin = ticket.Origin(str(ch.From))
 		case schematype.ChangeRegisteredBy:

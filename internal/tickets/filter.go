@@ -22,6 +22,7 @@ import (
 	"socdesk/internal/errs"
 	"socdesk/internal/netkey"
 	"socdesk/internal/workflow"
+	"socdesk/internal/sla"
 )
 
 // DefaultOrder is the ticket list's order when none is given: newest first.
@@ -82,6 +83,21 @@ type Filter struct {
 	// RegisteredBy: the users one of whom created the ticket (its
 	// registrant; a ticket a detection rule or the system opened has none).
 	RegisteredBy []int
+	// SLAStates: tickets in one of these SLA states at its At (package
+	// sla's rule); the dues' bounds: from inclusive, to exclusive, a ticket
+	// without the due matching neither.
+	SLAStates         *SLAStates
+	ResponseDueFrom   *time.Time
+	ResponseDueTo     *time.Time
+	ResolutionDueFrom *time.Time
+	ResolutionDueTo   *time.Time
+}
+
+// SLAStates selects the tickets in one of States at At (the request's
+// time): an empty list matches nothing.
+type SLAStates struct {
+	States []schematype.SLAState
+	At     time.Time
 }
 
 // Overdue selects the tickets overdue (or not, Is false) at At: a ticket
@@ -305,6 +321,20 @@ var criteria = []criterion{
 		},
 	},
 	{
+		field:    "SLAStates",
+		given:    func(f *Filter) bool { return f.SLAStates != nil },
+		validate: func(f *Filter) error { return maxValues("SLAStates", len(f.SLAStates.States)) },
+		sql:      func(f *Filter) predicate.Ticket { return sla.Predicate(f.SLAStates.States, f.SLAStates.At) },
+		match: func(f *Filter, s Snapshot) bool {
+			st := sla.StateOf(s.SLA, f.SLAStates.At)
+			return st != nil && slices.Contains(f.SLAStates.States, *st)
+		},
+	},
+	dueBound("ResponseDueFrom", func(f *Filter) *time.Time { return f.ResponseDueFrom }, true, ticket.ResponseDueAtGTE, func(s Snapshot) *time.Time { return s.SLA.ResponseDue }),
+	dueBound("ResponseDueTo", func(f *Filter) *time.Time { return f.ResponseDueTo }, false, ticket.ResponseDueAtLT, func(s Snapshot) *time.Time { return s.SLA.ResponseDue }),
+	dueBound("ResolutionDueFrom", func(f *Filter) *time.Time { return f.ResolutionDueFrom }, true, ticket.ResolutionDueAtGTE, func(s Snapshot) *time.Time { return s.SLA.ResolutionDue }),
+	dueBound("ResolutionDueTo", func(f *Filter) *time.Time { return f.ResolutionDueTo }, false, ticket.ResolutionDueAtLT, func(s Snapshot) *time.Time { return s.SLA.ResolutionDue }),
+	{
 		// The keyword is found in the title or the body, whatever the case:
 		// both halves lower-case with Go's strings.ToLower (see containsFold).
 		field: "Keyword",
@@ -387,6 +417,20 @@ func oneOf[T comparable](field string, list func(*Filter) []T, in func(...T) pre
 		validate: func(f *Filter) error { return maxValues(field, len(list(f))) },
 		sql:      func(f *Filter) predicate.Ticket { return in(list(f)...) },
 		match:    func(f *Filter, s Snapshot) bool { return slices.Contains(list(f), val(s)) },
+	}
+}
+
+// dueBound is the criterion of a bound on a due: from (inclusive) or to
+// (exclusive); a ticket without the due matches neither.
+func dueBound(field string, get func(*Filter) *time.Time, from bool, cmp func(time.Time) predicate.Ticket, val func(Snapshot) *time.Time) criterion {
+	return criterion{
+		field: field,
+		given: func(f *Filter) bool { return get(f) != nil },
+		sql:   func(f *Filter) predicate.Ticket { return cmp(bound(*get(f))) },
+		match: func(f *Filter, s Snapshot) bool {
+			v := val(s)
+			return v != nil && v.Before(bound(*get(f))) != from
+		},
 	}
 }
 

@@ -10,6 +10,7 @@ import (
 	"socdesk/ent/ticket"
 	"socdesk/internal/authz"
 	"socdesk/internal/netkey"
+	"socdesk/internal/sla"
 )
 
 // Snapshot is what the ticket filter looks at of a ticket, at one moment.
@@ -42,6 +43,8 @@ type Snapshot struct {
 	ScheduleID int
 	// RegisteredBy is the user who created the ticket, 0 for none.
 	RegisteredBy int
+	// SLA: the service-level clocks (package sla).
+	SLA sla.Clocks
 }
 
 // SnapshotOf is the snapshot of t, which must have its tags, policies and
@@ -70,6 +73,7 @@ func SnapshotOf(t *ent.Ticket) Snapshot {
 		ExplanationStatus: deref(t.ExplanationStatus),
 		Kind:              t.Kind, Watchers: watchers, DueAt: t.DueAt, ScheduleID: deref(t.ScheduleID),
 		RegisteredBy: deref(t.RegisteredByID),
+		SLA: sla.ClocksOf(t),
 	}
 }
 

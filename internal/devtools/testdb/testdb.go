@@ -137,7 +137,8 @@ func Postgres(t testing.TB, o Options) *store.Store {
 }
 
 // Truncate empties every table of socdesk's schema and restarts identities,
-// so every test sees ticket #1 first. The migrations' own records (socdesk's
+// so every test sees ticket #1 first, then puts back the rows every
+// database has (store.Seed). The migrations' own records (socdesk's
 // schema_migrations, River's river_migration) stay.
 func Truncate(ctx context.Context, db *sql.DB) error {
 	rows, err := db.QueryContext(ctx, `SELECT tablename FROM pg_tables WHERE schemaname = 'public' AND tablename NOT IN ('schema_migrations', 'river_migration')`)
@@ -155,8 +156,10 @@ func Truncate(ctx context.Context, db *sql.DB) error {
 	if err := rows.Err(); err != nil {
 		return err
 	}
-	_, err = db.ExecContext(ctx, "TRUNCATE "+strings.Join(tables, ", ")+" RESTART IDENTITY CASCADE")
-	return err
+	if _, err = db.ExecContext(ctx, "TRUNCATE "+strings.Join(tables, ", ")+" RESTART IDENTITY CASCADE"); err != nil {
+		return err
+	}
+	return store.Seed(ctx, db) // the rows every database has (the default calendar)
 }
 
 // SQLite opens a fresh in-memory SQLite database with the schema created.

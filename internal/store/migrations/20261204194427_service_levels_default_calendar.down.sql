@@ -1,0 +1,1 @@
+DELETE FROM business_calendars WHERE is_default AND name = 'Default';
