@@ -178,14 +178,14 @@ func Default() Config {
 		ExplanationRemindBefore: 24 * time.Hour,
 		ScheduleMaxMissed:       schedules.DefaultMaxMissed,
 
-		ReputationURL:     reputation.DefaultProviderURL,
-		ReputationRate:    reputation.DefaultRate,
-		ReputationWindow:  reputation.DefaultWindow,
-		ReputationTimeout: reputation.DefaultTimeout,
-		ReputationTTL:     reputation.DefaultTTL,
-		SLAAtRisk:               sla.DefaultAtRisk,
-		SLAPauseStatuses:        "SUBMITTED",
-		SLAPauseExplanations:    true,
+		ReputationURL:        reputation.DefaultProviderURL,
+		ReputationRate:       reputation.DefaultRate,
+		ReputationWindow:     reputation.DefaultWindow,
+		ReputationTimeout:    reputation.DefaultTimeout,
+		ReputationTTL:        reputation.DefaultTTL,
+		SLAAtRisk:            sla.DefaultAtRisk,
+		SLAPauseStatuses:     "SUBMITTED",
+		SLAPauseExplanations: true,
 	}
 }
 

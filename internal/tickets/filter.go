@@ -21,8 +21,8 @@ import (
 	"socdesk/ent/ticketwatcher"
 	"socdesk/internal/errs"
 	"socdesk/internal/netkey"
-	"socdesk/internal/workflow"
 	"socdesk/internal/sla"
+	"socdesk/internal/workflow"
 )
 
 // DefaultOrder is the ticket list's order when none is given: newest first.

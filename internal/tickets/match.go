@@ -73,7 +73,7 @@ func SnapshotOf(t *ent.Ticket) Snapshot {
 		ExplanationStatus: deref(t.ExplanationStatus),
 		Kind:              t.Kind, Watchers: watchers, DueAt: t.DueAt, ScheduleID: deref(t.ScheduleID),
 		RegisteredBy: deref(t.RegisteredByID),
-		SLA: sla.ClocksOf(t),
+		SLA:          sla.ClocksOf(t),
 	}
 }
 
