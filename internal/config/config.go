@@ -493,7 +493,7 @@ func (c *Config) Validate() error {
 			errs = append(errs, fmt.Errorf("%s must be positive, not %v", c.name(s.flag), s.v))
 		}
 	}
-	if c.ReputationTimeout >= c.JobTimeout {
+	if c.ReputationOnIngest && c.ReputationKey != "" && c.ReputationTimeout >= c.JobTimeout { // only the on-ingestion job looks up within a job
 		errs = append(errs, fmt.Errorf("%s (%v) must be shorter than %s (%v): an on-ingestion lookup's job would end before its request", c.name("reputation-timeout"), c.ReputationTimeout, c.name("job-timeout"), c.JobTimeout))
 	}
 	if c.JobRescueAfter <= c.JobTimeout {

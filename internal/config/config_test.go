@@ -269,3 +269,17 @@ func TestAttachmentSettings(t *testing.T) {
 		}
 	}
 }
+
+// TestReputationTimeout: a short job timeout is refused only when lookups
+// run in jobs (on ingestion, with a key); otherwise it stands.
+func TestReputationTimeout(t *testing.T) {
+	short := map[string]string{"SOCDESK_JOB_TIMEOUT": "2s", "SOCDESK_OUTBOUND_TIMEOUT": "1s"}
+	if _, err := load(t, short); err != nil {
+		t.Fatalf("a 2s job timeout without lookups on ingestion: %v", err)
+	}
+	short["SOCDESK_REPUTATION_KEY"] = "k"
+	short["SOCDESK_REPUTATION_ON_INGEST"] = "true"
+	if _, err := load(t, short); err == nil || !strings.Contains(err.Error(), "REPUTATION_TIMEOUT") {
+		t.Fatalf("lookups on ingestion outliving their job: %v", err)
+	}
+}
