@@ -168,6 +168,15 @@ func TestIngestMapping(t *testing.T) {
 func TestIngestServiceAccountRights(t *testing.T) {
 	forEachBackend(t, func(t *testing.T, e *env) {
 		f := newIngestFixture(t, e, nil)
+		// An attack an admin's ingestion opened: the service account's repeat
+		// is counted on it, but the ticket is not shown to it.
+		theirs := f.ingest(t, e, e.admin, scan("192.0.2.99"))
+		if theirs.Ticket == nil {
+			t.Fatal("the admin's ingestion shows no ticket")
+		}
+		if got := f.ingest(t, e, f.svc, scan("192.0.2.99")); got.Outcome != "DUPLICATE" || got.Ticket != nil {
+			t.Fatalf("the service account's repeat of another's attack: %+v", got)
+		}
 		mine := f.ingest(t, e, f.svc, scan("192.0.2.1")).Ticket
 		var other struct {
 			CreateTicket struct{ Number int } `json:"createTicket"`
@@ -218,8 +227,8 @@ func TestIngestServiceAccountRights(t *testing.T) {
 			wantCode("BAD_USER_INPUT", "input.permissions")
 		e.do(e.admin, `mutation($s: [ID!]) { createUser(input: {login: "site-sensor", displayName: "x", role: SERVICE, siteIDs: $s}) { id } }`,
 			map[string]any{"s": gids(f.site)}).wantCode("BAD_USER_INPUT", "input.siteIDs")
-		if n := e.client.Ticket.Query().CountX(sys()); n != 2 {
-			t.Errorf("%d tickets, want 2", n)
+		if n := e.client.Ticket.Query().CountX(sys()); n != 3 {
+			t.Errorf("%d tickets, want 3", n)
 		}
 	})
 }

@@ -95,7 +95,36 @@ func (s *Service) Ingest(ctx context.Context, key string, events []Event) ([]Res
 		}
 		return nil, errs.New(errs.Forbidden, "only administrators and the rule's service accounts ingest through it")
 	}
-	return s.ingest(ctx, rule, fmt.Sprintf("user:%d", v.UserID), events)
+	res, err := s.ingest(ctx, rule, fmt.Sprintf("user:%d", v.UserID), events)
+	if err != nil {
+		return nil, err
+	}
+	return res, s.withhold(ctx, res)
+}
+
+// withhold leaves out of res the tickets the viewer of ctx may not read (a
+// service account counted on a ticket someone else opened): the outcome
+// stands, the ticket is not shown.
+func (s *Service) withhold(ctx context.Context, res []Result) error {
+	var ids []int
+	for _, r := range res {
+		if r.Ticket != nil {
+			ids = append(ids, r.Ticket.ID)
+		}
+	}
+	if len(ids) == 0 {
+		return nil
+	}
+	seen, err := s.Client.Ticket.Query().Where(ticket.IDIn(ids...)).IDs(ctx)
+	if err != nil {
+		return err
+	}
+	for i := range res {
+		if res[i].Ticket != nil && !slices.Contains(seen, res[i].Ticket.ID) {
+			res[i].Ticket = nil
+		}
+	}
+	return nil
 }
 
 // IngestSigned ingests events through rule for a webhook sender whose
