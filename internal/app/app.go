@@ -14,7 +14,6 @@ import (
 	"github.com/redis/go-redis/v9"
 	"gocloud.dev/blob"
 
-	"socdesk/ent"
 	"socdesk/ent/explanationlink"
 	"socdesk/ent/schematype"
 	"socdesk/graph"
@@ -289,16 +288,7 @@ func serviceLevels(st *store.Store, svc *tickets.Service, eng *jobs.Engine, cfg 
 	if cfg.SLAPauseExplanations {
 		sl.ExplanationOpen = func(s schematype.ExplanationStatus) bool { return !explanations.IsEnded(s) }
 	}
-	before := svc.Followers
-	svc.Followers = func(ctx context.Context, tx *ent.Tx, evs []*ent.TicketEvent) error {
-		if err := sl.Follow(ctx, tx, evs); err != nil {
-			return err
-		}
-		if before == nil {
-			return nil
-		}
-		return before(ctx, tx, evs)
-	}
+	svc.Followers = tickets.Chain(sl.Follow, svc.Followers)
 	sl.Register()
 	return sl
 }

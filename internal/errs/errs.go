@@ -78,6 +78,19 @@ func As(err error) (*Error, bool) {
 	return e, ok
 }
 
+// Renamed is err naming its field as names says (an operation that calls
+// a shared rule's field otherwise); other errors are err.
+func Renamed(err error, names map[string]string) error {
+	if e, ok := As(err); ok {
+		if name, ok := names[e.Field]; ok {
+			c := *e
+			c.Field = name
+			return &c
+		}
+	}
+	return err
+}
+
 // CodeOf returns the code of err: its *Error's code, or INTERNAL.
 func CodeOf(err error) Code {
 	if e, ok := As(err); ok {

@@ -118,7 +118,7 @@ func (s *Service) Copy(ctx context.Context, in CopyInput) ([]*ent.TaskSchedule, 
 		return nil
 	})
 	if err != nil {
-		return nil, copyError(err)
+		return nil, errs.Renamed(err, copyArguments)
 	}
 	for i := range out {
 		out[i] = out[i].Unwrap()
@@ -129,18 +129,6 @@ func (s *Service) Copy(ctx context.Context, in CopyInput) ([]*ent.TaskSchedule, 
 // copyArguments are copyLibrarySchedules' names of the schedule input's
 // fields it fills.
 var copyArguments = map[string]string{"input.siteID": "siteID", "input.ownerID": "ownerID", "input.watchers": "watcherIDs"}
-
-// copyError is err naming copyLibrarySchedules' arguments.
-func copyError(err error) error {
-	if e, ok := errs.As(err); ok {
-		if arg, ok := copyArguments[e.Field]; ok {
-			c := *e
-			c.Field = arg
-			return &c
-		}
-	}
-	return err
-}
 
 // tagsByName is the id of each entry's tag, by lower-cased name; those
 // missing are made (as the system: tags are otherwise admin-made).

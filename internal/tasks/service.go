@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"io"
 	"strconv"
-	"strings"
 	"time"
 
 	"entgo.io/contrib/entgql"
@@ -67,19 +66,6 @@ func (f *Filter) Tickets(at time.Time) *tickets.Filter {
 // otherwise.
 var ticketNames = map[string]string{"filter.statuses": "filter.states", "filter.assignees": "filter.owners"}
 
-// renamed is the ticket filter's error err naming the task filter's field.
-func renamed(err error) error {
-	if e, ok := errs.As(err); ok {
-		if name, ok := ticketNames[e.Field]; ok {
-			c := *e
-			c.Field = name
-			c.Message = strings.Replace(c.Message, e.Field, name, 1)
-			return &c
-		}
-	}
-	return err
-}
-
 // Filter is f as the ticket filter, overdue as of now.
 func (s *Service) Filter(f *Filter) *tickets.Filter { return f.Tickets(s.now()) }
 
@@ -88,7 +74,7 @@ func (s *Service) Filter(f *Filter) *tickets.Filter { return f.Tickets(s.now()) 
 func (s *Service) Checked(f *Filter) (*tickets.Filter, error) {
 	g := s.Filter(f)
 	if _, err := g.Predicates(); err != nil {
-		return nil, renamed(err)
+		return nil, errs.Renamed(err, ticketNames)
 	}
 	return g, nil
 }
@@ -134,13 +120,14 @@ func (s *Service) Update(ctx context.Context, id int, in tickets.TaskUpdate, exp
 // Close closes a task with the note of the findings (its resolution).
 func (s *Service) Close(ctx context.Context, id int, note string, expectedVersion *int) (*ent.Ticket, error) {
 	t, err := s.transition(ctx, id, workflow.Close, &note, expectedVersion)
-	if e, ok := errs.As(err); ok && e.Field == "reason" { // closeTask calls it the note
-		c := *e
-		c.Field = "note"
-		return nil, &c
+	if err != nil {
+		return nil, errs.Renamed(err, closeNames)
 	}
-	return t, err
+	return t, nil
 }
+
+// closeNames: closeTask calls the transition's reason the note.
+var closeNames = map[string]string{"reason": "note"}
 
 // Invalidate marks a task INVALID with the reason (its resolution).
 func (s *Service) Invalidate(ctx context.Context, id int, reason string, expectedVersion *int) (*ent.Ticket, error) {
@@ -188,7 +175,7 @@ const MaxPage = tickets.MaxPage
 func (s *Service) List(ctx context.Context, f *Filter, o *Order, after *entgql.Cursor[int], first *int, before *entgql.Cursor[int], last *int) (*ent.TicketConnection, error) {
 	ps, err := s.Filter(f).Predicates()
 	if err != nil {
-		return nil, renamed(err)
+		return nil, errs.Renamed(err, ticketNames)
 	}
 	if o == nil {
 		o = &Order{Direction: entgql.OrderDirectionAsc, Field: OrderDueAt}
